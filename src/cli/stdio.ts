@@ -1,0 +1,17 @@
+import { createGateway } from '../gateway.js';
+import { EXIT, loadOrReport, tryParse } from './common.js';
+
+const USAGE = `Usage: mcpeg stdio [--config FILE]
+Serves one MCP client over stdin/stdout (for desktop clients that launch a command).
+Logs go to stderr only.`;
+
+export async function runStdio(argv: string[]): Promise<number> {
+  const parsed = tryParse(argv, { config: { type: 'string', short: 'c' } }, USAGE);
+  if (typeof parsed === 'number') return parsed;
+  const config = loadOrReport(parsed.values.config as string | undefined);
+  if (typeof config === 'number') return config;
+  const gw = createGateway(config);
+  await gw.serveStdio(process.stdin, process.stdout);
+  await gw.close();
+  return EXIT.OK;
+}

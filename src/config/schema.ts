@@ -1,0 +1,102 @@
+/**
+ * The configuration schema: defaults and validation in one place. Config is validated
+ * once at the edge (load.ts), then deep-frozen; components receive typed, valid options.
+ */
+import { z } from 'zod';
+import { parseDuration } from './duration.js';
+
+const duration = (def: string) =>
+  z
+    .union([z.number(), z.string()])
+    .default(def)
+    .transform((v, ctx) => {
+      const ms = parseDuration(v);
+      if (ms === undefined) {
+        ctx.addIssue({ code: 'custom', message: `expected a duration such as 500ms, 10s, 5m or 1h, or milliseconds as a number; got ${JSON.stringify(v)}` });
+        return z.NEVER;
+      }
+      return ms;
+    });
+
+const NAME = /^[a-zA-Z0-9_-]{1,48}$/;
+
+const restartSchema = z
+  .object({
+    initial_delay: duration('500ms'),
+    max_delay: duration('30s'),
+    max_attempts: z.number().int().min(0).default(0).describe('0 means retry forever'),
+  })
+  .strict();
+
+const mcpBackendSchema = z
+  .object({
+    type: z.literal('mcp'),
+    enabled: z.boolean().default(true),
+    /** stdio child */
+    command: z.string().min(1).optional(),
+    args: z.array(z.string()).default([]),
+    env: z.record(z.string(), z.string()).default({}),
+    cwd: z.string().optional(),
+    /** remote */
+    url: z.url({ protocol: /^https?$/ }).optional(),
+    transport: z.enum(['auto', 'streamable_http', 'sse']).default('auto'),
+    headers: z.record(z.string(), z.string()).default({}),
+    /** behaviour */
+    timeout: duration('60s'),
+    connect_timeout: duration('15s'),
+    session_mode: z.enum(['per_client', 'shared']).default('per_client'),
+    idle_timeout: duration('10m'),
+    restart: restartSchema.default({ initial_delay: 500, max_delay: 30_000, max_attempts: 0 }),
+    prefix: z.string().regex(NAME, 'expected letters, digits, "_" or "-"').optional(),
+  })
+  .strict()
+  .superRefine((b, ctx) => {
+    if (!b.command && !b.url) ctx.addIssue({ code: 'custom', message: 'an mcp backend needs either "command" (stdio) or "url" (HTTP)' });
+    if (b.command && b.url) ctx.addIssue({ code: 'custom', message: '"command" and "url" are exclusive: pick stdio or HTTP' });
+  });
+
+export const backendSchema = z.discriminatedUnion('type', [mcpBackendSchema]);
+
+export const configSchema = z
+  .object({
+    server: z
+      .object({
+        host: z.string().default('127.0.0.1'),
+        port: z.number().int().min(0).max(65535).default(8080),
+        path: z.string().startsWith('/').default('/mcp'),
+        max_body_bytes: z.number().int().min(1024).default(4 * 1024 * 1024),
+        allowed_origins: z.array(z.string()).default([]),
+        allowed_hosts: z.array(z.string()).default([]),
+        session_idle_timeout: duration('30m'),
+        max_sessions: z.number().int().min(1).default(10_000),
+        event_store_max_events: z.number().int().min(0).default(1000),
+        sse_keepalive: duration('15s'),
+        sse_retry: duration('1s'),
+        legacy_sse: z.boolean().default(true),
+        list_page_size: z.number().int().min(0).default(0),
+        shutdown_timeout: duration('10s'),
+      })
+      .strict()
+      .prefault({}),
+    logging: z
+      .object({
+        level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+      })
+      .strict()
+      .prefault({}),
+    namespacing: z
+      .object({
+        separator: z.string().regex(/^[a-zA-Z0-9_-]{1,4}$/, 'expected 1 to 4 of letters, digits, "_" or "-" (tool names must match ^[a-zA-Z0-9_-]{1,64}$)').default('__'),
+      })
+      .strict()
+      .prefault({}),
+    backends: z
+      .record(z.string().regex(NAME, 'backend names use letters, digits, "_" or "-" (at most 48)'), backendSchema)
+      .default({}),
+  })
+  .strict();
+
+export type Config = z.output<typeof configSchema>;
+export type BackendConfig = z.output<typeof backendSchema>;
+export type McpBackendConfig = z.output<typeof mcpBackendSchema>;
+export type ServerConfig = Config['server'];

@@ -1,0 +1,93 @@
+/**
+ * The one catalogue of MCpeg error codes. Each code maps once to a JSON-RPC error code
+ * (for errors that cross the wire inside a JSON-RPC response) and an HTTP status (for
+ * errors answered at the HTTP edge before any JSON-RPC exchange). docs/errors.md lists them.
+ */
+export const ERRORS = {
+  MCPEG_ERR_PARSE: { rpc: -32700, http: 400, title: 'Body is not valid JSON' },
+  MCPEG_ERR_INVALID_REQUEST: { rpc: -32600, http: 400, title: 'Not a valid JSON-RPC message' },
+  MCPEG_ERR_BATCH_NOT_ALLOWED: { rpc: -32600, http: 400, title: 'JSON-RPC batch not allowed by the negotiated protocol version' },
+  MCPEG_ERR_METHOD_NOT_FOUND: { rpc: -32601, http: 200, title: 'Unknown method' },
+  MCPEG_ERR_INVALID_PARAMS: { rpc: -32602, http: 200, title: 'Invalid params' },
+  MCPEG_ERR_UNKNOWN_TOOL: { rpc: -32602, http: 200, title: 'Unknown tool' },
+  MCPEG_ERR_UNKNOWN_PROMPT: { rpc: -32602, http: 200, title: 'Unknown prompt' },
+  MCPEG_ERR_RESOURCE_NOT_FOUND: { rpc: -32002, http: 200, title: 'Resource not found' },
+  MCPEG_ERR_INTERNAL: { rpc: -32603, http: 500, title: 'Internal gateway error' },
+  MCPEG_ERR_NOT_INITIALIZED: { rpc: -32600, http: 400, title: 'Session not initialized' },
+  MCPEG_ERR_SESSION_REQUIRED: { rpc: -32000, http: 400, title: 'Mcp-Session-Id header required' },
+  MCPEG_ERR_SESSION_NOT_FOUND: { rpc: -32001, http: 404, title: 'Session not found' },
+  MCPEG_ERR_UNSUPPORTED_PROTOCOL_VERSION: { rpc: -32000, http: 400, title: 'Unsupported MCP-Protocol-Version' },
+  MCPEG_ERR_UNSUPPORTED_MEDIA_TYPE: { rpc: -32000, http: 415, title: 'Content-Type must be application/json' },
+  MCPEG_ERR_NOT_ACCEPTABLE: { rpc: -32000, http: 406, title: 'Accept header does not allow the response type' },
+  MCPEG_ERR_BODY_TOO_LARGE: { rpc: -32000, http: 413, title: 'Request body too large' },
+  MCPEG_ERR_ORIGIN_FORBIDDEN: { rpc: -32000, http: 403, title: 'Origin not allowed' },
+  MCPEG_ERR_HOST_FORBIDDEN: { rpc: -32000, http: 403, title: 'Host not allowed' },
+  MCPEG_ERR_METHOD_NOT_ALLOWED: { rpc: -32000, http: 405, title: 'HTTP method not allowed' },
+  MCPEG_ERR_NOT_FOUND: { rpc: -32000, http: 404, title: 'No such endpoint' },
+  MCPEG_ERR_CONFLICT: { rpc: -32000, http: 409, title: 'Conflicting stream' },
+  MCPEG_ERR_BACKEND_UNAVAILABLE: { rpc: -32010, http: 503, title: 'Backend unavailable' },
+  MCPEG_ERR_BACKEND_TIMEOUT: { rpc: -32011, http: 504, title: 'Backend timed out' },
+  MCPEG_ERR_BACKEND_CLOSED: { rpc: -32012, http: 502, title: 'Backend connection closed mid-request' },
+  MCPEG_ERR_CLIENT_CAPABILITY_MISSING: { rpc: -32601, http: 200, title: 'Client did not declare the capability this request needs' },
+  MCPEG_ERR_CLIENT_UNREACHABLE: { rpc: -32013, http: 200, title: 'No open stream to the client for a server-initiated request' },
+  MCPEG_ERR_REQUEST_CANCELLED: { rpc: -32800, http: 200, title: 'Request cancelled' },
+  MCPEG_ERR_SHUTTING_DOWN: { rpc: -32014, http: 503, title: 'Gateway is shutting down' },
+  MCPEG_ERR_CONFIG_INVALID: { rpc: -32603, http: 500, title: 'Invalid configuration' },
+} as const;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+/** An error that crosses the wire: it carries a catalogue code and renders as JSON-RPC. */
+export class GatewayError extends Error {
+  readonly code: ErrorCode;
+  readonly data: Record<string, unknown> | undefined;
+  constructor(code: ErrorCode, message: string, data?: Record<string, unknown>) {
+    super(message);
+    this.name = 'GatewayError';
+    this.code = code;
+    this.data = data;
+  }
+  get rpcCode(): number {
+    return ERRORS[this.code].rpc;
+  }
+  get httpStatus(): number {
+    return ERRORS[this.code].http;
+  }
+  toJsonRpc(): { code: number; message: string; data: Record<string, unknown> } {
+    return { code: this.rpcCode, message: this.message, data: { mcpegCode: this.code, ...this.data } };
+  }
+}
+
+/** A local (non-wire) error: configuration problems, CLI misuse. */
+export class ConfigError extends Error {
+  readonly code = 'MCPEG_ERR_CONFIG_INVALID' as const;
+  readonly problems: readonly string[];
+  constructor(message: string, problems: readonly string[] = []) {
+    super(problems.length ? `${message}\n  - ${problems.join('\n  - ')}` : message);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+/** Renders any thrown value as a JSON-RPC error object without leaking stack traces. */
+export function toRpcError(err: unknown): { code: number; message: string; data?: unknown } {
+  if (err instanceof GatewayError) return err.toJsonRpc();
+  if (isRpcErrorShape(err)) return { code: err.code, message: err.message, ...(err.data !== undefined ? { data: err.data } : {}) };
+  return { code: ERRORS.MCPEG_ERR_INTERNAL.rpc, message: err instanceof Error ? err.message : String(err), data: { mcpegCode: 'MCPEG_ERR_INTERNAL' } };
+}
+
+/** An error response relayed from a backend: kept as the backend sent it. */
+export class RemoteRpcError extends Error {
+  readonly code: number;
+  readonly data: unknown;
+  constructor(error: { code: number; message: string; data?: unknown }) {
+    super(error.message);
+    this.name = 'RemoteRpcError';
+    this.code = error.code;
+    this.data = error.data;
+  }
+}
+
+function isRpcErrorShape(e: unknown): e is { code: number; message: string; data?: unknown } {
+  return e instanceof RemoteRpcError;
+}

@@ -1,0 +1,135 @@
+/**
+ * The composition root: createGateway(config) wires the parts. No logic lives here.
+ *
+ * transport in (HTTP edge, stdio) → session/protocol (SessionManager, dispatch) →
+ * router (Registry, View) → upstream (Backend, BackendConnection) → backend
+ */
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Readable, Writable } from 'node:stream';
+import type { Config } from './config/schema.js';
+import { createLogger, type Logger } from './observability/logger.js';
+import type { DispatchOptions } from './protocol/dispatch.js';
+import { MemorySessionStore, type SessionStore } from './protocol/session-store.js';
+import { SessionManager } from './protocol/sessions.js';
+import { AGGREGATE_VIEW, backendViewId, Registry } from './router/registry.js';
+import { MemoryEventStore, type EventStore } from './transport/inbound/event-store.js';
+import { createHttpServer, type EndpointSet } from './transport/inbound/http-server.js';
+import { LegacySseEndpoint } from './transport/inbound/legacy-sse.js';
+import { serveStdio } from './transport/inbound/stdio.js';
+import { StreamableHttpEndpoint } from './transport/inbound/streamable-http.js';
+import { Backend } from './upstream/backend.js';
+
+export interface GatewayOptions {
+  logger?: Logger;
+  sessionStore?: SessionStore;
+  eventStore?: EventStore;
+}
+
+export interface Gateway {
+  readonly config: Readonly<Config>;
+  readonly log: Logger;
+  readonly registry: Registry;
+  readonly sessions: SessionManager;
+  /** Starts backends, then listens on server.host:server.port. Resolves with the bound URL of /mcp. */
+  listen(): Promise<{ url: string; port: number; host: string }>;
+  /** Starts backends and serves one client over the given streams (`mcpeg stdio`). */
+  serveStdio(input: Readable, output: Writable): Promise<void>;
+  close(): Promise<void>;
+}
+
+export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {}): Gateway {
+  const log = opts.logger ?? createLogger(config.logging.level);
+  const backends = new Map<string, Backend>();
+  let registry: Registry | undefined;
+  let sessions: SessionManager | undefined;
+  const listener = {
+    catalogChanged: (b: Backend) => registry?.catalogChanged(b),
+    stateChanged: (b: Backend) => log.debug({ backend: b.name, state: b.state }, 'backend state'),
+    resourceUpdated: (b: Backend, params: Record<string, unknown>) => {
+      // Shared-mode backends: fan out to the sessions that subscribed to the URI.
+      for (const s of sessions?.sessions() ?? []) {
+        if (typeof params.uri === 'string' && s.subscriptions.has(params.uri) && s.view.backends.includes(b.name)) {
+          s.notifyClient({ jsonrpc: '2.0', method: 'notifications/resources/updated', params });
+        }
+      }
+    },
+  };
+  for (const [name, cfg] of Object.entries(config.backends)) {
+    if (cfg.enabled) backends.set(name, new Backend(name, cfg, log, listener));
+  }
+  registry = new Registry(backends, config.namespacing.separator, log);
+  const host = {
+    log,
+    view: (id: string) => registry!.view(id),
+    backend: (name: string) => backends.get(name),
+  };
+  sessions = new SessionManager(host, opts.sessionStore ?? new MemorySessionStore(), {
+    idleTimeoutMs: config.server.session_idle_timeout,
+    maxSessions: config.server.max_sessions,
+    instructions: (viewId) => {
+      const v = registry!.view(viewId);
+      if (!v || v.backends.length !== 1) return undefined;
+      return backends.get(v.backends[0])?.info?.instructions;
+    },
+  });
+  registry.onListChanged = (viewIds, method) => sessions!.broadcast(viewIds, { jsonrpc: '2.0', method });
+
+  const dispatch: DispatchOptions = { pageSize: config.server.list_page_size };
+  const events = opts.eventStore ?? new MemoryEventStore(config.server.event_store_max_events);
+  const common = { sessions, log, dispatch, maxBodyBytes: config.server.max_body_bytes, keepAliveMs: config.server.sse_keepalive };
+  const makeSet = (viewId: string, base: string): EndpointSet => ({
+    streamable: new StreamableHttpEndpoint(viewId, { ...common, events }),
+    legacy: config.server.legacy_sse ? new LegacySseEndpoint(viewId, `${base}/messages`, common) : undefined,
+  });
+  const aggregate = makeSet(AGGREGATE_VIEW, '');
+  const perBackend = new Map<string, EndpointSet>();
+  for (const name of backends.keys()) perBackend.set(name, makeSet(backendViewId(name), `/servers/${encodeURIComponent(name)}`));
+  const endpointSets = [aggregate, ...perBackend.values()];
+  sessions.onClosed = (s) => {
+    for (const set of endpointSets) if (set.streamable.viewId === s.viewId) set.streamable.sessionClosed(s);
+  };
+
+  let server: Server | undefined;
+  let started: Promise<void> | undefined;
+  const startBackends = () => (started ??= Promise.all([...backends.values()].map((b) => b.start())).then(() => sessions!.startSweeper()));
+
+  const health = () => {
+    const list = [...backends.values()].map((b) => ({ name: b.name, state: b.state, transport: b.transportKind, tools: b.catalog.tools.length, error: b.lastError }));
+    const allUp = list.every((b) => b.state === 'up');
+    return { status: allUp ? 200 : 503, body: { status: allUp ? 'ok' : 'degraded', sessions: sessions!.size, backends: list } };
+  };
+
+  return {
+    config,
+    log,
+    registry,
+    sessions,
+    async listen() {
+      await startBackends();
+      server = createHttpServer(config.server, { aggregate, backend: (n) => perBackend.get(n), health }, log);
+      await new Promise<void>((resolve, reject) => {
+        server!.once('error', reject);
+        server!.listen(config.server.port, config.server.host, () => resolve());
+      });
+      const addr = server.address() as AddressInfo;
+      const hostForUrl = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+      const url = `http://${hostForUrl}:${addr.port}${config.server.path}`;
+      log.info({ url, backends: [...backends.keys()] }, 'mcpeg listening');
+      return { url, port: addr.port, host: addr.address };
+    },
+    async serveStdio(input, output) {
+      await startBackends();
+      await serveStdio(AGGREGATE_VIEW, sessions!, dispatch, input, output);
+    },
+    async close() {
+      if (server) {
+        for (const set of endpointSets) set.legacy?.closeAll();
+        server.close();
+        server.closeAllConnections?.();
+      }
+      await sessions!.closeAll('gateway shutting down');
+      await Promise.all([...backends.values()].map((b) => b.stop()));
+    },
+  };
+}

@@ -1,0 +1,171 @@
+/**
+ * The MCP methods a client session can call, each served from the view's catalog or
+ * routed to one backend. The hot path (tools/call) is: one Map lookup for the route, one
+ * for the backend session, one relay.
+ */
+import { GatewayError, toRpcError } from '../errors/catalog.js';
+import type { Item } from '../router/catalog.js';
+import type { Backend } from '../upstream/backend.js';
+import type { CallTag } from '../upstream/client-link.js';
+import { errorResponse, resultResponse, type JsonRpcNotification, type JsonRpcRequest, type JsonRpcResponse } from './jsonrpc.js';
+import type { ClientSession } from './session.js';
+import { needsTranslation, translateResult } from './translate.js';
+
+type Params = Record<string, unknown>;
+type Handler = (s: ClientSession, req: JsonRpcRequest, signal: AbortSignal, opts: DispatchOptions) => Promise<Params> | Params;
+
+export interface DispatchOptions {
+  pageSize: number;
+}
+
+/** Serves one client request; never throws: failures become JSON-RPC error responses. */
+export async function dispatchRequest(s: ClientSession, req: JsonRpcRequest, opts: DispatchOptions): Promise<JsonRpcResponse> {
+  const handler = HANDLERS[req.method];
+  if (!handler) {
+    return errorResponse(req.id, new GatewayError('MCPEG_ERR_METHOD_NOT_FOUND', `Method not found: ${req.method}`, { method: req.method }).toJsonRpc());
+  }
+  const ac = new AbortController();
+  s.inflight.set(req.id, ac);
+  try {
+    let result = await handler(s, req, ac.signal, opts);
+    if (needsTranslation(s.protocolVersion)) result = translateResult(req.method, result, s.protocolVersion);
+    return resultResponse(req.id, result);
+  } catch (err) {
+    return errorResponse(req.id, toRpcError(err));
+  } finally {
+    s.inflight.delete(req.id);
+  }
+}
+
+/** Notifications from the client: cancellation, roots changes, initialized. */
+export function dispatchNotification(s: ClientSession, n: JsonRpcNotification): void {
+  switch (n.method) {
+    case 'notifications/initialized':
+      s.initialized = true;
+      return;
+    case 'notifications/cancelled': {
+      const id = n.params?.requestId;
+      if (typeof id === 'string' || typeof id === 'number') s.inflight.get(id)?.abort(n.params?.reason ?? 'cancelled by client');
+      return;
+    }
+    case 'notifications/roots/list_changed':
+      void s.eachOpenConnection((c) => void c.notify('notifications/roots/list_changed').catch(() => {}));
+      return;
+    default:
+      return;
+  }
+}
+
+/** Cursor pagination over a catalog list (opaque base64 offsets). */
+function page(items: readonly Item[], key: string, params: Params | undefined, pageSize: number): Params {
+  if (pageSize <= 0 && params?.cursor === undefined) return { [key]: items };
+  let offset = 0;
+  if (params?.cursor !== undefined) {
+    const decoded = typeof params.cursor === 'string' ? Number(Buffer.from(params.cursor, 'base64url').toString()) : NaN;
+    if (!Number.isInteger(decoded) || decoded < 0 || decoded > items.length) {
+      throw new GatewayError('MCPEG_ERR_INVALID_PARAMS', `invalid cursor ${JSON.stringify(params.cursor)}`);
+    }
+    offset = decoded;
+  }
+  const size = pageSize > 0 ? pageSize : items.length;
+  const end = Math.min(items.length, offset + size);
+  const out: Params = { [key]: items.slice(offset, end) };
+  if (end < items.length) out.nextCursor = Buffer.from(String(end)).toString('base64url');
+  return out;
+}
+
+function backendOf(s: ClientSession, name: string): Backend {
+  const b = s.host.backend(name);
+  if (!b) throw new GatewayError('MCPEG_ERR_BACKEND_UNAVAILABLE', `backend "${name}" is not configured`, { backend: name });
+  return b;
+}
+
+/** Relays one request to a backend on this client's behalf, with progress and cancellation. */
+async function relay(s: ClientSession, backendName: string, req: JsonRpcRequest, params: Params, signal: AbortSignal): Promise<Params> {
+  const b = backendOf(s, backendName);
+  const conn = await s.connection(b);
+  const meta = params._meta as Params | undefined;
+  const clientToken = meta?.progressToken;
+  const tag: CallTag = { link: s, requestId: req.id };
+  return conn.request(req.method, params, {
+    timeoutMs: b.cfg.timeout,
+    signal,
+    tag,
+    onProgress:
+      clientToken === undefined
+        ? undefined
+        : (p) => s.notifyClient({ jsonrpc: '2.0', method: 'notifications/progress', params: { ...p, progressToken: clientToken } }, req.id),
+  });
+}
+
+function requireString(params: Params | undefined, key: string, method: string): string {
+  const v = params?.[key];
+  if (typeof v !== 'string') throw new GatewayError('MCPEG_ERR_INVALID_PARAMS', `${method} needs a string "${key}" parameter`);
+  return v;
+}
+
+const HANDLERS: Record<string, Handler> = {
+  ping: () => ({}),
+
+  'tools/list': (s, req, _signal, o) => page(s.view.tools, 'tools', req.params, o.pageSize),
+  'tools/call': (s, req, signal) => {
+    const name = requireString(req.params, 'name', 'tools/call');
+    const route = s.view.tool(name);
+    if (!route) throw new GatewayError('MCPEG_ERR_UNKNOWN_TOOL', `Unknown tool: ${name}`, { tool: name });
+    return relay(s, route.backend, req, { ...req.params, name: route.name }, signal);
+  },
+
+  'prompts/list': (s, req, _signal, o) => page(s.view.prompts, 'prompts', req.params, o.pageSize),
+  'prompts/get': (s, req, signal) => {
+    const name = requireString(req.params, 'name', 'prompts/get');
+    const route = s.view.prompt(name);
+    if (!route) throw new GatewayError('MCPEG_ERR_UNKNOWN_PROMPT', `Unknown prompt: ${name}`, { prompt: name });
+    return relay(s, route.backend, req, { ...req.params, name: route.name }, signal);
+  },
+
+  'resources/list': (s, req, _signal, o) => page(s.view.resources, 'resources', req.params, o.pageSize),
+  'resources/templates/list': (s, req, _signal, o) => page(s.view.resourceTemplates, 'resourceTemplates', req.params, o.pageSize),
+  'resources/read': (s, req, signal) => relay(s, resourceRoute(s, req), req, req.params!, signal),
+  'resources/subscribe': async (s, req, signal) => {
+    const r = await relay(s, resourceRoute(s, req), req, req.params!, signal);
+    s.subscriptions.add(req.params!.uri as string);
+    return r;
+  },
+  'resources/unsubscribe': async (s, req, signal) => {
+    s.subscriptions.delete(requireString(req.params, 'uri', req.method));
+    return relay(s, resourceRoute(s, req), req, req.params!, signal);
+  },
+
+  'completion/complete': (s, req, signal) => {
+    const ref = req.params?.ref as Params | undefined;
+    if (ref?.type === 'ref/prompt') {
+      const name = requireString(ref, 'name', 'completion/complete ref');
+      const route = s.view.prompt(name);
+      if (!route) throw new GatewayError('MCPEG_ERR_UNKNOWN_PROMPT', `Unknown prompt: ${name}`, { prompt: name });
+      return relay(s, route.backend, req, { ...req.params, ref: { ...ref, name: route.name } }, signal);
+    }
+    if (ref?.type === 'ref/resource') {
+      const uri = requireString(ref, 'uri', 'completion/complete ref');
+      const backend = s.view.templateBackend(uri);
+      if (!backend) throw new GatewayError('MCPEG_ERR_RESOURCE_NOT_FOUND', `Resource not found: no backend offers ${uri}`, { uri });
+      return relay(s, backend, req, req.params!, signal);
+    }
+    throw new GatewayError('MCPEG_ERR_INVALID_PARAMS', 'completion/complete needs ref.type "ref/prompt" or "ref/resource"');
+  },
+
+  'logging/setLevel': async (s, req) => {
+    const level = requireString(req.params, 'level', 'logging/setLevel');
+    s.logLevel = level;
+    const sends: Array<Promise<unknown>> = [];
+    await s.eachOpenConnection((c, b) => sends.push(c.request('logging/setLevel', { level }, { timeoutMs: b.cfg.timeout }).catch(() => {})));
+    await Promise.all(sends);
+    return {};
+  },
+};
+
+function resourceRoute(s: ClientSession, req: JsonRpcRequest): string {
+  const uri = requireString(req.params, 'uri', req.method);
+  const backend = s.view.resourceBackend(uri);
+  if (!backend) throw new GatewayError('MCPEG_ERR_RESOURCE_NOT_FOUND', `Resource not found: no backend offers ${uri}`, { uri });
+  return backend;
+}

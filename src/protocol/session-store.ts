@@ -1,0 +1,40 @@
+/**
+ * Session records behind a store interface. The in-memory store is the default; a shared
+ * store (Redis) can implement the same interface so that any gateway instance can serve
+ * any session: an instance that gets a request for a session it does not hold in memory
+ * rebuilds it from the record (the client's version, capabilities and info are all the
+ * gateway needs; backend sessions are reopened lazily).
+ */
+export interface SessionRecord {
+  id: string;
+  viewId: string;
+  protocolVersion: string;
+  capabilities: Record<string, unknown>;
+  clientInfo: Record<string, unknown>;
+  createdAt: number;
+  lastSeen: number;
+}
+
+export interface SessionStore {
+  get(id: string): Promise<SessionRecord | undefined>;
+  put(record: SessionRecord): Promise<void>;
+  touch(id: string, at: number): Promise<void>;
+  delete(id: string): Promise<void>;
+}
+
+export class MemorySessionStore implements SessionStore {
+  private readonly records = new Map<string, SessionRecord>();
+  async get(id: string): Promise<SessionRecord | undefined> {
+    return this.records.get(id);
+  }
+  async put(record: SessionRecord): Promise<void> {
+    this.records.set(record.id, record);
+  }
+  async touch(id: string, at: number): Promise<void> {
+    const r = this.records.get(id);
+    if (r) r.lastSeen = at;
+  }
+  async delete(id: string): Promise<void> {
+    this.records.delete(id);
+  }
+}

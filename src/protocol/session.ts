@@ -1,0 +1,245 @@
+/**
+ * A client session: what one MCP client negotiated (version, capabilities), the backend
+ * sessions opened on its behalf, its in-flight requests (for cancellation) and the
+ * requests the gateway relays to it from backends. Transport-agnostic: transports give it
+ * an Outbound to deliver server-initiated messages and call dispatch() for the rest.
+ */
+import { GatewayError, RemoteRpcError } from '../errors/catalog.js';
+import type { Logger } from '../observability/logger.js';
+import type { View } from '../router/view.js';
+import type { Backend } from '../upstream/backend.js';
+import type { CallTag, ClientLink } from '../upstream/client-link.js';
+import type { BackendConnection, ConnectionOwner } from '../upstream/connection.js';
+import type { JsonRpcMessage, JsonRpcNotification, JsonRpcRequest, JsonRpcResponse, RequestId } from './jsonrpc.js';
+import { isErrorResponse } from './jsonrpc.js';
+import { versionAtLeast } from './versions.js';
+
+/** Where server-initiated messages go; false when no channel can take them now. */
+export interface Outbound {
+  deliver(msg: JsonRpcMessage, related?: RequestId): boolean;
+}
+
+export interface SessionHost {
+  readonly log: Logger;
+  view(id: string): View | undefined;
+  backend(name: string): Backend | undefined;
+}
+
+export interface SessionInit {
+  id: string;
+  viewId: string;
+  protocolVersion: string;
+  capabilities: Record<string, unknown>;
+  clientInfo: Record<string, unknown>;
+}
+
+interface PendingClientRequest {
+  resolve(r: Record<string, unknown>): void;
+  reject(e: unknown): void;
+}
+
+interface OpenBackendSession {
+  conn: Promise<BackendConnection>;
+  lastUsed: number;
+}
+
+/** Which capability each server-to-client request needs (client features in the spec). */
+const REQUIRED_CAPABILITY: Record<string, { cap: string; since: string }> = {
+  'sampling/createMessage': { cap: 'sampling', since: '2024-11-05' },
+  'roots/list': { cap: 'roots', since: '2024-11-05' },
+  'elicitation/create': { cap: 'elicitation', since: '2025-06-18' },
+};
+
+export class ClientSession implements ClientLink, ConnectionOwner {
+  readonly sessionId: string;
+  readonly viewId: string;
+  readonly protocolVersion: string;
+  readonly capabilities: Record<string, unknown>;
+  readonly clientInfo: Record<string, unknown>;
+  readonly createdAt = Date.now();
+  lastSeen = Date.now();
+  initialized = false;
+  logLevel: string | undefined;
+  outbound: Outbound | undefined;
+  readonly subscriptions = new Set<string>();
+  /** Client requests being served, by client request id: aborted by notifications/cancelled. */
+  readonly inflight = new Map<RequestId, AbortController>();
+  private readonly backends = new Map<string, OpenBackendSession>();
+  private readonly pendingClient = new Map<RequestId, PendingClientRequest>();
+  private nextServerRequest = 1;
+  private closed = false;
+  readonly host: SessionHost;
+
+  constructor(init: SessionInit, host: SessionHost) {
+    this.sessionId = init.id;
+    this.viewId = init.viewId;
+    this.protocolVersion = init.protocolVersion;
+    this.capabilities = init.capabilities;
+    this.clientInfo = init.clientInfo;
+    this.host = host;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  get view(): View {
+    const v = this.host.view(this.viewId);
+    if (!v) throw new GatewayError('MCPEG_ERR_NOT_FOUND', `endpoint "${this.viewId}" no longer exists`);
+    return v;
+  }
+
+  get openBackendSessions(): number {
+    return this.backends.size;
+  }
+
+  // --- backend sessions ---
+
+  /**
+   * The connection to use for `backend` on behalf of this client: the shared connection
+   * in `shared` mode, else this client's own backend session, opened on first use with
+   * the client's capabilities.
+   */
+  connection(backend: Backend): Promise<BackendConnection> {
+    if (backend.cfg.session_mode === 'shared') {
+      const c = backend.sharedConnection;
+      if (!c || backend.state !== 'up') {
+        return Promise.reject(new GatewayError('MCPEG_ERR_BACKEND_UNAVAILABLE', `backend "${backend.name}" is ${backend.state}${backend.lastError ? `: ${backend.lastError}` : ''}`, { backend: backend.name }));
+      }
+      return Promise.resolve(c);
+    }
+    const open = this.backends.get(backend.name);
+    if (open) {
+      open.lastUsed = Date.now();
+      return open.conn;
+    }
+    if (this.closed) return Promise.reject(new GatewayError('MCPEG_ERR_SESSION_NOT_FOUND', 'session closed'));
+    const conn = backend.openSession(this, this.capabilities, this.clientInfo, this.protocolVersion).then(async (c) => {
+      if (this.closed) {
+        await c.close('client session closed');
+        throw new GatewayError('MCPEG_ERR_SESSION_NOT_FOUND', 'session closed');
+      }
+      if (this.logLevel) c.request('logging/setLevel', { level: this.logLevel }, { timeoutMs: backend.cfg.timeout }).catch(() => {});
+      return c;
+    });
+    const entry = { conn, lastUsed: Date.now() };
+    this.backends.set(backend.name, entry);
+    conn.catch(() => {
+      if (this.backends.get(backend.name) === entry) this.backends.delete(backend.name);
+    });
+    return conn;
+  }
+
+  /** Every backend session this client has open (for setLevel and roots/list_changed fan-out). */
+  async eachOpenConnection(fn: (c: BackendConnection, b: Backend) => void): Promise<void> {
+    for (const [name, open] of this.backends) {
+      const b = this.host.backend(name);
+      const c = await open.conn.catch(() => undefined);
+      if (b && c && !c.isClosed) fn(c, b);
+    }
+  }
+
+  /** Closes backend sessions idle for longer than their backend's idle_timeout. */
+  async closeIdleBackendSessions(now: number): Promise<void> {
+    for (const [name, open] of this.backends) {
+      const b = this.host.backend(name);
+      if (!b || now - open.lastUsed < b.cfg.idle_timeout) continue;
+      const c = await open.conn.catch(() => undefined);
+      if (c && c.inflight > 0) continue;
+      this.backends.delete(name);
+      await c?.close('idle');
+    }
+  }
+
+  // --- ClientLink: backend → client ---
+
+  requestClient(method: string, params: Record<string, unknown> | undefined, related: RequestId | undefined, signal: AbortSignal): Promise<Record<string, unknown>> {
+    const need = REQUIRED_CAPABILITY[method];
+    if (need && (this.capabilities[need.cap] === undefined || !versionAtLeast(this.protocolVersion, need.since))) {
+      return Promise.reject(new GatewayError('MCPEG_ERR_CLIENT_CAPABILITY_MISSING', `the client did not declare the "${need.cap}" capability (protocol ${this.protocolVersion}), so it cannot answer ${method}`, { method }));
+    }
+    const id = `mcpeg-${this.nextServerRequest++}`;
+    return new Promise((resolve, reject) => {
+      const onAbort = () => {
+        this.pendingClient.delete(id);
+        this.outbound?.deliver({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: id, reason: String(signal.reason ?? 'cancelled') } }, related);
+        reject(new GatewayError('MCPEG_ERR_REQUEST_CANCELLED', `${method} cancelled by the backend`));
+      };
+      this.pendingClient.set(id, {
+        resolve: (r) => { signal.removeEventListener('abort', onAbort); resolve(r); },
+        reject: (e) => { signal.removeEventListener('abort', onAbort); reject(e); },
+      });
+      signal.addEventListener('abort', onAbort, { once: true });
+      const msg: JsonRpcRequest = { jsonrpc: '2.0', id, method, ...(params ? { params } : {}) };
+      if (!this.outbound?.deliver(msg, related)) {
+        this.pendingClient.get(id)?.reject(new GatewayError('MCPEG_ERR_CLIENT_UNREACHABLE', `no open stream to the client to send ${method} on; open the GET stream or keep the request's SSE stream open`, { method }));
+        this.pendingClient.delete(id);
+      }
+    });
+  }
+
+  notifyClient(n: JsonRpcNotification, related?: RequestId): void {
+    this.outbound?.deliver(n, related);
+  }
+
+  /** A JSON-RPC response from the client to a request the gateway relayed to it. */
+  handleClientResponse(r: JsonRpcResponse): void {
+    if (r.id === null) return;
+    const p = this.pendingClient.get(r.id);
+    if (!p) return;
+    this.pendingClient.delete(r.id);
+    if (isErrorResponse(r)) p.reject(new RemoteRpcError(r.error));
+    else p.resolve(r.result);
+  }
+
+  // --- ConnectionOwner: what this client's backend sessions send ---
+
+  onRequest(_conn: BackendConnection, req: JsonRpcRequest, ctx: { tag: unknown; signal: AbortSignal }): Promise<Record<string, unknown>> {
+    if (req.method === 'ping') return Promise.resolve({});
+    return this.requestClient(req.method, req.params, (ctx.tag as CallTag | undefined)?.requestId, ctx.signal);
+  }
+
+  onNotification(conn: BackendConnection, n: JsonRpcNotification): void {
+    const related = (conn.soleInflightTag() as CallTag | undefined)?.requestId;
+    switch (n.method) {
+      case 'notifications/message': {
+        // Tag the log line with its backend, so a client sees where it came from.
+        const logger = n.params?.logger;
+        this.notifyClient({ ...n, params: { ...n.params, logger: logger ? `${conn.backend}/${String(logger)}` : conn.backend } }, related);
+        return;
+      }
+      case 'notifications/resources/updated':
+        if (typeof n.params?.uri === 'string' && this.subscriptions.has(n.params.uri)) this.notifyClient(n);
+        return;
+      case 'notifications/tools/list_changed':
+      case 'notifications/prompts/list_changed':
+      case 'notifications/resources/list_changed':
+        this.host.backend(conn.backend)?.refreshCatalog();
+        return;
+      default:
+        return;
+    }
+  }
+
+  onClose(conn: BackendConnection, reason: string): void {
+    const open = this.backends.get(conn.backend);
+    if (open) {
+      open.conn.then((c) => {
+        if (c === conn && this.backends.get(conn.backend) === open) this.backends.delete(conn.backend);
+      }, () => {});
+    }
+    this.host.backend(conn.backend)?.forgetSession(conn);
+    this.host.log.debug({ session: this.sessionId, backend: conn.backend, reason }, 'backend session closed');
+  }
+
+  async close(reason: string): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const ac of this.inflight.values()) ac.abort(reason);
+    for (const p of this.pendingClient.values()) p.reject(new GatewayError('MCPEG_ERR_SESSION_NOT_FOUND', `client session closed: ${reason}`));
+    this.pendingClient.clear();
+    const opens = [...this.backends.values()];
+    this.backends.clear();
+    await Promise.all(opens.map(async (o) => (await o.conn.catch(() => undefined))?.close('client session closed')));
+  }
+}

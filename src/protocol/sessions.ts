@@ -1,0 +1,120 @@
+/**
+ * The session registry: creates sessions on initialize, finds them by id (from memory,
+ * or rebuilt from the SessionStore when another instance created them), expires idle
+ * ones, and fans out list_changed to the sessions of a view.
+ */
+import { randomUUID } from 'node:crypto';
+import { GatewayError } from '../errors/catalog.js';
+import type { JsonRpcNotification, JsonRpcRequest } from './jsonrpc.js';
+import { initializeResult, readInitializeParams } from './lifecycle.js';
+import { ClientSession, type SessionHost } from './session.js';
+import type { SessionStore } from './session-store.js';
+
+export interface SessionManagerOptions {
+  idleTimeoutMs: number;
+  maxSessions: number;
+  instructions(viewId: string): string | undefined;
+}
+
+const TOUCH_INTERVAL_MS = 30_000;
+
+export class SessionManager {
+  private readonly live = new Map<string, ClientSession>();
+  private readonly lastStored = new Map<string, number>();
+  private sweepTimer: NodeJS.Timeout | undefined;
+  /** Called when a session closes, so transports can drop their per-session state. */
+  onClosed: ((s: ClientSession) => void) | undefined;
+
+  constructor(
+    private readonly host: SessionHost,
+    private readonly store: SessionStore,
+    private readonly opts: SessionManagerOptions,
+  ) {}
+
+  get size(): number {
+    return this.live.size;
+  }
+
+  sessions(): IterableIterator<ClientSession> {
+    return this.live.values();
+  }
+
+  startSweeper(): void {
+    const every = Math.max(1000, Math.min(60_000, Math.floor(this.opts.idleTimeoutMs / 4)));
+    this.sweepTimer = setInterval(() => void this.sweep(Date.now()), every);
+    this.sweepTimer.unref();
+  }
+
+  /** Handles initialize: a new session and the result to answer with. */
+  async create(viewId: string, req: JsonRpcRequest, id: string = randomUUID()): Promise<{ session: ClientSession; result: Record<string, unknown> }> {
+    if (this.live.size >= this.opts.maxSessions) {
+      throw new GatewayError('MCPEG_ERR_SHUTTING_DOWN', `session limit reached (${this.opts.maxSessions}); close idle sessions or raise server.max_sessions`);
+    }
+    const view = this.host.view(viewId);
+    if (!view) throw new GatewayError('MCPEG_ERR_NOT_FOUND', `no endpoint "${viewId}"`);
+    const p = readInitializeParams(req);
+    const session = new ClientSession({ id, viewId, ...p }, this.host);
+    this.live.set(id, session);
+    const now = Date.now();
+    await this.store.put({ id, viewId, ...p, createdAt: now, lastSeen: now });
+    this.lastStored.set(id, now);
+    return { session, result: initializeResult(view, p.protocolVersion, this.opts.instructions(viewId)) };
+  }
+
+  /** A session by id; undefined when it never existed or has expired. */
+  async get(id: string, viewId: string): Promise<ClientSession | undefined> {
+    let s = this.live.get(id);
+    if (!s) {
+      const rec = await this.store.get(id);
+      if (!rec || rec.viewId !== viewId) return undefined;
+      s = new ClientSession(rec, this.host);
+      s.initialized = true;
+      this.live.set(id, s);
+      this.host.log.info({ session: id }, 'session restored from the session store');
+    } else if (s.viewId !== viewId) {
+      return undefined;
+    }
+    const now = Date.now();
+    s.lastSeen = now;
+    if (now - (this.lastStored.get(id) ?? 0) > TOUCH_INTERVAL_MS) {
+      this.lastStored.set(id, now);
+      void this.store.touch(id, now).catch(() => {});
+    }
+    return s;
+  }
+
+  /** Peek without touching (for transports that already hold the session). */
+  peek(id: string): ClientSession | undefined {
+    return this.live.get(id);
+  }
+
+  async close(id: string, reason: string): Promise<boolean> {
+    const s = this.live.get(id);
+    this.live.delete(id);
+    this.lastStored.delete(id);
+    await this.store.delete(id).catch(() => {});
+    if (!s) return false;
+    this.onClosed?.(s);
+    await s.close(reason);
+    return true;
+  }
+
+  broadcast(viewIds: ReadonlySet<string>, n: JsonRpcNotification): void {
+    for (const s of this.live.values()) if (viewIds.has(s.viewId) && s.initialized) s.notifyClient(n);
+  }
+
+  async sweep(now: number): Promise<void> {
+    for (const s of [...this.live.values()]) {
+      if (now - s.lastSeen > this.opts.idleTimeoutMs && s.inflight.size === 0) {
+        await this.close(s.sessionId, 'idle timeout');
+      } else {
+        await s.closeIdleBackendSessions(now);
+      }
+    }
+  }
+
+  async closeAll(reason: string): Promise<void> {
+    clearInterval(this.sweepTimer);
+    await Promise.all([...this.live.keys()].map((id) => this.close(id, reason)));
+  }
+}

@@ -1,0 +1,29 @@
+/**
+ * What one backend offers, as last listed from it: tools, resources, resource templates
+ * and prompts, kept as the backend sent them (the gateway relays, it does not re-shape).
+ */
+export type Item = Record<string, unknown> & { name?: string; uri?: string; uriTemplate?: string };
+
+export interface BackendCatalog {
+  readonly tools: readonly Item[];
+  readonly resources: readonly Item[];
+  readonly resourceTemplates: readonly Item[];
+  readonly prompts: readonly Item[];
+}
+
+export const EMPTY_CATALOG: BackendCatalog = Object.freeze({
+  tools: [],
+  resources: [],
+  resourceTemplates: [],
+  prompts: [],
+});
+
+export type ListKind = 'tools' | 'resources' | 'resourceTemplates' | 'prompts';
+
+/** List method → result key and the capability that must be advertised for it. */
+export const LISTS: ReadonlyArray<{ kind: ListKind; method: string; capability: string }> = [
+  { kind: 'tools', method: 'tools/list', capability: 'tools' },
+  { kind: 'resources', method: 'resources/list', capability: 'resources' },
+  { kind: 'resourceTemplates', method: 'resources/templates/list', capability: 'resources' },
+  { kind: 'prompts', method: 'prompts/list', capability: 'prompts' },
+];

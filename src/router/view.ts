@@ -1,0 +1,125 @@
+/**
+ * A view is what one client endpoint sees: the aggregate (`/mcp`, `/sse`, stdio), with
+ * namespaced tool and prompt names, or one backend (`/servers/<name>/mcp`) with its
+ * original names. Views are immutable snapshots rebuilt whenever a backend's catalog
+ * changes, so the hot path does one Map lookup per call.
+ *
+ * Resource URIs keep their form. Routing: an exact URI listed by a backend wins; then the
+ * first backend (in config order) whose template matches; on ambiguity the first backend
+ * in config order wins and the clash is reported when the view is built.
+ */
+import { UriTemplate } from '@modelcontextprotocol/sdk/shared/uriTemplate.js';
+import type { BackendCatalog, Item } from './catalog.js';
+import { exposedName } from './naming.js';
+
+export interface Route {
+  readonly backend: string;
+  /** The name the backend knows. */
+  readonly name: string;
+}
+
+export interface ViewSource {
+  readonly name: string;
+  readonly prefix: string;
+  readonly catalog: BackendCatalog;
+  readonly capabilities: Record<string, unknown> | undefined;
+}
+
+export class View {
+  readonly id: string;
+  readonly tools: readonly Item[];
+  readonly prompts: readonly Item[];
+  readonly resources: readonly Item[];
+  readonly resourceTemplates: readonly Item[];
+  readonly backends: readonly string[];
+  readonly problems: readonly string[];
+  private readonly toolRoutes = new Map<string, Route>();
+  private readonly promptRoutes = new Map<string, Route>();
+  private readonly uriRoutes = new Map<string, string>();
+  private readonly templateRoutes: Array<{ template: UriTemplate; raw: string; backend: string }> = [];
+  /** Capabilities of the backends in this view, for the union advertised to clients. */
+  readonly backendCapabilities: ReadonlyArray<Record<string, unknown>>;
+
+  constructor(id: string, sources: readonly ViewSource[], separator: string, namespaced: boolean) {
+    this.id = id;
+    const problems: string[] = [];
+    const tools: Item[] = [];
+    const prompts: Item[] = [];
+    const resources: Item[] = [];
+    const templates: Item[] = [];
+    for (const src of sources) {
+      const prefix = namespaced ? src.prefix : '';
+      for (const t of src.catalog.tools) {
+        if (typeof t.name !== 'string') continue;
+        const exposed = exposedName(prefix, separator, t.name);
+        const clash = this.toolRoutes.get(exposed);
+        if (clash) {
+          problems.push(`tool name collision: "${exposed}" from backend "${src.name}" (tool "${t.name}") clashes with backend "${clash.backend}" (tool "${clash.name}"); the first is kept`);
+          continue;
+        }
+        this.toolRoutes.set(exposed, { backend: src.name, name: t.name });
+        tools.push(exposed === t.name ? t : { ...t, name: exposed });
+      }
+      for (const p of src.catalog.prompts) {
+        if (typeof p.name !== 'string') continue;
+        const exposed = exposedName(prefix, separator, p.name);
+        const clash = this.promptRoutes.get(exposed);
+        if (clash) {
+          problems.push(`prompt name collision: "${exposed}" from backend "${src.name}" clashes with backend "${clash.backend}"; the first is kept`);
+          continue;
+        }
+        this.promptRoutes.set(exposed, { backend: src.name, name: p.name });
+        prompts.push(exposed === p.name ? p : { ...p, name: exposed });
+      }
+      for (const r of src.catalog.resources) {
+        if (typeof r.uri !== 'string') continue;
+        const owner = this.uriRoutes.get(r.uri);
+        if (owner) {
+          problems.push(`resource URI "${r.uri}" is offered by backends "${owner}" and "${src.name}"; reads go to "${owner}"`);
+          continue;
+        }
+        this.uriRoutes.set(r.uri, src.name);
+        resources.push(r);
+      }
+      for (const t of src.catalog.resourceTemplates) {
+        if (typeof t.uriTemplate !== 'string') continue;
+        try {
+          this.templateRoutes.push({ template: new UriTemplate(t.uriTemplate), raw: t.uriTemplate, backend: src.name });
+          templates.push(t);
+        } catch (err) {
+          problems.push(`backend "${src.name}": resource template "${t.uriTemplate}" is invalid: ${(err as Error).message}`);
+        }
+      }
+    }
+    this.tools = tools;
+    this.prompts = prompts;
+    this.resources = resources;
+    this.resourceTemplates = templates;
+    this.backends = sources.map((s) => s.name);
+    this.backendCapabilities = sources.map((s) => s.capabilities ?? {});
+    this.problems = problems;
+  }
+
+  tool(exposed: string): Route | undefined {
+    return this.toolRoutes.get(exposed);
+  }
+
+  prompt(exposed: string): Route | undefined {
+    return this.promptRoutes.get(exposed);
+  }
+
+  resourceBackend(uri: string): string | undefined {
+    const exact = this.uriRoutes.get(uri);
+    if (exact) return exact;
+    for (const t of this.templateRoutes) if (t.template.match(uri)) return t.backend;
+    // One backend only (a per-backend view, or an aggregate of one): it is the owner.
+    if (this.backends.length === 1) return this.backends[0];
+    return undefined;
+  }
+
+  /** Backend owning a template string (for completion/complete on ref/resource). */
+  templateBackend(uriTemplate: string): string | undefined {
+    for (const t of this.templateRoutes) if (t.raw === uriTemplate) return t.backend;
+    return this.resourceBackend(uriTemplate);
+  }
+}

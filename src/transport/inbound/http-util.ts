@@ -1,0 +1,129 @@
+/**
+ * The thin node:http edge shared by the HTTP transports: body reading with a size cap,
+ * media-type checks, Origin/Host validation (DNS rebinding) and error answers.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { ERRORS, GatewayError, type ErrorCode } from '../../errors/catalog.js';
+import { envelopeProblem, type JsonRpcMessage } from '../../protocol/jsonrpc.js';
+
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const payload = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload), ...headers });
+  res.end(payload);
+}
+
+/** An HTTP-level failure: the status from the catalogue, a JSON-RPC error body (id null). */
+export function sendError(res: ServerResponse, code: ErrorCode, message: string, headers: Record<string, string> = {}, id: string | number | null = null): void {
+  if (res.headersSent) {
+    res.end();
+    return;
+  }
+  sendJson(res, ERRORS[code].http, { jsonrpc: '2.0', id, error: { code: ERRORS[code].rpc, message, data: { mcpegCode: code } } }, headers);
+}
+
+export function sendGatewayError(res: ServerResponse, err: GatewayError): void {
+  sendError(res, err.code, err.message);
+}
+
+/** Reads the body up to `limit` bytes; rejects with MCPEG_ERR_BODY_TOO_LARGE past it. */
+export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > limit) {
+    req.resume();
+    return Promise.reject(new GatewayError('MCPEG_ERR_BODY_TOO_LARGE', `request body of ${declared} bytes exceeds the limit of ${limit} bytes (server.max_body_bytes)`));
+  }
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > limit) {
+        req.removeAllListeners('data');
+        req.resume();
+        reject(new GatewayError('MCPEG_ERR_BODY_TOO_LARGE', `request body exceeds the limit of ${limit} bytes (server.max_body_bytes)`));
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+/** The essence of a media type: lower-case, without parameters (RFC 9110 §8.3.1). */
+export function mediaType(v: string | undefined): string {
+  return (v ?? '').split(';')[0].trim().toLowerCase();
+}
+
+export function accepts(req: IncomingMessage, type: string): boolean {
+  const a = req.headers.accept;
+  if (!a) return false;
+  return a.split(',').some((part) => {
+    const t = mediaType(part);
+    return t === type || t === '*/*' || t === `${type.split('/')[0]}/*`;
+  });
+}
+
+export type ParsedBody = { ok: true; messages: JsonRpcMessage[]; batch: boolean } | { ok: false; code: ErrorCode; message: string };
+
+/** JSON parse and JSON-RPC envelope check, once. */
+export function parseMessages(body: Buffer): ParsedBody {
+  let value: unknown;
+  try {
+    value = JSON.parse(body.toString('utf8'));
+  } catch (err) {
+    return { ok: false, code: 'MCPEG_ERR_PARSE', message: `Parse error: ${(err as Error).message}` };
+  }
+  const batch = Array.isArray(value);
+  const list = batch ? (value as unknown[]) : [value];
+  if (batch && list.length === 0) return { ok: false, code: 'MCPEG_ERR_INVALID_REQUEST', message: 'Invalid Request: empty batch' };
+  for (let i = 0; i < list.length; i++) {
+    const problem = envelopeProblem(list[i]);
+    if (problem) return { ok: false, code: 'MCPEG_ERR_INVALID_REQUEST', message: `Invalid Request${batch ? ` (batch item ${i})` : ''}: ${problem}` };
+  }
+  return { ok: true, messages: list as JsonRpcMessage[], batch };
+}
+
+const LOOPBACK_NAMES = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
+
+function hostnameOf(hostHeader: string): string {
+  if (hostHeader.startsWith('[')) return hostHeader.slice(0, hostHeader.indexOf(']') + 1).toLowerCase();
+  return hostHeader.split(':')[0].toLowerCase();
+}
+
+export interface OriginPolicy {
+  /** Extra allowed origins (exact, e.g. "https://app.example.com"), or "*" for any. */
+  allowedOrigins: readonly string[];
+  /** Allowed Host names; empty means "loopback names only" when bound to loopback, else any. */
+  allowedHosts: readonly string[];
+  boundToLoopback: boolean;
+}
+
+/**
+ * DNS-rebinding protection (Streamable HTTP spec, "Security Warning"): a browser page on
+ * another origin must not reach a local gateway. Origin, when present, must be a loopback
+ * origin or listed; Host must be a loopback name (or listed) when bound to loopback.
+ */
+export function checkOriginAndHost(req: IncomingMessage, policy: OriginPolicy): { code: ErrorCode; message: string } | undefined {
+  const host = req.headers.host;
+  if (host) {
+    const name = hostnameOf(host);
+    const hostOk = policy.allowedHosts.length > 0 ? policy.allowedHosts.includes(name) || policy.allowedHosts.includes(host) || policy.allowedHosts.includes('*') : !policy.boundToLoopback || LOOPBACK_NAMES.has(name);
+    if (!hostOk) return { code: 'MCPEG_ERR_HOST_FORBIDDEN', message: `Host "${host}" is not allowed (server.allowed_hosts)` };
+  }
+  const origin = req.headers.origin;
+  if (origin && origin !== 'null') {
+    if (policy.allowedOrigins.includes('*') || policy.allowedOrigins.includes(origin)) return undefined;
+    let ok = false;
+    try {
+      const u = new URL(origin);
+      ok = LOOPBACK_NAMES.has(u.hostname.toLowerCase());
+    } catch {
+      ok = false;
+    }
+    if (!ok) return { code: 'MCPEG_ERR_ORIGIN_FORBIDDEN', message: `Origin "${origin}" is not allowed (server.allowed_origins)` };
+  } else if (origin === 'null') {
+    return { code: 'MCPEG_ERR_ORIGIN_FORBIDDEN', message: 'Origin "null" is not allowed' };
+  }
+  return undefined;
+}

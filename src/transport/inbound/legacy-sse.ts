@@ -1,0 +1,82 @@
+/**
+ * The HTTP+SSE transport of protocol 2024-11-05, for older clients: GET `<base>/sse`
+ * opens the stream and its first event, `endpoint`, names the URL to POST messages to
+ * (`<base>/messages?sessionId=...`); every answer travels back on the stream.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { GatewayError } from '../../errors/catalog.js';
+import type { Logger } from '../../observability/logger.js';
+import type { DispatchOptions } from '../../protocol/dispatch.js';
+import type { SessionManager } from '../../protocol/sessions.js';
+import { ChannelConnection } from './channel.js';
+import { accepts, mediaType, parseMessages, readBody, sendError, sendGatewayError } from './http-util.js';
+import { keepAlive, SSE_HEADERS, sseEvent } from './sse.js';
+
+export interface LegacySseDeps {
+  sessions: SessionManager;
+  log: Logger;
+  dispatch: DispatchOptions;
+  maxBodyBytes: number;
+  keepAliveMs: number;
+}
+
+export class LegacySseEndpoint {
+  private readonly connections = new Map<string, { conn: ChannelConnection; res: ServerResponse }>();
+
+  constructor(readonly viewId: string, private readonly messagesPath: string, private readonly deps: LegacySseDeps) {}
+
+  open(req: IncomingMessage, res: ServerResponse): void {
+    if (req.method !== 'GET') {
+      req.resume();
+      return sendError(res, 'MCPEG_ERR_METHOD_NOT_ALLOWED', 'the SSE endpoint takes GET', { allow: 'GET' });
+    }
+    if (!accepts(req, 'text/event-stream')) {
+      return sendError(res, 'MCPEG_ERR_NOT_ACCEPTABLE', 'Not Acceptable: the SSE endpoint needs Accept: text/event-stream');
+    }
+    res.writeHead(200, SSE_HEADERS);
+    const conn = new ChannelConnection(this.viewId, this.deps.sessions, this.deps.dispatch, (msg) => {
+      if (!res.writableEnded) res.write(sseEvent(JSON.stringify(msg), undefined, 'message'));
+    });
+    this.connections.set(conn.id, { conn, res });
+    res.write(sseEvent(`${this.messagesPath}?sessionId=${conn.id}`, undefined, 'endpoint'));
+    const stop = keepAlive(res, this.deps.keepAliveMs);
+    res.on('close', () => {
+      stop();
+      this.connections.delete(conn.id);
+      void conn.close('SSE stream closed');
+    });
+  }
+
+  async message(req: IncomingMessage, res: ServerResponse, sessionId: string | null): Promise<void> {
+    if (req.method !== 'POST') {
+      req.resume();
+      return sendError(res, 'MCPEG_ERR_METHOD_NOT_ALLOWED', 'the messages endpoint takes POST', { allow: 'POST' });
+    }
+    const entry = sessionId ? this.connections.get(sessionId) : undefined;
+    if (!entry) {
+      req.resume();
+      return sessionId
+        ? sendError(res, 'MCPEG_ERR_SESSION_NOT_FOUND', `Session not found: ${sessionId}`)
+        : sendError(res, 'MCPEG_ERR_SESSION_REQUIRED', 'Bad Request: the sessionId query parameter is required');
+    }
+    if (mediaType(req.headers['content-type']) !== 'application/json') {
+      req.resume();
+      return sendError(res, 'MCPEG_ERR_UNSUPPORTED_MEDIA_TYPE', 'Unsupported Media Type: Content-Type must be application/json');
+    }
+    let body: Buffer;
+    try {
+      body = await readBody(req, this.deps.maxBodyBytes);
+    } catch (err) {
+      if (err instanceof GatewayError) return sendGatewayError(res, err);
+      throw err;
+    }
+    const parsed = parseMessages(body);
+    if (!parsed.ok) return sendError(res, parsed.code, parsed.message);
+    res.writeHead(202, { 'content-type': 'text/plain' }).end('Accepted');
+    for (const m of parsed.messages) void entry.conn.receive(m);
+  }
+
+  closeAll(): void {
+    for (const { res } of this.connections.values()) res.end();
+  }
+}

@@ -1,0 +1,340 @@
+/**
+ * Streamable HTTP (MCP transport spec, 2025-03-26 and later) for one view's endpoint:
+ * POST carries client messages and is answered with JSON or an SSE stream, GET opens the
+ * stream for server-initiated messages, DELETE ends the session.
+ *
+ * A POST with requests picks its answer type late: while nothing but the response is
+ * ready it stays JSON (cheapest for the hot path); the first related message that must
+ * reach the client before the response (progress, a sampling request, a log line)
+ * switches it to SSE. Both are allowed by the spec; headers are written once, then.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { GatewayError, toRpcError } from '../../errors/catalog.js';
+import type { Logger } from '../../observability/logger.js';
+import { dispatchNotification, dispatchRequest, type DispatchOptions } from '../../protocol/dispatch.js';
+import { errorResponse, isNotification, isRequest, isResponse, resultResponse, type JsonRpcMessage, type JsonRpcRequest, type JsonRpcResponse, type RequestId } from '../../protocol/jsonrpc.js';
+import type { ClientSession, Outbound } from '../../protocol/session.js';
+import type { SessionManager } from '../../protocol/sessions.js';
+import { allowsBatch, isSupportedVersion, SUPPORTED_VERSIONS } from '../../protocol/versions.js';
+import type { EventStore } from './event-store.js';
+import { accepts, mediaType, parseMessages, readBody, sendError, sendGatewayError } from './http-util.js';
+import { keepAlive, SSE_HEADERS, sseEvent } from './sse.js';
+
+export interface StreamableDeps {
+  sessions: SessionManager;
+  events: EventStore;
+  log: Logger;
+  dispatch: DispatchOptions;
+  maxBodyBytes: number;
+  keepAliveMs: number;
+}
+
+const JSON_HEADERS = { 'content-type': 'application/json' } as const;
+
+/** One POST's answer: JSON until something must be streamed, then SSE. */
+class PostStream {
+  mode: 'pending' | 'sse' | 'json' = 'pending';
+  done = false;
+  private readonly responses: JsonRpcResponse[] = [];
+  private stopKeepAlive: (() => void) | undefined;
+
+  constructor(
+    readonly streamId: string,
+    public res: ServerResponse | null,
+    private remaining: number,
+    private readonly batch: boolean,
+    private readonly channels: SessionChannels,
+  ) {}
+
+  /** A message related to one of this POST's requests, sent before its response. */
+  write(msg: JsonRpcMessage): void {
+    if (this.mode === 'pending') this.startSse();
+    const id = this.channels.events.append(this.channels.sessionId, this.streamId, msg);
+    if (this.res && !this.res.writableEnded) this.res.write(sseEvent(JSON.stringify(msg), id));
+  }
+
+  respond(r: JsonRpcResponse): void {
+    this.remaining--;
+    if (this.mode === 'pending') {
+      this.responses.push(r);
+      if (this.remaining > 0) return;
+      this.mode = 'json';
+      this.finish();
+      const res = this.res;
+      if (res && !res.writableEnded) {
+        const body = JSON.stringify(this.batch ? this.responses : this.responses[0]);
+        res.writeHead(200, JSON_HEADERS);
+        res.end(body);
+      }
+      return;
+    }
+    this.write(r);
+    if (this.remaining === 0) {
+      this.finish();
+      if (this.res && !this.res.writableEnded) this.res.end();
+    }
+  }
+
+  /** Attach a reconnecting client (GET with Last-Event-ID) to this still-open stream. */
+  attach(res: ServerResponse, keepAliveMs: number): void {
+    this.res = res;
+    this.stopKeepAlive?.();
+    this.stopKeepAlive = keepAlive(res, keepAliveMs);
+  }
+
+  detach(res: ServerResponse): void {
+    if (this.res === res) this.res = null;
+  }
+
+  private startSse(): void {
+    this.mode = 'sse';
+    if (this.res && !this.res.headersSent) {
+      this.res.writeHead(200, SSE_HEADERS);
+      this.stopKeepAlive = keepAlive(this.res, this.channels.keepAliveMs);
+    }
+  }
+
+  private finish(): void {
+    this.done = true;
+    this.stopKeepAlive?.();
+    this.channels.forget(this);
+  }
+}
+
+/** Where a session's server-initiated messages go over Streamable HTTP. */
+class SessionChannels implements Outbound {
+  standalone: ServerResponse | null = null;
+  readonly standaloneId = 'g';
+  private readonly posts = new Map<RequestId, PostStream>();
+  private nextStream = 1;
+
+  constructor(readonly sessionId: string, readonly events: EventStore, readonly keepAliveMs: number) {}
+
+  openPost(res: ServerResponse, requests: JsonRpcRequest[], batch: boolean): PostStream {
+    const ps = new PostStream(`p${this.nextStream++}`, res, requests.length, batch, this);
+    for (const r of requests) this.posts.set(r.id, ps);
+    return ps;
+  }
+
+  streamById(streamId: string): PostStream | undefined {
+    for (const ps of this.posts.values()) if (ps.streamId === streamId) return ps;
+    return undefined;
+  }
+
+  forget(ps: PostStream): void {
+    for (const [id, p] of this.posts) if (p === ps) this.posts.delete(id);
+  }
+
+  deliver(msg: JsonRpcMessage, related?: RequestId): boolean {
+    if (related !== undefined) {
+      const ps = this.posts.get(related);
+      if (ps && !ps.done) {
+        ps.write(msg);
+        return true;
+      }
+    }
+    if (this.standalone && !this.standalone.writableEnded) {
+      const id = this.events.append(this.sessionId, this.standaloneId, msg);
+      this.standalone.write(sseEvent(JSON.stringify(msg), id));
+      return true;
+    }
+    // No GET stream: use the newest POST stream still open rather than lose the message.
+    let last: PostStream | undefined;
+    for (const ps of this.posts.values()) if (!ps.done && ps.res) last = ps;
+    if (last) {
+      last.write(msg);
+      return true;
+    }
+    if (isRequest(msg)) return false;
+    // Kept for a GET stream that resumes with Last-Event-ID.
+    this.events.append(this.sessionId, this.standaloneId, msg);
+    return true;
+  }
+
+  closeAll(): void {
+    this.standalone?.end();
+    this.standalone = null;
+    for (const ps of this.posts.values()) if (ps.res && !ps.res.writableEnded) ps.res.end();
+    this.posts.clear();
+  }
+}
+
+export class StreamableHttpEndpoint {
+  private readonly channels = new Map<string, SessionChannels>();
+
+  constructor(readonly viewId: string, private readonly deps: StreamableDeps) {}
+
+  /** Drops per-session transport state when the session closes (DELETE, idle, shutdown). */
+  sessionClosed(s: ClientSession): void {
+    const ch = this.channels.get(s.sessionId);
+    if (!ch) return;
+    this.channels.delete(s.sessionId);
+    ch.closeAll();
+    this.deps.events.dropSession(s.sessionId);
+  }
+
+  async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    switch (req.method) {
+      case 'POST':
+        return this.post(req, res);
+      case 'GET':
+        return this.get(req, res);
+      case 'DELETE':
+        return this.delete(req, res);
+      default:
+        req.resume();
+        return sendError(res, 'MCPEG_ERR_METHOD_NOT_ALLOWED', `${req.method} is not supported on the MCP endpoint; use POST, GET or DELETE`, { allow: 'GET, POST, DELETE' });
+    }
+  }
+
+  private channelsFor(s: ClientSession): SessionChannels {
+    let ch = this.channels.get(s.sessionId);
+    if (!ch) {
+      ch = new SessionChannels(s.sessionId, this.deps.events, this.deps.keepAliveMs);
+      this.channels.set(s.sessionId, ch);
+      s.outbound = ch;
+    }
+    return ch;
+  }
+
+  /** Session from Mcp-Session-Id, answering 400/404 itself when there is none. */
+  private async session(req: IncomingMessage, res: ServerResponse): Promise<ClientSession | undefined> {
+    const id = req.headers['mcp-session-id'];
+    if (typeof id !== 'string' || id === '') {
+      sendError(res, 'MCPEG_ERR_SESSION_REQUIRED', 'Bad Request: Mcp-Session-Id header is required (send initialize first to get one)');
+      return undefined;
+    }
+    const s = await this.deps.sessions.get(id, this.viewId);
+    if (!s) {
+      sendError(res, 'MCPEG_ERR_SESSION_NOT_FOUND', `Session not found: ${id} (it expired or was terminated; initialize a new session)`);
+      return undefined;
+    }
+    return s;
+  }
+
+  private versionHeaderProblem(req: IncomingMessage): string | undefined {
+    const v = req.headers['mcp-protocol-version'];
+    if (v === undefined || (typeof v === 'string' && isSupportedVersion(v))) return undefined;
+    return `Bad Request: unsupported MCP-Protocol-Version ${JSON.stringify(v)}; supported: ${SUPPORTED_VERSIONS.join(', ')}`;
+  }
+
+  private async post(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (mediaType(req.headers['content-type']) !== 'application/json') {
+      req.resume();
+      return sendError(res, 'MCPEG_ERR_UNSUPPORTED_MEDIA_TYPE', `Unsupported Media Type: Content-Type must be application/json (got ${JSON.stringify(req.headers['content-type'] ?? '')})`);
+    }
+    if (!accepts(req, 'application/json') || !accepts(req, 'text/event-stream')) {
+      req.resume();
+      return sendError(res, 'MCPEG_ERR_NOT_ACCEPTABLE', 'Not Acceptable: the Accept header must list both application/json and text/event-stream');
+    }
+    let body: Buffer;
+    try {
+      body = await readBody(req, this.deps.maxBodyBytes);
+    } catch (err) {
+      if (err instanceof GatewayError) return sendGatewayError(res, err);
+      throw err;
+    }
+    const parsed = parseMessages(body);
+    if (!parsed.ok) return sendError(res, parsed.code, parsed.message);
+    const { messages, batch } = parsed;
+
+    const init = messages.find((m) => isRequest(m) && m.method === 'initialize') as JsonRpcRequest | undefined;
+    if (init) {
+      if (messages.length > 1) return sendError(res, 'MCPEG_ERR_INVALID_REQUEST', 'Invalid Request: initialize must be sent alone, not in a batch');
+      return this.initialize(init, res);
+    }
+    const versionProblem = this.versionHeaderProblem(req);
+    if (versionProblem) return sendError(res, 'MCPEG_ERR_UNSUPPORTED_PROTOCOL_VERSION', versionProblem);
+    const s = await this.session(req, res);
+    if (!s) return;
+    if (batch && !allowsBatch(s.protocolVersion)) {
+      return sendError(res, 'MCPEG_ERR_BATCH_NOT_ALLOWED', `Invalid Request: JSON-RPC batches are not allowed in protocol version ${s.protocolVersion} (only 2025-03-26)`);
+    }
+    const ch = this.channelsFor(s);
+    const requests: JsonRpcRequest[] = [];
+    for (const m of messages) {
+      if (isRequest(m)) requests.push(m);
+      else if (isResponse(m)) s.handleClientResponse(m);
+      else if (isNotification(m)) dispatchNotification(s, m);
+    }
+    if (requests.length === 0) {
+      res.writeHead(202).end();
+      return;
+    }
+    const ps = ch.openPost(res, requests, batch);
+    res.on('close', () => ps.detach(res));
+    await Promise.all(requests.map(async (r) => ps.respond(await dispatchRequest(s, r, this.deps.dispatch))));
+  }
+
+  private async initialize(init: JsonRpcRequest, res: ServerResponse): Promise<void> {
+    try {
+      const { session, result } = await this.deps.sessions.create(this.viewId, init);
+      this.channelsFor(session);
+      const body = JSON.stringify(resultResponse(init.id, result));
+      res.writeHead(200, { ...JSON_HEADERS, 'mcp-session-id': session.sessionId });
+      res.end(body);
+      this.deps.log.info({ session: session.sessionId, view: this.viewId, client: session.clientInfo, protocolVersion: session.protocolVersion }, 'session initialized');
+    } catch (err) {
+      const e = toRpcError(err);
+      const status = err instanceof GatewayError ? err.httpStatus : 500;
+      res.writeHead(status === 200 ? 400 : status, JSON_HEADERS);
+      res.end(JSON.stringify(errorResponse(init.id, e)));
+    }
+  }
+
+  private async get(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (!accepts(req, 'text/event-stream')) {
+      return sendError(res, 'MCPEG_ERR_NOT_ACCEPTABLE', 'Not Acceptable: a GET stream needs Accept: text/event-stream');
+    }
+    const versionProblem = this.versionHeaderProblem(req);
+    if (versionProblem) return sendError(res, 'MCPEG_ERR_UNSUPPORTED_PROTOCOL_VERSION', versionProblem);
+    const s = await this.session(req, res);
+    if (!s) return;
+    const ch = this.channelsFor(s);
+    const lastEventId = req.headers['last-event-id'];
+    if (typeof lastEventId === 'string' && lastEventId) {
+      const replay = await this.deps.events.replayAfter(s.sessionId, lastEventId);
+      if (replay) {
+        res.writeHead(200, SSE_HEADERS);
+        for (const e of replay.events) res.write(sseEvent(JSON.stringify(e.message), e.id));
+        const ps = ch.streamById(replay.streamId);
+        if (ps && !ps.done) {
+          ps.attach(res, this.deps.keepAliveMs);
+          res.on('close', () => ps.detach(res));
+          return;
+        }
+        if (replay.streamId !== ch.standaloneId) {
+          res.end(); // that request's stream is complete: everything was replayed
+          return;
+        }
+        return this.attachStandalone(ch, res, true);
+      }
+    }
+    if (ch.standalone && !ch.standalone.writableEnded) {
+      return sendError(res, 'MCPEG_ERR_CONFLICT', 'Conflict: this session already has an open GET stream');
+    }
+    return this.attachStandalone(ch, res, false);
+  }
+
+  private attachStandalone(ch: SessionChannels, res: ServerResponse, headersSent: boolean): void {
+    if (!headersSent) {
+      res.writeHead(200, SSE_HEADERS);
+      res.flushHeaders();
+    }
+    ch.standalone?.end();
+    ch.standalone = res;
+    const stop = keepAlive(res, this.deps.keepAliveMs);
+    res.on('close', () => {
+      stop();
+      if (ch.standalone === res) ch.standalone = null;
+    });
+  }
+
+  private async delete(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    req.resume();
+    const s = await this.session(req, res);
+    if (!s) return;
+    await this.deps.sessions.close(s.sessionId, 'terminated by client (DELETE)');
+    res.writeHead(200).end();
+  }
+}

@@ -1,0 +1,260 @@
+/**
+ * One configured MCP backend: its catalog connection (the gateway's own session, used to
+ * list what the backend offers and to follow its list_changed notifications), the
+ * catalog it last listed, its state, restart with backoff, and the factory for the
+ * per-client sessions the protocol layer opens lazily.
+ */
+import { GatewayError } from '../errors/catalog.js';
+import type { McpBackendConfig } from '../config/schema.js';
+import type { Logger } from '../observability/logger.js';
+import type { JsonRpcNotification, JsonRpcRequest } from '../protocol/jsonrpc.js';
+import { LATEST_VERSION } from '../protocol/versions.js';
+import { EMPTY_CATALOG, LISTS, type BackendCatalog, type Item } from '../router/catalog.js';
+import { createTransport, initialKind, shouldFallBackToSse, type TransportKind } from '../transport/outbound/connect.js';
+import type { CallTag } from './client-link.js';
+import { BackendConnection, type ConnectionOwner, type InitializeResult } from './connection.js';
+
+export type BackendState = 'starting' | 'up' | 'down' | 'stopped';
+
+export interface BackendListener {
+  catalogChanged(b: Backend): void;
+  stateChanged(b: Backend): void;
+  resourceUpdated(b: Backend, params: Record<string, unknown>): void;
+}
+
+export const GATEWAY_INFO = { name: 'mcpeg', version: '0.1.0' } as const;
+
+/** What the gateway declares on its own sessions: everything it can relay to clients. */
+const CATALOG_CAPABILITIES = { roots: { listChanged: true }, sampling: {}, elicitation: { form: {}, url: {} } };
+const MAX_LIST_PAGES = 100;
+
+export class Backend implements ConnectionOwner {
+  readonly name: string;
+  readonly cfg: McpBackendConfig;
+  readonly prefix: string;
+  state: BackendState = 'starting';
+  catalog: BackendCatalog = EMPTY_CATALOG;
+  info: InitializeResult | undefined;
+  lastError: string | undefined;
+  restarts = 0;
+  private kind: TransportKind;
+  private catalogConn: BackendConnection | undefined;
+  private attempt = 0;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private refreshTimer: NodeJS.Timeout | undefined;
+  private readonly log: Logger;
+  private readonly listener: BackendListener;
+  private readonly perClient = new Set<BackendConnection>();
+
+  constructor(name: string, cfg: McpBackendConfig, log: Logger, listener: BackendListener) {
+    this.name = name;
+    this.cfg = cfg;
+    this.prefix = cfg.prefix ?? name;
+    this.kind = initialKind(cfg);
+    this.log = log.child({ backend: name });
+    this.listener = listener;
+  }
+
+  get capabilities(): Record<string, unknown> | undefined {
+    return this.info?.capabilities;
+  }
+
+  get transportKind(): TransportKind {
+    return this.kind;
+  }
+
+  get sharedConnection(): BackendConnection | undefined {
+    return this.catalogConn;
+  }
+
+  async start(): Promise<void> {
+    if (this.state === 'stopped') return;
+    this.setState('starting');
+    try {
+      const conn = await this.connect(this, CATALOG_CAPABILITIES, GATEWAY_INFO, LATEST_VERSION);
+      if ((this.state as BackendState) === 'stopped') {
+        await conn.close('gateway stopping');
+        return;
+      }
+      this.catalogConn = conn;
+      this.info = conn.initializeResult;
+      this.catalog = await this.listAll(conn);
+      this.attempt = 0;
+      this.lastError = undefined;
+      this.setState('up');
+      this.log.info({ transport: this.kind, server: this.info?.serverInfo, tools: this.catalog.tools.length }, 'backend up');
+      this.listener.catalogChanged(this);
+    } catch (err) {
+      this.lastError = (err as Error).message;
+      this.log.error({ err: this.lastError }, 'backend failed to start');
+      await this.catalogConn?.close('start failed');
+      this.catalogConn = undefined;
+      this.setState('down');
+      this.scheduleRestart();
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.state = 'stopped';
+    clearTimeout(this.retryTimer);
+    clearTimeout(this.refreshTimer);
+    const all = [...this.perClient];
+    this.perClient.clear();
+    await Promise.all([this.catalogConn?.close('gateway stopping'), ...all.map((c) => c.close('gateway stopping'))]);
+    this.catalogConn = undefined;
+  }
+
+  /**
+   * Opens a new backend session for a client session. `owner` receives what the backend
+   * sends on it; the client's own capabilities and info are passed through, so the
+   * backend offers that client what it would offer it directly.
+   */
+  async openSession(owner: ConnectionOwner, capabilities: Record<string, unknown>, clientInfo: Record<string, unknown>, protocolVersion: string): Promise<BackendConnection> {
+    if (this.state !== 'up') {
+      throw new GatewayError('MCPEG_ERR_BACKEND_UNAVAILABLE', `backend "${this.name}" is ${this.state}${this.lastError ? `: ${this.lastError}` : ''}`, { backend: this.name, state: this.state });
+    }
+    const conn = await this.connect(owner, capabilities, clientInfo, protocolVersion);
+    this.perClient.add(conn);
+    return conn;
+  }
+
+  forgetSession(conn: BackendConnection): void {
+    this.perClient.delete(conn);
+  }
+
+  private async connect(owner: ConnectionOwner, capabilities: Record<string, unknown>, clientInfo: Record<string, unknown>, protocolVersion: string): Promise<BackendConnection> {
+    try {
+      return await this.connectOnce(this.kind, owner, capabilities, clientInfo, protocolVersion);
+    } catch (err) {
+      if (this.kind === 'streamable_http' && shouldFallBackToSse(this.cfg, err)) {
+        this.log.info({ err: (err as Error).message }, 'Streamable HTTP refused; falling back to legacy SSE');
+        const conn = await this.connectOnce('sse', owner, capabilities, clientInfo, protocolVersion);
+        this.kind = 'sse';
+        return conn;
+      }
+      throw err;
+    }
+  }
+
+  private async connectOnce(kind: TransportKind, owner: ConnectionOwner, capabilities: Record<string, unknown>, clientInfo: Record<string, unknown>, protocolVersion: string): Promise<BackendConnection> {
+    const opened = createTransport(this.name, this.cfg, kind, this.log);
+    const conn = new BackendConnection(this.name, opened.transport, owner);
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new GatewayError('MCPEG_ERR_BACKEND_TIMEOUT', `backend "${this.name}" did not complete initialize within ${this.cfg.connect_timeout} ms`, { backend: this.name })), this.cfg.connect_timeout);
+    });
+    try {
+      await Promise.race([
+        (async () => {
+          await conn.start();
+          const init = await conn.initialize({ protocolVersion, capabilities, clientInfo }, this.cfg.connect_timeout);
+          opened.setProtocolVersion(init.protocolVersion);
+        })(),
+        deadline,
+      ]);
+      return conn;
+    } catch (err) {
+      await conn.close('initialize failed');
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async listAll(conn: BackendConnection): Promise<BackendCatalog> {
+    const caps = conn.initializeResult?.capabilities ?? {};
+    const out: Record<string, Item[]> = { tools: [], resources: [], resourceTemplates: [], prompts: [] };
+    await Promise.all(
+      LISTS.filter((l) => caps[l.capability]).map(async (l) => {
+        let cursor: unknown;
+        for (let page = 0; page < MAX_LIST_PAGES; page++) {
+          const r = await conn.request(l.method, cursor ? { cursor } : undefined, { timeoutMs: this.cfg.timeout });
+          const items = r[l.kind];
+          if (Array.isArray(items)) out[l.kind].push(...(items as Item[]));
+          cursor = r.nextCursor;
+          if (!cursor) break;
+        }
+      }),
+    );
+    return Object.freeze({ tools: out.tools, resources: out.resources, resourceTemplates: out.resourceTemplates, prompts: out.prompts });
+  }
+
+  /** Re-lists the catalog, coalescing bursts of list_changed notifications. */
+  refreshCatalog(): void {
+    if (this.refreshTimer || this.state !== 'up') return;
+    this.refreshTimer = setTimeout(async () => {
+      this.refreshTimer = undefined;
+      const conn = this.catalogConn;
+      if (!conn || conn.isClosed) return;
+      try {
+        this.catalog = await this.listAll(conn);
+        this.listener.catalogChanged(this);
+      } catch (err) {
+        this.log.warn({ err: (err as Error).message }, 'catalog refresh failed');
+      }
+    }, 20);
+  }
+
+  // --- ConnectionOwner for the catalog (and shared-mode) connection ---
+
+  async onRequest(_conn: BackendConnection, req: JsonRpcRequest, ctx: { tag: unknown; signal: AbortSignal }): Promise<Record<string, unknown>> {
+    if (req.method === 'ping') return {};
+    const tag = ctx.tag as CallTag | undefined;
+    if (tag) return tag.link.requestClient(req.method, req.params, tag.requestId, ctx.signal);
+    if (req.method === 'roots/list') return { roots: [] };
+    throw new GatewayError('MCPEG_ERR_CLIENT_UNREACHABLE', `backend "${this.name}" sent ${req.method} outside any client call, so no client can answer it`, { backend: this.name, method: req.method });
+  }
+
+  onNotification(conn: BackendConnection, n: JsonRpcNotification): void {
+    switch (n.method) {
+      case 'notifications/tools/list_changed':
+      case 'notifications/prompts/list_changed':
+      case 'notifications/resources/list_changed':
+        this.refreshCatalog();
+        return;
+      case 'notifications/resources/updated':
+        if (n.params) this.listener.resourceUpdated(this, n.params);
+        return;
+      case 'notifications/message':
+        this.log.info({ mcpLog: n.params }, 'backend log message');
+        return;
+      default:
+        void conn;
+    }
+  }
+
+  onClose(conn: BackendConnection, reason: string): void {
+    if (conn !== this.catalogConn) return;
+    this.catalogConn = undefined;
+    if (this.state === 'stopped') return;
+    this.lastError = reason;
+    this.log.error({ reason }, 'backend connection lost');
+    this.catalog = EMPTY_CATALOG;
+    this.setState('down');
+    this.listener.catalogChanged(this);
+    this.scheduleRestart();
+  }
+
+  private setState(s: BackendState): void {
+    if (this.state === s || this.state === 'stopped') return;
+    this.state = s;
+    this.listener.stateChanged(this);
+  }
+
+  private scheduleRestart(): void {
+    if (this.state === 'stopped') return;
+    const { initial_delay, max_delay, max_attempts } = this.cfg.restart;
+    if (max_attempts > 0 && this.attempt >= max_attempts) {
+      this.log.error({ attempts: this.attempt }, 'backend restart attempts exhausted');
+      return;
+    }
+    const base = Math.min(max_delay, initial_delay * 2 ** this.attempt);
+    const delay = Math.round(base * (0.8 + Math.random() * 0.4));
+    this.attempt++;
+    this.restarts++;
+    this.log.info({ delayMs: delay, attempt: this.attempt }, 'backend restart scheduled');
+    clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(() => void this.start(), delay);
+    this.retryTimer.unref();
+  }
+}

@@ -1,0 +1,20 @@
+/**
+ * How upstream code reaches back to a client session without depending on the protocol
+ * layer: a backend's sampling/elicitation/roots request, its progress and its log lines
+ * travel through a ClientLink to the client session that caused them.
+ */
+import type { JsonRpcNotification, RequestId } from '../protocol/jsonrpc.js';
+
+export interface ClientLink {
+  readonly sessionId: string;
+  /** Sends a server-to-client request and waits for the client's answer. */
+  requestClient(method: string, params: Record<string, unknown> | undefined, related: RequestId | undefined, signal: AbortSignal): Promise<Record<string, unknown>>;
+  /** Sends a notification to the client, on the stream of `related` when given. */
+  notifyClient(n: JsonRpcNotification, related?: RequestId): void;
+}
+
+/** Tag attached to each backend call: which client request caused it. */
+export interface CallTag {
+  readonly link: ClientLink;
+  readonly requestId: RequestId;
+}

@@ -1,0 +1,233 @@
+/**
+ * One MCP session with one backend: a lean JSON-RPC peer over an SDK client transport.
+ * It correlates requests and responses, maps progress tokens, sends cancellation on
+ * timeout or abort, and hands the backend's own requests and notifications to its owner.
+ * Results are relayed as the backend sent them: no schema validation on the hot path.
+ */
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import { GatewayError, RemoteRpcError, toRpcError } from '../errors/catalog.js';
+import {
+  isRequest, isResponse, isErrorResponse,
+  type JsonRpcMessage, type JsonRpcNotification, type JsonRpcRequest, type RequestId,
+} from '../protocol/jsonrpc.js';
+
+export interface ConnectionOwner {
+  /**
+   * A request the backend sends (sampling, elicitation, roots, ping). `tag` is the tag of
+   * the call in flight when exactly one is; `signal` aborts when the backend cancels it.
+   */
+  onRequest(conn: BackendConnection, req: JsonRpcRequest, ctx: { tag: unknown; signal: AbortSignal }): Promise<Record<string, unknown>>;
+  onNotification(conn: BackendConnection, n: JsonRpcNotification): void;
+  onClose(conn: BackendConnection, reason: string): void;
+}
+
+export interface CallOptions {
+  timeoutMs: number;
+  signal?: AbortSignal | undefined;
+  /** Receives the backend's progress notifications for this call (params, token rewritten back by the caller). */
+  onProgress?: ((params: Record<string, unknown>) => void) | undefined;
+  /** Opaque: handed back to onRequest while this call is the only one in flight. */
+  tag?: unknown;
+}
+
+interface Pending {
+  resolve(r: Record<string, unknown>): void;
+  reject(e: unknown): void;
+  timer: NodeJS.Timeout | undefined;
+  onProgress: ((p: Record<string, unknown>) => void) | undefined;
+  progressToken: string | undefined;
+  tag: unknown;
+  method: string;
+  cleanup: (() => void) | undefined;
+}
+
+export interface InitializeResult {
+  protocolVersion: string;
+  capabilities: Record<string, unknown>;
+  serverInfo: { name: string; version: string; [k: string]: unknown };
+  instructions?: string;
+  [k: string]: unknown;
+}
+
+export class BackendConnection {
+  readonly backend: string;
+  private readonly transport: Transport;
+  private readonly owner: ConnectionOwner;
+  private nextId = 1;
+  private readonly pending = new Map<RequestId, Pending>();
+  private readonly progress = new Map<string, Pending>();
+  /** Backend-initiated requests being answered, by backend request id: aborted on notifications/cancelled. */
+  private readonly incoming = new Map<RequestId, AbortController>();
+  private closed = false;
+  private closeReason = '';
+  initializeResult: InitializeResult | undefined;
+
+  constructor(backend: string, transport: Transport, owner: ConnectionOwner) {
+    this.backend = backend;
+    this.transport = transport;
+    this.owner = owner;
+    transport.onmessage = (m) => this.receive(m as unknown as JsonRpcMessage);
+    transport.onclose = () => this.handleClose(this.closeReason || 'backend connection closed');
+    transport.onerror = () => {
+      /* transport errors surface as failed sends or as close; nothing to do here */
+    };
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  get inflight(): number {
+    return this.pending.size;
+  }
+
+  async start(): Promise<void> {
+    await this.transport.start();
+  }
+
+  /** The MCP initialize handshake (lifecycle spec), then notifications/initialized. */
+  async initialize(params: { protocolVersion: string; capabilities: Record<string, unknown>; clientInfo: Record<string, unknown> }, timeoutMs: number): Promise<InitializeResult> {
+    const result = (await this.request('initialize', params, { timeoutMs })) as unknown as InitializeResult;
+    if (typeof result?.protocolVersion !== 'string') {
+      throw new GatewayError('MCPEG_ERR_BACKEND_UNAVAILABLE', `backend "${this.backend}" answered initialize without a protocolVersion`, { backend: this.backend });
+    }
+    this.initializeResult = result;
+    await this.notify('notifications/initialized');
+    return result;
+  }
+
+  request(method: string, params: Record<string, unknown> | undefined, opts: CallOptions): Promise<Record<string, unknown>> {
+    if (this.closed) {
+      return Promise.reject(new GatewayError('MCPEG_ERR_BACKEND_UNAVAILABLE', `backend "${this.backend}" is not connected: ${this.closeReason}`, { backend: this.backend }));
+    }
+    if (opts.signal?.aborted) {
+      return Promise.reject(new GatewayError('MCPEG_ERR_REQUEST_CANCELLED', `request cancelled before it reached backend "${this.backend}"`, { backend: this.backend }));
+    }
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      const p: Pending = { resolve, reject, timer: undefined, onProgress: opts.onProgress, progressToken: undefined, tag: opts.tag, method, cleanup: undefined };
+      let outParams = params;
+      if (opts.onProgress) {
+        // Our own token: unique per connection, so backends never see the client's.
+        p.progressToken = `mcpeg-${id}`;
+        const meta = { ...((params?._meta as Record<string, unknown>) ?? {}), progressToken: p.progressToken };
+        outParams = { ...params, _meta: meta };
+        this.progress.set(p.progressToken, p);
+      }
+      p.timer = setTimeout(() => {
+        this.cancel(id, `timed out after ${opts.timeoutMs} ms`);
+        this.settle(id)?.reject(new GatewayError('MCPEG_ERR_BACKEND_TIMEOUT', `backend "${this.backend}" did not answer ${method} within ${opts.timeoutMs} ms`, { backend: this.backend, method, timeoutMs: opts.timeoutMs }));
+      }, opts.timeoutMs);
+      if (opts.signal) {
+        const onAbort = () => {
+          this.cancel(id, String(opts.signal?.reason ?? 'cancelled by client'));
+          this.settle(id)?.reject(new GatewayError('MCPEG_ERR_REQUEST_CANCELLED', `request to backend "${this.backend}" cancelled`, { backend: this.backend }));
+        };
+        opts.signal.addEventListener('abort', onAbort, { once: true });
+        p.cleanup = () => opts.signal?.removeEventListener('abort', onAbort);
+      }
+      this.pending.set(id, p);
+      const msg = { jsonrpc: '2.0', id, method, ...(outParams ? { params: outParams } : {}) } as JSONRPCMessage;
+      this.transport.send(msg).catch((err: unknown) => {
+        this.settle(id)?.reject(sendError(this.backend, method, err));
+      });
+    });
+  }
+
+  async notify(method: string, params?: Record<string, unknown>): Promise<void> {
+    if (this.closed) return;
+    await this.transport.send({ jsonrpc: '2.0', method, ...(params ? { params } : {}) } as JSONRPCMessage);
+  }
+
+  /** Tag of the only call in flight, so a backend's request can be tied to the client call that caused it. */
+  soleInflightTag(): unknown {
+    if (this.pending.size !== 1) return undefined;
+    for (const p of this.pending.values()) return p.tag;
+    return undefined;
+  }
+
+  async close(reason = 'closed by gateway'): Promise<void> {
+    if (this.closed) return;
+    this.closeReason = reason;
+    const t = this.transport as Transport & { terminateSession?: () => Promise<void> };
+    // Streamable HTTP: end the backend session explicitly (DELETE), as the spec asks clients to.
+    if (typeof t.terminateSession === 'function') await t.terminateSession().catch(() => {});
+    await this.transport.close().catch(() => {});
+    this.handleClose(reason);
+  }
+
+  private cancel(id: RequestId, reason: string): void {
+    this.notify('notifications/cancelled', { requestId: id, reason }).catch(() => {});
+  }
+
+  private settle(id: RequestId): Pending | undefined {
+    const p = this.pending.get(id);
+    if (!p) return undefined;
+    this.pending.delete(id);
+    if (p.timer) clearTimeout(p.timer);
+    if (p.progressToken) this.progress.delete(p.progressToken);
+    p.cleanup?.();
+    return p;
+  }
+
+  private receive(m: JsonRpcMessage): void {
+    if (isResponse(m)) {
+      const p = m.id === null ? undefined : this.settle(m.id);
+      if (!p) return;
+      if (isErrorResponse(m)) p.reject(new RemoteRpcError(m.error));
+      else p.resolve(m.result);
+      return;
+    }
+    if (isRequest(m)) {
+      void this.answer(m);
+      return;
+    }
+    const n = m as JsonRpcNotification;
+    if (n.method === 'notifications/progress') {
+      const token = n.params?.progressToken;
+      const p = typeof token === 'string' ? this.progress.get(token) : undefined;
+      if (p?.onProgress) {
+        p.onProgress(n.params!);
+        return;
+      }
+    } else if (n.method === 'notifications/cancelled') {
+      const id = n.params?.requestId as RequestId | undefined;
+      if (id !== undefined) this.incoming.get(id)?.abort(n.params?.reason ?? 'cancelled by backend');
+    }
+    this.owner.onNotification(this, n);
+  }
+
+  private async answer(req: JsonRpcRequest): Promise<void> {
+    const ac = new AbortController();
+    this.incoming.set(req.id, ac);
+    let reply: JSONRPCMessage;
+    try {
+      const result = await this.owner.onRequest(this, req, { tag: this.soleInflightTag(), signal: ac.signal });
+      reply = { jsonrpc: '2.0', id: req.id, result } as JSONRPCMessage;
+    } catch (err) {
+      reply = { jsonrpc: '2.0', id: req.id, error: toRpcError(err) } as JSONRPCMessage;
+    } finally {
+      this.incoming.delete(req.id);
+    }
+    if (ac.signal.aborted) return; // cancelled: the spec says not to answer
+    this.transport.send(reply).catch(() => {});
+  }
+
+  private handleClose(reason: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.closeReason = reason;
+    for (const id of [...this.pending.keys()]) {
+      const p = this.settle(id);
+      p?.reject(new GatewayError('MCPEG_ERR_BACKEND_CLOSED', `backend "${this.backend}" closed while ${p.method} was in flight (${reason})`, { backend: this.backend, method: p.method }));
+    }
+    for (const ac of this.incoming.values()) ac.abort('backend closed');
+    this.owner.onClose(this, reason);
+  }
+}
+
+function sendError(backend: string, method: string, err: unknown): GatewayError {
+  const msg = err instanceof Error ? err.message : String(err);
+  return new GatewayError('MCPEG_ERR_BACKEND_UNAVAILABLE', `backend "${backend}" could not be reached for ${method}: ${msg}`, { backend, method });
+}
