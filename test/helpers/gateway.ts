@@ -1,0 +1,96 @@
+/** Test harness: real gateways on 127.0.0.1 port 0, real backends, the official SDK client. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
+import type { ClientCapabilities } from '@modelcontextprotocol/sdk/types.js';
+import { validateConfig } from '../../src/config/load.js';
+import { createGateway, type Gateway } from '../../src/gateway.js';
+import { silentLogger, createLogger } from '../../src/observability/logger.js';
+
+const require = createRequire(import.meta.url);
+export const EVERYTHING = require.resolve('@modelcontextprotocol/server-everything/dist/index.js');
+export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+export const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** A real gateway in this process, on an ephemeral port. `raw` is config as YAML would give it. */
+export async function startGateway(raw: Record<string, unknown>): Promise<{ gw: Gateway; url: string; base: string; close(): Promise<void> }> {
+  const server = { host: '127.0.0.1', port: 0, ...((raw.server as object) ?? {}) };
+  const config = validateConfig({ ...raw, server }, 'test config');
+  const logger = process.env.MCPEG_TEST_LOG ? createLogger('debug', process.env.MCPEG_TEST_LOG) : silentLogger();
+  const gw = createGateway(config, { logger });
+  const { url } = await gw.listen();
+  return { gw, url, base: url.slice(0, url.length - config.server.path.length), close: () => gw.close() };
+}
+
+export const everythingStdio = (extra: Record<string, unknown> = {}) => ({ type: 'mcp', command: process.execPath, args: [EVERYTHING, 'stdio'], ...extra });
+
+/** server-everything over Streamable HTTP in a child process. */
+export async function startEverythingHttp(): Promise<{ url: string; proc: ChildProcess; stop(): Promise<void> }> {
+  const port = await freePort();
+  const proc = spawn(process.execPath, [EVERYTHING, 'streamableHttp'], { env: { ...process.env, PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'] });
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('server-everything (HTTP) did not start')), 15_000);
+    const onData = (d: Buffer) => {
+      if (d.toString().includes('listening on port')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    proc.stderr!.on('data', onData);
+    proc.stdout!.on('data', onData);
+    proc.once('exit', (code) => reject(new Error(`server-everything exited with ${code}`)));
+  });
+  return {
+    url: `http://127.0.0.1:${port}/mcp`,
+    proc,
+    stop: () => new Promise((resolve) => {
+      if (proc.exitCode !== null || proc.signalCode) return resolve();
+      proc.once('exit', () => resolve());
+      proc.kill('SIGKILL');
+    }),
+  };
+}
+
+export interface ConnectOptions {
+  capabilities?: ClientCapabilities;
+  transport?: 'streamable' | 'sse';
+  name?: string;
+}
+
+/** The official SDK client, connected through the gateway. */
+export async function connectClient(url: string, opts: ConnectOptions = {}): Promise<Client> {
+  const client = new Client({ name: opts.name ?? 'mcpeg-test', version: '1.0.0' }, { capabilities: opts.capabilities ?? {} });
+  const transport = opts.transport === 'sse' ? new SSEClientTransport(new URL(url)) : new StreamableHTTPClientTransport(new URL(url));
+  await client.connect(transport);
+  return client;
+}
+
+export async function waitFor<T>(fn: () => T | Promise<T>, what: string, timeoutMs = 10_000, everyMs = 50): Promise<NonNullable<T>> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v as NonNullable<T>;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+export function textOf(result: unknown): string {
+  const content = (result as { content?: Array<{ type: string; text?: string }> }).content ?? [];
+  return content.filter((c) => c.type === 'text').map((c) => c.text).join('\n');
+}
