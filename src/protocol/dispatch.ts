@@ -83,7 +83,10 @@ function backendOf(s: ClientSession, name: string): Backend {
 /** Relays one request to a backend on this client's behalf, with progress and cancellation. */
 async function relay(s: ClientSession, backendName: string, req: JsonRpcRequest, params: Params, signal: AbortSignal): Promise<Params> {
   const b = backendOf(s, backendName);
-  const conn = await s.connection(b);
+  const conn = await s.connection(b).catch((err: unknown) => {
+    if (err instanceof GatewayError && err.code === 'MCPEG_ERR_BACKEND_UNAVAILABLE') b.reportTransportFailure();
+    throw err;
+  });
   const meta = params._meta as Params | undefined;
   const clientToken = meta?.progressToken;
   const tag: CallTag = { link: s, requestId: req.id };
@@ -95,6 +98,13 @@ async function relay(s: ClientSession, backendName: string, req: JsonRpcRequest,
       clientToken === undefined
         ? undefined
         : (p) => s.notifyClient({ jsonrpc: '2.0', method: 'notifications/progress', params: { ...p, progressToken: clientToken } }, req.id),
+  }).catch((err: unknown) => {
+    if (err instanceof GatewayError && (err.code === 'MCPEG_ERR_BACKEND_UNAVAILABLE' || err.code === 'MCPEG_ERR_BACKEND_CLOSED')) {
+      // The backend session is broken: drop it so the next call opens a fresh one.
+      if (conn !== b.sharedConnection) void conn.close(err.message);
+      b.reportTransportFailure();
+    }
+    throw err;
   });
 }
 

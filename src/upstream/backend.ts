@@ -45,6 +45,7 @@ export class Backend implements ConnectionOwner {
   private readonly log: Logger;
   private readonly listener: BackendListener;
   private readonly perClient = new Set<BackendConnection>();
+  private probing = false;
 
   constructor(name: string, cfg: McpBackendConfig, log: Logger, listener: BackendListener) {
     this.name = name;
@@ -118,6 +119,32 @@ export class Backend implements ConnectionOwner {
     return conn;
   }
 
+  /** Pids of this backend's live child processes (stdio backends): catalog session first. */
+  pids(): number[] {
+    return [this.catalogConn, ...this.perClient].map((c) => c?.pid()).filter((p): p is number => typeof p === 'number');
+  }
+
+  /**
+   * A call through one of this backend's sessions failed at the transport level. HTTP
+   * backends hold no connection that would tell us they died, so check the catalog
+   * session with a ping; if that fails too, the backend is down (catalog emptied,
+   * clients notified, reconnects with backoff).
+   */
+  reportTransportFailure(): void {
+    const conn = this.catalogConn;
+    if (!conn || this.state !== 'up' || this.probing) return;
+    this.probing = true;
+    conn
+      .request('ping', undefined, { timeoutMs: Math.min(this.cfg.timeout, 5000) })
+      .then(
+        () => undefined,
+        (err: unknown) => {
+          if (this.catalogConn === conn) void conn.close(`health probe failed: ${(err as Error).message}`);
+        },
+      )
+      .finally(() => (this.probing = false));
+  }
+
   forgetSession(conn: BackendConnection): void {
     this.perClient.delete(conn);
   }
@@ -139,6 +166,7 @@ export class Backend implements ConnectionOwner {
   private async connectOnce(kind: TransportKind, owner: ConnectionOwner, capabilities: Record<string, unknown>, clientInfo: Record<string, unknown>, protocolVersion: string): Promise<BackendConnection> {
     const opened = createTransport(this.name, this.cfg, kind, this.log);
     const conn = new BackendConnection(this.name, opened.transport, owner);
+    conn.pid = () => opened.pid;
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new GatewayError('MCPEG_ERR_BACKEND_TIMEOUT', `backend "${this.name}" did not complete initialize within ${this.cfg.connect_timeout} ms`, { backend: this.name })), this.cfg.connect_timeout);

@@ -62,6 +62,8 @@ export class BackendConnection {
   private closed = false;
   private closeReason = '';
   initializeResult: InitializeResult | undefined;
+  /** The child's pid for stdio backends (observability, tests); undefined otherwise. */
+  pid: () => number | null | undefined = () => undefined;
 
   constructor(backend: string, transport: Transport, owner: ConnectionOwner) {
     this.backend = backend;

@@ -1,0 +1,93 @@
+/**
+ * Failure isolation: a backend killed mid-session. The others keep answering, calls to
+ * the dead one fail with an error naming it within the timeout, its tools leave the
+ * catalog (clients get list_changed), and a stdio backend is restarted and comes back.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import { connectClient, everythingStdio, startEverythingHttp, startGateway, textOf, waitFor } from '../helpers/gateway.js';
+
+describe('a backend dies mid-session', () => {
+  let remote: Awaited<ReturnType<typeof startEverythingHttp>>;
+  let gw: Awaited<ReturnType<typeof startGateway>>;
+  let client: Client;
+  let listChanged = 0;
+
+  before(async () => {
+    remote = await startEverythingHttp();
+    gw = await startGateway({
+      backends: {
+        local: everythingStdio({ timeout: '3s', restart: { initial_delay: '200ms', max_delay: '1s' } }),
+        remote: { type: 'mcp', url: remote.url, timeout: '3s', restart: { initial_delay: '200ms', max_delay: '1s' } },
+        steady: everythingStdio({ timeout: '2s' }),
+      },
+    });
+    client = await connectClient(gw.url);
+    client.setNotificationHandler(ToolListChangedNotificationSchema, () => void listChanged++);
+  });
+
+  after(async () => {
+    await client?.close();
+    await gw?.close();
+    await remote?.stop();
+  });
+
+  it('answers a call in flight with an error naming the stdio backend when it is killed', async () => {
+    await client.callTool({ name: 'local__echo', arguments: { message: 'warm up' } });
+    const started = Date.now();
+    const inflight = client.callTool({ name: 'local__trigger-long-running-operation', arguments: { duration: 20, steps: 20 } }, undefined, { timeout: 30_000 });
+    await new Promise((r) => setTimeout(r, 300));
+    const pids = gw.gw.registry.backend('local')!.pids();
+    assert.ok(pids.length >= 2, `catalog and client sessions should each have a child: ${pids}`);
+    const changesBefore = listChanged;
+    for (const pid of pids) process.kill(pid, 'SIGKILL');
+    await assert.rejects(inflight, (err: Error) => {
+      assert.match(err.message, /backend "local"/);
+      return true;
+    });
+    assert.ok(Date.now() - started < 3000 + 1000, 'failed within the timeout');
+    // Other backends keep answering while it is down.
+    assert.equal(textOf(await client.callTool({ name: 'steady__echo', arguments: { message: 'ok' } })), 'Echo: ok');
+    // Its tools left the catalog, then came back after the restart; the client heard both.
+    await waitFor(() => listChanged >= changesBefore + 2, 'two tools/list_changed (down, up)', 15_000);
+    await waitFor(async () => (await client.listTools()).tools.some((t) => t.name === 'local__echo'), 'local tools back in the catalog', 15_000);
+    assert.equal(textOf(await client.callTool({ name: 'local__echo', arguments: { message: 'back' } })), 'Echo: back');
+    const after = gw.gw.registry.backend('local')!.pids();
+    assert.ok(after.every((p) => !pids.includes(p)), 'restarted with new processes');
+  });
+
+  it('fails calls to a dead HTTP backend fast with an error naming it, and drops its tools', async () => {
+    assert.equal(textOf(await client.callTool({ name: 'remote__echo', arguments: { message: 'before' } })), 'Echo: before');
+    await remote.stop();
+    const started = Date.now();
+    await assert.rejects(client.callTool({ name: 'remote__echo', arguments: { message: 'after' } }), (err: Error & { code?: number }) => {
+      assert.match(err.message, /backend "remote"/);
+      return true;
+    });
+    assert.ok(Date.now() - started < 3000 + 1000, 'failed within the timeout');
+    assert.equal(textOf(await client.callTool({ name: 'steady__echo', arguments: { message: 'still' } })), 'Echo: still');
+    await waitFor(async () => !(await client.listTools()).tools.some((t) => t.name.startsWith('remote__')), 'remote tools to leave the catalog', 10_000);
+    const health = await fetch(`${gw.base}/health`);
+    assert.equal(health.status, 503);
+    const body = (await health.json()) as { backends: Array<{ name: string; state: string }> };
+    assert.equal(body.backends.find((b) => b.name === 'remote')?.state, 'down');
+  });
+
+  it('times out a call that the backend does not answer, with a distinct error', async () => {
+    const started = Date.now();
+    await assert.rejects(
+      client.callTool({ name: 'steady__trigger-long-running-operation', arguments: { duration: 120, steps: 2 } }, undefined, { timeout: 120_000 }),
+      (err: Error & { code?: number }) => {
+        assert.equal(err.code, -32011);
+        assert.match(err.message, /backend "steady" did not answer tools\/call within 2000 ms/);
+        return true;
+      },
+    );
+    const took = Date.now() - started;
+    assert.ok(took >= 1900 && took < 4000, `timed out after ${took} ms`);
+    // The session still works after the timeout (the backend was sent a cancellation).
+    assert.equal(textOf(await client.callTool({ name: 'steady__echo', arguments: { message: 'after timeout' } })), 'Echo: after timeout');
+  });
+});

@@ -1,0 +1,103 @@
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { loadConfig, parseConfigText } from '../../src/config/load.js';
+import { ConfigError } from '../../src/errors/catalog.js';
+import { CLI } from '../helpers/gateway.js';
+
+const problems = (fn: () => unknown): string => {
+  try {
+    fn();
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, String(err));
+    return err.message;
+  }
+  assert.fail('expected a ConfigError');
+};
+
+describe('configuration', () => {
+  it('loads the embedded default', () => {
+    const c = loadConfig({ env: {} });
+    assert.equal(c.server.host, '127.0.0.1');
+    assert.equal(c.server.port, 8080);
+    assert.ok(Object.isFrozen(c.server));
+  });
+
+  it('accepts the documented shape as written', () => {
+    const c = parseConfigText(`
+server:
+  host: 127.0.0.1
+  port: 8080
+backends:
+  everything:
+    type: mcp
+    command: npx
+    args: ["-y", "@modelcontextprotocol/server-everything", "stdio"]
+  remote:
+    type: mcp
+    url: http://127.0.0.1:3001/mcp
+`, 'x.yaml', {});
+    assert.equal(c.backends.everything.command, 'npx');
+    assert.equal(c.backends.remote.url, 'http://127.0.0.1:3001/mcp');
+    assert.equal(c.backends.remote.timeout, 60_000);
+  });
+
+  it('names the file, the key path and what was expected', () => {
+    const msg = problems(() => parseConfigText('server:\n  port: "high"\nbackends:\n  a:\n    type: mcp\n    url: not-a-url\n', 'bad.yaml', {}));
+    assert.match(msg, /^bad\.yaml: invalid configuration/);
+    assert.match(msg, /server\.port: .*number/i);
+    assert.match(msg, /backends\.a\.url: /);
+  });
+
+  it('reports unknown keys (typos) by path', () => {
+    const msg = problems(() => parseConfigText('server:\n  prot: 1\n', 'typo.yaml', {}));
+    assert.match(msg, /server\.prot: unknown key/);
+  });
+
+  it('requires command or url on an mcp backend', () => {
+    assert.match(problems(() => parseConfigText('backends:\n  a:\n    type: mcp\n', 'f.yaml', {})), /backends\.a: an mcp backend needs either "command"/);
+  });
+
+  it('expands ${VAR} and ${VAR:-default}, and fails on an unset variable without default', () => {
+    const c = parseConfigText('server:\n  host: ${HOST_X}\n  path: ${P_X:-/gw}\n', 'v.yaml', { HOST_X: '127.0.0.2' });
+    assert.equal(c.server.host, '127.0.0.2');
+    assert.equal(c.server.path, '/gw');
+    assert.match(problems(() => parseConfigText('server:\n  host: ${MISSING_X}\n', 'v.yaml', {})), /server\.host: environment variable MISSING_X is not set/);
+  });
+
+  it('applies MCPEG_ overrides with __ nesting, typed', () => {
+    const c = parseConfigText('server:\n  port: 1\n', 'e.yaml', { MCPEG_SERVER__PORT: '9000', MCPEG_SERVER__LEGACY_SSE: 'false' });
+    assert.equal(c.server.port, 9000);
+    assert.equal(c.server.legacy_sse, false);
+  });
+
+  it('reports YAML syntax errors with the file', () => {
+    assert.match(problems(() => parseConfigText('server: [1,\n', 'syntax.yaml', {})), /syntax\.yaml: invalid YAML/);
+  });
+
+  it('mcpeg validate prints problems and exits 3; 0 when valid', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mcpeg-cfg-'));
+    const bad = join(dir, 'bad.yaml');
+    writeFileSync(bad, 'backends:\n  x:\n    type: mcp\n    url: ftp://nope\n    timeout: soon\n');
+    const r = spawnSync(process.execPath, [CLI, 'validate', '--config', bad], { encoding: 'utf8' });
+    assert.equal(r.status, 3);
+    assert.match(r.stderr, /bad\.yaml/);
+    assert.match(r.stderr, /backends\.x\.url/);
+    assert.match(r.stderr, /backends\.x\.timeout: expected a duration/);
+    const good = join(dir, 'good.yaml');
+    writeFileSync(good, 'backends:\n  x:\n    type: mcp\n    url: http://127.0.0.1:1/mcp\n');
+    assert.match(execFileSync(process.execPath, [CLI, 'validate', '--config', good], { encoding: 'utf8' }), /valid/);
+  });
+
+  it('mcpeg gateway refuses an invalid config with the key path, exit 3', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mcpeg-cfg-'));
+    const bad = join(dir, 'bad.yaml');
+    writeFileSync(bad, 'server:\n  port: 70000\n');
+    const r = spawnSync(process.execPath, [CLI, 'gateway', '--config', bad], { encoding: 'utf8', timeout: 10_000 });
+    assert.equal(r.status, 3);
+    assert.match(r.stderr, /server\.port/);
+  });
+});
