@@ -7,7 +7,7 @@
 #        scripts/conformance.sh http://127.0.0.1:3001/mcp --scenario tools-call-sampling
 #        scripts/conformance.sh http://127.0.0.1:3001/mcp --suite all --verbose
 #
-# Uses the Node 22 binary from node_modules (the conformance CLI needs Node 22).
+# Uses the Node 22 binary from tools/conformance (the conformance CLI needs Node 22).
 # Prints the per-scenario pass/fail summary; exits non-zero if any check failed.
 # Use 127.0.0.1 rather than localhost in URL (the dns-rebinding-protection
 # scenario requires a loopback URL; localhost may resolve to ::1).
@@ -20,8 +20,15 @@ fi
 URL="$1"; shift
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-NODE22="${NODE22:-$ROOT/node_modules/node/bin/node}"
-CLI="$ROOT/node_modules/@modelcontextprotocol/conformance/dist/index.js"
+TOOLS="$ROOT/tools/conformance"
+NODE22="${NODE22:-$TOOLS/node_modules/node/bin/node}"
+CLI="$TOOLS/node_modules/@modelcontextprotocol/conformance/dist/index.js"
+
+# The suite and its Node 22 live in their own lockfile (tools/conformance): install on first use.
+if [[ ! -x "$NODE22" || ! -f "$CLI" ]]; then
+  echo "conformance.sh: installing the conformance suite from tools/conformance/package-lock.json" >&2
+  (cd "$TOOLS" && npm ci --no-audit --no-fund >&2) || { echo "conformance.sh: npm ci in tools/conformance failed" >&2; exit 2; }
+fi
 
 if [[ ! -x "$NODE22" ]]; then echo "conformance.sh: Node 22 binary not found at $NODE22" >&2; exit 2; fi
 if [[ ! -f "$CLI" ]]; then echo "conformance.sh: conformance CLI not found at $CLI" >&2; exit 2; fi
