@@ -231,5 +231,13 @@ export class BackendConnection {
 
 function sendError(backend: string, method: string, err: unknown): GatewayError {
   const msg = err instanceof Error ? err.message : String(err);
-  return new GatewayError('MCPEG_ERR_BACKEND_UNAVAILABLE', `backend "${backend}" could not be reached for ${method}: ${msg}`, { backend, method });
+  // The SDK's StreamableHTTPError carries the HTTP status as `code`: keep it (auto fallback reads it).
+  const status = typeof (err as { code?: unknown })?.code === 'number' ? (err as { code: number }).code : undefined;
+  return new GatewayError('MCPEG_ERR_BACKEND_UNAVAILABLE', `backend "${backend}" could not be reached for ${method}: ${firstLine(msg)}`, { backend, method, ...(status !== undefined ? { status } : {}) });
+}
+
+/** Backends answer errors with whole HTML pages; one line is enough in a message. */
+function firstLine(s: string): string {
+  const t = s.replace(/<[^>]+>/g, ' ').replace(/\s+/g, ' ').trim();
+  return t.length > 300 ? `${t.slice(0, 300)}…` : t;
 }

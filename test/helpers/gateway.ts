@@ -39,14 +39,14 @@ export async function startGateway(raw: Record<string, unknown>): Promise<{ gw: 
 
 export const everythingStdio = (extra: Record<string, unknown> = {}) => ({ type: 'mcp', command: process.execPath, args: [EVERYTHING, 'stdio'], ...extra });
 
-/** server-everything over Streamable HTTP in a child process. */
-export async function startEverythingHttp(): Promise<{ url: string; proc: ChildProcess; stop(): Promise<void> }> {
+/** server-everything over Streamable HTTP (or legacy SSE) in a child process. */
+export async function startEverythingHttp(mode: 'streamableHttp' | 'sse' = 'streamableHttp'): Promise<{ url: string; proc: ChildProcess; stop(): Promise<void> }> {
   const port = await freePort();
-  const proc = spawn(process.execPath, [EVERYTHING, 'streamableHttp'], { env: { ...process.env, PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, [EVERYTHING, mode], { env: { ...process.env, PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'] });
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('server-everything (HTTP) did not start')), 15_000);
     const onData = (d: Buffer) => {
-      if (d.toString().includes('listening on port')) {
+      if (/listening on port|running on port/.test(d.toString())) {
         clearTimeout(timer);
         resolve();
       }
@@ -56,7 +56,7 @@ export async function startEverythingHttp(): Promise<{ url: string; proc: ChildP
     proc.once('exit', (code) => reject(new Error(`server-everything exited with ${code}`)));
   });
   return {
-    url: `http://127.0.0.1:${port}/mcp`,
+    url: `http://127.0.0.1:${port}/${mode === 'sse' ? 'sse' : 'mcp'}`,
     proc,
     stop: () => new Promise((resolve) => {
       if (proc.exitCode !== null || proc.signalCode) return resolve();
@@ -93,4 +93,63 @@ export async function waitFor<T>(fn: () => T | Promise<T>, what: string, timeout
 export function textOf(result: unknown): string {
   const content = (result as { content?: Array<{ type: string; text?: string }> }).content ?? [];
   return content.filter((c) => c.type === 'text').map((c) => c.text).join('\n');
+}
+
+export interface SseEvent {
+  id?: string;
+  event?: string;
+  data: string;
+}
+
+/** Reads SSE events from a fetch response body (WHATWG event-stream parsing, enough for tests). */
+export async function* readSse(res: Response): AsyncGenerator<SseEvent> {
+  const reader = res.body!.getReader();
+  const decoder = new TextDecoder();
+  let buf = '';
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    buf += decoder.decode(value, { stream: true });
+    let end: number;
+    while ((end = buf.indexOf('\n\n')) >= 0) {
+      const block = buf.slice(0, end);
+      buf = buf.slice(end + 2);
+      const ev: SseEvent = { data: '' };
+      const data: string[] = [];
+      for (const line of block.split('\n')) {
+        if (line.startsWith(':')) continue;
+        const i = line.indexOf(':');
+        const field = i < 0 ? line : line.slice(0, i);
+        const v = i < 0 ? '' : line.slice(i + 1).replace(/^ /, '');
+        if (field === 'data') data.push(v);
+        else if (field === 'id') ev.id = v;
+        else if (field === 'event') ev.event = v;
+      }
+      if (data.length === 0 && ev.id === undefined) continue;
+      ev.data = data.join('\n');
+      yield ev;
+    }
+  }
+}
+
+export const MCP_HEADERS = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' } as const;
+
+/** A raw Streamable HTTP session (no SDK): for tests that look at the wire. */
+export async function rawSession(url: string, protocolVersion = '2025-11-25', capabilities: Record<string, unknown> = {}) {
+  const init = await fetch(url, {
+    method: 'POST',
+    headers: MCP_HEADERS,
+    body: JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion, capabilities, clientInfo: { name: 'raw', version: '1' } } }),
+  });
+  if (init.status !== 200) throw new Error(`initialize: ${init.status} ${await init.text()}`);
+  const sessionId = init.headers.get('mcp-session-id')!;
+  const headers = { ...MCP_HEADERS, 'mcp-session-id': sessionId, 'mcp-protocol-version': protocolVersion };
+  await fetch(url, { method: 'POST', headers, body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }) });
+  return {
+    sessionId,
+    headers,
+    initResult: ((await init.json()) as { result: Record<string, unknown> }).result,
+    post: (body: unknown, init: RequestInit = {}) => fetch(url, { method: 'POST', headers, body: JSON.stringify(body), ...init }),
+    get: (extra: Record<string, string> = {}, init: RequestInit = {}) => fetch(url, { method: 'GET', headers: { ...headers, accept: 'text/event-stream', ...extra }, ...init }),
+  };
 }

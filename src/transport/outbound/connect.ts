@@ -53,8 +53,9 @@ export function initialKind(cfg: McpBackendConfig): TransportKind {
 /** Whether a failed Streamable HTTP initialize should be retried over legacy SSE. */
 export function shouldFallBackToSse(cfg: McpBackendConfig, err: unknown): boolean {
   if (cfg.transport !== 'auto' || cfg.command) return false;
-  const code = (err as { code?: unknown })?.code;
-  return typeof code === 'number' && code >= 400 && code < 500;
+  const e = err as { code?: unknown; data?: { status?: unknown } };
+  const status = typeof e?.code === 'number' ? e.code : e?.data?.status;
+  return typeof status === 'number' && status >= 400 && status < 500;
 }
 
 function pipeStderr(name: string, t: StdioClientTransport, log: Logger): void {
