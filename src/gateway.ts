@@ -79,7 +79,7 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
   const events = opts.eventStore ?? new MemoryEventStore(config.server.event_store_max_events);
   const common = { sessions, log, dispatch, maxBodyBytes: config.server.max_body_bytes, keepAliveMs: config.server.sse_keepalive };
   const makeSet = (viewId: string, base: string): EndpointSet => ({
-    streamable: new StreamableHttpEndpoint(viewId, { ...common, events }),
+    streamable: new StreamableHttpEndpoint(viewId, { ...common, events, retryMs: config.server.sse_retry }),
     legacy: config.server.legacy_sse ? new LegacySseEndpoint(viewId, `${base}/messages`, common) : undefined,
   });
   const aggregate = makeSet(AGGREGATE_VIEW, '');

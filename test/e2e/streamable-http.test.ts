@@ -31,6 +31,23 @@ describe('Streamable HTTP transport', () => {
     assert.ok(events.every((e) => e.id), 'every SSE event has an id');
   });
 
+  it('primes each SSE stream of a 2025-11-25 session with an id and a retry interval', async () => {
+    const s = await rawSession(gw.url, '2025-11-25');
+    const res = await s.post({ jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'everything__trigger-long-running-operation', arguments: { duration: 0.2, steps: 2 }, _meta: { progressToken: 1 } } });
+    const it1 = readSse(res, { includeEmpty: true });
+    const first = await it1.next();
+    assert.equal(first.value?.data, '');
+    assert.ok(first.value?.id);
+    assert.equal(first.value?.retry, '1000');
+    await it1.return(undefined);
+    const old = await rawSession(gw.url, '2025-06-18');
+    const res2 = await old.post({ jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'everything__trigger-long-running-operation', arguments: { duration: 0.2, steps: 2 }, _meta: { progressToken: 1 } } });
+    const it2 = readSse(res2, { includeEmpty: true });
+    const first2 = await it2.next();
+    assert.notEqual(first2.value?.data, '', 'no priming event before 2025-11-25');
+    await it2.return(undefined);
+  });
+
   it('replays what a dropped stream missed on GET with Last-Event-ID, then the response', async () => {
     const s = await rawSession(gw.url);
     const ac = new AbortController();

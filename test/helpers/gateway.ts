@@ -98,38 +98,48 @@ export function textOf(result: unknown): string {
 export interface SseEvent {
   id?: string;
   event?: string;
+  retry?: string;
   data: string;
 }
 
 /** Reads SSE events from a fetch response body (WHATWG event-stream parsing, enough for tests). */
-export async function* readSse(res: Response): AsyncGenerator<SseEvent> {
+export async function* readSse(res: Response, opts: { includeEmpty?: boolean } = {}): AsyncGenerator<SseEvent> {
   const reader = res.body!.getReader();
   const decoder = new TextDecoder();
   let buf = '';
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) return;
-    buf += decoder.decode(value, { stream: true });
-    let end: number;
-    while ((end = buf.indexOf('\n\n')) >= 0) {
-      const block = buf.slice(0, end);
-      buf = buf.slice(end + 2);
-      const ev: SseEvent = { data: '' };
-      const data: string[] = [];
-      for (const line of block.split('\n')) {
-        if (line.startsWith(':')) continue;
-        const i = line.indexOf(':');
-        const field = i < 0 ? line : line.slice(0, i);
-        const v = i < 0 ? '' : line.slice(i + 1).replace(/^ /, '');
-        if (field === 'data') data.push(v);
-        else if (field === 'id') ev.id = v;
-        else if (field === 'event') ev.event = v;
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      buf += decoder.decode(value, { stream: true });
+      let end: number;
+      while ((end = buf.indexOf('\n\n')) >= 0) {
+        const ev = parseEvent(buf.slice(0, end));
+        buf = buf.slice(end + 2);
+        if (ev && (ev.data || opts.includeEmpty)) yield ev;
       }
-      if (data.length === 0 && ev.id === undefined) continue;
-      ev.data = data.join('\n');
-      yield ev;
     }
+  } finally {
+    await reader.cancel().catch(() => {});
   }
+}
+
+function parseEvent(block: string): SseEvent | undefined {
+  const ev: SseEvent = { data: '' };
+  const data: string[] = [];
+  for (const line of block.split('\n')) {
+    if (line.startsWith(':')) continue;
+    const i = line.indexOf(':');
+    const field = i < 0 ? line : line.slice(0, i);
+    const v = i < 0 ? '' : line.slice(i + 1).replace(/^ /, '');
+    if (field === 'data') data.push(v);
+    else if (field === 'id') ev.id = v;
+    else if (field === 'event') ev.event = v;
+    else if (field === 'retry') ev.retry = v;
+  }
+  if (data.length === 0 && ev.id === undefined) return undefined;
+  ev.data = data.join('\n');
+  return ev;
 }
 
 export const MCP_HEADERS = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' } as const;

@@ -10,6 +10,8 @@ import type { JsonRpcMessage } from '../../protocol/jsonrpc.js';
 export interface EventStore {
   /** Records a message sent on a stream and returns its event id. */
   append(sessionId: string, streamId: string, message: JsonRpcMessage): string;
+  /** Reserves an event id with no message: the priming event of a stream (2025-11-25). */
+  prime(sessionId: string, streamId: string): string;
   /** Messages after `lastEventId` on its stream, in order; undefined when the id is unknown or expired. */
   replayAfter(sessionId: string, lastEventId: string): Promise<{ streamId: string; events: Array<{ id: string; message: JsonRpcMessage }> } | undefined>;
   dropSession(sessionId: string): void;
@@ -31,7 +33,11 @@ export class MemoryEventStore implements EventStore {
   private readonly sessions = new Map<string, { events: Stored[]; seq: Map<string, number> }>();
   constructor(private readonly maxEvents: number) {}
 
-  append(sessionId: string, streamId: string, message: JsonRpcMessage): string {
+  prime(sessionId: string, streamId: string): string {
+    return `${streamId}_${this.nextSeq(sessionId, streamId).seq}`;
+  }
+
+  private nextSeq(sessionId: string, streamId: string): { s: { events: Stored[]; seq: Map<string, number> }; seq: number } {
     let s = this.sessions.get(sessionId);
     if (!s) {
       s = { events: [], seq: new Map() };
@@ -39,6 +45,11 @@ export class MemoryEventStore implements EventStore {
     }
     const seq = (s.seq.get(streamId) ?? 0) + 1;
     s.seq.set(streamId, seq);
+    return { s, seq };
+  }
+
+  append(sessionId: string, streamId: string, message: JsonRpcMessage): string {
+    const { s, seq } = this.nextSeq(sessionId, streamId);
     const id = `${streamId}_${seq}`;
     if (this.maxEvents > 0) {
       s.events.push({ id, streamId, seq, message });

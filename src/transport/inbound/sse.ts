@@ -24,3 +24,12 @@ export function keepAlive(res: ServerResponse, everyMs: number): () => void {
   t.unref();
   return () => clearInterval(t);
 }
+
+/**
+ * The priming event (Streamable HTTP, 2025-11-25): an id and empty data, so a client whose
+ * stream drops before the first message can still resume with Last-Event-ID; `retry`
+ * tells it how long to wait before reconnecting.
+ */
+export function primingEvent(id: string, retryMs: number): string {
+  return `id: ${id}\nretry: ${retryMs}\ndata: \n\n`;
+}

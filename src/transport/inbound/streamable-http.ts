@@ -15,10 +15,10 @@ import { dispatchNotification, dispatchRequest, type DispatchOptions } from '../
 import { errorResponse, isNotification, isRequest, isResponse, resultResponse, type JsonRpcMessage, type JsonRpcRequest, type JsonRpcResponse, type RequestId } from '../../protocol/jsonrpc.js';
 import type { ClientSession, Outbound } from '../../protocol/session.js';
 import type { SessionManager } from '../../protocol/sessions.js';
-import { allowsBatch, isSupportedVersion, SUPPORTED_VERSIONS } from '../../protocol/versions.js';
+import { allowsBatch, isSupportedVersion, SUPPORTED_VERSIONS, versionAtLeast } from '../../protocol/versions.js';
 import type { EventStore } from './event-store.js';
 import { accepts, mediaType, parseMessages, readBody, sendError, sendGatewayError } from './http-util.js';
-import { keepAlive, SSE_HEADERS, sseEvent } from './sse.js';
+import { keepAlive, primingEvent, SSE_HEADERS, sseEvent } from './sse.js';
 
 export interface StreamableDeps {
   sessions: SessionManager;
@@ -27,6 +27,7 @@ export interface StreamableDeps {
   dispatch: DispatchOptions;
   maxBodyBytes: number;
   keepAliveMs: number;
+  retryMs: number;
 }
 
 const JSON_HEADERS = { 'content-type': 'application/json' } as const;
@@ -90,6 +91,7 @@ class PostStream {
     this.mode = 'sse';
     if (this.res && !this.res.headersSent) {
       this.res.writeHead(200, SSE_HEADERS);
+      this.channels.prime(this.res, this.streamId);
       this.stopKeepAlive = keepAlive(this.res, this.channels.keepAliveMs);
     }
   }
@@ -108,7 +110,17 @@ class SessionChannels implements Outbound {
   private readonly posts = new Map<RequestId, PostStream>();
   private nextStream = 1;
 
-  constructor(readonly sessionId: string, readonly events: EventStore, readonly keepAliveMs: number) {}
+  constructor(
+    readonly sessionId: string,
+    readonly events: EventStore,
+    readonly keepAliveMs: number,
+    private readonly primeRetryMs: number | undefined,
+  ) {}
+
+  /** Writes the priming event on a new SSE stream, for clients on 2025-11-25 or later. */
+  prime(res: ServerResponse, streamId: string): void {
+    if (this.primeRetryMs !== undefined) res.write(primingEvent(this.events.prime(this.sessionId, streamId), this.primeRetryMs));
+  }
 
   openPost(res: ServerResponse, requests: JsonRpcRequest[], batch: boolean): PostStream {
     const ps = new PostStream(`p${this.nextStream++}`, res, requests.length, batch, this);
@@ -190,7 +202,8 @@ export class StreamableHttpEndpoint {
   private channelsFor(s: ClientSession): SessionChannels {
     let ch = this.channels.get(s.sessionId);
     if (!ch) {
-      ch = new SessionChannels(s.sessionId, this.deps.events, this.deps.keepAliveMs);
+      const prime = versionAtLeast(s.protocolVersion, '2025-11-25') ? this.deps.retryMs : undefined;
+      ch = new SessionChannels(s.sessionId, this.deps.events, this.deps.keepAliveMs, prime);
       this.channels.set(s.sessionId, ch);
       s.outbound = ch;
     }
@@ -319,6 +332,7 @@ export class StreamableHttpEndpoint {
   private attachStandalone(ch: SessionChannels, res: ServerResponse, headersSent: boolean): void {
     if (!headersSent) {
       res.writeHead(200, SSE_HEADERS);
+      ch.prime(res, ch.standaloneId);
       res.flushHeaders();
     }
     ch.standalone?.end();
