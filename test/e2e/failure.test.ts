@@ -22,6 +22,7 @@ describe('a backend dies mid-session', () => {
         local: everythingStdio({ timeout: '3s', restart: { initial_delay: '200ms', max_delay: '1s' } }),
         remote: { type: 'mcp', url: remote.url, timeout: '3s', restart: { initial_delay: '200ms', max_delay: '1s' } },
         steady: everythingStdio({ timeout: '2s' }),
+        broken: { type: 'mcp', command: '/nonexistent/mcp-server', restart: { initial_delay: '10s' } },
       },
     });
     client = await connectClient(gw.url);
@@ -32,6 +33,18 @@ describe('a backend dies mid-session', () => {
     await client?.close();
     await gw?.close();
     await remote?.stop();
+  });
+
+  it('keeps serving when a backend fails to start, and reports it', async () => {
+    const health = (await (await fetch(`${gw.base}/health`)).json()) as { backends: Array<{ name: string; state: string; error?: string }> };
+    const broken = health.backends.find((b) => b.name === 'broken');
+    assert.equal(broken?.state, 'down');
+    assert.match(broken?.error ?? '', /ENOENT|nonexistent/);
+    const { tools } = await client.listTools();
+    assert.ok(!tools.some((t) => t.name.startsWith('broken__')));
+    assert.equal(textOf(await client.callTool({ name: 'steady__echo', arguments: { message: 'fine' } })), 'Echo: fine');
+    const perBackend = await fetch(`${gw.base}/servers/broken/mcp`, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } } }) });
+    assert.equal(perBackend.status, 200, 'its endpoint still answers; it offers nothing until it is up');
   });
 
   it('answers a call in flight with an error naming the stdio backend when it is killed', async () => {
