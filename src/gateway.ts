@@ -97,7 +97,8 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
   const health = () => {
     const list = [...backends.values()].map((b) => ({ name: b.name, state: b.state, transport: b.transportKind, tools: b.catalog.tools.length, error: b.lastError }));
     const allUp = list.every((b) => b.state === 'up');
-    return { status: allUp ? 200 : 503, body: { status: allUp ? 'ok' : 'degraded', sessions: sessions!.size, backends: list } };
+    const problems = registry!.view(AGGREGATE_VIEW)?.problems ?? [];
+    return { status: allUp ? 200 : 503, body: { status: allUp ? 'ok' : 'degraded', sessions: sessions!.size, backends: list, catalogProblems: problems } };
   };
 
   return {

@@ -21,6 +21,8 @@ const CHANGE_NOTIFICATIONS: Record<ListKind, string> = {
 export class Registry {
   private readonly views = new Map<string, View>();
   private readonly lastCatalog = new Map<string, BackendCatalog>();
+  /** Problems already reported, so a rebuild logs only what is new. */
+  private reported = new Set<string>();
   onListChanged: ((viewIds: ReadonlySet<string>, method: string) => void) | undefined;
 
   constructor(
@@ -43,7 +45,8 @@ export class Registry {
   rebuild(): void {
     const sources = [...this.backends.values()].map((b) => ({ name: b.name, prefix: b.prefix, catalog: b.catalog, capabilities: b.capabilities }));
     const aggregate = new View(AGGREGATE_VIEW, sources, this.separator, true);
-    for (const p of aggregate.problems) this.log.warn({ view: AGGREGATE_VIEW }, p);
+    for (const p of aggregate.problems) if (!this.reported.has(p)) this.log.warn({ view: AGGREGATE_VIEW }, p);
+    this.reported = new Set(aggregate.problems);
     this.views.set(AGGREGATE_VIEW, aggregate);
     for (const src of sources) this.views.set(backendViewId(src.name), new View(backendViewId(src.name), [src], this.separator, false));
   }
