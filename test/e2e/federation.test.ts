@@ -68,6 +68,11 @@ describe('federation of two MCP servers (stdio + Streamable HTTP)', () => {
     });
   });
 
+  it('reports catalog clashes (the same resource URI from two backends) and routes to the first', async () => {
+    const health = (await (await fetch(`${gw.base}/health`)).json()) as { catalogProblems: string[] };
+    assert.ok(health.catalogProblems.some((p) => /resource URI ".*" is offered by backends "everything" and "remote"; reads go to "everything"/.test(p)), JSON.stringify(health.catalogProblems));
+  });
+
   it('lists and reads resources and resource templates', async () => {
     const { resources } = await client.listResources();
     assert.ok(resources.length > 0);
