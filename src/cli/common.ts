@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
@@ -6,20 +5,14 @@ import { ConfigError } from '../errors/catalog.js';
 
 export const EXIT = { OK: 0, FAILURE: 1, USAGE: 2, CONFIG: 3, RUNNING: -1 } as const;
 
-export const VERSION: string = (() => {
-  try {
-    return (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
-  } catch {
-    return '0.0.0';
-  }
-})();
+export { VERSION } from '../version.js';
 
 export function printUsage(): void {
   process.stderr.write(`Usage: mcpeg <command> [options]
 
 Commands:
-  gateway [--config FILE] [--host H] [--port N]   run the gateway over HTTP (default command)
-  stdio --config FILE                             serve one client over stdin/stdout
+  gateway [--config FILE] [--host H] [--port N]   run the gateway over HTTP (also: mcpeg --config FILE ...)
+  stdio [--config FILE]                           serve one client over stdin/stdout
   validate --config FILE                          check a config file; exit 3 on problems
   version                                         print the version
 

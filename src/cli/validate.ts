@@ -9,9 +9,9 @@ each problem with its key path. Exit 0 when valid, 3 when not.`;
 export async function runValidate(argv: string[]): Promise<number> {
   const parsed = tryParse(argv, { config: { type: 'string', short: 'c' } }, USAGE);
   if (typeof parsed === 'number') return parsed;
-  const file = parsed.values.config as string | undefined;
+  const file = (parsed.values.config as string | undefined) ?? process.env.MCPEG_CONFIG;
   if (!file) {
-    process.stderr.write(`mcpeg: validate needs --config FILE\n${USAGE}\n`);
+    process.stderr.write(`mcpeg: validate needs --config FILE (or MCPEG_CONFIG)\n${USAGE}\n`);
     return EXIT.USAGE;
   }
   try {

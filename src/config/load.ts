@@ -49,35 +49,55 @@ export function parseConfigText(
   const expansionProblems: string[] = [];
   raw = expandVars(raw, env, [], expansionProblems);
   if (expansionProblems.length) throw new ConfigError(`${source}: invalid configuration`, expansionProblems);
-  for (const [path, value] of envOverrides(env)) raw = setPath(raw, path, value);
-  for (const o of overrides) raw = setPath(raw, o.path, o.value);
-  return validateConfig(raw, source);
+  // Where a key came from, when not the file: named in the error so the user finds it.
+  const origins = new Map<string, string>();
+  for (const [path, value, name] of envOverrides(env)) {
+    const { root, resolved } = setPath(raw, path, value);
+    raw = root;
+    origins.set(resolved.join('.'), `environment variable ${name}`);
+  }
+  for (const o of overrides) {
+    const { root, resolved } = setPath(raw, o.path, o.value);
+    raw = root;
+    origins.set(resolved.join('.'), 'command-line option');
+  }
+  return validateConfig(raw, source, origins);
 }
 
-export function validateConfig(raw: unknown, source: string): Readonly<Config> {
+export function validateConfig(raw: unknown, source: string, origins: ReadonlyMap<string, string> = new Map()): Readonly<Config> {
   const parsed = configSchema.safeParse(raw);
   if (!parsed.success) {
-    throw new ConfigError(`${source}: invalid configuration`, formatIssues(parsed.error.issues));
+    throw new ConfigError(`${source}: invalid configuration`, formatIssues(parsed.error.issues, origins));
   }
   return deepFreeze(parsed.data);
 }
 
-export function formatIssues(issues: readonly z.core.$ZodIssue[]): string[] {
+export function formatIssues(issues: readonly z.core.$ZodIssue[], origins: ReadonlyMap<string, string> = new Map()): string[] {
+  const from = (path: string) => {
+    for (const [p, o] of origins) if (path === p || path.startsWith(`${p}.`)) return ` (set by ${o})`;
+    return '';
+  };
   return issues.map((i) => {
     const key = i.path.length ? i.path.map(String).join('.') : '(root)';
     if (i.code === 'unrecognized_keys') {
-      return `${i.path.length ? key + '.' : ''}${i.keys.join(', ')}: unknown key${i.keys.length > 1 ? 's' : ''}`;
+      const prefix = i.path.length ? `${key}.` : '';
+      return i.keys.map((k) => `${prefix}${k}: unknown key${from(prefix + k)}`).join('; ');
     }
-    return `${key}: ${i.message}`;
+    return `${key}: ${i.message}${from(key)}`;
   });
 }
 
 
-/** `${VAR}` and `${VAR:-default}` inside string values; `$${` escapes a literal `${`. */
+const WHOLE_VAR = /^\$\{[A-Za-z_][A-Za-z0-9_]*(?::-.*?)?\}$/;
+
+/**
+ * `${VAR}` and `${VAR:-default}` inside string values; `$${` escapes a literal `${`.
+ * A value that is exactly one `${...}` is read as a YAML scalar, so `port: ${PORT}` is a number.
+ */
 function expandVars(v: unknown, env: NodeJS.ProcessEnv, path: string[], problems: string[]): unknown {
   if (typeof v === 'string') {
     if (!v.includes('${')) return v;
-    return v.replace(/\$?\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-(.*?))?\}/g, (match: string, name: string, def: string | undefined) => {
+    const out = v.replace(/\$?\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-(.*?))?\}/g, (match: string, name: string, def: string | undefined) => {
       if (match.startsWith('$$')) return match.slice(1);
       const value = env[name];
       if (value !== undefined && value !== '') return value;
@@ -85,6 +105,7 @@ function expandVars(v: unknown, env: NodeJS.ProcessEnv, path: string[], problems
       problems.push(`${path.join('.') || '(root)'}: environment variable ${name} is not set and has no default (write \${${name}:-default})`);
       return '';
     });
+    return WHOLE_VAR.test(v) ? scalar(out) : out;
   }
   if (Array.isArray(v)) return v.map((x, i) => expandVars(x, env, [...path, String(i)], problems));
   if (v && typeof v === 'object') {
@@ -95,29 +116,43 @@ function expandVars(v: unknown, env: NodeJS.ProcessEnv, path: string[], problems
   return v;
 }
 
-/** `MCPEG_SERVER__PORT=9000` → server.port = 9000; values are read as YAML scalars. */
-export function envOverrides(env: NodeJS.ProcessEnv): Array<[string[], unknown]> {
-  const out: Array<[string[], unknown]> = [];
+/** A string read as a YAML scalar: "9000" → 9000, "true" → true, "[a, b]" → an array. */
+function scalar(v: string): unknown {
+  try {
+    const doc = parseDocument(v);
+    return doc.errors.length ? v : (doc.toJS() ?? v);
+  } catch {
+    return v;
+  }
+}
+
+/**
+ * `MCPEG_SERVER__PORT=9000` → server.port = 9000; values are read as YAML scalars. Key
+ * segments match existing keys without regard to case (so backend `GitHub` is reachable
+ * as MCPEG_BACKENDS__GITHUB__...); new keys are lower-case.
+ */
+export function envOverrides(env: NodeJS.ProcessEnv): Array<[string[], unknown, string]> {
+  const out: Array<[string[], unknown, string]> = [];
   for (const [k, v] of Object.entries(env)) {
     if (!k.startsWith(ENV_PREFIX) || v === undefined || !k.includes('__')) continue;
-    const path = k.slice(ENV_PREFIX.length).split('__').map((p) => p.toLowerCase());
+    const path = k.slice(ENV_PREFIX.length).split('__');
     if (path.some((p) => p === '')) continue;
-    let value: unknown = v;
-    try {
-      value = parseDocument(v).toJS();
-    } catch {
-      value = v;
-    }
-    out.push([path, value]);
+    out.push([path, scalar(v), k]);
   }
   return out;
 }
 
-function setPath(root: unknown, path: string[], value: unknown): unknown {
+function setPath(root: unknown, path: string[], value: unknown): { root: unknown; resolved: string[] } {
   const base: Record<string, unknown> = root && typeof root === 'object' && !Array.isArray(root) ? { ...(root as Record<string, unknown>) } : {};
   const [head, ...rest] = path;
-  base[head] = rest.length === 0 ? value : setPath(base[head], rest, value);
-  return base;
+  const key = Object.keys(base).find((k) => k === head) ?? Object.keys(base).find((k) => k.toLowerCase() === head.toLowerCase()) ?? head.toLowerCase();
+  if (rest.length === 0) {
+    base[key] = value;
+    return { root: base, resolved: [key] };
+  }
+  const inner = setPath(base[key], rest, value);
+  base[key] = inner.root;
+  return { root: base, resolved: [key, ...inner.resolved] };
 }
 
 export function deepFreeze<T>(o: T): Readonly<T> {

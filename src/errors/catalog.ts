@@ -32,6 +32,7 @@ export const ERRORS = {
   MCPEG_ERR_CLIENT_UNREACHABLE: { rpc: -32013, http: 200, title: 'No open stream to the client for a server-initiated request' },
   MCPEG_ERR_REQUEST_CANCELLED: { rpc: -32800, http: 200, title: 'Request cancelled' },
   MCPEG_ERR_SHUTTING_DOWN: { rpc: -32014, http: 503, title: 'Gateway is shutting down' },
+  MCPEG_ERR_SESSION_LIMIT: { rpc: -32015, http: 503, title: 'Session limit reached (server.max_sessions)' },
   MCPEG_ERR_CONFIG_INVALID: { rpc: -32603, http: 500, title: 'Invalid configuration' },
 } as const;
 

@@ -18,8 +18,11 @@ export interface DispatchOptions {
   pageSize: number;
 }
 
-/** Serves one client request; never throws: failures become JSON-RPC error responses. */
-export async function dispatchRequest(s: ClientSession, req: JsonRpcRequest, opts: DispatchOptions): Promise<JsonRpcResponse> {
+/**
+ * Serves one client request; never throws: failures become JSON-RPC error responses.
+ * Undefined when the client cancelled it: the cancellation spec says not to answer then.
+ */
+export async function dispatchRequest(s: ClientSession, req: JsonRpcRequest, opts: DispatchOptions): Promise<JsonRpcResponse | undefined> {
   const handler = HANDLERS[req.method];
   if (!handler) {
     return errorResponse(req.id, new GatewayError('MCPEG_ERR_METHOD_NOT_FOUND', `Method not found: ${req.method}`, { method: req.method }).toJsonRpc());
@@ -31,6 +34,7 @@ export async function dispatchRequest(s: ClientSession, req: JsonRpcRequest, opt
     if (needsTranslation(s.protocolVersion)) result = translateResult(req.method, result, s.protocolVersion);
     return resultResponse(req.id, result);
   } catch (err) {
+    if (ac.signal.aborted) return undefined;
     return errorResponse(req.id, toRpcError(err));
   } finally {
     s.inflight.delete(req.id);

@@ -17,6 +17,8 @@ import { versionAtLeast } from './versions.js';
 /** Where server-initiated messages go; false when no channel can take them now. */
 export interface Outbound {
   deliver(msg: JsonRpcMessage, related?: RequestId): boolean;
+  /** True while the client holds a connection or stream open: the session is not idle then. */
+  isOpen(): boolean;
 }
 
 export interface SessionHost {
@@ -119,7 +121,11 @@ export class ClientSession implements ClientLink, ConnectionOwner {
         await c.close('client session closed');
         throw new GatewayError('MCPEG_ERR_SESSION_NOT_FOUND', 'session closed');
       }
+      // A reopened backend session (idle close, another instance) gets this client's state back.
       if (this.logLevel) c.request('logging/setLevel', { level: this.logLevel }, { timeoutMs: backend.cfg.timeout }).catch(() => {});
+      for (const uri of this.subscriptions) {
+        if (this.view.resourceBackend(uri) === backend.name) c.request('resources/subscribe', { uri }, { timeoutMs: backend.cfg.timeout }).catch(() => {});
+      }
       return c;
     });
     const entry = { conn, lastUsed: Date.now() };
@@ -157,6 +163,10 @@ export class ClientSession implements ClientLink, ConnectionOwner {
     const need = REQUIRED_CAPABILITY[method];
     if (need && (this.capabilities[need.cap] === undefined || !versionAtLeast(this.protocolVersion, need.since))) {
       return Promise.reject(new GatewayError('MCPEG_ERR_CLIENT_CAPABILITY_MISSING', `the client did not declare the "${need.cap}" capability (protocol ${this.protocolVersion}), so it cannot answer ${method}`, { method }));
+    }
+    // URL-mode elicitation (2025-11-25) needs `elicitation.url`; plain `elicitation: {}` means form only.
+    if (method === 'elicitation/create' && params?.mode === 'url' && !(this.capabilities.elicitation as Record<string, unknown> | undefined)?.url) {
+      return Promise.reject(new GatewayError('MCPEG_ERR_CLIENT_CAPABILITY_MISSING', 'the client did not declare the "elicitation.url" capability, so it cannot answer a URL-mode elicitation/create', { method }));
     }
     const id = `mcpeg-${this.nextServerRequest++}`;
     return new Promise((resolve, reject) => {

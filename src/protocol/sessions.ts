@@ -22,6 +22,7 @@ export class SessionManager {
   private readonly live = new Map<string, ClientSession>();
   private readonly lastStored = new Map<string, number>();
   private sweepTimer: NodeJS.Timeout | undefined;
+  private closing = false;
   /** Called when a session closes, so transports can drop their per-session state. */
   onClosed: ((s: ClientSession) => void) | undefined;
 
@@ -47,16 +48,17 @@ export class SessionManager {
 
   /** Handles initialize: a new session and the result to answer with. */
   async create(viewId: string, req: JsonRpcRequest, id: string = randomUUID()): Promise<{ session: ClientSession; result: Record<string, unknown> }> {
+    if (this.closing) throw new GatewayError('MCPEG_ERR_SHUTTING_DOWN', 'the gateway is shutting down; try another instance or retry later');
     if (this.live.size >= this.opts.maxSessions) {
-      throw new GatewayError('MCPEG_ERR_SHUTTING_DOWN', `session limit reached (${this.opts.maxSessions}); close idle sessions or raise server.max_sessions`);
+      throw new GatewayError('MCPEG_ERR_SESSION_LIMIT', `session limit reached (${this.opts.maxSessions}); close idle sessions or raise server.max_sessions`);
     }
     const view = this.host.view(viewId);
     if (!view) throw new GatewayError('MCPEG_ERR_NOT_FOUND', `no endpoint "${viewId}"`);
     const p = readInitializeParams(req);
     const session = new ClientSession({ id, viewId, ...p }, this.host);
-    this.live.set(id, session);
     const now = Date.now();
     await this.store.put({ id, viewId, ...p, createdAt: now, lastSeen: now });
+    this.live.set(id, session);
     this.lastStored.set(id, now);
     return { session, result: initializeResult(view, p.protocolVersion, this.opts.instructions(viewId)) };
   }
@@ -103,17 +105,32 @@ export class SessionManager {
     for (const s of this.live.values()) if (viewIds.has(s.viewId) && s.initialized) s.notifyClient(n);
   }
 
+  /**
+   * Expires sessions idle for longer than the idle timeout: no request, nothing in flight
+   * and no open stream or connection. A session another instance touched more recently
+   * (per the shared store) is only dropped from this instance's memory.
+   */
   async sweep(now: number): Promise<void> {
     for (const s of [...this.live.values()]) {
-      if (now - s.lastSeen > this.opts.idleTimeoutMs && s.inflight.size === 0) {
-        await this.close(s.sessionId, 'idle timeout');
+      if (now - s.lastSeen > this.opts.idleTimeoutMs && s.inflight.size === 0 && !s.outbound?.isOpen()) {
+        const rec = await this.store.get(s.sessionId).catch(() => undefined);
+        if (rec && now - rec.lastSeen <= this.opts.idleTimeoutMs) await this.evictLocal(s, 'served elsewhere');
+        else await this.close(s.sessionId, 'idle timeout');
       } else {
         await s.closeIdleBackendSessions(now);
       }
     }
   }
 
+  private async evictLocal(s: ClientSession, reason: string): Promise<void> {
+    this.live.delete(s.sessionId);
+    this.lastStored.delete(s.sessionId);
+    this.onClosed?.(s);
+    await s.close(reason);
+  }
+
   async closeAll(reason: string): Promise<void> {
+    this.closing = true;
     clearInterval(this.sweepTimer);
     await Promise.all([...this.live.keys()].map((id) => this.close(id, reason)));
   }

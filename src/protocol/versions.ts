@@ -1,13 +1,11 @@
 /**
- * MCP protocol revisions the gateway speaks to clients, newest first.
- * 2026-07-28 (stateless, SEP-2575) is handled by its own lifecycle; see docs/protocol.md.
+ * MCP protocol revisions the gateway speaks (to clients and to backends), newest first:
+ * the stateful lifecycle (initialize, sessions). The stateless 2026-07-28 revision is not
+ * served yet (docs/protocol.md).
  */
 export const SUPPORTED_VERSIONS = ['2025-11-25', '2025-06-18', '2025-03-26', '2024-11-05'] as const;
 export type ProtocolVersion = (typeof SUPPORTED_VERSIONS)[number];
 export const LATEST_VERSION: ProtocolVersion = SUPPORTED_VERSIONS[0];
-
-/** Streamable HTTP spec: a request without MCP-Protocol-Version is taken as 2025-03-26. */
-export const DEFAULT_HTTP_VERSION: ProtocolVersion = '2025-03-26';
 
 const supported = new Set<string>(SUPPORTED_VERSIONS);
 export const isSupportedVersion = (v: string): v is ProtocolVersion => supported.has(v);

@@ -5,8 +5,9 @@
  * changes, so the hot path does one Map lookup per call.
  *
  * Resource URIs keep their form. Routing: an exact URI listed by a backend wins; then the
- * first backend (in config order) whose template matches; on ambiguity the first backend
- * in config order wins and the clash is reported when the view is built.
+ * first backend (in config order) whose template matches. When two backends list the same
+ * exact URI the first wins and the clash is reported; overlapping templates are not
+ * detected (the first matching template wins).
  */
 import { UriTemplate } from '@modelcontextprotocol/sdk/shared/uriTemplate.js';
 import type { BackendCatalog, Item } from './catalog.js';

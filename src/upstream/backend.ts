@@ -8,7 +8,8 @@ import { GatewayError } from '../errors/catalog.js';
 import type { McpBackendConfig } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
 import type { JsonRpcNotification, JsonRpcRequest } from '../protocol/jsonrpc.js';
-import { LATEST_VERSION } from '../protocol/versions.js';
+import { isSupportedVersion, LATEST_VERSION, SUPPORTED_VERSIONS } from '../protocol/versions.js';
+import { VERSION } from '../version.js';
 import { EMPTY_CATALOG, LISTS, type BackendCatalog, type Item } from '../router/catalog.js';
 import { createTransport, initialKind, shouldFallBackToSse, type TransportKind } from '../transport/outbound/connect.js';
 import type { CallTag } from './client-link.js';
@@ -22,7 +23,7 @@ export interface BackendListener {
   resourceUpdated(b: Backend, params: Record<string, unknown>): void;
 }
 
-export const GATEWAY_INFO = { name: 'mcpeg', version: '0.1.0' } as const;
+export const GATEWAY_INFO = { name: 'mcpeg', version: VERSION } as const;
 
 /** What the gateway declares on its own sessions: everything it can relay to clients. */
 const CATALOG_CAPABILITIES = { roots: { listChanged: true }, sampling: {}, elicitation: { form: {}, url: {} } };
@@ -88,8 +89,10 @@ export class Backend implements ConnectionOwner {
     } catch (err) {
       this.lastError = (err as Error).message;
       this.log.error({ err: this.lastError }, 'backend failed to start');
-      await this.catalogConn?.close('start failed');
+      // Detach first, so closing it is not taken for a crash that schedules a second restart.
+      const conn = this.catalogConn;
       this.catalogConn = undefined;
+      await conn?.close('start failed');
       this.setState('down');
       this.scheduleRestart();
     }
@@ -174,8 +177,13 @@ export class Backend implements ConnectionOwner {
     try {
       await Promise.race([
         (async () => {
-          await conn.start();
+          await conn.start().catch((err: unknown) => {
+            throw new GatewayError('MCPEG_ERR_BACKEND_UNAVAILABLE', `backend "${this.name}" could not be started: ${(err as Error).message}`, { backend: this.name });
+          });
           const init = await conn.initialize({ protocolVersion, capabilities, clientInfo }, this.cfg.connect_timeout);
+          if (!isSupportedVersion(init.protocolVersion)) {
+            throw new GatewayError('MCPEG_ERR_BACKEND_UNAVAILABLE', `backend "${this.name}" answered initialize with protocol version ${init.protocolVersion}, which the gateway does not speak (${SUPPORTED_VERSIONS.join(', ')})`, { backend: this.name });
+          }
           opened.setProtocolVersion(init.protocolVersion);
         })(),
         deadline,

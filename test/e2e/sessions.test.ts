@@ -36,6 +36,25 @@ describe('sessions', () => {
     assert.equal(await store.get(s.sessionId), undefined);
   });
 
+  it('does not expire a session whose connection is still open (legacy SSE, stdio)', async () => {
+    const gw = await startGateway({ server: { session_idle_timeout: '1s' }, backends: { everything: everythingStdio() } });
+    cleanups.push(() => gw.close());
+    const client = await connectClient(`${gw.base}/sse`, { transport: 'sse' });
+    cleanups.push(() => client.close());
+    await client.callTool({ name: 'everything__echo', arguments: { message: 'a' } });
+    await new Promise((r) => setTimeout(r, 2600));
+    assert.equal(gw.gw.sessions.size, 1);
+    assert.equal(textOf(await client.callTool({ name: 'everything__echo', arguments: { message: 'b' } })), 'Echo: b');
+  });
+
+  it('expires a Streamable HTTP session left idle with no stream open', async () => {
+    const gw = await startGateway({ server: { session_idle_timeout: '1s' }, backends: { everything: everythingStdio() } });
+    cleanups.push(() => gw.close());
+    const s = await rawSession(gw.url);
+    await waitFor(() => gw.gw.sessions.size === 0, 'the idle session to expire', 5000);
+    assert.equal((await s.post({ jsonrpc: '2.0', id: 1, method: 'ping' })).status, 404);
+  });
+
   it('closes idle backend sessions and reopens them on the next call', async () => {
     const gw = await startGateway({ server: { session_idle_timeout: '4s' }, backends: { everything: everythingStdio({ idle_timeout: '300ms' }) } });
     cleanups.push(() => gw.close());

@@ -113,6 +113,36 @@ describe('Streamable HTTP transport', () => {
     assert.equal(body.find((r) => r.id === 'b')!.result.content![0].text, 'Echo: batched');
   });
 
+  it('answers every request of a batch when the stream turns to SSE after some answers are ready', async () => {
+    const s = await rawSession(gw.url, '2025-03-26');
+    const res = await s.post([
+      { jsonrpc: '2.0', id: 'quick', method: 'ping' },
+      { jsonrpc: '2.0', id: 'slow', method: 'tools/call', params: { name: 'everything__trigger-long-running-operation', arguments: { duration: 0.3, steps: 3 }, _meta: { progressToken: 'b' } } },
+    ]);
+    assert.equal(res.headers.get('content-type'), 'text/event-stream');
+    const ids: string[] = [];
+    for await (const e of readSse(res)) {
+      const m = JSON.parse(e.data);
+      if (m.id !== undefined) ids.push(m.id);
+    }
+    assert.deepEqual(ids.sort(), ['quick', 'slow']);
+  });
+
+  it('does not answer a request the client cancelled', async () => {
+    const s = await rawSession(gw.url);
+    const pending = s.post({ jsonrpc: '2.0', id: 'c1', method: 'tools/call', params: { name: 'everything__trigger-long-running-operation', arguments: { duration: 10, steps: 2 } } });
+    await new Promise((r) => setTimeout(r, 300));
+    const cancel = await s.post({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 'c1', reason: 'test' } });
+    assert.equal(cancel.status, 202);
+    const res = await pending;
+    assert.equal(res.status, 200);
+    const body = await res.text();
+    assert.ok(!body.includes('"c1"'), `no answer for the cancelled request: ${body}`);
+    // The session goes on.
+    const after = await s.post({ jsonrpc: '2.0', id: 2, method: 'ping' });
+    assert.equal(after.status, 200);
+  });
+
   it('translates content newer than the client version (resource_link for 2025-03-26)', async () => {
     const call = { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'everything__get-resource-links', arguments: { count: 2 } } };
     const old = await rawSession(gw.url, '2025-03-26');

@@ -68,6 +68,22 @@ backends:
     assert.match(problems(() => parseConfigText('server:\n  host: ${MISSING_X}\n', 'v.yaml', {})), /server\.host: environment variable MISSING_X is not set/);
   });
 
+  it('reads a value that is exactly one ${VAR} as a typed scalar', () => {
+    const c = parseConfigText('server:\n  port: ${PORT_X}\n  legacy_sse: ${SSE_X:-false}\n', 't.yaml', { PORT_X: '9100' });
+    assert.equal(c.server.port, 9100);
+    assert.equal(c.server.legacy_sse, false);
+  });
+
+  it('matches MCPEG_ override segments to existing keys regardless of case', () => {
+    const c = parseConfigText('backends:\n  GitHub:\n    type: mcp\n    url: http://127.0.0.1:1/mcp\n', 'c.yaml', { MCPEG_BACKENDS__GITHUB__TIMEOUT: '5s' });
+    assert.equal(c.backends.GitHub.timeout, 5000);
+  });
+
+  it('names the environment variable behind a bad override', () => {
+    const msg = problems(() => parseConfigText('server:\n  port: 1\n', 'e.yaml', { MCPEG_SERVER__PROT: '2' }));
+    assert.match(msg, /server\.prot: unknown key \(set by environment variable MCPEG_SERVER__PROT\)/);
+  });
+
   it('applies MCPEG_ overrides with __ nesting, typed', () => {
     const c = parseConfigText('server:\n  port: 1\n', 'e.yaml', { MCPEG_SERVER__PORT: '9000', MCPEG_SERVER__LEGACY_SSE: 'false' });
     assert.equal(c.server.port, 9000);

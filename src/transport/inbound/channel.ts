@@ -10,6 +10,7 @@ import { dispatchNotification, dispatchRequest, type DispatchOptions } from '../
 import { errorResponse, isNotification, isRequest, isResponse, resultResponse, type JsonRpcMessage } from '../../protocol/jsonrpc.js';
 import type { ClientSession } from '../../protocol/session.js';
 import type { SessionManager } from '../../protocol/sessions.js';
+import { allowsBatch } from '../../protocol/versions.js';
 
 export class ChannelConnection {
   session: ClientSession | undefined;
@@ -31,7 +32,7 @@ export class ChannelConnection {
         }
         try {
           const { session, result } = await this.sessions.create(this.viewId, m, this.id);
-          session.outbound = { deliver: (msg) => (this.write(msg), true) };
+          session.outbound = { deliver: (msg) => (this.write(msg), true), isOpen: () => this.session === session };
           this.session = session;
           this.write(resultResponse(m.id, result));
         } catch (err) {
@@ -45,12 +46,32 @@ export class ChannelConnection {
         return;
       }
       this.session.lastSeen = Date.now();
-      this.write(await dispatchRequest(this.session, m, this.dispatch));
+      const answer = await dispatchRequest(this.session, m, this.dispatch);
+      if (answer) this.write(answer);
       return;
     }
     if (!this.session) return;
     if (isResponse(m)) this.session.handleClientResponse(m);
     else if (isNotification(m)) dispatchNotification(this.session, m);
+  }
+
+  /** A JSON-RPC batch: allowed only when the negotiated version has batches; answered with one array. */
+  async receiveBatch(messages: JsonRpcMessage[]): Promise<void> {
+    const s = this.session;
+    if (!s || !allowsBatch(s.protocolVersion)) {
+      const why = s ? `protocol version ${s.protocolVersion}` : 'an uninitialized connection (initialize must be sent alone)';
+      this.write(errorResponse(null, new GatewayError('MCPEG_ERR_BATCH_NOT_ALLOWED', `Invalid Request: JSON-RPC batches are not allowed in ${why} (only 2025-03-26)`).toJsonRpc()));
+      return;
+    }
+    s.lastSeen = Date.now();
+    const pending: Array<Promise<JsonRpcMessage | undefined>> = [];
+    for (const m of messages) {
+      if (isRequest(m)) pending.push(dispatchRequest(s, m, this.dispatch));
+      else if (isResponse(m)) s.handleClientResponse(m);
+      else if (isNotification(m)) dispatchNotification(s, m);
+    }
+    const answers = (await Promise.all(pending)).filter((a): a is JsonRpcMessage => a !== undefined);
+    if (answers.length) this.write(answers as unknown as JsonRpcMessage);
   }
 
   async close(reason: string): Promise<void> {

@@ -9,6 +9,7 @@
  *   /health/live, /health        liveness; per-backend state
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { isIPv4 } from 'node:net';
 import type { ServerConfig } from '../../config/schema.js';
 import type { Logger } from '../../observability/logger.js';
 import { checkOriginAndHost, sendError, sendJson, type OriginPolicy } from './http-util.js';
@@ -26,13 +27,25 @@ export interface HttpRoutes {
   health(): { status: number; body: unknown };
 }
 
-const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
+/** Whether a bind address is loopback-only (127.0.0.0/8, ::1, localhost). */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  return h === 'localhost' || h === '::1' || (isIPv4(h) && h.startsWith('127.')) || h === '::ffff:127.0.0.1';
+}
+
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
 
 export function createHttpServer(cfg: ServerConfig, routes: HttpRoutes, log: Logger): Server {
   const policy: OriginPolicy = {
     allowedOrigins: cfg.allowed_origins,
     allowedHosts: cfg.allowed_hosts,
-    boundToLoopback: LOOPBACK.has(cfg.host),
+    boundToLoopback: isLoopbackHost(cfg.host),
   };
   const server = createServer((req, res) => {
     route(req, res).catch((err: unknown) => {
@@ -51,7 +64,7 @@ export function createHttpServer(cfg: ServerConfig, routes: HttpRoutes, log: Log
       const rest = path.slice('/servers/'.length);
       const slash = rest.indexOf('/');
       const name = slash < 0 ? rest : rest.slice(0, slash);
-      const set = routes.backend(decodeURIComponent(name));
+      const set = routes.backend(safeDecode(name));
       const kind = slash < 0 ? '' : rest.slice(slash + 1);
       if (set && (kind === 'mcp' || kind === 'sse' || kind === 'messages')) return mcp(set, kind, req, res, url);
       req.resume();

@@ -112,8 +112,8 @@ export function checkOriginAndHost(req: IncomingMessage, policy: OriginPolicy): 
     if (!hostOk) return { code: 'MCPEG_ERR_HOST_FORBIDDEN', message: `Host "${host}" is not allowed (server.allowed_hosts)` };
   }
   const origin = req.headers.origin;
+  if (origin && (policy.allowedOrigins.includes('*') || policy.allowedOrigins.includes(origin))) return undefined;
   if (origin && origin !== 'null') {
-    if (policy.allowedOrigins.includes('*') || policy.allowedOrigins.includes(origin)) return undefined;
     let ok = false;
     try {
       const u = new URL(origin);

@@ -73,7 +73,8 @@ export class LegacySseEndpoint {
     const parsed = parseMessages(body);
     if (!parsed.ok) return sendError(res, parsed.code, parsed.message);
     res.writeHead(202, { 'content-type': 'text/plain' }).end('Accepted');
-    for (const m of parsed.messages) void entry.conn.receive(m);
+    if (parsed.batch) void entry.conn.receiveBatch(parsed.messages);
+    else void entry.conn.receive(parsed.messages[0]);
   }
 
   closeAll(): void {

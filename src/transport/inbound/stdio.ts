@@ -4,11 +4,12 @@
  */
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
-import { ERRORS } from '../../errors/catalog.js';
+import { GatewayError } from '../../errors/catalog.js';
 import type { DispatchOptions } from '../../protocol/dispatch.js';
-import { envelopeProblem, type JsonRpcMessage } from '../../protocol/jsonrpc.js';
+import { errorResponse } from '../../protocol/jsonrpc.js';
 import type { SessionManager } from '../../protocol/sessions.js';
 import { ChannelConnection } from './channel.js';
+import { parseMessages } from './http-util.js';
 
 export function serveStdio(viewId: string, sessions: SessionManager, dispatch: DispatchOptions, input: Readable, output: Writable): Promise<void> {
   const write = (msg: unknown) => output.write(`${JSON.stringify(msg)}\n`);
@@ -16,20 +17,14 @@ export function serveStdio(viewId: string, sessions: SessionManager, dispatch: D
   const rl = createInterface({ input, crlfDelay: Infinity });
   rl.on('line', (line) => {
     if (!line.trim()) return;
-    let value: unknown;
-    try {
-      value = JSON.parse(line);
-    } catch (err) {
-      write({ jsonrpc: '2.0', id: null, error: { code: ERRORS.MCPEG_ERR_PARSE.rpc, message: `Parse error: ${(err as Error).message}` } });
+    // The same parse and envelope check as the HTTP edge, with the same errors.
+    const parsed = parseMessages(Buffer.from(line));
+    if (!parsed.ok) {
+      write(errorResponse(null, new GatewayError(parsed.code, parsed.message).toJsonRpc()));
       return;
     }
-    const problem = envelopeProblem(value);
-    if (problem) {
-      const id = (value as { id?: unknown })?.id;
-      write({ jsonrpc: '2.0', id: typeof id === 'string' || typeof id === 'number' ? id : null, error: { code: ERRORS.MCPEG_ERR_INVALID_REQUEST.rpc, message: `Invalid Request: ${problem}` } });
-      return;
-    }
-    void conn.receive(value as JsonRpcMessage);
+    if (parsed.batch) void conn.receiveBatch(parsed.messages);
+    else void conn.receive(parsed.messages[0]);
   });
   return new Promise((resolve) => {
     rl.on('close', () => {

@@ -8,6 +8,7 @@
  * reach the client before the response (progress, a sampling request, a log line)
  * switches it to SSE. Both are allowed by the spec; headers are written once, then.
  */
+import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GatewayError, toRpcError } from '../../errors/catalog.js';
 import type { Logger } from '../../observability/logger.js';
@@ -50,30 +51,38 @@ class PostStream {
   /** A message related to one of this POST's requests, sent before its response. */
   write(msg: JsonRpcMessage): void {
     if (this.mode === 'pending') this.startSse();
-    const id = this.channels.events.append(this.channels.sessionId, this.streamId, msg);
-    if (this.res && !this.res.writableEnded) this.res.write(sseEvent(JSON.stringify(msg), id));
+    this.writeEvent(msg);
   }
 
-  respond(r: JsonRpcResponse): void {
+  /** The answer to one request; undefined when it was cancelled (no answer is sent then). */
+  respond(r: JsonRpcResponse | undefined): void {
     this.remaining--;
     if (this.mode === 'pending') {
-      this.responses.push(r);
+      if (r) this.responses.push(r);
       if (this.remaining > 0) return;
-      this.mode = 'json';
       this.finish();
       const res = this.res;
-      if (res && !res.writableEnded) {
-        const body = JSON.stringify(this.batch ? this.responses : this.responses[0]);
-        res.writeHead(200, JSON_HEADERS);
-        res.end(body);
+      if (!res || res.writableEnded) return;
+      if (this.responses.length === 0) {
+        // Every request was cancelled: an empty stream, since a request POST must get JSON or SSE.
+        res.writeHead(200, SSE_HEADERS).end();
+        return;
       }
+      this.mode = 'json';
+      res.writeHead(200, JSON_HEADERS);
+      res.end(JSON.stringify(this.batch ? this.responses : this.responses[0]));
       return;
     }
-    this.write(r);
+    if (r) this.writeEvent(r);
     if (this.remaining === 0) {
       this.finish();
       if (this.res && !this.res.writableEnded) this.res.end();
     }
+  }
+
+  private writeEvent(msg: JsonRpcMessage): void {
+    const id = this.channels.events.append(this.channels.sessionId, this.streamId, msg);
+    if (this.res && !this.res.writableEnded) this.res.write(sseEvent(JSON.stringify(msg), id));
   }
 
   /** Attach a reconnecting client (GET with Last-Event-ID) to this still-open stream. */
@@ -94,6 +103,8 @@ class PostStream {
       this.channels.prime(this.res, this.streamId);
       this.stopKeepAlive = keepAlive(this.res, this.channels.keepAliveMs);
     }
+    // Answers already ready in a batch go first, now that the stream is SSE.
+    for (const r of this.responses.splice(0)) this.writeEvent(r);
   }
 
   private finish(): void {
@@ -106,7 +117,8 @@ class PostStream {
 /** Where a session's server-initiated messages go over Streamable HTTP. */
 class SessionChannels implements Outbound {
   standalone: ServerResponse | null = null;
-  readonly standaloneId = 'g';
+  /** Stream ids carry this instance's tag, so ids stay unique in a store shared by instances. */
+  readonly standaloneId: string;
   private readonly posts = new Map<RequestId, PostStream>();
   private nextStream = 1;
 
@@ -115,7 +127,10 @@ class SessionChannels implements Outbound {
     readonly events: EventStore,
     readonly keepAliveMs: number,
     private readonly primeRetryMs: number | undefined,
-  ) {}
+    private readonly instanceTag: string,
+  ) {
+    this.standaloneId = `g${instanceTag}`;
+  }
 
   /** Writes the priming event on a new SSE stream, for clients on 2025-11-25 or later. */
   prime(res: ServerResponse, streamId: string): void {
@@ -123,7 +138,7 @@ class SessionChannels implements Outbound {
   }
 
   openPost(res: ServerResponse, requests: JsonRpcRequest[], batch: boolean): PostStream {
-    const ps = new PostStream(`p${this.nextStream++}`, res, requests.length, batch, this);
+    const ps = new PostStream(`p${this.instanceTag}${this.nextStream++}`, res, requests.length, batch, this);
     for (const r of requests) this.posts.set(r.id, ps);
     return ps;
   }
@@ -163,6 +178,10 @@ class SessionChannels implements Outbound {
     return true;
   }
 
+  isOpen(): boolean {
+    return (this.standalone !== null && !this.standalone.writableEnded) || this.posts.size > 0;
+  }
+
   closeAll(): void {
     this.standalone?.end();
     this.standalone = null;
@@ -173,6 +192,7 @@ class SessionChannels implements Outbound {
 
 export class StreamableHttpEndpoint {
   private readonly channels = new Map<string, SessionChannels>();
+  private readonly instanceTag = randomBytes(4).toString('hex');
 
   constructor(readonly viewId: string, private readonly deps: StreamableDeps) {}
 
@@ -203,7 +223,7 @@ export class StreamableHttpEndpoint {
     let ch = this.channels.get(s.sessionId);
     if (!ch) {
       const prime = versionAtLeast(s.protocolVersion, '2025-11-25') ? this.deps.retryMs : undefined;
-      ch = new SessionChannels(s.sessionId, this.deps.events, this.deps.keepAliveMs, prime);
+      ch = new SessionChannels(s.sessionId, this.deps.events, this.deps.keepAliveMs, prime, this.instanceTag);
       this.channels.set(s.sessionId, ch);
       s.outbound = ch;
     }
@@ -346,6 +366,8 @@ export class StreamableHttpEndpoint {
 
   private async delete(req: IncomingMessage, res: ServerResponse): Promise<void> {
     req.resume();
+    const versionProblem = this.versionHeaderProblem(req);
+    if (versionProblem) return sendError(res, 'MCPEG_ERR_UNSUPPORTED_PROTOCOL_VERSION', versionProblem);
     const s = await this.session(req, res);
     if (!s) return;
     await this.deps.sessions.close(s.sessionId, 'terminated by client (DELETE)');

@@ -1,0 +1,11 @@
+/**
+ * MCpeg's public API: embed the gateway in a Node.js program. Explicit named exports only.
+ */
+export { createGateway, type Gateway, type GatewayOptions } from './gateway.js';
+export { loadConfig, parseConfigText, validateConfig, type LoadOptions } from './config/load.js';
+export type { Config, BackendConfig, McpBackendConfig, ServerConfig } from './config/schema.js';
+export { ConfigError, GatewayError, ERRORS, type ErrorCode } from './errors/catalog.js';
+export { MemorySessionStore, type SessionRecord, type SessionStore } from './protocol/session-store.js';
+export { MemoryEventStore, type EventStore } from './transport/inbound/event-store.js';
+export { SUPPORTED_VERSIONS, LATEST_VERSION } from './protocol/versions.js';
+export { VERSION } from './version.js';
