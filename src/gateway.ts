@@ -66,6 +66,7 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
   };
   sessions = new SessionManager(host, opts.sessionStore ?? new MemorySessionStore(), {
     idleTimeoutMs: config.server.session_idle_timeout,
+    backendIdleMs: Math.min(Infinity, ...[...backends.values()].map((b) => b.cfg.idle_timeout)),
     maxSessions: config.server.max_sessions,
     instructions: (viewId) => {
       const v = registry!.view(viewId);

@@ -12,6 +12,8 @@ import type { SessionStore } from './session-store.js';
 
 export interface SessionManagerOptions {
   idleTimeoutMs: number;
+  /** The shortest idle timeout of any backend: backend sessions are swept as often as it needs. */
+  backendIdleMs: number;
   maxSessions: number;
   instructions(viewId: string): string | undefined;
 }
@@ -41,7 +43,7 @@ export class SessionManager {
   }
 
   startSweeper(): void {
-    const every = Math.max(1000, Math.min(60_000, Math.floor(this.opts.idleTimeoutMs / 4)));
+    const every = Math.max(1000, Math.min(60_000, Math.floor(Math.min(this.opts.idleTimeoutMs, this.opts.backendIdleMs) / 4)));
     this.sweepTimer = setInterval(() => void this.sweep(Date.now()), every);
     this.sweepTimer.unref();
   }

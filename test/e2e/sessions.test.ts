@@ -56,7 +56,7 @@ describe('sessions', () => {
   });
 
   it('closes idle backend sessions and reopens them on the next call', async () => {
-    const gw = await startGateway({ server: { session_idle_timeout: '4s' }, backends: { everything: everythingStdio({ idle_timeout: '300ms' }) } });
+    const gw = await startGateway({ server: { session_idle_timeout: '5m' }, backends: { everything: everythingStdio({ idle_timeout: '300ms' }) } });
     cleanups.push(() => gw.close());
     const b = gw.gw.registry.backend('everything')!;
     const s = await rawSession(gw.url);

@@ -1,13 +1,14 @@
 /**
- * Opens the SDK client transport for one MCP backend: a stdio child, Streamable HTTP or
- * legacy SSE. `transport: auto` tries Streamable HTTP first and falls back to SSE when the
+ * Opens the client transport for one MCP backend: a stdio child (stdio-transport.ts),
+ * Streamable HTTP (http-transport.ts), or legacy SSE (the SDK's SSEClientTransport). `transport: auto` tries Streamable HTTP first and falls back to SSE when the
  * endpoint answers the initialize POST with 4xx (the backwards-compatibility procedure of
  * the 2025-03-26 transport spec).
  */
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
-import { StdioClientTransport, getDefaultEnvironment } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { getDefaultEnvironment } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
+import { StreamableHttpClient } from './http-transport.js';
+import { StdioClient } from './stdio-transport.js';
 import type { McpBackendConfig } from '../../config/schema.js';
 import type { Logger } from '../../observability/logger.js';
 
@@ -23,24 +24,23 @@ export interface OpenedTransport {
 
 export function createTransport(name: string, cfg: McpBackendConfig, kind: TransportKind, log: Logger): OpenedTransport {
   if (kind === 'stdio') {
-    const t = new StdioClientTransport({
+    const t = new StdioClient({
       command: cfg.command!,
-      args: [...cfg.args],
+      args: cfg.args,
+      // The SDK's default environment (HOME, PATH, ...), not the gateway's whole env.
       env: { ...getDefaultEnvironment(), ...cfg.env },
-      ...(cfg.cwd ? { cwd: cfg.cwd } : {}),
-      stderr: 'pipe',
+      cwd: cfg.cwd,
+      onStderrLine: (line) => log.info({ stream: 'stderr' }, line),
     });
-    pipeStderr(name, t, log);
     return { transport: t, kind, setProtocolVersion: () => {}, get pid() { return t.pid; } };
   }
   const url = new URL(cfg.url!);
-  const requestInit: RequestInit = { headers: { ...cfg.headers } };
   if (kind === 'sse') {
     // The SDK adds requestInit headers to both the GET stream and the message POSTs.
-    const t = new SSEClientTransport(url, { requestInit });
+    const t = new SSEClientTransport(url, { requestInit: { headers: { ...cfg.headers } } });
     return { transport: t, kind, setProtocolVersion: (v) => t.setProtocolVersion(v) };
   }
-  const t = new StreamableHTTPClientTransport(url, { requestInit });
+  const t = new StreamableHttpClient(url, { ...cfg.headers });
   return { transport: t, kind, setProtocolVersion: (v) => t.setProtocolVersion(v) };
 }
 
@@ -56,23 +56,4 @@ export function shouldFallBackToSse(cfg: McpBackendConfig, err: unknown): boolea
   const e = err as { code?: unknown; data?: { status?: unknown } };
   const status = typeof e?.code === 'number' ? e.code : e?.data?.status;
   return typeof status === 'number' && status >= 400 && status < 500;
-}
-
-function pipeStderr(name: string, t: StdioClientTransport, log: Logger): void {
-  const stream = t.stderr;
-  if (!stream) return;
-  let buf = '';
-  stream.on('data', (chunk: string | Buffer) => {
-    buf += chunk.toString();
-    let nl: number;
-    while ((nl = buf.indexOf('\n')) >= 0) {
-      const line = buf.slice(0, nl).trimEnd();
-      buf = buf.slice(nl + 1);
-      if (line) log.info({ stream: 'stderr' }, line);
-    }
-    if (buf.length > 64 * 1024) {
-      log.info({ stream: 'stderr' }, buf);
-      buf = '';
-    }
-  });
 }

@@ -1,0 +1,230 @@
+/**
+ * A lean Streamable HTTP client transport for backends (MCP transport spec, 2025-03-26
+ * and later), in place of the SDK's fetch-based one: undici's connection pool with
+ * keep-alive, one JSON.parse per message and no schema validation on the relay path.
+ * It implements the SDK's Transport interface, so BackendConnection does not care.
+ *
+ * POST answers may be JSON or SSE; an SSE answer that ends before its response is
+ * resumed with GET + Last-Event-ID. After notifications/initialized it opens the GET
+ * stream for server-initiated messages (405 means the backend offers none).
+ */
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import { createParser, type EventSourceMessage } from 'eventsource-parser';
+import { Pool, type Dispatcher } from 'undici';
+
+/** An HTTP-level failure; `code` is the status (the auto fallback to SSE reads it). */
+export class HttpStatusError extends Error {
+  constructor(readonly code: number, message: string) {
+    super(message);
+    this.name = 'HttpStatusError';
+  }
+}
+
+const pools = new Map<string, { pool: Pool; users: number }>();
+
+/** One keep-alive pool per backend origin, shared by that backend's sessions. */
+function acquirePool(origin: string): Pool {
+  let p = pools.get(origin);
+  if (!p) {
+    p = { pool: new Pool(origin, { connections: 128, pipelining: 1, keepAliveTimeout: 30_000 }), users: 0 };
+    pools.set(origin, p);
+  }
+  p.users++;
+  return p.pool;
+}
+
+function releasePool(origin: string): void {
+  const p = pools.get(origin);
+  if (!p || --p.users > 0) return;
+  pools.delete(origin);
+  void p.pool.close().catch(() => {});
+}
+
+const MAX_ERROR_BODY = 4096;
+const MAX_RESUME_ATTEMPTS = 3;
+
+export class StreamableHttpClient implements Transport {
+  onmessage?: (message: JSONRPCMessage) => void;
+  onclose?: () => void;
+  onerror?: (error: Error) => void;
+  sessionId?: string;
+  private protocolVersion: string | undefined;
+  private readonly pool: Pool;
+  private readonly origin: string;
+  private readonly path: string;
+  private closed = false;
+  private getStream: AbortController | undefined;
+
+  constructor(url: URL, private readonly extraHeaders: Record<string, string>) {
+    this.origin = url.origin;
+    this.path = `${url.pathname}${url.search}`;
+    this.pool = acquirePool(this.origin);
+  }
+
+  async start(): Promise<void> {}
+
+  setProtocolVersion(v: string): void {
+    this.protocolVersion = v;
+  }
+
+  private headers(accept: string): Record<string, string> {
+    const h: Record<string, string> = { ...this.extraHeaders, accept };
+    if (this.sessionId) h['mcp-session-id'] = this.sessionId;
+    if (this.protocolVersion) h['mcp-protocol-version'] = this.protocolVersion;
+    return h;
+  }
+
+  async send(message: JSONRPCMessage): Promise<void> {
+    if (this.closed) throw new Error('transport closed');
+    const headers = this.headers('application/json, text/event-stream');
+    headers['content-type'] = 'application/json';
+    const res = await this.pool.request({ path: this.path, method: 'POST', headers, body: JSON.stringify(message) });
+    const sid = res.headers['mcp-session-id'];
+    if (typeof sid === 'string' && sid) this.sessionId = sid;
+    if (res.statusCode === 202) {
+      await res.body.dump();
+      if ((message as { method?: string }).method === 'notifications/initialized') this.openGetStream(undefined, 0);
+      return;
+    }
+    if (res.statusCode >= 400) {
+      const text = await boundedText(res.body);
+      if (res.statusCode === 404 && this.sessionId) {
+        // The backend forgot our session (restarted, expired): this session is over.
+        queueMicrotask(() => void this.close());
+      }
+      throw new HttpStatusError(res.statusCode, `HTTP ${res.statusCode} from ${this.origin}${this.path}: ${text}`);
+    }
+    const type = String(res.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+    if (type === 'text/event-stream') {
+      const id = (message as { id?: unknown }).id;
+      void this.readSse(res.body, id === undefined ? undefined : (id as string | number), 0);
+      return;
+    }
+    const text = await res.body.text();
+    if (!text) return;
+    if (type !== 'application/json') throw new HttpStatusError(res.statusCode, `unexpected content type "${type}" from ${this.origin}${this.path}`);
+    const parsed = JSON.parse(text) as JSONRPCMessage | JSONRPCMessage[];
+    if (Array.isArray(parsed)) for (const m of parsed) this.onmessage?.(m);
+    else this.onmessage?.(parsed);
+  }
+
+  /** Reads an SSE body; if it ends before the response to `awaiting`, resumes it with GET. */
+  private async readSse(body: Dispatcher.ResponseData['body'], awaiting: string | number | undefined, attempt: number, lastId?: string): Promise<void> {
+    let lastEventId = lastId;
+    let answered = awaiting === undefined;
+    const parser = createParser({
+      onEvent: (e: EventSourceMessage) => {
+        if (e.id) lastEventId = e.id;
+        if (!e.data || (e.event && e.event !== 'message')) return;
+        let m: JSONRPCMessage;
+        try {
+          m = JSON.parse(e.data) as JSONRPCMessage;
+        } catch (err) {
+          this.onerror?.(new Error(`invalid JSON in SSE event from ${this.origin}: ${(err as Error).message}`));
+          return;
+        }
+        if (!answered && 'id' in m && m.id === awaiting && !('method' in m)) answered = true;
+        this.onmessage?.(m);
+      },
+    });
+    try {
+      for await (const chunk of body) parser.feed(typeof chunk === 'string' ? chunk : (chunk as Buffer).toString('utf8'));
+    } catch (err) {
+      if (this.closed) return;
+      this.onerror?.(err as Error);
+    }
+    if (!answered && !this.closed && lastEventId && attempt < MAX_RESUME_ATTEMPTS) {
+      // The stream dropped before the answer: resumability (Last-Event-ID) gets the rest.
+      await this.resume(lastEventId, awaiting, attempt + 1);
+    }
+  }
+
+  private async resume(lastEventId: string, awaiting: string | number | undefined, attempt: number): Promise<void> {
+    try {
+      const res = await this.pool.request({ path: this.path, method: 'GET', headers: { ...this.headers('text/event-stream'), 'last-event-id': lastEventId } });
+      if (res.statusCode !== 200) {
+        await res.body.dump();
+        return;
+      }
+      await this.readSse(res.body, awaiting, attempt, lastEventId);
+    } catch (err) {
+      this.onerror?.(err as Error);
+    }
+  }
+
+  /** The GET stream for server-initiated messages; reconnects with backoff while open. */
+  private openGetStream(lastEventId: string | undefined, failures: number): void {
+    if (this.closed || this.getStream) return;
+    const ac = new AbortController();
+    this.getStream = ac;
+    void (async () => {
+      let next = lastEventId;
+      try {
+        const headers = this.headers('text/event-stream');
+        if (next) headers['last-event-id'] = next;
+        const res = await this.pool.request({ path: this.path, method: 'GET', headers, signal: ac.signal });
+        if (res.statusCode === 405 || res.statusCode === 404) {
+          await res.body.dump();
+          return; // no GET stream offered, or the session is gone
+        }
+        if (res.statusCode !== 200) {
+          await res.body.dump();
+          throw new Error(`GET stream: HTTP ${res.statusCode}`);
+        }
+        failures = 0;
+        const parser = createParser({
+          onEvent: (e) => {
+            if (e.id) next = e.id;
+            if (!e.data) return;
+            try {
+              this.onmessage?.(JSON.parse(e.data) as JSONRPCMessage);
+            } catch (err) {
+              this.onerror?.(err as Error);
+            }
+          },
+        });
+        for await (const chunk of res.body) parser.feed(typeof chunk === 'string' ? chunk : (chunk as Buffer).toString('utf8'));
+      } catch (err) {
+        if (!this.closed) this.onerror?.(err as Error);
+        failures++;
+      } finally {
+        if (this.getStream === ac) this.getStream = undefined;
+      }
+      if (this.closed) return;
+      const delay = Math.min(30_000, 500 * 2 ** failures);
+      setTimeout(() => this.openGetStream(next, failures), delay).unref();
+    })();
+  }
+
+  /** Ends the backend session (DELETE), as the spec asks a client that is done with it. */
+  async terminateSession(): Promise<void> {
+    if (!this.sessionId || this.closed) return;
+    try {
+      const res = await this.pool.request({ path: this.path, method: 'DELETE', headers: this.headers('application/json') });
+      await res.body.dump();
+    } catch {
+      /* the backend may already be gone */
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.getStream?.abort();
+    releasePool(this.origin);
+    this.onclose?.();
+  }
+}
+
+async function boundedText(body: Dispatcher.ResponseData['body']): Promise<string> {
+  let out = '';
+  for await (const chunk of body) {
+    out += typeof chunk === 'string' ? chunk : (chunk as Buffer).toString('utf8');
+    if (out.length > MAX_ERROR_BODY) {
+      body.destroy();
+      break;
+    }
+  }
+  return out.slice(0, MAX_ERROR_BODY);
+}

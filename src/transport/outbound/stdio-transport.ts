@@ -1,0 +1,132 @@
+/**
+ * A lean stdio client transport for backends (MCP transport spec, "stdio"): spawns the
+ * program with an argument vector (never a shell), writes one JSON-RPC message per line
+ * to its stdin and reads one per line from its stdout. One JSON.parse per message and no
+ * schema validation: the gateway relays, the endpoints validate. stderr is handed to the
+ * caller line by line (for the gateway's log).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+
+export interface StdioOptions {
+  command: string;
+  args: readonly string[];
+  env: Record<string, string>;
+  cwd?: string | undefined;
+  onStderrLine(line: string): void;
+}
+
+/** Grace periods when closing (the stdio spec: close stdin, then SIGTERM, then SIGKILL). */
+const TERM_AFTER_MS = 2000;
+const KILL_AFTER_MS = 2000;
+const MAX_LINE = 64 * 1024 * 1024;
+
+export class StdioClient implements Transport {
+  onmessage?: (message: JSONRPCMessage) => void;
+  onclose?: () => void;
+  onerror?: (error: Error) => void;
+  private child: ChildProcess | undefined;
+  private buffer = '';
+  private closed = false;
+
+  constructor(private readonly opts: StdioOptions) {}
+
+  get pid(): number | null {
+    return this.child?.pid ?? null;
+  }
+
+  start(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const child = spawn(this.opts.command, [...this.opts.args], {
+        env: this.opts.env,
+        cwd: this.opts.cwd,
+        stdio: ['pipe', 'pipe', 'pipe'],
+        shell: false,
+        windowsHide: true,
+      });
+      this.child = child;
+      child.once('error', (err) => {
+        reject(err);
+        this.onerror?.(err);
+        this.finish();
+      });
+      child.once('spawn', () => resolve());
+      child.once('close', () => this.finish());
+      child.stdin!.on('error', (err) => this.onerror?.(err));
+      child.stdout!.setEncoding('utf8');
+      child.stdout!.on('data', (chunk: string) => this.receive(chunk));
+      let errBuf = '';
+      child.stderr!.setEncoding('utf8');
+      child.stderr!.on('data', (chunk: string) => {
+        errBuf += chunk;
+        let nl: number;
+        while ((nl = errBuf.indexOf('\n')) >= 0) {
+          const line = errBuf.slice(0, nl).trimEnd();
+          errBuf = errBuf.slice(nl + 1);
+          if (line) this.opts.onStderrLine(line);
+        }
+        if (errBuf.length > 64 * 1024) {
+          this.opts.onStderrLine(errBuf);
+          errBuf = '';
+        }
+      });
+    });
+  }
+
+  private receive(chunk: string): void {
+    this.buffer += chunk;
+    let nl: number;
+    while ((nl = this.buffer.indexOf('\n')) >= 0) {
+      const line = this.buffer.slice(0, nl);
+      this.buffer = this.buffer.slice(nl + 1);
+      if (!line.trim()) continue;
+      let m: JSONRPCMessage;
+      try {
+        m = JSON.parse(line) as JSONRPCMessage;
+      } catch (err) {
+        // Servers must write only protocol to stdout; say so instead of failing silently.
+        this.onerror?.(new Error(`backend wrote a non-JSON line to stdout: ${line.slice(0, 200)}`));
+        continue;
+      }
+      this.onmessage?.(m);
+    }
+    if (this.buffer.length > MAX_LINE) {
+      this.onerror?.(new Error(`backend wrote a line over ${MAX_LINE} bytes without a newline; closing`));
+      void this.close();
+    }
+  }
+
+  send(message: JSONRPCMessage): Promise<void> {
+    const stdin = this.child?.stdin;
+    if (this.closed || !stdin || stdin.destroyed) return Promise.reject(new Error('backend process is not running'));
+    const line = `${JSON.stringify(message)}\n`;
+    // Resolve at once unless the pipe is full; honour backpressure then.
+    if (stdin.write(line)) return Promise.resolve();
+    return new Promise((resolve) => stdin.once('drain', () => resolve()));
+  }
+
+  async close(): Promise<void> {
+    const child = this.child;
+    if (this.closed || !child) {
+      this.finish();
+      return;
+    }
+    child.stdin?.end();
+    const exited = new Promise<void>((r) => child.once('close', () => r()));
+    const term = setTimeout(() => child.kill('SIGTERM'), TERM_AFTER_MS);
+    const kill = setTimeout(() => child.kill('SIGKILL'), TERM_AFTER_MS + KILL_AFTER_MS);
+    term.unref();
+    kill.unref();
+    await Promise.race([exited, new Promise((r) => setTimeout(r, TERM_AFTER_MS + KILL_AFTER_MS + 100).unref())]);
+    clearTimeout(term);
+    clearTimeout(kill);
+    this.finish();
+  }
+
+  private finish(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.onclose?.();
+  }
+}
