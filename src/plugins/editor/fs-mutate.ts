@@ -1,0 +1,116 @@
+/** Deleting and moving, both contained. Neither may remove a root or carry denied files along. */
+import { link, lstat, readdir, rename, rm, rmdir, unlink } from 'node:fs/promises';
+import path from 'node:path';
+import { isInside, type Sandbox } from './fs-contain.js';
+import { errnoOf, SandboxError, shown } from './fs-errors.js';
+import { fsyncDir, verifyDir } from './fs-handle.js';
+import { ensureParent } from './fs-atomic.js';
+import { entryType, type EntryType } from './fs-read.js';
+
+export interface DeleteResult {
+  path: string;
+  type: EntryType;
+}
+
+export interface MoveOptions {
+  /** Replace an existing regular file at the destination. */
+  overwrite?: boolean;
+  createDirs?: boolean;
+}
+
+export async function deleteFile(sb: Sandbox, userPath: string, opts: { recursive?: boolean } = {}): Promise<DeleteResult> {
+  const r = await sb.resolve(userPath, 'delete');
+  const st = await lstat(r.abs);
+  const type = entryType(st);
+  if (st.isDirectory()) {
+    await checkTree(sb, r.abs, userPath);
+    await verifyDir(r.abs, userPath);
+    if (opts.recursive) {
+      // rm() removes symlinks inside the tree without following them.
+      await rm(r.abs, { recursive: true });
+    } else {
+      try {
+        await rmdir(r.abs);
+      } catch (err) {
+        if (errnoOf(err) === 'ENOTEMPTY' || errnoOf(err) === 'EEXIST') {
+          throw new SandboxError('INVALID_ARGUMENT', `directory ${shown(userPath)} is not empty (pass recursive to delete it with its contents)`, userPath);
+        }
+        throw err;
+      }
+    }
+  } else {
+    await verifyDir(path.dirname(r.abs), userPath);
+    await unlink(r.abs);
+  }
+  await fsyncDir(path.dirname(r.abs));
+  return { path: sb.display(r.abs), type };
+}
+
+export async function move(sb: Sandbox, from: string, to: string, opts: MoveOptions = {}): Promise<{ from: string; to: string }> {
+  const src = await sb.resolve(from, 'delete');
+  const st = await lstat(src.abs);
+  if (st.isDirectory()) await checkTree(sb, src.abs, from);
+  let dst = await sb.resolve(to, opts.overwrite ? 'write' : 'create');
+  if (isInside(src.abs, dst.abs)) {
+    throw new SandboxError('INVALID_ARGUMENT', `cannot move ${shown(from)} into itself (${shown(to)})`, to);
+  }
+  dst = await ensureParent(sb, dst, to, opts.overwrite ? 'write' : 'create', opts.createDirs);
+  await verifyDir(path.dirname(src.abs), from);
+  await verifyDir(path.dirname(dst.abs), to);
+  try {
+    if (!opts.overwrite && !st.isDirectory()) await linkThenUnlink(src.abs, dst.abs, to);
+    else await rename(src.abs, dst.abs);
+  } catch (err) {
+    if (err instanceof SandboxError) throw err;
+    if (errnoOf(err) === 'EXDEV') throw new SandboxError('INVALID_ARGUMENT', `cannot move ${shown(from)} to ${shown(to)}: they are on different filesystems`, to);
+    if (errnoOf(err) === 'EEXIST' || errnoOf(err) === 'ENOTEMPTY') throw new SandboxError('EXISTS', `path ${shown(to)} already exists`, to);
+    if (errnoOf(err) === 'ENOTDIR' || errnoOf(err) === 'EISDIR') {
+      throw new SandboxError('INVALID_ARGUMENT', `cannot replace ${shown(to)} with ${shown(from)}: one is a directory and the other is not`, to);
+    }
+    throw err;
+  }
+  await fsyncDir(path.dirname(src.abs));
+  await fsyncDir(path.dirname(dst.abs));
+  return { from: sb.display(src.abs), to: sb.display(dst.abs) };
+}
+
+/** No-clobber move of a file: link() fails if the destination appeared meanwhile; rename() would replace it. */
+async function linkThenUnlink(src: string, dst: string, to: string): Promise<void> {
+  try {
+    await link(src, dst);
+  } catch (err) {
+    const code = errnoOf(err);
+    if (code === 'EEXIST') throw new SandboxError('EXISTS', `path ${shown(to)} already exists`, to);
+    // Filesystems without hard links: fall back to check-then-rename.
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP') throw err;
+    if (await lstat(dst).catch(() => undefined)) throw new SandboxError('EXISTS', `path ${shown(to)} already exists`, to);
+    await rename(src, dst);
+    return;
+  }
+  await unlink(src);
+}
+
+/**
+ * A directory about to be deleted or moved must not hold a root or a denied entry: deleting
+ * `proj/` would otherwise destroy `proj/.git` or `proj/.env`, which the editor may not touch.
+ * Symlinks inside are not followed (rm and rename act on the links themselves).
+ */
+async function checkTree(sb: Sandbox, dir: string, userPath: string): Promise<void> {
+  for (const root of sb.roots) {
+    if (root !== dir && isInside(dir, root)) {
+      throw new SandboxError('PATH_INVALID', `path ${shown(userPath)} contains an editor root`, userPath);
+    }
+  }
+  const pending = [dir];
+  while (pending.length > 0) {
+    const cur = pending.pop() as string;
+    for (const ent of await readdir(cur, { withFileTypes: true })) {
+      const abs = path.join(cur, ent.name);
+      const pattern = sb.deniedBy(abs);
+      if (pattern) {
+        throw new SandboxError('PATH_DENIED', `path ${shown(userPath)} contains ${shown(sb.display(abs))}, which the deny list protects (${pattern})`, userPath);
+      }
+      if (ent.isDirectory()) pending.push(abs);
+    }
+  }
+}

@@ -1,0 +1,165 @@
+/**
+ * Runs the `git` program: an argument vector (never a shell), a fixed hardened
+ * environment, a per-call timeout and an output cap. Every invocation of git by the
+ * plugin goes through here, so the hardening cannot be forgotten by one operation.
+ */
+import { spawn } from 'node:child_process';
+import { GitError } from './git-errors.js';
+import { redactCredentials } from './git-url.js';
+
+export interface RunGitOptions {
+  cwd: string;
+  timeoutMs: number;
+  /** Cap on stdout + stderr together; exceeding it kills git. */
+  maxOutputBytes: number;
+  /** Extra environment from trusted code (tests, the repo layer), applied last. */
+  env?: Record<string, string>;
+  /** Written to git's stdin, then closed (commit messages via `-F -`). */
+  input?: string;
+  /** Exit codes that are answers, not failures (`git config --get` exits 1 when unset). */
+  acceptExit?: readonly number[];
+  /** Extra `-c key=value` pairs from trusted code (identity defaults); never user values. */
+  config?: Readonly<Record<string, string>>;
+  /** Run repository hooks. Off by default: see HARDENING below. */
+  allowHooks?: boolean;
+}
+
+export interface GitResult {
+  stdout: string;
+  stderr: string;
+  code: number;
+}
+
+/**
+ * Configuration forced on every call, as `-c` (which outranks every config file):
+ * - core.hooksPath=/dev/null: hooks are executable files inside the repository (or a
+ *   hooks path named by its config). Anything a client can write there — through the
+ *   editor plugin, a checkout, a pulled `core.hooksPath` directory — would run as code on
+ *   the next commit/switch/pull. Disabling them is the safe default; `allowHooks` opts in.
+ * - core.fsmonitor=false: a config-named fsmonitor is a command run by `git status`.
+ * - protocol.ext.allow=never: `ext::` remotes run arbitrary commands by design.
+ * - gc.auto=0, maintenance.auto=false: no detached background work outliving the call
+ *   and its timeout.
+ * - color.ui=false, core.pager=cat: output stays parseable and never waits on a pager.
+ */
+const HARDENING: readonly string[] = [
+  '-c', 'core.fsmonitor=false',
+  '-c', 'protocol.ext.allow=never',
+  '-c', 'gc.auto=0',
+  '-c', 'maintenance.auto=false',
+  '-c', 'color.ui=false',
+  '-c', 'core.pager=cat',
+];
+
+/** Variables taken from the gateway's environment; everything else (GIT_SSH_COMMAND,
+ * GIT_EXEC_PATH, GIT_DIR, GIT_CONFIG_*, ...) is dropped so the host environment cannot
+ * redirect which program or repository git uses. */
+const INHERITED = [
+  'PATH', 'HOME', 'USER', 'LOGNAME', 'TMPDIR', 'XDG_CONFIG_HOME', 'SSH_AUTH_SOCK',
+  'http_proxy', 'https_proxy', 'no_proxy', 'HTTP_PROXY', 'HTTPS_PROXY', 'NO_PROXY',
+  'SSL_CERT_FILE', 'SSL_CERT_DIR',
+  'GIT_AUTHOR_NAME', 'GIT_AUTHOR_EMAIL', 'GIT_COMMITTER_NAME', 'GIT_COMMITTER_EMAIL',
+];
+
+const FIXED_ENV: Readonly<Record<string, string>> = {
+  GIT_TERMINAL_PROMPT: '0', // fail instead of asking for a password nobody can type
+  GIT_CONFIG_NOSYSTEM: '1', // /etc/gitconfig is outside the operator's per-user control
+  GIT_OPTIONAL_LOCKS: '0', // read-only calls (status) must not take index.lock
+  GIT_LITERAL_PATHSPECS: '1', // `:(top)`, `*` in a client's path are literal characters
+  GIT_PAGER: 'cat',
+  PAGER: 'cat',
+  GIT_EDITOR: 'true', // nothing interactive: an editor would block until the timeout
+  LC_ALL: 'C', // parsers rely on untranslated output
+};
+
+export function gitEnv(extra: Record<string, string> = {}): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const k of INHERITED) {
+    const v = process.env[k];
+    if (v !== undefined) env[k] = v;
+  }
+  return { ...env, ...FIXED_ENV, ...extra };
+}
+
+const EXCERPT_CHARS = 2000;
+
+export function excerpt(text: string): string {
+  const t = redactCredentials(text.trim());
+  return t.length > EXCERPT_CHARS ? `${t.slice(0, EXCERPT_CHARS)}…` : t;
+}
+
+export function runGit(args: string[], opts: RunGitOptions): Promise<GitResult> {
+  const config: string[] = [...HARDENING];
+  if (!opts.allowHooks) config.push('-c', 'core.hooksPath=/dev/null');
+  for (const [k, v] of Object.entries(opts.config ?? {})) config.push('-c', `${k}=${v}`);
+  const argv = ['--no-pager', ...config, ...args];
+  const accept = opts.acceptExit ?? [0];
+
+  return new Promise<GitResult>((resolve, reject) => {
+    // detached: git leads a new session and process group, so a timeout can kill the
+    // whole group (editor, ssh, credential helper) and nothing can open our terminal.
+    const child = spawn('git', argv, {
+      cwd: opts.cwd,
+      env: gitEnv(opts.env),
+      stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+      detached: true,
+      shell: false,
+    });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    let bytes = 0;
+    let settled = false;
+
+    const killGroup = (): void => {
+      try {
+        if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+      child.stdout?.destroy();
+      child.stderr?.destroy();
+    };
+    const fail = (e: GitError): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      killGroup();
+      reject(e);
+    };
+    const timer = setTimeout(() => {
+      fail(new GitError('TIMEOUT', `git ${args[0] ?? ''} timed out after ${opts.timeoutMs} ms`));
+    }, opts.timeoutMs);
+
+    const collect = (sink: Buffer[]) => (chunk: Buffer): void => {
+      if (settled) return;
+      bytes += chunk.length;
+      if (bytes > opts.maxOutputBytes) {
+        fail(new GitError('OUTPUT_LIMIT', `git ${args[0] ?? ''} output exceeded ${opts.maxOutputBytes} bytes; narrow the request`));
+        return;
+      }
+      sink.push(chunk);
+    };
+    child.stdout?.on('data', collect(out));
+    child.stderr?.on('data', collect(err));
+    child.on('error', (e) => fail(new GitError('GIT_FAILED', `cannot run git: ${e.message}`, { exitCode: null })));
+    child.on('close', (code, signal) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      const stdout = Buffer.concat(out).toString('utf8');
+      const stderr = Buffer.concat(err).toString('utf8');
+      if (code !== null && accept.includes(code)) {
+        resolve({ stdout, stderr, code });
+        return;
+      }
+      // Some failures ("nothing to commit") are reported on stdout only.
+      const said = excerpt(stderr || stdout);
+      const how = code === null ? `killed by ${signal ?? 'a signal'}` : `exited with ${code}`;
+      reject(new GitError('GIT_FAILED', `git ${args[0] ?? ''} ${how}${said ? `: ${said}` : ''}`, { exitCode: code, stderr: said }));
+    });
+    if (child.stdin) {
+      child.stdin.on('error', () => {}); // git may exit before reading; EPIPE is not ours to report
+      child.stdin.end(opts.input);
+    }
+  });
+}

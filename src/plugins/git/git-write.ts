@@ -1,0 +1,148 @@
+/**
+ * Operations that change the repository or a remote. Safe mode (on by default) refuses
+ * what cannot be undone locally: any push, force, history rewrites (amend), merges on
+ * pull (fast-forward only) and deleting unmerged branches (`-d`, never `-D`).
+ */
+import { validateBranch, validateMessage, validatePaths, validateRemote } from './git-args.js';
+import type { RepoContext } from './git-context.js';
+import { GitError } from './git-errors.js';
+import { excerpt } from './git-run.js';
+import { headSha, status } from './git-read.js';
+
+function refuse(what: string): never {
+  throw new GitError('SAFE_MODE', `${what} is refused in safe mode`);
+}
+
+export async function add(ctx: RepoContext, opts: { files?: string[]; all?: boolean }): Promise<{ staged: string[] }> {
+  if (opts.all === true && opts.files !== undefined) {
+    throw new GitError('ARG_REJECTED', 'pass either "files" or "all", not both', { argument: 'files' });
+  }
+  if (opts.all === true) await ctx.run(['add', '--all']);
+  else await ctx.run(['add', '--', ...validatePaths('files', opts.files, ctx.toplevel)]);
+  return { staged: (await status(ctx)).staged.map((c) => c.path) };
+}
+
+/**
+ * Commits need an identity. The operator's own user.name/user.email win; only when git
+ * has none do we supply one, so a fresh machine can still commit.
+ */
+async function identityDefaults(ctx: RepoContext): Promise<Record<string, string>> {
+  const defaults: Record<string, string> = {};
+  const fallback: Record<string, string> = { 'user.name': 'MCpeg', 'user.email': 'mcpeg@localhost' };
+  for (const key of Object.keys(fallback)) {
+    const r = await ctx.run(['config', '--get', key], { acceptExit: [0, 1] });
+    if (r.code !== 0 || r.stdout.trim() === '') defaults[key] = fallback[key];
+  }
+  return defaults;
+}
+
+export interface CommitResult {
+  sha: string;
+  branch: string | null;
+  subject: string;
+  amended: boolean;
+}
+
+export async function commit(ctx: RepoContext, opts: { message: string; amend?: boolean }): Promise<CommitResult> {
+  const message = validateMessage('message', opts.message);
+  const amend = opts.amend === true;
+  if (amend && ctx.safeMode) refuse('amend (a history rewrite)');
+  if (!amend) {
+    const staged = await ctx.run(['diff', '--cached', '--quiet', '--no-ext-diff'], { acceptExit: [0, 1] });
+    if (staged.code === 0) throw new GitError('NOTHING_STAGED', 'nothing is staged to commit; add files first');
+  }
+  // The message goes on stdin: it is never part of the argument vector.
+  const args = ['commit', '--file=-', ...(amend ? ['--amend'] : [])];
+  await ctx.run(args, { input: message, config: await identityDefaults(ctx) });
+  const s = await status(ctx);
+  const subject = (await ctx.run(['log', '-1', '--format=%s', 'HEAD', '--'])).stdout.trim();
+  return { sha: s.head ?? '', branch: s.branch, subject, amended: amend };
+}
+
+async function knownRemote(ctx: RepoContext, remote: string): Promise<string> {
+  const names = (await ctx.run(['remote'])).stdout.split('\n').filter(Boolean);
+  if (!names.includes(remote)) {
+    throw new GitError('ARG_REJECTED', `argument "remote" rejected: no remote named ${JSON.stringify(remote)}`, { argument: 'remote' });
+  }
+  return remote;
+}
+
+/** Remote and branch for push/pull; a branch alone goes to `origin`. */
+async function target(ctx: RepoContext, opts: { remote?: string; branch?: string }): Promise<string[]> {
+  const branch = opts.branch === undefined ? undefined : validateBranch('branch', opts.branch);
+  const remoteName = opts.remote === undefined ? (branch ? 'origin' : undefined) : validateRemote('remote', opts.remote);
+  if (remoteName === undefined) return [];
+  await knownRemote(ctx, remoteName);
+  return ['--end-of-options', remoteName, ...(branch ? [branch] : [])];
+}
+
+export interface PushResult {
+  output: string;
+  head: string | null;
+}
+
+export async function push(ctx: RepoContext, opts: { remote?: string; branch?: string; force?: boolean } = {}): Promise<PushResult> {
+  if (opts.force === true && ctx.safeMode) refuse('force push');
+  if (ctx.safeMode) refuse('push');
+  const where = await target(ctx, opts);
+  // Outside safe mode, "force" is --force-with-lease: it still refuses to overwrite
+  // remote work this repository has not seen.
+  const r = await ctx.run(['push', ...(opts.force === true ? ['--force-with-lease'] : []), ...where]);
+  return { output: excerpt(`${r.stdout}\n${r.stderr}`), head: await headSha(ctx) };
+}
+
+export interface PullResult {
+  output: string;
+  before: string | null;
+  after: string | null;
+}
+
+export async function pull(ctx: RepoContext, opts: { remote?: string; branch?: string } = {}): Promise<PullResult> {
+  const where = await target(ctx, opts);
+  const before = await headSha(ctx);
+  const mode = ctx.safeMode ? ['--ff-only'] : ['--no-rebase', '--no-edit'];
+  const r = await ctx.run(['pull', ...mode, ...where], { config: await identityDefaults(ctx) });
+  return { output: excerpt(`${r.stdout}\n${r.stderr}`), before, after: await headSha(ctx) };
+}
+
+export interface BranchInfo {
+  name: string;
+  sha: string;
+  current: boolean;
+  upstream: string | null;
+}
+
+export interface BranchResult {
+  action: 'list' | 'create' | 'delete' | 'switch';
+  current: string | null;
+  branches: BranchInfo[];
+}
+
+async function listBranches(ctx: RepoContext): Promise<BranchInfo[]> {
+  const fmt = '--format=%(refname:short)%00%(objectname)%00%(HEAD)%00%(upstream:short)';
+  const r = await ctx.run(['for-each-ref', fmt, 'refs/heads/']);
+  return r.stdout.split('\n').filter(Boolean).map((line) => {
+    const [name, sha, head, upstream] = line.split('\0');
+    return { name, sha, current: head === '*', upstream: upstream || null };
+  });
+}
+
+export async function branch(
+  ctx: RepoContext,
+  opts: { action: BranchResult['action']; name?: string },
+): Promise<BranchResult> {
+  const action = opts.action;
+  if (!['list', 'create', 'delete', 'switch'].includes(action)) {
+    throw new GitError('ARG_REJECTED', 'argument "action" must be list, create, delete or switch', { argument: 'action' });
+  }
+  if (action !== 'list') {
+    const name = validateBranch('name', opts.name);
+    if (action === 'create') await ctx.run(['branch', '--end-of-options', name]);
+    // Safe mode: -d refuses to delete a branch whose commits are not merged anywhere.
+    else if (action === 'delete') await ctx.run(['branch', ctx.safeMode ? '-d' : '-D', '--end-of-options', name]);
+    else await ctx.run(['switch', '--end-of-options', name]);
+  }
+  const branches = await listBranches(ctx);
+  const current = branches.find((b) => b.current)?.name ?? (await status(ctx)).branch;
+  return { action, current, branches };
+}
