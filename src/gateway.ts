@@ -19,6 +19,9 @@ import { LegacySseEndpoint } from './transport/inbound/legacy-sse.js';
 import { serveStdio } from './transport/inbound/stdio.js';
 import { StreamableHttpEndpoint } from './transport/inbound/streamable-http.js';
 import { Backend } from './upstream/backend.js';
+import { mcpTransports } from './transport/outbound/connect.js';
+import { pluginTransports } from './plugins/host.js';
+import { loadPlugin } from './plugins/loader.js';
 
 export interface GatewayOptions {
   logger?: Logger;
@@ -56,7 +59,7 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
     },
   };
   for (const [name, cfg] of Object.entries(config.backends)) {
-    if (cfg.enabled) backends.set(name, new Backend(name, cfg, log, listener));
+    if (cfg.enabled) backends.set(name, new Backend(name, cfg, mcpTransports(name, cfg, log.child({ backend: name })), log, listener));
   }
   registry = new Registry(backends, config.namespacing.separator, log);
   const host = {
@@ -66,7 +69,7 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
   };
   sessions = new SessionManager(host, opts.sessionStore ?? new MemorySessionStore(), {
     idleTimeoutMs: config.server.session_idle_timeout,
-    backendIdleMs: Math.min(Infinity, ...[...backends.values()].map((b) => b.cfg.idle_timeout)),
+    backendIdleMs: Math.min(Infinity, ...Object.values(config.backends).map((b) => b.idle_timeout), ...config.plugins.map((p) => p.idle_timeout)),
     maxSessions: config.server.max_sessions,
     instructions: (viewId) => {
       const v = registry!.view(viewId);
@@ -85,21 +88,45 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
   });
   const aggregate = makeSet(AGGREGATE_VIEW, '');
   const perBackend = new Map<string, EndpointSet>();
-  for (const name of backends.keys()) perBackend.set(name, makeSet(backendViewId(name), `/servers/${encodeURIComponent(name)}`));
-  const endpointSets = [aggregate, ...perBackend.values()];
+  const addEndpoints = (name: string) => perBackend.set(name, makeSet(backendViewId(name), `/servers/${encodeURIComponent(name)}`));
+  for (const name of backends.keys()) addEndpoints(name);
+  const endpointSets = () => [aggregate, ...perBackend.values()];
   sessions.onClosed = (s) => {
-    for (const set of endpointSets) if (set.streamable.viewId === s.viewId) set.streamable.sessionClosed(s);
+    for (const set of endpointSets()) if (set.streamable.viewId === s.viewId) set.streamable.sessionClosed(s);
+  };
+
+  // Plugins are backends too; their modules load (asynchronously) before anything starts.
+  const pluginProblems: string[] = [];
+  const loadPlugins = async () => {
+    for (const [i, pc] of config.plugins.entries()) {
+      if (!pc.enabled) continue;
+      try {
+        const loaded = await loadPlugin(pc, i, config.paths.base!);
+        const factory = pluginTransports(loaded, { base: config.paths.base!, data: config.paths.data, workspace: config.paths.workspace }, log.child({ plugin: pc.name }));
+        backends.set(pc.name, new Backend(pc.name, pc, factory, log, listener));
+        addEndpoints(pc.name);
+      } catch (err) {
+        if (pc.required) throw err;
+        pluginProblems.push((err as Error).message);
+        log.error({ plugin: pc.name, err: (err as Error).message }, 'plugin failed to load; the gateway runs without it');
+      }
+    }
+    registry!.rebuild();
   };
 
   let server: Server | undefined;
   let started: Promise<void> | undefined;
-  const startBackends = () => (started ??= Promise.all([...backends.values()].map((b) => b.start())).then(() => sessions!.startSweeper()));
+  const startBackends = () =>
+    (started ??= loadPlugins()
+      .then(() => Promise.all([...backends.values()].map((b) => b.start())))
+      .then(() => sessions!.startSweeper()));
 
   const health = () => {
     const list = [...backends.values()].map((b) => ({ name: b.name, state: b.state, transport: b.transportKind, tools: b.catalog.tools.length, error: b.lastError }));
     const allUp = list.every((b) => b.state === 'up');
     const problems = registry!.view(AGGREGATE_VIEW)?.problems ?? [];
-    return { status: allUp ? 200 : 503, body: { status: allUp ? 'ok' : 'degraded', sessions: sessions!.size, backends: list, catalogProblems: problems } };
+    const ok = allUp && pluginProblems.length === 0;
+    return { status: ok ? 200 : 503, body: { status: ok ? 'ok' : 'degraded', sessions: sessions!.size, backends: list, catalogProblems: problems, pluginProblems } };
   };
 
   return {
@@ -126,7 +153,7 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
     },
     async close() {
       if (server) {
-        for (const set of endpointSets) set.legacy?.closeAll();
+        for (const set of endpointSets()) set.legacy?.closeAll();
         server.close();
         server.closeAllConnections?.();
       }

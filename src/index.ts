@@ -9,3 +9,8 @@ export { MemorySessionStore, type SessionRecord, type SessionStore } from './pro
 export { MemoryEventStore, type EventStore } from './transport/inbound/event-store.js';
 export { SUPPORTED_VERSIONS, LATEST_VERSION } from './protocol/versions.js';
 export { VERSION } from './version.js';
+export { definePlugin, json, text, toolError } from './plugins/api.js';
+export type {
+  PluginDefinition, PluginInstance, PluginContext, PluginTool, PluginResource, PluginPrompt,
+  CallContext, ToolResult, Content, ResourceContents, JsonSchema,
+} from './plugins/api.js';

@@ -4,6 +4,7 @@
  * Every problem names the file, the key path and what was expected.
  */
 import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError } from '../errors/catalog.js';
@@ -32,7 +33,8 @@ export function loadConfig(opts: LoadOptions = {}): Readonly<Config> {
       throw new ConfigError(`${source}: cannot read config file: ${(err as Error).message}`);
     }
   }
-  return parseConfigText(text, source, env, opts.overrides ?? []);
+  const baseDir = opts.file === undefined ? process.cwd() : dirname(resolve(opts.file));
+  return parseConfigText(text, source, env, opts.overrides ?? [], baseDir);
 }
 
 export function parseConfigText(
@@ -40,6 +42,7 @@ export function parseConfigText(
   source: string,
   env: NodeJS.ProcessEnv = process.env,
   overrides: Array<{ path: string[]; value: unknown }> = [],
+  baseDir: string = process.cwd(),
 ): Readonly<Config> {
   const doc = parseDocument(text, { prettyErrors: true });
   if (doc.errors.length > 0) {
@@ -61,15 +64,24 @@ export function parseConfigText(
     raw = root;
     origins.set(resolved.join('.'), 'command-line option');
   }
-  return validateConfig(raw, source, origins);
+  return validateConfig(raw, source, origins, baseDir);
 }
 
-export function validateConfig(raw: unknown, source: string, origins: ReadonlyMap<string, string> = new Map()): Readonly<Config> {
+/**
+ * Validates a raw config object. Relative paths (`paths.data`, `paths.workspace`, plugin
+ * modules given as `./file.js`) resolve against `paths.base`, which defaults to `baseDir`
+ * (the config file's directory, or the working directory).
+ */
+export function validateConfig(raw: unknown, source: string, origins: ReadonlyMap<string, string> = new Map(), baseDir: string = process.cwd()): Readonly<Config> {
   const parsed = configSchema.safeParse(raw);
   if (!parsed.success) {
     throw new ConfigError(`${source}: invalid configuration`, formatIssues(parsed.error.issues, origins));
   }
-  return deepFreeze(parsed.data);
+  const c = parsed.data;
+  const base = resolve(baseDir, c.paths.base ?? '.');
+  c.paths = { ...c.paths, base, data: resolve(base, c.paths.data), workspace: resolve(base, c.paths.workspace) };
+  c.plugins = c.plugins.map((p) => (p.module && /^\.\.?[\\/]/.test(p.module) ? { ...p, module: resolve(base, p.module) } : p));
+  return deepFreeze(c);
 }
 
 export function formatIssues(issues: readonly z.core.$ZodIssue[], origins: ReadonlyMap<string, string> = new Map()): string[] {

@@ -57,6 +57,27 @@ const mcpBackendSchema = z
 
 export const backendSchema = z.discriminatedUnion('type', [mcpBackendSchema]);
 
+/**
+ * A plugin: an in-process backend. `module` is a built-in's name (memory, git, editor),
+ * a path to an ES module (relative to the config file) or a package name; without it,
+ * the built-in named `name`.
+ */
+const pluginSchema = z
+  .object({
+    name: z.string().regex(NAME, 'plugin names use letters, digits, "_" or "-" (at most 48)'),
+    module: z.string().min(1).optional(),
+    enabled: z.boolean().default(true),
+    required: z.boolean().default(false),
+    config: z.record(z.string(), z.unknown()).default({}),
+    timeout: duration('60s'),
+    connect_timeout: duration('15s'),
+    session_mode: z.enum(['per_client', 'shared']).default('shared'),
+    idle_timeout: duration('10m'),
+    restart: restartSchema.default({ initial_delay: 500, max_delay: 30_000, max_attempts: 0 }),
+    prefix: z.string().regex(NAME, 'expected letters, digits, "_" or "-"').optional(),
+  })
+  .strict();
+
 export const configSchema = z
   .object({
     server: z
@@ -93,10 +114,30 @@ export const configSchema = z
     backends: z
       .record(z.string().regex(NAME, 'backend names use letters, digits, "_" or "-" (at most 48)'), backendSchema)
       .default({}),
+    plugins: z.array(pluginSchema).default([]),
+    /** Relative paths resolve against the config file's directory (the working directory for the embedded default). */
+    paths: z
+      .object({
+        base: z.string().min(1).optional(),
+        data: z.string().min(1).default('./data'),
+        workspace: z.string().min(1).default('./workspace'),
+      })
+      .strict()
+      .prefault({}),
   })
-  .strict();
+  .strict()
+  .superRefine((c, ctx) => {
+    const seen = new Set(Object.keys(c.backends));
+    c.plugins.forEach((p, i) => {
+      if (seen.has(p.name)) ctx.addIssue({ code: 'custom', path: ['plugins', i, 'name'], message: `"${p.name}" is already the name of a backend or an earlier plugin; names must be unique` });
+      seen.add(p.name);
+    });
+  });
 
 export type Config = z.output<typeof configSchema>;
 export type BackendConfig = z.output<typeof backendSchema>;
 export type McpBackendConfig = z.output<typeof mcpBackendSchema>;
+/** What every backend kind (MCP server, plugin) has: timeouts, session mode, restart. */
+export type BackendOptions = Pick<McpBackendConfig, 'timeout' | 'connect_timeout' | 'session_mode' | 'idle_timeout' | 'restart' | 'prefix'>;
 export type ServerConfig = Config['server'];
+export type PluginConfig = Config['plugins'][number];

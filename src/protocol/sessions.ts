@@ -12,7 +12,7 @@ import type { SessionStore } from './session-store.js';
 
 export interface SessionManagerOptions {
   idleTimeoutMs: number;
-  /** The shortest idle timeout of any backend: backend sessions are swept as often as it needs. */
+  /** The shortest idle timeout of any backend or plugin: backend sessions are swept as often as it needs. */
   backendIdleMs: number;
   maxSessions: number;
   instructions(viewId: string): string | undefined;

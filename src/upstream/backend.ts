@@ -4,14 +4,14 @@
  * catalog it last listed, its state, restart with backoff, and the factory for the
  * per-client sessions the protocol layer opens lazily.
  */
-import { GatewayError } from '../errors/catalog.js';
-import type { McpBackendConfig } from '../config/schema.js';
+import { GatewayError, RemoteRpcError } from '../errors/catalog.js';
+import type { BackendOptions } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
 import type { JsonRpcNotification, JsonRpcRequest } from '../protocol/jsonrpc.js';
 import { isSupportedVersion, LATEST_VERSION, SUPPORTED_VERSIONS } from '../protocol/versions.js';
 import { VERSION } from '../version.js';
 import { EMPTY_CATALOG, LISTS, type BackendCatalog, type Item } from '../router/catalog.js';
-import { createTransport, initialKind, shouldFallBackToSse, type TransportKind } from '../transport/outbound/connect.js';
+import type { TransportFactory, TransportKind } from '../transport/outbound/connect.js';
 import type { CallTag } from './client-link.js';
 import { BackendConnection, type ConnectionOwner, type InitializeResult } from './connection.js';
 
@@ -31,7 +31,7 @@ const MAX_LIST_PAGES = 100;
 
 export class Backend implements ConnectionOwner {
   readonly name: string;
-  readonly cfg: McpBackendConfig;
+  readonly cfg: BackendOptions;
   readonly prefix: string;
   state: BackendState = 'starting';
   catalog: BackendCatalog = EMPTY_CATALOG;
@@ -48,11 +48,14 @@ export class Backend implements ConnectionOwner {
   private readonly perClient = new Set<BackendConnection>();
   private probing = false;
 
-  constructor(name: string, cfg: McpBackendConfig, log: Logger, listener: BackendListener) {
+  private readonly transports: TransportFactory;
+
+  constructor(name: string, cfg: BackendOptions, transports: TransportFactory, log: Logger, listener: BackendListener) {
     this.name = name;
     this.cfg = cfg;
     this.prefix = cfg.prefix ?? name;
-    this.kind = initialKind(cfg);
+    this.transports = transports;
+    this.kind = transports.initialKind;
     this.log = log.child({ backend: name });
     this.listener = listener;
   }
@@ -106,6 +109,7 @@ export class Backend implements ConnectionOwner {
     this.perClient.clear();
     await Promise.all([this.catalogConn?.close('gateway stopping'), ...all.map((c) => c.close('gateway stopping'))]);
     this.catalogConn = undefined;
+    await this.transports.stop?.();
   }
 
   /**
@@ -156,10 +160,11 @@ export class Backend implements ConnectionOwner {
     try {
       return await this.connectOnce(this.kind, owner, capabilities, clientInfo, protocolVersion);
     } catch (err) {
-      if (this.kind === 'streamable_http' && shouldFallBackToSse(this.cfg, err)) {
-        this.log.info({ err: (err as Error).message }, 'Streamable HTTP refused; falling back to legacy SSE');
-        const conn = await this.connectOnce('sse', owner, capabilities, clientInfo, protocolVersion);
-        this.kind = 'sse';
+      const next = this.transports.fallback?.(this.kind, err);
+      if (next) {
+        this.log.info({ err: (err as Error).message, from: this.kind, to: next }, 'transport refused; falling back');
+        const conn = await this.connectOnce(next, owner, capabilities, clientInfo, protocolVersion);
+        this.kind = next;
         return conn;
       }
       throw err;
@@ -167,7 +172,7 @@ export class Backend implements ConnectionOwner {
   }
 
   private async connectOnce(kind: TransportKind, owner: ConnectionOwner, capabilities: Record<string, unknown>, clientInfo: Record<string, unknown>, protocolVersion: string): Promise<BackendConnection> {
-    const opened = createTransport(this.name, this.cfg, kind, this.log);
+    const opened = await this.transports.create(kind);
     const conn = new BackendConnection(this.name, opened.transport, owner);
     conn.pid = () => opened.pid;
     let timer: NodeJS.Timeout | undefined;
@@ -204,7 +209,11 @@ export class Backend implements ConnectionOwner {
       LISTS.filter((l) => caps[l.capability]).map(async (l) => {
         let cursor: unknown;
         for (let page = 0; page < MAX_LIST_PAGES; page++) {
-          const r = await conn.request(l.method, cursor ? { cursor } : undefined, { timeoutMs: this.cfg.timeout });
+          const r = await conn.request(l.method, cursor ? { cursor } : undefined, { timeoutMs: this.cfg.timeout }).catch((err: unknown) => {
+            // A server with resources but no templates may not implement templates/list at all.
+            if (err instanceof RemoteRpcError && err.code === -32601) return {} as Record<string, unknown>;
+            throw err;
+          });
           const items = r[l.kind];
           if (Array.isArray(items)) out[l.kind].push(...(items as Item[]));
           cursor = r.nextCursor;

@@ -12,7 +12,26 @@ import { StdioClient } from './stdio-transport.js';
 import type { McpBackendConfig } from '../../config/schema.js';
 import type { Logger } from '../../observability/logger.js';
 
-export type TransportKind = 'stdio' | 'streamable_http' | 'sse';
+export type TransportKind = 'stdio' | 'streamable_http' | 'sse' | 'inprocess';
+
+/** How a Backend opens its sessions: one per backend kind (MCP server, plugin). */
+export interface TransportFactory {
+  readonly initialKind: TransportKind;
+  create(kind: TransportKind): OpenedTransport | Promise<OpenedTransport>;
+  /** The kind to retry with after `err`, if any (Streamable HTTP → SSE for `transport: auto`). */
+  fallback?(kind: TransportKind, err: unknown): TransportKind | undefined;
+  /** Releases what the factory holds (a plugin instance) when the backend stops. */
+  stop?(): Promise<void>;
+}
+
+/** The factory for `type: mcp` backends. */
+export function mcpTransports(name: string, cfg: McpBackendConfig, log: Logger): TransportFactory {
+  return {
+    initialKind: initialKind(cfg),
+    create: (kind) => createTransport(name, cfg, kind, log),
+    fallback: (kind, err) => (kind === 'streamable_http' && shouldFallBackToSse(cfg, err) ? 'sse' : undefined),
+  };
+}
 
 export interface OpenedTransport {
   transport: Transport;

@@ -1,0 +1,191 @@
+/**
+ * The built-in git plugin: the tools, resources and prompts of the feature contract over
+ * the confined runner (git-repo.ts). The workspace is the default root and, when it is
+ * not a repository yet, is initialised as one on start (`init_workspace`).
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { definePlugin, json, type PluginTool } from '../api.js';
+import { GitRepos } from './git-repo.js';
+import { runGit } from './git-run.js';
+
+interface GitConfig {
+  roots?: string[];
+  safe_mode: boolean;
+  timeout_ms: number;
+  max_output_bytes: number;
+  init_workspace: boolean;
+}
+
+const repoArg = { repo: { type: 'string', description: 'Repository path, relative to the first root (default: the first root).' } };
+const obj = (properties: Record<string, unknown>, required: string[] = []) => ({ type: 'object', properties: { ...properties, ...repoArg }, required, additionalProperties: false });
+
+export default definePlugin<GitConfig>({
+  name: 'git',
+  version: '1.0.0',
+  description: 'Git operations confined to configured roots; safe mode refuses push, force and history rewrites.',
+  configSchema: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      roots: { type: 'array', items: { type: 'string', minLength: 1 }, minItems: 1, description: 'Directories repositories must lie in (default: the workspace).' },
+      safe_mode: { type: 'boolean', default: true },
+      timeout_ms: { type: 'integer', minimum: 100, default: 30_000 },
+      max_output_bytes: { type: 'integer', minimum: 1024, default: 1_048_576 },
+      init_workspace: { type: 'boolean', default: true },
+    },
+  },
+  async start(config, ctx) {
+    const roots = (config.roots ?? [ctx.workspaceDir]).map((r) => ctx.resolvePath(r));
+    if (config.init_workspace && !config.roots && !existsSync(join(ctx.workspaceDir, '.git'))) {
+      await runGit(['init', '--quiet', '--', ctx.workspaceDir], { cwd: ctx.workspaceDir, timeoutMs: config.timeout_ms, maxOutputBytes: 65536 });
+      ctx.log.info({ workspace: ctx.workspaceDir }, 'initialised the workspace as a git repository');
+    }
+    const repos = new GitRepos({ roots, safeMode: config.safe_mode, timeoutMs: config.timeout_ms, maxOutputBytes: config.max_output_bytes });
+    const repo = (args: Record<string, unknown>) => repos.resolveRepo(args.repo as string | undefined);
+
+    const tools: PluginTool[] = [
+      {
+        name: 'git_status',
+        description: 'Branch, upstream, ahead/behind, and staged, unstaged, untracked and conflicted files.',
+        inputSchema: obj({}),
+        annotations: { readOnlyHint: true },
+        handler: async (a) => {
+          const s = await (await repo(a)).status();
+          return json(s as unknown as Record<string, unknown>);
+        },
+      },
+      {
+        name: 'git_diff',
+        description: 'The diff of the work tree (default), of the index (staged), or of a commit or range, optionally for one file.',
+        inputSchema: obj({ staged: { type: 'boolean' }, file: { type: 'string' }, commit: { type: 'string' } }),
+        annotations: { readOnlyHint: true },
+        handler: async (a) => {
+          const d = await (await repo(a)).diff({ staged: a.staged as boolean | undefined, file: a.file as string | undefined, commit: a.commit as string | undefined });
+          return { content: [{ type: 'text', text: d.empty ? '(no changes)' : d.diff }], structuredContent: { files: d.files, empty: d.empty } };
+        },
+      },
+      {
+        name: 'git_add',
+        description: 'Stages the given files, or every change with all: true.',
+        inputSchema: obj({ files: { type: 'array', items: { type: 'string' }, minItems: 1 }, all: { type: 'boolean' } }),
+        handler: async (a) => {
+          if (!a.files && !a.all) throw Object.assign(new Error('give "files" or "all": true'), { code: 'ARG_REJECTED' });
+          return json(await (await repo(a)).add({ files: a.files as string[] | undefined, all: a.all as boolean | undefined }));
+        },
+      },
+      {
+        name: 'git_commit',
+        description: 'Commits the staged changes with the message. amend rewrites history and is refused in safe mode.',
+        inputSchema: obj({ message: { type: 'string', minLength: 1 }, amend: { type: 'boolean' } }, ['message']),
+        handler: async (a) => json(await (await repo(a)).commit({ message: a.message as string, amend: a.amend as boolean | undefined }) as unknown as Record<string, unknown>),
+      },
+      {
+        name: 'git_push',
+        description: 'Pushes to a remote. Refused in safe mode (the default).',
+        inputSchema: obj({ remote: { type: 'string' }, branch: { type: 'string' }, force: { type: 'boolean' } }),
+        annotations: { destructiveHint: true, openWorldHint: true },
+        handler: async (a) => json(await (await repo(a)).push({ remote: a.remote as string | undefined, branch: a.branch as string | undefined, force: a.force as boolean | undefined }) as unknown as Record<string, unknown>),
+      },
+      {
+        name: 'git_pull',
+        description: 'Pulls from a remote (fast-forward only in safe mode).',
+        inputSchema: obj({ remote: { type: 'string' }, branch: { type: 'string' } }),
+        annotations: { openWorldHint: true },
+        handler: async (a) => json(await (await repo(a)).pull({ remote: a.remote as string | undefined, branch: a.branch as string | undefined }) as unknown as Record<string, unknown>),
+      },
+      {
+        name: 'git_branch',
+        description: 'Lists, creates, deletes (merged only in safe mode) or switches branches.',
+        inputSchema: obj({ action: { type: 'string', enum: ['list', 'create', 'delete', 'switch'] }, name: { type: 'string' } }, ['action']),
+        handler: async (a) => json(await (await repo(a)).branch({ action: a.action as 'list', name: a.name as string | undefined }) as unknown as Record<string, unknown>),
+      },
+      {
+        name: 'git_log',
+        description: 'Recent commits: sha, author, date, subject.',
+        inputSchema: obj({ limit: { type: 'integer', minimum: 1, maximum: 1000 } }),
+        annotations: { readOnlyHint: true },
+        handler: async (a) => {
+          const entries = await (await repo(a)).log({ limit: a.limit as number | undefined });
+          return json({ commits: entries }, entries.map((e) => `${e.sha.slice(0, 10)} ${e.date} ${e.author}: ${e.subject}`).join('\n') || '(no commits)');
+        },
+      },
+      {
+        name: 'git_show',
+        description: 'A commit (metadata and patch) or an object, by revision.',
+        inputSchema: obj({ rev: { type: 'string', minLength: 1 } }, ['rev']),
+        annotations: { readOnlyHint: true },
+        handler: async (a) => {
+          const s = await (await repo(a)).show({ rev: a.rev as string });
+          return { content: [{ type: 'text', text: s.text }], structuredContent: { ...s, text: undefined } as Record<string, unknown> };
+        },
+      },
+    ];
+
+    return {
+      tools,
+      resources: [
+        {
+          uri: 'mcpeg://git/repo_info',
+          name: 'git_repo_info',
+          description: 'The workspace repository: toplevel, branch, HEAD, remotes, dirty.',
+          mimeType: 'application/json',
+          read: async () => [{ uri: 'mcpeg://git/repo_info', mimeType: 'application/json', text: JSON.stringify(await (await repos.resolveRepo()).repoInfo(), null, 2) }],
+        },
+        {
+          uri: 'mcpeg://git/remote_info',
+          name: 'git_remote_info',
+          description: 'Remotes of the workspace repository, with credentials stripped from URLs.',
+          mimeType: 'application/json',
+          read: async () => [{ uri: 'mcpeg://git/remote_info', mimeType: 'application/json', text: JSON.stringify(await (await repos.resolveRepo()).remoteInfo(), null, 2) }],
+        },
+      ],
+      prompts: [
+        {
+          name: 'git_workflow',
+          description: 'Guides a change through status, diff, staging and commit, with the repository state filled in.',
+          arguments: [{ name: 'goal', description: 'What the change should achieve.', required: false }, { name: 'repo', description: 'Repository path (default: the workspace).' }],
+          get: async (args) => {
+            const s = await (await repos.resolveRepo(args.repo || undefined)).status();
+            const changed = [...s.staged, ...s.unstaged].map((f) => f.path);
+            return {
+              description: 'A git workflow for the current repository',
+              messages: [{
+                role: 'user',
+                content: {
+                  type: 'text',
+                  text: [
+                    `Goal: ${args.goal || 'commit the current work cleanly'}.`,
+                    `Branch: ${s.branch ?? '(detached)'}; ${s.staged.length} staged, ${s.unstaged.length} unstaged, ${s.untracked.length} untracked file(s).`,
+                    changed.length ? `Changed: ${changed.slice(0, 50).join(', ')}` : 'No tracked changes yet.',
+                    'Steps: review with git_diff (and staged: true), stage with git_add, write a message (the commit_message prompt helps), commit with git_commit, check with git_log. Do not push unless asked.',
+                  ].join('\n'),
+                },
+              }],
+            };
+          },
+        },
+        {
+          name: 'commit_message',
+          description: 'A commit message suggestion built from the staged diff.',
+          arguments: [{ name: 'repo', description: 'Repository path (default: the workspace).' }],
+          get: async (args) => {
+            const r = await repos.resolveRepo(args.repo || undefined);
+            const sug = await r.commitMessageSuggestion();
+            const d = await r.diff({ staged: true });
+            return {
+              description: `Suggested: ${sug.subject}`,
+              messages: [{
+                role: 'user',
+                content: {
+                  type: 'text',
+                  text: `Write a commit message for this staged change. A suggestion from the diff:\n\n${sug.message}\n\nStaged diff (${sug.files.length} file(s), +${sug.insertions} −${sug.deletions}):\n\n${d.diff.slice(0, 20_000)}`,
+                },
+              }],
+            };
+          },
+        },
+      ],
+    };
+  },
+});

@@ -1,0 +1,118 @@
+/**
+ * Serves a started plugin as an MCP server (the SDK's low-level Server) over an in-memory
+ * transport. The compiled argument validators are built once per plugin, not per
+ * connection; each gateway session to the plugin gets a fresh Server over the same
+ * instance.
+ */
+import { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import {
+  CallToolRequestSchema, ErrorCode, GetPromptRequestSchema, ListPromptsRequestSchema,
+  ListResourcesRequestSchema, ListResourceTemplatesRequestSchema, ListToolsRequestSchema, McpError, ReadResourceRequestSchema,
+} from '@modelcontextprotocol/sdk/types.js';
+import type { ValidateFunction } from 'ajv';
+import { VERSION } from '../version.js';
+import type { CallContext, PluginInstance, PluginTool, ToolResult } from './api.js';
+import { createAjv, describeAjvErrors } from './validate.js';
+
+export interface PreparedPlugin {
+  name: string;
+  version: string;
+  instance: PluginInstance;
+  validators: Map<string, ValidateFunction>;
+}
+
+export function preparePlugin(name: string, version: string, instance: PluginInstance): PreparedPlugin {
+  const ajv = createAjv();
+  const validators = new Map<string, ValidateFunction>();
+  for (const t of instance.tools ?? []) {
+    try {
+      validators.set(t.name, ajv.compile(t.inputSchema));
+    } catch (err) {
+      throw new Error(`plugin "${name}": tool "${t.name}" has an invalid inputSchema: ${(err as Error).message}`);
+    }
+  }
+  return { name, version, instance, validators };
+}
+
+/** Connects a new MCP Server for the plugin to `transport` (the plugin's side of the pair). */
+export async function servePlugin(p: PreparedPlugin, transport: Transport): Promise<Server> {
+  const inst = p.instance;
+  const tools = new Map((inst.tools ?? []).map((t) => [t.name, t]));
+  const resources = new Map((inst.resources ?? []).map((r) => [r.uri, r]));
+  const prompts = new Map((inst.prompts ?? []).map((pr) => [pr.name, pr]));
+  const server = new Server(
+    { name: `mcpeg-plugin-${p.name}`, version: p.version || VERSION },
+    {
+      capabilities: {
+        ...(tools.size ? { tools: {} } : {}),
+        ...(resources.size ? { resources: {} } : {}),
+        ...(prompts.size ? { prompts: {} } : {}),
+      },
+    },
+  );
+  type Extra = Parameters<Parameters<typeof server.setRequestHandler>[1]>[1];
+  const context = (extra: Extra): CallContext => ({
+    signal: extra.signal,
+    client: { capabilities: (server.getClientCapabilities() ?? {}) as Record<string, unknown>, info: (server.getClientVersion() ?? {}) as Record<string, unknown> },
+    progress: async (progress, total, message) => {
+      const token = extra._meta?.progressToken;
+      if (token === undefined) return;
+      await extra.sendNotification({ method: 'notifications/progress', params: { progressToken: token, progress, ...(total !== undefined ? { total } : {}), ...(message ? { message } : {}) } });
+    },
+  });
+
+  if (tools.size) {
+    server.setRequestHandler(ListToolsRequestSchema, () => ({
+      tools: [...tools.values()].map(({ name, title, description, inputSchema, outputSchema, annotations }) => ({
+        name, description, inputSchema,
+        ...(title ? { title } : {}), ...(outputSchema ? { outputSchema } : {}), ...(annotations ? { annotations } : {}),
+      })),
+    }) as never);
+    server.setRequestHandler(CallToolRequestSchema, async (req, extra) => {
+      const tool = tools.get(req.params.name);
+      if (!tool) throw new McpError(ErrorCode.InvalidParams, `Unknown tool: ${req.params.name}`);
+      const args = structuredClone(req.params.arguments ?? {}) as Record<string, unknown>;
+      const validate = p.validators.get(tool.name)!;
+      if (!validate(args)) throw new McpError(ErrorCode.InvalidParams, `Invalid arguments for ${tool.name}: ${describeAjvErrors(validate.errors)}`);
+      return (await callTool(tool, args, context(extra))) as never;
+    });
+  }
+  if (resources.size) {
+    server.setRequestHandler(ListResourcesRequestSchema, () => ({
+      resources: [...resources.values()].map(({ uri, name, title, description, mimeType }) => ({ uri, name, ...(title ? { title } : {}), ...(description ? { description } : {}), ...(mimeType ? { mimeType } : {}) })),
+    }));
+    server.setRequestHandler(ListResourceTemplatesRequestSchema, () => ({ resourceTemplates: [] }));
+    server.setRequestHandler(ReadResourceRequestSchema, async (req, extra) => {
+      const r = resources.get(req.params.uri);
+      if (!r) throw new McpError(-32002, `Resource not found: ${req.params.uri}`, { uri: req.params.uri });
+      return { contents: await r.read(context(extra)) } as never;
+    });
+  }
+  if (prompts.size) {
+    server.setRequestHandler(ListPromptsRequestSchema, () => ({
+      prompts: [...prompts.values()].map(({ name, title, description, arguments: args }) => ({ name, ...(title ? { title } : {}), ...(description ? { description } : {}), ...(args ? { arguments: args } : {}) })),
+    }));
+    server.setRequestHandler(GetPromptRequestSchema, async (req, extra) => {
+      const pr = prompts.get(req.params.name);
+      if (!pr) throw new McpError(ErrorCode.InvalidParams, `Unknown prompt: ${req.params.name}`);
+      const args = (req.params.arguments ?? {}) as Record<string, string>;
+      const missing = (pr.arguments ?? []).filter((a) => a.required && (args[a.name] === undefined || args[a.name] === ''));
+      if (missing.length) throw new McpError(ErrorCode.InvalidParams, `prompt ${pr.name} needs argument${missing.length > 1 ? 's' : ''}: ${missing.map((a) => a.name).join(', ')}`);
+      return (await pr.get(args, context(extra))) as never;
+    });
+  }
+  await server.connect(transport);
+  return server;
+}
+
+/** A handler's thrown error is a tool execution error (isError), which the model can read. */
+async function callTool(tool: PluginTool, args: Record<string, unknown>, ctx: CallContext): Promise<ToolResult> {
+  try {
+    return await tool.handler(args, ctx);
+  } catch (err) {
+    if (err instanceof McpError) throw err;
+    const code = (err as { code?: unknown }).code;
+    return { content: [{ type: 'text', text: `${tool.name} failed${typeof code === 'string' ? ` (${code})` : ''}: ${(err as Error).message}` }], isError: true };
+  }
+}
