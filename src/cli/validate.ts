@@ -1,10 +1,12 @@
 import { loadConfig } from '../config/load.js';
 import { ConfigError } from '../errors/catalog.js';
+import { loadPlugin } from '../plugins/loader.js';
 import { EXIT, tryParse } from './common.js';
 
 const USAGE = `Usage: mcpeg validate --config FILE
-Checks a configuration file (YAML, \${VAR} expansion, MCPEG_ overrides, schema) and prints
-each problem with its key path. Exit 0 when valid, 3 when not.`;
+Checks a configuration file (YAML, \${VAR} expansion, MCPEG_ overrides, schema), loads each
+enabled plugin module and checks its config against the plugin's schema, and prints each
+problem with its key path. Exit 0 when valid, 3 when not.`;
 
 export async function runValidate(argv: string[]): Promise<number> {
   const parsed = tryParse(argv, { config: { type: 'string', short: 'c' } }, USAGE);
@@ -14,10 +16,9 @@ export async function runValidate(argv: string[]): Promise<number> {
     process.stderr.write(`mcpeg: validate needs --config FILE (or MCPEG_CONFIG)\n${USAGE}\n`);
     return EXIT.USAGE;
   }
+  let cfg;
   try {
-    const cfg = loadConfig({ file });
-    process.stdout.write(`${file}: valid (${Object.keys(cfg.backends).length} backend(s))\n`);
-    return EXIT.OK;
+    cfg = loadConfig({ file });
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`${err.message}\n`);
@@ -25,4 +26,16 @@ export async function runValidate(argv: string[]): Promise<number> {
     }
     throw err;
   }
+  const problems: string[] = [];
+  for (const [i, p] of cfg.plugins.entries()) {
+    if (!p.enabled) continue;
+    await loadPlugin(p, i, cfg.paths.base!).catch((err: unknown) => problems.push(`plugins.${i}: ${(err as Error).message}`));
+  }
+  if (problems.length) {
+    process.stderr.write(`${file}: invalid configuration\n  - ${problems.join('\n  - ')}\n`);
+    return EXIT.CONFIG;
+  }
+  const plugins = cfg.plugins.filter((p) => p.enabled).length;
+  process.stdout.write(`${file}: valid (${Object.keys(cfg.backends).length} backend(s), ${plugins} plugin(s))\n`);
+  return EXIT.OK;
 }

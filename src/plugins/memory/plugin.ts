@@ -45,7 +45,7 @@ export default definePlugin<MemoryConfig>({
         inputSchema: obj({ key, value: { description: 'Any JSON value.' }, ttl: { type: 'number', exclusiveMinimum: 0, description: 'Seconds until the key expires.' } }, ['key', 'value']),
         annotations: { idempotentHint: true },
         handler: async (a) => {
-          const r = await store.set(a.key as string, JSON.stringify(a.value), a.ttl === undefined ? undefined : Math.round((a.ttl as number) * 1000));
+          const r = await store.set(a.key as string, JSON.stringify(a.value), a.ttl === undefined ? undefined : Math.max(1, Math.round((a.ttl as number) * 1000)));
           return json({ key: a.key, created: r.created, ...(r.expiresAt ? { expiresAt: new Date(r.expiresAt).toISOString() } : {}) }, `${r.created ? 'stored' : 'updated'} "${String(a.key)}"`);
         },
       },
