@@ -59,6 +59,9 @@ server.keepAliveTimeout = 65_000;
 server.listen(port, '127.0.0.1', () => {
   process.stdout.write(`listening ${(server.address() as AddressInfo).port}\n`);
 });
-const stop = () => server.close(() => process.exit(0));
+const stop = () => {
+  server.close(() => process.exit(0));
+  server.closeAllConnections(); // idle keep-alive connections would hold close() open
+};
 process.on('SIGTERM', stop);
 process.on('SIGINT', stop);
