@@ -6,13 +6,14 @@
 import { GatewayError, toRpcError } from '../errors/catalog.js';
 import type { Item } from '../router/catalog.js';
 import type { Backend } from '../upstream/backend.js';
+import { Cancellation } from '../upstream/cancellation.js';
 import type { CallTag } from '../upstream/client-link.js';
 import { errorResponse, resultResponse, type JsonRpcNotification, type JsonRpcRequest, type JsonRpcResponse } from './jsonrpc.js';
 import type { ClientSession } from './session.js';
 import { needsTranslation, translateResult } from './translate.js';
 
 type Params = Record<string, unknown>;
-type Handler = (s: ClientSession, req: JsonRpcRequest, signal: AbortSignal, opts: DispatchOptions) => Promise<Params> | Params;
+type Handler = (s: ClientSession, req: JsonRpcRequest, cancel: Cancellation, opts: DispatchOptions) => Promise<Params> | Params;
 
 export interface DispatchOptions {
   pageSize: number;
@@ -27,14 +28,14 @@ export async function dispatchRequest(s: ClientSession, req: JsonRpcRequest, opt
   if (!handler) {
     return errorResponse(req.id, new GatewayError('MCPEG_ERR_METHOD_NOT_FOUND', `Method not found: ${req.method}`, { method: req.method }).toJsonRpc());
   }
-  const ac = new AbortController();
-  s.inflight.set(req.id, ac);
+  const cancel = new Cancellation();
+  s.inflight.set(req.id, cancel);
   try {
-    let result = await handler(s, req, ac.signal, opts);
+    let result = await handler(s, req, cancel, opts);
     if (needsTranslation(s.protocolVersion)) result = translateResult(req.method, result, s.protocolVersion);
     return resultResponse(req.id, result);
   } catch (err) {
-    if (ac.signal.aborted) return undefined;
+    if (cancel.cancelled) return undefined;
     return errorResponse(req.id, toRpcError(err));
   } finally {
     s.inflight.delete(req.id);
@@ -49,7 +50,7 @@ export function dispatchNotification(s: ClientSession, n: JsonRpcNotification): 
       return;
     case 'notifications/cancelled': {
       const id = n.params?.requestId;
-      if (typeof id === 'string' || typeof id === 'number') s.inflight.get(id)?.abort(n.params?.reason ?? 'cancelled by client');
+      if (typeof id === 'string' || typeof id === 'number') s.inflight.get(id)?.cancel(n.params?.reason ?? 'cancelled by client');
       return;
     }
     case 'notifications/roots/list_changed':
@@ -85,7 +86,7 @@ function backendOf(s: ClientSession, name: string): Backend {
 }
 
 /** Relays one request to a backend on this client's behalf, with progress and cancellation. */
-async function relay(s: ClientSession, backendName: string, req: JsonRpcRequest, params: Params, signal: AbortSignal): Promise<Params> {
+async function relay(s: ClientSession, backendName: string, req: JsonRpcRequest, params: Params, cancel: Cancellation): Promise<Params> {
   const b = backendOf(s, backendName);
   const conn = await s.connection(b).catch((err: unknown) => {
     if (err instanceof GatewayError && err.code === 'MCPEG_ERR_BACKEND_UNAVAILABLE') b.reportTransportFailure();
@@ -96,7 +97,7 @@ async function relay(s: ClientSession, backendName: string, req: JsonRpcRequest,
   const tag: CallTag = { link: s, requestId: req.id };
   return conn.request(req.method, params, {
     timeoutMs: b.cfg.timeout,
-    signal,
+    cancel,
     tag,
     onProgress:
       clientToken === undefined
@@ -121,48 +122,48 @@ function requireString(params: Params | undefined, key: string, method: string):
 const HANDLERS: Record<string, Handler> = {
   ping: () => ({}),
 
-  'tools/list': (s, req, _signal, o) => page(s.view.tools, 'tools', req.params, o.pageSize),
-  'tools/call': (s, req, signal) => {
+  'tools/list': (s, req, _cancel, o) => page(s.view.tools, 'tools', req.params, o.pageSize),
+  'tools/call': (s, req, cancel) => {
     const name = requireString(req.params, 'name', 'tools/call');
     const route = s.view.tool(name);
     if (!route) throw new GatewayError('MCPEG_ERR_UNKNOWN_TOOL', `Unknown tool: ${name}`, { tool: name });
-    return relay(s, route.backend, req, { ...req.params, name: route.name }, signal);
+    return relay(s, route.backend, req, { ...req.params, name: route.name }, cancel);
   },
 
-  'prompts/list': (s, req, _signal, o) => page(s.view.prompts, 'prompts', req.params, o.pageSize),
-  'prompts/get': (s, req, signal) => {
+  'prompts/list': (s, req, _cancel, o) => page(s.view.prompts, 'prompts', req.params, o.pageSize),
+  'prompts/get': (s, req, cancel) => {
     const name = requireString(req.params, 'name', 'prompts/get');
     const route = s.view.prompt(name);
     if (!route) throw new GatewayError('MCPEG_ERR_UNKNOWN_PROMPT', `Unknown prompt: ${name}`, { prompt: name });
-    return relay(s, route.backend, req, { ...req.params, name: route.name }, signal);
+    return relay(s, route.backend, req, { ...req.params, name: route.name }, cancel);
   },
 
-  'resources/list': (s, req, _signal, o) => page(s.view.resources, 'resources', req.params, o.pageSize),
-  'resources/templates/list': (s, req, _signal, o) => page(s.view.resourceTemplates, 'resourceTemplates', req.params, o.pageSize),
-  'resources/read': (s, req, signal) => relay(s, resourceRoute(s, req), req, req.params!, signal),
-  'resources/subscribe': async (s, req, signal) => {
-    const r = await relay(s, resourceRoute(s, req), req, req.params!, signal);
+  'resources/list': (s, req, _cancel, o) => page(s.view.resources, 'resources', req.params, o.pageSize),
+  'resources/templates/list': (s, req, _cancel, o) => page(s.view.resourceTemplates, 'resourceTemplates', req.params, o.pageSize),
+  'resources/read': (s, req, cancel) => relay(s, resourceRoute(s, req), req, req.params!, cancel),
+  'resources/subscribe': async (s, req, cancel) => {
+    const r = await relay(s, resourceRoute(s, req), req, req.params!, cancel);
     s.subscriptions.add(req.params!.uri as string);
     return r;
   },
-  'resources/unsubscribe': async (s, req, signal) => {
+  'resources/unsubscribe': async (s, req, cancel) => {
     s.subscriptions.delete(requireString(req.params, 'uri', req.method));
-    return relay(s, resourceRoute(s, req), req, req.params!, signal);
+    return relay(s, resourceRoute(s, req), req, req.params!, cancel);
   },
 
-  'completion/complete': (s, req, signal) => {
+  'completion/complete': (s, req, cancel) => {
     const ref = req.params?.ref as Params | undefined;
     if (ref?.type === 'ref/prompt') {
       const name = requireString(ref, 'name', 'completion/complete ref');
       const route = s.view.prompt(name);
       if (!route) throw new GatewayError('MCPEG_ERR_UNKNOWN_PROMPT', `Unknown prompt: ${name}`, { prompt: name });
-      return relay(s, route.backend, req, { ...req.params, ref: { ...ref, name: route.name } }, signal);
+      return relay(s, route.backend, req, { ...req.params, ref: { ...ref, name: route.name } }, cancel);
     }
     if (ref?.type === 'ref/resource') {
       const uri = requireString(ref, 'uri', 'completion/complete ref');
       const backend = s.view.templateBackend(uri);
       if (!backend) throw new GatewayError('MCPEG_ERR_RESOURCE_NOT_FOUND', `Resource not found: no backend offers ${uri}`, { uri });
-      return relay(s, backend, req, req.params!, signal);
+      return relay(s, backend, req, req.params!, cancel);
     }
     throw new GatewayError('MCPEG_ERR_INVALID_PARAMS', 'completion/complete needs ref.type "ref/prompt" or "ref/resource"');
   },

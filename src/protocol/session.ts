@@ -8,6 +8,7 @@ import { GatewayError, RemoteRpcError } from '../errors/catalog.js';
 import type { Logger } from '../observability/logger.js';
 import type { View } from '../router/view.js';
 import type { Backend } from '../upstream/backend.js';
+import type { Cancellation } from '../upstream/cancellation.js';
 import type { CallTag, ClientLink } from '../upstream/client-link.js';
 import type { BackendConnection, ConnectionOwner } from '../upstream/connection.js';
 import type { JsonRpcMessage, JsonRpcNotification, JsonRpcRequest, JsonRpcResponse, RequestId } from './jsonrpc.js';
@@ -65,7 +66,7 @@ export class ClientSession implements ClientLink, ConnectionOwner {
   outbound: Outbound | undefined;
   readonly subscriptions = new Set<string>();
   /** Client requests being served, by client request id: aborted by notifications/cancelled. */
-  readonly inflight = new Map<RequestId, AbortController>();
+  readonly inflight = new Map<RequestId, Cancellation>();
   private readonly backends = new Map<string, OpenBackendSession>();
   private readonly pendingClient = new Map<RequestId, PendingClientRequest>();
   private nextServerRequest = 1;
@@ -245,7 +246,7 @@ export class ClientSession implements ClientLink, ConnectionOwner {
   async close(reason: string): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const ac of this.inflight.values()) ac.abort(reason);
+    for (const c of this.inflight.values()) c.cancel(reason);
     for (const p of this.pendingClient.values()) p.reject(new GatewayError('MCPEG_ERR_SESSION_NOT_FOUND', `client session closed: ${reason}`));
     this.pendingClient.clear();
     const opens = [...this.backends.values()];

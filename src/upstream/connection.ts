@@ -7,6 +7,7 @@
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { GatewayError, RemoteRpcError, toRpcError } from '../errors/catalog.js';
+import type { Cancellation } from './cancellation.js';
 import {
   isRequest, isResponse, isErrorResponse,
   type JsonRpcMessage, type JsonRpcNotification, type JsonRpcRequest, type RequestId,
@@ -24,7 +25,7 @@ export interface ConnectionOwner {
 
 export interface CallOptions {
   timeoutMs: number;
-  signal?: AbortSignal | undefined;
+  cancel?: Cancellation | undefined;
   /** Receives the backend's progress notifications for this call (params, token rewritten back by the caller). */
   onProgress?: ((params: Record<string, unknown>) => void) | undefined;
   /** Opaque: handed back to onRequest while this call is the only one in flight. */
@@ -39,7 +40,7 @@ interface Pending {
   progressToken: string | undefined;
   tag: unknown;
   method: string;
-  cleanup: (() => void) | undefined;
+  cancel: Cancellation | undefined;
 }
 
 export interface InitializeResult {
@@ -103,12 +104,12 @@ export class BackendConnection {
     if (this.closed) {
       return Promise.reject(new GatewayError('MCPEG_ERR_BACKEND_UNAVAILABLE', `backend "${this.backend}" is not connected: ${this.closeReason}`, { backend: this.backend }));
     }
-    if (opts.signal?.aborted) {
+    if (opts.cancel?.cancelled) {
       return Promise.reject(new GatewayError('MCPEG_ERR_REQUEST_CANCELLED', `request cancelled before it reached backend "${this.backend}"`, { backend: this.backend }));
     }
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
-      const p: Pending = { resolve, reject, timer: undefined, onProgress: opts.onProgress, progressToken: undefined, tag: opts.tag, method, cleanup: undefined };
+      const p: Pending = { resolve, reject, timer: undefined, onProgress: opts.onProgress, progressToken: undefined, tag: opts.tag, method, cancel: opts.cancel };
       let outParams = params;
       if (opts.onProgress) {
         // Our own token: unique per connection, so backends never see the client's.
@@ -121,14 +122,10 @@ export class BackendConnection {
         this.cancel(id, `timed out after ${opts.timeoutMs} ms`);
         this.settle(id)?.reject(new GatewayError('MCPEG_ERR_BACKEND_TIMEOUT', `backend "${this.backend}" did not answer ${method} within ${opts.timeoutMs} ms`, { backend: this.backend, method, timeoutMs: opts.timeoutMs }));
       }, opts.timeoutMs);
-      if (opts.signal) {
-        const onAbort = () => {
-          this.cancel(id, String(opts.signal?.reason ?? 'cancelled by client'));
-          this.settle(id)?.reject(new GatewayError('MCPEG_ERR_REQUEST_CANCELLED', `request to backend "${this.backend}" cancelled`, { backend: this.backend }));
-        };
-        opts.signal.addEventListener('abort', onAbort, { once: true });
-        p.cleanup = () => opts.signal?.removeEventListener('abort', onAbort);
-      }
+      opts.cancel?.onCancel((reason) => {
+        this.cancel(id, String(reason ?? 'cancelled by client'));
+        this.settle(id)?.reject(new GatewayError('MCPEG_ERR_REQUEST_CANCELLED', `request to backend "${this.backend}" cancelled`, { backend: this.backend }));
+      });
       this.pending.set(id, p);
       const msg = { jsonrpc: '2.0', id, method, ...(outParams ? { params: outParams } : {}) } as JSONRPCMessage;
       this.transport.send(msg).catch((err: unknown) => {
@@ -169,7 +166,7 @@ export class BackendConnection {
     this.pending.delete(id);
     if (p.timer) clearTimeout(p.timer);
     if (p.progressToken) this.progress.delete(p.progressToken);
-    p.cleanup?.();
+    p.cancel?.onCancel(undefined);
     return p;
   }
 
