@@ -28,6 +28,16 @@ const restartSchema = z
   })
   .strict();
 
+/** What every backend kind (MCP server, plugin) accepts: timeouts, session mode, restart. */
+const backendOptions = (sessionMode: 'per_client' | 'shared') => ({
+  timeout: duration('60s'),
+  connect_timeout: duration('15s'),
+  session_mode: z.enum(['per_client', 'shared']).default(sessionMode),
+  idle_timeout: duration('10m'),
+  restart: restartSchema.default({ initial_delay: 500, max_delay: 30_000, max_attempts: 0 }),
+  prefix: z.string().regex(NAME, 'expected letters, digits, "_" or "-"').optional(),
+});
+
 const mcpBackendSchema = z
   .object({
     type: z.literal('mcp'),
@@ -41,13 +51,7 @@ const mcpBackendSchema = z
     url: z.url({ protocol: /^https?$/ }).optional(),
     transport: z.enum(['auto', 'streamable_http', 'sse']).default('auto'),
     headers: z.record(z.string(), z.string()).default({}),
-    /** behaviour */
-    timeout: duration('60s'),
-    connect_timeout: duration('15s'),
-    session_mode: z.enum(['per_client', 'shared']).default('per_client'),
-    idle_timeout: duration('10m'),
-    restart: restartSchema.default({ initial_delay: 500, max_delay: 30_000, max_attempts: 0 }),
-    prefix: z.string().regex(NAME, 'expected letters, digits, "_" or "-"').optional(),
+    ...backendOptions('per_client'),
   })
   .strict()
   .superRefine((b, ctx) => {
@@ -69,12 +73,7 @@ const pluginSchema = z
     enabled: z.boolean().default(true),
     required: z.boolean().default(false),
     config: z.record(z.string(), z.unknown()).default({}),
-    timeout: duration('60s'),
-    connect_timeout: duration('15s'),
-    session_mode: z.enum(['per_client', 'shared']).default('shared'),
-    idle_timeout: duration('10m'),
-    restart: restartSchema.default({ initial_delay: 500, max_delay: 30_000, max_attempts: 0 }),
-    prefix: z.string().regex(NAME, 'expected letters, digits, "_" or "-"').optional(),
+    ...backendOptions('shared'),
   })
   .strict();
 

@@ -84,6 +84,34 @@ export function parseMessages(body: Buffer): ParsedBody {
   return { ok: true, messages: list as JsonRpcMessage[], batch };
 }
 
+/**
+ * Reads a POSTed JSON-RPC body (Content-Type, size, JSON, envelope), answering the HTTP
+ * error itself; undefined when it did.
+ */
+export async function readJsonRpcPost(req: IncomingMessage, res: ServerResponse, limit: number): Promise<{ messages: JsonRpcMessage[]; batch: boolean } | undefined> {
+  if (mediaType(req.headers['content-type']) !== 'application/json') {
+    req.resume();
+    sendError(res, 'MCPEG_ERR_UNSUPPORTED_MEDIA_TYPE', `Unsupported Media Type: Content-Type must be application/json (got ${JSON.stringify(req.headers['content-type'] ?? '')})`);
+    return undefined;
+  }
+  let body: Buffer;
+  try {
+    body = await readBody(req, limit);
+  } catch (err) {
+    if (err instanceof GatewayError) {
+      sendGatewayError(res, err);
+      return undefined;
+    }
+    throw err;
+  }
+  const parsed = parseMessages(body);
+  if (!parsed.ok) {
+    sendError(res, parsed.code, parsed.message);
+    return undefined;
+  }
+  return parsed;
+}
+
 const LOOPBACK_NAMES = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
 
 function hostnameOf(hostHeader: string): string {

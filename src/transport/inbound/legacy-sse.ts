@@ -4,12 +4,11 @@
  * (`<base>/messages?sessionId=...`); every answer travels back on the stream.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { GatewayError } from '../../errors/catalog.js';
 import type { Logger } from '../../observability/logger.js';
 import type { DispatchOptions } from '../../protocol/dispatch.js';
 import type { SessionManager } from '../../protocol/sessions.js';
 import { ChannelConnection } from './channel.js';
-import { accepts, mediaType, parseMessages, readBody, sendError, sendGatewayError } from './http-util.js';
+import { accepts, readJsonRpcPost, sendError } from './http-util.js';
 import { keepAlive, SSE_HEADERS, sseEvent } from './sse.js';
 
 export interface LegacySseDeps {
@@ -59,19 +58,8 @@ export class LegacySseEndpoint {
         ? sendError(res, 'MCPEG_ERR_SESSION_NOT_FOUND', `Session not found: ${sessionId}`)
         : sendError(res, 'MCPEG_ERR_SESSION_REQUIRED', 'Bad Request: the sessionId query parameter is required');
     }
-    if (mediaType(req.headers['content-type']) !== 'application/json') {
-      req.resume();
-      return sendError(res, 'MCPEG_ERR_UNSUPPORTED_MEDIA_TYPE', 'Unsupported Media Type: Content-Type must be application/json');
-    }
-    let body: Buffer;
-    try {
-      body = await readBody(req, this.deps.maxBodyBytes);
-    } catch (err) {
-      if (err instanceof GatewayError) return sendGatewayError(res, err);
-      throw err;
-    }
-    const parsed = parseMessages(body);
-    if (!parsed.ok) return sendError(res, parsed.code, parsed.message);
+    const parsed = await readJsonRpcPost(req, res, this.deps.maxBodyBytes);
+    if (!parsed) return;
     res.writeHead(202, { 'content-type': 'text/plain' }).end('Accepted');
     if (parsed.batch) void entry.conn.receiveBatch(parsed.messages);
     else void entry.conn.receive(parsed.messages[0]);

@@ -18,7 +18,7 @@ import type { ClientSession, Outbound } from '../../protocol/session.js';
 import type { SessionManager } from '../../protocol/sessions.js';
 import { allowsBatch, isSupportedVersion, SUPPORTED_VERSIONS, versionAtLeast } from '../../protocol/versions.js';
 import type { EventStore } from './event-store.js';
-import { accepts, mediaType, parseMessages, readBody, sendError, sendGatewayError } from './http-util.js';
+import { accepts, mediaType, readJsonRpcPost, sendError } from './http-util.js';
 import { keepAlive, primingEvent, SSE_HEADERS, sseEvent } from './sse.js';
 
 export interface StreamableDeps {
@@ -252,23 +252,12 @@ export class StreamableHttpEndpoint {
   }
 
   private async post(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (mediaType(req.headers['content-type']) !== 'application/json') {
-      req.resume();
-      return sendError(res, 'MCPEG_ERR_UNSUPPORTED_MEDIA_TYPE', `Unsupported Media Type: Content-Type must be application/json (got ${JSON.stringify(req.headers['content-type'] ?? '')})`);
-    }
-    if (!accepts(req, 'application/json') || !accepts(req, 'text/event-stream')) {
+    if (mediaType(req.headers['content-type']) === 'application/json' && (!accepts(req, 'application/json') || !accepts(req, 'text/event-stream'))) {
       req.resume();
       return sendError(res, 'MCPEG_ERR_NOT_ACCEPTABLE', 'Not Acceptable: the Accept header must list both application/json and text/event-stream');
     }
-    let body: Buffer;
-    try {
-      body = await readBody(req, this.deps.maxBodyBytes);
-    } catch (err) {
-      if (err instanceof GatewayError) return sendGatewayError(res, err);
-      throw err;
-    }
-    const parsed = parseMessages(body);
-    if (!parsed.ok) return sendError(res, parsed.code, parsed.message);
+    const parsed = await readJsonRpcPost(req, res, this.deps.maxBodyBytes);
+    if (!parsed) return;
     const { messages, batch } = parsed;
 
     const init = messages.find((m) => isRequest(m) && m.method === 'initialize') as JsonRpcRequest | undefined;
