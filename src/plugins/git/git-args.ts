@@ -49,8 +49,13 @@ const REV_CHARS = /^[A-Za-z0-9._/~^@{}:+-]+$/;
 
 /** A revision (`HEAD~3`, a sha, `origin/main`); a range `a..b` / `a...b` only if allowed. */
 export function validateRev(argument: string, value: unknown, opts: { allowRange?: boolean } = {}): string {
-  const v = basic(argument, value, 256);
-  if (!REV_CHARS.test(v)) reject(argument, v, 'contains characters not allowed in a revision');
+  const v = basic(argument, value, 1024);
+  // `rev:path`: the rev part follows revision syntax; the path is one argv element after
+  // the leading-dash and control-character checks above, so spaces and any letter are fine.
+  const colon = v.indexOf(':');
+  const revPart = colon > 0 && !v.startsWith(':/') ? v.slice(0, colon) : v;
+  if (revPart.length > 256) reject(argument, v, 'has a revision longer than 256 characters');
+  if (!REV_CHARS.test(revPart)) reject(argument, v, 'contains characters not allowed in a revision');
   if (v.includes('..')) {
     if (!opts.allowRange) reject(argument, v, 'is a range, which this operation does not take');
     const sides = v.split(/\.{2,3}/);

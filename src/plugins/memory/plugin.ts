@@ -12,7 +12,7 @@ interface MemoryConfig {
 }
 
 const obj = (properties: Record<string, unknown>, required: string[] = []) => ({ type: 'object', properties, required, additionalProperties: false });
-const key = { type: 'string', minLength: 1, maxLength: 512, description: 'The key.' };
+const key = { type: 'string', minLength: 1, maxLength: 256, description: 'The key (at most 256 characters).' };
 
 const decode = (s: string): unknown => {
   try {
@@ -42,7 +42,7 @@ export default definePlugin<MemoryConfig>({
       {
         name: 'memory_store',
         description: 'Stores a JSON value under a key (replacing any value), optionally expiring after ttl seconds. Returns once the write is durable.',
-        inputSchema: obj({ key, value: { description: 'Any JSON value.' }, ttl: { type: 'number', exclusiveMinimum: 0, description: 'Seconds until the key expires.' } }, ['key', 'value']),
+        inputSchema: obj({ key, value: { description: 'Any JSON value.' }, ttl: { type: 'number', exclusiveMinimum: 0, maximum: 315_360_000, description: 'Seconds until the key expires (at most 10 years).' } }, ['key', 'value']),
         annotations: { idempotentHint: true },
         handler: async (a) => {
           const r = await store.set(a.key as string, JSON.stringify(a.value), a.ttl === undefined ? undefined : Math.max(1, Math.round((a.ttl as number) * 1000)));
@@ -66,8 +66,11 @@ export default definePlugin<MemoryConfig>({
         inputSchema: obj({ pattern: { type: 'string' }, limit: { type: 'integer', minimum: 1, maximum: 10_000 } }),
         annotations: { readOnlyHint: true },
         handler: (a) => {
-          const items = store.list({ pattern: a.pattern as string | undefined, limit: (a.limit as number | undefined) ?? 100 });
-          return json({ keys: items }, items.map((i) => i.key).join('\n') || '(no keys)');
+          const limit = (a.limit as number | undefined) ?? 100;
+          const found = store.list({ pattern: a.pattern as string | undefined, limit: limit + 1 });
+          const items = found.slice(0, limit);
+          const truncated = found.length > limit;
+          return json({ keys: items, truncated }, (items.map((i) => i.key).join('\n') || '(no keys)') + (truncated ? `\n(more than ${limit} keys; raise limit or narrow the pattern)` : ''));
         },
       },
       {
