@@ -121,9 +121,15 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
       .then(() => Promise.all([...backends.values()].map((b) => b.start())))
       .then(() => sessions!.startSweeper()));
 
-  const health = () => {
-    const list = [...backends.values()].map((b) => ({ name: b.name, state: b.state, transport: b.transportKind, tools: b.catalog.tools.length, error: b.lastError }));
-    const allUp = list.every((b) => b.state === 'up');
+  const health = async () => {
+    const list = await Promise.all(
+      [...backends.values()].map(async (b) => {
+        // A plugin's own health hook counts too: up but unhealthy is degraded.
+        const check = b.state === 'up' ? await b.checkHealth() : undefined;
+        return { name: b.name, state: b.state, transport: b.transportKind, tools: b.catalog.tools.length, error: b.lastError, ...(check ? { healthy: check.ok, detail: check.detail } : {}) };
+      }),
+    );
+    const allUp = list.every((b) => b.state === 'up' && (b as { healthy?: boolean }).healthy !== false);
     const problems = registry!.view(AGGREGATE_VIEW)?.problems ?? [];
     const ok = allUp && pluginProblems.length === 0;
     return { status: ok ? 200 : 503, body: { status: ok ? 'ok' : 'degraded', sessions: sessions!.size, backends: list, catalogProblems: problems, pluginProblems } };

@@ -126,6 +126,18 @@ export class Backend implements ConnectionOwner {
     return conn;
   }
 
+  /** The backend's own health hook (plugins), bounded to 2 s; undefined when it has none. */
+  async checkHealth(): Promise<{ ok: boolean; detail?: string } | undefined> {
+    if (!this.transports.health) return undefined;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<{ ok: boolean; detail: string }>((r) => (timer = setTimeout(() => r({ ok: false, detail: 'health check timed out after 2 s' }), 2000)));
+    try {
+      return await Promise.race([this.transports.health().catch((err: unknown) => ({ ok: false, detail: (err as Error).message })), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   /** Pids of this backend's live child processes (stdio backends): catalog session first. */
   pids(): number[] {
     return [this.catalogConn, ...this.perClient].map((c) => c?.pid()).filter((p): p is number => typeof p === 'number');

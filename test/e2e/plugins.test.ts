@@ -3,7 +3,7 @@
  * and broken plugins that leave the gateway running with a clear error.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -58,6 +58,13 @@ describe('the example plugin, loaded from config', () => {
     await assert.rejects(client.getPrompt({ name: 'hello__welcome', arguments: {} }), /needs argument: name/);
   });
 
+  it('reports its health hook in /health', async () => {
+    const health = (await (await fetch(`${gw.base}/health`)).json()) as { backends: Array<{ name: string; healthy?: boolean; detail?: string }> };
+    const hello = health.backends.find((b) => b.name === 'hello');
+    assert.equal(hello?.healthy, true);
+    assert.match(hello?.detail ?? '', /^greeted \d+$/);
+  });
+
   it('resolves a relative module path against the config file', () => {
     const c = parseConfigText('plugins:\n  - name: hello\n    module: ./plugins/hello-plugin.mjs\n', 'examples/plugins.yaml', {}, [], join(ROOT, 'examples'));
     assert.equal(c.plugins[0].module, HELLO);
@@ -81,6 +88,33 @@ describe('broken plugins', () => {
       await client.close();
     } finally {
       await gw.close();
+    }
+  });
+
+  it('the running gateway logs the broken module with the import error', async () => {
+    const cfg = join(dir, 'broken-run.yaml');
+    writeFileSync(cfg, `server: { port: 0 }\npaths: { data: ./data, workspace: ./workspace }\nplugins:\n  - name: broken\n    module: ./broken.mjs\n  - name: hello\n    module: ${HELLO}\n`);
+    const child = spawn(process.execPath, [CLI, 'gateway', '--config', cfg], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error(`gateway did not start:\n${stderr}`)), 15_000);
+        child.stderr!.on('data', (d: Buffer) => {
+          stderr += d.toString();
+          if (stderr.includes('mcpeg listening on')) {
+            clearTimeout(t);
+            resolve();
+          }
+        });
+      });
+      const line = stderr.split('\n').find((l) => l.includes('plugin failed to load'));
+      assert.ok(line, stderr);
+      const entry = JSON.parse(line) as { level: number; plugin: string; err: string };
+      assert.equal(entry.level, 50);
+      assert.equal(entry.plugin, 'broken');
+      assert.match(entry.err, /cannot load module ".*broken\.mjs": .*Unexpected identifier/);
+    } finally {
+      child.kill('SIGKILL');
     }
   });
 

@@ -24,7 +24,7 @@ export interface EndpointSet {
 export interface HttpRoutes {
   aggregate: EndpointSet;
   backend(name: string): EndpointSet | undefined;
-  health(): { status: number; body: unknown };
+  health(): Promise<{ status: number; body: unknown }>;
 }
 
 /** Whether a bind address is loopback-only (127.0.0.0/8, ::1, localhost). */
@@ -73,7 +73,7 @@ export function createHttpServer(cfg: ServerConfig, routes: HttpRoutes, log: Log
     if (path === '/sse' || path === '/messages') return mcp(routes.aggregate, path.slice(1) as 'sse' | 'messages', req, res, url);
     if (path === '/health/live') return sendJson(res, 200, { status: 'ok' });
     if (path === '/health') {
-      const h = routes.health();
+      const h = await routes.health();
       return sendJson(res, h.status, h.body);
     }
     req.resume();

@@ -22,6 +22,8 @@ export interface TransportFactory {
   fallback?(kind: TransportKind, err: unknown): TransportKind | undefined;
   /** Releases what the factory holds (a plugin instance) when the backend stops. */
   stop?(): Promise<void>;
+  /** The backend's own health check (a plugin's health hook), if it has one. */
+  health?(): Promise<{ ok: boolean; detail?: string }>;
 }
 
 /** The factory for `type: mcp` backends. */
