@@ -1,6 +1,7 @@
 /**
  * The gateway in front of two real MCP servers at once (server-everything over stdio and
- * over Streamable HTTP), driven by the official SDK client over Streamable HTTP.
+ * over Streamable HTTP), driven by the official SDK client over each client transport:
+ * Streamable HTTP, legacy HTTP+SSE and stdio (`mcpeg stdio`).
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -9,9 +10,27 @@ import {
   CreateMessageRequestSchema, ElicitRequestSchema, ListRootsRequestSchema,
   LoggingMessageNotificationSchema, ResourceUpdatedNotificationSchema, ToolListChangedNotificationSchema,
 } from '@modelcontextprotocol/sdk/types.js';
-import { connectClient, everythingStdio, startEverythingHttp, startGateway, textOf, waitFor } from '../helpers/gateway.js';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client as SdkClient } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { CLI, EVERYTHING, connectClient, everythingStdio, startEverythingHttp, startGateway, textOf, waitFor } from '../helpers/gateway.js';
 
-describe('federation of two MCP servers (stdio + Streamable HTTP)', () => {
+const CAPABILITIES = { sampling: {}, elicitation: {}, roots: { listChanged: true } };
+
+/** The SDK client over `mcpeg stdio`, with the same two backends as the HTTP gateway. */
+async function stdioClient(remoteUrl: string): Promise<Client> {
+  const dir = mkdtempSync(join(tmpdir(), 'mcpeg-fed-'));
+  const config = join(dir, 'mcpeg.yaml');
+  writeFileSync(config, `backends:\n  everything:\n    type: mcp\n    command: ${JSON.stringify(process.execPath)}\n    args: [${JSON.stringify(EVERYTHING)}, "stdio"]\n  remote:\n    type: mcp\n    url: ${remoteUrl}\n`);
+  const client = new SdkClient({ name: 'mcpeg-test', version: '1.0.0' }, { capabilities: CAPABILITIES });
+  await client.connect(new StdioClientTransport({ command: process.execPath, args: [CLI, 'stdio', '--config', config], stderr: 'ignore' }));
+  return client;
+}
+
+for (const transport of ['streamable', 'sse', 'stdio'] as const)
+describe(`federation of two MCP servers (stdio + Streamable HTTP), client over ${transport}`, () => {
   let remote: Awaited<ReturnType<typeof startEverythingHttp>>;
   let gw: Awaited<ReturnType<typeof startGateway>>;
   let client: Client;
@@ -20,7 +39,9 @@ describe('federation of two MCP servers (stdio + Streamable HTTP)', () => {
   before(async () => {
     remote = await startEverythingHttp();
     gw = await startGateway({ backends: { everything: everythingStdio(), remote: { type: 'mcp', url: remote.url } } });
-    client = await connectClient(gw.url, { capabilities: { sampling: {}, elicitation: {}, roots: { listChanged: true } } });
+    client = transport === 'stdio'
+      ? await stdioClient(remote.url)
+      : await connectClient(transport === 'sse' ? `${gw.base}/sse` : gw.url, { capabilities: CAPABILITIES, transport });
     client.setRequestHandler(CreateMessageRequestSchema, async (req) => {
       sampled.push(req.params);
       return { role: 'assistant', content: { type: 'text', text: 'sampled by the test client' }, model: 'test-model', stopReason: 'endTurn' };
@@ -68,10 +89,12 @@ describe('federation of two MCP servers (stdio + Streamable HTTP)', () => {
     });
   });
 
-  it('reports catalog clashes (the same resource URI from two backends) and routes to the first', async () => {
-    const health = (await (await fetch(`${gw.base}/health`)).json()) as { catalogProblems: string[] };
-    assert.ok(health.catalogProblems.some((p) => /resource URI ".*" is offered by backends "everything" and "remote"; reads go to "everything"/.test(p)), JSON.stringify(health.catalogProblems));
-  });
+  if (transport === 'streamable') {
+    it('reports catalog clashes (the same resource URI from two backends) and routes to the first', async () => {
+      const health = (await (await fetch(`${gw.base}/health`)).json()) as { catalogProblems: string[] };
+      assert.ok(health.catalogProblems.some((p) => /resource URI ".*" is offered by backends "everything" and "remote"; reads go to "everything"/.test(p)), JSON.stringify(health.catalogProblems));
+    });
+  }
 
   it('lists and reads resources and resource templates', async () => {
     const { resources } = await client.listResources();
@@ -160,37 +183,43 @@ describe('federation of two MCP servers (stdio + Streamable HTTP)', () => {
     await client.callTool({ name: 'everything__toggle-simulated-logging', arguments: {} });
   });
 
-  it('serves one backend with its original names at /servers/<name>/mcp', async () => {
-    const single = await connectClient(`${gw.base}/servers/remote/mcp`);
-    try {
-      const { tools } = await single.listTools();
-      assert.ok(tools.some((t) => t.name === 'echo'));
-      assert.ok(!tools.some((t) => t.name.includes('__')));
-      const r = await single.callTool({ name: 'echo', arguments: { message: 'direct' } });
-      assert.equal(textOf(r), 'Echo: direct');
-    } finally {
-      await single.close();
-    }
-  });
+  if (transport === 'streamable') {
+    it('serves one backend with its original names at /servers/<name>/mcp', async () => {
+      const single = await connectClient(`${gw.base}/servers/remote/mcp`);
+      try {
+        const { tools } = await single.listTools();
+        assert.ok(tools.some((t) => t.name === 'echo'));
+        assert.ok(!tools.some((t) => t.name.includes('__')));
+        const r = await single.callTool({ name: 'echo', arguments: { message: 'direct' } });
+        assert.equal(textOf(r), 'Echo: direct');
+      } finally {
+        await single.close();
+      }
+    });
+  }
 
-  it('serves legacy HTTP+SSE clients', async () => {
-    const old = await connectClient(`${gw.base}/sse`, { transport: 'sse' });
-    try {
-      const { tools } = await old.listTools();
-      assert.ok(tools.some((t) => t.name === 'remote__echo'));
-      const r = await old.callTool({ name: 'everything__echo', arguments: { message: 'legacy' } });
-      assert.equal(textOf(r), 'Echo: legacy');
-    } finally {
-      await old.close();
-    }
-  });
+  if (transport === 'streamable') {
+    it('serves legacy HTTP+SSE clients', async () => {
+      const old = await connectClient(`${gw.base}/sse`, { transport: 'sse' });
+      try {
+        const { tools } = await old.listTools();
+        assert.ok(tools.some((t) => t.name === 'remote__echo'));
+        const r = await old.callTool({ name: 'everything__echo', arguments: { message: 'legacy' } });
+        assert.equal(textOf(r), 'Echo: legacy');
+      } finally {
+        await old.close();
+      }
+    });
+  }
 
-  it('notifies clients when a backend changes its tool list', async () => {
-    let changed = 0;
-    client.setNotificationHandler(ToolListChangedNotificationSchema, () => void changed++);
-    gw.gw.registry.backend('remote')!.refreshCatalog();
-    // A refresh with no change sends nothing; a catalog change is covered by the failure test.
-    await new Promise((r) => setTimeout(r, 200));
-    assert.equal(changed, 0);
-  });
+  if (transport === 'streamable') {
+    it('notifies clients when a backend changes its tool list', async () => {
+      let changed = 0;
+      client.setNotificationHandler(ToolListChangedNotificationSchema, () => void changed++);
+      gw.gw.registry.backend('remote')!.refreshCatalog();
+      // A refresh with no change sends nothing; a catalog change is covered by the failure test.
+      await new Promise((r) => setTimeout(r, 200));
+      assert.equal(changed, 0);
+    });
+  }
 });
