@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { loadConfig, parseConfigText } from '../../src/config/load.js';
 import { ConfigError } from '../../src/errors/catalog.js';
-import { CLI } from '../helpers/gateway.js';
+import { CLI, freePort } from '../helpers/gateway.js';
 
 const problems = (fn: () => unknown): string => {
   try {
@@ -106,6 +106,31 @@ backends:
     const good = join(dir, 'good.yaml');
     writeFileSync(good, 'backends:\n  x:\n    type: mcp\n    url: http://127.0.0.1:1/mcp\n');
     assert.match(execFileSync(process.execPath, [CLI, 'validate', '--config', good], { encoding: 'utf8' }), /valid/);
+  });
+
+  it('mcpeg gateway --port/--host override the file, and MCPEG_SERVER__PORT the file too', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mcpeg-cfg-'));
+    const cfg = join(dir, 'c.yaml');
+    writeFileSync(cfg, 'server:\n  host: 127.0.0.9\n  port: 1\npaths: { data: ./d, workspace: ./w }\n');
+    const listen = (args: string[], env: Record<string, string> = {}) =>
+      new Promise<string>((resolve, reject) => {
+        const child = spawn(process.execPath, [CLI, 'gateway', '--config', cfg, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+        let err = '';
+        const t = setTimeout(() => (child.kill('SIGKILL'), reject(new Error(err))), 15_000);
+        child.stderr!.on('data', (d: Buffer) => {
+          err += d.toString();
+          const m = /mcpeg listening on (\S+)/.exec(err);
+          if (m) {
+            clearTimeout(t);
+            child.kill('SIGTERM');
+            resolve(m[1]);
+          }
+        });
+      });
+    assert.match(await listen(['--port', '0', '--host', '127.0.0.1']), /^http:\/\/127\.0\.0\.1:\d+\/mcp$/);
+    const port = await freePort();
+    assert.equal(await listen(['--host', '127.0.0.1'], { MCPEG_SERVER__PORT: String(port) }), `http://127.0.0.1:${port}/mcp`);
+    assert.equal(spawnSync(process.execPath, [CLI, 'gateway', '--port', 'x'], { encoding: 'utf8' }).status, 2);
   });
 
   it('mcpeg gateway refuses an invalid config with the key path, exit 3', () => {
