@@ -116,10 +116,13 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
 
   let server: Server | undefined;
   let started: Promise<void> | undefined;
+  let closing = false;
   const startBackends = () =>
     (started ??= loadPlugins()
       .then(() => Promise.all([...backends.values()].map((b) => b.start())))
-      .then(() => sessions!.startSweeper()));
+      .then(() => {
+        if (!closing) sessions!.startSweeper();
+      }));
 
   const health = async () => {
     const list = await Promise.all(
@@ -158,6 +161,9 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
       await serveStdio(AGGREGATE_VIEW, sessions!, dispatch, input, output);
     },
     async close() {
+      closing = true;
+      // Let a start in progress finish, so nothing it adds (plugin backends, the sweeper) outlives close().
+      await started?.catch(() => {});
       if (server) {
         for (const set of endpointSets()) set.legacy?.closeAll();
         server.close();

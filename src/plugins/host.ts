@@ -33,7 +33,13 @@ export function pluginTransports(p: LoadedPlugin, paths: PluginPaths, log: Logge
         log,
       };
       const instance = await p.def.start(p.config, ctx);
-      return preparePlugin(p.cfg.name, p.def.version, instance);
+      try {
+        return preparePlugin(p.cfg.name, p.def.version, instance);
+      } catch (err) {
+        // Not served: release what start() opened before the next attempt opens it again.
+        await instance.stop?.();
+        throw err;
+      }
     })().catch((err: unknown) => {
       started = undefined; // the next attempt (restart with backoff) starts it again
       throw err;

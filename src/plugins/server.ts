@@ -112,7 +112,8 @@ async function callTool(tool: PluginTool, args: Record<string, unknown>, ctx: Ca
     return await tool.handler(args, ctx);
   } catch (err) {
     if (err instanceof McpError) throw err;
-    const code = (err as { code?: unknown }).code;
-    return { content: [{ type: 'text', text: `${tool.name} failed${typeof code === 'string' ? ` (${code})` : ''}: ${(err as Error).message}` }], isError: true };
+    const e = err instanceof Error ? err : new Error(String(err));
+    const code = (e as { code?: unknown }).code;
+    return { content: [{ type: 'text', text: `${tool.name} failed${typeof code === 'string' ? ` (${code})` : ''}: ${e.message}` }], isError: true };
   }
 }

@@ -197,11 +197,13 @@ export class Backend implements ConnectionOwner {
           await conn.start().catch((err: unknown) => {
             throw new GatewayError('MCPEG_ERR_BACKEND_UNAVAILABLE', `backend "${this.name}" could not be started: ${(err as Error).message}`, { backend: this.name });
           });
-          const init = await conn.initialize({ protocolVersion, capabilities, clientInfo }, this.cfg.connect_timeout);
-          if (!isSupportedVersion(init.protocolVersion)) {
-            throw new GatewayError('MCPEG_ERR_BACKEND_UNAVAILABLE', `backend "${this.name}" answered initialize with protocol version ${init.protocolVersion}, which the gateway does not speak (${SUPPORTED_VERSIONS.join(', ')})`, { backend: this.name });
-          }
-          opened.setProtocolVersion(init.protocolVersion);
+          await conn.initialize({ protocolVersion, capabilities, clientInfo }, this.cfg.connect_timeout, (init) => {
+            if (!isSupportedVersion(init.protocolVersion)) {
+              throw new GatewayError('MCPEG_ERR_BACKEND_UNAVAILABLE', `backend "${this.name}" answered initialize with protocol version ${init.protocolVersion}, which the gateway does not speak (${SUPPORTED_VERSIONS.join(', ')})`, { backend: this.name });
+            }
+            // MCP-Protocol-Version on every HTTP request after initialize, notifications/initialized included.
+            opened.setProtocolVersion(init.protocolVersion);
+          });
         })(),
         deadline,
       ]);

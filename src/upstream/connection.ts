@@ -72,8 +72,9 @@ export class BackendConnection {
     this.owner = owner;
     transport.onmessage = (m) => this.receive(m as unknown as JsonRpcMessage);
     transport.onclose = () => this.handleClose(this.closeReason || 'backend connection closed');
-    transport.onerror = () => {
-      /* transport errors surface as failed sends or as close; nothing to do here */
+    transport.onerror = (err) => {
+      // Failed sends reject their calls; keep the last error as the reason if the connection then closes.
+      this.closeReason = err.message;
     };
   }
 
@@ -90,11 +91,17 @@ export class BackendConnection {
   }
 
   /** The MCP initialize handshake (lifecycle spec), then notifications/initialized. */
-  async initialize(params: { protocolVersion: string; capabilities: Record<string, unknown>; clientInfo: Record<string, unknown> }, timeoutMs: number): Promise<InitializeResult> {
+  async initialize(
+    params: { protocolVersion: string; capabilities: Record<string, unknown>; clientInfo: Record<string, unknown> },
+    timeoutMs: number,
+    /** Checks the answer and tells the transport the version before notifications/initialized goes out. */
+    accept: (result: InitializeResult) => void = () => {},
+  ): Promise<InitializeResult> {
     const result = (await this.request('initialize', params, { timeoutMs })) as unknown as InitializeResult;
     if (typeof result?.protocolVersion !== 'string') {
       throw new GatewayError('MCPEG_ERR_BACKEND_UNAVAILABLE', `backend "${this.backend}" answered initialize without a protocolVersion`, { backend: this.backend });
     }
+    accept(result);
     this.initializeResult = result;
     await this.notify('notifications/initialized');
     return result;

@@ -27,7 +27,8 @@ const pools = new Map<string, { pool: Pool; users: number }>();
 function acquirePool(origin: string): Pool {
   let p = pools.get(origin);
   if (!p) {
-    p = { pool: new Pool(origin, { connections: 128, pipelining: 1, keepAliveTimeout: 30_000 }), users: 0 };
+    // No undici header/body timeouts: the gateway's per-request timeouts govern (a tool may take long; a GET stream idles).
+    p = { pool: new Pool(origin, { connections: 128, pipelining: 1, keepAliveTimeout: 30_000, headersTimeout: 0, bodyTimeout: 0 }), users: 0 };
     pools.set(origin, p);
   }
   p.users++;
@@ -55,10 +56,15 @@ export class StreamableHttpClient implements Transport {
   private readonly path: string;
   private closed = false;
   private getStream: AbortController | undefined;
+  /** Aborts every request of this session (POST streams, resumes) on close. */
+  private readonly life = new AbortController();
+  /** Origin and path without the query, which may carry credentials: safe for messages and logs. */
+  private readonly display: string;
 
   constructor(url: URL, private readonly extraHeaders: Record<string, string>) {
     this.origin = url.origin;
     this.path = `${url.pathname}${url.search}`;
+    this.display = `${url.origin}${url.pathname}`;
     this.pool = acquirePool(this.origin);
   }
 
@@ -79,7 +85,7 @@ export class StreamableHttpClient implements Transport {
     if (this.closed) throw new Error('transport closed');
     const headers = this.headers('application/json, text/event-stream');
     headers['content-type'] = 'application/json';
-    const res = await this.pool.request({ path: this.path, method: 'POST', headers, body: JSON.stringify(message) });
+    const res = await this.pool.request({ path: this.path, method: 'POST', headers, body: JSON.stringify(message), signal: this.life.signal });
     const sid = res.headers['mcp-session-id'];
     if (typeof sid === 'string' && sid) this.sessionId = sid;
     if (res.statusCode === 202) {
@@ -93,7 +99,7 @@ export class StreamableHttpClient implements Transport {
         // The backend forgot our session (restarted, expired): this session is over.
         queueMicrotask(() => void this.close());
       }
-      throw new HttpStatusError(res.statusCode, `HTTP ${res.statusCode} from ${this.origin}${this.path}: ${text}`);
+      throw new HttpStatusError(res.statusCode, `HTTP ${res.statusCode} from ${this.display}: ${text}`);
     }
     const type = String(res.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
     if (type === 'text/event-stream') {
@@ -103,7 +109,7 @@ export class StreamableHttpClient implements Transport {
     }
     const text = await res.body.text();
     if (!text) return;
-    if (type !== 'application/json') throw new HttpStatusError(res.statusCode, `unexpected content type "${type}" from ${this.origin}${this.path}`);
+    if (type !== 'application/json') throw new HttpStatusError(res.statusCode, `unexpected content type "${type}" from ${this.display}`);
     const parsed = JSON.parse(text) as JSONRPCMessage | JSONRPCMessage[];
     if (Array.isArray(parsed)) for (const m of parsed) this.onmessage?.(m);
     else this.onmessage?.(parsed);
@@ -121,7 +127,7 @@ export class StreamableHttpClient implements Transport {
         try {
           m = JSON.parse(e.data) as JSONRPCMessage;
         } catch (err) {
-          this.onerror?.(new Error(`invalid JSON in SSE event from ${this.origin}: ${(err as Error).message}`));
+          this.onerror?.(new Error(`invalid JSON in SSE event from ${this.display}: ${(err as Error).message}`));
           return;
         }
         if (!answered && 'id' in m && m.id === awaiting && !('method' in m)) answered = true;
@@ -129,7 +135,7 @@ export class StreamableHttpClient implements Transport {
       },
     });
     try {
-      for await (const chunk of body) parser.feed(typeof chunk === 'string' ? chunk : (chunk as Buffer).toString('utf8'));
+      for await (const text of decoded(body)) parser.feed(text);
     } catch (err) {
       if (this.closed) return;
       this.onerror?.(err as Error);
@@ -142,7 +148,7 @@ export class StreamableHttpClient implements Transport {
 
   private async resume(lastEventId: string, awaiting: string | number | undefined, attempt: number): Promise<void> {
     try {
-      const res = await this.pool.request({ path: this.path, method: 'GET', headers: { ...this.headers('text/event-stream'), 'last-event-id': lastEventId } });
+      const res = await this.pool.request({ path: this.path, method: 'GET', headers: { ...this.headers('text/event-stream'), 'last-event-id': lastEventId }, signal: this.life.signal });
       if (res.statusCode !== 200) {
         await res.body.dump();
         return;
@@ -184,7 +190,7 @@ export class StreamableHttpClient implements Transport {
             }
           },
         });
-        for await (const chunk of res.body) parser.feed(typeof chunk === 'string' ? chunk : (chunk as Buffer).toString('utf8'));
+        for await (const text of decoded(res.body)) parser.feed(text);
       } catch (err) {
         if (!this.closed) this.onerror?.(err as Error);
         failures++;
@@ -212,6 +218,7 @@ export class StreamableHttpClient implements Transport {
     if (this.closed) return;
     this.closed = true;
     this.getStream?.abort();
+    this.life.abort();
     releasePool(this.origin);
     this.onclose?.();
   }
@@ -219,12 +226,23 @@ export class StreamableHttpClient implements Transport {
 
 async function boundedText(body: Dispatcher.ResponseData['body']): Promise<string> {
   let out = '';
-  for await (const chunk of body) {
-    out += typeof chunk === 'string' ? chunk : (chunk as Buffer).toString('utf8');
+  for await (const text of decoded(body)) {
+    out += text;
     if (out.length > MAX_ERROR_BODY) {
       body.destroy();
       break;
     }
   }
   return out.slice(0, MAX_ERROR_BODY);
+}
+
+/** UTF-8 text of a body, with one decoder per stream: a character may be split across chunks. */
+async function* decoded(body: Dispatcher.ResponseData['body']): AsyncGenerator<string> {
+  const decoder = new TextDecoder();
+  for await (const chunk of body) {
+    const text = decoder.decode(chunk as Uint8Array, { stream: true });
+    if (text) yield text;
+  }
+  const rest = decoder.decode();
+  if (rest) yield rest;
 }

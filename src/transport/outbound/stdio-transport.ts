@@ -29,6 +29,7 @@ export class StdioClient implements Transport {
   private child: ChildProcess | undefined;
   private buffer = '';
   private closed = false;
+  private closing = false;
 
   constructor(private readonly opts: StdioOptions) {}
 
@@ -52,7 +53,11 @@ export class StdioClient implements Transport {
         this.finish();
       });
       child.once('spawn', () => resolve());
-      child.once('close', () => this.finish());
+      child.once('close', (code, signal) => {
+        // Say how the backend ended: the connection records it as the close reason.
+        if (!this.closing) this.onerror?.(new Error(`backend process exited (${signal ? `signal ${signal}` : `code ${code}`})`));
+        this.finish();
+      });
       child.stdin!.on('error', (err) => this.onerror?.(err));
       child.stdout!.setEncoding('utf8');
       child.stdout!.on('data', (chunk: string) => this.receive(chunk));
@@ -101,9 +106,22 @@ export class StdioClient implements Transport {
     const stdin = this.child?.stdin;
     if (this.closed || !stdin || stdin.destroyed) return Promise.reject(new Error('backend process is not running'));
     const line = `${JSON.stringify(message)}\n`;
-    // Resolve at once unless the pipe is full; honour backpressure then.
+    // Resolve at once unless the pipe is full; honour backpressure then, but never wait on a dead child.
     if (stdin.write(line)) return Promise.resolve();
-    return new Promise((resolve) => stdin.once('drain', () => resolve()));
+    return new Promise((resolve, reject) => {
+      const done = (err?: Error) => {
+        stdin.off('drain', onDrain);
+        stdin.off('close', onClose);
+        stdin.off('error', done);
+        if (err) reject(err);
+        else resolve();
+      };
+      const onDrain = () => done();
+      const onClose = () => done(new Error('backend process stdin closed'));
+      stdin.once('drain', onDrain);
+      stdin.once('close', onClose);
+      stdin.once('error', done);
+    });
   }
 
   async close(): Promise<void> {
@@ -112,6 +130,7 @@ export class StdioClient implements Transport {
       this.finish();
       return;
     }
+    this.closing = true;
     child.stdin?.end();
     const exited = new Promise<void>((r) => child.once('close', () => r()));
     const term = setTimeout(() => child.kill('SIGTERM'), TERM_AFTER_MS);
