@@ -13,6 +13,7 @@ import type { CallTag, ClientLink } from '../upstream/client-link.js';
 import type { BackendConnection, ConnectionOwner } from '../upstream/connection.js';
 import type { JsonRpcMessage, JsonRpcNotification, JsonRpcRequest, JsonRpcResponse, RequestId } from './jsonrpc.js';
 import { isErrorResponse } from './jsonrpc.js';
+import type { SessionRecord } from './session-store.js';
 import { versionAtLeast } from './versions.js';
 
 /** Where server-initiated messages go; false when no channel can take them now. */
@@ -28,13 +29,8 @@ export interface SessionHost {
   backend(name: string): Backend | undefined;
 }
 
-export interface SessionInit {
-  id: string;
-  viewId: string;
-  protocolVersion: string;
-  capabilities: Record<string, unknown>;
-  clientInfo: Record<string, unknown>;
-}
+/** What a session is built from: the stored record minus its timestamps (see session-store.ts). */
+export type SessionInit = Omit<SessionRecord, 'createdAt' | 'lastSeen'>;
 
 interface PendingClientRequest {
   resolve(r: Record<string, unknown>): void;
