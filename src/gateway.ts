@@ -19,7 +19,7 @@ import { LegacySseEndpoint } from './transport/inbound/legacy-sse.js';
 import { serveStdio } from './transport/inbound/stdio.js';
 import { StreamableHttpEndpoint } from './transport/inbound/streamable-http.js';
 import { Backend } from './upstream/backend.js';
-import { mcpTransports } from './transport/outbound/connect.js';
+import { backendTransports, relayOptions, type BackendPaths } from './backends/factory.js';
 import { pluginTransports } from './plugins/host.js';
 import { loadPlugin } from './plugins/loader.js';
 
@@ -59,7 +59,7 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
     },
   };
   for (const [name, cfg] of Object.entries(config.backends)) {
-    if (cfg.enabled) backends.set(name, new Backend(name, cfg, mcpTransports(name, cfg, log.child({ backend: name })), log, listener));
+    if (cfg.enabled) backends.set(name, new Backend(name, relayOptions(cfg), backendTransports(name, cfg, config.paths as BackendPaths, log.child({ backend: name })), log, listener));
   }
   registry = new Registry(backends, config.namespacing.separator, log);
   const host = {

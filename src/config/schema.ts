@@ -3,40 +3,8 @@
  * once at the edge (load.ts), then deep-frozen; components receive typed, valid options.
  */
 import { z } from 'zod';
-import { parseDuration } from './duration.js';
-
-const duration = (def: string) =>
-  z
-    .union([z.number(), z.string()])
-    .default(def)
-    .transform((v, ctx) => {
-      const ms = parseDuration(v);
-      if (ms === undefined) {
-        ctx.addIssue({ code: 'custom', message: `expected a duration such as 500ms, 10s, 5m or 1h, or milliseconds as a number; got ${JSON.stringify(v)}` });
-        return z.NEVER;
-      }
-      return ms;
-    });
-
-const NAME = /^[a-zA-Z0-9_-]{1,48}$/;
-
-const restartSchema = z
-  .object({
-    initial_delay: duration('500ms'),
-    max_delay: duration('30s'),
-    max_attempts: z.number().int().min(0).default(0).describe('0 means retry forever'),
-  })
-  .strict();
-
-/** What every backend kind (MCP server, plugin) accepts: timeouts, session mode, restart. */
-const backendOptions = (sessionMode: 'per_client' | 'shared') => ({
-  timeout: duration('60s'),
-  connect_timeout: duration('15s'),
-  session_mode: z.enum(['per_client', 'shared']).default(sessionMode),
-  idle_timeout: duration('10m'),
-  restart: restartSchema.default({ initial_delay: 500, max_delay: 30_000, max_attempts: 0 }),
-  prefix: z.string().regex(NAME, 'expected letters, digits, "_" or "-"').optional(),
-});
+import { backendOptions, duration, NAME } from './fields.js';
+import { commandBackendSchema, openapiBackendSchema, restBackendSchema } from './backends.js';
 
 const mcpBackendSchema = z
   .object({
@@ -59,7 +27,7 @@ const mcpBackendSchema = z
     if (b.command && b.url) ctx.addIssue({ code: 'custom', message: '"command" and "url" are exclusive: pick stdio or HTTP' });
   });
 
-export const backendSchema = z.discriminatedUnion('type', [mcpBackendSchema]);
+export const backendSchema = z.discriminatedUnion('type', [mcpBackendSchema, restBackendSchema, openapiBackendSchema, commandBackendSchema]);
 
 /**
  * A plugin: an in-process backend. `module` is a built-in's name (memory, git, editor),
@@ -140,3 +108,4 @@ export type McpBackendConfig = z.output<typeof mcpBackendSchema>;
 export type BackendOptions = Pick<McpBackendConfig, 'timeout' | 'connect_timeout' | 'session_mode' | 'idle_timeout' | 'restart' | 'prefix'>;
 export type ServerConfig = Config['server'];
 export type PluginConfig = Config['plugins'][number];
+export type { CommandBackendConfig, OpenApiBackendConfig, RestBackendConfig, RestTool, CommandTool } from './backends.js';

@@ -38,6 +38,26 @@ export const ERRORS = {
 
 export type ErrorCode = keyof typeof ERRORS;
 
+/**
+ * Tool execution errors: reported inside a tools/call result (`isError: true`, the code in
+ * `_meta["mcpeg/error"].code`), not as JSON-RPC errors, so the model can read and act on
+ * them (MCP 2025-11-25, server/tools "Error Handling").
+ */
+export const TOOL_ERRORS = {
+  MCPEG_ERR_UPSTREAM_STATUS: 'The HTTP API answered with a status outside 2xx',
+  MCPEG_ERR_UPSTREAM_UNREACHABLE: 'The HTTP API could not be reached (DNS, connect, TLS, reset)',
+  MCPEG_ERR_UPSTREAM_TIMEOUT: 'The HTTP call did not complete within the tool timeout',
+  MCPEG_ERR_RESPONSE_TOO_LARGE: 'The answer exceeded max_response_bytes and has no complete structured form',
+  MCPEG_ERR_OUTPUT_MISMATCH: "The answer does not match the tool's output schema",
+  MCPEG_ERR_BAD_ARGUMENT: 'An argument value cannot be placed in the request (a "." or ".." path segment, CR/LF in a header)',
+  MCPEG_ERR_PROGRAM_FAILED: 'The program exited with a non-zero status or was killed by a signal',
+  MCPEG_ERR_PROGRAM_TIMEOUT: 'The program did not finish within the tool timeout; its process tree was killed',
+  MCPEG_ERR_PROGRAM_NOT_FOUND: 'The program does not exist or is not executable',
+  MCPEG_ERR_OUTPUT_NOT_JSON: 'A tool declared output: json and the program printed something else',
+} as const;
+
+export type ToolErrorCode = keyof typeof TOOL_ERRORS;
+
 /** An error that crosses the wire: it carries a catalogue code and renders as JSON-RPC. */
 export class GatewayError extends Error {
   readonly code: ErrorCode;

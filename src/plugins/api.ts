@@ -19,6 +19,7 @@ export interface ToolResult {
   content: Content[];
   structuredContent?: Record<string, unknown>;
   isError?: boolean;
+  _meta?: Record<string, unknown>;
 }
 
 /** What a handler knows about the call it serves. */

@@ -40,8 +40,10 @@ backends:
     type: mcp
     url: http://127.0.0.1:3001/mcp
 `, 'x.yaml', {});
-    assert.equal(c.backends.everything.command, 'npx');
-    assert.equal(c.backends.remote.url, 'http://127.0.0.1:3001/mcp');
+    const { everything, remote } = c.backends;
+    assert.ok(everything.type === 'mcp' && remote.type === 'mcp');
+    assert.equal(everything.command, 'npx');
+    assert.equal(remote.url, 'http://127.0.0.1:3001/mcp');
     assert.equal(c.backends.remote.timeout, 60_000);
   });
 

@@ -1,0 +1,166 @@
+/**
+ * A command backend's tools: each runs one program (run.ts) with an argument vector
+ * filled from the validated arguments. A value is always one argv element, never parsed
+ * by a shell: `; rm -rf /` arrives as those nine characters. Exit code 0 gives the output
+ * (text, or parsed JSON as structuredContent); anything else an isError result with the
+ * exit status and an excerpt of stderr.
+ */
+import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { CommandBackendConfig, CommandTool } from '../../config/backends.js';
+import type { Logger } from '../../observability/logger.js';
+import type { PluginInstance, PluginTool, ToolResult } from '../../plugins/api.js';
+import { createAjv, describeAjvErrors } from '../../plugins/validate.js';
+import { asStructured, excerpt, toolFailure } from '../result.js';
+import { parseTemplate, render, wholeRef, type TemplatePart } from '../template.js';
+import { ProgramNotFoundError, resolveExecutable, runProgram, type RunResult } from './run.js';
+
+export interface CommandBackendSpec {
+  name: string;
+  cfg: CommandBackendConfig;
+  /** Where relative paths in the config resolve (the config file's directory). */
+  baseDir: string;
+  workspaceDir: string;
+  log: Logger;
+  env?: NodeJS.ProcessEnv;
+}
+
+type ArgPart = { kind: 'tpl'; parts: TemplatePart[]; whole: string | undefined } | { kind: 'if'; arg: string; then: Array<{ parts: TemplatePart[]; whole: string | undefined }> };
+
+export function commandInstance(spec: CommandBackendSpec): PluginInstance {
+  const env = spec.env ?? process.env;
+  const base: Record<string, string> = {};
+  for (const k of spec.cfg.env_allow) if (env[k] !== undefined) base[k] = env[k]!;
+  Object.assign(base, spec.cfg.env);
+  const limit = new Semaphore(spec.cfg.max_concurrency);
+  const ajv = createAjv();
+  const tools: PluginTool[] = Object.entries(spec.cfg.tools).map(([toolName, t]) => {
+    const toolEnv = { ...base, ...t.env };
+    const key = `backends.${spec.name}.tools.${toolName}`;
+    let file: string;
+    try {
+      file = resolveExecutable(t.command, toolEnv.PATH);
+    } catch (err) {
+      if (err instanceof ProgramNotFoundError) throw new ProgramNotFoundError(t.command, `${key}.command: ${err.message}`);
+      throw err;
+    }
+    const cwd = resolve(spec.baseDir, t.cwd ?? spec.cfg.cwd ?? spec.workspaceDir);
+    if (!t.cwd && !spec.cfg.cwd) mkdirSync(cwd, { recursive: true });
+    const argv = compileArgs(t);
+    const stdin = t.stdin !== undefined ? parseTemplate(t.stdin) : undefined;
+    const checkOutput = t.output_schema ? ajv.compile(t.output_schema) : undefined;
+    const timeoutMs = t.timeout ?? spec.cfg.timeout;
+    return {
+      name: toolName,
+      ...(t.title ? { title: t.title } : {}),
+      description: t.description || `Runs ${t.command}`,
+      inputSchema: t.input_schema,
+      ...(t.output_schema ? { outputSchema: t.output_schema } : {}),
+      ...(t.annotations ? { annotations: t.annotations } : {}),
+      async handler(args, ctx) {
+        const get = (ref: string) => (args[ref] === null ? undefined : args[ref]);
+        const release = await limit.acquire(ctx.signal);
+        let r: RunResult;
+        try {
+          r = await runProgram({
+            file,
+            argv: renderArgs(argv, get),
+            ...(stdin ? { stdin: render(stdin, get) ?? '' } : {}),
+            env: toolEnv,
+            cwd,
+            timeoutMs,
+            maxOutputBytes: spec.cfg.max_output_bytes,
+            signal: ctx.signal,
+          });
+        } finally {
+          release();
+        }
+        spec.log.debug({ tool: toolName, exit: r.exitCode, signal: r.signal, ms: r.durationMs, stdoutBytes: r.stdoutBytes, stderrBytes: r.stderrBytes }, 'program finished');
+        return outcome(r, t, { toolName, timeoutMs, checkOutput });
+      },
+    };
+  });
+  return { tools };
+}
+
+function compileArgs(t: CommandTool): ArgPart[] {
+  const tpl = (s: string) => ({ parts: parseTemplate(s), whole: wholeRef(s) });
+  return t.args.map((a) => (typeof a === 'string' ? { kind: 'tpl', ...tpl(a) } : { kind: 'if', arg: a.if, then: a.then.map(tpl) }));
+}
+
+/** One element per template; a whole-placeholder array spreads; an absent value drops its element. */
+function renderArgs(argv: ArgPart[], get: (ref: string) => unknown): string[] {
+  const out: string[] = [];
+  const one = (x: { parts: TemplatePart[]; whole: string | undefined }) => {
+    const v = x.whole !== undefined ? get(x.whole) : undefined;
+    if (Array.isArray(v)) return v.forEach((e) => out.push(typeof e === 'string' ? e : JSON.stringify(e)));
+    const s = render(x.parts, get);
+    if (s !== undefined) out.push(s);
+  };
+  for (const a of argv) {
+    if (a.kind === 'tpl') one(a);
+    else if (truthy(get(a.arg))) a.then.forEach(one);
+  }
+  return out;
+}
+
+function truthy(v: unknown): boolean {
+  return Array.isArray(v) ? v.length > 0 : v !== undefined && v !== false && v !== 0 && v !== '';
+}
+
+function outcome(r: RunResult, t: CommandTool, o: { toolName: string; timeoutMs: number; checkOutput: ReturnType<ReturnType<typeof createAjv>['compile']> | undefined }): ToolResult {
+  const data = { exitCode: r.exitCode, signal: r.signal, durationMs: r.durationMs };
+  const err = r.stderr.trim() ? `\nstderr:\n${excerpt(r.stderr.trimEnd(), 4096)}` : '';
+  if (r.timedOut) return toolFailure('MCPEG_ERR_PROGRAM_TIMEOUT', `${o.toolName}: ${t.command} did not finish within ${o.timeoutMs} ms; it and everything it started were killed${err}`, data);
+  if (r.exitCode !== 0) {
+    const how = r.exitCode === null ? `was killed by ${r.signal}` : `exited with status ${r.exitCode}`;
+    const out = r.stdout.trim() ? `\nstdout:\n${excerpt(r.stdout.trimEnd(), 4096)}` : '';
+    return toolFailure('MCPEG_ERR_PROGRAM_FAILED', `${o.toolName}: ${t.command} ${how}${err}${out}`, data);
+  }
+  const meta = { 'mcpeg/process': data };
+  if (t.output === 'text') return { content: [{ type: 'text', text: r.stdout }], _meta: meta };
+  let json: unknown;
+  try {
+    if (r.stdoutTruncated) throw new Error(`output exceeded max_output_bytes`);
+    json = JSON.parse(r.stdout);
+  } catch (e) {
+    return toolFailure('MCPEG_ERR_OUTPUT_NOT_JSON', `${o.toolName}: ${t.command} printed output that is not JSON (${(e as Error).message}): ${excerpt(r.stdout)}`, data);
+  }
+  const structured = asStructured(json);
+  if (o.checkOutput && !o.checkOutput(structured)) {
+    return toolFailure('MCPEG_ERR_OUTPUT_MISMATCH', `${o.toolName}: output does not match the output schema (${describeAjvErrors(o.checkOutput.errors)}): ${excerpt(r.stdout)}`, data);
+  }
+  return { content: [{ type: 'text', text: r.stdout }], structuredContent: structured, _meta: meta };
+}
+
+/** A counting semaphore: at most `n` programs of a backend run at once; the rest wait (or give up when cancelled). */
+class Semaphore {
+  private active = 0;
+  private readonly waiting: Array<() => void> = [];
+  constructor(private readonly n: number) {}
+  async acquire(signal: AbortSignal): Promise<() => void> {
+    if (this.active >= this.n) {
+      await new Promise<void>((resolve, reject) => {
+        const go = () => {
+          signal.removeEventListener('abort', cancel);
+          resolve();
+        };
+        const cancel = () => {
+          const i = this.waiting.indexOf(go);
+          if (i >= 0) this.waiting.splice(i, 1);
+          reject(new Error('cancelled while waiting for a free slot (max_concurrency)'));
+        };
+        signal.addEventListener('abort', cancel, { once: true });
+        this.waiting.push(go);
+      });
+    } else this.active++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const next = this.waiting.shift();
+      if (next) next(); // the slot passes straight to the next waiter
+      else this.active--;
+    };
+  }
+}

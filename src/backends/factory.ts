@@ -1,0 +1,71 @@
+/**
+ * One entry point from a backend's config to the TransportFactory its Backend uses:
+ * MCP servers over stdio/HTTP, or an in-process tool set for `rest`, `openapi` and
+ * `command` backends (served like plugins, through an in-memory MCP session).
+ */
+import type { BackendConfig, BackendOptions, OpenApiBackendConfig } from '../config/schema.js';
+import { restToolSchema, type RestTool } from '../config/backends.js';
+import { formatIssues } from '../config/load.js';
+import type { Logger } from '../observability/logger.js';
+import { mcpTransports, type TransportFactory } from '../transport/outbound/connect.js';
+import { VERSION } from '../version.js';
+import { commandInstance } from './command/tools.js';
+import { inProcessTransports } from './in-process.js';
+import { convertSpec } from './openapi/convert.js';
+import { baseUrlOf, loadSpec } from './openapi/load.js';
+import { validateSpec } from './openapi/validate.js';
+import { resolveAuth, restInstance } from './rest/tools.js';
+
+export interface BackendPaths {
+  base: string;
+  workspace: string;
+}
+
+export function backendTransports(name: string, cfg: BackendConfig, paths: BackendPaths, log: Logger): TransportFactory {
+  switch (cfg.type) {
+    case 'mcp':
+      return mcpTransports(name, cfg, log);
+    case 'rest':
+      return inProcessTransports(name, VERSION, async () => restInstance({ name, baseUrl: cfg.base_url, cfg, tools: cfg.tools, log }));
+    case 'openapi':
+      return inProcessTransports(name, VERSION, async () => {
+        const { baseUrl, tools } = await openapiTools(name, cfg, paths.base, log);
+        return restInstance({ name, baseUrl, cfg, tools, log });
+      });
+    case 'command':
+      return inProcessTransports(name, VERSION, async () => commandInstance({ name, cfg, baseDir: paths.base, workspaceDir: paths.workspace, log }));
+  }
+}
+
+/**
+ * The options the Backend (and the relay) use. A tool may have a longer timeout than its
+ * backend; the relay waits for the longest, so the tool's own timeout answers first, with
+ * its clearer message.
+ */
+export function relayOptions(cfg: BackendConfig): BackendOptions {
+  if (cfg.type === 'mcp' || cfg.type === 'openapi') return cfg;
+  const longest = Math.max(cfg.timeout, ...Object.values(cfg.tools).map((t: { timeout?: number }) => t.timeout ?? 0));
+  return { ...cfg, timeout: longest + 2000 };
+}
+
+/** Loads, checks and converts an OpenAPI backend's document into REST tools. */
+export async function openapiTools(name: string, cfg: OpenApiBackendConfig, baseDir: string, log: Logger): Promise<{ baseUrl: string; tools: Record<string, RestTool>; source: string }> {
+  const auth = resolveAuth(cfg.auth, `backends.${name}`);
+  const { doc, source } = await loadSpec(cfg.spec, { baseDir, baseUrl: cfg.base_url, headers: { ...cfg.headers, ...auth.headers }, remoteRefs: cfg.remote_refs, timeoutMs: cfg.connect_timeout });
+  const problems = await validateSpec(doc, { remoteRefs: cfg.remote_refs });
+  const fatal = problems.filter((p) => p.pointer === '/openapi' || p.message.includes('$ref'));
+  if (fatal.length) throw new Error(`backend "${name}": ${source}: ${fatal.slice(0, 5).map((p) => `#${p.pointer}: ${p.message}`).join('; ')}`);
+  // Real-world documents often bend the schema; what can still be served is served.
+  const errors = problems.filter((p) => p.severity === 'error');
+  if (errors.length) log.warn({ backend: name, problems: errors.length, first: errors.slice(0, 3).map((p) => `#${p.pointer}: ${p.message}`) }, `OpenAPI document ${source} has problems (mcpeg validate --openapi shows them all)`);
+  const converted = convertSpec(doc, { include: cfg.include, exclude: cfg.exclude, outputSchemas: cfg.output_schemas });
+  for (const n of converted.notes) log.info({ backend: name }, n);
+  const tools: Record<string, RestTool> = {};
+  for (const [tool, raw] of Object.entries(converted.tools)) {
+    const parsed = restToolSchema.safeParse(raw);
+    if (parsed.success) tools[tool] = parsed.data;
+    else log.warn({ backend: name, tool, problems: formatIssues(parsed.error.issues) }, 'operation left out: it does not make a valid tool');
+  }
+  if (!Object.keys(tools).length) throw new Error(`backend "${name}": ${source} yields no tools${cfg.include ? ' (check include)' : ''}`);
+  return { baseUrl: baseUrlOf(doc, cfg.base_url, source), tools, source };
+}

@@ -1,0 +1,53 @@
+/**
+ * Serves an in-process tool set (a plugin, a REST or command backend) as an MCP backend:
+ * the TransportFactory a Backend uses to open its sessions. The instance is started on
+ * the first session and stopped with the backend; each session is an in-memory MCP
+ * connection to a fresh Server over the same instance, so the router treats it exactly
+ * like a remote server.
+ */
+import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
+import type { TransportFactory } from '../transport/outbound/connect.js';
+import type { PluginInstance } from '../plugins/api.js';
+import { preparePlugin, servePlugin, type PreparedPlugin } from '../plugins/server.js';
+
+export type InProcessFactory = TransportFactory & { health(): Promise<{ ok: boolean; detail?: string }> };
+
+export function inProcessTransports(name: string, version: string, start: () => Promise<PluginInstance>): InProcessFactory {
+  let started: Promise<PreparedPlugin> | undefined;
+  const ensure = (): Promise<PreparedPlugin> => {
+    started ??= (async () => {
+      const instance = await start();
+      try {
+        return preparePlugin(name, version, instance);
+      } catch (err) {
+        // Not served: release what start() opened before the next attempt opens it again.
+        await instance.stop?.();
+        throw err;
+      }
+    })().catch((err: unknown) => {
+      started = undefined; // the next attempt (restart with backoff) starts it again
+      throw err;
+    });
+    return started;
+  };
+  return {
+    initialKind: 'inprocess',
+    async create() {
+      const prepared = await ensure();
+      const [client, server] = InMemoryTransport.createLinkedPair();
+      await servePlugin(prepared, server);
+      return { transport: client, kind: 'inprocess', setProtocolVersion: () => {} };
+    },
+    async stop() {
+      const s = started;
+      started = undefined;
+      const prepared = await s?.catch(() => undefined);
+      await prepared?.instance.stop?.();
+    },
+    async health() {
+      const prepared = await started?.catch(() => undefined);
+      if (!prepared) return { ok: false, detail: 'not started' };
+      return (await prepared.instance.health?.()) ?? { ok: true };
+    },
+  };
+}

@@ -1,0 +1,139 @@
+/**
+ * Builds the HTTP request of a REST tool from its validated arguments: path template,
+ * query, headers and body filled from the arguments, plus the backend's static headers
+ * and auth. Values are encoded, never interpreted.
+ */
+import { FormData } from 'undici';
+import type { RestTool } from '../../config/backends.js';
+import { parseTemplate, render, stringify, wholeRef, type TemplatePart } from '../template.js';
+import type { HttpRequest } from './http-call.js';
+
+export interface ResolvedAuth {
+  headers: Record<string, string>;
+  query: Record<string, string>;
+}
+
+/** A value that cannot go where the tool puts it; reported to the model as MCPEG_ERR_BAD_ARGUMENT. */
+export class BadArgumentError extends Error {}
+
+/** A tool compiled once: templates parsed, the arguments each part consumes known. */
+export interface CompiledRequest {
+  build(args: Record<string, unknown>): HttpRequest;
+}
+
+const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
+
+export function compileRequest(tool: RestTool, baseUrl: string, staticHeaders: Record<string, string>, auth: ResolvedAuth): CompiledRequest {
+  const base = baseUrl.replace(/\/+$/, '');
+  const path = parseTemplate(tool.path);
+  const query = Object.entries(tool.query).map(([k, v]) => ({ name: k, tpl: typeof v === 'string' ? parseTemplate(v) : [{ lit: String(v) }], whole: typeof v === 'string' ? wholeRef(v) : undefined }));
+  const headers = Object.entries(tool.headers).map(([k, v]) => ({ name: k, tpl: parseTemplate(v) }));
+  const consumed = new Set<string>();
+  const note = (parts: TemplatePart[]) => parts.forEach((p) => 'ref' in p && consumed.add(p.ref));
+  note(path);
+  query.forEach((q) => note(q.tpl));
+  headers.forEach((h) => note(h.tpl));
+  const props = Object.keys((tool.input_schema.properties as Record<string, unknown> | undefined) ?? {});
+  const bodySpec = tool.body ?? (BODY_METHODS.has(tool.method) ? { encoding: 'json' as const, fields: props.filter((p) => !consumed.has(p)) } : undefined);
+
+  return {
+    build(args) {
+      const get = (ref: string) => (args[ref] === null ? undefined : args[ref]);
+      const p = render(path, (ref) => {
+        const v = get(ref);
+        if (v === undefined) throw new BadArgumentError(`missing path parameter "${ref}"`);
+        const s = stringify(v);
+        // "." and ".." would be resolved as dot-segments (RFC 3986 §5.2.4), even percent-encoded.
+        if (s === '' || s === '.' || s === '..') throw new BadArgumentError(`path parameter "${ref}" cannot be ${JSON.stringify(s)}`);
+        return s;
+      }, encodeURIComponent)!;
+      const url = new URL(base + p);
+      for (const [k, v] of Object.entries(auth.query)) url.searchParams.set(k, v);
+      for (const q of query) {
+        if (q.whole !== undefined) {
+          appendQuery(url.searchParams, q.name, get(q.whole));
+          continue;
+        }
+        const v = render(q.tpl, get);
+        if (v !== undefined) url.searchParams.append(q.name, v);
+      }
+      const h: Record<string, string> = { ...lower(staticHeaders) };
+      for (const x of headers) {
+        const v = render(x.tpl, get);
+        if (v === undefined) continue;
+        if (/[\r\n\0]/.test(v)) throw new BadArgumentError(`header ${x.name} cannot contain CR, LF or NUL`);
+        h[x.name.toLowerCase()] = v;
+      }
+      Object.assign(h, lower(auth.headers));
+      h.accept ??= 'application/json, */*;q=0.5';
+      const req: HttpRequest = { method: tool.method, url, headers: h };
+      if (bodySpec) {
+        const value = bodySpec.arg !== undefined ? get(bodySpec.arg) : bodySpec.fields ? pick(args, bodySpec.fields) : fill(bodySpec.template, get);
+        if (value !== undefined && !(bodySpec.fields && Object.keys(value as object).length === 0 && tool.body === undefined)) {
+          encodeBody(req, bodySpec.encoding, value);
+        }
+      }
+      return req;
+    },
+  };
+}
+
+function lower(h: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(h).map(([k, v]) => [k.toLowerCase(), v]));
+}
+
+/** OpenAPI's default query style (form, explode): arrays repeat the key, objects spread their keys. */
+function appendQuery(sp: URLSearchParams, name: string, v: unknown): void {
+  if (v === undefined || v === null) return;
+  if (Array.isArray(v)) v.forEach((x) => sp.append(name, stringify(x)));
+  else if (typeof v === 'object') for (const [k, x] of Object.entries(v)) sp.append(k, stringify(x));
+  else sp.append(name, stringify(v));
+}
+
+function pick(args: Record<string, unknown>, fields: string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const f of fields) if (args[f] !== undefined) out[f] = args[f];
+  return out;
+}
+
+/** A JSON template: a string that is one placeholder keeps the argument's type; absent arguments drop their key. */
+function fill(t: unknown, get: (ref: string) => unknown): unknown {
+  if (typeof t === 'string') {
+    const whole = wholeRef(t);
+    return whole !== undefined ? get(whole) : render(parseTemplate(t), get);
+  }
+  if (Array.isArray(t)) return t.map((x) => fill(x, get)).filter((x) => x !== undefined);
+  if (t && typeof t === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(t)) {
+      const v = fill(x, get);
+      if (v !== undefined) out[k] = v;
+    }
+    return out;
+  }
+  return t;
+}
+
+function encodeBody(req: HttpRequest, encoding: 'json' | 'form' | 'multipart' | 'text', value: unknown): void {
+  const set = (type: string) => (req.headers['content-type'] ??= type);
+  if (encoding === 'json') {
+    set('application/json');
+    req.body = JSON.stringify(value);
+  } else if (encoding === 'text') {
+    set('text/plain; charset=utf-8');
+    req.body = stringify(value);
+  } else {
+    const entries = value && typeof value === 'object' && !Array.isArray(value) ? Object.entries(value) : [['value', value] as [string, unknown]];
+    const flat = entries.flatMap(([k, v]) => (Array.isArray(v) ? v.map((x) => [k, stringify(x)]) : v === undefined ? [] : [[k, stringify(v)]]));
+    if (encoding === 'form') {
+      set('application/x-www-form-urlencoded');
+      req.body = new URLSearchParams(flat).toString();
+    } else {
+      // undici sets the multipart content-type with its boundary.
+      delete req.headers['content-type'];
+      const fd = new FormData();
+      for (const [k, v] of flat) fd.append(k, v);
+      req.body = fd;
+    }
+  }
+}
