@@ -162,7 +162,7 @@ function requestBody(doc: Record<string, unknown>, op: Operation, conv: SchemaCo
     const raw = rb.content[mediaType].schema;
     const schema = raw === undefined ? undefined : conv.convert(raw);
     const resolved = schema ? conv.resolve(schema) : undefined;
-    const plain = resolved && resolved.type === 'object' && !resolved.allOf && !resolved.oneOf && !resolved.anyOf && resolved.properties;
+    const plain = resolved && (resolved.type === 'object' || resolved.type === undefined) && !resolved.allOf && !resolved.oneOf && !resolved.anyOf && resolved.properties;
     const props = plain ? (resolved.properties as Record<string, Schema>) : undefined;
     const requiredProps = plain && Array.isArray(resolved.required) ? (resolved.required as string[]) : [];
     return { mediaType, encoding, schema, props, requiredProps, required: rb.required === true };
