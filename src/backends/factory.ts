@@ -9,6 +9,7 @@ import { formatIssues } from '../config/load.js';
 import type { Logger } from '../observability/logger.js';
 import { mcpTransports, type TransportFactory } from '../transport/outbound/connect.js';
 import { VERSION } from '../version.js';
+import { resolveExecutable } from './command/run.js';
 import { commandInstance } from './command/tools.js';
 import { inProcessTransports } from './in-process.js';
 import { convertSpec } from './openapi/convert.js';
@@ -68,4 +69,48 @@ export async function openapiTools(name: string, cfg: OpenApiBackendConfig, base
   }
   if (!Object.keys(tools).length) throw new Error(`backend "${name}": ${source} yields no tools${cfg.include ? ' (check include)' : ''}`);
   return { baseUrl: baseUrlOf(doc, cfg.base_url, source), tools, source };
+}
+
+/**
+ * What `mcpeg validate` checks beyond the schema, without starting anything: auth secrets
+ * are set, programs exist, a file OpenAPI document loads and converts. Returns problems
+ * naming their key path; URL and `auto` documents are fetched only when the gateway runs.
+ */
+export async function checkBackend(name: string, cfg: BackendConfig, paths: BackendPaths, env: NodeJS.ProcessEnv = process.env): Promise<string[]> {
+  const problems: string[] = [];
+  const attempt = async (f: () => unknown) => {
+    try {
+      await f();
+    } catch (err) {
+      problems.push((err as Error).message);
+    }
+  };
+  if (cfg.type === 'rest') await attempt(() => resolveAuth(cfg.auth, `backends.${name}`, env));
+  if (cfg.type === 'command') {
+    for (const [tool, t] of Object.entries(cfg.tools)) {
+      const path = t.env.PATH ?? cfg.env.PATH ?? (cfg.env_allow.includes('PATH') ? env.PATH : undefined);
+      await attempt(() => {
+        try {
+          resolveExecutable(t.command, path);
+        } catch (err) {
+          throw new Error(`backends.${name}.tools.${tool}.command: ${(err as Error).message}`);
+        }
+      });
+    }
+  }
+  if (cfg.type === 'openapi') {
+    await attempt(() => resolveAuth(cfg.auth, `backends.${name}`, env));
+    if (cfg.spec !== 'auto' && !/^https?:\/\//i.test(cfg.spec) && !problems.length) {
+      const warnings: string[] = [];
+      const quiet = { warn: (o: { tool?: string; problems?: string[] }, msg: string) => warnings.push(o.tool ? `${o.tool}: ${o.problems?.join('; ')}` : msg), info() {}, debug() {}, error() {}, child() { return quiet; } } as unknown as Logger;
+      await attempt(async () => {
+        try {
+          await openapiTools(name, cfg, paths.base, quiet);
+        } catch (err) {
+          throw new Error(`backends.${name}.spec: ${(err as Error).message}`);
+        }
+      });
+    }
+  }
+  return problems;
 }

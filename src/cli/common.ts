@@ -14,6 +14,8 @@ Commands:
   gateway [--config FILE] [--host H] [--port N]   run the gateway over HTTP (also: mcpeg --config FILE ...)
   stdio [--config FILE]                           serve one client over stdin/stdout
   validate --config FILE                          check a config file; exit 3 on problems
+  validate --openapi FILE                         check an OpenAPI document; problems at their JSON pointers
+  codegen --openapi FILE [-o OUT.yaml]            write a rest backend generated from an OpenAPI document
   version                                         print the version
 
 Without --config, the embedded default configuration is used.

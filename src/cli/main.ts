@@ -6,12 +6,14 @@
 import { runGateway } from './gateway.js';
 import { runStdio } from './stdio.js';
 import { runValidate } from './validate.js';
+import { runCodegen } from './codegen.js';
 import { EXIT, printUsage, VERSION } from './common.js';
 
 const VERBS: Record<string, (argv: string[]) => Promise<number>> = {
   gateway: runGateway,
   stdio: runStdio,
   validate: runValidate,
+  codegen: runCodegen,
   version: async () => {
     process.stdout.write(`mcpeg ${VERSION}\n`);
     return EXIT.OK;

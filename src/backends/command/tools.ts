@@ -41,7 +41,7 @@ export function commandInstance(spec: CommandBackendSpec): PluginInstance {
     try {
       file = resolveExecutable(t.command, toolEnv.PATH);
     } catch (err) {
-      if (err instanceof ProgramNotFoundError) throw new ProgramNotFoundError(t.command, `${key}.command: ${err.message}`);
+      if (err instanceof ProgramNotFoundError) throw new Error(`${key}.command: ${err.message}`);
       throw err;
     }
     const cwd = resolve(spec.baseDir, t.cwd ?? spec.cfg.cwd ?? spec.workspaceDir);
