@@ -4,7 +4,7 @@
  * `command` backends (served like plugins, through an in-memory MCP session).
  */
 import type { BackendConfig, BackendOptions, OpenApiBackendConfig } from '../config/schema.js';
-import { restToolSchema, type RestTool } from '../config/backends.js';
+import { compileToolSchemas, restToolSchema, type RestTool } from '../config/backends.js';
 import { formatIssues } from '../config/load.js';
 import type { Logger } from '../observability/logger.js';
 import { mcpTransports, type TransportFactory } from '../transport/outbound/connect.js';
@@ -54,7 +54,7 @@ export async function openapiTools(name: string, cfg: OpenApiBackendConfig, base
   const auth = resolveAuth(cfg.auth, `backends.${name}`);
   const { doc, source } = await loadSpec(cfg.spec, { baseDir, baseUrl: cfg.base_url, headers: { ...cfg.headers, ...auth.headers }, remoteRefs: cfg.remote_refs, timeoutMs: cfg.connect_timeout });
   const problems = await validateSpec(doc, { remoteRefs: cfg.remote_refs });
-  const fatal = problems.filter((p) => p.pointer === '/openapi' || p.message.includes('$ref'));
+  const fatal = problems.filter((p) => p.pointer === '/openapi' || p.pointer.endsWith('/$ref'));
   if (fatal.length) throw new Error(`backend "${name}": ${source}: ${fatal.slice(0, 5).map((p) => `#${p.pointer}: ${p.message}`).join('; ')}`);
   // Real-world documents often bend the schema; what can still be served is served.
   const errors = problems.filter((p) => p.severity === 'error');
@@ -86,6 +86,7 @@ export async function checkBackend(name: string, cfg: BackendConfig, paths: Back
     }
   };
   if (cfg.type === 'rest') await attempt(() => resolveAuth(cfg.auth, `backends.${name}`, env));
+  if (cfg.type === 'rest' || cfg.type === 'command') problems.push(...compileToolSchemas(name, cfg.tools));
   if (cfg.type === 'command') {
     for (const [tool, t] of Object.entries(cfg.tools)) {
       const path = t.env.PATH ?? cfg.env.PATH ?? (cfg.env_allow.includes('PATH') ? env.PATH : undefined);

@@ -221,18 +221,42 @@ function requiredOf(schema: Record<string, unknown>): Set<string> {
   return new Set(Array.isArray(schema.required) ? (schema.required as string[]) : []);
 }
 
-/** Checks input and output schemas compile and describe objects; returns the input's property names. */
+/**
+ * Checks input and output schemas are valid JSON Schemas describing objects; returns the
+ * input's property names. A meta-schema check, not a compile (compiling every tool of a
+ * large OpenAPI backend costs seconds): `mcpeg validate` compiles them (compileToolSchemas).
+ */
 function checkSchemas(input: Record<string, unknown>, output: Record<string, unknown> | undefined, ctx: z.RefinementCtx): Set<string> {
-  const ajv = createAjv();
   for (const [key, s] of [['input_schema', input], ['output_schema', output]] as const) {
     if (!s) continue;
     if (s.type !== 'object') ctx.addIssue({ code: 'custom', path: [key], message: `expected a JSON Schema with type: object (MCP tool ${key === 'input_schema' ? 'arguments' : 'structured results'} are objects)` });
-    try {
-      ajv.compile(s);
-    } catch (err) {
-      ctx.addIssue({ code: 'custom', path: [key], message: `not a valid JSON Schema: ${(err as Error).message}` });
-    }
+    const meta = metaValidator();
+    if (!meta.validateSchema(s)) ctx.addIssue({ code: 'custom', path: [key], message: `not a valid JSON Schema: ${meta.errorsText(meta.errors, { dataVar: key })}` });
   }
   const props = input.properties;
   return new Set(props && typeof props === 'object' ? Object.keys(props) : []);
+}
+
+let meta: ReturnType<typeof createAjv> | undefined;
+/** Meta-schema validation keeps no state between calls, so one validator serves every load. */
+function metaValidator(): ReturnType<typeof createAjv> {
+  return (meta ??= createAjv());
+}
+
+/** Compiles every tool schema of a backend (what `mcpeg validate` adds to the schema check); problems name their key path. */
+export function compileToolSchemas(name: string, tools: Record<string, { input_schema: Record<string, unknown>; output_schema?: Record<string, unknown> }>): string[] {
+  const ajv = createAjv();
+  const problems: string[] = [];
+  for (const [tool, t] of Object.entries(tools)) {
+    for (const key of ['input_schema', 'output_schema'] as const) {
+      const s = t[key];
+      if (!s) continue;
+      try {
+        ajv.compile(s);
+      } catch (err) {
+        problems.push(`backends.${name}.tools.${tool}.${key}: not a valid JSON Schema: ${(err as Error).message}`);
+      }
+    }
+  }
+  return problems;
 }

@@ -34,7 +34,10 @@ export function compileRequest(tool: RestTool, baseUrl: string, staticHeaders: R
   query.forEach((q) => note(q.tpl));
   headers.forEach((h) => note(h.tpl));
   const props = Object.keys((tool.input_schema.properties as Record<string, unknown> | undefined) ?? {});
-  const bodySpec = tool.body ?? (BODY_METHODS.has(tool.method) ? { encoding: 'json' as const, fields: props.filter((p) => !consumed.has(p)) } : undefined);
+  // No body config on POST/PUT/PATCH, or one that only names the encoding: the arguments no other part used.
+  const rest = props.filter((p) => !consumed.has(p));
+  const bodySpec = tool.body && (tool.body.arg !== undefined || tool.body.fields || tool.body.template !== undefined) ? tool.body : tool.body || BODY_METHODS.has(tool.method) ? { encoding: tool.body?.encoding ?? ('json' as const), fields: rest } : undefined;
+  const explicit = tool.body !== undefined;
 
   return {
     build(args) {
@@ -69,7 +72,7 @@ export function compileRequest(tool: RestTool, baseUrl: string, staticHeaders: R
       const req: HttpRequest = { method: tool.method, url, headers: h };
       if (bodySpec) {
         const value = bodySpec.arg !== undefined ? get(bodySpec.arg) : bodySpec.fields ? pick(args, bodySpec.fields) : fill(bodySpec.template, get);
-        if (value !== undefined && !(bodySpec.fields && Object.keys(value as object).length === 0 && tool.body === undefined)) {
+        if (value !== undefined && !(bodySpec.fields && Object.keys(value as object).length === 0 && !explicit)) {
           encodeBody(req, bodySpec.encoding, value);
         }
       }

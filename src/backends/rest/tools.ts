@@ -50,7 +50,9 @@ export function restInstance(spec: RestBackendSpec): PluginInstance {
   const ajv = createAjv();
   const tools: PluginTool[] = Object.entries(spec.tools).map(([toolName, t]) => {
     const request = compileRequest(t, spec.baseUrl, spec.cfg.headers, auth);
-    const checkOutput = t.output_schema ? ajv.compile(t.output_schema) : undefined;
+    // Compiled on the first answer: a large OpenAPI backend starts without compiling every schema.
+    let checkOutput: ValidateFunction | undefined;
+    const outputCheck = () => (t.output_schema ? (checkOutput ??= ajv.compile(t.output_schema)) : undefined);
     const template = t.response?.template !== undefined ? parseTemplate(t.response.template) : undefined;
     const idempotent = t.idempotent ?? IDEMPOTENT_METHODS.has(t.method);
     const retry = idempotent ? { attempts: t.retries ?? spec.cfg.retries.attempts, initialDelayMs: spec.cfg.retries.initial_delay, maxDelayMs: spec.cfg.retries.max_delay } : undefined;
@@ -83,7 +85,7 @@ export function restInstance(spec: RestBackendSpec): PluginInstance {
           if (err.kind === 'cancelled') throw err;
           return toolFailure('MCPEG_ERR_UPSTREAM_UNREACHABLE', `${where} failed: ${err.message}${err.attempts > 1 ? ` (after ${err.attempts} attempts)` : ''}`, { backend: spec.name, attempts: err.attempts });
         }
-        return shape(answer, { backend: spec.name, tool: toolName, what, pointer: t.response?.pointer, wrap: t.response?.wrap ?? false, template, checkOutput, cap: spec.cfg.max_response_bytes });
+        return shape(answer, { backend: spec.name, tool: toolName, what, pointer: t.response?.pointer, wrap: t.response?.wrap ?? false, template, checkOutput: outputCheck(), cap: spec.cfg.max_response_bytes });
       },
     };
   });
