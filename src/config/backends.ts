@@ -109,7 +109,6 @@ export const restBackendSchema = z
   .object({
     type: z.literal('rest'),
     enabled: z.boolean().default(true),
-    required: z.boolean().default(false),
     base_url: z.url({ protocol: /^https?$/ }),
     ...httpOptions,
     tools: z.record(toolName, restToolSchema).refine((t) => Object.keys(t).length > 0, { message: 'a rest backend needs at least one tool' }),
@@ -122,7 +121,6 @@ export const openapiBackendSchema = z
   .object({
     type: z.literal('openapi'),
     enabled: z.boolean().default(true),
-    required: z.boolean().default(false),
     /** A file (relative to the config file), an http(s) URL, or `auto` (looked up under base_url). */
     spec: z.string().min(1),
     base_url: z.url({ protocol: /^https?$/ }).optional(),
@@ -180,7 +178,6 @@ export const commandBackendSchema = z
   .object({
     type: z.literal('command'),
     enabled: z.boolean().default(true),
-    required: z.boolean().default(false),
     /** Working directory (relative to the config file); default the workspace. */
     cwd: z.string().optional(),
     /** Names of the gateway's environment variables a program may see. */

@@ -8,7 +8,7 @@ import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import {
   CallToolRequestSchema, ErrorCode, GetPromptRequestSchema, ListPromptsRequestSchema,
-  ListResourcesRequestSchema, ListResourceTemplatesRequestSchema, ListToolsRequestSchema, McpError, ReadResourceRequestSchema,
+  ListResourcesRequestSchema, ListResourceTemplatesRequestSchema, ListToolsRequestSchema, ReadResourceRequestSchema,
 } from '@modelcontextprotocol/sdk/types.js';
 import type { ValidateFunction } from 'ajv';
 import { VERSION } from '../version.js';
@@ -71,10 +71,10 @@ export async function servePlugin(p: PreparedPlugin, transport: Transport): Prom
     }) as never);
     server.setRequestHandler(CallToolRequestSchema, async (req, extra) => {
       const tool = tools.get(req.params.name);
-      if (!tool) throw new McpError(ErrorCode.InvalidParams, `Unknown tool: ${req.params.name}`);
+      if (!tool) throw new RpcError(ErrorCode.InvalidParams, `Unknown tool: ${req.params.name}`);
       const args = structuredClone(req.params.arguments ?? {}) as Record<string, unknown>;
       const validate = p.validators.get(tool.name)!;
-      if (!validate(args)) throw new McpError(ErrorCode.InvalidParams, `Invalid arguments for ${tool.name}: ${describeAjvErrors(validate.errors)}`);
+      if (!validate(args)) throw new RpcError(ErrorCode.InvalidParams, `Invalid arguments for ${tool.name}: ${describeAjvErrors(validate.errors)}`);
       return (await callTool(tool, args, context(extra))) as never;
     });
   }
@@ -85,7 +85,7 @@ export async function servePlugin(p: PreparedPlugin, transport: Transport): Prom
     server.setRequestHandler(ListResourceTemplatesRequestSchema, () => ({ resourceTemplates: [] }));
     server.setRequestHandler(ReadResourceRequestSchema, async (req, extra) => {
       const r = resources.get(req.params.uri);
-      if (!r) throw new McpError(-32002, `Resource not found: ${req.params.uri}`, { uri: req.params.uri });
+      if (!r) throw new RpcError(-32002, `Resource not found: ${req.params.uri}`, { uri: req.params.uri });
       return { contents: await r.read(context(extra)) } as never;
     });
   }
@@ -95,10 +95,10 @@ export async function servePlugin(p: PreparedPlugin, transport: Transport): Prom
     }));
     server.setRequestHandler(GetPromptRequestSchema, async (req, extra) => {
       const pr = prompts.get(req.params.name);
-      if (!pr) throw new McpError(ErrorCode.InvalidParams, `Unknown prompt: ${req.params.name}`);
+      if (!pr) throw new RpcError(ErrorCode.InvalidParams, `Unknown prompt: ${req.params.name}`);
       const args = (req.params.arguments ?? {}) as Record<string, string>;
       const missing = (pr.arguments ?? []).filter((a) => a.required && (args[a.name] === undefined || args[a.name] === ''));
-      if (missing.length) throw new McpError(ErrorCode.InvalidParams, `prompt ${pr.name} needs argument${missing.length > 1 ? 's' : ''}: ${missing.map((a) => a.name).join(', ')}`);
+      if (missing.length) throw new RpcError(ErrorCode.InvalidParams, `prompt ${pr.name} needs argument${missing.length > 1 ? 's' : ''}: ${missing.map((a) => a.name).join(', ')}`);
       return (await pr.get(args, context(extra))) as never;
     });
   }
@@ -111,9 +111,19 @@ async function callTool(tool: PluginTool, args: Record<string, unknown>, ctx: Ca
   try {
     return await tool.handler(args, ctx);
   } catch (err) {
-    if (err instanceof McpError) throw err;
+    if (err instanceof RpcError) throw err;
     const e = err instanceof Error ? err : new Error(String(err));
     const code = (e as { code?: unknown }).code;
     return { content: [{ type: 'text', text: `${tool.name} failed${typeof code === 'string' ? ` (${code})` : ''}: ${e.message}` }], isError: true };
+  }
+}
+
+/**
+ * A JSON-RPC error for the client. Not the SDK's McpError: its message already carries
+ * "MCP error <code>: ", which the client's McpError would then prefix a second time.
+ */
+class RpcError extends Error {
+  constructor(readonly code: number, message: string, readonly data?: unknown) {
+    super(message);
   }
 }

@@ -240,6 +240,28 @@ describe('spec: auto finds the document the backend serves', () => {
   }
 });
 
+describe('spec given as a URL', () => {
+  it('is fetched, and a relative server URL resolves against it', async () => {
+    const api = await startRecorder();
+    const doc = { ...load(DOCS.train), servers: [{ url: '/api/v2' }] };
+    api.route('GET', '/docs/openapi.yaml', { body: toYaml(doc), headers: { 'content-type': 'application/yaml' } });
+    api.route('GET', '/api/v2/bookings/1725ff48-ab45-4bb5-9d02-88745177dedb', { body: { id: 'b-1' } });
+    const gw = await startGateway({ backends: { train: { type: 'openapi', spec: `${api.url}/docs/openapi.yaml`, output_schemas: false } } });
+    try {
+      const client = await connectClient(gw.url);
+      const r = await client.callTool({ name: 'train__get-booking', arguments: { bookingId: '1725ff48-ab45-4bb5-9d02-88745177dedb' } });
+      assert.ok(!r.isError, textOf(r));
+      assert.deepEqual(r.structuredContent, { id: 'b-1' });
+      assert.equal(api.last()?.path, '/api/v2/bookings/1725ff48-ab45-4bb5-9d02-88745177dedb');
+      await assert.rejects(client.callTool({ name: 'train__get-booking', arguments: { bookingId: 'b-1' } }), (e: Error & { code?: number }) => e.code === -32602 && /^MCP error -32602: Invalid arguments for get-booking: bookingId: must match format "uuid"$/.test(e.message));
+      await client.close();
+    } finally {
+      await gw.close();
+      await api.close();
+    }
+  });
+});
+
 describe('mcpeg codegen', () => {
   for (const [name, file] of Object.entries(DOCS)) {
     it(`${name}: output passes validate and, loaded as a backend, serves the same tools`, async () => {
