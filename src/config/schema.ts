@@ -3,7 +3,8 @@
  * once at the edge (load.ts), then deep-frozen; components receive typed, valid options.
  */
 import { z } from 'zod';
-import { backendOptions, duration, NAME } from './fields.js';
+import { backendOptions, duration, NAME, optionalDuration } from './fields.js';
+import { compressionSchema, corsSchema, rateLimitsSchema, retrySchema, toolPolicySchema, trafficSchema } from './traffic.js';
 import { commandBackendSchema, openapiBackendSchema, restBackendSchema } from './backends.js';
 
 const mcpBackendSchema = z
@@ -19,12 +20,24 @@ const mcpBackendSchema = z
     url: z.url({ protocol: /^https?$/ }).optional(),
     transport: z.enum(['auto', 'streamable_http', 'sse']).default('auto'),
     headers: z.record(z.string(), z.string()).default({}),
+    /** Several HTTP replicas of one server (instead of url). */
+    endpoints: z.array(z.object({ url: z.url({ protocol: /^https?$/ }), weight: z.number().int().min(1).default(1) }).strict()).optional(),
+    /** Several stdio replicas (instead of command): each its own program. */
+    replicas: z
+      .array(z.object({ command: z.string().min(1), args: z.array(z.string()).default([]), env: z.record(z.string(), z.string()).default({}), cwd: z.string().optional(), weight: z.number().int().min(1).default(1) }).strict())
+      .optional(),
+    retries: retrySchema.prefault({}),
+    /** Per-tool timeout and idempotency (retries apply to idempotent tools only), by the backend's own tool name. */
+    tools: z.record(z.string(), toolPolicySchema.transform((t) => ({ ...t, timeout: t.timeout === undefined ? undefined : optionalDuration().parse(t.timeout) }))).default({}),
     ...backendOptions('per_client'),
   })
   .strict()
   .superRefine((b, ctx) => {
-    if (!b.command && !b.url) ctx.addIssue({ code: 'custom', message: 'an mcp backend needs either "command" (stdio) or "url" (HTTP)' });
-    if (b.command && b.url) ctx.addIssue({ code: 'custom', message: '"command" and "url" are exclusive: pick stdio or HTTP' });
+    const kinds = [b.command, b.url, b.endpoints, b.replicas].filter((x) => x !== undefined).length;
+    if (kinds === 0) ctx.addIssue({ code: 'custom', message: 'an mcp backend needs "command" (stdio), "url" (HTTP), "endpoints" (HTTP replicas) or "replicas" (stdio replicas)' });
+    if (kinds > 1) ctx.addIssue({ code: 'custom', message: '"command", "url", "endpoints" and "replicas" are exclusive: pick one' });
+    if (b.endpoints?.length === 0) ctx.addIssue({ code: 'custom', path: ['endpoints'], message: 'list at least one endpoint' });
+    if (b.replicas?.length === 0) ctx.addIssue({ code: 'custom', path: ['replicas'], message: 'list at least one replica' });
   });
 
 export const backendSchema = z.discriminatedUnion('type', [mcpBackendSchema, restBackendSchema, openapiBackendSchema, commandBackendSchema]);
@@ -63,6 +76,13 @@ export const configSchema = z
         legacy_sse: z.boolean().default(true),
         list_page_size: z.number().int().min(0).default(0),
         shutdown_timeout: duration('10s'),
+        /** Largest request header block (node:http maxHeaderSize); larger gets 431. */
+        max_header_bytes: z.number().int().min(1024).default(16 * 1024),
+        /** Time to receive a request's headers (slowloris guard). */
+        headers_timeout: duration('20s'),
+        access_log: z.boolean().default(true),
+        cors: corsSchema,
+        compression: compressionSchema,
       })
       .strict()
       .prefault({}),
@@ -78,6 +98,8 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    rate_limits: rateLimitsSchema,
+    traffic: trafficSchema,
     backends: z
       .record(z.string().regex(NAME, 'backend names use letters, digits, "_" or "-" (at most 48)'), backendSchema)
       .default({}),
