@@ -19,7 +19,7 @@ import { LegacySseEndpoint } from './transport/inbound/legacy-sse.js';
 import { serveStdio } from './transport/inbound/stdio.js';
 import { StreamableHttpEndpoint } from './transport/inbound/streamable-http.js';
 import { Backend } from './upstream/backend.js';
-import { backendTransports, relayOptions, type BackendPaths } from './backends/factory.js';
+import { backendReplicas, relayOptions, type BackendPaths } from './backends/factory.js';
 import { pluginTransports } from './plugins/host.js';
 import { loadPlugin } from './plugins/loader.js';
 
@@ -59,7 +59,7 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
     },
   };
   for (const [name, cfg] of Object.entries(config.backends)) {
-    if (cfg.enabled) backends.set(name, new Backend(name, relayOptions(cfg), backendTransports(name, cfg, config.paths as BackendPaths, log.child({ backend: name })), log, listener));
+    if (cfg.enabled) backends.set(name, new Backend(name, relayOptions(cfg), backendReplicas(name, cfg, config.paths as BackendPaths, log.child({ backend: name })), log, listener));
   }
   registry = new Registry(backends, config.namespacing.separator, log);
   const host = {
@@ -103,7 +103,7 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
       try {
         const loaded = await loadPlugin(pc, i, config.paths.base!);
         const factory = pluginTransports(loaded, { base: config.paths.base!, data: config.paths.data, workspace: config.paths.workspace }, log.child({ plugin: pc.name }));
-        backends.set(pc.name, new Backend(pc.name, pc, factory, log, listener));
+        backends.set(pc.name, new Backend(pc.name, pc, [{ transports: factory, weight: 1 }], log, listener));
         addEndpoints(pc.name);
       } catch (err) {
         if (pc.required) throw err;
@@ -129,7 +129,7 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
       [...backends.values()].map(async (b) => {
         // A plugin's own health hook counts too: up but unhealthy is degraded.
         const check = b.state === 'up' ? await b.checkHealth() : undefined;
-        return { name: b.name, state: b.state, transport: b.transportKind, tools: b.catalog.tools.length, error: b.lastError, ...(check ? { healthy: check.ok, detail: check.detail } : {}) };
+        return { name: b.name, state: b.state, transport: b.transportKind, tools: b.catalog.tools.length, error: b.lastError, ...(check ? { healthy: check.ok, detail: check.detail } : {}), ...(b.replicas.length > 1 ? { replicas: b.replicaStates() } : {}) };
       }),
     );
     const allUp = list.every((b) => b.state === 'up' && (b as { healthy?: boolean }).healthy !== false);

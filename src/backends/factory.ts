@@ -8,6 +8,7 @@ import { compileToolSchemas, restToolSchema, type RestTool } from '../config/bac
 import { formatIssues } from '../config/load.js';
 import type { Logger } from '../observability/logger.js';
 import { mcpTransports, type TransportFactory } from '../transport/outbound/connect.js';
+import type { ReplicaSpec } from '../upstream/backend.js';
 import { VERSION } from '../version.js';
 import { resolveExecutable } from './command/run.js';
 import { commandInstance } from './command/tools.js';
@@ -20,6 +21,15 @@ import { resolveAuth, restInstance } from './rest/tools.js';
 export interface BackendPaths {
   base: string;
   workspace: string;
+}
+
+/** One TransportFactory per replica: an MCP backend's endpoints or stdio replicas, else the one. */
+export function backendReplicas(name: string, cfg: BackendConfig, paths: BackendPaths, log: Logger): ReplicaSpec[] {
+  if (cfg.type === 'mcp' && cfg.endpoints) return cfg.endpoints.map((e) => ({ weight: e.weight, transports: mcpTransports(name, { ...cfg, url: e.url, endpoints: undefined }, log) }));
+  if (cfg.type === 'mcp' && cfg.replicas) {
+    return cfg.replicas.map((r) => ({ weight: r.weight, transports: mcpTransports(name, { ...cfg, command: r.command, args: r.args, env: { ...cfg.env, ...r.env }, cwd: r.cwd ?? cfg.cwd, replicas: undefined }, log) }));
+  }
+  return [{ weight: 1, transports: backendTransports(name, cfg, paths, log) }];
 }
 
 export function backendTransports(name: string, cfg: BackendConfig, paths: BackendPaths, log: Logger): TransportFactory {
@@ -44,9 +54,10 @@ export function backendTransports(name: string, cfg: BackendConfig, paths: Backe
  * its clearer message.
  */
 export function relayOptions(cfg: BackendConfig): BackendOptions {
-  if (cfg.type === 'mcp' || cfg.type === 'openapi') return cfg;
-  const longest = Math.max(cfg.timeout, ...Object.values(cfg.tools).map((t: { timeout?: number }) => t.timeout ?? 0));
-  return { ...cfg, timeout: longest + 2000 };
+  if (cfg.type === 'mcp') return cfg;
+  // REST and command tools enforce their own timeouts and retries; the relay only backs them up.
+  const longest = cfg.type === 'openapi' ? cfg.timeout : Math.max(cfg.timeout, ...Object.values(cfg.tools).map((t: { timeout?: number }) => t.timeout ?? 0));
+  return { ...cfg, timeout: longest + 2000, retries: undefined, tools: {} };
 }
 
 /** Loads, checks and converts an OpenAPI backend's document into REST tools. */

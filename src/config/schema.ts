@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { backendOptions, duration, NAME, optionalDuration } from './fields.js';
-import { compressionSchema, corsSchema, rateLimitsSchema, retrySchema, toolPolicySchema, trafficSchema } from './traffic.js';
+import { compressionSchema, corsSchema, rateLimitsSchema, retrySchema, toolPolicySchema, trafficSchema, type RetryConfig } from './traffic.js';
 import { commandBackendSchema, openapiBackendSchema, restBackendSchema } from './backends.js';
 
 const mcpBackendSchema = z
@@ -127,7 +127,12 @@ export type Config = z.output<typeof configSchema>;
 export type BackendConfig = z.output<typeof backendSchema>;
 export type McpBackendConfig = z.output<typeof mcpBackendSchema>;
 /** What every backend kind (MCP server, plugin) has: timeouts, session mode, restart. */
-export type BackendOptions = Pick<McpBackendConfig, 'timeout' | 'connect_timeout' | 'session_mode' | 'idle_timeout' | 'restart' | 'prefix'>;
+export type BackendOptions = Pick<McpBackendConfig, 'timeout' | 'connect_timeout' | 'session_mode' | 'idle_timeout' | 'restart' | 'prefix' | 'load_balancing' | 'health_check' | 'outlier_detection' | 'circuit_breaker' | 'max_inflight'> & {
+  /** Relay-level retries (MCP backends; REST backends retry their HTTP calls themselves). */
+  retries?: RetryConfig | undefined;
+  /** Per-tool timeout and idempotency, by the backend's own tool name. */
+  tools?: Readonly<Record<string, { timeout?: number | undefined; idempotent?: boolean | undefined }>>;
+};
 export type ServerConfig = Config['server'];
 export type PluginConfig = Config['plugins'][number];
 export type { CommandBackendConfig, OpenApiBackendConfig, RestBackendConfig, RestTool, CommandTool } from './backends.js';

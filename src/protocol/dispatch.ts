@@ -3,13 +3,16 @@
  * routed to one backend. The hot path (tools/call) is: one Map lookup for the route, one
  * for the backend session, one relay.
  */
-import { GatewayError, toRpcError } from '../errors/catalog.js';
+import { GatewayError, RemoteRpcError, toRpcError } from '../errors/catalog.js';
+import type { RetryConfig } from '../config/traffic.js';
+import { backoffDelay } from '../resilience/retry.js';
+import type { Replica } from '../upstream/replica.js';
 import type { Item } from '../router/catalog.js';
 import type { Backend } from '../upstream/backend.js';
 import { Cancellation } from '../upstream/cancellation.js';
 import type { CallTag } from '../upstream/client-link.js';
 import { errorResponse, resultResponse, type JsonRpcNotification, type JsonRpcRequest, type JsonRpcResponse } from './jsonrpc.js';
-import type { ClientSession } from './session.js';
+import type { ClientSession, Target } from './session.js';
 import { needsTranslation, translateResult } from './translate.js';
 
 type Params = Record<string, unknown>;
@@ -17,6 +20,12 @@ type Handler = (s: ClientSession, req: JsonRpcRequest, cancel: Cancellation, opt
 
 export interface DispatchOptions {
   pageSize: number;
+  /** Session-level rate limits (backend and tool scope); throws MCPEG_ERR_RATE_LIMITED. */
+  limits?: SessionLimits | undefined;
+}
+
+export interface SessionLimits {
+  check(s: ClientSession, scope: 'backend' | 'tool', name: string): void;
 }
 
 /**
@@ -85,32 +94,114 @@ function backendOf(s: ClientSession, name: string): Backend {
   return b;
 }
 
-/** Relays one request to a backend on this client's behalf, with progress and cancellation. */
-async function relay(s: ClientSession, backendName: string, req: JsonRpcRequest, params: Params, cancel: Cancellation): Promise<Params> {
+/** Relayed methods that only read: retried on failure like tools marked `idempotent: true`. */
+const SAFE_METHODS = new Set(['resources/read', 'prompts/get', 'completion/complete']);
+/** Failures of the backend (not of the request): they count against its breaker and health. */
+const FAILURES = new Set(['MCPEG_ERR_BACKEND_UNAVAILABLE', 'MCPEG_ERR_BACKEND_CLOSED', 'MCPEG_ERR_BACKEND_TIMEOUT']);
+
+function isBackendFailure(err: unknown): boolean {
+  if (err instanceof GatewayError) return FAILURES.has(err.code);
+  return err instanceof RemoteRpcError && err.code === -32603; // the server's own internal error
+}
+
+interface RelayPolicy {
+  /** The tool's name on the backend (per-tool timeout, idempotency, rate limits). */
+  tool?: string;
+  /** The name clients call it by (tool-scope rate limits). */
+  publicName?: string;
+  /** Hash key from a tool argument (`hash_key: argument:<name>`). */
+  routeKey?: string;
+}
+
+/**
+ * Relays one request to a backend on this client's behalf: rate limits and the bulkhead
+ * first, then a replica (balancer, affinity), its circuit breaker, the call with progress
+ * and cancellation, and retries with backoff for what is safe to repeat, within the
+ * backend's retry budget.
+ */
+async function relay(s: ClientSession, backendName: string, req: JsonRpcRequest, params: Params, cancel: Cancellation, o: DispatchOptions, policy: RelayPolicy = {}): Promise<Params> {
   const b = backendOf(s, backendName);
-  const conn = await s.connection(b).catch((err: unknown) => {
-    if (err instanceof GatewayError && err.code === 'MCPEG_ERR_BACKEND_UNAVAILABLE') b.reportTransportFailure();
-    throw err;
-  });
+  if (o.limits) {
+    o.limits.check(s, 'backend', b.name);
+    if (policy.publicName) o.limits.check(s, 'tool', policy.publicName);
+  }
+  if (b.cfg.max_inflight > 0 && b.inflight >= b.cfg.max_inflight) {
+    throw new GatewayError('MCPEG_ERR_BACKEND_BUSY', `backend "${b.name}" has ${b.inflight} calls in flight (max_inflight ${b.cfg.max_inflight}); try again shortly`, { backend: b.name, retryAfterMs: 1000 });
+  }
+  const toolPolicy = policy.tool !== undefined ? b.cfg.tools?.[policy.tool] : undefined;
+  const timeoutMs = toolPolicy?.timeout ?? b.cfg.timeout;
+  const safe = SAFE_METHODS.has(req.method) || toolPolicy?.idempotent === true;
+  const retry = b.cfg.retries;
   const meta = params._meta as Params | undefined;
   const clientToken = meta?.progressToken;
   const tag: CallTag = { link: s, requestId: req.id };
-  return conn.request(req.method, params, {
-    timeoutMs: b.cfg.timeout,
-    cancel,
-    tag,
-    onProgress:
-      clientToken === undefined
-        ? undefined
-        : (p) => s.notifyClient({ jsonrpc: '2.0', method: 'notifications/progress', params: { ...p, progressToken: clientToken } }, req.id),
-  }).catch((err: unknown) => {
-    if (err instanceof GatewayError && (err.code === 'MCPEG_ERR_BACKEND_UNAVAILABLE' || err.code === 'MCPEG_ERR_BACKEND_CLOSED')) {
-      // The backend session is broken: drop it so the next call opens a fresh one.
-      if (conn !== b.sharedConnection) void conn.close(err.message);
-      b.reportTransportFailure();
+  const onProgress = clientToken === undefined ? undefined : (p: Params) => s.notifyClient({ jsonrpc: '2.0', method: 'notifications/progress', params: { ...p, progressToken: clientToken } }, req.id);
+  b.inflight++;
+  b.retryBudget.recordRequest();
+  try {
+    let exclude: Replica | undefined;
+    for (let attempt = 0; ; attempt++) {
+      const mayRetry = (err: unknown, sent: boolean) =>
+        !!retry && attempt < retry.attempts && !cancel.cancelled && (!sent || (safe && isBackendFailure(err))) && b.retryBudget.tryRetry();
+      let target: Target;
+      try {
+        target = await s.target(b, policy.routeKey, exclude);
+      } catch (err) {
+        if (err instanceof GatewayError && err.code === 'MCPEG_ERR_BACKEND_UNAVAILABLE' && mayRetry(err, false)) {
+          await pause(attempt, retry!, cancel);
+          continue;
+        }
+        throw err;
+      }
+      const { conn, replica } = target;
+      const permit = replica.breaker?.tryAcquire();
+      if (replica.breaker && !permit) {
+        if (b.hasAlternative(replica) && attempt < b.replicas.length) {
+          exclude = replica;
+          continue;
+        }
+        const wait = replica.breaker.retryAfterMs();
+        throw new GatewayError('MCPEG_ERR_CIRCUIT_OPEN', `backend "${b.name}" is failing (circuit open for ${replica.id}); calls fail fast for another ${Math.ceil(wait / 1000)} s`, { backend: b.name, replica: replica.id, retryAfterMs: wait });
+      }
+      replica.active++;
+      try {
+        const result = await conn.request(req.method, params, { timeoutMs, cancel, tag, onProgress });
+        permit?.success();
+        replica.recordOutcome(false, b.mayEject);
+        return result;
+      } catch (err) {
+        const failed = isBackendFailure(err);
+        if (failed) permit?.failure();
+        else permit?.success();
+        replica.recordOutcome(failed, b.mayEject);
+        if (err instanceof GatewayError && (err.code === 'MCPEG_ERR_BACKEND_UNAVAILABLE' || err.code === 'MCPEG_ERR_BACKEND_CLOSED')) {
+          // The backend session is broken: drop it so the next call opens a fresh one.
+          if (conn !== replica.sharedConnection) void conn.close(err.message);
+          replica.reportTransportFailure();
+        }
+        const notSent = err instanceof GatewayError && err.data?.notSent === true;
+        if (!mayRetry(err, !notSent)) throw err;
+        if (b.replicas.length > 1) exclude = replica;
+        await pause(attempt, retry!, cancel);
+      } finally {
+        replica.active--;
+      }
     }
-    throw err;
+  } finally {
+    b.inflight--;
+  }
+}
+
+async function pause(attempt: number, r: RetryConfig, cancel: Cancellation): Promise<void> {
+  const ms = backoffDelay(attempt, { initialDelayMs: r.initial_delay, maxDelayMs: r.max_delay });
+  await new Promise<void>((resolve) => {
+    const t = setTimeout(resolve, ms);
+    cancel.onCancel(() => {
+      clearTimeout(t);
+      resolve();
+    });
   });
+  if (cancel.cancelled) throw new GatewayError('MCPEG_ERR_REQUEST_CANCELLED', 'request cancelled');
 }
 
 function requireString(params: Params | undefined, key: string, method: string): string {
@@ -123,47 +214,50 @@ const HANDLERS: Record<string, Handler> = {
   ping: () => ({}),
 
   'tools/list': (s, req, _cancel, o) => page(s.view.tools, 'tools', req.params, o.pageSize),
-  'tools/call': (s, req, cancel) => {
+  'tools/call': (s, req, cancel, o) => {
     const name = requireString(req.params, 'name', 'tools/call');
     const route = s.view.tool(name);
     if (!route) throw new GatewayError('MCPEG_ERR_UNKNOWN_TOOL', `Unknown tool: ${name}`, { tool: name });
-    return relay(s, route.backend, req, { ...req.params, name: route.name }, cancel);
+    const b = s.host.backend(route.backend);
+    const lb = b?.cfg.load_balancing;
+    const arg = lb?.strategy === 'hash' && lb.hash_key.startsWith('argument:') ? (req.params?.arguments as Params | undefined)?.[lb.hash_key.slice(9)] : undefined;
+    return relay(s, route.backend, req, { ...req.params, name: route.name }, cancel, o, { tool: route.name, publicName: name, routeKey: arg === undefined ? undefined : typeof arg === 'string' ? arg : JSON.stringify(arg) });
   },
 
   'prompts/list': (s, req, _cancel, o) => page(s.view.prompts, 'prompts', req.params, o.pageSize),
-  'prompts/get': (s, req, cancel) => {
+  'prompts/get': (s, req, cancel, o) => {
     const name = requireString(req.params, 'name', 'prompts/get');
     const route = s.view.prompt(name);
     if (!route) throw new GatewayError('MCPEG_ERR_UNKNOWN_PROMPT', `Unknown prompt: ${name}`, { prompt: name });
-    return relay(s, route.backend, req, { ...req.params, name: route.name }, cancel);
+    return relay(s, route.backend, req, { ...req.params, name: route.name }, cancel, o);
   },
 
   'resources/list': (s, req, _cancel, o) => page(s.view.resources, 'resources', req.params, o.pageSize),
   'resources/templates/list': (s, req, _cancel, o) => page(s.view.resourceTemplates, 'resourceTemplates', req.params, o.pageSize),
-  'resources/read': (s, req, cancel) => relay(s, resourceRoute(s, req), req, req.params!, cancel),
-  'resources/subscribe': async (s, req, cancel) => {
-    const r = await relay(s, resourceRoute(s, req), req, req.params!, cancel);
+  'resources/read': (s, req, cancel, o) => relay(s, resourceRoute(s, req), req, req.params!, cancel, o),
+  'resources/subscribe': async (s, req, cancel, o) => {
+    const r = await relay(s, resourceRoute(s, req), req, req.params!, cancel, o);
     s.subscriptions.add(req.params!.uri as string);
     return r;
   },
-  'resources/unsubscribe': async (s, req, cancel) => {
+  'resources/unsubscribe': async (s, req, cancel, o) => {
     s.subscriptions.delete(requireString(req.params, 'uri', req.method));
-    return relay(s, resourceRoute(s, req), req, req.params!, cancel);
+    return relay(s, resourceRoute(s, req), req, req.params!, cancel, o);
   },
 
-  'completion/complete': (s, req, cancel) => {
+  'completion/complete': (s, req, cancel, o) => {
     const ref = req.params?.ref as Params | undefined;
     if (ref?.type === 'ref/prompt') {
       const name = requireString(ref, 'name', 'completion/complete ref');
       const route = s.view.prompt(name);
       if (!route) throw new GatewayError('MCPEG_ERR_UNKNOWN_PROMPT', `Unknown prompt: ${name}`, { prompt: name });
-      return relay(s, route.backend, req, { ...req.params, ref: { ...ref, name: route.name } }, cancel);
+      return relay(s, route.backend, req, { ...req.params, ref: { ...ref, name: route.name } }, cancel, o);
     }
     if (ref?.type === 'ref/resource') {
       const uri = requireString(ref, 'uri', 'completion/complete ref');
       const backend = s.view.templateBackend(uri);
       if (!backend) throw new GatewayError('MCPEG_ERR_RESOURCE_NOT_FOUND', `Resource not found: no backend offers ${uri}`, { uri });
-      return relay(s, backend, req, req.params!, cancel);
+      return relay(s, backend, req, req.params!, cancel, o);
     }
     throw new GatewayError('MCPEG_ERR_INVALID_PARAMS', 'completion/complete needs ref.type "ref/prompt" or "ref/resource"');
   },

@@ -8,6 +8,7 @@ import { GatewayError, RemoteRpcError } from '../errors/catalog.js';
 import type { Logger } from '../observability/logger.js';
 import type { View } from '../router/view.js';
 import type { Backend } from '../upstream/backend.js';
+import type { Replica } from '../upstream/replica.js';
 import type { Cancellation } from '../upstream/cancellation.js';
 import type { CallTag, ClientLink } from '../upstream/client-link.js';
 import type { BackendConnection, ConnectionOwner } from '../upstream/connection.js';
@@ -38,8 +39,16 @@ interface PendingClientRequest {
 }
 
 interface OpenBackendSession {
+  backend: string;
+  replica: Replica;
   conn: Promise<BackendConnection>;
   lastUsed: number;
+}
+
+/** Where one call goes: a connection and the replica it belongs to. */
+export interface Target {
+  conn: BackendConnection;
+  replica: Replica;
 }
 
 /** Which capability each server-to-client request needs (client features in the spec). */
@@ -63,7 +72,12 @@ export class ClientSession implements ClientLink, ConnectionOwner {
   readonly subscriptions = new Set<string>();
   /** Client requests being served, by client request id: aborted by notifications/cancelled. */
   readonly inflight = new Map<RequestId, Cancellation>();
+  /** This client's backend sessions, by backend name (by name and replica when calls are hashed by argument). */
   private readonly backends = new Map<string, OpenBackendSession>();
+  /** The client's address (HTTP transports), for rate limits and hash-by-client-ip. */
+  clientIp: string | undefined;
+  /** A hash of the API key the client presented, for rate limits (never the key itself). */
+  apiKeyId: string | undefined;
   private readonly pendingClient = new Map<RequestId, PendingClientRequest>();
   private nextServerRequest = 1;
   private closed = false;
@@ -95,48 +109,74 @@ export class ClientSession implements ClientLink, ConnectionOwner {
   // --- backend sessions ---
 
   /**
-   * The connection to use for `backend` on behalf of this client: the shared connection
-   * in `shared` mode, else this client's own backend session, opened on first use with
-   * the client's capabilities.
+   * Where a call to `backend` goes on behalf of this client. `shared` mode: the picked
+   * replica's shared connection. `per_client`: this client's own backend session, opened
+   * on first use with the client's capabilities and kept on its replica while that
+   * replica is available (session affinity); reopened on another replica when it is not.
+   * `key` is the hash key for `hash` strategies on a tool argument; `exclude` a replica
+   * that just failed this call (retries go elsewhere).
    */
-  connection(backend: Backend): Promise<BackendConnection> {
+  target(backend: Backend, key?: string, exclude?: Replica): Promise<Target> {
+    const hashKey = key ?? this.routeKey(backend);
     if (backend.cfg.session_mode === 'shared') {
-      const c = backend.sharedConnection;
-      if (!c || backend.state !== 'up') {
-        return Promise.reject(new GatewayError('MCPEG_ERR_BACKEND_UNAVAILABLE', `backend "${backend.name}" is ${backend.state}${backend.lastError ? `: ${backend.lastError}` : ''}`, { backend: backend.name }));
-      }
-      return Promise.resolve(c);
+      const replica = backend.pick(hashKey, exclude);
+      const conn = replica?.sharedConnection;
+      if (!replica || !conn || replica.state !== 'up') return Promise.reject(unavailable(backend, replica));
+      return Promise.resolve({ conn, replica });
     }
-    const open = this.backends.get(backend.name);
+    let slot = backend.name;
+    let chosen: Replica | undefined;
+    if (key !== undefined) {
+      // Hashed by argument: each replica the client reaches gets its own session.
+      chosen = backend.pick(key, exclude);
+      if (!chosen) return Promise.reject(unavailable(backend, undefined));
+      slot = `${backend.name}\u0000${chosen.index}`;
+    }
+    const open = this.backends.get(slot);
     if (open) {
-      open.lastUsed = Date.now();
-      return open.conn;
+      const r = open.replica;
+      if ((r !== exclude && (r.available || !backend.hasAlternative(r))) || backend.replicas.length === 1) {
+        open.lastUsed = Date.now();
+        return open.conn.then((conn) => ({ conn, replica: r }));
+      }
+      // Its replica left rotation (or failed this call): move to another one.
+      this.backends.delete(slot);
+      void open.conn.then((c) => c.close('replica out of rotation'), () => {});
     }
     if (this.closed) return Promise.reject(new GatewayError('MCPEG_ERR_SESSION_NOT_FOUND', 'session closed'));
-    const conn = backend.openSession(this, this.capabilities, this.clientInfo, this.protocolVersion).then(async (c) => {
+    const replica = chosen ?? backend.pick(hashKey, exclude);
+    if (!replica) return Promise.reject(unavailable(backend, undefined));
+    const conn = backend.openSession(replica, this, this.capabilities, this.clientInfo, this.protocolVersion).then(async (c) => {
       if (this.closed) {
         await c.close('client session closed');
         throw new GatewayError('MCPEG_ERR_SESSION_NOT_FOUND', 'session closed');
       }
-      // A reopened backend session (idle close, another instance) gets this client's state back.
+      // A reopened backend session (idle close, another replica or instance) gets this client's state back.
       if (this.logLevel) c.request('logging/setLevel', { level: this.logLevel }, { timeoutMs: backend.cfg.timeout }).catch(() => {});
       for (const uri of this.subscriptions) {
         if (this.view.resourceBackend(uri) === backend.name) c.request('resources/subscribe', { uri }, { timeoutMs: backend.cfg.timeout }).catch(() => {});
       }
       return c;
     });
-    const entry = { conn, lastUsed: Date.now() };
-    this.backends.set(backend.name, entry);
+    const entry: OpenBackendSession = { backend: backend.name, replica, conn, lastUsed: Date.now() };
+    this.backends.set(slot, entry);
     conn.catch(() => {
-      if (this.backends.get(backend.name) === entry) this.backends.delete(backend.name);
+      if (this.backends.get(slot) === entry) this.backends.delete(slot);
     });
-    return conn;
+    return conn.then((c) => ({ conn: c, replica }));
+  }
+
+  /** The hash key of a `hash` strategy keyed by session or client address. */
+  private routeKey(backend: Backend): string | undefined {
+    const lb = backend.cfg.load_balancing;
+    if (lb.strategy !== 'hash') return undefined;
+    return lb.hash_key === 'client_ip' ? (this.clientIp ?? this.sessionId) : this.sessionId;
   }
 
   /** Every backend session this client has open (for setLevel and roots/list_changed fan-out). */
   async eachOpenConnection(fn: (c: BackendConnection, b: Backend) => void): Promise<void> {
-    for (const [name, open] of this.backends) {
-      const b = this.host.backend(name);
+    for (const open of this.backends.values()) {
+      const b = this.host.backend(open.backend);
       const c = await open.conn.catch(() => undefined);
       if (b && c && !c.isClosed) fn(c, b);
     }
@@ -144,12 +184,12 @@ export class ClientSession implements ClientLink, ConnectionOwner {
 
   /** Closes backend sessions idle for longer than their backend's idle_timeout. */
   async closeIdleBackendSessions(now: number): Promise<void> {
-    for (const [name, open] of this.backends) {
-      const b = this.host.backend(name);
+    for (const [slot, open] of this.backends) {
+      const b = this.host.backend(open.backend);
       if (!b || now - open.lastUsed < b.cfg.idle_timeout) continue;
       const c = await open.conn.catch(() => undefined);
       if (c && c.inflight > 0) continue;
-      this.backends.delete(name);
+      this.backends.delete(slot);
       await c?.close('idle');
     }
   }
@@ -229,10 +269,10 @@ export class ClientSession implements ClientLink, ConnectionOwner {
   }
 
   onClose(conn: BackendConnection, reason: string): void {
-    const open = this.backends.get(conn.backend);
-    if (open) {
+    for (const [slot, open] of this.backends) {
+      if (open.backend !== conn.backend) continue;
       open.conn.then((c) => {
-        if (c === conn && this.backends.get(conn.backend) === open) this.backends.delete(conn.backend);
+        if (c === conn && this.backends.get(slot) === open) this.backends.delete(slot);
       }, () => {});
     }
     this.host.backend(conn.backend)?.forgetSession(conn);
@@ -249,4 +289,10 @@ export class ClientSession implements ClientLink, ConnectionOwner {
     this.backends.clear();
     await Promise.all(opens.map(async (o) => (await o.conn.catch(() => undefined))?.close('client session closed')));
   }
+}
+
+function unavailable(backend: Backend, replica: Replica | undefined): GatewayError {
+  const why = replica ? `replica ${replica.id} is ${replica.state}` : `no replica is available (${backend.state})`;
+  const err = backend.lastError;
+  return new GatewayError('MCPEG_ERR_BACKEND_UNAVAILABLE', `backend "${backend.name}": ${why}${err ? `: ${err}` : ''}`, { backend: backend.name });
 }

@@ -1,21 +1,20 @@
 /**
- * One configured MCP backend: its catalog connection (the gateway's own session, used to
- * list what the backend offers and to follow its list_changed notifications), the
- * catalog it last listed, its state, restart with backoff, and the factory for the
- * per-client sessions the protocol layer opens lazily.
+ * A backend as the router sees it: one name, one catalog, one or more replicas behind a
+ * load balancer. The catalog is served from a primary replica (replicas are copies of one
+ * server); new work goes to an available replica (up, healthy, not ejected, breaker not
+ * open) as the configured strategy picks. A client session's backend session stays on
+ * the replica it was opened on while that replica is available (session affinity).
  */
-import { GatewayError, RemoteRpcError } from '../errors/catalog.js';
 import type { BackendOptions } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
-import type { JsonRpcNotification, JsonRpcRequest } from '../protocol/jsonrpc.js';
-import { isSupportedVersion, LATEST_VERSION, SUPPORTED_VERSIONS } from '../protocol/versions.js';
-import { VERSION } from '../version.js';
-import { EMPTY_CATALOG, LISTS, type BackendCatalog, type Item } from '../router/catalog.js';
+import { EMPTY_CATALOG, type BackendCatalog } from '../router/catalog.js';
 import type { TransportFactory, TransportKind } from '../transport/outbound/connect.js';
-import type { CallTag } from './client-link.js';
-import { BackendConnection, type ConnectionOwner, type InitializeResult } from './connection.js';
+import { RetryBudget } from '../resilience/retry.js';
+import { createBalancer, type Balancer } from './balancer.js';
+import type { BackendConnection, ConnectionOwner, InitializeResult } from './connection.js';
+import { Replica, type BackendState, type ReplicaListener } from './replica.js';
 
-export type BackendState = 'starting' | 'up' | 'down' | 'stopped';
+export { GATEWAY_INFO, type BackendState } from './replica.js';
 
 export interface BackendListener {
   catalogChanged(b: Backend): void;
@@ -23,297 +22,144 @@ export interface BackendListener {
   resourceUpdated(b: Backend, params: Record<string, unknown>): void;
 }
 
-export const GATEWAY_INFO = { name: 'mcpeg', version: VERSION } as const;
+export interface ReplicaSpec {
+  transports: TransportFactory;
+  weight: number;
+}
 
-/** What the gateway declares on its own sessions: everything it can relay to clients. */
-const CATALOG_CAPABILITIES = { roots: { listChanged: true }, sampling: {}, elicitation: { form: {}, url: {} } };
-const MAX_LIST_PAGES = 100;
-
-export class Backend implements ConnectionOwner {
+export class Backend {
   readonly name: string;
   readonly cfg: BackendOptions;
   readonly prefix: string;
-  state: BackendState = 'starting';
-  catalog: BackendCatalog = EMPTY_CATALOG;
-  info: InitializeResult | undefined;
-  lastError: string | undefined;
-  restarts = 0;
-  private kind: TransportKind;
-  private catalogConn: BackendConnection | undefined;
-  private attempt = 0;
-  private retryTimer: NodeJS.Timeout | undefined;
-  private refreshTimer: NodeJS.Timeout | undefined;
-  private readonly log: Logger;
+  readonly replicas: readonly Replica[];
+  readonly retryBudget: RetryBudget;
+  /** Calls in flight across replicas (the bulkhead counts them). */
+  inflight = 0;
+  private primary: Replica | undefined;
+  private readonly balancer: Balancer;
   private readonly listener: BackendListener;
-  private readonly perClient = new Set<BackendConnection>();
-  private probing = false;
+  private stopped = false;
 
-  private readonly transports: TransportFactory;
-
-  constructor(name: string, cfg: BackendOptions, transports: TransportFactory, log: Logger, listener: BackendListener) {
+  constructor(name: string, cfg: BackendOptions, specs: ReplicaSpec[], log: Logger, listener: BackendListener) {
     this.name = name;
     this.cfg = cfg;
     this.prefix = cfg.prefix ?? name;
-    this.transports = transports;
-    this.kind = transports.initialKind;
-    this.log = log.child({ backend: name });
     this.listener = listener;
+    this.balancer = createBalancer(cfg.load_balancing.strategy);
+    this.retryBudget = new RetryBudget({ ratio: (cfg as { retries?: { budget_ratio: number } }).retries?.budget_ratio ?? 0.2, minPerSecond: (cfg as { retries?: { budget_min_per_second: number } }).retries?.budget_min_per_second ?? 3 });
+    const events: ReplicaListener = {
+      catalogChanged: (r) => {
+        if (r === this.primary || this.elect()) this.listener.catalogChanged(this);
+      },
+      stateChanged: () => {
+        const changed = this.elect();
+        this.listener.stateChanged(this);
+        if (changed) this.listener.catalogChanged(this);
+      },
+      resourceUpdated: (_r, params) => this.listener.resourceUpdated(this, params),
+    };
+    this.replicas = specs.map((s, i) => new Replica(name, i, s.weight, cfg, s.transports, log, events));
+  }
+
+  /** The primary is the first up replica, kept while it stays up. True when it changed. */
+  private elect(): boolean {
+    const before = this.primary;
+    if (!before || before.state !== 'up') this.primary = this.replicas.find((r) => r.state === 'up');
+    return this.primary !== before;
+  }
+
+  get state(): BackendState {
+    if (this.stopped) return 'stopped';
+    if (this.replicas.some((r) => r.state === 'up')) return 'up';
+    return this.replicas.some((r) => r.state === 'starting') ? 'starting' : 'down';
+  }
+
+  get catalog(): BackendCatalog {
+    return this.primary?.catalog ?? EMPTY_CATALOG;
+  }
+
+  get info(): InitializeResult | undefined {
+    return this.primary?.info;
   }
 
   get capabilities(): Record<string, unknown> | undefined {
-    return this.info?.capabilities;
+    return this.primary?.capabilities;
+  }
+
+  get lastError(): string | undefined {
+    return this.primary?.lastError ?? this.replicas.find((r) => r.lastError)?.lastError;
+  }
+
+  get restarts(): number {
+    return this.replicas.reduce((n, r) => n + r.restarts, 0);
   }
 
   get transportKind(): TransportKind {
-    return this.kind;
-  }
-
-  get sharedConnection(): BackendConnection | undefined {
-    return this.catalogConn;
+    return (this.primary ?? this.replicas[0]).transportKind;
   }
 
   async start(): Promise<void> {
-    if (this.state === 'stopped') return;
-    this.setState('starting');
-    try {
-      const conn = await this.connect(this, CATALOG_CAPABILITIES, GATEWAY_INFO, LATEST_VERSION);
-      if ((this.state as BackendState) === 'stopped') {
-        await conn.close('gateway stopping');
-        return;
-      }
-      this.catalogConn = conn;
-      this.info = conn.initializeResult;
-      this.catalog = await this.listAll(conn);
-      this.attempt = 0;
-      this.lastError = undefined;
-      this.setState('up');
-      this.log.info({ transport: this.kind, server: this.info?.serverInfo, tools: this.catalog.tools.length }, 'backend up');
-      this.listener.catalogChanged(this);
-    } catch (err) {
-      this.lastError = (err as Error).message;
-      this.log.error({ err: this.lastError }, 'backend failed to start');
-      // Detach first, so closing it is not taken for a crash that schedules a second restart.
-      const conn = this.catalogConn;
-      this.catalogConn = undefined;
-      await conn?.close('start failed');
-      this.setState('down');
-      this.scheduleRestart();
-    }
+    await Promise.all(this.replicas.map((r) => r.start()));
   }
 
   async stop(): Promise<void> {
-    this.state = 'stopped';
-    clearTimeout(this.retryTimer);
-    clearTimeout(this.refreshTimer);
-    const all = [...this.perClient];
-    this.perClient.clear();
-    await Promise.all([this.catalogConn?.close('gateway stopping'), ...all.map((c) => c.close('gateway stopping'))]);
-    this.catalogConn = undefined;
-    await this.transports.stop?.();
+    this.stopped = true;
+    await Promise.all(this.replicas.map((r) => r.stop()));
   }
 
   /**
-   * Opens a new backend session for a client session. `owner` receives what the backend
-   * sends on it; the client's own capabilities and info are passed through, so the
-   * backend offers that client what it would offer it directly.
+   * The replica for new work: the balancer's choice among available replicas (`key` for
+   * hash), else any replica that is up (a breaker that is open fails the call fast with
+   * its own error rather than the gateway pretending the backend is gone).
    */
-  async openSession(owner: ConnectionOwner, capabilities: Record<string, unknown>, clientInfo: Record<string, unknown>, protocolVersion: string): Promise<BackendConnection> {
-    if (this.state !== 'up') {
-      throw new GatewayError('MCPEG_ERR_BACKEND_UNAVAILABLE', `backend "${this.name}" is ${this.state}${this.lastError ? `: ${this.lastError}` : ''}`, { backend: this.name, state: this.state });
+  pick(key?: string, exclude?: Replica): Replica | undefined {
+    if (this.replicas.length === 1) {
+      const only = this.replicas[0];
+      return only === exclude ? undefined : only;
     }
-    const conn = await this.connect(owner, capabilities, clientInfo, protocolVersion);
-    this.perClient.add(conn);
-    return conn;
+    const candidates = exclude ? this.replicas.filter((r) => r !== exclude) : this.replicas;
+    return (this.balancer.pick(candidates, key) as Replica | undefined) ?? candidates.find((r) => r.state === 'up');
   }
 
-  /** The backend's own health hook (plugins), bounded to 2 s; undefined when it has none. */
-  async checkHealth(): Promise<{ ok: boolean; detail?: string } | undefined> {
-    if (!this.transports.health) return undefined;
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<{ ok: boolean; detail: string }>((r) => (timer = setTimeout(() => r({ ok: false, detail: 'health check timed out after 2 s' }), 2000)));
-    try {
-      return await Promise.race([this.transports.health().catch((err: unknown) => ({ ok: false, detail: (err as Error).message })), timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
+  /** Whether another replica could take this one's work. */
+  hasAlternative(r: Replica): boolean {
+    return this.replicas.some((x) => x !== r && x.available);
   }
 
-  /** Pids of this backend's live child processes (stdio backends): catalog session first. */
-  pids(): number[] {
-    return [this.catalogConn, ...this.perClient].map((c) => c?.pid()).filter((p): p is number => typeof p === 'number');
+  /** Outlier ejection may take at most max_ejection_percent of the replicas out (never the last). */
+  mayEject = (): boolean => {
+    const ejected = this.replicas.filter((r) => r.ejectedUntil > Date.now()).length + 1;
+    return ejected < this.replicas.length && (ejected / this.replicas.length) * 100 <= this.cfg.outlier_detection.max_ejection_percent;
+  };
+
+  openSession(replica: Replica, owner: ConnectionOwner, capabilities: Record<string, unknown>, clientInfo: Record<string, unknown>, protocolVersion: string): Promise<BackendConnection> {
+    return replica.openSession(owner, capabilities, clientInfo, protocolVersion);
   }
 
-  /**
-   * A call through one of this backend's sessions failed at the transport level. HTTP
-   * backends hold no connection that would tell us they died, so check the catalog
-   * session with a ping; if that fails too, the backend is down (catalog emptied,
-   * clients notified, reconnects with backoff).
-   */
-  reportTransportFailure(): void {
-    const conn = this.catalogConn;
-    if (!conn || this.state !== 'up' || this.probing) return;
-    this.probing = true;
-    conn
-      .request('ping', undefined, { timeoutMs: Math.min(this.cfg.timeout, 5000) })
-      .then(
-        () => undefined,
-        (err: unknown) => {
-          if (this.catalogConn === conn) void conn.close(`health probe failed: ${(err as Error).message}`);
-        },
-      )
-      .finally(() => (this.probing = false));
+  replicaOf(conn: BackendConnection): Replica | undefined {
+    return this.replicas.length === 1 ? this.replicas[0] : this.replicas.find((r) => r.owns(conn));
   }
 
   forgetSession(conn: BackendConnection): void {
-    this.perClient.delete(conn);
+    this.replicaOf(conn)?.forgetSession(conn);
   }
 
-  private async connect(owner: ConnectionOwner, capabilities: Record<string, unknown>, clientInfo: Record<string, unknown>, protocolVersion: string): Promise<BackendConnection> {
-    try {
-      return await this.connectOnce(this.kind, owner, capabilities, clientInfo, protocolVersion);
-    } catch (err) {
-      const next = this.transports.fallback?.(this.kind, err);
-      if (next) {
-        this.log.info({ err: (err as Error).message, from: this.kind, to: next }, 'transport refused; falling back');
-        const conn = await this.connectOnce(next, owner, capabilities, clientInfo, protocolVersion);
-        this.kind = next;
-        return conn;
-      }
-      throw err;
-    }
+  /** The primary's own health hook (plugins, REST health checks). */
+  checkHealth(): Promise<{ ok: boolean; detail?: string } | undefined> {
+    return (this.primary ?? this.replicas[0]).checkHealth();
   }
 
-  private async connectOnce(kind: TransportKind, owner: ConnectionOwner, capabilities: Record<string, unknown>, clientInfo: Record<string, unknown>, protocolVersion: string): Promise<BackendConnection> {
-    const opened = await this.transports.create(kind);
-    const conn = new BackendConnection(this.name, opened.transport, owner);
-    conn.pid = () => opened.pid;
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new GatewayError('MCPEG_ERR_BACKEND_TIMEOUT', `backend "${this.name}" did not complete initialize within ${this.cfg.connect_timeout} ms`, { backend: this.name })), this.cfg.connect_timeout);
-    });
-    try {
-      await Promise.race([
-        (async () => {
-          await conn.start().catch((err: unknown) => {
-            throw new GatewayError('MCPEG_ERR_BACKEND_UNAVAILABLE', `backend "${this.name}" could not be started: ${(err as Error).message}`, { backend: this.name });
-          });
-          await conn.initialize({ protocolVersion, capabilities, clientInfo }, this.cfg.connect_timeout, (init) => {
-            if (!isSupportedVersion(init.protocolVersion)) {
-              throw new GatewayError('MCPEG_ERR_BACKEND_UNAVAILABLE', `backend "${this.name}" answered initialize with protocol version ${init.protocolVersion}, which the gateway does not speak (${SUPPORTED_VERSIONS.join(', ')})`, { backend: this.name });
-            }
-            // MCP-Protocol-Version on every HTTP request after initialize, notifications/initialized included.
-            opened.setProtocolVersion(init.protocolVersion);
-          });
-        })(),
-        deadline,
-      ]);
-      return conn;
-    } catch (err) {
-      await conn.close('initialize failed');
-      throw err;
-    } finally {
-      clearTimeout(timer);
-    }
+  pids(): number[] {
+    return this.replicas.flatMap((r) => r.pids());
   }
 
-  private async listAll(conn: BackendConnection): Promise<BackendCatalog> {
-    const caps = conn.initializeResult?.capabilities ?? {};
-    const out: Record<string, Item[]> = { tools: [], resources: [], resourceTemplates: [], prompts: [] };
-    await Promise.all(
-      LISTS.filter((l) => caps[l.capability]).map(async (l) => {
-        let cursor: unknown;
-        for (let page = 0; page < MAX_LIST_PAGES; page++) {
-          const r = await conn.request(l.method, cursor ? { cursor } : undefined, { timeoutMs: this.cfg.timeout }).catch((err: unknown) => {
-            // A server with resources but no templates may not implement templates/list at all.
-            if (err instanceof RemoteRpcError && err.code === -32601) return {} as Record<string, unknown>;
-            throw err;
-          });
-          const items = r[l.kind];
-          if (Array.isArray(items)) out[l.kind].push(...(items as Item[]));
-          cursor = r.nextCursor;
-          if (!cursor) break;
-        }
-      }),
-    );
-    return Object.freeze({ tools: out.tools, resources: out.resources, resourceTemplates: out.resourceTemplates, prompts: out.prompts });
-  }
-
-  /** Re-lists the catalog, coalescing bursts of list_changed notifications. */
   refreshCatalog(): void {
-    if (this.refreshTimer || this.state !== 'up') return;
-    this.refreshTimer = setTimeout(async () => {
-      this.refreshTimer = undefined;
-      const conn = this.catalogConn;
-      if (!conn || conn.isClosed) return;
-      try {
-        this.catalog = await this.listAll(conn);
-        this.listener.catalogChanged(this);
-      } catch (err) {
-        this.log.warn({ err: (err as Error).message }, 'catalog refresh failed');
-      }
-    }, 20);
+    this.primary?.refreshCatalog();
   }
 
-  // --- ConnectionOwner for the catalog (and shared-mode) connection ---
-
-  async onRequest(_conn: BackendConnection, req: JsonRpcRequest, ctx: { tag: unknown; signal: AbortSignal }): Promise<Record<string, unknown>> {
-    if (req.method === 'ping') return {};
-    const tag = ctx.tag as CallTag | undefined;
-    if (tag) return tag.link.requestClient(req.method, req.params, tag.requestId, ctx.signal);
-    if (req.method === 'roots/list') return { roots: [] };
-    throw new GatewayError('MCPEG_ERR_CLIENT_UNREACHABLE', `backend "${this.name}" sent ${req.method} outside any client call, so no client can answer it`, { backend: this.name, method: req.method });
-  }
-
-  onNotification(conn: BackendConnection, n: JsonRpcNotification): void {
-    switch (n.method) {
-      case 'notifications/tools/list_changed':
-      case 'notifications/prompts/list_changed':
-      case 'notifications/resources/list_changed':
-        this.refreshCatalog();
-        return;
-      case 'notifications/resources/updated':
-        if (n.params) this.listener.resourceUpdated(this, n.params);
-        return;
-      case 'notifications/message':
-        this.log.info({ mcpLog: n.params }, 'backend log message');
-        return;
-      default:
-        void conn;
-    }
-  }
-
-  onClose(conn: BackendConnection, reason: string): void {
-    if (conn !== this.catalogConn) return;
-    this.catalogConn = undefined;
-    if (this.state === 'stopped') return;
-    this.lastError = reason;
-    this.log.error({ reason }, 'backend connection lost');
-    this.catalog = EMPTY_CATALOG;
-    this.setState('down');
-    this.listener.catalogChanged(this);
-    this.scheduleRestart();
-  }
-
-  private setState(s: BackendState): void {
-    if (this.state === s || this.state === 'stopped') return;
-    this.state = s;
-    this.listener.stateChanged(this);
-  }
-
-  private scheduleRestart(): void {
-    if (this.state === 'stopped') return;
-    const { initial_delay, max_delay, max_attempts } = this.cfg.restart;
-    if (max_attempts > 0 && this.attempt >= max_attempts) {
-      this.log.error({ attempts: this.attempt }, 'backend restart attempts exhausted');
-      return;
-    }
-    const base = Math.min(max_delay, initial_delay * 2 ** this.attempt);
-    const delay = Math.round(base * (0.8 + Math.random() * 0.4));
-    this.attempt++;
-    this.restarts++;
-    this.log.info({ delayMs: delay, attempt: this.attempt }, 'backend restart scheduled');
-    clearTimeout(this.retryTimer);
-    this.retryTimer = setTimeout(() => void this.start(), delay);
-    this.retryTimer.unref();
+  /** Per-replica state for /health, metrics and the admin API. */
+  replicaStates(): Array<{ id: string; state: BackendState; available: boolean; healthy: boolean; ejected: boolean; breaker: string | undefined; active: number; weight: number; restarts: number; error: string | undefined }> {
+    const now = Date.now();
+    return this.replicas.map((r) => ({ id: r.id, state: r.state, available: r.available, healthy: r.healthy, ejected: r.ejectedUntil > now, breaker: r.breaker?.state, active: r.active, weight: r.weight, restarts: r.restarts, error: r.lastError }));
   }
 }

@@ -109,7 +109,7 @@ export class BackendConnection {
 
   request(method: string, params: Record<string, unknown> | undefined, opts: CallOptions): Promise<Record<string, unknown>> {
     if (this.closed) {
-      return Promise.reject(new GatewayError('MCPEG_ERR_BACKEND_UNAVAILABLE', `backend "${this.backend}" is not connected: ${this.closeReason}`, { backend: this.backend }));
+      return Promise.reject(new GatewayError('MCPEG_ERR_BACKEND_UNAVAILABLE', `backend "${this.backend}" is not connected: ${this.closeReason}`, { backend: this.backend, notSent: true }));
     }
     if (opts.cancel?.cancelled) {
       return Promise.reject(new GatewayError('MCPEG_ERR_REQUEST_CANCELLED', `request cancelled before it reached backend "${this.backend}"`, { backend: this.backend }));
@@ -233,11 +233,16 @@ export class BackendConnection {
   }
 }
 
+const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'UND_ERR_CONNECT_TIMEOUT']);
+
 function sendError(backend: string, method: string, err: unknown): GatewayError {
   const msg = err instanceof Error ? err.message : String(err);
   // The SDK's StreamableHTTPError carries the HTTP status as `code`: keep it (auto fallback reads it).
   const status = typeof (err as { code?: unknown })?.code === 'number' ? (err as { code: number }).code : undefined;
-  return new GatewayError('MCPEG_ERR_BACKEND_UNAVAILABLE', `backend "${backend}" could not be reached for ${method}: ${firstLine(msg)}`, { backend, method, ...(status !== undefined ? { status } : {}) });
+  // A refused or unresolvable connection means the request never left: safe to send elsewhere.
+  const cause = (err as { code?: unknown; cause?: { code?: unknown } })?.cause?.code ?? (err as { code?: unknown })?.code;
+  const notSent = typeof cause === 'string' && NOT_SENT.has(cause);
+  return new GatewayError('MCPEG_ERR_BACKEND_UNAVAILABLE', `backend "${backend}" could not be reached for ${method}: ${firstLine(msg)}`, { backend, method, ...(status !== undefined ? { status } : {}), ...(notSent ? { notSent } : {}) });
 }
 
 /** Backends answer errors with whole HTML pages; one line is enough in a message. */

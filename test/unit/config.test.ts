@@ -60,7 +60,7 @@ backends:
   });
 
   it('requires command or url on an mcp backend', () => {
-    assert.match(problems(() => parseConfigText('backends:\n  a:\n    type: mcp\n', 'f.yaml', {})), /backends\.a: an mcp backend needs either "command"/);
+    assert.match(problems(() => parseConfigText('backends:\n  a:\n    type: mcp\n', 'f.yaml', {})), /backends\.a: an mcp backend needs "command" \(stdio\), "url" \(HTTP\), "endpoints"/);
   });
 
   it('expands ${VAR} and ${VAR:-default}, and fails on an unset variable without default', () => {
