@@ -91,6 +91,7 @@ export function formatIssues(issues: readonly z.core.$ZodIssue[], origins: Reado
   };
   return issues.map((i) => {
     const key = i.path.length ? i.path.map(String).join('.') : '(root)';
+    if (i.code === 'invalid_key') return `${key}: ${i.issues.map((x) => x.message).join('; ')}${from(key)}`;
     if (i.code === 'unrecognized_keys') {
       const prefix = i.path.length ? `${key}.` : '';
       return i.keys.map((k) => `${prefix}${k}: unknown key${from(prefix + k)}`).join('; ');

@@ -111,6 +111,7 @@ function truthy(v: unknown): boolean {
 function outcome(r: RunResult, t: CommandTool, o: { toolName: string; timeoutMs: number; checkOutput: ReturnType<ReturnType<typeof createAjv>['compile']> | undefined }): ToolResult {
   const data = { exitCode: r.exitCode, signal: r.signal, durationMs: r.durationMs };
   const err = r.stderr.trim() ? `\nstderr:\n${excerpt(r.stderr.trimEnd(), 4096)}` : '';
+  if (r.aborted) return toolFailure('MCPEG_ERR_PROGRAM_FAILED', `${o.toolName}: ${t.command} was stopped because the call was cancelled`, data);
   if (r.timedOut) return toolFailure('MCPEG_ERR_PROGRAM_TIMEOUT', `${o.toolName}: ${t.command} did not finish within ${o.timeoutMs} ms; it and everything it started were killed${err}`, data);
   if (r.exitCode !== 0) {
     const how = r.exitCode === null ? `was killed by ${r.signal}` : `exited with status ${r.exitCode}`;
