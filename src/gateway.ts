@@ -79,7 +79,8 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
   });
   registry.onListChanged = (viewIds, method) => sessions!.broadcast(viewIds, { jsonrpc: '2.0', method });
 
-  const dispatch: DispatchOptions = { pageSize: config.server.list_page_size };
+  const draining = { value: false };
+  const dispatch: DispatchOptions = { pageSize: config.server.list_page_size, draining };
   const events = opts.eventStore ?? new MemoryEventStore(config.server.event_store_max_events);
   const common = { sessions, log, dispatch, maxBodyBytes: config.server.max_body_bytes, keepAliveMs: config.server.sse_keepalive };
   const makeSet = (viewId: string, base: string): EndpointSet => ({
@@ -165,8 +166,16 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
       // Let a start in progress finish, so nothing it adds (plugin backends, the sweeper) outlives close().
       await started?.catch(() => {});
       if (server) {
-        for (const set of endpointSets()) set.legacy?.closeAll();
+        // Graceful drain: stop accepting connections, refuse new requests, let in-flight
+        // ones finish within server.shutdown_timeout (less a margin to close the rest).
         server.close();
+        server.closeIdleConnections?.();
+        draining.value = true;
+        const deadline = Date.now() + Math.max(0, config.server.shutdown_timeout - 1000);
+        const inflight = () => [...sessions!.sessions()].reduce((n, s) => n + s.inflight.size, 0);
+        if (inflight() > 0) log.info({ inflight: inflight() }, 'draining in-flight requests');
+        while (inflight() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+        for (const set of endpointSets()) set.legacy?.closeAll();
         server.closeAllConnections?.();
       }
       await sessions!.closeAll('gateway shutting down');

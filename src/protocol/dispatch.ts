@@ -20,6 +20,8 @@ type Handler = (s: ClientSession, req: JsonRpcRequest, cancel: Cancellation, opt
 
 export interface DispatchOptions {
   pageSize: number;
+  /** Set while the gateway drains on shutdown: new requests are refused, in-flight ones finish. */
+  draining?: { value: boolean };
   /** Session-level rate limits (backend and tool scope); throws MCPEG_ERR_RATE_LIMITED. */
   limits?: SessionLimits | undefined;
 }
@@ -36,6 +38,9 @@ export async function dispatchRequest(s: ClientSession, req: JsonRpcRequest, opt
   const handler = HANDLERS[req.method];
   if (!handler) {
     return errorResponse(req.id, new GatewayError('MCPEG_ERR_METHOD_NOT_FOUND', `Method not found: ${req.method}`, { method: req.method }).toJsonRpc());
+  }
+  if (opts.draining?.value && req.method !== 'ping') {
+    return errorResponse(req.id, new GatewayError('MCPEG_ERR_SHUTTING_DOWN', 'the gateway is shutting down; retry on another instance or later').toJsonRpc());
   }
   const cancel = new Cancellation();
   s.inflight.set(req.id, cancel);
