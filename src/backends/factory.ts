@@ -87,7 +87,7 @@ export async function openapiTools(name: string, cfg: OpenApiBackendConfig, base
  * are set, programs exist, a file OpenAPI document loads and converts. Returns problems
  * naming their key path; URL and `auto` documents are fetched only when the gateway runs.
  */
-export async function checkBackend(name: string, cfg: BackendConfig, paths: BackendPaths, env: NodeJS.ProcessEnv = process.env): Promise<string[]> {
+export async function checkBackend(name: string, cfg: BackendConfig, paths: BackendPaths, env: NodeJS.ProcessEnv = process.env, warn: (message: string) => void = () => {}): Promise<string[]> {
   const problems: string[] = [];
   const attempt = async (f: () => unknown) => {
     try {
@@ -118,6 +118,7 @@ export async function checkBackend(name: string, cfg: BackendConfig, paths: Back
       await attempt(async () => {
         try {
           await openapiTools(name, cfg, paths.base, quiet);
+          for (const w of warnings) warn(`backends.${name}.spec: ${w}`);
         } catch (err) {
           throw new Error(`backends.${name}.spec: ${(err as Error).message}`);
         }

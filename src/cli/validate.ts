@@ -43,7 +43,7 @@ export async function runValidate(argv: string[]): Promise<number> {
     await loadPlugin(p, i, cfg.paths.base!).catch((err: unknown) => problems.push(`plugins.${i}: ${(err as Error).message}`));
   }
   for (const [name, b] of Object.entries(cfg.backends)) {
-    if (b.enabled) problems.push(...(await checkBackend(name, b, { base: cfg.paths.base!, workspace: cfg.paths.workspace })));
+    if (b.enabled) problems.push(...(await checkBackend(name, b, { base: cfg.paths.base!, workspace: cfg.paths.workspace }, process.env, (w) => process.stderr.write(`warning: ${w}\n`))));
   }
   if (problems.length) {
     process.stderr.write(`${file}: invalid configuration\n  - ${problems.join('\n  - ')}\n`);

@@ -1,12 +1,21 @@
-/** JSON Schema validation for plugin config and tool arguments (Ajv, compiled once). */
-import { Ajv, type ErrorObject } from 'ajv';
+/**
+ * JSON Schema validation for plugin config and tool schemas (Ajv, compiled once). Tool
+ * schemas default to JSON Schema 2020-12 (MCP 2025-11-25, "JSON Schema Usage"); a schema
+ * that names draft-07 in `$schema` is accepted too.
+ */
+import { createRequire } from 'node:module';
+import { Ajv2020, type ErrorObject } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
 
 // ajv-formats is CommonJS: its default export is the function under ESM interop.
-const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
+const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => Ajv2020;
+const draft7 = createRequire(import.meta.url)('ajv/dist/refs/json-schema-draft-07.json') as Record<string, unknown>;
 
-export function createAjv(): Ajv {
-  const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false, coerceTypes: false });
+export type SchemaValidator = Ajv2020;
+
+export function createAjv(): Ajv2020 {
+  const ajv = new Ajv2020({ allErrors: true, useDefaults: true, strict: false, coerceTypes: false });
+  ajv.addMetaSchema(draft7);
   addFormats(ajv);
   return ajv;
 }

@@ -613,7 +613,7 @@ describe('rest backend through the gateway', () => {
       rec.route('GET', '/small/big-json', { body: { items: Array.from({ length: 1000 }, (_, i) => i) } });
       const r = await call('small__big_json');
       const text = assertToolError(r, 'MCPEG_ERR_RESPONSE_TOO_LARGE');
-      assert.match(text, /\[response truncated: more than 64 bytes/);
+      assert.match(text, /answered more than 64 bytes of JSON \(max_response_bytes\)/);
       assert.ok(text.length < 200, `text is ${text.length} characters`);
       assert.equal(r.structuredContent, undefined);
     });

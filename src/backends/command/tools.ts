@@ -59,7 +59,10 @@ export function commandInstance(spec: CommandBackendSpec): PluginInstance {
       ...(t.annotations ? { annotations: t.annotations } : {}),
       async handler(args, ctx) {
         const get = (ref: string) => (args[ref] === null ? undefined : args[ref]);
-        const release = await limit.acquire(ctx.signal);
+        // Waiting for a slot (max_concurrency) counts against the tool's timeout.
+        const deadline = Date.now() + timeoutMs;
+        const release = await limit.acquire(ctx.signal, timeoutMs);
+        if (!release) return toolFailure('MCPEG_ERR_PROGRAM_TIMEOUT', `${toolName}: no free slot within ${timeoutMs} ms (max_concurrency ${spec.cfg.max_concurrency} programs already running)`);
         let r: RunResult;
         try {
           r = await runProgram({
@@ -68,10 +71,13 @@ export function commandInstance(spec: CommandBackendSpec): PluginInstance {
             ...(stdin ? { stdin: render(stdin, get) ?? '' } : {}),
             env: toolEnv,
             cwd,
-            timeoutMs,
+            timeoutMs: Math.max(1, deadline - Date.now()),
             maxOutputBytes: spec.cfg.max_output_bytes,
             signal: ctx.signal,
           });
+        } catch (err) {
+          // The program or its working directory vanished after start.
+          return toolFailure('MCPEG_ERR_PROGRAM_NOT_FOUND', `${toolName}: ${(err as Error).message}`);
         } finally {
           release();
         }
@@ -139,21 +145,35 @@ class Semaphore {
   private active = 0;
   private readonly waiting: Array<() => void> = [];
   constructor(private readonly n: number) {}
-  async acquire(signal: AbortSignal): Promise<() => void> {
+  /** Resolves with a release function, or undefined when no slot freed up within `timeoutMs`. */
+  async acquire(signal: AbortSignal, timeoutMs: number): Promise<(() => void) | undefined> {
     if (this.active >= this.n) {
-      await new Promise<void>((resolve, reject) => {
-        const go = () => {
+      const got = await new Promise<boolean>((resolve, reject) => {
+        const done = () => {
+          clearTimeout(timer);
           signal.removeEventListener('abort', cancel);
-          resolve();
         };
-        const cancel = () => {
+        const go = () => {
+          done();
+          resolve(true);
+        };
+        const leave = () => {
           const i = this.waiting.indexOf(go);
           if (i >= 0) this.waiting.splice(i, 1);
+          done();
+        };
+        const cancel = () => {
+          leave();
           reject(new Error('cancelled while waiting for a free slot (max_concurrency)'));
         };
+        const timer = setTimeout(() => {
+          leave();
+          resolve(false);
+        }, timeoutMs);
         signal.addEventListener('abort', cancel, { once: true });
         this.waiting.push(go);
       });
+      if (!got) return undefined;
     } else this.active++;
     let released = false;
     return () => {

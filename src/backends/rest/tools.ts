@@ -116,7 +116,7 @@ function shape(a: HttpAnswer, o: ShapeOptions): ToolResult {
   }
   if (a.truncated) {
     // A cut JSON document has no structured form; plain text is still useful as an excerpt.
-    if (o.checkOutput || /json/.test(type)) return toolFailure('MCPEG_ERR_RESPONSE_TOO_LARGE', `${text}${marker}`, { backend: o.backend, status: a.status });
+    if (o.checkOutput || /json/.test(type)) return toolFailure('MCPEG_ERR_RESPONSE_TOO_LARGE', `backend "${o.backend}" (${o.what}) answered more than ${o.cap} bytes of JSON (max_response_bytes), which cannot be cut into a valid document; it began: ${excerpt(text)}`, { backend: o.backend, status: a.status });
     return { content: [{ type: 'text', text: text + marker }], _meta: meta };
   }
   if (type.startsWith('image/') || type.startsWith('audio/')) {
@@ -137,6 +137,7 @@ function shape(a: HttpAnswer, o: ShapeOptions): ToolResult {
     return { content: [{ type: 'text', text: text || `HTTP ${a.status}` }], _meta: meta };
   }
   const selected = o.pointer !== undefined ? pointerGet(json, o.pointer) : json;
+  if (selected === undefined) return toolFailure('MCPEG_ERR_OUTPUT_MISMATCH', `backend "${o.backend}" (${o.what}): response.pointer ${o.pointer} matches nothing in the answer: ${excerpt(text)}`, { backend: o.backend });
   const structured = o.wrap ? { result: selected ?? null } : asStructured(selected ?? null);
   if (o.checkOutput && !o.checkOutput(structured)) {
     return toolFailure('MCPEG_ERR_OUTPUT_MISMATCH', `backend "${o.backend}" (${o.what}) answered JSON that does not match the output schema (${describeAjvErrors(o.checkOutput.errors)}): ${excerpt(text)}`, { backend: o.backend });
