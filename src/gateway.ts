@@ -9,7 +9,9 @@ import type { AddressInfo } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
 import type { Config } from './config/schema.js';
 import { createLogger, type Logger } from './observability/logger.js';
-import type { DispatchOptions } from './protocol/dispatch.js';
+import type { DispatchOptions, SessionLimits } from './protocol/dispatch.js';
+import { GatewayError } from './errors/catalog.js';
+import { RateLimiter } from './resilience/rate-limiter.js';
 import { MemorySessionStore, type SessionStore } from './protocol/session-store.js';
 import { SessionManager } from './protocol/sessions.js';
 import { AGGREGATE_VIEW, backendViewId, Registry } from './router/registry.js';
@@ -80,9 +82,22 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
   registry.onListChanged = (viewIds, method) => sessions!.broadcast(viewIds, { jsonrpc: '2.0', method });
 
   const draining = { value: false };
-  const dispatch: DispatchOptions = { pageSize: config.server.list_page_size, draining };
+  // One limiter for both layers: gateway-scope rules at the HTTP edge, backend and tool rules per call.
+  const rateLimiter = new RateLimiter(config.rate_limits);
+  const limits: SessionLimits | undefined =
+    rateLimiter.hasBackendRules || rateLimiter.hasToolRules
+      ? {
+          check(s, scope, name) {
+            const d = rateLimiter.check(scope, name, { ip: s.clientIp, session: s.sessionId, apiKey: s.apiKeyId });
+            if (d && !d.allowed) {
+              throw new GatewayError('MCPEG_ERR_RATE_LIMITED', `rate limit exceeded for ${scope} "${name}" (${d.rule}); retry in ${Math.ceil(d.retryAfterMs / 1000)} s`, { retryAfterMs: d.retryAfterMs, limit: d.limit, scope, name });
+            }
+          },
+        }
+      : undefined;
+  const dispatch: DispatchOptions = { pageSize: config.server.list_page_size, draining, limits };
   const events = opts.eventStore ?? new MemoryEventStore(config.server.event_store_max_events);
-  const common = { sessions, log, dispatch, maxBodyBytes: config.server.max_body_bytes, keepAliveMs: config.server.sse_keepalive };
+  const common = { sessions, log, dispatch, maxBodyBytes: config.server.max_body_bytes, keepAliveMs: config.server.sse_keepalive, apiKeyHeader: config.rate_limits.api_key_header };
   const makeSet = (viewId: string, base: string): EndpointSet => ({
     streamable: new StreamableHttpEndpoint(viewId, { ...common, events, retryMs: config.server.sse_retry }),
     legacy: config.server.legacy_sse ? new LegacySseEndpoint(viewId, `${base}/messages`, common) : undefined,
@@ -146,7 +161,7 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
     sessions,
     async listen() {
       await startBackends();
-      server = createHttpServer(config.server, { aggregate, backend: (n) => perBackend.get(n), health }, log);
+      server = createHttpServer(config.server, { aggregate, backend: (n) => perBackend.get(n), health }, log, { rateLimits: config.rate_limits, rateLimiter, traffic: config.traffic });
       await new Promise<void>((resolve, reject) => {
         server!.once('error', reject);
         server!.listen(config.server.port, config.server.host, () => resolve());

@@ -7,11 +7,25 @@
  *   /servers/<name>/mcp          Streamable HTTP, one backend, original names
  *   /servers/<name>/sse|messages legacy HTTP+SSE, one backend
  *   /health/live, /health        liveness; per-backend state
+ *
+ * Every request first passes the edge middleware (src/middleware), in this order:
+ *   recover → access log → CORS → load shedding → rate limits → compression → route
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { isIPv4 } from 'node:net';
 import type { ServerConfig } from '../../config/schema.js';
+import type { RateLimitsConfig } from '../../config/traffic.js';
+import { accessLog } from '../../middleware/access-log.js';
+import { ClientIpResolver } from '../../middleware/client-ip.js';
+import { compose, type Middleware } from '../../middleware/compose.js';
+import { compression } from '../../middleware/compression.js';
+import { createContext, type HttpContext } from '../../middleware/context.js';
+import { cors } from '../../middleware/cors.js';
+import { loadShed } from '../../middleware/load-shed.js';
+import { rateLimit } from '../../middleware/rate-limit.js';
+import { answerUnhandled, recover } from '../../middleware/recover.js';
 import type { Logger } from '../../observability/logger.js';
+import { RateLimiter } from '../../resilience/rate-limiter.js';
 import { checkOriginAndHost, sendError, sendJson, type OriginPolicy } from './http-util.js';
 import type { LegacySseEndpoint } from './legacy-sse.js';
 import type { StreamableHttpEndpoint } from './streamable-http.js';
@@ -41,36 +55,72 @@ function safeDecode(s: string): string {
   }
 }
 
-export function createHttpServer(cfg: ServerConfig, routes: HttpRoutes, log: Logger): Server {
+/** What the edge needs beyond `server`: the top-level rate_limits and traffic sections. */
+export interface EdgeOptions {
+  /** rate_limits: trusted_proxies (client IP) and, unless `rateLimiter` is given, the rules. */
+  rateLimits?: RateLimitsConfig;
+  /** The limiter shared with the protocol layer (backend/tool rules); built from rateLimits if absent. */
+  rateLimiter?: RateLimiter;
+  traffic?: { max_inflight: number };
+}
+
+/**
+ * The edge middleware for a server config, in order. `route` answers what is left.
+ * Middleware that a config turns off is not in the chain at all (no per-request cost).
+ */
+export function edgeMiddleware(cfg: ServerConfig, edge: EdgeOptions, policy: OriginPolicy, log: Logger): Middleware[] {
+  const chain: Middleware[] = [recover(log)];
+  if (cfg.access_log && log.isLevelEnabled('info')) chain.push(accessLog(log));
+  if (cfg.cors.enabled) chain.push(cors(cfg.cors, policy));
+  const maxInflight = edge.traffic?.max_inflight ?? 0;
+  if (maxInflight > 0) chain.push(loadShed(maxInflight));
+  const limiter = edge.rateLimiter ?? (edge.rateLimits ? new RateLimiter(edge.rateLimits) : undefined);
+  if (limiter?.hasGatewayRules) chain.push(rateLimit(limiter));
+  if (cfg.compression.enabled) chain.push(compression(cfg.compression));
+  return chain;
+}
+
+export function createHttpServer(cfg: ServerConfig, routes: HttpRoutes, log: Logger, edge: EdgeOptions = {}): Server {
   const policy: OriginPolicy = {
     allowedOrigins: cfg.allowed_origins,
     allowedHosts: cfg.allowed_hosts,
     boundToLoopback: isLoopbackHost(cfg.host),
   };
-  const server = createServer((req, res) => {
-    route(req, res).catch((err: unknown) => {
-      log.error({ err: (err as Error).message, url: req.url }, 'unhandled error in HTTP handler');
-      sendError(res, 'MCPEG_ERR_INTERNAL', 'Internal error');
-    });
-  });
+  const ips = new ClientIpResolver(edge.rateLimits?.trusted_proxies ?? []);
+  const run = compose([...edgeMiddleware(cfg, edge, policy, log), (ctx) => route(ctx)]);
+  const server = createServer(
+    {
+      // Larger header blocks get 431 from node itself; slow ones 408 (slowloris).
+      maxHeaderSize: cfg.max_header_bytes,
+      headersTimeout: cfg.headers_timeout,
+      // node refuses headersTimeout > requestTimeout (default 300 s).
+      requestTimeout: Math.max(300_000, cfg.headers_timeout),
+      // How often node looks for expired header timeouts (default 30 s, too coarse for short ones).
+      connectionsCheckingInterval: Math.max(250, Math.min(30_000, Math.floor(cfg.headers_timeout / 4))),
+    },
+    (req, res) => {
+      const ctx = createContext(req, res, cfg.path, ips);
+      // recover() catches handler errors; this catches a failure of the edge itself.
+      run(ctx).catch((err: unknown) => answerUnhandled(ctx, err, log));
+    },
+  );
   server.keepAliveTimeout = 65_000;
 
-  async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  async function route(ctx: HttpContext): Promise<void> {
+    const { req, res, path } = ctx;
     const url = req.url ?? '/';
-    const q = url.indexOf('?');
-    const path = q < 0 ? url : url.slice(0, q);
-    if (path === cfg.path) return mcp(routes.aggregate, 'mcp', req, res, url);
+    if (path === cfg.path) return mcp(routes.aggregate, 'mcp', ctx, url);
     if (path.startsWith('/servers/')) {
       const rest = path.slice('/servers/'.length);
       const slash = rest.indexOf('/');
       const name = slash < 0 ? rest : rest.slice(0, slash);
       const set = routes.backend(safeDecode(name));
       const kind = slash < 0 ? '' : rest.slice(slash + 1);
-      if (set && (kind === 'mcp' || kind === 'sse' || kind === 'messages')) return mcp(set, kind, req, res, url);
+      if (set && (kind === 'mcp' || kind === 'sse' || kind === 'messages')) return mcp(set, kind, ctx, url);
       req.resume();
       return sendError(res, 'MCPEG_ERR_NOT_FOUND', `no backend endpoint at ${path}`);
     }
-    if (path === '/sse' || path === '/messages') return mcp(routes.aggregate, path.slice(1) as 'sse' | 'messages', req, res, url);
+    if (path === '/sse' || path === '/messages') return mcp(routes.aggregate, path.slice(1) as 'sse' | 'messages', ctx, url);
     if (path === '/health/live') return sendJson(res, 200, { status: 'ok' });
     if (path === '/health') {
       const h = await routes.health();
@@ -80,7 +130,8 @@ export function createHttpServer(cfg: ServerConfig, routes: HttpRoutes, log: Log
     return sendError(res, 'MCPEG_ERR_NOT_FOUND', `no endpoint at ${path}`);
   }
 
-  async function mcp(set: EndpointSet, kind: 'mcp' | 'sse' | 'messages', req: IncomingMessage, res: ServerResponse, url: string): Promise<void> {
+  async function mcp(set: EndpointSet, kind: 'mcp' | 'sse' | 'messages', ctx: HttpContext, url: string): Promise<void> {
+    const { req, res } = ctx;
     const problem = checkOriginAndHost(req, policy);
     if (problem) {
       req.resume();
@@ -93,6 +144,7 @@ export function createHttpServer(cfg: ServerConfig, routes: HttpRoutes, log: Log
     }
     if (kind === 'sse') return set.legacy.open(req, res);
     const sessionId = new URL(url, 'http://localhost').searchParams.get('sessionId');
+    if (sessionId) ctx.sessionId = sessionId;
     return set.legacy.message(req, res, sessionId);
   }
 

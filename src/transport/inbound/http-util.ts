@@ -5,20 +5,20 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ERRORS, GatewayError, type ErrorCode } from '../../errors/catalog.js';
 import { envelopeProblem, type JsonRpcMessage } from '../../protocol/jsonrpc.js';
+import { endJson } from '../../middleware/compression.js';
 
+/** A whole JSON answer; compressed when the edge allows it (middleware/compression.ts). */
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  const payload = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload), ...headers });
-  res.end(payload);
+  endJson(res, status, headers, JSON.stringify(body));
 }
 
 /** An HTTP-level failure: the status from the catalogue, a JSON-RPC error body (id null). */
-export function sendError(res: ServerResponse, code: ErrorCode, message: string, headers: Record<string, string> = {}, id: string | number | null = null): void {
+export function sendError(res: ServerResponse, code: ErrorCode, message: string, headers: Record<string, string> = {}, id: string | number | null = null, data: Record<string, unknown> = {}): void {
   if (res.headersSent) {
     res.end();
     return;
   }
-  sendJson(res, ERRORS[code].http, { jsonrpc: '2.0', id, error: { code: ERRORS[code].rpc, message, data: { mcpegCode: code } } }, headers);
+  sendJson(res, ERRORS[code].http, { jsonrpc: '2.0', id, error: { code: ERRORS[code].rpc, message, data: { mcpegCode: code, ...data } } }, headers);
 }
 
 export function sendGatewayError(res: ServerResponse, err: GatewayError): void {

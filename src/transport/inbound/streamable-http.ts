@@ -18,6 +18,9 @@ import type { ClientSession, Outbound } from '../../protocol/session.js';
 import type { SessionManager } from '../../protocol/sessions.js';
 import { allowsBatch, isSupportedVersion, SUPPORTED_VERSIONS, versionAtLeast } from '../../protocol/versions.js';
 import type { EventStore } from './event-store.js';
+import { endJson } from '../../middleware/compression.js';
+import { contextOf } from '../../middleware/context.js';
+import { apiKeyFromHeaders, hashApiKey } from '../../resilience/rate-limiter.js';
 import { accepts, mediaType, readJsonRpcPost, sendError } from './http-util.js';
 import { keepAlive, primingEvent, SSE_HEADERS, sseEvent } from './sse.js';
 
@@ -29,6 +32,8 @@ export interface StreamableDeps {
   maxBodyBytes: number;
   keepAliveMs: number;
   retryMs: number;
+  /** The header that carries a client's API key (rate_limits.api_key_header). */
+  apiKeyHeader?: string;
 }
 
 const JSON_HEADERS = { 'content-type': 'application/json' } as const;
@@ -69,8 +74,7 @@ class PostStream {
         return;
       }
       this.mode = 'json';
-      res.writeHead(200, JSON_HEADERS);
-      res.end(JSON.stringify(this.batch ? this.responses : this.responses[0]));
+      endJson(res, 200, JSON_HEADERS, JSON.stringify(this.batch ? this.responses : this.responses[0]));
       return;
     }
     if (r) this.writeEvent(r);
@@ -263,7 +267,7 @@ export class StreamableHttpEndpoint {
     const init = messages.find((m) => isRequest(m) && m.method === 'initialize') as JsonRpcRequest | undefined;
     if (init) {
       if (messages.length > 1) return sendError(res, 'MCPEG_ERR_INVALID_REQUEST', 'Invalid Request: initialize must be sent alone, not in a batch');
-      return this.initialize(init, res);
+      return this.initialize(init, req, res);
     }
     const versionProblem = this.versionHeaderProblem(req);
     if (versionProblem) return sendError(res, 'MCPEG_ERR_UNSUPPORTED_PROTOCOL_VERSION', versionProblem);
@@ -288,19 +292,20 @@ export class StreamableHttpEndpoint {
     await Promise.all(requests.map(async (r) => ps.respond(await dispatchRequest(s, r, this.deps.dispatch))));
   }
 
-  private async initialize(init: JsonRpcRequest, res: ServerResponse): Promise<void> {
+  private async initialize(init: JsonRpcRequest, req: IncomingMessage, res: ServerResponse): Promise<void> {
     try {
       const { session, result } = await this.deps.sessions.create(this.viewId, init);
+      // Who the client is, for rate limits and hash-by-client-ip routing (never the key itself).
+      session.clientIp = contextOf(req)?.clientIp ?? req.socket.remoteAddress;
+      const key = apiKeyFromHeaders(req.headers, this.deps.apiKeyHeader ?? 'x-api-key');
+      session.apiKeyId = key === undefined ? undefined : hashApiKey(key);
       this.channelsFor(session);
-      const body = JSON.stringify(resultResponse(init.id, result));
-      res.writeHead(200, { ...JSON_HEADERS, 'mcp-session-id': session.sessionId });
-      res.end(body);
+      endJson(res, 200, { ...JSON_HEADERS, 'mcp-session-id': session.sessionId }, JSON.stringify(resultResponse(init.id, result)));
       this.deps.log.info({ session: session.sessionId, view: this.viewId, client: session.clientInfo, protocolVersion: session.protocolVersion }, 'session initialized');
     } catch (err) {
       const e = toRpcError(err);
       const status = err instanceof GatewayError ? err.httpStatus : 500;
-      res.writeHead(status === 200 ? 400 : status, JSON_HEADERS);
-      res.end(JSON.stringify(errorResponse(init.id, e)));
+      endJson(res, status === 200 ? 400 : status, JSON_HEADERS, JSON.stringify(errorResponse(init.id, e)));
     }
   }
 

@@ -1,0 +1,95 @@
+/**
+ * Response compression for JSON bodies only. It is applied where JSON bodies are written
+ * (endJson: sendJson and the Streamable HTTP JSON answers), never by wrapping res.write:
+ * SSE streams (text/event-stream) are never compressed nor buffered, so each event
+ * reaches the client when it is written.
+ */
+import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import { brotliCompress, constants, gzip } from 'node:zlib';
+import type { CompressionConfig } from '../config/traffic.js';
+import type { Middleware } from './compose.js';
+import { appendVary } from './headers.js';
+
+export type Encoding = 'br' | 'gzip';
+
+/** The responses whose JSON body may be compressed, with the config that applies. */
+const enabledFor = new WeakMap<ServerResponse, CompressionConfig>();
+
+/**
+ * Picks a content coding from Accept-Encoding (RFC 9110 §12.5.3): the highest q among
+ * `algorithms`, ties going to the earlier one in `algorithms`; q=0 means "not this";
+ * `*` covers codings not named. undefined: send the body as it is.
+ */
+export function negotiateEncoding(acceptEncoding: string | undefined, algorithms: readonly Encoding[]): Encoding | undefined {
+  if (!acceptEncoding) return undefined;
+  const q = new Map<string, number>();
+  for (const part of acceptEncoding.split(',')) {
+    const [name, ...params] = part.split(';');
+    const coding = name.trim().toLowerCase();
+    if (!coding) continue;
+    let weight = 1;
+    for (const p of params) {
+      const [k, v] = p.split('=');
+      if (k.trim().toLowerCase() === 'q') weight = Number(v);
+    }
+    q.set(coding, Number.isFinite(weight) ? weight : 0);
+  }
+  let best: Encoding | undefined;
+  let bestQ = 0;
+  for (const alg of algorithms) {
+    const w = q.get(alg) ?? q.get('*') ?? 0;
+    if (w > bestQ) {
+      best = alg;
+      bestQ = w;
+    }
+  }
+  return best;
+}
+
+/** Marks the response as compressible; the decision waits until a JSON body is written. */
+export function compression(cfg: CompressionConfig): Middleware {
+  return (ctx, next) => {
+    enabledFor.set(ctx.res, cfg);
+    return next();
+  };
+}
+
+/**
+ * Writes a whole JSON response. Compressed when the response was marked, the body is at
+ * least threshold_bytes and the client accepts br or gzip: headers go out at once (no
+ * Content-Length), the body when zlib is done on the thread pool, off the event loop.
+ */
+export function endJson(res: ServerResponse, status: number, headers: OutgoingHttpHeaders, payload: string): void {
+  const cfg = enabledFor.get(res);
+  const size = Buffer.byteLength(payload);
+  if (!cfg || size < cfg.threshold_bytes) {
+    res.writeHead(status, { ...headers, 'content-type': 'application/json', 'content-length': size });
+    res.end(payload);
+    return;
+  }
+  appendVary(res, 'Accept-Encoding');
+  const encoding = negotiateEncoding(res.req?.headers['accept-encoding'], cfg.algorithms);
+  if (!encoding) {
+    res.writeHead(status, { ...headers, 'content-type': 'application/json', 'content-length': size });
+    res.end(payload);
+    return;
+  }
+  const h: OutgoingHttpHeaders = { ...headers, 'content-type': 'application/json', 'content-encoding': encoding };
+  delete h['content-length'];
+  res.removeHeader('content-length');
+  res.writeHead(status, h);
+  const done = (err: Error | null, out: Buffer) => {
+    if (res.destroyed || res.writableEnded) return;
+    if (err) res.destroy(err);
+    else res.end(out);
+  };
+  const body = Buffer.from(payload);
+  // Speed over ratio, since every answer is compressed on the fly: brotli quality 4 is
+  // about as fast as gzip 6 and still smaller (11, the default, is meant for static files
+  // and is tens of times slower); gzip 6 is zlib's own speed/size balance.
+  if (encoding === 'br') {
+    brotliCompress(body, { params: { [constants.BROTLI_PARAM_QUALITY]: 4, [constants.BROTLI_PARAM_MODE]: constants.BROTLI_MODE_TEXT, [constants.BROTLI_PARAM_SIZE_HINT]: body.length } }, done);
+  } else {
+    gzip(body, { level: 6 }, done);
+  }
+}

@@ -1,0 +1,65 @@
+/**
+ * The per-request context of the HTTP edge: what every middleware needs to know about a
+ * request, computed once. It carries node:http objects; nothing past the transports sees it.
+ */
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import type { ClientIpResolver } from './client-ip.js';
+
+/** Which kind of endpoint a path is: only MCP endpoints are rate limited and shed. */
+export type EndpointKind = 'mcp' | 'health' | 'other';
+
+export interface HttpContext {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  /** The path without the query string. */
+  readonly path: string;
+  readonly endpoint: EndpointKind;
+  /** performance.now() when the request arrived. */
+  readonly startMs: number;
+  /** The socket peer, or the client a trusted proxy names in X-Forwarded-For. */
+  readonly clientIp: string;
+  /** A valid incoming X-Request-Id, else a new UUID; echoed in the response. */
+  readonly requestId: string;
+  /** The MCP session, once known (Mcp-Session-Id, or the legacy sessionId parameter). */
+  sessionId: string | undefined;
+}
+
+/** Ids we pass on: printable, no separators that could split a header or a log field. */
+const REQUEST_ID = /^[A-Za-z0-9._:@/+=-]{1,128}$/;
+
+export function endpointKind(path: string, mcpPath: string): EndpointKind {
+  if (path === mcpPath || path === '/sse' || path === '/messages' || path.startsWith('/servers/')) return 'mcp';
+  if (path === '/health' || path.startsWith('/health/')) return 'health';
+  return 'other';
+}
+
+const byRequest = new WeakMap<IncomingMessage, HttpContext>();
+
+/** The context the edge built for a request (transports read the client's address from it). */
+export function contextOf(req: IncomingMessage): HttpContext | undefined {
+  return byRequest.get(req);
+}
+
+export function createContext(req: IncomingMessage, res: ServerResponse, mcpPath: string, ips: ClientIpResolver): HttpContext {
+  const url = req.url ?? '/';
+  const q = url.indexOf('?');
+  const path = q < 0 ? url : url.slice(0, q);
+  const incoming = req.headers['x-request-id'];
+  const requestId = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+  res.setHeader('x-request-id', requestId);
+  const sid = req.headers['mcp-session-id'];
+  const ctx: HttpContext = {
+    req,
+    res,
+    path,
+    endpoint: endpointKind(path, mcpPath),
+    startMs: performance.now(),
+    clientIp: ips.resolve(req.socket.remoteAddress, req.headers['x-forwarded-for']),
+    requestId,
+    sessionId: typeof sid === 'string' && sid !== '' ? sid : undefined,
+  };
+  byRequest.set(req, ctx);
+  return ctx;
+}

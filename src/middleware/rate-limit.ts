@@ -1,0 +1,29 @@
+/**
+ * Gateway-scope rate limits on the MCP endpoints (never /health). Every answer of a
+ * limited route carries RateLimit-Limit, -Remaining and -Reset (seconds), after
+ * draft-ietf-httpapi-ratelimit-headers; a refusal is 429 with Retry-After (RFC 9110 §10.2.3).
+ */
+import type { RateLimiter } from '../resilience/rate-limiter.js';
+import { sendError } from '../transport/inbound/http-util.js';
+import type { Middleware } from './compose.js';
+import { ceilSeconds } from './headers.js';
+
+export function rateLimit(limiter: RateLimiter): Middleware {
+  return async (ctx, next) => {
+    if (ctx.endpoint !== 'mcp') return next();
+    const d = await limiter.checkHttp(ctx);
+    if (d) {
+      const { res } = ctx;
+      res.setHeader('ratelimit-limit', String(d.limit));
+      res.setHeader('ratelimit-remaining', String(d.remaining));
+      res.setHeader('ratelimit-reset', String(ceilSeconds(d.resetMs)));
+      if (!d.allowed) {
+        const wait = Math.max(1, ceilSeconds(d.retryAfterMs));
+        ctx.req.resume();
+        sendError(res, 'MCPEG_ERR_RATE_LIMITED', `Rate limit exceeded: ${d.rule}; retry after ${wait} s`, { 'retry-after': String(wait) });
+        return;
+      }
+    }
+    return next();
+  };
+}

@@ -1,0 +1,176 @@
+/**
+ * Rate limits from `rate_limits.rules`: token buckets keyed by rule, matched name and
+ * who is asking. Gateway-scope rules are checked at the HTTP edge (checkHttp), backend-
+ * and tool-scope rules per call by the protocol layer (check, synchronous). A config
+ * without rules costs one boolean test per call.
+ */
+import { createHash } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { RateLimitRule, RateLimitsConfig } from '../config/traffic.js';
+import { MemoryRateLimitStore, type RateLimitStore, type SyncRateLimitStore } from './rate-limit-store.js';
+
+export interface RateLimitDecision {
+  allowed: boolean;
+  /** 0 when allowed. */
+  retryAfterMs: number;
+  /** The bucket size (burst) of the deciding rule. */
+  limit: number;
+  remaining: number;
+  /** Until the deciding bucket is full again. */
+  resetMs: number;
+  /** Which rule decided, for messages: e.g. `rate_limits.rules[0] (tool "*", key ip, 5/s, burst 10)`. */
+  rule: string;
+}
+
+/** Who is calling. `apiKey` is the raw key: it is hashed here and never stored or logged. */
+export interface RateLimitSubject {
+  ip?: string;
+  session?: string;
+  apiKey?: string;
+}
+
+export interface RateLimiterOptions {
+  /** Where gateway-scope buckets live (may be shared, e.g. Redis). Default: the in-memory store. */
+  store?: RateLimitStore;
+  /** Where backend- and tool-scope buckets live: synchronous. Default: in memory. */
+  localStore?: SyncRateLimitStore;
+  /** Clock in ms (tests). */
+  now?: () => number;
+}
+
+interface CompiledRule extends RateLimitRule {
+  readonly index: number;
+  readonly label: string;
+}
+
+interface ScopeRules {
+  readonly exact: Map<string, CompiledRule[]>;
+  readonly each: CompiledRule[];
+}
+
+const NONE: readonly CompiledRule[] = [];
+
+/** SHA-256 of an API key, shortened (132 bits): a bucket key that does not hold the secret. */
+export function hashApiKey(key: string): string {
+  return createHash('sha256').update(key).digest('base64url').slice(0, 22);
+}
+
+/** The API key of a request: the configured header, else `Authorization: Bearer <key>`. */
+export function apiKeyFromHeaders(headers: IncomingHttpHeaders, header: string): string | undefined {
+  const v = headers[header];
+  const direct = Array.isArray(v) ? v[0] : v;
+  if (direct) return direct.trim() || undefined;
+  const auth = headers.authorization;
+  if (auth && auth.length > 7 && auth.slice(0, 7).toLowerCase() === 'bearer ') return auth.slice(7).trim() || undefined;
+  return undefined;
+}
+
+function compileScope(rules: CompiledRule[]): ScopeRules {
+  const exact = new Map<string, CompiledRule[]>();
+  const each: CompiledRule[] = [];
+  for (const r of rules) {
+    if (r.match === '*') each.push(r);
+    else exact.set(r.match, [...(exact.get(r.match) ?? []), r]);
+  }
+  return { exact, each };
+}
+
+export class RateLimiter {
+  /** Whether checkHttp can ever refuse: the edge installs its middleware only then. */
+  readonly hasGatewayRules: boolean;
+  readonly hasBackendRules: boolean;
+  readonly hasToolRules: boolean;
+  readonly apiKeyHeader: string;
+  private readonly gateway: CompiledRule[];
+  private readonly backend: ScopeRules;
+  private readonly tool: ScopeRules;
+  private readonly store: RateLimitStore;
+  private readonly local: SyncRateLimitStore;
+  private readonly now: () => number;
+
+  constructor(cfg: RateLimitsConfig, opts: RateLimiterOptions = {}) {
+    const rules: CompiledRule[] = cfg.rules.map((r, index) => ({
+      ...r,
+      index,
+      label: `rate_limits.rules[${index}] (${r.scope}${r.scope === 'gateway' ? '' : ` ${JSON.stringify(r.match)}`}, key ${r.key}, ${r.rate}/s, burst ${r.burst})`,
+    }));
+    this.gateway = rules.filter((r) => r.scope === 'gateway');
+    this.backend = compileScope(rules.filter((r) => r.scope === 'backend'));
+    this.tool = compileScope(rules.filter((r) => r.scope === 'tool'));
+    this.hasGatewayRules = this.gateway.length > 0;
+    this.hasBackendRules = rules.some((r) => r.scope === 'backend');
+    this.hasToolRules = rules.some((r) => r.scope === 'tool');
+    this.apiKeyHeader = cfg.api_key_header.toLowerCase();
+    this.local = opts.localStore ?? new MemoryRateLimitStore();
+    this.store = opts.store ?? this.local;
+    this.now = opts.now ?? Date.now;
+  }
+
+  /**
+   * Gateway-scope rules for one HTTP request. Rules are taken in order and the first
+   * refusal decides; when all allow, the one with the fewest tokens left is reported
+   * (for the RateLimit-* headers). undefined when there are no gateway rules.
+   */
+  async checkHttp(ctx: { clientIp: string; req: { headers: IncomingHttpHeaders } }): Promise<RateLimitDecision | undefined> {
+    if (!this.hasGatewayRules) return undefined;
+    let apiKey: string | undefined;
+    let hashed = false;
+    const now = this.now();
+    let tightest: RateLimitDecision | undefined;
+    for (const rule of this.gateway) {
+      if (rule.key === 'api_key' && !hashed) {
+        const k = apiKeyFromHeaders(ctx.req.headers, this.apiKeyHeader);
+        apiKey = k === undefined ? undefined : hashApiKey(k);
+        hashed = true;
+      }
+      const who = bucketOwner(rule, ctx.clientIp, undefined, apiKey);
+      const r = await this.store.take(`${rule.index}\0\0${who}`, rule.rate, rule.burst, now);
+      const d: RateLimitDecision = { ...r, limit: rule.burst, rule: rule.label };
+      if (!d.allowed) return d;
+      if (!tightest || d.remaining < tightest.remaining) tightest = d;
+    }
+    return tightest;
+  }
+
+  /**
+   * Backend- or tool-scope rules for one call (`name`: the backend name, or the tool name
+   * as clients see it). Synchronous; undefined when no rule of that scope matches.
+   * Rules matching `*` give each backend or tool a bucket of its own.
+   */
+  check(scope: 'backend' | 'tool', name: string, who: RateLimitSubject): RateLimitDecision | undefined {
+    if (scope === 'tool' ? !this.hasToolRules : !this.hasBackendRules) return undefined;
+    const rules = scope === 'tool' ? this.tool : this.backend;
+    const exact = rules.exact.get(name) ?? NONE;
+    if (exact.length === 0 && rules.each.length === 0) return undefined;
+    const now = this.now();
+    let apiKey: string | undefined;
+    let tightest: RateLimitDecision | undefined;
+    for (let i = 0; i < exact.length + rules.each.length; i++) {
+      const rule = i < exact.length ? exact[i] : rules.each[i - exact.length];
+      if (rule.key === 'api_key' && apiKey === undefined && who.apiKey) apiKey = hashApiKey(who.apiKey);
+      const owner = bucketOwner(rule, who.ip, who.session, apiKey);
+      const r = this.local.take(`${rule.index}\0${name}\0${owner}`, rule.rate, rule.burst, now);
+      const d: RateLimitDecision = { ...r, limit: rule.burst, rule: rule.label };
+      if (!d.allowed) return d;
+      if (!tightest || d.remaining < tightest.remaining) tightest = d;
+    }
+    return tightest;
+  }
+}
+
+/**
+ * The part of the bucket key that names who owns it. A caller without what the rule
+ * keys on (no API key, no session) shares a bucket with its IP address.
+ */
+function bucketOwner(rule: RateLimitRule, ip: string | undefined, session: string | undefined, apiKeyHash: string | undefined): string {
+  switch (rule.key) {
+    case 'global':
+      return '';
+    case 'session':
+      return session !== undefined ? `s:${session}` : `i:${ip ?? 'unknown'}`;
+    case 'api_key':
+      return apiKeyHash !== undefined ? `k:${apiKeyHash}` : `i:${ip ?? 'unknown'}`;
+    default:
+      return `i:${ip ?? 'unknown'}`;
+  }
+}
