@@ -614,7 +614,7 @@ describe('rest backend through the gateway', () => {
       const r = await call('small__big_json');
       const text = assertToolError(r, 'MCPEG_ERR_RESPONSE_TOO_LARGE');
       assert.match(text, /answered more than 64 bytes of JSON \(max_response_bytes\)/);
-      assert.ok(text.length < 200, `text is ${text.length} characters`);
+      assert.ok(text.length < 400, `text is ${text.length} characters (bounded, not the whole body)`);
       assert.equal(r.structuredContent, undefined);
     });
   });
