@@ -9,7 +9,9 @@ import type { AddressInfo } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
 import type { Config } from './config/schema.js';
 import { createLogger, type Logger } from './observability/logger.js';
-import type { DispatchOptions, SessionLimits } from './protocol/dispatch.js';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import { mcpRequests, type DispatchOptions, type McpRequestEvent, type SessionLimits } from './protocol/dispatch.js';
+import { createMetrics, rateLimitBlocks, type Metrics } from './observability/metrics.js';
 import { GatewayError } from './errors/catalog.js';
 import { RateLimiter } from './resilience/rate-limiter.js';
 import { MemorySessionStore, type SessionStore } from './protocol/session-store.js';
@@ -36,6 +38,7 @@ export interface Gateway {
   readonly log: Logger;
   readonly registry: Registry;
   readonly sessions: SessionManager;
+  readonly metrics: Metrics;
   /** Starts backends, then listens on server.host:server.port. Resolves with the bound URL of /mcp. */
   listen(): Promise<{ url: string; port: number; host: string }>;
   /** Starts backends and serves one client over the given streams (`mcpeg stdio`). */
@@ -90,6 +93,7 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
           check(s, scope, name) {
             const d = rateLimiter.check(scope, name, { ip: s.clientIp, session: s.sessionId, apiKey: s.apiKeyId });
             if (d && !d.allowed) {
+              if (rateLimitBlocks.hasSubscribers) rateLimitBlocks.publish({ source: dispatch, scope });
               throw new GatewayError('MCPEG_ERR_RATE_LIMITED', `rate limit exceeded for ${scope} "${name}" (${d.rule}); retry in ${Math.ceil(d.retryAfterMs / 1000)} s`, { retryAfterMs: d.retryAfterMs, limit: d.limit, scope, name });
             }
           },
@@ -97,6 +101,28 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
       : undefined;
   const dispatch: DispatchOptions = { pageSize: config.server.list_page_size, draining, limits };
   const events = opts.eventStore ?? new MemoryEventStore(config.server.event_store_max_events);
+  // Observability: metrics and the per-request log line subscribe to dispatch's events.
+  const catalogTools = new WeakMap<object, Set<string>>();
+  const metrics = createMetrics({
+    source: dispatch,
+    backends: () => backends.values(),
+    sessions: () => sessions!.size,
+    isKnownTool: (b, t) => {
+      const cat = backends.get(b)?.catalog;
+      if (!cat) return false;
+      let names = catalogTools.get(cat);
+      if (!names) catalogTools.set(cat, (names = new Set(cat.tools.map((x) => String(x.name)))));
+      return names.has(t);
+    },
+  });
+  const requestLog = (msg: unknown) => {
+    const e = msg as McpRequestEvent;
+    if (e.source !== dispatch) return;
+    const line = { reqId: e.requestId, session: e.session, rpcId: e.id, method: e.method, backend: e.backend, tool: e.tool, replica: e.replica, ms: Math.round(e.durationMs * 10) / 10, outcome: e.outcome, code: e.code };
+    if (e.outcome === 'error' || e.outcome === 'tool_error') log.warn(line, e.message ?? `${e.method} failed`);
+    else log.debug(line, e.method);
+  };
+  subscribe(mcpRequests.name, requestLog);
   const common = { sessions, log, dispatch, maxBodyBytes: config.server.max_body_bytes, keepAliveMs: config.server.sse_keepalive, apiKeyHeader: config.rate_limits.api_key_header };
   const makeSet = (viewId: string, base: string): EndpointSet => ({
     streamable: new StreamableHttpEndpoint(viewId, { ...common, events, retryMs: config.server.sse_retry }),
@@ -140,6 +166,12 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
         if (!closing) sessions!.startSweeper();
       }));
 
+  const ready = async () => {
+    const required = [...backends.values()].filter((b) => b.cfg.required);
+    const down = required.filter((b) => b.state !== 'up').map((b) => b.name);
+    const ok = started !== undefined && !closing && down.length === 0;
+    return { status: ok ? 200 : 503, body: { status: ok ? 'ready' : 'not_ready', ...(down.length ? { waitingFor: down } : {}), ...(closing ? { reason: 'shutting down' } : {}) } };
+  };
   const health = async () => {
     const list = await Promise.all(
       [...backends.values()].map(async (b) => {
@@ -159,9 +191,15 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
     log,
     registry,
     sessions,
+    metrics,
     async listen() {
       await startBackends();
-      server = createHttpServer(config.server, { aggregate, backend: (n) => perBackend.get(n), health }, log, { rateLimits: config.rate_limits, rateLimiter, traffic: config.traffic });
+      server = createHttpServer(
+        config.server,
+        { aggregate, backend: (n) => perBackend.get(n), health, ready, metrics: async () => ({ contentType: metrics.contentType, body: await metrics.render() }) },
+        log,
+        { rateLimits: config.rate_limits, rateLimiter, traffic: config.traffic, source: dispatch },
+      );
       await new Promise<void>((resolve, reject) => {
         server!.once('error', reject);
         server!.listen(config.server.port, config.server.host, () => resolve());
@@ -194,6 +232,8 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
         server.closeAllConnections?.();
       }
       await sessions!.closeAll('gateway shutting down');
+      unsubscribe(mcpRequests.name, requestLog);
+      metrics.close();
       await Promise.all([...backends.values()].map((b) => b.stop()));
     },
   };

@@ -23,6 +23,8 @@ export const backendOptions = (sessionMode: 'per_client' | 'shared') => ({
   idle_timeout: duration('10m'),
   restart: restartSchema.default({ initial_delay: 500, max_delay: 30_000, max_attempts: 0 }),
   prefix: z.string().regex(NAME, 'expected letters, digits, "_" or "-"').optional(),
+  /** /health/ready answers 503 until this backend is up (and a plugin that fails to load stops the gateway). */
+  required: z.boolean().default(false),
   ...trafficBackendOptions,
 });
 

@@ -52,7 +52,6 @@ const pluginSchema = z
     name: z.string().regex(NAME, 'plugin names use letters, digits, "_" or "-" (at most 48)'),
     module: z.string().min(1).optional(),
     enabled: z.boolean().default(true),
-    required: z.boolean().default(false),
     config: z.record(z.string(), z.unknown()).default({}),
     ...backendOptions('shared'),
   })
@@ -127,7 +126,7 @@ export type Config = z.output<typeof configSchema>;
 export type BackendConfig = z.output<typeof backendSchema>;
 export type McpBackendConfig = z.output<typeof mcpBackendSchema>;
 /** What every backend kind (MCP server, plugin) has: timeouts, session mode, restart. */
-export type BackendOptions = Pick<McpBackendConfig, 'timeout' | 'connect_timeout' | 'session_mode' | 'idle_timeout' | 'restart' | 'prefix' | 'load_balancing' | 'health_check' | 'outlier_detection' | 'circuit_breaker' | 'max_inflight'> & {
+export type BackendOptions = Pick<McpBackendConfig, 'timeout' | 'connect_timeout' | 'session_mode' | 'idle_timeout' | 'restart' | 'prefix' | 'load_balancing' | 'health_check' | 'outlier_detection' | 'circuit_breaker' | 'max_inflight' | 'required'> & {
   /** Relay-level retries (MCP backends; REST backends retry their HTTP calls themselves). */
   retries?: RetryConfig | undefined;
   /** Per-tool timeout and idempotency, by the backend's own tool name. */

@@ -7,8 +7,9 @@ import type { RateLimiter } from '../resilience/rate-limiter.js';
 import { sendError } from '../transport/inbound/http-util.js';
 import type { Middleware } from './compose.js';
 import { ceilSeconds } from './headers.js';
+import { rateLimitBlocks } from '../observability/metrics.js';
 
-export function rateLimit(limiter: RateLimiter): Middleware {
+export function rateLimit(limiter: RateLimiter, source?: unknown): Middleware {
   return async (ctx, next) => {
     if (ctx.endpoint !== 'mcp') return next();
     const d = await limiter.checkHttp(ctx);
@@ -18,6 +19,7 @@ export function rateLimit(limiter: RateLimiter): Middleware {
       res.setHeader('ratelimit-remaining', String(d.remaining));
       res.setHeader('ratelimit-reset', String(ceilSeconds(d.resetMs)));
       if (!d.allowed) {
+        if (rateLimitBlocks.hasSubscribers) rateLimitBlocks.publish({ source, scope: 'gateway' });
         const wait = Math.max(1, ceilSeconds(d.retryAfterMs));
         ctx.req.resume();
         sendError(res, 'MCPEG_ERR_RATE_LIMITED', `Rate limit exceeded: ${d.rule}; retry after ${wait} s`, { 'retry-after': String(wait) });

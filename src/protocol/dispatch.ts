@@ -3,6 +3,7 @@
  * routed to one backend. The hot path (tools/call) is: one Map lookup for the route, one
  * for the backend session, one relay.
  */
+import { channel } from 'node:diagnostics_channel';
 import { GatewayError, RemoteRpcError, toRpcError } from '../errors/catalog.js';
 import type { RetryConfig } from '../config/traffic.js';
 import { backoffDelay } from '../resilience/retry.js';
@@ -11,12 +12,12 @@ import type { Item } from '../router/catalog.js';
 import type { Backend } from '../upstream/backend.js';
 import { Cancellation } from '../upstream/cancellation.js';
 import type { CallTag } from '../upstream/client-link.js';
-import { errorResponse, resultResponse, type JsonRpcNotification, type JsonRpcRequest, type JsonRpcResponse } from './jsonrpc.js';
+import { errorResponse, resultResponse, type JsonRpcNotification, type JsonRpcRequest, type JsonRpcResponse, type RequestId } from './jsonrpc.js';
 import type { ClientSession, Target } from './session.js';
 import { needsTranslation, translateResult } from './translate.js';
 
 type Params = Record<string, unknown>;
-type Handler = (s: ClientSession, req: JsonRpcRequest, cancel: Cancellation, opts: DispatchOptions) => Promise<Params> | Params;
+type Handler = (s: ClientSession, req: JsonRpcRequest, cancel: Cancellation, opts: DispatchOptions, note: RequestNote) => Promise<Params> | Params;
 
 export interface DispatchOptions {
   pageSize: number;
@@ -34,7 +35,58 @@ export interface SessionLimits {
  * Serves one client request; never throws: failures become JSON-RPC error responses.
  * Undefined when the client cancelled it: the cancellation spec says not to answer then.
  */
-export async function dispatchRequest(s: ClientSession, req: JsonRpcRequest, opts: DispatchOptions): Promise<JsonRpcResponse | undefined> {
+export async function dispatchRequest(s: ClientSession, req: JsonRpcRequest, opts: DispatchOptions, requestId?: string): Promise<JsonRpcResponse | undefined> {
+  // Observers (metrics, request log) pay only when subscribed (STYLE: observe without cost).
+  const observed = mcpRequests.hasSubscribers;
+  const started = observed ? performance.now() : 0;
+  const note: RequestNote = {};
+  const answer = await serve(s, req, opts, note);
+  if (observed) {
+    const error = answer && 'error' in answer ? answer.error : undefined;
+    const result = answer && 'result' in answer ? (answer.result as Params) : undefined;
+    const toolError = result?.isError === true ? (((result._meta as Params | undefined)?.['mcpeg/error'] as Params | undefined)?.code as string | undefined) ?? 'tool_error' : undefined;
+    const event: McpRequestEvent = {
+      source: opts,
+      method: req.method, id: req.id, session: s.sessionId, requestId, backend: note.backend, tool: note.tool, replica: note.replica,
+      durationMs: performance.now() - started,
+      outcome: answer === undefined ? 'cancelled' : error ? 'error' : toolError ? 'tool_error' : 'ok',
+      code: error ? (((error.data as Params | undefined)?.mcpegCode as string | undefined) ?? String(error.code)) : toolError,
+      message: error?.message,
+    };
+    mcpRequests.publish(event);
+  }
+  return answer;
+}
+
+/** Published on `mcpeg:mcp:request` when a client request completes. */
+export interface McpRequestEvent {
+  /** The dispatch options of the gateway that served it (several gateways may share a process). */
+  source: DispatchOptions;
+  method: string;
+  id: RequestId;
+  session: string;
+  /** The HTTP request that carried it (X-Request-Id), when there is one. */
+  requestId: string | undefined;
+  backend: string | undefined;
+  tool: string | undefined;
+  replica: string | undefined;
+  durationMs: number;
+  outcome: 'ok' | 'error' | 'tool_error' | 'cancelled';
+  /** MCPEG_ERR_* (or the backend's JSON-RPC code) for errors, the tool error code for isError results. */
+  code: string | undefined;
+  message: string | undefined;
+}
+
+export const mcpRequests = channel('mcpeg:mcp:request');
+
+/** What a handler learned about where the request went (for observers). */
+interface RequestNote {
+  backend?: string;
+  tool?: string;
+  replica?: string;
+}
+
+async function serve(s: ClientSession, req: JsonRpcRequest, opts: DispatchOptions, note: RequestNote): Promise<JsonRpcResponse | undefined> {
   const handler = HANDLERS[req.method];
   if (!handler) {
     return errorResponse(req.id, new GatewayError('MCPEG_ERR_METHOD_NOT_FOUND', `Method not found: ${req.method}`, { method: req.method }).toJsonRpc());
@@ -45,7 +97,7 @@ export async function dispatchRequest(s: ClientSession, req: JsonRpcRequest, opt
   const cancel = new Cancellation();
   s.inflight.set(req.id, cancel);
   try {
-    let result = await handler(s, req, cancel, opts);
+    let result = await handler(s, req, cancel, opts, note);
     if (needsTranslation(s.protocolVersion)) result = translateResult(req.method, result, s.protocolVersion);
     return resultResponse(req.id, result);
   } catch (err) {
@@ -124,8 +176,10 @@ interface RelayPolicy {
  * and cancellation, and retries with backoff for what is safe to repeat, within the
  * backend's retry budget.
  */
-async function relay(s: ClientSession, backendName: string, req: JsonRpcRequest, params: Params, cancel: Cancellation, o: DispatchOptions, policy: RelayPolicy = {}): Promise<Params> {
+async function relay(s: ClientSession, backendName: string, req: JsonRpcRequest, params: Params, cancel: Cancellation, o: DispatchOptions, note: RequestNote, policy: RelayPolicy = {}): Promise<Params> {
   const b = backendOf(s, backendName);
+  note.backend = b.name;
+  note.tool = policy.tool;
   if (o.limits) {
     o.limits.check(s, 'backend', b.name);
     if (policy.publicName) o.limits.check(s, 'tool', policy.publicName);
@@ -159,6 +213,7 @@ async function relay(s: ClientSession, backendName: string, req: JsonRpcRequest,
         throw err;
       }
       const { conn, replica } = target;
+      if (b.replicas.length > 1) note.replica = replica.id;
       const permit = replica.breaker?.tryAcquire();
       if (replica.breaker && !permit) {
         if (b.hasAlternative(replica) && attempt < b.replicas.length) {
@@ -219,50 +274,50 @@ const HANDLERS: Record<string, Handler> = {
   ping: () => ({}),
 
   'tools/list': (s, req, _cancel, o) => page(s.view.tools, 'tools', req.params, o.pageSize),
-  'tools/call': (s, req, cancel, o) => {
+  'tools/call': (s, req, cancel, o, note) => {
     const name = requireString(req.params, 'name', 'tools/call');
     const route = s.view.tool(name);
     if (!route) throw new GatewayError('MCPEG_ERR_UNKNOWN_TOOL', `Unknown tool: ${name}`, { tool: name });
     const b = s.host.backend(route.backend);
     const lb = b?.cfg.load_balancing;
     const arg = lb?.strategy === 'hash' && lb.hash_key.startsWith('argument:') ? (req.params?.arguments as Params | undefined)?.[lb.hash_key.slice(9)] : undefined;
-    return relay(s, route.backend, req, { ...req.params, name: route.name }, cancel, o, { tool: route.name, publicName: name, routeKey: arg === undefined ? undefined : typeof arg === 'string' ? arg : JSON.stringify(arg) });
+    return relay(s, route.backend, req, { ...req.params, name: route.name }, cancel, o, note, { tool: route.name, publicName: name, routeKey: arg === undefined ? undefined : typeof arg === 'string' ? arg : JSON.stringify(arg) });
   },
 
   'prompts/list': (s, req, _cancel, o) => page(s.view.prompts, 'prompts', req.params, o.pageSize),
-  'prompts/get': (s, req, cancel, o) => {
+  'prompts/get': (s, req, cancel, o, note) => {
     const name = requireString(req.params, 'name', 'prompts/get');
     const route = s.view.prompt(name);
     if (!route) throw new GatewayError('MCPEG_ERR_UNKNOWN_PROMPT', `Unknown prompt: ${name}`, { prompt: name });
-    return relay(s, route.backend, req, { ...req.params, name: route.name }, cancel, o);
+    return relay(s, route.backend, req, { ...req.params, name: route.name }, cancel, o, note);
   },
 
   'resources/list': (s, req, _cancel, o) => page(s.view.resources, 'resources', req.params, o.pageSize),
   'resources/templates/list': (s, req, _cancel, o) => page(s.view.resourceTemplates, 'resourceTemplates', req.params, o.pageSize),
-  'resources/read': (s, req, cancel, o) => relay(s, resourceRoute(s, req), req, req.params!, cancel, o),
-  'resources/subscribe': async (s, req, cancel, o) => {
-    const r = await relay(s, resourceRoute(s, req), req, req.params!, cancel, o);
+  'resources/read': (s, req, cancel, o, note) => relay(s, resourceRoute(s, req), req, req.params!, cancel, o, note),
+  'resources/subscribe': async (s, req, cancel, o, note) => {
+    const r = await relay(s, resourceRoute(s, req), req, req.params!, cancel, o, note);
     s.subscriptions.add(req.params!.uri as string);
     return r;
   },
-  'resources/unsubscribe': async (s, req, cancel, o) => {
+  'resources/unsubscribe': async (s, req, cancel, o, note) => {
     s.subscriptions.delete(requireString(req.params, 'uri', req.method));
-    return relay(s, resourceRoute(s, req), req, req.params!, cancel, o);
+    return relay(s, resourceRoute(s, req), req, req.params!, cancel, o, note);
   },
 
-  'completion/complete': (s, req, cancel, o) => {
+  'completion/complete': (s, req, cancel, o, note) => {
     const ref = req.params?.ref as Params | undefined;
     if (ref?.type === 'ref/prompt') {
       const name = requireString(ref, 'name', 'completion/complete ref');
       const route = s.view.prompt(name);
       if (!route) throw new GatewayError('MCPEG_ERR_UNKNOWN_PROMPT', `Unknown prompt: ${name}`, { prompt: name });
-      return relay(s, route.backend, req, { ...req.params, ref: { ...ref, name: route.name } }, cancel, o);
+      return relay(s, route.backend, req, { ...req.params, ref: { ...ref, name: route.name } }, cancel, o, note);
     }
     if (ref?.type === 'ref/resource') {
       const uri = requireString(ref, 'uri', 'completion/complete ref');
       const backend = s.view.templateBackend(uri);
       if (!backend) throw new GatewayError('MCPEG_ERR_RESOURCE_NOT_FOUND', `Resource not found: no backend offers ${uri}`, { uri });
-      return relay(s, backend, req, req.params!, cancel, o);
+      return relay(s, backend, req, req.params!, cancel, o, note);
     }
     throw new GatewayError('MCPEG_ERR_INVALID_PARAMS', 'completion/complete needs ref.type "ref/prompt" or "ref/resource"');
   },

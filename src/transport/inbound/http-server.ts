@@ -23,6 +23,7 @@ import { createContext, type HttpContext } from '../../middleware/context.js';
 import { cors } from '../../middleware/cors.js';
 import { loadShed } from '../../middleware/load-shed.js';
 import { rateLimit } from '../../middleware/rate-limit.js';
+import { observe } from '../../middleware/observe.js';
 import { answerUnhandled, recover } from '../../middleware/recover.js';
 import type { Logger } from '../../observability/logger.js';
 import { RateLimiter } from '../../resilience/rate-limiter.js';
@@ -39,6 +40,10 @@ export interface HttpRoutes {
   aggregate: EndpointSet;
   backend(name: string): EndpointSet | undefined;
   health(): Promise<{ status: number; body: unknown }>;
+  /** 200 when the config is loaded and every `required` backend is up, else 503. */
+  ready?(): Promise<{ status: number; body: unknown }>;
+  /** Prometheus text exposition. */
+  metrics?(): Promise<{ contentType: string; body: string }>;
 }
 
 /** Whether a bind address is loopback-only (127.0.0.0/8, ::1, localhost). */
@@ -62,6 +67,8 @@ export interface EdgeOptions {
   /** The limiter shared with the protocol layer (backend/tool rules); built from rateLimits if absent. */
   rateLimiter?: RateLimiter;
   traffic?: { max_inflight: number };
+  /** Identifies this gateway in the events metrics subscribe to (mcpeg:http:request, mcpeg:ratelimit:blocked). */
+  source?: unknown;
 }
 
 /**
@@ -70,12 +77,13 @@ export interface EdgeOptions {
  */
 export function edgeMiddleware(cfg: ServerConfig, edge: EdgeOptions, policy: OriginPolicy, log: Logger): Middleware[] {
   const chain: Middleware[] = [recover(log)];
+  if (edge.source !== undefined) chain.push(observe(edge.source));
   if (cfg.access_log && log.isLevelEnabled('info')) chain.push(accessLog(log));
   if (cfg.cors.enabled) chain.push(cors(cfg.cors, policy));
   const maxInflight = edge.traffic?.max_inflight ?? 0;
   if (maxInflight > 0) chain.push(loadShed(maxInflight));
   const limiter = edge.rateLimiter ?? (edge.rateLimits ? new RateLimiter(edge.rateLimits) : undefined);
-  if (limiter?.hasGatewayRules) chain.push(rateLimit(limiter));
+  if (limiter?.hasGatewayRules) chain.push(rateLimit(limiter, edge.source));
   if (cfg.compression.enabled) chain.push(compression(cfg.compression));
   return chain;
 }
@@ -122,6 +130,17 @@ export function createHttpServer(cfg: ServerConfig, routes: HttpRoutes, log: Log
     }
     if (path === '/sse' || path === '/messages') return mcp(routes.aggregate, path.slice(1) as 'sse' | 'messages', ctx, url);
     if (path === '/health/live') return sendJson(res, 200, { status: 'ok' });
+    if (path === '/health/ready' && routes.ready) {
+      const r = await routes.ready();
+      return sendJson(res, r.status, r.body);
+    }
+    if (path === '/metrics' && routes.metrics) {
+      req.resume();
+      const m = await routes.metrics();
+      res.writeHead(200, { 'content-type': m.contentType, 'cache-control': 'no-store' });
+      res.end(m.body);
+      return;
+    }
     if (path === '/health') {
       const h = await routes.health();
       return sendJson(res, h.status, h.body);

@@ -289,7 +289,7 @@ export class StreamableHttpEndpoint {
     }
     const ps = ch.openPost(res, requests, batch);
     res.on('close', () => ps.detach(res));
-    await Promise.all(requests.map(async (r) => ps.respond(await dispatchRequest(s, r, this.deps.dispatch))));
+    await Promise.all(requests.map(async (r) => ps.respond(await dispatchRequest(s, r, this.deps.dispatch, contextOf(req)?.requestId))));
   }
 
   private async initialize(init: JsonRpcRequest, req: IncomingMessage, res: ServerResponse): Promise<void> {

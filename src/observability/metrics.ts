@@ -1,0 +1,132 @@
+/**
+ * Prometheus metrics at /metrics (prom-client), all named mcpeg_*. Counters and
+ * histograms are fed by diagnostics_channel events (the hot path publishes only while
+ * someone listens); gauges read the gateway's state when scraped. Each gateway has its
+ * own registry: no module-level singletons, several gateways per process stay apart.
+ */
+import { channel, subscribe, unsubscribe } from 'node:diagnostics_channel';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { mcpRequests, type McpRequestEvent } from '../protocol/dispatch.js';
+import type { Backend } from '../upstream/backend.js';
+import { VERSION } from '../version.js';
+
+/** Published by the HTTP edge when a response is done. */
+export const httpRequests = channel('mcpeg:http:request');
+export interface HttpRequestEvent {
+  source: unknown;
+  endpoint: string;
+  method: string;
+  status: number;
+  durationMs: number;
+}
+
+/** Published when a rate limit refuses a request (HTTP edge or in a session). */
+export const rateLimitBlocks = channel('mcpeg:ratelimit:blocked');
+export interface RateLimitEvent {
+  source: unknown;
+  scope: string;
+}
+
+const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+const BREAKER = { closed: 0, open: 1, half_open: 2 } as const;
+
+export interface MetricsSources {
+  /** The object this gateway's events carry as `source` (its dispatch options). */
+  source: unknown;
+  backends(): Iterable<Backend>;
+  sessions(): number;
+  /** Tool names a label may take (the catalog): anything else is counted as "_other". */
+  isKnownTool(backend: string, tool: string): boolean;
+}
+
+export interface Metrics {
+  readonly registry: Registry;
+  readonly contentType: string;
+  render(): Promise<string>;
+  configReload(result: 'success' | 'failure'): void;
+  close(): void;
+}
+
+export function createMetrics(src: MetricsSources): Metrics {
+  const registry = new Registry();
+  const started = Date.now();
+  const r = [registry];
+  new Gauge({ name: 'mcpeg_info', help: 'MCpeg build information', labelNames: ['version', 'node'], registers: r }).set({ version: VERSION, node: process.version }, 1);
+  new Gauge({ name: 'mcpeg_uptime_seconds', help: 'Seconds since the gateway started', registers: r, collect() { this.set((Date.now() - started) / 1000); } });
+  const mcpTotal = new Counter({ name: 'mcpeg_mcp_requests_total', help: 'MCP requests served, by method, backend, tool and outcome', labelNames: ['method', 'backend', 'tool', 'outcome'], registers: r });
+  const mcpDuration = new Histogram({ name: 'mcpeg_mcp_request_duration_seconds', help: 'Time to answer an MCP request, by method, backend and tool', labelNames: ['method', 'backend', 'tool'], buckets: LATENCY_BUCKETS, registers: r });
+  const mcpErrors = new Counter({ name: 'mcpeg_mcp_errors_total', help: 'MCP requests that failed, by error code (MCPEG_ERR_* or the tool error code)', labelNames: ['code', 'backend'], registers: r });
+  const httpTotal = new Counter({ name: 'mcpeg_http_requests_total', help: 'HTTP requests, by endpoint kind, method and status', labelNames: ['endpoint', 'method', 'status'], registers: r });
+  const httpDuration = new Histogram({ name: 'mcpeg_http_request_duration_seconds', help: 'HTTP request duration (until the response is done; SSE streams until they end)', labelNames: ['endpoint', 'method'], buckets: LATENCY_BUCKETS, registers: r });
+  const blocked = new Counter({ name: 'mcpeg_rate_limit_blocked_total', help: 'Requests refused by a rate limit, by scope', labelNames: ['scope'], registers: r });
+  const reloads = new Counter({ name: 'mcpeg_config_reloads_total', help: 'Configuration reloads, by result', labelNames: ['result'], registers: r });
+  new Gauge({ name: 'mcpeg_sessions_active', help: 'Client sessions open on this instance', registers: r, collect() { this.set(src.sessions()); } });
+  new Gauge({
+    name: 'mcpeg_services_registered', help: 'Backends configured (plugins included)', registers: r,
+    collect() { this.set([...src.backends()].length); },
+  });
+  new Gauge({
+    name: 'mcpeg_backend_up', help: '1 when the backend has a replica up, else 0', labelNames: ['backend'], registers: r,
+    collect() {
+      this.reset();
+      for (const b of src.backends()) this.set({ backend: b.name }, b.state === 'up' ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'mcpeg_replica_available', help: '1 when the replica takes new work (up, healthy, not ejected, breaker not open)', labelNames: ['backend', 'replica'], registers: r,
+    collect() {
+      this.reset();
+      for (const b of src.backends()) for (const x of b.replicaStates()) this.set({ backend: b.name, replica: x.id }, x.available ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'mcpeg_replica_inflight', help: 'Requests in flight on the replica', labelNames: ['backend', 'replica'], registers: r,
+    collect() {
+      this.reset();
+      for (const b of src.backends()) for (const x of b.replicaStates()) this.set({ backend: b.name, replica: x.id }, x.active);
+    },
+  });
+  new Gauge({
+    name: 'mcpeg_circuit_breaker_state', help: 'Circuit breaker state per replica: 0 closed, 1 open, 2 half-open', labelNames: ['backend', 'replica'], registers: r,
+    collect() {
+      this.reset();
+      for (const b of src.backends()) for (const x of b.replicaStates()) if (x.breaker) this.set({ backend: b.name, replica: x.id }, BREAKER[x.breaker as keyof typeof BREAKER] ?? 0);
+    },
+  });
+  collectDefaultMetrics({ register: registry, prefix: 'mcpeg_' });
+
+  const onMcp = (msg: unknown) => {
+    const e = msg as McpRequestEvent & { source?: unknown };
+    if (e.source !== src.source) return;
+    const backend = e.backend ?? '';
+    // Bounded labels: a tool outside the catalog (a typo, a probe) must not mint a series.
+    const tool = e.tool === undefined ? '' : backend && src.isKnownTool(backend, e.tool) ? e.tool : '_other';
+    mcpTotal.inc({ method: e.method, backend, tool, outcome: e.outcome });
+    mcpDuration.observe({ method: e.method, backend, tool }, e.durationMs / 1000);
+    if (e.code) mcpErrors.inc({ code: e.code, backend });
+  };
+  const onHttp = (msg: unknown) => {
+    const e = msg as HttpRequestEvent;
+    if (e.source !== src.source) return;
+    httpTotal.inc({ endpoint: e.endpoint, method: e.method, status: String(e.status) });
+    httpDuration.observe({ endpoint: e.endpoint, method: e.method }, e.durationMs / 1000);
+  };
+  const onBlocked = (msg: unknown) => {
+    const e = msg as RateLimitEvent;
+    if (e.source === src.source) blocked.inc({ scope: e.scope });
+  };
+  subscribe(mcpRequests.name, onMcp);
+  subscribe(httpRequests.name, onHttp);
+  subscribe(rateLimitBlocks.name, onBlocked);
+  return {
+    registry,
+    contentType: registry.contentType,
+    render: () => registry.metrics(),
+    configReload: (result) => reloads.inc({ result }),
+    close() {
+      unsubscribe(mcpRequests.name, onMcp);
+      unsubscribe(httpRequests.name, onHttp);
+      unsubscribe(rateLimitBlocks.name, onBlocked);
+    },
+  };
+}
