@@ -224,6 +224,7 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
         server.close();
         server.closeIdleConnections?.();
         draining.value = true;
+        sessions!.refuseNew();
         const deadline = Date.now() + Math.max(0, config.server.shutdown_timeout - 1000);
         const inflight = () => [...sessions!.sessions()].reduce((n, s) => n + s.inflight.size, 0);
         if (inflight() > 0) log.info({ inflight: inflight() }, 'draining in-flight requests');

@@ -4,6 +4,7 @@
  * the HTTP edge's middleware (CORS, compression, limits). docs/traffic.md describes them.
  */
 import { z } from 'zod';
+import { isIP } from 'node:net';
 import { duration } from './duration.js';
 
 export const LB_STRATEGIES = ['round_robin', 'least_connections', 'weighted', 'hash', 'random'] as const;
@@ -94,7 +95,9 @@ export const rateLimitRuleSchema = z
 export const rateLimitsSchema = z
   .object({
     /** Proxies whose X-Forwarded-For is believed (addresses or CIDR ranges); none by default. */
-    trusted_proxies: z.array(z.string()).default([]),
+    trusted_proxies: z
+      .array(z.string().refine(isAddressOrRange, 'expected an IP address or a CIDR range such as 10.0.0.0/8 or fd00::/8'))
+      .default([]),
     /** The header that carries a client's API key (Authorization: Bearer is also read). */
     api_key_header: z.string().default('x-api-key'),
     rules: z.array(rateLimitRuleSchema).default([]),
@@ -151,3 +154,11 @@ export type RateLimitRule = z.output<typeof rateLimitRuleSchema>;
 export type RateLimitsConfig = z.output<typeof rateLimitsSchema>;
 export type CorsConfig = z.output<typeof corsSchema>;
 export type CompressionConfig = z.output<typeof compressionSchema>;
+
+function isAddressOrRange(s: string): boolean {
+  const [addr, bits, extra] = s.split('/');
+  const v = isIP(addr);
+  if (!v || extra !== undefined) return false;
+  if (bits === undefined) return true;
+  return /^\d{1,3}$/.test(bits) && Number(bits) <= (v === 4 ? 32 : 128);
+}

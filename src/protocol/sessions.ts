@@ -25,6 +25,11 @@ export class SessionManager {
   private readonly lastStored = new Map<string, number>();
   private sweepTimer: NodeJS.Timeout | undefined;
   private closing = false;
+
+  /** Refuses new sessions from now on (the gateway is draining); existing ones carry on. */
+  refuseNew(): void {
+    this.closing = true;
+  }
   /** Called when a session closes, so transports can drop their per-session state. */
   onClosed: ((s: ClientSession) => void) | undefined;
 

@@ -128,8 +128,11 @@ export class Backend {
 
   /** Outlier ejection may take at most max_ejection_percent of the replicas out (never the last). */
   mayEject = (): boolean => {
-    const ejected = this.replicas.filter((r) => r.ejectedUntil > Date.now()).length + 1;
-    return ejected < this.replicas.length && (ejected / this.replicas.length) * 100 <= this.cfg.outlier_detection.max_ejection_percent;
+    const now = Date.now();
+    const ejected = this.replicas.filter((r) => r.ejectedUntil > now).length + 1;
+    // Another replica must remain to take the work (Envoy's panic threshold, simplified).
+    const othersAvailable = this.replicas.filter((r) => r.available).length - 1;
+    return othersAvailable >= 1 && (ejected / this.replicas.length) * 100 <= this.cfg.outlier_detection.max_ejection_percent;
   };
 
   openSession(replica: Replica, owner: ConnectionOwner, capabilities: Record<string, unknown>, clientInfo: Record<string, unknown>, protocolVersion: string): Promise<BackendConnection> {

@@ -39,7 +39,7 @@ export function resolveAuth(auth: AuthConfig | undefined, keyPath: string, env: 
 export interface RestBackendSpec {
   name: string;
   baseUrl: string;
-  cfg: Pick<HttpBackendConfig, 'headers' | 'auth' | 'retries' | 'max_response_bytes' | 'timeout'>;
+  cfg: Pick<HttpBackendConfig, 'headers' | 'auth' | 'retries' | 'max_response_bytes' | 'timeout' | 'health_check'>;
   tools: Record<string, RestTool>;
   log: Logger;
 }
@@ -89,8 +89,24 @@ export function restInstance(spec: RestBackendSpec): PluginInstance {
       },
     };
   });
+  const hc = spec.cfg.health_check;
   return {
     tools,
+    // health_check.path: the API's own health endpoint, polled by the replica's active checks.
+    ...(hc.path
+      ? {
+          async health() {
+            const url = new URL(spec.baseUrl.replace(/\/+$/, '') + hc.path);
+            for (const [k, v] of Object.entries(auth.query)) url.searchParams.set(k, v);
+            try {
+              const a = await httpCall(agent, { method: hc.method, url, headers: { ...spec.cfg.headers, ...auth.headers } }, { timeoutMs: hc.timeout, retry: undefined, maxBytes: 4096, signal: new AbortController().signal });
+              return hc.expect_status.includes(a.status) ? { ok: true } : { ok: false, detail: `${hc.method} ${hc.path} answered ${a.status}` };
+            } catch (err) {
+              return { ok: false, detail: `${hc.method} ${hc.path}: ${(err as Error).message}` };
+            }
+          },
+        }
+      : {}),
     stop: () => agent.close(),
   };
 }
