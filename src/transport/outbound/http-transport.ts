@@ -8,6 +8,7 @@
  * resumed with GET + Last-Event-ID. After notifications/initialized it opens the GET
  * stream for server-initiated messages (405 means the backend offers none).
  */
+import { setMaxListeners } from 'node:events';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
@@ -65,6 +66,8 @@ export class StreamableHttpClient implements Transport {
     this.origin = url.origin;
     this.path = `${url.pathname}${url.search}`;
     this.display = `${url.origin}${url.pathname}`;
+    // Every request in flight listens on this signal: many at once are normal, not a leak.
+    setMaxListeners(0, this.life.signal);
     this.pool = acquirePool(this.origin);
   }
 
