@@ -7,7 +7,9 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
-import type { Config } from './config/schema.js';
+import type { BackendConfig, Config, PluginConfig } from './config/schema.js';
+import { validateConfig } from './config/load.js';
+import { applySnapshot, type BackendSetHost, type ReloadResult } from './reconfigure.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { mcpRequests, type DispatchOptions, type McpRequestEvent, type SessionLimits } from './protocol/dispatch.js';
@@ -34,7 +36,14 @@ export interface GatewayOptions {
 }
 
 export interface Gateway {
+  /** The config snapshot in force (replaced by reload()). */
   readonly config: Readonly<Config>;
+  /** Applies a new, already validated config snapshot; throws (changing nothing) if it cannot be built. */
+  reload(next: Readonly<Config>): Promise<ReloadResult>;
+  /** Adds one backend at runtime (as a reload with it added). */
+  addBackend(name: string, cfg: BackendConfig): Promise<ReloadResult>;
+  /** Removes one backend at runtime: list_changed to clients, in-flight calls drain, then it stops. */
+  removeBackend(name: string): Promise<ReloadResult>;
   readonly log: Logger;
   readonly registry: Registry;
   readonly sessions: SessionManager;
@@ -156,6 +165,63 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
     registry!.rebuild();
   };
 
+  // --- runtime changes: hot reload, admin API ---
+  let snapshot = config;
+  const buildBackend = async (name: string, cfg: BackendConfig | PluginConfig, kind: 'backend' | 'plugin', next: Readonly<Config>): Promise<Backend> => {
+    if (kind === 'backend') {
+      const b = cfg as BackendConfig;
+      return new Backend(name, relayOptions(b), backendReplicas(name, b, next.paths as BackendPaths, log.child({ backend: name })), log, listener);
+    }
+    const pc = cfg as PluginConfig;
+    const loaded = await loadPlugin(pc, next.plugins.indexOf(pc), next.paths.base!);
+    const factory = pluginTransports(loaded, { base: next.paths.base!, data: next.paths.data, workspace: next.paths.workspace }, log.child({ plugin: pc.name }));
+    return new Backend(pc.name, pc, [{ transports: factory, weight: 1 }], log, listener);
+  };
+  const reconfigure: BackendSetHost = {
+    current: () => snapshot,
+    swap: (next) => (snapshot = next),
+    build: buildBackend,
+    async install(b) {
+      backends.set(b.name, b);
+      addEndpoints(b.name);
+      registry!.rebuild();
+      // Its tools are announced (list_changed) when it comes up.
+      await b.start();
+    },
+    async uninstall(name) {
+      const b = backends.get(name);
+      if (!b) return;
+      backends.delete(name);
+      perBackend.delete(name);
+      registry!.removed(name);
+      for (const s of [...sessions!.sessions()]) if (s.viewId === backendViewId(name)) await sessions!.close(s.sessionId, `backend "${name}" removed`);
+      const deadline = Date.now() + snapshot.server.shutdown_timeout;
+      while (b.inflight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+      await b.stop();
+      log.info({ backend: name }, 'backend removed');
+    },
+    setLogLevel: (level) => (log.level = level),
+  };
+  let reloading: Promise<unknown> = Promise.resolve();
+  const reload = (next: Readonly<Config>): Promise<ReloadResult> => {
+    // One change at a time, in arrival order.
+    const run = reloading.then(async () => {
+      await startBackends();
+      try {
+        const r = await applySnapshot(reconfigure, next);
+        metrics.configReload('success');
+        log.info({ ...r }, 'configuration reloaded');
+        return r;
+      } catch (err) {
+        metrics.configReload('failure');
+        log.error({ err: (err as Error).message }, 'configuration reload refused; the previous configuration keeps serving');
+        throw err;
+      }
+    });
+    reloading = run.catch(() => {});
+    return run;
+  };
+
   let server: Server | undefined;
   let started: Promise<void> | undefined;
   let closing = false;
@@ -187,7 +253,17 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
   };
 
   return {
-    config,
+    get config() {
+      return snapshot;
+    },
+    reload,
+    addBackend: (name, cfg) => reload(validateConfig({ ...structuredClone(snapshot), backends: { ...structuredClone(snapshot.backends), [name]: cfg } }, 'admin API')),
+    removeBackend(name) {
+      const next = structuredClone(snapshot) as Config;
+      delete (next.backends as Record<string, BackendConfig>)[name];
+      next.plugins = next.plugins.filter((p) => p.name !== name);
+      return reload(next);
+    },
     log,
     registry,
     sessions,

@@ -39,6 +39,19 @@ export async function runGateway(argv: string[]): Promise<number> {
     deadline.unref();
     void gw.close().then(() => process.exit(EXIT.OK));
   };
+  // SIGHUP reloads the config file: load → validate → build → swap; a bad file changes nothing.
+  process.on('SIGHUP', () => {
+    const file = (values.config as string | undefined) ?? process.env.MCPEG_CONFIG;
+    const next = loadOrReport(file, overrides);
+    if (typeof next === 'number') {
+      gw.log.error({ file }, 'SIGHUP: the configuration is invalid; the running one keeps serving');
+      return;
+    }
+    gw.reload(next).then(
+      (r) => gw.log.info({ signal: 'SIGHUP', ...r }, 'reloaded'),
+      () => {},
+    );
+  });
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
   return EXIT.RUNNING;

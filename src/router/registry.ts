@@ -51,6 +51,23 @@ export class Registry {
     for (const src of sources) this.views.set(backendViewId(src.name), new View(backendViewId(src.name), [src], this.separator, false));
   }
 
+  /** A backend left the set (admin API, reload): its view goes, clients of the aggregate hear list_changed. */
+  removed(name: string): void {
+    const before = this.lastCatalog.get(name);
+    this.lastCatalog.delete(name);
+    this.views.delete(backendViewId(name));
+    this.rebuild();
+    if (!this.onListChanged || !before) return;
+    const sent = new Set<string>();
+    for (const kind of Object.keys(CHANGE_NOTIFICATIONS) as ListKind[]) {
+      const method = CHANGE_NOTIFICATIONS[kind];
+      if (before[kind].length && !sent.has(method)) {
+        sent.add(method);
+        this.onListChanged(new Set([AGGREGATE_VIEW]), method);
+      }
+    }
+  }
+
   /** Called when one backend's catalog may have changed. */
   catalogChanged(b: Backend): void {
     const before = this.lastCatalog.get(b.name);
