@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { backendOptions, duration, NAME, optionalDuration } from './fields.js';
+import { adminSchema } from './admin.js';
 import { compressionSchema, corsSchema, rateLimitsSchema, retrySchema, toolPolicySchema, trafficSchema, type RetryConfig } from './traffic.js';
 import { commandBackendSchema, openapiBackendSchema, restBackendSchema } from './backends.js';
 
@@ -97,6 +98,7 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    admin: adminSchema,
     rate_limits: rateLimitsSchema,
     traffic: trafficSchema,
     backends: z

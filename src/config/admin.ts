@@ -1,0 +1,33 @@
+/** Config schema of the admin API (docs/admin-api.md). */
+import { z } from 'zod';
+
+export const adminKeySchema = z
+  .object({
+    /** Who this key is, for the audit log. */
+    name: z.string().regex(/^[a-zA-Z0-9_.@-]{1,64}$/, 'expected letters, digits, "_", ".", "@" or "-"'),
+    role: z.enum(['viewer', 'admin']),
+    /** Hex SHA-256 of the key (mcpeg never stores keys): printf %s "$KEY" | sha256sum */
+    sha256: z.string().regex(/^[0-9a-f]{64}$/i, 'expected the hex SHA-256 of the key (64 hex digits)'),
+  })
+  .strict();
+
+export const adminSchema = z
+  .object({
+    enabled: z.boolean().default(false),
+    /** Its own listener, loopback unless configured otherwise. */
+    host: z.string().default('127.0.0.1'),
+    port: z.number().int().min(0).max(65535).default(8081),
+    keys: z.array(adminKeySchema).default([]),
+    /**
+     * Programs the admin API may start (absolute paths): a backend registered at runtime
+     * with `command` (mcp stdio, or a command backend) is refused unless its program is
+     * listed here. Empty: no program can be started through the admin API.
+     */
+    allowed_commands: z.array(z.string().startsWith('/', 'expected an absolute path')).default([]),
+    /** Dev mode only: no key needed (refused unless bound to loopback). */
+    insecure_no_auth: z.boolean().default(false),
+  })
+  .strict()
+  .prefault({});
+
+export type AdminConfig = z.output<typeof adminSchema>;
