@@ -11,6 +11,7 @@ import type { BackendConfig, Config, PluginConfig } from './config/schema.js';
 import { validateConfig } from './config/load.js';
 import { applySnapshot, type BackendSetHost, type ReloadResult } from './reconfigure.js';
 import { createLogger, type Logger } from './observability/logger.js';
+import { configSecrets } from './observability/secrets.js';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { mcpRequests, type DispatchOptions, type McpRequestEvent, type SessionLimits } from './protocol/dispatch.js';
 import { createMetrics, rateLimitBlocks, type Metrics } from './observability/metrics.js';
@@ -56,7 +57,7 @@ export interface Gateway {
 }
 
 export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {}): Gateway {
-  const log = opts.logger ?? createLogger(config.logging.level);
+  const log = opts.logger ?? createLogger(config.logging.level, 2, { secrets: configSecrets(config) });
   const backends = new Map<string, Backend>();
   let registry: Registry | undefined;
   let sessions: SessionManager | undefined;
