@@ -30,6 +30,8 @@ export interface CallContext {
   progress(progress: number, total?: number, message?: string): Promise<void>;
   /** The calling client's declared capabilities and identity (as the gateway relays them). */
   readonly client: { capabilities: Record<string, unknown>; info: Record<string, unknown> };
+  /** The request's `_meta` (e.g. `traceparent`, W3C trace context), as the gateway relayed it. */
+  readonly meta?: Record<string, unknown>;
 }
 
 export interface PluginTool {

@@ -54,6 +54,7 @@ export async function servePlugin(p: PreparedPlugin, transport: Transport): Prom
   type Extra = Parameters<Parameters<typeof server.setRequestHandler>[1]>[1];
   const context = (extra: Extra): CallContext => ({
     signal: extra.signal,
+    meta: extra._meta as Record<string, unknown> | undefined,
     client: { capabilities: (server.getClientCapabilities() ?? {}) as Record<string, unknown>, info: (server.getClientVersion() ?? {}) as Record<string, unknown> },
     progress: async (progress, total, message) => {
       const token = extra._meta?.progressToken;

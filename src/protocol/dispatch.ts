@@ -7,6 +7,7 @@ import { channel } from 'node:diagnostics_channel';
 import { GatewayError, RemoteRpcError, toRpcError } from '../errors/catalog.js';
 import type { RetryConfig } from '../config/traffic.js';
 import { backoffDelay } from '../resilience/retry.js';
+import { childTraceparent, parseTraceparent } from '../observability/trace.js';
 import type { Replica } from '../upstream/replica.js';
 import type { Item } from '../router/catalog.js';
 import type { Backend } from '../upstream/backend.js';
@@ -35,11 +36,11 @@ export interface SessionLimits {
  * Serves one client request; never throws: failures become JSON-RPC error responses.
  * Undefined when the client cancelled it: the cancellation spec says not to answer then.
  */
-export async function dispatchRequest(s: ClientSession, req: JsonRpcRequest, opts: DispatchOptions, requestId?: string): Promise<JsonRpcResponse | undefined> {
+export async function dispatchRequest(s: ClientSession, req: JsonRpcRequest, opts: DispatchOptions, requestId?: string, traceparent?: string): Promise<JsonRpcResponse | undefined> {
   // Observers (metrics, request log) pay only when subscribed (STYLE: observe without cost).
   const observed = mcpRequests.hasSubscribers;
   const started = observed ? performance.now() : 0;
-  const note: RequestNote = {};
+  const note: RequestNote = traceparent ? { traceparent } : {};
   const answer = await serve(s, req, opts, note);
   if (observed) {
     const error = answer && 'error' in answer ? answer.error : undefined;
@@ -81,6 +82,8 @@ export const mcpRequests = channel('mcpeg:mcp:request');
 
 /** What a handler learned about where the request went (for observers). */
 interface RequestNote {
+  /** The client's W3C traceparent (HTTP header), continued to the backend. */
+  traceparent?: string;
   backend?: string;
   tool?: string;
   replica?: string;
@@ -191,7 +194,13 @@ async function relay(s: ClientSession, backendName: string, req: JsonRpcRequest,
   const timeoutMs = toolPolicy?.timeout ?? b.cfg.timeout;
   const safe = SAFE_METHODS.has(req.method) || toolPolicy?.idempotent === true;
   const retry = b.cfg.retries;
-  const meta = params._meta as Params | undefined;
+  let meta = params._meta as Params | undefined;
+  const trace = parseTraceparent(meta?.traceparent) ?? note.traceparent;
+  if (trace) {
+    // W3C trace context: the backend sees this hop as the parent (and HTTP backends get the header).
+    meta = { ...meta, traceparent: childTraceparent(trace) };
+    params = { ...params, _meta: meta };
+  }
   const clientToken = meta?.progressToken;
   const tag: CallTag = { link: s, requestId: req.id };
   const onProgress = clientToken === undefined ? undefined : (p: Params) => s.notifyClient({ jsonrpc: '2.0', method: 'notifications/progress', params: { ...p, progressToken: clientToken } }, req.id);

@@ -105,6 +105,21 @@ describe('metrics and logs after real traffic', () => {
     assert.match(String(line.reqId), /^[0-9a-f-]{36}$/, 'the HTTP request id');
   });
 
+  it('a client\'s W3C traceparent continues to HTTP backends: same trace id, the gateway\'s own parent id', async () => {
+    const sid = (client.transport as { sessionId?: string }).sessionId!;
+    const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+    const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25', traceparent };
+    const res = await fetch(`${base}/mcp`, { method: 'POST', headers, body: JSON.stringify({ jsonrpc: '2.0', id: 99, method: 'tools/call', params: { name: 'api__ok', arguments: {} } }) });
+    assert.equal(res.status, 200);
+    await res.text();
+    const sent = String(api.last('/ok')?.headers.traceparent);
+    assert.match(sent, /^00-4bf92f3577b34da6a3ce929d0e0e4736-[0-9a-f]{16}-01$/);
+    assert.notEqual(sent.split('-')[2], '00f067aa0ba902b7', 'a new parent id for the gateway hop');
+    // Without one from the client, none is invented.
+    await client.callTool({ name: 'api__ok', arguments: {} });
+    assert.equal(api.last('/ok')?.headers.traceparent, undefined);
+  });
+
   it('no configured secret appears in any log line', () => {
     assert.ok(lines.length > 10, 'the run logged');
     for (const l of lines) assert.ok(!l.includes(SECRET), `secret in: ${l.slice(0, 200)}`);

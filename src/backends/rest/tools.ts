@@ -10,6 +10,7 @@ import type { Logger } from '../../observability/logger.js';
 import type { PluginInstance, PluginTool, ToolResult } from '../../plugins/api.js';
 import { createAjv, describeAjvErrors } from '../../plugins/validate.js';
 import { asStructured, excerpt, toolFailure } from '../result.js';
+import { parseTraceparent } from '../../observability/trace.js';
 import { parseTemplate, pointerGet, render, stringify } from '../template.js';
 import { createAgent, HttpCallError, httpCall, type HttpAnswer } from './http-call.js';
 import { BadArgumentError, compileRequest, type ResolvedAuth } from './request.js';
@@ -73,6 +74,8 @@ export function restInstance(spec: RestBackendSpec): PluginInstance {
           if (err instanceof BadArgumentError) return toolFailure('MCPEG_ERR_BAD_ARGUMENT', `${toolName}: ${err.message}`);
           throw err;
         }
+        const tp = parseTraceparent(ctx.meta?.traceparent);
+        if (tp) req.headers.traceparent = tp;
         const started = Date.now();
         let answer: HttpAnswer;
         try {

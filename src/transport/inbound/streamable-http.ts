@@ -20,6 +20,7 @@ import { allowsBatch, isSupportedVersion, SUPPORTED_VERSIONS, versionAtLeast } f
 import type { EventStore } from './event-store.js';
 import { endJson } from '../../middleware/compression.js';
 import { contextOf } from '../../middleware/context.js';
+import { parseTraceparent } from '../../observability/trace.js';
 import { apiKeyFromHeaders, hashApiKey } from '../../resilience/rate-limiter.js';
 import { accepts, mediaType, readJsonRpcPost, sendError } from './http-util.js';
 import { keepAlive, primingEvent, SSE_HEADERS, sseEvent } from './sse.js';
@@ -289,7 +290,7 @@ export class StreamableHttpEndpoint {
     }
     const ps = ch.openPost(res, requests, batch);
     res.on('close', () => ps.detach(res));
-    await Promise.all(requests.map(async (r) => ps.respond(await dispatchRequest(s, r, this.deps.dispatch, contextOf(req)?.requestId))));
+    await Promise.all(requests.map(async (r) => ps.respond(await dispatchRequest(s, r, this.deps.dispatch, contextOf(req)?.requestId, parseTraceparent(req.headers.traceparent)))));
   }
 
   private async initialize(init: JsonRpcRequest, req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -88,6 +88,9 @@ export class StreamableHttpClient implements Transport {
     if (this.closed) throw new Error('transport closed');
     const headers = this.headers('application/json, text/event-stream');
     headers['content-type'] = 'application/json';
+    // The gateway puts the W3C trace context in _meta; HTTP backends also get it as the header.
+    const tp = (message as { params?: { _meta?: { traceparent?: unknown } } }).params?._meta?.traceparent;
+    if (typeof tp === 'string') headers.traceparent = tp;
     const res = await this.pool.request({ path: this.path, method: 'POST', headers, body: JSON.stringify(message), signal: this.life.signal });
     const sid = res.headers['mcp-session-id'];
     if (typeof sid === 'string' && sid) this.sessionId = sid;
