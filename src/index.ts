@@ -14,3 +14,10 @@ export type {
   PluginDefinition, PluginInstance, PluginContext, PluginTool, PluginResource, PluginPrompt,
   CallContext, ToolResult, Content, ResourceContents, JsonSchema,
 } from './plugins/api.js';
+export type { RestBackendConfig, OpenApiBackendConfig, CommandBackendConfig, RestTool, CommandTool } from './config/schema.js';
+export { TOOL_ERRORS, type ToolErrorCode } from './errors/catalog.js';
+export type { ReloadResult } from './reconfigure.js';
+export { RateLimiter } from './resilience/rate-limiter.js';
+export { MemoryRateLimitStore, type RateLimitStore } from './resilience/rate-limit-store.js';
+export type { Metrics } from './observability/metrics.js';
+export { createLogger, type Logger } from './observability/logger.js';
