@@ -32,6 +32,8 @@ describe('hot reload through gateway.reload()', () => {
     gw = await startGateway(base());
     client = await connectClient(gw.url);
     client.setNotificationHandler(ToolListChangedNotificationSchema, () => void changes++);
+    // list_changed travels on the client's GET stream, which the SDK opens after initialize.
+    await waitFor(() => [...gw.gw.sessions.sessions()].some((s) => s.outbound?.isOpen()), 'the client\'s GET stream');
   });
   after(async () => {
     await client?.close();
