@@ -29,11 +29,15 @@ import { Backend } from './upstream/backend.js';
 import { backendReplicas, relayOptions, type BackendPaths } from './backends/factory.js';
 import { pluginTransports } from './plugins/host.js';
 import { loadPlugin } from './plugins/loader.js';
+import { startAdminServer, type AdminServer } from './admin/server.js';
 
 export interface GatewayOptions {
   logger?: Logger;
   sessionStore?: SessionStore;
   eventStore?: EventStore;
+  /** The config file (and CLI overrides) the config came from: the admin API's config reload re-reads it. */
+  configFile?: string;
+  configOverrides?: Array<{ path: string[]; value: unknown }>;
 }
 
 export interface Gateway {
@@ -49,8 +53,8 @@ export interface Gateway {
   readonly registry: Registry;
   readonly sessions: SessionManager;
   readonly metrics: Metrics;
-  /** Starts backends, then listens on server.host:server.port. Resolves with the bound URL of /mcp. */
-  listen(): Promise<{ url: string; port: number; host: string }>;
+  /** Starts backends, then listens on server.host:server.port (and the admin API when admin.enabled). Resolves with the bound URL of /mcp. */
+  listen(): Promise<{ url: string; port: number; host: string; adminUrl?: string }>;
   /** Starts backends and serves one client over the given streams (`mcpeg stdio`). */
   serveStdio(input: Readable, output: Writable): Promise<void>;
   close(): Promise<void>;
@@ -224,6 +228,7 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
   };
 
   let server: Server | undefined;
+  let admin: AdminServer | undefined;
   let started: Promise<void> | undefined;
   let closing = false;
   const startBackends = () =>
@@ -253,7 +258,7 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
     return { status: ok ? 200 : 503, body: { status: ok ? 'ok' : 'degraded', sessions: sessions!.size, backends: list, catalogProblems: problems, pluginProblems } };
   };
 
-  return {
+  const self: Gateway = {
     get config() {
       return snapshot;
     },
@@ -285,7 +290,8 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
       const hostForUrl = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
       const url = `http://${hostForUrl}:${addr.port}${config.server.path}`;
       log.info({ url, backends: [...backends.keys()] }, 'mcpeg listening');
-      return { url, port: addr.port, host: addr.address };
+      if (config.admin.enabled) admin = await startAdminServer(self, { configFile: opts.configFile, configOverrides: opts.configOverrides, mcpUrl: url });
+      return { url, port: addr.port, host: addr.address, ...(admin ? { adminUrl: admin.url } : {}) };
     },
     async serveStdio(input, output) {
       await startBackends();
@@ -293,6 +299,7 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
     },
     async close() {
       closing = true;
+      await admin?.close();
       // Let a start in progress finish, so nothing it adds (plugin backends, the sweeper) outlives close().
       await started?.catch(() => {});
       if (server) {
@@ -315,4 +322,5 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
       await Promise.all([...backends.values()].map((b) => b.stop()));
     },
   };
+  return self;
 }

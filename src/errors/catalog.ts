@@ -24,7 +24,7 @@ export const ERRORS = {
   MCPEG_ERR_HOST_FORBIDDEN: { rpc: -32000, http: 403, title: 'Host not allowed' },
   MCPEG_ERR_METHOD_NOT_ALLOWED: { rpc: -32000, http: 405, title: 'HTTP method not allowed' },
   MCPEG_ERR_NOT_FOUND: { rpc: -32000, http: 404, title: 'No such endpoint' },
-  MCPEG_ERR_CONFLICT: { rpc: -32000, http: 409, title: 'Conflicting stream' },
+  MCPEG_ERR_CONFLICT: { rpc: -32000, http: 409, title: 'Conflict with the current state (a second GET stream; an admin change that clashes)' },
   MCPEG_ERR_BACKEND_UNAVAILABLE: { rpc: -32010, http: 503, title: 'Backend unavailable' },
   MCPEG_ERR_BACKEND_TIMEOUT: { rpc: -32011, http: 504, title: 'Backend timed out' },
   MCPEG_ERR_BACKEND_CLOSED: { rpc: -32012, http: 502, title: 'Backend connection closed mid-request' },
@@ -38,6 +38,8 @@ export const ERRORS = {
   MCPEG_ERR_OVERLOADED: { rpc: -32016, http: 503, title: 'Gateway overloaded (traffic.max_inflight)' },
   MCPEG_ERR_CIRCUIT_OPEN: { rpc: -32017, http: 503, title: 'Circuit breaker open: the backend is failing, calls fail fast' },
   MCPEG_ERR_BACKEND_BUSY: { rpc: -32018, http: 503, title: 'Backend at its max_inflight limit' },
+  MCPEG_ERR_ADMIN_UNAUTHORIZED: { rpc: -32000, http: 401, title: 'Admin API: no API key, or not a configured one' },
+  MCPEG_ERR_ADMIN_FORBIDDEN: { rpc: -32000, http: 403, title: 'Admin API: the key\'s role or admin.allowed_commands does not allow this' },
 } as const;
 
 export type ErrorCode = keyof typeof ERRORS;

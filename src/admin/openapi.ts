@@ -1,0 +1,163 @@
+/**
+ * The admin API's OpenAPI 3.1 document, served at GET /admin/openapi.json. Written by
+ * hand, route by route; the e2e test checks every route of the router against it, and
+ * every answer against the schema it declares for that status.
+ */
+import { VERSION } from '../version.js';
+import { SCHEMAS } from './openapi-schemas.js';
+
+type Tag = 'meta' | 'runtime' | 'services' | 'discovery' | 'loadbalancer' | 'config' | 'plugins' | 'sessions';
+
+interface Op {
+  summary: string;
+  description?: string;
+  tag: Tag;
+  /** The success status and the schema (components.schemas) of its body. */
+  ok: [number, keyof typeof SCHEMAS];
+  body?: { schema: keyof typeof SCHEMAS; yaml?: boolean; description: string };
+  /** Statuses this operation may answer besides the success, 401, 403 and (for {params}) 404. */
+  errors?: number[];
+}
+
+const ERROR_TEXT: Record<number, string> = {
+  400: 'Invalid body or configuration (data.problems names each key path); nothing changed',
+  401: 'No API key, or not a configured one (WWW-Authenticate: Bearer)',
+  403: 'A viewer key on a write; a program not in admin.allowed_commands, or a change to admin.allowed_commands or admin.insecure_no_auth; a Host/Origin not allowed',
+  404: 'No such resource',
+  409: 'Conflict: the name exists, or there is no config file to read',
+  413: 'Body larger than server.max_body_bytes',
+  415: 'Unsupported Content-Type',
+};
+
+const schemaRef = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+const errorResponse = (status: number) => ({ description: ERROR_TEXT[status], content: { 'application/json': { schema: schemaRef('Error') } } });
+const PARAM_TEXT: Record<string, string> = { name: 'The service (backend or plugin) name', id: 'The Mcp-Session-Id of the session' };
+
+function operation(method: string, path: string, o: Op) {
+  const params = [...path.matchAll(/\{(\w+)\}/g)].map((m) => m[1]);
+  const write = method !== 'get';
+  const statuses = new Set([401, 403, ...(params.length ? [404] : []), ...(o.body ? [400, 413, 415] : []), ...(o.errors ?? [])]);
+  const content = (schema: string, yaml?: boolean) => ({
+    'application/json': { schema: schemaRef(schema) },
+    ...(yaml ? { 'application/yaml': { schema: schemaRef(schema) } } : {}),
+  });
+  return {
+    operationId: `${method}${path.replace(/^\/admin/, '').replace(/[{}]/g, '').split(/[/-]/).map((s) => s.charAt(0).toUpperCase() + s.slice(1)).join('').replace(/\.json$/i, 'Json') || 'Index'}`,
+    summary: o.summary,
+    ...(o.description ? { description: o.description } : {}),
+    tags: [o.tag],
+    'x-mcpeg-role': write ? 'admin' : 'viewer',
+    ...(params.length ? { parameters: params.map((p) => ({ name: p, in: 'path', required: true, description: PARAM_TEXT[p], schema: { type: 'string' } })) } : {}),
+    ...(o.body ? { requestBody: { required: true, description: o.body.description, content: content(o.body.schema, o.body.yaml) } } : {}),
+    responses: {
+      [String(o.ok[0])]: { description: 'Success', content: content(o.ok[1]) },
+      ...Object.fromEntries([...statuses].sort((a, b) => a - b).map((s) => [String(s), errorResponse(s)])),
+    },
+  };
+}
+
+type Paths = Record<string, Partial<Record<'get' | 'post' | 'put' | 'delete', Op>>>;
+
+const PATHS: Paths = {
+  '/admin': { get: { tag: 'meta', summary: 'Index of the admin routes, with the role each needs', ok: [200, 'ApiIndex'] } },
+  '/admin/openapi.json': { get: { tag: 'meta', summary: 'This document', ok: [200, 'OpenApiDocument'] } },
+  '/admin/info': { get: { tag: 'runtime', summary: 'Version, Node.js, pid, uptime and the listening URLs', ok: [200, 'Info'] } },
+  '/admin/stats': { get: { tag: 'runtime', summary: 'Sessions, backends up/down, catalog size, request and error totals (from the metrics registry)', ok: [200, 'Stats'] } },
+  '/admin/debug': { get: { tag: 'runtime', summary: 'Process memory, resource usage, event-loop delay, active handles, backend pids', ok: [200, 'Debug'] } },
+  '/admin/services': {
+    get: { tag: 'services', summary: 'Every configured backend and plugin with its state', ok: [200, 'ServiceList'] },
+    post: {
+      tag: 'services',
+      summary: 'Register a backend or plugin at runtime',
+      description: 'Validated like the config file (400 names key paths). A program it would start (mcp command or replicas, command tools, a plugin module) must resolve to a path in admin.allowed_commands (403 otherwise; nothing starts). Answers when the service has started; connected clients get list_changed.',
+      ok: [201, 'ServiceCreated'],
+      body: { schema: 'ServiceRegistration', description: 'The name and the config entry' },
+      errors: [409],
+    },
+  },
+  '/admin/services/{name}': {
+    get: { tag: 'services', summary: 'One service: state, replicas, server info, its config entry (secrets redacted)', ok: [200, 'ServiceDetail'] },
+    delete: { tag: 'services', summary: 'Remove a service: its tools go (list_changed), in-flight calls drain, then it stops', ok: [200, 'ServiceDeleted'], errors: [400] },
+  },
+  '/admin/services/{name}/health': { get: { tag: 'services', summary: "A service's health: state, its own health check, replicas", ok: [200, 'ServiceHealth'] } },
+  '/admin/services/{name}/capabilities': { get: { tag: 'services', summary: 'What the service declared at initialize, and its catalog size', ok: [200, 'Capabilities'] } },
+  '/admin/service-types': {
+    get: { tag: 'services', summary: 'The service types a registration may use', description: 'Not /admin/services/types: a service may be called "types".', ok: [200, 'ServiceTypes'] },
+  },
+  '/admin/discovery/status': { get: { tag: 'discovery', summary: 'Discovery provider: "static" (the config file); the last sync', ok: [200, 'DiscoveryStatus'] } },
+  '/admin/discovery/services': { get: { tag: 'discovery', summary: 'The services discovery knows: the configured ones', ok: [200, 'DiscoveryServices'] } },
+  '/admin/discovery/trigger': {
+    post: { tag: 'discovery', summary: 'Re-read the config file and apply it (as POST /admin/config/reload)', ok: [200, 'DiscoveryTrigger'], errors: [400, 409] },
+  },
+  '/admin/loadbalancer/stats': { get: { tag: 'loadbalancer', summary: 'Per backend: strategy, replicas, in flight, breakers, ejections', ok: [200, 'LoadBalancerStats'] } },
+  '/admin/loadbalancer/stats/{name}': { get: { tag: 'loadbalancer', summary: "One backend's balancer stats", ok: [200, 'LoadBalancerBackend'] } },
+  '/admin/loadbalancer/reset/{name}': {
+    post: { tag: 'loadbalancer', summary: "Close a backend's circuit breakers and lift its replicas' ejections", ok: [200, 'LoadBalancerReset'] },
+  },
+  '/admin/loadbalancer/strategies': { get: { tag: 'loadbalancer', summary: 'The load-balancing strategies', ok: [200, 'Strategies'] } },
+  '/admin/config': {
+    get: { tag: 'config', summary: 'The running configuration, secrets redacted', ok: [200, 'ConfigView'] },
+    put: {
+      tag: 'config',
+      summary: 'Replace the configuration (hot reload)',
+      description: 'load → validate → build a new snapshot → swap. Invalid: 400 with key paths, nothing changed. New programs must be in admin.allowed_commands (403).',
+      ok: [200, 'ConfigChange'],
+      body: { schema: 'ConfigDocument', yaml: true, description: 'The whole configuration, as JSON or YAML (application/yaml)' },
+    },
+  },
+  '/admin/config/reload': { post: { tag: 'config', summary: 'Re-read the config file the gateway was started with and apply it', ok: [200, 'ConfigReloaded'], errors: [400, 409] } },
+  '/admin/plugins': { get: { tag: 'plugins', summary: 'Every configured plugin with its state', ok: [200, 'PluginList'] } },
+  '/admin/plugin-health': {
+    get: { tag: 'plugins', summary: 'Health of every plugin', description: 'Not /admin/plugins/health: a plugin may be called "health".', ok: [200, 'PluginHealthAll'] },
+  },
+  '/admin/plugins/{name}': { get: { tag: 'plugins', summary: 'One plugin', ok: [200, 'PluginDetail'] } },
+  '/admin/plugins/{name}/config': {
+    get: { tag: 'plugins', summary: "A plugin's config (secrets redacted)", ok: [200, 'PluginConfig'] },
+    put: {
+      tag: 'plugins',
+      summary: "Replace a plugin's config (hot reload: the plugin restarts with it)",
+      description: "Validated against the plugin's configSchema; invalid: 400, nothing changed.",
+      ok: [200, 'PluginConfigChange'],
+      body: { schema: 'ConfigDocument', description: "The plugin's config object (the `config` of its entry)" },
+    },
+  },
+  '/admin/plugins/{name}/tools': { get: { tag: 'plugins', summary: "A plugin's tools, with the names clients see", ok: [200, 'PluginTools'] } },
+  '/admin/plugins/{name}/resources': { get: { tag: 'plugins', summary: "A plugin's resources and resource templates", ok: [200, 'PluginResources'] } },
+  '/admin/plugins/{name}/health': { get: { tag: 'plugins', summary: "A plugin's health (its own health hook)", ok: [200, 'ServiceHealth'] } },
+  '/admin/plugins/{name}/metrics': { get: { tag: 'plugins', summary: "A plugin's slice of the metrics: MCP requests, errors, durations", ok: [200, 'PluginMetrics'] } },
+  '/admin/plugins/{name}/capabilities': { get: { tag: 'plugins', summary: 'What the plugin declared at initialize', ok: [200, 'Capabilities'] } },
+  '/admin/sessions': { get: { tag: 'sessions', summary: 'The client sessions on this instance', ok: [200, 'SessionList'] } },
+  '/admin/sessions/{id}': {
+    get: { tag: 'sessions', summary: 'One client session', ok: [200, 'Session'] },
+    delete: { tag: 'sessions', summary: 'Terminate a client session (its backend sessions close; the client must initialize again)', ok: [200, 'SessionTerminated'] },
+  },
+};
+
+export const ADMIN_OPENAPI = {
+  openapi: '3.1.0',
+  info: {
+    title: 'MCpeg admin API',
+    version: VERSION,
+    description: 'The control plane of an MCpeg gateway, on its own listener (admin.host:admin.port). GET needs a viewer or admin key; POST, PUT and DELETE need an admin key. Every mutating call is audited. See docs/admin-api.md.',
+  },
+  jsonSchemaDialect: 'https://json-schema.org/draft/2020-12/schema',
+  security: [{ apiKey: [] }, { bearer: [] }],
+  tags: [
+    { name: 'meta', description: 'This API' },
+    { name: 'runtime', description: 'The process' },
+    { name: 'services', description: 'Backends and plugins' },
+    { name: 'discovery', description: 'Service discovery (static: the config file)' },
+    { name: 'loadbalancer', description: 'Replicas, breakers, ejections' },
+    { name: 'config', description: 'Configuration and hot reload' },
+    { name: 'plugins', description: 'In-process plugins' },
+    { name: 'sessions', description: 'Client sessions' },
+  ],
+  paths: Object.fromEntries(Object.entries(PATHS).map(([path, ops]) => [path, Object.fromEntries(Object.entries(ops).map(([m, o]) => [m, operation(m, path, o!)]))])),
+  components: {
+    securitySchemes: {
+      apiKey: { type: 'apiKey', in: 'header', name: 'X-Admin-API-Key', description: 'A key whose SHA-256 is listed in admin.keys' },
+      bearer: { type: 'http', scheme: 'bearer', description: 'The same key as a bearer token' },
+    },
+    schemas: SCHEMAS,
+  },
+} as const;

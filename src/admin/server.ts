@@ -1,0 +1,133 @@
+/**
+ * The admin API's listener: its own node:http server on admin.host:admin.port (loopback
+ * by default), apart from the MCP edge. Each request: Host/Origin check → authenticate
+ * (401) → route (404, 405) → authorize the role (403) → handler → one JSON answer; every
+ * mutating request, refused or not, writes one audit line. docs/admin-api.md describes it.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { loadConfig } from '../config/load.js';
+import { ConfigError } from '../errors/catalog.js';
+import type { Gateway } from '../gateway.js';
+import { isLoopbackHost } from '../transport/inbound/http-server.js';
+import { checkOriginAndHost } from '../transport/inbound/http-util.js';
+import { writeAudit } from './audit.js';
+import { authenticate, authorize, type Identity } from './auth.js';
+import { EVENT_LOOP_RESOLUTION_MS, type AdminContext } from './context.js';
+import { AdminError, readAdminBody, sendAdminError, sendAdminJson } from './http.js';
+import { adminRoutes } from './routes/index.js';
+import { isWrite, Router, type AdminRequest, type Method } from './router.js';
+
+export interface AdminServerOptions {
+  /** The config file the gateway was started from, and the CLI overrides applied to it. */
+  configFile?: string | undefined;
+  configOverrides?: Array<{ path: string[]; value: unknown }> | undefined;
+  /** The bound URL of the MCP endpoint (for GET /admin/info). */
+  mcpUrl?: string | undefined;
+}
+
+export interface AdminServer {
+  /** http://host:port/admin */
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+export async function startAdminServer(gw: Gateway, opts: AdminServerOptions = {}): Promise<AdminServer> {
+  const cfg = gw.config.admin;
+  const log = gw.log.child({ component: 'admin' });
+  if (cfg.insecure_no_auth && !isLoopbackHost(cfg.host)) {
+    throw new ConfigError(`admin.insecure_no_auth is only honoured on a loopback address, and admin.host is "${cfg.host}": bind the admin API to 127.0.0.1 or configure admin.keys`);
+  }
+  const eventLoop = monitorEventLoopDelay({ resolution: EVENT_LOOP_RESOLUTION_MS });
+  eventLoop.enable();
+  let url = '';
+  const ctx: AdminContext = {
+    gw,
+    log,
+    startedAt: Date.now(),
+    configFile: opts.configFile,
+    loadFile: () => loadConfig({ file: opts.configFile, overrides: opts.configOverrides ?? [] }),
+    urls: () => ({ mcp: opts.mcpUrl, admin: url || undefined }),
+    eventLoop,
+    lastSync: undefined,
+    maxBodyBytes: gw.config.server.max_body_bytes,
+  };
+  const router: Router = new Router(adminRoutes(() => router.table));
+  let insecureAllowed = false;
+
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    const t0 = performance.now();
+    const method = req.method ?? 'GET';
+    const path = new URL(req.url ?? '/', 'http://admin').pathname.replace(/(.)\/+$/, '$1');
+    let who: Identity | undefined;
+    let route = path;
+    let params: Record<string, string> = {};
+    const details: Record<string, unknown> = {};
+    let status = 500;
+    let code: string | undefined;
+    try {
+      // DNS rebinding (a browser page reaching a loopback listener): loopback names only.
+      const bad = checkOriginAndHost(req, { allowedOrigins: [], allowedHosts: [], boundToLoopback: insecureAllowed });
+      if (bad) throw new AdminError(bad.code, bad.message);
+      who = authenticate(req, gw.config.admin, insecureAllowed);
+      if (path !== '/admin' && !path.startsWith('/admin/')) throw new AdminError('MCPEG_ERR_NOT_FOUND', `no admin route ${path} (the admin API is under /admin; GET /admin lists the routes)`);
+      const m = router.match(method, path);
+      if ('allowed' in m) {
+        if (m.allowed.length === 0) throw new AdminError('MCPEG_ERR_NOT_FOUND', `no admin route ${path} (GET /admin lists the routes)`);
+        throw new AdminError('MCPEG_ERR_METHOD_NOT_ALLOWED', `${method} is not allowed on ${path} (allowed: ${m.allowed.join(', ')})`, undefined, 405, { allow: m.allowed.join(', ') });
+      }
+      route = m.route.path;
+      params = m.params;
+      authorize(who, isWrite(method));
+      const areq: AdminRequest = {
+        method: method as Method,
+        path,
+        params,
+        query: new URL(req.url ?? '/', 'http://admin').searchParams,
+        headers: req.headers,
+        who,
+        body: () => readAdminBody(req, ctx.maxBodyBytes, m.route.yaml === true),
+        audit: details,
+      };
+      const reply = await m.route.handler(areq, ctx);
+      status = reply.status ?? 200;
+      sendAdminJson(res, status, reply.body);
+    } catch (err) {
+      status = sendAdminError(res, err);
+      code = err instanceof AdminError ? err.code : 'MCPEG_ERR_INTERNAL';
+      if (status >= 500) log.error({ err: (err as Error).message, method, route }, 'admin request failed');
+    } finally {
+      if (!req.readableEnded) req.resume();
+    }
+    const ms = Math.round((performance.now() - t0) * 10) / 10;
+    if (isWrite(method)) writeAudit(log, { who, method, route, path, target: params, status, code, details, remote: req.socket.remoteAddress, ms });
+    else log.debug({ who: who?.name ?? null, method, route, status, ms }, 'admin request');
+  };
+
+  const server: Server = createServer({ maxHeaderSize: 16 * 1024, headersTimeout: 20_000, requestTimeout: 120_000 }, (req, res) => void handle(req, res));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(cfg.port, cfg.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const addr = server.address() as AddressInfo;
+  insecureAllowed = isLoopbackHost(addr.address);
+  const close = () =>
+    new Promise<void>((resolve) => {
+      eventLoop.disable();
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
+  if (cfg.insecure_no_auth && !insecureAllowed) {
+    await close();
+    throw new ConfigError(`admin.insecure_no_auth is only honoured on a loopback address; the admin API bound to ${addr.address}`);
+  }
+  url = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}/admin`;
+  if (cfg.insecure_no_auth) log.warn({ url }, 'admin API without authentication (admin.insecure_no_auth): every local process has role admin');
+  else if (cfg.keys.length === 0) log.warn({ url }, 'admin API has no keys (admin.keys): every request is refused with 401');
+  log.info({ url, keys: cfg.keys.map((k) => `${k.name} (${k.role})`) }, 'admin API listening');
+  return { url, close };
+}
