@@ -3,7 +3,8 @@ import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { ConfigError } from '../errors/catalog.js';
 
-export const EXIT = { OK: 0, FAILURE: 1, USAGE: 2, CONFIG: 3, RUNNING: -1 } as const;
+/** docs/cli.md#exit-codes. RUNNING is not an exit code: the gateway is serving, main() must not exit. */
+export const EXIT = { OK: 0, FAILURE: 1, USAGE: 2, CONFIG: 3, NOT_RUNNING: 4, STALE_PID: 5, ALREADY_RUNNING: 6, KILLED: 7, RUNNING: -1 } as const;
 
 export { VERSION } from '../version.js';
 
@@ -12,6 +13,12 @@ export function printUsage(): void {
 
 Commands:
   gateway [--config FILE] [--host H] [--port N]   run the gateway over HTTP (also: mcpeg --config FILE ...)
+          [--dev] [--daemon] [--pid-file F] [--log-file F]
+  stop [--pid-file F] [--timeout 10s]             stop the running gateway (SIGTERM, then SIGKILL after the timeout)
+  restart [--pid-file F]                          stop the daemon and start it again with the same arguments
+  status [--verbose] [--json] [--pid-file F]      pid, uptime, version, addresses, backends; exit 0/4/5
+  reload [--pid-file F]                           reload the configuration file (SIGHUP) and report the change
+  log-rotate [--pid-file F]                       rotate the log file now (SIGUSR1)
   stdio [--config FILE]                           serve one client over stdin/stdout
   validate --config FILE                          check a config file; exit 3 on problems
   validate --openapi FILE                         check an OpenAPI document; problems at their JSON pointers
@@ -19,7 +26,11 @@ Commands:
   version                                         print the version
 
 Without --config, the embedded default configuration is used.
-Environment: MCPEG_CONFIG names the config file; MCPEG_<SECTION>__<KEY>=value overrides a key.
+Environment: MCPEG_CONFIG names the config file; MCPEG_<SECTION>__<KEY>=value overrides a key;
+MCPEG_PID_FILE names the pid file (default ./mcpeg.pid).
+Aliases: mcpeg --dev, --daemon (gateway), --stop, --restart, --status, --reload, --log-rotate.
+Exit codes: 0 ok, 1 failure, 2 usage, 3 invalid config, 4 not running, 5 stale pid file,
+6 already running, 7 stopped with SIGKILL. --help on any command prints its usage.
 `);
 }
 

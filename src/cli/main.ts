@@ -1,24 +1,32 @@
 #!/usr/bin/env node
 /**
- * The `mcpeg` command: one verb per file. Exit codes (docs/cli.md):
- * 0 ok, 1 runtime failure, 2 usage error, 3 invalid configuration.
+ * The `mcpeg` command: one verb per file. Exit codes (docs/cli.md#exit-codes):
+ * 0 ok, 1 runtime failure, 2 usage error, 3 invalid configuration, 4 not running,
+ * 5 stale pid file, 6 already running, 7 stopped with SIGKILL.
  */
-import { runGateway } from './gateway.js';
-import { runStdio } from './stdio.js';
-import { runValidate } from './validate.js';
-import { runCodegen } from './codegen.js';
-import { EXIT, printUsage, VERSION } from './common.js';
+import { EXIT, printUsage, tryParse, VERSION } from './common.js';
 
+// Loaded on use: `mcpeg status` need not load the gateway, the MCP SDK and undici.
 const VERBS: Record<string, (argv: string[]) => Promise<number>> = {
-  gateway: runGateway,
-  stdio: runStdio,
-  validate: runValidate,
-  codegen: runCodegen,
-  version: async () => {
+  gateway: async (argv) => (await import('./gateway.js')).runGateway(argv),
+  stdio: async (argv) => (await import('./stdio.js')).runStdio(argv),
+  validate: async (argv) => (await import('./validate.js')).runValidate(argv),
+  codegen: async (argv) => (await import('./codegen.js')).runCodegen(argv),
+  stop: async (argv) => (await import('./stop.js')).runStop(argv),
+  restart: async (argv) => (await import('./restart.js')).runRestart(argv),
+  status: async (argv) => (await import('./status.js')).runStatus(argv),
+  reload: async (argv) => (await import('./reload.js')).runReload(argv),
+  'log-rotate': async (argv) => (await import('./log-rotate.js')).runLogRotate(argv),
+  version: async (argv) => {
+    const parsed = tryParse(argv, {}, 'Usage: mcpeg version\nPrints "mcpeg <version>".');
+    if (typeof parsed === 'number') return parsed;
     process.stdout.write(`mcpeg ${VERSION}\n`);
     return EXIT.OK;
   },
 };
+
+/** The original README's top-level forms: `mcpeg --status --verbose` is `mcpeg status --verbose`. */
+const ALIASES: Record<string, string> = { '--stop': 'stop', '--restart': 'restart', '--status': 'status', '--reload': 'reload', '--log-rotate': 'log-rotate' };
 
 async function main(argv: string[]): Promise<number> {
   const [verb, ...rest] = argv;
@@ -27,8 +35,16 @@ async function main(argv: string[]): Promise<number> {
     return verb === undefined ? EXIT.USAGE : EXIT.OK;
   }
   if (verb === '--version' || verb === '-v') return VERBS.version([]);
-  // The original's top-level form: `mcpeg --dev`, `mcpeg --config x.yaml` run the gateway.
-  if (verb.startsWith('-')) return runGateway(argv);
+  if (verb.startsWith('-')) {
+    const aliases = argv.filter((a) => Object.hasOwn(ALIASES, a));
+    if (aliases.length > 1) {
+      process.stderr.write(`mcpeg: ${aliases.join(' and ')} cannot be combined\n`);
+      return EXIT.USAGE;
+    }
+    if (aliases.length === 1) return VERBS[ALIASES[aliases[0]]](argv.filter((a) => a !== aliases[0]));
+    // `mcpeg --dev`, `mcpeg --daemon`, `mcpeg --config x.yaml` run the gateway.
+    return VERBS.gateway(argv);
+  }
   const run = VERBS[verb];
   if (!run) {
     process.stderr.write(`mcpeg: unknown command "${verb}"\n`);

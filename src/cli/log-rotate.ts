@@ -1,0 +1,39 @@
+/** `mcpeg log-rotate`: SIGUSR1 to the running gateway, which rotates its log file now. */
+import { EXIT, tryParse } from './common.js';
+import { badTimeout, pidFileOf, PID_FILE_OPTION, runningOrReport, signalAndWait, TIMEOUT_OPTION, timeoutOf } from './control.js';
+
+const USAGE = `Usage: mcpeg log-rotate [--pid-file FILE] [--timeout 30s]
+Sends SIGUSR1 to the gateway named by the pid file. It rotates its log file now: FILE is
+gzipped to FILE.1.gz (older archives move up to .2.gz ... and beyond --log-keep are
+deleted) and a fresh FILE is opened. If FILE had been moved away (by logrotate), the
+gateway only opens a new FILE. Waits for the archive to be written and prints it.
+Exit 0 done, 4 not running, 5 stale pid file, 1 failure or no answer in time.`;
+
+export async function runLogRotate(argv: string[]): Promise<number> {
+  const parsed = tryParse(argv, { ...PID_FILE_OPTION, ...TIMEOUT_OPTION }, USAGE);
+  if (typeof parsed === 'number') return parsed;
+  const timeoutMs = timeoutOf(parsed.values, '30s');
+  if (timeoutMs === undefined) return badTimeout(parsed.values);
+  const pidFile = pidFileOf(parsed.values);
+  const running = runningOrReport(pidFile);
+  if (typeof running === 'number') return running;
+  const r = await signalAndWait(pidFile, running, 'SIGUSR1', (s) => s.logRotations.count, timeoutMs);
+  if (typeof r === 'number') return r;
+  if (r === 'unconfirmed') {
+    process.stdout.write(`mcpeg: sent SIGUSR1 to pid ${running.pid}\n`);
+    return EXIT.OK;
+  }
+  if (r === 'timeout') {
+    process.stderr.write(`mcpeg: sent SIGUSR1 to pid ${running.pid}; no outcome within ${timeoutMs / 1000} s (see the log)\n`);
+    return EXIT.FAILURE;
+  }
+  const done = r.logRotations;
+  if (done.error) {
+    process.stderr.write(`mcpeg: the log rotation failed: ${done.error}\n`);
+    return EXIT.FAILURE;
+  }
+  if (done.action === 'none') process.stdout.write(`mcpeg (pid ${r.pid}) logs to stderr: no log file to rotate\n`);
+  else if (done.action === 'reopened') process.stdout.write(`mcpeg reopened its log file ${r.logFile} (the old one had been moved away)\n`);
+  else process.stdout.write(`mcpeg rotated its log file: ${r.logFile} -> ${done.archive ?? '(not kept: --log-keep 0)'}\n`);
+  return EXIT.OK;
+}
