@@ -4,7 +4,7 @@
  * file (pidfile.ts).
  */
 import { resolve } from 'node:path';
-import { EXIT } from './common.js';
+import { EXIT, tryParse } from './common.js';
 import { defaultPidFile, inspectPidFile, readState, type DaemonState } from './pidfile.js';
 
 export const PID_FILE_OPTION = { 'pid-file': { type: 'string' } } as const;
@@ -87,4 +87,29 @@ export async function signalAndWait(
     return now !== undefined && now.pid === running.pid && counter(now) > before;
   }, timeoutMs);
   return ok ? now! : 'timeout';
+}
+
+/**
+ * The shape of `reload` and `log-rotate`: parse --pid-file/--timeout, find the gateway,
+ * signal it and wait for the outcome it records. Returns its state once the outcome is
+ * recorded, or the exit code to end with (usage, not running, unconfirmed, no answer).
+ */
+export async function signalVerb(argv: string[], usage: string, signal: NodeJS.Signals, counter: (s: DaemonState) => number): Promise<DaemonState | number> {
+  const parsed = tryParse(argv, { ...PID_FILE_OPTION, ...TIMEOUT_OPTION }, usage);
+  if (typeof parsed === 'number') return parsed;
+  const timeoutMs = timeoutOf(parsed.values, '30s');
+  if (timeoutMs === undefined) return badTimeout(parsed.values);
+  const pidFile = pidFileOf(parsed.values);
+  const running = runningOrReport(pidFile);
+  if (typeof running === 'number') return running;
+  const r = await signalAndWait(pidFile, running, signal, counter, timeoutMs);
+  if (r === 'unconfirmed') {
+    process.stdout.write(`mcpeg: sent ${signal} to pid ${running.pid}\n`);
+    return EXIT.OK;
+  }
+  if (r === 'timeout') {
+    process.stderr.write(`mcpeg: sent ${signal} to pid ${running.pid}; no outcome within ${timeoutMs / 1000} s (see the log)\n`);
+    return EXIT.FAILURE;
+  }
+  return r;
 }

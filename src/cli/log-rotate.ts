@@ -1,6 +1,6 @@
 /** `mcpeg log-rotate`: SIGUSR1 to the running gateway, which rotates its log file now. */
-import { EXIT, tryParse } from './common.js';
-import { badTimeout, pidFileOf, PID_FILE_OPTION, runningOrReport, signalAndWait, TIMEOUT_OPTION, timeoutOf } from './control.js';
+import { EXIT } from './common.js';
+import { signalVerb } from './control.js';
 
 const USAGE = `Usage: mcpeg log-rotate [--pid-file FILE] [--timeout 30s]
 Sends SIGUSR1 to the gateway named by the pid file. It rotates its log file now: FILE is
@@ -10,23 +10,8 @@ gateway only opens a new FILE. Waits for the archive to be written and prints it
 Exit 0 done, 4 not running, 5 stale pid file, 1 failure or no answer in time.`;
 
 export async function runLogRotate(argv: string[]): Promise<number> {
-  const parsed = tryParse(argv, { ...PID_FILE_OPTION, ...TIMEOUT_OPTION }, USAGE);
-  if (typeof parsed === 'number') return parsed;
-  const timeoutMs = timeoutOf(parsed.values, '30s');
-  if (timeoutMs === undefined) return badTimeout(parsed.values);
-  const pidFile = pidFileOf(parsed.values);
-  const running = runningOrReport(pidFile);
-  if (typeof running === 'number') return running;
-  const r = await signalAndWait(pidFile, running, 'SIGUSR1', (s) => s.logRotations.count, timeoutMs);
+  const r = await signalVerb(argv, USAGE, 'SIGUSR1', (s) => s.logRotations.count);
   if (typeof r === 'number') return r;
-  if (r === 'unconfirmed') {
-    process.stdout.write(`mcpeg: sent SIGUSR1 to pid ${running.pid}\n`);
-    return EXIT.OK;
-  }
-  if (r === 'timeout') {
-    process.stderr.write(`mcpeg: sent SIGUSR1 to pid ${running.pid}; no outcome within ${timeoutMs / 1000} s (see the log)\n`);
-    return EXIT.FAILURE;
-  }
   const done = r.logRotations;
   if (done.error) {
     process.stderr.write(`mcpeg: the log rotation failed: ${done.error}\n`);
