@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Run the MCP conformance suite (server scenarios, active suite by default)
+# Run the MCP conformance suite (@modelcontextprotocol/conformance 0.2.0-alpha.12;
+# server scenarios, active suite by default)
 # against a Streamable HTTP MCP endpoint.
 #
 # usage: scripts/conformance.sh URL [extra conformance args...]
 #   e.g. scripts/conformance.sh http://127.0.0.1:3001/mcp
 #        scripts/conformance.sh http://127.0.0.1:3001/mcp --scenario tools-call-sampling
 #        scripts/conformance.sh http://127.0.0.1:3001/mcp --suite all --verbose
+#        scripts/conformance.sh http://127.0.0.1:3001/mcp --suite all --spec-version 2026-07-28
+#        scripts/conformance.sh http://127.0.0.1:3001/mcp --requirements 2026-07-28
 #
 # Uses the Node 22 binary from tools/conformance (the conformance CLI needs Node 22).
 # Prints the per-scenario pass/fail summary; exits non-zero if any check failed.
@@ -33,10 +36,13 @@ fi
 if [[ ! -x "$NODE22" ]]; then echo "conformance.sh: Node 22 binary not found at $NODE22" >&2; exit 2; fi
 if [[ ! -f "$CLI" ]]; then echo "conformance.sh: conformance CLI not found at $CLI" >&2; exit 2; fi
 
-# Default to the active suite unless the caller picked a scenario or suite.
+# Default to the active suite unless the caller picked a scenario, a suite or a
+# frozen requirements set (the CLI refuses --requirements combined with --suite).
 SUITE_ARGS=(--suite active)
 for a in "$@"; do
-  case "$a" in --scenario|--scenario=*|--suite|--suite=*) SUITE_ARGS=() ;; esac
+  case "$a" in
+    --scenario|--scenario=*|--suite|--suite=*|--requirements|--requirements=*) SUITE_ARGS=() ;;
+  esac
 done
 
 LOG="$(mktemp -t conformance.XXXXXX.log)"

@@ -19,6 +19,7 @@ import { GatewayError } from './errors/catalog.js';
 import { RateLimiter } from './resilience/rate-limiter.js';
 import { MemorySessionStore, type SessionStore } from './protocol/session-store.js';
 import { SessionManager } from './protocol/sessions.js';
+import { ContinuationStore } from './protocol/continuation.js';
 import { AGGREGATE_VIEW, backendViewId, Registry } from './router/registry.js';
 import { MemoryEventStore, type EventStore } from './transport/inbound/event-store.js';
 import { createHttpServer, type EndpointSet } from './transport/inbound/http-server.js';
@@ -81,8 +82,15 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
     if (cfg.enabled) backends.set(name, new Backend(name, relayOptions(cfg), backendReplicas(name, cfg, config.paths as BackendPaths, log.child({ backend: name })), log, listener));
   }
   registry = new Registry(backends, config.namespacing.separator, log);
+  const continuations = new ContinuationStore(config.server.input_required_timeout);
+  const instructionsOf = (viewId: string) => {
+    const v = registry!.view(viewId);
+    if (!v || v.backends.length !== 1) return undefined;
+    return backends.get(v.backends[0])?.info?.instructions;
+  };
   const host = {
     log,
+    continuations,
     view: (id: string) => registry!.view(id),
     backend: (name: string) => backends.get(name),
   };
@@ -90,11 +98,7 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
     idleTimeoutMs: config.server.session_idle_timeout,
     backendIdleMs: Math.min(Infinity, ...Object.values(config.backends).map((b) => b.idle_timeout), ...config.plugins.map((p) => p.idle_timeout)),
     maxSessions: config.server.max_sessions,
-    instructions: (viewId) => {
-      const v = registry!.view(viewId);
-      if (!v || v.backends.length !== 1) return undefined;
-      return backends.get(v.backends[0])?.info?.instructions;
-    },
+    instructions: instructionsOf,
   });
   registry.onListChanged = (viewIds, method) => sessions!.broadcast(viewIds, { jsonrpc: '2.0', method });
 
@@ -113,7 +117,7 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
           },
         }
       : undefined;
-  const dispatch: DispatchOptions = { pageSize: config.server.list_page_size, draining, limits };
+  const dispatch: DispatchOptions = { pageSize: config.server.list_page_size, draining, limits, listTtlMs: config.server.list_cache_ttl, instructions: instructionsOf };
   const events = opts.eventStore ?? new MemoryEventStore(config.server.event_store_max_events);
   // Observability: metrics and the per-request log line subscribe to dispatch's events.
   const catalogTools = new WeakMap<object, Set<string>>();
@@ -310,12 +314,13 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
         draining.value = true;
         sessions!.refuseNew();
         const deadline = Date.now() + Math.max(0, config.server.shutdown_timeout - 1000);
-        const inflight = () => [...sessions!.sessions()].reduce((n, s) => n + s.inflight.size, 0);
+        const inflight = () => [...sessions!.sessions(), ...sessions!.transient].reduce((n, s) => n + s.inflight.size, 0);
         if (inflight() > 0) log.info({ inflight: inflight() }, 'draining in-flight requests');
         while (inflight() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
         for (const set of endpointSets()) set.legacy?.closeAll();
         server.closeAllConnections?.();
       }
+      continuations.close();
       await sessions!.closeAll('gateway shutting down');
       unsubscribe(mcpRequests.name, requestLog);
       metrics.close();

@@ -20,6 +20,13 @@ const mcpBackendSchema = z
     /** remote */
     url: z.url({ protocol: /^https?$/ }).optional(),
     transport: z.enum(['auto', 'streamable_http', 'sse']).default('auto'),
+    /**
+     * Which lifecycle to speak: `auto` asks server/discover first and uses the stateless
+     * 2026-07-28 revision when the server offers it, else initialize (2025-11-25 and older).
+     */
+    protocol: z.enum(['auto', 'stateless', 'stateful']).default('auto'),
+    /** Backend sessions the gateway holds per client-capability set for stateless clients (stateful backends). */
+    stateless_pool_size: z.number().int().min(1).max(256).default(8),
     headers: z.record(z.string(), z.string()).default({}),
     /** Several HTTP replicas of one server (instead of url). */
     endpoints: z.array(z.object({ url: z.url({ protocol: /^https?$/ }), weight: z.number().int().min(1).default(1) }).strict()).optional(),
@@ -75,6 +82,10 @@ export const configSchema = z
         sse_retry: duration('1s'),
         legacy_sse: z.boolean().default(true),
         list_page_size: z.number().int().min(0).default(0),
+        /** Caching hint (ttlMs) on list results for 2026-07-28 clients; subscriptions/listen announces changes sooner. */
+        list_cache_ttl: duration('30s'),
+        /** How long a stateless client's input_required answer stays resumable (stateful backends hold the call meanwhile). */
+        input_required_timeout: duration('5m'),
         shutdown_timeout: duration('10s'),
         /** Largest request header block (node:http maxHeaderSize); larger gets 431. */
         max_header_bytes: z.number().int().min(1024).default(16 * 1024),
@@ -128,7 +139,7 @@ export type Config = z.output<typeof configSchema>;
 export type BackendConfig = z.output<typeof backendSchema>;
 export type McpBackendConfig = z.output<typeof mcpBackendSchema>;
 /** What every backend kind (MCP server, plugin) has: timeouts, session mode, restart. */
-export type BackendOptions = Pick<McpBackendConfig, 'timeout' | 'connect_timeout' | 'session_mode' | 'idle_timeout' | 'restart' | 'prefix' | 'load_balancing' | 'health_check' | 'outlier_detection' | 'circuit_breaker' | 'max_inflight' | 'required'> & {
+export type BackendOptions = Partial<Pick<McpBackendConfig, 'protocol' | 'stateless_pool_size'>> & Pick<McpBackendConfig, 'timeout' | 'connect_timeout' | 'session_mode' | 'idle_timeout' | 'restart' | 'prefix' | 'load_balancing' | 'health_check' | 'outlier_detection' | 'circuit_breaker' | 'max_inflight' | 'required'> & {
   /** Relay-level retries (MCP backends; REST backends retry their HTTP calls themselves). */
   retries?: RetryConfig | undefined;
   /** Per-tool timeout and idempotency, by the backend's own tool name. */

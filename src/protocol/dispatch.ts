@@ -16,6 +16,11 @@ import type { CallTag } from '../upstream/client-link.js';
 import { errorResponse, resultResponse, type JsonRpcNotification, type JsonRpcRequest, type JsonRpcResponse, type RequestId } from './jsonrpc.js';
 import type { ClientSession, Target } from './session.js';
 import { needsTranslation, translateResult } from './translate.js';
+import { CACHEABLE, INPUT_METHODS, isInputRequired, META_SERVER_INFO, MODERN_VERSIONS } from './modern.js';
+import { ContinuationStore } from './continuation.js';
+import { serverCapabilities } from './lifecycle.js';
+import { GATEWAY_INFO } from '../upstream/replica.js';
+import type { BackendConnection } from '../upstream/connection.js';
 
 type Params = Record<string, unknown>;
 type Handler = (s: ClientSession, req: JsonRpcRequest, cancel: Cancellation, opts: DispatchOptions, note: RequestNote) => Promise<Params> | Params;
@@ -26,7 +31,16 @@ export interface DispatchOptions {
   draining?: { value: boolean };
   /** Session-level rate limits (backend and tool scope); throws MCPEG_ERR_RATE_LIMITED. */
   limits?: SessionLimits | undefined;
+  /** ttlMs of list results for 2026-07-28 clients (caching hints, SEP-2549). */
+  listTtlMs?: number;
+  /** Instructions for a view's server/discover (one backend: its own). */
+  instructions?: (viewId: string) => string | undefined;
 }
+
+/** Methods of the stateful lifecycle that the stateless revision removed (SEP-2575): unknown to 2026-07-28 clients. */
+const REMOVED_IN_MODERN = new Set(['initialize', 'ping', 'logging/setLevel', 'resources/subscribe', 'resources/unsubscribe']);
+/** Rounds of input_required a stateful client's call may go through before the gateway gives up. */
+const MAX_INPUT_ROUNDS = 10;
 
 export interface SessionLimits {
   check(s: ClientSession, scope: 'backend' | 'tool', name: string): void;
@@ -90,7 +104,7 @@ interface RequestNote {
 }
 
 async function serve(s: ClientSession, req: JsonRpcRequest, opts: DispatchOptions, note: RequestNote): Promise<JsonRpcResponse | undefined> {
-  const handler = HANDLERS[req.method];
+  const handler = s.modern ? (REMOVED_IN_MODERN.has(req.method) ? undefined : HANDLERS[req.method] ?? MODERN_HANDLERS[req.method]) : HANDLERS[req.method];
   if (!handler) {
     return errorResponse(req.id, new GatewayError('MCPEG_ERR_METHOD_NOT_FOUND', `Method not found: ${req.method}`, { method: req.method }).toJsonRpc());
   }
@@ -102,6 +116,7 @@ async function serve(s: ClientSession, req: JsonRpcRequest, opts: DispatchOption
   try {
     let result = await handler(s, req, cancel, opts, note);
     if (needsTranslation(s.protocolVersion)) result = translateResult(req.method, result, s.protocolVersion);
+    else if (s.modern) result = modernResult(req.method, result, opts);
     return resultResponse(req.id, result);
   } catch (err) {
     if (cancel.cancelled) return undefined;
@@ -225,6 +240,7 @@ async function relay(s: ClientSession, backendName: string, req: JsonRpcRequest,
       if (b.replicas.length > 1) note.replica = replica.id;
       const permit = replica.breaker?.tryAcquire();
       if (replica.breaker && !permit) {
+        target.release?.();
         if (b.hasAlternative(replica) && attempt < b.replicas.length) {
           exclude = replica;
           continue;
@@ -234,7 +250,7 @@ async function relay(s: ClientSession, backendName: string, req: JsonRpcRequest,
       }
       replica.active++;
       try {
-        const result = await conn.request(req.method, params, { timeoutMs, cancel, tag, onProgress });
+        const result = await call(s, conn, replica, req.method, params, { timeoutMs, cancel, tag, onProgress });
         permit?.success();
         replica.recordOutcome(false, b.mayEject);
         return result;
@@ -254,6 +270,7 @@ async function relay(s: ClientSession, backendName: string, req: JsonRpcRequest,
         await pause(attempt, retry!, cancel);
       } finally {
         replica.active--;
+        target.release?.();
       }
     }
   } finally {
@@ -346,4 +363,81 @@ function resourceRoute(s: ClientSession, req: JsonRpcRequest): string {
   const backend = s.view.resourceBackend(uri);
   if (!backend) throw new GatewayError('MCPEG_ERR_RESOURCE_NOT_FOUND', `Resource not found: no backend offers ${uri}`, { uri });
   return backend;
+}
+
+type CallOpts = Parameters<BackendConnection['request']>[2];
+
+/**
+ * One call to the backend, across the two lifecycles (SEP-2575, SEP-2322):
+ * - stateless backend: the client's capabilities ride in the envelope; an
+ *   `input_required` answer goes back as it is to a stateless client, and is fulfilled
+ *   for a stateful one (real requests to it) and the call repeated with its answers;
+ * - stateful backend, stateless client: requests the backend sends mid-call become an
+ *   `input_required` answer, and the call waits for the client's retry (continuation.ts);
+ * - both stateful: the call as it is.
+ */
+async function call(s: ClientSession, conn: BackendConnection, replica: Replica, method: string, params: Params, opts: CallOpts): Promise<Params> {
+  if (replica.modern) {
+    const client = { capabilities: s.capabilities, clientInfo: s.clientInfo, logLevel: s.logLevel };
+    let result = await conn.request(method, params, { ...opts, client });
+    for (let round = 1; !s.modern && isInputRequired(result) && INPUT_METHODS.has(method); round++) {
+      if (round > MAX_INPUT_ROUNDS) throw new GatewayError('MCPEG_ERR_BACKEND_UNAVAILABLE', `backend "${replica.name}" asked for client input more than ${MAX_INPUT_ROUNDS} times for one ${method}`, { backend: replica.name });
+      const inputResponses = await fulfil(s, result, opts.cancel);
+      const retry: Params = { ...params, inputResponses };
+      if (result.requestState !== undefined) retry.requestState = result.requestState;
+      result = await conn.request(method, retry, { ...opts, client });
+    }
+    return result;
+  }
+  const store = s.host.continuations;
+  if (!s.modern || !store || !INPUT_METHODS.has(method) || !opts.cancel) return conn.request(method, params, opts);
+  if (ContinuationStore.owns(params.requestState)) return store.resume(params.requestState, params, s);
+  return store.outcome(s, conn.request(method, params, opts), opts.cancel);
+}
+
+/** A stateful client answers a stateless backend's input requests: each becomes a real request to it. */
+async function fulfil(s: ClientSession, r: Params, cancel: Cancellation | undefined): Promise<Params> {
+  const asks = Object.entries((r.inputRequests ?? {}) as Record<string, { method?: unknown; params?: Params }>);
+  const ac = new AbortController();
+  cancel?.onCancel(() => ac.abort('cancelled'));
+  const answers = await Promise.all(asks.map(async ([key, ask]) => {
+    if (typeof ask?.method !== 'string') throw new GatewayError('MCPEG_ERR_BACKEND_UNAVAILABLE', `input request "${key}" has no method`);
+    return [key, await s.requestClient(ask.method, ask.params, undefined, ac.signal)] as const;
+  }));
+  return Object.fromEntries(answers);
+}
+
+/**
+ * A result as a 2026-07-28 client must get it: `resultType` (complete unless the backend
+ * asked for input), caching hints on list and read results (SEP-2549: lists are the same
+ * for every client of a view, hence public; a read's hints are the backend's, else
+ * private and not cached), and the gateway named as the server that answered.
+ */
+function modernResult(method: string, r: Params, o: DispatchOptions): Params {
+  const out: Params = { ...r, resultType: r.resultType ?? 'complete', _meta: { ...(r._meta as Params | undefined), [META_SERVER_INFO]: GATEWAY_INFO } };
+  if (CACHEABLE.has(method) && out.resultType === 'complete') {
+    const listed = method !== 'resources/read';
+    if (typeof out.ttlMs !== 'number' || !Number.isInteger(out.ttlMs) || out.ttlMs < 0) out.ttlMs = listed ? (o.listTtlMs ?? 0) : 0;
+    if (out.cacheScope !== 'public' && out.cacheScope !== 'private') out.cacheScope = listed ? 'public' : 'private';
+  } else {
+    delete out.ttlMs;
+    delete out.cacheScope;
+  }
+  return out;
+}
+
+/** Methods only the stateless revision has. subscriptions/listen is a stream: the transports serve it. */
+const MODERN_HANDLERS: Record<string, Handler> = {
+  'server/discover': (s, _req, _cancel, o) => {
+    const instructions = o.instructions?.(s.viewId);
+    return { supportedVersions: [...MODERN_VERSIONS], capabilities: modernCapabilities(s), ...(instructions ? { instructions } : {}) };
+  },
+};
+
+/** What a stateless client is offered: no logging/setLevel or resources/subscribe (removed); list changes over subscriptions/listen. */
+function modernCapabilities(s: ClientSession): Params {
+  const caps = serverCapabilities(s.view);
+  const resources = { ...(caps.resources as Params) };
+  delete resources.subscribe;
+  return { ...caps, resources };
 }

@@ -16,6 +16,8 @@ import type { JsonRpcMessage, JsonRpcNotification, JsonRpcRequest, JsonRpcRespon
 import { isErrorResponse } from './jsonrpc.js';
 import type { SessionRecord } from './session-store.js';
 import { versionAtLeast } from './versions.js';
+import { INPUT_CAPABILITY, isModernVersion } from './modern.js';
+import type { ContinuationStore } from './continuation.js';
 
 /** Where server-initiated messages go; false when no channel can take them now. */
 export interface Outbound {
@@ -26,6 +28,8 @@ export interface Outbound {
 
 export interface SessionHost {
   readonly log: Logger;
+  /** Calls of stateless clients that wait for the client's input (instance-local). */
+  readonly continuations?: ContinuationStore;
   view(id: string): View | undefined;
   backend(name: string): Backend | undefined;
 }
@@ -49,6 +53,16 @@ interface OpenBackendSession {
 export interface Target {
   conn: BackendConnection;
   replica: Replica;
+  /** Gives a pooled backend session back (stateless clients on stateful backends). */
+  release?: () => void;
+}
+
+/** A backend's request to a stateless client, waiting for the client to answer it in a retry (SEP-2322). */
+export interface PendingInput {
+  method: string;
+  params: Record<string, unknown> | undefined;
+  resolve(r: Record<string, unknown>): void;
+  reject(e: unknown): void;
 }
 
 /** Which capability each server-to-client request needs (client features in the spec). */
@@ -64,6 +78,12 @@ export class ClientSession implements ClientLink, ConnectionOwner {
   readonly protocolVersion: string;
   readonly capabilities: Record<string, unknown>;
   readonly clientInfo: Record<string, unknown>;
+  /** A stateless (2026-07-28) client: this session lives for one request and has no id the client knows. */
+  readonly modern: boolean;
+  /** Stateless clients: backend requests waiting for the client's answer, by the key the client sees. */
+  readonly inputs = new Map<string, PendingInput>();
+  /** Wakes a relay waiting on a stateful backend when the backend asks the client something. */
+  onInput: (() => void) | undefined;
   readonly createdAt = Date.now();
   lastSeen = Date.now();
   initialized = false;
@@ -90,6 +110,7 @@ export class ClientSession implements ClientLink, ConnectionOwner {
     this.capabilities = init.capabilities;
     this.clientInfo = init.clientInfo;
     this.host = host;
+    this.modern = isModernVersion(init.protocolVersion);
   }
 
   get isClosed(): boolean {
@@ -118,11 +139,14 @@ export class ClientSession implements ClientLink, ConnectionOwner {
    */
   target(backend: Backend, key?: string, exclude?: Replica): Promise<Target> {
     const hashKey = key ?? this.routeKey(backend);
-    if (backend.cfg.session_mode === 'shared') {
+    if (backend.cfg.session_mode === 'shared' || this.modern || backend.modern) {
       const replica = backend.pick(hashKey, exclude);
       const conn = replica?.sharedConnection;
       if (!replica || !conn || replica.state !== 'up') return Promise.reject(unavailable(backend, replica));
-      return Promise.resolve({ conn, replica });
+      // Stateless backends have no sessions: one connection carries every client's calls, each with its envelope.
+      if (replica.modern || backend.cfg.session_mode === 'shared') return Promise.resolve({ conn, replica });
+      // A stateless client on a stateful backend: a backend session held for its capability set.
+      return replica.pooled(this.capabilities, this.clientInfo).then((p) => ({ conn: p.conn, replica, release: p.release }));
     }
     let slot = backend.name;
     let chosen: Replica | undefined;
@@ -197,6 +221,7 @@ export class ClientSession implements ClientLink, ConnectionOwner {
   // --- ClientLink: backend → client ---
 
   requestClient(method: string, params: Record<string, unknown> | undefined, related: RequestId | undefined, signal: AbortSignal): Promise<Record<string, unknown>> {
+    if (this.modern) return this.requestInput(method, params, signal);
     const need = REQUIRED_CAPABILITY[method];
     if (need && (this.capabilities[need.cap] === undefined || !versionAtLeast(this.protocolVersion, need.since))) {
       return Promise.reject(new GatewayError('MCPEG_ERR_CLIENT_CAPABILITY_MISSING', `the client did not declare the "${need.cap}" capability (protocol ${this.protocolVersion}), so it cannot answer ${method}`, { method }));
@@ -225,6 +250,37 @@ export class ClientSession implements ClientLink, ConnectionOwner {
     });
   }
 
+  /**
+   * A stateful backend asks a stateless client something: the request cannot be sent (the
+   * 2026-07-28 revision has no server-to-client requests), so it waits here until the
+   * client answers it in the retry of its own request (input_required, SEP-2322).
+   */
+  private requestInput(method: string, params: Record<string, unknown> | undefined, signal: AbortSignal): Promise<Record<string, unknown>> {
+    const cap = INPUT_CAPABILITY[method];
+    if (!cap) {
+      return Promise.reject(new GatewayError('MCPEG_ERR_CLIENT_CAPABILITY_MISSING', `${method} cannot be relayed to a client on protocol ${this.protocolVersion}: only sampling, elicitation and roots cross as input_required`, { method }));
+    }
+    if (this.capabilities[cap] === undefined) {
+      return Promise.reject(new GatewayError('MCPEG_ERR_MISSING_CLIENT_CAPABILITY', `the request's client capabilities do not declare "${cap}", so the client cannot answer ${method}`, { method, requiredCapabilities: { [cap]: {} } }));
+    }
+    const key = `mcpeg-${this.nextServerRequest++}`;
+    return new Promise((resolve, reject) => {
+      const onAbort = () => {
+        this.inputs.delete(key);
+        reject(new GatewayError('MCPEG_ERR_REQUEST_CANCELLED', `${method} cancelled by the backend`));
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      const done = () => signal.removeEventListener('abort', onAbort);
+      this.inputs.set(key, {
+        method,
+        params,
+        resolve: (r) => { done(); resolve(r); },
+        reject: (e) => { done(); reject(e); },
+      });
+      this.onInput?.();
+    });
+  }
+
   notifyClient(n: JsonRpcNotification, related?: RequestId): void {
     this.outbound?.deliver(n, related);
   }
@@ -250,6 +306,8 @@ export class ClientSession implements ClientLink, ConnectionOwner {
     const related = (conn.soleInflightTag() as CallTag | undefined)?.requestId;
     switch (n.method) {
       case 'notifications/message': {
+        // 2026-07-28: no log messages for a request that did not ask for them (its envelope's logLevel).
+        if (this.modern && !this.logLevel) return;
         // Tag the log line with its backend, so a client sees where it came from.
         const logger = n.params?.logger;
         this.notifyClient({ ...n, params: { ...n.params, logger: logger ? `${conn.backend}/${String(logger)}` : conn.backend } }, related);
@@ -285,6 +343,8 @@ export class ClientSession implements ClientLink, ConnectionOwner {
     for (const c of this.inflight.values()) c.cancel(reason);
     for (const p of this.pendingClient.values()) p.reject(new GatewayError('MCPEG_ERR_SESSION_NOT_FOUND', `client session closed: ${reason}`));
     this.pendingClient.clear();
+    for (const p of this.inputs.values()) p.reject(new GatewayError('MCPEG_ERR_REQUEST_CANCELLED', `the client's input was not received: ${reason}`));
+    this.inputs.clear();
     const opens = [...this.backends.values()];
     this.backends.clear();
     await Promise.all(opens.map(async (o) => (await o.conn.catch(() => undefined))?.close('client session closed')));

@@ -9,6 +9,17 @@ import type { JsonRpcNotification, JsonRpcRequest } from './jsonrpc.js';
 import { initializeResult, readInitializeParams } from './lifecycle.js';
 import { ClientSession, type SessionHost } from './session.js';
 import type { SessionStore } from './session-store.js';
+import type { Envelope } from './modern.js';
+
+/** A subscriptions/listen stream of a stateless client (2026-07-28): list changes of its view. */
+export interface ListChangedListener {
+  viewId: string;
+  /** The notification methods it asked for. */
+  methods: ReadonlySet<string>;
+  deliver(n: JsonRpcNotification): void;
+  /** Ends the stream (the gateway is closing). */
+  end(): void;
+}
 
 export interface SessionManagerOptions {
   idleTimeoutMs: number;
@@ -22,6 +33,10 @@ const TOUCH_INTERVAL_MS = 30_000;
 
 export class SessionManager {
   private readonly live = new Map<string, ClientSession>();
+  private readonly listeners = new Set<ListChangedListener>();
+  /** Sessions of stateless requests still being served (drain waits for them too). */
+  readonly transient = new Set<ClientSession>();
+  private nextEphemeral = 1;
   private readonly lastStored = new Map<string, number>();
   private sweepTimer: NodeJS.Timeout | undefined;
   private closing = false;
@@ -70,6 +85,36 @@ export class SessionManager {
     return { session, result: initializeResult(view, p.protocolVersion, this.opts.instructions(viewId)) };
   }
 
+  /**
+   * The session of one stateless (2026-07-28) request: built from its envelope, never
+   * stored, gone with the request. Any instance can serve any such request.
+   */
+  ephemeral(viewId: string, env: Envelope): ClientSession {
+    if (this.closing) throw new GatewayError('MCPEG_ERR_SHUTTING_DOWN', 'the gateway is shutting down; try another instance or retry later');
+    if (!this.host.view(viewId)) throw new GatewayError('MCPEG_ERR_NOT_FOUND', `no endpoint "${viewId}"`);
+    const s = new ClientSession({ id: `stateless-${this.nextEphemeral++}`, viewId, protocolVersion: env.protocolVersion, capabilities: env.capabilities, clientInfo: env.clientInfo }, this.host);
+    s.initialized = true;
+    s.logLevel = env.logLevel;
+    this.transient.add(s);
+    return s;
+  }
+
+  /** The stateless request is answered: its session is gone (a call waiting for input keeps its own reference). */
+  done(s: ClientSession): void {
+    this.transient.delete(s);
+  }
+
+  /** subscriptions/listen streams: they get the list_changed notifications of their view. */
+  addListener(l: ListChangedListener): () => void {
+    if (this.closing) throw new GatewayError('MCPEG_ERR_SHUTTING_DOWN', 'the gateway is shutting down; try another instance or retry later');
+    this.listeners.add(l);
+    return () => void this.listeners.delete(l);
+  }
+
+  get listenerCount(): number {
+    return this.listeners.size;
+  }
+
   /** A session by id; undefined when it never existed or has expired. */
   async get(id: string, viewId: string): Promise<ClientSession | undefined> {
     let s = this.live.get(id);
@@ -110,6 +155,7 @@ export class SessionManager {
 
   broadcast(viewIds: ReadonlySet<string>, n: JsonRpcNotification): void {
     for (const s of this.live.values()) if (viewIds.has(s.viewId) && s.initialized) s.notifyClient(n);
+    for (const l of this.listeners) if (viewIds.has(l.viewId) && l.methods.has(n.method)) l.deliver(n);
   }
 
   /**
@@ -139,6 +185,8 @@ export class SessionManager {
   async closeAll(reason: string): Promise<void> {
     this.closing = true;
     clearInterval(this.sweepTimer);
+    for (const l of [...this.listeners]) l.end();
+    this.listeners.clear();
     await Promise.all([...this.live.keys()].map((id) => this.close(id, reason)));
   }
 }

@@ -82,6 +82,11 @@ export class Backend {
     return this.primary?.info;
   }
 
+  /** The primary replica speaks the stateless revision (2026-07-28): calls carry the client in an envelope. */
+  get modern(): boolean {
+    return this.primary?.modern ?? false;
+  }
+
   get capabilities(): Record<string, unknown> | undefined {
     return this.primary?.capabilities;
   }

@@ -7,6 +7,7 @@
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { GatewayError, RemoteRpcError, toRpcError } from '../errors/catalog.js';
+import { META_CLIENT_CAPABILITIES, META_CLIENT_INFO, META_LOG_LEVEL, META_PROTOCOL_VERSION, withoutEnvelope } from '../protocol/modern.js';
 import type { Cancellation } from './cancellation.js';
 import {
   isRequest, isResponse, isErrorResponse,
@@ -30,6 +31,15 @@ export interface CallOptions {
   onProgress?: ((params: Record<string, unknown>) => void) | undefined;
   /** Opaque: handed back to onRequest while this call is the only one in flight. */
   tag?: unknown;
+  /** Stateless backends: the client this call is made for (its capabilities go in the envelope). */
+  client?: ClientIdentity | undefined;
+}
+
+/** Who a stateless backend is told it serves, per request (SEP-2575 envelope). */
+export interface ClientIdentity {
+  capabilities: Record<string, unknown>;
+  clientInfo: Record<string, unknown>;
+  logLevel?: string | undefined;
 }
 
 interface Pending {
@@ -63,6 +73,12 @@ export class BackendConnection {
   private closed = false;
   private closeReason = '';
   initializeResult: InitializeResult | undefined;
+  /**
+   * Set when the backend speaks the stateless revision (2026-07-28): every request then
+   * carries the envelope, and there is no session to open or close. `identity` is who
+   * requests without a client of their own (the catalog, health probes) are made for.
+   */
+  modern: { version: string; identity: ClientIdentity } | undefined;
   /** The child's pid for stdio backends (observability, tests); undefined otherwise. */
   pid: () => number | null | undefined = () => undefined;
 
@@ -107,6 +123,31 @@ export class BackendConnection {
     return result;
   }
 
+  /**
+   * The stateless revision's handshake-free discovery (SEP-2575 server/discover): true
+   * when the backend offers `version`, which this connection then speaks. Any error (a
+   * stateful server answers -32601, or HTTP 400 for the version header) means no.
+   */
+  async discover(version: string, identity: ClientIdentity, timeoutMs: number, accept: (v: string | undefined) => void): Promise<boolean> {
+    this.modern = { version, identity };
+    accept(version);
+    try {
+      const r = await this.request('server/discover', undefined, { timeoutMs });
+      const versions = r.supportedVersions;
+      if (Array.isArray(versions) && versions.includes(version)) {
+        const serverInfo = ((r._meta as Record<string, unknown> | undefined)?.['io.modelcontextprotocol/serverInfo'] ?? r.serverInfo ?? { name: this.backend, version: '0' }) as InitializeResult['serverInfo'];
+        this.initializeResult = { protocolVersion: version, capabilities: (r.capabilities as Record<string, unknown>) ?? {}, serverInfo, ...(typeof r.instructions === 'string' ? { instructions: r.instructions } : {}) };
+        return true;
+      }
+    } catch (err) {
+      if (err instanceof GatewayError && (err.code === 'MCPEG_ERR_BACKEND_TIMEOUT' || err.code === 'MCPEG_ERR_BACKEND_CLOSED')) throw err;
+      if (err instanceof GatewayError && err.code === 'MCPEG_ERR_BACKEND_UNAVAILABLE' && err.data?.status === undefined) throw err;
+    }
+    this.modern = undefined;
+    accept(undefined);
+    return false;
+  }
+
   request(method: string, params: Record<string, unknown> | undefined, opts: CallOptions): Promise<Record<string, unknown>> {
     if (this.closed) {
       return Promise.reject(new GatewayError('MCPEG_ERR_BACKEND_UNAVAILABLE', `backend "${this.backend}" is not connected: ${this.closeReason}`, { backend: this.backend, notSent: true }));
@@ -118,14 +159,24 @@ export class BackendConnection {
     return new Promise((resolve, reject) => {
       const p: Pending = { resolve, reject, timer: undefined, onProgress: opts.onProgress, progressToken: undefined, tag: opts.tag, method, cancel: opts.cancel };
       let outParams = params;
+      if (this.modern) {
+        const who = opts.client ?? this.modern.identity;
+        const meta: Record<string, unknown> = { ...((params?._meta as Record<string, unknown>) ?? {}), [META_PROTOCOL_VERSION]: this.modern.version, [META_CLIENT_CAPABILITIES]: who.capabilities, [META_CLIENT_INFO]: who.clientInfo };
+        if (who.logLevel) meta[META_LOG_LEVEL] = who.logLevel;
+        else delete meta[META_LOG_LEVEL];
+        outParams = { ...params, _meta: meta };
+      } else if (params?._meta) {
+        outParams = withoutEnvelope(params);
+      }
       if (opts.onProgress) {
         // Our own token: unique per connection, so backends never see the client's.
         p.progressToken = `mcpeg-${id}`;
-        const meta = { ...((params?._meta as Record<string, unknown>) ?? {}), progressToken: p.progressToken };
-        outParams = { ...params, _meta: meta };
+        const meta = { ...((outParams?._meta as Record<string, unknown>) ?? {}), progressToken: p.progressToken };
+        outParams = { ...outParams, _meta: meta };
         this.progress.set(p.progressToken, p);
       }
-      p.timer = setTimeout(() => {
+      // 0: no deadline (a subscriptions/listen stream lasts as long as the connection).
+      if (opts.timeoutMs > 0) p.timer = setTimeout(() => {
         this.cancel(id, `timed out after ${opts.timeoutMs} ms`);
         this.settle(id)?.reject(new GatewayError('MCPEG_ERR_BACKEND_TIMEOUT', `backend "${this.backend}" did not answer ${method} within ${opts.timeoutMs} ms`, { backend: this.backend, method, timeoutMs: opts.timeoutMs }));
       }, opts.timeoutMs);
@@ -157,6 +208,7 @@ export class BackendConnection {
     if (this.closed) return;
     this.closeReason = reason;
     const t = this.transport as Transport & { terminateSession?: () => Promise<void> };
+    // Stateless backends have no session to end.
     // Streamable HTTP: end the backend session explicitly (DELETE), as the spec asks clients to.
     if (typeof t.terminateSession === 'function') await t.terminateSession().catch(() => {});
     await this.transport.close().catch(() => {});

@@ -11,6 +11,7 @@ import type { BackendOptions } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
 import type { JsonRpcNotification, JsonRpcRequest } from '../protocol/jsonrpc.js';
 import { isSupportedVersion, LATEST_VERSION, SUPPORTED_VERSIONS } from '../protocol/versions.js';
+import { MODERN_VERSION } from '../protocol/modern.js';
 import { VERSION } from '../version.js';
 import { EMPTY_CATALOG, LISTS, type BackendCatalog, type Item } from '../router/catalog.js';
 import type { TransportFactory, TransportKind } from '../transport/outbound/connect.js';
@@ -28,9 +29,28 @@ export interface ReplicaListener {
 
 export const GATEWAY_INFO = { name: 'mcpeg', version: VERSION } as const;
 
+interface PoolEntry {
+  conn: BackendConnection | undefined;
+  opening: Promise<BackendConnection> | undefined;
+  /** Calls using it now (from pick to release). */
+  busy: number;
+  lastUsed: number;
+}
+
+/** JSON with object keys sorted: equal capability sets give equal keys whatever the clients' key order. */
+function canonicalJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
+  if (v && typeof v === 'object') return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${canonicalJson((v as Record<string, unknown>)[k])}`).join(',')}}`;
+  return JSON.stringify(v);
+}
+
 /** What the gateway declares on its own sessions: everything it can relay to clients. */
 const CATALOG_CAPABILITIES = { roots: { listChanged: true }, sampling: {}, elicitation: { form: {}, url: {} } };
 const MAX_LIST_PAGES = 100;
+/** Catalog refresh from caching hints: never more often than this, whatever ttlMs says. */
+const MIN_TTL_REFRESH_MS = 1000;
+/** Without a usable ttlMs and without list_changed, a stateless backend's catalog is re-listed this often. */
+const DEFAULT_REFRESH_MS = 5 * 60_000;
 
 export class Replica implements ConnectionOwner {
   readonly name: string;
@@ -66,6 +86,12 @@ export class Replica implements ConnectionOwner {
   private readonly listener: ReplicaListener;
   private readonly perClient = new Set<BackendConnection>();
   private probing = false;
+  /** The backend speaks the stateless revision (learned from server/discover at start). */
+  modern = false;
+  private ttlTimer: NodeJS.Timeout | undefined;
+  /** Backend sessions held for stateless clients, by the canonical JSON of their capabilities. */
+  private readonly pool = new Map<string, PoolEntry[]>();
+  private listening: BackendConnection | undefined;
 
   private readonly transports: TransportFactory;
 
@@ -105,14 +131,16 @@ export class Replica implements ConnectionOwner {
     if (this.state === 'stopped') return;
     this.setState('starting');
     try {
-      const conn = await this.connect(this, CATALOG_CAPABILITIES, GATEWAY_INFO, LATEST_VERSION);
+      const conn = await this.connect(this, CATALOG_CAPABILITIES, GATEWAY_INFO, LATEST_VERSION, true);
       if ((this.state as BackendState) === 'stopped') {
         await conn.close('gateway stopping');
         return;
       }
       this.catalogConn = conn;
+      this.modern = conn.modern !== undefined;
       this.info = conn.initializeResult;
       this.catalog = await this.listAll(conn);
+      if (this.modern) this.listen(conn);
       this.attempt = 0;
       this.lastError = undefined;
       this.healthy = true;
@@ -171,7 +199,7 @@ export class Replica implements ConnectionOwner {
     if (this.state !== 'up' || !conn) return;
     let ok: boolean;
     if (this.transports.health) ok = (await this.checkHealth())?.ok ?? true;
-    else ok = await conn.request('ping', undefined, { timeoutMs: hc.timeout }).then(() => true, () => false);
+    else ok = await this.probe(conn, hc.timeout).then(() => true, () => false);
     if (ok) {
       this.healthFail = 0;
       if (!this.healthy && ++this.healthOk >= hc.healthy_threshold) {
@@ -195,8 +223,10 @@ export class Replica implements ConnectionOwner {
     this.state = 'stopped';
     clearTimeout(this.retryTimer);
     clearTimeout(this.refreshTimer);
+    clearTimeout(this.ttlTimer);
     const all = [...this.perClient];
     this.perClient.clear();
+    this.pool.clear();
     await Promise.all([this.catalogConn?.close('gateway stopping'), ...all.map((c) => c.close('gateway stopping'))]);
     this.catalogConn = undefined;
     await this.transports.stop?.();
@@ -214,6 +244,68 @@ export class Replica implements ConnectionOwner {
     const conn = await this.connect(owner, capabilities, clientInfo, protocolVersion);
     this.perClient.add(conn);
     return conn;
+  }
+
+  /**
+   * A backend session for a stateless (2026-07-28) client on this stateful replica. The
+   * session is opened with the client's capabilities and shared only by clients that
+   * declare the same ones (a backend offers tools by capability). A session that may
+   * carry requests to the client (sampling, elicitation, roots declared) takes one call
+   * at a time, so such a request is tied to the call that caused it; up to
+   * stateless_pool_size sessions per capability set, least busy first after that.
+   */
+  async pooled(capabilities: Record<string, unknown>, clientInfo: Record<string, unknown>): Promise<{ conn: BackendConnection; release: () => void }> {
+    const key = canonicalJson(capabilities);
+    let entries = this.pool.get(key);
+    if (!entries) this.pool.set(key, (entries = []));
+    const exclusive = ['sampling', 'elicitation', 'roots'].some((c) => capabilities[c] !== undefined);
+    const max = exclusive ? (this.cfg.stateless_pool_size ?? 8) : 1;
+    let entry = entries.find((e) => e.busy === 0 && (e.conn === undefined || e.conn.inflight === 0));
+    if (!entry && entries.length < max) {
+      const e: PoolEntry = { busy: 0, conn: undefined, opening: undefined, lastUsed: Date.now() };
+      e.opening = this.openSession(this, capabilities, clientInfo, LATEST_VERSION).then(
+        (c) => ((e.conn = c), (e.opening = undefined), c),
+        (err: unknown) => {
+          entries!.splice(entries!.indexOf(e), 1);
+          throw err;
+        },
+      );
+      entries.push(e);
+      entry = e;
+    }
+    entry ??= entries.reduce((a, b) => (a.busy <= b.busy ? a : b));
+    const chosen = entry;
+    chosen.busy++;
+    chosen.lastUsed = Date.now();
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      chosen.busy--;
+      chosen.lastUsed = Date.now();
+      this.sweepPool();
+    };
+    try {
+      const conn = chosen.conn && !chosen.conn.isClosed ? chosen.conn : await (chosen.opening ?? Promise.reject(new GatewayError('MCPEG_ERR_BACKEND_CLOSED', `backend "${this.name}": pooled session closed`, { backend: this.name, notSent: true })));
+      return { conn, release };
+    } catch (err) {
+      release();
+      throw err;
+    }
+  }
+
+  /** Closes pooled sessions idle longer than the backend's idle_timeout. */
+  private sweepPool(): void {
+    const now = Date.now();
+    for (const [key, entries] of this.pool) {
+      for (const e of [...entries]) {
+        if (e.busy === 0 && e.conn && (e.conn.isClosed || (e.conn.inflight === 0 && now - e.lastUsed > this.cfg.idle_timeout))) {
+          entries.splice(entries.indexOf(e), 1);
+          void e.conn.close('idle');
+        }
+      }
+      if (entries.length === 0) this.pool.delete(key);
+    }
   }
 
   /** The backend's own health hook (plugins), bounded to 2 s; undefined when it has none. */
@@ -243,8 +335,7 @@ export class Replica implements ConnectionOwner {
     const conn = this.catalogConn;
     if (!conn || this.state !== 'up' || this.probing) return;
     this.probing = true;
-    conn
-      .request('ping', undefined, { timeoutMs: Math.min(this.cfg.timeout, 5000) })
+    this.probe(conn, Math.min(this.cfg.timeout, 5000))
       .then(
         () => undefined,
         (err: unknown) => {
@@ -252,6 +343,11 @@ export class Replica implements ConnectionOwner {
         },
       )
       .finally(() => (this.probing = false));
+  }
+
+  /** Is the backend alive: ping, or server/discover on the stateless revision (which has no ping). */
+  private probe(conn: BackendConnection, timeoutMs: number): Promise<unknown> {
+    return conn.request(conn.modern ? 'server/discover' : 'ping', undefined, { timeoutMs });
   }
 
   owns(conn: BackendConnection): boolean {
@@ -262,14 +358,14 @@ export class Replica implements ConnectionOwner {
     this.perClient.delete(conn);
   }
 
-  private async connect(owner: ConnectionOwner, capabilities: Record<string, unknown>, clientInfo: Record<string, unknown>, protocolVersion: string): Promise<BackendConnection> {
+  private async connect(owner: ConnectionOwner, capabilities: Record<string, unknown>, clientInfo: Record<string, unknown>, protocolVersion: string, probe = false): Promise<BackendConnection> {
     try {
-      return await this.connectOnce(this.kind, owner, capabilities, clientInfo, protocolVersion);
+      return await this.connectOnce(this.kind, owner, capabilities, clientInfo, protocolVersion, probe);
     } catch (err) {
       const next = this.transports.fallback?.(this.kind, err);
       if (next) {
         this.log.info({ err: (err as Error).message, from: this.kind, to: next }, 'transport refused; falling back');
-        const conn = await this.connectOnce(next, owner, capabilities, clientInfo, protocolVersion);
+        const conn = await this.connectOnce(next, owner, capabilities, clientInfo, protocolVersion, probe);
         this.kind = next;
         return conn;
       }
@@ -277,7 +373,7 @@ export class Replica implements ConnectionOwner {
     }
   }
 
-  private async connectOnce(kind: TransportKind, owner: ConnectionOwner, capabilities: Record<string, unknown>, clientInfo: Record<string, unknown>, protocolVersion: string): Promise<BackendConnection> {
+  private async connectOnce(kind: TransportKind, owner: ConnectionOwner, capabilities: Record<string, unknown>, clientInfo: Record<string, unknown>, protocolVersion: string, probe: boolean): Promise<BackendConnection> {
     const opened = await this.transports.create(kind);
     const conn = new BackendConnection(this.name, opened.transport, owner);
     conn.pid = () => opened.pid;
@@ -291,6 +387,14 @@ export class Replica implements ConnectionOwner {
           await conn.start().catch((err: unknown) => {
             throw new GatewayError('MCPEG_ERR_BACKEND_UNAVAILABLE', `backend "${this.name}" could not be started: ${(err as Error).message}`, { backend: this.name });
           });
+          const lifecycle = this.cfg.protocol ?? 'stateful';
+          // Version negotiation: the stateless revision when the server offers it (server/discover), else initialize.
+          if (probe && lifecycle !== 'stateful' && kind !== 'sse' && kind !== 'inprocess') {
+            if (await conn.discover(MODERN_VERSION, { capabilities, clientInfo }, this.cfg.connect_timeout, (v) => opened.setProtocolVersion(v))) return;
+            if (lifecycle === 'stateless') {
+              throw new GatewayError('MCPEG_ERR_BACKEND_UNAVAILABLE', `backend "${this.name}" does not offer protocol ${MODERN_VERSION} on server/discover (protocol: stateless is configured)`, { backend: this.name });
+            }
+          }
           await conn.initialize({ protocolVersion, capabilities, clientInfo }, this.cfg.connect_timeout, (init) => {
             if (!isSupportedVersion(init.protocolVersion)) {
               throw new GatewayError('MCPEG_ERR_BACKEND_UNAVAILABLE', `backend "${this.name}" answered initialize with protocol version ${init.protocolVersion}, which the gateway does not speak (${SUPPORTED_VERSIONS.join(', ')})`, { backend: this.name });
@@ -313,6 +417,7 @@ export class Replica implements ConnectionOwner {
   private async listAll(conn: BackendConnection): Promise<BackendCatalog> {
     const caps = conn.initializeResult?.capabilities ?? {};
     const out: Record<string, Item[]> = { tools: [], resources: [], resourceTemplates: [], prompts: [] };
+    let ttl = Infinity;
     await Promise.all(
       LISTS.filter((l) => caps[l.capability]).map(async (l) => {
         let cursor: unknown;
@@ -324,12 +429,56 @@ export class Replica implements ConnectionOwner {
           });
           const items = r[l.kind];
           if (Array.isArray(items)) out[l.kind].push(...(items as Item[]));
+          if (typeof r.ttlMs === 'number') ttl = Math.min(ttl, r.ttlMs);
           cursor = r.nextCursor;
           if (!cursor) break;
         }
       }),
     );
+    if (conn.modern) this.scheduleTtlRefresh(ttl, caps);
     return Object.freeze({ tools: out.tools, resources: out.resources, resourceTemplates: out.resourceTemplates, prompts: out.prompts });
+  }
+
+  /**
+   * Caching hints (SEP-2549) keep a stateless backend's catalog fresh: it is listed again
+   * when the shortest ttlMs of its lists runs out. A ttlMs of 0 ("do not cache") from a
+   * backend that announces list changes (subscriptions/listen) is not polled: the
+   * announcement triggers the refresh; without either, a slow fallback interval applies.
+   */
+  private scheduleTtlRefresh(ttl: number, caps: Record<string, unknown>): void {
+    clearTimeout(this.ttlTimer);
+    const announces = ['tools', 'prompts', 'resources'].some((k) => (caps[k] as { listChanged?: boolean } | undefined)?.listChanged);
+    let every: number;
+    if (Number.isFinite(ttl) && ttl > 0) every = Math.max(MIN_TTL_REFRESH_MS, ttl);
+    else if (announces) return;
+    else every = DEFAULT_REFRESH_MS;
+    this.ttlTimer = setTimeout(() => this.refreshCatalog(), every);
+    this.ttlTimer.unref();
+  }
+
+  /**
+   * subscriptions/listen (2026-07-28): the stateless revision's stream for list_changed.
+   * Re-opened after a pause if the backend ends it while the replica is up.
+   */
+  private listen(conn: BackendConnection): void {
+    const caps = conn.initializeResult?.capabilities ?? {};
+    const flag = (k: string) => Boolean((caps[k] as { listChanged?: boolean } | undefined)?.listChanged);
+    const notifications = { toolsListChanged: flag('tools'), promptsListChanged: flag('prompts'), resourcesListChanged: flag('resources') };
+    if (!notifications.toolsListChanged && !notifications.promptsListChanged && !notifications.resourcesListChanged) return;
+    if (this.listening === conn) return;
+    this.listening = conn;
+    conn.request('subscriptions/listen', { notifications }, { timeoutMs: 0 }).then(
+      () => undefined,
+      (err: unknown) => this.log.debug({ err: (err as Error).message }, 'subscriptions/listen ended'),
+    ).finally(() => {
+      if (this.listening !== conn) return;
+      this.listening = undefined;
+      if (this.catalogConn === conn && !conn.isClosed && this.state === 'up') {
+        setTimeout(() => {
+          if (this.catalogConn === conn && !conn.isClosed) this.listen(conn);
+        }, 5000).unref();
+      }
+    });
   }
 
   /** Re-lists the catalog, coalescing bursts of list_changed notifications. */
@@ -368,16 +517,29 @@ export class Replica implements ConnectionOwner {
       case 'notifications/resources/updated':
         if (n.params) this.listener.resourceUpdated(this, n.params);
         return;
-      case 'notifications/message':
-        this.log.info({ mcpLog: n.params }, 'backend log message');
+      case 'notifications/message': {
+        // A stateless backend logs only for requests whose envelope asked (logLevel): relay to that call's client.
+        const tag = conn.modern ? (conn.soleInflightTag() as CallTag | undefined) : undefined;
+        if (tag) tag.link.notifyClient({ ...n, params: { ...n.params, logger: n.params?.logger ? `${this.name}/${String(n.params.logger)}` : this.name } }, tag.requestId);
+        else this.log.info({ mcpLog: n.params }, 'backend log message');
         return;
+      }
       default:
         void conn;
     }
   }
 
   onClose(conn: BackendConnection, reason: string): void {
-    if (conn !== this.catalogConn) return;
+    if (conn !== this.catalogConn) {
+      // A pooled session (stateless clients) ended: the next call opens another.
+      this.perClient.delete(conn);
+      for (const [key, entries] of this.pool) {
+        const i = entries.findIndex((e) => e.conn === conn);
+        if (i >= 0) entries.splice(i, 1);
+        if (entries.length === 0) this.pool.delete(key);
+      }
+      return;
+    }
     this.catalogConn = undefined;
     if (this.state === 'stopped') return;
     this.lastError = reason;

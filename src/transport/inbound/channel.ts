@@ -11,9 +11,21 @@ import { errorResponse, isNotification, isRequest, isResponse, resultResponse, t
 import type { ClientSession } from '../../protocol/session.js';
 import type { SessionManager } from '../../protocol/sessions.js';
 import { allowsBatch } from '../../protocol/versions.js';
+import { claimsEnvelope, META_SUBSCRIPTION_ID, readEnvelope } from '../../protocol/modern.js';
+import type { JsonRpcRequest, RequestId } from '../../protocol/jsonrpc.js';
+
+/** subscriptions/listen filter flags and the notification each lets through (SEP-2575). */
+const LISTEN_FLAGS: Record<string, string> = {
+  toolsListChanged: 'notifications/tools/list_changed',
+  promptsListChanged: 'notifications/prompts/list_changed',
+  resourcesListChanged: 'notifications/resources/list_changed',
+};
 
 export class ChannelConnection {
   session: ClientSession | undefined;
+  /** Stateless (2026-07-28) requests being served, for notifications/cancelled. */
+  private readonly stateless = new Map<RequestId, ClientSession>();
+  private readonly listens = new Map<RequestId, () => void>();
 
   constructor(
     private readonly viewId: string,
@@ -40,6 +52,7 @@ export class ChannelConnection {
         }
         return;
       }
+      if (!this.session && (claimsEnvelope(m.params) || m.method === 'server/discover')) return this.serveStateless(m);
       if (!this.session) {
         if (m.method === 'ping') return this.write(resultResponse(m.id, {}));
         this.write(errorResponse(m.id, new GatewayError('MCPEG_ERR_NOT_INITIALIZED', `Invalid Request: send initialize before ${m.method}`).toJsonRpc()));
@@ -50,7 +63,16 @@ export class ChannelConnection {
       if (answer) this.write(answer);
       return;
     }
-    if (!this.session) return;
+    if (!this.session) {
+      // A stateless client cancels a request, or closes a subscriptions/listen.
+      if (isNotification(m) && m.method === 'notifications/cancelled') {
+        const id = m.params?.requestId as RequestId | undefined;
+        if (id === undefined) return;
+        for (const c of this.stateless.get(id)?.inflight.values() ?? []) c.cancel(String(m.params?.reason ?? 'cancelled by client'));
+        this.listens.get(id)?.();
+      }
+      return;
+    }
     if (isResponse(m)) this.session.handleClientResponse(m);
     else if (isNotification(m)) dispatchNotification(this.session, m);
   }
@@ -74,7 +96,57 @@ export class ChannelConnection {
     if (answers.length) this.write(answers as unknown as JsonRpcMessage);
   }
 
+  /**
+   * A request of a stateless client (2026-07-28): no initialize; its envelope says who
+   * the client is, for this request only. stdio has no headers to check.
+   */
+  private async serveStateless(m: JsonRpcRequest): Promise<void> {
+    let s: ClientSession;
+    try {
+      const env = readEnvelope(m, undefined);
+      if (m.method === 'subscriptions/listen') return this.listen(m);
+      s = this.sessions.ephemeral(this.viewId, env);
+    } catch (err) {
+      this.write(errorResponse(m.id, toRpcError(err)));
+      return;
+    }
+    // Only notifications about this request go out; requests to the client come back as input_required.
+    s.outbound = { deliver: (msg) => !isRequest(msg) && this.stateless.has(m.id) && (this.write(msg), true), isOpen: () => this.stateless.has(m.id) };
+    this.stateless.set(m.id, s);
+    try {
+      const answer = await dispatchRequest(s, m, this.dispatch);
+      if (answer) this.write(answer);
+    } finally {
+      this.stateless.delete(m.id);
+      this.sessions.done(s);
+    }
+  }
+
+  /** subscriptions/listen over stdio: notifications tagged with the listen request's id, until cancelled. */
+  private listen(m: JsonRpcRequest): void {
+    const wanted = (m.params?.notifications ?? {}) as Record<string, unknown>;
+    const honoured: Record<string, boolean> = {};
+    const methods = new Set<string>();
+    for (const [flag, method] of Object.entries(LISTEN_FLAGS)) if (wanted[flag] === true) ((honoured[flag] = true), methods.add(method));
+    const meta = { [META_SUBSCRIPTION_ID]: m.id };
+    const end = () => {
+      if (!this.listens.delete(m.id)) return;
+      remove();
+      this.write(resultResponse(m.id, { resultType: 'complete', _meta: meta }));
+    };
+    const remove = this.sessions.addListener({
+      viewId: this.viewId,
+      methods,
+      deliver: (n) => this.write({ ...n, params: { ...n.params, _meta: { ...(n.params?._meta as object | undefined), ...meta } } }),
+      end,
+    });
+    this.listens.set(m.id, end);
+    this.write({ jsonrpc: '2.0', method: 'notifications/subscriptions/acknowledged', params: { notifications: honoured, _meta: meta } });
+  }
+
   async close(reason: string): Promise<void> {
+    for (const end of [...this.listens.values()]) end();
+    for (const s of this.stateless.values()) for (const c of s.inflight.values()) c.cancel(reason);
     if (this.session) await this.sessions.close(this.session.sessionId, reason);
     this.session = undefined;
   }

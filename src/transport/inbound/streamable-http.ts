@@ -24,6 +24,8 @@ import { parseTraceparent } from '../../observability/trace.js';
 import { apiKeyFromHeaders, hashApiKey } from '../../resilience/rate-limiter.js';
 import { accepts, mediaType, readJsonRpcPost, sendError } from './http-util.js';
 import { keepAlive, primingEvent, SSE_HEADERS, sseEvent } from './sse.js';
+import { StatelessHttp } from './stateless-http.js';
+import { isModernVersion } from '../../protocol/modern.js';
 
 export interface StreamableDeps {
   sessions: SessionManager;
@@ -198,8 +200,12 @@ class SessionChannels implements Outbound {
 export class StreamableHttpEndpoint {
   private readonly channels = new Map<string, SessionChannels>();
   private readonly instanceTag = randomBytes(4).toString('hex');
+  /** 2026-07-28 clients: the same endpoint, no session. */
+  private readonly stateless: StatelessHttp;
 
-  constructor(readonly viewId: string, private readonly deps: StreamableDeps) {}
+  constructor(readonly viewId: string, private readonly deps: StreamableDeps) {
+    this.stateless = new StatelessHttp(viewId, deps);
+  }
 
   /** Drops per-session transport state when the session closes (DELETE, idle, shutdown). */
   sessionClosed(s: ClientSession): void {
@@ -264,6 +270,9 @@ export class StreamableHttpEndpoint {
     const parsed = await readJsonRpcPost(req, res, this.deps.maxBodyBytes);
     if (!parsed) return;
     const { messages, batch } = parsed;
+    if (req.headers['mcp-session-id'] === undefined && StatelessHttp.claims(req, messages, isSupportedVersion)) {
+      return this.stateless.post(req, res, messages, batch);
+    }
 
     const init = messages.find((m) => isRequest(m) && m.method === 'initialize') as JsonRpcRequest | undefined;
     if (init) {
@@ -313,6 +322,11 @@ export class StreamableHttpEndpoint {
   private async get(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (!accepts(req, 'text/event-stream')) {
       return sendError(res, 'MCPEG_ERR_NOT_ACCEPTABLE', 'Not Acceptable: a GET stream needs Accept: text/event-stream');
+    }
+    const mv = req.headers['mcp-protocol-version'];
+    if (isModernVersion(mv) && req.headers['mcp-session-id'] === undefined) {
+      // The stateless revision has no GET stream (subscriptions/listen replaces it).
+      return sendError(res, 'MCPEG_ERR_METHOD_NOT_ALLOWED', `GET is not part of protocol revision ${String(mv)}: POST requests, and subscriptions/listen for list changes`, { allow: 'POST' });
     }
     const versionProblem = this.versionHeaderProblem(req);
     if (versionProblem) return sendError(res, 'MCPEG_ERR_UNSUPPORTED_PROTOCOL_VERSION', versionProblem);

@@ -39,7 +39,7 @@ export interface OpenedTransport {
   transport: Transport;
   kind: TransportKind;
   /** Called after initialize, so HTTP transports send MCP-Protocol-Version. */
-  setProtocolVersion(v: string): void;
+  setProtocolVersion(v: string | undefined): void;
   pid?: number | null;
 }
 
@@ -59,7 +59,7 @@ export function createTransport(name: string, cfg: McpBackendConfig, kind: Trans
   if (kind === 'sse') {
     // The SDK adds requestInit headers to both the GET stream and the message POSTs.
     const t = new SSEClientTransport(url, { requestInit: { headers: { ...cfg.headers } } });
-    return { transport: t, kind, setProtocolVersion: (v) => t.setProtocolVersion(v) };
+    return { transport: t, kind, setProtocolVersion: (v) => v && t.setProtocolVersion(v) };
   }
   const t = new StreamableHttpClient(url, { ...cfg.headers });
   return { transport: t, kind, setProtocolVersion: (v) => t.setProtocolVersion(v) };

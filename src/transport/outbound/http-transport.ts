@@ -13,6 +13,7 @@ import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { Pool, type Dispatcher } from 'undici';
+import { isModernVersion, nameHeaderOf } from '../../protocol/modern.js';
 
 /** An HTTP-level failure; `code` is the status (the auto fallback to SSE reads it). */
 export class HttpStatusError extends Error {
@@ -52,6 +53,8 @@ export class StreamableHttpClient implements Transport {
   onerror?: (error: Error) => void;
   sessionId?: string;
   private protocolVersion: string | undefined;
+  /** The stateless revision: no session, and each request names its method and target in headers. */
+  private modern = false;
   private readonly pool: Pool;
   private readonly origin: string;
   private readonly path: string;
@@ -73,8 +76,9 @@ export class StreamableHttpClient implements Transport {
 
   async start(): Promise<void> {}
 
-  setProtocolVersion(v: string): void {
+  setProtocolVersion(v: string | undefined): void {
     this.protocolVersion = v;
+    this.modern = isModernVersion(v);
   }
 
   private headers(accept: string): Record<string, string> {
@@ -89,8 +93,15 @@ export class StreamableHttpClient implements Transport {
     const headers = this.headers('application/json, text/event-stream');
     headers['content-type'] = 'application/json';
     // The gateway puts the W3C trace context in _meta; HTTP backends also get it as the header.
-    const tp = (message as { params?: { _meta?: { traceparent?: unknown } } }).params?._meta?.traceparent;
+    const m = message as { method?: string; id?: unknown; params?: Record<string, unknown> & { _meta?: { traceparent?: unknown } } };
+    const tp = m.params?._meta?.traceparent;
     if (typeof tp === 'string') headers.traceparent = tp;
+    if (this.modern && m.method !== undefined && m.id !== undefined) {
+      // SEP-2243 standard headers, derived from the body as the SDK client does.
+      headers['mcp-method'] = m.method;
+      const name = nameHeaderOf(m.method, m.params);
+      if (name !== undefined) headers['mcp-name'] = name;
+    }
     const res = await this.pool.request({ path: this.path, method: 'POST', headers, body: JSON.stringify(message), signal: this.life.signal });
     const sid = res.headers['mcp-session-id'];
     if (typeof sid === 'string' && sid) this.sessionId = sid;
@@ -101,6 +112,24 @@ export class StreamableHttpClient implements Transport {
     }
     if (res.statusCode >= 400) {
       const text = await boundedText(res.body);
+      if (res.statusCode === 404 && this.modern && text.startsWith('{')) {
+        // Stateless servers answer an unknown method with 404 and a JSON-RPC error: relay it as one.
+        try {
+          const parsed = JSON.parse(text) as JSONRPCMessage;
+          if ('error' in parsed) return this.onmessage?.(parsed);
+        } catch {
+          /* not JSON-RPC: an HTTP error like any other */
+        }
+      }
+      if (res.statusCode === 400 && this.modern && text.startsWith('{')) {
+        // Stateless servers answer request-level errors (-32020, -32021, -32022, -32602) with 400.
+        try {
+          const parsed = JSON.parse(text) as JSONRPCMessage;
+          if ('error' in parsed && (parsed as { id?: unknown }).id === m.id) return this.onmessage?.(parsed);
+        } catch {
+          /* not JSON-RPC */
+        }
+      }
       if (res.statusCode === 404 && this.sessionId) {
         // The backend forgot our session (restarted, expired): this session is over.
         queueMicrotask(() => void this.close());

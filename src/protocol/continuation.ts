@@ -1,0 +1,112 @@
+/**
+ * Stateless clients in front of stateful backends (SEP-2322 bridged): a backend that
+ * sends sampling/elicitation/roots in the middle of a call cannot reach a 2026-07-28
+ * client, which takes no server-to-client requests. The gateway answers the client
+ * `input_required` with those requests and keeps the backend call waiting here; the
+ * client's retry carries `requestState` (this store's token) and `inputResponses`, which
+ * answer the backend, and the call goes on. The waiting call lives on this instance: a
+ * retry that reaches another instance is told so (the token names its instance).
+ */
+import { randomBytes } from 'node:crypto';
+import { GatewayError } from '../errors/catalog.js';
+import type { Cancellation } from '../upstream/cancellation.js';
+import type { ClientSession } from './session.js';
+
+type Params = Record<string, unknown>;
+
+/** A backend call that waits for a stateless client's input. */
+interface Continuation {
+  /** The session the backend call was made for: its requestClient collects the backend's requests. */
+  session: ClientSession;
+  call: Promise<Params>;
+  cancel: Cancellation;
+  timer: NodeJS.Timeout;
+}
+
+const PREFIX = 'mcpeg1.';
+/** Backend requests that arrive together are answered together: wait this long for more. */
+const GATHER_MS = 10;
+
+export class ContinuationStore {
+  private readonly waiting = new Map<string, Continuation>();
+  readonly instanceTag = randomBytes(6).toString('hex');
+
+  constructor(private readonly timeoutMs: number, private readonly max = 10_000) {}
+
+  get size(): number {
+    return this.waiting.size;
+  }
+
+  /** True for tokens this gateway (any instance) issued: other requestState values belong to backends. */
+  static owns(state: unknown): state is string {
+    return typeof state === 'string' && state.startsWith(PREFIX);
+  }
+
+  /**
+   * Waits for the backend call, or for the backend's first requests to the client,
+   * whichever comes first. In the second case the answer is `input_required` and the call
+   * is kept for the retry.
+   */
+  async outcome(session: ClientSession, call: Promise<Params>, cancel: Cancellation): Promise<Params> {
+    let wake: (() => void) | undefined;
+    const asked = new Promise<'input'>((resolve) => {
+      wake = () => setTimeout(() => resolve('input'), GATHER_MS);
+      if (session.inputs.size > 0) wake();
+    });
+    session.onInput = wake;
+    const first = await Promise.race([call.then(() => 'done' as const, () => 'done' as const), asked]);
+    session.onInput = undefined;
+    if (first === 'done') return call;
+    if (this.waiting.size >= this.max) {
+      cancel.cancel('too many calls waiting for client input');
+      throw new GatewayError('MCPEG_ERR_OVERLOADED', `too many calls are waiting for client input (${this.max}); try again later`);
+    }
+    const token = `${PREFIX}${this.instanceTag}.${randomBytes(16).toString('base64url')}`;
+    const timer = setTimeout(() => {
+      if (!this.waiting.delete(token)) return;
+      cancel.cancel(`the client did not answer input_required within ${this.timeoutMs} ms`);
+      void session.close('input_required not answered');
+    }, this.timeoutMs);
+    timer.unref();
+    this.waiting.set(token, { session, call, cancel, timer });
+    // The call may still fail while it waits: nobody awaits it then.
+    call.catch(() => {});
+    const inputRequests: Params = {};
+    for (const [key, p] of session.inputs) inputRequests[key] = { method: p.method, ...(p.params ? { params: p.params } : {}) };
+    return { resultType: 'input_required', inputRequests, requestState: token };
+  }
+
+  /**
+   * The client's retry: answers the waiting backend requests with `inputResponses` and
+   * goes on waiting for the call as `outcome` does. `current` is the retry's own session
+   * (its stream now receives the call's progress).
+   */
+  resume(token: string, params: Params, current: ClientSession): Promise<Params> {
+    const c = this.waiting.get(token);
+    if (!c) {
+      const instance = token.slice(PREFIX.length).split('.')[0];
+      const where = instance === this.instanceTag ? 'it expired, was already used, or was altered' : `it was issued by gateway instance ${instance}, which holds the waiting call (route retries of one call to one instance)`;
+      throw new GatewayError('MCPEG_ERR_CONTINUATION_NOT_FOUND', `Invalid params: requestState is not a call this gateway instance is waiting on: ${where}`, { requestState: token });
+    }
+    this.waiting.delete(token);
+    clearTimeout(c.timer);
+    const responses = (params.inputResponses ?? {}) as Params;
+    for (const [key, p] of [...c.session.inputs]) {
+      const answer = responses[key];
+      if (answer === undefined || answer === null || typeof answer !== 'object') continue; // asked again below
+      c.session.inputs.delete(key);
+      p.resolve(answer as Params);
+    }
+    c.session.outbound = current.outbound;
+    c.session.logLevel = current.logLevel;
+    return this.outcome(c.session, c.call, c.cancel);
+  }
+
+  close(): void {
+    for (const c of this.waiting.values()) {
+      clearTimeout(c.timer);
+      c.cancel.cancel('gateway closing');
+    }
+    this.waiting.clear();
+  }
+}

@@ -1,0 +1,188 @@
+/**
+ * Streamable HTTP for stateless clients (protocol revision 2026-07-28, SEP-2575): a POST
+ * without Mcp-Session-Id that carries the per-request envelope. Nothing is kept between
+ * requests, so any gateway instance can serve any of them. The POST is answered with
+ * JSON, or SSE once a notification for the request (progress, a log line) must go first;
+ * a backend's request to the client never goes on the stream (the revision has none):
+ * it comes back inside the result as `input_required`. subscriptions/listen holds its
+ * POST open as the stream of list changes.
+ *
+ * Statuses (SEP-2575 "HTTP status codes"): 400 for a bad envelope (-32602), a header
+ * that disagrees with the body (-32020), an unsupported version (-32022) or a missing
+ * client capability (-32021); 404 for a method the revision does not have (-32601).
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { ERRORS, GatewayError, toRpcError } from '../../errors/catalog.js';
+import type { Logger } from '../../observability/logger.js';
+import { dispatchRequest, type DispatchOptions } from '../../protocol/dispatch.js';
+import { errorResponse, isRequest, type JsonRpcMessage, type JsonRpcNotification, type JsonRpcRequest, type JsonRpcResponse } from '../../protocol/jsonrpc.js';
+import { checkStandardHeaders, META_SUBSCRIPTION_ID, readEnvelope } from '../../protocol/modern.js';
+import type { ClientSession, Outbound } from '../../protocol/session.js';
+import type { SessionManager } from '../../protocol/sessions.js';
+import { endJson } from '../../middleware/compression.js';
+import { contextOf } from '../../middleware/context.js';
+import { parseTraceparent } from '../../observability/trace.js';
+import { apiKeyFromHeaders, hashApiKey } from '../../resilience/rate-limiter.js';
+import { sendError } from './http-util.js';
+import { keepAlive, SSE_HEADERS, sseEvent } from './sse.js';
+
+export interface StatelessDeps {
+  sessions: SessionManager;
+  log: Logger;
+  dispatch: DispatchOptions;
+  keepAliveMs: number;
+  apiKeyHeader?: string;
+}
+
+const JSON_HEADERS = { 'content-type': 'application/json' } as const;
+
+/** The notifications a subscriptions/listen filter can ask for (SEP-2575 SubscriptionFilter). */
+const LISTEN_FLAGS: Record<string, string> = {
+  toolsListChanged: 'notifications/tools/list_changed',
+  promptsListChanged: 'notifications/prompts/list_changed',
+  resourcesListChanged: 'notifications/resources/list_changed',
+};
+
+/** The HTTP status of an answer on the stateless revision (in-band errors stay 200). */
+export function statusOf(answer: JsonRpcResponse): number {
+  if (!('error' in answer)) return 200;
+  if (answer.error.code === ERRORS.MCPEG_ERR_METHOD_NOT_FOUND.rpc && (answer.error.data as { mcpegCode?: string } | undefined)?.mcpegCode !== 'MCPEG_ERR_CLIENT_CAPABILITY_MISSING') return 404;
+  if (answer.error.code === ERRORS.MCPEG_ERR_MISSING_CLIENT_CAPABILITY.rpc) return 400;
+  return 200;
+}
+
+/** One stateless request's answer: JSON until a notification must be streamed first, then SSE. */
+class OneShot implements Outbound {
+  private sse = false;
+  private stopKeepAlive: (() => void) | undefined;
+  done = false;
+
+  constructor(private readonly res: ServerResponse, private readonly keepAliveMs: number) {}
+
+  deliver(msg: JsonRpcMessage): boolean {
+    // No server-to-client requests on this revision; and nothing after the answer.
+    if (isRequest(msg) || this.done || this.res.writableEnded) return false;
+    if (!this.sse) {
+      this.sse = true;
+      this.res.writeHead(200, SSE_HEADERS);
+      this.stopKeepAlive = keepAlive(this.res, this.keepAliveMs);
+    }
+    this.res.write(sseEvent(JSON.stringify(msg)));
+    return true;
+  }
+
+  isOpen(): boolean {
+    return !this.done;
+  }
+
+  answer(r: JsonRpcResponse | undefined): void {
+    this.done = true;
+    this.stopKeepAlive?.();
+    if (this.res.writableEnded) return;
+    if (this.sse) {
+      if (r) this.res.write(sseEvent(JSON.stringify(r)));
+      this.res.end();
+    } else if (r) {
+      endJson(this.res, statusOf(r), JSON_HEADERS, JSON.stringify(r));
+    } else {
+      this.res.writeHead(200, SSE_HEADERS).end(); // cancelled: nothing to say
+    }
+  }
+}
+
+export class StatelessHttp {
+  constructor(private readonly viewId: string, private readonly deps: StatelessDeps) {}
+
+  /** Whether a POST without a session id is for this transport: it claims the envelope or names a version the stateful lifecycle lacks. */
+  static claims(req: IncomingMessage, messages: JsonRpcMessage[], stateful: (v: string) => boolean): boolean {
+    const v = req.headers['mcp-protocol-version'];
+    if (typeof v === 'string' && !stateful(v)) return true;
+    return messages.some((m) => 'method' in m && m.params?._meta !== undefined && typeof m.params._meta === 'object' && 'io.modelcontextprotocol/protocolVersion' in (m.params._meta as object));
+  }
+
+  async post(req: IncomingMessage, res: ServerResponse, messages: JsonRpcMessage[], batch: boolean): Promise<void> {
+    if (batch) return sendError(res, 'MCPEG_ERR_BATCH_NOT_ALLOWED', 'Invalid Request: JSON-RPC batches are not allowed on protocol revision 2026-07-28');
+    const m = messages[0];
+    // Notifications (a cancel is closing the stream) and stray responses have nothing to act on.
+    if (!isRequest(m)) {
+      res.writeHead(202).end();
+      return;
+    }
+    let s: ClientSession;
+    try {
+      const header = req.headers['mcp-protocol-version'];
+      const env = readEnvelope(m, typeof header === 'string' ? header : null);
+      checkStandardHeaders(m, header1(req, 'mcp-method'), header1(req, 'mcp-name'));
+      if (m.method === 'subscriptions/listen') return this.listen(m, res);
+      s = this.deps.sessions.ephemeral(this.viewId, env);
+    } catch (err) {
+      return this.fail(res, m, err);
+    }
+    s.clientIp = contextOf(req)?.clientIp ?? req.socket.remoteAddress;
+    const key = apiKeyFromHeaders(req.headers, this.deps.apiKeyHeader ?? 'x-api-key');
+    if (key !== undefined) s.apiKeyId = hashApiKey(key);
+    const out = new OneShot(res, this.deps.keepAliveMs);
+    s.outbound = out;
+    // Closing the response is the cancellation on this revision.
+    res.on('close', () => {
+      if (!out.done) for (const c of s.inflight.values()) c.cancel('client closed the stream');
+    });
+    try {
+      out.answer(await dispatchRequest(s, m, this.deps.dispatch, contextOf(req)?.requestId, parseTraceparent(req.headers.traceparent)));
+    } finally {
+      this.deps.sessions.done(s);
+    }
+  }
+
+  private fail(res: ServerResponse, m: JsonRpcRequest, err: unknown): void {
+    const status = err instanceof GatewayError ? err.httpStatus : 500;
+    endJson(res, status, JSON_HEADERS, JSON.stringify(errorResponse(m.id, toRpcError(err))));
+  }
+
+  /**
+   * subscriptions/listen: acknowledges the honoured filter, then streams the view's list
+   * changes, each tagged with the listen request's id, until the client closes it.
+   */
+  private listen(m: JsonRpcRequest, res: ServerResponse): void {
+    const subscriptionId = m.id;
+    const wanted = ((m.params?.notifications ?? {}) as Record<string, unknown>);
+    const honoured: Record<string, boolean> = {};
+    const methods = new Set<string>();
+    for (const [flag, method] of Object.entries(LISTEN_FLAGS)) {
+      if (wanted[flag] === true) {
+        honoured[flag] = true;
+        methods.add(method);
+      }
+    }
+    const tag = (n: JsonRpcNotification): JsonRpcNotification => ({ ...n, params: { ...n.params, _meta: { ...(n.params?._meta as object | undefined), [META_SUBSCRIPTION_ID]: subscriptionId } } });
+    let stop: () => void = () => {};
+    let remove: () => void = () => {};
+    try {
+      remove = this.deps.sessions.addListener({
+        viewId: this.viewId,
+        methods,
+        deliver: (n) => void (!res.writableEnded && res.write(sseEvent(JSON.stringify(tag(n))))),
+        end: () => {
+          stop();
+          if (res.writableEnded) return;
+          res.write(sseEvent(JSON.stringify({ jsonrpc: '2.0', id: subscriptionId, result: { resultType: 'complete', _meta: { [META_SUBSCRIPTION_ID]: subscriptionId } } })));
+          res.end();
+        },
+      });
+    } catch (err) {
+      return this.fail(res, m, err);
+    }
+    res.writeHead(200, SSE_HEADERS);
+    res.write(sseEvent(JSON.stringify(tag({ jsonrpc: '2.0', method: 'notifications/subscriptions/acknowledged', params: { notifications: honoured } }))));
+    stop = keepAlive(res, this.deps.keepAliveMs);
+    res.on('close', () => {
+      stop();
+      remove();
+    });
+  }
+}
+
+function header1(req: IncomingMessage, name: string): string | undefined {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
