@@ -153,3 +153,55 @@ export const INPUT_CAPABILITY: Record<string, string> = {
 };
 
 export const isInputRequired = (r: Obj | undefined): boolean => r?.resultType === 'input_required';
+
+/** A tool argument mirrored into an `Mcp-Param-<header>` HTTP header (SEP-2243 `x-mcp-header`). */
+export interface ParamHeader {
+  prop: string;
+  header: string;
+}
+
+const paramSpecs = new WeakMap<object, ParamHeader[]>();
+const NO_PARAMS: ParamHeader[] = [];
+
+/** The `x-mcp-header` declarations of a tool (cached per tool object: catalogs are immutable). */
+export function paramHeadersOf(tool: Obj | undefined): ParamHeader[] {
+  if (!tool) return NO_PARAMS;
+  let spec = paramSpecs.get(tool);
+  if (!spec) {
+    const props = (tool.inputSchema as { properties?: Record<string, Obj> } | undefined)?.properties;
+    spec = props ? Object.entries(props).filter(([, p]) => typeof p?.['x-mcp-header'] === 'string').map(([prop, p]) => ({ prop, header: String(p['x-mcp-header']) })) : NO_PARAMS;
+    paramSpecs.set(tool, spec);
+  }
+  return spec;
+}
+
+/**
+ * Inbound SEP-2243 check: each declared argument present in the body must be mirrored
+ * in its header, with the same value (plain, or canonical `=?base64?...?=`).
+ */
+export function checkParamHeaders(spec: ParamHeader[], args: unknown, get: (name: string) => string | undefined): void {
+  if (spec.length === 0) return;
+  const a = isObject(args) ? args : {};
+  for (const { prop, header } of spec) {
+    const v = a[prop];
+    if (v === undefined || v === null || typeof v === 'object') continue;
+    const want = String(v);
+    const raw = get(`mcp-param-${header.toLowerCase()}`);
+    if (raw === undefined) throw mismatch(`the body carries arguments.${prop} but the required Mcp-Param-${header} header is absent`, '(missing)', want);
+    const got = decodeHeaderValue(raw.trim());
+    if (got === undefined) throw mismatch(`the Mcp-Param-${header} header ${JSON.stringify(raw)} is not valid =?base64?...?= encoding`, raw, want);
+    if (got !== want) throw mismatch(`the Mcp-Param-${header} header names ${JSON.stringify(got)} but arguments.${prop} is ${JSON.stringify(want)}`, raw, want);
+  }
+}
+
+/** Outbound: the Mcp-Param headers a stateless HTTP backend expects for a tools/call. */
+export function paramHeaderValues(spec: ParamHeader[], args: unknown): Record<string, string> | undefined {
+  if (spec.length === 0 || !isObject(args)) return undefined;
+  let out: Record<string, string> | undefined;
+  for (const { prop, header } of spec) {
+    const v = args[prop];
+    if (v === undefined || v === null || typeof v === 'object') continue;
+    (out ??= {})[`mcp-param-${header.toLowerCase()}`] = encodeHeaderValue(String(v));
+  }
+  return out;
+}

@@ -7,7 +7,9 @@
  */
 import type { BackendOptions } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
-import { EMPTY_CATALOG, type BackendCatalog } from '../router/catalog.js';
+import { EMPTY_CATALOG, type BackendCatalog, type Item } from '../router/catalog.js';
+
+const toolIndex = new WeakMap<BackendCatalog, Map<string, Item>>();
 import type { TransportFactory, TransportKind } from '../transport/outbound/connect.js';
 import { RetryBudget } from '../resilience/retry.js';
 import { createBalancer, type Balancer } from './balancer.js';
@@ -85,6 +87,14 @@ export class Backend {
   /** The primary replica speaks the stateless revision (2026-07-28): calls carry the client in an envelope. */
   get modern(): boolean {
     return this.primary?.modern ?? false;
+  }
+
+  /** A tool of the catalog by its own name (indexed once per catalog). */
+  toolByName(name: string): Item | undefined {
+    const cat = this.catalog;
+    let index = toolIndex.get(cat);
+    if (!index) toolIndex.set(cat, (index = new Map(cat.tools.map((t) => [String(t.name), t]))));
+    return index.get(name);
   }
 
   get capabilities(): Record<string, unknown> | undefined {

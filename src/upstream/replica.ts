@@ -11,7 +11,7 @@ import type { BackendOptions } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
 import type { JsonRpcNotification, JsonRpcRequest } from '../protocol/jsonrpc.js';
 import { isSupportedVersion, LATEST_VERSION, SUPPORTED_VERSIONS } from '../protocol/versions.js';
-import { MODERN_VERSION } from '../protocol/modern.js';
+import { MODERN_VERSION, paramHeadersOf } from '../protocol/modern.js';
 import { VERSION } from '../version.js';
 import { EMPTY_CATALOG, LISTS, type BackendCatalog, type Item } from '../router/catalog.js';
 import type { TransportFactory, TransportKind } from '../transport/outbound/connect.js';
@@ -390,7 +390,10 @@ export class Replica implements ConnectionOwner {
           const lifecycle = this.cfg.protocol ?? 'stateful';
           // Version negotiation: the stateless revision when the server offers it (server/discover), else initialize.
           if (probe && lifecycle !== 'stateful' && kind !== 'sse' && kind !== 'inprocess') {
-            if (await conn.discover(MODERN_VERSION, { capabilities, clientInfo }, this.cfg.connect_timeout, (v) => opened.setProtocolVersion(v))) return;
+            if (await conn.discover(MODERN_VERSION, { capabilities, clientInfo }, this.cfg.connect_timeout, (v) => opened.setProtocolVersion(v))) {
+              opened.setParamHeaders?.((tool) => paramHeadersOf(this.catalog.tools.find((t) => t.name === tool)));
+              return;
+            }
             if (lifecycle === 'stateless') {
               throw new GatewayError('MCPEG_ERR_BACKEND_UNAVAILABLE', `backend "${this.name}" does not offer protocol ${MODERN_VERSION} on server/discover (protocol: stateless is configured)`, { backend: this.name });
             }

@@ -16,7 +16,7 @@ import { ERRORS, GatewayError, toRpcError } from '../../errors/catalog.js';
 import type { Logger } from '../../observability/logger.js';
 import { dispatchRequest, type DispatchOptions } from '../../protocol/dispatch.js';
 import { errorResponse, isRequest, type JsonRpcMessage, type JsonRpcNotification, type JsonRpcRequest, type JsonRpcResponse } from '../../protocol/jsonrpc.js';
-import { checkStandardHeaders, META_SUBSCRIPTION_ID, readEnvelope } from '../../protocol/modern.js';
+import { checkParamHeaders, checkStandardHeaders, META_SUBSCRIPTION_ID, paramHeadersOf, readEnvelope } from '../../protocol/modern.js';
 import type { ClientSession, Outbound } from '../../protocol/session.js';
 import type { SessionManager } from '../../protocol/sessions.js';
 import { endJson } from '../../middleware/compression.js';
@@ -115,6 +115,7 @@ export class StatelessHttp {
       checkStandardHeaders(m, header1(req, 'mcp-method'), header1(req, 'mcp-name'));
       if (m.method === 'subscriptions/listen') return this.listen(m, res);
       s = this.deps.sessions.ephemeral(this.viewId, env);
+      if (m.method === 'tools/call') checkParamHeaders(paramHeadersOf(toolItem(s, m.params?.name)), m.params?.arguments, (h) => header1(req, h));
     } catch (err) {
       return this.fail(res, m, err);
     }
@@ -180,6 +181,14 @@ export class StatelessHttp {
       remove();
     });
   }
+}
+
+/** The tool a stateless client calls, as its backend listed it (for its x-mcp-header declarations). */
+function toolItem(s: ClientSession, name: unknown): Record<string, unknown> | undefined {
+  if (typeof name !== 'string') return undefined;
+  const route = s.view.tool(name);
+  const b = route && s.host.backend(route.backend);
+  return b ? b.toolByName(route.name) : undefined;
 }
 
 function header1(req: IncomingMessage, name: string): string | undefined {

@@ -9,6 +9,7 @@ import { getDefaultEnvironment } from '@modelcontextprotocol/sdk/client/stdio.js
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { StreamableHttpClient } from './http-transport.js';
 import { StdioClient } from './stdio-transport.js';
+import type { ParamHeader } from '../../protocol/modern.js';
 import type { McpBackendConfig } from '../../config/schema.js';
 import type { Logger } from '../../observability/logger.js';
 
@@ -40,6 +41,8 @@ export interface OpenedTransport {
   kind: TransportKind;
   /** Called after initialize, so HTTP transports send MCP-Protocol-Version. */
   setProtocolVersion(v: string | undefined): void;
+  /** Streamable HTTP: where the transport finds a tool's x-mcp-header declarations (SEP-2243). */
+  setParamHeaders?(fn: (tool: string) => ParamHeader[]): void;
   pid?: number | null;
 }
 
@@ -62,7 +65,7 @@ export function createTransport(name: string, cfg: McpBackendConfig, kind: Trans
     return { transport: t, kind, setProtocolVersion: (v) => v && t.setProtocolVersion(v) };
   }
   const t = new StreamableHttpClient(url, { ...cfg.headers });
-  return { transport: t, kind, setProtocolVersion: (v) => t.setProtocolVersion(v) };
+  return { transport: t, kind, setProtocolVersion: (v) => t.setProtocolVersion(v), setParamHeaders: (fn) => (t.paramHeaders = fn) };
 }
 
 /** The first transport kind to try for a backend; `auto` starts with Streamable HTTP. */

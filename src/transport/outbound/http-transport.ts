@@ -13,7 +13,7 @@ import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { Pool, type Dispatcher } from 'undici';
-import { isModernVersion, nameHeaderOf } from '../../protocol/modern.js';
+import { isModernVersion, nameHeaderOf, paramHeaderValues, type ParamHeader } from '../../protocol/modern.js';
 
 /** An HTTP-level failure; `code` is the status (the auto fallback to SSE reads it). */
 export class HttpStatusError extends Error {
@@ -55,6 +55,8 @@ export class StreamableHttpClient implements Transport {
   private protocolVersion: string | undefined;
   /** The stateless revision: no session, and each request names its method and target in headers. */
   private modern = false;
+  /** A tool's x-mcp-header declarations (set by the replica from its catalog), for Mcp-Param-* headers. */
+  paramHeaders: ((tool: string) => ParamHeader[]) | undefined;
   private readonly pool: Pool;
   private readonly origin: string;
   private readonly path: string;
@@ -101,6 +103,7 @@ export class StreamableHttpClient implements Transport {
       headers['mcp-method'] = m.method;
       const name = nameHeaderOf(m.method, m.params);
       if (name !== undefined) headers['mcp-name'] = name;
+      if (m.method === 'tools/call' && this.paramHeaders && typeof m.params?.name === 'string') Object.assign(headers, paramHeaderValues(this.paramHeaders(m.params.name), m.params.arguments));
     }
     const res = await this.pool.request({ path: this.path, method: 'POST', headers, body: JSON.stringify(message), signal: this.life.signal });
     const sid = res.headers['mcp-session-id'];
