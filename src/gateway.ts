@@ -253,7 +253,7 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
       [...backends.values()].map(async (b) => {
         // A plugin's own health hook counts too: up but unhealthy is degraded.
         const check = b.state === 'up' ? await b.checkHealth() : undefined;
-        return { name: b.name, state: b.state, transport: b.transportKind, tools: b.catalog.tools.length, error: b.lastError, ...(check ? { healthy: check.ok, detail: check.detail } : {}), ...(b.replicas.length > 1 ? { replicas: b.replicaStates() } : {}) };
+        return { name: b.name, state: b.state, transport: b.transportKind, protocol: b.info?.protocolVersion, tools: b.catalog.tools.length, error: b.lastError, ...(check ? { healthy: check.ok, detail: check.detail } : {}), ...(b.replicas.length > 1 ? { replicas: b.replicaStates() } : {}) };
       }),
     );
     const allUp = list.every((b) => b.state === 'up' && (b as { healthy?: boolean }).healthy !== false);

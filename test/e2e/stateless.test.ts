@@ -1,0 +1,278 @@
+/**
+ * Protocol revision 2026-07-28 (stateless) on both sides of the gateway. Two backends:
+ * `modern`, an SDK v2 server that speaks 2026-07-28 (so the gateway talks to it
+ * statelessly), and `classic`, an SDK v1 server on 2025-11-25 (initialize, sessions).
+ * Two clients: the SDK v2 client pinned to 2026-07-28, and the SDK v1 client. Every
+ * pairing lists, calls, reads, gets prompts, follows progress and answers sampling.
+ */
+import assert from 'node:assert/strict';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, it } from 'node:test';
+import { Client as V2Client, StreamableHTTPClientTransport as V2Http } from '@modelcontextprotocol/client';
+import { CreateMessageRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import { connectClient, startGateway, textOf } from '../helpers/gateway.js';
+import type { Client as V1Client } from '@modelcontextprotocol/sdk/client/index.js';
+
+const MODERN = fileURLToPath(new URL('../fixtures/modern-server.js', import.meta.url));
+const CLASSIC = fileURLToPath(new URL('../fixtures/conformance-server.js', import.meta.url));
+const BACKENDS = {
+  modern: { type: 'mcp', command: process.execPath, args: [MODERN, '--stdio'] },
+  classic: { type: 'mcp', command: process.execPath, args: [CLASSIC, '--stdio'] },
+};
+const ENVELOPE = {
+  'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+  'io.modelcontextprotocol/clientCapabilities': {},
+};
+
+type Progress = { progress: number };
+/** The calls each pairing makes, whatever the client's SDK. */
+interface AnyClient {
+  version(): string | undefined;
+  tools(): Promise<string[]>;
+  call(name: string, args?: Record<string, unknown>, onprogress?: (p: Progress) => void): Promise<unknown>;
+  read(uri: string): Promise<string>;
+  prompt(name: string, args?: Record<string, string>): Promise<string>;
+  close(): Promise<void>;
+}
+
+async function v2Client(url: string, sampled: string, capabilities: Record<string, unknown> = { sampling: {} }, fetchImpl?: typeof fetch): Promise<AnyClient & { raw: V2Client }> {
+  const c = new V2Client({ name: 'v2-test', version: '1.0.0' }, { capabilities, versionNegotiation: { mode: { pin: '2026-07-28' } } });
+  if (capabilities.sampling) c.setRequestHandler('sampling/createMessage', async () => ({ role: 'assistant', content: { type: 'text', text: sampled }, model: 'test-model', stopReason: 'endTurn' }));
+  await c.connect(new V2Http(new URL(url), fetchImpl ? { fetch: fetchImpl } : {}));
+  return {
+    raw: c,
+    version: () => c.getNegotiatedProtocolVersion(),
+    tools: async () => (await c.listTools()).tools.map((t) => t.name),
+    call: (name, args = {}, onprogress) => c.callTool({ name, arguments: args }, onprogress ? { onprogress } : undefined),
+    read: async (uri) => String(((await c.readResource({ uri })).contents[0] as { text?: string } | undefined)?.text),
+    prompt: async (name, args) => JSON.stringify((await c.getPrompt({ name, arguments: args })).messages),
+    close: () => c.close(),
+  };
+}
+
+async function v1Client(url: string, sampled: string): Promise<AnyClient> {
+  const c: V1Client = await connectClient(url, { capabilities: { sampling: {} } });
+  c.setRequestHandler(CreateMessageRequestSchema, async () => ({ role: 'assistant', content: { type: 'text', text: sampled }, model: 'test-model', stopReason: 'endTurn' }));
+  return {
+    version: () => (c as unknown as { _transport?: { protocolVersion?: string } })._transport?.protocolVersion,
+    tools: async () => (await c.listTools()).tools.map((t) => t.name),
+    call: (name, args = {}, onprogress) => c.callTool({ name, arguments: args }, undefined, onprogress ? { onprogress } : undefined),
+    read: async (uri) => String(((await c.readResource({ uri })).contents[0] as { text?: string } | undefined)?.text),
+    prompt: async (name, args) => JSON.stringify((await c.getPrompt({ name, arguments: args })).messages),
+    close: () => c.close(),
+  };
+}
+
+describe('2026-07-28 and 2025-11-25 clients in front of 2026-07-28 and 2025-11-25 backends', () => {
+  let gw: Awaited<ReturnType<typeof startGateway>>;
+  before(async () => {
+    gw = await startGateway({ backends: BACKENDS });
+  });
+  after(async () => gw?.close());
+
+  it('speaks 2026-07-28 to the SDK v2 backend and initialize (2025-11-25) to the SDK v1 one (/health)', async () => {
+    const health = (await (await fetch(`${gw.base}/health`)).json()) as { backends: Array<{ name: string; protocol: string }> };
+    const protocol = Object.fromEntries(health.backends.map((b) => [b.name, b.protocol]));
+    assert.equal(protocol.modern, '2026-07-28');
+    assert.equal(protocol.classic, '2025-11-25');
+  });
+
+  for (const kind of ['v2 (2026-07-28)', 'v1 (2025-11-25)'] as const) {
+    describe(`client ${kind}`, () => {
+      let c: AnyClient;
+      const sampled = `sampled by ${kind}`;
+      before(async () => {
+        c = kind.startsWith('v2') ? await v2Client(gw.url, sampled) : await v1Client(gw.url, sampled);
+      });
+      after(async () => c?.close());
+
+      it('negotiates its own version with the gateway', () => {
+        if (kind.startsWith('v2')) assert.equal(c.version(), '2026-07-28');
+      });
+
+      it('lists the tools of both backends', async () => {
+        const names = await c.tools();
+        for (const n of ['modern__whoami', 'modern__ask_llm', 'modern__progress', 'classic__test_simple_text', 'classic__test_sampling']) assert.ok(names.includes(n), `${n} in ${names.join(', ')}`);
+      });
+
+      for (const backend of ['modern', 'classic'] as const) {
+        it(`calls a tool of the ${backend} backend`, async () => {
+          const r = backend === 'modern' ? await c.call('modern__whoami') : await c.call('classic__test_simple_text');
+          assert.match(textOf(r), backend === 'modern' ? /^modern-server pid=\d+/ : /simple text response/);
+        });
+
+        it(`follows progress from the ${backend} backend`, async () => {
+          const seen: Progress[] = [];
+          const r = backend === 'modern' ? await c.call('modern__progress', { steps: 3 }, (p) => seen.push(p)) : await c.call('classic__test_tool_with_progress', {}, (p) => seen.push(p));
+          assert.match(textOf(r), backend === 'modern' ? /^done 3$/ : /progress executed/);
+          assert.equal(seen.length, 3, JSON.stringify(seen));
+          assert.ok(seen[0].progress < seen[2].progress);
+        });
+
+        it(`reads a resource of the ${backend} backend`, async () => {
+          const text = backend === 'modern' ? await c.read('modern://readme') : await c.read('test://static-text');
+          assert.match(text, backend === 'modern' ? /^modern readme$/ : /static text resource/);
+        });
+
+        it(`gets a prompt of the ${backend} backend`, async () => {
+          const text = backend === 'modern' ? await c.prompt('modern__greet', { who: 'Ada' }) : await c.prompt('classic__test_simple_prompt');
+          assert.match(text, backend === 'modern' ? /Hello Ada/ : /simple prompt for testing/);
+        });
+
+        it(`answers sampling for the ${backend} backend`, async () => {
+          const r = backend === 'modern' ? await c.call('modern__ask_llm', { question: 'capital of France?' }) : await c.call('classic__test_sampling', { prompt: 'capital of France?' });
+          assert.equal(textOf(r), backend === 'modern' ? `llm said: ${sampled}` : `LLM response: ${sampled}`);
+        });
+      }
+    });
+  }
+
+  it('keeps a stateful backend session per client capability set: a stateless client without sampling gets its own', async () => {
+    const without = await v2Client(gw.url, 'unused', {});
+    const withSampling = await v2Client(gw.url, 'from the sampling client');
+    try {
+      const a = await without.call('classic__test_sampling', { prompt: 'x' });
+      assert.match(textOf(a), /Client does not support sampling/);
+      const b = await withSampling.call('classic__test_sampling', { prompt: 'x' });
+      assert.equal(textOf(b), 'LLM response: from the sampling client');
+    } finally {
+      await without.close();
+      await withSampling.close();
+    }
+  });
+
+  it('announces a backend added at runtime on subscriptions/listen', async () => {
+    const c = await v2Client(gw.url, 'unused');
+    const changed = new Promise<Record<string, unknown>>((resolve) => c.raw.setNotificationHandler('notifications/tools/list_changed', (n) => resolve(n as unknown as Record<string, unknown>)));
+    const sub = await c.raw.listen({ toolsListChanged: true });
+    try {
+      assert.deepEqual(sub.honoredFilter, { toolsListChanged: true });
+      await gw.gw.addBackend('late', { type: 'mcp', command: process.execPath, args: [MODERN, '--stdio'] } as never);
+      const n = await changed;
+      assert.ok(n);
+      assert.ok((await c.tools()).includes('late__whoami'));
+    } finally {
+      await sub.close();
+      await c.close();
+      await gw.gw.removeBackend('late');
+    }
+  });
+});
+
+describe('stateless requests at the HTTP edge', () => {
+  let gw: Awaited<ReturnType<typeof startGateway>>;
+  before(async () => {
+    gw = await startGateway({ backends: BACKENDS, server: { list_cache_ttl: '45s' } });
+  });
+  after(async () => gw?.close());
+
+  const post = (body: Record<string, unknown>, headers: Record<string, string> = {}) =>
+    fetch(gw.url, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers }, body: JSON.stringify({ jsonrpc: '2.0', id: 7, ...body }) });
+  const modern = (method: string, params: Record<string, unknown> = {}, extra: Record<string, string> = {}) =>
+    post({ method, params: { ...params, _meta: ENVELOPE } }, { 'mcp-protocol-version': '2026-07-28', 'mcp-method': method, ...extra });
+
+  it('answers server/discover with the supported versions, capabilities, caching hints and the gateway as server', async () => {
+    const res = await modern('server/discover');
+    assert.equal(res.status, 200);
+    const body = (await res.json()) as { id: number; result: Record<string, unknown> & { _meta: Record<string, { name: string }> } };
+    assert.equal(body.id, 7);
+    assert.deepEqual(body.result.supportedVersions, ['2026-07-28']);
+    assert.ok((body.result.capabilities as Record<string, unknown>).tools);
+    assert.equal(body.result.resultType, 'complete');
+    assert.equal(body.result._meta['io.modelcontextprotocol/serverInfo'].name, 'mcpeg');
+    assert.equal(res.headers.get('mcp-session-id'), null);
+  });
+
+  it('puts caching hints on lists (server.list_cache_ttl, public) and passes a backend read hint through', async () => {
+    const list = (await (await modern('tools/list')).json()) as { result: { ttlMs: number; cacheScope: string } };
+    assert.equal(list.result.ttlMs, 45_000);
+    assert.equal(list.result.cacheScope, 'public');
+    const read = (await (await modern('resources/read', { uri: 'modern://readme' }, { 'mcp-name': 'modern://readme' })).json()) as { result: { ttlMs: number; cacheScope: string } };
+    assert.equal(read.result.ttlMs, 30_000);
+    assert.equal(read.result.cacheScope, 'public');
+    const classic = (await (await modern('resources/read', { uri: 'test://static-text' }, { 'mcp-name': 'test://static-text' })).json()) as { result: { ttlMs: number; cacheScope: string } };
+    assert.equal(classic.result.ttlMs, 0);
+    assert.equal(classic.result.cacheScope, 'private');
+  });
+
+  it('refuses a missing envelope, a header that disagrees, an unknown version and removed methods with the revision\'s codes', async () => {
+    const cases: Array<[Promise<Response>, number, number]> = [
+      [post({ method: 'tools/list', params: {} }, { 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/list' }), 400, -32602],
+      [post({ method: 'tools/list', params: { _meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28' } } }, { 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/list' }), 400, -32602],
+      [modern('tools/list', {}, { 'mcp-method': 'prompts/list' }), 400, -32020],
+      [modern('tools/call', { name: 'modern__whoami', arguments: {} }), 400, -32020],
+      [modern('tools/call', { name: 'modern__whoami', arguments: {} }, { 'mcp-name': 'modern__other' }), 400, -32020],
+      [post({ method: 'tools/list', params: { _meta: ENVELOPE } }, { 'mcp-method': 'tools/list' }), 400, -32020],
+      [post({ method: 'tools/list', params: { _meta: { ...ENVELOPE, 'io.modelcontextprotocol/protocolVersion': '2099-01-01' } } }, { 'mcp-protocol-version': '2099-01-01', 'mcp-method': 'tools/list' }), 400, -32022],
+      [modern('ping'), 404, -32601],
+      [modern('logging/setLevel', { level: 'info' }), 404, -32601],
+      [modern('resources/subscribe', { uri: 'test://static-text' }), 404, -32601],
+      [modern('tools/call', { name: 'modern__test_missing_capability', arguments: {} }, { 'mcp-name': 'modern__test_missing_capability' }), 400, -32021],
+    ];
+    for (const [i, [p, status, code]] of cases.entries()) {
+      const res = await p;
+      const body = (await res.json()) as { id: unknown; error?: { code: number; data?: Record<string, unknown> } };
+      assert.equal(res.status, status, `case ${i}: ${JSON.stringify(body)}`);
+      assert.equal(body.error?.code, code, `case ${i}: ${JSON.stringify(body)}`);
+      assert.equal(body.id, 7, `case ${i}: the error echoes the request id`);
+      if (code === -32022) assert.deepEqual(body.error?.data?.supported, ['2026-07-28']);
+    }
+  });
+
+  it('says which instance holds a call waiting for input when a retry reaches another one', async () => {
+    const res = await modern('tools/call', { name: 'classic__test_sampling', arguments: { prompt: 'p' }, requestState: 'mcpeg1.0123456789ab.AAAA', inputResponses: {} }, { 'mcp-name': 'classic__test_sampling' });
+    const body = (await res.json()) as { error: { code: number; message: string } };
+    assert.equal(body.error.code, -32602);
+    assert.match(body.error.message, /issued by gateway instance 0123456789ab/);
+  });
+
+  it('answers a stateful backend\'s sampling request as input_required, and resumes the call with the answer', async () => {
+    const caps = { ...ENVELOPE, 'io.modelcontextprotocol/clientCapabilities': { sampling: {} } };
+    const headers = { 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'classic__test_sampling' };
+    const first = (await (await post({ method: 'tools/call', params: { name: 'classic__test_sampling', arguments: { prompt: 'hi' }, _meta: caps } }, headers)).json()) as { result: { resultType: string; requestState: string; inputRequests: Record<string, { method: string }> } };
+    assert.equal(first.result.resultType, 'input_required');
+    const [key, ask] = Object.entries(first.result.inputRequests)[0];
+    assert.equal(ask.method, 'sampling/createMessage');
+    const answer = { role: 'assistant', content: { type: 'text', text: 'by hand' }, model: 'm' };
+    const second = (await (await post({ id: 8, method: 'tools/call', params: { name: 'classic__test_sampling', arguments: { prompt: 'hi' }, requestState: first.result.requestState, inputResponses: { [key]: answer }, _meta: caps } }, headers)).json()) as { result: { resultType: string } };
+    assert.equal(second.result.resultType, 'complete');
+    assert.equal(textOf(second.result), 'LLM response: by hand');
+    // The token is spent: replaying it is refused.
+    const replay = (await (await post({ method: 'tools/call', params: { name: 'classic__test_sampling', arguments: { prompt: 'hi' }, requestState: first.result.requestState, inputResponses: { [key]: answer }, _meta: caps } }, headers)).json()) as { error: { code: number } };
+    assert.equal(replay.error.code, -32602);
+  });
+});
+
+describe('a stateless client spread across two gateway instances with no shared store', () => {
+  const gws: Array<Awaited<ReturnType<typeof startGateway>>> = [];
+  before(async () => {
+    gws.push(await startGateway({ backends: BACKENDS }), await startGateway({ backends: BACKENDS }));
+  });
+  after(async () => Promise.all(gws.map((g) => g.close())));
+
+  it('gets every request answered, by both instances', async () => {
+    const served = [0, 0];
+    let next = 0;
+    // Each HTTP request goes to the other instance than the one before.
+    const alternate: typeof fetch = (input, init) => {
+      const i = next++ % 2;
+      served[i]++;
+      const url = new URL(input instanceof Request ? input.url : String(input));
+      return fetch(`${gws[i].url}${url.search}`, init);
+    };
+    const c = await v2Client(gws[0].url, 'sampled across instances', { sampling: {} }, alternate);
+    try {
+      for (let i = 0; i < 3; i++) {
+        assert.ok((await c.tools()).includes('classic__test_simple_text'));
+        assert.match(textOf(await c.call('modern__whoami')), /^modern-server pid=/);
+        assert.match(textOf(await c.call('classic__test_simple_text')), /simple text response/);
+        assert.equal(await c.read('modern://readme'), 'modern readme');
+        // input_required from a stateless backend: the round trip may cross instances.
+        assert.equal(textOf(await c.call('modern__ask_llm', { question: 'q' })), 'llm said: sampled across instances');
+      }
+      assert.ok(served[0] >= 5 && served[1] >= 5, `both instances served: ${served.join(' / ')}`);
+    } finally {
+      await c.close();
+    }
+  });
+});
