@@ -313,6 +313,7 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
         server.closeIdleConnections?.();
         draining.value = true;
         sessions!.refuseNew();
+        sessions!.endListeners();
         const deadline = Date.now() + Math.max(0, config.server.shutdown_timeout - 1000);
         const inflight = () => [...sessions!.sessions(), ...sessions!.transient].reduce((n, s) => n + s.inflight.size, 0);
         if (inflight() > 0) log.info({ inflight: inflight() }, 'draining in-flight requests');

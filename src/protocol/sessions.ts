@@ -182,11 +182,16 @@ export class SessionManager {
     await s.close(reason);
   }
 
+  /** Ends every subscriptions/listen stream with its final result (the gateway is closing). */
+  endListeners(): void {
+    for (const l of [...this.listeners]) l.end();
+    this.listeners.clear();
+  }
+
   async closeAll(reason: string): Promise<void> {
     this.closing = true;
     clearInterval(this.sweepTimer);
-    for (const l of [...this.listeners]) l.end();
-    this.listeners.clear();
+    this.endListeners();
     await Promise.all([...this.live.keys()].map((id) => this.close(id, reason)));
   }
 }
