@@ -81,7 +81,7 @@ export class ContinuationStore {
    * goes on waiting for the call as `outcome` does. `current` is the retry's own session
    * (its stream now receives the call's progress).
    */
-  resume(token: string, params: Params, current: ClientSession): Promise<Params> {
+  async resume(token: string, params: Params, current: ClientSession, currentCancel: Cancellation): Promise<Params> {
     const c = this.waiting.get(token);
     if (!c) {
       const instance = token.slice(PREFIX.length).split('.')[0];
@@ -99,7 +99,13 @@ export class ContinuationStore {
     }
     c.session.outbound = current.outbound;
     c.session.logLevel = current.logLevel;
-    return this.outcome(c.session, c.call, c.cancel);
+    // While the retry waits, its cancellation (the client closing the stream) cancels the call.
+    currentCancel.onCancel((reason) => c.cancel.cancel(reason));
+    try {
+      return await this.outcome(c.session, c.call, c.cancel);
+    } finally {
+      currentCancel.onCancel(undefined);
+    }
   }
 
   close(): void {

@@ -391,7 +391,7 @@ async function call(s: ClientSession, conn: BackendConnection, replica: Replica,
   }
   const store = s.host.continuations;
   if (!s.modern || !store || !INPUT_METHODS.has(method) || !opts.cancel) return conn.request(method, params, opts);
-  if (ContinuationStore.owns(params.requestState)) return store.resume(params.requestState, params, s);
+  if (ContinuationStore.owns(params.requestState)) return store.resume(params.requestState, params, s, opts.cancel);
   return store.outcome(s, conn.request(method, params, opts), opts.cancel);
 }
 

@@ -107,6 +107,9 @@ export class SessionManager {
   /** subscriptions/listen streams: they get the list_changed notifications of their view. */
   addListener(l: ListChangedListener): () => void {
     if (this.closing) throw new GatewayError('MCPEG_ERR_SHUTTING_DOWN', 'the gateway is shutting down; try another instance or retry later');
+    if (this.listeners.size >= this.opts.maxSessions) {
+      throw new GatewayError('MCPEG_ERR_SESSION_LIMIT', `subscriptions/listen limit reached (${this.opts.maxSessions}, server.max_sessions); close idle listen streams or raise it`);
+    }
     this.listeners.add(l);
     return () => void this.listeners.delete(l);
   }

@@ -91,6 +91,7 @@ export class Replica implements ConnectionOwner {
   private ttlTimer: NodeJS.Timeout | undefined;
   /** Backend sessions held for stateless clients, by the canonical JSON of their capabilities. */
   private readonly pool = new Map<string, PoolEntry[]>();
+  private poolSweeper: NodeJS.Timeout | undefined;
   private listening: BackendConnection | undefined;
 
   private readonly transports: TransportFactory;
@@ -224,6 +225,8 @@ export class Replica implements ConnectionOwner {
     clearTimeout(this.retryTimer);
     clearTimeout(this.refreshTimer);
     clearTimeout(this.ttlTimer);
+    clearInterval(this.poolSweeper);
+    this.poolSweeper = undefined;
     const all = [...this.perClient];
     this.perClient.clear();
     this.pool.clear();
@@ -272,6 +275,10 @@ export class Replica implements ConnectionOwner {
       );
       entries.push(e);
       entry = e;
+      if (!this.poolSweeper) {
+        this.poolSweeper = setInterval(() => this.sweepPool(), Math.max(1000, Math.min(60_000, this.cfg.idle_timeout / 2)));
+        this.poolSweeper.unref();
+      }
     }
     entry ??= entries.reduce((a, b) => (a.busy <= b.busy ? a : b));
     const chosen = entry;
@@ -305,6 +312,10 @@ export class Replica implements ConnectionOwner {
         }
       }
       if (entries.length === 0) this.pool.delete(key);
+    }
+    if (this.pool.size === 0) {
+      clearInterval(this.poolSweeper);
+      this.poolSweeper = undefined;
     }
   }
 
@@ -420,7 +431,9 @@ export class Replica implements ConnectionOwner {
   private async listAll(conn: BackendConnection): Promise<BackendCatalog> {
     const caps = conn.initializeResult?.capabilities ?? {};
     const out: Record<string, Item[]> = { tools: [], resources: [], resourceTemplates: [], prompts: [] };
+    // The shortest positive ttlMs, and whether some list may not be cached at all (0 or no hint).
     let ttl = Infinity;
+    let uncached = false;
     await Promise.all(
       LISTS.filter((l) => caps[l.capability]).map(async (l) => {
         let cursor: unknown;
@@ -432,29 +445,29 @@ export class Replica implements ConnectionOwner {
           });
           const items = r[l.kind];
           if (Array.isArray(items)) out[l.kind].push(...(items as Item[]));
-          if (typeof r.ttlMs === 'number') ttl = Math.min(ttl, r.ttlMs);
+          if (typeof r.ttlMs === 'number' && r.ttlMs > 0) ttl = Math.min(ttl, r.ttlMs);
+          else uncached = true;
           cursor = r.nextCursor;
           if (!cursor) break;
         }
       }),
     );
-    if (conn.modern) this.scheduleTtlRefresh(ttl, caps);
+    if (conn.modern) this.scheduleTtlRefresh(ttl, uncached, caps);
     return Object.freeze({ tools: out.tools, resources: out.resources, resourceTemplates: out.resourceTemplates, prompts: out.prompts });
   }
 
   /**
    * Caching hints (SEP-2549) keep a stateless backend's catalog fresh: it is listed again
-   * when the shortest ttlMs of its lists runs out. A ttlMs of 0 ("do not cache") from a
-   * backend that announces list changes (subscriptions/listen) is not polled: the
-   * announcement triggers the refresh; without either, a slow fallback interval applies.
+   * when the shortest positive ttlMs of its lists runs out (at least 1 s apart). Lists
+   * with ttlMs 0 or no hint are not polled when the backend announces list changes
+   * (subscriptions/listen triggers the refresh); otherwise a slow fallback interval applies.
    */
-  private scheduleTtlRefresh(ttl: number, caps: Record<string, unknown>): void {
+  private scheduleTtlRefresh(ttl: number, uncached: boolean, caps: Record<string, unknown>): void {
     clearTimeout(this.ttlTimer);
     const announces = ['tools', 'prompts', 'resources'].some((k) => (caps[k] as { listChanged?: boolean } | undefined)?.listChanged);
-    let every: number;
-    if (Number.isFinite(ttl) && ttl > 0) every = Math.max(MIN_TTL_REFRESH_MS, ttl);
-    else if (announces) return;
-    else every = DEFAULT_REFRESH_MS;
+    let every = Number.isFinite(ttl) ? Math.max(MIN_TTL_REFRESH_MS, ttl) : Infinity;
+    if (uncached && !announces) every = Math.min(every, DEFAULT_REFRESH_MS);
+    if (!Number.isFinite(every)) return;
     this.ttlTimer = setTimeout(() => this.refreshCatalog(), every);
     this.ttlTimer.unref();
   }

@@ -10,7 +10,10 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { Client as V2Client, StreamableHTTPClientTransport as V2Http } from '@modelcontextprotocol/client';
 import { CreateMessageRequestSchema } from '@modelcontextprotocol/sdk/types.js';
-import { connectClient, startGateway, textOf } from '../helpers/gateway.js';
+import { createServer, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { connectClient, startGateway, textOf, waitFor } from '../helpers/gateway.js';
+import { startModernServer, type ModernServerHandle } from '../fixtures/modern-server.js';
 import type { Client as V1Client } from '@modelcontextprotocol/sdk/client/index.js';
 
 const MODERN = fileURLToPath(new URL('../fixtures/modern-server.js', import.meta.url));
@@ -208,6 +211,7 @@ describe('stateless requests at the HTTP edge', () => {
       [modern('logging/setLevel', { level: 'info' }), 404, -32601],
       [modern('resources/subscribe', { uri: 'test://static-text' }), 404, -32601],
       [modern('tools/call', { name: 'modern__test_missing_capability', arguments: {} }, { 'mcp-name': 'modern__test_missing_capability' }), 400, -32021],
+      [modern('tools/call', { name: 'modern__test_header_param', arguments: { region: 'eu' } }, { 'mcp-name': 'modern__test_header_param' }), 400, -32020],
     ];
     for (const [i, [p, status, code]] of cases.entries()) {
       const res = await p;
@@ -217,6 +221,24 @@ describe('stateless requests at the HTTP edge', () => {
       assert.equal(body.id, 7, `case ${i}: the error echoes the request id`);
       if (code === -32022) assert.deepEqual(body.error?.data?.supported, ['2026-07-28']);
     }
+  });
+
+  it('refuses batches and GET streams on the stateless revision', async () => {
+    const batch = await fetch(gw.url, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28' }, body: JSON.stringify([{ jsonrpc: '2.0', id: 1, method: 'tools/list', params: { _meta: ENVELOPE } }]) });
+    assert.equal(batch.status, 400);
+    assert.equal(((await batch.json()) as { error: { code: number } }).error.code, -32600);
+    const get = await fetch(gw.url, { headers: { accept: 'text/event-stream', 'mcp-protocol-version': '2026-07-28' } });
+    await get.body?.cancel();
+    assert.equal(get.status, 405);
+    assert.equal(get.headers.get('allow'), 'POST');
+  });
+
+  it('still serves stateful clients at the same endpoint (initialize, Mcp-Session-Id)', async () => {
+    const res = await post({ method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } });
+    assert.equal(res.status, 200);
+    assert.ok(res.headers.get('mcp-session-id'));
+    const body = (await res.json()) as { result: { protocolVersion: string } };
+    assert.equal(body.result.protocolVersion, '2025-11-25');
   });
 
   it('says which instance holds a call waiting for input when a retry reaches another one', async () => {
@@ -274,5 +296,96 @@ describe('a stateless client spread across two gateway instances with no shared 
     } finally {
       await c.close();
     }
+  });
+});
+
+/** A pass-through HTTP proxy that counts requests by Mcp-Method and keeps their headers. */
+async function recordingProxy(target: string): Promise<{ url: string; seen: Array<{ method: string; headers: IncomingHttpHeaders }>; count(method: string): number; close(): Promise<void> }> {
+  const t = new URL(target);
+  const seen: Array<{ method: string; headers: IncomingHttpHeaders }> = [];
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      seen.push({ method: String(req.headers['mcp-method'] ?? req.method), headers: req.headers });
+      const up = httpRequest({ host: t.hostname, port: t.port, path: t.pathname, method: req.method, headers: { ...req.headers, host: t.host } }, (ur) => {
+        res.writeHead(ur.statusCode ?? 502, ur.headers);
+        ur.pipe(res);
+      });
+      up.on('error', () => res.destroy());
+      res.on('close', () => up.destroy());
+      up.end(Buffer.concat(chunks));
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${port}/mcp`,
+    seen,
+    count: (method) => seen.filter((s) => s.method === method).length,
+    close: () => new Promise((r) => { server.closeAllConnections(); server.close(() => r()); }),
+  };
+}
+
+describe('a 2026-07-28 backend over Streamable HTTP', () => {
+  let slow: ModernServerHandle;
+  let fast: ModernServerHandle;
+  let slowProxy: Awaited<ReturnType<typeof recordingProxy>>;
+  let fastProxy: Awaited<ReturnType<typeof recordingProxy>>;
+  let gw: Awaited<ReturnType<typeof startGateway>>;
+  before(async () => {
+    slow = await startModernServer(0);
+    fast = await startModernServer(0, { tools: 1000, others: 1000 });
+    slowProxy = await recordingProxy(slow.url);
+    fastProxy = await recordingProxy(fast.url);
+    gw = await startGateway({ backends: { remote: { type: 'mcp', url: slowProxy.url }, fast: { type: 'mcp', url: fastProxy.url } } });
+  });
+  after(async () => {
+    await gw?.close();
+    await slowProxy?.close();
+    await fastProxy?.close();
+    await slow?.close();
+    await fast?.close();
+  });
+
+  it('is reached statelessly: server/discover, no session, the standard and Mcp-Param headers on each call', async () => {
+    const health = (await (await fetch(`${gw.base}/health`)).json()) as { backends: Array<{ name: string; protocol: string }> };
+    assert.equal(health.backends.find((b) => b.name === 'remote')?.protocol, '2026-07-28');
+    assert.ok(slowProxy.count('server/discover') >= 1);
+    assert.equal(slowProxy.count('initialize'), 0);
+    const c = await v1Client(gw.url, 'unused');
+    try {
+      assert.match(textOf(await c.call('remote__test_header_param', { region: 'eu west' })), /test_header_param ok/);
+    } finally {
+      await c.close();
+    }
+    const call = slowProxy.seen.find((s) => s.method === 'tools/call');
+    assert.ok(call, 'the call went through the proxy');
+    assert.equal(call.headers['mcp-name'], 'test_header_param');
+    assert.equal(call.headers['mcp-param-region'], 'eu west');
+    assert.equal(call.headers['mcp-protocol-version'], '2026-07-28');
+    assert.equal(call.headers['mcp-session-id'], undefined);
+    assert.equal(call.headers.authorization, undefined);
+  });
+
+  it('re-lists the catalog when the backend announces a change on subscriptions/listen', async () => {
+    assert.ok(slowProxy.count('subscriptions/listen') >= 1, 'the gateway listens for list changes');
+    const before = slowProxy.count('tools/list');
+    const c = await v1Client(gw.url, 'unused');
+    try {
+      await c.call('remote__test_trigger_tool_change');
+    } finally {
+      await c.close();
+    }
+    await waitFor(() => slowProxy.count('tools/list') > before, 'a tools/list after the announcement', 5000);
+  });
+
+  it('re-lists the catalog when the ttlMs of its lists runs out, and not before', async () => {
+    const start = fastProxy.count('tools/list');
+    await waitFor(() => fastProxy.count('tools/list') >= start + 2, 'two refreshes of a 1 s ttl', 6000);
+    // The 60 s ttl (and announced changes) of the other backend: no polling meanwhile.
+    const slowLists = slowProxy.count('tools/list');
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(slowProxy.count('tools/list'), slowLists);
   });
 });
