@@ -7,7 +7,7 @@
  * This file holds the envelope and header rules only; it knows no node:http.
  */
 import { GatewayError } from '../errors/catalog.js';
-import type { JsonRpcRequest } from './jsonrpc.js';
+import type { JsonRpcNotification, JsonRpcRequest, JsonRpcResultResponse } from './jsonrpc.js';
 
 export const MODERN_VERSIONS = ['2026-07-28'] as const;
 export const MODERN_VERSION = MODERN_VERSIONS[0];
@@ -204,4 +204,42 @@ export function paramHeaderValues(spec: ParamHeader[], args: unknown): Record<st
     (out ??= {})[`mcp-param-${header.toLowerCase()}`] = encodeHeaderValue(String(v));
   }
   return out;
+}
+
+/** subscriptions/listen filter flags and the notification each lets through (SEP-2575 SubscriptionFilter). */
+const LISTEN_FLAGS: Record<string, string> = {
+  toolsListChanged: 'notifications/tools/list_changed',
+  promptsListChanged: 'notifications/prompts/list_changed',
+  resourcesListChanged: 'notifications/resources/list_changed',
+};
+
+/** One subscriptions/listen request, as every transport serves it. */
+export interface Subscription {
+  /** The notification methods it lets through (what the gateway honours of its filter). */
+  methods: ReadonlySet<string>;
+  /** The first message: the honoured filter. */
+  ack: JsonRpcNotification;
+  /** A notification of the stream, tagged with the listen request's id. */
+  tag(n: JsonRpcNotification): JsonRpcNotification;
+  /** The listen request's result, when the gateway ends the stream. */
+  final: JsonRpcResultResponse;
+}
+
+export function subscription(req: JsonRpcRequest): Subscription {
+  const wanted = isObject(req.params?.notifications) ? req.params.notifications : {};
+  const honoured: Record<string, boolean> = {};
+  const methods = new Set<string>();
+  for (const [flag, method] of Object.entries(LISTEN_FLAGS)) {
+    if (wanted[flag] !== true) continue;
+    honoured[flag] = true;
+    methods.add(method);
+  }
+  const meta = { [META_SUBSCRIPTION_ID]: req.id };
+  const tag = (n: JsonRpcNotification): JsonRpcNotification => ({ ...n, params: { ...n.params, _meta: { ...(n.params?._meta as Obj | undefined), ...meta } } });
+  return {
+    methods,
+    ack: tag({ jsonrpc: '2.0', method: 'notifications/subscriptions/acknowledged', params: { notifications: honoured } }),
+    tag,
+    final: { jsonrpc: '2.0', id: req.id, result: { resultType: 'complete', _meta: meta } },
+  };
 }

@@ -11,15 +11,9 @@ import { errorResponse, isNotification, isRequest, isResponse, resultResponse, t
 import type { ClientSession } from '../../protocol/session.js';
 import type { SessionManager } from '../../protocol/sessions.js';
 import { allowsBatch } from '../../protocol/versions.js';
-import { claimsEnvelope, META_SUBSCRIPTION_ID, readEnvelope } from '../../protocol/modern.js';
+import { claimsEnvelope, readEnvelope, subscription } from '../../protocol/modern.js';
 import type { JsonRpcRequest, RequestId } from '../../protocol/jsonrpc.js';
 
-/** subscriptions/listen filter flags and the notification each lets through (SEP-2575). */
-const LISTEN_FLAGS: Record<string, string> = {
-  toolsListChanged: 'notifications/tools/list_changed',
-  promptsListChanged: 'notifications/prompts/list_changed',
-  resourcesListChanged: 'notifications/resources/list_changed',
-};
 
 export class ChannelConnection {
   session: ClientSession | undefined;
@@ -124,24 +118,15 @@ export class ChannelConnection {
 
   /** subscriptions/listen over stdio: notifications tagged with the listen request's id, until cancelled. */
   private listen(m: JsonRpcRequest): void {
-    const wanted = (m.params?.notifications ?? {}) as Record<string, unknown>;
-    const honoured: Record<string, boolean> = {};
-    const methods = new Set<string>();
-    for (const [flag, method] of Object.entries(LISTEN_FLAGS)) if (wanted[flag] === true) ((honoured[flag] = true), methods.add(method));
-    const meta = { [META_SUBSCRIPTION_ID]: m.id };
+    const sub = subscription(m);
     const end = () => {
       if (!this.listens.delete(m.id)) return;
       remove();
-      this.write(resultResponse(m.id, { resultType: 'complete', _meta: meta }));
+      this.write(sub.final);
     };
-    const remove = this.sessions.addListener({
-      viewId: this.viewId,
-      methods,
-      deliver: (n) => this.write({ ...n, params: { ...n.params, _meta: { ...(n.params?._meta as object | undefined), ...meta } } }),
-      end,
-    });
+    const remove = this.sessions.addListener({ viewId: this.viewId, methods: sub.methods, deliver: (n) => this.write(sub.tag(n)), end });
     this.listens.set(m.id, end);
-    this.write({ jsonrpc: '2.0', method: 'notifications/subscriptions/acknowledged', params: { notifications: honoured, _meta: meta } });
+    this.write(sub.ack);
   }
 
   async close(reason: string): Promise<void> {

@@ -15,8 +15,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ERRORS, GatewayError, toRpcError } from '../../errors/catalog.js';
 import type { Logger } from '../../observability/logger.js';
 import { dispatchRequest, type DispatchOptions } from '../../protocol/dispatch.js';
-import { errorResponse, isRequest, type JsonRpcMessage, type JsonRpcNotification, type JsonRpcRequest, type JsonRpcResponse } from '../../protocol/jsonrpc.js';
-import { checkParamHeaders, checkStandardHeaders, META_SUBSCRIPTION_ID, paramHeadersOf, readEnvelope } from '../../protocol/modern.js';
+import { errorResponse, isRequest, type JsonRpcMessage, type JsonRpcRequest, type JsonRpcResponse } from '../../protocol/jsonrpc.js';
+import { checkParamHeaders, checkStandardHeaders, claimsEnvelope, paramHeadersOf, readEnvelope, subscription } from '../../protocol/modern.js';
 import type { ClientSession, Outbound } from '../../protocol/session.js';
 import type { SessionManager } from '../../protocol/sessions.js';
 import { endJson } from '../../middleware/compression.js';
@@ -36,12 +36,6 @@ export interface StatelessDeps {
 
 const JSON_HEADERS = { 'content-type': 'application/json' } as const;
 
-/** The notifications a subscriptions/listen filter can ask for (SEP-2575 SubscriptionFilter). */
-const LISTEN_FLAGS: Record<string, string> = {
-  toolsListChanged: 'notifications/tools/list_changed',
-  promptsListChanged: 'notifications/prompts/list_changed',
-  resourcesListChanged: 'notifications/resources/list_changed',
-};
 
 /** The HTTP status of an answer on the stateless revision (in-band errors stay 200). */
 export function statusOf(answer: JsonRpcResponse): number {
@@ -97,7 +91,7 @@ export class StatelessHttp {
   static claims(req: IncomingMessage, messages: JsonRpcMessage[], stateful: (v: string) => boolean): boolean {
     const v = req.headers['mcp-protocol-version'];
     if (typeof v === 'string' && !stateful(v)) return true;
-    return messages.some((m) => 'method' in m && m.params?._meta !== undefined && typeof m.params._meta === 'object' && 'io.modelcontextprotocol/protocolVersion' in (m.params._meta as object));
+    return messages.some((m) => 'method' in m && claimsEnvelope(m.params));
   }
 
   async post(req: IncomingMessage, res: ServerResponse, messages: JsonRpcMessage[], batch: boolean): Promise<void> {
@@ -145,28 +139,18 @@ export class StatelessHttp {
    * changes, each tagged with the listen request's id, until the client closes it.
    */
   private listen(m: JsonRpcRequest, res: ServerResponse): void {
-    const subscriptionId = m.id;
-    const wanted = ((m.params?.notifications ?? {}) as Record<string, unknown>);
-    const honoured: Record<string, boolean> = {};
-    const methods = new Set<string>();
-    for (const [flag, method] of Object.entries(LISTEN_FLAGS)) {
-      if (wanted[flag] === true) {
-        honoured[flag] = true;
-        methods.add(method);
-      }
-    }
-    const tag = (n: JsonRpcNotification): JsonRpcNotification => ({ ...n, params: { ...n.params, _meta: { ...(n.params?._meta as object | undefined), [META_SUBSCRIPTION_ID]: subscriptionId } } });
+    const sub = subscription(m);
     let stop: () => void = () => {};
     let remove: () => void = () => {};
     try {
       remove = this.deps.sessions.addListener({
         viewId: this.viewId,
-        methods,
-        deliver: (n) => void (!res.writableEnded && res.write(sseEvent(JSON.stringify(tag(n))))),
+        methods: sub.methods,
+        deliver: (n) => void (!res.writableEnded && res.write(sseEvent(JSON.stringify(sub.tag(n))))),
         end: () => {
           stop();
           if (res.writableEnded) return;
-          res.write(sseEvent(JSON.stringify({ jsonrpc: '2.0', id: subscriptionId, result: { resultType: 'complete', _meta: { [META_SUBSCRIPTION_ID]: subscriptionId } } })));
+          res.write(sseEvent(JSON.stringify(sub.final)));
           res.end();
         },
       });
@@ -174,7 +158,7 @@ export class StatelessHttp {
       return this.fail(res, m, err);
     }
     res.writeHead(200, SSE_HEADERS);
-    res.write(sseEvent(JSON.stringify(tag({ jsonrpc: '2.0', method: 'notifications/subscriptions/acknowledged', params: { notifications: honoured } }))));
+    res.write(sseEvent(JSON.stringify(sub.ack)));
     stop = keepAlive(res, this.deps.keepAliveMs);
     res.on('close', () => {
       stop();
