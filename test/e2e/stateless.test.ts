@@ -9,10 +9,14 @@ import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { Client as V2Client, StreamableHTTPClientTransport as V2Http } from '@modelcontextprotocol/client';
+import { StdioClientTransport as V2Stdio } from '@modelcontextprotocol/client/stdio';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { CreateMessageRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { createServer, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { connectClient, startGateway, textOf, waitFor } from '../helpers/gateway.js';
+import { CLI, connectClient, startGateway, textOf, waitFor } from '../helpers/gateway.js';
 import { startModernServer, type ModernServerHandle } from '../fixtures/modern-server.js';
 import type { Client as V1Client } from '@modelcontextprotocol/sdk/client/index.js';
 
@@ -387,5 +391,29 @@ describe('a 2026-07-28 backend over Streamable HTTP', () => {
     const slowLists = slowProxy.count('tools/list');
     await new Promise((r) => setTimeout(r, 1500));
     assert.equal(slowProxy.count('tools/list'), slowLists);
+  });
+});
+
+describe('a 2026-07-28 client over `mcpeg stdio`', () => {
+  let c: V2Client;
+  before(async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mcpeg-stateless-stdio-'));
+    const config = join(dir, 'mcpeg.yaml');
+    writeFileSync(config, ['backends:', ...Object.entries(BACKENDS).flatMap(([name, b]) => [`  ${name}:`, '    type: mcp', `    command: ${JSON.stringify(b.command)}`, `    args: ${JSON.stringify(b.args)}`])].join('\n'));
+    c = new V2Client({ name: 'v2-stdio', version: '1' }, { capabilities: { sampling: {} }, versionNegotiation: { mode: { pin: '2026-07-28' } } });
+    c.setRequestHandler('sampling/createMessage', async () => ({ role: 'assistant', content: { type: 'text', text: 'over stdio' }, model: 'm' }));
+    await c.connect(new V2Stdio({ command: process.execPath, args: [CLI, 'stdio', '--config', config], stderr: 'ignore' }));
+  });
+  after(async () => c?.close());
+
+  it('is served statelessly: discover, calls to both backends, sampling both ways, listen', async () => {
+    assert.equal(c.getNegotiatedProtocolVersion(), '2026-07-28');
+    assert.match(textOf(await c.callTool({ name: 'modern__whoami', arguments: {} })), /^modern-server pid=/);
+    assert.match(textOf(await c.callTool({ name: 'classic__test_simple_text', arguments: {} })), /simple text response/);
+    assert.equal(textOf(await c.callTool({ name: 'modern__ask_llm', arguments: { question: 'q' } })), 'llm said: over stdio');
+    assert.equal(textOf(await c.callTool({ name: 'classic__test_sampling', arguments: { prompt: 'q' } })), 'LLM response: over stdio');
+    const sub = await c.listen({ toolsListChanged: true, promptsListChanged: true });
+    assert.deepEqual(sub.honoredFilter, { toolsListChanged: true, promptsListChanged: true });
+    await sub.close();
   });
 });
