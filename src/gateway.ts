@@ -31,6 +31,7 @@ import { backendReplicas, relayOptions, type BackendPaths } from './backends/fac
 import { pluginTransports } from './plugins/host.js';
 import { loadPlugin } from './plugins/loader.js';
 import { startAdminServer, type AdminServer } from './admin/server.js';
+import { sessionFingerprint } from './protocol/fingerprint.js';
 
 export interface GatewayOptions {
   logger?: Logger;
@@ -98,6 +99,7 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
     idleTimeoutMs: config.server.session_idle_timeout,
     backendIdleMs: Math.min(Infinity, ...Object.values(config.backends).map((b) => b.idle_timeout), ...config.plugins.map((p) => p.idle_timeout)),
     maxSessions: config.server.max_sessions,
+    maxSessionsPerClient: config.server.max_sessions_per_client,
     instructions: instructionsOf,
   });
   registry.onListChanged = (viewIds, method) => sessions!.broadcast(viewIds, { jsonrpc: '2.0', method });
@@ -117,8 +119,8 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
           },
         }
       : undefined;
-  const dispatch: DispatchOptions = { pageSize: config.server.list_page_size, draining, limits, listTtlMs: config.server.list_cache_ttl, instructions: instructionsOf };
-  const events = opts.eventStore ?? new MemoryEventStore(config.server.event_store_max_events);
+  const dispatch: DispatchOptions = { pageSize: config.server.list_page_size, draining, limits, listTtlMs: config.server.list_cache_ttl, instructions: instructionsOf, maxInflightPerSession: config.server.max_inflight_per_session };
+  const events = opts.eventStore ?? new MemoryEventStore({ maxEvents: config.server.event_store_max_events, maxBytes: config.server.event_store_max_bytes, maxTotalBytes: config.server.event_store_max_total_bytes });
   // Observability: metrics and the per-request log line subscribe to dispatch's events.
   const catalogTools = new WeakMap<object, Set<string>>();
   const metrics = createMetrics({
@@ -136,7 +138,7 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
   const requestLog = (msg: unknown) => {
     const e = msg as McpRequestEvent;
     if (e.source !== dispatch) return;
-    const line = { reqId: e.requestId, session: e.session, rpcId: e.id, method: e.method, backend: e.backend, tool: e.tool, replica: e.replica, ms: Math.round(e.durationMs * 10) / 10, outcome: e.outcome, code: e.code };
+    const line = { reqId: e.requestId, session: sessionFingerprint(e.session), rpcId: e.id, method: e.method, backend: e.backend, tool: e.tool, replica: e.replica, ms: Math.round(e.durationMs * 10) / 10, outcome: e.outcome, code: e.code };
     if (e.outcome === 'error' || e.outcome === 'tool_error') log.warn(line, e.message ?? `${e.method} failed`);
     else log.debug(line, e.method);
   };

@@ -5,6 +5,7 @@
  * 5 stale pid file, 6 already running, 7 stopped with SIGKILL.
  */
 import { EXIT, printUsage, tryParse, VERSION } from './common.js';
+import { own } from '../util/own.js';
 
 // Loaded on use: `mcpeg status` need not load the gateway, the MCP SDK and undici.
 const VERBS: Record<string, (argv: string[]) => Promise<number>> = {
@@ -45,7 +46,7 @@ async function main(argv: string[]): Promise<number> {
     // `mcpeg --dev`, `mcpeg --daemon`, `mcpeg --config x.yaml` run the gateway.
     return VERBS.gateway(argv);
   }
-  const run = VERBS[verb];
+  const run = own(VERBS, verb);
   if (!run) {
     process.stderr.write(`mcpeg: unknown command "${verb}"\n`);
     printUsage();

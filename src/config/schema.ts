@@ -3,7 +3,7 @@
  * once at the edge (load.ts), then deep-frozen; components receive typed, valid options.
  */
 import { z } from 'zod';
-import { backendOptions, duration, NAME, optionalDuration } from './fields.js';
+import { backendOptions, byteSize, duration, NAME, optionalDuration } from './fields.js';
 import { adminSchema } from './admin.js';
 import { compressionSchema, corsSchema, rateLimitsSchema, retrySchema, toolPolicySchema, trafficSchema, type RetryConfig } from './traffic.js';
 import { commandBackendSchema, openapiBackendSchema, restBackendSchema } from './backends.js';
@@ -77,7 +77,14 @@ export const configSchema = z
         allowed_hosts: z.array(z.string()).default([]),
         session_idle_timeout: duration('30m'),
         max_sessions: z.number().int().min(1).default(10_000),
+        /** Idle sessions yield to new ones at max_sessions; this caps one client's share (by address; 0: no cap). */
+        max_sessions_per_client: z.number().int().min(0).default(0),
+        /** Requests of one session served at once; up to 8x as many more wait (a 2025-03-26 batch runs in windows). */
+        max_inflight_per_session: z.number().int().min(1).default(128),
         event_store_max_events: z.number().int().min(0).default(1000),
+        /** Replay data kept per session, and across all sessions (oldest dropped first). */
+        event_store_max_bytes: byteSize(1024 * 1024),
+        event_store_max_total_bytes: byteSize(64 * 1024 * 1024),
         sse_keepalive: duration('15s'),
         sse_retry: duration('1s'),
         legacy_sse: z.boolean().default(true),
@@ -87,6 +94,8 @@ export const configSchema = z
         /** How long a stateless client's input_required answer stays resumable (stateful backends hold the call meanwhile). */
         input_required_timeout: duration('5m'),
         shutdown_timeout: duration('10s'),
+        /** Open client connections at once (node:http maxConnections); more are closed on accept. */
+        max_connections: z.number().int().min(1).default(16_384),
         /** Largest request header block (node:http maxHeaderSize); larger gets 431. */
         max_header_bytes: z.number().int().min(1024).default(16 * 1024),
         /** Time to receive a request's headers (slowloris guard). */

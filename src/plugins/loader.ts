@@ -10,6 +10,7 @@ import { pathToFileURL } from 'node:url';
 import type { PluginConfig } from '../config/schema.js';
 import type { PluginDefinition } from './api.js';
 import { createAjv, describeAjvErrors } from './validate.js';
+import { own } from '../util/own.js';
 
 const BUILTINS: Record<string, () => Promise<{ default: PluginDefinition<never> }>> = {
   memory: () => import('./memory/plugin.js'),
@@ -37,7 +38,8 @@ export async function loadPlugin(cfg: PluginConfig, index: number, baseDir: stri
   const spec = cfg.module ?? cfg.name;
   let mod: Record<string, unknown>;
   try {
-    mod = BUILTINS[spec] ? await BUILTINS[spec]() : await import(moduleUrl(spec, baseDir));
+    const builtin = own(BUILTINS, spec);
+    mod = builtin ? await builtin() : await import(moduleUrl(spec, baseDir));
   } catch (err) {
     const known = cfg.module ? '' : ` (no built-in plugin is called "${spec}"; built-ins: ${BUILTIN_PLUGINS.join(', ')}; set "module" for others)`;
     throw new PluginLoadError(cfg.name, `cannot load module "${spec}"${known}: ${firstLine((err as Error).message)}`);

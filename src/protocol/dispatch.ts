@@ -21,6 +21,8 @@ import { ContinuationStore } from './continuation.js';
 import { serverCapabilities } from './lifecycle.js';
 import { GATEWAY_INFO } from '../upstream/replica.js';
 import type { BackendConnection } from '../upstream/connection.js';
+import { own } from '../util/own.js';
+import { ConcurrencyLimit } from '../resilience/concurrency-limit.js';
 
 type Params = Record<string, unknown>;
 type Handler = (s: ClientSession, req: JsonRpcRequest, cancel: Cancellation, opts: DispatchOptions, note: RequestNote) => Promise<Params> | Params;
@@ -35,7 +37,12 @@ export interface DispatchOptions {
   listTtlMs?: number;
   /** Instructions for a view's server/discover (one backend: its own). */
   instructions?: (viewId: string) => string | undefined;
+  /** Requests of one client session served at once (server.max_inflight_per_session); more wait, a bounded number. */
+  maxInflightPerSession?: number;
 }
+
+/** How many requests may wait for a slot, per in-flight slot: a batch of this many times the limit is still served. */
+const WAITING_PER_SLOT = 8;
 
 /** Methods of the stateful lifecycle that the stateless revision removed (SEP-2575): unknown to 2026-07-28 clients. */
 const REMOVED_IN_MODERN = new Set(['initialize', 'ping', 'logging/setLevel', 'resources/subscribe', 'resources/unsubscribe']);
@@ -104,7 +111,7 @@ interface RequestNote {
 }
 
 async function serve(s: ClientSession, req: JsonRpcRequest, opts: DispatchOptions, note: RequestNote): Promise<JsonRpcResponse | undefined> {
-  const handler = s.modern ? (REMOVED_IN_MODERN.has(req.method) ? undefined : HANDLERS[req.method] ?? MODERN_HANDLERS[req.method]) : HANDLERS[req.method];
+  const handler = s.modern ? (REMOVED_IN_MODERN.has(req.method) ? undefined : HANDLERS.get(req.method) ?? MODERN_HANDLERS.get(req.method)) : HANDLERS.get(req.method);
   if (!handler) {
     return errorResponse(req.id, new GatewayError('MCPEG_ERR_METHOD_NOT_FOUND', `Method not found: ${req.method}`, { method: req.method }).toJsonRpc());
   }
@@ -113,7 +120,17 @@ async function serve(s: ClientSession, req: JsonRpcRequest, opts: DispatchOption
   }
   const cancel = new Cancellation();
   s.inflight.set(req.id, cancel);
+  // A stateless request's session is its own: the limit is per stateful session.
+  const slots = s.modern || !opts.maxInflightPerSession ? undefined : (s.slots ??= new ConcurrencyLimit(opts.maxInflightPerSession, opts.maxInflightPerSession * WAITING_PER_SLOT, 'server.max_inflight_per_session'));
+  let holding = false;
   try {
+    if (slots) {
+      if (!slots.tryAcquire()) {
+        await slots.acquire(cancel);
+        cancel.onCancel(undefined);
+      }
+      holding = true;
+    }
     let result = await handler(s, req, cancel, opts, note);
     if (needsTranslation(s.protocolVersion)) result = translateResult(req.method, result, s.protocolVersion);
     else if (s.modern) result = modernResult(req.method, result, opts);
@@ -122,7 +139,8 @@ async function serve(s: ClientSession, req: JsonRpcRequest, opts: DispatchOption
     if (cancel.cancelled) return undefined;
     return errorResponse(req.id, toRpcError(err));
   } finally {
-    s.inflight.delete(req.id);
+    if (holding) slots!.release();
+    if (s.inflight.get(req.id) === cancel) s.inflight.delete(req.id);
   }
 }
 
@@ -169,6 +187,9 @@ function backendOf(s: ClientSession, name: string): Backend {
   return b;
 }
 
+/** Resource subscriptions one session may hold (each is a URI kept in memory and a backend subscription). */
+const MAX_SUBSCRIPTIONS = 1000;
+
 /** Relayed methods that only read: retried on failure like tools marked `idempotent: true`. */
 const SAFE_METHODS = new Set(['resources/read', 'prompts/get', 'completion/complete']);
 /** Failures of the backend (not of the request): they count against its breaker and health. */
@@ -205,7 +226,7 @@ async function relay(s: ClientSession, backendName: string, req: JsonRpcRequest,
   if (b.cfg.max_inflight > 0 && b.inflight >= b.cfg.max_inflight) {
     throw new GatewayError('MCPEG_ERR_BACKEND_BUSY', `backend "${b.name}" has ${b.inflight} calls in flight (max_inflight ${b.cfg.max_inflight}); try again shortly`, { backend: b.name, retryAfterMs: 1000 });
   }
-  const toolPolicy = policy.tool !== undefined ? b.cfg.tools?.[policy.tool] : undefined;
+  const toolPolicy = policy.tool !== undefined ? own(b.cfg.tools, policy.tool) : undefined;
   const timeoutMs = toolPolicy?.timeout ?? b.cfg.timeout;
   const safe = SAFE_METHODS.has(req.method) || toolPolicy?.idempotent === true;
   const retry = b.cfg.retries;
@@ -296,7 +317,8 @@ function requireString(params: Params | undefined, key: string, method: string):
   return v;
 }
 
-const HANDLERS: Record<string, Handler> = {
+// Maps, not object literals: a method name is client input ("constructor", "toString").
+const HANDLERS = new Map<string, Handler>(Object.entries({
   ping: () => ({}),
 
   'tools/list': (s, req, _cancel, o) => page(s.view.tools, 'tools', req.params, o.pageSize),
@@ -306,7 +328,7 @@ const HANDLERS: Record<string, Handler> = {
     if (!route) throw new GatewayError('MCPEG_ERR_UNKNOWN_TOOL', `Unknown tool: ${name}`, { tool: name });
     const b = s.host.backend(route.backend);
     const lb = b?.cfg.load_balancing;
-    const arg = lb?.strategy === 'hash' && lb.hash_key.startsWith('argument:') ? (req.params?.arguments as Params | undefined)?.[lb.hash_key.slice(9)] : undefined;
+    const arg = lb?.strategy === 'hash' && lb.hash_key.startsWith('argument:') ? own(req.params?.arguments as Params | undefined, lb.hash_key.slice(9)) : undefined;
     return relay(s, route.backend, req, { ...req.params, name: route.name }, cancel, o, note, { tool: route.name, publicName: name, routeKey: arg === undefined ? undefined : typeof arg === 'string' ? arg : JSON.stringify(arg) });
   },
 
@@ -322,6 +344,10 @@ const HANDLERS: Record<string, Handler> = {
   'resources/templates/list': (s, req, _cancel, o) => page(s.view.resourceTemplates, 'resourceTemplates', req.params, o.pageSize),
   'resources/read': (s, req, cancel, o, note) => relay(s, resourceRoute(s, req), req, req.params!, cancel, o, note),
   'resources/subscribe': async (s, req, cancel, o, note) => {
+    const uri = requireString(req.params, 'uri', req.method);
+    if (!s.subscriptions.has(uri) && s.subscriptions.size >= MAX_SUBSCRIPTIONS) {
+      throw new GatewayError('MCPEG_ERR_INVALID_PARAMS', `this session already has ${s.subscriptions.size} resource subscriptions (the limit); unsubscribe from some first`, { limit: MAX_SUBSCRIPTIONS });
+    }
     const r = await relay(s, resourceRoute(s, req), req, req.params!, cancel, o, note);
     s.subscriptions.add(req.params!.uri as string);
     return r;
@@ -356,7 +382,7 @@ const HANDLERS: Record<string, Handler> = {
     await Promise.all(sends);
     return {};
   },
-};
+} satisfies Record<string, Handler>));
 
 function resourceRoute(s: ClientSession, req: JsonRpcRequest): string {
   const uri = requireString(req.params, 'uri', req.method);
@@ -427,12 +453,12 @@ function modernResult(method: string, r: Params, o: DispatchOptions): Params {
 }
 
 /** Methods only the stateless revision has. subscriptions/listen is a stream: the transports serve it. */
-const MODERN_HANDLERS: Record<string, Handler> = {
+const MODERN_HANDLERS = new Map<string, Handler>(Object.entries({
   'server/discover': (s, _req, _cancel, o) => {
     const instructions = o.instructions?.(s.viewId);
     return { supportedVersions: [...MODERN_VERSIONS], capabilities: modernCapabilities(s), ...(instructions ? { instructions } : {}) };
   },
-};
+} satisfies Record<string, Handler>));
 
 /** What a stateless client is offered: no logging/setLevel or resources/subscribe (removed); list changes over subscriptions/listen. */
 function modernCapabilities(s: ClientSession): Params {

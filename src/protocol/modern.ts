@@ -8,6 +8,7 @@
  */
 import { GatewayError } from '../errors/catalog.js';
 import type { JsonRpcNotification, JsonRpcRequest, JsonRpcResultResponse } from './jsonrpc.js';
+import { own } from '../util/own.js';
 
 export const MODERN_VERSIONS = ['2026-07-28'] as const;
 export const MODERN_VERSION = MODERN_VERSIONS[0];
@@ -91,7 +92,7 @@ const NAME_SOURCE: Record<string, string> = { 'tools/call': 'name', 'prompts/get
 export function checkStandardHeaders(req: JsonRpcRequest, method: string | undefined, name: string | undefined): void {
   if (method === undefined) throw mismatch(`the body names method ${req.method} but the required Mcp-Method header is absent`, '(missing)', req.method);
   if (method.trim() !== req.method) throw mismatch(`the Mcp-Method header names ${method} but the body names ${req.method}`, method, req.method);
-  const key = NAME_SOURCE[req.method];
+  const key = own(NAME_SOURCE, req.method);
   const want = key ? req.params?.[key] : undefined;
   if (typeof want !== 'string') return;
   if (name === undefined) throw mismatch(`the body carries params.${key}=${JSON.stringify(want)} but the required Mcp-Name header is absent`, '(missing)', want);
@@ -123,7 +124,7 @@ export function encodeHeaderValue(v: string): string {
 
 /** The Mcp-Name header a request needs, if any. */
 export function nameHeaderOf(method: string, params: Obj | undefined): string | undefined {
-  const key = NAME_SOURCE[method];
+  const key = own(NAME_SOURCE, method);
   const v = key ? params?.[key] : undefined;
   return typeof v === 'string' ? encodeHeaderValue(v) : undefined;
 }

@@ -18,6 +18,9 @@ import type { SessionRecord } from './session-store.js';
 import { versionAtLeast } from './versions.js';
 import { INPUT_CAPABILITY, isModernVersion } from './modern.js';
 import type { ContinuationStore } from './continuation.js';
+import { own } from '../util/own.js';
+import { sessionFingerprint } from './fingerprint.js';
+import type { ConcurrencyLimit } from '../resilience/concurrency-limit.js';
 
 /** Where server-initiated messages go; false when no channel can take them now. */
 export interface Outbound {
@@ -92,6 +95,8 @@ export class ClientSession implements ClientLink, ConnectionOwner {
   readonly subscriptions = new Set<string>();
   /** Client requests being served, by client request id: aborted by notifications/cancelled. */
   readonly inflight = new Map<RequestId, Cancellation>();
+  /** Bounds how many of its requests run at once (made on first use: see dispatch.ts). */
+  slots: ConcurrencyLimit | undefined;
   /** This client's backend sessions, by backend name (by name and replica when calls are hashed by argument). */
   private readonly backends = new Map<string, OpenBackendSession>();
   /** The client's address (HTTP transports), for rate limits and hash-by-client-ip. */
@@ -222,7 +227,7 @@ export class ClientSession implements ClientLink, ConnectionOwner {
 
   requestClient(method: string, params: Record<string, unknown> | undefined, related: RequestId | undefined, signal: AbortSignal): Promise<Record<string, unknown>> {
     if (this.modern) return this.requestInput(method, params, signal);
-    const need = REQUIRED_CAPABILITY[method];
+    const need = own(REQUIRED_CAPABILITY, method);
     if (need && (this.capabilities[need.cap] === undefined || !versionAtLeast(this.protocolVersion, need.since))) {
       return Promise.reject(new GatewayError('MCPEG_ERR_CLIENT_CAPABILITY_MISSING', `the client did not declare the "${need.cap}" capability (protocol ${this.protocolVersion}), so it cannot answer ${method}`, { method }));
     }
@@ -256,7 +261,7 @@ export class ClientSession implements ClientLink, ConnectionOwner {
    * client answers it in the retry of its own request (input_required, SEP-2322).
    */
   private requestInput(method: string, params: Record<string, unknown> | undefined, signal: AbortSignal): Promise<Record<string, unknown>> {
-    const cap = INPUT_CAPABILITY[method];
+    const cap = own(INPUT_CAPABILITY, method);
     if (!cap) {
       return Promise.reject(new GatewayError('MCPEG_ERR_CLIENT_CAPABILITY_MISSING', `${method} cannot be relayed to a client on protocol ${this.protocolVersion}: only sampling, elicitation and roots cross as input_required`, { method }));
     }
@@ -334,7 +339,7 @@ export class ClientSession implements ClientLink, ConnectionOwner {
       }, () => {});
     }
     this.host.backend(conn.backend)?.forgetSession(conn);
-    this.host.log.debug({ session: this.sessionId, backend: conn.backend, reason }, 'backend session closed');
+    this.host.log.debug({ session: sessionFingerprint(this.sessionId), backend: conn.backend, reason }, 'backend session closed');
   }
 
   async close(reason: string): Promise<void> {

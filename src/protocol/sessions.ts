@@ -10,6 +10,7 @@ import { initializeResult, readInitializeParams } from './lifecycle.js';
 import { ClientSession, type SessionHost } from './session.js';
 import type { SessionStore } from './session-store.js';
 import type { Envelope } from './modern.js';
+import { sessionFingerprint } from './fingerprint.js';
 
 /** A subscriptions/listen stream of a stateless client (2026-07-28): list changes of its view. */
 export interface ListChangedListener {
@@ -26,6 +27,8 @@ export interface SessionManagerOptions {
   /** The shortest idle timeout of any backend or plugin: backend sessions are swept as often as it needs. */
   backendIdleMs: number;
   maxSessions: number;
+  /** Sessions one client address may hold (0: no cap). */
+  maxSessionsPerClient?: number;
   instructions(viewId: string): string | undefined;
 }
 
@@ -38,6 +41,8 @@ export class SessionManager {
   readonly transient = new Set<ClientSession>();
   private nextEphemeral = 1;
   private readonly lastStored = new Map<string, number>();
+  /** Live sessions per client address, for max_sessions_per_client. */
+  private readonly perClient = new Map<string, number>();
   private sweepTimer: NodeJS.Timeout | undefined;
   private closing = false;
 
@@ -58,6 +63,11 @@ export class SessionManager {
     return this.live.size;
   }
 
+  /** server.max_sessions: transports bound their own per-connection state by it too. */
+  get maxSessions(): number {
+    return this.opts.maxSessions;
+  }
+
   sessions(): IterableIterator<ClientSession> {
     return this.live.values();
   }
@@ -68,21 +78,52 @@ export class SessionManager {
     this.sweepTimer.unref();
   }
 
-  /** Handles initialize: a new session and the result to answer with. */
-  async create(viewId: string, req: JsonRpcRequest, id: string = randomUUID()): Promise<{ session: ClientSession; result: Record<string, unknown> }> {
+  /**
+   * Handles initialize: a new session and the result to answer with. At a limit, the
+   * oldest idle session (no request in flight, no open stream) yields its place, so that
+   * sessions a client opened and abandoned cannot lock everyone else out; only when every
+   * session is busy is the new one refused. `clientIp` (the address the HTTP edge
+   * resolved) is held to server.max_sessions_per_client the same way.
+   */
+  async create(viewId: string, req: JsonRpcRequest, id: string = randomUUID(), clientIp?: string): Promise<{ session: ClientSession; result: Record<string, unknown> }> {
     if (this.closing) throw new GatewayError('MCPEG_ERR_SHUTTING_DOWN', 'the gateway is shutting down; try another instance or retry later');
-    if (this.live.size >= this.opts.maxSessions) {
-      throw new GatewayError('MCPEG_ERR_SESSION_LIMIT', `session limit reached (${this.opts.maxSessions}); close idle sessions or raise server.max_sessions`);
-    }
     const view = this.host.view(viewId);
     if (!view) throw new GatewayError('MCPEG_ERR_NOT_FOUND', `no endpoint "${viewId}"`);
     const p = readInitializeParams(req);
+    const perClient = this.opts.maxSessionsPerClient ?? 0;
+    if (perClient > 0 && clientIp !== undefined && (this.perClient.get(clientIp) ?? 0) >= perClient) {
+      await this.makeRoom((s) => s.clientIp === clientIp, `this client (${clientIp}) already holds ${perClient} sessions, all busy (server.max_sessions_per_client); close some first`);
+    }
+    if (this.live.size >= this.opts.maxSessions) {
+      await this.makeRoom(() => true, `session limit reached (${this.opts.maxSessions}) and every session is busy; close sessions or raise server.max_sessions`);
+    }
     const session = new ClientSession({ id, viewId, ...p }, this.host);
+    session.clientIp = clientIp;
     const now = Date.now();
     await this.store.put({ id, viewId, ...p, createdAt: now, lastSeen: now });
     this.live.set(id, session);
     this.lastStored.set(id, now);
+    if (clientIp !== undefined) this.perClient.set(clientIp, (this.perClient.get(clientIp) ?? 0) + 1);
     return { session, result: initializeResult(view, p.protocolVersion, this.opts.instructions(viewId)) };
+  }
+
+  /** Closes the least recently seen idle session among those `which` selects; refuses when there is none. */
+  private async makeRoom(which: (s: ClientSession) => boolean, refusal: string): Promise<void> {
+    let oldest: ClientSession | undefined;
+    for (const s of this.live.values()) {
+      if (!which(s) || s.inflight.size > 0 || s.outbound?.isOpen()) continue;
+      if (!oldest || s.lastSeen < oldest.lastSeen) oldest = s;
+    }
+    if (!oldest) throw new GatewayError('MCPEG_ERR_SESSION_LIMIT', refusal);
+    this.host.log.info({ session: sessionFingerprint(oldest.sessionId), idleMs: Date.now() - oldest.lastSeen }, 'idle session closed to make room for a new one');
+    await this.close(oldest.sessionId, 'closed to make room for a new session (the oldest idle one yields at the session limit)');
+  }
+
+  private forgetClient(s: ClientSession): void {
+    if (s.clientIp === undefined) return;
+    const n = (this.perClient.get(s.clientIp) ?? 1) - 1;
+    if (n > 0) this.perClient.set(s.clientIp, n);
+    else this.perClient.delete(s.clientIp);
   }
 
   /**
@@ -127,7 +168,7 @@ export class SessionManager {
       s = new ClientSession(rec, this.host);
       s.initialized = true;
       this.live.set(id, s);
-      this.host.log.info({ session: id }, 'session restored from the session store');
+      this.host.log.info({ session: sessionFingerprint(id) }, 'session restored from the session store');
     } else if (s.viewId !== viewId) {
       return undefined;
     }
@@ -151,6 +192,7 @@ export class SessionManager {
     this.lastStored.delete(id);
     await this.store.delete(id).catch(() => {});
     if (!s) return false;
+    this.forgetClient(s);
     this.onClosed?.(s);
     await s.close(reason);
     return true;
@@ -180,6 +222,7 @@ export class SessionManager {
 
   private async evictLocal(s: ClientSession, reason: string): Promise<void> {
     this.live.delete(s.sessionId);
+    this.forgetClient(s);
     this.lastStored.delete(s.sessionId);
     this.onClosed?.(s);
     await s.close(reason);

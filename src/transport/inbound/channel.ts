@@ -20,6 +20,8 @@ export class ChannelConnection {
   /** Stateless (2026-07-28) requests being served, for notifications/cancelled. */
   private readonly stateless = new Map<RequestId, ClientSession>();
   private readonly listens = new Map<RequestId, () => void>();
+  /** The client's address (legacy SSE), for session shares and rate limits. */
+  clientIp: string | undefined;
 
   constructor(
     private readonly viewId: string,
@@ -37,7 +39,7 @@ export class ChannelConnection {
           return;
         }
         try {
-          const { session, result } = await this.sessions.create(this.viewId, m, this.id);
+          const { session, result } = await this.sessions.create(this.viewId, m, this.id, this.clientIp);
           session.outbound = { deliver: (msg) => (this.write(msg), true), isOpen: () => this.session === session };
           this.session = session;
           this.write(resultResponse(m.id, result));
@@ -97,6 +99,11 @@ export class ChannelConnection {
   private async serveStateless(m: JsonRpcRequest): Promise<void> {
     let s: ClientSession;
     try {
+      // One connection, many stateless requests: bounded like one session's (server.max_inflight_per_session).
+      const max = this.dispatch.maxInflightPerSession;
+      if (max && this.stateless.size >= max) {
+        throw new GatewayError('MCPEG_ERR_SESSION_BUSY', `this connection has ${this.stateless.size} requests in flight (server.max_inflight_per_session); wait for answers before sending more`, { retryAfterMs: 1000 });
+      }
       const env = readEnvelope(m, undefined);
       if (m.method === 'subscriptions/listen') return this.listen(m);
       s = this.sessions.ephemeral(this.viewId, env);

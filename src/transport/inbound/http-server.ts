@@ -113,9 +113,18 @@ export function createHttpServer(cfg: ServerConfig, routes: HttpRoutes, log: Log
     },
   );
   server.keepAliveTimeout = 65_000;
+  // Every connection holds memory and a descriptor: bounded (streams and requests ride on them).
+  server.maxConnections = cfg.max_connections;
 
   async function route(ctx: HttpContext): Promise<void> {
     const { req, res, path } = ctx;
+    // DNS rebinding (Streamable HTTP spec, "Security Warning"): a page on another origin
+    // must reach no endpoint of a local gateway, health and metrics included.
+    const problem = checkOriginAndHost(req, policy);
+    if (problem) {
+      req.resume();
+      return sendError(res, problem.code, problem.message);
+    }
     const url = req.url ?? '/';
     if (path === cfg.path) return mcp(routes.aggregate, 'mcp', ctx, url);
     if (path.startsWith('/servers/')) {
@@ -151,11 +160,6 @@ export function createHttpServer(cfg: ServerConfig, routes: HttpRoutes, log: Log
 
   async function mcp(set: EndpointSet, kind: 'mcp' | 'sse' | 'messages', ctx: HttpContext, url: string): Promise<void> {
     const { req, res } = ctx;
-    const problem = checkOriginAndHost(req, policy);
-    if (problem) {
-      req.resume();
-      return sendError(res, problem.code, problem.message);
-    }
     if (kind === 'mcp') return set.streamable.handle(req, res);
     if (!set.legacy) {
       req.resume();

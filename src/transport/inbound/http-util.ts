@@ -136,7 +136,11 @@ export function checkOriginAndHost(req: IncomingMessage, policy: OriginPolicy): 
   const host = req.headers.host;
   if (host) {
     const name = hostnameOf(host);
-    const hostOk = policy.allowedHosts.length > 0 ? policy.allowedHosts.includes(name) || policy.allowedHosts.includes(host) || policy.allowedHosts.includes('*') : !policy.boundToLoopback || LOOPBACK_NAMES.has(name);
+    // A loopback name is never the product of rebinding (the attacker's page would have to
+    // be served from this host already), so it is accepted whatever allowed_hosts lists:
+    // local probes (kubelet with Host: localhost, curl on the box) keep working.
+    const listed = policy.allowedHosts.length > 0;
+    const hostOk = LOOPBACK_NAMES.has(name) || (listed ? policy.allowedHosts.includes(name) || policy.allowedHosts.includes(host) || policy.allowedHosts.includes('*') : !policy.boundToLoopback);
     if (!hostOk) return { code: 'MCPEG_ERR_HOST_FORBIDDEN', message: `Host "${host}" is not allowed (server.allowed_hosts)` };
   }
   const origin = req.headers.origin;

@@ -8,6 +8,7 @@ import type { Logger } from '../../observability/logger.js';
 import type { DispatchOptions } from '../../protocol/dispatch.js';
 import type { SessionManager } from '../../protocol/sessions.js';
 import { ChannelConnection } from './channel.js';
+import { contextOf } from '../../middleware/context.js';
 import { accepts, readJsonRpcPost, sendError } from './http-util.js';
 import { keepAlive, SSE_HEADERS, sseEvent } from './sse.js';
 
@@ -32,10 +33,15 @@ export class LegacySseEndpoint {
     if (!accepts(req, 'text/event-stream')) {
       return sendError(res, 'MCPEG_ERR_NOT_ACCEPTABLE', 'Not Acceptable: the SSE endpoint needs Accept: text/event-stream');
     }
+    // Each stream holds a connection entry before it initializes: as many as sessions, no more.
+    if (this.connections.size >= this.deps.sessions.maxSessions) {
+      return sendError(res, 'MCPEG_ERR_SESSION_LIMIT', `too many legacy SSE streams open (${this.connections.size}, server.max_sessions); close some first`);
+    }
     res.writeHead(200, SSE_HEADERS);
     const conn = new ChannelConnection(this.viewId, this.deps.sessions, this.deps.dispatch, (msg) => {
       if (!res.writableEnded) res.write(sseEvent(JSON.stringify(msg), undefined, 'message'));
     });
+    conn.clientIp = contextOf(req)?.clientIp ?? req.socket.remoteAddress;
     this.connections.set(conn.id, { conn, res });
     res.write(sseEvent(`${this.messagesPath}?sessionId=${conn.id}`, undefined, 'endpoint'));
     const stop = keepAlive(res, this.deps.keepAliveMs);

@@ -26,6 +26,7 @@ import { accepts, mediaType, readJsonRpcPost, sendError } from './http-util.js';
 import { keepAlive, primingEvent, SSE_HEADERS, sseEvent } from './sse.js';
 import { StatelessHttp } from './stateless-http.js';
 import { isModernVersion } from '../../protocol/modern.js';
+import { sessionFingerprint } from '../../protocol/fingerprint.js';
 
 export interface StreamableDeps {
   sessions: SessionManager;
@@ -88,8 +89,9 @@ class PostStream {
   }
 
   private writeEvent(msg: JsonRpcMessage): void {
-    const id = this.channels.events.append(this.channels.sessionId, this.streamId, msg);
-    if (this.res && !this.res.writableEnded) this.res.write(sseEvent(JSON.stringify(msg), id));
+    const data = JSON.stringify(msg);
+    const id = this.channels.events.append(this.channels.sessionId, this.streamId, data);
+    if (this.res && !this.res.writableEnded) this.res.write(sseEvent(data, id));
   }
 
   /** Attach a reconnecting client (GET with Last-Event-ID) to this still-open stream. */
@@ -168,8 +170,9 @@ class SessionChannels implements Outbound {
       }
     }
     if (this.standalone && !this.standalone.writableEnded) {
-      const id = this.events.append(this.sessionId, this.standaloneId, msg);
-      this.standalone.write(sseEvent(JSON.stringify(msg), id));
+      const data = JSON.stringify(msg);
+      const id = this.events.append(this.sessionId, this.standaloneId, data);
+      this.standalone.write(sseEvent(data, id));
       return true;
     }
     // No GET stream: use the newest POST stream still open rather than lose the message.
@@ -181,7 +184,7 @@ class SessionChannels implements Outbound {
     }
     if (isRequest(msg)) return false;
     // Kept for a GET stream that resumes with Last-Event-ID.
-    this.events.append(this.sessionId, this.standaloneId, msg);
+    this.events.append(this.sessionId, this.standaloneId, JSON.stringify(msg));
     return true;
   }
 
@@ -304,14 +307,13 @@ export class StreamableHttpEndpoint {
 
   private async initialize(init: JsonRpcRequest, req: IncomingMessage, res: ServerResponse): Promise<void> {
     try {
-      const { session, result } = await this.deps.sessions.create(this.viewId, init);
-      // Who the client is, for rate limits and hash-by-client-ip routing (never the key itself).
-      session.clientIp = contextOf(req)?.clientIp ?? req.socket.remoteAddress;
+      // Who the client is, for session shares, rate limits and hash-by-client-ip routing (never the key itself).
+      const { session, result } = await this.deps.sessions.create(this.viewId, init, undefined, contextOf(req)?.clientIp ?? req.socket.remoteAddress);
       const key = apiKeyFromHeaders(req.headers, this.deps.apiKeyHeader ?? 'x-api-key');
       session.apiKeyId = key === undefined ? undefined : hashApiKey(key);
       this.channelsFor(session);
       endJson(res, 200, { ...JSON_HEADERS, 'mcp-session-id': session.sessionId }, JSON.stringify(resultResponse(init.id, result)));
-      this.deps.log.info({ session: session.sessionId, view: this.viewId, client: session.clientInfo, protocolVersion: session.protocolVersion }, 'session initialized');
+      this.deps.log.info({ session: sessionFingerprint(session.sessionId), view: this.viewId, client: session.clientInfo, protocolVersion: session.protocolVersion }, 'session initialized');
     } catch (err) {
       const e = toRpcError(err);
       const status = err instanceof GatewayError ? err.httpStatus : 500;
@@ -338,7 +340,7 @@ export class StreamableHttpEndpoint {
       const replay = await this.deps.events.replayAfter(s.sessionId, lastEventId);
       if (replay) {
         res.writeHead(200, SSE_HEADERS);
-        for (const e of replay.events) res.write(sseEvent(JSON.stringify(e.message), e.id));
+        for (const e of replay.events) res.write(sseEvent(e.data, e.id));
         const ps = ch.streamById(replay.streamId);
         if (ps && !ps.done) {
           ps.attach(res, this.deps.keepAliveMs);

@@ -1,0 +1,83 @@
+/**
+ * Issue #14 item 6: DNS rebinding on health and metrics. A page on attacker.example that
+ * rebinds its name to 127.0.0.1 makes the browser send `Host: attacker.example` (and its
+ * own Origin) to the gateway. Every endpoint — /health, /health/ready, /health/live,
+ * /metrics, unknown paths, the MCP endpoints — must refuse it, as the MCP endpoints did.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { request } from 'node:http';
+import { fileURLToPath } from 'node:url';
+import { startGateway } from '../helpers/gateway.js';
+
+const ABUSE = fileURLToPath(new URL('../fixtures/abuse-server.js', import.meta.url));
+
+/** A raw GET with the headers a rebinding browser would send (fetch cannot set Host). */
+function get(base: string, path: string, headers: Record<string, string>): Promise<{ status: number; body: string }> {
+  const u = new URL(path, base);
+  return new Promise((resolve, reject) => {
+    const req = request({ host: u.hostname, port: u.port, path: u.pathname, method: 'GET', headers }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+const PATHS = ['/health', '/health/ready', '/health/live', '/metrics', '/nowhere', '/mcp', '/sse', '/servers/abuse/mcp'];
+
+describe('DNS rebinding: every endpoint checks Host and Origin', () => {
+  let gw: Awaited<ReturnType<typeof startGateway>>;
+  let port: string;
+  before(async () => {
+    gw = await startGateway({ backends: { abuse: { type: 'mcp', command: process.execPath, args: [ABUSE] } } });
+    port = new URL(gw.base).port;
+  });
+  after(() => gw.close());
+
+  for (const path of PATHS) {
+    it(`${path}: a foreign Host is refused with 403 and nothing of the gateway's state`, async () => {
+      const r = await get(gw.base, path, { host: `attacker.example:${port}`, accept: 'application/json, text/event-stream' });
+      assert.equal(r.status, 403, r.body);
+      assert.match(r.body, /MCPEG_ERR_HOST_FORBIDDEN/);
+      assert.doesNotMatch(r.body, /mcpeg_|"backends"|"status":"ok"/);
+    });
+
+    it(`${path}: a foreign Origin is refused with 403`, async () => {
+      const r = await get(gw.base, path, { host: `127.0.0.1:${port}`, origin: 'http://attacker.example', accept: 'application/json, text/event-stream' });
+      assert.equal(r.status, 403, r.body);
+      assert.match(r.body, /MCPEG_ERR_ORIGIN_FORBIDDEN/);
+    });
+  }
+
+  it('the same endpoints answer a loopback Host (the check is not a blanket refusal)', async () => {
+    for (const path of ['/health', '/health/ready', '/health/live', '/metrics']) {
+      for (const host of [`127.0.0.1:${port}`, `localhost:${port}`]) {
+        const r = await get(gw.base, path, { host });
+        assert.equal(r.status, 200, `${path} with Host ${host}: ${r.body}`);
+      }
+    }
+  });
+});
+
+describe('DNS rebinding with server.allowed_hosts', () => {
+  let gw: Awaited<ReturnType<typeof startGateway>>;
+  let port: string;
+  before(async () => {
+    gw = await startGateway({ server: { allowed_hosts: ['gateway.internal'] } });
+    port = new URL(gw.base).port;
+  });
+  after(() => gw.close());
+
+  it('a listed name and loopback names (local probes) are served; any other name is refused on health and metrics', async () => {
+    assert.equal((await get(gw.base, '/health', { host: `gateway.internal:${port}` })).status, 200);
+    assert.equal((await get(gw.base, '/health/live', { host: 'localhost' })).status, 200);
+    for (const path of ['/health', '/health/ready', '/metrics']) {
+      const r = await get(gw.base, path, { host: `rebound.attacker.example:${port}` });
+      assert.equal(r.status, 403, `${path}: ${r.body}`);
+    }
+  });
+});
