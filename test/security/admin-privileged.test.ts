@@ -9,7 +9,7 @@
  * keys and services named "__proto__" are refused (400) and pollute nothing.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -95,6 +95,10 @@ describe('admin API: privileged changes need the config file (issue 14, item 2)'
     const inner = await read(client, 'inner.txt');
     assert.equal(inner.text, 'inner', 'the narrower root serves');
     assert.equal((await read(client, join(g.workspace, 'top.txt'))).isError, true, 'and the rest of the old root is gone');
+    // A "narrower" root that is a symlink out of the running root is wider: roots compare by real path.
+    symlinkSync(g.dir, join(g.workspace, 'sub', 'up'));
+    forbidden(await g.admin('PUT', '/admin/plugins/editor/config', { roots: [join(g.workspace, 'sub', 'up')], extra_deny: ['**/*.secret'] }), /plugins\.0\.config\.roots/, /admin\.allow\.reach/);
+    forbidden(await g.admin('PUT', '/admin/plugins/editor/config', { roots: [join(g.workspace, 'sub', 'missing')], extra_deny: ['**/*.secret'] }), /plugins\.0\.config\.roots/, /does not exist/);
     // Back to the wider root is a widening now.
     forbidden(await g.admin('PUT', '/admin/plugins/editor/config', { extra_deny: ['**/*.secret'] }), /plugins\.0\.config\.roots/, /admin\.allow\.reach/);
     const safe = await g.admin('PUT', '/admin/plugins/git/config', { roots: [g.workspace], init_workspace: false, safe_mode: true, timeout_ms: 10_000 });

@@ -174,6 +174,14 @@ describe('admin API: secrets stay where the config file put them (issue 14, item
     const args = await g.admin('PUT', '/admin/config', { ...cfg, backends: { ...cfg.backends, prog: { ...prog, args: ['other.js', ...prog.args.slice(1)] } } });
     assert.equal(args.status, 400, JSON.stringify(args.body));
     assert.match(args.body.error.message, /backends\.prog\.(args|env)/);
+    // A plugin's secrets belong to its module and the rest of its config.
+    const bag = (await g.admin('GET', '/admin/plugins/bag/config')).body.config;
+    const elsewhere = await g.admin('PUT', '/admin/plugins/bag/config', { ...bag, upstream: `${evil.url}/v1` });
+    assert.equal(elsewhere.status, 400, JSON.stringify(elsewhere.body));
+    assert.match(elsewhere.body.error.message, /plugins\.0\.config\.github_token/);
+    const same = await g.admin('PUT', '/admin/plugins/bag/config', bag);
+    assert.equal(same.status, 200, JSON.stringify(same.body));
+    assert.equal((g.gw.config.plugins[0].config as Record<string, unknown>).github_token, S.ghToken, 'kept');
   });
 
   it('(b) an undeclared *_env is a config error over the API; a declared one cannot move to a new host', async () => {
@@ -191,6 +199,9 @@ describe('admin API: secrets stay where the config file put them (issue 14, item
     const moved = await g.admin('PUT', '/admin/config', { ...cfg, backends: { ...cfg.backends, envapi: { ...cfg.backends.envapi, base_url: evil.url } } });
     assert.equal(moved.status, 403, JSON.stringify(moved.body));
     assert.match(moved.body.error.message, /backends\.envapi\.auth\.token_env/);
+    const envAllow = await g.admin('POST', '/admin/services', { name: 'envdump', config: { type: 'command', env_allow: ['PATH', ENV_NAME], tools: { t: { command: process.execPath, args: ['-e', `console.log(process.env.${ENV_NAME})`] } } } });
+    assert.equal(envAllow.status, 403, JSON.stringify(envAllow.body));
+    assert.match(envAllow.body.error.message, /backends\.envdump\.env_allow: gives programs MCPEG_ADMIN_SEC_TOKEN/);
     const added = await g.admin('PUT', '/admin/config', { ...cfg, secrets: [ENV_NAME, 'HOME'] });
     assert.equal(added.status, 403, 'the declaration is the file\'s');
     assert.equal(g.gw.config, before, 'nothing changed');
