@@ -7,7 +7,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
+import { validateConfig } from '../../src/config/load.js';
 import { hideInText, hideSecrets, isSecretName, REDACTED } from '../../src/config/secret-fields.js';
+import { configSecrets } from '../../src/observability/secrets.js';
 
 describe('secret-fields: names', () => {
   it('credential names, by word', () => {
@@ -66,5 +68,21 @@ describe('secret-fields: property', () => {
       }),
       { numRuns: 300 },
     );
+  });
+});
+
+describe('observability/secrets: what the logger scrubs', () => {
+  it('declared secrets (what *_env sends), secrets found in the config, long env values; not short settings', () => {
+    const c = validateConfig({
+      secrets: ['TOK', 'UNUSED'],
+      backends: {
+        a: { type: 'rest', base_url: 'https://u:url-password@h.example/?api_key=query-secret', auth: { type: 'bearer', token_env: 'TOK' }, tools: { t: { method: 'GET', path: '/t' } } },
+        b: { type: 'mcp', command: '/bin/true', args: ['--token', 'arg-secret'], env: { MODE: 'prod', LONG: 'a-long-env-value-0123' } },
+      },
+      plugins: [{ name: 'p', module: '/x.mjs', config: { github_token: 'plugin-secret' } }],
+    }, 'test');
+    const s = configSecrets(c, { TOK: 'env-token-value', UNUSED: 'declared-but-unused' });
+    for (const v of ['env-token-value', 'declared-but-unused', 'url-password', 'query-secret', 'arg-secret', 'plugin-secret', 'a-long-env-value-0123']) assert.ok(s.includes(v), v);
+    assert.ok(!s.includes('prod'));
   });
 });
