@@ -2,7 +2,7 @@
  * What the admin API may start: a change that would launch a program the running config
  * does not already launch in the same way (a new or changed `command`, its args, env or
  * cwd; a plugin module that is not a built-in) is refused unless the program resolves to
- * a path in admin.allowed_commands. Programs are resolved the way they will be run
+ * a path in admin.allowed_commands or admin.allow.programs (privileged.ts). Programs are resolved the way they will be run
  * (absolute path, or a bare name on the PATH the child gets); nothing runs through a shell.
  */
 import { realpathSync } from 'node:fs';
@@ -59,15 +59,15 @@ function resolveProgram(l: Launch): string | undefined {
 }
 
 /** Launches in `next` that the running config does not have, and are not allow-listed: one problem each. */
-export function refusedLaunches(current: Readonly<Config>, next: Readonly<Config>, allowed: readonly string[]): string[] {
+export function refusedLaunches(current: Readonly<Config>, next: Readonly<Config>, allowed: readonly string[]): Array<{ path: string; why: string }> {
   const known = launchesOf(current);
   const allowedReal = new Set(allowed.flatMap((a) => [a, real(a)]));
-  const problems: string[] = [];
+  const problems: Array<{ path: string; why: string }> = [];
   for (const l of launchesOf(next)) {
     if (known.some((k) => k.program === l.program && isDeepStrictEqual(k.spec, l.spec))) continue;
     const path = resolveProgram(l);
     if (path !== undefined && (allowedReal.has(path) || allowedReal.has(real(path)))) continue;
-    problems.push(`${l.where}: ${JSON.stringify(l.program)}${path && path !== l.program ? ` (${path})` : ''} is not in admin.allowed_commands`);
+    problems.push({ path: l.where, why: `starts ${JSON.stringify(l.program)}${path && path !== l.program ? ` (${path})` : ''}, which is not an allowed program` });
   }
   return problems;
 }

@@ -1,17 +1,17 @@
 /**
  * Every change through the admin API goes one way: build the next raw config from the
- * running one → validate (400 naming key paths; nothing changed) → refuse programs not
- * in admin.allowed_commands (403) → gw.reload (build off to the side, swap; a snapshot
- * that cannot be built is refused and the old one keeps serving).
+ * running one → validate (400 naming key paths; nothing changed) → refuse privileged
+ * changes the config file does not allow (403, privileged.ts: programs, plugin reach,
+ * secrets, the admin section) → gw.reload (build off to the side, swap; a snapshot that
+ * cannot be built is refused and the old one keeps serving).
  */
-import { isDeepStrictEqual } from 'node:util';
 import type { Config } from '../config/schema.js';
 import { validateConfig } from '../config/load.js';
 import { ConfigError } from '../errors/catalog.js';
 import type { ReloadResult } from '../reconfigure.js';
-import { refusedLaunches } from './allow-list.js';
 import type { AdminContext } from './context.js';
 import { AdminError } from './http.js';
+import { describePrivileged, privilegedChanges } from './privileged.js';
 import type { AdminRequest } from './router.js';
 
 /** Names of the backends and plugins of a config (for before/after summaries). */
@@ -29,23 +29,19 @@ export function validate(raw: unknown, source: string, baseDir: string): Readonl
 }
 
 export interface ChangeOptions {
-  /** Checks programs against admin.allowed_commands (off for the operator's own config file). */
-  allowList: boolean;
+  /** Refuses privileged changes the config file does not allow (off for the operator's own config file). */
+  privileged: boolean;
   /** Applies the change (default gw.reload). */
   apply?: (next: Readonly<Config>) => Promise<ReloadResult>;
 }
 
 export async function applyConfig(ctx: AdminContext, req: AdminRequest, next: Readonly<Config>, opts: ChangeOptions): Promise<ReloadResult> {
   const current = ctx.gw.config;
-  if (opts.allowList) {
-    // The limits of the admin API are the operator's, set in the config file: not changeable through it.
-    for (const k of ['allowed_commands', 'insecure_no_auth'] as const) {
-      if (!isDeepStrictEqual(current.admin[k], next.admin[k])) throw new AdminError('MCPEG_ERR_ADMIN_FORBIDDEN', `admin.${k} can only be changed in the config file (then POST /admin/config/reload)`);
-    }
-    const refused = refusedLaunches(current, next, current.admin.allowed_commands);
+  if (opts.privileged) {
+    const refused = privilegedChanges(current, next).map(describePrivileged);
     if (refused.length) {
       req.audit.refused = refused;
-      throw new AdminError('MCPEG_ERR_ADMIN_FORBIDDEN', `the change would start programs that admin.allowed_commands does not list: ${refused.join('; ')}`, { problems: refused });
+      throw new AdminError('MCPEG_ERR_ADMIN_FORBIDDEN', `the change needs what the config file does not allow: ${refused.join('; ')}`, { problems: refused });
     }
   }
   req.audit.before = { services: serviceNames(current) };

@@ -34,12 +34,26 @@ export class AdminError extends Error {
   }
 }
 
-export function sendAdminJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+/**
+ * JSON text with every known secret value replaced: the last line of defence for secrets
+ * that reach an answer by another way than the config (an error message, a server's info).
+ */
+export function scrubJson(payload: string, secrets: readonly string[]): string {
+  let out = payload;
+  for (const s of secrets) {
+    if (s.length < 6) continue;
+    const escaped = JSON.stringify(s).slice(1, -1);
+    if (out.includes(escaped)) out = out.split(escaped).join('[redacted]');
+  }
+  return out;
+}
+
+export function sendAdminJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}, secrets: readonly string[] = []): void {
   if (res.headersSent) {
     res.end();
     return;
   }
-  const payload = JSON.stringify(body);
+  const payload = scrubJson(JSON.stringify(body), secrets);
   res.writeHead(status, { ...headers, 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(payload), 'cache-control': 'no-store' });
   res.end(payload);
 }
@@ -49,14 +63,14 @@ export function errorBody(code: ErrorCode, message: string, data?: Record<string
 }
 
 /** Any thrown value as the admin error shape; the status it was answered with. */
-export function sendAdminError(res: ServerResponse, err: unknown): number {
+export function sendAdminError(res: ServerResponse, err: unknown, secrets: readonly string[] = []): number {
   const e =
     err instanceof AdminError
       ? err
       : err instanceof GatewayError
         ? new AdminError(err.code, err.message, err.data)
         : new AdminError('MCPEG_ERR_INTERNAL', err instanceof Error ? err.message : String(err));
-  sendAdminJson(res, e.status, errorBody(e.code, e.message, e.data), e.headers);
+  sendAdminJson(res, e.status, errorBody(e.code, e.message, e.data), e.headers, secrets);
   return e.status;
 }
 
@@ -65,6 +79,31 @@ const YAML_TYPES = new Set(['application/yaml', 'application/x-yaml', 'text/yaml
 export interface Body {
   value: unknown;
   type: 'json' | 'yaml';
+}
+
+/** Deeper bodies are refused: no config is nested this far, and the checks below recurse. */
+const MAX_DEPTH = 64;
+
+/**
+ * The first problem of a parsed body's shape: a "__proto__" key (JSON.parse and YAML keep
+ * it as an own key, but code that copies the object by assignment would set a prototype
+ * instead, and the schema reads inherited properties), or nesting beyond MAX_DEPTH.
+ */
+export function bodyShapeProblem(v: unknown, path: string[] = []): string | undefined {
+  if (!v || typeof v !== 'object') return undefined;
+  if (path.length >= MAX_DEPTH) return `${path.slice(0, 3).join('.')}...: nested deeper than ${MAX_DEPTH} levels`;
+  for (const [k, x] of Object.entries(v)) {
+    if (k === '__proto__' && !Array.isArray(v)) return `${[...path, k].join('.')}: "__proto__" is not allowed as a key`;
+    const p = bodyShapeProblem(x, [...path, k]);
+    if (p) return p;
+  }
+  return undefined;
+}
+
+function checked(body: Body): Body {
+  const bad = bodyShapeProblem(body.value);
+  if (bad) throw new AdminError('MCPEG_ERR_INVALID_PARAMS', bad);
+  return body;
 }
 
 /** Reads a JSON body (or YAML where `yaml` is allowed); refusals as AdminError. */
@@ -84,13 +123,15 @@ export async function readAdminBody(req: IncomingMessage, limit: number, yaml: b
   }
   const text = buf.toString('utf8');
   if (isJson) {
+    let value: unknown;
     try {
-      return { value: JSON.parse(text), type: 'json' };
+      value = JSON.parse(text);
     } catch (err) {
       throw new AdminError('MCPEG_ERR_PARSE', `body is not valid JSON: ${(err as Error).message}`);
     }
+    return checked({ value, type: 'json' });
   }
   const doc = parseDocument(text, { prettyErrors: true });
   if (doc.errors.length) throw new AdminError('MCPEG_ERR_PARSE', `body is not valid YAML: ${doc.errors.map((e) => e.message.split('\n')[0]).join('; ')}`);
-  return { value: doc.toJS() ?? {}, type: 'yaml' };
+  return checked({ value: doc.toJS() ?? {}, type: 'yaml' });
 }

@@ -22,7 +22,7 @@ interface Op {
 const ERROR_TEXT: Record<number, string> = {
   400: 'Invalid body or configuration (data.problems names each key path); nothing changed',
   401: 'No API key, or not a configured one (WWW-Authenticate: Bearer)',
-  403: 'A viewer key on a write; a program not in admin.allowed_commands, or a change to admin.allowed_commands or admin.insecure_no_auth; a Host/Origin not allowed',
+  403: 'A viewer key on a write; a privileged change the config file does not allow (a program not allowed, wider plugin reach, a secret to a new destination, the admin section or the secrets declaration); a Host/Origin not allowed',
   404: 'No such resource',
   409: 'Conflict: the name exists, or there is no config file to read',
   413: 'Body larger than server.max_body_bytes',
@@ -31,7 +31,7 @@ const ERROR_TEXT: Record<number, string> = {
 
 const schemaRef = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const errorResponse = (status: number) => ({ description: ERROR_TEXT[status], content: { 'application/json': { schema: schemaRef('Error') } } });
-const PARAM_TEXT: Record<string, string> = { name: 'The service (backend or plugin) name', id: 'The Mcp-Session-Id of the session' };
+const PARAM_TEXT: Record<string, string> = { name: 'The service (backend or plugin) name', fingerprint: 'The session\'s fingerprint, as GET /admin/sessions lists it (never its Mcp-Session-Id)' };
 
 function operation(method: string, path: string, o: Op) {
   const params = [...path.matchAll(/\{(\w+)\}/g)].map((m) => m[1]);
@@ -69,7 +69,7 @@ const PATHS: Paths = {
     post: {
       tag: 'services',
       summary: 'Register a backend or plugin at runtime',
-      description: 'Validated like the config file (400 names key paths). A program it would start (mcp command or replicas, command tools, a plugin module) must resolve to a path in admin.allowed_commands (403 otherwise; nothing starts). Answers when the service has started; connected clients get list_changed.',
+      description: 'Validated like the config file (400 names key paths). Privileged registrations need the config file\'s permission (403 otherwise; nothing starts): a program (mcp command or replicas, command tools, a plugin module) in admin.allow.programs or admin.allowed_commands; an editor, git or third-party plugin or an OpenAPI file spec, admin.allow.reach; an *_env secret, admin.allow.environment. Answers when the service has started; connected clients get list_changed.',
       ok: [201, 'ServiceCreated'],
       body: { schema: 'ServiceRegistration', description: 'The name and the config entry' },
       errors: [409],
@@ -100,7 +100,7 @@ const PATHS: Paths = {
     put: {
       tag: 'config',
       summary: 'Replace the configuration (hot reload)',
-      description: 'load → validate → build a new snapshot → swap. Invalid: 400 with key paths, nothing changed. New programs must be in admin.allowed_commands (403).',
+      description: 'load → validate → build a new snapshot → swap. Invalid: 400 with key paths, nothing changed. "[redacted]" keeps a running secret only where its destination is unchanged (400 otherwise). Privileged changes (programs, plugin reach, paths, secrets to new destinations, the admin section, the secrets declaration) need the config file\'s permission (403).',
       ok: [200, 'ConfigChange'],
       body: { schema: 'ConfigDocument', yaml: true, description: 'The whole configuration, as JSON or YAML (application/yaml)' },
     },
@@ -116,7 +116,7 @@ const PATHS: Paths = {
     put: {
       tag: 'plugins',
       summary: "Replace a plugin's config (hot reload: the plugin restarts with it)",
-      description: "Validated against the plugin's configSchema; invalid: 400, nothing changed.",
+      description: "Validated against the plugin's configSchema; invalid: 400, nothing changed. A change that widens what the plugin reaches (roots, deny lists, git safe mode; any change to a third-party plugin) needs admin.allow.reach in the config file (403).",
       ok: [200, 'PluginConfigChange'],
       body: { schema: 'ConfigDocument', description: "The plugin's config object (the `config` of its entry)" },
     },
@@ -126,8 +126,8 @@ const PATHS: Paths = {
   '/admin/plugins/{name}/health': { get: { tag: 'plugins', summary: "A plugin's health (its own health hook)", ok: [200, 'ServiceHealth'] } },
   '/admin/plugins/{name}/metrics': { get: { tag: 'plugins', summary: "A plugin's slice of the metrics: MCP requests, errors, durations", ok: [200, 'PluginMetrics'] } },
   '/admin/plugins/{name}/capabilities': { get: { tag: 'plugins', summary: 'What the plugin declared at initialize', ok: [200, 'Capabilities'] } },
-  '/admin/sessions': { get: { tag: 'sessions', summary: 'The client sessions on this instance', ok: [200, 'SessionList'] } },
-  '/admin/sessions/{id}': {
+  '/admin/sessions': { get: { tag: 'sessions', summary: 'The client sessions on this instance, by fingerprint', ok: [200, 'SessionList'] } },
+  '/admin/sessions/{fingerprint}': {
     get: { tag: 'sessions', summary: 'One client session', ok: [200, 'Session'] },
     delete: { tag: 'sessions', summary: 'Terminate a client session (its backend sessions close; the client must initialize again)', ok: [200, 'SessionTerminated'] },
   },

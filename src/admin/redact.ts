@@ -1,48 +1,83 @@
 /**
- * Secrets out of config served by the admin API: backend auth (token, value, password),
- * credential headers, environment values handed to programs, admin key hashes, secret-
- * looking keys anywhere (plugin config) and passwords in URLs. A document sent back with
- * "[redacted]" where a secret was keeps the running value there (restoreRedacted).
+ * Secrets out of config served by the admin API (config/secret-fields.ts says which), and
+ * back in: a document sent with "[redacted]" where GET showed it keeps the running value
+ * there — but only while that secret's destination is unchanged (destination.ts). GET,
+ * change base_url, PUT would otherwise hand the running token to the new host
+ * (issue #14, item 3a); to send a secret somewhere new, send the secret itself.
  */
+import type { Config } from '../config/schema.js';
+import { hideSecrets, REDACTED } from '../config/secret-fields.js';
+import { sameDestination } from './destination.js';
 import { AdminError } from './http.js';
 
-export const REDACTED = '[redacted]';
+export { REDACTED };
 
-const CREDENTIAL_HEADER = /^(authorization|proxy-authorization|cookie|x-api-key|api-key|x-auth-token)$/i;
-const SECRET_KEY = /^(token|password|passwd|secret|client_secret|api_?key|access_token|refresh_token|private_key|sha256)$/i;
-const AUTH_SECRETS = new Set(['token', 'value', 'password']);
-
-const URL_PASSWORD = /^([a-z][a-z0-9+.-]*:\/\/[^/:@]*:)[^/@]*@/i;
-
-function redactUrl(s: string): string {
-  return URL_PASSWORD.test(s) ? s.replace(URL_PASSWORD, `$1${REDACTED}@`) : s;
+export function redact(v: unknown): unknown {
+  return hideSecrets(v);
 }
 
-export function redact(v: unknown, parent = ''): unknown {
-  if (typeof v === 'string') return redactUrl(v);
-  if (Array.isArray(v)) return v.map((x) => redact(x, parent));
-  if (!v || typeof v !== 'object') return v;
-  const out: Record<string, unknown> = {};
-  for (const [k, x] of Object.entries(v)) {
-    if (typeof x === 'string' && (SECRET_KEY.test(k) || (parent === 'auth' && AUTH_SECRETS.has(k)) || parent === 'env' || (parent === 'headers' && CREDENTIAL_HEADER.test(k)))) out[k] = REDACTED;
-    else out[k] = redact(x, k);
-  }
-  return out;
+/** A running secret put back into the proposed document: where it is now, and where it was. */
+export interface Restored {
+  path: string[];
+  from: string[];
 }
 
-/** Puts the running values back where a document sent to the API says "[redacted]". */
-export function restoreRedacted(next: unknown, current: unknown, path: string[] = []): unknown {
-  if (next === REDACTED) {
-    if (typeof current === 'string') return current;
-    throw new AdminError('MCPEG_ERR_INVALID_PARAMS', `${path.join('.') || '(root)'}: "${REDACTED}" keeps the running value, but there is none here; send the value itself`);
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => !!v && typeof v === 'object' && !Array.isArray(v);
+const own = (o: unknown, k: string): unknown => (isObj(o) && Object.hasOwn(o, k) ? o[k] : undefined);
+
+function put(o: Obj, k: string, v: unknown): void {
+  Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
+}
+
+function walk(next: unknown, current: unknown, shown: unknown, path: string[], from: string[], restored: Restored[]): unknown {
+  if (typeof next === 'string') {
+    if (!next.includes(REDACTED)) return next;
+    // Only what GET showed: the running value whose redacted form is exactly this string.
+    if (typeof current === 'string' && shown === next) {
+      restored.push({ path, from });
+      return current;
+    }
+    throw new AdminError('MCPEG_ERR_INVALID_PARAMS', `${path.join('.') || '(root)'}: "${REDACTED}" keeps a running secret, but there is none here that reads so; send the value itself`);
   }
-  if (typeof next === 'string' && next.includes(`:${REDACTED}@`) && typeof current === 'string') return current;
-  if (Array.isArray(next)) return next.map((x, i) => restoreRedacted(x, Array.isArray(current) ? current[i] : undefined, [...path, String(i)]));
-  if (next && typeof next === 'object') {
-    const cur = current && typeof current === 'object' ? (current as Record<string, unknown>) : {};
-    const out: Record<string, unknown> = {};
-    for (const [k, x] of Object.entries(next)) out[k] = restoreRedacted(x, cur[k], [...path, k]);
+  if (Array.isArray(next)) {
+    // Plugins are matched by name, not position: reordering them moves no secret to another plugin.
+    if (path.length === 1 && path[0] === 'plugins' && Array.isArray(current) && Array.isArray(shown)) {
+      return next.map((x, i) => {
+        const j = current.findIndex((c) => isObj(c) && isObj(x) && c.name === x.name);
+        return walk(x, current[j], (shown as unknown[])[j], [...path, String(i)], [...from, String(j)], restored);
+      });
+    }
+    return next.map((x, i) => walk(x, Array.isArray(current) ? current[i] : undefined, Array.isArray(shown) ? shown[i] : undefined, [...path, String(i)], [...from, String(i)], restored));
+  }
+  if (isObj(next)) {
+    const out: Obj = {};
+    for (const [k, x] of Object.entries(next)) put(out, k, walk(x, own(current, k), own(shown, k), [...path, k], [...from, k], restored));
     return out;
   }
   return next;
+}
+
+/**
+ * Puts the running values back where a document sent to the API says "[redacted]" as GET
+ * showed it. `current` is the running part the document replaces and `at` its key path
+ * (the whole config: []). Check the result with checkRestored once it is validated.
+ */
+export function restoreRedacted(next: unknown, current: unknown, at: string[] = []): { value: unknown; restored: Restored[] } {
+  const restored: Restored[] = [];
+  const shown = hideSecrets(current, undefined, at.at(-1) ?? '');
+  const value = walk(next, current, shown, at, at, restored);
+  return { value, restored };
+}
+
+/** 400 for each restored secret whose service now sends it elsewhere (another host, program or module). */
+export function checkRestored(current: Readonly<Config>, next: Readonly<Config>, restored: readonly Restored[]): void {
+  const moved = restored.filter((r) => !sameDestination(current, r.from, next, r.path)).map((r) => r.path.join('.'));
+  if (moved.length) {
+    throw new AdminError(
+      'MCPEG_ERR_INVALID_PARAMS',
+      `${moved.join(', ')}: "${REDACTED}" keeps a running secret only while it goes where it went, and this change sends it elsewhere (another URL, program or plugin config); send the secret itself`,
+      { problems: moved.map((p) => `${p}: send the secret itself`) },
+    );
+  }
 }

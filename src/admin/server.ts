@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { loadConfig } from '../config/load.js';
 import { ConfigError } from '../errors/catalog.js';
+import { configSecrets } from '../observability/secrets.js';
 import type { Gateway } from '../gateway.js';
 import { isLoopbackHost } from '../transport/inbound/http-server.js';
 import { checkOriginAndHost } from '../transport/inbound/http-util.js';
@@ -92,9 +93,9 @@ export async function startAdminServer(gw: Gateway, opts: AdminServerOptions = {
       };
       const reply = await m.route.handler(areq, ctx);
       status = reply.status ?? 200;
-      sendAdminJson(res, status, reply.body);
+      sendAdminJson(res, status, reply.body, {}, configSecrets(gw.config));
     } catch (err) {
-      status = sendAdminError(res, err);
+      status = sendAdminError(res, err, configSecrets(gw.config));
       code = err instanceof AdminError ? err.code : 'MCPEG_ERR_INTERNAL';
       if (status >= 500) log.error({ err: (err as Error).message, method, route }, 'admin request failed');
     } finally {

@@ -24,6 +24,27 @@ export const adminSchema = z
      * listed here. Empty: no program can be started through the admin API.
      */
     allowed_commands: z.array(z.string().startsWith('/', 'expected an absolute path')).default([]),
+    /**
+     * What else the admin API may do that widens what the gateway reaches or runs
+     * (docs/admin-api.md, "Privileged changes"). Read from the running config, which only
+     * the config file can change: an admin key cannot grant itself more.
+     */
+    allow: z
+      .object({
+        /** Programs the admin API may start, as allowed_commands (both lists count). */
+        programs: z.array(z.string().startsWith('/', 'expected an absolute path')).default([]),
+        /**
+         * Widening the files, repositories and directories plugins and backends reach:
+         * plugin roots, deny lists, git safe mode, third-party plugin config, new editor/git
+         * plugins, paths.*, OpenAPI documents read from files and remote $refs. true: all;
+         * a list: only the plugins and backends it names (paths.* needs true).
+         */
+        reach: z.union([z.boolean(), z.array(z.string().min(1))]).default(false),
+        /** Sending a declared secret (*_env) to a new destination, or giving a program more of the gateway's environment (env_allow). */
+        environment: z.boolean().default(false),
+      })
+      .strict()
+      .prefault({}),
     /** Dev mode only: no key needed (refused unless bound to loopback). */
     insecure_no_auth: z.boolean().default(false),
   })

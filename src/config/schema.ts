@@ -7,6 +7,11 @@ import { backendOptions, byteSize, duration, NAME, optionalDuration } from './fi
 import { adminSchema } from './admin.js';
 import { compressionSchema, corsSchema, rateLimitsSchema, retrySchema, toolPolicySchema, trafficSchema, type RetryConfig } from './traffic.js';
 import { commandBackendSchema, openapiBackendSchema, restBackendSchema } from './backends.js';
+import { envReferences } from './secret-fields.js';
+
+/** Names that would reach Object.prototype where a name is used as a key ("__proto__", "constructor", ...). */
+const notReserved = (n: string) => !(n in Object.prototype);
+const RESERVED = 'this name is reserved (a property of every JavaScript object); pick another';
 
 const mcpBackendSchema = z
   .object({
@@ -57,7 +62,7 @@ export const backendSchema = z.discriminatedUnion('type', [mcpBackendSchema, res
  */
 const pluginSchema = z
   .object({
-    name: z.string().regex(NAME, 'plugin names use letters, digits, "_" or "-" (at most 48)'),
+    name: z.string().regex(NAME, 'plugin names use letters, digits, "_" or "-" (at most 48)').refine(notReserved, RESERVED),
     module: z.string().min(1).optional(),
     enabled: z.boolean().default(true),
     config: z.record(z.string(), z.unknown()).default({}),
@@ -122,9 +127,15 @@ export const configSchema = z
     rate_limits: rateLimitsSchema,
     traffic: trafficSchema,
     backends: z
-      .record(z.string().regex(NAME, 'backend names use letters, digits, "_" or "-" (at most 48)'), backendSchema)
+      .record(z.string().regex(NAME, 'backend names use letters, digits, "_" or "-" (at most 48)').refine(notReserved, RESERVED), backendSchema)
       .default({}),
     plugins: z.array(pluginSchema).default([]),
+    /**
+     * The environment variables the config may send somewhere (`*_env` fields): any other
+     * is refused, so a config (or an admin API change) cannot send e.g. HOME upstream.
+     * Only the config file can change this list.
+     */
+    secrets: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name')).default([]),
     /** Relative paths resolve against the config file's directory (the working directory for the embedded default). */
     paths: z
       .object({
@@ -142,6 +153,10 @@ export const configSchema = z
       if (seen.has(p.name)) ctx.addIssue({ code: 'custom', path: ['plugins', i, 'name'], message: `"${p.name}" is already the name of a backend or an earlier plugin; names must be unique` });
       seen.add(p.name);
     });
+    const declared = new Set(c.secrets);
+    for (const r of envReferences(c)) {
+      if (!declared.has(r.variable)) ctx.addIssue({ code: 'custom', path: r.path, message: `environment variable ${r.variable} is not declared as a secret: list it under "secrets" at the top of the config file (secrets: [${r.variable}])` });
+    }
   });
 
 export type Config = z.output<typeof configSchema>;

@@ -1,27 +1,24 @@
 /**
- * The secret values a configuration holds, for the logger to scrub: auth tokens, API
- * keys, passwords (given literally or through *_env variables), credential headers of
- * backends, and environment values handed to stdio backends.
+ * The secret values a configuration holds, for the logger to scrub: every value the admin
+ * API would show as "[redacted]" (config/secret-fields.ts: auth tokens, credential
+ * headers, env values, secret-named keys of plugin config, secret arguments, URL
+ * passwords and secret query parameters), and the values of the environment variables the
+ * config declares under `secrets` (what *_env fields send).
  */
+import { hideSecrets } from '../config/secret-fields.js';
 import type { Config } from '../config/schema.js';
 
-const CREDENTIAL_HEADER = /^(authorization|proxy-authorization|cookie|x-api-key|api-key|x-auth-token)$/i;
+/** Env and header values are often plain settings: only long ones are taken as secrets. */
+const MIN_MAYBE = 12;
 
 export function configSecrets(c: Readonly<Config>, env: NodeJS.ProcessEnv = process.env): string[] {
   const out: string[] = [];
-  const headerValues = (h: Readonly<Record<string, string>> | undefined) => {
-    for (const [k, v] of Object.entries(h ?? {})) if (CREDENTIAL_HEADER.test(k)) out.push(v, v.replace(/^(Bearer|Basic|Token)\s+/i, ''));
-  };
-  for (const b of Object.values(c.backends)) {
-    const a = (b as { auth?: Record<string, unknown> }).auth;
-    for (const field of ['token', 'value', 'password', 'username']) {
-      if (!a) break;
-      if (typeof a[field] === 'string' && field !== 'username') out.push(a[field] as string);
-      const name = a[`${field}_env`];
-      if (typeof name === 'string' && env[name] && field !== 'username') out.push(env[name]!);
-    }
-    headerValues((b as { headers?: Record<string, string> }).headers);
-    if (b.type === 'mcp') for (const v of Object.values(b.env)) if (v.length >= 12) out.push(v);
+  hideSecrets(c, (v, certainty) => {
+    if (certainty === 'sure' || v.length >= MIN_MAYBE) out.push(v);
+  });
+  for (const name of c.secrets) {
+    const v = env[name];
+    if (v) out.push(v);
   }
-  return out.filter((s) => typeof s === 'string' && s.length > 0);
+  return [...new Set(out)];
 }

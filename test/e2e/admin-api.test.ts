@@ -18,6 +18,7 @@ import { loadConfig, validateConfig } from '../../src/config/load.js';
 import { createGateway, type Gateway } from '../../src/gateway.js';
 import { validateSpec } from '../../src/backends/openapi/validate.js';
 import { createLogger } from '../../src/observability/logger.js';
+import { sessionFingerprint } from '../../src/protocol/fingerprint.js';
 import { createAjv } from '../../src/plugins/validate.js';
 import { connectClient, ROOT, textOf, waitFor } from '../helpers/gateway.js';
 import { startRecorder, type HttpRecorder } from '../helpers/http-recorder.js';
@@ -130,6 +131,8 @@ describe('admin API', () => {
           port: 0,
           keys: [{ name: 'ops-admin', role: 'admin', sha256: sha256(ADMIN_KEY) }, { name: 'dash-viewer', role: 'viewer', sha256: sha256(VIEWER_KEY) }],
           allowed_commands: [process.execPath],
+          // The hello plugin's config is changed below: a third-party plugin's config is privileged.
+          allow: { reach: ['hello'] },
         },
         paths: { data: join(dir, 'data'), workspace: join(dir, 'ws') },
         backends: { api: { type: 'rest', base_url: api.url, auth: { type: 'bearer', token: API_TOKEN }, headers: { 'x-api-key': 'header-secret-0123456789' }, tools: { ping: { method: 'GET', path: '/ping' } } } },
@@ -292,7 +295,7 @@ describe('admin API', () => {
     assert.equal(program.status, 403);
     const widen = await admin.call('PUT', '/admin/config', {}, { body: { ...cfg, admin: { ...cfg.admin, allowed_commands: ['/bin/sh'] } } });
     assert.equal(widen.status, 403, 'the allow-list is changed in the file only');
-    assert.match(widen.body.error.message, /admin\.allowed_commands can only be changed in the config file/);
+    assert.match(widen.body.error.message, /admin\.allowed_commands: .*only the config file can change this/);
     assert.equal(gw.config, before, 'nothing changed');
 
     // The document GET returned, sent back with one change: "[redacted]" keeps the running secrets.
@@ -355,17 +358,19 @@ describe('admin API', () => {
   it('sessions: list, one, terminate', async () => {
     const other = await connectClient(mcpUrl);
     const sid = (other.transport as { sessionId?: string }).sessionId!;
+    const fingerprint = sessionFingerprint(sid);
     const list = await admin.call('GET', '/admin/sessions', {}, { key: VIEWER_KEY });
-    assert.ok(list.body.sessions.some((s: { id: string }) => s.id === sid));
-    const one = await admin.call('GET', '/admin/sessions/{id}', { id: sid });
+    assert.ok(list.body.sessions.some((s: { fingerprint: string }) => s.fingerprint === fingerprint));
+    assert.ok(!JSON.stringify(list.body).includes(sid), 'sessions are shown by fingerprint, never by id');
+    const one = await admin.call('GET', '/admin/sessions/{fingerprint}', { fingerprint });
     assert.equal(one.body.endpoint, 'aggregate');
     assert.equal(one.body.clientInfo.name, 'mcpeg-test');
-    assert.equal((await admin.call('DELETE', '/admin/sessions/{id}', { id: sid }, { key: VIEWER_KEY })).status, 403);
-    const del = await admin.call('DELETE', '/admin/sessions/{id}', { id: sid });
-    assert.deepEqual(del.body, { id: sid, terminated: true });
+    assert.equal((await admin.call('DELETE', '/admin/sessions/{fingerprint}', { fingerprint }, { key: VIEWER_KEY })).status, 403);
+    const del = await admin.call('DELETE', '/admin/sessions/{fingerprint}', { fingerprint });
+    assert.deepEqual(del.body, { fingerprint, terminated: true });
     assert.equal(gw.sessions.peek(sid), undefined);
-    assert.equal((await admin.call('GET', '/admin/sessions/{id}', { id: sid })).status, 404);
-    assert.equal((await admin.call('DELETE', '/admin/sessions/{id}', { id: sid })).status, 404);
+    assert.equal((await admin.call('GET', '/admin/sessions/{fingerprint}', { fingerprint })).status, 404);
+    assert.equal((await admin.call('DELETE', '/admin/sessions/{fingerprint}', { fingerprint })).status, 404);
     await other.close().catch(() => {});
   });
 

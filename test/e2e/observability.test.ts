@@ -44,6 +44,7 @@ describe('metrics and logs after real traffic', () => {
     const config = validateConfig({
       server: { host: '127.0.0.1', port: 0 },
       logging: { level: 'debug' },
+      secrets: ['OBS_TEST_TOKEN'],
       plugins: [{ name: 'hello', module: HELLO }],
       backends: {
         api: { type: 'rest', base_url: api.url, auth: { type: 'bearer', token_env: 'OBS_TEST_TOKEN' }, tools: { ok: { method: 'GET', path: '/ok' } } },

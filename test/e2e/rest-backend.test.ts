@@ -96,6 +96,8 @@ describe('rest backend through the gateway', () => {
     closedPort = await freePort();
     const whoami = { whoami: { method: 'GET', path: '/whoami', query: { x: 1 } } };
     gw = await startGateway({
+      // *_env may name only variables the config declares as secrets.
+      secrets: ['REST_E2E_TOKEN', 'REST_E2E_KEY', 'REST_E2E_USER', 'REST_E2E_PASS'],
       backends: {
         api: {
           type: 'rest',
@@ -624,6 +626,7 @@ describe('rest backend with a missing secret', () => {
   it('fails to start, naming backends.<name>.auth.token_env; the gateway keeps serving the others', async () => {
     const rec = await startRecorder();
     const gw = await startGateway({
+      secrets: ['REST_E2E_UNSET'],
       backends: {
         nosecret: { type: 'rest', base_url: rec.url, auth: { type: 'bearer', token_env: 'REST_E2E_UNSET' }, restart: { initial_delay: '10s' }, tools: { ping: { method: 'GET', path: '/ping' } } },
         fine: { type: 'rest', base_url: rec.url, tools: { ping: { method: 'GET', path: '/ping' } } },

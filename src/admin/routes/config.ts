@@ -3,12 +3,12 @@ import { ConfigError } from '../../errors/catalog.js';
 import { applyConfig, validate } from '../change.js';
 import type { AdminContext } from '../context.js';
 import { AdminError } from '../http.js';
-import { redact, restoreRedacted } from '../redact.js';
+import { checkRestored, redact, restoreRedacted } from '../redact.js';
 import type { AdminRequest, RouteDef } from '../router.js';
 
 /**
  * Re-reads the config file and applies it (POST /admin/config/reload, discovery trigger).
- * The file is the operator's own: its programs are not checked against the allow-list.
+ * The file is the operator's own: nothing in it is privileged.
  */
 export async function reloadFromFile(req: AdminRequest, ctx: AdminContext, by: string) {
   if (!ctx.configFile) throw new AdminError('MCPEG_ERR_CONFLICT', 'the gateway was not started from a config file, so there is nothing to reload; use PUT /admin/config');
@@ -22,7 +22,7 @@ export async function reloadFromFile(req: AdminRequest, ctx: AdminContext, by: s
     throw err;
   }
   try {
-    const result = await applyConfig(ctx, req, next, { allowList: false });
+    const result = await applyConfig(ctx, req, next, { privileged: false });
     ctx.lastSync = { at: new Date().toISOString(), by, ok: true, result };
     return result;
   } catch (err) {
@@ -46,8 +46,10 @@ export const configRoutes: RouteDef[] = [
       if (!value || typeof value !== 'object' || Array.isArray(value)) throw new AdminError('MCPEG_ERR_INVALID_PARAMS', 'expected the whole configuration as a JSON object or a YAML mapping');
       const current = ctx.gw.config;
       // The document is taken as sent: no ${VAR} expansion, no MCPEG_* overrides.
-      const next = validate(restoreRedacted(value, current), 'PUT /admin/config', current.paths.base!);
-      const result = await applyConfig(ctx, req, next, { allowList: true });
+      const restored = restoreRedacted(value, current);
+      const next = validate(restored.value, 'PUT /admin/config', current.paths.base!);
+      checkRestored(current, next, restored.restored);
+      const result = await applyConfig(ctx, req, next, { privileged: true });
       return { body: { result } };
     },
   },

@@ -5,7 +5,7 @@ import { applyConfig, validate } from '../change.js';
 import type { AdminContext } from '../context.js';
 import { capabilities, configured, detail, findService, health, summary } from '../describe.js';
 import { AdminError } from '../http.js';
-import { redact, restoreRedacted } from '../redact.js';
+import { checkRestored, redact, restoreRedacted } from '../redact.js';
 import type { RouteDef } from '../router.js';
 
 const plugin = (ctx: AdminContext, name: string) => findService(ctx, name, 'plugin');
@@ -62,9 +62,12 @@ export const pluginRoutes: RouteDef[] = [
       if (!value || typeof value !== 'object' || Array.isArray(value)) throw new AdminError('MCPEG_ERR_INVALID_PARAMS', "expected the plugin's config as a JSON object");
       const current = ctx.gw.config;
       const raw = structuredClone(current) as Config;
-      const p = raw.plugins.find((x) => x.name === req.params.name)!;
-      p.config = restoreRedacted(value, p.config) as Record<string, unknown>;
-      const result = await applyConfig(ctx, req, validate(raw, `PUT /admin/plugins/${req.params.name}/config`, current.paths.base!), { allowList: true });
+      const i = raw.plugins.findIndex((x) => x.name === req.params.name);
+      const restored = restoreRedacted(value, current.plugins[i].config, ['plugins', String(i), 'config']);
+      raw.plugins[i].config = restored.value as Record<string, unknown>;
+      const next = validate(raw, `PUT /admin/plugins/${req.params.name}/config`, current.paths.base!);
+      checkRestored(current, next, restored.restored);
+      const result = await applyConfig(ctx, req, next, { privileged: true });
       return { body: { name: req.params.name, result } };
     },
   },

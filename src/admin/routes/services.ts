@@ -26,6 +26,8 @@ function readRegistration(v: unknown): Registration {
   const r = v as Partial<Registration> | null;
   if (!r || typeof r !== 'object' || Array.isArray(r)) throw new AdminError('MCPEG_ERR_INVALID_PARAMS', 'expected a JSON object {name, config}');
   if (typeof r.name !== 'string' || r.name === '') throw new AdminError('MCPEG_ERR_INVALID_PARAMS', 'name: expected a non-empty string');
+  // "__proto__" would set the prototype of the backends map instead of adding an entry.
+  if (r.name in Object.prototype) throw new AdminError('MCPEG_ERR_INVALID_PARAMS', `name: "${r.name}" is reserved (a property of every JavaScript object); pick another`);
   if (!r.config || typeof r.config !== 'object' || Array.isArray(r.config) || typeof r.config.type !== 'string') {
     throw new AdminError('MCPEG_ERR_INVALID_PARAMS', `config: expected an object with "type" (${TYPES.map((t) => t.type).join(', ')})`);
   }
@@ -51,10 +53,10 @@ export const serviceRoutes: RouteDef[] = [
       if (isPlugin) {
         const { type: _type, ...plugin } = reg.config;
         (raw.plugins as unknown[]).push({ ...plugin, name: reg.name });
-      } else (raw.backends as Record<string, unknown>)[reg.name] = reg.config;
+      } else Object.defineProperty(raw.backends, reg.name, { value: reg.config, enumerable: true, writable: true, configurable: true });
       const next = validate(raw, 'POST /admin/services', current.paths.base!);
       const result = await applyConfig(ctx, req, next, {
-        allowList: true,
+        privileged: true,
         apply: isPlugin ? undefined : (n) => ctx.gw.addBackend(reg.name, n.backends[reg.name]),
       });
       const { entry, backend } = findService(ctx, reg.name);
@@ -74,7 +76,7 @@ export const serviceRoutes: RouteDef[] = [
     path: '/admin/services/{name}',
     async handler(req, ctx) {
       findService(ctx, req.params.name);
-      const result = await applyConfig(ctx, req, ctx.gw.config, { allowList: false, apply: () => ctx.gw.removeBackend(req.params.name) });
+      const result = await applyConfig(ctx, req, ctx.gw.config, { privileged: false, apply: () => ctx.gw.removeBackend(req.params.name) });
       return { body: { name: req.params.name, result } };
     },
   },

@@ -1,4 +1,9 @@
-/** /admin/sessions: the client sessions on this instance; terminate one. */
+/**
+ * /admin/sessions: the client sessions on this instance; terminate one. A session id is a
+ * bearer credential (it alone drives the session over /mcp), so sessions are shown and
+ * addressed by their fingerprint (protocol/fingerprint.ts), never by id (issue #14, item 7).
+ */
+import { sessionFingerprint } from '../../protocol/fingerprint.js';
 import type { ClientSession } from '../../protocol/session.js';
 import type { AdminContext } from '../context.js';
 import { AdminError } from '../http.js';
@@ -6,7 +11,7 @@ import type { RouteDef } from '../router.js';
 
 function view(s: ClientSession) {
   return {
-    id: s.sessionId,
+    fingerprint: sessionFingerprint(s.sessionId),
     endpoint: s.viewId.startsWith('backend:') ? s.viewId.slice('backend:'.length) : s.viewId,
     protocolVersion: s.protocolVersion,
     clientInfo: s.clientInfo,
@@ -21,24 +26,23 @@ function view(s: ClientSession) {
   };
 }
 
-function sessionOf(ctx: AdminContext, id: string): ClientSession {
-  const s = ctx.gw.sessions.peek(id);
-  if (!s) throw new AdminError('MCPEG_ERR_NOT_FOUND', `no session "${id}" on this instance`);
-  return s;
+function sessionOf(ctx: AdminContext, fingerprint: string): ClientSession {
+  for (const s of ctx.gw.sessions.sessions()) if (sessionFingerprint(s.sessionId) === fingerprint) return s;
+  throw new AdminError('MCPEG_ERR_NOT_FOUND', `no session with fingerprint "${fingerprint}" on this instance (GET /admin/sessions lists them)`);
 }
 
 export const sessionRoutes: RouteDef[] = [
   { method: 'GET', path: '/admin/sessions', handler: (_req, ctx) => ({ body: { count: ctx.gw.sessions.size, sessions: [...ctx.gw.sessions.sessions()].map(view) } }) },
-  { method: 'GET', path: '/admin/sessions/{id}', handler: (req, ctx) => ({ body: view(sessionOf(ctx, req.params.id)) }) },
+  { method: 'GET', path: '/admin/sessions/{fingerprint}', handler: (req, ctx) => ({ body: view(sessionOf(ctx, req.params.fingerprint)) }) },
   {
     method: 'DELETE',
-    path: '/admin/sessions/{id}',
+    path: '/admin/sessions/{fingerprint}',
     async handler(req, ctx) {
-      const s = sessionOf(ctx, req.params.id);
+      const s = sessionOf(ctx, req.params.fingerprint);
       req.audit.before = { sessions: ctx.gw.sessions.size, client: s.clientInfo.name ?? null };
       await ctx.gw.sessions.close(s.sessionId, `terminated through the admin API by ${req.who.name}`);
       req.audit.after = { sessions: ctx.gw.sessions.size };
-      return { body: { id: s.sessionId, terminated: true } };
+      return { body: { fingerprint: sessionFingerprint(s.sessionId), terminated: true } };
     },
   },
 ];

@@ -1,0 +1,90 @@
+/**
+ * The one check every change through the admin API passes (change.ts): the running config
+ * is compared with the proposed one, and whatever would let the gateway reach, run or send
+ * more than it does now is privileged — refused (403) unless the config FILE allows it.
+ * The file's word is the running config's `admin` section, which the API cannot change,
+ * so an admin key cannot grant itself more. Narrowing is never privileged.
+ *
+ * | What                                                           | Allowed by (in the file)        |
+ * | -------------------------------------------------------------- | ------------------------------- |
+ * | `admin.*` (keys, limits), `secrets` (the declaration),         | nothing: edit the file          |
+ * | `server.host`, `allowed_hosts`, `allowed_origins`, `cors`      |                                 |
+ * | a new program: command/args/env/cwd, a non-built-in plugin     | admin.allow.programs, admin.allowed_commands |
+ * | plugin reach (reach.ts), `paths.*`, OpenAPI file specs/$refs   | admin.allow.reach               |
+ * | a declared secret (*_env) to a new destination; more env_allow | admin.allow.environment         |
+ */
+import { isDeepStrictEqual } from 'node:util';
+import { commandBackendSchema } from '../config/backends.js';
+import type { Config } from '../config/schema.js';
+import { envReferences } from '../config/secret-fields.js';
+import { refusedLaunches } from './allow-list.js';
+import { backendDestination } from './destination.js';
+import { pluginReachProblems } from './reach.js';
+
+export interface Privileged {
+  /** Key path in the proposed config. */
+  path: string;
+  why: string;
+  /** The config-file setting that would allow it; undefined: only the file itself can make this change. */
+  allowedBy: string | undefined;
+}
+
+/** Server keys that decide who can reach the MCP endpoint (applied at restart, from the file). */
+const EXPOSURE = ['host', 'allowed_hosts', 'allowed_origins', 'cors'] as const;
+
+const DEFAULT_ENV_ALLOW: readonly string[] = commandBackendSchema.shape.env_allow.parse(undefined);
+
+const own = <T>(o: Readonly<Record<string, T>>, k: string): T | undefined => (Object.hasOwn(o, k) ? o[k] : undefined);
+
+/** Keys of two objects whose values differ. */
+function changedKeys(a: Readonly<Record<string, unknown>>, b: Readonly<Record<string, unknown>>): string[] {
+  return [...new Set([...Object.keys(a), ...Object.keys(b)])].filter((k) => !isDeepStrictEqual(own(a, k), own(b, k)));
+}
+
+const isFileSpec = (spec: string) => spec !== 'auto' && !/^https?:\/\//i.test(spec);
+
+export function privilegedChanges(current: Readonly<Config>, next: Readonly<Config>): Privileged[] {
+  const allow = current.admin.allow;
+  const out: Privileged[] = [];
+
+  for (const k of changedKeys(current.admin, next.admin)) out.push({ path: `admin.${k}`, why: "the admin API's own keys and limits", allowedBy: undefined });
+  if (!isDeepStrictEqual(current.secrets, next.secrets)) out.push({ path: 'secrets', why: 'the environment variables the config may send', allowedBy: undefined });
+  for (const k of EXPOSURE) if (!isDeepStrictEqual(current.server[k], next.server[k])) out.push({ path: `server.${k}`, why: 'who can reach the MCP endpoint', allowedBy: undefined });
+
+  for (const l of refusedLaunches(current, next, [...current.admin.allowed_commands, ...allow.programs])) out.push({ ...l, allowedBy: 'admin.allow.programs (or admin.allowed_commands) to list it' });
+
+  const reach = (name?: string) => allow.reach === true || (name !== undefined && Array.isArray(allow.reach) && allow.reach.includes(name));
+  const REACH = 'admin.allow.reach';
+  if (!reach()) for (const k of changedKeys(current.paths, next.paths)) out.push({ path: `paths.${k}`, why: 'moves the directories plugins and programs work in', allowedBy: `${REACH}: true` });
+  for (const p of pluginReachProblems(current, next)) if (!reach(p.plugin)) out.push({ path: p.path, why: p.why, allowedBy: `${REACH} (true, or a list naming "${p.plugin}")` });
+  for (const [name, b] of Object.entries(next.backends)) {
+    if (b.type !== 'openapi' || reach(name)) continue;
+    const cur = own(current.backends, name);
+    const was = cur?.type === 'openapi' ? cur : undefined;
+    if (isFileSpec(b.spec) && was?.spec !== b.spec) out.push({ path: `backends.${name}.spec`, why: `reads the file ${JSON.stringify(b.spec)}`, allowedBy: `${REACH} (true, or a list naming "${name}")` });
+    if (b.remote_refs && !(was?.remote_refs && was.spec === b.spec)) out.push({ path: `backends.${name}.remote_refs`, why: 'follows $refs to other files and URLs', allowedBy: `${REACH} (true, or a list naming "${name}")` });
+  }
+
+  if (!allow.environment) {
+    const ENV = 'admin.allow.environment: true';
+    for (const r of envReferences(next)) {
+      const cur = own(current.backends, r.backend);
+      const field = r.path[r.path.length - 1];
+      const kept = cur && (cur as { auth?: Record<string, unknown> }).auth?.[field] === r.variable && isDeepStrictEqual(backendDestination(cur), backendDestination(next.backends[r.backend]));
+      if (!kept) out.push({ path: r.path.join('.'), why: `sends the value of ${r.variable} to a destination the config file did not give it`, allowedBy: ENV });
+    }
+    for (const [name, b] of Object.entries(next.backends)) {
+      if (b.type !== 'command') continue;
+      const cur = own(current.backends, name);
+      const base = cur?.type === 'command' ? cur.env_allow : DEFAULT_ENV_ALLOW;
+      const added = b.env_allow.filter((v) => !base.includes(v));
+      if (added.length) out.push({ path: `backends.${name}.env_allow`, why: `gives programs ${added.join(', ')} from the gateway's environment`, allowedBy: ENV });
+    }
+  }
+  return out;
+}
+
+/** One line per privileged change, naming the key path and what would allow it. */
+export function describePrivileged(p: Privileged): string {
+  return `${p.path}: ${p.why}; ${p.allowedBy ? `allowed only when the config file sets ${p.allowedBy}` : 'only the config file can change this (edit it, then POST /admin/config/reload)'}`;
+}
