@@ -5,6 +5,7 @@
  * operation, named from its operationId (or method and path); parameters and the request
  * body are folded into the input schema; the success response is the output schema.
  */
+import { isRoutingHeader } from '../rest/routing-headers.js';
 import { deref, forEachOperation, type Operation, type Parameter } from './operations.js';
 import { SchemaConverter } from './schema.js';
 
@@ -77,6 +78,11 @@ function convertOperation(doc: Record<string, unknown>, op: Operation, conv: Sch
     }
     if (/[{}]/.test(p.name)) {
       note(`parameter "${p.name}" has braces in its name and is not mapped`);
+      continue;
+    }
+    // Host, Content-Length, Transfer-Encoding …: an argument must not choose where the request goes.
+    if (p.in === 'header' && isRoutingHeader(p.name)) {
+      note(`header parameter "${p.name}" is not mapped: it decides where the request goes or how it is framed`);
       continue;
     }
     const arg = p.name in properties ? `${p.name}_${p.in}` : p.name;
