@@ -49,7 +49,8 @@ export function compileRequest(tool: RestTool, baseUrl: string, staticHeaders: R
 
   return {
     build(args) {
-      const get = (ref: string) => (args[ref] === null ? undefined : args[ref]);
+      // Own properties only: an absent "constructor" argument must not read Object.prototype's.
+      const get = (ref: string) => (Object.hasOwn(args, ref) && args[ref] !== null ? args[ref] : undefined);
       const p = render(path, (ref) => {
         const v = get(ref);
         if (v === undefined) throw new BadArgumentError(`missing path parameter "${ref}"`);
@@ -105,7 +106,8 @@ function appendQuery(sp: URLSearchParams, name: string, v: unknown): void {
 
 function pick(args: Record<string, unknown>, fields: string[]): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const f of fields) if (args[f] !== undefined) out[f] = args[f];
+  // defineProperty: a field named "__proto__" is a plain key, not the object's prototype.
+  for (const f of fields) if (Object.hasOwn(args, f) && args[f] !== undefined) Object.defineProperty(out, f, { value: args[f], enumerable: true, writable: true, configurable: true });
   return out;
 }
 
