@@ -138,12 +138,13 @@ export default definePlugin<MemoryConfig>({
           description: 'Every live key and value (up to 10,000 keys).',
           mimeType: 'application/json',
           read: async () => {
-            const out: Record<string, unknown> = {};
+            const pairs: Array<[string, unknown]> = [];
             for (const i of store.list({ limit: 10_000 })) {
               const e = await store.get(i.key);
-              if (e) out[i.key] = decode(e.value);
+              if (e) pairs.push([i.key, decode(e.value)]);
             }
-            return [{ uri: 'mcpeg://memory/dump', mimeType: 'application/json', text: JSON.stringify(out, null, 2) }];
+            // fromEntries defines own properties: a key "__proto__" stays a key, not the object's prototype.
+            return [{ uri: 'mcpeg://memory/dump', mimeType: 'application/json', text: JSON.stringify(Object.fromEntries(pairs), null, 2) }];
           },
         },
       ],
