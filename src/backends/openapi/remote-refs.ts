@@ -10,7 +10,7 @@
  * - at most MAX_REF_DOCUMENTS documents and MAX_REF_BYTES bytes are read in all.
  */
 import { realpath, stat, readFile } from 'node:fs/promises';
-import { dirname, isAbsolute, relative } from 'node:path';
+import { dirname, isAbsolute, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import $RefParser from '@apidevtools/json-schema-ref-parser';
 import { describeStatus, fetchDocument } from './fetch-doc.js';
@@ -69,7 +69,7 @@ export async function bundleRefs(source: string, doc: Record<string, unknown>, p
       throw new SpecLoadError(`$ref ${path}: ${err.message}`);
     });
     const rel = relative(root, real);
-    if (rel === '' || rel.startsWith('..') || isAbsolute(rel)) {
+    if (rel === '' || rel.split(sep)[0] === '..' || isAbsolute(rel)) {
       throw new SpecLoadError(`$ref ${path} is outside the document's directory (${root}); a local document may refer only to files inside it`);
     }
     count(path);
