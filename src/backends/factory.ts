@@ -63,7 +63,9 @@ export function relayOptions(cfg: BackendConfig): BackendOptions {
 /** Loads, checks and converts an OpenAPI backend's document into REST tools. */
 export async function openapiTools(name: string, cfg: OpenApiBackendConfig, baseDir: string, log: Logger): Promise<{ baseUrl: string; tools: Record<string, RestTool>; source: string }> {
   const auth = resolveAuth(cfg.auth, `backends.${name}`);
-  const { doc, source } = await loadSpec(cfg.spec, { baseDir, baseUrl: cfg.base_url, headers: { ...cfg.headers, ...auth.headers }, remoteRefs: cfg.remote_refs, timeoutMs: cfg.connect_timeout });
+  // The backend's headers count as credentials too: they go only to the API's origin (openapi/origin.ts).
+  const credentials = { headers: { ...cfg.headers, ...auth.headers }, query: auth.query };
+  const { doc, source } = await loadSpec(cfg.spec, { baseDir, baseUrl: cfg.base_url, credentials, remoteRefs: cfg.remote_refs, timeoutMs: cfg.connect_timeout });
   const problems = await validateSpec(doc, { remoteRefs: cfg.remote_refs });
   const fatal = problems.filter((p) => p.pointer === '/openapi' || p.pointer.endsWith('/$ref'));
   if (fatal.length) throw new Error(`backend "${name}": ${source}: ${fatal.slice(0, 5).map((p) => `#${p.pointer}: ${p.message}`).join('; ')}`);
@@ -79,7 +81,7 @@ export async function openapiTools(name: string, cfg: OpenApiBackendConfig, base
     else log.warn({ backend: name, tool, problems: formatIssues(parsed.error.issues) }, 'operation left out: it does not make a valid tool');
   }
   if (!Object.keys(tools).length) throw new Error(`backend "${name}": ${source} yields no tools${cfg.include ? ' (check include)' : ''}`);
-  return { baseUrl: baseUrlOf(doc, cfg.base_url, source), tools, source };
+  return { baseUrl: baseUrlOf(doc, cfg.base_url, source, credentials), tools, source };
 }
 
 /**

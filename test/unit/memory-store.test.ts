@@ -120,6 +120,44 @@ describe('MemoryStore: operations', () => {
     assert.deepEqual(await dump(await openStore(dir)), { a: 'overwrite is fine at the limit', c: 'c', f: 'f' });
   });
 
+  it('enforces maxTotalBytes atomically; deletes, expiry, compaction and a reopen keep the count right', async () => {
+    const dir = freshDir();
+    let now = 0;
+    const limits = { maxKeys: 1000, maxValueBytes: 1000, maxTotalBytes: 100 };
+    const s = await openStore(dir, { clock: () => now, compactMinBytes: 1 }, limits);
+    // Ten 10-byte entries fit ("k0" + 8 bytes); a burst of 30 lands exactly ten of them.
+    const results = await Promise.allSettled(Array.from({ length: 30 }, (_, i) => s.set(`k${String.fromCharCode(65 + i)}`, 'v'.repeat(8))));
+    assert.equal(results.filter((r) => r.status === 'fulfilled').length, 10);
+    for (const r of results) if (r.status === 'rejected') assert.equal((r.reason as MemoryStoreError).code, 'QUOTA_EXCEEDED');
+    assert.equal(s.stats().bytes, 100);
+    await rejectsWith(s.set('x', ''), 'QUOTA_EXCEEDED', /holds 100 bytes; storing "x" \(1 bytes\) would pass the limit of 100 bytes/);
+    await s.set('kA', 'w'.repeat(8)); // same size: replaces, not added
+    await s.set('kB', 'w'.repeat(4)); // shrinks
+    assert.equal(s.stats().bytes, 96);
+    await rejectsWith(s.set('kC', 'w'.repeat(13)), 'QUOTA_EXCEEDED'); // grows by 5: 101
+    assert.equal((await s.get('kC'))!.value, 'v'.repeat(8), 'a refused write keeps the old value');
+    await s.delete('kD');
+    await s.set('ttl', 'x'.repeat(11), 5);
+    assert.equal(s.stats().bytes, 100);
+    now = 5; // expired: its bytes are free for the next write without waiting for the sweep
+    await s.set('kZ', 'z'.repeat(8));
+    await s.compact();
+    assert.equal(s.stats().bytes, 96);
+    await s.close();
+    const r = await openStore(dir, { clock: () => now }, limits);
+    assert.equal(r.stats().bytes, 96);
+    await rejectsWith(r.set('big', 'b'.repeat(2)), 'QUOTA_EXCEEDED');
+    await r.set('ok', 'o');
+    // A limit lowered below what is stored: the data stays, only growth is refused.
+    await r.close();
+    const low = await openStore(dir, {}, { ...limits, maxTotalBytes: 50 });
+    assert.equal(low.stats().bytes, 99);
+    await rejectsWith(low.set('new', 'n'), 'QUOTA_EXCEEDED');
+    await low.set('kA', 'a'); // shrinking is allowed
+    assert.equal(low.stats().bytes, 92);
+    await low.close();
+  });
+
   it('lists by glob, with every other character literal, sorted and limited', async () => {
     const s = await openStore(freshDir());
     const keys = ['user:10', 'user:2', 'user:1', 'admin:1', 'a.b', 'axb', 'a+b', '[x]', 'x', 'x*y', 'xzy', '(a|b)'];

@@ -5,6 +5,7 @@
  * operation, named from its operationId (or method and path); parameters and the request
  * body are folded into the input schema; the success response is the output schema.
  */
+import { isRoutingHeader } from '../rest/routing-headers.js';
 import { deref, forEachOperation, type Operation, type Parameter } from './operations.js';
 import { SchemaConverter } from './schema.js';
 
@@ -56,10 +57,10 @@ export function toolName(op: Operation): string {
 }
 
 function uniqueName(base: string, taken: Record<string, unknown>): string {
-  if (!(base in taken)) return base;
+  if (!Object.hasOwn(taken, base)) return base;
   for (let i = 2; ; i++) {
     const n = `${base.slice(0, 64 - String(i).length - 1)}_${i}`;
-    if (!(n in taken)) return n;
+    if (!Object.hasOwn(taken, n)) return n;
   }
 }
 
@@ -79,7 +80,16 @@ function convertOperation(doc: Record<string, unknown>, op: Operation, conv: Sch
       note(`parameter "${p.name}" has braces in its name and is not mapped`);
       continue;
     }
-    const arg = p.name in properties ? `${p.name}_${p.in}` : p.name;
+    if (p.name === '__proto__') {
+      note('parameter "__proto__" is not mapped');
+      continue;
+    }
+    // Host, Content-Length, Transfer-Encoding …: an argument must not choose where the request goes.
+    if (p.in === 'header' && isRoutingHeader(p.name)) {
+      note(`header parameter "${p.name}" is not mapped: it decides where the request goes or how it is framed`);
+      continue;
+    }
+    const arg = Object.hasOwn(properties, p.name) ? `${p.name}_${p.in}` : p.name;
     properties[arg] = paramSchema(p, conv);
     if (p.required || p.in === 'path') required.push(arg);
     if (p.in === 'query') query[p.name] = `{${arg}}`;
@@ -96,13 +106,13 @@ function convertOperation(doc: Record<string, unknown>, op: Operation, conv: Sch
 
   const body = requestBody(doc, op, conv);
   if (body) {
-    const folded = body.schema && body.encoding !== 'text' && !/[{}]/.test(Object.keys(body.props ?? {}).join('')) ? body.props : undefined;
-    if (folded && Object.keys(folded).length && Object.keys(folded).every((k) => !(k in properties))) {
+    const folded = body.schema && body.encoding !== 'text' && !/[{}]/.test(Object.keys(body.props ?? {}).join('')) && !Object.hasOwn(body.props ?? {}, '__proto__') ? body.props : undefined;
+    if (folded && Object.keys(folded).length && Object.keys(folded).every((k) => !Object.hasOwn(properties, k))) {
       Object.assign(properties, folded);
       if (body.required) required.push(...body.requiredProps);
       tool.body = { encoding: body.encoding, fields: Object.keys(folded) };
     } else {
-      const arg = 'body' in properties ? 'request_body' : 'body';
+      const arg = Object.hasOwn(properties, 'body') ? 'request_body' : 'body';
       properties[arg] = body.schema ?? {};
       if (body.required) required.push(arg);
       tool.body = { encoding: body.encoding, arg };

@@ -2,17 +2,25 @@
  * Loads an OpenAPI document for an `openapi` backend: a file (relative to the config
  * file), an http(s) URL, or `spec: auto`, which looks at the usual places under the
  * backend's base URL. JSON or YAML. External `$ref`s are followed only with
- * `remote_refs: true` (bundled into the document by json-schema-ref-parser).
+ * `remote_refs: true` (remote-refs.ts).
+ *
+ * The backend's credentials (its `headers` and `auth`) go only to the API's origin:
+ * base_url's, or without base_url the document URL's (and then the document's server
+ * must be on it, see baseUrlOf). A document on another origin is fetched without them.
  */
 import { readFile } from 'node:fs/promises';
 import { resolve as resolvePath } from 'node:path';
-import $RefParser from '@apidevtools/json-schema-ref-parser';
-import { request } from 'undici';
-import { parse as parseYaml } from 'yaml';
+import { describeStatus, fetchDocument } from './fetch-doc.js';
+import { credentialsFor, hasCredentials, httpOrigin, NO_CREDENTIALS, type Credentials } from './origin.js';
+import { parseSpecText } from './parse-text.js';
+import { bundleRefs, MAX_DOCUMENT_BYTES } from './remote-refs.js';
+import { SpecLoadError } from './spec-error.js';
+
+export { parseSpecText } from './parse-text.js';
+export { SpecLoadError } from './spec-error.js';
 
 /** Where frameworks serve their document: FastAPI, Express generators, Springdoc, Swagger. */
 export const AUTO_PATHS = ['/openapi.json', '/openapi.yaml', '/swagger.json', '/v3/api-docs'];
-const MAX_SPEC_BYTES = 32 * 1024 * 1024;
 
 export interface LoadedSpec {
   doc: Record<string, unknown>;
@@ -20,31 +28,30 @@ export interface LoadedSpec {
   source: string;
 }
 
-export class SpecLoadError extends Error {}
-
-export function parseSpecText(text: string, source: string): Record<string, unknown> {
-  let doc: unknown;
-  try {
-    doc = /^\s*\{/.test(text) ? JSON.parse(text) : parseYaml(text, { maxAliasCount: 1000 });
-  } catch (err) {
-    throw new SpecLoadError(`${source}: not JSON or YAML: ${(err as Error).message.split('\n')[0]}`);
-  }
-  if (!doc || typeof doc !== 'object' || Array.isArray(doc)) throw new SpecLoadError(`${source}: not an OpenAPI document (expected an object)`);
-  return doc as Record<string, unknown>;
+export interface LoadOptions {
+  baseDir: string;
+  baseUrl?: string;
+  /** The backend's headers and auth; sent only to the API's origin. */
+  credentials?: Credentials;
+  remoteRefs?: boolean;
+  timeoutMs?: number;
 }
 
-export async function loadSpec(
-  spec: string,
-  opts: { baseDir: string; baseUrl?: string; headers?: Record<string, string>; remoteRefs?: boolean; timeoutMs?: number },
-): Promise<LoadedSpec> {
+const isUrl = (s: string) => /^https?:\/\//i.test(s);
+
+export async function loadSpec(spec: string, opts: LoadOptions): Promise<LoadedSpec> {
+  const creds = opts.credentials ?? NO_CREDENTIALS;
+  const timeoutMs = opts.timeoutMs ?? 10_000;
+  // Without base_url, a document URL stands for the API (baseUrlOf holds the server to it).
+  let trusted = httpOrigin(opts.baseUrl) ?? (isUrl(spec) ? httpOrigin(spec) : undefined);
   let loaded: LoadedSpec;
   if (spec === 'auto') {
     if (!opts.baseUrl) throw new SpecLoadError('spec: auto needs base_url');
-    loaded = await discover(opts.baseUrl, opts);
-  } else if (/^https?:\/\//i.test(spec)) {
-    const text = await fetchText(spec, opts);
-    if (text === undefined) throw new SpecLoadError(`${spec}: no OpenAPI document there`);
-    loaded = { doc: parseSpecText(text, spec), source: spec };
+    loaded = await discover(opts.baseUrl, (url) => ({ credentials: credentialsFor(url, trusted, creds), timeoutMs, maxBytes: MAX_DOCUMENT_BYTES }));
+  } else if (isUrl(spec)) {
+    const got = await fetchDocument(spec, { credentials: credentialsFor(spec, trusted, creds), timeoutMs, maxBytes: MAX_DOCUMENT_BYTES });
+    if (got.text === undefined) throw new SpecLoadError(`${describeStatus(spec, got)}: no OpenAPI document there`);
+    loaded = { doc: parseSpecText(got.text, spec), source: spec };
   } else {
     const file = resolvePath(opts.baseDir, spec);
     let text: string;
@@ -54,19 +61,23 @@ export async function loadSpec(
       throw new SpecLoadError(`${file}: cannot read the OpenAPI document: ${(err as Error).message}`);
     }
     loaded = { doc: parseSpecText(text, file), source: file };
+    // A local document is the config author's: its first server may stand for base_url.
+    if (trusted === undefined) {
+      try {
+        trusted = httpOrigin(baseUrlOf(loaded.doc, undefined, file));
+      } catch {
+        // no usable server: the factory reports it; refs then go without credentials
+      }
+    }
   }
   if (opts.remoteRefs) {
-    try {
-      const bundled = await $RefParser.bundle(loaded.source, loaded.doc as never, { resolve: { external: true, http: { headers: opts.headers ?? {}, timeout: opts.timeoutMs ?? 10_000 } } });
-      loaded = { ...loaded, doc: bundled as unknown as Record<string, unknown> };
-    } catch (err) {
-      throw new SpecLoadError(`${loaded.source}: cannot resolve remote $refs: ${(err as Error).message}`);
-    }
+    const named = new Set([trusted, httpOrigin(loaded.source)].filter((o): o is string => o !== undefined));
+    loaded = { ...loaded, doc: await bundleRefs(loaded.source, loaded.doc, { trusted, named, credentials: creds, timeoutMs }) };
   }
   return loaded;
 }
 
-async function discover(baseUrl: string, opts: { headers?: Record<string, string>; timeoutMs?: number }): Promise<LoadedSpec> {
+async function discover(baseUrl: string, opts: (url: string) => Parameters<typeof fetchDocument>[1]): Promise<LoadedSpec> {
   const base = new URL(baseUrl);
   const prefixes = [base.pathname.replace(/\/+$/, '')];
   if (prefixes[0] !== '') prefixes.push(''); // then the origin's root
@@ -75,10 +86,10 @@ async function discover(baseUrl: string, opts: { headers?: Record<string, string
     for (const p of AUTO_PATHS) {
       const url = new URL(prefix + p, base).href;
       tried.push(url);
-      const text = await fetchText(url, opts).catch(() => undefined);
-      if (text === undefined) continue;
+      const got = await fetchDocument(url, opts(url)).catch(() => undefined);
+      if (got?.text === undefined) continue;
       try {
-        const doc = parseSpecText(text, url);
+        const doc = parseSpecText(got.text, url);
         if (typeof doc.openapi === 'string' || typeof doc.swagger === 'string') return { doc, source: url };
       } catch {
         // not a document: try the next place
@@ -88,41 +99,26 @@ async function discover(baseUrl: string, opts: { headers?: Record<string, string
   throw new SpecLoadError(`spec: auto found no OpenAPI document under ${baseUrl} (tried ${tried.join(', ')})`);
 }
 
-/** The body of a 200 answer, or undefined for any other status. */
-async function fetchText(url: string, opts: { headers?: Record<string, string>; timeoutMs?: number }): Promise<string | undefined> {
-  let res;
-  try {
-    res = await request(url, { headers: { accept: 'application/json, application/yaml;q=0.9, */*;q=0.5', ...opts.headers }, signal: AbortSignal.timeout(opts.timeoutMs ?? 10_000) });
-  } catch (err) {
-    const e = err as Error & { code?: string };
-    throw new SpecLoadError(`${url}: ${e.code ? `${e.code}: ` : ''}${e.message}`);
-  }
-  if (res.statusCode !== 200) {
-    await res.body.dump();
-    return undefined;
-  }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const c of res.body as AsyncIterable<Buffer>) {
-    size += c.length;
-    if (size > MAX_SPEC_BYTES) {
-      res.body.destroy();
-      throw new SpecLoadError(`${url}: the document is larger than ${MAX_SPEC_BYTES} bytes`);
-    }
-    chunks.push(c);
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
-
-/** The API's base URL: configured, or the document's first server (variables at their defaults, relative to the document's URL). */
-export function baseUrlOf(doc: Record<string, unknown>, configured: string | undefined, source: string): string {
+/**
+ * The API's base URL: configured, or the document's first server (variables at their
+ * defaults, relative to the document's URL). With `credentials`, a server named by a
+ * document fetched from a URL must be on that URL's origin: the document does not get to
+ * choose where the backend's secrets go.
+ */
+export function baseUrlOf(doc: Record<string, unknown>, configured: string | undefined, source: string, credentials: Credentials = NO_CREDENTIALS): string {
   if (configured) return configured;
   const server = (Array.isArray(doc.servers) ? doc.servers[0] : undefined) as { url?: string; variables?: Record<string, { default?: string }> } | undefined;
   if (!server?.url) throw new SpecLoadError(`${source}: the document lists no servers; set base_url`);
   const url = server.url.replace(/\{([^}]+)\}/g, (_m, v: string) => server.variables?.[v]?.default ?? `{${v}}`);
+  let href: string;
   try {
-    return new URL(url, /^https?:/i.test(source) ? source : undefined).href;
+    href = new URL(url, isUrl(source) ? source : undefined).href;
   } catch {
     throw new SpecLoadError(`${source}: the first server URL ${JSON.stringify(server.url)} is not absolute; set base_url`);
   }
+  if (httpOrigin(href) === undefined) throw new SpecLoadError(`${source}: the first server URL ${JSON.stringify(server.url)} is not http(s); set base_url`);
+  if (isUrl(source) && hasCredentials(credentials) && httpOrigin(href) !== httpOrigin(source)) {
+    throw new SpecLoadError(`${source}: servers[0] (${href}) is on another origin than the document; the backend's credentials go only to the document's origin without base_url: set base_url to send them there`);
+  }
+  return href;
 }

@@ -7,6 +7,7 @@ import { FormData } from 'undici';
 import type { RestTool } from '../../config/backends.js';
 import { parseTemplate, render, stringify, wholeRef, type TemplatePart } from '../template.js';
 import type { HttpRequest } from './http-call.js';
+import { isRoutingHeader } from './routing-headers.js';
 
 export interface ResolvedAuth {
   headers: Record<string, string>;
@@ -25,9 +26,16 @@ const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
 
 export function compileRequest(tool: RestTool, baseUrl: string, staticHeaders: Record<string, string>, auth: ResolvedAuth): CompiledRequest {
   const base = baseUrl.replace(/\/+$/, '');
+  // Credentials go to base_url's origin and nowhere else: a path that does not start with "/"
+  // could continue the authority ("@host", ".evil.example", ":81").
+  const origin = new URL(base).origin;
+  if (!tool.path.startsWith('/')) throw new Error(`path ${JSON.stringify(tool.path)} must start with "/"`);
   const path = parseTemplate(tool.path);
   const query = Object.entries(tool.query).map(([k, v]) => ({ name: k, tpl: typeof v === 'string' ? parseTemplate(v) : [{ lit: String(v) }], whole: typeof v === 'string' ? wholeRef(v) : undefined }));
   const headers = Object.entries(tool.headers).map(([k, v]) => ({ name: k, tpl: parseTemplate(v) }));
+  for (const h of headers) {
+    if (isRoutingHeader(h.name) && h.tpl.some((p) => 'ref' in p)) throw new Error(`header "${h.name}" cannot be filled from arguments: it decides where the request goes or how it is framed`);
+  }
   const consumed = new Set<string>();
   const note = (parts: TemplatePart[]) => parts.forEach((p) => 'ref' in p && consumed.add(p.ref));
   note(path);
@@ -41,7 +49,8 @@ export function compileRequest(tool: RestTool, baseUrl: string, staticHeaders: R
 
   return {
     build(args) {
-      const get = (ref: string) => (args[ref] === null ? undefined : args[ref]);
+      // Own properties only: an absent "constructor" argument must not read Object.prototype's.
+      const get = (ref: string) => (Object.hasOwn(args, ref) && args[ref] !== null ? args[ref] : undefined);
       const p = render(path, (ref) => {
         const v = get(ref);
         if (v === undefined) throw new BadArgumentError(`missing path parameter "${ref}"`);
@@ -51,6 +60,8 @@ export function compileRequest(tool: RestTool, baseUrl: string, staticHeaders: R
         return s;
       }, encodeURIComponent)!;
       const url = new URL(base + p);
+      // Unreachable with the checks above and encoded path values; kept as the last word on where the credentials go.
+      if (url.origin !== origin) throw new BadArgumentError(`the request would leave ${origin}`);
       for (const [k, v] of Object.entries(auth.query)) url.searchParams.set(k, v);
       for (const q of query) {
         if (q.whole !== undefined) {
@@ -95,7 +106,8 @@ function appendQuery(sp: URLSearchParams, name: string, v: unknown): void {
 
 function pick(args: Record<string, unknown>, fields: string[]): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const f of fields) if (args[f] !== undefined) out[f] = args[f];
+  // defineProperty: a field named "__proto__" is a plain key, not the object's prototype.
+  for (const f of fields) if (Object.hasOwn(args, f) && args[f] !== undefined) Object.defineProperty(out, f, { value: args[f], enumerable: true, writable: true, configurable: true });
   return out;
 }
 

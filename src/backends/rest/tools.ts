@@ -50,7 +50,12 @@ export function restInstance(spec: RestBackendSpec): PluginInstance {
   const agent = createAgent();
   const ajv = createAjv();
   const tools: PluginTool[] = Object.entries(spec.tools).map(([toolName, t]) => {
-    const request = compileRequest(t, spec.baseUrl, spec.cfg.headers, auth);
+    let request: ReturnType<typeof compileRequest>;
+    try {
+      request = compileRequest(t, spec.baseUrl, spec.cfg.headers, auth);
+    } catch (err) {
+      throw new Error(`backends.${spec.name}.tools.${toolName}: ${(err as Error).message}`);
+    }
     // Compiled on the first answer: a large OpenAPI backend starts without compiling every schema.
     let checkOutput: ValidateFunction | undefined;
     const outputCheck = () => (t.output_schema ? (checkOutput ??= ajv.compile(t.output_schema)) : undefined);

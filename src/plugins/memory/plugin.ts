@@ -1,18 +1,34 @@
 /**
  * The built-in memory plugin: a durable key-value memory for agents (store.ts: append-only
  * log with group commit and fsync, snapshot compaction, persisted TTLs). Values are any
- * JSON; a write is acknowledged only once it is on disk.
+ * JSON; a write is acknowledged only once it is on disk. What a client can make it hold is
+ * bounded: keys, bytes per value, bytes in all (max_total_bytes), and the length of
+ * patterns and queries, which are matched against every key.
  */
+import { ErrorCode } from '@modelcontextprotocol/sdk/types.js';
 import { definePlugin, json, type PluginTool } from '../api.js';
 import { MemoryStore } from './store.js';
+import { DEFAULT_MAX_TOTAL_BYTES } from './store-validate.js';
 
 interface MemoryConfig {
   max_keys: number;
   max_value_bytes: number;
+  max_total_bytes: number;
 }
+
+/** Longest glob pattern or search query: each is matched against every key (and value). */
+const MAX_PATTERN = 1024;
 
 const obj = (properties: Record<string, unknown>, required: string[] = []) => ({ type: 'object', properties, required, additionalProperties: false });
 const key = { type: 'string', minLength: 1, maxLength: 256, description: 'The key (at most 256 characters).' };
+const pattern = { type: 'string', maxLength: MAX_PATTERN, description: `Glob over keys: * any run, ? one character, \\ escapes (at most ${MAX_PATTERN} characters).` };
+const query = { type: 'string', minLength: 1, maxLength: MAX_PATTERN };
+
+/** Prompt arguments have no schema: the same bound, as an invalid-params error. */
+const bounded = (name: string, v: string | undefined): string | undefined => {
+  if (v !== undefined && v.length > MAX_PATTERN) throw Object.assign(new Error(`${name} must NOT have more than ${MAX_PATTERN} characters`), { code: ErrorCode.InvalidParams });
+  return v;
+};
 
 const decode = (s: string): unknown => {
   try {
@@ -32,10 +48,11 @@ export default definePlugin<MemoryConfig>({
     properties: {
       max_keys: { type: 'integer', minimum: 1, default: 10_000 },
       max_value_bytes: { type: 'integer', minimum: 1, default: 1_048_576 },
+      max_total_bytes: { type: 'integer', minimum: 1, default: DEFAULT_MAX_TOTAL_BYTES },
     },
   },
   async start(config, ctx) {
-    const store = await MemoryStore.open(ctx.dataDir, { maxKeys: config.max_keys, maxValueBytes: config.max_value_bytes });
+    const store = await MemoryStore.open(ctx.dataDir, { maxKeys: config.max_keys, maxValueBytes: config.max_value_bytes, maxTotalBytes: config.max_total_bytes });
     ctx.log.info({ dir: ctx.dataDir, keys: store.stats().keys }, 'memory store opened');
 
     const tools: PluginTool[] = [
@@ -63,7 +80,7 @@ export default definePlugin<MemoryConfig>({
       {
         name: 'memory_list',
         description: 'Lists keys, optionally matching a glob pattern (* and ?), sorted.',
-        inputSchema: obj({ pattern: { type: 'string' }, limit: { type: 'integer', minimum: 1, maximum: 10_000 } }),
+        inputSchema: obj({ pattern, limit: { type: 'integer', minimum: 1, maximum: 10_000 } }),
         annotations: { readOnlyHint: true },
         handler: (a) => {
           const limit = (a.limit as number | undefined) ?? 100;
@@ -96,7 +113,7 @@ export default definePlugin<MemoryConfig>({
       {
         name: 'memory_search',
         description: 'Case-insensitive search over keys and values; key matches rank first.',
-        inputSchema: obj({ query: { type: 'string', minLength: 1 }, limit: { type: 'integer', minimum: 1, maximum: 1000 } }, ['query']),
+        inputSchema: obj({ query, limit: { type: 'integer', minimum: 1, maximum: 1000 } }, ['query']),
         annotations: { readOnlyHint: true },
         handler: (a) => {
           const hits = store.search(a.query as string, (a.limit as number | undefined) ?? 20);
@@ -121,12 +138,13 @@ export default definePlugin<MemoryConfig>({
           description: 'Every live key and value (up to 10,000 keys).',
           mimeType: 'application/json',
           read: async () => {
-            const out: Record<string, unknown> = {};
+            const pairs: Array<[string, unknown]> = [];
             for (const i of store.list({ limit: 10_000 })) {
               const e = await store.get(i.key);
-              if (e) out[i.key] = decode(e.value);
+              if (e) pairs.push([i.key, decode(e.value)]);
             }
-            return [{ uri: 'mcpeg://memory/dump', mimeType: 'application/json', text: JSON.stringify(out, null, 2) }];
+            // fromEntries defines own properties: a key "__proto__" stays a key, not the object's prototype.
+            return [{ uri: 'mcpeg://memory/dump', mimeType: 'application/json', text: JSON.stringify(Object.fromEntries(pairs), null, 2) }];
           },
         },
       ],
@@ -136,7 +154,7 @@ export default definePlugin<MemoryConfig>({
           description: 'Recalls what memory holds about a query, as context for the conversation.',
           arguments: [{ name: 'query', description: 'What to recall.', required: true }],
           get: (args) => {
-            const hits = store.search(args.query, 20);
+            const hits = store.search(bounded('query', args.query)!, 20);
             const lines = hits.map((h) => `- ${h.key}: ${h.value.slice(0, 500)}`);
             return { description: `Memory about "${args.query}"`, messages: [{ role: 'user', content: { type: 'text', text: hits.length ? `Relevant memory for "${args.query}":\n${lines.join('\n')}` : `Memory holds nothing about "${args.query}".` } }] };
           },
@@ -146,7 +164,7 @@ export default definePlugin<MemoryConfig>({
           description: 'The stored memory (keys matching a pattern), as context for the conversation.',
           arguments: [{ name: 'pattern', description: 'Glob over keys (default: all).' }],
           get: async (args) => {
-            const items = store.list({ pattern: args.pattern || undefined, limit: 200 });
+            const items = store.list({ pattern: bounded('pattern', args.pattern) || undefined, limit: 200 });
             const lines: string[] = [];
             for (const i of items) {
               const e = await store.get(i.key);

@@ -8,6 +8,7 @@ export type MemoryStoreErrorCode =
   | 'VALUE_TOO_LARGE'
   | 'TTL_INVALID'
   | 'TOO_MANY_KEYS'
+  | 'QUOTA_EXCEEDED'
   | 'STORE_CLOSED'
   | 'CORRUPT'
   | 'IO';

@@ -7,9 +7,13 @@ export interface MemoryStoreLimits {
   maxValueBytes: number;
   /** Characters (code points) of one key; default 256. */
   maxKeyLength?: number;
+  /** UTF-8 bytes of all keys and values together; default 64 MiB. */
+  maxTotalBytes?: number;
 }
 
 export const DEFAULT_MAX_KEY_LENGTH = 256;
+/** max_keys × max_value_bytes alone would let a client fill ~10 GiB of memory and disk. */
+export const DEFAULT_MAX_TOTAL_BYTES = 64 * 1024 * 1024;
 
 // C0, DEL and C1 controls: invisible in listings and easy to confuse in logs.
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
@@ -17,7 +21,7 @@ const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 export function checkLimits(limits: MemoryStoreLimits): Required<MemoryStoreLimits> {
-  const out = { maxKeyLength: DEFAULT_MAX_KEY_LENGTH, ...limits };
+  const out = { maxKeyLength: DEFAULT_MAX_KEY_LENGTH, maxTotalBytes: DEFAULT_MAX_TOTAL_BYTES, ...limits };
   for (const [name, v] of Object.entries(out)) {
     if (!Number.isSafeInteger(v) || v <= 0) throw new RangeError(`memory store: ${name} must be a positive integer, got ${String(v)}`);
   }

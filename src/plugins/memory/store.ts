@@ -11,7 +11,7 @@ import { dirname, join, resolve } from 'node:path';
 import { planBatch, type Op, type OpResult } from './store-batch.js';
 import { MemoryStoreError, ioError } from './store-errors.js';
 import { SNAPSHOT_TMP, fsyncDir, readSnapshot, replayLog, writeSnapshot } from './store-files.js';
-import type { Entry } from './store-format.js';
+import { entryBytes, type Entry } from './store-format.js';
 import { LogFile } from './store-log.js';
 import { compileGlob, searchScore } from './store-match.js';
 import { checkKey, checkLimits, checkTtl, checkValue, type MemoryStoreLimits } from './store-validate.js';
@@ -31,12 +31,11 @@ export interface MemoryStoreOptions {
 export interface MemoryEntry { value: string; createdAt: number; updatedAt: number; expiresAt?: number }
 export interface MemoryListItem { key: string; updatedAt: number; expiresAt?: number; size: number }
 export interface MemorySearchHit { key: string; value: string; score: number }
-export interface MemoryStats { keys: number; bytes: number; expired_removed: number; file_bytes: number; last_compaction?: number; last_compaction_error?: string }
+export interface MemoryStats { keys: number; bytes: number; max_total_bytes: number; expired_removed: number; file_bytes: number; last_compaction?: number; last_compaction_error?: string }
 
 type Job = { op: Op | { kind: 'compact' }; resolve: (v: OpResult | void) => void; reject: (e: unknown) => void };
 
 const MAX_BATCH = 1024; // bounds one append; the rest waits for the next fsync
-const entryBytes = (key: string, e: Entry): number => Buffer.byteLength(key) + Buffer.byteLength(e.value);
 const isLive = (e: Entry, now: number): boolean => e.expiresAt === undefined || e.expiresAt > now;
 
 export class MemoryStore {
@@ -166,6 +165,7 @@ export class MemoryStore {
     return {
       keys,
       bytes,
+      max_total_bytes: this.limits.maxTotalBytes,
       expired_removed: this.expiredRemoved,
       file_bytes: this.snapshotBytes + this.log.size,
       ...(this.lastCompaction !== undefined ? { last_compaction: this.lastCompaction } : {}),
@@ -230,7 +230,8 @@ export class MemoryStore {
   private async commit(jobs: Array<Job & { op: Op }>): Promise<void> {
     try {
       const now = this.clock();
-      const plan = planBatch(jobs.map((j) => j.op), this.entries, this.limits.maxKeys, now, () => this.purge(now));
+      const limits = { maxKeys: this.limits.maxKeys, maxTotalBytes: this.limits.maxTotalBytes, baseBytes: () => this.dataBytes };
+      const plan = planBatch(jobs.map((j) => j.op), this.entries, limits, now, () => this.purge(now));
       // The log is cut back on failure, so disk and memory both stay without the batch.
       if (plan.text) await this.log.append(plan.text);
       plan.apply((k, e) => this.put(k, e), (k) => this.remove(k), () => this.removeAll());
