@@ -14,7 +14,8 @@ const draft7 = createRequire(import.meta.url)('ajv/dist/refs/json-schema-draft-0
 export type SchemaValidator = Ajv2020;
 
 export function createAjv(): Ajv2020 {
-  const ajv = new Ajv2020({ allErrors: true, useDefaults: true, strict: false, coerceTypes: false });
+  // ownProperties: arguments are client input; an absent "constructor" or "toString" must be absent, not Object.prototype's.
+  const ajv = new Ajv2020({ allErrors: true, useDefaults: true, strict: false, coerceTypes: false, ownProperties: true });
   ajv.addMetaSchema(draft7);
   addFormats(ajv);
   return ajv;
