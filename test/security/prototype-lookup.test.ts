@@ -9,9 +9,9 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { startGateway } from '../helpers/gateway.js';
+import { PROTO_NAMES } from '../helpers/attacks.js';
 
 const ABUSE = fileURLToPath(new URL('../fixtures/abuse-server.js', import.meta.url));
-export const PROTO_NAMES = ['constructor', 'toString', 'valueOf', '__proto__', 'hasOwnProperty', 'isPrototypeOf', 'propertyIsEnumerable', 'toLocaleString', '__defineGetter__', '__lookupGetter__', 'prototype'];
 
 const HEADERS = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
 
