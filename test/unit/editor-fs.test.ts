@@ -12,7 +12,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { FileOps, Sandbox, SandboxError, DEFAULT_DENY, renderTree, unifiedDiff, type SandboxErrorCode } from '../../src/plugins/editor/fs-ops.js';
-import { DenyList, globToRegExp } from '../../src/plugins/editor/fs-glob.js';
+import { DenyList } from '../../src/plugins/editor/fs-deny.js';
+import { compileGlob } from '../../src/plugins/editor/fs-glob.js';
 import { openForRead } from '../../src/plugins/editor/fs-handle.js';
 import { commitTemp } from '../../src/plugins/editor/fs-atomic.js';
 
@@ -346,14 +347,15 @@ describe('deny list and globs', () => {
   });
 
   it('supports *, ?, **, classes and alternatives', () => {
-    assert.ok(globToRegExp('src/**/*.ts').test('src/a/b/c.ts'));
-    assert.ok(globToRegExp('src/**/*.ts').test('src/c.ts'));
-    assert.ok(!globToRegExp('*.ts').test('src/c.ts'));
-    assert.ok(globToRegExp('file?.{js,ts}').test('file1.ts'));
-    assert.ok(!globToRegExp('file?.{js,ts}').test('file12.ts'));
-    assert.ok(globToRegExp('[!a]*.md').test('b.md'));
-    assert.ok(!globToRegExp('[!a]*.md').test('a.md'));
-    assert.ok(globToRegExp('a+b(1).txt').test('a+b(1).txt'));
+    const glob = (g: string) => compileGlob(g);
+    assert.ok(glob('src/**/*.ts')('src/a/b/c.ts'));
+    assert.ok(glob('src/**/*.ts')('src/c.ts'));
+    assert.ok(!glob('*.ts')('src/c.ts'));
+    assert.ok(glob('file?.{js,ts}')('file1.ts'));
+    assert.ok(!glob('file?.{js,ts}')('file12.ts'));
+    assert.ok(glob('[!a]*.md')('b.md'));
+    assert.ok(!glob('[!a]*.md')('a.md'));
+    assert.ok(glob('a+b(1).txt')('a+b(1).txt'));
   });
 });
 
@@ -609,13 +611,18 @@ describe('search', () => {
     assert.deepEqual(touched.filter((p) => p.startsWith(outside) || p.includes('.git') || p.endsWith('.env')), []);
   });
 
-  it('refuses long, nested-quantifier and invalid regular expressions', async () => {
+  it('refuses long and invalid regular expressions; runs nested quantifiers in linear time (RE2)', async () => {
     await assert.rejects(ops.search({ pattern: 'a'.repeat(501), regex: true }), { code: 'INVALID_ARGUMENT' });
-    await assert.rejects(ops.search({ pattern: '(a+)+$', regex: true }), { code: 'INVALID_ARGUMENT' });
-    await assert.rejects(ops.search({ pattern: '(\\w*x)*', regex: true }), { code: 'INVALID_ARGUMENT' });
     await assert.rejects(ops.search({ pattern: '(unclosed', regex: true }), { code: 'INVALID_ARGUMENT' });
-    await assert.rejects(ops.search({ pattern: '' }), { code: 'INVALID_ARGUMENT' });
+    await assert.rejects(ops.search({ pattern: '(a)\\1', regex: true }), { code: 'INVALID_ARGUMENT', message: /RE2 syntax/ });
     assert.equal((await ops.search({ pattern: 'a'.repeat(501) })).totalMatches, 0, 'literal patterns have no length cap');
+    write('src/ddos.txt', `${'a'.repeat(5000)}!\n`);
+    for (const pattern of ['(a+)+$', '(\\w*a)*!', '^(a|a)*$']) {
+      const t = Date.now();
+      await ops.search({ pattern, regex: true, path: 'src/ddos.txt' });
+      assert.ok(Date.now() - t < 1000, `${pattern} took ${Date.now() - t} ms`);
+    }
+    await assert.rejects(ops.search({ pattern: '' }), { code: 'INVALID_ARGUMENT' });
   });
 
   it('skips files above maxFileBytes', async () => {

@@ -8,7 +8,7 @@
 import { realpathSync, statSync } from 'node:fs';
 import { lstat, readlink, realpath } from 'node:fs/promises';
 import path from 'node:path';
-import { DenyList } from './fs-glob.js';
+import { DenyList } from './fs-deny.js';
 import { errnoOf, SandboxError, shown } from './fs-errors.js';
 
 /** Secrets and repository internals a model has no business reading or writing. */

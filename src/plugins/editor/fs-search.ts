@@ -1,21 +1,24 @@
 /**
- * Text search over the files under a contained path. JavaScript regular expressions can
- * backtrack exponentially and the editor runs inside the gateway's event loop, so patterns
- * are bounded (length, nested quantifiers refused) and only the first MAX_LINE_SCAN
- * characters of a line are scanned. Symlinks are skipped rather than followed: a bulk scan
- * must not wander out of the roots, and each file is still opened with the TOCTOU checks.
+ * Text search over the files under a contained path. The editor runs inside the gateway's
+ * event loop, so the work is bounded and shared: patterns and globs run in linear time on
+ * RE2 (fs-regex.ts, fs-glob.ts), only the first MAX_LINE_SCAN characters of a line are
+ * scanned, the scan yields to other requests every SLICE_MS, and a search stops after
+ * maxMillis (`filesTruncated` then says the walk stopped early). Symlinks are skipped rather
+ * than followed: a bulk scan must not wander out of the roots, and each file is still opened
+ * with the TOCTOU checks.
  */
 import { lstat, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Sandbox } from './fs-contain.js';
 import { SandboxError } from './fs-errors.js';
-import { globToRegExp } from './fs-glob.js';
+import { compileGlob } from './fs-glob.js';
 import { openForRead, readCapped } from './fs-handle.js';
 import { decodeText } from './fs-read.js';
+import { compilePattern, type LineMatcher } from './fs-regex.js';
 
 export interface SearchOptions {
   pattern: string;
-  /** Treat `pattern` as a JavaScript regular expression; otherwise it is literal text. */
+  /** Treat `pattern` as a regular expression in RE2 syntax; otherwise it is literal text. */
   regex?: boolean;
   ignoreCase?: boolean;
   /** File or directory to search; defaults to the first root. */
@@ -28,6 +31,8 @@ export interface SearchOptions {
   maxFileBytes?: number;
   /** How many files to scan at most; `filesTruncated` says the walk stopped early. */
   maxFiles?: number;
+  /** How long the search may take in all; past it the walk stops and sets `filesTruncated`. */
+  maxMillis?: number;
 }
 
 export interface SearchMatch {
@@ -47,18 +52,19 @@ export interface SearchResult {
   skipped: { tooLarge: number; binary: number; unreadable: number };
 }
 
-export const MAX_REGEX_CHARS = 500;
 export const MAX_LINE_SCAN = 2000;
 const MAX_SHOWN_LINE = 300;
-// A quantified group that itself contains a quantifier, e.g. (a+)+ or (\w*x)*: the classic ReDoS shape.
-const NESTED_QUANTIFIER = /\((?:[^()\\]|\\.)*[+*}](?:[^()\\]|\\.)*\)(?:[+*]|\{\d+,\d*\})/;
+/** Longest stretch of scanning before other requests get their turn. */
+const SLICE_MS = 10;
+const DEFAULT_MAX_MILLIS = 10_000;
 
 export async function search(sb: Sandbox, opts: SearchOptions): Promise<SearchResult> {
-  const re = compile(opts);
-  const fileRe = opts.filePattern === undefined ? undefined : compileGlob(opts.filePattern);
+  const matcher = compilePattern(opts);
+  const fileMatch = opts.filePattern === undefined ? undefined : compileFilePattern(opts.filePattern);
   const maxMatches = positive(opts.maxMatches, 100, 'maxMatches');
   const maxFileBytes = Math.min(positive(opts.maxFileBytes, sb.maxReadBytes, 'maxFileBytes'), sb.maxReadBytes);
   const maxFiles = positive(opts.maxFiles, 5000, 'maxFiles');
+  const pacer = new Pacer(positive(opts.maxMillis, DEFAULT_MAX_MILLIS, 'maxMillis'));
   const base = await sb.resolve(opts.path ?? '.', 'list');
   const res: SearchResult = {
     files: [], matches: [], totalMatches: 0, truncated: false, filesScanned: 0, filesTruncated: false,
@@ -67,8 +73,8 @@ export async function search(sb: Sandbox, opts: SearchOptions): Promise<SearchRe
 
   const scanFile = async (abs: string, size: number): Promise<void> => {
     const shown = sb.display(abs);
-    if (fileRe && !fileRe.test(opts.filePattern?.includes('/') ? (sb.locate(abs)?.rel ?? '') : path.basename(abs))) return;
-    if (res.filesScanned >= maxFiles) {
+    if (fileMatch && !fileMatch(opts.filePattern?.includes('/') ? (sb.locate(abs)?.rel ?? '') : path.basename(abs))) return;
+    if (res.filesScanned >= maxFiles || pacer.expired()) {
       res.filesTruncated = true;
       return;
     }
@@ -91,15 +97,17 @@ export async function search(sb: Sandbox, opts: SearchOptions): Promise<SearchRe
       else res.skipped.unreadable++;
       return;
     }
-    const count = scanText(text, re, (line, column, lineText) => {
+    const count = await scanText(text, matcher, pacer, (line, column, lineText) => {
       if (res.matches.length < maxMatches) res.matches.push({ path: shown, line, column, text: lineText.slice(0, MAX_SHOWN_LINE) });
     });
+    if (pacer.expired()) res.filesTruncated = true;
     if (count > 0) res.files.push({ path: shown, matches: count });
     res.totalMatches += count;
   };
 
   const walk = async (dir: string): Promise<void> => {
     for (const name of (await readdir(dir).catch(() => [] as string[])).sort()) {
+      if (pacer.expired()) res.filesTruncated = true;
       if (res.filesTruncated) return;
       const abs = path.join(dir, name);
       if (sb.deniedBy(abs)) continue;
@@ -117,46 +125,59 @@ export async function search(sb: Sandbox, opts: SearchOptions): Promise<SearchRe
   return res;
 }
 
-/** Count matches line by line, reporting each with its 1-based line and column. */
-export function scanText(text: string, re: RegExp, onMatch: (line: number, column: number, lineText: string) => void): number {
+/**
+ * Count matches line by line, reporting each with its 1-based line and column (in UTF-16 code
+ * units, as JavaScript strings and LSP count). Stops early when the pacer's time is up.
+ */
+export async function scanText(text: string, matcher: LineMatcher, pacer: Pacer, onMatch: (line: number, column: number, lineText: string) => void): Promise<number> {
   let count = 0;
   const lines = text.split('\n');
   for (let i = 0; i < lines.length; i++) {
     const full = lines[i].endsWith('\r') ? lines[i].slice(0, -1) : lines[i];
     if (full === '' && i === lines.length - 1) break; // the empty "line" after a final newline
     const scanned = full.length > MAX_LINE_SCAN ? full.slice(0, MAX_LINE_SCAN) : full;
-    re.lastIndex = 0;
-    for (const m of scanned.matchAll(re)) {
+    for (const index of matcher(scanned)) {
       count++;
-      onMatch(i + 1, (m.index ?? 0) + 1, full);
+      onMatch(i + 1, index + 1, full);
+    }
+    if (pacer.due()) {
+      await pacer.pause();
+      if (pacer.expired()) break;
     }
   }
   return count;
 }
 
-export function compile(opts: { pattern: string; regex?: boolean; ignoreCase?: boolean }): RegExp {
-  const { pattern } = opts;
-  if (typeof pattern !== 'string' || pattern === '') throw new SandboxError('INVALID_ARGUMENT', 'pattern must be a non-empty string');
-  const flags = opts.ignoreCase ? 'gi' : 'g';
-  if (!opts.regex) return new RegExp(pattern.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), flags);
-  if (pattern.length > MAX_REGEX_CHARS) {
-    throw new SandboxError('INVALID_ARGUMENT', `regular expression is ${pattern.length} characters; the limit is ${MAX_REGEX_CHARS}`);
+/** Shares the event loop: says when a slice is used up, and when the whole budget is. */
+export class Pacer {
+  private readonly deadline: number;
+  private sliceEnd: number;
+
+  constructor(budgetMs: number, private readonly now: () => number = () => performance.now()) {
+    this.deadline = now() + budgetMs;
+    this.sliceEnd = now() + SLICE_MS;
   }
-  if (NESTED_QUANTIFIER.test(pattern)) {
-    throw new SandboxError('INVALID_ARGUMENT', 'regular expression has a repeated group containing a repetition (like "(a+)+"), which can take exponential time; simplify it');
+
+  due(): boolean {
+    return this.now() >= this.sliceEnd;
   }
-  try {
-    return new RegExp(pattern, flags);
-  } catch (err) {
-    throw new SandboxError('INVALID_ARGUMENT', `invalid regular expression: ${(err as Error).message}`);
+
+  expired(): boolean {
+    return this.now() >= this.deadline;
+  }
+
+  /** Lets pending I/O and timers run (setImmediate runs after them), then starts a new slice. */
+  async pause(): Promise<void> {
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    this.sliceEnd = this.now() + SLICE_MS;
   }
 }
 
-function compileGlob(glob: string): RegExp {
+function compileFilePattern(glob: string): (text: string) => boolean {
   try {
-    return globToRegExp(glob.replace(/^\/+/, ''));
+    return compileGlob(glob.replace(/^\/+/, ''));
   } catch (err) {
-    throw new SandboxError('INVALID_ARGUMENT', `invalid filePattern: ${(err as Error).message}`);
+    throw new SandboxError('INVALID_ARGUMENT', `invalid file_pattern: ${(err as Error).message}`);
   }
 }
 

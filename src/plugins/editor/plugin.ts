@@ -98,9 +98,9 @@ export default definePlugin<EditorConfig>({
         name: 'search_files',
         description: 'Searches file contents for a literal string (default) or a regular expression; per-file counts and the first matches, with a total cap.',
         inputSchema: obj({
-          pattern: str('Text or regular expression to find.'),
+          pattern: str('Text to find; with regex: true, a regular expression in RE2 syntax (no backreferences or lookaround).'),
           path: { type: 'string', description: 'Directory to search (default: the first root).' },
-          file_pattern: { type: 'string', description: 'Glob for file names, e.g. "*.ts".' },
+          file_pattern: { type: 'string', description: 'Glob for file names, e.g. "*.ts", or for root-relative paths when it contains "/", e.g. "src/**/*.ts".' },
           regex: { type: 'boolean' },
           ignore_case: { type: 'boolean' },
           max_matches: { type: 'integer', minimum: 1, maximum: 10_000 },
