@@ -9,7 +9,7 @@
  * exact URI the first wins and the clash is reported; overlapping templates are not
  * detected (the first matching template wins).
  */
-import { UriTemplate } from '@modelcontextprotocol/sdk/shared/uriTemplate.js';
+import { compileTemplate, type TemplateMatcher } from './uri-template.js';
 import type { BackendCatalog, Item } from './catalog.js';
 import { exposedName } from './naming.js';
 
@@ -37,7 +37,7 @@ export class View {
   private readonly toolRoutes = new Map<string, Route>();
   private readonly promptRoutes = new Map<string, Route>();
   private readonly uriRoutes = new Map<string, string>();
-  private readonly templateRoutes: Array<{ template: UriTemplate; raw: string; backend: string }> = [];
+  private readonly templateRoutes: Array<{ matches: TemplateMatcher; raw: string; backend: string }> = [];
   /** Capabilities of the backends in this view, for the union advertised to clients. */
   readonly backendCapabilities: ReadonlyArray<Record<string, unknown>>;
 
@@ -84,11 +84,12 @@ export class View {
       }
       for (const t of src.catalog.resourceTemplates) {
         if (typeof t.uriTemplate !== 'string') continue;
-        try {
-          this.templateRoutes.push({ template: new UriTemplate(t.uriTemplate), raw: t.uriTemplate, backend: src.name });
+        const matches = compileTemplate(t.uriTemplate);
+        if (matches) {
+          this.templateRoutes.push({ matches, raw: t.uriTemplate, backend: src.name });
           templates.push(t);
-        } catch (err) {
-          problems.push(`backend "${src.name}": resource template "${t.uriTemplate}" is invalid: ${(err as Error).message}`);
+        } else {
+          problems.push(`backend "${src.name}": resource template ${JSON.stringify(t.uriTemplate.slice(0, 200))} is invalid or too large to route on`);
         }
       }
     }
@@ -112,7 +113,7 @@ export class View {
   resourceBackend(uri: string): string | undefined {
     const exact = this.uriRoutes.get(uri);
     if (exact) return exact;
-    for (const t of this.templateRoutes) if (t.template.match(uri)) return t.backend;
+    for (const t of this.templateRoutes) if (t.matches(uri)) return t.backend;
     // One backend only (a per-backend view, or an aggregate of one): it is the owner.
     if (this.backends.length === 1) return this.backends[0];
     return undefined;
