@@ -107,6 +107,8 @@ describe('the git plugin runs no program named by a file a client can write', ()
         { name: 'editor' },
         { name: 'rawedit', module: 'editor', config: { deny: [] } },
         { name: 'gitopen', module: 'git', config: { safe_mode: false, roots: [workspace] } },
+        // The operator's own git settings come from mcpeg.yaml, not from files in the roots.
+        { name: 'gitcfg', module: 'git', config: { roots: [workspace], config: { 'user.name': 'Operator', 'user.email': 'op@example.com', 'credential.helper': [] } } },
       ],
     });
     client = await connectClient(gw.url);
@@ -322,5 +324,14 @@ describe('the git plugin runs no program named by a file a client can write', ()
     assert.equal(c.isError, false, c.text);
     assert.equal(git(join(workspace, rel), 'log', '-1', '--format=%an <%ae>'), 'Repo Owner <owner@example.com>');
     assert.equal((await call('git__git_log', { repo: rel })).data.commits.length, 2);
+  });
+
+  it("the operator's settings come from the plugin's config in mcpeg.yaml", async () => {
+    const rel = newRepo();
+    await write(`${rel}/e.txt`, 'e\n');
+    await call('gitcfg__git_add', { repo: rel, files: ['e.txt'] });
+    const c = await call('gitcfg__git_commit', { repo: rel, message: 'operator' });
+    assert.equal(c.isError, false, c.text);
+    assert.equal(git(join(workspace, rel), 'log', '-1', '--format=%an <%ae>'), 'Operator <op@example.com>');
   });
 });

@@ -54,10 +54,25 @@ function checkSettings(config: GitSettings): void {
   }
 }
 
+/**
+ * git-run.ts pins ssh, askpass and the git:// proxy through the environment, which outranks
+ * config. When the operator names one of them in the plugin's config, the variable is
+ * dropped so that git uses the operator's setting.
+ */
+const PROGRAM_ENV: Readonly<Record<string, string>> = { 'core.sshcommand': 'GIT_SSH_COMMAND', 'core.askpass': 'GIT_ASKPASS', 'core.gitproxy': 'GIT_PROXY_COMMAND' };
+
+function operatorPrograms(settings: GitSettings): Record<string, undefined> {
+  const out: Record<string, undefined> = {};
+  for (const key of Object.keys(settings)) {
+    const v = Object.prototype.hasOwnProperty.call(PROGRAM_ENV, key.toLowerCase()) ? PROGRAM_ENV[key.toLowerCase()] : undefined;
+    if (v !== undefined) out[v] = undefined;
+  }
+  return out;
+}
+
 export class GitRepos {
   readonly options: Readonly<GitReposOptions>;
-  private scratch: Promise<string> | undefined;
-  private ownsScratch = false;
+  private tmpScratch: Promise<string> | undefined;
 
   constructor(options: GitReposOptions) {
     if (!Array.isArray(options.roots) || options.roots.length === 0) throw new Error('git: at least one root is required');
@@ -80,30 +95,30 @@ export class GitRepos {
     return out;
   }
 
-  /** The scratch directory, by real path; refused if it lies inside a root. */
+  /**
+   * The scratch directory, by real path, made again if something removed it. One inside a
+   * root is not used (a client could rewrite the copies): the OS temporary directory is.
+   */
   private async scratchDir(roots: readonly string[]): Promise<string> {
-    this.scratch ??= (async () => {
-      const wanted = this.options.scratchDir;
-      if (wanted !== undefined) {
-        await mkdir(wanted, { recursive: true, mode: 0o700 });
-        const real = await realpath(wanted);
-        if (!roots.some((r) => inside(r, real))) return real;
-      }
-      this.ownsScratch = true;
-      return mkdtemp(join(tmpdir(), 'mcpeg-git-'));
-    })();
-    const dir = await this.scratch;
-    // A root added or created later must not cover it either: a client could rewrite the copies.
+    const wanted = this.options.scratchDir;
+    if (wanted !== undefined) {
+      await mkdir(wanted, { recursive: true, mode: 0o700 });
+      const real = await realpath(wanted);
+      if (!roots.some((r) => inside(r, real))) return real;
+    }
+    this.tmpScratch ??= mkdtemp(join(tmpdir(), 'mcpeg-git-'));
+    const dir = await this.tmpScratch;
+    await mkdir(dir, { recursive: true, mode: 0o700 });
     if (roots.some((r) => inside(r, dir))) throw new GitError('REPO_REJECTED', `the git plugin's scratch directory ${dir} lies inside a git root; configure roots that do not contain it`);
     return dir;
   }
 
-  /** Removes the scratch directory (plugin stop). */
+  /** Removes the temporary scratch directory, if one was made (plugin stop). Copies in the
+   * configured scratch directory are removed by their own calls. */
   async close(): Promise<void> {
-    if (this.scratch === undefined) return;
-    const dir = await this.scratch.catch(() => undefined);
-    if (dir !== undefined && (this.ownsScratch || this.options.scratchDir !== undefined)) await rm(dir, { recursive: true, force: true });
-    this.scratch = undefined;
+    const dir = await this.tmpScratch?.catch(() => undefined);
+    this.tmpScratch = undefined;
+    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
   }
 
   /** Resolves, runs `fn`, and always removes the repository's config copy afterwards. */
@@ -148,8 +163,8 @@ export class GitRepos {
       // Outside any repository: the ceiling keeps git from discovering one above the copy.
       readConfig: async (file, cwd) => (await runGit(['config', '--file', file, '--no-includes', '--list', '-z'], { cwd, env: { PATH, GIT_CEILING_DIRECTORIES: dirname(cwd) }, ...limits })).stdout,
     });
-    const env = { PATH, GIT_SSH_COMMAND: sshCommand(roots), GIT_DIR: layout.gitDir, GIT_WORK_TREE: layout.toplevel, GIT_COMMON_DIR: snap.commonDir };
     const settings = this.options.config ?? {};
+    const env = { PATH, GIT_SSH_COMMAND: sshCommand(roots), ...operatorPrograms(settings), GIT_DIR: layout.gitDir, GIT_WORK_TREE: layout.toplevel, GIT_COMMON_DIR: snap.commonDir };
     // git names the main worktree after its common directory ("checked out at ..."):
     // messages show the work tree, not the private copy.
     const own = (text: string) => text.split(snap.commonDir).join(layout.toplevel);

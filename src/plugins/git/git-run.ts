@@ -12,8 +12,9 @@ export interface RunGitOptions {
   timeoutMs: number;
   /** Cap on stdout + stderr together; exceeding it kills git. */
   maxOutputBytes: number;
-  /** Extra environment from trusted code (tests, the repo layer), applied last. */
-  env?: Record<string, string>;
+  /** Extra environment from trusted code (tests, the repo layer), applied last; an
+   * `undefined` value removes a variable. */
+  env?: Record<string, string | undefined>;
   /** Written to git's stdin, then closed (commit messages via `-F -`). */
   input?: string;
   /** Exit codes that are answers, not failures (`git config --get` exits 1 when unset). */
@@ -130,13 +131,13 @@ const FIXED_ENV: Readonly<Record<string, string>> = {
   LC_ALL: 'C', // parsers rely on untranslated output
 };
 
-export function gitEnv(extra: Record<string, string> = {}): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const k of INHERITED) {
-    const v = process.env[k];
-    if (v !== undefined) env[k] = v;
-  }
-  return { ...env, ...FIXED_ENV, ...extra };
+export function gitEnv(extra: Record<string, string | undefined> = {}): Record<string, string> {
+  const env: Record<string, string | undefined> = {};
+  for (const k of INHERITED) env[k] = process.env[k];
+  const merged = { ...env, ...FIXED_ENV, ...extra };
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(merged)) if (v !== undefined) out[k] = v;
+  return out;
 }
 
 const EXCERPT_CHARS = 2000;

@@ -15,7 +15,7 @@
  * `remotes/` and `branches/` (legacy remote definitions that would bypass the remote
  * checks), `rr-cache`.
  */
-import { lstat, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseConfigList, selectHonoured, serializeConfig, type ConfigEntry } from './git-config-policy.js';
 import { checkGitDir, type Layout } from './git-layout.js';
@@ -65,5 +65,18 @@ export async function takeSnapshot(o: SnapshotOptions): Promise<Snapshot> {
   } catch (e) {
     await dispose();
     throw e;
+  }
+}
+
+/**
+ * Removes copies older than `maxAgeMs` from a scratch directory: leftovers of a crash.
+ * Younger ones may belong to calls still running in another instance (a hot reload starts
+ * the new plugin before the old one stops).
+ */
+export async function pruneSnapshots(scratch: string, maxAgeMs: number): Promise<void> {
+  const entries = await readdir(scratch).catch(() => [] as string[]);
+  for (const name of entries.filter((e) => e.startsWith('repo-'))) {
+    const st = await lstat(join(scratch, name)).catch(() => null);
+    if (st && Date.now() - st.mtimeMs > maxAgeMs) await rm(join(scratch, name), { recursive: true, force: true });
   }
 }

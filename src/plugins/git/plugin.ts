@@ -3,10 +3,11 @@
  * the confined runner (git-repo.ts). The workspace is the default root and, when it is
  * not a repository yet, is initialised as one on start (`init_workspace`).
  */
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { definePlugin, json, type PluginTool } from '../api.js';
 import { GitRepos, type GitRepo } from './git-repo.js';
+import { pruneSnapshots } from './git-snapshot.js';
 
 interface GitConfig {
   roots?: string[];
@@ -43,9 +44,9 @@ export default definePlugin<GitConfig>({
   async start(config, ctx) {
     const roots = (config.roots ?? [ctx.workspaceDir]).map((r) => ctx.resolvePath(r));
     // Per-call config copies (git-snapshot.ts) live in the plugin's own data directory;
-    // leftovers of a crash are removed first.
+    // day-old leftovers of a crash are removed first.
     const scratchDir = join(ctx.dataDir, 'snapshots');
-    rmSync(scratchDir, { recursive: true, force: true });
+    await pruneSnapshots(scratchDir, 24 * 3600_000);
     const repos = new GitRepos({ roots, safeMode: config.safe_mode, timeoutMs: config.timeout_ms, maxOutputBytes: config.max_output_bytes, scratchDir, config: config.config });
     if (config.init_workspace && !config.roots && !existsSync(join(ctx.workspaceDir, '.git'))) {
       await repos.init(ctx.workspaceDir);
