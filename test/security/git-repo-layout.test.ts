@@ -132,6 +132,33 @@ describe('the git plugin opens only plain work trees and safe remotes', () => {
     untouched('gitfile');
   });
 
+  it('every tool refuses crafted layouts (bare, gitfile) carrying every kind of program setting', async () => {
+    const m = marker('layouts');
+    const cfg = [
+      '[core]', '\trepositoryformatversion = 0', '\tbare = false', '\tworktree = .', `\tsshCommand = touch '${m}'; false`, `\tfsmonitor = touch '${m}'`,
+      `\tpager = touch '${m}'`, `\teditor = touch '${m}'`, '\thooksPath = hooks', `\taskPass = touch '${m}'`,
+      '[filter "x"]', `\tclean = touch '${m}'; cat`, `\tsmudge = touch '${m}'; cat`, '[diff]', `\texternal = touch '${m}'`,
+      '[commit]', '\tgpgSign = true', '[gpg]', `\tprogram = touch '${m}'`, '[credential]', `\thelper = !touch '${m}'`,
+      '[remote "origin"]', '\turl = ssh://git@127.0.0.1/x.git', `\tuploadpack = touch '${m}'; git-upload-pack`, '',
+    ].join('\n');
+    for (const [path, content] of [
+      ['crafted/HEAD', 'ref: refs/heads/main\n'], ['crafted/objects/.keep', ''], ['crafted/refs/heads/.keep', ''], ['crafted/config', cfg],
+      ['crafted/.gitattributes', '* filter=x diff\n'], ['crafted/f.txt', 'f\n'], ['crafted/hooks/pre-commit', `#!/bin/sh\ntouch '${m}'\n`],
+      ['viafile/.gitattributes', '* filter=x\n'], ['viafile/f.txt', 'f\n'],
+    ]) await write(path, content);
+    await rawWrite('viafile/.git', 'gitdir: ../crafted\n');
+    for (const repo of ['crafted', 'viafile']) {
+      for (const [tool, args] of [
+        ['git__git_status', {}], ['git__git_add', { files: ['f.txt'] }], ['git__git_diff', {}], ['git__git_log', {}],
+        ['git__git_commit', { message: 'x' }], ['git__git_branch', { action: 'list' }], ['git__git_pull', { remote: 'origin', branch: 'main' }],
+        ['gitopen__git_push', { remote: 'origin', branch: 'main' }], ['git__git_show', { rev: 'HEAD' }],
+      ] as const) {
+        refused(await call(tool, { repo, ...args }), /\(REPO_REJECTED\)/);
+      }
+    }
+    untouched('layouts');
+  });
+
   it('the hooks and config of a local remote inside the roots do not run on push or pull', async () => {
     const rel = newRepo();
     const bare = bareOf(rel, 'hooked');

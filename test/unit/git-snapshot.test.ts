@@ -161,6 +161,9 @@ describe('remote URLs', () => {
     sh(root, 'init', '-q', '--bare', bare);
     const work = newRepo();
     const far = newRepo(outside);
+    const borrowing = join(root, `borrowing${++n}.git`);
+    sh(root, 'init', '-q', '--bare', borrowing);
+    writeFileSync(join(borrowing, 'objects', 'info', 'alternates'), `${join(far, '.git', 'objects')}\n`);
     const gitfile = join(root, `gitfile${++n}`);
     mkdirSync(gitfile);
     writeFileSync(join(gitfile, '.git'), `gitdir: ${join(far, '.git')}\n`);
@@ -172,7 +175,7 @@ describe('remote URLs', () => {
     for (const [url, kind] of cases) assert.deepEqual(await classifyUrl(url, work, [root]), { kind }, url);
     for (const url of [
       'ext::sh -c x', 'fd::3', 'foo::bar', 'ftp://h/r', 'rsync://h/r', 'svn+ssh://h/r', '-upload', 'ssh://-oProxyCommand=x/r',
-      '-oProxyCommand=x:r', far, `file://${far}`, 'file://relative/x', gitfile, '~/r.git', join(root, 'missing'), 'a\nb',
+      '-oProxyCommand=x:r', far, `file://${far}`, 'file://relative/x', gitfile, '~/r.git', join(root, 'missing'), 'a\nb', borrowing,
     ]) {
       assert.ok('rejected' in (await classifyUrl(url, work, [root])), url);
     }

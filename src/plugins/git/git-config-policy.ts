@@ -89,7 +89,7 @@ const HONOURED_CORE = new Set([
   'repositoryformatversion', 'filemode', 'logallrefupdates', 'ignorecase', 'precomposeunicode', 'symlinks',
   'autocrlf', 'eol', 'safecrlf', 'checkroundtripencoding', 'quotepath', 'checkstat', 'trustctime', 'abbrev',
   'compression', 'loosecompression', 'bigfilethreshold', 'whitespace', 'untrackedcache', 'splitindex',
-  'protecthfs', 'protectntfs', 'warnambiguousrefs', 'commentchar', 'longpaths', 'preloadindex',
+  'warnambiguousrefs', 'commentchar', 'longpaths', 'preloadindex',
 ]);
 const HONOURED_REMOTE = new Set(['url', 'pushurl', 'fetch', 'tagopt', 'prune', 'prunetags', 'skipdefaultupdate', 'skipfetchall']);
 const HONOURED_BRANCH = new Set(['remote', 'pushremote', 'merge']);

@@ -10,7 +10,7 @@
 import { lstat, realpath, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { ConfigEntry } from './git-config-policy.js';
-import { inside, looksLikeGitDir } from './git-layout.js';
+import { checkGitDir, inside, looksLikeGitDir } from './git-layout.js';
 
 export type RemoteKind = 'local' | 'ssh' | 'http' | 'git';
 
@@ -51,8 +51,16 @@ async function localRepo(path: string, roots: readonly string[]): Promise<string
   if (!(await stat(real)).isDirectory()) return 'is not a directory';
   // upload-pack/receive-pack try `<path>/.git` before `<path>` (path.c enter_repo).
   const dotGit = await lstat(join(real, '.git')).catch(() => null);
-  if (dotGit !== null) return dotGit.isDirectory() && (await looksLikeGitDir(join(real, '.git'))) ? null : 'has a .git that is not a git directory';
-  return (await looksLikeGitDir(real)) ? null : 'is not a git repository';
+  if (dotGit !== null && !(dotGit.isDirectory() && (await looksLikeGitDir(join(real, '.git'))))) return 'has a .git that is not a git directory';
+  const gitDir = dotGit !== null ? join(real, '.git') : real;
+  if (dotGit === null && !(await looksLikeGitDir(real))) return 'is not a git repository';
+  // Its alternates would serve objects from elsewhere; links inside would redirect writes.
+  try {
+    await checkGitDir(gitDir, roots);
+  } catch (e) {
+    return `is a repository the plugin does not serve (${(e as Error).message})`;
+  }
+  return null;
 }
 
 /** Classifies one URL the way git's transport_get / connect.c would pick a transport. */

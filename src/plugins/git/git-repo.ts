@@ -180,6 +180,18 @@ export class GitRepos {
     }, snap.dispose);
   }
 
+  /**
+   * Refuses a git too old for the hardening: GIT_CONFIG_GLOBAL (2.32) is what keeps a
+   * `~/.gitconfig` inside a root from being read; older gits silently ignore it.
+   */
+  async checkGit(): Promise<string> {
+    const roots = await this.realRoots();
+    const out = (await runGit(['--version'], { cwd: tmpdir(), env: { PATH: safePath(roots) }, timeoutMs: this.options.timeoutMs, maxOutputBytes: 4096 })).stdout.trim();
+    const m = /(\d+)\.(\d+)/.exec(out);
+    if (!m || Number(m[1]) < 2 || (Number(m[1]) === 2 && Number(m[2]) < 32)) throw new Error(`git: the git plugin needs git 2.32 or newer (GIT_CONFIG_GLOBAL); found ${out || 'no version'}`);
+    return out;
+  }
+
   /** `git init` of a new directory (the workspace on first start), with the same hardening. */
   async init(dir: string): Promise<void> {
     const roots = await this.realRoots();

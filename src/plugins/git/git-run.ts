@@ -57,6 +57,8 @@ export interface GitResult {
  *   the global config.
  * - safe.bareRepository=explicit: git never takes a directory for a bare repository by
  *   discovery (GIT_DIR is always explicit anyway).
+ * - core.protectHFS/protectNTFS=true: a checked-out tree may not write `.git` under a name
+ *   a case-folding or NTFS file system would alias to it (CVE-2014-9390, CVE-2019-1353).
  * - gc.auto=0, maintenance.auto=false: no detached background work outliving the call.
  * - color.ui=false: output stays parseable.
  */
@@ -93,6 +95,8 @@ const HARDENING: readonly string[] = [
   'status.submoduleSummary=false',
   'core.attributesFile=/dev/null',
   'safe.bareRepository=explicit',
+  'core.protectHFS=true',
+  'core.protectNTFS=true',
   'gc.auto=0',
   'maintenance.auto=false',
   'color.ui=false',

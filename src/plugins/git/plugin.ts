@@ -48,6 +48,7 @@ export default definePlugin<GitConfig>({
     const scratchDir = join(ctx.dataDir, 'snapshots');
     await pruneSnapshots(scratchDir, 24 * 3600_000);
     const repos = new GitRepos({ roots, safeMode: config.safe_mode, timeoutMs: config.timeout_ms, maxOutputBytes: config.max_output_bytes, scratchDir, config: config.config });
+    await repos.checkGit();
     if (config.init_workspace && !config.roots && !existsSync(join(ctx.workspaceDir, '.git'))) {
       await repos.init(ctx.workspaceDir);
       ctx.log.info({ workspace: ctx.workspaceDir }, 'initialised the workspace as a git repository');
