@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, existsSync, mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -18,7 +18,9 @@ type Structured = Record<string, any>; // tool results are checked field by fiel
 const dir = realpathSync(mkdtempSync(join(tmpdir(), 'mcpeg-git-')));
 const workspace = join(dir, 'workspace');
 const outsideRepo = join(dir, 'outside-repo');
-const bareRemote = join(dir, 'remote.git');
+// A local remote must lie inside the roots (a client could otherwise read or write any
+// repository on disk through it); info/exclude keeps it out of the workspace's status.
+const bareRemote = join(workspace, 'remote.git');
 const marker = join(dir, 'PWNED');
 
 /** git run by the test itself, for setup and for checking what the plugin did. */
@@ -61,6 +63,8 @@ describe('git plugin through the gateway', () => {
         { name: 'gitsmall', module: 'git', config: { roots: [workspace], max_output_bytes: 1024 } },
       ],
     });
+    mkdirSync(join(workspace, '.git', 'info'), { recursive: true });
+    appendFileSync(join(workspace, '.git', 'info', 'exclude'), '/remote.git/\n');
     client = await connectClient(gw.url);
   });
   after(async () => {
@@ -297,7 +301,7 @@ describe('git plugin through the gateway', () => {
     assert.equal(existsSync(marker), false, 'an injected command ran');
   });
 
-  it('runs no program the repository names: hooks and core.fsmonitor stay inert', async () => {
+  it('runs no program the repository names: hooks stay inert, core.fsmonitor is refused by name', async () => {
     // Something that can write into .git (not the editor: it refuses .git/) plants commands.
     const hook = join(workspace, '.git', 'hooks', 'pre-commit');
     mkdirSync(join(hook, '..'), { recursive: true });
@@ -305,12 +309,12 @@ describe('git plugin through the gateway', () => {
     chmodSync(hook, 0o755);
     git(workspace, 'config', 'core.fsmonitor', `touch ${marker}`);
     try {
-      assert.equal((await call('git__git_status')).isError, false);
+      await refused('git__git_status', {}, /^git_status failed \(CONFIG_REJECTED\): .*sets core\.fsmonitor/);
+      git(workspace, 'config', '--unset', 'core.fsmonitor');
       const c = await call('git__git_commit', { message: 'chore: staged so far' });
       assert.equal(c.isError, false, c.text);
       assert.equal(existsSync(marker), false, 'a hook or fsmonitor command ran');
     } finally {
-      git(workspace, 'config', '--unset', 'core.fsmonitor');
       rmSync(hook);
     }
   });

@@ -45,7 +45,8 @@ function commitFile(dir: string, file: string, content: string, message = `add $
 }
 
 function repos(over: Partial<GitReposOptions> = {}): GitRepos {
-  return new GitRepos({ roots: [root], safeMode: true, timeoutMs: 15_000, maxOutputBytes: 4 << 20, ...over });
+  // Config copies go under the test's own directory (removed with it); never inside the root.
+  return new GitRepos({ roots: [root], safeMode: true, timeoutMs: 15_000, maxOutputBytes: 4 << 20, scratchDir: join(base, 'scratch'), ...over });
 }
 
 async function refused(p: Promise<unknown>, code: string, argument?: string): Promise<void> {
@@ -89,7 +90,8 @@ describe('git runner: process and environment', () => {
       // A shell alias is trusted test code here: it prints what git's children see.
       const r = await runGit(['-c', 'alias.dumpenv=!env', 'dumpenv'], { cwd: dir, timeoutMs: 10_000, maxOutputBytes: 1 << 20 });
       const env = r.stdout.split('\n');
-      assert.ok(!env.some((l) => l.startsWith('GIT_SSH_COMMAND=')));
+      assert.ok(!r.stdout.includes('should-not-matter'));
+      assert.ok(env.includes('GIT_SSH_COMMAND=ssh'), 'ssh is plain ssh, whatever the host environment says');
       assert.ok(!r.stdout.includes('/nonexistent-exec-path'));
       assert.ok(!r.stdout.includes('not-a-git-dir'));
       for (const want of ['GIT_TERMINAL_PROMPT=0', 'GIT_CONFIG_NOSYSTEM=1', 'GIT_OPTIONAL_LOCKS=0', 'LC_ALL=C', 'GIT_LITERAL_PATHSPECS=1']) {
@@ -490,7 +492,8 @@ describe('repositories are confined to the roots', () => {
     const trick = join(root, `trick${++n}`);
     mkdirSync(trick);
     writeFileSync(join(trick, '.git'), `gitdir: ${join(out, '.git')}\n`);
-    await refused(repos().resolveRepo(trick), 'REPO_OUTSIDE_ROOTS');
+    // Any gitfile is refused, wherever it points: git would read that directory's config.
+    await refused(repos().resolveRepo(trick), 'REPO_REJECTED');
   });
 
   it('a folder inside a root is not taken for part of a repository enclosing the root', async () => {

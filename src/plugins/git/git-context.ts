@@ -1,17 +1,21 @@
 /**
  * What an operation needs from a resolved repository: where it is, whether safe mode is
- * on, and a runner already bound to the repository's cwd, limits and environment.
+ * on, its remotes as judged, and a runner already bound to the repository's pinned git
+ * directory, snapshot config, limits and environment.
  */
+import type { RemoteVerdict } from './git-remote.js';
 import type { GitResult } from './git-run.js';
 
 export interface RunOptions {
   input?: string;
   acceptExit?: readonly number[];
-  config?: Readonly<Record<string, string>>;
+  config?: Readonly<Record<string, string | readonly string[]>>;
 }
 
 export interface RepoContext {
   readonly toplevel: string;
   readonly safeMode: boolean;
+  /** Every remote of the repository's config, and whether the plugin will use it. */
+  readonly remotes: ReadonlyMap<string, RemoteVerdict>;
   run(args: string[], opts?: RunOptions): Promise<GitResult>;
 }

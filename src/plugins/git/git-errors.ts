@@ -9,6 +9,12 @@ export type GitErrorCode =
   | 'ARG_REJECTED'
   | 'REPO_OUTSIDE_ROOTS'
   | 'NOT_A_REPO'
+  /** A layout the plugin does not serve: bare, a `.git` file, symlinks inside the git dir. */
+  | 'REPO_REJECTED'
+  /** The repository's own config names a program (or includes a file, rewrites URLs...). */
+  | 'CONFIG_REJECTED'
+  /** A remote whose URL or refspecs the plugin will not use (helper transport, outside the roots...). */
+  | 'REMOTE_REJECTED'
   | 'SAFE_MODE'
   | 'NOTHING_STAGED';
 
@@ -19,6 +25,8 @@ export interface GitErrorDetails {
   stderr?: string;
   /** Name of the rejected argument (ARG_REJECTED). */
   argument?: string;
+  /** The config key that was refused (CONFIG_REJECTED). */
+  key?: string;
 }
 
 export class GitError extends Error {
@@ -26,6 +34,7 @@ export class GitError extends Error {
   readonly exitCode: number | null | undefined;
   readonly stderr: string | undefined;
   readonly argument: string | undefined;
+  readonly key: string | undefined;
   constructor(code: GitErrorCode, message: string, details: GitErrorDetails = {}) {
     super(message);
     this.name = 'GitError';
@@ -33,5 +42,6 @@ export class GitError extends Error {
     this.exitCode = details.exitCode;
     this.stderr = details.stderr;
     this.argument = details.argument;
+    this.key = details.key;
   }
 }

@@ -97,6 +97,8 @@ export interface RemoteEntry {
   pushUrl: string | null;
   /** True when credentials were removed from one of the URLs. */
   credentialsStripped: boolean;
+  /** Why the plugin will not use this remote (git-remote.ts); absent when it will. */
+  rejected?: string;
 }
 
 /** Parses `git remote -v` ("name\turl (fetch|push)"), stripping credentials from URLs. */

@@ -4,16 +4,19 @@
  */
 import { validateLimit, validatePath, validateRev } from './git-args.js';
 import type { RepoContext } from './git-context.js';
+import { stripCredentials, redactCredentials } from './git-url.js';
 import {
   LOG_FORMAT, parseLog, parseNumstat, parseRemotes, parseStatusV2,
   type LogEntry, type NumstatEntry, type RemoteEntry, type StatusResult,
 } from './git-parse.js';
 
-// Diff output must not run repository-configured programs (diff.external, textconv).
-const DIFF_FLAGS = ['--no-color', '--no-ext-diff', '--no-textconv'];
+// Diff output must not run configured programs (diff.external, diff drivers, textconv),
+// and must not start git in a submodule (whose own config is unchecked): `dirty` compares
+// the submodule's commit only, read in-process.
+const DIFF_FLAGS = ['--no-color', '--no-ext-diff', '--no-textconv', '--ignore-submodules=dirty'];
 
 export async function status(ctx: RepoContext): Promise<StatusResult> {
-  const r = await ctx.run(['status', '--porcelain=v2', '--branch', '-z', '--untracked-files=normal']);
+  const r = await ctx.run(['status', '--porcelain=v2', '--branch', '-z', '--untracked-files=normal', '--ignore-submodules=dirty']);
   return parseStatusV2(r.stdout);
 }
 
@@ -77,8 +80,16 @@ export async function show(ctx: RepoContext, opts: { rev: string }): Promise<Sho
   return { sha, type, commit, text: text.stdout };
 }
 
+/** Remotes git can use, then the ones the plugin rejected (left out of git's config copy). */
 export async function remoteInfo(ctx: RepoContext): Promise<RemoteEntry[]> {
-  return parseRemotes((await ctx.run(['remote', '-v'])).stdout);
+  const usable = parseRemotes((await ctx.run(['remote', '-v'])).stdout);
+  for (const v of ctx.remotes.values()) {
+    if (!v.rejected) continue;
+    const fetch = v.fetchUrls[0] === undefined ? null : stripCredentials(v.fetchUrls[0]);
+    const push = (v.pushUrls[0] ?? v.fetchUrls[0]) === undefined ? null : stripCredentials(v.pushUrls[0] ?? v.fetchUrls[0]);
+    usable.push({ name: v.name, fetchUrl: fetch?.url ?? null, pushUrl: push?.url ?? null, credentialsStripped: !!(fetch?.stripped || push?.stripped), rejected: redactCredentials(v.rejected) });
+  }
+  return usable;
 }
 
 export interface RepoInfo {
@@ -92,6 +103,6 @@ export interface RepoInfo {
 
 export async function repoInfo(ctx: RepoContext): Promise<RepoInfo> {
   const s = await status(ctx);
-  const remotes = (await ctx.run(['remote'])).stdout.split('\n').filter(Boolean).length;
-  return { toplevel: ctx.toplevel, branch: s.branch, detached: s.detached, head: s.head, remotes, dirty: !s.clean };
+  // Every configured remote, the rejected ones included (remote_info says why).
+  return { toplevel: ctx.toplevel, branch: s.branch, detached: s.detached, head: s.head, remotes: ctx.remotes.size, dirty: !s.clean };
 }

@@ -1,17 +1,29 @@
 /**
- * Repository confinement and the operation surface of the git plugin. `GitRepos` holds
- * the configured roots and limits; `resolveRepo` turns a client's path into a `GitRepo`
- * only if its real path, its work tree and its git directories all lie inside a root.
+ * Repository confinement and the operation surface of the git plugin. `GitRepos` holds the
+ * configured roots and limits; `resolveRepo` turns a client's path into a `GitRepo` only if
+ * its real path lies inside a root and its layout is a plain work tree (git-layout.ts), and
+ * then pins every git call of that `GitRepo` to it: GIT_DIR, GIT_WORK_TREE and a private
+ * GIT_COMMON_DIR holding a checked copy of the repository's config (git-snapshot.ts).
+ * Nothing a client can write — a bare repository, a `.git` file, `core.worktree`,
+ * `.git/config`, `~/.gitconfig` under a root — changes which repository git opens or which
+ * program it runs.
  */
-import { realpath, stat } from 'node:fs/promises';
-import { dirname, isAbsolute, relative, resolve } from 'node:path';
+import { mkdir, mkdtemp, realpath, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import type { RepoContext, RunOptions } from './git-context.js';
+import { safePath, sshCommand } from './git-env.js';
 import { GitError } from './git-errors.js';
+import { findLayout, inside } from './git-layout.js';
 import type { LogEntry, RemoteEntry, StatusResult } from './git-parse.js';
 import { diff, log, remoteInfo, repoInfo, show, status, type DiffOptions, type DiffResult, type RepoInfo, type ShowResult } from './git-read.js';
-import { runGit, type GitResult } from './git-run.js';
+import type { RemoteVerdict } from './git-remote.js';
+import { runGit } from './git-run.js';
+import { takeSnapshot } from './git-snapshot.js';
 import { commitMessageSuggestion, type CommitSuggestion } from './git-suggest.js';
 import { add, branch, commit, pull, push, type BranchResult, type CommitResult, type PullResult, type PushResult } from './git-write.js';
+
+export type GitSettings = Readonly<Record<string, string | readonly string[]>>;
 
 export interface GitReposOptions {
   roots: string[];
@@ -19,23 +31,55 @@ export interface GitReposOptions {
   safeMode: boolean;
   timeoutMs: number;
   maxOutputBytes: number;
-  /** Run repository hooks (off by default; see git-run.ts). */
+  /** Run repository hooks (off by default; config-file only, never from a client). */
   allowHooks?: boolean;
+  /**
+   * Where the per-call config copies live: a directory no client can write (never inside a
+   * root). Default: a fresh directory under the OS temporary directory.
+   */
+  scratchDir?: string;
+  /** git settings from the operator (mcpeg.yaml), passed as `-c` after the hardening. */
+  config?: GitSettings;
 }
 
-function inside(root: string, p: string): boolean {
-  const rel = relative(root, p);
-  return rel === '' || (rel !== '..' && !rel.startsWith('../') && !isAbsolute(rel));
+// `section[.subsection].name`: what `git -c` accepts; `=` would split the pair early.
+const SETTING_KEY = /^[A-Za-z][A-Za-z0-9-]*(\.[^=\n\u0000]+)?\.[A-Za-z][A-Za-z0-9-]*$/;
+
+function checkSettings(config: GitSettings): void {
+  for (const [key, value] of Object.entries(config)) {
+    if (!SETTING_KEY.test(key)) throw new Error(`git: config key ${JSON.stringify(key)} is not a git setting name (section.name or section.subsection.name)`);
+    for (const v of typeof value === 'string' ? [value] : value) {
+      if (typeof v !== 'string' || v.includes('\u0000')) throw new Error(`git: config ${key} must be a string (or a list of strings) without NUL`);
+    }
+  }
+}
+
+/**
+ * git-run.ts pins ssh, askpass and the git:// proxy through the environment, which outranks
+ * config. When the operator names one of them in the plugin's config, the variable is
+ * dropped so that git uses the operator's setting.
+ */
+const PROGRAM_ENV: Readonly<Record<string, string>> = { 'core.sshcommand': 'GIT_SSH_COMMAND', 'core.askpass': 'GIT_ASKPASS', 'core.gitproxy': 'GIT_PROXY_COMMAND' };
+
+function operatorPrograms(settings: GitSettings): Record<string, undefined> {
+  const out: Record<string, undefined> = {};
+  for (const key of Object.keys(settings)) {
+    const v = Object.prototype.hasOwnProperty.call(PROGRAM_ENV, key.toLowerCase()) ? PROGRAM_ENV[key.toLowerCase()] : undefined;
+    if (v !== undefined) out[v] = undefined;
+  }
+  return out;
 }
 
 export class GitRepos {
   readonly options: Readonly<GitReposOptions>;
+  private tmpScratch: Promise<string> | undefined;
 
   constructor(options: GitReposOptions) {
     if (!Array.isArray(options.roots) || options.roots.length === 0) throw new Error('git: at least one root is required');
     for (const r of options.roots) if (!isAbsolute(r)) throw new Error(`git: root must be an absolute path: ${r}`);
     if (!(options.timeoutMs > 0) || !(options.maxOutputBytes > 0)) throw new Error('git: timeoutMs and maxOutputBytes must be positive');
-    this.options = Object.freeze({ ...options, roots: Object.freeze([...options.roots]) as string[] });
+    checkSettings(options.config ?? {});
+    this.options = Object.freeze({ ...options, roots: Object.freeze([...options.roots]) as string[], config: Object.freeze({ ...(options.config ?? {}) }) });
   }
 
   /** Roots by real path, resolved per call: a root may be created after start-up. */
@@ -52,8 +96,45 @@ export class GitRepos {
   }
 
   /**
+   * The scratch directory, by real path, made again if something removed it. One inside a
+   * root is not used (a client could rewrite the copies): the OS temporary directory is.
+   */
+  private async scratchDir(roots: readonly string[]): Promise<string> {
+    const wanted = this.options.scratchDir;
+    if (wanted !== undefined) {
+      await mkdir(wanted, { recursive: true, mode: 0o700 });
+      const real = await realpath(wanted);
+      if (!roots.some((r) => inside(r, real))) return real;
+    }
+    this.tmpScratch ??= mkdtemp(join(tmpdir(), 'mcpeg-git-'));
+    const dir = await this.tmpScratch;
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    if (roots.some((r) => inside(r, dir))) throw new GitError('REPO_REJECTED', `the git plugin's scratch directory ${dir} lies inside a git root; configure roots that do not contain it`);
+    return dir;
+  }
+
+  /** Removes the temporary scratch directory, if one was made (plugin stop). Copies in the
+   * configured scratch directory are removed by their own calls. */
+  async close(): Promise<void> {
+    const dir = await this.tmpScratch?.catch(() => undefined);
+    this.tmpScratch = undefined;
+    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+  }
+
+  /** Resolves, runs `fn`, and always removes the repository's config copy afterwards. */
+  async withRepo<T>(path: string | undefined, fn: (repo: GitRepo) => Promise<T>): Promise<T> {
+    const repo = await this.resolveRepo(path);
+    try {
+      return await fn(repo);
+    } finally {
+      await repo.dispose();
+    }
+  }
+
+  /**
    * `path` is absolute, or relative to the first root; omitted means the first root.
    * Symlinks are resolved before the containment check, so a link leading out is refused.
+   * The caller must `dispose()` the result (or use `withRepo`).
    */
   async resolveRepo(path?: string): Promise<GitRepo> {
     if (path !== undefined && (typeof path !== 'string' || path === '' || /[\u0000-\u001f]/.test(path))) {
@@ -71,42 +152,62 @@ export class GitRepos {
     if (root === undefined) throw new GitError('REPO_OUTSIDE_ROOTS', `${requested} is outside the configured git roots`);
     if (!(await stat(real)).isDirectory()) throw new GitError('NOT_A_REPO', `${requested} is not a directory`);
 
-    // The ceiling stops git's upward search at the root: a folder inside a root is never
-    // taken for part of a repository that encloses the root.
-    const env = { GIT_CEILING_DIRECTORIES: dirname(root) };
-    const limits = { timeoutMs: this.options.timeoutMs, maxOutputBytes: this.options.maxOutputBytes, allowHooks: this.options.allowHooks };
-    let found: GitResult;
-    try {
-      found = await runGit(['rev-parse', '--show-toplevel', '--absolute-git-dir', '--git-common-dir'], { cwd: real, env, ...limits });
-    } catch (e) {
-      if (e instanceof GitError && e.code === 'GIT_FAILED') {
-        // git's own reason matters here ("dubious ownership", "must be run in a work tree").
-        throw new GitError('NOT_A_REPO', `${requested} is not inside a git work tree${e.stderr ? `: ${e.stderr}` : ''}`);
-      }
-      throw e;
-    }
-    const [top, gitDir, commonDir] = found.stdout.split('\n');
-    // The work tree, and the git directories a `.git` file or worktree link may point at,
-    // must all be inside a root: otherwise git would read config and objects from outside.
-    for (const p of [top, gitDir, resolve(real, commonDir ?? '.')]) {
-      const rp = await realpath(p).catch(() => p);
-      if (!roots.some((r) => inside(r, rp))) throw new GitError('REPO_OUTSIDE_ROOTS', `${requested} uses a repository outside the configured git roots`);
-    }
-    const toplevel = await realpath(top);
-    return new GitRepo({
-      toplevel,
-      safeMode: this.options.safeMode,
-      run: (args: string[], opts: RunOptions = {}) => runGit(args, { cwd: toplevel, env, ...limits, ...opts }),
+    const layout = await findLayout(real, root);
+    const limits = { timeoutMs: this.options.timeoutMs, maxOutputBytes: this.options.maxOutputBytes };
+    const PATH = safePath(roots);
+    const snap = await takeSnapshot({
+      layout,
+      scratch: await this.scratchDir(roots),
+      roots,
+      allowHooks: this.options.allowHooks === true,
+      // Outside any repository: the ceiling keeps git from discovering one above the copy.
+      readConfig: async (file, cwd) => (await runGit(['config', '--file', file, '--no-includes', '--list', '-z'], { cwd, env: { PATH, GIT_CEILING_DIRECTORIES: dirname(cwd) }, ...limits })).stdout,
     });
+    const settings = this.options.config ?? {};
+    const env = { PATH, GIT_SSH_COMMAND: sshCommand(roots), ...operatorPrograms(settings), GIT_DIR: layout.gitDir, GIT_WORK_TREE: layout.toplevel, GIT_COMMON_DIR: snap.commonDir };
+    // git names the main worktree after its common directory ("checked out at ..."):
+    // messages show the work tree, not the private copy.
+    const own = (text: string) => text.split(snap.commonDir).join(layout.toplevel);
+    return new GitRepo({
+      toplevel: layout.toplevel,
+      safeMode: this.options.safeMode,
+      remotes: snap.remotes,
+      run: (args: string[], opts: RunOptions = {}) =>
+        runGit(args, { cwd: layout.toplevel, env, ...limits, allowHooks: this.options.allowHooks, ...opts, config: { ...settings, ...opts.config } }).catch((e: unknown) => {
+          if (!(e instanceof GitError)) throw e;
+          throw new GitError(e.code, own(e.message), { exitCode: e.exitCode, stderr: e.stderr === undefined ? undefined : own(e.stderr), argument: e.argument, key: e.key });
+        }),
+    }, snap.dispose);
+  }
+
+  /**
+   * Refuses a git too old for the hardening: GIT_CONFIG_GLOBAL (2.32) is what keeps a
+   * `~/.gitconfig` inside a root from being read; older gits silently ignore it.
+   */
+  async checkGit(): Promise<string> {
+    const roots = await this.realRoots();
+    const out = (await runGit(['--version'], { cwd: tmpdir(), env: { PATH: safePath(roots) }, timeoutMs: this.options.timeoutMs, maxOutputBytes: 4096 })).stdout.trim();
+    const m = /(\d+)\.(\d+)/.exec(out);
+    if (!m || Number(m[1]) < 2 || (Number(m[1]) === 2 && Number(m[2]) < 32)) throw new Error(`git: the git plugin needs git 2.32 or newer (GIT_CONFIG_GLOBAL); found ${out || 'no version'}`);
+    return out;
+  }
+
+  /** `git init` of a new directory (the workspace on first start), with the same hardening. */
+  async init(dir: string): Promise<void> {
+    const roots = await this.realRoots();
+    await runGit(['init', '--quiet', '--', dir], { cwd: dir, env: { PATH: safePath(roots) }, timeoutMs: this.options.timeoutMs, maxOutputBytes: 65536 });
   }
 }
 
 /** One resolved repository. Every method validates its own arguments. */
 export class GitRepo {
   readonly toplevel: string;
-  constructor(private readonly ctx: RepoContext) {
+  constructor(private readonly ctx: RepoContext, private readonly release: () => Promise<void> = async () => {}) {
     this.toplevel = ctx.toplevel;
   }
+  /** Removes the private config copy; the repository itself is untouched. */
+  dispose(): Promise<void> { return this.release(); }
+  get remotes(): ReadonlyMap<string, RemoteVerdict> { return this.ctx.remotes; }
   status(): Promise<StatusResult> { return status(this.ctx); }
   diff(opts: DiffOptions = {}): Promise<DiffResult> { return diff(this.ctx, opts); }
   add(opts: { files?: string[]; all?: boolean }): Promise<{ staged: string[] }> { return add(this.ctx, opts); }

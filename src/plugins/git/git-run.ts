@@ -12,14 +12,16 @@ export interface RunGitOptions {
   timeoutMs: number;
   /** Cap on stdout + stderr together; exceeding it kills git. */
   maxOutputBytes: number;
-  /** Extra environment from trusted code (tests, the repo layer), applied last. */
-  env?: Record<string, string>;
+  /** Extra environment from trusted code (tests, the repo layer), applied last; an
+   * `undefined` value removes a variable. */
+  env?: Record<string, string | undefined>;
   /** Written to git's stdin, then closed (commit messages via `-F -`). */
   input?: string;
   /** Exit codes that are answers, not failures (`git config --get` exits 1 when unset). */
   acceptExit?: readonly number[];
-  /** Extra `-c key=value` pairs from trusted code (identity defaults); never user values. */
-  config?: Readonly<Record<string, string>>;
+  /** Extra `-c key=value` pairs from trusted code (the operator's settings, identity
+   * defaults), applied after the hardening; never client values. */
+  config?: Readonly<Record<string, string | readonly string[]>>;
   /** Run repository hooks. Off by default: see HARDENING below. */
   allowHooks?: boolean;
 }
@@ -31,31 +33,80 @@ export interface GitResult {
 }
 
 /**
- * Configuration forced on every call, as `-c` (which outranks every config file):
- * - core.hooksPath=/dev/null: hooks are executable files inside the repository (or a
- *   hooks path named by its config). Anything a client can write there — through the
- *   editor plugin, a checkout, a pulled `core.hooksPath` directory — would run as code on
- *   the next commit/switch/pull. Disabling them is the safe default; `allowHooks` opts in.
- * - core.fsmonitor=false: a config-named fsmonitor is a command run by `git status`.
- * - protocol.ext.allow=never: `ext::` remotes run arbitrary commands by design.
- * - gc.auto=0, maintenance.auto=false: no detached background work outliving the call
- *   and its timeout.
- * - color.ui=false, core.pager=cat: output stays parseable and never waits on a pager.
+ * Configuration forced on every call, as `-c` (which outranks every config file). The
+ * repository's own config never reaches git (git-snapshot.ts gives git a checked copy) and
+ * the system and global files are off (FIXED_ENV), so these are the second line: they
+ * cover the defaults git would otherwise use and every program-valued setting with a fixed
+ * name, should a config file ever get through.
+ * - core.hooksPath=/dev/null: hooks are executables inside the repository; `allowHooks`
+ *   (config-file only) opts in.
+ * - core.fsmonitor=false, core.alternateRefsCommand=true, core.sshCommand, core.gitProxy=,
+ *   core.askPass=, core.editor/sequence.editor=true, core.pager=cat, diff.external=,
+ *   gpg.*program=false, credential.helper= (an empty value resets the helper list):
+ *   every program a config file can name by a fixed key, pinned to nothing or a no-op.
+ *   (Settings with free-form names, `filter.<x>.*`, `merge.<x>.driver`, `diff.<x>.*`,
+ *   `remote.<x>.uploadpack`, `url.<x>.insteadOf`, cannot be pinned here; the snapshot
+ *   keeps them away from git.)
+ * - commit/tag/push.gpgSign=false, log.showSignature=false: nothing asks for gpg.
+ * - protocol.allow=never and an allow-list: `ext::` runs commands by design and any other
+ *   `<helper>::` starts `git-remote-<helper>`; only the transports the remote checks accept.
+ * - submodule.recurse=false, fetch/push.recurseSubmodules, diff.ignoreSubmodules=dirty,
+ *   status.submoduleSummary=false: git would otherwise start git in a submodule, with that
+ *   submodule's own (unchecked) config.
+ * - core.attributesFile=/dev/null: attributes from outside the repository are off, like
+ *   the global config.
+ * - safe.bareRepository=explicit: git never takes a directory for a bare repository by
+ *   discovery (GIT_DIR is always explicit anyway).
+ * - core.protectHFS/protectNTFS=true: a checked-out tree may not write `.git` under a name
+ *   a case-folding or NTFS file system would alias to it (CVE-2014-9390, CVE-2019-1353).
+ * - gc.auto=0, maintenance.auto=false: no detached background work outliving the call.
+ * - color.ui=false: output stays parseable.
  */
 const HARDENING: readonly string[] = [
-  '-c', 'core.fsmonitor=false',
-  '-c', 'protocol.ext.allow=never',
-  '-c', 'gc.auto=0',
-  '-c', 'maintenance.auto=false',
-  '-c', 'color.ui=false',
-  '-c', 'core.pager=cat',
-];
+  'core.fsmonitor=false',
+  'core.alternateRefsCommand=true',
+  'core.sshCommand=ssh',
+  'core.gitProxy=',
+  'core.askPass=',
+  'core.editor=true',
+  'sequence.editor=true',
+  'core.pager=cat',
+  'diff.external=',
+  'diff.submodule=short',
+  'gpg.program=false',
+  'gpg.ssh.program=false',
+  'gpg.x509.program=false',
+  'commit.gpgSign=false',
+  'tag.gpgSign=false',
+  'push.gpgSign=false',
+  'log.showSignature=false',
+  'credential.helper=',
+  'protocol.allow=never',
+  'protocol.ext.allow=never',
+  'protocol.file.allow=always',
+  'protocol.git.allow=always',
+  'protocol.ssh.allow=always',
+  'protocol.http.allow=always',
+  'protocol.https.allow=always',
+  'submodule.recurse=false',
+  'fetch.recurseSubmodules=false',
+  'push.recurseSubmodules=no',
+  'diff.ignoreSubmodules=dirty',
+  'status.submoduleSummary=false',
+  'core.attributesFile=/dev/null',
+  'safe.bareRepository=explicit',
+  'core.protectHFS=true',
+  'core.protectNTFS=true',
+  'gc.auto=0',
+  'maintenance.auto=false',
+  'color.ui=false',
+].flatMap((c) => ['-c', c]);
 
 /** Variables taken from the gateway's environment; everything else (GIT_SSH_COMMAND,
- * GIT_EXEC_PATH, GIT_DIR, GIT_CONFIG_*, ...) is dropped so the host environment cannot
- * redirect which program or repository git uses. */
+ * GIT_EXEC_PATH, GIT_DIR, GIT_CONFIG_*, XDG_CONFIG_HOME, ...) is dropped so the host
+ * environment cannot redirect which program, config or repository git uses. */
 const INHERITED = [
-  'PATH', 'HOME', 'USER', 'LOGNAME', 'TMPDIR', 'XDG_CONFIG_HOME', 'SSH_AUTH_SOCK',
+  'PATH', 'HOME', 'USER', 'LOGNAME', 'TMPDIR', 'SSH_AUTH_SOCK',
   'http_proxy', 'https_proxy', 'no_proxy', 'HTTP_PROXY', 'HTTPS_PROXY', 'NO_PROXY',
   'SSL_CERT_FILE', 'SSL_CERT_DIR',
   'GIT_AUTHOR_NAME', 'GIT_AUTHOR_EMAIL', 'GIT_COMMITTER_NAME', 'GIT_COMMITTER_EMAIL',
@@ -63,22 +114,34 @@ const INHERITED = [
 
 const FIXED_ENV: Readonly<Record<string, string>> = {
   GIT_TERMINAL_PROMPT: '0', // fail instead of asking for a password nobody can type
-  GIT_CONFIG_NOSYSTEM: '1', // /etc/gitconfig is outside the operator's per-user control
+  // No system or global config: /etc/gitconfig, ~/.gitconfig and $XDG_CONFIG_HOME/git/config
+  // may lie inside a root (a HOME under the workspace), and a client could write them.
+  // Settings the operator wants come from the plugin's own `config` (mcpeg.yaml).
+  GIT_CONFIG_NOSYSTEM: '1',
+  GIT_CONFIG_GLOBAL: '/dev/null',
+  GIT_ATTR_NOSYSTEM: '1',
   GIT_OPTIONAL_LOCKS: '0', // read-only calls (status) must not take index.lock
   GIT_LITERAL_PATHSPECS: '1', // `:(top)`, `*` in a client's path are literal characters
   GIT_PAGER: 'cat',
   PAGER: 'cat',
   GIT_EDITOR: 'true', // nothing interactive: an editor would block until the timeout
+  GIT_SEQUENCE_EDITOR: 'true',
+  // The environment outranks config for these: a set-but-empty GIT_ASKPASS and
+  // GIT_PROXY_COMMAND mean "none" (prompt.c, connect.c), and ssh is plain ssh.
+  GIT_ASKPASS: '',
+  GIT_PROXY_COMMAND: '',
+  GIT_SSH_COMMAND: 'ssh',
+  GIT_SSH_VARIANT: 'ssh',
   LC_ALL: 'C', // parsers rely on untranslated output
 };
 
-export function gitEnv(extra: Record<string, string> = {}): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const k of INHERITED) {
-    const v = process.env[k];
-    if (v !== undefined) env[k] = v;
-  }
-  return { ...env, ...FIXED_ENV, ...extra };
+export function gitEnv(extra: Record<string, string | undefined> = {}): Record<string, string> {
+  const env: Record<string, string | undefined> = {};
+  for (const k of INHERITED) env[k] = process.env[k];
+  const merged = { ...env, ...FIXED_ENV, ...extra };
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(merged)) if (v !== undefined) out[k] = v;
+  return out;
 }
 
 const EXCERPT_CHARS = 2000;
@@ -91,7 +154,7 @@ export function excerpt(text: string): string {
 export function runGit(args: string[], opts: RunGitOptions): Promise<GitResult> {
   const config: string[] = [...HARDENING];
   if (!opts.allowHooks) config.push('-c', 'core.hooksPath=/dev/null');
-  for (const [k, v] of Object.entries(opts.config ?? {})) config.push('-c', `${k}=${v}`);
+  for (const [k, v] of Object.entries(opts.config ?? {})) for (const one of typeof v === 'string' ? [v] : v) config.push('-c', `${k}=${one}`);
   const argv = ['--no-pager', ...config, ...args];
   const accept = opts.acceptExit ?? [0];
 

@@ -7,6 +7,7 @@ import { validateBranch, validateMessage, validatePaths, validateRemote } from '
 import type { RepoContext } from './git-context.js';
 import { GitError } from './git-errors.js';
 import { excerpt } from './git-run.js';
+import { redactCredentials } from './git-url.js';
 import { headSha, status } from './git-read.js';
 
 function refuse(what: string): never {
@@ -59,20 +60,42 @@ export async function commit(ctx: RepoContext, opts: { message: string; amend?: 
   return { sha: s.head ?? '', branch: s.branch, subject, amended: amend };
 }
 
-async function knownRemote(ctx: RepoContext, remote: string): Promise<string> {
-  const names = (await ctx.run(['remote'])).stdout.split('\n').filter(Boolean);
-  if (!names.includes(remote)) {
+/**
+ * A remote the plugin will use. Its URL decides which program git starts (git-remote.ts);
+ * a rejected one is not even in git's copy of the config, so this check is for a clear
+ * error, not the protection itself.
+ */
+function usableRemote(ctx: RepoContext, remote: string, given: boolean): string {
+  const v = ctx.remotes.get(remote); // a Map: no inherited keys
+  if (v === undefined) {
+    if (!given) return remote; // no such remote configured: git says so in its own words
     throw new GitError('ARG_REJECTED', `argument "remote" rejected: no remote named ${JSON.stringify(remote)}`, { argument: 'remote' });
   }
+  if (v.rejected) throw new GitError('REMOTE_REJECTED', `remote ${JSON.stringify(remote)} is not used by the git plugin: ${redactCredentials(v.rejected)}`);
   return remote;
 }
 
+/** The remote git would pick by itself (git-push(1), git-pull(1)), so it can be checked too. */
+async function defaultRemote(ctx: RepoContext, forPush: boolean): Promise<string> {
+  const head = await ctx.run(['symbolic-ref', '--short', '-q', 'HEAD'], { acceptExit: [0, 1] });
+  const branch = head.code === 0 ? head.stdout.trim() : '';
+  const keys = branch ? [...(forPush ? [`branch.${branch}.pushRemote`] : []), `branch.${branch}.remote`] : [];
+  for (const key of keys) {
+    const r = await ctx.run(['config', '--get', key], { acceptExit: [0, 1] });
+    if (r.code === 0 && r.stdout.trim()) return r.stdout.trim();
+  }
+  return 'origin';
+}
+
 /** Remote and branch for push/pull; a branch alone goes to `origin`. */
-async function target(ctx: RepoContext, opts: { remote?: string; branch?: string }): Promise<string[]> {
+async function target(ctx: RepoContext, opts: { remote?: string; branch?: string }, forPush: boolean): Promise<string[]> {
   const branch = opts.branch === undefined ? undefined : validateBranch('branch', opts.branch);
-  const remoteName = opts.remote === undefined ? (branch ? 'origin' : undefined) : validateRemote('remote', opts.remote);
-  if (remoteName === undefined) return [];
-  await knownRemote(ctx, remoteName);
+  if (opts.remote === undefined && !branch) {
+    usableRemote(ctx, await defaultRemote(ctx, forPush), false);
+    return [];
+  }
+  const remoteName = opts.remote === undefined ? 'origin' : validateRemote('remote', opts.remote);
+  usableRemote(ctx, remoteName, true);
   return ['--end-of-options', remoteName, ...(branch ? [branch] : [])];
 }
 
@@ -84,7 +107,7 @@ export interface PushResult {
 export async function push(ctx: RepoContext, opts: { remote?: string; branch?: string; force?: boolean } = {}): Promise<PushResult> {
   if (opts.force === true && ctx.safeMode) refuse('force push');
   if (ctx.safeMode) refuse('push');
-  const where = await target(ctx, opts);
+  const where = await target(ctx, opts, true);
   // Outside safe mode, "force" is --force-with-lease: it still refuses to overwrite
   // remote work this repository has not seen.
   const r = await ctx.run(['push', ...(opts.force === true ? ['--force-with-lease'] : []), ...where]);
@@ -98,10 +121,10 @@ export interface PullResult {
 }
 
 export async function pull(ctx: RepoContext, opts: { remote?: string; branch?: string } = {}): Promise<PullResult> {
-  const where = await target(ctx, opts);
+  const where = await target(ctx, opts, false);
   const before = await headSha(ctx);
   const mode = ctx.safeMode ? ['--ff-only'] : ['--no-rebase', '--no-edit'];
-  const r = await ctx.run(['pull', ...mode, ...where], { config: await identityDefaults(ctx) });
+  const r = await ctx.run(['pull', ...mode, '--no-stat', '--no-recurse-submodules', ...where], { config: await identityDefaults(ctx) });
   return { output: excerpt(`${r.stdout}\n${r.stderr}`), before, after: await headSha(ctx) };
 }
 
@@ -140,7 +163,8 @@ export async function branch(
     if (action === 'create') await ctx.run(['branch', '--end-of-options', name]);
     // Safe mode: -d refuses to delete a branch whose commits are not merged anywhere.
     else if (action === 'delete') await ctx.run(['branch', ctx.safeMode ? '-d' : '-D', '--end-of-options', name]);
-    else await ctx.run(['switch', '--end-of-options', name]);
+    // --no-guess: no branch is created (and no upstream written to config) from a remote one.
+    else await ctx.run(['switch', '--no-guess', '--no-recurse-submodules', '--end-of-options', name]);
   }
   const branches = await listBranches(ctx);
   const current = branches.find((b) => b.current)?.name ?? (await status(ctx)).branch;

@@ -6,8 +6,8 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { definePlugin, json, type PluginTool } from '../api.js';
-import { GitRepos } from './git-repo.js';
-import { runGit } from './git-run.js';
+import { GitRepos, type GitRepo } from './git-repo.js';
+import { pruneSnapshots } from './git-snapshot.js';
 
 interface GitConfig {
   roots?: string[];
@@ -15,6 +15,7 @@ interface GitConfig {
   timeout_ms: number;
   max_output_bytes: number;
   init_workspace: boolean;
+  config?: Record<string, string | string[]>;
 }
 
 const repoArg = { repo: { type: 'string', description: 'Repository path, relative to the first root (default: the first root).' } };
@@ -33,16 +34,27 @@ export default definePlugin<GitConfig>({
       timeout_ms: { type: 'integer', minimum: 100, default: 30_000 },
       max_output_bytes: { type: 'integer', minimum: 1024, default: 1_048_576 },
       init_workspace: { type: 'boolean', default: true },
+      config: {
+        type: 'object',
+        description: 'git settings for every call (identity, credential helper, url rewrites...), passed as `git -c`. The only config git reads besides a checked copy of the repository\'s own: system and global config files are off.',
+        additionalProperties: { oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }] },
+      },
     },
   },
   async start(config, ctx) {
     const roots = (config.roots ?? [ctx.workspaceDir]).map((r) => ctx.resolvePath(r));
+    // Per-call config copies (git-snapshot.ts) live in the plugin's own data directory;
+    // day-old leftovers of a crash are removed first.
+    const scratchDir = join(ctx.dataDir, 'snapshots');
+    await pruneSnapshots(scratchDir, 24 * 3600_000);
+    const repos = new GitRepos({ roots, safeMode: config.safe_mode, timeoutMs: config.timeout_ms, maxOutputBytes: config.max_output_bytes, scratchDir, config: config.config });
+    await repos.checkGit();
     if (config.init_workspace && !config.roots && !existsSync(join(ctx.workspaceDir, '.git'))) {
-      await runGit(['init', '--quiet', '--', ctx.workspaceDir], { cwd: ctx.workspaceDir, timeoutMs: config.timeout_ms, maxOutputBytes: 65536 });
+      await repos.init(ctx.workspaceDir);
       ctx.log.info({ workspace: ctx.workspaceDir }, 'initialised the workspace as a git repository');
     }
-    const repos = new GitRepos({ roots, safeMode: config.safe_mode, timeoutMs: config.timeout_ms, maxOutputBytes: config.max_output_bytes });
-    const repo = (args: Record<string, unknown>) => repos.resolveRepo(args.repo as string | undefined);
+    /** Every tool call gets its own pinned repository, released when the call ends. */
+    const withRepo = <T>(args: Record<string, unknown>, fn: (r: GitRepo) => Promise<T>): Promise<T> => repos.withRepo(args.repo as string | undefined, fn);
 
     const tools: PluginTool[] = [
       {
@@ -51,7 +63,7 @@ export default definePlugin<GitConfig>({
         inputSchema: obj({}),
         annotations: { readOnlyHint: true },
         handler: async (a) => {
-          const s = await (await repo(a)).status();
+          const s = await withRepo(a, (r) => r.status());
           return json(s as unknown as Record<string, unknown>);
         },
       },
@@ -61,7 +73,7 @@ export default definePlugin<GitConfig>({
         inputSchema: obj({ staged: { type: 'boolean' }, file: { type: 'string' }, commit: { type: 'string' } }),
         annotations: { readOnlyHint: true },
         handler: async (a) => {
-          const d = await (await repo(a)).diff({ staged: a.staged as boolean | undefined, file: a.file as string | undefined, commit: a.commit as string | undefined });
+          const d = await withRepo(a, (r) => r.diff({ staged: a.staged as boolean | undefined, file: a.file as string | undefined, commit: a.commit as string | undefined }));
           return { content: [{ type: 'text', text: d.empty ? '(no changes)' : d.diff }], structuredContent: { files: d.files, empty: d.empty } };
         },
       },
@@ -71,34 +83,34 @@ export default definePlugin<GitConfig>({
         inputSchema: obj({ files: { type: 'array', items: { type: 'string' }, minItems: 1 }, all: { type: 'boolean' } }),
         handler: async (a) => {
           if (!a.files && !a.all) throw Object.assign(new Error('give "files" or "all": true'), { code: 'ARG_REJECTED' });
-          return json(await (await repo(a)).add({ files: a.files as string[] | undefined, all: a.all as boolean | undefined }));
+          return json(await withRepo(a, (r) => r.add({ files: a.files as string[] | undefined, all: a.all as boolean | undefined })));
         },
       },
       {
         name: 'git_commit',
         description: 'Commits the staged changes with the message. amend rewrites history and is refused in safe mode.',
         inputSchema: obj({ message: { type: 'string', minLength: 1 }, amend: { type: 'boolean' } }, ['message']),
-        handler: async (a) => json(await (await repo(a)).commit({ message: a.message as string, amend: a.amend as boolean | undefined }) as unknown as Record<string, unknown>),
+        handler: async (a) => json(await withRepo(a, (r) => r.commit({ message: a.message as string, amend: a.amend as boolean | undefined })) as unknown as Record<string, unknown>),
       },
       {
         name: 'git_push',
         description: 'Pushes to a remote. Refused in safe mode (the default).',
         inputSchema: obj({ remote: { type: 'string' }, branch: { type: 'string' }, force: { type: 'boolean' } }),
         annotations: { destructiveHint: true, openWorldHint: true },
-        handler: async (a) => json(await (await repo(a)).push({ remote: a.remote as string | undefined, branch: a.branch as string | undefined, force: a.force as boolean | undefined }) as unknown as Record<string, unknown>),
+        handler: async (a) => json(await withRepo(a, (r) => r.push({ remote: a.remote as string | undefined, branch: a.branch as string | undefined, force: a.force as boolean | undefined })) as unknown as Record<string, unknown>),
       },
       {
         name: 'git_pull',
         description: 'Pulls from a remote (fast-forward only in safe mode).',
         inputSchema: obj({ remote: { type: 'string' }, branch: { type: 'string' } }),
         annotations: { openWorldHint: true },
-        handler: async (a) => json(await (await repo(a)).pull({ remote: a.remote as string | undefined, branch: a.branch as string | undefined }) as unknown as Record<string, unknown>),
+        handler: async (a) => json(await withRepo(a, (r) => r.pull({ remote: a.remote as string | undefined, branch: a.branch as string | undefined })) as unknown as Record<string, unknown>),
       },
       {
         name: 'git_branch',
         description: 'Lists, creates, deletes (merged only in safe mode) or switches branches.',
         inputSchema: obj({ action: { type: 'string', enum: ['list', 'create', 'delete', 'switch'] }, name: { type: 'string' } }, ['action']),
-        handler: async (a) => json(await (await repo(a)).branch({ action: a.action as 'list', name: a.name as string | undefined }) as unknown as Record<string, unknown>),
+        handler: async (a) => json(await withRepo(a, (r) => r.branch({ action: a.action as 'list', name: a.name as string | undefined })) as unknown as Record<string, unknown>),
       },
       {
         name: 'git_log',
@@ -106,7 +118,7 @@ export default definePlugin<GitConfig>({
         inputSchema: obj({ limit: { type: 'integer', minimum: 1, maximum: 1000 } }),
         annotations: { readOnlyHint: true },
         handler: async (a) => {
-          const entries = await (await repo(a)).log({ limit: a.limit as number | undefined });
+          const entries = await withRepo(a, (r) => r.log({ limit: a.limit as number | undefined }));
           return json({ commits: entries }, entries.map((e) => `${e.sha.slice(0, 10)} ${e.date} ${e.author}: ${e.subject}`).join('\n') || '(no commits)');
         },
       },
@@ -116,7 +128,7 @@ export default definePlugin<GitConfig>({
         inputSchema: obj({ rev: { type: 'string', minLength: 1 } }, ['rev']),
         annotations: { readOnlyHint: true },
         handler: async (a) => {
-          const s = await (await repo(a)).show({ rev: a.rev as string });
+          const s = await withRepo(a, (r) => r.show({ rev: a.rev as string }));
           return { content: [{ type: 'text', text: s.text }], structuredContent: { ...s, text: undefined } as Record<string, unknown> };
         },
       },
@@ -124,20 +136,21 @@ export default definePlugin<GitConfig>({
 
     return {
       tools,
+      stop: () => repos.close(),
       resources: [
         {
           uri: 'mcpeg://git/repo_info',
           name: 'git_repo_info',
           description: 'The workspace repository: toplevel, branch, HEAD, remotes, dirty.',
           mimeType: 'application/json',
-          read: async () => [{ uri: 'mcpeg://git/repo_info', mimeType: 'application/json', text: JSON.stringify(await (await repos.resolveRepo()).repoInfo(), null, 2) }],
+          read: async () => [{ uri: 'mcpeg://git/repo_info', mimeType: 'application/json', text: JSON.stringify(await repos.withRepo(undefined, (r) => r.repoInfo()), null, 2) }],
         },
         {
           uri: 'mcpeg://git/remote_info',
           name: 'git_remote_info',
           description: 'Remotes of the workspace repository, with credentials stripped from URLs.',
           mimeType: 'application/json',
-          read: async () => [{ uri: 'mcpeg://git/remote_info', mimeType: 'application/json', text: JSON.stringify(await (await repos.resolveRepo()).remoteInfo(), null, 2) }],
+          read: async () => [{ uri: 'mcpeg://git/remote_info', mimeType: 'application/json', text: JSON.stringify(await repos.withRepo(undefined, (r) => r.remoteInfo()), null, 2) }],
         },
       ],
       prompts: [
@@ -146,7 +159,7 @@ export default definePlugin<GitConfig>({
           description: 'Guides a change through status, diff, staging and commit, with the repository state filled in.',
           arguments: [{ name: 'goal', description: 'What the change should achieve.', required: false }, { name: 'repo', description: 'Repository path (default: the workspace).' }],
           get: async (args) => {
-            const s = await (await repos.resolveRepo(args.repo || undefined)).status();
+            const s = await repos.withRepo(args.repo || undefined, (r) => r.status());
             const changed = [...s.staged, ...s.unstaged].map((f) => f.path);
             return {
               description: 'A git workflow for the current repository',
@@ -170,9 +183,7 @@ export default definePlugin<GitConfig>({
           description: 'A commit message suggestion built from the staged diff.',
           arguments: [{ name: 'repo', description: 'Repository path (default: the workspace).' }],
           get: async (args) => {
-            const r = await repos.resolveRepo(args.repo || undefined);
-            const sug = await r.commitMessageSuggestion();
-            const d = await r.diff({ staged: true });
+            const [sug, d] = await repos.withRepo(args.repo || undefined, async (r) => [await r.commitMessageSuggestion(), await r.diff({ staged: true })] as const);
             return {
               description: `Suggested: ${sug.subject}`,
               messages: [{
