@@ -60,7 +60,7 @@ export async function startAdminServer(gw: Gateway, opts: AdminServerOptions = {
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const t0 = performance.now();
     const method = req.method ?? 'GET';
-    const path = new URL(req.url ?? '/', 'http://admin').pathname.replace(/(.)\/+$/, '$1');
+    const path = trimSlashes(new URL(req.url ?? '/', 'http://admin').pathname);
     let who: Identity | undefined;
     let route = path;
     let params: Record<string, string> = {};
@@ -131,4 +131,11 @@ export async function startAdminServer(gw: Gateway, opts: AdminServerOptions = {
   else if (cfg.keys.length === 0) log.warn({ url }, 'admin API has no keys (admin.keys): every request is refused with 401');
   log.info({ url, keys: cfg.keys.map((k) => `${k.name} (${k.role})`) }, 'admin API listening');
   return { url, close };
+}
+
+/** "/admin/x///" → "/admin/x" ("/" stays): a loop, since a regex over a run of slashes is quadratic. */
+function trimSlashes(path: string): string {
+  let end = path.length;
+  while (end > 1 && path.charCodeAt(end - 1) === 0x2f) end--;
+  return end === path.length ? path : path.slice(0, end);
 }

@@ -109,7 +109,7 @@ export function baseUrlOf(doc: Record<string, unknown>, configured: string | und
   if (configured) return configured;
   const server = (Array.isArray(doc.servers) ? doc.servers[0] : undefined) as { url?: string; variables?: Record<string, { default?: string }> } | undefined;
   if (!server?.url) throw new SpecLoadError(`${source}: the document lists no servers; set base_url`);
-  const url = server.url.replace(/\{([^}]+)\}/g, (_m, v: string) => server.variables?.[v]?.default ?? `{${v}}`);
+  const url = server.url.replace(/\{([^{}]+)\}/g, (_m, v: string) => server.variables?.[v]?.default ?? `{${v}}`);
   let href: string;
   try {
     href = new URL(url, isUrl(source) ? source : undefined).href;

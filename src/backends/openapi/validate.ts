@@ -42,7 +42,7 @@ export async function validateSpec(doc: Record<string, unknown>, opts: { remoteR
   const ids = new Map<string, string>();
   forEachOperation(doc, (op) => {
     const declared = new Set(op.parameters.filter((p) => p.in === 'path').map((p) => p.name));
-    for (const m of op.path.matchAll(/\{([^}]+)\}/g)) {
+    for (const m of op.path.matchAll(/\{([^{}]+)\}/g)) {
       if (!declared.has(m[1])) problems.push({ pointer: op.pointer, message: `path parameter {${m[1]}} of ${op.path} is not declared in parameters (in: path)`, severity: 'error' });
     }
     for (const p of op.parameters) {

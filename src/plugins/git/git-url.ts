@@ -34,7 +34,29 @@ export function stripCredentials(url: string): { url: string; stripped: boolean 
   return { url: `${url.slice(0, start)}${keep}${hostPart}${tail}`, stripped: true };
 }
 
-/** Strips credentials from every URL found in free text (git's stderr, push output). */
+const SCHEME_CHAR = /[a-z0-9+.-]/i;
+const LETTER = /[a-z]/i;
+const URL_END = /[\s'"<>]/;
+
+/**
+ * Strips credentials from every URL found in free text (git's stderr, push output): each
+ * `scheme://...` up to whitespace, a quote or an angle bracket. A scan from each "://",
+ * linear in the text: the regex it replaces (`[a-z][a-z0-9+.-]*://...`) was quadratic on a
+ * long run of letters, and git echoes a client's commit message.
+ */
 export function redactCredentials(text: string): string {
-  return text.replace(/[a-z][a-z0-9+.-]*:\/\/[^\s'"<>]+/gi, (m) => stripCredentials(m).url);
+  let out = '';
+  let last = 0;
+  for (let i = text.indexOf('://'); i !== -1; i = text.indexOf('://', i + 3)) {
+    if (i < last) continue;
+    let s = i;
+    while (s > last && SCHEME_CHAR.test(text[s - 1])) s--;
+    while (s < i && !LETTER.test(text[s])) s++;
+    let e = i + 3;
+    while (e < text.length && !URL_END.test(text[e])) e++;
+    if (s === i || e === i + 3) continue;
+    out += text.slice(last, s) + stripCredentials(text.slice(s, e)).url;
+    last = e;
+  }
+  return last === 0 ? text : out + text.slice(last);
 }

@@ -1,48 +1,25 @@
 /**
- * Key patterns and search ranking. Patterns come from clients, so they are never turned into
- * a RegExp: a user regex could be invalid or backtrack catastrophically. `*` matches any run
- * of characters, `?` exactly one, `\` makes the next character literal; everything else is literal.
+ * Key patterns and search ranking. Patterns come from clients: `*` matches any run of
+ * characters, `?` exactly one, `\` makes the next character literal; everything else is
+ * literal. A pattern is compiled once to RE2 (re2js), whose matching is linear in the key:
+ * a backtracking wildcard matcher costs pattern × key per key, and `list` runs it over
+ * every key (10,000 keys of 255 characters and a 120-star pattern took a second).
  */
-
-type Token = { star: true } | { star: false; any: boolean; ch: string };
+import { RE2JS } from 're2js';
 
 export function compileGlob(pattern: string): (text: string) => boolean {
-  const tokens: Token[] = [];
+  let re = '';
   const chars = Array.from(pattern); // code points, so `?` matches one character, not half a surrogate pair
   for (let i = 0; i < chars.length; i++) {
     const c = chars[i];
     if (c === '*') {
-      if (!tokens.at(-1)?.star) tokens.push({ star: true });
-    } else if (c === '?') tokens.push({ star: false, any: true, ch: '' });
-    else if (c === '\\' && i + 1 < chars.length) tokens.push({ star: false, any: false, ch: chars[++i] });
-    else tokens.push({ star: false, any: false, ch: c });
+      if (!re.endsWith('.*')) re += '.*';
+    } else if (c === '?') re += '.';
+    else if (c === '\\' && i + 1 < chars.length) re += RE2JS.quote(chars[++i]);
+    else re += RE2JS.quote(c);
   }
-  return (text) => matchTokens(tokens, Array.from(text));
-}
-
-/** Iterative wildcard match, backtracking only to the last star: O(pattern × text) worst case. */
-function matchTokens(p: Token[], t: string[]): boolean {
-  let pi = 0;
-  let ti = 0;
-  let star = -1;
-  let mark = 0;
-  while (ti < t.length) {
-    const tok = p[pi];
-    if (tok && !tok.star && (tok.any || tok.ch === t[ti])) {
-      pi++;
-      ti++;
-    } else if (tok?.star) {
-      star = pi++;
-      mark = ti;
-    } else if (star !== -1) {
-      pi = star + 1;
-      ti = ++mark;
-    } else {
-      return false;
-    }
-  }
-  while (p[pi]?.star) pi++;
-  return pi === p.length;
+  const compiled = RE2JS.compile(`^${re}$`, RE2JS.DOTALL);
+  return (text) => compiled.test(text);
 }
 
 /**
