@@ -6,7 +6,7 @@
  * (issue #14, item 3a); to send a secret somewhere new, send the secret itself.
  */
 import type { Config } from '../config/schema.js';
-import { hideSecrets, REDACTED } from '../config/secret-fields.js';
+import { hideInText, hideSecrets, REDACTED } from '../config/secret-fields.js';
 import { sameDestination } from './destination.js';
 import { AdminError } from './http.js';
 
@@ -28,6 +28,13 @@ const own = (o: unknown, k: string): unknown => (isObj(o) && Object.hasOwn(o, k)
 
 function put(o: Obj, k: string, v: unknown): void {
   Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
+}
+
+/** The running object's keys by the form GET shows them in, for keys that hide something. */
+function hiddenKeys(current: unknown): Map<string, string> {
+  const out = new Map<string, string>();
+  if (isObj(current)) for (const k of Object.keys(current)) if (k.includes('://')) out.set(hideInText(k), k);
+  return out;
 }
 
 function walk(next: unknown, current: unknown, shown: unknown, path: string[], from: string[], restored: Restored[]): unknown {
@@ -52,7 +59,12 @@ function walk(next: unknown, current: unknown, shown: unknown, path: string[], f
   }
   if (isObj(next)) {
     const out: Obj = {};
-    for (const [k, x] of Object.entries(next)) put(out, k, walk(x, own(current, k), own(shown, k), [...path, k], [...from, k], restored));
+    for (const [k, x] of Object.entries(next)) {
+      // A key GET showed with hidden user info (git's url.<base>.insteadOf) is the running key.
+      const real = k.includes(REDACTED) ? hiddenKeys(current).get(k) : k;
+      if (real === undefined) throw new AdminError('MCPEG_ERR_INVALID_PARAMS', `${[...path, k].join('.')}: "${REDACTED}" in a key keeps a running key, but there is none here that reads so; send the key itself`);
+      put(out, real, walk(x, own(current, real), own(shown, k), [...path, real], [...from, real], restored));
+    }
     return out;
   }
   return next;

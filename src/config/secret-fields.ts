@@ -63,6 +63,8 @@ function words(name: string): string[] {
 
 /** Whether a value under this key (an object key, a flag or a query parameter name) is a credential. */
 export function isSecretName(name: string, opts: { flag?: boolean; query?: boolean } = {}): boolean {
+  // git's http.extraHeader (and http.<url>.extraHeader) is a whole header line, credentials included.
+  if (/extraheader$/i.test(name.slice(-32))) return true;
   const w = words(name);
   if (w.length === 0 || (w.length > 1 && NOT_THE_VALUE.has(w[w.length - 1]))) return false;
   if (opts.query === true && w.length === 1 && w[0] === 'key') return true;
@@ -253,8 +255,9 @@ export function hideSecrets(v: unknown, sink?: SecretSink, parent = ''): unknown
       report(sink, x, 'sure');
       hidden = REDACTED;
     } else hidden = hideInText(x, sink);
-    // Own data properties only, whatever the key ("__proto__" included).
-    Object.defineProperty(out, k, { value: hidden, enumerable: true, writable: true, configurable: true });
+    // Own data properties only, whatever the key ("__proto__" included). A key can hold a URL
+    // too (git's url.<base>.insteadOf): its user info is hidden like a value's.
+    Object.defineProperty(out, k.includes('://') ? hideInText(k, sink) : k, { value: hidden, enumerable: true, writable: true, configurable: true });
   }
   return out;
 }

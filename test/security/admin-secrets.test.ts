@@ -45,6 +45,8 @@ const S = {
   apiKey: 'plugin-api-key-5d3f1b9a7e',
   privateKey: 'plugin-private-key-2c4e6a8b0d',
   pluginUrlPw: 'plugin-url-p@ss-0e8c6a4b2d',
+  gitHeader: 'git-extra-header-6b8d0f2a4c',
+  gitUrlPw: 'git-insteadof-pw-3a5c7e9b1d',
 };
 
 const BAG = `export default { name: 'bag', version: '1.0.0', start(config, ctx) { ctx.log.info({ config }, 'bag plugin started'); return { tools: [] }; } };\n`;
@@ -91,6 +93,8 @@ describe('admin API: secrets stay where the config file put them (issue 14, item
           },
         },
         plugins: [
+          // git settings the operator gives the git plugin: a header line and a URL with credentials in a key.
+          { name: 'git', config: { config: { 'http.extraHeader': `Authorization: Bearer ${S.gitHeader}`, [`url.https://u:${S.gitUrlPw}@git.example/.insteadOf`]: 'https://git.example/', 'user.name': 'operator' } } },
           {
             name: 'bag',
             module: bag,
@@ -178,10 +182,10 @@ describe('admin API: secrets stay where the config file put them (issue 14, item
     const bag = (await g.admin('GET', '/admin/plugins/bag/config')).body.config;
     const elsewhere = await g.admin('PUT', '/admin/plugins/bag/config', { ...bag, upstream: `${evil.url}/v1` });
     assert.equal(elsewhere.status, 400, JSON.stringify(elsewhere.body));
-    assert.match(elsewhere.body.error.message, /plugins\.0\.config\.github_token/);
+    assert.match(elsewhere.body.error.message, /plugins\.1\.config\.github_token/);
     const same = await g.admin('PUT', '/admin/plugins/bag/config', bag);
     assert.equal(same.status, 200, JSON.stringify(same.body));
-    assert.equal((g.gw.config.plugins[0].config as Record<string, unknown>).github_token, S.ghToken, 'kept');
+    assert.equal((g.gw.config.plugins.find((p) => p.name === 'bag')!.config as Record<string, unknown>).github_token, S.ghToken, 'kept');
   });
 
   it('(b) an undeclared *_env is a config error over the API; a declared one cannot move to a new host', async () => {
@@ -216,13 +220,14 @@ describe('admin API: secrets stay where the config file put them (issue 14, item
       ...(await Promise.all(['api', 'envapi', 'urls', 'tokenuser', 'prog', 'bag'].map((n) => g.admin('GET', `/admin/services/${n}`)))),
       await g.admin('GET', '/admin/plugins/bag/config'),
       await g.admin('GET', '/admin/plugins/bag'),
+      await g.admin('GET', '/admin/plugins/git/config'),
     ];
     for (const a of answers) {
       assert.equal(a.status, 200, a.text);
       assert.deepEqual(leaked(a.text), [], a.text);
     }
     const cfg = answers[0].body.config;
-    const bag = cfg.plugins[0].config;
+    const bag = cfg.plugins.find((p: { name: string }) => p.name === 'bag').config;
     assert.equal(bag.max_tokens, 4096, 'numbers are not secrets');
     assert.equal(bag.hash_key, 'session');
     assert.equal(bag.tokenizer, 'cl100k');
