@@ -21,6 +21,7 @@ import type { HttpContext } from '../../src/middleware/context.js';
 import { createHttpServer, type HttpRoutes } from '../../src/transport/inbound/http-server.js';
 import type { StreamableHttpEndpoint } from '../../src/transport/inbound/streamable-http.js';
 import { MCP_HEADERS, rawSession, readSse, startGateway, waitFor, type SseEvent } from '../helpers/gateway.js';
+import { sessionFingerprint } from '../../src/protocol/fingerprint.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'mcpeg-mw-'));
 const paths = { data: join(dir, 'data'), workspace: join(dir, 'workspace') };
@@ -515,7 +516,7 @@ describe('access log', () => {
     assert.equal(typeof line.ms, 'number');
     assert.ok((line.bytes as number) > init.body.length, `bytes ${line.bytes}`);
     assert.equal(line.ip, '203.0.113.77');
-    assert.equal(line.session, sessionId, 'from the response header on initialize');
+    assert.equal(line.session, sessionFingerprint(sessionId), 'from the response header on initialize');
     assert.equal(line.ua, 'mw-test/1.0');
     const text = JSON.stringify(gw.lines);
     for (const secret of ['sk-secret-123', 'key-secret-456', 'cookie-secret-789', 'query-secret']) assert.ok(!text.includes(secret), secret);
@@ -524,7 +525,7 @@ describe('access log', () => {
     const id = String(bad.headers['x-request-id']);
     assert.match(id, /^[0-9a-f-]{36}$/, 'an invalid incoming id is replaced');
     const second = await waitFor(() => requests().find((l) => l.reqId === id), 'the second line');
-    assert.equal(second.session, sessionId, 'from the request header');
+    assert.equal(second.session, sessionFingerprint(sessionId), 'from the request header');
     assert.equal(second.ip, '127.0.0.1', 'no X-Forwarded-For: the proxy itself');
   });
 
@@ -540,7 +541,7 @@ describe('access log', () => {
     const line = await waitFor(() => requests().find((l) => l.reqId === 'sse-stream-1'), 'the stream line');
     assert.equal(line.method, 'GET');
     assert.equal(line.status, 200);
-    assert.equal(line.session, s.sessionId);
+    assert.equal(line.session, sessionFingerprint(s.sessionId));
     assert.ok(requests().length > before);
   });
 

@@ -13,6 +13,7 @@ import { createGateway, type Gateway } from '../../src/gateway.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { configSecrets } from '../../src/observability/secrets.js';
 import { connectClient, freePort, ROOT } from '../helpers/gateway.js';
+import { sessionFingerprint } from '../../src/protocol/fingerprint.js';
 import { startRecorder, type HttpRecorder } from '../helpers/http-recorder.js';
 
 const HELLO = join(ROOT, 'examples/plugins/hello-plugin.mjs');
@@ -98,7 +99,7 @@ describe('metrics and logs after real traffic', () => {
     assert.ok(failed.length >= 1, 'a line for the failed call');
     const line = failed.at(-1)!;
     assert.equal(line.level, 40, 'logged as a warning');
-    assert.equal(line.session, sid);
+    assert.equal(line.session, sessionFingerprint(sid!));
     assert.equal(line.backend, 'down');
     assert.equal(line.code, 'MCPEG_ERR_UPSTREAM_UNREACHABLE');
     assert.equal(line.method, 'tools/call');

@@ -872,9 +872,13 @@ describe('npm pack, then npm install -g of the tarball', () => {
     const gw = await startListening(process.execPath, argv.slice(1), { cwd: app, env });
     const probe = (e: NodeJS.ProcessEnv) => sh(process.execPath, healthcheck.slice(1), { env: e, timeout: 10_000 });
     assert.equal(probe(env).status, 0, 'HEALTHCHECK passes while the gateway serves');
-    // Probes arrive with the pod IP as Host: health is not Host-checked, /mcp is.
-    assert.equal((await get(port, '/health/live', '10.1.2.3:8080')).status, 200);
-    assert.equal((await get(port, '/health/ready', '10.1.2.3:8080')).status, 200);
+    // Every endpoint is Host-checked (DNS rebinding): the Deployment's probes send Host: localhost,
+    // which is always accepted; the pod IP as Host is refused like any unlisted name.
+    const deployment = readFileSync(join(DEPLOY, 'k8s/deployment.yaml'), 'utf8');
+    assert.equal(deployment.match(/- name: Host\n\s+value: localhost/g)?.length, 2, 'both probes send Host: localhost');
+    assert.equal((await get(port, '/health/live', 'localhost')).status, 200);
+    assert.equal((await get(port, '/health/ready', 'localhost')).status, 200);
+    assert.equal((await get(port, '/health/ready', '10.1.2.3:8080')).status, 403);
     const init = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '1' } } });
     const refused = await get(port, '/mcp', '10.1.2.3:8080', 'POST', init);
     assert.equal(refused.status, 403, refused.body);
