@@ -20,6 +20,13 @@ export interface LegacySseDeps {
   keepAliveMs: number;
 }
 
+/**
+ * Bytes written to a stream and not yet taken by its client (node's buffer and the
+ * socket's) past which the client is dropped. A single larger message still goes out whole
+ * when the client has kept up: the check is made before each write.
+ */
+export const MAX_UNREAD_BYTES = 16 * 1024 * 1024;
+
 export class LegacySseEndpoint {
   private readonly connections = new Map<string, { conn: ChannelConnection; res: ServerResponse }>();
 
@@ -39,7 +46,16 @@ export class LegacySseEndpoint {
     }
     res.writeHead(200, SSE_HEADERS);
     const conn = new ChannelConnection(this.viewId, this.deps.sessions, this.deps.dispatch, (msg) => {
-      if (!res.writableEnded) res.write(sseEvent(JSON.stringify(msg), undefined, 'message'));
+      if (res.writableEnded || res.destroyed) return;
+      // Every POST is answered 202 at once and its answers go down this stream, read or not:
+      // a client that stops reading would have the gateway buffer for it without a bound.
+      // Past MAX_UNREAD_BYTES unread it is a slow consumer: the stream (and its session) ends.
+      if (res.writableLength > MAX_UNREAD_BYTES) {
+        this.deps.log.warn({ unreadBytes: res.writableLength }, 'legacy SSE client does not read its stream; closing it');
+        res.destroy();
+        return;
+      }
+      res.write(sseEvent(JSON.stringify(msg), undefined, 'message'));
     });
     conn.clientIp = contextOf(req)?.clientIp ?? req.socket.remoteAddress;
     this.connections.set(conn.id, { conn, res });
