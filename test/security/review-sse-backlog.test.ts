@@ -4,8 +4,11 @@
  * is answered 202 at once, and every answer and notification is written to the stream
  * whether or not the client reads it, so the gateway's write buffer for that one socket
  * grew without a bound (here ~60 MB from six 200-byte POSTs; any number more would do).
- * A stream whose client has left more than a bounded backlog unread is now closed (and
- * its session with it), as a slow consumer.
+ * Streamable HTTP had the same hole: a POST answered as SSE (progress, then the answer)
+ * held everything for a client that read nothing (60 MB from one call here).
+ * A stream whose client has left more than MAX_UNREAD_BYTES (sse.ts) unread is now
+ * dropped as a slow consumer: a legacy SSE stream with its session; a Streamable HTTP
+ * stream alone (its events stay resumable from the event store).
  */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -51,5 +54,36 @@ describe('review: a legacy SSE client that does not read its stream cannot make 
     }
     // The session goes once its stream is dropped: a ping on it is then 404.
     await waitFor(async () => (await send({ jsonrpc: '2.0', id: 100, method: 'ping' })) === 404 || undefined, 'the gateway to drop the stream of a client that reads nothing', 20_000, 200);
+  });
+});
+
+describe('review: a Streamable HTTP client that does not read its POST stream cannot make the gateway buffer without a bound', { timeout: 60_000 }, () => {
+  let gw: Awaited<ReturnType<typeof startGateway>>;
+  let sock: Socket | undefined;
+  after(async () => {
+    sock?.destroy();
+    await gw?.close();
+  });
+
+  it('one call streaming 60 MB of progress to a POST stream nobody reads: the gateway ends that stream instead of holding it all', async () => {
+    gw = await startGateway({ backends: abuse });
+    const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
+    const init = await fetch(gw.url, { method: 'POST', headers, body: JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'sloth', version: '1' } } }) });
+    await init.text();
+    const sid = init.headers.get('mcp-session-id')!;
+    const { port, pathname } = new URL(gw.url);
+    sock = connect(Number(port), '127.0.0.1');
+    const seen = { text: '', closed: false };
+    sock.on('data', (d: Buffer) => void (seen.text += d.toString('latin1')));
+    sock.on('close', () => void (seen.closed = true));
+    sock.on('error', () => {});
+    sock.pause();
+    const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'abuse__flood', arguments: { count: 240, size: 250_000 }, _meta: { progressToken: 'p' } } });
+    sock.write(`POST ${pathname} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nMcp-Session-Id: ${sid}\r\nMcp-Protocol-Version: 2025-11-25\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    // The call is over (every notification has been written, or dropped) once the metrics count it.
+    await waitFor(async () => /mcpeg_mcp_requests_total\{[^}]*tool="flood"[^}]*\} 1/.test(await (await fetch(`${gw.base}/metrics`)).text()) || undefined, 'the flood call to finish', 20_000, 100);
+    sock.resume();
+    await waitFor(() => seen.closed || /"id":1,"result"/.test(seen.text) || undefined, 'the stream to end', 20_000);
+    assert.doesNotMatch(seen.text, /"id":1,"result"/, `the gateway held the whole stream (${seen.text.length} bytes) for a client that read nothing`);
   });
 });

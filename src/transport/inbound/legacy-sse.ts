@@ -10,7 +10,7 @@ import type { SessionManager } from '../../protocol/sessions.js';
 import { ChannelConnection } from './channel.js';
 import { contextOf } from '../../middleware/context.js';
 import { accepts, readJsonRpcPost, sendError } from './http-util.js';
-import { keepAlive, SSE_HEADERS, sseEvent } from './sse.js';
+import { keepAlive, SSE_HEADERS, sseEvent, writeSse } from './sse.js';
 
 export interface LegacySseDeps {
   sessions: SessionManager;
@@ -19,13 +19,6 @@ export interface LegacySseDeps {
   maxBodyBytes: number;
   keepAliveMs: number;
 }
-
-/**
- * Bytes written to a stream and not yet taken by its client (node's buffer and the
- * socket's) past which the client is dropped. A single larger message still goes out whole
- * when the client has kept up: the check is made before each write.
- */
-export const MAX_UNREAD_BYTES = 16 * 1024 * 1024;
 
 export class LegacySseEndpoint {
   private readonly connections = new Map<string, { conn: ChannelConnection; res: ServerResponse }>();
@@ -46,16 +39,10 @@ export class LegacySseEndpoint {
     }
     res.writeHead(200, SSE_HEADERS);
     const conn = new ChannelConnection(this.viewId, this.deps.sessions, this.deps.dispatch, (msg) => {
-      if (res.writableEnded || res.destroyed) return;
       // Every POST is answered 202 at once and its answers go down this stream, read or not:
-      // a client that stops reading would have the gateway buffer for it without a bound.
-      // Past MAX_UNREAD_BYTES unread it is a slow consumer: the stream (and its session) ends.
-      if (res.writableLength > MAX_UNREAD_BYTES) {
-        this.deps.log.warn({ unreadBytes: res.writableLength }, 'legacy SSE client does not read its stream; closing it');
-        res.destroy();
-        return;
-      }
-      res.write(sseEvent(JSON.stringify(msg), undefined, 'message'));
+      // past MAX_UNREAD_BYTES unread the stream (and with it the session) ends.
+      const open = !res.destroyed;
+      if (!writeSse(res, sseEvent(JSON.stringify(msg), undefined, 'message')) && open && res.destroyed) this.deps.log.warn('a legacy SSE client left its stream unread past the limit; closed it');
     });
     conn.clientIp = contextOf(req)?.clientIp ?? req.socket.remoteAddress;
     this.connections.set(conn.id, { conn, res });
