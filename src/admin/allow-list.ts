@@ -1,9 +1,10 @@
 /**
  * What the admin API may start: a change that would launch a program the running config
  * does not already launch in the same way (a new or changed `command`, its args, env or
- * cwd; a plugin module that is not a built-in) is refused unless the program resolves to
- * a path in admin.allowed_commands or admin.allow.programs (privileged.ts). Programs are resolved the way they will be run
- * (absolute path, or a bare name on the PATH the child gets); nothing runs through a shell.
+ * cwd, a command tool's input_schema; a plugin module that is not a built-in) is refused
+ * unless the program resolves to a path in admin.allowed_commands or admin.allow.programs
+ * (privileged.ts). Programs are resolved the way they will be run (absolute path, or a
+ * bare name on the PATH the child gets); nothing runs through a shell.
  */
 import { realpathSync } from 'node:fs';
 import { isDeepStrictEqual } from 'node:util';
@@ -29,7 +30,9 @@ export function launchesOf(c: Readonly<Config>): Launch[] {
     } else if (b.type === 'command') {
       for (const [tool, t] of Object.entries(b.tools)) {
         const pathEnv = t.env.PATH ?? b.env.PATH ?? (b.env_allow.includes('PATH') ? process.env.PATH : undefined);
-        out.push({ where: `backends.${name}.tools.${tool}.command`, program: t.command, spec: [t.args, t.stdin, t.env, t.cwd, b.env, b.env_allow, b.cwd], pathEnv });
+        // input_schema too: it is what keeps a client's value from becoming options of the
+        // program (a pattern), or several arguments (an array spread by a whole placeholder).
+        out.push({ where: `backends.${name}.tools.${tool}.command`, program: t.command, spec: [t.args, t.stdin, t.env, t.cwd, b.env, b.env_allow, b.cwd, t.input_schema], pathEnv });
       }
     }
   }

@@ -133,5 +133,12 @@ export async function readAdminBody(req: IncomingMessage, limit: number, yaml: b
   }
   const doc = parseDocument(text, { prettyErrors: true });
   if (doc.errors.length) throw new AdminError('MCPEG_ERR_PARSE', `body is not valid YAML: ${doc.errors.map((e) => e.message.split('\n')[0]).join('; ')}`);
-  return checked({ value: doc.toJS() ?? {}, type: 'yaml' });
+  let value: unknown;
+  try {
+    // toJS refuses alias expansions past maxAliasCount ("billion laughs") by throwing.
+    value = doc.toJS() ?? {};
+  } catch (err) {
+    throw new AdminError('MCPEG_ERR_PARSE', `body is not valid YAML: ${(err as Error).message}`);
+  }
+  return checked({ value, type: 'yaml' });
 }

@@ -13,7 +13,10 @@
  *   credential itself (`token_url`, `token_env`, `password_file`); a bare `key` or
  *   `hash_key` names a lookup, not a credential (but `?key=` in a URL is one);
  * - in `args`, the value after a flag with such a name (`--token X`), after `=`
- *   (`--api-key=X`), or the value of a header line (`Authorization: Bearer X`);
+ *   (`--api-key=X`), of an assignment (`API_KEY=X`, as `docker -e` takes it), or of a
+ *   header line (`Authorization: Bearer X`), also inside another flag's value
+ *   (`--header=Authorization: Bearer X`, `http.extraHeader=Authorization: Bearer X`);
+ * - the values of a REST tool's `query` map under such names, bare `key` included (as in a URL);
  * - in any URL inside a string: the user info (`https://user:pw@host`, `https://tok@host`,
  *   found the way the WHATWG URL parser finds it, so a password containing "@" is hidden
  *   whole) and the values of query or fragment parameters with such names (`?api_key=`,
@@ -185,8 +188,10 @@ export function hideInText(s: string, sink?: SecretSink): string {
 const FLAG = /^--?([A-Za-z][A-Za-z0-9_.-]*)$/;
 const FLAG_VALUE = /^(--?([A-Za-z][A-Za-z0-9_.-]*)=)([^]*)$/;
 const HEADER_LINE = /^([A-Za-z0-9-]{1,64}):[ \t]*([^]+)$/;
+/** `NAME=value`: an environment assignment (`docker -e`), a config setting (`git -c`, `--set`). */
+const ASSIGNMENT = /^([A-Za-z_][A-Za-z0-9_.-]{0,127})=([^]+)$/;
 
-/** Program arguments with secret flag values hidden: `--token X`, `--api-key=X`, `Authorization: Bearer X`. */
+/** Program arguments with secret flag values hidden: `--token X`, `--api-key=X`, `Authorization: Bearer X`, `API_KEY=X`. */
 function hideArgs(args: readonly unknown[], sink: SecretSink | undefined): unknown[] {
   let secretNext = false;
   return args.map((a) => {
@@ -207,18 +212,38 @@ function hideArgs(args: readonly unknown[], sink: SecretSink | undefined): unkno
       secretNext = a.startsWith('--') && isSecretName(flag[1], { flag: true });
       return a;
     }
-    const withValue = FLAG_VALUE.exec(a);
-    if (withValue && a.startsWith('--') && isSecretName(withValue[2], { flag: true }) && withValue[3]) {
+    return hideArg(a, sink);
+  });
+}
+
+/**
+ * One argument that is not a lone flag. A value can nest another form, so each part is
+ * judged again: `--env=API_KEY=X`, `--header=Authorization: Bearer X`,
+ * `http.extraHeader=Authorization: Bearer X` (git -c).
+ */
+function hideArg(a: string, sink: SecretSink | undefined): string {
+  const withValue = FLAG_VALUE.exec(a);
+  if (withValue && withValue[3]) {
+    if (a.startsWith('--') && isSecretName(withValue[2], { flag: true })) {
       report(sink, withValue[3], 'sure');
       return `${withValue[1]}${REDACTED}`;
     }
-    const header = HEADER_LINE.exec(a);
-    if (header && !a.includes('://') && isSecretName(header[1])) {
-      reportHeader(sink, header[2], 'sure');
-      return `${header[1]}: ${REDACTED}`;
+    return withValue[1] + hideArg(withValue[3], sink);
+  }
+  const header = HEADER_LINE.exec(a);
+  if (header && !a.includes('://') && isSecretName(header[1])) {
+    reportHeader(sink, header[2], 'sure');
+    return `${header[1]}: ${REDACTED}`;
+  }
+  const assignment = ASSIGNMENT.exec(a);
+  if (assignment) {
+    if (isSecretName(assignment[1])) {
+      report(sink, assignment[2], 'sure');
+      return `${assignment[1]}=${REDACTED}`;
     }
-    return hideInText(a, sink);
-  });
+    return `${assignment[1]}=${hideArg(assignment[2], sink)}`;
+  }
+  return hideInText(a, sink);
 }
 
 /** A header value and, for `Bearer x`/`Basic x`, the credential alone. */
@@ -251,7 +276,7 @@ export function hideSecrets(v: unknown, sink?: SecretSink, parent = ''): unknown
         reportHeader(sink, x, isSecretName(k) ? 'sure' : 'maybe');
         hidden = REDACTED;
       }
-    } else if ((parent === 'auth' && AUTH_SECRETS.has(k)) || isSecretName(k)) {
+    } else if ((parent === 'auth' && AUTH_SECRETS.has(k)) || isSecretName(k, { query: parent === 'query' })) {
       report(sink, x, 'sure');
       hidden = REDACTED;
     } else hidden = hideInText(x, sink);

@@ -58,7 +58,8 @@ export function commandInstance(spec: CommandBackendSpec): PluginInstance {
       ...(t.output_schema ? { outputSchema: t.output_schema } : {}),
       ...(t.annotations ? { annotations: t.annotations } : {}),
       async handler(args, ctx) {
-        const get = (ref: string) => (args[ref] === null ? undefined : args[ref]);
+        // Own properties only: an absent "constructor" argument must not read Object.prototype's.
+        const get = (ref: string) => (Object.hasOwn(args, ref) && args[ref] !== null ? args[ref] : undefined);
         // Waiting for a slot (max_concurrency) counts against the tool's timeout.
         const deadline = Date.now() + timeoutMs;
         const release = await limit.acquire(ctx.signal, timeoutMs);

@@ -99,10 +99,17 @@ export class ChannelConnection {
   private async serveStateless(m: JsonRpcRequest): Promise<void> {
     let s: ClientSession;
     try {
-      // One connection, many stateless requests: bounded like one session's (server.max_inflight_per_session).
+      // The in-flight maps are keyed by request id: a second request with the id of one in
+      // flight would replace it there and go uncounted (and uncancellable). JSON-RPC 2.0 §4:
+      // an id identifies one request; reusing it while the first runs is an invalid request.
+      if (this.stateless.has(m.id) || this.listens.has(m.id)) {
+        throw new GatewayError('MCPEG_ERR_INVALID_REQUEST', `Invalid Request: id ${JSON.stringify(m.id)} is already used by a request in flight on this connection`);
+      }
+      // One connection, many stateless requests (listen streams included): bounded like one session's (server.max_inflight_per_session).
       const max = this.dispatch.maxInflightPerSession;
-      if (max && this.stateless.size >= max) {
-        throw new GatewayError('MCPEG_ERR_SESSION_BUSY', `this connection has ${this.stateless.size} requests in flight (server.max_inflight_per_session); wait for answers before sending more`, { retryAfterMs: 1000 });
+      const inFlight = this.stateless.size + this.listens.size;
+      if (max && inFlight >= max) {
+        throw new GatewayError('MCPEG_ERR_SESSION_BUSY', `this connection has ${inFlight} requests in flight (server.max_inflight_per_session); wait for answers before sending more`, { retryAfterMs: 1000 });
       }
       const env = readEnvelope(m, undefined);
       if (m.method === 'subscriptions/listen') return this.listen(m);

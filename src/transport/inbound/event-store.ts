@@ -33,7 +33,8 @@ interface Stored {
   readonly id: string;
   readonly streamId: string;
   readonly seq: number;
-  readonly data: string;
+  /** Emptied when the event is dropped: the global list may still reference it for a while. */
+  data: string;
   readonly owner: SessionEvents;
   dropped: boolean;
 }
@@ -54,6 +55,8 @@ export class MemoryEventStore implements EventStore {
   /** Every kept event in the order appended: the global size bound drops from its head. */
   private global: Stored[] = [];
   private head = 0;
+  /** Dropped events still in global[head..]: a session's own bounds drop from the middle of it. */
+  private droppedInGlobal = 0;
   private totalBytes = 0;
   private readonly limits: EventStoreLimits;
 
@@ -100,6 +103,7 @@ export class MemoryEventStore implements EventStore {
     this.totalBytes += data.length;
     while (s.events.length > maxEvents || s.bytes > maxBytes) this.drop(s.events[0]);
     while (this.totalBytes > maxTotalBytes) this.dropOldest();
+    this.compact();
     return id;
   }
 
@@ -112,24 +116,35 @@ export class MemoryEventStore implements EventStore {
     else list.splice(list.indexOf(e), 1);
     e.owner.bytes -= e.data.length;
     this.totalBytes -= e.data.length;
+    // The global list is trimmed lazily: it must not keep the text alive meanwhile.
+    e.data = '';
+    this.droppedInGlobal++;
   }
 
   private dropOldest(): void {
     while (this.head < this.global.length) {
       const e = this.global[this.head++];
-      if (!e.dropped) {
-        this.drop(e);
-        break;
+      if (e.dropped) {
+        this.droppedInGlobal--;
+        continue;
       }
+      this.drop(e);
+      this.droppedInGlobal--; // behind head now
+      break;
     }
-    this.compact();
   }
 
-  /** The global list forgets what is gone once half of it is. */
+  /**
+   * The global list forgets what is gone once half of it is: entries behind its head
+   * (dropped by the total bound) or dropped in place (by a session's own bounds, which
+   * never move the head: without this, one session under the total bound grew it forever).
+   */
   private compact(): void {
-    if (this.head > 1024 && this.head * 2 > this.global.length) {
+    const gone = this.head + this.droppedInGlobal;
+    if (gone > 1024 && gone * 2 > this.global.length) {
       this.global = this.global.slice(this.head).filter((e) => !e.dropped);
       this.head = 0;
+      this.droppedInGlobal = 0;
     }
   }
 
@@ -151,6 +166,7 @@ export class MemoryEventStore implements EventStore {
     if (this.totalBytes === 0) {
       this.global = [];
       this.head = 0;
-    }
+      this.droppedInGlobal = 0;
+    } else this.compact();
   }
 }

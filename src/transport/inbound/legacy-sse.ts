@@ -10,7 +10,7 @@ import type { SessionManager } from '../../protocol/sessions.js';
 import { ChannelConnection } from './channel.js';
 import { contextOf } from '../../middleware/context.js';
 import { accepts, readJsonRpcPost, sendError } from './http-util.js';
-import { keepAlive, SSE_HEADERS, sseEvent } from './sse.js';
+import { keepAlive, SSE_HEADERS, sseEvent, writeSse } from './sse.js';
 
 export interface LegacySseDeps {
   sessions: SessionManager;
@@ -39,7 +39,10 @@ export class LegacySseEndpoint {
     }
     res.writeHead(200, SSE_HEADERS);
     const conn = new ChannelConnection(this.viewId, this.deps.sessions, this.deps.dispatch, (msg) => {
-      if (!res.writableEnded) res.write(sseEvent(JSON.stringify(msg), undefined, 'message'));
+      // Every POST is answered 202 at once and its answers go down this stream, read or not:
+      // past MAX_UNREAD_BYTES unread the stream (and with it the session) ends.
+      const open = !res.destroyed;
+      if (!writeSse(res, sseEvent(JSON.stringify(msg), undefined, 'message')) && open && res.destroyed) this.deps.log.warn('a legacy SSE client left its stream unread past the limit; closed it');
     });
     conn.clientIp = contextOf(req)?.clientIp ?? req.socket.remoteAddress;
     this.connections.set(conn.id, { conn, res });

@@ -33,3 +33,23 @@ export function keepAlive(res: ServerResponse, everyMs: number): () => void {
 export function primingEvent(id: string, retryMs: number): string {
   return `id: ${id}\nretry: ${retryMs}\ndata: \n\n`;
 }
+
+/**
+ * Bytes written to a stream and not yet taken by its client (node's buffer and the
+ * socket's) past which the client is a slow consumer and the stream is dropped: answers
+ * and notifications are written whether the client reads them or not, so without a bound
+ * a client that stops reading has the gateway hold everything for it. A single larger
+ * message still goes out whole when the client has kept up: the check comes before each write.
+ */
+export const MAX_UNREAD_BYTES = 16 * 1024 * 1024;
+
+/** Writes `chunk` to an open stream, or destroys the stream when its client has left more than MAX_UNREAD_BYTES unread; false when nothing was written. */
+export function writeSse(res: ServerResponse, chunk: string): boolean {
+  if (res.writableEnded || res.destroyed) return false;
+  if (res.writableLength > MAX_UNREAD_BYTES) {
+    res.destroy();
+    return false;
+  }
+  res.write(chunk);
+  return true;
+}

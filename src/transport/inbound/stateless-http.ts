@@ -24,7 +24,7 @@ import { contextOf } from '../../middleware/context.js';
 import { parseTraceparent } from '../../observability/trace.js';
 import { apiKeyFromHeaders, hashApiKey } from '../../resilience/rate-limiter.js';
 import { sendError } from './http-util.js';
-import { keepAlive, SSE_HEADERS, sseEvent } from './sse.js';
+import { keepAlive, SSE_HEADERS, sseEvent, writeSse } from './sse.js';
 
 export interface StatelessDeps {
   sessions: SessionManager;
@@ -61,8 +61,7 @@ class OneShot implements Outbound {
       this.res.writeHead(200, SSE_HEADERS);
       this.stopKeepAlive = keepAlive(this.res, this.keepAliveMs);
     }
-    this.res.write(sseEvent(JSON.stringify(msg)));
-    return true;
+    return writeSse(this.res, sseEvent(JSON.stringify(msg)));
   }
 
   isOpen(): boolean {
@@ -72,7 +71,7 @@ class OneShot implements Outbound {
   answer(r: JsonRpcResponse | undefined): void {
     this.done = true;
     this.stopKeepAlive?.();
-    if (this.res.writableEnded) return;
+    if (this.res.writableEnded || this.res.destroyed) return;
     if (this.sse) {
       if (r) this.res.write(sseEvent(JSON.stringify(r)));
       this.res.end();
@@ -146,7 +145,7 @@ export class StatelessHttp {
       remove = this.deps.sessions.addListener({
         viewId: this.viewId,
         methods: sub.methods,
-        deliver: (n) => void (!res.writableEnded && res.write(sseEvent(JSON.stringify(sub.tag(n))))),
+        deliver: (n) => void writeSse(res, sseEvent(JSON.stringify(sub.tag(n)))),
         end: () => {
           stop();
           if (res.writableEnded) return;

@@ -23,7 +23,7 @@ import { contextOf } from '../../middleware/context.js';
 import { parseTraceparent } from '../../observability/trace.js';
 import { apiKeyFromHeaders, hashApiKey } from '../../resilience/rate-limiter.js';
 import { accepts, mediaType, readJsonRpcPost, sendError } from './http-util.js';
-import { keepAlive, primingEvent, SSE_HEADERS, sseEvent } from './sse.js';
+import { keepAlive, primingEvent, SSE_HEADERS, sseEvent, writeSse } from './sse.js';
 import { StatelessHttp } from './stateless-http.js';
 import { isModernVersion } from '../../protocol/modern.js';
 import { sessionFingerprint } from '../../protocol/fingerprint.js';
@@ -91,7 +91,8 @@ class PostStream {
   private writeEvent(msg: JsonRpcMessage): void {
     const data = JSON.stringify(msg);
     const id = this.channels.events.append(this.channels.sessionId, this.streamId, data);
-    if (this.res && !this.res.writableEnded) this.res.write(sseEvent(data, id));
+    // A client that stops reading loses the stream (it can resume it from the event store with Last-Event-ID).
+    if (this.res && !writeSse(this.res, sseEvent(data, id))) this.res = null;
   }
 
   /** Attach a reconnecting client (GET with Last-Event-ID) to this still-open stream. */
@@ -172,7 +173,7 @@ class SessionChannels implements Outbound {
     if (this.standalone && !this.standalone.writableEnded) {
       const data = JSON.stringify(msg);
       const id = this.events.append(this.sessionId, this.standaloneId, data);
-      this.standalone.write(sseEvent(data, id));
+      if (!writeSse(this.standalone, sseEvent(data, id))) this.standalone = null;
       return true;
     }
     // No GET stream: use the newest POST stream still open rather than lose the message.
