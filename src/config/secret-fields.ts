@@ -266,7 +266,10 @@ export function hideSecrets(v: unknown, sink?: SecretSink, parent = ''): unknown
   const out: Record<string, unknown> = {};
   for (const [k, x] of Object.entries(v)) {
     let hidden: unknown;
-    if (typeof x !== 'string') hidden = hideSecrets(x, sink, k);
+    // Everything under a credential's name is the credential: `credentials: {user, pass}`
+    // (but the top-level `secrets` declaration lists names of variables, not values).
+    if (typeof x !== 'string' && x && typeof x === 'object' && isSecretName(k) && !(parent === '' && k === 'secrets')) hidden = hideAll(x, sink);
+    else if (typeof x !== 'string') hidden = hideSecrets(x, sink, k);
     else if (parent === 'env') {
       report(sink, x, 'maybe');
       hidden = REDACTED;
@@ -279,12 +282,41 @@ export function hideSecrets(v: unknown, sink?: SecretSink, parent = ''): unknown
     } else if ((parent === 'auth' && AUTH_SECRETS.has(k)) || isSecretName(k, { query: parent === 'query' })) {
       report(sink, x, 'sure');
       hidden = REDACTED;
-    } else hidden = hideInText(x, sink);
+    } else hidden = hideInText(hideKeyValues(x, sink), sink);
     // Own data properties only, whatever the key ("__proto__" included). A key can hold a URL
     // too (git's url.<base>.insteadOf): its user info is hidden like a value's.
     Object.defineProperty(out, k.includes('://') ? hideInText(k, sink) : k, { value: hidden, enumerable: true, writable: true, configurable: true });
   }
   return out;
+}
+
+/** Every string under a credential-named key, at any depth. */
+function hideAll(v: unknown, sink: SecretSink | undefined): unknown {
+  if (typeof v === 'string') {
+    report(sink, v, 'sure');
+    return REDACTED;
+  }
+  if (Array.isArray(v)) return v.map((x) => hideAll(x, sink));
+  if (!v || typeof v !== 'object') return v;
+  const out: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(v)) Object.defineProperty(out, k, { value: hideAll(x, sink), enumerable: true, writable: true, configurable: true });
+  return out;
+}
+
+/** Connection strings (`Server=db;User Id=app;Password=s3cret;`): the values of credential-named parts. */
+function hideKeyValues(s: string, sink: SecretSink | undefined): string {
+  if (!s.includes(';') || !s.includes('=')) return s;
+  return s
+    .split(';')
+    .map((part) => {
+      const eq = part.indexOf('=');
+      if (eq <= 0) return part;
+      const value = part.slice(eq + 1);
+      if (!value || !isSecretName(part.slice(0, eq).trim())) return part;
+      report(sink, value, 'sure');
+      return `${part.slice(0, eq + 1)}${REDACTED}`;
+    })
+    .join(';');
 }
 
 /** An `*_env` field: the name of one of the gateway's environment variables whose value the gateway sends somewhere. */

@@ -4,6 +4,7 @@
  * ones, and fans out list_changed to the sessions of a view.
  */
 import { randomUUID } from 'node:crypto';
+import { isIPv4 } from 'node:net';
 import { GatewayError } from '../errors/catalog.js';
 import type { JsonRpcNotification, JsonRpcRequest } from './jsonrpc.js';
 import { initializeResult, readInitializeParams } from './lifecycle.js';
@@ -43,6 +44,7 @@ export class SessionManager {
   private readonly lastStored = new Map<string, number>();
   /** Live sessions per client address, for max_sessions_per_client. */
   private readonly perClient = new Map<string, number>();
+  private creating = 0;
   private sweepTimer: NodeJS.Timeout | undefined;
   private closing = false;
 
@@ -91,19 +93,26 @@ export class SessionManager {
     if (!view) throw new GatewayError('MCPEG_ERR_NOT_FOUND', `no endpoint "${viewId}"`);
     const p = readInitializeParams(req);
     const perClient = this.opts.maxSessionsPerClient ?? 0;
-    if (perClient > 0 && clientIp !== undefined && (this.perClient.get(clientIp) ?? 0) >= perClient) {
-      await this.makeRoom((s) => s.clientIp === clientIp, `this client (${clientIp}) already holds ${perClient} sessions, all busy (server.max_sessions_per_client); close some first`);
+    const client = clientIp === undefined ? undefined : clientKey(clientIp);
+    if (perClient > 0 && client !== undefined && (this.perClient.get(client) ?? 0) >= perClient) {
+      await this.makeRoom((s) => s.clientIp !== undefined && clientKey(s.clientIp) === client, `this client (${client}) already holds ${perClient} sessions, all busy (server.max_sessions_per_client); close some first`);
     }
-    if (this.live.size >= this.opts.maxSessions) {
+    // `creating` counts initializes waiting on the store, so that concurrent ones cannot overshoot.
+    if (this.live.size + this.creating >= this.opts.maxSessions) {
       await this.makeRoom(() => true, `session limit reached (${this.opts.maxSessions}) and every session is busy; close sessions or raise server.max_sessions`);
     }
     const session = new ClientSession({ id, viewId, ...p }, this.host);
     session.clientIp = clientIp;
     const now = Date.now();
-    await this.store.put({ id, viewId, ...p, createdAt: now, lastSeen: now });
+    this.creating++;
+    try {
+      await this.store.put({ id, viewId, ...p, createdAt: now, lastSeen: now });
+    } finally {
+      this.creating--;
+    }
     this.live.set(id, session);
     this.lastStored.set(id, now);
-    if (clientIp !== undefined) this.perClient.set(clientIp, (this.perClient.get(clientIp) ?? 0) + 1);
+    if (client !== undefined) this.perClient.set(client, (this.perClient.get(client) ?? 0) + 1);
     return { session, result: initializeResult(view, p.protocolVersion, this.opts.instructions(viewId)) };
   }
 
@@ -121,9 +130,10 @@ export class SessionManager {
 
   private forgetClient(s: ClientSession): void {
     if (s.clientIp === undefined) return;
-    const n = (this.perClient.get(s.clientIp) ?? 1) - 1;
-    if (n > 0) this.perClient.set(s.clientIp, n);
-    else this.perClient.delete(s.clientIp);
+    const key = clientKey(s.clientIp);
+    const n = (this.perClient.get(key) ?? 1) - 1;
+    if (n > 0) this.perClient.set(key, n);
+    else this.perClient.delete(key);
   }
 
   /**
@@ -165,6 +175,12 @@ export class SessionManager {
     if (!s) {
       const rec = await this.store.get(id);
       if (!rec || rec.viewId !== viewId) return undefined;
+      // Sessions another instance opened count here too once restored: the same bound holds.
+      if (!this.live.has(id) && this.live.size + this.creating >= this.opts.maxSessions) {
+        await this.makeRoom(() => true, `session limit reached (${this.opts.maxSessions}) on this instance and every session is busy; retry on another instance or later`);
+      }
+      const again = this.live.get(id);
+      if (again) return this.touch(again);
       s = new ClientSession(rec, this.host);
       s.initialized = true;
       this.live.set(id, s);
@@ -172,11 +188,15 @@ export class SessionManager {
     } else if (s.viewId !== viewId) {
       return undefined;
     }
+    return this.touch(s);
+  }
+
+  private touch(s: ClientSession): ClientSession {
     const now = Date.now();
     s.lastSeen = now;
-    if (now - (this.lastStored.get(id) ?? 0) > TOUCH_INTERVAL_MS) {
-      this.lastStored.set(id, now);
-      void this.store.touch(id, now).catch(() => {});
+    if (now - (this.lastStored.get(s.sessionId) ?? 0) > TOUCH_INTERVAL_MS) {
+      this.lastStored.set(s.sessionId, now);
+      void this.store.touch(s.sessionId, now).catch(() => {});
     }
     return s;
   }
@@ -240,4 +260,16 @@ export class SessionManager {
     this.endListeners();
     await Promise.all([...this.live.keys()].map((id) => this.close(id, reason)));
   }
+}
+
+/**
+ * Which client an address is, for max_sessions_per_client: an IPv4 address, or an IPv6
+ * address's /64 (one host usually holds a whole /64, and rotating within it is free).
+ */
+export function clientKey(ip: string): string {
+  if (!ip.includes(':') || isIPv4(ip.replace(/^::ffff:/i, ''))) return ip.replace(/^::ffff:/i, '');
+  const head = ip.split('::')[0].split(':');
+  const tail = ip.includes('::') ? ip.split('::')[1].split(':').filter(Boolean) : [];
+  const groups = ip.includes('::') ? [...head.filter(Boolean), ...Array(8 - head.filter(Boolean).length - tail.length).fill('0'), ...tail] : head;
+  return `${groups.slice(0, 4).map((g) => (parseInt(g, 16) || 0).toString(16)).join(':')}::/64`;
 }

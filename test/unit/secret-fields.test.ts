@@ -86,3 +86,19 @@ describe('observability/secrets: what the logger scrubs', () => {
     assert.ok(!s.includes('prod'));
   });
 });
+
+describe('hideSecrets: nested credentials and connection strings', () => {
+  it('everything under a credential-named object is hidden; numbers stay', () => {
+    const out = hideSecrets({ credentials: { user: 'svc', pass: 'p-4f8a2c', nested: ['t-9b1d3e'], n: 3 } }) as { credentials: Record<string, unknown> };
+    assert.deepEqual(out.credentials, { user: REDACTED, pass: REDACTED, nested: [REDACTED], n: 3 });
+  });
+
+  it('the top-level secrets declaration (names of variables) is shown', () => {
+    assert.deepEqual((hideSecrets({ secrets: ['GITHUB_TOKEN'] }) as { secrets: string[] }).secrets, ['GITHUB_TOKEN']);
+  });
+
+  it('a connection string keeps its shape with the password hidden', () => {
+    const out = hideSecrets({ dsn: 'Server=db;User Id=app;Password=s3cr-et;Pwd=x2y;Database=main' }) as { dsn: string };
+    assert.equal(out.dsn, `Server=db;User Id=app;Password=${REDACTED};Pwd=${REDACTED};Database=main`);
+  });
+});

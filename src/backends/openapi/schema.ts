@@ -47,13 +47,13 @@ export class SchemaConverter {
       if (DROP.has(k) || k.startsWith('x-')) continue;
       if (k === 'format' && (typeof v !== 'string' || !JSON_SCHEMA_FORMATS.has(v))) continue;
       if (k === 'properties' || k === 'patternProperties' || k === '$defs' || k === 'definitions' || k === 'dependentSchemas') {
-        out[k] = Object.fromEntries(Object.entries((v ?? {}) as Schema).map(([pk, pv]) => [pk, this.convert(pv, depth + 1)]));
+        put(out, k, Object.fromEntries(Object.entries((v ?? {}) as Schema).map(([pk, pv]) => [pk, this.convert(pv, depth + 1)])));
       } else if (k === 'items' || k === 'additionalProperties' || k === 'not' || k === 'contains' || k === 'propertyNames' || k === 'if' || k === 'then' || k === 'else' || k === 'unevaluatedProperties' || k === 'unevaluatedItems' || k === 'additionalItems') {
-        out[k] = typeof v === 'boolean' ? v : Array.isArray(v) ? v.map((x) => this.convert(x, depth + 1)) : this.convert(v, depth + 1);
+        put(out, k, typeof v === 'boolean' ? v : Array.isArray(v) ? v.map((x) => this.convert(x, depth + 1)) : this.convert(v, depth + 1));
       } else if (k === 'allOf' || k === 'anyOf' || k === 'oneOf' || k === 'prefixItems') {
-        out[k] = Array.isArray(v) ? v.map((x) => this.convert(x, depth + 1)) : v;
+        put(out, k, Array.isArray(v) ? v.map((x) => this.convert(x, depth + 1)) : v);
       } else {
-        out[k] = v;
+        put(out, k, v);
       }
     }
     // OpenAPI 3.0 §4.7.24.1: nullable adds null to the allowed types (some 3.1 documents still use it).
@@ -120,4 +120,9 @@ export class SchemaConverter {
     }
     return cur;
   }
+}
+
+/** An own data property whatever the key: a document's "__proto__" is a property name, not the object's prototype. */
+function put(o: Schema, k: string, v: unknown): void {
+  Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
 }

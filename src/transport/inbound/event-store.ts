@@ -45,6 +45,9 @@ interface SessionEvents {
   seq: Map<string, number>;
 }
 
+/** Streams whose sequence a session remembers (each SSE-answered POST is one). */
+const MAX_STREAMS_PER_SESSION = 1024;
+
 export function streamOfEventId(eventId: string): string | undefined {
   const i = eventId.lastIndexOf('_');
   return i > 0 ? eventId.slice(0, i) : undefined;
@@ -84,7 +87,15 @@ export class MemoryEventStore implements EventStore {
   }
 
   private nextSeq(s: SessionEvents, streamId: string): number {
-    const seq = (s.seq.get(streamId) ?? 0) + 1;
+    const known = s.seq.get(streamId);
+    const seq = (known ?? 0) + 1;
+    if (known === undefined && s.seq.size >= MAX_STREAMS_PER_SESSION) {
+      // One entry per SSE-answered POST would grow for the session's life: the oldest
+      // stream is forgotten (a Last-Event-ID on it then finds nothing, as if expired).
+      const oldest = s.seq.keys().next().value as string;
+      s.seq.delete(oldest);
+      for (const e of s.events.filter((x) => x.streamId === oldest)) this.drop(e);
+    }
     s.seq.set(streamId, seq);
     return seq;
   }

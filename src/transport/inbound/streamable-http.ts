@@ -252,7 +252,15 @@ export class StreamableHttpEndpoint {
       sendError(res, 'MCPEG_ERR_SESSION_REQUIRED', 'Bad Request: Mcp-Session-Id header is required (send initialize first to get one)');
       return undefined;
     }
-    const s = await this.deps.sessions.get(id, this.viewId);
+    let s: ClientSession | undefined;
+    try {
+      s = await this.deps.sessions.get(id, this.viewId);
+    } catch (err) {
+      // Restoring a session another instance opened can meet this instance's session limit.
+      if (!(err instanceof GatewayError)) throw err;
+      sendError(res, err.code, err.message);
+      return undefined;
+    }
     if (!s) {
       sendError(res, 'MCPEG_ERR_SESSION_NOT_FOUND', `Session not found: ${id} (it expired or was terminated; initialize a new session)`);
       return undefined;
