@@ -182,7 +182,6 @@ export default definePlugin<EditorConfig>({
   },
 });
 
-
 /**
  * Start-up warnings for layouts the per-call checks handle but an operator should fix: a
  * root inside a protected directory (every call in it is refused), and a PATH directory
