@@ -29,6 +29,7 @@ import { StreamableHttpEndpoint } from './transport/inbound/streamable-http.js';
 import { Backend } from './upstream/backend.js';
 import { backendReplicas, relayOptions, type BackendPaths } from './backends/factory.js';
 import { pluginTransports } from './plugins/host.js';
+import { protectedPathsCache } from './config/protected.js';
 import { loadPlugin } from './plugins/loader.js';
 import { startAdminServer, type AdminServer } from './admin/server.js';
 import { sessionFingerprint } from './protocol/fingerprint.js';
@@ -157,6 +158,11 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
     for (const set of endpointSets()) if (set.streamable.viewId === s.viewId) set.streamable.sessionClosed(s);
   };
 
+  // What file plugins must not touch: from the config in force, and during a reload the incoming one too.
+  const protectedOf = protectedPathsCache({ configFile: opts.configFile });
+  let incoming: Readonly<Config> | undefined;
+  const protectedPaths = () => protectedOf(snapshot, incoming);
+
   // Plugins are backends too; their modules load (asynchronously) before anything starts.
   const pluginProblems: string[] = [];
   const loadPlugins = async () => {
@@ -164,7 +170,7 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
       if (!pc.enabled) continue;
       try {
         const loaded = await loadPlugin(pc, i, config.paths.base!);
-        const factory = pluginTransports(loaded, { base: config.paths.base!, data: config.paths.data, workspace: config.paths.workspace }, log.child({ plugin: pc.name }));
+        const factory = pluginTransports(loaded, { base: config.paths.base!, data: config.paths.data, workspace: config.paths.workspace, protectedPaths }, log.child({ plugin: pc.name }));
         backends.set(pc.name, new Backend(pc.name, pc, [{ transports: factory, weight: 1 }], log, listener));
         addEndpoints(pc.name);
       } catch (err) {
@@ -185,7 +191,7 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
     }
     const pc = cfg as PluginConfig;
     const loaded = await loadPlugin(pc, next.plugins.indexOf(pc), next.paths.base!);
-    const factory = pluginTransports(loaded, { base: next.paths.base!, data: next.paths.data, workspace: next.paths.workspace }, log.child({ plugin: pc.name }));
+    const factory = pluginTransports(loaded, { base: next.paths.base!, data: next.paths.data, workspace: next.paths.workspace, protectedPaths }, log.child({ plugin: pc.name }));
     return new Backend(pc.name, pc, [{ transports: factory, weight: 1 }], log, listener);
   };
   const reconfigure: BackendSetHost = {
@@ -218,6 +224,7 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
     // One change at a time, in arrival order.
     const run = reloading.then(async () => {
       await startBackends();
+      incoming = next;
       try {
         const r = await applySnapshot(reconfigure, next);
         metrics.configReload('success');
@@ -227,6 +234,8 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
         metrics.configReload('failure');
         log.error({ err: (err as Error).message }, 'configuration reload refused; the previous configuration keeps serving');
         throw err;
+      } finally {
+        incoming = undefined;
       }
     });
     reloading = run.catch(() => {});

@@ -5,6 +5,9 @@
  * (or `plugin`) export is a PluginDefinition; see docs/plugins.md and examples/.
  */
 import type { Logger } from '../observability/logger.js';
+import type { ProtectedPath } from '../config/protected.js';
+
+export type { ProtectedPath } from '../config/protected.js';
 
 /** A JSON Schema (draft 2020-12 subset that Ajv understands). */
 export type JsonSchema = Record<string, unknown>;
@@ -89,6 +92,14 @@ export interface PluginContext {
   readonly workspaceDir: string;
   /** Resolves a path from the plugin's config relative to the config file's directory. */
   resolvePath(p: string): string;
+  /**
+   * Paths the gateway executes or trusts (its config file, plugin modules, programs it
+   * starts and the scripts they are given, its data directory, its own code), each with
+   * the reason. A plugin that reads or changes files for a client must neither read nor
+   * change them, nor anything inside a protected directory, nor delete or move a directory
+   * that holds one. Read it at each use: a config reload changes it.
+   */
+  readonly protectedPaths: readonly ProtectedPath[];
   readonly log: Logger;
 }
 

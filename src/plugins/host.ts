@@ -6,13 +6,15 @@ import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Logger } from '../observability/logger.js';
 import { inProcessTransports, type InProcessFactory } from '../backends/in-process.js';
-import type { PluginContext } from './api.js';
+import type { PluginContext, ProtectedPath } from './api.js';
 import type { LoadedPlugin } from './loader.js';
 
 export interface PluginPaths {
   base: string;
   data: string;
   workspace: string;
+  /** What file plugins must not touch, for the config in force at the moment of asking. */
+  protectedPaths(): readonly ProtectedPath[];
 }
 
 export function pluginTransports(p: LoadedPlugin, paths: PluginPaths, log: Logger): InProcessFactory {
@@ -25,6 +27,9 @@ export function pluginTransports(p: LoadedPlugin, paths: PluginPaths, log: Logge
       dataDir,
       workspaceDir: paths.workspace,
       resolvePath: (x) => resolve(paths.base, x),
+      get protectedPaths() {
+        return paths.protectedPaths();
+      },
       log,
     };
     return p.def.start(p.config, ctx);

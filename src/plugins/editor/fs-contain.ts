@@ -2,12 +2,15 @@
  * Containment for every path the editor touches. A path is accepted only if its real path
  * (every symlink followed) lies inside a configured root, no symlink on the way leads out
  * (even one that leads back in later), and neither the path as given nor its real path
- * matches the deny list. The original MCpeg checked for the substring ".." and followed
+ * matches the deny list or is a path the gateway protects (a deny list the config cannot
+ * turn off: its config file, plugin modules, programs and scripts it starts, its data). The original MCpeg checked for the substring ".." and followed
  * symlinks; this resolves lexically first, then verifies component by component with lstat.
  */
 import { realpathSync, statSync } from 'node:fs';
 import { lstat, readlink, realpath } from 'node:fs/promises';
 import path from 'node:path';
+import type { ProtectedPath } from '../api.js';
+import { pathKey, ProtectedMatcher } from '../../config/protected.js';
 import { DenyList } from './fs-deny.js';
 import { errnoOf, SandboxError, shown } from './fs-errors.js';
 
@@ -31,6 +34,8 @@ export interface SandboxOptions {
   deny?: readonly string[];
   maxReadBytes?: number;
   maxWriteBytes?: number;
+  /** Paths the gateway executes or trusts (PluginContext.protectedPaths), asked at each use. */
+  protectedPaths?: () => readonly ProtectedPath[];
 }
 
 export interface Resolved {
@@ -52,6 +57,8 @@ export class Sandbox {
   readonly deny: DenyList;
   readonly maxReadBytes: number;
   readonly maxWriteBytes: number;
+  private readonly guarded: () => readonly ProtectedPath[];
+  private matcher = new ProtectedMatcher([]);
   private readonly forms: readonly Root[];
 
   constructor(opts: SandboxOptions) {
@@ -67,6 +74,7 @@ export class Sandbox {
     }
     this.maxReadBytes = positive(opts.maxReadBytes, DEFAULT_MAX_READ_BYTES, 'maxReadBytes');
     this.maxWriteBytes = positive(opts.maxWriteBytes, DEFAULT_MAX_WRITE_BYTES, 'maxWriteBytes');
+    this.guarded = opts.protectedPaths ?? (() => []);
   }
 
   async resolve(userPath: string, intent: Intent): Promise<Resolved> {
@@ -77,6 +85,7 @@ export class Sandbox {
     // walk() only ever lands inside a root; this guards a future change to it.
     if (!loc) throw outside(userPath);
     this.checkDenied(real.abs, userPath);
+    for (const p of [lexical, real.abs]) this.checkProtected(p, userPath);
     await checkIntent(real.abs, real.exists, intent, userPath, this.roots);
     return { abs: real.abs, root: loc.root, rel: loc.rel };
   }
@@ -107,6 +116,23 @@ export class Sandbox {
       }
     }
     return undefined;
+  }
+
+  /** The current protected paths (a config reload changes them). */
+  get protection(): ProtectedMatcher {
+    const list = this.guarded();
+    if (this.matcher.list !== list) this.matcher = new ProtectedMatcher(list);
+    return this.matcher;
+  }
+
+  /** The protected entry covering `abs` (it, or a directory holding it). */
+  protectedBy(abs: string): ProtectedPath | undefined {
+    return this.protection.covering(abs);
+  }
+
+  private checkProtected(abs: string, userPath: string): void {
+    const hit = this.protectedBy(abs);
+    if (hit) throw protectedError(userPath, hit, abs);
   }
 
   private checkDenied(abs: string, userPath: string): void {
@@ -218,6 +244,11 @@ function positive(v: number | undefined, dflt: number, name: string): number {
   if (v === undefined) return dflt;
   if (!Number.isInteger(v) || v <= 0) throw new SandboxError('INVALID_ARGUMENT', `${name} must be a positive integer`);
   return v;
+}
+
+export function protectedError(userPath: string, hit: ProtectedPath, abs: string): SandboxError {
+  const how = pathKey(hit.path) === pathKey(abs) ? 'it is' : 'it lies inside';
+  return new SandboxError('PATH_PROTECTED', `path ${shown(userPath)} is protected: ${how} ${hit.reason}, which no client may read or change`, userPath);
 }
 
 function outside(userPath: string): SandboxError {

@@ -7,6 +7,8 @@
 export type SandboxErrorCode =
   | 'PATH_OUTSIDE_ROOTS'
   | 'PATH_DENIED'
+  /** A path the gateway executes or trusts (PluginContext.protectedPaths): no config turns this off. */
+  | 'PATH_PROTECTED'
   | 'PATH_INVALID'
   | 'PATH_CHANGED'
   | 'NOT_A_REGULAR_FILE'

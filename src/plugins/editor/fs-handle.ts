@@ -8,7 +8,7 @@ import { constants } from 'node:fs';
 import { lstat, open, readlink, realpath, unlink, type FileHandle } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import type { Sandbox } from './fs-contain.js';
+import { protectedError, type Sandbox } from './fs-contain.js';
 import { errnoOf, SandboxError, shown } from './fs-errors.js';
 
 const { O_RDONLY, O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW, O_NONBLOCK } = constants;
@@ -71,6 +71,8 @@ export async function verifyFd(sb: Sandbox, fh: FileHandle, expected: string, us
     throw new SandboxError('PATH_OUTSIDE_ROOTS', `path ${shown(userPath)} leads outside the editor's roots`, userPath);
   }
   if (sb.deniedBy(actual)) throw new SandboxError('PATH_DENIED', `path ${shown(userPath)} is denied by the editor's deny list`, userPath);
+  const hit = sb.protectedBy(actual);
+  if (hit) throw protectedError(userPath, hit, actual);
   throw changed(userPath);
 }
 

@@ -1,5 +1,5 @@
 /**
- * Directory listings and trees. Denied entries are hidden (not even their names are shown)
+ * Directory listings and trees. Denied and protected entries are hidden (not even their names are shown)
  * and never descended into; symlinks are reported as such and never followed.
  */
 import { lstat, readdir, realpath } from 'node:fs/promises';
@@ -103,7 +103,7 @@ async function children(sb: Sandbox, dir: string, userPath: string): Promise<Tre
   const out: TreeNode[] = [];
   for (const name of names) {
     const abs = path.join(dir, name);
-    if (sb.deniedBy(abs)) continue;
+    if (sb.deniedBy(abs) || sb.protectedBy(abs)) continue;
     const st = await lstat(abs).catch(() => undefined);
     if (!st) continue; // removed meanwhile
     const type = entryType(st);

@@ -91,15 +91,21 @@ async function linkThenUnlink(src: string, dst: string, to: string): Promise<voi
 }
 
 /**
- * A directory about to be deleted or moved must not hold a root or a denied entry: deleting
- * `proj/` would otherwise destroy `proj/.git` or `proj/.env`, which the editor may not touch.
- * Symlinks inside are not followed (rm and rename act on the links themselves).
+ * A directory about to be deleted or moved must not hold a root, a protected path or a
+ * denied entry: deleting `proj/` would otherwise destroy `proj/.git`, `proj/.env` or the
+ * gateway's config file, which the editor may not touch; moving it would let a client put
+ * a directory of its own in its place. Symlinks inside are not followed (rm and rename act
+ * on the links themselves).
  */
 async function checkTree(sb: Sandbox, dir: string, userPath: string): Promise<void> {
   for (const root of sb.roots) {
     if (root !== dir && isInside(dir, root)) {
       throw new SandboxError('PATH_INVALID', `path ${shown(userPath)} contains an editor root`, userPath);
     }
+  }
+  const held = sb.protection.inside(dir);
+  if (held) {
+    throw new SandboxError('PATH_PROTECTED', `path ${shown(userPath)} contains ${shown(sb.display(held.path))}, which the gateway protects (${held.reason})`, userPath);
   }
   const pending = [dir];
   while (pending.length > 0) {

@@ -110,7 +110,7 @@ export async function search(sb: Sandbox, opts: SearchOptions): Promise<SearchRe
       if (pacer.expired()) res.filesTruncated = true;
       if (res.filesTruncated) return;
       const abs = path.join(dir, name);
-      if (sb.deniedBy(abs)) continue;
+      if (sb.deniedBy(abs) || sb.protectedBy(abs)) continue;
       const st = await lstat(abs).catch(() => undefined);
       if (st?.isDirectory()) await walk(abs);
       else if (st?.isFile()) await scanFile(abs, st.size);

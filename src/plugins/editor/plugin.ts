@@ -1,9 +1,12 @@
 /**
  * The built-in editor plugin: file tools, resources and prompts of the feature contract
  * over the sandbox (fs-contain.ts), which contains every path by its real path inside the
- * configured roots (default: the workspace) and refuses deny-listed files.
+ * configured roots (default: the workspace) and refuses deny-listed files and the paths
+ * the gateway protects (PluginContext.protectedPaths).
  */
-import { definePlugin, json, type PluginTool } from '../api.js';
+import { realpathSync } from 'node:fs';
+import { delimiter, isAbsolute } from 'node:path';
+import { definePlugin, json, type PluginContext, type PluginTool } from '../api.js';
 import { DEFAULT_DENY, FileOps, renderTree } from './fs-ops.js';
 
 interface EditorConfig {
@@ -41,7 +44,9 @@ export default definePlugin<EditorConfig>({
       deny: [...(config.deny ?? DEFAULT_DENY), ...(config.extra_deny ?? [])],
       maxReadBytes: config.max_read_bytes,
       maxWriteBytes: config.max_write_bytes,
+      protectedPaths: () => ctx.protectedPaths ?? [],
     });
+    warnExposures(fs, ctx);
     const backup = (a: Record<string, unknown>) => (a.backup === undefined ? config.backups : (a.backup as boolean));
 
     const tools: PluginTool[] = [
@@ -177,3 +182,26 @@ export default definePlugin<EditorConfig>({
   },
 });
 
+/**
+ * Start-up warnings for layouts the per-call checks handle but an operator should fix: a
+ * root inside a protected directory (every call in it is refused), and a PATH directory
+ * inside a root (a program a backend looks up by name could be one a client wrote; only the
+ * names the config itself starts are protected).
+ */
+function warnExposures(fs: FileOps, ctx: PluginContext): void {
+  for (const root of fs.sandbox.roots) {
+    const hit = fs.sandbox.protectedBy(root);
+    if (hit) ctx.log.warn({ root, protected: hit.path }, `editor root lies inside ${hit.reason}: every path in it is refused`);
+  }
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    if (isAbsolute(dir) && fs.sandbox.locate(realOrSelf(dir))) ctx.log.warn({ pathEntry: dir }, 'a PATH directory lies inside an editor root: a client could place programs there that backends find by name');
+  }
+}
+
+function realOrSelf(p: string): string {
+  try {
+    return realpathSync(p);
+  } catch {
+    return p;
+  }
+}

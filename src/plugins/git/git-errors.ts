@@ -11,6 +11,8 @@ export type GitErrorCode =
   | 'NOT_A_REPO'
   /** A layout the plugin does not serve: bare, a `.git` file, symlinks inside the git dir. */
   | 'REPO_REJECTED'
+  /** The work tree holds (or lies inside) a path the gateway executes or trusts. */
+  | 'REPO_PROTECTED'
   /** The repository's own config names a program (or includes a file, rewrites URLs...). */
   | 'CONFIG_REJECTED'
   /** A remote whose URL or refspecs the plugin will not use (helper transport, outside the roots...). */

@@ -10,7 +10,9 @@
  */
 import { mkdir, mkdtemp, realpath, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import type { ProtectedPath } from '../api.js';
+import { ProtectedMatcher } from '../../config/protected.js';
 import type { RepoContext, RunOptions } from './git-context.js';
 import { safePath, sshCommand } from './git-env.js';
 import { GitError } from './git-errors.js';
@@ -40,6 +42,8 @@ export interface GitReposOptions {
   scratchDir?: string;
   /** git settings from the operator (mcpeg.yaml), passed as `-c` after the hardening. */
   config?: GitSettings;
+  /** Paths the gateway executes or trusts (PluginContext.protectedPaths), asked at each call. */
+  protectedPaths?: () => readonly ProtectedPath[];
 }
 
 // `section[.subsection].name`: what `git -c` accepts; `=` would split the pair early.
@@ -153,6 +157,7 @@ export class GitRepos {
     if (!(await stat(real)).isDirectory()) throw new GitError('NOT_A_REPO', `${requested} is not a directory`);
 
     const layout = await findLayout(real, root);
+    this.checkProtected(layout.toplevel);
     const limits = { timeoutMs: this.options.timeoutMs, maxOutputBytes: this.options.maxOutputBytes };
     const PATH = safePath(roots);
     const snap = await takeSnapshot({
@@ -178,6 +183,21 @@ export class GitRepos {
           throw new GitError(e.code, own(e.message), { exitCode: e.exitCode, stderr: e.stderr === undefined ? undefined : own(e.stderr), argument: e.argument, key: e.key });
         }),
     }, snap.dispose);
+  }
+
+  /**
+   * A work tree holding a path the gateway trusts is refused whole: checkout, pull, a branch
+   * switch or reset would rewrite it, and diff, show or log would disclose it (the config
+   * file holds secrets). One inside a protected directory likewise.
+   */
+  private checkProtected(toplevel: string): void {
+    const guard = new ProtectedMatcher(this.options.protectedPaths?.() ?? []);
+    const held = guard.inside(toplevel);
+    if (held) {
+      throw new GitError('REPO_PROTECTED', `the repository at ${toplevel} is refused: its work tree holds ${relative(toplevel, held.path)}, ${held.reason}, which a checkout, pull or branch switch could rewrite; keep it out of the git roots`);
+    }
+    const around = guard.covering(toplevel);
+    if (around) throw new GitError('REPO_PROTECTED', `the repository at ${toplevel} is refused: it lies inside ${around.reason} (${around.path})`);
   }
 
   /**

@@ -4,8 +4,10 @@
  * not a repository yet, is initialised as one on start (`init_workspace`).
  */
 import { existsSync } from 'node:fs';
+import { realpath } from 'node:fs/promises';
 import { join } from 'node:path';
 import { definePlugin, json, type PluginTool } from '../api.js';
+import { inside } from './git-layout.js';
 import { GitRepos, type GitRepo } from './git-repo.js';
 import { pruneSnapshots } from './git-snapshot.js';
 
@@ -46,8 +48,9 @@ export default definePlugin<GitConfig>({
     // Per-call config copies (git-snapshot.ts) live in the plugin's own data directory;
     // day-old leftovers of a crash are removed first.
     const scratchDir = join(ctx.dataDir, 'snapshots');
+    await refuseDataInRoots(ctx.dataDir, roots);
     await pruneSnapshots(scratchDir, 24 * 3600_000);
-    const repos = new GitRepos({ roots, safeMode: config.safe_mode, timeoutMs: config.timeout_ms, maxOutputBytes: config.max_output_bytes, scratchDir, config: config.config });
+    const repos = new GitRepos({ roots, safeMode: config.safe_mode, timeoutMs: config.timeout_ms, maxOutputBytes: config.max_output_bytes, scratchDir, config: config.config, protectedPaths: () => ctx.protectedPaths ?? [] });
     await repos.checkGit();
     if (config.init_workspace && !config.roots && !existsSync(join(ctx.workspaceDir, '.git'))) {
       await repos.init(ctx.workspaceDir);
@@ -200,3 +203,18 @@ export default definePlugin<GitConfig>({
     };
   },
 });
+
+/**
+ * The config copies every call makes (git-snapshot.ts) are what git reads as the
+ * repository's config: in a directory a client could write through a git checkout (or any
+ * file tool), a copy rewritten during a call would run a program. Refused at start.
+ */
+async function refuseDataInRoots(dataDir: string, roots: readonly string[]): Promise<void> {
+  const data = await realpath(dataDir);
+  for (const r of roots) {
+    const real = await realpath(r).catch(() => undefined);
+    if (real !== undefined && inside(real, data)) {
+      throw new Error(`git: the plugin's data directory ${dataDir} lies inside the git root ${r}: a client could rewrite the per-call config copies kept there; set paths.data outside the git roots`);
+    }
+  }
+}
