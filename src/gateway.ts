@@ -41,6 +41,8 @@ export interface GatewayOptions {
   /** The config file (and CLI overrides) the config came from: the admin API's config reload re-reads it. */
   configFile?: string;
   configOverrides?: Array<{ path: string[]; value: unknown }>;
+  /** Files the CLI writes and trusts (PID file, state file, log file): file plugins may not touch them. */
+  stateFiles?: readonly string[];
 }
 
 export interface Gateway {
@@ -159,7 +161,7 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
   };
 
   // What file plugins must not touch: from the config in force, and during a reload the incoming one too.
-  const protectedOf = protectedPathsCache({ configFile: opts.configFile });
+  const protectedOf = protectedPathsCache({ configFile: opts.configFile, stateFiles: opts.stateFiles });
   let incoming: Readonly<Config> | undefined;
   const protectedPaths = () => protectedOf(snapshot, incoming);
 

@@ -14,7 +14,7 @@ import { prettyDestination } from '../observability/pretty.js';
 import { configSecrets } from '../observability/secrets.js';
 import { EXIT, loadOrReport, tryParse, VERSION } from './common.js';
 import { startDaemon } from './daemon.js';
-import { acquirePidFile, defaultPidFile, PID_FILE_ENV, procStartOf, releasePidFile, writeState, type DaemonState } from './pidfile.js';
+import { acquirePidFile, defaultPidFile, PID_FILE_ENV, procStartOf, releasePidFile, stateFileOf, writeState, type DaemonState } from './pidfile.js';
 
 const USAGE = `Usage: mcpeg gateway [--config FILE] [--host HOST] [--port PORT] [--dev]
                      [--daemon] [--pid-file FILE] [--log-file FILE] [--log-max-size SIZE] [--log-keep N]
@@ -128,7 +128,8 @@ async function serve(values: Values, argv: string[], overrides: Overrides, rotat
     if (pidFile) releasePidFile(pidFile);
   });
 
-  const gw = createGateway(config, { logger: log, ...(configFile ? { configFile: resolve(configFile) } : {}), configOverrides: overrides });
+  const stateFiles = [...(pidFile ? [pidFile, stateFileOf(pidFile)] : []), ...(file ? [file.path] : [])];
+  const gw = createGateway(config, { logger: log, ...(configFile ? { configFile: resolve(configFile) } : {}), configOverrides: overrides, stateFiles });
   let url: string;
   try {
     const l = await gw.listen();

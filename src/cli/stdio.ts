@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { createGateway } from '../gateway.js';
 import { EXIT, loadOrReport, tryParse } from './common.js';
 
@@ -8,9 +9,11 @@ Logs go to stderr only.`;
 export async function runStdio(argv: string[]): Promise<number> {
   const parsed = tryParse(argv, { config: { type: 'string', short: 'c' } }, USAGE);
   if (typeof parsed === 'number') return parsed;
-  const config = loadOrReport(parsed.values.config as string | undefined);
+  const file = parsed.values.config as string | undefined;
+  const config = loadOrReport(file);
   if (typeof config === 'number') return config;
-  const gw = createGateway(config);
+  // The config file is protected from file plugins here too (it holds secrets and is trusted).
+  const gw = createGateway(config, file ? { configFile: resolve(file) } : {});
   await gw.serveStdio(process.stdin, process.stdout);
   await gw.close();
   return EXIT.OK;

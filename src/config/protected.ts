@@ -46,6 +46,8 @@ export interface ProtectedOptions {
   cwd?: string;
   /** The gateway's package directory. Default: the one this file belongs to. */
   packageRoot?: string;
+  /** Files the CLI writes and trusts: the PID file, its state file (the argv `restart` runs), the log file. */
+  stateFiles?: readonly string[];
 }
 
 export const REASONS = {
@@ -60,6 +62,7 @@ export const REASONS = {
   openapiRefs: "the directory an OpenAPI document's $refs are read from",
   code: "the gateway's own code",
   runtime: 'the Node.js runtime',
+  state: "the gateway's process state (PID file, restart command, log)",
 } as const;
 
 /** Arguments that name a script even before it exists (a client could create it). */
@@ -88,6 +91,7 @@ export function protectedPaths(config: Readonly<Config>, opts: ProtectedOptions 
   };
 
   if (opts.configFile !== undefined) add(resolve(cwd, opts.configFile), REASONS.config);
+  for (const f of opts.stateFiles ?? []) add(resolve(cwd, f), REASONS.state);
   add(config.paths.data, REASONS.data);
 
   for (const p of config.plugins) {

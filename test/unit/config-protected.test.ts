@@ -62,6 +62,11 @@ describe('protectedPaths', () => {
     assert.equal(reason(process.execPath) !== undefined, true);
   });
 
+  it('names the CLI\'s state files (PID file, the restart argv beside it, the log file)', () => {
+    const withState = protectedPaths(config, { cwd: dir, env: { PATH: '/usr/bin' }, packageRoot: at('pkgroot'), stateFiles: ['run/mcpeg.pid', 'run/mcpeg.pid.json', 'mcpeg.log'] });
+    for (const f of ['run/mcpeg.pid', 'run/mcpeg.pid.json', 'mcpeg.log']) assert.equal(withState.find((e) => e.path === at(f))?.reason, REASONS.state, f);
+  });
+
   it('ProtectedMatcher matches whole path segments', () => {
     const l = [{ path: '/a/data', reason: 'd' }];
     const m = new ProtectedMatcher(l);
