@@ -7,7 +7,7 @@ export type { Config, BackendConfig, McpBackendConfig, ServerConfig } from './co
 export { ConfigError, GatewayError, ERRORS, type ErrorCode } from './errors/catalog.js';
 export { MemorySessionStore, type SessionRecord, type SessionStore } from './protocol/session-store.js';
 export { MemoryEventStore, type EventStore } from './transport/inbound/event-store.js';
-export { SUPPORTED_VERSIONS, LATEST_VERSION } from './protocol/versions.js';
+export { SUPPORTED_VERSIONS, LATEST_VERSION } from './wire/versions.js';
 export { VERSION } from './version.js';
 export { definePlugin, json, text, toolError } from './plugins/api.js';
 export type {

@@ -13,10 +13,11 @@ import type { Item } from '../router/catalog.js';
 import type { Backend } from '../upstream/backend.js';
 import { Cancellation } from '../upstream/cancellation.js';
 import type { CallTag } from '../upstream/client-link.js';
-import { errorResponse, resultResponse, type JsonRpcNotification, type JsonRpcRequest, type JsonRpcResponse, type RequestId } from './jsonrpc.js';
+import { errorResponse, resultResponse, type JsonRpcNotification, type JsonRpcRequest, type JsonRpcResponse, type RequestId } from '../wire/jsonrpc.js';
 import type { ClientSession, Target } from './session.js';
 import { needsTranslation, translateResult } from './translate.js';
-import { CACHEABLE, INPUT_METHODS, isInputRequired, META_SERVER_INFO, MODERN_VERSIONS } from './modern.js';
+import { META_SERVER_INFO, STATELESS_VERSIONS } from '../wire/stateless.js';
+import { CACHEABLE, INPUT_METHODS, isInputRequired } from './stateless.js';
 import { ContinuationStore } from './continuation.js';
 import { serverCapabilities } from './lifecycle.js';
 import { GATEWAY_INFO } from '../upstream/replica.js';
@@ -45,7 +46,7 @@ export interface DispatchOptions {
 const WAITING_PER_SLOT = 8;
 
 /** Methods of the stateful lifecycle that the stateless revision removed (SEP-2575): unknown to 2026-07-28 clients. */
-const REMOVED_IN_MODERN = new Set(['initialize', 'ping', 'logging/setLevel', 'resources/subscribe', 'resources/unsubscribe']);
+const REMOVED_IN_STATELESS = new Set(['initialize', 'ping', 'logging/setLevel', 'resources/subscribe', 'resources/unsubscribe']);
 /** Rounds of input_required a stateful client's call may go through before the gateway gives up. */
 const MAX_INPUT_ROUNDS = 10;
 
@@ -111,7 +112,7 @@ interface RequestNote {
 }
 
 async function serve(s: ClientSession, req: JsonRpcRequest, opts: DispatchOptions, note: RequestNote): Promise<JsonRpcResponse | undefined> {
-  const handler = s.modern ? (REMOVED_IN_MODERN.has(req.method) ? undefined : HANDLERS.get(req.method) ?? MODERN_HANDLERS.get(req.method)) : HANDLERS.get(req.method);
+  const handler = s.stateless ? (REMOVED_IN_STATELESS.has(req.method) ? undefined : HANDLERS.get(req.method) ?? STATELESS_HANDLERS.get(req.method)) : HANDLERS.get(req.method);
   if (!handler) {
     return errorResponse(req.id, new GatewayError('MCPEG_ERR_METHOD_NOT_FOUND', `Method not found: ${req.method}`, { method: req.method }).toJsonRpc());
   }
@@ -121,7 +122,7 @@ async function serve(s: ClientSession, req: JsonRpcRequest, opts: DispatchOption
   const cancel = new Cancellation();
   s.inflight.set(req.id, cancel);
   // A stateless request's session is its own: the limit is per stateful session.
-  const slots = s.modern || !opts.maxInflightPerSession ? undefined : (s.slots ??= new ConcurrencyLimit(opts.maxInflightPerSession, opts.maxInflightPerSession * WAITING_PER_SLOT, 'server.max_inflight_per_session'));
+  const slots = s.stateless || !opts.maxInflightPerSession ? undefined : (s.slots ??= new ConcurrencyLimit(opts.maxInflightPerSession, opts.maxInflightPerSession * WAITING_PER_SLOT, 'server.max_inflight_per_session'));
   let holding = false;
   try {
     if (slots) {
@@ -133,7 +134,7 @@ async function serve(s: ClientSession, req: JsonRpcRequest, opts: DispatchOption
     }
     let result = await handler(s, req, cancel, opts, note);
     if (needsTranslation(s.protocolVersion)) result = translateResult(req.method, result, s.protocolVersion);
-    else if (s.modern) result = modernResult(req.method, result, opts);
+    else if (s.stateless) result = statelessResult(req.method, result, opts);
     return resultResponse(req.id, result);
   } catch (err) {
     if (cancel.cancelled) return undefined;
@@ -403,10 +404,10 @@ type CallOpts = Parameters<BackendConnection['request']>[2];
  * - both stateful: the call as it is.
  */
 async function call(s: ClientSession, conn: BackendConnection, replica: Replica, method: string, params: Params, opts: CallOpts): Promise<Params> {
-  if (replica.modern) {
+  if (replica.stateless) {
     const client = { capabilities: s.capabilities, clientInfo: s.clientInfo, logLevel: s.logLevel };
     let result = await conn.request(method, params, { ...opts, client });
-    for (let round = 1; !s.modern && isInputRequired(result) && INPUT_METHODS.has(method); round++) {
+    for (let round = 1; !s.stateless && isInputRequired(result) && INPUT_METHODS.has(method); round++) {
       if (round > MAX_INPUT_ROUNDS) throw new GatewayError('MCPEG_ERR_BACKEND_UNAVAILABLE', `backend "${replica.name}" asked for client input more than ${MAX_INPUT_ROUNDS} times for one ${method}`, { backend: replica.name });
       const inputResponses = await fulfil(s, result, opts.cancel);
       const retry: Params = { ...params, inputResponses };
@@ -416,7 +417,7 @@ async function call(s: ClientSession, conn: BackendConnection, replica: Replica,
     return result;
   }
   const store = s.host.continuations;
-  if (!s.modern || !store || !INPUT_METHODS.has(method) || !opts.cancel) return conn.request(method, params, opts);
+  if (!s.stateless || !store || !INPUT_METHODS.has(method) || !opts.cancel) return conn.request(method, params, opts);
   if (ContinuationStore.owns(params.requestState)) return store.resume(params.requestState, params, s, opts.cancel);
   return store.outcome(s, conn.request(method, params, opts), opts.cancel);
 }
@@ -439,7 +440,7 @@ async function fulfil(s: ClientSession, r: Params, cancel: Cancellation | undefi
  * for every client of a view, hence public; a read's hints are the backend's, else
  * private and not cached), and the gateway named as the server that answered.
  */
-function modernResult(method: string, r: Params, o: DispatchOptions): Params {
+function statelessResult(method: string, r: Params, o: DispatchOptions): Params {
   const out: Params = { ...r, resultType: r.resultType ?? 'complete', _meta: { ...(r._meta as Params | undefined), [META_SERVER_INFO]: GATEWAY_INFO } };
   if (CACHEABLE.has(method) && out.resultType === 'complete') {
     const listed = method !== 'resources/read';
@@ -453,15 +454,15 @@ function modernResult(method: string, r: Params, o: DispatchOptions): Params {
 }
 
 /** Methods only the stateless revision has. subscriptions/listen is a stream: the transports serve it. */
-const MODERN_HANDLERS = new Map<string, Handler>(Object.entries({
+const STATELESS_HANDLERS = new Map<string, Handler>(Object.entries({
   'server/discover': (s, _req, _cancel, o) => {
     const instructions = o.instructions?.(s.viewId);
-    return { supportedVersions: [...MODERN_VERSIONS], capabilities: modernCapabilities(s), ...(instructions ? { instructions } : {}) };
+    return { supportedVersions: [...STATELESS_VERSIONS], capabilities: statelessCapabilities(s), ...(instructions ? { instructions } : {}) };
   },
 } satisfies Record<string, Handler>));
 
 /** What a stateless client is offered: no logging/setLevel or resources/subscribe (removed); list changes over subscriptions/listen. */
-function modernCapabilities(s: ClientSession): Params {
+function statelessCapabilities(s: ClientSession): Params {
   const caps = serverCapabilities(s.view);
   const resources = { ...(caps.resources as Params) };
   delete resources.subscribe;

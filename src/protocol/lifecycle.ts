@@ -5,8 +5,8 @@
 import { GatewayError } from '../errors/catalog.js';
 import type { View } from '../router/view.js';
 import { GATEWAY_INFO } from '../upstream/backend.js';
-import type { JsonRpcRequest } from './jsonrpc.js';
-import { negotiateVersion } from './versions.js';
+import type { JsonRpcRequest } from '../wire/jsonrpc.js';
+import { negotiateVersion } from '../wire/versions.js';
 
 export interface InitializeParams {
   protocolVersion: string;

@@ -12,11 +12,12 @@ import type { Replica } from '../upstream/replica.js';
 import type { Cancellation } from '../upstream/cancellation.js';
 import type { CallTag, ClientLink } from '../upstream/client-link.js';
 import type { BackendConnection, ConnectionOwner } from '../upstream/connection.js';
-import type { JsonRpcMessage, JsonRpcNotification, JsonRpcRequest, JsonRpcResponse, RequestId } from './jsonrpc.js';
-import { isErrorResponse } from './jsonrpc.js';
+import type { JsonRpcMessage, JsonRpcNotification, JsonRpcRequest, JsonRpcResponse, RequestId } from '../wire/jsonrpc.js';
+import { isErrorResponse } from '../wire/jsonrpc.js';
 import type { SessionRecord } from './session-store.js';
-import { versionAtLeast } from './versions.js';
-import { INPUT_CAPABILITY, isModernVersion } from './modern.js';
+import { versionAtLeast } from '../wire/versions.js';
+import { isStatelessVersion } from '../wire/stateless.js';
+import { INPUT_CAPABILITY } from './stateless.js';
 import type { ContinuationStore } from './continuation.js';
 import { own } from '../util/own.js';
 import { sessionFingerprint } from './fingerprint.js';
@@ -82,7 +83,7 @@ export class ClientSession implements ClientLink, ConnectionOwner {
   readonly capabilities: Record<string, unknown>;
   readonly clientInfo: Record<string, unknown>;
   /** A stateless (2026-07-28) client: this session lives for one request and has no id the client knows. */
-  readonly modern: boolean;
+  readonly stateless: boolean;
   /** Stateless clients: backend requests waiting for the client's answer, by the key the client sees. */
   readonly inputs = new Map<string, PendingInput>();
   /** Wakes a relay waiting on a stateful backend when the backend asks the client something. */
@@ -115,7 +116,7 @@ export class ClientSession implements ClientLink, ConnectionOwner {
     this.capabilities = init.capabilities;
     this.clientInfo = init.clientInfo;
     this.host = host;
-    this.modern = isModernVersion(init.protocolVersion);
+    this.stateless = isStatelessVersion(init.protocolVersion);
   }
 
   get isClosed(): boolean {
@@ -144,12 +145,12 @@ export class ClientSession implements ClientLink, ConnectionOwner {
    */
   target(backend: Backend, key?: string, exclude?: Replica): Promise<Target> {
     const hashKey = key ?? this.routeKey(backend);
-    if (backend.cfg.session_mode === 'shared' || this.modern || backend.modern) {
+    if (backend.cfg.session_mode === 'shared' || this.stateless || backend.stateless) {
       const replica = backend.pick(hashKey, exclude);
       const conn = replica?.sharedConnection;
       if (!replica || !conn || replica.state !== 'up') return Promise.reject(unavailable(backend, replica));
       // Stateless backends have no sessions: one connection carries every client's calls, each with its envelope.
-      if (replica.modern || backend.cfg.session_mode === 'shared') return Promise.resolve({ conn, replica });
+      if (replica.stateless || backend.cfg.session_mode === 'shared') return Promise.resolve({ conn, replica });
       // A stateless client on a stateful backend: a backend session held for its capability set.
       return replica.pooled(this.capabilities, this.clientInfo).then((p) => ({ conn: p.conn, replica, release: p.release }));
     }
@@ -226,7 +227,7 @@ export class ClientSession implements ClientLink, ConnectionOwner {
   // --- ClientLink: backend → client ---
 
   requestClient(method: string, params: Record<string, unknown> | undefined, related: RequestId | undefined, signal: AbortSignal): Promise<Record<string, unknown>> {
-    if (this.modern) return this.requestInput(method, params, signal);
+    if (this.stateless) return this.requestInput(method, params, signal);
     const need = own(REQUIRED_CAPABILITY, method);
     if (need && (this.capabilities[need.cap] === undefined || !versionAtLeast(this.protocolVersion, need.since))) {
       return Promise.reject(new GatewayError('MCPEG_ERR_CLIENT_CAPABILITY_MISSING', `the client did not declare the "${need.cap}" capability (protocol ${this.protocolVersion}), so it cannot answer ${method}`, { method }));
@@ -312,7 +313,7 @@ export class ClientSession implements ClientLink, ConnectionOwner {
     switch (n.method) {
       case 'notifications/message': {
         // 2026-07-28: no log messages for a request that did not ask for them (its envelope's logLevel).
-        if (this.modern && !this.logLevel) return;
+        if (this.stateless && !this.logLevel) return;
         // Tag the log line with its backend, so a client sees where it came from.
         const logger = n.params?.logger;
         this.notifyClient({ ...n, params: { ...n.params, logger: logger ? `${conn.backend}/${String(logger)}` : conn.backend } }, related);

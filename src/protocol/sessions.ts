@@ -6,11 +6,11 @@
 import { randomUUID } from 'node:crypto';
 import { isIPv4 } from 'node:net';
 import { GatewayError } from '../errors/catalog.js';
-import type { JsonRpcNotification, JsonRpcRequest } from './jsonrpc.js';
+import type { JsonRpcNotification, JsonRpcRequest } from '../wire/jsonrpc.js';
 import { initializeResult, readInitializeParams } from './lifecycle.js';
 import { ClientSession, type SessionHost } from './session.js';
 import type { SessionStore } from './session-store.js';
-import type { Envelope } from './modern.js';
+import type { Envelope } from '../wire/stateless.js';
 import { sessionFingerprint } from './fingerprint.js';
 
 /** A subscriptions/listen stream of a stateless client (2026-07-28): list changes of its view. */

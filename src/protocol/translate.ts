@@ -4,7 +4,7 @@
  * - `resource_link` content (2025-06-18) becomes a text item naming the link;
  * - `audio` content (2025-03-26) becomes a text item for 2024-11-05 clients.
  */
-import { versionAtLeast } from './versions.js';
+import { versionAtLeast } from '../wire/versions.js';
 
 type Content = Record<string, unknown> & { type?: unknown };
 

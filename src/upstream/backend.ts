@@ -85,8 +85,8 @@ export class Backend {
   }
 
   /** The primary replica speaks the stateless revision (2026-07-28): calls carry the client in an envelope. */
-  get modern(): boolean {
-    return this.primary?.modern ?? false;
+  get stateless(): boolean {
+    return this.primary?.stateless ?? false;
   }
 
   /** A tool of the catalog by its own name (indexed once per catalog). */

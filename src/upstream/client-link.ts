@@ -3,7 +3,7 @@
  * layer: a backend's sampling/elicitation/roots request, its progress and its log lines
  * travel through a ClientLink to the client session that caused them.
  */
-import type { JsonRpcNotification, RequestId } from '../protocol/jsonrpc.js';
+import type { JsonRpcNotification, RequestId } from '../wire/jsonrpc.js';
 
 export interface ClientLink {
   readonly sessionId: string;

@@ -7,12 +7,12 @@
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { GatewayError, RemoteRpcError, toRpcError } from '../errors/catalog.js';
-import { META_CLIENT_CAPABILITIES, META_CLIENT_INFO, META_LOG_LEVEL, META_PROTOCOL_VERSION, withoutEnvelope } from '../protocol/modern.js';
+import { META_CLIENT_CAPABILITIES, META_CLIENT_INFO, META_LOG_LEVEL, META_PROTOCOL_VERSION, withoutEnvelope } from '../wire/stateless.js';
 import type { Cancellation } from './cancellation.js';
 import {
   isRequest, isResponse, isErrorResponse,
   type JsonRpcMessage, type JsonRpcNotification, type JsonRpcRequest, type RequestId,
-} from '../protocol/jsonrpc.js';
+} from '../wire/jsonrpc.js';
 
 export interface ConnectionOwner {
   /**
@@ -78,7 +78,7 @@ export class BackendConnection {
    * carries the envelope, and there is no session to open or close. `identity` is who
    * requests without a client of their own (the catalog, health probes) are made for.
    */
-  modern: { version: string; identity: ClientIdentity } | undefined;
+  stateless: { version: string; identity: ClientIdentity } | undefined;
   /** The child's pid for stdio backends (observability, tests); undefined otherwise. */
   pid: () => number | null | undefined = () => undefined;
 
@@ -129,7 +129,7 @@ export class BackendConnection {
    * stateful server answers -32601, or HTTP 400 for the version header) means no.
    */
   async discover(version: string, identity: ClientIdentity, timeoutMs: number, accept: (v: string | undefined) => void): Promise<boolean> {
-    this.modern = { version, identity };
+    this.stateless = { version, identity };
     accept(version);
     try {
       const r = await this.request('server/discover', undefined, { timeoutMs });
@@ -143,7 +143,7 @@ export class BackendConnection {
       if (err instanceof GatewayError && (err.code === 'MCPEG_ERR_BACKEND_TIMEOUT' || err.code === 'MCPEG_ERR_BACKEND_CLOSED')) throw err;
       if (err instanceof GatewayError && err.code === 'MCPEG_ERR_BACKEND_UNAVAILABLE' && err.data?.status === undefined) throw err;
     }
-    this.modern = undefined;
+    this.stateless = undefined;
     accept(undefined);
     return false;
   }
@@ -159,9 +159,9 @@ export class BackendConnection {
     return new Promise((resolve, reject) => {
       const p: Pending = { resolve, reject, timer: undefined, onProgress: opts.onProgress, progressToken: undefined, tag: opts.tag, method, cancel: opts.cancel };
       let outParams = params;
-      if (this.modern) {
-        const who = opts.client ?? this.modern.identity;
-        const meta: Record<string, unknown> = { ...((params?._meta as Record<string, unknown>) ?? {}), [META_PROTOCOL_VERSION]: this.modern.version, [META_CLIENT_CAPABILITIES]: who.capabilities, [META_CLIENT_INFO]: who.clientInfo };
+      if (this.stateless) {
+        const who = opts.client ?? this.stateless.identity;
+        const meta: Record<string, unknown> = { ...((params?._meta as Record<string, unknown>) ?? {}), [META_PROTOCOL_VERSION]: this.stateless.version, [META_CLIENT_CAPABILITIES]: who.capabilities, [META_CLIENT_INFO]: who.clientInfo };
         if (who.logLevel) meta[META_LOG_LEVEL] = who.logLevel;
         else delete meta[META_LOG_LEVEL];
         outParams = { ...params, _meta: meta };

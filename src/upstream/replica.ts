@@ -9,9 +9,9 @@
 import { GatewayError, RemoteRpcError } from '../errors/catalog.js';
 import type { BackendOptions } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
-import type { JsonRpcNotification, JsonRpcRequest } from '../protocol/jsonrpc.js';
-import { isSupportedVersion, LATEST_VERSION, SUPPORTED_VERSIONS } from '../protocol/versions.js';
-import { MODERN_VERSION, paramHeadersOf } from '../protocol/modern.js';
+import type { JsonRpcNotification, JsonRpcRequest } from '../wire/jsonrpc.js';
+import { isSupportedVersion, LATEST_VERSION, SUPPORTED_VERSIONS } from '../wire/versions.js';
+import { STATELESS_VERSION, paramHeadersOf } from '../wire/stateless.js';
 import { VERSION } from '../version.js';
 import { EMPTY_CATALOG, LISTS, type BackendCatalog, type Item } from '../router/catalog.js';
 import type { TransportFactory, TransportKind } from '../transport/outbound/connect.js';
@@ -87,7 +87,7 @@ export class Replica implements ConnectionOwner {
   private readonly perClient = new Set<BackendConnection>();
   private probing = false;
   /** The backend speaks the stateless revision (learned from server/discover at start). */
-  modern = false;
+  stateless = false;
   private ttlTimer: NodeJS.Timeout | undefined;
   /** Backend sessions held for stateless clients, by the canonical JSON of their capabilities. */
   private readonly pool = new Map<string, PoolEntry[]>();
@@ -138,10 +138,10 @@ export class Replica implements ConnectionOwner {
         return;
       }
       this.catalogConn = conn;
-      this.modern = conn.modern !== undefined;
+      this.stateless = conn.stateless !== undefined;
       this.info = conn.initializeResult;
       this.catalog = await this.listAll(conn);
-      if (this.modern) this.listen(conn);
+      if (this.stateless) this.listen(conn);
       this.attempt = 0;
       this.lastError = undefined;
       this.healthy = true;
@@ -358,7 +358,7 @@ export class Replica implements ConnectionOwner {
 
   /** Is the backend alive: ping, or server/discover on the stateless revision (which has no ping). */
   private probe(conn: BackendConnection, timeoutMs: number): Promise<unknown> {
-    return conn.request(conn.modern ? 'server/discover' : 'ping', undefined, { timeoutMs });
+    return conn.request(conn.stateless ? 'server/discover' : 'ping', undefined, { timeoutMs });
   }
 
   owns(conn: BackendConnection): boolean {
@@ -401,12 +401,12 @@ export class Replica implements ConnectionOwner {
           const lifecycle = this.cfg.protocol ?? 'stateful';
           // Version negotiation: the stateless revision when the server offers it (server/discover), else initialize.
           if (probe && lifecycle !== 'stateful' && kind !== 'sse' && kind !== 'inprocess') {
-            if (await conn.discover(MODERN_VERSION, { capabilities, clientInfo }, this.cfg.connect_timeout, (v) => opened.setProtocolVersion(v))) {
+            if (await conn.discover(STATELESS_VERSION, { capabilities, clientInfo }, this.cfg.connect_timeout, (v) => opened.setProtocolVersion(v))) {
               opened.setParamHeaders?.((tool) => paramHeadersOf(this.catalog.tools.find((t) => t.name === tool)));
               return;
             }
             if (lifecycle === 'stateless') {
-              throw new GatewayError('MCPEG_ERR_BACKEND_UNAVAILABLE', `backend "${this.name}" does not offer protocol ${MODERN_VERSION} on server/discover (protocol: stateless is configured)`, { backend: this.name });
+              throw new GatewayError('MCPEG_ERR_BACKEND_UNAVAILABLE', `backend "${this.name}" does not offer protocol ${STATELESS_VERSION} on server/discover (protocol: stateless is configured)`, { backend: this.name });
             }
           }
           await conn.initialize({ protocolVersion, capabilities, clientInfo }, this.cfg.connect_timeout, (init) => {
@@ -452,7 +452,7 @@ export class Replica implements ConnectionOwner {
         }
       }),
     );
-    if (conn.modern) this.scheduleTtlRefresh(ttl, uncached, caps);
+    if (conn.stateless) this.scheduleTtlRefresh(ttl, uncached, caps);
     return Object.freeze({ tools: out.tools, resources: out.resources, resourceTemplates: out.resourceTemplates, prompts: out.prompts });
   }
 
@@ -535,7 +535,7 @@ export class Replica implements ConnectionOwner {
         return;
       case 'notifications/message': {
         // A stateless backend logs only for requests whose envelope asked (logLevel): relay to that call's client.
-        const tag = conn.modern ? (conn.soleInflightTag() as CallTag | undefined) : undefined;
+        const tag = conn.stateless ? (conn.soleInflightTag() as CallTag | undefined) : undefined;
         if (tag) tag.link.notifyClient({ ...n, params: { ...n.params, logger: n.params?.logger ? `${this.name}/${String(n.params.logger)}` : this.name } }, tag.requestId);
         else this.log.info({ mcpLog: n.params }, 'backend log message');
         return;

@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { ROOT, startGateway } from '../helpers/gateway.js';
 
 const FIXTURE = fileURLToPath(new URL('../fixtures/conformance-server.js', import.meta.url));
-const MODERN = fileURLToPath(new URL('../fixtures/modern-server.js', import.meta.url));
+const MODERN = fileURLToPath(new URL('../fixtures/stateless-server.js', import.meta.url));
 
 function runSuite(url: string, args: string[] = []): Promise<{ code: number; out: string }> {
   return new Promise((resolve) => {

@@ -17,10 +17,10 @@ import { CreateMessageRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { createServer, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CLI, connectClient, startGateway, textOf, waitFor } from '../helpers/gateway.js';
-import { startModernServer, type ModernServerHandle } from '../fixtures/modern-server.js';
+import { startStatelessServer, type StatelessServerHandle } from '../fixtures/stateless-server.js';
 import type { Client as V1Client } from '@modelcontextprotocol/sdk/client/index.js';
 
-const MODERN = fileURLToPath(new URL('../fixtures/modern-server.js', import.meta.url));
+const MODERN = fileURLToPath(new URL('../fixtures/stateless-server.js', import.meta.url));
 const CLASSIC = fileURLToPath(new URL('../fixtures/conformance-server.js', import.meta.url));
 const BACKENDS = {
   modern: { type: 'mcp', command: process.execPath, args: [MODERN, '--stdio'] },
@@ -332,14 +332,14 @@ async function recordingProxy(target: string): Promise<{ url: string; seen: Arra
 }
 
 describe('a 2026-07-28 backend over Streamable HTTP', () => {
-  let slow: ModernServerHandle;
-  let fast: ModernServerHandle;
+  let slow: StatelessServerHandle;
+  let fast: StatelessServerHandle;
   let slowProxy: Awaited<ReturnType<typeof recordingProxy>>;
   let fastProxy: Awaited<ReturnType<typeof recordingProxy>>;
   let gw: Awaited<ReturnType<typeof startGateway>>;
   before(async () => {
-    slow = await startModernServer(0);
-    fast = await startModernServer(0, { tools: 1000, others: 1000 });
+    slow = await startStatelessServer(0);
+    fast = await startStatelessServer(0, { tools: 1000, others: 1000 });
     slowProxy = await recordingProxy(slow.url);
     fastProxy = await recordingProxy(fast.url);
     gw = await startGateway({ backends: { remote: { type: 'mcp', url: slowProxy.url }, fast: { type: 'mcp', url: fastProxy.url } } });

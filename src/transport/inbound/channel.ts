@@ -7,12 +7,13 @@ import { randomUUID } from 'node:crypto';
 import { toRpcError } from '../../errors/catalog.js';
 import { GatewayError } from '../../errors/catalog.js';
 import { dispatchNotification, dispatchRequest, type DispatchOptions } from '../../protocol/dispatch.js';
-import { errorResponse, isNotification, isRequest, isResponse, resultResponse, type JsonRpcMessage } from '../../protocol/jsonrpc.js';
+import { errorResponse, isNotification, isRequest, isResponse, resultResponse, type JsonRpcMessage } from '../../wire/jsonrpc.js';
 import type { ClientSession } from '../../protocol/session.js';
 import type { SessionManager } from '../../protocol/sessions.js';
-import { allowsBatch } from '../../protocol/versions.js';
-import { claimsEnvelope, readEnvelope, subscription } from '../../protocol/modern.js';
-import type { JsonRpcRequest, RequestId } from '../../protocol/jsonrpc.js';
+import { allowsBatch } from '../../wire/versions.js';
+import { claimsEnvelope, readEnvelope } from '../../wire/stateless.js';
+import { subscription } from '../../protocol/stateless.js';
+import type { JsonRpcRequest, RequestId } from '../../wire/jsonrpc.js';
 
 
 export class ChannelConnection {

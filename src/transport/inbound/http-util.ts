@@ -4,7 +4,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ERRORS, GatewayError, type ErrorCode } from '../../errors/catalog.js';
-import { envelopeProblem, type JsonRpcMessage } from '../../protocol/jsonrpc.js';
+import { envelopeProblem, type JsonRpcMessage } from '../../wire/jsonrpc.js';
 import { endJson } from '../../middleware/compression.js';
 
 /** A whole JSON answer; compressed when the edge allows it (middleware/compression.ts). */

@@ -6,7 +6,7 @@ import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import { GatewayError } from '../../errors/catalog.js';
 import type { DispatchOptions } from '../../protocol/dispatch.js';
-import { errorResponse } from '../../protocol/jsonrpc.js';
+import { errorResponse } from '../../wire/jsonrpc.js';
 import type { SessionManager } from '../../protocol/sessions.js';
 import { ChannelConnection } from './channel.js';
 import { parseMessages } from './http-util.js';

@@ -13,10 +13,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GatewayError, toRpcError } from '../../errors/catalog.js';
 import type { Logger } from '../../observability/logger.js';
 import { dispatchNotification, dispatchRequest, type DispatchOptions } from '../../protocol/dispatch.js';
-import { errorResponse, isNotification, isRequest, isResponse, resultResponse, type JsonRpcMessage, type JsonRpcRequest, type JsonRpcResponse, type RequestId } from '../../protocol/jsonrpc.js';
+import { errorResponse, isNotification, isRequest, isResponse, resultResponse, type JsonRpcMessage, type JsonRpcRequest, type JsonRpcResponse, type RequestId } from '../../wire/jsonrpc.js';
 import type { ClientSession, Outbound } from '../../protocol/session.js';
 import type { SessionManager } from '../../protocol/sessions.js';
-import { allowsBatch, isSupportedVersion, SUPPORTED_VERSIONS, versionAtLeast } from '../../protocol/versions.js';
+import { allowsBatch, isSupportedVersion, SUPPORTED_VERSIONS, versionAtLeast } from '../../wire/versions.js';
 import type { EventStore } from './event-store.js';
 import { endJson } from '../../middleware/compression.js';
 import { contextOf } from '../../middleware/context.js';
@@ -25,7 +25,7 @@ import { apiKeyFromHeaders, hashApiKey } from '../../resilience/rate-limiter.js'
 import { accepts, mediaType, readJsonRpcPost, sendError } from './http-util.js';
 import { keepAlive, primingEvent, SSE_HEADERS, sseEvent, writeSse } from './sse.js';
 import { StatelessHttp } from './stateless-http.js';
-import { isModernVersion } from '../../protocol/modern.js';
+import { isStatelessVersion } from '../../wire/stateless.js';
 import { sessionFingerprint } from '../../protocol/fingerprint.js';
 
 export interface StreamableDeps {
@@ -335,7 +335,7 @@ export class StreamableHttpEndpoint {
       return sendError(res, 'MCPEG_ERR_NOT_ACCEPTABLE', 'Not Acceptable: a GET stream needs Accept: text/event-stream');
     }
     const mv = req.headers['mcp-protocol-version'];
-    if (isModernVersion(mv) && req.headers['mcp-session-id'] === undefined) {
+    if (isStatelessVersion(mv) && req.headers['mcp-session-id'] === undefined) {
       // The stateless revision has no GET stream (subscriptions/listen replaces it).
       return sendError(res, 'MCPEG_ERR_METHOD_NOT_ALLOWED', `GET is not part of protocol revision ${String(mv)}: POST requests, and subscriptions/listen for list changes`, { allow: 'POST' });
     }

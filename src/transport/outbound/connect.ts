@@ -9,7 +9,7 @@ import { getDefaultEnvironment } from '@modelcontextprotocol/sdk/client/stdio.js
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { StreamableHttpClient } from './http-transport.js';
 import { StdioClient } from './stdio-transport.js';
-import type { ParamHeader } from '../../protocol/modern.js';
+import type { ParamHeader } from '../../wire/stateless.js';
 import type { McpBackendConfig } from '../../config/schema.js';
 import type { Logger } from '../../observability/logger.js';
 

@@ -13,7 +13,7 @@ import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { Pool, type Dispatcher } from 'undici';
-import { isModernVersion, nameHeaderOf, paramHeaderValues, type ParamHeader } from '../../protocol/modern.js';
+import { isStatelessVersion, nameHeaderOf, paramHeaderValues, type ParamHeader } from '../../wire/stateless.js';
 
 /** An HTTP-level failure; `code` is the status (the auto fallback to SSE reads it). */
 export class HttpStatusError extends Error {
@@ -54,7 +54,7 @@ export class StreamableHttpClient implements Transport {
   sessionId?: string;
   private protocolVersion: string | undefined;
   /** The stateless revision: no session, and each request names its method and target in headers. */
-  private modern = false;
+  private stateless = false;
   /** A tool's x-mcp-header declarations (set by the replica from its catalog), for Mcp-Param-* headers. */
   paramHeaders: ((tool: string) => ParamHeader[]) | undefined;
   private readonly pool: Pool;
@@ -80,7 +80,7 @@ export class StreamableHttpClient implements Transport {
 
   setProtocolVersion(v: string | undefined): void {
     this.protocolVersion = v;
-    this.modern = isModernVersion(v);
+    this.stateless = isStatelessVersion(v);
   }
 
   private headers(accept: string): Record<string, string> {
@@ -98,7 +98,7 @@ export class StreamableHttpClient implements Transport {
     const m = message as { method?: string; id?: unknown; params?: Record<string, unknown> & { _meta?: { traceparent?: unknown } } };
     const tp = m.params?._meta?.traceparent;
     if (typeof tp === 'string') headers.traceparent = tp;
-    if (this.modern && m.method !== undefined && m.id !== undefined) {
+    if (this.stateless && m.method !== undefined && m.id !== undefined) {
       // SEP-2243 standard headers, derived from the body as the SDK client does.
       headers['mcp-method'] = m.method;
       const name = nameHeaderOf(m.method, m.params);
@@ -115,7 +115,7 @@ export class StreamableHttpClient implements Transport {
     }
     if (res.statusCode >= 400) {
       const text = await boundedText(res.body);
-      if (res.statusCode === 404 && this.modern && text.startsWith('{')) {
+      if (res.statusCode === 404 && this.stateless && text.startsWith('{')) {
         // Stateless servers answer an unknown method with 404 and a JSON-RPC error: relay it as one.
         try {
           const parsed = JSON.parse(text) as JSONRPCMessage;
@@ -124,7 +124,7 @@ export class StreamableHttpClient implements Transport {
           /* not JSON-RPC: an HTTP error like any other */
         }
       }
-      if (res.statusCode === 400 && this.modern && text.startsWith('{')) {
+      if (res.statusCode === 400 && this.stateless && text.startsWith('{')) {
         // Stateless servers answer request-level errors (-32020, -32021, -32022, -32602) with 400.
         try {
           const parsed = JSON.parse(text) as JSONRPCMessage;

@@ -4,14 +4,15 @@
  * in a `_meta` envelope, HTTP requests repeat the version and name their method and
  * target in headers (SEP-2243), list and read results carry caching hints (SEP-2549),
  * and server-to-client requests travel inside results (`input_required`, SEP-2322).
- * This file holds the envelope and header rules only; it knows no node:http.
+ * This file holds the wire rules (versions, envelope, headers) only; it knows no node:http.
+ * What the gateway does with them (input_required, subscriptions/listen) is protocol/stateless.ts.
  */
 import { GatewayError } from '../errors/catalog.js';
-import type { JsonRpcNotification, JsonRpcRequest, JsonRpcResultResponse } from './jsonrpc.js';
+import type { JsonRpcRequest } from './jsonrpc.js';
 import { own } from '../util/own.js';
 
-export const MODERN_VERSIONS = ['2026-07-28'] as const;
-export const MODERN_VERSION = MODERN_VERSIONS[0];
+export const STATELESS_VERSIONS = ['2026-07-28'] as const;
+export const STATELESS_VERSION = STATELESS_VERSIONS[0];
 
 export const META_PROTOCOL_VERSION = 'io.modelcontextprotocol/protocolVersion';
 export const META_CLIENT_CAPABILITIES = 'io.modelcontextprotocol/clientCapabilities';
@@ -23,8 +24,8 @@ export const META_SUBSCRIPTION_ID = 'io.modelcontextprotocol/subscriptionId';
 /** Envelope keys a client sends about itself: never relayed as they are to a backend. */
 const ENVELOPE_KEYS = [META_PROTOCOL_VERSION, META_CLIENT_CAPABILITIES, META_CLIENT_INFO, META_LOG_LEVEL] as const;
 
-const modern = new Set<string>(MODERN_VERSIONS);
-export const isModernVersion = (v: unknown): boolean => typeof v === 'string' && modern.has(v);
+const stateless = new Set<string>(STATELESS_VERSIONS);
+export const isStatelessVersion = (v: unknown): boolean => typeof v === 'string' && stateless.has(v);
 
 /** What one stateless request says about its client. */
 export interface Envelope {
@@ -53,7 +54,7 @@ export function claimsEnvelope(params: Obj | undefined): boolean {
 export function readEnvelope(req: JsonRpcRequest, headerVersion: string | null | undefined): Envelope {
   const meta = req.params?._meta;
   if (!isObject(meta)) {
-    throw new GatewayError('MCPEG_ERR_INVALID_ENVELOPE', `Invalid params: protocol revision ${headerVersion ?? MODERN_VERSION} needs the per-request envelope in params._meta (${META_PROTOCOL_VERSION}, ${META_CLIENT_CAPABILITIES})`, { envelope: { missing: ['_meta'] } });
+    throw new GatewayError('MCPEG_ERR_INVALID_ENVELOPE', `Invalid params: protocol revision ${headerVersion ?? STATELESS_VERSION} needs the per-request envelope in params._meta (${META_PROTOCOL_VERSION}, ${META_CLIENT_CAPABILITIES})`, { envelope: { missing: ['_meta'] } });
   }
   const version = meta[META_PROTOCOL_VERSION];
   if (typeof version !== 'string' || version === '') {
@@ -65,8 +66,8 @@ export function readEnvelope(req: JsonRpcRequest, headerVersion: string | null |
   if (headerVersion !== undefined && headerVersion !== version) {
     throw new GatewayError('MCPEG_ERR_HEADER_MISMATCH', `Bad Request: the MCP-Protocol-Version header names ${headerVersion} but the body envelope names ${version}`, { mismatch: { header: headerVersion, body: version } });
   }
-  if (!isModernVersion(version)) {
-    throw new GatewayError('MCPEG_ERR_UNSUPPORTED_PROTOCOL_VERSION', `Unsupported protocol version: ${version}`, { supported: [...MODERN_VERSIONS], requested: version });
+  if (!isStatelessVersion(version)) {
+    throw new GatewayError('MCPEG_ERR_UNSUPPORTED_PROTOCOL_VERSION', `Unsupported protocol version: ${version}`, { supported: [...STATELESS_VERSIONS], requested: version });
   }
   const caps = meta[META_CLIENT_CAPABILITIES];
   if (!isObject(caps)) {
@@ -141,20 +142,6 @@ export function withoutEnvelope(params: Obj): Obj {
   return out;
 }
 
-/** Methods of the stateless revision that may answer `input_required` (SEP-2322). */
-export const INPUT_METHODS = new Set(['tools/call', 'prompts/get', 'resources/read']);
-/** Results that carry caching hints (SEP-2549). */
-export const CACHEABLE = new Set(['tools/list', 'prompts/list', 'resources/list', 'resources/templates/list', 'resources/read', 'server/discover']);
-
-/** Which client capability each embedded input request needs (SEP-2322). */
-export const INPUT_CAPABILITY: Record<string, string> = {
-  'sampling/createMessage': 'sampling',
-  'elicitation/create': 'elicitation',
-  'roots/list': 'roots',
-};
-
-export const isInputRequired = (r: Obj | undefined): boolean => r?.resultType === 'input_required';
-
 /** A tool argument mirrored into an `Mcp-Param-<header>` HTTP header (SEP-2243 `x-mcp-header`). */
 export interface ParamHeader {
   prop: string;
@@ -205,42 +192,4 @@ export function paramHeaderValues(spec: ParamHeader[], args: unknown): Record<st
     (out ??= {})[`mcp-param-${header.toLowerCase()}`] = encodeHeaderValue(String(v));
   }
   return out;
-}
-
-/** subscriptions/listen filter flags and the notification each lets through (SEP-2575 SubscriptionFilter). */
-const LISTEN_FLAGS: Record<string, string> = {
-  toolsListChanged: 'notifications/tools/list_changed',
-  promptsListChanged: 'notifications/prompts/list_changed',
-  resourcesListChanged: 'notifications/resources/list_changed',
-};
-
-/** One subscriptions/listen request, as every transport serves it. */
-export interface Subscription {
-  /** The notification methods it lets through (what the gateway honours of its filter). */
-  methods: ReadonlySet<string>;
-  /** The first message: the honoured filter. */
-  ack: JsonRpcNotification;
-  /** A notification of the stream, tagged with the listen request's id. */
-  tag(n: JsonRpcNotification): JsonRpcNotification;
-  /** The listen request's result, when the gateway ends the stream. */
-  final: JsonRpcResultResponse;
-}
-
-export function subscription(req: JsonRpcRequest): Subscription {
-  const wanted = isObject(req.params?.notifications) ? req.params.notifications : {};
-  const honoured: Record<string, boolean> = {};
-  const methods = new Set<string>();
-  for (const [flag, method] of Object.entries(LISTEN_FLAGS)) {
-    if (wanted[flag] !== true) continue;
-    honoured[flag] = true;
-    methods.add(method);
-  }
-  const meta = { [META_SUBSCRIPTION_ID]: req.id };
-  const tag = (n: JsonRpcNotification): JsonRpcNotification => ({ ...n, params: { ...n.params, _meta: { ...(n.params?._meta as Obj | undefined), ...meta } } });
-  return {
-    methods,
-    ack: tag({ jsonrpc: '2.0', method: 'notifications/subscriptions/acknowledged', params: { notifications: honoured } }),
-    tag,
-    final: { jsonrpc: '2.0', id: req.id, result: { resultType: 'complete', _meta: meta } },
-  };
 }

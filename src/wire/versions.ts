@@ -1,7 +1,7 @@
 /**
  * MCP protocol revisions the gateway speaks (to clients and to backends), newest first:
  * the stateful lifecycle (initialize, sessions). The stateless 2026-07-28 revision is in
- * modern.ts; both are served side by side (docs/protocol.md).
+ * stateless.ts; both are served side by side (docs/protocol.md).
  */
 export const SUPPORTED_VERSIONS = ['2025-11-25', '2025-06-18', '2025-03-26', '2024-11-05'] as const;
 export type ProtocolVersion = (typeof SUPPORTED_VERSIONS)[number];

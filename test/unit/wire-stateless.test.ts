@@ -2,11 +2,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { GatewayError } from '../../src/errors/catalog.js';
-import type { JsonRpcRequest } from '../../src/protocol/jsonrpc.js';
+import type { JsonRpcRequest } from '../../src/wire/jsonrpc.js';
 import {
   checkParamHeaders, checkStandardHeaders, decodeHeaderValue, encodeHeaderValue, nameHeaderOf, paramHeaderValues,
   paramHeadersOf, readEnvelope, withoutEnvelope,
-} from '../../src/protocol/modern.js';
+} from '../../src/wire/stateless.js';
 
 const V = 'io.modelcontextprotocol/protocolVersion';
 const C = 'io.modelcontextprotocol/clientCapabilities';
