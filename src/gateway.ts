@@ -13,8 +13,9 @@ import { applySnapshot, type BackendSetHost, type ReloadResult } from './reconfi
 import { createLogger, type Logger } from './observability/logger.js';
 import { configSecrets } from './observability/secrets.js';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
-import { mcpRequests, type DispatchOptions, type McpRequestEvent, type SessionLimits } from './protocol/dispatch.js';
-import { createMetrics, rateLimitBlocks, type Metrics } from './observability/metrics.js';
+import { type DispatchOptions, type SessionLimits } from './protocol/dispatch.js';
+import { mcpRequests, rateLimitBlocks, type McpRequestEvent } from './observability/channels.js';
+import { createMetrics, type Metrics } from './observability/metrics.js';
 import { GatewayError } from './errors/catalog.js';
 import { RateLimiter } from './resilience/rate-limiter.js';
 import { MemorySessionStore, type SessionStore } from './protocol/session-store.js';
@@ -22,7 +23,7 @@ import { SessionManager } from './protocol/sessions.js';
 import { ContinuationStore } from './protocol/continuation.js';
 import { AGGREGATE_VIEW, backendViewId, Registry } from './router/registry.js';
 import { MemoryEventStore, type EventStore } from './transport/inbound/event-store.js';
-import { createHttpServer, type EndpointSet } from './transport/inbound/http-server.js';
+import { createHttpServer } from './edge/http-server.js';
 import { LegacySseEndpoint } from './transport/inbound/legacy-sse.js';
 import { serveStdio } from './transport/inbound/stdio.js';
 import { StreamableHttpEndpoint } from './transport/inbound/streamable-http.js';
@@ -147,6 +148,10 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
   };
   subscribe(mcpRequests.name, requestLog);
   const common = { sessions, log, dispatch, maxBodyBytes: config.server.max_body_bytes, keepAliveMs: config.server.sse_keepalive, apiKeyHeader: config.rate_limits.api_key_header };
+  interface EndpointSet {
+    streamable: StreamableHttpEndpoint;
+    legacy: LegacySseEndpoint | undefined;
+  }
   const makeSet = (viewId: string, base: string): EndpointSet => ({
     streamable: new StreamableHttpEndpoint(viewId, { ...common, events, retryMs: config.server.sse_retry }),
     legacy: config.server.legacy_sse ? new LegacySseEndpoint(viewId, `${base}/messages`, common) : undefined,

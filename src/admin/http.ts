@@ -5,7 +5,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parseDocument } from 'yaml';
 import { ERRORS, GatewayError, type ErrorCode } from '../errors/catalog.js';
-import { mediaType, readBody } from '../transport/inbound/http-util.js';
+import { mediaType, readBody } from '../edge/http-util.js';
 
 /**
  * HTTP status of a code on the admin API. Codes the catalogue maps to 200 (they travel

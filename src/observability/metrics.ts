@@ -4,28 +4,11 @@
  * someone listens); gauges read the gateway's state when scraped. Each gateway has its
  * own registry: no module-level singletons, several gateways per process stay apart.
  */
-import { channel, subscribe, unsubscribe } from 'node:diagnostics_channel';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { mcpRequests, type McpRequestEvent } from '../protocol/dispatch.js';
+import { httpRequests, mcpRequests, rateLimitBlocks, type HttpRequestEvent, type McpRequestEvent, type RateLimitEvent } from './channels.js';
 import type { Backend } from '../upstream/backend.js';
 import { VERSION } from '../version.js';
-
-/** Published by the HTTP edge when a response is done. */
-export const httpRequests = channel('mcpeg:http:request');
-export interface HttpRequestEvent {
-  source: unknown;
-  endpoint: string;
-  method: string;
-  status: number;
-  durationMs: number;
-}
-
-/** Published when a rate limit refuses a request (HTTP edge or in a session). */
-export const rateLimitBlocks = channel('mcpeg:ratelimit:blocked');
-export interface RateLimitEvent {
-  source: unknown;
-  scope: string;
-}
 
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 const BREAKER = { closed: 0, open: 1, half_open: 2 } as const;

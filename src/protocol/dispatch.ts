@@ -3,7 +3,6 @@
  * routed to one backend. The hot path (tools/call) is: one Map lookup for the route, one
  * for the backend session, one relay.
  */
-import { channel } from 'node:diagnostics_channel';
 import { GatewayError, RemoteRpcError, toRpcError } from '../errors/catalog.js';
 import type { RetryConfig } from '../config/traffic.js';
 import { backoffDelay } from '../resilience/retry.js';
@@ -23,6 +22,7 @@ import { serverCapabilities } from './lifecycle.js';
 import { GATEWAY_INFO } from '../upstream/replica.js';
 import type { BackendConnection } from '../upstream/connection.js';
 import { own } from '../util/own.js';
+import { mcpRequests, type McpRequestEvent } from '../observability/channels.js';
 import { ConcurrencyLimit } from '../resilience/concurrency-limit.js';
 
 type Params = Record<string, unknown>;
@@ -81,26 +81,7 @@ export async function dispatchRequest(s: ClientSession, req: JsonRpcRequest, opt
   return answer;
 }
 
-/** Published on `mcpeg:mcp:request` when a client request completes. */
-export interface McpRequestEvent {
-  /** The dispatch options of the gateway that served it (several gateways may share a process). */
-  source: DispatchOptions;
-  method: string;
-  id: RequestId;
-  session: string;
-  /** The HTTP request that carried it (X-Request-Id), when there is one. */
-  requestId: string | undefined;
-  backend: string | undefined;
-  tool: string | undefined;
-  replica: string | undefined;
-  durationMs: number;
-  outcome: 'ok' | 'error' | 'tool_error' | 'cancelled';
-  /** MCPEG_ERR_* (or the backend's JSON-RPC code) for errors, the tool error code for isError results. */
-  code: string | undefined;
-  message: string | undefined;
-}
 
-export const mcpRequests = channel('mcpeg:mcp:request');
 
 /** What a handler learned about where the request went (for observers). */
 interface RequestNote {

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { rateLimitsSchema } from '../../src/config/traffic.js';
-import { ClientIpResolver, normalizeIp } from '../../src/middleware/client-ip.js';
+import { ClientIpResolver, normalizeIp } from '../../src/edge/client-ip.js';
 import { apiKeyFromHeaders, hashApiKey, RateLimiter } from '../../src/resilience/rate-limiter.js';
 import type { RateLimitStore } from '../../src/resilience/rate-limit-store.js';
 

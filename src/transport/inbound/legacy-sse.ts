@@ -8,8 +8,8 @@ import type { Logger } from '../../observability/logger.js';
 import type { DispatchOptions } from '../../protocol/dispatch.js';
 import type { SessionManager } from '../../protocol/sessions.js';
 import { ChannelConnection } from './channel.js';
-import { contextOf } from '../../middleware/context.js';
-import { accepts, readJsonRpcPost, sendError } from './http-util.js';
+import { contextOf } from '../../edge/context.js';
+import { accepts, readJsonRpcPost, sendError } from '../../edge/http-util.js';
 import { keepAlive, SSE_HEADERS, sseEvent, writeSse } from './sse.js';
 
 export interface LegacySseDeps {

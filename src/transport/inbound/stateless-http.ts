@@ -20,11 +20,11 @@ import { checkParamHeaders, checkStandardHeaders, claimsEnvelope, paramHeadersOf
 import { subscription } from '../../protocol/stateless.js';
 import type { ClientSession, Outbound } from '../../protocol/session.js';
 import type { SessionManager } from '../../protocol/sessions.js';
-import { endJson } from '../../middleware/compression.js';
-import { contextOf } from '../../middleware/context.js';
+import { endJson } from '../../edge/compression.js';
+import { contextOf } from '../../edge/context.js';
 import { parseTraceparent } from '../../observability/trace.js';
 import { apiKeyFromHeaders, hashApiKey } from '../../resilience/rate-limiter.js';
-import { sendError } from './http-util.js';
+import { sendError } from '../../edge/http-util.js';
 import { keepAlive, SSE_HEADERS, sseEvent, writeSse } from './sse.js';
 
 export interface StatelessDeps {

@@ -9,7 +9,7 @@ import type { DispatchOptions } from '../../protocol/dispatch.js';
 import { errorResponse } from '../../wire/jsonrpc.js';
 import type { SessionManager } from '../../protocol/sessions.js';
 import { ChannelConnection } from './channel.js';
-import { parseMessages } from './http-util.js';
+import { parseMessages } from '../../edge/http-util.js';
 
 export function serveStdio(viewId: string, sessions: SessionManager, dispatch: DispatchOptions, input: Readable, output: Writable): Promise<void> {
   const write = (msg: unknown) => output.write(`${JSON.stringify(msg)}\n`);

@@ -5,7 +5,7 @@
  * from any other origin gets 403.
  */
 import type { CorsConfig } from '../config/traffic.js';
-import { checkOriginAndHost, sendError, type OriginPolicy } from '../transport/inbound/http-util.js';
+import { checkOriginAndHost, sendError, type OriginPolicy } from './http-util.js';
 import type { Middleware } from './compose.js';
 import { appendVary } from './headers.js';
 

@@ -4,10 +4,10 @@
  * draft-ietf-httpapi-ratelimit-headers; a refusal is 429 with Retry-After (RFC 9110 §10.2.3).
  */
 import type { RateLimiter } from '../resilience/rate-limiter.js';
-import { sendError } from '../transport/inbound/http-util.js';
+import { sendError } from './http-util.js';
 import type { Middleware } from './compose.js';
 import { ceilSeconds } from './headers.js';
-import { rateLimitBlocks } from '../observability/metrics.js';
+import { rateLimitBlocks } from '../observability/channels.js';
 
 export function rateLimit(limiter: RateLimiter, source?: unknown): Middleware {
   return async (ctx, next) => {

@@ -3,7 +3,7 @@
  * subscribe); nothing is measured while no one listens.
  */
 import { performance } from 'node:perf_hooks';
-import { httpRequests, type HttpRequestEvent } from '../observability/metrics.js';
+import { httpRequests, type HttpRequestEvent } from '../observability/channels.js';
 import type { Middleware } from './compose.js';
 
 export function observe(source: unknown): Middleware {

@@ -5,7 +5,7 @@
  * keeps serving.
  */
 import type { Logger } from '../observability/logger.js';
-import { sendError } from '../transport/inbound/http-util.js';
+import { sendError } from './http-util.js';
 import type { HttpContext } from './context.js';
 import type { Middleware } from './compose.js';
 

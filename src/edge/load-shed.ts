@@ -4,7 +4,7 @@
  * is open (a POST answered as SSE counts until its stream ends); a GET stream is a
  * standing subscription, not work in flight, so it does not count.
  */
-import { sendError } from '../transport/inbound/http-util.js';
+import { sendError } from './http-util.js';
 import type { Middleware } from './compose.js';
 
 export interface InflightCounter {

@@ -13,27 +13,35 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { isIPv4 } from 'node:net';
-import type { ServerConfig } from '../../config/schema.js';
-import type { RateLimitsConfig } from '../../config/traffic.js';
-import { accessLog } from '../../middleware/access-log.js';
-import { ClientIpResolver } from '../../middleware/client-ip.js';
-import { compose, type Middleware } from '../../middleware/compose.js';
-import { compression } from '../../middleware/compression.js';
-import { createContext, type HttpContext } from '../../middleware/context.js';
-import { cors } from '../../middleware/cors.js';
-import { loadShed } from '../../middleware/load-shed.js';
-import { rateLimit } from '../../middleware/rate-limit.js';
-import { observe } from '../../middleware/observe.js';
-import { answerUnhandled, recover } from '../../middleware/recover.js';
-import type { Logger } from '../../observability/logger.js';
-import { RateLimiter } from '../../resilience/rate-limiter.js';
+import type { ServerConfig } from '../config/schema.js';
+import type { RateLimitsConfig } from '../config/traffic.js';
+import { accessLog } from './access-log.js';
+import { ClientIpResolver } from './client-ip.js';
+import { compose, type Middleware } from './compose.js';
+import { compression } from './compression.js';
+import { createContext, type HttpContext } from './context.js';
+import { cors } from './cors.js';
+import { loadShed } from './load-shed.js';
+import { rateLimit } from './rate-limit.js';
+import { observe } from './observe.js';
+import { answerUnhandled, recover } from './recover.js';
+import type { Logger } from '../observability/logger.js';
+import { RateLimiter } from '../resilience/rate-limiter.js';
 import { checkOriginAndHost, sendError, sendJson, type OriginPolicy } from './http-util.js';
-import type { LegacySseEndpoint } from './legacy-sse.js';
-import type { StreamableHttpEndpoint } from './streamable-http.js';
+
+/** What the edge routes to; the transports (transport/inbound) implement these. */
+export interface StreamableEndpoint {
+  handle(req: IncomingMessage, res: ServerResponse): Promise<void>;
+}
+
+export interface LegacyEndpoint {
+  open(req: IncomingMessage, res: ServerResponse): void;
+  message(req: IncomingMessage, res: ServerResponse, sessionId: string | null): Promise<void>;
+}
 
 export interface EndpointSet {
-  streamable: StreamableHttpEndpoint;
-  legacy: LegacySseEndpoint | undefined;
+  streamable: StreamableEndpoint;
+  legacy: LegacyEndpoint | undefined;
 }
 
 export interface HttpRoutes {

@@ -3,9 +3,9 @@
  * media-type checks, Origin/Host validation (DNS rebinding) and error answers.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { ERRORS, GatewayError, type ErrorCode } from '../../errors/catalog.js';
-import { envelopeProblem, type JsonRpcMessage } from '../../wire/jsonrpc.js';
-import { endJson } from '../../middleware/compression.js';
+import { ERRORS, GatewayError, type ErrorCode } from '../errors/catalog.js';
+import { envelopeProblem, type JsonRpcMessage } from '../wire/jsonrpc.js';
+import { endJson } from './compression.js';
 
 /** A whole JSON answer; compressed when the edge allows it (middleware/compression.ts). */
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {

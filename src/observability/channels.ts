@@ -1,0 +1,46 @@
+/**
+ * Every diagnostics_channel the gateway publishes on, and what its events carry. The hot
+ * path publishes only while someone listens (`hasSubscribers`); metrics and the request
+ * log subscribe (STYLE: observe without cost). Events name the gateway that published
+ * them in `source`, since several gateways may share a process.
+ */
+import { channel } from 'node:diagnostics_channel';
+import type { RequestId } from '../wire/jsonrpc.js';
+
+/** Published on `mcpeg:mcp:request` when a client request completes. */
+export interface McpRequestEvent {
+  /** The dispatch options of the gateway that served it (several gateways may share a process). */
+  source: unknown;
+  method: string;
+  id: RequestId;
+  session: string;
+  /** The HTTP request that carried it (X-Request-Id), when there is one. */
+  requestId: string | undefined;
+  backend: string | undefined;
+  tool: string | undefined;
+  replica: string | undefined;
+  durationMs: number;
+  outcome: 'ok' | 'error' | 'tool_error' | 'cancelled';
+  /** MCPEG_ERR_* (or the backend's JSON-RPC code) for errors, the tool error code for isError results. */
+  code: string | undefined;
+  message: string | undefined;
+}
+
+export const mcpRequests = channel('mcpeg:mcp:request');
+
+/** Published by the HTTP edge when a response is done. */
+export const httpRequests = channel('mcpeg:http:request');
+export interface HttpRequestEvent {
+  source: unknown;
+  endpoint: string;
+  method: string;
+  status: number;
+  durationMs: number;
+}
+
+/** Published when a rate limit refuses a request (HTTP edge or in a session). */
+export const rateLimitBlocks = channel('mcpeg:ratelimit:blocked');
+export interface RateLimitEvent {
+  source: unknown;
+  scope: string;
+}
