@@ -4,21 +4,10 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parseDocument } from 'yaml';
-import { ERRORS, GatewayError, type ErrorCode } from '../errors/catalog.js';
+import { GatewayError, type ErrorCode } from '../errors/catalog.js';
+import { adminStatusOf } from '../errors/http-status.js';
 import { mediaType, readBody } from '../edge/http-util.js';
 
-/**
- * HTTP status of a code on the admin API. Codes the catalogue maps to 200 (they travel
- * inside JSON-RPC answers) or to 500 (a bad config file at startup) are client errors here.
- */
-const ADMIN_STATUS: Partial<Record<ErrorCode, number>> = {
-  MCPEG_ERR_INVALID_PARAMS: 400,
-  MCPEG_ERR_CONFIG_INVALID: 400,
-};
-
-export function statusOf(code: ErrorCode): number {
-  return ADMIN_STATUS[code] ?? ERRORS[code].http;
-}
 
 /** A refusal answered in the admin error shape. */
 export class AdminError extends Error {
@@ -26,7 +15,7 @@ export class AdminError extends Error {
     readonly code: ErrorCode,
     message: string,
     readonly data?: Record<string, unknown>,
-    readonly status: number = statusOf(code),
+    readonly status: number = adminStatusOf(code),
     readonly headers: Record<string, string> = {},
   ) {
     super(message);

@@ -13,6 +13,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ERRORS, GatewayError, toRpcError } from '../../errors/catalog.js';
+import { httpStatusOf, statelessStatusOf } from '../../errors/http-status.js';
 import type { Logger } from '../../observability/logger.js';
 import { dispatchRequest, type DispatchOptions } from '../../protocol/dispatch.js';
 import { errorResponse, isRequest, type JsonRpcMessage, type JsonRpcRequest, type JsonRpcResponse } from '../../wire/jsonrpc.js';
@@ -38,13 +39,6 @@ export interface StatelessDeps {
 const JSON_HEADERS = { 'content-type': 'application/json' } as const;
 
 
-/** The HTTP status of an answer on the stateless revision (in-band errors stay 200). */
-export function statusOf(answer: JsonRpcResponse): number {
-  if (!('error' in answer)) return 200;
-  if (answer.error.code === ERRORS.MCPEG_ERR_METHOD_NOT_FOUND.rpc && (answer.error.data as { mcpegCode?: string } | undefined)?.mcpegCode !== 'MCPEG_ERR_CLIENT_CAPABILITY_MISSING') return 404;
-  if (answer.error.code === ERRORS.MCPEG_ERR_MISSING_CLIENT_CAPABILITY.rpc) return 400;
-  return 200;
-}
 
 /** One stateless request's answer: JSON until a notification must be streamed first, then SSE. */
 class OneShot implements Outbound {
@@ -77,7 +71,7 @@ class OneShot implements Outbound {
       if (r) this.res.write(sseEvent(JSON.stringify(r)));
       this.res.end();
     } else if (r) {
-      endJson(this.res, statusOf(r), JSON_HEADERS, JSON.stringify(r));
+      endJson(this.res, statelessStatusOf(r), JSON_HEADERS, JSON.stringify(r));
     } else {
       this.res.writeHead(200, SSE_HEADERS).end(); // cancelled: nothing to say
     }
@@ -130,8 +124,7 @@ export class StatelessHttp {
   }
 
   private fail(res: ServerResponse, m: JsonRpcRequest, err: unknown): void {
-    const status = err instanceof GatewayError ? err.httpStatus : 500;
-    endJson(res, status, JSON_HEADERS, JSON.stringify(errorResponse(m.id, toRpcError(err))));
+    endJson(res, httpStatusOf(err), JSON_HEADERS, JSON.stringify(errorResponse(m.id, toRpcError(err))));
   }
 
   /**

@@ -11,6 +11,7 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GatewayError, toRpcError } from '../../errors/catalog.js';
+import { initializeStatusOf } from '../../errors/http-status.js';
 import type { Logger } from '../../observability/logger.js';
 import { dispatchNotification, dispatchRequest, type DispatchOptions } from '../../protocol/dispatch.js';
 import { errorResponse, isNotification, isRequest, isResponse, resultResponse, type JsonRpcMessage, type JsonRpcRequest, type JsonRpcResponse, type RequestId } from '../../wire/jsonrpc.js';
@@ -325,8 +326,7 @@ export class StreamableHttpEndpoint {
       this.deps.log.info({ session: sessionFingerprint(session.sessionId), view: this.viewId, client: session.clientInfo, protocolVersion: session.protocolVersion }, 'session initialized');
     } catch (err) {
       const e = toRpcError(err);
-      const status = err instanceof GatewayError ? err.httpStatus : 500;
-      endJson(res, status === 200 ? 400 : status, JSON_HEADERS, JSON.stringify(errorResponse(init.id, e)));
+      endJson(res, initializeStatusOf(err), JSON_HEADERS, JSON.stringify(errorResponse(init.id, e)));
     }
   }
 
