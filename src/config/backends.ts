@@ -5,8 +5,8 @@
  * so `mcpeg validate` names the key path of every mistake.
  */
 import { z } from 'zod';
-import { createAjv } from '../plugins/validate.js';
-import { isPointer, parseTemplate, TemplateError } from '../backends/template.js';
+import { createAjv } from '../util/json-schema.js';
+import { isPointer, parseTemplate, TemplateError } from './template.js';
 import { backendOptions, byteSize, optionalDuration } from './fields.js';
 
 export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;

@@ -7,16 +7,22 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { httpRequests, mcpRequests, rateLimitBlocks, type HttpRequestEvent, type McpRequestEvent, type RateLimitEvent } from './channels.js';
-import type { Backend } from '../upstream/backend.js';
 import { VERSION } from '../version.js';
 
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 const BREAKER = { closed: 0, open: 1, half_open: 2 } as const;
 
+/** What the gauges read of a backend when scraped (upstream/backend.ts Backend has it). */
+export interface BackendGauges {
+  readonly name: string;
+  readonly state: string;
+  replicaStates(): Iterable<{ id: string; available: boolean; active: number; breaker: string | undefined }>;
+}
+
 export interface MetricsSources {
   /** The object this gateway's events carry as `source` (its dispatch options). */
   source: unknown;
-  backends(): Iterable<Backend>;
+  backends(): Iterable<BackendGauges>;
   sessions(): number;
   /** Tool names a label may take (the catalog): anything else is counted as "_other". */
   isKnownTool(backend: string, tool: string): boolean;

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { PluginConfig } from '../config/schema.js';
 import type { PluginDefinition } from './api.js';
-import { createAjv, describeAjvErrors } from './validate.js';
+import { createAjv, describeAjvErrors } from '../util/json-schema.js';
 import { own } from '../util/own.js';
 
 const BUILTINS: Record<string, () => Promise<{ default: PluginDefinition<never> }>> = {

@@ -13,7 +13,7 @@ import {
 import type { ValidateFunction } from 'ajv';
 import { VERSION } from '../version.js';
 import type { CallContext, PluginInstance, PluginTool, ToolResult } from './api.js';
-import { createAjv, describeAjvErrors } from './validate.js';
+import { createAjv, describeAjvErrors } from '../util/json-schema.js';
 
 export interface PreparedPlugin {
   name: string;

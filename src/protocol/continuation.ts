@@ -9,7 +9,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { GatewayError } from '../errors/catalog.js';
-import type { Cancellation } from '../upstream/cancellation.js';
+import type { Cancellation } from '../util/cancellation.js';
 import type { ClientSession } from './session.js';
 
 type Params = Record<string, unknown>;

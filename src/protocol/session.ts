@@ -9,7 +9,7 @@ import type { Logger } from '../observability/logger.js';
 import type { View } from '../router/view.js';
 import type { Backend } from '../upstream/backend.js';
 import type { Replica } from '../upstream/replica.js';
-import type { Cancellation } from '../upstream/cancellation.js';
+import type { Cancellation } from '../util/cancellation.js';
 import type { CallTag, ClientLink } from '../upstream/client-link.js';
 import type { BackendConnection, ConnectionOwner } from '../upstream/connection.js';
 import type { JsonRpcMessage, JsonRpcNotification, JsonRpcRequest, JsonRpcResponse, RequestId } from '../wire/jsonrpc.js';

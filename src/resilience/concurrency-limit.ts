@@ -6,7 +6,7 @@
  * The fast path (a free slot) is synchronous and allocates nothing.
  */
 import { GatewayError } from '../errors/catalog.js';
-import type { Cancellation } from '../upstream/cancellation.js';
+import type { Cancellation } from '../util/cancellation.js';
 
 interface Waiter {
   resolve(): void;

@@ -5,7 +5,7 @@
  */
 import type { Logger } from '../observability/logger.js';
 import type { Backend } from '../upstream/backend.js';
-import type { BackendCatalog, ListKind } from './catalog.js';
+import type { BackendCatalog, ListKind } from '../upstream/catalog.js';
 import { View } from './view.js';
 
 export const AGGREGATE_VIEW = 'aggregate';

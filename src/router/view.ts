@@ -10,7 +10,7 @@
  * detected (the first matching template wins).
  */
 import { compileTemplate, type TemplateMatcher } from './uri-template.js';
-import type { BackendCatalog, Item } from './catalog.js';
+import type { BackendCatalog, Item } from '../upstream/catalog.js';
 import { exposedName } from './naming.js';
 
 export interface Route {

@@ -7,7 +7,7 @@
  */
 import type { BackendOptions } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
-import { EMPTY_CATALOG, type BackendCatalog, type Item } from '../router/catalog.js';
+import { EMPTY_CATALOG, type BackendCatalog, type Item } from './catalog.js';
 
 const toolIndex = new WeakMap<BackendCatalog, Map<string, Item>>();
 import type { TransportFactory, TransportKind } from '../transport/outbound/connect.js';

@@ -8,7 +8,7 @@ import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { GatewayError, RemoteRpcError, toRpcError } from '../errors/catalog.js';
 import { META_CLIENT_CAPABILITIES, META_CLIENT_INFO, META_LOG_LEVEL, META_PROTOCOL_VERSION, withoutEnvelope } from '../wire/stateless.js';
-import type { Cancellation } from './cancellation.js';
+import type { Cancellation } from '../util/cancellation.js';
 import {
   isRequest, isResponse, isErrorResponse,
   type JsonRpcMessage, type JsonRpcNotification, type JsonRpcRequest, type RequestId,

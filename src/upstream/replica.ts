@@ -13,7 +13,7 @@ import type { JsonRpcNotification, JsonRpcRequest } from '../wire/jsonrpc.js';
 import { isSupportedVersion, LATEST_VERSION, SUPPORTED_VERSIONS } from '../wire/versions.js';
 import { STATELESS_VERSION, paramHeadersOf } from '../wire/stateless.js';
 import { VERSION } from '../version.js';
-import { EMPTY_CATALOG, LISTS, type BackendCatalog, type Item } from '../router/catalog.js';
+import { EMPTY_CATALOG, LISTS, type BackendCatalog, type Item } from './catalog.js';
 import type { TransportFactory, TransportKind } from '../transport/outbound/connect.js';
 import type { CallTag } from './client-link.js';
 import { BackendConnection, type ConnectionOwner, type InitializeResult } from './connection.js';

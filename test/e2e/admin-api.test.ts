@@ -19,7 +19,7 @@ import { createGateway, type Gateway } from '../../src/gateway.js';
 import { validateSpec } from '../../src/backends/openapi/validate.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { sessionFingerprint } from '../../src/protocol/fingerprint.js';
-import { createAjv } from '../../src/plugins/validate.js';
+import { createAjv } from '../../src/util/json-schema.js';
 import { connectClient, ROOT, textOf, waitFor } from '../helpers/gateway.js';
 import { startRecorder, type HttpRecorder } from '../helpers/http-recorder.js';
 

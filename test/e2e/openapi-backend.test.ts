@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { parse as parseYaml, stringify as toYaml } from 'yaml';
-import { createAjv } from '../../src/plugins/validate.js';
+import { createAjv } from '../../src/util/json-schema.js';
 import { CLI, connectClient, ROOT, startGateway, textOf } from '../helpers/gateway.js';
 import { startRecorder, type HttpRecorder, type RecordedRequest } from '../helpers/http-recorder.js';
 

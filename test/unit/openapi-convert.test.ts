@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { convertSpec } from '../../src/backends/openapi/convert.js';
 import { SchemaConverter } from '../../src/backends/openapi/schema.js';
-import { parseTemplate, pointerGet, TemplateError } from '../../src/backends/template.js';
-import { createAjv } from '../../src/plugins/validate.js';
+import { parseTemplate, pointerGet, TemplateError } from '../../src/config/template.js';
+import { createAjv } from '../../src/util/json-schema.js';
 
 const doc = (extra: Record<string, unknown>, v = '3.0.3') => ({ openapi: v, info: { title: 't', version: '1' }, paths: {}, ...extra });
 

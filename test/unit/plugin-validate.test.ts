@@ -1,7 +1,7 @@
 /** Tool-argument validation (Ajv) sees only own properties: a client's arguments are input. */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createAjv } from '../../src/plugins/validate.js';
+import { createAjv } from '../../src/util/json-schema.js';
 
 describe('createAjv: own properties only', () => {
   const check = createAjv().compile({ type: 'object', properties: { constructor: { type: 'string' }, toString: { type: 'string' } }, required: ['toString'] });

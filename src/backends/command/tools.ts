@@ -10,9 +10,9 @@ import { resolve } from 'node:path';
 import type { CommandBackendConfig, CommandTool } from '../../config/backends.js';
 import type { Logger } from '../../observability/logger.js';
 import type { PluginInstance, PluginTool, ToolResult } from '../../plugins/api.js';
-import { createAjv, describeAjvErrors } from '../../plugins/validate.js';
+import { createAjv, describeAjvErrors } from '../../util/json-schema.js';
 import { asStructured, excerpt, toolFailure } from '../result.js';
-import { parseTemplate, render, wholeRef, type TemplatePart } from '../template.js';
+import { parseTemplate, render, wholeRef, type TemplatePart } from '../../config/template.js';
 import { ProgramNotFoundError, resolveExecutable, runProgram, type RunResult } from './run.js';
 
 export interface CommandBackendSpec {

@@ -1,5 +1,5 @@
 /** Walks an OpenAPI document's operations with their parameters resolved and merged. */
-import { pointerGet } from '../template.js';
+import { pointerGet } from '../../config/template.js';
 
 export const OPERATION_METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch'] as const;
 

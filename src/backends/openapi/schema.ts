@@ -5,7 +5,7 @@
  * (`nullable`, boolean `exclusiveMinimum`/`exclusiveMaximum`); keywords that only
  * document (xml, discriminator, examples, x-*) and OpenAPI-only formats are dropped.
  */
-import { pointerGet } from '../template.js';
+import { pointerGet } from '../../config/template.js';
 import { escapePointer } from './validate.js';
 
 type Schema = Record<string, unknown>;

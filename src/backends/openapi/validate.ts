@@ -6,7 +6,7 @@
  * the template), unique operationIds.
  */
 import { Validator } from '@seriousme/openapi-schema-validator';
-import { pointerGet } from '../template.js';
+import { pointerGet } from '../../config/template.js';
 import { forEachOperation } from './operations.js';
 
 export interface SpecProblem {

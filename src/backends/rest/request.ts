@@ -5,7 +5,7 @@
  */
 import { FormData } from 'undici';
 import type { RestTool } from '../../config/backends.js';
-import { parseTemplate, render, stringify, wholeRef, type TemplatePart } from '../template.js';
+import { parseTemplate, render, stringify, wholeRef, type TemplatePart } from '../../config/template.js';
 import type { HttpRequest } from './http-call.js';
 import { isRoutingHeader } from './routing-headers.js';
 

@@ -8,10 +8,10 @@ import type { ValidateFunction } from 'ajv';
 import { IDEMPOTENT_METHODS, type AuthConfig, type HttpBackendConfig, type RestTool } from '../../config/backends.js';
 import type { Logger } from '../../observability/logger.js';
 import type { PluginInstance, PluginTool, ToolResult } from '../../plugins/api.js';
-import { createAjv, describeAjvErrors } from '../../plugins/validate.js';
+import { createAjv, describeAjvErrors } from '../../util/json-schema.js';
 import { asStructured, excerpt, toolFailure } from '../result.js';
 import { parseTraceparent } from '../../observability/trace.js';
-import { parseTemplate, pointerGet, render, stringify } from '../template.js';
+import { parseTemplate, pointerGet, render, stringify } from '../../config/template.js';
 import { createAgent, HttpCallError, httpCall, type HttpAnswer } from './http-call.js';
 import { BadArgumentError, compileRequest, type ResolvedAuth } from './request.js';
 
