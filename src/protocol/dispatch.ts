@@ -3,24 +3,21 @@
  * routed to one backend. The hot path (tools/call) is: one Map lookup for the route, one
  * for the backend session, one relay.
  */
-import { GatewayError, RemoteRpcError, toRpcError } from '../errors/catalog.js';
-import type { RetryConfig } from '../config/traffic.js';
-import { backoffDelay } from '../resilience/retry.js';
+import { GatewayError, toRpcError } from '../errors/catalog.js';
 import { childTraceparent, parseTraceparent } from '../observability/trace.js';
-import type { Replica } from '../upstream/replica.js';
 import type { Item } from '../upstream/catalog.js';
 import type { Backend } from '../upstream/backend.js';
 import { Cancellation } from '../util/cancellation.js';
-import type { CallTag } from '../upstream/client-link.js';
 import { errorResponse, resultResponse, type JsonRpcNotification, type JsonRpcRequest, type JsonRpcResponse, type RequestId } from '../wire/jsonrpc.js';
-import type { ClientSession, Target } from './session.js';
+import type { ClientSession } from './session.js';
+import { sendAcrossLifecycles } from './bridge.js';
+import { RelayTable } from '../relay/build.js';
+import type { RelayCall, RequestNote } from '../relay/types.js';
 import { needsTranslation, translateResult } from './translate.js';
 import { META_SERVER_INFO, STATELESS_VERSIONS } from '../wire/stateless.js';
-import { CACHEABLE, INPUT_METHODS, isInputRequired } from './stateless.js';
-import { ContinuationStore } from './continuation.js';
+import { CACHEABLE } from './stateless.js';
 import { serverCapabilities } from './lifecycle.js';
 import { GATEWAY_INFO } from '../upstream/replica.js';
-import type { BackendConnection } from '../upstream/connection.js';
 import { own } from '../util/own.js';
 import { mcpRequests, type McpRequestEvent } from '../observability/channels.js';
 import { ConcurrencyLimit } from '../resilience/concurrency-limit.js';
@@ -40,6 +37,8 @@ export interface DispatchOptions {
   instructions?: (viewId: string) => string | undefined;
   /** Requests of one client session served at once (server.max_inflight_per_session); more wait, a bounded number. */
   maxInflightPerSession?: number;
+  /** Each backend's relay chain, built on first use (set by dispatch). */
+  relays?: RelayTable<ClientSession>;
 }
 
 /** How many requests may wait for a slot, per in-flight slot: a batch of this many times the limit is still served. */
@@ -47,8 +46,6 @@ const WAITING_PER_SLOT = 8;
 
 /** Methods of the stateful lifecycle that the stateless revision removed (SEP-2575): unknown to 2026-07-28 clients. */
 const REMOVED_IN_STATELESS = new Set(['initialize', 'ping', 'logging/setLevel', 'resources/subscribe', 'resources/unsubscribe']);
-/** Rounds of input_required a stateful client's call may go through before the gateway gives up. */
-const MAX_INPUT_ROUNDS = 10;
 
 export interface SessionLimits {
   check(s: ClientSession, scope: 'backend' | 'tool', name: string): void;
@@ -82,15 +79,6 @@ export async function dispatchRequest(s: ClientSession, req: JsonRpcRequest, opt
 }
 
 
-
-/** What a handler learned about where the request went (for observers). */
-interface RequestNote {
-  /** The client's W3C traceparent (HTTP header), continued to the backend. */
-  traceparent?: string;
-  backend?: string;
-  tool?: string;
-  replica?: string;
-}
 
 async function serve(s: ClientSession, req: JsonRpcRequest, opts: DispatchOptions, note: RequestNote): Promise<JsonRpcResponse | undefined> {
   const handler = s.stateless ? (REMOVED_IN_STATELESS.has(req.method) ? undefined : HANDLERS.get(req.method) ?? STATELESS_HANDLERS.get(req.method)) : HANDLERS.get(req.method);
@@ -174,15 +162,8 @@ const MAX_SUBSCRIPTIONS = 1000;
 
 /** Relayed methods that only read: retried on failure like tools marked `idempotent: true`. */
 const SAFE_METHODS = new Set(['resources/read', 'prompts/get', 'completion/complete']);
-/** Failures of the backend (not of the request): they count against its breaker and health. */
-const FAILURES = new Set(['MCPEG_ERR_BACKEND_UNAVAILABLE', 'MCPEG_ERR_BACKEND_CLOSED', 'MCPEG_ERR_BACKEND_TIMEOUT']);
 
-function isBackendFailure(err: unknown): boolean {
-  if (err instanceof GatewayError) return FAILURES.has(err.code);
-  return err instanceof RemoteRpcError && err.code === -32603; // the server's own internal error
-}
-
-interface RelayPolicy {
+interface RelayTarget {
   /** The tool's name on the backend (per-tool timeout, idempotency, rate limits). */
   tool?: string;
   /** The name clients call it by (tool-scope rate limits). */
@@ -192,105 +173,25 @@ interface RelayPolicy {
 }
 
 /**
- * Relays one request to a backend on this client's behalf: rate limits and the bulkhead
- * first, then a replica (balancer, affinity), its circuit breaker, the call with progress
- * and cancellation, and retries with backoff for what is safe to repeat, within the
- * backend's retry budget.
+ * Relays one request to a backend on this client's behalf, through the backend's policy
+ * chain (src/relay/build.ts: rate limits, bulkhead, retries, replica, breaker, outlier
+ * detection, the call). The W3C trace context continues here: the backend sees this hop
+ * as the parent (and HTTP backends get the header).
  */
-async function relay(s: ClientSession, backendName: string, req: JsonRpcRequest, params: Params, cancel: Cancellation, o: DispatchOptions, note: RequestNote, policy: RelayPolicy = {}): Promise<Params> {
+function relay(s: ClientSession, backendName: string, req: JsonRpcRequest, params: Params, cancel: Cancellation, o: DispatchOptions, note: RequestNote, t: RelayTarget = {}): Promise<Params> {
   const b = backendOf(s, backendName);
   note.backend = b.name;
-  note.tool = policy.tool;
-  if (o.limits) {
-    o.limits.check(s, 'backend', b.name);
-    if (policy.publicName) o.limits.check(s, 'tool', policy.publicName);
-  }
-  if (b.cfg.max_inflight > 0 && b.inflight >= b.cfg.max_inflight) {
-    throw new GatewayError('MCPEG_ERR_BACKEND_BUSY', `backend "${b.name}" has ${b.inflight} calls in flight (max_inflight ${b.cfg.max_inflight}); try again shortly`, { backend: b.name, retryAfterMs: 1000 });
-  }
-  const toolPolicy = policy.tool !== undefined ? own(b.cfg.tools, policy.tool) : undefined;
-  const timeoutMs = toolPolicy?.timeout ?? b.cfg.timeout;
-  const safe = SAFE_METHODS.has(req.method) || toolPolicy?.idempotent === true;
-  const retry = b.cfg.retries;
-  let meta = params._meta as Params | undefined;
+  note.tool = t.tool;
+  const meta = params._meta as Params | undefined;
   const trace = parseTraceparent(meta?.traceparent) ?? note.traceparent;
-  if (trace) {
-    // W3C trace context: the backend sees this hop as the parent (and HTTP backends get the header).
-    meta = { ...meta, traceparent: childTraceparent(trace) };
-    params = { ...params, _meta: meta };
-  }
-  const clientToken = meta?.progressToken;
-  const tag: CallTag = { link: s, requestId: req.id };
-  const onProgress = clientToken === undefined ? undefined : (p: Params) => s.notifyClient({ jsonrpc: '2.0', method: 'notifications/progress', params: { ...p, progressToken: clientToken } }, req.id);
-  b.inflight++;
-  b.retryBudget.recordRequest();
-  try {
-    let exclude: Replica | undefined;
-    for (let attempt = 0; ; attempt++) {
-      const mayRetry = (err: unknown, sent: boolean) =>
-        !!retry && attempt < retry.attempts && !cancel.cancelled && (!sent || (safe && isBackendFailure(err))) && b.retryBudget.tryRetry();
-      let target: Target;
-      try {
-        target = await s.target(b, policy.routeKey, exclude);
-      } catch (err) {
-        if (err instanceof GatewayError && err.code === 'MCPEG_ERR_BACKEND_UNAVAILABLE' && mayRetry(err, false)) {
-          await pause(attempt, retry!, cancel);
-          continue;
-        }
-        throw err;
-      }
-      const { conn, replica } = target;
-      if (b.replicas.length > 1) note.replica = replica.id;
-      const permit = replica.breaker?.tryAcquire();
-      if (replica.breaker && !permit) {
-        target.release?.();
-        if (b.hasAlternative(replica) && attempt < b.replicas.length) {
-          exclude = replica;
-          continue;
-        }
-        const wait = replica.breaker.retryAfterMs();
-        throw new GatewayError('MCPEG_ERR_CIRCUIT_OPEN', `backend "${b.name}" is failing (circuit open for ${replica.id}); calls fail fast for another ${Math.ceil(wait / 1000)} s`, { backend: b.name, replica: replica.id, retryAfterMs: wait });
-      }
-      replica.active++;
-      try {
-        const result = await call(s, conn, replica, req.method, params, { timeoutMs, cancel, tag, onProgress });
-        permit?.success();
-        replica.recordOutcome(false, b.mayEject);
-        return result;
-      } catch (err) {
-        const failed = isBackendFailure(err);
-        if (failed) permit?.failure();
-        else permit?.success();
-        replica.recordOutcome(failed, b.mayEject);
-        if (err instanceof GatewayError && (err.code === 'MCPEG_ERR_BACKEND_UNAVAILABLE' || err.code === 'MCPEG_ERR_BACKEND_CLOSED')) {
-          // The backend session is broken: drop it so the next call opens a fresh one.
-          if (conn !== replica.sharedConnection) void conn.close(err.message);
-          replica.reportTransportFailure();
-        }
-        const notSent = err instanceof GatewayError && err.data?.notSent === true;
-        if (!mayRetry(err, !notSent)) throw err;
-        if (b.replicas.length > 1) exclude = replica;
-        await pause(attempt, retry!, cancel);
-      } finally {
-        replica.active--;
-        target.release?.();
-      }
-    }
-  } finally {
-    b.inflight--;
-  }
-}
-
-async function pause(attempt: number, r: RetryConfig, cancel: Cancellation): Promise<void> {
-  const ms = backoffDelay(attempt, { initialDelayMs: r.initial_delay, maxDelayMs: r.max_delay });
-  await new Promise<void>((resolve) => {
-    const t = setTimeout(resolve, ms);
-    cancel.onCancel(() => {
-      clearTimeout(t);
-      resolve();
-    });
-  });
-  if (cancel.cancelled) throw new GatewayError('MCPEG_ERR_REQUEST_CANCELLED', 'request cancelled');
+  if (trace) params = { ...params, _meta: { ...meta, traceparent: childTraceparent(trace) } };
+  const call: RelayCall<ClientSession> = {
+    session: s, backend: b, method: req.method, requestId: req.id, params, cancel, note,
+    tool: t.tool, publicName: t.publicName, routeKey: t.routeKey,
+    timeoutMs: b.cfg.timeout, safe: SAFE_METHODS.has(req.method), exclude: undefined, attempt: 0, target: undefined,
+  };
+  o.relays ??= new RelayTable<ClientSession>({ limits: o.limits, send: sendAcrossLifecycles });
+  return o.relays.of(b)(call);
 }
 
 function requireString(params: Params | undefined, key: string, method: string): string {
@@ -371,48 +272,6 @@ function resourceRoute(s: ClientSession, req: JsonRpcRequest): string {
   const backend = s.view.resourceBackend(uri);
   if (!backend) throw new GatewayError('MCPEG_ERR_RESOURCE_NOT_FOUND', `Resource not found: no backend offers ${uri}`, { uri });
   return backend;
-}
-
-type CallOpts = Parameters<BackendConnection['request']>[2];
-
-/**
- * One call to the backend, across the two lifecycles (SEP-2575, SEP-2322):
- * - stateless backend: the client's capabilities ride in the envelope; an
- *   `input_required` answer goes back as it is to a stateless client, and is fulfilled
- *   for a stateful one (real requests to it) and the call repeated with its answers;
- * - stateful backend, stateless client: requests the backend sends mid-call become an
- *   `input_required` answer, and the call waits for the client's retry (continuation.ts);
- * - both stateful: the call as it is.
- */
-async function call(s: ClientSession, conn: BackendConnection, replica: Replica, method: string, params: Params, opts: CallOpts): Promise<Params> {
-  if (replica.stateless) {
-    const client = { capabilities: s.capabilities, clientInfo: s.clientInfo, logLevel: s.logLevel };
-    let result = await conn.request(method, params, { ...opts, client });
-    for (let round = 1; !s.stateless && isInputRequired(result) && INPUT_METHODS.has(method); round++) {
-      if (round > MAX_INPUT_ROUNDS) throw new GatewayError('MCPEG_ERR_BACKEND_UNAVAILABLE', `backend "${replica.name}" asked for client input more than ${MAX_INPUT_ROUNDS} times for one ${method}`, { backend: replica.name });
-      const inputResponses = await fulfil(s, result, opts.cancel);
-      const retry: Params = { ...params, inputResponses };
-      if (result.requestState !== undefined) retry.requestState = result.requestState;
-      result = await conn.request(method, retry, { ...opts, client });
-    }
-    return result;
-  }
-  const store = s.host.continuations;
-  if (!s.stateless || !store || !INPUT_METHODS.has(method) || !opts.cancel) return conn.request(method, params, opts);
-  if (ContinuationStore.owns(params.requestState)) return store.resume(params.requestState, params, s, opts.cancel);
-  return store.outcome(s, conn.request(method, params, opts), opts.cancel);
-}
-
-/** A stateful client answers a stateless backend's input requests: each becomes a real request to it. */
-async function fulfil(s: ClientSession, r: Params, cancel: Cancellation | undefined): Promise<Params> {
-  const asks = Object.entries((r.inputRequests ?? {}) as Record<string, { method?: unknown; params?: Params }>);
-  const ac = new AbortController();
-  cancel?.onCancel(() => ac.abort('cancelled'));
-  const answers = await Promise.all(asks.map(async ([key, ask]) => {
-    if (typeof ask?.method !== 'string') throw new GatewayError('MCPEG_ERR_BACKEND_UNAVAILABLE', `input request "${key}" has no method`);
-    return [key, await s.requestClient(ask.method, ask.params, undefined, ac.signal)] as const;
-  }));
-  return Object.fromEntries(answers);
 }
 
 /**

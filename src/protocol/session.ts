@@ -20,6 +20,9 @@ import { isStatelessVersion } from '../wire/stateless.js';
 import { INPUT_CAPABILITY } from './stateless.js';
 import type { ContinuationStore } from './continuation.js';
 import { own } from '../util/own.js';
+import type { RelayClient, Target } from '../relay/types.js';
+
+export type { Target };
 import { sessionFingerprint } from './fingerprint.js';
 import type { ConcurrencyLimit } from '../resilience/concurrency-limit.js';
 
@@ -53,13 +56,6 @@ interface OpenBackendSession {
   lastUsed: number;
 }
 
-/** Where one call goes: a connection and the replica it belongs to. */
-export interface Target {
-  conn: BackendConnection;
-  replica: Replica;
-  /** Gives a pooled backend session back (stateless clients on stateful backends). */
-  release?: () => void;
-}
 
 /** A backend's request to a stateless client, waiting for the client to answer it in a retry (SEP-2322). */
 export interface PendingInput {
@@ -76,7 +72,7 @@ const REQUIRED_CAPABILITY: Record<string, { cap: string; since: string }> = {
   'elicitation/create': { cap: 'elicitation', since: '2025-06-18' },
 };
 
-export class ClientSession implements ClientLink, ConnectionOwner {
+export class ClientSession implements ClientLink, ConnectionOwner, RelayClient {
   readonly sessionId: string;
   readonly viewId: string;
   readonly protocolVersion: string;

@@ -1,0 +1,47 @@
+/**
+ * The chain of one backend, from its config, outermost first:
+ *
+ *   rate-limit? → concurrency? → track → tool-policy? → retry? → pick-replica → breaker? → outlier? → send
+ *
+ * `?` marks a policy present only when configured. Rate limits and the bulkhead refuse
+ * before anything is counted; retries wrap the per-attempt steps (pick, breaker, outlier
+ * detection, the call), so each attempt picks again. docs/architecture.md draws it.
+ */
+import type { Backend } from '../upstream/backend.js';
+import { compose } from './compose.js';
+import { breaker } from './policies/breaker.js';
+import { concurrency } from './policies/concurrency.js';
+import { outlier } from './policies/outlier.js';
+import { pickReplica } from './policies/pick-replica.js';
+import { rateLimit } from './policies/rate-limit.js';
+import { retry } from './policies/retry.js';
+import { send } from './policies/send.js';
+import { toolPolicy } from './policies/tool-policy.js';
+import { track } from './policies/track.js';
+import type { Policy, Relay, RelayClient, RelayDeps } from './types.js';
+
+export function buildRelay<S extends RelayClient>(b: Backend, deps: RelayDeps<S>): Relay<S> {
+  const cfg = b.cfg;
+  const chain: Array<Policy<S>> = [];
+  if (deps.limits) chain.push(rateLimit(deps.limits));
+  if (cfg.max_inflight > 0) chain.push(concurrency(cfg.max_inflight));
+  chain.push(track());
+  if (cfg.tools && Object.keys(cfg.tools).length > 0) chain.push(toolPolicy(cfg.tools));
+  if (cfg.retries && cfg.retries.attempts > 0) chain.push(retry(cfg.retries));
+  chain.push(pickReplica());
+  if (cfg.circuit_breaker.enabled) chain.push(breaker());
+  if (cfg.outlier_detection.enabled) chain.push(outlier());
+  return compose(chain, send(deps));
+}
+
+/** One chain per backend object (a reload builds new backends, hence new chains), for one gateway's deps. */
+export class RelayTable<S extends RelayClient> {
+  private readonly chains = new WeakMap<Backend, Relay<S>>();
+  constructor(private readonly deps: RelayDeps<S>) {}
+
+  of(b: Backend): Relay<S> {
+    let r = this.chains.get(b);
+    if (!r) this.chains.set(b, (r = buildRelay(b, this.deps)));
+    return r;
+  }
+}

@@ -1,0 +1,43 @@
+/**
+ * How failures are told apart along the chain: the backend's own failures (they count
+ * against its breaker, health and outlier detection, and safe calls may be retried),
+ * transport failures (the backend session is dropped and the replica probed), requests
+ * that never left the gateway (safe to send anywhere), and refusals before sending (an
+ * open breaker: another replica may take the call, a retry may not).
+ */
+import { GatewayError, RemoteRpcError } from '../errors/catalog.js';
+
+const FAILURES = new Set(['MCPEG_ERR_BACKEND_UNAVAILABLE', 'MCPEG_ERR_BACKEND_CLOSED', 'MCPEG_ERR_BACKEND_TIMEOUT']);
+// Marks kept beside the errors, so that what the client sees of an error does not change.
+const notSent = new WeakSet<object>();
+const refused = new WeakSet<object>();
+
+export function isBackendFailure(err: unknown): boolean {
+  if (err instanceof GatewayError) return FAILURES.has(err.code);
+  return err instanceof RemoteRpcError && err.code === -32603; // the server's own internal error
+}
+
+/** The connection itself broke: the backend session is dropped and the replica's health probed. */
+export function isTransportFailure(err: unknown): err is GatewayError {
+  return err instanceof GatewayError && (err.code === 'MCPEG_ERR_BACKEND_UNAVAILABLE' || err.code === 'MCPEG_ERR_BACKEND_CLOSED');
+}
+
+/** The request never left the gateway: safe to send anywhere, whatever the method. */
+export function wasNotSent(err: unknown): boolean {
+  return (err instanceof GatewayError && err.data?.notSent === true) || (typeof err === 'object' && err !== null && notSent.has(err));
+}
+
+export function markNotSent<E>(err: E): E {
+  if (typeof err === 'object' && err !== null) notSent.add(err);
+  return err;
+}
+
+/** Refused before sending (an open circuit): try another replica, never retry with a pause. */
+export function isRefused(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && refused.has(err);
+}
+
+export function markRefused<E>(err: E): E {
+  if (typeof err === 'object' && err !== null) refused.add(err);
+  return err;
+}
