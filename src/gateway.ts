@@ -7,7 +7,7 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
-import type { BackendConfig, Config, PluginConfig } from './config/schema.js';
+import type { BackendConfig, Config } from './config/schema.js';
 import { validateConfig } from './config/load.js';
 import { applySnapshot, type BackendSetHost, type ReloadResult } from './reconfigure.js';
 import { createLogger, type Logger } from './observability/logger.js';
@@ -27,21 +27,17 @@ import { createHttpServer } from './edge/http-server.js';
 import { LegacySseEndpoint } from './transport/inbound/legacy-sse.js';
 import { serveStdio } from './transport/inbound/stdio.js';
 import { StreamableHttpEndpoint } from './transport/inbound/streamable-http.js';
-import { Backend } from './upstream/backend.js';
-import { backendReplicas, relayOptions, type BackendPaths } from './backends/factory.js';
-import { pluginTransports } from './plugins/host.js';
+import type { Backend, BackendListener } from './upstream/backend.js';
+import { backendEntries, buildBackend, type BuildDeps } from './backends/build.js';
 import { protectedPathsCache } from './config/protected.js';
-import { loadPlugin } from './plugins/loader.js';
-import { startAdminServer, type AdminServer } from './admin/server.js';
 import { sessionFingerprint } from './protocol/fingerprint.js';
 
 export interface GatewayOptions {
   logger?: Logger;
   sessionStore?: SessionStore;
   eventStore?: EventStore;
-  /** The config file (and CLI overrides) the config came from: the admin API's config reload re-reads it. */
+  /** The config file the config came from: file plugins may not touch it. */
   configFile?: string;
-  configOverrides?: Array<{ path: string[]; value: unknown }>;
   /** Files the CLI writes and trusts (PID file, state file, log file): file plugins may not touch them. */
   stateFiles?: readonly string[];
 }
@@ -59,8 +55,8 @@ export interface Gateway {
   readonly registry: Registry;
   readonly sessions: SessionManager;
   readonly metrics: Metrics;
-  /** Starts backends, then listens on server.host:server.port (and the admin API when admin.enabled). Resolves with the bound URL of /mcp. */
-  listen(): Promise<{ url: string; port: number; host: string; adminUrl?: string }>;
+  /** Starts backends, then listens on server.host:server.port. Resolves with the bound URL of /mcp. (The admin API is started beside it: serve.ts.) */
+  listen(): Promise<{ url: string; port: number; host: string }>;
   /** Starts backends and serves one client over the given streams (`mcpeg stdio`). */
   serveStdio(input: Readable, output: Writable): Promise<void>;
   close(): Promise<void>;
@@ -71,7 +67,7 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
   const backends = new Map<string, Backend>();
   let registry: Registry | undefined;
   let sessions: SessionManager | undefined;
-  const listener = {
+  const listener: BackendListener = {
     catalogChanged: (b: Backend) => registry?.catalogChanged(b),
     stateChanged: (b: Backend) => log.debug({ backend: b.name, state: b.state }, 'backend state'),
     resourceUpdated: (b: Backend, params: Record<string, unknown>) => {
@@ -83,9 +79,6 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
       }
     },
   };
-  for (const [name, cfg] of Object.entries(config.backends)) {
-    if (cfg.enabled) backends.set(name, new Backend(name, relayOptions(cfg), backendReplicas(name, cfg, config.paths as BackendPaths, log.child({ backend: name })), log, listener));
-  }
   registry = new Registry(backends, config.namespacing.separator, log);
   const continuations = new ContinuationStore(config.server.input_required_timeout);
   const instructionsOf = (viewId: string) => {
@@ -159,52 +152,40 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
   const aggregate = makeSet(AGGREGATE_VIEW, '');
   const perBackend = new Map<string, EndpointSet>();
   const addEndpoints = (name: string) => perBackend.set(name, makeSet(backendViewId(name), `/servers/${encodeURIComponent(name)}`));
-  for (const name of backends.keys()) addEndpoints(name);
   const endpointSets = () => [aggregate, ...perBackend.values()];
   sessions.onClosed = (s) => {
     for (const set of endpointSets()) if (set.streamable.viewId === s.viewId) set.streamable.sessionClosed(s);
   };
 
+  let snapshot = config;
   // What file plugins must not touch: from the config in force, and during a reload the incoming one too.
   const protectedOf = protectedPathsCache({ configFile: opts.configFile, stateFiles: opts.stateFiles });
   let incoming: Readonly<Config> | undefined;
-  const protectedPaths = () => protectedOf(snapshot, incoming);
+  const deps: BuildDeps = { log, listener, protectedPaths: () => protectedOf(snapshot, incoming) };
 
-  // Plugins are backends too; their modules load (asynchronously) before anything starts.
+  // Backends are built (plugin modules load, asynchronously) before anything starts; the
+  // same buildBackend builds them on reload. A plugin that is not `required` may fail to
+  // load: the gateway runs without it and /health says so.
   const pluginProblems: string[] = [];
-  const loadPlugins = async () => {
-    for (const [i, pc] of config.plugins.entries()) {
-      if (!pc.enabled) continue;
+  const buildAll = async () => {
+    for (const [name, entry] of backendEntries(config)) {
       try {
-        const loaded = await loadPlugin(pc, i, config.paths.base!);
-        const factory = pluginTransports(loaded, { base: config.paths.base!, data: config.paths.data, workspace: config.paths.workspace, protectedPaths }, log.child({ plugin: pc.name }));
-        backends.set(pc.name, new Backend(pc.name, pc, [{ transports: factory, weight: 1 }], log, listener));
-        addEndpoints(pc.name);
+        backends.set(name, await buildBackend(name, entry, config.paths, deps));
+        addEndpoints(name);
       } catch (err) {
-        if (pc.required) throw err;
+        if (entry.kind !== 'plugin' || entry.cfg.required) throw err;
         pluginProblems.push((err as Error).message);
-        log.error({ plugin: pc.name, err: (err as Error).message }, 'plugin failed to load; the gateway runs without it');
+        log.error({ plugin: name, err: (err as Error).message }, 'plugin failed to load; the gateway runs without it');
       }
     }
     registry!.rebuild();
   };
 
   // --- runtime changes: hot reload, admin API ---
-  let snapshot = config;
-  const buildBackend = async (name: string, cfg: BackendConfig | PluginConfig, kind: 'backend' | 'plugin', next: Readonly<Config>): Promise<Backend> => {
-    if (kind === 'backend') {
-      const b = cfg as BackendConfig;
-      return new Backend(name, relayOptions(b), backendReplicas(name, b, next.paths as BackendPaths, log.child({ backend: name })), log, listener);
-    }
-    const pc = cfg as PluginConfig;
-    const loaded = await loadPlugin(pc, next.plugins.indexOf(pc), next.paths.base!);
-    const factory = pluginTransports(loaded, { base: next.paths.base!, data: next.paths.data, workspace: next.paths.workspace, protectedPaths }, log.child({ plugin: pc.name }));
-    return new Backend(pc.name, pc, [{ transports: factory, weight: 1 }], log, listener);
-  };
   const reconfigure: BackendSetHost = {
     current: () => snapshot,
     swap: (next) => (snapshot = next),
-    build: buildBackend,
+    build: (name, entry, next) => buildBackend(name, entry, next.paths, deps),
     async install(b) {
       backends.set(b.name, b);
       addEndpoints(b.name);
@@ -250,11 +231,10 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
   };
 
   let server: Server | undefined;
-  let admin: AdminServer | undefined;
   let started: Promise<void> | undefined;
   let closing = false;
   const startBackends = () =>
-    (started ??= loadPlugins()
+    (started ??= buildAll()
       .then(() => Promise.all([...backends.values()].map((b) => b.start())))
       .then(() => {
         if (!closing) sessions!.startSweeper();
@@ -312,8 +292,7 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
       const hostForUrl = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
       const url = `http://${hostForUrl}:${addr.port}${config.server.path}`;
       log.info({ url, backends: [...backends.keys()] }, 'mcpeg listening');
-      if (config.admin.enabled) admin = await startAdminServer(self, { configFile: opts.configFile, configOverrides: opts.configOverrides, mcpUrl: url });
-      return { url, port: addr.port, host: addr.address, ...(admin ? { adminUrl: admin.url } : {}) };
+      return { url, port: addr.port, host: addr.address };
     },
     async serveStdio(input, output) {
       await startBackends();
@@ -321,7 +300,6 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
     },
     async close() {
       closing = true;
-      await admin?.close();
       // Let a start in progress finish, so nothing it adds (plugin backends, the sweeper) outlives close().
       await started?.catch(() => {});
       if (server) {

@@ -2,6 +2,7 @@
  * MCpeg's public API: embed the gateway in a Node.js program. Explicit named exports only.
  */
 export { createGateway, type Gateway, type GatewayOptions } from './gateway.js';
+export { serve, type ServeOptions, type Served } from './serve.js';
 export { loadConfig, parseConfigText, validateConfig, type LoadOptions } from './config/load.js';
 export type { Config, BackendConfig, McpBackendConfig, ServerConfig } from './config/schema.js';
 export { ConfigError, GatewayError, ERRORS, type ErrorCode } from './errors/catalog.js';

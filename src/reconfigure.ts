@@ -6,7 +6,8 @@
  * swapped. In-flight calls keep the Backend object they started with and finish on it.
  */
 import { isDeepStrictEqual } from 'node:util';
-import type { BackendConfig, Config, PluginConfig } from './config/schema.js';
+import type { Config } from './config/schema.js';
+import { backendEntries, type BackendEntry } from './backends/build.js';
 import type { Backend } from './upstream/backend.js';
 
 export interface ReloadResult {
@@ -20,8 +21,8 @@ export interface ReloadResult {
 export interface BackendSetHost {
   current(): Readonly<Config>;
   swap(next: Readonly<Config>): void;
-  /** Builds (but does not start) the backend for a config entry; throws if it cannot (a plugin that fails to load). */
-  build(name: string, cfg: BackendConfig | PluginConfig, kind: 'backend' | 'plugin', next: Readonly<Config>): Promise<Backend>;
+  /** Builds (but does not start) the backend for a config entry (backends/build.ts); throws if it cannot (a plugin that fails to load). */
+  build(name: string, entry: BackendEntry, next: Readonly<Config>): Promise<Backend>;
   install(b: Backend): Promise<void>;
   uninstall(name: string): Promise<void>;
   setLogLevel(level: string): void;
@@ -30,17 +31,10 @@ export interface BackendSetHost {
 /** Server settings that a running listener cannot change. */
 const RESTART_KEYS = ['host', 'port', 'path', 'max_header_bytes', 'headers_timeout', 'legacy_sse', 'cors', 'compression', 'access_log', 'allowed_origins', 'allowed_hosts'] as const;
 
-function entries(c: Readonly<Config>): Map<string, { cfg: BackendConfig | PluginConfig; kind: 'backend' | 'plugin' }> {
-  const out = new Map<string, { cfg: BackendConfig | PluginConfig; kind: 'backend' | 'plugin' }>();
-  for (const [name, b] of Object.entries(c.backends)) if (b.enabled) out.set(name, { cfg: b, kind: 'backend' });
-  for (const p of c.plugins) if (p.enabled) out.set(p.name, { cfg: p, kind: 'plugin' });
-  return out;
-}
-
 export async function applySnapshot(host: BackendSetHost, next: Readonly<Config>): Promise<ReloadResult> {
   const prev = host.current();
-  const before = entries(prev);
-  const after = entries(next);
+  const before = backendEntries(prev);
+  const after = backendEntries(next);
   const result: ReloadResult = { added: [], removed: [], changed: [], restartRequired: [] };
   for (const k of RESTART_KEYS) if (!isDeepStrictEqual(prev.server[k], next.server[k])) result.restartRequired.push(`server.${k}`);
   for (const k of ['rate_limits', 'traffic', 'namespacing', 'paths'] as const) if (!isDeepStrictEqual(prev[k], next[k])) result.restartRequired.push(k);
@@ -53,8 +47,7 @@ export async function applySnapshot(host: BackendSetHost, next: Readonly<Config>
   // Build everything new first: a failure here changes nothing.
   const built = new Map<string, Backend>();
   for (const name of [...result.added, ...result.changed]) {
-    const e = after.get(name)!;
-    built.set(name, await host.build(name, e.cfg, e.kind, next));
+    built.set(name, await host.build(name, after.get(name)!, next));
   }
   for (const name of [...result.removed, ...result.changed]) await host.uninstall(name);
   for (const b of built.values()) await host.install(b);

@@ -7,7 +7,8 @@ import { watch } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { loadConfig } from '../config/load.js';
 import { ConfigError } from '../errors/catalog.js';
-import { createGateway, type Gateway } from '../gateway.js';
+import type { Gateway } from '../gateway.js';
+import { serve as serveGateway, type Served } from '../serve.js';
 import { RotatingFile, parseSize } from '../observability/log-file.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { prettyDestination } from '../observability/pretty.js';
@@ -129,19 +130,19 @@ async function serve(values: Values, argv: string[], overrides: Overrides, rotat
   });
 
   const stateFiles = [...(pidFile ? [pidFile, stateFileOf(pidFile)] : []), ...(file ? [file.path] : [])];
-  const gw = createGateway(config, { logger: log, ...(configFile ? { configFile: resolve(configFile) } : {}), configOverrides: overrides, stateFiles });
-  let url: string;
+  let served: Served;
   try {
-    const l = await gw.listen();
-    url = l.url;
-    if (state) state.listening = { url, base: url.slice(0, url.length - config.server.path.length), host: l.host, port: l.port, ...(l.adminUrl ? { adminUrl: l.adminUrl } : {}) };
-    save();
+    // The gateway, and the admin API beside it when admin.enabled; both closed again if either fails.
+    served = await serveGateway(config, { logger: log, ...(configFile ? { configFile: resolve(configFile) } : {}), configOverrides: overrides, stateFiles });
   } catch (err) {
-    gw.log.fatal({ err: (err as Error).message }, 'cannot start');
+    log.fatal({ err: (err as Error).message }, 'cannot start');
     process.stderr.write(`mcpeg: cannot start: ${(err as Error).message}\n`);
-    await gw.close();
     return EXIT.FAILURE;
   }
+  const gw = served.gateway;
+  const url = served.url;
+  if (state) state.listening = { url, base: url.slice(0, url.length - config.server.path.length), host: served.host, port: served.port, ...(served.adminUrl ? { adminUrl: served.adminUrl } : {}) };
+  save();
   // The launcher may be gone (it gave up waiting): a closed channel is not an error here.
   if (daemonized && process.connected) process.send?.({ type: 'ready', url, pid: process.pid }, undefined, {}, () => {});
   else process.stderr.write(`mcpeg listening on ${url}\n`);
@@ -155,7 +156,7 @@ async function serve(values: Values, argv: string[], overrides: Overrides, rotat
     log.info({ signal }, 'shutting down');
     const deadline = setTimeout(() => process.exit(EXIT.FAILURE), config.server.shutdown_timeout);
     deadline.unref();
-    void gw
+    void served
       .close()
       .then(() => file?.drain())
       .then(

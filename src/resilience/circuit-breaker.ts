@@ -5,6 +5,7 @@
  * No timers, no I/O: time comes from `now`, and open → half_open happens lazily when
  * someone asks (state, tryAcquire, retryAfterMs, stats).
  */
+import { RollingWindow } from './rolling-window.js';
 
 export type BreakerState = 'closed' | 'open' | 'half_open';
 
@@ -29,64 +30,42 @@ export interface Permit {
   failure(): void;
 }
 
-const BUCKETS = 10;
+const SUCCESSES = 0;
+const FAILURES = 1;
 
 /**
- * The trip policy: successes and failures over the last `windowMs`, in BUCKETS buckets
- * so that memory and work are constant however busy the backend is (the rolling-window
- * design of Hystrix's metrics and resilience4j's time-based sliding window). A call
- * leaves the window between 0.9·windowMs and windowMs after it was recorded.
+ * The trip policy: successes and failures over the last `windowMs` (a RollingWindow of
+ * ten buckets: a call leaves the window between 0.9·windowMs and windowMs after it was
+ * recorded).
  */
 export class FailureRateWindow {
-  private readonly bucketMs: number;
-  private readonly epochs = new Array<number>(BUCKETS).fill(-Infinity);
-  private readonly ok = new Array<number>(BUCKETS).fill(0);
-  private readonly bad = new Array<number>(BUCKETS).fill(0);
-
+  private readonly window: RollingWindow;
   private readonly threshold: number;
   private readonly minimum: number;
 
-  constructor(windowMs: number, threshold: number, minimum: number) {
-    this.bucketMs = windowMs / BUCKETS;
+  constructor(windowMs: number, threshold: number, minimum: number, now: () => number) {
+    this.window = new RollingWindow({ windowMs, counters: 2, now });
     this.threshold = threshold;
     this.minimum = minimum;
   }
 
-  record(success: boolean, now: number): void {
-    const epoch = Math.floor(now / this.bucketMs);
-    const i = ((epoch % BUCKETS) + BUCKETS) % BUCKETS;
-    if (this.epochs[i] !== epoch) {
-      this.epochs[i] = epoch;
-      this.ok[i] = 0;
-      this.bad[i] = 0;
-    }
-    if (success) this.ok[i]++;
-    else this.bad[i]++;
+  record(success: boolean): void {
+    this.window.add(success ? SUCCESSES : FAILURES);
   }
 
-  counts(now: number): { successes: number; failures: number } {
-    const epoch = Math.floor(now / this.bucketMs);
-    let successes = 0;
-    let failures = 0;
-    for (let i = 0; i < BUCKETS; i++) {
-      const e = this.epochs[i];
-      if (e > epoch - BUCKETS && e <= epoch) {
-        successes += this.ok[i];
-        failures += this.bad[i];
-      }
-    }
-    return { successes, failures };
+  counts(): { successes: number; failures: number } {
+    return { successes: this.window.sum(SUCCESSES), failures: this.window.sum(FAILURES) };
   }
 
-  shouldTrip(now: number): boolean {
-    const { successes, failures } = this.counts(now);
-    const total = successes + failures;
+  shouldTrip(): boolean {
+    const failures = this.window.sum(FAILURES);
+    const total = this.window.sum(SUCCESSES) + failures;
     // A division, not failures >= threshold·total: 0.28·25 is 7.000000000000001 in floating point.
     return total >= this.minimum && failures / total >= this.threshold;
   }
 
   clear(): void {
-    this.epochs.fill(-Infinity);
+    this.window.clear();
   }
 }
 
@@ -107,8 +86,8 @@ export class CircuitBreaker {
     if (!(w > 0 && Number.isFinite(w))) throw new RangeError(`circuit breaker: windowMs must be > 0, got ${w}`);
     if (!(c >= 0 && Number.isFinite(c))) throw new RangeError(`circuit breaker: coolDownMs must be ≥ 0, got ${c}`);
     if (!Number.isInteger(p) || p < 1) throw new RangeError(`circuit breaker: halfOpenProbes must be an integer ≥ 1, got ${p}`);
-    this.window = new FailureRateWindow(w, t, m);
     this.now = opts.now ?? Date.now;
+    this.window = new FailureRateWindow(w, t, m, this.now);
   }
 
   get state(): BreakerState {
@@ -133,7 +112,7 @@ export class CircuitBreaker {
 
   stats(): { state: BreakerState; failures: number; successes: number; rate: number; openedAt?: number } {
     const state = this.state;
-    const { successes, failures } = this.window.counts(this.now());
+    const { successes, failures } = this.window.counts();
     const total = successes + failures;
     const rate = total === 0 ? 0 : failures / total;
     return state === 'closed' ? { state, failures, successes, rate } : { state, failures, successes, rate, openedAt: this.openedAt };
@@ -158,10 +137,9 @@ export class CircuitBreaker {
 
   private onResult(ok: boolean): void {
     if (this.current === 'closed') {
-      const now = this.now();
-      this.window.record(ok, now);
+      this.window.record(ok);
       // Checked after successes too: the call that reaches minimumRequests may be one.
-      if (this.window.shouldTrip(now)) this.transition('open');
+      if (this.window.shouldTrip()) this.transition('open');
     } else if (this.current === 'half_open') {
       if (!ok) this.transition('open');
       else if (++this.probesSucceeded >= this.opts.halfOpenProbes) {

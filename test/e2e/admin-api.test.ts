@@ -15,7 +15,8 @@ import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { stringify } from 'yaml';
 import { loadConfig, validateConfig } from '../../src/config/load.js';
-import { createGateway, type Gateway } from '../../src/gateway.js';
+import type { Gateway } from '../../src/gateway.js';
+import { serve, type Served } from '../../src/serve.js';
 import { validateSpec } from '../../src/backends/openapi/validate.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { sessionFingerprint } from '../../src/protocol/fingerprint.js';
@@ -107,6 +108,7 @@ function operations(doc: Doc): string[] {
 describe('admin API', () => {
   let api: HttpRecorder;
   let gw: Gateway;
+  let served: Served | undefined;
   let admin: AdminClient;
   let client: Client;
   let doc: Doc;
@@ -140,9 +142,10 @@ describe('admin API', () => {
       }),
     );
     const logger = createLogger('debug', { write: (s: string) => void lines.push(s) });
-    gw = createGateway(loadConfig({ file }), { logger, configFile: file });
-    const { url, adminUrl } = await gw.listen();
-    assert.ok(adminUrl, 'listen() names the admin URL');
+    served = await serve(loadConfig({ file }), { logger, configFile: file });
+    gw = served.gateway;
+    const { url, adminUrl } = served;
+    assert.ok(adminUrl, 'serve() names the admin URL');
     mcpUrl = url;
     admin = new AdminClient(adminUrl.replace(/\/admin$/, ''));
     doc = await admin.load();
@@ -151,7 +154,7 @@ describe('admin API', () => {
   });
   after(async () => {
     await client?.close();
-    await gw?.close();
+    await served?.close();
     await api?.close();
   });
 
@@ -433,9 +436,9 @@ describe('admin API', () => {
 describe('admin API without a config file, and insecure_no_auth', () => {
   it('answers 409 to reload and discovery trigger when there is no file; insecure_no_auth works on loopback only', async () => {
     const raw = { server: { host: '127.0.0.1', port: 0 }, admin: { enabled: true, port: 0, insecure_no_auth: true }, paths: { data: join(dir, 'd2'), workspace: join(dir, 'w2') } };
-    const gw = createGateway(validateConfig(raw, 'test'), { logger: createLogger('silent') });
+    const served = await serve(validateConfig(raw, 'test'), { logger: createLogger('silent') });
     try {
-      const { adminUrl } = await gw.listen();
+      const { adminUrl } = served;
       const admin = new AdminClient(adminUrl!.replace(/\/admin$/, ''));
       await admin.load(null);
       for (const path of ['/admin/config/reload', '/admin/discovery/trigger']) {
@@ -446,13 +449,9 @@ describe('admin API without a config file, and insecure_no_auth', () => {
       assert.equal((await admin.call('GET', '/admin/discovery/status', {}, { key: null })).body.triggerable, false);
       assert.equal((await admin.call('GET', '/admin/services', {}, { key: WRONG_KEY })).status, 401, 'a wrong key is still refused');
     } finally {
-      await gw.close();
+      await served.close();
     }
-    const exposed = createGateway(validateConfig({ ...raw, admin: { ...raw.admin, host: '0.0.0.0' } }, 'test'), { logger: createLogger('silent') });
-    try {
-      await assert.rejects(exposed.listen(), /insecure_no_auth is only honoured on a loopback address/);
-    } finally {
-      await exposed.close();
-    }
+    // serve() closes the gateway it started when the admin API refuses to start.
+    await assert.rejects(serve(validateConfig({ ...raw, admin: { ...raw.admin, host: '0.0.0.0' } }, 'test'), { logger: createLogger('silent') }), /insecure_no_auth is only honoured on a loopback address/);
   });
 });

@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { loadConfig } from '../../src/config/load.js';
-import { createGateway, type Gateway } from '../../src/gateway.js';
+import type { Gateway } from '../../src/gateway.js';
+import { serve } from '../../src/serve.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { configSecrets } from '../../src/observability/secrets.js';
 
@@ -67,11 +68,11 @@ export async function startAdminGateway(raw: Record<string, unknown> | ((dir: st
   const config = loadConfig({ file, ...(env ? { env } : {}) });
   // As `mcpeg gateway` does: the logger scrubs the config's secrets from every line.
   const logger = createLogger('debug', { write: (s: string) => void lines.push(s) }, { secrets: configSecrets(config, env) });
-  const gw = createGateway(config, { logger, configFile: file });
-  const { url, adminUrl } = await gw.listen();
+  const served = await serve(config, { logger, configFile: file });
+  const { url, adminUrl } = served;
   const base = adminUrl!.replace(/\/admin$/, '');
   return {
-    gw,
+    gw: served.gateway,
     dir,
     workspace,
     file,
@@ -86,7 +87,7 @@ export async function startAdminGateway(raw: Record<string, unknown> | ((dir: st
       return { status: res.status, text, body: JSON.parse(text) };
     },
     async close() {
-      await gw.close();
+      await served.close();
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -8,7 +8,8 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import type { ClientCapabilities } from '@modelcontextprotocol/sdk/types.js';
 import { validateConfig } from '../../src/config/load.js';
-import { createGateway, type Gateway } from '../../src/gateway.js';
+import type { Gateway } from '../../src/gateway.js';
+import { serve } from '../../src/serve.js';
 import { silentLogger, createLogger } from '../../src/observability/logger.js';
 
 const require = createRequire(import.meta.url);
@@ -27,14 +28,14 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** A real gateway in this process, on an ephemeral port. `raw` is config as YAML would give it. */
-export async function startGateway(raw: Record<string, unknown>): Promise<{ gw: Gateway; url: string; base: string; close(): Promise<void> }> {
+/** A real gateway in this process, on an ephemeral port (with the admin API beside it if `raw` enables it). `raw` is config as YAML would give it. */
+export async function startGateway(raw: Record<string, unknown>): Promise<{ gw: Gateway; url: string; base: string; adminUrl?: string; close(): Promise<void> }> {
   const server = { host: '127.0.0.1', port: 0, ...((raw.server as object) ?? {}) };
   const config = validateConfig({ ...raw, server }, 'test config');
   const logger = process.env.MCPEG_TEST_LOG ? createLogger('debug', process.env.MCPEG_TEST_LOG) : silentLogger();
-  const gw = createGateway(config, { logger });
-  const { url } = await gw.listen();
-  return { gw, url, base: url.slice(0, url.length - config.server.path.length), close: () => gw.close() };
+  const served = await serve(config, { logger });
+  const { url } = served;
+  return { gw: served.gateway, url, base: url.slice(0, url.length - config.server.path.length), ...(served.adminUrl ? { adminUrl: served.adminUrl } : {}), close: () => served.close() };
 }
 
 export const everythingStdio = (extra: Record<string, unknown> = {}) => ({ type: 'mcp', command: process.execPath, args: [EVERYTHING, 'stdio'], ...extra });

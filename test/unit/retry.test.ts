@@ -1,48 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { backoffDelay, RetryBudget, type RetryBudgetOptions } from '../../src/resilience/retry.js';
-
-const ALMOST_ONE = 1 - Number.EPSILON / 2; // the largest double below 1
-
-describe('backoffDelay (full jitter)', () => {
-  const o = { initialDelayMs: 100, maxDelayMs: 2_000 };
-
-  it('is 0 when the random draw is 0', () => {
-    for (let attempt = 0; attempt < 8; attempt++) assert.equal(backoffDelay(attempt, { ...o, random: () => 0 }), 0);
-  });
-
-  it('stays below initial·2^attempt when the draw is just under 1', () => {
-    const top = (attempt: number) => backoffDelay(attempt, { ...o, random: () => ALMOST_ONE });
-    assert.deepEqual([0, 1, 2, 3, 4].map(top), [99, 199, 399, 799, 1_599]);
-  });
-
-  it('caps the range at maxDelayMs', () => {
-    for (const attempt of [5, 6, 10, 31, 64, 5_000]) {
-      assert.equal(backoffDelay(attempt, { ...o, random: () => ALMOST_ONE }), 1_999);
-      assert.equal(backoffDelay(attempt, { ...o, random: () => 0.5 }), 1_000);
-    }
-  });
-
-  it('scales linearly with the draw inside [0, ceiling)', () => {
-    assert.equal(backoffDelay(2, { ...o, random: () => 0.25 }), 100); // 0.25 · 400
-    assert.equal(backoffDelay(0, { ...o, random: () => 0.5 }), 50);
-  });
-
-  it('keeps every delay in [0, ceiling) with Math.random', () => {
-    for (let i = 0; i < 1_000; i++) {
-      const attempt = i % 8;
-      const d = backoffDelay(attempt, o);
-      assert.ok(Number.isInteger(d) && d >= 0 && d < Math.min(2_000, 100 * 2 ** attempt), `attempt ${attempt}: ${d}`);
-    }
-  });
-
-  it('never returns NaN, negative or the ceiling itself on odd input', () => {
-    assert.equal(backoffDelay(5_000, { initialDelayMs: 0, maxDelayMs: 2_000, random: () => 0.5 }), 0);
-    assert.equal(backoffDelay(-3, { ...o, random: () => ALMOST_ONE }), 99); // treated as attempt 0
-    assert.equal(backoffDelay(0, { ...o, random: () => 1 }), 99); // a random() that breaks its contract
-    assert.equal(backoffDelay(3, { initialDelayMs: 100, maxDelayMs: 0, random: () => 0.5 }), 0);
-  });
-});
+import { RetryBudget, type RetryBudgetOptions } from '../../src/resilience/retry.js';
 
 describe('RetryBudget', () => {
   function setup(o: Partial<RetryBudgetOptions> = {}) {

@@ -6,6 +6,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, FormData, type Dispatcher } from 'undici';
+import { backoffDelay } from '../../resilience/backoff.js';
 
 export interface HttpRequest {
   method: string;
@@ -69,7 +70,7 @@ export async function httpCall(
       if (failure) throw failure;
       return answer!;
     }
-    let delay = Math.random() * Math.min(opts.retry.maxDelayMs, opts.retry.initialDelayMs * 2 ** (attempt - 1));
+    let delay = backoffDelay(attempt - 1, { initialDelayMs: opts.retry.initialDelayMs, maxDelayMs: opts.retry.maxDelayMs });
     const after = answer && retryAfterMs(answer.headers['retry-after']);
     if (after !== undefined) {
       if (after > opts.retry.maxDelayMs) return answer!; // the server asks for longer than we wait

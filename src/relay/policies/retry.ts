@@ -7,7 +7,7 @@
  */
 import type { RetryConfig } from '../../config/traffic.js';
 import { GatewayError } from '../../errors/catalog.js';
-import { backoffDelay } from '../../resilience/retry.js';
+import { backoffDelay } from '../../resilience/backoff.js';
 import type { Cancellation } from '../../util/cancellation.js';
 import { isBackendFailure, isRefused, wasNotSent } from '../failures.js';
 import type { Policy, RelayClient } from '../types.js';

@@ -14,6 +14,7 @@ import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { Pool, type Dispatcher } from 'undici';
 import { isStatelessVersion, nameHeaderOf, paramHeaderValues, type ParamHeader } from '../../wire/stateless.js';
+import { backoffDelay, type BackoffOptions } from '../../resilience/backoff.js';
 
 /** An HTTP-level failure; `code` is the status (the auto fallback to SSE reads it). */
 export class HttpStatusError extends Error {
@@ -22,6 +23,9 @@ export class HttpStatusError extends Error {
     this.name = 'HttpStatusError';
   }
 }
+
+/** GET stream reconnects: 0.5 s, doubling up to 30 s, no jitter (one stream per backend session). */
+const GET_STREAM_BACKOFF: BackoffOptions = { initialDelayMs: 500, maxDelayMs: 30_000, jitter: 0 };
 
 const pools = new Map<string, { pool: Pool; users: number }>();
 
@@ -236,7 +240,7 @@ export class StreamableHttpClient implements Transport {
         if (this.getStream === ac) this.getStream = undefined;
       }
       if (this.closed) return;
-      const delay = Math.min(30_000, 500 * 2 ** failures);
+      const delay = backoffDelay(failures, GET_STREAM_BACKOFF);
       setTimeout(() => this.openGetStream(next, failures), delay).unref();
     })();
   }

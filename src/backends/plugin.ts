@@ -1,13 +1,13 @@
 /**
- * Runs a loaded plugin as a backend: its data directory is created and its start()
- * called on the first session (see backends/in-process.ts for how it is served).
+ * Runs a loaded plugin (plugins/loader.ts) as a backend: its data directory is created and
+ * its start() called on the first session (in-process.ts serves it).
  */
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Logger } from '../observability/logger.js';
-import { inProcessTransports, type InProcessFactory } from '../backends/in-process.js';
-import type { PluginContext, ProtectedPath } from './api.js';
-import type { LoadedPlugin } from './loader.js';
+import { inProcessTransports, type InProcessFactory } from './in-process.js';
+import type { PluginContext, ProtectedPath } from '../plugins/api.js';
+import type { LoadedPlugin } from '../plugins/loader.js';
 
 export interface PluginPaths {
   base: string;

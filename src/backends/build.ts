@@ -1,0 +1,47 @@
+/**
+ * From a config entry to a Backend: one way, used when the gateway starts and on every
+ * reload (reconfigure.ts builds off to the side with it, then swaps). `mcp`, `rest`,
+ * `openapi` and `command` backends get their transport factories from factory.ts; a
+ * plugin's module is loaded and checked (plugins/loader.ts), then run in process
+ * (plugin.ts). The Backend is built, not started.
+ */
+import type { BackendConfig, Config, PluginConfig } from '../config/schema.js';
+import type { Logger } from '../observability/logger.js';
+import type { ProtectedPath } from '../plugins/api.js';
+import { loadPlugin } from '../plugins/loader.js';
+import { Backend, type BackendListener } from '../upstream/backend.js';
+import { backendReplicas, relayOptions } from './factory.js';
+import { pluginTransports } from './plugin.js';
+
+/** One backend of a config: a `backends` entry, or a plugin (`index`: its place in `plugins`, for error paths). */
+export type BackendEntry = { kind: 'backend'; cfg: BackendConfig } | { kind: 'plugin'; cfg: PluginConfig; index: number };
+
+export interface BuildDeps {
+  log: Logger;
+  /** Told when the backend's catalog, state or a subscribed resource changes. */
+  listener: BackendListener;
+  /** What file plugins must not touch, asked each time they touch something. */
+  protectedPaths(): readonly ProtectedPath[];
+}
+
+/** The enabled backends and plugins of a config by name: backends first, each in config order. */
+export function backendEntries(config: Readonly<Config>): Map<string, BackendEntry> {
+  const out = new Map<string, BackendEntry>();
+  for (const [name, cfg] of Object.entries(config.backends)) if (cfg.enabled) out.set(name, { kind: 'backend', cfg });
+  config.plugins.forEach((cfg, index) => {
+    if (cfg.enabled) out.set(cfg.name, { kind: 'plugin', cfg, index });
+  });
+  return out;
+}
+
+/** Throws if it cannot be built (a plugin module that fails to load or rejects its config). */
+export async function buildBackend(name: string, entry: BackendEntry, paths: Readonly<Config['paths']>, deps: BuildDeps): Promise<Backend> {
+  const { log, listener } = deps;
+  if (entry.kind === 'backend') {
+    const specs = backendReplicas(name, entry.cfg, { base: paths.base!, workspace: paths.workspace }, log.child({ backend: name }));
+    return new Backend(name, relayOptions(entry.cfg), specs, log, listener);
+  }
+  const loaded = await loadPlugin(entry.cfg, entry.index, paths.base!);
+  const factory = pluginTransports(loaded, { base: paths.base!, data: paths.data, workspace: paths.workspace, protectedPaths: deps.protectedPaths }, log.child({ plugin: name }));
+  return new Backend(name, entry.cfg, [{ transports: factory, weight: 1 }], log, listener);
+}

@@ -1,0 +1,53 @@
+/**
+ * MCpeg as a running service: the gateway listening, and beside it, when admin.enabled,
+ * the admin API on its own listener. The gateway does not know the admin API; the admin
+ * API drives the gateway through its public surface (reload, addBackend, registry,
+ * sessions). `mcpeg gateway` runs this; so can a program that embeds MCpeg.
+ */
+import type { Config } from './config/schema.js';
+import { createGateway, type Gateway, type GatewayOptions } from './gateway.js';
+import { startAdminServer, type AdminServer } from './admin/server.js';
+
+export interface ServeOptions extends GatewayOptions {
+  /** The CLI overrides applied to `configFile`: the admin API's config reload applies them again. */
+  configOverrides?: Array<{ path: string[]; value: unknown }>;
+}
+
+export interface Served {
+  readonly gateway: Gateway;
+  /** The bound URL of the MCP endpoint (server.path). */
+  readonly url: string;
+  readonly port: number;
+  readonly host: string;
+  /** http://host:port/admin, when admin.enabled. */
+  readonly adminUrl?: string;
+  /** Closes the admin API, then drains and closes the gateway. */
+  close(): Promise<void>;
+}
+
+/** Starts the gateway (backends, then the MCP listener) and the admin API beside it. If either fails, both are closed. */
+export async function serve(config: Readonly<Config>, opts: ServeOptions = {}): Promise<Served> {
+  const { configOverrides, ...gatewayOptions } = opts;
+  const gateway = createGateway(config, gatewayOptions);
+  let admin: AdminServer | undefined;
+  try {
+    const { url, port, host } = await gateway.listen();
+    if (config.admin.enabled) admin = await startAdminServer(gateway, { configFile: opts.configFile, configOverrides, mcpUrl: url });
+    const adminServer = admin;
+    return {
+      gateway,
+      url,
+      port,
+      host,
+      ...(adminServer ? { adminUrl: adminServer.url } : {}),
+      async close() {
+        await adminServer?.close();
+        await gateway.close();
+      },
+    };
+  } catch (err) {
+    await admin?.close();
+    await gateway.close();
+    throw err;
+  }
+}

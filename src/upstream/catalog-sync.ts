@@ -1,0 +1,130 @@
+/**
+ * Keeping a replica's catalog current over its catalog session: every list read page by
+ * page; read again when the backend says a list changed (list_changed, coalesced), and
+ * for a stateless backend when its caching hints run out (SEP-2549) or, without hints
+ * and without list_changed, on a slow interval. A stateless backend announces changes
+ * only on a subscriptions/listen stream, which is held open while the replica is up.
+ */
+import { RemoteRpcError } from '../errors/catalog.js';
+import type { Logger } from '../observability/logger.js';
+import { LISTS, type BackendCatalog, type Item } from './catalog.js';
+import type { BackendConnection } from './connection.js';
+
+const MAX_LIST_PAGES = 100;
+/** Catalog refresh from caching hints: never more often than this, whatever ttlMs says. */
+const MIN_TTL_REFRESH_MS = 1000;
+/** Without a usable ttlMs and without list_changed, a stateless backend's catalog is re-listed this often. */
+const DEFAULT_REFRESH_MS = 5 * 60_000;
+/** Bursts of list_changed (a backend registering tools one by one) make one re-list. */
+const COALESCE_MS = 20;
+/** A subscriptions/listen stream the backend ended is opened again after this pause. */
+const RELISTEN_MS = 5000;
+
+export interface CatalogHost {
+  readonly log: Logger;
+  /** Per-request timeout of the list calls (the backend's `timeout`). */
+  readonly timeoutMs: number;
+  /** The replica's catalog session, while it has one. */
+  connection(): BackendConnection | undefined;
+  isUp(): boolean;
+  /** A re-list (refresh, list_changed, TTL) read this catalog. */
+  changed(catalog: BackendCatalog): void;
+}
+
+export class CatalogSync {
+  private refreshTimer: NodeJS.Timeout | undefined;
+  private ttlTimer: NodeJS.Timeout | undefined;
+  private listening: BackendConnection | undefined;
+
+  constructor(private readonly host: CatalogHost) {}
+
+  /** Reads every list the backend's capabilities offer (following nextCursor), then schedules the TTL refresh. */
+  async list(conn: BackendConnection): Promise<BackendCatalog> {
+    const caps = conn.initializeResult?.capabilities ?? {};
+    const out: Record<string, Item[]> = { tools: [], resources: [], resourceTemplates: [], prompts: [] };
+    // The shortest positive ttlMs, and whether some list may not be cached at all (0 or no hint).
+    let ttl = Infinity;
+    let uncached = false;
+    await Promise.all(
+      LISTS.filter((l) => caps[l.capability]).map(async (l) => {
+        let cursor: unknown;
+        for (let page = 0; page < MAX_LIST_PAGES; page++) {
+          const r = await conn.request(l.method, cursor ? { cursor } : undefined, { timeoutMs: this.host.timeoutMs }).catch((err: unknown) => {
+            // A server with resources but no templates may not implement templates/list at all.
+            if (err instanceof RemoteRpcError && err.code === -32601) return {} as Record<string, unknown>;
+            throw err;
+          });
+          const items = r[l.kind];
+          if (Array.isArray(items)) out[l.kind].push(...(items as Item[]));
+          if (typeof r.ttlMs === 'number' && r.ttlMs > 0) ttl = Math.min(ttl, r.ttlMs);
+          else uncached = true;
+          cursor = r.nextCursor;
+          if (!cursor) break;
+        }
+      }),
+    );
+    if (conn.stateless) this.scheduleTtlRefresh(ttl, uncached, caps);
+    return Object.freeze({ tools: out.tools, resources: out.resources, resourceTemplates: out.resourceTemplates, prompts: out.prompts });
+  }
+
+  /** Re-lists the catalog, coalescing bursts of list_changed notifications. */
+  refresh(): void {
+    if (this.refreshTimer || !this.host.isUp()) return;
+    this.refreshTimer = setTimeout(async () => {
+      this.refreshTimer = undefined;
+      const conn = this.host.connection();
+      if (!conn || conn.isClosed) return;
+      try {
+        this.host.changed(await this.list(conn));
+      } catch (err) {
+        this.host.log.warn({ err: (err as Error).message }, 'catalog refresh failed');
+      }
+    }, COALESCE_MS);
+  }
+
+  /**
+   * subscriptions/listen (2026-07-28): the stateless revision's stream for list_changed.
+   * Re-opened after a pause if the backend ends it while the replica is up.
+   */
+  follow(conn: BackendConnection): void {
+    const caps = conn.initializeResult?.capabilities ?? {};
+    const flag = (k: string) => Boolean((caps[k] as { listChanged?: boolean } | undefined)?.listChanged);
+    const notifications = { toolsListChanged: flag('tools'), promptsListChanged: flag('prompts'), resourcesListChanged: flag('resources') };
+    if (!notifications.toolsListChanged && !notifications.promptsListChanged && !notifications.resourcesListChanged) return;
+    if (this.listening === conn) return;
+    this.listening = conn;
+    conn.request('subscriptions/listen', { notifications }, { timeoutMs: 0 }).then(
+      () => undefined,
+      (err: unknown) => this.host.log.debug({ err: (err as Error).message }, 'subscriptions/listen ended'),
+    ).finally(() => {
+      if (this.listening !== conn) return;
+      this.listening = undefined;
+      if (this.host.connection() === conn && !conn.isClosed && this.host.isUp()) {
+        setTimeout(() => {
+          if (this.host.connection() === conn && !conn.isClosed) this.follow(conn);
+        }, RELISTEN_MS).unref();
+      }
+    });
+  }
+
+  stop(): void {
+    clearTimeout(this.refreshTimer);
+    clearTimeout(this.ttlTimer);
+  }
+
+  /**
+   * Caching hints (SEP-2549) keep a stateless backend's catalog fresh: it is listed again
+   * when the shortest positive ttlMs of its lists runs out (at least 1 s apart). Lists
+   * with ttlMs 0 or no hint are not polled when the backend announces list changes
+   * (subscriptions/listen triggers the refresh); otherwise a slow fallback interval applies.
+   */
+  private scheduleTtlRefresh(ttl: number, uncached: boolean, caps: Record<string, unknown>): void {
+    clearTimeout(this.ttlTimer);
+    const announces = ['tools', 'prompts', 'resources'].some((k) => (caps[k] as { listChanged?: boolean } | undefined)?.listChanged);
+    let every = Number.isFinite(ttl) ? Math.max(MIN_TTL_REFRESH_MS, ttl) : Infinity;
+    if (uncached && !announces) every = Math.min(every, DEFAULT_REFRESH_MS);
+    if (!Number.isFinite(every)) return;
+    this.ttlTimer = setTimeout(() => this.refresh(), every);
+    this.ttlTimer.unref();
+  }
+}

@@ -1,0 +1,103 @@
+/**
+ * Opening one MCP session with a replica: create the transport, start it, negotiate the
+ * protocol (server/discover for the stateless revision when the backend offers it, else
+ * initialize), all within `connect_timeout`. When the transport is refused, the factory
+ * may name another to try (Streamable HTTP → legacy SSE for `transport: auto`, the
+ * backwards-compatibility procedure of the 2025-03-26 transport spec); the sessions opened
+ * after that use it too.
+ */
+import { GatewayError } from '../errors/catalog.js';
+import type { BackendOptions } from '../config/schema.js';
+import type { Logger } from '../observability/logger.js';
+import { isSupportedVersion, SUPPORTED_VERSIONS } from '../wire/versions.js';
+import { STATELESS_VERSION, paramHeadersOf } from '../wire/stateless.js';
+import type { TransportFactory, TransportKind } from '../transport/outbound/connect.js';
+import type { Item } from './catalog.js';
+import { BackendConnection, type ConnectionOwner } from './connection.js';
+
+/** Who the session is for: the gateway itself (the catalog session) or one client. */
+export interface Peer {
+  capabilities: Record<string, unknown>;
+  clientInfo: Record<string, unknown>;
+  protocolVersion: string;
+}
+
+export class Handshake {
+  /** The transport kind new sessions open with. */
+  kind: TransportKind;
+
+  /** `tool` finds a tool of the replica's current catalog (its x-mcp-header declarations, SEP-2243). */
+  constructor(
+    private readonly name: string,
+    private readonly cfg: BackendOptions,
+    private readonly transports: TransportFactory,
+    private readonly log: Logger,
+    private readonly tool: (name: string) => Item | undefined,
+  ) {
+    this.kind = transports.initialKind;
+  }
+
+  /**
+   * A started, initialized session whose messages go to `owner`. `discover`: try
+   * server/discover first (the catalog session, once per start; per-client sessions
+   * follow what it learned).
+   */
+  async connect(owner: ConnectionOwner, peer: Peer, discover = false): Promise<BackendConnection> {
+    try {
+      return await this.once(this.kind, owner, peer, discover);
+    } catch (err) {
+      const next = this.transports.fallback?.(this.kind, err);
+      if (!next) throw err;
+      this.log.info({ err: (err as Error).message, from: this.kind, to: next }, 'transport refused; falling back');
+      const conn = await this.once(next, owner, peer, discover);
+      this.kind = next;
+      return conn;
+    }
+  }
+
+  private async once(kind: TransportKind, owner: ConnectionOwner, peer: Peer, discover: boolean): Promise<BackendConnection> {
+    const { name, cfg } = this;
+    const opened = await this.transports.create(kind);
+    const conn = new BackendConnection(name, opened.transport, owner);
+    conn.pid = () => opened.pid;
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new GatewayError('MCPEG_ERR_BACKEND_TIMEOUT', `backend "${name}" did not complete initialize within ${cfg.connect_timeout} ms`, { backend: name })), cfg.connect_timeout);
+    });
+    const { capabilities, clientInfo, protocolVersion } = peer;
+    try {
+      await Promise.race([
+        (async () => {
+          await conn.start().catch((err: unknown) => {
+            throw new GatewayError('MCPEG_ERR_BACKEND_UNAVAILABLE', `backend "${name}" could not be started: ${(err as Error).message}`, { backend: name });
+          });
+          const lifecycle = cfg.protocol ?? 'stateful';
+          // Version negotiation: the stateless revision when the server offers it (server/discover), else initialize.
+          if (discover && lifecycle !== 'stateful' && kind !== 'sse' && kind !== 'inprocess') {
+            if (await conn.discover(STATELESS_VERSION, { capabilities, clientInfo }, cfg.connect_timeout, (v) => opened.setProtocolVersion(v))) {
+              opened.setParamHeaders?.((tool) => paramHeadersOf(this.tool(tool)));
+              return;
+            }
+            if (lifecycle === 'stateless') {
+              throw new GatewayError('MCPEG_ERR_BACKEND_UNAVAILABLE', `backend "${name}" does not offer protocol ${STATELESS_VERSION} on server/discover (protocol: stateless is configured)`, { backend: name });
+            }
+          }
+          await conn.initialize({ protocolVersion, capabilities, clientInfo }, cfg.connect_timeout, (init) => {
+            if (!isSupportedVersion(init.protocolVersion)) {
+              throw new GatewayError('MCPEG_ERR_BACKEND_UNAVAILABLE', `backend "${name}" answered initialize with protocol version ${init.protocolVersion}, which the gateway does not speak (${SUPPORTED_VERSIONS.join(', ')})`, { backend: name });
+            }
+            // MCP-Protocol-Version on every HTTP request after initialize, notifications/initialized included.
+            opened.setProtocolVersion(init.protocolVersion);
+          });
+        })(),
+        deadline,
+      ]);
+      return conn;
+    } catch (err) {
+      await conn.close('initialize failed');
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
