@@ -8,6 +8,20 @@ import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { httpRequests, mcpRequests, rateLimitBlocks, type HttpRequestEvent, type McpRequestEvent, type RateLimitEvent } from './channels.js';
 import { VERSION } from '../version.js';
+import { ERRORS, TOOL_ERRORS } from '../errors/catalog.js';
+import { LabelCache } from './label-cache.js';
+
+/** The methods a metric label may name; anything else a client sends is counted as "_other". */
+const MCP_METHODS: ReadonlySet<string> = new Set([
+  'initialize', 'ping', 'tools/list', 'tools/call', 'prompts/list', 'prompts/get', 'resources/list', 'resources/templates/list',
+  'resources/read', 'resources/subscribe', 'resources/unsubscribe', 'completion/complete', 'logging/setLevel', 'server/discover', 'subscriptions/listen',
+]);
+/** Error codes a label may name: the gateway's own, the tool error catalogue, JSON-RPC's reserved range; a backend's other codes are one series. */
+function boundedCode(code: string): string {
+  if (Object.hasOwn(ERRORS, code) || Object.hasOwn(TOOL_ERRORS, code) || code === 'tool_error') return code;
+  const n = Number(code);
+  return Number.isInteger(n) && n >= -32768 && n <= -32000 ? code : '_other';
+}
 
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 const BREAKER = { closed: 0, open: 1, half_open: 2 } as const;
@@ -84,21 +98,30 @@ export function createMetrics(src: MetricsSources): Metrics {
   });
   collectDefaultMetrics({ register: registry, prefix: 'mcpeg_' });
 
+  // Children made once per label set: no per-call hashing or label objects.
+  const mcpTotals = new LabelCache((v) => mcpTotal.labels(...v));
+  const mcpDurations = new LabelCache((v) => mcpDuration.labels(...v));
+  const mcpErrorCounts = new LabelCache((v) => mcpErrors.labels(...v));
+  const httpTotals = new LabelCache((v) => httpTotal.labels(...v));
+  const httpDurations = new LabelCache((v) => httpDuration.labels(...v));
   const onMcp = (msg: unknown) => {
     const e = msg as McpRequestEvent & { source?: unknown };
     if (e.source !== src.source) return;
     const backend = e.backend ?? '';
-    // Bounded labels: a tool outside the catalog (a typo, a probe) must not mint a series.
+    // Bounded labels: a method, tool or error code outside what the gateway knows (a typo,
+    // a probe, a client or backend inventing names) must not mint a series.
+    const method = MCP_METHODS.has(e.method) ? e.method : '_other';
     const tool = e.tool === undefined ? '' : backend && src.isKnownTool(backend, e.tool) ? e.tool : '_other';
-    mcpTotal.inc({ method: e.method, backend, tool, outcome: e.outcome });
-    mcpDuration.observe({ method: e.method, backend, tool }, e.durationMs / 1000);
-    if (e.code) mcpErrors.inc({ code: e.code, backend });
+    mcpTotals.get(method, backend, tool, e.outcome).inc();
+    mcpDurations.get(method, backend, tool).observe(e.durationMs / 1000);
+    if (e.code) mcpErrorCounts.get(boundedCode(e.code), backend).inc();
   };
   const onHttp = (msg: unknown) => {
     const e = msg as HttpRequestEvent;
     if (e.source !== src.source) return;
-    httpTotal.inc({ endpoint: e.endpoint, method: e.method, status: String(e.status) });
-    httpDuration.observe({ endpoint: e.endpoint, method: e.method }, e.durationMs / 1000);
+    // node's parser accepts a fixed set of HTTP methods, and statuses are the gateway's own.
+    httpTotals.get(e.endpoint, e.method, String(e.status)).inc();
+    httpDurations.get(e.endpoint, e.method).observe(e.durationMs / 1000);
   };
   const onBlocked = (msg: unknown) => {
     const e = msg as RateLimitEvent;
