@@ -132,6 +132,9 @@ export async function judgeRemotes(entries: readonly ConfigEntry[], base: string
       }
       kinds.add(c.kind);
     }
+    // remote.c: a remote without a url is no valid remote, and git takes its name for the URL
+    // (`[remote "../../elsewhere"]` with only a fetch line reads ../../elsewhere).
+    if (!v.rejected && v.fetchUrls.length === 0) v.rejected = 'has no url; git would use the remote\'s name as its URL or path';
     const badSpec = (fetchSpecs.get(v.name) ?? []).find((s) => !fetchRefspecOk(s));
     if (!v.rejected && badSpec) v.rejected = `fetch refspec ${badSpec} would overwrite local refs (only refs/remotes/ and refs/tags/ may be fetched into)`;
     // One program string serves every URL of the remote; a local one must not go over ssh.
