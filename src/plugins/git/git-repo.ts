@@ -165,6 +165,7 @@ export class GitRepos {
       scratch: await this.scratchDir(roots),
       roots,
       allowHooks: this.options.allowHooks === true,
+      guard: (dir) => this.protectedReason(dir),
       // Outside any repository: the ceiling keeps git from discovering one above the copy.
       readConfig: async (file, cwd) => (await runGit(['config', '--file', file, '--no-includes', '--list', '-z'], { cwd, env: { PATH, GIT_CEILING_DIRECTORIES: dirname(cwd) }, ...limits })).stdout,
     });
@@ -191,13 +192,17 @@ export class GitRepos {
    * file holds secrets). One inside a protected directory likewise.
    */
   private checkProtected(toplevel: string): void {
+    const why = this.protectedReason(toplevel);
+    if (why) throw new GitError('REPO_PROTECTED', `the repository at ${toplevel} is refused: ${why}`);
+  }
+
+  /** Why a repository directory (a work tree, or a local remote) holds or lies in a protected path. */
+  private protectedReason(dir: string): string | null {
     const guard = new ProtectedMatcher(this.options.protectedPaths?.() ?? []);
-    const held = guard.inside(toplevel);
-    if (held) {
-      throw new GitError('REPO_PROTECTED', `the repository at ${toplevel} is refused: its work tree holds ${relative(toplevel, held.path)}, ${held.reason}, which a checkout, pull or branch switch could rewrite; keep it out of the git roots`);
-    }
-    const around = guard.covering(toplevel);
-    if (around) throw new GitError('REPO_PROTECTED', `the repository at ${toplevel} is refused: it lies inside ${around.reason} (${around.path})`);
+    const held = guard.inside(dir);
+    if (held) return `its work tree holds ${relative(dir, held.path)}, ${held.reason}, which a checkout, pull or branch switch could rewrite and a fetch, diff or show disclose; keep it out of the git roots`;
+    const around = guard.covering(dir);
+    return around ? `it lies inside ${around.reason} (${around.path})` : null;
   }
 
   /**

@@ -19,7 +19,7 @@ import { lstat, mkdir, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/
 import { join } from 'node:path';
 import { parseConfigList, selectHonoured, serializeConfig, type ConfigEntry } from './git-config-policy.js';
 import { checkGitDir, type Layout } from './git-layout.js';
-import { judgeRemotes, type RemoteVerdict } from './git-remote.js';
+import { judgeRemotes, type RemoteVerdict, type RepoGuard } from './git-remote.js';
 
 // HEAD too: with a separate common directory git takes the main worktree's git directory
 // to be the common one, and reads its HEAD there to see which branch is checked out
@@ -40,6 +40,8 @@ export interface SnapshotOptions {
   scratch: string;
   roots: readonly string[];
   allowHooks: boolean;
+  /** Why a local remote's directory may not be used (protected paths), or null. */
+  guard?: RepoGuard;
   /** `git config --list -z` of one file, run by the caller's hardened runner. */
   readConfig(file: string, cwd: string): Promise<string>;
 }
@@ -56,7 +58,7 @@ export async function takeSnapshot(o: SnapshotOptions): Promise<Snapshot> {
     const file = join(gitDir, 'config');
     const raw = (await lstat(file).catch(() => null)) ? await o.readConfig(file, commonDir) : '';
     const entries = selectHonoured(parseConfigList(raw), file);
-    const { verdicts, extra } = await judgeRemotes(entries, toplevel, o.roots);
+    const { verdicts, extra } = await judgeRemotes(entries, toplevel, o.roots, o.guard);
     const unusable = new Set([...verdicts.values()].filter((v) => v.rejected).map((v) => v.name));
     const bare: ConfigEntry = { key: 'core.bare', section: 'core', subsection: null, name: 'bare', value: 'false' };
     const kept = entries.filter((e) => !(e.section === 'remote' && e.subsection !== null && unusable.has(e.subsection)));
