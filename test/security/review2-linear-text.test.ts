@@ -5,7 +5,8 @@
  * event loop. Through /mcp: `edit_file` with an `old` of "a"×k + "b" + "a"×k over a file of
  * "a" (and an `old` of "a"×k, whose overlapping occurrences were counted one native search
  * each), and `memory_search` with such a query over a store of long values. Each must
- * answer quickly and leave the gateway answering a bystander meanwhile.
+ * answer quickly and leave the gateway answering a bystander meanwhile. Also edit_file's
+ * diff, whose line table compared strings pairwise (each comparison as long as the line).
  */
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
@@ -17,6 +18,9 @@ import { connectClient, startGateway, textOf } from '../helpers/gateway.js';
 
 const dir = realpathSync(mkdtempSync(join(tmpdir(), 'mcpeg-r2-text-')));
 const workspace = join(dir, 'workspace');
+/** 1999 lines of 490 "a" and an ASCII end, and the same lines ending in a CJK character. */
+const LINES_A = Array.from({ length: 1999 }, () => `${'a'.repeat(490)}x\n`).join('');
+const LINES_B = Array.from({ length: 1999 }, () => `${'a'.repeat(490)}\u4e2d\n`).join('');
 /** What a bystander may wait while an attack runs (the old code held the loop 10 s and more). */
 const PATIENCE_MS = 4000;
 
@@ -29,6 +33,7 @@ describe('review2: substring searches over client text take linear time', () => 
     mkdirSync(workspace, { recursive: true });
     writeFileSync(join(workspace, 'big.txt'), 'a'.repeat(1_000_000));
     writeFileSync(join(workspace, 'small.txt'), 'hello\n');
+    writeFileSync(join(workspace, 'lines.txt'), LINES_A);
     gw = await startGateway({ paths: { data: join(dir, 'data'), workspace }, plugins: [{ name: 'editor' }, { name: 'memory' }] });
     attacker = await connectClient(gw.url);
     bystander = await connectClient(gw.url);
@@ -73,6 +78,19 @@ describe('review2: substring searches over client text take linear time', () => 
     assert.match(textOf(r.result), /\(AMBIGUOUS_MATCH\).*900001 times/);
     assert.ok(r.bystanderMs < PATIENCE_MS, `a bystander waited ${Math.round(r.bystanderMs)} ms`);
     assert.ok(r.attackMs < PATIENCE_MS, `edit_file took ${Math.round(r.attackMs)} ms`);
+  });
+
+  it('edit_file\'s diff compares each pair of lines in constant time', async () => {
+    // Every line differs from every other: the LCS table compared 4 million pairs of
+    // 490-character strings of different widths (2 s per call on the event loop).
+    // The same request sizes with one changed line: what parsing and transport cost alone.
+    const t = performance.now();
+    const same = await attacker.callTool({ name: 'editor__edit_file', arguments: { path: 'lines.txt', old: LINES_A, new: `${LINES_A.slice(0, -2)}y\n`, dry_run: true } });
+    const baseline = performance.now() - t;
+    assert.match(textOf(same), /^--- a\/lines\.txt/);
+    const r = await underAttack(() => attacker.callTool({ name: 'editor__edit_file', arguments: { path: 'lines.txt', old: LINES_A, new: LINES_B, dry_run: true } }));
+    assert.match(textOf(r.result), /^--- a\/lines\.txt/);
+    assert.ok(r.attackMs < baseline + 700, `edit_file took ${Math.round(r.attackMs)} ms (${Math.round(baseline)} ms with one changed line)`);
   });
 
   it('memory_search with a long almost-matching query over a full store answers quickly', async () => {
