@@ -5,7 +5,10 @@
  * URL alias). A client that can write `.git/config` (an editor with `deny: []` stands for
  * any writer) could so pull from a repository outside the roots — reading it — or push into
  * one, past the remote checks that `remote.<name>.url` goes through. `git_pull` and
- * `git_push` without a remote must refuse such a default with REMOTE_REJECTED.
+ * `git_push` without a remote must refuse such a default with REMOTE_REJECTED, and git's
+ * copy of the config must not hold it (the plugin's own lookup of the current branch could
+ * differ from git's). A remote section without a url is refused too: git takes its name
+ * for the URL.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -88,6 +91,13 @@ describe('review2: branch.<name>.remote / pushRemote holding a URL', () => {
       assert.match(r.text, /branch\.main\.remote/);
       git(abs, 'config', '--remove-section', 'branch.main');
     }
+    // A ref that makes "main" ambiguous: `symbolic-ref --short HEAD` then says "heads/main",
+    // and a lookup of branch.heads/main.remote would miss the setting git itself uses.
+    git(abs, 'update-ref', 'refs/remotes/main', 'HEAD');
+    await plant(rel, abs, `[branch "main"]\n\tremote = ${secret}\n\tmerge = refs/heads/main\n`);
+    const r = await call('git__git_pull', { repo: rel });
+    assert.equal(existsSync(join(abs, 'secret.txt')), false, `a file from outside the roots was pulled in: ${r.text}`);
+    assert.match(r.text, /\(REMOTE_REJECTED\)/);
   });
 
   it('a remote section without a url is not used: git would take its name for a path', async () => {
@@ -103,7 +113,7 @@ describe('review2: branch.<name>.remote / pushRemote holding a URL', () => {
     assert.equal(existsSync(join(abs, 'secret.txt')), false, `a file from outside the roots was pulled in: ${r.text}`);
     assert.equal(existsSync(join(abs, '.git', 'FETCH_HEAD')), false, `git fetched from outside the roots: ${r.text}`);
     assert.equal(r.isError, true, r.text);
-    assert.match(r.text, /\(REMOTE_REJECTED\).*no url/);
+    assert.match(r.text, /\(REMOTE_REJECTED\).*outside\/secret/);
     // Named explicitly, a url-less remote would read the directory of that name in the work tree.
     const named = await call('git__git_pull', { repo: rel, remote: 'nourl', branch: 'main' });
     assert.match(named.text, /\(REMOTE_REJECTED\).*no url/);

@@ -188,6 +188,7 @@ export class GitRepos {
       toplevel: layout.toplevel,
       safeMode: this.options.safeMode,
       remotes: snap.remotes,
+      refusedUpstreams: snap.refusedUpstreams,
       run: (args: string[], opts: RunOptions = {}) =>
         this.git(args, { cwd: layout.toplevel, env, ...limits, allowHooks: this.options.allowHooks, ...opts, config: { ...settings, ...opts.config } }).catch((e: unknown) => {
           if (!(e instanceof GitError)) throw e;

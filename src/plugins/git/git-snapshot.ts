@@ -31,6 +31,12 @@ const LINKED = ['HEAD', 'objects', 'refs', 'logs', 'info', 'packed-refs', 'shall
 export interface Snapshot {
   commonDir: string;
   remotes: ReadonlyMap<string, RemoteVerdict>;
+  /**
+   * `branch.<name>.remote` / `pushremote` settings left out of git's copy because they name
+   * no usable remote, keyed `<branch>\0remote` / `<branch>\0pushremote`: git would take
+   * such a name for a URL or a path (remote.c), past the remote checks.
+   */
+  refusedUpstreams: ReadonlyMap<string, string>;
   dispose(): Promise<void>;
 }
 
@@ -61,9 +67,20 @@ export async function takeSnapshot(o: SnapshotOptions): Promise<Snapshot> {
     const { verdicts, extra } = await judgeRemotes(entries, toplevel, o.roots, o.guard);
     const unusable = new Set([...verdicts.values()].filter((v) => v.rejected).map((v) => v.name));
     const bare: ConfigEntry = { key: 'core.bare', section: 'core', subsection: null, name: 'bare', value: 'false' };
-    const kept = entries.filter((e) => !(e.section === 'remote' && e.subsection !== null && unusable.has(e.subsection)));
+    const refusedUpstreams = new Map<string, string>();
+    const kept = entries.filter((e) => {
+      if (e.section === 'remote' && e.subsection !== null && unusable.has(e.subsection)) return false;
+      if (e.section === 'branch' && e.subsection !== null && (e.name === 'remote' || e.name === 'pushremote') && e.value !== null) {
+        const v = verdicts.get(e.value);
+        if (v === undefined || v.rejected) {
+          refusedUpstreams.set(`${e.subsection}\0${e.name}`, e.value);
+          return false;
+        }
+      }
+      return true;
+    });
     await writeFile(join(commonDir, 'config'), serializeConfig([bare, ...kept, ...extra]), { mode: 0o600, flag: 'wx' });
-    return { commonDir, remotes: verdicts, dispose };
+    return { commonDir, remotes: verdicts, refusedUpstreams, dispose };
   } catch (e) {
     await dispose();
     throw e;
