@@ -93,7 +93,7 @@ describe('review2: branch.<name>.remote / pushRemote holding a URL', () => {
     }
     // A ref that makes "main" ambiguous: `symbolic-ref --short HEAD` then says "heads/main",
     // and a lookup of branch.heads/main.remote would miss the setting git itself uses.
-    git(abs, 'update-ref', 'refs/remotes/main', 'HEAD');
+    git(abs, 'update-ref', 'refs/tags/main', 'HEAD'); // a fetch into refs/tags/ can make it
     await plant(rel, abs, `[branch "main"]\n\tremote = ${secret}\n\tmerge = refs/heads/main\n`);
     const r = await call('git__git_pull', { repo: rel });
     assert.equal(existsSync(join(abs, 'secret.txt')), false, `a file from outside the roots was pulled in: ${r.text}`);
