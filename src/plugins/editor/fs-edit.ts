@@ -9,6 +9,7 @@ import { writeAtomic } from './fs-atomic.js';
 import { unifiedDiff } from './fs-diff.js';
 import { readWhole } from './fs-read.js';
 import { changed } from './fs-handle.js';
+import { TextFinder } from '../../util/find-text.js';
 
 export interface EditRequest {
   path: string;
@@ -31,8 +32,11 @@ export async function editFile(sb: Sandbox, req: EditRequest): Promise<EditResul
   if (typeof req.old !== 'string' || req.old === '') throw new SandboxError('INVALID_ARGUMENT', '"old" must be a non-empty string');
   if (typeof req.new !== 'string') throw new SandboxError('INVALID_ARGUMENT', '"new" must be a string');
   const { abs, text } = await readWhole(sb, req.path, sb.maxReadBytes);
-  const at = text.indexOf(req.old);
-  const count = at === -1 ? 0 : countOccurrences(text, req.old, at);
+  // Linear in the file whatever `old` is: a long `old` that almost matches everywhere made
+  // the native search (and counting overlaps with it) quadratic, on the event loop.
+  const finder = new TextFinder(req.old);
+  const at = finder.indexOf(text);
+  const count = at === -1 ? 0 : finder.count(text);
   if (count === 0) {
     throw new SandboxError('NO_MATCH', `the text to replace occurs 0 times in ${shown(req.path)}; it must occur exactly once`, req.path);
   }
@@ -48,10 +52,4 @@ export async function editFile(sb: Sandbox, req: EditRequest): Promise<EditResul
   if ((await readWhole(sb, req.path, sb.maxReadBytes)).text !== text) throw changed(req.path);
   const written = await writeAtomic(sb, req.path, updated, { backup: req.backup });
   return { path: name, diff, applied: true, line, ...(written.backup ? { backup: written.backup } : {}) };
-}
-
-function countOccurrences(text: string, needle: string, first: number): number {
-  let count = 0;
-  for (let i = first; i !== -1; i = text.indexOf(needle, i + 1)) count++;
-  return count;
 }

@@ -54,7 +54,12 @@ export async function move(sb: Sandbox, from: string, to: string, opts: MoveOpti
   if (isInside(src.abs, dst.abs)) {
     throw new SandboxError('INVALID_ARGUMENT', `cannot move ${shown(from)} into itself (${shown(to)})`, to);
   }
+  // Everything inside lands under a new name too: `evil/run.js` moved as `tools/` becomes
+  // `tools/run.js`, which may be a script the gateway runs (protected before it exists).
+  if (st.isDirectory()) await checkTree(sb, src.abs, from, dst.abs);
+  const planned = dst.abs;
   dst = await ensureParent(sb, dst, to, opts.overwrite ? 'write' : 'create', opts.createDirs);
+  if (st.isDirectory() && dst.abs !== planned) await checkTree(sb, src.abs, from, dst.abs);
   await verifyDir(path.dirname(src.abs), from);
   await verifyDir(path.dirname(dst.abs), to);
   try {
@@ -94,27 +99,37 @@ async function linkThenUnlink(src: string, dst: string, to: string): Promise<voi
  * A directory about to be deleted or moved must not hold a root, a protected path or a
  * denied entry: deleting `proj/` would otherwise destroy `proj/.git`, `proj/.env` or the
  * gateway's config file, which the editor may not touch; moving it would let a client put
- * a directory of its own in its place. Symlinks inside are not followed (rm and rename act
- * on the links themselves).
+ * a directory of its own in its place. With `landing` (where a move puts the directory),
+ * every entry is also checked at the path it would get there: a file may not arrive at a
+ * protected or denied name by travelling inside a directory. Symlinks inside are not
+ * followed (rm and rename act on the links themselves), but their names are checked.
  */
-async function checkTree(sb: Sandbox, dir: string, userPath: string): Promise<void> {
-  for (const root of sb.roots) {
-    if (root !== dir && isInside(dir, root)) {
-      throw new SandboxError('PATH_INVALID', `path ${shown(userPath)} contains an editor root`, userPath);
+async function checkTree(sb: Sandbox, dir: string, userPath: string, landing?: string): Promise<void> {
+  if (landing === undefined) {
+    for (const root of sb.roots) {
+      if (root !== dir && isInside(dir, root)) {
+        throw new SandboxError('PATH_INVALID', `path ${shown(userPath)} contains an editor root`, userPath);
+      }
     }
-  }
-  const held = sb.protection.inside(dir);
-  if (held) {
-    throw new SandboxError('PATH_PROTECTED', `path ${shown(userPath)} contains ${shown(sb.display(held.path))}, which the gateway protects (${held.reason})`, userPath);
+    const held = sb.protection.inside(dir);
+    if (held) {
+      throw new SandboxError('PATH_PROTECTED', `path ${shown(userPath)} contains ${shown(sb.display(held.path))}, which the gateway protects (${held.reason})`, userPath);
+    }
   }
   const pending = [dir];
   while (pending.length > 0) {
     const cur = pending.pop() as string;
     for (const ent of await readdir(cur, { withFileTypes: true })) {
       const abs = path.join(cur, ent.name);
-      const pattern = sb.deniedBy(abs);
+      const at = landing === undefined ? abs : path.join(landing, path.relative(dir, abs));
+      const pattern = sb.deniedBy(at);
       if (pattern) {
-        throw new SandboxError('PATH_DENIED', `path ${shown(userPath)} contains ${shown(sb.display(abs))}, which the deny list protects (${pattern})`, userPath);
+        const where = landing === undefined ? '' : ` would become ${shown(sb.display(at))}, which`;
+        throw new SandboxError('PATH_DENIED', `path ${shown(userPath)} contains ${shown(sb.display(abs))}, which${where} the deny list protects (${pattern})`, userPath);
+      }
+      const hit = landing === undefined ? undefined : sb.protectedBy(at);
+      if (hit) {
+        throw new SandboxError('PATH_PROTECTED', `path ${shown(userPath)} contains ${shown(sb.display(abs))}, which would become ${shown(sb.display(at))}: ${hit.reason}, which no client may change`, userPath);
       }
       if (ent.isDirectory()) pending.push(abs);
     }

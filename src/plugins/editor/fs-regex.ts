@@ -7,6 +7,7 @@
  */
 import { RE2JS } from 're2js';
 import { SandboxError } from './fs-errors.js';
+import { TextFinder } from '../../util/find-text.js';
 
 export const MAX_REGEX_CHARS = 500;
 /**
@@ -30,7 +31,10 @@ export type LineMatcher = (line: string) => Iterable<number>;
 export function compilePattern(opts: PatternOptions): LineMatcher {
   const { pattern } = opts;
   if (typeof pattern !== 'string' || pattern === '') throw new SandboxError('INVALID_ARGUMENT', 'pattern must be a non-empty string');
-  if (!opts.regex && !opts.ignoreCase) return (line) => literal(line, pattern);
+  if (!opts.regex && !opts.ignoreCase) {
+    const finder = new TextFinder(pattern);
+    return (line) => literal(line, finder);
+  }
   if (opts.regex && pattern.length > MAX_REGEX_CHARS) {
     throw new SandboxError('INVALID_ARGUMENT', `regular expression is ${pattern.length} characters; the limit is ${MAX_REGEX_CHARS}`);
   }
@@ -51,9 +55,9 @@ export function compilePattern(opts: PatternOptions): LineMatcher {
   return (line) => starts(re, line);
 }
 
-/** Non-overlapping occurrences, as a global RegExp would find them. */
-function* literal(line: string, text: string): Generator<number> {
-  for (let i = line.indexOf(text); i !== -1; i = line.indexOf(text, i + text.length)) yield i;
+/** Non-overlapping occurrences, as a global RegExp would find them; linear in the line for any text. */
+function* literal(line: string, text: TextFinder): Generator<number> {
+  for (let i = text.indexOf(line); i !== -1; i = text.indexOf(line, i + text.needle.length)) yield i;
 }
 
 /**

@@ -56,6 +56,12 @@ export function validateRev(argument: string, value: unknown, opts: { allowRange
   const revPart = colon > 0 && !v.startsWith(':/') ? v.slice(0, colon) : v;
   if (revPart.length > 256) reject(argument, v, 'has a revision longer than 256 characters');
   if (!REV_CHARS.test(revPart)) reject(argument, v, 'contains characters not allowed in a revision');
+  // `:/text` and `rev^{/text}` search commit messages with a POSIX regular expression, which
+  // git compiles with the C library: glibc expands bounded repeats, so `:/a{255}{255}{255}`
+  // makes git allocate gigabytes (10 GB in 60 s for four) before the timeout stops it.
+  if (revPart.startsWith(':/') || revPart.includes('^{/')) {
+    reject(argument, v, 'searches commit messages with a regular expression (:/text, rev^{/text}), which this plugin does not accept; name the commit by sha, branch or HEAD~n');
+  }
   if (v.includes('..')) {
     if (!opts.allowRange) reject(argument, v, 'is a range, which this operation does not take');
     const sides = v.split(/\.{2,3}/);

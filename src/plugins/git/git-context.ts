@@ -17,5 +17,7 @@ export interface RepoContext {
   readonly safeMode: boolean;
   /** Every remote of the repository's config, and whether the plugin will use it. */
   readonly remotes: ReadonlyMap<string, RemoteVerdict>;
+  /** Upstream settings naming no usable remote, left out of git's config (git-snapshot.ts). */
+  readonly refusedUpstreams?: ReadonlyMap<string, string>;
   run(args: string[], opts?: RunOptions): Promise<GitResult>;
 }

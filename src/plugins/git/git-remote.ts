@@ -42,12 +42,24 @@ function hostOk(host: string): boolean {
   return host !== '' && !host.startsWith('-') && !/[\s\u0000-\u001f]/.test(host);
 }
 
-/** A local repository the remote side may run in: inside a root, no gitfile, no link at `.git`. */
-async function localRepo(path: string, roots: readonly string[]): Promise<string | null> {
+/**
+ * Why a directory may not be used, or null: the plugin's protected-path check (a work tree
+ * holding a path the gateway protects, or lying inside one), given by the caller.
+ */
+export type RepoGuard = (dir: string) => string | null;
+
+/**
+ * A local repository the remote side may run in: inside a root, no gitfile, no link at
+ * `.git`, and nothing the gateway protects in it — fetching from it would disclose that
+ * file's committed content as surely as `git_show` in it, which REPO_PROTECTED refuses.
+ */
+async function localRepo(path: string, roots: readonly string[], guard?: RepoGuard): Promise<string | null> {
   if (path.startsWith('~')) return 'is a ~ path (expanded by the remote side, outside the check)';
   const real = await realpath(path).catch(() => null);
   if (real === null) return 'does not exist';
   if (!roots.some((r) => inside(r, real))) return 'is a local repository outside the configured git roots';
+  const guarded = guard?.(real);
+  if (guarded) return guarded;
   if (!(await stat(real)).isDirectory()) return 'is not a directory';
   // upload-pack/receive-pack try `<path>/.git` before `<path>` (path.c enter_repo).
   const dotGit = await lstat(join(real, '.git')).catch(() => null);
@@ -64,7 +76,7 @@ async function localRepo(path: string, roots: readonly string[]): Promise<string
 }
 
 /** Classifies one URL the way git's transport_get / connect.c would pick a transport. */
-export async function classifyUrl(url: string, base: string, roots: readonly string[]): Promise<Classified> {
+export async function classifyUrl(url: string, base: string, roots: readonly string[], guard?: RepoGuard): Promise<Classified> {
   if (url === '' || /[\u0000-\u001f\u007f]/.test(url)) return { rejected: 'is empty or has control characters' };
   if (url.startsWith('-')) return { rejected: 'could be read as an option' };
   if (/^[A-Za-z0-9][A-Za-z0-9+.-]*::/.test(url)) return { rejected: 'uses a remote helper (<transport>::<address>), which runs a program' };
@@ -81,7 +93,7 @@ export async function classifyUrl(url: string, base: string, roots: readonly str
     }
     if (s === 'file') {
       if (!rest.startsWith('/')) return { rejected: 'is a file:// URL without an absolute path' };
-      const why = await localRepo(rest, roots);
+      const why = await localRepo(rest, roots, guard);
       return why ? { rejected: why } : { kind: 'local' };
     }
     return { rejected: `uses the ${s}:// transport, which the plugin does not allow (https, http, ssh, git, local paths)` };
@@ -90,7 +102,7 @@ export async function classifyUrl(url: string, base: string, roots: readonly str
   const colon = url.indexOf(':');
   const slash = url.indexOf('/');
   if (colon === -1 || (slash !== -1 && slash < colon)) {
-    const why = await localRepo(resolve(base, url), roots);
+    const why = await localRepo(resolve(base, url), roots, guard);
     return why ? { rejected: why } : { kind: 'local' };
   }
   const host = url.slice(0, colon).slice(url.lastIndexOf('@', colon) + 1).replace(/^\[|\]$/g, '');
@@ -109,7 +121,7 @@ function fetchRefspecOk(spec: string): boolean {
  * Judges every remote of the honoured config. A rejected remote is left out of git's copy
  * of the config entirely; an accepted local one gets the hardened pack programs.
  */
-export async function judgeRemotes(entries: readonly ConfigEntry[], base: string, roots: readonly string[]): Promise<{ verdicts: Map<string, RemoteVerdict>; extra: ConfigEntry[] }> {
+export async function judgeRemotes(entries: readonly ConfigEntry[], base: string, roots: readonly string[], guard?: RepoGuard): Promise<{ verdicts: Map<string, RemoteVerdict>; extra: ConfigEntry[] }> {
   const verdicts = new Map<string, RemoteVerdict>();
   const fetchSpecs = new Map<string, string[]>();
   for (const e of entries) {
@@ -125,13 +137,16 @@ export async function judgeRemotes(entries: readonly ConfigEntry[], base: string
     const urls = [...v.fetchUrls, ...v.pushUrls];
     const kinds = new Set<RemoteKind>();
     for (const url of urls) {
-      const c = await classifyUrl(url, base, roots);
+      const c = await classifyUrl(url, base, roots, guard);
       if ('rejected' in c) {
         v.rejected = `URL ${url} ${c.rejected}`;
         break;
       }
       kinds.add(c.kind);
     }
+    // remote.c: a remote without a url is no valid remote, and git takes its name for the URL
+    // (`[remote "../../elsewhere"]` with only a fetch line reads ../../elsewhere).
+    if (!v.rejected && v.fetchUrls.length === 0) v.rejected = 'has no url; git would use the remote\'s name as its URL or path';
     const badSpec = (fetchSpecs.get(v.name) ?? []).find((s) => !fetchRefspecOk(s));
     if (!v.rejected && badSpec) v.rejected = `fetch refspec ${badSpec} would overwrite local refs (only refs/remotes/ and refs/tags/ may be fetched into)`;
     // One program string serves every URL of the remote; a local one must not go over ssh.

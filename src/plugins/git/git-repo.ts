@@ -20,7 +20,8 @@ import { findLayout, inside } from './git-layout.js';
 import type { LogEntry, RemoteEntry, StatusResult } from './git-parse.js';
 import { diff, log, remoteInfo, repoInfo, show, status, type DiffOptions, type DiffResult, type RepoInfo, type ShowResult } from './git-read.js';
 import type { RemoteVerdict } from './git-remote.js';
-import { runGit } from './git-run.js';
+import { runGit, type GitResult, type RunGitOptions } from './git-run.js';
+import { ProcessSlots } from './git-slots.js';
 import { takeSnapshot } from './git-snapshot.js';
 import { commitMessageSuggestion, type CommitSuggestion } from './git-suggest.js';
 import { add, branch, commit, pull, push, type BranchResult, type CommitResult, type PullResult, type PushResult } from './git-write.js';
@@ -44,6 +45,8 @@ export interface GitReposOptions {
   config?: GitSettings;
   /** Paths the gateway executes or trusts (PluginContext.protectedPaths), asked at each call. */
   protectedPaths?: () => readonly ProtectedPath[];
+  /** git processes run at once by this plugin; more wait their turn (git-slots.ts). Default 16. */
+  maxProcesses?: number;
 }
 
 // `section[.subsection].name`: what `git -c` accepts; `=` would split the pair early.
@@ -77,12 +80,14 @@ function operatorPrograms(settings: GitSettings): Record<string, undefined> {
 export class GitRepos {
   readonly options: Readonly<GitReposOptions>;
   private tmpScratch: Promise<string> | undefined;
+  private readonly slots: ProcessSlots;
 
   constructor(options: GitReposOptions) {
     if (!Array.isArray(options.roots) || options.roots.length === 0) throw new Error('git: at least one root is required');
     for (const r of options.roots) if (!isAbsolute(r)) throw new Error(`git: root must be an absolute path: ${r}`);
     if (!(options.timeoutMs > 0) || !(options.maxOutputBytes > 0)) throw new Error('git: timeoutMs and maxOutputBytes must be positive');
     checkSettings(options.config ?? {});
+    this.slots = new ProcessSlots(options.maxProcesses ?? 16);
     this.options = Object.freeze({ ...options, roots: Object.freeze([...options.roots]) as string[], config: Object.freeze({ ...(options.config ?? {}) }) });
   }
 
@@ -115,6 +120,11 @@ export class GitRepos {
     await mkdir(dir, { recursive: true, mode: 0o700 });
     if (roots.some((r) => inside(r, dir))) throw new GitError('REPO_REJECTED', `the git plugin's scratch directory ${dir} lies inside a git root; configure roots that do not contain it`);
     return dir;
+  }
+
+  /** Every git process of the plugin starts here, holding one of its slots. */
+  private git(args: string[], opts: RunGitOptions): Promise<GitResult> {
+    return this.slots.run(opts.timeoutMs, args[0] ?? '', () => runGit(args, opts));
   }
 
   /** Removes the temporary scratch directory, if one was made (plugin stop). Copies in the
@@ -165,8 +175,9 @@ export class GitRepos {
       scratch: await this.scratchDir(roots),
       roots,
       allowHooks: this.options.allowHooks === true,
+      guard: (dir) => this.protectedReason(dir),
       // Outside any repository: the ceiling keeps git from discovering one above the copy.
-      readConfig: async (file, cwd) => (await runGit(['config', '--file', file, '--no-includes', '--list', '-z'], { cwd, env: { PATH, GIT_CEILING_DIRECTORIES: dirname(cwd) }, ...limits })).stdout,
+      readConfig: async (file, cwd) => (await this.git(['config', '--file', file, '--no-includes', '--list', '-z'], { cwd, env: { PATH, GIT_CEILING_DIRECTORIES: dirname(cwd) }, ...limits })).stdout,
     });
     const settings = this.options.config ?? {};
     const env = { PATH, GIT_SSH_COMMAND: sshCommand(roots), ...operatorPrograms(settings), GIT_DIR: layout.gitDir, GIT_WORK_TREE: layout.toplevel, GIT_COMMON_DIR: snap.commonDir };
@@ -177,8 +188,9 @@ export class GitRepos {
       toplevel: layout.toplevel,
       safeMode: this.options.safeMode,
       remotes: snap.remotes,
+      refusedUpstreams: snap.refusedUpstreams,
       run: (args: string[], opts: RunOptions = {}) =>
-        runGit(args, { cwd: layout.toplevel, env, ...limits, allowHooks: this.options.allowHooks, ...opts, config: { ...settings, ...opts.config } }).catch((e: unknown) => {
+        this.git(args, { cwd: layout.toplevel, env, ...limits, allowHooks: this.options.allowHooks, ...opts, config: { ...settings, ...opts.config } }).catch((e: unknown) => {
           if (!(e instanceof GitError)) throw e;
           throw new GitError(e.code, own(e.message), { exitCode: e.exitCode, stderr: e.stderr === undefined ? undefined : own(e.stderr), argument: e.argument, key: e.key });
         }),
@@ -191,13 +203,17 @@ export class GitRepos {
    * file holds secrets). One inside a protected directory likewise.
    */
   private checkProtected(toplevel: string): void {
+    const why = this.protectedReason(toplevel);
+    if (why) throw new GitError('REPO_PROTECTED', `the repository at ${toplevel} is refused: ${why}`);
+  }
+
+  /** Why a repository directory (a work tree, or a local remote) holds or lies in a protected path. */
+  private protectedReason(dir: string): string | null {
     const guard = new ProtectedMatcher(this.options.protectedPaths?.() ?? []);
-    const held = guard.inside(toplevel);
-    if (held) {
-      throw new GitError('REPO_PROTECTED', `the repository at ${toplevel} is refused: its work tree holds ${relative(toplevel, held.path)}, ${held.reason}, which a checkout, pull or branch switch could rewrite; keep it out of the git roots`);
-    }
-    const around = guard.covering(toplevel);
-    if (around) throw new GitError('REPO_PROTECTED', `the repository at ${toplevel} is refused: it lies inside ${around.reason} (${around.path})`);
+    const held = guard.inside(dir);
+    if (held) return `its work tree holds ${relative(dir, held.path)}, ${held.reason}, which a checkout, pull or branch switch could rewrite and a fetch, diff or show disclose; keep it out of the git roots`;
+    const around = guard.covering(dir);
+    return around ? `it lies inside ${around.reason} (${around.path})` : null;
   }
 
   /**
@@ -206,7 +222,7 @@ export class GitRepos {
    */
   async checkGit(): Promise<string> {
     const roots = await this.realRoots();
-    const out = (await runGit(['--version'], { cwd: tmpdir(), env: { PATH: safePath(roots) }, timeoutMs: this.options.timeoutMs, maxOutputBytes: 4096 })).stdout.trim();
+    const out = (await this.git(['--version'], { cwd: tmpdir(), env: { PATH: safePath(roots) }, timeoutMs: this.options.timeoutMs, maxOutputBytes: 4096 })).stdout.trim();
     const m = /(\d+)\.(\d+)/.exec(out);
     if (!m || Number(m[1]) < 2 || (Number(m[1]) === 2 && Number(m[2]) < 32)) throw new Error(`git: the git plugin needs git 2.32 or newer (GIT_CONFIG_GLOBAL); found ${out || 'no version'}`);
     return out;
@@ -215,7 +231,7 @@ export class GitRepos {
   /** `git init` of a new directory (the workspace on first start), with the same hardening. */
   async init(dir: string): Promise<void> {
     const roots = await this.realRoots();
-    await runGit(['init', '--quiet', '--', dir], { cwd: dir, env: { PATH: safePath(roots) }, timeoutMs: this.options.timeoutMs, maxOutputBytes: 65536 });
+    await this.git(['init', '--quiet', '--', dir], { cwd: dir, env: { PATH: safePath(roots) }, timeoutMs: this.options.timeoutMs, maxOutputBytes: 65536 });
   }
 }
 

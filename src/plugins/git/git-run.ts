@@ -182,12 +182,19 @@ export function runGit(args: string[], opts: RunGitOptions): Promise<GitResult> 
       child.stdout?.destroy();
       child.stderr?.destroy();
     };
+    // A failed run answers once git has exited, so that a caller bounding how many git
+    // processes run at once (git-slots.ts) never overlaps a dying one with a new one.
+    let failure: GitError | undefined;
     const fail = (e: GitError): void => {
       if (settled) return;
       settled = true;
+      failure = e;
       clearTimeout(timer);
       killGroup();
-      reject(e);
+      if (child.exitCode !== null || child.signalCode !== null) reject(e);
+      // A process stuck in the kernel (an unresponsive network file system) ignores even
+      // SIGKILL for a while: the caller is answered anyway.
+      else setTimeout(() => reject(e), 5000).unref();
     };
     const timer = setTimeout(() => {
       fail(new GitError('TIMEOUT', `git ${args[0] ?? ''} timed out after ${opts.timeoutMs} ms`));
@@ -204,8 +211,13 @@ export function runGit(args: string[], opts: RunGitOptions): Promise<GitResult> 
     };
     child.stdout?.on('data', collect(out));
     child.stderr?.on('data', collect(err));
-    child.on('error', (e) => fail(new GitError('GIT_FAILED', `cannot run git: ${e.message}`, { exitCode: null })));
+    child.on('error', (e) => {
+      // No process to wait for when it could not be started.
+      fail(new GitError('GIT_FAILED', `cannot run git: ${e.message}`, { exitCode: null }));
+      if (child.pid === undefined && failure) reject(failure);
+    });
     child.on('close', (code, signal) => {
+      if (failure) reject(failure);
       if (settled) return;
       settled = true;
       clearTimeout(timer);

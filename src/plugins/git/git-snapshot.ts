@@ -19,7 +19,7 @@ import { lstat, mkdir, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/
 import { join } from 'node:path';
 import { parseConfigList, selectHonoured, serializeConfig, type ConfigEntry } from './git-config-policy.js';
 import { checkGitDir, type Layout } from './git-layout.js';
-import { judgeRemotes, type RemoteVerdict } from './git-remote.js';
+import { judgeRemotes, type RemoteVerdict, type RepoGuard } from './git-remote.js';
 
 // HEAD too: with a separate common directory git takes the main worktree's git directory
 // to be the common one, and reads its HEAD there to see which branch is checked out
@@ -31,6 +31,12 @@ const LINKED = ['HEAD', 'objects', 'refs', 'logs', 'info', 'packed-refs', 'shall
 export interface Snapshot {
   commonDir: string;
   remotes: ReadonlyMap<string, RemoteVerdict>;
+  /**
+   * `branch.<name>.remote` / `pushremote` settings left out of git's copy because they name
+   * no usable remote, keyed `<branch>\0remote` / `<branch>\0pushremote`: git would take
+   * such a name for a URL or a path (remote.c), past the remote checks.
+   */
+  refusedUpstreams: ReadonlyMap<string, string>;
   dispose(): Promise<void>;
 }
 
@@ -40,6 +46,8 @@ export interface SnapshotOptions {
   scratch: string;
   roots: readonly string[];
   allowHooks: boolean;
+  /** Why a local remote's directory may not be used (protected paths), or null. */
+  guard?: RepoGuard;
   /** `git config --list -z` of one file, run by the caller's hardened runner. */
   readConfig(file: string, cwd: string): Promise<string>;
 }
@@ -56,12 +64,23 @@ export async function takeSnapshot(o: SnapshotOptions): Promise<Snapshot> {
     const file = join(gitDir, 'config');
     const raw = (await lstat(file).catch(() => null)) ? await o.readConfig(file, commonDir) : '';
     const entries = selectHonoured(parseConfigList(raw), file);
-    const { verdicts, extra } = await judgeRemotes(entries, toplevel, o.roots);
+    const { verdicts, extra } = await judgeRemotes(entries, toplevel, o.roots, o.guard);
     const unusable = new Set([...verdicts.values()].filter((v) => v.rejected).map((v) => v.name));
     const bare: ConfigEntry = { key: 'core.bare', section: 'core', subsection: null, name: 'bare', value: 'false' };
-    const kept = entries.filter((e) => !(e.section === 'remote' && e.subsection !== null && unusable.has(e.subsection)));
+    const refusedUpstreams = new Map<string, string>();
+    const kept = entries.filter((e) => {
+      if (e.section === 'remote' && e.subsection !== null && unusable.has(e.subsection)) return false;
+      if (e.section === 'branch' && e.subsection !== null && (e.name === 'remote' || e.name === 'pushremote') && e.value !== null) {
+        const v = verdicts.get(e.value);
+        if (v === undefined || v.rejected) {
+          refusedUpstreams.set(`${e.subsection}\0${e.name}`, e.value);
+          return false;
+        }
+      }
+      return true;
+    });
     await writeFile(join(commonDir, 'config'), serializeConfig([bare, ...kept, ...extra]), { mode: 0o600, flag: 'wx' });
-    return { commonDir, remotes: verdicts, dispose };
+    return { commonDir, remotes: verdicts, refusedUpstreams, dispose };
   } catch (e) {
     await dispose();
     throw e;

@@ -75,13 +75,27 @@ function usableRemote(ctx: RepoContext, remote: string, given: boolean): string 
   return remote;
 }
 
+/** The branch HEAD names, or '' when detached (the full ref: `--short` may add `heads/`). */
+async function currentBranch(ctx: RepoContext): Promise<string> {
+  const head = await ctx.run(['symbolic-ref', '-q', 'HEAD'], { acceptExit: [0, 1] });
+  const ref = head.code === 0 ? head.stdout.trim() : '';
+  return ref.startsWith('refs/heads/') ? ref.slice('refs/heads/'.length) : '';
+}
+
 /** The remote git would pick by itself (git-push(1), git-pull(1)), so it can be checked too. */
 async function defaultRemote(ctx: RepoContext, forPush: boolean): Promise<string> {
-  const head = await ctx.run(['symbolic-ref', '--short', '-q', 'HEAD'], { acceptExit: [0, 1] });
-  const branch = head.code === 0 ? head.stdout.trim() : '';
-  const keys = branch ? [...(forPush ? [`branch.${branch}.pushRemote`] : []), `branch.${branch}.remote`] : [];
-  for (const key of keys) {
-    const r = await ctx.run(['config', '--get', key], { acceptExit: [0, 1] });
+  const branch = await currentBranch(ctx);
+  const names = branch ? [...(forPush ? ['pushremote'] : []), 'remote'] : [];
+  for (const name of names) {
+    // git takes a branch's remote that names no usable remote for a URL or a path
+    // (remote.c: an explicit name becomes a URL alias), past every check of git-remote.ts:
+    // `branch.main.remote = /elsewhere/repo` would fetch from outside the roots. Such a
+    // setting is not in git's copy of the config; a call that would have used it is refused.
+    const refused = ctx.refusedUpstreams?.get(`${branch}\0${name}`);
+    if (refused !== undefined) {
+      throw new GitError('REMOTE_REJECTED', `branch.${branch}.${name} is ${JSON.stringify(redactCredentials(refused))}, which is not a remote the git plugin uses; git would take it for a URL or path, past the remote checks (set it to the name of a configured remote, or pass "remote")`);
+    }
+    const r = await ctx.run(['config', '--get', `branch.${branch}.${name}`], { acceptExit: [0, 1] });
     if (r.code === 0 && r.stdout.trim()) return r.stdout.trim();
   }
   return 'origin';

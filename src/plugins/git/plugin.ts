@@ -17,6 +17,7 @@ interface GitConfig {
   timeout_ms: number;
   max_output_bytes: number;
   init_workspace: boolean;
+  max_processes: number;
   config?: Record<string, string | string[]>;
 }
 
@@ -36,6 +37,7 @@ export default definePlugin<GitConfig>({
       timeout_ms: { type: 'integer', minimum: 100, default: 30_000 },
       max_output_bytes: { type: 'integer', minimum: 1024, default: 1_048_576 },
       init_workspace: { type: 'boolean', default: true },
+      max_processes: { type: 'integer', minimum: 1, default: 16, description: 'git processes run at once; more calls wait their turn (up to timeout_ms).' },
       config: {
         type: 'object',
         description: 'git settings for every call (identity, credential helper, url rewrites...), passed as `git -c`. The only config git reads besides a checked copy of the repository\'s own: system and global config files are off.',
@@ -50,7 +52,7 @@ export default definePlugin<GitConfig>({
     const scratchDir = join(ctx.dataDir, 'snapshots');
     await refuseDataInRoots(ctx.dataDir, roots);
     await pruneSnapshots(scratchDir, 24 * 3600_000);
-    const repos = new GitRepos({ roots, safeMode: config.safe_mode, timeoutMs: config.timeout_ms, maxOutputBytes: config.max_output_bytes, scratchDir, config: config.config, protectedPaths: () => ctx.protectedPaths ?? [] });
+    const repos = new GitRepos({ roots, safeMode: config.safe_mode, timeoutMs: config.timeout_ms, maxOutputBytes: config.max_output_bytes, scratchDir, config: config.config, maxProcesses: config.max_processes, protectedPaths: () => ctx.protectedPaths ?? [] });
     await repos.checkGit();
     if (config.init_workspace && !config.roots && !existsSync(join(ctx.workspaceDir, '.git'))) {
       await repos.init(ctx.workspaceDir);

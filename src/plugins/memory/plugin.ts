@@ -143,8 +143,11 @@ export default definePlugin<MemoryConfig>({
               const e = await store.get(i.key);
               if (e) pairs.push([i.key, decode(e.value)]);
             }
-            // fromEntries defines own properties: a key "__proto__" stays a key, not the object's prototype.
-            return [{ uri: 'mcpeg://memory/dump', mimeType: 'application/json', text: JSON.stringify(Object.fromEntries(pairs), null, 2) }];
+            // One key per line, each value compact: indenting a stored value would cost its
+            // nesting depth in spaces on every line (a 4 KB value of 2000 nested arrays became
+            // 8 MB; sixty of them, 480 MB). Written as text, so a key "__proto__" stays a key.
+            const lines = pairs.map(([k, v]) => `  ${JSON.stringify(k)}: ${JSON.stringify(v)}`);
+            return [{ uri: 'mcpeg://memory/dump', mimeType: 'application/json', text: lines.length === 0 ? '{}' : `{\n${lines.join(',\n')}\n}` }];
           },
         },
       ],

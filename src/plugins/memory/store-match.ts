@@ -6,6 +6,7 @@
  * every key (10,000 keys of 255 characters and a 120-star pattern took a second).
  */
 import { RE2JS } from 're2js';
+import type { TextFinder } from '../../util/find-text.js';
 
 export function compileGlob(pattern: string): (text: string) => boolean {
   let re = '';
@@ -24,11 +25,13 @@ export function compileGlob(pattern: string): (text: string) => boolean {
 
 /**
  * Scores one entry for a lower-cased query; 0 means no match. Any key match (exact 4, prefix 3,
- * substring 2) outranks a value-only match (1); a value match adds 1 to a key match.
+ * substring 2) outranks a value-only match (1); a value match adds 1 to a key match. The query
+ * is found with a TextFinder: values total up to max_total_bytes, and the native search costs
+ * query × value for a query longer than 250 characters (15 s over a 64 MiB store).
  */
-export function searchScore(q: string, key: string, value: string): number {
+export function searchScore(q: TextFinder, key: string, value: string): number {
   const k = key.toLowerCase();
-  const keyScore = k === q ? 4 : k.startsWith(q) ? 3 : k.includes(q) ? 2 : 0;
-  const valueScore = value.toLowerCase().includes(q) ? 1 : 0;
+  const keyScore = k === q.needle ? 4 : k.startsWith(q.needle) ? 3 : q.includes(k) ? 2 : 0;
+  const valueScore = q.includes(value.toLowerCase()) ? 1 : 0;
   return keyScore + valueScore;
 }

@@ -14,6 +14,7 @@ import { SNAPSHOT_TMP, fsyncDir, readSnapshot, replayLog, writeSnapshot } from '
 import { entryBytes, type Entry } from './store-format.js';
 import { LogFile } from './store-log.js';
 import { compileGlob, searchScore } from './store-match.js';
+import { TextFinder } from '../../util/find-text.js';
 import { checkKey, checkLimits, checkTtl, checkValue, type MemoryStoreLimits } from './store-validate.js';
 
 export { MemoryStoreError, type MemoryStoreErrorCode } from './store-errors.js';
@@ -143,8 +144,9 @@ export class MemoryStore {
     if (q === '' || !(limit > 0)) return [];
     const now = this.clock();
     const hits: MemorySearchHit[] = [];
+    const finder = new TextFinder(q);
     for (const [key, e] of this.entries) {
-      const score = isLive(e, now) ? searchScore(q, key, e.value) : 0;
+      const score = isLive(e, now) ? searchScore(finder, key, e.value) : 0;
       if (score > 0) hits.push({ key, value: e.value, score });
     }
     hits.sort((a, b) => b.score - a.score || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
