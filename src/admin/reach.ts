@@ -31,7 +31,7 @@ const EDITOR_DENY: Rule = { kind: 'more', effective: (c) => [...(Array.isArray(c
 
 const RULES: Readonly<Record<string, Readonly<Record<string, Rule>>>> = {
   editor: { roots: ROOTS, deny: EDITOR_DENY, extra_deny: EDITOR_DENY, max_read_bytes: FREE, max_write_bytes: FREE, backups: FREE },
-  git: { roots: ROOTS, safe_mode: { kind: 'on', default: true }, allow_hooks: { kind: 'off', default: false }, init_workspace: { kind: 'off', default: true }, timeout_ms: FREE, max_output_bytes: FREE },
+  git: { roots: ROOTS, safe_mode: { kind: 'on', default: true }, allow_hooks: { kind: 'off', default: false }, init_workspace: { kind: 'off', default: true }, timeout_ms: FREE, max_output_bytes: FREE, max_processes: FREE },
   memory: { max_keys: FREE, max_value_bytes: FREE, max_total_bytes: FREE },
 };
 
