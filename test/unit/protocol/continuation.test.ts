@@ -223,3 +223,16 @@ describe('continuations: the per-instance cap', { timeout: 5000 }, () => {
     assert.equal(plain.content[0].text, 'no input needed');
   });
 });
+
+describe('continuations: the per-instance cap, the refused client', { timeout: 5000 }, () => {
+  const ctx = setup(() => new ContinuationStore(60_000, 1));
+
+  // Bug: continuation.ts cancels the request's own Cancellation to stop the backend call,
+  // and dispatch.ts takes a cancelled request for one the client cancelled, so the client
+  // is not answered at all (over HTTP: 200 and an empty body) instead of -32016 / 503.
+  it('is answered MCPEG_ERR_OVERLOADED, not left without an answer', async () => {
+    resultOf(await callTool(ctx.host.client(STATELESS).session, { name: 'ask' }));
+    const refused = errorOf(await callTool(ctx.host.client(STATELESS).session, { name: 'ask' }));
+    assert.deepEqual([refused.code, refused.data.mcpegCode], [-32016, 'MCPEG_ERR_OVERLOADED']);
+  });
+});
