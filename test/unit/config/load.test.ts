@@ -1,0 +1,146 @@
+import assert from 'node:assert/strict';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { loadConfig, parseConfigText } from '../../../src/config/load.js';
+import { ConfigError } from '../../../src/errors/catalog.js';
+import { CLI, freePort } from '../../helpers/gateway.js';
+
+const problems = (fn: () => unknown): string => {
+  try {
+    fn();
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, String(err));
+    return err.message;
+  }
+  assert.fail('expected a ConfigError');
+};
+
+describe('configuration', () => {
+  it('loads the embedded default', () => {
+    const c = loadConfig({ env: {} });
+    assert.equal(c.server.host, '127.0.0.1');
+    assert.equal(c.server.port, 8080);
+    assert.ok(Object.isFrozen(c.server));
+  });
+
+  it('accepts the documented shape as written', () => {
+    const c = parseConfigText(`
+server:
+  host: 127.0.0.1
+  port: 8080
+backends:
+  everything:
+    type: mcp
+    command: npx
+    args: ["-y", "@modelcontextprotocol/server-everything", "stdio"]
+  remote:
+    type: mcp
+    url: http://127.0.0.1:3001/mcp
+`, 'x.yaml', {});
+    const { everything, remote } = c.backends;
+    assert.ok(everything.type === 'mcp' && remote.type === 'mcp');
+    assert.equal(everything.command, 'npx');
+    assert.equal(remote.url, 'http://127.0.0.1:3001/mcp');
+    assert.equal(c.backends.remote.timeout, 60_000);
+  });
+
+  it('names the file, the key path and what was expected', () => {
+    const msg = problems(() => parseConfigText('server:\n  port: "high"\nbackends:\n  a:\n    type: mcp\n    url: not-a-url\n', 'bad.yaml', {}));
+    assert.match(msg, /^bad\.yaml: invalid configuration/);
+    assert.match(msg, /server\.port: .*number/i);
+    assert.match(msg, /backends\.a\.url: /);
+  });
+
+  it('reports unknown keys (typos) by path', () => {
+    const msg = problems(() => parseConfigText('server:\n  prot: 1\n', 'typo.yaml', {}));
+    assert.match(msg, /server\.prot: unknown key/);
+  });
+
+  it('requires command or url on an mcp backend', () => {
+    assert.match(problems(() => parseConfigText('backends:\n  a:\n    type: mcp\n', 'f.yaml', {})), /backends\.a: an mcp backend needs "command" \(stdio\), "url" \(HTTP\), "endpoints"/);
+  });
+
+  it('expands ${VAR} and ${VAR:-default}, and fails on an unset variable without default', () => {
+    const c = parseConfigText('server:\n  host: ${HOST_X}\n  path: ${P_X:-/gw}\n', 'v.yaml', { HOST_X: '127.0.0.2' });
+    assert.equal(c.server.host, '127.0.0.2');
+    assert.equal(c.server.path, '/gw');
+    assert.match(problems(() => parseConfigText('server:\n  host: ${MISSING_X}\n', 'v.yaml', {})), /server\.host: environment variable MISSING_X is not set/);
+  });
+
+  it('reads a value that is exactly one ${VAR} as a typed scalar', () => {
+    const c = parseConfigText('server:\n  port: ${PORT_X}\n  legacy_sse: ${SSE_X:-false}\n', 't.yaml', { PORT_X: '9100' });
+    assert.equal(c.server.port, 9100);
+    assert.equal(c.server.legacy_sse, false);
+  });
+
+  it('matches MCPEG_ override segments to existing keys regardless of case', () => {
+    const c = parseConfigText('backends:\n  GitHub:\n    type: mcp\n    url: http://127.0.0.1:1/mcp\n', 'c.yaml', { MCPEG_BACKENDS__GITHUB__TIMEOUT: '5s' });
+    assert.equal(c.backends.GitHub.timeout, 5000);
+  });
+
+  it('names the environment variable behind a bad override', () => {
+    const msg = problems(() => parseConfigText('server:\n  port: 1\n', 'e.yaml', { MCPEG_SERVER__PROT: '2' }));
+    assert.match(msg, /server\.prot: unknown key \(set by environment variable MCPEG_SERVER__PROT\)/);
+  });
+
+  it('applies MCPEG_ overrides with __ nesting, typed', () => {
+    const c = parseConfigText('server:\n  port: 1\n', 'e.yaml', { MCPEG_SERVER__PORT: '9000', MCPEG_SERVER__LEGACY_SSE: 'false' });
+    assert.equal(c.server.port, 9000);
+    assert.equal(c.server.legacy_sse, false);
+  });
+
+  it('reports YAML syntax errors with the file', () => {
+    assert.match(problems(() => parseConfigText('server: [1,\n', 'syntax.yaml', {})), /syntax\.yaml: invalid YAML/);
+  });
+
+  it('mcpeg validate prints problems and exits 3; 0 when valid', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mcpeg-cfg-'));
+    const bad = join(dir, 'bad.yaml');
+    writeFileSync(bad, 'backends:\n  x:\n    type: mcp\n    url: ftp://nope\n    timeout: soon\n');
+    const r = spawnSync(process.execPath, [CLI, 'validate', '--config', bad], { encoding: 'utf8' });
+    assert.equal(r.status, 3);
+    assert.match(r.stderr, /bad\.yaml/);
+    assert.match(r.stderr, /backends\.x\.url/);
+    assert.match(r.stderr, /backends\.x\.timeout: expected a duration/);
+    const good = join(dir, 'good.yaml');
+    writeFileSync(good, 'backends:\n  x:\n    type: mcp\n    url: http://127.0.0.1:1/mcp\n');
+    assert.match(execFileSync(process.execPath, [CLI, 'validate', '--config', good], { encoding: 'utf8' }), /valid/);
+  });
+
+  it('mcpeg gateway --port/--host override the file, and MCPEG_SERVER__PORT the file too', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mcpeg-cfg-'));
+    const cfg = join(dir, 'c.yaml');
+    writeFileSync(cfg, 'server:\n  host: 127.0.0.9\n  port: 1\npaths: { data: ./d, workspace: ./w }\n');
+    const listen = (args: string[], env: Record<string, string> = {}) =>
+      new Promise<string>((resolve, reject) => {
+        const child = spawn(process.execPath, [CLI, 'gateway', '--config', cfg, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+        let err = '';
+        const t = setTimeout(() => (child.kill('SIGKILL'), reject(new Error(err))), 15_000);
+        child.stderr!.on('data', (d: Buffer) => {
+          err += d.toString();
+          const m = /mcpeg listening on (\S+)/.exec(err);
+          if (m) {
+            clearTimeout(t);
+            child.kill('SIGTERM');
+            resolve(m[1]);
+          }
+        });
+      });
+    assert.match(await listen(['--port', '0', '--host', '127.0.0.1']), /^http:\/\/127\.0\.0\.1:\d+\/mcp$/);
+    const port = await freePort();
+    assert.equal(await listen(['--host', '127.0.0.1'], { MCPEG_SERVER__PORT: String(port) }), `http://127.0.0.1:${port}/mcp`);
+    assert.equal(spawnSync(process.execPath, [CLI, 'gateway', '--port', 'x'], { encoding: 'utf8' }).status, 2);
+  });
+
+  it('mcpeg gateway refuses an invalid config with the key path, exit 3', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mcpeg-cfg-'));
+    const bad = join(dir, 'bad.yaml');
+    writeFileSync(bad, 'server:\n  port: 70000\n');
+    const r = spawnSync(process.execPath, [CLI, 'gateway', '--config', bad], { encoding: 'utf8', timeout: 10_000 });
+    assert.equal(r.status, 3);
+    assert.match(r.stderr, /server\.port/);
+  });
+});

@@ -1,0 +1,82 @@
+/** protectedPaths(): what the gateway executes or trusts, from a config, with the reason for each. */
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { validateConfig } from '../../../src/config/load.js';
+import { ProtectedMatcher, protectedPaths, REASONS } from '../../../src/config/protected.js';
+
+describe('protectedPaths', () => {
+  const dir = realpathSync(mkdtempSync(join(tmpdir(), 'mcpeg-protected-')));
+  const at = (rel: string) => join(dir, rel);
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  mkdirSync(at('srv/files'), { recursive: true });
+  mkdirSync(at('real'));
+  writeFileSync(at('srv/server.js'), '');
+  writeFileSync(at('real/mod.mjs'), '');
+  symlinkSync(at('real'), at('linked'));
+
+  const config = validateConfig({
+    paths: { data: './data', workspace: './ws' },
+    plugins: [{ name: 'git' }, { name: 'mine', module: './linked/mod.mjs' }, { name: 'pkg', module: 'some-plugin-package' }],
+    backends: {
+      stdio: { type: 'mcp', command: 'node', args: ['server.js', './files', 'stdio', '--require=./hook.cjs', '-v'], cwd: at('srv'), env: { PATH: `${at('bin')}:/usr/bin` } },
+      reps: { type: 'mcp', replicas: [{ command: './run.sh', cwd: at('srv') }] },
+      cmd: { type: 'command', tools: { t: { command: '/opt/tool', args: ['{x}', { if: 'x', then: ['job.py'] }], input_schema: { type: 'object', properties: { x: { type: 'string' } } } } } },
+      api: { type: 'openapi', spec: './api.yaml', base_url: 'http://127.0.0.1:9', remote_refs: true },
+    },
+    admin: { allowed_commands: ['/usr/local/bin/allowed'] },
+  }, 'test', new Map(), dir);
+  const list = protectedPaths(config, { configFile: 'mcpeg.yaml', cwd: dir, env: { PATH: '/usr/bin' }, packageRoot: at('pkgroot') });
+  const reason = (p: string) => list.find((e) => e.path === p)?.reason;
+
+  it('names the config file, the data directory and plugin modules (as written and by real path)', () => {
+    assert.equal(reason(at('mcpeg.yaml')), REASONS.config);
+    assert.equal(reason(at('data')), REASONS.data);
+    assert.equal(reason(at('linked/mod.mjs')), REASONS.module);
+    assert.equal(reason(at('real/mod.mjs')), REASONS.module);
+    assert.equal(reason(at('node_modules')), REASONS.packages, 'where a package plugin is looked up');
+  });
+
+  it('names programs, on every PATH directory for a bare name, and the files they are given', () => {
+    assert.equal(reason(at('bin/node')), REASONS.program);
+    assert.equal(reason('/usr/bin/node'), REASONS.program);
+    assert.equal(reason('/usr/bin/git'), REASONS.program, 'the git plugin runs git');
+    assert.equal(reason(at('srv/run.sh')), REASONS.program);
+    assert.equal(reason('/opt/tool'), REASONS.program);
+    assert.equal(reason(at('srv/server.js')), REASONS.argument);
+    assert.equal(reason(at('srv/hook.cjs')), REASONS.argument, 'a missing script after --opt=');
+    assert.equal(reason(at('ws/job.py')), REASONS.argument, 'a command tool runs in the workspace');
+    assert.equal(reason(at('srv/files')), undefined, 'a directory argument is the program\'s data');
+    assert.equal(reason(at('srv/stdio')), undefined);
+    assert.equal(reason('/usr/local/bin/allowed'), REASONS.adminProgram);
+  });
+
+  it('names OpenAPI documents and the gateway\'s own code, not its package directory', () => {
+    assert.equal(reason(at('api.yaml')), REASONS.openapi);
+    assert.equal(reason(dir), REASONS.openapiRefs);
+    assert.equal(reason(at('pkgroot/dist')), REASONS.code);
+    assert.equal(reason(at('pkgroot/package.json')), REASONS.code);
+    assert.equal(reason(at('pkgroot')), undefined);
+    assert.equal(reason(process.execPath) !== undefined, true);
+  });
+
+  it('names the CLI\'s state files (PID file, the restart argv beside it, the log file)', () => {
+    const withState = protectedPaths(config, { cwd: dir, env: { PATH: '/usr/bin' }, packageRoot: at('pkgroot'), stateFiles: ['run/mcpeg.pid', 'run/mcpeg.pid.json', 'mcpeg.log'] });
+    for (const f of ['run/mcpeg.pid', 'run/mcpeg.pid.json', 'mcpeg.log']) assert.equal(withState.find((e) => e.path === at(f))?.reason, REASONS.state, f);
+  });
+
+  it('ProtectedMatcher matches whole path segments', () => {
+    const l = [{ path: '/a/data', reason: 'd' }];
+    const m = new ProtectedMatcher(l);
+    assert.equal(m.covering('/a/data/x')?.reason, 'd');
+    assert.equal(m.covering('/a/data'), l[0]);
+    assert.equal(m.covering('/a/database'), undefined);
+    assert.equal(m.inside('/a'), l[0]);
+    assert.equal(m.inside('/'), l[0]);
+    assert.equal(m.inside('/a/data'), undefined);
+    assert.equal(m.inside('/a/dat'), undefined);
+    assert.equal(m.covering('/a/DATA/x')?.reason, 'd', 'a case-insensitive filesystem has one file for both');
+  });
+});

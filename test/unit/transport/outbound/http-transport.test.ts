@@ -1,0 +1,48 @@
+/** The lean Streamable HTTP client transport against a real socket. */
+import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import { it } from 'node:test';
+import { StreamableHttpClient } from '../../../../src/transport/outbound/http-transport.js';
+
+it('keeps a UTF-8 character that an SSE answer splits across two chunks (regression)', async () => {
+  const event = Buffer.from(`data: ${JSON.stringify({ jsonrpc: '2.0', id: 1, result: { text: 'café ☕' } })}\n\n`);
+  const cut = event.indexOf(Buffer.from('☕')) + 1; // inside the 3-byte character
+  const server = createServer((req, res) => {
+    req.resume();
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.write(event.subarray(0, cut));
+    setTimeout(() => res.end(event.subarray(cut)), 50);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as { port: number };
+  const t = new StreamableHttpClient(new URL(`http://127.0.0.1:${port}/mcp?token=secret`), {});
+  const got = new Promise<unknown>((resolve) => (t.onmessage = resolve));
+  try {
+    await t.send({ jsonrpc: '2.0', id: 1, method: 'ping' });
+    assert.deepEqual(((await got) as { result: unknown }).result, { text: 'café ☕' });
+  } finally {
+    await t.close();
+    server.close();
+  }
+});
+
+it('names the backend without its query string (which may hold credentials) in errors', async () => {
+  const server = createServer((req, res) => {
+    req.resume();
+    res.writeHead(500).end('boom');
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as { port: number };
+  const t = new StreamableHttpClient(new URL(`http://127.0.0.1:${port}/mcp?api_key=s3cret`), {});
+  try {
+    await assert.rejects(t.send({ jsonrpc: '2.0', id: 1, method: 'ping' }), (err: Error & { code?: number }) => {
+      assert.equal(err.code, 500);
+      assert.match(err.message, /HTTP 500 from http:\/\/127\.0\.0\.1:\d+\/mcp: boom/);
+      assert.ok(!err.message.includes('s3cret'));
+      return true;
+    });
+  } finally {
+    await t.close();
+    server.close();
+  }
+});

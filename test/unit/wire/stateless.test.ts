@@ -1,0 +1,113 @@
+/** The 2026-07-28 envelope and header rules (src/protocol/modern.ts), one rule per case. */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { GatewayError } from '../../../src/errors/catalog.js';
+import type { JsonRpcRequest } from '../../../src/wire/jsonrpc.js';
+import {
+  checkParamHeaders, checkStandardHeaders, decodeHeaderValue, encodeHeaderValue, nameHeaderOf, paramHeaderValues,
+  paramHeadersOf, readEnvelope, withoutEnvelope,
+} from '../../../src/wire/stateless.js';
+
+const V = 'io.modelcontextprotocol/protocolVersion';
+const C = 'io.modelcontextprotocol/clientCapabilities';
+const req = (method: string, params: Record<string, unknown> = {}): JsonRpcRequest => ({ jsonrpc: '2.0', id: 1, method, params });
+const withMeta = (meta: Record<string, unknown>, method = 'tools/list', extra: Record<string, unknown> = {}) => req(method, { ...extra, _meta: meta });
+
+function code(fn: () => unknown): string | undefined {
+  try {
+    fn();
+    return undefined;
+  } catch (err) {
+    assert.ok(err instanceof GatewayError, String(err));
+    return err.code;
+  }
+}
+
+describe('the request envelope', () => {
+  it('reads version, capabilities, client info and log level', () => {
+    const env = readEnvelope(withMeta({ [V]: '2026-07-28', [C]: { sampling: {} }, 'io.modelcontextprotocol/clientInfo': { name: 'c', version: '1' }, 'io.modelcontextprotocol/logLevel': 'info' }), '2026-07-28');
+    assert.deepEqual(env, { protocolVersion: '2026-07-28', capabilities: { sampling: {} }, clientInfo: { name: 'c', version: '1' }, logLevel: 'info' });
+  });
+
+  it('treats clientInfo as optional', () => {
+    assert.equal(readEnvelope(withMeta({ [V]: '2026-07-28', [C]: {} }), undefined).clientInfo.name, 'unknown');
+  });
+
+  it('refuses each broken envelope with its own code, in the revision\'s order', () => {
+    assert.equal(code(() => readEnvelope(req('tools/list'), '2026-07-28')), 'MCPEG_ERR_INVALID_ENVELOPE');
+    assert.equal(code(() => readEnvelope(withMeta({ [C]: {} }), '2026-07-28')), 'MCPEG_ERR_INVALID_ENVELOPE');
+    assert.equal(code(() => readEnvelope(withMeta({ [V]: 7, [C]: {} }), '2026-07-28')), 'MCPEG_ERR_INVALID_ENVELOPE');
+    assert.equal(code(() => readEnvelope(withMeta({ [V]: '2026-07-28', [C]: {} }), null)), 'MCPEG_ERR_HEADER_MISMATCH');
+    assert.equal(code(() => readEnvelope(withMeta({ [V]: '2026-07-28', [C]: {} }), '2025-11-25')), 'MCPEG_ERR_HEADER_MISMATCH');
+    assert.equal(code(() => readEnvelope(withMeta({ [V]: 'v999.0.0', [C]: {} }), 'v999.0.0')), 'MCPEG_ERR_UNSUPPORTED_PROTOCOL_VERSION');
+    assert.equal(code(() => readEnvelope(withMeta({ [V]: '2026-07-28' }), '2026-07-28')), 'MCPEG_ERR_INVALID_ENVELOPE');
+    assert.equal(code(() => readEnvelope(withMeta({ [V]: '2026-07-28', [C]: [] }), '2026-07-28')), 'MCPEG_ERR_INVALID_ENVELOPE');
+  });
+
+  it('names the supported versions when it refuses one', () => {
+    try {
+      readEnvelope(withMeta({ [V]: '2099-01-01', [C]: {} }), undefined);
+      assert.fail('accepted');
+    } catch (err) {
+      assert.deepEqual((err as GatewayError).toJsonRpc().data, { mcpegCode: 'MCPEG_ERR_UNSUPPORTED_PROTOCOL_VERSION', supported: ['2026-07-28'], requested: '2099-01-01' });
+      assert.equal((err as GatewayError).toJsonRpc().code, -32022);
+    }
+  });
+
+  it('strips the client\'s envelope keys and keeps the rest of _meta', () => {
+    assert.deepEqual(withoutEnvelope({ name: 't', _meta: { [V]: '2026-07-28', [C]: {}, progressToken: 3 } }), { name: 't', _meta: { progressToken: 3 } });
+    assert.deepEqual(withoutEnvelope({ name: 't', _meta: { [V]: '2026-07-28' } }), { name: 't' });
+    const untouched = { name: 't', _meta: { progressToken: 1 } };
+    assert.equal(withoutEnvelope(untouched), untouched);
+  });
+});
+
+describe('standard headers (SEP-2243)', () => {
+  it('needs Mcp-Method equal to the method, case-sensitive', () => {
+    assert.equal(code(() => checkStandardHeaders(req('tools/list'), 'tools/list', undefined)), undefined);
+    assert.equal(code(() => checkStandardHeaders(req('tools/list'), undefined, undefined)), 'MCPEG_ERR_HEADER_MISMATCH');
+    assert.equal(code(() => checkStandardHeaders(req('tools/list'), 'TOOLS/LIST', undefined)), 'MCPEG_ERR_HEADER_MISMATCH');
+  });
+
+  it('needs Mcp-Name for tools/call, prompts/get and resources/read, trimmed and decoded', () => {
+    const call = req('tools/call', { name: 'echo' });
+    assert.equal(code(() => checkStandardHeaders(call, 'tools/call', undefined)), 'MCPEG_ERR_HEADER_MISMATCH');
+    assert.equal(code(() => checkStandardHeaders(call, 'tools/call', '  echo  ')), undefined);
+    assert.equal(code(() => checkStandardHeaders(call, 'tools/call', '=?base64?ZWNobw==?=')), undefined);
+    assert.equal(code(() => checkStandardHeaders(call, 'tools/call', 'other')), 'MCPEG_ERR_HEADER_MISMATCH');
+    assert.equal(code(() => checkStandardHeaders(req('resources/read', { uri: 'a://b' }), 'resources/read', 'a://b')), undefined);
+    assert.equal(code(() => checkStandardHeaders(req('completion/complete', { ref: {} }), 'completion/complete', undefined)), undefined);
+  });
+
+  it('decodes only canonical base64 and treats a value without both markers literally', () => {
+    assert.equal(decodeHeaderValue('=?base64?SGVsbG8=?='), 'Hello');
+    assert.equal(decodeHeaderValue('=?base64?SGVsbG8?='), undefined); // padding
+    assert.equal(decodeHeaderValue('=?base64?SGVs!!!bG8=?='), undefined); // alphabet
+    assert.equal(decodeHeaderValue('SGVsbG8='), 'SGVsbG8=');
+    assert.equal(decodeHeaderValue('=?base64?SGVsbG8='), '=?base64?SGVsbG8=');
+  });
+
+  it('encodes what is not plain visible ASCII, and round-trips', () => {
+    for (const v of ['plain', 'héllo', ' padded ', '', '=?base64?x?=', 'tab\there']) {
+      const e = encodeHeaderValue(v);
+      assert.equal(decodeHeaderValue(e), v, e);
+    }
+    assert.equal(encodeHeaderValue('plain'), 'plain');
+    assert.equal(nameHeaderOf('prompts/get', { name: 'ünï' }), `=?base64?${Buffer.from('ünï').toString('base64')}?=`);
+    assert.equal(nameHeaderOf('tools/list', {}), undefined);
+  });
+
+  it('mirrors x-mcp-header arguments into Mcp-Param headers and checks them', () => {
+    const tool = { name: 't', inputSchema: { type: 'object', properties: { region: { type: 'string', 'x-mcp-header': 'Region' }, n: { type: 'integer' } } } };
+    const spec = paramHeadersOf(tool);
+    assert.deepEqual(spec, [{ prop: 'region', header: 'Region' }]);
+    assert.equal(paramHeadersOf(tool), spec, 'cached per tool');
+    assert.deepEqual(paramHeaderValues(spec, { region: 'eu west', n: 1 }), { 'mcp-param-region': 'eu west' });
+    const headers = (h: Record<string, string>) => (name: string) => h[name];
+    assert.equal(code(() => checkParamHeaders(spec, { region: 'eu' }, headers({ 'mcp-param-region': 'eu' }))), undefined);
+    assert.equal(code(() => checkParamHeaders(spec, { region: 'eu' }, headers({}))), 'MCPEG_ERR_HEADER_MISMATCH');
+    assert.equal(code(() => checkParamHeaders(spec, { region: 'eu' }, headers({ 'mcp-param-region': 'us' }))), 'MCPEG_ERR_HEADER_MISMATCH');
+    assert.equal(code(() => checkParamHeaders(spec, { region: 'Hello' }, headers({ 'mcp-param-region': '=?base64?SGVsbG8?=' }))), 'MCPEG_ERR_HEADER_MISMATCH');
+    assert.equal(code(() => checkParamHeaders(spec, {}, headers({}))), undefined, 'absent argument, nothing to mirror');
+  });
+});
