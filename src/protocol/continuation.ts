@@ -58,7 +58,8 @@ export class ContinuationStore {
     session.onInput = undefined;
     if (first === 'done') return call;
     if (this.waiting.size >= this.max) {
-      cancel.cancel('too many calls waiting for client input');
+      // The backend call stops; the client is answered (OVERLOADED), it did not cancel.
+      cancel.cancel('too many calls waiting for client input', true);
       throw new GatewayError('MCPEG_ERR_OVERLOADED', `too many calls are waiting for client input (${this.max}); try again later`);
     }
     const token = `${PREFIX}${this.instanceTag}.${randomBytes(16).toString('base64url')}`;

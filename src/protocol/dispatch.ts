@@ -106,7 +106,8 @@ async function serve(s: ClientSession, req: JsonRpcRequest, opts: DispatchOption
     else if (s.stateless) result = statelessResult(req.method, result, opts);
     return resultResponse(req.id, result);
   } catch (err) {
-    if (cancel.cancelled) return undefined;
+    // Cancelled by the client: the cancellation spec says not to answer. Stopped by the gateway: answer.
+    if (cancel.cancelled && !cancel.internal) return undefined;
     return errorResponse(req.id, toRpcError(err));
   } finally {
     if (holding) slots!.release();

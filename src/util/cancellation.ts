@@ -6,12 +6,15 @@
 export class Cancellation {
   cancelled = false;
   reason: unknown;
+  /** Cancelled by the gateway to stop the work, not by the client: the client still gets an answer. */
+  internal = false;
   private action: ((reason: unknown) => void) | undefined;
 
-  cancel(reason: unknown): void {
+  cancel(reason: unknown, internal = false): void {
     if (this.cancelled) return;
     this.cancelled = true;
     this.reason = reason;
+    this.internal = internal;
     const act = this.action;
     this.action = undefined;
     act?.(reason);
