@@ -13,7 +13,7 @@ import { applySnapshot, type BackendSetHost, type ReloadResult } from './reconfi
 import { createLogger, type Logger } from './observability/logger.js';
 import { configSecrets } from './observability/secrets.js';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
-import { type DispatchOptions, type SessionLimits } from './protocol/dispatch.js';
+import type { DispatchOptions, SessionLimits } from './protocol/dispatch.js';
 import { mcpRequests, rateLimitBlocks, type McpRequestEvent } from './observability/channels.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
 import { GatewayError } from './errors/catalog.js';
@@ -83,7 +83,7 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
   const continuations = new ContinuationStore(config.server.input_required_timeout);
   const instructionsOf = (viewId: string) => {
     const v = registry!.view(viewId);
-    if (!v || v.backends.length !== 1) return undefined;
+    if (v?.backends.length !== 1) return undefined;
     return backends.get(v.backends[0])?.info?.instructions;
   };
   const host = {

@@ -69,7 +69,7 @@ export async function health(e: Configured, b: Backend | undefined) {
   return {
     name: e.name,
     state: summary(e, b).state,
-    healthy: check ? check.ok : b?.state === 'up' ? true : false,
+    healthy: check ? check.ok : b?.state === 'up',
     detail: check?.detail ?? b?.lastError ?? null,
     replicas: b ? b.replicaStates().map(replicaView) : [],
   };

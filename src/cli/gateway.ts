@@ -207,7 +207,7 @@ async function serve(values: Values, argv: string[], overrides: Overrides, rotat
 type ReloadOutcome = Omit<DaemonState['reloads'], 'count' | 'at'>;
 
 async function reloadConfig(gw: Gateway, log: Logger, trigger: string, file: string | undefined, overrides: Overrides): Promise<ReloadOutcome> {
-  let next;
+  let next: ReturnType<typeof loadConfig>;
   try {
     next = loadConfig({ file, overrides });
   } catch (err) {

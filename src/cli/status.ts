@@ -4,7 +4,7 @@
  */
 import { EXIT, tryParse } from './common.js';
 import { pidFileOf, PID_FILE_OPTION } from './control.js';
-import { inspectPidFile, type DaemonState } from './pidfile.js';
+import { inspectPidFile, } from './pidfile.js';
 
 const USAGE = `Usage: mcpeg status [--verbose] [--json] [--pid-file FILE]
 Reports the gateway named by the pid file (default: $MCPEG_PID_FILE, else ./mcpeg.pid): pid,

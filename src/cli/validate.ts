@@ -27,7 +27,7 @@ export async function runValidate(argv: string[]): Promise<number> {
     process.stderr.write(`mcpeg: validate needs --config FILE (or MCPEG_CONFIG) or --openapi FILE\n${USAGE}\n`);
     return EXIT.USAGE;
   }
-  let cfg;
+  let cfg: ReturnType<typeof loadConfig>;
   try {
     cfg = loadConfig({ file });
   } catch (err) {
@@ -55,7 +55,7 @@ export async function runValidate(argv: string[]): Promise<number> {
 }
 
 async function validateOpenApi(file: string): Promise<number> {
-  let doc;
+  let doc: ReturnType<typeof parseSpecText>;
   try {
     doc = parseSpecText(readFileSync(file, 'utf8'), file);
   } catch (err) {

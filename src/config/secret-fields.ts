@@ -223,7 +223,7 @@ function hideArgs(args: readonly unknown[], sink: SecretSink | undefined): unkno
  */
 function hideArg(a: string, sink: SecretSink | undefined): string {
   const withValue = FLAG_VALUE.exec(a);
-  if (withValue && withValue[3]) {
+  if (withValue?.[3]) {
     if (a.startsWith('--') && isSecretName(withValue[2], { flag: true })) {
       report(sink, withValue[3], 'sure');
       return `${withValue[1]}${REDACTED}`;

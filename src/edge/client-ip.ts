@@ -48,7 +48,7 @@ export class ClientIpResolver {
   }
 
   isTrusted(ip: string): boolean {
-    return this.trusted !== undefined && this.trusted.check(ip, isIPv4(ip) ? 'ipv4' : 'ipv6');
+    return this.trusted?.check(ip, isIPv4(ip) ? 'ipv4' : 'ipv6') === true;
   }
 
   resolve(remoteAddress: string | undefined, forwardedFor: string | string[] | undefined): string {

@@ -50,16 +50,14 @@ export async function loadPlugin(cfg: PluginConfig, index: number, baseDir: stri
   }
   const config = structuredClone(cfg.config) as Record<string, unknown>;
   if (def.configSchema) {
-    let ok: boolean;
     const ajv = createAjv();
-    let validate;
+    let validate: ReturnType<typeof ajv.compile>;
     try {
       validate = ajv.compile(def.configSchema);
     } catch (err) {
       throw new PluginLoadError(cfg.name, `its configSchema is not a valid JSON Schema: ${(err as Error).message}`);
     }
-    ok = validate(config);
-    if (!ok) throw new PluginLoadError(cfg.name, `invalid config: ${describeAjvErrors(validate.errors, `plugins.${index}.config`)}`);
+    if (!validate(config)) throw new PluginLoadError(cfg.name, `invalid config: ${describeAjvErrors(validate.errors, `plugins.${index}.config`)}`);
   }
   return { cfg, def, config };
 }

@@ -8,7 +8,7 @@ import { childTraceparent, parseTraceparent } from '../observability/trace.js';
 import type { Item } from '../upstream/catalog.js';
 import type { Backend } from '../upstream/backend.js';
 import { Cancellation } from '../util/cancellation.js';
-import { errorResponse, resultResponse, type JsonRpcNotification, type JsonRpcRequest, type JsonRpcResponse, type RequestId } from '../wire/jsonrpc.js';
+import { errorResponse, resultResponse, type JsonRpcNotification, type JsonRpcRequest, type JsonRpcResponse, } from '../wire/jsonrpc.js';
 import type { ClientSession } from './session.js';
 import { sendAcrossLifecycles } from './bridge.js';
 import { RelayTable } from '../relay/build.js';

@@ -17,12 +17,12 @@ const MAX_URI_CHARS = 16_384;
 
 export type TemplateMatcher = (uri: string) => boolean;
 
-const escape = (s: string) => RE2JS.quote(s);
+const quote = (s: string) => RE2JS.quote(s);
 
 function expressionPattern(body: string): string {
   const op = /^[+#./;?&]/.test(body) ? body[0] : '';
   const names = (op ? body.slice(1) : body).split(',').map((n) => n.trim());
-  if (op === '?' || op === '&') return names.map((n, i) => `${i === 0 ? `\\${op}` : '&'}${escape(n.replace(/:\d+$/, '').replace(/\*$/, ''))}=[^&]+`).join('');
+  if (op === '?' || op === '&') return names.map((n, i) => `${i === 0 ? `\\${op}` : '&'}${quote(n.replace(/:\d+$/, '').replace(/\*$/, ''))}=[^&]+`).join('');
   const exploded = names[0]?.endsWith('*') ?? false;
   switch (op) {
     case '':
@@ -48,12 +48,12 @@ export function compileTemplate(template: string): TemplateMatcher | undefined {
   while (i < template.length) {
     const open = template.indexOf('{', i);
     if (open < 0) {
-      pattern += escape(template.slice(i));
+      pattern += quote(template.slice(i));
       break;
     }
     const close = template.indexOf('}', open);
     if (close < 0) return undefined;
-    pattern += escape(template.slice(i, open)) + expressionPattern(template.slice(open + 1, close));
+    pattern += quote(template.slice(i, open)) + expressionPattern(template.slice(open + 1, close));
     if (++expressions > MAX_EXPRESSIONS) return undefined;
     i = close + 1;
   }

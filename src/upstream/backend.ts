@@ -66,7 +66,7 @@ export class Backend {
   /** The primary is the first up replica, kept while it stays up. True when it changed. */
   private elect(): boolean {
     const before = this.primary;
-    if (!before || before.state !== 'up') this.primary = this.replicas.find((r) => r.state === 'up');
+    if (before?.state !== 'up') this.primary = this.replicas.find((r) => r.state === 'up');
     return this.primary !== before;
   }
 

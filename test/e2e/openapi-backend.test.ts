@@ -208,7 +208,7 @@ describe('structured output from an OpenAPI tool', () => {
     api.route('GET', '/stations', { body: { data: [{ id: 42 }] } });
     const r = await client.callTool({ name: 'train__get-stations', arguments: {} });
     assert.equal(r.isError, true);
-    assert.equal((r._meta?.['mcpeg/error'] as { code: string }).code, 'MCPEG_ERR_OUTPUT_MISMATCH');
+    assert.equal((r._meta?.['mcpeg/error'] as { code: string } | undefined)?.code, 'MCPEG_ERR_OUTPUT_MISMATCH');
     assert.match(textOf(r), /does not match the output schema/);
   });
 });

@@ -22,7 +22,7 @@ import { after, describe, it, type TestContext } from 'node:test';
 import { Ajv } from 'ajv';
 import { parse as parseYaml, parseAllDocuments } from 'yaml';
 import { loadConfig } from '../../src/config/load.js';
-import { connectClient, freePort, waitFor } from '../helpers/gateway.js';
+import { connectClient, freePort, } from '../helpers/gateway.js';
 
 /** The compiled tree this test runs from (dist/, or a build with --outDir elsewhere). */
 const DIST = fileURLToPath(new URL('../../', import.meta.url));

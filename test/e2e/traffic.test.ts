@@ -16,7 +16,7 @@ import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import type { Backend } from '../../src/upstream/backend.js';
 import { connectClient, startGateway, waitFor } from '../helpers/gateway.js';
-import { HttpReplica, killAllReplicas, startReplicas, stdioReplica } from '../helpers/replicas.js';
+import { type HttpReplica, killAllReplicas, startReplicas, stdioReplica } from '../helpers/replicas.js';
 
 type Gw = Awaited<ReturnType<typeof startGateway>>;
 interface Answer {

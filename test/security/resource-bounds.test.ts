@@ -10,7 +10,7 @@
  *   new ones, oldest first, and max_sessions_per_client caps one address;
  * - legacy SSE streams held state before initialize without a bound.
  */
-import { after, before, describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { readSse, startGateway } from '../helpers/gateway.js';

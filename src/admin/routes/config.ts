@@ -13,7 +13,7 @@ import type { AdminRequest, RouteDef } from '../router.js';
 export async function reloadFromFile(req: AdminRequest, ctx: AdminContext, by: string) {
   if (!ctx.configFile) throw new AdminError('MCPEG_ERR_CONFLICT', 'the gateway was not started from a config file, so there is nothing to reload; use PUT /admin/config');
   req.audit.file = ctx.configFile;
-  let next;
+  let next: ReturnType<typeof ctx.loadFile>;
   try {
     next = ctx.loadFile();
   } catch (err) {

@@ -60,7 +60,10 @@ export async function validateSpec(doc: Record<string, unknown>, opts: { remoteR
 }
 
 function checkRefs(root: unknown, node: unknown, at: string, problems: SpecProblem[], remote: boolean): void {
-  if (Array.isArray(node)) return node.forEach((x, i) => checkRefs(root, x, `${at}/${i}`, problems, remote));
+  if (Array.isArray(node)) {
+    node.forEach((x, i) => checkRefs(root, x, `${at}/${i}`, problems, remote));
+    return;
+  }
   if (!node || typeof node !== 'object') return;
   const ref = (node as Record<string, unknown>).$ref;
   if (typeof ref === 'string') {

@@ -72,7 +72,7 @@ export function restInstance(spec: RestBackendSpec): PluginInstance {
       ...(t.output_schema ? { outputSchema: t.output_schema } : {}),
       annotations: { readOnlyHint: t.method === 'GET' || t.method === 'HEAD', idempotentHint: idempotent, openWorldHint: true, ...t.annotations },
       async handler(args, ctx) {
-        let req;
+        let req: ReturnType<typeof request.build>;
         try {
           req = request.build(args);
         } catch (err) {

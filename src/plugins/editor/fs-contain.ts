@@ -177,7 +177,7 @@ export class Sandbox {
     let cur = start.root;
     for (let i = 0; i < segs.length; i++) {
       const next = path.join(cur, segs[i]);
-      let st;
+      let st: Awaited<ReturnType<typeof lstat>>;
       try {
         st = await lstat(next);
       } catch (err) {

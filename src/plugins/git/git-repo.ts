@@ -71,7 +71,7 @@ const PROGRAM_ENV: Readonly<Record<string, string>> = { 'core.sshcommand': 'GIT_
 function operatorPrograms(settings: GitSettings): Record<string, undefined> {
   const out: Record<string, undefined> = {};
   for (const key of Object.keys(settings)) {
-    const v = Object.prototype.hasOwnProperty.call(PROGRAM_ENV, key.toLowerCase()) ? PROGRAM_ENV[key.toLowerCase()] : undefined;
+    const v = Object.hasOwn(PROGRAM_ENV, key.toLowerCase()) ? PROGRAM_ENV[key.toLowerCase()] : undefined;
     if (v !== undefined) out[v] = undefined;
   }
   return out;

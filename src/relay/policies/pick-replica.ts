@@ -6,13 +6,13 @@
  */
 import { GatewayError } from '../../errors/catalog.js';
 import { isRefused, markNotSent } from '../failures.js';
-import type { Policy, RelayClient } from '../types.js';
+import type { Policy, RelayClient, Target } from '../types.js';
 
 export function pickReplica<S extends RelayClient>(): Policy<S> {
   return (next) => async (c) => {
     const b = c.backend;
     for (let tries = 1; ; tries++) {
-      let target;
+      let target: Target;
       try {
         target = await c.session.target(b, c.routeKey, c.exclude);
       } catch (err) {

@@ -12,7 +12,7 @@
  * client capability (-32021); 404 for a method the revision does not have (-32601).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { ERRORS, GatewayError, toRpcError } from '../../errors/catalog.js';
+import { toRpcError } from '../../errors/catalog.js';
 import { httpStatusOf, statelessStatusOf } from '../../errors/http-status.js';
 import type { Logger } from '../../observability/logger.js';
 import { dispatchRequest, type DispatchOptions } from '../../protocol/dispatch.js';

@@ -46,7 +46,7 @@ export interface OpenedTransport {
   pid?: number | null;
 }
 
-export function createTransport(name: string, cfg: McpBackendConfig, kind: TransportKind, log: Logger): OpenedTransport {
+export function createTransport(_name: string, cfg: McpBackendConfig, kind: TransportKind, log: Logger): OpenedTransport {
   if (kind === 'stdio') {
     const t = new StdioClient({
       command: cfg.command!,

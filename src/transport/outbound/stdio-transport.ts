@@ -89,7 +89,7 @@ export class StdioClient implements Transport {
       let m: JSONRPCMessage;
       try {
         m = JSON.parse(line) as JSONRPCMessage;
-      } catch (err) {
+      } catch {
         // Servers must write only protocol to stdout; say so instead of failing silently.
         this.onerror?.(new Error(`backend wrote a non-JSON line to stdout: ${line.slice(0, 200)}`));
         continue;

@@ -6,7 +6,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import { MemoryStore, MemoryStoreError, type MemoryStoreLimits, type MemoryStoreOptions } from '../../../../src/plugins/memory/store.js';
 import { LOG_FILE, SNAPSHOT_FILE, SNAPSHOT_TMP } from '../../../../src/plugins/memory/store-files.js';
 
@@ -270,7 +269,7 @@ describe('MemoryStore: durability', () => {
       const [storeUrl, dir, round] = process.argv.slice(2);
       const { MemoryStore } = await import(storeUrl);
       const store = await MemoryStore.open(dir, { maxKeys: 1e6, maxValueBytes: 65536 }, { compactMinBytes: 16384 });
-      const valueOf = ${valueOf.toString()};
+      const expectedValue = ${expectedValue.toString()};
       // writeSync on fd 1, never process.stdout: under backpressure process.stdout queues in memory,
       // and SIGKILL would drop acks the store had already honoured (the parent must see every one).
       const { writeSync } = await import('node:fs');
@@ -278,7 +277,7 @@ describe('MemoryStore: durability', () => {
       async function worker(w) {
         for (let i = 0; ; i++) {
           const k = 'r' + round + '-w' + w + '-' + i;
-          await store.set(k, valueOf(k)); out('set ' + k);
+          await store.set(k, expectedValue(k)); out('set ' + k);
           await store.set('hot-' + w, String(i)); out('hot ' + w + ' ' + i);
           if (i % 5 === 4) {
             const d = 'r' + round + '-w' + w + '-' + (i - 2);
@@ -308,7 +307,7 @@ describe('MemoryStore: durability', () => {
       for (const k of acked) {
         const got = await s.get(k);
         if (deleted.has(k)) assert.equal(got, undefined, `acknowledged delete of ${k} was lost`);
-        else if (!delReq.has(k)) assert.equal(got?.value, valueOf(k), `acknowledged write of ${k} was lost`);
+        else if (!delReq.has(k)) assert.equal(got?.value, expectedValue(k), `acknowledged write of ${k} was lost`);
       }
       const lastHot = new Map<string, number>();
       for (const e of events) if (e[0] === 'hot') lastHot.set(e[1], Number(e[2]));
@@ -487,6 +486,6 @@ describe('MemoryStore: compaction', () => {
 });
 
 /** Deterministic value per key, shared with the child script via toString(). */
-function valueOf(k: string): string {
+function expectedValue(k: string): string {
   return `${k}|`.repeat(1 + (k.length % 4));
 }
