@@ -74,7 +74,9 @@ async function runCells(workloads: WorkloadKey[], running: Running[], o: GroupOp
         try {
           const m = await measure(WORKLOADS[w], r, o);
           cell.runs.push(m);
-          o.log(`  ${w.padEnd(9)} run ${run + 1}  ${r.key.padEnd(18)} ${m.rps.toFixed(0).padStart(6)} req/s  p50 ${m.p50.toFixed(2)} ms  p99 ${m.p99.toFixed(2)} ms${m.errors ? `  errors ${m.errors}: ${m.firstError}` : ''}`);
+          o.log(
+            `  ${w.padEnd(9)} run ${run + 1}  ${r.key.padEnd(18)} ${m.rps.toFixed(0).padStart(6)} req/s  p50 ${m.p50.toFixed(2)} ms  p99 ${m.p99.toFixed(2)} ms${m.errors ? `  errors ${m.errors}: ${m.firstError}` : ''}`,
+          );
         } catch (err) {
           cell.failed = (err as Error).message.split('\n')[0];
           o.log(`  ${w} ${r.key}: failed: ${(err as Error).message}`);
@@ -122,7 +124,13 @@ export async function catalogGroup(keys: ScenarioKey[], o: GroupOptions): Promis
     o.commands.set(`HTTP backends for MCpeg (catalog)`, `10 × node dist/bench/backends/http-echo.js --port 0 --tools ${perBackend} --name bN`);
     const before = await listCalls(ten);
     const gateways = running.filter((r) => r.key === 'mcpeg-http');
-    await runCells(['list-1000'], running.filter((r) => r.key !== 'mcpeg-http'), o, failures, cells);
+    await runCells(
+      ['list-1000'],
+      running.filter((r) => r.key !== 'mcpeg-http'),
+      o,
+      failures,
+      cells,
+    );
     // MCpeg's runs alone between the two counter reads: what reached its backends is its doing.
     const mid = await listCalls(ten);
     await runCells(['list-1000'], gateways, o, new Map(), cells);
@@ -176,7 +184,9 @@ export async function sessionsGroup(keys: ScenarioKey[], o: GroupOptions & { ses
           const heldTree = tree(r.server.pid);
           const mr: MemoryRun = { idleRss, sessions: n, heldRss: heldTree, perSession: (heldTree - idleTree) / n, openPerSecond: held.perSecond };
           m.runs.push(mr);
-          o.log(`  sessions  run ${run + 1}  ${k.padEnd(18)} idle ${(idleRss / 2 ** 20).toFixed(1)} MiB  ${n} sessions: +${(mr.perSession / 1024).toFixed(1)} KiB each, ${held.perSecond.toFixed(0)}/s opened`);
+          o.log(
+            `  sessions  run ${run + 1}  ${k.padEnd(18)} idle ${(idleRss / 2 ** 20).toFixed(1)} MiB  ${n} sessions: +${(mr.perSession / 1024).toFixed(1)} KiB each, ${held.perSecond.toFixed(0)}/s opened`,
+          );
         } catch (err) {
           m.failed = (err as Error).message.split('\n')[0];
           o.log(`  sessions ${k}: failed: ${(err as Error).message}`);
@@ -190,4 +200,3 @@ export async function sessionsGroup(keys: ScenarioKey[], o: GroupOptions & { ses
   }
   return [...out.values()];
 }
-

@@ -44,7 +44,11 @@ export function describeMachine(root: string, peers: boolean, loadAtStart: numbe
     ['@modelcontextprotocol/sdk (used by MCpeg)', pkgVersion(join(root, 'node_modules/@modelcontextprotocol/sdk'))],
   ];
   if (peers) {
-    versions.push(['mcp-proxy', pkgVersion(join(tools, 'mcp-proxy'))], ['supergateway', pkgVersion(join(tools, 'supergateway'))], ['autocannon (calibration)', pkgVersion(join(tools, 'autocannon'))]);
+    versions.push(
+      ['mcp-proxy', pkgVersion(join(tools, 'mcp-proxy'))],
+      ['supergateway', pkgVersion(join(tools, 'supergateway'))],
+      ['autocannon (calibration)', pkgVersion(join(tools, 'autocannon'))],
+    );
   }
   return {
     nproc: availableParallelism(),

@@ -17,7 +17,10 @@ export interface ProfileResult {
   command: string;
 }
 
-export async function profileGateway(o: { root: string; tmp: string; node: string; warmupMs: number; durationMs: number; dir: string }, scenario: ScenarioKey = 'mcpeg-http'): Promise<ProfileResult> {
+export async function profileGateway(
+  o: { root: string; tmp: string; node: string; warmupMs: number; durationMs: number; dir: string },
+  scenario: ScenarioKey = 'mcpeg-http',
+): Promise<ProfileResult> {
   mkdirSync(o.dir, { recursive: true });
   const before = new Set(readdirSync(o.dir));
   const echo = await startHttpBackend(o, 'echo', 2);

@@ -83,7 +83,11 @@ export async function startScenario(key: ScenarioKey, ctx: ScenarioContext): Pro
       };
     }
     case 'mcpeg-http':
-      return startMcpeg(key, ctx, ctx.http.map((b) => [b.name, { type: 'mcp', url: `http://127.0.0.1:${b.port}/mcp` }]));
+      return startMcpeg(
+        key,
+        ctx,
+        ctx.http.map((b) => [b.name, { type: 'mcp', url: `http://127.0.0.1:${b.port}/mcp` }]),
+      );
     case 'mcpeg-stdio':
     case 'mcpeg-stdio-shared': {
       const shared = key === 'mcpeg-stdio-shared' ? { session_mode: 'shared' } : {};
@@ -125,7 +129,10 @@ async function startMcpeg(key: ScenarioKey, ctx: ScenarioContext, backends: Arra
   });
   // Ten alike backends are shown once, with their names.
   const shownBackends = backends.length > 3 ? { [`${backends[0][0]}…${backends[backends.length - 1][0]}`]: backends[0][1] } : config.backends;
-  const shownConfig = JSON.stringify({ ...config, backends: shownBackends }).replaceAll(ctx.node, 'node').replaceAll(ctx.root, '.').replace(/127\.0\.0\.1:\d+/g, '127.0.0.1:PORT');
+  const shownConfig = JSON.stringify({ ...config, backends: shownBackends })
+    .replaceAll(ctx.node, 'node')
+    .replaceAll(ctx.root, '.')
+    .replace(/127\.0\.0\.1:\d+/g, '127.0.0.1:PORT');
   const httpPids = ctx.http.map((b) => b.proc.pid);
   return {
     key,

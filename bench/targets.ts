@@ -56,7 +56,11 @@ export function checkTargets(get: Lookup, memory: MemoryResult[], backendListCal
   const http1 = get('call-c1', 'mcpeg-http');
   if (ok(direct1) && ok(http1)) {
     const added = http1.p50 - direct1.p50;
-    out.push({ goal: 'MCpeg → HTTP adds < 1 ms p50, concurrency 1', measured: `+${added.toFixed(3)} ms (${http1.p50.toFixed(3)} − ${direct1.p50.toFixed(3)} ms)`, status: added < 1 ? 'PASS' : 'MISS' });
+    out.push({
+      goal: 'MCpeg → HTTP adds < 1 ms p50, concurrency 1',
+      measured: `+${added.toFixed(3)} ms (${http1.p50.toFixed(3)} − ${direct1.p50.toFixed(3)} ms)`,
+      status: added < 1 ? 'PASS' : 'MISS',
+    });
   } else out.push(skip('MCpeg → HTTP adds < 1 ms p50, concurrency 1'));
 
   const stdio16 = get('call-c16', 'mcpeg-stdio');

@@ -111,13 +111,31 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
             const d = rateLimiter.check(scope, name, { ip: s.clientIp, session: s.sessionId, apiKey: s.apiKeyId });
             if (d && !d.allowed) {
               if (rateLimitBlocks.hasSubscribers) rateLimitBlocks.publish({ source: dispatch, scope });
-              throw new GatewayError('MCPEG_ERR_RATE_LIMITED', `rate limit exceeded for ${scope} "${name}" (${d.rule}); retry in ${Math.ceil(d.retryAfterMs / 1000)} s`, { retryAfterMs: d.retryAfterMs, limit: d.limit, scope, name });
+              throw new GatewayError('MCPEG_ERR_RATE_LIMITED', `rate limit exceeded for ${scope} "${name}" (${d.rule}); retry in ${Math.ceil(d.retryAfterMs / 1000)} s`, {
+                retryAfterMs: d.retryAfterMs,
+                limit: d.limit,
+                scope,
+                name,
+              });
             }
           },
         }
       : undefined;
-  const dispatch: DispatchOptions = { pageSize: config.server.list_page_size, draining, limits, listTtlMs: config.server.list_cache_ttl, instructions: instructionsOf, maxInflightPerSession: config.server.max_inflight_per_session };
-  const events = opts.eventStore ?? new MemoryEventStore({ maxEvents: config.server.event_store_max_events, maxBytes: config.server.event_store_max_bytes, maxTotalBytes: config.server.event_store_max_total_bytes });
+  const dispatch: DispatchOptions = {
+    pageSize: config.server.list_page_size,
+    draining,
+    limits,
+    listTtlMs: config.server.list_cache_ttl,
+    instructions: instructionsOf,
+    maxInflightPerSession: config.server.max_inflight_per_session,
+  };
+  const events =
+    opts.eventStore ??
+    new MemoryEventStore({
+      maxEvents: config.server.event_store_max_events,
+      maxBytes: config.server.event_store_max_bytes,
+      maxTotalBytes: config.server.event_store_max_total_bytes,
+    });
   // Observability: metrics and the per-request log line subscribe to dispatch's events.
   const catalogTools = new WeakMap<object, Set<string>>();
   const metrics = createMetrics({
@@ -135,7 +153,18 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
   const requestLog = (msg: unknown) => {
     const e = msg as McpRequestEvent;
     if (e.source !== dispatch) return;
-    const line = { reqId: e.requestId, session: sessionFingerprint(e.session), rpcId: e.id, method: e.method, backend: e.backend, tool: e.tool, replica: e.replica, ms: Math.round(e.durationMs * 10) / 10, outcome: e.outcome, code: e.code };
+    const line = {
+      reqId: e.requestId,
+      session: sessionFingerprint(e.session),
+      rpcId: e.id,
+      method: e.method,
+      backend: e.backend,
+      tool: e.tool,
+      replica: e.replica,
+      ms: Math.round(e.durationMs * 10) / 10,
+      outcome: e.outcome,
+      code: e.code,
+    };
     if (e.outcome === 'error' || e.outcome === 'tool_error') log.warn(line, e.message ?? `${e.method} failed`);
     else log.debug(line, e.method);
   };
@@ -251,7 +280,16 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
       [...backends.values()].map(async (b) => {
         // A plugin's own health hook counts too: up but unhealthy is degraded.
         const check = b.state === 'up' ? await b.checkHealth() : undefined;
-        return { name: b.name, state: b.state, transport: b.transportKind, protocol: b.info?.protocolVersion, tools: b.catalog.tools.length, error: b.lastError, ...(check ? { healthy: check.ok, detail: check.detail } : {}), ...(b.replicas.length > 1 ? { replicas: b.replicaStates() } : {}) };
+        return {
+          name: b.name,
+          state: b.state,
+          transport: b.transportKind,
+          protocol: b.info?.protocolVersion,
+          tools: b.catalog.tools.length,
+          error: b.lastError,
+          ...(check ? { healthy: check.ok, detail: check.detail } : {}),
+          ...(b.replicas.length > 1 ? { replicas: b.replicaStates() } : {}),
+        };
       }),
     );
     const allUp = list.every((b) => b.state === 'up' && (b as { healthy?: boolean }).healthy !== false);

@@ -12,8 +12,17 @@ export { SUPPORTED_VERSIONS, LATEST_VERSION } from './wire/versions.js';
 export { VERSION } from './version.js';
 export { definePlugin, json, text, toolError } from './plugins/api.js';
 export type {
-  PluginDefinition, PluginInstance, PluginContext, PluginTool, PluginResource, PluginPrompt,
-  CallContext, ToolResult, Content, ResourceContents, JsonSchema,
+  PluginDefinition,
+  PluginInstance,
+  PluginContext,
+  PluginTool,
+  PluginResource,
+  PluginPrompt,
+  CallContext,
+  ToolResult,
+  Content,
+  ResourceContents,
+  JsonSchema,
 } from './plugins/api.js';
 export type { RestBackendConfig, OpenApiBackendConfig, CommandBackendConfig, RestTool, CommandTool } from './config/schema.js';
 export { TOOL_ERRORS, type ToolErrorCode } from './errors/catalog.js';

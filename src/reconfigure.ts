@@ -29,7 +29,19 @@ export interface BackendSetHost {
 }
 
 /** Server settings that a running listener cannot change. */
-const RESTART_KEYS = ['host', 'port', 'path', 'max_header_bytes', 'headers_timeout', 'legacy_sse', 'cors', 'compression', 'access_log', 'allowed_origins', 'allowed_hosts'] as const;
+const RESTART_KEYS = [
+  'host',
+  'port',
+  'path',
+  'max_header_bytes',
+  'headers_timeout',
+  'legacy_sse',
+  'cors',
+  'compression',
+  'access_log',
+  'allowed_origins',
+  'allowed_hosts',
+] as const;
 
 export async function applySnapshot(host: BackendSetHost, next: Readonly<Config>): Promise<ReloadResult> {
   const prev = host.current();

@@ -39,7 +39,11 @@ export class Http1Connection {
   private keepAlive = true;
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly port: number, private readonly host = '127.0.0.1', private readonly timeoutMs = 30_000) {}
+  constructor(
+    private readonly port: number,
+    private readonly host = '127.0.0.1',
+    private readonly timeoutMs = 30_000,
+  ) {}
 
   async send(request: Buffer): Promise<Response> {
     if (this.pending) throw new Error('Http1Connection: one request at a time');

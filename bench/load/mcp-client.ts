@@ -55,7 +55,10 @@ export class McpSession {
   private nextId = 1;
   private host: string;
 
-  constructor(readonly endpoint: Endpoint, conn?: Http1Connection) {
+  constructor(
+    readonly endpoint: Endpoint,
+    conn?: Http1Connection,
+  ) {
     this.conn = conn ?? new Http1Connection(endpoint.port);
     this.host = `127.0.0.1:${endpoint.port}`;
   }

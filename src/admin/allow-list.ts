@@ -26,13 +26,25 @@ export function launchesOf(c: Readonly<Config>): Launch[] {
   for (const [name, b] of Object.entries(c.backends)) {
     if (b.type === 'mcp') {
       if (b.command) out.push({ where: `backends.${name}.command`, program: b.command, spec: [b.args, b.env, b.cwd], pathEnv: b.env.PATH ?? process.env.PATH });
-      b.replicas?.forEach((r, i) => out.push({ where: `backends.${name}.replicas.${i}.command`, program: r.command, spec: [r.args, b.env, r.env, r.cwd ?? b.cwd], pathEnv: r.env.PATH ?? b.env.PATH ?? process.env.PATH }));
+      b.replicas?.forEach((r, i) =>
+        out.push({
+          where: `backends.${name}.replicas.${i}.command`,
+          program: r.command,
+          spec: [r.args, b.env, r.env, r.cwd ?? b.cwd],
+          pathEnv: r.env.PATH ?? b.env.PATH ?? process.env.PATH,
+        }),
+      );
     } else if (b.type === 'command') {
       for (const [tool, t] of Object.entries(b.tools)) {
         const pathEnv = t.env.PATH ?? b.env.PATH ?? (b.env_allow.includes('PATH') ? process.env.PATH : undefined);
         // input_schema too: it is what keeps a client's value from becoming options of the
         // program (a pattern), or several arguments (an array spread by a whole placeholder).
-        out.push({ where: `backends.${name}.tools.${tool}.command`, program: t.command, spec: [t.args, t.stdin, t.env, t.cwd, b.env, b.env_allow, b.cwd, t.input_schema], pathEnv });
+        out.push({
+          where: `backends.${name}.tools.${tool}.command`,
+          program: t.command,
+          spec: [t.args, t.stdin, t.env, t.cwd, b.env, b.env_allow, b.cwd, t.input_schema],
+          pathEnv,
+        });
       }
     }
   }

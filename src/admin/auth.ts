@@ -42,7 +42,10 @@ export function authenticate(req: IncomingMessage, admin: Readonly<AdminConfig>,
     const same = timingSafeEqual(digest, Buffer.from(k.sha256, 'hex'));
     if (same && !match) match = { name: k.name, role: k.role };
   }
-  if (!match) throw new AdminError('MCPEG_ERR_ADMIN_UNAUTHORIZED', 'the admin API key is not valid', undefined, 401, { 'www-authenticate': 'Bearer realm="mcpeg-admin", error="invalid_token"' });
+  if (!match)
+    throw new AdminError('MCPEG_ERR_ADMIN_UNAUTHORIZED', 'the admin API key is not valid', undefined, 401, {
+      'www-authenticate': 'Bearer realm="mcpeg-admin", error="invalid_token"',
+    });
   return match;
 }
 

@@ -51,7 +51,11 @@ export async function applyConfig(ctx: AdminContext, req: AdminRequest, next: Re
   } catch (err) {
     if (err instanceof AdminError) throw err;
     const problems = err instanceof ConfigError ? [...err.problems] : [];
-    throw new AdminError('MCPEG_ERR_CONFIG_INVALID', `the change was refused and nothing changed: ${(err as Error).message.split('\n')[0]}`, problems.length ? { problems } : undefined);
+    throw new AdminError(
+      'MCPEG_ERR_CONFIG_INVALID',
+      `the change was refused and nothing changed: ${(err as Error).message.split('\n')[0]}`,
+      problems.length ? { problems } : undefined,
+    );
   }
   // The admin listener itself is not rebound by a reload.
   for (const k of ['enabled', 'host', 'port'] as const) if (current.admin[k] !== next.admin[k]) result = { ...result, restartRequired: [...result.restartRequired, `admin.${k}`] };

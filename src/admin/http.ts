@@ -8,7 +8,6 @@ import { GatewayError, type ErrorCode } from '../errors/catalog.js';
 import { adminStatusOf } from '../errors/http-status.js';
 import { mediaType, readBody } from '../edge/http-util.js';
 
-
 /** A refusal answered in the admin error shape. */
 export class AdminError extends Error {
   constructor(
@@ -101,7 +100,10 @@ export async function readAdminBody(req: IncomingMessage, limit: number, yaml: b
   const isJson = type === 'application/json' || type.endsWith('+json');
   if (!isJson && !(yaml && YAML_TYPES.has(type))) {
     req.resume();
-    throw new AdminError('MCPEG_ERR_UNSUPPORTED_MEDIA_TYPE', `Content-Type must be application/json${yaml ? ' or application/yaml' : ''} (got ${JSON.stringify(req.headers['content-type'] ?? '')})`);
+    throw new AdminError(
+      'MCPEG_ERR_UNSUPPORTED_MEDIA_TYPE',
+      `Content-Type must be application/json${yaml ? ' or application/yaml' : ''} (got ${JSON.stringify(req.headers['content-type'] ?? '')})`,
+    );
   }
   let buf: Buffer;
   try {

@@ -25,7 +25,10 @@ const summary = {
   name: str,
   type: { enum: SERVICE_TYPES },
   enabled: bool,
-  state: { enum: ['starting', 'up', 'down', 'stopped', 'not_loaded', 'disabled'], description: 'not_loaded: enabled but not running (a plugin that failed to load); disabled: enabled: false' },
+  state: {
+    enum: ['starting', 'up', 'down', 'stopped', 'not_loaded', 'disabled'],
+    description: 'not_loaded: enabled but not running (a plugin that failed to load); disabled: enabled: false',
+  },
   transport: { enum: ['stdio', 'streamable_http', 'sse', 'inprocess', null] },
   required: bool,
   ...counts,
@@ -33,7 +36,13 @@ const summary = {
   restarts: int,
   lastError: orNull('string'),
 };
-const detail = { ...summary, prefix: str, serverInfo: { type: ['object', 'null'] }, replicaStates: arr(ref('ReplicaState')), config: { ...anyObject, description: 'The service entry of the config, secrets redacted' } };
+const detail = {
+  ...summary,
+  prefix: str,
+  serverInfo: { type: ['object', 'null'] },
+  replicaStates: arr(ref('ReplicaState')),
+  config: { ...anyObject, description: 'The service entry of the config, secrets redacted' },
+};
 const health = { name: str, state: summary.state, healthy: bool, detail: orNull('string'), replicas: arr(ref('ReplicaState')) };
 const lbBackend = {
   name: str,
@@ -43,8 +52,17 @@ const lbBackend = {
   available: int,
   replicas: arr(
     obj({
-      id: str, state: { enum: ['starting', 'up', 'down', 'stopped'] }, available: bool, healthy: bool, weight: int, active: int, restarts: int,
-      ejected: bool, ejectedForMs: num, ejections: int, consecutiveFailures: int,
+      id: str,
+      state: { enum: ['starting', 'up', 'down', 'stopped'] },
+      available: bool,
+      healthy: bool,
+      weight: int,
+      active: int,
+      restarts: int,
+      ejected: bool,
+      ejectedForMs: num,
+      ejections: int,
+      consecutiveFailures: int,
       breaker: { oneOf: [{ type: 'null' }, obj({ state: { enum: ['closed', 'open', 'half_open'] }, failures: int, successes: int, rate: num, openedAt: num }, ['openedAt'])] },
     }),
   ),
@@ -53,20 +71,40 @@ const lbBackend = {
 export const SCHEMAS = {
   Error: {
     ...obj({
-      error: obj({
-        code: { type: 'string', pattern: '^MCPEG_ERR_[A-Z_]+$', description: 'A code of the MCpeg error catalogue (docs/errors.md)' },
-        message: str,
-        data: { type: 'object', properties: { problems: { ...arr(str), description: 'Config problems, each naming its key path' } } },
-      }, ['data']),
+      error: obj(
+        {
+          code: { type: 'string', pattern: '^MCPEG_ERR_[A-Z_]+$', description: 'A code of the MCpeg error catalogue (docs/errors.md)' },
+          message: str,
+          data: { type: 'object', properties: { problems: { ...arr(str), description: 'Config problems, each naming its key path' } } },
+        },
+        ['data'],
+      ),
     }),
     description: 'Every admin error: one shape, a catalogue code',
   },
-  ReloadResult: obj({ added: arr(str), removed: arr(str), changed: arr(str), restartRequired: { ...arr(str), description: 'Keys whose new values need a restart (the old values keep serving)' } }),
-  ApiIndex: obj({ name: str, version: str, openapi: str, routes: arr(obj({ method: { enum: ['GET', 'POST', 'PUT', 'DELETE'] }, path: str, role: { enum: ['viewer', 'admin'] }, summary: str })) }),
+  ReloadResult: obj({
+    added: arr(str),
+    removed: arr(str),
+    changed: arr(str),
+    restartRequired: { ...arr(str), description: 'Keys whose new values need a restart (the old values keep serving)' },
+  }),
+  ApiIndex: obj({
+    name: str,
+    version: str,
+    openapi: str,
+    routes: arr(obj({ method: { enum: ['GET', 'POST', 'PUT', 'DELETE'] }, path: str, role: { enum: ['viewer', 'admin'] }, summary: str })),
+  }),
   OpenApiDocument: { type: 'object', required: ['openapi', 'info', 'paths'], properties: { openapi: { const: '3.1.0' } } },
   Info: obj({
-    name: { const: 'mcpeg' }, version: str, node: str, platform: str, pid: { type: 'integer' }, startedAt: { type: 'string', format: 'date-time' }, uptimeSeconds: num,
-    configFile: orNull('string'), listening: obj({ mcp: str, admin: str }, ['mcp', 'admin']),
+    name: { const: 'mcpeg' },
+    version: str,
+    node: str,
+    platform: str,
+    pid: { type: 'integer' },
+    startedAt: { type: 'string', format: 'date-time' },
+    uptimeSeconds: num,
+    configFile: orNull('string'),
+    listening: obj({ mcp: str, admin: str }, ['mcp', 'admin']),
   }),
   Stats: obj({
     sessions: int,
@@ -83,16 +121,39 @@ export const SCHEMAS = {
     activeResources: map(int),
     pids: obj({ gateway: { type: 'integer' }, backends: map(arr({ type: 'integer' })) }),
   }),
-  ReplicaState: obj({ id: str, state: { enum: ['starting', 'up', 'down', 'stopped'] }, available: bool, healthy: bool, ejected: bool, breaker: { enum: ['closed', 'open', 'half_open', null] }, active: int, weight: int, restarts: int, error: orNull('string') }),
+  ReplicaState: obj({
+    id: str,
+    state: { enum: ['starting', 'up', 'down', 'stopped'] },
+    available: bool,
+    healthy: bool,
+    ejected: bool,
+    breaker: { enum: ['closed', 'open', 'half_open', null] },
+    active: int,
+    weight: int,
+    restarts: int,
+    error: orNull('string'),
+  }),
   ServiceSummary: obj(summary),
   ServiceList: obj({ services: arr(ref('ServiceSummary')) }),
   ServiceDetail: obj(detail),
   ServiceHealth: obj(health),
-  Capabilities: obj({ name: str, protocolVersion: orNull('string'), serverInfo: { type: ['object', 'null'] }, capabilities: { type: ['object', 'null'] }, instructions: orNull('string'), ...counts }),
+  Capabilities: obj({
+    name: str,
+    protocolVersion: orNull('string'),
+    serverInfo: { type: ['object', 'null'] },
+    capabilities: { type: ['object', 'null'] },
+    instructions: orNull('string'),
+    ...counts,
+  }),
   ServiceRegistration: {
     ...obj({
       name: { type: 'string', pattern: '^[a-zA-Z0-9_-]{1,48}$' },
-      config: { type: 'object', required: ['type'], properties: { type: { enum: SERVICE_TYPES } }, description: 'A backend entry as under `backends.<name>` in the config (docs/configuration.md), or a plugin entry (type: plugin, module, config) without its name' },
+      config: {
+        type: 'object',
+        required: ['type'],
+        properties: { type: { enum: SERVICE_TYPES } },
+        description: 'A backend entry as under `backends.<name>` in the config (docs/configuration.md), or a plugin entry (type: plugin, module, config) without its name',
+      },
     }),
     example: { name: 'weather', config: { type: 'rest', base_url: 'https://api.example.com', tools: { forecast: { method: 'GET', path: '/forecast' } } } },
   },
@@ -104,7 +165,11 @@ export const SCHEMAS = {
   LoadBalancerReset: obj({ name: str, before: ref('LoadBalancerBackend'), after: ref('LoadBalancerBackend') }),
   Strategies: obj({ default: { enum: STRATEGIES }, strategies: arr(obj({ name: { enum: STRATEGIES }, description: str })) }),
   ConfigView: obj({ file: orNull('string'), config: { ...anyObject, description: 'The running snapshot (defaults applied), secrets shown as "[redacted]"' } }),
-  ConfigDocument: { ...anyObject, description: 'A whole configuration (docs/configuration.md). Taken as sent: no ${VAR} expansion, no MCPEG_* overrides. "[redacted]" keeps the running value where GET showed it, while its destination is unchanged.' },
+  ConfigDocument: {
+    ...anyObject,
+    description:
+      'A whole configuration (docs/configuration.md). Taken as sent: no ${VAR} expansion, no MCPEG_* overrides. "[redacted]" keeps the running value where GET showed it, while its destination is unchanged.',
+  },
   ConfigChange: obj({ result: ref('ReloadResult') }),
   ConfigReloaded: obj({ file: str, result: ref('ReloadResult') }),
   PluginSummary: obj({ ...summary, module: str, version: orNull('string') }),
@@ -112,8 +177,15 @@ export const SCHEMAS = {
   PluginDetail: obj({ ...detail, module: str }),
   PluginConfig: obj({ name: str, config: anyObject }),
   PluginConfigChange: obj({ name: str, result: ref('ReloadResult') }),
-  PluginTools: obj({ name: str, tools: arr({ type: 'object', required: ['name', 'exposedAs'], properties: { name: str, exposedAs: str, description: str, inputSchema: anyObject } }) }),
-  PluginResources: obj({ name: str, resources: arr({ type: 'object', required: ['uri'], properties: { uri: str, name: str } }), resourceTemplates: arr({ type: 'object', required: ['uriTemplate'], properties: { uriTemplate: str } }) }),
+  PluginTools: obj({
+    name: str,
+    tools: arr({ type: 'object', required: ['name', 'exposedAs'], properties: { name: str, exposedAs: str, description: str, inputSchema: anyObject } }),
+  }),
+  PluginResources: obj({
+    name: str,
+    resources: arr({ type: 'object', required: ['uri'], properties: { uri: str, name: str } }),
+    resourceTemplates: arr({ type: 'object', required: ['uriTemplate'], properties: { uriTemplate: str } }),
+  }),
   PluginHealthAll: obj({ healthy: bool, plugins: arr(ref('ServiceHealth')) }),
   PluginMetrics: obj({
     name: str,
@@ -123,14 +195,29 @@ export const SCHEMAS = {
     duration: obj({ count: num, sumSeconds: num }),
   }),
   Session: obj({
-    fingerprint: { type: 'string', description: 'A short SHA-256 prefix of the session id; the id itself is a credential and is never shown' }, endpoint: { type: 'string', description: '"aggregate", or the backend of a /servers/<name>/mcp endpoint' }, protocolVersion: str, clientInfo: anyObject, initialized: bool,
-    createdAt: { type: 'string', format: 'date-time' }, lastSeen: { type: 'string', format: 'date-time' },
-    inflight: int, backendSessions: int, subscriptions: int, streamOpen: bool, clientIp: orNull('string'),
+    fingerprint: { type: 'string', description: 'A short SHA-256 prefix of the session id; the id itself is a credential and is never shown' },
+    endpoint: { type: 'string', description: '"aggregate", or the backend of a /servers/<name>/mcp endpoint' },
+    protocolVersion: str,
+    clientInfo: anyObject,
+    initialized: bool,
+    createdAt: { type: 'string', format: 'date-time' },
+    lastSeen: { type: 'string', format: 'date-time' },
+    inflight: int,
+    backendSessions: int,
+    subscriptions: int,
+    streamOpen: bool,
+    clientIp: orNull('string'),
   }),
   SessionList: obj({ count: int, sessions: arr(ref('Session')) }),
   SessionTerminated: obj({ fingerprint: str, terminated: { const: true } }),
-  SyncRecord: obj({ at: { type: 'string', format: 'date-time' }, by: { enum: ['config/reload', 'discovery/trigger'] }, ok: bool, result: ref('ReloadResult'), error: str }, ['result', 'error']),
+  SyncRecord: obj({ at: { type: 'string', format: 'date-time' }, by: { enum: ['config/reload', 'discovery/trigger'] }, ok: bool, result: ref('ReloadResult'), error: str }, [
+    'result',
+    'error',
+  ]),
   DiscoveryStatus: obj({ provider: { const: 'static' }, source: orNull('string'), triggerable: bool, services: int, lastSync: { oneOf: [{ type: 'null' }, ref('SyncRecord')] } }),
-  DiscoveryServices: obj({ provider: { const: 'static' }, services: arr(obj({ name: str, type: { enum: SERVICE_TYPES }, enabled: bool, source: { const: 'config' }, state: summary.state })) }),
+  DiscoveryServices: obj({
+    provider: { const: 'static' },
+    services: arr(obj({ name: str, type: { enum: SERVICE_TYPES }, enabled: bool, source: { const: 'config' }, state: summary.state })),
+  }),
   DiscoveryTrigger: obj({ provider: { const: 'static' }, source: str, result: ref('ReloadResult') }),
 } as const;

@@ -31,7 +31,10 @@ const ERROR_TEXT: Record<number, string> = {
 
 const schemaRef = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const errorResponse = (status: number) => ({ description: ERROR_TEXT[status], content: { 'application/json': { schema: schemaRef('Error') } } });
-const PARAM_TEXT: Record<string, string> = { name: 'The service (backend or plugin) name', fingerprint: 'The session\'s fingerprint, as GET /admin/sessions lists it (never its Mcp-Session-Id)' };
+const PARAM_TEXT: Record<string, string> = {
+  name: 'The service (backend or plugin) name',
+  fingerprint: "The session's fingerprint, as GET /admin/sessions lists it (never its Mcp-Session-Id)",
+};
 
 function operation(method: string, path: string, o: Op) {
   const params = [...path.matchAll(/\{(\w+)\}/g)].map((m) => m[1]);
@@ -42,7 +45,15 @@ function operation(method: string, path: string, o: Op) {
     ...(yaml ? { 'application/yaml': { schema: schemaRef(schema) } } : {}),
   });
   return {
-    operationId: `${method}${path.replace(/^\/admin/, '').replace(/[{}]/g, '').split(/[/-]/).map((s) => s.charAt(0).toUpperCase() + s.slice(1)).join('').replace(/\.json$/i, 'Json') || 'Index'}`,
+    operationId: `${method}${
+      path
+        .replace(/^\/admin/, '')
+        .replace(/[{}]/g, '')
+        .split(/[/-]/)
+        .map((s) => s.charAt(0).toUpperCase() + s.slice(1))
+        .join('')
+        .replace(/\.json$/i, 'Json') || 'Index'
+    }`,
     summary: o.summary,
     ...(o.description ? { description: o.description } : {}),
     tags: [o.tag],
@@ -69,7 +80,8 @@ const PATHS: Paths = {
     post: {
       tag: 'services',
       summary: 'Register a backend or plugin at runtime',
-      description: 'Validated like the config file (400 names key paths). Privileged registrations need the config file\'s permission (403 otherwise; nothing starts): a program (mcp command or replicas, command tools, a plugin module) in admin.allow.programs or admin.allowed_commands; an editor, git or third-party plugin or an OpenAPI file spec, admin.allow.reach; an *_env secret, admin.allow.environment. Answers when the service has started; connected clients get list_changed.',
+      description:
+        "Validated like the config file (400 names key paths). Privileged registrations need the config file's permission (403 otherwise; nothing starts): a program (mcp command or replicas, command tools, a plugin module) in admin.allow.programs or admin.allowed_commands; an editor, git or third-party plugin or an OpenAPI file spec, admin.allow.reach; an *_env secret, admin.allow.environment. Answers when the service has started; connected clients get list_changed.",
       ok: [201, 'ServiceCreated'],
       body: { schema: 'ServiceRegistration', description: 'The name and the config entry' },
       errors: [409],
@@ -82,7 +94,12 @@ const PATHS: Paths = {
   '/admin/services/{name}/health': { get: { tag: 'services', summary: "A service's health: state, its own health check, replicas", ok: [200, 'ServiceHealth'] } },
   '/admin/services/{name}/capabilities': { get: { tag: 'services', summary: 'What the service declared at initialize, and its catalog size', ok: [200, 'Capabilities'] } },
   '/admin/service-types': {
-    get: { tag: 'services', summary: 'The service types a registration may use', description: 'Not /admin/services/types: a service may be called "types".', ok: [200, 'ServiceTypes'] },
+    get: {
+      tag: 'services',
+      summary: 'The service types a registration may use',
+      description: 'Not /admin/services/types: a service may be called "types".',
+      ok: [200, 'ServiceTypes'],
+    },
   },
   '/admin/discovery/status': { get: { tag: 'discovery', summary: 'Discovery provider: "static" (the config file); the last sync', ok: [200, 'DiscoveryStatus'] } },
   '/admin/discovery/services': { get: { tag: 'discovery', summary: 'The services discovery knows: the configured ones', ok: [200, 'DiscoveryServices'] } },
@@ -100,12 +117,15 @@ const PATHS: Paths = {
     put: {
       tag: 'config',
       summary: 'Replace the configuration (hot reload)',
-      description: 'load → validate → build a new snapshot → swap. Invalid: 400 with key paths, nothing changed. "[redacted]" keeps a running secret only where its destination is unchanged (400 otherwise). Privileged changes (programs, plugin reach, paths, secrets to new destinations, the admin section, the secrets declaration) need the config file\'s permission (403).',
+      description:
+        'load → validate → build a new snapshot → swap. Invalid: 400 with key paths, nothing changed. "[redacted]" keeps a running secret only where its destination is unchanged (400 otherwise). Privileged changes (programs, plugin reach, paths, secrets to new destinations, the admin section, the secrets declaration) need the config file\'s permission (403).',
       ok: [200, 'ConfigChange'],
       body: { schema: 'ConfigDocument', yaml: true, description: 'The whole configuration, as JSON or YAML (application/yaml)' },
     },
   },
-  '/admin/config/reload': { post: { tag: 'config', summary: 'Re-read the config file the gateway was started with and apply it', ok: [200, 'ConfigReloaded'], errors: [400, 409] } },
+  '/admin/config/reload': {
+    post: { tag: 'config', summary: 'Re-read the config file the gateway was started with and apply it', ok: [200, 'ConfigReloaded'], errors: [400, 409] },
+  },
   '/admin/plugins': { get: { tag: 'plugins', summary: 'Every configured plugin with its state', ok: [200, 'PluginList'] } },
   '/admin/plugin-health': {
     get: { tag: 'plugins', summary: 'Health of every plugin', description: 'Not /admin/plugins/health: a plugin may be called "health".', ok: [200, 'PluginHealthAll'] },
@@ -116,7 +136,8 @@ const PATHS: Paths = {
     put: {
       tag: 'plugins',
       summary: "Replace a plugin's config (hot reload: the plugin restarts with it)",
-      description: "Validated against the plugin's configSchema; invalid: 400, nothing changed. A change that widens what the plugin reaches (roots, deny lists, git safe mode; any change to a third-party plugin) needs admin.allow.reach in the config file (403).",
+      description:
+        "Validated against the plugin's configSchema; invalid: 400, nothing changed. A change that widens what the plugin reaches (roots, deny lists, git safe mode; any change to a third-party plugin) needs admin.allow.reach in the config file (403).",
       ok: [200, 'PluginConfigChange'],
       body: { schema: 'ConfigDocument', description: "The plugin's config object (the `config` of its entry)" },
     },
@@ -138,7 +159,8 @@ export const ADMIN_OPENAPI = {
   info: {
     title: 'MCpeg admin API',
     version: VERSION,
-    description: 'The control plane of an MCpeg gateway, on its own listener (admin.host:admin.port). GET needs a viewer or admin key; POST, PUT and DELETE need an admin key. Every mutating call is audited. See docs/admin-api.md.',
+    description:
+      'The control plane of an MCpeg gateway, on its own listener (admin.host:admin.port). GET needs a viewer or admin key; POST, PUT and DELETE need an admin key. Every mutating call is audited. See docs/admin-api.md.',
   },
   jsonSchemaDialect: 'https://json-schema.org/draft/2020-12/schema',
   security: [{ apiKey: [] }, { bearer: [] }],

@@ -49,20 +49,26 @@ export function privilegedChanges(current: Readonly<Config>, next: Readonly<Conf
 
   for (const k of changedKeys(current.admin, next.admin)) out.push({ path: `admin.${k}`, why: "the admin API's own keys and limits", allowedBy: undefined });
   if (!isDeepStrictEqual(current.secrets, next.secrets)) out.push({ path: 'secrets', why: 'the environment variables the config may send', allowedBy: undefined });
-  for (const k of EXPOSURE) if (!isDeepStrictEqual(current.server[k], next.server[k])) out.push({ path: `server.${k}`, why: 'who can reach the MCP endpoint', allowedBy: undefined });
+  for (const k of EXPOSURE)
+    if (!isDeepStrictEqual(current.server[k], next.server[k])) out.push({ path: `server.${k}`, why: 'who can reach the MCP endpoint', allowedBy: undefined });
 
-  for (const l of refusedLaunches(current, next, [...current.admin.allowed_commands, ...allow.programs])) out.push({ ...l, allowedBy: 'admin.allow.programs (or admin.allowed_commands) to list it' });
+  for (const l of refusedLaunches(current, next, [...current.admin.allowed_commands, ...allow.programs]))
+    out.push({ ...l, allowedBy: 'admin.allow.programs (or admin.allowed_commands) to list it' });
 
   const reach = (name?: string) => allow.reach === true || (name !== undefined && Array.isArray(allow.reach) && allow.reach.includes(name));
   const REACH = 'admin.allow.reach';
-  if (!reach()) for (const k of changedKeys(current.paths, next.paths)) out.push({ path: `paths.${k}`, why: 'moves the directories plugins and programs work in', allowedBy: `${REACH}: true` });
+  if (!reach())
+    for (const k of changedKeys(current.paths, next.paths))
+      out.push({ path: `paths.${k}`, why: 'moves the directories plugins and programs work in', allowedBy: `${REACH}: true` });
   for (const p of pluginReachProblems(current, next)) if (!reach(p.plugin)) out.push({ path: p.path, why: p.why, allowedBy: `${REACH} (true, or a list naming "${p.plugin}")` });
   for (const [name, b] of Object.entries(next.backends)) {
     if (b.type !== 'openapi' || reach(name)) continue;
     const cur = own(current.backends, name);
     const was = cur?.type === 'openapi' ? cur : undefined;
-    if (isFileSpec(b.spec) && was?.spec !== b.spec) out.push({ path: `backends.${name}.spec`, why: `reads the file ${JSON.stringify(b.spec)}`, allowedBy: `${REACH} (true, or a list naming "${name}")` });
-    if (b.remote_refs && !(was?.remote_refs && was.spec === b.spec)) out.push({ path: `backends.${name}.remote_refs`, why: 'follows $refs to other files and URLs', allowedBy: `${REACH} (true, or a list naming "${name}")` });
+    if (isFileSpec(b.spec) && was?.spec !== b.spec)
+      out.push({ path: `backends.${name}.spec`, why: `reads the file ${JSON.stringify(b.spec)}`, allowedBy: `${REACH} (true, or a list naming "${name}")` });
+    if (b.remote_refs && !(was?.remote_refs && was.spec === b.spec))
+      out.push({ path: `backends.${name}.remote_refs`, why: 'follows $refs to other files and URLs', allowedBy: `${REACH} (true, or a list naming "${name}")` });
   }
 
   if (!allow.environment) {
@@ -70,7 +76,8 @@ export function privilegedChanges(current: Readonly<Config>, next: Readonly<Conf
     for (const r of envReferences(next)) {
       const cur = own(current.backends, r.backend);
       const field = r.path[r.path.length - 1];
-      const kept = cur && (cur as { auth?: Record<string, unknown> }).auth?.[field] === r.variable && isDeepStrictEqual(backendDestination(cur), backendDestination(next.backends[r.backend]));
+      const kept =
+        cur && (cur as { auth?: Record<string, unknown> }).auth?.[field] === r.variable && isDeepStrictEqual(backendDestination(cur), backendDestination(next.backends[r.backend]));
       if (!kept) out.push({ path: r.path.join('.'), why: `sends the value of ${r.variable} to a destination the config file did not give it`, allowedBy: ENV });
     }
     for (const [name, b] of Object.entries(next.backends)) {

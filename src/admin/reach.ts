@@ -17,11 +17,7 @@ import { DEFAULT_DENY } from '../plugins/editor/fs-contain.js';
 import { BUILTIN_PLUGINS } from '../plugins/loader.js';
 
 type Settings = Readonly<Record<string, unknown>>;
-type Rule =
-  | { kind: 'free' }
-  | { kind: 'roots' }
-  | { kind: 'more'; effective: (c: Settings) => readonly unknown[] }
-  | { kind: 'on' | 'off'; default: boolean };
+type Rule = { kind: 'free' } | { kind: 'roots' } | { kind: 'more'; effective: (c: Settings) => readonly unknown[] } | { kind: 'on' | 'off'; default: boolean };
 
 const FREE: Rule = { kind: 'free' };
 const ROOTS: Rule = { kind: 'roots' };
@@ -31,7 +27,15 @@ const EDITOR_DENY: Rule = { kind: 'more', effective: (c) => [...(Array.isArray(c
 
 const RULES: Readonly<Record<string, Readonly<Record<string, Rule>>>> = {
   editor: { roots: ROOTS, deny: EDITOR_DENY, extra_deny: EDITOR_DENY, max_read_bytes: FREE, max_write_bytes: FREE, backups: FREE },
-  git: { roots: ROOTS, safe_mode: { kind: 'on', default: true }, allow_hooks: { kind: 'off', default: false }, init_workspace: { kind: 'off', default: true }, timeout_ms: FREE, max_output_bytes: FREE, max_processes: FREE },
+  git: {
+    roots: ROOTS,
+    safe_mode: { kind: 'on', default: true },
+    allow_hooks: { kind: 'off', default: false },
+    init_workspace: { kind: 'off', default: true },
+    timeout_ms: FREE,
+    max_output_bytes: FREE,
+    max_processes: FREE,
+  },
   memory: { max_keys: FREE, max_value_bytes: FREE, max_total_bytes: FREE },
 };
 
@@ -67,7 +71,9 @@ function keyProblem(rule: Rule | undefined, key: string, cur: Settings, next: Se
   if (rule?.kind === 'free') return undefined;
   if (rule?.kind === 'roots') {
     const running = roots(cur, current.paths).filter((r): r is string => r !== undefined);
-    const wider = roots(next, nextCfg.paths).map((r, i) => (r !== undefined && running.some((root) => inside(r, root)) ? undefined : arr(next.roots)[i] ?? nextCfg.paths.workspace));
+    const wider = roots(next, nextCfg.paths).map((r, i) =>
+      r !== undefined && running.some((root) => inside(r, root)) ? undefined : (arr(next.roots)[i] ?? nextCfg.paths.workspace),
+    );
     const bad = wider.filter((r) => r !== undefined);
     return bad.length ? `${JSON.stringify(bad)} ${bad.length > 1 ? 'are' : 'is'} not inside the running roots (or does not exist)` : undefined;
   }
@@ -82,7 +88,9 @@ function keyProblem(rule: Rule | undefined, key: string, cur: Settings, next: Se
     const widening = rule.kind === 'on' ? was === true && is !== true : was !== true && is === true;
     return widening ? `turns ${key} ${rule.kind === 'on' ? 'off' : 'on'}` : undefined;
   }
-  return isDeepStrictEqual(cur[key], next[key]) ? undefined : 'changes a setting whose effect on what the plugin reaches is not known (third-party plugin, or a key without a rule)';
+  return isDeepStrictEqual(cur[key], next[key])
+    ? undefined
+    : 'changes a setting whose effect on what the plugin reaches is not known (third-party plugin, or a key without a rule)';
 }
 
 /** How the plugins of `next` reach further than those of `current`: one problem per key. */
@@ -92,9 +100,13 @@ export function pluginReachProblems(current: Readonly<Config>, next: Readonly<Co
     if (!p.enabled) return;
     const at = `plugins.${i}`;
     const before = current.plugins.find((c) => c.name === p.name && c.enabled && kindOf(c) === kindOf(p));
-    const rules = isBuiltin(p) ? RULES[kindOf(p)] ?? {} : {};
+    const rules = isBuiltin(p) ? (RULES[kindOf(p)] ?? {}) : {};
     if (!before && !(isBuiltin(p) && NO_REACH.has(kindOf(p)))) {
-      out.push({ plugin: p.name, path: at, why: `adds (or enables) plugin "${p.name}" (${kindOf(p)}), which reaches ${isBuiltin(p) ? 'the workspace or its roots' : 'whatever its code does'}` });
+      out.push({
+        plugin: p.name,
+        path: at,
+        why: `adds (or enables) plugin "${p.name}" (${kindOf(p)}), which reaches ${isBuiltin(p) ? 'the workspace or its roots' : 'whatever its code does'}`,
+      });
       return;
     }
     const cur = before?.config ?? {};

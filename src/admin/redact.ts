@@ -45,7 +45,10 @@ function walk(next: unknown, current: unknown, shown: unknown, path: string[], f
       restored.push({ path, from });
       return current;
     }
-    throw new AdminError('MCPEG_ERR_INVALID_PARAMS', `${path.join('.') || '(root)'}: "${REDACTED}" keeps a running secret, but there is none here that reads so; send the value itself`);
+    throw new AdminError(
+      'MCPEG_ERR_INVALID_PARAMS',
+      `${path.join('.') || '(root)'}: "${REDACTED}" keeps a running secret, but there is none here that reads so; send the value itself`,
+    );
   }
   if (Array.isArray(next)) {
     // Plugins are matched by name, not position: reordering them moves no secret to another plugin.
@@ -55,14 +58,20 @@ function walk(next: unknown, current: unknown, shown: unknown, path: string[], f
         return walk(x, current[j], (shown as unknown[])[j], [...path, String(i)], [...from, String(j)], restored);
       });
     }
-    return next.map((x, i) => walk(x, Array.isArray(current) ? current[i] : undefined, Array.isArray(shown) ? shown[i] : undefined, [...path, String(i)], [...from, String(i)], restored));
+    return next.map((x, i) =>
+      walk(x, Array.isArray(current) ? current[i] : undefined, Array.isArray(shown) ? shown[i] : undefined, [...path, String(i)], [...from, String(i)], restored),
+    );
   }
   if (isObj(next)) {
     const out: Obj = {};
     for (const [k, x] of Object.entries(next)) {
       // A key GET showed with hidden user info (git's url.<base>.insteadOf) is the running key.
       const real = k.includes(REDACTED) ? hiddenKeys(current).get(k) : k;
-      if (real === undefined) throw new AdminError('MCPEG_ERR_INVALID_PARAMS', `${[...path, k].join('.')}: "${REDACTED}" in a key keeps a running key, but there is none here that reads so; send the key itself`);
+      if (real === undefined)
+        throw new AdminError(
+          'MCPEG_ERR_INVALID_PARAMS',
+          `${[...path, k].join('.')}: "${REDACTED}" in a key keeps a running key, but there is none here that reads so; send the key itself`,
+        );
       put(out, real, walk(x, own(current, real), own(shown, k), [...path, real], [...from, real], restored));
     }
     return out;

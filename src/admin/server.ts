@@ -38,7 +38,9 @@ export async function startAdminServer(gw: Gateway, opts: AdminServerOptions = {
   const cfg = gw.config.admin;
   const log = gw.log.child({ component: 'admin' });
   if (cfg.insecure_no_auth && !isLoopbackHost(cfg.host)) {
-    throw new ConfigError(`admin.insecure_no_auth is only honoured on a loopback address, and admin.host is "${cfg.host}": bind the admin API to 127.0.0.1 or configure admin.keys`);
+    throw new ConfigError(
+      `admin.insecure_no_auth is only honoured on a loopback address, and admin.host is "${cfg.host}": bind the admin API to 127.0.0.1 or configure admin.keys`,
+    );
   }
   const eventLoop = monitorEventLoopDelay({ resolution: EVENT_LOOP_RESOLUTION_MS });
   eventLoop.enable();
@@ -72,11 +74,14 @@ export async function startAdminServer(gw: Gateway, opts: AdminServerOptions = {
       const bad = checkOriginAndHost(req, { allowedOrigins: [], allowedHosts: [], boundToLoopback: insecureAllowed });
       if (bad) throw new AdminError(bad.code, bad.message);
       who = authenticate(req, gw.config.admin, insecureAllowed);
-      if (path !== '/admin' && !path.startsWith('/admin/')) throw new AdminError('MCPEG_ERR_NOT_FOUND', `no admin route ${path} (the admin API is under /admin; GET /admin lists the routes)`);
+      if (path !== '/admin' && !path.startsWith('/admin/'))
+        throw new AdminError('MCPEG_ERR_NOT_FOUND', `no admin route ${path} (the admin API is under /admin; GET /admin lists the routes)`);
       const m = router.match(method, path);
       if ('allowed' in m) {
         if (m.allowed.length === 0) throw new AdminError('MCPEG_ERR_NOT_FOUND', `no admin route ${path} (GET /admin lists the routes)`);
-        throw new AdminError('MCPEG_ERR_METHOD_NOT_ALLOWED', `${method} is not allowed on ${path} (allowed: ${m.allowed.join(', ')})`, undefined, 405, { allow: m.allowed.join(', ') });
+        throw new AdminError('MCPEG_ERR_METHOD_NOT_ALLOWED', `${method} is not allowed on ${path} (allowed: ${m.allowed.join(', ')})`, undefined, 405, {
+          allow: m.allowed.join(', '),
+        });
       }
       route = m.route.path;
       params = m.params;

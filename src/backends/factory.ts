@@ -25,9 +25,13 @@ export interface BackendPaths {
 
 /** One TransportFactory per replica: an MCP backend's endpoints or stdio replicas, else the one. */
 export function backendReplicas(name: string, cfg: BackendConfig, paths: BackendPaths, log: Logger): ReplicaSpec[] {
-  if (cfg.type === 'mcp' && cfg.endpoints) return cfg.endpoints.map((e) => ({ weight: e.weight, transports: mcpTransports(name, { ...cfg, url: e.url, endpoints: undefined }, log) }));
+  if (cfg.type === 'mcp' && cfg.endpoints)
+    return cfg.endpoints.map((e) => ({ weight: e.weight, transports: mcpTransports(name, { ...cfg, url: e.url, endpoints: undefined }, log) }));
   if (cfg.type === 'mcp' && cfg.replicas) {
-    return cfg.replicas.map((r) => ({ weight: r.weight, transports: mcpTransports(name, { ...cfg, command: r.command, args: r.args, env: { ...cfg.env, ...r.env }, cwd: r.cwd ?? cfg.cwd, replicas: undefined }, log) }));
+    return cfg.replicas.map((r) => ({
+      weight: r.weight,
+      transports: mcpTransports(name, { ...cfg, command: r.command, args: r.args, env: { ...cfg.env, ...r.env }, cwd: r.cwd ?? cfg.cwd, replicas: undefined }, log),
+    }));
   }
   return [{ weight: 1, transports: backendTransports(name, cfg, paths, log) }];
 }
@@ -61,17 +65,32 @@ export function relayOptions(cfg: BackendConfig): BackendOptions {
 }
 
 /** Loads, checks and converts an OpenAPI backend's document into REST tools. */
-export async function openapiTools(name: string, cfg: OpenApiBackendConfig, baseDir: string, log: Logger): Promise<{ baseUrl: string; tools: Record<string, RestTool>; source: string }> {
+export async function openapiTools(
+  name: string,
+  cfg: OpenApiBackendConfig,
+  baseDir: string,
+  log: Logger,
+): Promise<{ baseUrl: string; tools: Record<string, RestTool>; source: string }> {
   const auth = resolveAuth(cfg.auth, `backends.${name}`);
   // The backend's headers count as credentials too: they go only to the API's origin (openapi/origin.ts).
   const credentials = { headers: { ...cfg.headers, ...auth.headers }, query: auth.query };
   const { doc, source } = await loadSpec(cfg.spec, { baseDir, baseUrl: cfg.base_url, credentials, remoteRefs: cfg.remote_refs, timeoutMs: cfg.connect_timeout });
   const problems = await validateSpec(doc, { remoteRefs: cfg.remote_refs });
   const fatal = problems.filter((p) => p.pointer === '/openapi' || p.pointer.endsWith('/$ref'));
-  if (fatal.length) throw new Error(`backend "${name}": ${source}: ${fatal.slice(0, 5).map((p) => `#${p.pointer}: ${p.message}`).join('; ')}`);
+  if (fatal.length)
+    throw new Error(
+      `backend "${name}": ${source}: ${fatal
+        .slice(0, 5)
+        .map((p) => `#${p.pointer}: ${p.message}`)
+        .join('; ')}`,
+    );
   // Real-world documents often bend the schema; what can still be served is served.
   const errors = problems.filter((p) => p.severity === 'error');
-  if (errors.length) log.warn({ backend: name, problems: errors.length, first: errors.slice(0, 3).map((p) => `#${p.pointer}: ${p.message}`) }, `OpenAPI document ${source} has problems (mcpeg validate --openapi shows them all)`);
+  if (errors.length)
+    log.warn(
+      { backend: name, problems: errors.length, first: errors.slice(0, 3).map((p) => `#${p.pointer}: ${p.message}`) },
+      `OpenAPI document ${source} has problems (mcpeg validate --openapi shows them all)`,
+    );
   const converted = convertSpec(doc, { include: cfg.include, exclude: cfg.exclude, outputSchemas: cfg.output_schemas });
   for (const n of converted.notes) log.info({ backend: name }, n);
   const tools: Record<string, RestTool> = {};
@@ -89,7 +108,13 @@ export async function openapiTools(name: string, cfg: OpenApiBackendConfig, base
  * are set, programs exist, a file OpenAPI document loads and converts. Returns problems
  * naming their key path; URL and `auto` documents are fetched only when the gateway runs.
  */
-export async function checkBackend(name: string, cfg: BackendConfig, paths: BackendPaths, env: NodeJS.ProcessEnv = process.env, warn: (message: string) => void = () => {}): Promise<string[]> {
+export async function checkBackend(
+  name: string,
+  cfg: BackendConfig,
+  paths: BackendPaths,
+  env: NodeJS.ProcessEnv = process.env,
+  warn: (message: string) => void = () => {},
+): Promise<string[]> {
   const problems: string[] = [];
   const attempt = async (f: () => unknown) => {
     try {
@@ -116,7 +141,15 @@ export async function checkBackend(name: string, cfg: BackendConfig, paths: Back
     await attempt(() => resolveAuth(cfg.auth, `backends.${name}`, env));
     if (cfg.spec !== 'auto' && !/^https?:\/\//i.test(cfg.spec) && !problems.length) {
       const warnings: string[] = [];
-      const quiet = { warn: (o: { tool?: string; problems?: string[] }, msg: string) => warnings.push(o.tool ? `${o.tool}: ${o.problems?.join('; ')}` : msg), info() {}, debug() {}, error() {}, child() { return quiet; } } as unknown as Logger;
+      const quiet = {
+        warn: (o: { tool?: string; problems?: string[] }, msg: string) => warnings.push(o.tool ? `${o.tool}: ${o.problems?.join('; ')}` : msg),
+        info() {},
+        debug() {},
+        error() {},
+        child() {
+          return quiet;
+        },
+      } as unknown as Logger;
       await attempt(async () => {
         try {
           await openapiTools(name, cfg, paths.base, quiet);

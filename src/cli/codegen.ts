@@ -53,7 +53,8 @@ export async function runCodegen(argv: string[]): Promise<number> {
     throw err;
   }
   const list = (k: string) => (v[k] as string[] | undefined) ?? [];
-  const sel = (kind: 'include' | 'exclude') => (list(`${kind}-tag`).length || list(`${kind}-operation`).length ? { tags: list(`${kind}-tag`), operations: list(`${kind}-operation`) } : undefined);
+  const sel = (kind: 'include' | 'exclude') =>
+    list(`${kind}-tag`).length || list(`${kind}-operation`).length ? { tags: list(`${kind}-tag`), operations: list(`${kind}-operation`) } : undefined;
   const { tools, notes } = convertSpec(doc, { include: sel('include'), exclude: sel('exclude') });
   if (!Object.keys(tools).length) {
     process.stderr.write(`mcpeg: ${file}: the selection leaves no operations (check --include-*/--exclude-*)\n`);
@@ -80,5 +81,11 @@ export async function runCodegen(argv: string[]): Promise<number> {
 }
 
 function slug(s: string): string {
-  return s.toLowerCase().replace(/[^a-z0-9_-]+/g, '_').replace(/^_+|_+$/g, '').slice(0, 48) || 'api';
+  return (
+    s
+      .toLowerCase()
+      .replace(/[^a-z0-9_-]+/g, '_')
+      .replace(/^_+|_+$/g, '')
+      .slice(0, 48) || 'api'
+  );
 }

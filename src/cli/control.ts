@@ -50,7 +50,7 @@ export function sendSignal(pid: number, signal: NodeJS.Signals): number | undefi
       process.stderr.write(`mcpeg is not running (pid ${pid} exited)\n`);
       return EXIT.NOT_RUNNING;
     }
-    process.stderr.write(`mcpeg: cannot send ${signal} to pid ${pid}: ${code === 'EPERM' ? 'not permitted (another user\'s process?)' : (err as Error).message}\n`);
+    process.stderr.write(`mcpeg: cannot send ${signal} to pid ${pid}: ${code === 'EPERM' ? "not permitted (another user's process?)" : (err as Error).message}\n`);
     return EXIT.FAILURE;
   }
 }

@@ -122,7 +122,8 @@ export function describeLog(file: string, offset: number, maxBytes = 64 * 1024):
     .map((l) => {
       try {
         const o = JSON.parse(l) as { level?: number; msg?: string; err?: unknown };
-        if (o && typeof o === 'object' && 'msg' in o) return `  ${names[o.level ?? 0] ?? 'log'}: ${o.msg}${o.err !== undefined ? `: ${typeof o.err === 'string' ? o.err : JSON.stringify(o.err)}` : ''}\n`;
+        if (o && typeof o === 'object' && 'msg' in o)
+          return `  ${names[o.level ?? 0] ?? 'log'}: ${o.msg}${o.err !== undefined ? `: ${typeof o.err === 'string' ? o.err : JSON.stringify(o.err)}` : ''}\n`;
       } catch {
         /* not JSON: as it is */
       }

@@ -68,7 +68,12 @@ export async function runGateway(argv: string[]): Promise<number> {
   if (!Number.isInteger(keep) || keep < 0) return usage(`--log-keep must be a whole number, got "${String(values['log-keep'])}"`);
   if (values.dev) {
     // Dev mode: the admin API on loopback without a key (src/config/admin.ts), debug logs.
-    overrides.push({ path: ['logging', 'level'], value: 'debug' }, { path: ['admin', 'enabled'], value: true }, { path: ['admin', 'insecure_no_auth'], value: true }, { path: ['admin', 'host'], value: '127.0.0.1' });
+    overrides.push(
+      { path: ['logging', 'level'], value: 'debug' },
+      { path: ['admin', 'enabled'], value: true },
+      { path: ['admin', 'insecure_no_auth'], value: true },
+      { path: ['admin', 'host'], value: '127.0.0.1' },
+    );
   }
   if (values.daemon && !values.daemonized) return startDaemon(values);
   return serve(values, argv, overrides, { maxBytes, keep });
@@ -141,7 +146,14 @@ async function serve(values: Values, argv: string[], overrides: Overrides, rotat
   }
   const gw = served.gateway;
   const url = served.url;
-  if (state) state.listening = { url, base: url.slice(0, url.length - config.server.path.length), host: served.host, port: served.port, ...(served.adminUrl ? { adminUrl: served.adminUrl } : {}) };
+  if (state)
+    state.listening = {
+      url,
+      base: url.slice(0, url.length - config.server.path.length),
+      host: served.host,
+      port: served.port,
+      ...(served.adminUrl ? { adminUrl: served.adminUrl } : {}),
+    };
   save();
   // The launcher may be gone (it gave up waiting): a closed channel is not an error here.
   if (daemonized && process.connected) process.send?.({ type: 'ready', url, pid: process.pid }, undefined, {}, () => {});

@@ -93,10 +93,7 @@ export function isAlive(pid: number): boolean {
   return procStat(pid)?.[0] !== 'Z';
 }
 
-export type PidStatus =
-  | { kind: 'none' }
-  | { kind: 'stale'; pid: number; reason: string }
-  | { kind: 'running'; pid: number; state?: DaemonState };
+export type PidStatus = { kind: 'none' } | { kind: 'stale'; pid: number; reason: string } | { kind: 'running'; pid: number; state?: DaemonState };
 
 /** Reads a PID file and says whether its process is running. */
 export function inspectPidFile(file: string): PidStatus {

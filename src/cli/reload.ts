@@ -18,7 +18,9 @@ export async function runReload(argv: string[]): Promise<number> {
     process.stderr.write(`mcpeg: the reload was refused; the running configuration keeps serving:\n${reloads.error ?? ''}\n`);
     return EXIT.CONFIG;
   }
-  process.stdout.write(`mcpeg reloaded ${r.configFile ?? 'its configuration'} (pid ${r.pid}): added ${list(reloads.added)}; removed ${list(reloads.removed)}; changed ${list(reloads.changed)}\n`);
+  process.stdout.write(
+    `mcpeg reloaded ${r.configFile ?? 'its configuration'} (pid ${r.pid}): added ${list(reloads.added)}; removed ${list(reloads.removed)}; changed ${list(reloads.changed)}\n`,
+  );
   if (reloads.restartRequired?.length) process.stdout.write(`restart needed for: ${reloads.restartRequired.join(', ')} (mcpeg restart)\n`);
   return EXIT.OK;
 }

@@ -4,7 +4,7 @@
  */
 import { EXIT, tryParse } from './common.js';
 import { pidFileOf, PID_FILE_OPTION } from './control.js';
-import { inspectPidFile, } from './pidfile.js';
+import { inspectPidFile } from './pidfile.js';
 
 const USAGE = `Usage: mcpeg status [--verbose] [--json] [--pid-file FILE]
 Reports the gateway named by the pid file (default: $MCPEG_PID_FILE, else ./mcpeg.pid): pid,
@@ -57,7 +57,11 @@ export async function runStatus(argv: string[]): Promise<number> {
     const bs = health.body.backends ?? [];
     const up = bs.filter((b) => b.state === 'up').length;
     row('backends', `${bs.length} (${up} up${bs.length > up ? `, ${bs.length - up} not up` : ''}); health ${health.body.status ?? '?'}, ${health.body.sessions ?? 0} session(s)`);
-    if (verbose) for (const b of bs) out.push(`    ${b.name.padEnd(20)} ${b.state.padEnd(9)} ${(b.transport ?? '').padEnd(16)} ${b.tools ?? 0} tool(s)${b.healthy === false ? ' unhealthy' : ''}${b.error ? `  ${b.error}` : ''}`);
+    if (verbose)
+      for (const b of bs)
+        out.push(
+          `    ${b.name.padEnd(20)} ${b.state.padEnd(9)} ${(b.transport ?? '').padEnd(16)} ${b.tools ?? 0} tool(s)${b.healthy === false ? ' unhealthy' : ''}${b.error ? `  ${b.error}` : ''}`,
+        );
   } else if (health) {
     row('backends', `unknown (${health.error})`);
   }

@@ -43,7 +43,8 @@ export async function runValidate(argv: string[]): Promise<number> {
     await loadPlugin(p, i, cfg.paths.base!).catch((err: unknown) => problems.push(`plugins.${i}: ${(err as Error).message}`));
   }
   for (const [name, b] of Object.entries(cfg.backends)) {
-    if (b.enabled) problems.push(...(await checkBackend(name, b, { base: cfg.paths.base!, workspace: cfg.paths.workspace }, process.env, (w) => process.stderr.write(`warning: ${w}\n`))));
+    if (b.enabled)
+      problems.push(...(await checkBackend(name, b, { base: cfg.paths.base!, workspace: cfg.paths.workspace }, process.env, (w) => process.stderr.write(`warning: ${w}\n`))));
   }
   if (problems.length) {
     process.stderr.write(`${file}: invalid configuration\n  - ${problems.join('\n  - ')}\n`);
@@ -75,6 +76,8 @@ async function validateOpenApi(file: string): Promise<number> {
   const { tools, notes } = convertSpec(doc);
   for (const n of notes) process.stderr.write(`note: ${n}\n`);
   const info = (doc.info ?? {}) as { title?: string; version?: string };
-  process.stdout.write(`${file}: valid OpenAPI ${String(doc.openapi)} document "${info.title ?? ''}" ${info.version ?? ''}: ${Object.keys(tools).length} tool(s)${problems.length ? `, ${problems.length} warning(s)` : ''}\n`);
+  process.stdout.write(
+    `${file}: valid OpenAPI ${String(doc.openapi)} document "${info.title ?? ''}" ${info.version ?? ''}: ${Object.keys(tools).length} tool(s)${problems.length ? `, ${problems.length} warning(s)` : ''}\n`,
+  );
   return EXIT.OK;
 }

@@ -20,7 +20,13 @@ const annotations = z
   .partial()
   .strict();
 
-const secret = (what: string) => ({ [what]: z.string().min(1).optional(), [`${what}_env`]: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name').optional() });
+const secret = (what: string) => ({
+  [what]: z.string().min(1).optional(),
+  [`${what}_env`]: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name')
+    .optional(),
+});
 const authSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('bearer'), ...secret('token') }).strict(),
   z.object({ type: z.literal('api_key'), in: z.enum(['header', 'query']).default('header'), name: z.string().min(1), ...secret('value') }).strict(),
@@ -69,7 +75,10 @@ export const restToolSchema = z
     input_schema: jsonSchema.default({ type: 'object', properties: {} }),
     output_schema: jsonSchema.optional(),
     /** pointer selects part of a JSON answer; wrap puts it under "result" (for answers that are not objects); template renders the text. */
-    response: z.object({ pointer: z.string().optional(), wrap: z.boolean().default(false), template: z.string().optional() }).strict().optional(),
+    response: z
+      .object({ pointer: z.string().optional(), wrap: z.boolean().default(false), template: z.string().optional() })
+      .strict()
+      .optional(),
     timeout: optionalDuration(),
     retries: z.number().int().min(0).max(10).optional(),
     idempotent: z.boolean().optional(),
@@ -81,7 +90,8 @@ export const restToolSchema = z
     const uses = (where: (string | number)[], template: string, asPath = false) => {
       for (const ref of refsOf(template, where, ctx)) {
         if (!props.has(ref)) ctx.addIssue({ code: 'custom', path: where, message: `{${ref}} is not a property of input_schema` });
-        else if (asPath && !requiredOf(t.input_schema).has(ref)) ctx.addIssue({ code: 'custom', path: where, message: `path parameter {${ref}} must be listed in input_schema.required` });
+        else if (asPath && !requiredOf(t.input_schema).has(ref))
+          ctx.addIssue({ code: 'custom', path: where, message: `path parameter {${ref}} must be listed in input_schema.required` });
       }
     };
     uses(['path'], t.path, true);
@@ -95,10 +105,12 @@ export const restToolSchema = z
       });
       walkStrings(t.body.template, ['body', 'template'], (s, p) => uses(p, s));
     }
-    if (t.response?.pointer !== undefined && !isPointer(t.response.pointer)) ctx.addIssue({ code: 'custom', path: ['response', 'pointer'], message: `expected a JSON pointer such as /data/items; got ${JSON.stringify(t.response.pointer)}` });
+    if (t.response?.pointer !== undefined && !isPointer(t.response.pointer))
+      ctx.addIssue({ code: 'custom', path: ['response', 'pointer'], message: `expected a JSON pointer such as /data/items; got ${JSON.stringify(t.response.pointer)}` });
     if (t.response?.template !== undefined) {
       for (const ref of refsOf(t.response.template, ['response', 'template'], ctx)) {
-        if (!isPointer(ref)) ctx.addIssue({ code: 'custom', path: ['response', 'template'], message: `{${ref}}: response placeholders are JSON pointers into the answer, such as {/name}` });
+        if (!isPointer(ref))
+          ctx.addIssue({ code: 'custom', path: ['response', 'template'], message: `{${ref}}: response placeholders are JSON pointers into the answer, such as {/name}` });
       }
     }
   });
@@ -134,13 +146,11 @@ export const openapiBackendSchema = z
   })
   .strict()
   .superRefine((b, ctx) => {
-    if (b.spec === 'auto' && !b.base_url) ctx.addIssue({ code: 'custom', path: ['base_url'], message: 'spec: auto looks for the document under base_url, so base_url is required' });
+    if (b.spec === 'auto' && !b.base_url)
+      ctx.addIssue({ code: 'custom', path: ['base_url'], message: 'spec: auto looks for the document under base_url, so base_url is required' });
   });
 
-const argItem = z.union([
-  z.string(),
-  z.object({ if: z.string().min(1), then: z.array(z.string()) }).strict(),
-]);
+const argItem = z.union([z.string(), z.object({ if: z.string().min(1), then: z.array(z.string()) }).strict()]);
 
 export const commandToolSchema = z
   .object({
@@ -160,7 +170,8 @@ export const commandToolSchema = z
   })
   .strict()
   .superRefine((t, ctx) => {
-    if (/\s/.test(t.command) && !t.command.startsWith('/')) ctx.addIssue({ code: 'custom', path: ['command'], message: 'the program name contains whitespace: put its arguments in "args" (commands never run through a shell)' });
+    if (/\s/.test(t.command) && !t.command.startsWith('/'))
+      ctx.addIssue({ code: 'custom', path: ['command'], message: 'the program name contains whitespace: put its arguments in "args" (commands never run through a shell)' });
     const props = checkSchemas(t.input_schema, t.output_schema, ctx);
     if (t.output_schema && t.output !== 'json') ctx.addIssue({ code: 'custom', path: ['output_schema'], message: 'output_schema needs output: json' });
     const uses = (where: (string | number)[], template: string) => {
@@ -224,9 +235,17 @@ function requiredOf(schema: Record<string, unknown>): Set<string> {
  * large OpenAPI backend costs seconds): `mcpeg validate` compiles them (compileToolSchemas).
  */
 function checkSchemas(input: Record<string, unknown>, output: Record<string, unknown> | undefined, ctx: z.RefinementCtx): Set<string> {
-  for (const [key, s] of [['input_schema', input], ['output_schema', output]] as const) {
+  for (const [key, s] of [
+    ['input_schema', input],
+    ['output_schema', output],
+  ] as const) {
     if (!s) continue;
-    if (s.type !== 'object') ctx.addIssue({ code: 'custom', path: [key], message: `expected a JSON Schema with type: object (MCP tool ${key === 'input_schema' ? 'arguments' : 'structured results'} are objects)` });
+    if (s.type !== 'object')
+      ctx.addIssue({
+        code: 'custom',
+        path: [key],
+        message: `expected a JSON Schema with type: object (MCP tool ${key === 'input_schema' ? 'arguments' : 'structured results'} are objects)`,
+      });
     const meta = metaValidator();
     if (!meta.validateSchema(s)) ctx.addIssue({ code: 'custom', path: [key], message: `not a valid JSON Schema: ${meta.errorsText(meta.errors, { dataVar: key })}` });
   }

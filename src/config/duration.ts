@@ -26,26 +26,32 @@ export const duration = (def: string) =>
 
 /** A duration with no default: absent means "inherit" (a tool's timeout inherits its backend's). */
 export const optionalDuration = () =>
-  z.union([z.number(), z.string()]).optional().transform((v, ctx) => {
-    if (v === undefined) return undefined;
-    const ms = parseDuration(v);
-    if (ms === undefined) {
-      ctx.addIssue({ code: 'custom', message: `expected a duration such as 500ms, 10s, 5m or 1h, or milliseconds as a number; got ${JSON.stringify(v)}` });
-      return z.NEVER;
-    }
-    return ms;
-  });
+  z
+    .union([z.number(), z.string()])
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined) return undefined;
+      const ms = parseDuration(v);
+      if (ms === undefined) {
+        ctx.addIssue({ code: 'custom', message: `expected a duration such as 500ms, 10s, 5m or 1h, or milliseconds as a number; got ${JSON.stringify(v)}` });
+        return z.NEVER;
+      }
+      return ms;
+    });
 
 /** A byte size: a number, or `512KB`, `1MB`, `2MiB` … */
 export const byteSize = (def: number) =>
-  z.union([z.number().int().min(1), z.string()]).default(def).transform((v, ctx) => {
-    if (typeof v === 'number') return v;
-    const m = /^(\d+(?:\.\d+)?)\s*(B|KB|KiB|MB|MiB|GB|GiB)?$/i.exec(v.trim());
-    const unit = (m?.[2] ?? 'B').toLowerCase();
-    const mult = ({ b: 1, kb: 1e3, kib: 1024, mb: 1e6, mib: 1024 ** 2, gb: 1e9, gib: 1024 ** 3 } as Record<string, number>)[unit];
-    if (!m || !mult) {
-      ctx.addIssue({ code: 'custom', message: `expected a size such as 65536, 512KB or 1MiB; got ${JSON.stringify(v)}` });
-      return z.NEVER;
-    }
-    return Math.round(Number(m[1]) * mult);
-  });
+  z
+    .union([z.number().int().min(1), z.string()])
+    .default(def)
+    .transform((v, ctx) => {
+      if (typeof v === 'number') return v;
+      const m = /^(\d+(?:\.\d+)?)\s*(B|KB|KiB|MB|MiB|GB|GiB)?$/i.exec(v.trim());
+      const unit = (m?.[2] ?? 'B').toLowerCase();
+      const mult = ({ b: 1, kb: 1e3, kib: 1024, mb: 1e6, mib: 1024 ** 2, gb: 1e9, gib: 1024 ** 3 } as Record<string, number>)[unit];
+      if (!m || !mult) {
+        ctx.addIssue({ code: 'custom', message: `expected a size such as 65536, 512KB or 1MiB; got ${JSON.stringify(v)}` });
+        return z.NEVER;
+      }
+      return Math.round(Number(m[1]) * mult);
+    });

@@ -27,5 +27,3 @@ export const backendOptions = (sessionMode: 'per_client' | 'shared') => ({
   required: z.boolean().default(false),
   ...trafficBackendOptions,
 });
-
-

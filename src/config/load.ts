@@ -46,7 +46,10 @@ export function parseConfigText(
 ): Readonly<Config> {
   const doc = parseDocument(text, { prettyErrors: true });
   if (doc.errors.length > 0) {
-    throw new ConfigError(`${source}: invalid YAML`, doc.errors.map((e) => e.message.split('\n')[0]));
+    throw new ConfigError(
+      `${source}: invalid YAML`,
+      doc.errors.map((e) => e.message.split('\n')[0]),
+    );
   }
   let raw: unknown = doc.toJS() ?? {};
   const expansionProblems: string[] = [];
@@ -99,7 +102,6 @@ export function formatIssues(issues: readonly z.core.$ZodIssue[], origins: Reado
     return `${key}: ${i.message}${from(key)}`;
   });
 }
-
 
 const WHOLE_VAR = /^\$\{[A-Za-z_][A-Za-z0-9_]*(?::-.*?)?\}$/;
 

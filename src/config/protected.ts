@@ -123,7 +123,12 @@ export function protectedPaths(config: Readonly<Config>, opts: ProtectedOptions 
       for (const t of Object.values(b.tools)) {
         const dir = resolve(base, t.cwd ?? b.cwd ?? config.paths.workspace);
         const path = t.env.PATH ?? b.env.PATH ?? (b.env_allow.includes('PATH') ? env.PATH : undefined);
-        program(t.command, t.args.flatMap((a) => (typeof a === 'string' ? [a] : a.then)), dir, path);
+        program(
+          t.command,
+          t.args.flatMap((a) => (typeof a === 'string' ? [a] : a.then)),
+          dir,
+          path,
+        );
       }
     } else if (b.type === 'openapi' && b.spec !== 'auto' && !/^https?:\/\//i.test(b.spec)) {
       const spec = resolve(base, b.spec);

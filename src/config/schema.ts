@@ -37,11 +37,26 @@ const mcpBackendSchema = z
     endpoints: z.array(z.object({ url: z.url({ protocol: /^https?$/ }), weight: z.number().int().min(1).default(1) }).strict()).optional(),
     /** Several stdio replicas (instead of command): each its own program. */
     replicas: z
-      .array(z.object({ command: z.string().min(1), args: z.array(z.string()).default([]), env: z.record(z.string(), z.string()).default({}), cwd: z.string().optional(), weight: z.number().int().min(1).default(1) }).strict())
+      .array(
+        z
+          .object({
+            command: z.string().min(1),
+            args: z.array(z.string()).default([]),
+            env: z.record(z.string(), z.string()).default({}),
+            cwd: z.string().optional(),
+            weight: z.number().int().min(1).default(1),
+          })
+          .strict(),
+      )
       .optional(),
     retries: retrySchema.prefault({}),
     /** Per-tool timeout and idempotency (retries apply to idempotent tools only), by the backend's own tool name. */
-    tools: z.record(z.string(), toolPolicySchema.transform((t) => ({ ...t, timeout: t.timeout === undefined ? undefined : optionalDuration().parse(t.timeout) }))).default({}),
+    tools: z
+      .record(
+        z.string(),
+        toolPolicySchema.transform((t) => ({ ...t, timeout: t.timeout === undefined ? undefined : optionalDuration().parse(t.timeout) })),
+      )
+      .default({}),
     ...backendOptions('per_client'),
   })
   .strict()
@@ -77,7 +92,11 @@ export const configSchema = z
         host: z.string().default('127.0.0.1'),
         port: z.number().int().min(0).max(65535).default(8080),
         path: z.string().startsWith('/').default('/mcp'),
-        max_body_bytes: z.number().int().min(1024).default(4 * 1024 * 1024),
+        max_body_bytes: z
+          .number()
+          .int()
+          .min(1024)
+          .default(4 * 1024 * 1024),
         allowed_origins: z.array(z.string()).default([]),
         allowed_hosts: z.array(z.string()).default([]),
         session_idle_timeout: duration('30m'),
@@ -102,7 +121,11 @@ export const configSchema = z
         /** Open client connections at once (node:http maxConnections); more are closed on accept. */
         max_connections: z.number().int().min(1).default(16_384),
         /** Largest request header block (node:http maxHeaderSize); larger gets 431. */
-        max_header_bytes: z.number().int().min(1024).default(16 * 1024),
+        max_header_bytes: z
+          .number()
+          .int()
+          .min(1024)
+          .default(16 * 1024),
         /** Time to receive a request's headers (slowloris guard). */
         headers_timeout: duration('20s'),
         access_log: z.boolean().default(true),
@@ -119,16 +142,17 @@ export const configSchema = z
       .prefault({}),
     namespacing: z
       .object({
-        separator: z.string().regex(/^[a-zA-Z0-9_-]{1,4}$/, 'expected 1 to 4 of letters, digits, "_" or "-" (tool names must match ^[a-zA-Z0-9_-]{1,64}$)').default('__'),
+        separator: z
+          .string()
+          .regex(/^[a-zA-Z0-9_-]{1,4}$/, 'expected 1 to 4 of letters, digits, "_" or "-" (tool names must match ^[a-zA-Z0-9_-]{1,64}$)')
+          .default('__'),
       })
       .strict()
       .prefault({}),
     admin: adminSchema,
     rate_limits: rateLimitsSchema,
     traffic: trafficSchema,
-    backends: z
-      .record(z.string().regex(NAME, 'backend names use letters, digits, "_" or "-" (at most 48)').refine(notReserved, RESERVED), backendSchema)
-      .default({}),
+    backends: z.record(z.string().regex(NAME, 'backend names use letters, digits, "_" or "-" (at most 48)').refine(notReserved, RESERVED), backendSchema).default({}),
     plugins: z.array(pluginSchema).default([]),
     /**
      * The environment variables the config may send somewhere (`*_env` fields): any other
@@ -150,12 +174,18 @@ export const configSchema = z
   .superRefine((c, ctx) => {
     const seen = new Set(Object.keys(c.backends));
     c.plugins.forEach((p, i) => {
-      if (seen.has(p.name)) ctx.addIssue({ code: 'custom', path: ['plugins', i, 'name'], message: `"${p.name}" is already the name of a backend or an earlier plugin; names must be unique` });
+      if (seen.has(p.name))
+        ctx.addIssue({ code: 'custom', path: ['plugins', i, 'name'], message: `"${p.name}" is already the name of a backend or an earlier plugin; names must be unique` });
       seen.add(p.name);
     });
     const declared = new Set(c.secrets);
     for (const r of envReferences(c)) {
-      if (!declared.has(r.variable)) ctx.addIssue({ code: 'custom', path: r.path, message: `environment variable ${r.variable} is not declared as a secret: list it under "secrets" at the top of the config file (secrets: [${r.variable}])` });
+      if (!declared.has(r.variable))
+        ctx.addIssue({
+          code: 'custom',
+          path: r.path,
+          message: `environment variable ${r.variable} is not declared as a secret: list it under "secrets" at the top of the config file (secrets: [${r.variable}])`,
+        });
     }
   });
 
@@ -163,12 +193,27 @@ export type Config = z.output<typeof configSchema>;
 export type BackendConfig = z.output<typeof backendSchema>;
 export type McpBackendConfig = z.output<typeof mcpBackendSchema>;
 /** What every backend kind (MCP server, plugin) has: timeouts, session mode, restart. */
-export type BackendOptions = Partial<Pick<McpBackendConfig, 'protocol' | 'stateless_pool_size'>> & Pick<McpBackendConfig, 'timeout' | 'connect_timeout' | 'session_mode' | 'idle_timeout' | 'restart' | 'prefix' | 'load_balancing' | 'health_check' | 'outlier_detection' | 'circuit_breaker' | 'max_inflight' | 'required'> & {
-  /** Relay-level retries (MCP backends; REST backends retry their HTTP calls themselves). */
-  retries?: RetryConfig | undefined;
-  /** Per-tool timeout and idempotency, by the backend's own tool name. */
-  tools?: Readonly<Record<string, { timeout?: number | undefined; idempotent?: boolean | undefined }>>;
-};
+export type BackendOptions = Partial<Pick<McpBackendConfig, 'protocol' | 'stateless_pool_size'>> &
+  Pick<
+    McpBackendConfig,
+    | 'timeout'
+    | 'connect_timeout'
+    | 'session_mode'
+    | 'idle_timeout'
+    | 'restart'
+    | 'prefix'
+    | 'load_balancing'
+    | 'health_check'
+    | 'outlier_detection'
+    | 'circuit_breaker'
+    | 'max_inflight'
+    | 'required'
+  > & {
+    /** Relay-level retries (MCP backends; REST backends retry their HTTP calls themselves). */
+    retries?: RetryConfig | undefined;
+    /** Per-tool timeout and idempotency, by the backend's own tool name. */
+    tools?: Readonly<Record<string, { timeout?: number | undefined; idempotent?: boolean | undefined }>>;
+  };
 export type ServerConfig = Config['server'];
 export type PluginConfig = Config['plugins'][number];
 export type { CommandBackendConfig, OpenApiBackendConfig, RestBackendConfig, RestTool, CommandTool } from './backends.js';

@@ -35,22 +35,110 @@ export type Certainty = 'sure' | 'maybe';
 export type SecretSink = (value: string, certainty: Certainty) => void;
 
 const SECRET_WORDS = new Set([
-  'token', 'tokens', 'secret', 'secrets', 'password', 'passwords', 'passwd', 'pwd', 'passphrase', 'credential', 'credentials',
-  'apikey', 'accesskey', 'secretkey', 'privatekey', 'accesstoken', 'authtoken', 'refreshtoken', 'bearer', 'clientsecret',
-  'cookie', 'authorization', 'signature', 'sig', 'sha256',
+  'token',
+  'tokens',
+  'secret',
+  'secrets',
+  'password',
+  'passwords',
+  'passwd',
+  'pwd',
+  'passphrase',
+  'credential',
+  'credentials',
+  'apikey',
+  'accesskey',
+  'secretkey',
+  'privatekey',
+  'accesstoken',
+  'authtoken',
+  'refreshtoken',
+  'bearer',
+  'clientsecret',
+  'cookie',
+  'authorization',
+  'signature',
+  'sig',
+  'sha256',
 ]);
 /**
  * `key` is a credential after a word that says so (`api_key`, `private_key`, `X-Api-Key`);
  * alone it usually names a lookup (`hash_key`, rate-limit `key: ip`), except as a query
  * parameter (`?key=...` is how several APIs take theirs).
  */
-const KEY_QUALIFIERS = new Set(['api', 'private', 'secret', 'access', 'signing', 'encryption', 'client', 'master', 'app', 'license', 'subscription', 'auth', 'account', 'service', 'ssh', 'hmac', 'shared', 'session', 'consumer', 'developer', 'admin', 'write', 'read', 'ingest', 'deploy']);
+const KEY_QUALIFIERS = new Set([
+  'api',
+  'private',
+  'secret',
+  'access',
+  'signing',
+  'encryption',
+  'client',
+  'master',
+  'app',
+  'license',
+  'subscription',
+  'auth',
+  'account',
+  'service',
+  'ssh',
+  'hmac',
+  'shared',
+  'session',
+  'consumer',
+  'developer',
+  'admin',
+  'write',
+  'read',
+  'ingest',
+  'deploy',
+]);
 /** A last word that makes the value something about a credential, not the credential. */
-const NOT_THE_VALUE = new Set(['url', 'uri', 'endpoint', 'path', 'file', 'dir', 'directory', 'env', 'name', 'names', 'type', 'id', 'in', 'ttl', 'length', 'count', 'limit', 'max', 'min', 'prefix', 'header', 'param', 'field', 'format', 'mode', 'kind', 'hint']);
+const NOT_THE_VALUE = new Set([
+  'url',
+  'uri',
+  'endpoint',
+  'path',
+  'file',
+  'dir',
+  'directory',
+  'env',
+  'name',
+  'names',
+  'type',
+  'id',
+  'in',
+  'ttl',
+  'length',
+  'count',
+  'limit',
+  'max',
+  'min',
+  'prefix',
+  'header',
+  'param',
+  'field',
+  'format',
+  'mode',
+  'kind',
+  'hint',
+]);
 /** Flags only: `--pass X`, `--auth user:pw`. */
 const FLAG_WORDS = new Set(['pass', 'auth']);
 /** Standard request headers that never carry credentials (RFC 9110 §12.5, §8.3, §10.1.5). */
-const PLAIN_HEADERS = new Set(['accept', 'accept-encoding', 'accept-language', 'accept-charset', 'content-type', 'content-language', 'user-agent', 'cache-control', 'pragma', 'x-request-id', 'mcp-protocol-version']);
+const PLAIN_HEADERS = new Set([
+  'accept',
+  'accept-encoding',
+  'accept-language',
+  'accept-charset',
+  'content-type',
+  'content-language',
+  'user-agent',
+  'cache-control',
+  'pragma',
+  'x-request-id',
+  'mcp-protocol-version',
+]);
 
 /** Words of a key: `clientSecret` → client, secret; `X-Amz-Signature` → x, amz, signature. */
 function words(name: string): string[] {
@@ -71,7 +159,9 @@ export function isSecretName(name: string, opts: { flag?: boolean; query?: boole
   const w = words(name);
   if (w.length === 0 || (w.length > 1 && NOT_THE_VALUE.has(w[w.length - 1]))) return false;
   if (opts.query === true && w.length === 1 && w[0] === 'key') return true;
-  return w.some((x, i) => SECRET_WORDS.has(x) || ((x === 'key' || x === 'keys') && KEY_QUALIFIERS.has(w[i - 1] ?? '')) || (opts.flag === true && (FLAG_WORDS.has(x) || x === 'key')));
+  return w.some(
+    (x, i) => SECRET_WORDS.has(x) || ((x === 'key' || x === 'keys') && KEY_QUALIFIERS.has(w[i - 1] ?? '')) || (opts.flag === true && (FLAG_WORDS.has(x) || x === 'key')),
+  );
 }
 
 const SCHEME_CHAR = /[A-Za-z0-9+.-]/;

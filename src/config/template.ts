@@ -15,10 +15,21 @@ export function parseTemplate(t: string): TemplatePart[] {
   let lit = '';
   for (let i = 0; i < t.length; i++) {
     const c = t[i];
-    if (c === '{' && t[i + 1] === '{') { lit += '{'; i++; continue; }
-    if (c === '}' && t[i + 1] === '}') { lit += '}'; i++; continue; }
+    if (c === '{' && t[i + 1] === '{') {
+      lit += '{';
+      i++;
+      continue;
+    }
+    if (c === '}' && t[i + 1] === '}') {
+      lit += '}';
+      i++;
+      continue;
+    }
     if (c === '}') throw new TemplateError(`unmatched "}" at position ${i + 1} of ${JSON.stringify(t)} (write "}}" for a literal brace)`);
-    if (c !== '{') { lit += c; continue; }
+    if (c !== '{') {
+      lit += c;
+      continue;
+    }
     const end = t.indexOf('}', i + 1);
     if (end < 0) throw new TemplateError(`unclosed "{" at position ${i + 1} of ${JSON.stringify(t)} (write "{{" for a literal brace)`);
     const ref = t.slice(i + 1, end).trim();
@@ -57,7 +68,10 @@ export function stringify(v: unknown): string {
 export function render(parts: readonly TemplatePart[], lookup: (ref: string) => unknown, encode: (s: string) => string = (s) => s): string | undefined {
   let out = '';
   for (const p of parts) {
-    if ('lit' in p) { out += p.lit; continue; }
+    if ('lit' in p) {
+      out += p.lit;
+      continue;
+    }
     const v = lookup(p.ref);
     if (v === undefined) return undefined;
     out += encode(stringify(v));

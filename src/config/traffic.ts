@@ -13,7 +13,10 @@ export const loadBalancingSchema = z
   .object({
     strategy: z.enum(LB_STRATEGIES).default('round_robin'),
     /** hash only: `session` (the client session id), `argument:<name>` (a tool argument), or `client_ip`. */
-    hash_key: z.string().regex(/^(session|client_ip|argument:[^\s]+)$/, 'expected session, client_ip or argument:<name>').default('session'),
+    hash_key: z
+      .string()
+      .regex(/^(session|client_ip|argument:[^\s]+)$/, 'expected session, client_ip or argument:<name>')
+      .default('session'),
   })
   .strict();
 
@@ -89,15 +92,14 @@ export const rateLimitRuleSchema = z
   })
   .strict()
   .superRefine((r, ctx) => {
-    if (r.scope === 'gateway' && r.key === 'session') ctx.addIssue({ code: 'custom', path: ['key'], message: 'a gateway-scope rule is checked before any session exists: use ip, api_key or global' });
+    if (r.scope === 'gateway' && r.key === 'session')
+      ctx.addIssue({ code: 'custom', path: ['key'], message: 'a gateway-scope rule is checked before any session exists: use ip, api_key or global' });
   });
 
 export const rateLimitsSchema = z
   .object({
     /** Proxies whose X-Forwarded-For is believed (addresses or CIDR ranges); none by default. */
-    trusted_proxies: z
-      .array(z.string().refine(isAddressOrRange, 'expected an IP address or a CIDR range such as 10.0.0.0/8 or fd00::/8'))
-      .default([]),
+    trusted_proxies: z.array(z.string().refine(isAddressOrRange, 'expected an IP address or a CIDR range such as 10.0.0.0/8 or fd00::/8')).default([]),
     /** The header that carries a client's API key (Authorization: Bearer is also read). */
     api_key_header: z.string().default('x-api-key'),
     rules: z.array(rateLimitRuleSchema).default([]),

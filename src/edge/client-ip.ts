@@ -39,7 +39,9 @@ export class ClientIpResolver {
       const family = addr && isIPv4(addr) ? 'ipv4' : 'ipv6';
       const max = family === 'ipv4' ? 32 : 128;
       if (!addr || (prefix !== undefined && !(Number.isInteger(prefix) && prefix >= 0 && prefix <= max))) {
-        throw new ConfigError('invalid rate_limits.trusted_proxies', [`rate_limits.trusted_proxies[${i}]: ${JSON.stringify(entry)} is not an IP address or CIDR range (e.g. 10.0.0.1, 10.0.0.0/8, fd00::/8)`]);
+        throw new ConfigError('invalid rate_limits.trusted_proxies', [
+          `rate_limits.trusted_proxies[${i}]: ${JSON.stringify(entry)} is not an IP address or CIDR range (e.g. 10.0.0.1, 10.0.0.0/8, fd00::/8)`,
+        ]);
       }
       if (prefix === undefined) list.addAddress(addr, family);
       else list.addSubnet(addr, prefix, family);

@@ -88,7 +88,11 @@ export function endJson(res: ServerResponse, status: number, headers: OutgoingHt
   // about as fast as gzip 6 and still smaller (11, the default, is meant for static files
   // and is tens of times slower); gzip 6 is zlib's own speed/size balance.
   if (encoding === 'br') {
-    brotliCompress(body, { params: { [constants.BROTLI_PARAM_QUALITY]: 4, [constants.BROTLI_PARAM_MODE]: constants.BROTLI_MODE_TEXT, [constants.BROTLI_PARAM_SIZE_HINT]: body.length } }, done);
+    brotliCompress(
+      body,
+      { params: { [constants.BROTLI_PARAM_QUALITY]: 4, [constants.BROTLI_PARAM_MODE]: constants.BROTLI_MODE_TEXT, [constants.BROTLI_PARAM_SIZE_HINT]: body.length } },
+      done,
+    );
   } else {
     gzip(body, { level: 6 }, done);
   }

@@ -39,7 +39,10 @@ export function cors(cfg: CorsConfig, policy: OriginPolicy): Middleware {
       return next();
     }
     // Echo the requested headers only when all are allowed; else list ours and let the browser refuse.
-    const requested = String(req.headers['access-control-request-headers'] ?? '').split(',').map((h) => h.trim().toLowerCase()).filter(Boolean);
+    const requested = String(req.headers['access-control-request-headers'] ?? '')
+      .split(',')
+      .map((h) => h.trim().toLowerCase())
+      .filter(Boolean);
     const echo = requested.length > 0 && requested.every((h) => allowed.has(h));
     req.resume();
     res.writeHead(204, {

@@ -10,7 +10,13 @@ export function appendVary(res: ServerResponse, field: string): void {
   }
   const list = Array.isArray(cur) ? cur.join(', ') : String(cur);
   const lower = field.toLowerCase();
-  if (list.split(',').some((v) => { const t = v.trim().toLowerCase(); return t === lower || t === '*'; })) return;
+  if (
+    list.split(',').some((v) => {
+      const t = v.trim().toLowerCase();
+      return t === lower || t === '*';
+    })
+  )
+    return;
   res.setHeader('vary', `${list}, ${field}`);
 }
 

@@ -13,7 +13,14 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
 }
 
 /** An HTTP-level failure: the status from the catalogue, a JSON-RPC error body (id null). */
-export function sendError(res: ServerResponse, code: ErrorCode, message: string, headers: Record<string, string> = {}, id: string | number | null = null, data: Record<string, unknown> = {}): void {
+export function sendError(
+  res: ServerResponse,
+  code: ErrorCode,
+  message: string,
+  headers: Record<string, string> = {},
+  id: string | number | null = null,
+  data: Record<string, unknown> = {},
+): void {
   if (res.headersSent) {
     res.end();
     return;
@@ -140,7 +147,9 @@ export function checkOriginAndHost(req: IncomingMessage, policy: OriginPolicy): 
     // be served from this host already), so it is accepted whatever allowed_hosts lists:
     // local probes (kubelet with Host: localhost, curl on the box) keep working.
     const listed = policy.allowedHosts.length > 0;
-    const hostOk = LOOPBACK_NAMES.has(name) || (listed ? policy.allowedHosts.includes(name) || policy.allowedHosts.includes(host) || policy.allowedHosts.includes('*') : !policy.boundToLoopback);
+    const hostOk =
+      LOOPBACK_NAMES.has(name) ||
+      (listed ? policy.allowedHosts.includes(name) || policy.allowedHosts.includes(host) || policy.allowedHosts.includes('*') : !policy.boundToLoopback);
     if (!hostOk) return { code: 'MCPEG_ERR_HOST_FORBIDDEN', message: `Host "${host}" is not allowed (server.allowed_hosts)` };
   }
   const origin = req.headers.origin;

@@ -18,7 +18,10 @@ export function loadShed(maxInflight: number): Middleware & InflightCounter {
     if (ctx.endpoint !== 'mcp' || (m !== 'POST' && m !== 'DELETE')) return next();
     if (inflight >= maxInflight) {
       // connection: close, so node does not read (drain) the body we refuse.
-      sendError(ctx.res, 'MCPEG_ERR_OVERLOADED', `Overloaded: ${maxInflight} requests in flight (traffic.max_inflight); retry shortly`, { 'retry-after': '1', connection: 'close' });
+      sendError(ctx.res, 'MCPEG_ERR_OVERLOADED', `Overloaded: ${maxInflight} requests in flight (traffic.max_inflight); retry shortly`, {
+        'retry-after': '1',
+        connection: 'close',
+      });
       return Promise.resolve();
     }
     inflight++;

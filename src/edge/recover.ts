@@ -10,7 +10,10 @@ import type { HttpContext } from './context.js';
 import type { Middleware } from './compose.js';
 
 export function answerUnhandled(ctx: HttpContext, err: unknown, log: Logger): void {
-  log.error({ reqId: ctx.requestId, method: ctx.req.method, path: ctx.path, err: err instanceof Error ? err.stack ?? err.message : String(err) }, 'unhandled error in HTTP handler');
+  log.error(
+    { reqId: ctx.requestId, method: ctx.req.method, path: ctx.path, err: err instanceof Error ? (err.stack ?? err.message) : String(err) },
+    'unhandled error in HTTP handler',
+  );
   if (ctx.res.headersSent) {
     ctx.res.destroy();
     return;

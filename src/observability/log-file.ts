@@ -40,7 +40,10 @@ export class RotatingFile {
   dropped = 0;
   lastError: Error | undefined;
 
-  constructor(path: string, readonly opts: RotatingFileOptions) {
+  constructor(
+    path: string,
+    readonly opts: RotatingFileOptions,
+  ) {
     this.path = path;
     mkdirSync(dirname(path), { recursive: true });
     this.#fd = this.#open();

@@ -10,9 +10,23 @@ import { pino, type Logger } from 'pino';
 export type { Logger };
 
 export const REDACT_PATHS = [
-  'authorization', '*.authorization', '*.*.authorization',
-  'headers.authorization', 'headers.cookie', '*.headers.authorization', '*.headers.cookie',
-  'token', '*.token', 'apiKey', '*.apiKey', 'api_key', '*.api_key', 'password', '*.password', 'secret', '*.secret',
+  'authorization',
+  '*.authorization',
+  '*.*.authorization',
+  'headers.authorization',
+  'headers.cookie',
+  '*.headers.authorization',
+  '*.headers.cookie',
+  'token',
+  '*.token',
+  'apiKey',
+  '*.apiKey',
+  'api_key',
+  '*.api_key',
+  'password',
+  '*.password',
+  'secret',
+  '*.secret',
 ];
 
 export interface LoggerOptions {

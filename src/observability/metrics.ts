@@ -13,8 +13,21 @@ import { LabelCache } from './label-cache.js';
 
 /** The methods a metric label may name; anything else a client sends is counted as "_other". */
 const MCP_METHODS: ReadonlySet<string> = new Set([
-  'initialize', 'ping', 'tools/list', 'tools/call', 'prompts/list', 'prompts/get', 'resources/list', 'resources/templates/list',
-  'resources/read', 'resources/subscribe', 'resources/unsubscribe', 'completion/complete', 'logging/setLevel', 'server/discover', 'subscriptions/listen',
+  'initialize',
+  'ping',
+  'tools/list',
+  'tools/call',
+  'prompts/list',
+  'prompts/get',
+  'resources/list',
+  'resources/templates/list',
+  'resources/read',
+  'resources/subscribe',
+  'resources/unsubscribe',
+  'completion/complete',
+  'logging/setLevel',
+  'server/discover',
+  'subscriptions/listen',
 ]);
 /** Error codes a label may name: the gateway's own, the tool error catalogue, JSON-RPC's reserved range; a backend's other codes are one series. */
 function boundedCode(code: string): string {
@@ -55,45 +68,103 @@ export function createMetrics(src: MetricsSources): Metrics {
   const started = Date.now();
   const r = [registry];
   new Gauge({ name: 'mcpeg_info', help: 'MCpeg build information', labelNames: ['version', 'node'], registers: r }).set({ version: VERSION, node: process.version }, 1);
-  new Gauge({ name: 'mcpeg_uptime_seconds', help: 'Seconds since the gateway started', registers: r, collect() { this.set((Date.now() - started) / 1000); } });
-  const mcpTotal = new Counter({ name: 'mcpeg_mcp_requests_total', help: 'MCP requests served, by method, backend, tool and outcome', labelNames: ['method', 'backend', 'tool', 'outcome'], registers: r });
-  const mcpDuration = new Histogram({ name: 'mcpeg_mcp_request_duration_seconds', help: 'Time to answer an MCP request, by method, backend and tool', labelNames: ['method', 'backend', 'tool'], buckets: LATENCY_BUCKETS, registers: r });
-  const mcpErrors = new Counter({ name: 'mcpeg_mcp_errors_total', help: 'MCP requests that failed, by error code (MCPEG_ERR_* or the tool error code)', labelNames: ['code', 'backend'], registers: r });
-  const httpTotal = new Counter({ name: 'mcpeg_http_requests_total', help: 'HTTP requests, by endpoint kind, method and status', labelNames: ['endpoint', 'method', 'status'], registers: r });
-  const httpDuration = new Histogram({ name: 'mcpeg_http_request_duration_seconds', help: 'HTTP request duration (until the response is done; SSE streams until they end)', labelNames: ['endpoint', 'method'], buckets: LATENCY_BUCKETS, registers: r });
+  new Gauge({
+    name: 'mcpeg_uptime_seconds',
+    help: 'Seconds since the gateway started',
+    registers: r,
+    collect() {
+      this.set((Date.now() - started) / 1000);
+    },
+  });
+  const mcpTotal = new Counter({
+    name: 'mcpeg_mcp_requests_total',
+    help: 'MCP requests served, by method, backend, tool and outcome',
+    labelNames: ['method', 'backend', 'tool', 'outcome'],
+    registers: r,
+  });
+  const mcpDuration = new Histogram({
+    name: 'mcpeg_mcp_request_duration_seconds',
+    help: 'Time to answer an MCP request, by method, backend and tool',
+    labelNames: ['method', 'backend', 'tool'],
+    buckets: LATENCY_BUCKETS,
+    registers: r,
+  });
+  const mcpErrors = new Counter({
+    name: 'mcpeg_mcp_errors_total',
+    help: 'MCP requests that failed, by error code (MCPEG_ERR_* or the tool error code)',
+    labelNames: ['code', 'backend'],
+    registers: r,
+  });
+  const httpTotal = new Counter({
+    name: 'mcpeg_http_requests_total',
+    help: 'HTTP requests, by endpoint kind, method and status',
+    labelNames: ['endpoint', 'method', 'status'],
+    registers: r,
+  });
+  const httpDuration = new Histogram({
+    name: 'mcpeg_http_request_duration_seconds',
+    help: 'HTTP request duration (until the response is done; SSE streams until they end)',
+    labelNames: ['endpoint', 'method'],
+    buckets: LATENCY_BUCKETS,
+    registers: r,
+  });
   const blocked = new Counter({ name: 'mcpeg_rate_limit_blocked_total', help: 'Requests refused by a rate limit, by scope', labelNames: ['scope'], registers: r });
   const reloads = new Counter({ name: 'mcpeg_config_reloads_total', help: 'Configuration reloads, by result', labelNames: ['result'], registers: r });
-  new Gauge({ name: 'mcpeg_sessions_active', help: 'Client sessions open on this instance', registers: r, collect() { this.set(src.sessions()); } });
   new Gauge({
-    name: 'mcpeg_services_registered', help: 'Backends configured (plugins included)', registers: r,
-    collect() { this.set([...src.backends()].length); },
+    name: 'mcpeg_sessions_active',
+    help: 'Client sessions open on this instance',
+    registers: r,
+    collect() {
+      this.set(src.sessions());
+    },
   });
   new Gauge({
-    name: 'mcpeg_backend_up', help: '1 when the backend has a replica up, else 0', labelNames: ['backend'], registers: r,
+    name: 'mcpeg_services_registered',
+    help: 'Backends configured (plugins included)',
+    registers: r,
+    collect() {
+      this.set([...src.backends()].length);
+    },
+  });
+  new Gauge({
+    name: 'mcpeg_backend_up',
+    help: '1 when the backend has a replica up, else 0',
+    labelNames: ['backend'],
+    registers: r,
     collect() {
       this.reset();
       for (const b of src.backends()) this.set({ backend: b.name }, b.state === 'up' ? 1 : 0);
     },
   });
   new Gauge({
-    name: 'mcpeg_replica_available', help: '1 when the replica takes new work (up, healthy, not ejected, breaker not open)', labelNames: ['backend', 'replica'], registers: r,
+    name: 'mcpeg_replica_available',
+    help: '1 when the replica takes new work (up, healthy, not ejected, breaker not open)',
+    labelNames: ['backend', 'replica'],
+    registers: r,
     collect() {
       this.reset();
       for (const b of src.backends()) for (const x of b.replicaStates()) this.set({ backend: b.name, replica: x.id }, x.available ? 1 : 0);
     },
   });
   new Gauge({
-    name: 'mcpeg_replica_inflight', help: 'Requests in flight on the replica', labelNames: ['backend', 'replica'], registers: r,
+    name: 'mcpeg_replica_inflight',
+    help: 'Requests in flight on the replica',
+    labelNames: ['backend', 'replica'],
+    registers: r,
     collect() {
       this.reset();
       for (const b of src.backends()) for (const x of b.replicaStates()) this.set({ backend: b.name, replica: x.id }, x.active);
     },
   });
   new Gauge({
-    name: 'mcpeg_circuit_breaker_state', help: 'Circuit breaker state per replica: 0 closed, 1 open, 2 half-open', labelNames: ['backend', 'replica'], registers: r,
+    name: 'mcpeg_circuit_breaker_state',
+    help: 'Circuit breaker state per replica: 0 closed, 1 open, 2 half-open',
+    labelNames: ['backend', 'replica'],
+    registers: r,
     collect() {
       this.reset();
-      for (const b of src.backends()) for (const x of b.replicaStates()) if (x.breaker) this.set({ backend: b.name, replica: x.id }, BREAKER[x.breaker as keyof typeof BREAKER] ?? 0);
+      for (const b of src.backends())
+        for (const x of b.replicaStates()) if (x.breaker) this.set({ backend: b.name, replica: x.id }, BREAKER[x.breaker as keyof typeof BREAKER] ?? 0);
     },
   });
   collectDefaultMetrics({ register: registry, prefix: 'mcpeg_' });

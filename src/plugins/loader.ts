@@ -28,7 +28,10 @@ export interface LoadedPlugin {
 }
 
 export class PluginLoadError extends Error {
-  constructor(readonly plugin: string, message: string) {
+  constructor(
+    readonly plugin: string,
+    message: string,
+  ) {
     super(`plugin "${plugin}": ${message}`);
     this.name = 'PluginLoadError';
   }

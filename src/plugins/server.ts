@@ -7,8 +7,14 @@
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import {
-  CallToolRequestSchema, ErrorCode, GetPromptRequestSchema, ListPromptsRequestSchema,
-  ListResourcesRequestSchema, ListResourceTemplatesRequestSchema, ListToolsRequestSchema, ReadResourceRequestSchema,
+  CallToolRequestSchema,
+  ErrorCode,
+  GetPromptRequestSchema,
+  ListPromptsRequestSchema,
+  ListResourcesRequestSchema,
+  ListResourceTemplatesRequestSchema,
+  ListToolsRequestSchema,
+  ReadResourceRequestSchema,
 } from '@modelcontextprotocol/sdk/types.js';
 import type { ValidateFunction } from 'ajv';
 import { VERSION } from '../version.js';
@@ -59,17 +65,28 @@ export async function servePlugin(p: PreparedPlugin, transport: Transport): Prom
     progress: async (progress, total, message) => {
       const token = extra._meta?.progressToken;
       if (token === undefined) return;
-      await extra.sendNotification({ method: 'notifications/progress', params: { progressToken: token, progress, ...(total !== undefined ? { total } : {}), ...(message ? { message } : {}) } });
+      await extra.sendNotification({
+        method: 'notifications/progress',
+        params: { progressToken: token, progress, ...(total !== undefined ? { total } : {}), ...(message ? { message } : {}) },
+      });
     },
   });
 
   if (tools.size) {
-    server.setRequestHandler(ListToolsRequestSchema, () => ({
-      tools: [...tools.values()].map(({ name, title, description, inputSchema, outputSchema, annotations }) => ({
-        name, description, inputSchema,
-        ...(title ? { title } : {}), ...(outputSchema ? { outputSchema } : {}), ...(annotations ? { annotations } : {}),
-      })),
-    }) as never);
+    server.setRequestHandler(
+      ListToolsRequestSchema,
+      () =>
+        ({
+          tools: [...tools.values()].map(({ name, title, description, inputSchema, outputSchema, annotations }) => ({
+            name,
+            description,
+            inputSchema,
+            ...(title ? { title } : {}),
+            ...(outputSchema ? { outputSchema } : {}),
+            ...(annotations ? { annotations } : {}),
+          })),
+        }) as never,
+    );
     server.setRequestHandler(CallToolRequestSchema, async (req, extra) => {
       const tool = tools.get(req.params.name);
       if (!tool) throw new RpcError(ErrorCode.InvalidParams, `Unknown tool: ${req.params.name}`);
@@ -81,7 +98,13 @@ export async function servePlugin(p: PreparedPlugin, transport: Transport): Prom
   }
   if (resources.size) {
     server.setRequestHandler(ListResourcesRequestSchema, () => ({
-      resources: [...resources.values()].map(({ uri, name, title, description, mimeType }) => ({ uri, name, ...(title ? { title } : {}), ...(description ? { description } : {}), ...(mimeType ? { mimeType } : {}) })),
+      resources: [...resources.values()].map(({ uri, name, title, description, mimeType }) => ({
+        uri,
+        name,
+        ...(title ? { title } : {}),
+        ...(description ? { description } : {}),
+        ...(mimeType ? { mimeType } : {}),
+      })),
     }));
     server.setRequestHandler(ListResourceTemplatesRequestSchema, () => ({ resourceTemplates: [] }));
     server.setRequestHandler(ReadResourceRequestSchema, async (req, extra) => {
@@ -92,7 +115,12 @@ export async function servePlugin(p: PreparedPlugin, transport: Transport): Prom
   }
   if (prompts.size) {
     server.setRequestHandler(ListPromptsRequestSchema, () => ({
-      prompts: [...prompts.values()].map(({ name, title, description, arguments: args }) => ({ name, ...(title ? { title } : {}), ...(description ? { description } : {}), ...(args ? { arguments: args } : {}) })),
+      prompts: [...prompts.values()].map(({ name, title, description, arguments: args }) => ({
+        name,
+        ...(title ? { title } : {}),
+        ...(description ? { description } : {}),
+        ...(args ? { arguments: args } : {}),
+      })),
     }));
     server.setRequestHandler(GetPromptRequestSchema, async (req, extra) => {
       const pr = prompts.get(req.params.name);
@@ -124,7 +152,11 @@ async function callTool(tool: PluginTool, args: Record<string, unknown>, ctx: Ca
  * "MCP error <code>: ", which the client's McpError would then prefix a second time.
  */
 class RpcError extends Error {
-  constructor(readonly code: number, message: string, readonly data?: unknown) {
+  constructor(
+    readonly code: number,
+    message: string,
+    readonly data?: unknown,
+  ) {
     super(message);
   }
 }

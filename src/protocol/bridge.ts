@@ -23,7 +23,10 @@ export function sendAcrossLifecycles(c: RelayCall<ClientSession>, t: Target): Pr
   const s = c.session;
   const clientToken = (c.params._meta as Params | undefined)?.progressToken;
   const tag: CallTag = { link: s, requestId: c.requestId };
-  const onProgress = clientToken === undefined ? undefined : (p: Params) => s.notifyClient({ jsonrpc: '2.0', method: 'notifications/progress', params: { ...p, progressToken: clientToken } }, c.requestId);
+  const onProgress =
+    clientToken === undefined
+      ? undefined
+      : (p: Params) => s.notifyClient({ jsonrpc: '2.0', method: 'notifications/progress', params: { ...p, progressToken: clientToken } }, c.requestId);
   return call(s, t.conn, t.replica, c.method, c.params, { timeoutMs: c.timeoutMs, cancel: c.cancel, tag, onProgress });
 }
 
@@ -41,7 +44,10 @@ async function call(s: ClientSession, conn: BackendConnection, replica: Replica,
     const client = { capabilities: s.capabilities, clientInfo: s.clientInfo, logLevel: s.logLevel };
     let result = await conn.request(method, params, { ...opts, client });
     for (let round = 1; !s.stateless && isInputRequired(result) && INPUT_METHODS.has(method); round++) {
-      if (round > MAX_INPUT_ROUNDS) throw new GatewayError('MCPEG_ERR_BACKEND_UNAVAILABLE', `backend "${replica.name}" asked for client input more than ${MAX_INPUT_ROUNDS} times for one ${method}`, { backend: replica.name });
+      if (round > MAX_INPUT_ROUNDS)
+        throw new GatewayError('MCPEG_ERR_BACKEND_UNAVAILABLE', `backend "${replica.name}" asked for client input more than ${MAX_INPUT_ROUNDS} times for one ${method}`, {
+          backend: replica.name,
+        });
       const inputResponses = await fulfil(s, result, opts.cancel);
       const retry: Params = { ...params, inputResponses };
       if (result.requestState !== undefined) retry.requestState = result.requestState;
@@ -60,9 +66,11 @@ async function fulfil(s: ClientSession, r: Params, cancel: Cancellation | undefi
   const asks = Object.entries((r.inputRequests ?? {}) as Record<string, { method?: unknown; params?: Params }>);
   const ac = new AbortController();
   cancel?.onCancel(() => ac.abort('cancelled'));
-  const answers = await Promise.all(asks.map(async ([key, ask]) => {
-    if (typeof ask?.method !== 'string') throw new GatewayError('MCPEG_ERR_BACKEND_UNAVAILABLE', `input request "${key}" has no method`);
-    return [key, await s.requestClient(ask.method, ask.params, undefined, ac.signal)] as const;
-  }));
+  const answers = await Promise.all(
+    asks.map(async ([key, ask]) => {
+      if (typeof ask?.method !== 'string') throw new GatewayError('MCPEG_ERR_BACKEND_UNAVAILABLE', `input request "${key}" has no method`);
+      return [key, await s.requestClient(ask.method, ask.params, undefined, ac.signal)] as const;
+    }),
+  );
   return Object.fromEntries(answers);
 }

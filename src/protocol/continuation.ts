@@ -31,7 +31,10 @@ export class ContinuationStore {
   private readonly waiting = new Map<string, Continuation>();
   readonly instanceTag = randomBytes(6).toString('hex');
 
-  constructor(private readonly timeoutMs: number, private readonly max = 10_000) {}
+  constructor(
+    private readonly timeoutMs: number,
+    private readonly max = 10_000,
+  ) {}
 
   get size(): number {
     return this.waiting.size;
@@ -54,7 +57,13 @@ export class ContinuationStore {
       if (session.inputs.size > 0) wake();
     });
     session.onInput = wake;
-    const first = await Promise.race([call.then(() => 'done' as const, () => 'done' as const), asked]);
+    const first = await Promise.race([
+      call.then(
+        () => 'done' as const,
+        () => 'done' as const,
+      ),
+      asked,
+    ]);
     session.onInput = undefined;
     if (first === 'done') return call;
     if (this.waiting.size >= this.max) {
@@ -86,8 +95,13 @@ export class ContinuationStore {
     const c = this.waiting.get(token);
     if (!c) {
       const instance = token.slice(PREFIX.length).split('.')[0];
-      const where = instance === this.instanceTag ? 'it expired, was already used, or was altered' : `it was issued by gateway instance ${instance}, which holds the waiting call (route retries of one call to one instance)`;
-      throw new GatewayError('MCPEG_ERR_CONTINUATION_NOT_FOUND', `Invalid params: requestState is not a call this gateway instance is waiting on: ${where}`, { requestState: token });
+      const where =
+        instance === this.instanceTag
+          ? 'it expired, was already used, or was altered'
+          : `it was issued by gateway instance ${instance}, which holds the waiting call (route retries of one call to one instance)`;
+      throw new GatewayError('MCPEG_ERR_CONTINUATION_NOT_FOUND', `Invalid params: requestState is not a call this gateway instance is waiting on: ${where}`, {
+        requestState: token,
+      });
     }
     this.waiting.delete(token);
     clearTimeout(c.timer);

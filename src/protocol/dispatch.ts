@@ -8,7 +8,7 @@ import { childTraceparent, parseTraceparent } from '../observability/trace.js';
 import type { Item } from '../upstream/catalog.js';
 import type { Backend } from '../upstream/backend.js';
 import { Cancellation } from '../util/cancellation.js';
-import { errorResponse, resultResponse, type JsonRpcNotification, type JsonRpcRequest, type JsonRpcResponse, } from '../wire/jsonrpc.js';
+import { errorResponse, resultResponse, type JsonRpcNotification, type JsonRpcRequest, type JsonRpcResponse } from '../wire/jsonrpc.js';
 import type { ClientSession } from './session.js';
 import { sendAcrossLifecycles } from './bridge.js';
 import { RelayTable } from '../relay/build.js';
@@ -55,7 +55,13 @@ export interface SessionLimits {
  * Serves one client request; never throws: failures become JSON-RPC error responses.
  * Undefined when the client cancelled it: the cancellation spec says not to answer then.
  */
-export async function dispatchRequest(s: ClientSession, req: JsonRpcRequest, opts: DispatchOptions, requestId?: string, traceparent?: string): Promise<JsonRpcResponse | undefined> {
+export async function dispatchRequest(
+  s: ClientSession,
+  req: JsonRpcRequest,
+  opts: DispatchOptions,
+  requestId?: string,
+  traceparent?: string,
+): Promise<JsonRpcResponse | undefined> {
   // Observers (metrics, request log) pay only when subscribed (STYLE: observe without cost).
   const observed = mcpRequests.hasSubscribers;
   const started = observed ? performance.now() : 0;
@@ -64,10 +70,17 @@ export async function dispatchRequest(s: ClientSession, req: JsonRpcRequest, opt
   if (observed) {
     const error = answer && 'error' in answer ? answer.error : undefined;
     const result = answer && 'result' in answer ? (answer.result as Params) : undefined;
-    const toolError = result?.isError === true ? (((result._meta as Params | undefined)?.['mcpeg/error'] as Params | undefined)?.code as string | undefined) ?? 'tool_error' : undefined;
+    const toolError =
+      result?.isError === true ? ((((result._meta as Params | undefined)?.['mcpeg/error'] as Params | undefined)?.code as string | undefined) ?? 'tool_error') : undefined;
     const event: McpRequestEvent = {
       source: opts,
-      method: req.method, id: req.id, session: s.sessionId, requestId, backend: note.backend, tool: note.tool, replica: note.replica,
+      method: req.method,
+      id: req.id,
+      session: s.sessionId,
+      requestId,
+      backend: note.backend,
+      tool: note.tool,
+      replica: note.replica,
       durationMs: performance.now() - started,
       outcome: answer === undefined ? 'cancelled' : error ? 'error' : toolError ? 'tool_error' : 'ok',
       code: error ? (((error.data as Params | undefined)?.mcpegCode as string | undefined) ?? String(error.code)) : toolError,
@@ -78,10 +91,8 @@ export async function dispatchRequest(s: ClientSession, req: JsonRpcRequest, opt
   return answer;
 }
 
-
-
 async function serve(s: ClientSession, req: JsonRpcRequest, opts: DispatchOptions, note: RequestNote): Promise<JsonRpcResponse | undefined> {
-  const handler = s.stateless ? (REMOVED_IN_STATELESS.has(req.method) ? undefined : HANDLERS.get(req.method) ?? STATELESS_HANDLERS.get(req.method)) : HANDLERS.get(req.method);
+  const handler = s.stateless ? (REMOVED_IN_STATELESS.has(req.method) ? undefined : (HANDLERS.get(req.method) ?? STATELESS_HANDLERS.get(req.method))) : HANDLERS.get(req.method);
   if (!handler) {
     return errorResponse(req.id, new GatewayError('MCPEG_ERR_METHOD_NOT_FOUND', `Method not found: ${req.method}`, { method: req.method }).toJsonRpc());
   }
@@ -91,7 +102,10 @@ async function serve(s: ClientSession, req: JsonRpcRequest, opts: DispatchOption
   const cancel = new Cancellation();
   s.inflight.set(req.id, cancel);
   // A stateless request's session is its own: the limit is per stateful session.
-  const slots = s.stateless || !opts.maxInflightPerSession ? undefined : (s.slots ??= new ConcurrencyLimit(opts.maxInflightPerSession, opts.maxInflightPerSession * WAITING_PER_SLOT, 'server.max_inflight_per_session'));
+  const slots =
+    s.stateless || !opts.maxInflightPerSession
+      ? undefined
+      : (s.slots ??= new ConcurrencyLimit(opts.maxInflightPerSession, opts.maxInflightPerSession * WAITING_PER_SLOT, 'server.max_inflight_per_session'));
   let holding = false;
   try {
     if (slots) {
@@ -179,7 +193,16 @@ interface RelayTarget {
  * detection, the call). The W3C trace context continues here: the backend sees this hop
  * as the parent (and HTTP backends get the header).
  */
-function relay(s: ClientSession, backendName: string, req: JsonRpcRequest, params: Params, cancel: Cancellation, o: DispatchOptions, note: RequestNote, t: RelayTarget = {}): Promise<Params> {
+function relay(
+  s: ClientSession,
+  backendName: string,
+  req: JsonRpcRequest,
+  params: Params,
+  cancel: Cancellation,
+  o: DispatchOptions,
+  note: RequestNote,
+  t: RelayTarget = {},
+): Promise<Params> {
   const b = backendOf(s, backendName);
   note.backend = b.name;
   note.tool = t.tool;
@@ -187,9 +210,21 @@ function relay(s: ClientSession, backendName: string, req: JsonRpcRequest, param
   const trace = parseTraceparent(meta?.traceparent) ?? note.traceparent;
   if (trace) params = { ...params, _meta: { ...meta, traceparent: childTraceparent(trace) } };
   const call: RelayCall<ClientSession> = {
-    session: s, backend: b, method: req.method, requestId: req.id, params, cancel, note,
-    tool: t.tool, publicName: t.publicName, routeKey: t.routeKey,
-    timeoutMs: b.cfg.timeout, safe: SAFE_METHODS.has(req.method), exclude: undefined, attempt: 0, target: undefined,
+    session: s,
+    backend: b,
+    method: req.method,
+    requestId: req.id,
+    params,
+    cancel,
+    note,
+    tool: t.tool,
+    publicName: t.publicName,
+    routeKey: t.routeKey,
+    timeoutMs: b.cfg.timeout,
+    safe: SAFE_METHODS.has(req.method),
+    exclude: undefined,
+    attempt: 0,
+    target: undefined,
   };
   o.relays ??= new RelayTable<ClientSession>({ limits: o.limits, send: sendAcrossLifecycles });
   return o.relays.of(b)(call);
@@ -202,71 +237,79 @@ function requireString(params: Params | undefined, key: string, method: string):
 }
 
 // Maps, not object literals: a method name is client input ("constructor", "toString").
-const HANDLERS = new Map<string, Handler>(Object.entries({
-  ping: () => ({}),
+const HANDLERS = new Map<string, Handler>(
+  Object.entries({
+    ping: () => ({}),
 
-  'tools/list': (s, req, _cancel, o) => page(s.view.tools, 'tools', req.params, o.pageSize),
-  'tools/call': (s, req, cancel, o, note) => {
-    const name = requireString(req.params, 'name', 'tools/call');
-    const route = s.view.tool(name);
-    if (!route) throw new GatewayError('MCPEG_ERR_UNKNOWN_TOOL', `Unknown tool: ${name}`, { tool: name });
-    const b = s.host.backend(route.backend);
-    const lb = b?.cfg.load_balancing;
-    const arg = lb?.strategy === 'hash' && lb.hash_key.startsWith('argument:') ? own(req.params?.arguments as Params | undefined, lb.hash_key.slice(9)) : undefined;
-    return relay(s, route.backend, req, { ...req.params, name: route.name }, cancel, o, note, { tool: route.name, publicName: name, routeKey: arg === undefined ? undefined : typeof arg === 'string' ? arg : JSON.stringify(arg) });
-  },
+    'tools/list': (s, req, _cancel, o) => page(s.view.tools, 'tools', req.params, o.pageSize),
+    'tools/call': (s, req, cancel, o, note) => {
+      const name = requireString(req.params, 'name', 'tools/call');
+      const route = s.view.tool(name);
+      if (!route) throw new GatewayError('MCPEG_ERR_UNKNOWN_TOOL', `Unknown tool: ${name}`, { tool: name });
+      const b = s.host.backend(route.backend);
+      const lb = b?.cfg.load_balancing;
+      const arg = lb?.strategy === 'hash' && lb.hash_key.startsWith('argument:') ? own(req.params?.arguments as Params | undefined, lb.hash_key.slice(9)) : undefined;
+      return relay(s, route.backend, req, { ...req.params, name: route.name }, cancel, o, note, {
+        tool: route.name,
+        publicName: name,
+        routeKey: arg === undefined ? undefined : typeof arg === 'string' ? arg : JSON.stringify(arg),
+      });
+    },
 
-  'prompts/list': (s, req, _cancel, o) => page(s.view.prompts, 'prompts', req.params, o.pageSize),
-  'prompts/get': (s, req, cancel, o, note) => {
-    const name = requireString(req.params, 'name', 'prompts/get');
-    const route = s.view.prompt(name);
-    if (!route) throw new GatewayError('MCPEG_ERR_UNKNOWN_PROMPT', `Unknown prompt: ${name}`, { prompt: name });
-    return relay(s, route.backend, req, { ...req.params, name: route.name }, cancel, o, note);
-  },
-
-  'resources/list': (s, req, _cancel, o) => page(s.view.resources, 'resources', req.params, o.pageSize),
-  'resources/templates/list': (s, req, _cancel, o) => page(s.view.resourceTemplates, 'resourceTemplates', req.params, o.pageSize),
-  'resources/read': (s, req, cancel, o, note) => relay(s, resourceRoute(s, req), req, req.params!, cancel, o, note),
-  'resources/subscribe': async (s, req, cancel, o, note) => {
-    const uri = requireString(req.params, 'uri', req.method);
-    if (!s.subscriptions.has(uri) && s.subscriptions.size >= MAX_SUBSCRIPTIONS) {
-      throw new GatewayError('MCPEG_ERR_INVALID_PARAMS', `this session already has ${s.subscriptions.size} resource subscriptions (the limit); unsubscribe from some first`, { limit: MAX_SUBSCRIPTIONS });
-    }
-    const r = await relay(s, resourceRoute(s, req), req, req.params!, cancel, o, note);
-    s.subscriptions.add(req.params!.uri as string);
-    return r;
-  },
-  'resources/unsubscribe': async (s, req, cancel, o, note) => {
-    s.subscriptions.delete(requireString(req.params, 'uri', req.method));
-    return relay(s, resourceRoute(s, req), req, req.params!, cancel, o, note);
-  },
-
-  'completion/complete': (s, req, cancel, o, note) => {
-    const ref = req.params?.ref as Params | undefined;
-    if (ref?.type === 'ref/prompt') {
-      const name = requireString(ref, 'name', 'completion/complete ref');
+    'prompts/list': (s, req, _cancel, o) => page(s.view.prompts, 'prompts', req.params, o.pageSize),
+    'prompts/get': (s, req, cancel, o, note) => {
+      const name = requireString(req.params, 'name', 'prompts/get');
       const route = s.view.prompt(name);
       if (!route) throw new GatewayError('MCPEG_ERR_UNKNOWN_PROMPT', `Unknown prompt: ${name}`, { prompt: name });
-      return relay(s, route.backend, req, { ...req.params, ref: { ...ref, name: route.name } }, cancel, o, note);
-    }
-    if (ref?.type === 'ref/resource') {
-      const uri = requireString(ref, 'uri', 'completion/complete ref');
-      const backend = s.view.templateBackend(uri);
-      if (!backend) throw new GatewayError('MCPEG_ERR_RESOURCE_NOT_FOUND', `Resource not found: no backend offers ${uri}`, { uri });
-      return relay(s, backend, req, req.params!, cancel, o, note);
-    }
-    throw new GatewayError('MCPEG_ERR_INVALID_PARAMS', 'completion/complete needs ref.type "ref/prompt" or "ref/resource"');
-  },
+      return relay(s, route.backend, req, { ...req.params, name: route.name }, cancel, o, note);
+    },
 
-  'logging/setLevel': async (s, req) => {
-    const level = requireString(req.params, 'level', 'logging/setLevel');
-    s.logLevel = level;
-    const sends: Array<Promise<unknown>> = [];
-    await s.eachOpenConnection((c, b) => sends.push(c.request('logging/setLevel', { level }, { timeoutMs: b.cfg.timeout }).catch(() => {})));
-    await Promise.all(sends);
-    return {};
-  },
-} satisfies Record<string, Handler>));
+    'resources/list': (s, req, _cancel, o) => page(s.view.resources, 'resources', req.params, o.pageSize),
+    'resources/templates/list': (s, req, _cancel, o) => page(s.view.resourceTemplates, 'resourceTemplates', req.params, o.pageSize),
+    'resources/read': (s, req, cancel, o, note) => relay(s, resourceRoute(s, req), req, req.params!, cancel, o, note),
+    'resources/subscribe': async (s, req, cancel, o, note) => {
+      const uri = requireString(req.params, 'uri', req.method);
+      if (!s.subscriptions.has(uri) && s.subscriptions.size >= MAX_SUBSCRIPTIONS) {
+        throw new GatewayError('MCPEG_ERR_INVALID_PARAMS', `this session already has ${s.subscriptions.size} resource subscriptions (the limit); unsubscribe from some first`, {
+          limit: MAX_SUBSCRIPTIONS,
+        });
+      }
+      const r = await relay(s, resourceRoute(s, req), req, req.params!, cancel, o, note);
+      s.subscriptions.add(req.params!.uri as string);
+      return r;
+    },
+    'resources/unsubscribe': async (s, req, cancel, o, note) => {
+      s.subscriptions.delete(requireString(req.params, 'uri', req.method));
+      return relay(s, resourceRoute(s, req), req, req.params!, cancel, o, note);
+    },
+
+    'completion/complete': (s, req, cancel, o, note) => {
+      const ref = req.params?.ref as Params | undefined;
+      if (ref?.type === 'ref/prompt') {
+        const name = requireString(ref, 'name', 'completion/complete ref');
+        const route = s.view.prompt(name);
+        if (!route) throw new GatewayError('MCPEG_ERR_UNKNOWN_PROMPT', `Unknown prompt: ${name}`, { prompt: name });
+        return relay(s, route.backend, req, { ...req.params, ref: { ...ref, name: route.name } }, cancel, o, note);
+      }
+      if (ref?.type === 'ref/resource') {
+        const uri = requireString(ref, 'uri', 'completion/complete ref');
+        const backend = s.view.templateBackend(uri);
+        if (!backend) throw new GatewayError('MCPEG_ERR_RESOURCE_NOT_FOUND', `Resource not found: no backend offers ${uri}`, { uri });
+        return relay(s, backend, req, req.params!, cancel, o, note);
+      }
+      throw new GatewayError('MCPEG_ERR_INVALID_PARAMS', 'completion/complete needs ref.type "ref/prompt" or "ref/resource"');
+    },
+
+    'logging/setLevel': async (s, req) => {
+      const level = requireString(req.params, 'level', 'logging/setLevel');
+      s.logLevel = level;
+      const sends: Array<Promise<unknown>> = [];
+      await s.eachOpenConnection((c, b) => sends.push(c.request('logging/setLevel', { level }, { timeoutMs: b.cfg.timeout }).catch(() => {})));
+      await Promise.all(sends);
+      return {};
+    },
+  } satisfies Record<string, Handler>),
+);
 
 function resourceRoute(s: ClientSession, req: JsonRpcRequest): string {
   const uri = requireString(req.params, 'uri', req.method);
@@ -295,12 +338,14 @@ function statelessResult(method: string, r: Params, o: DispatchOptions): Params 
 }
 
 /** Methods only the stateless revision has. subscriptions/listen is a stream: the transports serve it. */
-const STATELESS_HANDLERS = new Map<string, Handler>(Object.entries({
-  'server/discover': (s, _req, _cancel, o) => {
-    const instructions = o.instructions?.(s.viewId);
-    return { supportedVersions: [...STATELESS_VERSIONS], capabilities: statelessCapabilities(s), ...(instructions ? { instructions } : {}) };
-  },
-} satisfies Record<string, Handler>));
+const STATELESS_HANDLERS = new Map<string, Handler>(
+  Object.entries({
+    'server/discover': (s, _req, _cancel, o) => {
+      const instructions = o.instructions?.(s.viewId);
+      return { supportedVersions: [...STATELESS_VERSIONS], capabilities: statelessCapabilities(s), ...(instructions ? { instructions } : {}) };
+    },
+  } satisfies Record<string, Handler>),
+);
 
 /** What a stateless client is offered: no logging/setLevel or resources/subscribe (removed); list changes over subscriptions/listen. */
 function statelessCapabilities(s: ClientSession): Params {

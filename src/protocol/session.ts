@@ -56,7 +56,6 @@ interface OpenBackendSession {
   lastUsed: number;
 }
 
-
 /** A backend's request to a stateless client, waiting for the client to answer it in a retry (SEP-2322). */
 export interface PendingInput {
   method: string;
@@ -167,7 +166,10 @@ export class ClientSession implements ClientLink, ConnectionOwner, RelayClient {
       }
       // Its replica left rotation (or failed this call): move to another one.
       this.backends.delete(slot);
-      void open.conn.then((c) => c.close('replica out of rotation'), () => {});
+      void open.conn.then(
+        (c) => c.close('replica out of rotation'),
+        () => {},
+      );
     }
     if (this.closed) return Promise.reject(new GatewayError('MCPEG_ERR_SESSION_NOT_FOUND', 'session closed'));
     const replica = chosen ?? backend.pick(hashKey, exclude);
@@ -226,11 +228,21 @@ export class ClientSession implements ClientLink, ConnectionOwner, RelayClient {
     if (this.stateless) return this.requestInput(method, params, signal);
     const need = own(REQUIRED_CAPABILITY, method);
     if (need && (this.capabilities[need.cap] === undefined || !versionAtLeast(this.protocolVersion, need.since))) {
-      return Promise.reject(new GatewayError('MCPEG_ERR_CLIENT_CAPABILITY_MISSING', `the client did not declare the "${need.cap}" capability (protocol ${this.protocolVersion}), so it cannot answer ${method}`, { method }));
+      return Promise.reject(
+        new GatewayError(
+          'MCPEG_ERR_CLIENT_CAPABILITY_MISSING',
+          `the client did not declare the "${need.cap}" capability (protocol ${this.protocolVersion}), so it cannot answer ${method}`,
+          { method },
+        ),
+      );
     }
     // URL-mode elicitation (2025-11-25) needs `elicitation.url`; plain `elicitation: {}` means form only.
     if (method === 'elicitation/create' && params?.mode === 'url' && !(this.capabilities.elicitation as Record<string, unknown> | undefined)?.url) {
-      return Promise.reject(new GatewayError('MCPEG_ERR_CLIENT_CAPABILITY_MISSING', 'the client did not declare the "elicitation.url" capability, so it cannot answer a URL-mode elicitation/create', { method }));
+      return Promise.reject(
+        new GatewayError('MCPEG_ERR_CLIENT_CAPABILITY_MISSING', 'the client did not declare the "elicitation.url" capability, so it cannot answer a URL-mode elicitation/create', {
+          method,
+        }),
+      );
     }
     const id = `mcpeg-${this.nextServerRequest++}`;
     return new Promise((resolve, reject) => {
@@ -240,13 +252,23 @@ export class ClientSession implements ClientLink, ConnectionOwner, RelayClient {
         reject(new GatewayError('MCPEG_ERR_REQUEST_CANCELLED', `${method} cancelled by the backend`));
       };
       this.pendingClient.set(id, {
-        resolve: (r) => { signal.removeEventListener('abort', onAbort); resolve(r); },
-        reject: (e) => { signal.removeEventListener('abort', onAbort); reject(e); },
+        resolve: (r) => {
+          signal.removeEventListener('abort', onAbort);
+          resolve(r);
+        },
+        reject: (e) => {
+          signal.removeEventListener('abort', onAbort);
+          reject(e);
+        },
       });
       signal.addEventListener('abort', onAbort, { once: true });
       const msg: JsonRpcRequest = { jsonrpc: '2.0', id, method, ...(params ? { params } : {}) };
       if (!this.outbound?.deliver(msg, related)) {
-        this.pendingClient.get(id)?.reject(new GatewayError('MCPEG_ERR_CLIENT_UNREACHABLE', `no open stream to the client to send ${method} on; open the GET stream or keep the request's SSE stream open`, { method }));
+        this.pendingClient.get(id)?.reject(
+          new GatewayError('MCPEG_ERR_CLIENT_UNREACHABLE', `no open stream to the client to send ${method} on; open the GET stream or keep the request's SSE stream open`, {
+            method,
+          }),
+        );
         this.pendingClient.delete(id);
       }
     });
@@ -260,10 +282,21 @@ export class ClientSession implements ClientLink, ConnectionOwner, RelayClient {
   private requestInput(method: string, params: Record<string, unknown> | undefined, signal: AbortSignal): Promise<Record<string, unknown>> {
     const cap = own(INPUT_CAPABILITY, method);
     if (!cap) {
-      return Promise.reject(new GatewayError('MCPEG_ERR_CLIENT_CAPABILITY_MISSING', `${method} cannot be relayed to a client on protocol ${this.protocolVersion}: only sampling, elicitation and roots cross as input_required`, { method }));
+      return Promise.reject(
+        new GatewayError(
+          'MCPEG_ERR_CLIENT_CAPABILITY_MISSING',
+          `${method} cannot be relayed to a client on protocol ${this.protocolVersion}: only sampling, elicitation and roots cross as input_required`,
+          { method },
+        ),
+      );
     }
     if (this.capabilities[cap] === undefined) {
-      return Promise.reject(new GatewayError('MCPEG_ERR_MISSING_CLIENT_CAPABILITY', `the request's client capabilities do not declare "${cap}", so the client cannot answer ${method}`, { method, requiredCapabilities: { [cap]: {} } }));
+      return Promise.reject(
+        new GatewayError('MCPEG_ERR_MISSING_CLIENT_CAPABILITY', `the request's client capabilities do not declare "${cap}", so the client cannot answer ${method}`, {
+          method,
+          requiredCapabilities: { [cap]: {} },
+        }),
+      );
     }
     const key = `mcpeg-${this.nextServerRequest++}`;
     return new Promise((resolve, reject) => {
@@ -276,8 +309,14 @@ export class ClientSession implements ClientLink, ConnectionOwner, RelayClient {
       this.inputs.set(key, {
         method,
         params,
-        resolve: (r) => { done(); resolve(r); },
-        reject: (e) => { done(); reject(e); },
+        resolve: (r) => {
+          done();
+          resolve(r);
+        },
+        reject: (e) => {
+          done();
+          reject(e);
+        },
       });
       this.onInput?.();
     });
@@ -331,9 +370,12 @@ export class ClientSession implements ClientLink, ConnectionOwner, RelayClient {
   onClose(conn: BackendConnection, reason: string): void {
     for (const [slot, open] of this.backends) {
       if (open.backend !== conn.backend) continue;
-      open.conn.then((c) => {
-        if (c === conn && this.backends.get(slot) === open) this.backends.delete(slot);
-      }, () => {});
+      open.conn.then(
+        (c) => {
+          if (c === conn && this.backends.get(slot) === open) this.backends.delete(slot);
+        },
+        () => {},
+      );
     }
     this.host.backend(conn.backend)?.forgetSession(conn);
     this.host.log.debug({ session: sessionFingerprint(this.sessionId), backend: conn.backend, reason }, 'backend session closed');

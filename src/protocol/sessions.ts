@@ -95,7 +95,10 @@ export class SessionManager {
     const perClient = this.opts.maxSessionsPerClient ?? 0;
     const client = clientIp === undefined ? undefined : clientKey(clientIp);
     if (perClient > 0 && client !== undefined && (this.perClient.get(client) ?? 0) >= perClient) {
-      await this.makeRoom((s) => s.clientIp !== undefined && clientKey(s.clientIp) === client, `this client (${client}) already holds ${perClient} sessions, all busy (server.max_sessions_per_client); close some first`);
+      await this.makeRoom(
+        (s) => s.clientIp !== undefined && clientKey(s.clientIp) === client,
+        `this client (${client}) already holds ${perClient} sessions, all busy (server.max_sessions_per_client); close some first`,
+      );
     }
     // `creating` counts initializes waiting on the store, so that concurrent ones cannot overshoot.
     if (this.live.size + this.creating >= this.opts.maxSessions) {
@@ -143,7 +146,10 @@ export class SessionManager {
   ephemeral(viewId: string, env: Envelope): ClientSession {
     if (this.closing) throw new GatewayError('MCPEG_ERR_SHUTTING_DOWN', 'the gateway is shutting down; try another instance or retry later');
     if (!this.host.view(viewId)) throw new GatewayError('MCPEG_ERR_NOT_FOUND', `no endpoint "${viewId}"`);
-    const s = new ClientSession({ id: `stateless-${this.nextEphemeral++}`, viewId, protocolVersion: env.protocolVersion, capabilities: env.capabilities, clientInfo: env.clientInfo }, this.host);
+    const s = new ClientSession(
+      { id: `stateless-${this.nextEphemeral++}`, viewId, protocolVersion: env.protocolVersion, capabilities: env.capabilities, clientInfo: env.clientInfo },
+      this.host,
+    );
     s.initialized = true;
     s.logLevel = env.logLevel;
     this.transient.add(s);
@@ -159,7 +165,10 @@ export class SessionManager {
   addListener(l: ListChangedListener): () => void {
     if (this.closing) throw new GatewayError('MCPEG_ERR_SHUTTING_DOWN', 'the gateway is shutting down; try another instance or retry later');
     if (this.listeners.size >= this.opts.maxSessions) {
-      throw new GatewayError('MCPEG_ERR_SESSION_LIMIT', `subscriptions/listen limit reached (${this.opts.maxSessions}, server.max_sessions); close idle listen streams or raise it`);
+      throw new GatewayError(
+        'MCPEG_ERR_SESSION_LIMIT',
+        `subscriptions/listen limit reached (${this.opts.maxSessions}, server.max_sessions); close idle listen streams or raise it`,
+      );
     }
     this.listeners.add(l);
     return () => void this.listeners.delete(l);
@@ -271,5 +280,8 @@ export function clientKey(ip: string): string {
   const head = ip.split('::')[0].split(':');
   const tail = ip.includes('::') ? ip.split('::')[1].split(':').filter(Boolean) : [];
   const groups = ip.includes('::') ? [...head.filter(Boolean), ...Array(8 - head.filter(Boolean).length - tail.length).fill('0'), ...tail] : head;
-  return `${groups.slice(0, 4).map((g) => (parseInt(g, 16) || 0).toString(16)).join(':')}::/64`;
+  return `${groups
+    .slice(0, 4)
+    .map((g) => (parseInt(g, 16) || 0).toString(16))
+    .join(':')}::/64`;
 }

@@ -42,7 +42,13 @@ export class ConcurrencyLimit {
   acquire(cancel?: Cancellation): Promise<void> {
     if (this.tryAcquire()) return Promise.resolve();
     if (this.waiting.length >= this.maxWaiting) {
-      return Promise.reject(new GatewayError('MCPEG_ERR_SESSION_BUSY', `this session has ${this.holders} requests in flight and ${this.waiting.length} waiting (${this.setting} ${this.max}); wait for answers before sending more`, { retryAfterMs: 1000 }));
+      return Promise.reject(
+        new GatewayError(
+          'MCPEG_ERR_SESSION_BUSY',
+          `this session has ${this.holders} requests in flight and ${this.waiting.length} waiting (${this.setting} ${this.max}); wait for answers before sending more`,
+          { retryAfterMs: 1000 },
+        ),
+      );
     }
     return new Promise<void>((resolve, reject) => {
       const w: Waiter = { resolve, reject };
@@ -57,7 +63,8 @@ export class ConcurrencyLimit {
 
   release(): void {
     const next = this.waiting.shift();
-    if (next) next.resolve(); // the slot passes straight to the next waiter
+    if (next)
+      next.resolve(); // the slot passes straight to the next waiter
     else this.holders--;
   }
 }

@@ -3,7 +3,6 @@
  */
 import { RollingWindow } from './rolling-window.js';
 
-
 export interface RetryBudgetOptions {
   /** Retries may be at most this share of the requests in the window… */
   ratio: number;

@@ -55,7 +55,9 @@ export class View {
         const exposed = exposedName(prefix, separator, t.name);
         const clash = this.toolRoutes.get(exposed);
         if (clash) {
-          problems.push(`tool name collision: "${exposed}" from backend "${src.name}" (tool "${t.name}") clashes with backend "${clash.backend}" (tool "${clash.name}"); the first is kept`);
+          problems.push(
+            `tool name collision: "${exposed}" from backend "${src.name}" (tool "${t.name}") clashes with backend "${clash.backend}" (tool "${clash.name}"); the first is kept`,
+          );
           continue;
         }
         this.toolRoutes.set(exposed, { backend: src.name, name: t.name });

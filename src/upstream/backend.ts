@@ -48,7 +48,10 @@ export class Backend {
     this.prefix = cfg.prefix ?? name;
     this.listener = listener;
     this.balancer = createBalancer(cfg.load_balancing.strategy);
-    this.retryBudget = new RetryBudget({ ratio: (cfg as { retries?: { budget_ratio: number } }).retries?.budget_ratio ?? 0.2, minPerSecond: (cfg as { retries?: { budget_min_per_second: number } }).retries?.budget_min_per_second ?? 3 });
+    this.retryBudget = new RetryBudget({
+      ratio: (cfg as { retries?: { budget_ratio: number } }).retries?.budget_ratio ?? 0.2,
+      minPerSecond: (cfg as { retries?: { budget_min_per_second: number } }).retries?.budget_min_per_second ?? 3,
+    });
     const events: ReplicaListener = {
       catalogChanged: (r) => {
         if (r === this.primary || this.elect()) this.listener.catalogChanged(this);
@@ -150,7 +153,13 @@ export class Backend {
     return othersAvailable >= 1 && (ejected / this.replicas.length) * 100 <= this.cfg.outlier_detection.max_ejection_percent;
   };
 
-  openSession(replica: Replica, owner: ConnectionOwner, capabilities: Record<string, unknown>, clientInfo: Record<string, unknown>, protocolVersion: string): Promise<BackendConnection> {
+  openSession(
+    replica: Replica,
+    owner: ConnectionOwner,
+    capabilities: Record<string, unknown>,
+    clientInfo: Record<string, unknown>,
+    protocolVersion: string,
+  ): Promise<BackendConnection> {
     return replica.openSession(owner, capabilities, clientInfo, protocolVersion);
   }
 
@@ -176,8 +185,30 @@ export class Backend {
   }
 
   /** Per-replica state for /health, metrics and the admin API. */
-  replicaStates(): Array<{ id: string; state: BackendState; available: boolean; healthy: boolean; ejected: boolean; breaker: string | undefined; active: number; weight: number; restarts: number; error: string | undefined }> {
+  replicaStates(): Array<{
+    id: string;
+    state: BackendState;
+    available: boolean;
+    healthy: boolean;
+    ejected: boolean;
+    breaker: string | undefined;
+    active: number;
+    weight: number;
+    restarts: number;
+    error: string | undefined;
+  }> {
     const now = Date.now();
-    return this.replicas.map((r) => ({ id: r.id, state: r.state, available: r.available, healthy: r.healthy, ejected: r.ejectedUntil > now, breaker: r.breaker?.state, active: r.active, weight: r.weight, restarts: r.restarts, error: r.lastError }));
+    return this.replicas.map((r) => ({
+      id: r.id,
+      state: r.state,
+      available: r.available,
+      healthy: r.healthy,
+      ejected: r.ejectedUntil > now,
+      breaker: r.breaker?.state,
+      active: r.active,
+      weight: r.weight,
+      restarts: r.restarts,
+      error: r.lastError,
+    }));
   }
 }

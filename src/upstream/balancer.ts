@@ -4,19 +4,31 @@
  * hot path: no allocation per call (hash allocates only when the set changes).
  */
 
-export interface Candidate { id: string; weight: number; /** in flight */ active: number; available: boolean }
+export interface Candidate {
+  id: string;
+  weight: number /** in flight */;
+  active: number;
+  available: boolean;
+}
 
 export type Strategy = 'round_robin' | 'least_connections' | 'weighted' | 'hash' | 'random';
 
-export interface Balancer { pick(candidates: readonly Candidate[], key?: string): Candidate | undefined }
+export interface Balancer {
+  pick(candidates: readonly Candidate[], key?: string): Candidate | undefined;
+}
 
 export function createBalancer(strategy: Strategy, opts: { random?: () => number } = {}): Balancer {
   switch (strategy) {
-    case 'round_robin': return roundRobin();
-    case 'least_connections': return leastConnections();
-    case 'weighted': return smoothWeighted();
-    case 'hash': return consistentHash();
-    case 'random': return powerOfTwo(opts.random ?? Math.random);
+    case 'round_robin':
+      return roundRobin();
+    case 'least_connections':
+      return leastConnections();
+    case 'weighted':
+      return smoothWeighted();
+    case 'hash':
+      return consistentHash();
+    case 'random':
+      return powerOfTwo(opts.random ?? Math.random);
   }
 }
 
@@ -77,7 +89,10 @@ function smoothWeighted(): Balancer {
         const s = (score.get(c.id) ?? 0) + w;
         score.set(c.id, s);
         total += w;
-        if (s > bestScore) { best = c; bestScore = s; }
+        if (s > bestScore) {
+          best = c;
+          bestScore = s;
+        }
       }
       if (best === undefined) return undefined;
       score.set(best.id, bestScore - total);
@@ -91,7 +106,12 @@ function smoothWeighted(): Balancer {
 /** Points per unit of weight: libketama's 160 per server (a share's spread falls as 1/√points). */
 export const VNODES_PER_WEIGHT = 160;
 
-interface Ring { ids: string[]; weights: number[]; points: Uint32Array; owners: Uint32Array }
+interface Ring {
+  ids: string[];
+  weights: number[];
+  points: Uint32Array;
+  owners: Uint32Array;
+}
 
 /**
  * Consistent hashing (Karger et al., STOC 1997) on a ring of virtual nodes, as in
@@ -115,7 +135,8 @@ function consistentHash(): Balancer {
       let hi = n; // first point ≥ h; n wraps to 0
       while (lo < hi) {
         const mid = (lo + hi) >>> 1;
-        if (points[mid] < h) lo = mid + 1; else hi = mid;
+        if (points[mid] < h) lo = mid + 1;
+        else hi = mid;
       }
       for (let k = 0; k < n; k++) {
         const c = cs[owners[(lo + k) % n]];

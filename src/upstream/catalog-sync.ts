@@ -93,18 +93,21 @@ export class CatalogSync {
     if (!notifications.toolsListChanged && !notifications.promptsListChanged && !notifications.resourcesListChanged) return;
     if (this.listening === conn) return;
     this.listening = conn;
-    conn.request('subscriptions/listen', { notifications }, { timeoutMs: 0 }).then(
-      () => undefined,
-      (err: unknown) => this.host.log.debug({ err: (err as Error).message }, 'subscriptions/listen ended'),
-    ).finally(() => {
-      if (this.listening !== conn) return;
-      this.listening = undefined;
-      if (this.host.connection() === conn && !conn.isClosed && this.host.isUp()) {
-        setTimeout(() => {
-          if (this.host.connection() === conn && !conn.isClosed) this.follow(conn);
-        }, RELISTEN_MS).unref();
-      }
-    });
+    conn
+      .request('subscriptions/listen', { notifications }, { timeoutMs: 0 })
+      .then(
+        () => undefined,
+        (err: unknown) => this.host.log.debug({ err: (err as Error).message }, 'subscriptions/listen ended'),
+      )
+      .finally(() => {
+        if (this.listening !== conn) return;
+        this.listening = undefined;
+        if (this.host.connection() === conn && !conn.isClosed && this.host.isUp()) {
+          setTimeout(() => {
+            if (this.host.connection() === conn && !conn.isClosed) this.follow(conn);
+          }, RELISTEN_MS).unref();
+        }
+      });
   }
 
   stop(): void {

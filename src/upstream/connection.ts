@@ -9,10 +9,7 @@ import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { GatewayError, RemoteRpcError, toRpcError } from '../errors/catalog.js';
 import { META_CLIENT_CAPABILITIES, META_CLIENT_INFO, META_LOG_LEVEL, META_PROTOCOL_VERSION, withoutEnvelope } from '../wire/stateless.js';
 import type { Cancellation } from '../util/cancellation.js';
-import {
-  isRequest, isResponse, isErrorResponse,
-  type JsonRpcMessage, type JsonRpcNotification, type JsonRpcRequest, type RequestId,
-} from '../wire/jsonrpc.js';
+import { isRequest, isResponse, isErrorResponse, type JsonRpcMessage, type JsonRpcNotification, type JsonRpcRequest, type RequestId } from '../wire/jsonrpc.js';
 
 export interface ConnectionOwner {
   /**
@@ -135,8 +132,14 @@ export class BackendConnection {
       const r = await this.request('server/discover', undefined, { timeoutMs });
       const versions = r.supportedVersions;
       if (Array.isArray(versions) && versions.includes(version)) {
-        const serverInfo = ((r._meta as Record<string, unknown> | undefined)?.['io.modelcontextprotocol/serverInfo'] ?? r.serverInfo ?? { name: this.backend, version: '0' }) as InitializeResult['serverInfo'];
-        this.initializeResult = { protocolVersion: version, capabilities: (r.capabilities as Record<string, unknown>) ?? {}, serverInfo, ...(typeof r.instructions === 'string' ? { instructions: r.instructions } : {}) };
+        const serverInfo = ((r._meta as Record<string, unknown> | undefined)?.['io.modelcontextprotocol/serverInfo'] ??
+          r.serverInfo ?? { name: this.backend, version: '0' }) as InitializeResult['serverInfo'];
+        this.initializeResult = {
+          protocolVersion: version,
+          capabilities: (r.capabilities as Record<string, unknown>) ?? {},
+          serverInfo,
+          ...(typeof r.instructions === 'string' ? { instructions: r.instructions } : {}),
+        };
         return true;
       }
     } catch (err) {
@@ -150,7 +153,9 @@ export class BackendConnection {
 
   request(method: string, params: Record<string, unknown> | undefined, opts: CallOptions): Promise<Record<string, unknown>> {
     if (this.closed) {
-      return Promise.reject(new GatewayError('MCPEG_ERR_BACKEND_UNAVAILABLE', `backend "${this.backend}" is not connected: ${this.closeReason}`, { backend: this.backend, notSent: true }));
+      return Promise.reject(
+        new GatewayError('MCPEG_ERR_BACKEND_UNAVAILABLE', `backend "${this.backend}" is not connected: ${this.closeReason}`, { backend: this.backend, notSent: true }),
+      );
     }
     if (opts.cancel?.cancelled) {
       return Promise.reject(new GatewayError('MCPEG_ERR_REQUEST_CANCELLED', `request cancelled before it reached backend "${this.backend}"`, { backend: this.backend }));
@@ -161,7 +166,12 @@ export class BackendConnection {
       let outParams = params;
       if (this.stateless) {
         const who = opts.client ?? this.stateless.identity;
-        const meta: Record<string, unknown> = { ...((params?._meta as Record<string, unknown>) ?? {}), [META_PROTOCOL_VERSION]: this.stateless.version, [META_CLIENT_CAPABILITIES]: who.capabilities, [META_CLIENT_INFO]: who.clientInfo };
+        const meta: Record<string, unknown> = {
+          ...((params?._meta as Record<string, unknown>) ?? {}),
+          [META_PROTOCOL_VERSION]: this.stateless.version,
+          [META_CLIENT_CAPABILITIES]: who.capabilities,
+          [META_CLIENT_INFO]: who.clientInfo,
+        };
         if (who.logLevel) meta[META_LOG_LEVEL] = who.logLevel;
         else delete meta[META_LOG_LEVEL];
         outParams = { ...params, _meta: meta };
@@ -176,10 +186,17 @@ export class BackendConnection {
         this.progress.set(p.progressToken, p);
       }
       // 0: no deadline (a subscriptions/listen stream lasts as long as the connection).
-      if (opts.timeoutMs > 0) p.timer = setTimeout(() => {
-        this.cancel(id, `timed out after ${opts.timeoutMs} ms`);
-        this.settle(id)?.reject(new GatewayError('MCPEG_ERR_BACKEND_TIMEOUT', `backend "${this.backend}" did not answer ${method} within ${opts.timeoutMs} ms`, { backend: this.backend, method, timeoutMs: opts.timeoutMs }));
-      }, opts.timeoutMs);
+      if (opts.timeoutMs > 0)
+        p.timer = setTimeout(() => {
+          this.cancel(id, `timed out after ${opts.timeoutMs} ms`);
+          this.settle(id)?.reject(
+            new GatewayError('MCPEG_ERR_BACKEND_TIMEOUT', `backend "${this.backend}" did not answer ${method} within ${opts.timeoutMs} ms`, {
+              backend: this.backend,
+              method,
+              timeoutMs: opts.timeoutMs,
+            }),
+          );
+        }, opts.timeoutMs);
       opts.cancel?.onCancel((reason) => {
         this.cancel(id, String(reason ?? 'cancelled by client'));
         this.settle(id)?.reject(new GatewayError('MCPEG_ERR_REQUEST_CANCELLED', `request to backend "${this.backend}" cancelled`, { backend: this.backend }));
@@ -278,7 +295,9 @@ export class BackendConnection {
     this.closeReason = reason;
     for (const id of [...this.pending.keys()]) {
       const p = this.settle(id);
-      p?.reject(new GatewayError('MCPEG_ERR_BACKEND_CLOSED', `backend "${this.backend}" closed while ${p.method} was in flight (${reason})`, { backend: this.backend, method: p.method }));
+      p?.reject(
+        new GatewayError('MCPEG_ERR_BACKEND_CLOSED', `backend "${this.backend}" closed while ${p.method} was in flight (${reason})`, { backend: this.backend, method: p.method }),
+      );
     }
     for (const ac of this.incoming.values()) ac.abort('backend closed');
     this.owner.onClose(this, reason);
@@ -294,12 +313,21 @@ function sendError(backend: string, method: string, err: unknown): GatewayError 
   // A refused or unresolvable connection means the request never left: safe to send elsewhere.
   const cause = (err as { code?: unknown; cause?: { code?: unknown } })?.cause?.code ?? (err as { code?: unknown })?.code;
   const notSent = typeof cause === 'string' && NOT_SENT.has(cause);
-  return new GatewayError('MCPEG_ERR_BACKEND_UNAVAILABLE', `backend "${backend}" could not be reached for ${method}: ${firstLine(msg)}`, { backend, method, ...(status !== undefined ? { status } : {}), ...(notSent ? { notSent } : {}) });
+  return new GatewayError('MCPEG_ERR_BACKEND_UNAVAILABLE', `backend "${backend}" could not be reached for ${method}: ${firstLine(msg)}`, {
+    backend,
+    method,
+    ...(status !== undefined ? { status } : {}),
+    ...(notSent ? { notSent } : {}),
+  });
 }
 
 /** Backends answer errors with whole HTML pages; one line is enough in a message. */
 function firstLine(s: string): string {
   // [^<>]: a tag's scan stops at the next "<", so text full of "<" costs linear time, not quadratic.
-  const t = s.slice(0, 20_000).replace(/<[^<>]+>/g, ' ').replace(/\s+/g, ' ').trim();
+  const t = s
+    .slice(0, 20_000)
+    .replace(/<[^<>]+>/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
   return t.length > 300 ? `${t.slice(0, 300)}…` : t;
 }

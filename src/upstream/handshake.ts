@@ -62,7 +62,10 @@ export class Handshake {
     conn.pid = () => opened.pid;
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new GatewayError('MCPEG_ERR_BACKEND_TIMEOUT', `backend "${name}" did not complete initialize within ${cfg.connect_timeout} ms`, { backend: name })), cfg.connect_timeout);
+      timer = setTimeout(
+        () => reject(new GatewayError('MCPEG_ERR_BACKEND_TIMEOUT', `backend "${name}" did not complete initialize within ${cfg.connect_timeout} ms`, { backend: name })),
+        cfg.connect_timeout,
+      );
     });
     const { capabilities, clientInfo, protocolVersion } = peer;
     try {
@@ -79,12 +82,20 @@ export class Handshake {
               return;
             }
             if (lifecycle === 'stateless') {
-              throw new GatewayError('MCPEG_ERR_BACKEND_UNAVAILABLE', `backend "${name}" does not offer protocol ${STATELESS_VERSION} on server/discover (protocol: stateless is configured)`, { backend: name });
+              throw new GatewayError(
+                'MCPEG_ERR_BACKEND_UNAVAILABLE',
+                `backend "${name}" does not offer protocol ${STATELESS_VERSION} on server/discover (protocol: stateless is configured)`,
+                { backend: name },
+              );
             }
           }
           await conn.initialize({ protocolVersion, capabilities, clientInfo }, cfg.connect_timeout, (init) => {
             if (!isSupportedVersion(init.protocolVersion)) {
-              throw new GatewayError('MCPEG_ERR_BACKEND_UNAVAILABLE', `backend "${name}" answered initialize with protocol version ${init.protocolVersion}, which the gateway does not speak (${SUPPORTED_VERSIONS.join(', ')})`, { backend: name });
+              throw new GatewayError(
+                'MCPEG_ERR_BACKEND_UNAVAILABLE',
+                `backend "${name}" answered initialize with protocol version ${init.protocolVersion}, which the gateway does not speak (${SUPPORTED_VERSIONS.join(', ')})`,
+                { backend: name },
+              );
             }
             // MCP-Protocol-Version on every HTTP request after initialize, notifications/initialized included.
             opened.setProtocolVersion(init.protocolVersion);

@@ -122,7 +122,11 @@ export class ReplicaHealth {
     if (!this.host.isUp() || !conn) return;
     let ok: boolean;
     if (this.host.hook) ok = (await this.checkHook())?.ok ?? true;
-    else ok = await probe(conn, hc.timeout).then(() => true, () => false);
+    else
+      ok = await probe(conn, hc.timeout).then(
+        () => true,
+        () => false,
+      );
     if (ok) {
       this.failedInRow = 0;
       if (!this.healthy && ++this.okInRow >= hc.healthy_threshold) {

@@ -86,7 +86,11 @@ export class Replica implements ConnectionOwner {
     const cb = cfg.circuit_breaker;
     this.breaker = cb.enabled
       ? new CircuitBreaker({
-          failureRateThreshold: cb.failure_rate_threshold, minimumRequests: cb.minimum_requests, windowMs: cb.window, coolDownMs: cb.cool_down, halfOpenProbes: cb.half_open_probes,
+          failureRateThreshold: cb.failure_rate_threshold,
+          minimumRequests: cb.minimum_requests,
+          windowMs: cb.window,
+          coolDownMs: cb.cool_down,
+          halfOpenProbes: cb.half_open_probes,
           onStateChange: (from, to) => this.log.warn({ replica: this.id, from, to }, 'circuit breaker state'),
         })
       : undefined;
@@ -94,14 +98,22 @@ export class Replica implements ConnectionOwner {
     const isUp = () => this.state === 'up';
     this.handshake = new Handshake(name, cfg, transports, this.log, (tool) => this.catalog.tools.find((t) => t.name === tool));
     this.sync = new CatalogSync({
-      log: this.log, timeoutMs: cfg.timeout, connection, isUp,
+      log: this.log,
+      timeoutMs: cfg.timeout,
+      connection,
+      isUp,
       changed: (catalog) => {
         this.catalog = catalog;
         this.listener.catalogChanged(this);
       },
     });
     this.health = new ReplicaHealth({
-      id: this.id, cfg, log: this.log, hook: transports.health?.bind(transports), connection, isUp,
+      id: this.id,
+      cfg,
+      log: this.log,
+      hook: transports.health?.bind(transports),
+      connection,
+      isUp,
       changed: () => this.listener.stateChanged(this),
     });
     this.pool = new SessionPool(name, cfg, (capabilities, clientInfo) => this.openSession(this, capabilities, clientInfo, LATEST_VERSION));
@@ -221,7 +233,10 @@ export class Replica implements ConnectionOwner {
    */
   async openSession(owner: ConnectionOwner, capabilities: Record<string, unknown>, clientInfo: Record<string, unknown>, protocolVersion: string): Promise<BackendConnection> {
     if (this.state !== 'up') {
-      throw new GatewayError('MCPEG_ERR_BACKEND_UNAVAILABLE', `backend "${this.name}" is ${this.state}${this.lastError ? `: ${this.lastError}` : ''}`, { backend: this.name, state: this.state });
+      throw new GatewayError('MCPEG_ERR_BACKEND_UNAVAILABLE', `backend "${this.name}" is ${this.state}${this.lastError ? `: ${this.lastError}` : ''}`, {
+        backend: this.name,
+        state: this.state,
+      });
     }
     const conn = await this.handshake.connect(owner, { capabilities, clientInfo, protocolVersion });
     this.perClient.add(conn);
@@ -258,7 +273,10 @@ export class Replica implements ConnectionOwner {
     const tag = ctx.tag as CallTag | undefined;
     if (tag) return tag.link.requestClient(req.method, req.params, tag.requestId, ctx.signal);
     if (req.method === 'roots/list') return { roots: [] };
-    throw new GatewayError('MCPEG_ERR_CLIENT_UNREACHABLE', `backend "${this.name}" sent ${req.method} outside any client call, so no client can answer it`, { backend: this.name, method: req.method });
+    throw new GatewayError('MCPEG_ERR_CLIENT_UNREACHABLE', `backend "${this.name}" sent ${req.method} outside any client call, so no client can answer it`, {
+      backend: this.name,
+      method: req.method,
+    });
   }
 
   onNotification(conn: BackendConnection, n: JsonRpcNotification): void {

@@ -26,7 +26,11 @@ const EXCLUSIVE = ['sampling', 'elicitation', 'roots'];
 /** JSON with object keys sorted: equal capability sets give equal keys whatever the clients' key order. */
 export function canonicalJson(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
-  if (v && typeof v === 'object') return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${canonicalJson((v as Record<string, unknown>)[k])}`).join(',')}}`;
+  if (v && typeof v === 'object')
+    return `{${Object.keys(v)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson((v as Record<string, unknown>)[k])}`)
+      .join(',')}}`;
   return JSON.stringify(v);
 }
 
@@ -79,7 +83,11 @@ export class SessionPool {
       this.sweep();
     };
     try {
-      const conn = chosen.conn && !chosen.conn.isClosed ? chosen.conn : await (chosen.opening ?? Promise.reject(new GatewayError('MCPEG_ERR_BACKEND_CLOSED', `backend "${this.name}": pooled session closed`, { backend: this.name, notSent: true })));
+      const conn =
+        chosen.conn && !chosen.conn.isClosed
+          ? chosen.conn
+          : await (chosen.opening ??
+              Promise.reject(new GatewayError('MCPEG_ERR_BACKEND_CLOSED', `backend "${this.name}": pooled session closed`, { backend: this.name, notSent: true })));
       return { conn, release };
     } catch (err) {
       release();

@@ -27,7 +27,12 @@ export function describeAjvErrors(errors: ErrorObject[] | null | undefined, base
   return errors
     .map((e) => {
       const where = `${base}${e.instancePath.replace(/\//g, '.').replace(/^\./, base ? '.' : '')}` || '(root)';
-      const extra = e.keyword === 'additionalProperties' ? ` "${(e.params as { additionalProperty: string }).additionalProperty}"` : e.keyword === 'enum' ? `: ${JSON.stringify((e.params as { allowedValues: unknown }).allowedValues)}` : '';
+      const extra =
+        e.keyword === 'additionalProperties'
+          ? ` "${(e.params as { additionalProperty: string }).additionalProperty}"`
+          : e.keyword === 'enum'
+            ? `: ${JSON.stringify((e.params as { allowedValues: unknown }).allowedValues)}`
+            : '';
       return `${where}: ${e.message}${extra}`;
     })
     .join('; ');

@@ -39,19 +39,13 @@ export interface JsonRpcErrorResponse {
 export type JsonRpcResponse = JsonRpcResultResponse | JsonRpcErrorResponse;
 export type JsonRpcMessage = JsonRpcRequest | JsonRpcNotification | JsonRpcResponse;
 
-export const isRequest = (m: JsonRpcMessage): m is JsonRpcRequest =>
-  'method' in m && 'id' in m && m.id !== undefined;
-export const isNotification = (m: JsonRpcMessage): m is JsonRpcNotification =>
-  'method' in m && !('id' in m && m.id !== undefined);
-export const isResponse = (m: JsonRpcMessage): m is JsonRpcResponse =>
-  !('method' in m) && ('result' in m || 'error' in m);
-export const isErrorResponse = (m: JsonRpcMessage): m is JsonRpcErrorResponse =>
-  !('method' in m) && 'error' in m;
+export const isRequest = (m: JsonRpcMessage): m is JsonRpcRequest => 'method' in m && 'id' in m && m.id !== undefined;
+export const isNotification = (m: JsonRpcMessage): m is JsonRpcNotification => 'method' in m && !('id' in m && m.id !== undefined);
+export const isResponse = (m: JsonRpcMessage): m is JsonRpcResponse => !('method' in m) && ('result' in m || 'error' in m);
+export const isErrorResponse = (m: JsonRpcMessage): m is JsonRpcErrorResponse => !('method' in m) && 'error' in m;
 
-const isId = (v: unknown): v is RequestId =>
-  typeof v === 'string' || (typeof v === 'number' && Number.isFinite(v));
-const isObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
+const isId = (v: unknown): v is RequestId => typeof v === 'string' || (typeof v === 'number' && Number.isFinite(v));
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /**
  * Checks the JSON-RPC envelope of one parsed value. Returns the reason it is not a
@@ -81,8 +75,6 @@ export function envelopeProblem(v: unknown): string | undefined {
   return 'a JSON-RPC message needs "method" (request or notification) or "result"/"error" (response)';
 }
 
-export const resultResponse = (id: RequestId, result: Record<string, unknown>): JsonRpcResultResponse =>
-  ({ jsonrpc: '2.0', id, result });
+export const resultResponse = (id: RequestId, result: Record<string, unknown>): JsonRpcResultResponse => ({ jsonrpc: '2.0', id, result });
 
-export const errorResponse = (id: RequestId | null, error: JsonRpcErrorObject): JsonRpcErrorResponse =>
-  ({ jsonrpc: '2.0', id, error });
+export const errorResponse = (id: RequestId | null, error: JsonRpcErrorObject): JsonRpcErrorResponse => ({ jsonrpc: '2.0', id, error });

@@ -54,28 +54,44 @@ export function claimsEnvelope(params: Obj | undefined): boolean {
 export function readEnvelope(req: JsonRpcRequest, headerVersion: string | null | undefined): Envelope {
   const meta = req.params?._meta;
   if (!isObject(meta)) {
-    throw new GatewayError('MCPEG_ERR_INVALID_ENVELOPE', `Invalid params: protocol revision ${headerVersion ?? STATELESS_VERSION} needs the per-request envelope in params._meta (${META_PROTOCOL_VERSION}, ${META_CLIENT_CAPABILITIES})`, { envelope: { missing: ['_meta'] } });
+    throw new GatewayError(
+      'MCPEG_ERR_INVALID_ENVELOPE',
+      `Invalid params: protocol revision ${headerVersion ?? STATELESS_VERSION} needs the per-request envelope in params._meta (${META_PROTOCOL_VERSION}, ${META_CLIENT_CAPABILITIES})`,
+      { envelope: { missing: ['_meta'] } },
+    );
   }
   const version = meta[META_PROTOCOL_VERSION];
   if (typeof version !== 'string' || version === '') {
-    throw new GatewayError('MCPEG_ERR_INVALID_ENVELOPE', `Invalid _meta envelope: ${META_PROTOCOL_VERSION}: ${version === undefined ? 'missing' : 'must be a non-empty string'}`, { envelope: { key: META_PROTOCOL_VERSION, problem: version === undefined ? 'missing' : 'invalid' } });
+    throw new GatewayError('MCPEG_ERR_INVALID_ENVELOPE', `Invalid _meta envelope: ${META_PROTOCOL_VERSION}: ${version === undefined ? 'missing' : 'must be a non-empty string'}`, {
+      envelope: { key: META_PROTOCOL_VERSION, problem: version === undefined ? 'missing' : 'invalid' },
+    });
   }
   if (headerVersion === null) {
-    throw new GatewayError('MCPEG_ERR_HEADER_MISMATCH', `Bad Request: the request headers and body disagree: the body envelope names protocol version ${version} but the required MCP-Protocol-Version header is absent`, { mismatch: { header: '(missing)', body: version } });
+    throw new GatewayError(
+      'MCPEG_ERR_HEADER_MISMATCH',
+      `Bad Request: the request headers and body disagree: the body envelope names protocol version ${version} but the required MCP-Protocol-Version header is absent`,
+      { mismatch: { header: '(missing)', body: version } },
+    );
   }
   if (headerVersion !== undefined && headerVersion !== version) {
-    throw new GatewayError('MCPEG_ERR_HEADER_MISMATCH', `Bad Request: the MCP-Protocol-Version header names ${headerVersion} but the body envelope names ${version}`, { mismatch: { header: headerVersion, body: version } });
+    throw new GatewayError('MCPEG_ERR_HEADER_MISMATCH', `Bad Request: the MCP-Protocol-Version header names ${headerVersion} but the body envelope names ${version}`, {
+      mismatch: { header: headerVersion, body: version },
+    });
   }
   if (!isStatelessVersion(version)) {
     throw new GatewayError('MCPEG_ERR_UNSUPPORTED_PROTOCOL_VERSION', `Unsupported protocol version: ${version}`, { supported: [...STATELESS_VERSIONS], requested: version });
   }
   const caps = meta[META_CLIENT_CAPABILITIES];
   if (!isObject(caps)) {
-    throw new GatewayError('MCPEG_ERR_INVALID_ENVELOPE', `Invalid _meta envelope: ${META_CLIENT_CAPABILITIES}: ${caps === undefined ? 'missing' : 'must be an object'}`, { envelope: { key: META_CLIENT_CAPABILITIES, problem: caps === undefined ? 'missing' : 'invalid' } });
+    throw new GatewayError('MCPEG_ERR_INVALID_ENVELOPE', `Invalid _meta envelope: ${META_CLIENT_CAPABILITIES}: ${caps === undefined ? 'missing' : 'must be an object'}`, {
+      envelope: { key: META_CLIENT_CAPABILITIES, problem: caps === undefined ? 'missing' : 'invalid' },
+    });
   }
   const info = meta[META_CLIENT_INFO];
   if (info !== undefined && !isObject(info)) {
-    throw new GatewayError('MCPEG_ERR_INVALID_ENVELOPE', `Invalid _meta envelope: ${META_CLIENT_INFO} must be an object`, { envelope: { key: META_CLIENT_INFO, problem: 'invalid' } });
+    throw new GatewayError('MCPEG_ERR_INVALID_ENVELOPE', `Invalid _meta envelope: ${META_CLIENT_INFO} must be an object`, {
+      envelope: { key: META_CLIENT_INFO, problem: 'invalid' },
+    });
   }
   const level = meta[META_LOG_LEVEL];
   return { protocolVersion: version, capabilities: caps, clientInfo: info ?? { name: 'unknown', version: '0' }, logLevel: typeof level === 'string' ? level : undefined };
@@ -157,7 +173,11 @@ export function paramHeadersOf(tool: Obj | undefined): ParamHeader[] {
   let spec = paramSpecs.get(tool);
   if (!spec) {
     const props = (tool.inputSchema as { properties?: Record<string, Obj> } | undefined)?.properties;
-    spec = props ? Object.entries(props).filter(([, p]) => typeof p?.['x-mcp-header'] === 'string').map(([prop, p]) => ({ prop, header: String(p['x-mcp-header']) })) : NO_PARAMS;
+    spec = props
+      ? Object.entries(props)
+          .filter(([, p]) => typeof p?.['x-mcp-header'] === 'string')
+          .map(([prop, p]) => ({ prop, header: String(p['x-mcp-header']) }))
+      : NO_PARAMS;
     paramSpecs.set(tool, spec);
   }
   return spec;

@@ -32,7 +32,10 @@ const WRONG_KEY = randomBytes(24).toString('hex');
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 const API_TOKEN = 'upstream-bearer-token-0123456789';
 
-type Doc = { paths: Record<string, Record<string, { responses: Record<string, { content?: Record<string, { schema: unknown }> }> }>>; components: { schemas: Record<string, unknown> } };
+type Doc = {
+  paths: Record<string, Record<string, { responses: Record<string, { content?: Record<string, { schema: unknown }> }> }>>;
+  components: { schemas: Record<string, unknown> };
+};
 interface Answer {
   status: number;
   headers: Headers;
@@ -102,7 +105,9 @@ class AdminClient {
 }
 
 function operations(doc: Doc): string[] {
-  return Object.entries(doc.paths).flatMap(([p, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${p}`)).sort();
+  return Object.entries(doc.paths)
+    .flatMap(([p, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${p}`))
+    .sort();
 }
 
 describe('admin API', () => {
@@ -131,13 +136,24 @@ describe('admin API', () => {
           enabled: true,
           host: '127.0.0.1',
           port: 0,
-          keys: [{ name: 'ops-admin', role: 'admin', sha256: sha256(ADMIN_KEY) }, { name: 'dash-viewer', role: 'viewer', sha256: sha256(VIEWER_KEY) }],
+          keys: [
+            { name: 'ops-admin', role: 'admin', sha256: sha256(ADMIN_KEY) },
+            { name: 'dash-viewer', role: 'viewer', sha256: sha256(VIEWER_KEY) },
+          ],
           allowed_commands: [process.execPath],
           // The hello plugin's config is changed below: a third-party plugin's config is privileged.
           allow: { reach: ['hello'] },
         },
         paths: { data: join(dir, 'data'), workspace: join(dir, 'ws') },
-        backends: { api: { type: 'rest', base_url: api.url, auth: { type: 'bearer', token: API_TOKEN }, headers: { 'x-api-key': 'header-secret-0123456789' }, tools: { ping: { method: 'GET', path: '/ping' } } } },
+        backends: {
+          api: {
+            type: 'rest',
+            base_url: api.url,
+            auth: { type: 'bearer', token: API_TOKEN },
+            headers: { 'x-api-key': 'header-secret-0123456789' },
+            tools: { ping: { method: 'GET', path: '/ping' } },
+          },
+        },
         plugins: [{ name: 'hello', module: HELLO, config: { greeting: 'Hi' } }],
       }),
     );
@@ -168,7 +184,10 @@ describe('admin API', () => {
   });
 
   it('auth: none and a wrong key get 401, a viewer reads but may not write (403), an admin writes', async () => {
-    for (const [method, template, params] of [['GET', '/admin/services', {}], ['POST', '/admin/loadbalancer/reset/{name}', { name: 'api' }]] as const) {
+    for (const [method, template, params] of [
+      ['GET', '/admin/services', {}],
+      ['POST', '/admin/loadbalancer/reset/{name}', { name: 'api' }],
+    ] as const) {
       const none = await admin.call(method, template, params, { key: null });
       assert.equal(none.status, 401);
       assert.equal(none.body.error.code, 'MCPEG_ERR_ADMIN_UNAUTHORIZED');
@@ -219,7 +238,10 @@ describe('admin API', () => {
 
   it('services: list, one, health, capabilities, types; 404 for an unknown one', async () => {
     const list = await admin.call('GET', '/admin/services', {}, { key: VIEWER_KEY });
-    assert.deepEqual(list.body.services.map((s: { name: string; type: string; state: string }) => `${s.name}:${s.type}:${s.state}`), ['api:rest:up', 'hello:plugin:up']);
+    assert.deepEqual(
+      list.body.services.map((s: { name: string; type: string; state: string }) => `${s.name}:${s.type}:${s.state}`),
+      ['api:rest:up', 'hello:plugin:up'],
+    );
     const one = await admin.call('GET', '/admin/services/{name}', { name: 'api' });
     assert.equal(one.body.config.auth.token, '[redacted]');
     assert.equal(one.body.config.headers['x-api-key'], '[redacted]');
@@ -231,23 +253,40 @@ describe('admin API', () => {
     assert.ok(caps.body.capabilities.tools);
     assert.equal((await admin.call('GET', '/admin/services/{name}/capabilities', { name: 'nope' })).status, 404);
     const types = await admin.call('GET', '/admin/service-types');
-    assert.deepEqual(types.body.types.map((t: { type: string }) => t.type), ['mcp', 'rest', 'openapi', 'command', 'plugin']);
+    assert.deepEqual(
+      types.body.types.map((t: { type: string }) => t.type),
+      ['mcp', 'rest', 'openapi', 'command', 'plugin'],
+    );
   });
 
   it('registers a backend at runtime: callable through an MCP client, announced with list_changed', async () => {
     const seen = changes;
-    const r = await admin.call('POST', '/admin/services', {}, { body: { name: 'weather', config: { type: 'rest', base_url: api.url, tools: { forecast: { method: 'GET', path: '/forecast' } } } } });
+    const r = await admin.call(
+      'POST',
+      '/admin/services',
+      {},
+      { body: { name: 'weather', config: { type: 'rest', base_url: api.url, tools: { forecast: { method: 'GET', path: '/forecast' } } } } },
+    );
     assert.equal(r.status, 201);
     assert.deepEqual(r.body.result.added, ['weather']);
     assert.equal(r.body.service.state, 'up');
     await waitFor(() => changes > seen, 'tools/list_changed');
     assert.ok((await client.listTools()).tools.some((t) => t.name === 'weather__forecast'));
     assert.deepEqual((await client.callTool({ name: 'weather__forecast', arguments: {} })).structuredContent, { sky: 'clear' });
-    assert.equal((await admin.call('POST', '/admin/services', {}, { body: { name: 'weather', config: { type: 'rest', base_url: api.url, tools: { x: { method: 'GET', path: '/x' } } } } })).status, 409);
+    assert.equal(
+      (await admin.call('POST', '/admin/services', {}, { body: { name: 'weather', config: { type: 'rest', base_url: api.url, tools: { x: { method: 'GET', path: '/x' } } } } }))
+        .status,
+      409,
+    );
   });
 
   it('registers a program only when admin.allowed_commands lists it; a refused one starts nothing', async () => {
-    const ok = await admin.call('POST', '/admin/services', {}, { body: { name: 'runner', config: { type: 'command', tools: { node_version: { command: process.execPath, args: ['--version'] } } } } });
+    const ok = await admin.call(
+      'POST',
+      '/admin/services',
+      {},
+      { body: { name: 'runner', config: { type: 'command', tools: { node_version: { command: process.execPath, args: ['--version'] } } } } },
+    );
     assert.equal(ok.status, 201);
     assert.match(textOf(await client.callTool({ name: 'runner__node_version', arguments: {} })), /^v\d+\./);
 
@@ -271,7 +310,10 @@ describe('admin API', () => {
     const bad = await admin.call('POST', '/admin/services', {}, { body: { name: 'bad', config: { type: 'rest', tools: { x: { method: 'GET', path: '/x' } } } } });
     assert.equal(bad.status, 400);
     assert.equal(bad.body.error.code, 'MCPEG_ERR_CONFIG_INVALID');
-    assert.ok(bad.body.error.data.problems.some((p: string) => p.startsWith('backends.bad.base_url')), JSON.stringify(bad.body));
+    assert.ok(
+      bad.body.error.data.problems.some((p: string) => p.startsWith('backends.bad.base_url')),
+      JSON.stringify(bad.body),
+    );
     assert.equal((await admin.call('POST', '/admin/services', {}, { body: '{"name":', type: 'application/json' })).status, 400);
     assert.equal((await admin.call('POST', '/admin/services', {}, { body: 'name: x', type: 'application/yaml' })).status, 415, 'YAML only where the route takes it');
   });
@@ -285,12 +327,23 @@ describe('admin API', () => {
     assert.ok(!JSON.stringify(view.body).includes(API_TOKEN));
 
     const before = gw.config;
-    const invalid = await admin.call('PUT', '/admin/config', {}, { body: { ...cfg, server: { ...cfg.server, max_sessions: 0 }, backends: { ...cfg.backends, x: { type: 'rest' } } } });
+    const invalid = await admin.call(
+      'PUT',
+      '/admin/config',
+      {},
+      { body: { ...cfg, server: { ...cfg.server, max_sessions: 0 }, backends: { ...cfg.backends, x: { type: 'rest' } } } },
+    );
     assert.equal(invalid.status, 400);
     assert.equal(invalid.body.error.code, 'MCPEG_ERR_CONFIG_INVALID');
     const problems: string[] = invalid.body.error.data.problems;
-    assert.ok(problems.some((p) => p.startsWith('server.max_sessions')), problems.join('\n'));
-    assert.ok(problems.some((p) => p.startsWith('backends.x')), problems.join('\n'));
+    assert.ok(
+      problems.some((p) => p.startsWith('server.max_sessions')),
+      problems.join('\n'),
+    );
+    assert.ok(
+      problems.some((p) => p.startsWith('backends.x')),
+      problems.join('\n'),
+    );
     assert.equal(gw.config, before, 'nothing changed');
     assert.equal((await admin.call('PUT', '/admin/config', {}, { body: 'server: [', type: 'application/yaml' })).status, 400);
     assert.equal((await admin.call('PUT', '/admin/config', {}, { body: 'x', type: 'text/plain' })).status, 415);
@@ -312,13 +365,19 @@ describe('admin API', () => {
     const asYaml = await admin.call('PUT', '/admin/config', {}, { body: stringify({ ...cfg, server: { ...cfg.server, max_sessions: 600 } }), type: 'application/yaml' });
     assert.equal(asYaml.status, 200, JSON.stringify(asYaml.body));
     assert.equal(gw.config.server.max_sessions, 600);
-    assert.ok((await client.listTools()).tools.some((t) => t.name === 'weather__forecast'), 'the runtime-registered backend is in the config and stays');
+    assert.ok(
+      (await client.listTools()).tools.some((t) => t.name === 'weather__forecast'),
+      'the runtime-registered backend is in the config and stays',
+    );
   });
 
   it('plugins: list, one, config (get, put), tools, resources, health, metrics, capabilities', async () => {
     await client.callTool({ name: 'hello__greet', arguments: { name: 'Ada' } });
     const list = await admin.call('GET', '/admin/plugins');
-    assert.deepEqual(list.body.plugins.map((p: { name: string; version: string }) => `${p.name}@${p.version}`), ['hello@1.0.0']);
+    assert.deepEqual(
+      list.body.plugins.map((p: { name: string; version: string }) => `${p.name}@${p.version}`),
+      ['hello@1.0.0'],
+    );
     assert.equal((await admin.call('GET', '/admin/plugins/{name}', { name: 'hello' })).body.module, HELLO);
     assert.equal((await admin.call('GET', '/admin/plugins/{name}', { name: 'api' })).status, 404, 'a backend is not a plugin');
     assert.deepEqual((await admin.call('GET', '/admin/plugins/{name}/config', { name: 'hello' })).body.config, { greeting: 'Hi' });
@@ -326,13 +385,19 @@ describe('admin API', () => {
     const tools = await admin.call('GET', '/admin/plugins/{name}/tools', { name: 'hello' });
     assert.deepEqual(tools.body.tools.map((t: { exposedAs: string }) => t.exposedAs).sort(), ['hello__fail', 'hello__greet']);
     assert.equal((await admin.call('GET', '/admin/plugins/{name}/tools', { name: 'nope' })).status, 404);
-    assert.deepEqual((await admin.call('GET', '/admin/plugins/{name}/resources', { name: 'hello' })).body.resources.map((r: { uri: string }) => r.uri), ['hello://stats']);
+    assert.deepEqual(
+      (await admin.call('GET', '/admin/plugins/{name}/resources', { name: 'hello' })).body.resources.map((r: { uri: string }) => r.uri),
+      ['hello://stats'],
+    );
     assert.equal((await admin.call('GET', '/admin/plugins/{name}/resources', { name: 'nope' })).status, 404);
     assert.match((await admin.call('GET', '/admin/plugins/{name}/health', { name: 'hello' })).body.detail, /greeted 1/);
     assert.equal((await admin.call('GET', '/admin/plugins/{name}/health', { name: 'nope' })).status, 404);
     assert.equal((await admin.call('GET', '/admin/plugin-health')).body.healthy, true);
     const metrics = await admin.call('GET', '/admin/plugins/{name}/metrics', { name: 'hello' });
-    assert.ok(metrics.body.requests.some((r: { method: string; tool: string; count: number }) => r.method === 'tools/call' && r.tool === 'greet' && r.count === 1), JSON.stringify(metrics.body));
+    assert.ok(
+      metrics.body.requests.some((r: { method: string; tool: string; count: number }) => r.method === 'tools/call' && r.tool === 'greet' && r.count === 1),
+      JSON.stringify(metrics.body),
+    );
     assert.equal(metrics.body.duration.count, metrics.body.total);
     assert.equal((await admin.call('GET', '/admin/plugins/{name}/metrics', { name: 'nope' })).status, 404);
     assert.equal((await admin.call('GET', '/admin/plugins/{name}/capabilities', { name: 'hello' })).body.serverInfo.name, 'mcpeg-plugin-hello');
@@ -430,7 +495,6 @@ describe('admin API', () => {
   it('every route of the OpenAPI document was called and checked', () => {
     assert.deepEqual([...admin.covered].sort(), operations(doc));
   });
-
 });
 
 describe('admin API without a config file, and insecure_no_auth', () => {
@@ -452,6 +516,9 @@ describe('admin API without a config file, and insecure_no_auth', () => {
       await served.close();
     }
     // serve() closes the gateway it started when the admin API refuses to start.
-    await assert.rejects(serve(validateConfig({ ...raw, admin: { ...raw.admin, host: '0.0.0.0' } }, 'test'), { logger: createLogger('silent') }), /insecure_no_auth is only honoured on a loopback address/);
+    await assert.rejects(
+      serve(validateConfig({ ...raw, admin: { ...raw.admin, host: '0.0.0.0' } }, 'test'), { logger: createLogger('silent') }),
+      /insecure_no_auth is only honoured on a loopback address/,
+    );
   });
 });

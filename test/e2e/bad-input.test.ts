@@ -21,7 +21,9 @@ describe('bad input', () => {
   before(async () => {
     gw = await startGateway({ server: { max_body_bytes: 4096 }, backends: { everything: everythingStdio() } });
     bystander = await connectClient(gw.url);
-    const init = await post(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } }));
+    const init = await post(
+      JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } }),
+    );
     assert.equal(init.status, 200);
     sessionId = init.headers.get('mcp-session-id')!;
     assert.ok(sessionId);
@@ -85,7 +87,10 @@ describe('bad input', () => {
   });
 
   it('batches are refused outside 2025-03-26', async () => {
-    const res = await inSession([{ jsonrpc: '2.0', id: 1, method: 'ping' }, { jsonrpc: '2.0', id: 2, method: 'ping' }]);
+    const res = await inSession([
+      { jsonrpc: '2.0', id: 1, method: 'ping' },
+      { jsonrpc: '2.0', id: 2, method: 'ping' },
+    ]);
     assert.equal(res.status, 400);
     assert.match((await rpcError(res)).message, /batch/);
   });

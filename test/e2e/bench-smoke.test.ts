@@ -16,7 +16,8 @@ it('npm run bench --quick --no-peers runs every MCpeg scenario and writes the re
   const out = join(mkdtempSync(join(tmpdir(), 'mcpeg-bench-')), 'benchmarks.md');
   const { code, output } = await new Promise<{ code: number; output: string }>((resolve) => {
     execFile(process.execPath, [RUN, '--quick', '--no-peers', '--out', out], { timeout: 240_000, maxBuffer: 32 * 1024 * 1024 }, (err, stdout, stderr) =>
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, output: `${stdout}\n${stderr}` }));
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, output: `${stdout}\n${stderr}` }),
+    );
   });
   assert.equal(code, 0, output);
   const md = readFileSync(out, 'utf8');

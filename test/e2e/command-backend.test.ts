@@ -69,7 +69,7 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 type Result = Awaited<ReturnType<Client['callTool']>>;
 type Report = { argv: string[]; stdin: string; env: Record<string, string>; cwd: string };
 
-const errorCode = (r: Result) => ((r._meta as Record<string, { code?: string }> | undefined)?.['mcpeg/error'])?.code;
+const errorCode = (r: Result) => (r._meta as Record<string, { code?: string }> | undefined)?.['mcpeg/error']?.code;
 const errorMeta = (r: Result) => (r._meta as Record<string, Record<string, unknown>> | undefined)?.['mcpeg/error'] ?? {};
 const obj = (properties: Record<string, unknown>, required: string[] = []) => ({ type: 'object', properties, required });
 const str = { type: 'string' };
@@ -91,7 +91,12 @@ function isAlive(pid: number): boolean {
 }
 
 const DEFAULT_ENV_ALLOW = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TZ', 'TMPDIR'];
-const meetTool = { command: NODE, args: [MEET, '{dir}', '{n}', '{wait}'], output: 'json', input_schema: obj({ dir: str, n: { type: 'integer' }, wait: { type: 'integer' } }, ['dir', 'n', 'wait']) };
+const meetTool = {
+  command: NODE,
+  args: [MEET, '{dir}', '{n}', '{wait}'],
+  output: 'json',
+  input_schema: obj({ dir: str, n: { type: 'integer' }, wait: { type: 'integer' } }, ['dir', 'n', 'wait']),
+};
 const reportTool = (extra: Record<string, unknown> = {}) => ({ command: NODE, args: [REPORT], output: 'json', ...extra });
 
 describe('command backend through the gateway', () => {
@@ -161,7 +166,11 @@ describe('command backend through the gateway', () => {
   after(async () => {
     await client?.close();
     await gw?.close();
-    for (const [k, v] of [['CMD_E2E_SECRET', saved.secret], ['CMD_E2E_ALLOWED', saved.allowed], ['CMD_E2E_UNSET', saved.unset]] as const) {
+    for (const [k, v] of [
+      ['CMD_E2E_SECRET', saved.secret],
+      ['CMD_E2E_ALLOWED', saved.allowed],
+      ['CMD_E2E_UNSET', saved.unset],
+    ] as const) {
       if (v === undefined) delete process.env[k];
       else process.env[k] = v;
     }
@@ -177,7 +186,8 @@ describe('command backend through the gateway', () => {
   it('lists the tools namespaced, with their schemas', async () => {
     const { tools } = await client.listTools();
     const names = tools.map((t) => t.name);
-    for (const n of ['cmd__argv', 'cmd__tree', 'secure__env', 'small__big', 'serial__meet', 'parallel__meet', 'bcwd__where']) assert.ok(names.includes(n), `${n} in ${names.join(', ')}`);
+    for (const n of ['cmd__argv', 'cmd__tree', 'secure__env', 'small__big', 'serial__meet', 'parallel__meet', 'bcwd__where'])
+      assert.ok(names.includes(n), `${n} in ${names.join(', ')}`);
     const typed = tools.find((t) => t.name === 'cmd__typed')!;
     assert.deepEqual(typed.outputSchema, obj({ n: { type: 'number' } }, ['n']));
     assert.deepEqual(typed.inputSchema.required, ['text']);
@@ -234,7 +244,7 @@ describe('command backend through the gateway', () => {
       assert.equal(env.CMD_E2E_SECRET, undefined);
     });
 
-    it('the tool env does not leak into the backend\'s other tools', async () => {
+    it("the tool env does not leak into the backend's other tools", async () => {
       const { env } = await report('cmd__nostdin');
       assert.equal(env.FROM_TOOL, undefined);
       assert.equal(env.FROM_BACKEND, 'b');
@@ -269,7 +279,7 @@ describe('command backend through the gateway', () => {
   });
 
   describe('results', () => {
-    it('text output is the program\'s stdout, exactly, with process data in _meta', async () => {
+    it("text output is the program's stdout, exactly, with process data in _meta", async () => {
       const r = await call('cmd__text', { text: '  two\nlines  ' });
       assert.equal(r.isError, undefined);
       assert.equal(textOf(r), '  two\nlines  ');
@@ -356,7 +366,10 @@ describe('command backend through the gateway', () => {
       assert.ok(existsSync(pidfile), 'the script wrote its pids');
       const pids = readFileSync(pidfile, 'utf8').trim().split(/\s+/).map(Number);
       assert.equal(pids.length, 2);
-      assert.ok(pids.every((p) => Number.isInteger(p) && p > 1), `pids ${pids.join(' ')}`);
+      assert.ok(
+        pids.every((p) => Number.isInteger(p) && p > 1),
+        `pids ${pids.join(' ')}`,
+      );
       await waitFor(() => pids.every((p) => !isAlive(p)), `pids ${pids.join(', ')} to be gone`, 3000, 25);
     });
   });
@@ -389,7 +402,15 @@ describe('command backend through the gateway', () => {
 
     /** The largest number of runs in progress at one time, from their own clocks. */
     const maxOverlap = (ms: Meeting[]) => {
-      const ev = ms.flatMap((m) => [[m.start, 1], [m.end, -1]] as const).sort((x, y) => x[0] - y[0] || x[1] - y[1]);
+      const ev = ms
+        .flatMap(
+          (m) =>
+            [
+              [m.start, 1],
+              [m.end, -1],
+            ] as const,
+        )
+        .sort((x, y) => x[0] - y[0] || x[1] - y[1]);
       let cur = 0;
       let max = 0;
       for (const [, d] of ev) max = Math.max(max, (cur += d));

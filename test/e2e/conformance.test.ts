@@ -44,7 +44,10 @@ describe('conformance suite through the gateway', () => {
     assert.equal(code, 0, out);
     assert.equal(total[2], '0', out);
     for (const s of ['server-stateless', 'caching', 'http-header-validation', 'input-required-result-basic-sampling', 'input-required-result-tampered-state']) {
-      assert.ok(scenarios.some((l) => l.startsWith(`✓ ${s}:`)), `${s} ran and passed:\n${out}`);
+      assert.ok(
+        scenarios.some((l) => l.startsWith(`✓ ${s}:`)),
+        `${s} ran and passed:\n${out}`,
+      );
     }
     assert.ok(scenarios.length >= 40, `expected the 40 scenarios of the 2026-07-28 wire, saw ${scenarios.length}`);
   });
@@ -58,6 +61,9 @@ describe('conformance suite through the gateway', () => {
     assert.equal(code, 0, out);
     assert.equal(total[2], '0', out);
     assert.ok(scenarios.length >= 30, `expected the 30 active scenarios, saw ${scenarios.length}`);
-    assert.ok(scenarios.every((l) => l.startsWith('✓')), out);
+    assert.ok(
+      scenarios.every((l) => l.startsWith('✓')),
+      out,
+    );
   });
 });

@@ -107,7 +107,10 @@ describe('a daemon through the CLI: start, status, reload, log-rotate, restart, 
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
     assert.equal(Number(stat[3]), pid, 'session leader');
     client = await connectClient(url);
-    assert.deepEqual((await client.listTools()).tools.map((t) => t.name), ['api__a']);
+    assert.deepEqual(
+      (await client.listTools()).tools.map((t) => t.name),
+      ['api__a'],
+    );
   });
 
   it('a second start with the same pid file is refused, naming the running one', async () => {
@@ -291,7 +294,16 @@ describe('SIGTERM during a slow tool call', () => {
     const t0 = Date.now();
     const terminated = g.term();
     // New connections are refused while the call is still in flight.
-    await waitFor(() => fetch(`${base}/health/live`).then(() => false, () => true), 'new connections to be refused', 5000, 20);
+    await waitFor(
+      () =>
+        fetch(`${base}/health/live`).then(
+          () => false,
+          () => true,
+        ),
+      'new connections to be refused',
+      5000,
+      20,
+    );
     assert.equal(finished, false, 'refused while the slow call was still in flight');
     assert.deepEqual((await slow).structuredContent, { done: true }, 'the in-flight call completed');
     assert.equal(await g.exit(), 0);

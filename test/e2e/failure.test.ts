@@ -43,7 +43,11 @@ describe('a backend dies mid-session', () => {
     const { tools } = await client.listTools();
     assert.ok(!tools.some((t) => t.name.startsWith('broken__')));
     assert.equal(textOf(await client.callTool({ name: 'steady__echo', arguments: { message: 'fine' } })), 'Echo: fine');
-    const perBackend = await fetch(`${gw.base}/servers/broken/mcp`, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } } }) });
+    const perBackend = await fetch(`${gw.base}/servers/broken/mcp`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } } }),
+    });
     assert.equal(perBackend.status, 200, 'its endpoint still answers; it offers nothing until it is up');
   });
 
@@ -68,7 +72,10 @@ describe('a backend dies mid-session', () => {
     await waitFor(async () => (await client.listTools()).tools.some((t) => t.name === 'local__echo'), 'local tools back in the catalog', 15_000);
     assert.equal(textOf(await client.callTool({ name: 'local__echo', arguments: { message: 'back' } })), 'Echo: back');
     const after = gw.gw.registry.backend('local')!.pids();
-    assert.ok(after.every((p) => !pids.includes(p)), 'restarted with new processes');
+    assert.ok(
+      after.every((p) => !pids.includes(p)),
+      'restarted with new processes',
+    );
   });
 
   it('fails calls to a dead HTTP backend fast with an error naming it, and drops its tools', async () => {

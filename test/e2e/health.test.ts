@@ -39,11 +39,13 @@ describe('health endpoints', () => {
     }
   });
 
-  it('a REST backend with health_check.path reports the API\'s own health in /health', async () => {
+  it("a REST backend with health_check.path reports the API's own health in /health", async () => {
     const api = await startRecorder();
     let healthy = true;
     api.route('GET', '/healthz', () => ({ status: healthy ? 200 : 503, body: { ok: healthy } }));
-    const gw = await startGateway({ backends: { api: { type: 'rest', base_url: api.url, health_check: { path: '/healthz', interval: '100ms', unhealthy_threshold: 1 }, tools: { t: restTool } } } });
+    const gw = await startGateway({
+      backends: { api: { type: 'rest', base_url: api.url, health_check: { path: '/healthz', interval: '100ms', unhealthy_threshold: 1 }, tools: { t: restTool } } },
+    });
     try {
       const state = async () => ((await (await fetch(`${gw.base}/health`)).json()) as { backends: Array<{ healthy?: boolean; detail?: string }> }).backends[0];
       assert.equal((await state()).healthy, true);
@@ -60,7 +62,10 @@ describe('health endpoints', () => {
   it('draining refuses new sessions and requests, and lets the in-flight call finish', async () => {
     const api = await startRecorder();
     api.route('GET', '/slow', { body: { done: true }, delayMs: 600 });
-    const gw = await startGateway({ server: { shutdown_timeout: '5s' }, backends: { api: { type: 'rest', base_url: api.url, tools: { slow: { method: 'GET', path: '/slow' } } } } });
+    const gw = await startGateway({
+      server: { shutdown_timeout: '5s' },
+      backends: { api: { type: 'rest', base_url: api.url, tools: { slow: { method: 'GET', path: '/slow' } } } },
+    });
     const c = await connectClient(gw.url);
     const slow = c.callTool({ name: 'api__slow', arguments: {} });
     await waitFor(() => api.all('/slow').length > 0, 'the slow call to reach the API');

@@ -24,7 +24,10 @@ describe('hot reload through gateway.reload()', () => {
   let gw: Awaited<ReturnType<typeof startGateway>>;
   let client: Client;
   let changes = 0;
-  const base = () => ({ paths: { data: join(dir, 'data'), workspace: join(dir, 'ws') }, backends: { api: { type: 'rest', base_url: api.url, tools: { ping: { method: 'GET', path: '/ping' } } } } });
+  const base = () => ({
+    paths: { data: join(dir, 'data'), workspace: join(dir, 'ws') },
+    backends: { api: { type: 'rest', base_url: api.url, tools: { ping: { method: 'GET', path: '/ping' } } } },
+  });
 
   before(async () => {
     api = await startRecorder();
@@ -33,7 +36,7 @@ describe('hot reload through gateway.reload()', () => {
     client = await connectClient(gw.url);
     client.setNotificationHandler(ToolListChangedNotificationSchema, () => void changes++);
     // list_changed travels on the client's GET stream, which the SDK opens after initialize.
-    await waitFor(() => [...gw.gw.sessions.sessions()].some((s) => s.outbound?.isOpen()), 'the client\'s GET stream');
+    await waitFor(() => [...gw.gw.sessions.sessions()].some((s) => s.outbound?.isOpen()), "the client's GET stream");
   });
   after(async () => {
     await client?.close();
@@ -56,7 +59,22 @@ describe('hot reload through gateway.reload()', () => {
 
   it('refuses a change that cannot be built and keeps serving the old snapshot', async () => {
     const before = gw.gw.config;
-    await assert.rejects(gw.gw.reload(validateConfig({ ...base(), server: { host: '127.0.0.1', port: 0 }, plugins: [{ name: 'hello', module: HELLO }, { name: 'broken', module: join(dir, 'missing.mjs') }] }, 'test')), /cannot load module/);
+    await assert.rejects(
+      gw.gw.reload(
+        validateConfig(
+          {
+            ...base(),
+            server: { host: '127.0.0.1', port: 0 },
+            plugins: [
+              { name: 'hello', module: HELLO },
+              { name: 'broken', module: join(dir, 'missing.mjs') },
+            ],
+          },
+          'test',
+        ),
+      ),
+      /cannot load module/,
+    );
     assert.equal(gw.gw.config, before, 'the snapshot is unchanged');
     assert.ok((await client.listTools()).tools.some((t) => t.name === 'hello__greet'));
     assert.throws(() => parseConfigText('backends:\n  x:\n    type: rest\n', 'bad.yaml'), /backends\.x\.base_url/);
@@ -79,7 +97,8 @@ describe('SIGHUP', () => {
     api.route('GET', '/b', { body: { b: 2 } });
     const port = await freePort();
     const file = join(dir, 'gw.yaml');
-    const yaml = (tools: string) => `server: {port: ${port}}\npaths: {data: ./d, workspace: ./w}\nbackends:\n  api:\n    type: rest\n    base_url: ${api.url}\n    tools:\n${tools}`;
+    const yaml = (tools: string) =>
+      `server: {port: ${port}}\npaths: {data: ./d, workspace: ./w}\nbackends:\n  api:\n    type: rest\n    base_url: ${api.url}\n    tools:\n${tools}`;
     writeFileSync(file, yaml('      a: {method: GET, path: /a}\n'));
     const child = spawn(process.execPath, [CLI, 'gateway', '--config', file], { stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';

@@ -78,9 +78,11 @@ function req(url: string, opts: { method?: string; headers?: Record<string, stri
   });
 }
 
-const json = (r: Reply) => JSON.parse(r.body.toString('utf8')) as { error?: { code: number; message: string; data: { mcpegCode: string; requestId?: string } }; result?: Record<string, unknown> };
+const json = (r: Reply) =>
+  JSON.parse(r.body.toString('utf8')) as { error?: { code: number; message: string; data: { mcpegCode: string; requestId?: string } }; result?: Record<string, unknown> };
 const ping = (id = 1) => JSON.stringify({ jsonrpc: '2.0', id, method: 'ping' });
-const postMcp = (url: string, extra: Record<string, string> = {}, localAddress?: string) => req(url, { method: 'POST', headers: { ...MCP_HEADERS, ...extra }, body: ping(), localAddress });
+const postMcp = (url: string, extra: Record<string, string> = {}, localAddress?: string) =>
+  req(url, { method: 'POST', headers: { ...MCP_HEADERS, ...extra }, body: ping(), localAddress });
 
 /** The next SSE event, or a failure if it does not come within `ms` (it must not wait for later events). */
 async function nextEvent(events: AsyncGenerator<SseEvent>, ms = 5000): Promise<SseEvent> {
@@ -132,7 +134,11 @@ describe('rate limits at the edge (gateway scope, key ip)', () => {
       seen.push([r.headers['ratelimit-remaining'], r.headers['ratelimit-reset']]);
     }
     // Reset: until the bucket is full again, at 0.001 token/s: 1000 s per token spent.
-    assert.deepEqual(seen, [['2', '1000'], ['1', '2000'], ['0', '3000']]);
+    assert.deepEqual(seen, [
+      ['2', '1000'],
+      ['1', '2000'],
+      ['0', '3000'],
+    ]);
     const refused = await postMcp(gw.url);
     assert.equal(refused.status, 429);
     assert.equal(refused.headers['retry-after'], '1000');
@@ -218,10 +224,18 @@ describe('one gateway with a plugin: SSE, compression, CORS, load shedding', () 
     releaseAll();
     await gw?.close();
   });
-  const callWait = (id: number) => s.post({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'slow__wait', arguments: {}, _meta: { progressToken: `p${id}` } } }, { headers: { ...s.headers, 'accept-encoding': 'br, gzip' } });
+  const callWait = (id: number) =>
+    s.post(
+      { jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'slow__wait', arguments: {}, _meta: { progressToken: `p${id}` } } },
+      { headers: { ...s.headers, 'accept-encoding': 'br, gzip' } },
+    );
 
   it('compresses a large JSON answer with brotli when offered, and it decodes to valid JSON-RPC', async () => {
-    const r = await req(gw.url, { method: 'POST', headers: { ...s.headers, 'accept-encoding': 'gzip, br' }, body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/list' }) });
+    const r = await req(gw.url, {
+      method: 'POST',
+      headers: { ...s.headers, 'accept-encoding': 'gzip, br' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/list' }),
+    });
     assert.equal(r.status, 200);
     assert.equal(r.headers['content-encoding'], 'br');
     assert.match(String(r.headers.vary), /Accept-Encoding/);
@@ -235,7 +249,8 @@ describe('one gateway with a plugin: SSE, compression, CORS, load shedding', () 
   });
 
   it('uses gzip when brotli is refused (q=0), and nothing without Accept-Encoding', async () => {
-    const list = (ae?: string) => req(gw.url, { method: 'POST', headers: { ...s.headers, ...(ae ? { 'accept-encoding': ae } : {}) }, body: JSON.stringify({ jsonrpc: '2.0', id: 3, method: 'tools/list' }) });
+    const list = (ae?: string) =>
+      req(gw.url, { method: 'POST', headers: { ...s.headers, ...(ae ? { 'accept-encoding': ae } : {}) }, body: JSON.stringify({ jsonrpc: '2.0', id: 3, method: 'tools/list' }) });
     const gz = await list('br;q=0, gzip;q=0.5');
     assert.equal(gz.headers['content-encoding'], 'gzip');
     assert.equal((JSON.parse(gunzipSync(gz.body).toString()) as { result: { tools: unknown[] } }).result.tools.length, 151);
@@ -278,7 +293,10 @@ describe('one gateway with a plugin: SSE, compression, CORS, load shedding', () 
   });
 
   it('CORS preflight from an allowed origin: 204 with the allowed methods, headers and max age', async () => {
-    const r = await req(gw.url, { method: 'OPTIONS', headers: { origin: 'https://app.example.com', 'access-control-request-method': 'POST', 'access-control-request-headers': 'Content-Type, Mcp-Session-Id' } });
+    const r = await req(gw.url, {
+      method: 'OPTIONS',
+      headers: { origin: 'https://app.example.com', 'access-control-request-method': 'POST', 'access-control-request-headers': 'Content-Type, Mcp-Session-Id' },
+    });
     assert.equal(r.status, 204);
     assert.equal(r.headers['access-control-allow-origin'], 'https://app.example.com');
     assert.match(String(r.headers.vary), /Origin/);
@@ -289,7 +307,10 @@ describe('one gateway with a plugin: SSE, compression, CORS, load shedding', () 
   });
 
   it('a preflight asking for a header not allowed gets the configured list, not an echo', async () => {
-    const r = await req(gw.url, { method: 'OPTIONS', headers: { origin: 'https://app.example.com', 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type, x-evil' } });
+    const r = await req(gw.url, {
+      method: 'OPTIONS',
+      headers: { origin: 'https://app.example.com', 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type, x-evil' },
+    });
     assert.equal(r.status, 204);
     const allowed = String(r.headers['access-control-allow-headers']);
     assert.doesNotMatch(allowed, /x-evil/);
@@ -341,7 +362,11 @@ describe('one gateway with a plugin: SSE, compression, CORS, load shedding', () 
 describe('CORS disabled, larger header limit, short headers timeout', () => {
   let gw: Started;
   before(async () => {
-    gw = await startGateway({ plugins: [], backends: {}, server: { allowed_origins: ['https://app.example.com'], cors: { enabled: false }, max_header_bytes: 32_768, headers_timeout: '1s' } });
+    gw = await startGateway({
+      plugins: [],
+      backends: {},
+      server: { allowed_origins: ['https://app.example.com'], cors: { enabled: false }, max_header_bytes: 32_768, headers_timeout: '1s' },
+    });
   });
   after(() => gw?.close());
 
@@ -440,11 +465,13 @@ describe('compose', () => {
   const ctx = {} as HttpContext;
   it('runs middleware in order, around next()', async () => {
     const order: string[] = [];
-    const mw = (name: string): Middleware => async (_c, next) => {
-      order.push(`${name}>`);
-      await next();
-      order.push(`<${name}`);
-    };
+    const mw =
+      (name: string): Middleware =>
+      async (_c, next) => {
+        order.push(`${name}>`);
+        await next();
+        order.push(`<${name}`);
+      };
     await compose([mw('a'), mw('b')])(ctx);
     assert.deepEqual(order, ['a>', 'b>', '<b', '<a']);
   });
@@ -467,7 +494,15 @@ describe('compose', () => {
   });
 
   it('refuses next() called twice', async () => {
-    await assert.rejects(compose([async (_c, next) => { await next(); await next(); }])(ctx), /more than once/);
+    await assert.rejects(
+      compose([
+        async (_c, next) => {
+          await next();
+          await next();
+        },
+      ])(ctx),
+      /more than once/,
+    );
   });
 });
 
@@ -551,7 +586,10 @@ describe('access log', () => {
       assert.equal((await req(quiet.url.replace(/\/mcp$/, '/health/live'))).status, 200);
       await postMcp(quiet.url);
       await new Promise((r) => setTimeout(r, 200));
-      assert.ok(quiet.lines.some((l) => l.msg === 'mcpeg listening'), 'the logger does capture');
+      assert.ok(
+        quiet.lines.some((l) => l.msg === 'mcpeg listening'),
+        'the logger does capture',
+      );
       assert.equal(quiet.lines.filter((l) => l.msg === 'http request').length, 0);
     } finally {
       await quiet.close();

@@ -42,17 +42,31 @@ describe('metrics and logs after real traffic', () => {
     api.route('GET', '/ok', { body: { ok: true } });
     const closed = await freePort();
     process.env.OBS_TEST_TOKEN = SECRET;
-    const config = validateConfig({
-      server: { host: '127.0.0.1', port: 0 },
-      logging: { level: 'debug' },
-      secrets: ['OBS_TEST_TOKEN'],
-      plugins: [{ name: 'hello', module: HELLO }],
-      backends: {
-        api: { type: 'rest', base_url: api.url, auth: { type: 'bearer', token_env: 'OBS_TEST_TOKEN' }, tools: { ok: { method: 'GET', path: '/ok' } } },
-        down: { type: 'rest', base_url: `http://127.0.0.1:${closed}`, auth: { type: 'api_key', in: 'query', name: 'key', value: SECRET }, retries: { attempts: 0 }, tools: { call: { method: 'GET', path: '/x/{id}', input_schema: { type: 'object', properties: { id: { type: 'string' } }, required: ['id'] } } } },
+    const config = validateConfig(
+      {
+        server: { host: '127.0.0.1', port: 0 },
+        logging: { level: 'debug' },
+        secrets: ['OBS_TEST_TOKEN'],
+        plugins: [{ name: 'hello', module: HELLO }],
+        backends: {
+          api: { type: 'rest', base_url: api.url, auth: { type: 'bearer', token_env: 'OBS_TEST_TOKEN' }, tools: { ok: { method: 'GET', path: '/ok' } } },
+          down: {
+            type: 'rest',
+            base_url: `http://127.0.0.1:${closed}`,
+            auth: { type: 'api_key', in: 'query', name: 'key', value: SECRET },
+            retries: { attempts: 0 },
+            tools: { call: { method: 'GET', path: '/x/{id}', input_schema: { type: 'object', properties: { id: { type: 'string' } }, required: ['id'] } } },
+          },
+        },
       },
-    }, 'test');
-    const sink = new Writable({ write(chunk, _enc, cb) { lines.push(...String(chunk).split('\n').filter(Boolean)); cb(); } });
+      'test',
+    );
+    const sink = new Writable({
+      write(chunk, _enc, cb) {
+        lines.push(...String(chunk).split('\n').filter(Boolean));
+        cb();
+      },
+    });
     gw = createGateway(config, { logger: createLogger('debug', sink, { secrets: configSecrets(config) }) });
     const { url } = await gw.listen();
     base = url.replace(/\/mcp$/, '');
@@ -107,11 +121,15 @@ describe('metrics and logs after real traffic', () => {
     assert.match(String(line.reqId), /^[0-9a-f-]{36}$/, 'the HTTP request id');
   });
 
-  it('a client\'s W3C traceparent continues to HTTP backends: same trace id, the gateway\'s own parent id', async () => {
+  it("a client's W3C traceparent continues to HTTP backends: same trace id, the gateway's own parent id", async () => {
     const sid = (client.transport as { sessionId?: string }).sessionId!;
     const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
     const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25', traceparent };
-    const res = await fetch(`${base}/mcp`, { method: 'POST', headers, body: JSON.stringify({ jsonrpc: '2.0', id: 99, method: 'tools/call', params: { name: 'api__ok', arguments: {} } }) });
+    const res = await fetch(`${base}/mcp`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ jsonrpc: '2.0', id: 99, method: 'tools/call', params: { name: 'api__ok', arguments: {} } }),
+    });
     assert.equal(res.status, 200);
     await res.text();
     const sent = String(api.last('/ok')?.headers.traceparent);
@@ -125,12 +143,20 @@ describe('metrics and logs after real traffic', () => {
   it('no configured secret appears in any log line', () => {
     assert.ok(lines.length > 10, 'the run logged');
     for (const l of lines) assert.ok(!l.includes(SECRET), `secret in: ${l.slice(0, 200)}`);
-    assert.ok(api.all('/ok').every((r) => r.headers.authorization === `Bearer ${SECRET}`), 'the secret did reach the API');
+    assert.ok(
+      api.all('/ok').every((r) => r.headers.authorization === `Bearer ${SECRET}`),
+      'the secret did reach the API',
+    );
   });
 
   it('the logger scrubs configured secrets wherever they appear in a line', () => {
     const out: string[] = [];
-    const sink = new Writable({ write(chunk, _enc, cb) { out.push(String(chunk)); cb(); } });
+    const sink = new Writable({
+      write(chunk, _enc, cb) {
+        out.push(String(chunk));
+        cb();
+      },
+    });
     const log = createLogger('info', sink, { secrets: [SECRET] });
     log.info({ url: `http://x/?key=${SECRET}`, nested: { note: `Bearer ${SECRET}` } }, `failed with ${SECRET}`);
     assert.equal(out.length, 1);

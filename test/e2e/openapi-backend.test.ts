@@ -63,7 +63,13 @@ function sample(prop: Schema, root: Schema, key: string): unknown {
   if (Array.isArray(resolved.enum)) candidates.push(resolved.enum[0]);
   if (resolved.const !== undefined) candidates.push(resolved.const);
   const type = Array.isArray(resolved.type) ? resolved.type[0] : resolved.type;
-  const fmt: Record<string, string> = { uuid: '3fa85f64-5717-4562-b3fc-2c963f66afa6', 'date-time': '2024-02-01T09:00:00Z', date: '2024-02-01', email: 'a@example.com', uri: 'https://example.com/x' };
+  const fmt: Record<string, string> = {
+    uuid: '3fa85f64-5717-4562-b3fc-2c963f66afa6',
+    'date-time': '2024-02-01T09:00:00Z',
+    date: '2024-02-01',
+    email: 'a@example.com',
+    uri: 'https://example.com/x',
+  };
   if (typeof resolved.format === 'string' && fmt[resolved.format]) candidates.push(fmt[resolved.format]);
   if (type === 'integer' || type === 'number') candidates.push(typeof resolved.minimum === 'number' ? resolved.minimum : 7);
   if (type === 'boolean') candidates.push(true);
@@ -72,12 +78,24 @@ function sample(prop: Schema, root: Schema, key: string): unknown {
     const props = (resolved.properties ?? {}) as Record<string, Schema>;
     candidates.push(Object.fromEntries(((resolved.required ?? []) as string[]).map((k) => [k, sample(props[k] ?? {}, root, k)])));
   }
-  candidates.push(`v-${key}`.replace(/[^a-zA-Z0-9-]/g, ''), 'me', 'abc', 'v1', '1.0', 'a', 'x y/z', '0123456789abcdef01234567', 'petstore.json', 'stable', '/branches/stable/categories/guides/intro');
+  candidates.push(
+    `v-${key}`.replace(/[^a-zA-Z0-9-]/g, ''),
+    'me',
+    'abc',
+    'v1',
+    '1.0',
+    'a',
+    'x y/z',
+    '0123456789abcdef01234567',
+    'petstore.json',
+    'stable',
+    '/branches/stable/categories/guides/intro',
+  );
   return candidates.find((c) => c !== undefined && check(c));
 }
 
 function resolve(s: Schema, root: Schema): Schema {
-  if (typeof s.$ref === 'string') return resolve(((root.$defs as Record<string, Schema>)[s.$ref.slice(8)] ?? {}), root);
+  if (typeof s.$ref === 'string') return resolve((root.$defs as Record<string, Schema>)[s.$ref.slice(8)] ?? {}, root);
   if (Array.isArray(s.allOf)) return Object.assign({}, ...s.allOf.map((x: Schema) => resolve(x, root)), { ...s, allOf: undefined });
   return s;
 }
@@ -92,7 +110,13 @@ describe('OpenAPI documents become tools that reach the API as documented', () =
     api = await startRecorder();
     api.route('*', /.*/, { body: {} });
     const common = { base_url: api.url, output_schemas: false };
-    gw = await startGateway({ backends: { stapi: { type: 'openapi', spec: DOCS.stapi, ...common }, readme: { type: 'openapi', spec: DOCS.readme, ...common }, train: { type: 'openapi', spec: DOCS.train, ...common } } });
+    gw = await startGateway({
+      backends: {
+        stapi: { type: 'openapi', spec: DOCS.stapi, ...common },
+        readme: { type: 'openapi', spec: DOCS.readme, ...common },
+        train: { type: 'openapi', spec: DOCS.train, ...common },
+      },
+    });
     client = await connectClient(gw.url);
     tools = (await client.listTools()).tools;
   });
@@ -191,9 +215,12 @@ describe('structured output from an OpenAPI tool', () => {
     await api?.close();
   });
 
-  it('include by tag keeps only that tag\'s operations', async () => {
+  it("include by tag keeps only that tag's operations", async () => {
     const { tools } = await client.listTools();
-    assert.deepEqual(tools.map((t) => t.name), ['train__get-stations']);
+    assert.deepEqual(
+      tools.map((t) => t.name),
+      ['train__get-stations'],
+    );
   });
 
   it('a conforming JSON answer is structuredContent (validated by the SDK client against the output schema)', async () => {
@@ -253,7 +280,10 @@ describe('spec given as a URL', () => {
       assert.ok(!r.isError, textOf(r));
       assert.deepEqual(r.structuredContent, { id: 'b-1' });
       assert.equal(api.last()?.path, '/api/v2/bookings/1725ff48-ab45-4bb5-9d02-88745177dedb');
-      await assert.rejects(client.callTool({ name: 'train__get-booking', arguments: { bookingId: 'b-1' } }), (e: Error & { code?: number }) => e.code === -32602 && /^MCP error -32602: Invalid arguments for get-booking: bookingId: must match format "uuid"$/.test(e.message));
+      await assert.rejects(
+        client.callTool({ name: 'train__get-booking', arguments: { bookingId: 'b-1' } }),
+        (e: Error & { code?: number }) => e.code === -32602 && /^MCP error -32602: Invalid arguments for get-booking: bookingId: must match format "uuid"$/.test(e.message),
+      );
       await client.close();
     } finally {
       await gw.close();
@@ -355,7 +385,11 @@ describe('remote refs', () => {
     const api = await startRecorder();
     api.route('*', /.*/, { body: { id: 'u1', name: 'Ada' } });
     writeFileSync(join(dir, 'user.json'), JSON.stringify({ type: 'object', properties: { id: { type: 'string' }, name: { type: 'string' } }, required: ['id', 'name'] }));
-    const doc = { openapi: '3.1.0', info: { title: 'refs', version: '1' }, paths: { '/me': { get: { operationId: 'me', responses: { 200: { description: 'ok', content: { 'application/json': { schema: { $ref: './user.json' } } } } } } } } };
+    const doc = {
+      openapi: '3.1.0',
+      info: { title: 'refs', version: '1' },
+      paths: { '/me': { get: { operationId: 'me', responses: { 200: { description: 'ok', content: { 'application/json': { schema: { $ref: './user.json' } } } } } } } },
+    };
     const spec = join(dir, 'refs.json');
     writeFileSync(spec, JSON.stringify(doc));
     const off = await startGateway({ backends: { refs: { type: 'openapi', spec, base_url: api.url, restart: { max_attempts: 1 } } } });

@@ -22,7 +22,7 @@ import { after, describe, it, type TestContext } from 'node:test';
 import { Ajv } from 'ajv';
 import { parse as parseYaml, parseAllDocuments } from 'yaml';
 import { loadConfig } from '../../src/config/load.js';
-import { connectClient, freePort, } from '../helpers/gateway.js';
+import { connectClient, freePort } from '../helpers/gateway.js';
 
 /** The compiled tree this test runs from (dist/, or a build with --outDir elsewhere). */
 const DIST = fileURLToPath(new URL('../../', import.meta.url));
@@ -55,7 +55,8 @@ after(() => {
 function sh(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeout?: number } = {}): SpawnSyncReturns<string> {
   return spawnSync(cmd, args, { encoding: 'utf8', timeout: opts.timeout ?? 60_000, cwd: opts.cwd, env: opts.env ?? process.env });
 }
-const out = (r: SpawnSyncReturns<string>) => `exit ${r.status}${r.signal ? ` (${r.signal})` : ''}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}${r.error ? `\n--- error ${r.error.message}` : ''}`;
+const out = (r: SpawnSyncReturns<string>) =>
+  `exit ${r.status}${r.signal ? ` (${r.signal})` : ''}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}${r.error ? `\n--- error ${r.error.message}` : ''}`;
 const have = (cmd: string) => sh('sh', ['-c', `command -v ${cmd}`]).status === 0;
 
 /**
@@ -146,7 +147,17 @@ describe('systemd unit', () => {
     assert.deepEqual(svc('KillMode'), ['mixed']);
     assert.deepEqual(svc('Restart'), ['on-failure']);
     assert.deepEqual(svc('RestartPreventExitStatus'), ['2 3']);
-    for (const [k, v] of Object.entries({ NoNewPrivileges: 'yes', ProtectSystem: 'strict', ProtectHome: 'yes', PrivateTmp: 'yes', PrivateDevices: 'yes', StateDirectory: 'mcpeg', LogsDirectory: 'mcpeg', CapabilityBoundingSet: '', RestrictAddressFamilies: 'AF_INET AF_INET6 AF_UNIX' })) {
+    for (const [k, v] of Object.entries({
+      NoNewPrivileges: 'yes',
+      ProtectSystem: 'strict',
+      ProtectHome: 'yes',
+      PrivateTmp: 'yes',
+      PrivateDevices: 'yes',
+      StateDirectory: 'mcpeg',
+      LogsDirectory: 'mcpeg',
+      CapabilityBoundingSet: '',
+      RestrictAddressFamilies: 'AF_INET AF_INET6 AF_UNIX',
+    })) {
       assert.deepEqual(svc(k), [v], `${k}=${v}`);
     }
     assert.deepEqual(svc('ReadWritePaths').join(' ').split(/\s+/).sort(), ['/var/lib/mcpeg', '/var/log/mcpeg']);
@@ -202,7 +213,12 @@ describe('systemd unit', () => {
 });
 
 describe('shell scripts', () => {
-  const scripts = ['install.sh', ...readdirSync(join(DEPLOY, 'scripts')).filter((f) => f.endsWith('.sh')).map((f) => `scripts/${f}`)];
+  const scripts = [
+    'install.sh',
+    ...readdirSync(join(DEPLOY, 'scripts'))
+      .filter((f) => f.endsWith('.sh'))
+      .map((f) => `scripts/${f}`),
+  ];
 
   it('pass shellcheck', (t) => {
     if (!needTool(t, 'shellcheck', 'shellcheck')) return;
@@ -296,7 +312,10 @@ describe('install.sh', () => {
     assert.match(real.stdout, /\+ useradd --system --no-create-home --home-dir \/var\/lib\/mcpeg --shell \/usr\/sbin\/nologin .*mcpeg|user mcpeg exists/);
     assert.match(real.stdout, /\+ chown mcpeg:mcpeg \/var\/lib\/mcpeg \/var\/log\/mcpeg/);
     assert.match(real.stdout, /\+ systemctl daemon-reload|systemd is not running here/);
-    assert.deepEqual(['/etc/mcpeg', '/etc/systemd/system/mcpeg.service', '/var/lib/mcpeg', '/var/log/mcpeg'].map((p) => existsSync(p)), before);
+    assert.deepEqual(
+      ['/etc/mcpeg', '/etc/systemd/system/mcpeg.service', '/var/lib/mcpeg', '/var/log/mcpeg'].map((p) => existsSync(p)),
+      before,
+    );
   });
 
   it('refuses unknown options and bad values', () => {
@@ -340,7 +359,13 @@ describe('management scripts', () => {
 
   it('call systemctl when installed as a service', () => {
     const svcEnv = { MCPEG_USE_SYSTEMD: '1' };
-    for (const [script, verb] of [['start.sh', 'start'], ['stop.sh', 'stop'], ['restart.sh', 'restart'], ['reload.sh', 'reload'], ['status.sh', 'status --no-pager']]) {
+    for (const [script, verb] of [
+      ['start.sh', 'start'],
+      ['stop.sh', 'stop'],
+      ['restart.sh', 'restart'],
+      ['reload.sh', 'reload'],
+      ['status.sh', 'status --no-pager'],
+    ]) {
       const r = run(script, [], svcEnv);
       assert.equal(r.status, 0, out(r));
       assert.deepEqual(r.calls, [`systemctl ${verb} mcpeg.service`], script);
@@ -354,7 +379,13 @@ describe('management scripts', () => {
       return;
     }
     // Each command line the scripts build, with --help: exit 0 only if the verb and every flag are known.
-    const lines = [['gateway', '--daemon', '--pid-file', pid, '--log-file', logFile, '--config', 'x.yaml'], ['stop', '--pid-file', pid], ['restart', '--pid-file', pid], ['reload', '--pid-file', pid], ['status', '--pid-file', pid, '--verbose']];
+    const lines = [
+      ['gateway', '--daemon', '--pid-file', pid, '--log-file', logFile, '--config', 'x.yaml'],
+      ['stop', '--pid-file', pid],
+      ['restart', '--pid-file', pid],
+      ['reload', '--pid-file', pid],
+      ['status', '--pid-file', pid, '--verbose'],
+    ];
     const checks = await Promise.all(lines.map((args) => spawnAsync(process.execPath, [CLI, ...args, '--help'])));
     checks.forEach((r, i) => assert.equal(r.status, 0, `mcpeg ${lines[i].join(' ')} --help: ${r.output}`));
 
@@ -457,12 +488,24 @@ describe('Dockerfile', () => {
   it('builds with npm ci and tsc, and runs production dependencies and dist only', () => {
     const build = stages.find((s) => s.name && runtime.ins.some((i) => i.op === 'COPY' && i.args.includes(`--from=${s.name}`)));
     assert.ok(build, 'the runtime stage copies from a named build stage');
-    assert.ok(of(build, 'RUN').some((r) => /\bnpm ci\b/.test(r)), 'build: npm ci');
-    assert.ok(of(build, 'RUN').some((r) => /\btsc\b|npm run build/.test(r)), 'build: tsc');
-    assert.ok(of(runtime, 'RUN').some((r) => /\bnpm ci\b.*--omit=dev/.test(r)), 'runtime: npm ci --omit=dev');
+    assert.ok(
+      of(build, 'RUN').some((r) => /\bnpm ci\b/.test(r)),
+      'build: npm ci',
+    );
+    assert.ok(
+      of(build, 'RUN').some((r) => /\btsc\b|npm run build/.test(r)),
+      'build: tsc',
+    );
+    assert.ok(
+      of(runtime, 'RUN').some((r) => /\bnpm ci\b.*--omit=dev/.test(r)),
+      'runtime: npm ci --omit=dev',
+    );
     assert.ok(!of(runtime, 'RUN').some((r) => /\btsc\b/.test(r)), 'runtime: no compiler');
     const fromBuild = of(runtime, 'COPY').filter((c) => c.includes('--from='));
-    assert.deepEqual(fromBuild.map((c) => c.replace(/--from=\S+\s+/, '').split(' ')[0]), ['/src/dist/src']);
+    assert.deepEqual(
+      fromBuild.map((c) => c.replace(/--from=\S+\s+/, '').split(' ')[0]),
+      ['/src/dist/src'],
+    );
   });
 
   it('runs as a non-root numeric user, exposes 8080, health-checks /health/live with node, binds 0.0.0.0', () => {
@@ -555,15 +598,31 @@ const CONTAINER = obj(
     command: { type: 'array', items: { type: 'string' } },
     args: { type: 'array', items: { type: 'string' } },
     workingDir: S,
-    ports: { type: 'array', items: obj({ name: { type: 'string', pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$', maxLength: 15 }, containerPort: { type: 'integer', minimum: 1, maximum: 65535 }, protocol: { enum: ['TCP', 'UDP', 'SCTP'] } }, ['containerPort']) },
+    ports: {
+      type: 'array',
+      items: obj(
+        {
+          name: { type: 'string', pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$', maxLength: 15 },
+          containerPort: { type: 'integer', minimum: 1, maximum: 65535 },
+          protocol: { enum: ['TCP', 'UDP', 'SCTP'] },
+        },
+        ['containerPort'],
+      ),
+    },
     env: { type: 'array', items: obj({ name: S, value: { type: 'string' }, valueFrom: { type: 'object' } }, ['name']) },
     envFrom: { type: 'array' },
     livenessProbe: PROBE,
     readinessProbe: PROBE,
     startupProbe: PROBE,
-    resources: obj({ requests: obj({ cpu: QUANTITY, memory: QUANTITY, 'ephemeral-storage': QUANTITY }), limits: obj({ cpu: QUANTITY, memory: QUANTITY, 'ephemeral-storage': QUANTITY }) }),
+    resources: obj({
+      requests: obj({ cpu: QUANTITY, memory: QUANTITY, 'ephemeral-storage': QUANTITY }),
+      limits: obj({ cpu: QUANTITY, memory: QUANTITY, 'ephemeral-storage': QUANTITY }),
+    }),
     securityContext: SECURITY,
-    volumeMounts: { type: 'array', items: obj({ name: DNS_LABEL, mountPath: { type: 'string', pattern: '^/' }, readOnly: { type: 'boolean' }, subPath: S }, ['name', 'mountPath']) },
+    volumeMounts: {
+      type: 'array',
+      items: obj({ name: DNS_LABEL, mountPath: { type: 'string', pattern: '^/' }, readOnly: { type: 'boolean' }, subPath: S }, ['name', 'mountPath']),
+    },
   },
   ['name', 'image'],
 );
@@ -622,14 +681,26 @@ const K8S_SCHEMAS: Record<string, object> = {
         {
           type: { enum: ['ClusterIP', 'NodePort', 'LoadBalancer'] },
           selector: LABELS,
-          ports: { type: 'array', minItems: 1, items: obj({ name: DNS_LABEL, port: { type: 'integer', minimum: 1, maximum: 65535 }, targetPort: PORT_REF, protocol: { enum: ['TCP', 'UDP', 'SCTP'] }, appProtocol: S }, ['port']) },
+          ports: {
+            type: 'array',
+            minItems: 1,
+            items: obj(
+              { name: DNS_LABEL, port: { type: 'integer', minimum: 1, maximum: 65535 }, targetPort: PORT_REF, protocol: { enum: ['TCP', 'UDP', 'SCTP'] }, appProtocol: S },
+              ['port'],
+            ),
+          },
         },
         ['selector', 'ports'],
       ),
     },
     ['apiVersion', 'kind', 'metadata', 'spec'],
   ),
-  ConfigMap: obj({ apiVersion: { const: 'v1' }, kind: { const: 'ConfigMap' }, metadata: METADATA, data: { type: 'object', additionalProperties: { type: 'string' } } }, ['apiVersion', 'kind', 'metadata', 'data']),
+  ConfigMap: obj({ apiVersion: { const: 'v1' }, kind: { const: 'ConfigMap' }, metadata: METADATA, data: { type: 'object', additionalProperties: { type: 'string' } } }, [
+    'apiVersion',
+    'kind',
+    'metadata',
+    'data',
+  ]),
 };
 
 describe('Kubernetes manifests', () => {
@@ -734,19 +805,32 @@ function writeTmp(name: string, text: string): string {
 /** GET with an explicit Host header (fetch does not let one set it). */
 function get(port: number, path: string, host?: string, method = 'GET', body?: string): Promise<{ status: number; body: string }> {
   return new Promise((resolvePromise, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, method, headers: { ...(host ? { host } : {}), ...(body ? { 'content-type': 'application/json', accept: 'application/json, text/event-stream' } : {}) } }, (res) => {
-      let data = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (data += c));
-      res.on('end', () => resolvePromise({ status: res.statusCode ?? 0, body: data }));
-    });
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        path,
+        method,
+        headers: { ...(host ? { host } : {}), ...(body ? { 'content-type': 'application/json', accept: 'application/json, text/event-stream' } : {}) },
+      },
+      (res) => {
+        let data = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (data += c));
+        res.on('end', () => resolvePromise({ status: res.statusCode ?? 0, body: data }));
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
 }
 
 /** Starts a command that logs "mcpeg listening on URL" to stderr; resolves once it does. */
-async function startListening(cmd: string, args: string[], opts: { cwd: string; env: NodeJS.ProcessEnv }): Promise<{ proc: ChildProcess; stderr: () => string; stop(): Promise<number | null> }> {
+async function startListening(
+  cmd: string,
+  args: string[],
+  opts: { cwd: string; env: NodeJS.ProcessEnv },
+): Promise<{ proc: ChildProcess; stderr: () => string; stop(): Promise<number | null> }> {
   const proc = spawn(cmd, args, { cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'ignore', 'pipe'] });
   children.push(proc);
   let stderr = '';
@@ -804,7 +888,18 @@ describe('npm pack, then npm install -g of the tarball', () => {
     tarball = join(tmp, info[0].filename);
     packed = info[0].files.map((f) => f.path);
     assert.ok(existsSync(tarball));
-    for (const must of ['package.json', 'README.md', PKG.bin.mcpeg, 'dist/src/index.js', 'dist/src/index.d.ts', 'deploy/install.sh', 'deploy/systemd/mcpeg.service', 'deploy/config/mcpeg.yaml', 'deploy/scripts/start.sh', 'docs/deploy.md']) {
+    for (const must of [
+      'package.json',
+      'README.md',
+      PKG.bin.mcpeg,
+      'dist/src/index.js',
+      'dist/src/index.d.ts',
+      'deploy/install.sh',
+      'deploy/systemd/mcpeg.service',
+      'deploy/config/mcpeg.yaml',
+      'deploy/scripts/start.sh',
+      'docs/deploy.md',
+    ]) {
       assert.ok(packed.includes(must), `${must} is in the package`);
     }
     for (const p of packed) {
@@ -841,7 +936,11 @@ describe('npm pack, then npm install -g of the tarball', () => {
     const client = await connectClient(`http://127.0.0.1:${port}/mcp`);
     try {
       const tools = (await client.listTools()).tools.map((t) => t.name);
-      for (const prefixName of ['memory__', 'git__', 'editor__']) assert.ok(tools.some((n) => n.startsWith(prefixName)), `${prefixName}* in ${tools.join(' ')}`);
+      for (const prefixName of ['memory__', 'git__', 'editor__'])
+        assert.ok(
+          tools.some((n) => n.startsWith(prefixName)),
+          `${prefixName}* in ${tools.join(' ')}`,
+        );
     } finally {
       await client.close();
     }
@@ -879,7 +978,12 @@ describe('npm pack, then npm install -g of the tarball', () => {
     assert.equal((await get(port, '/health/live', 'localhost')).status, 200);
     assert.equal((await get(port, '/health/ready', 'localhost')).status, 200);
     assert.equal((await get(port, '/health/ready', '10.1.2.3:8080')).status, 403);
-    const init = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '1' } } });
+    const init = JSON.stringify({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'initialize',
+      params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '1' } },
+    });
     const refused = await get(port, '/mcp', '10.1.2.3:8080', 'POST', init);
     assert.equal(refused.status, 403, refused.body);
     assert.match(refused.body, /MCPEG_ERR_HOST_FORBIDDEN/);

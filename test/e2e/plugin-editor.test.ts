@@ -44,10 +44,14 @@ async function setup(name: string, plugins: unknown[]) {
   const dir = realpathSync(mkdtempSync(join(tmpdir(), `mcpeg-editor-${name}-`)));
   const workspace = join(dir, 'workspace');
   mkdirSync(workspace);
-  return { dir, workspace, start: async () => {
-    const gw = await startGateway({ paths: { data: join(dir, 'data'), workspace }, plugins });
-    return { gw, client: await connectClient(gw.url) };
-  } };
+  return {
+    dir,
+    workspace,
+    start: async () => {
+      const gw = await startGateway({ paths: { data: join(dir, 'data'), workspace }, plugins });
+      return { gw, client: await connectClient(gw.url) };
+    },
+  };
 }
 
 function caller(client: () => Client) {
@@ -100,10 +104,22 @@ describe('editor plugin: tools, resources and prompts', () => {
 
   it('lists the eight tools, namespaced', async () => {
     const { tools } = await client.listTools();
-    assert.deepEqual(tools.filter((t) => t.name.startsWith('editor__')).map((t) => t.name).sort(), [
-      'editor__create_file', 'editor__delete_file', 'editor__edit_file', 'editor__list_directory',
-      'editor__move_file', 'editor__read_file', 'editor__search_files', 'editor__write_file',
-    ]);
+    assert.deepEqual(
+      tools
+        .filter((t) => t.name.startsWith('editor__'))
+        .map((t) => t.name)
+        .sort(),
+      [
+        'editor__create_file',
+        'editor__delete_file',
+        'editor__edit_file',
+        'editor__list_directory',
+        'editor__move_file',
+        'editor__read_file',
+        'editor__search_files',
+        'editor__write_file',
+      ],
+    );
   });
 
   it('file_tree and file_stats describe the root, without deny-listed entries', async () => {
@@ -111,18 +127,10 @@ describe('editor plugin: tools, resources and prompts', () => {
     assert.ok(resources.some((r) => r.uri === 'mcpeg://editor/file_tree' && r.mimeType === 'text/plain'));
     assert.ok(resources.some((r) => r.uri === 'mcpeg://editor/file_stats'));
     const tree = await readText(client, 'mcpeg://editor/file_tree');
-    assert.equal(tree, [
-      'workspace/',
-      '├── binary.bin',
-      '├── docs/',
-      '│   └── guide.md',
-      '├── fifo',
-      '├── link-inside ->',
-      '├── notes.txt',
-      '└── src/',
-      '    ├── a.ts',
-      '    └── b.ts',
-    ].join('\n'));
+    assert.equal(
+      tree,
+      ['workspace/', '├── binary.bin', '├── docs/', '│   └── guide.md', '├── fifo', '├── link-inside ->', '├── notes.txt', '└── src/', '    ├── a.ts', '    └── b.ts'].join('\n'),
+    );
     const stats = JSON.parse(await readText(client, 'mcpeg://editor/file_stats'));
     const bytes = ['binary.bin', 'docs/guide.md', 'notes.txt', 'src/a.ts', 'src/b.ts'].reduce((n, f) => n + statSync(ws(f)).size, 0);
     assert.deepEqual(stats, { roots: [env.workspace], files: 5, directories: 2, bytes, truncated: false });
@@ -235,13 +243,20 @@ describe('editor plugin: tools, resources and prompts', () => {
     assert.doesNotMatch(top.text, /\.env|\.git|key\.pem/);
     assert.deepEqual(names, [...names].sort());
     assert.ok(names.includes('notes.txt') && names.includes('src'));
-    assert.deepEqual(top.data.entries.find((e: { name: string }) => e.name === 'notes.txt'), { name: 'notes.txt', path: 'notes.txt', type: 'file', size: 39 });
+    assert.deepEqual(
+      top.data.entries.find((e: { name: string }) => e.name === 'notes.txt'),
+      { name: 'notes.txt', path: 'notes.txt', type: 'file', size: 39 },
+    );
     assert.equal(top.data.entries.find((e: { name: string }) => e.name === 'link-inside').type, 'symlink');
     assert.match(top.text, /^d src$/m);
     assert.ok(!names.includes('a.ts'));
 
     const deep = await call('list_directory', { path: 'app', depth: 2 });
-    assert.deepEqual(deep.data.entries.map((e: { path: string }) => e.path), ['app/main.ts'], 'app/.env.local is hidden');
+    assert.deepEqual(
+      deep.data.entries.map((e: { path: string }) => e.path),
+      ['app/main.ts'],
+      'app/.env.local is hidden',
+    );
     const two = await call('list_directory', { path: '.', depth: 2 });
     assert.ok(two.data.entries.some((e: { path: string }) => e.path === 'src/a.ts'));
     const limited = await call('list_directory', { limit: 2 });
@@ -253,13 +268,23 @@ describe('editor plugin: tools, resources and prompts', () => {
 
   it('search_files: literal by default, regex on request, per-file counts, a cap, file patterns', async () => {
     const literal = await call('search_files', { pattern: 'a.b', path: 'src' });
-    assert.deepEqual(literal.data.files, [{ path: 'src/a.ts', matches: 1 }, { path: 'src/b.ts', matches: 2 }]);
+    assert.deepEqual(literal.data.files, [
+      { path: 'src/a.ts', matches: 1 },
+      { path: 'src/b.ts', matches: 2 },
+    ]);
     assert.equal(literal.data.totalMatches, 3);
     assert.match(literal.text, /^3 match\(es\) in 2 file\(s\)\nsrc\/a\.ts:2: const b = a \+ 1; \/\/ a\.b\n/);
     assert.deepEqual(literal.data.matches[0], { path: 'src/a.ts', line: 2, column: 21, text: 'const b = a + 1; // a.b' });
 
     const regex = await call('search_files', { pattern: 'a.b', path: 'src', regex: true });
-    assert.deepEqual(regex.data.files, [{ path: 'src/a.ts', matches: 1 }, { path: 'src/b.ts', matches: 3 }], '"axb" matches the regex only');
+    assert.deepEqual(
+      regex.data.files,
+      [
+        { path: 'src/a.ts', matches: 1 },
+        { path: 'src/b.ts', matches: 3 },
+      ],
+      '"axb" matches the regex only',
+    );
 
     const cased = await call('search_files', { pattern: 'alpha', path: 'docs' });
     assert.equal(cased.data.totalMatches, 1);
@@ -270,7 +295,10 @@ describe('editor plugin: tools, resources and prompts', () => {
     assert.match(capped.text, /^3 match\(es\) in 1 file\(s\) \(truncated\)/);
 
     const onlyTs = await call('search_files', { pattern: 'const', file_pattern: '*.ts' });
-    assert.deepEqual(onlyTs.data.files.map((f: { path: string }) => f.path), ['src/a.ts', 'src/b.ts']);
+    assert.deepEqual(
+      onlyTs.data.files.map((f: { path: string }) => f.path),
+      ['src/a.ts', 'src/b.ts'],
+    );
     const onlyMd = await call('search_files', { pattern: 'const', file_pattern: '*.md' });
     assert.equal(onlyMd.data.totalMatches, 0);
 
@@ -279,7 +307,11 @@ describe('editor plugin: tools, resources and prompts', () => {
     assert.equal(secrets.data.skipped.binary, 1, 'binary.bin is skipped as binary');
 
     await failsWith('search_files', { pattern: '([a-z', regex: true }, /\(INVALID_ARGUMENT\): invalid regular expression/);
-    await failsWith('search_files', { pattern: '(a)\\1', regex: true }, /\(INVALID_ARGUMENT\): invalid regular expression: .*\(patterns use RE2 syntax, which has no backreferences and no lookaround\)/);
+    await failsWith(
+      'search_files',
+      { pattern: '(a)\\1', regex: true },
+      /\(INVALID_ARGUMENT\): invalid regular expression: .*\(patterns use RE2 syntax, which has no backreferences and no lookaround\)/,
+    );
     // RE2 runs nested quantifiers in linear time, so they are no longer refused (test/security/redos.test.ts).
     const nested = await call('search_files', { pattern: '(a+)+$', regex: true, path: 'docs' });
     assert.equal(nested.data.totalMatches, 2, '"Alpha" and "alpha" end in "a"');
@@ -309,8 +341,17 @@ describe('editor plugin: tools, resources and prompts', () => {
 
   it('code_review and file_summary embed the file and declare their arguments', async () => {
     const { prompts } = await client.listPrompts();
-    assert.deepEqual(prompts.find((p) => p.name === 'editor__code_review')?.arguments?.map((a) => [a.name, a.required ?? false]), [['path', true], ['focus', false]]);
-    assert.deepEqual(prompts.find((p) => p.name === 'editor__file_summary')?.arguments?.map((a) => a.name), ['path']);
+    assert.deepEqual(
+      prompts.find((p) => p.name === 'editor__code_review')?.arguments?.map((a) => [a.name, a.required ?? false]),
+      [
+        ['path', true],
+        ['focus', false],
+      ],
+    );
+    assert.deepEqual(
+      prompts.find((p) => p.name === 'editor__file_summary')?.arguments?.map((a) => a.name),
+      ['path'],
+    );
 
     const review = await client.getPrompt({ name: 'editor__code_review', arguments: { path: 'src/a.ts', focus: 'security' } });
     assert.equal(review.description, 'Review of src/a.ts');
@@ -431,10 +472,19 @@ describe('editor plugin: containment', () => {
     const secrets = await call('search_files', { pattern: 'hunter2', ignore_case: true });
     assert.equal(secrets.data.totalMatches, 0);
     const listed = await call('list_directory', { depth: 5 });
-    assert.deepEqual(listed.data.entries.map((e: { path: string; type: string }) => [e.path, e.type]), [
-      ['app', 'directory'], ['dangling-out', 'symlink'], ['envlink', 'symlink'], ['gitlink', 'symlink'],
-      ['link-to-secret', 'symlink'], ['notes.txt', 'file'], ['outdir', 'symlink'], ['zero', 'symlink'],
-    ]);
+    assert.deepEqual(
+      listed.data.entries.map((e: { path: string; type: string }) => [e.path, e.type]),
+      [
+        ['app', 'directory'],
+        ['dangling-out', 'symlink'],
+        ['envlink', 'symlink'],
+        ['gitlink', 'symlink'],
+        ['link-to-secret', 'symlink'],
+        ['notes.txt', 'file'],
+        ['outdir', 'symlink'],
+        ['zero', 'symlink'],
+      ],
+    );
     const tree = await readText(client, 'mcpeg://editor/file_tree');
     assert.doesNotMatch(tree, /secret\.txt|deeper|\.env|\.git/);
   });

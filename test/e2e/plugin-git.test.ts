@@ -75,15 +75,21 @@ describe('git plugin through the gateway', () => {
 
   it('lists the tools, resources and prompts, namespaced', async () => {
     const { tools } = await client.listTools();
-    assert.deepEqual(tools.filter((t) => t.name.startsWith('git__')).map((t) => t.name).sort(), [
-      'git__git_add', 'git__git_branch', 'git__git_commit', 'git__git_diff', 'git__git_log',
-      'git__git_pull', 'git__git_push', 'git__git_show', 'git__git_status',
-    ]);
+    assert.deepEqual(
+      tools
+        .filter((t) => t.name.startsWith('git__'))
+        .map((t) => t.name)
+        .sort(),
+      ['git__git_add', 'git__git_branch', 'git__git_commit', 'git__git_diff', 'git__git_log', 'git__git_pull', 'git__git_push', 'git__git_show', 'git__git_status'],
+    );
     const { resources } = await client.listResources();
     assert.ok(resources.some((r) => r.uri === 'mcpeg://git/repo_info'));
     assert.ok(resources.some((r) => r.uri === 'mcpeg://git/remote_info'));
     const { prompts } = await client.listPrompts();
-    assert.deepEqual(prompts.find((p) => p.name === 'git__git_workflow')?.arguments?.map((a) => a.name), ['goal', 'repo']);
+    assert.deepEqual(
+      prompts.find((p) => p.name === 'git__git_workflow')?.arguments?.map((a) => a.name),
+      ['goal', 'repo'],
+    );
     assert.ok(prompts.some((p) => p.name === 'git__commit_message'));
   });
 
@@ -141,7 +147,10 @@ describe('git plugin through the gateway', () => {
     const c = await call('git__git_commit', { message: 'feat: the app' });
     assert.equal(c.isError, false, c.text);
     const log = await call('git__git_log');
-    assert.deepEqual(log.data.commits.map((e: { subject: string }) => e.subject), ['feat: the app', 'docs: add README']);
+    assert.deepEqual(
+      log.data.commits.map((e: { subject: string }) => e.subject),
+      ['feat: the app', 'docs: add README'],
+    );
     assert.equal(log.data.commits[0].sha, head());
     const limited = await call('git__git_log', { limit: 1 });
     assert.equal(limited.data.commits.length, 1);
@@ -163,7 +172,10 @@ describe('git plugin through the gateway', () => {
     const staged = await call('git__git_diff', { staged: true });
     assert.deepEqual(staged.data.files, [{ path: 'src/app.ts', insertions: 1, deletions: 1, binary: false }]);
     const onlyReadme = await call('git__git_diff', { file: 'README.md' });
-    assert.deepEqual(onlyReadme.data.files.map((f: { path: string }) => f.path), ['README.md']);
+    assert.deepEqual(
+      onlyReadme.data.files.map((f: { path: string }) => f.path),
+      ['README.md'],
+    );
     const s = await call('git__git_status');
     assert.deepEqual(s.data.staged, [{ path: 'src/app.ts', code: 'M' }]);
     assert.deepEqual(s.data.unstaged, [{ path: 'README.md', code: 'M' }]);
@@ -191,7 +203,10 @@ describe('git plugin through the gateway', () => {
 
   it('lists, creates, switches and deletes branches; safe mode keeps unmerged work', async () => {
     const list = await call('git__git_branch', { action: 'list' });
-    assert.deepEqual(list.data.branches.map((b: { name: string; current: boolean }) => [b.name, b.current]), [[branch0, true]]);
+    assert.deepEqual(
+      list.data.branches.map((b: { name: string; current: boolean }) => [b.name, b.current]),
+      [[branch0, true]],
+    );
     const created = await call('git__git_branch', { action: 'create', name: 'feature/x' });
     assert.equal(created.data.current, branch0);
     assert.ok(created.data.branches.some((b: { name: string; sha: string }) => b.name === 'feature/x' && b.sha === head()));
@@ -227,9 +242,15 @@ describe('git plugin through the gateway', () => {
     const raw = await readText(client, 'mcpeg://git/remote_info');
     assert.doesNotMatch(raw, /s3cret|alice/);
     const remotes = JSON.parse(raw);
-    assert.deepEqual(remotes.find((r: { name: string }) => r.name === 'backup'), {
-      name: 'backup', fetchUrl: 'https://git.example.invalid/team/repo.git', pushUrl: 'https://git.example.invalid/team/repo.git', credentialsStripped: true,
-    });
+    assert.deepEqual(
+      remotes.find((r: { name: string }) => r.name === 'backup'),
+      {
+        name: 'backup',
+        fetchUrl: 'https://git.example.invalid/team/repo.git',
+        pushUrl: 'https://git.example.invalid/team/repo.git',
+        credentialsStripped: true,
+      },
+    );
     assert.equal(remotes.find((r: { name: string }) => r.name === 'origin').fetchUrl, bareRemote);
   });
 

@@ -59,7 +59,10 @@ describe('memory plugin: tools, resources and prompts', () => {
 
   it('lists the six tools, namespaced, with their argument schemas', async () => {
     const { tools } = await client.listTools();
-    const mine = tools.filter((t) => t.name.startsWith('memory__')).map((t) => t.name).sort();
+    const mine = tools
+      .filter((t) => t.name.startsWith('memory__'))
+      .map((t) => t.name)
+      .sort();
     assert.deepEqual(mine, ['memory__memory_clear', 'memory__memory_delete', 'memory__memory_list', 'memory__memory_retrieve', 'memory__memory_search', 'memory__memory_store']);
     const store = tools.find((t) => t.name === 'memory__memory_store')!;
     assert.deepEqual(store.inputSchema.required, ['key', 'value']);
@@ -103,14 +106,26 @@ describe('memory plugin: tools, resources and prompts', () => {
     assert.ok(keys.includes('team:core') && keys.includes('user:bob'));
 
     const users = await call(client, 'memory__memory_list', { pattern: 'user:*' });
-    assert.deepEqual(users.data.keys.map((i: { key: string }) => i.key), ['user:ada', 'user:bob', 'user:cy']);
+    assert.deepEqual(
+      users.data.keys.map((i: { key: string }) => i.key),
+      ['user:ada', 'user:bob', 'user:cy'],
+    );
     assert.equal(users.text, 'user:ada\nuser:bob\nuser:cy');
     const one = await call(client, 'memory__memory_list', { pattern: 'user:??' });
-    assert.deepEqual(one.data.keys.map((i: { key: string }) => i.key), ['user:cy']);
+    assert.deepEqual(
+      one.data.keys.map((i: { key: string }) => i.key),
+      ['user:cy'],
+    );
     const literal = await call(client, 'memory__memory_list', { pattern: 'a\\*b' });
-    assert.deepEqual(literal.data.keys.map((i: { key: string }) => i.key), ['a*b']);
+    assert.deepEqual(
+      literal.data.keys.map((i: { key: string }) => i.key),
+      ['a*b'],
+    );
     const limited = await call(client, 'memory__memory_list', { pattern: 'user:*', limit: 2 });
-    assert.deepEqual(limited.data.keys.map((i: { key: string }) => i.key), ['user:ada', 'user:bob']);
+    assert.deepEqual(
+      limited.data.keys.map((i: { key: string }) => i.key),
+      ['user:ada', 'user:bob'],
+    );
     const none = await call(client, 'memory__memory_list', { pattern: 'nothing:*' });
     assert.equal(none.text, '(no keys)');
   });
@@ -123,11 +138,20 @@ describe('memory plugin: tools, resources and prompts', () => {
     await call(client, 'memory__memory_store', { key: 'lunch', value: 'soup' });
 
     const r = await call(client, 'memory__memory_search', { query: 'Coffee' });
-    assert.deepEqual(r.data.hits.map((h: { key: string }) => h.key), ['coffee', 'coffee-order', 'my-coffee-mug', 'breakfast']);
-    assert.deepEqual(r.data.hits.map((h: { score: number }) => h.score), [4, 3, 2, 1]);
+    assert.deepEqual(
+      r.data.hits.map((h: { key: string }) => h.key),
+      ['coffee', 'coffee-order', 'my-coffee-mug', 'breakfast'],
+    );
+    assert.deepEqual(
+      r.data.hits.map((h: { score: number }) => h.score),
+      [4, 3, 2, 1],
+    );
     assert.equal(r.data.hits[3].value, 'toast and COFFEE');
     const top = await call(client, 'memory__memory_search', { query: 'coffee', limit: 2 });
-    assert.deepEqual(top.data.hits.map((h: { key: string }) => h.key), ['coffee', 'coffee-order']);
+    assert.deepEqual(
+      top.data.hits.map((h: { key: string }) => h.key),
+      ['coffee', 'coffee-order'],
+    );
     const miss = await call(client, 'memory__memory_search', { query: 'zzz-not-there' });
     assert.equal(miss.text, '(no matches)');
     assert.deepEqual(miss.data.hits, []);
@@ -197,7 +221,10 @@ describe('memory plugin: tools, resources and prompts', () => {
     const after = await call(client, 'tiny__memory_store', { key: 'k4', value: 4 });
     assert.equal(after.isError, false, after.text);
     const list = await call(client, 'tiny__memory_list', {});
-    assert.deepEqual(list.data.keys.map((i: { key: string }) => i.key), ['fits', 'k3', 'k4']);
+    assert.deepEqual(
+      list.data.keys.map((i: { key: string }) => i.key),
+      ['fits', 'k3', 'k4'],
+    );
   });
 
   it('100 parallel stores lose nothing', async () => {
@@ -205,7 +232,10 @@ describe('memory plugin: tools, resources and prompts', () => {
     assert.ok(results.every((r) => !r.isError && r.data.created === true));
     const list = await call(client, 'memory__memory_list', { pattern: 'par:*', limit: 1000 });
     assert.equal(list.data.keys.length, 100);
-    assert.deepEqual(list.data.keys.map((i: { key: string }) => i.key), Array.from({ length: 100 }, (_, i) => `par:${String(i).padStart(3, '0')}`));
+    assert.deepEqual(
+      list.data.keys.map((i: { key: string }) => i.key),
+      Array.from({ length: 100 }, (_, i) => `par:${String(i).padStart(3, '0')}`),
+    );
     const dump = JSON.parse(await readText(client, 'mcpeg://memory/dump'));
     for (let i = 0; i < 100; i++) assert.deepEqual(dump[`par:${String(i).padStart(3, '0')}`], { i });
   });
@@ -220,7 +250,10 @@ describe('memory plugin: tools, resources and prompts', () => {
     assert.equal(stats.keys, listed.data.keys.length);
     assert.ok(stats.bytes > 0 && stats.file_bytes > 0, JSON.stringify(stats));
     const dump = JSON.parse(await readText(client, 'mcpeg://memory/dump'));
-    assert.deepEqual(Object.keys(dump).sort(), listed.data.keys.map((i: { key: string }) => i.key));
+    assert.deepEqual(
+      Object.keys(dump).sort(),
+      listed.data.keys.map((i: { key: string }) => i.key),
+    );
     assert.equal(dump['team:core'], 'team:core');
   });
 
@@ -277,12 +310,15 @@ describe('memory plugin: durability across crashes and restarts (mcpeg gateway c
   before(() => {
     mkdirSync(base, { recursive: true });
     // JSON is YAML; absolute paths so the data directory is the same on every start.
-    writeFileSync(configFile, JSON.stringify({
-      server: { host: '127.0.0.1', port: 0 },
-      logging: { level: 'warn' },
-      paths: pathsIn('durable'),
-      plugins: [{ name: 'memory' }],
-    }));
+    writeFileSync(
+      configFile,
+      JSON.stringify({
+        server: { host: '127.0.0.1', port: 0 },
+        logging: { level: 'warn' },
+        paths: pathsIn('durable'),
+        plugins: [{ name: 'memory' }],
+      }),
+    );
   });
 
   it('every acknowledged write survives SIGKILL during a burst of stores', async () => {
@@ -369,7 +405,10 @@ describe('memory plugin: durability across crashes and restarts (mcpeg gateway c
       assert.equal(s.isError, true, 'expired after the restart');
       assert.equal(textOf(s), 'no value stored under "ttl:short"');
       const list = await client.callTool({ name: 'memory__memory_list', arguments: { pattern: 'ttl:*' } });
-      assert.deepEqual((list.structuredContent as Structured).keys.map((i: { key: string }) => i.key), ['ttl:long', 'ttl:none']);
+      assert.deepEqual(
+        (list.structuredContent as Structured).keys.map((i: { key: string }) => i.key),
+        ['ttl:long', 'ttl:none'],
+      );
       const search = await client.callTool({ name: 'memory__memory_search', arguments: { query: 'soon gone' } });
       assert.deepEqual((search.structuredContent as Structured).hits, []);
       const n = await client.callTool({ name: 'memory__memory_retrieve', arguments: { key: 'ttl:none' } });

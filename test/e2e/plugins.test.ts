@@ -78,7 +78,13 @@ describe('broken plugins', () => {
   writeFileSync(throwing, 'let n = 0;\nexport default { name: "t", version: "1", start() { n++; throw new Error(`cannot start (attempt ${n})`); } };\n');
 
   it('a module that does not load is reported; the gateway serves the other plugins', async () => {
-    const gw = await startGateway({ paths, plugins: [{ name: 'broken', module: broken }, { name: 'hello', module: HELLO }] });
+    const gw = await startGateway({
+      paths,
+      plugins: [
+        { name: 'broken', module: broken },
+        { name: 'hello', module: HELLO },
+      ],
+    });
     try {
       const health = (await (await fetch(`${gw.base}/health`)).json()) as { status: string; pluginProblems: string[] };
       assert.equal(health.status, 'degraded');
@@ -93,7 +99,10 @@ describe('broken plugins', () => {
 
   it('the running gateway logs the broken module with the import error', async () => {
     const cfg = join(dir, 'broken-run.yaml');
-    writeFileSync(cfg, `server: { port: 0 }\npaths: { data: ./data, workspace: ./workspace }\nplugins:\n  - name: broken\n    module: ./broken.mjs\n  - name: hello\n    module: ${HELLO}\n`);
+    writeFileSync(
+      cfg,
+      `server: { port: 0 }\npaths: { data: ./data, workspace: ./workspace }\nplugins:\n  - name: broken\n    module: ./broken.mjs\n  - name: hello\n    module: ${HELLO}\n`,
+    );
     const child = spawn(process.execPath, [CLI, 'gateway', '--config', cfg], { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     try {
@@ -123,7 +132,13 @@ describe('broken plugins', () => {
   });
 
   it('a plugin whose start() throws is down and retried, the gateway keeps serving', async () => {
-    const gw = await startGateway({ paths, plugins: [{ name: 't', module: throwing, restart: { initial_delay: '50ms', max_delay: '100ms' } }, { name: 'hello', module: HELLO }] });
+    const gw = await startGateway({
+      paths,
+      plugins: [
+        { name: 't', module: throwing, restart: { initial_delay: '50ms', max_delay: '100ms' } },
+        { name: 'hello', module: HELLO },
+      ],
+    });
     try {
       const health = (await (await fetch(`${gw.base}/health`)).json()) as { backends: Array<{ name: string; state: string; error?: string }> };
       const t = health.backends.find((b) => b.name === 't');
@@ -147,6 +162,9 @@ describe('broken plugins', () => {
   });
 
   it('plugin names must not clash with backends', () => {
-    assert.throws(() => parseConfigText('backends:\n  x:\n    type: mcp\n    url: http://127.0.0.1:1/mcp\nplugins:\n  - name: x\n', 'c.yaml', {}), /plugins\.0\.name: "x" is already the name/);
+    assert.throws(
+      () => parseConfigText('backends:\n  x:\n    type: mcp\n    url: http://127.0.0.1:1/mcp\nplugins:\n  - name: x\n', 'c.yaml', {}),
+      /plugins\.0\.name: "x" is already the name/,
+    );
   });
 });

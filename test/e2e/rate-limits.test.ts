@@ -32,7 +32,10 @@ describe('session-level rate limits', () => {
 
   it('a tool-scope rule answers a JSON-RPC error with the retry delay once the burst is spent', async () => {
     for (let i = 0; i < 2; i++) assert.match(textOf(await a.callTool({ name: 'hello__greet', arguments: { name: 'x' } })), /x/);
-    const err = await a.callTool({ name: 'hello__greet', arguments: { name: 'x' } }).then(() => undefined, (e: unknown) => e);
+    const err = await a.callTool({ name: 'hello__greet', arguments: { name: 'x' } }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     assert.ok(err instanceof McpError, String(err));
     assert.equal(err.code, -32029);
     const data = err.data as { mcpegCode: string; retryAfterMs: number; scope: string };

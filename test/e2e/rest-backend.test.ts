@@ -61,7 +61,9 @@ function apiTools() {
     template_body: {
       method: 'PATCH',
       path: '/profiles/{id}',
-      body: { template: { user: { name: '{name}', age: '{age}', active: '{active}' }, note: 'hi {name}', tags: ['{tag}', 'fixed'], opt: '{opt}', braces: '{{literal}}', version: 2 } },
+      body: {
+        template: { user: { name: '{name}', age: '{age}', active: '{active}' }, note: 'hi {name}', tags: ['{tag}', 'fixed'], opt: '{opt}', braces: '{{literal}}', version: 2 },
+      },
       input_schema: obj({ id: str, name: str, age: int, active: { type: 'boolean' }, tag: str, opt: str }, ['id']),
     },
     form_body: { method: 'POST', path: '/form', body: { encoding: 'form', fields: ['a', 'list'] }, input_schema: obj({ a: str, list: strings, skip: str }) },
@@ -216,7 +218,11 @@ describe('rest backend through the gateway', () => {
       rec.route('GET', '/v1/search', { body: [] });
       await call('api__search', { q: 'x' });
       const req = only();
-      assert.deepEqual(req.query, [['q', 'name:x'], ['page', '1'], ['exact', 'true']]);
+      assert.deepEqual(req.query, [
+        ['q', 'name:x'],
+        ['page', '1'],
+        ['exact', 'true'],
+      ]);
       assert.equal(req.rawQuery, 'q=name%3Ax&page=1&exact=true');
     });
   });
@@ -308,7 +314,14 @@ describe('rest backend through the gateway', () => {
       await call('api__form_body', { a: 'x y&z', list: ['1', '2'], skip: 's' });
       const req = only();
       assert.equal(req.headers['content-type'], 'application/x-www-form-urlencoded');
-      assert.deepEqual([...new URLSearchParams(req.body)], [['a', 'x y&z'], ['list', '1'], ['list', '2']]);
+      assert.deepEqual(
+        [...new URLSearchParams(req.body)],
+        [
+          ['a', 'x y&z'],
+          ['list', '1'],
+          ['list', '2'],
+        ],
+      );
     });
 
     it('encoding multipart: multipart/form-data with one part per field', async () => {
@@ -318,7 +331,13 @@ describe('rest backend through the gateway', () => {
       const type = String(req.headers['content-type']);
       assert.match(type, /^multipart\/form-data; boundary=/);
       const form = await new Response(req.body, { headers: { 'content-type': type } }).formData();
-      assert.deepEqual([...form.entries()], [['title', 'Hello wörld'], ['n', '3']]);
+      assert.deepEqual(
+        [...form.entries()],
+        [
+          ['title', 'Hello wörld'],
+          ['n', '3'],
+        ],
+      );
     });
 
     it('encoding text: the argument as text/plain', async () => {
@@ -341,7 +360,13 @@ describe('rest backend through the gateway', () => {
       await call('api__encoding_only', { id: 'e1', a: 'x y', b: 2 });
       const req = only();
       assert.equal(req.headers['content-type'], 'application/x-www-form-urlencoded');
-      assert.deepEqual([...new URLSearchParams(req.body)], [['a', 'x y'], ['b', '2']]);
+      assert.deepEqual(
+        [...new URLSearchParams(req.body)],
+        [
+          ['a', 'x y'],
+          ['b', '2'],
+        ],
+      );
     });
   });
 
@@ -365,7 +390,10 @@ describe('rest backend through the gateway', () => {
     it('api_key in the query', async () => {
       await call('keyq__whoami');
       const req = only('/keyq/whoami');
-      assert.deepEqual(req.query, [['api_key', 'key-456'], ['x', '1']]);
+      assert.deepEqual(req.query, [
+        ['api_key', 'key-456'],
+        ['x', '1'],
+      ]);
       assert.equal(req.headers['api_key'], undefined);
       assert.equal(req.headers.authorization, undefined);
     });
@@ -478,7 +506,11 @@ describe('rest backend through the gateway', () => {
       const r = await call('api__post_idem', { name: 'j' });
       assert.deepEqual(r.structuredContent, { id: 9 }, textOf(r));
       assert.equal(rec.all().length, 2);
-      assert.deepEqual(rec.all().map((q) => JSON.parse(q.body)), [{ name: 'j' }, { name: 'j' }], 'the same body both times');
+      assert.deepEqual(
+        rec.all().map((q) => JSON.parse(q.body)),
+        [{ name: 'j' }, { name: 'j' }],
+        'the same body both times',
+      );
     });
 
     it('honours Retry-After in seconds (1 s, where the backoff alone would wait ≤ 10 ms)', async () => {
@@ -570,7 +602,10 @@ describe('rest backend through the gateway', () => {
       rec.route('GET', '/v1/elsewhere', { body: { followed: true } });
       const r = await call('api__get_user', { id: 'moved' });
       assert.match(assertToolError(r, 'MCPEG_ERR_UPSTREAM_STATUS'), /^HTTP 302 from backend "api"/);
-      assert.deepEqual(rec.all().map((q) => q.path), ['/v1/users/moved']);
+      assert.deepEqual(
+        rec.all().map((q) => q.path),
+        ['/v1/users/moved'],
+      );
     });
   });
 
@@ -628,7 +663,13 @@ describe('rest backend with a missing secret', () => {
     const gw = await startGateway({
       secrets: ['REST_E2E_UNSET'],
       backends: {
-        nosecret: { type: 'rest', base_url: rec.url, auth: { type: 'bearer', token_env: 'REST_E2E_UNSET' }, restart: { initial_delay: '10s' }, tools: { ping: { method: 'GET', path: '/ping' } } },
+        nosecret: {
+          type: 'rest',
+          base_url: rec.url,
+          auth: { type: 'bearer', token_env: 'REST_E2E_UNSET' },
+          restart: { initial_delay: '10s' },
+          tools: { ping: { method: 'GET', path: '/ping' } },
+        },
         fine: { type: 'rest', base_url: rec.url, tools: { ping: { method: 'GET', path: '/ping' } } },
       },
     });
@@ -644,7 +685,10 @@ describe('rest backend with a missing secret', () => {
       const client = await connectClient(gw.url);
       try {
         const { tools } = await client.listTools();
-        assert.deepEqual(tools.map((t) => t.name), ['fine__ping']);
+        assert.deepEqual(
+          tools.map((t) => t.name),
+          ['fine__ping'],
+        );
       } finally {
         await client.close();
       }

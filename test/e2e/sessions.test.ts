@@ -24,10 +24,17 @@ describe('sessions', () => {
     const cfg = validateConfig({ server: { port: 0 }, backends: { everything: everythingStdio() } }, 'test');
     const a = createGateway(cfg, { logger: silentLogger(), sessionStore: store });
     const b = createGateway(cfg, { logger: silentLogger(), sessionStore: store });
-    cleanups.push(() => a.close(), () => b.close());
+    cleanups.push(
+      () => a.close(),
+      () => b.close(),
+    );
     const [ua, ub] = [await a.listen(), await b.listen()];
     const s = await rawSession(ua.url);
-    const onB = await fetch(ub.url, { method: 'POST', headers: s.headers, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'everything__echo', arguments: { message: 'from b' } } }) });
+    const onB = await fetch(ub.url, {
+      method: 'POST',
+      headers: s.headers,
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'everything__echo', arguments: { message: 'from b' } } }),
+    });
     assert.equal(onB.status, 200);
     const body = (await onB.json()) as { result: unknown };
     assert.equal(textOf(body.result), 'Echo: from b');
@@ -102,7 +109,7 @@ describe('backend transports', () => {
     assert.equal(textOf(await client.callTool({ name: 'old__echo', arguments: { message: 'over sse' } })), 'Echo: over sse');
   });
 
-  it('sends configured backend headers and never the client\'s Authorization', async () => {
+  it("sends configured backend headers and never the client's Authorization", async () => {
     const seen: IncomingHttpHeaders[] = [];
     const backend = createServer((req, res) => {
       seen.push(req.headers);
@@ -112,10 +119,12 @@ describe('backend transports', () => {
         if (req.method !== 'POST') return void res.writeHead(405).end();
         const msg = JSON.parse(body);
         if (msg.id === undefined) return void res.writeHead(202).end();
-        const result = msg.method === 'initialize'
-          ? { protocolVersion: msg.params.protocolVersion, capabilities: { tools: {} }, serverInfo: { name: 'hdr', version: '1' } }
-          : msg.method === 'tools/list' ? { tools: [{ name: 'who', inputSchema: { type: 'object' } }] }
-          : { content: [{ type: 'text', text: 'ok' }] };
+        const result =
+          msg.method === 'initialize'
+            ? { protocolVersion: msg.params.protocolVersion, capabilities: { tools: {} }, serverInfo: { name: 'hdr', version: '1' } }
+            : msg.method === 'tools/list'
+              ? { tools: [{ name: 'who', inputSchema: { type: 'object' } }] }
+              : { content: [{ type: 'text', text: 'ok' }] };
         res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ jsonrpc: '2.0', id: msg.id, result }));
       });
     });
@@ -125,10 +134,16 @@ describe('backend transports', () => {
     const gw = await startGateway({ backends: { hdr: { type: 'mcp', url: `http://127.0.0.1:${port}/mcp`, headers: { 'x-api-key': 'k-123' } } } });
     cleanups.push(() => gw.close());
     const s = await rawSession(gw.url);
-    const res = await s.post({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'hdr__who', arguments: {} } }, { headers: { ...s.headers, authorization: 'Bearer client-secret' } });
+    const res = await s.post(
+      { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'hdr__who', arguments: {} } },
+      { headers: { ...s.headers, authorization: 'Bearer client-secret' } },
+    );
     assert.equal(res.status, 200);
     assert.ok(seen.length >= 3);
     assert.ok(seen.every((h) => h['x-api-key'] === 'k-123'));
-    assert.ok(seen.every((h) => h.authorization === undefined), 'the client token never reaches the backend');
+    assert.ok(
+      seen.every((h) => h.authorization === undefined),
+      'the client token never reaches the backend',
+    );
   });
 });

@@ -44,7 +44,8 @@ interface AnyClient {
 
 async function v2Client(url: string, sampled: string, capabilities: Record<string, unknown> = { sampling: {} }, fetchImpl?: typeof fetch): Promise<AnyClient & { raw: V2Client }> {
   const c = new V2Client({ name: 'v2-test', version: '1.0.0' }, { capabilities, versionNegotiation: { mode: { pin: '2026-07-28' } } });
-  if (capabilities.sampling) c.setRequestHandler('sampling/createMessage', async () => ({ role: 'assistant', content: { type: 'text', text: sampled }, model: 'test-model', stopReason: 'endTurn' }));
+  if (capabilities.sampling)
+    c.setRequestHandler('sampling/createMessage', async () => ({ role: 'assistant', content: { type: 'text', text: sampled }, model: 'test-model', stopReason: 'endTurn' }));
   await c.connect(new V2Http(new URL(url), fetchImpl ? { fetch: fetchImpl } : {}));
   return {
     raw: c,
@@ -99,7 +100,8 @@ describe('2026-07-28 and 2025-11-25 clients in front of 2026-07-28 and 2025-11-2
 
       it('lists the tools of both backends', async () => {
         const names = await c.tools();
-        for (const n of ['modern__whoami', 'modern__ask_llm', 'modern__progress', 'classic__test_simple_text', 'classic__test_sampling']) assert.ok(names.includes(n), `${n} in ${names.join(', ')}`);
+        for (const n of ['modern__whoami', 'modern__ask_llm', 'modern__progress', 'classic__test_simple_text', 'classic__test_sampling'])
+          assert.ok(names.includes(n), `${n} in ${names.join(', ')}`);
       });
 
       for (const backend of ['modern', 'classic'] as const) {
@@ -110,7 +112,8 @@ describe('2026-07-28 and 2025-11-25 clients in front of 2026-07-28 and 2025-11-2
 
         it(`follows progress from the ${backend} backend`, async () => {
           const seen: Progress[] = [];
-          const r = backend === 'modern' ? await c.call('modern__progress', { steps: 3 }, (p) => seen.push(p)) : await c.call('classic__test_tool_with_progress', {}, (p) => seen.push(p));
+          const r =
+            backend === 'modern' ? await c.call('modern__progress', { steps: 3 }, (p) => seen.push(p)) : await c.call('classic__test_tool_with_progress', {}, (p) => seen.push(p));
           assert.match(textOf(r), backend === 'modern' ? /^done 3$/ : /progress executed/);
           assert.equal(seen.length, 3, JSON.stringify(seen));
           assert.ok(seen[0].progress < seen[2].progress);
@@ -127,7 +130,8 @@ describe('2026-07-28 and 2025-11-25 clients in front of 2026-07-28 and 2025-11-2
         });
 
         it(`answers sampling for the ${backend} backend`, async () => {
-          const r = backend === 'modern' ? await c.call('modern__ask_llm', { question: 'capital of France?' }) : await c.call('classic__test_sampling', { prompt: 'capital of France?' });
+          const r =
+            backend === 'modern' ? await c.call('modern__ask_llm', { question: 'capital of France?' }) : await c.call('classic__test_sampling', { prompt: 'capital of France?' });
           assert.equal(textOf(r), backend === 'modern' ? `llm said: ${sampled}` : `LLM response: ${sampled}`);
         });
       }
@@ -150,7 +154,9 @@ describe('2026-07-28 and 2025-11-25 clients in front of 2026-07-28 and 2025-11-2
 
   it('announces a backend added at runtime on subscriptions/listen', async () => {
     const c = await v2Client(gw.url, 'unused');
-    const changed = new Promise<Record<string, unknown>>((resolve) => c.raw.setNotificationHandler('notifications/tools/list_changed', (n) => resolve(n as unknown as Record<string, unknown>)));
+    const changed = new Promise<Record<string, unknown>>((resolve) =>
+      c.raw.setNotificationHandler('notifications/tools/list_changed', (n) => resolve(n as unknown as Record<string, unknown>)),
+    );
     const sub = await c.raw.listen({ toolsListChanged: true });
     try {
       assert.deepEqual(sub.honoredFilter, { toolsListChanged: true });
@@ -174,7 +180,11 @@ describe('stateless requests at the HTTP edge', () => {
   after(async () => gw?.close());
 
   const post = (body: Record<string, unknown>, headers: Record<string, string> = {}) =>
-    fetch(gw.url, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers }, body: JSON.stringify({ jsonrpc: '2.0', id: 7, ...body }) });
+    fetch(gw.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 7, ...body }),
+    });
   const modern = (method: string, params: Record<string, unknown> = {}, extra: Record<string, string> = {}) =>
     post({ method, params: { ...params, _meta: ENVELOPE } }, { 'mcp-protocol-version': '2026-07-28', 'mcp-method': method, ...extra });
 
@@ -194,23 +204,41 @@ describe('stateless requests at the HTTP edge', () => {
     const list = (await (await modern('tools/list')).json()) as { result: { ttlMs: number; cacheScope: string } };
     assert.equal(list.result.ttlMs, 45_000);
     assert.equal(list.result.cacheScope, 'public');
-    const read = (await (await modern('resources/read', { uri: 'modern://readme' }, { 'mcp-name': 'modern://readme' })).json()) as { result: { ttlMs: number; cacheScope: string } };
+    const read = (await (await modern('resources/read', { uri: 'modern://readme' }, { 'mcp-name': 'modern://readme' })).json()) as {
+      result: { ttlMs: number; cacheScope: string };
+    };
     assert.equal(read.result.ttlMs, 30_000);
     assert.equal(read.result.cacheScope, 'public');
-    const classic = (await (await modern('resources/read', { uri: 'test://static-text' }, { 'mcp-name': 'test://static-text' })).json()) as { result: { ttlMs: number; cacheScope: string } };
+    const classic = (await (await modern('resources/read', { uri: 'test://static-text' }, { 'mcp-name': 'test://static-text' })).json()) as {
+      result: { ttlMs: number; cacheScope: string };
+    };
     assert.equal(classic.result.ttlMs, 0);
     assert.equal(classic.result.cacheScope, 'private');
   });
 
-  it('refuses a missing envelope, a header that disagrees, an unknown version and removed methods with the revision\'s codes', async () => {
+  it("refuses a missing envelope, a header that disagrees, an unknown version and removed methods with the revision's codes", async () => {
     const cases: Array<[Promise<Response>, number, number]> = [
       [post({ method: 'tools/list', params: {} }, { 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/list' }), 400, -32602],
-      [post({ method: 'tools/list', params: { _meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28' } } }, { 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/list' }), 400, -32602],
+      [
+        post(
+          { method: 'tools/list', params: { _meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28' } } },
+          { 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/list' },
+        ),
+        400,
+        -32602,
+      ],
       [modern('tools/list', {}, { 'mcp-method': 'prompts/list' }), 400, -32020],
       [modern('tools/call', { name: 'modern__whoami', arguments: {} }), 400, -32020],
       [modern('tools/call', { name: 'modern__whoami', arguments: {} }, { 'mcp-name': 'modern__other' }), 400, -32020],
       [post({ method: 'tools/list', params: { _meta: ENVELOPE } }, { 'mcp-method': 'tools/list' }), 400, -32020],
-      [post({ method: 'tools/list', params: { _meta: { ...ENVELOPE, 'io.modelcontextprotocol/protocolVersion': '2099-01-01' } } }, { 'mcp-protocol-version': '2099-01-01', 'mcp-method': 'tools/list' }), 400, -32022],
+      [
+        post(
+          { method: 'tools/list', params: { _meta: { ...ENVELOPE, 'io.modelcontextprotocol/protocolVersion': '2099-01-01' } } },
+          { 'mcp-protocol-version': '2099-01-01', 'mcp-method': 'tools/list' },
+        ),
+        400,
+        -32022,
+      ],
       [modern('ping'), 404, -32601],
       [modern('logging/setLevel', { level: 'info' }), 404, -32601],
       [modern('resources/subscribe', { uri: 'test://static-text' }), 404, -32601],
@@ -228,7 +256,11 @@ describe('stateless requests at the HTTP edge', () => {
   });
 
   it('refuses batches and GET streams on the stateless revision', async () => {
-    const batch = await fetch(gw.url, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28' }, body: JSON.stringify([{ jsonrpc: '2.0', id: 1, method: 'tools/list', params: { _meta: ENVELOPE } }]) });
+    const batch = await fetch(gw.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28' },
+      body: JSON.stringify([{ jsonrpc: '2.0', id: 1, method: 'tools/list', params: { _meta: ENVELOPE } }]),
+    });
     assert.equal(batch.status, 400);
     assert.equal(((await batch.json()) as { error: { code: number } }).error.code, -32600);
     const get = await fetch(gw.url, { headers: { accept: 'text/event-stream', 'mcp-protocol-version': '2026-07-28' } });
@@ -246,25 +278,48 @@ describe('stateless requests at the HTTP edge', () => {
   });
 
   it('says which instance holds a call waiting for input when a retry reaches another one', async () => {
-    const res = await modern('tools/call', { name: 'classic__test_sampling', arguments: { prompt: 'p' }, requestState: 'mcpeg1.0123456789ab.AAAA', inputResponses: {} }, { 'mcp-name': 'classic__test_sampling' });
+    const res = await modern(
+      'tools/call',
+      { name: 'classic__test_sampling', arguments: { prompt: 'p' }, requestState: 'mcpeg1.0123456789ab.AAAA', inputResponses: {} },
+      { 'mcp-name': 'classic__test_sampling' },
+    );
     const body = (await res.json()) as { error: { code: number; message: string } };
     assert.equal(body.error.code, -32602);
     assert.match(body.error.message, /issued by gateway instance 0123456789ab/);
   });
 
-  it('answers a stateful backend\'s sampling request as input_required, and resumes the call with the answer', async () => {
+  it("answers a stateful backend's sampling request as input_required, and resumes the call with the answer", async () => {
     const caps = { ...ENVELOPE, 'io.modelcontextprotocol/clientCapabilities': { sampling: {} } };
     const headers = { 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'classic__test_sampling' };
-    const first = (await (await post({ method: 'tools/call', params: { name: 'classic__test_sampling', arguments: { prompt: 'hi' }, _meta: caps } }, headers)).json()) as { result: { resultType: string; requestState: string; inputRequests: Record<string, { method: string }> } };
+    const first = (await (await post({ method: 'tools/call', params: { name: 'classic__test_sampling', arguments: { prompt: 'hi' }, _meta: caps } }, headers)).json()) as {
+      result: { resultType: string; requestState: string; inputRequests: Record<string, { method: string }> };
+    };
     assert.equal(first.result.resultType, 'input_required');
     const [key, ask] = Object.entries(first.result.inputRequests)[0];
     assert.equal(ask.method, 'sampling/createMessage');
     const answer = { role: 'assistant', content: { type: 'text', text: 'by hand' }, model: 'm' };
-    const second = (await (await post({ id: 8, method: 'tools/call', params: { name: 'classic__test_sampling', arguments: { prompt: 'hi' }, requestState: first.result.requestState, inputResponses: { [key]: answer }, _meta: caps } }, headers)).json()) as { result: { resultType: string } };
+    const second = (await (
+      await post(
+        {
+          id: 8,
+          method: 'tools/call',
+          params: { name: 'classic__test_sampling', arguments: { prompt: 'hi' }, requestState: first.result.requestState, inputResponses: { [key]: answer }, _meta: caps },
+        },
+        headers,
+      )
+    ).json()) as { result: { resultType: string } };
     assert.equal(second.result.resultType, 'complete');
     assert.equal(textOf(second.result), 'LLM response: by hand');
     // The token is spent: replaying it is refused.
-    const replay = (await (await post({ method: 'tools/call', params: { name: 'classic__test_sampling', arguments: { prompt: 'hi' }, requestState: first.result.requestState, inputResponses: { [key]: answer }, _meta: caps } }, headers)).json()) as { error: { code: number } };
+    const replay = (await (
+      await post(
+        {
+          method: 'tools/call',
+          params: { name: 'classic__test_sampling', arguments: { prompt: 'hi' }, requestState: first.result.requestState, inputResponses: { [key]: answer }, _meta: caps },
+        },
+        headers,
+      )
+    ).json()) as { error: { code: number } };
     assert.equal(replay.error.code, -32602);
   });
 });
@@ -304,7 +359,9 @@ describe('a stateless client spread across two gateway instances with no shared 
 });
 
 /** A pass-through HTTP proxy that counts requests by Mcp-Method and keeps their headers. */
-async function recordingProxy(target: string): Promise<{ url: string; seen: Array<{ method: string; headers: IncomingHttpHeaders }>; count(method: string): number; close(): Promise<void> }> {
+async function recordingProxy(
+  target: string,
+): Promise<{ url: string; seen: Array<{ method: string; headers: IncomingHttpHeaders }>; count(method: string): number; close(): Promise<void> }> {
   const t = new URL(target);
   const seen: Array<{ method: string; headers: IncomingHttpHeaders }> = [];
   const server = createServer((req, res) => {
@@ -327,7 +384,11 @@ async function recordingProxy(target: string): Promise<{ url: string; seen: Arra
     url: `http://127.0.0.1:${port}/mcp`,
     seen,
     count: (method) => seen.filter((s) => s.method === method).length,
-    close: () => new Promise((r) => { server.closeAllConnections(); server.close(() => r()); }),
+    close: () =>
+      new Promise((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
   };
 }
 
@@ -399,7 +460,13 @@ describe('a 2026-07-28 client over `mcpeg stdio`', () => {
   before(async () => {
     const dir = mkdtempSync(join(tmpdir(), 'mcpeg-stateless-stdio-'));
     const config = join(dir, 'mcpeg.yaml');
-    writeFileSync(config, ['backends:', ...Object.entries(BACKENDS).flatMap(([name, b]) => [`  ${name}:`, '    type: mcp', `    command: ${JSON.stringify(b.command)}`, `    args: ${JSON.stringify(b.args)}`])].join('\n'));
+    writeFileSync(
+      config,
+      [
+        'backends:',
+        ...Object.entries(BACKENDS).flatMap(([name, b]) => [`  ${name}:`, '    type: mcp', `    command: ${JSON.stringify(b.command)}`, `    args: ${JSON.stringify(b.args)}`]),
+      ].join('\n'),
+    );
     c = new V2Client({ name: 'v2-stdio', version: '1' }, { capabilities: { sampling: {} }, versionNegotiation: { mode: { pin: '2026-07-28' } } });
     c.setRequestHandler('sampling/createMessage', async () => ({ role: 'assistant', content: { type: 'text', text: 'over stdio' }, model: 'm' }));
     await c.connect(new V2Stdio({ command: process.execPath, args: [CLI, 'stdio', '--config', config], stderr: 'ignore' }));

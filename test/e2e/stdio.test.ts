@@ -18,16 +18,19 @@ describe('mcpeg stdio', () => {
     remote = await startEverythingHttp();
     const dir = mkdtempSync(join(tmpdir(), 'mcpeg-stdio-'));
     const config = join(dir, 'mcpeg.yaml');
-    writeFileSync(config, [
-      'backends:',
-      '  everything:',
-      '    type: mcp',
-      `    command: ${JSON.stringify(process.execPath)}`,
-      `    args: [${JSON.stringify(EVERYTHING)}, "stdio"]`,
-      '  remote:',
-      '    type: mcp',
-      `    url: ${remote.url}`,
-    ].join('\n'));
+    writeFileSync(
+      config,
+      [
+        'backends:',
+        '  everything:',
+        '    type: mcp',
+        `    command: ${JSON.stringify(process.execPath)}`,
+        `    args: [${JSON.stringify(EVERYTHING)}, "stdio"]`,
+        '  remote:',
+        '    type: mcp',
+        `    url: ${remote.url}`,
+      ].join('\n'),
+    );
     const transport = new StdioClientTransport({ command: process.execPath, args: [CLI, 'stdio', '--config', config], stderr: 'pipe' });
     transport.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
     client = new Client({ name: 'stdio-test', version: '1' }, { capabilities: { sampling: {} } });

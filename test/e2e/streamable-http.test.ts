@@ -19,21 +19,37 @@ describe('Streamable HTTP transport', () => {
     const plain = await s.post({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'everything__echo', arguments: { message: 'j' } } });
     assert.equal(plain.headers.get('content-type'), 'application/json');
     assert.equal(((await plain.json()) as { id: number }).id, 1);
-    const streamed = await s.post({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'everything__trigger-long-running-operation', arguments: { duration: 0.3, steps: 3 }, _meta: { progressToken: 'tok-1' } } });
+    const streamed = await s.post({
+      jsonrpc: '2.0',
+      id: 2,
+      method: 'tools/call',
+      params: { name: 'everything__trigger-long-running-operation', arguments: { duration: 0.3, steps: 3 }, _meta: { progressToken: 'tok-1' } },
+    });
     assert.equal(streamed.headers.get('content-type'), 'text/event-stream');
     const events = [];
     for await (const e of readSse(streamed)) events.push(e);
     const messages = events.map((e) => JSON.parse(e.data));
     const progress = messages.filter((m) => m.method === 'notifications/progress');
     assert.ok(progress.length >= 2);
-    assert.ok(progress.every((p) => p.params.progressToken === 'tok-1'), 'client token restored');
+    assert.ok(
+      progress.every((p) => p.params.progressToken === 'tok-1'),
+      'client token restored',
+    );
     assert.equal(messages.at(-1).id, 2);
-    assert.ok(events.every((e) => e.id), 'every SSE event has an id');
+    assert.ok(
+      events.every((e) => e.id),
+      'every SSE event has an id',
+    );
   });
 
   it('primes each SSE stream of a 2025-11-25 session with an id and a retry interval', async () => {
     const s = await rawSession(gw.url, '2025-11-25');
-    const res = await s.post({ jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'everything__trigger-long-running-operation', arguments: { duration: 0.2, steps: 2 }, _meta: { progressToken: 1 } } });
+    const res = await s.post({
+      jsonrpc: '2.0',
+      id: 3,
+      method: 'tools/call',
+      params: { name: 'everything__trigger-long-running-operation', arguments: { duration: 0.2, steps: 2 }, _meta: { progressToken: 1 } },
+    });
     const it1 = readSse(res, { includeEmpty: true });
     const first = await it1.next();
     assert.equal(first.value?.data, '');
@@ -41,7 +57,12 @@ describe('Streamable HTTP transport', () => {
     assert.equal(first.value?.retry, '1000');
     await it1.return(undefined);
     const old = await rawSession(gw.url, '2025-06-18');
-    const res2 = await old.post({ jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'everything__trigger-long-running-operation', arguments: { duration: 0.2, steps: 2 }, _meta: { progressToken: 1 } } });
+    const res2 = await old.post({
+      jsonrpc: '2.0',
+      id: 3,
+      method: 'tools/call',
+      params: { name: 'everything__trigger-long-running-operation', arguments: { duration: 0.2, steps: 2 }, _meta: { progressToken: 1 } },
+    });
     const it2 = readSse(res2, { includeEmpty: true });
     const first2 = await it2.next();
     assert.notEqual(first2.value?.data, '', 'no priming event before 2025-11-25');
@@ -51,7 +72,15 @@ describe('Streamable HTTP transport', () => {
   it('replays what a dropped stream missed on GET with Last-Event-ID, then the response', async () => {
     const s = await rawSession(gw.url);
     const ac = new AbortController();
-    const res = await s.post({ jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'everything__trigger-long-running-operation', arguments: { duration: 1.5, steps: 5 }, _meta: { progressToken: 'p' } } }, { signal: ac.signal });
+    const res = await s.post(
+      {
+        jsonrpc: '2.0',
+        id: 7,
+        method: 'tools/call',
+        params: { name: 'everything__trigger-long-running-operation', arguments: { duration: 1.5, steps: 5 }, _meta: { progressToken: 'p' } },
+      },
+      { signal: ac.signal },
+    );
     let lastId: string | undefined;
     for await (const e of readSse(res)) {
       lastId = e.id;
@@ -73,7 +102,10 @@ describe('Streamable HTTP transport', () => {
     assert.match(JSON.stringify(final.result), /completed/i);
     const seen = got.filter((m) => m.method === 'notifications/progress').map((m) => m.params.progress);
     assert.ok(seen.length >= 1, 'missed progress events were replayed');
-    assert.ok(seen.every((p: number) => p > 0), `no event before Last-Event-ID was replayed: ${seen}`);
+    assert.ok(
+      seen.every((p: number) => p > 0),
+      `no event before Last-Event-ID was replayed: ${seen}`,
+    );
   });
 
   it('delivers server-initiated messages on the GET stream and allows one GET stream per session', async () => {
@@ -117,7 +149,12 @@ describe('Streamable HTTP transport', () => {
     const s = await rawSession(gw.url, '2025-03-26');
     const res = await s.post([
       { jsonrpc: '2.0', id: 'quick', method: 'ping' },
-      { jsonrpc: '2.0', id: 'slow', method: 'tools/call', params: { name: 'everything__trigger-long-running-operation', arguments: { duration: 0.3, steps: 3 }, _meta: { progressToken: 'b' } } },
+      {
+        jsonrpc: '2.0',
+        id: 'slow',
+        method: 'tools/call',
+        params: { name: 'everything__trigger-long-running-operation', arguments: { duration: 0.3, steps: 3 }, _meta: { progressToken: 'b' } },
+      },
     ]);
     assert.equal(res.headers.get('content-type'), 'text/event-stream');
     const ids: string[] = [];
@@ -130,7 +167,12 @@ describe('Streamable HTTP transport', () => {
 
   it('does not answer a request the client cancelled', async () => {
     const s = await rawSession(gw.url);
-    const pending = s.post({ jsonrpc: '2.0', id: 'c1', method: 'tools/call', params: { name: 'everything__trigger-long-running-operation', arguments: { duration: 10, steps: 2 } } });
+    const pending = s.post({
+      jsonrpc: '2.0',
+      id: 'c1',
+      method: 'tools/call',
+      params: { name: 'everything__trigger-long-running-operation', arguments: { duration: 10, steps: 2 } },
+    });
     await new Promise((r) => setTimeout(r, 300));
     const cancel = await s.post({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 'c1', reason: 'test' } });
     assert.equal(cancel.status, 202);
@@ -161,7 +203,7 @@ describe('Streamable HTTP transport', () => {
     assert.equal((await rawSession(gw.url, '2030-01-01').catch(() => undefined))?.initResult.protocolVersion ?? '2025-11-25', '2025-11-25');
   });
 
-  it('closes the client\'s backend session (its stdio child) when the client ends the session', async () => {
+  it("closes the client's backend session (its stdio child) when the client ends the session", async () => {
     const b = gw.gw.registry.backend('everything')!;
     const s = await rawSession(gw.url);
     await s.post({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'everything__echo', arguments: { message: 'open' } } });

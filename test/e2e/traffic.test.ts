@@ -150,7 +150,13 @@ describe('traffic management through the gateway', () => {
     const lb = (strategy: string, httpWeights?: number[], stdioWeights: number[] = [1, 1]) => ({
       backends: {
         web: { type: 'mcp', endpoints: endpoints(abc, httpWeights), session_mode: 'shared', load_balancing: { strategy, hash_key: 'argument:key' }, ...FAST },
-        local: { type: 'mcp', replicas: [stdioReplica('S1', stdioWeights[0]), stdioReplica('S2', stdioWeights[1])], session_mode: 'shared', load_balancing: { strategy, hash_key: 'argument:key' }, ...FAST },
+        local: {
+          type: 'mcp',
+          replicas: [stdioReplica('S1', stdioWeights[0]), stdioReplica('S2', stdioWeights[1])],
+          session_mode: 'shared',
+          load_balancing: { strategy, hash_key: 'argument:key' },
+          ...FAST,
+        },
       },
     });
 
@@ -358,7 +364,14 @@ describe('traffic management through the gateway', () => {
     });
     const ctx = useGateway(() => ({
       backends: {
-        ring: { type: 'mcp', endpoints: endpoints(reps), session_mode: 'shared', load_balancing: { strategy: 'hash', hash_key: 'argument:key' }, health_check: FAST_HEALTH, ...FAST },
+        ring: {
+          type: 'mcp',
+          endpoints: endpoints(reps),
+          session_mode: 'shared',
+          load_balancing: { strategy: 'hash', hash_key: 'argument:key' },
+          health_check: FAST_HEALTH,
+          ...FAST,
+        },
       },
     }));
 
@@ -401,10 +414,15 @@ describe('traffic management through the gateway', () => {
     const ctx = useGateway(() => ({
       backends: {
         load: {
-          type: 'mcp', endpoints: endpoints(reps), session_mode: 'shared', load_balancing: { strategy: 'round_robin' },
-          health_check: FAST_HEALTH, retries: { attempts: 2, initial_delay: '10ms', max_delay: '50ms' },
+          type: 'mcp',
+          endpoints: endpoints(reps),
+          session_mode: 'shared',
+          load_balancing: { strategy: 'round_robin' },
+          health_check: FAST_HEALTH,
+          retries: { attempts: 2, initial_delay: '10ms', max_delay: '50ms' },
           // Short ejections and cool-downs, so that failures seen at the kill do not keep the restarted replica out for long.
-          outlier_detection: { base_ejection_time: '300ms' }, circuit_breaker: { cool_down: '300ms' },
+          outlier_detection: { base_ejection_time: '300ms' },
+          circuit_breaker: { cool_down: '300ms' },
           ...FAST,
         },
       },
@@ -541,9 +559,15 @@ describe('traffic management through the gateway', () => {
     });
     // No health checks, ejection or breaker: only the calls themselves can find a dead replica.
     const common = () => ({
-      type: 'mcp', endpoints: endpoints(reps), session_mode: 'shared', load_balancing: { strategy: 'round_robin' },
-      health_check: { enabled: false }, outlier_detection: { enabled: false }, circuit_breaker: { enabled: false },
-      retries: { attempts: 2, initial_delay: '10ms', max_delay: '50ms' }, ...FAST,
+      type: 'mcp',
+      endpoints: endpoints(reps),
+      session_mode: 'shared',
+      load_balancing: { strategy: 'round_robin' },
+      health_check: { enabled: false },
+      outlier_detection: { enabled: false },
+      circuit_breaker: { enabled: false },
+      retries: { attempts: 2, initial_delay: '10ms', max_delay: '50ms' },
+      ...FAST,
     });
     const ctx = useGateway(() => ({
       backends: {
@@ -655,8 +679,12 @@ describe('traffic management through the gateway', () => {
     const ctx = useGateway(() => ({
       backends: {
         hc: {
-          type: 'mcp', endpoints: endpoints(reps), session_mode: 'shared', load_balancing: { strategy: 'round_robin' },
-          health_check: { interval: '200ms', timeout: '150ms', unhealthy_threshold: 2, healthy_threshold: 1 }, ...FAST,
+          type: 'mcp',
+          endpoints: endpoints(reps),
+          session_mode: 'shared',
+          load_balancing: { strategy: 'round_robin' },
+          health_check: { interval: '200ms', timeout: '150ms', unhealthy_threshold: 2, healthy_threshold: 1 },
+          ...FAST,
         },
       },
     }));
@@ -685,9 +713,14 @@ describe('traffic management through the gateway', () => {
     const ctx = useGateway(() => ({
       backends: {
         od: {
-          type: 'mcp', endpoints: endpoints(abc), session_mode: 'shared', load_balancing: { strategy: 'hash', hash_key: 'argument:key' },
+          type: 'mcp',
+          endpoints: endpoints(abc),
+          session_mode: 'shared',
+          load_balancing: { strategy: 'hash', hash_key: 'argument:key' },
           outlier_detection: { consecutive_failures: 3, base_ejection_time: '1s', max_ejection_percent: 50 },
-          circuit_breaker: { enabled: false }, retries: { attempts: 0 }, ...FAST,
+          circuit_breaker: { enabled: false },
+          retries: { attempts: 0 },
+          ...FAST,
         },
       },
     }));

@@ -43,7 +43,10 @@ export interface AdminGateway {
  * `raw.admin`) to a YAML file in a fresh temp dir, and starts a gateway from it.
  * `raw` may be a function of the temp dir and workspace (which exist before it is called).
  */
-export async function startAdminGateway(raw: Record<string, unknown> | ((dir: string, workspace: string) => Record<string, unknown>), env?: NodeJS.ProcessEnv): Promise<AdminGateway> {
+export async function startAdminGateway(
+  raw: Record<string, unknown> | ((dir: string, workspace: string) => Record<string, unknown>),
+  env?: NodeJS.ProcessEnv,
+): Promise<AdminGateway> {
   const dir = realpathSync(mkdtempSync(join(tmpdir(), 'mcpeg-admin-sec-')));
   const workspace = join(dir, 'workspace');
   mkdirSync(workspace);
@@ -59,7 +62,10 @@ export async function startAdminGateway(raw: Record<string, unknown> | ((dir: st
         enabled: true,
         host: '127.0.0.1',
         port: 0,
-        keys: [{ name: 'ops', role: 'admin', sha256: sha256(ADMIN_KEY) }, { name: 'dash', role: 'viewer', sha256: sha256(VIEWER_KEY) }],
+        keys: [
+          { name: 'ops', role: 'admin', sha256: sha256(ADMIN_KEY) },
+          { name: 'dash', role: 'viewer', sha256: sha256(VIEWER_KEY) },
+        ],
         ...((doc.admin as object) ?? {}),
       },
     }),

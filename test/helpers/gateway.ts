@@ -35,7 +35,13 @@ export async function startGateway(raw: Record<string, unknown>): Promise<{ gw: 
   const logger = process.env.MCPEG_TEST_LOG ? createLogger('debug', process.env.MCPEG_TEST_LOG) : silentLogger();
   const served = await serve(config, { logger });
   const { url } = served;
-  return { gw: served.gateway, url, base: url.slice(0, url.length - config.server.path.length), ...(served.adminUrl ? { adminUrl: served.adminUrl } : {}), close: () => served.close() };
+  return {
+    gw: served.gateway,
+    url,
+    base: url.slice(0, url.length - config.server.path.length),
+    ...(served.adminUrl ? { adminUrl: served.adminUrl } : {}),
+    close: () => served.close(),
+  };
 }
 
 export const everythingStdio = (extra: Record<string, unknown> = {}) => ({ type: 'mcp', command: process.execPath, args: [EVERYTHING, 'stdio'], ...extra });
@@ -59,11 +65,12 @@ export async function startEverythingHttp(mode: 'streamableHttp' | 'sse' = 'stre
   return {
     url: `http://127.0.0.1:${port}/${mode === 'sse' ? 'sse' : 'mcp'}`,
     proc,
-    stop: () => new Promise((resolve) => {
-      if (proc.exitCode !== null || proc.signalCode) return resolve();
-      proc.once('exit', () => resolve());
-      proc.kill('SIGKILL');
-    }),
+    stop: () =>
+      new Promise((resolve) => {
+        if (proc.exitCode !== null || proc.signalCode) return resolve();
+        proc.once('exit', () => resolve());
+        proc.kill('SIGKILL');
+      }),
   };
 }
 
@@ -93,7 +100,10 @@ export async function waitFor<T>(fn: () => T | Promise<T>, what: string, timeout
 
 export function textOf(result: unknown): string {
   const content = (result as { content?: Array<{ type: string; text?: string }> }).content ?? [];
-  return content.filter((c) => c.type === 'text').map((c) => c.text).join('\n');
+  return content
+    .filter((c) => c.type === 'text')
+    .map((c) => c.text)
+    .join('\n');
 }
 
 export interface SseEvent {

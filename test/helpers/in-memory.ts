@@ -30,7 +30,11 @@ export function backendOptions(extra: Params = {}): BackendOptions {
  * every client's own, every pooled one) gets a fresh Server set up by `setup`.
  * `servers` holds them in the order they were opened (0 is the catalog session).
  */
-export function sdkServers(capabilities: ServerCapabilities, setup: (server: Server) => void, info = { name: 'test-server', version: '1.0.0' }): { factory: TransportFactory; servers: Server[] } {
+export function sdkServers(
+  capabilities: ServerCapabilities,
+  setup: (server: Server) => void,
+  info = { name: 'test-server', version: '1.0.0' },
+): { factory: TransportFactory; servers: Server[] } {
   const servers: Server[] = [];
   const factory: TransportFactory = {
     initialKind: 'inprocess',
@@ -66,7 +70,8 @@ export function rawServer(handle: (req: JsonRpcRequest) => Params | Promise<Para
           .then(() => handle(msg))
           .then(
             (result) => server.send({ jsonrpc: '2.0', id: msg.id, result } as never),
-            (err: { code?: number; message?: string }) => server.send({ jsonrpc: '2.0', id: msg.id, error: { code: err.code ?? -32603, message: err.message ?? String(err) } } as never),
+            (err: { code?: number; message?: string }) =>
+              server.send({ jsonrpc: '2.0', id: msg.id, error: { code: err.code ?? -32603, message: err.message ?? String(err) } } as never),
           )
           .catch(() => {});
       };
@@ -111,7 +116,10 @@ export class TestHost implements SessionHost {
 
   /** A client session of the aggregate view (or `init.viewId`) with a recording outbound. */
   client(init: Partial<SessionInit> = {}): { session: ClientSession; out: RecordingOutbound } {
-    const session = new ClientSession({ id: `s-${++this.sessions}`, viewId: 'aggregate', protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'test-client', version: '1' }, ...init }, this);
+    const session = new ClientSession(
+      { id: `s-${++this.sessions}`, viewId: 'aggregate', protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'test-client', version: '1' }, ...init },
+      this,
+    );
     const out = new RecordingOutbound(session);
     session.outbound = out;
     session.initialized = true;
@@ -151,7 +159,9 @@ export class RecordingOutbound implements Outbound {
 
   /** The notifications sent with a given method. */
   notifications(method: string): Array<{ params: Params | undefined; related: RequestId | undefined }> {
-    return this.sent.filter((s) => !('id' in s.msg) && (s.msg as { method?: string }).method === method).map((s) => ({ params: (s.msg as { params?: Params }).params, related: s.related }));
+    return this.sent
+      .filter((s) => !('id' in s.msg) && (s.msg as { method?: string }).method === method)
+      .map((s) => ({ params: (s.msg as { params?: Params }).params, related: s.related }));
   }
 }
 

@@ -80,7 +80,11 @@ describe('admin API: privileged changes need the config file (issue 14, item 2)'
     forbidden(await g.admin('PUT', '/admin/plugins/editor/config', { deny: [] }), /plugins\.0\.config\.deny/, /admin\.allow\.reach/);
     forbidden(await g.admin('PUT', '/admin/plugins/editor/config', { roots: [g.dir] }), /plugins\.0\.config\.roots/, /admin\.allow\.reach/);
     forbidden(await g.admin('PUT', '/admin/plugins/editor/config', { roots: [join(g.workspace, '..')] }), /plugins\.0\.config\.roots/, /admin\.allow\.reach/);
-    forbidden(await g.admin('PUT', '/admin/plugins/git/config', { roots: [g.workspace], init_workspace: false, safe_mode: false }), /plugins\.1\.config\.safe_mode/, /admin\.allow\.reach/);
+    forbidden(
+      await g.admin('PUT', '/admin/plugins/git/config', { roots: [g.workspace], init_workspace: false, safe_mode: false }),
+      /plugins\.1\.config\.safe_mode/,
+      /admin\.allow\.reach/,
+    );
     forbidden(await g.admin('PUT', '/admin/plugins/git/config', { roots: ['/'], init_workspace: false }), /plugins\.1\.config\.roots/, /admin\.allow\.reach/);
     // A third-party plugin's config means what its code makes of it: every change is privileged.
     forbidden(await g.admin('PUT', '/admin/plugins/hello/config', { greeting: 'Howdy' }), /plugins\.3\.config\.greeting/, /admin\.allow\.reach/);
@@ -97,8 +101,16 @@ describe('admin API: privileged changes need the config file (issue 14, item 2)'
     assert.equal((await read(client, join(g.workspace, 'top.txt'))).isError, true, 'and the rest of the old root is gone');
     // A "narrower" root that is a symlink out of the running root is wider: roots compare by real path.
     symlinkSync(g.dir, join(g.workspace, 'sub', 'up'));
-    forbidden(await g.admin('PUT', '/admin/plugins/editor/config', { roots: [join(g.workspace, 'sub', 'up')], extra_deny: ['**/*.secret'] }), /plugins\.0\.config\.roots/, /admin\.allow\.reach/);
-    forbidden(await g.admin('PUT', '/admin/plugins/editor/config', { roots: [join(g.workspace, 'sub', 'missing')], extra_deny: ['**/*.secret'] }), /plugins\.0\.config\.roots/, /does not exist/);
+    forbidden(
+      await g.admin('PUT', '/admin/plugins/editor/config', { roots: [join(g.workspace, 'sub', 'up')], extra_deny: ['**/*.secret'] }),
+      /plugins\.0\.config\.roots/,
+      /admin\.allow\.reach/,
+    );
+    forbidden(
+      await g.admin('PUT', '/admin/plugins/editor/config', { roots: [join(g.workspace, 'sub', 'missing')], extra_deny: ['**/*.secret'] }),
+      /plugins\.0\.config\.roots/,
+      /does not exist/,
+    );
     // Back to the wider root is a widening now.
     forbidden(await g.admin('PUT', '/admin/plugins/editor/config', { extra_deny: ['**/*.secret'] }), /plugins\.0\.config\.roots/, /admin\.allow\.reach/);
     const safe = await g.admin('PUT', '/admin/plugins/git/config', { roots: [g.workspace], init_workspace: false, safe_mode: true, timeout_ms: 10_000 });
@@ -116,7 +128,11 @@ describe('admin API: privileged changes need the config file (issue 14, item 2)'
     forbidden(await put({ ...cfg, plugins: [...cfg.plugins, { name: 'editor2', module: 'editor', config: { roots: ['/'] } }] }), /plugins\.4/, /admin\.allow\.reach/);
     forbidden(await put({ ...cfg, plugins: [...cfg.plugins, { name: 'editor3', module: 'editor' }] }), /plugins\.4/, /admin\.allow\.reach/);
     // Moving a plugin to another index is not a way around it.
-    forbidden(await put({ ...cfg, plugins: [{ ...cfg.plugins[0], config: { roots: ['/'] } }, ...cfg.plugins.slice(1)].reverse() }), /plugins\.3\.config\.roots/, /admin\.allow\.reach/);
+    forbidden(
+      await put({ ...cfg, plugins: [{ ...cfg.plugins[0], config: { roots: ['/'] } }, ...cfg.plugins.slice(1)].reverse() }),
+      /plugins\.3\.config\.roots/,
+      /admin\.allow\.reach/,
+    );
     forbidden(await put({ ...cfg, admin: { ...cfg.admin, allow: { reach: true } } }), /admin\.allow/, /config file/);
     forbidden(await put({ ...cfg, admin: { ...cfg.admin, keys: [...cfg.admin.keys, { name: 'mine', role: 'admin', sha256: 'a'.repeat(64) }] } }), /admin\.keys/, /config file/);
     forbidden(await put({ ...cfg, secrets: ['HOME'] }), /secrets/, /config file/);

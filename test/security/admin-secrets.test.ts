@@ -56,7 +56,10 @@ describe('admin API: secrets stay where the config file put them (issue 14, item
   let evil: HttpRecorder;
   let g: AdminGateway;
   let client: Client;
-  const leaked = (text: string) => Object.entries(S).filter(([, v]) => text.includes(v)).map(([k]) => k);
+  const leaked = (text: string) =>
+    Object.entries(S)
+      .filter(([, v]) => text.includes(v))
+      .map(([k]) => k);
 
   before(async () => {
     good = await startRecorder();
@@ -94,7 +97,16 @@ describe('admin API: secrets stay where the config file put them (issue 14, item
         },
         plugins: [
           // git settings the operator gives the git plugin: a header line and a URL with credentials in a key.
-          { name: 'git', config: { config: { 'http.extraHeader': `Authorization: Bearer ${S.gitHeader}`, [`url.https://u:${S.gitUrlPw}@git.example/.insteadOf`]: 'https://git.example/', 'user.name': 'operator' } } },
+          {
+            name: 'git',
+            config: {
+              config: {
+                'http.extraHeader': `Authorization: Bearer ${S.gitHeader}`,
+                [`url.https://u:${S.gitUrlPw}@git.example/.insteadOf`]: 'https://git.example/',
+                'user.name': 'operator',
+              },
+            },
+          },
           {
             name: 'bag',
             module: bag,
@@ -171,7 +183,10 @@ describe('admin API: secrets stay where the config file put them (issue 14, item
     const cfg = (await g.admin('GET', '/admin/config')).body.config;
     const urls = cfg.backends.urls.base_url as string;
     assert.ok(urls.includes('[redacted]'), urls);
-    const moved = await g.admin('PUT', '/admin/config', { ...cfg, backends: { ...cfg.backends, urls: { ...cfg.backends.urls, base_url: urls.replace('127.0.0.1:9', evil.url.slice('http://'.length)) } } });
+    const moved = await g.admin('PUT', '/admin/config', {
+      ...cfg,
+      backends: { ...cfg.backends, urls: { ...cfg.backends.urls, base_url: urls.replace('127.0.0.1:9', evil.url.slice('http://'.length)) } },
+    });
     assert.equal(moved.status, 400, JSON.stringify(moved.body));
     assert.match(moved.body.error.message, /backends\.urls\.base_url/);
     const prog = cfg.backends.prog;
@@ -190,11 +205,15 @@ describe('admin API: secrets stay where the config file put them (issue 14, item
 
   it('(b) an undeclared *_env is a config error over the API; a declared one cannot move to a new host', async () => {
     const before = g.gw.config;
-    const post = (name: string, auth: unknown) => g.admin('POST', '/admin/services', { name, config: { type: 'rest', base_url: evil.url, auth, tools: { ping: { method: 'GET', path: '/ping' } } } });
+    const post = (name: string, auth: unknown) =>
+      g.admin('POST', '/admin/services', { name, config: { type: 'rest', base_url: evil.url, auth, tools: { ping: { method: 'GET', path: '/ping' } } } });
     const home = await post('leak', { type: 'api_key', name: 'x-k', value_env: 'HOME' });
     assert.equal(home.status, 400, JSON.stringify(home.body));
     assert.equal(home.body.error.code, 'MCPEG_ERR_CONFIG_INVALID');
-    assert.ok(home.body.error.data.problems.some((p: string) => p.startsWith('backends.leak.auth.value_env') && /secrets/.test(p)), JSON.stringify(home.body));
+    assert.ok(
+      home.body.error.data.problems.some((p: string) => p.startsWith('backends.leak.auth.value_env') && /secrets/.test(p)),
+      JSON.stringify(home.body),
+    );
     const declared = await post('leak2', { type: 'bearer', token_env: ENV_NAME });
     assert.equal(declared.status, 403, JSON.stringify(declared.body));
     assert.match(declared.body.error.message, /backends\.leak2\.auth\.token_env/);
@@ -203,11 +222,14 @@ describe('admin API: secrets stay where the config file put them (issue 14, item
     const moved = await g.admin('PUT', '/admin/config', { ...cfg, backends: { ...cfg.backends, envapi: { ...cfg.backends.envapi, base_url: evil.url } } });
     assert.equal(moved.status, 403, JSON.stringify(moved.body));
     assert.match(moved.body.error.message, /backends\.envapi\.auth\.token_env/);
-    const envAllow = await g.admin('POST', '/admin/services', { name: 'envdump', config: { type: 'command', env_allow: ['PATH', ENV_NAME], tools: { t: { command: process.execPath, args: ['-e', `console.log(process.env.${ENV_NAME})`] } } } });
+    const envAllow = await g.admin('POST', '/admin/services', {
+      name: 'envdump',
+      config: { type: 'command', env_allow: ['PATH', ENV_NAME], tools: { t: { command: process.execPath, args: ['-e', `console.log(process.env.${ENV_NAME})`] } } },
+    });
     assert.equal(envAllow.status, 403, JSON.stringify(envAllow.body));
     assert.match(envAllow.body.error.message, /backends\.envdump\.env_allow: gives programs MCPEG_ADMIN_SEC_TOKEN/);
     const added = await g.admin('PUT', '/admin/config', { ...cfg, secrets: [ENV_NAME, 'HOME'] });
-    assert.equal(added.status, 403, 'the declaration is the file\'s');
+    assert.equal(added.status, 403, "the declaration is the file's");
     assert.equal(g.gw.config, before, 'nothing changed');
     await client.callTool({ name: 'envapi__ping', arguments: {} });
     assert.equal(good.last('/env/ping')?.headers.authorization, `Bearer ${S.env}`);
@@ -258,7 +280,10 @@ describe('secrets declaration in the config file (issue 14, item 3b)', () => {
 
   it('value_env: HOME without a declaration is refused at load and by mcpeg validate, naming the key path', () => {
     const f = file('home.yaml', { backends: { x: backend({ type: 'api_key', name: 'k', value_env: 'HOME' }) } });
-    assert.throws(() => loadConfig({ file: f }), (err: Error & { problems?: string[] }) => (err.problems ?? []).some((p) => p.startsWith('backends.x.auth.value_env') && /HOME/.test(p) && /secrets/.test(p)));
+    assert.throws(
+      () => loadConfig({ file: f }),
+      (err: Error & { problems?: string[] }) => (err.problems ?? []).some((p) => p.startsWith('backends.x.auth.value_env') && /HOME/.test(p) && /secrets/.test(p)),
+    );
     const run = spawnSync(process.execPath, [CLI, 'validate', '--config', f], { encoding: 'utf8' });
     assert.equal(run.status, 3, run.stderr);
     assert.match(run.stderr, /backends\.x\.auth\.value_env/);

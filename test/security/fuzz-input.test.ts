@@ -53,17 +53,71 @@ function send(base: string, r: Raw, ms = 1500): Promise<{ status: number; body: 
 }
 
 const methodName = fc.oneof(
-  fc.constantFrom('initialize', 'ping', 'tools/list', 'tools/call', 'prompts/get', 'prompts/list', 'resources/read', 'resources/list', 'resources/subscribe', 'resources/unsubscribe', 'resources/templates/list', 'completion/complete', 'logging/setLevel', 'server/discover', 'subscriptions/listen', 'notifications/cancelled', 'notifications/initialized', 'notifications/roots/list_changed', 'sampling/createMessage'),
+  fc.constantFrom(
+    'initialize',
+    'ping',
+    'tools/list',
+    'tools/call',
+    'prompts/get',
+    'prompts/list',
+    'resources/read',
+    'resources/list',
+    'resources/subscribe',
+    'resources/unsubscribe',
+    'resources/templates/list',
+    'completion/complete',
+    'logging/setLevel',
+    'server/discover',
+    'subscriptions/listen',
+    'notifications/cancelled',
+    'notifications/initialized',
+    'notifications/roots/list_changed',
+    'sampling/createMessage',
+  ),
   fc.constantFrom(...PROTO_NAMES),
   fc.string({ maxLength: 40 }),
 );
 const id = fc.oneof(fc.integer(), fc.string({ maxLength: 20 }), fc.constant(null), fc.constantFrom(...PROTO_NAMES), fc.jsonValue({ maxDepth: 2 }));
-const key = fc.oneof(fc.constantFrom(...PROTO_NAMES, 'name', 'arguments', 'uri', 'cursor', '_meta', 'progressToken', 'requestId', 'ref', 'level', 'protocolVersion', 'capabilities', 'clientInfo', 'requestState', 'inputResponses', 'io.modelcontextprotocol/protocolVersion', 'io.modelcontextprotocol/clientCapabilities'), fc.string({ maxLength: 12 }));
+const key = fc.oneof(
+  fc.constantFrom(
+    ...PROTO_NAMES,
+    'name',
+    'arguments',
+    'uri',
+    'cursor',
+    '_meta',
+    'progressToken',
+    'requestId',
+    'ref',
+    'level',
+    'protocolVersion',
+    'capabilities',
+    'clientInfo',
+    'requestState',
+    'inputResponses',
+    'io.modelcontextprotocol/protocolVersion',
+    'io.modelcontextprotocol/clientCapabilities',
+  ),
+  fc.string({ maxLength: 12 }),
+);
 const value: fc.Arbitrary<unknown> = fc.letrec((tie) => ({
-  v: fc.oneof({ depthSize: 'small' }, fc.jsonValue({ maxDepth: 1 }), fc.constantFrom(...PROTO_NAMES, 'abuse__hold', 'abuse__flood', '2025-03-26', '2025-11-25', '2026-07-28'), fc.dictionary(key, tie('v'), { maxKeys: 5 }), fc.array(tie('v'), { maxLength: 4 })),
+  v: fc.oneof(
+    { depthSize: 'small' },
+    fc.jsonValue({ maxDepth: 1 }),
+    fc.constantFrom(...PROTO_NAMES, 'abuse__hold', 'abuse__flood', '2025-03-26', '2025-11-25', '2026-07-28'),
+    fc.dictionary(key, tie('v'), { maxKeys: 5 }),
+    fc.array(tie('v'), { maxLength: 4 }),
+  ),
 })).v;
 const message = fc.record(
-  { jsonrpc: fc.oneof(fc.constant('2.0'), fc.string({ maxLength: 4 })), id, method: methodName, params: fc.oneof(fc.dictionary(key, value, { maxKeys: 6 }), value), result: value, error: value },
+  {
+    jsonrpc: fc.oneof(fc.constant('2.0'), fc.string({ maxLength: 4 })),
+    id,
+    method: methodName,
+    params: fc.oneof(fc.dictionary(key, value, { maxKeys: 6 }), value),
+    result: value,
+    error: value,
+  },
   { requiredKeys: [] },
 );
 const body = fc.oneof(
@@ -73,8 +127,31 @@ const body = fc.oneof(
   fc.uint8Array({ maxLength: 200 }).map((a) => Buffer.from(a)),
   fc.jsonValue().map((v) => JSON.stringify(v)),
 );
-const headerValue = fc.oneof(fc.stringMatching(/^[\x20-\x7e]{0,40}$/), fc.constantFrom('2025-03-26', '2025-06-18', '2025-11-25', '2026-07-28', 'application/json', 'text/event-stream', 'application/json, text/event-stream', '*/*', ...PROTO_NAMES));
-const path = fc.oneof(fc.constantFrom('/mcp', '/sse', '/messages', '/messages?sessionId=x', '/servers/abuse/mcp', '/servers/abuse/sse', '/servers/constructor/mcp', '/servers/__proto__/mcp', '/servers/%2e%2e/mcp', '/health', '/health/ready', '/health/live', '/metrics', '/mcp?x=1', '//mcp', '/MCP'), fc.stringMatching(/^\/[A-Za-z0-9._~%/?=&-]{0,40}$/));
+const headerValue = fc.oneof(
+  fc.stringMatching(/^[\x20-\x7e]{0,40}$/),
+  fc.constantFrom('2025-03-26', '2025-06-18', '2025-11-25', '2026-07-28', 'application/json', 'text/event-stream', 'application/json, text/event-stream', '*/*', ...PROTO_NAMES),
+);
+const path = fc.oneof(
+  fc.constantFrom(
+    '/mcp',
+    '/sse',
+    '/messages',
+    '/messages?sessionId=x',
+    '/servers/abuse/mcp',
+    '/servers/abuse/sse',
+    '/servers/constructor/mcp',
+    '/servers/__proto__/mcp',
+    '/servers/%2e%2e/mcp',
+    '/health',
+    '/health/ready',
+    '/health/live',
+    '/metrics',
+    '/mcp?x=1',
+    '//mcp',
+    '/MCP',
+  ),
+  fc.stringMatching(/^\/[A-Za-z0-9._~%/?=&-]{0,40}$/),
+);
 
 describe('fuzzing the HTTP and JSON-RPC input layer', { timeout: 600_000 }, () => {
   let gw: Awaited<ReturnType<typeof startGateway>>;
@@ -83,10 +160,20 @@ describe('fuzzing the HTTP and JSON-RPC input layer', { timeout: 600_000 }, () =
   let victimCall: Promise<Response>;
 
   const init = async (version: string, name: string): Promise<string> => {
-    const res = await fetch(gw.url, { method: 'POST', headers: JSON_HEADERS, body: JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: version, capabilities: {}, clientInfo: { name, version: '1' } } }) });
+    const res = await fetch(gw.url, {
+      method: 'POST',
+      headers: JSON_HEADERS,
+      body: JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: version, capabilities: {}, clientInfo: { name, version: '1' } } }),
+    });
     await res.text();
     const sid = res.headers.get('mcp-session-id')!;
-    await (await fetch(gw.url, { method: 'POST', headers: { ...JSON_HEADERS, 'mcp-session-id': sid, 'mcp-protocol-version': version }, body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }) })).text();
+    await (
+      await fetch(gw.url, {
+        method: 'POST',
+        headers: { ...JSON_HEADERS, 'mcp-session-id': sid, 'mcp-protocol-version': version },
+        body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }),
+      })
+    ).text();
     return sid;
   };
 
@@ -95,7 +182,11 @@ describe('fuzzing the HTTP and JSON-RPC input layer', { timeout: 600_000 }, () =
     victim = await init('2025-11-25', MARKER);
     attacker = await init('2025-03-26', 'attacker');
     // The victim has a call in flight the whole time: its id and arguments are live state.
-    victimCall = fetch(gw.url, { method: 'POST', headers: { ...JSON_HEADERS, 'mcp-session-id': victim, 'mcp-protocol-version': '2025-11-25' }, body: JSON.stringify({ jsonrpc: '2.0', id: MARKER, method: 'tools/call', params: { name: 'abuse__hold', arguments: { ms: 120_000, note: MARKER } } }) });
+    victimCall = fetch(gw.url, {
+      method: 'POST',
+      headers: { ...JSON_HEADERS, 'mcp-session-id': victim, 'mcp-protocol-version': '2025-11-25' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: MARKER, method: 'tools/call', params: { name: 'abuse__hold', arguments: { ms: 120_000, note: MARKER } } }),
+    });
     victimCall.catch(() => undefined); // it ends with the gateway
   });
   after(async () => {
@@ -105,16 +196,38 @@ describe('fuzzing the HTTP and JSON-RPC input layer', { timeout: 600_000 }, () =
 
   const check = (r: { status: number; body: string }, what: unknown) => {
     assert.ok(r.status > 0 && r.status < 500, `status ${r.status} for ${JSON.stringify(what).slice(0, 500)}: ${r.body.slice(0, 300)}`);
-    assert.ok(!r.body.includes(victim), 'another session\'s id leaked');
-    assert.ok(!r.body.includes(MARKER), 'another session\'s data leaked');
+    assert.ok(!r.body.includes(victim), "another session's id leaked");
+    assert.ok(!r.body.includes(MARKER), "another session's data leaked");
   };
 
   it('arbitrary requests (method, path, headers, body) on no session', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.constantFrom('POST', 'GET', 'DELETE', 'PUT', 'OPTIONS', 'PATCH', 'HEAD'), path, fc.dictionary(fc.constantFrom('content-type', 'accept', 'mcp-protocol-version', 'mcp-method', 'mcp-name', 'last-event-id', 'origin', 'mcp-param-x', 'x-api-key', 'traceparent', 'access-control-request-method'), headerValue, { maxKeys: 6 }), body, async (method, p, headers, b) => {
-        const raw = { method, path: p, headers: { ...headers, host: new URL(gw.base).host }, body: method === 'GET' || method === 'HEAD' ? undefined : b };
-        check(await send(gw.base, raw), raw);
-      }),
+      fc.asyncProperty(
+        fc.constantFrom('POST', 'GET', 'DELETE', 'PUT', 'OPTIONS', 'PATCH', 'HEAD'),
+        path,
+        fc.dictionary(
+          fc.constantFrom(
+            'content-type',
+            'accept',
+            'mcp-protocol-version',
+            'mcp-method',
+            'mcp-name',
+            'last-event-id',
+            'origin',
+            'mcp-param-x',
+            'x-api-key',
+            'traceparent',
+            'access-control-request-method',
+          ),
+          headerValue,
+          { maxKeys: 6 },
+        ),
+        body,
+        async (method, p, headers, b) => {
+          const raw = { method, path: p, headers: { ...headers, host: new URL(gw.base).host }, body: method === 'GET' || method === 'HEAD' ? undefined : b };
+          check(await send(gw.base, raw), raw);
+        },
+      ),
       { numRuns: RUNS, includeErrorInReport: true },
     );
   });
@@ -122,7 +235,12 @@ describe('fuzzing the HTTP and JSON-RPC input layer', { timeout: 600_000 }, () =
   it('arbitrary JSON-RPC messages and batches on an attacker session (2025-03-26: batches allowed)', async () => {
     await fc.assert(
       fc.asyncProperty(fc.oneof(message, fc.array(message, { minLength: 1, maxLength: 6 })), async (m) => {
-        const raw = { method: 'POST', path: '/mcp', headers: { ...JSON_HEADERS, host: new URL(gw.base).host, 'mcp-session-id': attacker, 'mcp-protocol-version': '2025-03-26' }, body: JSON.stringify(m) };
+        const raw = {
+          method: 'POST',
+          path: '/mcp',
+          headers: { ...JSON_HEADERS, host: new URL(gw.base).host, 'mcp-session-id': attacker, 'mcp-protocol-version': '2025-03-26' },
+          body: JSON.stringify(m),
+        };
         check(await send(gw.base, raw), raw);
       }),
       { numRuns: RUNS, includeErrorInReport: true },
@@ -132,7 +250,20 @@ describe('fuzzing the HTTP and JSON-RPC input layer', { timeout: 600_000 }, () =
   it('arbitrary 2026-07-28 requests (envelope and headers fuzzed)', async () => {
     await fc.assert(
       fc.asyncProperty(methodName, fc.dictionary(key, value, { maxKeys: 4 }), value, fc.option(headerValue), async (method, params, meta, nameHeader) => {
-        const m = { jsonrpc: '2.0', id: 1, method, params: { ...params, _meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {}, 'io.modelcontextprotocol/clientInfo': { name: 'fuzz', version: '1' }, ...(typeof meta === 'object' && meta ? meta : {}) } } };
+        const m = {
+          jsonrpc: '2.0',
+          id: 1,
+          method,
+          params: {
+            ...params,
+            _meta: {
+              'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+              'io.modelcontextprotocol/clientCapabilities': {},
+              'io.modelcontextprotocol/clientInfo': { name: 'fuzz', version: '1' },
+              ...(typeof meta === 'object' && meta ? meta : {}),
+            },
+          },
+        };
         const headers: Record<string, string> = { ...JSON_HEADERS, host: new URL(gw.base).host, 'mcp-protocol-version': '2026-07-28', 'mcp-method': method };
         if (nameHeader !== null) headers['mcp-name'] = nameHeader;
         const raw = { method: 'POST', path: '/mcp', headers, body: JSON.stringify(m) };
@@ -144,16 +275,28 @@ describe('fuzzing the HTTP and JSON-RPC input layer', { timeout: 600_000 }, () =
 
   it('session ids guessed or mangled never reach the victim, and the victim is still served', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.oneof(fc.uuid(), fc.string({ maxLength: 40 }), fc.constant(victim.slice(0, -1)), fc.constant(victim.toUpperCase()), fc.constant(` ${victim}`)), async (sid) => {
-        fc.pre(sid !== victim && /^[\x21-\x7e]*$/.test(sid) && sid.length > 0);
-        const raw = { method: 'POST', path: '/mcp', headers: { ...JSON_HEADERS, host: new URL(gw.base).host, 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }) };
-        const r = await send(gw.base, raw);
-        check(r, raw);
-        assert.equal(r.status, 404, `a session id that is not the victim's must not find a session: ${sid}`);
-      }),
+      fc.asyncProperty(
+        fc.oneof(fc.uuid(), fc.string({ maxLength: 40 }), fc.constant(victim.slice(0, -1)), fc.constant(victim.toUpperCase()), fc.constant(` ${victim}`)),
+        async (sid) => {
+          fc.pre(sid !== victim && /^[\x21-\x7e]*$/.test(sid) && sid.length > 0);
+          const raw = {
+            method: 'POST',
+            path: '/mcp',
+            headers: { ...JSON_HEADERS, host: new URL(gw.base).host, 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' },
+            body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
+          };
+          const r = await send(gw.base, raw);
+          check(r, raw);
+          assert.equal(r.status, 404, `a session id that is not the victim's must not find a session: ${sid}`);
+        },
+      ),
       { numRuns: Math.min(RUNS, 100), includeErrorInReport: true },
     );
-    const res = await fetch(gw.url, { method: 'POST', headers: { ...JSON_HEADERS, 'mcp-session-id': victim, 'mcp-protocol-version': '2025-11-25' }, body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'abuse__hold', arguments: { ms: 1 } } }) });
+    const res = await fetch(gw.url, {
+      method: 'POST',
+      headers: { ...JSON_HEADERS, 'mcp-session-id': victim, 'mcp-protocol-version': '2025-11-25' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'abuse__hold', arguments: { ms: 1 } } }),
+    });
     assert.equal(res.status, 200);
     assert.ok(((await res.json()) as { result?: unknown }).result, 'the victim session still works');
   });

@@ -24,7 +24,12 @@ const ident = { GIT_AUTHOR_NAME: 'Setup', GIT_AUTHOR_EMAIL: 'setup@test', GIT_CO
 
 /** The test's own git (trusted setup), isolated from the machine's config. */
 const git = (cwd: string, ...args: string[]) =>
-  execFileSync('git', args, { cwd, encoding: 'utf8', env: { PATH: process.env.PATH ?? '', HOME: home, GIT_CONFIG_NOSYSTEM: '1', LC_ALL: 'C', ...ident }, stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+  execFileSync('git', args, {
+    cwd,
+    encoding: 'utf8',
+    env: { PATH: process.env.PATH ?? '', HOME: home, GIT_CONFIG_NOSYSTEM: '1', LC_ALL: 'C', ...ident },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  }).trim();
 
 const marker = (name: string) => join(dir, `PWNED-${name}`);
 /** An executable that leaves the case's marker (and passes stdin through, as a filter must). */
@@ -134,17 +139,28 @@ describe('the git plugin runs no program named by a file a client can write', ()
   /** One case per program-valued key written into <repo>/.git/config. */
   const cases: Array<{ key: string; name: string; setup(rel: string): Promise<string>; run(rel: string): Promise<{ text: string; isError: boolean }> }> = [
     {
-      key: 'filter.x.clean', name: 'filter-clean',
-      setup: async (rel) => { await write(`${rel}/.gitattributes`, '* filter=x\n'); await write(`${rel}/b.txt`, 'b\n'); return `[filter "x"]\n\tclean = touch '${marker('filter-clean')}'\n`; },
+      key: 'filter.x.clean',
+      name: 'filter-clean',
+      setup: async (rel) => {
+        await write(`${rel}/.gitattributes`, '* filter=x\n');
+        await write(`${rel}/b.txt`, 'b\n');
+        return `[filter "x"]\n\tclean = touch '${marker('filter-clean')}'\n`;
+      },
       run: (rel) => call('git__git_add', { repo: rel, files: ['b.txt'] }),
     },
     {
-      key: 'filter.x.process', name: 'filter-process',
-      setup: async (rel) => { await write(`${rel}/.gitattributes`, '* filter=x\n'); await write(`${rel}/b.txt`, 'b\n'); return `[filter "x"]\n\tprocess = ${script('filter-process')}\n`; },
+      key: 'filter.x.process',
+      name: 'filter-process',
+      setup: async (rel) => {
+        await write(`${rel}/.gitattributes`, '* filter=x\n');
+        await write(`${rel}/b.txt`, 'b\n');
+        return `[filter "x"]\n\tprocess = ${script('filter-process')}\n`;
+      },
       run: (rel) => call('git__git_add', { repo: rel, files: ['b.txt'] }),
     },
     {
-      key: 'filter.x.smudge', name: 'filter-smudge',
+      key: 'filter.x.smudge',
+      name: 'filter-smudge',
       setup: async (rel) => {
         const abs = join(workspace, rel);
         git(abs, 'switch', '-q', '-c', 'other');
@@ -158,67 +174,102 @@ describe('the git plugin runs no program named by a file a client can write', ()
       run: (rel) => call('git__git_branch', { repo: rel, action: 'switch', name: 'other' }),
     },
     {
-      key: 'diff.external', name: 'diff-external',
-      setup: async (rel) => { await write(`${rel}/a.txt`, 'two\n'); return `[diff]\n\texternal = ${script('diff-external')}\n`; },
+      key: 'diff.external',
+      name: 'diff-external',
+      setup: async (rel) => {
+        await write(`${rel}/a.txt`, 'two\n');
+        return `[diff]\n\texternal = ${script('diff-external')}\n`;
+      },
       run: (rel) => call('git__git_diff', { repo: rel }),
     },
     {
-      key: 'diff.x.textconv', name: 'textconv',
-      setup: async (rel) => { await write(`${rel}/.gitattributes`, '* diff=x\n'); await write(`${rel}/a.txt`, 'two\n'); return `[diff "x"]\n\ttextconv = ${script('textconv')}\n`; },
-      run: async (rel) => { await call('git__git_show', { repo: rel, rev: 'HEAD' }); return call('git__git_diff', { repo: rel }); },
+      key: 'diff.x.textconv',
+      name: 'textconv',
+      setup: async (rel) => {
+        await write(`${rel}/.gitattributes`, '* diff=x\n');
+        await write(`${rel}/a.txt`, 'two\n');
+        return `[diff "x"]\n\ttextconv = ${script('textconv')}\n`;
+      },
+      run: async (rel) => {
+        await call('git__git_show', { repo: rel, rev: 'HEAD' });
+        return call('git__git_diff', { repo: rel });
+      },
     },
     {
-      key: 'diff.x.command', name: 'diff-command',
-      setup: async (rel) => { await write(`${rel}/.gitattributes`, '* diff=x\n'); await write(`${rel}/a.txt`, 'two\n'); return `[diff "x"]\n\tcommand = ${script('diff-command')}\n`; },
+      key: 'diff.x.command',
+      name: 'diff-command',
+      setup: async (rel) => {
+        await write(`${rel}/.gitattributes`, '* diff=x\n');
+        await write(`${rel}/a.txt`, 'two\n');
+        return `[diff "x"]\n\tcommand = ${script('diff-command')}\n`;
+      },
       run: (rel) => call('git__git_diff', { repo: rel }),
     },
     {
-      key: 'core.sshCommand', name: 'ssh-command',
+      key: 'core.sshCommand',
+      name: 'ssh-command',
       setup: async () => `[core]\n\tsshCommand = touch '${marker('ssh-command')}'; false\n[remote "r"]\n\turl = ssh://git@127.0.0.1/x.git\n`,
       run: (rel) => call('git__git_pull', { repo: rel, remote: 'r', branch: 'main' }),
     },
     {
-      key: 'core.gitProxy', name: 'git-proxy',
+      key: 'core.gitProxy',
+      name: 'git-proxy',
       setup: async () => `[core]\n\tgitProxy = ${script('git-proxy')}\n[remote "r"]\n\turl = git://127.0.0.1:9/x.git\n`,
       run: (rel) => call('git__git_pull', { repo: rel, remote: 'r', branch: 'main' }),
     },
     {
-      key: 'remote.r.uploadpack', name: 'uploadpack',
+      key: 'remote.r.uploadpack',
+      name: 'uploadpack',
       setup: async (rel) => `[remote "r"]\n\turl = ${bareOf(rel, 'up')}\n\tuploadpack = touch '${marker('uploadpack')}'; git-upload-pack\n`,
       run: (rel) => call('git__git_pull', { repo: rel, remote: 'r', branch: 'main' }),
     },
     {
-      key: 'remote.r.receivepack', name: 'receivepack',
+      key: 'remote.r.receivepack',
+      name: 'receivepack',
       setup: async (rel) => `[remote "r"]\n\turl = ${bareOf(rel, 'recv')}\n\treceivepack = touch '${marker('receivepack')}'; git-receive-pack\n`,
       run: (rel) => call('gitopen__git_push', { repo: rel, remote: 'r', branch: 'main' }),
     },
     {
-      key: 'credential.helper', name: 'credential',
+      key: 'credential.helper',
+      name: 'credential',
       setup: async () => `[credential]\n\thelper = !touch '${marker('credential')}'\n[remote "r"]\n\turl = ${httpUrl}\n`,
       run: (rel) => call('git__git_pull', { repo: rel, remote: 'r', branch: 'main' }),
     },
     {
-      key: 'core.askPass', name: 'askpass',
+      key: 'core.askPass',
+      name: 'askpass',
       setup: async () => `[core]\n\taskPass = ${script('askpass')}\n[remote "r"]\n\turl = ${httpUrl}\n`,
       run: (rel) => call('git__git_pull', { repo: rel, remote: 'r', branch: 'main' }),
     },
     {
-      key: 'gpg.program', name: 'gpg',
-      setup: async (rel) => { await write(`${rel}/a.txt`, 'two\n'); await call('git__git_add', { repo: rel, files: ['a.txt'] }); return `[commit]\n\tgpgSign = true\n[gpg]\n\tprogram = ${script('gpg')}\n`; },
+      key: 'gpg.program',
+      name: 'gpg',
+      setup: async (rel) => {
+        await write(`${rel}/a.txt`, 'two\n');
+        await call('git__git_add', { repo: rel, files: ['a.txt'] });
+        return `[commit]\n\tgpgSign = true\n[gpg]\n\tprogram = ${script('gpg')}\n`;
+      },
       run: (rel) => call('git__git_commit', { repo: rel, message: 'signed?' }),
     },
     {
-      key: 'core.editor', name: 'editor',
-      setup: async (rel) => { await write(`${rel}/a.txt`, 'two\n'); await call('git__git_add', { repo: rel, files: ['a.txt'] }); return `[core]\n\teditor = ${script('editor')}\n[sequence]\n\teditor = ${script('editor')}\n`; },
+      key: 'core.editor',
+      name: 'editor',
+      setup: async (rel) => {
+        await write(`${rel}/a.txt`, 'two\n');
+        await call('git__git_add', { repo: rel, files: ['a.txt'] });
+        return `[core]\n\teditor = ${script('editor')}\n[sequence]\n\teditor = ${script('editor')}\n`;
+      },
       run: (rel) => call('git__git_commit', { repo: rel, message: 'edited?' }),
     },
     {
-      key: 'core.pager', name: 'pager',
+      key: 'core.pager',
+      name: 'pager',
       setup: async () => `[core]\n\tpager = ${script('pager')}\n[pager]\n\tlog = ${script('pager')}\n`,
       run: (rel) => call('git__git_log', { repo: rel }),
     },
     {
-      key: 'core.hooksPath', name: 'hooks-path',
+      key: 'core.hooksPath',
+      name: 'hooks-path',
       setup: async (rel) => {
         const hooks = join(workspace, rel, 'myhooks');
         mkdirSync(hooks);
@@ -231,12 +282,14 @@ describe('the git plugin runs no program named by a file a client can write', ()
       run: (rel) => call('git__git_commit', { repo: rel, message: 'hooked?' }),
     },
     {
-      key: 'core.fsmonitor', name: 'fsmonitor',
+      key: 'core.fsmonitor',
+      name: 'fsmonitor',
       setup: async () => `[core]\n\tfsmonitor = ${script('fsmonitor')}\n`,
       run: (rel) => call('git__git_status', { repo: rel }),
     },
     {
-      key: 'include.path', name: 'include',
+      key: 'include.path',
+      name: 'include',
       setup: async (rel) => {
         await write('bin/included.cfg', `[filter "x"]\n\tclean = touch '${marker('include')}'\n`);
         await write(`${rel}/.gitattributes`, '* filter=x\n');
@@ -246,7 +299,8 @@ describe('the git plugin runs no program named by a file a client can write', ()
       run: (rel) => call('git__git_add', { repo: rel, files: ['b.txt'] }),
     },
     {
-      key: 'includeIf.gitdir:', name: 'include-if',
+      key: 'includeIf.gitdir:',
+      name: 'include-if',
       setup: async (rel) => {
         await write('bin/included-if.cfg', `[filter "x"]\n\tclean = touch '${marker('include-if')}'\n`);
         await write(`${rel}/.gitattributes`, '* filter=x\n');
@@ -256,12 +310,15 @@ describe('the git plugin runs no program named by a file a client can write', ()
       run: (rel) => call('git__git_add', { repo: rel, files: ['b.txt'] }),
     },
     {
-      key: 'url.', name: 'insteadof',
-      setup: async (rel) => `[url "ext::sh -c touch% ${marker('insteadof')}"]\n\tinsteadOf = ${bareOf(rel, 'insteadof')}\n[remote "r"]\n\turl = ${join(workspace, 'remotes', 'insteadof.git')}\n`,
+      key: 'url.',
+      name: 'insteadof',
+      setup: async (rel) =>
+        `[url "ext::sh -c touch% ${marker('insteadof')}"]\n\tinsteadOf = ${bareOf(rel, 'insteadof')}\n[remote "r"]\n\turl = ${join(workspace, 'remotes', 'insteadof.git')}\n`,
       run: (rel) => call('git__git_pull', { repo: rel, remote: 'r', branch: 'main' }),
     },
     {
-      key: 'merge.x.driver', name: 'merge-driver',
+      key: 'merge.x.driver',
+      name: 'merge-driver',
       setup: async (rel) => {
         const abs = join(workspace, rel);
         writeFileSync(join(abs, '.gitattributes'), 'm.txt merge=x\n');
@@ -317,7 +374,10 @@ describe('the git plugin runs no program named by a file a client can write', ()
 
   it('a repository with harmless settings of its own still works', async () => {
     const rel = newRepo();
-    await plantConfig(rel, '[gui]\n\twmstate = normal\n[branch "main"]\n\tvscode-merge-base = origin/main\n[pull]\n\trebase = false\n[user]\n\tname = Repo Owner\n\temail = owner@example.com\n');
+    await plantConfig(
+      rel,
+      '[gui]\n\twmstate = normal\n[branch "main"]\n\tvscode-merge-base = origin/main\n[pull]\n\trebase = false\n[user]\n\tname = Repo Owner\n\temail = owner@example.com\n',
+    );
     await write(`${rel}/d.txt`, 'd\n');
     assert.deepEqual((await call('git__git_add', { repo: rel, files: ['d.txt'] })).data.staged, ['d.txt']);
     const c = await call('git__git_commit', { repo: rel, message: 'owner' });

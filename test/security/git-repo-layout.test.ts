@@ -23,7 +23,12 @@ const ident = { GIT_AUTHOR_NAME: 'Setup', GIT_AUTHOR_EMAIL: 'setup@test', GIT_CO
 
 /** The test's own git (trusted setup), isolated from the machine's config. */
 const git = (cwd: string, ...args: string[]) =>
-  execFileSync('git', args, { cwd, encoding: 'utf8', env: { PATH: process.env.PATH ?? '', HOME: home, GIT_CONFIG_NOSYSTEM: '1', LC_ALL: 'C', ...ident }, stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+  execFileSync('git', args, {
+    cwd,
+    encoding: 'utf8',
+    env: { PATH: process.env.PATH ?? '', HOME: home, GIT_CONFIG_NOSYSTEM: '1', LC_ALL: 'C', ...ident },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  }).trim();
 
 const marker = (name: string) => join(dir, `PWNED-${name}`);
 /** An executable that leaves the case's marker, written as a client-side writer with exec bits could. */
@@ -135,23 +140,56 @@ describe('the git plugin opens only plain work trees and safe remotes', () => {
   it('every tool refuses crafted layouts (bare, gitfile) carrying every kind of program setting', async () => {
     const m = marker('layouts');
     const cfg = [
-      '[core]', '\trepositoryformatversion = 0', '\tbare = false', '\tworktree = .', `\tsshCommand = touch '${m}'; false`, `\tfsmonitor = touch '${m}'`,
-      `\tpager = touch '${m}'`, `\teditor = touch '${m}'`, '\thooksPath = hooks', `\taskPass = touch '${m}'`,
-      '[filter "x"]', `\tclean = touch '${m}'; cat`, `\tsmudge = touch '${m}'; cat`, '[diff]', `\texternal = touch '${m}'`,
-      '[commit]', '\tgpgSign = true', '[gpg]', `\tprogram = touch '${m}'`, '[credential]', `\thelper = !touch '${m}'`,
-      '[remote "origin"]', '\turl = ssh://git@127.0.0.1/x.git', `\tuploadpack = touch '${m}'; git-upload-pack`, '',
+      '[core]',
+      '\trepositoryformatversion = 0',
+      '\tbare = false',
+      '\tworktree = .',
+      `\tsshCommand = touch '${m}'; false`,
+      `\tfsmonitor = touch '${m}'`,
+      `\tpager = touch '${m}'`,
+      `\teditor = touch '${m}'`,
+      '\thooksPath = hooks',
+      `\taskPass = touch '${m}'`,
+      '[filter "x"]',
+      `\tclean = touch '${m}'; cat`,
+      `\tsmudge = touch '${m}'; cat`,
+      '[diff]',
+      `\texternal = touch '${m}'`,
+      '[commit]',
+      '\tgpgSign = true',
+      '[gpg]',
+      `\tprogram = touch '${m}'`,
+      '[credential]',
+      `\thelper = !touch '${m}'`,
+      '[remote "origin"]',
+      '\turl = ssh://git@127.0.0.1/x.git',
+      `\tuploadpack = touch '${m}'; git-upload-pack`,
+      '',
     ].join('\n');
     for (const [path, content] of [
-      ['crafted/HEAD', 'ref: refs/heads/main\n'], ['crafted/objects/.keep', ''], ['crafted/refs/heads/.keep', ''], ['crafted/config', cfg],
-      ['crafted/.gitattributes', '* filter=x diff\n'], ['crafted/f.txt', 'f\n'], ['crafted/hooks/pre-commit', `#!/bin/sh\ntouch '${m}'\n`],
-      ['viafile/.gitattributes', '* filter=x\n'], ['viafile/f.txt', 'f\n'],
-    ]) await write(path, content);
+      ['crafted/HEAD', 'ref: refs/heads/main\n'],
+      ['crafted/objects/.keep', ''],
+      ['crafted/refs/heads/.keep', ''],
+      ['crafted/config', cfg],
+      ['crafted/.gitattributes', '* filter=x diff\n'],
+      ['crafted/f.txt', 'f\n'],
+      ['crafted/hooks/pre-commit', `#!/bin/sh\ntouch '${m}'\n`],
+      ['viafile/.gitattributes', '* filter=x\n'],
+      ['viafile/f.txt', 'f\n'],
+    ])
+      await write(path, content);
     await rawWrite('viafile/.git', 'gitdir: ../crafted\n');
     for (const repo of ['crafted', 'viafile']) {
       for (const [tool, args] of [
-        ['git__git_status', {}], ['git__git_add', { files: ['f.txt'] }], ['git__git_diff', {}], ['git__git_log', {}],
-        ['git__git_commit', { message: 'x' }], ['git__git_branch', { action: 'list' }], ['git__git_pull', { remote: 'origin', branch: 'main' }],
-        ['gitopen__git_push', { remote: 'origin', branch: 'main' }], ['git__git_show', { rev: 'HEAD' }],
+        ['git__git_status', {}],
+        ['git__git_add', { files: ['f.txt'] }],
+        ['git__git_diff', {}],
+        ['git__git_log', {}],
+        ['git__git_commit', { message: 'x' }],
+        ['git__git_branch', { action: 'list' }],
+        ['git__git_pull', { remote: 'origin', branch: 'main' }],
+        ['gitopen__git_push', { remote: 'origin', branch: 'main' }],
+        ['git__git_show', { rev: 'HEAD' }],
       ] as const) {
         refused(await call(tool, { repo, ...args }), /\(REPO_REJECTED\)/);
       }
@@ -167,7 +205,10 @@ describe('the git plugin opens only plain work trees and safe remotes', () => {
       chmodSync(join(bare, 'hooks', hook), 0o755);
     }
     // receive-pack reads the remote's own config: alternate refs, updateInstead, autogc.
-    writeFileSync(join(bare, 'config'), `${readFileSync(join(bare, 'config'), 'utf8')}[core]\n\talternateRefsCommand = ${script('remote-config')}\n\tfsmonitor = ${script('remote-config')}\n[receive]\n\tdenyCurrentBranch = updateInstead\n`);
+    writeFileSync(
+      join(bare, 'config'),
+      `${readFileSync(join(bare, 'config'), 'utf8')}[core]\n\talternateRefsCommand = ${script('remote-config')}\n\tfsmonitor = ${script('remote-config')}\n[receive]\n\tdenyCurrentBranch = updateInstead\n`,
+    );
     git(join(workspace, rel), 'remote', 'add', 'origin', bare);
     await write(`${rel}/c.txt`, 'c\n');
     await call('git__git_add', { repo: rel, files: ['c.txt'] });
@@ -240,7 +281,10 @@ describe('the git plugin opens only plain work trees and safe remotes', () => {
       refused(r, /\(REMOTE_REJECTED\)/, remote);
     }
     const listed = await call('gitopen__git_branch', { repo: rel, action: 'list' });
-    assert.deepEqual(listed.data.branches.map((b: { name: string }) => b.name), ['main']);
+    assert.deepEqual(
+      listed.data.branches.map((b: { name: string }) => b.name),
+      ['main'],
+    );
     // A legacy remote definition (.git/remotes/<name>) is not a remote the plugin knows.
     await rawWrite(`${rel}/.git/remotes/legacy`, `URL: ${outsideBare}\nPull: refs/heads/main:refs/heads/stolen\n`);
     refused(await call('git__git_pull', { repo: rel, remote: 'legacy', branch: 'main' }), /\(ARG_REJECTED\).*no remote named "legacy"/);
@@ -311,9 +355,12 @@ describe('the embedded default config (memory, git, editor on a workspace)', () 
 
   it('refuses the bare-repository attack and still serves the workspace repository', async () => {
     for (const [path, content] of [
-      ['evil/HEAD', 'ref: refs/heads/main\n'], ['evil/objects/.keep', ''], ['evil/refs/heads/.keep', ''],
+      ['evil/HEAD', 'ref: refs/heads/main\n'],
+      ['evil/objects/.keep', ''],
+      ['evil/refs/heads/.keep', ''],
       ['evil/config', `[core]\n\trepositoryformatversion = 0\n\tbare = false\n\tworktree = .\n[filter "x"]\n\tclean = touch '${pwned}'\n`],
-      ['evil/.gitattributes', '* filter=x\n'], ['evil/payload.txt', 'hello\n'],
+      ['evil/.gitattributes', '* filter=x\n'],
+      ['evil/payload.txt', 'hello\n'],
     ]) {
       const w = await call('editor__write_file', { path, content, create_dirs: true });
       assert.equal(w.isError, false, w.text);

@@ -22,7 +22,10 @@ it('keys "__proto__", "constructor" and "toString" are stored, listed, retrieved
       assert.equal(r.isError, undefined, k);
     }
     const list = await c.callTool({ name: 'memory__memory_list', arguments: {} });
-    assert.deepEqual((list.structuredContent as { keys: Array<{ key: string }> }).keys.map((i) => i.key), keys);
+    assert.deepEqual(
+      (list.structuredContent as { keys: Array<{ key: string }> }).keys.map((i) => i.key),
+      keys,
+    );
     for (const k of keys) {
       const r = await c.callTool({ name: 'memory__memory_retrieve', arguments: { key: k } });
       assert.deepEqual((r.structuredContent as { value: unknown }).value, { polluted: k });

@@ -31,7 +31,8 @@ async function store(c: Client, k: string, v: unknown) {
   const r = await c.callTool({ name: 'mem__memory_store', arguments: { key: k, value: v } });
   return { isError: r.isError === true, text: textOf(r) };
 }
-const stats = async (c: Client) => JSON.parse(((await c.readResource({ uri: 'mcpeg://memory/stats' })).contents[0] as { text: string }).text) as { keys: number; bytes: number; max_total_bytes?: number };
+const stats = async (c: Client) =>
+  JSON.parse(((await c.readResource({ uri: 'mcpeg://memory/stats' })).contents[0] as { text: string }).text) as { keys: number; bytes: number; max_total_bytes?: number };
 
 describe('memory: max_total_bytes', () => {
   const data = join(dir, 'quota');

@@ -71,7 +71,7 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-describe('openapi credentials stay on base_url\'s origin', () => {
+describe("openapi credentials stay on base_url's origin", () => {
   it('a document served by another origin is fetched without credentials; calls to base_url carry them', async () => {
     other.route('GET', '/openapi.json', { body: docWith(userSchema) });
     api.route('GET', '/me', { body: { id: 'u1', name: 'Ada' } });
@@ -87,20 +87,29 @@ describe('openapi credentials stay on base_url\'s origin', () => {
       await c.close();
     }
     assert.equal(other.all('/openapi.json').length, Object.keys(AUTHS).length);
-    assert.deepEqual(other.all().filter(carries).map((r) => r.headers), [], 'the other origin saw a credential');
+    assert.deepEqual(
+      other
+        .all()
+        .filter(carries)
+        .map((r) => r.headers),
+      [],
+      'the other origin saw a credential',
+    );
     const calls = api.all('/me');
     assert.equal(calls.length, Object.keys(AUTHS).length);
     assert.ok(calls.every(carries), 'every call to base_url carries its credential');
   });
 
-  it('remote $refs: the credential goes with refs on base_url\'s origin only', async () => {
+  it("remote $refs: the credential goes with refs on base_url's origin only", async () => {
     // The document lives on `other`; it refers to a schema there (relative) and one on `api`.
     const doc = docWith({ $ref: './schemas/user.json' }, { components: { schemas: { Item: { $ref: `${api.url}/schemas/item.json` } } } });
     other.route('GET', '/openapi.json', { body: doc });
     other.route('GET', '/schemas/user.json', { body: userSchema });
     api.route('GET', '/schemas/item.json', { body: { type: 'object', properties: { sku: { type: 'string' } } } });
     api.route('GET', '/me', { body: { id: 'u1', name: 'Ada' } });
-    const backends = Object.fromEntries(Object.entries(AUTHS).map(([n, a]) => [n, { type: 'openapi', spec: `${other.url}/openapi.json`, base_url: api.url, remote_refs: true, ...a }]));
+    const backends = Object.fromEntries(
+      Object.entries(AUTHS).map(([n, a]) => [n, { type: 'openapi', spec: `${other.url}/openapi.json`, base_url: api.url, remote_refs: true, ...a }]),
+    );
     const gw = await gateway(backends);
     const c = await connectClient(gw.url);
     try {
@@ -114,13 +123,20 @@ describe('openapi credentials stay on base_url\'s origin', () => {
       await c.close();
     }
     assert.equal(other.all('/schemas/user.json').length, Object.keys(AUTHS).length);
-    assert.deepEqual(other.all().filter(carries).map((r) => `${r.path} ${JSON.stringify(r.headers)}`), [], 'the other origin saw a credential');
+    assert.deepEqual(
+      other
+        .all()
+        .filter(carries)
+        .map((r) => `${r.path} ${JSON.stringify(r.headers)}`),
+      [],
+      'the other origin saw a credential',
+    );
     const items = api.all('/schemas/item.json');
     assert.equal(items.length, Object.keys(AUTHS).length);
-    assert.ok(items.every(carries), 'a ref on base_url\'s origin is fetched with the credential');
+    assert.ok(items.every(carries), "a ref on base_url's origin is fetched with the credential");
   });
 
-  it('a redirect from base_url\'s origin to another origin is not followed (document and $refs)', async () => {
+  it("a redirect from base_url's origin to another origin is not followed (document and $refs)", async () => {
     api.route('GET', '/openapi.json', { status: 302, headers: { location: `${other.url}/openapi.json` } });
     api.route('GET', '/refs.json', { body: docWith({ $ref: './schemas/user.json' }) });
     api.route('GET', '/schemas/user.json', { status: 307, headers: { location: `${other.url}/schemas/user.json` } });
@@ -135,7 +151,11 @@ describe('openapi credentials stay on base_url\'s origin', () => {
     const refs = await health(gw.base, 'refs');
     assert.notEqual(refs.state, 'up');
     assert.match(refs.error ?? '', /schemas\/user\.json.*answered 307.*redirects are not followed/);
-    assert.deepEqual(other.all().map((r) => r.path), [], 'nothing reached the other origin');
+    assert.deepEqual(
+      other.all().map((r) => r.path),
+      [],
+      'nothing reached the other origin',
+    );
   });
 
   it('without base_url, a fetched document cannot send the credential to a server on another origin', async () => {
@@ -151,19 +171,29 @@ describe('openapi credentials stay on base_url\'s origin', () => {
     }
     const h = await health(gw.base, 'srv');
     assert.match(h.error ?? '', /servers\[0\].*another origin.*set base_url/);
-    assert.deepEqual(other.all().filter(carries).map((r) => r.path), [], 'the document\'s server saw the credential');
+    assert.deepEqual(
+      other
+        .all()
+        .filter(carries)
+        .map((r) => r.path),
+      [],
+      "the document's server saw the credential",
+    );
   });
 });
 
 describe('remote documents never read local files', () => {
-  const leakedIn = async (url: string) => JSON.stringify(await (async () => {
-    const c = await connectClient(url);
-    try {
-      return await c.listTools();
-    } finally {
-      await c.close();
-    }
-  })());
+  const leakedIn = async (url: string) =>
+    JSON.stringify(
+      await (async () => {
+        const c = await connectClient(url);
+        try {
+          return await c.listTools();
+        } finally {
+          await c.close();
+        }
+      })(),
+    );
 
   it('a $ref: file:///… in a remote document stops the backend with a clear error', async () => {
     other.route('GET', '/abs.json', { body: docWith({ $ref: pathToFileURL(markerFile).href }) });
@@ -231,17 +261,29 @@ describe('remote documents never read local files', () => {
 describe('tool arguments never change where a request goes', () => {
   const injections = ['../../x', '..%2f..%2fx', '@127.0.0.1', 'http://evil.example/x', '//evil.example', '\\\\evil.example', 'a/../../b', '%2e%2e', '?q=1#f', ':99'];
 
-  it('path parameters are encoded into one segment of base_url\'s path (openapi and rest)', async () => {
+  it("path parameters are encoded into one segment of base_url's path (openapi and rest)", async () => {
     const spec = join(dir, 'items.json');
-    writeFileSync(spec, JSON.stringify({
-      openapi: '3.1.0',
-      info: { title: 'items', version: '1' },
-      paths: { '/items/{id}': { get: { operationId: 'item', parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }], responses: { 200: { description: 'ok' } } } } },
-    }));
+    writeFileSync(
+      spec,
+      JSON.stringify({
+        openapi: '3.1.0',
+        info: { title: 'items', version: '1' },
+        paths: {
+          '/items/{id}': {
+            get: { operationId: 'item', parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }], responses: { 200: { description: 'ok' } } },
+          },
+        },
+      }),
+    );
     api.route('GET', /.*/, { body: { ok: true } });
     const gw = await gateway({
       oa: { type: 'openapi', spec, base_url: `${api.url}/v1`, ...AUTHS.query },
-      rs: { type: 'rest', base_url: `${api.url}/v1`, ...AUTHS.header, tools: { item: { method: 'GET', path: '/items/{id}', input_schema: { type: 'object', properties: { id: { type: 'string' } }, required: ['id'] } } } },
+      rs: {
+        type: 'rest',
+        base_url: `${api.url}/v1`,
+        ...AUTHS.header,
+        tools: { item: { method: 'GET', path: '/items/{id}', input_schema: { type: 'object', properties: { id: { type: 'string' } }, required: ['id'] } } },
+      },
     });
     const c = await connectClient(gw.url);
     try {
@@ -264,19 +306,35 @@ describe('tool arguments never change where a request goes', () => {
   });
 
   it('a header parameter named Host (or another framing header) cannot be filled from an argument', async () => {
-    other.route('GET', '/openapi.json', { body: {
-      openapi: '3.1.0',
-      info: { title: 'hdr', version: '1' },
-      paths: { '/me': { get: { operationId: 'me', parameters: [
-        { name: 'Host', in: 'header', schema: { type: 'string' } },
-        { name: 'Transfer-Encoding', in: 'header', schema: { type: 'string' } },
-        { name: 'X-Trace', in: 'header', schema: { type: 'string' } },
-      ], responses: { 200: { description: 'ok' } } } } },
-    } });
+    other.route('GET', '/openapi.json', {
+      body: {
+        openapi: '3.1.0',
+        info: { title: 'hdr', version: '1' },
+        paths: {
+          '/me': {
+            get: {
+              operationId: 'me',
+              parameters: [
+                { name: 'Host', in: 'header', schema: { type: 'string' } },
+                { name: 'Transfer-Encoding', in: 'header', schema: { type: 'string' } },
+                { name: 'X-Trace', in: 'header', schema: { type: 'string' } },
+              ],
+              responses: { 200: { description: 'ok' } },
+            },
+          },
+        },
+      },
+    });
     api.route('GET', '/me', { body: { ok: true } });
     const gw = await gateway({
       oa: { type: 'openapi', spec: `${other.url}/openapi.json`, base_url: api.url, ...AUTHS.bearer },
-      rs: { type: 'rest', base_url: api.url, ...AUTHS.bearer, restart: { max_attempts: 1 }, tools: { me: { method: 'GET', path: '/me', headers: { Host: '{h}' }, input_schema: { type: 'object', properties: { h: { type: 'string' } } } } } },
+      rs: {
+        type: 'rest',
+        base_url: api.url,
+        ...AUTHS.bearer,
+        restart: { max_attempts: 1 },
+        tools: { me: { method: 'GET', path: '/me', headers: { Host: '{h}' }, input_schema: { type: 'object', properties: { h: { type: 'string' } } } } },
+      },
     });
     const c = await connectClient(gw.url);
     try {

@@ -104,11 +104,7 @@ describe('the editor never reads or changes a file the gateway trusts', () => {
         viapath: { type: 'mcp', command: 'node', args: [at('server.mjs')], env: { PATH: `${at('bin')}${delimiter}${process.env.PATH ?? ''}` } },
         api: { type: 'openapi', spec: './api.yaml', base_url: 'http://127.0.0.1:9', auth: { type: 'bearer', token: SECRET } },
       },
-      plugins: [
-        { name: 'editor', config: { roots: ['.'] } },
-        { name: 'hello', module: './plugins/hello.mjs' },
-        { name: 'memory' },
-      ],
+      plugins: [{ name: 'editor', config: { roots: ['.'] } }, { name: 'hello', module: './plugins/hello.mjs' }, { name: 'memory' }],
     });
     gw = started.gw;
     client = await connectClient(started.url);
@@ -124,14 +120,17 @@ describe('the editor never reads or changes a file the gateway trusts', () => {
     for (const [rel, text] of contents) assert.equal(readFileSync(at(rel), 'utf8'), text, `${rel} was changed`);
   };
 
-  it('refuses to read a protected file, and never returns the config file\'s secrets', async () => {
+  it("refuses to read a protected file, and never returns the config file's secrets", async () => {
     assert.ok(readFileSync(file, 'utf8').includes(SECRET), 'setup: the config file holds the secret');
     for (const [rel, why] of trusted) await refused('read_file', { path: rel }, why);
     await refused('read_file', { path: file }, /config file/);
     await refused('read_file', { path: 'link-to-config' }, /config file/);
     await refused('read_file', { path: 'alias/hello.mjs' }, /plugin module/);
     await refused('edit_file', { path: 'mcpeg.yaml', old: 'API_TOKEN', new: 'X', dry_run: true }, /config file/);
-    const prompt = await client.getPrompt({ name: 'editor__code_review', arguments: { path: 'mcpeg.yaml' } }).then((p) => JSON.stringify(p), (e: Error) => e.message);
+    const prompt = await client.getPrompt({ name: 'editor__code_review', arguments: { path: 'mcpeg.yaml' } }).then(
+      (p) => JSON.stringify(p),
+      (e: Error) => e.message,
+    );
     assert.ok(!prompt.includes(SECRET), 'the code_review prompt embeds the config file');
   });
 
@@ -184,7 +183,13 @@ describe('the editor never reads or changes a file the gateway trusts', () => {
 
   it('protects what a reloaded config adds, in an editor the reload did not rebuild', async () => {
     writeFileSync(at('late.mjs'), `await import(${JSON.stringify(ABUSE_SERVER)});\n`);
-    writeFileSync(file, readFileSync(file, 'utf8').replace('backends:\n', `backends:\n  late:\n    type: mcp\n    command: ${JSON.stringify(process.execPath)}\n    args: [${JSON.stringify(at('late.mjs'))}]\n`));
+    writeFileSync(
+      file,
+      readFileSync(file, 'utf8').replace(
+        'backends:\n',
+        `backends:\n  late:\n    type: mcp\n    command: ${JSON.stringify(process.execPath)}\n    args: [${JSON.stringify(at('late.mjs'))}]\n`,
+      ),
+    );
     const r = await gw.reload(loadConfig({ file }));
     assert.deepEqual(r.added, ['late']);
     assert.ok(!r.changed.includes('editor'));
@@ -197,7 +202,21 @@ describe('the git plugin refuses a work tree that holds a protected path', () =>
   const proj = join(dir, 'proj');
   const file = join(proj, 'mcpeg.yaml');
   const git = (cwd: string, ...args: string[]) =>
-    execFileSync('git', args, { cwd, encoding: 'utf8', env: { PATH: process.env.PATH ?? '', HOME: dir, GIT_CONFIG_NOSYSTEM: '1', LC_ALL: 'C', GIT_AUTHOR_NAME: 'T', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 'T', GIT_COMMITTER_EMAIL: 't@t' }, stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+    execFileSync('git', args, {
+      cwd,
+      encoding: 'utf8',
+      env: {
+        PATH: process.env.PATH ?? '',
+        HOME: dir,
+        GIT_CONFIG_NOSYSTEM: '1',
+        LC_ALL: 'C',
+        GIT_AUTHOR_NAME: 'T',
+        GIT_AUTHOR_EMAIL: 't@t',
+        GIT_COMMITTER_NAME: 'T',
+        GIT_COMMITTER_EMAIL: 't@t',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }).trim();
   let gw: Gateway;
   let base: string;
   let client: Client;
@@ -265,7 +284,7 @@ describe('the git plugin refuses a work tree that holds a protected path', () =>
   });
 
   it('refuses to start a git plugin whose root holds its own data directory', async () => {
-    const health = await (await fetch(`${base}/health`)).json() as { backends: Array<{ name: string; state: string; error?: string }> };
+    const health = (await (await fetch(`${base}/health`)).json()) as { backends: Array<{ name: string; state: string; error?: string }> };
     const wide = health.backends.find((b) => b.name === 'wide');
     assert.ok(wide && wide.state !== 'up', JSON.stringify(wide));
     assert.match(wide.error ?? '', /data directory .* lies inside the git root/);

@@ -32,7 +32,12 @@ describe('client-chosen names never reach Object.prototype', () => {
   let sid: string;
   before(async () => {
     gw = await startGateway({ backends: { abuse: { type: 'mcp', command: process.execPath, args: [ABUSE] } } });
-    const init = await rpc(gw.url, { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'attacker', version: '1' } } });
+    const init = await rpc(gw.url, {
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'initialize',
+      params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'attacker', version: '1' } },
+    });
     sid = init.headers.get('mcp-session-id')!;
     await rpc(gw.url, { jsonrpc: '2.0', method: 'notifications/initialized' }, { 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' });
   });
@@ -53,7 +58,18 @@ describe('client-chosen names never reach Object.prototype', () => {
     it(`method "${name}" on the 2026-07-28 path: -32601`, async () => {
       const r = await rpc(
         gw.url,
-        { jsonrpc: '2.0', id: 8, method: name, params: { _meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {}, 'io.modelcontextprotocol/clientInfo': { name: 'attacker', version: '1' } } } },
+        {
+          jsonrpc: '2.0',
+          id: 8,
+          method: name,
+          params: {
+            _meta: {
+              'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+              'io.modelcontextprotocol/clientCapabilities': {},
+              'io.modelcontextprotocol/clientInfo': { name: 'attacker', version: '1' },
+            },
+          },
+        },
         { 'mcp-protocol-version': '2026-07-28', 'mcp-method': name },
       );
       assert.equal(r.json?.error?.code, -32601, r.text);
@@ -70,7 +86,11 @@ describe('client-chosen names never reach Object.prototype', () => {
       assert.ok(res.json?.error || res.json?.result?.contents?.[0]?.uri === name, res.text);
       const list = await rpc(gw.url, { jsonrpc: '2.0', id: 12, method: 'tools/list', params: { cursor: name } }, session());
       assert.equal(list.json?.error?.code, -32602, list.text);
-      const completion = await rpc(gw.url, { jsonrpc: '2.0', id: 13, method: 'completion/complete', params: { ref: { type: 'ref/prompt', name }, argument: { name: 'x', value: '' } } }, session());
+      const completion = await rpc(
+        gw.url,
+        { jsonrpc: '2.0', id: 13, method: 'completion/complete', params: { ref: { type: 'ref/prompt', name }, argument: { name: 'x', value: '' } } },
+        session(),
+      );
       assert.equal(completion.json?.error?.data?.mcpegCode, 'MCPEG_ERR_UNKNOWN_PROMPT', completion.text);
     });
   }

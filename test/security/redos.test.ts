@@ -74,13 +74,13 @@ describe('ReDoS: client patterns and paths run in linear time and starve no one'
   async function underAttack(name: string, args: Record<string, unknown>) {
     const started = Date.now();
     let settled = false;
-    const attack = attacker.callTool({ name: `editor__${name}`, arguments: args }, undefined, { timeout: 10 * ATTACK_MS })
-      .finally(() => (settled = true));
+    const attack = attacker.callTool({ name: `editor__${name}`, arguments: args }, undefined, { timeout: 10 * ATTACK_MS }).finally(() => (settled = true));
     const waits: number[] = [];
     try {
       while (!settled || waits.length < 3) {
         const t = Date.now();
-        await bystander.callTool({ name: 'editor__list_directory', arguments: { path: '.' } }, undefined, { timeout: 2000 })
+        await bystander
+          .callTool({ name: 'editor__list_directory', arguments: { path: '.' } }, undefined, { timeout: 2000 })
           .catch((err: Error) => assert.fail(`the bystander's call was not answered while ${name} ran: ${err.message}`));
         waits.push(Date.now() - t);
         assert.ok(waits.at(-1)! < BYSTANDER_MS, `the bystander waited ${waits.at(-1)} ms while ${name} ran (all waits: ${waits.join(', ')})`);

@@ -20,11 +20,19 @@ const abuse = { abuse: { type: 'mcp', command: process.execPath, args: [ABUSE] }
 const HEADERS = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
 
 async function initialize(url: string, version = '2025-11-25'): Promise<string> {
-  const res = await fetch(url, { method: 'POST', headers: HEADERS, body: JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: version, capabilities: {}, clientInfo: { name: 'greedy', version: '1' } } }) });
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: HEADERS,
+    body: JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: version, capabilities: {}, clientInfo: { name: 'greedy', version: '1' } } }),
+  });
   assert.equal(res.status, 200, await res.clone().text());
   await res.text();
   const sid = res.headers.get('mcp-session-id')!;
-  await fetch(url, { method: 'POST', headers: { ...HEADERS, 'mcp-session-id': sid, 'mcp-protocol-version': version }, body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }) });
+  await fetch(url, {
+    method: 'POST',
+    headers: { ...HEADERS, 'mcp-session-id': sid, 'mcp-protocol-version': version },
+    body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }),
+  });
   return sid;
 }
 
@@ -41,10 +49,18 @@ describe('a 2025-03-26 batch runs in windows of max_inflight_per_session', { tim
   it('default config: a batch of 300 slow calls never has more than 128 at the backend at once, and all 300 are answered', async () => {
     gw = await startGateway({ backends: abuse });
     const sid = await initialize(gw.url, '2025-03-26');
-    const res = await post(gw.url, sid, Array.from({ length: 300 }, (_, i) => hold(i + 1, 40)), '2025-03-26');
+    const res = await post(
+      gw.url,
+      sid,
+      Array.from({ length: 300 }, (_, i) => hold(i + 1, 40)),
+      '2025-03-26',
+    );
     const answers = (await res.json()) as Array<{ id: number; result?: { structuredContent: { maxActive: number } } }>;
     assert.equal(answers.length, 300);
-    assert.deepEqual(answers.map((a) => a.id).sort((a, b) => a - b), Array.from({ length: 300 }, (_, i) => i + 1));
+    assert.deepEqual(
+      answers.map((a) => a.id).sort((a, b) => a - b),
+      Array.from({ length: 300 }, (_, i) => i + 1),
+    );
     const peak = Math.max(...answers.map((a) => a.result!.structuredContent.maxActive));
     assert.ok(peak <= 128, `the backend saw ${peak} calls at once`);
     await gw.close();
@@ -55,11 +71,20 @@ describe('a 2025-03-26 batch runs in windows of max_inflight_per_session', { tim
     const sid = await initialize(gw.url, '2025-03-26');
     const other = await initialize(gw.url, '2025-03-26');
     const started = Date.now();
-    const batch = post(gw.url, sid, Array.from({ length: 40 }, (_, i) => hold(i + 1, 50)), '2025-03-26');
+    const batch = post(
+      gw.url,
+      sid,
+      Array.from({ length: 40 }, (_, i) => hold(i + 1, 50)),
+      '2025-03-26',
+    );
     // 2 in flight, 16 waiting (8 per slot): 22 refused.
     const quick = await post(gw.url, other, hold(99, 1), '2025-03-26');
     assert.equal(((await quick.json()) as { id: number }).id, 99);
-    const answers = (await (await batch).json()) as Array<{ id: number; result?: { structuredContent: { maxActive: number } }; error?: { code: number; data: { mcpegCode: string } } }>;
+    const answers = (await (await batch).json()) as Array<{
+      id: number;
+      result?: { structuredContent: { maxActive: number } };
+      error?: { code: number; data: { mcpegCode: string } };
+    }>;
     assert.equal(answers.length, 40);
     const served = answers.filter((a) => a.result);
     const busy = answers.filter((a) => a.error);
@@ -107,7 +132,7 @@ describe('the SSE event store is bounded by size', { timeout: 30_000 }, () => {
     await gw.close();
   });
 
-  it('event_store_max_total_bytes bounds all sessions together: the oldest session\'s events go first', async () => {
+  it("event_store_max_total_bytes bounds all sessions together: the oldest session's events go first", async () => {
     gw = await startGateway({ server: { event_store_max_total_bytes: 600_000 }, backends: abuse });
     const a = await initialize(gw.url);
     const b = await initialize(gw.url);
@@ -146,14 +171,23 @@ describe('sessions: idle ones yield at the limit; one client has a share', { tim
       const res = await fetch(gw.url, { headers: { accept: 'text/event-stream', 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' }, signal: ctl.signal });
       assert.equal(res.status, 200);
     }
-    const res = await fetch(gw.url, { method: 'POST', headers: HEADERS, body: JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'late', version: '1' } } }) });
+    const res = await fetch(gw.url, {
+      method: 'POST',
+      headers: HEADERS,
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 0,
+        method: 'initialize',
+        params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'late', version: '1' } },
+      }),
+    });
     assert.equal(res.status, 503);
     assert.equal(((await res.json()) as { error: { data: { mcpegCode: string } } }).error.data.mcpegCode, 'MCPEG_ERR_SESSION_LIMIT');
     ctl.abort();
     await gw.close();
   });
 
-  it('max_sessions_per_client: a client past its share loses its own oldest idle session, not anyone else\'s', async () => {
+  it("max_sessions_per_client: a client past its share loses its own oldest idle session, not anyone else's", async () => {
     gw = await startGateway({ server: { max_sessions_per_client: 2 }, backends: abuse });
     const s1 = await initialize(gw.url);
     const s2 = await initialize(gw.url);

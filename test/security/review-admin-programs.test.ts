@@ -40,7 +40,7 @@ describe('review: an admin key cannot loosen what a command tool lets clients pa
   const pwned = () => join(g.dir, 'pwned');
   const spread = () => ['*', '-exec', '/usr/bin/touch', pwned(), ';'];
 
-  it('the file\'s schema refuses the spread: the program gets one argument', async () => {
+  it("the file's schema refuses the spread: the program gets one argument", async () => {
     const r = await client.callTool({ name: 'files__find', arguments: { pattern: spread() } }).catch((err: Error) => ({ isError: true, message: err.message }));
     assert.ok((r as { isError?: boolean }).isError, JSON.stringify(r));
     assert.equal(existsSync(pwned()), false);

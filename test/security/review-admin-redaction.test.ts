@@ -34,7 +34,19 @@ describe('review: GET /admin/config hides credentials in argument assignments an
         },
         remote: { type: 'mcp', enabled: false, command: 'npx', args: ['mcp-remote', 'https://mcp.example.com/sse', `--header=Authorization: Bearer ${S.headerFlag}`] },
         clone: { type: 'mcp', enabled: false, command: 'git', args: ['-c', `http.extraHeader=Authorization: Bearer ${S.gitHeader}`, 'clone', 'https://git.example.com/x'] },
-        maps: { type: 'rest', enabled: false, base_url: 'https://maps.example.com', tools: { geocode: { method: 'GET', path: '/geocode', query: { key: S.queryKey, address: '{address}' }, input_schema: { type: 'object', properties: { address: { type: 'string' } } } } } },
+        maps: {
+          type: 'rest',
+          enabled: false,
+          base_url: 'https://maps.example.com',
+          tools: {
+            geocode: {
+              method: 'GET',
+              path: '/geocode',
+              query: { key: S.queryKey, address: '{address}' },
+              input_schema: { type: 'object', properties: { address: { type: 'string' } } },
+            },
+          },
+        },
       },
     });
   });

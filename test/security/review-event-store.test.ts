@@ -30,16 +30,41 @@ describe('review: the event store frees what its per-session bound drops', { tim
   after(() => gw?.close());
 
   it('3 MB of progress on one session with event_store_max_bytes 100 kB: the store holds on to about 100 kB, not 3 MB', async () => {
-    const config = validateConfig({ server: { host: '127.0.0.1', port: 0, event_store_max_bytes: 100_000 }, backends: { abuse: { type: 'mcp', command: process.execPath, args: [ABUSE] } } }, 'test config');
-    const store = new MemoryEventStore({ maxEvents: config.server.event_store_max_events, maxBytes: config.server.event_store_max_bytes, maxTotalBytes: config.server.event_store_max_total_bytes });
+    const config = validateConfig(
+      { server: { host: '127.0.0.1', port: 0, event_store_max_bytes: 100_000 }, backends: { abuse: { type: 'mcp', command: process.execPath, args: [ABUSE] } } },
+      'test config',
+    );
+    const store = new MemoryEventStore({
+      maxEvents: config.server.event_store_max_events,
+      maxBytes: config.server.event_store_max_bytes,
+      maxTotalBytes: config.server.event_store_max_total_bytes,
+    });
     gw = createGateway(config, { logger: silentLogger(), eventStore: store });
     const { url } = await gw.listen();
-    const init = await fetch(url, { method: 'POST', headers: HEADERS, body: JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'streamer', version: '1' } } }) });
+    const init = await fetch(url, {
+      method: 'POST',
+      headers: HEADERS,
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 0,
+        method: 'initialize',
+        params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'streamer', version: '1' } },
+      }),
+    });
     await init.text();
     const sid = init.headers.get('mcp-session-id')!;
     let sent = 0;
     for (let i = 1; i <= 10; i++) {
-      const res = await fetch(url, { method: 'POST', headers: { ...HEADERS, 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' }, body: JSON.stringify({ jsonrpc: '2.0', id: i, method: 'tools/call', params: { name: 'abuse__flood', arguments: { count: 10, size: 30_000 }, _meta: { progressToken: `p${i}` } } }) });
+      const res = await fetch(url, {
+        method: 'POST',
+        headers: { ...HEADERS, 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' },
+        body: JSON.stringify({
+          jsonrpc: '2.0',
+          id: i,
+          method: 'tools/call',
+          params: { name: 'abuse__flood', arguments: { count: 10, size: 30_000 }, _meta: { progressToken: `p${i}` } },
+        }),
+      });
       for await (const ev of readSse(res)) sent += ev.data.length;
     }
     assert.ok(sent > 3_000_000, `sent ${sent}`);

@@ -38,7 +38,8 @@ async function openLegacy(base: string, signal: AbortSignal): Promise<{ messages
   return { messages, answers };
 }
 
-const postLegacy = (messages: string, body: unknown) => fetch(messages, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }).then((r) => r.status);
+const postLegacy = (messages: string, body: unknown) =>
+  fetch(messages, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }).then((r) => r.status);
 
 describe('review: stateless requests over legacy SSE are bounded by max_inflight_per_session', { timeout: 30_000 }, () => {
   let gw: Awaited<ReturnType<typeof startGateway>>;
@@ -58,6 +59,9 @@ describe('review: stateless requests over legacy SSE are bounded by max_inflight
     const last = await waitFor(() => answers.find((a) => a.id === 8), 'the answer to id 8');
     const peak = last.result!.structuredContent!.maxActive;
     assert.ok(peak <= 3, `the backend had ${peak} calls of one connection at once (max_inflight_per_session: 2)`);
-    assert.ok(answers.some((a) => a.error?.data?.mcpegCode === 'MCPEG_ERR_SESSION_BUSY' || a.error?.data?.mcpegCode === 'MCPEG_ERR_INVALID_REQUEST'), 'the surplus is refused');
+    assert.ok(
+      answers.some((a) => a.error?.data?.mcpegCode === 'MCPEG_ERR_SESSION_BUSY' || a.error?.data?.mcpegCode === 'MCPEG_ERR_INVALID_REQUEST'),
+      'the surplus is refused',
+    );
   });
 });

@@ -42,18 +42,30 @@ describe('review: a legacy SSE client that does not read its stream cannot make 
     sock.write(`GET /sse HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nAccept: text/event-stream\r\n\r\n`);
     const endpoint = (await readUntil(seen, /event: endpoint\ndata: (\S+)\n/))[1];
     const messages = new URL(endpoint, gw.base).href;
-    const send = (body: unknown) => fetch(messages, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }).then(async (r) => (await r.text(), r.status));
-    assert.equal(await send({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2024-11-05', capabilities: {}, clientInfo: { name: 'sloth', version: '1' } } }), 202);
+    const send = (body: unknown) =>
+      fetch(messages, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }).then(async (r) => (await r.text(), r.status));
+    assert.equal(
+      await send({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2024-11-05', capabilities: {}, clientInfo: { name: 'sloth', version: '1' } } }),
+      202,
+    );
     await readUntil(seen, /"id":0,"result"/);
     assert.equal(await send({ jsonrpc: '2.0', method: 'notifications/initialized' }), 202);
 
     // From now on the client reads nothing.
     sock.pause();
     for (let i = 1; i <= 6; i++) {
-      assert.equal(await send({ jsonrpc: '2.0', id: i, method: 'tools/call', params: { name: 'abuse__flood', arguments: { count: 40, size: 250_000 }, _meta: { progressToken: `p${i}` } } }), 202);
+      assert.equal(
+        await send({ jsonrpc: '2.0', id: i, method: 'tools/call', params: { name: 'abuse__flood', arguments: { count: 40, size: 250_000 }, _meta: { progressToken: `p${i}` } } }),
+        202,
+      );
     }
     // The session goes once its stream is dropped: a ping on it is then 404.
-    await waitFor(async () => (await send({ jsonrpc: '2.0', id: 100, method: 'ping' })) === 404 || undefined, 'the gateway to drop the stream of a client that reads nothing', 20_000, 200);
+    await waitFor(
+      async () => (await send({ jsonrpc: '2.0', id: 100, method: 'ping' })) === 404 || undefined,
+      'the gateway to drop the stream of a client that reads nothing',
+      20_000,
+      200,
+    );
   });
 });
 
@@ -68,7 +80,16 @@ describe('review: a Streamable HTTP client that does not read its POST stream ca
   it('one call streaming 60 MB of progress to a POST stream nobody reads: the gateway ends that stream instead of holding it all', async () => {
     gw = await startGateway({ backends: abuse });
     const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
-    const init = await fetch(gw.url, { method: 'POST', headers, body: JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'sloth', version: '1' } } }) });
+    const init = await fetch(gw.url, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 0,
+        method: 'initialize',
+        params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'sloth', version: '1' } },
+      }),
+    });
     await init.text();
     const sid = init.headers.get('mcp-session-id')!;
     const { port, pathname } = new URL(gw.url);
@@ -78,10 +99,22 @@ describe('review: a Streamable HTTP client that does not read its POST stream ca
     sock.on('close', () => void (seen.closed = true));
     sock.on('error', () => {});
     sock.pause();
-    const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'abuse__flood', arguments: { count: 240, size: 250_000 }, _meta: { progressToken: 'p' } } });
-    sock.write(`POST ${pathname} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nMcp-Session-Id: ${sid}\r\nMcp-Protocol-Version: 2025-11-25\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    const body = JSON.stringify({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'tools/call',
+      params: { name: 'abuse__flood', arguments: { count: 240, size: 250_000 }, _meta: { progressToken: 'p' } },
+    });
+    sock.write(
+      `POST ${pathname} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nMcp-Session-Id: ${sid}\r\nMcp-Protocol-Version: 2025-11-25\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
     // The call is over (every notification has been written, or dropped) once the metrics count it.
-    await waitFor(async () => /mcpeg_mcp_requests_total\{[^}]*tool="flood"[^}]*\} 1/.test(await (await fetch(`${gw.base}/metrics`)).text()) || undefined, 'the flood call to finish', 20_000, 100);
+    await waitFor(
+      async () => /mcpeg_mcp_requests_total\{[^}]*tool="flood"[^}]*\} 1/.test(await (await fetch(`${gw.base}/metrics`)).text()) || undefined,
+      'the flood call to finish',
+      20_000,
+      100,
+    );
     sock.resume();
     await waitFor(() => seen.closed || /"id":1,"result"/.test(seen.text) || undefined, 'the stream to end', 20_000);
     assert.doesNotMatch(seen.text, /"id":1,"result"/, `the gateway held the whole stream (${seen.text.length} bytes) for a client that read nothing`);

@@ -26,7 +26,12 @@ const home = join(dir, 'home');
 const ident = { GIT_AUTHOR_NAME: 'Setup', GIT_AUTHOR_EMAIL: 'setup@test', GIT_COMMITTER_NAME: 'Setup', GIT_COMMITTER_EMAIL: 'setup@test' };
 
 const git = (cwd: string, ...args: string[]) =>
-  execFileSync('git', args, { cwd, encoding: 'utf8', env: { PATH: process.env.PATH ?? '', HOME: home, GIT_CONFIG_NOSYSTEM: '1', LC_ALL: 'C', ...ident }, stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+  execFileSync('git', args, {
+    cwd,
+    encoding: 'utf8',
+    env: { PATH: process.env.PATH ?? '', HOME: home, GIT_CONFIG_NOSYSTEM: '1', LC_ALL: 'C', ...ident },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  }).trim();
 
 let n = 0;
 function newRepo(): { rel: string; abs: string } {
@@ -58,11 +63,7 @@ describe('review2: branch.<name>.remote / pushRemote holding a URL', () => {
     process.env.HOME = home;
     gw = await startGateway({
       paths: { data: join(dir, 'data'), workspace },
-      plugins: [
-        { name: 'git' },
-        { name: 'rawedit', module: 'editor', config: { deny: [] } },
-        { name: 'gitopen', module: 'git', config: { safe_mode: false, roots: [workspace] } },
-      ],
+      plugins: [{ name: 'git' }, { name: 'rawedit', module: 'editor', config: { deny: [] } }, { name: 'gitopen', module: 'git', config: { safe_mode: false, roots: [workspace] } }],
     });
     client = await connectClient(gw.url);
   });
@@ -108,7 +109,11 @@ describe('review2: branch.<name>.remote / pushRemote holding a URL', () => {
     git(secret, 'add', 'secret.txt');
     git(secret, 'commit', '-q', '-m', 'secret');
     const name = `../../../outside/secret${n}`;
-    await plant(rel, abs, `[remote "${name}"]\n\tfetch = +refs/heads/*:refs/remotes/x/*\n[remote "nourl"]\n\tfetch = +refs/heads/*:refs/remotes/nourl/*\n[branch "main"]\n\tremote = ${name}\n\tmerge = refs/heads/main\n`);
+    await plant(
+      rel,
+      abs,
+      `[remote "${name}"]\n\tfetch = +refs/heads/*:refs/remotes/x/*\n[remote "nourl"]\n\tfetch = +refs/heads/*:refs/remotes/nourl/*\n[branch "main"]\n\tremote = ${name}\n\tmerge = refs/heads/main\n`,
+    );
     const r = await call('git__git_pull', { repo: rel });
     assert.equal(existsSync(join(abs, 'secret.txt')), false, `a file from outside the roots was pulled in: ${r.text}`);
     assert.equal(existsSync(join(abs, '.git', 'FETCH_HEAD')), false, `git fetched from outside the roots: ${r.text}`);

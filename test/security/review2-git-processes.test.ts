@@ -19,7 +19,16 @@ import { connectClient, startGateway, textOf } from '../helpers/gateway.js';
 
 const dir = realpathSync(mkdtempSync(join(tmpdir(), 'mcpeg-r2-procs-')));
 const workspace = join(dir, 'workspace');
-const env = { PATH: process.env.PATH ?? '', HOME: dir, GIT_CONFIG_NOSYSTEM: '1', LC_ALL: 'C', GIT_AUTHOR_NAME: 'S', GIT_AUTHOR_EMAIL: 's@t', GIT_COMMITTER_NAME: 'S', GIT_COMMITTER_EMAIL: 's@t' };
+const env = {
+  PATH: process.env.PATH ?? '',
+  HOME: dir,
+  GIT_CONFIG_NOSYSTEM: '1',
+  LC_ALL: 'C',
+  GIT_AUTHOR_NAME: 'S',
+  GIT_AUTHOR_EMAIL: 's@t',
+  GIT_COMMITTER_NAME: 'S',
+  GIT_COMMITTER_EMAIL: 's@t',
+};
 const git = (...args: string[]) => execFileSync('git', args, { cwd: workspace, encoding: 'utf8', env, stdio: ['ignore', 'pipe', 'pipe'] }).trim();
 
 /** git processes started by this process (the gateway runs in it). */
@@ -72,7 +81,9 @@ describe('review2: the git plugin bounds the git processes it runs at once', { s
     let peak = 0;
     const sampler = setInterval(() => (peak = Math.max(peak, gitChildren())), 25);
     try {
-      const calls = Array.from({ length: 60 }, (_, i) => clients[i % 2].callTool({ name: 'git__git_pull', arguments: { remote: 'origin', branch: 'main' } }, undefined, { timeout: 60_000 }));
+      const calls = Array.from({ length: 60 }, (_, i) =>
+        clients[i % 2].callTool({ name: 'git__git_pull', arguments: { remote: 'origin', branch: 'main' } }, undefined, { timeout: 60_000 }),
+      );
       const results = await Promise.all(calls);
       for (const r of results) assert.equal(r.isError, true, textOf(r));
     } finally {

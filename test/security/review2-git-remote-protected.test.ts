@@ -18,7 +18,16 @@ import { connectClient, startGateway, textOf } from '../helpers/gateway.js';
 const dir = realpathSync(mkdtempSync(join(tmpdir(), 'mcpeg-r2-remoteprot-')));
 const workspace = join(dir, 'workspace');
 const SECRET = 'sk-review2-remote-4471';
-const env = { PATH: process.env.PATH ?? '', HOME: dir, GIT_CONFIG_NOSYSTEM: '1', LC_ALL: 'C', GIT_AUTHOR_NAME: 'S', GIT_AUTHOR_EMAIL: 's@t', GIT_COMMITTER_NAME: 'S', GIT_COMMITTER_EMAIL: 's@t' };
+const env = {
+  PATH: process.env.PATH ?? '',
+  HOME: dir,
+  GIT_CONFIG_NOSYSTEM: '1',
+  LC_ALL: 'C',
+  GIT_AUTHOR_NAME: 'S',
+  GIT_AUTHOR_EMAIL: 's@t',
+  GIT_COMMITTER_NAME: 'S',
+  GIT_COMMITTER_EMAIL: 's@t',
+};
 const git = (cwd: string, ...args: string[]) => execFileSync('git', args, { cwd, encoding: 'utf8', env, stdio: ['ignore', 'pipe', 'pipe'] }).trim();
 
 describe('review2: a local remote holding a protected path', () => {

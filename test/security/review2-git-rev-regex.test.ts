@@ -17,7 +17,16 @@ import { connectClient, startGateway, textOf } from '../helpers/gateway.js';
 
 const dir = realpathSync(mkdtempSync(join(tmpdir(), 'mcpeg-r2-revregex-')));
 const workspace = join(dir, 'workspace');
-const env = { PATH: process.env.PATH ?? '', HOME: dir, GIT_CONFIG_NOSYSTEM: '1', LC_ALL: 'C', GIT_AUTHOR_NAME: 'S', GIT_AUTHOR_EMAIL: 's@t', GIT_COMMITTER_NAME: 'S', GIT_COMMITTER_EMAIL: 's@t' };
+const env = {
+  PATH: process.env.PATH ?? '',
+  HOME: dir,
+  GIT_CONFIG_NOSYSTEM: '1',
+  LC_ALL: 'C',
+  GIT_AUTHOR_NAME: 'S',
+  GIT_AUTHOR_EMAIL: 's@t',
+  GIT_COMMITTER_NAME: 'S',
+  GIT_COMMITTER_EMAIL: 's@t',
+};
 const git = (...args: string[]) => execFileSync('git', args, { cwd: workspace, encoding: 'utf8', env, stdio: ['ignore', 'pipe', 'pipe'] }).trim();
 
 describe('review2: revisions that search commit messages by regular expression', () => {

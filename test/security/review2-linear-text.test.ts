@@ -80,7 +80,7 @@ describe('review2: substring searches over client text take linear time', () => 
     assert.ok(r.attackMs < PATIENCE_MS, `edit_file took ${Math.round(r.attackMs)} ms`);
   });
 
-  it('edit_file\'s diff compares each pair of lines in constant time', async () => {
+  it("edit_file's diff compares each pair of lines in constant time", async () => {
     // Every line differs from every other: the LCS table compared 4 million pairs of
     // 490-character strings of different widths (2 s per call on the event loop).
     // The same request sizes with one changed line: what parsing and transport cost alone.

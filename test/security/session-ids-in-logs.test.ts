@@ -27,12 +27,18 @@ describe('session ids never reach the logs', () => {
   after(() => gw.close());
 
   it('initialize, a call (request log), a failed call (warn), the access log and DELETE: the fingerprint, never the id', async () => {
-    const init = await fetch(url, { method: 'POST', headers: HEADERS, body: JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'c', version: '1' } } }) });
+    const init = await fetch(url, {
+      method: 'POST',
+      headers: HEADERS,
+      body: JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'c', version: '1' } } }),
+    });
     await init.text();
     const sid = init.headers.get('mcp-session-id')!;
     const h = { ...HEADERS, 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' };
     await (await fetch(url, { method: 'POST', headers: h, body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }) })).text();
-    await (await fetch(url, { method: 'POST', headers: h, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'abuse__hold', arguments: { ms: 1 } } }) })).text();
+    await (
+      await fetch(url, { method: 'POST', headers: h, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'abuse__hold', arguments: { ms: 1 } } }) })
+    ).text();
     await (await fetch(url, { method: 'POST', headers: h, body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'nope', arguments: {} } }) })).text();
     await (await fetch(url, { method: 'DELETE', headers: h })).text();
     await new Promise((r) => setTimeout(r, 100)); // access log lines are written when responses close

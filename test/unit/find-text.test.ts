@@ -20,20 +20,29 @@ describe('TextFinder', () => {
   const needle = fc.string({ unit: fc.constantFrom('a', 'b', '\u00e9'), minLength: 1, maxLength: 400 });
 
   it('finds what indexOf finds, from any offset', () => {
-    fc.assert(fc.property(text, needle, fc.nat(800), (t, n, from) => {
-      const f = new TextFinder(n);
-      assert.equal(f.indexOf(t, from), t.indexOf(n, from));
-      assert.equal(f.includes(t), t.includes(n));
-    }), { numRuns: 300 });
-    fc.assert(fc.property(fc.nat(300), fc.nat(300), (k, extra) => {
-      const n = `${'a'.repeat(251 + k)}`;
-      const t = `${'b'.repeat(extra)}${n}${'a'.repeat(extra)}`;
-      assert.equal(new TextFinder(n).indexOf(t), extra);
-    }), { numRuns: 50 });
+    fc.assert(
+      fc.property(text, needle, fc.nat(800), (t, n, from) => {
+        const f = new TextFinder(n);
+        assert.equal(f.indexOf(t, from), t.indexOf(n, from));
+        assert.equal(f.includes(t), t.includes(n));
+      }),
+      { numRuns: 300 },
+    );
+    fc.assert(
+      fc.property(fc.nat(300), fc.nat(300), (k, extra) => {
+        const n = `${'a'.repeat(251 + k)}`;
+        const t = `${'b'.repeat(extra)}${n}${'a'.repeat(extra)}`;
+        assert.equal(new TextFinder(n).indexOf(t), extra);
+      }),
+      { numRuns: 50 },
+    );
   });
 
   it('counts overlapping occurrences', () => {
-    fc.assert(fc.property(text, needle, (t, n) => assert.equal(new TextFinder(n).count(t), bruteCount(t, n))), { numRuns: 300 });
+    fc.assert(
+      fc.property(text, needle, (t, n) => assert.equal(new TextFinder(n).count(t), bruteCount(t, n))),
+      { numRuns: 300 },
+    );
     assert.equal(new TextFinder('aa').count('aaa'), 2);
     assert.equal(new TextFinder('a'.repeat(300)).count('a'.repeat(1000)), 701);
   });

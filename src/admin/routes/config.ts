@@ -43,7 +43,8 @@ export const configRoutes: RouteDef[] = [
     yaml: true,
     async handler(req, ctx) {
       const { value } = await req.body();
-      if (!value || typeof value !== 'object' || Array.isArray(value)) throw new AdminError('MCPEG_ERR_INVALID_PARAMS', 'expected the whole configuration as a JSON object or a YAML mapping');
+      if (!value || typeof value !== 'object' || Array.isArray(value))
+        throw new AdminError('MCPEG_ERR_INVALID_PARAMS', 'expected the whole configuration as a JSON object or a YAML mapping');
       const current = ctx.gw.config;
       // The document is taken as sent: no ${VAR} expansion, no MCPEG_* overrides.
       const restored = restoreRedacted(value, current);

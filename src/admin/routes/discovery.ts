@@ -27,7 +27,13 @@ export const discoveryRoutes: RouteDef[] = [
     handler: (_req, ctx) => ({
       body: {
         provider: 'static',
-        services: configured(ctx.gw.config).map((e) => ({ name: e.name, type: e.type, enabled: e.enabled, source: 'config', state: ctx.gw.registry.backend(e.name)?.state ?? (e.enabled ? 'not_loaded' : 'disabled') })),
+        services: configured(ctx.gw.config).map((e) => ({
+          name: e.name,
+          type: e.type,
+          enabled: e.enabled,
+          source: 'config',
+          state: ctx.gw.registry.backend(e.name)?.state ?? (e.enabled ? 'not_loaded' : 'disabled'),
+        })),
       },
     }),
   },

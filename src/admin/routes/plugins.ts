@@ -25,7 +25,13 @@ export const pluginRoutes: RouteDef[] = [
     method: 'GET',
     path: '/admin/plugins',
     handler: (_req, ctx) => ({
-      body: { plugins: plugins(ctx).map((e) => ({ ...summary(e, ctx.gw.registry.backend(e.name)), module: (e.cfg as { module?: string }).module ?? e.name, version: ctx.gw.registry.backend(e.name)?.info?.serverInfo.version ?? null })) },
+      body: {
+        plugins: plugins(ctx).map((e) => ({
+          ...summary(e, ctx.gw.registry.backend(e.name)),
+          module: (e.cfg as { module?: string }).module ?? e.name,
+          version: ctx.gw.registry.backend(e.name)?.info?.serverInfo.version ?? null,
+        })),
+      },
     }),
   },
   /** Plugin health lives at /admin/plugin-health, not /admin/plugins/health: a plugin may be called "health". */
@@ -102,7 +108,12 @@ export const pluginRoutes: RouteDef[] = [
     path: '/admin/plugins/{name}/metrics',
     handler: async (req, ctx) => {
       const { entry } = plugin(ctx, req.params.name);
-      const requests = (await samples(ctx, 'mcpeg_mcp_requests_total', entry.name)).map((v) => ({ method: String(v.labels.method), tool: String(v.labels.tool ?? ''), outcome: String(v.labels.outcome), count: v.value }));
+      const requests = (await samples(ctx, 'mcpeg_mcp_requests_total', entry.name)).map((v) => ({
+        method: String(v.labels.method),
+        tool: String(v.labels.tool ?? ''),
+        outcome: String(v.labels.outcome),
+        count: v.value,
+      }));
       const errors = (await samples(ctx, 'mcpeg_mcp_errors_total', entry.name)).map((v) => ({ code: String(v.labels.code), count: v.value }));
       const durations = await samples(ctx, 'mcpeg_mcp_request_duration_seconds', entry.name);
       const sum = (suffix: string) => durations.filter((v) => (v as { metricName?: string }).metricName?.endsWith(suffix)).reduce((n, v) => n + v.value, 0);

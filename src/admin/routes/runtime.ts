@@ -49,7 +49,12 @@ export const runtimeRoutes: RouteDef[] = [
         body: {
           sessions: ctx.gw.sessions.size,
           backends: { total: backends.length, up: by('up'), down: by('down'), starting: by('starting') },
-          catalog: { tools: view?.tools.length ?? 0, resources: view?.resources.length ?? 0, resourceTemplates: view?.resourceTemplates.length ?? 0, prompts: view?.prompts.length ?? 0 },
+          catalog: {
+            tools: view?.tools.length ?? 0,
+            resources: view?.resources.length ?? 0,
+            resourceTemplates: view?.resourceTemplates.length ?? 0,
+            prompts: view?.prompts.length ?? 0,
+          },
           requests: { total: sum(outcomes), byOutcome: outcomes, inflight: backends.reduce((n, b) => n + b.inflight, 0) },
           errors: await totals(ctx, 'mcpeg_mcp_errors_total', 'code'),
           configReloads: { success: reloads.success ?? 0, failure: reloads.failure ?? 0 },

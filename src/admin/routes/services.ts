@@ -47,7 +47,8 @@ export const serviceRoutes: RouteDef[] = [
       const reg = readRegistration((await req.body()).value);
       req.audit.target = { name: reg.name, type: reg.config.type };
       const current = ctx.gw.config;
-      if (configured(current).some((e) => e.name === reg.name)) throw new AdminError('MCPEG_ERR_CONFLICT', `a service named "${reg.name}" exists; DELETE it first or change it with PUT /admin/config`);
+      if (configured(current).some((e) => e.name === reg.name))
+        throw new AdminError('MCPEG_ERR_CONFLICT', `a service named "${reg.name}" exists; DELETE it first or change it with PUT /admin/config`);
       const raw = structuredClone(current) as Config;
       const isPlugin = reg.config.type === 'plugin';
       if (isPlugin) {

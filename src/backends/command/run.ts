@@ -43,13 +43,15 @@ export interface RunResult {
 
 export class ProgramNotFoundError extends Error {
   override readonly name = 'ProgramNotFoundError';
-  constructor(readonly file: string, detail = 'not found or not executable') {
+  constructor(
+    readonly file: string,
+    detail = 'not found or not executable',
+  ) {
     super(`program ${JSON.stringify(file)}: ${detail}`);
   }
 }
 
-export const TRUNCATION_MARKER = (cap: number, total: number): string =>
-  `\n[output truncated: ${total} bytes, showing the first ${cap}]`;
+export const TRUNCATION_MARKER = (cap: number, total: number): string => `\n[output truncated: ${total} bytes, showing the first ${cap}]`;
 
 /** After the program exits, how long its pipes may stay open (held by a background child). */
 const DRAIN_MS = 100;
@@ -131,10 +133,16 @@ export async function runProgram(spec: RunSpec): Promise<RunResult> {
   const out = new Capture(spec.maxOutputBytes);
   const err = new Capture(spec.maxOutputBytes);
   const result = (exitCode: number | null, signal: NodeJS.Signals | null, timedOut: boolean, aborted: boolean): RunResult => ({
-    exitCode, signal, timedOut, aborted,
-    stdout: out.text(), stderr: err.text(),
-    stdoutBytes: out.total, stderrBytes: err.total,
-    stdoutTruncated: out.truncated, stderrTruncated: err.truncated,
+    exitCode,
+    signal,
+    timedOut,
+    aborted,
+    stdout: out.text(),
+    stderr: err.text(),
+    stdoutBytes: out.total,
+    stderrBytes: err.total,
+    stdoutTruncated: out.truncated,
+    stderrTruncated: err.truncated,
     durationMs: Math.round(performance.now() - started),
   });
   // Cancelled before it started: do not run the program at all.
@@ -178,11 +186,13 @@ export async function runProgram(spec: RunSpec): Promise<RunResult> {
       if (why === 'timeout') timedOut = true;
       else aborted = true;
       killGroup(pid, 'SIGTERM');
-      timers.push(setTimeout(() => {
-        killGroup(pid, 'SIGKILL');
-        // A grandchild in another group could still hold the pipes; stop waiting for them.
-        for (const p of pipes) p.destroy();
-      }, spec.killGraceMs ?? 1000));
+      timers.push(
+        setTimeout(() => {
+          killGroup(pid, 'SIGKILL');
+          // A grandchild in another group could still hold the pipes; stop waiting for them.
+          for (const p of pipes) p.destroy();
+        }, spec.killGraceMs ?? 1000),
+      );
     };
     const onAbort = (): void => terminate('abort');
 
@@ -192,7 +202,11 @@ export async function runProgram(spec: RunSpec): Promise<RunResult> {
       spec.signal?.removeEventListener('abort', onAbort);
       // A missing cwd also surfaces as ENOENT from spawn; do not blame the program for it.
       let cwdOk = false;
-      try { cwdOk = statSync(spec.cwd).isDirectory(); } catch { /* missing */ }
+      try {
+        cwdOk = statSync(spec.cwd).isDirectory();
+      } catch {
+        /* missing */
+      }
       if (!cwdOk) reject(new Error(`working directory ${JSON.stringify(spec.cwd)} does not exist`));
       else if (e.code === 'ENOENT' || e.code === 'EACCES') reject(new ProgramNotFoundError(spec.file, e.code));
       else reject(e);

@@ -63,7 +63,11 @@ export function commandInstance(spec: CommandBackendSpec): PluginInstance {
         // Waiting for a slot (max_concurrency) counts against the tool's timeout.
         const deadline = Date.now() + timeoutMs;
         const release = await limit.acquire(ctx.signal, timeoutMs);
-        if (!release) return toolFailure('MCPEG_ERR_PROGRAM_TIMEOUT', `${toolName}: no free slot within ${timeoutMs} ms (max_concurrency ${spec.cfg.max_concurrency} programs already running)`);
+        if (!release)
+          return toolFailure(
+            'MCPEG_ERR_PROGRAM_TIMEOUT',
+            `${toolName}: no free slot within ${timeoutMs} ms (max_concurrency ${spec.cfg.max_concurrency} programs already running)`,
+          );
         let r: RunResult;
         try {
           r = await runProgram({
@@ -115,11 +119,16 @@ function truthy(v: unknown): boolean {
   return Array.isArray(v) ? v.length > 0 : v !== undefined && v !== false && v !== 0 && v !== '';
 }
 
-function outcome(r: RunResult, t: CommandTool, o: { toolName: string; timeoutMs: number; checkOutput: ReturnType<ReturnType<typeof createAjv>['compile']> | undefined }): ToolResult {
+function outcome(
+  r: RunResult,
+  t: CommandTool,
+  o: { toolName: string; timeoutMs: number; checkOutput: ReturnType<ReturnType<typeof createAjv>['compile']> | undefined },
+): ToolResult {
   const data = { exitCode: r.exitCode, signal: r.signal, durationMs: r.durationMs };
   const err = r.stderr.trim() ? `\nstderr:\n${excerpt(r.stderr.trimEnd(), 4096)}` : '';
   if (r.aborted) return toolFailure('MCPEG_ERR_PROGRAM_FAILED', `${o.toolName}: ${t.command} was stopped because the call was cancelled`, data);
-  if (r.timedOut) return toolFailure('MCPEG_ERR_PROGRAM_TIMEOUT', `${o.toolName}: ${t.command} did not finish within ${o.timeoutMs} ms; it and everything it started were killed${err}`, data);
+  if (r.timedOut)
+    return toolFailure('MCPEG_ERR_PROGRAM_TIMEOUT', `${o.toolName}: ${t.command} did not finish within ${o.timeoutMs} ms; it and everything it started were killed${err}`, data);
   if (r.exitCode !== 0) {
     const how = r.exitCode === null ? `was killed by ${r.signal}` : `exited with status ${r.exitCode}`;
     const out = r.stdout.trim() ? `\nstdout:\n${excerpt(r.stdout.trimEnd(), 4096)}` : '';
@@ -136,7 +145,11 @@ function outcome(r: RunResult, t: CommandTool, o: { toolName: string; timeoutMs:
   }
   const structured = asStructured(json);
   if (o.checkOutput && !o.checkOutput(structured)) {
-    return toolFailure('MCPEG_ERR_OUTPUT_MISMATCH', `${o.toolName}: output does not match the output schema (${describeAjvErrors(o.checkOutput.errors)}): ${excerpt(r.stdout)}`, data);
+    return toolFailure(
+      'MCPEG_ERR_OUTPUT_MISMATCH',
+      `${o.toolName}: output does not match the output schema (${describeAjvErrors(o.checkOutput.errors)}): ${excerpt(r.stdout)}`,
+      data,
+    );
   }
   return { content: [{ type: 'text', text: r.stdout }], structuredContent: structured, _meta: meta };
 }
@@ -181,7 +194,8 @@ class Semaphore {
       if (released) return;
       released = true;
       const next = this.waiting.shift();
-      if (next) next(); // the slot passes straight to the next waiter
+      if (next)
+        next(); // the slot passes straight to the next waiter
       else this.active--;
     };
   }

@@ -52,7 +52,10 @@ function selected(op: Operation, name: string, s: Selection): boolean {
 
 export function toolName(op: Operation): string {
   const raw = op.op.operationId ?? `${op.method}_${op.path.replace(/[{}]/g, '').split('/').filter(Boolean).join('_')}`;
-  const clean = raw.replace(/[^a-zA-Z0-9_-]+/g, '_').replace(/_+/g, '_').replace(/^_+|_+$/g, '');
+  const clean = raw
+    .replace(/[^a-zA-Z0-9_-]+/g, '_')
+    .replace(/_+/g, '_')
+    .replace(/^_+|_+$/g, '');
   return (clean || op.method).slice(0, 64);
 }
 
@@ -106,7 +109,8 @@ function convertOperation(doc: Record<string, unknown>, op: Operation, conv: Sch
 
   const body = requestBody(doc, op, conv);
   if (body) {
-    const folded = body.schema && body.encoding !== 'text' && !/[{}]/.test(Object.keys(body.props ?? {}).join('')) && !Object.hasOwn(body.props ?? {}, '__proto__') ? body.props : undefined;
+    const folded =
+      body.schema && body.encoding !== 'text' && !/[{}]/.test(Object.keys(body.props ?? {}).join('')) && !Object.hasOwn(body.props ?? {}, '__proto__') ? body.props : undefined;
     if (folded && Object.keys(folded).length && Object.keys(folded).every((k) => !Object.hasOwn(properties, k))) {
       Object.assign(properties, folded);
       if (body.required) required.push(...body.requiredProps);
@@ -182,7 +186,9 @@ function requestBody(doc: Record<string, unknown>, op: Operation, conv: SchemaCo
 
 function successSchema(doc: Record<string, unknown>, op: Operation, conv: SchemaConverter): Schema | undefined {
   const responses = op.op.responses ?? {};
-  const codes = Object.keys(responses).filter((c) => /^2(\d\d|XX)$/i.test(c)).sort();
+  const codes = Object.keys(responses)
+    .filter((c) => /^2(\d\d|XX)$/i.test(c))
+    .sort();
   for (const code of codes) {
     const r = deref<{ content?: Record<string, { schema?: unknown }> }>(doc, responses[code]);
     const media = Object.keys(r?.content ?? {}).find((t) => /^application\/(json|[^;]*\+json)\b/i.test(t));

@@ -118,7 +118,9 @@ export function baseUrlOf(doc: Record<string, unknown>, configured: string | und
   }
   if (httpOrigin(href) === undefined) throw new SpecLoadError(`${source}: the first server URL ${JSON.stringify(server.url)} is not http(s); set base_url`);
   if (isUrl(source) && hasCredentials(credentials) && httpOrigin(href) !== httpOrigin(source)) {
-    throw new SpecLoadError(`${source}: servers[0] (${href}) is on another origin than the document; the backend's credentials go only to the document's origin without base_url: set base_url to send them there`);
+    throw new SpecLoadError(
+      `${source}: servers[0] (${href}) is on another origin than the document; the backend's credentials go only to the document's origin without base_url: set base_url to send them there`,
+    );
   }
   return href;
 }

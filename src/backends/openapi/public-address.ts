@@ -16,16 +16,40 @@ import { SpecLoadError } from './spec-error.js';
 const NOT_PUBLIC = (() => {
   const b = new BlockList();
   for (const [net, prefix] of [
-    ['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['172.16.0.0', 12],
-    ['192.0.0.0', 24], ['192.0.2.0', 24], ['192.88.99.0', 24], ['192.168.0.0', 16], ['198.18.0.0', 15],
-    ['198.51.100.0', 24], ['203.0.113.0', 24], ['224.0.0.0', 4], ['240.0.0.0', 4],
-  ] as const) b.addSubnet(net, prefix, 'ipv4');
+    ['0.0.0.0', 8],
+    ['10.0.0.0', 8],
+    ['100.64.0.0', 10],
+    ['127.0.0.0', 8],
+    ['169.254.0.0', 16],
+    ['172.16.0.0', 12],
+    ['192.0.0.0', 24],
+    ['192.0.2.0', 24],
+    ['192.88.99.0', 24],
+    ['192.168.0.0', 16],
+    ['198.18.0.0', 15],
+    ['198.51.100.0', 24],
+    ['203.0.113.0', 24],
+    ['224.0.0.0', 4],
+    ['240.0.0.0', 4],
+  ] as const)
+    b.addSubnet(net, prefix, 'ipv4');
   // BlockList checks an IPv4-mapped address (::ffff:a.b.c.d) against the IPv4 rules above.
   // NAT64 and 6to4 addresses embed an IPv4 address too: refused whole rather than decoded.
   for (const [net, prefix] of [
-    ['::', 128], ['::1', 128], ['64:ff9b::', 96], ['64:ff9b:1::', 48], ['100::', 64], ['2001::', 23],
-    ['2001:db8::', 32], ['2002::', 16], ['fc00::', 7], ['fe80::', 10], ['fec0::', 10], ['ff00::', 8],
-  ] as const) b.addSubnet(net, prefix, 'ipv6');
+    ['::', 128],
+    ['::1', 128],
+    ['64:ff9b::', 96],
+    ['64:ff9b:1::', 48],
+    ['100::', 64],
+    ['2001::', 23],
+    ['2001:db8::', 32],
+    ['2002::', 16],
+    ['fc00::', 7],
+    ['fe80::', 10],
+    ['fec0::', 10],
+    ['ff00::', 8],
+  ] as const)
+    b.addSubnet(net, prefix, 'ipv6');
   return b;
 })();
 
@@ -49,7 +73,9 @@ export async function publicDispatcher(url: URL, what: string): Promise<Agent> {
   }
   const bad = addresses.find((a) => !isPublicAddress(a.address));
   if (!addresses.length || bad) {
-    throw new SpecLoadError(`${what}: ${host} is not a public address${bad && bad.address !== host ? ` (it resolves to ${bad.address})` : ''}; only the document's own origin and base_url's origin may be private`);
+    throw new SpecLoadError(
+      `${what}: ${host} is not a public address${bad && bad.address !== host ? ` (it resolves to ${bad.address})` : ''}; only the document's own origin and base_url's origin may be private`,
+    );
   }
   const pinned = (_host: string, opts: { all?: boolean; family?: number | string }, cb: (err: Error | null, address: string | LookupAddress[], family?: number) => void) => {
     const want = opts.family === 'IPv4' ? 4 : opts.family === 'IPv6' ? 6 : Number(opts.family ?? 0);

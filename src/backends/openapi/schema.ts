@@ -11,7 +11,27 @@ import { escapePointer } from './validate.js';
 type Schema = Record<string, unknown>;
 
 /** Formats JSON Schema validators know; others (int32, int64, byte, binary, password …) only document. */
-const JSON_SCHEMA_FORMATS = new Set(['date-time', 'date', 'time', 'duration', 'email', 'idn-email', 'hostname', 'idn-hostname', 'ipv4', 'ipv6', 'uri', 'uri-reference', 'iri', 'iri-reference', 'uuid', 'uri-template', 'json-pointer', 'relative-json-pointer', 'regex']);
+const JSON_SCHEMA_FORMATS = new Set([
+  'date-time',
+  'date',
+  'time',
+  'duration',
+  'email',
+  'idn-email',
+  'hostname',
+  'idn-hostname',
+  'ipv4',
+  'ipv6',
+  'uri',
+  'uri-reference',
+  'iri',
+  'iri-reference',
+  'uuid',
+  'uri-template',
+  'json-pointer',
+  'relative-json-pointer',
+  'regex',
+]);
 const DROP = new Set(['xml', 'discriminator', 'example', 'examples', 'externalDocs', '$schema', '$id', '$anchor', '$dynamicAnchor', 'contentMediaType', 'contentEncoding']);
 const COMPONENT = '#/components/schemas/';
 
@@ -48,7 +68,19 @@ export class SchemaConverter {
       if (k === 'format' && (typeof v !== 'string' || !JSON_SCHEMA_FORMATS.has(v))) continue;
       if (k === 'properties' || k === 'patternProperties' || k === '$defs' || k === 'definitions' || k === 'dependentSchemas') {
         put(out, k, Object.fromEntries(Object.entries((v ?? {}) as Schema).map(([pk, pv]) => [pk, this.convert(pv, depth + 1)])));
-      } else if (k === 'items' || k === 'additionalProperties' || k === 'not' || k === 'contains' || k === 'propertyNames' || k === 'if' || k === 'then' || k === 'else' || k === 'unevaluatedProperties' || k === 'unevaluatedItems' || k === 'additionalItems') {
+      } else if (
+        k === 'items' ||
+        k === 'additionalProperties' ||
+        k === 'not' ||
+        k === 'contains' ||
+        k === 'propertyNames' ||
+        k === 'if' ||
+        k === 'then' ||
+        k === 'else' ||
+        k === 'unevaluatedProperties' ||
+        k === 'unevaluatedItems' ||
+        k === 'additionalItems'
+      ) {
         put(out, k, typeof v === 'boolean' ? v : Array.isArray(v) ? v.map((x) => this.convert(x, depth + 1)) : this.convert(v, depth + 1));
       } else if (k === 'allOf' || k === 'anyOf' || k === 'oneOf' || k === 'prefixItems') {
         put(out, k, Array.isArray(v) ? v.map((x) => this.convert(x, depth + 1)) : v);
@@ -71,7 +103,10 @@ export class SchemaConverter {
       delete out.nullable;
     }
     if (this.v30) {
-      for (const [ex, lim] of [['exclusiveMinimum', 'minimum'], ['exclusiveMaximum', 'maximum']] as const) {
+      for (const [ex, lim] of [
+        ['exclusiveMinimum', 'minimum'],
+        ['exclusiveMaximum', 'maximum'],
+      ] as const) {
         if (out[ex] === true && typeof out[lim] === 'number') {
           out[ex] = out[lim];
           delete out[lim];

@@ -30,7 +30,12 @@ export async function validateSpec(doc: Record<string, unknown>, opts: { remoteR
   if (!result.valid && Array.isArray(result.errors)) {
     const seen = new Set<string>();
     for (const e of result.errors as Array<{ instancePath: string; message?: string; keyword: string; params: Record<string, unknown> }>) {
-      const detail = e.keyword === 'additionalProperties' ? ` ("${String(e.params.additionalProperty)}")` : e.keyword === 'unevaluatedProperties' ? ` ("${String(e.params.unevaluatedProperty)}")` : '';
+      const detail =
+        e.keyword === 'additionalProperties'
+          ? ` ("${String(e.params.additionalProperty)}")`
+          : e.keyword === 'unevaluatedProperties'
+            ? ` ("${String(e.params.unevaluatedProperty)}")`
+            : '';
       const msg = `${e.message ?? e.keyword}${detail}`;
       const key = `${e.instancePath} ${msg}`;
       if (seen.has(key)) continue;
@@ -43,10 +48,12 @@ export async function validateSpec(doc: Record<string, unknown>, opts: { remoteR
   forEachOperation(doc, (op) => {
     const declared = new Set(op.parameters.filter((p) => p.in === 'path').map((p) => p.name));
     for (const m of op.path.matchAll(/\{([^{}]+)\}/g)) {
-      if (!declared.has(m[1])) problems.push({ pointer: op.pointer, message: `path parameter {${m[1]}} of ${op.path} is not declared in parameters (in: path)`, severity: 'error' });
+      if (!declared.has(m[1]))
+        problems.push({ pointer: op.pointer, message: `path parameter {${m[1]}} of ${op.path} is not declared in parameters (in: path)`, severity: 'error' });
     }
     for (const p of op.parameters) {
-      if (p.in === 'path' && !op.path.includes(`{${p.name}}`)) problems.push({ pointer: op.pointer, message: `parameter "${p.name}" is declared in: path but ${op.path} has no {${p.name}}`, severity: 'error' });
+      if (p.in === 'path' && !op.path.includes(`{${p.name}}`))
+        problems.push({ pointer: op.pointer, message: `parameter "${p.name}" is declared in: path but ${op.path} has no {${p.name}}`, severity: 'error' });
     }
     if (op.op.operationId) {
       const prev = ids.get(op.op.operationId);
@@ -54,7 +61,8 @@ export async function validateSpec(doc: Record<string, unknown>, opts: { remoteR
       else ids.set(op.op.operationId, op.pointer);
     }
     const responses = Object.keys(op.op.responses ?? {});
-    if (!responses.some((s) => /^2(\d\d|XX)$/.test(s))) problems.push({ pointer: `${op.pointer}/responses`, message: 'no 2xx response: the tool gets no output schema', severity: 'warning' });
+    if (!responses.some((s) => /^2(\d\d|XX)$/.test(s)))
+      problems.push({ pointer: `${op.pointer}/responses`, message: 'no 2xx response: the tool gets no output schema', severity: 'warning' });
   });
   return problems;
 }
@@ -68,7 +76,8 @@ function checkRefs(root: unknown, node: unknown, at: string, problems: SpecProbl
   const ref = (node as Record<string, unknown>).$ref;
   if (typeof ref === 'string') {
     if (ref.startsWith('#')) {
-      if (pointerGet(root, decodeURIComponent(ref.slice(1))) === undefined) problems.push({ pointer: `${at}/$ref`, message: `"${ref}" does not resolve inside the document`, severity: 'error' });
+      if (pointerGet(root, decodeURIComponent(ref.slice(1))) === undefined)
+        problems.push({ pointer: `${at}/$ref`, message: `"${ref}" does not resolve inside the document`, severity: 'error' });
     } else if (!remote) {
       problems.push({ pointer: `${at}/$ref`, message: `"${ref}" points outside the document; remote refs are off (set remote_refs: true to follow them)`, severity: 'error' });
     }

@@ -33,7 +33,11 @@ export interface HttpAnswer {
 export type HttpFailureKind = 'timeout' | 'unreachable' | 'cancelled';
 
 export class HttpCallError extends Error {
-  constructor(readonly kind: HttpFailureKind, message: string, readonly attempts: number) {
+  constructor(
+    readonly kind: HttpFailureKind,
+    message: string,
+    readonly attempts: number,
+  ) {
     super(message);
     this.name = 'HttpCallError';
   }

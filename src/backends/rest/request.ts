@@ -31,10 +31,15 @@ export function compileRequest(tool: RestTool, baseUrl: string, staticHeaders: R
   const origin = new URL(base).origin;
   if (!tool.path.startsWith('/')) throw new Error(`path ${JSON.stringify(tool.path)} must start with "/"`);
   const path = parseTemplate(tool.path);
-  const query = Object.entries(tool.query).map(([k, v]) => ({ name: k, tpl: typeof v === 'string' ? parseTemplate(v) : [{ lit: String(v) }], whole: typeof v === 'string' ? wholeRef(v) : undefined }));
+  const query = Object.entries(tool.query).map(([k, v]) => ({
+    name: k,
+    tpl: typeof v === 'string' ? parseTemplate(v) : [{ lit: String(v) }],
+    whole: typeof v === 'string' ? wholeRef(v) : undefined,
+  }));
   const headers = Object.entries(tool.headers).map(([k, v]) => ({ name: k, tpl: parseTemplate(v) }));
   for (const h of headers) {
-    if (isRoutingHeader(h.name) && h.tpl.some((p) => 'ref' in p)) throw new Error(`header "${h.name}" cannot be filled from arguments: it decides where the request goes or how it is framed`);
+    if (isRoutingHeader(h.name) && h.tpl.some((p) => 'ref' in p))
+      throw new Error(`header "${h.name}" cannot be filled from arguments: it decides where the request goes or how it is framed`);
   }
   const consumed = new Set<string>();
   const note = (parts: TemplatePart[]) => parts.forEach((p) => 'ref' in p && consumed.add(p.ref));
@@ -44,21 +49,30 @@ export function compileRequest(tool: RestTool, baseUrl: string, staticHeaders: R
   const props = Object.keys((tool.input_schema.properties as Record<string, unknown> | undefined) ?? {});
   // No body config on POST/PUT/PATCH, or one that only names the encoding: the arguments no other part used.
   const rest = props.filter((p) => !consumed.has(p));
-  const bodySpec = tool.body && (tool.body.arg !== undefined || tool.body.fields || tool.body.template !== undefined) ? tool.body : tool.body || BODY_METHODS.has(tool.method) ? { encoding: tool.body?.encoding ?? ('json' as const), fields: rest } : undefined;
+  const bodySpec =
+    tool.body && (tool.body.arg !== undefined || tool.body.fields || tool.body.template !== undefined)
+      ? tool.body
+      : tool.body || BODY_METHODS.has(tool.method)
+        ? { encoding: tool.body?.encoding ?? ('json' as const), fields: rest }
+        : undefined;
   const explicit = tool.body !== undefined;
 
   return {
     build(args) {
       // Own properties only: an absent "constructor" argument must not read Object.prototype's.
       const get = (ref: string) => (Object.hasOwn(args, ref) && args[ref] !== null ? args[ref] : undefined);
-      const p = render(path, (ref) => {
-        const v = get(ref);
-        if (v === undefined) throw new BadArgumentError(`missing path parameter "${ref}"`);
-        const s = stringify(v);
-        // "." and ".." would be resolved as dot-segments (RFC 3986 §5.2.4), even percent-encoded.
-        if (s === '' || s === '.' || s === '..') throw new BadArgumentError(`path parameter "${ref}" cannot be ${JSON.stringify(s)}`);
-        return s;
-      }, encodeURIComponent)!;
+      const p = render(
+        path,
+        (ref) => {
+          const v = get(ref);
+          if (v === undefined) throw new BadArgumentError(`missing path parameter "${ref}"`);
+          const s = stringify(v);
+          // "." and ".." would be resolved as dot-segments (RFC 3986 §5.2.4), even percent-encoded.
+          if (s === '' || s === '.' || s === '..') throw new BadArgumentError(`path parameter "${ref}" cannot be ${JSON.stringify(s)}`);
+          return s;
+        },
+        encodeURIComponent,
+      )!;
       const url = new URL(base + p);
       // Unreachable with the checks above and encoded path values; kept as the last word on where the credentials go.
       if (url.origin !== origin) throw new BadArgumentError(`the request would leave ${origin}`);
@@ -107,7 +121,8 @@ function appendQuery(sp: URLSearchParams, name: string, v: unknown): void {
 function pick(args: Record<string, unknown>, fields: string[]): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   // defineProperty: a field named "__proto__" is a plain key, not the object's prototype.
-  for (const f of fields) if (Object.hasOwn(args, f) && args[f] !== undefined) Object.defineProperty(out, f, { value: args[f], enumerable: true, writable: true, configurable: true });
+  for (const f of fields)
+    if (Object.hasOwn(args, f) && args[f] !== undefined) Object.defineProperty(out, f, { value: args[f], enumerable: true, writable: true, configurable: true });
   return out;
 }
 

@@ -61,7 +61,9 @@ export function restInstance(spec: RestBackendSpec): PluginInstance {
     const outputCheck = () => (t.output_schema ? (checkOutput ??= ajv.compile(t.output_schema)) : undefined);
     const template = t.response?.template !== undefined ? parseTemplate(t.response.template) : undefined;
     const idempotent = t.idempotent ?? IDEMPOTENT_METHODS.has(t.method);
-    const retry = idempotent ? { attempts: t.retries ?? spec.cfg.retries.attempts, initialDelayMs: spec.cfg.retries.initial_delay, maxDelayMs: spec.cfg.retries.max_delay } : undefined;
+    const retry = idempotent
+      ? { attempts: t.retries ?? spec.cfg.retries.attempts, initialDelayMs: spec.cfg.retries.initial_delay, maxDelayMs: spec.cfg.retries.max_delay }
+      : undefined;
     const timeoutMs = t.timeout ?? spec.cfg.timeout;
     const what = `${t.method} ${t.path}`;
     return {
@@ -89,11 +91,27 @@ export function restInstance(spec: RestBackendSpec): PluginInstance {
           if (!(err instanceof HttpCallError)) throw err;
           const where = `backend "${spec.name}": ${req.method} ${req.url.origin}${req.url.pathname}`;
           spec.log.warn({ tool: toolName, kind: err.kind, attempts: err.attempts, ms: Date.now() - started }, `${where} failed: ${err.message}`);
-          if (err.kind === 'timeout') return toolFailure('MCPEG_ERR_UPSTREAM_TIMEOUT', `${where} timed out after ${timeoutMs} ms${err.attempts > 1 ? ` (${err.attempts} attempts)` : ''}`, { backend: spec.name, attempts: err.attempts });
+          if (err.kind === 'timeout')
+            return toolFailure('MCPEG_ERR_UPSTREAM_TIMEOUT', `${where} timed out after ${timeoutMs} ms${err.attempts > 1 ? ` (${err.attempts} attempts)` : ''}`, {
+              backend: spec.name,
+              attempts: err.attempts,
+            });
           if (err.kind === 'cancelled') throw err;
-          return toolFailure('MCPEG_ERR_UPSTREAM_UNREACHABLE', `${where} failed: ${err.message}${err.attempts > 1 ? ` (after ${err.attempts} attempts)` : ''}`, { backend: spec.name, attempts: err.attempts });
+          return toolFailure('MCPEG_ERR_UPSTREAM_UNREACHABLE', `${where} failed: ${err.message}${err.attempts > 1 ? ` (after ${err.attempts} attempts)` : ''}`, {
+            backend: spec.name,
+            attempts: err.attempts,
+          });
         }
-        return shape(answer, { backend: spec.name, tool: toolName, what, pointer: t.response?.pointer, wrap: t.response?.wrap ?? false, template, checkOutput: outputCheck(), cap: spec.cfg.max_response_bytes });
+        return shape(answer, {
+          backend: spec.name,
+          tool: toolName,
+          what,
+          pointer: t.response?.pointer,
+          wrap: t.response?.wrap ?? false,
+          template,
+          checkOutput: outputCheck(),
+          cap: spec.cfg.max_response_bytes,
+        });
       },
     };
   });
@@ -107,7 +125,11 @@ export function restInstance(spec: RestBackendSpec): PluginInstance {
             const url = new URL(spec.baseUrl.replace(/\/+$/, '') + hc.path);
             for (const [k, v] of Object.entries(auth.query)) url.searchParams.set(k, v);
             try {
-              const a = await httpCall(agent, { method: hc.method, url, headers: { ...spec.cfg.headers, ...auth.headers } }, { timeoutMs: hc.timeout, retry: undefined, maxBytes: 4096, signal: new AbortController().signal });
+              const a = await httpCall(
+                agent,
+                { method: hc.method, url, headers: { ...spec.cfg.headers, ...auth.headers } },
+                { timeoutMs: hc.timeout, retry: undefined, maxBytes: 4096, signal: new AbortController().signal },
+              );
               return hc.expect_status.includes(a.status) ? { ok: true } : { ok: false, detail: `${hc.method} ${hc.path} answered ${a.status}` };
             } catch (err) {
               return { ok: false, detail: `${hc.method} ${hc.path}: ${(err as Error).message}` };
@@ -136,11 +158,19 @@ function shape(a: HttpAnswer, o: ShapeOptions): ToolResult {
   const marker = a.truncated ? `\n[response truncated: more than ${o.cap} bytes (max_response_bytes)]` : '';
   const meta = { 'mcpeg/http': { status: a.status, attempts: a.attempts } };
   if (a.status < 200 || a.status > 299) {
-    return toolFailure('MCPEG_ERR_UPSTREAM_STATUS', `HTTP ${a.status} from backend "${o.backend}" (${o.what})${text ? `: ${excerpt(text)}` : ''}${marker}`, { backend: o.backend, status: a.status });
+    return toolFailure('MCPEG_ERR_UPSTREAM_STATUS', `HTTP ${a.status} from backend "${o.backend}" (${o.what})${text ? `: ${excerpt(text)}` : ''}${marker}`, {
+      backend: o.backend,
+      status: a.status,
+    });
   }
   if (a.truncated) {
     // A cut JSON document has no structured form; plain text is still useful as an excerpt.
-    if (o.checkOutput || /json/.test(type)) return toolFailure('MCPEG_ERR_RESPONSE_TOO_LARGE', `backend "${o.backend}" (${o.what}) answered more than ${o.cap} bytes of JSON (max_response_bytes), which cannot be cut into a valid document; it began: ${excerpt(text)}`, { backend: o.backend, status: a.status });
+    if (o.checkOutput || /json/.test(type))
+      return toolFailure(
+        'MCPEG_ERR_RESPONSE_TOO_LARGE',
+        `backend "${o.backend}" (${o.what}) answered more than ${o.cap} bytes of JSON (max_response_bytes), which cannot be cut into a valid document; it began: ${excerpt(text)}`,
+        { backend: o.backend, status: a.status },
+      );
     return { content: [{ type: 'text', text: text + marker }], _meta: meta };
   }
   if (type.startsWith('image/') || type.startsWith('audio/')) {
@@ -157,14 +187,26 @@ function shape(a: HttpAnswer, o: ShapeOptions): ToolResult {
     }
   }
   if (!isJson) {
-    if (o.checkOutput) return toolFailure('MCPEG_ERR_OUTPUT_MISMATCH', `backend "${o.backend}" (${o.what}) answered ${type || 'no content type'}, not the JSON its output schema describes: ${excerpt(text) || `HTTP ${a.status}, empty body`}`, { backend: o.backend });
+    if (o.checkOutput)
+      return toolFailure(
+        'MCPEG_ERR_OUTPUT_MISMATCH',
+        `backend "${o.backend}" (${o.what}) answered ${type || 'no content type'}, not the JSON its output schema describes: ${excerpt(text) || `HTTP ${a.status}, empty body`}`,
+        { backend: o.backend },
+      );
     return { content: [{ type: 'text', text: text || `HTTP ${a.status}` }], _meta: meta };
   }
   const selected = o.pointer !== undefined ? pointerGet(json, o.pointer) : json;
-  if (selected === undefined) return toolFailure('MCPEG_ERR_OUTPUT_MISMATCH', `backend "${o.backend}" (${o.what}): response.pointer ${o.pointer} matches nothing in the answer: ${excerpt(text)}`, { backend: o.backend });
+  if (selected === undefined)
+    return toolFailure('MCPEG_ERR_OUTPUT_MISMATCH', `backend "${o.backend}" (${o.what}): response.pointer ${o.pointer} matches nothing in the answer: ${excerpt(text)}`, {
+      backend: o.backend,
+    });
   const structured = o.wrap ? { result: selected ?? null } : asStructured(selected ?? null);
   if (o.checkOutput && !o.checkOutput(structured)) {
-    return toolFailure('MCPEG_ERR_OUTPUT_MISMATCH', `backend "${o.backend}" (${o.what}) answered JSON that does not match the output schema (${describeAjvErrors(o.checkOutput.errors)}): ${excerpt(text)}`, { backend: o.backend });
+    return toolFailure(
+      'MCPEG_ERR_OUTPUT_MISMATCH',
+      `backend "${o.backend}" (${o.what}) answered JSON that does not match the output schema (${describeAjvErrors(o.checkOutput.errors)}): ${excerpt(text)}`,
+      { backend: o.backend },
+    );
   }
   const rendered = o.template ? render(o.template, (ref) => pointerGet(selected, ref) ?? '') : undefined;
   return { content: [{ type: 'text', text: rendered ?? stringifyPretty(selected) }], structuredContent: structured, _meta: meta };

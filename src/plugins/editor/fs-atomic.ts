@@ -47,8 +47,12 @@ export async function createFile(sb: Sandbox, userPath: string, content: string 
  * target; 'exclusive' hard-links it (link() fails if the name exists, unlike rename()).
  */
 export async function commitTemp(
-  sb: Sandbox, target: string, userPath: string, mode: 'replace' | 'exclusive',
-  fill: (fh: FileHandle) => Promise<void>, fileMode?: number,
+  sb: Sandbox,
+  target: string,
+  userPath: string,
+  mode: 'replace' | 'exclusive',
+  fill: (fh: FileHandle) => Promise<void>,
+  fileMode?: number,
 ): Promise<void> {
   const dir = path.dirname(target);
   const { fh, tmp } = await createTemp(sb, target, userPath);
@@ -116,14 +120,21 @@ async function backupFile(sb: Sandbox, r: Resolved, userPath: string, kind: true
   const src = await openForRead(sb, r.abs, userPath);
   try {
     const st = await src.stat();
-    await commitTemp(sb, bak.abs, userPath, 'replace', async (fh) => {
-      const buf = Buffer.allocUnsafe(64 * 1024);
-      for (;;) {
-        const { bytesRead } = await src.read(buf, 0, buf.length, null);
-        if (bytesRead === 0) break;
-        await fh.write(buf, 0, bytesRead);
-      }
-    }, st.mode & 0o7777);
+    await commitTemp(
+      sb,
+      bak.abs,
+      userPath,
+      'replace',
+      async (fh) => {
+        const buf = Buffer.allocUnsafe(64 * 1024);
+        for (;;) {
+          const { bytesRead } = await src.read(buf, 0, buf.length, null);
+          if (bytesRead === 0) break;
+          await fh.write(buf, 0, bytesRead);
+        }
+      },
+      st.mode & 0o7777,
+    );
   } finally {
     await src.close();
   }

@@ -16,8 +16,21 @@ import { errnoOf, SandboxError, shown } from './fs-errors.js';
 
 /** Secrets and repository internals a model has no business reading or writing. */
 export const DEFAULT_DENY: readonly string[] = Object.freeze([
-  '.git/**', '.env', '.env.*', '*.pem', '*.key', 'id_rsa*', 'id_ed25519*', '*.p12', '*.pfx',
-  '*.crt', '*.cer', '.ssh/**', '.aws/**', '.npmrc', '.netrc',
+  '.git/**',
+  '.env',
+  '.env.*',
+  '*.pem',
+  '*.key',
+  'id_rsa*',
+  'id_ed25519*',
+  '*.p12',
+  '*.pfx',
+  '*.crt',
+  '*.cer',
+  '.ssh/**',
+  '.aws/**',
+  '.npmrc',
+  '.netrc',
 ]);
 
 export const DEFAULT_MAX_READ_BYTES = 1024 * 1024;

@@ -41,7 +41,11 @@ export async function editFile(sb: Sandbox, req: EditRequest): Promise<EditResul
     throw new SandboxError('NO_MATCH', `the text to replace occurs 0 times in ${shown(req.path)}; it must occur exactly once`, req.path);
   }
   if (count > 1) {
-    throw new SandboxError('AMBIGUOUS_MATCH', `the text to replace occurs ${count} times in ${shown(req.path)}; it must occur exactly once (include more surrounding text)`, req.path);
+    throw new SandboxError(
+      'AMBIGUOUS_MATCH',
+      `the text to replace occurs ${count} times in ${shown(req.path)}; it must occur exactly once (include more surrounding text)`,
+      req.path,
+    );
   }
   const updated = text.slice(0, at) + req.new + text.slice(at + req.old.length);
   const name = sb.display(abs);

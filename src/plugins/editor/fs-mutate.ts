@@ -129,7 +129,11 @@ async function checkTree(sb: Sandbox, dir: string, userPath: string, landing?: s
       }
       const hit = landing === undefined ? undefined : sb.protectedBy(at);
       if (hit) {
-        throw new SandboxError('PATH_PROTECTED', `path ${shown(userPath)} contains ${shown(sb.display(abs))}, which would become ${shown(sb.display(at))}: ${hit.reason}, which no client may change`, userPath);
+        throw new SandboxError(
+          'PATH_PROTECTED',
+          `path ${shown(userPath)} contains ${shown(sb.display(abs))}, which would become ${shown(sb.display(at))}: ${hit.reason}, which no client may change`,
+          userPath,
+        );
       }
       if (ent.isDirectory()) pending.push(abs);
     }

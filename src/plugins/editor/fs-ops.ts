@@ -63,4 +63,19 @@ export { DEFAULT_DENY, Sandbox, type Intent, type Resolved, type SandboxOptions 
 export { SandboxError, type SandboxErrorCode } from './fs-errors.js';
 export { renderTree } from './fs-list.js';
 export { unifiedDiff } from './fs-diff.js';
-export type { DeleteResult, EditRequest, EditResult, FileStats, Limits, ListEntry, MoveOptions, ReadOptions, ReadResult, SearchOptions, SearchResult, TreeNode, WriteOptions, WriteResult };
+export type {
+  DeleteResult,
+  EditRequest,
+  EditResult,
+  FileStats,
+  Limits,
+  ListEntry,
+  MoveOptions,
+  ReadOptions,
+  ReadResult,
+  SearchOptions,
+  SearchResult,
+  TreeNode,
+  WriteOptions,
+  WriteResult,
+};

@@ -50,7 +50,10 @@ export function compilePattern(opts: PatternOptions): LineMatcher {
   }
   if (re.programSize() > MAX_REGEX_PROGRAM) {
     const what = opts.regex ? 'regular expression' : 'case-insensitive text';
-    throw new SandboxError('INVALID_ARGUMENT', `${what} is too complex: its RE2 program has ${re.programSize()} instructions; the limit is ${MAX_REGEX_PROGRAM} (large repeat counts like {1000} cost the most)`);
+    throw new SandboxError(
+      'INVALID_ARGUMENT',
+      `${what} is too complex: its RE2 program has ${re.programSize()} instructions; the limit is ${MAX_REGEX_PROGRAM} (large repeat counts like {1000} cost the most)`,
+    );
   }
   return (line) => starts(re, line);
 }

@@ -67,7 +67,12 @@ export async function search(sb: Sandbox, opts: SearchOptions): Promise<SearchRe
   const pacer = new Pacer(positive(opts.maxMillis, DEFAULT_MAX_MILLIS, 'maxMillis'));
   const base = await sb.resolve(opts.path ?? '.', 'list');
   const res: SearchResult = {
-    files: [], matches: [], totalMatches: 0, truncated: false, filesScanned: 0, filesTruncated: false,
+    files: [],
+    matches: [],
+    totalMatches: 0,
+    truncated: false,
+    filesScanned: 0,
+    filesTruncated: false,
     skipped: { tooLarge: 0, binary: 0, unreadable: 0 },
   };
 
@@ -153,7 +158,10 @@ export class Pacer {
   private readonly deadline: number;
   private sliceEnd: number;
 
-  constructor(budgetMs: number, private readonly now: () => number = () => performance.now()) {
+  constructor(
+    budgetMs: number,
+    private readonly now: () => number = () => performance.now(),
+  ) {
     this.deadline = now() + budgetMs;
     this.sliceEnd = now() + SLICE_MS;
   }

@@ -53,24 +53,36 @@ export default definePlugin<EditorConfig>({
       {
         name: 'read_file',
         description: 'Reads a UTF-8 text file; lines: [start, end] (1-based, inclusive) reads a range.',
-        inputSchema: obj({ path: str('File path, relative to the first root.'), lines: { type: 'array', items: { type: 'integer', minimum: 1 }, minItems: 2, maxItems: 2 } }, ['path']),
+        inputSchema: obj({ path: str('File path, relative to the first root.'), lines: { type: 'array', items: { type: 'integer', minimum: 1 }, minItems: 2, maxItems: 2 } }, [
+          'path',
+        ]),
         annotations: { readOnlyHint: true },
         handler: async (a) => {
           const r = await fs.readText(a.path as string, a.lines ? { lines: a.lines as [number, number] } : {});
-          return { content: [{ type: 'text', text: r.content }], structuredContent: { path: r.path, size: r.size, totalLines: r.totalLines, ...(r.range ? { range: r.range } : {}) } };
+          return {
+            content: [{ type: 'text', text: r.content }],
+            structuredContent: { path: r.path, size: r.size, totalLines: r.totalLines, ...(r.range ? { range: r.range } : {}) },
+          };
         },
       },
       {
         name: 'write_file',
         description: 'Writes a file atomically (temp file, fsync, rename); creates or replaces it.',
         inputSchema: obj({ path: str('File path.'), content: { type: 'string' }, create_dirs: { type: 'boolean' }, backup: { type: 'boolean' } }, ['path', 'content']),
-        handler: async (a) => json(await fs.writeAtomic(a.path as string, a.content as string, { createDirs: a.create_dirs as boolean | undefined, backup: backup(a) }) as unknown as Record<string, unknown>),
+        handler: async (a) =>
+          json(
+            (await fs.writeAtomic(a.path as string, a.content as string, { createDirs: a.create_dirs as boolean | undefined, backup: backup(a) })) as unknown as Record<
+              string,
+              unknown
+            >,
+          ),
       },
       {
         name: 'create_file',
         description: 'Creates a new file; fails if it exists.',
         inputSchema: obj({ path: str('File path.'), content: { type: 'string', default: '' }, create_dirs: { type: 'boolean' } }, ['path']),
-        handler: async (a) => json(await fs.createFile(a.path as string, (a.content as string) ?? '', { createDirs: a.create_dirs as boolean | undefined }) as unknown as Record<string, unknown>),
+        handler: async (a) =>
+          json((await fs.createFile(a.path as string, (a.content as string) ?? '', { createDirs: a.create_dirs as boolean | undefined })) as unknown as Record<string, unknown>),
       },
       {
         name: 'delete_file',
@@ -79,14 +91,15 @@ export default definePlugin<EditorConfig>({
         annotations: { destructiveHint: true },
         handler: async (a) => {
           if (a.confirm !== true) throw Object.assign(new Error('refused: set confirm: true to delete'), { code: 'CONFIRM_REQUIRED' });
-          return json(await fs.deleteFile(a.path as string, { recursive: a.recursive as boolean | undefined }) as unknown as Record<string, unknown>);
+          return json((await fs.deleteFile(a.path as string, { recursive: a.recursive as boolean | undefined })) as unknown as Record<string, unknown>);
         },
       },
       {
         name: 'move_file',
         description: 'Moves or renames a file or directory inside the roots; overwrite: true replaces an existing target.',
         inputSchema: obj({ from: str('Source path.'), to: str('Target path.'), overwrite: { type: 'boolean' }, create_dirs: { type: 'boolean' } }, ['from', 'to']),
-        handler: async (a) => json(await fs.move(a.from as string, a.to as string, { overwrite: a.overwrite as boolean | undefined, createDirs: a.create_dirs as boolean | undefined })),
+        handler: async (a) =>
+          json(await fs.move(a.from as string, a.to as string, { overwrite: a.overwrite as boolean | undefined, createDirs: a.create_dirs as boolean | undefined })),
       },
       {
         name: 'list_directory',
@@ -102,17 +115,27 @@ export default definePlugin<EditorConfig>({
       {
         name: 'search_files',
         description: 'Searches file contents for a literal string (default) or a regular expression; per-file counts and the first matches, with a total cap.',
-        inputSchema: obj({
-          pattern: str('Text to find; with regex: true, a regular expression in RE2 syntax (no backreferences or lookaround).'),
-          path: { type: 'string', description: 'Directory to search (default: the first root).' },
-          file_pattern: { type: 'string', description: 'Glob for file names, e.g. "*.ts", or for root-relative paths when it contains "/", e.g. "src/**/*.ts".' },
-          regex: { type: 'boolean' },
-          ignore_case: { type: 'boolean' },
-          max_matches: { type: 'integer', minimum: 1, maximum: 10_000 },
-        }, ['pattern']),
+        inputSchema: obj(
+          {
+            pattern: str('Text to find; with regex: true, a regular expression in RE2 syntax (no backreferences or lookaround).'),
+            path: { type: 'string', description: 'Directory to search (default: the first root).' },
+            file_pattern: { type: 'string', description: 'Glob for file names, e.g. "*.ts", or for root-relative paths when it contains "/", e.g. "src/**/*.ts".' },
+            regex: { type: 'boolean' },
+            ignore_case: { type: 'boolean' },
+            max_matches: { type: 'integer', minimum: 1, maximum: 10_000 },
+          },
+          ['pattern'],
+        ),
         annotations: { readOnlyHint: true },
         handler: async (a) => {
-          const r = await fs.search({ pattern: a.pattern as string, path: a.path as string | undefined, filePattern: a.file_pattern as string | undefined, regex: a.regex as boolean | undefined, ignoreCase: a.ignore_case as boolean | undefined, maxMatches: a.max_matches as number | undefined });
+          const r = await fs.search({
+            pattern: a.pattern as string,
+            path: a.path as string | undefined,
+            filePattern: a.file_pattern as string | undefined,
+            regex: a.regex as boolean | undefined,
+            ignoreCase: a.ignore_case as boolean | undefined,
+            maxMatches: a.max_matches as number | undefined,
+          });
           const head = `${r.totalMatches} match(es) in ${r.files.length} file(s)${r.truncated ? ' (truncated)' : ''}`;
           const lines = r.matches.map((m) => `${m.path}:${m.line}: ${m.text}`);
           return { content: [{ type: 'text', text: [head, ...lines].join('\n') }], structuredContent: r as unknown as Record<string, unknown> };
@@ -121,7 +144,10 @@ export default definePlugin<EditorConfig>({
       {
         name: 'edit_file',
         description: 'Replaces one exact, unique occurrence of "old" with "new"; dry_run returns the diff without writing.',
-        inputSchema: obj({ path: str('File path.'), old: str('Exact text to replace (must occur once).'), new: { type: 'string' }, dry_run: { type: 'boolean' }, backup: { type: 'boolean' } }, ['path', 'old', 'new']),
+        inputSchema: obj(
+          { path: str('File path.'), old: str('Exact text to replace (must occur once).'), new: { type: 'string' }, dry_run: { type: 'boolean' }, backup: { type: 'boolean' } },
+          ['path', 'old', 'new'],
+        ),
         handler: async (a) => {
           const r = await fs.editFile({ path: a.path as string, old: a.old as string, new: a.new as string, dryRun: a.dry_run as boolean | undefined, backup: backup(a) });
           return { content: [{ type: 'text', text: r.diff }], structuredContent: r as unknown as Record<string, unknown> };
@@ -147,7 +173,13 @@ export default definePlugin<EditorConfig>({
           read: async () => {
             const r = await fs.listDirectory('.', { depth: 32, limit: 100_000 });
             const files = r.entries.filter((e) => e.type === 'file');
-            const stats = { roots, files: files.length, directories: r.entries.filter((e) => e.type === 'directory').length, bytes: files.reduce((n, e) => n + (e.size ?? 0), 0), truncated: r.truncated };
+            const stats = {
+              roots,
+              files: files.length,
+              directories: r.entries.filter((e) => e.type === 'directory').length,
+              bytes: files.reduce((n, e) => n + (e.size ?? 0), 0),
+              truncated: r.truncated,
+            };
             return [{ uri: 'mcpeg://editor/file_stats', mimeType: 'application/json', text: JSON.stringify(stats, null, 2) }];
           },
         },
@@ -156,12 +188,23 @@ export default definePlugin<EditorConfig>({
         {
           name: 'code_review',
           description: 'Asks for a review of one file, with its contents embedded.',
-          arguments: [{ name: 'path', description: 'File to review.', required: true }, { name: 'focus', description: 'What to look at (security, style, ...).' }],
+          arguments: [
+            { name: 'path', description: 'File to review.', required: true },
+            { name: 'focus', description: 'What to look at (security, style, ...).' },
+          ],
           get: async (args) => {
             const r = await fs.readText(args.path);
             return {
               description: `Review of ${r.path}`,
-              messages: [{ role: 'user', content: { type: 'text', text: `Review ${r.path}${args.focus ? ` with a focus on ${args.focus}` : ''}. Point out bugs, risks and unclear code, citing line numbers.\n\n\`\`\`\n${r.content}\n\`\`\`` } }],
+              messages: [
+                {
+                  role: 'user',
+                  content: {
+                    type: 'text',
+                    text: `Review ${r.path}${args.focus ? ` with a focus on ${args.focus}` : ''}. Point out bugs, risks and unclear code, citing line numbers.\n\n\`\`\`\n${r.content}\n\`\`\``,
+                  },
+                },
+              ],
             };
           },
         },
@@ -173,7 +216,12 @@ export default definePlugin<EditorConfig>({
             const r = await fs.readText(args.path);
             return {
               description: `Summary of ${r.path}`,
-              messages: [{ role: 'user', content: { type: 'text', text: `Summarise ${r.path} (${r.totalLines} lines): its purpose, main parts and anything surprising.\n\n\`\`\`\n${r.content}\n\`\`\`` } }],
+              messages: [
+                {
+                  role: 'user',
+                  content: { type: 'text', text: `Summarise ${r.path} (${r.totalLines} lines): its purpose, main parts and anything surprising.\n\n\`\`\`\n${r.content}\n\`\`\`` },
+                },
+              ],
             };
           },
         },
@@ -194,7 +242,8 @@ function warnExposures(fs: FileOps, ctx: PluginContext): void {
     if (hit) ctx.log.warn({ root, protected: hit.path }, `editor root lies inside ${hit.reason}: every path in it is refused`);
   }
   for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-    if (isAbsolute(dir) && fs.sandbox.locate(realOrSelf(dir))) ctx.log.warn({ pathEntry: dir }, 'a PATH directory lies inside an editor root: a client could place programs there that backends find by name');
+    if (isAbsolute(dir) && fs.sandbox.locate(realOrSelf(dir)))
+      ctx.log.warn({ pathEntry: dir }, 'a PATH directory lies inside an editor root: a client could place programs there that backends find by name');
   }
 }
 

@@ -86,10 +86,30 @@ function refusal(e: ConfigEntry): string | null {
 
 /** Data settings passed on to git: repository format, line endings, identity, remotes, upstreams. */
 const HONOURED_CORE = new Set([
-  'repositoryformatversion', 'filemode', 'logallrefupdates', 'ignorecase', 'precomposeunicode', 'symlinks',
-  'autocrlf', 'eol', 'safecrlf', 'checkroundtripencoding', 'quotepath', 'checkstat', 'trustctime', 'abbrev',
-  'compression', 'loosecompression', 'bigfilethreshold', 'whitespace', 'untrackedcache', 'splitindex',
-  'warnambiguousrefs', 'commentchar', 'longpaths', 'preloadindex',
+  'repositoryformatversion',
+  'filemode',
+  'logallrefupdates',
+  'ignorecase',
+  'precomposeunicode',
+  'symlinks',
+  'autocrlf',
+  'eol',
+  'safecrlf',
+  'checkroundtripencoding',
+  'quotepath',
+  'checkstat',
+  'trustctime',
+  'abbrev',
+  'compression',
+  'loosecompression',
+  'bigfilethreshold',
+  'whitespace',
+  'untrackedcache',
+  'splitindex',
+  'warnambiguousrefs',
+  'commentchar',
+  'longpaths',
+  'preloadindex',
 ]);
 const HONOURED_REMOTE = new Set(['url', 'pushurl', 'fetch', 'tagopt', 'prune', 'prunetags', 'skipdefaultupdate', 'skipfetchall']);
 const HONOURED_BRANCH = new Set(['remote', 'pushremote', 'merge']);
@@ -113,7 +133,11 @@ export function selectHonoured(entries: readonly ConfigEntry[], where: string): 
   for (const e of entries) {
     const why = refusal(e);
     if (why) {
-      throw new GitError('CONFIG_REJECTED', `${where} sets ${e.key}, which ${why}; a repository's own config may not make the git plugin run programs or look elsewhere (remove the setting, or give it to the plugin in mcpeg.yaml under config)`, { key: e.key });
+      throw new GitError(
+        'CONFIG_REJECTED',
+        `${where} sets ${e.key}, which ${why}; a repository's own config may not make the git plugin run programs or look elsewhere (remove the setting, or give it to the plugin in mcpeg.yaml under config)`,
+        { key: e.key },
+      );
     }
   }
   const keep = entries.filter(honoured);

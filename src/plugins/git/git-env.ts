@@ -25,7 +25,10 @@ const within = (roots: readonly string[], p: string): boolean => roots.some((r) 
  * holds whatever a client wrote there: both are dropped.
  */
 export function safePath(roots: readonly string[], path = process.env.PATH ?? ''): string {
-  return path.split(delimiter).filter((d) => d !== '' && isAbsolute(d) && !within(roots, d)).join(delimiter);
+  return path
+    .split(delimiter)
+    .filter((d) => d !== '' && isAbsolute(d) && !within(roots, d))
+    .join(delimiter);
 }
 
 function passwdHome(): string | undefined {

@@ -77,9 +77,27 @@ export async function findLayout(real: string, root: string): Promise<Layout> {
  * `commondir` would make this a linked worktree's directory whose real config is elsewhere.
  */
 const NO_LINKS = [
-  'HEAD', 'index', 'config', 'objects', 'refs', 'logs', 'logs/HEAD', 'info', 'packed-refs', 'shallow',
-  'worktrees', 'COMMIT_EDITMSG', 'FETCH_HEAD', 'ORIG_HEAD', 'MERGE_HEAD', 'MERGE_MSG', 'MERGE_MODE',
-  'AUTO_MERGE', 'index.lock', 'objects/info', 'objects/info/alternates',
+  'HEAD',
+  'index',
+  'config',
+  'objects',
+  'refs',
+  'logs',
+  'logs/HEAD',
+  'info',
+  'packed-refs',
+  'shallow',
+  'worktrees',
+  'COMMIT_EDITMSG',
+  'FETCH_HEAD',
+  'ORIG_HEAD',
+  'MERGE_HEAD',
+  'MERGE_MSG',
+  'MERGE_MODE',
+  'AUTO_MERGE',
+  'index.lock',
+  'objects/info',
+  'objects/info/alternates',
 ];
 
 export async function checkGitDir(gitDir: string, roots: readonly string[]): Promise<void> {
@@ -97,7 +115,10 @@ export async function checkGitDir(gitDir: string, roots: readonly string[]): Pro
   } catch {
     return;
   }
-  for (const line of alternates.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'))) {
+  for (const line of alternates
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'))) {
     const target = await realpath(resolve(join(gitDir, 'objects'), line)).catch(() => null);
     if (target === null || !roots.some((r) => inside(r, target))) {
       throw new GitError('REPO_REJECTED', `${gitDir}/objects/info/alternates names ${line}, outside the configured git roots`);

@@ -28,8 +28,17 @@ export interface StatusResult {
 /** Parses `git status --porcelain=v2 --branch -z` (git-status(1), "Porcelain Format Version 2"). */
 export function parseStatusV2(out: string): StatusResult {
   const r: StatusResult = {
-    branch: null, detached: false, head: null, upstream: null, ahead: 0, behind: 0,
-    staged: [], unstaged: [], untracked: [], conflicted: [], clean: true,
+    branch: null,
+    detached: false,
+    head: null,
+    upstream: null,
+    ahead: 0,
+    behind: 0,
+    staged: [],
+    unstaged: [],
+    untracked: [],
+    conflicted: [],
+    clean: true,
   };
   const fields = out.split('\0');
   for (let i = 0; i < fields.length; i++) {
@@ -45,12 +54,18 @@ export function parseStatusV2(out: string): StatusResult {
       } else if (key === 'branch.upstream') r.upstream = val;
       else if (key === 'branch.ab') {
         const m = /^\+(\d+) -(\d+)$/.exec(val);
-        if (m) { r.ahead = Number(m[1]); r.behind = Number(m[2]); }
+        if (m) {
+          r.ahead = Number(m[1]);
+          r.behind = Number(m[2]);
+        }
       }
       continue;
     }
     const kind = line[0];
-    if (kind === '?') { r.untracked.push(line.slice(2)); continue; }
+    if (kind === '?') {
+      r.untracked.push(line.slice(2));
+      continue;
+    }
     if (kind === '!') continue;
     // Fixed field counts before the path: 1 → 8, 2 → 9 (plus origPath as the next NUL
     // field), u → 10. The path is the remainder, spaces included.
@@ -59,7 +74,10 @@ export function parseStatusV2(out: string): StatusResult {
     const parts = line.split(' ');
     const xy = parts[1] ?? '..';
     const path = parts.slice(before).join(' ');
-    if (kind === 'u') { r.conflicted.push(path); continue; }
+    if (kind === 'u') {
+      r.conflicted.push(path);
+      continue;
+    }
     const origPath = kind === '2' ? fields[++i] : undefined;
     const entry = (code: string): FileChange => (origPath !== undefined ? { path, code, origPath } : { path, code });
     if (xy[0] !== '.') r.staged.push(entry(xy[0]));

@@ -5,10 +5,7 @@
 import { validateLimit, validatePath, validateRev } from './git-args.js';
 import type { RepoContext } from './git-context.js';
 import { stripCredentials, redactCredentials } from './git-url.js';
-import {
-  LOG_FORMAT, parseLog, parseNumstat, parseRemotes, parseStatusV2,
-  type LogEntry, type NumstatEntry, type RemoteEntry, type StatusResult,
-} from './git-parse.js';
+import { LOG_FORMAT, parseLog, parseNumstat, parseRemotes, parseStatusV2, type LogEntry, type NumstatEntry, type RemoteEntry, type StatusResult } from './git-parse.js';
 
 // Diff output must not run configured programs (diff.external, diff drivers, textconv),
 // and must not start git in a submodule (whose own config is unchecked): `dirty` compares
@@ -87,7 +84,13 @@ export async function remoteInfo(ctx: RepoContext): Promise<RemoteEntry[]> {
     if (!v.rejected) continue;
     const fetch = v.fetchUrls[0] === undefined ? null : stripCredentials(v.fetchUrls[0]);
     const push = (v.pushUrls[0] ?? v.fetchUrls[0]) === undefined ? null : stripCredentials(v.pushUrls[0] ?? v.fetchUrls[0]);
-    usable.push({ name: v.name, fetchUrl: fetch?.url ?? null, pushUrl: push?.url ?? null, credentialsStripped: !!(fetch?.stripped || push?.stripped), rejected: redactCredentials(v.rejected) });
+    usable.push({
+      name: v.name,
+      fetchUrl: fetch?.url ?? null,
+      pushUrl: push?.url ?? null,
+      credentialsStripped: !!(fetch?.stripped || push?.stripped),
+      rejected: redactCredentials(v.rejected),
+    });
   }
   return usable;
 }

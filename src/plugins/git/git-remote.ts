@@ -29,9 +29,17 @@ export interface RemoteVerdict {
  * Plain `git` is found on the sanitised PATH (git-repo.ts).
  */
 const REMOTE_SIDE = [
-  'core.hooksPath=/dev/null', 'core.fsmonitor=false', 'core.alternateRefsCommand=true', 'receive.denyCurrentBranch=refuse',
-  'receive.autogc=false', 'gc.auto=0', 'maintenance.auto=false', 'gpg.program=false',
-].map((c) => `-c ${c}`).join(' ');
+  'core.hooksPath=/dev/null',
+  'core.fsmonitor=false',
+  'core.alternateRefsCommand=true',
+  'receive.denyCurrentBranch=refuse',
+  'receive.autogc=false',
+  'gc.auto=0',
+  'maintenance.auto=false',
+  'gpg.program=false',
+]
+  .map((c) => `-c ${c}`)
+  .join(' ');
 export const LOCAL_UPLOAD_PACK = `git ${REMOTE_SIDE} upload-pack`;
 export const LOCAL_RECEIVE_PACK = `git ${REMOTE_SIDE} receive-pack`;
 
@@ -87,7 +95,10 @@ export async function classifyUrl(url: string, base: string, roots: readonly str
     if (s === 'https' || s === 'http') return { kind: 'http' };
     if (s === 'ssh' || s === 'git+ssh' || s === 'ssh+git' || s === 'git') {
       const authority = rest.split('/')[0];
-      const host = authority.slice(authority.lastIndexOf('@') + 1).replace(/^\[([^\]]*)\].*$/, '$1').replace(/:\d*$/, '');
+      const host = authority
+        .slice(authority.lastIndexOf('@') + 1)
+        .replace(/^\[([^\]]*)\].*$/, '$1')
+        .replace(/:\d*$/, '');
       if (!hostOk(host)) return { rejected: `has a host git or ssh would misread (${JSON.stringify(host)})` };
       return { kind: s === 'git' ? 'git' : 'ssh' };
     }
@@ -105,7 +116,10 @@ export async function classifyUrl(url: string, base: string, roots: readonly str
     const why = await localRepo(resolve(base, url), roots, guard);
     return why ? { rejected: why } : { kind: 'local' };
   }
-  const host = url.slice(0, colon).slice(url.lastIndexOf('@', colon) + 1).replace(/^\[|\]$/g, '');
+  const host = url
+    .slice(0, colon)
+    .slice(url.lastIndexOf('@', colon) + 1)
+    .replace(/^\[|\]$/g, '');
   return hostOk(host) ? { kind: 'ssh' } : { rejected: `has a host git or ssh would misread (${JSON.stringify(host)})` };
 }
 
@@ -121,7 +135,12 @@ function fetchRefspecOk(spec: string): boolean {
  * Judges every remote of the honoured config. A rejected remote is left out of git's copy
  * of the config entirely; an accepted local one gets the hardened pack programs.
  */
-export async function judgeRemotes(entries: readonly ConfigEntry[], base: string, roots: readonly string[], guard?: RepoGuard): Promise<{ verdicts: Map<string, RemoteVerdict>; extra: ConfigEntry[] }> {
+export async function judgeRemotes(
+  entries: readonly ConfigEntry[],
+  base: string,
+  roots: readonly string[],
+  guard?: RepoGuard,
+): Promise<{ verdicts: Map<string, RemoteVerdict>; extra: ConfigEntry[] }> {
   const verdicts = new Map<string, RemoteVerdict>();
   const fetchSpecs = new Map<string, string[]>();
   for (const e of entries) {
@@ -146,7 +165,7 @@ export async function judgeRemotes(entries: readonly ConfigEntry[], base: string
     }
     // remote.c: a remote without a url is no valid remote, and git takes its name for the URL
     // (`[remote "../../elsewhere"]` with only a fetch line reads ../../elsewhere).
-    if (!v.rejected && v.fetchUrls.length === 0) v.rejected = 'has no url; git would use the remote\'s name as its URL or path';
+    if (!v.rejected && v.fetchUrls.length === 0) v.rejected = "has no url; git would use the remote's name as its URL or path";
     const badSpec = (fetchSpecs.get(v.name) ?? []).find((s) => !fetchRefspecOk(s));
     if (!v.rejected && badSpec) v.rejected = `fetch refspec ${badSpec} would overwrite local refs (only refs/remotes/ and refs/tags/ may be fetched into)`;
     // One program string serves every URL of the remote; a local one must not go over ssh.

@@ -118,7 +118,8 @@ export class GitRepos {
     this.tmpScratch ??= mkdtemp(join(tmpdir(), 'mcpeg-git-'));
     const dir = await this.tmpScratch;
     await mkdir(dir, { recursive: true, mode: 0o700 });
-    if (roots.some((r) => inside(r, dir))) throw new GitError('REPO_REJECTED', `the git plugin's scratch directory ${dir} lies inside a git root; configure roots that do not contain it`);
+    if (roots.some((r) => inside(r, dir)))
+      throw new GitError('REPO_REJECTED', `the git plugin's scratch directory ${dir} lies inside a git root; configure roots that do not contain it`);
     return dir;
   }
 
@@ -177,24 +178,28 @@ export class GitRepos {
       allowHooks: this.options.allowHooks === true,
       guard: (dir) => this.protectedReason(dir),
       // Outside any repository: the ceiling keeps git from discovering one above the copy.
-      readConfig: async (file, cwd) => (await this.git(['config', '--file', file, '--no-includes', '--list', '-z'], { cwd, env: { PATH, GIT_CEILING_DIRECTORIES: dirname(cwd) }, ...limits })).stdout,
+      readConfig: async (file, cwd) =>
+        (await this.git(['config', '--file', file, '--no-includes', '--list', '-z'], { cwd, env: { PATH, GIT_CEILING_DIRECTORIES: dirname(cwd) }, ...limits })).stdout,
     });
     const settings = this.options.config ?? {};
     const env = { PATH, GIT_SSH_COMMAND: sshCommand(roots), ...operatorPrograms(settings), GIT_DIR: layout.gitDir, GIT_WORK_TREE: layout.toplevel, GIT_COMMON_DIR: snap.commonDir };
     // git names the main worktree after its common directory ("checked out at ..."):
     // messages show the work tree, not the private copy.
     const own = (text: string) => text.split(snap.commonDir).join(layout.toplevel);
-    return new GitRepo({
-      toplevel: layout.toplevel,
-      safeMode: this.options.safeMode,
-      remotes: snap.remotes,
-      refusedUpstreams: snap.refusedUpstreams,
-      run: (args: string[], opts: RunOptions = {}) =>
-        this.git(args, { cwd: layout.toplevel, env, ...limits, allowHooks: this.options.allowHooks, ...opts, config: { ...settings, ...opts.config } }).catch((e: unknown) => {
-          if (!(e instanceof GitError)) throw e;
-          throw new GitError(e.code, own(e.message), { exitCode: e.exitCode, stderr: e.stderr === undefined ? undefined : own(e.stderr), argument: e.argument, key: e.key });
-        }),
-    }, snap.dispose);
+    return new GitRepo(
+      {
+        toplevel: layout.toplevel,
+        safeMode: this.options.safeMode,
+        remotes: snap.remotes,
+        refusedUpstreams: snap.refusedUpstreams,
+        run: (args: string[], opts: RunOptions = {}) =>
+          this.git(args, { cwd: layout.toplevel, env, ...limits, allowHooks: this.options.allowHooks, ...opts, config: { ...settings, ...opts.config } }).catch((e: unknown) => {
+            if (!(e instanceof GitError)) throw e;
+            throw new GitError(e.code, own(e.message), { exitCode: e.exitCode, stderr: e.stderr === undefined ? undefined : own(e.stderr), argument: e.argument, key: e.key });
+          }),
+      },
+      snap.dispose,
+    );
   }
 
   /**
@@ -211,7 +216,8 @@ export class GitRepos {
   private protectedReason(dir: string): string | null {
     const guard = new ProtectedMatcher(this.options.protectedPaths?.() ?? []);
     const held = guard.inside(dir);
-    if (held) return `its work tree holds ${relative(dir, held.path)}, ${held.reason}, which a checkout, pull or branch switch could rewrite and a fetch, diff or show disclose; keep it out of the git roots`;
+    if (held)
+      return `its work tree holds ${relative(dir, held.path)}, ${held.reason}, which a checkout, pull or branch switch could rewrite and a fetch, diff or show disclose; keep it out of the git roots`;
     const around = guard.covering(dir);
     return around ? `it lies inside ${around.reason} (${around.path})` : null;
   }
@@ -224,7 +230,8 @@ export class GitRepos {
     const roots = await this.realRoots();
     const out = (await this.git(['--version'], { cwd: tmpdir(), env: { PATH: safePath(roots) }, timeoutMs: this.options.timeoutMs, maxOutputBytes: 4096 })).stdout.trim();
     const m = /(\d+)\.(\d+)/.exec(out);
-    if (!m || Number(m[1]) < 2 || (Number(m[1]) === 2 && Number(m[2]) < 32)) throw new Error(`git: the git plugin needs git 2.32 or newer (GIT_CONFIG_GLOBAL); found ${out || 'no version'}`);
+    if (!m || Number(m[1]) < 2 || (Number(m[1]) === 2 && Number(m[2]) < 32))
+      throw new Error(`git: the git plugin needs git 2.32 or newer (GIT_CONFIG_GLOBAL); found ${out || 'no version'}`);
     return out;
   }
 
@@ -238,22 +245,53 @@ export class GitRepos {
 /** One resolved repository. Every method validates its own arguments. */
 export class GitRepo {
   readonly toplevel: string;
-  constructor(private readonly ctx: RepoContext, private readonly release: () => Promise<void> = async () => {}) {
+  constructor(
+    private readonly ctx: RepoContext,
+    private readonly release: () => Promise<void> = async () => {},
+  ) {
     this.toplevel = ctx.toplevel;
   }
   /** Removes the private config copy; the repository itself is untouched. */
-  dispose(): Promise<void> { return this.release(); }
-  get remotes(): ReadonlyMap<string, RemoteVerdict> { return this.ctx.remotes; }
-  status(): Promise<StatusResult> { return status(this.ctx); }
-  diff(opts: DiffOptions = {}): Promise<DiffResult> { return diff(this.ctx, opts); }
-  add(opts: { files?: string[]; all?: boolean }): Promise<{ staged: string[] }> { return add(this.ctx, opts); }
-  commit(opts: { message: string; amend?: boolean }): Promise<CommitResult> { return commit(this.ctx, opts); }
-  push(opts: { remote?: string; branch?: string; force?: boolean } = {}): Promise<PushResult> { return push(this.ctx, opts); }
-  pull(opts: { remote?: string; branch?: string } = {}): Promise<PullResult> { return pull(this.ctx, opts); }
-  branch(opts: { action: BranchResult['action']; name?: string }): Promise<BranchResult> { return branch(this.ctx, opts); }
-  log(opts: { limit?: number } = {}): Promise<LogEntry[]> { return log(this.ctx, opts); }
-  show(opts: { rev: string }): Promise<ShowResult> { return show(this.ctx, opts); }
-  repoInfo(): Promise<RepoInfo> { return repoInfo(this.ctx); }
-  remoteInfo(): Promise<RemoteEntry[]> { return remoteInfo(this.ctx); }
-  commitMessageSuggestion(): Promise<CommitSuggestion> { return commitMessageSuggestion(this.ctx); }
+  dispose(): Promise<void> {
+    return this.release();
+  }
+  get remotes(): ReadonlyMap<string, RemoteVerdict> {
+    return this.ctx.remotes;
+  }
+  status(): Promise<StatusResult> {
+    return status(this.ctx);
+  }
+  diff(opts: DiffOptions = {}): Promise<DiffResult> {
+    return diff(this.ctx, opts);
+  }
+  add(opts: { files?: string[]; all?: boolean }): Promise<{ staged: string[] }> {
+    return add(this.ctx, opts);
+  }
+  commit(opts: { message: string; amend?: boolean }): Promise<CommitResult> {
+    return commit(this.ctx, opts);
+  }
+  push(opts: { remote?: string; branch?: string; force?: boolean } = {}): Promise<PushResult> {
+    return push(this.ctx, opts);
+  }
+  pull(opts: { remote?: string; branch?: string } = {}): Promise<PullResult> {
+    return pull(this.ctx, opts);
+  }
+  branch(opts: { action: BranchResult['action']; name?: string }): Promise<BranchResult> {
+    return branch(this.ctx, opts);
+  }
+  log(opts: { limit?: number } = {}): Promise<LogEntry[]> {
+    return log(this.ctx, opts);
+  }
+  show(opts: { rev: string }): Promise<ShowResult> {
+    return show(this.ctx, opts);
+  }
+  repoInfo(): Promise<RepoInfo> {
+    return repoInfo(this.ctx);
+  }
+  remoteInfo(): Promise<RemoteEntry[]> {
+    return remoteInfo(this.ctx);
+  }
+  commitMessageSuggestion(): Promise<CommitSuggestion> {
+    return commitMessageSuggestion(this.ctx);
+  }
 }

@@ -106,10 +106,24 @@ const HARDENING: readonly string[] = [
  * GIT_EXEC_PATH, GIT_DIR, GIT_CONFIG_*, XDG_CONFIG_HOME, ...) is dropped so the host
  * environment cannot redirect which program, config or repository git uses. */
 const INHERITED = [
-  'PATH', 'HOME', 'USER', 'LOGNAME', 'TMPDIR', 'SSH_AUTH_SOCK',
-  'http_proxy', 'https_proxy', 'no_proxy', 'HTTP_PROXY', 'HTTPS_PROXY', 'NO_PROXY',
-  'SSL_CERT_FILE', 'SSL_CERT_DIR',
-  'GIT_AUTHOR_NAME', 'GIT_AUTHOR_EMAIL', 'GIT_COMMITTER_NAME', 'GIT_COMMITTER_EMAIL',
+  'PATH',
+  'HOME',
+  'USER',
+  'LOGNAME',
+  'TMPDIR',
+  'SSH_AUTH_SOCK',
+  'http_proxy',
+  'https_proxy',
+  'no_proxy',
+  'HTTP_PROXY',
+  'HTTPS_PROXY',
+  'NO_PROXY',
+  'SSL_CERT_FILE',
+  'SSL_CERT_DIR',
+  'GIT_AUTHOR_NAME',
+  'GIT_AUTHOR_EMAIL',
+  'GIT_COMMITTER_NAME',
+  'GIT_COMMITTER_EMAIL',
 ];
 
 const FIXED_ENV: Readonly<Record<string, string>> = {
@@ -200,15 +214,17 @@ export function runGit(args: string[], opts: RunGitOptions): Promise<GitResult> 
       fail(new GitError('TIMEOUT', `git ${args[0] ?? ''} timed out after ${opts.timeoutMs} ms`));
     }, opts.timeoutMs);
 
-    const collect = (sink: Buffer[]) => (chunk: Buffer): void => {
-      if (settled) return;
-      bytes += chunk.length;
-      if (bytes > opts.maxOutputBytes) {
-        fail(new GitError('OUTPUT_LIMIT', `git ${args[0] ?? ''} output exceeded ${opts.maxOutputBytes} bytes; narrow the request`));
-        return;
-      }
-      sink.push(chunk);
-    };
+    const collect =
+      (sink: Buffer[]) =>
+      (chunk: Buffer): void => {
+        if (settled) return;
+        bytes += chunk.length;
+        if (bytes > opts.maxOutputBytes) {
+          fail(new GitError('OUTPUT_LIMIT', `git ${args[0] ?? ''} output exceeded ${opts.maxOutputBytes} bytes; narrow the request`));
+          return;
+        }
+        sink.push(chunk);
+      };
     child.stdout?.on('data', collect(out));
     child.stderr?.on('data', collect(err));
     child.on('error', (e) => {

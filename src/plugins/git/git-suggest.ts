@@ -48,7 +48,12 @@ function guessType(files: SuggestedFile[]): string {
 
 /** Scope: the deepest directory shared by every file, named by its last component. */
 function guessScope(files: SuggestedFile[]): string | null {
-  const dirs = files.map((f) => posix.dirname(f.path).split('/').filter((d) => d !== '.'));
+  const dirs = files.map((f) =>
+    posix
+      .dirname(f.path)
+      .split('/')
+      .filter((d) => d !== '.'),
+  );
   const common: string[] = [];
   for (let i = 0; dirs.every((d) => i < d.length && d[i] === dirs[0][i]); i++) common.push(dirs[0][i]);
   const last = common[common.length - 1];
@@ -75,9 +80,7 @@ export async function commitMessageSuggestion(ctx: RepoContext): Promise<CommitS
   const numstat = parseNumstat((await ctx.run([...flags, '--numstat'])).stdout);
   if (numstat.length === 0) throw new GitError('NOTHING_STAGED', 'nothing is staged; a suggestion is built from the staged diff');
   const statuses = parseNameStatus((await ctx.run([...flags, '--name-status'])).stdout);
-  const files: SuggestedFile[] = numstat
-    .map((n) => ({ ...n, status: statuses.get(n.path) ?? 'M' }))
-    .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  const files: SuggestedFile[] = numstat.map((n) => ({ ...n, status: statuses.get(n.path) ?? 'M' })).sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 
   const insertions = files.reduce((s, f) => s + f.insertions, 0);
   const deletions = files.reduce((s, f) => s + f.deletions, 0);

@@ -93,7 +93,10 @@ async function defaultRemote(ctx: RepoContext, forPush: boolean): Promise<string
     // setting is not in git's copy of the config; a call that would have used it is refused.
     const refused = ctx.refusedUpstreams?.get(`${branch}\0${name}`);
     if (refused !== undefined) {
-      throw new GitError('REMOTE_REJECTED', `branch.${branch}.${name} is ${JSON.stringify(redactCredentials(refused))}, which is not a remote the git plugin uses; git would take it for a URL or path, past the remote checks (set it to the name of a configured remote, or pass "remote")`);
+      throw new GitError(
+        'REMOTE_REJECTED',
+        `branch.${branch}.${name} is ${JSON.stringify(redactCredentials(refused))}, which is not a remote the git plugin uses; git would take it for a URL or path, past the remote checks (set it to the name of a configured remote, or pass "remote")`,
+      );
     }
     const r = await ctx.run(['config', '--get', `branch.${branch}.${name}`], { acceptExit: [0, 1] });
     if (r.code === 0 && r.stdout.trim()) return r.stdout.trim();
@@ -158,16 +161,16 @@ export interface BranchResult {
 async function listBranches(ctx: RepoContext): Promise<BranchInfo[]> {
   const fmt = '--format=%(refname:short)%00%(objectname)%00%(HEAD)%00%(upstream:short)';
   const r = await ctx.run(['for-each-ref', fmt, 'refs/heads/']);
-  return r.stdout.split('\n').filter(Boolean).map((line) => {
-    const [name, sha, head, upstream] = line.split('\0');
-    return { name, sha, current: head === '*', upstream: upstream || null };
-  });
+  return r.stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => {
+      const [name, sha, head, upstream] = line.split('\0');
+      return { name, sha, current: head === '*', upstream: upstream || null };
+    });
 }
 
-export async function branch(
-  ctx: RepoContext,
-  opts: { action: BranchResult['action']; name?: string },
-): Promise<BranchResult> {
+export async function branch(ctx: RepoContext, opts: { action: BranchResult['action']; name?: string }): Promise<BranchResult> {
   const action = opts.action;
   if (!['list', 'create', 'delete', 'switch'].includes(action)) {
     throw new GitError('ARG_REJECTED', 'argument "action" must be list, create, delete or switch', { argument: 'action' });

@@ -22,7 +22,12 @@ interface GitConfig {
 }
 
 const repoArg = { repo: { type: 'string', description: 'Repository path, relative to the first root (default: the first root).' } };
-const obj = (properties: Record<string, unknown>, required: string[] = []) => ({ type: 'object', properties: { ...properties, ...repoArg }, required, additionalProperties: false });
+const obj = (properties: Record<string, unknown>, required: string[] = []) => ({
+  type: 'object',
+  properties: { ...properties, ...repoArg },
+  required,
+  additionalProperties: false,
+});
 
 export default definePlugin<GitConfig>({
   name: 'git',
@@ -40,7 +45,8 @@ export default definePlugin<GitConfig>({
       max_processes: { type: 'integer', minimum: 1, default: 16, description: 'git processes run at once; more calls wait their turn (up to timeout_ms).' },
       config: {
         type: 'object',
-        description: 'git settings for every call (identity, credential helper, url rewrites...), passed as `git -c`. The only config git reads besides a checked copy of the repository\'s own: system and global config files are off.',
+        description:
+          "git settings for every call (identity, credential helper, url rewrites...), passed as `git -c`. The only config git reads besides a checked copy of the repository's own: system and global config files are off.",
         additionalProperties: { oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }] },
       },
     },
@@ -52,7 +58,16 @@ export default definePlugin<GitConfig>({
     const scratchDir = join(ctx.dataDir, 'snapshots');
     await refuseDataInRoots(ctx.dataDir, roots);
     await pruneSnapshots(scratchDir, 24 * 3600_000);
-    const repos = new GitRepos({ roots, safeMode: config.safe_mode, timeoutMs: config.timeout_ms, maxOutputBytes: config.max_output_bytes, scratchDir, config: config.config, maxProcesses: config.max_processes, protectedPaths: () => ctx.protectedPaths ?? [] });
+    const repos = new GitRepos({
+      roots,
+      safeMode: config.safe_mode,
+      timeoutMs: config.timeout_ms,
+      maxOutputBytes: config.max_output_bytes,
+      scratchDir,
+      config: config.config,
+      maxProcesses: config.max_processes,
+      protectedPaths: () => ctx.protectedPaths ?? [],
+    });
     await repos.checkGit();
     if (config.init_workspace && !config.roots && !existsSync(join(ctx.workspaceDir, '.git'))) {
       await repos.init(ctx.workspaceDir);
@@ -95,27 +110,34 @@ export default definePlugin<GitConfig>({
         name: 'git_commit',
         description: 'Commits the staged changes with the message. amend rewrites history and is refused in safe mode.',
         inputSchema: obj({ message: { type: 'string', minLength: 1 }, amend: { type: 'boolean' } }, ['message']),
-        handler: async (a) => json(await withRepo(a, (r) => r.commit({ message: a.message as string, amend: a.amend as boolean | undefined })) as unknown as Record<string, unknown>),
+        handler: async (a) =>
+          json((await withRepo(a, (r) => r.commit({ message: a.message as string, amend: a.amend as boolean | undefined }))) as unknown as Record<string, unknown>),
       },
       {
         name: 'git_push',
         description: 'Pushes to a remote. Refused in safe mode (the default).',
         inputSchema: obj({ remote: { type: 'string' }, branch: { type: 'string' }, force: { type: 'boolean' } }),
         annotations: { destructiveHint: true, openWorldHint: true },
-        handler: async (a) => json(await withRepo(a, (r) => r.push({ remote: a.remote as string | undefined, branch: a.branch as string | undefined, force: a.force as boolean | undefined })) as unknown as Record<string, unknown>),
+        handler: async (a) =>
+          json(
+            (await withRepo(a, (r) =>
+              r.push({ remote: a.remote as string | undefined, branch: a.branch as string | undefined, force: a.force as boolean | undefined }),
+            )) as unknown as Record<string, unknown>,
+          ),
       },
       {
         name: 'git_pull',
         description: 'Pulls from a remote (fast-forward only in safe mode).',
         inputSchema: obj({ remote: { type: 'string' }, branch: { type: 'string' } }),
         annotations: { openWorldHint: true },
-        handler: async (a) => json(await withRepo(a, (r) => r.pull({ remote: a.remote as string | undefined, branch: a.branch as string | undefined })) as unknown as Record<string, unknown>),
+        handler: async (a) =>
+          json((await withRepo(a, (r) => r.pull({ remote: a.remote as string | undefined, branch: a.branch as string | undefined }))) as unknown as Record<string, unknown>),
       },
       {
         name: 'git_branch',
         description: 'Lists, creates, deletes (merged only in safe mode) or switches branches.',
         inputSchema: obj({ action: { type: 'string', enum: ['list', 'create', 'delete', 'switch'] }, name: { type: 'string' } }, ['action']),
-        handler: async (a) => json(await withRepo(a, (r) => r.branch({ action: a.action as 'list', name: a.name as string | undefined })) as unknown as Record<string, unknown>),
+        handler: async (a) => json((await withRepo(a, (r) => r.branch({ action: a.action as 'list', name: a.name as string | undefined }))) as unknown as Record<string, unknown>),
       },
       {
         name: 'git_log',
@@ -155,31 +177,38 @@ export default definePlugin<GitConfig>({
           name: 'git_remote_info',
           description: 'Remotes of the workspace repository, with credentials stripped from URLs.',
           mimeType: 'application/json',
-          read: async () => [{ uri: 'mcpeg://git/remote_info', mimeType: 'application/json', text: JSON.stringify(await repos.withRepo(undefined, (r) => r.remoteInfo()), null, 2) }],
+          read: async () => [
+            { uri: 'mcpeg://git/remote_info', mimeType: 'application/json', text: JSON.stringify(await repos.withRepo(undefined, (r) => r.remoteInfo()), null, 2) },
+          ],
         },
       ],
       prompts: [
         {
           name: 'git_workflow',
           description: 'Guides a change through status, diff, staging and commit, with the repository state filled in.',
-          arguments: [{ name: 'goal', description: 'What the change should achieve.', required: false }, { name: 'repo', description: 'Repository path (default: the workspace).' }],
+          arguments: [
+            { name: 'goal', description: 'What the change should achieve.', required: false },
+            { name: 'repo', description: 'Repository path (default: the workspace).' },
+          ],
           get: async (args) => {
             const s = await repos.withRepo(args.repo || undefined, (r) => r.status());
             const changed = [...s.staged, ...s.unstaged].map((f) => f.path);
             return {
               description: 'A git workflow for the current repository',
-              messages: [{
-                role: 'user',
-                content: {
-                  type: 'text',
-                  text: [
-                    `Goal: ${args.goal || 'commit the current work cleanly'}.`,
-                    `Branch: ${s.branch ?? '(detached)'}; ${s.staged.length} staged, ${s.unstaged.length} unstaged, ${s.untracked.length} untracked file(s).`,
-                    changed.length ? `Changed: ${changed.slice(0, 50).join(', ')}` : 'No tracked changes yet.',
-                    'Steps: review with git_diff (and staged: true), stage with git_add, write a message (the commit_message prompt helps), commit with git_commit, check with git_log. Do not push unless asked.',
-                  ].join('\n'),
+              messages: [
+                {
+                  role: 'user',
+                  content: {
+                    type: 'text',
+                    text: [
+                      `Goal: ${args.goal || 'commit the current work cleanly'}.`,
+                      `Branch: ${s.branch ?? '(detached)'}; ${s.staged.length} staged, ${s.unstaged.length} unstaged, ${s.untracked.length} untracked file(s).`,
+                      changed.length ? `Changed: ${changed.slice(0, 50).join(', ')}` : 'No tracked changes yet.',
+                      'Steps: review with git_diff (and staged: true), stage with git_add, write a message (the commit_message prompt helps), commit with git_commit, check with git_log. Do not push unless asked.',
+                    ].join('\n'),
+                  },
                 },
-              }],
+              ],
             };
           },
         },
@@ -191,13 +220,15 @@ export default definePlugin<GitConfig>({
             const [sug, d] = await repos.withRepo(args.repo || undefined, async (r) => [await r.commitMessageSuggestion(), await r.diff({ staged: true })] as const);
             return {
               description: `Suggested: ${sug.subject}`,
-              messages: [{
-                role: 'user',
-                content: {
-                  type: 'text',
-                  text: `Write a commit message for this staged change. A suggestion from the diff:\n\n${sug.message}\n\nStaged diff (${sug.files.length} file(s), +${sug.insertions} −${sug.deletions}):\n\n${d.diff.slice(0, 20_000)}`,
+              messages: [
+                {
+                  role: 'user',
+                  content: {
+                    type: 'text',
+                    text: `Write a commit message for this staged change. A suggestion from the diff:\n\n${sug.message}\n\nStaged diff (${sug.files.length} file(s), +${sug.insertions} −${sug.deletions}):\n\n${d.diff.slice(0, 20_000)}`,
+                  },
                 },
-              }],
+              ],
             };
           },
         },
@@ -216,7 +247,9 @@ async function refuseDataInRoots(dataDir: string, roots: readonly string[]): Pro
   for (const r of roots) {
     const real = await realpath(r).catch(() => undefined);
     if (real !== undefined && inside(real, data)) {
-      throw new Error(`git: the plugin's data directory ${dataDir} lies inside the git root ${r}: a client could rewrite the per-call config copies kept there; set paths.data outside the git roots`);
+      throw new Error(
+        `git: the plugin's data directory ${dataDir} lies inside the git root ${r}: a client could rewrite the per-call config copies kept there; set paths.data outside the git roots`,
+      );
     }
   }
 }

@@ -59,11 +59,21 @@ export default definePlugin<MemoryConfig>({
       {
         name: 'memory_store',
         description: 'Stores a JSON value under a key (replacing any value), optionally expiring after ttl seconds. Returns once the write is durable.',
-        inputSchema: obj({ key, value: { description: 'Any JSON value.' }, ttl: { type: 'number', exclusiveMinimum: 0, maximum: 315_360_000, description: 'Seconds until the key expires (at most 10 years).' } }, ['key', 'value']),
+        inputSchema: obj(
+          {
+            key,
+            value: { description: 'Any JSON value.' },
+            ttl: { type: 'number', exclusiveMinimum: 0, maximum: 315_360_000, description: 'Seconds until the key expires (at most 10 years).' },
+          },
+          ['key', 'value'],
+        ),
         annotations: { idempotentHint: true },
         handler: async (a) => {
           const r = await store.set(a.key as string, JSON.stringify(a.value), a.ttl === undefined ? undefined : Math.max(1, Math.round((a.ttl as number) * 1000)));
-          return json({ key: a.key, created: r.created, ...(r.expiresAt ? { expiresAt: new Date(r.expiresAt).toISOString() } : {}) }, `${r.created ? 'stored' : 'updated'} "${String(a.key)}"`);
+          return json(
+            { key: a.key, created: r.created, ...(r.expiresAt ? { expiresAt: new Date(r.expiresAt).toISOString() } : {}) },
+            `${r.created ? 'stored' : 'updated'} "${String(a.key)}"`,
+          );
         },
       },
       {
@@ -74,7 +84,16 @@ export default definePlugin<MemoryConfig>({
         handler: async (a) => {
           const e = await store.get(a.key as string);
           if (!e) return { content: [{ type: 'text', text: `no value stored under "${String(a.key)}"` }], isError: true };
-          return json({ key: a.key, value: decode(e.value), createdAt: new Date(e.createdAt).toISOString(), updatedAt: new Date(e.updatedAt).toISOString(), ...(e.expiresAt ? { expiresAt: new Date(e.expiresAt).toISOString() } : {}) }, e.value);
+          return json(
+            {
+              key: a.key,
+              value: decode(e.value),
+              createdAt: new Date(e.createdAt).toISOString(),
+              updatedAt: new Date(e.updatedAt).toISOString(),
+              ...(e.expiresAt ? { expiresAt: new Date(e.expiresAt).toISOString() } : {}),
+            },
+            e.value,
+          );
         },
       },
       {
@@ -87,7 +106,10 @@ export default definePlugin<MemoryConfig>({
           const found = store.list({ pattern: a.pattern as string | undefined, limit: limit + 1 });
           const items = found.slice(0, limit);
           const truncated = found.length > limit;
-          return json({ keys: items, truncated }, (items.map((i) => i.key).join('\n') || '(no keys)') + (truncated ? `\n(more than ${limit} keys; raise limit or narrow the pattern)` : ''));
+          return json(
+            { keys: items, truncated },
+            (items.map((i) => i.key).join('\n') || '(no keys)') + (truncated ? `\n(more than ${limit} keys; raise limit or narrow the pattern)` : ''),
+          );
         },
       },
       {
@@ -159,7 +181,15 @@ export default definePlugin<MemoryConfig>({
           get: (args) => {
             const hits = store.search(bounded('query', args.query)!, 20);
             const lines = hits.map((h) => `- ${h.key}: ${h.value.slice(0, 500)}`);
-            return { description: `Memory about "${args.query}"`, messages: [{ role: 'user', content: { type: 'text', text: hits.length ? `Relevant memory for "${args.query}":\n${lines.join('\n')}` : `Memory holds nothing about "${args.query}".` } }] };
+            return {
+              description: `Memory about "${args.query}"`,
+              messages: [
+                {
+                  role: 'user',
+                  content: { type: 'text', text: hits.length ? `Relevant memory for "${args.query}":\n${lines.join('\n')}` : `Memory holds nothing about "${args.query}".` },
+                },
+              ],
+            };
           },
         },
         {
@@ -173,7 +203,10 @@ export default definePlugin<MemoryConfig>({
               const e = await store.get(i.key);
               if (e) lines.push(`- ${i.key}: ${e.value.slice(0, 500)}`);
             }
-            return { description: 'Stored memory', messages: [{ role: 'user', content: { type: 'text', text: lines.length ? `What memory holds:\n${lines.join('\n')}` : 'Memory is empty.' } }] };
+            return {
+              description: 'Stored memory',
+              messages: [{ role: 'user', content: { type: 'text', text: lines.length ? `What memory holds:\n${lines.join('\n')}` : 'Memory is empty.' } }],
+            };
           },
         },
       ],

@@ -8,10 +8,7 @@
 import { MemoryStoreError } from './store-errors.js';
 import { encodeRecord, entryBytes, setRecord, type Entry } from './store-format.js';
 
-export type Op =
-  | { kind: 'set'; key: string; value: string; ttlMs?: number }
-  | { kind: 'del'; key: string }
-  | { kind: 'clear' };
+export type Op = { kind: 'set'; key: string; value: string; ttlMs?: number } | { kind: 'del'; key: string } | { kind: 'clear' };
 
 export type OpResult = { created: boolean; expiresAt?: number } | boolean | number;
 
@@ -24,8 +21,7 @@ export interface Planned {
   apply(put: (key: string, e: Entry) => void, remove: (key: string) => void, clear: () => void): void;
 }
 
-const live = (e: Entry | undefined, now: number): Entry | undefined =>
-  e && (e.expiresAt === undefined || e.expiresAt > now) ? e : undefined;
+const live = (e: Entry | undefined, now: number): Entry | undefined => (e && (e.expiresAt === undefined || e.expiresAt > now) ? e : undefined);
 
 export interface BatchLimits {
   maxKeys: number;
@@ -70,7 +66,13 @@ export function planBatch(ops: readonly Op[], base: Map<string, Entry>, limits: 
       const after = bytes - held(op.key) + size;
       // Only a write that grows the total is refused: one that shrinks a value is fine even above a lowered limit.
       if (after > maxTotalBytes && after > bytes) {
-        outcomes.push({ ok: false, error: new MemoryStoreError('QUOTA_EXCEEDED', `the store holds ${bytes} bytes; storing "${op.key}" (${size} bytes) would pass the limit of ${maxTotalBytes} bytes (maxTotalBytes); delete keys to make room`) });
+        outcomes.push({
+          ok: false,
+          error: new MemoryStoreError(
+            'QUOTA_EXCEEDED',
+            `the store holds ${bytes} bytes; storing "${op.key}" (${size} bytes) would pass the limit of ${maxTotalBytes} bytes (maxTotalBytes); delete keys to make room`,
+          ),
+        });
         continue;
       }
       const expiresAt = op.ttlMs === undefined ? undefined : now + op.ttlMs;
@@ -107,7 +109,7 @@ export function planBatch(ops: readonly Op[], base: Map<string, Entry>, limits: 
     outcomes,
     apply(put, remove, clear) {
       if (cleared) clear();
-      for (const [k, e] of staged) (e ? put(k, e) : remove(k));
+      for (const [k, e] of staged) e ? put(k, e) : remove(k);
     },
   };
 }

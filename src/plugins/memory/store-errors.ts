@@ -2,16 +2,7 @@
  * Local errors of the memory store. The memory plugin maps these codes to wire errors;
  * the store itself knows nothing of JSON-RPC.
  */
-export type MemoryStoreErrorCode =
-  | 'KEY_INVALID'
-  | 'VALUE_INVALID'
-  | 'VALUE_TOO_LARGE'
-  | 'TTL_INVALID'
-  | 'TOO_MANY_KEYS'
-  | 'QUOTA_EXCEEDED'
-  | 'STORE_CLOSED'
-  | 'CORRUPT'
-  | 'IO';
+export type MemoryStoreErrorCode = 'KEY_INVALID' | 'VALUE_INVALID' | 'VALUE_TOO_LARGE' | 'TTL_INVALID' | 'TOO_MANY_KEYS' | 'QUOTA_EXCEEDED' | 'STORE_CLOSED' | 'CORRUPT' | 'IO';
 
 export class MemoryStoreError extends Error {
   readonly code: MemoryStoreErrorCode;
@@ -27,11 +18,15 @@ export function ioError(action: string, file: string, err: unknown): MemoryStore
   if (err instanceof MemoryStoreError) return err;
   const errno = (err as NodeJS.ErrnoException | undefined)?.code;
   const hint =
-    errno === 'ENOSPC' ? ' (disk full)'
-    : errno === 'EFBIG' ? ' (file size limit reached)'
-    : errno === 'EDQUOT' ? ' (disk quota exceeded)'
-    : errno === 'EACCES' || errno === 'EPERM' || errno === 'EROFS' ? ' (no write permission)'
-    : '';
+    errno === 'ENOSPC'
+      ? ' (disk full)'
+      : errno === 'EFBIG'
+        ? ' (file size limit reached)'
+        : errno === 'EDQUOT'
+          ? ' (disk quota exceeded)'
+          : errno === 'EACCES' || errno === 'EPERM' || errno === 'EROFS'
+            ? ' (no write permission)'
+            : '';
   const detail = err instanceof Error ? err.message : String(err);
   return new MemoryStoreError('IO', `memory store: cannot ${action} ${file}${hint}: ${detail}`, { cause: err });
 }

@@ -36,7 +36,13 @@ async function readOptional(file: string): Promise<Buffer | undefined> {
   }
 }
 
-interface Line { line: Buffer; no: number; end: number; terminated: boolean; last: boolean }
+interface Line {
+  line: Buffer;
+  no: number;
+  end: number;
+  terminated: boolean;
+  last: boolean;
+}
 
 function* lines(buf: Buffer): Generator<Line> {
   let pos = 0;

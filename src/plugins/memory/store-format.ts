@@ -20,10 +20,7 @@ export interface Entry {
 /** What an entry counts against max_total_bytes: the UTF-8 bytes of its key and value. */
 export const entryBytes = (key: string, e: Pick<Entry, 'value'>): number => Buffer.byteLength(key) + Buffer.byteLength(e.value);
 
-export type LogRecord =
-  | { op: 'set'; k: string; v: string; c: number; u: number; e?: number }
-  | { op: 'del'; k: string }
-  | { op: 'clear' };
+export type LogRecord = { op: 'set'; k: string; v: string; c: number; u: number; e?: number } | { op: 'del'; k: string } | { op: 'clear' };
 
 export interface SnapshotHeader {
   op: 'snapshot';

@@ -29,10 +29,32 @@ export interface MemoryStoreOptions {
   clock?: () => number;
 }
 
-export interface MemoryEntry { value: string; createdAt: number; updatedAt: number; expiresAt?: number }
-export interface MemoryListItem { key: string; updatedAt: number; expiresAt?: number; size: number }
-export interface MemorySearchHit { key: string; value: string; score: number }
-export interface MemoryStats { keys: number; bytes: number; max_total_bytes: number; expired_removed: number; file_bytes: number; last_compaction?: number; last_compaction_error?: string }
+export interface MemoryEntry {
+  value: string;
+  createdAt: number;
+  updatedAt: number;
+  expiresAt?: number;
+}
+export interface MemoryListItem {
+  key: string;
+  updatedAt: number;
+  expiresAt?: number;
+  size: number;
+}
+export interface MemorySearchHit {
+  key: string;
+  value: string;
+  score: number;
+}
+export interface MemoryStats {
+  keys: number;
+  bytes: number;
+  max_total_bytes: number;
+  expired_removed: number;
+  file_bytes: number;
+  last_compaction?: number;
+  last_compaction_error?: string;
+}
 
 type Job = { op: Op | { kind: 'compact' }; resolve: (v: OpResult | void) => void; reject: (e: unknown) => void };
 
@@ -233,10 +255,20 @@ export class MemoryStore {
     try {
       const now = this.clock();
       const limits = { maxKeys: this.limits.maxKeys, maxTotalBytes: this.limits.maxTotalBytes, baseBytes: () => this.dataBytes };
-      const plan = planBatch(jobs.map((j) => j.op), this.entries, limits, now, () => this.purge(now));
+      const plan = planBatch(
+        jobs.map((j) => j.op),
+        this.entries,
+        limits,
+        now,
+        () => this.purge(now),
+      );
       // The log is cut back on failure, so disk and memory both stay without the batch.
       if (plan.text) await this.log.append(plan.text);
-      plan.apply((k, e) => this.put(k, e), (k) => this.remove(k), () => this.removeAll());
+      plan.apply(
+        (k, e) => this.put(k, e),
+        (k) => this.remove(k),
+        () => this.removeAll(),
+      );
       plan.outcomes.forEach((o, i) => (o.ok ? jobs[i].resolve(o.result) : jobs[i].reject(o.error)));
     } catch (err) {
       for (const j of jobs) j.reject(err);

@@ -15,7 +15,13 @@ export function breaker<S extends RelayClient>(): Policy<S> {
     const permit = cb.tryAcquire();
     if (!permit) {
       const wait = cb.retryAfterMs();
-      throw markRefused(new GatewayError('MCPEG_ERR_CIRCUIT_OPEN', `backend "${c.backend.name}" is failing (circuit open for ${replica.id}); calls fail fast for another ${Math.ceil(wait / 1000)} s`, { backend: c.backend.name, replica: replica.id, retryAfterMs: wait }));
+      throw markRefused(
+        new GatewayError(
+          'MCPEG_ERR_CIRCUIT_OPEN',
+          `backend "${c.backend.name}" is failing (circuit open for ${replica.id}); calls fail fast for another ${Math.ceil(wait / 1000)} s`,
+          { backend: c.backend.name, replica: replica.id, retryAfterMs: wait },
+        ),
+      );
     }
     try {
       const result = await next(c);

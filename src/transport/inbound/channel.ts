@@ -15,7 +15,6 @@ import { claimsEnvelope, readEnvelope } from '../../wire/stateless.js';
 import { subscription } from '../../protocol/stateless.js';
 import type { JsonRpcRequest, RequestId } from '../../wire/jsonrpc.js';
 
-
 export class ChannelConnection {
   session: ClientSession | undefined;
   /** Stateless (2026-07-28) requests being served, for notifications/cancelled. */
@@ -110,7 +109,11 @@ export class ChannelConnection {
       const max = this.dispatch.maxInflightPerSession;
       const inFlight = this.stateless.size + this.listens.size;
       if (max && inFlight >= max) {
-        throw new GatewayError('MCPEG_ERR_SESSION_BUSY', `this connection has ${inFlight} requests in flight (server.max_inflight_per_session); wait for answers before sending more`, { retryAfterMs: 1000 });
+        throw new GatewayError(
+          'MCPEG_ERR_SESSION_BUSY',
+          `this connection has ${inFlight} requests in flight (server.max_inflight_per_session); wait for answers before sending more`,
+          { retryAfterMs: 1000 },
+        );
       }
       const env = readEnvelope(m, undefined);
       if (m.method === 'subscriptions/listen') return this.listen(m);

@@ -23,7 +23,11 @@ export interface LegacySseDeps {
 export class LegacySseEndpoint {
   private readonly connections = new Map<string, { conn: ChannelConnection; res: ServerResponse }>();
 
-  constructor(readonly viewId: string, private readonly messagesPath: string, private readonly deps: LegacySseDeps) {}
+  constructor(
+    readonly viewId: string,
+    private readonly messagesPath: string,
+    private readonly deps: LegacySseDeps,
+  ) {}
 
   open(req: IncomingMessage, res: ServerResponse): void {
     if (req.method !== 'GET') {
@@ -42,7 +46,8 @@ export class LegacySseEndpoint {
       // Every POST is answered 202 at once and its answers go down this stream, read or not:
       // past MAX_UNREAD_BYTES unread the stream (and with it the session) ends.
       const open = !res.destroyed;
-      if (!writeSse(res, sseEvent(JSON.stringify(msg), undefined, 'message')) && open && res.destroyed) this.deps.log.warn('a legacy SSE client left its stream unread past the limit; closed it');
+      if (!writeSse(res, sseEvent(JSON.stringify(msg), undefined, 'message')) && open && res.destroyed)
+        this.deps.log.warn('a legacy SSE client left its stream unread past the limit; closed it');
     });
     conn.clientIp = contextOf(req)?.clientIp ?? req.socket.remoteAddress;
     this.connections.set(conn.id, { conn, res });

@@ -38,15 +38,16 @@ export interface StatelessDeps {
 
 const JSON_HEADERS = { 'content-type': 'application/json' } as const;
 
-
-
 /** One stateless request's answer: JSON until a notification must be streamed first, then SSE. */
 class OneShot implements Outbound {
   private sse = false;
   private stopKeepAlive: (() => void) | undefined;
   done = false;
 
-  constructor(private readonly res: ServerResponse, private readonly keepAliveMs: number) {}
+  constructor(
+    private readonly res: ServerResponse,
+    private readonly keepAliveMs: number,
+  ) {}
 
   deliver(msg: JsonRpcMessage): boolean {
     // No server-to-client requests on this revision; and nothing after the answer.
@@ -79,7 +80,10 @@ class OneShot implements Outbound {
 }
 
 export class StatelessHttp {
-  constructor(private readonly viewId: string, private readonly deps: StatelessDeps) {}
+  constructor(
+    private readonly viewId: string,
+    private readonly deps: StatelessDeps,
+  ) {}
 
   /** Whether a POST without a session id is for this transport: it claims the envelope or names a version the stateful lifecycle lacks. */
   static claims(req: IncomingMessage, messages: JsonRpcMessage[], stateful: (v: string) => boolean): boolean {

@@ -14,7 +14,17 @@ import { GatewayError, toRpcError } from '../../errors/catalog.js';
 import { initializeStatusOf } from '../../errors/http-status.js';
 import type { Logger } from '../../observability/logger.js';
 import { dispatchNotification, dispatchRequest, type DispatchOptions } from '../../protocol/dispatch.js';
-import { errorResponse, isNotification, isRequest, isResponse, resultResponse, type JsonRpcMessage, type JsonRpcRequest, type JsonRpcResponse, type RequestId } from '../../wire/jsonrpc.js';
+import {
+  errorResponse,
+  isNotification,
+  isRequest,
+  isResponse,
+  resultResponse,
+  type JsonRpcMessage,
+  type JsonRpcRequest,
+  type JsonRpcResponse,
+  type RequestId,
+} from '../../wire/jsonrpc.js';
 import type { ClientSession, Outbound } from '../../protocol/session.js';
 import type { SessionManager } from '../../protocol/sessions.js';
 import { allowsBatch, isSupportedVersion, SUPPORTED_VERSIONS, versionAtLeast } from '../../wire/versions.js';
@@ -208,7 +218,10 @@ export class StreamableHttpEndpoint {
   /** 2026-07-28 clients: the same endpoint, no session. */
   private readonly stateless: StatelessHttp;
 
-  constructor(readonly viewId: string, private readonly deps: StreamableDeps) {
+  constructor(
+    readonly viewId: string,
+    private readonly deps: StreamableDeps,
+  ) {
     this.stateless = new StatelessHttp(viewId, deps);
   }
 
@@ -323,7 +336,10 @@ export class StreamableHttpEndpoint {
       session.apiKeyId = key === undefined ? undefined : hashApiKey(key);
       this.channelsFor(session);
       endJson(res, 200, { ...JSON_HEADERS, 'mcp-session-id': session.sessionId }, JSON.stringify(resultResponse(init.id, result)));
-      this.deps.log.info({ session: sessionFingerprint(session.sessionId), view: this.viewId, client: session.clientInfo, protocolVersion: session.protocolVersion }, 'session initialized');
+      this.deps.log.info(
+        { session: sessionFingerprint(session.sessionId), view: this.viewId, client: session.clientInfo, protocolVersion: session.protocolVersion },
+        'session initialized',
+      );
     } catch (err) {
       const e = toRpcError(err);
       endJson(res, initializeStatusOf(err), JSON_HEADERS, JSON.stringify(errorResponse(init.id, e)));
@@ -337,7 +353,9 @@ export class StreamableHttpEndpoint {
     const mv = req.headers['mcp-protocol-version'];
     if (isStatelessVersion(mv) && req.headers['mcp-session-id'] === undefined) {
       // The stateless revision has no GET stream (subscriptions/listen replaces it).
-      return sendError(res, 'MCPEG_ERR_METHOD_NOT_ALLOWED', `GET is not part of protocol revision ${String(mv)}: POST requests, and subscriptions/listen for list changes`, { allow: 'POST' });
+      return sendError(res, 'MCPEG_ERR_METHOD_NOT_ALLOWED', `GET is not part of protocol revision ${String(mv)}: POST requests, and subscriptions/listen for list changes`, {
+        allow: 'POST',
+      });
     }
     const versionProblem = this.versionHeaderProblem(req);
     if (versionProblem) return sendError(res, 'MCPEG_ERR_UNSUPPORTED_PROTOCOL_VERSION', versionProblem);

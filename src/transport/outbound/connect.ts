@@ -56,7 +56,14 @@ export function createTransport(_name: string, cfg: McpBackendConfig, kind: Tran
       cwd: cfg.cwd,
       onStderrLine: (line) => log.info({ stream: 'stderr' }, line),
     });
-    return { transport: t, kind, setProtocolVersion: () => {}, get pid() { return t.pid; } };
+    return {
+      transport: t,
+      kind,
+      setProtocolVersion: () => {},
+      get pid() {
+        return t.pid;
+      },
+    };
   }
   const url = new URL(cfg.url!);
   if (kind === 'sse') {

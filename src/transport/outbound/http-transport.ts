@@ -18,7 +18,10 @@ import { backoffDelay, type BackoffOptions } from '../../resilience/backoff.js';
 
 /** An HTTP-level failure; `code` is the status (the auto fallback to SSE reads it). */
 export class HttpStatusError extends Error {
-  constructor(readonly code: number, message: string) {
+  constructor(
+    readonly code: number,
+    message: string,
+  ) {
     super(message);
     this.name = 'HttpStatusError';
   }
@@ -71,7 +74,10 @@ export class StreamableHttpClient implements Transport {
   /** Origin and path without the query, which may carry credentials: safe for messages and logs. */
   private readonly display: string;
 
-  constructor(url: URL, private readonly extraHeaders: Record<string, string>) {
+  constructor(
+    url: URL,
+    private readonly extraHeaders: Record<string, string>,
+  ) {
     this.origin = url.origin;
     this.path = `${url.pathname}${url.search}`;
     this.display = `${url.origin}${url.pathname}`;
@@ -107,7 +113,8 @@ export class StreamableHttpClient implements Transport {
       headers['mcp-method'] = m.method;
       const name = nameHeaderOf(m.method, m.params);
       if (name !== undefined) headers['mcp-name'] = name;
-      if (m.method === 'tools/call' && this.paramHeaders && typeof m.params?.name === 'string') Object.assign(headers, paramHeaderValues(this.paramHeaders(m.params.name), m.params.arguments));
+      if (m.method === 'tools/call' && this.paramHeaders && typeof m.params?.name === 'string')
+        Object.assign(headers, paramHeaderValues(this.paramHeaders(m.params.name), m.params.arguments));
     }
     const res = await this.pool.request({ path: this.path, method: 'POST', headers, body: JSON.stringify(message), signal: this.life.signal });
     const sid = res.headers['mcp-session-id'];
@@ -143,7 +150,10 @@ export class StreamableHttpClient implements Transport {
       }
       throw new HttpStatusError(res.statusCode, `HTTP ${res.statusCode} from ${this.display}: ${text}`);
     }
-    const type = String(res.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+    const type = String(res.headers['content-type'] ?? '')
+      .split(';')[0]
+      .trim()
+      .toLowerCase();
     if (type === 'text/event-stream') {
       const id = (message as { id?: unknown }).id;
       void this.readSse(res.body, id === undefined ? undefined : (id as string | number), 0);
@@ -190,7 +200,12 @@ export class StreamableHttpClient implements Transport {
 
   private async resume(lastEventId: string, awaiting: string | number | undefined, attempt: number): Promise<void> {
     try {
-      const res = await this.pool.request({ path: this.path, method: 'GET', headers: { ...this.headers('text/event-stream'), 'last-event-id': lastEventId }, signal: this.life.signal });
+      const res = await this.pool.request({
+        path: this.path,
+        method: 'GET',
+        headers: { ...this.headers('text/event-stream'), 'last-event-id': lastEventId },
+        signal: this.life.signal,
+      });
       if (res.statusCode !== 200) {
         await res.body.dump();
         return;

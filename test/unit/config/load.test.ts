@@ -27,7 +27,8 @@ describe('configuration', () => {
   });
 
   it('accepts the documented shape as written', () => {
-    const c = parseConfigText(`
+    const c = parseConfigText(
+      `
 server:
   host: 127.0.0.1
   port: 8080
@@ -39,7 +40,10 @@ backends:
   remote:
     type: mcp
     url: http://127.0.0.1:3001/mcp
-`, 'x.yaml', {});
+`,
+      'x.yaml',
+      {},
+    );
     const { everything, remote } = c.backends;
     assert.ok(everything.type === 'mcp' && remote.type === 'mcp');
     assert.equal(everything.command, 'npx');
@@ -60,14 +64,20 @@ backends:
   });
 
   it('requires command or url on an mcp backend', () => {
-    assert.match(problems(() => parseConfigText('backends:\n  a:\n    type: mcp\n', 'f.yaml', {})), /backends\.a: an mcp backend needs "command" \(stdio\), "url" \(HTTP\), "endpoints"/);
+    assert.match(
+      problems(() => parseConfigText('backends:\n  a:\n    type: mcp\n', 'f.yaml', {})),
+      /backends\.a: an mcp backend needs "command" \(stdio\), "url" \(HTTP\), "endpoints"/,
+    );
   });
 
   it('expands ${VAR} and ${VAR:-default}, and fails on an unset variable without default', () => {
     const c = parseConfigText('server:\n  host: ${HOST_X}\n  path: ${P_X:-/gw}\n', 'v.yaml', { HOST_X: '127.0.0.2' });
     assert.equal(c.server.host, '127.0.0.2');
     assert.equal(c.server.path, '/gw');
-    assert.match(problems(() => parseConfigText('server:\n  host: ${MISSING_X}\n', 'v.yaml', {})), /server\.host: environment variable MISSING_X is not set/);
+    assert.match(
+      problems(() => parseConfigText('server:\n  host: ${MISSING_X}\n', 'v.yaml', {})),
+      /server\.host: environment variable MISSING_X is not set/,
+    );
   });
 
   it('reads a value that is exactly one ${VAR} as a typed scalar', () => {
@@ -93,7 +103,10 @@ backends:
   });
 
   it('reports YAML syntax errors with the file', () => {
-    assert.match(problems(() => parseConfigText('server: [1,\n', 'syntax.yaml', {})), /syntax\.yaml: invalid YAML/);
+    assert.match(
+      problems(() => parseConfigText('server: [1,\n', 'syntax.yaml', {})),
+      /syntax\.yaml: invalid YAML/,
+    );
   });
 
   it('mcpeg validate prints problems and exits 3; 0 when valid', () => {

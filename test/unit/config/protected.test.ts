@@ -17,17 +17,25 @@ describe('protectedPaths', () => {
   writeFileSync(at('real/mod.mjs'), '');
   symlinkSync(at('real'), at('linked'));
 
-  const config = validateConfig({
-    paths: { data: './data', workspace: './ws' },
-    plugins: [{ name: 'git' }, { name: 'mine', module: './linked/mod.mjs' }, { name: 'pkg', module: 'some-plugin-package' }],
-    backends: {
-      stdio: { type: 'mcp', command: 'node', args: ['server.js', './files', 'stdio', '--require=./hook.cjs', '-v'], cwd: at('srv'), env: { PATH: `${at('bin')}:/usr/bin` } },
-      reps: { type: 'mcp', replicas: [{ command: './run.sh', cwd: at('srv') }] },
-      cmd: { type: 'command', tools: { t: { command: '/opt/tool', args: ['{x}', { if: 'x', then: ['job.py'] }], input_schema: { type: 'object', properties: { x: { type: 'string' } } } } } },
-      api: { type: 'openapi', spec: './api.yaml', base_url: 'http://127.0.0.1:9', remote_refs: true },
+  const config = validateConfig(
+    {
+      paths: { data: './data', workspace: './ws' },
+      plugins: [{ name: 'git' }, { name: 'mine', module: './linked/mod.mjs' }, { name: 'pkg', module: 'some-plugin-package' }],
+      backends: {
+        stdio: { type: 'mcp', command: 'node', args: ['server.js', './files', 'stdio', '--require=./hook.cjs', '-v'], cwd: at('srv'), env: { PATH: `${at('bin')}:/usr/bin` } },
+        reps: { type: 'mcp', replicas: [{ command: './run.sh', cwd: at('srv') }] },
+        cmd: {
+          type: 'command',
+          tools: { t: { command: '/opt/tool', args: ['{x}', { if: 'x', then: ['job.py'] }], input_schema: { type: 'object', properties: { x: { type: 'string' } } } } },
+        },
+        api: { type: 'openapi', spec: './api.yaml', base_url: 'http://127.0.0.1:9', remote_refs: true },
+      },
+      admin: { allowed_commands: ['/usr/local/bin/allowed'] },
     },
-    admin: { allowed_commands: ['/usr/local/bin/allowed'] },
-  }, 'test', new Map(), dir);
+    'test',
+    new Map(),
+    dir,
+  );
   const list = protectedPaths(config, { configFile: 'mcpeg.yaml', cwd: dir, env: { PATH: '/usr/bin' }, packageRoot: at('pkgroot') });
   const reason = (p: string) => list.find((e) => e.path === p)?.reason;
 
@@ -48,12 +56,12 @@ describe('protectedPaths', () => {
     assert.equal(reason(at('srv/server.js')), REASONS.argument);
     assert.equal(reason(at('srv/hook.cjs')), REASONS.argument, 'a missing script after --opt=');
     assert.equal(reason(at('ws/job.py')), REASONS.argument, 'a command tool runs in the workspace');
-    assert.equal(reason(at('srv/files')), undefined, 'a directory argument is the program\'s data');
+    assert.equal(reason(at('srv/files')), undefined, "a directory argument is the program's data");
     assert.equal(reason(at('srv/stdio')), undefined);
     assert.equal(reason('/usr/local/bin/allowed'), REASONS.adminProgram);
   });
 
-  it('names OpenAPI documents and the gateway\'s own code, not its package directory', () => {
+  it("names OpenAPI documents and the gateway's own code, not its package directory", () => {
     assert.equal(reason(at('api.yaml')), REASONS.openapi);
     assert.equal(reason(dir), REASONS.openapiRefs);
     assert.equal(reason(at('pkgroot/dist')), REASONS.code);
@@ -62,7 +70,7 @@ describe('protectedPaths', () => {
     assert.equal(reason(process.execPath) !== undefined, true);
   });
 
-  it('names the CLI\'s state files (PID file, the restart argv beside it, the log file)', () => {
+  it("names the CLI's state files (PID file, the restart argv beside it, the log file)", () => {
     const withState = protectedPaths(config, { cwd: dir, env: { PATH: '/usr/bin' }, packageRoot: at('pkgroot'), stateFiles: ['run/mcpeg.pid', 'run/mcpeg.pid.json', 'mcpeg.log'] });
     for (const f of ['run/mcpeg.pid', 'run/mcpeg.pid.json', 'mcpeg.log']) assert.equal(withState.find((e) => e.path === at(f))?.reason, REASONS.state, f);
   });

@@ -13,10 +13,29 @@ import { configSecrets } from '../../../src/observability/secrets.js';
 
 describe('secret-fields: names', () => {
   it('credential names, by word', () => {
-    for (const n of ['token', 'github_token', 'clientSecret', 'db_password', 'apiKey', 'api_key', 'X-Api-Key', 'x-goog-api-key', 'private_key', 'access_token', 'X-Amz-Signature', 'X-Amz-Security-Token', 'passwd', 'authorization', 'sha256', 'AWS_SECRET_ACCESS_KEY']) assert.equal(isSecretName(n), true, n);
+    for (const n of [
+      'token',
+      'github_token',
+      'clientSecret',
+      'db_password',
+      'apiKey',
+      'api_key',
+      'X-Api-Key',
+      'x-goog-api-key',
+      'private_key',
+      'access_token',
+      'X-Amz-Signature',
+      'X-Amz-Security-Token',
+      'passwd',
+      'authorization',
+      'sha256',
+      'AWS_SECRET_ACCESS_KEY',
+    ])
+      assert.equal(isSecretName(n), true, n);
   });
   it('not credentials: lookup keys, limits, names and places of credentials', () => {
-    for (const n of ['hash_key', 'key', 'max_keys', 'tokenizer', 'token_url', 'token_env', 'password_file', 'api_key_header', 'name', 'keyboard', 'monkey', 'sort_key']) assert.equal(isSecretName(n), false, n);
+    for (const n of ['hash_key', 'key', 'max_keys', 'tokenizer', 'token_url', 'token_env', 'password_file', 'api_key_header', 'name', 'keyboard', 'monkey', 'sort_key'])
+      assert.equal(isSecretName(n), false, n);
   });
   it('a bare "key" is a credential as a query parameter; --pass and --key as flags', () => {
     assert.equal(isSecretName('key', { query: true }), true);
@@ -34,14 +53,24 @@ describe('secret-fields: values', () => {
     assert.equal(hideInText('https://host.example/a@b'), 'https://host.example/a@b', 'an "@" in the path is not user info');
   });
   it('secret query and fragment parameters; others kept', () => {
-    assert.equal(hideInText('https://h/x?api_key=A&page=2&sig=B&key=C#access_token=D&state=x'), `https://h/x?api_key=${REDACTED}&page=2&sig=${REDACTED}&key=${REDACTED}#access_token=${REDACTED}&state=x`);
+    assert.equal(
+      hideInText('https://h/x?api_key=A&page=2&sig=B&key=C#access_token=D&state=x'),
+      `https://h/x?api_key=${REDACTED}&page=2&sig=${REDACTED}&key=${REDACTED}#access_token=${REDACTED}&state=x`,
+    );
   });
   it('arguments: --token X, --api-key=X, header lines; short flags and others kept', () => {
     const args = ['server.js', '--token', 'T', '--api-key=K', '-p', '8080', '-H', 'Authorization: Bearer B', '--verbose', { if: 'x', then: ['--password', 'P'] }];
-    assert.deepEqual(hideSecrets({ args }), { args: ['server.js', '--token', REDACTED, `--api-key=${REDACTED}`, '-p', '8080', '-H', `Authorization: ${REDACTED}`, '--verbose', { if: 'x', then: ['--password', REDACTED] }] });
+    assert.deepEqual(hideSecrets({ args }), {
+      args: ['server.js', '--token', REDACTED, `--api-key=${REDACTED}`, '-p', '8080', '-H', `Authorization: ${REDACTED}`, '--verbose', { if: 'x', then: ['--password', REDACTED] }],
+    });
   });
   it('env and header maps; numbers are never secrets; "__proto__" keys stay own data', () => {
-    const out = hideSecrets({ env: { A: 'x' }, headers: { accept: 'application/json', 'x-tenant': 'acme' }, max_tokens: 4096, ...JSON.parse('{"__proto__": {"token": "t"}}') }) as Record<string, unknown>;
+    const out = hideSecrets({
+      env: { A: 'x' },
+      headers: { accept: 'application/json', 'x-tenant': 'acme' },
+      max_tokens: 4096,
+      ...JSON.parse('{"__proto__": {"token": "t"}}'),
+    }) as Record<string, unknown>;
     assert.deepEqual(out.env, { A: REDACTED });
     assert.deepEqual(out.headers, { accept: 'application/json', 'x-tenant': REDACTED });
     assert.equal(out.max_tokens, 4096);
@@ -51,7 +80,9 @@ describe('secret-fields: values', () => {
 });
 
 describe('secret-fields: property', () => {
-  const secret = fc.string({ minLength: 6, maxLength: 40, unit: fc.constantFrom(...'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.~!$&\'()*+,;=:@%'.split('')) }).filter((s) => /[A-Za-z0-9]{6}/.test(s));
+  const secret = fc
+    .string({ minLength: 6, maxLength: 40, unit: fc.constantFrom(..."abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.~!$&'()*+,;=:@%".split('')) })
+    .filter((s) => /[A-Za-z0-9]{6}/.test(s));
   it('a secret planted in a URL password, a secret query value, an argument or a secret key never survives, and the sink gets it', () => {
     fc.assert(
       fc.property(secret, (s) => {
@@ -73,14 +104,22 @@ describe('secret-fields: property', () => {
 
 describe('observability/secrets: what the logger scrubs', () => {
   it('declared secrets (what *_env sends), secrets found in the config, long env values; not short settings', () => {
-    const c = validateConfig({
-      secrets: ['TOK', 'UNUSED'],
-      backends: {
-        a: { type: 'rest', base_url: 'https://u:url-password@h.example/?api_key=query-secret', auth: { type: 'bearer', token_env: 'TOK' }, tools: { t: { method: 'GET', path: '/t' } } },
-        b: { type: 'mcp', command: '/bin/true', args: ['--token', 'arg-secret'], env: { MODE: 'prod', LONG: 'a-long-env-value-0123' } },
+    const c = validateConfig(
+      {
+        secrets: ['TOK', 'UNUSED'],
+        backends: {
+          a: {
+            type: 'rest',
+            base_url: 'https://u:url-password@h.example/?api_key=query-secret',
+            auth: { type: 'bearer', token_env: 'TOK' },
+            tools: { t: { method: 'GET', path: '/t' } },
+          },
+          b: { type: 'mcp', command: '/bin/true', args: ['--token', 'arg-secret'], env: { MODE: 'prod', LONG: 'a-long-env-value-0123' } },
+        },
+        plugins: [{ name: 'p', module: '/x.mjs', config: { github_token: 'plugin-secret' } }],
       },
-      plugins: [{ name: 'p', module: '/x.mjs', config: { github_token: 'plugin-secret' } }],
-    }, 'test');
+      'test',
+    );
     const s = configSecrets(c, { TOK: 'env-token-value', UNUSED: 'declared-but-unused' });
     for (const v of ['env-token-value', 'declared-but-unused', 'url-password', 'query-secret', 'arg-secret', 'plugin-secret', 'a-long-env-value-0123']) assert.ok(s.includes(v), v);
     assert.ok(!s.includes('prod'));

@@ -45,7 +45,8 @@ function handle(req: JsonRpcRequest): Params {
 const host = new TestHost();
 const opts: DispatchOptions = { pageSize: 0 };
 let nextId = 1;
-const callTool = (s: ClientSession, params: Params): Promise<JsonRpcResponse | undefined> => dispatchRequest(s, { jsonrpc: '2.0', id: nextId++, method: 'tools/call', params }, opts);
+const callTool = (s: ClientSession, params: Params): Promise<JsonRpcResponse | undefined> =>
+  dispatchRequest(s, { jsonrpc: '2.0', id: nextId++, method: 'tools/call', params }, opts);
 
 function resultOf(r: JsonRpcResponse | undefined): Params {
   assert.ok(r && 'result' in r, `expected a result, got ${JSON.stringify(r)}`);
@@ -72,7 +73,7 @@ function samplingClient(capabilities: Params = { sampling: {} }) {
 }
 
 describe('bridge: stateful client, stateless backend', { timeout: 5000 }, () => {
-  it('every call carries the client\'s envelope: version, its capabilities and info, its log level', async () => {
+  it("every call carries the client's envelope: version, its capabilities and info, its log level", async () => {
     const { session } = samplingClient({ sampling: {}, roots: {} });
     session.logLevel = 'debug';
     const meta = JSON.parse(resultOf(await callTool(session, { name: 'envelope' })).content[0].text);
@@ -82,11 +83,14 @@ describe('bridge: stateful client, stateless backend', { timeout: 5000 }, () => 
     assert.equal(meta[META_LOG_LEVEL], 'debug');
   });
 
-  it('input_required becomes real requests to the client; the call is repeated with its answers and the backend\'s requestState', async () => {
+  it("input_required becomes real requests to the client; the call is repeated with its answers and the backend's requestState", async () => {
     const c = samplingClient();
     const r = resultOf(await callTool(c.session, { name: 'ask', arguments: { q: 1 } }));
     assert.deepEqual(r.content, [{ type: 'text', text: 'llm said: forty-two #1' }]);
-    assert.deepEqual(c.asked().map((q) => [q.method, q.params]), [['sampling/createMessage', ASK.llm.params]]);
+    assert.deepEqual(
+      c.asked().map((q) => [q.method, q.params]),
+      [['sampling/createMessage', ASK.llm.params]],
+    );
     assert.equal(calls.length, 2);
     assert.equal(calls[0].inputResponses, undefined);
     assert.deepEqual(calls[1].arguments, { q: 1 });
@@ -121,7 +125,9 @@ describe('bridge: stateless client, stateless backend', { timeout: 5000 }, () =>
     assert.deepEqual(out.sent, [], 'nothing is sent to a stateless client');
     assert.equal(calls.length, 1);
     const retry = host.client({ viewId: 'backend:modern', protocolVersion: '2026-07-28', capabilities: { sampling: {} } }).session;
-    const done = resultOf(await callTool(retry, { name: 'ask', requestState: 'state-1', inputResponses: { llm: { role: 'assistant', content: { type: 'text', text: '42' }, model: 'm' } } }));
+    const done = resultOf(
+      await callTool(retry, { name: 'ask', requestState: 'state-1', inputResponses: { llm: { role: 'assistant', content: { type: 'text', text: '42' }, model: 'm' } } }),
+    );
     assert.deepEqual([done.resultType, done.content[0].text], ['complete', 'llm said: 42']);
   });
 });

@@ -31,7 +31,10 @@ function llmServer(server: Server): void {
       backend.abort.resolve(req.params.name);
     });
     const ask = async (question: string) => {
-      const r = await extra.sendRequest({ method: 'sampling/createMessage', params: { messages: [{ role: 'user', content: { type: 'text', text: question } }], maxTokens: 10 } }, CreateMessageResultSchema);
+      const r = await extra.sendRequest(
+        { method: 'sampling/createMessage', params: { messages: [{ role: 'user', content: { type: 'text', text: question } }], maxTokens: 10 } },
+        CreateMessageResultSchema,
+      );
       const text = (r.content as { text: string }).text;
       backend.sampled.push(text);
       return text;
@@ -53,7 +56,10 @@ const STATELESS = { protocolVersion: '2026-07-28', viewId: 'backend:llm', capabi
 /** Runs fake time 10 ms at a time (the store's gathering pause) until the answer is there. */
 async function answerOf(pending: Promise<JsonRpcResponse | undefined>): Promise<JsonRpcResponse | undefined> {
   let done = false;
-  void pending.then(() => (done = true), () => (done = true));
+  void pending.then(
+    () => (done = true),
+    () => (done = true),
+  );
   for (let i = 0; i < 50 && !done; i++) {
     await settle();
     if (!done) mock.timers.tick(10);
@@ -105,7 +111,7 @@ describe('continuations: input_required and the retry', { timeout: 5000 }, () =>
     assert.equal(ctx.store.size, 0);
   });
 
-  it('sampling mid-call becomes input_required with a requestState; the retry\'s inputResponses answer it and the call finishes', async () => {
+  it("sampling mid-call becomes input_required with a requestState; the retry's inputResponses answer it and the call finishes", async () => {
     const first = resultOf(await callTool(ctx.host.client(STATELESS).session, { name: 'ask' }));
     assert.equal(first.resultType, 'input_required');
     const [key, ...more] = Object.keys(first.inputRequests);
@@ -132,8 +138,17 @@ describe('continuations: input_required and the retry', { timeout: 5000 }, () =>
   it('requests sent together are asked together; one left unanswered is asked again under a new token', async () => {
     const first = resultOf(await callTool(ctx.host.client(STATELESS).session, { name: 'ask2' }));
     const keys = Object.keys(first.inputRequests);
-    assert.deepEqual(keys.map((k) => first.inputRequests[k].params.messages[0].content.text), ['first?', 'second?']);
-    const second = resultOf(await callTool(ctx.host.client(STATELESS).session, { name: 'ask2', requestState: first.requestState, inputResponses: { [keys[0]]: sampling('A'), [keys[1]]: 'not an object' } }));
+    assert.deepEqual(
+      keys.map((k) => first.inputRequests[k].params.messages[0].content.text),
+      ['first?', 'second?'],
+    );
+    const second = resultOf(
+      await callTool(ctx.host.client(STATELESS).session, {
+        name: 'ask2',
+        requestState: first.requestState,
+        inputResponses: { [keys[0]]: sampling('A'), [keys[1]]: 'not an object' },
+      }),
+    );
     assert.equal(second.resultType, 'input_required');
     assert.deepEqual(Object.keys(second.inputRequests), [keys[1]]);
     assert.notEqual(second.requestState, first.requestState);
@@ -169,18 +184,27 @@ describe('continuations: gathering', { timeout: 5000 }, () => {
     ask(2);
     mock.timers.tick(1);
     const r = await outcome;
-    assert.deepEqual(Object.values(r.inputRequests as Params).map((q) => q.params.n), [1, 2]);
+    assert.deepEqual(
+      Object.values(r.inputRequests as Params).map((q) => q.params.n),
+      [1, 2],
+    );
     await session.close('test over');
   });
 
-  it('only what the request\'s envelope declares can be asked, and only sampling, elicitation and roots', async () => {
+  it("only what the request's envelope declares can be asked, and only sampling, elicitation and roots", async () => {
     const { session } = ctx.host.client({ ...STATELESS, capabilities: { roots: {} } });
     const signal = new AbortController().signal;
-    await assert.rejects(session.requestClient('sampling/createMessage', {}, undefined, signal), (e: GatewayError) => e.code === 'MCPEG_ERR_MISSING_CLIENT_CAPABILITY' && JSON.stringify(e.data?.requiredCapabilities) === '{"sampling":{}}');
+    await assert.rejects(
+      session.requestClient('sampling/createMessage', {}, undefined, signal),
+      (e: GatewayError) => e.code === 'MCPEG_ERR_MISSING_CLIENT_CAPABILITY' && JSON.stringify(e.data?.requiredCapabilities) === '{"sampling":{}}',
+    );
     await assert.rejects(session.requestClient('tasks/get', {}, undefined, signal), (e: GatewayError) => e.code === 'MCPEG_ERR_CLIENT_CAPABILITY_MISSING');
     assert.equal(session.inputs.size, 0);
     void session.requestClient('roots/list', undefined, undefined, signal).catch(() => {});
-    assert.deepEqual([...session.inputs.values()].map((p) => p.method), ['roots/list']);
+    assert.deepEqual(
+      [...session.inputs.values()].map((p) => p.method),
+      ['roots/list'],
+    );
     await session.close('test over');
   });
 });

@@ -9,8 +9,16 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import {
-  CallToolRequestSchema, CompleteRequestSchema, GetPromptRequestSchema, ListPromptsRequestSchema, ListResourcesRequestSchema,
-  ListToolsRequestSchema, ReadResourceRequestSchema, SetLevelRequestSchema, SubscribeRequestSchema, UnsubscribeRequestSchema,
+  CallToolRequestSchema,
+  CompleteRequestSchema,
+  GetPromptRequestSchema,
+  ListPromptsRequestSchema,
+  ListResourcesRequestSchema,
+  ListToolsRequestSchema,
+  ReadResourceRequestSchema,
+  SetLevelRequestSchema,
+  SubscribeRequestSchema,
+  UnsubscribeRequestSchema,
 } from '@modelcontextprotocol/sdk/types.js';
 import { dispatchNotification, dispatchRequest, type DispatchOptions } from '../../../src/protocol/dispatch.js';
 import { serverCapabilities } from '../../../src/protocol/lifecycle.js';
@@ -72,11 +80,18 @@ function alphaSetup(server: Server): void {
     return { content: [{ type: 'text', text: `alpha echo ${JSON.stringify(req.params.arguments)}` }], ttlMs: 99, cacheScope: 'public', _meta: { 'test/kept': true } } as never;
   });
   server.setRequestHandler(ListPromptsRequestSchema, async () => ({ prompts: [{ name: 'greet' }] }));
-  server.setRequestHandler(GetPromptRequestSchema, async (req) => ({
-    messages: [{ role: 'user', content: { type: 'resource_link', uri: 'mem://alpha/readme', name: `for ${req.params.name}` } }],
-  }) as never);
+  server.setRequestHandler(
+    GetPromptRequestSchema,
+    async (req) =>
+      ({
+        messages: [{ role: 'user', content: { type: 'resource_link', uri: 'mem://alpha/readme', name: `for ${req.params.name}` } }],
+      }) as never,
+  );
   server.setRequestHandler(ListResourcesRequestSchema, async () => ({
-    resources: [{ uri: 'mem://alpha/readme', name: 'readme' }, { uri: 'mem://alpha/cached', name: 'cached' }],
+    resources: [
+      { uri: 'mem://alpha/readme', name: 'readme' },
+      { uri: 'mem://alpha/cached', name: 'cached' },
+    ],
   }));
   server.setRequestHandler(ReadResourceRequestSchema, async (req) => {
     const contents = [{ uri: req.params.uri, text: 'hello' }];
@@ -143,7 +158,13 @@ describe('dispatch: the method table', { timeout: 5000 }, () => {
     const stateless = host.client({ protocolVersion: '2026-07-28' }).session;
     assert.deepEqual(resultOf(await call(stateful, 'ping')), {});
     assert.deepEqual(resultOf(await call(stateful, 'logging/setLevel', { level: 'info' })), {});
-    for (const [method, params] of [['ping'], ['initialize', { protocolVersion: '2026-07-28' }], ['logging/setLevel', { level: 'info' }], ['resources/subscribe', { uri: 'mem://alpha/readme' }], ['resources/unsubscribe', { uri: 'mem://alpha/readme' }]] as const) {
+    for (const [method, params] of [
+      ['ping'],
+      ['initialize', { protocolVersion: '2026-07-28' }],
+      ['logging/setLevel', { level: 'info' }],
+      ['resources/subscribe', { uri: 'mem://alpha/readme' }],
+      ['resources/unsubscribe', { uri: 'mem://alpha/readme' }],
+    ] as const) {
       assert.equal(errorOf(await call(stateless, method, params)).code, -32601, method);
     }
     assert.equal(stateless.logLevel, undefined, 'the refused setLevel changed nothing');
@@ -163,17 +184,25 @@ describe('dispatch: the method table', { timeout: 5000 }, () => {
 });
 
 describe('dispatch: lists from the view', { timeout: 5000 }, () => {
-  it('tools/list is the view\'s namespaced catalog, in backend order', async () => {
+  it("tools/list is the view's namespaced catalog, in backend order", async () => {
     const { session } = host.client();
     const names = resultOf(await call(session, 'tools/list')).tools.map((t: Params) => t.name);
     assert.deepEqual(names, ['alpha__echo', 'alpha__slow', 'alpha__progress', 'alpha__media', 'beta__echo', 'beta__b1', 'beta__b2', 'beta__b3']);
     const own = host.client({ viewId: 'backend:beta' }).session;
-    assert.deepEqual(resultOf(await call(own, 'tools/list')).tools.map((t: Params) => t.name), ['echo', 'b1', 'b2', 'b3'], 'a backend\'s own view keeps its names');
+    assert.deepEqual(
+      resultOf(await call(own, 'tools/list')).tools.map((t: Params) => t.name),
+      ['echo', 'b1', 'b2', 'b3'],
+      "a backend's own view keeps its names",
+    );
   });
 
   it('pages by pageSize with opaque cursors until the last page, which has no nextCursor', async () => {
     const { session } = host.client();
-    for (const [pageSize, sizes] of [[3, [3, 3, 2]], [7, [7, 1]], [8, [8]]] as const) {
+    for (const [pageSize, sizes] of [
+      [3, [3, 3, 2]],
+      [7, [7, 1]],
+      [8, [8]],
+    ] as const) {
       const pages: string[][] = [];
       let cursor: string | undefined;
       do {
@@ -181,8 +210,15 @@ describe('dispatch: lists from the view', { timeout: 5000 }, () => {
         pages.push(r.tools.map((t: Params) => t.name));
         cursor = r.nextCursor;
       } while (cursor !== undefined);
-      assert.deepEqual(pages.map((p) => p.length), sizes, `page size ${pageSize}`);
-      assert.deepEqual(pages.flat(), session.view.tools.map((t) => t.name));
+      assert.deepEqual(
+        pages.map((p) => p.length),
+        sizes,
+        `page size ${pageSize}`,
+      );
+      assert.deepEqual(
+        pages.flat(),
+        session.view.tools.map((t) => t.name),
+      );
     }
   });
 
@@ -198,24 +234,36 @@ describe('dispatch: lists from the view', { timeout: 5000 }, () => {
 
   it('prompts and resources are listed from the view too', async () => {
     const { session } = host.client();
-    assert.deepEqual(resultOf(await call(session, 'prompts/list')).prompts.map((p: Params) => p.name), ['alpha__greet']);
-    assert.deepEqual(resultOf(await call(session, 'resources/list')).resources.map((r: Params) => r.uri), ['mem://alpha/readme', 'mem://alpha/cached']);
+    assert.deepEqual(
+      resultOf(await call(session, 'prompts/list')).prompts.map((p: Params) => p.name),
+      ['alpha__greet'],
+    );
+    assert.deepEqual(
+      resultOf(await call(session, 'resources/list')).resources.map((r: Params) => r.uri),
+      ['mem://alpha/readme', 'mem://alpha/cached'],
+    );
     assert.deepEqual(resultOf(await call(session, 'resources/templates/list')).resourceTemplates, []);
   });
 });
 
 describe('dispatch: routing and unknown names', { timeout: 5000 }, () => {
-  it('tools/call reaches the backend that owns the exposed name, with the backend\'s own name', async () => {
+  it("tools/call reaches the backend that owns the exposed name, with the backend's own name", async () => {
     const { session } = host.client();
     seen.calls.length = 0;
     const r = resultOf(await call(session, 'tools/call', { name: 'beta__echo', arguments: { n: 1 } }));
     assert.deepEqual(r.content, [{ type: 'text', text: 'beta echo {"n":1}' }]);
     const a = resultOf(await call(session, 'tools/call', { name: 'alpha__echo', arguments: { n: 2 } }));
     assert.equal(a.content[0].text, 'alpha echo {"n":2}');
-    assert.deepEqual(seen.calls.map((c) => [c.backend, c.name]), [['beta', 'echo'], ['alpha', 'echo']]);
+    assert.deepEqual(
+      seen.calls.map((c) => [c.backend, c.name]),
+      [
+        ['beta', 'echo'],
+        ['alpha', 'echo'],
+      ],
+    );
   });
 
-  it('prompts/get and completion/complete go to the prompt\'s backend under its own name', async () => {
+  it("prompts/get and completion/complete go to the prompt's backend under its own name", async () => {
     const { session } = host.client();
     const r = resultOf(await call(session, 'prompts/get', { name: 'alpha__greet' }));
     assert.equal(r.messages[0].content.name, 'for greet');
@@ -242,14 +290,14 @@ describe('dispatch: routing and unknown names', { timeout: 5000 }, () => {
 });
 
 describe('dispatch: progress and cancellation', { timeout: 5000 }, () => {
-  it('the backend\'s progress reaches the client under the client\'s own token, tied to its request', async () => {
+  it("the backend's progress reaches the client under the client's own token, tied to its request", async () => {
     const { session, out } = host.client();
     seen.calls.length = 0;
     const r = resultOf(await call(session, 'tools/call', { name: 'alpha__progress', _meta: { progressToken: 'client-token' } }, opts(), 'req-1'));
     assert.equal(r.content[0].text, 'progressed');
     const backendToken = seen.calls[0].progressToken;
     assert.equal(typeof backendToken, 'string');
-    assert.notEqual(backendToken, 'client-token', 'the backend sees the gateway\'s token, never the client\'s');
+    assert.notEqual(backendToken, 'client-token', "the backend sees the gateway's token, never the client's");
     assert.deepEqual(out.notifications('notifications/progress'), [{ params: { progressToken: 'client-token', progress: 1, total: 2 }, related: 'req-1' }]);
   });
 
@@ -290,7 +338,14 @@ describe('dispatch: logging/setLevel', { timeout: 5000 }, () => {
     assert.equal(session.logLevel, 'debug');
     await call(session, 'tools/call', { name: 'beta__echo' });
     await settle();
-    assert.deepEqual(seen.levels, [{ backend: 'alpha', level: 'debug' }, { backend: 'beta', level: 'debug' }], 'beta\'s new session got the level');
+    assert.deepEqual(
+      seen.levels,
+      [
+        { backend: 'alpha', level: 'debug' },
+        { backend: 'beta', level: 'debug' },
+      ],
+      "beta's new session got the level",
+    );
     assert.equal(errorOf(await call(session, 'logging/setLevel', {})).data.mcpegCode, 'MCPEG_ERR_INVALID_PARAMS');
   });
 });
@@ -350,7 +405,7 @@ describe('dispatch: server.max_inflight_per_session', { timeout: 5000 }, () => {
     resultOf(await first);
   });
 
-  it('does not bound a stateless client\'s request (its session is its own)', async () => {
+  it("does not bound a stateless client's request (its session is its own)", async () => {
     const { session } = host.client({ protocolVersion: '2026-07-28' });
     resultOf(await call(session, 'tools/list', undefined, opts({ maxInflightPerSession: 1 })));
     assert.equal(session.slots, undefined);
@@ -390,7 +445,7 @@ describe('dispatch: results by protocol version', { timeout: 5000 }, () => {
     assert.deepEqual(prompt.messages[0].content, { type: 'text', text: 'Resource link: for greet <mem://alpha/readme>' });
   });
 
-  it('decorates a stateless client\'s results: resultType, the gateway as serverInfo, caching hints on lists and reads only', async () => {
+  it("decorates a stateless client's results: resultType, the gateway as serverInfo, caching hints on lists and reads only", async () => {
     const stateless = host.client({ protocolVersion: '2026-07-28' }).session;
     const o = opts({ listTtlMs: 7000 });
     const list = resultOf(await call(stateless, 'tools/list', undefined, o));
@@ -400,9 +455,9 @@ describe('dispatch: results by protocol version', { timeout: 5000 }, () => {
     const read = resultOf(await call(stateless, 'resources/read', { uri: 'mem://alpha/readme' }, o));
     assert.deepEqual([read.resultType, read.ttlMs, read.cacheScope], ['complete', 0, 'private'], 'a read without hints is private and not cached');
     const hinted = resultOf(await call(stateless, 'resources/read', { uri: 'mem://alpha/cached' }, o));
-    assert.deepEqual([hinted.ttlMs, hinted.cacheScope], [30_000, 'public'], 'the backend\'s own hints are kept');
+    assert.deepEqual([hinted.ttlMs, hinted.cacheScope], [30_000, 'public'], "the backend's own hints are kept");
     const stateful = resultOf(await call(host.client().session, 'tools/call', { name: 'alpha__echo' }, o));
-    assert.deepEqual([stateful.resultType, stateful.ttlMs, stateful.cacheScope], [undefined, 99, 'public'], 'a stateful client gets the backend\'s result as it is');
+    assert.deepEqual([stateful.resultType, stateful.ttlMs, stateful.cacheScope], [undefined, 99, 'public'], "a stateful client gets the backend's result as it is");
     const tool = resultOf(await call(stateless, 'tools/call', { name: 'alpha__echo' }, o));
     assert.equal(tool.resultType, 'complete');
     assert.equal('ttlMs' in tool || 'cacheScope' in tool, false, 'a tool result carries no caching hints');

@@ -27,7 +27,10 @@ function manager(o: Partial<SessionManagerOptions> = {}, store = new MemorySessi
 }
 
 const initialize = (protocolVersion: unknown = '2025-06-18', capabilities: Record<string, unknown> = { sampling: {} }): JsonRpcRequest => ({
-  jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion, capabilities, clientInfo: { name: 'client', version: '2' } },
+  jsonrpc: '2.0',
+  id: 1,
+  method: 'initialize',
+  params: { protocolVersion, capabilities, clientInfo: { name: 'client', version: '2' } },
 });
 
 const code = (c: string) => (e: unknown) => e instanceof GatewayError && e.code === c;
@@ -38,7 +41,7 @@ function streaming(s: ClientSession): void {
   s.outbound = out;
 }
 
-describe('SessionManager: a session\'s life', () => {
+describe("SessionManager: a session's life", () => {
   it('create answers initialize and stores the record; get finds it by id in its own view only; close ends it everywhere', async () => {
     const { m, store, closed } = manager();
     const { session, result } = await m.create('aggregate', initialize(), 'id-1');
@@ -114,7 +117,7 @@ describe('SessionManager: idle sweep', () => {
     assert.deepEqual([...m.sessions()].map((s) => s.sessionId).sort(), ['listening', 'working']);
   });
 
-  it('a session another instance served recently is only dropped from this one\'s memory', async () => {
+  it("a session another instance served recently is only dropped from this one's memory", async () => {
     const store = new MemorySessionStore();
     const a = manager({}, store).m;
     const b = manager({}, store).m;
@@ -158,7 +161,10 @@ describe('SessionManager: server.max_sessions', () => {
     assert.deepEqual(closed, [a, c], 'the newer idle session yields, not the older busy one');
     streaming(m.peek('d')!);
     await assert.rejects(m.create('aggregate', initialize(), 'e'), (e: GatewayError) => e.code === 'MCPEG_ERR_SESSION_LIMIT' && /every session is busy/.test(e.message));
-    assert.deepEqual([...m.sessions()].map((s) => s.sessionId), ['b', 'd']);
+    assert.deepEqual(
+      [...m.sessions()].map((s) => s.sessionId),
+      ['b', 'd'],
+    );
   });
 });
 
@@ -173,7 +179,7 @@ describe('SessionManager: server.max_sessions_per_client', () => {
     assert.equal(clientKey('10.0.0.1'), '10.0.0.1');
   });
 
-  it('one client\'s idle session yields to its next; a busy client is refused; other clients are not touched', async () => {
+  it("one client's idle session yields to its next; a busy client is refused; other clients are not touched", async () => {
     const { m, closed } = manager({ maxSessionsPerClient: 1 });
     const other = (await m.create('aggregate', initialize(), 'other', '10.0.0.1')).session;
     const first = (await m.create('aggregate', initialize(), 'first', '2001:db8:1:2::1')).session;
@@ -181,7 +187,10 @@ describe('SessionManager: server.max_sessions_per_client', () => {
     const second = (await m.create('aggregate', initialize(), 'second', '2001:db8:1:2:ffff::9')).session;
     assert.deepEqual(closed, [first], 'same /64: same client');
     busy(second);
-    await assert.rejects(m.create('aggregate', initialize(), 'third', '2001:db8:1:2::abcd'), (e: GatewayError) => e.code === 'MCPEG_ERR_SESSION_LIMIT' && /max_sessions_per_client/.test(e.message));
+    await assert.rejects(
+      m.create('aggregate', initialize(), 'third', '2001:db8:1:2::abcd'),
+      (e: GatewayError) => e.code === 'MCPEG_ERR_SESSION_LIMIT' && /max_sessions_per_client/.test(e.message),
+    );
     await m.create('aggregate', initialize(), 'neighbour', '2001:db8:1:3::1');
     assert.deepEqual(closed, [first]);
     await m.create('aggregate', initialize(), 'mapped', '::ffff:10.0.0.1');
@@ -196,7 +205,10 @@ describe('SessionManager: server.max_sessions_per_client', () => {
     await m.create('aggregate', initialize(), 'stdio-1');
     await m.create('aggregate', initialize(), 'stdio-2');
     assert.equal(m.size, 3);
-    assert.deepEqual(closed.map((s) => s.sessionId), ['x']);
+    assert.deepEqual(
+      closed.map((s) => s.sessionId),
+      ['x'],
+    );
   });
 });
 
@@ -256,7 +268,10 @@ describe('SessionManager: list_changed fan-out and subscriptions/listen', () => 
     m.broadcast(new Set(['aggregate']), toolsChanged);
     assert.deepEqual(wanted.got, [toolsChanged]);
     assert.deepEqual([otherKind.got, otherView.got], [[], []]);
-    assert.deepEqual(outReady.sent.map((s) => s.msg), [toolsChanged]);
+    assert.deepEqual(
+      outReady.sent.map((s) => s.msg),
+      [toolsChanged],
+    );
     assert.deepEqual(outEarly.sent, [], 'not before notifications/initialized');
   });
 });

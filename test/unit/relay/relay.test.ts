@@ -29,9 +29,19 @@ interface FakeReplica {
 
 function replica(id: string, breaker?: CircuitBreaker): FakeReplica {
   return {
-    id, active: 0, available: true, breaker, sharedConnection: undefined, outcomes: [], transportFailures: 0,
-    recordOutcome(failed) { this.outcomes.push(failed); },
-    reportTransportFailure() { this.transportFailures++; },
+    id,
+    active: 0,
+    available: true,
+    breaker,
+    sharedConnection: undefined,
+    outcomes: [],
+    transportFailures: 0,
+    recordOutcome(failed) {
+      this.outcomes.push(failed);
+    },
+    reportTransportFailure() {
+      this.transportFailures++;
+    },
   };
 }
 
@@ -47,11 +57,17 @@ interface Options {
 function fixture(o: Options, send: (c: RelayCall, t: Target) => Promise<Params>) {
   const replicas = o.replicas ?? [replica('b#0')];
   const backend = {
-    name: 'b', inflight: 0, replicas,
+    name: 'b',
+    inflight: 0,
+    replicas,
     retryBudget: new RetryBudget({ ratio: 1, minPerSecond: 100 }),
     cfg: {
-      timeout: 1000, max_inflight: o.max_inflight ?? 0, retries: o.retries, tools: o.tools ?? {},
-      circuit_breaker: { enabled: o.breaker ?? false }, outlier_detection: { enabled: o.outlier ?? false },
+      timeout: 1000,
+      max_inflight: o.max_inflight ?? 0,
+      retries: o.retries,
+      tools: o.tools ?? {},
+      circuit_breaker: { enabled: o.breaker ?? false },
+      outlier_detection: { enabled: o.outlier ?? false },
     },
     hasAlternative: (r: FakeReplica) => replicas.some((x) => x !== r && x.available),
     mayEject: () => true,
@@ -59,7 +75,9 @@ function fixture(o: Options, send: (c: RelayCall, t: Target) => Promise<Params>)
   const picks: Array<string | undefined> = [];
   let closed = 0;
   const session: RelayClient = {
-    sessionId: 's', clientIp: undefined, apiKeyId: undefined,
+    sessionId: 's',
+    clientIp: undefined,
+    apiKeyId: undefined,
     async target(_b, _key, exclude) {
       picks.push((exclude as unknown as FakeReplica | undefined)?.id);
       const r = replicas.find((x) => x !== (exclude as unknown as FakeReplica) && x.available) ?? replicas[0];
@@ -68,8 +86,21 @@ function fixture(o: Options, send: (c: RelayCall, t: Target) => Promise<Params>)
   };
   const relay = buildRelay(backend, { send });
   const call = (method = 'tools/call', tool?: string): RelayCall => ({
-    session, backend, method, requestId: 1, params: {}, cancel: new Cancellation(), note: {},
-    tool, publicName: tool, routeKey: undefined, timeoutMs: 1000, safe: method === 'resources/read', exclude: undefined, attempt: 0, target: undefined,
+    session,
+    backend,
+    method,
+    requestId: 1,
+    params: {},
+    cancel: new Cancellation(),
+    note: {},
+    tool,
+    publicName: tool,
+    routeKey: undefined,
+    timeoutMs: 1000,
+    safe: method === 'resources/read',
+    exclude: undefined,
+    attempt: 0,
+    target: undefined,
   });
   return { backend, relay, call, picks, closed: () => closed, replicas };
 }
@@ -103,7 +134,7 @@ describe('relay: retry', () => {
     assert.equal(n, 3, 'first try and two retries');
   });
 
-  it('the client\'s own error is never retried, even on a safe method', async () => {
+  it("the client's own error is never retried, even on a safe method", async () => {
     let n = 0;
     const f = fixture({ retries }, async () => (++n, Promise.reject(new RemoteRpcError({ code: -32602, message: 'bad' }))));
     await assert.rejects(f.relay(f.call('resources/read')), /bad/);
@@ -112,7 +143,9 @@ describe('relay: retry', () => {
 
   it('a tool marked idempotent is retried; a retry prefers another replica', async () => {
     let n = 0;
-    const f = fixture({ retries, replicas: [replica('b#0'), replica('b#1')], tools: { t: { idempotent: true } } }, async (_c, t) => (++n === 1 ? Promise.reject(new GatewayError('MCPEG_ERR_BACKEND_TIMEOUT', 'slow')) : { on: (t.replica as unknown as FakeReplica).id }));
+    const f = fixture({ retries, replicas: [replica('b#0'), replica('b#1')], tools: { t: { idempotent: true } } }, async (_c, t) =>
+      ++n === 1 ? Promise.reject(new GatewayError('MCPEG_ERR_BACKEND_TIMEOUT', 'slow')) : { on: (t.replica as unknown as FakeReplica).id },
+    );
     assert.deepEqual(await f.relay(f.call('tools/call', 't')), { on: 'b#1' });
     assert.deepEqual(f.picks, [undefined, 'b#0']);
   });
@@ -147,7 +180,9 @@ describe('relay: breaker', () => {
 
   it('backend failures count against the breaker, client errors for it', async () => {
     const cb = new CircuitBreaker({ failureRateThreshold: 0.5, minimumRequests: 2, windowMs: 10_000, coolDownMs: 60_000, halfOpenProbes: 1 });
-    const f = fixture({ breaker: true, replicas: [replica('b#0', cb)] }, async (c) => Promise.reject(c.method === 'x' ? new RemoteRpcError({ code: -32602, message: 'bad' }) : unavailable(false)));
+    const f = fixture({ breaker: true, replicas: [replica('b#0', cb)] }, async (c) =>
+      Promise.reject(c.method === 'x' ? new RemoteRpcError({ code: -32602, message: 'bad' }) : unavailable(false)),
+    );
     await assert.rejects(f.relay(f.call('x')));
     await assert.rejects(f.relay(f.call('x')));
     assert.equal(cb.state, 'closed');
@@ -189,7 +224,7 @@ describe('relay: bulkhead, accounting, outlier detection, send', () => {
     assert.equal(f.replicas[0].transportFailures, 1);
   });
 
-  it('a tool\'s own timeout replaces the backend\'s', async () => {
+  it("a tool's own timeout replaces the backend's", async () => {
     let seen = 0;
     const f = fixture({ tools: { slow: { timeout: 5000 } } }, async (c) => ((seen = c.timeoutMs), {}));
     await f.relay(f.call('tools/call', 'slow'));

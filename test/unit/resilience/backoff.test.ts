@@ -73,7 +73,10 @@ describe('backoffDelay (no jitter: the GET stream reconnects)', () => {
 
   it('doubles up to the cap, without drawing a random number', () => {
     const random = () => assert.fail('no draw without jitter');
-    assert.deepEqual([0, 1, 2, 3, 4, 5, 6, 7].map((a) => backoffDelay(a, { ...o, random })), [500, 1_000, 2_000, 4_000, 8_000, 16_000, 30_000, 30_000]);
+    assert.deepEqual(
+      [0, 1, 2, 3, 4, 5, 6, 7].map((a) => backoffDelay(a, { ...o, random })),
+      [500, 1_000, 2_000, 4_000, 8_000, 16_000, 30_000, 30_000],
+    );
   });
 
   it('is 0 with a zero initial delay', () => {

@@ -7,14 +7,20 @@ function setup(o: Partial<BreakerOptions> = {}) {
   const clock = { t: 0 };
   const changes: string[] = [];
   const breaker = new CircuitBreaker({
-    failureRateThreshold: 0.5, minimumRequests: 4, windowMs: 10_000, coolDownMs: 5_000, halfOpenProbes: 1,
-    now: () => clock.t, onStateChange: (from: BreakerState, to: BreakerState) => changes.push(`${from}->${to}`),
+    failureRateThreshold: 0.5,
+    minimumRequests: 4,
+    windowMs: 10_000,
+    coolDownMs: 5_000,
+    halfOpenProbes: 1,
+    now: () => clock.t,
+    onStateChange: (from: BreakerState, to: BreakerState) => changes.push(`${from}->${to}`),
     ...o,
   });
   const call = (ok: boolean): void => {
     const p = breaker.tryAcquire();
     assert.ok(p, `admitted at t=${clock.t}`);
-    if (ok) p.success(); else p.failure();
+    if (ok) p.success();
+    else p.failure();
   };
   const run = (outcomes: string): void => [...outcomes].forEach((o) => call(o === 's'));
   const trip = (): void => run('ffff');
@@ -136,7 +142,8 @@ describe('circuit breaker: open and half-open', () => {
     trip();
     clock.t = 5_000;
     const probes = [breaker.tryAcquire()!, breaker.tryAcquire()!, breaker.tryAcquire()!];
-    probes[0].success(); probes[1].success();
+    probes[0].success();
+    probes[1].success();
     assert.equal(breaker.state, 'half_open');
     probes[2].success();
     assert.equal(breaker.state, 'closed');

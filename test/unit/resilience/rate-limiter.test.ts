@@ -84,7 +84,10 @@ describe('RateLimiter rules', () => {
   it('gateway rules key by IP: one IP runs out, another does not', async () => {
     let t = 0;
     const l = limiter({ rules: [{ scope: 'gateway', rate: 1, burst: 2 }] }, () => t);
-    assert.deepEqual([await l.checkHttp(http('1.1.1.1')), await l.checkHttp(http('1.1.1.1'))].map((d) => d?.remaining), [1, 0]);
+    assert.deepEqual(
+      [await l.checkHttp(http('1.1.1.1')), await l.checkHttp(http('1.1.1.1'))].map((d) => d?.remaining),
+      [1, 0],
+    );
     const refused = await l.checkHttp(http('1.1.1.1'));
     assert.equal(refused?.allowed, false);
     assert.equal(refused?.limit, 2);
@@ -96,7 +99,12 @@ describe('RateLimiter rules', () => {
   });
 
   it('global rules share one bucket; the tightest rule is reported and the first refusal decides', async () => {
-    const l = limiter({ rules: [{ scope: 'gateway', key: 'ip', rate: 1, burst: 10 }, { scope: 'gateway', key: 'global', rate: 1, burst: 2 }] });
+    const l = limiter({
+      rules: [
+        { scope: 'gateway', key: 'ip', rate: 1, burst: 10 },
+        { scope: 'gateway', key: 'global', rate: 1, burst: 2 },
+      ],
+    });
     assert.equal((await l.checkHttp(http('1.1.1.1')))?.limit, 2);
     await l.checkHttp(http('2.2.2.2'));
     const d = await l.checkHttp(http('3.3.3.3'));
@@ -105,7 +113,12 @@ describe('RateLimiter rules', () => {
   });
 
   it("tool rules: '*' gives each tool its own bucket; an exact match only its tool", () => {
-    const l = limiter({ rules: [{ scope: 'tool', match: '*', key: 'session', rate: 1, burst: 1 }, { scope: 'tool', match: 'git__push', key: 'global', rate: 1, burst: 1 }] });
+    const l = limiter({
+      rules: [
+        { scope: 'tool', match: '*', key: 'session', rate: 1, burst: 1 },
+        { scope: 'tool', match: 'git__push', key: 'global', rate: 1, burst: 1 },
+      ],
+    });
     assert.equal(l.hasToolRules && !l.hasBackendRules, true);
     assert.equal(l.check('tool', 'a__x', { session: 's1' })?.allowed, true);
     assert.equal(l.check('tool', 'a__y', { session: 's1' })?.allowed, true, 'another tool, another bucket');

@@ -37,7 +37,8 @@ describe('RetryBudget', () => {
     assert.equal(budget.tryRetry(), true);
     assert.equal(budget.tryRetry(), true);
     assert.equal(budget.tryRetry(), false);
-    budget.recordRequest(); budget.recordRequest(); // 6 requests: 3 retries
+    budget.recordRequest();
+    budget.recordRequest(); // 6 requests: 3 retries
     assert.equal(budget.tryRetry(), true);
     assert.equal(budget.tryRetry(), false);
   });

@@ -8,7 +8,14 @@ describe('token bucket', () => {
   it('starts full, allows burst takes, then refuses with the time until the next token', () => {
     const b = fullBucket(3, 0);
     const got = [1, 2, 3].map(() => takeFrom(b, 2, 3, 0));
-    assert.deepEqual(got.map((r) => [r.allowed, r.remaining]), [[true, 2], [true, 1], [true, 0]]);
+    assert.deepEqual(
+      got.map((r) => [r.allowed, r.remaining]),
+      [
+        [true, 2],
+        [true, 1],
+        [true, 0],
+      ],
+    );
     const refused = takeFrom(b, 2, 3, 0);
     assert.equal(refused.allowed, false);
     assert.equal(refused.remaining, 0);

@@ -26,20 +26,30 @@ describe('exposed names', () => {
 
   it('reports collisions when building a view and keeps the first', () => {
     const catalog = (tools: string[]) => ({ tools: tools.map((name) => ({ name })), resources: [], resourceTemplates: [], prompts: [] });
-    const v = new View('t', [
-      { name: 'a', prefix: 'x', catalog: catalog(['t']), capabilities: {} },
-      { name: 'b', prefix: 'x', catalog: catalog(['t']), capabilities: {} },
-    ], '__', true);
+    const v = new View(
+      't',
+      [
+        { name: 'a', prefix: 'x', catalog: catalog(['t']), capabilities: {} },
+        { name: 'b', prefix: 'x', catalog: catalog(['t']), capabilities: {} },
+      ],
+      '__',
+      true,
+    );
     assert.equal(v.tools.length, 1);
     assert.equal(v.tool('x__t')?.backend, 'a');
     assert.match(v.problems[0], /collision: "x__t"/);
   });
 
   it('routes resource URIs: exact, then template, first backend on ambiguity', () => {
-    const v = new View('t', [
-      { name: 'a', prefix: 'a', catalog: { tools: [], prompts: [], resources: [{ uri: 'file:///one' }], resourceTemplates: [{ uriTemplate: 'mem://{key}' }] }, capabilities: {} },
-      { name: 'b', prefix: 'b', catalog: { tools: [], prompts: [], resources: [{ uri: 'file:///one' }, { uri: 'file:///two' }], resourceTemplates: [] }, capabilities: {} },
-    ], '__', true);
+    const v = new View(
+      't',
+      [
+        { name: 'a', prefix: 'a', catalog: { tools: [], prompts: [], resources: [{ uri: 'file:///one' }], resourceTemplates: [{ uriTemplate: 'mem://{key}' }] }, capabilities: {} },
+        { name: 'b', prefix: 'b', catalog: { tools: [], prompts: [], resources: [{ uri: 'file:///one' }, { uri: 'file:///two' }], resourceTemplates: [] }, capabilities: {} },
+      ],
+      '__',
+      true,
+    );
     assert.equal(v.resourceBackend('file:///one'), 'a');
     assert.equal(v.resourceBackend('file:///two'), 'b');
     assert.equal(v.resourceBackend('mem://k1'), 'a');

@@ -4,8 +4,7 @@ import { createBalancer, murmur3, type Candidate, type Strategy } from '../../..
 
 const STRATEGIES: Strategy[] = ['round_robin', 'least_connections', 'weighted', 'hash', 'random'];
 
-const make = (weights: number[], ids = weights.map((_, i) => `mcp#${i}`)): Candidate[] =>
-  weights.map((weight, i) => ({ id: ids[i], weight, active: 0, available: true }));
+const make = (weights: number[], ids = weights.map((_, i) => `mcp#${i}`)): Candidate[] => weights.map((weight, i) => ({ id: ids[i], weight, active: 0, available: true }));
 
 /** mulberry32: a small seeded PRNG, so that the random strategy's tests are reproducible. */
 function seeded(seed: number): () => number {
@@ -44,13 +43,18 @@ describe('balancer: every strategy', () => {
 
 describe('balancer: round_robin', () => {
   it('rotates evenly: 30 000 picks over 3 give exactly 10 000 each', () => {
-    const b = createBalancer('round_robin'), cs = make([1, 1, 1]);
-    assert.deepEqual([0, 1, 2, 3].map(() => b.pick(cs)!.id), ['mcp#0', 'mcp#1', 'mcp#2', 'mcp#0']);
+    const b = createBalancer('round_robin'),
+      cs = make([1, 1, 1]);
+    assert.deepEqual(
+      [0, 1, 2, 3].map(() => b.pick(cs)!.id),
+      ['mcp#0', 'mcp#1', 'mcp#2', 'mcp#0'],
+    );
     assert.deepEqual([...tally(30_000, () => b.pick(cs)).values()], [10_000, 10_000, 10_000]);
   });
 
   it('keeps its place when a candidate goes down and comes back', () => {
-    const b = createBalancer('round_robin'), cs = make([1, 1, 1]);
+    const b = createBalancer('round_robin'),
+      cs = make([1, 1, 1]);
     const ids = (n: number) => Array.from({ length: n }, () => b.pick(cs)!.id.slice(4));
     assert.deepEqual(ids(1), ['0']);
     cs[1].available = false;
@@ -64,7 +68,8 @@ describe('balancer: round_robin', () => {
 
 describe('balancer: least_connections', () => {
   it('chooses the candidate with the fewest in flight', () => {
-    const b = createBalancer('least_connections'), cs = make([1, 1, 1]);
+    const b = createBalancer('least_connections'),
+      cs = make([1, 1, 1]);
     [cs[0].active, cs[1].active, cs[2].active] = [3, 1, 2];
     assert.equal(b.pick(cs)!.id, 'mcp#1');
     cs[1].available = false;
@@ -72,13 +77,15 @@ describe('balancer: least_connections', () => {
   });
 
   it('spreads ties round-robin rather than always taking the first', () => {
-    const b = createBalancer('least_connections'), cs = make([1, 1, 1]);
+    const b = createBalancer('least_connections'),
+      cs = make([1, 1, 1]);
     cs[2].active = 5;
     assert.deepEqual(Object.fromEntries(tally(30_000, () => b.pick(cs))), { 'mcp#0': 15_000, 'mcp#1': 15_000 });
   });
 
   it('keeps in-flight counts level when calls start on the pick and end at random', () => {
-    const b = createBalancer('least_connections'), cs = make([1, 1, 1, 1]);
+    const b = createBalancer('least_connections'),
+      cs = make([1, 1, 1, 1]);
     const rnd = seeded(3);
     for (let i = 0; i < 30_000; i++) {
       b.pick(cs)!.active++;
@@ -92,18 +99,21 @@ describe('balancer: least_connections', () => {
 
 describe('balancer: weighted (smooth weighted round-robin)', () => {
   it('interleaves 5,1,1 as a a b a c a a, cycle after cycle', () => {
-    const b = createBalancer('weighted'), cs = make([5, 1, 1], ['a', 'b', 'c']);
+    const b = createBalancer('weighted'),
+      cs = make([5, 1, 1], ['a', 'b', 'c']);
     const seq = Array.from({ length: 21 }, () => b.pick(cs)!.id).join('');
     assert.equal(seq, 'aabacaa'.repeat(3));
   });
 
   it('gives exact proportions: weights 3,2,1 over 30 000 picks', () => {
-    const b = createBalancer('weighted'), cs = make([3, 2, 1]);
+    const b = createBalancer('weighted'),
+      cs = make([3, 2, 1]);
     assert.deepEqual(Object.fromEntries(tally(30_000, () => b.pick(cs))), { 'mcp#0': 15_000, 'mcp#1': 10_000, 'mcp#2': 5_000 });
   });
 
   it('is smooth: no candidate is ever a whole pick ahead of or behind its share', () => {
-    const b = createBalancer('weighted'), cs = make([5, 3, 1, 7]);
+    const b = createBalancer('weighted'),
+      cs = make([5, 3, 1, 7]);
     const counts = [0, 0, 0, 0];
     for (let t = 1; t <= 30_000; t++) {
       counts[cs.indexOf(b.pick(cs)!)]++;
@@ -112,7 +122,8 @@ describe('balancer: weighted (smooth weighted round-robin)', () => {
   });
 
   it('shares among the available ones only, and follows weight changes', () => {
-    const b = createBalancer('weighted'), cs = make([5, 1, 1], ['a', 'b', 'c']);
+    const b = createBalancer('weighted'),
+      cs = make([5, 1, 1], ['a', 'b', 'c']);
     cs[0].available = false;
     assert.equal(Array.from({ length: 6 }, () => b.pick(cs)!.id).join(''), 'bcbcbc');
     cs[0].available = true;
@@ -123,12 +134,14 @@ describe('balancer: weighted (smooth weighted round-robin)', () => {
 
 describe('balancer: random (power of two choices)', () => {
   it('spreads evenly when loads are equal', () => {
-    const b = createBalancer('random', { random: seeded(42) }), cs = make([1, 1, 1]);
+    const b = createBalancer('random', { random: seeded(42) }),
+      cs = make([1, 1, 1]);
     for (const n of tally(30_000, () => b.pick(cs)).values()) assert.ok(Math.abs(n / 30_000 - 1 / 3) < 0.02, `${n}`);
   });
 
   it('prefers the less loaded of two distinct candidates', () => {
-    const b = createBalancer('random', { random: seeded(7) }), two = make([1, 1]);
+    const b = createBalancer('random', { random: seeded(7) }),
+      two = make([1, 1]);
     two[0].active = 1;
     for (let i = 0; i < 1_000; i++) assert.equal(b.pick(two)!.id, 'mcp#1'); // both are always drawn
     const cs = make([1, 1, 1, 1]);
@@ -140,7 +153,12 @@ describe('balancer: random (power of two choices)', () => {
   });
 
   it('copes with random() at the ends of its range', () => {
-    for (const r of [0, 1 - Number.EPSILON / 2, 1]) assert.ok(createBalancer('random', { random: () => r }).pick(make([1, 1, 1]))?.id.startsWith('mcp#'));
+    for (const r of [0, 1 - Number.EPSILON / 2, 1])
+      assert.ok(
+        createBalancer('random', { random: () => r })
+          .pick(make([1, 1, 1]))
+          ?.id.startsWith('mcp#'),
+      );
   });
 });
 
@@ -150,7 +168,13 @@ describe('balancer: hash (consistent hashing)', () => {
 
   it('implements MurmurHash3 x86_32 (reference vectors, strings as UTF-16LE)', () => {
     // Published vectors for the byte strings (none), 21 43, 21 43 65 87 and 00 00 00 00.
-    const vectors: [string, number, number][] = [['', 0, 0], ['', 1, 0x514e28b7], ['\u4321', 0, 0xa0f7b07a], ['\u4321\u8765', 0, 0xf55b516b], ['\0\0', 0, 0x2362f9de]];
+    const vectors: [string, number, number][] = [
+      ['', 0, 0],
+      ['', 1, 0x514e28b7],
+      ['\u4321', 0, 0xa0f7b07a],
+      ['\u4321\u8765', 0, 0xf55b516b],
+      ['\0\0', 0, 0x2362f9de],
+    ];
     for (const [str, seed, hash] of vectors) assert.equal(murmur3(str, seed), hash, JSON.stringify(str));
   });
 
@@ -163,8 +187,9 @@ describe('balancer: hash (consistent hashing)', () => {
     for (const share of shares) assert.ok(Math.abs(share - 1 / 3) < 0.05, `${shares}`);
   });
 
-  it('moves only the removed candidate\'s keys (≈ 1/N of them), and restores them when it returns', () => {
-    const b = createBalancer('hash'), cs = make([1, 1, 1]);
+  it("moves only the removed candidate's keys (≈ 1/N of them), and restores them when it returns", () => {
+    const b = createBalancer('hash'),
+      cs = make([1, 1, 1]);
     const before = owners(b, cs);
     const after = owners(b, [cs[0], cs[2]]);
     let moved = 0;
@@ -173,8 +198,9 @@ describe('balancer: hash (consistent hashing)', () => {
     assert.deepEqual(owners(b, cs), before);
   });
 
-  it('sends an unavailable owner\'s keys to its ring successor, exactly as if it were removed', () => {
-    const b = createBalancer('hash'), cs = make([1, 1, 1]);
+  it("sends an unavailable owner's keys to its ring successor, exactly as if it were removed", () => {
+    const b = createBalancer('hash'),
+      cs = make([1, 1, 1]);
     const removed = owners(createBalancer('hash'), [cs[0], cs[2]]);
     cs[1].available = false;
     assert.deepEqual(owners(b, cs), removed);
@@ -183,7 +209,8 @@ describe('balancer: hash (consistent hashing)', () => {
   });
 
   it('gives owners a share proportional to weight; a heavier weight only takes keys', () => {
-    const b = createBalancer('hash'), cs = make([1, 1, 1]);
+    const b = createBalancer('hash'),
+      cs = make([1, 1, 1]);
     const before = owners(b, cs);
     cs[2].weight = 2; // in place: the ring must notice
     const after = owners(b, cs);
@@ -193,7 +220,11 @@ describe('balancer: hash (consistent hashing)', () => {
   });
 
   it('falls back to round robin without a key', () => {
-    const b = createBalancer('hash'), cs = make([1, 1, 1]);
-    assert.deepEqual([0, 1, 2, 3].map(() => b.pick(cs)!.id), ['mcp#0', 'mcp#1', 'mcp#2', 'mcp#0']);
+    const b = createBalancer('hash'),
+      cs = make([1, 1, 1]);
+    assert.deepEqual(
+      [0, 1, 2, 3].map(() => b.pick(cs)!.id),
+      ['mcp#0', 'mcp#1', 'mcp#2', 'mcp#0'],
+    );
   });
 });

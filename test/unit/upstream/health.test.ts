@@ -35,7 +35,10 @@ function setup(cfg: BackendOptions, hook?: HealthHook) {
   const conn = fakeConn(answers);
   const host = { up: true, changes: 0, connection: conn as unknown as BackendConnection | undefined };
   const health = new ReplicaHealth({
-    id: 'b#0', cfg, log: silentLogger(), hook,
+    id: 'b#0',
+    cfg,
+    log: silentLogger(),
+    hook,
     connection: () => host.connection,
     isUp: () => host.up,
     changed: () => void host.changes++,
@@ -72,7 +75,7 @@ describe('ReplicaHealth: active health checks (fake clock)', () => {
     health.stop();
   });
 
-  it('asks the backend\'s own hook instead of pinging, when it has one', async () => {
+  it("asks the backend's own hook instead of pinging, when it has one", async () => {
     let ok = false;
     const { health, conn } = setup(options({ health_check: { interval: 1_000, unhealthy_threshold: 1 } }), async () => ({ ok }));
     health.start();

@@ -71,7 +71,10 @@ describe('Replica', () => {
     await replica.start();
     assert.equal(replica.state, 'up');
     assert.equal(replica.available, true);
-    assert.deepEqual(replica.catalog.tools.map((t) => t.name), ['t0', 't1', 't2', 't3', 't4', 't5', 't6']);
+    assert.deepEqual(
+      replica.catalog.tools.map((t) => t.name),
+      ['t0', 't1', 't2', 't3', 't4', 't5', 't6'],
+    );
     assert.equal(replica.info?.serverInfo.name, 'tools');
     assert.deepEqual(replica.capabilities, { tools: { listChanged: true } });
     assert.equal(replica.stateless, false);
@@ -126,7 +129,10 @@ describe('Replica', () => {
     assert.equal(replica.state, 'down');
     assert.match(replica.lastError ?? '', /did not complete initialize within 50 ms/);
     assert.equal(replica.restarts, 1);
-    await assert.rejects(replica.openSession({ onRequest: async () => ({}), onNotification() {}, onClose() {} }, {}, {}, '2025-06-18'), /backend "b" is down: backend "b" did not complete initialize/);
+    await assert.rejects(
+      replica.openSession({ onRequest: async () => ({}), onNotification() {}, onClose() {} }, {}, {}, '2025-06-18'),
+      /backend "b" is down: backend "b" did not complete initialize/,
+    );
   });
 
   it('when its catalog session ends: down, catalog emptied, restarted with backoff, up again', async () => {
@@ -145,7 +151,7 @@ describe('Replica', () => {
     assert.deepEqual(listener.states, ['up', 'down', 'starting', 'up']);
   });
 
-  it('opens client sessions with the client\'s own capabilities, pools them for stateless clients, and closes them all on stop', async () => {
+  it("opens client sessions with the client's own capabilities, pools them for stateless clients, and closes them all on stop", async () => {
     const backend = toolServer({ count: 1 });
     replica = new Replica('b', 0, 1, options(), { initialKind: 'inprocess', create: backend.create }, silentLogger(), recorder());
     await replica.start();

@@ -52,7 +52,10 @@ describe('SessionPool', () => {
     assert.equal(a.conn, b.conn);
     const c = await s.pool.acquire({ other: {} }, {});
     assert.notEqual(c.conn, a.conn, 'another capability set, another session');
-    assert.deepEqual(s.opened.map((o) => o.caps), [{ x: { y: 1, z: 2 } }, { other: {} }]);
+    assert.deepEqual(
+      s.opened.map((o) => o.caps),
+      [{ x: { y: 1, z: 2 } }, { other: {} }],
+    );
   });
 
   it('gives a client that may be asked (sampling, elicitation, roots) a session of its own, up to stateless_pool_size', async () => {

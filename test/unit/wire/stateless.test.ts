@@ -4,8 +4,15 @@ import { describe, it } from 'node:test';
 import { GatewayError } from '../../../src/errors/catalog.js';
 import type { JsonRpcRequest } from '../../../src/wire/jsonrpc.js';
 import {
-  checkParamHeaders, checkStandardHeaders, decodeHeaderValue, encodeHeaderValue, nameHeaderOf, paramHeaderValues,
-  paramHeadersOf, readEnvelope, withoutEnvelope,
+  checkParamHeaders,
+  checkStandardHeaders,
+  decodeHeaderValue,
+  encodeHeaderValue,
+  nameHeaderOf,
+  paramHeaderValues,
+  paramHeadersOf,
+  readEnvelope,
+  withoutEnvelope,
 } from '../../../src/wire/stateless.js';
 
 const V = 'io.modelcontextprotocol/protocolVersion';
@@ -25,7 +32,10 @@ function code(fn: () => unknown): string | undefined {
 
 describe('the request envelope', () => {
   it('reads version, capabilities, client info and log level', () => {
-    const env = readEnvelope(withMeta({ [V]: '2026-07-28', [C]: { sampling: {} }, 'io.modelcontextprotocol/clientInfo': { name: 'c', version: '1' }, 'io.modelcontextprotocol/logLevel': 'info' }), '2026-07-28');
+    const env = readEnvelope(
+      withMeta({ [V]: '2026-07-28', [C]: { sampling: {} }, 'io.modelcontextprotocol/clientInfo': { name: 'c', version: '1' }, 'io.modelcontextprotocol/logLevel': 'info' }),
+      '2026-07-28',
+    );
     assert.deepEqual(env, { protocolVersion: '2026-07-28', capabilities: { sampling: {} }, clientInfo: { name: 'c', version: '1' }, logLevel: 'info' });
   });
 
@@ -33,15 +43,39 @@ describe('the request envelope', () => {
     assert.equal(readEnvelope(withMeta({ [V]: '2026-07-28', [C]: {} }), undefined).clientInfo.name, 'unknown');
   });
 
-  it('refuses each broken envelope with its own code, in the revision\'s order', () => {
-    assert.equal(code(() => readEnvelope(req('tools/list'), '2026-07-28')), 'MCPEG_ERR_INVALID_ENVELOPE');
-    assert.equal(code(() => readEnvelope(withMeta({ [C]: {} }), '2026-07-28')), 'MCPEG_ERR_INVALID_ENVELOPE');
-    assert.equal(code(() => readEnvelope(withMeta({ [V]: 7, [C]: {} }), '2026-07-28')), 'MCPEG_ERR_INVALID_ENVELOPE');
-    assert.equal(code(() => readEnvelope(withMeta({ [V]: '2026-07-28', [C]: {} }), null)), 'MCPEG_ERR_HEADER_MISMATCH');
-    assert.equal(code(() => readEnvelope(withMeta({ [V]: '2026-07-28', [C]: {} }), '2025-11-25')), 'MCPEG_ERR_HEADER_MISMATCH');
-    assert.equal(code(() => readEnvelope(withMeta({ [V]: 'v999.0.0', [C]: {} }), 'v999.0.0')), 'MCPEG_ERR_UNSUPPORTED_PROTOCOL_VERSION');
-    assert.equal(code(() => readEnvelope(withMeta({ [V]: '2026-07-28' }), '2026-07-28')), 'MCPEG_ERR_INVALID_ENVELOPE');
-    assert.equal(code(() => readEnvelope(withMeta({ [V]: '2026-07-28', [C]: [] }), '2026-07-28')), 'MCPEG_ERR_INVALID_ENVELOPE');
+  it("refuses each broken envelope with its own code, in the revision's order", () => {
+    assert.equal(
+      code(() => readEnvelope(req('tools/list'), '2026-07-28')),
+      'MCPEG_ERR_INVALID_ENVELOPE',
+    );
+    assert.equal(
+      code(() => readEnvelope(withMeta({ [C]: {} }), '2026-07-28')),
+      'MCPEG_ERR_INVALID_ENVELOPE',
+    );
+    assert.equal(
+      code(() => readEnvelope(withMeta({ [V]: 7, [C]: {} }), '2026-07-28')),
+      'MCPEG_ERR_INVALID_ENVELOPE',
+    );
+    assert.equal(
+      code(() => readEnvelope(withMeta({ [V]: '2026-07-28', [C]: {} }), null)),
+      'MCPEG_ERR_HEADER_MISMATCH',
+    );
+    assert.equal(
+      code(() => readEnvelope(withMeta({ [V]: '2026-07-28', [C]: {} }), '2025-11-25')),
+      'MCPEG_ERR_HEADER_MISMATCH',
+    );
+    assert.equal(
+      code(() => readEnvelope(withMeta({ [V]: 'v999.0.0', [C]: {} }), 'v999.0.0')),
+      'MCPEG_ERR_UNSUPPORTED_PROTOCOL_VERSION',
+    );
+    assert.equal(
+      code(() => readEnvelope(withMeta({ [V]: '2026-07-28' }), '2026-07-28')),
+      'MCPEG_ERR_INVALID_ENVELOPE',
+    );
+    assert.equal(
+      code(() => readEnvelope(withMeta({ [V]: '2026-07-28', [C]: [] }), '2026-07-28')),
+      'MCPEG_ERR_INVALID_ENVELOPE',
+    );
   });
 
   it('names the supported versions when it refuses one', () => {
@@ -54,7 +88,7 @@ describe('the request envelope', () => {
     }
   });
 
-  it('strips the client\'s envelope keys and keeps the rest of _meta', () => {
+  it("strips the client's envelope keys and keeps the rest of _meta", () => {
     assert.deepEqual(withoutEnvelope({ name: 't', _meta: { [V]: '2026-07-28', [C]: {}, progressToken: 3 } }), { name: 't', _meta: { progressToken: 3 } });
     assert.deepEqual(withoutEnvelope({ name: 't', _meta: { [V]: '2026-07-28' } }), { name: 't' });
     const untouched = { name: 't', _meta: { progressToken: 1 } };
@@ -64,19 +98,46 @@ describe('the request envelope', () => {
 
 describe('standard headers (SEP-2243)', () => {
   it('needs Mcp-Method equal to the method, case-sensitive', () => {
-    assert.equal(code(() => checkStandardHeaders(req('tools/list'), 'tools/list', undefined)), undefined);
-    assert.equal(code(() => checkStandardHeaders(req('tools/list'), undefined, undefined)), 'MCPEG_ERR_HEADER_MISMATCH');
-    assert.equal(code(() => checkStandardHeaders(req('tools/list'), 'TOOLS/LIST', undefined)), 'MCPEG_ERR_HEADER_MISMATCH');
+    assert.equal(
+      code(() => checkStandardHeaders(req('tools/list'), 'tools/list', undefined)),
+      undefined,
+    );
+    assert.equal(
+      code(() => checkStandardHeaders(req('tools/list'), undefined, undefined)),
+      'MCPEG_ERR_HEADER_MISMATCH',
+    );
+    assert.equal(
+      code(() => checkStandardHeaders(req('tools/list'), 'TOOLS/LIST', undefined)),
+      'MCPEG_ERR_HEADER_MISMATCH',
+    );
   });
 
   it('needs Mcp-Name for tools/call, prompts/get and resources/read, trimmed and decoded', () => {
     const call = req('tools/call', { name: 'echo' });
-    assert.equal(code(() => checkStandardHeaders(call, 'tools/call', undefined)), 'MCPEG_ERR_HEADER_MISMATCH');
-    assert.equal(code(() => checkStandardHeaders(call, 'tools/call', '  echo  ')), undefined);
-    assert.equal(code(() => checkStandardHeaders(call, 'tools/call', '=?base64?ZWNobw==?=')), undefined);
-    assert.equal(code(() => checkStandardHeaders(call, 'tools/call', 'other')), 'MCPEG_ERR_HEADER_MISMATCH');
-    assert.equal(code(() => checkStandardHeaders(req('resources/read', { uri: 'a://b' }), 'resources/read', 'a://b')), undefined);
-    assert.equal(code(() => checkStandardHeaders(req('completion/complete', { ref: {} }), 'completion/complete', undefined)), undefined);
+    assert.equal(
+      code(() => checkStandardHeaders(call, 'tools/call', undefined)),
+      'MCPEG_ERR_HEADER_MISMATCH',
+    );
+    assert.equal(
+      code(() => checkStandardHeaders(call, 'tools/call', '  echo  ')),
+      undefined,
+    );
+    assert.equal(
+      code(() => checkStandardHeaders(call, 'tools/call', '=?base64?ZWNobw==?=')),
+      undefined,
+    );
+    assert.equal(
+      code(() => checkStandardHeaders(call, 'tools/call', 'other')),
+      'MCPEG_ERR_HEADER_MISMATCH',
+    );
+    assert.equal(
+      code(() => checkStandardHeaders(req('resources/read', { uri: 'a://b' }), 'resources/read', 'a://b')),
+      undefined,
+    );
+    assert.equal(
+      code(() => checkStandardHeaders(req('completion/complete', { ref: {} }), 'completion/complete', undefined)),
+      undefined,
+    );
   });
 
   it('decodes only canonical base64 and treats a value without both markers literally', () => {
@@ -104,10 +165,26 @@ describe('standard headers (SEP-2243)', () => {
     assert.equal(paramHeadersOf(tool), spec, 'cached per tool');
     assert.deepEqual(paramHeaderValues(spec, { region: 'eu west', n: 1 }), { 'mcp-param-region': 'eu west' });
     const headers = (h: Record<string, string>) => (name: string) => h[name];
-    assert.equal(code(() => checkParamHeaders(spec, { region: 'eu' }, headers({ 'mcp-param-region': 'eu' }))), undefined);
-    assert.equal(code(() => checkParamHeaders(spec, { region: 'eu' }, headers({}))), 'MCPEG_ERR_HEADER_MISMATCH');
-    assert.equal(code(() => checkParamHeaders(spec, { region: 'eu' }, headers({ 'mcp-param-region': 'us' }))), 'MCPEG_ERR_HEADER_MISMATCH');
-    assert.equal(code(() => checkParamHeaders(spec, { region: 'Hello' }, headers({ 'mcp-param-region': '=?base64?SGVsbG8?=' }))), 'MCPEG_ERR_HEADER_MISMATCH');
-    assert.equal(code(() => checkParamHeaders(spec, {}, headers({}))), undefined, 'absent argument, nothing to mirror');
+    assert.equal(
+      code(() => checkParamHeaders(spec, { region: 'eu' }, headers({ 'mcp-param-region': 'eu' }))),
+      undefined,
+    );
+    assert.equal(
+      code(() => checkParamHeaders(spec, { region: 'eu' }, headers({}))),
+      'MCPEG_ERR_HEADER_MISMATCH',
+    );
+    assert.equal(
+      code(() => checkParamHeaders(spec, { region: 'eu' }, headers({ 'mcp-param-region': 'us' }))),
+      'MCPEG_ERR_HEADER_MISMATCH',
+    );
+    assert.equal(
+      code(() => checkParamHeaders(spec, { region: 'Hello' }, headers({ 'mcp-param-region': '=?base64?SGVsbG8?=' }))),
+      'MCPEG_ERR_HEADER_MISMATCH',
+    );
+    assert.equal(
+      code(() => checkParamHeaders(spec, {}, headers({}))),
+      undefined,
+      'absent argument, nothing to mirror',
+    );
   });
 });

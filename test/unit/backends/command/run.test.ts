@@ -3,13 +3,7 @@ import { chmodSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { after, describe, it } from 'node:test';
-import {
-  ProgramNotFoundError,
-  TRUNCATION_MARKER,
-  resolveExecutable,
-  runProgram,
-  type RunSpec,
-} from '../../../../src/backends/command/run.js';
+import { ProgramNotFoundError, TRUNCATION_MARKER, resolveExecutable, runProgram, type RunSpec } from '../../../../src/backends/command/run.js';
 
 const base = realpathSync(mkdtempSync(join(tmpdir(), 'mcpeg-cmdrun-')));
 after(() => rmSync(base, { recursive: true, force: true }));

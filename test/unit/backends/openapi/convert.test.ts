@@ -11,7 +11,14 @@ const doc = (extra: Record<string, unknown>, v = '3.0.3') => ({ openapi: v, info
 describe('schema conversion', () => {
   it('maps OpenAPI 3.0 nullable and boolean exclusive bounds to JSON Schema', () => {
     const c = new SchemaConverter(doc({}));
-    const s = c.convert({ type: 'object', properties: { a: { type: 'string', nullable: true }, n: { type: 'integer', minimum: 1, exclusiveMinimum: true, format: 'int32' }, e: { type: 'string', enum: ['x'], nullable: true } } });
+    const s = c.convert({
+      type: 'object',
+      properties: {
+        a: { type: 'string', nullable: true },
+        n: { type: 'integer', minimum: 1, exclusiveMinimum: true, format: 'int32' },
+        e: { type: 'string', enum: ['x'], nullable: true },
+      },
+    });
     const ajv = createAjv();
     const ok = ajv.compile(s);
     assert.equal(ok({ a: null, n: 2, e: null }), true);
@@ -20,7 +27,9 @@ describe('schema conversion', () => {
   });
 
   it('keeps recursive component schemas finite through $defs', () => {
-    const d = doc({ components: { schemas: { Node: { type: 'object', properties: { value: { type: 'string' }, children: { type: 'array', items: { $ref: '#/components/schemas/Node' } } } } } } });
+    const d = doc({
+      components: { schemas: { Node: { type: 'object', properties: { value: { type: 'string' }, children: { type: 'array', items: { $ref: '#/components/schemas/Node' } } } } } },
+    });
     const c = new SchemaConverter(d);
     const s = c.withDefs(c.convert({ $ref: '#/components/schemas/Node' }));
     assert.equal(s.$ref, '#/$defs/Node');
@@ -46,7 +55,10 @@ describe('operation conversion', () => {
         parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
         put: {
           operationId: 'update item!',
-          parameters: [{ name: 'id', in: 'query', schema: { type: 'integer' } }, { name: 'sid', in: 'cookie', schema: { type: 'string' } }],
+          parameters: [
+            { name: 'id', in: 'query', schema: { type: 'integer' } },
+            { name: 'sid', in: 'cookie', schema: { type: 'string' } },
+          ],
           requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', properties: { name: { type: 'string' } }, required: ['name'] } } } },
           responses: { 200: { description: 'ok', content: { 'application/json': { schema: { type: 'array', items: { type: 'string' } } } } } },
         },
@@ -88,7 +100,10 @@ describe('operation conversion', () => {
 describe('templates', () => {
   it('parses placeholders and escapes, and names what is wrong', () => {
     assert.deepEqual(parseTemplate('/a/{id}/{{x}}'), [{ lit: '/a/' }, { ref: 'id' }, { lit: '/{x}' }]);
-    assert.throws(() => parseTemplate('/a/{id'), (e: Error) => e instanceof TemplateError && /unclosed "\{" at position 4/.test(e.message));
+    assert.throws(
+      () => parseTemplate('/a/{id'),
+      (e: Error) => e instanceof TemplateError && /unclosed "\{" at position 4/.test(e.message),
+    );
     assert.throws(() => parseTemplate('/a/}'), /unmatched "\}"/);
     assert.throws(() => parseTemplate('{}'), /empty placeholder/);
   });

@@ -13,7 +13,14 @@ describe('credentialsFor', () => {
     for (const u of ['https://api.example.com/x', 'HTTPS://API.EXAMPLE.COM:443/y?q', 'https://user:pw@api.example.com/z']) assert.equal(credentialsFor(u, api, creds), creds, u);
   });
   it('withholds them from any other origin', () => {
-    for (const u of ['http://api.example.com/x', 'https://api.example.com:8443/x', 'https://api.example.com.evil.example/x', 'https://evil.example/api.example.com', 'file:///etc/passwd', 'data:text/plain,x']) {
+    for (const u of [
+      'http://api.example.com/x',
+      'https://api.example.com:8443/x',
+      'https://api.example.com.evil.example/x',
+      'https://evil.example/api.example.com',
+      'file:///etc/passwd',
+      'data:text/plain,x',
+    ]) {
       assert.deepEqual(credentialsFor(u, api, creds), { headers: {}, query: {} }, u);
     }
   });
@@ -24,7 +31,28 @@ describe('credentialsFor', () => {
 
 describe('isPublicAddress', () => {
   it('refuses loopback, private, link-local, CGNAT, documentation, multicast and mapped addresses', () => {
-    for (const a of ['127.0.0.1', '10.1.2.3', '172.16.0.1', '192.168.1.1', '169.254.169.254', '100.64.0.1', '0.0.0.0', '192.0.2.1', '224.0.0.1', '255.255.255.255', '::1', '::', 'fe80::1', 'fd00::1', '::ffff:127.0.0.1', '::ffff:7f00:1', '::ffff:a9fe:a9fe', '64:ff9b::a00:1', '2002:a00:1::', 'not-an-ip']) {
+    for (const a of [
+      '127.0.0.1',
+      '10.1.2.3',
+      '172.16.0.1',
+      '192.168.1.1',
+      '169.254.169.254',
+      '100.64.0.1',
+      '0.0.0.0',
+      '192.0.2.1',
+      '224.0.0.1',
+      '255.255.255.255',
+      '::1',
+      '::',
+      'fe80::1',
+      'fd00::1',
+      '::ffff:127.0.0.1',
+      '::ffff:7f00:1',
+      '::ffff:a9fe:a9fe',
+      '64:ff9b::a00:1',
+      '2002:a00:1::',
+      'not-an-ip',
+    ]) {
       assert.equal(isPublicAddress(a), false, a);
     }
   });

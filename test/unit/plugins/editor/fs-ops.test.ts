@@ -69,7 +69,7 @@ function snapshot(dir: string): string {
       const p = path.join(d, name);
       const st = fs.lstatSync(p);
       if (st.isSymbolicLink()) out.push(`${p} -> ${fs.readlinkSync(p)}`);
-      else if (st.isDirectory()) (out.push(`${p}/`), walk(p));
+      else if (st.isDirectory()) out.push(`${p}/`), walk(p);
       else out.push(`${p} = ${fs.readFileSync(p, 'utf8')} @${st.mtimeMs}`);
     }
   };
@@ -81,7 +81,24 @@ function snapshot(dir: string): string {
 
 const require = createRequire(import.meta.url);
 const fsp = require('node:fs/promises') as Record<string, unknown>;
-const RECORDED = ['open', 'readFile', 'writeFile', 'appendFile', 'readdir', 'opendir', 'rename', 'link', 'unlink', 'rm', 'rmdir', 'mkdir', 'copyFile', 'truncate', 'chmod', 'symlink'];
+const RECORDED = [
+  'open',
+  'readFile',
+  'writeFile',
+  'appendFile',
+  'readdir',
+  'opendir',
+  'rename',
+  'link',
+  'unlink',
+  'rm',
+  'rmdir',
+  'mkdir',
+  'copyFile',
+  'truncate',
+  'chmod',
+  'symlink',
+];
 const originals = new Map(RECORDED.map((name) => [name, fsp[name]]));
 let touched: string[] = [];
 
@@ -294,8 +311,14 @@ describe('containment: paths that escape the roots are refused, nothing outside 
 
 describe('Sandbox', () => {
   it('requires roots that exist, and realpaths them', () => {
-    assert.throws(() => new Sandbox({ roots: [path.join(base, 'missing')] }), (e: unknown) => e instanceof SandboxError && e.code === 'NOT_FOUND');
-    assert.throws(() => new Sandbox({ roots: [path.join(root, 'notes.txt')] }), (e: unknown) => e instanceof SandboxError && e.code === 'NOT_A_DIRECTORY');
+    assert.throws(
+      () => new Sandbox({ roots: [path.join(base, 'missing')] }),
+      (e: unknown) => e instanceof SandboxError && e.code === 'NOT_FOUND',
+    );
+    assert.throws(
+      () => new Sandbox({ roots: [path.join(root, 'notes.txt')] }),
+      (e: unknown) => e instanceof SandboxError && e.code === 'NOT_A_DIRECTORY',
+    );
     assert.throws(() => new Sandbox({ roots: [] }), SandboxError);
     fs.symlinkSync(root, path.join(base, 'root-link'));
     assert.deepEqual(new Sandbox({ roots: [path.join(base, 'root-link')] }).roots, [root]);
@@ -338,7 +361,20 @@ describe('Sandbox', () => {
 describe('deny list and globs', () => {
   it('default patterns match at any depth, through directories, case-insensitively', () => {
     const d = new DenyList(DEFAULT_DENY);
-    for (const p of ['.git', '.git/config', 'vendor/lib/.git/HEAD', '.env', 'app/.env.production', 'k/server.KEY', 'id_rsa.pub', '.ssh/known_hosts', '.aws/credentials', 'home/.npmrc', 'c.p12', 'x.crt']) {
+    for (const p of [
+      '.git',
+      '.git/config',
+      'vendor/lib/.git/HEAD',
+      '.env',
+      'app/.env.production',
+      'k/server.KEY',
+      'id_rsa.pub',
+      '.ssh/known_hosts',
+      '.aws/credentials',
+      'home/.npmrc',
+      'c.p12',
+      'x.crt',
+    ]) {
       assert.ok(d.matches(p), `${p} should be denied`);
     }
     for (const p of ['', '.github/workflows/ci.yml', 'environment.ts', 'src/keys.ts', 'docs/env.md', 'notes.txt']) {
@@ -455,13 +491,19 @@ describe('writeAtomic and createFile', () => {
   it('cleans up the temp file when a write fails, and exclusive commits never replace', async () => {
     const sb = ops.sandbox;
     const target = path.join(root, 'notes.txt');
-    await assert.rejects(commitTemp(sb, target, 'notes.txt', 'replace', async () => {
-      throw new Error('disk full');
-    }), /disk full/);
+    await assert.rejects(
+      commitTemp(sb, target, 'notes.txt', 'replace', async () => {
+        throw new Error('disk full');
+      }),
+      /disk full/,
+    );
     // The race createFile guards against: the name appears after resolve(); link() refuses it.
-    await assert.rejects(commitTemp(sb, target, 'notes.txt', 'exclusive', async (fh) => {
-      await fh.writeFile('clobbered');
-    }), { code: 'EXISTS' });
+    await assert.rejects(
+      commitTemp(sb, target, 'notes.txt', 'exclusive', async (fh) => {
+        await fh.writeFile('clobbered');
+      }),
+      { code: 'EXISTS' },
+    );
     assert.equal(read('notes.txt'), 'hello\nworld\n');
     assert.deepEqual(tempFiles(root), []);
   });
@@ -529,7 +571,10 @@ describe('listDirectory and fileTree', () => {
     const res = await ops.listDirectory('.');
     const names = res.entries.map((e) => e.name);
     assert.deepEqual(names, ['cfg', 'dangling', 'devnull', 'hop', 'inner-link', 'link-dir', 'link-file', 'notes.txt', 'sub']);
-    assert.deepEqual(res.entries.find((e) => e.name === 'notes.txt'), { name: 'notes.txt', path: 'notes.txt', type: 'file', size: 12 });
+    assert.deepEqual(
+      res.entries.find((e) => e.name === 'notes.txt'),
+      { name: 'notes.txt', path: 'notes.txt', type: 'file', size: 12 },
+    );
     assert.equal(res.entries.find((e) => e.name === 'sub')?.type, 'directory');
     assert.equal(res.entries.find((e) => e.name === 'link-dir')?.type, 'symlink');
     assert.equal(res.truncated, false);
@@ -556,8 +601,14 @@ describe('listDirectory and fileTree', () => {
     const { tree, truncated } = await ops.fileTree('sub', 2);
     assert.equal(truncated, false);
     assert.equal(tree.path, 'sub');
-    assert.deepEqual(tree.children?.map((c) => c.name), ['a.txt', 'deeper']);
-    assert.deepEqual(tree.children?.[1].children?.map((c) => c.path), ['sub/deeper/x.txt']);
+    assert.deepEqual(
+      tree.children?.map((c) => c.name),
+      ['a.txt', 'deeper'],
+    );
+    assert.deepEqual(
+      tree.children?.[1].children?.map((c) => c.path),
+      ['sub/deeper/x.txt'],
+    );
     assert.equal(renderTree(tree), 'sub/\n├── a.txt\n└── deeper/\n    └── x.txt');
     const shallow = await ops.fileTree('sub', 1);
     assert.equal(shallow.tree.children?.[1].children, undefined);
@@ -576,7 +627,14 @@ describe('search', () => {
   it('counts literal matches per file with line and column', async () => {
     const res = await ops.search({ pattern: 'foo', path: 'src' });
     assert.deepEqual(res.files, [{ path: 'src/one.ts', matches: 3 }]);
-    assert.deepEqual(res.matches.map((m) => [m.path, m.line, m.column]), [['src/one.ts', 1, 7], ['src/one.ts', 2, 1], ['src/one.ts', 2, 5]]);
+    assert.deepEqual(
+      res.matches.map((m) => [m.path, m.line, m.column]),
+      [
+        ['src/one.ts', 1, 7],
+        ['src/one.ts', 2, 1],
+        ['src/one.ts', 2, 5],
+      ],
+    );
     assert.equal(res.matches[1].text, 'foo(foo);');
     assert.equal(res.totalMatches, 3);
     assert.equal(res.truncated, false);
@@ -588,11 +646,17 @@ describe('search', () => {
   it('supports regex, ignoreCase and a file pattern', async () => {
     assert.equal((await ops.search({ pattern: 'a.b', regex: true, path: 'src' })).totalMatches, 2);
     const ci = await ops.search({ pattern: 'foo', ignoreCase: true, path: 'src' });
-    assert.deepEqual(ci.files.map((f) => f.path), ['src/one.ts', 'src/two.md']);
+    assert.deepEqual(
+      ci.files.map((f) => f.path),
+      ['src/one.ts', 'src/two.md'],
+    );
     const md = await ops.search({ pattern: 'fo+', regex: true, ignoreCase: true, filePattern: '*.md' });
     assert.deepEqual(md.files, [{ path: 'src/two.md', matches: 1 }]);
     const withSlash = await ops.search({ pattern: 'foo', filePattern: 'src/*.ts' });
-    assert.deepEqual(withSlash.files.map((f) => f.path), ['src/one.ts']);
+    assert.deepEqual(
+      withSlash.files.map((f) => f.path),
+      ['src/one.ts'],
+    );
   });
 
   it('caps returned matches but keeps counting, and flags the cap', async () => {
@@ -608,7 +672,10 @@ describe('search', () => {
     touched = [];
     const res = await ops.search({ pattern: 'SENTINEL' });
     assert.equal(res.totalMatches, 0);
-    assert.deepEqual(touched.filter((p) => p.startsWith(outside) || p.includes('.git') || p.endsWith('.env')), []);
+    assert.deepEqual(
+      touched.filter((p) => p.startsWith(outside) || p.includes('.git') || p.endsWith('.env')),
+      [],
+    );
   });
 
   it('refuses long and invalid regular expressions; runs nested quantifiers in linear time (RE2)', async () => {
@@ -641,7 +708,10 @@ describe('editFile', () => {
     assert.equal(res.line, 4);
     assert.equal(read('code.ts'), 'a\nb\nc\nD\nD2\ne\nf\ng\n');
     assert.equal(res.diff, '--- a/code.ts\n+++ b/code.ts\n@@ -1,7 +1,8 @@\n a\n b\n c\n-d\n+D\n+D2\n e\n f\n g\n');
-    assert.deepEqual(fs.readdirSync(root).filter((n) => n.endsWith('.tmp')), []);
+    assert.deepEqual(
+      fs.readdirSync(root).filter((n) => n.endsWith('.tmp')),
+      [],
+    );
   });
 
   it('dry run returns the diff and leaves the file unchanged', async () => {
@@ -654,8 +724,14 @@ describe('editFile', () => {
   it('names the count when the text occurs 0 or several times', async () => {
     write('rep.txt', 'x = 1\nx = 1\nx = 1\naaa\n');
     await assert.rejects(ops.editFile({ path: 'rep.txt', old: 'y', new: 'z' }), (e: unknown) => e instanceof SandboxError && e.code === 'NO_MATCH' && /0 times/.test(e.message));
-    await assert.rejects(ops.editFile({ path: 'rep.txt', old: 'x = 1', new: 'x = 2' }), (e: unknown) => e instanceof SandboxError && e.code === 'AMBIGUOUS_MATCH' && /3 times/.test(e.message));
-    await assert.rejects(ops.editFile({ path: 'rep.txt', old: 'aa', new: 'b' }), (e: unknown) => e instanceof SandboxError && e.code === 'AMBIGUOUS_MATCH' && /2 times/.test(e.message));
+    await assert.rejects(
+      ops.editFile({ path: 'rep.txt', old: 'x = 1', new: 'x = 2' }),
+      (e: unknown) => e instanceof SandboxError && e.code === 'AMBIGUOUS_MATCH' && /3 times/.test(e.message),
+    );
+    await assert.rejects(
+      ops.editFile({ path: 'rep.txt', old: 'aa', new: 'b' }),
+      (e: unknown) => e instanceof SandboxError && e.code === 'AMBIGUOUS_MATCH' && /2 times/.test(e.message),
+    );
     await assert.rejects(ops.editFile({ path: 'rep.txt', old: '', new: 'b' }), { code: 'INVALID_ARGUMENT' });
     assert.equal(read('rep.txt'), 'x = 1\nx = 1\nx = 1\naaa\n');
   });
@@ -705,7 +781,10 @@ describe('unifiedDiff', () => {
     const a = Array.from({ length: 20 }, (_, i) => `line ${i + 1}\n`).join('');
     const b = a.replace('line 2\n', 'LINE 2\n').replace('line 18\n', 'LINE 18\n');
     const d = unifiedDiff(a, b);
-    assert.deepEqual(d.split('\n').filter((l) => l.startsWith('@@')), ['@@ -1,5 +1,5 @@', '@@ -15,6 +15,6 @@']);
+    assert.deepEqual(
+      d.split('\n').filter((l) => l.startsWith('@@')),
+      ['@@ -1,5 +1,5 @@', '@@ -15,6 +15,6 @@'],
+    );
     assert.equal(applyDiff(a, d), b);
   });
 

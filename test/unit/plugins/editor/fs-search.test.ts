@@ -36,11 +36,14 @@ describe('search patterns', () => {
 
   it('refuse what RE2 cannot run, saying that RE2 syntax is used', () => {
     for (const pattern of ['(a)\\1', 'a(?=b)', 'a(?!b)', '(?<=a)b', 'a++', '\\u00e9', '[a-']) {
-      assert.throws(() => compilePattern({ pattern, regex: true }), (err: Error & { code?: string }) => {
-        assert.equal(err.code, 'INVALID_ARGUMENT', pattern);
-        assert.match(err.message, /^invalid regular expression: .*\(patterns use RE2 syntax, which has no backreferences and no lookaround\)$/, pattern);
-        return true;
-      });
+      assert.throws(
+        () => compilePattern({ pattern, regex: true }),
+        (err: Error & { code?: string }) => {
+          assert.equal(err.code, 'INVALID_ARGUMENT', pattern);
+          assert.match(err.message, /^invalid regular expression: .*\(patterns use RE2 syntax, which has no backreferences and no lookaround\)$/, pattern);
+          return true;
+        },
+      );
     }
     assert.throws(() => compilePattern({ pattern: '', regex: true }), /non-empty/);
   });
@@ -50,11 +53,14 @@ describe('search patterns', () => {
     assert.ok(compilePattern({ pattern: '.{990}!', regex: true }));
     assert.ok(compilePattern({ pattern: 'é'.repeat(100_000) }), 'literal text (case-sensitive) has no cap');
     assert.throws(() => compilePattern({ pattern: 'é'.repeat(1001), ignoreCase: true }), /case-insensitive text is 1001 characters; the limit is 1000/);
-    assert.throws(() => compilePattern({ pattern: '.{999}!', regex: true }), (err: Error & { code?: string }) => {
-      assert.equal(err.code, 'INVALID_ARGUMENT');
-      assert.match(err.message, new RegExp(`too complex: its RE2 program has \\d+ instructions; the limit is ${MAX_REGEX_PROGRAM}`));
-      return true;
-    });
+    assert.throws(
+      () => compilePattern({ pattern: '.{999}!', regex: true }),
+      (err: Error & { code?: string }) => {
+        assert.equal(err.code, 'INVALID_ARGUMENT');
+        assert.match(err.message, new RegExp(`too complex: its RE2 program has \\d+ instructions; the limit is ${MAX_REGEX_PROGRAM}`));
+        return true;
+      },
+    );
   });
 });
 

@@ -130,10 +130,7 @@ describe('git runner: process and environment', () => {
     // grandchild that sleeps, so only a process-group kill ends it.
     const editor = `sleep 60 & echo $! > '${pidFile}'; wait; :`;
     const started = Date.now();
-    await refused(
-      runGit(['commit', '--allow-empty'], { cwd: dir, timeoutMs: 1500, maxOutputBytes: 1 << 20, env: { ...ident, GIT_EDITOR: editor } }),
-      'TIMEOUT',
-    );
+    await refused(runGit(['commit', '--allow-empty'], { cwd: dir, timeoutMs: 1500, maxOutputBytes: 1 << 20, env: { ...ident, GIT_EDITOR: editor } }), 'TIMEOUT');
     assert.ok(Date.now() - started < 6000, 'rejected promptly');
     const pid = Number(readFileSync(pidFile, 'utf8'));
     assert.ok(pid > 0);
@@ -163,8 +160,33 @@ describe('git runner: process and environment', () => {
 
 describe('git arguments', () => {
   it('branch names follow git check-ref-format --branch', () => {
-    const names = ['main', 'feature/x', 'fix-1.2', 'a..b', 'a b', 'a~b', 'a^b', 'a:b', 'a?b', 'a*b', 'a[b', 'a\\b', 'x.lock',
-      'x/y.lock/z', '/x', 'x/', 'a//b', 'x.', '.hidden', 'a/.b', 'a@{b', 'tab\tx', 'ünïcode', 'a@b', 'a.b/c'];
+    const names = [
+      'main',
+      'feature/x',
+      'fix-1.2',
+      'a..b',
+      'a b',
+      'a~b',
+      'a^b',
+      'a:b',
+      'a?b',
+      'a*b',
+      'a[b',
+      'a\\b',
+      'x.lock',
+      'x/y.lock/z',
+      '/x',
+      'x/',
+      'a//b',
+      'x.',
+      '.hidden',
+      'a/.b',
+      'a@{b',
+      'tab\tx',
+      'ünïcode',
+      'a@b',
+      'a.b/c',
+    ];
     for (const name of names) {
       let gitSays = true;
       try {
@@ -189,7 +211,10 @@ describe('git arguments', () => {
       assert.equal(validateRev('rev', ok), ok);
     }
     for (const bad of ['', '-p', '--upload-pack=x', '-c core.sshCommand=x', 'a b', 'a\nb', 'a\u0000b', 'a..b', 'a;b', 'a$(b)', '`b`']) {
-      assert.throws(() => validateRev('rev', bad), (e: unknown) => e instanceof GitError && e.code === 'ARG_REJECTED' && e.argument === 'rev');
+      assert.throws(
+        () => validateRev('rev', bad),
+        (e: unknown) => e instanceof GitError && e.code === 'ARG_REJECTED' && e.argument === 'rev',
+      );
     }
     assert.equal(validateRev('commit', 'HEAD~2..HEAD', { allowRange: true }), 'HEAD~2..HEAD');
     assert.equal(validateRev('commit', 'main...dev', { allowRange: true }), 'main...dev');
@@ -376,15 +401,24 @@ describe('real commits in a temporary repository', () => {
     writeFileSync(join(dir, 'a.txt'), 'line1\nline2\n');
     const unstaged = await repo.diff();
     assert.match(unstaged.diff, /^\+line2$/m);
-    assert.deepEqual(unstaged.files.map((f) => [f.path, f.insertions, f.deletions]), [['a.txt', 1, 0]]);
+    assert.deepEqual(
+      unstaged.files.map((f) => [f.path, f.insertions, f.deletions]),
+      [['a.txt', 1, 0]],
+    );
     assert.equal((await repo.diff({ staged: true })).empty, true);
     s = await repo.status();
-    assert.deepEqual(s.unstaged.map((c) => [c.path, c.code]), [['a.txt', 'M']]);
+    assert.deepEqual(
+      s.unstaged.map((c) => [c.path, c.code]),
+      [['a.txt', 'M']],
+    );
 
     await repo.add({ all: true });
     assert.match((await repo.diff({ staged: true })).diff, /^\+line2$/m);
     assert.equal((await repo.diff()).empty, true);
-    assert.deepEqual((await repo.status()).staged.map((c) => [c.path, c.code]), [['a.txt', 'M']]);
+    assert.deepEqual(
+      (await repo.status()).staged.map((c) => [c.path, c.code]),
+      [['a.txt', 'M']],
+    );
     // The message travels on stdin: metacharacters and a leading dash are just text.
     const marker = join(base, 'msg-pwned');
     const message = `-m $(touch ${marker}); \`touch ${marker}\``;
@@ -393,7 +427,10 @@ describe('real commits in a temporary repository', () => {
     assert.equal(existsSync(marker), false);
 
     const log = await repo.log({ limit: 10 });
-    assert.deepEqual(log.map((e) => e.subject), [message, 'first commit']);
+    assert.deepEqual(
+      log.map((e) => e.subject),
+      [message, 'first commit'],
+    );
     assert.equal(log[1].sha, c1.sha);
     assert.equal(log[0].author, 'MCpeg', 'identity default when git has none');
     assert.match(log[0].date, /^\d{4}-\d\d-\d\dT/);
@@ -451,7 +488,10 @@ describe('real commits in a temporary repository', () => {
     await refused(repo.branch({ action: 'delete', name: 'feature/x' }), 'GIT_FAILED'); // checked out
     await repo.branch({ action: 'switch', name: 'main' });
     r = await repo.branch({ action: 'delete', name: 'feature/x' });
-    assert.deepEqual(r.branches.map((b) => b.name), ['main']);
+    assert.deepEqual(
+      r.branches.map((b) => b.name),
+      ['main'],
+    );
     assert.equal((await repo.branch({ action: 'list' })).current, 'main');
     await refused(repo.branch({ action: 'rename' as 'list' }), 'ARG_REJECTED', 'action');
     await refused(repo.branch({ action: 'create' }), 'ARG_REJECTED', 'name');
@@ -542,7 +582,12 @@ describe('remotes', () => {
     assert.equal(byName.gh.fetchUrl, 'https://github.com/o/r.git');
     assert.equal(byName.ssh.fetchUrl, 'ssh://git@host.example/r.git');
     assert.equal(byName.scp.fetchUrl, 'git@github.com:o/r.git');
-    assert.deepEqual(remotes.map((r) => [r.name, r.credentialsStripped]).sort(), [['gh', true], ['scp', false], ['ssh', true], ['tok', true]]);
+    assert.deepEqual(remotes.map((r) => [r.name, r.credentialsStripped]).sort(), [
+      ['gh', true],
+      ['scp', false],
+      ['ssh', true],
+      ['tok', true],
+    ]);
     assert.equal((await repo.repoInfo()).remotes, 4);
   });
 });
@@ -561,10 +606,13 @@ describe('commit message suggestion', () => {
     await repo.add({ files: ['src/widgets/a.ts', 'src/widgets/b.ts'] });
     const s = await repo.commitMessageSuggestion();
     assert.equal(s.subject, 'feat(widgets): add 2 files');
-    assert.deepEqual(s.files.map((f) => [f.path, f.status, f.insertions, f.deletions]), [
-      ['src/widgets/a.ts', 'A', 3, 0],
-      ['src/widgets/b.ts', 'A', 2, 0],
-    ]);
+    assert.deepEqual(
+      s.files.map((f) => [f.path, f.status, f.insertions, f.deletions]),
+      [
+        ['src/widgets/a.ts', 'A', 3, 0],
+        ['src/widgets/b.ts', 'A', 2, 0],
+      ],
+    );
     assert.equal(s.insertions, 5);
     assert.ok(!s.message.includes('README'), 'unstaged change leaked in');
     assert.match(s.body, /2 files changed, 5 insertions\(\+\), 0 deletions\(-\)/);
@@ -582,10 +630,13 @@ describe('commit message suggestion', () => {
     await repo.add({ all: true });
     const mixed = await repo.commitMessageSuggestion();
     assert.equal(mixed.subject, 'chore(widgets): update 2 files');
-    assert.deepEqual(mixed.files.map((f) => [f.path, f.status, f.origPath]), [
-      ['src/widgets/a.ts', 'M', undefined],
-      ['src/widgets/c.ts', 'R', 'src/widgets/b.ts'],
-    ]);
+    assert.deepEqual(
+      mixed.files.map((f) => [f.path, f.status, f.origPath]),
+      [
+        ['src/widgets/a.ts', 'M', undefined],
+        ['src/widgets/c.ts', 'R', 'src/widgets/b.ts'],
+      ],
+    );
     assert.match(mixed.body, /R src\/widgets\/b\.ts -> src\/widgets\/c\.ts/);
   });
 });

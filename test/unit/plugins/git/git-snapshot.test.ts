@@ -22,7 +22,17 @@ const scratch = join(base, 'scratch');
 for (const d of [root, outside]) mkdirSync(d);
 after(() => rmSync(base, { recursive: true, force: true }));
 
-const env = { PATH: process.env.PATH ?? '', HOME: base, GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null', LC_ALL: 'C', GIT_AUTHOR_NAME: 'S', GIT_AUTHOR_EMAIL: 's@t', GIT_COMMITTER_NAME: 'S', GIT_COMMITTER_EMAIL: 's@t' };
+const env = {
+  PATH: process.env.PATH ?? '',
+  HOME: base,
+  GIT_CONFIG_NOSYSTEM: '1',
+  GIT_CONFIG_GLOBAL: '/dev/null',
+  LC_ALL: 'C',
+  GIT_AUTHOR_NAME: 'S',
+  GIT_AUTHOR_EMAIL: 's@t',
+  GIT_COMMITTER_NAME: 'S',
+  GIT_COMMITTER_EMAIL: 's@t',
+};
 const sh = (cwd: string, ...args: string[]) => execFileSync('git', args, { cwd, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
 
 let n = 0;
@@ -40,21 +50,61 @@ const repos = (over: Partial<GitReposOptions> = {}) => new GitRepos({ roots: [ro
 describe('config policy', () => {
   it('copies data settings, refuses program-valued ones by name, ignores the rest', () => {
     const list = (pairs: Array<[string, string | null]>) => pairs.map(([k, v]) => (v === null ? k : `${k}\n${v}`)).join('\0') + '\0';
-    const kept = selectHonoured(parseConfigList(list([
-      ['core.repositoryformatversion', '0'], ['core.bare', 'false'], ['core.filemode', 'true'], ['gui.wmstate', 'normal'],
-      ['remote.origin.url', 'https://example.com/r.git'], ['branch.main.remote', 'origin'], ['user.name', 'A'],
-      ['alias.st', 'status'], ['http.sslverify', 'false'], ['core.fsmonitor', 'false'], ['pager.log', 'false'], ['core.symlinks', null],
-    ])), 'cfg');
-    assert.deepEqual(kept.map((e) => e.key), ['core.repositoryformatversion', 'core.filemode', 'remote.origin.url', 'branch.main.remote', 'user.name', 'core.symlinks']);
+    const kept = selectHonoured(
+      parseConfigList(
+        list([
+          ['core.repositoryformatversion', '0'],
+          ['core.bare', 'false'],
+          ['core.filemode', 'true'],
+          ['gui.wmstate', 'normal'],
+          ['remote.origin.url', 'https://example.com/r.git'],
+          ['branch.main.remote', 'origin'],
+          ['user.name', 'A'],
+          ['alias.st', 'status'],
+          ['http.sslverify', 'false'],
+          ['core.fsmonitor', 'false'],
+          ['pager.log', 'false'],
+          ['core.symlinks', null],
+        ]),
+      ),
+      'cfg',
+    );
+    assert.deepEqual(
+      kept.map((e) => e.key),
+      ['core.repositoryformatversion', 'core.filemode', 'remote.origin.url', 'branch.main.remote', 'user.name', 'core.symlinks'],
+    );
     for (const [key, value] of [
-      ['filter.lfs.process', 'git-lfs filter-process'], ['filter.x.required', 'true'], ['diff.external', 'x'], ['diff.pdf.textconv', 'x'],
-      ['merge.ours.driver', 'true'], ['core.sshcommand', 'ssh'], ['core.hookspath', '.hooks'], ['core.worktree', '..'], ['core.bare', 'true'],
-      ['core.fsmonitor', 'true'], ['include.path', 'x'], ['includeif.onbranch:main.path', 'x'], ['credential.https://h.helper', 'store'],
-      ['remote.o.uploadpack', 'x'], ['remote.o.vcs', 'x'], ['url.ext::x.insteadof', 'y'], ['protocol.ext.allow', 'always'], ['gpg.program', 'x'],
-      ['commit.gpgsign', 'true'], ['alias.x', '!sh'], ['extensions.worktreeconfig', 'true'], ['sequence.editor', 'vi'], ['pager.log', 'less'],
-      ['core.repositoryformatversion', '2'], ['extensions.objectformat', 'md5'],
+      ['filter.lfs.process', 'git-lfs filter-process'],
+      ['filter.x.required', 'true'],
+      ['diff.external', 'x'],
+      ['diff.pdf.textconv', 'x'],
+      ['merge.ours.driver', 'true'],
+      ['core.sshcommand', 'ssh'],
+      ['core.hookspath', '.hooks'],
+      ['core.worktree', '..'],
+      ['core.bare', 'true'],
+      ['core.fsmonitor', 'true'],
+      ['include.path', 'x'],
+      ['includeif.onbranch:main.path', 'x'],
+      ['credential.https://h.helper', 'store'],
+      ['remote.o.uploadpack', 'x'],
+      ['remote.o.vcs', 'x'],
+      ['url.ext::x.insteadof', 'y'],
+      ['protocol.ext.allow', 'always'],
+      ['gpg.program', 'x'],
+      ['commit.gpgsign', 'true'],
+      ['alias.x', '!sh'],
+      ['extensions.worktreeconfig', 'true'],
+      ['sequence.editor', 'vi'],
+      ['pager.log', 'less'],
+      ['core.repositoryformatversion', '2'],
+      ['extensions.objectformat', 'md5'],
     ] as const) {
-      assert.throws(() => selectHonoured(parseConfigList(list([[key, value]])), 'cfg'), (e: unknown) => e instanceof GitError && e.code === 'CONFIG_REJECTED' && e.key === key && e.message.includes(key), key);
+      assert.throws(
+        () => selectHonoured(parseConfigList(list([[key, value]])), 'cfg'),
+        (e: unknown) => e instanceof GitError && e.code === 'CONFIG_REJECTED' && e.key === key && e.message.includes(key),
+        key,
+      );
     }
   });
 
@@ -113,7 +163,10 @@ describe('the private common directory', () => {
     sh(dir, 'pack-refs', '--all');
     await r.withRepo(dir, (repo) => repo.branch({ action: 'delete', name: 'side' }));
     assert.equal(sh(dir, 'branch', '--list', 'side'), '', 'deleted from packed-refs in place');
-    await assert.rejects(r.withRepo(dir, (repo) => repo.branch({ action: 'delete', name: 'main' })), /checked out at '[^']*repo\d+'/);
+    await assert.rejects(
+      r.withRepo(dir, (repo) => repo.branch({ action: 'delete', name: 'main' })),
+      /checked out at '[^']*repo\d+'/,
+    );
     assert.deepEqual(readdirSync(scratch), []);
   });
 
@@ -131,7 +184,11 @@ describe('the private common directory', () => {
     sh(dir, 'remote', 'add', 'helper', 'ext::sh -c touch% /tmp/x');
     sh(dir, 'remote', 'add', 'far', join(outside, 'x.git'));
     const info = await repos().withRepo(dir, (repo) => repo.remoteInfo());
-    assert.deepEqual(info.map((e) => [e.name, e.rejected === undefined]).sort(), [['far', false], ['helper', false], ['ok', true]]);
+    assert.deepEqual(info.map((e) => [e.name, e.rejected === undefined]).sort(), [
+      ['far', false],
+      ['helper', false],
+      ['ok', true],
+    ]);
     assert.match(info.find((e) => e.name === 'helper')!.rejected!, /remote helper/);
     assert.match(info.find((e) => e.name === 'far')!.rejected!, /does not exist|outside/);
     assert.ok(!JSON.stringify(info).includes('tok'));
@@ -168,14 +225,36 @@ describe('remote URLs', () => {
     mkdirSync(gitfile);
     writeFileSync(join(gitfile, '.git'), `gitdir: ${join(far, '.git')}\n`);
     const cases: Array<[string, string]> = [
-      ['https://github.com/o/r.git', 'http'], ['http://h/r', 'http'], ['ssh://git@h:22/r', 'ssh'], ['git+ssh://h/r', 'ssh'],
-      ['git@github.com:o/r.git', 'ssh'], ['git://h/r', 'git'], [bare, 'local'], [`file://${bare}`, 'local'], [work, 'local'],
+      ['https://github.com/o/r.git', 'http'],
+      ['http://h/r', 'http'],
+      ['ssh://git@h:22/r', 'ssh'],
+      ['git+ssh://h/r', 'ssh'],
+      ['git@github.com:o/r.git', 'ssh'],
+      ['git://h/r', 'git'],
+      [bare, 'local'],
+      [`file://${bare}`, 'local'],
+      [work, 'local'],
       [`../${bare.split('/').pop()}`, 'local'],
     ];
     for (const [url, kind] of cases) assert.deepEqual(await classifyUrl(url, work, [root]), { kind }, url);
     for (const url of [
-      'ext::sh -c x', 'fd::3', 'foo::bar', 'ftp://h/r', 'rsync://h/r', 'svn+ssh://h/r', '-upload', 'ssh://-oProxyCommand=x/r',
-      '-oProxyCommand=x:r', far, `file://${far}`, 'file://relative/x', gitfile, '~/r.git', join(root, 'missing'), 'a\nb', borrowing,
+      'ext::sh -c x',
+      'fd::3',
+      'foo::bar',
+      'ftp://h/r',
+      'rsync://h/r',
+      'svn+ssh://h/r',
+      '-upload',
+      'ssh://-oProxyCommand=x/r',
+      '-oProxyCommand=x:r',
+      far,
+      `file://${far}`,
+      'file://relative/x',
+      gitfile,
+      '~/r.git',
+      join(root, 'missing'),
+      'a\nb',
+      borrowing,
     ]) {
       assert.ok('rejected' in (await classifyUrl(url, work, [root])), url);
     }

@@ -93,7 +93,10 @@ describe('MemoryStore: operations', () => {
     await rejectsWith(s.set('k', 'é'.repeat(6)), 'VALUE_TOO_LARGE', /12 bytes.*limit is 10/);
     await rejectsWith(s.set('k', 42 as unknown as string), 'VALUE_INVALID');
     for (const ttl of [0, -5, NaN, Infinity]) await rejectsWith(s.set('k', 'v', ttl), 'TTL_INVALID');
-    assert.deepEqual(s.list().map((i) => i.key), ['😀😀😀😀😀😀😀😀']);
+    assert.deepEqual(
+      s.list().map((i) => i.key),
+      ['😀😀😀😀😀😀😀😀'],
+    );
     const bytes = s.stats().file_bytes;
     await s.close();
     assert.equal(statSync(join(s.dir, LOG_FILE)).size, bytes);
@@ -108,7 +111,10 @@ describe('MemoryStore: operations', () => {
     let now = 0;
     const s = await openStore(dir, { clock: () => now }, { maxKeys: 3, maxValueBytes: 100 });
     const results = await Promise.allSettled(['a', 'b', 'c', 'd', 'e'].map((k) => s.set(k, k)));
-    assert.deepEqual(results.map((r) => r.status), ['fulfilled', 'fulfilled', 'fulfilled', 'rejected', 'rejected']);
+    assert.deepEqual(
+      results.map((r) => r.status),
+      ['fulfilled', 'fulfilled', 'fulfilled', 'rejected', 'rejected'],
+    );
     await rejectsWith(s.set('f', 'f'), 'TOO_MANY_KEYS', /limit is 3/);
     await s.set('a', 'overwrite is fine at the limit');
     await s.delete('b');
@@ -184,16 +190,32 @@ describe('MemoryStore: operations', () => {
   it('searches keys and values case-insensitively, key matches first', async () => {
     let now = 0;
     const s = await openStore(freshDir(), { clock: () => now });
-    const data: Record<string, string> = { note: 'I like APPLE crumble', apple: 'red fruit', 'Apple-pie': 'dessert', pineapple: 'tropical', zzz: 'nothing', 'apple-notes': 'apple everywhere' };
+    const data: Record<string, string> = {
+      note: 'I like APPLE crumble',
+      apple: 'red fruit',
+      'Apple-pie': 'dessert',
+      pineapple: 'tropical',
+      zzz: 'nothing',
+      'apple-notes': 'apple everywhere',
+    };
     for (const [k, v] of Object.entries(data)) await s.set(k, v);
     await s.set('apple-expiring', 'x', 5);
     now = 5;
     const hits = s.search('aPPle', 10);
-    assert.deepEqual(hits.map((h) => h.key), ['apple', 'apple-notes', 'Apple-pie', 'pineapple', 'note']);
+    assert.deepEqual(
+      hits.map((h) => h.key),
+      ['apple', 'apple-notes', 'Apple-pie', 'pineapple', 'note'],
+    );
     assert.ok(hits[3].score > hits[4].score, 'a key match outranks a value-only match');
     assert.equal(hits[4].value, data.note);
-    assert.deepEqual(s.search('APPLE', 2).map((h) => h.key), ['apple', 'apple-notes']);
-    assert.deepEqual(s.search('crumble', 10).map((h) => h.key), ['note']);
+    assert.deepEqual(
+      s.search('APPLE', 2).map((h) => h.key),
+      ['apple', 'apple-notes'],
+    );
+    assert.deepEqual(
+      s.search('crumble', 10).map((h) => h.key),
+      ['note'],
+    );
     assert.deepEqual(s.search('absent', 10), []);
     await s.close();
   });
@@ -208,31 +230,40 @@ describe('MemoryStore: durability', () => {
     let syncs = 0;
     let reached!: () => void;
     const syncing = new Promise<void>((r) => (reached = r));
-    await withFileHooks(async (m) => {
-      if (m !== 'datasync' && m !== 'sync') return;
-      syncs++;
-      reached();
-      await gate;
-    }, async () => {
-      let settled = false;
-      const first = s.set('first', '1').then(() => (settled = true));
-      const ac = new AbortController();
-      const timedOut = sleep(5_000, undefined, { signal: ac.signal }).then(() => assert.fail('set never reached fsync'), () => undefined);
-      await Promise.race([syncing, timedOut]);
-      ac.abort();
-      await sleep(30);
-      assert.equal(settled, false, 'set resolved before fsync completed');
-      assert.equal(await s.get('first'), undefined, 'an unsynced write is visible');
-      release();
-      await first;
-      syncs = 0;
-      const keys = Array.from({ length: 100 }, (_, i) => `p${i}`);
-      const res = await Promise.all(keys.map((k) => s.set(k, `value-${k}`)));
-      assert.ok(res.every((r) => r.created));
-      assert.ok(syncs >= 1 && syncs <= 2, `expected group commit, saw ${syncs} fsyncs for 100 sets`);
-      const same = await Promise.all(Array.from({ length: 20 }, (_, i) => s.set('same', String(i))));
-      assert.deepEqual(same.map((r) => r.created), [true, ...Array(19).fill(false)]);
-    });
+    await withFileHooks(
+      async (m) => {
+        if (m !== 'datasync' && m !== 'sync') return;
+        syncs++;
+        reached();
+        await gate;
+      },
+      async () => {
+        let settled = false;
+        const first = s.set('first', '1').then(() => (settled = true));
+        const ac = new AbortController();
+        const timedOut = sleep(5_000, undefined, { signal: ac.signal }).then(
+          () => assert.fail('set never reached fsync'),
+          () => undefined,
+        );
+        await Promise.race([syncing, timedOut]);
+        ac.abort();
+        await sleep(30);
+        assert.equal(settled, false, 'set resolved before fsync completed');
+        assert.equal(await s.get('first'), undefined, 'an unsynced write is visible');
+        release();
+        await first;
+        syncs = 0;
+        const keys = Array.from({ length: 100 }, (_, i) => `p${i}`);
+        const res = await Promise.all(keys.map((k) => s.set(k, `value-${k}`)));
+        assert.ok(res.every((r) => r.created));
+        assert.ok(syncs >= 1 && syncs <= 2, `expected group commit, saw ${syncs} fsyncs for 100 sets`);
+        const same = await Promise.all(Array.from({ length: 20 }, (_, i) => s.set('same', String(i))));
+        assert.deepEqual(
+          same.map((r) => r.created),
+          [true, ...Array(19).fill(false)],
+        );
+      },
+    );
     await s.close();
     const r = await openStore(dir);
     assert.equal(r.list({ pattern: 'p*' }).length, 100);
@@ -265,7 +296,9 @@ describe('MemoryStore: durability', () => {
   it('keeps every acknowledged write when the process is SIGKILLed mid-burst (three crashes, compacting)', { timeout: 60_000 }, async () => {
     const dir = freshDir();
     const script = join(ROOT, 'burst.mjs');
-    writeFileSync(script, `
+    writeFileSync(
+      script,
+      `
       const [storeUrl, dir, round] = process.argv.slice(2);
       const { MemoryStore } = await import(storeUrl);
       const store = await MemoryStore.open(dir, { maxKeys: 1e6, maxValueBytes: 65536 }, { compactMinBytes: 16384 });
@@ -286,8 +319,13 @@ describe('MemoryStore: durability', () => {
         }
       }
       for (let w = 0; w < 8; w++) void worker(w);
-    `);
-    for (const [round, killAfter] of [[1, 50], [2, 700], [3, 3000]] as const) {
+    `,
+    );
+    for (const [round, killAfter] of [
+      [1, 50],
+      [2, 700],
+      [3, 3000],
+    ] as const) {
       const child = spawn(process.execPath, [script, STORE_MODULE, dir, String(round)], { stdio: ['ignore', 'pipe', 'inherit'] });
       let out = '';
       let lines = 0;
@@ -298,7 +336,10 @@ describe('MemoryStore: durability', () => {
       });
       const [, signal] = await new Promise<[number | null, string | null]>((res) => child.on('close', (c, sig) => res([c, sig])));
       assert.equal(signal, 'SIGKILL', 'the child must die mid-burst, not exit on its own');
-      const events = out.split('\n').slice(0, -1).map((l) => l.split(' '));
+      const events = out
+        .split('\n')
+        .slice(0, -1)
+        .map((l) => l.split(' '));
       const acked = new Set(events.filter((e) => e[0] === 'set').map((e) => e[1]));
       const delReq = new Set(events.filter((e) => e[0] === 'delreq').map((e) => e[1]));
       const deleted = new Set(events.filter((e) => e[0] === 'del').map((e) => e[1]));
@@ -321,7 +362,9 @@ describe('MemoryStore: durability', () => {
     const dir = freshDir();
     const limit = 64 * 512; // POSIX ulimit -f counts 512-byte blocks; Node ignores SIGXFSZ so write() fails with EFBIG
     const script = join(ROOT, 'efbig.mjs');
-    writeFileSync(script, `
+    writeFileSync(
+      script,
+      `
       const [storeUrl, dir, limit] = process.argv.slice(2);
       const { MemoryStore } = await import(storeUrl);
       const store = await MemoryStore.open(dir, { maxKeys: 1000, maxValueBytes: 8192 }, { compactMinBytes: 1 << 30 });
@@ -336,7 +379,8 @@ describe('MemoryStore: durability', () => {
       res.fileBytes = store.stats().file_bytes;
       await store.close();
       process.stdout.write(JSON.stringify(res));
-    `);
+    `,
+    );
     const run = spawnSync('/bin/sh', ['-c', 'ulimit -f 64 && exec "$0" "$@"', process.execPath, script, STORE_MODULE, dir, String(limit)], { encoding: 'utf8' });
     assert.equal(run.status, 0, run.stderr);
     const res = JSON.parse(run.stdout);
@@ -370,12 +414,18 @@ describe('MemoryStore: expiry', () => {
     await s.close();
 
     const before = await openStore(dir, { clock: () => now }); // restarted before expiry: still there
-    assert.deepEqual(before.list().map((i) => i.key), ['late', 'perm', 't', 't2']);
+    assert.deepEqual(
+      before.list().map((i) => i.key),
+      ['late', 'perm', 't', 't2'],
+    );
     await before.close();
     now = 10_500;
     const r = await openStore(dir, { clock: () => now }); // restarted at expiry: gone, not re-armed
     assert.equal(await r.get('t'), undefined);
-    assert.deepEqual(r.list().map((i) => i.key), ['late', 'perm']);
+    assert.deepEqual(
+      r.list().map((i) => i.key),
+      ['late', 'perm'],
+    );
     assert.equal(r.stats().keys, 2);
     assert.ok(r.stats().expired_removed >= 2);
     now = 15_000;
@@ -395,9 +445,12 @@ describe('MemoryStore: expiry', () => {
     await s.close();
 
     const script = join(ROOT, 'no-close.mjs');
-    writeFileSync(script, `const { MemoryStore } = await import(process.argv[2]);
+    writeFileSync(
+      script,
+      `const { MemoryStore } = await import(process.argv[2]);
       const s = await MemoryStore.open(process.argv[3], { maxKeys: 10, maxValueBytes: 10 });
-      await s.set('k', 'v', 60000);`);
+      await s.set('k', 'v', 60000);`,
+    );
     const run = spawnSync(process.execPath, [script, STORE_MODULE, freshDir()], { encoding: 'utf8', timeout: 10_000 });
     assert.equal(run.signal, null, 'the process did not exit by itself');
     assert.equal(run.status, 0, run.stderr);
@@ -427,10 +480,14 @@ describe('MemoryStore: compaction', () => {
     assert.deepEqual(await dump(s), model);
     await s.close();
     assert.deepEqual(await dump(await openStore(dir)), model);
-    await rejectsWith((async () => {
-      writeFileSync(join(dir, SNAPSHOT_FILE), readFileSync(join(dir, SNAPSHOT_FILE), 'utf8').replace(/"v":"(\d)/, '"v":"#'));
-      await openStore(dir);
-    })(), 'CORRUPT', new RegExp(`${SNAPSHOT_FILE}:2: checksum mismatch`));
+    await rejectsWith(
+      (async () => {
+        writeFileSync(join(dir, SNAPSHOT_FILE), readFileSync(join(dir, SNAPSHOT_FILE), 'utf8').replace(/"v":"(\d)/, '"v":"#'));
+        await openStore(dir);
+      })(),
+      'CORRUPT',
+      new RegExp(`${SNAPSHOT_FILE}:2: checksum mismatch`),
+    );
   });
 
   for (const withClear of [false, true]) {
@@ -464,7 +521,9 @@ describe('MemoryStore: compaction', () => {
       await s.close();
       const tmpImages = images.filter((d) => existsSync(join(d, SNAPSHOT_TMP)));
       assert.ok(tmpImages.length > 0, 'a crash while the temp snapshot is written was simulated');
-      const renamedNotCut = images.filter((d) => !existsSync(join(d, SNAPSHOT_TMP)) && readFileSync(join(d, SNAPSHOT_FILE), 'utf8') !== oldSnapshot && statSync(join(d, LOG_FILE)).size > 0);
+      const renamedNotCut = images.filter(
+        (d) => !existsSync(join(d, SNAPSHOT_TMP)) && readFileSync(join(d, SNAPSHOT_FILE), 'utf8') !== oldSnapshot && statSync(join(d, LOG_FILE)).size > 0,
+      );
       assert.ok(renamedNotCut.length > 0, 'a crash after the rename, before the log is cut, was simulated');
       const newSnapshot = readFileSync(join(dir, SNAPSHOT_FILE), 'utf8');
       for (const [i, d] of tmpImages.entries()) {

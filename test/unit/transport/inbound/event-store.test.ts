@@ -11,7 +11,9 @@ describe('MemoryEventStore', () => {
     fc.assert(
       fc.property(
         fc.record({ maxEvents: fc.integer({ min: 1, max: 50 }), maxBytes: fc.integer({ min: 10, max: 2000 }), maxTotalBytes: fc.integer({ min: 10, max: 5000 }) }),
-        fc.array(fc.oneof(fc.record({ session: fc.integer({ min: 0, max: 4 }), size: fc.integer({ min: 0, max: 300 }) }), fc.record({ drop: fc.integer({ min: 0, max: 4 }) })), { maxLength: 3000 }),
+        fc.array(fc.oneof(fc.record({ session: fc.integer({ min: 0, max: 4 }), size: fc.integer({ min: 0, max: 300 }) }), fc.record({ drop: fc.integer({ min: 0, max: 4 }) })), {
+          maxLength: 3000,
+        }),
         (limits, ops) => {
           const store = new MemoryEventStore(limits);
           const inner = store as unknown as Internals;
