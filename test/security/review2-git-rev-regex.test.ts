@@ -56,11 +56,11 @@ describe('review2: revisions that search commit messages by regular expression',
     ['git__git_diff', { commit: `HEAD^{/${bomb}}...HEAD` }],
   ] as const) {
     it(`${tool} ${JSON.stringify(args)} is refused before git runs`, async () => {
-      const t = performance.now();
+      // ARG_REJECTED naming the regular expression comes only from the check before git
+      // starts; git itself would spend a second and ~200 MB on this one, then answer otherwise.
       const r = await client.callTool({ name: tool, arguments: args });
       assert.equal(r.isError, true, textOf(r));
       assert.match(textOf(r), /\(ARG_REJECTED\).*regular expression/);
-      assert.ok(performance.now() - t < 500, 'git ran');
     });
   }
 
