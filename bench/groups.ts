@@ -77,8 +77,10 @@ async function runCells(
     }
   }
   if (o.preheatMs > 0) {
+    // Warm up with concurrent calls when there are any (the JIT and the connection paths the figures use).
+    const preheat = workloads.includes('call-c16-1s') ? 'call-c16-1s' : workloads[0];
     for (const r of running) {
-      await measure(WORKLOADS[workloads[0]], r, { warmupMs: o.preheatMs, durationMs: 1 }).catch(() => undefined);
+      await measure(WORKLOADS[preheat], r, { warmupMs: o.preheatMs, durationMs: 1 }).catch(() => undefined);
     }
   }
   for (const w of workloads) {

@@ -221,9 +221,13 @@ export const sumCpu = (pids: number[]) => pids.reduce((a, p) => a + cpuSeconds(p
 export const sumRss = (pids: number[]) => pids.reduce((a, p) => a + rssBytes(p), 0);
 
 export interface MachineCpu {
-  /** CPU seconds spent busy (user, nice, system, irq, softirq, steal), all CPUs together. */
+  /**
+   * CPU seconds spent busy in processes (user, nice, system) or taken by the hypervisor
+   * (steal), all CPUs together. Interrupt time is left out: loopback TCP runs there, and
+   * it would count the bench's own traffic as other work.
+   */
   busy: number;
-  /** All CPU seconds, idle and iowait included. */
+  /** All CPU seconds, idle, iowait and interrupts included. */
   total: number;
 }
 
@@ -232,9 +236,9 @@ export function machineCpu(): MachineCpu {
   try {
     const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0];
     const [user, nice, system, idle, iowait, irq, softirq, steal] = line.trim().split(/\s+/).slice(1, 9).map(Number);
-    const busy = user + nice + system + irq + softirq + (steal || 0);
+    const busy = user + nice + system + (steal || 0);
     const t = ticksPerSecond();
-    return { busy: busy / t, total: (busy + idle + (iowait || 0)) / t };
+    return { busy: busy / t, total: (busy + idle + (iowait || 0) + (irq || 0) + (softirq || 0)) / t };
   } catch {
     return { busy: NaN, total: NaN };
   }

@@ -84,7 +84,10 @@ export function renderMarkdown(r: Report): string {
   );
   const warnings = busyWarnings(r);
   if (warnings.length) {
-    L.push(`> **Warning: the machine was busy.** ${warnings.join('; ')}. Other work competes for the CPUs and the figures below are lower and noisier than on a quiet machine; run the bench again when the machine is idle.`, '');
+    L.push(
+      `> **Warning: the machine was busy.** ${warnings.join('; ')}. Other work competes for the CPUs and the figures below are lower and noisier than on a quiet machine; run the bench again when the machine is idle.`,
+      '',
+    );
   }
 
   L.push('## Targets (issue 15)', '');
@@ -171,10 +174,7 @@ export function renderMarkdown(r: Report): string {
     'The limit is one HTTP backend listing 1,000 tools. MCpeg aggregates 10 HTTP backends of 100 tools each and answers from its catalog. The peers cannot aggregate: each fronts one stdio backend listing 1,000 tools. 16 connections, one session each.',
     '',
   );
-  L.push(
-    '| scenario | req/s | min–max req/s | p50 ms | p99 ms | gateway CPU µs/req | backend CPU µs/req | errors |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
-  );
+  L.push('| scenario | req/s | min–max req/s | p50 ms | p99 ms | gateway CPU µs/req | backend CPU µs/req | errors |', '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const k of r.scenarios) {
     const c = r.get('list-1000', k);
     if (!c) continue;
@@ -306,7 +306,9 @@ function renderChurn(c: { result?: ChurnResult; failed?: string }): string[] {
     `| child processes once the churn settled | ${fmt(x.floorChildren)} |`,
     `| failures | ${fmt(x.failures)} |`,
     '',
-    x.peakChildren <= x.maxProcesses ? `The children never exceeded the cap of ${fmt(x.maxProcesses)}.` : `**The children exceeded the cap**: ${fmt(x.peakChildren)} > ${fmt(x.maxProcesses)}.`,
+    x.peakChildren <= x.maxProcesses
+      ? `The children never exceeded the cap of ${fmt(x.maxProcesses)}.`
+      : `**The children exceeded the cap**: ${fmt(x.peakChildren)} > ${fmt(x.maxProcesses)}.`,
   );
   return L;
 }

@@ -86,7 +86,14 @@ async function main(): Promise<number> {
   const node = process.execPath;
   const commands = new Map<string, string>();
   const o: GroupOptions = { root: ROOT, tmp, node, runs, warmupMs, durationMs, preheatMs: quick ? 0 : 2000, log, commands };
-  const profileOpts = { root: ROOT, tmp, node, warmupMs: quick ? 500 : 2000, durationMs: quick ? 1000 : 10_000, dir: quick ? join(tmp, 'profiles') : join(tmpdir(), 'mcpeg-bench-profiles') };
+  const profileOpts = {
+    root: ROOT,
+    tmp,
+    node,
+    warmupMs: quick ? 500 : 2000,
+    durationMs: quick ? 1000 : 10_000,
+    dir: quick ? join(tmp, 'profiles') : join(tmpdir(), 'mcpeg-bench-profiles'),
+  };
   try {
     if (a['profile-only']) {
       const workload = (a['profile-workload'] ?? 'call-c16-1s') as WorkloadKey;
@@ -97,7 +104,13 @@ async function main(): Promise<number> {
       return 0;
     }
     // The smoke run (well under a minute) leaves out the reference scenario `session_mode: shared`.
-    const keys: ScenarioKey[] = ['direct', 'mcpeg-http', 'mcpeg-stdio', ...(quick ? [] : (['mcpeg-stdio-shared'] as const)), ...(peers ? (['mcp-proxy', 'supergateway'] as const) : [])];
+    const keys: ScenarioKey[] = [
+      'direct',
+      'mcpeg-http',
+      'mcpeg-stdio',
+      ...(quick ? [] : (['mcpeg-stdio-shared'] as const)),
+      ...(peers ? (['mcp-proxy', 'supergateway'] as const) : []),
+    ];
     log(`bench: ${keys.join(', ')}; ${runs} run(s) of ${durationMs / 1000} s after ${warmupMs / 1000} s warm-up`);
 
     phase('tools/call workloads');

@@ -119,7 +119,13 @@ function table(md: string, heading: string): string[][] {
   const lines = md.slice(at + heading.length + 2).split('\n');
   const first = lines.findIndex((l) => l.startsWith('|'));
   const rows: string[][] = [];
-  for (let i = first + 2; i < lines.length && lines[i].startsWith('|'); i++) rows.push(lines[i].slice(1, -1).split('|').map((c) => c.trim()));
+  for (let i = first + 2; i < lines.length && lines[i].startsWith('|'); i++)
+    rows.push(
+      lines[i]
+        .slice(1, -1)
+        .split('|')
+        .map((c) => c.trim()),
+    );
   return rows;
 }
 
