@@ -47,7 +47,7 @@ export const SHAPE_TABLES: Array<{ title: string; workloads: WorkloadKey[]; note
   {
     title: 'Connections on one session (the issue’s shape)',
     workloads: ['call-c1', 'call-c16-1s', 'call-c64-1s'],
-    note: 'One MCP session, opened once; every connection sends its Mcp-Session-Id: one agent making parallel calls.',
+    note: 'One MCP session, opened once; every connection sends its Mcp-Session-Id: one agent making parallel calls. The limit is stateless (it issues no session), so for it the two shapes are the same load.',
   },
   {
     title: 'One session per connection',
