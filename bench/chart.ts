@@ -11,7 +11,7 @@ const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replac
 
 export function barChart(title: string, unit: string, bars: Bar[]): string {
   const rowH = 28;
-  const labelW = 190;
+  const labelW = 300;
   const plotW = 440;
   const top = 44;
   const width = labelW + plotW + 90;

@@ -1,7 +1,8 @@
 /**
  * The three groups of measurements, each with the processes it needs:
- *  - calls: tools/call echo at 1/16/64 and the 1 MiB result, all scenarios up at once,
- *    runs interleaved (run 1 of every scenario, then run 2, ...) so drift hits all alike;
+ *  - calls: tools/call echo at 1/16/64 in both load shapes (16 or 64 connections on one
+ *    session, or one session each) and the 1 MiB result, all scenarios up at once, runs
+ *    interleaved (run 1 of every scenario, then run 2, ...) so drift hits all alike;
  *  - catalog: tools/list of 1,000 tools (MCpeg aggregates 10 backends of 100 tools);
  *  - sessions: a fresh server per run, idle RSS, then 2,000 sessions opened and held.
  */
@@ -51,49 +52,67 @@ async function startAll(keys: ScenarioKey[], ctx: ScenarioContext, o: GroupOptio
   return out;
 }
 
-async function runCells(workloads: WorkloadKey[], running: Running[], o: GroupOptions, failures: Map<ScenarioKey, string>, cells: Cell[]): Promise<void> {
+/** A cell not measured on purpose (the smoke run's skips): no row, no figure. */
+export type SkipCell = (w: WorkloadKey, k: ScenarioKey) => boolean;
+
+/** The log of a server under test is emptied between runs past this size. */
+const LOG_TRIM_BYTES = 64 * 2 ** 20;
+
+async function runCells(
+  workloads: WorkloadKey[],
+  running: Running[],
+  o: GroupOptions,
+  failures: Map<ScenarioKey, string>,
+  cells: Cell[],
+  skip: SkipCell = () => false,
+): Promise<void> {
   const byKey = new Map<string, Cell>();
   for (const w of workloads) {
-    for (const k of failures.keys()) cells.push({ workload: w, scenario: k, runs: [], failed: failures.get(k) });
+    for (const k of failures.keys()) if (!skip(w, k)) cells.push({ workload: w, scenario: k, runs: [], failed: failures.get(k) });
     for (const r of running) {
+      if (skip(w, r.key)) continue;
       const c: Cell = { workload: w, scenario: r.key, runs: [] };
       byKey.set(`${w}|${r.key}`, c);
       cells.push(c);
     }
   }
   if (o.preheatMs > 0) {
+    // Warm up with concurrent calls when there are any (the JIT and the connection paths the figures use).
+    const preheat = workloads.includes('call-c16-1s') ? 'call-c16-1s' : workloads[0];
     for (const r of running) {
-      await measure(WORKLOADS[workloads[0]], r, { warmupMs: o.preheatMs, durationMs: 1 }).catch(() => undefined);
+      await measure(WORKLOADS[preheat], r, { warmupMs: o.preheatMs, durationMs: 1 }).catch(() => undefined);
     }
   }
   for (const w of workloads) {
     for (let run = 0; run < o.runs; run++) {
       for (const r of running) {
-        const cell = byKey.get(`${w}|${r.key}`)!;
-        if (cell.failed) continue;
+        const cell = byKey.get(`${w}|${r.key}`);
+        if (!cell || cell.failed) continue;
         try {
           const m = await measure(WORKLOADS[w], r, o);
           cell.runs.push(m);
+          const busy = m.otherCpu > 0.05 ? `  other work ${(m.otherCpu * 100).toFixed(0)}% of the machine` : '';
           o.log(
-            `  ${w.padEnd(9)} run ${run + 1}  ${r.key.padEnd(18)} ${m.rps.toFixed(0).padStart(6)} req/s  p50 ${m.p50.toFixed(2)} ms  p99 ${m.p99.toFixed(2)} ms${m.errors ? `  errors ${m.errors}: ${m.firstError}` : ''}`,
+            `  ${w.padEnd(11)} run ${run + 1}  ${r.key.padEnd(18)} ${m.rps.toFixed(0).padStart(6)} req/s  p50 ${m.p50.toFixed(2)} ms  p99 ${m.p99.toFixed(2)} ms${busy}${m.errors ? `  errors ${m.errors}: ${m.firstError}` : ''}`,
           );
         } catch (err) {
           cell.failed = (err as Error).message.split('\n')[0];
           o.log(`  ${w} ${r.key}: failed: ${(err as Error).message}`);
         }
+        r.server.trimLog(LOG_TRIM_BYTES);
       }
     }
   }
 }
 
-export async function callsGroup(keys: ScenarioKey[], workloads: WorkloadKey[], o: GroupOptions): Promise<Cell[]> {
+export async function callsGroup(keys: ScenarioKey[], workloads: WorkloadKey[], o: GroupOptions, skip?: SkipCell): Promise<Cell[]> {
   const echo = await startHttpBackend(o, 'echo', 2);
   const ctx: ScenarioContext = { root: o.root, tmp: o.tmp, node: o.node, http: [echo], stdioTools: 2, tag: 'calls' };
   const failures = new Map<ScenarioKey, string>();
   const running = await startAll(keys, ctx, o, failures);
   const cells: Cell[] = [];
   try {
-    await runCells(workloads, running, o, failures, cells);
+    await runCells(workloads, running, o, failures, cells, skip);
   } finally {
     for (const r of running) await r.stop();
     await echo.proc.stop();

@@ -3,6 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism, loadavg, release, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { busyShare, machineCpu } from './procs.js';
 
 export interface Machine {
   nproc: number;
@@ -13,7 +14,24 @@ export interface Machine {
   git: string;
   /** 1-minute load average when the run started and when it ended: other work on the machine shows here. */
   load: string;
+  loadStart: number;
+  loadEnd: number;
+  /** Share of the machine's CPU busy over one second before anything started, and after everything stopped. */
+  busyStart: number;
+  busyEnd: number;
   versions: Array<[string, string]>;
+}
+
+export interface Quiet {
+  load: number;
+  busy: number;
+}
+
+/** The 1-minute load average and how busy the machine is over `ms`, while the bench itself does nothing. */
+export async function sampleQuiet(ms = 1000): Promise<Quiet> {
+  const a = machineCpu();
+  await new Promise((r) => setTimeout(r, ms));
+  return { load: loadavg()[0], busy: busyShare(a, machineCpu()) };
 }
 
 function pkgVersion(dir: string): string {
@@ -31,7 +49,7 @@ function git(root: string): string {
   }
 }
 
-export function describeMachine(root: string, peers: boolean, loadAtStart: number): Machine {
+export function describeMachine(root: string, peers: boolean, start: Quiet, end: Quiet): Machine {
   let cpu = 'unknown';
   try {
     cpu = /model name\s*:\s*(.*)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? cpu;
@@ -57,7 +75,11 @@ export function describeMachine(root: string, peers: boolean, loadAtStart: numbe
     kernel: release(),
     node: process.version,
     git: git(root),
-    load: `${loadAtStart.toFixed(2)} at start, ${loadavg()[0].toFixed(2)} at end`,
+    load: `${start.load.toFixed(2)} at start, ${end.load.toFixed(2)} at end`,
+    loadStart: start.load,
+    loadEnd: end.load,
+    busyStart: start.busy,
+    busyEnd: end.busy,
     versions,
   };
 }

@@ -113,9 +113,10 @@ export async function startScenario(key: ScenarioKey, ctx: ScenarioContext): Pro
 }
 
 async function startMcpeg(key: ScenarioKey, ctx: ScenarioContext, backends: Array<[string, Record<string, unknown>]>): Promise<Running> {
+  // MCpeg's defaults, as a plain `mcpeg gateway` runs: logging.level info, so the access
+  // log is on, to stderr (here a file, see procs.ts). Only the address and the backends are set.
   const config = {
     server: { host: '127.0.0.1', port: 0 },
-    logging: { level: 'warn' },
     backends: Object.fromEntries(backends),
   };
   // JSON is YAML: the config is written as-is, no YAML library needed here.

@@ -1,7 +1,9 @@
 /**
- * A closed-loop load generator: `concurrency` clients, each with its own MCP session on
- * its own keep-alive connection, each sending its next request as soon as the previous
- * answer arrives. Warm-up calls are not counted; the timed phase starts for all clients
+ * A closed-loop load generator: `concurrency` clients, each on its own keep-alive
+ * connection, each sending its next request as soon as the previous answer arrives. Two
+ * shapes: `sessions` gives each client its own MCP session (many agents);
+ * `one-session` has all clients share one session, every connection sending the same
+ * Mcp-Session-Id (one agent making parallel calls). Warm-up calls are not counted; the timed phase starts for all clients
  * at once and ends at the deadline (requests started before it are awaited and counted).
  *
  * Why not autocannon or wrk: an MCP client is one session per client, carried in a
@@ -13,9 +15,12 @@
 import { performance } from 'node:perf_hooks';
 import { McpSession, parseAnswer, type Endpoint } from './mcp-client.js';
 
+export type Shape = 'sessions' | 'one-session';
+
 export interface LoadSpec {
   endpoint: Endpoint;
   concurrency: number;
+  shape: Shape;
   warmupMs: number;
   durationMs: number;
   method: string;
@@ -44,9 +49,16 @@ export interface LoadResult {
 const VALIDATED_CALLS = 2;
 
 export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
-  const sessions = Array.from({ length: spec.concurrency }, () => new McpSession(spec.endpoint));
-  // Open sessions a few at a time, as clients arriving would; some servers spawn a process per session.
-  for (let i = 0; i < sessions.length; i += 8) await Promise.all(sessions.slice(i, i + 8).map((s) => s.initialize()));
+  let sessions: McpSession[];
+  if (spec.shape === 'one-session') {
+    const first = new McpSession(spec.endpoint);
+    await first.initialize();
+    sessions = [first, ...Array.from({ length: spec.concurrency - 1 }, () => first.join())];
+  } else {
+    sessions = Array.from({ length: spec.concurrency }, () => new McpSession(spec.endpoint));
+    // Open sessions a few at a time, as clients arriving would; some servers spawn a process per session.
+    for (let i = 0; i < sessions.length; i += 8) await Promise.all(sessions.slice(i, i + 8).map((s) => s.initialize()));
+  }
   const callers = sessions.map((s) => s.caller(spec.method, spec.params));
 
   // Warm-up: the first answers of each client are parsed and checked in full. The first
@@ -100,7 +112,9 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
   );
   const elapsedMs = performance.now() - start;
   spec.onStop?.();
-  await Promise.all(sessions.map((s) => s.close()));
+  // The joined connections first, then the session's owner ends it (DELETE).
+  await Promise.all(sessions.slice(1).map((s) => s.close()));
+  await sessions[0].close();
 
   const all = Float64Array.from(latencies.flat()).sort();
   let sum = 0;

@@ -52,7 +52,10 @@ export class McpSession {
   readonly conn: Http1Connection;
   sessionId: string | undefined;
   protocolVersion = CLIENT_VERSION;
-  private nextId = 1;
+  /** Request ids, shared by every connection of one session: an id is used once per session. */
+  private ids = { next: 1 };
+  /** False for a session joined on another connection: it does not end the session. */
+  private owner = true;
   private host: string;
 
   constructor(
@@ -61,6 +64,20 @@ export class McpSession {
   ) {
     this.conn = conn ?? new Http1Connection(endpoint.port);
     this.host = `127.0.0.1:${endpoint.port}`;
+  }
+
+  /**
+   * The same MCP session on another connection of its own (an agent making parallel
+   * calls): the same Mcp-Session-Id and protocol version, ids from the same counter.
+   * Only the session that initialized ends it.
+   */
+  join(): McpSession {
+    const s = new McpSession(this.endpoint);
+    s.sessionId = this.sessionId;
+    s.protocolVersion = this.protocolVersion;
+    s.ids = this.ids;
+    s.owner = false;
+    return s;
   }
 
   headers(): Record<string, string> {
@@ -79,14 +96,14 @@ export class McpSession {
     for (const [k, v] of Object.entries(this.headers())) head += `${k}: ${v}\r\n`;
     const tail = `,"method":${JSON.stringify(method)},"params":${JSON.stringify(params)}}`;
     return () => {
-      const id = this.nextId++;
+      const id = this.ids.next++;
       const body = `{"jsonrpc":"2.0","id":${id}${tail}`;
       return { request: Buffer.from(`${head}content-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`), id };
     };
   }
 
   async initialize(): Promise<Record<string, unknown>> {
-    const id = this.nextId++;
+    const id = this.ids.next++;
     const body = JSON.stringify({
       jsonrpc: '2.0',
       id,
@@ -116,7 +133,7 @@ export class McpSession {
 
   /** Ends the session (DELETE); a stateless server without a session id has nothing to end. */
   async close(): Promise<void> {
-    if (this.sessionId) {
+    if (this.sessionId && this.owner) {
       await this.conn.send(buildRequest('DELETE', this.host, this.endpoint.path, this.headers())).catch(() => undefined);
     }
     this.conn.close();
