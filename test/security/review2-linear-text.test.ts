@@ -83,14 +83,15 @@ describe('review2: substring searches over client text take linear time', () => 
   it("edit_file's diff compares each pair of lines in constant time", async () => {
     // Every line differs from every other: the LCS table compared 4 million pairs of
     // 490-character strings of different widths (2 s per call on the event loop).
-    // The same request sizes with one changed line: what parsing and transport cost alone.
+    // The same request sizes with one changed line: what parsing and transport cost alone
+    // (times 3: a loaded machine slows both calls; the old code adds 2 s on a quiet one).
     const t = performance.now();
     const same = await attacker.callTool({ name: 'editor__edit_file', arguments: { path: 'lines.txt', old: LINES_A, new: `${LINES_A.slice(0, -2)}y\n`, dry_run: true } });
     const baseline = performance.now() - t;
     assert.match(textOf(same), /^--- a\/lines\.txt/);
     const r = await underAttack(() => attacker.callTool({ name: 'editor__edit_file', arguments: { path: 'lines.txt', old: LINES_A, new: LINES_B, dry_run: true } }));
     assert.match(textOf(r.result), /^--- a\/lines\.txt/);
-    assert.ok(r.attackMs < baseline + 700, `edit_file took ${Math.round(r.attackMs)} ms (${Math.round(baseline)} ms with one changed line)`);
+    assert.ok(r.attackMs < 3 * baseline + 700, `edit_file took ${Math.round(r.attackMs)} ms (${Math.round(baseline)} ms with one changed line)`);
   });
 
   it('memory_search with a long almost-matching query over a full store answers quickly', async () => {
