@@ -239,6 +239,11 @@ export class Replica implements ConnectionOwner {
       });
     }
     const conn = await this.handshake.connect(owner, { capabilities, clientInfo, protocolVersion });
+    if ((this.state as BackendState) === 'stopped') {
+      // Stopped while it started: stop() has closed the others already, and would never learn of this one.
+      await conn.close('gateway stopping');
+      throw new GatewayError('MCPEG_ERR_BACKEND_UNAVAILABLE', `backend "${this.name}" is stopped`, { backend: this.name, state: this.state });
+    }
     this.perClient.add(conn);
     return conn;
   }
