@@ -82,6 +82,7 @@ interface Entry {
 }
 
 interface Waiter {
+  readonly since: number;
   readonly replica: Replica;
   readonly client: PoolClient;
   readonly peer: Peer;
@@ -96,6 +97,10 @@ export const MAX_WAITERS = 4096;
 /** How often waiting calls look again (a call may end without telling the pool: stateless continuations). */
 const TICK_WAITING_MS = 100;
 const TICK_IDLE_MAX_MS = 5000;
+/** How long a call that may not share waits for a busy process of its kind before one of another kind is taken back for it. */
+const PATIENCE_MS = 250;
+
+const kindOf = (replica: Replica, key: string) => `${replica.index} ${key}`;
 
 export class ProcessPool {
   readonly max: number;
@@ -153,6 +158,7 @@ export class ProcessPool {
         if (i >= 0) this.waiters.splice(i, 1);
       };
       const w: Waiter = {
+        since,
         replica,
         client,
         peer,
@@ -192,12 +198,15 @@ export class ProcessPool {
     });
   }
 
-  /** A process `client` may use for a call now: its key, not taken back, and free if it serves one client at a time. */
-  private usable(replica: Replica, key: string, exclusive: boolean, client: PoolClient, reserved?: ReadonlySet<Entry>): Entry | undefined {
+  /**
+   * A process `client` may use for a call now: its key, not taken back, and free if it
+   * serves one client at a time (or held by this client, unless `idleOnly`: others wait).
+   */
+  private usable(replica: Replica, key: string, exclusive: boolean, client: PoolClient, idleOnly = false): Entry | undefined {
     let idle: Entry | undefined;
     for (const e of this.entries) {
-      if (e.key !== key || e.replica !== replica || e.retired || e.conn?.isClosed || reserved?.has(e)) continue;
-      if (!exclusive || e.holder === client) return e;
+      if (e.key !== key || e.replica !== replica || e.retired || e.conn?.isClosed) continue;
+      if (!exclusive || (e.holder === client && !idleOnly)) return e;
       if (e.busy === 0 && (e.conn?.inflight ?? 0) === 0) idle ??= e;
     }
     return idle;
@@ -313,19 +322,24 @@ export class ProcessPool {
 
   /**
    * Serves waiting calls in arrival order: a process they may share, else a free slot.
-   * A call that may not share waits for a busy process of its kind (reserving it), or
-   * needs a slot: processes are taken back for it, and later calls may not take an idle
-   * process from it meanwhile.
+   * A call that may not share (sampling, elicitation, roots) first waits a moment for a
+   * process of its kind to be free; a call that needs a slot gets processes taken back
+   * for it, and later calls may not take an idle process it could have meanwhile.
    */
   private pump(): void {
     if (this.stopped) return;
+    const now = Date.now();
     let free = this.slots - this.entries.size;
     let needs = 0;
     const counted = new Set<string>();
-    const reserved = new Set<Entry>();
+    /** Kinds with an exclusive call waiting ahead: a later call of the kind may not join its holder's process. */
+    const waitingKinds = new Set<string>();
+    /** Kinds whose processes calls ahead wait for: not taken back. */
+    const protect = new Set<string>();
     for (let i = 0; i < this.waiters.length; ) {
       const w = this.waiters[i];
-      const found = this.usable(w.replica, w.key, w.exclusive, w.client, reserved);
+      const kind = kindOf(w.replica, w.key);
+      const found = this.usable(w.replica, w.key, w.exclusive, w.client, waitingKinds.has(kind));
       if (found && (!w.exclusive || needs === 0)) {
         w.grant(found);
         continue;
@@ -336,36 +350,37 @@ export class ProcessPool {
         continue;
       }
       i++;
-      const busy = w.exclusive ? this.busyOfKind(w, reserved) : undefined;
-      if (busy) {
-        reserved.add(busy); // it gets this one when its calls end: not taken back meanwhile
-        continue;
-      }
-      // One new process serves every non-exclusive waiter of a key: count it once.
-      const one = w.exclusive ? undefined : `${w.replica.index} ${w.key}`;
-      if (one === undefined || !counted.has(one)) {
+      if (w.exclusive) {
+        waitingKinds.add(kind);
+        if (now - w.since < PATIENCE_MS && this.hasKind(w.replica, w.key)) {
+          if (needs === 0) protect.add(kind);
+          continue;
+        }
         needs++;
-        if (one !== undefined) counted.add(one);
+      } else if (!counted.has(kind)) {
+        // One new process serves every non-exclusive waiter of a kind: count it once.
+        counted.add(kind);
+        needs++;
       }
     }
-    if (needs > 0) this.takeBack(needs, reserved);
+    if (needs > 0) this.takeBack(needs, protect);
     this.schedule();
   }
 
-  /** A busy process of the waiter's kind that no earlier waiter has reserved. */
-  private busyOfKind(w: Waiter, reserved: ReadonlySet<Entry>): Entry | undefined {
-    for (const e of this.entries) {
-      if (e.key === w.key && e.replica === w.replica && !e.retired && !reserved.has(e) && (e.busy > 0 || (e.conn?.inflight ?? 0) > 0)) return e;
-    }
-    return undefined;
+  /** A process of this kind that is not being taken back. */
+  private hasKind(replica: Replica, key: string): boolean {
+    for (const e of this.entries) if (e.key === key && e.replica === replica && !e.retired) return true;
+    return false;
   }
 
   /** Retires processes until `needs` slots are on their way back: idle ones first, then the least busy. */
-  private takeBack(needs: number, reserved: ReadonlySet<Entry>): void {
+  private takeBack(needs: number, protect: ReadonlySet<string>): void {
     let more = needs;
     for (const e of this.entries) if (e.retired) more--;
     if (more <= 0) return;
-    const candidates = [...this.entries].filter((e) => !e.retired && !reserved.has(e) && e.conn !== undefined).sort((a, b) => a.busy - b.busy || a.lastUsed - b.lastUsed);
+    const candidates = [...this.entries]
+      .filter((e) => !e.retired && e.conn !== undefined && (e.key === undefined || !protect.has(kindOf(e.replica, e.key))))
+      .sort((a, b) => a.busy - b.busy || a.lastUsed - b.lastUsed);
     for (const e of candidates.slice(0, more)) this.retire(e);
   }
 
