@@ -11,6 +11,10 @@ import type { GatewayError } from '../../../src/errors/catalog.js';
 import { Cancellation } from '../../../src/util/cancellation.js';
 import type { BackendConnection, ConnectionOwner } from '../../../src/upstream/connection.js';
 import { MAX_WAITERS, ProcessPool, type PoolClient } from '../../../src/upstream/process-pool.js';
+import { Backend } from '../../../src/upstream/backend.js';
+import { silentLogger } from '../../../src/observability/logger.js';
+import type { TransportKind } from '../../../src/transport/outbound/connect.js';
+import { backendOptions } from '../../helpers/in-memory.js';
 import type { Replica } from '../../../src/upstream/replica.js';
 
 /** A connection whose "process" exits a few ms after close(), and tells its owner then (as a stdio child does). */
@@ -395,5 +399,30 @@ describe('ProcessPool', () => {
     await tick(300);
     assert.equal(all.alive, 0, 'idle processes are all closed');
     assert.equal(p.size, 0);
+  });
+});
+
+describe('Backend: which backends bound their processes', () => {
+  const listener = { catalogChanged() {}, stateChanged() {}, resourceUpdated() {} };
+  const spec = (initialKind: TransportKind) => ({ weight: 1, transports: { initialKind, create: () => Promise.reject(new Error('not started')) } });
+  const backend = (kind: TransportKind, replicas: number, extra: Record<string, unknown> = {}) =>
+    new Backend(
+      'b',
+      backendOptions(extra),
+      Array.from({ length: replicas }, () => spec(kind)),
+      silentLogger(),
+      listener,
+    );
+
+  it('stdio in per_client mode: max_processes, by default 16 or one more than the replicas', () => {
+    assert.equal(backend('stdio', 1).processes?.max, 16);
+    assert.equal(backend('stdio', 20).processes?.max, 21);
+    assert.equal(backend('stdio', 1, { max_processes: 3 }).processes?.max, 3);
+  });
+
+  it('no pool for shared mode, HTTP or in-process backends', () => {
+    assert.equal(backend('stdio', 1, { session_mode: 'shared' }).processes, undefined);
+    assert.equal(backend('streamable_http', 1).processes, undefined);
+    assert.equal(backend('inprocess', 1).processes, undefined);
   });
 });
