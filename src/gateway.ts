@@ -288,6 +288,8 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
           tools: b.catalog.tools.length,
           error: b.lastError,
           ...(check ? { healthy: check.ok, detail: check.detail } : {}),
+          ...(b.transportKind === 'stdio' ? { processes: b.pids().length } : {}),
+          ...(b.processes ? { max_processes: b.processes.max } : {}),
           ...(b.replicas.length > 1 ? { replicas: b.replicaStates() } : {}),
         };
       }),

@@ -32,6 +32,14 @@ const mcpBackendSchema = z
     protocol: z.enum(['auto', 'stateless', 'stateful']).default('auto'),
     /** Backend sessions the gateway holds per client-capability set for stateless clients (stateful backends). */
     stateless_pool_size: z.number().int().min(1).max(256).default(8),
+    /**
+     * stdio, per_client: child processes of this backend at once, its replicas' own
+     * (catalog) processes included; beyond it, client sessions share processes. Default
+     * 16, or one more than the replicas.
+     */
+    max_processes: z.number().int().min(2).max(100_000).optional(),
+    /** stdio: a process no call used for this long is closed (a client's own one once its session is quiet: nothing in flight, no open stream). */
+    process_idle_timeout: duration('60s'),
     headers: z.record(z.string(), z.string()).default({}),
     /** Several HTTP replicas of one server (instead of url). */
     endpoints: z.array(z.object({ url: z.url({ protocol: /^https?$/ }), weight: z.number().int().min(1).default(1) }).strict()).optional(),
@@ -66,6 +74,17 @@ const mcpBackendSchema = z
     if (kinds > 1) ctx.addIssue({ code: 'custom', message: '"command", "url", "endpoints" and "replicas" are exclusive: pick one' });
     if (b.endpoints?.length === 0) ctx.addIssue({ code: 'custom', path: ['endpoints'], message: 'list at least one endpoint' });
     if (b.replicas?.length === 0) ctx.addIssue({ code: 'custom', path: ['replicas'], message: 'list at least one replica' });
+    if (b.max_processes !== undefined) {
+      const own = b.command ? 1 : b.replicas?.length;
+      if (own === undefined)
+        ctx.addIssue({ code: 'custom', path: ['max_processes'], message: 'max_processes bounds child processes: it applies to stdio backends ("command" or "replicas") only' });
+      else if (b.max_processes <= own)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['max_processes'],
+          message: `max_processes (${b.max_processes}) must exceed the number of replicas (${own}): each replica keeps one process of its own, and clients need at least one more`,
+        });
+    }
   });
 
 export const backendSchema = z.discriminatedUnion('type', [mcpBackendSchema, restBackendSchema, openapiBackendSchema, commandBackendSchema]);
@@ -193,7 +212,7 @@ export type Config = z.output<typeof configSchema>;
 export type BackendConfig = z.output<typeof backendSchema>;
 export type McpBackendConfig = z.output<typeof mcpBackendSchema>;
 /** What every backend kind (MCP server, plugin) has: timeouts, session mode, restart. */
-export type BackendOptions = Partial<Pick<McpBackendConfig, 'protocol' | 'stateless_pool_size'>> &
+export type BackendOptions = Partial<Pick<McpBackendConfig, 'protocol' | 'stateless_pool_size' | 'max_processes' | 'process_idle_timeout'>> &
   Pick<
     McpBackendConfig,
     | 'timeout'

@@ -44,6 +44,9 @@ export interface BackendGauges {
   readonly name: string;
   readonly state: string;
   replicaStates(): Iterable<{ id: string; available: boolean; active: number; breaker: string | undefined }>;
+  readonly transportKind: string;
+  /** Its live child processes (stdio backends). */
+  pids(): readonly number[];
 }
 
 export interface MetricsSources {
@@ -134,6 +137,16 @@ export function createMetrics(src: MetricsSources): Metrics {
     collect() {
       this.reset();
       for (const b of src.backends()) this.set({ backend: b.name }, b.state === 'up' ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'mcpeg_backend_processes',
+    help: "Child processes of a stdio backend alive now (its replicas' own and client sessions'; at most max_processes)",
+    labelNames: ['backend'],
+    registers: r,
+    collect() {
+      this.reset();
+      for (const b of src.backends()) if (b.transportKind === 'stdio') this.set({ backend: b.name }, b.pids().length);
     },
   });
   new Gauge({

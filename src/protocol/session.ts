@@ -12,10 +12,11 @@ import type { Replica } from '../upstream/replica.js';
 import type { Cancellation } from '../util/cancellation.js';
 import type { CallTag, ClientLink } from '../upstream/client-link.js';
 import type { BackendConnection, ConnectionOwner } from '../upstream/connection.js';
+import type { OwnLease, Peer, Wait } from '../upstream/process-pool.js';
 import type { JsonRpcMessage, JsonRpcNotification, JsonRpcRequest, JsonRpcResponse, RequestId } from '../wire/jsonrpc.js';
 import { isErrorResponse } from '../wire/jsonrpc.js';
 import type { SessionRecord } from './session-store.js';
-import { versionAtLeast } from '../wire/versions.js';
+import { LATEST_VERSION, versionAtLeast } from '../wire/versions.js';
 import { isStatelessVersion } from '../wire/stateless.js';
 import { INPUT_CAPABILITY } from './stateless.js';
 import type { ContinuationStore } from './continuation.js';
@@ -54,6 +55,8 @@ interface OpenBackendSession {
   replica: Replica;
   conn: Promise<BackendConnection>;
   lastUsed: number;
+  /** A child process of its own under max_processes (stdio, per_client): calls on it are counted. */
+  lease?: OwnLease | undefined;
 }
 
 /** A backend's request to a stateless client, waiting for the client to answer it in a retry (SEP-2322). */
@@ -136,9 +139,10 @@ export class ClientSession implements ClientLink, ConnectionOwner, RelayClient {
    * on first use with the client's capabilities and kept on its replica while that
    * replica is available (session affinity); reopened on another replica when it is not.
    * `key` is the hash key for `hash` strategies on a tool argument; `exclude` a replica
-   * that just failed this call (retries go elsewhere).
+   * that just failed this call (retries go elsewhere). On a stdio backend beyond its
+   * max_processes, the call shares a process instead, waiting for one up to `wait`.
    */
-  target(backend: Backend, key?: string, exclude?: Replica): Promise<Target> {
+  target(backend: Backend, key?: string, exclude?: Replica, wait?: Wait): Promise<Target> {
     const hashKey = key ?? this.routeKey(backend);
     if (backend.cfg.session_mode === 'shared' || this.stateless || backend.stateless) {
       const replica = backend.pick(hashKey, exclude);
@@ -147,6 +151,7 @@ export class ClientSession implements ClientLink, ConnectionOwner, RelayClient {
       // Stateless backends have no sessions: one connection carries every client's calls, each with its envelope.
       if (replica.stateless || backend.cfg.session_mode === 'shared') return Promise.resolve({ conn, replica });
       // A stateless client on a stateful backend: a backend session held for its capability set.
+      if (backend.processes) return backend.processes.share(replica, this, this.peer(LATEST_VERSION), wait).then((p) => ({ conn: p.conn, replica, release: p.release }));
       return replica.pooled(this.capabilities, this.clientInfo).then((p) => ({ conn: p.conn, replica, release: p.release }));
     }
     let slot = backend.name;
@@ -162,19 +167,34 @@ export class ClientSession implements ClientLink, ConnectionOwner, RelayClient {
       const r = open.replica;
       if ((r !== exclude && (r.available || !backend.hasAlternative(r))) || backend.replicas.length === 1) {
         open.lastUsed = Date.now();
-        return open.conn.then((conn) => ({ conn, replica: r }));
+        // Its own process counts the call, unless max_processes took it back (then another is opened or shared below).
+        const release = open.lease?.hold();
+        if (!open.lease || release) return targetOf(open.conn, r, release);
+      } else {
+        // Its replica left rotation (or failed this call): move to another one.
+        this.backends.delete(slot);
+        void open.conn.then(
+          (c) => c.close('replica out of rotation'),
+          () => {},
+        );
       }
-      // Its replica left rotation (or failed this call): move to another one.
-      this.backends.delete(slot);
-      void open.conn.then(
-        (c) => c.close('replica out of rotation'),
-        () => {},
-      );
     }
     if (this.closed) return Promise.reject(new GatewayError('MCPEG_ERR_SESSION_NOT_FOUND', 'session closed'));
     const replica = chosen ?? backend.pick(hashKey, exclude);
     if (!replica) return Promise.reject(unavailable(backend, undefined));
-    const conn = backend.openSession(replica, this, this.capabilities, this.clientInfo, this.protocolVersion).then(async (c) => {
+    // stdio: a process of its own while max_processes allows, else one shared for this call (upstream/process-pool.ts).
+    const pool = backend.processes;
+    const lease = pool?.own(
+      replica,
+      this,
+      this.peer(this.protocolVersion),
+      () => this.inflight.size === 0 && !this.outbound?.isOpen(),
+      () => {
+        if (this.backends.get(slot) === entry) this.backends.delete(slot);
+      },
+    );
+    if (pool && !lease) return pool.share(replica, this, this.peer(this.protocolVersion), wait).then((p) => ({ conn: p.conn, replica, release: p.release }));
+    const conn = (lease?.conn ?? backend.openSession(replica, this, this.capabilities, this.clientInfo, this.protocolVersion)).then(async (c) => {
       if (this.closed) {
         await c.close('client session closed');
         throw new GatewayError('MCPEG_ERR_SESSION_NOT_FOUND', 'session closed');
@@ -186,12 +206,16 @@ export class ClientSession implements ClientLink, ConnectionOwner, RelayClient {
       }
       return c;
     });
-    const entry: OpenBackendSession = { backend: backend.name, replica, conn, lastUsed: Date.now() };
+    const entry: OpenBackendSession = { backend: backend.name, replica, conn, lastUsed: Date.now(), lease };
     this.backends.set(slot, entry);
     conn.catch(() => {
       if (this.backends.get(slot) === entry) this.backends.delete(slot);
     });
-    return conn.then((c) => ({ conn: c, replica }));
+    return targetOf(conn, replica, lease?.hold());
+  }
+
+  private peer(protocolVersion: string): Peer {
+    return { capabilities: this.capabilities, clientInfo: this.clientInfo, protocolVersion };
   }
 
   /** The hash key of a `hash` strategy keyed by session or client address. */
@@ -393,6 +417,18 @@ export class ClientSession implements ClientLink, ConnectionOwner, RelayClient {
     this.backends.clear();
     await Promise.all(opens.map(async (o) => (await o.conn.catch(() => undefined))?.close('client session closed')));
   }
+}
+
+/** The target of a call on a client's own backend session; `release` ends the call's count on its process. */
+function targetOf(conn: Promise<BackendConnection>, replica: Replica, release: (() => void) | undefined): Promise<Target> {
+  if (!release) return conn.then((c) => ({ conn: c, replica }));
+  return conn.then(
+    (c) => ({ conn: c, replica, release }),
+    (err: unknown) => {
+      release();
+      throw err;
+    },
+  );
 }
 
 function unavailable(backend: Backend, replica: Replica | undefined): GatewayError {

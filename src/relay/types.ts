@@ -9,6 +9,7 @@
 import type { Backend } from '../upstream/backend.js';
 import type { BackendConnection } from '../upstream/connection.js';
 import type { Replica } from '../upstream/replica.js';
+import type { Wait } from '../upstream/process-pool.js';
 import type { Cancellation } from '../util/cancellation.js';
 import type { RequestId } from '../wire/jsonrpc.js';
 
@@ -27,8 +28,8 @@ export interface RelayClient {
   readonly sessionId: string;
   readonly clientIp: string | undefined;
   readonly apiKeyId: string | undefined;
-  /** A connection for a call to `backend`: affinity, pooling and session modes are the session's business. */
-  target(backend: Backend, key?: string, exclude?: Replica): Promise<Target>;
+  /** A connection for a call to `backend`: affinity, pooling and session modes are the session's business; `wait` bounds a wait for a process (max_processes). */
+  target(backend: Backend, key?: string, exclude?: Replica, wait?: Wait): Promise<Target>;
 }
 
 /** What the request log and metrics learn about where a request went. */

@@ -15,6 +15,7 @@ import { RetryBudget } from '../resilience/retry.js';
 import { createBalancer, type Balancer } from './balancer.js';
 import type { BackendConnection, ConnectionOwner, InitializeResult } from './connection.js';
 import { Replica, type BackendState, type ReplicaListener } from './replica.js';
+import { ProcessPool } from './process-pool.js';
 
 export { GATEWAY_INFO, type BackendState } from './replica.js';
 
@@ -23,6 +24,9 @@ export interface BackendListener {
   stateChanged(b: Backend): void;
   resourceUpdated(b: Backend, params: Record<string, unknown>): void;
 }
+
+/** max_processes when the config sets none: a modest ceiling, above what the replicas keep for themselves. */
+export const DEFAULT_MAX_PROCESSES = 16;
 
 export interface ReplicaSpec {
   transports: TransportFactory;
@@ -37,6 +41,8 @@ export class Backend {
   readonly retryBudget: RetryBudget;
   /** Calls in flight across replicas (the bulkhead counts them). */
   inflight = 0;
+  /** Client sessions' child processes, bounded by max_processes: stdio backends in per_client mode (process-pool.ts). */
+  readonly processes: ProcessPool | undefined;
   private primary: Replica | undefined;
   private readonly balancer: Balancer;
   private readonly listener: BackendListener;
@@ -64,6 +70,17 @@ export class Backend {
       resourceUpdated: (_r, params) => this.listener.resourceUpdated(this, params),
     };
     this.replicas = specs.map((s, i) => new Replica(name, i, s.weight, cfg, s.transports, log, events));
+    const stdio = specs.length > 0 && specs.every((s) => s.transports.initialKind === 'stdio');
+    this.processes =
+      stdio && cfg.session_mode === 'per_client'
+        ? new ProcessPool({
+            backend: name,
+            max: cfg.max_processes ?? Math.max(DEFAULT_MAX_PROCESSES, specs.length + 1),
+            reserved: specs.length,
+            idleMs: cfg.process_idle_timeout ?? cfg.idle_timeout,
+            defaultWaitMs: cfg.timeout,
+          })
+        : undefined;
   }
 
   /** The primary is the first up replica, kept while it stays up. True when it changed. */
@@ -122,7 +139,10 @@ export class Backend {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.processes?.stop();
     await Promise.all(this.replicas.map((r) => r.stop()));
+    // Processes still starting are closed as they come up: wait for them, so a reload's new backend never adds to them.
+    await this.processes?.drained(this.cfg.connect_timeout + 5000);
   }
 
   /**

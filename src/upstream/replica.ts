@@ -66,6 +66,8 @@ export class Replica implements ConnectionOwner {
   private readonly perClient = new Set<BackendConnection>();
   private attempt = 0;
   private retryTimer: NodeJS.Timeout | undefined;
+  /** A start in progress: stop() waits for it, so that no process of a stopped replica outlives stop(). */
+  private starting: Promise<void> | undefined;
   private readonly log: Logger;
   private readonly listener: ReplicaListener;
   private readonly transports: TransportFactory;
@@ -166,7 +168,15 @@ export class Replica implements ConnectionOwner {
     return this.state === 'up' && this.health.healthy && this.health.ejectedUntil <= Date.now() && this.breaker?.state !== 'open';
   }
 
-  async start(): Promise<void> {
+  start(): Promise<void> {
+    const run = this.startOnce().finally(() => {
+      if (this.starting === run) this.starting = undefined;
+    });
+    this.starting = run;
+    return run;
+  }
+
+  private async startOnce(): Promise<void> {
     if (this.state === 'stopped') return;
     this.setState('starting');
     try {
@@ -206,7 +216,7 @@ export class Replica implements ConnectionOwner {
     this.pool.clear();
     const all = [...this.perClient];
     this.perClient.clear();
-    await Promise.all([this.catalogConn?.close('gateway stopping'), ...all.map((c) => c.close('gateway stopping'))]);
+    await Promise.all([this.catalogConn?.close('gateway stopping'), ...all.map((c) => c.close('gateway stopping')), this.starting]);
     this.catalogConn = undefined;
     await this.transports.stop?.();
   }
@@ -239,6 +249,11 @@ export class Replica implements ConnectionOwner {
       });
     }
     const conn = await this.handshake.connect(owner, { capabilities, clientInfo, protocolVersion });
+    if ((this.state as BackendState) === 'stopped') {
+      // Stopped while it started: stop() has closed the others already, and would never learn of this one.
+      await conn.close('gateway stopping');
+      throw new GatewayError('MCPEG_ERR_BACKEND_UNAVAILABLE', `backend "${this.name}" is stopped`, { backend: this.name, state: this.state });
+    }
     this.perClient.add(conn);
     return conn;
   }

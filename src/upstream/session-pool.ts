@@ -21,7 +21,7 @@ interface PoolEntry {
 }
 
 /** Capabilities under which a backend may send the client requests: one call per session at a time. */
-const EXCLUSIVE = ['sampling', 'elicitation', 'roots'];
+export const EXCLUSIVE = ['sampling', 'elicitation', 'roots'];
 
 /** JSON with object keys sorted: equal capability sets give equal keys whatever the clients' key order. */
 export function canonicalJson(v: unknown): string {

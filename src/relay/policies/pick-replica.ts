@@ -14,7 +14,7 @@ export function pickReplica<S extends RelayClient>(): Policy<S> {
     for (let tries = 1; ; tries++) {
       let target: Target;
       try {
-        target = await c.session.target(b, c.routeKey, c.exclude);
+        target = await c.session.target(b, c.routeKey, c.exclude, c);
       } catch (err) {
         // No replica could take it: nothing was sent.
         if (err instanceof GatewayError && err.code === 'MCPEG_ERR_BACKEND_UNAVAILABLE') markNotSent(err);

@@ -70,6 +70,21 @@ backends:
     );
   });
 
+  it('max_processes: stdio backends only, above the number of replicas', () => {
+    const c = parseConfigText('backends:\n  a:\n    type: mcp\n    command: x\n    max_processes: 4\n    process_idle_timeout: 2s\n', 'f.yaml', {});
+    assert.ok(c.backends.a.type === 'mcp');
+    assert.equal(c.backends.a.max_processes, 4);
+    assert.equal(c.backends.a.process_idle_timeout, 2000);
+    assert.match(
+      problems(() => parseConfigText('backends:\n  a:\n    type: mcp\n    url: http://127.0.0.1:1/mcp\n    max_processes: 4\n', 'f.yaml', {})),
+      /backends\.a\.max_processes: .*stdio backends/,
+    );
+    assert.match(
+      problems(() => parseConfigText('backends:\n  a:\n    type: mcp\n    replicas: [{command: x}, {command: y}]\n    max_processes: 2\n', 'f.yaml', {})),
+      /backends\.a\.max_processes: max_processes \(2\) must exceed the number of replicas \(2\)/,
+    );
+  });
+
   it('expands ${VAR} and ${VAR:-default}, and fails on an unset variable without default', () => {
     const c = parseConfigText('server:\n  host: ${HOST_X}\n  path: ${P_X:-/gw}\n', 'v.yaml', { HOST_X: '127.0.0.2' });
     assert.equal(c.server.host, '127.0.0.2');
