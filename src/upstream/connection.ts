@@ -121,13 +121,16 @@ export class BackendConnection {
   }
 
   /**
-   * The stateless revision's handshake-free discovery (SEP-2575 server/discover): true
-   * when the backend offers `version`, which this connection then speaks. Any error (a
-   * stateful server answers -32601, or HTTP 400 for the version header) means no.
+   * The stateless revision's handshake-free discovery (SEP-2575 server/discover).
+   * `offered`: the backend offers `version`, which this connection then speaks.
+   * `not-offered`: it answered with a result that does not list it. `refused`: it answered
+   * with an error (a stateful server answers -32601, or HTTP 400 for the version header).
+   * No answer (timeout, closed, unreachable) throws.
    */
-  async discover(version: string, identity: ClientIdentity, timeoutMs: number, accept: (v: string | undefined) => void): Promise<boolean> {
+  async discover(version: string, identity: ClientIdentity, timeoutMs: number, accept: (v: string | undefined) => void): Promise<'offered' | 'not-offered' | 'refused'> {
     this.stateless = { version, identity };
     accept(version);
+    let verdict: 'not-offered' | 'refused' = 'refused';
     try {
       const r = await this.request('server/discover', undefined, { timeoutMs });
       const versions = r.supportedVersions;
@@ -140,15 +143,16 @@ export class BackendConnection {
           serverInfo,
           ...(typeof r.instructions === 'string' ? { instructions: r.instructions } : {}),
         };
-        return true;
+        return 'offered';
       }
+      verdict = 'not-offered';
     } catch (err) {
       if (err instanceof GatewayError && (err.code === 'MCPEG_ERR_BACKEND_TIMEOUT' || err.code === 'MCPEG_ERR_BACKEND_CLOSED')) throw err;
       if (err instanceof GatewayError && err.code === 'MCPEG_ERR_BACKEND_UNAVAILABLE' && err.data?.status === undefined) throw err;
     }
     this.stateless = undefined;
     accept(undefined);
-    return false;
+    return verdict;
   }
 
   request(method: string, params: Record<string, unknown> | undefined, opts: CallOptions): Promise<Record<string, unknown>> {
