@@ -66,6 +66,7 @@ export class Handshake {
     });
     const { capabilities, clientInfo, protocolVersion } = peer;
     let conn: BackendConnection | undefined;
+    let gaveUp = false;
     try {
       await Promise.race([
         (async () => {
@@ -76,8 +77,7 @@ export class Handshake {
           if (discover && lifecycle !== 'stateful' && kind !== 'sse' && kind !== 'inprocess') {
             const verdict = await this.probe(conn, opened, kind, peer);
             if (verdict === 'offered') {
-              const o = opened;
-              o.setParamHeaders?.((tool) => paramHeadersOf(this.tool(tool)));
+              opened.setParamHeaders?.((tool) => paramHeadersOf(this.tool(tool)));
               return;
             }
             if (lifecycle === 'stateless') {
@@ -88,10 +88,16 @@ export class Handshake {
               );
             }
             if (verdict === 'restart') {
-              // A stdio server that left the probe unanswered (or ended on it) gets a fresh process for initialize, as the SDK v2 client does.
-              this.log.info({ probeTimeoutMs: this.probeTimeout(kind) }, 'no answer to server/discover on stdio: starting the server again for initialize');
+              // A stdio server that left the probe unanswered, ended on it or offered other versions gets a fresh process for initialize, as the SDK v2 client does.
+              this.log.info({ probeTimeoutMs: this.probeTimeout(kind) }, 'stdio server does not speak 2026-07-28 (server/discover): starting it again for initialize');
               await conn.close('server/discover unanswered');
-              [conn, opened] = await this.start(kind, owner);
+              const [fresh, freshOpened] = await this.start(kind, owner);
+              // Past the deadline the caller has given up: this process is nobody's.
+              if (gaveUp) {
+                await fresh.close('initialize failed');
+                return;
+              }
+              [conn, opened] = [fresh, freshOpened];
             }
           }
           const o = opened;
@@ -111,6 +117,7 @@ export class Handshake {
       ]);
       return conn!;
     } catch (err) {
+      gaveUp = true;
       await (conn as BackendConnection | undefined)?.close('initialize failed');
       throw err;
     } finally {
