@@ -8,6 +8,7 @@ import { GatewayError, RemoteRpcError } from '../errors/catalog.js';
 import type { Logger } from '../observability/logger.js';
 import type { View } from '../router/view.js';
 import type { Backend } from '../upstream/backend.js';
+import { announcedLists } from '../upstream/catalog.js';
 import type { Replica } from '../upstream/replica.js';
 import type { Cancellation } from '../util/cancellation.js';
 import type { CallTag, ClientLink } from '../upstream/client-link.js';
@@ -140,10 +141,18 @@ export class ClientSession implements ClientLink, ConnectionOwner, RelayClient {
    */
   target(backend: Backend, key?: string, exclude?: Replica): Promise<Target> {
     const hashKey = key ?? this.routeKey(backend);
-    if (backend.cfg.session_mode === 'shared' || this.stateless || backend.stateless) {
+    // Bridge only when the backend lacks the client's lifecycle: a stateful client gets a stateful session unless the backend speaks only 2026-07-28.
+    if (backend.cfg.session_mode === 'shared' || this.stateless || backend.statelessOnly) {
       const replica = backend.pick(hashKey, exclude);
       const conn = replica?.sharedConnection;
       if (!replica || !conn || replica.state !== 'up') return Promise.reject(unavailable(backend, replica));
+      if (replica.stateless && !this.stateless && !replica.statelessOnly && backend.cfg.session_mode === 'shared') {
+        // `shared` mode on a backend offering both lifecycles: the stateful session stateful clients share.
+        return replica.sharedStatefulConnection().then(
+          (c) => ({ conn: c, replica }),
+          (err: unknown) => bridgedOr(err, replica, conn),
+        );
+      }
       // Stateless backends have no sessions: one connection carries every client's calls, each with its envelope.
       if (replica.stateless || backend.cfg.session_mode === 'shared') return Promise.resolve({ conn, replica });
       // A stateless client on a stateful backend: a backend session held for its capability set.
@@ -191,7 +200,10 @@ export class ClientSession implements ClientLink, ConnectionOwner, RelayClient {
     conn.catch(() => {
       if (this.backends.get(slot) === entry) this.backends.delete(slot);
     });
-    return conn.then((c) => ({ conn: c, replica }));
+    return conn.then(
+      (c) => ({ conn: c, replica }),
+      (err: unknown) => bridgedOr(err, replica, replica.sharedConnection),
+    );
   }
 
   /** The hash key of a `hash` strategy keyed by session or client address. */
@@ -360,7 +372,7 @@ export class ClientSession implements ClientLink, ConnectionOwner, RelayClient {
       case 'notifications/tools/list_changed':
       case 'notifications/prompts/list_changed':
       case 'notifications/resources/list_changed':
-        this.host.backend(conn.backend)?.refreshCatalog();
+        this.host.backend(conn.backend)?.refreshCatalog(announcedLists(n.method));
         return;
       default:
         return;
@@ -393,6 +405,12 @@ export class ClientSession implements ClientLink, ConnectionOwner, RelayClient {
     this.backends.clear();
     await Promise.all(opens.map(async (o) => (await o.conn.catch(() => undefined))?.close('client session closed')));
   }
+}
+
+/** A stateful session just refused by a backend that speaks only 2026-07-28: the call is bridged over its connection instead. */
+function bridgedOr(err: unknown, replica: Replica, conn: BackendConnection | undefined): Target {
+  if (!replica.statelessOnly || !conn || conn.isClosed) throw err;
+  return { conn, replica };
 }
 
 function unavailable(backend: Backend, replica: Replica | undefined): GatewayError {

@@ -46,7 +46,8 @@ export class Handshake {
     try {
       return await this.once(this.kind, owner, peer, discover);
     } catch (err) {
-      const next = this.transports.fallback?.(this.kind, err);
+      // Only the catalog session's start may change the transport: later sessions use what it found (a refused initialize there is not a reason to try SSE).
+      const next = discover ? this.transports.fallback?.(this.kind, err) : undefined;
       if (!next) throw err;
       this.log.info({ err: (err as Error).message, from: this.kind, to: next }, 'transport refused; falling back');
       const conn = await this.once(next, owner, peer, discover);
