@@ -103,10 +103,7 @@ describe('conformance: through the gateway at least as many checks pass as direc
             const via = await runSuite(`${gw.base}/servers/${name}/mcp`, [...args]);
             console.log(`conformance ${suite}, ${f.what}: directly ${direct.passed} passed / ${direct.failed} failed; through /servers/${name}/mcp ${via.passed} / ${via.failed}`);
             assert.ok(via.passed >= 0, `no summary through /servers/${name}/mcp:\n${via.out}`);
-            assert.ok(
-              via.passed >= direct.passed,
-              `${suite}: ${via.passed} checks pass through /servers/${name}/mcp, ${direct.passed} directly:\n${differences(direct, via)}`,
-            );
+            assert.ok(via.passed >= direct.passed, `${suite}: ${via.passed} checks pass through /servers/${name}/mcp, ${direct.passed} directly:\n${differences(direct, via)}`);
           }
         });
       }
