@@ -571,3 +571,31 @@ describe('a backend offering both lifecycles over Streamable HTTP', () => {
     assert.equal(proxy.count('initialize'), 1);
   });
 });
+
+describe('session_mode: shared on a backend offering both lifecycles', () => {
+  let gw: Awaited<ReturnType<typeof startGateway>>;
+  before(async () => {
+    gw = await startGateway({ backends: { dual: { type: 'mcp', command: process.execPath, args: [MODERN, '--stdio'], session_mode: 'shared' } } });
+  });
+  after(async () => gw?.close());
+
+  it('gives stateful clients one stateful session beside the stateless connection, sampling included', async () => {
+    const pid = async (c: AnyClient) => Number(/pid=(\d+)/.exec(textOf(await c.call('dual__whoami')))?.[1]);
+    const v2 = await v2Client(gw.url, 'unused');
+    const a = await v1Client(gw.url, 'sampled for a');
+    const b = await v1Client(gw.url, 'sampled for b');
+    try {
+      const stateless = await pid(v2);
+      const [pa, pb] = [await pid(a), await pid(b)];
+      assert.equal(pa, pb, 'the stateful clients share one session');
+      assert.notEqual(pa, stateless, 'beside the stateless connection');
+      assert.deepEqual(new Set(gw.gw.registry.backend('dual')!.pids()), new Set([stateless, pa]));
+      assert.equal(textOf(await a.call('dual__test_sampling', { prompt: 'q' })), 'LLM response: sampled for a');
+      assert.equal(textOf(await b.call('dual__test_sampling', { prompt: 'q' })), 'LLM response: sampled for b');
+    } finally {
+      await a.close();
+      await b.close();
+      await v2.close();
+    }
+  });
+});
