@@ -14,8 +14,9 @@ import type { Logger } from '../observability/logger.js';
 import { Cancellation } from '../util/cancellation.js';
 import type { BackendConnection } from './connection.js';
 
-/** Distinct URIs one replica watches for its clients: each listen request carries them all. */
+/** Distinct URIs one replica watches for its clients, and their total length: each listen request carries them all. */
 export const MAX_WATCHED = 1000;
+export const MAX_WATCHED_CHARS = 256 * 1024;
 /** A listen stream the backend ended is opened again after this pause while URIs are watched. */
 const RELISTEN_MS = 5000;
 
@@ -45,6 +46,9 @@ export class ResourceWatch {
   private current: Stream | undefined;
   /** Changes of the listen stream, one at a time. */
   private queue: Promise<unknown> = Promise.resolve();
+  /** A change queued and not yet started: later ones join it (it reads the URIs when it starts). */
+  private queued: Promise<void> | undefined;
+  private chars = 0;
   private retry: NodeJS.Timeout | undefined;
 
   constructor(private readonly host: WatchHost) {}
@@ -54,12 +58,15 @@ export class ResourceWatch {
     this.prune();
     let set = this.holders.get(uri);
     if (!set) {
-      if (this.holders.size >= MAX_WATCHED) {
-        throw new GatewayError('MCPEG_ERR_INVALID_PARAMS', `backend "${this.host.name}" already has ${MAX_WATCHED} watched resources (the limit); unsubscribe from some first`, {
-          limit: MAX_WATCHED,
-        });
+      if (this.holders.size >= MAX_WATCHED || this.chars + uri.length > MAX_WATCHED_CHARS) {
+        throw new GatewayError(
+          'MCPEG_ERR_INVALID_PARAMS',
+          `backend "${this.host.name}" already watches ${this.holders.size} resources (at most ${MAX_WATCHED}, ${MAX_WATCHED_CHARS} characters of URIs); unsubscribe from some first`,
+          { limit: MAX_WATCHED },
+        );
       }
       this.holders.set(uri, (set = new Set()));
+      this.chars += uri.length;
     }
     set.add(holder);
     await this.update();
@@ -89,24 +96,34 @@ export class ResourceWatch {
     this.current?.cancel.cancel('replica stopping', true);
     this.current = undefined;
     this.holders.clear();
+    this.chars = 0;
   }
 
   private drop(uri: string, holder: Holder): void {
     const set = this.holders.get(uri);
     set?.delete(holder);
-    if (set?.size === 0) this.holders.delete(uri);
+    if (set?.size === 0) this.forget(uri);
+  }
+
+  private forget(uri: string): void {
+    if (this.holders.delete(uri)) this.chars -= uri.length;
   }
 
   private prune(): void {
     for (const [uri, set] of this.holders) {
       for (const h of set) if (h.isClosed) set.delete(h);
-      if (set.size === 0) this.holders.delete(uri);
+      if (set.size === 0) this.forget(uri);
     }
   }
 
   /** Brings the listen stream in line with the watched URIs (queued: one change at a time). */
   private update(): Promise<void> {
-    const next = this.queue.then(() => this.relisten());
+    if (this.queued) return this.queued;
+    const next = this.queue.then(() => {
+      this.queued = undefined;
+      return this.relisten();
+    });
+    this.queued = next;
     this.queue = next.catch(() => undefined);
     return next;
   }
