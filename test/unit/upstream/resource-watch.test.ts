@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
-import { GatewayError } from '../../../src/errors/catalog.js';
+import type { GatewayError } from '../../../src/errors/catalog.js';
 import { silentLogger } from '../../../src/observability/logger.js';
 import type { BackendConnection, CallOptions } from '../../../src/upstream/connection.js';
 import { MAX_WATCHED, MAX_WATCHED_CHARS, ResourceWatch } from '../../../src/upstream/resource-watch.js';
