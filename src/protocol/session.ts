@@ -8,7 +8,6 @@ import { GatewayError, RemoteRpcError } from '../errors/catalog.js';
 import type { Logger } from '../observability/logger.js';
 import type { View } from '../router/view.js';
 import type { Backend } from '../upstream/backend.js';
-import { announcedLists } from '../upstream/catalog.js';
 import type { Replica } from '../upstream/replica.js';
 import type { Cancellation } from '../util/cancellation.js';
 import type { CallTag, ClientLink } from '../upstream/client-link.js';
@@ -372,7 +371,8 @@ export class ClientSession implements ClientLink, ConnectionOwner, RelayClient {
       case 'notifications/tools/list_changed':
       case 'notifications/prompts/list_changed':
       case 'notifications/resources/list_changed':
-        this.host.backend(conn.backend)?.refreshCatalog(announcedLists(n.method));
+        // One client's own session: its list may change for it alone (tools offered by capability), so others hear only of a catalog that differs.
+        this.host.backend(conn.backend)?.refreshCatalog();
         return;
       default:
         return;
