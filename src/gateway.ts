@@ -68,7 +68,7 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
   let registry: Registry | undefined;
   let sessions: SessionManager | undefined;
   const listener: BackendListener = {
-    catalogChanged: (b: Backend) => registry?.catalogChanged(b),
+    catalogChanged: (b: Backend, announced) => registry?.catalogChanged(b, announced),
     stateChanged: (b: Backend) => log.debug({ backend: b.name, state: b.state }, 'backend state'),
     resourceUpdated: (b: Backend, params: Record<string, unknown>) => {
       // Shared-mode backends: fan out to the sessions that subscribed to the URI.

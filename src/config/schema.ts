@@ -30,6 +30,12 @@ const mcpBackendSchema = z
      * 2026-07-28 revision when the server offers it, else initialize (2025-11-25 and older).
      */
     protocol: z.enum(['auto', 'stateless', 'stateful']).default('auto'),
+    /**
+     * stdio: how long the server/discover probe waits before the server counts as one that
+     * ignores unknown requests (the SDK v2 client's rule: no answer on stdio means legacy);
+     * the process is then started again and initialized. At most connect_timeout.
+     */
+    probe_timeout: duration('5s'),
     /** Backend sessions the gateway holds per client-capability set for stateless clients (stateful backends). */
     stateless_pool_size: z.number().int().min(1).max(256).default(8),
     /**
@@ -212,7 +218,7 @@ export type Config = z.output<typeof configSchema>;
 export type BackendConfig = z.output<typeof backendSchema>;
 export type McpBackendConfig = z.output<typeof mcpBackendSchema>;
 /** What every backend kind (MCP server, plugin) has: timeouts, session mode, restart. */
-export type BackendOptions = Partial<Pick<McpBackendConfig, 'protocol' | 'stateless_pool_size' | 'max_processes' | 'process_idle_timeout'>> &
+export type BackendOptions = Partial<Pick<McpBackendConfig, 'protocol' | 'stateless_pool_size' | 'max_processes' | 'process_idle_timeout' | 'probe_timeout'>> &
   Pick<
     McpBackendConfig,
     | 'timeout'

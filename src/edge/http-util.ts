@@ -71,6 +71,30 @@ export function accepts(req: IncomingMessage, type: string): boolean {
   });
 }
 
+/**
+ * The client would rather have an SSE stream than a JSON body: in its Accept header
+ * `text/event-stream` has a higher q than `application/json`, or the same q and comes
+ * first (the order breaks ties, as content negotiation commonly does). SDK clients list
+ * JSON first, and get JSON when nothing needs streaming.
+ */
+export function prefersEventStream(req: IncomingMessage): boolean {
+  const a = req.headers.accept;
+  if (!a) return false;
+  let sse: [number, number] | undefined;
+  let json: [number, number] | undefined;
+  a.split(',').forEach((part, i) => {
+    const t = mediaType(part);
+    if (t !== 'text/event-stream' && t !== 'application/json') return;
+    const q = /;\s*q\s*=\s*([0-9.]{1,5})/i.exec(part);
+    const entry: [number, number] = [q ? Number(q[1]) : 1, i];
+    if (t === 'text/event-stream') sse ??= entry;
+    else json ??= entry;
+  });
+  if (!sse) return false;
+  if (!json) return true;
+  return sse[0] > json[0] || (sse[0] === json[0] && sse[1] < json[1]);
+}
+
 export type ParsedBody = { ok: true; messages: JsonRpcMessage[]; batch: boolean } | { ok: false; code: ErrorCode; message: string };
 
 /** JSON parse and JSON-RPC envelope check, once. */

@@ -40,7 +40,13 @@ export function sendAcrossLifecycles(c: RelayCall<ClientSession>, t: Target): Pr
  * - both stateful: the call as it is.
  */
 async function call(s: ClientSession, conn: BackendConnection, replica: Replica, method: string, params: Params, opts: CallOpts): Promise<Params> {
-  if (replica.stateless) {
+  // The connection's lifecycle decides, not the replica's: a backend offering both has stateful sessions beside its stateless connection.
+  if (conn.stateless) {
+    // The revision has no resources/subscribe: its own means (resourceSubscriptions on subscriptions/listen) serve a stateful client's.
+    if (!s.stateless && (method === 'resources/subscribe' || method === 'resources/unsubscribe') && typeof params.uri === 'string') {
+      await (method === 'resources/subscribe' ? replica.watchResource(params.uri, s) : replica.unwatchResource(params.uri, s));
+      return {};
+    }
     const client = { capabilities: s.capabilities, clientInfo: s.clientInfo, logLevel: s.logLevel };
     let result = await conn.request(method, params, { ...opts, client });
     for (let round = 1; !s.stateless && isInputRequired(result) && INPUT_METHODS.has(method); round++) {

@@ -144,10 +144,18 @@ export class ClientSession implements ClientLink, ConnectionOwner, RelayClient {
    */
   target(backend: Backend, key?: string, exclude?: Replica, wait?: Wait): Promise<Target> {
     const hashKey = key ?? this.routeKey(backend);
-    if (backend.cfg.session_mode === 'shared' || this.stateless || backend.stateless) {
+    // Bridge only when the backend lacks the client's lifecycle: a stateful client gets a stateful session unless the backend speaks only 2026-07-28.
+    if (backend.cfg.session_mode === 'shared' || this.stateless || backend.statelessOnly) {
       const replica = backend.pick(hashKey, exclude);
       const conn = replica?.sharedConnection;
       if (!replica || !conn || replica.state !== 'up') return Promise.reject(unavailable(backend, replica));
+      if (replica.stateless && !this.stateless && !replica.statelessOnly && backend.cfg.session_mode === 'shared') {
+        // `shared` mode on a backend offering both lifecycles: the stateful session stateful clients share.
+        return replica.sharedStatefulConnection().then(
+          (c) => ({ conn: c, replica }),
+          (err: unknown) => bridgedOr(err, replica, conn),
+        );
+      }
       // Stateless backends have no sessions: one connection carries every client's calls, each with its envelope.
       if (replica.stateless || backend.cfg.session_mode === 'shared') return Promise.resolve({ conn, replica });
       // A stateless client on a stateful backend: a backend session held for its capability set.
@@ -384,6 +392,7 @@ export class ClientSession implements ClientLink, ConnectionOwner, RelayClient {
       case 'notifications/tools/list_changed':
       case 'notifications/prompts/list_changed':
       case 'notifications/resources/list_changed':
+        // One client's own session: its list may change for it alone (tools offered by capability), so others hear only of a catalog that differs.
         this.host.backend(conn.backend)?.refreshCatalog();
         return;
       default:
@@ -419,16 +428,23 @@ export class ClientSession implements ClientLink, ConnectionOwner, RelayClient {
   }
 }
 
-/** The target of a call on a client's own backend session; `release` ends the call's count on its process. */
+/**
+ * The target of a call on a client's own backend session; `release` ends the call's count on its process.
+ * A stateful session just refused by a backend that speaks only 2026-07-28: the call is bridged over its connection instead.
+ */
 function targetOf(conn: Promise<BackendConnection>, replica: Replica, release: (() => void) | undefined): Promise<Target> {
-  if (!release) return conn.then((c) => ({ conn: c, replica }));
   return conn.then(
-    (c) => ({ conn: c, replica, release }),
+    (c) => (release ? { conn: c, replica, release } : { conn: c, replica }),
     (err: unknown) => {
-      release();
-      throw err;
+      release?.();
+      return bridgedOr(err, replica, replica.sharedConnection);
     },
   );
+}
+
+function bridgedOr(err: unknown, replica: Replica, conn: BackendConnection | undefined): Target {
+  if (!replica.statelessOnly || !conn || conn.isClosed) throw err;
+  return { conn, replica };
 }
 
 function unavailable(backend: Backend, replica: Replica | undefined): GatewayError {

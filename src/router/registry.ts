@@ -68,8 +68,13 @@ export class Registry {
     }
   }
 
-  /** Called when one backend's catalog may have changed. */
-  catalogChanged(b: Backend): void {
+  /**
+   * Called when one backend's catalog may have changed. Clients hear list_changed for each
+   * list that differs, and for each list the backend announced as changed even when the
+   * gateway's copy reads the same (what it lists for the gateway may not be all a client
+   * sees: a client directly connected would have been told).
+   */
+  catalogChanged(b: Backend, announced?: ReadonlySet<ListKind>): void {
     const before = this.lastCatalog.get(b.name);
     this.lastCatalog.set(b.name, b.catalog);
     this.rebuild();
@@ -79,7 +84,7 @@ export class Registry {
     for (const kind of Object.keys(CHANGE_NOTIFICATIONS) as ListKind[]) {
       const method = CHANGE_NOTIFICATIONS[kind];
       if (sent.has(method)) continue;
-      if (JSON.stringify(before?.[kind] ?? []) !== JSON.stringify(b.catalog[kind])) {
+      if (announced?.has(kind) || JSON.stringify(before?.[kind] ?? []) !== JSON.stringify(b.catalog[kind])) {
         sent.add(method);
         this.onListChanged(viewIds, method);
       }

@@ -7,7 +7,7 @@
  */
 import type { BackendOptions } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
-import { EMPTY_CATALOG, type BackendCatalog, type Item } from './catalog.js';
+import { EMPTY_CATALOG, type BackendCatalog, type Item, type ListKind } from './catalog.js';
 
 const toolIndex = new WeakMap<BackendCatalog, Map<string, Item>>();
 import type { TransportFactory, TransportKind } from '../transport/outbound/connect.js';
@@ -20,7 +20,7 @@ import { ProcessPool } from './process-pool.js';
 export { GATEWAY_INFO, type BackendState } from './replica.js';
 
 export interface BackendListener {
-  catalogChanged(b: Backend): void;
+  catalogChanged(b: Backend, announced?: ReadonlySet<ListKind>): void;
   stateChanged(b: Backend): void;
   resourceUpdated(b: Backend, params: Record<string, unknown>): void;
 }
@@ -59,8 +59,8 @@ export class Backend {
       minPerSecond: (cfg as { retries?: { budget_min_per_second: number } }).retries?.budget_min_per_second ?? 3,
     });
     const events: ReplicaListener = {
-      catalogChanged: (r) => {
-        if (r === this.primary || this.elect()) this.listener.catalogChanged(this);
+      catalogChanged: (r, announced) => {
+        if (r === this.primary || this.elect()) this.listener.catalogChanged(this, announced);
       },
       stateChanged: () => {
         const changed = this.elect();
@@ -107,6 +107,11 @@ export class Backend {
   /** The primary replica speaks the stateless revision (2026-07-28): calls carry the client in an envelope. */
   get stateless(): boolean {
     return this.primary?.stateless ?? false;
+  }
+
+  /** The primary speaks only 2026-07-28: stateful clients are bridged rather than given sessions of their own. */
+  get statelessOnly(): boolean {
+    return this.primary?.statelessOnly ?? false;
   }
 
   /** A tool of the catalog by its own name (indexed once per catalog). */
@@ -200,8 +205,8 @@ export class Backend {
     return this.replicas.flatMap((r) => r.pids());
   }
 
-  refreshCatalog(): void {
-    this.primary?.refreshCatalog();
+  refreshCatalog(announced?: readonly ListKind[]): void {
+    this.primary?.refreshCatalog(announced);
   }
 
   /** Per-replica state for /health, metrics and the admin API. */

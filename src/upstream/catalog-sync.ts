@@ -7,7 +7,7 @@
  */
 import { RemoteRpcError } from '../errors/catalog.js';
 import type { Logger } from '../observability/logger.js';
-import { LISTS, type BackendCatalog, type Item } from './catalog.js';
+import { LISTS, type BackendCatalog, type Item, type ListKind } from './catalog.js';
 import type { BackendConnection } from './connection.js';
 
 const MAX_LIST_PAGES = 100;
@@ -27,14 +27,16 @@ export interface CatalogHost {
   /** The replica's catalog session, while it has one. */
   connection(): BackendConnection | undefined;
   isUp(): boolean;
-  /** A re-list (refresh, list_changed, TTL) read this catalog. */
-  changed(catalog: BackendCatalog): void;
+  /** A re-list (refresh, list_changed, TTL) read this catalog; `announced`: the lists the backend said changed meanwhile. */
+  changed(catalog: BackendCatalog, announced: ReadonlySet<ListKind>): void;
 }
 
 export class CatalogSync {
   private refreshTimer: NodeJS.Timeout | undefined;
   private ttlTimer: NodeJS.Timeout | undefined;
   private listening: BackendConnection | undefined;
+  /** Lists announced as changed since the last re-list (list_changed), told to the host with the new catalog. */
+  private announced = new Set<ListKind>();
 
   constructor(private readonly host: CatalogHost) {}
 
@@ -67,15 +69,18 @@ export class CatalogSync {
     return Object.freeze({ tools: out.tools, resources: out.resources, resourceTemplates: out.resourceTemplates, prompts: out.prompts });
   }
 
-  /** Re-lists the catalog, coalescing bursts of list_changed notifications. */
-  refresh(): void {
+  /** Re-lists the catalog, coalescing bursts of list_changed notifications (`announced`: the lists they named). */
+  refresh(announced: readonly ListKind[] = []): void {
+    for (const k of announced) this.announced.add(k);
     if (this.refreshTimer || !this.host.isUp()) return;
     this.refreshTimer = setTimeout(async () => {
       this.refreshTimer = undefined;
       const conn = this.host.connection();
       if (!conn || conn.isClosed) return;
+      const told = this.announced;
+      this.announced = new Set();
       try {
-        this.host.changed(await this.list(conn));
+        this.host.changed(await this.list(conn), told);
       } catch (err) {
         this.host.log.warn({ err: (err as Error).message }, 'catalog refresh failed');
       }

@@ -20,6 +20,20 @@ export const EMPTY_CATALOG: BackendCatalog = Object.freeze({
 
 export type ListKind = 'tools' | 'resources' | 'resourceTemplates' | 'prompts';
 
+/** The lists a list_changed notification announces as changed (resources covers its templates). */
+export function announcedLists(method: string): readonly ListKind[] {
+  switch (method) {
+    case 'notifications/tools/list_changed':
+      return ['tools'];
+    case 'notifications/prompts/list_changed':
+      return ['prompts'];
+    case 'notifications/resources/list_changed':
+      return ['resources', 'resourceTemplates'];
+    default:
+      return [];
+  }
+}
+
 /** List method → result key and the capability that must be advertised for it. */
 export const LISTS: ReadonlyArray<{ kind: ListKind; method: string; capability: string }> = [
   { kind: 'tools', method: 'tools/list', capability: 'tools' },

@@ -7,7 +7,7 @@
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { GatewayError, RemoteRpcError, toRpcError } from '../errors/catalog.js';
-import { META_CLIENT_CAPABILITIES, META_CLIENT_INFO, META_LOG_LEVEL, META_PROTOCOL_VERSION, withoutEnvelope } from '../wire/stateless.js';
+import { META_CLIENT_CAPABILITIES, META_CLIENT_INFO, META_LOG_LEVEL, META_PROTOCOL_VERSION, META_SUBSCRIPTION_ID, withoutEnvelope } from '../wire/stateless.js';
 import type { Cancellation } from '../util/cancellation.js';
 import { isRequest, isResponse, isErrorResponse, type JsonRpcMessage, type JsonRpcNotification, type JsonRpcRequest, type RequestId } from '../wire/jsonrpc.js';
 
@@ -30,6 +30,8 @@ export interface CallOptions {
   tag?: unknown;
   /** Stateless backends: the client this call is made for (its capabilities go in the envelope). */
   client?: ClientIdentity | undefined;
+  /** subscriptions/listen (2026-07-28): the notifications tagged with this request's id as their subscriptionId, before the owner gets them too. */
+  onNotification?: ((n: JsonRpcNotification) => void) | undefined;
 }
 
 /** Who a stateless backend is told it serves, per request (SEP-2575 envelope). */
@@ -48,6 +50,7 @@ interface Pending {
   tag: unknown;
   method: string;
   cancel: Cancellation | undefined;
+  onNotification: ((n: JsonRpcNotification) => void) | undefined;
 }
 
 export interface InitializeResult {
@@ -64,6 +67,8 @@ export class BackendConnection {
   private readonly owner: ConnectionOwner;
   private nextId = 1;
   private readonly pending = new Map<RequestId, Pending>();
+  /** How many of `pending` carry a tag (client calls). */
+  private tagged = 0;
   private readonly progress = new Map<string, Pending>();
   /** Backend-initiated requests being answered, by backend request id: aborted on notifications/cancelled. */
   private readonly incoming = new Map<RequestId, AbortController>();
@@ -121,13 +126,16 @@ export class BackendConnection {
   }
 
   /**
-   * The stateless revision's handshake-free discovery (SEP-2575 server/discover): true
-   * when the backend offers `version`, which this connection then speaks. Any error (a
-   * stateful server answers -32601, or HTTP 400 for the version header) means no.
+   * The stateless revision's handshake-free discovery (SEP-2575 server/discover).
+   * `offered`: the backend offers `version`, which this connection then speaks.
+   * `not-offered`: it answered with a result that does not list it. `refused`: it answered
+   * with an error (a stateful server answers -32601, or HTTP 400 for the version header).
+   * No answer (timeout, closed, unreachable) throws.
    */
-  async discover(version: string, identity: ClientIdentity, timeoutMs: number, accept: (v: string | undefined) => void): Promise<boolean> {
+  async discover(version: string, identity: ClientIdentity, timeoutMs: number, accept: (v: string | undefined) => void): Promise<'offered' | 'not-offered' | 'refused'> {
     this.stateless = { version, identity };
     accept(version);
+    let verdict: 'not-offered' | 'refused' = 'refused';
     try {
       const r = await this.request('server/discover', undefined, { timeoutMs });
       const versions = r.supportedVersions;
@@ -140,15 +148,16 @@ export class BackendConnection {
           serverInfo,
           ...(typeof r.instructions === 'string' ? { instructions: r.instructions } : {}),
         };
-        return true;
+        return 'offered';
       }
+      verdict = 'not-offered';
     } catch (err) {
       if (err instanceof GatewayError && (err.code === 'MCPEG_ERR_BACKEND_TIMEOUT' || err.code === 'MCPEG_ERR_BACKEND_CLOSED')) throw err;
       if (err instanceof GatewayError && err.code === 'MCPEG_ERR_BACKEND_UNAVAILABLE' && err.data?.status === undefined) throw err;
     }
     this.stateless = undefined;
     accept(undefined);
-    return false;
+    return verdict;
   }
 
   request(method: string, params: Record<string, unknown> | undefined, opts: CallOptions): Promise<Record<string, unknown>> {
@@ -162,7 +171,17 @@ export class BackendConnection {
     }
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
-      const p: Pending = { resolve, reject, timer: undefined, onProgress: opts.onProgress, progressToken: undefined, tag: opts.tag, method, cancel: opts.cancel };
+      const p: Pending = {
+        resolve,
+        reject,
+        timer: undefined,
+        onProgress: opts.onProgress,
+        progressToken: undefined,
+        tag: opts.tag,
+        method,
+        cancel: opts.cancel,
+        onNotification: opts.onNotification,
+      };
       let outParams = params;
       if (this.stateless) {
         const who = opts.client ?? this.stateless.identity;
@@ -202,6 +221,7 @@ export class BackendConnection {
         this.settle(id)?.reject(new GatewayError('MCPEG_ERR_REQUEST_CANCELLED', `request to backend "${this.backend}" cancelled`, { backend: this.backend }));
       });
       this.pending.set(id, p);
+      if (p.tag !== undefined) this.tagged++;
       const msg = { jsonrpc: '2.0', id, method, ...(outParams ? { params: outParams } : {}) } as JSONRPCMessage;
       this.transport.send(msg).catch((err: unknown) => {
         this.settle(id)?.reject(sendError(this.backend, method, err));
@@ -214,10 +234,14 @@ export class BackendConnection {
     await this.transport.send({ jsonrpc: '2.0', method, ...(params ? { params } : {}) } as JSONRPCMessage);
   }
 
-  /** Tag of the only call in flight, so a backend's request can be tied to the client call that caused it. */
+  /**
+   * Tag of the only client call in flight, so a backend's request or log line can be tied
+   * to the client call that caused it. The gateway's own requests (catalog lists, a held
+   * subscriptions/listen) carry no tag and do not count.
+   */
   soleInflightTag(): unknown {
-    if (this.pending.size !== 1) return undefined;
-    for (const p of this.pending.values()) return p.tag;
+    if (this.tagged !== 1) return undefined;
+    for (const p of this.pending.values()) if (p.tag !== undefined) return p.tag;
     return undefined;
   }
 
@@ -240,6 +264,7 @@ export class BackendConnection {
     const p = this.pending.get(id);
     if (!p) return undefined;
     this.pending.delete(id);
+    if (p.tag !== undefined) this.tagged--;
     if (p.timer) clearTimeout(p.timer);
     if (p.progressToken) this.progress.delete(p.progressToken);
     p.cancel?.onCancel(undefined);
@@ -269,6 +294,9 @@ export class BackendConnection {
     } else if (n.method === 'notifications/cancelled') {
       const id = n.params?.requestId as RequestId | undefined;
       if (id !== undefined) this.incoming.get(id)?.abort(n.params?.reason ?? 'cancelled by backend');
+    } else {
+      const sub = (n.params?._meta as Record<string, unknown> | undefined)?.[META_SUBSCRIPTION_ID];
+      if (typeof sub === 'number' || typeof sub === 'string') this.pending.get(sub)?.onNotification?.(n);
     }
     this.owner.onNotification(this, n);
   }

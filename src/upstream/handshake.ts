@@ -11,7 +11,7 @@ import type { BackendOptions } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
 import { isSupportedVersion, SUPPORTED_VERSIONS } from '../wire/versions.js';
 import { STATELESS_VERSION, paramHeadersOf } from '../wire/stateless.js';
-import type { TransportFactory, TransportKind } from '../transport/outbound/connect.js';
+import type { OpenedTransport, TransportFactory, TransportKind } from '../transport/outbound/connect.js';
 import type { Item } from './catalog.js';
 import { BackendConnection, type ConnectionOwner } from './connection.js';
 
@@ -46,7 +46,8 @@ export class Handshake {
     try {
       return await this.once(this.kind, owner, peer, discover);
     } catch (err) {
-      const next = this.transports.fallback?.(this.kind, err);
+      // Only the catalog session's start may change the transport: later sessions use what it found (a refused initialize there is not a reason to try SSE).
+      const next = discover ? this.transports.fallback?.(this.kind, err) : undefined;
       if (!next) throw err;
       this.log.info({ err: (err as Error).message, from: this.kind, to: next }, 'transport refused; falling back');
       const conn = await this.once(next, owner, peer, discover);
@@ -57,9 +58,6 @@ export class Handshake {
 
   private async once(kind: TransportKind, owner: ConnectionOwner, peer: Peer, discover: boolean): Promise<BackendConnection> {
     const { name, cfg } = this;
-    const opened = await this.transports.create(kind);
-    const conn = new BackendConnection(name, opened.transport, owner);
-    conn.pid = () => opened.pid;
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(
@@ -68,16 +66,18 @@ export class Handshake {
       );
     });
     const { capabilities, clientInfo, protocolVersion } = peer;
+    let conn: BackendConnection | undefined;
+    let gaveUp = false;
     try {
       await Promise.race([
         (async () => {
-          await conn.start().catch((err: unknown) => {
-            throw new GatewayError('MCPEG_ERR_BACKEND_UNAVAILABLE', `backend "${name}" could not be started: ${(err as Error).message}`, { backend: name });
-          });
+          let opened: OpenedTransport;
+          [conn, opened] = await this.start(kind, owner);
           const lifecycle = cfg.protocol ?? 'stateful';
           // Version negotiation: the stateless revision when the server offers it (server/discover), else initialize.
           if (discover && lifecycle !== 'stateful' && kind !== 'sse' && kind !== 'inprocess') {
-            if (await conn.discover(STATELESS_VERSION, { capabilities, clientInfo }, cfg.connect_timeout, (v) => opened.setProtocolVersion(v))) {
+            const verdict = await this.probe(conn, opened, kind, peer);
+            if (verdict === 'offered') {
               opened.setParamHeaders?.((tool) => paramHeadersOf(this.tool(tool)));
               return;
             }
@@ -88,7 +88,20 @@ export class Handshake {
                 { backend: name },
               );
             }
+            if (verdict === 'restart') {
+              // A stdio server that left the probe unanswered, ended on it or offered other versions gets a fresh process for initialize, as the SDK v2 client does.
+              this.log.info({ probeTimeoutMs: this.probeTimeout(kind) }, 'stdio server does not speak 2026-07-28 (server/discover): starting it again for initialize');
+              await conn.close('server/discover unanswered');
+              const [fresh, freshOpened] = await this.start(kind, owner);
+              // Past the deadline the caller has given up: this process is nobody's.
+              if (gaveUp) {
+                await fresh.close('initialize failed');
+                return;
+              }
+              [conn, opened] = [fresh, freshOpened];
+            }
           }
+          const o = opened;
           await conn.initialize({ protocolVersion, capabilities, clientInfo }, cfg.connect_timeout, (init) => {
             if (!isSupportedVersion(init.protocolVersion)) {
               throw new GatewayError(
@@ -98,17 +111,57 @@ export class Handshake {
               );
             }
             // MCP-Protocol-Version on every HTTP request after initialize, notifications/initialized included.
-            opened.setProtocolVersion(init.protocolVersion);
+            o.setProtocolVersion(init.protocolVersion);
           });
         })(),
         deadline,
       ]);
-      return conn;
+      return conn!;
     } catch (err) {
-      await conn.close('initialize failed');
+      gaveUp = true;
+      await (conn as BackendConnection | undefined)?.close('initialize failed');
       throw err;
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /** A transport of this kind, started, with a connection on it whose messages go to `owner`. */
+  private async start(kind: TransportKind, owner: ConnectionOwner): Promise<[BackendConnection, OpenedTransport]> {
+    const opened = await this.transports.create(kind);
+    const conn = new BackendConnection(this.name, opened.transport, owner);
+    conn.pid = () => opened.pid;
+    try {
+      await conn.start();
+    } catch (err) {
+      await conn.close('start failed');
+      throw new GatewayError('MCPEG_ERR_BACKEND_UNAVAILABLE', `backend "${this.name}" could not be started: ${(err as Error).message}`, { backend: this.name });
+    }
+    return [conn, opened];
+  }
+
+  /**
+   * server/discover on a fresh connection. On stdio, no answer within probe_timeout (or
+   * the process ending on the probe) means a server that predates the revision, and so
+   * does a result without 2026-07-28: the process is started again for initialize, since
+   * one that took the probe as its opening message may refuse initialize after it. Over
+   * HTTP, no answer is an error (the SDK v2 client's rules).
+   */
+  private async probe(conn: BackendConnection, opened: OpenedTransport, kind: TransportKind, peer: Peer): Promise<'offered' | 'refused' | 'restart'> {
+    const stdio = kind === 'stdio';
+    try {
+      const verdict = await conn.discover(STATELESS_VERSION, { capabilities: peer.capabilities, clientInfo: peer.clientInfo }, this.probeTimeout(kind), (v) =>
+        opened.setProtocolVersion(v),
+      );
+      return verdict === 'not-offered' && stdio ? 'restart' : verdict === 'not-offered' ? 'refused' : verdict;
+    } catch (err) {
+      if (stdio && err instanceof GatewayError && (err.code === 'MCPEG_ERR_BACKEND_TIMEOUT' || err.code === 'MCPEG_ERR_BACKEND_CLOSED')) return 'restart';
+      throw err;
+    }
+  }
+
+  private probeTimeout(kind: TransportKind): number {
+    const { cfg } = this;
+    return kind === 'stdio' ? Math.min(cfg.probe_timeout ?? cfg.connect_timeout, cfg.connect_timeout) : cfg.connect_timeout;
   }
 }

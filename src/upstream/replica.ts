@@ -10,13 +10,13 @@
  * ejection, session-pool.ts the sessions of stateless clients. backend.ts groups replicas
  * into the backend the router sees.
  */
-import { GatewayError } from '../errors/catalog.js';
+import { GatewayError, RemoteRpcError } from '../errors/catalog.js';
 import type { BackendOptions } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
 import type { JsonRpcNotification, JsonRpcRequest } from '../wire/jsonrpc.js';
 import { LATEST_VERSION } from '../wire/versions.js';
 import { VERSION } from '../version.js';
-import { EMPTY_CATALOG, type BackendCatalog } from './catalog.js';
+import { announcedLists, EMPTY_CATALOG, type BackendCatalog, type ListKind } from './catalog.js';
 import type { TransportFactory, TransportKind } from '../transport/outbound/connect.js';
 import type { CallTag } from './client-link.js';
 import type { BackendConnection, ConnectionOwner, InitializeResult } from './connection.js';
@@ -26,11 +26,13 @@ import { Handshake } from './handshake.js';
 import { CatalogSync } from './catalog-sync.js';
 import { ReplicaHealth } from './health.js';
 import { SessionPool } from './session-pool.js';
+import { ResourceWatch, type Holder } from './resource-watch.js';
 
 export type BackendState = 'starting' | 'up' | 'down' | 'stopped';
 
 export interface ReplicaListener {
-  catalogChanged(r: Replica): void;
+  /** `announced`: lists the backend said changed (list_changed), whether or not the re-listed catalog differs. */
+  catalogChanged(r: Replica, announced?: ReadonlySet<ListKind>): void;
   stateChanged(r: Replica): void;
   resourceUpdated(r: Replica, params: Record<string, unknown>): void;
 }
@@ -61,6 +63,15 @@ export class Replica implements ConnectionOwner {
   restarts = 0;
   /** The backend speaks the stateless revision (learned from server/discover at start). */
   stateless = false;
+  /**
+   * Whether a backend that speaks 2026-07-28 also offers initialize (the older
+   * lifecycle): stateful clients get stateful sessions of their own when it does, and
+   * are bridged when it does not. Unknown (undefined) until the first such session is
+   * tried, with `protocol: auto`; false with `protocol: stateless`.
+   */
+  private statefulOffered: boolean | undefined;
+  /** `shared` mode on a backend offering both lifecycles: the stateful session stateful clients share. */
+  private sharedStateful: { conn: Promise<BackendConnection>; opened: BackendConnection | undefined } | undefined;
   private catalogConn: BackendConnection | undefined;
   /** Sessions opened on it for clients (and for the pool), closed when it stops. */
   private readonly perClient = new Set<BackendConnection>();
@@ -74,6 +85,7 @@ export class Replica implements ConnectionOwner {
   private readonly handshake: Handshake;
   private readonly sync: CatalogSync;
   private readonly pool: SessionPool;
+  private readonly resources: ResourceWatch;
 
   constructor(name: string, index: number, weight: number, cfg: BackendOptions, transports: TransportFactory, log: Logger, listener: ReplicaListener) {
     this.name = name;
@@ -104,9 +116,9 @@ export class Replica implements ConnectionOwner {
       timeoutMs: cfg.timeout,
       connection,
       isUp,
-      changed: (catalog) => {
+      changed: (catalog, announced) => {
         this.catalog = catalog;
-        this.listener.catalogChanged(this);
+        this.listener.catalogChanged(this, announced);
       },
     });
     this.health = new ReplicaHealth({
@@ -118,6 +130,7 @@ export class Replica implements ConnectionOwner {
       isUp,
       changed: () => this.listener.stateChanged(this),
     });
+    this.resources = new ResourceWatch({ name, log: this.log, timeoutMs: cfg.timeout, connection: () => (this.stateless ? this.catalogConn : undefined) });
     this.pool = new SessionPool(name, cfg, (capabilities, clientInfo) => this.openSession(this, capabilities, clientInfo, LATEST_VERSION));
   }
 
@@ -131,6 +144,33 @@ export class Replica implements ConnectionOwner {
 
   get sharedConnection(): BackendConnection | undefined {
     return this.catalogConn;
+  }
+
+  /** It speaks only 2026-07-28 (it refused initialize, or `protocol: stateless`): stateful clients are bridged. */
+  get statelessOnly(): boolean {
+    return this.stateless && this.statefulOffered === false;
+  }
+
+  /**
+   * `shared` mode, a backend that speaks both lifecycles: the one stateful session that
+   * stateful clients share (opened on first use, with the gateway's identity as the
+   * catalog session is), so that they get what a stateful client gets directly.
+   */
+  sharedStatefulConnection(): Promise<BackendConnection> {
+    const open = this.sharedStateful;
+    if (open && !open.opened?.isClosed) return open.conn;
+    const entry: { conn: Promise<BackendConnection>; opened: BackendConnection | undefined } = {
+      conn: this.openSession(this, CATALOG_CAPABILITIES, GATEWAY_INFO, LATEST_VERSION),
+      opened: undefined,
+    };
+    this.sharedStateful = entry;
+    entry.conn.then(
+      (c) => (entry.opened = c),
+      () => {
+        if (this.sharedStateful === entry) this.sharedStateful = undefined;
+      },
+    );
+    return entry.conn;
   }
 
   /** Active health checks say it is healthy (true until they say otherwise). */
@@ -187,9 +227,13 @@ export class Replica implements ConnectionOwner {
       }
       this.catalogConn = conn;
       this.stateless = conn.stateless !== undefined;
+      this.statefulOffered = !this.stateless ? true : this.cfg.protocol === 'stateless' ? false : undefined;
       this.info = conn.initializeResult;
       this.catalog = await this.sync.list(conn);
-      if (this.stateless) this.sync.follow(conn);
+      if (this.stateless) {
+        this.sync.follow(conn);
+        this.resources.follow();
+      }
       this.attempt = 0;
       this.lastError = undefined;
       this.health.start();
@@ -213,7 +257,9 @@ export class Replica implements ConnectionOwner {
     this.state = 'stopped';
     clearTimeout(this.retryTimer);
     this.sync.stop();
+    this.resources.stop();
     this.pool.clear();
+    this.sharedStateful = undefined;
     const all = [...this.perClient];
     this.perClient.clear();
     await Promise.all([this.catalogConn?.close('gateway stopping'), ...all.map((c) => c.close('gateway stopping')), this.starting]);
@@ -248,7 +294,15 @@ export class Replica implements ConnectionOwner {
         state: this.state,
       });
     }
-    const conn = await this.handshake.connect(owner, { capabilities, clientInfo, protocolVersion });
+    const conn = await this.handshake.connect(owner, { capabilities, clientInfo, protocolVersion }).catch((err: unknown) => {
+      if (this.stateless && this.statefulOffered === undefined && refusesInitialize(err)) {
+        // Learned once per start: from now on stateful clients of this replica are bridged.
+        this.statefulOffered = false;
+        this.log.info({ err: (err as Error).message }, 'backend speaks only protocol 2026-07-28 (initialize refused): stateful clients are bridged');
+      }
+      throw err;
+    });
+    if (this.stateless) this.statefulOffered = true;
     if ((this.state as BackendState) === 'stopped') {
       // Stopped while it started: stop() has closed the others already, and would never learn of this one.
       await conn.close('gateway stopping');
@@ -261,6 +315,15 @@ export class Replica implements ConnectionOwner {
   /** A backend session for a stateless (2026-07-28) client on this stateful replica: see session-pool.ts. */
   pooled(capabilities: Record<string, unknown>, clientInfo: Record<string, unknown>): Promise<{ conn: BackendConnection; release: () => void }> {
     return this.pool.acquire(capabilities, clientInfo);
+  }
+
+  /** resources/subscribe of a stateful client, on a replica that speaks only 2026-07-28: see resource-watch.ts. */
+  watchResource(uri: string, holder: Holder): Promise<void> {
+    return this.resources.subscribe(uri, holder);
+  }
+
+  unwatchResource(uri: string, holder: Holder): Promise<void> {
+    return this.resources.unsubscribe(uri, holder);
   }
 
   /** Pids of this backend's live child processes (stdio backends): catalog session first. */
@@ -276,9 +339,9 @@ export class Replica implements ConnectionOwner {
     this.perClient.delete(conn);
   }
 
-  /** Re-lists the catalog, coalescing bursts of list_changed notifications. */
-  refreshCatalog(): void {
-    this.sync.refresh();
+  /** Re-lists the catalog, coalescing bursts of list_changed notifications (`announced`: the lists they named). */
+  refreshCatalog(announced?: readonly ListKind[]): void {
+    this.sync.refresh(announced);
   }
 
   // --- ConnectionOwner for the catalog (and shared-mode) connection, and pooled sessions ---
@@ -299,7 +362,7 @@ export class Replica implements ConnectionOwner {
       case 'notifications/tools/list_changed':
       case 'notifications/prompts/list_changed':
       case 'notifications/resources/list_changed':
-        this.sync.refresh();
+        this.sync.refresh(announcedLists(n.method));
         return;
       case 'notifications/resources/updated':
         if (n.params) this.listener.resourceUpdated(this, n.params);
@@ -320,6 +383,7 @@ export class Replica implements ConnectionOwner {
     if (conn !== this.catalogConn) {
       // A pooled session (stateless clients) ended: the next call opens another.
       this.perClient.delete(conn);
+      if (this.sharedStateful?.opened === conn) this.sharedStateful = undefined;
       this.pool.remove(conn);
       return;
     }
@@ -354,4 +418,17 @@ export class Replica implements ConnectionOwner {
     this.retryTimer = setTimeout(() => void this.start(), delay);
     this.retryTimer.unref();
   }
+}
+
+/**
+ * A backend answered initialize with a refusal, not a failure: a JSON-RPC error (an SDK v2
+ * server in modern-only mode answers -32022), an HTTP 4xx other than the ones that
+ * mean "not now" or "not you", or a version the gateway does not speak.
+ */
+function refusesInitialize(err: unknown): boolean {
+  if (err instanceof RemoteRpcError) return true;
+  if (!(err instanceof GatewayError) || err.code !== 'MCPEG_ERR_BACKEND_UNAVAILABLE') return false;
+  const status = err.data?.status;
+  if (typeof status === 'number') return status >= 400 && status < 500 && ![401, 403, 408, 429].includes(status);
+  return /answered initialize with protocol version/.test(err.message);
 }

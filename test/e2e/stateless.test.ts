@@ -1,9 +1,11 @@
 /**
- * Protocol revision 2026-07-28 (stateless) on both sides of the gateway. Two backends:
- * `modern`, an SDK v2 server that speaks 2026-07-28 (so the gateway talks to it
- * statelessly), and `classic`, an SDK v1 server on 2025-11-25 (initialize, sessions).
- * Two clients: the SDK v2 client pinned to 2026-07-28, and the SDK v1 client. Every
- * pairing lists, calls, reads, gets prompts, follows progress and answers sampling.
+ * Protocol revision 2026-07-28 (stateless) on both sides of the gateway. Three backends:
+ * `modern`, an SDK v2 server that speaks both lifecycles (2026-07-28 and initialize),
+ * `only`, the same server refusing initialize (2026-07-28 only), and `classic`, an SDK
+ * v1 server on 2025-11-25 (initialize, sessions). Two clients: the SDK v2 client pinned
+ * to 2026-07-28, and the SDK v1 client. Every pairing lists, calls, reads, gets prompts,
+ * follows progress and answers sampling; the gateway bridges only where the backend
+ * lacks the client's lifecycle (the v1 client on `only`, the v2 client on `classic`).
  */
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
@@ -24,6 +26,7 @@ const MODERN = fileURLToPath(new URL('../fixtures/stateless-server.js', import.m
 const CLASSIC = fileURLToPath(new URL('../fixtures/conformance-server.js', import.meta.url));
 const BACKENDS = {
   modern: { type: 'mcp', command: process.execPath, args: [MODERN, '--stdio'] },
+  only: { type: 'mcp', command: process.execPath, args: [MODERN, '--stdio', '--modern-only'] },
   classic: { type: 'mcp', command: process.execPath, args: [CLASSIC, '--stdio'] },
 };
 const ENVELOPE = {
@@ -78,11 +81,33 @@ describe('2026-07-28 and 2025-11-25 clients in front of 2026-07-28 and 2025-11-2
   });
   after(async () => gw?.close());
 
-  it('speaks 2026-07-28 to the SDK v2 backend and initialize (2025-11-25) to the SDK v1 one (/health)', async () => {
+  it('speaks 2026-07-28 to the SDK v2 backends and initialize (2025-11-25) to the SDK v1 one (/health)', async () => {
     const health = (await (await fetch(`${gw.base}/health`)).json()) as { backends: Array<{ name: string; protocol: string }> };
     const protocol = Object.fromEntries(health.backends.map((b) => [b.name, b.protocol]));
     assert.equal(protocol.modern, '2026-07-28');
+    assert.equal(protocol.only, '2026-07-28');
     assert.equal(protocol.classic, '2025-11-25');
+  });
+
+  it('gives a stateful client a stateful session of its own on a backend offering both lifecycles, and bridges it on one offering 2026-07-28 only', async () => {
+    const v2 = await v2Client(gw.url, 'unused');
+    const v1 = await v1Client(gw.url, 'unused');
+    try {
+      const pid = async (c: AnyClient, backend: string) => Number(/pid=(\d+)/.exec(textOf(await c.call(`${backend}__whoami`)))?.[1]);
+      // The stateless client's calls ride the replica's one connection: its process.
+      const [modernShared, onlyShared] = [await pid(v2, 'modern'), await pid(v2, 'only')];
+      // The stateful client gets a process of its own (per_client, initialize) on the dual backend...
+      const modernOwn = await pid(v1, 'modern');
+      assert.ok(modernOwn > 0 && modernOwn !== modernShared, `own session ${modernOwn} vs shared ${modernShared}`);
+      assert.ok(gw.gw.registry.backend('modern')!.pids().includes(modernOwn));
+      // ...and is bridged over the shared connection on the one that refused initialize.
+      assert.equal(await pid(v1, 'only'), onlyShared);
+      assert.equal(gw.gw.registry.backend('only')!.statelessOnly, true);
+      assert.equal(gw.gw.registry.backend('modern')!.statelessOnly, false);
+    } finally {
+      await v1.close();
+      await v2.close();
+    }
   });
 
   for (const kind of ['v2 (2026-07-28)', 'v1 (2025-11-25)'] as const) {
@@ -98,41 +123,50 @@ describe('2026-07-28 and 2025-11-25 clients in front of 2026-07-28 and 2025-11-2
         if (kind.startsWith('v2')) assert.equal(c.version(), '2026-07-28');
       });
 
-      it('lists the tools of both backends', async () => {
+      it('lists the tools of every backend', async () => {
         const names = await c.tools();
-        for (const n of ['modern__whoami', 'modern__ask_llm', 'modern__progress', 'classic__test_simple_text', 'classic__test_sampling'])
+        for (const n of ['modern__whoami', 'modern__ask_llm', 'modern__progress', 'only__whoami', 'classic__test_simple_text', 'classic__test_sampling'])
           assert.ok(names.includes(n), `${n} in ${names.join(', ')}`);
       });
 
-      for (const backend of ['modern', 'classic'] as const) {
+      for (const backend of ['modern', 'only', 'classic'] as const) {
+        const v2 = backend !== 'classic';
         it(`calls a tool of the ${backend} backend`, async () => {
-          const r = backend === 'modern' ? await c.call('modern__whoami') : await c.call('classic__test_simple_text');
-          assert.match(textOf(r), backend === 'modern' ? /^modern-server pid=\d+/ : /simple text response/);
+          const r = v2 ? await c.call(`${backend}__whoami`) : await c.call('classic__test_simple_text');
+          assert.match(textOf(r), v2 ? /^modern-server pid=\d+/ : /simple text response/);
         });
 
         it(`follows progress from the ${backend} backend`, async () => {
           const seen: Progress[] = [];
-          const r =
-            backend === 'modern' ? await c.call('modern__progress', { steps: 3 }, (p) => seen.push(p)) : await c.call('classic__test_tool_with_progress', {}, (p) => seen.push(p));
-          assert.match(textOf(r), backend === 'modern' ? /^done 3$/ : /progress executed/);
+          const r = v2 ? await c.call(`${backend}__progress`, { steps: 3 }, (p) => seen.push(p)) : await c.call('classic__test_tool_with_progress', {}, (p) => seen.push(p));
+          assert.match(textOf(r), v2 ? /^done 3$/ : /progress executed/);
           assert.equal(seen.length, 3, JSON.stringify(seen));
           assert.ok(seen[0].progress < seen[2].progress);
         });
 
         it(`reads a resource of the ${backend} backend`, async () => {
-          const text = backend === 'modern' ? await c.read('modern://readme') : await c.read('test://static-text');
-          assert.match(text, backend === 'modern' ? /^modern readme$/ : /static text resource/);
+          if (backend === 'only') {
+            // Both SDK v2 backends offer modern://readme, which the aggregate routes to the first: read it at only's own endpoint.
+            const own = kind.startsWith('v2') ? await v2Client(`${gw.base}/servers/only/mcp`, sampled) : await v1Client(`${gw.base}/servers/only/mcp`, sampled);
+            try {
+              assert.match(await own.read('modern://readme'), /^modern readme$/);
+            } finally {
+              await own.close();
+            }
+            return;
+          }
+          const text = v2 ? await c.read('modern://readme') : await c.read('test://static-text');
+          assert.match(text, v2 ? /^modern readme$/ : /static text resource/);
         });
 
         it(`gets a prompt of the ${backend} backend`, async () => {
-          const text = backend === 'modern' ? await c.prompt('modern__greet', { who: 'Ada' }) : await c.prompt('classic__test_simple_prompt');
-          assert.match(text, backend === 'modern' ? /Hello Ada/ : /simple prompt for testing/);
+          const text = v2 ? await c.prompt(`${backend}__greet`, { who: 'Ada' }) : await c.prompt('classic__test_simple_prompt');
+          assert.match(text, v2 ? /Hello Ada/ : /simple prompt for testing/);
         });
 
         it(`answers sampling for the ${backend} backend`, async () => {
-          const r =
-            backend === 'modern' ? await c.call('modern__ask_llm', { question: 'capital of France?' }) : await c.call('classic__test_sampling', { prompt: 'capital of France?' });
-          assert.equal(textOf(r), backend === 'modern' ? `llm said: ${sampled}` : `LLM response: ${sampled}`);
+          const r = v2 ? await c.call(`${backend}__ask_llm`, { question: 'capital of France?' }) : await c.call('classic__test_sampling', { prompt: 'capital of France?' });
+          assert.equal(textOf(r), v2 ? `llm said: ${sampled}` : `LLM response: ${sampled}`);
         });
       }
     });
@@ -368,7 +402,16 @@ async function recordingProxy(
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      seen.push({ method: String(req.headers['mcp-method'] ?? req.method), headers: req.headers });
+      // The method a request names: its Mcp-Method header (2026-07-28), else its body's (initialize and the rest of the older lifecycle).
+      let method = req.headers['mcp-method'] as string | undefined;
+      if (method === undefined && req.method === 'POST') {
+        try {
+          method = (JSON.parse(Buffer.concat(chunks).toString()) as { method?: string }).method;
+        } catch {
+          /* not JSON */
+        }
+      }
+      seen.push({ method: String(method ?? req.method), headers: req.headers });
       const up = httpRequest({ host: t.hostname, port: t.port, path: t.pathname, method: req.method, headers: { ...req.headers, host: t.host } }, (ur) => {
         res.writeHead(ur.statusCode ?? 502, ur.headers);
         ur.pipe(res);
@@ -392,15 +435,15 @@ async function recordingProxy(
   };
 }
 
-describe('a 2026-07-28 backend over Streamable HTTP', () => {
+describe('a 2026-07-28-only backend over Streamable HTTP', () => {
   let slow: StatelessServerHandle;
   let fast: StatelessServerHandle;
   let slowProxy: Awaited<ReturnType<typeof recordingProxy>>;
   let fastProxy: Awaited<ReturnType<typeof recordingProxy>>;
   let gw: Awaited<ReturnType<typeof startGateway>>;
   before(async () => {
-    slow = await startStatelessServer(0);
-    fast = await startStatelessServer(0, { tools: 1000, others: 1000 });
+    slow = await startStatelessServer(0, undefined, 'reject');
+    fast = await startStatelessServer(0, { tools: 1000, others: 1000 }, 'reject');
     slowProxy = await recordingProxy(slow.url);
     fastProxy = await recordingProxy(fast.url);
     gw = await startGateway({ backends: { remote: { type: 'mcp', url: slowProxy.url }, fast: { type: 'mcp', url: fastProxy.url } } });
@@ -413,17 +456,19 @@ describe('a 2026-07-28 backend over Streamable HTTP', () => {
     await fast?.close();
   });
 
-  it('is reached statelessly: server/discover, no session, the standard and Mcp-Param headers on each call', async () => {
+  it('is reached statelessly, stateful clients too (bridged): server/discover, no session, the standard and Mcp-Param headers on each call', async () => {
     const health = (await (await fetch(`${gw.base}/health`)).json()) as { backends: Array<{ name: string; protocol: string }> };
     assert.equal(health.backends.find((b) => b.name === 'remote')?.protocol, '2026-07-28');
     assert.ok(slowProxy.count('server/discover') >= 1);
-    assert.equal(slowProxy.count('initialize'), 0);
     const c = await v1Client(gw.url, 'unused');
     try {
       assert.match(textOf(await c.call('remote__test_header_param', { region: 'eu west' })), /test_header_param ok/);
     } finally {
       await c.close();
     }
+    // The stateful client's session was refused once (initialize, -32022), and its call bridged.
+    assert.equal(slowProxy.count('initialize'), 1);
+    assert.equal(gw.gw.registry.backend('remote')!.statelessOnly, true);
     const call = slowProxy.seen.find((s) => s.method === 'tools/call');
     assert.ok(call, 'the call went through the proxy');
     assert.equal(call.headers['mcp-name'], 'test_header_param');
@@ -482,5 +527,75 @@ describe('a 2026-07-28 client over `mcpeg stdio`', () => {
     const sub = await c.listen({ toolsListChanged: true, promptsListChanged: true });
     assert.deepEqual(sub.honoredFilter, { toolsListChanged: true, promptsListChanged: true });
     await sub.close();
+  });
+});
+
+describe('a backend offering both lifecycles over Streamable HTTP', () => {
+  let dual: StatelessServerHandle;
+  let proxy: Awaited<ReturnType<typeof recordingProxy>>;
+  let gw: Awaited<ReturnType<typeof startGateway>>;
+  before(async () => {
+    dual = await startStatelessServer(0, undefined, 'sessionful');
+    proxy = await recordingProxy(dual.url);
+    gw = await startGateway({ backends: { dual: { type: 'mcp', url: proxy.url } } });
+  });
+  after(async () => {
+    await gw?.close();
+    await proxy?.close();
+    await dual?.close();
+  });
+
+  it('serves a stateful client on a stateful session of its own (sampling as a real request) and a stateless client statelessly', async () => {
+    const v1 = await v1Client(gw.url, 'sampled for v1');
+    try {
+      assert.equal(textOf(await v1.call('dual__test_sampling', { prompt: 'q' })), 'LLM response: sampled for v1');
+    } finally {
+      await v1.close();
+    }
+    const init = proxy.seen.filter((x) => x.method === 'initialize');
+    assert.equal(init.length, 1, 'one initialize, for the stateful client');
+    const call = proxy.seen.find((x) => x.method === 'tools/call');
+    assert.ok(call?.headers['mcp-session-id'], 'the call went on the backend session');
+    assert.equal(call?.headers['mcp-protocol-version'], '2025-11-25');
+    assert.equal(gw.gw.registry.backend('dual')!.statelessOnly, false);
+
+    const v2 = await v2Client(gw.url, 'sampled for v2');
+    try {
+      assert.equal(textOf(await v2.call('dual__ask_llm', { question: 'q' })), 'llm said: sampled for v2');
+    } finally {
+      await v2.close();
+    }
+    const stateless = proxy.seen.filter((x) => x.method === 'tools/call' && x.headers['mcp-protocol-version'] === '2026-07-28');
+    assert.equal(stateless.length, 2, 'the call and its retry with the input response, statelessly');
+    assert.ok(stateless.every((x) => x.headers['mcp-session-id'] === undefined));
+    assert.equal(proxy.count('initialize'), 1);
+  });
+});
+
+describe('session_mode: shared on a backend offering both lifecycles', () => {
+  let gw: Awaited<ReturnType<typeof startGateway>>;
+  before(async () => {
+    gw = await startGateway({ backends: { dual: { type: 'mcp', command: process.execPath, args: [MODERN, '--stdio'], session_mode: 'shared' } } });
+  });
+  after(async () => gw?.close());
+
+  it('gives stateful clients one stateful session beside the stateless connection, sampling included', async () => {
+    const pid = async (c: AnyClient) => Number(/pid=(\d+)/.exec(textOf(await c.call('dual__whoami')))?.[1]);
+    const v2 = await v2Client(gw.url, 'unused');
+    const a = await v1Client(gw.url, 'sampled for a');
+    const b = await v1Client(gw.url, 'sampled for b');
+    try {
+      const stateless = await pid(v2);
+      const [pa, pb] = [await pid(a), await pid(b)];
+      assert.equal(pa, pb, 'the stateful clients share one session');
+      assert.notEqual(pa, stateless, 'beside the stateless connection');
+      assert.deepEqual(new Set(gw.gw.registry.backend('dual')!.pids()), new Set([stateless, pa]));
+      assert.equal(textOf(await a.call('dual__test_sampling', { prompt: 'q' })), 'LLM response: sampled for a');
+      assert.equal(textOf(await b.call('dual__test_sampling', { prompt: 'q' })), 'LLM response: sampled for b');
+    } finally {
+      await a.close();
+      await b.close();
+      await v2.close();
+    }
   });
 });

@@ -10,7 +10,7 @@ import type { ClientCapabilities } from '@modelcontextprotocol/sdk/types.js';
 import { validateConfig } from '../../src/config/load.js';
 import type { Gateway } from '../../src/gateway.js';
 import { serve } from '../../src/serve.js';
-import { silentLogger, createLogger } from '../../src/observability/logger.js';
+import { silentLogger, createLogger, type Logger } from '../../src/observability/logger.js';
 
 const require = createRequire(import.meta.url);
 export const EVERYTHING = require.resolve('@modelcontextprotocol/server-everything/dist/index.js');
@@ -29,10 +29,13 @@ export async function freePort(): Promise<number> {
 }
 
 /** A real gateway in this process, on an ephemeral port (with the admin API beside it if `raw` enables it). `raw` is config as YAML would give it. */
-export async function startGateway(raw: Record<string, unknown>): Promise<{ gw: Gateway; url: string; base: string; adminUrl?: string; close(): Promise<void> }> {
+export async function startGateway(
+  raw: Record<string, unknown>,
+  opts: { logger?: Logger } = {},
+): Promise<{ gw: Gateway; url: string; base: string; adminUrl?: string; close(): Promise<void> }> {
   const server = { host: '127.0.0.1', port: 0, ...((raw.server as object) ?? {}) };
   const config = validateConfig({ ...raw, server }, 'test config');
-  const logger = process.env.MCPEG_TEST_LOG ? createLogger('debug', process.env.MCPEG_TEST_LOG) : silentLogger();
+  const logger = opts.logger ?? (process.env.MCPEG_TEST_LOG ? createLogger('debug', process.env.MCPEG_TEST_LOG) : silentLogger());
   const served = await serve(config, { logger });
   const { url } = served;
   return {

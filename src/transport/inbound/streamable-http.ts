@@ -33,7 +33,7 @@ import { endJson } from '../../edge/compression.js';
 import { contextOf } from '../../edge/context.js';
 import { parseTraceparent } from '../../observability/trace.js';
 import { apiKeyFromHeaders, hashApiKey } from '../../resilience/rate-limiter.js';
-import { accepts, mediaType, readJsonRpcPost, sendError } from '../../edge/http-util.js';
+import { accepts, mediaType, prefersEventStream, readJsonRpcPost, sendError } from '../../edge/http-util.js';
 import { keepAlive, primingEvent, SSE_HEADERS, sseEvent, writeSse } from './sse.js';
 import { StatelessHttp } from './stateless-http.js';
 import { isStatelessVersion } from '../../wire/stateless.js';
@@ -115,6 +115,11 @@ class PostStream {
 
   detach(res: ServerResponse): void {
     if (this.res === res) this.res = null;
+  }
+
+  /** Answers as an SSE stream from the start (the client prefers it), before anything needs streaming. */
+  stream(): void {
+    if (this.mode === 'pending') this.startSse();
   }
 
   private startSse(): void {
@@ -325,6 +330,7 @@ export class StreamableHttpEndpoint {
     }
     const ps = ch.openPost(res, requests, batch);
     res.on('close', () => ps.detach(res));
+    if (prefersEventStream(req)) ps.stream();
     await Promise.all(requests.map(async (r) => ps.respond(await dispatchRequest(s, r, this.deps.dispatch, contextOf(req)?.requestId, parseTraceparent(req.headers.traceparent)))));
   }
 

@@ -29,9 +29,16 @@ export interface TransportFactory {
 
 /** The factory for `type: mcp` backends. */
 export function mcpTransports(name: string, cfg: McpBackendConfig, log: Logger): TransportFactory {
+  // Deviations from the transport spec the gateway tolerates: each logged once per backend (endpoint), not per message.
+  const seen = new Set<string>();
+  const deviation = (what: string) => {
+    if (seen.has(what)) return;
+    seen.add(what);
+    log.warn({ deviation: what }, 'backend deviates from the MCP transport spec; tolerated');
+  };
   return {
     initialKind: initialKind(cfg),
-    create: (kind) => createTransport(name, cfg, kind, log),
+    create: (kind) => createTransport(name, cfg, kind, log, deviation),
     fallback: (kind, err) => (kind === 'streamable_http' && shouldFallBackToSse(cfg, err) ? 'sse' : undefined),
   };
 }
@@ -46,7 +53,7 @@ export interface OpenedTransport {
   pid?: number | null;
 }
 
-export function createTransport(_name: string, cfg: McpBackendConfig, kind: TransportKind, log: Logger): OpenedTransport {
+export function createTransport(_name: string, cfg: McpBackendConfig, kind: TransportKind, log: Logger, deviation?: (what: string) => void): OpenedTransport {
   if (kind === 'stdio') {
     const t = new StdioClient({
       command: cfg.command!,
@@ -71,7 +78,7 @@ export function createTransport(_name: string, cfg: McpBackendConfig, kind: Tran
     const t = new SSEClientTransport(url, { requestInit: { headers: { ...cfg.headers } } });
     return { transport: t, kind, setProtocolVersion: (v) => v && t.setProtocolVersion(v) };
   }
-  const t = new StreamableHttpClient(url, { ...cfg.headers });
+  const t = new StreamableHttpClient(url, { ...cfg.headers }, deviation);
   return { transport: t, kind, setProtocolVersion: (v) => t.setProtocolVersion(v), setParamHeaders: (fn) => (t.paramHeaders = fn) };
 }
 

@@ -15,6 +15,7 @@ import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { Pool, type Dispatcher } from 'undici';
 import { isStatelessVersion, nameHeaderOf, paramHeaderValues, type ParamHeader } from '../../wire/stateless.js';
 import { backoffDelay, type BackoffOptions } from '../../resilience/backoff.js';
+import { MAX_BACKEND_MESSAGE_CHARS, parseJsonValues } from '../../wire/json-values.js';
 
 /** An HTTP-level failure; `code` is the status (the auto fallback to SSE reads it). */
 export class HttpStatusError extends Error {
@@ -74,9 +75,11 @@ export class StreamableHttpClient implements Transport {
   /** Origin and path without the query, which may carry credentials: safe for messages and logs. */
   private readonly display: string;
 
+  /** `onDeviation` hears of answers the spec does not allow but the transport still takes (the factory logs each kind once). */
   constructor(
     url: URL,
     private readonly extraHeaders: Record<string, string>,
+    private readonly onDeviation?: (what: string) => void,
   ) {
     this.origin = url.origin;
     this.path = `${url.pathname}${url.search}`;
@@ -159,12 +162,20 @@ export class StreamableHttpClient implements Transport {
       void this.readSse(res.body, id === undefined ? undefined : (id as string | number), 0);
       return;
     }
-    const text = await res.body.text();
-    if (!text) return;
-    if (type !== 'application/json') throw new HttpStatusError(res.statusCode, `unexpected content type "${type}" from ${this.display}`);
-    const parsed = JSON.parse(text) as JSONRPCMessage | JSONRPCMessage[];
-    if (Array.isArray(parsed)) for (const m of parsed) this.onmessage?.(m);
-    else this.onmessage?.(parsed);
+    if (type !== 'application/json') {
+      await res.body.dump();
+      throw new HttpStatusError(res.statusCode, `unexpected content type "${type}" from ${this.display}`);
+    }
+    const text = await cappedText(res.body, MAX_BACKEND_MESSAGE_CHARS);
+    if (text === undefined) throw new HttpStatusError(res.statusCode, `the JSON answer from ${this.display} is larger than ${MAX_BACKEND_MESSAGE_CHARS} characters`);
+    if (!text.trim()) return;
+    const values = parseJsonValues(text);
+    // Several messages in one application/json body (NDJSON, as on stdio): not what the spec says, but unambiguous.
+    if (values.length > 1) this.onDeviation?.('several JSON-RPC messages in one application/json answer (newline-delimited); relaying each');
+    for (const v of values) {
+      if (Array.isArray(v)) for (const m of v) this.onmessage?.(m as JSONRPCMessage);
+      else this.onmessage?.(v as JSONRPCMessage);
+    }
   }
 
   /** Reads an SSE body; if it ends before the response to `awaiting`, resumes it with GET. */
@@ -279,6 +290,21 @@ export class StreamableHttpClient implements Transport {
     releasePool(this.origin);
     this.onclose?.();
   }
+}
+
+/** The whole body as text, or undefined (and the body destroyed) once it passes `max` characters. */
+async function cappedText(body: Dispatcher.ResponseData['body'], max: number): Promise<string | undefined> {
+  const parts: string[] = [];
+  let length = 0;
+  for await (const text of decoded(body)) {
+    length += text.length;
+    if (length > max) {
+      body.destroy();
+      return undefined;
+    }
+    parts.push(text);
+  }
+  return parts.join('');
 }
 
 async function boundedText(body: Dispatcher.ResponseData['body']): Promise<string> {

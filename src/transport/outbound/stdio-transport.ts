@@ -8,6 +8,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import { MAX_BACKEND_MESSAGE_CHARS } from '../../wire/json-values.js';
 
 export interface StdioOptions {
   command: string;
@@ -20,7 +21,7 @@ export interface StdioOptions {
 /** Grace periods when closing (the stdio spec: close stdin, then SIGTERM, then SIGKILL). */
 const TERM_AFTER_MS = 2000;
 const KILL_AFTER_MS = 2000;
-const MAX_LINE = 64 * 1024 * 1024;
+const MAX_LINE = MAX_BACKEND_MESSAGE_CHARS;
 
 export class StdioClient implements Transport {
   onmessage?: (message: JSONRPCMessage) => void;
@@ -80,11 +81,14 @@ export class StdioClient implements Transport {
   }
 
   private receive(chunk: string): void {
+    // The buffered text holds no newline: look in the new text only, so a long line arriving in many chunks is scanned once.
+    let from = this.buffer.length;
     this.buffer += chunk;
     let nl: number;
-    while ((nl = this.buffer.indexOf('\n')) >= 0) {
+    while ((nl = this.buffer.indexOf('\n', from)) >= 0) {
       const line = this.buffer.slice(0, nl);
       this.buffer = this.buffer.slice(nl + 1);
+      from = 0;
       if (!line.trim()) continue;
       let m: JSONRPCMessage;
       try {
