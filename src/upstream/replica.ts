@@ -71,6 +71,8 @@ export class Replica implements ConnectionOwner {
    */
   private statefulOffered: boolean | undefined;
   /** `shared` mode on a backend offering both lifecycles: the stateful session stateful clients share. */
+  /** A refused client initialize being checked against the gateway's own (see confirmRefusal). */
+  private confirming: Promise<void> | undefined;
   private sharedStateful: { conn: Promise<BackendConnection>; opened: BackendConnection | undefined } | undefined;
   private catalogConn: BackendConnection | undefined;
   /** Sessions opened on it for clients (and for the pool), closed when it stops. */
@@ -294,12 +296,8 @@ export class Replica implements ConnectionOwner {
         state: this.state,
       });
     }
-    const conn = await this.handshake.connect(owner, { capabilities, clientInfo, protocolVersion }).catch((err: unknown) => {
-      if (this.stateless && this.statefulOffered === undefined && refusesInitialize(err)) {
-        // Learned once per start: from now on stateful clients of this replica are bridged.
-        this.statefulOffered = false;
-        this.log.info({ err: (err as Error).message }, 'backend speaks only protocol 2026-07-28 (initialize refused): stateful clients are bridged');
-      }
+    const conn = await this.handshake.connect(owner, { capabilities, clientInfo, protocolVersion }).catch(async (err: unknown) => {
+      if (this.stateless && this.statefulOffered === undefined && refusesInitialize(err)) await this.confirmRefusal();
       throw err;
     });
     if (this.stateless) this.statefulOffered = true;
@@ -310,6 +308,31 @@ export class Replica implements ConnectionOwner {
     }
     this.perClient.add(conn);
     return conn;
+  }
+
+  /**
+   * A client's initialize was refused. It carried that client's own capabilities and
+   * clientInfo, which the backend may refuse to that client alone (a malformed capability,
+   * a client it does not serve): the gateway's own initialize decides, once per start,
+   * whether the backend offers the older lifecycle at all. Only a refusal of that one
+   * bridges every stateful client (learned once per start).
+   */
+  private confirmRefusal(): Promise<void> {
+    this.confirming ??= this.handshake
+      .connect(this, { capabilities: CATALOG_CAPABILITIES, clientInfo: GATEWAY_INFO, protocolVersion: LATEST_VERSION })
+      .then(
+        async (c) => {
+          if (this.statefulOffered === undefined) this.statefulOffered = true;
+          await c.close('initialize offered');
+        },
+        (err: unknown) => {
+          if (this.statefulOffered !== undefined || !refusesInitialize(err)) return;
+          this.statefulOffered = false;
+          this.log.info({ err: (err as Error).message }, 'backend speaks only protocol 2026-07-28 (initialize refused): stateful clients are bridged');
+        },
+      )
+      .finally(() => (this.confirming = undefined));
+    return this.confirming;
   }
 
   /** A backend session for a stateless (2026-07-28) client on this stateful replica: see session-pool.ts. */

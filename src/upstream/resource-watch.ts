@@ -17,6 +17,9 @@ import type { BackendConnection } from './connection.js';
 /** Distinct URIs one replica watches for its clients, and their total length: each listen request carries them all. */
 export const MAX_WATCHED = 1000;
 export const MAX_WATCHED_CHARS = 256 * 1024;
+/** What one holder (client session) may take of those bounds, so that no single client can fill them for all others. */
+export const MAX_WATCHED_PER_HOLDER = MAX_WATCHED / 8;
+export const MAX_WATCHED_CHARS_PER_HOLDER = MAX_WATCHED_CHARS / 8;
 /** A listen stream the backend ended is opened again after this pause while URIs are watched. */
 const RELISTEN_MS = 5000;
 
@@ -49,6 +52,8 @@ export class ResourceWatch {
   /** A change queued and not yet started: later ones join it (it reads the URIs when it starts). */
   private queued: Promise<void> | undefined;
   private chars = 0;
+  /** Per holder: how many of the watched URIs it holds, and their length. */
+  private shares = new WeakMap<Holder, { uris: number; chars: number }>();
   private retry: NodeJS.Timeout | undefined;
 
   constructor(private readonly host: WatchHost) {}
@@ -57,6 +62,14 @@ export class ResourceWatch {
   async subscribe(uri: string, holder: Holder): Promise<void> {
     this.prune();
     let set = this.holders.get(uri);
+    const share = this.shares.get(holder) ?? { uris: 0, chars: 0 };
+    if (!set?.has(holder) && (share.uris >= MAX_WATCHED_PER_HOLDER || share.chars + uri.length > MAX_WATCHED_CHARS_PER_HOLDER)) {
+      throw new GatewayError(
+        'MCPEG_ERR_INVALID_PARAMS',
+        `this session already has ${share.uris} resource subscriptions on backend "${this.host.name}" (at most ${MAX_WATCHED_PER_HOLDER}, ${MAX_WATCHED_CHARS_PER_HOLDER} characters of URIs); unsubscribe from some first`,
+        { limit: MAX_WATCHED_PER_HOLDER },
+      );
+    }
     if (!set) {
       if (this.holders.size >= MAX_WATCHED || this.chars + uri.length > MAX_WATCHED_CHARS) {
         throw new GatewayError(
@@ -68,7 +81,12 @@ export class ResourceWatch {
       this.holders.set(uri, (set = new Set()));
       this.chars += uri.length;
     }
-    set.add(holder);
+    if (!set.has(holder)) {
+      set.add(holder);
+      share.uris++;
+      share.chars += uri.length;
+      this.shares.set(holder, share);
+    }
     await this.update();
     if (!this.current?.honoured.has(uri)) {
       this.drop(uri, holder);
@@ -96,13 +114,21 @@ export class ResourceWatch {
     this.current?.cancel.cancel('replica stopping', true);
     this.current = undefined;
     this.holders.clear();
+    this.shares = new WeakMap();
     this.chars = 0;
   }
 
   private drop(uri: string, holder: Holder): void {
     const set = this.holders.get(uri);
-    set?.delete(holder);
+    if (set?.delete(holder)) this.release(holder, uri);
     if (set?.size === 0) this.forget(uri);
+  }
+
+  private release(holder: Holder, uri: string): void {
+    const share = this.shares.get(holder);
+    if (!share) return;
+    share.uris--;
+    share.chars -= uri.length;
   }
 
   private forget(uri: string): void {
@@ -111,7 +137,11 @@ export class ResourceWatch {
 
   private prune(): void {
     for (const [uri, set] of this.holders) {
-      for (const h of set) if (h.isClosed) set.delete(h);
+      for (const h of set) {
+        if (!h.isClosed) continue;
+        set.delete(h);
+        this.release(h, uri);
+      }
       if (set.size === 0) this.forget(uri);
     }
   }

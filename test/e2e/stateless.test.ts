@@ -466,8 +466,8 @@ describe('a 2026-07-28-only backend over Streamable HTTP', () => {
     } finally {
       await c.close();
     }
-    // The stateful client's session was refused once (initialize, -32022), and its call bridged.
-    assert.equal(slowProxy.count('initialize'), 1);
+    // The stateful client's session was refused (initialize, -32022), the gateway's own initialize confirmed the refusal, and the call was bridged.
+    assert.equal(slowProxy.count('initialize'), 2);
     assert.equal(gw.gw.registry.backend('remote')!.statelessOnly, true);
     const call = slowProxy.seen.find((s) => s.method === 'tools/call');
     assert.ok(call, 'the call went through the proxy');

@@ -8,7 +8,7 @@ import { it } from 'node:test';
 import type { GatewayError } from '../../../src/errors/catalog.js';
 import { silentLogger } from '../../../src/observability/logger.js';
 import type { BackendConnection, CallOptions } from '../../../src/upstream/connection.js';
-import { MAX_WATCHED, MAX_WATCHED_CHARS, ResourceWatch } from '../../../src/upstream/resource-watch.js';
+import { MAX_WATCHED, MAX_WATCHED_CHARS, MAX_WATCHED_PER_HOLDER, ResourceWatch } from '../../../src/upstream/resource-watch.js';
 
 /** Listen requests seen (their URIs), each acknowledged at once with what `honour` keeps; cancelled ones end. */
 function backend(honour: (uri: string) => boolean = () => true) {
@@ -88,5 +88,17 @@ it('prunes closed sessions, and bounds the URIs it watches in number and length'
   await assert.rejects(watch.subscribe(`test://${'x'.repeat(MAX_WATCHED_CHARS)}`, holder()), (err: GatewayError) => err.code === 'MCPEG_ERR_INVALID_PARAMS');
   await Promise.all(Array.from({ length: MAX_WATCHED - 1 }, (_, i) => watch.subscribe(`test://n${i}`, holder())));
   await assert.rejects(watch.subscribe('test://one-too-many', holder()), (err: GatewayError) => err.code === 'MCPEG_ERR_INVALID_PARAMS');
+  watch.stop();
+});
+
+it('lets one holder take only a share of the bounds, and gives it back on unsubscribe', async () => {
+  const { watch } = backend();
+  const greedy = holder();
+  await Promise.all(Array.from({ length: MAX_WATCHED_PER_HOLDER }, (_, i) => watch.subscribe(`test://g${i}`, greedy)));
+  await assert.rejects(watch.subscribe('test://g-more', greedy), (err: GatewayError) => err.code === 'MCPEG_ERR_INVALID_PARAMS');
+  await watch.subscribe('test://g0', greedy); // one it holds already: no new share
+  await watch.subscribe('test://other', holder());
+  await watch.unsubscribe('test://g1', greedy);
+  await watch.subscribe('test://g-more', greedy);
   watch.stop();
 });
