@@ -9,8 +9,10 @@
  * - beyond that, calls share processes keyed by what their client needs (protocol
  *   version and capability set, as session-pool.ts keys stateless clients' sessions). A
  *   process whose client declared sampling, elicitation or roots serves one client at a
- *   time, so that the backend's requests reach the client whose call caused them; any
- *   other serves any number of calls at once;
+ *   time, so that the backend's requests reach the client whose call caused them (and
+ *   is closed, not passed on, once a call of that client ends unanswered: cancelled or
+ *   timed out, the backend may still work on it); any other serves any number of calls
+ *   at once;
  * - a call that finds none waits, first come first served, up to its timeout
  *   (MCPEG_ERR_PROCESS_LIMIT), while processes are taken back for it: an idle one is
  *   closed, a busy one takes no new calls and is closed when its calls end.
@@ -205,7 +207,7 @@ export class ProcessPool {
   private usable(replica: Replica, key: string, exclusive: boolean, client: PoolClient, idleOnly = false): Entry | undefined {
     let idle: Entry | undefined;
     for (const e of this.entries) {
-      if (e.key !== key || e.replica !== replica || e.retired || e.conn?.isClosed) continue;
+      if (e.key !== key || e.replica !== replica || e.retired || e.conn?.isClosed || tainted(e)) continue;
       if (!exclusive || (e.holder === client && !idleOnly)) return e;
       if (e.busy === 0 && (e.conn?.inflight ?? 0) === 0) idle ??= e;
     }
@@ -234,6 +236,7 @@ export class ProcessPool {
       e.busy--;
       e.lastUsed = Date.now();
       if (e.busy === 0) e.holder = undefined;
+      if (tainted(e)) this.retire(e);
       this.settle(e);
       this.pump();
     };
@@ -391,7 +394,7 @@ export class ProcessPool {
         this.settle(e);
         continue;
       }
-      if (!e.conn || e.busy > 0 || e.conn.inflight > 0 || now - e.lastUsed < this.opts.idleMs) continue;
+      if (!e.conn || e.busy > 0 || e.conn.inflight > 0 || (now - e.lastUsed < this.opts.idleMs && !tainted(e))) continue;
       if (e.owner && !e.quiet?.()) continue;
       this.retire(e);
     }
@@ -428,6 +431,15 @@ export class ProcessPool {
   private stoppedError(): GatewayError {
     return new GatewayError('MCPEG_ERR_BACKEND_UNAVAILABLE', `backend "${this.opts.backend}" is stopping`, { backend: this.opts.backend, notSent: true });
   }
+}
+
+/**
+ * A process that serves one client at a time, with a call of its client the backend never
+ * answered (cancelled, timed out): the backend may go on with it and ask the client
+ * something, so no other client may get the process: it is closed once idle.
+ */
+function tainted(e: Entry): boolean {
+  return e.exclusive && e.owner === undefined && (e.conn?.abandoned ?? 0) > 0;
 }
 
 function cancelled(backend: string): GatewayError {
