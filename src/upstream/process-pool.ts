@@ -21,6 +21,7 @@
  * A slot counts from before the spawn until the process is gone (its connection closed:
  * the child exited), so the ceiling holds whatever the churn.
  */
+import { createHash } from 'node:crypto';
 import { GatewayError } from '../errors/catalog.js';
 import type { Cancellation } from '../util/cancellation.js';
 import type { CallTag, ClientLink } from './client-link.js';
@@ -104,6 +105,23 @@ const PATIENCE_MS = 250;
 
 const kindOf = (replica: Replica, key: string) => `${replica.index} ${key}`;
 
+/** Digests of capability sets, by the set (a client session's, kept for its life). */
+const digests = new WeakMap<object, string>();
+
+/**
+ * What a call's client needs of a process: its protocol version and a digest of its
+ * capability set, computed once per set: a client may declare megabytes of capabilities,
+ * and every waiting call holds its key, which the queue compares on each pass.
+ */
+function keyOf(peer: Peer): string {
+  let digest = digests.get(peer.capabilities);
+  if (digest === undefined) {
+    digest = createHash('sha256').update(canonicalJson(peer.capabilities)).digest('base64url');
+    digests.set(peer.capabilities, digest);
+  }
+  return `${peer.protocolVersion} ${digest}`;
+}
+
 export class ProcessPool {
   readonly max: number;
   private readonly slots: number;
@@ -142,7 +160,7 @@ export class ProcessPool {
   /** A process shared with clients of the same needs, for one call; waits (bounded by `wait`) when there is none. */
   share(replica: Replica, client: PoolClient, peer: Peer, wait: Wait | undefined): Promise<{ conn: BackendConnection; release: () => void }> {
     if (this.stopped) return Promise.reject(this.stoppedError());
-    const key = `${peer.protocolVersion} ${canonicalJson(peer.capabilities)}`;
+    const key = keyOf(peer);
     const exclusive = EXCLUSIVE.some((c) => peer.capabilities[c] !== undefined);
     const found = this.usable(replica, key, exclusive, client);
     // Joining a process that serves many calls at once takes nothing from those waiting.
