@@ -65,8 +65,8 @@ export interface ProcessPoolOptions {
 
 interface Entry {
   readonly replica: Replica;
-  /** Shared processes: protocol version and capability set. Undefined for a client's own. */
-  readonly key: string | undefined;
+  /** Shared processes: replica, protocol version and capability set (see kindOf). Undefined for a client's own. */
+  readonly kind: string | undefined;
   readonly exclusive: boolean;
   readonly owner: PoolClient | undefined;
   readonly quiet: (() => boolean) | undefined;
@@ -89,7 +89,7 @@ interface Waiter {
   readonly replica: Replica;
   readonly client: PoolClient;
   readonly peer: Peer;
-  readonly key: string;
+  readonly kind: string;
   readonly exclusive: boolean;
   grant(e: Entry): void;
   fail(err: unknown): void;
@@ -126,10 +126,14 @@ export class ProcessPool {
   readonly max: number;
   private readonly slots: number;
   private readonly entries = new Set<Entry>();
+  /** Shared processes by kind: a waiting call looks at its own kind's only. */
+  private readonly byKind = new Map<string, Set<Entry>>();
   private readonly waiters: Waiter[] = [];
   private readonly onDrained: Array<() => void> = [];
   private timer: NodeJS.Timeout | undefined;
   private timerDelay = 0;
+  /** A pass over the queue is due (one per turn of the event loop, however many calls came or went). */
+  private pumping: NodeJS.Immediate | undefined;
   private stopped = false;
 
   constructor(private readonly opts: ProcessPoolOptions) {
@@ -160,12 +164,12 @@ export class ProcessPool {
   /** A process shared with clients of the same needs, for one call; waits (bounded by `wait`) when there is none. */
   share(replica: Replica, client: PoolClient, peer: Peer, wait: Wait | undefined): Promise<{ conn: BackendConnection; release: () => void }> {
     if (this.stopped) return Promise.reject(this.stoppedError());
-    const key = keyOf(peer);
+    const kind = kindOf(replica, keyOf(peer));
     const exclusive = EXCLUSIVE.some((c) => peer.capabilities[c] !== undefined);
-    const found = this.usable(replica, key, exclusive, client);
+    const found = this.usable(kind, exclusive, client);
     // Joining a process that serves many calls at once takes nothing from those waiting.
     if (found && (this.waiters.length === 0 || !exclusive)) return this.use(found, client);
-    if (this.waiters.length === 0 && this.entries.size < this.slots) return this.use(this.spawn(replica, peer, { key, exclusive }), client);
+    if (this.waiters.length === 0 && this.entries.size < this.slots) return this.use(this.spawn(replica, peer, { kind, exclusive }), client);
     if (wait?.cancel?.cancelled) return Promise.reject(cancelled(this.opts.backend));
     if (this.waiters.length >= MAX_WAITERS) return Promise.reject(this.limitError(0, `${MAX_WAITERS} calls are already waiting for one`));
     const ms = wait && wait.timeoutMs > 0 ? wait.timeoutMs : this.opts.defaultWaitMs;
@@ -182,7 +186,7 @@ export class ProcessPool {
         replica,
         client,
         peer,
-        key,
+        kind,
         exclusive,
         grant: (e) => {
           done();
@@ -206,6 +210,8 @@ export class ProcessPool {
     this.stopped = true;
     clearTimeout(this.timer);
     this.timer = undefined;
+    clearImmediate(this.pumping);
+    this.pumping = undefined;
     for (const w of [...this.waiters]) w.fail(this.stoppedError());
   }
 
@@ -222,10 +228,10 @@ export class ProcessPool {
    * A process `client` may use for a call now: its key, not taken back, and free if it
    * serves one client at a time (or held by this client, unless `idleOnly`: others wait).
    */
-  private usable(replica: Replica, key: string, exclusive: boolean, client: PoolClient, idleOnly = false): Entry | undefined {
+  private usable(kind: string, exclusive: boolean, client: PoolClient, idleOnly = false): Entry | undefined {
     let idle: Entry | undefined;
-    for (const e of this.entries) {
-      if (e.key !== key || e.replica !== replica || e.retired || e.conn?.isClosed || tainted(e)) continue;
+    for (const e of this.byKind.get(kind) ?? []) {
+      if (e.retired || e.conn?.isClosed || tainted(e)) continue;
       if (!exclusive || (e.holder === client && !idleOnly)) return e;
       if (e.busy === 0 && (e.conn?.inflight ?? 0) === 0) idle ??= e;
     }
@@ -260,10 +266,10 @@ export class ProcessPool {
     };
   }
 
-  private spawn(replica: Replica, peer: Peer, how: { key?: string; exclusive?: boolean; owner?: PoolClient; quiet?: () => boolean; lost?: () => void }): Entry {
+  private spawn(replica: Replica, peer: Peer, how: { kind?: string; exclusive?: boolean; owner?: PoolClient; quiet?: () => boolean; lost?: () => void }): Entry {
     const e: Entry = {
       replica,
-      key: how.key,
+      kind: how.kind,
       exclusive: how.exclusive ?? false,
       owner: how.owner,
       quiet: how.quiet,
@@ -278,6 +284,11 @@ export class ProcessPool {
     };
     // The slot is taken now, before the spawn; it is given back when the connection closes (the child has exited).
     this.entries.add(e);
+    if (e.kind !== undefined) {
+      const same = this.byKind.get(e.kind);
+      if (same) same.add(e);
+      else this.byKind.set(e.kind, new Set([e]));
+    }
     e.ready = replica.openSession(this.router(e), peer.capabilities, peer.clientInfo, peer.protocolVersion).then(
       (conn) => {
         e.conn = conn;
@@ -336,6 +347,8 @@ export class ProcessPool {
 
   private remove(e: Entry): void {
     if (!this.entries.delete(e)) return;
+    const same = e.kind === undefined ? undefined : this.byKind.get(e.kind);
+    if (same?.delete(e) && same.size === 0) this.byKind.delete(e.kind!);
     this.retire(e);
     if (this.entries.size === 0) for (const f of this.onDrained.splice(0)) f();
     this.pump();
@@ -345,9 +358,20 @@ export class ProcessPool {
    * Serves waiting calls in arrival order: a process they may share, else a free slot.
    * A call that may not share (sampling, elicitation, roots) first waits a moment for a
    * process of its kind to be free; a call that needs a slot gets processes taken back
-   * for it, and later calls may not take an idle process it could have meanwhile.
+   * for it, and later calls may not take an idle process it could have meanwhile. Runs
+   * once per turn of the event loop however many calls came, went or ended meanwhile, so
+   * that a flood of waiting calls (or their timeouts, all at once) costs one pass, not
+   * one per call.
    */
   private pump(): void {
+    if (this.stopped || this.pumping) return;
+    this.pumping = setImmediate(() => {
+      this.pumping = undefined;
+      this.pumpNow();
+    });
+  }
+
+  private pumpNow(): void {
     if (this.stopped) return;
     const now = Date.now();
     let free = this.slots - this.entries.size;
@@ -359,21 +383,21 @@ export class ProcessPool {
     const protect = new Set<string>();
     for (let i = 0; i < this.waiters.length; ) {
       const w = this.waiters[i];
-      const kind = kindOf(w.replica, w.key);
-      const found = this.usable(w.replica, w.key, w.exclusive, w.client, waitingKinds.has(kind));
+      const { kind } = w;
+      const found = this.usable(kind, w.exclusive, w.client, waitingKinds.has(kind));
       if (found && (!w.exclusive || needs === 0)) {
         w.grant(found);
         continue;
       }
       if (free > 0) {
         free--;
-        w.grant(this.spawn(w.replica, w.peer, { key: w.key, exclusive: w.exclusive }));
+        w.grant(this.spawn(w.replica, w.peer, { kind, exclusive: w.exclusive }));
         continue;
       }
       i++;
       if (w.exclusive) {
         waitingKinds.add(kind);
-        if (now - w.since < PATIENCE_MS && this.hasKind(w.replica, w.key)) {
+        if (now - w.since < PATIENCE_MS && this.hasKind(kind)) {
           if (needs === 0) protect.add(kind);
           continue;
         }
@@ -389,8 +413,8 @@ export class ProcessPool {
   }
 
   /** A process of this kind that is not being taken back. */
-  private hasKind(replica: Replica, key: string): boolean {
-    for (const e of this.entries) if (e.key === key && e.replica === replica && !e.retired) return true;
+  private hasKind(kind: string): boolean {
+    for (const e of this.byKind.get(kind) ?? []) if (!e.retired) return true;
     return false;
   }
 
@@ -400,7 +424,7 @@ export class ProcessPool {
     for (const e of this.entries) if (e.retired) more--;
     if (more <= 0) return;
     const candidates = [...this.entries]
-      .filter((e) => !e.retired && e.conn !== undefined && (e.key === undefined || !protect.has(kindOf(e.replica, e.key))))
+      .filter((e) => !e.retired && e.conn !== undefined && (e.kind === undefined || !protect.has(e.kind)))
       .sort((a, b) => a.busy - b.busy || a.lastUsed - b.lastUsed);
     for (const e of candidates.slice(0, more)) this.retire(e);
   }
