@@ -7,7 +7,8 @@
  * - while one is free and no call waits, a client session gets a process of its own
  *   (`own`), as without a ceiling: what the backend sends on it goes to that client;
  * - beyond that, calls share processes keyed by what their client needs (protocol
- *   version and capability set, as session-pool.ts keys stateless clients' sessions). A
+ *   version and capability set, as session-pool.ts keys stateless clients' sessions; and
+ *   the client itself when it declares roots, which a server asks for once and keeps). A
  *   process whose client declared sampling, elicitation or roots serves one client at a
  *   time, so that the backend's requests reach the client whose call caused them (and
  *   is closed, not passed on, once a call of that client ends unanswered: cancelled or
@@ -105,6 +106,16 @@ const PATIENCE_MS = 250;
 
 const kindOf = (replica: Replica, key: string) => `${replica.index} ${key}`;
 
+/** A number for each client session that declares roots (its processes are its own). */
+const clientNumbers = new WeakMap<object, number>();
+let nextClientNumber = 1;
+
+function clientNumber(client: PoolClient): number {
+  let n = clientNumbers.get(client);
+  if (n === undefined) clientNumbers.set(client, (n = nextClientNumber++));
+  return n;
+}
+
 /** Digests of capability sets, by the set (a client session's, kept for its life). */
 const digests = new WeakMap<object, string>();
 
@@ -164,8 +175,10 @@ export class ProcessPool {
   /** A process shared with clients of the same needs, for one call; waits (bounded by `wait`) when there is none. */
   share(replica: Replica, client: PoolClient, peer: Peer, wait: Wait | undefined): Promise<{ conn: BackendConnection; release: () => void }> {
     if (this.stopped) return Promise.reject(this.stoppedError());
-    const kind = kindOf(replica, keyOf(peer));
     const exclusive = EXCLUSIVE.some((c) => peer.capabilities[c] !== undefined);
+    // A server keeps the roots it is given as its session's state (a filesystem server: the
+    // directories it may touch), asked once: a process of a client that declares roots serves that client only.
+    const kind = peer.capabilities.roots === undefined ? kindOf(replica, keyOf(peer)) : `${kindOf(replica, keyOf(peer))} client ${clientNumber(client)}`;
     const found = this.usable(kind, exclusive, client);
     // Joining a process that serves many calls at once takes nothing from those waiting.
     if (found && (this.waiters.length === 0 || !exclusive)) return this.use(found, client);
