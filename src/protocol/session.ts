@@ -18,14 +18,17 @@ import { isErrorResponse } from '../wire/jsonrpc.js';
 import type { SessionRecord } from './session-store.js';
 import { LATEST_VERSION, versionAtLeast } from '../wire/versions.js';
 import { isStatelessVersion } from '../wire/stateless.js';
-import { INPUT_CAPABILITY } from './stateless.js';
-import type { ContinuationStore } from './continuation.js';
+import { INPUT_CAPABILITY, INPUT_METHODS } from './stateless.js';
+import { ContinuationStore } from './continuation.js';
 import { own } from '../util/own.js';
 import type { RelayClient, Target } from '../relay/types.js';
-
-export type { Target };
 import { sessionFingerprint } from './fingerprint.js';
 import type { ConcurrencyLimit } from '../resilience/concurrency-limit.js';
+
+export type { Target };
+
+/** What target() reads of the call it finds a connection for: its wait bounds, method and params. */
+export type TargetCall = Wait & { readonly method?: string; readonly params?: Record<string, unknown> };
 
 /** Where server-initiated messages go; false when no channel can take them now. */
 export interface Outbound {
@@ -140,9 +143,10 @@ export class ClientSession implements ClientLink, ConnectionOwner, RelayClient {
    * replica is available (session affinity); reopened on another replica when it is not.
    * `key` is the hash key for `hash` strategies on a tool argument; `exclude` a replica
    * that just failed this call (retries go elsewhere). On a stdio backend beyond its
-   * max_processes, the call shares a process instead, waiting for one up to `wait`.
+   * max_processes, the call shares a process instead, waiting for one up to `call` (its
+   * timeout and cancellation).
    */
-  target(backend: Backend, key?: string, exclude?: Replica, wait?: Wait): Promise<Target> {
+  target(backend: Backend, key?: string, exclude?: Replica, call?: TargetCall): Promise<Target> {
     const hashKey = key ?? this.routeKey(backend);
     // Bridge only when the backend lacks the client's lifecycle: a stateful client gets a stateful session unless the backend speaks only 2026-07-28.
     if (backend.cfg.session_mode === 'shared' || this.stateless || backend.statelessOnly) {
@@ -158,8 +162,11 @@ export class ClientSession implements ClientLink, ConnectionOwner, RelayClient {
       }
       // Stateless backends have no sessions: one connection carries every client's calls, each with its envelope.
       if (replica.stateless || backend.cfg.session_mode === 'shared') return Promise.resolve({ conn, replica });
+      // A retry that answers input_required resumes a call that runs on its backend session already
+      // (bridge.ts, continuation.ts): it takes none, or at max_processes it would wait for the one its call holds.
+      if (this.resumes(call)) return Promise.resolve({ conn, replica });
       // A stateless client on a stateful backend: a backend session held for its capability set.
-      if (backend.processes) return backend.processes.share(replica, this, this.peer(LATEST_VERSION), wait).then((p) => ({ conn: p.conn, replica, release: p.release }));
+      if (backend.processes) return backend.processes.share(replica, this, this.peer(LATEST_VERSION), call).then((p) => ({ conn: p.conn, replica, release: p.release }));
       return replica.pooled(this.capabilities, this.clientInfo).then((p) => ({ conn: p.conn, replica, release: p.release }));
     }
     let slot = backend.name;
@@ -201,7 +208,7 @@ export class ClientSession implements ClientLink, ConnectionOwner, RelayClient {
         if (this.backends.get(slot) === entry) this.backends.delete(slot);
       },
     );
-    if (pool && !lease) return pool.share(replica, this, this.peer(this.protocolVersion), wait).then((p) => ({ conn: p.conn, replica, release: p.release }));
+    if (pool && !lease) return pool.share(replica, this, this.peer(this.protocolVersion), call).then((p) => ({ conn: p.conn, replica, release: p.release }));
     const conn = (lease?.conn ?? backend.openSession(replica, this, this.capabilities, this.clientInfo, this.protocolVersion)).then(async (c) => {
       if (this.closed) {
         await c.close('client session closed');
@@ -220,6 +227,11 @@ export class ClientSession implements ClientLink, ConnectionOwner, RelayClient {
       if (this.backends.get(slot) === entry) this.backends.delete(slot);
     });
     return targetOf(conn, replica, lease?.hold());
+  }
+
+  /** A stateless client's retry of a call waiting for its input on this instance (bridge.ts resumes it; it sends nothing). */
+  private resumes(call: TargetCall | undefined): boolean {
+    return this.stateless && this.host.continuations !== undefined && INPUT_METHODS.has(call?.method ?? '') && ContinuationStore.owns(call?.params?.requestState);
   }
 
   private peer(protocolVersion: string): Peer {

@@ -28,8 +28,12 @@ export interface RelayClient {
   readonly sessionId: string;
   readonly clientIp: string | undefined;
   readonly apiKeyId: string | undefined;
-  /** A connection for a call to `backend`: affinity, pooling and session modes are the session's business; `wait` bounds a wait for a process (max_processes). */
-  target(backend: Backend, key?: string, exclude?: Replica, wait?: Wait): Promise<Target>;
+  /**
+   * A connection for a call to `backend`: affinity, pooling and session modes are the
+   * session's business; `call` bounds a wait for a process (max_processes), and its method
+   * and params tell a retry that resumes a call from one that needs a connection.
+   */
+  target(backend: Backend, key?: string, exclude?: Replica, call?: Wait & { readonly method?: string; readonly params?: Params }): Promise<Target>;
 }
 
 /** What the request log and metrics learn about where a request went. */

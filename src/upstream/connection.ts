@@ -81,6 +81,8 @@ export class BackendConnection {
    * requests without a client of their own (the catalog, health probes) are made for.
    */
   stateless: { version: string; identity: ClientIdentity } | undefined;
+  /** Requests the gateway stopped waiting for (timed out or cancelled): the backend may still work on them. */
+  abandoned = 0;
   /** The child's pid for stdio backends (observability, tests); undefined otherwise. */
   pid: () => number | null | undefined = () => undefined;
 
@@ -208,7 +210,7 @@ export class BackendConnection {
       if (opts.timeoutMs > 0)
         p.timer = setTimeout(() => {
           this.cancel(id, `timed out after ${opts.timeoutMs} ms`);
-          this.settle(id)?.reject(
+          this.abandon(id)?.reject(
             new GatewayError('MCPEG_ERR_BACKEND_TIMEOUT', `backend "${this.backend}" did not answer ${method} within ${opts.timeoutMs} ms`, {
               backend: this.backend,
               method,
@@ -218,7 +220,7 @@ export class BackendConnection {
         }, opts.timeoutMs);
       opts.cancel?.onCancel((reason) => {
         this.cancel(id, String(reason ?? 'cancelled by client'));
-        this.settle(id)?.reject(new GatewayError('MCPEG_ERR_REQUEST_CANCELLED', `request to backend "${this.backend}" cancelled`, { backend: this.backend }));
+        this.abandon(id)?.reject(new GatewayError('MCPEG_ERR_REQUEST_CANCELLED', `request to backend "${this.backend}" cancelled`, { backend: this.backend }));
       });
       this.pending.set(id, p);
       if (p.tag !== undefined) this.tagged++;
@@ -258,6 +260,13 @@ export class BackendConnection {
 
   private cancel(id: RequestId, reason: string): void {
     this.notify('notifications/cancelled', { requestId: id, reason }).catch(() => {});
+  }
+
+  /** Settles a request the backend has not answered (it timed out or was cancelled), counting it. */
+  private abandon(id: RequestId): Pending | undefined {
+    const p = this.settle(id);
+    if (p) this.abandoned++;
+    return p;
   }
 
   private settle(id: RequestId): Pending | undefined {

@@ -7,10 +7,13 @@
  * - while one is free and no call waits, a client session gets a process of its own
  *   (`own`), as without a ceiling: what the backend sends on it goes to that client;
  * - beyond that, calls share processes keyed by what their client needs (protocol
- *   version and capability set, as session-pool.ts keys stateless clients' sessions). A
+ *   version and capability set, as session-pool.ts keys stateless clients' sessions; and
+ *   the client itself when it declares roots, which a server asks for once and keeps). A
  *   process whose client declared sampling, elicitation or roots serves one client at a
- *   time, so that the backend's requests reach the client whose call caused them; any
- *   other serves any number of calls at once;
+ *   time, so that the backend's requests reach the client whose call caused them (and
+ *   is closed, not passed on, once a call of that client ends unanswered: cancelled or
+ *   timed out, the backend may still work on it); any other serves any number of calls
+ *   at once;
  * - a call that finds none waits, first come first served, up to its timeout
  *   (MCPEG_ERR_PROCESS_LIMIT), while processes are taken back for it: an idle one is
  *   closed, a busy one takes no new calls and is closed when its calls end.
@@ -19,6 +22,7 @@
  * A slot counts from before the spawn until the process is gone (its connection closed:
  * the child exited), so the ceiling holds whatever the churn.
  */
+import { createHash } from 'node:crypto';
 import { GatewayError } from '../errors/catalog.js';
 import type { Cancellation } from '../util/cancellation.js';
 import type { CallTag, ClientLink } from './client-link.js';
@@ -62,8 +66,8 @@ export interface ProcessPoolOptions {
 
 interface Entry {
   readonly replica: Replica;
-  /** Shared processes: protocol version and capability set. Undefined for a client's own. */
-  readonly key: string | undefined;
+  /** Shared processes: replica, protocol version and capability set (see kindOf). Undefined for a client's own. */
+  readonly kind: string | undefined;
   readonly exclusive: boolean;
   readonly owner: PoolClient | undefined;
   readonly quiet: (() => boolean) | undefined;
@@ -86,7 +90,7 @@ interface Waiter {
   readonly replica: Replica;
   readonly client: PoolClient;
   readonly peer: Peer;
-  readonly key: string;
+  readonly kind: string;
   readonly exclusive: boolean;
   grant(e: Entry): void;
   fail(err: unknown): void;
@@ -102,14 +106,45 @@ const PATIENCE_MS = 250;
 
 const kindOf = (replica: Replica, key: string) => `${replica.index} ${key}`;
 
+/** A number for each client session that declares roots (its processes are its own). */
+const clientNumbers = new WeakMap<object, number>();
+let nextClientNumber = 1;
+
+function clientNumber(client: PoolClient): number {
+  let n = clientNumbers.get(client);
+  if (n === undefined) clientNumbers.set(client, (n = nextClientNumber++));
+  return n;
+}
+
+/** Digests of capability sets, by the set (a client session's, kept for its life). */
+const digests = new WeakMap<object, string>();
+
+/**
+ * What a call's client needs of a process: its protocol version and a digest of its
+ * capability set, computed once per set: a client may declare megabytes of capabilities,
+ * and every waiting call holds its key, which the queue compares on each pass.
+ */
+function keyOf(peer: Peer): string {
+  let digest = digests.get(peer.capabilities);
+  if (digest === undefined) {
+    digest = createHash('sha256').update(canonicalJson(peer.capabilities)).digest('base64url');
+    digests.set(peer.capabilities, digest);
+  }
+  return `${peer.protocolVersion} ${digest}`;
+}
+
 export class ProcessPool {
   readonly max: number;
   private readonly slots: number;
   private readonly entries = new Set<Entry>();
+  /** Shared processes by kind: a waiting call looks at its own kind's only. */
+  private readonly byKind = new Map<string, Set<Entry>>();
   private readonly waiters: Waiter[] = [];
   private readonly onDrained: Array<() => void> = [];
   private timer: NodeJS.Timeout | undefined;
   private timerDelay = 0;
+  /** A pass over the queue is due (one per turn of the event loop, however many calls came or went). */
+  private pumping: NodeJS.Immediate | undefined;
   private stopped = false;
 
   constructor(private readonly opts: ProcessPoolOptions) {
@@ -140,12 +175,14 @@ export class ProcessPool {
   /** A process shared with clients of the same needs, for one call; waits (bounded by `wait`) when there is none. */
   share(replica: Replica, client: PoolClient, peer: Peer, wait: Wait | undefined): Promise<{ conn: BackendConnection; release: () => void }> {
     if (this.stopped) return Promise.reject(this.stoppedError());
-    const key = `${peer.protocolVersion} ${canonicalJson(peer.capabilities)}`;
     const exclusive = EXCLUSIVE.some((c) => peer.capabilities[c] !== undefined);
-    const found = this.usable(replica, key, exclusive, client);
+    // A server keeps the roots it is given as its session's state (a filesystem server: the
+    // directories it may touch), asked once: a process of a client that declares roots serves that client only.
+    const kind = peer.capabilities.roots === undefined ? kindOf(replica, keyOf(peer)) : `${kindOf(replica, keyOf(peer))} client ${clientNumber(client)}`;
+    const found = this.usable(kind, exclusive, client);
     // Joining a process that serves many calls at once takes nothing from those waiting.
     if (found && (this.waiters.length === 0 || !exclusive)) return this.use(found, client);
-    if (this.waiters.length === 0 && this.entries.size < this.slots) return this.use(this.spawn(replica, peer, { key, exclusive }), client);
+    if (this.waiters.length === 0 && this.entries.size < this.slots) return this.use(this.spawn(replica, peer, { kind, exclusive }), client);
     if (wait?.cancel?.cancelled) return Promise.reject(cancelled(this.opts.backend));
     if (this.waiters.length >= MAX_WAITERS) return Promise.reject(this.limitError(0, `${MAX_WAITERS} calls are already waiting for one`));
     const ms = wait && wait.timeoutMs > 0 ? wait.timeoutMs : this.opts.defaultWaitMs;
@@ -162,7 +199,7 @@ export class ProcessPool {
         replica,
         client,
         peer,
-        key,
+        kind,
         exclusive,
         grant: (e) => {
           done();
@@ -186,6 +223,8 @@ export class ProcessPool {
     this.stopped = true;
     clearTimeout(this.timer);
     this.timer = undefined;
+    clearImmediate(this.pumping);
+    this.pumping = undefined;
     for (const w of [...this.waiters]) w.fail(this.stoppedError());
   }
 
@@ -202,10 +241,10 @@ export class ProcessPool {
    * A process `client` may use for a call now: its key, not taken back, and free if it
    * serves one client at a time (or held by this client, unless `idleOnly`: others wait).
    */
-  private usable(replica: Replica, key: string, exclusive: boolean, client: PoolClient, idleOnly = false): Entry | undefined {
+  private usable(kind: string, exclusive: boolean, client: PoolClient, idleOnly = false): Entry | undefined {
     let idle: Entry | undefined;
-    for (const e of this.entries) {
-      if (e.key !== key || e.replica !== replica || e.retired || e.conn?.isClosed) continue;
+    for (const e of this.byKind.get(kind) ?? []) {
+      if (e.retired || e.conn?.isClosed || tainted(e)) continue;
       if (!exclusive || (e.holder === client && !idleOnly)) return e;
       if (e.busy === 0 && (e.conn?.inflight ?? 0) === 0) idle ??= e;
     }
@@ -234,15 +273,16 @@ export class ProcessPool {
       e.busy--;
       e.lastUsed = Date.now();
       if (e.busy === 0) e.holder = undefined;
+      if (tainted(e)) this.retire(e);
       this.settle(e);
       this.pump();
     };
   }
 
-  private spawn(replica: Replica, peer: Peer, how: { key?: string; exclusive?: boolean; owner?: PoolClient; quiet?: () => boolean; lost?: () => void }): Entry {
+  private spawn(replica: Replica, peer: Peer, how: { kind?: string; exclusive?: boolean; owner?: PoolClient; quiet?: () => boolean; lost?: () => void }): Entry {
     const e: Entry = {
       replica,
-      key: how.key,
+      kind: how.kind,
       exclusive: how.exclusive ?? false,
       owner: how.owner,
       quiet: how.quiet,
@@ -257,6 +297,11 @@ export class ProcessPool {
     };
     // The slot is taken now, before the spawn; it is given back when the connection closes (the child has exited).
     this.entries.add(e);
+    if (e.kind !== undefined) {
+      const same = this.byKind.get(e.kind);
+      if (same) same.add(e);
+      else this.byKind.set(e.kind, new Set([e]));
+    }
     e.ready = replica.openSession(this.router(e), peer.capabilities, peer.clientInfo, peer.protocolVersion).then(
       (conn) => {
         e.conn = conn;
@@ -286,7 +331,8 @@ export class ProcessPool {
       onNotification: (conn, n) => {
         if (e.owner) return e.owner.onNotification(conn, n);
         if (n.method === 'notifications/message') {
-          const to = e.holder ?? asClient((conn.soleInflightTag() as CallTag | undefined)?.link);
+          // Once a call on it ended unanswered, the backend may still log for it: the only call in flight no longer says whose line it is.
+          const to = e.holder ?? (conn.abandoned > 0 ? undefined : asClient((conn.soleInflightTag() as CallTag | undefined)?.link));
           if (to) return to.onNotification(conn, n);
         }
         // list_changed refreshes the catalog; resources/updated reaches every session subscribed to the URI.
@@ -315,6 +361,8 @@ export class ProcessPool {
 
   private remove(e: Entry): void {
     if (!this.entries.delete(e)) return;
+    const same = e.kind === undefined ? undefined : this.byKind.get(e.kind);
+    if (same?.delete(e) && same.size === 0) this.byKind.delete(e.kind!);
     this.retire(e);
     if (this.entries.size === 0) for (const f of this.onDrained.splice(0)) f();
     this.pump();
@@ -324,9 +372,20 @@ export class ProcessPool {
    * Serves waiting calls in arrival order: a process they may share, else a free slot.
    * A call that may not share (sampling, elicitation, roots) first waits a moment for a
    * process of its kind to be free; a call that needs a slot gets processes taken back
-   * for it, and later calls may not take an idle process it could have meanwhile.
+   * for it, and later calls may not take an idle process it could have meanwhile. Runs
+   * once per turn of the event loop however many calls came, went or ended meanwhile, so
+   * that a flood of waiting calls (or their timeouts, all at once) costs one pass, not
+   * one per call.
    */
   private pump(): void {
+    if (this.stopped || this.pumping) return;
+    this.pumping = setImmediate(() => {
+      this.pumping = undefined;
+      this.pumpNow();
+    });
+  }
+
+  private pumpNow(): void {
     if (this.stopped) return;
     const now = Date.now();
     let free = this.slots - this.entries.size;
@@ -338,21 +397,21 @@ export class ProcessPool {
     const protect = new Set<string>();
     for (let i = 0; i < this.waiters.length; ) {
       const w = this.waiters[i];
-      const kind = kindOf(w.replica, w.key);
-      const found = this.usable(w.replica, w.key, w.exclusive, w.client, waitingKinds.has(kind));
+      const { kind } = w;
+      const found = this.usable(kind, w.exclusive, w.client, waitingKinds.has(kind));
       if (found && (!w.exclusive || needs === 0)) {
         w.grant(found);
         continue;
       }
       if (free > 0) {
         free--;
-        w.grant(this.spawn(w.replica, w.peer, { key: w.key, exclusive: w.exclusive }));
+        w.grant(this.spawn(w.replica, w.peer, { kind, exclusive: w.exclusive }));
         continue;
       }
       i++;
       if (w.exclusive) {
         waitingKinds.add(kind);
-        if (now - w.since < PATIENCE_MS && this.hasKind(w.replica, w.key)) {
+        if (now - w.since < PATIENCE_MS && this.hasKind(kind)) {
           if (needs === 0) protect.add(kind);
           continue;
         }
@@ -368,8 +427,8 @@ export class ProcessPool {
   }
 
   /** A process of this kind that is not being taken back. */
-  private hasKind(replica: Replica, key: string): boolean {
-    for (const e of this.entries) if (e.key === key && e.replica === replica && !e.retired) return true;
+  private hasKind(kind: string): boolean {
+    for (const e of this.byKind.get(kind) ?? []) if (!e.retired) return true;
     return false;
   }
 
@@ -379,7 +438,7 @@ export class ProcessPool {
     for (const e of this.entries) if (e.retired) more--;
     if (more <= 0) return;
     const candidates = [...this.entries]
-      .filter((e) => !e.retired && e.conn !== undefined && (e.key === undefined || !protect.has(kindOf(e.replica, e.key))))
+      .filter((e) => !e.retired && e.conn !== undefined && (e.kind === undefined || !protect.has(e.kind)))
       .sort((a, b) => a.busy - b.busy || a.lastUsed - b.lastUsed);
     for (const e of candidates.slice(0, more)) this.retire(e);
   }
@@ -391,7 +450,7 @@ export class ProcessPool {
         this.settle(e);
         continue;
       }
-      if (!e.conn || e.busy > 0 || e.conn.inflight > 0 || now - e.lastUsed < this.opts.idleMs) continue;
+      if (!e.conn || e.busy > 0 || e.conn.inflight > 0 || (now - e.lastUsed < this.opts.idleMs && !tainted(e))) continue;
       if (e.owner && !e.quiet?.()) continue;
       this.retire(e);
     }
@@ -428,6 +487,15 @@ export class ProcessPool {
   private stoppedError(): GatewayError {
     return new GatewayError('MCPEG_ERR_BACKEND_UNAVAILABLE', `backend "${this.opts.backend}" is stopping`, { backend: this.opts.backend, notSent: true });
   }
+}
+
+/**
+ * A process that serves one client at a time, with a call of its client the backend never
+ * answered (cancelled, timed out): the backend may go on with it and ask the client
+ * something, so no other client may get the process: it is closed once idle.
+ */
+function tainted(e: Entry): boolean {
+  return e.exclusive && e.owner === undefined && (e.conn?.abandoned ?? 0) > 0;
 }
 
 function cancelled(backend: string): GatewayError {
