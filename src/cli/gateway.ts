@@ -10,7 +10,7 @@ import { ConfigError } from '../errors/catalog.js';
 import type { Gateway } from '../gateway.js';
 import { serve as serveGateway, type Served } from '../serve.js';
 import { RotatingFile, parseSize } from '../observability/log-file.js';
-import { createLogger, type Logger } from '../observability/logger.js';
+import { createLogger, flushLogSync, type Logger } from '../observability/logger.js';
 import { prettyDestination } from '../observability/pretty.js';
 import { configSecrets } from '../observability/secrets.js';
 import { EXIT, loadOrReport, tryParse, VERSION } from './common.js';
@@ -131,6 +131,7 @@ async function serve(values: Values, argv: string[], overrides: Overrides, rotat
   // Runs on every exit but SIGKILL: process.exit() after the drain, the deadline, a failed start.
   process.on('exit', (code) => {
     log.info({ code }, 'mcpeg exited');
+    flushLogSync(log);
     if (pidFile) releasePidFile(pidFile);
   });
 

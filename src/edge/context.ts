@@ -24,6 +24,8 @@ export interface HttpContext {
   readonly requestId: string;
   /** The MCP session, once known (Mcp-Session-Id, or the legacy sessionId parameter). */
   sessionId: string | undefined;
+  /** The socket's bytesWritten when the request arrived (the access log's `bytes`: requests on a connection are sequential). */
+  readonly bytesWrittenBefore: number;
 }
 
 /** Ids we pass on: printable, no separators that could split a header or a log field. */
@@ -59,6 +61,7 @@ export function createContext(req: IncomingMessage, res: ServerResponse, mcpPath
     clientIp: ips.resolve(req.socket.remoteAddress, req.headers['x-forwarded-for']),
     requestId,
     sessionId: typeof sid === 'string' && sid !== '' ? sid : undefined,
+    bytesWrittenBefore: req.socket.bytesWritten,
   };
   byRequest.set(req, ctx);
   return ctx;
