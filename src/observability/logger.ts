@@ -4,13 +4,14 @@
  * named in the configuration (auth tokens, API keys, passwords, credential headers) are
  * scrubbed from the text of every line before it is written, wherever they appear.
  *
- * Lines to a file descriptor or path are buffered (sonic-boom, off the event loop) and
- * written when FLUSH_BYTES gather, every FLUSH_MS, and synchronously when the process
- * exits; hot lines with known fields (the access log) skip pino's per-line work through
- * `lineWriter`.
+ * Lines to a file descriptor or path are gathered over one turn of the event loop and
+ * written together, off the event loop (log-sink.ts, sonic-boom), and synchronously when
+ * the process exits; hot lines with known fields (the access log) skip pino's per-line
+ * work through `lineWriter`.
  */
 import type { DestinationStream } from 'pino';
 import { pino, type Logger } from 'pino';
+import { TurnBatcher } from './log-sink.js';
 
 export type { Logger };
 
@@ -19,9 +20,6 @@ export const SECRET_KEYS: ReadonlySet<string> = new Set(['authorization', 'cooki
 const CENSOR = '[redacted]';
 /** Nesting the key redaction walks into; deeper values still pass the value scrub. */
 const MAX_DEPTH = 8;
-/** A line waits at most this long in the buffer, and is written once this much gathers. */
-export const FLUSH_MS = 100;
-const FLUSH_BYTES = 4096;
 
 function isSecretKey(k: string): boolean {
   // Every secret key is 5 to 13 characters: most keys are rejected without lower-casing.
@@ -94,11 +92,8 @@ function scrubberFor(secrets: readonly string[] | undefined): Scrub | undefined 
 
 export function createLogger(level: string, destination: number | string | DestinationStream = 2, opts: LoggerOptions = {}): Logger {
   const scrub = scrubberFor(opts.secrets);
-  const stream =
-    typeof destination === 'object'
-      ? destination
-      : // Buffered: written when FLUSH_BYTES gather or every FLUSH_MS; pino flushes it synchronously on exit.
-        pino.destination({ dest: destination, sync: false, minLength: FLUSH_BYTES, periodicFlush: FLUSH_MS });
+  // One write per event-loop turn, by sonic-boom off the loop; flushed synchronously on exit.
+  const stream = typeof destination === 'object' ? destination : new TurnBatcher(pino.destination({ dest: destination, sync: false }));
   const log = pino(
     {
       level,

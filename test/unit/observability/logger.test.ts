@@ -5,12 +5,13 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
-import { createLogger, FLUSH_MS, flushLogSync, lineWriter, redactKeys } from '../../../src/observability/logger.js';
+import { TurnBatcher } from '../../../src/observability/log-sink.js';
+import { createLogger, flushLogSync, lineWriter, redactKeys } from '../../../src/observability/logger.js';
 
 const SECRET = 'sk-live-0123456789abcdef';
 const dir = mkdtempSync(join(tmpdir(), 'mcpeg-logger-'));
@@ -101,27 +102,41 @@ describe('lineWriter', () => {
   });
 });
 
-describe('the buffered file destination', () => {
-  it('lines reach the file within the flush interval, without another write to push them', async () => {
+describe('the file destination: one write per event-loop turn', () => {
+  it('the lines of one turn reach the destination in one write, when the turn ends', async () => {
+    const writes: string[] = [];
+    const b = new TurnBatcher({ write: (d) => writes.push(d) > 0, flushSync: () => {} });
+    b.write('a\n');
+    b.write('b\n');
+    assert.deepEqual(writes, [], 'held while the turn runs');
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(writes, ['a\nb\n']);
+    b.write('c\n');
+    b.flushSync();
+    assert.deepEqual(writes, ['a\nb\n', 'c\n'], 'flushSync hands over at once');
+  });
+
+  it('a line reaches the file without another line to push it', async () => {
     const file = join(dir, 'timed.log');
     const log = createLogger('info', file);
     log.info('one line');
-    const deadline = Date.now() + FLUSH_MS * 20;
-    while (!readFileSync(file, 'utf8').includes('one line') && Date.now() < deadline) await new Promise((r) => setTimeout(r, FLUSH_MS / 2));
+    const deadline = Date.now() + 5000;
+    const text = () => (existsSync(file) ? readFileSync(file, 'utf8') : '');
+    while (!text().includes('one line') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     assert.match(readFileSync(file, 'utf8'), /"msg":"one line"/);
   });
 
-  it('flushLogSync writes what is buffered at once', () => {
+  it('flushLogSync writes what the turn gathered at once', () => {
     const file = join(dir, 'sync.log');
     // A descriptor is ready at once (a path is opened asynchronously).
     const log = createLogger('info', openSync(file, 'a'));
-    for (let i = 0; i < 10; i++) log.info({ i }, 'buffered');
-    assert.equal(readFileSync(file, 'utf8'), '', 'still buffered: less than a flush worth');
+    for (let i = 0; i < 10; i++) log.info({ i }, 'gathered');
+    assert.equal(readFileSync(file, 'utf8'), '', 'held until the turn ends');
     flushLogSync(log);
     assert.equal(
       readFileSync(file, 'utf8')
         .split('\n')
-        .filter((l) => l.includes('"buffered"')).length,
+        .filter((l) => l.includes('"gathered"')).length,
       10,
     );
   });
@@ -130,7 +145,7 @@ describe('the buffered file destination', () => {
     const file = join(dir, 'exit.log');
     const logger = pathToFileURL(join(import.meta.dirname, '../../../src/observability/logger.js')).href;
     const script = `
-      import { createLogger, flushLogSync } from ${JSON.stringify(logger)};
+import { createLogger, flushLogSync } from ${JSON.stringify(logger)};
       const log = createLogger('info', ${JSON.stringify(file)});
       setTimeout(() => {
         process.on('exit', () => { log.info('last words'); flushLogSync(log); });
