@@ -12,9 +12,9 @@ import { validateConfig } from './config/load.js';
 import { applySnapshot, type BackendSetHost, type ReloadResult } from './reconfigure.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { configSecrets } from './observability/secrets.js';
-import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import type { DispatchOptions, SessionLimits } from './protocol/dispatch.js';
-import { mcpRequests, rateLimitBlocks, type McpRequestEvent } from './observability/channels.js';
+import { rateLimitBlocks } from './observability/channels.js';
+import { subscribeRequestLog } from './observability/request-log.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
 import { GatewayError } from './errors/catalog.js';
 import { RateLimiter } from './resilience/rate-limiter.js';
@@ -30,7 +30,6 @@ import { StreamableHttpEndpoint } from './transport/inbound/streamable-http.js';
 import type { Backend, BackendListener } from './upstream/backend.js';
 import { backendEntries, buildBackend, type BuildDeps } from './backends/build.js';
 import { protectedPathsCache } from './config/protected.js';
-import { sessionFingerprint } from './protocol/fingerprint.js';
 
 export interface GatewayOptions {
   logger?: Logger;
@@ -150,25 +149,7 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
       return names.has(t);
     },
   });
-  const requestLog = (msg: unknown) => {
-    const e = msg as McpRequestEvent;
-    if (e.source !== dispatch) return;
-    const line = {
-      reqId: e.requestId,
-      session: sessionFingerprint(e.session),
-      rpcId: e.id,
-      method: e.method,
-      backend: e.backend,
-      tool: e.tool,
-      replica: e.replica,
-      ms: Math.round(e.durationMs * 10) / 10,
-      outcome: e.outcome,
-      code: e.code,
-    };
-    if (e.outcome === 'error' || e.outcome === 'tool_error') log.warn(line, e.message ?? `${e.method} failed`);
-    else log.debug(line, e.method);
-  };
-  subscribe(mcpRequests.name, requestLog);
+  const stopRequestLog = subscribeRequestLog(dispatch, log);
   const common = { sessions, log, dispatch, maxBodyBytes: config.server.max_body_bytes, keepAliveMs: config.server.sse_keepalive, apiKeyHeader: config.rate_limits.api_key_header };
   interface EndpointSet {
     streamable: StreamableHttpEndpoint;
@@ -359,7 +340,7 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
       }
       continuations.close();
       await sessions!.closeAll('gateway shutting down');
-      unsubscribe(mcpRequests.name, requestLog);
+      stopRequestLog();
       metrics.close();
       await Promise.all([...backends.values()].map((b) => b.stop()));
     },

@@ -10,7 +10,8 @@ import { ConfigError } from '../errors/catalog.js';
 import type { Gateway } from '../gateway.js';
 import { serve as serveGateway, type Served } from '../serve.js';
 import { RotatingFile, parseSize } from '../observability/log-file.js';
-import { createLogger, type Logger } from '../observability/logger.js';
+import { TurnBatcher } from '../observability/log-sink.js';
+import { createLogger, flushLogSync, type Logger } from '../observability/logger.js';
 import { prettyDestination } from '../observability/pretty.js';
 import { configSecrets } from '../observability/secrets.js';
 import { EXIT, loadOrReport, tryParse, VERSION } from './common.js';
@@ -93,7 +94,8 @@ async function serve(values: Values, argv: string[], overrides: Overrides, rotat
     process.stderr.write(`mcpeg: cannot open the log file: ${(err as Error).message}\n`);
     return EXIT.FAILURE;
   }
-  const dest = file ?? (values.dev && process.stderr.isTTY ? prettyDestination(process.stderr) : 2);
+  // A log file gets one write per event-loop turn, like stderr (observability/log-sink.ts).
+  const dest = file ? new TurnBatcher(file) : values.dev && process.stderr.isTTY ? prettyDestination(process.stderr) : 2;
   const log = createLogger(config.logging.level, dest, { secrets: configSecrets(config) });
   if (daemonized && file) daemonOutput(file, log);
 
@@ -131,6 +133,7 @@ async function serve(values: Values, argv: string[], overrides: Overrides, rotat
   // Runs on every exit but SIGKILL: process.exit() after the drain, the deadline, a failed start.
   process.on('exit', (code) => {
     log.info({ code }, 'mcpeg exited');
+    flushLogSync(log);
     if (pidFile) releasePidFile(pidFile);
   });
 
@@ -196,6 +199,8 @@ async function serve(values: Values, argv: string[], overrides: Overrides, rotat
       log.info({ signal: 'SIGUSR1' }, 'logging to stderr: no log file to rotate');
       return record({ action: 'none' });
     }
+    // What this turn gathered belongs to the file being rotated.
+    flushLogSync(log);
     file.rotateOrReopen().then(
       (r) => {
         log.info({ signal: 'SIGUSR1', ...r }, r.action === 'rotated' ? 'log file rotated' : 'log file reopened');

@@ -5,7 +5,7 @@
  * choose its address by sending its own X-Forwarded-For (which is ignored entirely when
  * no proxy is trusted, the default).
  */
-import { BlockList, isIP, isIPv4 } from 'node:net';
+import { BlockList, isIP, isIPv4, type Socket } from 'node:net';
 import { ConfigError } from '../errors/catalog.js';
 
 /** A bare IP address: no brackets, port or zone; IPv4-mapped IPv6 as IPv4. undefined if not an IP. */
@@ -51,6 +51,17 @@ export class ClientIpResolver {
 
   isTrusted(ip: string): boolean {
     return this.trusted?.check(ip, isIPv4(ip) ? 'ipv4' : 'ipv6') === true;
+  }
+
+  /** The peer of a socket, normalized once per connection (requests on a keep-alive connection share it). */
+  private readonly peers = new WeakMap<Socket, string>();
+
+  /** resolve() for a request on `socket`. */
+  resolveFor(socket: Socket, forwardedFor: string | string[] | undefined): string {
+    let peer = this.peers.get(socket);
+    if (peer === undefined) this.peers.set(socket, (peer = normalizeIp(socket.remoteAddress) ?? 'unknown'));
+    if (!this.trusted || !forwardedFor) return peer;
+    return this.resolve(peer, forwardedFor);
   }
 
   resolve(remoteAddress: string | undefined, forwardedFor: string | string[] | undefined): string {

@@ -12,8 +12,9 @@ import { appendVary } from './headers.js';
 
 export type Encoding = 'br' | 'gzip';
 
-/** The responses whose JSON body may be compressed, with the config that applies. */
-const enabledFor = new WeakMap<ServerResponse, CompressionConfig>();
+/** Marks a response whose JSON body may be compressed, with the config that applies (a symbol, not a WeakMap entry per response). */
+const COMPRESSION = Symbol('mcpeg.compression');
+type Marked = ServerResponse & { [COMPRESSION]?: CompressionConfig };
 
 /**
  * Picks a content coding from Accept-Encoding (RFC 9110 §12.5.3): the highest q among
@@ -49,7 +50,7 @@ export function negotiateEncoding(acceptEncoding: string | undefined, algorithms
 /** Marks the response as compressible; the decision waits until a JSON body is written. */
 export function compression(cfg: CompressionConfig): Middleware {
   return (ctx, next) => {
-    enabledFor.set(ctx.res, cfg);
+    (ctx.res as Marked)[COMPRESSION] = cfg;
     return next();
   };
 }
@@ -60,7 +61,7 @@ export function compression(cfg: CompressionConfig): Middleware {
  * Content-Length), the body when zlib is done on the thread pool, off the event loop.
  */
 export function endJson(res: ServerResponse, status: number, headers: OutgoingHttpHeaders, payload: string): void {
-  const cfg = enabledFor.get(res);
+  const cfg = (res as Marked)[COMPRESSION];
   const size = Buffer.byteLength(payload);
   if (!cfg || size < cfg.threshold_bytes) {
     res.writeHead(status, { ...headers, 'content-type': 'application/json', 'content-length': size });

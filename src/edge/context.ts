@@ -24,6 +24,8 @@ export interface HttpContext {
   readonly requestId: string;
   /** The MCP session, once known (Mcp-Session-Id, or the legacy sessionId parameter). */
   sessionId: string | undefined;
+  /** The socket's bytesWritten when the request arrived (the access log's `bytes`: requests on a connection are sequential). */
+  readonly bytesWrittenBefore: number;
 }
 
 /** Ids we pass on: printable, no separators that could split a header or a log field. */
@@ -35,11 +37,16 @@ export function endpointKind(path: string, mcpPath: string): EndpointKind {
   return 'other';
 }
 
-const byRequest = new WeakMap<IncomingMessage, HttpContext>();
+/**
+ * The context rides on the request under a private symbol: a WeakMap entry per request
+ * would be an ephemeron every young-generation GC has to trace.
+ */
+const CONTEXT = Symbol('mcpeg.context');
+type WithContext = IncomingMessage & { [CONTEXT]?: HttpContext };
 
 /** The context the edge built for a request (transports read the client's address from it). */
 export function contextOf(req: IncomingMessage): HttpContext | undefined {
-  return byRequest.get(req);
+  return (req as WithContext)[CONTEXT];
 }
 
 export function createContext(req: IncomingMessage, res: ServerResponse, mcpPath: string, ips: ClientIpResolver): HttpContext {
@@ -56,10 +63,11 @@ export function createContext(req: IncomingMessage, res: ServerResponse, mcpPath
     path,
     endpoint: endpointKind(path, mcpPath),
     startMs: performance.now(),
-    clientIp: ips.resolve(req.socket.remoteAddress, req.headers['x-forwarded-for']),
+    clientIp: ips.resolveFor(req.socket, req.headers['x-forwarded-for']),
     requestId,
     sessionId: typeof sid === 'string' && sid !== '' ? sid : undefined,
+    bytesWrittenBefore: req.socket.bytesWritten,
   };
-  byRequest.set(req, ctx);
+  (req as WithContext)[CONTEXT] = ctx;
   return ctx;
 }

@@ -59,16 +59,39 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
 
 /** The essence of a media type: lower-case, without parameters (RFC 9110 §8.3.1). */
 export function mediaType(v: string | undefined): string {
-  return (v ?? '').split(';')[0].trim().toLowerCase();
+  if (v === undefined) return '';
+  const semi = v.indexOf(';');
+  // trim and toLowerCase return the string itself when there is nothing to change: no allocation for a plain value.
+  return (semi < 0 ? v : v.slice(0, semi)).trim().toLowerCase();
 }
+
+function acceptsType(accept: string, type: string): boolean {
+  const slash = type.indexOf('/');
+  const range = `${slash < 0 ? type : type.slice(0, slash)}/*`;
+  return accept.split(',').some((part) => {
+    const t = mediaType(part);
+    return t === type || t === '*/*' || t === range;
+  });
+}
+
+/**
+ * Accept values already parsed, per type: a client sends the same one on every request.
+ * Bounded (a client inventing values only makes it start over).
+ */
+const acceptCache = new Map<string, Map<string, boolean>>();
+const ACCEPT_CACHE_MAX = 256;
 
 export function accepts(req: IncomingMessage, type: string): boolean {
   const a = req.headers.accept;
   if (!a) return false;
-  return a.split(',').some((part) => {
-    const t = mediaType(part);
-    return t === type || t === '*/*' || t === `${type.split('/')[0]}/*`;
-  });
+  let byType = acceptCache.get(a);
+  if (!byType) {
+    if (acceptCache.size >= ACCEPT_CACHE_MAX) acceptCache.clear();
+    acceptCache.set(a, (byType = new Map()));
+  }
+  let ok = byType.get(type);
+  if (ok === undefined) byType.set(type, (ok = acceptsType(a, type)));
+  return ok;
 }
 
 /**
@@ -147,7 +170,8 @@ const LOOPBACK_NAMES = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
 
 function hostnameOf(hostHeader: string): string {
   if (hostHeader.startsWith('[')) return hostHeader.slice(0, hostHeader.indexOf(']') + 1).toLowerCase();
-  return hostHeader.split(':')[0].toLowerCase();
+  const colon = hostHeader.indexOf(':');
+  return (colon < 0 ? hostHeader : hostHeader.slice(0, colon)).toLowerCase();
 }
 
 export interface OriginPolicy {

@@ -3,61 +3,163 @@
  * Secrets are redacted by key name wherever they appear in a log line, and secret values
  * named in the configuration (auth tokens, API keys, passwords, credential headers) are
  * scrubbed from the text of every line before it is written, wherever they appear.
+ *
+ * Lines to a file descriptor or path are gathered over one turn of the event loop and
+ * written together, off the event loop (log-sink.ts, sonic-boom), and synchronously when
+ * the process exits; hot lines with known fields (the access log) skip pino's per-line
+ * work through `lineWriter`.
  */
 import type { DestinationStream } from 'pino';
 import { pino, type Logger } from 'pino';
+import { TurnBatcher } from './log-sink.js';
 
 export type { Logger };
 
-export const REDACT_PATHS = [
-  'authorization',
-  '*.authorization',
-  '*.*.authorization',
-  'headers.authorization',
-  'headers.cookie',
-  '*.headers.authorization',
-  '*.headers.cookie',
-  'token',
-  '*.token',
-  'apiKey',
-  '*.apiKey',
-  'api_key',
-  '*.api_key',
-  'password',
-  '*.password',
-  'secret',
-  '*.secret',
-];
+/** Keys whose values never reach a line, at any depth (compared in lower case). */
+export const SECRET_KEYS: ReadonlySet<string> = new Set(['authorization', 'cookie', 'token', 'apikey', 'api_key', 'password', 'secret']);
+const CENSOR = '[redacted]';
+/** Nesting the key redaction walks into; deeper values still pass the value scrub. */
+const MAX_DEPTH = 8;
+
+function isSecretKey(k: string): boolean {
+  // Every secret key is 5 to 13 characters: most keys are rejected without lower-casing.
+  return k.length >= 5 && k.length <= 13 && SECRET_KEYS.has(k.toLowerCase());
+}
+
+function isPlain(v: unknown): v is Record<string, unknown> {
+  if (v === null || typeof v !== 'object') return false;
+  const proto = Object.getPrototypeOf(v) as unknown;
+  return proto === Object.prototype || proto === null;
+}
+
+/**
+ * `obj` with secret-named keys censored, copied only along the paths that had one (the
+ * caller's object is never changed). One walk, no allocation when nothing matches.
+ */
+export function redactKeys<T>(obj: T, depth = 0): T {
+  if (depth > MAX_DEPTH) return obj;
+  if (Array.isArray(obj)) {
+    let out: unknown[] | undefined;
+    for (let i = 0; i < obj.length; i++) {
+      const v = obj[i] as unknown;
+      const r = typeof v === 'object' && v !== null ? redactKeys(v, depth + 1) : v;
+      if (r !== v) (out ??= obj.slice())[i] = r;
+    }
+    return (out ?? obj) as T;
+  }
+  if (!isPlain(obj)) return obj;
+  let out: Record<string, unknown> | undefined;
+  for (const k in obj) {
+    if (!Object.hasOwn(obj, k)) continue;
+    const v = obj[k];
+    let r: unknown = v;
+    if (isSecretKey(k)) r = v === undefined ? v : CENSOR;
+    else if (typeof v === 'object' && v !== null) r = redactKeys(v, depth + 1);
+    if (r !== v) (out ??= { ...obj })[k] = r;
+  }
+  return (out ?? obj) as T;
+}
+
+/** Replaces every configured secret in a line; the identity when there are none. */
+export type Scrub = (line: string) => string;
 
 export interface LoggerOptions {
   /** Values that must never appear in a log line (scrubbed as [redacted]). */
   secrets?: readonly string[];
 }
 
-export function createLogger(level: string, destination: number | string | DestinationStream = 2, opts: LoggerOptions = {}): Logger {
+/** What createLogger keeps about its loggers for preformatted lines. */
+interface Raw {
+  stream: DestinationStream;
+  scrub: Scrub | undefined;
+  /** `,"name":"mcpeg"`: pino's bindings of the root logger. */
+  chindings: string;
+}
+const raws = new WeakMap<Logger, Raw>();
+
+function scrubberFor(secrets: readonly string[] | undefined): Scrub | undefined {
   // Short values would scrub ordinary words; real credentials are longer.
-  const secrets = [...new Set(opts.secrets ?? [])].filter((s) => s.length >= 6).sort((a, b) => b.length - a.length);
-  const jsonSafe = secrets.map((s) => JSON.stringify(s).slice(1, -1));
-  return pino(
+  const list = [...new Set(secrets ?? [])].filter((s) => s.length >= 6).sort((a, b) => b.length - a.length);
+  if (list.length === 0) return undefined;
+  // Lines are JSON: a secret appears in them JSON-escaped.
+  const jsonSafe = list.map((s) => JSON.stringify(s).slice(1, -1));
+  return (line) => {
+    let out = line;
+    for (const s of jsonSafe) if (out.includes(s)) out = out.split(s).join(CENSOR);
+    return out;
+  };
+}
+
+export function createLogger(level: string, destination: number | string | DestinationStream = 2, opts: LoggerOptions = {}): Logger {
+  const scrub = scrubberFor(opts.secrets);
+  // One write per event-loop turn, by sonic-boom off the loop; flushed synchronously on exit.
+  const stream = typeof destination === 'object' ? destination : new TurnBatcher(pino.destination({ dest: destination, sync: false }));
+  const log = pino(
     {
       level,
       base: { name: 'mcpeg' },
-      redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+      formatters: { log: (o) => redactKeys(o), bindings: (b) => redactKeys(b) },
+      // pino skips the bindings formatter for children: their bindings are redacted in child() below.
       timestamp: pino.stdTimeFunctions.isoTime,
-      ...(secrets.length
-        ? {
-            hooks: {
-              streamWrite(line: string): string {
-                let out = line;
-                for (const s of jsonSafe) if (out.includes(s)) out = out.split(s).join('[redacted]');
-                return out;
-              },
-            },
-          }
-        : {}),
+      ...(scrub ? { hooks: { streamWrite: scrub } } : {}),
     },
-    typeof destination === 'object' ? destination : pino.destination({ dest: destination, sync: false }),
+    stream,
   );
+  const child = log.child;
+  // Children inherit this from the root (pino makes them with Object.create), grandchildren too.
+  log.child = function (this: Logger, bindings, options) {
+    return child.call(this, redactKeys(bindings), options);
+  } as typeof log.child;
+  raws.set(log, { stream, scrub, chindings: (log as unknown as Record<symbol, string>)[pino.symbols.chindingsSym] });
+  return log;
+}
+
+const LEVEL_PREFIX = { info: '{"level":30,"time":"', warn: '{"level":40,"time":"' } as const;
+
+let isoMs = -1;
+let iso = '';
+/** pino's isoTime, computed once per millisecond. */
+function isoNow(): string {
+  const now = Date.now();
+  if (now !== isoMs) {
+    isoMs = now;
+    iso = new Date(now).toISOString();
+  }
+  return iso;
+}
+
+/**
+ * Writes a line the caller formatted, as `log[level](fields, msg)` would, without pino's
+ * per-line work: `fields` is the JSON of the line's own fields without braces (`"a":1,"b":"x"`),
+ * `msg` a JSON string literal. The caller answers for the fields: no secret-named keys
+ * (they are not redacted here); configured secret values are still scrubbed from the
+ * whole line. Undefined when `log` was not made by createLogger (an embedder's pino
+ * logger): log through it then.
+ */
+export function lineWriter(log: Logger, level: keyof typeof LEVEL_PREFIX): ((fields: string, msg: string) => void) | undefined {
+  const raw = raws.get(log);
+  if (!raw) return undefined;
+  const { stream, scrub, chindings } = raw;
+  const prefix = LEVEL_PREFIX[level];
+  return (fields, msg) => {
+    // The level is reloadable (logging.level): checked per line, like pino does.
+    if (!log.isLevelEnabled(level)) return;
+    const line = `${prefix}${isoNow()}"${chindings},${fields},"msg":${msg}}\n`;
+    stream.write(scrub ? scrub(line) : line);
+  };
+}
+
+/**
+ * Writes what the logger's destination still buffers, synchronously: for the last lines
+ * of a process (an 'exit' listener), after pino's own exit flush has run.
+ */
+export function flushLogSync(log: Logger): void {
+  const stream = raws.get(log)?.stream as { flushSync?: () => void } | undefined;
+  try {
+    stream?.flushSync?.();
+  } catch {
+    // Not open yet, or already closed: nothing to write to.
+  }
 }
 
 /** A logger that writes nothing: for embedding and tests that do not look at logs. */

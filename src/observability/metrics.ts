@@ -5,11 +5,11 @@
  * own registry: no module-level singletons, several gateways per process stay apart.
  */
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import { httpRequests, mcpRequests, rateLimitBlocks, type HttpRequestEvent, type McpRequestEvent, type RateLimitEvent } from './channels.js';
 import { VERSION } from '../version.js';
 import { ERRORS, TOOL_ERRORS } from '../errors/catalog.js';
-import { LabelCache } from './label-cache.js';
+import { CounterSeries, HistogramSeries } from './series.js';
 
 /** The methods a metric label may name; anything else a client sends is counted as "_other". */
 const MCP_METHODS: ReadonlySet<string> = new Set([
@@ -79,37 +79,38 @@ export function createMetrics(src: MetricsSources): Metrics {
       this.set((Date.now() - started) / 1000);
     },
   });
-  const mcpTotal = new Counter({
+  // The series the hot path feeds (series.ts): no allocation per inc/observe.
+  const mcpTotal = new CounterSeries({
     name: 'mcpeg_mcp_requests_total',
     help: 'MCP requests served, by method, backend, tool and outcome',
     labelNames: ['method', 'backend', 'tool', 'outcome'],
-    registers: r,
+    registry,
   });
-  const mcpDuration = new Histogram({
+  const mcpDuration = new HistogramSeries({
     name: 'mcpeg_mcp_request_duration_seconds',
     help: 'Time to answer an MCP request, by method, backend and tool',
     labelNames: ['method', 'backend', 'tool'],
     buckets: LATENCY_BUCKETS,
-    registers: r,
+    registry,
   });
-  const mcpErrors = new Counter({
+  const mcpErrors = new CounterSeries({
     name: 'mcpeg_mcp_errors_total',
     help: 'MCP requests that failed, by error code (MCPEG_ERR_* or the tool error code)',
     labelNames: ['code', 'backend'],
-    registers: r,
+    registry,
   });
-  const httpTotal = new Counter({
+  const httpTotal = new CounterSeries({
     name: 'mcpeg_http_requests_total',
     help: 'HTTP requests, by endpoint kind, method and status',
     labelNames: ['endpoint', 'method', 'status'],
-    registers: r,
+    registry,
   });
-  const httpDuration = new Histogram({
+  const httpDuration = new HistogramSeries({
     name: 'mcpeg_http_request_duration_seconds',
     help: 'HTTP request duration (until the response is done; SSE streams until they end)',
     labelNames: ['endpoint', 'method'],
     buckets: LATENCY_BUCKETS,
-    registers: r,
+    registry,
   });
   const blocked = new Counter({ name: 'mcpeg_rate_limit_blocked_total', help: 'Requests refused by a rate limit, by scope', labelNames: ['scope'], registers: r });
   const reloads = new Counter({ name: 'mcpeg_config_reloads_total', help: 'Configuration reloads, by result', labelNames: ['result'], registers: r });
@@ -182,12 +183,8 @@ export function createMetrics(src: MetricsSources): Metrics {
   });
   collectDefaultMetrics({ register: registry, prefix: 'mcpeg_' });
 
-  // Children made once per label set: no per-call hashing or label objects.
-  const mcpTotals = new LabelCache((v) => mcpTotal.labels(...v));
-  const mcpDurations = new LabelCache((v) => mcpDuration.labels(...v));
-  const mcpErrorCounts = new LabelCache((v) => mcpErrors.labels(...v));
-  const httpTotals = new LabelCache((v) => httpTotal.labels(...v));
-  const httpDurations = new LabelCache((v) => httpDuration.labels(...v));
+  /** Statuses as label strings, made once each (a status is one of the gateway's own). */
+  const statusText = new Map<number, string>();
   const onMcp = (msg: unknown) => {
     const e = msg as McpRequestEvent & { source?: unknown };
     if (e.source !== src.source) return;
@@ -196,16 +193,18 @@ export function createMetrics(src: MetricsSources): Metrics {
     // a probe, a client or backend inventing names) must not mint a series.
     const method = MCP_METHODS.has(e.method) ? e.method : '_other';
     const tool = e.tool === undefined ? '' : backend && src.isKnownTool(backend, e.tool) ? e.tool : '_other';
-    mcpTotals.get(method, backend, tool, e.outcome).inc();
-    mcpDurations.get(method, backend, tool).observe(e.durationMs / 1000);
-    if (e.code) mcpErrorCounts.get(boundedCode(e.code), backend).inc();
+    mcpTotal.labels(method, backend, tool, e.outcome).inc();
+    mcpDuration.labels(method, backend, tool).observe(e.durationMs / 1000);
+    if (e.code) mcpErrors.labels(boundedCode(e.code), backend).inc();
   };
   const onHttp = (msg: unknown) => {
     const e = msg as HttpRequestEvent;
     if (e.source !== src.source) return;
     // node's parser accepts a fixed set of HTTP methods, and statuses are the gateway's own.
-    httpTotals.get(e.endpoint, e.method, String(e.status)).inc();
-    httpDurations.get(e.endpoint, e.method).observe(e.durationMs / 1000);
+    let status = statusText.get(e.status);
+    if (status === undefined) statusText.set(e.status, (status = String(e.status)));
+    httpTotal.labels(e.endpoint, e.method, status).inc();
+    httpDuration.labels(e.endpoint, e.method).observe(e.durationMs / 1000);
   };
   const onBlocked = (msg: unknown) => {
     const e = msg as RateLimitEvent;

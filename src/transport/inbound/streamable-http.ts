@@ -331,7 +331,11 @@ export class StreamableHttpEndpoint {
     const ps = ch.openPost(res, requests, batch);
     res.on('close', () => ps.detach(res));
     if (prefersEventStream(req)) ps.stream();
-    await Promise.all(requests.map(async (r) => ps.respond(await dispatchRequest(s, r, this.deps.dispatch, contextOf(req)?.requestId, parseTraceparent(req.headers.traceparent)))));
+    const requestId = contextOf(req)?.requestId;
+    const trace = parseTraceparent(req.headers.traceparent);
+    // One request (the usual POST) is served without the batch's array of promises.
+    if (requests.length === 1) ps.respond(await dispatchRequest(s, requests[0], this.deps.dispatch, requestId, trace));
+    else await Promise.all(requests.map(async (r) => ps.respond(await dispatchRequest(s, r, this.deps.dispatch, requestId, trace))));
   }
 
   private async initialize(init: JsonRpcRequest, req: IncomingMessage, res: ServerResponse): Promise<void> {
