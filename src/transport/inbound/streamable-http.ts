@@ -59,14 +59,18 @@ class PostStream {
   done = false;
   private readonly responses: JsonRpcResponse[] = [];
   private stopKeepAlive: (() => void) | undefined;
+  private remaining: number;
 
   constructor(
     readonly streamId: string,
     public res: ServerResponse | null,
-    private remaining: number,
+    /** The requests this POST carries (their ids key the session's map of open streams). */
+    readonly requests: readonly JsonRpcRequest[],
     private readonly batch: boolean,
     private readonly channels: SessionChannels,
-  ) {}
+  ) {
+    this.remaining = requests.length;
+  }
 
   /** A message related to one of this POST's requests, sent before its response. */
   write(msg: JsonRpcMessage): void {
@@ -164,7 +168,7 @@ class SessionChannels implements Outbound {
   }
 
   openPost(res: ServerResponse, requests: JsonRpcRequest[], batch: boolean): PostStream {
-    const ps = new PostStream(`p${this.instanceTag}${this.nextStream++}`, res, requests.length, batch, this);
+    const ps = new PostStream(`p${this.instanceTag}${this.nextStream++}`, res, requests, batch, this);
     for (const r of requests) this.posts.set(r.id, ps);
     return ps;
   }
@@ -175,7 +179,8 @@ class SessionChannels implements Outbound {
   }
 
   forget(ps: PostStream): void {
-    for (const [id, p] of this.posts) if (p === ps) this.posts.delete(id);
+    // By its own ids, not a scan of every open stream: O(1) per request however many are in flight.
+    for (const r of ps.requests) if (this.posts.get(r.id) === ps) this.posts.delete(r.id);
   }
 
   deliver(msg: JsonRpcMessage, related?: RequestId): boolean {
