@@ -160,7 +160,11 @@ async function serve(values: Values, argv: string[], overrides: Overrides, rotat
   save();
   // The launcher may be gone (it gave up waiting): a closed channel is not an error here.
   if (daemonized && process.connected) process.send?.({ type: 'ready', url, pid: process.pid }, undefined, {}, () => {});
-  else process.stderr.write(`mcpeg listening on ${url}\n`);
+  else {
+    // What was logged while starting (a plugin that failed to load) comes before this line.
+    flushLogSync(log);
+    process.stderr.write(`mcpeg listening on ${url}\n`);
+  }
 
   let stopping = false;
   let unwatch: (() => void) | undefined;
