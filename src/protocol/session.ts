@@ -4,6 +4,7 @@
  * requests the gateway relays to it from backends. Transport-agnostic: transports give it
  * an Outbound to deliver server-initiated messages and call dispatch() for the rest.
  */
+import { ANONYMOUS, type Principal } from '../auth/principal.js';
 import { GatewayError, RemoteRpcError } from '../errors/catalog.js';
 import type { Logger } from '../observability/logger.js';
 import type { View } from '../router/view.js';
@@ -105,6 +106,8 @@ export class ClientSession implements ClientLink, ConnectionOwner, RelayClient {
   clientIp: string | undefined;
   /** A hash of the API key the client presented, for rate limits (never the key itself). */
   apiKeyId: string | undefined;
+  /** Who opened the session (auth/principal.ts); requests of another principal do not find it. */
+  principal: Principal = ANONYMOUS;
   private readonly pendingClient = new Map<RequestId, PendingClientRequest>();
   private nextServerRequest = 1;
   private closed = false;

@@ -6,6 +6,7 @@
  * session is seen through `RelayClient`, and the last step (the call on a connection,
  * across lifecycles) is given by the protocol layer (`RelayDeps.send`).
  */
+import type { Principal } from '../auth/principal.js';
 import type { Backend } from '../upstream/backend.js';
 import type { BackendConnection } from '../upstream/connection.js';
 import type { Replica } from '../upstream/replica.js';
@@ -28,6 +29,8 @@ export interface RelayClient {
   readonly sessionId: string;
   readonly clientIp: string | undefined;
   readonly apiKeyId: string | undefined;
+  /** Who is calling (authorization, per-principal credentials, audit). */
+  readonly principal: Principal;
   /**
    * A connection for a call to `backend`: affinity, pooling and session modes are the
    * session's business; `call` bounds a wait for a process (max_processes), and its method

@@ -5,6 +5,7 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { ANONYMOUS } from '../../../src/auth/principal.js';
 import { GatewayError, RemoteRpcError } from '../../../src/errors/catalog.js';
 import { buildRelay } from '../../../src/relay/build.js';
 import { compose } from '../../../src/relay/compose.js';
@@ -78,6 +79,7 @@ function fixture(o: Options, send: (c: RelayCall, t: Target) => Promise<Params>)
     sessionId: 's',
     clientIp: undefined,
     apiKeyId: undefined,
+    principal: ANONYMOUS,
     async target(_b, _key, exclude) {
       picks.push((exclude as unknown as FakeReplica | undefined)?.id);
       const r = replicas.find((x) => x !== (exclude as unknown as FakeReplica) && x.available) ?? replicas[0];
