@@ -30,6 +30,7 @@ import { StreamableHttpEndpoint } from './transport/inbound/streamable-http.js';
 import type { Backend, BackendListener } from './upstream/backend.js';
 import { backendEntries, buildBackend, type BuildDeps } from './backends/build.js';
 import { protectedPathsCache } from './config/protected.js';
+import { Authorization } from './authz/gate.js';
 
 export interface GatewayOptions {
   logger?: Logger;
@@ -54,6 +55,8 @@ export interface Gateway {
   readonly registry: Registry;
   readonly sessions: SessionManager;
   readonly metrics: Metrics;
+  /** Authorization in force (the config snapshot's `authorization`; explain reads it). */
+  readonly authz: Authorization;
   /** Starts backends, then listens on server.host:server.port. Resolves with the bound URL of /mcp. (The admin API is started beside it: serve.ts.) */
   listen(): Promise<{ url: string; port: number; host: string }>;
   /** Starts backends and serves one client over the given streams (`mcpeg stdio`). */
@@ -107,7 +110,7 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
     rateLimiter.hasBackendRules || rateLimiter.hasToolRules
       ? {
           check(s, scope, name) {
-            const d = rateLimiter.check(scope, name, { ip: s.clientIp, session: s.sessionId, apiKey: s.apiKeyId });
+            const d = rateLimiter.check(scope, name, { ip: s.clientIp, session: s.sessionId, apiKey: s.apiKeyId, principal: s.principal.id });
             if (d && !d.allowed) {
               if (rateLimitBlocks.hasSubscribers) rateLimitBlocks.publish({ source: dispatch, scope });
               throw new GatewayError('MCPEG_ERR_RATE_LIMITED', `rate limit exceeded for ${scope} "${name}" (${d.rule}); retry in ${Math.ceil(d.retryAfterMs / 1000)} s`, {
@@ -120,7 +123,9 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
           },
         }
       : undefined;
+  const authz = new Authorization(log, config);
   const dispatch: DispatchOptions = {
+    authz,
     pageSize: config.server.list_page_size,
     draining,
     limits,
@@ -223,12 +228,15 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
     const run = reloading.then(async () => {
       await startBackends();
       incoming = next;
+      // The new rules apply before the new backends start serving; a refused reload restores the old ones.
+      authz.configure(next);
       try {
         const r = await applySnapshot(reconfigure, next);
         metrics.configReload('success');
         log.info({ ...r }, 'configuration reloaded');
         return r;
       } catch (err) {
+        authz.configure(snapshot);
         metrics.configReload('failure');
         log.error({ err: (err as Error).message }, 'configuration reload refused; the previous configuration keeps serving');
         throw err;
@@ -297,6 +305,7 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
     registry,
     sessions,
     metrics,
+    authz,
     async listen() {
       await startBackends();
       server = createHttpServer(

@@ -8,6 +8,7 @@ import { adminSchema } from './admin.js';
 import { compressionSchema, corsSchema, rateLimitsSchema, retrySchema, toolPolicySchema, trafficSchema, type RetryConfig } from './traffic.js';
 import { commandBackendSchema, openapiBackendSchema, restBackendSchema } from './backends.js';
 import { envReferences } from './secret-fields.js';
+import { authorizationSchema } from './authorization.js';
 
 /** Names that would reach Object.prototype where a name is used as a key ("__proto__", "constructor", ...). */
 const notReserved = (n: string) => !(n in Object.prototype);
@@ -177,6 +178,8 @@ export const configSchema = z
     admin: adminSchema,
     rate_limits: rateLimitsSchema,
     traffic: trafficSchema,
+    /** Who may use which backends, tools, prompts and resources (absent: everyone may use everything). */
+    authorization: authorizationSchema,
     backends: z.record(z.string().regex(NAME, 'backend names use letters, digits, "_" or "-" (at most 48)').refine(notReserved, RESERVED), backendSchema).default({}),
     plugins: z.array(pluginSchema).default([]),
     /**
