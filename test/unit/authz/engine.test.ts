@@ -30,10 +30,7 @@ const tool = (backend: string, name: string): Target => ({ kind: 'tool', backend
 
 describe('authorization engine', () => {
   it('decides by the default when no rule covers the target (rule "default")', () => {
-    assert.deepEqual(
-      { ...engine({}).decide(alice, tool('git', 'status')), reason: undefined },
-      { allowed: true, rule: 'default', reason: undefined },
-    );
+    assert.deepEqual({ ...engine({}).decide(alice, tool('git', 'status')), reason: undefined }, { allowed: true, rule: 'default', reason: undefined });
     const d = engine({ default: 'deny' }).decide(alice, tool('git', 'status'));
     assert.equal(d.allowed, false);
     assert.equal(d.rule, 'default');
