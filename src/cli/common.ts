@@ -23,6 +23,7 @@ Commands:
   validate --config FILE                          check a config file; exit 3 on problems
   validate --openapi FILE                         check an OpenAPI document; problems at their JSON pointers
   codegen --openapi FILE [-o OUT.yaml]            write a rest backend generated from an OpenAPI document
+  authz explain [--config FILE | --admin URL]     what a principal may do and why (--principal ID, --tool NAME, ...)
   version                                         print the version
 
 Without --config, the embedded default configuration is used.

@@ -12,6 +12,8 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import { createLogger } from '../../src/observability/logger.js';
+import { configSecrets } from '../../src/observability/secrets.js';
+import { validateConfig } from '../../src/config/load.js';
 import { ERRORS } from '../../src/errors/catalog.js';
 import { everythingStdio, MCP_HEADERS, startGateway, textOf } from '../helpers/gateway.js';
 
@@ -80,7 +82,9 @@ describe('authorization (e2e)', () => {
   }
 
   before(async () => {
-    gw = await startGateway(CONFIG, { logger: createLogger('info', { write: (s: string) => void lines.push(s) }) });
+    // As `mcpeg gateway` does: the config's secrets are scrubbed from every line (rule names are no secrets).
+    const secrets = configSecrets(validateConfig(CONFIG, 'test'), {});
+    gw = await startGateway(CONFIG, { logger: createLogger('info', { write: (s: string) => void lines.push(s) }, { secrets }) });
   });
   after(async () => {
     for (const c of clients) await c.close().catch(() => {});
