@@ -4,6 +4,7 @@
  * pins what a backend serves now (one tool, or every tool of it that differs), writing
  * the lock file and updating the running views (clients get tools/list_changed).
  */
+import { GatewayError } from '../../errors/catalog.js';
 import type { AdminContext } from '../context.js';
 import { AdminError } from '../http.js';
 import type { RouteDef } from '../router.js';
@@ -48,7 +49,10 @@ export const pinRoutes: RouteDef[] = [
           .filter((m) => m.backend === backend)
           .map((m) => `${m.tool} (${m.status})`),
       };
-      const approved = await ctx.gw.pins.approve(backend, b.catalog.tools, `admin API (${req.who.name})`, tool, digest);
+      const approved = await ctx.gw.pins.approve(backend, b.catalog.tools, `admin API (${req.who.name})`, tool, digest).catch((err: unknown) => {
+        // The audit line records the catalogue code of a refusal.
+        throw err instanceof GatewayError ? new AdminError(err.code, err.message, err.data) : err;
+      });
       req.audit.approved = approved.map((a) => ({ tool: a.tool, digest: a.digest, previous: a.previous ?? null }));
       return { body: { backend, approved: approved.map((a) => ({ tool: a.tool, digest: a.digest, previous: a.previous ?? null })) } };
     },
