@@ -58,7 +58,7 @@ export interface Gateway {
   readonly registry: Registry;
   readonly sessions: SessionManager;
   readonly metrics: Metrics;
-  /** Tool-definition pinning: the pins in force, what differs from them, approval (docs/pinning.md). */
+  /** Tool-definition pinning: the pins in force, what differs from them, approval (docs/auth.md#tool-pinning). */
   readonly pins: PinGuard;
   /** The pinning mode in force for a backend. */
   pinMode(backend: string): PinMode;
@@ -345,7 +345,7 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
         config.server,
         { aggregate, backend: (n) => perBackend.get(n), health, ready, metrics: async () => ({ contentType: metrics.contentType, body: await metrics.render() }) },
         log,
-        { rateLimits: config.rate_limits, rateLimiter, traffic: config.traffic, source: dispatch },
+        { rateLimits: config.rate_limits, rateLimiter, traffic: config.traffic, source: dispatch, auth: config.auth },
       );
       await new Promise<void>((resolve, reject) => {
         server!.once('error', reject);

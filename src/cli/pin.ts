@@ -1,5 +1,5 @@
 /**
- * `mcpeg pin`: tool-definition pinning from the command line (docs/pinning.md). It works
+ * `mcpeg pin`: tool-definition pinning from the command line (docs/auth.md#tool-pinning). It works
  * offline, from the config file: the configured backends are started as the gateway
  * starts them (stdio children, HTTP connections, plugins), their tools listed, and the
  * lock file (pinning.lock_file) read and written directly, so it runs in CI with no

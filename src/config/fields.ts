@@ -7,7 +7,7 @@ export { byteSize, duration, optionalDuration } from './duration.js';
 
 export const NAME = /^[a-zA-Z0-9_-]{1,48}$/;
 
-/** Tool-definition pinning: not checked, reported, or enforced (docs/pinning.md). */
+/** Tool-definition pinning: not checked, reported, or enforced (docs/auth.md#tool-pinning). */
 export const PIN_MODE = z.enum(['off', 'warn', 'block']);
 
 const restartSchema = z

@@ -8,6 +8,8 @@ import { adminSchema } from './admin.js';
 import { compressionSchema, corsSchema, rateLimitsSchema, retrySchema, toolPolicySchema, trafficSchema, type RetryConfig } from './traffic.js';
 import { commandBackendSchema, openapiBackendSchema, restBackendSchema } from './backends.js';
 import { envReferences } from './secret-fields.js';
+import { authConfigured, authSchema } from './auth.js';
+import { isLoopbackHost } from '../util/loopback.js';
 
 /** Names that would reach Object.prototype where a name is used as a key ("__proto__", "constructor", ...). */
 const notReserved = (n: string) => !(n in Object.prototype);
@@ -175,8 +177,10 @@ export const configSchema = z
       .strict()
       .prefault({}),
     admin: adminSchema,
+    /** Who may call the MCP endpoints (docs/auth.md). */
+    auth: authSchema,
     /**
-     * Tool-definition pinning (docs/pinning.md): off (default: opt-in, nothing written),
+     * Tool-definition pinning (docs/auth.md#tool-pinning): off (default: opt-in, nothing written),
      * warn (a changed tool is reported) or block (a changed tool is withheld until approved).
      * lock_file resolves against paths.base (the config file's directory).
      */
@@ -209,6 +213,14 @@ export const configSchema = z
   })
   .strict()
   .superRefine((c, ctx) => {
+    // Anyone who reaches the port may call every tool when nothing authenticates: fine on
+    // one person's loopback, nowhere else unless the operator says so (issue 17).
+    if (!isLoopbackHost(c.server.host) && !authConfigured(c.auth) && !c.auth.allow_unauthenticated)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['server', 'host'],
+        message: `the MCP endpoints would listen on ${c.server.host}, not a loopback address, with no authentication: configure auth.oauth or auth.api_keys (docs/auth.md), or set auth.allow_unauthenticated: true to serve anyone who reaches the port`,
+      });
     const seen = new Set(Object.keys(c.backends));
     c.plugins.forEach((p, i) => {
       if (seen.has(p.name))

@@ -17,7 +17,7 @@
 import { prettyJson } from './canonical.js';
 
 export const LOCK_VERSION = 1;
-const COMMENT = 'MCpeg tool pins (docs/pinning.md): review changes like code; approve a changed tool with `mcpeg pin approve <backend>/<tool>`.';
+const COMMENT = 'MCpeg tool pins (docs/auth.md#tool-pinning): review changes like code; approve a changed tool with `mcpeg pin approve <backend>/<tool>`.';
 const DIGEST = /^sha256:[0-9a-f]{64}$/;
 /** A lock file larger than this is refused rather than read (it is read on every change). */
 export const MAX_LOCK_FILE_BYTES = 64 * 1024 * 1024;

@@ -1,5 +1,5 @@
 /**
- * /admin/pins: tool-definition pinning (docs/pinning.md). GET shows the pins in force and
+ * /admin/pins: tool-definition pinning (docs/auth.md#tool-pinning). GET shows the pins in force and
  * every tool served with a definition that is not approved; POST /admin/pins/approve
  * pins what a backend serves now (one tool, or every tool of it that differs), writing
  * the lock file and updating the running views (clients get tools/list_changed).
