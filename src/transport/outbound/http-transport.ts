@@ -18,6 +18,11 @@ import { backoffDelay, type BackoffOptions } from '../../resilience/backoff.js';
 import { MAX_BACKEND_MESSAGE_CHARS, parseJsonValues } from '../../wire/json-values.js';
 
 /** An HTTP-level failure; `code` is the status (the auto fallback to SSE reads it). */
+/** The backend answered, but not with what the protocol says: not retried as if unreachable. */
+export class BackendProtocolError extends Error {
+  readonly protocol = true;
+}
+
 export class HttpStatusError extends Error {
   constructor(
     readonly code: number,
@@ -172,10 +177,16 @@ export class StreamableHttpClient implements Transport {
     const values = parseJsonValues(text);
     // Several messages in one application/json body (NDJSON, as on stdio): not what the spec says, but unambiguous.
     if (values.length > 1) this.onDeviation?.('several JSON-RPC messages in one application/json answer (newline-delimited); relaying each');
+    const id = 'method' in message ? (message as { id?: unknown }).id : undefined;
+    let answered = id === undefined;
     for (const v of values) {
-      if (Array.isArray(v)) for (const m of v) this.onmessage?.(m as JSONRPCMessage);
-      else this.onmessage?.(v as JSONRPCMessage);
+      for (const m of Array.isArray(v) ? v : [v]) {
+        if (!answered && typeof m === 'object' && m !== null && !('method' in m) && (m as { id?: unknown }).id === id) answered = true;
+        this.onmessage?.(m as JSONRPCMessage);
+      }
     }
+    // A JSON answer is the response to the request it answers (Streamable HTTP, "Sending Messages to the Server"): one without it would leave the call waiting for its timeout.
+    if (!answered) throw new BackendProtocolError(`the application/json answer from ${this.display} holds no response to request ${JSON.stringify(id)}`);
   }
 
   /** Reads an SSE body; if it ends before the response to `awaiting`, resumes it with GET. */
