@@ -28,9 +28,10 @@ function claimAt(claims: Claims, path: string): unknown {
   return v;
 }
 
-/** Claims → principal; undefined when there is no `sub` (nothing to bind a session to). */
+/** Claims → principal; undefined when there is neither `sub` nor `client_id` (nothing to bind a session to). */
 export function principalFromClaims(claims: Claims, issuer: string, groupsClaim: string, token: string): Principal | undefined {
-  const sub = str(claims.sub);
+  // A client_credentials token's subject is the client (RFC 9068 §2.2); introspection answers may omit `sub` for it (RFC 7662 §2.2).
+  const sub = str(claims.sub) ?? str(claims.client_id);
   if (sub === undefined) return undefined;
   const exp = typeof claims.exp === 'number' && Number.isFinite(claims.exp) ? claims.exp * 1000 : undefined;
   const scopes = claims.scope !== undefined ? list(claims.scope) : list(claims.scp);

@@ -64,7 +64,7 @@ function describe(err: unknown): string {
     if (err.claim === 'aud') return 'the access token is for another resource (aud)';
     if (err.claim === 'iss') return 'the access token is from another issuer (iss)';
     if (err.claim === 'nbf') return 'the access token is not valid yet (nbf)';
-    return `the access token's "${err.claim}" claim is not valid`;
+    return `the access token's ${err.claim} claim is missing or not valid`;
   }
   if (err instanceof errors.JOSEAlgNotAllowed) return 'the access token is signed with an algorithm that is not allowed';
   if (err instanceof errors.JWSSignatureVerificationFailed) return 'the access token signature is not valid';
