@@ -208,6 +208,22 @@ describe('authorization (e2e)', () => {
     assert.match(textOf(await dev.callTool({ name: 'every__get-sum', arguments: { a: 1, b: 2 } })), /3/);
   });
 
+  it('a reload applies new rules to the next requests of open sessions; a section removed allows everything again', async () => {
+    const dev = await connect(DEV);
+    await refused(dev.callTool({ name: 'every__get-env', arguments: {} }), 'no-env');
+    const rules = CONFIG.authorization.rules.filter((r) => r.name !== 'no-env');
+    await gw.gw.reload(validateConfig({ ...CONFIG, server: gw.gw.config.server, authorization: { ...CONFIG.authorization, rules } }, 'reload'));
+    assert.match(textOf(await dev.callTool({ name: 'every__get-env', arguments: {} })), /PATH|HOME|\{/);
+    assert.ok((await dev.listTools()).tools.some((t) => t.name === 'every__get-env'));
+    await refused(dev.callTool({ name: 'every__trigger-long-running-operation', arguments: { duration: 1, steps: 1 } }), 'default');
+    const { authorization: _, ...without } = CONFIG;
+    await gw.gw.reload(validateConfig({ ...without, server: gw.gw.config.server }, 'reload'));
+    const all = (await dev.listTools()).tools.length;
+    assert.ok(all > 15, `everything listed (${all})`);
+    await gw.gw.reload(validateConfig({ ...CONFIG, server: gw.gw.config.server }, 'reload'));
+    await refused(dev.callTool({ name: 'every__get-env', arguments: {} }), 'no-env');
+  });
+
   it('one audit line per decision: calls (allowed and refused, with the rule) and list requests', async () => {
     await new Promise((r) => setTimeout(r, 50));
     const lines = audit();

@@ -154,7 +154,7 @@ describe('RateLimiter rules', () => {
     }
   });
 
-  it('principal key: a bucket per principal; the anonymous principal (or none) shares its address\'s bucket', () => {
+  it("principal key: a bucket per principal; the anonymous principal (or none) shares its address's bucket", () => {
     const l = limiter({ rules: [{ scope: 'tool', key: 'principal', rate: 0.001, burst: 1 }] });
     assert.equal(l.check('tool', 't', { ip: '1.1.1.1', principal: 'key:a' })?.allowed, true);
     assert.equal(l.check('tool', 't', { ip: '2.2.2.2', principal: 'key:a' })?.allowed, false, 'same principal, another address');
