@@ -53,7 +53,12 @@ describe('review5: an admin key cannot change who may call the MCP endpoints', (
   });
 
   it('keeps the MCP endpoint closed to the key the admin tried to add, and logs no key', async () => {
-    const init = JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'x', version: '1' } } });
+    const init = JSON.stringify({
+      jsonrpc: '2.0',
+      id: 0,
+      method: 'initialize',
+      params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'x', version: '1' } },
+    });
     assert.equal((await fetch(g.mcpUrl, { method: 'POST', headers: { ...MCP_HEADERS, 'x-api-key': EVIL }, body: init })).status, 401);
     assert.equal((await fetch(g.mcpUrl, { method: 'POST', headers: MCP_HEADERS, body: init })).status, 401);
     assert.equal((await fetch(g.mcpUrl, { method: 'POST', headers: { ...MCP_HEADERS, 'x-api-key': ALICE }, body: init })).status, 200);
