@@ -13,6 +13,7 @@
  * | a new program: command/args/env/cwd, a non-built-in plugin     | admin.allow.programs, admin.allowed_commands |
  * | plugin reach (reach.ts), `paths.*`, OpenAPI file specs/$refs   | admin.allow.reach               |
  * | a declared secret (*_env) to a new destination; more env_allow | admin.allow.environment         |
+ * | `authorization` (rules, default)                               | admin.allow.policy              |
  */
 import { isDeepStrictEqual } from 'node:util';
 import { commandBackendSchema } from '../config/backends.js';
@@ -55,6 +56,9 @@ export function privilegedChanges(current: Readonly<Config>, next: Readonly<Conf
   // Authentication is to callers what server.host is to reachers: an admin key that could add a key of its own,
   // trust another issuer or switch authentication off would decide who may call every tool.
   for (const k of changedKeys(current.auth, next.auth)) out.push({ path: `auth.${k}`, why: 'who may call the MCP endpoints', allowedBy: undefined });
+  // Authorization rules decide what each caller may use: a key that could rewrite them could open every tool to everyone.
+  if (!allow.policy && !isDeepStrictEqual(current.authorization, next.authorization))
+    out.push({ path: 'authorization', why: 'which backends, tools, prompts and resources each caller may use', allowedBy: 'admin.allow.policy: true' });
 
   for (const l of refusedLaunches(current, next, [...current.admin.allowed_commands, ...allow.programs]))
     out.push({ ...l, allowedBy: 'admin.allow.programs (or admin.allowed_commands) to list it' });
