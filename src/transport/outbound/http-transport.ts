@@ -15,7 +15,8 @@ import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { Pool, type Dispatcher } from 'undici';
 import { isStatelessVersion, nameHeaderOf, paramHeaderValues, type ParamHeader } from '../../wire/stateless.js';
 import { backoffDelay, type BackoffOptions } from '../../resilience/backoff.js';
-import { MAX_BACKEND_MESSAGE_CHARS, parseJsonValues } from '../../wire/json-values.js';
+import { MAX_BACKEND_MESSAGE_BYTES, parseJsonValues } from '../../wire/json-values.js';
+import { RAW_MIN_BYTES, scanResultResponse } from '../../wire/raw-json.js';
 
 /** An HTTP-level failure; `code` is the status (the auto fallback to SSE reads it). */
 export class HttpStatusError extends Error {
@@ -63,6 +64,8 @@ export class StreamableHttpClient implements Transport {
   private protocolVersion: string | undefined;
   /** The stateless revision: no session, and each request names its method and target in headers. */
   private stateless = false;
+  /** Set by the connection that reads this transport: large results may arrive as RawJson (wire/raw-json.ts). */
+  rawResults = false;
   /** A tool's x-mcp-header declarations (set by the replica from its catalog), for Mcp-Param-* headers. */
   paramHeaders: ((tool: string) => ParamHeader[]) | undefined;
   private readonly pool: Pool;
@@ -166,8 +169,14 @@ export class StreamableHttpClient implements Transport {
       await res.body.dump();
       throw new HttpStatusError(res.statusCode, `unexpected content type "${type}" from ${this.display}`);
     }
-    const text = await cappedText(res.body, MAX_BACKEND_MESSAGE_CHARS);
-    if (text === undefined) throw new HttpStatusError(res.statusCode, `the JSON answer from ${this.display} is larger than ${MAX_BACKEND_MESSAGE_CHARS} characters`);
+    const bytes = await cappedBytes(res.body, MAX_BACKEND_MESSAGE_BYTES);
+    if (bytes === undefined) throw new HttpStatusError(res.statusCode, `the JSON answer from ${this.display} is larger than ${MAX_BACKEND_MESSAGE_BYTES} bytes`);
+    if (this.rawResults && bytes.length >= RAW_MIN_BYTES) {
+      // A large result goes to the client as the bytes it came in (only the id changes): no decode, parse or stringify.
+      const raw = scanResultResponse(bytes);
+      if (raw) return this.onmessage?.({ jsonrpc: '2.0', id: raw.id, result: raw.result } as unknown as JSONRPCMessage);
+    }
+    const text = utf8(bytes);
     if (!text.trim()) return;
     const values = parseJsonValues(text);
     // Several messages in one application/json body (NDJSON, as on stdio): not what the spec says, but unambiguous.
@@ -292,19 +301,25 @@ export class StreamableHttpClient implements Transport {
   }
 }
 
-/** The whole body as text, or undefined (and the body destroyed) once it passes `max` characters. */
-async function cappedText(body: Dispatcher.ResponseData['body'], max: number): Promise<string | undefined> {
-  const parts: string[] = [];
+/** The whole body, or undefined (and the body destroyed) once it passes `max` bytes. */
+async function cappedBytes(body: Dispatcher.ResponseData['body'], max: number): Promise<Buffer | undefined> {
+  const chunks: Buffer[] = [];
   let length = 0;
-  for await (const text of decoded(body)) {
-    length += text.length;
+  for await (const chunk of body) {
+    length += (chunk as Buffer).length;
     if (length > max) {
       body.destroy();
       return undefined;
     }
-    parts.push(text);
+    chunks.push(chunk as Buffer);
   }
-  return parts.join('');
+  return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, length);
+}
+
+/** UTF-8 text as TextDecoder reads it (WHATWG Encoding): a leading BOM dropped, invalid sequences replaced. */
+function utf8(bytes: Buffer): string {
+  const text = bytes.toString('utf8');
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
 }
 
 async function boundedText(body: Dispatcher.ResponseData['body']): Promise<string> {
