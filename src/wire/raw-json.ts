@@ -75,6 +75,13 @@ const KEY_IS_ERROR = Buffer.from('"isError"');
 const VERSION = Buffer.from('"2.0"');
 const FALSE = Buffer.from('false');
 
+/**
+ * Deeper results are left to the parse path: V8's JSON.parse and JSON.stringify recurse
+ * (a few thousand levels overflow the stack), so the gateway must not hand a client what
+ * it could not have parsed itself. MCP results nest a few levels.
+ */
+const MAX_DEPTH = 512;
+
 /** Scanner state of one message (module-level: the scan is synchronous). */
 let sawLineBreak = false;
 let errorKey = false;
@@ -238,7 +245,8 @@ function literal(b: Buffer, i: number, n: number, word: string): number {
 }
 
 /**
- * Index after the JSON value starting at `i`, or -1 when it is not valid JSON. Iterative
+ * Index after the JSON value starting at `i`, or -1 when it is not valid JSON or nests
+ * deeper than MAX_DEPTH. Iterative
  * (a stack of open containers, not recursion): linear in the input whatever its nesting.
  * Sets `errorKey` when an object at the top of this value has a member `isError` whose
  * value is not `false`, or a member name with escapes (which might spell it).
@@ -255,6 +263,7 @@ function skipValue(b: Buffer, i: number, n: number): number {
       i = ws(b, i + 1, n);
       if (b[i] === close) end = i + 1;
       else {
+        if (open.length >= MAX_DEPTH) return -1;
         open.push(c === LBRACE);
         if (c === LBRACE) {
           i = member(b, i, n, open.length);

@@ -113,7 +113,9 @@ const unavailable = (notSent: boolean) => new GatewayError('MCPEG_ERR_BACKEND_UN
 describe('relay: compose', () => {
   it('wraps outermost first', async () => {
     const order: string[] = [];
-    const p = (name: string) => (next: (c: RelayCall) => Promise<RelayResult>) => async (c: RelayCall) => (order.push(`>${name}`), await next(c).finally(() => order.push(`<${name}`)));
+    const p = (name: string) => (next: (c: RelayCall) => Promise<RelayResult>) => async (c: RelayCall) => (
+      order.push(`>${name}`), await next(c).finally(() => order.push(`<${name}`))
+    );
     await compose([p('a'), p('b')], async () => (order.push('t'), {}))({} as RelayCall);
     assert.deepEqual(order, ['>a', '>b', 't', '<b', '<a']);
   });
