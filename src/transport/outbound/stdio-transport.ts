@@ -37,6 +37,8 @@ export class StdioClient implements Transport {
   private partialBytes = 0;
   private closed = false;
   private closing = false;
+  /** stdin is corked until the end of this turn of the event loop. */
+  private corked = false;
 
   constructor(private readonly opts: StdioOptions) {}
 
@@ -136,6 +138,12 @@ export class StdioClient implements Transport {
     const stdin = this.child?.stdin;
     if (this.closed || !stdin || stdin.destroyed) return Promise.reject(new Error('backend process is not running'));
     const line = `${JSON.stringify(message)}\n`;
+    // The messages of one turn of the event loop go to the child in one write (writev) instead of one each.
+    if (!this.corked) {
+      this.corked = true;
+      stdin.cork();
+      setImmediate(this.uncork);
+    }
     // Resolve at once unless the pipe is full; honour backpressure then, but never wait on a dead child.
     if (stdin.write(line)) return Promise.resolve();
     return new Promise((resolve, reject) => {
@@ -153,6 +161,12 @@ export class StdioClient implements Transport {
       stdin.once('error', done);
     });
   }
+
+  private readonly uncork = (): void => {
+    this.corked = false;
+    const stdin = this.child?.stdin;
+    if (stdin && !stdin.destroyed) stdin.uncork();
+  };
 
   async close(): Promise<void> {
     const child = this.child;
