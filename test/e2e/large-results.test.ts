@@ -38,6 +38,11 @@ function httpBackend(): Server {
       if (out === undefined) return void res.writeHead(202).end();
       // server/discover and the rest: a 2025 server answers 400 with a JSON-RPC error.
       const status = out.includes('"error":{"code":-32601') ? 400 : 200;
+      if ((m.params?.arguments as { sse?: boolean } | undefined)?.sse) {
+        // As SDK servers answer by default: an SSE stream, the message split into data lines where it has line breaks.
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        return void res.end(`event: message\ndata: ${out.split(/\r\n|\r|\n/).join('\ndata: ')}\n\n`);
+      }
       res.writeHead(status, { 'content-type': 'application/json', ...(m.method === 'initialize' ? { 'mcp-session-id': 'big-session' } : {}) });
       res.end(out);
     });
@@ -169,6 +174,21 @@ describe('large results relayed as bytes', () => {
       assert.equal(body.result.content[0].text.length, SIZE);
     });
   }
+
+  it('HTTP backend answering in SSE: the result arrives as the bytes it came in too, and line breaks stay out of the framing', async () => {
+    const session = await rawSession(endpoint('h'));
+    const escaped = await session.post({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'big', arguments: { bytes: SIZE, shape: 'escaped', sse: true } } });
+    assert.equal(await escaped.text(), `{"jsonrpc":"2.0","id":1,"result":${resultText(SIZE, 'escaped')}}`);
+    const pretty = await session.post(
+      { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'big', arguments: { bytes: SIZE, shape: 'pretty', sse: true } } },
+      { headers: { ...session.headers, accept: 'text/event-stream, application/json' } },
+    );
+    const text = await pretty.text();
+    const data = text.split('\n').filter((l) => l.startsWith('data: {'));
+    assert.equal(data.length, 1, 'one data line');
+    assert.ok(!text.includes('\r'));
+    assert.deepEqual((JSON.parse(data[0].slice(6)) as { result: unknown }).result, JSON.parse(resultText(SIZE, 'pretty')));
+  });
 
   it('mcpeg stdio: large results reach a stdio client whole, one line each', async () => {
     const transport = new StdioClientTransport({ command: process.execPath, args: [CLI, 'stdio', '--config', configFile], stderr: 'pipe' });

@@ -195,6 +195,14 @@ export class StreamableHttpClient implements Transport {
       onEvent: (e: EventSourceMessage) => {
         if (e.id) lastEventId = e.id;
         if (!e.data || (e.event && e.event !== 'message')) return;
+        if (this.rawResults && e.data.length >= RAW_MIN_BYTES) {
+          // Encoding and one scan cost less than JSON.parse and the JSON.stringify for the client (SDK servers answer in SSE by default).
+          const raw = scanResultResponse(Buffer.from(e.data));
+          if (raw) {
+            if (raw.id === awaiting) answered = true;
+            return this.onmessage?.({ jsonrpc: '2.0', id: raw.id, result: raw.result } as unknown as JSONRPCMessage);
+          }
+        }
         let m: JSONRPCMessage;
         try {
           m = JSON.parse(e.data) as JSONRPCMessage;
