@@ -309,19 +309,24 @@ export class StreamableHttpClient implements Transport {
   }
 }
 
-/** The whole body, or undefined (and the body destroyed) once it passes `max` bytes. */
-async function cappedBytes(body: Dispatcher.ResponseData['body'], max: number): Promise<Buffer | undefined> {
-  const chunks: Buffer[] = [];
-  let length = 0;
-  for await (const chunk of body) {
-    length += (chunk as Buffer).length;
-    if (length > max) {
-      body.destroy();
-      return undefined;
-    }
-    chunks.push(chunk as Buffer);
-  }
-  return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, length);
+/**
+ * The whole body, or undefined (and the body destroyed) once it passes `max` bytes. Read
+ * with 'data' events rather than an async iterator: a promise less per chunk, on every call.
+ */
+function cappedBytes(body: Dispatcher.ResponseData['body'], max: number): Promise<Buffer | undefined> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let length = 0;
+    body.on('data', (chunk: Buffer) => {
+      length += chunk.length;
+      if (length > max) {
+        body.destroy();
+        resolve(undefined);
+      } else chunks.push(chunk);
+    });
+    body.on('end', () => resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, length)));
+    body.on('error', reject);
+  });
 }
 
 /** UTF-8 text as TextDecoder reads it (WHATWG Encoding): a leading BOM dropped, invalid sequences replaced. */

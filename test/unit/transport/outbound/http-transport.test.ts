@@ -83,3 +83,32 @@ it('hands a large JSON result over as its bytes only to a reader that opted in (
     server.close();
   }
 });
+
+it('refuses a JSON answer over 64 MiB, and stops reading it', async () => {
+  let sent = 0;
+  const server = createServer((req, res) => {
+    req.resume();
+    res.writeHead(200, { 'content-type': 'application/json' });
+    const mib = Buffer.alloc(1 << 20, 0x20);
+    const more = () => {
+      // Whitespace forever (chunked, no Content-Length): only the cap ends it.
+      while (sent < 200 && !res.destroyed) {
+        sent++;
+        if (!res.write(mib)) return void res.once('drain', more);
+      }
+      res.end();
+    };
+    more();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as { port: number };
+  const t = new StreamableHttpClient(new URL(`http://127.0.0.1:${port}/mcp`), {});
+  t.rawResults = true;
+  try {
+    await assert.rejects(t.send({ jsonrpc: '2.0', id: 1, method: 'ping' }), /larger than 67108864 bytes/);
+    assert.ok(sent < 100, `the gateway read on: ${sent} MiB sent`);
+  } finally {
+    await t.close();
+    server.close();
+  }
+});
