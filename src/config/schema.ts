@@ -3,11 +3,13 @@
  * once at the edge (load.ts), then deep-frozen; components receive typed, valid options.
  */
 import { z } from 'zod';
-import { backendOptions, byteSize, duration, NAME, optionalDuration } from './fields.js';
+import { backendOptions, byteSize, duration, NAME, optionalDuration, PIN_MODE } from './fields.js';
 import { adminSchema } from './admin.js';
 import { compressionSchema, corsSchema, rateLimitsSchema, retrySchema, toolPolicySchema, trafficSchema, type RetryConfig } from './traffic.js';
 import { commandBackendSchema, openapiBackendSchema, restBackendSchema } from './backends.js';
 import { envReferences } from './secret-fields.js';
+import { authConfigured, authSchema } from './auth.js';
+import { isLoopbackHost } from '../util/loopback.js';
 
 /** Names that would reach Object.prototype where a name is used as a key ("__proto__", "constructor", ...). */
 const notReserved = (n: string) => !(n in Object.prototype);
@@ -175,6 +177,20 @@ export const configSchema = z
       .strict()
       .prefault({}),
     admin: adminSchema,
+    /** Who may call the MCP endpoints (docs/auth.md). */
+    auth: authSchema,
+    /**
+     * Tool-definition pinning (docs/auth.md#tool-pinning): off (default: opt-in, nothing written),
+     * warn (a changed tool is reported) or block (a changed tool is withheld until approved).
+     * lock_file resolves against paths.base (the config file's directory).
+     */
+    pinning: z
+      .object({
+        mode: PIN_MODE.default('off'),
+        lock_file: z.string().min(1).default('./mcpeg.lock.json'),
+      })
+      .strict()
+      .prefault({}),
     rate_limits: rateLimitsSchema,
     traffic: trafficSchema,
     backends: z.record(z.string().regex(NAME, 'backend names use letters, digits, "_" or "-" (at most 48)').refine(notReserved, RESERVED), backendSchema).default({}),
@@ -197,6 +213,14 @@ export const configSchema = z
   })
   .strict()
   .superRefine((c, ctx) => {
+    // Anyone who reaches the port may call every tool when nothing authenticates: fine on
+    // one person's loopback, nowhere else unless the operator says so (issue 17).
+    if (!isLoopbackHost(c.server.host) && !authConfigured(c.auth) && !c.auth.allow_unauthenticated)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['server', 'host'],
+        message: `the MCP endpoints would listen on ${c.server.host}, not a loopback address, with no authentication: configure auth.oauth or auth.api_keys (docs/auth.md), or set auth.allow_unauthenticated: true to serve anyone who reaches the port`,
+      });
     const seen = new Set(Object.keys(c.backends));
     c.plugins.forEach((p, i) => {
       if (seen.has(p.name))
@@ -234,6 +258,8 @@ export type BackendOptions = Partial<Pick<McpBackendConfig, 'protocol' | 'statel
     | 'max_inflight'
     | 'required'
   > & {
+    /** This backend's tool pinning mode; the global pinning.mode when unset. */
+    pinning?: 'off' | 'warn' | 'block' | undefined;
     /** Relay-level retries (MCP backends; REST backends retry their HTTP calls themselves). */
     retries?: RetryConfig | undefined;
     /** Per-tool timeout and idempotency, by the backend's own tool name. */

@@ -7,7 +7,8 @@
  */
 import { GatewayError, RemoteRpcError } from '../errors/catalog.js';
 
-const FAILURES = new Set(['MCPEG_ERR_BACKEND_UNAVAILABLE', 'MCPEG_ERR_BACKEND_CLOSED', 'MCPEG_ERR_BACKEND_TIMEOUT']);
+// A malformed answer is the backend's failure too (breaker, outlier detection), but not the transport's.
+const FAILURES = new Set(['MCPEG_ERR_BACKEND_UNAVAILABLE', 'MCPEG_ERR_BACKEND_CLOSED', 'MCPEG_ERR_BACKEND_TIMEOUT', 'MCPEG_ERR_BACKEND_PROTOCOL']);
 // Marks kept beside the errors, so that what the client sees of an error does not change.
 const notSent = new WeakSet<object>();
 const refused = new WeakSet<object>();

@@ -9,8 +9,11 @@ import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { GatewayError, RemoteRpcError, toRpcError } from '../errors/catalog.js';
 import { META_CLIENT_CAPABILITIES, META_CLIENT_INFO, META_LOG_LEVEL, META_PROTOCOL_VERSION, META_SUBSCRIPTION_ID, withoutEnvelope } from '../wire/stateless.js';
 import type { Cancellation } from '../util/cancellation.js';
-import { isRequest, isResponse, isErrorResponse, type JsonRpcMessage, type JsonRpcNotification, type JsonRpcRequest, type RequestId } from '../wire/jsonrpc.js';
+import { envelopeProblem, isRequest, isResponse, isErrorResponse, type JsonRpcMessage, type JsonRpcNotification, type JsonRpcRequest, type RequestId } from '../wire/jsonrpc.js';
 import { RawJson } from '../wire/raw-json.js';
+
+/** Backends are held to the JSON-RPC shape, not to the `"jsonrpc": "2.0"` member. */
+const LENIENT = { anyVersion: true } as const;
 
 export interface ConnectionOwner {
   /**
@@ -90,6 +93,10 @@ export class BackendConnection {
   stateless: { version: string; identity: ClientIdentity } | undefined;
   /** Requests the gateway stopped waiting for (timed out or cancelled): the backend may still work on them. */
   abandoned = 0;
+  /** Messages that were not JSON-RPC (dropped, or failing the request they answered). */
+  malformedMessages = 0;
+  /** Hears of the first malformed message on this connection (the handshake logs it). */
+  onMalformed: ((detail: string) => void) | undefined;
   /** The child's pid for stdio backends (observability, tests); undefined otherwise. */
   pid: () => number | null | undefined = () => undefined;
 
@@ -97,7 +104,7 @@ export class BackendConnection {
     this.backend = backend;
     this.transport = transport;
     this.owner = owner;
-    transport.onmessage = (m) => this.receive(m as unknown as JsonRpcMessage);
+    transport.onmessage = (m) => this.receive(m);
     // Our transports may hand large results over as bytes; receive() parses them for callers that look inside.
     if ('rawResults' in transport) (transport as { rawResults: boolean }).rawResults = true;
     transport.onclose = () => this.handleClose(this.closeReason || 'backend connection closed');
@@ -292,7 +299,13 @@ export class BackendConnection {
     return p;
   }
 
-  private receive(m: JsonRpcMessage): void {
+  private receive(raw: unknown): void {
+    const problem = envelopeProblem(raw, LENIENT);
+    if (problem !== undefined) {
+      this.malformed(raw, problem);
+      return;
+    }
+    const m = raw as JsonRpcMessage;
     if (isResponse(m)) {
       const p = m.id === null ? undefined : this.settle(m.id);
       if (!p) return;
@@ -323,6 +336,20 @@ export class BackendConnection {
       if (typeof sub === 'number' || typeof sub === 'string') this.pending.get(sub)?.onNotification?.(n);
     }
     this.owner.onNotification(this, n);
+  }
+
+  /**
+   * Something that is not a JSON-RPC message (`[null]`, a number, an error without a code).
+   * A response whose id names a request in flight fails that request with the reason;
+   * anything else is dropped, counted, and reported once per connection.
+   */
+  private malformed(raw: unknown, problem: string): void {
+    this.malformedMessages++;
+    const id = typeof raw === 'object' && raw !== null && !Array.isArray(raw) && !('method' in raw) ? (raw as { id?: unknown }).id : undefined;
+    const p = typeof id === 'string' || typeof id === 'number' ? this.settle(id) : undefined;
+    const detail = p ? `backend "${this.backend}" answered ${p.method} with a malformed message: ${problem}` : `backend "${this.backend}" sent a malformed message: ${problem}`;
+    if (p) p.reject(new GatewayError('MCPEG_ERR_BACKEND_PROTOCOL', detail, { backend: this.backend, method: p.method }));
+    if (this.malformedMessages === 1) this.onMalformed?.(detail);
   }
 
   private async answer(req: JsonRpcRequest): Promise<void> {
@@ -360,6 +387,8 @@ const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNRE
 
 function sendError(backend: string, method: string, err: unknown): GatewayError {
   const msg = err instanceof Error ? err.message : String(err);
+  if ((err as { protocol?: unknown })?.protocol === true)
+    return new GatewayError('MCPEG_ERR_BACKEND_PROTOCOL', `backend "${backend}" answered ${method} wrongly: ${msg}`, { backend, method });
   // The SDK's StreamableHTTPError carries the HTTP status as `code`: keep it (auto fallback reads it).
   const status = typeof (err as { code?: unknown })?.code === 'number' ? (err as { code: number }).code : undefined;
   // A refused or unresolvable connection means the request never left: safe to send elsewhere.

@@ -131,6 +131,7 @@ export class Handshake {
     const opened = await this.transports.create(kind);
     const conn = new BackendConnection(this.name, opened.transport, owner);
     conn.pid = () => opened.pid;
+    conn.onMalformed = (detail) => this.log.warn({ backend: this.name, transport: kind }, detail);
     try {
       await conn.start();
     } catch (err) {

@@ -53,11 +53,12 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 /**
  * Checks the JSON-RPC envelope of one parsed value. Returns the reason it is not a
  * valid message, or undefined when it is. Params must be an object (MCP never uses
- * positional params).
+ * positional params). `anyVersion`: what backends send is taken without `"jsonrpc": "2.0"`
+ * (liberal in what we accept; clients are held to it).
  */
-export function envelopeProblem(v: unknown): string | undefined {
+export function envelopeProblem(v: unknown, opts?: { anyVersion?: boolean }): string | undefined {
   if (!isObject(v)) return 'a JSON-RPC message must be an object';
-  if (v.jsonrpc !== '2.0') return 'the "jsonrpc" member must be exactly "2.0"';
+  if (v.jsonrpc !== '2.0' && !opts?.anyVersion) return 'the "jsonrpc" member must be exactly "2.0"';
   if ('method' in v) {
     if (typeof v.method !== 'string' || v.method.length === 0) return '"method" must be a non-empty string';
     if ('id' in v && v.id !== undefined && !isId(v.id)) return '"id" must be a string or a number';

@@ -19,6 +19,11 @@ import { MAX_BACKEND_MESSAGE_BYTES, parseJsonValues } from '../../wire/json-valu
 import { RAW_MIN_BYTES, scanResultResponse } from '../../wire/raw-json.js';
 
 /** An HTTP-level failure; `code` is the status (the auto fallback to SSE reads it). */
+/** The backend answered, but not with what the protocol says: not retried as if unreachable. */
+export class BackendProtocolError extends Error {
+  readonly protocol = true;
+}
+
 export class HttpStatusError extends Error {
   constructor(
     readonly code: number,
@@ -171,20 +176,28 @@ export class StreamableHttpClient implements Transport {
     }
     const bytes = await cappedBytes(res.body, MAX_BACKEND_MESSAGE_BYTES);
     if (bytes === undefined) throw new HttpStatusError(res.statusCode, `the JSON answer from ${this.display} is larger than ${MAX_BACKEND_MESSAGE_BYTES} bytes`);
-    if (this.rawResults && bytes.length >= RAW_MIN_BYTES) {
-      // A large result goes to the client as the bytes it came in (only the id changes): no decode, parse or stringify.
-      const raw = scanResultResponse(bytes);
-      if (raw) return this.onmessage?.({ jsonrpc: '2.0', id: raw.id, result: raw.result } as unknown as JSONRPCMessage);
+    const id = 'method' in message ? (message as { id?: unknown }).id : undefined;
+    let answered = id === undefined;
+    // A large result goes to the client as the bytes it came in (only the id changes): no decode, parse or stringify.
+    const raw = this.rawResults && bytes.length >= RAW_MIN_BYTES ? scanResultResponse(bytes) : undefined;
+    if (raw) {
+      if (raw.id === id) answered = true;
+      this.onmessage?.({ jsonrpc: '2.0', id: raw.id, result: raw.result } as unknown as JSONRPCMessage);
+    } else {
+      const text = utf8(bytes);
+      if (!text.trim()) return;
+      const values = parseJsonValues(text);
+      // Several messages in one application/json body (NDJSON, as on stdio): not what the spec says, but unambiguous.
+      if (values.length > 1) this.onDeviation?.('several JSON-RPC messages in one application/json answer (newline-delimited); relaying each');
+      for (const v of values) {
+        for (const m of Array.isArray(v) ? v : [v]) {
+          if (!answered && typeof m === 'object' && m !== null && !('method' in m) && (m as { id?: unknown }).id === id) answered = true;
+          this.onmessage?.(m as JSONRPCMessage);
+        }
+      }
     }
-    const text = utf8(bytes);
-    if (!text.trim()) return;
-    const values = parseJsonValues(text);
-    // Several messages in one application/json body (NDJSON, as on stdio): not what the spec says, but unambiguous.
-    if (values.length > 1) this.onDeviation?.('several JSON-RPC messages in one application/json answer (newline-delimited); relaying each');
-    for (const v of values) {
-      if (Array.isArray(v)) for (const m of v) this.onmessage?.(m as JSONRPCMessage);
-      else this.onmessage?.(v as JSONRPCMessage);
-    }
+    // A JSON answer is the response to the request it answers (Streamable HTTP, "Sending Messages to the Server"): one without it would leave the call waiting for its timeout.
+    if (!answered) throw new BackendProtocolError(`the application/json answer from ${this.display} holds no response to request ${JSON.stringify(id)}`);
   }
 
   /** Reads an SSE body; if it ends before the response to `awaiting`, resumes it with GET. */
