@@ -1,14 +1,16 @@
 /**
  * The chain of one backend, from its config, outermost first:
  *
- *   rate-limit? → concurrency? → track → tool-policy? → retry? → pick-replica → breaker? → outlier? → send
+ *   authorize? → rate-limit? → concurrency? → track → tool-policy? → retry? → pick-replica → breaker? → outlier? → send
  *
- * `?` marks a policy present only when configured. Rate limits and the bulkhead refuse
+ * `?` marks a policy present only when configured (authorize: whenever the gateway gives
+ * its Authorization, which a reload may switch on, so it checks per call). Rate limits and the bulkhead refuse
  * before anything is counted; retries wrap the per-attempt steps (pick, breaker, outlier
  * detection, the call), so each attempt picks again. docs/architecture.md draws it.
  */
 import type { Backend } from '../upstream/backend.js';
 import { compose } from './compose.js';
+import { authorize } from './policies/authorize.js';
 import { breaker } from './policies/breaker.js';
 import { concurrency } from './policies/concurrency.js';
 import { outlier } from './policies/outlier.js';
@@ -23,6 +25,7 @@ import type { Policy, Relay, RelayClient, RelayDeps } from './types.js';
 export function buildRelay<S extends RelayClient>(b: Backend, deps: RelayDeps<S>): Relay<S> {
   const cfg = b.cfg;
   const chain: Array<Policy<S>> = [];
+  if (deps.authz) chain.push(authorize(deps.authz));
   if (deps.limits) chain.push(rateLimit(deps.limits));
   if (cfg.max_inflight > 0) chain.push(concurrency(cfg.max_inflight));
   chain.push(track());
