@@ -21,11 +21,12 @@ import { GATEWAY_INFO } from '../upstream/replica.js';
 import { own } from '../util/own.js';
 import { mcpRequests, type McpRequestEvent } from '../observability/channels.js';
 import { ConcurrencyLimit } from '../resilience/concurrency-limit.js';
+import { plainResult, RawJson } from '../wire/raw-json.js';
 import type { Authorization } from '../authz/gate.js';
 import type { ListKind } from '../upstream/catalog.js';
 
 type Params = Record<string, unknown>;
-type Handler = (s: ClientSession, req: JsonRpcRequest, cancel: Cancellation, opts: DispatchOptions, note: RequestNote) => Promise<Params> | Params;
+type Handler = (s: ClientSession, req: JsonRpcRequest, cancel: Cancellation, opts: DispatchOptions, note: RequestNote) => Promise<Params | RawJson> | Params;
 
 export interface DispatchOptions {
   pageSize: number;
@@ -73,7 +74,9 @@ export async function dispatchRequest(
   const answer = await serve(s, req, opts, note);
   if (observed) {
     const error = answer && 'error' in answer ? answer.error : undefined;
-    const result = answer && 'result' in answer ? (answer.result as Params) : undefined;
+    // A result relayed as bytes is parsed only when it may be a tool error.
+    const raw = answer && 'result' in answer ? answer.result : undefined;
+    const result = raw instanceof RawJson ? (raw.maybeError ? raw.value() : undefined) : raw;
     const toolError =
       result?.isError === true ? ((((result._meta as Params | undefined)?.['mcpeg/error'] as Params | undefined)?.code as string | undefined) ?? 'tool_error') : undefined;
     const event: McpRequestEvent = {
@@ -120,8 +123,8 @@ async function serve(s: ClientSession, req: JsonRpcRequest, opts: DispatchOption
       holding = true;
     }
     let result = await handler(s, req, cancel, opts, note);
-    if (needsTranslation(s.protocolVersion)) result = translateResult(req.method, result, s.protocolVersion);
-    else if (s.stateless) result = statelessResult(req.method, result, opts);
+    if (needsTranslation(s.protocolVersion)) result = translateResult(req.method, plainResult(result), s.protocolVersion);
+    else if (s.stateless) result = statelessResult(req.method, plainResult(result), opts);
     return resultResponse(req.id, result);
   } catch (err) {
     // Cancelled by the client: the cancellation spec says not to answer. Stopped by the gateway: answer.
@@ -211,7 +214,7 @@ function relay(
   o: DispatchOptions,
   note: RequestNote,
   t: RelayTarget = {},
-): Promise<Params> {
+): Promise<Params | RawJson> {
   const b = backendOf(s, backendName);
   note.backend = b.name;
   note.tool = t.tool;

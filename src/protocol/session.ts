@@ -381,7 +381,7 @@ export class ClientSession implements ClientLink, ConnectionOwner, RelayClient {
     if (!p) return;
     this.pendingClient.delete(r.id);
     if (isErrorResponse(r)) p.reject(new RemoteRpcError(r.error));
-    else p.resolve(r.result);
+    else p.resolve(r.result as Record<string, unknown>); // a client's answer, parsed at the edge: never RawJson
   }
 
   // --- ConnectionOwner: what this client's backend sessions send ---

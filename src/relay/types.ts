@@ -14,8 +14,11 @@ import type { Replica } from '../upstream/replica.js';
 import type { Wait } from '../upstream/process-pool.js';
 import type { Cancellation } from '../util/cancellation.js';
 import type { RequestId } from '../wire/jsonrpc.js';
+import type { RawJson } from '../wire/raw-json.js';
 
 export type Params = Record<string, unknown>;
+/** What a call returns: the backend's result, parsed or (large, relayed untouched) as its bytes. Policies pass it on without looking in. */
+export type RelayResult = Params | RawJson;
 
 /** Where one call goes: a connection and the replica it belongs to. */
 export interface Target {
@@ -77,7 +80,7 @@ export interface RelayCall<S extends RelayClient = RelayClient> {
   target: Target | undefined;
 }
 
-export type Relay<S extends RelayClient = RelayClient> = (call: RelayCall<S>) => Promise<Params>;
+export type Relay<S extends RelayClient = RelayClient> = (call: RelayCall<S>) => Promise<RelayResult>;
 export type Policy<S extends RelayClient = RelayClient> = (next: Relay<S>) => Relay<S>;
 
 export interface RelayDeps<S extends RelayClient = RelayClient> {
@@ -86,5 +89,5 @@ export interface RelayDeps<S extends RelayClient = RelayClient> {
   /** Session-level rate limits (backend and tool scope): throws MCPEG_ERR_RATE_LIMITED. */
   limits?: { check(s: S, scope: 'backend' | 'tool', name: string): void } | undefined;
   /** The call itself on a picked connection (the protocol layer's: it bridges lifecycles). */
-  send(call: RelayCall<S>, target: Target): Promise<Params>;
+  send(call: RelayCall<S>, target: Target): Promise<RelayResult>;
 }
