@@ -25,6 +25,7 @@ import { own } from '../util/own.js';
 import type { RelayClient, Target } from '../relay/types.js';
 import { sessionFingerprint } from './fingerprint.js';
 import type { ConcurrencyLimit } from '../resilience/concurrency-limit.js';
+import type { Authorization } from '../authz/gate.js';
 
 export type { Target };
 
@@ -44,6 +45,8 @@ export interface SessionHost {
   readonly continuations?: ContinuationStore;
   view(id: string): View | undefined;
   backend(name: string): Backend | undefined;
+  /** Authorization in force: a subscription it no longer allows hears no more updates. */
+  readonly authz?: Authorization;
 }
 
 /** What a session is built from: the stored record minus its timestamps (see session-store.ts). */
@@ -221,7 +224,8 @@ export class ClientSession implements ClientLink, ConnectionOwner, RelayClient {
       // A reopened backend session (idle close, another replica or instance) gets this client's state back.
       if (this.logLevel) c.request('logging/setLevel', { level: this.logLevel }, { timeoutMs: backend.cfg.timeout }).catch(() => {});
       for (const uri of this.subscriptions) {
-        if (this.view.resourceBackend(uri) === backend.name) c.request('resources/subscribe', { uri }, { timeoutMs: backend.cfg.timeout }).catch(() => {});
+        if (this.view.resourceBackend(uri) === backend.name && this.hears(backend.name, uri))
+          c.request('resources/subscribe', { uri }, { timeoutMs: backend.cfg.timeout }).catch(() => {});
       }
       return c;
     });
@@ -391,6 +395,16 @@ export class ClientSession implements ClientLink, ConnectionOwner, RelayClient {
     return this.requestClient(req.method, req.params, (ctx.tag as CallTag | undefined)?.requestId, ctx.signal);
   }
 
+  /**
+   * Whether this session may still hear of updates to a resource it subscribed to (the
+   * rules may have changed since: a reload); if not, the subscription is dropped.
+   */
+  hears(backend: string, uri: string): boolean {
+    if (this.host.authz?.hears(this.principal, backend, uri) !== false) return true;
+    this.subscriptions.delete(uri);
+    return false;
+  }
+
   onNotification(conn: BackendConnection, n: JsonRpcNotification): void {
     const related = (conn.soleInflightTag() as CallTag | undefined)?.requestId;
     switch (n.method) {
@@ -403,7 +417,7 @@ export class ClientSession implements ClientLink, ConnectionOwner, RelayClient {
         return;
       }
       case 'notifications/resources/updated':
-        if (typeof n.params?.uri === 'string' && this.subscriptions.has(n.params.uri)) this.notifyClient(n);
+        if (typeof n.params?.uri === 'string' && this.subscriptions.has(n.params.uri) && this.hears(conn.backend, n.params.uri)) this.notifyClient(n);
         return;
       case 'notifications/tools/list_changed':
       case 'notifications/prompts/list_changed':
