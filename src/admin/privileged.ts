@@ -13,8 +13,16 @@
  * | a new program: command/args/env/cwd, a non-built-in plugin     | admin.allow.programs, admin.allowed_commands |
  * | plugin reach (reach.ts), `paths.*`, OpenAPI file specs/$refs   | admin.allow.reach               |
  * | a declared secret (*_env) to a new destination; more env_allow | admin.allow.environment         |
+ * | tool pinning weaker for a backend (block → warn → off),        | nothing: edit the file          |
+ * | `pinning.lock_file`                                            |                                 |
+ *
+ * Pinning: an approval through the API (POST /admin/pins/approve) pins one reviewed
+ * definition and is audited as such; switching pinning off (or to warn) would let every
+ * later change of every tool through unreviewed, and moving the lock file would leave
+ * the file in use (read until restart) outside the protected paths (config/protected.ts).
  */
 import { isDeepStrictEqual } from 'node:util';
+import { backendEntries } from '../backends/build.js';
 import { commandBackendSchema } from '../config/backends.js';
 import type { Config } from '../config/schema.js';
 import { envReferences } from '../config/secret-fields.js';
@@ -56,6 +64,8 @@ export function privilegedChanges(current: Readonly<Config>, next: Readonly<Conf
   // trust another issuer or switch authentication off would decide who may call every tool.
   for (const k of changedKeys(current.auth, next.auth)) out.push({ path: `auth.${k}`, why: 'who may call the MCP endpoints', allowedBy: undefined });
 
+  for (const p of pinningWeakened(current, next)) out.push(p);
+
   for (const l of refusedLaunches(current, next, [...current.admin.allowed_commands, ...allow.programs]))
     out.push({ ...l, allowedBy: 'admin.allow.programs (or admin.allowed_commands) to list it' });
 
@@ -91,6 +101,32 @@ export function privilegedChanges(current: Readonly<Config>, next: Readonly<Conf
       const added = b.env_allow.filter((v) => !base.includes(v));
       if (added.length) out.push({ path: `backends.${name}.env_allow`, why: `gives programs ${added.join(', ')} from the gateway's environment`, allowedBy: ENV });
     }
+  }
+  return out;
+}
+
+const PIN_STRENGTH = { off: 0, warn: 1, block: 2 } as const;
+
+/**
+ * Backends (and plugins) whose pinning mode would be weaker than now; a service the API
+ * adds is held to the global mode in force. Also a moved lock file.
+ */
+function pinningWeakened(current: Readonly<Config>, next: Readonly<Config>): Privileged[] {
+  const out: Privileged[] = [];
+  const WHY = 'lets tool definitions that nobody approved reach clients (tool pinning)';
+  if (current.pinning.lock_file !== next.pinning.lock_file)
+    out.push({ path: 'pinning.lock_file', why: 'moves the tool pins (whoever writes them approves tool definitions)', allowedBy: undefined });
+  const globally = PIN_STRENGTH[next.pinning.mode] < PIN_STRENGTH[current.pinning.mode];
+  if (globally) out.push({ path: 'pinning.mode', why: WHY, allowedBy: undefined });
+  const before = backendEntries(current);
+  for (const [name, e] of backendEntries(next)) {
+    const was = before.get(name);
+    const then = (was?.cfg.pinning ?? current.pinning.mode) as keyof typeof PIN_STRENGTH;
+    const now = (e.cfg.pinning ?? next.pinning.mode) as keyof typeof PIN_STRENGTH;
+    // Weakened through pinning.mode alone: that one line says it.
+    if (PIN_STRENGTH[now] >= PIN_STRENGTH[then] || (globally && e.cfg.pinning === undefined)) continue;
+    const path = e.kind === 'plugin' ? `plugins.${e.index}.pinning` : `backends.${name}.pinning`;
+    out.push({ path, why: WHY, allowedBy: undefined });
   }
   return out;
 }
