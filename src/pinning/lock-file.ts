@@ -32,7 +32,7 @@ export interface Pin {
   readonly pinnedBy: string;
   /** Length of the canonical definition. */
   readonly size: number;
-  /** The definition without `_meta`, unless it was too large to keep (digest.ts). */
+  /** The definition as listed, unless it was too large to keep (digest.ts). */
   readonly definition: Record<string, unknown> | undefined;
 }
 

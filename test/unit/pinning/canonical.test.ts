@@ -33,11 +33,17 @@ describe('canonical JSON (RFC 8785 style)', () => {
     assert.ok('error' in d);
   });
 
-  it('digests ignore _meta and nothing else', () => {
+  it('digests cover every member, _meta included (review 6: MCP Apps and OpenAI Apps hints live there)', () => {
     const base = { name: 't', description: 'd', inputSchema: { type: 'object' } };
     const d = (x: Record<string, unknown>) => (toolDigest(x) as { digest: string }).digest;
-    assert.equal(d(base), d({ ...base, _meta: { 'example.com/build': 42 } }));
-    for (const change of [{ title: 'T' }, { icons: [{ src: 'https://x/i.png' }] }, { outputSchema: { type: 'object' } }, { execution: { taskSupport: 'optional' } }]) {
+    for (const change of [
+      { title: 'T' },
+      { icons: [{ src: 'https://x/i.png' }] },
+      { outputSchema: { type: 'object' } },
+      { execution: { taskSupport: 'optional' } },
+      { _meta: { ui: { resourceUri: 'ui://t/app.html' } } },
+      { _meta: { 'openai/widgetAccessible': true } },
+    ]) {
       assert.notEqual(d(base), d({ ...base, ...change }), JSON.stringify(change));
     }
   });
