@@ -76,6 +76,20 @@ describe('lock file', () => {
     assert.equal(serializeLockFile(back), text);
   });
 
+  it('stays within its size limit: the largest definitions go first; digests that do not fit at all are refused', () => {
+    const big: Pin = { ...pin, digest: `sha256:${'b'.repeat(64)}`, definition: { name: 'big', enum: new Array(200).fill(0) } };
+    const pins = new Map([['a', new Map([['small', pin], ['big', big]])]]);
+    const full = serializeLockFile(pins);
+    const max = Buffer.byteLength(full) - 100;
+    const text = serializeLockFile(pins, max);
+    assert.ok(Buffer.byteLength(text) <= max);
+    const back = parseLockFile(text, 'x.json').get('a');
+    assert.equal(back?.get('big')?.definition, undefined);
+    assert.equal(back?.get('big')?.digest, big.digest);
+    assert.deepEqual(back?.get('small')?.definition, pin.definition);
+    assert.throws(() => serializeLockFile(pins, 200), LockFileError);
+  });
+
   it('names the file and the member of every problem', () => {
     const bad = (text: string, re: RegExp) =>
       assert.throws(
