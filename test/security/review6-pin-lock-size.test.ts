@@ -30,7 +30,15 @@ describe('review6-pin: a backend cannot make the gateway write a lock file it re
   before(async () => {
     g = await startAdminGateway((dir) => ({
       pinning: { mode: 'block' },
-      backends: { big: pinBackend(writeState(dir, Array.from({ length: TOOLS }, (_, i) => deepTool(i))), { timeout: 60_000 }) },
+      backends: {
+        big: pinBackend(
+          writeState(
+            dir,
+            Array.from({ length: TOOLS }, (_, i) => deepTool(i)),
+          ),
+          { timeout: 60_000 },
+        ),
+      },
     }));
     lock = join(g.dir, 'mcpeg.lock.json');
     await waitFor(() => existsSync(lock), 'the lock file written on first use', 60_000, 200);
@@ -44,7 +52,10 @@ describe('review6-pin: a backend cannot make the gateway write a lock file it re
     assert.ok(size <= MAX_LOCK_FILE_BYTES, `lock file of ${size} bytes, over the ${MAX_LOCK_FILE_BYTES} its reader accepts`);
     const tools = JSON.parse(readFileSync(lock, 'utf8')).backends.big.tools;
     assert.equal(Object.keys(tools).length, TOOLS + 1, 'every tool (and mutate) is pinned');
-    assert.ok(Object.values(tools).some((t: any) => t.definition === undefined && /^sha256:/.test(t.digest)), 'some definitions were left out');
+    assert.ok(
+      Object.values(tools).some((t: any) => t.definition === undefined && /^sha256:/.test(t.digest)),
+      'some definitions were left out',
+    );
     assert.ok(!g.lines.some((l) => l.includes('tool pins not reloaded')), 'the gateway reads its own lock file back');
   });
 

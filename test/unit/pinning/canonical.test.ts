@@ -78,7 +78,15 @@ describe('lock file', () => {
 
   it('stays within its size limit: the largest definitions go first; digests that do not fit at all are refused', () => {
     const big: Pin = { ...pin, digest: `sha256:${'b'.repeat(64)}`, definition: { name: 'big', enum: new Array(200).fill(0) } };
-    const pins = new Map([['a', new Map([['small', pin], ['big', big]])]]);
+    const pins = new Map([
+      [
+        'a',
+        new Map([
+          ['small', pin],
+          ['big', big],
+        ]),
+      ],
+    ]);
     const full = serializeLockFile(pins);
     const max = Buffer.byteLength(full) - 100;
     const text = serializeLockFile(pins, max);
