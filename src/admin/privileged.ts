@@ -75,9 +75,7 @@ export function privilegedChanges(current: Readonly<Config>, next: Readonly<Conf
     const ENV = 'admin.allow.environment: true';
     for (const r of envReferences(next)) {
       const cur = own(current.backends, r.backend);
-      const field = r.path[r.path.length - 1];
-      const kept =
-        cur && (cur as { auth?: Record<string, unknown> }).auth?.[field] === r.variable && isDeepStrictEqual(backendDestination(cur), backendDestination(next.backends[r.backend]));
+      const kept = cur && valueAt(cur, r.path.slice(2)) === r.variable && isDeepStrictEqual(backendDestination(cur), backendDestination(next.backends[r.backend]));
       if (!kept) out.push({ path: r.path.join('.'), why: `sends the value of ${r.variable} to a destination the config file did not give it`, allowedBy: ENV });
     }
     for (const [name, b] of Object.entries(next.backends)) {
@@ -94,4 +92,13 @@ export function privilegedChanges(current: Readonly<Config>, next: Readonly<Conf
 /** One line per privileged change, naming the key path and what would allow it. */
 export function describePrivileged(p: Privileged): string {
   return `${p.path}: ${p.why}; ${p.allowedBy ? `allowed only when the config file sets ${p.allowedBy}` : 'only the config file can change this (edit it, then POST /admin/config/reload)'}`;
+}
+
+/** The value at a key path inside a backend's config (own properties only). */
+function valueAt(v: unknown, path: readonly string[]): unknown {
+  for (const k of path) {
+    if (!v || typeof v !== 'object' || !Object.hasOwn(v, k)) return undefined;
+    v = (v as Record<string, unknown>)[k];
+  }
+  return v;
 }
