@@ -225,6 +225,7 @@ function relay(
     exclude: undefined,
     attempt: 0,
     target: undefined,
+    credential: undefined,
   };
   o.relays ??= new RelayTable<ClientSession>({ limits: o.limits, send: sendAcrossLifecycles });
   return o.relays.of(b)(call);
