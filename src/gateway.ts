@@ -303,7 +303,7 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
         config.server,
         { aggregate, backend: (n) => perBackend.get(n), health, ready, metrics: async () => ({ contentType: metrics.contentType, body: await metrics.render() }) },
         log,
-        { rateLimits: config.rate_limits, rateLimiter, traffic: config.traffic, source: dispatch },
+        { rateLimits: config.rate_limits, rateLimiter, traffic: config.traffic, source: dispatch, auth: config.auth },
       );
       await new Promise<void>((resolve, reject) => {
         server!.once('error', reject);

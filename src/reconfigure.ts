@@ -49,7 +49,7 @@ export async function applySnapshot(host: BackendSetHost, next: Readonly<Config>
   const after = backendEntries(next);
   const result: ReloadResult = { added: [], removed: [], changed: [], restartRequired: [] };
   for (const k of RESTART_KEYS) if (!isDeepStrictEqual(prev.server[k], next.server[k])) result.restartRequired.push(`server.${k}`);
-  for (const k of ['rate_limits', 'traffic', 'namespacing', 'paths'] as const) if (!isDeepStrictEqual(prev[k], next[k])) result.restartRequired.push(k);
+  for (const k of ['rate_limits', 'traffic', 'namespacing', 'paths', 'auth'] as const) if (!isDeepStrictEqual(prev[k], next[k])) result.restartRequired.push(k);
   for (const name of before.keys()) if (!after.has(name)) result.removed.push(name);
   for (const [name, e] of after) {
     const old = before.get(name);

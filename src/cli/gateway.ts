@@ -11,7 +11,7 @@ import type { Gateway } from '../gateway.js';
 import { serve as serveGateway, type Served } from '../serve.js';
 import { RotatingFile, parseSize } from '../observability/log-file.js';
 import { TurnBatcher } from '../observability/log-sink.js';
-import { createLogger, flushLogSync, type Logger } from '../observability/logger.js';
+import { createLogger, flushLogSync, type Logger, writeStderrAfterLogs } from '../observability/logger.js';
 import { prettyDestination } from '../observability/pretty.js';
 import { configSecrets } from '../observability/secrets.js';
 import { EXIT, loadOrReport, tryParse, VERSION } from './common.js';
@@ -160,11 +160,8 @@ async function serve(values: Values, argv: string[], overrides: Overrides, rotat
   save();
   // The launcher may be gone (it gave up waiting): a closed channel is not an error here.
   if (daemonized && process.connected) process.send?.({ type: 'ready', url, pid: process.pid }, undefined, {}, () => {});
-  else {
-    // What was logged while starting (a plugin that failed to load) comes before this line.
-    flushLogSync(log);
-    process.stderr.write(`mcpeg listening on ${url}\n`);
-  }
+  // What was logged while starting (a plugin that failed to load) comes before this line.
+  else writeStderrAfterLogs(log, `mcpeg listening on ${url}\n`);
 
   let stopping = false;
   let unwatch: (() => void) | undefined;

@@ -9,6 +9,8 @@ import { compressionSchema, corsSchema, rateLimitsSchema, retrySchema, toolPolic
 import { commandBackendSchema, openapiBackendSchema, restBackendSchema } from './backends.js';
 import { credentialsSchema } from './credentials.js';
 import { envReferences } from './secret-fields.js';
+import { authConfigured, authSchema } from './auth.js';
+import { isLoopbackHost } from '../util/loopback.js';
 
 /** Names that would reach Object.prototype where a name is used as a key ("__proto__", "constructor", ...). */
 const notReserved = (n: string) => !(n in Object.prototype);
@@ -191,6 +193,8 @@ export const configSchema = z
       .strict()
       .prefault({}),
     admin: adminSchema,
+    /** Who may call the MCP endpoints (docs/auth.md). */
+    auth: authSchema,
     rate_limits: rateLimitsSchema,
     traffic: trafficSchema,
     backends: z.record(z.string().regex(NAME, 'backend names use letters, digits, "_" or "-" (at most 48)').refine(notReserved, RESERVED), backendSchema).default({}),
@@ -213,6 +217,14 @@ export const configSchema = z
   })
   .strict()
   .superRefine((c, ctx) => {
+    // Anyone who reaches the port may call every tool when nothing authenticates: fine on
+    // one person's loopback, nowhere else unless the operator says so (issue 17).
+    if (!isLoopbackHost(c.server.host) && !authConfigured(c.auth) && !c.auth.allow_unauthenticated)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['server', 'host'],
+        message: `the MCP endpoints would listen on ${c.server.host}, not a loopback address, with no authentication: configure auth.oauth or auth.api_keys (docs/auth.md), or set auth.allow_unauthenticated: true to serve anyone who reaches the port`,
+      });
     const seen = new Set(Object.keys(c.backends));
     c.plugins.forEach((p, i) => {
       if (seen.has(p.name))

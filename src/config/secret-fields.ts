@@ -7,7 +7,8 @@
  * A string is secret when it is
  * - any value of an `env` map (what a program is given), or of a `headers` map except a
  *   few standard headers that never carry credentials (Accept, Content-Type, ...);
- * - `auth.token`, `auth.value`, `auth.password`, `admin.keys[].sha256`;
+ * - `auth.token`, `auth.value`, `auth.password`, `admin.keys[].sha256`, `auth.api_keys[].key`
+ *   and `.sha256` (but not the keys' names, groups and scopes);
  * - under a key whose words name a credential (`token`, `secret`, `password`, `api_key`,
  *   `clientSecret`, `github_token`, ...) unless the last word says it is not the
  *   credential itself (`token_url`, `token_env`, `password_file`); a bare `key` or
@@ -358,7 +359,17 @@ export function hideSecrets(v: unknown, sink?: SecretSink, parent = ''): unknown
     let hidden: unknown;
     // Everything under a credential's name is the credential: `credentials: {user, pass}`
     // (but the top-level `secrets` declaration lists names of variables, not values).
-    if (typeof x !== 'string' && x && typeof x === 'object' && isSecretName(k) && !(parent === '' && k === 'secrets') && !isCredentialsBlock(k, x)) hidden = hideAll(x, sink);
+    // (and `auth.api_keys` lists named keys: their names, groups and scopes are no secrets, `sha256` and `key` are).
+    if (
+      typeof x !== 'string' &&
+      x &&
+      typeof x === 'object' &&
+      isSecretName(k) &&
+      !(parent === '' && k === 'secrets') &&
+      !(parent === 'auth' && k === 'api_keys') &&
+      !isCredentialsBlock(k, x)
+    )
+      hidden = hideAll(x, sink);
     else if (typeof x !== 'string') hidden = hideSecrets(x, sink, k);
     else if (parent === 'env') {
       report(sink, x, 'maybe');
@@ -369,7 +380,7 @@ export function hideSecrets(v: unknown, sink?: SecretSink, parent = ''): unknown
         reportHeader(sink, x, isSecretName(k) ? 'sure' : 'maybe');
         hidden = REDACTED;
       }
-    } else if ((parent === 'auth' && AUTH_SECRETS.has(k)) || isSecretName(k, { query: parent === 'query' })) {
+    } else if ((parent === 'auth' && AUTH_SECRETS.has(k)) || (parent === 'api_keys' && k === 'key') || isSecretName(k, { query: parent === 'query' })) {
       report(sink, x, 'sure');
       hidden = REDACTED;
     } else hidden = hideInText(hideKeyValues(x, sink), sink);

@@ -120,7 +120,9 @@ export const corsSchema = z
     /** CORS answers for the origins in server.allowed_origins (and loopback origins when bound to loopback). */
     enabled: z.boolean().default(true),
     allowed_headers: z.array(z.string()).default(['content-type', 'accept', 'authorization', 'mcp-session-id', 'mcp-protocol-version', 'last-event-id', 'x-api-key']),
-    exposed_headers: z.array(z.string()).default(['mcp-session-id', 'mcp-protocol-version', 'retry-after', 'ratelimit-limit', 'ratelimit-remaining', 'ratelimit-reset']),
+    exposed_headers: z
+      .array(z.string())
+      .default(['mcp-session-id', 'mcp-protocol-version', 'www-authenticate', 'retry-after', 'ratelimit-limit', 'ratelimit-remaining', 'ratelimit-reset']),
     max_age: duration('10m'),
     allow_credentials: z.boolean().default(false),
   })

@@ -6,9 +6,16 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { ClientIpResolver } from './client-ip.js';
+import { ANONYMOUS, type Principal } from '../auth/principal.js';
 
-/** Which kind of endpoint a path is: only MCP endpoints are rate limited and shed. */
-export type EndpointKind = 'mcp' | 'health' | 'other';
+/**
+ * Which kind of endpoint a path is: only MCP endpoints are authenticated, rate limited and
+ * shed; `metadata` is the OAuth protected resource metadata (RFC 9728), open to all and CORS-readable.
+ */
+export type EndpointKind = 'mcp' | 'health' | 'metadata' | 'other';
+
+/** RFC 9728 §3: the well-known prefix of protected resource metadata. */
+export const RESOURCE_METADATA_PREFIX = '/.well-known/oauth-protected-resource';
 
 export interface HttpContext {
   readonly req: IncomingMessage;
@@ -26,6 +33,8 @@ export interface HttpContext {
   sessionId: string | undefined;
   /** The socket's bytesWritten when the request arrived (the access log's `bytes`: requests on a connection are sequential). */
   readonly bytesWrittenBefore: number;
+  /** Who is calling: set by the authentication middleware on MCP endpoints; anonymous without it. */
+  principal: Principal;
 }
 
 /** Ids we pass on: printable, no separators that could split a header or a log field. */
@@ -34,6 +43,7 @@ const REQUEST_ID = /^[A-Za-z0-9._:@/+=-]{1,128}$/;
 export function endpointKind(path: string, mcpPath: string): EndpointKind {
   if (path === mcpPath || path === '/sse' || path === '/messages' || path.startsWith('/servers/')) return 'mcp';
   if (path === '/health' || path.startsWith('/health/')) return 'health';
+  if (path.startsWith(RESOURCE_METADATA_PREFIX) && (path.length === RESOURCE_METADATA_PREFIX.length || path[RESOURCE_METADATA_PREFIX.length] === '/')) return 'metadata';
   return 'other';
 }
 
@@ -47,6 +57,11 @@ type WithContext = IncomingMessage & { [CONTEXT]?: HttpContext };
 /** The context the edge built for a request (transports read the client's address from it). */
 export function contextOf(req: IncomingMessage): HttpContext | undefined {
   return (req as WithContext)[CONTEXT];
+}
+
+/** The principal the edge authenticated for a request; anonymous when nothing authenticates. */
+export function principalOf(req: IncomingMessage): Principal {
+  return (req as WithContext)[CONTEXT]?.principal ?? ANONYMOUS;
 }
 
 export function createContext(req: IncomingMessage, res: ServerResponse, mcpPath: string, ips: ClientIpResolver): HttpContext {
@@ -67,6 +82,7 @@ export function createContext(req: IncomingMessage, res: ServerResponse, mcpPath
     requestId,
     sessionId: typeof sid === 'string' && sid !== '' ? sid : undefined,
     bytesWrittenBefore: req.socket.bytesWritten,
+    principal: ANONYMOUS,
   };
   (req as WithContext)[CONTEXT] = ctx;
   return ctx;

@@ -8,12 +8,14 @@
  *   /servers/<name>/sse|messages legacy HTTP+SSE, one backend
  *   /health/live, /health        liveness; per-backend state
  *
+ *   /.well-known/oauth-protected-resource[/<endpoint path>]   OAuth protected resource metadata (RFC 9728)
+ *
  * Every request first passes the edge middleware (src/middleware), in this order:
- *   recover → access log → CORS → load shedding → rate limits → compression → route
+ *   recover → access log → CORS → load shedding → rate limits → authentication → compression → route
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { isIPv4 } from 'node:net';
 import type { ServerConfig } from '../config/schema.js';
+import { isLoopbackHost } from '../util/loopback.js';
 import type { RateLimitsConfig } from '../config/traffic.js';
 import { accessLog } from './access-log.js';
 import { ClientIpResolver } from './client-ip.js';
@@ -21,6 +23,10 @@ import { compose, type Middleware } from './compose.js';
 import { compression } from './compression.js';
 import { createContext, type HttpContext } from './context.js';
 import { cors } from './cors.js';
+import { authenticate } from './authenticate.js';
+import { Authenticator } from '../auth/authenticate.js';
+import { resourceMetadata } from '../auth/metadata.js';
+import { authConfigured, type AuthConfig } from '../config/auth.js';
 import { loadShed } from './load-shed.js';
 import { rateLimit } from './rate-limit.js';
 import { observe } from './observe.js';
@@ -54,11 +60,7 @@ export interface HttpRoutes {
   metrics?(): Promise<{ contentType: string; body: string }>;
 }
 
-/** Whether a bind address is loopback-only (127.0.0.0/8, ::1, localhost). */
-export function isLoopbackHost(host: string): boolean {
-  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
-  return h === 'localhost' || h === '::1' || (isIPv4(h) && h.startsWith('127.')) || h === '::ffff:127.0.0.1';
-}
+export { isLoopbackHost };
 
 function safeDecode(s: string): string {
   try {
@@ -77,6 +79,8 @@ export interface EdgeOptions {
   traffic?: { max_inflight: number };
   /** Identifies this gateway in the events metrics subscribe to (mcpeg:http:request, mcpeg:ratelimit:blocked). */
   source?: unknown;
+  /** Client authentication on the MCP endpoints; none configured: every request is anonymous. */
+  auth?: AuthConfig;
 }
 
 /**
@@ -92,6 +96,8 @@ export function edgeMiddleware(cfg: ServerConfig, edge: EdgeOptions, policy: Ori
   if (maxInflight > 0) chain.push(loadShed(maxInflight));
   const limiter = edge.rateLimiter ?? (edge.rateLimits ? new RateLimiter(edge.rateLimits) : undefined);
   if (limiter?.hasGatewayRules) chain.push(rateLimit(limiter, edge.source));
+  // After the rate limits: a flood of bad tokens is limited by address before any is checked.
+  if (edge.auth && authConfigured(edge.auth)) chain.push(authenticate(new Authenticator(edge.auth, cfg.path)));
   if (cfg.compression.enabled) chain.push(compression(cfg.compression));
   return chain;
 }
@@ -146,6 +152,12 @@ export function createHttpServer(cfg: ServerConfig, routes: HttpRoutes, log: Log
       return sendError(res, 'MCPEG_ERR_NOT_FOUND', `no backend endpoint at ${path}`);
     }
     if (path === '/sse' || path === '/messages') return mcp(routes.aggregate, path.slice(1) as 'sse' | 'messages', ctx, url);
+    if (ctx.endpoint === 'metadata') {
+      req.resume();
+      const doc = edge.auth ? resourceMetadata(edge.auth, path, cfg.path) : undefined;
+      if (!doc) return sendError(res, 'MCPEG_ERR_NOT_FOUND', `no protected resource metadata at ${path}${edge.auth?.oauth ? '' : ' (auth.oauth is not configured)'}`);
+      return sendJson(res, 200, doc, { 'cache-control': 'max-age=300' });
+    }
     if (path === '/health/live') return sendJson(res, 200, { status: 'ok' });
     if (path === '/health/ready' && routes.ready) {
       const r = await routes.ready();

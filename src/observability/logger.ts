@@ -74,6 +74,8 @@ interface Raw {
   scrub: Scrub | undefined;
   /** `,"name":"mcpeg"`: pino's bindings of the root logger. */
   chindings: string;
+  /** The lines go to stderr (file descriptor 2). */
+  stderr: boolean;
 }
 const raws = new WeakMap<Logger, Raw>();
 
@@ -110,7 +112,7 @@ export function createLogger(level: string, destination: number | string | Desti
   log.child = function (this: Logger, bindings, options) {
     return child.call(this, redactKeys(bindings), options);
   } as typeof log.child;
-  raws.set(log, { stream, scrub, chindings: (log as unknown as Record<symbol, string>)[pino.symbols.chindingsSym] });
+  raws.set(log, { stream, scrub, chindings: (log as unknown as Record<symbol, string>)[pino.symbols.chindingsSym], stderr: destination === 2 });
   return log;
 }
 
@@ -160,6 +162,17 @@ export function flushLogSync(log: Logger): void {
   } catch {
     // Not open yet, or already closed: nothing to write to.
   }
+}
+
+/**
+ * Writes a line for people on stderr after every log line logged before it: when the log
+ * goes to stderr too, through the same stream (its lines are written later, off the event
+ * loop, and a direct write would overtake them); else straight to stderr.
+ */
+export function writeStderrAfterLogs(log: Logger, text: string): void {
+  const raw = raws.get(log);
+  if (raw?.stderr) raw.stream.write(text);
+  else process.stderr.write(text);
 }
 
 /** A logger that writes nothing: for embedding and tests that do not look at logs. */

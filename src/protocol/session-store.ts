@@ -11,6 +11,11 @@ export interface SessionRecord {
   protocolVersion: string;
   capabilities: Record<string, unknown>;
   clientInfo: Record<string, unknown>;
+  /**
+   * The id of the principal that opened the session (auth/principal.ts): a rebuilt session
+   * keeps its owner. Absent in records written before authentication existed: anonymous.
+   */
+  principal?: string;
   createdAt: number;
   lastSeen: number;
 }

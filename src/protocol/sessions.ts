@@ -12,6 +12,7 @@ import { ClientSession, type SessionHost } from './session.js';
 import type { SessionStore } from './session-store.js';
 import type { Envelope } from '../wire/stateless.js';
 import { sessionFingerprint } from './fingerprint.js';
+import { ANONYMOUS, type Principal } from '../auth/principal.js';
 
 /** A subscriptions/listen stream of a stateless client (2026-07-28): list changes of its view. */
 export interface ListChangedListener {
@@ -85,9 +86,16 @@ export class SessionManager {
    * oldest idle session (no request in flight, no open stream) yields its place, so that
    * sessions a client opened and abandoned cannot lock everyone else out; only when every
    * session is busy is the new one refused. `clientIp` (the address the HTTP edge
-   * resolved) is held to server.max_sessions_per_client the same way.
+   * resolved) is held to server.max_sessions_per_client the same way. The session belongs
+   * to `principal`: get() finds it for that principal only.
    */
-  async create(viewId: string, req: JsonRpcRequest, id: string = randomUUID(), clientIp?: string): Promise<{ session: ClientSession; result: Record<string, unknown> }> {
+  async create(
+    viewId: string,
+    req: JsonRpcRequest,
+    id: string = randomUUID(),
+    clientIp?: string,
+    principal: Principal = ANONYMOUS,
+  ): Promise<{ session: ClientSession; result: Record<string, unknown> }> {
     if (this.closing) throw new GatewayError('MCPEG_ERR_SHUTTING_DOWN', 'the gateway is shutting down; try another instance or retry later');
     const view = this.host.view(viewId);
     if (!view) throw new GatewayError('MCPEG_ERR_NOT_FOUND', `no endpoint "${viewId}"`);
@@ -106,10 +114,11 @@ export class SessionManager {
     }
     const session = new ClientSession({ id, viewId, ...p }, this.host);
     session.clientIp = clientIp;
+    session.principal = principal;
     const now = Date.now();
     this.creating++;
     try {
-      await this.store.put({ id, viewId, ...p, createdAt: now, lastSeen: now });
+      await this.store.put({ id, viewId, ...p, ...(principal === ANONYMOUS ? {} : { principal: principal.id }), createdAt: now, lastSeen: now });
     } finally {
       this.creating--;
     }
@@ -143,7 +152,7 @@ export class SessionManager {
    * The session of one stateless (2026-07-28) request: built from its envelope, never
    * stored, gone with the request. Any instance can serve any such request.
    */
-  ephemeral(viewId: string, env: Envelope): ClientSession {
+  ephemeral(viewId: string, env: Envelope, principal: Principal = ANONYMOUS): ClientSession {
     if (this.closing) throw new GatewayError('MCPEG_ERR_SHUTTING_DOWN', 'the gateway is shutting down; try another instance or retry later');
     if (!this.host.view(viewId)) throw new GatewayError('MCPEG_ERR_NOT_FOUND', `no endpoint "${viewId}"`);
     const s = new ClientSession(
@@ -152,6 +161,7 @@ export class SessionManager {
     );
     s.initialized = true;
     s.logLevel = env.logLevel;
+    s.principal = principal;
     this.transient.add(s);
     return s;
   }
@@ -178,29 +188,34 @@ export class SessionManager {
     return this.listeners.size;
   }
 
-  /** A session by id; undefined when it never existed or has expired. */
-  async get(id: string, viewId: string): Promise<ClientSession | undefined> {
+  /**
+   * A session by id; undefined when it never existed, has expired, or belongs to another
+   * principal than the one asking (the same answer: whether an id exists is not revealed).
+   * The session then carries the asker's principal object, with its latest access token.
+   */
+  async get(id: string, viewId: string, principal: Principal = ANONYMOUS): Promise<ClientSession | undefined> {
     let s = this.live.get(id);
     if (!s) {
       const rec = await this.store.get(id);
-      if (!rec || rec.viewId !== viewId) return undefined;
+      if (!rec || rec.viewId !== viewId || (rec.principal ?? ANONYMOUS.id) !== principal.id) return undefined;
       // Sessions another instance opened count here too once restored: the same bound holds.
       if (!this.live.has(id) && this.live.size + this.creating >= this.opts.maxSessions) {
         await this.makeRoom(() => true, `session limit reached (${this.opts.maxSessions}) on this instance and every session is busy; retry on another instance or later`);
       }
       const again = this.live.get(id);
-      if (again) return this.touch(again);
+      if (again) return again.principal.id === principal.id ? this.touch(again, principal) : undefined;
       s = new ClientSession(rec, this.host);
       s.initialized = true;
       this.live.set(id, s);
       this.host.log.info({ session: sessionFingerprint(id) }, 'session restored from the session store');
-    } else if (s.viewId !== viewId) {
+    } else if (s.viewId !== viewId || s.principal.id !== principal.id) {
       return undefined;
     }
-    return this.touch(s);
+    return this.touch(s, principal);
   }
 
-  private touch(s: ClientSession): ClientSession {
+  private touch(s: ClientSession, principal: Principal): ClientSession {
+    s.principal = principal;
     const now = Date.now();
     s.lastSeen = now;
     if (now - (this.lastStored.get(s.sessionId) ?? 0) > TOUCH_INTERVAL_MS) {

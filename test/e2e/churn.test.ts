@@ -182,7 +182,14 @@ describe('bounded child processes (max_processes)', () => {
     const peak = await sampler.peak();
     assert.ok(peak <= MAX, `at most max_processes (${MAX}) children through kills, restarts and a reload; the OS saw ${peak}`);
     // The reloaded backend serves, and goes back to its floor too.
-    await waitFor(async () => (await healthOf(gw.base, 'echo')).state === 'up', 'the backend to be up', 10_000);
+    // A killed child is noticed when its exit is read: on a loaded machine the replica may still go down and up again after
+    // the chaos stops, so "settled" is: up, and a session's calls succeed; then every new session must be served.
+    await waitFor(
+      async () => (await healthOf(gw.base, 'echo')).state === 'up' && (await churn(`${gw.base}/servers/echo/mcp`, 1, 1)).failures.length === 0,
+      'the backend to settle',
+      20_000,
+      250,
+    );
     const later = await churn(`${gw.base}/servers/echo/mcp`, 6, 3);
     assert.deepEqual(later.failures, []);
     await waitFor(() => childPids(gw.pid).length === 1, 'the children to return to the floor', 10_000);

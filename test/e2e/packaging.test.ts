@@ -549,11 +549,16 @@ describe('Dockerfile', () => {
     assert.equal(dockerIgnored(ignore, 'dist'), true);
   });
 
-  it('ships the default config, which is valid with the image environment', () => {
+  it('ships the default config, which the image environment (0.0.0.0) refuses until authentication is configured', () => {
     const copy = of(runtime, 'COPY').find((c) => c.endsWith(' /etc/mcpeg/mcpeg.yaml'));
     assert.equal(copy, 'deploy/config/mcpeg.yaml /etc/mcpeg/mcpeg.yaml');
     const r = sh(process.execPath, [CLI, 'validate', '--config', DEFAULT_CONFIG], { env: cleanEnv({ MCPEG_SERVER__HOST: '0.0.0.0' }) });
-    assert.equal(r.status, 0, out(r));
+    assert.notEqual(r.status, 0, out(r));
+    assert.match(out(r), /server\.host: .*no authentication/);
+    const open = sh(process.execPath, [CLI, 'validate', '--config', DEFAULT_CONFIG], {
+      env: cleanEnv({ MCPEG_SERVER__HOST: '0.0.0.0', MCPEG_AUTH__ALLOW_UNAUTHENTICATED: 'true' }),
+    });
+    assert.equal(open.status, 0, out(open));
   });
 });
 

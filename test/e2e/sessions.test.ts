@@ -11,7 +11,7 @@ import { MemorySessionStore } from '../../src/protocol/session-store.js';
 import { validateConfig } from '../../src/config/load.js';
 import { createGateway } from '../../src/gateway.js';
 import { silentLogger } from '../../src/observability/logger.js';
-import { connectClient, everythingStdio, rawSession, startEverythingHttp, startGateway, textOf, waitFor } from '../helpers/gateway.js';
+import { answerOf, connectClient, everythingStdio, rawSession, startEverythingHttp, startGateway, textOf, waitFor } from '../helpers/gateway.js';
 
 const cleanups: Array<() => Promise<unknown>> = [];
 after(async () => {
@@ -36,7 +36,7 @@ describe('sessions', () => {
       body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'everything__echo', arguments: { message: 'from b' } } }),
     });
     assert.equal(onB.status, 200);
-    const body = (await onB.json()) as { result: unknown };
+    const body = await answerOf(onB, 1);
     assert.equal(textOf(body.result), 'Echo: from b');
     // Ending it on one instance removes it from the store.
     await fetch(ub.url, { method: 'DELETE', headers: s.headers });

@@ -156,6 +156,21 @@ function parseEvent(block: string): SseEvent | undefined {
   return ev;
 }
 
+/**
+ * The JSON-RPC response to request `id` from a POST answer, JSON or SSE: a server may stream
+ * the answer when something (a backend's log line) must go first (Streamable HTTP).
+ */
+export async function answerOf(res: Response, id: number | string): Promise<{ result?: unknown; error?: { code: number; message: string } }> {
+  if ((res.headers.get('content-type') ?? '').startsWith('text/event-stream')) {
+    for await (const ev of readSse(res)) {
+      const m = JSON.parse(ev.data) as { id?: unknown; method?: string };
+      if (m.id === id && m.method === undefined) return m as { result?: unknown };
+    }
+    throw new Error(`the SSE answer ended without the response to ${id}`);
+  }
+  return (await res.json()) as { result?: unknown };
+}
+
 export const MCP_HEADERS = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' } as const;
 
 /** A raw Streamable HTTP session (no SDK): for tests that look at the wire. */

@@ -14,6 +14,7 @@ import { allowsBatch } from '../../wire/versions.js';
 import { claimsEnvelope, readEnvelope } from '../../wire/stateless.js';
 import { subscription } from '../../protocol/stateless.js';
 import type { JsonRpcRequest, RequestId } from '../../wire/jsonrpc.js';
+import { ANONYMOUS, type Principal } from '../../auth/principal.js';
 
 export class ChannelConnection {
   session: ClientSession | undefined;
@@ -22,6 +23,8 @@ export class ChannelConnection {
   private readonly listens = new Map<RequestId, () => void>();
   /** The client's address (legacy SSE), for session shares and rate limits. */
   clientIp: string | undefined;
+  /** Who opened the connection (legacy SSE: the GET's credentials; stdio: anonymous); its session belongs to it. */
+  principal: Principal = ANONYMOUS;
 
   constructor(
     private readonly viewId: string,
@@ -39,7 +42,7 @@ export class ChannelConnection {
           return;
         }
         try {
-          const { session, result } = await this.sessions.create(this.viewId, m, this.id, this.clientIp);
+          const { session, result } = await this.sessions.create(this.viewId, m, this.id, this.clientIp, this.principal);
           session.outbound = { deliver: (msg) => (this.write(msg), true), isOpen: () => this.session === session };
           this.session = session;
           this.write(resultResponse(m.id, result));
@@ -117,7 +120,7 @@ export class ChannelConnection {
       }
       const env = readEnvelope(m, undefined);
       if (m.method === 'subscriptions/listen') return this.listen(m);
-      s = this.sessions.ephemeral(this.viewId, env);
+      s = this.sessions.ephemeral(this.viewId, env, this.principal);
     } catch (err) {
       this.write(errorResponse(m.id, toRpcError(err)));
       return;

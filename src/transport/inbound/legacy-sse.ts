@@ -8,7 +8,7 @@ import type { Logger } from '../../observability/logger.js';
 import type { DispatchOptions } from '../../protocol/dispatch.js';
 import type { SessionManager } from '../../protocol/sessions.js';
 import { ChannelConnection } from './channel.js';
-import { contextOf } from '../../edge/context.js';
+import { contextOf, principalOf } from '../../edge/context.js';
 import { accepts, readJsonRpcPost, sendError } from '../../edge/http-util.js';
 import { keepAlive, SSE_HEADERS, sseEvent, writeSse } from './sse.js';
 
@@ -50,6 +50,7 @@ export class LegacySseEndpoint {
         this.deps.log.warn('a legacy SSE client left its stream unread past the limit; closed it');
     });
     conn.clientIp = contextOf(req)?.clientIp ?? req.socket.remoteAddress;
+    conn.principal = principalOf(req);
     this.connections.set(conn.id, { conn, res });
     res.write(sseEvent(`${this.messagesPath}?sessionId=${conn.id}`, undefined, 'endpoint'));
     const stop = keepAlive(res, this.deps.keepAliveMs);
@@ -65,7 +66,9 @@ export class LegacySseEndpoint {
       req.resume();
       return sendError(res, 'MCPEG_ERR_METHOD_NOT_ALLOWED', 'the messages endpoint takes POST', { allow: 'POST' });
     }
-    const entry = sessionId ? this.connections.get(sessionId) : undefined;
+    const found = sessionId ? this.connections.get(sessionId) : undefined;
+    // The stream belongs to whoever opened it: another principal's POST gets 404, as for an unknown id.
+    const entry = found && found.conn.principal.id === principalOf(req).id ? found : undefined;
     if (!entry) {
       req.resume();
       return sessionId

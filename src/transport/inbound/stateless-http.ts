@@ -22,7 +22,7 @@ import { subscription } from '../../protocol/stateless.js';
 import type { ClientSession, Outbound } from '../../protocol/session.js';
 import type { SessionManager } from '../../protocol/sessions.js';
 import { endJson } from '../../edge/compression.js';
-import { contextOf } from '../../edge/context.js';
+import { contextOf, principalOf } from '../../edge/context.js';
 import { parseTraceparent } from '../../observability/trace.js';
 import { apiKeyFromHeaders, hashApiKey } from '../../resilience/rate-limiter.js';
 import { sendError } from '../../edge/http-util.js';
@@ -106,7 +106,7 @@ export class StatelessHttp {
       const env = readEnvelope(m, typeof header === 'string' ? header : null);
       checkStandardHeaders(m, header1(req, 'mcp-method'), header1(req, 'mcp-name'));
       if (m.method === 'subscriptions/listen') return this.listen(m, res);
-      s = this.deps.sessions.ephemeral(this.viewId, env);
+      s = this.deps.sessions.ephemeral(this.viewId, env, principalOf(req));
       if (m.method === 'tools/call') checkParamHeaders(paramHeadersOf(toolItem(s, m.params?.name)), m.params?.arguments, (h) => header1(req, h));
     } catch (err) {
       return this.fail(res, m, err);

@@ -30,7 +30,7 @@ import type { SessionManager } from '../../protocol/sessions.js';
 import { allowsBatch, isSupportedVersion, SUPPORTED_VERSIONS, versionAtLeast } from '../../wire/versions.js';
 import type { EventStore } from './event-store.js';
 import { endJson } from '../../edge/compression.js';
-import { contextOf } from '../../edge/context.js';
+import { contextOf, principalOf } from '../../edge/context.js';
 import { parseTraceparent } from '../../observability/trace.js';
 import { apiKeyFromHeaders, hashApiKey } from '../../resilience/rate-limiter.js';
 import { accepts, mediaType, prefersEventStream, readJsonRpcPost, sendError } from '../../edge/http-util.js';
@@ -278,7 +278,8 @@ export class StreamableHttpEndpoint {
     }
     let s: ClientSession | undefined;
     try {
-      s = await this.deps.sessions.get(id, this.viewId);
+      // Another principal's session id finds nothing: 404 as for an unknown one.
+      s = await this.deps.sessions.get(id, this.viewId, principalOf(req));
     } catch (err) {
       // Restoring a session another instance opened can meet this instance's session limit.
       if (!(err instanceof GatewayError)) throw err;
@@ -346,7 +347,8 @@ export class StreamableHttpEndpoint {
   private async initialize(init: JsonRpcRequest, req: IncomingMessage, res: ServerResponse): Promise<void> {
     try {
       // Who the client is, for session shares, rate limits and hash-by-client-ip routing (never the key itself).
-      const { session, result } = await this.deps.sessions.create(this.viewId, init, undefined, contextOf(req)?.clientIp ?? req.socket.remoteAddress);
+      const ctx = contextOf(req);
+      const { session, result } = await this.deps.sessions.create(this.viewId, init, undefined, ctx?.clientIp ?? req.socket.remoteAddress, principalOf(req));
       const key = apiKeyFromHeaders(req.headers, this.deps.apiKeyHeader ?? 'x-api-key');
       session.apiKeyId = key === undefined ? undefined : hashApiKey(key);
       this.channelsFor(session);
