@@ -88,15 +88,23 @@ const mcpBackendSchema = z
     if (b.credentials) {
       // A child process has no per-request header: one principal's credential would serve everyone.
       if (b.command || b.replicas)
-        ctx.addIssue({ code: 'custom', path: ['credentials'], message: 'per-user credentials go in HTTP request headers: they apply to HTTP backends ("url" or "endpoints") only' });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['credentials'],
+          message: 'per-user credentials go in HTTP request headers: they apply to HTTP backends ("url" or "endpoints") only',
+        });
       if (b.session_mode === 'shared')
         ctx.addIssue({
           code: 'custom',
           path: ['session_mode'],
-          message: 'session_mode: shared would carry every principal\'s calls on one backend session; with per-user credentials each client session needs its own (per_client)',
+          message: "session_mode: shared would carry every principal's calls on one backend session; with per-user credentials each client session needs its own (per_client)",
         });
       if (b.transport === 'sse')
-        ctx.addIssue({ code: 'custom', path: ['transport'], message: 'per-user credentials need Streamable HTTP (a header per request); the legacy SSE transport sends one set of headers for the whole session' });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['transport'],
+          message: 'per-user credentials need Streamable HTTP (a header per request); the legacy SSE transport sends one set of headers for the whole session',
+        });
     }
     if (b.max_processes !== undefined) {
       const own = b.command ? 1 : b.replicas?.length;

@@ -46,7 +46,7 @@ export const ERRORS = {
   MCPEG_ERR_UPSTREAM_CREDENTIAL: {
     rpc: -32032,
     http: 502,
-    title: "No per-user credential for the backend: the token exchange failed or was refused, the caller has no token to exchange, or the per-principal map has no entry",
+    title: 'No per-user credential for the backend: the token exchange failed or was refused, the caller has no token to exchange, or the per-principal map has no entry',
   },
   MCPEG_ERR_PROCESS_LIMIT: { rpc: -32030, http: 503, title: "No backend process free within the call's timeout (max_processes)" },
   MCPEG_ERR_SESSION_BUSY: { rpc: -32019, http: 429, title: 'Too many requests in flight and waiting in one client session (server.max_inflight_per_session)' },

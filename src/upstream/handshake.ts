@@ -136,7 +136,9 @@ export class Handshake {
       // A transport that cannot send them would send the session's requests without: refused (config validation keeps this from happening).
       if (!opened.setCredential) {
         await opened.transport.close().catch(() => {});
-        throw new GatewayError('MCPEG_ERR_UPSTREAM_CREDENTIAL', `backend "${this.name}": per-user credentials need the Streamable HTTP transport, not ${kind}`, { backend: this.name });
+        throw new GatewayError('MCPEG_ERR_UPSTREAM_CREDENTIAL', `backend "${this.name}": per-user credentials need the Streamable HTTP transport, not ${kind}`, {
+          backend: this.name,
+        });
       }
       opened.setCredential(peer.credential);
     }

@@ -16,11 +16,10 @@ export function perPrincipalSource(backend: string, cfg: PerPrincipalConfig, tok
     async resolve(p: Principal) {
       const c = byId.get(p.id);
       if (c || cfg.default === 'static') return c;
-      throw new GatewayError(
-        'MCPEG_ERR_UPSTREAM_CREDENTIAL',
-        `backend "${backend}" has no credential for principal "${p.id}" (credentials: per_principal, default: deny)`,
-        { backend, principal: p.id },
-      );
+      throw new GatewayError('MCPEG_ERR_UPSTREAM_CREDENTIAL', `backend "${backend}" has no credential for principal "${p.id}" (credentials: per_principal, default: deny)`, {
+        backend,
+        principal: p.id,
+      });
     },
   };
 }
