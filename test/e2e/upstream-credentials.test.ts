@@ -18,9 +18,30 @@ import { startRecorder, type HttpRecorder, type RecordedRequest } from '../helpe
 import { startMcpRecorder } from '../helpers/mcp-recorder.js';
 import { SCOPES, startOidc, type OidcClient, type OidcServer } from '../helpers/oidc.js';
 import { EXCHANGER, registerTokenExchange, withExchanger, type ExchangeRecord } from '../helpers/token-exchange.js';
+import { STATELESS_VERSION } from '../../src/wire/stateless.js';
+
+/** A stateless (2026-07-28) MCP backend that records every request: one connection carries every principal's calls. */
+async function startStatelessRecorder(): Promise<HttpRecorder & { mcpUrl: string }> {
+  const rec = await startRecorder();
+  rec.route('POST', '/mcp', (r: RecordedRequest) => {
+    const msg = JSON.parse(r.body) as { id?: number; method: string; params?: { arguments?: { text?: string } } };
+    if (msg.id === undefined) return { status: 202 };
+    const result =
+      msg.method === 'server/discover'
+        ? { supportedVersions: [STATELESS_VERSION], capabilities: { tools: {} }, serverInfo: { name: 'modern-recorder', version: '1' } }
+        : msg.method === 'tools/list'
+          ? { tools: [{ name: 'echo', inputSchema: { type: 'object', properties: { text: { type: 'string' } } } }] }
+          : msg.method === 'tools/call'
+            ? { content: [{ type: 'text', text: String(msg.params?.arguments?.text ?? 'ok') }] }
+            : undefined;
+    return { body: result ? { jsonrpc: '2.0', id: msg.id, result } : { jsonrpc: '2.0', id: msg.id, error: { code: -32601, message: 'Method not found' } } };
+  });
+  return Object.assign(rec, { mcpUrl: `${rec.url}/mcp` });
+}
 
 const MCP_AUD = 'https://mcp-backend.example';
 const REST_AUD = 'https://rest-backend.example';
+const MODERN_AUD = 'https://stateless-backend.example';
 const ALICE: OidcClient = { client_id: 'alice-app', client_secret: 'alice-secret-0123456789', scope: SCOPES };
 const BOB: OidcClient = { client_id: 'bob-app', client_secret: 'bob-secret-0123456789', scope: SCOPES };
 const CI_KEY = 'ci-key-0123456789abcdef';
@@ -49,13 +70,16 @@ describe('per-user upstream credentials', () => {
   let exchanges: ExchangeRecord[];
   let mcp: Awaited<ReturnType<typeof startMcpRecorder>>;
   let rest: HttpRecorder;
+  let modern: HttpRecorder & { mcpUrl: string };
   let url: string;
   let tokens: { alice: string; bob: string };
 
   before(async () => {
     oidc = await startOidc({ clients: [ALICE, BOB], configure: withExchanger });
     cleanups.push(() => oidc.close());
-    ({ exchanges } = registerTokenExchange(oidc, { audiences: [MCP_AUD, REST_AUD] }));
+    ({ exchanges } = registerTokenExchange(oidc, { audiences: [MCP_AUD, REST_AUD, MODERN_AUD] }));
+    modern = await startStatelessRecorder();
+    cleanups.push(() => modern.close());
     mcp = await startMcpRecorder();
     cleanups.push(() => mcp.close());
     rest = await startRecorder();
@@ -76,6 +100,7 @@ describe('per-user upstream credentials', () => {
       auth: { resource: base, oauth: { issuer: oidc.issuer }, api_keys: [{ name: 'ci', key: CI_KEY }] },
       backends: {
         mcp1: { type: 'mcp', url: mcp.mcpUrl, credentials: exchange(MCP_AUD) },
+        modern: { type: 'mcp', url: modern.mcpUrl, credentials: exchange(MODERN_AUD) },
         api: {
           type: 'rest',
           base_url: rest.url,
@@ -107,6 +132,7 @@ describe('per-user upstream credentials', () => {
         ['bob', bob],
       ] as const) {
         assert.equal(textOf(await c.callTool({ name: 'mcp1__echo', arguments: { text: name } })), name);
+        assert.equal(textOf(await c.callTool({ name: 'modern__echo', arguments: { text: name } })), name);
         const r = await c.callTool({ name: 'api__who', arguments: { caller: name } });
         assert.ok(!r.isError, textOf(r));
       }
@@ -140,13 +166,24 @@ describe('per-user upstream credentials', () => {
       assert.equal(claims.aud, REST_AUD);
       seen[caller].add(bearerOf(r)!);
     }
+    // Stateless backend: one connection, each call with its own caller's token; the gateway's own requests (discover, list) with none.
+    const modernCalls = modern.all('/mcp').filter((r) => r.body.includes('"tools/call"'));
+    assert.equal(modernCalls.length, 4);
+    for (const r of modernCalls) {
+      const caller = (JSON.parse(r.body) as { params: { arguments: { text: 'alice' | 'bob' } } }).params.arguments.text;
+      const claims = decodeJwt(bearerOf(r)!);
+      assert.equal(claims.sub, subjectOf[caller]);
+      assert.equal(claims.aud, MODERN_AUD);
+      seen[caller].add(bearerOf(r)!);
+    }
+    for (const r of modern.all('/mcp').filter((x) => /"(server\/discover|tools\/list)"/.test(x.body))) assert.equal(r.headers.authorization, undefined);
     // Per principal: one token per backend (cached), and none shared between principals.
-    assert.equal(seen.alice.size, 2);
-    assert.equal(seen.bob.size, 2);
+    assert.equal(seen.alice.size, 3);
+    assert.equal(seen.bob.size, 3);
     for (const t of seen.alice) assert.ok(!seen.bob.has(t));
-    assert.equal(exchanges.filter((e) => e.client === EXCHANGER.client_id).length, 4, 'two principals x two backends, each exchanged once');
+    assert.equal(exchanges.filter((e) => e.client === EXCHANGER.client_id).length, 6, 'two principals x three backends, each exchanged once');
     // The clients' own tokens: nowhere in anything a backend received.
-    for (const r of [...mcp.all(), ...rest.all()]) {
+    for (const r of [...mcp.all(), ...rest.all(), ...modern.all()]) {
       assert.ok(!rawText(r).includes(tokens.alice), `alice's token reached a backend: ${r.method} ${r.path}`);
       assert.ok(!rawText(r).includes(tokens.bob), `bob's token reached a backend: ${r.method} ${r.path}`);
     }

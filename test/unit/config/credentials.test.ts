@@ -44,19 +44,31 @@ describe('config: per-user upstream credentials', () => {
   });
 
   it('refuses what cannot work, naming the key', () => {
-    assert.match(problems({ backends: { s: { type: 'mcp', command: 'node', credentials: exchange } } }), /backends\.s\.credentials: per-user credentials go in HTTP request headers/);
+    assert.match(
+      problems({ backends: { s: { type: 'mcp', command: 'node', credentials: exchange } } }),
+      /backends\.s\.credentials: per-user credentials go in HTTP request headers/,
+    );
     assert.match(
       problems({ backends: { s: { type: 'mcp', url: 'https://mcp.example/mcp', session_mode: 'shared', credentials: exchange } } }),
       /backends\.s\.session_mode: session_mode: shared would carry every principal's calls/,
     );
-    assert.match(problems({ backends: { s: { type: 'mcp', url: 'https://mcp.example/sse', transport: 'sse', credentials: exchange } } }), /backends\.s\.transport: per-user credentials need Streamable HTTP/);
+    assert.match(
+      problems({ backends: { s: { type: 'mcp', url: 'https://mcp.example/sse', transport: 'sse', credentials: exchange } } }),
+      /backends\.s\.transport: per-user credentials need Streamable HTTP/,
+    );
     assert.match(
       problems({ backends: { s: { type: 'mcp', url: 'https://mcp.example/mcp', credentials: { ...exchange, audience: undefined } } } }),
       /backends\.s\.credentials\.audience: name the backend to the authorization server/,
     );
-    assert.match(problems({ backends: { s: { type: 'mcp', url: 'https://mcp.example/mcp', credentials: { ...exchange, header: 'Bad Header' } } } }), /credentials\.header: expected an HTTP header name/);
     assert.match(
-      problems({ backends: { s: { type: 'mcp', url: 'https://mcp.example/mcp', credentials: { type: 'per_principal', tokens: { a: 'x' }, tokens_env: { a: 'A' } } } }, secrets: ['A'] }),
+      problems({ backends: { s: { type: 'mcp', url: 'https://mcp.example/mcp', credentials: { ...exchange, header: 'Bad Header' } } } }),
+      /credentials\.header: expected an HTTP header name/,
+    );
+    assert.match(
+      problems({
+        backends: { s: { type: 'mcp', url: 'https://mcp.example/mcp', credentials: { type: 'per_principal', tokens: { a: 'x' }, tokens_env: { a: 'A' } } } },
+        secrets: ['A'],
+      }),
       /credentials\.tokens_env\.a: principal "a" is in "tokens" too/,
     );
   });
@@ -95,7 +107,10 @@ describe('config: per-user upstream credentials', () => {
 
   it('an unset variable is named by mcpeg validate and at build', async () => {
     const c = validateConfig(
-      { secrets: ['GW_SECRET'], backends: { s: { type: 'mcp', url: 'https://mcp.example/mcp', credentials: { ...exchange, client_secret: undefined, client_secret_env: 'GW_SECRET' } } } },
+      {
+        secrets: ['GW_SECRET'],
+        backends: { s: { type: 'mcp', url: 'https://mcp.example/mcp', credentials: { ...exchange, client_secret: undefined, client_secret_env: 'GW_SECRET' } } },
+      },
       'test',
     );
     const found = await checkBackend('s', c.backends.s, { base: '.', workspace: '.' }, {});
