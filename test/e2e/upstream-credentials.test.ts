@@ -19,6 +19,7 @@ import { startMcpRecorder } from '../helpers/mcp-recorder.js';
 import { SCOPES, startOidc, type OidcClient, type OidcServer } from '../helpers/oidc.js';
 import { EXCHANGER, registerTokenExchange, withExchanger, type ExchangeRecord } from '../helpers/token-exchange.js';
 import { STATELESS_VERSION } from '../../src/wire/stateless.js';
+import { createLogger } from '../../src/observability/logger.js';
 
 /** A stateless (2026-07-28) MCP backend that records every request: one connection carries every principal's calls. */
 async function startStatelessRecorder(): Promise<HttpRecorder & { mcpUrl: string }> {
@@ -73,6 +74,8 @@ describe('per-user upstream credentials', () => {
   let modern: HttpRecorder & { mcpUrl: string };
   let url: string;
   let tokens: { alice: string; bob: string };
+  /** The gateway's log, at debug level. */
+  const logLines: string[] = [];
 
   before(async () => {
     oidc = await startOidc({ clients: [ALICE, BOB], configure: withExchanger });
@@ -95,28 +98,31 @@ describe('per-user upstream credentials', () => {
       audience,
       scope: 'read',
     });
-    const gw = await startGateway({
-      server: { port },
-      auth: { resource: base, oauth: { issuer: oidc.issuer }, api_keys: [{ name: 'ci', key: CI_KEY }] },
-      backends: {
-        mcp1: { type: 'mcp', url: mcp.mcpUrl, credentials: exchange(MCP_AUD) },
-        modern: { type: 'mcp', url: modern.mcpUrl, credentials: exchange(MODERN_AUD) },
-        api: {
-          type: 'rest',
-          base_url: rest.url,
-          credentials: exchange(REST_AUD),
-          tools: { who: { method: 'GET', path: '/who', query: { caller: '{caller}' }, input_schema: { type: 'object', properties: { caller: { type: 'string' } } } } },
-        },
-        // A per-principal secret map: the API key's principal has an entry, OAuth principals get the static credential.
-        keyed: {
-          type: 'rest',
-          base_url: rest.url,
-          auth: { type: 'bearer', token: 'static-shared-token' },
-          credentials: { type: 'per_principal', tokens: { 'key:ci': CI_UPSTREAM }, default: 'static' },
-          tools: { whoami: { method: 'GET', path: '/keyed' } },
+    const gw = await startGateway(
+      {
+        server: { port },
+        auth: { resource: base, oauth: { issuer: oidc.issuer }, api_keys: [{ name: 'ci', key: CI_KEY }] },
+        backends: {
+          mcp1: { type: 'mcp', url: mcp.mcpUrl, credentials: exchange(MCP_AUD) },
+          modern: { type: 'mcp', url: modern.mcpUrl, credentials: exchange(MODERN_AUD) },
+          api: {
+            type: 'rest',
+            base_url: rest.url,
+            credentials: exchange(REST_AUD),
+            tools: { who: { method: 'GET', path: '/who', query: { caller: '{caller}' }, input_schema: { type: 'object', properties: { caller: { type: 'string' } } } } },
+          },
+          // A per-principal secret map: the API key's principal has an entry, OAuth principals get the static credential.
+          keyed: {
+            type: 'rest',
+            base_url: rest.url,
+            auth: { type: 'bearer', token: 'static-shared-token' },
+            credentials: { type: 'per_principal', tokens: { 'key:ci': CI_UPSTREAM }, default: 'static' },
+            tools: { whoami: { method: 'GET', path: '/keyed' } },
+          },
         },
       },
-    });
+      { logger: createLogger('debug', { write: (line: string) => void logLines.push(line) }) },
+    );
     cleanups.push(() => gw.close());
     url = gw.url;
     rest.route('GET', '/keyed', { body: { ok: true } });
@@ -182,6 +188,10 @@ describe('per-user upstream credentials', () => {
     assert.equal(seen.bob.size, 3);
     for (const t of seen.alice) assert.ok(!seen.bob.has(t));
     assert.equal(exchanges.filter((e) => e.client === EXCHANGER.client_id).length, 6, 'two principals x three backends, each exchanged once');
+    // No token, the clients' or the issued ones, in the gateway's log (debug level).
+    const log = logLines.join('\n');
+    assert.ok(log.includes('token exchanged'), 'the debug log was captured');
+    for (const t of [tokens.alice, tokens.bob, ...seen.alice, ...seen.bob, EXCHANGER.client_secret]) assert.ok(!log.includes(t), 'a token or secret reached the log');
     // The clients' own tokens: nowhere in anything a backend received.
     for (const r of [...mcp.all(), ...rest.all(), ...modern.all()]) {
       assert.ok(!rawText(r).includes(tokens.alice), `alice's token reached a backend: ${r.method} ${r.path}`);
