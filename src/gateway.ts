@@ -30,6 +30,8 @@ import { StreamableHttpEndpoint } from './transport/inbound/streamable-http.js';
 import type { Backend, BackendListener } from './upstream/backend.js';
 import { backendEntries, buildBackend, type BuildDeps } from './backends/build.js';
 import { protectedPathsCache } from './config/protected.js';
+import { PinGuard, type PinMode } from './pinning/guard.js';
+import { FilePinStore, type PinStore } from './pinning/store.js';
 
 export interface GatewayOptions {
   logger?: Logger;
@@ -39,6 +41,8 @@ export interface GatewayOptions {
   configFile?: string;
   /** Files the CLI writes and trusts (PID file, state file, log file): file plugins may not touch them. */
   stateFiles?: readonly string[];
+  /** Where tool pins live; default the lock file (pinning.lock_file). */
+  pinStore?: PinStore;
 }
 
 export interface Gateway {
@@ -54,6 +58,10 @@ export interface Gateway {
   readonly registry: Registry;
   readonly sessions: SessionManager;
   readonly metrics: Metrics;
+  /** Tool-definition pinning: the pins in force, what differs from them, approval (docs/auth.md#tool-pinning). */
+  readonly pins: PinGuard;
+  /** The pinning mode in force for a backend. */
+  pinMode(backend: string): PinMode;
   /** Starts backends, then listens on server.host:server.port. Resolves with the bound URL of /mcp. (The admin API is started beside it: serve.ts.) */
   listen(): Promise<{ url: string; port: number; host: string }>;
   /** Starts backends and serves one client over the given streams (`mcpeg stdio`). */
@@ -79,6 +87,18 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
     },
   };
   registry = new Registry(backends, config.namespacing.separator, log);
+  // Tool pinning: a backend's tools pass the pins before any view is built from them.
+  const pinMode = (name: string): PinMode => backends.get(name)?.cfg.pinning ?? snapshot.pinning.mode;
+  const pins = new PinGuard({ store: opts.pinStore ?? new FilePinStore(config.pinning.lock_file), log, modeOf: pinMode, onChange: (names) => registry!.gateChanged(names) });
+  const pinningUsed = (c: Readonly<Config>) => c.pinning.mode !== 'off' || [...backendEntries(c).values()].some((e) => (e.cfg.pinning ?? 'off') !== 'off');
+  let pinsStarted = false;
+  const startPins = async (c: Readonly<Config>) => {
+    if (!pinningUsed(c)) return;
+    if (pinsStarted) return pins.reload('configuration reloaded');
+    await pins.start();
+    pinsStarted = true;
+  };
+  registry.gate = (b) => (pinsStarted ? pins.gate(b.name, b.catalog.tools, b.state === 'up') : undefined);
   const continuations = new ContinuationStore(config.server.input_required_timeout);
   const instructionsOf = (viewId: string) => {
     const v = registry!.view(viewId);
@@ -141,6 +161,7 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
     source: dispatch,
     backends: () => backends.values(),
     sessions: () => sessions!.size,
+    pinMismatches: () => (pinsStarted ? pins.mismatches() : []),
     isKnownTool: (b, t) => {
       const cat = backends.get(b)?.catalog;
       if (!cat) return false;
@@ -178,6 +199,8 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
   // load: the gateway runs without it and /health says so.
   const pluginProblems: string[] = [];
   const buildAll = async () => {
+    // Pins are read before any backend lists its tools (a LockFileError stops the start, naming the file).
+    await startPins(config);
     for (const [name, entry] of backendEntries(config)) {
       try {
         backends.set(name, await buildBackend(name, entry, config.paths, deps));
@@ -209,6 +232,7 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
       backends.delete(name);
       perBackend.delete(name);
       registry!.removed(name);
+      pins.forget(name);
       for (const s of [...sessions!.sessions()]) if (s.viewId === backendViewId(name)) await sessions!.close(s.sessionId, `backend "${name}" removed`);
       const deadline = Date.now() + snapshot.server.shutdown_timeout;
       while (b.inflight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
@@ -224,7 +248,11 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
       await startBackends();
       incoming = next;
       try {
+        // Pins (re)read first: a lock file that cannot be read refuses the reload.
+        await startPins(next);
         const r = await applySnapshot(reconfigure, next);
+        // A changed pinning mode shows in every view.
+        registry!.gateChanged(backends.keys());
         metrics.configReload('success');
         log.info({ ...r }, 'configuration reloaded');
         return r;
@@ -277,8 +305,20 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
     );
     const allUp = list.every((b) => b.state === 'up' && (b as { healthy?: boolean }).healthy !== false);
     const problems = registry!.view(AGGREGATE_VIEW)?.problems ?? [];
-    const ok = allUp && pluginProblems.length === 0;
-    return { status: ok ? 200 : 503, body: { status: ok ? 'ok' : 'degraded', sessions: sessions!.size, backends: list, catalogProblems: problems, pluginProblems } };
+    // A tool whose definition is not approved needs an operator, whether it is blocked or only warned about.
+    const mismatched = pinsStarted ? pins.mismatches() : [];
+    const ok = allUp && pluginProblems.length === 0 && mismatched.length === 0;
+    return {
+      status: ok ? 200 : 503,
+      body: {
+        status: ok ? 'ok' : 'degraded',
+        sessions: sessions!.size,
+        backends: list,
+        catalogProblems: problems,
+        pluginProblems,
+        ...(pinsStarted ? { pins: { mode: snapshot.pinning.mode, lockFile: pins.where, mismatched } } : {}),
+      },
+    };
   };
 
   const self: Gateway = {
@@ -297,6 +337,8 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
     registry,
     sessions,
     metrics,
+    pins,
+    pinMode,
     async listen() {
       await startBackends();
       server = createHttpServer(
@@ -342,6 +384,7 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
       await sessions!.closeAll('gateway shutting down');
       stopRequestLog();
       metrics.close();
+      pins.stop();
       await Promise.all([...backends.values()].map((b) => b.stop()));
     },
   };

@@ -50,6 +50,8 @@ export async function applySnapshot(host: BackendSetHost, next: Readonly<Config>
   const result: ReloadResult = { added: [], removed: [], changed: [], restartRequired: [] };
   for (const k of RESTART_KEYS) if (!isDeepStrictEqual(prev.server[k], next.server[k])) result.restartRequired.push(`server.${k}`);
   for (const k of ['rate_limits', 'traffic', 'namespacing', 'paths', 'auth'] as const) if (!isDeepStrictEqual(prev[k], next[k])) result.restartRequired.push(k);
+  // The pin store is opened once; the mode applies on reload.
+  if (prev.pinning.lock_file !== next.pinning.lock_file) result.restartRequired.push('pinning.lock_file');
   for (const name of before.keys()) if (!after.has(name)) result.removed.push(name);
   for (const [name, e] of after) {
     const old = before.get(name);

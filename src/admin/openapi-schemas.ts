@@ -220,4 +220,37 @@ export const SCHEMAS = {
     services: arr(obj({ name: str, type: { enum: SERVICE_TYPES }, enabled: bool, source: { const: 'config' }, state: summary.state })),
   }),
   DiscoveryTrigger: obj({ provider: { const: 'static' }, source: str, result: ref('ReloadResult') }),
+  PinStatus: obj({
+    mode: { enum: ['off', 'warn', 'block'], description: 'pinning.mode; a backend may override it' },
+    lockFile: str,
+    backends: arr(obj({ name: str, mode: { enum: ['off', 'warn', 'block'] } })),
+    mismatched: arr(ref('PinProblem')),
+    pins: arr(
+      obj({
+        backend: str,
+        tool: { type: 'string', description: "The backend's own name for the tool" },
+        digest: str,
+        firstSeen: { type: 'string', format: 'date-time' },
+        pinnedAt: { type: 'string', format: 'date-time' },
+        pinnedBy: str,
+        size: int,
+      }),
+    ),
+  }),
+  PinProblem: obj(
+    {
+      code: { const: 'MCPEG_ERR_TOOL_PIN_MISMATCH' },
+      backend: str,
+      tool: str,
+      status: { enum: ['changed', 'new', 'unpinnable'] },
+      action: { enum: ['warn', 'block'], description: 'warn: still served; block: withheld from lists, calls refused' },
+      digest: { type: 'string', description: 'The digest of the definition served now (absent when unpinnable)' },
+      pinned: { type: 'string', description: 'The pinned digest (absent for a new tool)' },
+      since: { type: 'string', format: 'date-time' },
+      message: str,
+    },
+    ['digest', 'pinned'],
+  ),
+  PinApprovalRequest: obj({ backend: str, tool: str, digest: { type: 'string', pattern: '^sha256:[0-9a-f]{64}$' } }, ['tool', 'digest']),
+  PinApproval: obj({ backend: str, approved: arr(obj({ tool: str, digest: str, previous: orNull('string') })) }),
 } as const;

@@ -6,7 +6,7 @@
 import { VERSION } from '../version.js';
 import { SCHEMAS } from './openapi-schemas.js';
 
-type Tag = 'meta' | 'runtime' | 'services' | 'discovery' | 'loadbalancer' | 'config' | 'plugins' | 'sessions';
+type Tag = 'meta' | 'runtime' | 'services' | 'discovery' | 'loadbalancer' | 'config' | 'plugins' | 'sessions' | 'pins';
 
 interface Op {
   summary: string;
@@ -152,6 +152,20 @@ const PATHS: Paths = {
     get: { tag: 'sessions', summary: 'One client session', ok: [200, 'Session'] },
     delete: { tag: 'sessions', summary: 'Terminate a client session (its backend sessions close; the client must initialize again)', ok: [200, 'SessionTerminated'] },
   },
+  '/admin/pins': {
+    get: { tag: 'pins', summary: 'Tool pinning: the mode per backend, the pins in force, and every tool served with a definition that is not approved', ok: [200, 'PinStatus'] },
+  },
+  '/admin/pins/approve': {
+    post: {
+      tag: 'pins',
+      summary: 'Approve what a backend serves now: one tool, or (no tool) every tool of it that differs from its pin',
+      description:
+        'Writes the lock file (pinning.lock_file) and updates the running views: a tool blocked by pinning is listed and callable again (clients get tools/list_changed). With digest, the approval is refused (409) if the tool is served with another digest now (it changed again since it was reviewed). 404: no such backend, or it serves no such tool; 409: pinning is off for the backend.',
+      ok: [200, 'PinApproval'],
+      body: { schema: 'PinApprovalRequest', description: 'The backend, and optionally the tool (its own name on the backend) and the digest reviewed' },
+      errors: [404, 409],
+    },
+  },
 };
 
 export const ADMIN_OPENAPI = {
@@ -173,6 +187,7 @@ export const ADMIN_OPENAPI = {
     { name: 'config', description: 'Configuration and hot reload' },
     { name: 'plugins', description: 'In-process plugins' },
     { name: 'sessions', description: 'Client sessions' },
+    { name: 'pins', description: 'Tool-definition pinning' },
   ],
   paths: Object.fromEntries(Object.entries(PATHS).map(([path, ops]) => [path, Object.fromEntries(Object.entries(ops).map(([m, o]) => [m, operation(m, path, o!)]))])),
   components: {

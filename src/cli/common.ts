@@ -23,6 +23,8 @@ Commands:
   validate --config FILE                          check a config file; exit 3 on problems
   validate --openapi FILE                         check an OpenAPI document; problems at their JSON pointers
   codegen --openapi FILE [-o OUT.yaml]            write a rest backend generated from an OpenAPI document
+  pin [status] [--config FILE] [--json]           pin tool definitions in the lock file; report drift (exit 1)
+  pin approve <backend>/<tool>|<backend>|--all    approve what a backend serves now (the running gateway follows)
   version                                         print the version
 
 Without --config, the embedded default configuration is used.

@@ -13,6 +13,7 @@ const VERBS: Record<string, (argv: string[]) => Promise<number>> = {
   stdio: async (argv) => (await import('./stdio.js')).runStdio(argv),
   validate: async (argv) => (await import('./validate.js')).runValidate(argv),
   codegen: async (argv) => (await import('./codegen.js')).runCodegen(argv),
+  pin: async (argv) => (await import('./pin.js')).runPin(argv),
   stop: async (argv) => (await import('./stop.js')).runStop(argv),
   restart: async (argv) => (await import('./restart.js')).runRestart(argv),
   status: async (argv) => (await import('./status.js')).runStatus(argv),

@@ -7,6 +7,9 @@ export { byteSize, duration, optionalDuration } from './duration.js';
 
 export const NAME = /^[a-zA-Z0-9_-]{1,48}$/;
 
+/** Tool-definition pinning: not checked, reported, or enforced (docs/auth.md#tool-pinning). */
+export const PIN_MODE = z.enum(['off', 'warn', 'block']);
+
 const restartSchema = z
   .object({
     initial_delay: duration('500ms'),
@@ -25,5 +28,7 @@ export const backendOptions = (sessionMode: 'per_client' | 'shared') => ({
   prefix: z.string().regex(NAME, 'expected letters, digits, "_" or "-"').optional(),
   /** /health/ready answers 503 until this backend is up (and a plugin that fails to load stops the gateway). */
   required: z.boolean().default(false),
+  /** Tool pinning for this backend, overriding pinning.mode. */
+  pinning: PIN_MODE.optional(),
   ...trafficBackendOptions,
 });

@@ -71,8 +71,8 @@ export function parseConfigText(
 }
 
 /**
- * Validates a raw config object. Relative paths (`paths.data`, `paths.workspace`, plugin
- * modules given as `./file.js`) resolve against `paths.base`, which defaults to `baseDir`
+ * Validates a raw config object. Relative paths (`paths.data`, `paths.workspace`,
+ * `pinning.lock_file`, plugin modules given as `./file.js`) resolve against `paths.base`, which defaults to `baseDir`
  * (the config file's directory, or the working directory).
  */
 export function validateConfig(raw: unknown, source: string, origins: ReadonlyMap<string, string> = new Map(), baseDir: string = process.cwd()): Readonly<Config> {
@@ -83,6 +83,7 @@ export function validateConfig(raw: unknown, source: string, origins: ReadonlyMa
   const c = parsed.data;
   const base = resolve(baseDir, c.paths.base ?? '.');
   c.paths = { ...c.paths, base, data: resolve(base, c.paths.data), workspace: resolve(base, c.paths.workspace) };
+  c.pinning = { ...c.pinning, lock_file: resolve(base, c.pinning.lock_file) };
   c.plugins = c.plugins.map((p) => (p.module && /^\.\.?[\\/]/.test(p.module) ? { ...p, module: resolve(base, p.module) } : p));
   return deepFreeze(c);
 }

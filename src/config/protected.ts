@@ -13,6 +13,7 @@
  *   like `server.js`). A bare name is looked up on the PATH its process gets, so it is
  *   protected under that name in every PATH directory: one inside a root would otherwise
  *   let a client put its own program first. The git plugin's `git` and `ssh` likewise;
+ * - the tool pins' lock file (`pinning.lock_file`): whoever writes it approves tool definitions;
  * - OpenAPI documents read from files, and with remote_refs their directory ($refs are
  *   read from there);
  * - the gateway's own code: `<package>/dist`, `node_modules`, `package.json`,
@@ -63,6 +64,7 @@ export const REASONS = {
   code: "the gateway's own code",
   runtime: 'the Node.js runtime',
   state: "the gateway's process state (PID file, restart command, log)",
+  pins: "the tool pins' lock file (writing it approves tool definitions)",
 } as const;
 
 /** Arguments that name a script even before it exists (a client could create it). */
@@ -137,6 +139,7 @@ export function protectedPaths(config: Readonly<Config>, opts: ProtectedOptions 
     }
   }
   for (const p of [...config.admin.allowed_commands, ...config.admin.allow.programs]) add(p, REASONS.adminProgram);
+  add(config.pinning.lock_file, REASONS.pins);
 
   const pkg = opts.packageRoot ?? packageRoot();
   if (pkg !== undefined) {

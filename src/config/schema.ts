@@ -3,7 +3,7 @@
  * once at the edge (load.ts), then deep-frozen; components receive typed, valid options.
  */
 import { z } from 'zod';
-import { backendOptions, byteSize, duration, NAME, optionalDuration } from './fields.js';
+import { backendOptions, byteSize, duration, NAME, optionalDuration, PIN_MODE } from './fields.js';
 import { adminSchema } from './admin.js';
 import { compressionSchema, corsSchema, rateLimitsSchema, retrySchema, toolPolicySchema, trafficSchema, type RetryConfig } from './traffic.js';
 import { commandBackendSchema, openapiBackendSchema, restBackendSchema } from './backends.js';
@@ -203,6 +203,18 @@ export const configSchema = z
     admin: adminSchema,
     /** Who may call the MCP endpoints (docs/auth.md). */
     auth: authSchema,
+    /**
+     * Tool-definition pinning (docs/auth.md#tool-pinning): off (default: opt-in, nothing written),
+     * warn (a changed tool is reported) or block (a changed tool is withheld until approved).
+     * lock_file resolves against paths.base (the config file's directory).
+     */
+    pinning: z
+      .object({
+        mode: PIN_MODE.default('off'),
+        lock_file: z.string().min(1).default('./mcpeg.lock.json'),
+      })
+      .strict()
+      .prefault({}),
     rate_limits: rateLimitsSchema,
     traffic: trafficSchema,
     backends: z.record(z.string().regex(NAME, 'backend names use letters, digits, "_" or "-" (at most 48)').refine(notReserved, RESERVED), backendSchema).default({}),
@@ -270,6 +282,8 @@ export type BackendOptions = Partial<Pick<McpBackendConfig, 'protocol' | 'statel
     | 'max_inflight'
     | 'required'
   > & {
+    /** This backend's tool pinning mode; the global pinning.mode when unset. */
+    pinning?: 'off' | 'warn' | 'block' | undefined;
     /** Relay-level retries (MCP backends; REST backends retry their HTTP calls themselves). */
     retries?: RetryConfig | undefined;
     /** Per-tool timeout and idempotency, by the backend's own tool name. */

@@ -10,6 +10,7 @@ export const ERRORS = {
   MCPEG_ERR_METHOD_NOT_FOUND: { rpc: -32601, http: 200, title: 'Unknown method' },
   MCPEG_ERR_INVALID_PARAMS: { rpc: -32602, http: 200, title: 'Invalid params' },
   MCPEG_ERR_UNKNOWN_TOOL: { rpc: -32602, http: 200, title: 'Unknown tool' },
+  MCPEG_ERR_TOOL_PIN_MISMATCH: { rpc: -32602, http: 200, title: 'Tool withheld: its definition differs from the pinned one (or is new) and is not approved (pinning: block)' },
   MCPEG_ERR_UNKNOWN_PROMPT: { rpc: -32602, http: 200, title: 'Unknown prompt' },
   MCPEG_ERR_RESOURCE_NOT_FOUND: { rpc: -32002, http: 200, title: 'Resource not found' },
   MCPEG_ERR_INTERNAL: { rpc: -32603, http: 500, title: 'Internal gateway error' },

@@ -54,6 +54,8 @@ export interface MetricsSources {
   source: unknown;
   backends(): Iterable<BackendGauges>;
   sessions(): number;
+  /** Tools whose definition differs from its pin (tool pinning), each with its backend and status. */
+  pinMismatches?(): Iterable<{ readonly backend: string; readonly status: string }>;
   /** Tool names a label may take (the catalog): anything else is counted as "_other". */
   isKnownTool(backend: string, tool: string): boolean;
 }
@@ -179,6 +181,23 @@ export function createMetrics(src: MetricsSources): Metrics {
       this.reset();
       for (const b of src.backends())
         for (const x of b.replicaStates()) if (x.breaker) this.set({ backend: b.name, replica: x.id }, BREAKER[x.breaker as keyof typeof BREAKER] ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'mcpeg_tool_pin_mismatches',
+    help: 'Tools served with a definition that is not approved (tool pinning), by backend and status: changed, new, unpinnable',
+    labelNames: ['backend', 'status'],
+    registers: r,
+    collect() {
+      this.reset();
+      const counts = new Map<string, { backend: string; status: string; n: number }>();
+      for (const m of src.pinMismatches?.() ?? []) {
+        const k = `${m.backend}\0${m.status}`;
+        const c = counts.get(k);
+        if (c) c.n++;
+        else counts.set(k, { backend: m.backend, status: m.status, n: 1 });
+      }
+      for (const c of counts.values()) this.set({ backend: c.backend, status: c.status }, c.n);
     },
   });
   collectDefaultMetrics({ register: registry, prefix: 'mcpeg_' });

@@ -246,7 +246,8 @@ const HANDLERS = new Map<string, Handler>(
     'tools/call': (s, req, cancel, o, note) => {
       const name = requireString(req.params, 'name', 'tools/call');
       const route = s.view.tool(name);
-      if (!route) throw new GatewayError('MCPEG_ERR_UNKNOWN_TOOL', `Unknown tool: ${name}`, { tool: name });
+      // A tool withheld by pinning is refused with why, not as unknown.
+      if (!route) throw s.view.refusal(name) ?? new GatewayError('MCPEG_ERR_UNKNOWN_TOOL', `Unknown tool: ${name}`, { tool: name });
       const b = s.host.backend(route.backend);
       const lb = b?.cfg.load_balancing;
       const arg = lb?.strategy === 'hash' && lb.hash_key.startsWith('argument:') ? own(req.params?.arguments as Params | undefined, lb.hash_key.slice(9)) : undefined;

@@ -113,6 +113,7 @@ export class ClientSession implements ClientLink, ConnectionOwner, RelayClient {
   private readonly pendingClient = new Map<RequestId, PendingClientRequest>();
   private nextServerRequest = 1;
   private closed = false;
+  private closeHooks: Array<() => void> | undefined;
   readonly host: SessionHost;
 
   constructor(init: SessionInit, host: SessionHost) {
@@ -445,9 +446,18 @@ export class ClientSession implements ClientLink, ConnectionOwner, RelayClient {
     this.host.log.debug({ session: sessionFingerprint(this.sessionId), backend: conn.backend, reason }, 'backend session closed');
   }
 
+  /** Runs `fn` once when the session closes (resource watches let its URIs go). */
+  whenClosed(fn: () => void): void {
+    if (this.closed) queueMicrotask(fn);
+    else (this.closeHooks ??= []).push(fn);
+  }
+
   async close(reason: string): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    const hooks = this.closeHooks;
+    this.closeHooks = undefined;
+    for (const fn of hooks ?? []) fn();
     for (const c of this.inflight.values()) c.cancel(reason);
     for (const p of this.pendingClient.values()) p.reject(new GatewayError('MCPEG_ERR_SESSION_NOT_FOUND', `client session closed: ${reason}`));
     this.pendingClient.clear();

@@ -5,8 +5,8 @@
  */
 import type { Logger } from '../observability/logger.js';
 import type { Backend } from '../upstream/backend.js';
-import type { BackendCatalog, ListKind } from '../upstream/catalog.js';
-import { View } from './view.js';
+import type { BackendCatalog, Item, ListKind } from '../upstream/catalog.js';
+import { View, type ViewSource, type Withheld } from './view.js';
 
 export const AGGREGATE_VIEW = 'aggregate';
 export const backendViewId = (name: string): string => `backend:${name}`;
@@ -18,9 +18,19 @@ const CHANGE_NOTIFICATIONS: Record<ListKind, string> = {
   resourceTemplates: 'notifications/resources/list_changed',
 };
 
+/**
+ * What clients may see of a backend's tools (tool pinning withholds tools whose
+ * definition is not approved); undefined: all of them.
+ */
+export type ToolGate = (b: Backend) => { readonly tools: readonly Item[]; readonly withheld: ReadonlyMap<string, Withheld> } | undefined;
+
 export class Registry {
   private readonly views = new Map<string, View>();
+  /** Each backend's catalog as clients of the last views saw it (after the gate). */
   private readonly lastCatalog = new Map<string, BackendCatalog>();
+  /** Each backend's catalog as the views being built see it. */
+  private shown = new Map<string, BackendCatalog>();
+  gate: ToolGate | undefined;
   /** Problems already reported, so a rebuild logs only what is new. */
   private reported = new Set<string>();
   onListChanged: ((viewIds: ReadonlySet<string>, method: string) => void) | undefined;
@@ -43,7 +53,14 @@ export class Registry {
 
   /** Rebuilds every view; reports collisions once per rebuild. */
   rebuild(): void {
-    const sources = [...this.backends.values()].map((b) => ({ name: b.name, prefix: b.prefix, catalog: b.catalog, capabilities: b.capabilities }));
+    const shown = new Map<string, BackendCatalog>();
+    const sources = [...this.backends.values()].map((b): ViewSource => {
+      const g = this.gate?.(b);
+      const catalog = g && g.tools !== b.catalog.tools ? { ...b.catalog, tools: g.tools } : b.catalog;
+      shown.set(b.name, catalog);
+      return { name: b.name, prefix: b.prefix, catalog, capabilities: b.capabilities, withheld: g?.withheld };
+    });
+    this.shown = shown;
     const aggregate = new View(AGGREGATE_VIEW, sources, this.separator, true);
     for (const p of aggregate.problems) if (!this.reported.has(p)) this.log.warn({ view: AGGREGATE_VIEW }, p);
     this.reported = new Set(aggregate.problems);
@@ -76,18 +93,38 @@ export class Registry {
    */
   catalogChanged(b: Backend, announced?: ReadonlySet<ListKind>): void {
     const before = this.lastCatalog.get(b.name);
-    this.lastCatalog.set(b.name, b.catalog);
     this.rebuild();
+    const now = this.shown.get(b.name) ?? b.catalog;
+    this.lastCatalog.set(b.name, now);
     if (!this.onListChanged) return;
     const viewIds = new Set([AGGREGATE_VIEW, backendViewId(b.name)]);
     const sent = new Set<string>();
     for (const kind of Object.keys(CHANGE_NOTIFICATIONS) as ListKind[]) {
       const method = CHANGE_NOTIFICATIONS[kind];
       if (sent.has(method)) continue;
-      if (announced?.has(kind) || JSON.stringify(before?.[kind] ?? []) !== JSON.stringify(b.catalog[kind])) {
+      if (announced?.has(kind) || JSON.stringify(before?.[kind] ?? []) !== JSON.stringify(now[kind])) {
         sent.add(method);
         this.onListChanged(viewIds, method);
       }
     }
+  }
+
+  /**
+   * What the gate lets through changed for these backends (a tool approved, the pins
+   * reloaded): views are built again, and clients of the views whose tool list now reads
+   * differently hear tools/list_changed.
+   */
+  gateChanged(names: Iterable<string>): void {
+    const before = new Map<string, BackendCatalog | undefined>();
+    for (const n of names) if (this.backends.has(n)) before.set(n, this.lastCatalog.get(n));
+    this.rebuild();
+    const viewIds = new Set<string>();
+    for (const [n, old] of before) {
+      const now = this.shown.get(n);
+      if (!now || !old) continue;
+      this.lastCatalog.set(n, now);
+      if (JSON.stringify(old.tools) !== JSON.stringify(now.tools)) viewIds.add(AGGREGATE_VIEW).add(backendViewId(n));
+    }
+    if (viewIds.size && this.onListChanged) this.onListChanged(viewIds, CHANGE_NOTIFICATIONS.tools);
   }
 }

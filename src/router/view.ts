@@ -9,6 +9,7 @@
  * exact URI the first wins and the clash is reported; overlapping templates are not
  * detected (the first matching template wins).
  */
+import { GatewayError, type ErrorCode } from '../errors/catalog.js';
 import { compileTemplate, type TemplateMatcher } from './uri-template.js';
 import type { BackendCatalog, Item } from '../upstream/catalog.js';
 import { exposedName } from './naming.js';
@@ -19,11 +20,19 @@ export interface Route {
   readonly name: string;
 }
 
+/** A tool the backend lists that clients of the view may not see (its definition is not approved: pinning). */
+export interface Withheld {
+  readonly code: ErrorCode;
+  readonly message: string;
+}
+
 export interface ViewSource {
   readonly name: string;
   readonly prefix: string;
   readonly catalog: BackendCatalog;
   readonly capabilities: Record<string, unknown> | undefined;
+  /** Tools left out of `catalog`, by the backend's own name: a call to one is refused with its reason. */
+  readonly withheld?: ReadonlyMap<string, Withheld> | undefined;
 }
 
 export class View {
@@ -36,6 +45,7 @@ export class View {
   readonly problems: readonly string[];
   private readonly toolRoutes = new Map<string, Route>();
   private readonly promptRoutes = new Map<string, Route>();
+  private readonly withheldRoutes = new Map<string, Route & Withheld>();
   private readonly uriRoutes = new Map<string, string>();
   private readonly templateRoutes: Array<{ matches: TemplateMatcher; raw: string; backend: string }> = [];
   /** Capabilities of the backends in this view, for the union advertised to clients. */
@@ -62,6 +72,10 @@ export class View {
         }
         this.toolRoutes.set(exposed, { backend: src.name, name: t.name });
         tools.push(exposed === t.name ? t : { ...t, name: exposed });
+      }
+      for (const [name, w] of src.withheld ?? []) {
+        const exposed = exposedName(prefix, separator, name);
+        if (!this.toolRoutes.has(exposed) && !this.withheldRoutes.has(exposed)) this.withheldRoutes.set(exposed, { backend: src.name, name, ...w });
       }
       for (const p of src.catalog.prompts) {
         if (typeof p.name !== 'string') continue;
@@ -106,6 +120,12 @@ export class View {
 
   tool(exposed: string): Route | undefined {
     return this.toolRoutes.get(exposed);
+  }
+
+  /** Why a tool this view does not list is refused (withheld by pinning), if it is. */
+  refusal(exposed: string): GatewayError | undefined {
+    const w = this.withheldRoutes.get(exposed);
+    return w && new GatewayError(w.code, w.message, { tool: exposed, backend: w.backend, backendTool: w.name });
   }
 
   prompt(exposed: string): Route | undefined {

@@ -23,9 +23,11 @@ export const MAX_WATCHED_CHARS_PER_HOLDER = MAX_WATCHED_CHARS / 8;
 /** A listen stream the backend ended is opened again after this pause while URIs are watched. */
 const RELISTEN_MS = 5000;
 
-/** Who holds a subscription: a client session (closed ones are pruned when the set changes). */
+/** Who holds a subscription: a client session. Its URIs are let go when it closes (and pruned whenever the set changes). */
 export interface Holder {
   readonly isClosed: boolean;
+  /** Runs `fn` once when the holder closes. */
+  whenClosed?(fn: () => void): void;
 }
 
 export interface WatchHost {
@@ -55,6 +57,8 @@ export class ResourceWatch {
   /** Per holder: how many of the watched URIs it holds, and their length. */
   private shares = new WeakMap<Holder, { uris: number; chars: number }>();
   private retry: NodeJS.Timeout | undefined;
+  /** Holders this watch has asked to hear of their closing (once each). */
+  private hooked = new WeakSet<Holder>();
 
   constructor(private readonly host: WatchHost) {}
 
@@ -86,6 +90,11 @@ export class ResourceWatch {
       share.uris++;
       share.chars += uri.length;
       this.shares.set(holder, share);
+      if (!this.hooked.has(holder)) {
+        this.hooked.add(holder);
+        // A session that ends stops watching at once: the listen stream does not keep its URIs until someone else subscribes.
+        holder.whenClosed?.(() => this.closed(holder));
+      }
     }
     await this.update();
     if (!this.current?.honoured.has(uri)) {
@@ -104,6 +113,13 @@ export class ResourceWatch {
     await this.update().catch((err: unknown) => this.host.log.debug({ err: (err as Error).message }, 'resource watch update failed'));
   }
 
+  private closed(holder: Holder): void {
+    this.hooked.delete(holder);
+    const before = this.holders.size;
+    this.prune();
+    if (this.holders.size !== before) void this.update().catch((err: unknown) => this.host.log.debug({ err: (err as Error).message }, 'resource watch update failed'));
+  }
+
   /** The replica has a new connection (it started again): watch the same URIs on it. */
   follow(): void {
     if (this.holders.size > 0) void this.update().catch((err: unknown) => this.host.log.warn({ err: (err as Error).message }, 'resource watch could not be restored'));
@@ -115,6 +131,7 @@ export class ResourceWatch {
     this.current = undefined;
     this.holders.clear();
     this.shares = new WeakMap();
+    this.hooked = new WeakSet();
     this.chars = 0;
   }
 

@@ -492,6 +492,15 @@ describe('admin API', () => {
     for (const secret of [ADMIN_KEY, VIEWER_KEY, WRONG_KEY, sha256(ADMIN_KEY), sha256(VIEWER_KEY)]) assert.ok(!text.includes(secret), 'no key or key hash in the log');
   });
 
+  it('pins: pinning is off in this config; GET says so, approving refuses an unknown backend (404) and a bad body (400)', async () => {
+    const r = await admin.call('GET', '/admin/pins');
+    assert.equal(r.status, 200);
+    assert.equal(r.body.mode, 'off');
+    assert.deepEqual(r.body.mismatched, []);
+    assert.equal((await admin.call('POST', '/admin/pins/approve', {}, { body: { backend: 'no-such-backend', tool: 'x' } })).status, 404);
+    assert.equal((await admin.call('POST', '/admin/pins/approve', {}, { body: { backend: 'no-such-backend', tool: 7 } })).status, 400);
+  });
+
   it('every route of the OpenAPI document was called and checked', () => {
     assert.deepEqual([...admin.covered].sort(), operations(doc));
   });

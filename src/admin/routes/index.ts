@@ -4,11 +4,12 @@ import { configRoutes } from './config.js';
 import { discoveryRoutes } from './discovery.js';
 import { loadBalancerRoutes } from './loadbalancer.js';
 import { metaRoutes } from './meta.js';
+import { pinRoutes } from './pins.js';
 import { pluginRoutes } from './plugins.js';
 import { runtimeRoutes } from './runtime.js';
 import { serviceRoutes } from './services.js';
 import { sessionRoutes } from './sessions.js';
 
 export function adminRoutes(table: () => ReadonlyArray<RouteDef>): RouteDef[] {
-  return [...metaRoutes(table), ...runtimeRoutes, ...serviceRoutes, ...discoveryRoutes, ...loadBalancerRoutes, ...configRoutes, ...pluginRoutes, ...sessionRoutes];
+  return [...metaRoutes(table), ...runtimeRoutes, ...serviceRoutes, ...discoveryRoutes, ...loadBalancerRoutes, ...configRoutes, ...pluginRoutes, ...sessionRoutes, ...pinRoutes];
 }

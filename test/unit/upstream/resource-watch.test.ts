@@ -102,3 +102,30 @@ it('lets one holder take only a share of the bounds, and gives it back on unsubs
   await watch.subscribe('test://g-more', greedy);
   watch.stop();
 });
+
+it('lets a closed session’s URIs go when it closes, not at the next subscribe', async () => {
+  const { watch, listens } = backend();
+  const hooks: Array<() => void> = [];
+  const closing = { isClosed: false, whenClosed: (fn: () => void) => void hooks.push(fn) };
+  const stays = holder();
+  await watch.subscribe('test://a', stays);
+  await watch.subscribe('test://b', closing);
+  await watch.subscribe('test://c', closing);
+  assert.equal(hooks.length, 1, 'one close hook per holder, however many URIs it holds');
+  assert.deepEqual(listens.at(-1)?.uris, ['test://a', 'test://b', 'test://c']);
+  closing.isClosed = true;
+  for (const fn of hooks) fn();
+  // The stream is replaced by one without the closed session's URIs, and the old one cancelled.
+  await new Promise((r) => setTimeout(r, 20));
+  assert.deepEqual(listens.at(-1)?.uris, ['test://a']);
+  assert.equal(listens.at(-2)?.cancelled, true);
+  // The last holder closing ends the stream altogether.
+  const last = { isClosed: false, whenClosed: (fn: () => void) => void hooks.push(fn) };
+  await watch.unsubscribe('test://a', stays);
+  await watch.subscribe('test://d', last);
+  last.isClosed = true;
+  hooks.at(-1)?.();
+  await new Promise((r) => setTimeout(r, 20));
+  assert.equal(listens.at(-1)?.cancelled, true, 'no subscriptions left: the listen stream is cancelled');
+  watch.stop();
+});
