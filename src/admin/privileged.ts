@@ -55,6 +55,14 @@ export function privilegedChanges(current: Readonly<Config>, next: Readonly<Conf
   for (const l of refusedLaunches(current, next, [...current.admin.allowed_commands, ...allow.programs]))
     out.push({ ...l, allowedBy: 'admin.allow.programs (or admin.allowed_commands) to list it' });
 
+  // A token exchange sends every caller's access token to its token endpoint: only the config file may name one.
+  for (const [name, b] of Object.entries(next.backends)) {
+    const endpoint = tokenEndpointOf(b);
+    const cur = own(current.backends, name);
+    if (endpoint !== undefined && endpoint !== (cur && tokenEndpointOf(cur)))
+      out.push({ path: `backends.${name}.credentials.token_endpoint`, why: "sends every caller's access token to this authorization server", allowedBy: undefined });
+  }
+
   const reach = (name?: string) => allow.reach === true || (name !== undefined && Array.isArray(allow.reach) && allow.reach.includes(name));
   const REACH = 'admin.allow.reach';
   if (!reach())
@@ -101,4 +109,8 @@ function valueAt(v: unknown, path: readonly string[]): unknown {
     v = (v as Record<string, unknown>)[k];
   }
   return v;
+}
+
+function tokenEndpointOf(b: Config['backends'][string]): string | undefined {
+  return b.type !== 'command' && b.credentials?.type === 'token_exchange' ? b.credentials.token_endpoint : undefined;
 }

@@ -11,6 +11,7 @@ import { ConfigError } from '../../../src/errors/catalog.js';
 import { checkBackend } from '../../../src/backends/factory.js';
 import { credentialSource } from '../../../src/upstream/credentials/source.js';
 import { silentLogger } from '../../../src/observability/logger.js';
+import { privilegedChanges } from '../../../src/admin/privileged.js';
 
 const exchange = { type: 'token_exchange', token_endpoint: 'https://as.example/token', client_id: 'gw', client_secret: 'gw-secret-value', audience: 'https://api.example' };
 const problems = (raw: Record<string, unknown>): string => {
@@ -118,5 +119,22 @@ describe('config: per-user upstream credentials', () => {
     assert.deepEqual(await checkBackend('s', c.backends.s, { base: '.', workspace: '.' }, { GW_SECRET: 'x' }), []);
     const creds = (c.backends.s as { credentials: Parameters<typeof credentialSource>[1] }).credentials;
     assert.throws(() => credentialSource('s', creds, silentLogger(), {}), /backends\.s\.credentials\.client_secret_env: environment variable GW_SECRET is not set/);
+  });
+
+  it("only the config file may name a token endpoint: the admin API cannot send callers' tokens elsewhere", () => {
+    const cfg = (endpoint: string | undefined) =>
+      validateConfig({ backends: { m: { type: 'mcp', url: 'https://mcp.example/mcp', ...(endpoint ? { credentials: { ...exchange, token_endpoint: endpoint } } : {}) } } }, 'test');
+    const as = 'https://as.example/token';
+    assert.deepEqual(privilegedChanges(cfg(as), cfg(as)), []);
+    for (const [from, to] of [
+      [undefined, as],
+      [as, 'https://attacker.example/token'],
+    ] as const) {
+      const found = privilegedChanges(cfg(from), cfg(to));
+      assert.deepEqual(
+        found.map((p) => [p.path, p.allowedBy]),
+        [['backends.m.credentials.token_endpoint', undefined]],
+      );
+    }
   });
 });
