@@ -132,7 +132,8 @@ export class Handshake {
   /** A transport of this kind, started, with a connection on it whose messages go to `owner`. */
   private async start(kind: TransportKind, owner: ConnectionOwner, peer: Peer): Promise<[BackendConnection, OpenedTransport]> {
     const opened = await this.transports.create(kind);
-    if (peer.credential) {
+    // In-process backends (rest, openapi) get the credential with each call (authInfo), not per session.
+    if (peer.credential && kind !== 'inprocess') {
       // A transport that cannot send them would send the session's requests without: refused (config validation keeps this from happening).
       if (!opened.setCredential) {
         await opened.transport.close().catch(() => {});

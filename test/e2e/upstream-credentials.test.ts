@@ -108,6 +108,8 @@ describe('per-user upstream credentials', () => {
           api: {
             type: 'rest',
             base_url: rest.url,
+            // per_client: each client session gets its own in-process session; the credential still comes with each call.
+            session_mode: 'per_client',
             credentials: exchange(REST_AUD),
             tools: { who: { method: 'GET', path: '/who', query: { caller: '{caller}' }, input_schema: { type: 'object', properties: { caller: { type: 'string' } } } } },
           },

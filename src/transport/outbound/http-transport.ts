@@ -124,7 +124,9 @@ export class StreamableHttpClient implements Transport {
   async send(message: JSONRPCMessage, options?: TransportSendOptions & { headers?: Readonly<Record<string, string>> }): Promise<void> {
     if (this.closed) throw new Error('transport closed');
     const own = options?.headers;
-    const headers = own ? withCredential(this.headers('application/json, text/event-stream'), { headers: own }) : await this.credentialed('application/json, text/event-stream');
+    const accept = 'application/json, text/event-stream';
+    // No await on the common path (no per-user credentials): the hot path stays synchronous up to the request.
+    const headers = own ? withCredential(this.headers(accept), { headers: own }) : this.authorize ? await this.credentialed(accept) : this.headers(accept);
     headers['content-type'] = 'application/json';
     // The gateway puts the W3C trace context in _meta; HTTP backends also get it as the header.
     const m = message as { method?: string; id?: unknown; params?: Record<string, unknown> & { _meta?: { traceparent?: unknown } } };
