@@ -103,7 +103,8 @@ describe('per-user upstream credentials', () => {
         server: { port },
         auth: { resource: base, oauth: { issuer: oidc.issuer }, api_keys: [{ name: 'ci', key: CI_KEY }] },
         backends: {
-          mcp1: { type: 'mcp', url: mcp.mcpUrl, credentials: exchange(MCP_AUD) },
+          // A static Authorization for the gateway's own traffic: each call's per-user one replaces it.
+          mcp1: { type: 'mcp', url: mcp.mcpUrl, headers: { Authorization: 'Bearer gateway-static' }, credentials: exchange(MCP_AUD) },
           modern: { type: 'mcp', url: modern.mcpUrl, credentials: exchange(MODERN_AUD) },
           api: {
             type: 'rest',
@@ -161,9 +162,14 @@ describe('per-user upstream credentials', () => {
       assert.deepEqual(claims.act, { sub: EXCHANGER.client_id });
       seen[caller].add(token);
     }
+    // The gateway's own catalog traffic keeps the static credential.
+    const lists = mcp.all('/mcp').filter((r) => r.body.includes('"tools/list"'));
+    assert.ok(lists.length > 0);
+    for (const r of lists) assert.equal(r.headers.authorization, 'Bearer gateway-static');
     // The per-client backend sessions' own requests (initialize) carry their principal's token too.
-    const inits = mcp.all('/mcp').filter((r) => r.body.includes('"initialize"') && bearerOf(r));
+    const inits = mcp.all('/mcp').filter((r) => r.body.includes('"initialize"') && bearerOf(r) !== 'gateway-static');
     assert.equal(inits.length, 2, "one backend session per client session, each opened with its principal's token");
+    assert.deepEqual(new Set(inits.map((r) => decodeJwt(bearerOf(r)!).sub)), new Set([ALICE.client_id, BOB.client_id]));
     // REST backend.
     const gets = rest.all('/who');
     assert.equal(gets.length, 4);
