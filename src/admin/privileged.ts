@@ -8,7 +8,8 @@
  * | What                                                           | Allowed by (in the file)        |
  * | -------------------------------------------------------------- | ------------------------------- |
  * | `admin.*` (keys, limits), `secrets` (the declaration),         | nothing: edit the file          |
- * | `server.host`, `allowed_hosts`, `allowed_origins`, `cors`      |                                 |
+ * | `server.host`, `allowed_hosts`, `allowed_origins`, `cors`,     |                                 |
+ * | `auth.*` (who may call: keys, issuer, allow_unauthenticated)   |                                 |
  * | a new program: command/args/env/cwd, a non-built-in plugin     | admin.allow.programs, admin.allowed_commands |
  * | plugin reach (reach.ts), `paths.*`, OpenAPI file specs/$refs   | admin.allow.reach               |
  * | a declared secret (*_env) to a new destination; more env_allow | admin.allow.environment         |
@@ -51,6 +52,9 @@ export function privilegedChanges(current: Readonly<Config>, next: Readonly<Conf
   if (!isDeepStrictEqual(current.secrets, next.secrets)) out.push({ path: 'secrets', why: 'the environment variables the config may send', allowedBy: undefined });
   for (const k of EXPOSURE)
     if (!isDeepStrictEqual(current.server[k], next.server[k])) out.push({ path: `server.${k}`, why: 'who can reach the MCP endpoint', allowedBy: undefined });
+  // Authentication is to callers what server.host is to reachers: an admin key that could add a key of its own,
+  // trust another issuer or switch authentication off would decide who may call every tool.
+  for (const k of changedKeys(current.auth, next.auth)) out.push({ path: `auth.${k}`, why: 'who may call the MCP endpoints', allowedBy: undefined });
 
   for (const l of refusedLaunches(current, next, [...current.admin.allowed_commands, ...allow.programs]))
     out.push({ ...l, allowedBy: 'admin.allow.programs (or admin.allowed_commands) to list it' });

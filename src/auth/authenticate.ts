@@ -25,7 +25,17 @@ import type { Principal } from './principal.js';
 import { endpointResource, metadataUrl, type EndpointResource } from './resource.js';
 import { TokenCache } from './token-cache.js';
 
-export type AuthResult = { ok: true; principal: Principal } | { ok: false; code: ErrorCode; message: string; challenge: string; status: 401 | 403 | 503 };
+export type AuthResult =
+  | { ok: true; principal: Principal }
+  /** `detail`: why the authorization server could not be asked, for the operator's log only (never the client's answer). */
+  | { ok: false; code: ErrorCode; message: string; challenge: string; status: 401 | 403 | 503; detail?: string };
+
+/**
+ * What a client is told when its credential could not be checked: the reason names the
+ * authorization server's internal URLs and quotes what it answered, which is the operator's
+ * business (logged), not an unauthenticated client's.
+ */
+const UNAVAILABLE = 'the credential could not be checked: the authorization server could not be asked; retry shortly';
 
 /** RFC 6750 §2.1 b64token; anything else in a Bearer header is refused unread. */
 const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
@@ -90,7 +100,7 @@ export class Authenticator {
       principal = await this.verifyToken(token, resource);
     } catch (err) {
       if (!(err instanceof AuthFailure)) throw err;
-      if (err.kind === 'unavailable') return { ok: false, status: 503, code: 'MCPEG_ERR_AUTH_UNAVAILABLE', message: err.message, challenge: '' };
+      if (err.kind === 'unavailable') return { ok: false, status: 503, code: 'MCPEG_ERR_AUTH_UNAVAILABLE', message: UNAVAILABLE, challenge: '', detail: err.message };
       return this.refuse(resource, 'invalid_token', err.message);
     }
     const missing = this.required.filter((s) => !principal.scopes.includes(s));

@@ -4,7 +4,11 @@
  * holds public keys, and a token "signed" with one as an HMAC secret must not pass), `iss`
  * equal to the issuer, `aud` containing the endpoint's canonical resource URI (RFC 8707;
  * MCP authorization "Token Audience Binding and Validation"), `exp` required and `exp`/`nbf`
- * checked with the configured leeway.
+ * checked with the configured leeway; and a `typ` header that, if present, says access
+ * token (RFC 9068 §4 `at+jwt`) or plain `JWT` (what Keycloak, Entra ID and Okta write):
+ * an issuer signs other JWTs with the same keys — logout tokens, security events, signed
+ * introspection answers — whose `aud` may be the configured audience (RFC 8725 §3.11,
+ * explicit typing, is how they are told apart).
  *
  * The key set is fetched on first use and cached by jose (createRemoteJWKSet): a token
  * whose `kid` is unknown refetches it at most once per cooldown, so tokens with invented
@@ -16,6 +20,10 @@ import { discoverJwksUri } from './discovery.js';
 import { AuthFailure } from './failure.js';
 
 const FETCH_TIMEOUT_MS = 5000;
+
+/** RFC 7515 §4.1.9: `typ` is a media type whose "application/" prefix may be left out; compared case-insensitively. */
+const ACCESS_TOKEN_TYPES = new Set(['jwt', 'at+jwt']);
+const isAccessTokenType = (typ: string | undefined) => typ === undefined || ACCESS_TOKEN_TYPES.has(typ.toLowerCase().replace(/^application\//, ''));
 
 export class JwtVerifier {
   private keys: Promise<JWTVerifyGetKey> | undefined;
@@ -40,15 +48,17 @@ export class JwtVerifier {
   async verify(token: string, audiences: readonly string[]): Promise<Record<string, unknown>> {
     const keys = await this.keySet();
     try {
-      const { payload } = await jwtVerify(token, keys, {
+      const { payload, protectedHeader } = await jwtVerify(token, keys, {
         issuer: this.cfg.issuer,
         audience: [...audiences],
         algorithms: this.cfg.algorithms,
         clockTolerance: Math.ceil(this.cfg.clock_tolerance / 1000),
         requiredClaims: ['exp', 'sub'],
       });
+      if (!isAccessTokenType(protectedHeader.typ)) throw new AuthFailure('invalid_token', 'the token is not an access token (its typ header says another kind of JWT)');
       return payload as Record<string, unknown>;
     } catch (err) {
+      if (err instanceof AuthFailure) throw err;
       if (err instanceof errors.JWKSTimeout || (err instanceof Error && !(err instanceof errors.JOSEError))) {
         throw new AuthFailure('unavailable', `the authorization server's keys could not be read: ${err.message}`);
       }

@@ -11,6 +11,7 @@ import { credentialsSchema } from './credentials.js';
 import { envReferences } from './secret-fields.js';
 import { authConfigured, authSchema } from './auth.js';
 import { isLoopbackHost } from '../util/loopback.js';
+import { authorizationSchema } from './authorization.js';
 
 /** Names that would reach Object.prototype where a name is used as a key ("__proto__", "constructor", ...). */
 const notReserved = (n: string) => !(n in Object.prototype);
@@ -217,6 +218,8 @@ export const configSchema = z
       .prefault({}),
     rate_limits: rateLimitsSchema,
     traffic: trafficSchema,
+    /** Who may use which backends, tools, prompts and resources (absent: everyone may use everything). */
+    authorization: authorizationSchema,
     backends: z.record(z.string().regex(NAME, 'backend names use letters, digits, "_" or "-" (at most 48)').refine(notReserved, RESERVED), backendSchema).default({}),
     plugins: z.array(pluginSchema).default([]),
     /**

@@ -359,13 +359,14 @@ export function hideSecrets(v: unknown, sink?: SecretSink, parent = ''): unknown
     let hidden: unknown;
     // Everything under a credential's name is the credential: `credentials: {user, pass}`
     // (but the top-level `secrets` declaration lists names of variables, not values).
-    // (and `auth.api_keys` lists named keys: their names, groups and scopes are no secrets, `sha256` and `key` are).
+    // (and `auth.api_keys` lists named keys: their names, groups and scopes are no secrets, `sha256` and `key` are;
+    // the top-level `authorization` holds rules — names, principals, patterns — not an Authorization header).
     if (
       typeof x !== 'string' &&
       x &&
       typeof x === 'object' &&
       isSecretName(k) &&
-      !(parent === '' && k === 'secrets') &&
+      !(parent === '' && (k === 'secrets' || k === 'authorization')) &&
       !(parent === 'auth' && k === 'api_keys') &&
       !isCredentialsBlock(k, x)
     )

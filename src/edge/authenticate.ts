@@ -5,12 +5,29 @@
  * 6750 §3, RFC 9728 §5.1), 403 for a missing scope, 503 when the authorization server
  * could not be asked. Only in the chain when auth is configured: no cost otherwise.
  * A CORS preflight carries no credentials (Fetch standard, CORS-preflight request) and passes.
+ * Why the authorization server could not be asked goes to the log (a warning at most every
+ * LOG_EVERY_MS, with how many more there were), not to the client.
  */
 import type { Authenticator } from '../auth/authenticate.js';
+import type { Logger } from '../observability/logger.js';
 import type { Middleware } from './compose.js';
 import { sendError } from './http-util.js';
 
-export function authenticate(auth: Authenticator): Middleware {
+const LOG_EVERY_MS = 5000;
+
+export function authenticate(auth: Authenticator, log: Logger): Middleware {
+  let lastLogged = 0;
+  let unlogged = 0;
+  const warn = (detail: string) => {
+    const now = Date.now();
+    if (now - lastLogged < LOG_EVERY_MS) {
+      unlogged++;
+      return;
+    }
+    log.warn({ code: 'MCPEG_ERR_AUTH_UNAVAILABLE', reason: detail, alsoSince: unlogged }, 'authentication could not check a credential');
+    lastLogged = now;
+    unlogged = 0;
+  };
   return async (ctx, next) => {
     if (ctx.endpoint !== 'mcp' || ctx.req.method === 'OPTIONS') return next();
     const r = await auth.authenticate(ctx.req.headers, ctx.path);
@@ -19,6 +36,7 @@ export function authenticate(auth: Authenticator): Middleware {
       return next();
     }
     ctx.req.resume();
+    if (r.detail !== undefined) warn(r.detail);
     sendError(ctx.res, r.code, r.message, r.challenge ? { 'www-authenticate': r.challenge } : { 'retry-after': '5' });
   };
 }

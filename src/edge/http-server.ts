@@ -97,7 +97,7 @@ export function edgeMiddleware(cfg: ServerConfig, edge: EdgeOptions, policy: Ori
   const limiter = edge.rateLimiter ?? (edge.rateLimits ? new RateLimiter(edge.rateLimits) : undefined);
   if (limiter?.hasGatewayRules) chain.push(rateLimit(limiter, edge.source));
   // After the rate limits: a flood of bad tokens is limited by address before any is checked.
-  if (edge.auth && authConfigured(edge.auth)) chain.push(authenticate(new Authenticator(edge.auth, cfg.path)));
+  if (edge.auth && authConfigured(edge.auth)) chain.push(authenticate(new Authenticator(edge.auth, cfg.path), log));
   if (cfg.compression.enabled) chain.push(compression(cfg.compression));
   return chain;
 }

@@ -54,6 +54,11 @@ export const ERRORS = {
   MCPEG_ERR_UNAUTHENTICATED: { rpc: -32000, http: 401, title: 'No credential, or not a valid one (access token, API key) on an MCP endpoint' },
   MCPEG_ERR_INSUFFICIENT_SCOPE: { rpc: -32000, http: 403, title: 'The access token lacks a scope the endpoint requires (auth.oauth.required_scopes)' },
   MCPEG_ERR_AUTH_UNAVAILABLE: { rpc: -32000, http: 503, title: "The authorization server's keys or introspection endpoint could not be reached to check a token" },
+  MCPEG_ERR_FORBIDDEN: {
+    rpc: -32040,
+    http: 403,
+    title: 'Authorization: a rule (named in the message and data.rule) does not let this principal use this backend, tool, prompt or resource',
+  },
   MCPEG_ERR_ADMIN_UNAUTHORIZED: { rpc: -32000, http: 401, title: 'Admin API: no API key, or not a configured one' },
   MCPEG_ERR_ADMIN_FORBIDDEN: { rpc: -32000, http: 403, title: "Admin API: the key's role or the config file (admin.allow, admin.allowed_commands) does not allow this" },
 } as const;

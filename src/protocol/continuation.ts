@@ -92,7 +92,11 @@ export class ContinuationStore {
    * (its stream now receives the call's progress).
    */
   async resume(token: string, params: Params, current: ClientSession, currentCancel: Cancellation): Promise<Params> {
-    const c = this.waiting.get(token);
+    const found = this.waiting.get(token);
+    // The waiting call is its caller's, as a session is (MCP security best practices, "Session Hijacking"): another
+    // principal's retry, or one on another endpoint, finds nothing, with the answer an unknown token gets; the token stays
+    // good for its owner.
+    const c = found && found.session.principal.id === current.principal.id && found.session.viewId === current.viewId ? found : undefined;
     if (!c) {
       const instance = token.slice(PREFIX.length).split('.')[0];
       const where =

@@ -8,6 +8,7 @@
  */
 import type { Principal } from '../auth/principal.js';
 import type { UpstreamCredential } from '../auth/upstream-credential.js';
+import type { Authorization } from '../authz/gate.js';
 import type { Backend } from '../upstream/backend.js';
 import type { BackendConnection } from '../upstream/connection.js';
 import type { Replica } from '../upstream/replica.js';
@@ -83,6 +84,8 @@ export type Relay<S extends RelayClient = RelayClient> = (call: RelayCall<S>) =>
 export type Policy<S extends RelayClient = RelayClient> = (next: Relay<S>) => Relay<S>;
 
 export interface RelayDeps<S extends RelayClient = RelayClient> {
+  /** Authorization (src/authz/): refuses what the session's principal may not use. */
+  authz?: Authorization | undefined;
   /** Session-level rate limits (backend and tool scope): throws MCPEG_ERR_RATE_LIMITED. */
   limits?: { check(s: S, scope: 'backend' | 'tool', name: string): void } | undefined;
   /** The call itself on a picked connection (the protocol layer's: it bridges lifecycles). */
