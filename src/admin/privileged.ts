@@ -63,6 +63,14 @@ export function privilegedChanges(current: Readonly<Config>, next: Readonly<Conf
   for (const l of refusedLaunches(current, next, [...current.admin.allowed_commands, ...allow.programs]))
     out.push({ ...l, allowedBy: 'admin.allow.programs (or admin.allowed_commands) to list it' });
 
+  // A token exchange sends every caller's access token to its token endpoint: only the config file may name one.
+  for (const [name, b] of Object.entries(next.backends)) {
+    const endpoint = tokenEndpointOf(b);
+    const cur = own(current.backends, name);
+    if (endpoint !== undefined && endpoint !== (cur && tokenEndpointOf(cur)))
+      out.push({ path: `backends.${name}.credentials.token_endpoint`, why: "sends every caller's access token to this authorization server", allowedBy: undefined });
+  }
+
   const reach = (name?: string) => allow.reach === true || (name !== undefined && Array.isArray(allow.reach) && allow.reach.includes(name));
   const REACH = 'admin.allow.reach';
   if (!reach())
@@ -83,9 +91,7 @@ export function privilegedChanges(current: Readonly<Config>, next: Readonly<Conf
     const ENV = 'admin.allow.environment: true';
     for (const r of envReferences(next)) {
       const cur = own(current.backends, r.backend);
-      const field = r.path[r.path.length - 1];
-      const kept =
-        cur && (cur as { auth?: Record<string, unknown> }).auth?.[field] === r.variable && isDeepStrictEqual(backendDestination(cur), backendDestination(next.backends[r.backend]));
+      const kept = cur && valueAt(cur, r.path.slice(2)) === r.variable && isDeepStrictEqual(backendDestination(cur), backendDestination(next.backends[r.backend]));
       if (!kept) out.push({ path: r.path.join('.'), why: `sends the value of ${r.variable} to a destination the config file did not give it`, allowedBy: ENV });
     }
     for (const [name, b] of Object.entries(next.backends)) {
@@ -102,4 +108,17 @@ export function privilegedChanges(current: Readonly<Config>, next: Readonly<Conf
 /** One line per privileged change, naming the key path and what would allow it. */
 export function describePrivileged(p: Privileged): string {
   return `${p.path}: ${p.why}; ${p.allowedBy ? `allowed only when the config file sets ${p.allowedBy}` : 'only the config file can change this (edit it, then POST /admin/config/reload)'}`;
+}
+
+/** The value at a key path inside a backend's config (own properties only). */
+function valueAt(v: unknown, path: readonly string[]): unknown {
+  for (const k of path) {
+    if (!v || typeof v !== 'object' || !Object.hasOwn(v, k)) return undefined;
+    v = (v as Record<string, unknown>)[k];
+  }
+  return v;
+}
+
+function tokenEndpointOf(b: Config['backends'][string]): string | undefined {
+  return b.type !== 'command' && b.credentials?.type === 'token_exchange' ? b.credentials.token_endpoint : undefined;
 }
