@@ -32,6 +32,7 @@ import { backendEntries, buildBackend, type BuildDeps } from './backends/build.j
 import { protectedPathsCache } from './config/protected.js';
 import { PinGuard, type PinMode } from './pinning/guard.js';
 import { FilePinStore, type PinStore } from './pinning/store.js';
+import { Authorization } from './authz/gate.js';
 
 export interface GatewayOptions {
   logger?: Logger;
@@ -62,6 +63,8 @@ export interface Gateway {
   readonly pins: PinGuard;
   /** The pinning mode in force for a backend. */
   pinMode(backend: string): PinMode;
+  /** Authorization in force (the config snapshot's `authorization`; explain reads it). */
+  readonly authz: Authorization;
   /** Starts backends, then listens on server.host:server.port. Resolves with the bound URL of /mcp. (The admin API is started beside it: serve.ts.) */
   listen(): Promise<{ url: string; port: number; host: string }>;
   /** Starts backends and serves one client over the given streams (`mcpeg stdio`). */
@@ -127,7 +130,7 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
     rateLimiter.hasBackendRules || rateLimiter.hasToolRules
       ? {
           check(s, scope, name) {
-            const d = rateLimiter.check(scope, name, { ip: s.clientIp, session: s.sessionId, apiKey: s.apiKeyId });
+            const d = rateLimiter.check(scope, name, { ip: s.clientIp, session: s.sessionId, apiKey: s.apiKeyId, principal: s.principal.id });
             if (d && !d.allowed) {
               if (rateLimitBlocks.hasSubscribers) rateLimitBlocks.publish({ source: dispatch, scope });
               throw new GatewayError('MCPEG_ERR_RATE_LIMITED', `rate limit exceeded for ${scope} "${name}" (${d.rule}); retry in ${Math.ceil(d.retryAfterMs / 1000)} s`, {
@@ -140,7 +143,9 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
           },
         }
       : undefined;
+  const authz = new Authorization(log, config);
   const dispatch: DispatchOptions = {
+    authz,
     pageSize: config.server.list_page_size,
     draining,
     limits,
@@ -247,6 +252,8 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
     const run = reloading.then(async () => {
       await startBackends();
       incoming = next;
+      // The new rules apply before the new backends start serving; a refused reload restores the old ones.
+      authz.configure(next);
       try {
         // Pins (re)read first: a lock file that cannot be read refuses the reload.
         await startPins(next);
@@ -257,6 +264,7 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
         log.info({ ...r }, 'configuration reloaded');
         return r;
       } catch (err) {
+        authz.configure(snapshot);
         metrics.configReload('failure');
         log.error({ err: (err as Error).message }, 'configuration reload refused; the previous configuration keeps serving');
         throw err;
@@ -339,6 +347,7 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
     metrics,
     pins,
     pinMode,
+    authz,
     async listen() {
       await startBackends();
       server = createHttpServer(

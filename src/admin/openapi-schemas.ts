@@ -210,6 +210,41 @@ export const SCHEMAS = {
   }),
   SessionList: obj({ count: int, sessions: arr(ref('Session')) }),
   SessionTerminated: obj({ fingerprint: str, terminated: { const: true } }),
+  AuthzExplain: {
+    type: 'object',
+    required: ['configured', 'default', 'principal', 'rules'],
+    additionalProperties: false,
+    properties: {
+      configured: { type: 'boolean', description: 'false: the config has no authorization section, everything is allowed' },
+      default: { enum: ['allow', 'deny'] },
+      principal: obj({ id: str, kind: { enum: ['anonymous', 'api_key', 'oauth'] }, subject: str, clientId: str, keyName: str, issuer: str, groups: arr(str) }, [
+        'subject',
+        'clientId',
+        'keyName',
+        'issuer',
+      ]),
+      rules: { ...arr(str), description: 'The rules about this principal, in config order' },
+      target: obj({ kind: { enum: ['tool', 'prompt', 'resource', 'backend'] }, name: str, backend: str }, ['backend']),
+      allowed: bool,
+      decisions: arr(ref('AuthzDecision')),
+      backends: arr(
+        obj({
+          name: str,
+          allowed: bool,
+          rule: str,
+          reason: str,
+          tools: arr(ref('AuthzItem')),
+          prompts: arr(ref('AuthzItem')),
+          resources: arr(ref('AuthzItem')),
+          resourceTemplates: arr(ref('AuthzItem')),
+        }),
+      ),
+    },
+  },
+  AuthzDecision: obj({ backend: str, name: { type: 'string', description: "The backend's own name, or the URI" }, exposed: str, allowed: bool, rule: str, reason: str }, [
+    'exposed',
+  ]),
+  AuthzItem: obj({ name: str, exposed: { type: 'string', description: 'Tools and prompts: the aggregate name' }, allowed: bool, rule: str, reason: str }, ['exposed']),
   SyncRecord: obj({ at: { type: 'string', format: 'date-time' }, by: { enum: ['config/reload', 'discovery/trigger'] }, ok: bool, result: ref('ReloadResult'), error: str }, [
     'result',
     'error',

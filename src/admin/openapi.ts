@@ -6,7 +6,7 @@
 import { VERSION } from '../version.js';
 import { SCHEMAS } from './openapi-schemas.js';
 
-type Tag = 'meta' | 'runtime' | 'services' | 'discovery' | 'loadbalancer' | 'config' | 'plugins' | 'sessions' | 'pins';
+type Tag = 'meta' | 'runtime' | 'services' | 'discovery' | 'loadbalancer' | 'config' | 'plugins' | 'sessions' | 'pins' | 'authz';
 
 interface Op {
   summary: string;
@@ -17,6 +17,8 @@ interface Op {
   body?: { schema: keyof typeof SCHEMAS; yaml?: boolean; description: string };
   /** Statuses this operation may answer besides the success, 401, 403 and (for {params}) 404. */
   errors?: number[];
+  /** Query parameters (all optional strings). */
+  query?: Record<string, string>;
 }
 
 const ERROR_TEXT: Record<number, string> = {
@@ -59,6 +61,7 @@ function operation(method: string, path: string, o: Op) {
     tags: [o.tag],
     'x-mcpeg-role': write ? 'admin' : 'viewer',
     ...(params.length ? { parameters: params.map((p) => ({ name: p, in: 'path', required: true, description: PARAM_TEXT[p], schema: { type: 'string' } })) } : {}),
+    ...(o.query ? { parameters: Object.entries(o.query).map(([name, description]) => ({ name, in: 'query', required: false, description, schema: { type: 'string' } })) } : {}),
     ...(o.body ? { requestBody: { required: true, description: o.body.description, content: content(o.body.schema, o.body.yaml) } } : {}),
     responses: {
       [String(o.ok[0])]: { description: 'Success', content: content(o.ok[1]) },
@@ -166,6 +169,28 @@ const PATHS: Paths = {
       errors: [404, 409],
     },
   },
+  '/admin/authz/explain': {
+    get: {
+      tag: 'authz',
+      summary: 'What a principal may do and why: one target, or every backend and what it lists, each allowed or not and by which rule',
+      description:
+        "The principal is given by id (principal=key:ci, principal=oauth:<issuer>#<sub>, principal=anonymous) and/or by attributes (sub, client_id, issuer, api_key, groups): OAuth principals are not known in advance. At most one target: tool, prompt or resource (with backend: the backend's own name), or backend alone. Without a target: the whole picture from the current catalogs. docs/auth.md#authorization.",
+      ok: [200, 'AuthzExplain'],
+      errors: [400],
+      query: {
+        principal: 'A principal id: anonymous, key:<name>, oauth:<issuer>#<sub>',
+        sub: "An OAuth principal's subject",
+        client_id: "An OAuth principal's client id",
+        issuer: "An OAuth principal's issuer (default: auth.oauth.issuer)",
+        api_key: "An API key's name (brings its configured groups)",
+        groups: 'Groups or roles, comma-separated (the parameter may repeat)',
+        tool: "A tool: its aggregate name (git__status), <backend>/<name>, or with backend= the backend's own name",
+        prompt: 'A prompt, named as tools are',
+        resource: 'A resource URI (or a resource template)',
+        backend: 'A backend: alone, the backend itself; with tool/prompt/resource, where that target is',
+      },
+    },
+  },
 };
 
 export const ADMIN_OPENAPI = {
@@ -188,6 +213,7 @@ export const ADMIN_OPENAPI = {
     { name: 'plugins', description: 'In-process plugins' },
     { name: 'sessions', description: 'Client sessions' },
     { name: 'pins', description: 'Tool-definition pinning' },
+    { name: 'authz', description: 'Authorization: what a principal may do' },
   ],
   paths: Object.fromEntries(Object.entries(PATHS).map(([path, ops]) => [path, Object.fromEntries(Object.entries(ops).map(([m, o]) => [m, operation(m, path, o!)]))])),
   components: {

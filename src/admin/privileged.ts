@@ -13,6 +13,7 @@
  * | a new program: command/args/env/cwd, a non-built-in plugin     | admin.allow.programs, admin.allowed_commands |
  * | plugin reach (reach.ts), `paths.*`, OpenAPI file specs/$refs   | admin.allow.reach               |
  * | a declared secret (*_env) to a new destination; more env_allow | admin.allow.environment         |
+ * | `authorization` (rules, default)                               | admin.allow.policy              |
  * | tool pinning weaker for a backend (block → warn → off),        | nothing: edit the file          |
  * | `pinning.lock_file`                                            |                                 |
  *
@@ -63,11 +64,22 @@ export function privilegedChanges(current: Readonly<Config>, next: Readonly<Conf
   // Authentication is to callers what server.host is to reachers: an admin key that could add a key of its own,
   // trust another issuer or switch authentication off would decide who may call every tool.
   for (const k of changedKeys(current.auth, next.auth)) out.push({ path: `auth.${k}`, why: 'who may call the MCP endpoints', allowedBy: undefined });
+  // Authorization rules decide what each caller may use: a key that could rewrite them could open every tool to everyone.
+  if (!allow.policy && !isDeepStrictEqual(current.authorization, next.authorization))
+    out.push({ path: 'authorization', why: 'which backends, tools, prompts and resources each caller may use', allowedBy: 'admin.allow.policy: true' });
 
   for (const p of pinningWeakened(current, next)) out.push(p);
 
   for (const l of refusedLaunches(current, next, [...current.admin.allowed_commands, ...allow.programs]))
     out.push({ ...l, allowedBy: 'admin.allow.programs (or admin.allowed_commands) to list it' });
+
+  // A token exchange sends every caller's access token to its token endpoint: only the config file may name one.
+  for (const [name, b] of Object.entries(next.backends)) {
+    const endpoint = tokenEndpointOf(b);
+    const cur = own(current.backends, name);
+    if (endpoint !== undefined && endpoint !== (cur && tokenEndpointOf(cur)))
+      out.push({ path: `backends.${name}.credentials.token_endpoint`, why: "sends every caller's access token to this authorization server", allowedBy: undefined });
+  }
 
   const reach = (name?: string) => allow.reach === true || (name !== undefined && Array.isArray(allow.reach) && allow.reach.includes(name));
   const REACH = 'admin.allow.reach';
@@ -89,9 +101,7 @@ export function privilegedChanges(current: Readonly<Config>, next: Readonly<Conf
     const ENV = 'admin.allow.environment: true';
     for (const r of envReferences(next)) {
       const cur = own(current.backends, r.backend);
-      const field = r.path[r.path.length - 1];
-      const kept =
-        cur && (cur as { auth?: Record<string, unknown> }).auth?.[field] === r.variable && isDeepStrictEqual(backendDestination(cur), backendDestination(next.backends[r.backend]));
+      const kept = cur && valueAt(cur, r.path.slice(2)) === r.variable && isDeepStrictEqual(backendDestination(cur), backendDestination(next.backends[r.backend]));
       if (!kept) out.push({ path: r.path.join('.'), why: `sends the value of ${r.variable} to a destination the config file did not give it`, allowedBy: ENV });
     }
     for (const [name, b] of Object.entries(next.backends)) {
@@ -134,4 +144,17 @@ function pinningWeakened(current: Readonly<Config>, next: Readonly<Config>): Pri
 /** One line per privileged change, naming the key path and what would allow it. */
 export function describePrivileged(p: Privileged): string {
   return `${p.path}: ${p.why}; ${p.allowedBy ? `allowed only when the config file sets ${p.allowedBy}` : 'only the config file can change this (edit it, then POST /admin/config/reload)'}`;
+}
+
+/** The value at a key path inside a backend's config (own properties only). */
+function valueAt(v: unknown, path: readonly string[]): unknown {
+  for (const k of path) {
+    if (!v || typeof v !== 'object' || !Object.hasOwn(v, k)) return undefined;
+    v = (v as Record<string, unknown>)[k];
+  }
+  return v;
+}
+
+function tokenEndpointOf(b: Config['backends'][string]): string | undefined {
+  return b.type !== 'command' && b.credentials?.type === 'token_exchange' ? b.credentials.token_endpoint : undefined;
 }

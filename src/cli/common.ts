@@ -25,6 +25,7 @@ Commands:
   codegen --openapi FILE [-o OUT.yaml]            write a rest backend generated from an OpenAPI document
   pin [status] [--config FILE] [--json]           pin tool definitions in the lock file; report drift (exit 1)
   pin approve <backend>/<tool>|<backend>|--all    approve what a backend serves now (the running gateway follows)
+  authz explain [--config FILE | --admin URL]     what a principal may do and why (--principal ID, --tool NAME, ...)
   version                                         print the version
 
 Without --config, the embedded default configuration is used.

@@ -19,6 +19,7 @@ const VERBS: Record<string, (argv: string[]) => Promise<number>> = {
   status: async (argv) => (await import('./status.js')).runStatus(argv),
   reload: async (argv) => (await import('./reload.js')).runReload(argv),
   'log-rotate': async (argv) => (await import('./log-rotate.js')).runLogRotate(argv),
+  authz: async (argv) => (await import('./authz.js')).runAuthz(argv),
   version: async (argv) => {
     const parsed = tryParse(argv, {}, 'Usage: mcpeg version\nPrints "mcpeg <version>".');
     if (typeof parsed === 'number') return parsed;

@@ -84,16 +84,16 @@ export const rateLimitRuleSchema = z
     scope: z.enum(['gateway', 'backend', 'tool']),
     /** backend: a backend name; tool: a namespaced tool name (as clients see it); `*` for each one. */
     match: z.string().min(1).default('*'),
-    /** Who gets a bucket of their own. */
-    key: z.enum(['ip', 'session', 'api_key', 'global']).default('ip'),
+    /** Who gets a bucket of their own (`principal`: the authenticated principal, auth/principal.ts). */
+    key: z.enum(['ip', 'session', 'api_key', 'principal', 'global']).default('ip'),
     /** Tokens added per second, and the bucket's size. */
     rate: z.number().positive(),
     burst: z.number().int().min(1),
   })
   .strict()
   .superRefine((r, ctx) => {
-    if (r.scope === 'gateway' && r.key === 'session')
-      ctx.addIssue({ code: 'custom', path: ['key'], message: 'a gateway-scope rule is checked before any session exists: use ip, api_key or global' });
+    if (r.scope === 'gateway' && (r.key === 'session' || r.key === 'principal'))
+      ctx.addIssue({ code: 'custom', path: ['key'], message: `a gateway-scope rule is checked before any session or principal exists: use ip, api_key or global` });
   });
 
 export const rateLimitsSchema = z

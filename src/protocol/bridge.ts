@@ -12,6 +12,8 @@ import type { Cancellation } from '../util/cancellation.js';
 import { ContinuationStore } from './continuation.js';
 import type { ClientSession } from './session.js';
 import { INPUT_METHODS, isInputRequired } from './stateless.js';
+import { needsTranslation } from './translate.js';
+import type { RawJson } from '../wire/raw-json.js';
 
 type Params = Record<string, unknown>;
 type CallOpts = Parameters<BackendConnection['request']>[2];
@@ -19,7 +21,7 @@ type CallOpts = Parameters<BackendConnection['request']>[2];
 /** Rounds of input_required a stateful client's call may go through before the gateway gives up. */
 const MAX_INPUT_ROUNDS = 10;
 
-export function sendAcrossLifecycles(c: RelayCall<ClientSession>, t: Target): Promise<Params> {
+export function sendAcrossLifecycles(c: RelayCall<ClientSession>, t: Target): Promise<Params | RawJson> {
   const s = c.session;
   const clientToken = (c.params._meta as Params | undefined)?.progressToken;
   const tag: CallTag = { link: s, requestId: c.requestId };
@@ -27,7 +29,7 @@ export function sendAcrossLifecycles(c: RelayCall<ClientSession>, t: Target): Pr
     clientToken === undefined
       ? undefined
       : (p: Params) => s.notifyClient({ jsonrpc: '2.0', method: 'notifications/progress', params: { ...p, progressToken: clientToken } }, c.requestId);
-  return call(s, t.conn, t.replica, c.method, c.params, { timeoutMs: c.timeoutMs, cancel: c.cancel, tag, onProgress });
+  return call(s, t.conn, t.replica, c.method, c.params, { timeoutMs: c.timeoutMs, cancel: c.cancel, tag, onProgress, credential: c.credential });
 }
 
 /**
@@ -39,7 +41,7 @@ export function sendAcrossLifecycles(c: RelayCall<ClientSession>, t: Target): Pr
  *   `input_required` answer, and the call waits for the client's retry (continuation.ts);
  * - both stateful: the call as it is.
  */
-async function call(s: ClientSession, conn: BackendConnection, replica: Replica, method: string, params: Params, opts: CallOpts): Promise<Params> {
+async function call(s: ClientSession, conn: BackendConnection, replica: Replica, method: string, params: Params, opts: CallOpts): Promise<Params | RawJson> {
   // The connection's lifecycle decides, not the replica's: a backend offering both has stateful sessions beside its stateless connection.
   if (conn.stateless) {
     // The revision has no resources/subscribe: its own means (resourceSubscriptions on subscriptions/listen) serve a stateful client's.
@@ -61,8 +63,10 @@ async function call(s: ClientSession, conn: BackendConnection, replica: Replica,
     }
     return result;
   }
+  // Both stateful, and a client on a revision that needs no translation: the gateway relays the result without looking in (a large one as bytes).
+  if (!s.stateless) return needsTranslation(s.protocolVersion) ? conn.request(method, params, opts) : conn.request(method, params, { ...opts, raw: true });
   const store = s.host.continuations;
-  if (!s.stateless || !store || !INPUT_METHODS.has(method) || !opts.cancel) return conn.request(method, params, opts);
+  if (!store || !INPUT_METHODS.has(method) || !opts.cancel) return conn.request(method, params, opts);
   if (ContinuationStore.owns(params.requestState)) return store.resume(params.requestState, params, s, opts.cancel);
   return store.outcome(s, conn.request(method, params, opts), opts.cancel);
 }

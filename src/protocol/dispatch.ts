@@ -21,9 +21,12 @@ import { GATEWAY_INFO } from '../upstream/replica.js';
 import { own } from '../util/own.js';
 import { mcpRequests, type McpRequestEvent } from '../observability/channels.js';
 import { ConcurrencyLimit } from '../resilience/concurrency-limit.js';
+import { plainResult, RawJson } from '../wire/raw-json.js';
+import type { Authorization } from '../authz/gate.js';
+import type { ListKind } from '../upstream/catalog.js';
 
 type Params = Record<string, unknown>;
-type Handler = (s: ClientSession, req: JsonRpcRequest, cancel: Cancellation, opts: DispatchOptions, note: RequestNote) => Promise<Params> | Params;
+type Handler = (s: ClientSession, req: JsonRpcRequest, cancel: Cancellation, opts: DispatchOptions, note: RequestNote) => Promise<Params | RawJson> | Params;
 
 export interface DispatchOptions {
   pageSize: number;
@@ -37,6 +40,8 @@ export interface DispatchOptions {
   instructions?: (viewId: string) => string | undefined;
   /** Requests of one client session served at once (server.max_inflight_per_session); more wait, a bounded number. */
   maxInflightPerSession?: number;
+  /** Authorization (src/authz/): lists filtered per principal here, calls refused in the relay chain. */
+  authz?: Authorization | undefined;
   /** Each backend's relay chain, built on first use (set by dispatch). */
   relays?: RelayTable<ClientSession>;
 }
@@ -69,7 +74,9 @@ export async function dispatchRequest(
   const answer = await serve(s, req, opts, note);
   if (observed) {
     const error = answer && 'error' in answer ? answer.error : undefined;
-    const result = answer && 'result' in answer ? (answer.result as Params) : undefined;
+    // A result relayed as bytes is parsed only when it may be a tool error.
+    const raw = answer && 'result' in answer ? answer.result : undefined;
+    const result = raw instanceof RawJson ? (raw.maybeError ? raw.value() : undefined) : raw;
     const toolError =
       result?.isError === true ? ((((result._meta as Params | undefined)?.['mcpeg/error'] as Params | undefined)?.code as string | undefined) ?? 'tool_error') : undefined;
     const event: McpRequestEvent = {
@@ -116,8 +123,8 @@ async function serve(s: ClientSession, req: JsonRpcRequest, opts: DispatchOption
       holding = true;
     }
     let result = await handler(s, req, cancel, opts, note);
-    if (needsTranslation(s.protocolVersion)) result = translateResult(req.method, result, s.protocolVersion);
-    else if (s.stateless) result = statelessResult(req.method, result, opts);
+    if (needsTranslation(s.protocolVersion)) result = translateResult(req.method, plainResult(result), s.protocolVersion);
+    else if (s.stateless) result = statelessResult(req.method, plainResult(result), opts);
     return resultResponse(req.id, result);
   } catch (err) {
     // Cancelled by the client: the cancellation spec says not to answer. Stopped by the gateway: answer.
@@ -146,6 +153,11 @@ export function dispatchNotification(s: ClientSession, n: JsonRpcNotification): 
     default:
       return;
   }
+}
+
+/** A view's list as the session's principal may see it (all of it without authorization). */
+function visible(s: ClientSession, o: DispatchOptions, kind: ListKind): readonly Item[] {
+  return o.authz?.enabled ? o.authz.list(s.principal, s.view, kind) : s.view[kind];
 }
 
 /** Cursor pagination over a catalog list (opaque base64 offsets). */
@@ -202,7 +214,7 @@ function relay(
   o: DispatchOptions,
   note: RequestNote,
   t: RelayTarget = {},
-): Promise<Params> {
+): Promise<Params | RawJson> {
   const b = backendOf(s, backendName);
   note.backend = b.name;
   note.tool = t.tool;
@@ -225,8 +237,9 @@ function relay(
     exclude: undefined,
     attempt: 0,
     target: undefined,
+    credential: undefined,
   };
-  o.relays ??= new RelayTable<ClientSession>({ limits: o.limits, send: sendAcrossLifecycles });
+  o.relays ??= new RelayTable<ClientSession>({ limits: o.limits, authz: o.authz, send: sendAcrossLifecycles });
   return o.relays.of(b)(call);
 }
 
@@ -241,7 +254,7 @@ const HANDLERS = new Map<string, Handler>(
   Object.entries({
     ping: () => ({}),
 
-    'tools/list': (s, req, _cancel, o) => page(s.view.tools, 'tools', req.params, o.pageSize),
+    'tools/list': (s, req, _cancel, o) => page(visible(s, o, 'tools'), 'tools', req.params, o.pageSize),
     'tools/call': (s, req, cancel, o, note) => {
       const name = requireString(req.params, 'name', 'tools/call');
       const route = s.view.tool(name);
@@ -257,7 +270,7 @@ const HANDLERS = new Map<string, Handler>(
       });
     },
 
-    'prompts/list': (s, req, _cancel, o) => page(s.view.prompts, 'prompts', req.params, o.pageSize),
+    'prompts/list': (s, req, _cancel, o) => page(visible(s, o, 'prompts'), 'prompts', req.params, o.pageSize),
     'prompts/get': (s, req, cancel, o, note) => {
       const name = requireString(req.params, 'name', 'prompts/get');
       const route = s.view.prompt(name);
@@ -265,8 +278,8 @@ const HANDLERS = new Map<string, Handler>(
       return relay(s, route.backend, req, { ...req.params, name: route.name }, cancel, o, note);
     },
 
-    'resources/list': (s, req, _cancel, o) => page(s.view.resources, 'resources', req.params, o.pageSize),
-    'resources/templates/list': (s, req, _cancel, o) => page(s.view.resourceTemplates, 'resourceTemplates', req.params, o.pageSize),
+    'resources/list': (s, req, _cancel, o) => page(visible(s, o, 'resources'), 'resources', req.params, o.pageSize),
+    'resources/templates/list': (s, req, _cancel, o) => page(visible(s, o, 'resourceTemplates'), 'resourceTemplates', req.params, o.pageSize),
     'resources/read': (s, req, cancel, o, note) => relay(s, resourceRoute(s, req), req, req.params!, cancel, o, note),
     'resources/subscribe': async (s, req, cancel, o, note) => {
       const uri = requireString(req.params, 'uri', req.method);
@@ -322,15 +335,17 @@ function resourceRoute(s: ClientSession, req: JsonRpcRequest): string {
 /**
  * A result as a 2026-07-28 client must get it: `resultType` (complete unless the backend
  * asked for input), caching hints on list and read results (SEP-2549: lists are the same
- * for every client of a view, hence public; a read's hints are the backend's, else
- * private and not cached), and the gateway named as the server that answered.
+ * for every client of a view, hence public, unless authorization filters them per
+ * principal, then private; a read's hints are the backend's, else private and not
+ * cached), and the gateway named as the server that answered.
  */
 function statelessResult(method: string, r: Params, o: DispatchOptions): Params {
   const out: Params = { ...r, resultType: r.resultType ?? 'complete', _meta: { ...(r._meta as Params | undefined), [META_SERVER_INFO]: GATEWAY_INFO } };
   if (CACHEABLE.has(method) && out.resultType === 'complete') {
     const listed = method !== 'resources/read';
     if (typeof out.ttlMs !== 'number' || !Number.isInteger(out.ttlMs) || out.ttlMs < 0) out.ttlMs = listed ? (o.listTtlMs ?? 0) : 0;
-    if (out.cacheScope !== 'public' && out.cacheScope !== 'private') out.cacheScope = listed ? 'public' : 'private';
+    if (listed && o.authz?.enabled) out.cacheScope = 'private';
+    else if (out.cacheScope !== 'public' && out.cacheScope !== 'private') out.cacheScope = listed ? 'public' : 'private';
   } else {
     delete out.ttlMs;
     delete out.cacheScope;

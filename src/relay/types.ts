@@ -7,14 +7,19 @@
  * across lifecycles) is given by the protocol layer (`RelayDeps.send`).
  */
 import type { Principal } from '../auth/principal.js';
+import type { UpstreamCredential } from '../auth/upstream-credential.js';
+import type { Authorization } from '../authz/gate.js';
 import type { Backend } from '../upstream/backend.js';
 import type { BackendConnection } from '../upstream/connection.js';
 import type { Replica } from '../upstream/replica.js';
 import type { Wait } from '../upstream/process-pool.js';
 import type { Cancellation } from '../util/cancellation.js';
 import type { RequestId } from '../wire/jsonrpc.js';
+import type { RawJson } from '../wire/raw-json.js';
 
 export type Params = Record<string, unknown>;
+/** What a call returns: the backend's result, parsed or (large, relayed untouched) as its bytes. Policies pass it on without looking in. */
+export type RelayResult = Params | RawJson;
 
 /** Where one call goes: a connection and the replica it belongs to. */
 export interface Target {
@@ -74,14 +79,18 @@ export interface RelayCall<S extends RelayClient = RelayClient> {
   attempt: number;
   /** The connection this attempt goes to (set by pick-replica.ts). */
   target: Target | undefined;
+  /** What the backend is sent for the caller (set by credentials.ts, from the principal only; the transport puts it on this request). */
+  credential?: UpstreamCredential | undefined;
 }
 
-export type Relay<S extends RelayClient = RelayClient> = (call: RelayCall<S>) => Promise<Params>;
+export type Relay<S extends RelayClient = RelayClient> = (call: RelayCall<S>) => Promise<RelayResult>;
 export type Policy<S extends RelayClient = RelayClient> = (next: Relay<S>) => Relay<S>;
 
 export interface RelayDeps<S extends RelayClient = RelayClient> {
+  /** Authorization (src/authz/): refuses what the session's principal may not use. */
+  authz?: Authorization | undefined;
   /** Session-level rate limits (backend and tool scope): throws MCPEG_ERR_RATE_LIMITED. */
   limits?: { check(s: S, scope: 'backend' | 'tool', name: string): void } | undefined;
   /** The call itself on a picked connection (the protocol layer's: it bridges lifecycles). */
-  send(call: RelayCall<S>, target: Target): Promise<Params>;
+  send(call: RelayCall<S>, target: Target): Promise<RelayResult>;
 }

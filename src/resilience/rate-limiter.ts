@@ -27,6 +27,8 @@ export interface RateLimitSubject {
   ip?: string;
   session?: string;
   apiKey?: string;
+  /** The principal's id (auth/principal.ts); `anonymous` counts as no principal. */
+  principal?: string;
 }
 
 export interface RateLimiterOptions {
@@ -148,7 +150,7 @@ export class RateLimiter {
     for (let i = 0; i < exact.length + rules.each.length; i++) {
       const rule = i < exact.length ? exact[i] : rules.each[i - exact.length];
       if (rule.key === 'api_key' && apiKey === undefined && who.apiKey) apiKey = hashApiKey(who.apiKey);
-      const owner = bucketOwner(rule, who.ip, who.session, apiKey);
+      const owner = bucketOwner(rule, who.ip, who.session, apiKey, who.principal);
       const r = this.local.take(`${rule.index}\0${name}\0${owner}`, rule.rate, rule.burst, now);
       const d: RateLimitDecision = { ...r, limit: rule.burst, rule: rule.label };
       if (!d.allowed) return d;
@@ -160,9 +162,9 @@ export class RateLimiter {
 
 /**
  * The part of the bucket key that names who owns it. A caller without what the rule
- * keys on (no API key, no session) shares a bucket with its IP address.
+ * keys on (no API key, no session, the anonymous principal) shares a bucket with its IP address.
  */
-function bucketOwner(rule: RateLimitRule, ip: string | undefined, session: string | undefined, apiKeyHash: string | undefined): string {
+function bucketOwner(rule: RateLimitRule, ip: string | undefined, session: string | undefined, apiKeyHash: string | undefined, principal?: string): string {
   switch (rule.key) {
     case 'global':
       return '';
@@ -170,6 +172,8 @@ function bucketOwner(rule: RateLimitRule, ip: string | undefined, session: strin
       return session !== undefined ? `s:${session}` : `i:${ip ?? 'unknown'}`;
     case 'api_key':
       return apiKeyHash !== undefined ? `k:${apiKeyHash}` : `i:${ip ?? 'unknown'}`;
+    case 'principal':
+      return principal !== undefined && principal !== 'anonymous' ? `p:${principal}` : `i:${ip ?? 'unknown'}`;
     default:
       return `i:${ip ?? 'unknown'}`;
   }

@@ -11,7 +11,7 @@
  */
 import { GatewayError, type ErrorCode } from '../errors/catalog.js';
 import { compileTemplate, type TemplateMatcher } from './uri-template.js';
-import type { BackendCatalog, Item } from '../upstream/catalog.js';
+import type { BackendCatalog, Item, ListKind } from '../upstream/catalog.js';
 import { exposedName } from './naming.js';
 
 export interface Route {
@@ -43,6 +43,12 @@ export class View {
   readonly resourceTemplates: readonly Item[];
   readonly backends: readonly string[];
   readonly problems: readonly string[];
+  /**
+   * Where each listed item comes from, index for index with its list: the backend and the
+   * backend's own name (tools, prompts), URI (resources) or template (resource templates).
+   * Authorization filters the lists per principal with it (src/authz/lists.ts).
+   */
+  readonly origins: Readonly<Record<ListKind, readonly Route[]>>;
   private readonly toolRoutes = new Map<string, Route>();
   private readonly promptRoutes = new Map<string, Route>();
   private readonly withheldRoutes = new Map<string, Route & Withheld>();
@@ -58,6 +64,7 @@ export class View {
     const prompts: Item[] = [];
     const resources: Item[] = [];
     const templates: Item[] = [];
+    const origins: Record<ListKind, Route[]> = { tools: [], prompts: [], resources: [], resourceTemplates: [] };
     for (const src of sources) {
       const prefix = namespaced ? src.prefix : '';
       for (const t of src.catalog.tools) {
@@ -70,8 +77,10 @@ export class View {
           );
           continue;
         }
-        this.toolRoutes.set(exposed, { backend: src.name, name: t.name });
+        const route = { backend: src.name, name: t.name };
+        this.toolRoutes.set(exposed, route);
         tools.push(exposed === t.name ? t : { ...t, name: exposed });
+        origins.tools.push(route);
       }
       for (const [name, w] of src.withheld ?? []) {
         const exposed = exposedName(prefix, separator, name);
@@ -85,8 +94,10 @@ export class View {
           problems.push(`prompt name collision: "${exposed}" from backend "${src.name}" clashes with backend "${clash.backend}"; the first is kept`);
           continue;
         }
-        this.promptRoutes.set(exposed, { backend: src.name, name: p.name });
+        const route = { backend: src.name, name: p.name };
+        this.promptRoutes.set(exposed, route);
         prompts.push(exposed === p.name ? p : { ...p, name: exposed });
+        origins.prompts.push(route);
       }
       for (const r of src.catalog.resources) {
         if (typeof r.uri !== 'string') continue;
@@ -97,6 +108,7 @@ export class View {
         }
         this.uriRoutes.set(r.uri, src.name);
         resources.push(r);
+        origins.resources.push({ backend: src.name, name: r.uri });
       }
       for (const t of src.catalog.resourceTemplates) {
         if (typeof t.uriTemplate !== 'string') continue;
@@ -104,6 +116,7 @@ export class View {
         if (matches) {
           this.templateRoutes.push({ matches, raw: t.uriTemplate, backend: src.name });
           templates.push(t);
+          origins.resourceTemplates.push({ backend: src.name, name: t.uriTemplate });
         } else {
           problems.push(`backend "${src.name}": resource template ${JSON.stringify(t.uriTemplate.slice(0, 200))} is invalid or too large to route on`);
         }
@@ -116,6 +129,7 @@ export class View {
     this.backends = sources.map((s) => s.name);
     this.backendCapabilities = sources.map((s) => s.capabilities ?? {});
     this.problems = problems;
+    this.origins = origins;
   }
 
   tool(exposed: string): Route | undefined {

@@ -9,7 +9,9 @@ import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { GatewayError, RemoteRpcError, toRpcError } from '../errors/catalog.js';
 import { META_CLIENT_CAPABILITIES, META_CLIENT_INFO, META_LOG_LEVEL, META_PROTOCOL_VERSION, META_SUBSCRIPTION_ID, withoutEnvelope } from '../wire/stateless.js';
 import type { Cancellation } from '../util/cancellation.js';
+import type { UpstreamCredential } from '../auth/upstream-credential.js';
 import { envelopeProblem, isRequest, isResponse, isErrorResponse, type JsonRpcMessage, type JsonRpcNotification, type JsonRpcRequest, type RequestId } from '../wire/jsonrpc.js';
+import { RawJson } from '../wire/raw-json.js';
 
 /** Backends are held to the JSON-RPC shape, not to the `"jsonrpc": "2.0"` member. */
 const LENIENT = { anyVersion: true } as const;
@@ -35,6 +37,26 @@ export interface CallOptions {
   client?: ClientIdentity | undefined;
   /** subscriptions/listen (2026-07-28): the notifications tagged with this request's id as their subscriptionId, before the owner gets them too. */
   onNotification?: ((n: JsonRpcNotification) => void) | undefined;
+  /**
+   * The caller relays the result without looking into it: a large one may then come back
+   * as RawJson, the backend's bytes (wire/raw-json.ts). Without it, results are always parsed.
+   */
+  raw?: boolean | undefined;
+  /** The caller's upstream credential: the transport sends it on this request only (relay/policies/credentials.ts). */
+  credential?: UpstreamCredential | undefined;
+}
+
+/**
+ * What the transport is given with one request: HTTP transports add `headers`; the SDK's
+ * in-memory transport hands `authInfo` to the in-process server (REST and OpenAPI backends).
+ */
+export interface CredentialSendOptions {
+  headers: Readonly<Record<string, string>>;
+  authInfo: { token: string; clientId: string; scopes: string[]; extra: { headers: Readonly<Record<string, string>> } };
+}
+
+function sendOptionsOf(c: UpstreamCredential | undefined): CredentialSendOptions | undefined {
+  return c && { headers: c.headers, authInfo: { token: '', clientId: 'mcpeg', scopes: [], extra: { headers: c.headers } } };
 }
 
 /** Who a stateless backend is told it serves, per request (SEP-2575 envelope). */
@@ -45,7 +67,7 @@ export interface ClientIdentity {
 }
 
 interface Pending {
-  resolve(r: Record<string, unknown>): void;
+  resolve(r: Record<string, unknown> | RawJson): void;
   reject(e: unknown): void;
   timer: NodeJS.Timeout | undefined;
   onProgress: ((p: Record<string, unknown>) => void) | undefined;
@@ -54,6 +76,7 @@ interface Pending {
   method: string;
   cancel: Cancellation | undefined;
   onNotification: ((n: JsonRpcNotification) => void) | undefined;
+  raw: boolean;
 }
 
 export interface InitializeResult {
@@ -98,6 +121,8 @@ export class BackendConnection {
     this.transport = transport;
     this.owner = owner;
     transport.onmessage = (m) => this.receive(m);
+    // Our transports may hand large results over as bytes; receive() parses them for callers that look inside.
+    if ('rawResults' in transport) (transport as { rawResults: boolean }).rawResults = true;
     transport.onclose = () => this.handleClose(this.closeReason || 'backend connection closed');
     transport.onerror = (err) => {
       // Failed sends reject their calls; keep the last error as the reason if the connection then closes.
@@ -169,7 +194,9 @@ export class BackendConnection {
     return verdict;
   }
 
-  request(method: string, params: Record<string, unknown> | undefined, opts: CallOptions): Promise<Record<string, unknown>> {
+  request(method: string, params: Record<string, unknown> | undefined, opts: CallOptions & { raw: true }): Promise<Record<string, unknown> | RawJson>;
+  request(method: string, params: Record<string, unknown> | undefined, opts: CallOptions): Promise<Record<string, unknown>>;
+  request(method: string, params: Record<string, unknown> | undefined, opts: CallOptions): Promise<Record<string, unknown> | RawJson> {
     if (this.closed) {
       return Promise.reject(
         new GatewayError('MCPEG_ERR_BACKEND_UNAVAILABLE', `backend "${this.backend}" is not connected: ${this.closeReason}`, { backend: this.backend, notSent: true }),
@@ -190,6 +217,7 @@ export class BackendConnection {
         method,
         cancel: opts.cancel,
         onNotification: opts.onNotification,
+        raw: opts.raw === true,
       };
       let outParams = params;
       if (this.stateless) {
@@ -232,7 +260,7 @@ export class BackendConnection {
       this.pending.set(id, p);
       if (p.tag !== undefined) this.tagged++;
       const msg = { jsonrpc: '2.0', id, method, ...(outParams ? { params: outParams } : {}) } as JSONRPCMessage;
-      this.transport.send(msg).catch((err: unknown) => {
+      (opts.credential ? this.transport.send(msg, sendOptionsOf(opts.credential) as object) : this.transport.send(msg)).catch((err: unknown) => {
         this.settle(id)?.reject(sendError(this.backend, method, err));
       });
     });
@@ -298,7 +326,10 @@ export class BackendConnection {
       const p = m.id === null ? undefined : this.settle(m.id);
       if (!p) return;
       if (isErrorResponse(m)) p.reject(new RemoteRpcError(m.error));
-      else p.resolve(m.result);
+      else {
+        const r = m.result as Record<string, unknown> | RawJson;
+        p.resolve(r instanceof RawJson && !p.raw ? r.value() : r);
+      }
       return;
     }
     if (isRequest(m)) {
@@ -371,6 +402,8 @@ export class BackendConnection {
 const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'UND_ERR_CONNECT_TIMEOUT']);
 
 function sendError(backend: string, method: string, err: unknown): GatewayError {
+  // A per-user credential the session could not get (transport/outbound/http-transport.ts authorize): the caller's error, not the backend's.
+  if (err instanceof GatewayError && err.code === 'MCPEG_ERR_UPSTREAM_CREDENTIAL') return err;
   const msg = err instanceof Error ? err.message : String(err);
   if ((err as { protocol?: unknown })?.protocol === true)
     return new GatewayError('MCPEG_ERR_BACKEND_PROTOCOL', `backend "${backend}" answered ${method} wrongly: ${msg}`, { backend, method });

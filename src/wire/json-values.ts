@@ -9,8 +9,8 @@
  * whatever its content (no backtracking, no rescans).
  */
 
-/** The most a backend message may weigh, on stdio (one line) and HTTP (one body). */
-export const MAX_BACKEND_MESSAGE_CHARS = 64 * 1024 * 1024;
+/** The most a backend message may weigh, in bytes: on stdio (one line) and HTTP (one body). */
+export const MAX_BACKEND_MESSAGE_BYTES = 64 * 1024 * 1024;
 
 const WS = new Set([0x20, 0x09, 0x0a, 0x0d]);
 

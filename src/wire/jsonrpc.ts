@@ -3,6 +3,8 @@
  * The gateway relays messages without re-validating their MCP payloads: it checks
  * the envelope here, once, at the edge, and leaves params/results to the endpoints.
  */
+import type { RawJson } from './raw-json.js';
+
 export type RequestId = string | number;
 
 export interface JsonRpcRequest {
@@ -27,7 +29,8 @@ export interface JsonRpcErrorObject {
 export interface JsonRpcResultResponse {
   jsonrpc: '2.0';
   id: RequestId;
-  result: Record<string, unknown>;
+  /** RawJson: a large backend result on its way to the client as the bytes it came in (raw-json.ts). */
+  result: Record<string, unknown> | RawJson;
 }
 
 export interface JsonRpcErrorResponse {
@@ -76,6 +79,6 @@ export function envelopeProblem(v: unknown, opts?: { anyVersion?: boolean }): st
   return 'a JSON-RPC message needs "method" (request or notification) or "result"/"error" (response)';
 }
 
-export const resultResponse = (id: RequestId, result: Record<string, unknown>): JsonRpcResultResponse => ({ jsonrpc: '2.0', id, result });
+export const resultResponse = (id: RequestId, result: Record<string, unknown> | RawJson): JsonRpcResultResponse => ({ jsonrpc: '2.0', id, result });
 
 export const errorResponse = (id: RequestId | null, error: JsonRpcErrorObject): JsonRpcErrorResponse => ({ jsonrpc: '2.0', id, error });

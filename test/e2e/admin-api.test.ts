@@ -501,6 +501,27 @@ describe('admin API', () => {
     assert.equal((await admin.call('POST', '/admin/pins/approve', {}, { body: { backend: 'no-such-backend', tool: 7 } })).status, 400);
   });
 
+  it('authz explain (a viewer key is enough): without an authorization section everything is allowed, by "default"', async () => {
+    const all = await admin.call('GET', '/admin/authz/explain', {}, { key: VIEWER_KEY });
+    assert.equal(all.status, 200, JSON.stringify(all.body));
+    assert.equal(all.body.configured, false);
+    assert.deepEqual(all.body.principal, { id: 'anonymous', kind: 'anonymous', groups: [] });
+    const hello = all.body.backends.find((b: { name: string }) => b.name === 'hello');
+    assert.ok(hello.tools.some((t: { name: string; exposed: string; allowed: boolean }) => t.name === 'greet' && t.exposed === 'hello__greet' && t.allowed));
+    const explain = async (query: string) => {
+      const r = await admin.raw('GET', `/admin/authz/explain?${query}`, { key: VIEWER_KEY });
+      admin.check('GET', '/admin/authz/explain', r);
+      return r;
+    };
+    const one = await explain('principal=key:ci&groups=a,b&tool=hello__greet');
+    assert.equal(one.status, 200);
+    assert.deepEqual(one.body.decisions, [{ backend: 'hello', name: 'greet', exposed: 'hello__greet', allowed: true, rule: 'default', reason: one.body.decisions[0].reason }]);
+    assert.deepEqual(one.body.principal.groups, ['a', 'b']);
+    const bad = await explain('tool=a&prompt=b');
+    assert.equal(bad.status, 400);
+    assert.match(bad.body.error.message, /one target at a time/);
+  });
+
   it('every route of the OpenAPI document was called and checked', () => {
     assert.deepEqual([...admin.covered].sort(), operations(doc));
   });

@@ -1,5 +1,6 @@
 /** Every admin route, in the order GET /admin lists them. */
 import type { RouteDef } from '../router.js';
+import { authzRoutes } from './authz.js';
 import { configRoutes } from './config.js';
 import { discoveryRoutes } from './discovery.js';
 import { loadBalancerRoutes } from './loadbalancer.js';
@@ -11,5 +12,16 @@ import { serviceRoutes } from './services.js';
 import { sessionRoutes } from './sessions.js';
 
 export function adminRoutes(table: () => ReadonlyArray<RouteDef>): RouteDef[] {
-  return [...metaRoutes(table), ...runtimeRoutes, ...serviceRoutes, ...discoveryRoutes, ...loadBalancerRoutes, ...configRoutes, ...pluginRoutes, ...sessionRoutes, ...pinRoutes];
+  return [
+    ...metaRoutes(table),
+    ...runtimeRoutes,
+    ...serviceRoutes,
+    ...discoveryRoutes,
+    ...loadBalancerRoutes,
+    ...configRoutes,
+    ...pluginRoutes,
+    ...sessionRoutes,
+    ...pinRoutes,
+    ...authzRoutes,
+  ];
 }

@@ -11,7 +11,7 @@
  * of 2000 segments held the event loop for minutes.)
  */
 import type { RE2JS } from 're2js';
-import { compileRe2, globSource } from './fs-glob.js';
+import { compileRe2, globSource } from '../../util/glob.js';
 
 export class DenyList {
   /** undefined for an empty pattern ("" or "/"), which denies nothing. */

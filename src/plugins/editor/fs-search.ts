@@ -1,7 +1,7 @@
 /**
  * Text search over the files under a contained path. The editor runs inside the gateway's
  * event loop, so the work is bounded and shared: patterns and globs run in linear time on
- * RE2 (fs-regex.ts, fs-glob.ts), only the first MAX_LINE_SCAN characters of a line are
+ * RE2 (fs-regex.ts, util/glob.ts), only the first MAX_LINE_SCAN characters of a line are
  * scanned, the scan yields to other requests every SLICE_MS, and a search stops after
  * maxMillis (`filesTruncated` then says the walk stopped early). Symlinks are skipped rather
  * than followed: a bulk scan must not wander out of the roots, and each file is still opened
@@ -11,7 +11,7 @@ import { lstat, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Sandbox } from './fs-contain.js';
 import { SandboxError } from './fs-errors.js';
-import { compileGlob } from './fs-glob.js';
+import { compileGlob } from '../../util/glob.js';
 import { openForRead, readCapped } from './fs-handle.js';
 import { decodeText } from './fs-read.js';
 import { compilePattern, type LineMatcher } from './fs-regex.js';

@@ -11,6 +11,7 @@ import { ChannelConnection } from './channel.js';
 import { contextOf, principalOf } from '../../edge/context.js';
 import { accepts, readJsonRpcPost, sendError } from '../../edge/http-util.js';
 import { keepAlive, SSE_HEADERS, sseEvent, writeSse } from './sse.js';
+import { messageText } from '../../wire/raw-json.js';
 
 export interface LegacySseDeps {
   sessions: SessionManager;
@@ -46,7 +47,7 @@ export class LegacySseEndpoint {
       // Every POST is answered 202 at once and its answers go down this stream, read or not:
       // past MAX_UNREAD_BYTES unread the stream (and with it the session) ends.
       const open = !res.destroyed;
-      if (!writeSse(res, sseEvent(JSON.stringify(msg), undefined, 'message')) && open && res.destroyed)
+      if (!writeSse(res, sseEvent(messageText(msg), undefined, 'message')) && open && res.destroyed)
         this.deps.log.warn('a legacy SSE client left its stream unread past the limit; closed it');
     });
     conn.clientIp = contextOf(req)?.clientIp ?? req.socket.remoteAddress;

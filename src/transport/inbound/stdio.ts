@@ -10,9 +10,18 @@ import { errorResponse } from '../../wire/jsonrpc.js';
 import type { SessionManager } from '../../protocol/sessions.js';
 import { ChannelConnection } from './channel.js';
 import { parseMessages } from '../../edge/http-util.js';
+import { messageBody } from '../../wire/raw-json.js';
 
 export function serveStdio(viewId: string, sessions: SessionManager, dispatch: DispatchOptions, input: Readable, output: Writable): Promise<void> {
-  const write = (msg: unknown) => output.write(`${JSON.stringify(msg)}\n`);
+  // One line per message; a large result relayed as bytes goes out as its bytes (wire/raw-json.ts).
+  const write = (msg: object) => {
+    const body = messageBody(msg);
+    if (typeof body === 'string') output.write(`${body}\n`);
+    else {
+      for (const chunk of body) output.write(chunk);
+      output.write('\n');
+    }
+  };
   const conn = new ChannelConnection(viewId, sessions, dispatch, write);
   const rl = createInterface({ input, crlfDelay: Infinity });
   rl.on('line', (line) => {

@@ -37,6 +37,7 @@ import { accepts, mediaType, prefersEventStream, readJsonRpcPost, sendError } fr
 import { keepAlive, primingEvent, SSE_HEADERS, sseEvent, writeSse } from './sse.js';
 import { StatelessHttp } from './stateless-http.js';
 import { isStatelessVersion } from '../../wire/stateless.js';
+import { messageBody, messageText } from '../../wire/raw-json.js';
 import { sessionFingerprint } from '../../protocol/fingerprint.js';
 
 export interface StreamableDeps {
@@ -93,7 +94,7 @@ class PostStream {
         return;
       }
       this.mode = 'json';
-      endJson(res, 200, JSON_HEADERS, JSON.stringify(this.batch ? this.responses : this.responses[0]));
+      endJson(res, 200, JSON_HEADERS, messageBody(this.batch ? this.responses : this.responses[0]));
       return;
     }
     if (r) this.writeEvent(r);
@@ -104,7 +105,7 @@ class PostStream {
   }
 
   private writeEvent(msg: JsonRpcMessage): void {
-    const data = JSON.stringify(msg);
+    const data = messageText(msg);
     const id = this.channels.events.append(this.channels.sessionId, this.streamId, data);
     // A client that stops reading loses the stream (it can resume it from the event store with Last-Event-ID).
     if (this.res && !writeSse(this.res, sseEvent(data, id))) this.res = null;

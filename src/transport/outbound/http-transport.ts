@@ -9,13 +9,15 @@
  * stream for server-initiated messages (405 means the backend offers none).
  */
 import { setMaxListeners } from 'node:events';
-import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { Pool, type Dispatcher } from 'undici';
 import { isStatelessVersion, nameHeaderOf, paramHeaderValues, type ParamHeader } from '../../wire/stateless.js';
 import { backoffDelay, type BackoffOptions } from '../../resilience/backoff.js';
-import { MAX_BACKEND_MESSAGE_CHARS, parseJsonValues } from '../../wire/json-values.js';
+import { MAX_BACKEND_MESSAGE_BYTES, parseJsonValues } from '../../wire/json-values.js';
+import { RAW_MIN_BYTES, scanResultResponse } from '../../wire/raw-json.js';
+import { withCredential, type UpstreamCredential } from '../../auth/upstream-credential.js';
 
 /** An HTTP-level failure; `code` is the status (the auto fallback to SSE reads it). */
 /** The backend answered, but not with what the protocol says: not retried as if unreachable. */
@@ -68,8 +70,16 @@ export class StreamableHttpClient implements Transport {
   private protocolVersion: string | undefined;
   /** The stateless revision: no session, and each request names its method and target in headers. */
   private stateless = false;
+  /** Set by the connection that reads this transport: large results may arrive as RawJson (wire/raw-json.ts). */
+  rawResults = false;
   /** A tool's x-mcp-header declarations (set by the replica from its catalog), for Mcp-Param-* headers. */
   paramHeaders: ((tool: string) => ParamHeader[]) | undefined;
+  /**
+   * Per-user credentials (a per-client session, one principal's): asked before each request
+   * the session sends (initialize, notifications, the GET stream, DELETE). A request that
+   * carries its own (send options: the relay's, for the call's principal) uses that.
+   */
+  authorize: (() => Promise<UpstreamCredential | undefined>) | undefined;
   private readonly pool: Pool;
   private readonly origin: string;
   private readonly path: string;
@@ -108,9 +118,18 @@ export class StreamableHttpClient implements Transport {
     return h;
   }
 
-  async send(message: JSONRPCMessage): Promise<void> {
+  /** The session's headers with its principal's credential (authorize), if it has one. */
+  private async credentialed(accept: string): Promise<Record<string, string>> {
+    const h = this.headers(accept);
+    return this.authorize ? withCredential(h, await this.authorize()) : h;
+  }
+
+  async send(message: JSONRPCMessage, options?: TransportSendOptions & { headers?: Readonly<Record<string, string>> }): Promise<void> {
     if (this.closed) throw new Error('transport closed');
-    const headers = this.headers('application/json, text/event-stream');
+    const own = options?.headers;
+    const accept = 'application/json, text/event-stream';
+    // No await on the common path (no per-user credentials): the hot path stays synchronous up to the request.
+    const headers = own ? withCredential(this.headers(accept), { headers: own }) : this.authorize ? await this.credentialed(accept) : this.headers(accept);
     headers['content-type'] = 'application/json';
     // The gateway puts the W3C trace context in _meta; HTTP backends also get it as the header.
     const m = message as { method?: string; id?: unknown; params?: Record<string, unknown> & { _meta?: { traceparent?: unknown } } };
@@ -171,18 +190,26 @@ export class StreamableHttpClient implements Transport {
       await res.body.dump();
       throw new HttpStatusError(res.statusCode, `unexpected content type "${type}" from ${this.display}`);
     }
-    const text = await cappedText(res.body, MAX_BACKEND_MESSAGE_CHARS);
-    if (text === undefined) throw new HttpStatusError(res.statusCode, `the JSON answer from ${this.display} is larger than ${MAX_BACKEND_MESSAGE_CHARS} characters`);
-    if (!text.trim()) return;
-    const values = parseJsonValues(text);
-    // Several messages in one application/json body (NDJSON, as on stdio): not what the spec says, but unambiguous.
-    if (values.length > 1) this.onDeviation?.('several JSON-RPC messages in one application/json answer (newline-delimited); relaying each');
+    const bytes = await cappedBytes(res.body, MAX_BACKEND_MESSAGE_BYTES);
+    if (bytes === undefined) throw new HttpStatusError(res.statusCode, `the JSON answer from ${this.display} is larger than ${MAX_BACKEND_MESSAGE_BYTES} bytes`);
     const id = 'method' in message ? (message as { id?: unknown }).id : undefined;
     let answered = id === undefined;
-    for (const v of values) {
-      for (const m of Array.isArray(v) ? v : [v]) {
-        if (!answered && typeof m === 'object' && m !== null && !('method' in m) && (m as { id?: unknown }).id === id) answered = true;
-        this.onmessage?.(m as JSONRPCMessage);
+    // A large result goes to the client as the bytes it came in (only the id changes): no decode, parse or stringify.
+    const raw = this.rawResults && bytes.length >= RAW_MIN_BYTES ? scanResultResponse(bytes) : undefined;
+    if (raw) {
+      if (raw.id === id) answered = true;
+      this.onmessage?.({ jsonrpc: '2.0', id: raw.id, result: raw.result } as unknown as JSONRPCMessage);
+    } else {
+      const text = utf8(bytes);
+      if (!text.trim()) return;
+      const values = parseJsonValues(text);
+      // Several messages in one application/json body (NDJSON, as on stdio): not what the spec says, but unambiguous.
+      if (values.length > 1) this.onDeviation?.('several JSON-RPC messages in one application/json answer (newline-delimited); relaying each');
+      for (const v of values) {
+        for (const m of Array.isArray(v) ? v : [v]) {
+          if (!answered && typeof m === 'object' && m !== null && !('method' in m) && (m as { id?: unknown }).id === id) answered = true;
+          this.onmessage?.(m as JSONRPCMessage);
+        }
       }
     }
     // A JSON answer is the response to the request it answers (Streamable HTTP, "Sending Messages to the Server"): one without it would leave the call waiting for its timeout.
@@ -197,6 +224,14 @@ export class StreamableHttpClient implements Transport {
       onEvent: (e: EventSourceMessage) => {
         if (e.id) lastEventId = e.id;
         if (!e.data || (e.event && e.event !== 'message')) return;
+        if (this.rawResults && e.data.length >= RAW_MIN_BYTES) {
+          // Encoding and one scan cost less than JSON.parse and the JSON.stringify for the client (SDK servers answer in SSE by default).
+          const raw = scanResultResponse(Buffer.from(e.data));
+          if (raw) {
+            if (raw.id === awaiting) answered = true;
+            return this.onmessage?.({ jsonrpc: '2.0', id: raw.id, result: raw.result } as unknown as JSONRPCMessage);
+          }
+        }
         let m: JSONRPCMessage;
         try {
           m = JSON.parse(e.data) as JSONRPCMessage;
@@ -225,7 +260,7 @@ export class StreamableHttpClient implements Transport {
       const res = await this.pool.request({
         path: this.path,
         method: 'GET',
-        headers: { ...this.headers('text/event-stream'), 'last-event-id': lastEventId },
+        headers: { ...(await this.credentialed('text/event-stream')), 'last-event-id': lastEventId },
         signal: this.life.signal,
       });
       if (res.statusCode !== 200) {
@@ -246,7 +281,7 @@ export class StreamableHttpClient implements Transport {
     void (async () => {
       let next = lastEventId;
       try {
-        const headers = this.headers('text/event-stream');
+        const headers = await this.credentialed('text/event-stream');
         if (next) headers['last-event-id'] = next;
         const res = await this.pool.request({ path: this.path, method: 'GET', headers, signal: ac.signal });
         if (res.statusCode === 405 || res.statusCode === 404) {
@@ -286,7 +321,7 @@ export class StreamableHttpClient implements Transport {
   async terminateSession(): Promise<void> {
     if (!this.sessionId || this.closed) return;
     try {
-      const res = await this.pool.request({ path: this.path, method: 'DELETE', headers: this.headers('application/json') });
+      const res = await this.pool.request({ path: this.path, method: 'DELETE', headers: await this.credentialed('application/json') });
       await res.body.dump();
     } catch {
       /* the backend may already be gone */
@@ -303,19 +338,30 @@ export class StreamableHttpClient implements Transport {
   }
 }
 
-/** The whole body as text, or undefined (and the body destroyed) once it passes `max` characters. */
-async function cappedText(body: Dispatcher.ResponseData['body'], max: number): Promise<string | undefined> {
-  const parts: string[] = [];
-  let length = 0;
-  for await (const text of decoded(body)) {
-    length += text.length;
-    if (length > max) {
-      body.destroy();
-      return undefined;
-    }
-    parts.push(text);
-  }
-  return parts.join('');
+/**
+ * The whole body, or undefined (and the body destroyed) once it passes `max` bytes. Read
+ * with 'data' events rather than an async iterator: a promise less per chunk, on every call.
+ */
+function cappedBytes(body: Dispatcher.ResponseData['body'], max: number): Promise<Buffer | undefined> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let length = 0;
+    body.on('data', (chunk: Buffer) => {
+      length += chunk.length;
+      if (length > max) {
+        body.destroy();
+        resolve(undefined);
+      } else chunks.push(chunk);
+    });
+    body.on('end', () => resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, length)));
+    body.on('error', reject);
+  });
+}
+
+/** UTF-8 text as TextDecoder reads it (WHATWG Encoding): a leading BOM dropped, invalid sequences replaced. */
+function utf8(bytes: Buffer): string {
+  const text = bytes.toString('utf8');
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
 }
 
 async function boundedText(body: Dispatcher.ResponseData['body']): Promise<string> {

@@ -8,7 +8,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
-import { MAX_BACKEND_MESSAGE_CHARS } from '../../wire/json-values.js';
+import { MAX_BACKEND_MESSAGE_BYTES } from '../../wire/json-values.js';
+import { RAW_MIN_BYTES, scanResultResponse } from '../../wire/raw-json.js';
 
 export interface StdioOptions {
   command: string;
@@ -21,16 +22,23 @@ export interface StdioOptions {
 /** Grace periods when closing (the stdio spec: close stdin, then SIGTERM, then SIGKILL). */
 const TERM_AFTER_MS = 2000;
 const KILL_AFTER_MS = 2000;
-const MAX_LINE = MAX_BACKEND_MESSAGE_CHARS;
+const MAX_LINE = MAX_BACKEND_MESSAGE_BYTES;
+const LF = 0x0a;
 
 export class StdioClient implements Transport {
   onmessage?: (message: JSONRPCMessage) => void;
   onclose?: () => void;
   onerror?: (error: Error) => void;
+  /** Set by the connection that reads this transport: large results may arrive as RawJson (wire/raw-json.ts). */
+  rawResults = false;
   private child: ChildProcess | undefined;
-  private buffer = '';
+  /** The start of the line being read (no newline among them), and its length in bytes. */
+  private partial: Buffer[] = [];
+  private partialBytes = 0;
   private closed = false;
   private closing = false;
+  /** stdin is corked until the end of this turn of the event loop. */
+  private corked = false;
 
   constructor(private readonly opts: StdioOptions) {}
 
@@ -60,8 +68,8 @@ export class StdioClient implements Transport {
         this.finish();
       });
       child.stdin!.on('error', (err) => this.onerror?.(err));
-      child.stdout!.setEncoding('utf8');
-      child.stdout!.on('data', (chunk: string) => this.receive(chunk));
+      // Bytes, framed on LF (0x0A never occurs inside a multi-byte UTF-8 sequence): a large result can then be relayed as it came.
+      child.stdout!.on('data', (chunk: Buffer) => this.receive(chunk));
       let errBuf = '';
       child.stderr!.setEncoding('utf8');
       child.stderr!.on('data', (chunk: string) => {
@@ -80,36 +88,62 @@ export class StdioClient implements Transport {
     });
   }
 
-  private receive(chunk: string): void {
-    // The buffered text holds no newline: look in the new text only, so a long line arriving in many chunks is scanned once.
-    let from = this.buffer.length;
-    this.buffer += chunk;
+  private receive(chunk: Buffer): void {
+    let from = 0;
     let nl: number;
-    while ((nl = this.buffer.indexOf('\n', from)) >= 0) {
-      const line = this.buffer.slice(0, nl);
-      this.buffer = this.buffer.slice(nl + 1);
-      from = 0;
-      if (!line.trim()) continue;
-      let m: JSONRPCMessage;
-      try {
-        m = JSON.parse(line) as JSONRPCMessage;
-      } catch {
-        // Servers must write only protocol to stdout; say so instead of failing silently.
-        this.onerror?.(new Error(`backend wrote a non-JSON line to stdout: ${line.slice(0, 200)}`));
-        continue;
+    // Only the new chunk is searched: a long line arriving in many chunks is scanned once.
+    while ((nl = chunk.indexOf(LF, from)) >= 0) {
+      let line = chunk.subarray(from, nl);
+      if (this.partialBytes > 0) {
+        this.partial.push(line);
+        line = Buffer.concat(this.partial, this.partialBytes + line.length);
+        this.partial = [];
+        this.partialBytes = 0;
       }
-      this.onmessage?.(m);
+      from = nl + 1;
+      this.line(line);
     }
-    if (this.buffer.length > MAX_LINE) {
+    if (from < chunk.length) {
+      this.partial.push(chunk.subarray(from));
+      this.partialBytes += chunk.length - from;
+    }
+    if (this.partialBytes > MAX_LINE) {
+      this.partial = [];
+      this.partialBytes = 0;
       this.onerror?.(new Error(`backend wrote a line over ${MAX_LINE} bytes without a newline; closing`));
       void this.close();
     }
+  }
+
+  private line(bytes: Buffer): void {
+    if (this.rawResults && bytes.length >= RAW_MIN_BYTES) {
+      // A large result goes to the client as the bytes it came in (only the id changes): no decode, parse or stringify.
+      const raw = scanResultResponse(bytes);
+      if (raw) return this.onmessage?.({ jsonrpc: '2.0', id: raw.id, result: raw.result } as unknown as JSONRPCMessage);
+    }
+    const line = bytes.toString('utf8');
+    if (!line.trim()) return;
+    let m: JSONRPCMessage;
+    try {
+      m = JSON.parse(line) as JSONRPCMessage;
+    } catch {
+      // Servers must write only protocol to stdout; say so instead of failing silently.
+      this.onerror?.(new Error(`backend wrote a non-JSON line to stdout: ${line.slice(0, 200)}`));
+      return;
+    }
+    this.onmessage?.(m);
   }
 
   send(message: JSONRPCMessage): Promise<void> {
     const stdin = this.child?.stdin;
     if (this.closed || !stdin || stdin.destroyed) return Promise.reject(new Error('backend process is not running'));
     const line = `${JSON.stringify(message)}\n`;
+    // The messages of one turn of the event loop go to the child in one write (writev) instead of one each.
+    if (!this.corked) {
+      this.corked = true;
+      stdin.cork();
+      setImmediate(this.uncork);
+    }
     // Resolve at once unless the pipe is full; honour backpressure then, but never wait on a dead child.
     if (stdin.write(line)) return Promise.resolve();
     return new Promise((resolve, reject) => {
@@ -127,6 +161,12 @@ export class StdioClient implements Transport {
       stdin.once('error', done);
     });
   }
+
+  private readonly uncork = (): void => {
+    this.corked = false;
+    const stdin = this.child?.stdin;
+    if (stdin && !stdin.destroyed) stdin.uncork();
+  };
 
   async close(): Promise<void> {
     const child = this.child;

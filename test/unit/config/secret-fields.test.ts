@@ -79,6 +79,21 @@ describe('secret-fields: values', () => {
   });
 });
 
+describe('secret-fields: the authorization section', () => {
+  it('holds no secret: rule names, groups and patterns stay readable (admin answers, audit log lines)', () => {
+    const c = validateConfig(
+      {
+        auth: { api_keys: [{ name: 'ci', key: 'ci-key-0123456789abcdef', groups: ['robots'] }] },
+        authorization: { default: 'deny', rules: [{ name: 'robots-read', principals: { groups: ['robots'], subjects: ['alice-smith'] }, allow: { tools: ['every__get-*'] } }] },
+      },
+      'test',
+    );
+    const secrets = configSecrets(c, {});
+    assert.deepEqual(secrets, ['ci-key-0123456789abcdef']);
+    assert.deepEqual(hideSecrets(c.authorization), c.authorization);
+  });
+});
+
 describe('secret-fields: property', () => {
   const secret = fc
     .string({ minLength: 6, maxLength: 40, unit: fc.constantFrom(..."abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.~!$&'()*+,;=:@%".split('')) })

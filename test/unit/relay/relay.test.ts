@@ -9,7 +9,7 @@ import { ANONYMOUS } from '../../../src/auth/principal.js';
 import { GatewayError, RemoteRpcError } from '../../../src/errors/catalog.js';
 import { buildRelay } from '../../../src/relay/build.js';
 import { compose } from '../../../src/relay/compose.js';
-import type { Params, RelayCall, RelayClient, Target } from '../../../src/relay/types.js';
+import type { Params, RelayCall, RelayClient, RelayResult, Target } from '../../../src/relay/types.js';
 import { CircuitBreaker } from '../../../src/resilience/circuit-breaker.js';
 import { RetryBudget } from '../../../src/resilience/retry.js';
 import type { Backend } from '../../../src/upstream/backend.js';
@@ -113,7 +113,9 @@ const unavailable = (notSent: boolean) => new GatewayError('MCPEG_ERR_BACKEND_UN
 describe('relay: compose', () => {
   it('wraps outermost first', async () => {
     const order: string[] = [];
-    const p = (name: string) => (next: (c: RelayCall) => Promise<Params>) => async (c: RelayCall) => (order.push(`>${name}`), await next(c).finally(() => order.push(`<${name}`)));
+    const p = (name: string) => (next: (c: RelayCall) => Promise<RelayResult>) => async (c: RelayCall) => (
+      order.push(`>${name}`), await next(c).finally(() => order.push(`<${name}`))
+    );
     await compose([p('a'), p('b')], async () => (order.push('t'), {}))({} as RelayCall);
     assert.deepEqual(order, ['>a', '>b', 't', '<b', '<a']);
   });

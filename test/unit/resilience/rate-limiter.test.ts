@@ -148,7 +148,18 @@ describe('RateLimiter rules', () => {
     assert.equal(l.check('backend', 'b', { ip: '1.1.1.1', apiKey: 'k' })?.allowed, true);
   });
 
-  it('rejects a session-keyed gateway rule in config', () => {
-    assert.throws(() => rateLimitsSchema.parse({ rules: [{ scope: 'gateway', key: 'session', rate: 1, burst: 1 }] }), /before any session exists/);
+  it('rejects a session- or principal-keyed gateway rule in config', () => {
+    for (const key of ['session', 'principal']) {
+      assert.throws(() => rateLimitsSchema.parse({ rules: [{ scope: 'gateway', key, rate: 1, burst: 1 }] }), /before any session or principal exists/);
+    }
+  });
+
+  it("principal key: a bucket per principal; the anonymous principal (or none) shares its address's bucket", () => {
+    const l = limiter({ rules: [{ scope: 'tool', key: 'principal', rate: 0.001, burst: 1 }] });
+    assert.equal(l.check('tool', 't', { ip: '1.1.1.1', principal: 'key:a' })?.allowed, true);
+    assert.equal(l.check('tool', 't', { ip: '2.2.2.2', principal: 'key:a' })?.allowed, false, 'same principal, another address');
+    assert.equal(l.check('tool', 't', { ip: '1.1.1.1', principal: 'key:b' })?.allowed, true, 'another principal, same address');
+    assert.equal(l.check('tool', 't', { ip: '1.1.1.1', principal: 'anonymous' })?.allowed, true);
+    assert.equal(l.check('tool', 't', { ip: '1.1.1.1' })?.allowed, false, 'anonymous and no principal: the address');
   });
 });

@@ -1,5 +1,5 @@
 /**
- * The editor's globs (fs-glob.ts: picomatch's parser, RE2's engine) and its deny list
+ * The editor's globs (util/glob.ts: picomatch's parser, RE2's engine) and its deny list
  * (fs-deny.ts: one RE2 expression per pattern over the whole path). The deny list is checked
  * against a brute-force reading of its documented rule, and both against adversarial input
  * that made the old backtracking matchers take minutes.
@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { DenyList } from '../../../../src/plugins/editor/fs-deny.js';
-import { compileGlob, MAX_GLOB_CHARS } from '../../../../src/plugins/editor/fs-glob.js';
+import { compileGlob, MAX_GLOB_CHARS } from '../../../../src/util/glob.js';
 import { DEFAULT_DENY } from '../../../../src/plugins/editor/fs-contain.js';
 
 const matches = (glob: string, text: string) => compileGlob(glob)(text);

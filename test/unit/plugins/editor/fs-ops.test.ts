@@ -13,7 +13,7 @@ import path from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { FileOps, Sandbox, SandboxError, DEFAULT_DENY, renderTree, unifiedDiff, type SandboxErrorCode } from '../../../../src/plugins/editor/fs-ops.js';
 import { DenyList } from '../../../../src/plugins/editor/fs-deny.js';
-import { compileGlob } from '../../../../src/plugins/editor/fs-glob.js';
+import { compileGlob } from '../../../../src/util/glob.js';
 import { openForRead } from '../../../../src/plugins/editor/fs-handle.js';
 import { commitTemp } from '../../../../src/plugins/editor/fs-atomic.js';
 

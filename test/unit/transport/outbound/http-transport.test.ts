@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { it } from 'node:test';
 import { StreamableHttpClient } from '../../../../src/transport/outbound/http-transport.js';
+import { RawJson } from '../../../../src/wire/raw-json.js';
 
 it('keeps a UTF-8 character that an SSE answer splits across two chunks (regression)', async () => {
   const event = Buffer.from(`data: ${JSON.stringify({ jsonrpc: '2.0', id: 1, result: { text: 'café ☕' } })}\n\n`);
@@ -41,6 +42,71 @@ it('names the backend without its query string (which may hold credentials) in e
       assert.ok(!err.message.includes('s3cret'));
       return true;
     });
+  } finally {
+    await t.close();
+    server.close();
+  }
+});
+
+it('hands a large JSON result over as its bytes only to a reader that opted in (rawResults); everything else parsed', async () => {
+  const big = `{"content":[{"type":"text","text":"${'x'.repeat(40_000)}"}]}`;
+  let body = '';
+  const server = createServer((req, res) => {
+    req.resume();
+    res.writeHead(200, { 'content-type': 'application/json' }).end(body);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as { port: number };
+  const t = new StreamableHttpClient(new URL(`http://127.0.0.1:${port}/mcp`), {});
+  const next = () => new Promise<{ id: unknown; result: unknown }>((resolve) => (t.onmessage = resolve as never));
+  try {
+    body = `{"jsonrpc":"2.0","id":1,"result":${big}}`;
+    let got = next();
+    await t.send({ jsonrpc: '2.0', id: 1, method: 'ping' });
+    assert.deepEqual((await got).result, JSON.parse(big), 'no opt-in: parsed');
+    t.rawResults = true;
+    got = next();
+    await t.send({ jsonrpc: '2.0', id: 1, method: 'ping' });
+    const m = await got;
+    assert.ok(m.result instanceof RawJson);
+    assert.equal(m.id, 1);
+    assert.equal(m.result.text(), big);
+    // Small answers, and answers that are not a plain result response, are parsed as before.
+    for (const b of ['{"jsonrpc":"2.0","id":1,"result":{"small":true}}', `{"jsonrpc":"2.0","id":1,"error":{"code":-1,"message":"${'m'.repeat(40_000)}"}}`]) {
+      body = b;
+      got = next();
+      await t.send({ jsonrpc: '2.0', id: 1, method: 'ping' });
+      assert.deepEqual(await got, JSON.parse(b));
+    }
+  } finally {
+    await t.close();
+    server.close();
+  }
+});
+
+it('refuses a JSON answer over 64 MiB, and stops reading it', async () => {
+  let sent = 0;
+  const server = createServer((req, res) => {
+    req.resume();
+    res.writeHead(200, { 'content-type': 'application/json' });
+    const mib = Buffer.alloc(1 << 20, 0x20);
+    const more = () => {
+      // Whitespace forever (chunked, no Content-Length): only the cap ends it.
+      while (sent < 200 && !res.destroyed) {
+        sent++;
+        if (!res.write(mib)) return void res.once('drain', more);
+      }
+      res.end();
+    };
+    more();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as { port: number };
+  const t = new StreamableHttpClient(new URL(`http://127.0.0.1:${port}/mcp`), {});
+  t.rawResults = true;
+  try {
+    await assert.rejects(t.send({ jsonrpc: '2.0', id: 1, method: 'ping' }), /larger than 67108864 bytes/);
+    assert.ok(sent < 100, `the gateway read on: ${sent} MiB sent`);
   } finally {
     await t.close();
     server.close();

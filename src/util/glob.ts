@@ -1,9 +1,11 @@
 /**
- * Globs for deny lists and search file filters, matched in linear time. picomatch parses the
+ * Globs matched in linear time: the editor plugin's deny lists and search filters, and the
+ * authorization rules' backend, tool, prompt and resource patterns. picomatch parses the
  * glob; its output is a JavaScript regular expression, and a backtracking engine takes time
  * polynomial in the name with one degree per star (`*a*a*a*a*b`, `**\/**\/**\/x`), so that
- * source runs on RE2 (re2js) instead, whose time is linear in the text. Paths are root-relative
- * and "/"-separated.
+ * source runs on RE2 (re2js) instead, whose time is linear in the text. Paths are "/"-separated;
+ * picomatch's guards against "." and ".." segments are dropped (see ALWAYS_TRUE): callers
+ * matching text that may hold such segments decide about them themselves.
  *   `*`  any run of characters within one segment   `?` one character within a segment
  *   `**` as a whole segment: zero or more segments  `[abc]`, `[!a-z]`, `[[:alpha:]]` classes
  *   `{a,b}` alternatives, `{1..9}` a one-character range   `\` makes the next character literal

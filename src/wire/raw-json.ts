@@ -1,0 +1,355 @@
+/**
+ * Large results relayed as bytes. A backend's answer `{"jsonrpc":"2.0","id":…,"result":{…}}`
+ * reaches the client as a new envelope around the very bytes of its `result`: no UTF-8
+ * decoding, JSON.parse, JSON.stringify or re-encoding of a result the gateway does not
+ * look into (a tool's 1 MiB of text cost ~17 ms that way). Only the id changes: the
+ * client's goes in, the backend's is dropped with the rest of its envelope.
+ *
+ * The bytes are backend input, so they are checked before they are trusted: the whole
+ * message must be valid JSON (RFC 8259 grammar, valid UTF-8 per RFC 3629) and exactly
+ * the three members `jsonrpc` ("2.0"), `id` (a string or a number) and `result` (an
+ * object), each once and spelled without escapes. Anything else (an error response, a
+ * duplicate or unknown member, escapes in a member name, trailing text, a BOM) is left to
+ * the ordinary parse path, which then behaves as it always did. A result keeps no
+ * CR or LF (JSON whitespace, turned into spaces): it may be written as one stdio line or
+ * one SSE `data:` field, and a raw line break there would let a backend end the message
+ * early and forge the next one.
+ */
+import { isUtf8 } from 'node:buffer';
+import type { RequestId } from './jsonrpc.js';
+
+/** Results at least this large take the byte path; smaller ones are parsed (cheaper than scanning at that size, and often looked into). */
+export const RAW_MIN_BYTES = 16 * 1024;
+
+/** One JSON object, as valid UTF-8 bytes without CR or LF: a backend's result relayed as it came. */
+export class RawJson {
+  private parsed: Record<string, unknown> | undefined;
+
+  constructor(
+    readonly bytes: Buffer,
+    /** The object may have a top-level `isError` that is not `false` (a tool error): observers then parse it. */
+    readonly maybeError: boolean,
+  ) {}
+
+  /** The parsed object, for code that must look inside (parsed once). */
+  value(): Record<string, unknown> {
+    return (this.parsed ??= JSON.parse(this.bytes.toString('utf8')) as Record<string, unknown>);
+  }
+
+  /** The JSON text. */
+  text(): string {
+    return this.bytes.toString('utf8');
+  }
+
+  /** JSON.stringify of a message holding this result still writes the right JSON (the slow way). */
+  toJSON(): Record<string, unknown> {
+    return this.value();
+  }
+}
+
+/** A result as an object: RawJson parsed, anything else as it is. */
+export function plainResult(r: Record<string, unknown> | RawJson): Record<string, unknown> {
+  return r instanceof RawJson ? r.value() : r;
+}
+
+export interface RawResultResponse {
+  id: RequestId;
+  result: RawJson;
+}
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const COMMA = 0x2c;
+const COLON = 0x3a;
+const LBRACE = 0x7b;
+const RBRACE = 0x7d;
+const LBRACKET = 0x5b;
+const RBRACKET = 0x5d;
+const LF = 0x0a;
+const CR = 0x0d;
+
+const KEY_JSONRPC = Buffer.from('"jsonrpc"');
+const KEY_ID = Buffer.from('"id"');
+const KEY_RESULT = Buffer.from('"result"');
+const KEY_IS_ERROR = Buffer.from('"isError"');
+const VERSION = Buffer.from('"2.0"');
+const FALSE = Buffer.from('false');
+
+/**
+ * Deeper results are left to the parse path: V8's JSON.parse and JSON.stringify recurse
+ * (a few thousand levels overflow the stack), so the gateway must not hand a client what
+ * it could not have parsed itself. MCP results nest a few levels.
+ */
+const MAX_DEPTH = 512;
+
+/** Scanner state of one message (module-level: the scan is synchronous). */
+let sawLineBreak = false;
+let errorKey = false;
+
+/**
+ * The id and the raw result of a result response, or undefined when `b` is anything else
+ * or not valid JSON (the caller then parses it as usual). May overwrite CR and LF bytes
+ * of `b` (whitespace) with spaces.
+ */
+export function scanResultResponse(b: Buffer): RawResultResponse | undefined {
+  if (!isUtf8(b)) return undefined;
+  sawLineBreak = false;
+  viewWords(b);
+  try {
+    return scan(b);
+  } finally {
+    words = undefined; // holds the message's memory
+  }
+}
+
+function scan(b: Buffer): RawResultResponse | undefined {
+  const n = b.length;
+  let i = ws(b, 0, n);
+  if (b[i] !== LBRACE) return undefined;
+  i = ws(b, i + 1, n);
+  let seen = 0;
+  let version = -1;
+  let idStart = -1;
+  let idEnd = -1;
+  let resultStart = -1;
+  let resultEnd = -1;
+  let maybeError = false;
+  for (;;) {
+    if (b[i] !== QUOTE) return undefined;
+    const keyEnd = skipString(b, i, n);
+    if (keyEnd < 0) return undefined;
+    const key = same(b, i, keyEnd, KEY_JSONRPC) ? 1 : same(b, i, keyEnd, KEY_ID) ? 2 : same(b, i, keyEnd, KEY_RESULT) ? 4 : 0;
+    // Unknown, escaped or repeated names: JSON.parse's reading (the last one wins) is the parse path's business.
+    if (key === 0 || (seen & key) !== 0) return undefined;
+    seen |= key;
+    i = ws(b, keyEnd, n);
+    if (b[i] !== COLON) return undefined;
+    i = ws(b, i + 1, n);
+    const start = i;
+    sawLineBreak = false;
+    errorKey = false;
+    const end = skipValue(b, i, n);
+    if (end < 0) return undefined;
+    if (key === 1) version = same(b, start, end, VERSION) ? 0 : -1;
+    else if (key === 2) {
+      idStart = start;
+      idEnd = end;
+    } else {
+      resultStart = start;
+      resultEnd = end;
+      maybeError = errorKey;
+      // Line breaks inside the result's span: only as whitespace (raw ones in strings are invalid), so spaces mean the same.
+      if (sawLineBreak) blankLineBreaks(b, start, end);
+    }
+    i = ws(b, end, n);
+    if (b[i] === COMMA) {
+      i = ws(b, i + 1, n);
+      continue;
+    }
+    if (b[i] !== RBRACE) return undefined;
+    i = ws(b, i + 1, n);
+    break;
+  }
+  if (i !== n || seen !== 7 || version !== 0 || b[resultStart] !== LBRACE) return undefined;
+  const c = b[idStart];
+  if (c !== QUOTE && c !== 0x2d && (c < 0x30 || c > 0x39)) return undefined; // a string or a number, as JSON-RPC 2.0 §4 allows (null is no request's id)
+  const id = JSON.parse(b.toString('utf8', idStart, idEnd)) as RequestId;
+  return { id, result: new RawJson(b.subarray(resultStart, resultEnd), maybeError) };
+}
+
+/** Index after JSON whitespace (RFC 8259 §2) from `i`. */
+function ws(b: Buffer, i: number, n: number): number {
+  for (; i < n; i++) {
+    const c = b[i];
+    if (c === 0x20 || c === 0x09) continue;
+    if (c === LF || c === CR) {
+      sawLineBreak = true;
+      continue;
+    }
+    break;
+  }
+  return i;
+}
+
+/**
+ * The message as 32-bit words (from the first 4-byte-aligned byte, `wordBase`): long
+ * strings are skipped a word at a time (SWAR) to the first word holding a quote, a
+ * backslash or a control character; the byte loop takes it from there.
+ */
+let words: Int32Array | undefined;
+let wordBase = 0;
+
+function viewWords(b: Buffer): void {
+  const first = (4 - (b.byteOffset & 3)) & 3;
+  const count = (b.length - first) >> 2;
+  words = count > 0 ? new Int32Array(b.buffer, b.byteOffset + first, count) : undefined;
+  wordBase = first;
+}
+
+/** Index after the string starting at `i` (a quote), or -1 when it is not a valid JSON string (RFC 8259 §7). */
+function skipString(b: Buffer, i: number, n: number): number {
+  for (let j = i + 1; j < n; j++) {
+    if (words !== undefined && ((j - wordBase) & 3) === 0 && j >= wordBase) {
+      let w = (j - wordBase) >> 2;
+      const wn = words.length;
+      for (; w < wn; w++) {
+        const x = words[w];
+        // Some byte < 0x20, == '"' or == '\\' (Bit Twiddling Hacks: hasless, haszero); false positives only send it to the byte loop.
+        const q = x ^ 0x22222222;
+        const s = x ^ 0x5c5c5c5c;
+        if ((((x - 0x20202020) & ~x) | ((q - 0x01010101) & ~q) | ((s - 0x01010101) & ~s)) & 0x80808080) break;
+      }
+      j = wordBase + w * 4;
+      if (j >= n) break;
+    }
+    const c = b[j];
+    if (c === QUOTE) return j + 1;
+    if (c === BACKSLASH) {
+      const e = b[++j];
+      if (e === 0x75) {
+        // \uXXXX
+        if (j + 4 >= n || !hex(b[j + 1]) || !hex(b[j + 2]) || !hex(b[j + 3]) || !hex(b[j + 4])) return -1;
+        j += 4;
+      } else if (e !== QUOTE && e !== BACKSLASH && e !== 0x2f && e !== 0x62 && e !== 0x66 && e !== 0x6e && e !== 0x72 && e !== 0x74) return -1;
+    } else if (c < 0x20) return -1; // control characters must be escaped
+  }
+  return -1;
+}
+
+const hex = (c: number) => (c >= 0x30 && c <= 0x39) || ((c | 0x20) >= 0x61 && (c | 0x20) <= 0x66);
+const digit = (c: number) => c >= 0x30 && c <= 0x39;
+
+/** Index after the number starting at `i` (RFC 8259 §6), or -1. */
+function skipNumber(b: Buffer, i: number, n: number): number {
+  if (b[i] === 0x2d) i++;
+  if (b[i] === 0x30) i++;
+  else if (b[i] >= 0x31 && b[i] <= 0x39) while (i < n && digit(b[i])) i++;
+  else return -1;
+  if (b[i] === 0x2e) {
+    if (!digit(b[++i])) return -1;
+    while (i < n && digit(b[i])) i++;
+  }
+  if (b[i] === 0x65 || b[i] === 0x45) {
+    i++;
+    if (b[i] === 0x2b || b[i] === 0x2d) i++;
+    if (!digit(b[i])) return -1;
+    while (i < n && digit(b[i])) i++;
+  }
+  return i;
+}
+
+function literal(b: Buffer, i: number, n: number, word: string): number {
+  if (i + word.length > n) return -1;
+  for (let k = 0; k < word.length; k++) if (b[i + k] !== word.charCodeAt(k)) return -1;
+  return i + word.length;
+}
+
+/**
+ * Index after the JSON value starting at `i`, or -1 when it is not valid JSON or nests
+ * deeper than MAX_DEPTH. Iterative
+ * (a stack of open containers, not recursion): linear in the input whatever its nesting.
+ * Sets `errorKey` when an object at the top of this value has a member `isError` whose
+ * value is not `false`, or a member name with escapes (which might spell it).
+ */
+function skipValue(b: Buffer, i: number, n: number): number {
+  // Open containers, innermost last: true for an object.
+  const open: boolean[] = [];
+  for (;;) {
+    // A value at i.
+    const c = b[i];
+    let end: number;
+    if (c === LBRACE || c === LBRACKET) {
+      const close = c === LBRACE ? RBRACE : RBRACKET;
+      i = ws(b, i + 1, n);
+      if (b[i] === close) end = i + 1;
+      else {
+        if (open.length >= MAX_DEPTH) return -1;
+        open.push(c === LBRACE);
+        if (c === LBRACE) {
+          i = member(b, i, n, open.length);
+          if (i < 0) return -1;
+        }
+        continue;
+      }
+    } else if (c === QUOTE) end = skipString(b, i, n);
+    else if (c === 0x74) end = literal(b, i, n, 'true');
+    else if (c === 0x66) end = literal(b, i, n, 'false');
+    else if (c === 0x6e) end = literal(b, i, n, 'null');
+    else end = skipNumber(b, i, n);
+    if (end < 0) return -1;
+    // After a value: close containers, or go on to the next element or member.
+    for (;;) {
+      if (open.length === 0) return end;
+      i = ws(b, end, n);
+      const inObject = open[open.length - 1];
+      if (b[i] === COMMA) {
+        i = ws(b, i + 1, n);
+        if (inObject) {
+          i = member(b, i, n, open.length);
+          if (i < 0) return -1;
+        }
+        break;
+      }
+      if (b[i] !== (inObject ? RBRACE : RBRACKET)) return -1;
+      open.pop();
+      end = i + 1;
+    }
+  }
+}
+
+/** A member's name and colon at `i`; the index of its value, or -1. At `depth` 1, notes a name that may be `isError`. */
+function member(b: Buffer, i: number, n: number, depth: number): number {
+  if (b[i] !== QUOTE) return -1;
+  const end = skipString(b, i, n);
+  if (end < 0) return -1;
+  let isErrorName = false;
+  if (depth === 1) {
+    isErrorName = same(b, i, end, KEY_IS_ERROR);
+    if (!isErrorName && hasEscape(b, i, end)) errorKey = true;
+  }
+  i = ws(b, end, n);
+  if (b[i] !== COLON) return -1;
+  i = ws(b, i + 1, n);
+  if (isErrorName && !(i + FALSE.length <= n && same(b, i, i + FALSE.length, FALSE))) errorKey = true;
+  return i;
+}
+
+function hasEscape(b: Buffer, start: number, end: number): boolean {
+  for (let k = start; k < end; k++) if (b[k] === BACKSLASH) return true;
+  return false;
+}
+
+function same(b: Buffer, start: number, end: number, word: Buffer): boolean {
+  if (end - start !== word.length) return false;
+  for (let k = 0; k < word.length; k++) if (b[start + k] !== word[k]) return false;
+  return true;
+}
+
+function blankLineBreaks(b: Buffer, start: number, end: number): void {
+  for (let i = start; i < end; i++) if (b[i] === LF || b[i] === CR) b[i] = 0x20;
+}
+
+/** `result` of a message when it is RawJson (a relayed large result), else undefined. */
+function rawResultOf(m: object): RawJson | undefined {
+  const r = (m as { result?: unknown }).result;
+  return r instanceof RawJson ? r : undefined;
+}
+
+const head = (id: unknown) => `{"jsonrpc":"2.0","id":${JSON.stringify(id)},"result":`;
+
+/** The JSON text of one message (or batch): a RawJson result is spliced in as it is, under the message's own id. */
+export function messageText(m: object): string {
+  const raw = rawResultOf(m);
+  return raw ? `${head((m as { id?: unknown }).id)}${raw.text()}}` : JSON.stringify(m);
+}
+
+/**
+ * The JSON of one message (or batch) as it is written to a socket or pipe: a string, or
+ * for a RawJson result the envelope around the result's own bytes (no copy of them).
+ */
+export function messageBody(m: object): string | Buffer[] {
+  const raw = rawResultOf(m);
+  return raw ? [Buffer.from(head((m as { id?: unknown }).id)), raw.bytes, CLOSE] : JSON.stringify(m);
+}
+
+const CLOSE = Buffer.from('}');

@@ -1,0 +1,216 @@
+/**
+ * Large results relayed as bytes (wire/raw-json.ts). The bytes come from a backend, so
+ * the scan is checked against JSON.parse from an attacker's side: whatever it accepts,
+ * JSON.parse reads the same way (same id, same result); whatever it cannot vouch for
+ * (an error, duplicate or unknown or escaped member names, invalid JSON or UTF-8,
+ * trailing text) it leaves to the parse path.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { messageBody, messageText, type RawJson, scanResultResponse } from '../../../src/wire/raw-json.js';
+
+const scan = (text: string | Buffer) => scanResultResponse(typeof text === 'string' ? Buffer.from(text) : text);
+
+/** What the parse path makes of the same bytes: the id and the result of a {jsonrpc, id, result} message. */
+function parsed(text: string): { id: unknown; result: unknown } {
+  const m = JSON.parse(text) as { id: unknown; result: unknown };
+  return { id: m.id, result: m.result };
+}
+
+function assertSame(text: string): RawJson {
+  const r = scan(text);
+  assert.ok(r, `not taken: ${text.slice(0, 120)}`);
+  const want = parsed(text);
+  assert.deepEqual(r.id, want.id);
+  assert.deepEqual(JSON.parse(r.result.text()), want.result);
+  assert.deepEqual(r.result.value(), want.result);
+  return r.result;
+}
+
+describe('raw results: what is taken, read as JSON.parse reads it', () => {
+  it('ids of every JSON type a request may carry: numbers and strings, escapes included', () => {
+    for (const id of ['0', '-1', '1.5', '1e3', '-0.25E-2', '12345678901234567890', '""', '"a"', '"a\\"b"', '"\\u00e9t\\u00E9"', '"x\\\\y"', '"\\ud83d\\ude00"', '"☕"'])
+      assertSame(`{"jsonrpc":"2.0","id":${id},"result":{"content":[]}}`);
+  });
+
+  it('keeps the result as it came: escapes, multi-byte text, nested "id" and "result" keys untouched', () => {
+    const result = '{"id":999,"result":{"id":"not me"},"content":[{"type":"text","text":"\\u0041\\n\\"q\\" \\\\ é ☕ 😀 \\ud800"}],"n":[-0,1.5e-3,true,false,null,{},[]]}';
+    const raw = assertSame(`{"jsonrpc":"2.0","id":7,"result":${result}}`);
+    assert.equal(raw.text(), result);
+  });
+
+  it('members in any order, with whitespace anywhere JSON allows it', () => {
+    assertSame('{"result":{"a":1},"id":3,"jsonrpc":"2.0"}');
+    assertSame(' \t{ "id" : 3 ,\t"jsonrpc" :"2.0", "result" : { "a" : [ 1 , 2 ] } } \n');
+  });
+
+  it('line breaks inside the result become spaces: it stays one stdio line, one SSE data field', () => {
+    const pretty = JSON.stringify({ content: [{ type: 'text', text: 'line1\nline2\r\n' }], x: { y: [1, 2] } }, null, 2).replaceAll('\n', '\r\n');
+    const raw = assertSame(`{\r\n"jsonrpc": "2.0",\n"id": 1,\n"result": ${pretty}\n}\n`);
+    assert.equal(raw.bytes.indexOf(0x0a), -1);
+    assert.equal(raw.bytes.indexOf(0x0d), -1);
+    // A backend that hides a second message behind a raw line break gets one line, not two.
+    const forged = assertSame('{"jsonrpc":"2.0","id":1,"result":{"a":1\n,"b":{"jsonrpc":"2.0","id":2,"result":{}}}}');
+    assert.equal(messageText({ jsonrpc: '2.0', id: 1, result: forged }).split('\n').length, 1);
+  });
+
+  it('notes a result that may be a tool error (a top-level isError that is not false), however it is spelled', () => {
+    const err = (result: string) => scan(`{"jsonrpc":"2.0","id":1,"result":${result}}`)!.result.maybeError;
+    assert.equal(err('{"content":[],"isError":true}'), true);
+    assert.equal(err('{"isError" : "yes"}'), true);
+    assert.equal(err('{"is\\u0045rror":true}'), true);
+    assert.equal(err('{"isError":false,"content":[]}'), false);
+    assert.equal(err('{"content":[{"isError":true}],"x":{"isError":true}}'), false);
+    assert.equal(err('{"content":[]}'), false);
+  });
+});
+
+describe('raw results: what is left to the parse path', () => {
+  const left = (text: string | Buffer, why: string) => assert.equal(scan(text), undefined, why);
+
+  it('anything but a result response with exactly jsonrpc "2.0", a string or number id and an object result', () => {
+    left('{"jsonrpc":"2.0","id":1,"error":{"code":-1,"message":"x"}}', 'an error');
+    left('{"jsonrpc":"2.0","id":1,"method":"x","params":{}}', 'a request');
+    left('{"jsonrpc":"2.0","method":"x"}', 'a notification');
+    for (const r of ['[]', '"s"', '1', 'null', 'true']) left(`{"jsonrpc":"2.0","id":1,"result":${r}}`, `result ${r}`);
+    for (const id of ['null', 'true', '{}', '[1]']) left(`{"jsonrpc":"2.0","id":${id},"result":{}}`, `id ${id}`);
+    left('{"jsonrpc":"2.0","result":{}}', 'no id');
+    left('{"id":1,"result":{}}', 'no jsonrpc');
+    for (const v of ['"2.1"', '"2\\u002e0"', '2.0', '" 2.0"']) left(`{"jsonrpc":${v},"id":1,"result":{}}`, `jsonrpc ${v}`);
+    left('[{"jsonrpc":"2.0","id":1,"result":{}}]', 'a batch');
+  });
+
+  it('duplicate, unknown or escaped member names (JSON.parse keeps the last: the parse path decides)', () => {
+    left('{"jsonrpc":"2.0","id":1,"result":{},"id":2}', 'two ids');
+    left('{"jsonrpc":"2.0","id":1,"result":{"a":1},"result":{"b":2}}', 'two results');
+    left('{"jsonrpc":"2.0","jsonrpc":"2.0","id":1,"result":{}}', 'two jsonrpc');
+    left('{"jsonrpc":"2.0","id":1,"result":{},"extra":1}', 'an extra member');
+    left('{"jsonrpc":"2.0","\\u0069d":1,"result":{}}', 'an escaped id');
+    left('{"jsonrpc":"2.0","id":1,"re\\u0073ult":{}}', 'an escaped result');
+  });
+
+  it('text after the message (a second message, NDJSON) and a byte order mark', () => {
+    left('{"jsonrpc":"2.0","id":1,"result":{}}\n{"jsonrpc":"2.0","id":2,"result":{}}', 'two messages');
+    left('{"jsonrpc":"2.0","id":1,"result":{}} x', 'trailing text');
+    left(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('{"jsonrpc":"2.0","id":1,"result":{}}')]), 'a BOM');
+  });
+
+  it('invalid UTF-8 anywhere', () => {
+    const wrap = (bytes: number[]) => Buffer.concat([Buffer.from('{"jsonrpc":"2.0","id":1,"result":{"t":"'), Buffer.from(bytes), Buffer.from('"}}')]);
+    for (const bytes of [[0xc0, 0xaf], [0x80], [0xe2, 0x98], [0xed, 0xa0, 0x80], [0xf5, 0x80, 0x80, 0x80], [0xff]]) left(wrap(bytes), `bytes ${bytes}`);
+    assert.ok(scan(wrap([0xe2, 0x98, 0x95])), 'a valid character is taken');
+  });
+
+  it('invalid JSON inside the result', () => {
+    const bad = [
+      '{"t":"a\nb"}', // a raw control character in a string
+      '{"t":"a\tb"}',
+      '{"t":"\u0000"}',
+      '{"t":"\\x41"}', // not a JSON escape
+      '{"t":"\\u12"}',
+      '{"t":"\\u12G4"}',
+      '{"a":[1,]}',
+      '{"a":1,}',
+      '{"a":01}',
+      '{"a":1.}',
+      '{"a":.5}',
+      '{"a":-}',
+      '{"a":1e}',
+      '{"a":+1}',
+      '{"a":tru}',
+      '{"a":nul}',
+      '{"a":NaN}',
+      '{"a":[}',
+      '{"a":1]',
+      '{"a" 1}',
+      '{a:1}',
+      "{'a':1}",
+      '{"a":"unterminated}',
+      '{"a":[1 2]}',
+      '{"a":1 "b":2}',
+    ];
+    for (const r of bad) {
+      const text = `{"jsonrpc":"2.0","id":1,"result":${r}}`;
+      assert.throws(() => JSON.parse(text), SyntaxError, `JSON.parse takes ${r}`);
+      left(text, r);
+    }
+    left('{"jsonrpc":"2.0","id":1,"result":{}', 'unclosed message');
+    left('', 'empty');
+  });
+});
+
+describe('raw results: against JSON.parse, at every alignment, on hostile input', () => {
+  it('agrees with JSON.parse on random strings of quotes, escapes, control and multi-byte characters at every byte alignment', () => {
+    // Words are skipped four bytes at a time from the first aligned byte: special bytes at every offset must still be seen.
+    let seed = 42;
+    const rnd = (n: number) => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed % n;
+    };
+    const atoms = ['a', 'b', 'xyzw', '"', '\\"', '\\\\', '\\n', '\\u00e9', '\\u12', '\\q', '\n', '\t', '\u0001', 'é', '☕', '😀', '\\', ' ', '}', ']'];
+    let taken = 0;
+    for (let k = 0; k < 3000; k++) {
+      let s = '';
+      for (let j = rnd(40); j > 0; j--) s += atoms[rnd(atoms.length)];
+      const text = `{"jsonrpc":"2.0","id":${k},"result":{"text":"${s}","n":1}}`;
+      let want: { id: unknown; result: unknown } | undefined;
+      try {
+        want = parsed(text);
+      } catch {
+        want = undefined;
+      }
+      const bytes = Buffer.from(text);
+      for (let offset = 0; offset < 4; offset++) {
+        // The same bytes at another byteOffset in a larger ArrayBuffer.
+        const host = Buffer.alloc(bytes.length + 8);
+        bytes.copy(host, offset);
+        const r = scanResultResponse(host.subarray(offset, offset + bytes.length));
+        if (want === undefined) assert.equal(r, undefined, `taken although JSON.parse refuses: ${JSON.stringify(text)}`);
+        else {
+          assert.ok(r, `refused although valid: ${JSON.stringify(text)}`);
+          assert.equal(r.id, want.id);
+          assert.deepEqual(r.result.value(), want.result);
+          taken++;
+        }
+      }
+    }
+    assert.ok(taken > 1000, `only ${taken} valid samples`);
+  });
+
+  it('stays linear on hostile results: deep nesting, long runs of escapes, an unterminated string, many members', () => {
+    const started = performance.now();
+    // Nesting JSON.parse could not take (it recurses) is left to the parse path, which fails it as before.
+    assertSame(`{"jsonrpc":"2.0","id":1,"result":{"a":${'['.repeat(500)}${']'.repeat(500)}}}`);
+    assert.equal(scan(`{"jsonrpc":"2.0","id":1,"result":{"a":${'['.repeat(200_000)}${']'.repeat(200_000)}}}`), undefined);
+    assert.equal(scan(`{"jsonrpc":"2.0","id":1,"result":{"a":${'[{"b":'.repeat(100_000)}}}`), undefined);
+    assertSame(`{"jsonrpc":"2.0","id":1,"result":{"t":"${'\\"'.repeat(1_000_000)}"}}`);
+    assert.equal(scan(`{"jsonrpc":"2.0","id":1,"result":{"t":"${'x'.repeat(2_000_000)}}}`), undefined);
+    const members = Array.from({ length: 100_000 }, (_, i) => `"k${i}":${i}`).join(',');
+    assertSame(`{"jsonrpc":"2.0","id":1,"result":{${members}}}`);
+    assert.ok(performance.now() - started < 5000, 'took too long');
+  });
+});
+
+describe('raw results: written under the client id', () => {
+  const raw = scan('{"jsonrpc":"2.0","id":"backend-7","result":{"content":[{"type":"text","text":"é"}],"id":"inner"}}')!.result;
+
+  it('as text and as bytes, the backend envelope gone and the result as it came', () => {
+    for (const id of [3, 'client "quoted" id', 0]) {
+      const msg = { jsonrpc: '2.0', id, result: raw };
+      const text = messageText(msg);
+      assert.deepEqual(JSON.parse(text), { jsonrpc: '2.0', id, result: { content: [{ type: 'text', text: 'é' }], id: 'inner' } });
+      const body = messageBody(msg);
+      assert.ok(Array.isArray(body));
+      assert.equal(Buffer.concat(body).toString('utf8'), text);
+      assert.equal(JSON.stringify(msg), text.replace(raw.text(), JSON.stringify(raw.value())), 'JSON.stringify still writes valid JSON');
+    }
+  });
+
+  it('plain messages and batches are written by JSON.stringify, RawJson results included', () => {
+    const plain = { jsonrpc: '2.0', id: 1, result: { a: 1 } };
+    assert.equal(messageText(plain), JSON.stringify(plain));
+    assert.equal(messageBody(plain), JSON.stringify(plain));
+    const batch = [plain, { jsonrpc: '2.0', id: 2, result: raw }];
+    assert.deepEqual(JSON.parse(messageBody(batch) as string), [plain, { jsonrpc: '2.0', id: 2, result: raw.value() }]);
+  });
+});
