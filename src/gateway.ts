@@ -196,7 +196,7 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
 
   let snapshot = config;
   // What file plugins must not touch: from the config in force, and during a reload the incoming one too.
-  const protectedOf = protectedPathsCache({ configFile: opts.configFile, stateFiles: opts.stateFiles });
+  const protectedOf = protectedPathsCache({ configFile: opts.configFile, stateFiles: opts.stateFiles, lockFile: opts.pinStore ? undefined : config.pinning.lock_file });
   let incoming: Readonly<Config> | undefined;
   const deps: BuildDeps = { log, listener, protectedPaths: () => protectedOf(snapshot, incoming) };
 

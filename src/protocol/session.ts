@@ -9,6 +9,8 @@ import { GatewayError, RemoteRpcError } from '../errors/catalog.js';
 import type { Logger } from '../observability/logger.js';
 import type { View } from '../router/view.js';
 import type { Backend } from '../upstream/backend.js';
+import type { UpstreamCredential } from '../auth/upstream-credential.js';
+import type { PoolOwner } from '../upstream/session-pool.js';
 import type { Replica } from '../upstream/replica.js';
 import type { Cancellation } from '../util/cancellation.js';
 import type { CallTag, ClientLink } from '../upstream/client-link.js';
@@ -174,7 +176,7 @@ export class ClientSession implements ClientLink, ConnectionOwner, RelayClient {
       if (this.resumes(call)) return Promise.resolve({ conn, replica });
       // A stateless client on a stateful backend: a backend session held for its capability set.
       if (backend.processes) return backend.processes.share(replica, this, this.peer(LATEST_VERSION), call).then((p) => ({ conn: p.conn, replica, release: p.release }));
-      return replica.pooled(this.capabilities, this.clientInfo).then((p) => ({ conn: p.conn, replica, release: p.release }));
+      return replica.pooled(this.capabilities, this.clientInfo, this.poolOwner(backend)).then((p) => ({ conn: p.conn, replica, release: p.release }));
     }
     let slot = backend.name;
     let chosen: Replica | undefined;
@@ -216,7 +218,7 @@ export class ClientSession implements ClientLink, ConnectionOwner, RelayClient {
       },
     );
     if (pool && !lease) return pool.share(replica, this, this.peer(this.protocolVersion), call).then((p) => ({ conn: p.conn, replica, release: p.release }));
-    const conn = (lease?.conn ?? backend.openSession(replica, this, this.capabilities, this.clientInfo, this.protocolVersion)).then(async (c) => {
+    const conn = (lease?.conn ?? backend.openSession(replica, this, this.capabilities, this.clientInfo, this.protocolVersion, this.credentialFor(backend))).then(async (c) => {
       if (this.closed) {
         await c.close('client session closed');
         throw new GatewayError('MCPEG_ERR_SESSION_NOT_FOUND', 'session closed');
@@ -240,6 +242,20 @@ export class ClientSession implements ClientLink, ConnectionOwner, RelayClient {
   /** A stateless client's retry of a call waiting for its input on this instance (bridge.ts resumes it; it sends nothing). */
   private resumes(call: TargetCall | undefined): boolean {
     return this.stateless && this.host.continuations !== undefined && INPUT_METHODS.has(call?.method ?? '') && ContinuationStore.owns(call?.params?.requestState);
+  }
+
+  /** Per-user credentials: this session's principal's, for every request of its backend sessions on `backend`. */
+  private credentialFor(backend: Backend): (() => Promise<UpstreamCredential | undefined>) | undefined {
+    const source = backend.credentials;
+    if (!source) return undefined;
+    // Read when asked: the session's principal carries the access token its client presented last (a refreshed one included).
+    return () => source.resolve(this.principal);
+  }
+
+  /** Pooled backend sessions (a stateless client on a stateful backend) with per-user credentials are held per principal. */
+  private poolOwner(backend: Backend): PoolOwner | undefined {
+    const credential = this.credentialFor(backend);
+    return credential && { principal: this.principal.id, credential };
   }
 
   private peer(protocolVersion: string): Peer {
