@@ -23,6 +23,7 @@ import { Ajv } from 'ajv';
 import { parse as parseYaml, parseAllDocuments } from 'yaml';
 import { loadConfig } from '../../src/config/load.js';
 import { connectClient, freePort } from '../helpers/gateway.js';
+import { REDIS_URL, redisPrefix } from '../helpers/redis.js';
 
 /** The compiled tree this test runs from (dist/, or a build with --outDir elsewhere). */
 const DIST = fileURLToPath(new URL('../../', import.meta.url));
@@ -47,9 +48,12 @@ const PKG = JSON.parse(readFileSync(join(SRC, 'package.json'), 'utf8')) as { ver
 
 const tmp = mkdtempSync(join(tmpdir(), 'mcpeg-packaging-'));
 const children: ChildProcess[] = [];
-after(() => {
+// The ConfigMap's configuration runs with state.store: redis: its keys go under a prefix of this file's own.
+const { prefix: redisPrefixForPackaging, cleanup: redisCleanup } = redisPrefix();
+after(async () => {
   for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
   rmSync(tmp, { recursive: true, force: true });
+  await redisCleanup().catch(() => {});
 });
 
 function sh(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeout?: number } = {}): SpawnSyncReturns<string> {
@@ -576,6 +580,7 @@ const PROBE = obj(
   {
     httpGet: obj({ path: { type: 'string', pattern: '^/' }, port: PORT_REF, scheme: { enum: ['HTTP', 'HTTPS'] }, host: S, httpHeaders: { type: 'array' } }, ['port']),
     tcpSocket: obj({ port: PORT_REF, host: S }, ['port']),
+    exec: obj({ command: { type: 'array', minItems: 1, items: S } }, ['command']),
     initialDelaySeconds: INT,
     periodSeconds: INT,
     timeoutSeconds: INT,
@@ -711,20 +716,22 @@ const K8S_SCHEMAS: Record<string, object> = {
 describe('Kubernetes manifests', () => {
   type Doc = Record<string, any>; // manifests are checked field by field below
   const docs: Doc[] = [];
-  for (const f of ['deployment.yaml', 'service.yaml', 'configmap.yaml']) {
+  for (const f of ['deployment.yaml', 'service.yaml', 'configmap.yaml', 'redis.yaml']) {
     for (const d of parseAllDocuments(readFileSync(join(DEPLOY, 'k8s', f), 'utf8'))) {
       assert.deepEqual(d.errors, [], `${f}: YAML errors`);
       if (d.contents !== null) docs.push(d.toJS() as Doc);
     }
   }
-  const one = (kind: string) => {
-    const list = docs.filter((d) => d.kind === kind);
-    assert.equal(list.length, 1, `one ${kind}`);
+  const one = (kind: string, component = 'gateway') => {
+    const list = docs.filter((d) => d.kind === kind && d.metadata.labels?.['app.kubernetes.io/component'] === component);
+    assert.equal(list.length, 1, `one ${kind} of ${component}`);
     return list[0];
   };
   const deployment = one('Deployment');
   const service = one('Service');
   const configMap = one('ConfigMap');
+  const redisDeployment = one('Deployment', 'redis');
+  const redisService = one('Service', 'redis');
   const pod = deployment.spec.template.spec;
   const container = pod.containers[0];
 
@@ -754,6 +761,28 @@ describe('Kubernetes manifests', () => {
     const config = parseYaml(configMap.data['mcpeg.yaml']);
     assert.equal(config.server.port, 8080, 'the config listens on the container port');
     assert.equal(config.server.host, '0.0.0.0', 'the config binds all interfaces, so probes and the Service reach it');
+  });
+
+  it('run several gateway replicas on the Redis of redis.yaml (issue 18)', () => {
+    assert.ok(deployment.spec.replicas > 1, 'several replicas');
+    assert.equal(service.spec.sessionAffinity, undefined, 'no sticky sessions');
+    const config = parseYaml(configMap.data['mcpeg.yaml']);
+    assert.equal(config.state.store, 'redis');
+    const url = new URL(config.state.redis.url);
+    assert.equal(url.hostname, redisService.metadata.name, 'state.redis.url names the Redis Service');
+    assert.equal(Number(url.port), redisService.spec.ports[0].port);
+    const redisPod = redisDeployment.spec.template;
+    for (const [k, v] of Object.entries(redisService.spec.selector)) assert.equal(redisPod.metadata.labels[k], v, `Redis Service selector ${k}`);
+    assert.ok(
+      Object.entries(service.spec.selector).some(([k, v]) => redisPod.metadata.labels[k] !== v),
+      'the gateway Service does not select the Redis pod',
+    );
+    const redis = redisPod.spec.containers[0];
+    assert.equal(redis.ports.find((p: { name: string }) => p.name === redisService.spec.ports[0].targetPort)?.containerPort, 6379);
+    // No persistence: the gateway needs none (docs/scaling.md), and a read-only root filesystem stays read-only.
+    assert.deepEqual(redis.args.slice(0, 4), ['--save', '', '--appendonly', 'no']);
+    assert.equal(redis.securityContext.readOnlyRootFilesystem, true);
+    assert.equal(redisPod.spec.securityContext.runAsNonRoot, true);
   });
 
   it('run locked down: non-root, read-only root, no privilege escalation, resources set', () => {
@@ -970,6 +999,9 @@ describe('npm pack, then npm install -g of the tarball', () => {
       MCPEG_SERVER__ALLOWED_HOSTS: '[mcpeg.example]',
       MCPEG_PATHS__DATA: join(data, 'data'),
       MCPEG_PATHS__WORKSPACE: join(data, 'workspace'),
+      // The ConfigMap's state.store: redis, on the test Redis instead of the mcpeg-redis Service.
+      MCPEG_STATE__REDIS__URL: REDIS_URL,
+      MCPEG_STATE__REDIS__KEY_PREFIX: JSON.stringify(redisPrefixForPackaging), // an override's value is read as YAML
     });
     const argv = cmd.map((a) => (a === '/etc/mcpeg/mcpeg.yaml' ? config : a));
     assert.equal(argv[0], 'node');
