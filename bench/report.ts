@@ -1,4 +1,5 @@
 /** docs/benchmarks.md: the targets, the tables, the chart link, the machine, versions and commands. */
+import { renderScale, type ScaleResult } from './scale.js';
 import type { Calibration } from './calibrate.js';
 import type { ChurnResult } from './churn-hook.js';
 import { formatSummary } from './cpuprofile-top.js';
@@ -28,6 +29,8 @@ export interface Report {
   chartFile: string;
   peersSkipped: boolean;
   backendListCalls: number | undefined;
+  /** The Redis store and three instances behind HAProxy (bench/scale.ts); absent: no section. */
+  scale?: ScaleResult;
 }
 
 /** Other work above this share of the machine's CPU makes the report say the box was busy. */
@@ -206,6 +209,8 @@ export function renderMarkdown(r: Report): string {
   L.push('');
 
   if (r.churn) L.push(...renderChurn(r.churn), '');
+
+  if (r.scale) L.push(...renderScale(r.scale, r.machine.nproc), '');
 
   for (const p of r.profiles) {
     L.push(`## Where MCpeg's time goes: ${label(p.scenario)} (CPU profile)`, '');

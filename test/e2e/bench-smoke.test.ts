@@ -209,6 +209,19 @@ describe('npm run bench --quick --no-peers', () => {
     assert.match(md, /\| other work during the timed runs \(median, max of \d+\) \| \d+%, \d+% \|/);
     if (!existsSync(fileURLToPath(new URL('../../bench/churn.js', import.meta.url)))) assert.ok(!md.includes('## Child processes under churn'));
 
+    // Issue 18: the Redis store vs memory, three instances behind HAProxy vs one (Redis and haproxy: .ci/run installs them).
+    const scale = table(md, '## Several instances: the Redis store, and three instances behind HAProxy (issue 18)');
+    for (const scenario of ['state.store: memory (one instance)', 'state.store: redis (one instance)', 'three instances behind HAProxy']) {
+      for (const w of ['1 connection, one session', '16 connections, one session each']) {
+        const r = scale.find((x) => x[0].includes(scenario) && x[1].includes(w));
+        assert.ok(r, `scale row ${scenario}, ${w}`);
+        assert.ok(num(r[2]) > 0 && Number.isFinite(num(r[3])), `${scenario} ${w}: ${r.join(' | ')}`);
+        assert.equal(r[5], '0', `${scenario} ${w}: errors`);
+      }
+    }
+    assert.match(md, /Added p50 per call with the Redis store: \*\*-?[\d.]+ ms\*\* \(one call at a time; target < 0\.5 ms\): \*\*(PASS|MISS)\*\*/);
+    assert.match(md, /Three instances behind HAProxy vs one, 16 sessions: \*\*[\d.]+×\*\*/);
+
     const svg = readFileSync(out.replace(/\.md$/, '.svg'), 'utf8');
     assert.ok(svg.includes('MCpeg → HTTP, one session') && svg.includes('MCpeg → HTTP, 16 sessions'), 'chart shows both shapes');
   });
