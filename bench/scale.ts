@@ -237,7 +237,7 @@ export function renderScale(s: ScaleResult, cpus: number): string[] {
   }
   const ms = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : 'n/a');
   L.push(
-    `MCpeg → HTTP (the echo backend), \`state.store: memory\` vs \`redis\` (Redis at 127.0.0.1, each request of a session reads its record), and three \`mcpeg gateway\` processes sharing that Redis behind HAProxy (round robin, no stickiness, \`option http-server-close\`: every request may land on another instance). All on this machine's ${cpus} CPU${cpus === 1 ? '' : 's'}, with the load generator: three instances cannot go faster than the cores they share.`,
+    `MCpeg → HTTP (the echo backend), \`state.store: memory\` vs \`redis\` (Redis at 127.0.0.1; opening a session writes its record; an instance holding a session serves it from memory and refreshes the record's expiry at most every 30 s; one that does not hold it restores it from Redis once), and three \`mcpeg gateway\` processes sharing that Redis behind HAProxy (round robin, no stickiness, \`option http-server-close\`: every request may land on another instance). All on this machine's ${cpus} CPU${cpus === 1 ? '' : 's'}, with the load generator: three instances cannot go faster than the cores they share.`,
     '',
   );
   L.push('| scenario | workload | req/s | p50 ms | p99 ms | errors |', '| --- | --- | ---: | ---: | ---: | ---: |');
