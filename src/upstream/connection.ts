@@ -244,7 +244,7 @@ export class BackendConnection {
       // 0: no deadline (a subscriptions/listen stream lasts as long as the connection).
       if (opts.timeoutMs > 0)
         p.timer = setTimeout(() => {
-          this.cancel(id, `timed out after ${opts.timeoutMs} ms`);
+          this.cancel(id, `timed out after ${opts.timeoutMs} ms`, opts.credential);
           this.abandon(id)?.reject(
             new GatewayError('MCPEG_ERR_BACKEND_TIMEOUT', `backend "${this.backend}" did not answer ${method} within ${opts.timeoutMs} ms`, {
               backend: this.backend,
@@ -254,7 +254,7 @@ export class BackendConnection {
           );
         }, opts.timeoutMs);
       opts.cancel?.onCancel((reason) => {
-        this.cancel(id, String(reason ?? 'cancelled by client'));
+        this.cancel(id, String(reason ?? 'cancelled by client'), opts.credential);
         this.abandon(id)?.reject(new GatewayError('MCPEG_ERR_REQUEST_CANCELLED', `request to backend "${this.backend}" cancelled`, { backend: this.backend }));
       });
       this.pending.set(id, p);
@@ -266,9 +266,11 @@ export class BackendConnection {
     });
   }
 
-  async notify(method: string, params?: Record<string, unknown>): Promise<void> {
+  /** `credential`: the caller's, for a notification on its behalf (as `request`'s). */
+  async notify(method: string, params?: Record<string, unknown>, credential?: UpstreamCredential): Promise<void> {
     if (this.closed) return;
-    await this.transport.send({ jsonrpc: '2.0', method, ...(params ? { params } : {}) } as JSONRPCMessage);
+    const msg = { jsonrpc: '2.0', method, ...(params ? { params } : {}) } as JSONRPCMessage;
+    await (credential ? this.transport.send(msg, sendOptionsOf(credential) as object) : this.transport.send(msg));
   }
 
   /**
@@ -293,8 +295,9 @@ export class BackendConnection {
     this.handleClose(reason);
   }
 
-  private cancel(id: RequestId, reason: string): void {
-    this.notify('notifications/cancelled', { requestId: id, reason }).catch(() => {});
+  /** With the request's credential: on a connection shared by principals it is the caller, not the gateway, who cancels. */
+  private cancel(id: RequestId, reason: string, credential: UpstreamCredential | undefined): void {
+    this.notify('notifications/cancelled', { requestId: id, reason }, credential).catch(() => {});
   }
 
   /** Settles a request the backend has not answered (it timed out or was cancelled), counting it. */
