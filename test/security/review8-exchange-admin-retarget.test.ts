@@ -59,8 +59,8 @@ describe('review8-exchange: the admin API cannot retarget per-user credentials',
           credentials: {
             type: 'token_exchange',
             token_endpoint: 'http://127.0.0.1:9/token',
+            // A public client (RFC 8693 allows it): no config secret whose redaction would pin the URL.
             client_id: 'gw',
-            client_secret: 'exchanger-secret-0123456789',
             audience: 'https://wiki.example',
           },
         },
