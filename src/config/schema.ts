@@ -12,6 +12,7 @@ import { envReferences } from './secret-fields.js';
 import { authConfigured, authSchema } from './auth.js';
 import { isLoopbackHost } from '../util/loopback.js';
 import { authorizationSchema } from './authorization.js';
+import { stateSchema } from './state.js';
 
 /** Names that would reach Object.prototype where a name is used as a key ("__proto__", "constructor", ...). */
 const notReserved = (n: string) => !(n in Object.prototype);
@@ -202,6 +203,8 @@ export const configSchema = z
       .strict()
       .prefault({}),
     admin: adminSchema,
+    /** Where the state several instances share lives: memory (default) or redis (docs/scaling.md). */
+    state: stateSchema,
     /** Who may call the MCP endpoints (docs/auth.md). */
     auth: authSchema,
     /**
