@@ -89,8 +89,9 @@ export function privilegedChanges(current: Readonly<Config>, next: Readonly<Conf
   for (const [name, cur] of Object.entries(current.backends)) {
     const was = cur.type !== 'command' ? cur.credentials : undefined;
     const b = own(next.backends, name);
-    if (!was || !b) continue;
-    if (!isDeepStrictEqual(was, b.type !== 'command' ? b.credentials : undefined) && tokenEndpointOf(b) === tokenEndpointOf(cur))
+    // A changed token endpoint is refused above already.
+    if (!was || !b || (tokenEndpointOf(b) !== undefined && tokenEndpointOf(b) !== tokenEndpointOf(cur))) continue;
+    if (!isDeepStrictEqual(was, b.type !== 'command' ? b.credentials : undefined))
       out.push({ path: `backends.${name}.credentials`, why: "decides whose credential each caller's calls carry, and for which audience", allowedBy: undefined });
     else if (!isDeepStrictEqual(backendDestination(cur), backendDestination(b)))
       out.push({ path: `backends.${name}`, why: "moves where each caller's per-user credential (credentials) is sent: another URL or host", allowedBy: undefined });

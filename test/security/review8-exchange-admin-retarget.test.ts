@@ -84,6 +84,9 @@ describe('review8-exchange: the admin API cannot retarget per-user credentials',
     const scope = await config();
     scope.backends.exchanged.credentials.scope = 'payroll:write';
     forbidden(await g.admin('PUT', '/admin/config', scope), /backends\.exchanged\.credentials/);
+    const gone = await config();
+    delete gone.backends.exchanged.credentials;
+    forbidden(await g.admin('PUT', '/admin/config', gone), /backends\.exchanged\.credentials/);
     const moved = await config();
     moved.backends.exchanged.url = other.mcpUrl;
     forbidden(await g.admin('PUT', '/admin/config', moved), /backends\.exchanged/);
