@@ -83,7 +83,7 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
     resourceUpdated: (b: Backend, params: Record<string, unknown>) => {
       // Shared-mode backends: fan out to the sessions that subscribed to the URI.
       for (const s of sessions?.sessions() ?? []) {
-        if (typeof params.uri === 'string' && s.subscriptions.has(params.uri) && s.view.backends.includes(b.name)) {
+        if (typeof params.uri === 'string' && s.subscriptions.has(params.uri) && s.view.backends.includes(b.name) && s.hears(b.name, params.uri)) {
           s.notifyClient({ jsonrpc: '2.0', method: 'notifications/resources/updated', params });
         }
       }
@@ -108,8 +108,10 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
     if (v?.backends.length !== 1) return undefined;
     return backends.get(v.backends[0])?.info?.instructions;
   };
+  const authz = new Authorization(log, config);
   const host = {
     log,
+    authz,
     continuations,
     view: (id: string) => registry!.view(id),
     backend: (name: string) => backends.get(name),
@@ -143,7 +145,6 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
           },
         }
       : undefined;
-  const authz = new Authorization(log, config);
   const dispatch: DispatchOptions = {
     authz,
     pageSize: config.server.list_page_size,
@@ -195,7 +196,7 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
 
   let snapshot = config;
   // What file plugins must not touch: from the config in force, and during a reload the incoming one too.
-  const protectedOf = protectedPathsCache({ configFile: opts.configFile, stateFiles: opts.stateFiles });
+  const protectedOf = protectedPathsCache({ configFile: opts.configFile, stateFiles: opts.stateFiles, lockFile: opts.pinStore ? undefined : config.pinning.lock_file });
   let incoming: Readonly<Config> | undefined;
   const deps: BuildDeps = { log, listener, protectedPaths: () => protectedOf(snapshot, incoming) };
 

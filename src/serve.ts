@@ -7,6 +7,9 @@
 import type { Config } from './config/schema.js';
 import { createGateway, type Gateway, type GatewayOptions } from './gateway.js';
 import { startAdminServer, type AdminServer } from './admin/server.js';
+import { createLogger } from './observability/logger.js';
+import { configSecrets } from './observability/secrets.js';
+import { openStateStores } from './state/stores.js';
 
 export interface ServeOptions extends GatewayOptions {
   /** The CLI overrides applied to `configFile`: the admin API's config reload applies them again. */
@@ -27,8 +30,17 @@ export interface Served {
 
 /** Starts the gateway (backends, then the MCP listener) and the admin API beside it. If either fails, both are closed. */
 export async function serve(config: Readonly<Config>, opts: ServeOptions = {}): Promise<Served> {
-  const { configOverrides, ...gatewayOptions } = opts;
-  const gateway = createGateway(config, gatewayOptions);
+  const { configOverrides, ...rest } = opts;
+  const gatewayOptions = { ...rest, logger: opts.logger ?? createLogger(config.logging.level, 2, { secrets: configSecrets(config) }) };
+  // Shared state first (state.store: redis): an instance that cannot reach it does not start half-connected.
+  const state = await openStateStores(config, gatewayOptions.logger);
+  let gateway: Gateway;
+  try {
+    gateway = createGateway(config, { ...(state.sessionStore ? { sessionStore: state.sessionStore } : {}), ...gatewayOptions });
+  } catch (err) {
+    await state.close();
+    throw err;
+  }
   let admin: AdminServer | undefined;
   try {
     const { url, port, host } = await gateway.listen();
@@ -43,11 +55,13 @@ export async function serve(config: Readonly<Config>, opts: ServeOptions = {}): 
       async close() {
         await adminServer?.close();
         await gateway.close();
+        await state.close();
       },
     };
   } catch (err) {
     await admin?.close();
     await gateway.close();
+    await state.close();
     throw err;
   }
 }

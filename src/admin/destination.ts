@@ -15,7 +15,7 @@ const launch = (x: { command?: string | undefined; args?: readonly unknown[]; cw
 
 /** The destination of a backend, secrets themselves left out (a changed password of an unchanged URL is the same destination). */
 export function backendDestination(b: BackendConfig): unknown {
-  let d: unknown;
+  let d: Record<string, unknown>;
   switch (b.type) {
     case 'mcp':
       d = { type: b.type, url: b.url, endpoints: b.endpoints?.map((e) => e.url), ...launch(b), replicas: b.replicas?.map(launch) };
@@ -31,6 +31,8 @@ export function backendDestination(b: BackendConfig): unknown {
       d = { type: b.type, cwd: b.cwd, tools: Object.fromEntries(Object.entries(b.tools).map(([k, t]) => [k, launch(t)])) };
       break;
   }
+  // A token exchange sends the client secret, and every caller's access token, to the authorization server.
+  if (b.type !== 'command' && b.credentials?.type === 'token_exchange') d.token_endpoint = b.credentials.token_endpoint;
   return hideSecrets(d);
 }
 

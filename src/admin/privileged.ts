@@ -14,8 +14,16 @@
  * | plugin reach (reach.ts), `paths.*`, OpenAPI file specs/$refs   | admin.allow.reach               |
  * | a declared secret (*_env) to a new destination; more env_allow | admin.allow.environment         |
  * | `authorization` (rules, default)                               | admin.allow.policy              |
+ * | tool pinning weaker for a backend (block → warn → off),        | nothing: edit the file          |
+ * | `pinning.lock_file`                                            |                                 |
+ *
+ * Pinning: an approval through the API (POST /admin/pins/approve) pins one reviewed
+ * definition and is audited as such; switching pinning off (or to warn) would let every
+ * later change of every tool through unreviewed, and moving the lock file would leave
+ * the file in use (read until restart) outside the protected paths (config/protected.ts).
  */
 import { isDeepStrictEqual } from 'node:util';
+import { backendEntries } from '../backends/build.js';
 import { commandBackendSchema } from '../config/backends.js';
 import type { Config } from '../config/schema.js';
 import { envReferences } from '../config/secret-fields.js';
@@ -60,8 +68,18 @@ export function privilegedChanges(current: Readonly<Config>, next: Readonly<Conf
   if (!allow.policy && !isDeepStrictEqual(current.authorization, next.authorization))
     out.push({ path: 'authorization', why: 'which backends, tools, prompts and resources each caller may use', allowedBy: 'admin.allow.policy: true' });
 
+  for (const p of pinningWeakened(current, next)) out.push(p);
+
   for (const l of refusedLaunches(current, next, [...current.admin.allowed_commands, ...allow.programs]))
     out.push({ ...l, allowedBy: 'admin.allow.programs (or admin.allowed_commands) to list it' });
+
+  // A token exchange sends every caller's access token to its token endpoint: only the config file may name one.
+  for (const [name, b] of Object.entries(next.backends)) {
+    const endpoint = tokenEndpointOf(b);
+    const cur = own(current.backends, name);
+    if (endpoint !== undefined && endpoint !== (cur && tokenEndpointOf(cur)))
+      out.push({ path: `backends.${name}.credentials.token_endpoint`, why: "sends every caller's access token to this authorization server", allowedBy: undefined });
+  }
 
   const reach = (name?: string) => allow.reach === true || (name !== undefined && Array.isArray(allow.reach) && allow.reach.includes(name));
   const REACH = 'admin.allow.reach';
@@ -83,9 +101,7 @@ export function privilegedChanges(current: Readonly<Config>, next: Readonly<Conf
     const ENV = 'admin.allow.environment: true';
     for (const r of envReferences(next)) {
       const cur = own(current.backends, r.backend);
-      const field = r.path[r.path.length - 1];
-      const kept =
-        cur && (cur as { auth?: Record<string, unknown> }).auth?.[field] === r.variable && isDeepStrictEqual(backendDestination(cur), backendDestination(next.backends[r.backend]));
+      const kept = cur && valueAt(cur, r.path.slice(2)) === r.variable && isDeepStrictEqual(backendDestination(cur), backendDestination(next.backends[r.backend]));
       if (!kept) out.push({ path: r.path.join('.'), why: `sends the value of ${r.variable} to a destination the config file did not give it`, allowedBy: ENV });
     }
     for (const [name, b] of Object.entries(next.backends)) {
@@ -99,7 +115,46 @@ export function privilegedChanges(current: Readonly<Config>, next: Readonly<Conf
   return out;
 }
 
+const PIN_STRENGTH = { off: 0, warn: 1, block: 2 } as const;
+
+/**
+ * Backends (and plugins) whose pinning mode would be weaker than now; a service the API
+ * adds is held to the global mode in force. Also a moved lock file.
+ */
+function pinningWeakened(current: Readonly<Config>, next: Readonly<Config>): Privileged[] {
+  const out: Privileged[] = [];
+  const WHY = 'lets tool definitions that nobody approved reach clients (tool pinning)';
+  if (current.pinning.lock_file !== next.pinning.lock_file)
+    out.push({ path: 'pinning.lock_file', why: 'moves the tool pins (whoever writes them approves tool definitions)', allowedBy: undefined });
+  const globally = PIN_STRENGTH[next.pinning.mode] < PIN_STRENGTH[current.pinning.mode];
+  if (globally) out.push({ path: 'pinning.mode', why: WHY, allowedBy: undefined });
+  const before = backendEntries(current);
+  for (const [name, e] of backendEntries(next)) {
+    const was = before.get(name);
+    const then = (was?.cfg.pinning ?? current.pinning.mode) as keyof typeof PIN_STRENGTH;
+    const now = (e.cfg.pinning ?? next.pinning.mode) as keyof typeof PIN_STRENGTH;
+    // Weakened through pinning.mode alone: that one line says it.
+    if (PIN_STRENGTH[now] >= PIN_STRENGTH[then] || (globally && e.cfg.pinning === undefined)) continue;
+    const path = e.kind === 'plugin' ? `plugins.${e.index}.pinning` : `backends.${name}.pinning`;
+    out.push({ path, why: WHY, allowedBy: undefined });
+  }
+  return out;
+}
+
 /** One line per privileged change, naming the key path and what would allow it. */
 export function describePrivileged(p: Privileged): string {
   return `${p.path}: ${p.why}; ${p.allowedBy ? `allowed only when the config file sets ${p.allowedBy}` : 'only the config file can change this (edit it, then POST /admin/config/reload)'}`;
+}
+
+/** The value at a key path inside a backend's config (own properties only). */
+function valueAt(v: unknown, path: readonly string[]): unknown {
+  for (const k of path) {
+    if (!v || typeof v !== 'object' || !Object.hasOwn(v, k)) return undefined;
+    v = (v as Record<string, unknown>)[k];
+  }
+  return v;
+}
+
+function tokenEndpointOf(b: Config['backends'][string]): string | undefined {
+  return b.type !== 'command' && b.credentials?.type === 'token_exchange' ? b.credentials.token_endpoint : undefined;
 }

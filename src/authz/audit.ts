@@ -2,9 +2,16 @@
  * Authorization's audit log: one structured line per decision, on the gateway's logger
  * with `audit: "authz"` — a relayed call (allowed at info, refused at warn) or a list
  * request (one line for the list, not one per item). The principal is named by its id,
- * never by a credential (nor a session id, which is one).
+ * never by a credential (nor a session id, which is one); the target is quoted up to
+ * MAX_AUDIT_TARGET_CHARS, with its length when cut.
  */
 import type { Logger } from '../observability/logger.js';
+
+/**
+ * Characters of a target an audit line quotes: a URI is client text up to the body limit,
+ * and a line per decision must not let a client write the log at the speed it sends.
+ */
+export const MAX_AUDIT_TARGET_CHARS = 1024;
 
 export interface CallAudit {
   principal: string;
@@ -34,7 +41,8 @@ export function auditCall(log: Logger, e: CallAudit): void {
     action: e.action,
     kind: e.kind,
     backend: e.backend,
-    target: e.target,
+    target: e.target.length > MAX_AUDIT_TARGET_CHARS ? `${e.target.slice(0, MAX_AUDIT_TARGET_CHARS)}…` : e.target,
+    ...(e.target.length > MAX_AUDIT_TARGET_CHARS ? { targetChars: e.target.length } : {}),
     decision: e.allowed ? 'allow' : 'deny',
     rule: e.rule,
     reason: e.reason,

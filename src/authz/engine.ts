@@ -12,7 +12,8 @@ import type { AuthorizationConfig } from '../config/authorization.js';
 import type { Config } from '../config/schema.js';
 import { exposedName } from '../router/naming.js';
 import { own } from '../util/own.js';
-import { compileRule, coveringPattern, hasDotSegment, type CompiledRule, type TargetForms, type TargetKind } from './rules.js';
+import { compileRule, coveringPattern, type CompiledRule, type TargetForms, type TargetKind } from './rules.js';
+import { uriForms } from './uri-forms.js';
 
 /** Names and URIs longer than this are refused outright (the same bound routing puts on URIs, router/uri-template.ts). */
 export const MAX_TARGET_CHARS = 16_384;
@@ -81,7 +82,7 @@ export class Authorizer {
       backend: t.backend,
       name: t.name,
       exposed: t.kind === 'tool' || t.kind === 'prompt' ? this.exposed(t.backend, t.name) : t.name,
-      dotted: t.kind === 'resource' && hasDotSegment(t.name),
+      uri: t.kind === 'resource' ? uriForms(t.name) : undefined,
     };
     let allow: { rule: CompiledRule; by: string } | undefined;
     for (const r of rules) {
@@ -95,7 +96,7 @@ export class Authorizer {
     return {
       allowed: this.defaultEffect === 'allow',
       rule: 'default',
-      reason: `no rule covers this ${t.kind}; authorization.default is ${this.defaultEffect}${forms.dotted ? ' (allow patterns never match a URI with "." or ".." segments)' : ''}`,
+      reason: `no rule covers this ${t.kind}; authorization.default is ${this.defaultEffect}${forms.uri?.dotted ? ' (allow patterns never match a URI with "." or ".." segments)' : ''}`,
     };
   }
 }

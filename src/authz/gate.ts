@@ -74,6 +74,21 @@ export class Authorization {
     }
   }
 
+  /**
+   * Whether a session subscribed to `uri` may still hear of its updates: a reload may have
+   * denied the resource since the subscription was allowed. A refusal is audited; the
+   * caller drops the subscription, so it is decided and audited once.
+   */
+  hears(p: Principal, backend: string, uri: string): boolean {
+    const s = this.state;
+    if (!s) return true;
+    const d = s.engine.decide(p, { kind: 'resource', backend, name: uri });
+    if (!d.allowed) {
+      auditCall(this.log, { principal: p.id, action: 'notifications/resources/updated', kind: 'resource', backend, target: uri, allowed: false, rule: d.rule, reason: d.reason });
+    }
+    return d.allowed;
+  }
+
   /** A view's list as this principal may see it (audited: one line per list request). */
   list(p: Principal, view: View, kind: ListKind): readonly Item[] {
     const s = this.state;

@@ -7,6 +7,7 @@
 import type { Principal } from '../auth/principal.js';
 import type { AuthorizationRule, AuthorizationTargets } from '../config/authorization.js';
 import { compileGlob } from '../util/glob.js';
+import type { UriForms } from './uri-forms.js';
 
 export type TargetKind = 'backend' | 'tool' | 'prompt' | 'resource';
 
@@ -42,8 +43,8 @@ export interface TargetForms {
   readonly name: string;
   /** Tools and prompts: the aggregate name, `<prefix><separator><name>`. */
   readonly exposed: string;
-  /** Resources: the URI has a "." or ".." path segment (allow patterns never match it). */
-  readonly dotted: boolean;
+  /** Resources: the forms of the URI (or template) a pattern is matched against (uri-forms.ts). */
+  readonly uri: UriForms | undefined;
 }
 
 const compile = (list: readonly string[] | undefined): Pattern[] => (list ?? []).map((text) => ({ text, test: compileGlob(text) }));
@@ -94,11 +95,7 @@ export function coveringPattern(rule: CompiledRule, t: TargetForms): string | un
     case 'prompt':
       return nameMatch('prompts', rule.prompts, t);
     case 'resource':
-      // A URI with "." or ".." segments may name something outside what an allow pattern
-      // means ("file:///docs/../etc/passwd"); backends may resolve them (RFC 3986, 5.2.4).
-      if (rule.effect === 'allow' && t.dotted) return undefined;
-      for (const p of rule.resources) if (p.test(t.name)) return `resources ${JSON.stringify(p.text)}`;
-      return undefined;
+      return t.uri && resourceMatch(rule, t.uri);
     default:
       return undefined;
   }
@@ -112,9 +109,20 @@ function nameMatch(list: string, n: NamePatterns, t: TargetForms): string | unde
   return undefined;
 }
 
-/** "." or ".." as a path segment, literally or percent-encoded (%2e, RFC 3986 2.3 / 6.2.2.2). */
-const DOT_SEGMENT = /(?:^|[/\\])(?:\.|%2e){1,2}(?:[/\\?#]|$)/i;
-
-export function hasDotSegment(uri: string): boolean {
-  return DOT_SEGMENT.test(uri);
+/**
+ * A deny pattern covers a URI when it matches any form a backend may resolve it to; an
+ * allow pattern only when it matches both the text sent and its resolved form, and never
+ * a URI with "." or ".." segments (sent or once decoded): "file:///docs/../etc/passwd" and
+ * "file:///docs/..%2Fetc/passwd" are outside what "file:///docs/**" means (RFC 3986 5.2.4).
+ */
+function resourceMatch(rule: CompiledRule, u: UriForms): string | undefined {
+  if (rule.effect === 'allow') {
+    if (u.dotted) return undefined;
+    for (const p of rule.resources) if (p.test(u.raw) && (u.resolved === u.raw || p.test(u.resolved))) return `resources ${JSON.stringify(p.text)}`;
+    return undefined;
+  }
+  for (const p of rule.resources) {
+    if (p.test(u.raw) || (u.resolved !== u.raw && p.test(u.resolved)) || (u.bare !== u.resolved && p.test(u.bare))) return `resources ${JSON.stringify(p.text)}`;
+  }
+  return undefined;
 }

@@ -10,6 +10,7 @@ import type { Logger } from '../observability/logger.js';
 import type { ProtectedPath } from '../plugins/api.js';
 import { loadPlugin } from '../plugins/loader.js';
 import { Backend, type BackendListener } from '../upstream/backend.js';
+import { credentialSource } from '../upstream/credentials/source.js';
 import { backendReplicas, relayOptions } from './factory.js';
 import { pluginTransports } from './plugin.js';
 
@@ -39,7 +40,9 @@ export async function buildBackend(name: string, entry: BackendEntry, paths: Rea
   const { log, listener } = deps;
   if (entry.kind === 'backend') {
     const specs = backendReplicas(name, entry.cfg, { base: paths.base!, workspace: paths.workspace }, log.child({ backend: name }));
-    return new Backend(name, relayOptions(entry.cfg), specs, log, listener);
+    const cfg = entry.cfg;
+    const credentials = cfg.type !== 'command' && cfg.credentials ? credentialSource(name, cfg.credentials, log.child({ backend: name })) : undefined;
+    return new Backend(name, relayOptions(cfg), specs, log, listener, credentials);
   }
   const loaded = await loadPlugin(entry.cfg, entry.index, paths.base!);
   const factory = pluginTransports(loaded, { base: paths.base!, data: paths.data, workspace: paths.workspace, protectedPaths: deps.protectedPaths }, log.child({ plugin: name }));

@@ -17,6 +17,8 @@ import { convertSpec } from './openapi/convert.js';
 import { baseUrlOf, loadSpec } from './openapi/load.js';
 import { validateSpec } from './openapi/validate.js';
 import { resolveAuth, restInstance } from './rest/tools.js';
+import { credentialSource } from '../upstream/credentials/source.js';
+import { silentLogger } from '../observability/logger.js';
 
 export interface BackendPaths {
   base: string;
@@ -104,8 +106,8 @@ export async function openapiTools(
 }
 
 /**
- * What `mcpeg validate` checks beyond the schema, without starting anything: auth secrets
- * are set, programs exist, a file OpenAPI document loads and converts. Returns problems
+ * What `mcpeg validate` checks beyond the schema, without starting anything: auth and
+ * per-user credential secrets are set, programs exist, a file OpenAPI document loads and converts. Returns problems
  * naming their key path; URL and `auto` documents are fetched only when the gateway runs.
  */
 export async function checkBackend(
@@ -124,6 +126,10 @@ export async function checkBackend(
     }
   };
   if (cfg.type === 'rest') await attempt(() => resolveAuth(cfg.auth, `backends.${name}`, env));
+  if (cfg.type !== 'command' && cfg.credentials) {
+    const credentials = cfg.credentials;
+    await attempt(() => credentialSource(name, credentials, silentLogger(), env));
+  }
   if (cfg.type === 'rest' || cfg.type === 'command') problems.push(...compileToolSchemas(name, cfg.tools));
   if (cfg.type === 'command') {
     for (const [tool, t] of Object.entries(cfg.tools)) {

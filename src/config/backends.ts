@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { createAjv } from '../util/json-schema.js';
 import { isPointer, parseTemplate, TemplateError } from './template.js';
 import { backendOptions, byteSize, optionalDuration } from './fields.js';
+import { credentialsSchema } from './credentials.js';
 
 export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
 /** RFC 9110 §9.2.2: methods whose repetition has the effect of one call. */
@@ -45,6 +46,8 @@ const retrySchema = z
 const httpOptions = {
   headers: z.record(z.string(), z.string()).default({}),
   auth: authSchema.optional(),
+  /** Per-user credentials (config/credentials.ts): the principal's, sent in place of `auth`. */
+  credentials: credentialsSchema.optional(),
   retries: retrySchema.prefault({}),
   max_response_bytes: byteSize(1024 * 1024),
   ...backendOptions('shared'),

@@ -49,6 +49,12 @@ export interface ProtectedOptions {
   packageRoot?: string;
   /** Files the CLI writes and trusts: the PID file, its state file (the argv `restart` runs), the log file. */
   stateFiles?: readonly string[];
+  /**
+   * The lock file the running gateway's pins are read from and written to: the one of the
+   * config it started with (pinning.lock_file changes only at restart), protected whatever
+   * a later snapshot names.
+   */
+  lockFile?: string | undefined;
 }
 
 export const REASONS = {
@@ -140,6 +146,7 @@ export function protectedPaths(config: Readonly<Config>, opts: ProtectedOptions 
   }
   for (const p of [...config.admin.allowed_commands, ...config.admin.allow.programs]) add(p, REASONS.adminProgram);
   add(config.pinning.lock_file, REASONS.pins);
+  if (opts.lockFile !== undefined) add(opts.lockFile, REASONS.pins);
 
   const pkg = opts.packageRoot ?? packageRoot();
   if (pkg !== undefined) {

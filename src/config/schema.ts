@@ -7,10 +7,12 @@ import { backendOptions, byteSize, duration, NAME, optionalDuration, PIN_MODE } 
 import { adminSchema } from './admin.js';
 import { compressionSchema, corsSchema, rateLimitsSchema, retrySchema, toolPolicySchema, trafficSchema, type RetryConfig } from './traffic.js';
 import { commandBackendSchema, openapiBackendSchema, restBackendSchema } from './backends.js';
+import { credentialsSchema } from './credentials.js';
 import { envReferences } from './secret-fields.js';
 import { authConfigured, authSchema } from './auth.js';
 import { isLoopbackHost } from '../util/loopback.js';
 import { authorizationSchema } from './authorization.js';
+import { stateSchema } from './state.js';
 
 /** Names that would reach Object.prototype where a name is used as a key ("__proto__", "constructor", ...). */
 const notReserved = (n: string) => !(n in Object.prototype);
@@ -50,6 +52,8 @@ const mcpBackendSchema = z
     /** stdio: a process no call used for this long is closed (a client's own one once its session is quiet: nothing in flight, no open stream). */
     process_idle_timeout: duration('60s'),
     headers: z.record(z.string(), z.string()).default({}),
+    /** Per-user upstream credentials (HTTP backends): config/credentials.ts. */
+    credentials: credentialsSchema.optional(),
     /** Several HTTP replicas of one server (instead of url). */
     endpoints: z.array(z.object({ url: z.url({ protocol: /^https?$/ }), weight: z.number().int().min(1).default(1) }).strict()).optional(),
     /** Several stdio replicas (instead of command): each its own program. */
@@ -83,6 +87,27 @@ const mcpBackendSchema = z
     if (kinds > 1) ctx.addIssue({ code: 'custom', message: '"command", "url", "endpoints" and "replicas" are exclusive: pick one' });
     if (b.endpoints?.length === 0) ctx.addIssue({ code: 'custom', path: ['endpoints'], message: 'list at least one endpoint' });
     if (b.replicas?.length === 0) ctx.addIssue({ code: 'custom', path: ['replicas'], message: 'list at least one replica' });
+    if (b.credentials) {
+      // A child process has no per-request header: one principal's credential would serve everyone.
+      if (b.command || b.replicas)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['credentials'],
+          message: 'per-user credentials go in HTTP request headers: they apply to HTTP backends ("url" or "endpoints") only',
+        });
+      if (b.session_mode === 'shared')
+        ctx.addIssue({
+          code: 'custom',
+          path: ['session_mode'],
+          message: "session_mode: shared would carry every principal's calls on one backend session; with per-user credentials each client session needs its own (per_client)",
+        });
+      if (b.transport === 'sse')
+        ctx.addIssue({
+          code: 'custom',
+          path: ['transport'],
+          message: 'per-user credentials need Streamable HTTP (a header per request); the legacy SSE transport sends one set of headers for the whole session',
+        });
+    }
     if (b.max_processes !== undefined) {
       const own = b.command ? 1 : b.replicas?.length;
       if (own === undefined)
@@ -178,6 +203,8 @@ export const configSchema = z
       .strict()
       .prefault({}),
     admin: adminSchema,
+    /** Where the state several instances share lives: memory (default) or redis (docs/scaling.md). */
+    state: stateSchema,
     /** Who may call the MCP endpoints (docs/auth.md). */
     auth: authSchema,
     /**

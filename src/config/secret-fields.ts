@@ -367,7 +367,8 @@ export function hideSecrets(v: unknown, sink?: SecretSink, parent = ''): unknown
       typeof x === 'object' &&
       isSecretName(k) &&
       !(parent === '' && (k === 'secrets' || k === 'authorization')) &&
-      !(parent === 'auth' && k === 'api_keys')
+      !(parent === 'auth' && k === 'api_keys') &&
+      !isCredentialsBlock(k, x)
     )
       hidden = hideAll(x, sink);
     else if (typeof x !== 'string') hidden = hideSecrets(x, sink, k);
@@ -389,6 +390,16 @@ export function hideSecrets(v: unknown, sink?: SecretSink, parent = ''): unknown
     Object.defineProperty(out, k.includes('://') ? hideInText(k, sink) : k, { value: hidden, enumerable: true, writable: true, configurable: true });
   }
   return out;
+}
+
+/**
+ * A backend's `credentials` block (config/credentials.ts) is judged field by field: its
+ * token endpoint, client id and audience are settings; `client_secret` and the `tokens`
+ * map are the secrets.
+ */
+function isCredentialsBlock(k: string, x: object): boolean {
+  const type = (x as { type?: unknown }).type;
+  return k === 'credentials' && (type === 'token_exchange' || type === 'per_principal');
 }
 
 /** Every string under a credential-named key, at any depth. */
@@ -428,13 +439,21 @@ export interface EnvReference {
   variable: string;
 }
 
-/** Every `*_env` field of a config (backend auth: token_env, value_env, username_env, password_env). */
+/**
+ * Every `*_env` field of a config: backend auth (token_env, value_env, username_env,
+ * password_env) and per-user credentials (client_secret_env, each value of tokens_env).
+ */
 export function envReferences(c: Pick<Config, 'backends'>): EnvReference[] {
   const out: EnvReference[] = [];
   for (const [name, b] of Object.entries(c.backends)) {
-    const auth = (b as { auth?: Record<string, unknown> }).auth;
-    if (!auth) continue;
-    for (const [k, x] of Object.entries(auth)) if (k.endsWith('_env') && typeof x === 'string') out.push({ path: ['backends', name, 'auth', k], backend: name, variable: x });
+    const { auth, credentials } = b as { auth?: Record<string, unknown>; credentials?: Record<string, unknown> };
+    for (const [k, x] of Object.entries(auth ?? {})) if (k.endsWith('_env') && typeof x === 'string') out.push({ path: ['backends', name, 'auth', k], backend: name, variable: x });
+    if (!credentials) continue;
+    if (typeof credentials.client_secret_env === 'string')
+      out.push({ path: ['backends', name, 'credentials', 'client_secret_env'], backend: name, variable: credentials.client_secret_env });
+    const map = credentials.tokens_env;
+    if (map && typeof map === 'object')
+      for (const [id, x] of Object.entries(map)) if (typeof x === 'string') out.push({ path: ['backends', name, 'credentials', 'tokens_env', id], backend: name, variable: x });
   }
   return out;
 }

@@ -44,6 +44,12 @@ export const ERRORS = {
   MCPEG_ERR_CIRCUIT_OPEN: { rpc: -32017, http: 503, title: 'Circuit breaker open: the backend is failing, calls fail fast' },
   MCPEG_ERR_BACKEND_BUSY: { rpc: -32018, http: 503, title: 'Backend at its max_inflight limit' },
   MCPEG_ERR_BACKEND_PROTOCOL: { rpc: -32031, http: 502, title: 'The backend answered with something that is not a JSON-RPC response to the request' },
+  MCPEG_ERR_UPSTREAM_CREDENTIAL: {
+    rpc: -32032,
+    http: 502,
+    title: 'No per-user credential for the backend: the token exchange failed or was refused, the caller has no token to exchange, or the per-principal map has no entry',
+  },
+  MCPEG_ERR_STATE_UNAVAILABLE: { rpc: -32033, http: 503, title: 'The shared state store (Redis) cannot be reached; retry shortly' },
   MCPEG_ERR_PROCESS_LIMIT: { rpc: -32030, http: 503, title: "No backend process free within the call's timeout (max_processes)" },
   MCPEG_ERR_SESSION_BUSY: { rpc: -32019, http: 429, title: 'Too many requests in flight and waiting in one client session (server.max_inflight_per_session)' },
   MCPEG_ERR_UNAUTHENTICATED: { rpc: -32000, http: 401, title: 'No credential, or not a valid one (access token, API key) on an MCP endpoint' },

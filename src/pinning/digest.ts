@@ -1,11 +1,13 @@
 /**
  * The digest of a tool's definition: SHA-256 over the canonical JSON (canonical.ts) of
- * the tool as the backend listed it, without `_meta`. So name, title, description,
- * inputSchema, outputSchema, annotations, icons, execution and any field a later
- * revision of the spec adds are covered: a change to any of them is a change the client
- * (and the model reading the list) would see. `_meta` is left out: it is the place the
- * spec reserves for extensions and implementation data (MCP 2025-11-25, basic/index
- * "_meta"), which servers may vary between listings without changing the tool.
+ * the tool as the backend listed it — every member, `_meta` included. So name, title,
+ * description, inputSchema, outputSchema, annotations, icons, execution, `_meta` and any
+ * field a later revision of the spec adds are covered: a change to any of them is a
+ * change the client (and the model reading the list) would see, since clients get the
+ * tool as listed. `_meta` is where extensions put what hosts act on: MCP Apps'
+ * `_meta.ui.resourceUri` (the UI a host renders, able to call tools) and `visibility`,
+ * the OpenAI Apps SDK's `openai/outputTemplate` and `openai/widgetAccessible`; a backend
+ * that varies `_meta` between listings has its tool reported (fail closed).
  *
  * The definition kept beside the digest (in the lock file, to show a diff) is bounded:
  * larger definitions keep their digest and size only.
@@ -22,14 +24,14 @@ export interface ToolDigest {
   readonly digest: string;
   /** Length of the canonical definition, in UTF-16 code units. */
   readonly size: number;
-  /** The definition without `_meta`, when at most MAX_KEPT_DEFINITION long. */
+  /** The definition, when at most MAX_KEPT_DEFINITION long. */
   readonly definition: Record<string, unknown> | undefined;
 }
 
-/** The definition a digest covers: the tool without `_meta`. */
+/** The definition a digest covers: the tool's own members, as listed. */
 export function pinnedPart(tool: Item): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const k of Object.keys(tool)) if (k !== '_meta') Object.defineProperty(out, k, { value: tool[k], enumerable: true, writable: true, configurable: true });
+  for (const k of Object.keys(tool)) Object.defineProperty(out, k, { value: tool[k], enumerable: true, writable: true, configurable: true });
   return out;
 }
 

@@ -32,7 +32,7 @@ export interface Pin {
   readonly pinnedBy: string;
   /** Length of the canonical definition. */
   readonly size: number;
-  /** The definition without `_meta`, unless it was too large to keep (digest.ts). */
+  /** The definition as listed, unless it was too large to keep (digest.ts). */
   readonly definition: Record<string, unknown> | undefined;
 }
 
@@ -87,8 +87,46 @@ export function parseLockFile(text: string, file: string): PinSet {
   return out;
 }
 
-/** The lock file's text for a pin set: members sorted, two-space indentation, a final newline. */
-export function serializeLockFile(pins: PinSet): string {
+/**
+ * The lock file's text for a pin set: members sorted, two-space indentation, a final
+ * newline. Never larger than `max` bytes (what `parseLockFile`'s reader accepts): a
+ * backend's definitions could otherwise make the gateway write a file it then refuses to
+ * read, and so refuses to start. Pretty printing multiplies a deeply nested definition
+ * (each array element on a line of its own, indented by its depth), so the budget is on
+ * the text written: over it, kept definitions are left out, largest first (the digests
+ * alone still pin); throws LockFileError if the digests alone do not fit.
+ */
+export function serializeLockFile(pins: PinSet, max = MAX_LOCK_FILE_BYTES): string {
+  let text = render(pins, undefined);
+  let over = Buffer.byteLength(text) - max;
+  if (over <= 0) return text;
+  const kept: Array<{ pin: Pin; cost: number }> = [];
+  for (const tools of pins.values()) {
+    for (const pin of tools.values()) {
+      if (!pin.definition) continue;
+      // Its pretty text at its depth in the file (backends, <backend>, tools, <tool>, definition: 10 spaces a line).
+      const own = prettyJson(pin.definition);
+      kept.push({ pin, cost: Buffer.byteLength(own) + 10 * own.split('\n').length });
+    }
+  }
+  kept.sort((a, b) => b.cost - a.cost);
+  const dropped = new Set<Pin>();
+  while (over > 0) {
+    if (dropped.size === kept.length) throw new LockFileError(`the tool pins do not fit in a lock file of ${max} bytes even without their definitions`);
+    let freed = 0;
+    for (const k of kept) {
+      if (freed >= over) break;
+      if (dropped.has(k.pin)) continue;
+      dropped.add(k.pin);
+      freed += k.cost;
+    }
+    text = render(pins, dropped);
+    over = Buffer.byteLength(text) - max;
+  }
+  return text;
+}
+
+function render(pins: PinSet, without: ReadonlySet<Pin> | undefined): string {
   const backends = new Map<string, unknown>();
   for (const [backend, tools] of pins) {
     const entries = new Map<string, unknown>();
@@ -99,7 +137,7 @@ export function serializeLockFile(pins: PinSet): string {
         pinned_at: p.pinnedAt,
         pinned_by: p.pinnedBy,
         size: p.size,
-        ...(p.definition ? { definition: p.definition } : {}),
+        ...(p.definition && !without?.has(p) ? { definition: p.definition } : {}),
       });
     }
     backends.set(backend, { tools: fromMap(entries) });
@@ -114,5 +152,5 @@ function fromMap(m: ReadonlyMap<string, unknown>): Record<string, unknown> {
 
 /** Two pin sets hold the same pins (what the file would say). */
 export function samePins(a: PinSet, b: PinSet): boolean {
-  return serializeLockFile(a) === serializeLockFile(b);
+  return render(a, undefined) === render(b, undefined);
 }

@@ -6,6 +6,7 @@
  */
 import type { Logger } from '../observability/logger.js';
 import type { ProtectedPath } from '../config/protected.js';
+import type { UpstreamCredential } from '../auth/upstream-credential.js';
 
 export type { ProtectedPath } from '../config/protected.js';
 
@@ -35,6 +36,12 @@ export interface CallContext {
   readonly client: { capabilities: Record<string, unknown>; info: Record<string, unknown> };
   /** The request's `_meta` (e.g. `traceparent`, W3C trace context), as the gateway relayed it. */
   readonly meta?: Record<string, unknown>;
+  /**
+   * @internal The caller's per-user credential for the HTTP API behind a `rest` or `openapi`
+   * backend (`credentials` in its config), handed over beside the MCP message, never inside
+   * it. Plugins are never given one.
+   */
+  readonly credential?: UpstreamCredential | undefined;
 }
 
 export interface PluginTool {

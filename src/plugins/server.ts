@@ -19,6 +19,7 @@ import {
 import type { ValidateFunction } from 'ajv';
 import { VERSION } from '../version.js';
 import type { CallContext, PluginInstance, PluginTool, ToolResult } from './api.js';
+import type { UpstreamCredential } from '../auth/upstream-credential.js';
 import { createAjv, describeAjvErrors } from '../util/json-schema.js';
 
 export interface PreparedPlugin {
@@ -61,6 +62,8 @@ export async function servePlugin(p: PreparedPlugin, transport: Transport): Prom
   const context = (extra: Extra): CallContext => ({
     signal: extra.signal,
     meta: extra._meta as Record<string, unknown> | undefined,
+    // Set by the gateway's own connection only (upstream/connection.ts send options): no client message can carry it.
+    credential: credentialOf(extra.authInfo),
     client: { capabilities: (server.getClientCapabilities() ?? {}) as Record<string, unknown>, info: (server.getClientVersion() ?? {}) as Record<string, unknown> },
     progress: async (progress, total, message) => {
       const token = extra._meta?.progressToken;
@@ -159,4 +162,10 @@ class RpcError extends Error {
   ) {
     super(message);
   }
+}
+
+/** The per-user credential the relay handed over with the request (InMemoryTransport authInfo), if any. */
+function credentialOf(authInfo: { extra?: Record<string, unknown> } | undefined): UpstreamCredential | undefined {
+  const headers = authInfo?.extra?.headers;
+  return headers && typeof headers === 'object' ? { headers: headers as Record<string, string> } : undefined;
 }

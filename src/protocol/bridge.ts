@@ -29,7 +29,7 @@ export function sendAcrossLifecycles(c: RelayCall<ClientSession>, t: Target): Pr
     clientToken === undefined
       ? undefined
       : (p: Params) => s.notifyClient({ jsonrpc: '2.0', method: 'notifications/progress', params: { ...p, progressToken: clientToken } }, c.requestId);
-  return call(s, t.conn, t.replica, c.method, c.params, { timeoutMs: c.timeoutMs, cancel: c.cancel, tag, onProgress });
+  return call(s, t.conn, t.replica, c.method, c.params, { timeoutMs: c.timeoutMs, cancel: c.cancel, tag, onProgress, credential: c.credential });
 }
 
 /**

@@ -237,6 +237,7 @@ function relay(
     exclude: undefined,
     attempt: 0,
     target: undefined,
+    credential: undefined,
   };
   o.relays ??= new RelayTable<ClientSession>({ limits: o.limits, authz: o.authz, send: sendAcrossLifecycles });
   return o.relays.of(b)(call);

@@ -9,6 +9,8 @@ import { GatewayError, RemoteRpcError } from '../errors/catalog.js';
 import type { Logger } from '../observability/logger.js';
 import type { View } from '../router/view.js';
 import type { Backend } from '../upstream/backend.js';
+import type { UpstreamCredential } from '../auth/upstream-credential.js';
+import type { PoolOwner } from '../upstream/session-pool.js';
 import type { Replica } from '../upstream/replica.js';
 import type { Cancellation } from '../util/cancellation.js';
 import type { CallTag, ClientLink } from '../upstream/client-link.js';
@@ -25,6 +27,7 @@ import { own } from '../util/own.js';
 import type { RelayClient, Target } from '../relay/types.js';
 import { sessionFingerprint } from './fingerprint.js';
 import type { ConcurrencyLimit } from '../resilience/concurrency-limit.js';
+import type { Authorization } from '../authz/gate.js';
 
 export type { Target };
 
@@ -44,6 +47,8 @@ export interface SessionHost {
   readonly continuations?: ContinuationStore;
   view(id: string): View | undefined;
   backend(name: string): Backend | undefined;
+  /** Authorization in force: a subscription it no longer allows hears no more updates. */
+  readonly authz?: Authorization;
 }
 
 /** What a session is built from: the stored record minus its timestamps (see session-store.ts). */
@@ -171,7 +176,7 @@ export class ClientSession implements ClientLink, ConnectionOwner, RelayClient {
       if (this.resumes(call)) return Promise.resolve({ conn, replica });
       // A stateless client on a stateful backend: a backend session held for its capability set.
       if (backend.processes) return backend.processes.share(replica, this, this.peer(LATEST_VERSION), call).then((p) => ({ conn: p.conn, replica, release: p.release }));
-      return replica.pooled(this.capabilities, this.clientInfo).then((p) => ({ conn: p.conn, replica, release: p.release }));
+      return replica.pooled(this.capabilities, this.clientInfo, this.poolOwner(backend)).then((p) => ({ conn: p.conn, replica, release: p.release }));
     }
     let slot = backend.name;
     let chosen: Replica | undefined;
@@ -213,7 +218,7 @@ export class ClientSession implements ClientLink, ConnectionOwner, RelayClient {
       },
     );
     if (pool && !lease) return pool.share(replica, this, this.peer(this.protocolVersion), call).then((p) => ({ conn: p.conn, replica, release: p.release }));
-    const conn = (lease?.conn ?? backend.openSession(replica, this, this.capabilities, this.clientInfo, this.protocolVersion)).then(async (c) => {
+    const conn = (lease?.conn ?? backend.openSession(replica, this, this.capabilities, this.clientInfo, this.protocolVersion, this.credentialFor(backend))).then(async (c) => {
       if (this.closed) {
         await c.close('client session closed');
         throw new GatewayError('MCPEG_ERR_SESSION_NOT_FOUND', 'session closed');
@@ -221,7 +226,8 @@ export class ClientSession implements ClientLink, ConnectionOwner, RelayClient {
       // A reopened backend session (idle close, another replica or instance) gets this client's state back.
       if (this.logLevel) c.request('logging/setLevel', { level: this.logLevel }, { timeoutMs: backend.cfg.timeout }).catch(() => {});
       for (const uri of this.subscriptions) {
-        if (this.view.resourceBackend(uri) === backend.name) c.request('resources/subscribe', { uri }, { timeoutMs: backend.cfg.timeout }).catch(() => {});
+        if (this.view.resourceBackend(uri) === backend.name && this.hears(backend.name, uri))
+          c.request('resources/subscribe', { uri }, { timeoutMs: backend.cfg.timeout }).catch(() => {});
       }
       return c;
     });
@@ -236,6 +242,20 @@ export class ClientSession implements ClientLink, ConnectionOwner, RelayClient {
   /** A stateless client's retry of a call waiting for its input on this instance (bridge.ts resumes it; it sends nothing). */
   private resumes(call: TargetCall | undefined): boolean {
     return this.stateless && this.host.continuations !== undefined && INPUT_METHODS.has(call?.method ?? '') && ContinuationStore.owns(call?.params?.requestState);
+  }
+
+  /** Per-user credentials: this session's principal's, for every request of its backend sessions on `backend`. */
+  private credentialFor(backend: Backend): (() => Promise<UpstreamCredential | undefined>) | undefined {
+    const source = backend.credentials;
+    if (!source) return undefined;
+    // Read when asked: the session's principal carries the access token its client presented last (a refreshed one included).
+    return () => source.resolve(this.principal);
+  }
+
+  /** Pooled backend sessions (a stateless client on a stateful backend) with per-user credentials are held per principal. */
+  private poolOwner(backend: Backend): PoolOwner | undefined {
+    const credential = this.credentialFor(backend);
+    return credential && { principal: this.principal.id, credential };
   }
 
   private peer(protocolVersion: string): Peer {
@@ -391,6 +411,16 @@ export class ClientSession implements ClientLink, ConnectionOwner, RelayClient {
     return this.requestClient(req.method, req.params, (ctx.tag as CallTag | undefined)?.requestId, ctx.signal);
   }
 
+  /**
+   * Whether this session may still hear of updates to a resource it subscribed to (the
+   * rules may have changed since: a reload); if not, the subscription is dropped.
+   */
+  hears(backend: string, uri: string): boolean {
+    if (this.host.authz?.hears(this.principal, backend, uri) !== false) return true;
+    this.subscriptions.delete(uri);
+    return false;
+  }
+
   onNotification(conn: BackendConnection, n: JsonRpcNotification): void {
     const related = (conn.soleInflightTag() as CallTag | undefined)?.requestId;
     switch (n.method) {
@@ -403,7 +433,7 @@ export class ClientSession implements ClientLink, ConnectionOwner, RelayClient {
         return;
       }
       case 'notifications/resources/updated':
-        if (typeof n.params?.uri === 'string' && this.subscriptions.has(n.params.uri)) this.notifyClient(n);
+        if (typeof n.params?.uri === 'string' && this.subscriptions.has(n.params.uri) && this.hears(conn.backend, n.params.uri)) this.notifyClient(n);
         return;
       case 'notifications/tools/list_changed':
       case 'notifications/prompts/list_changed':

@@ -1,18 +1,21 @@
 /**
  * The chain of one backend, from its config, outermost first:
  *
- *   authorize? → rate-limit? → concurrency? → track → tool-policy? → retry? → pick-replica → breaker? → outlier? → send
+ *   authorize? → rate-limit? → concurrency? → track → tool-policy? → credentials? → retry? → pick-replica → breaker? → outlier? → send
  *
  * `?` marks a policy present only when configured (authorize: whenever the gateway gives
  * its Authorization, which a reload may switch on, so it checks per call). Rate limits and the bulkhead refuse
- * before anything is counted; retries wrap the per-attempt steps (pick, breaker, outlier
- * detection, the call), so each attempt picks again. docs/architecture.md draws it.
+ * before anything is counted; the caller's upstream credential is resolved once, before
+ * any replica is picked (a refused exchange is not the backend's failure); retries wrap
+ * the per-attempt steps (pick, breaker, outlier detection, the call), so each attempt
+ * picks again. docs/architecture.md draws it.
  */
 import type { Backend } from '../upstream/backend.js';
 import { compose } from './compose.js';
 import { authorize } from './policies/authorize.js';
 import { breaker } from './policies/breaker.js';
 import { concurrency } from './policies/concurrency.js';
+import { credentials } from './policies/credentials.js';
 import { outlier } from './policies/outlier.js';
 import { pickReplica } from './policies/pick-replica.js';
 import { rateLimit } from './policies/rate-limit.js';
@@ -30,6 +33,7 @@ export function buildRelay<S extends RelayClient>(b: Backend, deps: RelayDeps<S>
   if (cfg.max_inflight > 0) chain.push(concurrency(cfg.max_inflight));
   chain.push(track());
   if (cfg.tools && Object.keys(cfg.tools).length > 0) chain.push(toolPolicy(cfg.tools));
+  if (b.credentials) chain.push(credentials(b.credentials));
   if (cfg.retries && cfg.retries.attempts > 0) chain.push(retry(cfg.retries));
   chain.push(pickReplica());
   if (cfg.circuit_breaker.enabled) chain.push(breaker());

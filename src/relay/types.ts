@@ -7,6 +7,7 @@
  * across lifecycles) is given by the protocol layer (`RelayDeps.send`).
  */
 import type { Principal } from '../auth/principal.js';
+import type { UpstreamCredential } from '../auth/upstream-credential.js';
 import type { Authorization } from '../authz/gate.js';
 import type { Backend } from '../upstream/backend.js';
 import type { BackendConnection } from '../upstream/connection.js';
@@ -78,6 +79,8 @@ export interface RelayCall<S extends RelayClient = RelayClient> {
   attempt: number;
   /** The connection this attempt goes to (set by pick-replica.ts). */
   target: Target | undefined;
+  /** What the backend is sent for the caller (set by credentials.ts, from the principal only; the transport puts it on this request). */
+  credential?: UpstreamCredential | undefined;
 }
 
 export type Relay<S extends RelayClient = RelayClient> = (call: RelayCall<S>) => Promise<RelayResult>;

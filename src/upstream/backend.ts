@@ -16,6 +16,8 @@ import { createBalancer, type Balancer } from './balancer.js';
 import type { BackendConnection, ConnectionOwner, InitializeResult } from './connection.js';
 import { Replica, type BackendState, type ReplicaListener } from './replica.js';
 import { ProcessPool } from './process-pool.js';
+import type { CredentialSource } from './credentials/source.js';
+import type { UpstreamCredential } from '../auth/upstream-credential.js';
 
 export { GATEWAY_INFO, type BackendState } from './replica.js';
 
@@ -43,14 +45,17 @@ export class Backend {
   inflight = 0;
   /** Client sessions' child processes, bounded by max_processes: stdio backends in per_client mode (process-pool.ts). */
   readonly processes: ProcessPool | undefined;
+  /** Per-user upstream credentials (`credentials` in its config), if any: the relay and per-client sessions ask it. */
+  readonly credentials: CredentialSource | undefined;
   private primary: Replica | undefined;
   private readonly balancer: Balancer;
   private readonly listener: BackendListener;
   private stopped = false;
 
-  constructor(name: string, cfg: BackendOptions, specs: ReplicaSpec[], log: Logger, listener: BackendListener) {
+  constructor(name: string, cfg: BackendOptions, specs: ReplicaSpec[], log: Logger, listener: BackendListener, credentials?: CredentialSource) {
     this.name = name;
     this.cfg = cfg;
+    this.credentials = credentials;
     this.prefix = cfg.prefix ?? name;
     this.listener = listener;
     this.balancer = createBalancer(cfg.load_balancing.strategy);
@@ -184,8 +189,10 @@ export class Backend {
     capabilities: Record<string, unknown>,
     clientInfo: Record<string, unknown>,
     protocolVersion: string,
+    /** Per-user credentials of the principal the session is for (backends with `credentials`). */
+    credential?: () => Promise<UpstreamCredential | undefined>,
   ): Promise<BackendConnection> {
-    return replica.openSession(owner, capabilities, clientInfo, protocolVersion);
+    return replica.openSession(owner, capabilities, clientInfo, protocolVersion, credential);
   }
 
   replicaOf(conn: BackendConnection): Replica | undefined {

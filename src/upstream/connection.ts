@@ -9,6 +9,7 @@ import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { GatewayError, RemoteRpcError, toRpcError } from '../errors/catalog.js';
 import { META_CLIENT_CAPABILITIES, META_CLIENT_INFO, META_LOG_LEVEL, META_PROTOCOL_VERSION, META_SUBSCRIPTION_ID, withoutEnvelope } from '../wire/stateless.js';
 import type { Cancellation } from '../util/cancellation.js';
+import type { UpstreamCredential } from '../auth/upstream-credential.js';
 import { envelopeProblem, isRequest, isResponse, isErrorResponse, type JsonRpcMessage, type JsonRpcNotification, type JsonRpcRequest, type RequestId } from '../wire/jsonrpc.js';
 import { RawJson } from '../wire/raw-json.js';
 
@@ -41,6 +42,21 @@ export interface CallOptions {
    * as RawJson, the backend's bytes (wire/raw-json.ts). Without it, results are always parsed.
    */
   raw?: boolean | undefined;
+  /** The caller's upstream credential: the transport sends it on this request only (relay/policies/credentials.ts). */
+  credential?: UpstreamCredential | undefined;
+}
+
+/**
+ * What the transport is given with one request: HTTP transports add `headers`; the SDK's
+ * in-memory transport hands `authInfo` to the in-process server (REST and OpenAPI backends).
+ */
+export interface CredentialSendOptions {
+  headers: Readonly<Record<string, string>>;
+  authInfo: { token: string; clientId: string; scopes: string[]; extra: { headers: Readonly<Record<string, string>> } };
+}
+
+function sendOptionsOf(c: UpstreamCredential | undefined): CredentialSendOptions | undefined {
+  return c && { headers: c.headers, authInfo: { token: '', clientId: 'mcpeg', scopes: [], extra: { headers: c.headers } } };
 }
 
 /** Who a stateless backend is told it serves, per request (SEP-2575 envelope). */
@@ -244,7 +260,7 @@ export class BackendConnection {
       this.pending.set(id, p);
       if (p.tag !== undefined) this.tagged++;
       const msg = { jsonrpc: '2.0', id, method, ...(outParams ? { params: outParams } : {}) } as JSONRPCMessage;
-      this.transport.send(msg).catch((err: unknown) => {
+      (opts.credential ? this.transport.send(msg, sendOptionsOf(opts.credential) as object) : this.transport.send(msg)).catch((err: unknown) => {
         this.settle(id)?.reject(sendError(this.backend, method, err));
       });
     });
@@ -386,6 +402,8 @@ export class BackendConnection {
 const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'UND_ERR_CONNECT_TIMEOUT']);
 
 function sendError(backend: string, method: string, err: unknown): GatewayError {
+  // A per-user credential the session could not get (transport/outbound/http-transport.ts authorize): the caller's error, not the backend's.
+  if (err instanceof GatewayError && err.code === 'MCPEG_ERR_UPSTREAM_CREDENTIAL') return err;
   const msg = err instanceof Error ? err.message : String(err);
   if ((err as { protocol?: unknown })?.protocol === true)
     return new GatewayError('MCPEG_ERR_BACKEND_PROTOCOL', `backend "${backend}" answered ${method} wrongly: ${msg}`, { backend, method });

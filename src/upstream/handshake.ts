@@ -14,12 +14,15 @@ import { STATELESS_VERSION, paramHeadersOf } from '../wire/stateless.js';
 import type { OpenedTransport, TransportFactory, TransportKind } from '../transport/outbound/connect.js';
 import type { Item } from './catalog.js';
 import { BackendConnection, type ConnectionOwner } from './connection.js';
+import type { UpstreamCredential } from '../auth/upstream-credential.js';
 
 /** Who the session is for: the gateway itself (the catalog session) or one client. */
 export interface Peer {
   capabilities: Record<string, unknown>;
   clientInfo: Record<string, unknown>;
   protocolVersion: string;
+  /** Per-user credentials: the principal a per-client session belongs to (its every request carries them). */
+  credential?: (() => Promise<UpstreamCredential | undefined>) | undefined;
 }
 
 export class Handshake {
@@ -72,7 +75,7 @@ export class Handshake {
       await Promise.race([
         (async () => {
           let opened: OpenedTransport;
-          [conn, opened] = await this.start(kind, owner);
+          [conn, opened] = await this.start(kind, owner, peer);
           const lifecycle = cfg.protocol ?? 'stateful';
           // Version negotiation: the stateless revision when the server offers it (server/discover), else initialize.
           if (discover && lifecycle !== 'stateful' && kind !== 'sse' && kind !== 'inprocess') {
@@ -92,7 +95,7 @@ export class Handshake {
               // A stdio server that left the probe unanswered, ended on it or offered other versions gets a fresh process for initialize, as the SDK v2 client does.
               this.log.info({ probeTimeoutMs: this.probeTimeout(kind) }, 'stdio server does not speak 2026-07-28 (server/discover): starting it again for initialize');
               await conn.close('server/discover unanswered');
-              const [fresh, freshOpened] = await this.start(kind, owner);
+              const [fresh, freshOpened] = await this.start(kind, owner, peer);
               // Past the deadline the caller has given up: this process is nobody's.
               if (gaveUp) {
                 await fresh.close('initialize failed');
@@ -127,8 +130,19 @@ export class Handshake {
   }
 
   /** A transport of this kind, started, with a connection on it whose messages go to `owner`. */
-  private async start(kind: TransportKind, owner: ConnectionOwner): Promise<[BackendConnection, OpenedTransport]> {
+  private async start(kind: TransportKind, owner: ConnectionOwner, peer: Peer): Promise<[BackendConnection, OpenedTransport]> {
     const opened = await this.transports.create(kind);
+    // In-process backends (rest, openapi) get the credential with each call (authInfo), not per session.
+    if (peer.credential && kind !== 'inprocess') {
+      // A transport that cannot send them would send the session's requests without: refused (config validation keeps this from happening).
+      if (!opened.setCredential) {
+        await opened.transport.close().catch(() => {});
+        throw new GatewayError('MCPEG_ERR_UPSTREAM_CREDENTIAL', `backend "${this.name}": per-user credentials need the Streamable HTTP transport, not ${kind}`, {
+          backend: this.name,
+        });
+      }
+      opened.setCredential(peer.credential);
+    }
     const conn = new BackendConnection(this.name, opened.transport, owner);
     conn.pid = () => opened.pid;
     conn.onMalformed = (detail) => this.log.warn({ backend: this.name, transport: kind }, detail);

@@ -22,10 +22,10 @@ import type { CallTag } from './client-link.js';
 import type { BackendConnection, ConnectionOwner, InitializeResult } from './connection.js';
 import { CircuitBreaker } from '../resilience/circuit-breaker.js';
 import { backoffDelay } from '../resilience/backoff.js';
-import { Handshake } from './handshake.js';
+import { Handshake, type Peer } from './handshake.js';
 import { CatalogSync } from './catalog-sync.js';
 import { ReplicaHealth } from './health.js';
-import { SessionPool } from './session-pool.js';
+import { SessionPool, type PoolOwner } from './session-pool.js';
 import { ResourceWatch, type Holder } from './resource-watch.js';
 
 export type BackendState = 'starting' | 'up' | 'down' | 'stopped';
@@ -133,7 +133,7 @@ export class Replica implements ConnectionOwner {
       changed: () => this.listener.stateChanged(this),
     });
     this.resources = new ResourceWatch({ name, log: this.log, timeoutMs: cfg.timeout, connection: () => (this.stateless ? this.catalogConn : undefined) });
-    this.pool = new SessionPool(name, cfg, (capabilities, clientInfo) => this.openSession(this, capabilities, clientInfo, LATEST_VERSION));
+    this.pool = new SessionPool(name, cfg, (capabilities, clientInfo, credential) => this.openSession(this, capabilities, clientInfo, LATEST_VERSION, credential));
   }
 
   get capabilities(): Record<string, unknown> | undefined {
@@ -289,14 +289,20 @@ export class Replica implements ConnectionOwner {
    * sends on it; the client's own capabilities and info are passed through, so the
    * backend offers that client what it would offer it directly.
    */
-  async openSession(owner: ConnectionOwner, capabilities: Record<string, unknown>, clientInfo: Record<string, unknown>, protocolVersion: string): Promise<BackendConnection> {
+  async openSession(
+    owner: ConnectionOwner,
+    capabilities: Record<string, unknown>,
+    clientInfo: Record<string, unknown>,
+    protocolVersion: string,
+    credential?: Peer['credential'],
+  ): Promise<BackendConnection> {
     if (this.state !== 'up') {
       throw new GatewayError('MCPEG_ERR_BACKEND_UNAVAILABLE', `backend "${this.name}" is ${this.state}${this.lastError ? `: ${this.lastError}` : ''}`, {
         backend: this.name,
         state: this.state,
       });
     }
-    const conn = await this.handshake.connect(owner, { capabilities, clientInfo, protocolVersion }).catch(async (err: unknown) => {
+    const conn = await this.handshake.connect(owner, { capabilities, clientInfo, protocolVersion, credential }).catch(async (err: unknown) => {
       if (this.stateless && this.statefulOffered === undefined && refusesInitialize(err)) await this.confirmRefusal();
       throw err;
     });
@@ -335,9 +341,12 @@ export class Replica implements ConnectionOwner {
     return this.confirming;
   }
 
-  /** A backend session for a stateless (2026-07-28) client on this stateful replica: see session-pool.ts. */
-  pooled(capabilities: Record<string, unknown>, clientInfo: Record<string, unknown>): Promise<{ conn: BackendConnection; release: () => void }> {
-    return this.pool.acquire(capabilities, clientInfo);
+  /**
+   * A backend session for a stateless (2026-07-28) client on this stateful replica: see
+   * session-pool.ts. With per-user credentials, sessions are held per principal too.
+   */
+  pooled(capabilities: Record<string, unknown>, clientInfo: Record<string, unknown>, owner?: PoolOwner): Promise<{ conn: BackendConnection; release: () => void }> {
+    return this.pool.acquire(capabilities, clientInfo, owner);
   }
 
   /** resources/subscribe of a stateful client, on a replica that speaks only 2026-07-28: see resource-watch.ts. */

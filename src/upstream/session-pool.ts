@@ -11,6 +11,16 @@
 import { GatewayError } from '../errors/catalog.js';
 import type { BackendOptions } from '../config/schema.js';
 import type { BackendConnection } from './connection.js';
+import type { Peer } from './handshake.js';
+
+/**
+ * Whose sessions these are, with per-user credentials: a session carries one principal's
+ * credential on its every request, so it is shared only by that principal's clients.
+ */
+export interface PoolOwner {
+  principal: string;
+  credential: NonNullable<Peer['credential']>;
+}
 
 interface PoolEntry {
   conn: BackendConnection | undefined;
@@ -42,12 +52,12 @@ export class SessionPool {
   constructor(
     private readonly name: string,
     private readonly cfg: BackendOptions,
-    private readonly open: (capabilities: Record<string, unknown>, clientInfo: Record<string, unknown>) => Promise<BackendConnection>,
+    private readonly open: (capabilities: Record<string, unknown>, clientInfo: Record<string, unknown>, credential?: Peer['credential']) => Promise<BackendConnection>,
   ) {}
 
   /** A session for these capabilities, and the function that gives it back (call it once the call ends). */
-  async acquire(capabilities: Record<string, unknown>, clientInfo: Record<string, unknown>): Promise<{ conn: BackendConnection; release: () => void }> {
-    const key = canonicalJson(capabilities);
+  async acquire(capabilities: Record<string, unknown>, clientInfo: Record<string, unknown>, owner?: PoolOwner): Promise<{ conn: BackendConnection; release: () => void }> {
+    const key = owner ? `${owner.principal}\u0000${canonicalJson(capabilities)}` : canonicalJson(capabilities);
     let entries = this.pool.get(key);
     if (!entries) this.pool.set(key, (entries = []));
     const exclusive = EXCLUSIVE.some((c) => capabilities[c] !== undefined);
@@ -56,7 +66,7 @@ export class SessionPool {
     if (!entry && entries.length < max) {
       const list = entries;
       const e: PoolEntry = { busy: 0, conn: undefined, opening: undefined, lastUsed: Date.now() };
-      e.opening = this.open(capabilities, clientInfo).then(
+      e.opening = this.open(capabilities, clientInfo, owner?.credential).then(
         (c) => ((e.conn = c), (e.opening = undefined), c),
         (err: unknown) => {
           list.splice(list.indexOf(e), 1);

@@ -14,6 +14,7 @@ import { parseTraceparent } from '../../observability/trace.js';
 import { parseTemplate, pointerGet, render, stringify } from '../../config/template.js';
 import { createAgent, HttpCallError, httpCall, type HttpAnswer } from './http-call.js';
 import { BadArgumentError, compileRequest, type ResolvedAuth } from './request.js';
+import { withCredential } from '../../auth/upstream-credential.js';
 
 export class SecretMissingError extends Error {}
 
@@ -83,6 +84,8 @@ export function restInstance(spec: RestBackendSpec): PluginInstance {
         }
         const tp = parseTraceparent(ctx.meta?.traceparent);
         if (tp) req.headers.traceparent = tp;
+        // The caller's per-user credential replaces the static one of the same header (relay/policies/credentials.ts).
+        if (ctx.credential) req.headers = withCredential(req.headers, ctx.credential);
         const started = Date.now();
         let answer: HttpAnswer;
         try {

@@ -10,6 +10,7 @@ import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { StreamableHttpClient } from './http-transport.js';
 import { StdioClient } from './stdio-transport.js';
 import type { ParamHeader } from '../../wire/stateless.js';
+import type { UpstreamCredential } from '../../auth/upstream-credential.js';
 import type { McpBackendConfig } from '../../config/schema.js';
 import type { Logger } from '../../observability/logger.js';
 
@@ -39,7 +40,8 @@ export function mcpTransports(name: string, cfg: McpBackendConfig, log: Logger):
   return {
     initialKind: initialKind(cfg),
     create: (kind) => createTransport(name, cfg, kind, log, deviation),
-    fallback: (kind, err) => (kind === 'streamable_http' && shouldFallBackToSse(cfg, err) ? 'sse' : undefined),
+    // Per-user credentials need a header per request, which the legacy SSE transport cannot send.
+    fallback: (kind, err) => (kind === 'streamable_http' && !cfg.credentials && shouldFallBackToSse(cfg, err) ? 'sse' : undefined),
   };
 }
 
@@ -50,6 +52,8 @@ export interface OpenedTransport {
   setProtocolVersion(v: string | undefined): void;
   /** Streamable HTTP: where the transport finds a tool's x-mcp-header declarations (SEP-2243). */
   setParamHeaders?(fn: (tool: string) => ParamHeader[]): void;
+  /** Streamable HTTP: the per-user credential of the principal a per-client session belongs to. */
+  setCredential?(fn: () => Promise<UpstreamCredential | undefined>): void;
   pid?: number | null;
 }
 
@@ -79,7 +83,13 @@ export function createTransport(_name: string, cfg: McpBackendConfig, kind: Tran
     return { transport: t, kind, setProtocolVersion: (v) => v && t.setProtocolVersion(v) };
   }
   const t = new StreamableHttpClient(url, { ...cfg.headers }, deviation);
-  return { transport: t, kind, setProtocolVersion: (v) => t.setProtocolVersion(v), setParamHeaders: (fn) => (t.paramHeaders = fn) };
+  return {
+    transport: t,
+    kind,
+    setProtocolVersion: (v) => t.setProtocolVersion(v),
+    setParamHeaders: (fn) => (t.paramHeaders = fn),
+    setCredential: (fn) => (t.authorize = fn),
+  };
 }
 
 /** The first transport kind to try for a backend; `auto` starts with Streamable HTTP. */

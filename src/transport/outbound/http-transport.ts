@@ -9,7 +9,7 @@
  * stream for server-initiated messages (405 means the backend offers none).
  */
 import { setMaxListeners } from 'node:events';
-import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { Pool, type Dispatcher } from 'undici';
@@ -17,6 +17,7 @@ import { isStatelessVersion, nameHeaderOf, paramHeaderValues, type ParamHeader }
 import { backoffDelay, type BackoffOptions } from '../../resilience/backoff.js';
 import { MAX_BACKEND_MESSAGE_BYTES, parseJsonValues } from '../../wire/json-values.js';
 import { RAW_MIN_BYTES, scanResultResponse } from '../../wire/raw-json.js';
+import { withCredential, type UpstreamCredential } from '../../auth/upstream-credential.js';
 
 /** An HTTP-level failure; `code` is the status (the auto fallback to SSE reads it). */
 /** The backend answered, but not with what the protocol says: not retried as if unreachable. */
@@ -73,6 +74,12 @@ export class StreamableHttpClient implements Transport {
   rawResults = false;
   /** A tool's x-mcp-header declarations (set by the replica from its catalog), for Mcp-Param-* headers. */
   paramHeaders: ((tool: string) => ParamHeader[]) | undefined;
+  /**
+   * Per-user credentials (a per-client session, one principal's): asked before each request
+   * the session sends (initialize, notifications, the GET stream, DELETE). A request that
+   * carries its own (send options: the relay's, for the call's principal) uses that.
+   */
+  authorize: (() => Promise<UpstreamCredential | undefined>) | undefined;
   private readonly pool: Pool;
   private readonly origin: string;
   private readonly path: string;
@@ -111,9 +118,18 @@ export class StreamableHttpClient implements Transport {
     return h;
   }
 
-  async send(message: JSONRPCMessage): Promise<void> {
+  /** The session's headers with its principal's credential (authorize), if it has one. */
+  private async credentialed(accept: string): Promise<Record<string, string>> {
+    const h = this.headers(accept);
+    return this.authorize ? withCredential(h, await this.authorize()) : h;
+  }
+
+  async send(message: JSONRPCMessage, options?: TransportSendOptions & { headers?: Readonly<Record<string, string>> }): Promise<void> {
     if (this.closed) throw new Error('transport closed');
-    const headers = this.headers('application/json, text/event-stream');
+    const own = options?.headers;
+    const accept = 'application/json, text/event-stream';
+    // No await on the common path (no per-user credentials): the hot path stays synchronous up to the request.
+    const headers = own ? withCredential(this.headers(accept), { headers: own }) : this.authorize ? await this.credentialed(accept) : this.headers(accept);
     headers['content-type'] = 'application/json';
     // The gateway puts the W3C trace context in _meta; HTTP backends also get it as the header.
     const m = message as { method?: string; id?: unknown; params?: Record<string, unknown> & { _meta?: { traceparent?: unknown } } };
@@ -245,7 +261,7 @@ export class StreamableHttpClient implements Transport {
       const res = await this.pool.request({
         path: this.path,
         method: 'GET',
-        headers: { ...this.headers('text/event-stream'), 'last-event-id': lastEventId },
+        headers: { ...(await this.credentialed('text/event-stream')), 'last-event-id': lastEventId },
         signal: this.life.signal,
       });
       if (res.statusCode !== 200) {
@@ -266,7 +282,7 @@ export class StreamableHttpClient implements Transport {
     void (async () => {
       let next = lastEventId;
       try {
-        const headers = this.headers('text/event-stream');
+        const headers = await this.credentialed('text/event-stream');
         if (next) headers['last-event-id'] = next;
         const res = await this.pool.request({ path: this.path, method: 'GET', headers, signal: ac.signal });
         if (res.statusCode === 405 || res.statusCode === 404) {
@@ -306,7 +322,7 @@ export class StreamableHttpClient implements Transport {
   async terminateSession(): Promise<void> {
     if (!this.sessionId || this.closed) return;
     try {
-      const res = await this.pool.request({ path: this.path, method: 'DELETE', headers: this.headers('application/json') });
+      const res = await this.pool.request({ path: this.path, method: 'DELETE', headers: await this.credentialed('application/json') });
       await res.body.dump();
     } catch {
       /* the backend may already be gone */

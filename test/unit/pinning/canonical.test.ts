@@ -33,11 +33,17 @@ describe('canonical JSON (RFC 8785 style)', () => {
     assert.ok('error' in d);
   });
 
-  it('digests ignore _meta and nothing else', () => {
+  it('digests cover every member, _meta included (review 6: MCP Apps and OpenAI Apps hints live there)', () => {
     const base = { name: 't', description: 'd', inputSchema: { type: 'object' } };
     const d = (x: Record<string, unknown>) => (toolDigest(x) as { digest: string }).digest;
-    assert.equal(d(base), d({ ...base, _meta: { 'example.com/build': 42 } }));
-    for (const change of [{ title: 'T' }, { icons: [{ src: 'https://x/i.png' }] }, { outputSchema: { type: 'object' } }, { execution: { taskSupport: 'optional' } }]) {
+    for (const change of [
+      { title: 'T' },
+      { icons: [{ src: 'https://x/i.png' }] },
+      { outputSchema: { type: 'object' } },
+      { execution: { taskSupport: 'optional' } },
+      { _meta: { ui: { resourceUri: 'ui://t/app.html' } } },
+      { _meta: { 'openai/widgetAccessible': true } },
+    ]) {
       assert.notEqual(d(base), d({ ...base, ...change }), JSON.stringify(change));
     }
   });
@@ -68,6 +74,28 @@ describe('lock file', () => {
     const back = parseLockFile(text, 'x.json');
     assert.deepEqual(back.get('z')?.get('__proto__'), pin);
     assert.equal(serializeLockFile(back), text);
+  });
+
+  it('stays within its size limit: the largest definitions go first; digests that do not fit at all are refused', () => {
+    const big: Pin = { ...pin, digest: `sha256:${'b'.repeat(64)}`, definition: { name: 'big', enum: new Array(200).fill(0) } };
+    const pins = new Map([
+      [
+        'a',
+        new Map([
+          ['small', pin],
+          ['big', big],
+        ]),
+      ],
+    ]);
+    const full = serializeLockFile(pins);
+    const max = Buffer.byteLength(full) - 100;
+    const text = serializeLockFile(pins, max);
+    assert.ok(Buffer.byteLength(text) <= max);
+    const back = parseLockFile(text, 'x.json').get('a');
+    assert.equal(back?.get('big')?.definition, undefined);
+    assert.equal(back?.get('big')?.digest, big.digest);
+    assert.deepEqual(back?.get('small')?.definition, pin.definition);
+    assert.throws(() => serializeLockFile(pins, 200), LockFileError);
   });
 
   it('names the file and the member of every problem', () => {

@@ -1,0 +1,108 @@
+/**
+ * The connection to Redis when `state.store: redis` (docs/scaling.md). node-redis with:
+ * - reconnects backing off up to `reconnect_max_delay`, forever: Redis restarting must not
+ *   need a gateway restart;
+ * - no offline queue: while Redis is away a command fails at once (a clear
+ *   MCPEG_ERR_STATE_UNAVAILABLE to the request that needed it) instead of piling up;
+ * - a deadline per command (`command_timeout`);
+ * - a second connection for subscriptions (a subscribed connection takes no commands).
+ * Errors are logged once per outage, and the recovery once.
+ */
+import { createClient } from 'redis';
+import type { StateConfig } from '../config/state.js';
+import { GatewayError } from '../errors/catalog.js';
+import type { Logger } from '../observability/logger.js';
+
+/** How the client is made (its type follows from the options). */
+const makeClient = (url: string, connectTimeout: number, maxDelay: number) =>
+  createClient({
+    url,
+    disableOfflineQueue: true,
+    socket: {
+      connectTimeout,
+      // Exponential from 50 ms up to the configured pause, forever.
+      reconnectStrategy: (retries: number) => Math.min(maxDelay, 50 * 2 ** Math.min(retries, 10)),
+    },
+  });
+
+export type RedisClient = ReturnType<typeof makeClient>;
+
+export interface RedisState {
+  /** Commands (never subscribed). */
+  readonly client: RedisClient;
+  /** Subscriptions only (pub/sub between instances). */
+  readonly subscriber: RedisClient;
+  /** Every key starts with this. */
+  readonly prefix: string;
+  /** Whether commands can be sent now. */
+  readonly ready: boolean;
+  /** Runs `fn`; a failure because Redis is away or slow becomes MCPEG_ERR_STATE_UNAVAILABLE. */
+  run<T>(what: string, fn: (c: RedisClient) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+/** Opens both connections; rejects (naming the URL without its password) when Redis cannot be reached within connect_timeout. */
+export async function connectRedis(cfg: StateConfig['redis'], log: Logger): Promise<RedisState> {
+  const shown = safeUrl(cfg.url);
+  const client = makeClient(cfg.url, cfg.connect_timeout, cfg.reconnect_max_delay);
+  const subscriber = client.duplicate();
+  let down = false;
+  const onError = (which: string) => (err: Error) => {
+    if (down) return;
+    down = true;
+    log.error({ redis: shown, connection: which, err: err.message }, 'shared state store unreachable: requests that need it fail until it is back');
+  };
+  const onReady = () => {
+    if (!down) return;
+    down = false;
+    log.info({ redis: shown }, 'shared state store reachable again');
+  };
+  client.on('error', onError('commands'));
+  subscriber.on('error', onError('subscriptions'));
+  client.on('ready', onReady);
+  try {
+    await Promise.all([withDeadline(client.connect(), cfg.connect_timeout), withDeadline(subscriber.connect(), cfg.connect_timeout)]);
+  } catch (err) {
+    client.destroy();
+    subscriber.destroy();
+    throw new Error(`state.redis.url: cannot connect to ${shown}: ${(err as Error).message}`);
+  }
+  return {
+    client,
+    subscriber,
+    prefix: cfg.key_prefix,
+    get ready() {
+      return client.isReady;
+    },
+    async run<T>(what: string, fn: (c: RedisClient) => Promise<T>): Promise<T> {
+      try {
+        return await withDeadline(fn(client), cfg.command_timeout);
+      } catch (err) {
+        throw new GatewayError('MCPEG_ERR_STATE_UNAVAILABLE', `shared state store (${shown}) unavailable for ${what}: ${(err as Error).message}`);
+      }
+    },
+    async close() {
+      await Promise.allSettled([client.close(), subscriber.close()]);
+    },
+  };
+}
+
+/** The URL as logs and errors may show it: no password. */
+export function safeUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return 'redis://(invalid URL)';
+  }
+}
+
+function withDeadline<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+    timer.unref();
+  });
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}

@@ -1,0 +1,47 @@
+/**
+ * Client session records in Redis (protocol/session-store.ts's interface): one string key
+ * per session holding its JSON record, expiring `idleMs` after the last touch, so a
+ * session abandoned on every instance goes away without a sweeper. Any instance can
+ * rebuild a session from its record.
+ */
+import type { SessionRecord, SessionStore } from '../protocol/session-store.js';
+import type { RedisState } from './redis.js';
+
+export class RedisSessionStore implements SessionStore {
+  constructor(
+    private readonly redis: RedisState,
+    /** server.session_idle_timeout: the record outlives the last touch by this much. */
+    private readonly idleMs: number,
+  ) {}
+
+  private key(id: string): string {
+    return `${this.redis.prefix}session:${id}`;
+  }
+
+  async get(id: string): Promise<SessionRecord | undefined> {
+    const text = await this.redis.run('reading a session', (c) => c.get(this.key(id)));
+    if (typeof text !== 'string') return undefined;
+    try {
+      const rec = JSON.parse(text) as SessionRecord;
+      return typeof rec === 'object' && rec !== null && rec.id === id ? rec : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async put(record: SessionRecord): Promise<void> {
+    await this.redis.run('storing a session', (c) => c.set(this.key(record.id), JSON.stringify(record), { PX: this.idleMs }));
+  }
+
+  async touch(id: string, at: number): Promise<void> {
+    // Read-modify-write is fine here: lastSeen only moves forward, and a lost touch costs at most one interval.
+    const rec = await this.get(id);
+    if (!rec || rec.lastSeen >= at) return;
+    rec.lastSeen = at;
+    await this.redis.run('touching a session', (c) => c.set(this.key(id), JSON.stringify(rec), { PX: this.idleMs, XX: true }));
+  }
+
+  async delete(id: string): Promise<void> {
+    await this.redis.run('deleting a session', (c) => c.del(this.key(id)));
+  }
+}

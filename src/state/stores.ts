@@ -1,0 +1,27 @@
+/**
+ * The shared-state stores of one gateway instance, from `state` (docs/scaling.md): with
+ * `memory` nothing is built here (each part keeps its own in-memory store, as one instance
+ * needs); with `redis` the connection is opened and the Redis stores handed to the gateway.
+ */
+import type { Config } from '../config/schema.js';
+import type { Logger } from '../observability/logger.js';
+import type { SessionStore } from '../protocol/session-store.js';
+import { connectRedis, type RedisState } from './redis.js';
+import { RedisSessionStore } from './session-store.js';
+
+export interface StateStores {
+  sessionStore?: SessionStore;
+  /** The Redis connection, when state.store is redis. */
+  redis?: RedisState;
+  close(): Promise<void>;
+}
+
+export async function openStateStores(config: Readonly<Config>, log: Logger): Promise<StateStores> {
+  if (config.state.store === 'memory') return { close: async () => {} };
+  const redis = await connectRedis(config.state.redis, log);
+  return {
+    redis,
+    sessionStore: new RedisSessionStore(redis, config.server.session_idle_timeout),
+    close: () => redis.close(),
+  };
+}
