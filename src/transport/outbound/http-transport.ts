@@ -190,12 +190,13 @@ export class StreamableHttpClient implements Transport {
       await res.body.dump();
       throw new HttpStatusError(res.statusCode, `unexpected content type "${type}" from ${this.display}`);
     }
-    const bytes = await cappedBytes(res.body, MAX_BACKEND_MESSAGE_BYTES);
-    if (bytes === undefined) throw new HttpStatusError(res.statusCode, `the JSON answer from ${this.display} is larger than ${MAX_BACKEND_MESSAGE_BYTES} bytes`);
+    const body = await cappedBytes(res.body, MAX_BACKEND_MESSAGE_BYTES);
+    if (body === undefined) throw new HttpStatusError(res.statusCode, `the JSON answer from ${this.display} is larger than ${MAX_BACKEND_MESSAGE_BYTES} bytes`);
     const id = 'method' in message ? (message as { id?: unknown }).id : undefined;
     let answered = id === undefined;
     // A large result goes to the client as the bytes it came in (only the id changes): no decode, parse or stringify.
-    const raw = this.rawResults && bytes.length >= RAW_MIN_BYTES ? scanResultResponse(bytes) : undefined;
+    const [bytes, owned] = body;
+    const raw = this.rawResults && bytes.length >= RAW_MIN_BYTES ? scanResultResponse(bytes, owned) : undefined;
     if (raw) {
       if (raw.id === id) answered = true;
       this.onmessage?.({ jsonrpc: '2.0', id: raw.id, result: raw.result } as unknown as JSONRPCMessage);
@@ -226,7 +227,7 @@ export class StreamableHttpClient implements Transport {
         if (!e.data || (e.event && e.event !== 'message')) return;
         if (this.rawResults && e.data.length >= RAW_MIN_BYTES) {
           // Encoding and one scan cost less than JSON.parse and the JSON.stringify for the client (SDK servers answer in SSE by default).
-          const raw = scanResultResponse(Buffer.from(e.data));
+          const raw = scanResultResponse(Buffer.from(e.data), true);
           if (raw) {
             if (raw.id === awaiting) answered = true;
             return this.onmessage?.({ jsonrpc: '2.0', id: raw.id, result: raw.result } as unknown as JSONRPCMessage);
@@ -339,10 +340,12 @@ export class StreamableHttpClient implements Transport {
 }
 
 /**
- * The whole body, or undefined (and the body destroyed) once it passes `max` bytes. Read
- * with 'data' events rather than an async iterator: a promise less per chunk, on every call.
+ * The whole body, and whether its memory was allocated for it alone (chunks joined; one
+ * chunk is part of a socket read), or undefined (and the body destroyed) once it passes
+ * `max` bytes. Read with 'data' events rather than an async iterator: a promise less per
+ * chunk, on every call.
  */
-function cappedBytes(body: Dispatcher.ResponseData['body'], max: number): Promise<Buffer | undefined> {
+function cappedBytes(body: Dispatcher.ResponseData['body'], max: number): Promise<[Buffer, boolean] | undefined> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let length = 0;
@@ -353,7 +356,7 @@ function cappedBytes(body: Dispatcher.ResponseData['body'], max: number): Promis
         resolve(undefined);
       } else chunks.push(chunk);
     });
-    body.on('end', () => resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, length)));
+    body.on('end', () => resolve(chunks.length === 1 ? [chunks[0], false] : [Buffer.concat(chunks, length), true]));
     body.on('error', reject);
   });
 }
