@@ -53,7 +53,7 @@ export function haproxyConfig(port: number, servers: HaproxyServer[]): string {
     // No keep-alive towards the instances: a reused server connection would pin the next request to the same instance.
     '  option http-server-close',
     `  http-response set-header ${SERVED_BY} %[srv_name]`,
-    ...servers.map((s) => `  server ${s.name} ${s.address} check inter 300ms fall 1 rise 2`),
+    ...servers.map((s) => `  server ${s.name} ${s.address} check inter 300ms fall 2 rise 2`),
     '',
   ].join('\n');
 }
