@@ -93,8 +93,10 @@ describe('scale-out (pending A and B): three instances behind HAProxy, Redis sha
   });
 
   it('A+B: a GET stream resumed with Last-Event-ID on another instance after its first instance is SIGKILLed', async () => {
-    const { headers } = await openSession(cluster.url);
-    const first = cluster.instances[1]!;
+    // The GET stream on the instance that opened the session (where a client's stream most often is).
+    const { headers, opener } = await openSession(cluster.url);
+    const first = cluster.instances.find((i) => i.name === opener)!;
+    const others = cluster.instances.filter((i) => i !== first);
     const get = await fetch(first.url, { method: 'GET', headers: { ...headers, accept: 'text/event-stream' }, signal: AbortSignal.timeout(STREAM_DEADLINE_MS) });
     assert.equal(get.status, 200);
     const events = readSse(get, { includeEmpty: true });
@@ -103,7 +105,7 @@ describe('scale-out (pending A and B): three instances behind HAProxy, Redis sha
     assert.ok(primed?.id, 'a priming event with an id');
     // An admin change made on another instance reaches this session's stream on `first`.
     await new Promise((r) => setTimeout(r, 500));
-    const add = await cluster.instances[0]!.admin('POST', '/admin/services', { name: 'late', config: everythingStdio() });
+    const add = await others[0]!.admin('POST', '/admin/services', { name: 'late', config: everythingStdio() });
     assert.equal(add.status, 201, JSON.stringify(add.body));
     const seen = await nextWithMethod(events, 'notifications/tools/list_changed');
     assert.ok(seen.id, 'the event has an id');
@@ -121,7 +123,7 @@ describe('scale-out (pending A and B): three instances behind HAProxy, Redis sha
     const replayed = await nextWithMethod(again, 'notifications/tools/list_changed');
     assert.equal(replayed.id, seen.id, 'the event sent by the killed instance, replayed with its id');
     // And the resumed stream is live: the next change reaches it on its new instance.
-    const del = await cluster.instances[2]!.admin('DELETE', '/admin/services/late');
+    const del = await others[1]!.admin('DELETE', '/admin/services/late');
     assert.equal(del.status, 200, JSON.stringify(del.body));
     const live = await nextWithMethod(again, 'notifications/tools/list_changed');
     assert.notEqual(live.id, seen.id);
