@@ -36,7 +36,8 @@ export async function serve(config: Readonly<Config>, opts: ServeOptions = {}): 
   const state = await openStateStores(config, gatewayOptions.logger);
   let gateway: Gateway;
   try {
-    gateway = createGateway(config, { ...(state.sessionStore ? { sessionStore: state.sessionStore } : {}), ...gatewayOptions });
+    const shared = Object.fromEntries(Object.entries({ sessionStore: state.sessionStore, eventStore: state.eventStore }).filter(([, v]) => v !== undefined));
+    gateway = createGateway(config, { ...shared, ...gatewayOptions });
   } catch (err) {
     await state.close();
     throw err;

@@ -6,11 +6,14 @@
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
 import type { SessionStore } from '../protocol/session-store.js';
+import type { EventStore } from '../transport/inbound/event-store.js';
+import { RedisEventStore } from './event-store.js';
 import { connectRedis, type RedisState } from './redis.js';
 import { RedisSessionStore } from './session-store.js';
 
 export interface StateStores {
   sessionStore?: SessionStore;
+  eventStore?: EventStore;
   /** The Redis connection, when state.store is redis. */
   redis?: RedisState;
   close(): Promise<void>;
@@ -22,6 +25,12 @@ export async function openStateStores(config: Readonly<Config>, log: Logger): Pr
   return {
     redis,
     sessionStore: new RedisSessionStore(redis, config.server.session_idle_timeout),
+    eventStore: new RedisEventStore(
+      redis,
+      { maxEvents: config.server.event_store_max_events, maxBytes: config.server.event_store_max_bytes },
+      config.server.session_idle_timeout,
+      log,
+    ),
     close: () => redis.close(),
   };
 }

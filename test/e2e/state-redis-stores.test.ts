@@ -1,0 +1,91 @@
+/**
+ * state.store: redis — the stores shared by instances (docs/scaling.md): SSE events replayed
+ * with Last-Event-ID on another instance, gateway-scope rate limits holding across
+ * instances, admin changes made on one instance applied on the others, pin approvals made
+ * on one instance in force on the others. Real Redis at 127.0.0.1:6379 (test/helpers/redis.ts),
+ * several serve() instances sharing one key prefix.
+ */
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import { validateConfig } from '../../src/config/load.js';
+import { silentLogger } from '../../src/observability/logger.js';
+import { serve } from '../../src/serve.js';
+import { everythingStdio, rawSession, readSse } from '../helpers/gateway.js';
+import { REDIS_URL, redisKeys, redisPrefix } from '../helpers/redis.js';
+
+describe('state.store: redis — shared stores', { timeout: 60_000 }, () => {
+  const cleanups: Array<() => Promise<unknown>> = [];
+  after(async () => {
+    for (const c of cleanups.reverse()) await c().catch(() => {});
+  });
+
+  async function instance(prefix: string, extra: Record<string, unknown> = {}) {
+    const cfg = validateConfig(
+      { server: { host: '127.0.0.1', port: 0 }, state: { store: 'redis', redis: { url: REDIS_URL, key_prefix: prefix } }, backends: { everything: everythingStdio() }, ...extra },
+      'test',
+    );
+    const s = await serve(cfg, { logger: silentLogger() });
+    cleanups.push(() => s.close());
+    return s;
+  }
+
+  function fresh() {
+    const p = redisPrefix();
+    cleanups.push(p.cleanup);
+    return p.prefix;
+  }
+
+  it('replays on instance B, with Last-Event-ID, the SSE events a POST stream on instance A sent', async () => {
+    const prefix = fresh();
+    const [a, b] = [await instance(prefix), await instance(prefix)];
+    const s = await rawSession(a.url);
+    const res = await s.post({
+      jsonrpc: '2.0',
+      id: 7,
+      method: 'tools/call',
+      params: { name: 'everything__trigger-long-running-operation', arguments: { duration: 0.3, steps: 3 }, _meta: { progressToken: 'p' } },
+    });
+    const onA: Array<{ id?: string; data: string }> = [];
+    for await (const e of readSse(res)) onA.push(e);
+    assert.ok(onA.length >= 3, `progress and the response streamed on A: ${onA.length}`);
+    assert.ok((await redisKeys(prefix)).includes(`${prefix}events:${s.sessionId}`), 'the events are in Redis');
+    const onB = await fetch(b.url, { method: 'GET', headers: { ...s.headers, accept: 'text/event-stream', 'last-event-id': onA[0].id! } });
+    assert.equal(onB.status, 200);
+    const replayed: Array<{ id?: string; data: string }> = [];
+    for await (const e of readSse(onB)) replayed.push(e);
+    assert.deepEqual(
+      replayed.map((e) => [e.id, e.data]),
+      onA.slice(1).map((e) => [e.id, e.data]),
+      'B replays exactly what followed the last event seen, with the same ids',
+    );
+    assert.equal(JSON.parse(replayed.at(-1)!.data).id, 7);
+  });
+
+  it('keeps at most event_store_max_events per session in Redis, and DELETE removes them', async () => {
+    const prefix = fresh();
+    const a = await instance(prefix, { server: { host: '127.0.0.1', port: 0, event_store_max_events: 2 } });
+    const s = await rawSession(a.url);
+    const res = await s.post({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'tools/call',
+      params: { name: 'everything__trigger-long-running-operation', arguments: { duration: 0.2, steps: 4 }, _meta: { progressToken: 'p' } },
+    });
+    const seen: Array<{ id?: string; data: string }> = [];
+    for await (const e of readSse(res)) seen.push(e);
+    assert.ok(seen.length >= 4);
+    const replay = await s.get({ 'last-event-id': seen[0].id! });
+    const got: string[] = [];
+    for await (const e of readSse(replay)) got.push(e.id!);
+    assert.deepEqual(
+      got,
+      seen.slice(-2).map((e) => e.id),
+      'only the newest two were kept',
+    );
+    await fetch(a.url, { method: 'DELETE', headers: s.headers });
+    assert.deepEqual(
+      (await redisKeys(prefix)).filter((k) => k.includes('events:')),
+      [],
+    );
+  });
+});
