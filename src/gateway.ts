@@ -18,6 +18,7 @@ import { subscribeRequestLog } from './observability/request-log.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
 import { GatewayError } from './errors/catalog.js';
 import { RateLimiter } from './resilience/rate-limiter.js';
+import type { RateLimitStore } from './resilience/rate-limit-store.js';
 import { MemorySessionStore, type SessionStore } from './protocol/session-store.js';
 import { SessionManager } from './protocol/sessions.js';
 import { ContinuationStore } from './protocol/continuation.js';
@@ -38,6 +39,8 @@ export interface GatewayOptions {
   logger?: Logger;
   sessionStore?: SessionStore;
   eventStore?: EventStore;
+  /** Where gateway-scope rate-limit buckets live (state.store: redis shares them); default in memory. */
+  rateLimitStore?: RateLimitStore;
   /** The config file the config came from: file plugins may not touch it. */
   configFile?: string;
   /** Files the CLI writes and trusts (PID file, state file, log file): file plugins may not touch them. */
@@ -127,7 +130,7 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
 
   const draining = { value: false };
   // One limiter for both layers: gateway-scope rules at the HTTP edge, backend and tool rules per call.
-  const rateLimiter = new RateLimiter(config.rate_limits);
+  const rateLimiter = new RateLimiter(config.rate_limits, opts.rateLimitStore ? { store: opts.rateLimitStore } : {});
   const limits: SessionLimits | undefined =
     rateLimiter.hasBackendRules || rateLimiter.hasToolRules
       ? {

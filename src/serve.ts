@@ -36,7 +36,9 @@ export async function serve(config: Readonly<Config>, opts: ServeOptions = {}): 
   const state = await openStateStores(config, gatewayOptions.logger);
   let gateway: Gateway;
   try {
-    const shared = Object.fromEntries(Object.entries({ sessionStore: state.sessionStore, eventStore: state.eventStore }).filter(([, v]) => v !== undefined));
+    const shared = Object.fromEntries(
+      Object.entries({ sessionStore: state.sessionStore, eventStore: state.eventStore, rateLimitStore: state.rateLimitStore }).filter(([, v]) => v !== undefined),
+    );
     gateway = createGateway(config, { ...shared, ...gatewayOptions });
   } catch (err) {
     await state.close();

@@ -7,13 +7,17 @@ import type { Config } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
 import type { SessionStore } from '../protocol/session-store.js';
 import type { EventStore } from '../transport/inbound/event-store.js';
+import type { RateLimitStore } from '../resilience/rate-limit-store.js';
 import { RedisEventStore } from './event-store.js';
+import { RedisRateLimitStore } from './rate-limit-store.js';
 import { connectRedis, type RedisState } from './redis.js';
 import { RedisSessionStore } from './session-store.js';
 
 export interface StateStores {
   sessionStore?: SessionStore;
   eventStore?: EventStore;
+  /** Gateway-scope rate-limit buckets. */
+  rateLimitStore?: RateLimitStore;
   /** The Redis connection, when state.store is redis. */
   redis?: RedisState;
   close(): Promise<void>;
@@ -31,6 +35,7 @@ export async function openStateStores(config: Readonly<Config>, log: Logger): Pr
       config.server.session_idle_timeout,
       log,
     ),
+    rateLimitStore: new RedisRateLimitStore(redis),
     close: () => redis.close(),
   };
 }

@@ -88,4 +88,20 @@ describe('state.store: redis — shared stores', { timeout: 60_000 }, () => {
       [],
     );
   });
+
+  it('holds a gateway-scope limit of 5 per minute across three instances (one bucket in Redis)', async () => {
+    const prefix = fresh();
+    const rate_limits = { rules: [{ scope: 'gateway', key: 'ip', rate: 5 / 60, burst: 5 }] };
+    const all = [await instance(prefix, { rate_limits }), await instance(prefix, { rate_limits }), await instance(prefix, { rate_limits })];
+    const statuses: number[] = [];
+    for (let i = 0; i < 7; i++) {
+      const r = await fetch(all[i % 3].url, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' }, body: '{}' });
+      await r.arrayBuffer();
+      statuses.push(r.status);
+    }
+    assert.equal(statuses.filter((s) => s !== 429).length, 5, `five requests pass in all, whichever instance: ${statuses}`);
+    assert.deepEqual(statuses.slice(5), [429, 429]);
+    const keys = (await redisKeys(prefix)).filter((k) => k.startsWith(`${prefix}rl:`));
+    assert.equal(keys.length, 1, 'one bucket for the three instances');
+  });
 });
