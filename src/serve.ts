@@ -37,7 +37,9 @@ export async function serve(config: Readonly<Config>, opts: ServeOptions = {}): 
   let gateway: Gateway;
   try {
     const shared = Object.fromEntries(
-      Object.entries({ sessionStore: state.sessionStore, eventStore: state.eventStore, rateLimitStore: state.rateLimitStore }).filter(([, v]) => v !== undefined),
+      Object.entries({ sessionStore: state.sessionStore, eventStore: state.eventStore, rateLimitStore: state.rateLimitStore, pinStore: state.pinStore }).filter(
+        ([, v]) => v !== undefined,
+      ),
     );
     gateway = createGateway(config, { ...shared, ...gatewayOptions });
   } catch (err) {

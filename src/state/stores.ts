@@ -7,8 +7,10 @@ import type { Config } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
 import type { SessionStore } from '../protocol/session-store.js';
 import type { EventStore } from '../transport/inbound/event-store.js';
+import { FilePinStore, type PinStore } from '../pinning/store.js';
 import type { RateLimitStore } from '../resilience/rate-limit-store.js';
 import { RedisEventStore } from './event-store.js';
+import { RedisPinStore } from './pin-store.js';
 import { RedisRateLimitStore } from './rate-limit-store.js';
 import { connectRedis, type RedisState } from './redis.js';
 import { RedisSessionStore } from './session-store.js';
@@ -18,6 +20,8 @@ export interface StateStores {
   eventStore?: EventStore;
   /** Gateway-scope rate-limit buckets. */
   rateLimitStore?: RateLimitStore;
+  /** Tool pins and approvals (seeded from pinning.lock_file while Redis holds none). */
+  pinStore?: PinStore;
   /** The Redis connection, when state.store is redis. */
   redis?: RedisState;
   close(): Promise<void>;
@@ -36,6 +40,7 @@ export async function openStateStores(config: Readonly<Config>, log: Logger): Pr
       log,
     ),
     rateLimitStore: new RedisRateLimitStore(redis),
+    pinStore: new RedisPinStore(redis, new FilePinStore(config.pinning.lock_file)),
     close: () => redis.close(),
   };
 }
