@@ -9,6 +9,7 @@ import type { SessionStore } from '../protocol/session-store.js';
 import type { EventStore } from '../transport/inbound/event-store.js';
 import { FilePinStore, type PinStore } from '../pinning/store.js';
 import type { RateLimitStore } from '../resilience/rate-limit-store.js';
+import { ConfigSync } from './config-sync.js';
 import { RedisEventStore } from './event-store.js';
 import { RedisPinStore } from './pin-store.js';
 import { RedisRateLimitStore } from './rate-limit-store.js';
@@ -22,6 +23,8 @@ export interface StateStores {
   rateLimitStore?: RateLimitStore;
   /** Tool pins and approvals (seeded from pinning.lock_file while Redis holds none). */
   pinStore?: PinStore;
+  /** Admin changes shared between instances. */
+  configSync?: ConfigSync;
   /** The Redis connection, when state.store is redis. */
   redis?: RedisState;
   close(): Promise<void>;
@@ -41,6 +44,7 @@ export async function openStateStores(config: Readonly<Config>, log: Logger): Pr
     ),
     rateLimitStore: new RedisRateLimitStore(redis),
     pinStore: new RedisPinStore(redis, new FilePinStore(config.pinning.lock_file)),
+    configSync: new ConfigSync(redis, log),
     close: () => redis.close(),
   };
 }

@@ -138,4 +138,29 @@ describe('state.store: redis — shared stores', { timeout: 60_000 }, () => {
     await waitFor(async () => (await b.admin('GET', '/admin/pins')).body.mismatched.length === 0, 'the approval made on A is in force on B');
     assert.deepEqual(await names(cb), ['pinned__greet', 'pinned__mutate']);
   });
+
+  it('an admin change made on instance A is applied on B, and an instance started later starts from it', async () => {
+    const prefix = fresh();
+    const raw = { state: { store: 'redis', redis: { url: REDIS_URL, key_prefix: prefix } }, backends: { everything: everythingStdio(), other: everythingStdio() } };
+    const start = async () => {
+      const g = await startAdminGateway(raw);
+      cleanups.push(() => g.close());
+      return g;
+    };
+    const [a, b] = [await start(), await start()];
+    const got = await a.admin('GET', '/admin/config');
+    const put = await a.admin('PUT', '/admin/config', { ...got.body.config, server: { ...got.body.config.server, list_page_size: 7 } });
+    assert.equal(put.status, 200, JSON.stringify(put.body));
+    await waitFor(async () => (await b.admin('GET', '/admin/config')).body.config.server.list_page_size === 7, 'the PUT on A in force on B');
+    const onB = (await b.admin('GET', '/admin/config')).body.config;
+    assert.equal(onB.paths.base, b.dir, 'B keeps its own paths');
+    assert.notEqual(onB.paths.base, got.body.config.paths.base);
+    const del = await a.admin('DELETE', '/admin/services/other');
+    assert.equal(del.status, 200, JSON.stringify(del.body));
+    await waitFor(() => !b.gw.registry.backends.has('other'), 'the backend removed on A is gone from B');
+    assert.ok(b.gw.registry.backends.has('everything'));
+    const c = await start();
+    assert.equal(c.gw.config.server.list_page_size, 7, 'C starts from the latest shared change, not its file');
+    assert.ok(!c.gw.registry.backends.has('other'));
+  });
 });
