@@ -7,6 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
+import { createClient } from 'redis';
 import { validateConfig } from '../../src/config/load.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { serve } from '../../src/serve.js';
@@ -17,6 +18,16 @@ import { startAdminGateway } from '../helpers/admin.js';
 import { connectClient, everythingStdio, rawSession, readSse, waitFor } from '../helpers/gateway.js';
 import { greet, pinBackend, writeState } from '../helpers/pins.js';
 import { REDIS_URL, redisKeys, redisPrefix } from '../helpers/redis.js';
+
+async function redisXLen(prefix: string, sessionId: string): Promise<number> {
+  const c = createClient({ url: REDIS_URL });
+  await c.connect();
+  try {
+    return await c.xLen(`${prefix}events:${sessionId}`);
+  } finally {
+    await c.close();
+  }
+}
 
 describe('state.store: redis — shared stores', { timeout: 60_000 }, () => {
   const cleanups: Array<() => Promise<unknown>> = [];
@@ -64,6 +75,39 @@ describe('state.store: redis — shared stores', { timeout: 60_000 }, () => {
       'B replays exactly what followed the last event seen, with the same ids',
     );
     assert.equal(JSON.parse(replayed.at(-1)!.data).id, 7);
+  });
+
+  it('resumes on instance B, with Last-Event-ID, a GET stream opened on instance A: what it missed, then B keeps it open', async () => {
+    const prefix = fresh();
+    const [a, b] = [await instance(prefix), await instance(prefix)];
+    const s = await rawSession(a.url);
+    await s.post({ jsonrpc: '2.0', id: 1, method: 'logging/setLevel', params: { level: 'debug' } });
+    const ac = new AbortController();
+    const stream = await s.get({}, { signal: ac.signal });
+    assert.equal(stream.status, 200);
+    await s.post({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'everything__toggle-simulated-logging', arguments: {} } });
+    let first: string | undefined;
+    for await (const e of readSse(stream)) {
+      first = e.id;
+      break;
+    }
+    ac.abort();
+    assert.ok(first?.startsWith('g'), `an event of A's GET stream: ${first}`);
+    await new Promise((r) => setTimeout(r, 200));
+    const before = await redisXLen(prefix, s.sessionId);
+    // The backend logs every 5 s: the next line arrives while no GET stream is open, and is kept in Redis.
+    await waitFor(async () => (await redisXLen(prefix, s.sessionId)) > before, 'a log line kept for replay', 12_000, 200);
+    const acB = new AbortController();
+    const resumed = await fetch(b.url, { method: 'GET', headers: { ...s.headers, accept: 'text/event-stream', 'last-event-id': first! }, signal: acB.signal });
+    assert.equal(resumed.status, 200);
+    const it2 = readSse(resumed);
+    const replayed = (await it2.next()).value as { id?: string; data: string };
+    assert.equal(JSON.parse(replayed.data).method, 'notifications/message', 'the line A sent while the stream was away');
+    assert.notEqual(replayed.id, first);
+    const more = await Promise.race([it2.next().then(() => 'more or ended'), new Promise((r) => setTimeout(() => r('still open'), 400))]);
+    assert.equal(more, 'still open', 'B keeps the resumed GET stream open as its own');
+    acB.abort();
+    await s.post({ jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'everything__toggle-simulated-logging', arguments: {} } });
   });
 
   it('keeps at most event_store_max_events per session in Redis, and DELETE removes them', async () => {

@@ -396,7 +396,8 @@ export class StreamableHttpEndpoint {
           res.on('close', () => ps.detach(res));
           return;
         }
-        if (replay.streamId !== ch.standaloneId) {
+        // A GET stream of another instance (a shared event store; its ids start with `g`) continues as this one's.
+        if (replay.streamId !== ch.standaloneId && !replay.streamId.startsWith('g')) {
           res.end(); // that request's stream is complete: everything was replayed
           return;
         }
