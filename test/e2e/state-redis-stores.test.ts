@@ -6,6 +6,7 @@
  * several serve() instances sharing one key prefix.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { after, describe, it } from 'node:test';
 import { createClient } from 'redis';
 import { validateConfig } from '../../src/config/load.js';
@@ -15,7 +16,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startAdminGateway } from '../helpers/admin.js';
-import { connectClient, everythingStdio, rawSession, readSse, waitFor } from '../helpers/gateway.js';
+import { connectClient, everythingStdio, freePort, rawSession, readSse, waitFor } from '../helpers/gateway.js';
 import { greet, pinBackend, writeState } from '../helpers/pins.js';
 import { REDIS_URL, redisKeys, redisPrefix } from '../helpers/redis.js';
 
@@ -206,5 +207,50 @@ describe('state.store: redis — shared stores', { timeout: 60_000 }, () => {
     const c = await start();
     assert.equal(c.gw.config.server.list_page_size, 7, 'C starts from the latest shared change, not its file');
     assert.ok(!c.gw.registry.backends.has('other'));
+  });
+
+  it('while its Redis is away, a gateway-scope limit answers 503 MCPEG_ERR_STATE_UNAVAILABLE; when Redis is back, requests pass again', async () => {
+    // A Redis of this test's own (the shared one is never stopped).
+    const port = await freePort();
+    const startRedis = async () => {
+      const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+      cleanups.push(async () => proc.kill('SIGKILL'));
+      await waitFor(async () => {
+        const c = createClient({ url: `redis://127.0.0.1:${port}`, socket: { reconnectStrategy: false } });
+        c.on('error', () => {});
+        try {
+          await c.connect();
+          await c.close();
+          return true;
+        } catch {
+          return false;
+        }
+      }, 'redis-server up');
+      return proc;
+    };
+    let redis = await startRedis();
+    const cfg = validateConfig(
+      {
+        server: { host: '127.0.0.1', port: 0 },
+        state: { store: 'redis', redis: { url: `redis://127.0.0.1:${port}`, command_timeout: '500ms', reconnect_max_delay: '200ms' } },
+        rate_limits: { rules: [{ scope: 'gateway', key: 'ip', rate: 100, burst: 100 }] },
+        backends: {},
+      },
+      'test',
+    );
+    const g = await serve(cfg, { logger: silentLogger() });
+    cleanups.push(() => g.close());
+    const hit = async () => {
+      const r = await fetch(g.url, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' }, body: '{}' });
+      return { status: r.status, body: (await r.json()) as { error?: { data?: { mcpegCode?: string } } } };
+    };
+    assert.notEqual((await hit()).status, 503);
+    redis.kill('SIGKILL');
+    await new Promise((r) => redis.once('exit', r));
+    const during = await hit();
+    assert.equal(during.status, 503);
+    assert.equal(during.body.error?.data?.mcpegCode, 'MCPEG_ERR_STATE_UNAVAILABLE');
+    redis = await startRedis();
+    await waitFor(async () => (await hit()).status !== 503, 'served again once Redis is back, without a restart', 10_000, 100);
   });
 });
