@@ -56,6 +56,7 @@ export class ConfigSync {
   private readonly key: string;
   private queue: Promise<unknown> = Promise.resolve();
   private listener: ((message: string) => void) | undefined;
+  private onReady: (() => void) | undefined;
 
   constructor(
     private readonly redis: RedisState,
@@ -88,6 +89,11 @@ export class ConfigSync {
       this.queue = this.queue.then(() => this.catchUp(current, apply)).catch(() => {});
     };
     await this.redis.subscriber.subscribe(this.key, this.listener);
+    // Messages published while the subscription was down (Redis away) are lost: read the latest version on reconnecting.
+    this.onReady = () => {
+      this.queue = this.queue.then(() => this.catchUp(current, apply)).catch(() => {});
+    };
+    this.redis.subscriber.on('ready', this.onReady);
     // A change published before the subscription took effect is not missed.
     this.queue = this.queue.then(() => this.catchUp(current, apply)).catch(() => {});
   }
@@ -126,6 +132,7 @@ export class ConfigSync {
   }
 
   async stop(): Promise<void> {
+    if (this.onReady) this.redis.subscriber.off('ready', this.onReady);
     if (this.listener) await this.redis.subscriber.unsubscribe(this.key, this.listener).catch(() => {});
     this.listener = undefined;
     await this.queue;

@@ -83,9 +83,12 @@ export class RedisPinStore implements PinStore {
     const listener = () => onChange();
     const channel = this.key;
     this.redis.subscriber.subscribe(channel, listener).catch(() => {
-      // Redis away: node-redis subscribes again when it reconnects; a missed change is read on the next reload.
+      // Redis away: node-redis subscribes again when it reconnects (below).
     });
+    // A change published while the subscription was down is lost: read the pins again on reconnecting.
+    this.redis.subscriber.on('ready', listener);
     return () => {
+      this.redis.subscriber.off('ready', listener);
       void this.redis.subscriber.unsubscribe(channel, listener).catch(() => {});
     };
   }
