@@ -21,6 +21,7 @@ import { streamOfEventId } from '../transport/inbound/event-store.js';
 import type { Logger } from '../observability/logger.js';
 import type { RedisState } from './redis.js';
 import { LuaScript } from './script.js';
+import { sessionKey } from './session-store.js';
 
 /** KEYS: stream, byte counter. ARGV: stream id, seq, data, maxEvents, maxBytes, ttl ms. */
 const APPEND = new LuaScript(`
@@ -42,6 +43,16 @@ end
 redis.call('PEXPIRE', KEYS[1], ARGV[6])
 redis.call('PEXPIRE', KEYS[2], ARGV[6])
 return n
+`);
+
+/**
+ * KEYS: session record, stream, byte counter. Deletes the events only when the session is
+ * gone: an instance that merely drops its local copy of a session served elsewhere now
+ * (sessions.ts evictLocal) must not take its events from the other instances.
+ */
+const DROP_IF_ENDED = new LuaScript(`
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+return redis.call('DEL', KEYS[2], KEYS[3])
 `);
 
 /** Streams whose sequence a session remembers here (as the memory store). */
@@ -149,7 +160,7 @@ export class RedisEventStore implements EventStore {
     this.sessions.delete(sessionId);
     const key = this.key(sessionId);
     void (s?.tail ?? Promise.resolve())
-      .then(() => this.redis.run('dropping SSE events', (c) => c.del([key, `${key}:bytes`])))
+      .then(() => this.redis.run('dropping SSE events', (c) => DROP_IF_ENDED.run(c, [sessionKey(this.redis.prefix, sessionId), key, `${key}:bytes`], [])))
       .catch(() => {
         // They expire with the session anyway.
       });

@@ -41,7 +41,7 @@ describe('Redis stores', () => {
     assert.equal((await store.take('k1', 0.001, 4, 0)).allowed, false, 'works (and remembers) after Redis lost its scripts');
   });
 
-  it('SSE events: bounded by count and bytes, in order, ids continue after a prime, unknown streams are undefined', async () => {
+  it('SSE events: bounded by count and bytes, in order, ids continue after a prime, unknown streams are undefined, kept while the session lives elsewhere', async () => {
     const events = new RedisEventStore(redis, { maxEvents: 3, maxBytes: 10 }, 60_000, silentLogger());
     assert.equal(events.prime('s1', 'gA'), 'gA_1');
     const ids = ['aaaa', 'bbbb', 'cccc', 'dd', 'this one is too large'].map((d) => events.append('s1', 'gA', d));
@@ -75,7 +75,14 @@ describe('Redis stores', () => {
     assert.equal(await other.replayAfter('s2', 'gA_1'), undefined, 'another session does not see them');
     assert.equal(await other.replayAfter('s1', 'nonsense'), undefined);
     assert.ok((await redis.client.pTTL(`${p.prefix}events:s1`)) > 50_000);
+    // An instance dropping its copy of a session still alive (its record is in Redis) leaves the events to the others.
+    await redis.client.set(`${p.prefix}session:s1`, '{}');
     events.dropSession('s1');
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(await redis.client.exists([`${p.prefix}events:s1`, `${p.prefix}events:s1:bytes`]), 2);
+    // Once the session has ended, dropping it deletes them.
+    await redis.client.del(`${p.prefix}session:s1`);
+    other.dropSession('s1');
     await new Promise((r) => setTimeout(r, 50));
     assert.equal(await redis.client.exists([`${p.prefix}events:s1`, `${p.prefix}events:s1:bytes`]), 0);
   });
