@@ -36,7 +36,7 @@ export async function serve(config: Readonly<Config>, opts: ServeOptions = {}): 
   const state = await openStateStores(config, gatewayOptions.logger);
   let gateway: Gateway;
   try {
-    gateway = createGateway(config, { ...(state.sessionStore ? { sessionStore: state.sessionStore } : {}), ...gatewayOptions });
+    gateway = createGateway(config, { ...(state.sessionStore ? { sessionStore: state.sessionStore } : {}), ...(state.bus ? { bus: state.bus } : {}), ...gatewayOptions });
   } catch (err) {
     await state.close();
     throw err;
