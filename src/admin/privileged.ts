@@ -14,6 +14,8 @@
  * | plugin reach (reach.ts), `paths.*`, OpenAPI file specs/$refs   | admin.allow.reach               |
  * | a declared secret (*_env) to a new destination; more env_allow | admin.allow.environment         |
  * | `authorization` (rules, default)                               | admin.allow.policy              |
+ * | a backend's `credentials` (per-user: audience, scope, default, | nothing: edit the file          |
+ * | removal…) or the URL a backend with `credentials` is sent to   |                                 |
  * | tool pinning weaker for a backend (block → warn → off),        | nothing: edit the file          |
  * | `pinning.lock_file`                                            |                                 |
  *
@@ -79,6 +81,20 @@ export function privilegedChanges(current: Readonly<Config>, next: Readonly<Conf
     const cur = own(current.backends, name);
     if (endpoint !== undefined && endpoint !== (cur && tokenEndpointOf(cur)))
       out.push({ path: `backends.${name}.credentials.token_endpoint`, why: "sends every caller's access token to this authorization server", allowedBy: undefined });
+  }
+  // The rest of `credentials` decides which caller's credential goes where: another audience or scope sends every caller's
+  // token for another service to this backend; another URL sends the exchanged tokens to another host (they are no config
+  // secret, so the redaction check does not hold them back); `default: static` or no `credentials` at all hands the
+  // gateway's own credential to principals the file gave none.
+  for (const [name, cur] of Object.entries(current.backends)) {
+    const was = cur.type !== 'command' ? cur.credentials : undefined;
+    const b = own(next.backends, name);
+    // A changed token endpoint is refused above already.
+    if (!was || !b || (tokenEndpointOf(b) !== undefined && tokenEndpointOf(b) !== tokenEndpointOf(cur))) continue;
+    if (!isDeepStrictEqual(was, b.type !== 'command' ? b.credentials : undefined))
+      out.push({ path: `backends.${name}.credentials`, why: "decides whose credential each caller's calls carry, and for which audience", allowedBy: undefined });
+    else if (!isDeepStrictEqual(backendDestination(cur), backendDestination(b)))
+      out.push({ path: `backends.${name}`, why: "moves where each caller's per-user credential (credentials) is sent: another URL or host", allowedBy: undefined });
   }
 
   const reach = (name?: string) => allow.reach === true || (name !== undefined && Array.isArray(allow.reach) && allow.reach.includes(name));

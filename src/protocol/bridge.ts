@@ -29,7 +29,15 @@ export function sendAcrossLifecycles(c: RelayCall<ClientSession>, t: Target): Pr
     clientToken === undefined
       ? undefined
       : (p: Params) => s.notifyClient({ jsonrpc: '2.0', method: 'notifications/progress', params: { ...p, progressToken: clientToken } }, c.requestId);
-  return call(s, t.conn, t.replica, c.method, c.params, { timeoutMs: c.timeoutMs, cancel: c.cancel, tag, onProgress, credential: c.credential });
+  return call(
+    s,
+    t.conn,
+    t.replica,
+    c.method,
+    c.params,
+    { timeoutMs: c.timeoutMs, cancel: c.cancel, tag, onProgress, credential: c.credential },
+    c.backend.credentials !== undefined,
+  );
 }
 
 /**
@@ -41,11 +49,19 @@ export function sendAcrossLifecycles(c: RelayCall<ClientSession>, t: Target): Pr
  *   `input_required` answer, and the call waits for the client's retry (continuation.ts);
  * - both stateful: the call as it is.
  */
-async function call(s: ClientSession, conn: BackendConnection, replica: Replica, method: string, params: Params, opts: CallOpts): Promise<Params | RawJson> {
+async function call(s: ClientSession, conn: BackendConnection, replica: Replica, method: string, params: Params, opts: CallOpts, perUser = false): Promise<Params | RawJson> {
   // The connection's lifecycle decides, not the replica's: a backend offering both has stateful sessions beside its stateless connection.
   if (conn.stateless) {
     // The revision has no resources/subscribe: its own means (resourceSubscriptions on subscriptions/listen) serve a stateful client's.
     if (!s.stateless && (method === 'resources/subscribe' || method === 'resources/unsubscribe') && typeof params.uri === 'string') {
+      // That listen stream is the replica's, one for every client, under the gateway's identity: with per-user
+      // credentials the backend would judge the gateway, not the caller (MCP authorization, "Confused Deputy").
+      if (perUser && method === 'resources/subscribe')
+        throw new GatewayError(
+          'MCPEG_ERR_METHOD_NOT_FOUND',
+          `backend "${replica.name}" speaks only protocol 2026-07-28 and has per-user credentials: resources/subscribe would be held on one stream for every caller under the gateway's identity, so it is not offered`,
+          { backend: replica.name },
+        );
       await (method === 'resources/subscribe' ? replica.watchResource(params.uri, s) : replica.unwatchResource(params.uri, s));
       return {};
     }

@@ -444,7 +444,7 @@ export class ClientSession implements ClientLink, ConnectionOwner, RelayClient {
   }
 
   onNotification(conn: BackendConnection, n: JsonRpcNotification): void {
-    const related = (conn.soleInflightTag() as CallTag | undefined)?.requestId;
+    const related = (conn.relatedTag() as CallTag | undefined)?.requestId;
     switch (n.method) {
       case 'notifications/message': {
         // 2026-07-28: no log messages for a request that did not ask for them (its envelope's logLevel).

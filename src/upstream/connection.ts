@@ -109,6 +109,8 @@ export class BackendConnection {
   stateless: { version: string; identity: ClientIdentity } | undefined;
   /** Requests the gateway stopped waiting for (timed out or cancelled): the backend may still work on them. */
   abandoned = 0;
+  /** The request whose answer carried the message being received, when the transport knows it. */
+  private related: RequestId | undefined;
   /** Messages that were not JSON-RPC (dropped, or failing the request they answered). */
   malformedMessages = 0;
   /** Hears of the first malformed message on this connection (the handshake logs it). */
@@ -120,7 +122,7 @@ export class BackendConnection {
     this.backend = backend;
     this.transport = transport;
     this.owner = owner;
-    transport.onmessage = (m) => this.receive(m);
+    transport.onmessage = (m, extra) => this.receive(m, (extra as { relatedRequestId?: RequestId } | undefined)?.relatedRequestId);
     // Our transports may hand large results over as bytes; receive() parses them for callers that look inside.
     if ('rawResults' in transport) (transport as { rawResults: boolean }).rawResults = true;
     transport.onclose = () => this.handleClose(this.closeReason || 'backend connection closed');
@@ -244,7 +246,7 @@ export class BackendConnection {
       // 0: no deadline (a subscriptions/listen stream lasts as long as the connection).
       if (opts.timeoutMs > 0)
         p.timer = setTimeout(() => {
-          this.cancel(id, `timed out after ${opts.timeoutMs} ms`);
+          this.cancel(id, `timed out after ${opts.timeoutMs} ms`, opts.credential);
           this.abandon(id)?.reject(
             new GatewayError('MCPEG_ERR_BACKEND_TIMEOUT', `backend "${this.backend}" did not answer ${method} within ${opts.timeoutMs} ms`, {
               backend: this.backend,
@@ -254,7 +256,7 @@ export class BackendConnection {
           );
         }, opts.timeoutMs);
       opts.cancel?.onCancel((reason) => {
-        this.cancel(id, String(reason ?? 'cancelled by client'));
+        this.cancel(id, String(reason ?? 'cancelled by client'), opts.credential);
         this.abandon(id)?.reject(new GatewayError('MCPEG_ERR_REQUEST_CANCELLED', `request to backend "${this.backend}" cancelled`, { backend: this.backend }));
       });
       this.pending.set(id, p);
@@ -266,9 +268,11 @@ export class BackendConnection {
     });
   }
 
-  async notify(method: string, params?: Record<string, unknown>): Promise<void> {
+  /** `credential`: the caller's, for a notification on its behalf (as `request`'s). */
+  async notify(method: string, params?: Record<string, unknown>, credential?: UpstreamCredential): Promise<void> {
     if (this.closed) return;
-    await this.transport.send({ jsonrpc: '2.0', method, ...(params ? { params } : {}) } as JSONRPCMessage);
+    const msg = { jsonrpc: '2.0', method, ...(params ? { params } : {}) } as JSONRPCMessage;
+    await (credential ? this.transport.send(msg, sendOptionsOf(credential) as object) : this.transport.send(msg));
   }
 
   /**
@@ -276,6 +280,17 @@ export class BackendConnection {
    * to the client call that caused it. The gateway's own requests (catalog lists, a held
    * subscriptions/listen) carry no tag and do not count.
    */
+  /**
+   * Tag of the client call the message being received belongs to. When the transport says
+   * which request's answer carried it (a POST's JSON body or SSE stream), that request's tag,
+   * or none once that call has ended or is the gateway's own: never another client's call.
+   * Otherwise (stdio, a GET stream) the only client call in flight, as soleInflightTag().
+   * Valid while the owner's onNotification/onRequest runs for that message.
+   */
+  relatedTag(): unknown {
+    return this.related === undefined ? this.soleInflightTag() : this.pending.get(this.related)?.tag;
+  }
+
   soleInflightTag(): unknown {
     if (this.tagged !== 1) return undefined;
     for (const p of this.pending.values()) if (p.tag !== undefined) return p.tag;
@@ -293,8 +308,9 @@ export class BackendConnection {
     this.handleClose(reason);
   }
 
-  private cancel(id: RequestId, reason: string): void {
-    this.notify('notifications/cancelled', { requestId: id, reason }).catch(() => {});
+  /** With the request's credential: on a connection shared by principals it is the caller, not the gateway, who cancels. */
+  private cancel(id: RequestId, reason: string, credential: UpstreamCredential | undefined): void {
+    this.notify('notifications/cancelled', { requestId: id, reason }, credential).catch(() => {});
   }
 
   /** Settles a request the backend has not answered (it timed out or was cancelled), counting it. */
@@ -315,7 +331,8 @@ export class BackendConnection {
     return p;
   }
 
-  private receive(raw: unknown): void {
+  private receive(raw: unknown, related?: RequestId): void {
+    this.related = related;
     const problem = envelopeProblem(raw, LENIENT);
     if (problem !== undefined) {
       this.malformed(raw, problem);
@@ -333,7 +350,7 @@ export class BackendConnection {
       return;
     }
     if (isRequest(m)) {
-      void this.answer(m);
+      void this.answer(m, this.relatedTag());
       return;
     }
     const n = m as JsonRpcNotification;
@@ -368,12 +385,12 @@ export class BackendConnection {
     if (this.malformedMessages === 1) this.onMalformed?.(detail);
   }
 
-  private async answer(req: JsonRpcRequest): Promise<void> {
+  private async answer(req: JsonRpcRequest, tag: unknown): Promise<void> {
     const ac = new AbortController();
     this.incoming.set(req.id, ac);
     let reply: JSONRPCMessage;
     try {
-      const result = await this.owner.onRequest(this, req, { tag: this.soleInflightTag(), signal: ac.signal });
+      const result = await this.owner.onRequest(this, req, { tag, signal: ac.signal });
       reply = { jsonrpc: '2.0', id: req.id, result } as JSONRPCMessage;
     } catch (err) {
       reply = { jsonrpc: '2.0', id: req.id, error: toRpcError(err) } as JSONRPCMessage;

@@ -332,7 +332,7 @@ export class ProcessPool {
         if (e.owner) return e.owner.onNotification(conn, n);
         if (n.method === 'notifications/message') {
           // Once a call on it ended unanswered, the backend may still log for it: the only call in flight no longer says whose line it is.
-          const to = e.holder ?? (conn.abandoned > 0 ? undefined : asClient((conn.soleInflightTag() as CallTag | undefined)?.link));
+          const to = e.holder ?? (conn.abandoned > 0 ? undefined : asClient((conn.relatedTag() as CallTag | undefined)?.link));
           if (to) return to.onNotification(conn, n);
         }
         // list_changed refreshes the catalog; resources/updated reaches every session subscribed to the URI.

@@ -401,7 +401,7 @@ export class Replica implements ConnectionOwner {
         return;
       case 'notifications/message': {
         // A stateless backend logs only for requests whose envelope asked (logLevel): relay to that call's client.
-        const tag = conn.stateless ? (conn.soleInflightTag() as CallTag | undefined) : undefined;
+        const tag = conn.stateless ? (conn.relatedTag() as CallTag | undefined) : undefined;
         if (tag) tag.link.notifyClient({ ...n, params: { ...n.params, logger: n.params?.logger ? `${this.name}/${String(n.params.logger)}` : this.name } }, tag.requestId);
         else this.log.info({ mcpLog: n.params }, 'backend log message');
         return;

@@ -37,7 +37,7 @@ import { accepts, mediaType, prefersEventStream, readJsonRpcPost, sendError } fr
 import { keepAlive, primingEvent, SSE_HEADERS, sseEvent, writeSse } from './sse.js';
 import { StatelessHttp } from './stateless-http.js';
 import { isStatelessVersion } from '../../wire/stateless.js';
-import { messageBody, messageText } from '../../wire/raw-json.js';
+import { messageBody, messageText, rawResultOf } from '../../wire/raw-json.js';
 import { sessionFingerprint } from '../../protocol/fingerprint.js';
 import type { InstanceBus } from '../../protocol/bus.js';
 
@@ -97,7 +97,11 @@ class PostStream {
         return;
       }
       this.mode = 'json';
-      endJson(res, 200, JSON_HEADERS, messageBody(this.batch ? this.responses : this.responses[0]));
+      const msg = this.batch ? this.responses : this.responses[0];
+      endJson(res, 200, JSON_HEADERS, messageBody(msg));
+      // A large result relayed as bytes is freed once it is on the wire ('finish': every write done), not at some later GC.
+      const raw = rawResultOf(msg);
+      if (raw) res.once('finish', () => raw.release());
       return;
     }
     if (r) this.writeEvent(r);

@@ -10,7 +10,7 @@
  */
 import { setMaxListeners } from 'node:events';
 import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
-import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import type { JSONRPCMessage, MessageExtraInfo } from '@modelcontextprotocol/sdk/types.js';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { Pool, type Dispatcher } from 'undici';
 import { isStatelessVersion, nameHeaderOf, paramHeaderValues, type ParamHeader } from '../../wire/stateless.js';
@@ -63,7 +63,8 @@ const MAX_ERROR_BODY = 4096;
 const MAX_RESUME_ATTEMPTS = 3;
 
 export class StreamableHttpClient implements Transport {
-  onmessage?: (message: JSONRPCMessage) => void;
+  /** `extra.relatedRequestId`: the request whose answer (JSON body or SSE stream) carried the message. */
+  onmessage?: (message: JSONRPCMessage, extra?: MessageExtraInfo & { relatedRequestId?: string | number }) => void;
   onclose?: () => void;
   onerror?: (error: Error) => void;
   sessionId?: string;
@@ -190,15 +191,18 @@ export class StreamableHttpClient implements Transport {
       await res.body.dump();
       throw new HttpStatusError(res.statusCode, `unexpected content type "${type}" from ${this.display}`);
     }
-    const bytes = await cappedBytes(res.body, MAX_BACKEND_MESSAGE_BYTES);
-    if (bytes === undefined) throw new HttpStatusError(res.statusCode, `the JSON answer from ${this.display} is larger than ${MAX_BACKEND_MESSAGE_BYTES} bytes`);
+    const body = await cappedBytes(res.body, MAX_BACKEND_MESSAGE_BYTES);
+    if (body === undefined) throw new HttpStatusError(res.statusCode, `the JSON answer from ${this.display} is larger than ${MAX_BACKEND_MESSAGE_BYTES} bytes`);
     const id = 'method' in message ? (message as { id?: unknown }).id : undefined;
     let answered = id === undefined;
+    // What comes in the answer to a request relates to that request (its notifications, its server-to-client requests).
+    const related = typeof id === 'string' || typeof id === 'number' ? { relatedRequestId: id } : undefined;
     // A large result goes to the client as the bytes it came in (only the id changes): no decode, parse or stringify.
-    const raw = this.rawResults && bytes.length >= RAW_MIN_BYTES ? scanResultResponse(bytes) : undefined;
+    const [bytes, owned] = body;
+    const raw = this.rawResults && bytes.length >= RAW_MIN_BYTES ? scanResultResponse(bytes, owned) : undefined;
     if (raw) {
       if (raw.id === id) answered = true;
-      this.onmessage?.({ jsonrpc: '2.0', id: raw.id, result: raw.result } as unknown as JSONRPCMessage);
+      this.onmessage?.({ jsonrpc: '2.0', id: raw.id, result: raw.result } as unknown as JSONRPCMessage, related);
     } else {
       const text = utf8(bytes);
       if (!text.trim()) return;
@@ -208,7 +212,7 @@ export class StreamableHttpClient implements Transport {
       for (const v of values) {
         for (const m of Array.isArray(v) ? v : [v]) {
           if (!answered && typeof m === 'object' && m !== null && !('method' in m) && (m as { id?: unknown }).id === id) answered = true;
-          this.onmessage?.(m as JSONRPCMessage);
+          this.onmessage?.(m as JSONRPCMessage, related);
         }
       }
     }
@@ -220,16 +224,18 @@ export class StreamableHttpClient implements Transport {
   private async readSse(body: Dispatcher.ResponseData['body'], awaiting: string | number | undefined, attempt: number, lastId?: string): Promise<void> {
     let lastEventId = lastId;
     let answered = awaiting === undefined;
+    // A POST's stream (and its resumption) carries what relates to that request; the GET stream relates to none.
+    const related = awaiting === undefined ? undefined : { relatedRequestId: awaiting };
     const parser = createParser({
       onEvent: (e: EventSourceMessage) => {
         if (e.id) lastEventId = e.id;
         if (!e.data || (e.event && e.event !== 'message')) return;
         if (this.rawResults && e.data.length >= RAW_MIN_BYTES) {
           // Encoding and one scan cost less than JSON.parse and the JSON.stringify for the client (SDK servers answer in SSE by default).
-          const raw = scanResultResponse(Buffer.from(e.data));
+          const raw = scanResultResponse(Buffer.from(e.data), true);
           if (raw) {
             if (raw.id === awaiting) answered = true;
-            return this.onmessage?.({ jsonrpc: '2.0', id: raw.id, result: raw.result } as unknown as JSONRPCMessage);
+            return this.onmessage?.({ jsonrpc: '2.0', id: raw.id, result: raw.result } as unknown as JSONRPCMessage, related);
           }
         }
         let m: JSONRPCMessage;
@@ -240,7 +246,7 @@ export class StreamableHttpClient implements Transport {
           return;
         }
         if (!answered && 'id' in m && m.id === awaiting && !('method' in m)) answered = true;
-        this.onmessage?.(m);
+        this.onmessage?.(m, related);
       },
     });
     try {
@@ -339,10 +345,12 @@ export class StreamableHttpClient implements Transport {
 }
 
 /**
- * The whole body, or undefined (and the body destroyed) once it passes `max` bytes. Read
- * with 'data' events rather than an async iterator: a promise less per chunk, on every call.
+ * The whole body, and whether its memory was allocated for it alone (chunks joined; one
+ * chunk is part of a socket read), or undefined (and the body destroyed) once it passes
+ * `max` bytes. Read with 'data' events rather than an async iterator: a promise less per
+ * chunk, on every call.
  */
-function cappedBytes(body: Dispatcher.ResponseData['body'], max: number): Promise<Buffer | undefined> {
+function cappedBytes(body: Dispatcher.ResponseData['body'], max: number): Promise<[Buffer, boolean] | undefined> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let length = 0;
@@ -353,7 +361,7 @@ function cappedBytes(body: Dispatcher.ResponseData['body'], max: number): Promis
         resolve(undefined);
       } else chunks.push(chunk);
     });
-    body.on('end', () => resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, length)));
+    body.on('end', () => resolve(chunks.length === 1 ? [chunks[0], false] : [Buffer.concat(chunks, length), true]));
     body.on('error', reject);
   });
 }

@@ -94,14 +94,16 @@ export class StdioClient implements Transport {
     // Only the new chunk is searched: a long line arriving in many chunks is scanned once.
     while ((nl = chunk.indexOf(LF, from)) >= 0) {
       let line = chunk.subarray(from, nl);
-      if (this.partialBytes > 0) {
+      // A line in one chunk shares the read's memory; joined chunks are memory of its own.
+      const joined = this.partialBytes > 0;
+      if (joined) {
         this.partial.push(line);
         line = Buffer.concat(this.partial, this.partialBytes + line.length);
         this.partial = [];
         this.partialBytes = 0;
       }
       from = nl + 1;
-      this.line(line);
+      this.line(line, joined);
     }
     if (from < chunk.length) {
       this.partial.push(chunk.subarray(from));
@@ -115,10 +117,10 @@ export class StdioClient implements Transport {
     }
   }
 
-  private line(bytes: Buffer): void {
+  private line(bytes: Buffer, owned: boolean): void {
     if (this.rawResults && bytes.length >= RAW_MIN_BYTES) {
       // A large result goes to the client as the bytes it came in (only the id changes): no decode, parse or stringify.
-      const raw = scanResultResponse(bytes);
+      const raw = scanResultResponse(bytes, owned);
       if (raw) return this.onmessage?.({ jsonrpc: '2.0', id: raw.id, result: raw.result } as unknown as JSONRPCMessage);
     }
     const line = bytes.toString('utf8');

@@ -214,3 +214,46 @@ describe('raw results: written under the client id', () => {
     assert.deepEqual(JSON.parse(messageBody(batch) as string), [plain, { jsonrpc: '2.0', id: 2, result: raw.value() }]);
   });
 });
+
+describe('raw results: memory freed once written (release)', () => {
+  // ArrayBuffer.prototype.transfer exists from Node 22: there release() frees, on Node 20 it leaves the bytes to the GC.
+  const canFree = typeof (ArrayBuffer.prototype as { transfer?: unknown }).transfer === 'function';
+  const message = (n: number) => `{"jsonrpc":"2.0","id":1,"result":{"content":[{"type":"text","text":"${'x'.repeat(n)}"}]}}`;
+  /** A buffer of its own, as a transport joins the chunks of one message (Buffer.concat: a new ArrayBuffer at this size). */
+  const own = (text: string) => Buffer.concat([Buffer.from(text.slice(0, 10)), Buffer.from(text.slice(10))]);
+
+  it('frees a result whose bytes the message owns; reading it afterwards throws instead of giving other bytes', () => {
+    const b = own(message(100_000)); // above half of Buffer.poolSize (64 KiB on Node 24): not a pool slice
+    assert.equal(b.buffer.byteLength, b.length, 'the fixture owns its ArrayBuffer');
+    const r = scanResultResponse(b, true);
+    assert.ok(r);
+    const expected = r.result.text();
+    r.result.release();
+    if (canFree) {
+      assert.equal(b.buffer.byteLength, 0, 'detached: the memory is freed');
+      assert.throws(() => r.result.bytes, /read after release/);
+      assert.throws(() => r.result.text(), /read after release/);
+      assert.throws(() => messageBody({ jsonrpc: '2.0', id: 2, result: r.result }), /read after release/);
+    } else {
+      assert.equal(r.result.text(), expected, 'Node 20: nothing freed, the bytes stay readable');
+    }
+    r.result.release(); // twice: nothing more happens
+  });
+
+  it('never frees bytes it does not own: without the flag, or a slice of a larger buffer (a read or the Buffer pool)', () => {
+    const text = message(100_000);
+    const shared = Buffer.concat([Buffer.from('{"other":"message"}\n'), Buffer.from(text)]);
+    const slice = shared.subarray(20);
+    for (const [b, owned] of [
+      [own(text), false],
+      [slice, true],
+    ] as const) {
+      const r = scanResultResponse(b, owned);
+      assert.ok(r);
+      r.result.release();
+      assert.equal(b.buffer.byteLength > 0, true, 'not detached');
+      assert.deepEqual(r.result.value(), (JSON.parse(text) as { result: unknown }).result);
+    }
+    assert.equal(shared.subarray(0, 19).toString(), '{"other":"message"}', 'the other message is intact');
+  });
+});
