@@ -113,6 +113,45 @@ describe('state.store: redis — live routing between instances', { timeout: 60_
     assert.ok(textOf((await answerOf(await sleeping, 1)).result).includes('pid'));
   });
 
+  it('legacy HTTP+SSE: messages POSTed to other instances are served by the instance holding the stream, answers on its stream', async () => {
+    const { prefix, gws } = await instances(3);
+    const [a, b, c] = gws.map((g) => new URL(g.url).origin);
+    const ac = new AbortController();
+    cleanups.push(async () => ac.abort());
+    const sse = await fetch(`${a}/sse`, { headers: { accept: 'text/event-stream' }, signal: ac.signal });
+    assert.equal(sse.status, 200);
+    const events = readSse(sse);
+    const endpoint = (await events.next()).value as { event?: string; data: string };
+    assert.equal(endpoint.event, 'endpoint');
+    const sessionId = new URL(endpoint.data, a).searchParams.get('sessionId')!;
+    await waitFor(async () => (await redisKeys(prefix)).includes(`${prefix}stream:${sessionId}`), 'the SSE stream on A recorded in Redis');
+    const postTo = (origin: string, body: unknown) =>
+      fetch(`${origin}${endpoint.data}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const init = await postTo(b, {
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'initialize',
+      params: { protocolVersion: '2024-11-05', capabilities: {}, clientInfo: { name: 'legacy', version: '1' } },
+    });
+    assert.equal(init.status, 202);
+    const first = JSON.parse(((await events.next()).value as { data: string }).data) as Msg;
+    assert.equal(first.id, 1);
+    assert.equal((first.result as { protocolVersion?: string }).protocolVersion, '2024-11-05');
+    assert.equal((await postTo(c, { jsonrpc: '2.0', method: 'notifications/initialized' })).status, 202);
+    assert.equal((await postTo(c, call(2, 'lite__echo', { key: 'via C' }))).status, 202);
+    const second = JSON.parse(((await events.next()).value as { data: string }).data) as Msg;
+    assert.equal(second.id, 2);
+    assert.equal((second.result as { structuredContent?: { key?: string } }).structuredContent?.key, 'via C');
+    // An id no instance holds is unknown everywhere.
+    const unknown = await fetch(`${b}/messages?sessionId=00000000-0000-4000-8000-000000000000`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(call(3, 'lite__whoami')),
+    });
+    assert.equal(unknown.status, 404);
+    ac.abort();
+  });
+
   it('a 2026-07-28 client (v2 SDK) whose input_required retry lands on another instance completes the call', async () => {
     const { gws } = await instances(3);
     const ports = gws.map((g) => new URL(g.url).port);
