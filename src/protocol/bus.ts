@@ -32,4 +32,6 @@ export interface InstanceBus {
   releaseStream(sessionId: string): void;
   /** The instance holding the session's client stream, if any. */
   streamHolder(sessionId: string): Promise<string | undefined>;
+  /** Whether instance `id` is running (it refreshes a record of itself while it does). */
+  alive(id: string): Promise<boolean>;
 }

@@ -108,6 +108,13 @@ export class ContinuationStore {
     const owner = token.slice(PREFIX.length).split('.')[0];
     if (!found && this.bus && owner !== this.instanceTag && /^[0-9a-f]{12}$/.test(owner)) {
       // Another instance holds the call: it resumes it and answers with the outcome. The retry's own progress stream stays here, unused.
+      if (!(await this.bus.alive(owner))) {
+        throw new GatewayError(
+          'MCPEG_ERR_CONTINUATION_NOT_FOUND',
+          `Invalid params: requestState names gateway instance ${owner}, which is no longer running: the call waiting for input is lost; send the request again without requestState`,
+          { requestState: token },
+        );
+      }
       return (await this.bus.request(
         owner,
         { kind: 'resume', token, params, principal: current.principal.id, view: current.viewId, ...(current.logLevel ? { logLevel: current.logLevel } : {}) },

@@ -8,7 +8,9 @@
  *
  * Which instance holds a session's client stream is the key `<prefix>stream:<session>`
  * (the holder's id), set with a TTL and refreshed while the stream stays open, so an
- * instance that dies stops being named within STREAM_TTL_MS.
+ * instance that dies stops being named within STREAM_TTL_MS. Each instance keeps
+ * `<prefix>instance:<id>` the same way while it runs (deleted when it stops), so that a
+ * request for a call held by an instance that is gone fails at once.
  *
  * Bounds: a message larger than `maxBytes` is neither sent nor accepted; request()s
  * waiting for answers are capped at MAX_PENDING and each has a deadline.
@@ -59,6 +61,7 @@ export class RedisBus implements InstanceBus {
     const bus = new RedisBus(redis, log, maxBytes);
     const listener = (text: string) => bus.receive(text);
     await redis.run('subscribing to the instance bus', () => redis.subscriber.subscribe([bus.channel('all'), bus.channel(bus.instanceId)], listener));
+    bus.refresh();
     bus.refreshTimer = setInterval(() => bus.refresh(), REFRESH_MS);
     bus.refreshTimer.unref();
     return bus;
@@ -125,10 +128,19 @@ export class RedisBus implements InstanceBus {
     return typeof v === 'string' ? v : undefined;
   }
 
-  /** Stops answering and refreshing; the Redis connections are closed by their owner. */
+  async alive(id: string): Promise<boolean> {
+    return (await this.redis.run('checking another instance', (c) => c.exists(this.instanceKey(id)))) === 1;
+  }
+
+  private instanceKey(id: string): string {
+    return `${this.redis.prefix}instance:${id}`;
+  }
+
+  /** Stops answering and refreshing (and says so: the others stop waiting on it); the Redis connections are closed by their owner. */
   close(): void {
     this.closed = true;
     clearInterval(this.refreshTimer);
+    void this.redis.run('leaving the instance bus', (c) => c.del(this.instanceKey(this.instanceId))).catch(() => {});
     for (const p of this.pending.values()) {
       clearTimeout(p.timer);
       p.reject(new GatewayError('MCPEG_ERR_SHUTTING_DOWN', 'the gateway is shutting down'));
@@ -136,11 +148,12 @@ export class RedisBus implements InstanceBus {
     this.pending.clear();
   }
 
-  private claim(sessionIds: string[]): void {
-    if (!sessionIds.length) return;
+  private claim(sessionIds: string[], self = false): void {
+    if (!sessionIds.length && !self) return;
     void this.redis
       .run('recording which instance holds a stream', async (c) => {
         const m = c.multi();
+        if (self) m.set(this.instanceKey(this.instanceId), '1', { PX: STREAM_TTL_MS });
         for (const id of sessionIds) m.set(this.streamKey(id), this.instanceId, { PX: STREAM_TTL_MS });
         await m.exec();
       })
@@ -148,7 +161,7 @@ export class RedisBus implements InstanceBus {
   }
 
   private refresh(): void {
-    this.claim([...this.held.keys()]);
+    this.claim([...this.held.keys()], true);
   }
 
   /** false when the message is too large to send. */

@@ -185,4 +185,34 @@ describe('state.store: redis — live routing between instances', { timeout: 60_
       await client.close();
     }
   });
+
+  it('a 2026-07-28 retry for a call held by an instance that stopped is refused at once, naming it', async () => {
+    const { gws } = await instances(2);
+    const [a, b] = gws;
+    const meta = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': { sampling: {} } };
+    const headers = {
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      'mcp-protocol-version': '2026-07-28',
+      'mcp-method': 'tools/call',
+      'mcp-name': 'lite__ask',
+    };
+    const post = (url: string, params: Record<string, unknown>) =>
+      fetch(url, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'lite__ask', arguments: {}, ...params, _meta: meta } }),
+      });
+    const first = (await (await post(a.url, {})).json()) as { result: { resultType: string; requestState: string; inputRequests: Record<string, unknown> } };
+    assert.equal(first.result.resultType, 'input_required');
+    await a.close();
+    const key = Object.keys(first.result.inputRequests)[0];
+    const started = Date.now();
+    const retry = (await (
+      await post(b.url, { requestState: first.result.requestState, inputResponses: { [key]: { role: 'assistant', content: { type: 'text', text: 'late' }, model: 'm' } } })
+    ).json()) as { error?: { code: number; message: string } };
+    assert.equal(retry.error?.code, -32602, JSON.stringify(retry));
+    assert.match(retry.error?.message ?? '', /no longer running/);
+    assert.ok(Date.now() - started < 3000, 'refused at once, not after input_required_timeout');
+  });
 });

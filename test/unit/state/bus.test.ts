@@ -2,7 +2,8 @@
  * state/bus.ts against real Redis (test/helpers/redis.ts): two buses under one key prefix
  * talk, a bus hears nothing it sent itself, a message over the size bound is neither sent
  * nor accepted, request() carries an answer or the handler's error back and times out
- * when nobody answers, and a stream record is released only by the instance it names.
+ * when nobody answers, a stream record is released only by the instance it names, and an
+ * instance is alive until it closes.
  */
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
@@ -78,5 +79,13 @@ describe('RedisBus', () => {
     assert.equal(await a.streamHolder('s1'), b.instanceId, "A's release leaves B's record");
     b.releaseStream('s1');
     await waitFor(async () => (await a.streamHolder('s1')) === undefined, 'released');
+  });
+
+  it('alive() is true while an instance runs and false once it closed', async () => {
+    const [{ bus: a }, { bus: b }] = [await bus(), await bus()];
+    await waitFor(() => a.alive(b.instanceId), 'B alive');
+    assert.equal(await a.alive('000000000000'), false);
+    b.close();
+    await waitFor(async () => !(await a.alive(b.instanceId)), 'B gone');
   });
 });
