@@ -43,6 +43,8 @@ export interface Outbound {
    * on this instance's streams only, never passed on again. Absent: deliver() is local.
    */
   deliverHere?(msg: JsonRpcMessage): boolean;
+  /** Whether the client has a stream open on this instance now (its GET stream or a POST's answer). Absent: always. */
+  streamsHere?(): boolean;
   /** True while the client holds a connection or stream open: the session is not idle then. */
   isOpen(): boolean;
 }

@@ -269,8 +269,20 @@ export class SessionManager {
     return true;
   }
 
+  /**
+   * A list change of the given views to their sessions and listeners. With other instances,
+   * each instance sees the change itself and tells only the clients whose stream it holds:
+   * passed on over the bus, the client would hear it once per instance holding a copy.
+   */
   broadcast(viewIds: ReadonlySet<string>, n: JsonRpcNotification): void {
-    for (const s of this.live.values()) if (viewIds.has(s.viewId) && s.initialized) s.notifyClient(n);
+    const bus = this.host.bus;
+    for (const s of this.live.values()) {
+      if (!viewIds.has(s.viewId) || !s.initialized) continue;
+      const out = s.outbound;
+      if (bus && out?.streamsHere) {
+        if (out.streamsHere()) out.deliverHere?.(n);
+      } else s.notifyClient(n);
+    }
     for (const l of this.listeners) if (viewIds.has(l.viewId) && l.methods.has(n.method)) l.deliver(n);
   }
 

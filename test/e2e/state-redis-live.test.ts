@@ -81,6 +81,24 @@ describe('state.store: redis — live routing between instances', { timeout: 60_
     assert.ok(!(await redisKeys(prefix)).some((k) => k.includes(s.sessionId)), 'no record left for the session');
   });
 
+  it('a list change seen by every instance reaches the client once, from the instance holding its GET stream', async () => {
+    const { prefix, gws } = await instances(2);
+    const [a, b] = gws;
+    const s = await rawSession(a.url);
+    const stream = watch(await s.get());
+    await waitFor(async () => (await redisKeys(prefix)).includes(`${prefix}stream:${s.sessionId}`), 'the GET stream on A recorded in Redis');
+    // B holds a copy of the session too.
+    const onB = await fetch(b.url, { method: 'POST', headers: s.headers, body: JSON.stringify(call(1, 'lite__whoami')) });
+    assert.equal(onB.status, 200);
+    await onB.body?.cancel();
+    assert.ok(b.gateway.sessions.peek(s.sessionId));
+    const extra = validateConfig({ backends: { extra: { type: 'mcp', command: process.execPath, args: [STDIO_LITE] } } }, 'test').backends.extra;
+    await Promise.all([a.gateway.addBackend('extra', extra), b.gateway.addBackend('extra', extra)]);
+    await waitFor(() => stream.seen.some((m) => m.method === 'notifications/tools/list_changed'), 'tools/list_changed on the GET stream');
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.equal(stream.seen.filter((m) => m.method === 'notifications/tools/list_changed').length, 1, JSON.stringify(stream.seen));
+  });
+
   it("a backend's log line and sampling request on B reach the client's GET stream on A; the answer POSTed to C reaches B", async () => {
     const { prefix, gws } = await instances(3);
     const [a, b, c] = gws;

@@ -255,6 +255,12 @@ class SessionChannels implements Outbound {
     return (this.standalone !== null && !this.standalone.writableEnded) || this.posts.size > 0;
   }
 
+  streamsHere(): boolean {
+    if (this.standaloneOpen()) return true;
+    for (const ps of this.posts.values()) if (!ps.done && ps.res) return true;
+    return false;
+  }
+
   closeAll(): void {
     this.standalone?.end();
     this.standalone = null;
