@@ -33,6 +33,8 @@ interface Continuation {
 const PREFIX = 'mcpeg1.';
 /** Backend requests that arrive together are answered together: wait this long for more. */
 const GATHER_MS = 10;
+/** How long a retry on another instance waits for the owner to confirm it holds the call, before taking it for dead. */
+const CHECK_MS = 2000;
 
 export class ContinuationStore {
   private readonly waiting = new Map<string, Continuation>();
@@ -46,6 +48,8 @@ export class ContinuationStore {
     // With a bus the token names this instance by its bus id, so that a retry elsewhere knows where to send itself.
     this.instanceTag = bus?.instanceId ?? randomBytes(6).toString('hex');
     bus?.answer('resume', (m) => this.resumeForwarded(m));
+    // Whether a call is waiting here, whoever asks: the resume that follows checks whose it is and answers another principal as an unknown token.
+    bus?.answer('resume-check', async (m) => typeof m.token === 'string' && this.waiting.has(m.token));
   }
 
   get size(): number {
@@ -108,10 +112,21 @@ export class ContinuationStore {
     const owner = token.slice(PREFIX.length).split('.')[0];
     if (!found && this.bus && owner !== this.instanceTag && /^[0-9a-f]{12}$/.test(owner)) {
       // Another instance holds the call: it resumes it and answers with the outcome. The retry's own progress stream stays here, unused.
-      if (!(await this.bus.alive(owner))) {
+      // First whether the owner is there and holds the call (quickly), then the resume itself, which lasts as long as the call.
+      const holds = (await this.bus.alive(owner)) ? await this.bus.request(owner, { kind: 'resume-check', token }, CHECK_MS).catch(() => undefined) : undefined;
+      if (holds === false) {
         throw new GatewayError(
           'MCPEG_ERR_CONTINUATION_NOT_FOUND',
-          `Invalid params: requestState names gateway instance ${owner}, which is no longer running: the call waiting for input is lost; send the request again without requestState`,
+          'Invalid params: requestState is not a call this gateway instance is waiting on: it expired, was already used, or was altered',
+          {
+            requestState: token,
+          },
+        );
+      }
+      if (holds !== true) {
+        throw new GatewayError(
+          'MCPEG_ERR_CONTINUATION_NOT_FOUND',
+          `Invalid params: requestState names gateway instance ${owner}, which is no longer running or does not answer: the call waiting for input is lost; send the request again without requestState`,
           { requestState: token },
         );
       }

@@ -16,6 +16,8 @@ import { silentLogger } from '../../src/observability/logger.js';
 import { serve, type Served } from '../../src/serve.js';
 import { answerOf, rawSession, readSse, textOf, waitFor } from '../helpers/gateway.js';
 import { REDIS_URL, redisKeys, redisPrefix } from '../helpers/redis.js';
+import { connectRedis } from '../../src/state/redis.js';
+import { RedisBus } from '../../src/state/bus.js';
 
 const STDIO_LITE = fileURLToPath(new URL('../fixtures/stdio-lite.js', import.meta.url));
 
@@ -232,5 +234,53 @@ describe('state.store: redis — live routing between instances', { timeout: 60_
     assert.equal(retry.error?.code, -32602, JSON.stringify(retry));
     assert.match(retry.error?.message ?? '', /no longer running/);
     assert.ok(Date.now() - started < 3000, 'refused at once, not after input_required_timeout');
+  });
+
+  it('a 2026-07-28 retry for a call held by an instance that no longer answers (crashed, its record not yet expired) is refused within seconds', async () => {
+    const { prefix, gws } = await instances(1);
+    const b = gws[0];
+    // Instance A with a bus of the test's own, whose subscriptions the test can cut as a crash would.
+    const redis = await connectRedis({ url: REDIS_URL, key_prefix: prefix, connect_timeout: 2000, command_timeout: 2000, reconnect_max_delay: 1000 }, silentLogger());
+    const bus = await RedisBus.open(redis, silentLogger(), 1 << 20);
+    const cfg = validateConfig(
+      {
+        server: { host: '127.0.0.1', port: 0 },
+        state: { store: 'redis', redis: { url: REDIS_URL, key_prefix: prefix } },
+        backends: { lite: { type: 'mcp', command: process.execPath, args: [STDIO_LITE], timeout: '10s' } },
+      },
+      'test',
+    );
+    const a = await serve(cfg, { logger: silentLogger(), bus });
+    cleanups.push(async () => {
+      await a.close();
+      bus.close();
+      await redis.close();
+    });
+    const meta = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': { sampling: {} } };
+    const headers = {
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      'mcp-protocol-version': '2026-07-28',
+      'mcp-method': 'tools/call',
+      'mcp-name': 'lite__ask',
+    };
+    const post = (url: string, params: Record<string, unknown>) =>
+      fetch(url, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'lite__ask', arguments: {}, ...params, _meta: meta } }),
+      });
+    const first = (await (await post(a.url, {})).json()) as { result: { resultType: string; requestState: string; inputRequests: Record<string, unknown> } };
+    assert.equal(first.result.resultType, 'input_required');
+    await redis.subscriber.unsubscribe();
+    assert.ok(await bus.alive(bus.instanceId), "A's record is still there");
+    const key = Object.keys(first.result.inputRequests)[0];
+    const started = Date.now();
+    const retry = (await (
+      await post(b.url, { requestState: first.result.requestState, inputResponses: { [key]: { role: 'assistant', content: { type: 'text', text: 'late' }, model: 'm' } } })
+    ).json()) as { error?: { code: number; message: string } };
+    assert.equal(retry.error?.code, -32602, JSON.stringify(retry));
+    assert.match(retry.error?.message ?? '', /does not answer/);
+    assert.ok(Date.now() - started < 5000, 'refused within seconds, not after input_required_timeout');
   });
 });
