@@ -14,7 +14,7 @@ import { Client as V2Client, StreamableHTTPClientTransport as V2Http } from '@mo
 import { validateConfig } from '../../src/config/load.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { serve, type Served } from '../../src/serve.js';
-import { answerOf, rawSession, readSse, textOf, waitFor } from '../helpers/gateway.js';
+import { answerOf, MCP_HEADERS, rawSession, readSse, textOf, waitFor } from '../helpers/gateway.js';
 import { REDIS_URL, redisKeys, redisPrefix } from '../helpers/redis.js';
 import { connectRedis } from '../../src/state/redis.js';
 import { RedisBus } from '../../src/state/bus.js';
@@ -29,7 +29,7 @@ describe('state.store: redis — live routing between instances', { timeout: 60_
     for (const c of cleanups.reverse()) await c().catch(() => {});
   });
 
-  async function instances(n: number): Promise<{ prefix: string; gws: Served[] }> {
+  async function instances(n: number, extra: Record<string, unknown> = {}): Promise<{ prefix: string; gws: Served[] }> {
     const { prefix, cleanup } = redisPrefix();
     cleanups.push(cleanup);
     const gws: Served[] = [];
@@ -39,6 +39,7 @@ describe('state.store: redis — live routing between instances', { timeout: 60_
           server: { host: '127.0.0.1', port: 0 },
           state: { store: 'redis', redis: { url: REDIS_URL, key_prefix: prefix } },
           backends: { lite: { type: 'mcp', command: process.execPath, args: [STDIO_LITE], timeout: '10s' } },
+          ...extra,
         },
         'test',
       );
@@ -81,6 +82,40 @@ describe('state.store: redis — live routing between instances', { timeout: 60_
     assert.equal(onA.status, 404);
     await onA.body?.cancel();
     assert.ok(!(await redisKeys(prefix)).some((k) => k.includes(s.sessionId)), 'no record left for the session');
+  });
+
+  it("another principal's DELETE on another instance ends nothing; the owner's does", async () => {
+    const alice = 'alice-key-0123456789abcdef';
+    const bob = 'bob-key-0123456789abcdef';
+    const { gws } = await instances(2, {
+      auth: {
+        api_keys: [
+          { name: 'alice', key: alice },
+          { name: 'bob', key: bob },
+        ],
+      },
+    });
+    const [a, b] = gws;
+    const init = await fetch(a.url, {
+      method: 'POST',
+      headers: { ...MCP_HEADERS, 'x-api-key': alice },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } }),
+    });
+    assert.equal(init.status, 200);
+    await init.body?.cancel();
+    const sessionId = init.headers.get('mcp-session-id')!;
+    const as = (key: string) => ({ ...MCP_HEADERS, 'mcp-session-id': sessionId, 'mcp-protocol-version': '2025-11-25', 'x-api-key': key });
+    const stream = watch(await fetch(a.url, { headers: { ...as(alice), accept: 'text/event-stream' } }));
+    const byBob = await fetch(b.url, { method: 'DELETE', headers: as(bob) });
+    assert.equal(byBob.status, 404);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.ok(a.gateway.sessions.peek(sessionId), "the session lives on after another principal's DELETE");
+    const onA = await fetch(a.url, { method: 'POST', headers: as(alice), body: JSON.stringify(call(1, 'lite__whoami')) });
+    assert.equal(onA.status, 200);
+    await onA.body?.cancel();
+    const byAlice = await fetch(b.url, { method: 'DELETE', headers: as(alice) });
+    assert.equal(byAlice.status, 200);
+    await Promise.race([stream.ended, new Promise((_, reject) => setTimeout(() => reject(new Error('the GET stream on A did not end')), 5000))]);
   });
 
   it('a list change seen by every instance reaches the client once, from the instance holding its GET stream', async () => {
