@@ -99,7 +99,12 @@ export class RedisBus implements InstanceBus {
       }, timeoutMs);
       timer.unref();
       this.pending.set(call, { resolve, reject, timer });
-      if (!this.publish(to, { from: this.instanceId, call, msg })) {
+      const failed = (err: Error) => {
+        if (!this.pending.delete(call)) return;
+        clearTimeout(timer);
+        reject(new GatewayError('MCPEG_ERR_STATE_UNAVAILABLE', `cannot reach gateway instance ${to} for ${msg.kind}: ${err.message}`));
+      };
+      if (!this.publish(to, { from: this.instanceId, call, msg }, failed)) {
         clearTimeout(timer);
         this.pending.delete(call);
         reject(new GatewayError('MCPEG_ERR_OVERLOADED', `${msg.kind} is too large to pass between gateway instances (over ${this.maxBytes} bytes)`));
@@ -165,7 +170,7 @@ export class RedisBus implements InstanceBus {
   }
 
   /** false when the message is too large to send. */
-  private publish(to: string, env: Envelope): boolean {
+  private publish(to: string, env: Envelope, failed?: (err: Error) => void): boolean {
     const text = JSON.stringify(env);
     if (Buffer.byteLength(text) > this.maxBytes) {
       this.log.warn({ kind: env.msg?.kind ?? 'answer', bytes: Buffer.byteLength(text), max: this.maxBytes }, 'message to another gateway instance too large: dropped');
@@ -175,6 +180,7 @@ export class RedisBus implements InstanceBus {
       .run('publishing to another instance', (c) => c.publish(this.channel(to), text))
       .catch((err: Error) => {
         this.log.warn({ to, err: err.message }, 'message to another gateway instance not sent');
+        failed?.(err);
       });
     return true;
   }

@@ -68,6 +68,24 @@ describe('RedisBus', () => {
     await assert.rejects(a.request(b.instanceId, { kind: 'double', pad: 'x'.repeat(5000) }, 2000), (e: GatewayError) => e.code === 'MCPEG_ERR_OVERLOADED');
   });
 
+  it('request() fails at once when the message cannot be published (Redis away), not at its deadline', async () => {
+    // A connection whose publishes fail as node-redis's do while Redis is away (no offline queue).
+    const fake = { multi: () => ({ set: () => undefined, exec: async () => [] }) };
+    const down = {
+      prefix,
+      subscriber: { subscribe: async () => {} },
+      run: async (what: string, fn: (c: unknown) => Promise<unknown>) => {
+        if (what.startsWith('publishing')) throw new GatewayError('MCPEG_ERR_STATE_UNAVAILABLE', 'The client is closed');
+        return fn(fake);
+      },
+    } as unknown as RedisState;
+    const b = await RedisBus.open(down, silentLogger(), 4096);
+    cleanups.push(async () => b.close());
+    const started = Date.now();
+    await assert.rejects(b.request('000000000000', { kind: 'x' }, 10_000), (e: GatewayError) => e.code === 'MCPEG_ERR_STATE_UNAVAILABLE' && /cannot reach/.test(e.message));
+    assert.ok(Date.now() - started < 1000);
+  });
+
   it('a stream record names its holder and is released only by it', async () => {
     const [{ bus: a }, { bus: b }] = [await bus(), await bus()];
     a.holdStream('s1');
