@@ -34,6 +34,7 @@ import { protectedPathsCache } from './config/protected.js';
 import { PinGuard, type PinMode } from './pinning/guard.js';
 import { FilePinStore, type PinStore } from './pinning/store.js';
 import { Authorization } from './authz/gate.js';
+import type { InstanceBus } from './protocol/bus.js';
 
 export interface GatewayOptions {
   logger?: Logger;
@@ -47,6 +48,8 @@ export interface GatewayOptions {
   stateFiles?: readonly string[];
   /** Where tool pins live; default the lock file (pinning.lock_file). */
   pinStore?: PinStore;
+  /** The bus to the other gateway instances sharing the state store (state.store: redis; docs/scaling.md#live-routing). */
+  bus?: InstanceBus;
 }
 
 export interface Gateway {
@@ -105,7 +108,7 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
     pinsStarted = true;
   };
   registry.gate = (b) => (pinsStarted ? pins.gate(b.name, b.catalog.tools, b.state === 'up') : undefined);
-  const continuations = new ContinuationStore(config.server.input_required_timeout);
+  const continuations = new ContinuationStore(config.server.input_required_timeout, undefined, opts.bus);
   const instructionsOf = (viewId: string) => {
     const v = registry!.view(viewId);
     if (v?.backends.length !== 1) return undefined;
@@ -118,6 +121,7 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
     continuations,
     view: (id: string) => registry!.view(id),
     backend: (name: string) => backends.get(name),
+    ...(opts.bus ? { bus: opts.bus } : {}),
   };
   sessions = new SessionManager(host, opts.sessionStore ?? new MemorySessionStore(), {
     idleTimeoutMs: config.server.session_idle_timeout,
@@ -180,7 +184,15 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
     },
   });
   const stopRequestLog = subscribeRequestLog(dispatch, log);
-  const common = { sessions, log, dispatch, maxBodyBytes: config.server.max_body_bytes, keepAliveMs: config.server.sse_keepalive, apiKeyHeader: config.rate_limits.api_key_header };
+  const common = {
+    sessions,
+    log,
+    dispatch,
+    maxBodyBytes: config.server.max_body_bytes,
+    keepAliveMs: config.server.sse_keepalive,
+    apiKeyHeader: config.rate_limits.api_key_header,
+    ...(opts.bus ? { bus: opts.bus } : {}),
+  };
   interface EndpointSet {
     streamable: StreamableHttpEndpoint;
     legacy: LegacySseEndpoint | undefined;

@@ -47,7 +47,7 @@ export async function serve(fileConfig: Readonly<Config>, opts: ServeOptions = {
       });
     }
     const shared = Object.fromEntries(
-      Object.entries({ sessionStore: state.sessionStore, eventStore: state.eventStore, rateLimitStore: state.rateLimitStore, pinStore: state.pinStore }).filter(
+      Object.entries({ sessionStore: state.sessionStore, bus: state.bus, eventStore: state.eventStore, rateLimitStore: state.rateLimitStore, pinStore: state.pinStore }).filter(
         ([, v]) => v !== undefined,
       ),
     );

@@ -15,6 +15,8 @@ import { RedisPinStore } from './pin-store.js';
 import { RedisRateLimitStore } from './rate-limit-store.js';
 import { connectRedis, type RedisState } from './redis.js';
 import { RedisSessionStore } from './session-store.js';
+import { RedisBus } from './bus.js';
+import type { InstanceBus } from '../protocol/bus.js';
 
 export interface StateStores {
   sessionStore?: SessionStore;
@@ -27,14 +29,25 @@ export interface StateStores {
   configSync?: ConfigSync;
   /** The Redis connection, when state.store is redis. */
   redis?: RedisState;
+  /** The bus to the other instances (state/bus.ts), when state.store is redis. */
+  bus?: InstanceBus;
   close(): Promise<void>;
 }
 
 export async function openStateStores(config: Readonly<Config>, log: Logger): Promise<StateStores> {
   if (config.state.store === 'memory') return { close: async () => {} };
   const redis = await connectRedis(config.state.redis, log);
+  let bus: RedisBus;
+  try {
+    // A bus message carries at most what a client may POST, plus room for its envelope.
+    bus = await RedisBus.open(redis, log, config.server.max_body_bytes + 64 * 1024);
+  } catch (err) {
+    await redis.close();
+    throw err;
+  }
   return {
     redis,
+    bus,
     sessionStore: new RedisSessionStore(redis, config.server.session_idle_timeout),
     eventStore: new RedisEventStore(
       redis,
@@ -45,6 +58,9 @@ export async function openStateStores(config: Readonly<Config>, log: Logger): Pr
     rateLimitStore: new RedisRateLimitStore(redis),
     pinStore: new RedisPinStore(redis, new FilePinStore(config.pinning.lock_file)),
     configSync: new ConfigSync(redis, log),
-    close: () => redis.close(),
+    close: async () => {
+      bus.close();
+      await redis.close();
+    },
   };
 }
