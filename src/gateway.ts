@@ -18,6 +18,7 @@ import { subscribeRequestLog } from './observability/request-log.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
 import { GatewayError } from './errors/catalog.js';
 import { RateLimiter } from './resilience/rate-limiter.js';
+import type { RateLimitStore } from './resilience/rate-limit-store.js';
 import { MemorySessionStore, type SessionStore } from './protocol/session-store.js';
 import { SessionManager } from './protocol/sessions.js';
 import { ContinuationStore } from './protocol/continuation.js';
@@ -33,17 +34,22 @@ import { protectedPathsCache } from './config/protected.js';
 import { PinGuard, type PinMode } from './pinning/guard.js';
 import { FilePinStore, type PinStore } from './pinning/store.js';
 import { Authorization } from './authz/gate.js';
+import type { InstanceBus } from './protocol/bus.js';
 
 export interface GatewayOptions {
   logger?: Logger;
   sessionStore?: SessionStore;
   eventStore?: EventStore;
+  /** Where gateway-scope rate-limit buckets live (state.store: redis shares them); default in memory. */
+  rateLimitStore?: RateLimitStore;
   /** The config file the config came from: file plugins may not touch it. */
   configFile?: string;
   /** Files the CLI writes and trusts (PID file, state file, log file): file plugins may not touch them. */
   stateFiles?: readonly string[];
   /** Where tool pins live; default the lock file (pinning.lock_file). */
   pinStore?: PinStore;
+  /** The bus to the other gateway instances sharing the state store (state.store: redis; docs/scaling.md#live-routing). */
+  bus?: InstanceBus;
 }
 
 export interface Gateway {
@@ -102,7 +108,7 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
     pinsStarted = true;
   };
   registry.gate = (b) => (pinsStarted ? pins.gate(b.name, b.catalog.tools, b.state === 'up') : undefined);
-  const continuations = new ContinuationStore(config.server.input_required_timeout);
+  const continuations = new ContinuationStore(config.server.input_required_timeout, undefined, opts.bus);
   const instructionsOf = (viewId: string) => {
     const v = registry!.view(viewId);
     if (v?.backends.length !== 1) return undefined;
@@ -115,6 +121,7 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
     continuations,
     view: (id: string) => registry!.view(id),
     backend: (name: string) => backends.get(name),
+    ...(opts.bus ? { bus: opts.bus } : {}),
   };
   sessions = new SessionManager(host, opts.sessionStore ?? new MemorySessionStore(), {
     idleTimeoutMs: config.server.session_idle_timeout,
@@ -127,7 +134,7 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
 
   const draining = { value: false };
   // One limiter for both layers: gateway-scope rules at the HTTP edge, backend and tool rules per call.
-  const rateLimiter = new RateLimiter(config.rate_limits);
+  const rateLimiter = new RateLimiter(config.rate_limits, opts.rateLimitStore ? { store: opts.rateLimitStore } : {});
   const limits: SessionLimits | undefined =
     rateLimiter.hasBackendRules || rateLimiter.hasToolRules
       ? {
@@ -177,7 +184,15 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
     },
   });
   const stopRequestLog = subscribeRequestLog(dispatch, log);
-  const common = { sessions, log, dispatch, maxBodyBytes: config.server.max_body_bytes, keepAliveMs: config.server.sse_keepalive, apiKeyHeader: config.rate_limits.api_key_header };
+  const common = {
+    sessions,
+    log,
+    dispatch,
+    maxBodyBytes: config.server.max_body_bytes,
+    keepAliveMs: config.server.sse_keepalive,
+    apiKeyHeader: config.rate_limits.api_key_header,
+    ...(opts.bus ? { bus: opts.bus } : {}),
+  };
   interface EndpointSet {
     streamable: StreamableHttpEndpoint;
     legacy: LegacySseEndpoint | undefined;

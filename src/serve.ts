@@ -29,14 +29,29 @@ export interface Served {
 }
 
 /** Starts the gateway (backends, then the MCP listener) and the admin API beside it. If either fails, both are closed. */
-export async function serve(config: Readonly<Config>, opts: ServeOptions = {}): Promise<Served> {
+export async function serve(fileConfig: Readonly<Config>, opts: ServeOptions = {}): Promise<Served> {
   const { configOverrides, ...rest } = opts;
+  let config = fileConfig;
   const gatewayOptions = { ...rest, logger: opts.logger ?? createLogger(config.logging.level, 2, { secrets: configSecrets(config) }) };
   // Shared state first (state.store: redis): an instance that cannot reach it does not start half-connected.
   const state = await openStateStores(config, gatewayOptions.logger);
   let gateway: Gateway;
+  const sync = state.configSync;
   try {
-    gateway = createGateway(config, { ...(state.sessionStore ? { sessionStore: state.sessionStore } : {}), ...gatewayOptions });
+    // An instance starting after admin changes were made elsewhere starts from the latest of them;
+    // one that cannot be built here is logged and the file's config serves.
+    if (sync) {
+      config = await sync.latest(fileConfig).catch((err: Error) => {
+        gatewayOptions.logger.error({ err: err.message }, 'the shared config (admin changes made on other instances) cannot be used here; starting from the file');
+        return fileConfig;
+      });
+    }
+    const shared = Object.fromEntries(
+      Object.entries({ sessionStore: state.sessionStore, bus: state.bus, eventStore: state.eventStore, rateLimitStore: state.rateLimitStore, pinStore: state.pinStore }).filter(
+        ([, v]) => v !== undefined,
+      ),
+    );
+    gateway = createGateway(config, { ...shared, ...gatewayOptions });
   } catch (err) {
     await state.close();
     throw err;
@@ -44,7 +59,14 @@ export async function serve(config: Readonly<Config>, opts: ServeOptions = {}): 
   let admin: AdminServer | undefined;
   try {
     const { url, port, host } = await gateway.listen();
-    if (config.admin.enabled) admin = await startAdminServer(gateway, { configFile: opts.configFile, configOverrides, mcpUrl: url });
+    if (config.admin.enabled) {
+      admin = await startAdminServer(gateway, { configFile: opts.configFile, configOverrides, mcpUrl: url, changed: sync && ((c) => sync.publish(c)) });
+    }
+    const g = gateway;
+    await sync?.follow(
+      () => g.config,
+      (next) => g.reload(next),
+    );
     const adminServer = admin;
     return {
       gateway,
@@ -54,12 +76,14 @@ export async function serve(config: Readonly<Config>, opts: ServeOptions = {}): 
       ...(adminServer ? { adminUrl: adminServer.url } : {}),
       async close() {
         await adminServer?.close();
+        await sync?.stop();
         await gateway.close();
         await state.close();
       },
     };
   } catch (err) {
     await admin?.close();
+    await sync?.stop();
     await gateway.close();
     await state.close();
     throw err;

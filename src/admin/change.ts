@@ -61,5 +61,15 @@ export async function applyConfig(ctx: AdminContext, req: AdminRequest, next: Re
   for (const k of ['enabled', 'host', 'port'] as const) if (current.admin[k] !== next.admin[k]) result = { ...result, restartRequired: [...result.restartRequired, `admin.${k}`] };
   req.audit.after = { services: serviceNames(ctx.gw.config) };
   req.audit.result = result;
+  if (ctx.changed) {
+    // Applied here whatever happens next; the other instances get it when Redis takes it (docs/scaling.md#admin-changes).
+    await ctx.changed(ctx.gw.config).then(
+      () => (req.audit.shared = true),
+      (err: Error) => {
+        req.audit.shared = false;
+        ctx.log.error({ err: err.message }, 'an admin change applied on this instance could not be shared with the others');
+      },
+    );
+  }
   return result;
 }

@@ -25,4 +25,6 @@ export interface AdminContext {
   lastSync: { at: string; by: string; ok: boolean; result?: ReloadResult; error?: string } | undefined;
   /** The most recent request limit for bodies (server.max_body_bytes). */
   readonly maxBodyBytes: number;
+  /** Shares a successful change with the other instances (state.store: redis; state/config-sync.ts). */
+  readonly changed?: (config: Readonly<Config>) => Promise<void>;
 }

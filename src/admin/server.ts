@@ -8,6 +8,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { loadConfig } from '../config/load.js';
+import type { Config } from '../config/schema.js';
 import { ConfigError } from '../errors/catalog.js';
 import { configSecrets } from '../observability/secrets.js';
 import type { Gateway } from '../gateway.js';
@@ -26,6 +27,8 @@ export interface AdminServerOptions {
   configOverrides?: Array<{ path: string[]; value: unknown }> | undefined;
   /** The bound URL of the MCP endpoint (for GET /admin/info). */
   mcpUrl?: string | undefined;
+  /** Called with the config in force after each successful change (state.store: redis shares it with the other instances). */
+  changed?: ((config: Readonly<Config>) => Promise<void>) | undefined;
 }
 
 export interface AdminServer {
@@ -55,6 +58,7 @@ export async function startAdminServer(gw: Gateway, opts: AdminServerOptions = {
     eventLoop,
     lastSync: undefined,
     maxBodyBytes: gw.config.server.max_body_bytes,
+    ...(opts.changed ? { changed: opts.changed } : {}),
   };
   const router: Router = new Router(adminRoutes(() => router.table));
   let insecureAllowed = false;

@@ -4,6 +4,7 @@
  * draft-ietf-httpapi-ratelimit-headers; a refusal is 429 with Retry-After (RFC 9110 §10.2.3).
  */
 import type { RateLimiter } from '../resilience/rate-limiter.js';
+import { GatewayError } from '../errors/catalog.js';
 import { sendError } from './http-util.js';
 import type { Middleware } from './compose.js';
 import { ceilSeconds } from './headers.js';
@@ -12,7 +13,16 @@ import { rateLimitBlocks } from '../observability/channels.js';
 export function rateLimit(limiter: RateLimiter, source?: unknown): Middleware {
   return async (ctx, next) => {
     if (ctx.endpoint !== 'mcp') return next();
-    const d = await limiter.checkHttp(ctx);
+    let d: Awaited<ReturnType<RateLimiter['checkHttp']>>;
+    try {
+      d = await limiter.checkHttp(ctx);
+    } catch (err) {
+      // A shared bucket store that cannot be asked (state.store: redis, Redis away): 503 with its code, not an internal error.
+      if (!(err instanceof GatewayError)) throw err;
+      ctx.req.resume();
+      sendError(ctx.res, err.code, err.message, { 'retry-after': '1' });
+      return;
+    }
     if (d) {
       const { res } = ctx;
       res.setHeader('ratelimit-limit', String(d.limit));

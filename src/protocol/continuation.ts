@@ -4,13 +4,20 @@
  * client, which takes no server-to-client requests. The gateway answers the client
  * `input_required` with those requests and keeps the backend call waiting here; the
  * client's retry carries `requestState` (this store's token) and `inputResponses`, which
- * answer the backend, and the call goes on. The waiting call lives on this instance: a
- * retry that reaches another instance is told so (the token names its instance).
+ * answer the backend, and the call goes on. The waiting call lives on the instance that
+ * issued the token (the token names it). With other instances (state.store: redis), a
+ * retry that reaches another instance is passed over the bus to the owner, which resumes
+ * the call and sends its outcome back (docs/scaling.md#live-routing); without a bus the
+ * retry is told which instance holds the call.
  */
 import { randomBytes } from 'node:crypto';
 import { GatewayError } from '../errors/catalog.js';
-import type { Cancellation } from '../util/cancellation.js';
 import type { ClientSession } from './session.js';
+import type { BusMessage, InstanceBus } from './bus.js';
+import { Cancellation } from '../util/cancellation.js';
+
+/** What resume() reads of the retry: whose it is, on which endpoint, and where its call's messages go now. */
+export type Retry = Pick<ClientSession, 'viewId' | 'outbound' | 'logLevel'> & { readonly principal: { readonly id: string } };
 
 type Params = Record<string, unknown>;
 
@@ -26,15 +33,24 @@ interface Continuation {
 const PREFIX = 'mcpeg1.';
 /** Backend requests that arrive together are answered together: wait this long for more. */
 const GATHER_MS = 10;
+/** How long a retry on another instance waits for the owner to confirm it holds the call, before taking it for dead. */
+const CHECK_MS = 2000;
 
 export class ContinuationStore {
   private readonly waiting = new Map<string, Continuation>();
-  readonly instanceTag = randomBytes(6).toString('hex');
+  readonly instanceTag: string;
 
   constructor(
     private readonly timeoutMs: number,
     private readonly max = 10_000,
-  ) {}
+    private readonly bus?: InstanceBus,
+  ) {
+    // With a bus the token names this instance by its bus id, so that a retry elsewhere knows where to send itself.
+    this.instanceTag = bus?.instanceId ?? randomBytes(6).toString('hex');
+    bus?.answer('resume', (m) => this.resumeForwarded(m));
+    // Whether a call is waiting here, whoever asks: the resume that follows checks whose it is and answers another principal as an unknown token.
+    bus?.answer('resume-check', async (m) => typeof m.token === 'string' && this.waiting.has(m.token));
+  }
 
   get size(): number {
     return this.waiting.size;
@@ -91,8 +107,35 @@ export class ContinuationStore {
    * goes on waiting for the call as `outcome` does. `current` is the retry's own session
    * (its stream now receives the call's progress).
    */
-  async resume(token: string, params: Params, current: ClientSession, currentCancel: Cancellation): Promise<Params> {
+  async resume(token: string, params: Params, current: Retry, currentCancel: Cancellation): Promise<Params> {
     const found = this.waiting.get(token);
+    const owner = token.slice(PREFIX.length).split('.')[0];
+    if (!found && this.bus && owner !== this.instanceTag && /^[0-9a-f]{12}$/.test(owner)) {
+      // Another instance holds the call: it resumes it and answers with the outcome. The retry's own progress stream stays here, unused.
+      // First whether the owner is there and holds the call (quickly), then the resume itself, which lasts as long as the call.
+      const holds = (await this.bus.alive(owner)) ? await this.bus.request(owner, { kind: 'resume-check', token }, CHECK_MS).catch(() => undefined) : undefined;
+      if (holds === false) {
+        throw new GatewayError(
+          'MCPEG_ERR_CONTINUATION_NOT_FOUND',
+          'Invalid params: requestState is not a call this gateway instance is waiting on: it expired, was already used, or was altered',
+          {
+            requestState: token,
+          },
+        );
+      }
+      if (holds !== true) {
+        throw new GatewayError(
+          'MCPEG_ERR_CONTINUATION_NOT_FOUND',
+          `Invalid params: requestState names gateway instance ${owner}, which is no longer running or does not answer: the call waiting for input is lost; send the request again without requestState`,
+          { requestState: token },
+        );
+      }
+      return (await this.bus.request(
+        owner,
+        { kind: 'resume', token, params, principal: current.principal.id, view: current.viewId, ...(current.logLevel ? { logLevel: current.logLevel } : {}) },
+        this.timeoutMs,
+      )) as Params;
+    }
     // The waiting call is its caller's, as a session is (MCP security best practices, "Session Hijacking"): another
     // principal's retry, or one on another endpoint, finds nothing, with the answer an unknown token gets; the token stays
     // good for its owner.
@@ -125,6 +168,15 @@ export class ContinuationStore {
     } finally {
       currentCancel.onCancel(undefined);
     }
+  }
+
+  /** A retry another instance received for a call waiting here (sent by resume() there). */
+  private resumeForwarded(m: BusMessage): Promise<unknown> {
+    if (typeof m.token !== 'string' || typeof m.principal !== 'string' || typeof m.view !== 'string' || typeof m.params !== 'object' || m.params === null) {
+      return Promise.reject(new GatewayError('MCPEG_ERR_INVALID_REQUEST', 'malformed resume from another gateway instance'));
+    }
+    const retry: Retry = { viewId: m.view, principal: { id: m.principal }, outbound: undefined, logLevel: typeof m.logLevel === 'string' ? m.logLevel : undefined };
+    return this.resume(m.token, m.params as Params, retry, new Cancellation());
   }
 
   close(): void {

@@ -28,6 +28,7 @@ import type { RelayClient, Target } from '../relay/types.js';
 import { sessionFingerprint } from './fingerprint.js';
 import type { ConcurrencyLimit } from '../resilience/concurrency-limit.js';
 import type { Authorization } from '../authz/gate.js';
+import type { InstanceBus } from './bus.js';
 
 export type { Target };
 
@@ -37,6 +38,13 @@ export type TargetCall = Wait & { readonly method?: string; readonly params?: Re
 /** Where server-initiated messages go; false when no channel can take them now. */
 export interface Outbound {
   deliver(msg: JsonRpcMessage, related?: RequestId): boolean;
+  /**
+   * A message another instance sent for this session's client (protocol/bus.ts): delivered
+   * on this instance's streams only, never passed on again. Absent: deliver() is local.
+   */
+  deliverHere?(msg: JsonRpcMessage): boolean;
+  /** Whether the client has a stream open on this instance now (its GET stream or a POST's answer). Absent: always. */
+  streamsHere?(): boolean;
   /** True while the client holds a connection or stream open: the session is not idle then. */
   isOpen(): boolean;
 }
@@ -49,6 +57,8 @@ export interface SessionHost {
   backend(name: string): Backend | undefined;
   /** Authorization in force: a subscription it no longer allows hears no more updates. */
   readonly authz?: Authorization;
+  /** The bus to the other gateway instances (state.store: redis); absent with one instance. */
+  readonly bus?: InstanceBus;
 }
 
 /** What a session is built from: the stored record minus its timestamps (see session-store.ts). */
@@ -312,7 +322,9 @@ export class ClientSession implements ClientLink, ConnectionOwner, RelayClient {
         }),
       );
     }
-    const id = `mcpeg-${this.nextServerRequest++}`;
+    // With other instances, the id names this one: the client's answer may reach any instance, which passes it here.
+    const bus = this.host.bus;
+    const id = bus ? `mcpeg-${bus.instanceId}-${this.nextServerRequest++}` : `mcpeg-${this.nextServerRequest++}`;
     return new Promise((resolve, reject) => {
       const onAbort = () => {
         this.pendingClient.delete(id);
@@ -331,15 +343,18 @@ export class ClientSession implements ClientLink, ConnectionOwner, RelayClient {
       });
       signal.addEventListener('abort', onAbort, { once: true });
       const msg: JsonRpcRequest = { jsonrpc: '2.0', id, method, ...(params ? { params } : {}) };
-      if (!this.outbound?.deliver(msg, related)) {
-        this.pendingClient.get(id)?.reject(
-          new GatewayError('MCPEG_ERR_CLIENT_UNREACHABLE', `no open stream to the client to send ${method} on; open the GET stream or keep the request's SSE stream open`, {
-            method,
-          }),
-        );
-        this.pendingClient.delete(id);
-      }
+      if (!this.outbound?.deliver(msg, related)) this.unreachable(msg);
     });
+  }
+
+  /** A request to the client that no stream could take (here or, with a bus, on the instance holding the client's stream). */
+  unreachable(msg: JsonRpcRequest): void {
+    this.pendingClient.get(msg.id)?.reject(
+      new GatewayError('MCPEG_ERR_CLIENT_UNREACHABLE', `no open stream to the client to send ${msg.method} on; open the GET stream or keep the request's SSE stream open`, {
+        method: msg.method,
+      }),
+    );
+    this.pendingClient.delete(msg.id);
   }
 
   /**
@@ -394,11 +409,20 @@ export class ClientSession implements ClientLink, ConnectionOwner, RelayClient {
     this.outbound?.deliver(n, related);
   }
 
-  /** A JSON-RPC response from the client to a request the gateway relayed to it. */
-  handleClientResponse(r: JsonRpcResponse): void {
+  /**
+   * A JSON-RPC response from the client to a request the gateway relayed to it. With other
+   * instances, an answer to a request another instance sent (its id names the instance) is
+   * passed to that instance (`fromBus`: it came that way, and stops here).
+   */
+  handleClientResponse(r: JsonRpcResponse, fromBus = false): void {
     if (r.id === null) return;
     const p = this.pendingClient.get(r.id);
-    if (!p) return;
+    if (!p) {
+      const owner = fromBus ? undefined : requestOwner(r.id);
+      const bus = this.host.bus;
+      if (bus && owner !== undefined && owner !== bus.instanceId) bus.send(owner, { kind: 'client-response', session: this.sessionId, response: r });
+      return;
+    }
     this.pendingClient.delete(r.id);
     if (isErrorResponse(r)) p.reject(new RemoteRpcError(r.error));
     else p.resolve(r.result as Record<string, unknown>); // a client's answer, parsed at the edge: never RawJson
@@ -495,6 +519,13 @@ function targetOf(conn: Promise<BackendConnection>, replica: Replica, release: (
       return bridgedOr(err, replica, replica.sharedConnection);
     },
   );
+}
+
+/** The instance id in a server-to-client request id `mcpeg-<instance>-<n>` (see requestClient), if it has one. */
+function requestOwner(id: RequestId): string | undefined {
+  if (typeof id !== 'string' || !id.startsWith('mcpeg-')) return undefined;
+  const parts = id.split('-');
+  return parts.length === 3 && /^[0-9a-f]{12}$/.test(parts[1]) ? parts[1] : undefined;
 }
 
 function bridgedOr(err: unknown, replica: Replica, conn: BackendConnection | undefined): Target {

@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { isIPv4 } from 'node:net';
 import { GatewayError } from '../errors/catalog.js';
-import type { JsonRpcNotification, JsonRpcRequest } from '../wire/jsonrpc.js';
+import { isRequest, type JsonRpcMessage, type JsonRpcNotification, type JsonRpcRequest, type JsonRpcResponse } from '../wire/jsonrpc.js';
 import { initializeResult, readInitializeParams } from './lifecycle.js';
 import { ClientSession, type SessionHost } from './session.js';
 import type { SessionStore } from './session-store.js';
@@ -60,7 +60,32 @@ export class SessionManager {
     private readonly host: SessionHost,
     private readonly store: SessionStore,
     private readonly opts: SessionManagerOptions,
-  ) {}
+  ) {
+    const bus = host.bus;
+    if (!bus) return;
+    // Another instance ended a session (DELETE, idle timeout, making room): its copy here goes too, without telling the others again.
+    bus.on('session-closed', (m) => {
+      const s = typeof m.session === 'string' ? this.live.get(m.session) : undefined;
+      if (s) void this.evictLocal(s, 'terminated on another gateway instance');
+    });
+    // A client answered, on another instance, a request this one sent it.
+    bus.on('client-response', (m) => {
+      const s = typeof m.session === 'string' ? this.live.get(m.session) : undefined;
+      if (s && typeof m.response === 'object' && m.response !== null) s.handleClientResponse(m.response as JsonRpcResponse, true);
+    });
+    // A message for a client whose stream this instance holds.
+    bus.on('deliver', (m, from) => {
+      const s = typeof m.session === 'string' ? this.live.get(m.session) : undefined;
+      if (!s || typeof m.message !== 'object' || m.message === null) return;
+      const out = s.outbound;
+      if (out?.deliverHere ? out.deliverHere(m.message as JsonRpcMessage) : out?.deliver(m.message as JsonRpcMessage)) return;
+      // Nothing here takes it (the stream just closed): a request is answered as unreachable, so the asker does not wait out its timeout.
+      const msg = m.message as JsonRpcMessage;
+      if (isRequest(msg)) {
+        bus.send(from, { kind: 'client-response', session: s.sessionId, response: unreachableAnswer(msg) });
+      }
+    });
+  }
 
   get size(): number {
     return this.live.size;
@@ -235,6 +260,8 @@ export class SessionManager {
     this.live.delete(id);
     this.lastStored.delete(id);
     await this.store.delete(id).catch(() => {});
+    // Ended everywhere: instances that restored it close their copies (their clients' streams end).
+    this.host.bus?.send('*', { kind: 'session-closed', session: id });
     if (!s) return false;
     this.forgetClient(s);
     this.onClosed?.(s);
@@ -242,8 +269,20 @@ export class SessionManager {
     return true;
   }
 
+  /**
+   * A list change of the given views to their sessions and listeners. With other instances,
+   * each instance sees the change itself and tells only the clients whose stream it holds:
+   * passed on over the bus, the client would hear it once per instance holding a copy.
+   */
   broadcast(viewIds: ReadonlySet<string>, n: JsonRpcNotification): void {
-    for (const s of this.live.values()) if (viewIds.has(s.viewId) && s.initialized) s.notifyClient(n);
+    const bus = this.host.bus;
+    for (const s of this.live.values()) {
+      if (!viewIds.has(s.viewId) || !s.initialized) continue;
+      const out = s.outbound;
+      if (bus && out?.streamsHere) {
+        if (out.streamsHere()) out.deliverHere?.(n);
+      } else s.notifyClient(n);
+    }
     for (const l of this.listeners) if (viewIds.has(l.viewId) && l.methods.has(n.method)) l.deliver(n);
   }
 
@@ -282,8 +321,22 @@ export class SessionManager {
     this.closing = true;
     clearInterval(this.sweepTimer);
     this.endListeners();
-    await Promise.all([...this.live.keys()].map((id) => this.close(id, reason)));
+    // With other instances, one stopping ends no session: its clients carry on elsewhere from the shared records.
+    if (this.host.bus) await Promise.all([...this.live.values()].map((s) => this.evictLocal(s, reason)));
+    else await Promise.all([...this.live.keys()].map((id) => this.close(id, reason)));
   }
+}
+
+/** The answer an instance gets for a request to a client whose stream is no longer open anywhere. */
+function unreachableAnswer(msg: JsonRpcRequest): JsonRpcResponse {
+  return {
+    jsonrpc: '2.0',
+    id: msg.id,
+    error: new GatewayError(
+      'MCPEG_ERR_CLIENT_UNREACHABLE',
+      `no open stream to the client to send ${msg.method} on; open the GET stream or keep the request's SSE stream open`,
+    ).toJsonRpc(),
+  };
 }
 
 /**

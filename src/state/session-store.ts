@@ -7,6 +7,9 @@
 import type { SessionRecord, SessionStore } from '../protocol/session-store.js';
 import type { RedisState } from './redis.js';
 
+/** The key of a session's record (the event store checks it: state/event-store.ts). */
+export const sessionKey = (prefix: string, id: string): string => `${prefix}session:${id}`;
+
 export class RedisSessionStore implements SessionStore {
   constructor(
     private readonly redis: RedisState,
@@ -15,7 +18,7 @@ export class RedisSessionStore implements SessionStore {
   ) {}
 
   private key(id: string): string {
-    return `${this.redis.prefix}session:${id}`;
+    return sessionKey(this.redis.prefix, id);
   }
 
   async get(id: string): Promise<SessionRecord | undefined> {

@@ -6,22 +6,61 @@
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
 import type { SessionStore } from '../protocol/session-store.js';
+import type { EventStore } from '../transport/inbound/event-store.js';
+import { FilePinStore, type PinStore } from '../pinning/store.js';
+import type { RateLimitStore } from '../resilience/rate-limit-store.js';
+import { ConfigSync } from './config-sync.js';
+import { RedisEventStore } from './event-store.js';
+import { RedisPinStore } from './pin-store.js';
+import { RedisRateLimitStore } from './rate-limit-store.js';
 import { connectRedis, type RedisState } from './redis.js';
 import { RedisSessionStore } from './session-store.js';
+import { RedisBus } from './bus.js';
+import type { InstanceBus } from '../protocol/bus.js';
 
 export interface StateStores {
   sessionStore?: SessionStore;
+  eventStore?: EventStore;
+  /** Gateway-scope rate-limit buckets. */
+  rateLimitStore?: RateLimitStore;
+  /** Tool pins and approvals (seeded from pinning.lock_file while Redis holds none). */
+  pinStore?: PinStore;
+  /** Admin changes shared between instances. */
+  configSync?: ConfigSync;
   /** The Redis connection, when state.store is redis. */
   redis?: RedisState;
+  /** The bus to the other instances (state/bus.ts), when state.store is redis. */
+  bus?: InstanceBus;
   close(): Promise<void>;
 }
 
 export async function openStateStores(config: Readonly<Config>, log: Logger): Promise<StateStores> {
   if (config.state.store === 'memory') return { close: async () => {} };
   const redis = await connectRedis(config.state.redis, log);
+  let bus: RedisBus;
+  try {
+    // A bus message carries at most what a client may POST, plus room for its envelope.
+    bus = await RedisBus.open(redis, log, config.server.max_body_bytes + 64 * 1024);
+  } catch (err) {
+    await redis.close();
+    throw err;
+  }
   return {
     redis,
+    bus,
     sessionStore: new RedisSessionStore(redis, config.server.session_idle_timeout),
-    close: () => redis.close(),
+    eventStore: new RedisEventStore(
+      redis,
+      { maxEvents: config.server.event_store_max_events, maxBytes: config.server.event_store_max_bytes },
+      config.server.session_idle_timeout,
+      log,
+    ),
+    rateLimitStore: new RedisRateLimitStore(redis),
+    pinStore: new RedisPinStore(redis, new FilePinStore(config.pinning.lock_file)),
+    configSync: new ConfigSync(redis, log),
+    close: async () => {
+      bus.close();
+      await redis.close();
+    },
   };
 }

@@ -2,6 +2,11 @@
  * The HTTP+SSE transport of protocol 2024-11-05, for older clients: GET `<base>/sse`
  * opens the stream and its first event, `endpoint`, names the URL to POST messages to
  * (`<base>/messages?sessionId=...`); every answer travels back on the stream.
+ *
+ * With other instances (state.store: redis) the stream is on one instance and a POST may
+ * land on another: that one passes the POSTed messages over the bus to the instance holding
+ * the stream, which serves them as its own (docs/scaling.md#live-routing). The connection,
+ * its session and every answer stay where the stream is: nothing else could carry them.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../../observability/logger.js';
@@ -12,6 +17,12 @@ import { contextOf, principalOf } from '../../edge/context.js';
 import { accepts, readJsonRpcPost, sendError } from '../../edge/http-util.js';
 import { keepAlive, SSE_HEADERS, sseEvent, writeSse } from './sse.js';
 import { messageText } from '../../wire/raw-json.js';
+import type { BusMessage, InstanceBus } from '../../protocol/bus.js';
+import { GatewayError } from '../../errors/catalog.js';
+import type { JsonRpcMessage } from '../../wire/jsonrpc.js';
+
+/** How long a POST waits for the instance holding its stream to take its messages. */
+const FORWARD_TIMEOUT_MS = 5000;
 
 export interface LegacySseDeps {
   sessions: SessionManager;
@@ -19,6 +30,8 @@ export interface LegacySseDeps {
   dispatch: DispatchOptions;
   maxBodyBytes: number;
   keepAliveMs: number;
+  /** The other gateway instances: POSTs for a stream another instance holds go there. */
+  bus?: InstanceBus;
 }
 
 export class LegacySseEndpoint {
@@ -28,7 +41,9 @@ export class LegacySseEndpoint {
     readonly viewId: string,
     private readonly messagesPath: string,
     private readonly deps: LegacySseDeps,
-  ) {}
+  ) {
+    deps.bus?.answer(`legacy-post:${viewId}`, (m) => this.forwarded(m));
+  }
 
   open(req: IncomingMessage, res: ServerResponse): void {
     if (req.method !== 'GET') {
@@ -55,8 +70,11 @@ export class LegacySseEndpoint {
     this.connections.set(conn.id, { conn, res });
     res.write(sseEvent(`${this.messagesPath}?sessionId=${conn.id}`, undefined, 'endpoint'));
     const stop = keepAlive(res, this.deps.keepAliveMs);
+    const bus = this.deps.bus;
+    bus?.holdStream(conn.id);
     res.on('close', () => {
       stop();
+      bus?.releaseStream(conn.id);
       this.connections.delete(conn.id);
       void conn.close('SSE stream closed');
     });
@@ -70,6 +88,7 @@ export class LegacySseEndpoint {
     const found = sessionId ? this.connections.get(sessionId) : undefined;
     // The stream belongs to whoever opened it: another principal's POST gets 404, as for an unknown id.
     const entry = found && found.conn.principal.id === principalOf(req).id ? found : undefined;
+    if (!found && sessionId && this.deps.bus) return this.forward(this.deps.bus, req, res, sessionId);
     if (!entry) {
       req.resume();
       return sessionId
@@ -81,6 +100,46 @@ export class LegacySseEndpoint {
     res.writeHead(202, { 'content-type': 'text/plain' }).end('Accepted');
     if (parsed.batch) void entry.conn.receiveBatch(parsed.messages);
     else void entry.conn.receive(parsed.messages[0]);
+  }
+
+  /** A POST for a stream this instance does not hold: the instance holding it takes the messages, or the POST gets 404. */
+  private async forward(bus: InstanceBus, req: IncomingMessage, res: ServerResponse, sessionId: string): Promise<void> {
+    let holder: string | undefined;
+    try {
+      holder = await bus.streamHolder(sessionId);
+    } catch (err) {
+      req.resume();
+      return sendError(res, 'MCPEG_ERR_STATE_UNAVAILABLE', (err as Error).message);
+    }
+    if (holder === undefined || holder === bus.instanceId) {
+      req.resume();
+      return sendError(res, 'MCPEG_ERR_SESSION_NOT_FOUND', `Session not found: ${sessionId}`);
+    }
+    const parsed = await readJsonRpcPost(req, res, this.deps.maxBodyBytes);
+    if (!parsed) return;
+    try {
+      await bus.request(
+        holder,
+        { kind: `legacy-post:${this.viewId}`, session: sessionId, principal: principalOf(req).id, messages: parsed.messages, batch: parsed.batch },
+        FORWARD_TIMEOUT_MS,
+      );
+    } catch (err) {
+      const e = err instanceof GatewayError ? err : new GatewayError('MCPEG_ERR_INTERNAL', String(err));
+      return sendError(res, e.code, e.message);
+    }
+    res.writeHead(202, { 'content-type': 'text/plain' }).end('Accepted');
+  }
+
+  /** Messages POSTed on another instance for a stream held here: served as if POSTed here, for the principal that opened it only. */
+  private async forwarded(m: BusMessage): Promise<unknown> {
+    const found = typeof m.session === 'string' ? this.connections.get(m.session) : undefined;
+    if (!found || found.conn.principal.id !== m.principal || !Array.isArray(m.messages) || m.messages.length === 0) {
+      throw new GatewayError('MCPEG_ERR_SESSION_NOT_FOUND', `Session not found: ${String(m.session)}`);
+    }
+    const messages = m.messages as JsonRpcMessage[];
+    if (m.batch === true) void found.conn.receiveBatch(messages);
+    else void found.conn.receive(messages[0]);
+    return {};
   }
 
   closeAll(): void {

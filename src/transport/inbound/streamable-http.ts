@@ -39,6 +39,7 @@ import { StatelessHttp } from './stateless-http.js';
 import { isStatelessVersion } from '../../wire/stateless.js';
 import { messageBody, messageText, rawResultOf } from '../../wire/raw-json.js';
 import { sessionFingerprint } from '../../protocol/fingerprint.js';
+import type { InstanceBus } from '../../protocol/bus.js';
 
 export interface StreamableDeps {
   sessions: SessionManager;
@@ -50,6 +51,8 @@ export interface StreamableDeps {
   retryMs: number;
   /** The header that carries a client's API key (rate_limits.api_key_header). */
   apiKeyHeader?: string;
+  /** The other gateway instances (state.store: redis): messages for a client whose GET stream another instance holds go there. */
+  bus?: InstanceBus;
 }
 
 const JSON_HEADERS = { 'content-type': 'application/json' } as const;
@@ -163,6 +166,8 @@ class SessionChannels implements Outbound {
     readonly keepAliveMs: number,
     private readonly primeRetryMs: number | undefined,
     private readonly instanceTag: string,
+    private readonly session: ClientSession,
+    private readonly bus: InstanceBus | undefined,
   ) {
     this.standaloneId = `g${instanceTag}`;
   }
@@ -190,12 +195,43 @@ class SessionChannels implements Outbound {
 
   deliver(msg: JsonRpcMessage, related?: RequestId): boolean {
     if (related !== undefined) {
+      // A message about a request goes on that request's own SSE answer, where the POST is (docs/scaling.md#live-routing).
       const ps = this.posts.get(related);
       if (ps && !ps.done) {
         ps.write(msg);
         return true;
       }
     }
+    if (this.bus && !this.standaloneOpen()) {
+      this.forward(this.bus, msg);
+      return true;
+    }
+    return this.deliverHere(msg);
+  }
+
+  private standaloneOpen(): boolean {
+    return this.standalone !== null && !this.standalone.writableEnded;
+  }
+
+  /**
+   * No GET stream here: the instance holding the client's GET stream (if another does)
+   * gets the message over the bus; otherwise it is delivered here as without a bus. Order
+   * holds: lookups and publishes of one session go down one Redis connection in turn.
+   */
+  private forward(bus: InstanceBus, msg: JsonRpcMessage): void {
+    bus.streamHolder(this.sessionId).then(
+      (holder) => {
+        if (holder !== undefined && holder !== bus.instanceId) bus.send(holder, { kind: 'deliver', session: this.sessionId, message: msg });
+        else if (!this.deliverHere(msg) && isRequest(msg)) this.session.unreachable(msg);
+      },
+      () => {
+        if (!this.deliverHere(msg) && isRequest(msg)) this.session.unreachable(msg);
+      },
+    );
+  }
+
+  /** Delivers on this instance's streams only (a message another instance passed here, or no bus). */
+  deliverHere(msg: JsonRpcMessage): boolean {
     if (this.standalone && !this.standalone.writableEnded) {
       const data = JSON.stringify(msg);
       const id = this.events.append(this.sessionId, this.standaloneId, data);
@@ -217,6 +253,12 @@ class SessionChannels implements Outbound {
 
   isOpen(): boolean {
     return (this.standalone !== null && !this.standalone.writableEnded) || this.posts.size > 0;
+  }
+
+  streamsHere(): boolean {
+    if (this.standaloneOpen()) return true;
+    for (const ps of this.posts.values()) if (!ps.done && ps.res) return true;
+    return false;
   }
 
   closeAll(): void {
@@ -267,7 +309,7 @@ export class StreamableHttpEndpoint {
     let ch = this.channels.get(s.sessionId);
     if (!ch) {
       const prime = versionAtLeast(s.protocolVersion, '2025-11-25') ? this.deps.retryMs : undefined;
-      ch = new SessionChannels(s.sessionId, this.deps.events, this.deps.keepAliveMs, prime, this.instanceTag);
+      ch = new SessionChannels(s.sessionId, this.deps.events, this.deps.keepAliveMs, prime, this.instanceTag, s, this.deps.bus);
       this.channels.set(s.sessionId, ch);
       s.outbound = ch;
     }
@@ -396,7 +438,8 @@ export class StreamableHttpEndpoint {
           res.on('close', () => ps.detach(res));
           return;
         }
-        if (replay.streamId !== ch.standaloneId) {
+        // A GET stream of another instance (a shared event store; its ids start with `g`) continues as this one's.
+        if (replay.streamId !== ch.standaloneId && !replay.streamId.startsWith('g')) {
           res.end(); // that request's stream is complete: everything was replayed
           return;
         }
@@ -418,8 +461,12 @@ export class StreamableHttpEndpoint {
     ch.standalone?.end();
     ch.standalone = res;
     const stop = keepAlive(res, this.deps.keepAliveMs);
+    // Other instances send this client's messages here while the stream is open.
+    const bus = this.deps.bus;
+    bus?.holdStream(ch.sessionId);
     res.on('close', () => {
       stop();
+      bus?.releaseStream(ch.sessionId);
       if (ch.standalone === res) ch.standalone = null;
     });
   }

@@ -1,0 +1,37 @@
+/**
+ * What the protocol layer needs of the other gateway instances when several share one
+ * state store (docs/scaling.md): a message bus between instances and a record of which
+ * instance holds a session's open client stream. The protocol layer knows nothing of
+ * Redis: state/bus.ts implements this over Redis pub/sub. With `state.store: memory`
+ * there is no bus and nothing here runs.
+ */
+
+/** One message between instances: `kind` says which handler takes it; the rest is JSON. */
+export interface BusMessage {
+  kind: string;
+  [field: string]: unknown;
+}
+
+export interface InstanceBus {
+  /** This process's id (hex): other instances address it with this. */
+  readonly instanceId: string;
+  /** Sends `msg` to instance `to`, or to every other instance with `'*'`. Fire and forget: a message that cannot be sent is logged and dropped. */
+  send(to: string, msg: BusMessage): void;
+  /** Handles messages of one kind (one handler per kind); `from` is the sending instance. */
+  on(kind: string, handler: (msg: BusMessage, from: string) => void): void;
+  /**
+   * Asks instance `to` and waits for its answer (a handler registered with answer()), at
+   * most `timeoutMs`; rejects with the error the handler threw, or
+   * MCPEG_ERR_STATE_UNAVAILABLE when no answer comes.
+   */
+  request(to: string, msg: BusMessage, timeoutMs: number): Promise<unknown>;
+  /** Answers request()s of one kind: what `handler` resolves with (JSON) or the error it throws goes back. */
+  answer(kind: string, handler: (msg: BusMessage, from: string) => Promise<unknown>): void;
+  /** This instance holds the session's client stream open (until released): deliveries for it come here. */
+  holdStream(sessionId: string): void;
+  releaseStream(sessionId: string): void;
+  /** The instance holding the session's client stream, if any. */
+  streamHolder(sessionId: string): Promise<string | undefined>;
+  /** Whether instance `id` is running (it refreshes a record of itself while it does). */
+  alive(id: string): Promise<boolean>;
+}

@@ -1,0 +1,109 @@
+/**
+ * state/bus.ts against real Redis (test/helpers/redis.ts): two buses under one key prefix
+ * talk, a bus hears nothing it sent itself, a message over the size bound is neither sent
+ * nor accepted, request() carries an answer or the handler's error back and times out
+ * when nobody answers, a stream record is released only by the instance it names, and an
+ * instance is alive until it closes.
+ */
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import { GatewayError } from '../../../src/errors/catalog.js';
+import { silentLogger } from '../../../src/observability/logger.js';
+import { RedisBus } from '../../../src/state/bus.js';
+import { connectRedis, type RedisState } from '../../../src/state/redis.js';
+import type { BusMessage } from '../../../src/protocol/bus.js';
+import { waitFor } from '../../helpers/gateway.js';
+import { REDIS_URL, redisPrefix } from '../../helpers/redis.js';
+
+describe('RedisBus', () => {
+  const cleanups: Array<() => Promise<unknown>> = [];
+  after(async () => {
+    for (const c of cleanups.reverse()) await c().catch(() => {});
+  });
+  const { prefix, cleanup } = redisPrefix();
+  cleanups.push(cleanup);
+
+  async function bus(maxBytes = 4096): Promise<{ bus: RedisBus; redis: RedisState }> {
+    const redis = await connectRedis({ url: REDIS_URL, key_prefix: prefix, connect_timeout: 2000, command_timeout: 2000, reconnect_max_delay: 1000 }, silentLogger());
+    const b = await RedisBus.open(redis, silentLogger(), maxBytes);
+    cleanups.push(async () => {
+      b.close();
+      await redis.close();
+    });
+    return { bus: b, redis };
+  }
+
+  it('sends to one instance and to all, never to itself; drops what is over the size bound', async () => {
+    const [{ bus: a }, { bus: b }, { bus: c }] = [await bus(), await bus(), await bus()];
+    const heard: Record<string, BusMessage[]> = { a: [], b: [], c: [] };
+    a.on('t', (m) => heard.a.push(m));
+    b.on('t', (m) => heard.b.push(m));
+    c.on('t', (m) => heard.c.push(m));
+    a.send(b.instanceId, { kind: 't', n: 1 });
+    a.send('*', { kind: 't', n: 2 });
+    a.send(b.instanceId, { kind: 't', n: 3, pad: 'x'.repeat(5000) });
+    a.send(b.instanceId, { kind: 't', n: 4 });
+    await waitFor(() => heard.b.length >= 3 && heard.c.length >= 1, 'the messages');
+    await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(
+      heard.b.map((m) => m.n),
+      [1, 2, 4],
+    );
+    assert.deepEqual(
+      heard.c.map((m) => m.n),
+      [2],
+    );
+    assert.deepEqual(heard.a, []);
+  });
+
+  it('request() gets the answer, or the error the answering side threw, or times out', async () => {
+    const [{ bus: a }, { bus: b }] = [await bus(), await bus()];
+    b.answer('double', async (m) => ({ twice: Number(m.n) * 2 }));
+    b.answer('fail', async () => {
+      throw new GatewayError('MCPEG_ERR_SESSION_NOT_FOUND', 'nothing here');
+    });
+    assert.deepEqual(await a.request(b.instanceId, { kind: 'double', n: 21 }, 2000), { twice: 42 });
+    await assert.rejects(a.request(b.instanceId, { kind: 'fail' }, 2000), (e: GatewayError) => e.code === 'MCPEG_ERR_SESSION_NOT_FOUND' && e.message === 'nothing here');
+    await assert.rejects(a.request('000000000000', { kind: 'double', n: 1 }, 300), (e: GatewayError) => e.code === 'MCPEG_ERR_STATE_UNAVAILABLE');
+    await assert.rejects(a.request(b.instanceId, { kind: 'double', pad: 'x'.repeat(5000) }, 2000), (e: GatewayError) => e.code === 'MCPEG_ERR_OVERLOADED');
+  });
+
+  it('request() fails at once when the message cannot be published (Redis away), not at its deadline', async () => {
+    // A connection whose publishes fail as node-redis's do while Redis is away (no offline queue).
+    const fake = { multi: () => ({ set: () => undefined, exec: async () => [] }) };
+    const down = {
+      prefix,
+      subscriber: { subscribe: async () => {} },
+      run: async (what: string, fn: (c: unknown) => Promise<unknown>) => {
+        if (what.startsWith('publishing')) throw new GatewayError('MCPEG_ERR_STATE_UNAVAILABLE', 'The client is closed');
+        return fn(fake);
+      },
+    } as unknown as RedisState;
+    const b = await RedisBus.open(down, silentLogger(), 4096);
+    cleanups.push(async () => b.close());
+    const started = Date.now();
+    await assert.rejects(b.request('000000000000', { kind: 'x' }, 10_000), (e: GatewayError) => e.code === 'MCPEG_ERR_STATE_UNAVAILABLE' && /cannot reach/.test(e.message));
+    assert.ok(Date.now() - started < 1000);
+  });
+
+  it('a stream record names its holder and is released only by it', async () => {
+    const [{ bus: a }, { bus: b }] = [await bus(), await bus()];
+    a.holdStream('s1');
+    await waitFor(async () => (await b.streamHolder('s1')) === a.instanceId, 'A recorded as holder');
+    b.holdStream('s1');
+    await waitFor(async () => (await a.streamHolder('s1')) === b.instanceId, 'B took the stream over');
+    a.releaseStream('s1');
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(await a.streamHolder('s1'), b.instanceId, "A's release leaves B's record");
+    b.releaseStream('s1');
+    await waitFor(async () => (await a.streamHolder('s1')) === undefined, 'released');
+  });
+
+  it('alive() is true while an instance runs and false once it closed', async () => {
+    const [{ bus: a }, { bus: b }] = [await bus(), await bus()];
+    await waitFor(() => a.alive(b.instanceId), 'B alive');
+    assert.equal(await a.alive('000000000000'), false);
+    b.close();
+    await waitFor(async () => !(await a.alive(b.instanceId)), 'B gone');
+  });
+});
