@@ -3,9 +3,9 @@
  * behind HAProxy (round robin, no stickiness). Every request of a client lands on another
  * instance than the one before (HAProxy's x-mcpeg-server header proves it): the official
  * SDK clients, v1 stateful (Mcp-Session-Id) and v2 stateless (2026-07-28), make tool calls
- * with progress. The parts that need the cross-instance bus and the shared event store
- * (DELETE on another instance ending the session everywhere, sampling relayed back, a GET stream resumed on another instance after SIGKILL, rate
- * limits and admin changes across instances) are in scale-out.pending.ts until they land.
+ * with progress. What the instances share through Redis (DELETE everywhere, sampling
+ * answered on another instance, admin changes, rate limits) is in scale-out-shared.test.ts;
+ * the GET stream resumed on another instance after SIGKILL in scale-out.pending.ts.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
