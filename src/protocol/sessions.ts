@@ -235,6 +235,10 @@ export class SessionManager {
       this.host.log.info({ session: sessionFingerprint(id) }, 'session restored from the session store');
     } else if (s.viewId !== viewId || s.principal.id !== principal.id) {
       return undefined;
+    } else if (!s.initialized && this.host.bus) {
+      // Several instances: the client's notifications/initialized may have gone to another one. A later
+      // request on this session means the client is past initialization (it sends nothing else before).
+      s.initialized = true;
     }
     return this.touch(s, principal);
   }
