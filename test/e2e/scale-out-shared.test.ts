@@ -12,29 +12,12 @@ import { after, before, describe, it } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { CreateMessageRequestSchema } from '@modelcontextprotocol/sdk/types.js';
-import { recordingFetch, startCluster, type Cluster } from '../helpers/cluster.js';
-import { everythingStdio, MCP_HEADERS, textOf, waitFor } from '../helpers/gateway.js';
+import { openSession, recordingFetch, startCluster, type Cluster } from '../helpers/cluster.js';
+import { everythingStdio, textOf, waitFor } from '../helpers/gateway.js';
 import { SERVED_BY } from '../helpers/haproxy.js';
 import { REDIS_URL } from '../helpers/redis.js';
 
 const post = (url: string, headers: Record<string, string>, body: unknown) => fetch(url, { method: 'POST', headers, body: JSON.stringify(body) });
-
-/** A raw session opened through `url`; which instance opened it. */
-async function openSession(url: string): Promise<{ headers: Record<string, string>; opener: string }> {
-  const init = await post(url, MCP_HEADERS, {
-    jsonrpc: '2.0',
-    id: 0,
-    method: 'initialize',
-    params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
-  });
-  assert.equal(init.status, 200);
-  const opener = init.headers.get(SERVED_BY)!;
-  const headers = { ...MCP_HEADERS, 'mcp-session-id': init.headers.get('mcp-session-id')!, 'mcp-protocol-version': '2025-11-25' };
-  await init.text();
-  const ack = await post(url, headers, { jsonrpc: '2.0', method: 'notifications/initialized' });
-  await ack.text();
-  return { headers, opener };
-}
 
 const extra = () => ({ backends: { everything: everythingStdio(), extra: everythingStdio() } });
 

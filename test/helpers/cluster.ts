@@ -9,7 +9,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CLI, freePort, waitFor } from './gateway.js';
+import { CLI, freePort, MCP_HEADERS, waitFor } from './gateway.js';
 import { SERVED_BY, startHaproxy, type Haproxy } from './haproxy.js';
 import { redisPrefix } from './redis.js';
 
@@ -137,4 +137,23 @@ export function recordingFetch(): { fetch: typeof fetch; servedBy: Array<{ metho
       return res;
     },
   };
+}
+
+const post = (url: string, headers: Record<string, string>, body: unknown) => fetch(url, { method: 'POST', headers, body: JSON.stringify(body) });
+
+/** A raw session opened through `url` (the load balancer); which instance opened it (HAProxy's served-by header). */
+export async function openSession(url: string): Promise<{ headers: Record<string, string>; opener: string }> {
+  const init = await post(url, MCP_HEADERS, {
+    jsonrpc: '2.0',
+    id: 0,
+    method: 'initialize',
+    params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
+  });
+  if (init.status !== 200) throw new Error(`initialize: ${init.status} ${await init.text()}`);
+  const opener = init.headers.get(SERVED_BY)!;
+  const headers = { ...MCP_HEADERS, 'mcp-session-id': init.headers.get('mcp-session-id')!, 'mcp-protocol-version': '2025-11-25' };
+  await init.text();
+  const ack = await post(url, headers, { jsonrpc: '2.0', method: 'notifications/initialized' });
+  await ack.text();
+  return { headers, opener };
 }
