@@ -42,7 +42,7 @@ export const adminSchema = z
         reach: z.union([z.boolean(), z.array(z.string().min(1))]).default(false),
         /** Sending a declared secret (*_env) to a new destination, or giving a program more of the gateway's environment (env_allow). */
         environment: z.boolean().default(false),
-        /** Changing `authorization` (who may call which backend, tool, prompt or resource) and weakening `pinning`. */
+        /** Changing `authorization` (who may call which backend, tool, prompt or resource). Weakening `pinning` is never allowed through the API. */
         policy: z.boolean().default(false),
       })
       .strict()
