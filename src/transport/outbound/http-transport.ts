@@ -205,8 +205,8 @@ export class StreamableHttpClient implements Transport {
       this.onmessage?.({ jsonrpc: '2.0', id: raw.id, result: raw.result } as unknown as JSONRPCMessage, related);
     } else {
       const text = utf8(bytes);
-      if (!text.trim()) return;
-      const values = parseJsonValues(text);
+      // An empty body answers a notification or a response; to a request it is no answer (below).
+      const values = text.trim() ? parseJsonValues(text) : [];
       // Several messages in one application/json body (NDJSON, as on stdio): not what the spec says, but unambiguous.
       if (values.length > 1) this.onDeviation?.('several JSON-RPC messages in one application/json answer (newline-delimited); relaying each');
       for (const v of values) {

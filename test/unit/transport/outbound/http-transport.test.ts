@@ -152,3 +152,21 @@ it('stops reading an SSE event that passes 64 MiB without ending (a backend cann
     server.close();
   }
 });
+
+it('fails a request at once when its application/json answer is empty, instead of leaving it to time out', async () => {
+  const server = createServer((req, res) => {
+    req.resume();
+    res.writeHead(200, { 'content-type': 'application/json' }).end(' \n');
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as { port: number };
+  const t = new StreamableHttpClient(new URL(`http://127.0.0.1:${port}/mcp`), {});
+  try {
+    await assert.rejects(t.send({ jsonrpc: '2.0', id: 7, method: 'ping' }), /holds no response to request 7/);
+    // A notification needs no answer: an empty body is fine.
+    await t.send({ jsonrpc: '2.0', method: 'notifications/progress', params: { progressToken: 1, progress: 1 } });
+  } finally {
+    await t.close();
+    server.close();
+  }
+});
