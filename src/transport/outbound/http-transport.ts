@@ -205,8 +205,8 @@ export class StreamableHttpClient implements Transport {
       this.onmessage?.({ jsonrpc: '2.0', id: raw.id, result: raw.result } as unknown as JSONRPCMessage, related);
     } else {
       const text = utf8(bytes);
-      if (!text.trim()) return;
-      const values = parseJsonValues(text);
+      // An empty body answers a notification or a response; to a request it is no answer (below).
+      const values = text.trim() ? parseJsonValues(text) : [];
       // Several messages in one application/json body (NDJSON, as on stdio): not what the spec says, but unambiguous.
       if (values.length > 1) this.onDeviation?.('several JSON-RPC messages in one application/json answer (newline-delimited); relaying each');
       for (const v of values) {
@@ -248,6 +248,9 @@ export class StreamableHttpClient implements Transport {
         if (!answered && 'id' in m && m.id === awaiting && !('method' in m)) answered = true;
         this.onmessage?.(m, related);
       },
+      // An event that never ends (no blank line) is the backend's to bound no more than a JSON answer: past the cap the stream fails.
+      maxBufferSize: MAX_BACKEND_MESSAGE_BYTES,
+      onError: (err) => this.onerror?.(new Error(`SSE answer from ${this.display}: ${err.message}`)),
     });
     try {
       for await (const text of decoded(body)) parser.feed(text);
@@ -309,6 +312,7 @@ export class StreamableHttpClient implements Transport {
               this.onerror?.(err as Error);
             }
           },
+          maxBufferSize: MAX_BACKEND_MESSAGE_BYTES,
         });
         for await (const text of decoded(res.body)) parser.feed(text);
       } catch (err) {

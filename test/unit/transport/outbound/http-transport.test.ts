@@ -112,3 +112,61 @@ it('refuses a JSON answer over 64 MiB, and stops reading it', async () => {
     server.close();
   }
 });
+
+it('stops reading an SSE event that passes 64 MiB without ending (a backend cannot grow the gateway without bound)', async () => {
+  let sent = 0;
+  const server = createServer((req, res) => {
+    req.resume();
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.write('data: ');
+    const mib = Buffer.alloc(1 << 20, 0x78);
+    const more = () => {
+      // One data line forever (no line break, no blank line): only the cap ends it.
+      while (sent < 200 && !res.destroyed) {
+        sent++;
+        if (!res.write(mib)) return void res.once('drain', more);
+      }
+      res.end();
+    };
+    more();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as { port: number };
+  const t = new StreamableHttpClient(new URL(`http://127.0.0.1:${port}/mcp`), {});
+  t.rawResults = true;
+  const errors: string[] = [];
+  const failed = new Promise<void>((resolve) => {
+    t.onerror = (e) => {
+      errors.push(e.message);
+      resolve();
+    };
+  });
+  try {
+    await t.send({ jsonrpc: '2.0', id: 1, method: 'ping' });
+    await Promise.race([failed, new Promise((r) => setTimeout(r, 20_000).unref())]);
+    assert.match(errors[0] ?? '', /exceeded max buffer size of 67108864/);
+    await new Promise((r) => setTimeout(r, 200));
+    assert.ok(sent < 100, `the gateway read on: ${sent} MiB sent`);
+  } finally {
+    await t.close();
+    server.close();
+  }
+});
+
+it('fails a request at once when its application/json answer is empty, instead of leaving it to time out', async () => {
+  const server = createServer((req, res) => {
+    req.resume();
+    res.writeHead(200, { 'content-type': 'application/json' }).end(' \n');
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as { port: number };
+  const t = new StreamableHttpClient(new URL(`http://127.0.0.1:${port}/mcp`), {});
+  try {
+    await assert.rejects(t.send({ jsonrpc: '2.0', id: 7, method: 'ping' }), /holds no response to request 7/);
+    // A notification needs no answer: an empty body is fine.
+    await t.send({ jsonrpc: '2.0', method: 'notifications/progress', params: { progressToken: 1, progress: 1 } });
+  } finally {
+    await t.close();
+    server.close();
+  }
+});
