@@ -332,7 +332,16 @@ export class BackendConnection {
   }
 
   private receive(raw: unknown, related?: RequestId): void {
+    // relatedTag() answers for this message only, while its handlers run.
     this.related = related;
+    try {
+      this.handle(raw);
+    } finally {
+      this.related = undefined;
+    }
+  }
+
+  private handle(raw: unknown): void {
     const problem = envelopeProblem(raw, LENIENT);
     if (problem !== undefined) {
       this.malformed(raw, problem);
