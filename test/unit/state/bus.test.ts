@@ -76,7 +76,10 @@ describe('RedisBus', () => {
     });
     const started = Date.now();
     await assert.rejects(a.request(b.instanceId, { kind: 'big' }, 10_000), (e: GatewayError) => e.code === 'MCPEG_ERR_OVERLOADED' && /answer to big .* too large/.test(e.message));
-    await assert.rejects(a.request(b.instanceId, { kind: 'big-error' }, 10_000), (e: GatewayError) => e.code === 'MCPEG_ERR_OVERLOADED' && /answer to big-error .* too large/.test(e.message));
+    await assert.rejects(
+      a.request(b.instanceId, { kind: 'big-error' }, 10_000),
+      (e: GatewayError) => e.code === 'MCPEG_ERR_OVERLOADED' && /answer to big-error .* too large/.test(e.message),
+    );
     assert.ok(Date.now() - started < 5000, 'answered at once');
   });
 
