@@ -202,10 +202,10 @@ export class RedisBus implements InstanceBus {
       const handler = this.answerers.get(msg.kind);
       const answer = handler ? handler(msg, env.from) : Promise.reject(new GatewayError('MCPEG_ERR_INTERNAL', `instance ${this.instanceId} does not answer ${msg.kind}`));
       answer.then(
-        (value) => this.publish(env.from, { from: this.instanceId, reply: call, ok: true, value }),
+        (value) => this.reply(env.from, call, msg.kind, { ok: true, value }),
         (err: unknown) => {
           const e = err instanceof GatewayError ? err : new GatewayError('MCPEG_ERR_INTERNAL', (err as Error)?.message ?? String(err));
-          this.publish(env.from, { from: this.instanceId, reply: call, ok: false, error: { code: e.code, message: e.message, ...(e.data ? { data: e.data } : {}) } });
+          this.reply(env.from, call, msg.kind, { ok: false, error: { code: e.code, message: e.message, ...(e.data ? { data: e.data } : {}) } });
         },
       );
       return;
@@ -216,6 +216,16 @@ export class RedisBus implements InstanceBus {
     } catch (err) {
       this.log.warn({ kind: msg.kind, err: (err as Error).message }, 'message from another gateway instance failed');
     }
+  }
+
+  /**
+   * Answers a request(); an answer too large to pass (a tool call's outcome, say) becomes an
+   * error saying so, so that the asker is not left waiting out its whole deadline.
+   */
+  private reply(to: string, call: string, kind: string, answer: Pick<Envelope, 'ok' | 'value' | 'error'>): void {
+    if (this.publish(to, { from: this.instanceId, reply: call, ...answer })) return;
+    const message = `the answer to ${kind} from gateway instance ${this.instanceId} is too large to pass between gateway instances (over ${this.maxBytes} bytes)`;
+    this.publish(to, { from: this.instanceId, reply: call, ok: false, error: { code: 'MCPEG_ERR_OVERLOADED', message } });
   }
 
   private settle(env: Envelope): void {

@@ -57,7 +57,7 @@ return redis.call('DEL', KEYS[2], KEYS[3])
 
 /** Streams whose sequence a session remembers here (as the memory store). */
 const MAX_STREAMS_PER_SESSION = 1024;
-/** Writes waiting for Redis on this instance: past this (Redis slow or away) events are not kept for replay. */
+/** Writes waiting for Redis on this instance: past this many, or past `maxTotalBytes` of their data (Redis slow or away), events are not kept for replay. */
 const MAX_PENDING = 10_000;
 
 interface Local {
@@ -69,17 +69,20 @@ interface Local {
 export class RedisEventStore implements EventStore {
   private readonly sessions = new Map<string, Local>();
   private pending = 0;
+  /** Bytes of event data in the writes waiting for Redis (held in memory until Redis answers). */
+  private pendingBytes = 0;
   private failing = false;
-  private readonly limits: Pick<EventStoreLimits, 'maxEvents' | 'maxBytes'>;
+  private readonly limits: EventStoreLimits;
 
   constructor(
     private readonly redis: RedisState,
-    limits: Pick<EventStoreLimits, 'maxEvents' | 'maxBytes'>,
+    /** maxTotalBytes bounds this instance's writes still on their way to Redis (what Redis keeps is bounded by its maxmemory). */
+    limits: EventStoreLimits,
     /** server.session_idle_timeout: the events outlive the last append by this much. */
     private readonly idleMs: number,
     private readonly log: Logger,
   ) {
-    this.limits = { maxEvents: limits.maxEvents, maxBytes: limits.maxBytes };
+    this.limits = { maxEvents: limits.maxEvents, maxBytes: limits.maxBytes, maxTotalBytes: limits.maxTotalBytes };
   }
 
   private key(sessionId: string): string {
@@ -113,8 +116,10 @@ export class RedisEventStore implements EventStore {
     const id = `${streamId}_${seq}`;
     const { maxEvents, maxBytes } = this.limits;
     // An event larger than a bound is not kept: a replay would have to skip it anyway.
-    if (maxEvents === 0 || Buffer.byteLength(data) > maxBytes || this.pending >= MAX_PENDING) return id;
+    const bytes = Buffer.byteLength(data);
+    if (maxEvents === 0 || bytes > maxBytes || this.pending >= MAX_PENDING || this.pendingBytes + bytes > this.limits.maxTotalBytes) return id;
     this.pending++;
+    this.pendingBytes += bytes;
     const key = this.key(sessionId);
     const args = [streamId, String(seq), data, String(maxEvents), String(maxBytes), String(this.idleMs)];
     s.tail = s.tail
@@ -129,7 +134,10 @@ export class RedisEventStore implements EventStore {
           this.failing = true;
         },
       )
-      .finally(() => this.pending--);
+      .finally(() => {
+        this.pending--;
+        this.pendingBytes -= bytes;
+      });
     return id;
   }
 

@@ -51,7 +51,7 @@ export async function openStateStores(config: Readonly<Config>, log: Logger): Pr
     sessionStore: new RedisSessionStore(redis, config.server.session_idle_timeout),
     eventStore: new RedisEventStore(
       redis,
-      { maxEvents: config.server.event_store_max_events, maxBytes: config.server.event_store_max_bytes },
+      { maxEvents: config.server.event_store_max_events, maxBytes: config.server.event_store_max_bytes, maxTotalBytes: config.server.event_store_max_total_bytes },
       config.server.session_idle_timeout,
       log,
     ),

@@ -68,6 +68,21 @@ describe('RedisBus', () => {
     await assert.rejects(a.request(b.instanceId, { kind: 'double', pad: 'x'.repeat(5000) }, 2000), (e: GatewayError) => e.code === 'MCPEG_ERR_OVERLOADED');
   });
 
+  it('request() gets a precise error at once when the answer is too large to pass back, not a timeout', async () => {
+    const [{ bus: a }, { bus: b }] = [await bus(), await bus()];
+    b.answer('big', async () => ({ pad: 'x'.repeat(5000) }));
+    b.answer('big-error', async () => {
+      throw new GatewayError('MCPEG_ERR_INTERNAL', 'y'.repeat(5000));
+    });
+    const started = Date.now();
+    await assert.rejects(a.request(b.instanceId, { kind: 'big' }, 10_000), (e: GatewayError) => e.code === 'MCPEG_ERR_OVERLOADED' && /answer to big .* too large/.test(e.message));
+    await assert.rejects(
+      a.request(b.instanceId, { kind: 'big-error' }, 10_000),
+      (e: GatewayError) => e.code === 'MCPEG_ERR_OVERLOADED' && /answer to big-error .* too large/.test(e.message),
+    );
+    assert.ok(Date.now() - started < 5000, 'answered at once');
+  });
+
   it('request() fails at once when the message cannot be published (Redis away), not at its deadline', async () => {
     // A connection whose publishes fail as node-redis's do while Redis is away (no offline queue).
     const fake = { multi: () => ({ set: () => undefined, exec: async () => [] }) };
