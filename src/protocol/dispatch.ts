@@ -258,8 +258,13 @@ const HANDLERS = new Map<string, Handler>(
     'tools/call': (s, req, cancel, o, note) => {
       const name = requireString(req.params, 'name', 'tools/call');
       const route = s.view.tool(name);
-      // A tool withheld by pinning is refused with why, not as unknown.
-      if (!route) throw s.view.refusal(name) ?? new GatewayError('MCPEG_ERR_UNKNOWN_TOOL', `Unknown tool: ${name}`, { tool: name });
+      if (!route) {
+        // A tool withheld by pinning or whose backend is unavailable is refused with why, not as
+        // unknown; a caller the authorization rules would refuse is refused as they decide first.
+        const w = s.view.withheld(name);
+        if (w && o.authz?.enabled) o.authz.enforce(s.principal, { kind: 'tool', backend: w.backend, name: w.name }, 'tools/call', name);
+        throw s.view.refusal(name) ?? new GatewayError('MCPEG_ERR_UNKNOWN_TOOL', `Unknown tool: ${name}`, { tool: name });
+      }
       const b = s.host.backend(route.backend);
       const lb = b?.cfg.load_balancing;
       const arg = lb?.strategy === 'hash' && lb.hash_key.startsWith('argument:') ? own(req.params?.arguments as Params | undefined, lb.hash_key.slice(9)) : undefined;

@@ -31,6 +31,11 @@ export class Registry {
   /** Each backend's catalog as the views being built see it. */
   private shown = new Map<string, BackendCatalog>();
   gate: ToolGate | undefined;
+  /**
+   * The tools each backend listed (after the gate) when it was last up: while it is down or
+   * restarting they are refused as unavailable rather than unknown. Bounded by the catalog.
+   */
+  private readonly toolsWhenUp = new Map<string, readonly Item[]>();
   /** Problems already reported, so a rebuild logs only what is new. */
   private reported = new Set<string>();
   onListChanged: ((viewIds: ReadonlySet<string>, method: string) => void) | undefined;
@@ -58,7 +63,9 @@ export class Registry {
       const g = this.gate?.(b);
       const catalog = g && g.tools !== b.catalog.tools ? { ...b.catalog, tools: g.tools } : b.catalog;
       shown.set(b.name, catalog);
-      return { name: b.name, prefix: b.prefix, catalog, capabilities: b.capabilities, withheld: g?.withheld };
+      if (b.state === 'up') this.toolsWhenUp.set(b.name, catalog.tools);
+      const withheld = b.state !== 'up' && catalog.tools.length === 0 ? this.unavailable(b.name, g?.withheld) : g?.withheld;
+      return { name: b.name, prefix: b.prefix, catalog, capabilities: b.capabilities, withheld };
     });
     this.shown = shown;
     const aggregate = new View(AGGREGATE_VIEW, sources, this.separator, true);
@@ -68,10 +75,22 @@ export class Registry {
     for (const src of sources) this.views.set(backendViewId(src.name), new View(backendViewId(src.name), [src], this.separator, false));
   }
 
+  /** The tools a backend that is not up listed when it was, refused as unavailable (besides what the gate withholds). */
+  private unavailable(backend: string, gated: ReadonlyMap<string, Withheld> | undefined): ReadonlyMap<string, Withheld> | undefined {
+    const tools = this.toolsWhenUp.get(backend);
+    if (!tools?.length) return gated;
+    const message = `backend "${backend}" is unavailable: its tools cannot be called until it is back`;
+    const out = new Map<string, Withheld>();
+    for (const t of tools) if (typeof t.name === 'string') out.set(t.name, { code: 'MCPEG_ERR_BACKEND_UNAVAILABLE', message });
+    for (const [n, w] of gated ?? []) out.set(n, w);
+    return out;
+  }
+
   /** A backend left the set (admin API, reload): its view goes, clients of the aggregate hear list_changed. */
   removed(name: string): void {
     const before = this.lastCatalog.get(name);
     this.lastCatalog.delete(name);
+    this.toolsWhenUp.delete(name);
     this.views.delete(backendViewId(name));
     this.rebuild();
     if (!this.onListChanged || !before) return;

@@ -20,7 +20,10 @@ export interface Route {
   readonly name: string;
 }
 
-/** A tool the backend lists that clients of the view may not see (its definition is not approved: pinning). */
+/**
+ * A tool clients of the view may not see or call, and why: its definition is not approved
+ * (pinning), or its backend is unavailable (the tools it listed while up).
+ */
 export interface Withheld {
   readonly code: ErrorCode;
   readonly message: string;
@@ -136,7 +139,12 @@ export class View {
     return this.toolRoutes.get(exposed);
   }
 
-  /** Why a tool this view does not list is refused (withheld by pinning), if it is. */
+  /** A tool this view does not list but knows (withheld by pinning, its backend unavailable): where it is and why it is refused. */
+  withheld(exposed: string): (Route & Withheld) | undefined {
+    return this.withheldRoutes.get(exposed);
+  }
+
+  /** Why a tool this view does not list is refused, if it is (see `withheld`). */
   refusal(exposed: string): GatewayError | undefined {
     const w = this.withheldRoutes.get(exposed);
     return w && new GatewayError(w.code, w.message, { tool: exposed, backend: w.backend, backendTool: w.name });

@@ -24,6 +24,8 @@ describe('a backend dies mid-session', () => {
         steady: everythingStdio({ timeout: '2s' }),
         broken: { type: 'mcp', command: '/nonexistent/mcp-server', restart: { initial_delay: '10s' } },
       },
+      // A refused tool stays refused by its rule while its backend is down (no hint that it exists elsewhere).
+      authorization: { rules: [{ name: 'no-sum', deny: { tools: ['remote__get-sum'] } }] },
     });
     client = await connectClient(gw.url);
     client.setNotificationHandler(ToolListChangedNotificationSchema, () => void listChanged++);
@@ -89,6 +91,23 @@ describe('a backend dies mid-session', () => {
     assert.ok(Date.now() - started < 3000 + 1000, 'failed within the timeout');
     assert.equal(textOf(await client.callTool({ name: 'steady__echo', arguments: { message: 'still' } })), 'Echo: still');
     await waitFor(async () => !(await client.listTools()).tools.some((t) => t.name.startsWith('remote__')), 'remote tools to leave the catalog', 10_000);
+    // Unlisted while it is down, its tools are still refused as unavailable, not unknown (a client retrying
+    // through a restart learns to wait, not that the tool is gone); a name it never listed stays unknown.
+    await assert.rejects(client.callTool({ name: 'remote__echo', arguments: { message: 'while down' } }), (err: Error & { code?: number }) => {
+      assert.equal(err.code, -32010);
+      assert.match(err.message, /backend "remote" is unavailable/);
+      return true;
+    });
+    await assert.rejects(client.callTool({ name: 'remote__get-sum', arguments: { a: 1, b: 2 } }), (err: Error & { code?: number }) => {
+      assert.equal(err.code, -32040);
+      assert.match(err.message, /no-sum/);
+      return true;
+    });
+    await assert.rejects(client.callTool({ name: 'remote__no-such-tool', arguments: {} }), (err: Error & { code?: number }) => {
+      assert.equal(err.code, -32602);
+      assert.match(err.message, /Unknown tool/);
+      return true;
+    });
     const health = await fetch(`${gw.base}/health`);
     assert.equal(health.status, 503);
     const body = (await health.json()) as { backends: Array<{ name: string; state: string }> };
