@@ -31,7 +31,8 @@ export function statelessStatusOf(answer: { error?: { code: number; data?: unkno
 
 /**
  * The status of a code on the admin API. Codes the catalogue maps to 200 (they travel
- * inside JSON-RPC answers) or to 500 (a bad config file at startup) are client errors there.
+ * inside JSON-RPC answers) or to 500 (a bad config file at startup) are client errors there:
+ * 400, never a failure answered 200.
  */
 const ADMIN_STATUS: Partial<Record<ErrorCode, number>> = {
   MCPEG_ERR_INVALID_PARAMS: 400,
@@ -39,5 +40,7 @@ const ADMIN_STATUS: Partial<Record<ErrorCode, number>> = {
 };
 
 export function adminStatusOf(code: ErrorCode): number {
-  return ADMIN_STATUS[code] ?? ERRORS[code].http;
+  const status = ADMIN_STATUS[code] ?? ERRORS[code].http;
+  // Any other in-band code (an unknown tool, a refused call) is the request's fault there: never a 200 that failed.
+  return status === 200 ? 400 : status;
 }
