@@ -13,6 +13,7 @@ import { applySnapshot, type BackendSetHost, type ReloadResult } from './reconfi
 import { createLogger, type Logger } from './observability/logger.js';
 import { configSecrets } from './observability/secrets.js';
 import type { DispatchOptions, SessionLimits } from './protocol/dispatch.js';
+import type { ClientSession } from './protocol/session.js';
 import { rateLimitBlocks } from './observability/channels.js';
 import { subscribeRequestLog } from './observability/request-log.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
@@ -121,6 +122,10 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
     continuations,
     view: (id: string) => registry!.view(id),
     backend: (name: string) => backends.get(name),
+    subscribedElsewhere: (backend: string, uri: string, except: ClientSession) => {
+      for (const s of sessions?.sessions() ?? []) if (s !== except && !s.isClosed && s.subscriptions.has(uri) && s.view.resourceBackend(uri) === backend) return true;
+      return false;
+    },
     ...(opts.bus ? { bus: opts.bus } : {}),
   };
   sessions = new SessionManager(host, opts.sessionStore ?? new MemorySessionStore(), {

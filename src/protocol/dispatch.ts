@@ -298,8 +298,12 @@ const HANDLERS = new Map<string, Handler>(
       return r;
     },
     'resources/unsubscribe': async (s, req, cancel, o, note) => {
-      s.subscriptions.delete(requireString(req.params, 'uri', req.method));
-      return relay(s, resourceRoute(s, req), req, req.params!, cancel, o, note);
+      const uri = requireString(req.params, 'uri', req.method);
+      s.subscriptions.delete(uri);
+      const backend = resourceRoute(s, req);
+      // A shared backend session holds one subscription for every client: it stays while another client still wants the updates.
+      if (s.host.backend(backend)?.cfg.session_mode === 'shared' && s.host.subscribedElsewhere?.(backend, uri, s)) return {};
+      return relay(s, backend, req, req.params!, cancel, o, note);
     },
 
     'completion/complete': (s, req, cancel, o, note) => {

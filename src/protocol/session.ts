@@ -59,6 +59,8 @@ export interface SessionHost {
   readonly authz?: Authorization;
   /** The bus to the other gateway instances (state.store: redis); absent with one instance. */
   readonly bus?: InstanceBus;
+  /** Whether another open client session of this instance is subscribed to `uri` on `backend` (shared backend sessions hold one subscription for all). */
+  subscribedElsewhere?(backend: string, uri: string, except: ClientSession): boolean;
 }
 
 /** What a session is built from: the stored record minus its timestamps (see session-store.ts). */

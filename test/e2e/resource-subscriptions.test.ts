@@ -25,6 +25,7 @@ describe('resources/subscribe of a stateful client', () => {
         dual: { type: 'mcp', command: process.execPath, args: [MODERN, '--stdio'] },
         only: { type: 'mcp', command: process.execPath, args: [MODERN, '--stdio', '--modern-only'] },
         nosub: { type: 'mcp', command: process.execPath, args: [MODERN, '--stdio', '--modern-only', '--no-subscribe'] },
+        shared: { type: 'mcp', command: process.execPath, args: [MODERN, '--stdio'], session_mode: 'shared' },
       },
     });
   });
@@ -58,6 +59,30 @@ describe('resources/subscribe of a stateful client', () => {
       }
     });
   }
+
+  it('shared backend session: one client unsubscribing leaves the others subscribed; the last one ends it', async () => {
+    const a = await subscriber('shared');
+    const b = await subscriber('shared');
+    try {
+      assert.deepEqual(await a.client.subscribeResource({ uri: WATCHED }), {});
+      assert.deepEqual(await b.client.subscribeResource({ uri: WATCHED }), {});
+      await a.trigger();
+      await waitFor(() => a.updates.length === 1 && b.updates.length === 1, 'both hear the update', 5000);
+      // A leaves: the one subscription the backend holds for both stays, B keeps hearing.
+      assert.deepEqual(await a.client.unsubscribeResource({ uri: WATCHED }), {});
+      await b.trigger();
+      await waitFor(() => b.updates.length === 2, 'B still hears updates after A unsubscribed', 5000);
+      assert.equal(a.updates.length, 1, 'A hears no more');
+      // B leaves too: the backend is told, and nobody hears the next one.
+      assert.deepEqual(await b.client.unsubscribeResource({ uri: WATCHED }), {});
+      await b.trigger();
+      await new Promise((r) => setTimeout(r, 500));
+      assert.deepEqual([a.updates.length, b.updates.length], [1, 2]);
+    } finally {
+      await a.client.close();
+      await b.client.close();
+    }
+  });
 
   it('answers -32601 when a 2026-07-28-only backend does not honour resourceSubscriptions', async () => {
     const { client } = await subscriber('nosub');
