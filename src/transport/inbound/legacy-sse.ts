@@ -122,6 +122,7 @@ export class LegacySseEndpoint {
         holder,
         { kind: `legacy-post:${this.viewId}`, session: sessionId, principal: principalOf(req).id, messages: parsed.messages, batch: parsed.batch },
         FORWARD_TIMEOUT_MS,
+        `legacy:${sessionId}`,
       );
     } catch (err) {
       const e = err instanceof GatewayError ? err : new GatewayError('MCPEG_ERR_INTERNAL', String(err));

@@ -246,8 +246,16 @@ class SessionChannels implements Outbound {
   private forward(bus: InstanceBus, msg: JsonRpcMessage): void {
     bus.streamHolder(this.sessionId).then(
       (holder) => {
-        if (holder !== undefined && holder !== bus.instanceId) bus.send(holder, { kind: 'deliver', session: this.sessionId, message: msg });
-        else if (!this.deliverHere(msg) && isRequest(msg)) this.session.unreachable(msg);
+        if (holder === undefined || holder === bus.instanceId) {
+          if (!this.deliverHere(msg) && isRequest(msg)) this.session.unreachable(msg);
+          return;
+        }
+        if (bus.send(holder, { kind: 'deliver', session: this.sessionId, message: msg })) return;
+        // Too large to pass to the instance holding the GET stream: delivered here if a stream here takes it; a request
+        // nothing here takes fails at once, saying why.
+        if (!this.deliverHere(msg) && isRequest(msg)) {
+          this.session.unreachable(msg, `${msg.method} is too large to pass to the gateway instance holding the client's GET stream (over the bus's size bound)`);
+        }
       },
       () => {
         if (!this.deliverHere(msg) && isRequest(msg)) this.session.unreachable(msg);
