@@ -255,6 +255,7 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
       pins.forget(name);
       for (const s of [...sessions!.sessions()]) if (s.viewId === backendViewId(name)) await sessions!.close(s.sessionId, `backend "${name}" removed`);
       // Only now: closing its sessions goes through its endpoint (sessions.onClosed), which drops their SSE events.
+      perBackend.get(name)?.legacy?.close();
       perBackend.delete(name);
       const deadline = Date.now() + snapshot.server.shutdown_timeout;
       while (b.inflight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));

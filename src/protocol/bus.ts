@@ -22,8 +22,8 @@ export interface InstanceBus {
    * with an error.
    */
   send(to: string, msg: BusMessage): boolean;
-  /** Handles messages of one kind (one handler per kind); `from` is the sending instance. */
-  on(kind: string, handler: (msg: BusMessage, from: string) => void): void;
+  /** Handles messages of one kind (one handler per kind); `from` is the sending instance. Returns what removes this handler. */
+  on(kind: string, handler: (msg: BusMessage, from: string) => void): () => void;
   /**
    * Asks instance `to` and waits for its answer (a handler registered with answer()), at
    * most `timeoutMs`; rejects with the error the handler threw, or
@@ -32,8 +32,12 @@ export interface InstanceBus {
    * instance lets wait (MCPEG_ERR_OVERLOADED past it).
    */
   request(to: string, msg: BusMessage, timeoutMs: number, owner: string): Promise<unknown>;
-  /** Answers request()s of one kind: what `handler` resolves with (JSON) or the error it throws goes back. */
-  answer(kind: string, handler: (msg: BusMessage, from: string) => Promise<unknown>): void;
+  /**
+   * Answers request()s of one kind: what `handler` resolves with (JSON) or the error it
+   * throws goes back. Returns what removes this handler (a part that goes away, such as a
+   * removed backend's endpoint, releases its own).
+   */
+  answer(kind: string, handler: (msg: BusMessage, from: string) => Promise<unknown>): () => void;
   /** This instance holds the session's client stream open (until released): deliveries for it come here. */
   holdStream(sessionId: string): void;
   releaseStream(sessionId: string): void;

@@ -115,12 +115,18 @@ export class RedisBus implements InstanceBus {
     return this.publish(to === '*' ? 'all' : to, { from: this.instanceId, msg });
   }
 
-  on(kind: string, handler: (msg: BusMessage, from: string) => void): void {
+  on(kind: string, handler: (msg: BusMessage, from: string) => void): () => void {
     this.handlers.set(kind, handler);
+    return () => {
+      if (this.handlers.get(kind) === handler) this.handlers.delete(kind);
+    };
   }
 
-  answer(kind: string, handler: (msg: BusMessage, from: string) => Promise<unknown>): void {
+  answer(kind: string, handler: (msg: BusMessage, from: string) => Promise<unknown>): () => void {
     this.answerers.set(kind, handler);
+    return () => {
+      if (this.answerers.get(kind) === handler) this.answerers.delete(kind);
+    };
   }
 
   request(to: string, msg: BusMessage, timeoutMs: number, owner: string): Promise<unknown> {
