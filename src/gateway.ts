@@ -19,6 +19,7 @@ import { createMetrics, type Metrics } from './observability/metrics.js';
 import { GatewayError } from './errors/catalog.js';
 import { RateLimiter } from './resilience/rate-limiter.js';
 import type { RateLimitStore } from './resilience/rate-limit-store.js';
+import type { RateLimitDecision } from './resilience/rate-limiter.js';
 import { MemorySessionStore, type SessionStore } from './protocol/session-store.js';
 import { SessionManager } from './protocol/sessions.js';
 import { ContinuationStore } from './protocol/continuation.js';
@@ -139,8 +140,8 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
     rateLimiter.hasBackendRules || rateLimiter.hasToolRules
       ? {
           check(s, scope, name) {
-            const d = rateLimiter.check(scope, name, { ip: s.clientIp, session: s.sessionId, apiKey: s.apiKeyId, principal: s.principal.id });
-            if (d && !d.allowed) {
+            const refuse = (d: RateLimitDecision | undefined): void => {
+              if (!d || d.allowed) return;
               if (rateLimitBlocks.hasSubscribers) rateLimitBlocks.publish({ source: dispatch, scope });
               throw new GatewayError('MCPEG_ERR_RATE_LIMITED', `rate limit exceeded for ${scope} "${name}" (${d.rule}); retry in ${Math.ceil(d.retryAfterMs / 1000)} s`, {
                 retryAfterMs: d.retryAfterMs,
@@ -148,7 +149,10 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
                 scope,
                 name,
               });
-            }
+            };
+            // With the shared store (state.store: redis) the answer is a promise: backend and tool limits hold across instances.
+            const d = rateLimiter.check(scope, name, { ip: s.clientIp, session: s.sessionId, apiKey: s.apiKeyId, principal: s.principal.id });
+            return d instanceof Promise ? d.then(refuse) : refuse(d);
           },
         }
       : undefined;
