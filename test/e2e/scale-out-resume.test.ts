@@ -62,6 +62,10 @@ describe('scale-out: a GET stream resumed on another instance after SIGKILL', { 
     const seen = await nextWithMethod(events, 'notifications/tools/list_changed');
     assert.ok(seen.id, 'the event has an id');
     await waitFor(async () => (await storedEventIds(cluster.prefix, sessionId)).includes(seen.id!), 'the event stored in Redis', 20_000);
+    // Admin changes reach the other instances asynchronously: both have applied this one before the next is made.
+    for (const i of others) {
+      await waitFor(async () => JSON.stringify((await i.admin('GET', '/admin/services')).body).includes('"late"'), `${i.name} to apply the first change`, 30_000);
+    }
     await first.kill('SIGKILL');
     await events.return(undefined);
     // Resumed from before that event on another instance: the shared event store replays it, same id.
