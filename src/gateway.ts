@@ -20,6 +20,7 @@ import { createMetrics, type Metrics } from './observability/metrics.js';
 import { GatewayError } from './errors/catalog.js';
 import { RateLimiter } from './resilience/rate-limiter.js';
 import type { RateLimitStore } from './resilience/rate-limit-store.js';
+import type { RateLimitDecision } from './resilience/rate-limiter.js';
 import { MemorySessionStore, type SessionStore } from './protocol/session-store.js';
 import { SessionManager } from './protocol/sessions.js';
 import { ContinuationStore } from './protocol/continuation.js';
@@ -144,8 +145,8 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
     rateLimiter.hasBackendRules || rateLimiter.hasToolRules
       ? {
           check(s, scope, name) {
-            const d = rateLimiter.check(scope, name, { ip: s.clientIp, session: s.sessionId, apiKey: s.apiKeyId, principal: s.principal.id });
-            if (d && !d.allowed) {
+            const refuse = (d: RateLimitDecision | undefined): void => {
+              if (!d || d.allowed) return;
               if (rateLimitBlocks.hasSubscribers) rateLimitBlocks.publish({ source: dispatch, scope });
               throw new GatewayError('MCPEG_ERR_RATE_LIMITED', `rate limit exceeded for ${scope} "${name}" (${d.rule}); retry in ${Math.ceil(d.retryAfterMs / 1000)} s`, {
                 retryAfterMs: d.retryAfterMs,
@@ -153,7 +154,10 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
                 scope,
                 name,
               });
-            }
+            };
+            // With the shared store (state.store: redis) the answer is a promise: backend and tool limits hold across instances.
+            const d = rateLimiter.check(scope, name, { ip: s.clientIp, session: s.sessionId, apiKey: s.apiKeyId, principal: s.principal.id });
+            return d instanceof Promise ? d.then(refuse) : refuse(d);
           },
         }
       : undefined;
@@ -260,6 +264,7 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
       pins.forget(name);
       for (const s of [...sessions!.sessions()]) if (s.viewId === backendViewId(name)) await sessions!.close(s.sessionId, `backend "${name}" removed`);
       // Only now: closing its sessions goes through its endpoint (sessions.onClosed), which drops their SSE events.
+      perBackend.get(name)?.legacy?.close();
       perBackend.delete(name);
       const deadline = Date.now() + snapshot.server.shutdown_timeout;
       while (b.inflight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));

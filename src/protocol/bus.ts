@@ -15,22 +15,33 @@ export interface BusMessage {
 export interface InstanceBus {
   /** This process's id (hex): other instances address it with this. */
   readonly instanceId: string;
-  /** Sends `msg` to instance `to`, or to every other instance with `'*'`. Fire and forget: a message that cannot be sent is logged and dropped. */
-  send(to: string, msg: BusMessage): void;
-  /** Handles messages of one kind (one handler per kind); `from` is the sending instance. */
-  on(kind: string, handler: (msg: BusMessage, from: string) => void): void;
+  /**
+   * Sends `msg` to instance `to`, or to every other instance with `'*'`. Fire and forget: a
+   * message Redis does not take is logged and lost. false when the message is too large to
+   * pass between instances (nothing was sent): the caller delivers it otherwise or answers
+   * with an error.
+   */
+  send(to: string, msg: BusMessage): boolean;
+  /** Handles messages of one kind (one handler per kind); `from` is the sending instance. Returns what removes this handler. */
+  on(kind: string, handler: (msg: BusMessage, from: string) => void): () => void;
   /**
    * Asks instance `to` and waits for its answer (a handler registered with answer()), at
    * most `timeoutMs`; rejects with the error the handler threw, or
-   * MCPEG_ERR_STATE_UNAVAILABLE when no answer comes.
+   * MCPEG_ERR_STATE_UNAVAILABLE when no answer comes. `owner` names whom it waits for (a
+   * session, or a stateless client): each owner has a bounded share of the requests an
+   * instance lets wait (MCPEG_ERR_OVERLOADED past it).
    */
-  request(to: string, msg: BusMessage, timeoutMs: number): Promise<unknown>;
-  /** Answers request()s of one kind: what `handler` resolves with (JSON) or the error it throws goes back. */
-  answer(kind: string, handler: (msg: BusMessage, from: string) => Promise<unknown>): void;
+  request(to: string, msg: BusMessage, timeoutMs: number, owner: string): Promise<unknown>;
+  /**
+   * Answers request()s of one kind: what `handler` resolves with (JSON) or the error it
+   * throws goes back. Returns what removes this handler (a part that goes away, such as a
+   * removed backend's endpoint, releases its own).
+   */
+  answer(kind: string, handler: (msg: BusMessage, from: string) => Promise<unknown>): () => void;
   /** This instance holds the session's client stream open (until released): deliveries for it come here. */
   holdStream(sessionId: string): void;
   releaseStream(sessionId: string): void;
-  /** The instance holding the session's client stream, if any. */
+  /** The instance holding the session's client stream, if any (remembered briefly: not a Redis lookup per message). */
   streamHolder(sessionId: string): Promise<string | undefined>;
   /** Whether instance `id` is running (it refreshes a record of itself while it does). */
   alive(id: string): Promise<boolean>;

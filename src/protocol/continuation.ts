@@ -15,9 +15,11 @@ import { GatewayError } from '../errors/catalog.js';
 import type { ClientSession } from './session.js';
 import type { BusMessage, InstanceBus } from './bus.js';
 import { Cancellation } from '../util/cancellation.js';
+import { ANONYMOUS } from '../auth/principal.js';
+import { clientKey } from './client-key.js';
 
 /** What resume() reads of the retry: whose it is, on which endpoint, and where its call's messages go now. */
-export type Retry = Pick<ClientSession, 'viewId' | 'outbound' | 'logLevel'> & { readonly principal: { readonly id: string } };
+export type Retry = Pick<ClientSession, 'viewId' | 'outbound' | 'logLevel'> & { readonly principal: { readonly id: string }; readonly clientIp?: string | undefined };
 
 type Params = Record<string, unknown>;
 
@@ -31,6 +33,11 @@ interface Continuation {
 }
 
 const PREFIX = 'mcpeg1.';
+
+/** Whom a forwarded retry waits for, for the bus's share per owner: its principal, or (anonymous) its client's address. */
+function waiter(r: Retry): string {
+  return r.principal.id !== ANONYMOUS.id ? `p:${r.principal.id}` : `i:${r.clientIp === undefined ? 'unknown' : clientKey(r.clientIp)}`;
+}
 /** Backend requests that arrive together are answered together: wait this long for more. */
 const GATHER_MS = 10;
 /** How long a retry on another instance waits for the owner to confirm it holds the call, before taking it for dead. */
@@ -113,7 +120,8 @@ export class ContinuationStore {
     if (!found && this.bus && owner !== this.instanceTag && /^[0-9a-f]{12}$/.test(owner)) {
       // Another instance holds the call: it resumes it and answers with the outcome. The retry's own progress stream stays here, unused.
       // First whether the owner is there and holds the call (quickly), then the resume itself, which lasts as long as the call.
-      const holds = (await this.bus.alive(owner)) ? await this.bus.request(owner, { kind: 'resume-check', token }, CHECK_MS).catch(() => undefined) : undefined;
+      const who = waiter(current);
+      const holds = (await this.bus.alive(owner)) ? await this.bus.request(owner, { kind: 'resume-check', token }, CHECK_MS, who).catch(() => undefined) : undefined;
       if (holds === false) {
         throw new GatewayError(
           'MCPEG_ERR_CONTINUATION_NOT_FOUND',
@@ -134,6 +142,7 @@ export class ContinuationStore {
         owner,
         { kind: 'resume', token, params, principal: current.principal.id, view: current.viewId, ...(current.logLevel ? { logLevel: current.logLevel } : {}) },
         this.timeoutMs,
+        who,
       )) as Params;
     }
     // The waiting call is its caller's, as a session is (MCP security best practices, "Session Hijacking"): another

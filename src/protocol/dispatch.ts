@@ -53,7 +53,8 @@ const WAITING_PER_SLOT = 8;
 const REMOVED_IN_STATELESS = new Set(['initialize', 'ping', 'logging/setLevel', 'resources/subscribe', 'resources/unsubscribe']);
 
 export interface SessionLimits {
-  check(s: ClientSession, scope: 'backend' | 'tool', name: string): void;
+  /** Throws (or, with a shared store, rejects with) MCPEG_ERR_RATE_LIMITED. */
+  check(s: ClientSession, scope: 'backend' | 'tool', name: string): void | Promise<void>;
 }
 
 /**

@@ -350,12 +350,16 @@ export class ClientSession implements ClientLink, ConnectionOwner, RelayClient {
   }
 
   /** A request to the client that no stream could take (here or, with a bus, on the instance holding the client's stream). */
-  unreachable(msg: JsonRpcRequest): void {
-    this.pendingClient.get(msg.id)?.reject(
-      new GatewayError('MCPEG_ERR_CLIENT_UNREACHABLE', `no open stream to the client to send ${msg.method} on; open the GET stream or keep the request's SSE stream open`, {
-        method: msg.method,
-      }),
-    );
+  unreachable(msg: JsonRpcRequest, why?: string): void {
+    this.pendingClient
+      .get(msg.id)
+      ?.reject(
+        new GatewayError(
+          'MCPEG_ERR_CLIENT_UNREACHABLE',
+          why ?? `no open stream to the client to send ${msg.method} on; open the GET stream or keep the request's SSE stream open`,
+          { method: msg.method },
+        ),
+      );
     this.pendingClient.delete(msg.id);
   }
 
@@ -422,7 +426,11 @@ export class ClientSession implements ClientLink, ConnectionOwner, RelayClient {
     if (!p) {
       const owner = fromBus ? undefined : requestOwner(r.id);
       const bus = this.host.bus;
-      if (bus && owner !== undefined && owner !== bus.instanceId) bus.send(owner, { kind: 'client-response', session: this.sessionId, response: r });
+      if (bus && owner !== undefined && owner !== bus.instanceId && !bus.send(owner, { kind: 'client-response', session: this.sessionId, response: r })) {
+        // Too large to pass between instances: the waiting request fails at once, saying why, rather than at its timeout.
+        const tooLarge = new GatewayError('MCPEG_ERR_OVERLOADED', "the client's answer is too large to pass to the gateway instance that asked (over the bus's size bound)");
+        bus.send(owner, { kind: 'client-response', session: this.sessionId, response: { jsonrpc: '2.0', id: r.id, error: tooLarge.toJsonRpc() } });
+      }
       return;
     }
     this.pendingClient.delete(r.id);

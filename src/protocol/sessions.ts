@@ -4,7 +4,6 @@
  * ones, and fans out list_changed to the sessions of a view.
  */
 import { randomUUID } from 'node:crypto';
-import { isIPv4 } from 'node:net';
 import { GatewayError } from '../errors/catalog.js';
 import { isRequest, type JsonRpcMessage, type JsonRpcNotification, type JsonRpcRequest, type JsonRpcResponse } from '../wire/jsonrpc.js';
 import { initializeResult, readInitializeParams } from './lifecycle.js';
@@ -13,6 +12,9 @@ import type { SessionStore } from './session-store.js';
 import type { Envelope } from '../wire/stateless.js';
 import { sessionFingerprint } from './fingerprint.js';
 import { ANONYMOUS, type Principal } from '../auth/principal.js';
+import { clientKey } from './client-key.js';
+
+export { clientKey };
 
 /** A subscriptions/listen stream of a stateless client (2026-07-28): list changes of its view. */
 export interface ListChangedListener {
@@ -341,19 +343,4 @@ function unreachableAnswer(msg: JsonRpcRequest): JsonRpcResponse {
       `no open stream to the client to send ${msg.method} on; open the GET stream or keep the request's SSE stream open`,
     ).toJsonRpc(),
   };
-}
-
-/**
- * Which client an address is, for max_sessions_per_client: an IPv4 address, or an IPv6
- * address's /64 (one host usually holds a whole /64, and rotating within it is free).
- */
-export function clientKey(ip: string): string {
-  if (!ip.includes(':') || isIPv4(ip.replace(/^::ffff:/i, ''))) return ip.replace(/^::ffff:/i, '');
-  const head = ip.split('::')[0].split(':');
-  const tail = ip.includes('::') ? ip.split('::')[1].split(':').filter(Boolean) : [];
-  const groups = ip.includes('::') ? [...head.filter(Boolean), ...Array(8 - head.filter(Boolean).length - tail.length).fill('0'), ...tail] : head;
-  return `${groups
-    .slice(0, 4)
-    .map((g) => (parseInt(g, 16) || 0).toString(16))
-    .join(':')}::/64`;
 }

@@ -89,8 +89,8 @@ export type Policy<S extends RelayClient = RelayClient> = (next: Relay<S>) => Re
 export interface RelayDeps<S extends RelayClient = RelayClient> {
   /** Authorization (src/authz/): refuses what the session's principal may not use. */
   authz?: Authorization | undefined;
-  /** Session-level rate limits (backend and tool scope): throws MCPEG_ERR_RATE_LIMITED. */
-  limits?: { check(s: S, scope: 'backend' | 'tool', name: string): void } | undefined;
+  /** Session-level rate limits (backend and tool scope): throws (or, with a shared store, rejects with) MCPEG_ERR_RATE_LIMITED. */
+  limits?: { check(s: S, scope: 'backend' | 'tool', name: string): void | Promise<void> } | undefined;
   /** The call itself on a picked connection (the protocol layer's: it bridges lifecycles). */
   send(call: RelayCall<S>, target: Target): Promise<RelayResult>;
 }

@@ -1,7 +1,8 @@
 /**
  * Where token buckets live. The interface may answer asynchronously so that a shared
- * store (Redis, one bucket for all gateway instances) can implement it later; the
- * in-memory store answers synchronously, which the session-level checks rely on.
+ * store (Redis, one bucket for all gateway instances: state/rate-limit-store.ts) can
+ * implement it; the in-memory store answers synchronously, which keeps the backend- and
+ * tool-scope checks of a single instance synchronous (rate-limiter.ts).
  */
 import { fullBucket, takeFrom, type BucketState, type TakeResult } from './token-bucket.js';
 

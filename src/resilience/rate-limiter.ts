@@ -1,13 +1,15 @@
 /**
  * Rate limits from `rate_limits.rules`: token buckets keyed by rule, matched name and
  * who is asking. Gateway-scope rules are checked at the HTTP edge (checkHttp), backend-
- * and tool-scope rules per call by the protocol layer (check, synchronous). A config
- * without rules costs one boolean test per call.
+ * and tool-scope rules per call by the relay (check). All buckets live in one store: with
+ * the in-memory store (one instance) check answers synchronously; with a shared store
+ * (Redis, several instances) every scope holds across instances and check answers with a
+ * promise. A config without rules costs one boolean test per call.
  */
 import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { RateLimitRule, RateLimitsConfig } from '../config/traffic.js';
-import { MemoryRateLimitStore, type RateLimitStore, type SyncRateLimitStore } from './rate-limit-store.js';
+import { MemoryRateLimitStore, type RateLimitStore, type TakeResult } from './rate-limit-store.js';
 
 export interface RateLimitDecision {
   allowed: boolean;
@@ -32,13 +34,14 @@ export interface RateLimitSubject {
 }
 
 export interface RateLimiterOptions {
-  /** Where gateway-scope buckets live (may be shared, e.g. Redis). Default: the in-memory store. */
+  /** Where the buckets of every scope live (may be shared, e.g. Redis). Default: the in-memory store. */
   store?: RateLimitStore;
-  /** Where backend- and tool-scope buckets live: synchronous. Default: in memory. */
-  localStore?: SyncRateLimitStore;
   /** Clock in ms (tests). */
   now?: () => number;
 }
+
+/** A decision, or (a store that answers asynchronously) the promise of one; undefined when no rule applies. */
+export type MaybeDecision = RateLimitDecision | undefined | Promise<RateLimitDecision | undefined>;
 
 interface CompiledRule extends RateLimitRule {
   readonly index: number;
@@ -87,7 +90,6 @@ export class RateLimiter {
   private readonly backend: ScopeRules;
   private readonly tool: ScopeRules;
   private readonly store: RateLimitStore;
-  private readonly local: SyncRateLimitStore;
   private readonly now: () => number;
 
   constructor(cfg: RateLimitsConfig, opts: RateLimiterOptions = {}) {
@@ -103,8 +105,7 @@ export class RateLimiter {
     this.hasBackendRules = rules.some((r) => r.scope === 'backend');
     this.hasToolRules = rules.some((r) => r.scope === 'tool');
     this.apiKeyHeader = cfg.api_key_header.toLowerCase();
-    this.local = opts.localStore ?? new MemoryRateLimitStore();
-    this.store = opts.store ?? this.local;
+    this.store = opts.store ?? new MemoryRateLimitStore();
     this.now = opts.now ?? Date.now;
   }
 
@@ -117,47 +118,71 @@ export class RateLimiter {
     if (!this.hasGatewayRules) return undefined;
     let apiKey: string | undefined;
     let hashed = false;
-    const now = this.now();
-    let tightest: RateLimitDecision | undefined;
-    for (const rule of this.gateway) {
+    return this.decide(this.gateway, NONE, this.now(), (rule) => {
       if (rule.key === 'api_key' && !hashed) {
         const k = apiKeyFromHeaders(ctx.req.headers, this.apiKeyHeader);
         apiKey = k === undefined ? undefined : hashApiKey(k);
         hashed = true;
       }
-      const who = bucketOwner(rule, ctx.clientIp, undefined, apiKey);
-      const r = await this.store.take(`${rule.index}\0\0${who}`, rule.rate, rule.burst, now);
-      const d: RateLimitDecision = { ...r, limit: rule.burst, rule: rule.label };
-      if (!d.allowed) return d;
-      if (!tightest || d.remaining < tightest.remaining) tightest = d;
-    }
-    return tightest;
+      return `${rule.index}\0\0${bucketOwner(rule, ctx.clientIp, undefined, apiKey)}`;
+    });
   }
 
   /**
    * Backend- or tool-scope rules for one call (`name`: the backend name, or the tool name
-   * as clients see it). Synchronous; undefined when no rule of that scope matches.
-   * Rules matching `*` give each backend or tool a bucket of its own.
+   * as clients see it); undefined when no rule of that scope matches. Synchronous with a
+   * store that is (the in-memory one), a promise with a shared one. Rules matching `*`
+   * give each backend or tool a bucket of its own.
    */
-  check(scope: 'backend' | 'tool', name: string, who: RateLimitSubject): RateLimitDecision | undefined {
+  check(scope: 'backend' | 'tool', name: string, who: RateLimitSubject): MaybeDecision {
     if (scope === 'tool' ? !this.hasToolRules : !this.hasBackendRules) return undefined;
     const rules = scope === 'tool' ? this.tool : this.backend;
     const exact = rules.exact.get(name) ?? NONE;
     if (exact.length === 0 && rules.each.length === 0) return undefined;
-    const now = this.now();
     let apiKey: string | undefined;
-    let tightest: RateLimitDecision | undefined;
-    for (let i = 0; i < exact.length + rules.each.length; i++) {
-      const rule = i < exact.length ? exact[i] : rules.each[i - exact.length];
+    return this.decide(exact, rules.each, this.now(), (rule) => {
       if (rule.key === 'api_key' && apiKey === undefined && who.apiKey) apiKey = hashApiKey(who.apiKey);
-      const owner = bucketOwner(rule, who.ip, who.session, apiKey, who.principal);
-      const r = this.local.take(`${rule.index}\0${name}\0${owner}`, rule.rate, rule.burst, now);
-      const d: RateLimitDecision = { ...r, limit: rule.burst, rule: rule.label };
+      return `${rule.index}\0${name}\0${bucketOwner(rule, who.ip, who.session, apiKey, who.principal)}`;
+    });
+  }
+
+  /**
+   * Takes from the bucket of each rule (`first` then `then`) in order; the first refusal
+   * decides; when all allow, the one with the fewest tokens left is reported (for the
+   * RateLimit-* headers). Stays synchronous while the store answers at once.
+   */
+  private decide(
+    first: readonly CompiledRule[],
+    then: readonly CompiledRule[],
+    now: number,
+    keyOf: (rule: CompiledRule) => string,
+    from = 0,
+    tightest?: RateLimitDecision,
+  ): MaybeDecision {
+    const n = first.length + then.length;
+    for (let i = from; i < n; i++) {
+      const rule = i < first.length ? first[i] : then[i - first.length];
+      const r = this.store.take(keyOf(rule), rule.rate, rule.burst, now);
+      if (r instanceof Promise) {
+        return r.then((t) => {
+          const d = decision(t, rule);
+          return d.allowed ? this.decide(first, then, now, keyOf, i + 1, tighter(tightest, d)) : d;
+        });
+      }
+      const d = decision(r, rule);
       if (!d.allowed) return d;
-      if (!tightest || d.remaining < tightest.remaining) tightest = d;
+      tightest = tighter(tightest, d);
     }
     return tightest;
   }
+}
+
+function decision(r: TakeResult, rule: CompiledRule): RateLimitDecision {
+  return { ...r, limit: rule.burst, rule: rule.label };
+}
+
+function tighter(a: RateLimitDecision | undefined, b: RateLimitDecision): RateLimitDecision {
+  return !a || b.remaining < a.remaining ? b : a;
 }
 
 /**

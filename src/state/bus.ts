@@ -12,8 +12,14 @@
  * `<prefix>instance:<id>` the same way while it runs (deleted when it stops), so that a
  * request for a call held by an instance that is gone fails at once.
  *
- * Bounds: a message larger than `maxBytes` is neither sent nor accepted; request()s
- * waiting for answers are capped at MAX_PENDING and each has a deadline.
+ * Who holds a stream is looked up once per HOLDER_CACHE_MS per session, not per message:
+ * an instance that takes or releases a stream says so on `bus:all`, and the others forget
+ * what they remembered of that session.
+ *
+ * Bounds: a message larger than `maxBytes` is neither sent nor accepted (send() says so);
+ * request()s waiting for answers are capped at MAX_PENDING, at most MAX_PENDING_PER_OWNER of
+ * them for one owner (a session, or a stateless client), and each has a deadline; the
+ * records refreshed every REFRESH_MS go to Redis CLAIM_CHUNK at a time.
  */
 import { randomBytes } from 'node:crypto';
 import { ERRORS, GatewayError, type ErrorCode } from '../errors/catalog.js';
@@ -25,6 +31,13 @@ import type { RedisState } from './redis.js';
 export const STREAM_TTL_MS = 30_000;
 const REFRESH_MS = 10_000;
 const MAX_PENDING = 10_000;
+/** One session (or stateless client) waits on at most this many request()s: it cannot take every place. */
+export const MAX_PENDING_PER_OWNER = 100;
+/** Stream records written per MULTI when they are refreshed (an instance may hold thousands). */
+export const CLAIM_CHUNK = 500;
+/** How long a looked-up stream holder is remembered (unless its holder says it changed). */
+const HOLDER_CACHE_MS = 2000;
+const MAX_CACHED_HOLDERS = 10_000;
 /** Deletes the stream record only while it still names this instance (another may have taken the stream since). */
 const RELEASE_SCRIPT = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0";
 
@@ -37,32 +50,55 @@ interface Envelope {
   error?: { code: string; message: string; data?: Record<string, unknown> };
   value?: unknown;
   msg?: BusMessage;
+  /** This instance took or released the stream of this session: forget who held it. */
+  moved?: string;
+}
+
+interface Pending {
+  resolve(v: unknown): void;
+  reject(e: unknown): void;
+  timer: NodeJS.Timeout;
+  owner: string;
+}
+
+export interface RedisBusOptions {
+  /** How long a looked-up stream holder is remembered (tests). */
+  holderCacheMs?: number;
 }
 
 export class RedisBus implements InstanceBus {
   readonly instanceId = randomBytes(6).toString('hex');
   private readonly handlers = new Map<string, (msg: BusMessage, from: string) => void>();
   private readonly answerers = new Map<string, (msg: BusMessage, from: string) => Promise<unknown>>();
-  private readonly pending = new Map<string, { resolve(v: unknown): void; reject(e: unknown): void; timer: NodeJS.Timeout }>();
+  private readonly pending = new Map<string, Pending>();
+  /** request()s waiting, by owner. */
+  private readonly pendingBy = new Map<string, number>();
   /** Streams this instance holds open, by session: how many (a GET and its replacement may overlap). */
   private readonly held = new Map<string, number>();
+  /** Stream holders looked up, by session: the lookup itself, so that messages of one session keep their order. */
+  private readonly holders = new Map<string, { holder: Promise<string | undefined>; until: number }>();
+  private readonly holderCacheMs: number;
   private nextCall = 1;
   private refreshTimer: NodeJS.Timeout | undefined;
+  private refreshing = false;
   private closed = false;
 
   private constructor(
     private readonly redis: RedisState,
     private readonly log: Logger,
     private readonly maxBytes: number,
-  ) {}
+    opts: RedisBusOptions,
+  ) {
+    this.holderCacheMs = opts.holderCacheMs ?? HOLDER_CACHE_MS;
+  }
 
   /** Subscribes this instance's two channels; rejects (MCPEG_ERR_STATE_UNAVAILABLE) when Redis does not answer. */
-  static async open(redis: RedisState, log: Logger, maxBytes: number): Promise<RedisBus> {
-    const bus = new RedisBus(redis, log, maxBytes);
+  static async open(redis: RedisState, log: Logger, maxBytes: number, opts: RedisBusOptions = {}): Promise<RedisBus> {
+    const bus = new RedisBus(redis, log, maxBytes, opts);
     const listener = (text: string) => bus.receive(text);
     await redis.run('subscribing to the instance bus', () => redis.subscriber.subscribe([bus.channel('all'), bus.channel(bus.instanceId)], listener));
-    bus.refresh();
-    bus.refreshTimer = setInterval(() => bus.refresh(), REFRESH_MS);
+    void bus.refresh();
+    bus.refreshTimer = setInterval(() => void bus.refresh(), REFRESH_MS);
     bus.refreshTimer.unref();
     return bus;
   }
@@ -75,47 +111,75 @@ export class RedisBus implements InstanceBus {
     return `${this.redis.prefix}stream:${sessionId}`;
   }
 
-  send(to: string, msg: BusMessage): void {
-    this.publish(to === '*' ? 'all' : to, { from: this.instanceId, msg });
+  send(to: string, msg: BusMessage): boolean {
+    return this.publish(to === '*' ? 'all' : to, { from: this.instanceId, msg });
   }
 
-  on(kind: string, handler: (msg: BusMessage, from: string) => void): void {
+  on(kind: string, handler: (msg: BusMessage, from: string) => void): () => void {
     this.handlers.set(kind, handler);
+    return () => {
+      if (this.handlers.get(kind) === handler) this.handlers.delete(kind);
+    };
   }
 
-  answer(kind: string, handler: (msg: BusMessage, from: string) => Promise<unknown>): void {
+  answer(kind: string, handler: (msg: BusMessage, from: string) => Promise<unknown>): () => void {
     this.answerers.set(kind, handler);
+    return () => {
+      if (this.answerers.get(kind) === handler) this.answerers.delete(kind);
+    };
   }
 
-  request(to: string, msg: BusMessage, timeoutMs: number): Promise<unknown> {
+  request(to: string, msg: BusMessage, timeoutMs: number, owner: string): Promise<unknown> {
     if (this.pending.size >= MAX_PENDING) {
       return Promise.reject(new GatewayError('MCPEG_ERR_OVERLOADED', `too many requests to other gateway instances are waiting (${MAX_PENDING}); try again later`));
+    }
+    const mine = this.pendingBy.get(owner) ?? 0;
+    if (mine >= MAX_PENDING_PER_OWNER) {
+      return Promise.reject(
+        new GatewayError('MCPEG_ERR_OVERLOADED', `this client already has ${MAX_PENDING_PER_OWNER} requests to other gateway instances waiting; wait for some to finish`),
+      );
     }
     const call = `${this.nextCall++}`;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
-        this.pending.delete(call);
+        if (!this.forget(call)) return;
         reject(new GatewayError('MCPEG_ERR_STATE_UNAVAILABLE', `gateway instance ${to} did not answer ${msg.kind} within ${timeoutMs} ms (it may have stopped)`));
       }, timeoutMs);
       timer.unref();
-      this.pending.set(call, { resolve, reject, timer });
+      this.pending.set(call, { resolve, reject, timer, owner });
+      this.pendingBy.set(owner, mine + 1);
       const failed = (err: Error) => {
-        if (!this.pending.delete(call)) return;
-        clearTimeout(timer);
+        if (!this.forget(call)) return;
         reject(new GatewayError('MCPEG_ERR_STATE_UNAVAILABLE', `cannot reach gateway instance ${to} for ${msg.kind}: ${err.message}`));
       };
       if (!this.publish(to, { from: this.instanceId, call, msg }, failed)) {
-        clearTimeout(timer);
-        this.pending.delete(call);
+        this.forget(call);
         reject(new GatewayError('MCPEG_ERR_OVERLOADED', `${msg.kind} is too large to pass between gateway instances (over ${this.maxBytes} bytes)`));
       }
     });
   }
 
+  /** Drops a waiting request() (its timer, its owner's count); undefined when it was no longer waiting. */
+  private forget(call: string): Pending | undefined {
+    const p = this.pending.get(call);
+    if (!p) return undefined;
+    this.pending.delete(call);
+    clearTimeout(p.timer);
+    const n = (this.pendingBy.get(p.owner) ?? 1) - 1;
+    if (n > 0) this.pendingBy.set(p.owner, n);
+    else this.pendingBy.delete(p.owner);
+    return p;
+  }
+
   holdStream(sessionId: string): void {
     const n = this.held.get(sessionId) ?? 0;
     this.held.set(sessionId, n + 1);
-    this.claim([sessionId]);
+    this.remember(sessionId, Promise.resolve(this.instanceId));
+    // Claimed even when a stream of this session is open here already: another instance may have taken the record since.
+    void this.claim([sessionId]).then(
+      () => this.announceMoved(sessionId),
+      (err: Error) => this.log.warn({ err: err.message }, 'could not record which instance holds a client stream; messages from other instances may not reach it'),
+    );
   }
 
   releaseStream(sessionId: string): void {
@@ -125,12 +189,41 @@ export class RedisBus implements InstanceBus {
       return;
     }
     this.held.delete(sessionId);
-    void this.redis.run('releasing a stream record', (c) => c.eval(RELEASE_SCRIPT, { keys: [this.streamKey(sessionId)], arguments: [this.instanceId] })).catch(() => {});
+    this.holders.delete(sessionId);
+    void this.redis
+      .run('releasing a stream record', (c) => c.eval(RELEASE_SCRIPT, { keys: [this.streamKey(sessionId)], arguments: [this.instanceId] }))
+      .then((deleted) => {
+        if (deleted === 1) this.announceMoved(sessionId);
+      })
+      .catch(() => {});
   }
 
-  async streamHolder(sessionId: string): Promise<string | undefined> {
-    const v = await this.redis.run('finding the instance holding a stream', (c) => c.get(this.streamKey(sessionId)));
-    return typeof v === 'string' ? v : undefined;
+  /**
+   * The instance holding the session's stream, remembered for a short while (or until an
+   * instance says the stream moved). A lookup in flight is shared: messages of one session
+   * wait for the same answer, in the order they came.
+   */
+  streamHolder(sessionId: string): Promise<string | undefined> {
+    const now = Date.now();
+    const known = this.holders.get(sessionId);
+    if (known && known.until > now) return known.holder;
+    const holder = this.redis.run('finding the instance holding a stream', (c) => c.get(this.streamKey(sessionId))).then((v) => (typeof v === 'string' ? v : undefined));
+    this.remember(sessionId, holder, now);
+    // A failed lookup (Redis away) is not remembered.
+    holder.catch(() => {
+      if (this.holders.get(sessionId)?.holder === holder) this.holders.delete(sessionId);
+    });
+    return holder;
+  }
+
+  private remember(sessionId: string, holder: Promise<string | undefined>, now = Date.now()): void {
+    this.holders.delete(sessionId);
+    if (this.holders.size >= MAX_CACHED_HOLDERS) this.holders.delete(this.holders.keys().next().value as string);
+    this.holders.set(sessionId, { holder, until: now + this.holderCacheMs });
+  }
+
+  private announceMoved(sessionId: string): void {
+    this.publish('all', { from: this.instanceId, moved: sessionId });
   }
 
   async alive(id: string): Promise<boolean> {
@@ -146,27 +239,34 @@ export class RedisBus implements InstanceBus {
     this.closed = true;
     clearInterval(this.refreshTimer);
     void this.redis.run('leaving the instance bus', (c) => c.del(this.instanceKey(this.instanceId))).catch(() => {});
-    for (const p of this.pending.values()) {
-      clearTimeout(p.timer);
-      p.reject(new GatewayError('MCPEG_ERR_SHUTTING_DOWN', 'the gateway is shutting down'));
-    }
-    this.pending.clear();
+    for (const call of [...this.pending.keys()]) this.forget(call)?.reject(new GatewayError('MCPEG_ERR_SHUTTING_DOWN', 'the gateway is shutting down'));
+    this.holders.clear();
   }
 
-  private claim(sessionIds: string[], self = false): void {
-    if (!sessionIds.length && !self) return;
-    void this.redis
-      .run('recording which instance holds a stream', async (c) => {
+  /** Writes stream records naming this instance (and, with `self`, this instance's own record), CLAIM_CHUNK per MULTI. */
+  private async claim(sessionIds: string[], self = false): Promise<void> {
+    for (let i = 0; i < sessionIds.length || (self && i === 0); i += CLAIM_CHUNK) {
+      const chunk = sessionIds.slice(i, i + CLAIM_CHUNK);
+      await this.redis.run('recording which instance holds a stream', async (c) => {
         const m = c.multi();
-        if (self) m.set(this.instanceKey(this.instanceId), '1', { PX: STREAM_TTL_MS });
-        for (const id of sessionIds) m.set(this.streamKey(id), this.instanceId, { PX: STREAM_TTL_MS });
+        if (self && i === 0) m.set(this.instanceKey(this.instanceId), '1', { PX: STREAM_TTL_MS });
+        for (const id of chunk) m.set(this.streamKey(id), this.instanceId, { PX: STREAM_TTL_MS });
         await m.exec();
-      })
-      .catch((err: Error) => this.log.warn({ err: err.message }, 'could not record which instance holds client streams; messages from other instances may not reach them'));
+      });
+    }
   }
 
-  private refresh(): void {
-    this.claim([...this.held.keys()], true);
+  /** Refreshes this instance's records (every REFRESH_MS; one refresh at a time, however slow Redis is). */
+  private async refresh(): Promise<void> {
+    if (this.refreshing || this.closed) return;
+    this.refreshing = true;
+    try {
+      await this.claim([...this.held.keys()], true);
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'could not record which instance holds client streams; messages from other instances may not reach them');
+    } finally {
+      this.refreshing = false;
+    }
   }
 
   /** false when the message is too large to send. */
@@ -194,6 +294,10 @@ export class RedisBus implements InstanceBus {
       return;
     }
     if (typeof env !== 'object' || env === null || typeof env.from !== 'string' || env.from === this.instanceId) return;
+    if (typeof env.moved === 'string') {
+      this.holders.delete(env.moved);
+      return;
+    }
     if (typeof env.reply === 'string') return this.settle(env);
     const msg = env.msg;
     if (typeof msg !== 'object' || msg === null || typeof msg.kind !== 'string') return;
@@ -229,10 +333,8 @@ export class RedisBus implements InstanceBus {
   }
 
   private settle(env: Envelope): void {
-    const p = this.pending.get(env.reply!);
+    const p = this.forget(env.reply!);
     if (!p) return;
-    this.pending.delete(env.reply!);
-    clearTimeout(p.timer);
     if (env.ok) p.resolve(env.value);
     else {
       const code = typeof env.error?.code === 'string' && Object.hasOwn(ERRORS, env.error.code) ? (env.error.code as ErrorCode) : 'MCPEG_ERR_INTERNAL';

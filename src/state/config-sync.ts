@@ -55,6 +55,8 @@ export class ConfigSync {
   version = 0;
   private readonly key: string;
   private queue: Promise<unknown> = Promise.resolve();
+  /** A catch-up is queued and has not started reading: later announcements need no other (it reads the latest). */
+  private queued = false;
   private listener: ((message: string) => void) | undefined;
   private onReady: (() => void) | undefined;
 
@@ -83,19 +85,34 @@ export class ConfigSync {
 
   /** Applies every newer version another instance publishes, one at a time, through `apply` (gateway.reload). */
   async follow(current: () => Readonly<Config>, apply: (next: Readonly<Config>) => Promise<unknown>): Promise<void> {
+    const catchUp = () => this.schedule(() => this.catchUp(current, apply));
     this.listener = (message: string) => {
       const [v, origin] = message.split(' ');
       if (origin === this.origin || !(Number(v) > this.version)) return;
-      this.queue = this.queue.then(() => this.catchUp(current, apply)).catch(() => {});
+      catchUp();
     };
     await this.redis.subscriber.subscribe(this.key, this.listener);
     // Messages published while the subscription was down (Redis away) are lost: read the latest version on reconnecting.
-    this.onReady = () => {
-      this.queue = this.queue.then(() => this.catchUp(current, apply)).catch(() => {});
-    };
+    this.onReady = catchUp;
     this.redis.subscriber.on('ready', this.onReady);
     // A change published before the subscription took effect is not missed.
-    this.queue = this.queue.then(() => this.catchUp(current, apply)).catch(() => {});
+    catchUp();
+  }
+
+  /**
+   * Queues a catch-up behind the one running (changes apply one at a time), unless one is
+   * queued already and has not started: that one reads the latest version, so a burst of N
+   * announcements costs one read (two if the burst straddles a read), not N.
+   */
+  private schedule(run: () => Promise<void>): void {
+    if (this.queued) return;
+    this.queued = true;
+    this.queue = this.queue
+      .then(() => {
+        this.queued = false;
+        return run();
+      })
+      .catch(() => {});
   }
 
   private async catchUp(current: () => Readonly<Config>, apply: (next: Readonly<Config>) => Promise<unknown>): Promise<void> {

@@ -8,9 +8,9 @@
  * refill a bucket consistently. A bucket's key expires when it would be full again (a full
  * bucket is the same as none), so Redis holds only buckets in use.
  *
- * Asynchronous: it serves the gateway-scope rules (checked at the HTTP edge, which may
- * wait). Backend- and tool-scope rules are checked synchronously inside the protocol layer
- * and stay per instance (docs/scaling.md#what-stays-per-instance).
+ * It holds the buckets of every scope: gateway-scope rules checked at the HTTP edge,
+ * backend- and tool-scope rules before each call (one round trip per matching rule;
+ * docs/scaling.md#what-is-shared-today).
  */
 import type { RateLimitStore, TakeResult } from '../resilience/rate-limit-store.js';
 import type { RedisState } from './redis.js';

@@ -6,7 +6,7 @@
  *   MCPEG_ERR_STATE_UNAVAILABLE to the request that needed it) instead of piling up;
  * - a deadline per command (`command_timeout`);
  * - a second connection for subscriptions (a subscribed connection takes no commands).
- * Errors are logged once per outage, and the recovery once.
+ * Each connection's loss is logged once per outage, and its recovery once.
  */
 import { createClient } from 'redis';
 import type { StateConfig } from '../config/state.js';
@@ -46,20 +46,15 @@ export async function connectRedis(cfg: StateConfig['redis'], log: Logger): Prom
   const shown = safeUrl(cfg.url);
   const client = makeClient(cfg.url, cfg.connect_timeout, cfg.reconnect_max_delay);
   const subscriber = client.duplicate();
-  let down = false;
-  const onError = (which: string) => (err: Error) => {
-    if (down) return;
-    down = true;
-    log.error({ redis: shown, connection: which, err: err.message }, 'shared state store unreachable: requests that need it fail until it is back');
-  };
-  const onReady = () => {
-    if (!down) return;
-    down = false;
-    log.info({ redis: shown }, 'shared state store reachable again');
-  };
-  client.on('error', onError('commands'));
-  subscriber.on('error', onError('subscriptions'));
-  client.on('ready', onReady);
+  watch(client, log, shown, 'commands', 'shared state store unreachable: requests that need it fail until it is back', 'shared state store reachable again');
+  watch(
+    subscriber,
+    log,
+    shown,
+    'subscriptions',
+    'shared state store subscription lost: messages between instances (deliveries, DELETEs, admin changes, pins) are missed until it is back',
+    'shared state store subscription restored: the latest pins and shared config are read again',
+  );
   try {
     await Promise.all([withDeadline(client.connect(), cfg.connect_timeout), withDeadline(subscriber.connect(), cfg.connect_timeout)]);
   } catch (err) {
@@ -85,6 +80,25 @@ export async function connectRedis(cfg: StateConfig['redis'], log: Logger): Prom
       await Promise.allSettled([client.close(), subscriber.close()]);
     },
   };
+}
+
+/**
+ * Logs a connection's loss once (its first error; node-redis then reports every failed
+ * reconnect too) and its recovery once ('ready' after a loss), each connection on its own:
+ * the subscriptions can drop while commands still work, and the reverse.
+ */
+function watch(c: RedisClient, log: Logger, shown: string, connection: string, lost: string, back: string): void {
+  let down = false;
+  c.on('error', (err: Error) => {
+    if (down) return;
+    down = true;
+    log.error({ redis: shown, connection, err: err.message }, lost);
+  });
+  c.on('ready', () => {
+    if (!down) return;
+    down = false;
+    log.info({ redis: shown, connection }, back);
+  });
 }
 
 /** The URL as logs and errors may show it: no password. */

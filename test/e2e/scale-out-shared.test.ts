@@ -4,8 +4,7 @@
  * another instance ends the session on every instance; sampling asked by a backend reaches
  * the v1 SDK client and its answer, landing on another instance, reaches the waiting call;
  * an admin change on one instance is visible on all; a gateway-scope rate limit is one
- * bucket for all instances. The GET stream resumed after SIGKILL is in scale-out.pending.ts
- * (not run by npm test) until it passes.
+ * bucket for all instances. The GET stream resumed after SIGKILL: scale-out-resume.test.ts.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';

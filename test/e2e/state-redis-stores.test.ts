@@ -1,6 +1,6 @@
 /**
  * state.store: redis — the stores shared by instances (docs/scaling.md): SSE events replayed
- * with Last-Event-ID on another instance, gateway-scope rate limits holding across
+ * with Last-Event-ID on another instance, rate limits of every scope holding across
  * instances, admin changes made on one instance applied on the others, pin approvals made
  * on one instance in force on the others. Real Redis at 127.0.0.1:6379 (test/helpers/redis.ts),
  * several serve() instances sharing one key prefix.
@@ -153,6 +153,33 @@ describe('state.store: redis — shared stores', { timeout: 60_000 }, () => {
     assert.deepEqual(statuses.slice(5), [429, 429]);
     const keys = (await redisKeys(prefix)).filter((k) => k.startsWith(`${prefix}rl:`));
     assert.equal(keys.length, 1, 'one bucket for the three instances');
+  });
+
+  it('holds backend- and tool-scope limits across three instances (their buckets in Redis too)', async () => {
+    const prefix = fresh();
+    const rate_limits = {
+      rules: [
+        { scope: 'tool', match: 'everything__echo', key: 'session', rate: 3 / 60, burst: 3 },
+        { scope: 'backend', match: 'everything', key: 'global', rate: 5 / 60, burst: 5 },
+      ],
+    };
+    const all = [await instance(prefix, { rate_limits }), await instance(prefix, { rate_limits }), await instance(prefix, { rate_limits })];
+    const s = await rawSession(all[0].url);
+    // One session's calls, each on the next instance: with a bucket per instance, all six would pass.
+    const outcomes: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      const r = await fetch(all[i % 3].url, {
+        method: 'POST',
+        headers: s.headers,
+        body: JSON.stringify({ jsonrpc: '2.0', id: i + 1, method: 'tools/call', params: { name: 'everything__echo', arguments: { message: `m${i}` } } }),
+      });
+      const body = (await r.json()) as { result?: unknown; error?: { code: number; data?: { scope?: string } } };
+      outcomes.push(body.result ? 'ok' : `${body.error?.code} ${body.error?.data?.scope}`);
+    }
+    // The backend's bucket is taken from first (6 calls, burst 5), then the tool's (per session, burst 3).
+    assert.deepEqual(outcomes, ['ok', 'ok', 'ok', '-32029 tool', '-32029 tool', '-32029 backend']);
+    const keys = (await redisKeys(prefix)).filter((k) => k.startsWith(`${prefix}rl:`));
+    assert.equal(keys.length, 2, `one bucket per rule for the three instances: ${keys}`);
   });
 
   it('a pin approval made on instance A is in force on instance B', async () => {

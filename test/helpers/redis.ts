@@ -37,3 +37,18 @@ export async function redisKeys(prefix: string): Promise<string[]> {
     await c.close();
   }
 }
+
+/**
+ * The ids of the SSE events Redis holds for a session (`<stream>_<seq>`, as sent): the
+ * gateway writes them asynchronously, after they are on the wire (docs/scaling.md).
+ */
+export async function storedEventIds(prefix: string, sessionId: string): Promise<string[]> {
+  const c = createClient({ url: REDIS_URL });
+  await c.connect();
+  try {
+    const entries = (await c.xRange(`${prefix}events:${sessionId}`, '-', '+')) ?? [];
+    return entries.map((e) => `${e.message.s}_${e.message.q}`);
+  } finally {
+    await c.close();
+  }
+}

@@ -36,13 +36,15 @@ export interface LegacySseDeps {
 
 export class LegacySseEndpoint {
   private readonly connections = new Map<string, { conn: ChannelConnection; res: ServerResponse }>();
+  /** Stops answering POSTs other instances pass here (this endpoint's backend was removed). */
+  private readonly unanswer: (() => void) | undefined;
 
   constructor(
     readonly viewId: string,
     private readonly messagesPath: string,
     private readonly deps: LegacySseDeps,
   ) {
-    deps.bus?.answer(`legacy-post:${viewId}`, (m) => this.forwarded(m));
+    this.unanswer = deps.bus?.answer(`legacy-post:${viewId}`, (m) => this.forwarded(m));
   }
 
   open(req: IncomingMessage, res: ServerResponse): void {
@@ -122,6 +124,7 @@ export class LegacySseEndpoint {
         holder,
         { kind: `legacy-post:${this.viewId}`, session: sessionId, principal: principalOf(req).id, messages: parsed.messages, batch: parsed.batch },
         FORWARD_TIMEOUT_MS,
+        `legacy:${sessionId}`,
       );
     } catch (err) {
       const e = err instanceof GatewayError ? err : new GatewayError('MCPEG_ERR_INTERNAL', String(err));
@@ -144,5 +147,11 @@ export class LegacySseEndpoint {
 
   closeAll(): void {
     for (const { res } of this.connections.values()) res.end();
+  }
+
+  /** The endpoint goes away (its backend was removed): its streams end and it no longer takes POSTs from other instances. */
+  close(): void {
+    this.unanswer?.();
+    this.closeAll();
   }
 }

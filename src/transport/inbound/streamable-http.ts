@@ -56,6 +56,8 @@ export interface StreamableDeps {
 }
 
 const JSON_HEADERS = { 'content-type': 'application/json' } as const;
+/** Messages held for a GET stream while its replay is read (past this, they take the way they would without a resume). */
+const MAX_HELD = 1000;
 
 /** One POST's answer: JSON until something must be streamed, then SSE. */
 class PostStream {
@@ -159,6 +161,14 @@ class SessionChannels implements Outbound {
   readonly standaloneId: string;
   private readonly posts = new Map<RequestId, PostStream>();
   private nextStream = 1;
+  /**
+   * While a GET stream is being resumed (Last-Event-ID): the messages for it, held until the
+   * replay is written. The stream is claimed before the replay is read, so that what is sent
+   * meanwhile, here or by another instance, comes after the replay instead of falling between
+   * the two (sent to the previous holder, or kept under a stream id the client never sees).
+   */
+  private held: JsonRpcMessage[] | undefined;
+  private resumes = 0;
 
   constructor(
     readonly sessionId: string,
@@ -202,11 +212,26 @@ class SessionChannels implements Outbound {
         return true;
       }
     }
-    if (this.bus && !this.standaloneOpen()) {
+    if (this.bus && !this.standaloneOpen() && this.held === undefined) {
       this.forward(this.bus, msg);
       return true;
     }
     return this.deliverHere(msg);
+  }
+
+  /** A GET stream with Last-Event-ID is about to be replayed here: claim the stream and hold what comes for it meanwhile. */
+  beginResume(): void {
+    if (this.resumes++ === 0) this.held = [];
+    this.bus?.holdStream(this.sessionId);
+  }
+
+  /** The replay is written (or failed): what was held goes out now, in order, on the stream if it is attached. */
+  endResume(): void {
+    this.bus?.releaseStream(this.sessionId);
+    if (--this.resumes > 0) return;
+    const held = this.held ?? [];
+    this.held = undefined;
+    for (const msg of held) if (!this.deliverHere(msg) && isRequest(msg)) this.session.unreachable(msg);
   }
 
   private standaloneOpen(): boolean {
@@ -221,8 +246,16 @@ class SessionChannels implements Outbound {
   private forward(bus: InstanceBus, msg: JsonRpcMessage): void {
     bus.streamHolder(this.sessionId).then(
       (holder) => {
-        if (holder !== undefined && holder !== bus.instanceId) bus.send(holder, { kind: 'deliver', session: this.sessionId, message: msg });
-        else if (!this.deliverHere(msg) && isRequest(msg)) this.session.unreachable(msg);
+        if (holder === undefined || holder === bus.instanceId) {
+          if (!this.deliverHere(msg) && isRequest(msg)) this.session.unreachable(msg);
+          return;
+        }
+        if (bus.send(holder, { kind: 'deliver', session: this.sessionId, message: msg })) return;
+        // Too large to pass to the instance holding the GET stream: delivered here if a stream here takes it; a request
+        // nothing here takes fails at once, saying why.
+        if (!this.deliverHere(msg) && isRequest(msg)) {
+          this.session.unreachable(msg, `${msg.method} is too large to pass to the gateway instance holding the client's GET stream (over the bus's size bound)`);
+        }
       },
       () => {
         if (!this.deliverHere(msg) && isRequest(msg)) this.session.unreachable(msg);
@@ -232,6 +265,10 @@ class SessionChannels implements Outbound {
 
   /** Delivers on this instance's streams only (a message another instance passed here, or no bus). */
   deliverHere(msg: JsonRpcMessage): boolean {
+    if (this.held !== undefined && this.held.length < MAX_HELD) {
+      this.held.push(msg);
+      return true;
+    }
     if (this.standalone && !this.standalone.writableEnded) {
       const data = JSON.stringify(msg);
       const id = this.events.append(this.sessionId, this.standaloneId, data);
@@ -256,12 +293,13 @@ class SessionChannels implements Outbound {
   }
 
   streamsHere(): boolean {
-    if (this.standaloneOpen()) return true;
+    if (this.standaloneOpen() || this.held !== undefined) return true;
     for (const ps of this.posts.values()) if (!ps.done && ps.res) return true;
     return false;
   }
 
   closeAll(): void {
+    this.held = undefined;
     this.standalone?.end();
     this.standalone = null;
     for (const ps of this.posts.values()) if (ps.res && !ps.res.writableEnded) ps.res.end();
@@ -427,29 +465,44 @@ export class StreamableHttpEndpoint {
     if (!s) return;
     const ch = this.channelsFor(s);
     const lastEventId = req.headers['last-event-id'];
-    if (typeof lastEventId === 'string' && lastEventId) {
-      const replay = await this.deps.events.replayAfter(s.sessionId, lastEventId);
-      if (replay) {
-        res.writeHead(200, SSE_HEADERS);
-        for (const e of replay.events) res.write(sseEvent(e.data, e.id));
-        const ps = ch.streamById(replay.streamId);
-        if (ps && !ps.done) {
-          ps.attach(res, this.deps.keepAliveMs);
-          res.on('close', () => ps.detach(res));
-          return;
-        }
-        // A GET stream of another instance (a shared event store; its ids start with `g`) continues as this one's.
-        if (replay.streamId !== ch.standaloneId && !replay.streamId.startsWith('g')) {
-          res.end(); // that request's stream is complete: everything was replayed
-          return;
-        }
-        return this.attachStandalone(ch, res, true);
-      }
-    }
+    if (typeof lastEventId === 'string' && lastEventId) return this.resume(s, ch, lastEventId, res);
+    return this.openStandalone(ch, res);
+  }
+
+  private openStandalone(ch: SessionChannels, res: ServerResponse): void {
     if (ch.standalone && !ch.standalone.writableEnded) {
       return sendError(res, 'MCPEG_ERR_CONFLICT', 'Conflict: this session already has an open GET stream');
     }
-    return this.attachStandalone(ch, res, false);
+    this.attachStandalone(ch, res, false);
+  }
+
+  /** A GET with Last-Event-ID: what the stream missed, then the stream itself (Streamable HTTP, "Resumability and Redelivery"). */
+  private async resume(s: ClientSession, ch: SessionChannels, lastEventId: string, res: ServerResponse): Promise<void> {
+    ch.beginResume();
+    try {
+      const replay = await this.deps.events.replayAfter(s.sessionId, lastEventId);
+      // The session may have ended (DELETE, here or on another instance) while the replay was read.
+      if (this.channels.get(s.sessionId) !== ch) {
+        return sendError(res, 'MCPEG_ERR_SESSION_NOT_FOUND', `Session not found: ${s.sessionId} (it was terminated; initialize a new session)`);
+      }
+      if (!replay) return this.openStandalone(ch, res);
+      res.writeHead(200, SSE_HEADERS);
+      for (const e of replay.events) res.write(sseEvent(e.data, e.id));
+      const ps = ch.streamById(replay.streamId);
+      if (ps && !ps.done) {
+        ps.attach(res, this.deps.keepAliveMs);
+        res.on('close', () => ps.detach(res));
+        return;
+      }
+      // A GET stream of another instance (a shared event store; its ids start with `g`) continues as this one's.
+      if (replay.streamId !== ch.standaloneId && !replay.streamId.startsWith('g')) {
+        res.end(); // that request's stream is complete: everything was replayed
+        return;
+      }
+      this.attachStandalone(ch, res, true);
+    } finally {
+      ch.endResume();
+    }
   }
 
   private attachStandalone(ch: SessionChannels, res: ServerResponse, headersSent: boolean): void {

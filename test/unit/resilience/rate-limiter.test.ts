@@ -3,10 +3,15 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { rateLimitsSchema } from '../../../src/config/traffic.js';
 import { ClientIpResolver, normalizeIp } from '../../../src/edge/client-ip.js';
-import { apiKeyFromHeaders, hashApiKey, RateLimiter } from '../../../src/resilience/rate-limiter.js';
-import type { RateLimitStore } from '../../../src/resilience/rate-limit-store.js';
+import { apiKeyFromHeaders, hashApiKey, RateLimiter, type MaybeDecision, type RateLimitDecision } from '../../../src/resilience/rate-limiter.js';
+import { MemoryRateLimitStore, type RateLimitStore } from '../../../src/resilience/rate-limit-store.js';
 
 const limiter = (raw: unknown, now = () => 0, store?: RateLimitStore) => new RateLimiter(rateLimitsSchema.parse(raw), { now, store });
+/** A decision of the in-memory store, which answers at once. */
+function sync(d: MaybeDecision): RateLimitDecision | undefined {
+  assert.ok(!(d instanceof Promise), 'the in-memory store answers at once');
+  return d;
+}
 const http = (clientIp: string, headers: Record<string, string> = {}) => ({ clientIp, req: { headers } });
 
 describe('client IP', () => {
@@ -78,7 +83,7 @@ describe('RateLimiter rules', () => {
     const l = limiter({});
     assert.equal(l.hasGatewayRules || l.hasBackendRules || l.hasToolRules, false);
     assert.equal(await l.checkHttp(http('1.1.1.1')), undefined);
-    assert.equal(l.check('tool', 'x__y', { ip: '1.1.1.1' }), undefined);
+    assert.equal(sync(l.check('tool', 'x__y', { ip: '1.1.1.1' })), undefined);
   });
 
   it('gateway rules key by IP: one IP runs out, another does not', async () => {
@@ -120,32 +125,63 @@ describe('RateLimiter rules', () => {
       ],
     });
     assert.equal(l.hasToolRules && !l.hasBackendRules, true);
-    assert.equal(l.check('tool', 'a__x', { session: 's1' })?.allowed, true);
-    assert.equal(l.check('tool', 'a__y', { session: 's1' })?.allowed, true, 'another tool, another bucket');
-    assert.equal(l.check('tool', 'a__x', { session: 's2' })?.allowed, true, 'another session, another bucket');
-    const again = l.check('tool', 'a__x', { session: 's1' });
+    assert.equal(sync(l.check('tool', 'a__x', { session: 's1' }))?.allowed, true);
+    assert.equal(sync(l.check('tool', 'a__y', { session: 's1' }))?.allowed, true, 'another tool, another bucket');
+    assert.equal(sync(l.check('tool', 'a__x', { session: 's2' }))?.allowed, true, 'another session, another bucket');
+    const again = sync(l.check('tool', 'a__x', { session: 's1' }));
     assert.equal(again?.allowed, false);
     assert.match(again!.rule, /rules\[0\] \(tool "\*", key session/);
-    assert.equal(l.check('tool', 'git__push', { session: 's3' })?.allowed, true);
-    const pushed = l.check('tool', 'git__push', { session: 's4' });
+    assert.equal(sync(l.check('tool', 'git__push', { session: 's3' }))?.allowed, true);
+    const pushed = sync(l.check('tool', 'git__push', { session: 's4' }));
     assert.equal(pushed?.allowed, false, 'the exact global rule is shared by all sessions');
     assert.match(pushed!.rule, /rules\[1\]/);
-    assert.equal(l.check('backend', 'a', { session: 's1' }), undefined, 'no backend rules');
+    assert.equal(sync(l.check('backend', 'a', { session: 's1' })), undefined, 'no backend rules');
+  });
+
+  it('with a store that answers asynchronously (shared), backend and tool rules take from it too: in order, the first refusal decides', async () => {
+    const mem = new MemoryRateLimitStore();
+    const taken: string[] = [];
+    const shared: RateLimitStore = {
+      take: async (key, rate, burst, now, cost) => {
+        taken.push(key);
+        await new Promise((r) => setImmediate(r));
+        return mem.take(key, rate, burst, now, cost);
+      },
+    };
+    const l = limiter(
+      {
+        rules: [
+          { scope: 'tool', match: '*', key: 'session', rate: 1, burst: 3 },
+          { scope: 'tool', match: 'a__x', key: 'global', rate: 1, burst: 1 },
+        ],
+      },
+      () => 0,
+      shared,
+    );
+    const first = l.check('tool', 'a__x', { session: 's1' });
+    assert.ok(first instanceof Promise, 'a shared store is asked, not the memory of this instance');
+    const d1 = await first;
+    assert.deepEqual([d1?.allowed, d1?.remaining, d1?.rule.includes('rules[1]')], [true, 0, true], 'the tightest of the two is reported');
+    assert.deepEqual(taken, ['1\0a__x\0', '0\0a__x\0s:s1'], 'the exact rule first, then the one for every tool');
+    const d2 = await l.check('tool', 'a__x', { session: 's2' });
+    assert.equal(d2?.allowed, false);
+    assert.match(d2!.rule, /rules\[1\]/);
+    assert.equal(taken.length, 3, 'after a refusal no other bucket is taken from');
   });
 
   it('backend rules match by name; other backends are not limited', () => {
     const l = limiter({ rules: [{ scope: 'backend', match: 'slow', key: 'ip', rate: 1, burst: 1 }] });
-    assert.equal(l.check('backend', 'fast', { ip: '1.1.1.1' }), undefined);
-    assert.equal(l.check('backend', 'slow', { ip: '1.1.1.1' })?.allowed, true);
-    assert.equal(l.check('backend', 'slow', { ip: '1.1.1.1' })?.allowed, false);
-    assert.equal(l.check('backend', 'slow', { ip: '2.2.2.2' })?.allowed, true);
+    assert.equal(sync(l.check('backend', 'fast', { ip: '1.1.1.1' })), undefined);
+    assert.equal(sync(l.check('backend', 'slow', { ip: '1.1.1.1' }))?.allowed, true);
+    assert.equal(sync(l.check('backend', 'slow', { ip: '1.1.1.1' }))?.allowed, false);
+    assert.equal(sync(l.check('backend', 'slow', { ip: '2.2.2.2' }))?.allowed, true);
   });
 
   it('a caller without the key a rule needs shares a bucket with its IP', () => {
     const l = limiter({ rules: [{ scope: 'backend', key: 'api_key', rate: 1, burst: 1 }] });
-    assert.equal(l.check('backend', 'b', { ip: '1.1.1.1' })?.allowed, true);
-    assert.equal(l.check('backend', 'b', { ip: '1.1.1.1' })?.allowed, false);
-    assert.equal(l.check('backend', 'b', { ip: '1.1.1.1', apiKey: 'k' })?.allowed, true);
+    assert.equal(sync(l.check('backend', 'b', { ip: '1.1.1.1' }))?.allowed, true);
+    assert.equal(sync(l.check('backend', 'b', { ip: '1.1.1.1' }))?.allowed, false);
+    assert.equal(sync(l.check('backend', 'b', { ip: '1.1.1.1', apiKey: 'k' }))?.allowed, true);
   });
 
   it('rejects a session- or principal-keyed gateway rule in config', () => {
@@ -156,10 +192,10 @@ describe('RateLimiter rules', () => {
 
   it("principal key: a bucket per principal; the anonymous principal (or none) shares its address's bucket", () => {
     const l = limiter({ rules: [{ scope: 'tool', key: 'principal', rate: 0.001, burst: 1 }] });
-    assert.equal(l.check('tool', 't', { ip: '1.1.1.1', principal: 'key:a' })?.allowed, true);
-    assert.equal(l.check('tool', 't', { ip: '2.2.2.2', principal: 'key:a' })?.allowed, false, 'same principal, another address');
-    assert.equal(l.check('tool', 't', { ip: '1.1.1.1', principal: 'key:b' })?.allowed, true, 'another principal, same address');
-    assert.equal(l.check('tool', 't', { ip: '1.1.1.1', principal: 'anonymous' })?.allowed, true);
-    assert.equal(l.check('tool', 't', { ip: '1.1.1.1' })?.allowed, false, 'anonymous and no principal: the address');
+    assert.equal(sync(l.check('tool', 't', { ip: '1.1.1.1', principal: 'key:a' }))?.allowed, true);
+    assert.equal(sync(l.check('tool', 't', { ip: '2.2.2.2', principal: 'key:a' }))?.allowed, false, 'same principal, another address');
+    assert.equal(sync(l.check('tool', 't', { ip: '1.1.1.1', principal: 'key:b' }))?.allowed, true, 'another principal, same address');
+    assert.equal(sync(l.check('tool', 't', { ip: '1.1.1.1', principal: 'anonymous' }))?.allowed, true);
+    assert.equal(sync(l.check('tool', 't', { ip: '1.1.1.1' }))?.allowed, false, 'anonymous and no principal: the address');
   });
 });

@@ -1,15 +1,17 @@
 /**
  * state/bus.ts against real Redis (test/helpers/redis.ts): two buses under one key prefix
  * talk, a bus hears nothing it sent itself, a message over the size bound is neither sent
- * nor accepted, request() carries an answer or the handler's error back and times out
- * when nobody answers, a stream record is released only by the instance it names, and an
- * instance is alive until it closes.
+ * nor accepted (send() says so), request() carries an answer or the handler's error back
+ * and times out when nobody answers, one owner cannot take every waiting place, a stream
+ * record is released only by the instance it names, stream holders are remembered and
+ * forgotten when the stream moves, records are refreshed in chunks, and an instance is
+ * alive until it closes.
  */
 import assert from 'node:assert/strict';
-import { after, describe, it } from 'node:test';
+import { after, describe, it, mock } from 'node:test';
 import { GatewayError } from '../../../src/errors/catalog.js';
 import { silentLogger } from '../../../src/observability/logger.js';
-import { RedisBus } from '../../../src/state/bus.js';
+import { CLAIM_CHUNK, MAX_PENDING_PER_OWNER, RedisBus, type RedisBusOptions } from '../../../src/state/bus.js';
 import { connectRedis, type RedisState } from '../../../src/state/redis.js';
 import type { BusMessage } from '../../../src/protocol/bus.js';
 import { waitFor } from '../../helpers/gateway.js';
@@ -23,9 +25,9 @@ describe('RedisBus', () => {
   const { prefix, cleanup } = redisPrefix();
   cleanups.push(cleanup);
 
-  async function bus(maxBytes = 4096): Promise<{ bus: RedisBus; redis: RedisState }> {
+  async function bus(maxBytes = 4096, opts: RedisBusOptions = {}, wrap = (r: RedisState) => r): Promise<{ bus: RedisBus; redis: RedisState }> {
     const redis = await connectRedis({ url: REDIS_URL, key_prefix: prefix, connect_timeout: 2000, command_timeout: 2000, reconnect_max_delay: 1000 }, silentLogger());
-    const b = await RedisBus.open(redis, silentLogger(), maxBytes);
+    const b = await RedisBus.open(wrap(redis), silentLogger(), maxBytes, opts);
     cleanups.push(async () => {
       b.close();
       await redis.close();
@@ -39,10 +41,10 @@ describe('RedisBus', () => {
     a.on('t', (m) => heard.a.push(m));
     b.on('t', (m) => heard.b.push(m));
     c.on('t', (m) => heard.c.push(m));
-    a.send(b.instanceId, { kind: 't', n: 1 });
-    a.send('*', { kind: 't', n: 2 });
-    a.send(b.instanceId, { kind: 't', n: 3, pad: 'x'.repeat(5000) });
-    a.send(b.instanceId, { kind: 't', n: 4 });
+    assert.equal(a.send(b.instanceId, { kind: 't', n: 1 }), true);
+    assert.equal(a.send('*', { kind: 't', n: 2 }), true);
+    assert.equal(a.send(b.instanceId, { kind: 't', n: 3, pad: 'x'.repeat(5000) }), false, 'too large: not sent, and the caller is told');
+    assert.equal(a.send(b.instanceId, { kind: 't', n: 4 }), true);
     await waitFor(() => heard.b.length >= 3 && heard.c.length >= 1, 'the messages');
     await new Promise((r) => setTimeout(r, 100));
     assert.deepEqual(
@@ -62,10 +64,10 @@ describe('RedisBus', () => {
     b.answer('fail', async () => {
       throw new GatewayError('MCPEG_ERR_SESSION_NOT_FOUND', 'nothing here');
     });
-    assert.deepEqual(await a.request(b.instanceId, { kind: 'double', n: 21 }, 2000), { twice: 42 });
-    await assert.rejects(a.request(b.instanceId, { kind: 'fail' }, 2000), (e: GatewayError) => e.code === 'MCPEG_ERR_SESSION_NOT_FOUND' && e.message === 'nothing here');
-    await assert.rejects(a.request('000000000000', { kind: 'double', n: 1 }, 300), (e: GatewayError) => e.code === 'MCPEG_ERR_STATE_UNAVAILABLE');
-    await assert.rejects(a.request(b.instanceId, { kind: 'double', pad: 'x'.repeat(5000) }, 2000), (e: GatewayError) => e.code === 'MCPEG_ERR_OVERLOADED');
+    assert.deepEqual(await a.request(b.instanceId, { kind: 'double', n: 21 }, 2000, 'o'), { twice: 42 });
+    await assert.rejects(a.request(b.instanceId, { kind: 'fail' }, 2000, 'o'), (e: GatewayError) => e.code === 'MCPEG_ERR_SESSION_NOT_FOUND' && e.message === 'nothing here');
+    await assert.rejects(a.request('000000000000', { kind: 'double', n: 1 }, 300, 'o'), (e: GatewayError) => e.code === 'MCPEG_ERR_STATE_UNAVAILABLE');
+    await assert.rejects(a.request(b.instanceId, { kind: 'double', pad: 'x'.repeat(5000) }, 2000, 'o'), (e: GatewayError) => e.code === 'MCPEG_ERR_OVERLOADED');
   });
 
   it('request() gets a precise error at once when the answer is too large to pass back, not a timeout', async () => {
@@ -75,9 +77,12 @@ describe('RedisBus', () => {
       throw new GatewayError('MCPEG_ERR_INTERNAL', 'y'.repeat(5000));
     });
     const started = Date.now();
-    await assert.rejects(a.request(b.instanceId, { kind: 'big' }, 10_000), (e: GatewayError) => e.code === 'MCPEG_ERR_OVERLOADED' && /answer to big .* too large/.test(e.message));
     await assert.rejects(
-      a.request(b.instanceId, { kind: 'big-error' }, 10_000),
+      a.request(b.instanceId, { kind: 'big' }, 10_000, 'o'),
+      (e: GatewayError) => e.code === 'MCPEG_ERR_OVERLOADED' && /answer to big .* too large/.test(e.message),
+    );
+    await assert.rejects(
+      a.request(b.instanceId, { kind: 'big-error' }, 10_000, 'o'),
       (e: GatewayError) => e.code === 'MCPEG_ERR_OVERLOADED' && /answer to big-error .* too large/.test(e.message),
     );
     assert.ok(Date.now() - started < 5000, 'answered at once');
@@ -97,7 +102,7 @@ describe('RedisBus', () => {
     const b = await RedisBus.open(down, silentLogger(), 4096);
     cleanups.push(async () => b.close());
     const started = Date.now();
-    await assert.rejects(b.request('000000000000', { kind: 'x' }, 10_000), (e: GatewayError) => e.code === 'MCPEG_ERR_STATE_UNAVAILABLE' && /cannot reach/.test(e.message));
+    await assert.rejects(b.request('000000000000', { kind: 'x' }, 10_000, 'o'), (e: GatewayError) => e.code === 'MCPEG_ERR_STATE_UNAVAILABLE' && /cannot reach/.test(e.message));
     assert.ok(Date.now() - started < 1000);
   });
 
@@ -112,6 +117,85 @@ describe('RedisBus', () => {
     assert.equal(await a.streamHolder('s1'), b.instanceId, "A's release leaves B's record");
     b.releaseStream('s1');
     await waitFor(async () => (await a.streamHolder('s1')) === undefined, 'released');
+  });
+
+  it('one owner waits on at most MAX_PENDING_PER_OWNER requests; another still gets a place', async () => {
+    const { bus: a } = await bus();
+    // Requests to an instance that does not exist: they wait until their deadline (or the bus closes).
+    const waiting = Array.from({ length: MAX_PENDING_PER_OWNER }, () => a.request('000000000000', { kind: 'x' }, 60_000, 'session-1').catch((e: GatewayError) => e));
+    await assert.rejects(
+      a.request('000000000000', { kind: 'x' }, 60_000, 'session-1'),
+      (e: GatewayError) => e.code === 'MCPEG_ERR_OVERLOADED' && e.message.includes(`${MAX_PENDING_PER_OWNER} requests`),
+    );
+    const other = a.request('000000000000', { kind: 'x' }, 60_000, 'session-2').catch((e: GatewayError) => e);
+    a.close();
+    // Both owners' requests were waiting (not refused): they end with the shutdown.
+    for (const e of [...(await Promise.all(waiting)), await other]) assert.equal((e as GatewayError).code, 'MCPEG_ERR_SHUTTING_DOWN');
+  });
+
+  it('a stream holder is looked up once, then remembered until the stream moves or is released', async () => {
+    const lookups = { n: 0 };
+    const counting = (r: RedisState): RedisState =>
+      Object.assign(Object.create(r) as RedisState, {
+        run: <T>(what: string, fn: (c: RedisState['client']) => Promise<T>) => {
+          if (what === 'finding the instance holding a stream') lookups.n++;
+          return r.run(what, fn);
+        },
+      });
+    // Remembered for a minute: only an instance saying the stream moved makes A look again.
+    const [{ bus: a }, { bus: b }, { bus: c }] = [await bus(4096, { holderCacheMs: 60_000 }, counting), await bus(), await bus()];
+    b.holdStream('s2');
+    await waitFor(async () => (await a.streamHolder('s2')) === b.instanceId, 'B recorded as holder');
+    const before = lookups.n;
+    const answers = await Promise.all(Array.from({ length: 50 }, () => a.streamHolder('s2')));
+    assert.ok(answers.every((h) => h === b.instanceId));
+    assert.equal(lookups.n, before, 'no lookup while remembered');
+    c.holdStream('s2');
+    await waitFor(async () => (await a.streamHolder('s2')) === c.instanceId, 'C, once it took the stream over');
+    c.releaseStream('s2');
+    await waitFor(async () => (await a.streamHolder('s2')) === undefined, 'nobody, once C released it');
+  });
+
+  it('records are refreshed CLAIM_CHUNK per MULTI, however many streams an instance holds', async () => {
+    const multis: number[] = [];
+    const fake = {
+      multi: () => {
+        let n = 0;
+        const m = {
+          set: () => {
+            n++;
+            return m;
+          },
+          exec: async () => void multis.push(n),
+        };
+        return m;
+      },
+      publish: async () => 0,
+    };
+    let running = 0;
+    const run = async (_what: string, fn: (c: unknown) => Promise<unknown>) => {
+      running++;
+      try {
+        return await fn(fake);
+      } finally {
+        running--;
+      }
+    };
+    const redis = { prefix, subscriber: { subscribe: async () => {} }, run } as unknown as RedisState;
+    mock.timers.enable({ apis: ['setInterval'] });
+    try {
+      const b = await RedisBus.open(redis, silentLogger(), 4096);
+      cleanups.push(async () => b.close());
+      const held = 2 * CLAIM_CHUNK + 200;
+      for (let i = 0; i < held; i++) b.holdStream(`s${i}`);
+      await waitFor(() => multis.length === 1 + held && running === 0, 'each stream claimed as it opened');
+      multis.length = 0;
+      mock.timers.tick(10_000);
+      await waitFor(() => multis.reduce((x, y) => x + y, 0) === held + 1, 'the refresh: every stream and the instance itself');
+      assert.deepEqual(multis, [CLAIM_CHUNK + 1, CLAIM_CHUNK, 200]);
+    } finally {
+      mock.timers.reset();
+    }
   });
 
   it('alive() is true while an instance runs and false once it closed', async () => {
