@@ -288,6 +288,7 @@ export const SCHEMAS = {
   ),
   PinApprovalRequest: obj({ backend: str, tool: str, digest: { type: 'string', pattern: '^sha256:[0-9a-f]{64}$' } }, ['tool', 'digest']),
   PinApproval: obj({ backend: str, approved: arr(obj({ tool: str, digest: str, previous: orNull('string') })) }),
+  Me: obj({ name: { type: 'string', description: 'The key\'s name in admin.keys ("anonymous" under admin.insecure_no_auth)' }, role: { enum: ['viewer', 'admin'] } }),
   ToolCatalog: obj({
     tools: arr(
       obj({

@@ -191,6 +191,7 @@ const PATHS: Paths = {
       },
     },
   },
+  '/admin/me': { get: { tag: 'console', summary: 'The key this request was made with: its name and role (the console shows change buttons to role admin only)', ok: [200, 'Me'] } },
   '/admin/tools': {
     get: {
       tag: 'console',
