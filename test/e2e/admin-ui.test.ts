@@ -52,6 +52,8 @@ describe('the web console (/admin/ui/) in headless chromium', () => {
         // A restart delay long enough for the page (polling every 2 s) to see it down.
         local: everythingStdio({ restart: { initial_delay: '5s', max_delay: '5s' } }),
       },
+      // The console's calls act as admin:<key name>: authorization rules apply to them as to any client.
+      authorization: { rules: [{ name: 'ops-no-sum', principals: { ids: ['admin:ops'] }, deny: { tools: ['local__get-sum'] } }] },
       admin: {
         enabled: true,
         port: 0,
@@ -153,6 +155,16 @@ describe('the web console (/admin/ui/) in headless chromium', () => {
     await result.waitFor();
     assert.match(await result.innerText(), /Echo: from the console/);
     await shot('tools');
+    // Authorization holds for the console's calls (rule ops-no-sum names the admin key's principal).
+    await page.locator('li.tool summary', { hasText: 'local__echo' }).click();
+    await page.fill('#tool-search', 'get-sum');
+    await page.locator('li.tool summary', { hasText: 'local__get-sum' }).click();
+    await page.fill('#t-local__get-sum-a', '1');
+    await page.fill('#t-local__get-sum-b', '2');
+    await page.locator('li.tool', { hasText: 'local__get-sum' }).locator('button[type=submit]').click();
+    const refused = page.locator('li.tool', { hasText: 'local__get-sum' }).locator('[role=alert]');
+    await refused.waitFor();
+    assert.match(await refused.innerText(), /ops-no-sum/);
   });
 
   it('shows sessions, live metrics and the audit log', async () => {

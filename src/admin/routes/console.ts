@@ -13,6 +13,14 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 /** A console call waits this long at most (the backend's own timeouts apply first). */
 const CALL_TIMEOUT_MS = 120_000;
 
+/** A backend's error without a gateway code: JSON-RPC's reserved codes by name; any other is the backend's own (data.rpc has it). */
+const RPC_CODES: Record<number, ErrorCode> = {
+  [-32700]: 'MCPEG_ERR_PARSE',
+  [-32600]: 'MCPEG_ERR_INVALID_REQUEST',
+  [-32601]: 'MCPEG_ERR_METHOD_NOT_FOUND',
+  [-32602]: 'MCPEG_ERR_INVALID_PARAMS',
+};
+
 function readCall(v: unknown): { name: string; arguments: Record<string, unknown> } {
   if (!isObject(v)) throw new AdminError('MCPEG_ERR_INVALID_PARAMS', 'expected a JSON object {"name": "...", "arguments": {...}}');
   for (const k of Object.keys(v)) if (k !== 'name' && k !== 'arguments') throw new AdminError('MCPEG_ERR_INVALID_PARAMS', `${k}: unknown key (name, arguments)`);
@@ -52,7 +60,7 @@ export const consoleRoutes: RouteDef[] = [
         // Refused or failed (unknown tool, authorization, pinning, backend down): 400, never a 200 that failed.
         const e = answer.error;
         const named = (e.data as { mcpegCode?: unknown } | undefined)?.mcpegCode;
-        const code: ErrorCode = typeof named === 'string' && Object.hasOwn(ERRORS, named) ? (named as ErrorCode) : 'MCPEG_ERR_BACKEND_PROTOCOL';
+        const code: ErrorCode = typeof named === 'string' && Object.hasOwn(ERRORS, named) ? (named as ErrorCode) : (RPC_CODES[e.code] ?? 'MCPEG_ERR_BACKEND_PROTOCOL');
         req.audit.code = code;
         throw new AdminError(code, `tools/call ${call.name}: ${e.message}`, { rpc: { code: e.code, message: e.message, ...(e.data === undefined ? {} : { data: e.data }) } }, 400);
       }
