@@ -153,7 +153,7 @@ describe('the web console (/admin/ui/) in headless chromium', () => {
     await page.locator('li.tool', { hasText: 'local__echo' }).locator('button[type=submit]').click();
     const result = page.locator('pre.result');
     await result.waitFor();
-    assert.match(await result.innerText(), /Echo: from the console/);
+    assert.match((await result.textContent()) ?? '', /Echo: from the console/);
     await shot('tools');
     // Authorization holds for the console's calls (rule ops-no-sum names the admin key's principal).
     await page.locator('li.tool summary', { hasText: 'local__echo' }).click();
@@ -164,7 +164,7 @@ describe('the web console (/admin/ui/) in headless chromium', () => {
     await page.locator('li.tool', { hasText: 'local__get-sum' }).locator('button[type=submit]').click();
     const refused = page.locator('li.tool', { hasText: 'local__get-sum' }).locator('[role=alert]');
     await refused.waitFor();
-    assert.match(await refused.innerText(), /ops-no-sum/);
+    assert.match((await refused.textContent()) ?? '', /ops-no-sum/);
   });
 
   it('shows sessions, live metrics and the audit log', async () => {
@@ -199,11 +199,11 @@ describe('the web console (/admin/ui/) in headless chromium', () => {
     running.backends.extra = { type: 'rest', base_url: 'http://127.0.0.1:9', tools: { ping: { method: 'GET', path: '/ping', description: 'added from the console' } } };
     await area.fill(JSON.stringify(running, null, 2));
     await page.click('button:has-text("Diff against running")');
-    assert.match(await page.locator('pre.diff').innerText(), /\+\s+"extra": \{/);
+    assert.match((await page.locator('pre.diff').textContent()) ?? '', /\+\s+"extra": \{/);
     await page.click('button:has-text("Apply")');
     const problem = page.locator('ul.problems li[data-path="server.max_sessions"]');
     await problem.waitFor();
-    assert.equal(await problem.locator('code.keypath').innerText(), 'server.max_sessions');
+    assert.equal((await problem.locator('code.keypath').textContent()) ?? '', 'server.max_sessions');
     await problem.locator('button:has-text("show")').click();
     const selected = await page.evaluate(() => {
       const t = document.getElementById('config-text') as HTMLTextAreaElement;
