@@ -204,6 +204,7 @@ describe('the web console (/admin/ui/) in headless chromium', () => {
     const problem = page.locator('ul.problems li[data-path="server.max_sessions"]');
     await problem.waitFor();
     assert.equal((await problem.locator('code.keypath').textContent()) ?? '', 'server.max_sessions');
+    await shot('config-error');
     await problem.locator('button:has-text("show")').click();
     const selected = await page.evaluate(() => {
       const t = document.getElementById('config-text') as HTMLTextAreaElement;
@@ -211,7 +212,6 @@ describe('the web console (/admin/ui/) in headless chromium', () => {
     });
     assert.equal(selected, '"max_sessions"', 'the key is selected in the editor');
     assert.equal(gw.gw.config.backends.extra, undefined, 'nothing changed');
-    await shot('config-error');
     running.server.max_sessions = 100;
     await area.fill(JSON.stringify(running, null, 2));
     await page.click('button:has-text("Apply")');
