@@ -86,8 +86,8 @@ export async function startAdminServer(gw: Gateway, opts: AdminServerOptions = {
     let code: string | undefined;
     try {
       // DNS rebinding (a browser page reaching a loopback listener): loopback names only.
-      // The console's own requests carry its origin (the admin listener's, as the browser reached it).
-      const sameOrigin = typeof req.headers.host === 'string' ? [`http://${req.headers.host}`] : [];
+      // The console's own requests carry its origin (the admin listener's, as the browser reached it; https behind a TLS proxy).
+      const sameOrigin = typeof req.headers.host === 'string' ? [`http://${req.headers.host}`, `https://${req.headers.host}`] : [];
       const bad = checkOriginAndHost(req, { allowedOrigins: sameOrigin, allowedHosts: [], boundToLoopback: insecureAllowed });
       if (bad) throw new AdminError(bad.code, bad.message);
       // The console's page and assets: no key (they hold no data; the page's calls send one).

@@ -22,9 +22,9 @@ const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 const SHOTS = process.env.MCPEG_UI_SCREENSHOTS === 'docs' ? join(ROOT, 'docs/admin-ui') : join(ROOT, 'dist/screenshots');
 
 /** The status of a GET sent with the path exactly as written (fetch would resolve dot segments first). */
-function rawStatus(origin: string, path: string): Promise<number> {
+function rawStatus(origin: string, path: string, headers: Record<string, string> = {}): Promise<number> {
   return new Promise((resolve, reject) => {
-    const req = request(`${origin}/`, { path }, (res) => {
+    const req = request(`${origin}/`, { path, headers }, (res) => {
       res.resume();
       resolve(res.statusCode ?? 0);
     });
@@ -112,6 +112,12 @@ describe('the web console (/admin/ui/) in headless chromium', () => {
     assert.equal((await fetch(`${origin}/admin/ui`, { redirect: 'manual' })).headers.get('location'), '/admin/ui/');
     // Data still needs a key.
     assert.equal((await fetch(`${origin}/admin/info`)).status, 401);
+    // DNS rebinding: a page of another origin, or reaching this loopback listener by another name, is refused even with a key.
+    const port = new URL(origin).port;
+    assert.equal(await rawStatus(origin, '/admin/me', { 'x-admin-api-key': ADMIN_KEY, origin: 'http://evil.example' }), 403);
+    assert.equal(await rawStatus(origin, '/admin/me', { 'x-admin-api-key': ADMIN_KEY, host: `evil.example:${port}`, origin: `http://evil.example:${port}` }), 403);
+    assert.equal(await rawStatus(origin, '/admin/ui/', { host: `evil.example:${port}` }), 403);
+    assert.equal(await rawStatus(origin, '/admin/me', { 'x-admin-api-key': ADMIN_KEY, origin }), 200);
     // The MCP listener does not serve it.
     assert.equal((await fetch(`${gw.base}/admin/ui/`)).status, 404);
   });
@@ -128,6 +134,11 @@ describe('the web console (/admin/ui/) in headless chromium', () => {
     assert.equal(await page.evaluate(() => sessionStorage.getItem('mcpeg.adminKey')), ADMIN_KEY);
     await page.waitForSelector('[data-testid=health] >> text=healthy');
     await shot('overview');
+    await page.emulateMedia({ colorScheme: 'dark' });
+    const dark = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    await shot('overview-dark');
+    await page.emulateMedia({ colorScheme: 'light' });
+    assert.notEqual(dark, await page.evaluate(() => getComputedStyle(document.body).backgroundColor), 'a dark scheme');
   });
 
   it('shows a stdio backend going down when its process is killed, and coming back', async () => {
