@@ -139,6 +139,18 @@ describe('the web console (/admin/ui/) in headless chromium', () => {
     await shot('overview-dark');
     await page.emulateMedia({ colorScheme: 'light' });
     assert.notEqual(dark, await page.evaluate(() => getComputedStyle(document.body).backgroundColor), 'a dark scheme');
+    // Keyboard: Tab moves through the navigation with a visible focus ring, Enter opens the page.
+    await page.locator('nav a[href="#/overview"]').focus();
+    await page.keyboard.press('Tab');
+    await page.keyboard.press('Tab');
+    const focused = await page.evaluate(() => {
+      const a = document.activeElement as HTMLAnchorElement;
+      return { href: a.getAttribute('href'), outline: getComputedStyle(a).outlineStyle };
+    });
+    assert.deepEqual(focused, { href: '#/tools', outline: 'solid' });
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('nav a[href="#/tools"][aria-current="page"]');
+    await page.waitForSelector('label[for=tool-search]');
   });
 
   it('shows a stdio backend going down when its process is killed, and coming back', async () => {
