@@ -29,6 +29,9 @@ import { MemoryEventStore, type EventStore } from './transport/inbound/event-sto
 import { createHttpServer } from './edge/http-server.js';
 import { LegacySseEndpoint } from './transport/inbound/legacy-sse.js';
 import { serveStdio } from './transport/inbound/stdio.js';
+import { ChannelConnection } from './transport/inbound/channel.js';
+import type { JsonRpcMessage } from './wire/jsonrpc.js';
+import type { Principal } from './auth/principal.js';
 import { StreamableHttpEndpoint } from './transport/inbound/streamable-http.js';
 import type { Backend, BackendListener } from './upstream/backend.js';
 import { backendEntries, buildBackend, type BuildDeps } from './backends/build.js';
@@ -77,6 +80,11 @@ export interface Gateway {
   listen(): Promise<{ url: string; port: number; host: string }>;
   /** Starts backends and serves one client over the given streams (`mcpeg stdio`). */
   serveStdio(input: Readable, output: Writable): Promise<void>;
+  /**
+   * An in-process client connection to the aggregate view acting for `principal`: its requests take the
+   * same dispatch, authorization and pinning as a client's (the admin console's "try it"). Close it when done.
+   */
+  connect(principal: Principal, write: (msg: JsonRpcMessage) => void): ChannelConnection;
   close(): Promise<void>;
 }
 
@@ -392,6 +400,11 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
       const url = `http://${hostForUrl}:${addr.port}${config.server.path}`;
       log.info({ url, backends: [...backends.keys()] }, 'mcpeg listening');
       return { url, port: addr.port, host: addr.address };
+    },
+    connect(principal, write) {
+      const conn = new ChannelConnection(AGGREGATE_VIEW, sessions!, dispatch, write);
+      conn.principal = principal;
+      return conn;
     },
     async serveStdio(input, output) {
       await startBackends();

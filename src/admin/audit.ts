@@ -20,7 +20,8 @@ export interface AuditEntry {
   ms: number;
 }
 
-export function writeAudit(log: Logger, e: AuditEntry): void {
+/** Logs the line and returns it (the admin listener keeps the last ones for GET /admin/audit). */
+export function writeAudit(log: Logger, e: AuditEntry): Record<string, unknown> {
   const line = {
     audit: true,
     who: e.who?.name ?? null,
@@ -38,4 +39,5 @@ export function writeAudit(log: Logger, e: AuditEntry): void {
   };
   if (e.status < 400) log.info(line, 'admin audit');
   else log.warn(line, 'admin audit');
+  return { at: new Date().toISOString(), ...line };
 }

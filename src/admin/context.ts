@@ -4,6 +4,7 @@ import type { Config } from '../config/schema.js';
 import type { Gateway } from '../gateway.js';
 import type { Logger } from '../observability/logger.js';
 import type { ReloadResult } from '../reconfigure.js';
+import type { RecentSeries } from './recent-series.js';
 
 /** Sampling interval of the event-loop delay histogram. */
 export const EVENT_LOOP_RESOLUTION_MS = 20;
@@ -27,4 +28,9 @@ export interface AdminContext {
   readonly maxBodyBytes: number;
   /** Shares a successful change with the other instances (state.store: redis; state/config-sync.ts). */
   readonly changed?: (config: Readonly<Config>) => Promise<void>;
+  /** The last audit lines (oldest first, at most maxAudit), for GET /admin/audit. */
+  readonly recentAudit: Array<Record<string, unknown>>;
+  readonly maxAudit: number;
+  /** Recent metric series (GET /admin/metrics/series). */
+  readonly series: RecentSeries;
 }

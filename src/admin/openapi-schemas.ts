@@ -288,4 +288,38 @@ export const SCHEMAS = {
   ),
   PinApprovalRequest: obj({ backend: str, tool: str, digest: { type: 'string', pattern: '^sha256:[0-9a-f]{64}$' } }, ['tool', 'digest']),
   PinApproval: obj({ backend: str, approved: arr(obj({ tool: str, digest: str, previous: orNull('string') })) }),
+  Me: obj({ name: { type: 'string', description: 'The key\'s name in admin.keys ("anonymous" under admin.insecure_no_auth)' }, role: { enum: ['viewer', 'admin'] } }),
+  ToolCatalog: obj({
+    tools: arr(
+      obj({
+        name: { type: 'string', description: 'The name clients see (with the backend prefix)' },
+        backend: orNull('string'),
+        ownName: { type: ['string', 'null'], description: "The backend's own name for the tool" },
+        title: orNull('string'),
+        description: orNull('string'),
+        inputSchema: { type: ['object', 'null'] },
+        annotations: { type: ['object', 'null'] },
+      }),
+    ),
+  }),
+  ToolCallRequest: obj({ name: str, arguments: anyObject }, ['arguments']),
+  ToolCallAnswer: obj({ result: { ...anyObject, description: 'The tools/call result (a tool error is a result with isError: true)' } }),
+  AuditLog: obj({
+    entries: arr({ type: 'object', required: ['at', 'audit', 'who', 'method', 'route', 'status', 'outcome'], properties: { at: { type: 'string', format: 'date-time' } } }),
+    kept: int,
+    max: int,
+  }),
+  MetricSeries: obj({
+    intervalMs: int,
+    points: arr(
+      obj({
+        t: int,
+        requestsPerSecond: num,
+        errorsPerSecond: num,
+        p50Ms: orNull('number'),
+        p99Ms: orNull('number'),
+        backends: map(obj({ requestsPerSecond: num, errorRate: orNull('number'), meanMs: orNull('number') })),
+      }),
+    ),
+  }),
 } as const;

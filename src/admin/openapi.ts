@@ -6,7 +6,7 @@
 import { VERSION } from '../version.js';
 import { SCHEMAS } from './openapi-schemas.js';
 
-type Tag = 'meta' | 'runtime' | 'services' | 'discovery' | 'loadbalancer' | 'config' | 'plugins' | 'sessions' | 'pins' | 'authz';
+type Tag = 'meta' | 'runtime' | 'services' | 'discovery' | 'loadbalancer' | 'config' | 'plugins' | 'sessions' | 'pins' | 'authz' | 'console';
 
 interface Op {
   summary: string;
@@ -191,6 +191,32 @@ const PATHS: Paths = {
       },
     },
   },
+  '/admin/me': { get: { tag: 'console', summary: 'The key this request was made with: its name and role (the console shows change buttons to role admin only)', ok: [200, 'Me'] } },
+  '/admin/tools': {
+    get: {
+      tag: 'console',
+      summary: 'The tool catalog as clients see it (aggregate names), each tool with its backend, its own name and its input schema',
+      ok: [200, 'ToolCatalog'],
+    },
+  },
+  '/admin/tools/call': {
+    post: {
+      tag: 'console',
+      summary: 'Call a tool through the gateway (the console\'s "try it")',
+      description:
+        "One tools/call through the gateway's own dispatch on an in-process connection acting for the principal admin:<key name>: authorization rules, pinning, rate limits and the relay chain apply as to any client. Answers 200 with the result (a tool error included: isError), or 400 with the gateway's code (MCPEG_ERR_UNKNOWN_TOOL, MCPEG_ERR_FORBIDDEN, MCPEG_ERR_TOOL_PIN_MISMATCH, MCPEG_ERR_BACKEND_UNAVAILABLE, ...) and the JSON-RPC error in error.data.rpc when the gateway or the backend refused the call.",
+      ok: [200, 'ToolCallAnswer'],
+      body: { schema: 'ToolCallRequest', description: 'The tool (its name as clients see it) and its arguments' },
+    },
+  },
+  '/admin/audit': { get: { tag: 'console', summary: 'The last audit lines of this admin listener (newest first, at most 500; the log has them all)', ok: [200, 'AuditLog'] } },
+  '/admin/metrics/series': {
+    get: {
+      tag: 'console',
+      summary: 'Recent metric series sampled every 2 s (the last 5 minutes): requests/s, errors/s, p50/p99 latency, per backend requests/s, error rate and mean latency',
+      ok: [200, 'MetricSeries'],
+    },
+  },
 };
 
 export const ADMIN_OPENAPI = {
@@ -214,6 +240,7 @@ export const ADMIN_OPENAPI = {
     { name: 'sessions', description: 'Client sessions' },
     { name: 'pins', description: 'Tool-definition pinning' },
     { name: 'authz', description: 'Authorization: what a principal may do' },
+    { name: 'console', description: 'What the web console (/admin/ui/) reads and does' },
   ],
   paths: Object.fromEntries(Object.entries(PATHS).map(([path, ops]) => [path, Object.fromEntries(Object.entries(ops).map(([m, o]) => [m, operation(m, path, o!)]))])),
   components: {

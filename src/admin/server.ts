@@ -20,6 +20,11 @@ import { EVENT_LOOP_RESOLUTION_MS, type AdminContext } from './context.js';
 import { AdminError, readAdminBody, sendAdminError, sendAdminJson } from './http.js';
 import { adminRoutes } from './routes/index.js';
 import { isWrite, Router, type AdminRequest, type Method } from './router.js';
+import { RecentSeries } from './recent-series.js';
+import { isConsolePath, serveConsole } from './ui-static.js';
+
+/** Audit lines kept for GET /admin/audit. */
+const MAX_AUDIT = 500;
 
 export interface AdminServerOptions {
   /** The config file the gateway was started from, and the CLI overrides applied to it. */
@@ -59,6 +64,12 @@ export async function startAdminServer(gw: Gateway, opts: AdminServerOptions = {
     lastSync: undefined,
     maxBodyBytes: gw.config.server.max_body_bytes,
     ...(opts.changed ? { changed: opts.changed } : {}),
+    recentAudit: [],
+    maxAudit: MAX_AUDIT,
+    series: new RecentSeries(
+      () => gw.metrics.registry,
+      () => gw.registry.backends.keys(),
+    ),
   };
   const router: Router = new Router(adminRoutes(() => router.table));
   let insecureAllowed = false;
@@ -75,8 +86,15 @@ export async function startAdminServer(gw: Gateway, opts: AdminServerOptions = {
     let code: string | undefined;
     try {
       // DNS rebinding (a browser page reaching a loopback listener): loopback names only.
-      const bad = checkOriginAndHost(req, { allowedOrigins: [], allowedHosts: [], boundToLoopback: insecureAllowed });
+      // The console's own requests carry its origin (the admin listener's, as the browser reached it; https behind a TLS proxy).
+      const sameOrigin = typeof req.headers.host === 'string' ? [`http://${req.headers.host}`, `https://${req.headers.host}`] : [];
+      const bad = checkOriginAndHost(req, { allowedOrigins: sameOrigin, allowedHosts: [], boundToLoopback: insecureAllowed });
       if (bad) throw new AdminError(bad.code, bad.message);
+      // The console's page and assets: no key (they hold no data; the page's calls send one).
+      if (isConsolePath(path)) {
+        status = await serveConsole(req, res, new URL(req.url ?? '/', 'http://admin').pathname);
+        return;
+      }
       who = authenticate(req, gw.config.admin, insecureAllowed);
       if (path !== '/admin' && !path.startsWith('/admin/'))
         throw new AdminError('MCPEG_ERR_NOT_FOUND', `no admin route ${path} (the admin API is under /admin; GET /admin lists the routes)`);
@@ -111,8 +129,10 @@ export async function startAdminServer(gw: Gateway, opts: AdminServerOptions = {
       if (!req.readableEnded) req.resume();
     }
     const ms = Math.round((performance.now() - t0) * 10) / 10;
-    if (isWrite(method)) writeAudit(log, { who, method, route, path, target: params, status, code, details, remote: req.socket.remoteAddress, ms });
-    else log.debug({ who: who?.name ?? null, method, route, status, ms }, 'admin request');
+    if (isWrite(method)) {
+      ctx.recentAudit.push(writeAudit(log, { who, method, route, path, target: params, status, code, details, remote: req.socket.remoteAddress, ms }));
+      if (ctx.recentAudit.length > MAX_AUDIT) ctx.recentAudit.splice(0, ctx.recentAudit.length - MAX_AUDIT);
+    } else log.debug({ who: who?.name ?? null, method, route, status, ms }, 'admin request');
   };
 
   const server: Server = createServer({ maxHeaderSize: 16 * 1024, headersTimeout: 20_000, requestTimeout: 120_000 }, (req, res) => void handle(req, res));
@@ -125,9 +145,11 @@ export async function startAdminServer(gw: Gateway, opts: AdminServerOptions = {
   });
   const addr = server.address() as AddressInfo;
   insecureAllowed = isLoopbackHost(addr.address);
+  ctx.series.start();
   const close = () =>
     new Promise<void>((resolve) => {
       eventLoop.disable();
+      ctx.series.stop();
       server.close(() => resolve());
       server.closeAllConnections();
     });

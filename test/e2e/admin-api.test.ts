@@ -522,6 +522,53 @@ describe('admin API', () => {
     assert.match(bad.body.error.message, /one target at a time/);
   });
 
+  it('console routes: who am I, the tool catalog, a tool call through the gateway (admin only), the audit lines, metric series', async () => {
+    assert.deepEqual((await admin.call('GET', '/admin/me', {}, { key: VIEWER_KEY })).body, { name: 'dash-viewer', role: 'viewer' });
+    assert.deepEqual((await admin.call('GET', '/admin/me')).body, { name: 'ops-admin', role: 'admin' });
+    const catalog = await admin.call('GET', '/admin/tools', {}, { key: VIEWER_KEY });
+    const greet = catalog.body.tools.find((t: { name: string }) => t.name === 'hello__greet');
+    assert.equal(greet.backend, 'hello');
+    assert.equal(greet.ownName, 'greet');
+    assert.deepEqual(greet.inputSchema.required, ['name']);
+    const before = (await admin.call('GET', '/admin/plugins/{name}/metrics', { name: 'hello' })).body;
+    const called = await admin.call('POST', '/admin/tools/call', {}, { body: { name: 'hello__greet', arguments: { name: 'Console' } } });
+    assert.equal(called.status, 200, JSON.stringify(called.body));
+    assert.match(called.body.result.content[0].text, /, Console!$/);
+    const afterCall = (await admin.call('GET', '/admin/plugins/{name}/metrics', { name: 'hello' })).body;
+    assert.ok(JSON.stringify(afterCall) !== JSON.stringify(before), 'the call went through the gateway (counted in its metrics)');
+    // The plugin validates its arguments: a refused call is a 400 naming the gateway's code, with the JSON-RPC error.
+    const invalid = await admin.call('POST', '/admin/tools/call', {}, { body: { name: 'hello__greet', arguments: { name: '' } } });
+    assert.equal(invalid.status, 400);
+    assert.equal(invalid.body.error.code, 'MCPEG_ERR_INVALID_PARAMS');
+    assert.equal(invalid.body.error.data.rpc.code, -32602);
+    assert.match(invalid.body.error.message, /^tools\/call hello__greet: Invalid arguments for greet: name/);
+    const unknown = await admin.call('POST', '/admin/tools/call', {}, { body: { name: 'nope__nothing' } });
+    assert.equal(unknown.status, 400);
+    assert.equal(unknown.body.error.code, 'MCPEG_ERR_UNKNOWN_TOOL');
+    assert.ok(unknown.body.error.data.rpc.code < 0);
+    assert.equal((await admin.call('POST', '/admin/tools/call', {}, { body: { name: 'hello__greet', args: {} } })).status, 400);
+    const viewer = await admin.call('POST', '/admin/tools/call', {}, { key: VIEWER_KEY, body: { name: 'hello__greet', arguments: { name: 'V' } } });
+    assert.equal(viewer.status, 403, 'calling a tool is a change: admin role');
+    assert.equal(gw.sessions.size, 1, 'the console call left no session behind');
+    const audit = await admin.call('GET', '/admin/audit', {}, { key: VIEWER_KEY });
+    assert.equal(audit.body.max, 500);
+    const [newest] = audit.body.entries;
+    assert.equal(newest.route, '/admin/tools/call');
+    assert.equal(newest.who, 'dash-viewer');
+    assert.equal(newest.status, 403);
+    assert.ok(
+      audit.body.entries.some(
+        (e: { route: string; target: { tool?: string }; status: number }) => e.route === '/admin/tools/call' && e.status === 200 && e.target.tool === 'hello__greet',
+      ),
+    );
+    const series = await waitFor(async () => {
+      const r = await admin.call('GET', '/admin/metrics/series', {}, { key: VIEWER_KEY });
+      return r.body.points.some((p: { requestsPerSecond: number }) => p.requestsPerSecond > 0) && r;
+    }, 'a metric sample with the calls in it');
+    assert.equal(series.body.intervalMs, 2000);
+    assert.ok(series.body.points.some((p: { backends: Record<string, unknown> }) => 'hello' in p.backends));
+  });
+
   it('every route of the OpenAPI document was called and checked', () => {
     assert.deepEqual([...admin.covered].sort(), operations(doc));
   });

@@ -508,7 +508,7 @@ describe('Dockerfile', () => {
     const fromBuild = of(runtime, 'COPY').filter((c) => c.includes('--from='));
     assert.deepEqual(
       fromBuild.map((c) => c.replace(/--from=\S+\s+/, '').split(' ')[0]),
-      ['/src/dist/src'],
+      ['/src/dist/src', '/src/dist/ui'],
     );
   });
 
@@ -933,11 +933,16 @@ describe('npm pack, then npm install -g of the tarball', () => {
       'deploy/config/mcpeg.yaml',
       'deploy/scripts/start.sh',
       'docs/deploy.md',
+      'dist/ui/index.html',
     ]) {
       assert.ok(packed.includes(must), `${must} is in the package`);
     }
+    assert.ok(
+      packed.some((p) => /^dist\/ui\/assets\/[\w-]+\.js$/.test(p)),
+      'the console is shipped built (hashed assets)',
+    );
     for (const p of packed) {
-      assert.ok(!/^(test|src|bench|tools|examples|dist\/test|dist\/bench)\//.test(p), `${p} should not be in the package`);
+      assert.ok(!/^(test|src|bench|tools|examples|ui|dist\/test|dist\/bench)\//.test(p), `${p} should not be in the package`);
       assert.ok(!p.endsWith('.map') && (!p.endsWith('.ts') || p.endsWith('.d.ts')), `${p} should not be in the package (source maps, TypeScript sources)`);
     }
     const modes = new Map(info[0].files.map((f) => [f.path, f.mode]));
@@ -963,10 +968,24 @@ describe('npm pack, then npm install -g of the tarball', () => {
     assert.ok(existsSync(join(prefix, 'bin/mcpeg')), 'installed');
     const port = await freePort();
     const cwd = mkdtempSync(join(tmp, 'run-'));
-    const gw = await startListening(join(prefix, 'bin/mcpeg'), ['gateway', '--port', String(port)], { cwd, env: cleanEnv() });
+    const adminPort = await freePort();
+    const gw = await startListening(join(prefix, 'bin/mcpeg'), ['gateway', '--port', String(port)], {
+      cwd,
+      env: cleanEnv({ MCPEG_ADMIN__ENABLED: 'true', MCPEG_ADMIN__PORT: String(adminPort) }),
+    });
     const live = await fetch(`http://127.0.0.1:${port}/health/live`);
     assert.equal(live.status, 200);
     assert.deepEqual(await live.json(), { status: 'ok' });
+    // The web console, served by the admin listener from the installed package: built files, no front-end toolchain.
+    const page = await fetch(`http://127.0.0.1:${adminPort}/admin/ui/`);
+    assert.equal(page.status, 200);
+    const script = /src="(\/admin\/ui\/assets\/[^"]+\.js)"/.exec(await page.text())?.[1];
+    assert.ok(script, 'the page names its script');
+    const js = await fetch(`http://127.0.0.1:${adminPort}${script}`);
+    assert.equal(js.status, 200);
+    assert.match(js.headers.get('content-type') ?? '', /^text\/javascript/);
+    const app = join(prefix, 'lib/node_modules/mcpeg');
+    for (const tool of ['vite', 'preact', 'playwright-core']) assert.ok(!existsSync(join(app, 'node_modules', tool)), `${tool} is not installed with the package`);
     const client = await connectClient(`http://127.0.0.1:${port}/mcp`);
     try {
       const tools = (await client.listTools()).tools.map((t) => t.name);

@@ -2,6 +2,7 @@
 import type { RouteDef } from '../router.js';
 import { authzRoutes } from './authz.js';
 import { configRoutes } from './config.js';
+import { consoleRoutes } from './console.js';
 import { discoveryRoutes } from './discovery.js';
 import { loadBalancerRoutes } from './loadbalancer.js';
 import { metaRoutes } from './meta.js';
@@ -23,5 +24,6 @@ export function adminRoutes(table: () => ReadonlyArray<RouteDef>): RouteDef[] {
     ...sessionRoutes,
     ...pinRoutes,
     ...authzRoutes,
+    ...consoleRoutes,
   ];
 }
