@@ -1,8 +1,9 @@
 /**
- * Large results relayed as bytes. A backend's answer `{"jsonrpc":"2.0","id":…,"result":{…}}`
+ * Results relayed as bytes. A backend's answer `{"jsonrpc":"2.0","id":…,"result":{…}}`
  * reaches the client as a new envelope around the very bytes of its `result`: no UTF-8
  * decoding, JSON.parse, JSON.stringify or re-encoding of a result the gateway does not
- * look into (a tool's 1 MiB of text cost ~17 ms that way). Only the id changes: the
+ * look into (a tool's 1 MiB of text cost ~17 ms that way; the scan is cheaper than parse
+ * and stringify at every size, an 80-byte echo result included). Only the id changes: the
  * client's goes in, the backend's is dropped with the rest of its envelope.
  *
  * The bytes are backend input, so they are checked before they are trusted: the whole
@@ -16,16 +17,15 @@
  * early and forge the next one.
  */
 import { isUtf8 } from 'node:buffer';
-import type { RequestId } from './jsonrpc.js';
-
-/** Results at least this large take the byte path; smaller ones are parsed (cheaper than scanning at that size, and often looked into). */
-export const RAW_MIN_BYTES = 16 * 1024;
+import type { JsonRpcResultResponse, RequestId } from './jsonrpc.js';
 
 /**
  * `ArrayBuffer.prototype.transfer` (Node 22 and later): `transfer(0)` detaches a buffer and
  * frees its memory at once, and V8 stops counting it as external memory at once.
  */
 type Transferable = ArrayBuffer & { transfer?: (length: number) => ArrayBuffer };
+
+const CAN_FREE = typeof (ArrayBuffer.prototype as Transferable).transfer === 'function';
 
 /** One JSON object, as valid UTF-8 bytes without CR or LF: a backend's result relayed as it came. */
 export class RawJson {
@@ -39,6 +39,11 @@ export class RawJson {
     /** The memory under `data` was allocated for this message alone (no other message or read shares it): release() may free it. */
     private readonly owned = false,
   ) {}
+
+  /** release() would free memory (the bytes own theirs, and this Node can free it): worth waiting for the write to finish. */
+  get freeable(): boolean {
+    return this.owned && !this.released && CAN_FREE;
+  }
 
   get bytes(): Buffer {
     if (this.released) throw new Error('RawJson read after release()');
@@ -86,6 +91,11 @@ export function plainResult(r: Record<string, unknown> | RawJson): Record<string
 export interface RawResultResponse {
   id: RequestId;
   result: RawJson;
+}
+
+/** The message a transport hands on for a scanned answer: the backend's id (the connection matches it), the result as bytes. */
+export function rawMessage(r: RawResultResponse): JsonRpcResultResponse {
+  return { jsonrpc: '2.0', id: r.id, result: r.result };
 }
 
 const QUOTE = 0x22;
@@ -362,7 +372,7 @@ function blankLineBreaks(b: Buffer, start: number, end: number): void {
   for (let i = start; i < end; i++) if (b[i] === LF || b[i] === CR) b[i] = 0x20;
 }
 
-/** `result` of a message when it is RawJson (a relayed large result), else undefined. */
+/** `result` of a message when it is RawJson (a result relayed as bytes), else undefined. */
 export function rawResultOf(m: object): RawJson | undefined {
   const r = (m as { result?: unknown }).result;
   return r instanceof RawJson ? r : undefined;
@@ -376,13 +386,18 @@ export function messageText(m: object): string {
   return raw ? `${head((m as { id?: unknown }).id)}${raw.text()}}` : JSON.stringify(m);
 }
 
+/** A RawJson result up to this size is written as text, in one piece with the HTTP head; a larger one as its bytes, uncopied. */
+const TEXT_MAX_BYTES = 1024;
+
 /**
  * The JSON of one message (or batch) as it is written to a socket or pipe: a string, or
- * for a RawJson result the envelope around the result's own bytes (no copy of them).
+ * for a large RawJson result the envelope around the result's own bytes (no copy of them).
  */
 export function messageBody(m: object): string | Buffer[] {
   const raw = rawResultOf(m);
-  return raw ? [Buffer.from(head((m as { id?: unknown }).id)), raw.bytes, CLOSE] : JSON.stringify(m);
+  if (!raw) return JSON.stringify(m);
+  const id = (m as { id?: unknown }).id;
+  return raw.bytes.length <= TEXT_MAX_BYTES ? `${head(id)}${raw.text()}}` : [Buffer.from(head(id)), raw.bytes, CLOSE];
 }
 
 const CLOSE = Buffer.from('}');

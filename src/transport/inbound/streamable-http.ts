@@ -99,9 +99,9 @@ class PostStream {
       this.mode = 'json';
       const msg = this.batch ? this.responses : this.responses[0];
       endJson(res, 200, JSON_HEADERS, messageBody(msg));
-      // A large result relayed as bytes is freed once it is on the wire ('finish': every write done), not at some later GC.
+      // A large result relayed as bytes in memory of its own is freed once it is on the wire ('finish': every write done), not at some later GC.
       const raw = rawResultOf(msg);
-      if (raw) res.once('finish', () => raw.release());
+      if (raw?.freeable) res.once('finish', () => raw.release());
       return;
     }
     if (r) this.writeEvent(r);

@@ -18,7 +18,7 @@ import { AnswerHandler, type PostAnswer } from './post-answer.js';
 import { isStatelessVersion, nameHeaderOf, paramHeaderValues, type ParamHeader } from '../../wire/stateless.js';
 import { backoffDelay, type BackoffOptions } from '../../resilience/backoff.js';
 import { MAX_BACKEND_MESSAGE_BYTES, parseJsonValues } from '../../wire/json-values.js';
-import { RAW_MIN_BYTES, scanResultResponse } from '../../wire/raw-json.js';
+import { rawMessage, scanResultResponse } from '../../wire/raw-json.js';
 import { withCredential, type UpstreamCredential } from '../../auth/upstream-credential.js';
 
 /** An HTTP-level failure; `code` is the status (the auto fallback to SSE reads it). */
@@ -75,7 +75,7 @@ export class StreamableHttpClient implements Transport {
   private protocolVersion: string | undefined;
   /** The stateless revision: no session, and each request names its method and target in headers. */
   private stateless = false;
-  /** Set by the connection that reads this transport: large results may arrive as RawJson (wire/raw-json.ts). */
+  /** Set by the connection that reads this transport: results may then arrive as RawJson (wire/raw-json.ts). */
   rawResults = false;
   /** A tool's x-mcp-header declarations (set by the replica from its catalog), for Mcp-Param-* headers. */
   paramHeaders: ((tool: string) => ParamHeader[]) | undefined;
@@ -193,12 +193,12 @@ export class StreamableHttpClient implements Transport {
     let answered = id === undefined;
     // What comes in the answer to a request relates to that request (its notifications, its server-to-client requests).
     const related = typeof id === 'string' || typeof id === 'number' ? { relatedRequestId: id } : undefined;
-    // A large result goes to the client as the bytes it came in (only the id changes): no decode, parse or stringify.
+    // A result goes to the client as the bytes it came in (only the id changes): no decode, parse or stringify.
     const { bytes, owned } = res;
-    const raw = this.rawResults && bytes.length >= RAW_MIN_BYTES ? scanResultResponse(bytes, owned) : undefined;
+    const raw = this.rawResults ? scanResultResponse(bytes, owned) : undefined;
     if (raw) {
       if (raw.id === id) answered = true;
-      this.onmessage?.({ jsonrpc: '2.0', id: raw.id, result: raw.result } as unknown as JSONRPCMessage, related);
+      this.onmessage?.(rawMessage(raw) as unknown as JSONRPCMessage, related);
     } else {
       const text = utf8(bytes);
       // An empty body answers a notification or a response; to a request it is no answer (below).
@@ -239,12 +239,12 @@ export class StreamableHttpClient implements Transport {
       onEvent: (e: EventSourceMessage) => {
         if (e.id) lastEventId = e.id;
         if (!e.data || (e.event && e.event !== 'message')) return;
-        if (this.rawResults && e.data.length >= RAW_MIN_BYTES) {
+        if (this.rawResults) {
           // Encoding and one scan cost less than JSON.parse and the JSON.stringify for the client (SDK servers answer in SSE by default).
           const raw = scanResultResponse(Buffer.from(e.data), true);
           if (raw) {
             if (raw.id === awaiting) answered = true;
-            return this.onmessage?.({ jsonrpc: '2.0', id: raw.id, result: raw.result } as unknown as JSONRPCMessage, related);
+            return this.onmessage?.(rawMessage(raw) as unknown as JSONRPCMessage, related);
           }
         }
         let m: JSONRPCMessage;

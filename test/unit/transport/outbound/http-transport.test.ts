@@ -48,7 +48,7 @@ it('names the backend without its query string (which may hold credentials) in e
   }
 });
 
-it('hands a large JSON result over as its bytes only to a reader that opted in (rawResults); everything else parsed', async () => {
+it('hands a JSON result over as its bytes only to a reader that opted in (rawResults), whatever its size; everything else parsed', async () => {
   const big = `{"content":[{"type":"text","text":"${'x'.repeat(40_000)}"}]}`;
   let body = '';
   const server = createServer((req, res) => {
@@ -65,14 +65,21 @@ it('hands a large JSON result over as its bytes only to a reader that opted in (
     await t.send({ jsonrpc: '2.0', id: 1, method: 'ping' });
     assert.deepEqual((await got).result, JSON.parse(big), 'no opt-in: parsed');
     t.rawResults = true;
-    got = next();
-    await t.send({ jsonrpc: '2.0', id: 1, method: 'ping' });
-    const m = await got;
-    assert.ok(m.result instanceof RawJson);
-    assert.equal(m.id, 1);
-    assert.equal(m.result.text(), big);
-    // Small answers, and answers that are not a plain result response, are parsed as before.
-    for (const b of ['{"jsonrpc":"2.0","id":1,"result":{"small":true}}', `{"jsonrpc":"2.0","id":1,"error":{"code":-1,"message":"${'m'.repeat(40_000)}"}}`]) {
+    for (const result of [big, '{"small":true}', '{}']) {
+      body = `{"jsonrpc":"2.0","id":1,"result":${result}}`;
+      got = next();
+      await t.send({ jsonrpc: '2.0', id: 1, method: 'ping' });
+      const m = await got;
+      assert.ok(m.result instanceof RawJson);
+      assert.equal(m.id, 1);
+      assert.equal(m.result.text(), result);
+    }
+    // Answers that are not a plain result response are parsed as before.
+    for (const b of [
+      `{"jsonrpc":"2.0","id":1,"error":{"code":-1,"message":"${'m'.repeat(40_000)}"}}`,
+      '{"jsonrpc":"2.0","id":1,"error":{"code":-1,"message":"small"}}',
+      '{"jsonrpc":"2.0","id":1,"result":{"a":1},"extra":true}',
+    ]) {
       body = b;
       got = next();
       await t.send({ jsonrpc: '2.0', id: 1, method: 'ping' });
