@@ -6,7 +6,7 @@
  * another build of MCpeg (PATH to its dist/src/cli/main.js) beside this one.
  *
  * usage: node dist/bench/floor.js [--workload call-c16-1s] [--runs 5] [--duration 3] [--warmup 1]
- *          [--no-proxy] [--no-direct] [--no-mcpeg] [--mcpeg NAME=PATH ...] [--mcpeg-config FILE.json]
+ *          [--no-proxy] [--no-direct] [--no-mcpeg] [--mcpeg NAME=PATH[@CONFIG.json] ...] [--mcpeg-config CONFIG.json]
  *          [--baseline NAME]
  *
  * With --baseline, each other target is also given as the median of its per-run ratios to
@@ -97,13 +97,15 @@ async function main(): Promise<void> {
       });
     }
   }
-  const builds: Array<[string, string]> = a['no-mcpeg'] ? [] : [['mcpeg', join(ROOT, 'dist/src/cli/main.js')]];
+  const builds: Array<[string, string, string | undefined]> = a['no-mcpeg'] ? [] : [['mcpeg', join(ROOT, 'dist/src/cli/main.js'), a['mcpeg-config']]];
   for (const spec of a.mcpeg ?? []) {
+    // NAME=PATH[@CONFIG.json]: CONFIG's sections are added to this build's config.
     const i = spec.indexOf('=');
-    builds.push([spec.slice(0, i), resolve(spec.slice(i + 1))]);
+    const [path, cfg] = spec.slice(i + 1).split('@');
+    builds.push([spec.slice(0, i), resolve(path), cfg ?? a['mcpeg-config']]);
   }
-  const extra = a['mcpeg-config'] ? (JSON.parse(readFileSync(a['mcpeg-config'], 'utf8')) as Record<string, unknown>) : {};
-  for (const [name, main] of builds) {
+  for (const [name, main, extraFile] of builds) {
+    const extra = extraFile ? (JSON.parse(readFileSync(extraFile, 'utf8')) as Record<string, unknown>) : {};
     const config = { ...extra, server: { host: '127.0.0.1', port: 0, ...(extra.server as object) }, backends: { echo: { type: 'mcp', url } } };
     const file = join(tmp, `${name}.yaml`);
     writeFileSync(file, JSON.stringify(config));
