@@ -12,6 +12,7 @@
  *
  * Every request first passes the edge middleware (src/middleware), in this order:
  *   recover → access log → CORS → load shedding → rate limits → authentication → compression → route
+ * (recover is the catch around the whole chain, not a link of it: one promise less per request).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { ServerConfig } from '../config/schema.js';
@@ -30,7 +31,7 @@ import { authConfigured, type AuthConfig } from '../config/auth.js';
 import { loadShed } from './load-shed.js';
 import { rateLimit } from './rate-limit.js';
 import { observe } from './observe.js';
-import { answerUnhandled, recover } from './recover.js';
+import { recover } from './recover.js';
 import type { Logger } from '../observability/logger.js';
 import { RateLimiter } from '../resilience/rate-limiter.js';
 import { checkOriginAndHost, sendError, sendJson, type OriginPolicy } from './http-util.js';
@@ -62,6 +63,9 @@ export interface HttpRoutes {
 
 export { isLoopbackHost };
 
+/** What a route that answered at once returns. */
+const DONE: Promise<void> = Promise.resolve();
+
 function safeDecode(s: string): string {
   try {
     return decodeURIComponent(s);
@@ -88,7 +92,7 @@ export interface EdgeOptions {
  * Middleware that a config turns off is not in the chain at all (no per-request cost).
  */
 export function edgeMiddleware(cfg: ServerConfig, edge: EdgeOptions, policy: OriginPolicy, log: Logger): Middleware[] {
-  const chain: Middleware[] = [recover(log)];
+  const chain: Middleware[] = [];
   if (edge.source !== undefined) chain.push(observe(edge.source));
   if (cfg.access_log && log.isLevelEnabled('info')) chain.push(accessLog(log));
   if (cfg.cors.enabled) chain.push(cors(cfg.cors, policy));
@@ -109,7 +113,7 @@ export function createHttpServer(cfg: ServerConfig, routes: HttpRoutes, log: Log
     boundToLoopback: isLoopbackHost(cfg.host),
   };
   const ips = new ClientIpResolver(edge.rateLimits?.trusted_proxies ?? []);
-  const run = compose([...edgeMiddleware(cfg, edge, policy, log), (ctx) => route(ctx)]);
+  const run = recover(compose([...edgeMiddleware(cfg, edge, policy, log), (ctx) => route(ctx)]), log);
   const server = createServer(
     {
       // Larger header blocks get 431 from node itself; slow ones 408 (slowloris).
@@ -121,23 +125,24 @@ export function createHttpServer(cfg: ServerConfig, routes: HttpRoutes, log: Log
       connectionsCheckingInterval: Math.max(250, Math.min(30_000, Math.floor(cfg.headers_timeout / 4))),
     },
     (req, res) => {
-      const ctx = createContext(req, res, cfg.path, ips);
-      // recover() catches handler errors; this catches a failure of the edge itself.
-      run(ctx).catch((err: unknown) => answerUnhandled(ctx, err, log));
+      // recover() catches what any middleware or handler throws or rejects with.
+      void run(createContext(req, res, cfg.path, ips));
     },
   );
   server.keepAliveTimeout = 65_000;
   // Every connection holds memory and a descriptor: bounded (streams and requests ride on them).
   server.maxConnections = cfg.max_connections;
 
-  async function route(ctx: HttpContext): Promise<void> {
+  /** Not async: the MCP endpoints' own promise is the answer's (no wrapper promise per request). */
+  function route(ctx: HttpContext): Promise<void> {
     const { req, res, path } = ctx;
     // DNS rebinding (Streamable HTTP spec, "Security Warning"): a page on another origin
     // must reach no endpoint of a local gateway, health and metrics included.
     const problem = checkOriginAndHost(req, policy);
     if (problem) {
       req.resume();
-      return sendError(res, problem.code, problem.message);
+      sendError(res, problem.code, problem.message);
+      return DONE;
     }
     const url = req.url ?? '/';
     if (path === cfg.path) return mcp(routes.aggregate, 'mcp', ctx, url);
@@ -149,9 +154,16 @@ export function createHttpServer(cfg: ServerConfig, routes: HttpRoutes, log: Log
       const kind = slash < 0 ? '' : rest.slice(slash + 1);
       if (set && (kind === 'mcp' || kind === 'sse' || kind === 'messages')) return mcp(set, kind, ctx, url);
       req.resume();
-      return sendError(res, 'MCPEG_ERR_NOT_FOUND', `no backend endpoint at ${path}`);
+      sendError(res, 'MCPEG_ERR_NOT_FOUND', `no backend endpoint at ${path}`);
+      return DONE;
     }
     if (path === '/sse' || path === '/messages') return mcp(routes.aggregate, path.slice(1) as 'sse' | 'messages', ctx, url);
+    return other(ctx);
+  }
+
+  /** Everything but the MCP endpoints: metadata, health, readiness, metrics. */
+  async function other(ctx: HttpContext): Promise<void> {
+    const { req, res, path } = ctx;
     if (ctx.endpoint === 'metadata') {
       req.resume();
       const doc = edge.auth ? resourceMetadata(edge.auth, path, cfg.path) : undefined;
@@ -178,14 +190,18 @@ export function createHttpServer(cfg: ServerConfig, routes: HttpRoutes, log: Log
     return sendError(res, 'MCPEG_ERR_NOT_FOUND', `no endpoint at ${path}`);
   }
 
-  async function mcp(set: EndpointSet, kind: 'mcp' | 'sse' | 'messages', ctx: HttpContext, url: string): Promise<void> {
+  function mcp(set: EndpointSet, kind: 'mcp' | 'sse' | 'messages', ctx: HttpContext, url: string): Promise<void> {
     const { req, res } = ctx;
     if (kind === 'mcp') return set.streamable.handle(req, res);
     if (!set.legacy) {
       req.resume();
-      return sendError(res, 'MCPEG_ERR_NOT_FOUND', 'the legacy HTTP+SSE transport is disabled (server.legacy_sse)');
+      sendError(res, 'MCPEG_ERR_NOT_FOUND', 'the legacy HTTP+SSE transport is disabled (server.legacy_sse)');
+      return DONE;
     }
-    if (kind === 'sse') return set.legacy.open(req, res);
+    if (kind === 'sse') {
+      set.legacy.open(req, res);
+      return DONE;
+    }
     const sessionId = new URL(url, 'http://localhost').searchParams.get('sessionId');
     if (sessionId) ctx.sessionId = sessionId;
     return set.legacy.message(req, res, sessionId);

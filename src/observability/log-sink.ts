@@ -3,8 +3,9 @@
  * write (setImmediate runs once the turn's I/O callbacks are done). Under load a turn
  * answers many requests, so their access log lines cost one write instead of one each;
  * when idle a line goes out as soon as the turn that logged it ends, so nothing waits.
- * sonic-boom writes off the event loop (a RotatingFile writes at once). What a turn
- * gathered is written synchronously when the process exits.
+ * sonic-boom writes at once to a regular file and off the event loop to anything else
+ * (logger.ts); a RotatingFile writes at once. What a turn gathered is written
+ * synchronously when the process exits.
  */
 import type { DestinationStream } from 'pino';
 

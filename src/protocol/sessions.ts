@@ -245,6 +245,16 @@ export class SessionManager {
     return this.touch(s, principal);
   }
 
+  /**
+   * get()'s answer without a promise when it needs no store: the session is live here, in
+   * this view, for this principal, and initialized. Undefined otherwise: ask get() then.
+   */
+  getLive(id: string, viewId: string, principal: Principal = ANONYMOUS): ClientSession | undefined {
+    const s = this.live.get(id);
+    if (!s || s.viewId !== viewId || s.principal.id !== principal.id || (!s.initialized && this.host.bus)) return undefined;
+    return this.touch(s, principal);
+  }
+
   private touch(s: ClientSession, principal: Principal): ClientSession {
     s.principal = principal;
     const now = Date.now();

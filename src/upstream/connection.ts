@@ -123,7 +123,7 @@ export class BackendConnection {
     this.transport = transport;
     this.owner = owner;
     transport.onmessage = (m, extra) => this.receive(m, (extra as { relatedRequestId?: RequestId } | undefined)?.relatedRequestId);
-    // Our transports may hand large results over as bytes; receive() parses them for callers that look inside.
+    // Our transports hand results over as bytes (wire/raw-json.ts); receive() parses them for callers that look inside.
     if ('rawResults' in transport) (transport as { rawResults: boolean }).rawResults = true;
     transport.onclose = () => this.handleClose(this.closeReason || 'backend connection closed');
     transport.onerror = (err) => {

@@ -1,8 +1,9 @@
 /**
- * Large results relayed as bytes. A backend's answer `{"jsonrpc":"2.0","id":…,"result":{…}}`
+ * Results relayed as bytes. A backend's answer `{"jsonrpc":"2.0","id":…,"result":{…}}`
  * reaches the client as a new envelope around the very bytes of its `result`: no UTF-8
  * decoding, JSON.parse, JSON.stringify or re-encoding of a result the gateway does not
- * look into (a tool's 1 MiB of text cost ~17 ms that way). Only the id changes: the
+ * look into (a tool's 1 MiB of text cost ~17 ms that way; the scan is cheaper than parse
+ * and stringify at every size, an 80-byte echo result included). Only the id changes: the
  * client's goes in, the backend's is dropped with the rest of its envelope.
  *
  * The bytes are backend input, so they are checked before they are trusted: the whole
@@ -16,10 +17,7 @@
  * early and forge the next one.
  */
 import { isUtf8 } from 'node:buffer';
-import type { RequestId } from './jsonrpc.js';
-
-/** Results at least this large take the byte path; smaller ones are parsed (cheaper than scanning at that size, and often looked into). */
-export const RAW_MIN_BYTES = 16 * 1024;
+import type { JsonRpcResultResponse, RequestId } from './jsonrpc.js';
 
 /**
  * `ArrayBuffer.prototype.transfer` (Node 22 and later): `transfer(0)` detaches a buffer and
@@ -27,22 +25,39 @@ export const RAW_MIN_BYTES = 16 * 1024;
  */
 type Transferable = ArrayBuffer & { transfer?: (length: number) => ArrayBuffer };
 
+const CAN_FREE = typeof (ArrayBuffer.prototype as Transferable).transfer === 'function';
+
 /** One JSON object, as valid UTF-8 bytes without CR or LF: a backend's result relayed as it came. */
 export class RawJson {
   private parsed: Record<string, unknown> | undefined;
   private released = false;
+  private view: Buffer | undefined;
 
   constructor(
-    private readonly data: Buffer,
+    /** The whole message the result is part of: bytes [start, end) are the result. */
+    private readonly message: Buffer,
+    private readonly start: number,
+    private readonly end: number,
     /** The object may have a top-level `isError` that is not `false` (a tool error): observers then parse it. */
     readonly maybeError: boolean,
-    /** The memory under `data` was allocated for this message alone (no other message or read shares it): release() may free it. */
+    /** The memory under `message` was allocated for this message alone (no other message or read shares it): release() may free it. */
     private readonly owned = false,
   ) {}
 
+  /** The result's length in bytes. */
+  get length(): number {
+    return this.end - this.start;
+  }
+
+  /** release() would free memory (the bytes own theirs, and this Node can free it): worth waiting for the write to finish. */
+  get freeable(): boolean {
+    return this.owned && !this.released && CAN_FREE;
+  }
+
+  /** The result's bytes (a view of the message, made when first asked for: a small result is only ever read as text). */
   get bytes(): Buffer {
     if (this.released) throw new Error('RawJson read after release()');
-    return this.data;
+    return (this.view ??= this.message.subarray(this.start, this.end));
   }
 
   /**
@@ -56,7 +71,7 @@ export class RawJson {
    */
   release(): void {
     if (this.released || !this.owned) return;
-    const ab = this.data.buffer as Transferable;
+    const ab = this.message.buffer as Transferable;
     if (typeof ab.transfer !== 'function') return;
     this.released = true;
     ab.transfer(0);
@@ -64,12 +79,13 @@ export class RawJson {
 
   /** The parsed object, for code that must look inside (parsed once). */
   value(): Record<string, unknown> {
-    return (this.parsed ??= JSON.parse(this.bytes.toString('utf8')) as Record<string, unknown>);
+    return (this.parsed ??= JSON.parse(this.text()) as Record<string, unknown>);
   }
 
   /** The JSON text. */
   text(): string {
-    return this.bytes.toString('utf8');
+    if (this.released) throw new Error('RawJson read after release()');
+    return this.message.toString('utf8', this.start, this.end);
   }
 
   /** JSON.stringify of a message holding this result still writes the right JSON (the slow way). */
@@ -86,6 +102,11 @@ export function plainResult(r: Record<string, unknown> | RawJson): Record<string
 export interface RawResultResponse {
   id: RequestId;
   result: RawJson;
+}
+
+/** The message a transport hands on for a scanned answer: the backend's id (the connection matches it), the result as bytes. */
+export function rawMessage(r: RawResultResponse): JsonRpcResultResponse {
+  return { jsonrpc: '2.0', id: r.id, result: r.result };
 }
 
 const QUOTE = 0x22;
@@ -112,6 +133,7 @@ const FALSE = Buffer.from('false');
  * it could not have parsed itself. MCP results nest a few levels.
  */
 const MAX_DEPTH = 512;
+const OPEN = new Uint8Array(MAX_DEPTH);
 
 /** Scanner state of one message (module-level: the scan is synchronous). */
 let sawLineBreak = false;
@@ -126,7 +148,8 @@ let errorKey = false;
 export function scanResultResponse(b: Buffer, owned = false): RawResultResponse | undefined {
   if (!isUtf8(b)) return undefined;
   sawLineBreak = false;
-  viewWords(b);
+  // Skipping strings a word at a time pays for the typed array it needs only on longer messages.
+  if (b.length >= WORDS_MIN_BYTES) viewWords(b);
   try {
     // Owned: allocated for this message by the caller, and the whole of its ArrayBuffer (never a slice of a shared pool).
     return scan(b, owned && b.byteOffset === 0 && b.buffer.byteLength === b.length);
@@ -186,8 +209,21 @@ function scan(b: Buffer, owned: boolean): RawResultResponse | undefined {
   if (i !== n || seen !== 7 || version !== 0 || b[resultStart] !== LBRACE) return undefined;
   const c = b[idStart];
   if (c !== QUOTE && c !== 0x2d && (c < 0x30 || c > 0x39)) return undefined; // a string or a number, as JSON-RPC 2.0 §4 allows (null is no request's id)
-  const id = JSON.parse(b.toString('utf8', idStart, idEnd)) as RequestId;
-  return { id, result: new RawJson(b.subarray(resultStart, resultEnd), maybeError, owned) };
+  return { id: idOf(b, idStart, idEnd), result: new RawJson(b, resultStart, resultEnd, maybeError, owned) };
+}
+
+/** A scanned (valid) id: a plain integer or a string without escapes read directly, anything else by JSON.parse. */
+function idOf(b: Buffer, start: number, end: number): RequestId {
+  if (b[start] === QUOTE) {
+    if (!hasEscape(b, start, end)) return b.toString('utf8', start + 1, end - 1);
+  } else if (end - start <= 15) {
+    let n = 0;
+    let k = b[start] === 0x2d ? start + 1 : start;
+    for (; k < end && digit(b[k]); k++) n = n * 10 + (b[k] - 0x30);
+    // Up to 15 digits a double holds exactly; -0 is JSON.parse's business.
+    if (k === end && k > start + (b[start] === 0x2d ? 1 : 0) && !(b[start] === 0x2d && n === 0)) return b[start] === 0x2d ? -n : n;
+  }
+  return JSON.parse(b.toString('utf8', start, end)) as RequestId;
 }
 
 /** Index after JSON whitespace (RFC 8259 §2) from `i`. */
@@ -211,6 +247,8 @@ function ws(b: Buffer, i: number, n: number): number {
  */
 let words: Int32Array | undefined;
 let wordBase = 0;
+/** Messages shorter than this are scanned a byte at a time. */
+const WORDS_MIN_BYTES = 256;
 
 function viewWords(b: Buffer): void {
   const first = (4 - (b.byteOffset & 3)) & 3;
@@ -285,8 +323,8 @@ function literal(b: Buffer, i: number, n: number, word: string): number {
  * value is not `false`, or a member name with escapes (which might spell it).
  */
 function skipValue(b: Buffer, i: number, n: number): number {
-  // Open containers, innermost last: true for an object.
-  const open: boolean[] = [];
+  // Open containers, innermost last (OPEN[0..depth)): 1 for an object. One stack for every scan: it is synchronous.
+  let depth = 0;
   for (;;) {
     // A value at i.
     const c = b[i];
@@ -296,10 +334,10 @@ function skipValue(b: Buffer, i: number, n: number): number {
       i = ws(b, i + 1, n);
       if (b[i] === close) end = i + 1;
       else {
-        if (open.length >= MAX_DEPTH) return -1;
-        open.push(c === LBRACE);
+        if (depth >= MAX_DEPTH) return -1;
+        OPEN[depth++] = c === LBRACE ? 1 : 0;
         if (c === LBRACE) {
-          i = member(b, i, n, open.length);
+          i = member(b, i, n, depth);
           if (i < 0) return -1;
         }
         continue;
@@ -312,19 +350,19 @@ function skipValue(b: Buffer, i: number, n: number): number {
     if (end < 0) return -1;
     // After a value: close containers, or go on to the next element or member.
     for (;;) {
-      if (open.length === 0) return end;
+      if (depth === 0) return end;
       i = ws(b, end, n);
-      const inObject = open[open.length - 1];
+      const inObject = OPEN[depth - 1] === 1;
       if (b[i] === COMMA) {
         i = ws(b, i + 1, n);
         if (inObject) {
-          i = member(b, i, n, open.length);
+          i = member(b, i, n, depth);
           if (i < 0) return -1;
         }
         break;
       }
       if (b[i] !== (inObject ? RBRACE : RBRACKET)) return -1;
-      open.pop();
+      depth--;
       end = i + 1;
     }
   }
@@ -362,7 +400,7 @@ function blankLineBreaks(b: Buffer, start: number, end: number): void {
   for (let i = start; i < end; i++) if (b[i] === LF || b[i] === CR) b[i] = 0x20;
 }
 
-/** `result` of a message when it is RawJson (a relayed large result), else undefined. */
+/** `result` of a message when it is RawJson (a result relayed as bytes), else undefined. */
 export function rawResultOf(m: object): RawJson | undefined {
   const r = (m as { result?: unknown }).result;
   return r instanceof RawJson ? r : undefined;
@@ -376,13 +414,18 @@ export function messageText(m: object): string {
   return raw ? `${head((m as { id?: unknown }).id)}${raw.text()}}` : JSON.stringify(m);
 }
 
+/** A RawJson result up to this size is written as text, in one piece with the HTTP head; a larger one as its bytes, uncopied. */
+const TEXT_MAX_BYTES = 1024;
+
 /**
  * The JSON of one message (or batch) as it is written to a socket or pipe: a string, or
- * for a RawJson result the envelope around the result's own bytes (no copy of them).
+ * for a large RawJson result the envelope around the result's own bytes (no copy of them).
  */
 export function messageBody(m: object): string | Buffer[] {
   const raw = rawResultOf(m);
-  return raw ? [Buffer.from(head((m as { id?: unknown }).id)), raw.bytes, CLOSE] : JSON.stringify(m);
+  if (!raw) return JSON.stringify(m);
+  const id = (m as { id?: unknown }).id;
+  return raw.length <= TEXT_MAX_BYTES ? `${head(id)}${raw.text()}}` : [Buffer.from(head(id)), raw.bytes, CLOSE];
 }
 
 const CLOSE = Buffer.from('}');

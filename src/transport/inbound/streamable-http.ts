@@ -101,9 +101,9 @@ class PostStream {
       this.mode = 'json';
       const msg = this.batch ? this.responses : this.responses[0];
       endJson(res, 200, JSON_HEADERS, messageBody(msg));
-      // A large result relayed as bytes is freed once it is on the wire ('finish': every write done), not at some later GC.
+      // A large result relayed as bytes in memory of its own is freed once it is on the wire ('finish': every write done), not at some later GC.
       const raw = rawResultOf(msg);
-      if (raw) res.once('finish', () => raw.release());
+      if (raw?.freeable) res.once('finish', () => raw.release());
       return;
     }
     if (r) this.writeEvent(r);
@@ -329,7 +329,8 @@ export class StreamableHttpEndpoint {
     this.deps.events.dropSession(s.sessionId);
   }
 
-  async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  /** Not async: the method's own promise is the answer's (no wrapper promise per request). */
+  handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     switch (req.method) {
       case 'POST':
         return this.post(req, res);
@@ -339,7 +340,8 @@ export class StreamableHttpEndpoint {
         return this.delete(req, res);
       default:
         req.resume();
-        return sendError(res, 'MCPEG_ERR_METHOD_NOT_ALLOWED', `${req.method} is not supported on the MCP endpoint; use POST, GET or DELETE`, { allow: 'GET, POST, DELETE' });
+        sendError(res, 'MCPEG_ERR_METHOD_NOT_ALLOWED', `${req.method} is not supported on the MCP endpoint; use POST, GET or DELETE`, { allow: 'GET, POST, DELETE' });
+        return Promise.resolve();
     }
   }
 
@@ -403,7 +405,9 @@ export class StreamableHttpEndpoint {
     }
     const versionProblem = this.versionHeaderProblem(req);
     if (versionProblem) return sendError(res, 'MCPEG_ERR_UNSUPPORTED_PROTOCOL_VERSION', versionProblem);
-    const s = await this.session(req, res);
+    // A session live here is found without a promise (the common case); others are restored or refused by session().
+    const sid = req.headers['mcp-session-id'];
+    const s = (typeof sid === 'string' ? this.deps.sessions.getLive(sid, this.viewId, principalOf(req)) : undefined) ?? (await this.session(req, res));
     if (!s) return;
     if (batch && !allowsBatch(s.protocolVersion)) {
       return sendError(res, 'MCPEG_ERR_BATCH_NOT_ALLOWED', `Invalid Request: JSON-RPC batches are not allowed in protocol version ${s.protocolVersion} (only 2025-03-26)`);

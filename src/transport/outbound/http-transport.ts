@@ -12,11 +12,13 @@ import { setMaxListeners } from 'node:events';
 import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage, MessageExtraInfo } from '@modelcontextprotocol/sdk/types.js';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
-import { Pool, type Dispatcher } from 'undici';
+import type { Readable } from 'node:stream';
+import { Pool } from 'undici';
+import { AnswerHandler, type PostAnswer } from './post-answer.js';
 import { isStatelessVersion, nameHeaderOf, paramHeaderValues, type ParamHeader } from '../../wire/stateless.js';
 import { backoffDelay, type BackoffOptions } from '../../resilience/backoff.js';
 import { MAX_BACKEND_MESSAGE_BYTES, parseJsonValues } from '../../wire/json-values.js';
-import { RAW_MIN_BYTES, scanResultResponse } from '../../wire/raw-json.js';
+import { rawMessage, scanResultResponse } from '../../wire/raw-json.js';
 import { withCredential, type UpstreamCredential } from '../../auth/upstream-credential.js';
 
 /** An HTTP-level failure; `code` is the status (the auto fallback to SSE reads it). */
@@ -60,6 +62,8 @@ function releasePool(origin: string): void {
 }
 
 const MAX_ERROR_BODY = 4096;
+/** A JSON answer may weigh what any backend message may; of an error answer, what its text shows (4 bytes per character at most). */
+const ANSWER_LIMITS = { maxJsonBytes: MAX_BACKEND_MESSAGE_BYTES, maxErrorBytes: 4 * MAX_ERROR_BODY + 4 };
 const MAX_RESUME_ATTEMPTS = 3;
 
 export class StreamableHttpClient implements Transport {
@@ -71,7 +75,7 @@ export class StreamableHttpClient implements Transport {
   private protocolVersion: string | undefined;
   /** The stateless revision: no session, and each request names its method and target in headers. */
   private stateless = false;
-  /** Set by the connection that reads this transport: large results may arrive as RawJson (wire/raw-json.ts). */
+  /** Set by the connection that reads this transport: results may then arrive as RawJson (wire/raw-json.ts). */
   rawResults = false;
   /** A tool's x-mcp-header declarations (set by the replica from its catalog), for Mcp-Param-* headers. */
   paramHeaders: ((tool: string) => ParamHeader[]) | undefined;
@@ -86,8 +90,10 @@ export class StreamableHttpClient implements Transport {
   private readonly path: string;
   private closed = false;
   private getStream: AbortController | undefined;
-  /** Aborts every request of this session (POST streams, resumes) on close. */
+  /** Aborts the session's GET requests (resumes) on close. */
   private readonly life = new AbortController();
+  /** POSTs in flight (their answers, SSE streams included), aborted on close. */
+  private readonly inflight = new Set<AnswerHandler>();
   /** Origin and path without the query, which may carry credentials: safe for messages and logs. */
   private readonly display: string;
 
@@ -144,17 +150,15 @@ export class StreamableHttpClient implements Transport {
       if (m.method === 'tools/call' && this.paramHeaders && typeof m.params?.name === 'string')
         Object.assign(headers, paramHeaderValues(this.paramHeaders(m.params.name), m.params.arguments));
     }
-    const res = await this.pool.request({ path: this.path, method: 'POST', headers, body: JSON.stringify(message), signal: this.life.signal });
-    const sid = res.headers['mcp-session-id'];
-    if (typeof sid === 'string' && sid) this.sessionId = sid;
-    if (res.statusCode === 202) {
-      await res.body.dump();
+    const res = await this.post(headers, JSON.stringify(message));
+    if (res.sessionId) this.sessionId = res.sessionId;
+    if (res.status === 202) {
       if ((message as { method?: string }).method === 'notifications/initialized') this.openGetStream(undefined, 0);
       return;
     }
-    if (res.statusCode >= 400) {
-      const text = await boundedText(res.body);
-      if (res.statusCode === 404 && this.stateless && text.startsWith('{')) {
+    if (res.status >= 400) {
+      const text = errorText(res.bytes);
+      if (res.status === 404 && this.stateless && text.startsWith('{')) {
         // Stateless servers answer an unknown method with 404 and a JSON-RPC error: relay it as one.
         try {
           const parsed = JSON.parse(text) as JSONRPCMessage;
@@ -163,7 +167,7 @@ export class StreamableHttpClient implements Transport {
           /* not JSON-RPC: an HTTP error like any other */
         }
       }
-      if (res.statusCode === 400 && this.stateless && text.startsWith('{')) {
+      if (res.status === 400 && this.stateless && text.startsWith('{')) {
         // Stateless servers answer request-level errors (-32020, -32021, -32022, -32602) with 400.
         try {
           const parsed = JSON.parse(text) as JSONRPCMessage;
@@ -172,37 +176,29 @@ export class StreamableHttpClient implements Transport {
           /* not JSON-RPC */
         }
       }
-      if (res.statusCode === 404 && this.sessionId) {
+      if (res.status === 404 && this.sessionId) {
         // The backend forgot our session (restarted, expired): this session is over.
         queueMicrotask(() => void this.close());
       }
-      throw new HttpStatusError(res.statusCode, `HTTP ${res.statusCode} from ${this.display}: ${text}`);
+      throw new HttpStatusError(res.status, `HTTP ${res.status} from ${this.display}: ${text}`);
     }
-    const type = String(res.headers['content-type'] ?? '')
-      .split(';')[0]
-      .trim()
-      .toLowerCase();
-    if (type === 'text/event-stream') {
+    if (res.stream) {
       const id = (message as { id?: unknown }).id;
-      void this.readSse(res.body, id === undefined ? undefined : (id as string | number), 0);
+      void this.readSse(res.stream, id === undefined ? undefined : (id as string | number), 0);
       return;
     }
-    if (type !== 'application/json') {
-      await res.body.dump();
-      throw new HttpStatusError(res.statusCode, `unexpected content type "${type}" from ${this.display}`);
-    }
-    const body = await cappedBytes(res.body, MAX_BACKEND_MESSAGE_BYTES);
-    if (body === undefined) throw new HttpStatusError(res.statusCode, `the JSON answer from ${this.display} is larger than ${MAX_BACKEND_MESSAGE_BYTES} bytes`);
+    if (res.type !== 'application/json') throw new HttpStatusError(res.status, `unexpected content type "${res.type}" from ${this.display}`);
+    if (res.bytes === undefined) throw new HttpStatusError(res.status, `the JSON answer from ${this.display} is larger than ${MAX_BACKEND_MESSAGE_BYTES} bytes`);
     const id = 'method' in message ? (message as { id?: unknown }).id : undefined;
     let answered = id === undefined;
     // What comes in the answer to a request relates to that request (its notifications, its server-to-client requests).
     const related = typeof id === 'string' || typeof id === 'number' ? { relatedRequestId: id } : undefined;
-    // A large result goes to the client as the bytes it came in (only the id changes): no decode, parse or stringify.
-    const [bytes, owned] = body;
-    const raw = this.rawResults && bytes.length >= RAW_MIN_BYTES ? scanResultResponse(bytes, owned) : undefined;
+    // A result goes to the client as the bytes it came in (only the id changes): no decode, parse or stringify.
+    const { bytes, owned } = res;
+    const raw = this.rawResults ? scanResultResponse(bytes, owned) : undefined;
     if (raw) {
       if (raw.id === id) answered = true;
-      this.onmessage?.({ jsonrpc: '2.0', id: raw.id, result: raw.result } as unknown as JSONRPCMessage, related);
+      this.onmessage?.(rawMessage(raw) as unknown as JSONRPCMessage, related);
     } else {
       const text = utf8(bytes);
       // An empty body answers a notification or a response; to a request it is no answer (below).
@@ -220,8 +216,21 @@ export class StreamableHttpClient implements Transport {
     if (!answered) throw new BackendProtocolError(`the application/json answer from ${this.display} holds no response to request ${JSON.stringify(id)}`);
   }
 
+  /** One POST, its answer read by a dispatch handler (post-answer.ts); aborted if the transport closes first. */
+  private post(headers: Record<string, string>, body: string): Promise<PostAnswer> {
+    return new Promise((resolve, reject) => {
+      const h = new AnswerHandler(ANSWER_LIMITS, resolve, reject, this.forget);
+      this.inflight.add(h);
+      this.pool.dispatch({ path: this.path, method: 'POST', headers, body }, h);
+    });
+  }
+
+  private readonly forget = (h: AnswerHandler): void => {
+    this.inflight.delete(h);
+  };
+
   /** Reads an SSE body; if it ends before the response to `awaiting`, resumes it with GET. */
-  private async readSse(body: Dispatcher.ResponseData['body'], awaiting: string | number | undefined, attempt: number, lastId?: string): Promise<void> {
+  private async readSse(body: Readable, awaiting: string | number | undefined, attempt: number, lastId?: string): Promise<void> {
     let lastEventId = lastId;
     let answered = awaiting === undefined;
     // A POST's stream (and its resumption) carries what relates to that request; the GET stream relates to none.
@@ -230,12 +239,12 @@ export class StreamableHttpClient implements Transport {
       onEvent: (e: EventSourceMessage) => {
         if (e.id) lastEventId = e.id;
         if (!e.data || (e.event && e.event !== 'message')) return;
-        if (this.rawResults && e.data.length >= RAW_MIN_BYTES) {
+        if (this.rawResults) {
           // Encoding and one scan cost less than JSON.parse and the JSON.stringify for the client (SDK servers answer in SSE by default).
           const raw = scanResultResponse(Buffer.from(e.data), true);
           if (raw) {
             if (raw.id === awaiting) answered = true;
-            return this.onmessage?.({ jsonrpc: '2.0', id: raw.id, result: raw.result } as unknown as JSONRPCMessage, related);
+            return this.onmessage?.(rawMessage(raw) as unknown as JSONRPCMessage, related);
           }
         }
         let m: JSONRPCMessage;
@@ -343,31 +352,12 @@ export class StreamableHttpClient implements Transport {
     this.closed = true;
     this.getStream?.abort();
     this.life.abort();
+    const closed = new Error('transport closed');
+    for (const h of this.inflight) h.abort(closed);
+    this.inflight.clear();
     releasePool(this.origin);
     this.onclose?.();
   }
-}
-
-/**
- * The whole body, and whether its memory was allocated for it alone (chunks joined; one
- * chunk is part of a socket read), or undefined (and the body destroyed) once it passes
- * `max` bytes. Read with 'data' events rather than an async iterator: a promise less per
- * chunk, on every call.
- */
-function cappedBytes(body: Dispatcher.ResponseData['body'], max: number): Promise<[Buffer, boolean] | undefined> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let length = 0;
-    body.on('data', (chunk: Buffer) => {
-      length += chunk.length;
-      if (length > max) {
-        body.destroy();
-        resolve(undefined);
-      } else chunks.push(chunk);
-    });
-    body.on('end', () => resolve(chunks.length === 1 ? [chunks[0], false] : [Buffer.concat(chunks, length), true]));
-    body.on('error', reject);
-  });
 }
 
 /** UTF-8 text as TextDecoder reads it (WHATWG Encoding): a leading BOM dropped, invalid sequences replaced. */
@@ -376,20 +366,13 @@ function utf8(bytes: Buffer): string {
   return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
 }
 
-async function boundedText(body: Dispatcher.ResponseData['body']): Promise<string> {
-  let out = '';
-  for await (const text of decoded(body)) {
-    out += text;
-    if (out.length > MAX_ERROR_BODY) {
-      body.destroy();
-      break;
-    }
-  }
-  return out.slice(0, MAX_ERROR_BODY);
+/** An error answer's text, as much as a message shows. */
+function errorText(bytes: Buffer | undefined): string {
+  return bytes === undefined ? '' : new TextDecoder().decode(bytes).slice(0, MAX_ERROR_BODY);
 }
 
 /** UTF-8 text of a body, with one decoder per stream: a character may be split across chunks. */
-async function* decoded(body: Dispatcher.ResponseData['body']): AsyncGenerator<string> {
+async function* decoded(body: AsyncIterable<unknown>): AsyncGenerator<string> {
   const decoder = new TextDecoder();
   for await (const chunk of body) {
     const text = decoder.decode(chunk as Uint8Array, { stream: true });

@@ -9,7 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { MAX_BACKEND_MESSAGE_BYTES } from '../../wire/json-values.js';
-import { RAW_MIN_BYTES, scanResultResponse } from '../../wire/raw-json.js';
+import { rawMessage, scanResultResponse } from '../../wire/raw-json.js';
 
 export interface StdioOptions {
   command: string;
@@ -29,7 +29,7 @@ export class StdioClient implements Transport {
   onmessage?: (message: JSONRPCMessage) => void;
   onclose?: () => void;
   onerror?: (error: Error) => void;
-  /** Set by the connection that reads this transport: large results may arrive as RawJson (wire/raw-json.ts). */
+  /** Set by the connection that reads this transport: results may then arrive as RawJson (wire/raw-json.ts). */
   rawResults = false;
   private child: ChildProcess | undefined;
   /** The start of the line being read (no newline among them), and its length in bytes. */
@@ -118,10 +118,10 @@ export class StdioClient implements Transport {
   }
 
   private line(bytes: Buffer, owned: boolean): void {
-    if (this.rawResults && bytes.length >= RAW_MIN_BYTES) {
-      // A large result goes to the client as the bytes it came in (only the id changes): no decode, parse or stringify.
+    if (this.rawResults) {
+      // A result goes to the client as the bytes it came in (only the id changes): no decode, parse or stringify.
       const raw = scanResultResponse(bytes, owned);
-      if (raw) return this.onmessage?.({ jsonrpc: '2.0', id: raw.id, result: raw.result } as unknown as JSONRPCMessage);
+      if (raw) return this.onmessage?.(rawMessage(raw) as unknown as JSONRPCMessage);
     }
     const line = bytes.toString('utf8');
     if (!line.trim()) return;

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, read, readFileSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -124,6 +124,28 @@ describe('the file destination: one write per event-loop turn', () => {
     const text = () => (existsSync(file) ? readFileSync(file, 'utf8') : '');
     while (!text().includes('one line') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     assert.match(readFileSync(file, 'utf8'), /"msg":"one line"/);
+  });
+
+  it('to a regular file, the lines of a turn are in the file as soon as the turn ends (written on the loop, not by the thread pool)', async () => {
+    const files = [join(dir, 'fd.log'), join(dir, 'path.log')];
+    const logs = [createLogger('info', openSync(files[0], 'a')), createLogger('info', files[1])];
+    // A path is opened asynchronously: let that happen first.
+    await new Promise((r) => setTimeout(r, 100));
+    // Every thread of libuv's pool (4) waits on a FIFO: a write handed to the pool could not happen now.
+    const fifo = join(dir, 'busy.fifo');
+    assert.equal(spawnSync('mkfifo', [fifo]).status, 0);
+    const fd = openSync(fifo, 'r+');
+    const reads = Array.from({ length: 4 }, () => new Promise((r) => read(fd, Buffer.alloc(1), 0, 1, null, r)));
+    try {
+      for (const log of logs) for (let i = 0; i < 3; i++) log.info({ i }, 'on the loop');
+      // The batchers' setImmediate were queued first: they have run (and written) when this one runs.
+      const seen = await new Promise<string[]>((r) => setImmediate(() => r(files.map((f) => readFileSync(f, 'utf8')))));
+      for (const text of seen) assert.equal(text.split('\n').filter((l) => l.includes('"on the loop"')).length, 3);
+    } finally {
+      writeSync(fd, 'xxxx');
+      await Promise.all(reads);
+      closeSync(fd);
+    }
   });
 
   it('flushLogSync writes what the turn gathered at once', () => {

@@ -29,7 +29,27 @@ function assertSame(text: string): RawJson {
 
 describe('raw results: what is taken, read as JSON.parse reads it', () => {
   it('ids of every JSON type a request may carry: numbers and strings, escapes included', () => {
-    for (const id of ['0', '-1', '1.5', '1e3', '-0.25E-2', '12345678901234567890', '""', '"a"', '"a\\"b"', '"\\u00e9t\\u00E9"', '"x\\\\y"', '"\\ud83d\\ude00"', '"☕"'])
+    for (const id of [
+      '0',
+      '-0',
+      '-1',
+      '7',
+      '-12',
+      '999999999999999',
+      '-999999999999999',
+      '9007199254740993',
+      '1.5',
+      '1e3',
+      '-0.25E-2',
+      '12345678901234567890',
+      '""',
+      '"a"',
+      '"a\\"b"',
+      '"\\u00e9t\\u00E9"',
+      '"x\\\\y"',
+      '"\\ud83d\\ude00"',
+      '"☕"',
+    ])
       assertSame(`{"jsonrpc":"2.0","id":${id},"result":{"content":[]}}`);
   });
 
@@ -152,6 +172,8 @@ describe('raw results: against JSON.parse, at every alignment, on hostile input'
     for (let k = 0; k < 3000; k++) {
       let s = '';
       for (let j = rnd(40); j > 0; j--) s += atoms[rnd(atoms.length)];
+      // Half of them long enough to be skipped a word at a time (the scan does that from 256 bytes).
+      if (k % 2 === 1) s = `${'p'.repeat(200 + rnd(9))}${s}`;
       const text = `{"jsonrpc":"2.0","id":${k},"result":{"text":"${s}","n":1}}`;
       let want: { id: unknown; result: unknown } | undefined;
       try {
@@ -194,14 +216,21 @@ describe('raw results: against JSON.parse, at every alignment, on hostile input'
 describe('raw results: written under the client id', () => {
   const raw = scan('{"jsonrpc":"2.0","id":"backend-7","result":{"content":[{"type":"text","text":"é"}],"id":"inner"}}')!.result;
 
+  const large = scan(`{"jsonrpc":"2.0","id":"backend-8","result":{"content":[{"type":"text","text":"é${'x'.repeat(2000)}"}],"id":"inner"}}`)!.result;
+
   it('as text and as bytes, the backend envelope gone and the result as it came', () => {
     for (const id of [3, 'client "quoted" id', 0]) {
       const msg = { jsonrpc: '2.0', id, result: raw };
       const text = messageText(msg);
       assert.deepEqual(JSON.parse(text), { jsonrpc: '2.0', id, result: { content: [{ type: 'text', text: 'é' }], id: 'inner' } });
-      const body = messageBody(msg);
+      // A small result is written as text (one piece with the HTTP head), a large one as its own bytes.
+      assert.equal(messageBody(msg), text);
+      const big = { jsonrpc: '2.0', id, result: large };
+      const body = messageBody(big);
       assert.ok(Array.isArray(body));
-      assert.equal(Buffer.concat(body).toString('utf8'), text);
+      assert.equal(body[1], large.bytes, 'the result bytes themselves, not a copy');
+      assert.equal(Buffer.concat(body).toString('utf8'), messageText(big));
+      assert.deepEqual(JSON.parse(messageText(big)), { jsonrpc: '2.0', id, result: large.value() });
       assert.equal(JSON.stringify(msg), text.replace(raw.text(), JSON.stringify(raw.value())), 'JSON.stringify still writes valid JSON');
     }
   });
@@ -227,8 +256,10 @@ describe('raw results: memory freed once written (release)', () => {
     assert.equal(b.buffer.byteLength, b.length, 'the fixture owns its ArrayBuffer');
     const r = scanResultResponse(b, true);
     assert.ok(r);
+    assert.equal(r.result.freeable, canFree);
     const expected = r.result.text();
     r.result.release();
+    assert.equal(r.result.freeable, false);
     if (canFree) {
       assert.equal(b.buffer.byteLength, 0, 'detached: the memory is freed');
       assert.throws(() => r.result.bytes, /read after release/);
@@ -250,6 +281,7 @@ describe('raw results: memory freed once written (release)', () => {
     ] as const) {
       const r = scanResultResponse(b, owned);
       assert.ok(r);
+      assert.equal(r.result.freeable, false);
       r.result.release();
       assert.equal(b.buffer.byteLength > 0, true, 'not detached');
       assert.deepEqual(r.result.value(), (JSON.parse(text) as { result: unknown }).result);

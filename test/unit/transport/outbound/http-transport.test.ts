@@ -48,7 +48,7 @@ it('names the backend without its query string (which may hold credentials) in e
   }
 });
 
-it('hands a large JSON result over as its bytes only to a reader that opted in (rawResults); everything else parsed', async () => {
+it('hands a JSON result over as its bytes only to a reader that opted in (rawResults), whatever its size; everything else parsed', async () => {
   const big = `{"content":[{"type":"text","text":"${'x'.repeat(40_000)}"}]}`;
   let body = '';
   const server = createServer((req, res) => {
@@ -65,14 +65,21 @@ it('hands a large JSON result over as its bytes only to a reader that opted in (
     await t.send({ jsonrpc: '2.0', id: 1, method: 'ping' });
     assert.deepEqual((await got).result, JSON.parse(big), 'no opt-in: parsed');
     t.rawResults = true;
-    got = next();
-    await t.send({ jsonrpc: '2.0', id: 1, method: 'ping' });
-    const m = await got;
-    assert.ok(m.result instanceof RawJson);
-    assert.equal(m.id, 1);
-    assert.equal(m.result.text(), big);
-    // Small answers, and answers that are not a plain result response, are parsed as before.
-    for (const b of ['{"jsonrpc":"2.0","id":1,"result":{"small":true}}', `{"jsonrpc":"2.0","id":1,"error":{"code":-1,"message":"${'m'.repeat(40_000)}"}}`]) {
+    for (const result of [big, '{"small":true}', '{}']) {
+      body = `{"jsonrpc":"2.0","id":1,"result":${result}}`;
+      got = next();
+      await t.send({ jsonrpc: '2.0', id: 1, method: 'ping' });
+      const m = await got;
+      assert.ok(m.result instanceof RawJson);
+      assert.equal(m.id, 1);
+      assert.equal(m.result.text(), result);
+    }
+    // Answers that are not a plain result response are parsed as before.
+    for (const b of [
+      `{"jsonrpc":"2.0","id":1,"error":{"code":-1,"message":"${'m'.repeat(40_000)}"}}`,
+      '{"jsonrpc":"2.0","id":1,"error":{"code":-1,"message":"small"}}',
+      '{"jsonrpc":"2.0","id":1,"result":{"a":1},"extra":true}',
+    ]) {
       body = b;
       got = next();
       await t.send({ jsonrpc: '2.0', id: 1, method: 'ping' });
@@ -167,6 +174,91 @@ it('fails a request at once when its application/json answer is empty, instead o
     await t.send({ jsonrpc: '2.0', method: 'notifications/progress', params: { progressToken: 1, progress: 1 } });
   } finally {
     await t.close();
+    server.close();
+  }
+});
+
+it('reads an error answer only as far as its message shows, then stops (a backend cannot make the gateway read an endless 500)', async () => {
+  let sent = 0;
+  const server = createServer((req, res) => {
+    req.resume();
+    res.writeHead(500, { 'content-type': 'text/plain' });
+    const chunk = Buffer.alloc(64 * 1024, 0x61);
+    const more = () => {
+      while (sent < 2000 && !res.destroyed) {
+        sent++;
+        if (!res.write(chunk)) return void res.once('drain', more);
+      }
+      res.end();
+    };
+    more();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as { port: number };
+  const t = new StreamableHttpClient(new URL(`http://127.0.0.1:${port}/mcp`), {});
+  try {
+    await assert.rejects(t.send({ jsonrpc: '2.0', id: 1, method: 'ping' }), (err: Error & { code?: number }) => {
+      assert.equal(err.code, 500);
+      assert.equal(err.message, `HTTP 500 from http://127.0.0.1:${port}/mcp: ${'a'.repeat(4096)}`);
+      return true;
+    });
+    assert.ok(sent < 1000, `the gateway read on: ${sent} chunks of 64 KiB sent`);
+  } finally {
+    await t.close();
+    server.close();
+  }
+});
+
+it('takes the session id of an answer, waits for a 202 to end, and fails a request answered with another content type', async () => {
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const m = JSON.parse(Buffer.concat(chunks).toString()) as { method: string; id?: number };
+      if (m.id === undefined) res.writeHead(202, { 'mcp-session-id': 'sess-1' }).end('ignored body');
+      else res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end('<p>hi</p>');
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as { port: number };
+  const t = new StreamableHttpClient(new URL(`http://127.0.0.1:${port}/mcp`), {});
+  try {
+    await t.send({ jsonrpc: '2.0', method: 'notifications/roots/list_changed' });
+    assert.equal(t.sessionId, 'sess-1');
+    await assert.rejects(t.send({ jsonrpc: '2.0', id: 2, method: 'ping' }), /unexpected content type "text\/html" from/);
+  } finally {
+    await t.close();
+    server.close();
+  }
+});
+
+it('stops a POST still waiting for its answer, and its SSE stream, when the transport closes', async () => {
+  const open = new Set<import('node:http').ServerResponse>();
+  let closed = 0;
+  const server = createServer((req, res) => {
+    req.resume();
+    open.add(res);
+    res.on('close', () => closed++);
+    if (req.headers['x-stream'] === '1') res.writeHead(200, { 'content-type': 'text/event-stream' }).write(': open\n\n');
+    // else: never answers
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as { port: number };
+  const waiting = new StreamableHttpClient(new URL(`http://127.0.0.1:${port}/mcp`), {});
+  const streaming = new StreamableHttpClient(new URL(`http://127.0.0.1:${port}/mcp`), { 'x-stream': '1' });
+  try {
+    const pending = waiting.send({ jsonrpc: '2.0', id: 1, method: 'ping' });
+    await streaming.send({ jsonrpc: '2.0', id: 1, method: 'ping' }); // resolves once the stream's headers are in
+    while (open.size < 2) await new Promise((r) => setTimeout(r, 10));
+    await waiting.close();
+    const late = new Promise((r) => setTimeout(r, 5000, 'still pending 5 s after close'));
+    await assert.rejects(Promise.race([pending, late.then((m) => ({ late: m }))]));
+    await streaming.close();
+    const deadline = Date.now() + 5000;
+    while (closed < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(closed, 2, 'both requests were ended on the backend side');
+  } finally {
+    server.closeAllConnections();
     server.close();
   }
 });
