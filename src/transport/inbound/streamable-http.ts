@@ -433,9 +433,15 @@ export class StreamableHttpEndpoint {
     try {
       // Who the client is, for session shares, rate limits and hash-by-client-ip routing (never the key itself).
       const ctx = contextOf(req);
-      const { session, result } = await this.deps.sessions.create(this.viewId, init, undefined, ctx?.clientIp ?? req.socket.remoteAddress, principalOf(req));
       const key = apiKeyFromHeaders(req.headers, this.deps.apiKeyHeader ?? 'x-api-key');
-      session.apiKeyId = key === undefined ? undefined : hashApiKey(key);
+      const { session, result } = await this.deps.sessions.create(
+        this.viewId,
+        init,
+        undefined,
+        ctx?.clientIp ?? req.socket.remoteAddress,
+        principalOf(req),
+        key === undefined ? undefined : hashApiKey(key),
+      );
       this.channelsFor(session);
       endJson(res, 200, { ...JSON_HEADERS, 'mcp-session-id': session.sessionId }, JSON.stringify(resultResponse(init.id, result)));
       this.deps.log.info(
