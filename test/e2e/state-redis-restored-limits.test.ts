@@ -26,7 +26,12 @@ describe('state.store: redis — limits of sessions rebuilt on another instance'
     const rate_limits = { rules: [{ scope: 'tool', match: 'everything__echo', key: 'api_key', rate: 1 / 60, burst: 2 }] };
     const instance = async () => {
       const cfg = validateConfig(
-        { server: { host: '127.0.0.1', port: 0 }, state: { store: 'redis', redis: { url: REDIS_URL, key_prefix: prefix } }, backends: { everything: everythingStdio() }, rate_limits },
+        {
+          server: { host: '127.0.0.1', port: 0 },
+          state: { store: 'redis', redis: { url: REDIS_URL, key_prefix: prefix } },
+          backends: { everything: everythingStdio() },
+          rate_limits,
+        },
         'test',
       );
       const s = await serve(cfg, { logger: silentLogger() });
