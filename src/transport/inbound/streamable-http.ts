@@ -34,7 +34,7 @@ import { contextOf, principalOf } from '../../edge/context.js';
 import { parseTraceparent } from '../../observability/trace.js';
 import { apiKeyFromHeaders, hashApiKey } from '../../resilience/rate-limiter.js';
 import { accepts, mediaType, prefersEventStream, readJsonRpcPost, sendError } from '../../edge/http-util.js';
-import { keepAlive, primingEvent, SSE_HEADERS, sseEvent, writeSse } from './sse.js';
+import { keepAlive, MAX_UNREAD_BYTES, primingEvent, SSE_HEADERS, sseEvent, writeSse } from './sse.js';
 import { StatelessHttp } from './stateless-http.js';
 import { isStatelessVersion } from '../../wire/stateless.js';
 import { messageBody, messageText, rawResultOf } from '../../wire/raw-json.js';
@@ -56,8 +56,12 @@ export interface StreamableDeps {
 }
 
 const JSON_HEADERS = { 'content-type': 'application/json' } as const;
-/** Messages held for a GET stream while its replay is read (past this, they take the way they would without a resume). */
+/**
+ * Messages held for a GET stream while its replay is read, and their size at most what a
+ * stream may leave unread (sse.ts): past either, they take the way they would without a resume.
+ */
 const MAX_HELD = 1000;
+const MAX_HELD_BYTES = MAX_UNREAD_BYTES;
 
 /** One POST's answer: JSON until something must be streamed, then SSE. */
 class PostStream {
@@ -168,6 +172,7 @@ class SessionChannels implements Outbound {
    * the two (sent to the previous holder, or kept under a stream id the client never sees).
    */
   private held: JsonRpcMessage[] | undefined;
+  private heldBytes = 0;
   private resumes = 0;
 
   constructor(
@@ -221,7 +226,10 @@ class SessionChannels implements Outbound {
 
   /** A GET stream with Last-Event-ID is about to be replayed here: claim the stream and hold what comes for it meanwhile. */
   beginResume(): void {
-    if (this.resumes++ === 0) this.held = [];
+    if (this.resumes++ === 0) {
+      this.held = [];
+      this.heldBytes = 0;
+    }
     this.bus?.holdStream(this.sessionId);
   }
 
@@ -265,7 +273,8 @@ class SessionChannels implements Outbound {
 
   /** Delivers on this instance's streams only (a message another instance passed here, or no bus). */
   deliverHere(msg: JsonRpcMessage): boolean {
-    if (this.held !== undefined && this.held.length < MAX_HELD) {
+    if (this.held !== undefined && this.held.length < MAX_HELD && this.heldBytes < MAX_HELD_BYTES) {
+      this.heldBytes += messageText(msg).length;
       this.held.push(msg);
       return true;
     }
