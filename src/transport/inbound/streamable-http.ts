@@ -28,7 +28,7 @@ import {
 import type { ClientSession, Outbound } from '../../protocol/session.js';
 import type { SessionManager } from '../../protocol/sessions.js';
 import { allowsBatch, isSupportedVersion, SUPPORTED_VERSIONS, versionAtLeast } from '../../wire/versions.js';
-import type { EventStore } from './event-store.js';
+import { streamOfEventId, type EventStore } from './event-store.js';
 import { endJson } from '../../edge/compression.js';
 import { contextOf, principalOf } from '../../edge/context.js';
 import { parseTraceparent } from '../../observability/trace.js';
@@ -493,7 +493,10 @@ export class StreamableHttpEndpoint {
 
   /** A GET with Last-Event-ID: what the stream missed, then the stream itself (Streamable HTTP, "Resumability and Redelivery"). */
   private async resume(s: ClientSession, ch: SessionChannels, lastEventId: string, res: ServerResponse): Promise<void> {
-    ch.beginResume();
+    // Only a GET stream's resume takes the GET stream (its ids start with `g`): resuming a POST stream must
+    // not move, then drop, the record of the client's GET stream open on another instance.
+    const getStream = streamOfEventId(lastEventId)?.startsWith('g') === true;
+    if (getStream) ch.beginResume();
     try {
       const replay = await this.deps.events.replayAfter(s.sessionId, lastEventId);
       // The session may have ended (DELETE, here or on another instance) while the replay was read.
@@ -516,7 +519,7 @@ export class StreamableHttpEndpoint {
       }
       this.attachStandalone(ch, res, true);
     } finally {
-      ch.endResume();
+      if (getStream) ch.endResume();
     }
   }
 
