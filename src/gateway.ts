@@ -164,7 +164,8 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
               });
             };
             // With the shared store (state.store: redis) the answer is a promise: backend and tool limits hold across instances.
-            const d = rateLimiter.check(scope, name, { ip: s.clientIp, session: s.sessionId, apiKey: s.apiKeyId, principal: s.principal.id });
+            // A stateless client has no session (its per-request one gets a new id each time): a session-keyed rule counts it by address.
+            const d = rateLimiter.check(scope, name, { ip: s.clientIp, session: s.stateless ? undefined : s.sessionId, apiKey: s.apiKeyId, principal: s.principal.id });
             return d instanceof Promise ? d.then(refuse) : refuse(d);
           },
         }

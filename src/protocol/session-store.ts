@@ -16,6 +16,13 @@ export interface SessionRecord {
    * keeps its owner. Absent in records written before authentication existed: anonymous.
    */
   principal?: string;
+  /**
+   * The client's address and its API key's hash (never the key) at initialize: a rebuilt
+   * session is counted by the same `ip`/`api_key` rate-limit buckets as on the instance that
+   * opened it (without them, every rebuilt session shared the bucket of address `unknown`).
+   */
+  clientIp?: string;
+  apiKeyId?: string;
   createdAt: number;
   lastSeen: number;
 }

@@ -122,6 +122,7 @@ export class SessionManager {
     id: string = randomUUID(),
     clientIp?: string,
     principal: Principal = ANONYMOUS,
+    apiKeyId?: string,
   ): Promise<{ session: ClientSession; result: Record<string, unknown> }> {
     if (this.closing) throw new GatewayError('MCPEG_ERR_SHUTTING_DOWN', 'the gateway is shutting down; try another instance or retry later');
     const view = this.host.view(viewId);
@@ -141,11 +142,21 @@ export class SessionManager {
     }
     const session = new ClientSession({ id, viewId, ...p }, this.host);
     session.clientIp = clientIp;
+    session.apiKeyId = apiKeyId;
     session.principal = principal;
     const now = Date.now();
     this.creating++;
     try {
-      await this.store.put({ id, viewId, ...p, ...(principal === ANONYMOUS ? {} : { principal: principal.id }), createdAt: now, lastSeen: now });
+      await this.store.put({
+        id,
+        viewId,
+        ...p,
+        ...(principal === ANONYMOUS ? {} : { principal: principal.id }),
+        ...(clientIp === undefined ? {} : { clientIp }),
+        ...(apiKeyId === undefined ? {} : { apiKeyId }),
+        createdAt: now,
+        lastSeen: now,
+      });
     } finally {
       this.creating--;
     }
@@ -233,6 +244,13 @@ export class SessionManager {
       if (again) return again.principal.id === principal.id ? this.touch(again, principal) : undefined;
       s = new ClientSession(rec, this.host);
       s.initialized = true;
+      // Counted as where it was opened: the same rate-limit buckets, and its client's share of sessions here.
+      if (typeof rec.clientIp === 'string') {
+        s.clientIp = rec.clientIp;
+        const client = clientKey(rec.clientIp);
+        this.perClient.set(client, (this.perClient.get(client) ?? 0) + 1);
+      }
+      if (typeof rec.apiKeyId === 'string') s.apiKeyId = rec.apiKeyId;
       this.live.set(id, s);
       this.host.log.info({ session: sessionFingerprint(id) }, 'session restored from the session store');
     } else if (s.viewId !== viewId || s.principal.id !== principal.id) {

@@ -68,3 +68,46 @@ describe('backend-scope rate limit', () => {
     }
   });
 });
+
+describe('session-keyed rules and stateless (2026-07-28) clients', () => {
+  // Attack: a stateless request's session lives for that request only (a new id each time), so a
+  // `key: session` rule gave every request a fresh bucket and never refused. A stateless client has
+  // no session: as the docs say of a caller without what the rule keys on, it shares its address's bucket.
+  it('counts a stateless client by its address: its requests share one bucket', async () => {
+    const gw = await startGateway({
+      plugins: [{ name: 'hello', module: HELLO, config: {} }],
+      rate_limits: { rules: [{ scope: 'tool', match: 'hello__greet', key: 'session', rate: 0.1, burst: 2 }] },
+    });
+    try {
+      const call = async () => {
+        const res = await fetch(gw.url, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            accept: 'application/json, text/event-stream',
+            'mcp-protocol-version': '2026-07-28',
+            'mcp-method': 'tools/call',
+            'mcp-name': 'hello__greet',
+          },
+          body: JSON.stringify({
+            jsonrpc: '2.0',
+            id: 1,
+            method: 'tools/call',
+            params: {
+              name: 'hello__greet',
+              arguments: { name: 'z' },
+              _meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {} },
+            },
+          }),
+        });
+        return (await res.json()) as { result?: unknown; error?: { code: number; data?: { mcpegCode?: string } } };
+      };
+      for (let i = 0; i < 2; i++) assert.ok((await call()).result, `call ${i + 1} within the burst`);
+      const third = await call();
+      assert.equal(third.error?.code, -32029, `the third call is refused: ${JSON.stringify(third)}`);
+      assert.equal(third.error?.data?.mcpegCode, 'MCPEG_ERR_RATE_LIMITED');
+    } finally {
+      await gw.close();
+    }
+  });
+});

@@ -23,6 +23,12 @@ import type { JsonRpcMessage } from '../../wire/jsonrpc.js';
 
 /** How long a POST waits for the instance holding its stream to take its messages. */
 const FORWARD_TIMEOUT_MS = 5000;
+/**
+ * The shape of the ids this endpoint issues (ChannelConnection: randomUUID). Only such an id
+ * is looked up on the bus: the lookup is remembered there, and a made-up id (as long as the
+ * header limit allows) must not become a key the gateway keeps.
+ */
+const ISSUED_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 export interface LegacySseDeps {
   sessions: SessionManager;
@@ -90,7 +96,7 @@ export class LegacySseEndpoint {
     const found = sessionId ? this.connections.get(sessionId) : undefined;
     // The stream belongs to whoever opened it: another principal's POST gets 404, as for an unknown id.
     const entry = found && found.conn.principal.id === principalOf(req).id ? found : undefined;
-    if (!found && sessionId && this.deps.bus) return this.forward(this.deps.bus, req, res, sessionId);
+    if (!found && sessionId && ISSUED_ID.test(sessionId) && this.deps.bus) return this.forward(this.deps.bus, req, res, sessionId);
     if (!entry) {
       req.resume();
       return sessionId

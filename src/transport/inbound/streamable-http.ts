@@ -28,13 +28,13 @@ import {
 import type { ClientSession, Outbound } from '../../protocol/session.js';
 import type { SessionManager } from '../../protocol/sessions.js';
 import { allowsBatch, isSupportedVersion, SUPPORTED_VERSIONS, versionAtLeast } from '../../wire/versions.js';
-import type { EventStore } from './event-store.js';
+import { streamOfEventId, type EventStore } from './event-store.js';
 import { endJson } from '../../edge/compression.js';
 import { contextOf, principalOf } from '../../edge/context.js';
 import { parseTraceparent } from '../../observability/trace.js';
 import { apiKeyFromHeaders, hashApiKey } from '../../resilience/rate-limiter.js';
 import { accepts, mediaType, prefersEventStream, readJsonRpcPost, sendError } from '../../edge/http-util.js';
-import { keepAlive, primingEvent, SSE_HEADERS, sseEvent, writeSse } from './sse.js';
+import { keepAlive, MAX_UNREAD_BYTES, primingEvent, SSE_HEADERS, sseEvent, writeSse } from './sse.js';
 import { StatelessHttp } from './stateless-http.js';
 import { isStatelessVersion } from '../../wire/stateless.js';
 import { messageBody, messageText, rawResultOf } from '../../wire/raw-json.js';
@@ -56,8 +56,12 @@ export interface StreamableDeps {
 }
 
 const JSON_HEADERS = { 'content-type': 'application/json' } as const;
-/** Messages held for a GET stream while its replay is read (past this, they take the way they would without a resume). */
+/**
+ * Messages held for a GET stream while its replay is read, and their size at most what a
+ * stream may leave unread (sse.ts): past either, they take the way they would without a resume.
+ */
 const MAX_HELD = 1000;
+const MAX_HELD_BYTES = MAX_UNREAD_BYTES;
 
 /** One POST's answer: JSON until something must be streamed, then SSE. */
 class PostStream {
@@ -168,6 +172,7 @@ class SessionChannels implements Outbound {
    * the two (sent to the previous holder, or kept under a stream id the client never sees).
    */
   private held: JsonRpcMessage[] | undefined;
+  private heldBytes = 0;
   private resumes = 0;
 
   constructor(
@@ -221,7 +226,10 @@ class SessionChannels implements Outbound {
 
   /** A GET stream with Last-Event-ID is about to be replayed here: claim the stream and hold what comes for it meanwhile. */
   beginResume(): void {
-    if (this.resumes++ === 0) this.held = [];
+    if (this.resumes++ === 0) {
+      this.held = [];
+      this.heldBytes = 0;
+    }
     this.bus?.holdStream(this.sessionId);
   }
 
@@ -265,7 +273,8 @@ class SessionChannels implements Outbound {
 
   /** Delivers on this instance's streams only (a message another instance passed here, or no bus). */
   deliverHere(msg: JsonRpcMessage): boolean {
-    if (this.held !== undefined && this.held.length < MAX_HELD) {
+    if (this.held !== undefined && this.held.length < MAX_HELD && this.heldBytes < MAX_HELD_BYTES) {
+      this.heldBytes += messageText(msg).length;
       this.held.push(msg);
       return true;
     }
@@ -437,9 +446,15 @@ export class StreamableHttpEndpoint {
     try {
       // Who the client is, for session shares, rate limits and hash-by-client-ip routing (never the key itself).
       const ctx = contextOf(req);
-      const { session, result } = await this.deps.sessions.create(this.viewId, init, undefined, ctx?.clientIp ?? req.socket.remoteAddress, principalOf(req));
       const key = apiKeyFromHeaders(req.headers, this.deps.apiKeyHeader ?? 'x-api-key');
-      session.apiKeyId = key === undefined ? undefined : hashApiKey(key);
+      const { session, result } = await this.deps.sessions.create(
+        this.viewId,
+        init,
+        undefined,
+        ctx?.clientIp ?? req.socket.remoteAddress,
+        principalOf(req),
+        key === undefined ? undefined : hashApiKey(key),
+      );
       this.channelsFor(session);
       endJson(res, 200, { ...JSON_HEADERS, 'mcp-session-id': session.sessionId }, JSON.stringify(resultResponse(init.id, result)));
       this.deps.log.info(
@@ -482,7 +497,10 @@ export class StreamableHttpEndpoint {
 
   /** A GET with Last-Event-ID: what the stream missed, then the stream itself (Streamable HTTP, "Resumability and Redelivery"). */
   private async resume(s: ClientSession, ch: SessionChannels, lastEventId: string, res: ServerResponse): Promise<void> {
-    ch.beginResume();
+    // Only a GET stream's resume takes the GET stream (its ids start with `g`): resuming a POST stream must
+    // not move, then drop, the record of the client's GET stream open on another instance.
+    const getStream = streamOfEventId(lastEventId)?.startsWith('g') === true;
+    if (getStream) ch.beginResume();
     try {
       const replay = await this.deps.events.replayAfter(s.sessionId, lastEventId);
       // The session may have ended (DELETE, here or on another instance) while the replay was read.
@@ -505,7 +523,7 @@ export class StreamableHttpEndpoint {
       }
       this.attachStandalone(ch, res, true);
     } finally {
-      ch.endResume();
+      if (getStream) ch.endResume();
     }
   }
 
