@@ -5,7 +5,7 @@
  * SDK clients, v1 stateful (Mcp-Session-Id) and v2 stateless (2026-07-28), make tool calls
  * with progress. What the instances share through Redis (DELETE everywhere, sampling
  * answered on another instance, admin changes, rate limits) is in scale-out-shared.test.ts;
- * the GET stream resumed on another instance after SIGKILL in scale-out.pending.ts.
+ * the GET stream resumed on another instance after SIGKILL in scale-out-resume.test.ts.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
