@@ -28,8 +28,11 @@ export interface AdminContext {
   readonly maxBodyBytes: number;
   /** Shares a successful change with the other instances (state.store: redis; state/config-sync.ts). */
   readonly changed?: (config: Readonly<Config>) => Promise<void>;
-  /** The last audit lines (oldest first, at most maxAudit), for GET /admin/audit. */
-  readonly recentAudit: Array<Record<string, unknown>>;
+  /**
+   * The last audit lines for GET /admin/audit (oldest first, at most maxAudit each): changes made, and
+   * refused attempts apart, so a flood of refusals (no key needed) cannot push the changes out.
+   */
+  readonly recentAudit: { readonly done: Array<Record<string, unknown>>; readonly refused: Array<Record<string, unknown>> };
   readonly maxAudit: number;
   /** Recent metric series (GET /admin/metrics/series). */
   readonly series: RecentSeries;

@@ -23,7 +23,7 @@ import { isWrite, Router, type AdminRequest, type Method } from './router.js';
 import { RecentSeries } from './recent-series.js';
 import { isConsolePath, serveConsole } from './ui-static.js';
 
-/** Audit lines kept for GET /admin/audit. */
+/** Audit lines kept for GET /admin/audit: this many changes made, and apart this many refused. */
 const MAX_AUDIT = 500;
 
 export interface AdminServerOptions {
@@ -64,7 +64,7 @@ export async function startAdminServer(gw: Gateway, opts: AdminServerOptions = {
     lastSync: undefined,
     maxBodyBytes: gw.config.server.max_body_bytes,
     ...(opts.changed ? { changed: opts.changed } : {}),
-    recentAudit: [],
+    recentAudit: { done: [], refused: [] },
     maxAudit: MAX_AUDIT,
     series: new RecentSeries(
       () => gw.metrics.registry,
@@ -130,8 +130,10 @@ export async function startAdminServer(gw: Gateway, opts: AdminServerOptions = {
     }
     const ms = Math.round((performance.now() - t0) * 10) / 10;
     if (isWrite(method)) {
-      ctx.recentAudit.push(writeAudit(log, { who, method, route, path, target: params, status, code, details, remote: req.socket.remoteAddress, ms }));
-      if (ctx.recentAudit.length > MAX_AUDIT) ctx.recentAudit.splice(0, ctx.recentAudit.length - MAX_AUDIT);
+      // Refusals (anyone reaching the listener, with no key or a viewer's) are kept apart from the changes made: they never push one out.
+      const ring = status < 400 ? ctx.recentAudit.done : ctx.recentAudit.refused;
+      ring.push(writeAudit(log, { who, method, route, path, target: params, status, code, details, remote: req.socket.remoteAddress, ms }));
+      if (ring.length > MAX_AUDIT) ring.splice(0, ring.length - MAX_AUDIT);
     } else log.debug({ who: who?.name ?? null, method, route, status, ms }, 'admin request');
   };
 

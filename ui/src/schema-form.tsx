@@ -5,12 +5,26 @@
  */
 import { useState } from 'preact/hooks';
 
-type Schema = { type?: string | string[]; enum?: unknown[]; description?: string; default?: unknown; title?: string };
+type Schema = { type?: string | string[]; enum?: unknown[]; description?: string; default?: unknown };
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** A property's schema as the form reads it: a backend wrote it (untrusted), so each keyword only when of its type. */
+function fieldSchema(v: unknown): Schema {
+  if (!isObject(v)) return {};
+  const type = typeof v.type === 'string' ? v.type : Array.isArray(v.type) ? v.type.filter((t): t is string => typeof t === 'string') : undefined;
+  return {
+    ...(type === undefined ? {} : { type }),
+    ...(Array.isArray(v.enum) ? { enum: v.enum } : {}),
+    ...(typeof v.description === 'string' ? { description: v.description } : {}),
+    ...(v.default === undefined ? {} : { default: v.default }),
+  };
+}
 
 export function fieldsOf(schema: Record<string, unknown> | null): Array<{ name: string; s: Schema; required: boolean }> {
-  const props = (schema?.properties ?? {}) as Record<string, Schema>;
-  const req = new Set(Array.isArray(schema?.required) ? (schema.required as string[]) : []);
-  return Object.keys(props).map((name) => ({ name, s: props[name] ?? {}, required: req.has(name) }));
+  const props = isObject(schema?.properties) ? schema.properties : {};
+  const req = new Set(Array.isArray(schema?.required) ? schema.required.filter((r): r is string => typeof r === 'string') : []);
+  return Object.keys(props).map((name) => ({ name, s: fieldSchema(props[name]), required: req.has(name) }));
 }
 
 const typeOf = (s: Schema) => (Array.isArray(s.type) ? s.type.find((t) => t !== 'null') : s.type) ?? 'json';

@@ -70,7 +70,12 @@ export const consoleRoutes: RouteDef[] = [
   {
     method: 'GET',
     path: '/admin/audit',
-    handler: (_req, ctx) => ({ body: { entries: [...ctx.recentAudit].reverse(), kept: ctx.recentAudit.length, max: ctx.maxAudit } }),
+    handler: (_req, ctx) => {
+      // Newest first, changes and refusals merged by time (ISO timestamps sort as strings; the sort is stable).
+      const { done, refused } = ctx.recentAudit;
+      const entries = [...done, ...refused].reverse().sort((a, b) => (a.at === b.at ? 0 : String(a.at) < String(b.at) ? 1 : -1));
+      return { body: { entries, kept: entries.length, max: ctx.maxAudit } };
+    },
   },
   {
     method: 'GET',

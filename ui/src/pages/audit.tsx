@@ -7,7 +7,9 @@ export function AuditPage(_: PageProps) {
   return (
     <section aria-label="Audit log">
       <ErrorNote error={a.error} />
-      <p class="muted">The last {a.data?.max ?? 500} changes made through this admin listener, refused ones included (the log has every line).</p>
+      <p class="muted">
+        The last {a.data?.max ?? 500} changes made through this admin listener and, kept apart, the last {a.data?.max ?? 500} refused attempts (the log has every line).
+      </p>
       <table class="grid">
         <thead>
           <tr>

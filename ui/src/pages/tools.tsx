@@ -10,7 +10,8 @@ export function ToolsPage({ me }: PageProps) {
   const [q, setQ] = useState('');
   const [backend, setBackend] = useState('');
   const [open, setOpen] = useState<string>();
-  const list = tools.data?.tools ?? [];
+  // A backend wrote these (untrusted): a description that is not a string is shown as none.
+  const list = useMemo(() => (tools.data?.tools ?? []).map((t) => (typeof t.description === 'string' || t.description === null ? t : { ...t, description: null })), [tools.data]);
   const backends = useMemo(() => [...new Set(list.map((t) => t.backend).filter((b): b is string => !!b))].sort(), [list]);
   const needle = q.trim().toLowerCase();
   const shown = list.filter(
