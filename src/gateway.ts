@@ -7,7 +7,7 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
-import type { BackendConfig, Config } from './config/schema.js';
+import type { BackendConfig, Config, McpBackendConfig } from './config/schema.js';
 import { validateConfig } from './config/load.js';
 import { applySnapshot, type BackendSetHost, type ReloadResult } from './reconfigure.js';
 import { createLogger, type Logger } from './observability/logger.js';
@@ -35,6 +35,10 @@ import { PinGuard, type PinMode } from './pinning/guard.js';
 import { FilePinStore, type PinStore } from './pinning/store.js';
 import { Authorization } from './authz/gate.js';
 import type { InstanceBus } from './protocol/bus.js';
+import { DiscoveryManager } from './discovery/manager.js';
+import { endpointProvider } from './discovery/create.js';
+import type { ProviderStatus } from './discovery/types.js';
+import { endpointReplica } from './backends/factory.js';
 
 export interface GatewayOptions {
   logger?: Logger;
@@ -50,6 +54,14 @@ export interface GatewayOptions {
   pinStore?: PinStore;
   /** The bus to the other gateway instances sharing the state store (state.store: redis; docs/scaling.md#live-routing). */
   bus?: InstanceBus;
+}
+
+/** Service discovery as the admin API and /health see it (docs/discovery.md). */
+export interface DiscoveryView {
+  /** Each source's state and last result. */
+  status(): ProviderStatus[];
+  /** Backends sources created (not in the config), with where they came from. */
+  discovered(): Array<{ name: string; source: string; url: string; transport: string; origin: string }>;
 }
 
 export interface Gateway {
@@ -71,6 +83,7 @@ export interface Gateway {
   pinMode(backend: string): PinMode;
   /** Authorization in force (the config snapshot's `authorization`; explain reads it). */
   readonly authz: Authorization;
+  readonly discovery: DiscoveryView;
   /** Starts backends, then listens on server.host:server.port. Resolves with the bound URL of /mcp. (The admin API is started beside it: serve.ts.) */
   listen(): Promise<{ url: string; port: number; host: string }>;
   /** Starts backends and serves one client over the given streams (`mcpeg stdio`). */
@@ -175,6 +188,7 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
     backends: () => backends.values(),
     sessions: () => sessions!.size,
     pinMismatches: () => (pinsStarted ? pins.mismatches() : []),
+    discovery: () => discovery.status(),
     isKnownTool: (b, t) => {
       const cat = backends.get(b)?.catalog;
       if (!cat) return false;
@@ -232,7 +246,34 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
         log.error({ plugin: name, err: (err as Error).message }, 'plugin failed to load; the gateway runs without it');
       }
     }
+    // Discovered replicas before the start: a backend starts with what its source gives.
+    await Promise.all([...backends.values()].map(attachDiscovery));
     registry!.rebuild();
+  };
+
+  // --- service discovery: replicas of configured backends, and whole backends (discovery/) ---
+  const discovery = new DiscoveryManager(
+    log.child({ component: 'discovery' }),
+    {
+      configured: (name) => backendEntries(snapshot).has(name) || (incoming !== undefined && backendEntries(incoming).has(name)),
+      add: (name, cfg) =>
+        serially(async () => {
+          if (closing) throw new Error('gateway shutting down');
+          await reconfigure.install(await buildBackend(name, { kind: 'backend', cfg }, snapshot.paths, deps));
+        }),
+      remove: (name) => serially(() => reconfigure.uninstall(name)),
+    },
+    () => snapshot.discovery.drain_timeout,
+  );
+  /** A backend with `discovery` gets its source; the start waits for its first result (or failure) up to connect_timeout. */
+  const attachDiscovery = async (b: Backend) => {
+    const cfg = b.cfg as McpBackendConfig;
+    if (cfg.type !== 'mcp' || !cfg.discovery) return;
+    const provider = endpointProvider(b.name, cfg, { maxBytes: snapshot.discovery.max_document_bytes, env: process.env });
+    const first = discovery.attach(b, cfg, provider, (e) => endpointReplica(b.name, cfg, e.url, e.weight, log.child({ backend: b.name })));
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([first, new Promise<void>((r) => (timer = setTimeout(r, cfg.connect_timeout)))]);
+    clearTimeout(timer);
   };
 
   // --- runtime changes: hot reload, admin API ---
@@ -241,6 +282,12 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
     swap: (next) => (snapshot = next),
     build: (name, entry, next) => buildBackend(name, entry, next.paths, deps),
     async install(b) {
+      // The config now names a backend a source had created: the config's replaces it.
+      if (backends.has(b.name) && discovery.isDiscovered(b.name)) {
+        discovery.yieldTo(b.name);
+        await this.uninstall(b.name);
+      }
+      await attachDiscovery(b);
       backends.set(b.name, b);
       addEndpoints(b.name);
       registry!.rebuild();
@@ -248,6 +295,7 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
       await b.start();
     },
     async uninstall(name) {
+      discovery.detach(name);
       const b = backends.get(name);
       if (!b) return;
       backends.delete(name);
@@ -264,8 +312,13 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
     setLogLevel: (level) => (log.level = level),
   };
   let reloading: Promise<unknown> = Promise.resolve();
+  /** One change to the backend set at a time (reloads, admin changes, discovery), in arrival order. */
+  const serially = <T>(f: () => Promise<T>): Promise<T> => {
+    const run = reloading.then(f);
+    reloading = run.catch(() => {});
+    return run;
+  };
   const reload = (next: Readonly<Config>): Promise<ReloadResult> => {
-    // One change at a time, in arrival order.
     const run = reloading.then(async () => {
       await startBackends();
       incoming = next;
@@ -341,6 +394,7 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
         backends: list,
         catalogProblems: problems,
         pluginProblems,
+        ...(discovery.status().length ? { discovery: discovery.status() } : {}),
         ...(pinsStarted ? { pins: { mode: snapshot.pinning.mode, lockFile: pins.where, mismatched } } : {}),
       },
     };
@@ -365,6 +419,7 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
     pins,
     pinMode,
     authz,
+    discovery: { status: () => discovery.status(), discovered: () => discovery.discovered() },
     async listen() {
       await startBackends();
       server = createHttpServer(
@@ -411,6 +466,7 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
       stopRequestLog();
       metrics.close();
       pins.stop();
+      await discovery.stop();
       await Promise.all([...backends.values()].map((b) => b.stop()));
     },
   };

@@ -199,7 +199,9 @@ export class ClientSession implements ClientLink, ConnectionOwner, RelayClient {
     const open = this.backends.get(slot);
     if (open) {
       const r = open.replica;
-      if ((r !== exclude && (r.available || !backend.hasAlternative(r))) || backend.replicas.length === 1) {
+      // A replica discovery removed is no longer in the set: the session moves.
+      const inSet = backend.replicas.length === 1 ? backend.replicas[0] === r : backend.replicas.includes(r);
+      if (inSet && ((r !== exclude && (r.available || !backend.hasAlternative(r))) || backend.replicas.length === 1)) {
         open.lastUsed = Date.now();
         // Its own process counts the call, unless max_processes took it back (then another is opened or shared below).
         const release = open.lease?.hold();
