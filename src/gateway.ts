@@ -39,6 +39,12 @@ import { DiscoveryManager } from './discovery/manager.js';
 import { endpointProvider } from './discovery/create.js';
 import type { ProviderStatus } from './discovery/types.js';
 import { endpointReplica } from './backends/factory.js';
+import { backendSchema } from './config/schema.js';
+import { formatIssues } from './config/load.js';
+import { urlAllowList } from './discovery/checks.js';
+import type { DiscoveredBackend } from './discovery/types.js';
+import { MemoryRegistrationStore, type Registration, type RegistrationStore } from './discovery/registration/store.js';
+import { Registrations, type RegisterRequest } from './discovery/registration/registrations.js';
 
 export interface GatewayOptions {
   logger?: Logger;
@@ -54,6 +60,14 @@ export interface GatewayOptions {
   pinStore?: PinStore;
   /** The bus to the other gateway instances sharing the state store (state.store: redis; docs/scaling.md#live-routing). */
   bus?: InstanceBus;
+  /** Where self-registrations live (state.store: redis shares them); default in memory. */
+  registrationStore?: RegistrationStore;
+}
+
+/** Who asks, for a registration: the admin key's name, and whether it has role admin (may change any registration). */
+export interface Registrant {
+  name: string;
+  admin: boolean;
 }
 
 /** Service discovery as the admin API and /health see it (docs/discovery.md). */
@@ -62,6 +76,13 @@ export interface DiscoveryView {
   status(): ProviderStatus[];
   /** Backends sources created (not in the config), with where they came from. */
   discovered(): Array<{ name: string; source: string; url: string; transport: string; origin: string }>;
+  /** Self-registration (discovery.registration): each resolves once this instance applied the change; throws RegistrationError. */
+  registrations: {
+    list(): Promise<Registration[]>;
+    register(name: string, req: RegisterRequest, who: Registrant): Promise<{ registration: Registration; created: boolean }>;
+    renew(name: string, req: { ttl?: unknown }, who: Registrant): Promise<Registration>;
+    remove(name: string, who: Registrant): Promise<void>;
+  };
 }
 
 export interface Gateway {
@@ -265,6 +286,38 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
     },
     () => snapshot.discovery.drain_timeout,
   );
+  /** The config of a backend a source created: an mcp backend at its URL with the source's template, validated like the file's. */
+  const discoveredConfig =
+    (template: () => Readonly<Record<string, unknown>>) =>
+    (d: DiscoveredBackend): BackendConfig => {
+      const r = backendSchema.safeParse({ ...template(), type: 'mcp', url: d.url, transport: d.transport });
+      if (!r.success) throw new Error(formatIssues(r.error.issues).join('; '));
+      return r.data;
+    };
+  const registrations = new Registrations(opts.registrationStore ?? new MemoryRegistrationStore(), {
+    config: () => snapshot.discovery.registration,
+    configured: (name) => backendEntries(snapshot).has(name),
+    now: Date.now,
+  });
+  let registrationsStarted = false;
+  /** The registration source runs once registration is enabled (at start, or the first registration after a reload enabled it). */
+  const startRegistrations = () => {
+    if (registrationsStarted || closing || !snapshot.discovery.registration.enabled) return;
+    registrationsStarted = true;
+    discovery.addSource({
+      id: 'registration',
+      provider: registrations,
+      maxBackends: () => snapshot.discovery.registration.max_backends,
+      allowed: (c) => urlAllowList(snapshot.discovery.registration.allowed_urls, false)(c),
+      config: discoveredConfig(() => snapshot.discovery.registration.backend),
+    });
+  };
+  const applied = async <T>(f: () => Promise<T>): Promise<T> => {
+    startRegistrations();
+    const out = await f();
+    await discovery.settled();
+    return out;
+  };
   /** A backend with `discovery` gets its source; the start waits for its first result (or failure) up to connect_timeout. */
   const attachDiscovery = async (b: Backend) => {
     const cfg = b.cfg as McpBackendConfig;
@@ -353,6 +406,7 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
     (started ??= buildAll()
       .then(() => Promise.all([...backends.values()].map((b) => b.start())))
       .then(() => {
+        startRegistrations();
         if (!closing) sessions!.startSweeper();
       }));
 
@@ -419,7 +473,16 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
     pins,
     pinMode,
     authz,
-    discovery: { status: () => discovery.status(), discovered: () => discovery.discovered() },
+    discovery: {
+      status: () => discovery.status(),
+      discovered: () => discovery.discovered(),
+      registrations: {
+        list: () => registrations.list(),
+        register: (name, req, who) => applied(() => registrations.register(name, req, who)),
+        renew: (name, req, who) => applied(() => registrations.renew(name, req, who)),
+        remove: (name, who) => applied(() => registrations.remove(name, who)),
+      },
+    },
     async listen() {
       await startBackends();
       server = createHttpServer(

@@ -92,7 +92,7 @@ export const SCHEMAS = {
     name: str,
     version: str,
     openapi: str,
-    routes: arr(obj({ method: { enum: ['GET', 'POST', 'PUT', 'DELETE'] }, path: str, role: { enum: ['viewer', 'admin'] }, summary: str })),
+    routes: arr(obj({ method: { enum: ['GET', 'POST', 'PUT', 'DELETE'] }, path: str, role: { enum: ['viewer', 'admin', 'registrar'] }, summary: str })),
   }),
   OpenApiDocument: { type: 'object', required: ['openapi', 'info', 'paths'], properties: { openapi: { const: '3.1.0' } } },
   Info: obj({
@@ -255,6 +255,28 @@ export const SCHEMAS = {
     services: arr(obj({ name: str, type: { enum: SERVICE_TYPES }, enabled: bool, source: { const: 'config' }, state: summary.state })),
   }),
   DiscoveryTrigger: obj({ provider: { const: 'static' }, source: str, result: ref('ReloadResult') }),
+  Registration: obj({
+    name: str,
+    url: str,
+    transport: { enum: ['auto', 'streamable_http', 'sse'] },
+    owner: { type: 'string', description: 'The admin key that registered it' },
+    ttl: { type: 'integer', minimum: 0, description: 'ms' },
+    registeredAt: { type: 'string', format: 'date-time' },
+    renewedAt: { type: 'string', format: 'date-time' },
+    expiresAt: { type: 'string', format: 'date-time' },
+    state: { enum: ['starting', 'up', 'down', 'stopped', 'not_loaded'], description: 'not_loaded: not (or no longer) a backend on this instance' },
+  }),
+  RegistrationList: obj({ registrations: arr(ref('Registration')) }),
+  RegistrationRequest: obj(
+    {
+      url: { type: 'string', description: 'The MCP endpoint: http:// or https://, matching discovery.registration.allowed_urls' },
+      transport: { enum: ['auto', 'streamable_http', 'sse'] },
+      ttl: { type: ['string', 'integer'], description: 'A duration (30s, 5m) or ms; default discovery.registration.ttl.default' },
+    },
+    ['transport', 'ttl'],
+  ),
+  RegistrationRenewal: obj({ ttl: { type: ['string', 'integer'] } }, ['ttl']),
+  RegistrationRemoved: obj({ removed: str }),
   PinStatus: obj({
     mode: { enum: ['off', 'warn', 'block'], description: 'pinning.mode; a backend may override it' },
     lockFile: str,

@@ -151,7 +151,7 @@ const registrationSchema = z
     allowed_urls: urlGlobs,
     /** Registered backends held at once (across all registrars). */
     max_backends: z.number().int().min(1).max(10_000).default(64),
-    /** A registered backend's name starts with this (it must still be a valid backend name). */
+    /** Registered backends' names must start with this (they must still be valid backend names). */
     name_prefix: z
       .string()
       .regex(/^[a-zA-Z0-9_-]{0,16}$/)

@@ -28,7 +28,8 @@ export interface BackendHost {
 export interface BackendSource {
   id: string;
   provider: Provider<DiscoveredBackend>;
-  maxBackends: number;
+  /** Read at each result: a reload from the file may change it. */
+  maxBackends(): number;
   /** Whether a URL (canonical form, checks.ts) may become a backend. */
   allowed(canonical: string): boolean;
   /** The backend config for a discovered entry (its template, validated like the config file's); throws naming the problem. */
@@ -198,8 +199,8 @@ export class DiscoveryManager {
         dropped.push(`${d.name}: already discovered by ${other.source}`);
         continue;
       }
-      if (want.size >= src.maxBackends) {
-        dropped.push(`${d.name}: beyond max_backends (${src.maxBackends})`);
+      if (want.size >= src.maxBackends()) {
+        dropped.push(`${d.name}: beyond max_backends (${src.maxBackends()})`);
         continue;
       }
       let cfg: BackendConfig;

@@ -133,7 +133,7 @@ describe('discovery manager: whole backends', () => {
   const source = (p: Scripted<DiscoveredBackend>, max = 10) => ({
     id: 'src',
     provider: p,
-    maxBackends: max,
+    maxBackends: () => max,
     allowed: (c: string) => c.startsWith('http://ok.example:80/'),
     config: (d: DiscoveredBackend) => ({ type: 'mcp', url: d.url }) as unknown as BackendConfig,
   });
