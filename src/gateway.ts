@@ -45,6 +45,7 @@ import { urlAllowList } from './discovery/checks.js';
 import type { DiscoveredBackend } from './discovery/types.js';
 import { MemoryRegistrationStore, type Registration, type RegistrationStore } from './discovery/registration/store.js';
 import { Registrations, type RegisterRequest } from './discovery/registration/registrations.js';
+import { RegistrySource } from './discovery/registry/source.js';
 
 export interface GatewayOptions {
   logger?: Logger;
@@ -312,6 +313,18 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
       config: discoveredConfig(() => snapshot.discovery.registration.backend),
     });
   };
+  /** MCP registries (discovery.registries): started with the gateway; a change needs a restart. */
+  const startRegistries = () => {
+    for (const r of config.discovery.registries) {
+      discovery.addSource({
+        id: `registry:${r.name}`,
+        provider: new RegistrySource({ ...r, maxBytes: config.discovery.max_document_bytes }),
+        maxBackends: () => r.max_backends,
+        allowed: urlAllowList(r.allowed_urls, true),
+        config: discoveredConfig(() => r.backend),
+      });
+    }
+  };
   const applied = async <T>(f: () => Promise<T>): Promise<T> => {
     startRegistrations();
     const out = await f();
@@ -407,6 +420,7 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
       .then(() => Promise.all([...backends.values()].map((b) => b.start())))
       .then(() => {
         startRegistrations();
+        if (!closing) startRegistries();
         if (!closing) sessions!.startSweeper();
       }));
 

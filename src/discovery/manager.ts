@@ -233,6 +233,7 @@ export class DiscoveryManager {
         dropped.push(`${name}: ${(err as Error).message}`);
       }
     }
+    dropped.push(...(src.provider.notes?.() ?? []));
     const names = [...this.owned].filter(([, o]) => o.source === src.id).map(([n, o]) => `${n} ${o.url}`);
     status.succeeded(names, dropped);
     if (dropped.length) this.log.warn({ discovery: src.id, dropped: dropped.slice(0, 5), count: dropped.length }, 'discovery result entries left out');

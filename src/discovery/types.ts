@@ -34,6 +34,8 @@ export interface Provider<T> {
   readonly source: string;
   start(sink: Sink<T>): void;
   stop(): void | Promise<void>;
+  /** Entries of its last read it left out itself, and why (reported with the manager's own). */
+  notes?(): readonly string[];
 }
 
 export type ProviderState = 'pending' | 'ok' | 'failing';
