@@ -41,9 +41,9 @@ export function backendReplicas(name: string, cfg: BackendConfig, paths: Backend
 }
 
 /** A replica at a URL that discovery found, with the backend's own options (transport, headers, credentials). */
-export function endpointReplica(name: string, cfg: BackendConfig, url: string, weight: number, log: Logger): ReplicaSpec {
+export function endpointReplica(name: string, cfg: BackendConfig, url: string, weight: number, log: Logger, transport?: 'streamable_http' | 'sse'): ReplicaSpec {
   if (cfg.type !== 'mcp') throw new Error(`backend "${name}" is not an mcp backend: discovery gives mcp replicas only`);
-  return { weight, key: url, transports: mcpTransports(name, { ...cfg, url, endpoints: undefined, discovery: undefined }, log) };
+  return { weight, key: url, transports: mcpTransports(name, { ...cfg, url, transport: transport ?? cfg.transport, endpoints: undefined, discovery: undefined }, log) };
 }
 
 export function backendTransports(name: string, cfg: BackendConfig, paths: BackendPaths, log: Logger): TransportFactory {

@@ -59,7 +59,7 @@ export function checkEndpoints(items: readonly Endpoint[], max: number): { endpo
     }
     seen.add(c.url);
     const w = Number.isFinite(e.weight) ? Math.min(MAX_WEIGHT, Math.max(1, Math.round(e.weight))) : 1;
-    out.push({ url: c.url, weight: w });
+    out.push({ url: c.url, weight: w, ...(e.transport ? { transport: e.transport } : {}) });
   }
   return { endpoints: out, dropped };
 }

@@ -1,6 +1,7 @@
 /** The source of a backend's replicas, from its `discovery` config (config/discovery.ts). */
 import type { McpBackendConfig } from '../config/schema.js';
 import { DnsSrvProvider } from './dns/srv.js';
+import { ConsulSource } from './consul/source.js';
 import type { Endpoint, Provider } from './types.js';
 
 export interface SourceLimits {
@@ -14,5 +15,11 @@ export function endpointProvider(name: string, cfg: McpBackendConfig, limits: So
   const d = cfg.discovery;
   if (!d) throw new Error(`backend "${name}" has no discovery source`);
   if (d.dns_srv) return new DnsSrvProvider({ ...d.dns_srv, maxBytes: limits.maxBytes });
-  throw new Error(`backends.${name}.discovery: this source is not built yet (dns_srv is)`);
+  if (d.consul) {
+    const { token_env, ...c } = d.consul;
+    // The schema checked that token_env is a declared secret; unset, no token is sent (and Consul says 403 if one is needed).
+    const token = token_env ? limits.env[token_env] : undefined;
+    return new ConsulSource({ ...c, token, maxBytes: limits.maxBytes });
+  }
+  throw new Error(`backends.${name}.discovery: this source is not built yet (dns_srv and consul are)`);
 }

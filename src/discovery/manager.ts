@@ -79,7 +79,9 @@ export class DiscoveryManager {
     const sink: Sink<Endpoint> = {
       update: (items) => {
         if (watch.stopped) return;
-        const { endpoints, dropped } = checkEndpoints(items, max);
+        const checked = checkEndpoints(items, max);
+        const endpoints = checked.endpoints;
+        const dropped = [...(provider.notes?.() ?? []), ...checked.dropped];
         if (endpoints.length === 0) {
           // An empty answer is not taken as "remove them all": a source briefly wrong must not empty a backend.
           sink.fail(new Error(`the source answered with no usable endpoints${dropped.length ? ` (${dropped.slice(0, 3).join('; ')})` : ''}; the last good set stays`));

@@ -9,6 +9,8 @@
 export interface Endpoint {
   url: string;
   weight: number;
+  /** How to speak to it, when the source says (Consul metadata); else the backend's `transport`. Read when the replica joins. */
+  transport?: 'streamable_http' | 'sse' | undefined;
 }
 
 /** A backend a source announces (a registration, a registry's remote). Only a URL: nothing to run. */
