@@ -335,7 +335,7 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
   const attachDiscovery = async (b: Backend) => {
     const cfg = b.cfg as McpBackendConfig;
     if (cfg.type !== 'mcp' || !cfg.discovery) return;
-    const provider = endpointProvider(b.name, cfg, { maxBytes: snapshot.discovery.max_document_bytes, env: process.env });
+    const provider = endpointProvider(b.name, cfg, { maxBytes: snapshot.discovery.max_document_bytes, env: process.env, base: snapshot.paths.base ?? process.cwd() });
     const first = discovery.attach(b, cfg, provider, (e) => endpointReplica(b.name, cfg, e.url, e.weight, log.child({ backend: b.name }), e.transport));
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([first, new Promise<void>((r) => (timer = setTimeout(r, cfg.connect_timeout)))]);

@@ -1,7 +1,9 @@
 /** The source of a backend's replicas, from its `discovery` config (config/discovery.ts). */
+import { resolve } from 'node:path';
 import type { McpBackendConfig } from '../config/schema.js';
 import { DnsSrvProvider } from './dns/srv.js';
 import { ConsulSource } from './consul/source.js';
+import { KubernetesSource } from './kubernetes/source.js';
 import type { Endpoint, Provider } from './types.js';
 
 export interface SourceLimits {
@@ -9,6 +11,8 @@ export interface SourceLimits {
   maxBytes: number;
   /** The environment `*_env` secrets are read from. */
   env: NodeJS.ProcessEnv;
+  /** Relative files (a kubeconfig) resolve against it: paths.base. */
+  base: string;
 }
 
 export function endpointProvider(name: string, cfg: McpBackendConfig, limits: SourceLimits): Provider<Endpoint> {
@@ -21,5 +25,6 @@ export function endpointProvider(name: string, cfg: McpBackendConfig, limits: So
     const token = token_env ? limits.env[token_env] : undefined;
     return new ConsulSource({ ...c, token, maxBytes: limits.maxBytes });
   }
-  throw new Error(`backends.${name}.discovery: this source is not built yet (dns_srv and consul are)`);
+  if (d.kubernetes) return new KubernetesSource({ ...d.kubernetes, kubeconfig: d.kubernetes.kubeconfig && resolve(limits.base, d.kubernetes.kubeconfig) });
+  throw new Error(`backends.${name}.discovery: no source`);
 }
