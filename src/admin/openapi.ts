@@ -110,8 +110,12 @@ const PATHS: Paths = {
       ok: [200, 'ServiceTypes'],
     },
   },
-  '/admin/discovery/status': { get: { tag: 'discovery', summary: 'Discovery provider: "static" (the config file); the last sync', ok: [200, 'DiscoveryStatus'] } },
-  '/admin/discovery/services': { get: { tag: 'discovery', summary: 'The services discovery knows: the configured ones', ok: [200, 'DiscoveryServices'] } },
+  '/admin/discovery/status': {
+    get: { tag: 'discovery', summary: 'The config file (provider "static") and its last sync; each discovery source: state, last result, failures', ok: [200, 'DiscoveryStatus'] },
+  },
+  '/admin/discovery/services': {
+    get: { tag: 'discovery', summary: 'The services: the configured ones, and those discovery sources created (registrations, registries)', ok: [200, 'DiscoveryServices'] },
+  },
   '/admin/discovery/trigger': {
     post: { tag: 'discovery', summary: 'Re-read the config file and apply it (as POST /admin/config/reload)', ok: [200, 'DiscoveryTrigger'], errors: [400, 409] },
   },

@@ -452,6 +452,15 @@ describe('admin API', () => {
     const again = await admin.call('PUT', '/admin/registrations/{name}', { name: 'reg-a' }, { body: { url: 'http://127.0.0.1:9/mcp', ttl: '1m' } });
     assert.equal(again.status, 200, 'registering again renews');
     assert.equal((await admin.call('GET', '/admin/registrations')).body.registrations[0].name, 'reg-a');
+    const services = await admin.call('GET', '/admin/discovery/services');
+    const reg = services.body.services.find((x: { name: string }) => x.name === 'reg-a');
+    assert.deepEqual([reg.source, reg.url, reg.origin], ['registration', 'http://127.0.0.1:9/mcp', 'registered by ops-admin']);
+    const sources = (await admin.call('GET', '/admin/discovery/status')).body.sources;
+    assert.deepEqual(
+      sources.map((x: { id: string; state: string; count: number }) => [x.id, x.state, x.count]),
+      [['registration', 'ok', 1]],
+    );
+    assert.deepEqual(sources[0].last, ['reg-a http://127.0.0.1:9/mcp']);
     assert.equal((await admin.call('POST', '/admin/registrations/{name}/renew', { name: 'reg-a' }, { body: { ttl: '2m' } })).body.ttl, 120_000);
     assert.equal((await admin.call('PUT', '/admin/registrations/{name}', { name: 'reg-b' }, { body: { url: 'http://example.com/mcp' } })).status, 403);
     assert.equal((await admin.call('PUT', '/admin/registrations/{name}', { name: 'reg-b' }, { body: { url: 'http://127.0.0.1:9/mcp', ttl: '1d' } })).status, 400);

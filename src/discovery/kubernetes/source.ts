@@ -131,6 +131,15 @@ export class KubernetesSource implements Provider<Endpoint> {
     }
   }
 
+  /** One list, without watching (`mcpeg validate`). */
+  async listOnce(): Promise<Endpoint[]> {
+    this.client ??= await this.connect();
+    const { items } = await this.client.list();
+    this.slices.clear();
+    for (const s of items.slice(0, MAX_SLICES)) if (isObject(s) && isObject(s.metadata) && typeof s.metadata.name === 'string') this.slices.set(s.metadata.name, s);
+    return this.endpoints();
+  }
+
   private failed(sink: Sink<Endpoint>, err: unknown, relist: boolean): void {
     if (this.stopped) return;
     sink.fail(new Error(`${this.client?.where ?? 'Kubernetes'}: ${describe(err)}`));
