@@ -298,6 +298,10 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
   const registrations = new Registrations(opts.registrationStore ?? new MemoryRegistrationStore(), {
     config: () => snapshot.discovery.registration,
     configured: (name) => backendEntries(snapshot).has(name),
+    heldBy: (name) => {
+      const s = discovery.sourceOf(name);
+      return s === 'registration' ? undefined : s;
+    },
     now: Date.now,
   });
   let registrationsStarted = false;
@@ -309,6 +313,7 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
       id: 'registration',
       provider: registrations,
       maxBackends: () => snapshot.discovery.registration.max_backends,
+      emptyIsFailure: false,
       allowed: (c) => urlAllowList(snapshot.discovery.registration.allowed_urls, false)(c),
       config: discoveredConfig(() => snapshot.discovery.registration.backend),
     });
@@ -320,6 +325,7 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
         id: `registry:${r.name}`,
         provider: new RegistrySource({ ...r, maxBytes: config.discovery.max_document_bytes }),
         maxBackends: () => r.max_backends,
+        emptyIsFailure: true,
         allowed: urlAllowList(r.allowed_urls, true),
         config: discoveredConfig(() => r.backend),
       });
@@ -445,7 +451,8 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
           ...(check ? { healthy: check.ok, detail: check.detail } : {}),
           ...(b.transportKind === 'stdio' ? { processes: b.pids().length } : {}),
           ...(b.processes ? { max_processes: b.processes.max } : {}),
-          ...(b.replicas.length > 1 ? { replicas: b.replicaStates() } : {}),
+          // A discovered backend shows its replicas (their endpoints) even when it has one.
+          ...(b.replicas.length > 1 || (b.cfg as McpBackendConfig).discovery ? { replicas: b.replicaStates() } : {}),
         };
       }),
     );

@@ -190,7 +190,7 @@ const registrySchema = z
 
 export const discoverySchema = z
   .object({
-    /** A replica or backend a source removes keeps its calls in flight this long, then stops. */
+    /** A replica a source removes keeps its calls in flight this long, then stops (a removed backend drains as hot reload drains one: server.shutdown_timeout). */
     drain_timeout: duration('30s'),
     /** Largest document a source may send (a registry page, a Consul answer, a DNS answer over TCP). */
     max_document_bytes: byteSize(1024 * 1024),

@@ -32,6 +32,12 @@ export interface BackendSource {
   maxBackends(): number;
   /** Whether a URL (canonical form, checks.ts) may become a backend. */
   allowed(canonical: string): boolean;
+  /**
+   * An answer listing no backend is taken as a failure (the backends stay) rather than as
+   * "remove them all": a registry briefly wrong must not empty the gateway. Registrations
+   * say false: all of them expiring is a real answer.
+   */
+  emptyIsFailure: boolean;
   /** The backend config for a discovered entry (its template, validated like the config file's); throws naming the problem. */
   config(d: DiscoveredBackend): BackendConfig;
 }
@@ -123,7 +129,15 @@ export class DiscoveryManager {
     const status = new StatusTracker(src.id, src.provider.kind, src.provider.source);
     this.sources.set(src.id, { src, status });
     src.provider.start({
-      update: (items) => void this.enqueue(() => this.applyBackends(src, status, items)),
+      update: (items) => {
+        if (items.length === 0 && src.emptyIsFailure) {
+          const first = status.state !== 'failing';
+          status.failed('the source answered with no backends; the ones it gave stay');
+          if (first) this.log.warn({ discovery: src.id }, 'discovery source answered with no backends; the ones it gave stay');
+          return;
+        }
+        void this.enqueue(() => this.applyBackends(src, status, items));
+      },
       fail: (err) => {
         const first = status.state !== 'failing';
         status.failed(err.message);
@@ -135,6 +149,11 @@ export class DiscoveryManager {
   /** Names of the backends sources created, with where they came from. */
   discovered(): Array<{ name: string; source: string; url: string; transport: string; origin: string }> {
     return [...this.owned].map(([name, o]) => ({ name, ...o }));
+  }
+
+  /** The source that created the backend `name`, if one did. */
+  sourceOf(name: string): string | undefined {
+    return this.owned.get(name)?.source;
   }
 
   isDiscovered(name: string): boolean {

@@ -209,10 +209,12 @@ export class ClientSession implements ClientLink, ConnectionOwner, RelayClient {
       } else {
         // Its replica left rotation (or failed this call): move to another one.
         this.backends.delete(slot);
-        void open.conn.then(
-          (c) => c.close('replica out of rotation'),
-          () => {},
-        );
+        // One that discovery removed drains first: its stop closes this session once the calls in flight on it are done.
+        if (inSet)
+          void open.conn.then(
+            (c) => c.close('replica out of rotation'),
+            () => {},
+          );
       }
     }
     if (this.closed) return Promise.reject(new GatewayError('MCPEG_ERR_SESSION_NOT_FOUND', 'session closed'));

@@ -169,3 +169,47 @@ describe('DNS SRV discovery (dnsmasq, real replicas)', () => {
     assert.deepEqual(await tally(client, 4), { A: 2, B: 2 });
   });
 });
+
+describe('DNS SRV discovery, per_client sessions (dnsmasq)', () => {
+  it('a session’s backend session on a replica that leaves finishes its call there, then moves to one that stays', async () => {
+    const reps = await startReplicas('P', 'Q');
+    const name = '_mcp._tcp.pc.test';
+    const recs = (set: HttpReplica[]): DnsRecords => ({
+      srv: { [name]: set.map((r) => ({ target: `${r.id.toLowerCase()}.pc.test`, port: r.port, weight: 1 })) },
+      hosts: { 'p.pc.test': '127.0.0.1', 'q.pc.test': '127.0.0.1' },
+    });
+    const dns = await Dnsmasq.start(recs(reps), { ttl: 1 });
+    const gw = await startGateway({
+      backends: {
+        pc: {
+          type: 'mcp',
+          connect_timeout: '3s',
+          discovery: { dns_srv: { name, servers: [dns.server], address: 'resolve', min_ttl: '1s', max_ttl: '1s', timeout: '500ms' } },
+        },
+      },
+      discovery: { drain_timeout: '10s' },
+    });
+    const client = await connectClient(gw.url);
+    try {
+      const who = async () => ((await client.callTool({ name: 'pc__whoami', arguments: {} })).structuredContent as { replica: string }).replica;
+      const first = await who();
+      assert.equal(await who(), first, 'per_client: the session stays on its replica');
+      const leaving = reps.find((r) => r.id === first)!;
+      const staying = reps.find((r) => r.id !== first)!;
+      const inflight = client.callTool({ name: 'pc__sleep', arguments: { ms: 2000 } });
+      await new Promise((r) => setTimeout(r, 200));
+      await dns.set(recs([staying]));
+      await waitFor(() => gw.gw.registry.backend('pc')!.replicas.length === 1, 'the replica left');
+      assert.equal(await who(), staying.id, 'the session moved to the replica that stays');
+      const r = (await inflight) as { isError?: boolean; structuredContent?: { replica: string } };
+      assert.ok(!r.isError);
+      assert.equal(r.structuredContent?.replica, leaving.id, 'the call in flight finished where it started');
+      assert.equal(await who(), staying.id);
+    } finally {
+      await client.close();
+      await gw.close();
+      await dns.close();
+      await killAllReplicas();
+    }
+  });
+});

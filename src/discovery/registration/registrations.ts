@@ -37,6 +37,8 @@ export interface RegistrarHost {
   config(): Readonly<DiscoveryConfig['registration']>;
   /** A name the config file uses. */
   configured(name: string): boolean;
+  /** The source (other than registration) that created a backend of this name, if one did. */
+  heldBy(name: string): string | undefined;
   now(): number;
 }
 
@@ -110,6 +112,8 @@ export class Registrations implements Provider<DiscoveredBackend> {
       throw new RegistrationError('invalid', `name: registered backends' names start with "${cfg.name_prefix}" (discovery.registration.name_prefix)`);
     if (!validName(full)) throw new RegistrationError('invalid', `name: "${full}" is not a valid backend name (letters, digits, "_" or "-", at most 48)`);
     if (this.host.configured(full)) throw new RegistrationError('conflict', `name: the configuration has a backend named "${full}"`);
+    const holder = this.host.heldBy(full);
+    if (holder) throw new RegistrationError('conflict', `name: "${full}" is a backend discovered by ${holder}`);
     if (typeof req.url !== 'string') throw new RegistrationError('invalid', "url: expected a string (the backend's MCP endpoint, http:// or https://)");
     const u = checkUrl(req.url);
     if ('problem' in u) throw new RegistrationError('invalid', `url: ${u.problem}`);

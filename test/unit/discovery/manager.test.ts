@@ -134,6 +134,7 @@ describe('discovery manager: whole backends', () => {
     id: 'src',
     provider: p,
     maxBackends: () => max,
+    emptyIsFailure: true,
     allowed: (c: string) => c.startsWith('http://ok.example:80/'),
     config: (d: DiscoveredBackend) => ({ type: 'mcp', url: d.url }) as unknown as BackendConfig,
   });
@@ -163,7 +164,10 @@ describe('discovery manager: whole backends', () => {
     p.sink.update([d('one'), d('two')]);
     p.sink.fail(new Error('registry down'));
     p.sink.update([d('two', 'http://ok.example/moved')]);
+    // An empty answer is a failure for this source: nothing is removed.
+    p.sink.update([]);
     await m.settled();
+    assert.match(m.status()[0].lastError ?? '', /no backends; the ones it gave stay/);
     assert.deepEqual(h.added, ['one', 'two', 'two']);
     assert.deepEqual(h.removed, ['one', 'two']);
     assert.deepEqual(
