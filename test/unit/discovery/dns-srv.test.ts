@@ -88,6 +88,43 @@ describe('DNS SRV source (dnsmasq)', () => {
     assert.equal(a.answers.filter((r) => r.type === 'SRV').length, 3);
   });
 
+  it('an answer too large for UDP (TC set) is asked again over TCP', async () => {
+    const many = Array.from({ length: 40 }, (_, i) => ({ target: `replica-with-a-rather-long-name-${i}.big.test`, port: 5000 + i, priority: 0, weight: 1 }));
+    const big = await Dnsmasq.start({ srv: { '_mcp._tcp.big.test': many } });
+    try {
+      // Over UDP alone the answer is cut: dnsmasq sets TC.
+      const { endpoints } = await new DnsSrvProvider({
+        name: '_mcp._tcp.big.test',
+        servers: [big.server],
+        scheme: 'http',
+        path: '/mcp',
+        address: 'target',
+        min_ttl: 1000,
+        max_ttl: 60_000,
+        timeout: 1000,
+        maxBytes: 65536,
+      }).resolve();
+      assert.equal(endpoints.length, 40);
+      // Bounded: an answer larger than maxBytes over TCP is refused.
+      await assert.rejects(
+        new DnsSrvProvider({
+          name: '_mcp._tcp.big.test',
+          servers: [big.server],
+          scheme: 'http',
+          path: '/mcp',
+          address: 'target',
+          min_ttl: 1000,
+          max_ttl: 60_000,
+          timeout: 1000,
+          maxBytes: 600,
+        }).resolve(),
+        /larger than 600 bytes/,
+      );
+    } finally {
+      await big.close();
+    }
+  });
+
   it('reports failure through the sink while dnsmasq is down, and the records again once it is back', async () => {
     const p = provider({ min_ttl: 1000, max_ttl: 1000, timeout: 300 });
     const events: string[] = [];
