@@ -44,9 +44,17 @@ export class Dnsmasq {
   ) {}
 
   static async start(records: DnsRecords, opts: { ttl?: number } = {}): Promise<Dnsmasq> {
-    const d = new Dnsmasq(await freeUdpPort(), records, opts.ttl ?? 1);
-    await d.launch();
-    return d;
+    // The port is free for UDP when picked; dnsmasq binds TCP on it too, which another process may hold: try another.
+    for (let attempt = 1; ; attempt++) {
+      const d = new Dnsmasq(await freeUdpPort(), records, opts.ttl ?? 1);
+      try {
+        await d.launch();
+        return d;
+      } catch (err) {
+        await d.close();
+        if (attempt >= 3) throw err;
+      }
+    }
   }
 
   get server(): string {

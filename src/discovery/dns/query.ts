@@ -42,7 +42,17 @@ function matches(res: packet.DecodedPacket, id: number, name: string): boolean {
   return res.type === 'response' && res.id === id && (res.questions?.length ?? 0) === 1 && sameName(res.questions![0].name, name);
 }
 
+/** An IP address in one spelling (the URL parser's: IPv6 compressed, lower case). */
+function canonicalIp(a: string): string {
+  try {
+    return new URL(`http://${a.includes(':') ? `[${a}]` : a}/`).hostname;
+  } catch {
+    return a;
+  }
+}
+
 function overUdp(server: DnsServer, msg: Buffer, id: number, name: string, timeoutMs: number): Promise<packet.DecodedPacket> {
+  const expected = canonicalIp(server.host);
   return new Promise((resolve, reject) => {
     const sock = createSocket(server.host.includes(':') ? 'udp6' : 'udp4');
     const timer = setTimeout(() => done(new Error(`no answer from ${server.host}:${server.port} within ${timeoutMs} ms`)), timeoutMs);
@@ -54,7 +64,8 @@ function overUdp(server: DnsServer, msg: Buffer, id: number, name: string, timeo
     };
     sock.on('error', (err) => done(err));
     sock.on('message', (buf, from) => {
-      if (from.port !== server.port) return;
+      // Only the server asked may answer (RFC 5452 §9.1: address, port, id and question).
+      if (from.port !== server.port || canonicalIp(from.address) !== expected) return;
       let res: packet.DecodedPacket;
       try {
         res = packet.decode(buf);

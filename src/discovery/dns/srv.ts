@@ -32,6 +32,12 @@ interface Srv {
   ttl: number;
 }
 
+/** node:dns's getServers() forms ("10.0.0.2", "10.0.0.2:5353", "fd00::2", "[fd00::2]:5353") as host:port. */
+export function withPort(s: string): string {
+  if (s.startsWith('[') || /^[\d.]+:\d+$/.test(s)) return s;
+  return s.includes(':') ? `[${s}]:53` : `${s}:53`;
+}
+
 /** Records of one answer at most (a bound on what one answer makes the gateway hold before max_endpoints). */
 const MAX_RECORDS = 4096;
 
@@ -43,9 +49,7 @@ export class DnsSrvProvider implements Provider<Endpoint> {
   private stopped = false;
 
   constructor(private readonly o: SrvOptions) {
-    this.servers = (o.servers?.length ? o.servers : getServers().map((s) => (s.includes(':') && !s.startsWith('[') ? `[${s}]:53` : s.includes(':') ? s : `${s}:53`))).map(
-      parseServer,
-    );
+    this.servers = (o.servers?.length ? o.servers : getServers().map(withPort)).map(parseServer);
     this.source = `SRV ${o.name} @ ${this.servers.map((s) => `${s.host}:${s.port}`).join(', ') || 'no servers'}`;
   }
 

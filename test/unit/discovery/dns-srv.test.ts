@@ -1,7 +1,7 @@
 /** The DNS SRV source against a real dnsmasq: records, priority, weight, TTL, the answer's checks. */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { DnsSrvProvider } from '../../../src/discovery/dns/srv.js';
+import { DnsSrvProvider, withPort } from '../../../src/discovery/dns/srv.js';
 import { query } from '../../../src/discovery/dns/query.js';
 import type { Endpoint } from '../../../src/discovery/types.js';
 import { Dnsmasq } from '../../helpers/dnsmasq.js';
@@ -80,6 +80,10 @@ describe('DNS SRV source (dnsmasq)', () => {
     p.stop();
     const gap = seen[1] - seen[0];
     assert.ok(gap >= 1100 && gap < 3000, `asked again after ${gap} ms`);
+  });
+
+  it('system resolvers as node:dns lists them become host:port', () => {
+    assert.deepEqual(['10.0.0.2', '10.0.0.2:5353', 'fd00::2', '[fd00::2]:5353'].map(withPort), ['10.0.0.2:53', '10.0.0.2:5353', '[fd00::2]:53', '[fd00::2]:5353']);
   });
 
   it('the raw query sees the answer’s id and name checked', async () => {
