@@ -7,7 +7,7 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
-import type { BackendConfig, Config } from './config/schema.js';
+import type { BackendConfig, Config, McpBackendConfig } from './config/schema.js';
 import { validateConfig } from './config/load.js';
 import { applySnapshot, type BackendSetHost, type ReloadResult } from './reconfigure.js';
 import { createLogger, type Logger } from './observability/logger.js';
@@ -40,6 +40,17 @@ import { PinGuard, type PinMode } from './pinning/guard.js';
 import { FilePinStore, type PinStore } from './pinning/store.js';
 import { Authorization } from './authz/gate.js';
 import type { InstanceBus } from './protocol/bus.js';
+import { DiscoveryManager } from './discovery/manager.js';
+import { endpointProvider } from './discovery/create.js';
+import type { ProviderStatus } from './discovery/types.js';
+import { endpointReplica } from './backends/factory.js';
+import { backendSchema } from './config/schema.js';
+import { formatIssues } from './config/load.js';
+import { urlAllowList } from './discovery/checks.js';
+import type { DiscoveredBackend } from './discovery/types.js';
+import { MemoryRegistrationStore, type Registration, type RegistrationStore } from './discovery/registration/store.js';
+import { Registrations, type RegisterRequest } from './discovery/registration/registrations.js';
+import { RegistrySource } from './discovery/registry/source.js';
 
 export interface GatewayOptions {
   logger?: Logger;
@@ -55,6 +66,29 @@ export interface GatewayOptions {
   pinStore?: PinStore;
   /** The bus to the other gateway instances sharing the state store (state.store: redis; docs/scaling.md#live-routing). */
   bus?: InstanceBus;
+  /** Where self-registrations live (state.store: redis shares them); default in memory. */
+  registrationStore?: RegistrationStore;
+}
+
+/** Who asks, for a registration: the admin key's name, and whether it has role admin (may change any registration). */
+export interface Registrant {
+  name: string;
+  admin: boolean;
+}
+
+/** Service discovery as the admin API and /health see it (docs/discovery.md). */
+export interface DiscoveryView {
+  /** Each source's state and last result. */
+  status(): ProviderStatus[];
+  /** Backends sources created (not in the config), with where they came from. */
+  discovered(): Array<{ name: string; source: string; url: string; transport: string; origin: string }>;
+  /** Self-registration (discovery.registration): each resolves once this instance applied the change; throws RegistrationError. */
+  registrations: {
+    list(): Promise<Registration[]>;
+    register(name: string, req: RegisterRequest, who: Registrant): Promise<{ registration: Registration; created: boolean }>;
+    renew(name: string, req: { ttl?: unknown }, who: Registrant): Promise<Registration>;
+    remove(name: string, who: Registrant): Promise<void>;
+  };
 }
 
 export interface Gateway {
@@ -76,6 +110,7 @@ export interface Gateway {
   pinMode(backend: string): PinMode;
   /** Authorization in force (the config snapshot's `authorization`; explain reads it). */
   readonly authz: Authorization;
+  readonly discovery: DiscoveryView;
   /** Starts backends, then listens on server.host:server.port. Resolves with the bound URL of /mcp. (The admin API is started beside it: serve.ts.) */
   listen(): Promise<{ url: string; port: number; host: string }>;
   /** Starts backends and serves one client over the given streams (`mcpeg stdio`). */
@@ -193,6 +228,7 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
     backends: () => backends.values(),
     sessions: () => sessions!.size,
     pinMismatches: () => (pinsStarted ? pins.mismatches() : []),
+    discovery: () => discovery.status(),
     isKnownTool: (b, t) => {
       const cat = backends.get(b)?.catalog;
       if (!cat) return false;
@@ -250,7 +286,84 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
         log.error({ plugin: name, err: (err as Error).message }, 'plugin failed to load; the gateway runs without it');
       }
     }
+    // Discovered replicas before the start: a backend starts with what its source gives.
+    await Promise.all([...backends.values()].map(attachDiscovery));
     registry!.rebuild();
+  };
+
+  // --- service discovery: replicas of configured backends, and whole backends (discovery/) ---
+  const discovery = new DiscoveryManager(
+    log.child({ component: 'discovery' }),
+    {
+      configured: (name) => backendEntries(snapshot).has(name) || (incoming !== undefined && backendEntries(incoming).has(name)),
+      add: (name, cfg) =>
+        serially(async () => {
+          if (closing) throw new Error('gateway shutting down');
+          await reconfigure.install(await buildBackend(name, { kind: 'backend', cfg }, snapshot.paths, deps));
+        }),
+      remove: (name) => serially(() => reconfigure.uninstall(name)),
+    },
+    () => snapshot.discovery.drain_timeout,
+  );
+  /** The config of a backend a source created: an mcp backend at its URL with the source's template, validated like the file's. */
+  const discoveredConfig =
+    (template: () => Readonly<Record<string, unknown>>) =>
+    (d: DiscoveredBackend): BackendConfig => {
+      const r = backendSchema.safeParse({ ...template(), type: 'mcp', url: d.url, transport: d.transport });
+      if (!r.success) throw new Error(formatIssues(r.error.issues).join('; '));
+      return r.data;
+    };
+  const registrations = new Registrations(opts.registrationStore ?? new MemoryRegistrationStore(), {
+    config: () => snapshot.discovery.registration,
+    configured: (name) => backendEntries(snapshot).has(name),
+    heldBy: (name) => {
+      const s = discovery.sourceOf(name);
+      return s === 'registration' ? undefined : s;
+    },
+    now: Date.now,
+  });
+  let registrationsStarted = false;
+  /** The registration source runs once registration is enabled (at start, or the first registration after a reload enabled it). */
+  const startRegistrations = () => {
+    if (registrationsStarted || closing || !snapshot.discovery.registration.enabled) return;
+    registrationsStarted = true;
+    discovery.addSource({
+      id: 'registration',
+      provider: registrations,
+      maxBackends: () => snapshot.discovery.registration.max_backends,
+      emptyIsFailure: false,
+      allowed: (c) => urlAllowList(snapshot.discovery.registration.allowed_urls, false)(c),
+      config: discoveredConfig(() => snapshot.discovery.registration.backend),
+    });
+  };
+  /** MCP registries (discovery.registries): started with the gateway; a change needs a restart. */
+  const startRegistries = () => {
+    for (const r of config.discovery.registries) {
+      discovery.addSource({
+        id: `registry:${r.name}`,
+        provider: new RegistrySource({ ...r, maxBytes: config.discovery.max_document_bytes }),
+        maxBackends: () => r.max_backends,
+        emptyIsFailure: true,
+        allowed: urlAllowList(r.allowed_urls, true),
+        config: discoveredConfig(() => r.backend),
+      });
+    }
+  };
+  const applied = async <T>(f: () => Promise<T>): Promise<T> => {
+    startRegistrations();
+    const out = await f();
+    await discovery.settled();
+    return out;
+  };
+  /** A backend with `discovery` gets its source; the start waits for its first result (or failure) up to connect_timeout. */
+  const attachDiscovery = async (b: Backend) => {
+    const cfg = b.cfg as McpBackendConfig;
+    if (cfg.type !== 'mcp' || !cfg.discovery) return;
+    const provider = endpointProvider(b.name, cfg, { maxBytes: snapshot.discovery.max_document_bytes, env: process.env, base: snapshot.paths.base ?? process.cwd() });
+    const first = discovery.attach(b, cfg, provider, (e) => endpointReplica(b.name, cfg, e.url, e.weight, log.child({ backend: b.name }), e.transport));
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([first, new Promise<void>((r) => (timer = setTimeout(r, cfg.connect_timeout)))]);
+    clearTimeout(timer);
   };
 
   // --- runtime changes: hot reload, admin API ---
@@ -259,6 +372,12 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
     swap: (next) => (snapshot = next),
     build: (name, entry, next) => buildBackend(name, entry, next.paths, deps),
     async install(b) {
+      // The config now names a backend a source had created: the config's replaces it.
+      if (backends.has(b.name) && discovery.isDiscovered(b.name)) {
+        discovery.yieldTo(b.name);
+        await this.uninstall(b.name);
+      }
+      await attachDiscovery(b);
       backends.set(b.name, b);
       addEndpoints(b.name);
       registry!.rebuild();
@@ -266,6 +385,7 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
       await b.start();
     },
     async uninstall(name) {
+      discovery.detach(name);
       const b = backends.get(name);
       if (!b) return;
       backends.delete(name);
@@ -283,8 +403,13 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
     setLogLevel: (level) => (log.level = level),
   };
   let reloading: Promise<unknown> = Promise.resolve();
+  /** One change to the backend set at a time (reloads, admin changes, discovery), in arrival order. */
+  const serially = <T>(f: () => Promise<T>): Promise<T> => {
+    const run = reloading.then(f);
+    reloading = run.catch(() => {});
+    return run;
+  };
   const reload = (next: Readonly<Config>): Promise<ReloadResult> => {
-    // One change at a time, in arrival order.
     const run = reloading.then(async () => {
       await startBackends();
       incoming = next;
@@ -319,6 +444,8 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
     (started ??= buildAll()
       .then(() => Promise.all([...backends.values()].map((b) => b.start())))
       .then(() => {
+        startRegistrations();
+        if (!closing) startRegistries();
         if (!closing) sessions!.startSweeper();
       }));
 
@@ -343,7 +470,8 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
           ...(check ? { healthy: check.ok, detail: check.detail } : {}),
           ...(b.transportKind === 'stdio' ? { processes: b.pids().length } : {}),
           ...(b.processes ? { max_processes: b.processes.max } : {}),
-          ...(b.replicas.length > 1 ? { replicas: b.replicaStates() } : {}),
+          // A discovered backend shows its replicas (their endpoints) even when it has one.
+          ...(b.replicas.length > 1 || (b.cfg as McpBackendConfig).discovery ? { replicas: b.replicaStates() } : {}),
         };
       }),
     );
@@ -360,6 +488,7 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
         backends: list,
         catalogProblems: problems,
         pluginProblems,
+        ...(discovery.status().length ? { discovery: discovery.status() } : {}),
         ...(pinsStarted ? { pins: { mode: snapshot.pinning.mode, lockFile: pins.where, mismatched } } : {}),
       },
     };
@@ -384,6 +513,16 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
     pins,
     pinMode,
     authz,
+    discovery: {
+      status: () => discovery.status(),
+      discovered: () => discovery.discovered(),
+      registrations: {
+        list: () => registrations.list(),
+        register: (name, req, who) => applied(() => registrations.register(name, req, who)),
+        renew: (name, req, who) => applied(() => registrations.renew(name, req, who)),
+        remove: (name, who) => applied(() => registrations.remove(name, who)),
+      },
+    },
     async listen() {
       await startBackends();
       server = createHttpServer(
@@ -435,6 +574,7 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
       stopRequestLog();
       metrics.close();
       pins.stop();
+      await discovery.stop();
       await Promise.all([...backends.values()].map((b) => b.stop()));
     },
   };

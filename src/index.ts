@@ -29,5 +29,8 @@ export { TOOL_ERRORS, type ToolErrorCode } from './errors/catalog.js';
 export type { ReloadResult } from './reconfigure.js';
 export { RateLimiter } from './resilience/rate-limiter.js';
 export { MemoryRateLimitStore, type RateLimitStore } from './resilience/rate-limit-store.js';
+export { MemoryRegistrationStore, type Registration, type RegistrationStore } from './discovery/registration/store.js';
+export type { DiscoveryView, Registrant } from './gateway.js';
+export type { Endpoint, DiscoveredBackend, ProviderStatus } from './discovery/types.js';
 export type { Metrics } from './observability/metrics.js';
 export { createLogger, type Logger } from './observability/logger.js';

@@ -52,6 +52,8 @@ export async function applySnapshot(host: BackendSetHost, next: Readonly<Config>
   for (const k of ['rate_limits', 'traffic', 'namespacing', 'paths', 'auth'] as const) if (!isDeepStrictEqual(prev[k], next[k])) result.restartRequired.push(k);
   // The pin store is opened once; the mode applies on reload.
   if (prev.pinning.lock_file !== next.pinning.lock_file) result.restartRequired.push('pinning.lock_file');
+  // Registry sources start with the gateway (registration settings apply at once).
+  if (!isDeepStrictEqual(prev.discovery.registries, next.discovery.registries)) result.restartRequired.push('discovery.registries');
   for (const name of before.keys()) if (!after.has(name)) result.removed.push(name);
   for (const [name, e] of after) {
     const old = before.get(name);

@@ -47,9 +47,14 @@ export async function serve(fileConfig: Readonly<Config>, opts: ServeOptions = {
       });
     }
     const shared = Object.fromEntries(
-      Object.entries({ sessionStore: state.sessionStore, bus: state.bus, eventStore: state.eventStore, rateLimitStore: state.rateLimitStore, pinStore: state.pinStore }).filter(
-        ([, v]) => v !== undefined,
-      ),
+      Object.entries({
+        sessionStore: state.sessionStore,
+        bus: state.bus,
+        eventStore: state.eventStore,
+        rateLimitStore: state.rateLimitStore,
+        pinStore: state.pinStore,
+        registrationStore: state.registrationStore,
+      }).filter(([, v]) => v !== undefined),
     );
     gateway = createGateway(config, { ...shared, ...gatewayOptions });
   } catch (err) {

@@ -2,14 +2,15 @@
  * Admin API authentication: a key in `X-Admin-API-Key` or `Authorization: Bearer`,
  * hashed with SHA-256 and compared in constant time (crypto.timingSafeEqual) against
  * every configured hash, so the time taken says nothing about which key (if any) was
- * close. Roles: `viewer` reads (GET), `admin` also writes (POST, PUT, DELETE).
+ * close. Roles: `viewer` reads (GET), `admin` also writes (POST, PUT, DELETE);
+ * `registrar` may use the registration routes and nothing else, not even to read.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { AdminConfig } from '../config/admin.js';
 import { AdminError } from './http.js';
 
-export type Role = 'viewer' | 'admin';
+export type Role = 'viewer' | 'admin' | 'registrar';
 
 export interface Identity {
   /** The key's name from admin.keys (for the audit log), or "anonymous" without auth. */
@@ -49,6 +50,12 @@ export function authenticate(req: IncomingMessage, admin: Readonly<AdminConfig>,
   return match;
 }
 
-export function authorize(who: Identity, write: boolean): void {
+/** `registration`: the route is one of /admin/registrations (the only ones a registrar key may use). */
+export function authorize(who: Identity, write: boolean, registration = false): void {
+  if (who.role === 'registrar') {
+    if (!registration)
+      throw new AdminError('MCPEG_ERR_ADMIN_FORBIDDEN', `key "${who.name}" has role registrar: it may only register, renew and remove backends (/admin/registrations)`);
+    return;
+  }
   if (write && who.role !== 'admin') throw new AdminError('MCPEG_ERR_ADMIN_FORBIDDEN', `key "${who.name}" has role ${who.role}: changes need role admin`);
 }

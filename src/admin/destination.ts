@@ -18,7 +18,8 @@ export function backendDestination(b: BackendConfig): unknown {
   let d: Record<string, unknown>;
   switch (b.type) {
     case 'mcp':
-      d = { type: b.type, url: b.url, endpoints: b.endpoints?.map((e) => e.url), ...launch(b), replicas: b.replicas?.map(launch) };
+      // A discovered backend's headers and credentials go wherever its source says: the source is the destination.
+      d = { type: b.type, url: b.url, endpoints: b.endpoints?.map((e) => e.url), ...launch(b), replicas: b.replicas?.map(launch), discovery: b.discovery };
       break;
     case 'rest':
       d = { type: b.type, base_url: b.base_url };

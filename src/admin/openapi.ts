@@ -14,19 +14,24 @@ interface Op {
   tag: Tag;
   /** The success status and the schema (components.schemas) of its body. */
   ok: [number, keyof typeof SCHEMAS];
+  /** A second success status with its body's schema (200 for a PUT that replaced, beside 201 for one that created). */
+  alsoOk?: [number, keyof typeof SCHEMAS];
   body?: { schema: keyof typeof SCHEMAS; yaml?: boolean; description: string };
   /** Statuses this operation may answer besides the success, 401, 403 and (for {params}) 404. */
   errors?: number[];
   /** Query parameters (all optional strings). */
   query?: Record<string, string>;
+  /** A self-registration route: keys with role registrar (or admin) may use it. */
+  registration?: boolean;
 }
 
 const ERROR_TEXT: Record<number, string> = {
   400: 'Invalid body or configuration (data.problems names each key path); nothing changed',
   401: 'No API key, or not a configured one (WWW-Authenticate: Bearer)',
-  403: 'A viewer key on a write; a privileged change the config file does not allow (a program not allowed, wider plugin reach, a secret to a new destination, the admin section or the secrets declaration); a Host/Origin not allowed',
+  403: "A viewer key on a write; a registrar key anywhere but /admin/registrations, or on another key's registration; a registration URL outside discovery.registration.allowed_urls; a privileged change the config file does not allow (a program not allowed, wider plugin reach, a secret to a new destination, the admin section or the secrets declaration); a Host/Origin not allowed",
   404: 'No such resource',
-  409: 'Conflict: the name exists, or there is no config file to read',
+  409: 'Conflict: the name exists, or there is no config file to read; discovery.registration.max_backends reached',
+  503: 'The shared state store (Redis) cannot be reached; retry shortly',
   413: 'Body larger than server.max_body_bytes',
   415: 'Unsupported Content-Type',
 };
@@ -34,7 +39,7 @@ const ERROR_TEXT: Record<number, string> = {
 const schemaRef = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const errorResponse = (status: number) => ({ description: ERROR_TEXT[status], content: { 'application/json': { schema: schemaRef('Error') } } });
 const PARAM_TEXT: Record<string, string> = {
-  name: 'The service (backend or plugin) name',
+  name: "The service (backend or plugin) name; for /admin/registrations, the registered backend's name",
   fingerprint: "The session's fingerprint, as GET /admin/sessions lists it (never its Mcp-Session-Id)",
 };
 
@@ -59,12 +64,13 @@ function operation(method: string, path: string, o: Op) {
     summary: o.summary,
     ...(o.description ? { description: o.description } : {}),
     tags: [o.tag],
-    'x-mcpeg-role': write ? 'admin' : 'viewer',
+    'x-mcpeg-role': o.registration ? 'registrar' : write ? 'admin' : 'viewer',
     ...(params.length ? { parameters: params.map((p) => ({ name: p, in: 'path', required: true, description: PARAM_TEXT[p], schema: { type: 'string' } })) } : {}),
     ...(o.query ? { parameters: Object.entries(o.query).map(([name, description]) => ({ name, in: 'query', required: false, description, schema: { type: 'string' } })) } : {}),
     ...(o.body ? { requestBody: { required: true, description: o.body.description, content: content(o.body.schema, o.body.yaml) } } : {}),
     responses: {
       [String(o.ok[0])]: { description: 'Success', content: content(o.ok[1]) },
+      ...(o.alsoOk ? { [String(o.alsoOk[0])]: { description: 'Success', content: content(o.alsoOk[1]) } } : {}),
       ...Object.fromEntries([...statuses].sort((a, b) => a - b).map((s) => [String(s), errorResponse(s)])),
     },
   };
@@ -104,10 +110,53 @@ const PATHS: Paths = {
       ok: [200, 'ServiceTypes'],
     },
   },
-  '/admin/discovery/status': { get: { tag: 'discovery', summary: 'Discovery provider: "static" (the config file); the last sync', ok: [200, 'DiscoveryStatus'] } },
-  '/admin/discovery/services': { get: { tag: 'discovery', summary: 'The services discovery knows: the configured ones', ok: [200, 'DiscoveryServices'] } },
+  '/admin/discovery/status': {
+    get: { tag: 'discovery', summary: 'The config file (provider "static") and its last sync; each discovery source: state, last result, failures', ok: [200, 'DiscoveryStatus'] },
+  },
+  '/admin/discovery/services': {
+    get: { tag: 'discovery', summary: 'The services: the configured ones, and those discovery sources created (registrations, registries)', ok: [200, 'DiscoveryServices'] },
+  },
   '/admin/discovery/trigger': {
     post: { tag: 'discovery', summary: 'Re-read the config file and apply it (as POST /admin/config/reload)', ok: [200, 'DiscoveryTrigger'], errors: [400, 409] },
+  },
+  '/admin/registrations': {
+    get: {
+      tag: 'discovery',
+      summary: 'Self-registered backends: URL, owner, TTL, expiry, state (a registrar key sees its own)',
+      ok: [200, 'RegistrationList'],
+      registration: true,
+      errors: [503],
+    },
+  },
+  '/admin/registrations/{name}': {
+    put: {
+      tag: 'discovery',
+      summary: 'Register (or re-register) a backend at a URL, for a TTL it must renew',
+      description:
+        'Role registrar (or admin). Allowed by the config file only: discovery.registration.enabled, a URL matching discovery.registration.allowed_urls (403 otherwise), a TTL within discovery.registration.ttl, at most max_backends (409). Only an HTTP(S) MCP endpoint: nothing is run. Answers once this instance has added the backend (clients get list_changed when it is up); 201 when new.',
+      ok: [201, 'Registration'],
+      alsoOk: [200, 'Registration'],
+      body: { schema: 'RegistrationRequest', description: 'url, and optionally transport and ttl' },
+      registration: true,
+      errors: [409, 503],
+    },
+    delete: {
+      tag: 'discovery',
+      summary: 'Remove a registration: its tools go (list_changed), in-flight calls drain, then it stops',
+      ok: [200, 'RegistrationRemoved'],
+      registration: true,
+      errors: [503],
+    },
+  },
+  '/admin/registrations/{name}/renew': {
+    post: {
+      tag: 'discovery',
+      summary: "Renew a registration for its TTL (or the body's ttl)",
+      ok: [200, 'Registration'],
+      body: { schema: 'RegistrationRenewal', description: 'Optionally ttl' },
+      registration: true,
+      errors: [503],
+    },
   },
   '/admin/loadbalancer/stats': { get: { tag: 'loadbalancer', summary: 'Per backend: strategy, replicas, in flight, breakers, ejections', ok: [200, 'LoadBalancerStats'] } },
   '/admin/loadbalancer/stats/{name}': { get: { tag: 'loadbalancer', summary: "One backend's balancer stats", ok: [200, 'LoadBalancerBackend'] } },

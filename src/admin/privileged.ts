@@ -16,6 +16,7 @@
  * | `authorization` (rules, default)                               | admin.allow.policy              |
  * | a backend's `credentials` (per-user: audience, scope, default, | nothing: edit the file          |
  * | removal…) or the URL a backend with `credentials` is sent to   |                                 |
+ * | `discovery.*` (registration, registries: allowed_urls, bounds) | nothing: edit the file          |
  * | tool pinning weaker for a backend (block → warn → off),        | nothing: edit the file          |
  * | `pinning.lock_file`                                            |                                 |
  *
@@ -71,6 +72,9 @@ export function privilegedChanges(current: Readonly<Config>, next: Readonly<Conf
     out.push({ path: 'authorization', why: 'which backends, tools, prompts and resources each caller may use', allowedBy: 'admin.allow.policy: true' });
 
   for (const p of pinningWeakened(current, next)) out.push(p);
+  // What registrar keys and registries may make the gateway reach (allowed_urls, bounds): the file's word only.
+  for (const k of changedKeys(current.discovery, next.discovery))
+    out.push({ path: `discovery.${k}`, why: 'what discovery sources and registrar keys may make the gateway reach and hold', allowedBy: undefined });
 
   for (const l of refusedLaunches(current, next, [...current.admin.allowed_commands, ...allow.programs]))
     out.push({ ...l, allowedBy: 'admin.allow.programs (or admin.allowed_commands) to list it' });

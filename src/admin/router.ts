@@ -33,6 +33,8 @@ export interface RouteDef {
   path: string;
   /** Accepts application/yaml bodies as well as JSON. */
   yaml?: boolean;
+  /** A self-registration route: role registrar may use it (and no other). */
+  registration?: boolean;
   handler(req: AdminRequest, ctx: AdminContext): Promise<Reply> | Reply;
 }
 

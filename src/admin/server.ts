@@ -107,7 +107,7 @@ export async function startAdminServer(gw: Gateway, opts: AdminServerOptions = {
       }
       route = m.route.path;
       params = m.params;
-      authorize(who, isWrite(method));
+      authorize(who, isWrite(method), m.route.registration === true);
       const areq: AdminRequest = {
         method: method as Method,
         path,

@@ -27,6 +27,8 @@ export interface BackendPaths {
 
 /** One TransportFactory per replica: an MCP backend's endpoints or stdio replicas, else the one. */
 export function backendReplicas(name: string, cfg: BackendConfig, paths: BackendPaths, log: Logger): ReplicaSpec[] {
+  // Found at run time (discovery/): none until the source's first result.
+  if (cfg.type === 'mcp' && cfg.discovery) return [];
   if (cfg.type === 'mcp' && cfg.endpoints)
     return cfg.endpoints.map((e) => ({ weight: e.weight, transports: mcpTransports(name, { ...cfg, url: e.url, endpoints: undefined }, log) }));
   if (cfg.type === 'mcp' && cfg.replicas) {
@@ -36,6 +38,12 @@ export function backendReplicas(name: string, cfg: BackendConfig, paths: Backend
     }));
   }
   return [{ weight: 1, transports: backendTransports(name, cfg, paths, log) }];
+}
+
+/** A replica at a URL that discovery found, with the backend's own options (transport, headers, credentials). */
+export function endpointReplica(name: string, cfg: BackendConfig, url: string, weight: number, log: Logger, transport?: 'streamable_http' | 'sse'): ReplicaSpec {
+  if (cfg.type !== 'mcp') throw new Error(`backend "${name}" is not an mcp backend: discovery gives mcp replicas only`);
+  return { weight, key: url, transports: mcpTransports(name, { ...cfg, url, transport: transport ?? cfg.transport, endpoints: undefined, discovery: undefined }, log) };
 }
 
 export function backendTransports(name: string, cfg: BackendConfig, paths: BackendPaths, log: Logger): TransportFactory {

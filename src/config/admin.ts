@@ -5,7 +5,8 @@ export const adminKeySchema = z
   .object({
     /** Who this key is, for the audit log. */
     name: z.string().regex(/^[a-zA-Z0-9_.@-]{1,64}$/, 'expected letters, digits, "_", ".", "@" or "-"'),
-    role: z.enum(['viewer', 'admin']),
+    /** viewer reads; admin also changes; registrar may only register, renew and remove backends (/admin/registrations). */
+    role: z.enum(['viewer', 'admin', 'registrar']),
     /** Hex SHA-256 of the key (mcpeg never stores keys): printf %s "$KEY" | sha256sum */
     sha256: z.string().regex(/^[0-9a-f]{64}$/i, 'expected the hex SHA-256 of the key (64 hex digits)'),
   })

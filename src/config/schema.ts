@@ -13,6 +13,7 @@ import { authConfigured, authSchema } from './auth.js';
 import { isLoopbackHost } from '../util/loopback.js';
 import { authorizationSchema } from './authorization.js';
 import { stateSchema } from './state.js';
+import { discoverySchema, endpointDiscoverySchema } from './discovery.js';
 
 /** Names that would reach Object.prototype where a name is used as a key ("__proto__", "constructor", ...). */
 const notReserved = (n: string) => !(n in Object.prototype);
@@ -56,6 +57,8 @@ const mcpBackendSchema = z
     credentials: credentialsSchema.optional(),
     /** Several HTTP replicas of one server (instead of url). */
     endpoints: z.array(z.object({ url: z.url({ protocol: /^https?$/ }), weight: z.number().int().min(1).default(1) }).strict()).optional(),
+    /** HTTP replicas found by a discovery source (instead of url or endpoints): docs/discovery.md. */
+    discovery: endpointDiscoverySchema.optional(),
     /** Several stdio replicas (instead of command): each its own program. */
     replicas: z
       .array(
@@ -82,9 +85,14 @@ const mcpBackendSchema = z
   })
   .strict()
   .superRefine((b, ctx) => {
-    const kinds = [b.command, b.url, b.endpoints, b.replicas].filter((x) => x !== undefined).length;
-    if (kinds === 0) ctx.addIssue({ code: 'custom', message: 'an mcp backend needs "command" (stdio), "url" (HTTP), "endpoints" (HTTP replicas) or "replicas" (stdio replicas)' });
-    if (kinds > 1) ctx.addIssue({ code: 'custom', message: '"command", "url", "endpoints" and "replicas" are exclusive: pick one' });
+    const kinds = [b.command, b.url, b.endpoints, b.replicas, b.discovery].filter((x) => x !== undefined).length;
+    if (kinds === 0)
+      ctx.addIssue({
+        code: 'custom',
+        message:
+          'an mcp backend needs "command" (stdio), "url" (HTTP), "endpoints" (HTTP replicas), "replicas" (stdio replicas) or "discovery" (HTTP replicas found by DNS SRV, Consul or Kubernetes)',
+      });
+    if (kinds > 1) ctx.addIssue({ code: 'custom', message: '"command", "url", "endpoints", "replicas" and "discovery" are exclusive: pick one' });
     if (b.endpoints?.length === 0) ctx.addIssue({ code: 'custom', path: ['endpoints'], message: 'list at least one endpoint' });
     if (b.replicas?.length === 0) ctx.addIssue({ code: 'custom', path: ['replicas'], message: 'list at least one replica' });
     if (b.credentials) {
@@ -93,7 +101,7 @@ const mcpBackendSchema = z
         ctx.addIssue({
           code: 'custom',
           path: ['credentials'],
-          message: 'per-user credentials go in HTTP request headers: they apply to HTTP backends ("url" or "endpoints") only',
+          message: 'per-user credentials go in HTTP request headers: they apply to HTTP backends ("url", "endpoints" or "discovery") only',
         });
       if (b.session_mode === 'shared')
         ctx.addIssue({
@@ -207,6 +215,8 @@ export const configSchema = z
     state: stateSchema,
     /** Who may call the MCP endpoints (docs/auth.md). */
     auth: authSchema,
+    /** Backends that announce themselves or come from MCP registries (docs/discovery.md). */
+    discovery: discoverySchema,
     /**
      * Tool-definition pinning (docs/auth.md#tool-pinning): off (default: opt-in, nothing written),
      * warn (a changed tool is reported) or block (a changed tool is withheld until approved).
@@ -251,6 +261,15 @@ export const configSchema = z
         path: ['server', 'host'],
         message: `the MCP endpoints would listen on ${c.server.host}, not a loopback address, with no authentication: configure auth.oauth or auth.api_keys (docs/auth.md), or set auth.allow_unauthenticated: true to serve anyone who reaches the port`,
       });
+    // A discovered backend's options are an mcp backend's: checked here, once, with a stand-in URL.
+    const templates: Array<[Array<string | number>, Record<string, unknown>]> = [
+      [['discovery', 'registration', 'backend'], c.discovery.registration.backend],
+      ...c.discovery.registries.map((r, i): [Array<string | number>, Record<string, unknown>] => [['discovery', 'registries', i, 'backend'], r.backend]),
+    ];
+    for (const [path, t] of templates) {
+      const r = mcpBackendSchema.safeParse({ ...t, type: 'mcp', url: 'http://template.invalid/' });
+      if (!r.success) for (const issue of r.error.issues) ctx.addIssue({ code: 'custom', path: [...path, ...(issue.path as Array<string | number>)], message: issue.message });
+    }
     const seen = new Set(Object.keys(c.backends));
     c.plugins.forEach((p, i) => {
       if (seen.has(p.name))

@@ -446,7 +446,9 @@ export interface EnvReference {
 export function envReferences(c: Pick<Config, 'backends'>): EnvReference[] {
   const out: EnvReference[] = [];
   for (const [name, b] of Object.entries(c.backends)) {
-    const { auth, credentials } = b as { auth?: Record<string, unknown>; credentials?: Record<string, unknown> };
+    const { auth, credentials, discovery } = b as { auth?: Record<string, unknown>; credentials?: Record<string, unknown>; discovery?: { consul?: { token_env?: unknown } } };
+    const consulToken = discovery?.consul?.token_env;
+    if (typeof consulToken === 'string') out.push({ path: ['backends', name, 'discovery', 'consul', 'token_env'], backend: name, variable: consulToken });
     for (const [k, x] of Object.entries(auth ?? {})) if (k.endsWith('_env') && typeof x === 'string') out.push({ path: ['backends', name, 'auth', k], backend: name, variable: x });
     if (!credentials) continue;
     if (typeof credentials.client_secret_env === 'string')

@@ -56,6 +56,8 @@ export interface MetricsSources {
   sessions(): number;
   /** Tools whose definition differs from its pin (tool pinning), each with its backend and status. */
   pinMismatches?(): Iterable<{ readonly backend: string; readonly status: string }>;
+  /** Discovery sources: state, items in force, results and failures (docs/discovery.md). */
+  discovery?(): Iterable<{ readonly id: string; readonly state: string; readonly count: number; readonly updates: number; readonly failures: number }>;
   /** Tool names a label may take (the catalog): anything else is counted as "_other". */
   isKnownTool(backend: string, tool: string): boolean;
 }
@@ -181,6 +183,47 @@ export function createMetrics(src: MetricsSources): Metrics {
       this.reset();
       for (const b of src.backends())
         for (const x of b.replicaStates()) if (x.breaker) this.set({ backend: b.name, replica: x.id }, BREAKER[x.breaker as keyof typeof BREAKER] ?? 0);
+    },
+  });
+  // Discovery: one series per configured source (their number is the config's, not a source's).
+  new Gauge({
+    name: 'mcpeg_discovery_source_up',
+    help: '1 when the discovery source answered last time, 0 while it fails (its last good set stays in force)',
+    labelNames: ['source'],
+    registers: r,
+    collect() {
+      this.reset();
+      for (const d of src.discovery?.() ?? []) this.set({ source: d.id }, d.state === 'failing' ? 0 : 1);
+    },
+  });
+  new Gauge({
+    name: 'mcpeg_discovery_items',
+    help: 'Replicas or backends in force from the discovery source',
+    labelNames: ['source'],
+    registers: r,
+    collect() {
+      this.reset();
+      for (const d of src.discovery?.() ?? []) this.set({ source: d.id }, d.count);
+    },
+  });
+  new Counter({
+    name: 'mcpeg_discovery_failures_total',
+    help: 'Failed reads of the discovery source',
+    labelNames: ['source'],
+    registers: r,
+    collect() {
+      this.reset();
+      for (const d of src.discovery?.() ?? []) this.inc({ source: d.id }, d.failures);
+    },
+  });
+  new Counter({
+    name: 'mcpeg_discovery_updates_total',
+    help: 'Results of the discovery source that were applied',
+    labelNames: ['source'],
+    registers: r,
+    collect() {
+      this.reset();
+      for (const d of src.discovery?.() ?? []) this.inc({ source: d.id }, d.updates);
     },
   });
   new Gauge({

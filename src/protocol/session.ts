@@ -201,7 +201,9 @@ export class ClientSession implements ClientLink, ConnectionOwner, RelayClient {
     const open = this.backends.get(slot);
     if (open) {
       const r = open.replica;
-      if ((r !== exclude && (r.available || !backend.hasAlternative(r))) || backend.replicas.length === 1) {
+      // A replica discovery removed is no longer in the set: the session moves.
+      const inSet = backend.replicas.length === 1 ? backend.replicas[0] === r : backend.replicas.includes(r);
+      if (inSet && ((r !== exclude && (r.available || !backend.hasAlternative(r))) || backend.replicas.length === 1)) {
         open.lastUsed = Date.now();
         // Its own process counts the call, unless max_processes took it back (then another is opened or shared below).
         const release = open.lease?.hold();
@@ -209,10 +211,12 @@ export class ClientSession implements ClientLink, ConnectionOwner, RelayClient {
       } else {
         // Its replica left rotation (or failed this call): move to another one.
         this.backends.delete(slot);
-        void open.conn.then(
-          (c) => c.close('replica out of rotation'),
-          () => {},
-        );
+        // One that discovery removed drains first: its stop closes this session once the calls in flight on it are done.
+        if (inSet)
+          void open.conn.then(
+            (c) => c.close('replica out of rotation'),
+            () => {},
+          );
       }
     }
     if (this.closed) return Promise.reject(new GatewayError('MCPEG_ERR_SESSION_NOT_FOUND', 'session closed'));

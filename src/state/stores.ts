@@ -17,6 +17,8 @@ import { connectRedis, type RedisState } from './redis.js';
 import { RedisSessionStore } from './session-store.js';
 import { RedisBus } from './bus.js';
 import type { InstanceBus } from '../protocol/bus.js';
+import type { RegistrationStore } from '../discovery/registration/store.js';
+import { RedisRegistrationStore } from './registration-store.js';
 
 export interface StateStores {
   sessionStore?: SessionStore;
@@ -25,6 +27,8 @@ export interface StateStores {
   rateLimitStore?: RateLimitStore;
   /** Tool pins and approvals (seeded from pinning.lock_file while Redis holds none). */
   pinStore?: PinStore;
+  /** Self-registrations (discovery.registration), visible to every instance. */
+  registrationStore?: RegistrationStore;
   /** Admin changes shared between instances. */
   configSync?: ConfigSync;
   /** The Redis connection, when state.store is redis. */
@@ -58,6 +62,7 @@ export async function openStateStores(config: Readonly<Config>, log: Logger): Pr
     rateLimitStore: new RedisRateLimitStore(redis),
     pinStore: new RedisPinStore(redis, new FilePinStore(config.pinning.lock_file)),
     configSync: new ConfigSync(redis, log),
+    registrationStore: new RedisRegistrationStore(redis),
     close: async () => {
       bus.close();
       await redis.close();

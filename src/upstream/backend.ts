@@ -33,13 +33,19 @@ export const DEFAULT_MAX_PROCESSES = 16;
 export interface ReplicaSpec {
   transports: TransportFactory;
   weight: number;
+  /** Where it is (a discovered replica's URL): how discovery recognises it in its next result. */
+  key?: string;
 }
 
 export class Backend {
   readonly name: string;
   readonly cfg: BackendOptions;
   readonly prefix: string;
-  readonly replicas: readonly Replica[];
+  /** Replaced, never mutated, when discovery adds or removes one: a loop over it sees one set. */
+  private set: readonly Replica[];
+  private nextIndex: number;
+  private readonly log: Logger;
+  private readonly events: ReplicaListener;
   readonly retryBudget: RetryBudget;
   /** Calls in flight across replicas (the bulkhead counts them). */
   inflight = 0;
@@ -51,6 +57,8 @@ export class Backend {
   private readonly balancer: Balancer;
   private readonly listener: BackendListener;
   private stopped = false;
+  /** start() was called: replicas added later start at once. */
+  private started = false;
 
   constructor(name: string, cfg: BackendOptions, specs: ReplicaSpec[], log: Logger, listener: BackendListener, credentials?: CredentialSource) {
     this.name = name;
@@ -74,7 +82,10 @@ export class Backend {
       },
       resourceUpdated: (_r, params) => this.listener.resourceUpdated(this, params),
     };
-    this.replicas = specs.map((s, i) => new Replica(name, i, s.weight, cfg, s.transports, log, events));
+    this.log = log;
+    this.events = events;
+    this.set = specs.map((s, i) => new Replica(name, i, s.weight, cfg, s.transports, log, events, s.key));
+    this.nextIndex = specs.length;
     const stdio = specs.length > 0 && specs.every((s) => s.transports.initialKind === 'stdio');
     this.processes =
       stdio && cfg.session_mode === 'per_client'
@@ -88,16 +99,49 @@ export class Backend {
         : undefined;
   }
 
+  get replicas(): readonly Replica[] {
+    return this.set;
+  }
+
+  /**
+   * Discovery: a new replica joins (it takes work once it is up; its catalog, if it
+   * becomes the primary, is announced with list_changed). Ids are never reused.
+   */
+  addReplica(spec: ReplicaSpec): Replica {
+    const r = new Replica(this.name, this.nextIndex++, spec.weight, this.cfg, spec.transports, this.log, this.events, spec.key);
+    this.set = [...this.set, r];
+    if (this.started && !this.stopped) void r.start();
+    return r;
+  }
+
+  /**
+   * Discovery: a replica leaves. It is out of the balancer at once (new work and client
+   * sessions move to the others); calls in flight on it finish within `drainMs`, then it
+   * stops. Another replica becomes the primary if it was.
+   */
+  async removeReplica(r: Replica, drainMs: number): Promise<void> {
+    if (!this.set.includes(r)) return;
+    this.set = this.set.filter((x) => x !== r);
+    r.retire();
+    if (this.elect()) this.listener.catalogChanged(this);
+    this.listener.stateChanged(this);
+    const deadline = Date.now() + drainMs;
+    while (r.active > 0 && Date.now() < deadline) await new Promise((res) => setTimeout(res, 25));
+    await r.stop();
+  }
+
   /** The primary is the first up replica, kept while it stays up. True when it changed. */
   private elect(): boolean {
     const before = this.primary;
-    if (before?.state !== 'up') this.primary = this.replicas.find((r) => r.state === 'up');
+    if (before?.state !== 'up' || !this.set.includes(before)) this.primary = this.replicas.find((r) => r.state === 'up');
     return this.primary !== before;
   }
 
   get state(): BackendState {
     if (this.stopped) return 'stopped';
     if (this.replicas.some((r) => r.state === 'up')) return 'up';
+    // A discovered backend before its first result: nothing to start yet.
+    if (this.replicas.length === 0) return 'starting';
     return this.replicas.some((r) => r.state === 'starting') ? 'starting' : 'down';
   }
 
@@ -140,10 +184,11 @@ export class Backend {
   }
 
   get transportKind(): TransportKind {
-    return (this.primary ?? this.replicas[0]).transportKind;
+    return (this.primary ?? this.replicas[0])?.transportKind ?? 'streamable_http';
   }
 
   async start(): Promise<void> {
+    this.started = true;
     await Promise.all(this.replicas.map((r) => r.start()));
   }
 
@@ -196,7 +241,8 @@ export class Backend {
   }
 
   replicaOf(conn: BackendConnection): Replica | undefined {
-    return this.replicas.length === 1 ? this.replicas[0] : this.replicas.find((r) => r.owns(conn));
+    // Not the lone replica blindly: one that discovery removed may still own the connection.
+    return this.replicas.find((r) => r.owns(conn));
   }
 
   forgetSession(conn: BackendConnection): void {
@@ -205,7 +251,7 @@ export class Backend {
 
   /** The primary's own health hook (plugins, REST health checks). */
   checkHealth(): Promise<{ ok: boolean; detail?: string } | undefined> {
-    return (this.primary ?? this.replicas[0]).checkHealth();
+    return (this.primary ?? this.replicas[0])?.checkHealth() ?? Promise.resolve(undefined);
   }
 
   pids(): number[] {
@@ -228,6 +274,8 @@ export class Backend {
     weight: number;
     restarts: number;
     error: string | undefined;
+    /** A discovered replica's URL. */
+    endpoint?: string;
   }> {
     const now = Date.now();
     return this.replicas.map((r) => ({
@@ -241,6 +289,7 @@ export class Backend {
       weight: r.weight,
       restarts: r.restarts,
       error: r.lastError,
+      ...(r.key !== undefined ? { endpoint: r.key } : {}),
     }));
   }
 }

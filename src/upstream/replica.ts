@@ -49,7 +49,12 @@ export class Replica implements ConnectionOwner {
   /** Index within the backend; `id` names it in logs, metrics and the balancer. */
   readonly index: number;
   readonly id: string;
-  readonly weight: number;
+  /** Its share of the work (weighted and hash strategies); discovery may change it. */
+  weight: number;
+  /** Where it is, for a discovered replica (its URL): discovery matches its next result by it. */
+  readonly key: string | undefined;
+  /** Discovery removed it: it takes no new work and stops once its calls drain. */
+  private retired = false;
   readonly cfg: BackendOptions;
   readonly prefix: string;
   /** Requests in flight on this replica (least_connections, metrics). */
@@ -89,8 +94,9 @@ export class Replica implements ConnectionOwner {
   private readonly pool: SessionPool;
   private readonly resources: ResourceWatch;
 
-  constructor(name: string, index: number, weight: number, cfg: BackendOptions, transports: TransportFactory, log: Logger, listener: ReplicaListener) {
+  constructor(name: string, index: number, weight: number, cfg: BackendOptions, transports: TransportFactory, log: Logger, listener: ReplicaListener, key?: string) {
     this.name = name;
+    this.key = key;
     this.index = index;
     this.id = `${name}#${index}`;
     this.weight = weight;
@@ -207,7 +213,12 @@ export class Replica implements ConnectionOwner {
 
   /** May new work go here: up, healthy, not ejected, its breaker not open. */
   get available(): boolean {
-    return this.state === 'up' && this.health.healthy && this.health.ejectedUntil <= Date.now() && this.breaker?.state !== 'open';
+    return !this.retired && this.state === 'up' && this.health.healthy && this.health.ejectedUntil <= Date.now() && this.breaker?.state !== 'open';
+  }
+
+  /** Out of rotation for good (discovery removed it); stop() follows once its calls drain. */
+  retire(): void {
+    this.retired = true;
   }
 
   start(): Promise<void> {

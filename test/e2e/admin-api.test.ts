@@ -145,6 +145,7 @@ describe('admin API', () => {
           allow: { reach: ['hello'] },
         },
         paths: { data: join(dir, 'data'), workspace: join(dir, 'ws') },
+        discovery: { drain_timeout: '1s', registration: { enabled: true, allowed_urls: ['http://127.0.0.1:*/mcp'], backend: { connect_timeout: '1s' } } },
         backends: {
           api: {
             type: 'rest',
@@ -180,7 +181,7 @@ describe('admin API', () => {
     const index = await admin.call('GET', '/admin');
     const routes = (index.body.routes as Array<{ method: string; path: string; role: string; summary: string }>).map((r) => `${r.method} ${r.path}`).sort();
     assert.deepEqual(routes, operations(doc));
-    for (const r of index.body.routes) assert.equal(r.role, r.method === 'GET' ? 'viewer' : 'admin');
+    for (const r of index.body.routes) assert.equal(r.role, r.path.startsWith('/admin/registrations') ? 'registrar' : r.method === 'GET' ? 'viewer' : 'admin');
   });
 
   it('auth: none and a wrong key get 401, a viewer reads but may not write (403), an admin writes', async () => {
@@ -440,6 +441,34 @@ describe('admin API', () => {
     assert.equal((await admin.call('GET', '/admin/sessions/{fingerprint}', { fingerprint })).status, 404);
     assert.equal((await admin.call('DELETE', '/admin/sessions/{fingerprint}', { fingerprint })).status, 404);
     await other.close().catch(() => {});
+  });
+
+  it('registrations: register, list, renew, remove; refusals in the error shape', async () => {
+    // Nothing listens there: the backend is added (and down); the routes are what is checked here.
+    const put = await admin.call('PUT', '/admin/registrations/{name}', { name: 'reg-a' }, { body: { url: 'http://127.0.0.1:9/mcp', ttl: '1m' } });
+    assert.equal(put.status, 201, JSON.stringify(put.body));
+    assert.equal(put.body.owner, 'ops-admin');
+    assert.ok(gw.registry.backend('reg-a'));
+    const again = await admin.call('PUT', '/admin/registrations/{name}', { name: 'reg-a' }, { body: { url: 'http://127.0.0.1:9/mcp', ttl: '1m' } });
+    assert.equal(again.status, 200, 'registering again renews');
+    assert.equal((await admin.call('GET', '/admin/registrations')).body.registrations[0].name, 'reg-a');
+    const services = await admin.call('GET', '/admin/discovery/services');
+    const reg = services.body.services.find((x: { name: string }) => x.name === 'reg-a');
+    assert.deepEqual([reg.source, reg.url, reg.origin], ['registration', 'http://127.0.0.1:9/mcp', 'registered by ops-admin']);
+    const sources = (await admin.call('GET', '/admin/discovery/status')).body.sources;
+    assert.deepEqual(
+      sources.map((x: { id: string; state: string; count: number }) => [x.id, x.state, x.count]),
+      [['registration', 'ok', 1]],
+    );
+    assert.deepEqual(sources[0].last, ['reg-a http://127.0.0.1:9/mcp']);
+    assert.equal((await admin.call('POST', '/admin/registrations/{name}/renew', { name: 'reg-a' }, { body: { ttl: '2m' } })).body.ttl, 120_000);
+    assert.equal((await admin.call('PUT', '/admin/registrations/{name}', { name: 'reg-b' }, { body: { url: 'http://example.com/mcp' } })).status, 403);
+    assert.equal((await admin.call('PUT', '/admin/registrations/{name}', { name: 'reg-b' }, { body: { url: 'http://127.0.0.1:9/mcp', ttl: '1d' } })).status, 400);
+    assert.equal((await admin.call('PUT', '/admin/registrations/{name}', { name: 'api' }, { body: { url: 'http://127.0.0.1:9/mcp' } })).status, 409);
+    assert.equal((await admin.call('POST', '/admin/registrations/{name}/renew', { name: 'nope' }, { body: {} })).status, 404);
+    assert.equal((await admin.call('DELETE', '/admin/registrations/{name}', { name: 'reg-a' })).body.removed, 'reg-a');
+    assert.equal(gw.registry.backend('reg-a'), undefined);
+    assert.equal((await admin.call('DELETE', '/admin/registrations/{name}', { name: 'reg-a' })).status, 404);
   });
 
   it('discovery is static: status, services, trigger re-reads the file (as config/reload does)', async () => {

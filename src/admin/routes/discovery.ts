@@ -1,7 +1,8 @@
 /**
- * /admin/discovery: MCpeg discovers services from its configuration only (provider
- * "static"). The status and the services say so; a trigger re-reads the config file,
- * exactly like POST /admin/config/reload.
+ * /admin/discovery: where the services come from. The config file (provider "static":
+ * a trigger re-reads it, exactly like POST /admin/config/reload), and the discovery
+ * sources of this instance (docs/discovery.md): each one's state and last result, and
+ * the backends they created.
  */
 import { configured } from '../describe.js';
 import type { RouteDef } from '../router.js';
@@ -18,6 +19,7 @@ export const discoveryRoutes: RouteDef[] = [
         triggerable: ctx.configFile !== undefined,
         services: configured(ctx.gw.config).length,
         lastSync: ctx.lastSync ?? null,
+        sources: ctx.gw.discovery.status(),
       },
     }),
   },
@@ -27,13 +29,24 @@ export const discoveryRoutes: RouteDef[] = [
     handler: (_req, ctx) => ({
       body: {
         provider: 'static',
-        services: configured(ctx.gw.config).map((e) => ({
-          name: e.name,
-          type: e.type,
-          enabled: e.enabled,
-          source: 'config',
-          state: ctx.gw.registry.backend(e.name)?.state ?? (e.enabled ? 'not_loaded' : 'disabled'),
-        })),
+        services: [
+          ...configured(ctx.gw.config).map((e) => ({
+            name: e.name,
+            type: e.type,
+            enabled: e.enabled,
+            source: 'config',
+            state: ctx.gw.registry.backend(e.name)?.state ?? (e.enabled ? 'not_loaded' : 'disabled'),
+          })),
+          ...ctx.gw.discovery.discovered().map((d) => ({
+            name: d.name,
+            type: 'mcp' as const,
+            enabled: true,
+            source: d.source,
+            state: ctx.gw.registry.backend(d.name)?.state ?? 'not_loaded',
+            url: d.url,
+            origin: d.origin,
+          })),
+        ],
       },
     }),
   },

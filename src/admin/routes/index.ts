@@ -8,6 +8,7 @@ import { loadBalancerRoutes } from './loadbalancer.js';
 import { metaRoutes } from './meta.js';
 import { pinRoutes } from './pins.js';
 import { pluginRoutes } from './plugins.js';
+import { registrationRoutes } from './registrations.js';
 import { runtimeRoutes } from './runtime.js';
 import { serviceRoutes } from './services.js';
 import { sessionRoutes } from './sessions.js';
@@ -18,6 +19,7 @@ export function adminRoutes(table: () => ReadonlyArray<RouteDef>): RouteDef[] {
     ...runtimeRoutes,
     ...serviceRoutes,
     ...discoveryRoutes,
+    ...registrationRoutes,
     ...loadBalancerRoutes,
     ...configRoutes,
     ...pluginRoutes,

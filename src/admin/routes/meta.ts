@@ -19,7 +19,7 @@ export function metaRoutes(table: () => ReadonlyArray<RouteDef>): RouteDef[] {
           routes: table().map((r) => ({
             method: r.method,
             path: r.path,
-            role: isWrite(r.method) ? 'admin' : 'viewer',
+            role: r.registration ? 'registrar' : isWrite(r.method) ? 'admin' : 'viewer',
             summary: (ADMIN_OPENAPI.paths as Record<string, Record<string, Operation>>)[r.path]?.[r.method.toLowerCase()]?.summary ?? '',
           })),
         },

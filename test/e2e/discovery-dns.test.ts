@@ -1,0 +1,215 @@
+/**
+ * DNS SRV discovery end to end against a real DNS server: dnsmasq started by the test
+ * (test/helpers/dnsmasq.ts), real replica processes over Streamable HTTP, the gateway, the
+ * official SDK client. Records change during the test (a replica added, one removed, a
+ * weight changed) and the gateway follows them; one client session stays open throughout
+ * and keeps working, a call in flight on a removed replica finishes, and while dnsmasq is
+ * down nothing changes until it is back.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { connectClient, startGateway, waitFor } from '../helpers/gateway.js';
+import { type HttpReplica, killAllReplicas, startReplicas } from '../helpers/replicas.js';
+import { Dnsmasq, type DnsRecords } from '../helpers/dnsmasq.js';
+
+type Gw = Awaited<ReturnType<typeof startGateway>>;
+const NAME = '_mcp._tcp.web.test';
+
+async function whoami(c: Client): Promise<string> {
+  const r = await c.callTool({ name: 'web__whoami', arguments: {} });
+  assert.ok(!r.isError, JSON.stringify(r.content));
+  return (r.structuredContent as { replica: string }).replica;
+}
+
+async function tally(c: Client, n: number): Promise<Record<string, number>> {
+  const t: Record<string, number> = {};
+  for (let i = 0; i < n; i++) {
+    const id = await whoami(c);
+    t[id] = (t[id] ?? 0) + 1;
+  }
+  return t;
+}
+
+describe('DNS SRV discovery (dnsmasq, real replicas)', () => {
+  let dns: Dnsmasq;
+  let reps: HttpReplica[];
+  let gw: Gw;
+  let client: Client;
+  const records = (set: Array<[HttpReplica, number]>): DnsRecords => ({
+    srv: { [NAME]: set.map(([r, weight]) => ({ target: `${r.id.toLowerCase()}.web.test`, port: r.port, priority: 0, weight })) },
+    hosts: Object.fromEntries(reps.map((r) => [`${r.id.toLowerCase()}.web.test`, '127.0.0.1'])),
+  });
+  const replicas = () =>
+    gw.gw.registry
+      .backend('web')!
+      .replicaStates()
+      .map((r) => ({ endpoint: r.endpoint, weight: r.weight, available: r.available }));
+  const urlOf = (r: HttpReplica) => `http://127.0.0.1:${r.port}/mcp`;
+  const health = async () => (await (await fetch(`${gw.base}/health`)).json()) as { discovery: Array<{ id: string; state: string; count: number; lastError: string | null }> };
+
+  before(async () => {
+    reps = await startReplicas('A', 'B', 'C');
+    dns = await Dnsmasq.start(records([]), { ttl: 1 });
+    await dns.set(
+      records([
+        [reps[0], 1],
+        [reps[1], 1],
+      ]),
+    );
+    gw = await startGateway({
+      backends: {
+        web: {
+          type: 'mcp',
+          session_mode: 'shared',
+          timeout: '10s',
+          connect_timeout: '3s',
+          load_balancing: { strategy: 'weighted' },
+          discovery: { dns_srv: { name: NAME, servers: [dns.server], address: 'resolve', min_ttl: '1s', max_ttl: '1s', timeout: '500ms' } },
+        },
+      },
+      discovery: { drain_timeout: '10s' },
+    });
+    client = await connectClient(gw.url);
+  });
+  after(async () => {
+    await client?.close();
+    await gw?.close();
+    await dns?.close();
+    await killAllReplicas();
+  });
+
+  it('starts with the records’ replicas and balances one session’s calls over them', async () => {
+    assert.deepEqual(
+      replicas().map((r) => r.endpoint),
+      [urlOf(reps[0]), urlOf(reps[1])],
+    );
+    assert.deepEqual(await tally(client, 10), { A: 5, B: 5 });
+    const h = await health();
+    assert.equal(h.discovery[0].id, 'dns_srv:web');
+    assert.equal(h.discovery[0].state, 'ok');
+    assert.equal(h.discovery[0].count, 2);
+  });
+
+  it('a replica added to the records joins the balancer; the open session reaches it', async () => {
+    await dns.set(
+      records([
+        [reps[0], 1],
+        [reps[1], 1],
+        [reps[2], 1],
+      ]),
+    );
+    await waitFor(() => replicas().length === 3 && replicas().every((r) => r.available), 'replica C joined and up');
+    assert.deepEqual(await tally(client, 9), { A: 3, B: 3, C: 3 });
+  });
+
+  it('a replica removed from the records leaves: its call in flight finishes, new calls avoid it', async () => {
+    // A long call on B (the weighted order is deterministic: find a call B answers, then start the sleep there).
+    let inflight: Promise<unknown> | undefined;
+    for (let i = 0; i < 3 && !inflight; i++) {
+      const started = client.callTool({ name: 'web__sleep', arguments: { ms: 2500 } });
+      await new Promise((r) => setTimeout(r, 100));
+      const b = gw.gw.registry
+        .backend('web')!
+        .replicaStates()
+        .find((r) => r.endpoint === urlOf(reps[1]));
+      if (b && b.active > 0) inflight = started;
+      else await started;
+    }
+    assert.ok(inflight, 'a sleep call landed on B');
+    await dns.set(
+      records([
+        [reps[0], 1],
+        [reps[2], 1],
+      ]),
+    );
+    await waitFor(() => replicas().length === 2, 'replica B removed');
+    assert.deepEqual(
+      replicas().map((r) => r.endpoint),
+      [urlOf(reps[0]), urlOf(reps[2])],
+    );
+    const during = await tally(client, 6);
+    assert.equal(during.B, undefined, 'no new call reaches the removed replica');
+    const r = (await inflight) as { isError?: boolean; structuredContent?: { replica: string } };
+    assert.ok(!r.isError);
+    assert.equal(r.structuredContent?.replica, 'B', 'the call in flight on B finished on B');
+  });
+
+  it('a weight changed in the records changes the replicas’ shares', async () => {
+    await dns.set(
+      records([
+        [reps[0], 1],
+        [reps[2], 4],
+      ]),
+    );
+    await waitFor(() => replicas().find((r) => r.endpoint === urlOf(reps[2]))?.weight === 4, 'weight 4 applied');
+    assert.deepEqual(await tally(client, 10), { A: 2, C: 8 });
+  });
+
+  it('while dnsmasq is down nothing changes (reported failing); once back, its records are followed again', async () => {
+    const before = replicas();
+    await dns.stop();
+    await waitFor(async () => (await health()).discovery[0].state === 'failing', 'discovery reported failing');
+    // Several resolution periods pass with the server gone.
+    await new Promise((r) => setTimeout(r, 2500));
+    assert.deepEqual(replicas(), before);
+    assert.deepEqual(await tally(client, 5), { A: 1, C: 4 });
+    const h = await health();
+    assert.match(h.discovery[0].lastError ?? '', /no answer|ECONNREFUSED/);
+    const metrics = await (await fetch(`${gw.base}/metrics`)).text();
+    assert.match(metrics, /mcpeg_discovery_source_up\{source="dns_srv:web"\} 0/);
+    await dns.set(
+      records([
+        [reps[0], 1],
+        [reps[1], 1],
+      ]),
+    );
+    await waitFor(async () => (await health()).discovery[0].state === 'ok', 'discovery ok again');
+    await waitFor(() => replicas().length === 2 && replicas().every((r) => r.available) && replicas()[1].endpoint === urlOf(reps[1]), 'records followed again');
+    assert.deepEqual(await tally(client, 4), { A: 2, B: 2 });
+  });
+});
+
+describe('DNS SRV discovery, per_client sessions (dnsmasq)', () => {
+  it('a session’s backend session on a replica that leaves finishes its call there, then moves to one that stays', async () => {
+    const reps = await startReplicas('P', 'Q');
+    const name = '_mcp._tcp.pc.test';
+    const recs = (set: HttpReplica[]): DnsRecords => ({
+      srv: { [name]: set.map((r) => ({ target: `${r.id.toLowerCase()}.pc.test`, port: r.port, weight: 1 })) },
+      hosts: { 'p.pc.test': '127.0.0.1', 'q.pc.test': '127.0.0.1' },
+    });
+    const dns = await Dnsmasq.start(recs(reps), { ttl: 1 });
+    const gw = await startGateway({
+      backends: {
+        pc: {
+          type: 'mcp',
+          connect_timeout: '3s',
+          discovery: { dns_srv: { name, servers: [dns.server], address: 'resolve', min_ttl: '1s', max_ttl: '1s', timeout: '500ms' } },
+        },
+      },
+      discovery: { drain_timeout: '10s' },
+    });
+    const client = await connectClient(gw.url);
+    try {
+      const who = async () => ((await client.callTool({ name: 'pc__whoami', arguments: {} })).structuredContent as { replica: string }).replica;
+      const first = await who();
+      assert.equal(await who(), first, 'per_client: the session stays on its replica');
+      const leaving = reps.find((r) => r.id === first)!;
+      const staying = reps.find((r) => r.id !== first)!;
+      const inflight = client.callTool({ name: 'pc__sleep', arguments: { ms: 2000 } });
+      await new Promise((r) => setTimeout(r, 200));
+      await dns.set(recs([staying]));
+      await waitFor(() => gw.gw.registry.backend('pc')!.replicas.length === 1, 'the replica left');
+      assert.equal(await who(), staying.id, 'the session moved to the replica that stays');
+      const r = (await inflight) as { isError?: boolean; structuredContent?: { replica: string } };
+      assert.ok(!r.isError);
+      assert.equal(r.structuredContent?.replica, leaving.id, 'the call in flight finished where it started');
+      assert.equal(await who(), staying.id);
+    } finally {
+      await client.close();
+      await gw.close();
+      await dns.close();
+      await killAllReplicas();
+    }
+  });
+});

@@ -1,0 +1,216 @@
+/**
+ * Self-registration end to end: a backend announces itself through the admin API with a
+ * registrar key, renews, stops renewing and is drained and removed; what a registration
+ * may name is bounded by the config file; the registrar key is refused on every other
+ * admin route. Real replica processes, the gateway from a config file, the SDK client
+ * with one session open throughout (it is told with list_changed and keeps working).
+ */
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import { ADMIN_KEY, type AdminGateway, startAdminGateway, VIEWER_KEY } from '../helpers/admin.js';
+import { connectClient, waitFor } from '../helpers/gateway.js';
+import { type HttpReplica, killAllReplicas, startReplicas } from '../helpers/replicas.js';
+
+const REGISTRAR = randomBytes(24).toString('hex');
+const OTHER_REGISTRAR = randomBytes(24).toString('hex');
+const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
+
+describe('self-registration through the admin API', () => {
+  let g: AdminGateway;
+  let reps: HttpReplica[];
+  let client: Client;
+  let listChanged = 0;
+  const reg = (method: string, path: string, body?: unknown, key = REGISTRAR) => g.admin(method, path, body, { key });
+  const tools = async () => (await client.listTools()).tools.map((t) => t.name).sort();
+
+  before(async () => {
+    reps = await startReplicas('A', 'B', 'C');
+    g = await startAdminGateway({
+      backends: { fixed: { type: 'mcp', url: reps[2].url, session_mode: 'shared' } },
+      discovery: {
+        drain_timeout: '10s',
+        registration: {
+          enabled: true,
+          allowed_urls: ['http://127.0.0.1:*/mcp'],
+          max_backends: 2,
+          ttl: { default: '2s', min: '1s', max: '10s' },
+          backend: { session_mode: 'shared', timeout: '10s', connect_timeout: '3s' },
+        },
+      },
+      admin: {
+        keys: [
+          { name: 'ops', role: 'admin', sha256: sha256(ADMIN_KEY) },
+          { name: 'dash', role: 'viewer', sha256: sha256(VIEWER_KEY) },
+          { name: 'svc-bot', role: 'registrar', sha256: sha256(REGISTRAR) },
+          { name: 'other-bot', role: 'registrar', sha256: sha256(OTHER_REGISTRAR) },
+        ],
+      },
+    });
+    client = await connectClient(g.mcpUrl);
+    client.setNotificationHandler(ToolListChangedNotificationSchema, () => void listChanged++);
+  });
+  after(async () => {
+    await client?.close();
+    await g?.close();
+    await killAllReplicas();
+  });
+
+  it('register: the backend is added (list_changed), the open session calls it; renew keeps it past its TTL', async () => {
+    const before = listChanged;
+    const r = await reg('PUT', '/admin/registrations/svc-a', { url: reps[0].url, ttl: '2s' });
+    assert.equal(r.status, 201, r.text);
+    assert.equal(r.body.owner, 'svc-bot');
+    assert.equal(r.body.state, 'up');
+    await waitFor(() => listChanged > before, 'tools/list_changed');
+    assert.ok((await tools()).includes('svc-a__whoami'));
+    const who = await client.callTool({ name: 'svc-a__whoami', arguments: {} });
+    assert.equal((who.structuredContent as { replica: string }).replica, 'A');
+    // Renewed every 700 ms for 3.5 s: well past the 2 s TTL.
+    for (let i = 0; i < 5; i++) {
+      await new Promise((res) => setTimeout(res, 700));
+      const renewed = await reg('POST', '/admin/registrations/svc-a/renew', {});
+      assert.equal(renewed.status, 200, renewed.text);
+    }
+    assert.ok(g.gw.registry.backend('svc-a'), 'still a backend after renewals past its TTL');
+    const list = await reg('GET', '/admin/registrations');
+    assert.deepEqual(
+      list.body.registrations.map((x: { name: string }) => x.name),
+      ['svc-a'],
+    );
+  });
+
+  it('stops renewing: it expires, its call in flight finishes, then it is removed (list_changed); the session keeps working', async () => {
+    const inflight = client.callTool({ name: 'svc-a__sleep', arguments: { ms: 2500 } });
+    const before = listChanged;
+    await waitFor(() => !g.gw.registry.backend('svc-a')?.replicas.some((r) => r.available), 'svc-a expired (out of rotation)', 8000);
+    await waitFor(() => listChanged > before, 'tools/list_changed on expiry');
+    assert.ok(!(await tools()).includes('svc-a__whoami'));
+    const r = await inflight;
+    assert.ok(!r.isError, JSON.stringify(r.content));
+    assert.equal((r.structuredContent as { replica: string }).replica, 'A');
+    await waitFor(() => g.gw.registry.backend('svc-a') === undefined, 'svc-a removed');
+    // The session opened before any of this still works.
+    const fixed = await client.callTool({ name: 'fixed__whoami', arguments: {} });
+    assert.equal((fixed.structuredContent as { replica: string }).replica, 'C');
+    assert.equal((await reg('POST', '/admin/registrations/svc-a/renew', {})).status, 404, 'an expired registration cannot be renewed');
+  });
+
+  it('only what the config file allows: URL pattern, http(s), TTL bounds, names, the count; nothing else in a body', async () => {
+    const cases: Array<[string, unknown, number, RegExp]> = [
+      ['x1', { url: 'http://example.com/mcp' }, 403, /allowed_urls/],
+      ['x2', { url: 'http://127.0.0.1:1/other' }, 403, /allowed_urls/],
+      ['x3', { url: 'file:///etc/passwd' }, 400, /not http/],
+      ['x4', { url: 'http://user:pw@127.0.0.1:1/mcp' }, 400, /credentials/],
+      ['x5', { url: reps[1].url, ttl: '1h' }, 400, /ttl: .* outside/],
+      ['x6', { url: reps[1].url, ttl: 'soon' }, 400, /ttl: expected a duration/],
+      ['x7', { url: reps[1].url, command: '/bin/sh' }, 400, /command: unknown key/],
+      ['x8', { url: reps[1].url, transport: 'stdio' }, 400, /transport: expected/],
+      ['__proto__', { url: reps[1].url }, 400, /not a valid backend name/],
+      ['bad.name', { url: reps[1].url }, 400, /not a valid backend name/],
+      ['fixed', { url: reps[1].url }, 409, /configuration has a backend named "fixed"/],
+      ['x9', {}, 400, /url: expected a string/],
+    ];
+    for (const [name, body, status, message] of cases) {
+      const r = await reg('PUT', `/admin/registrations/${encodeURIComponent(name)}`, body);
+      assert.equal(r.status, status, `${name}: ${r.text}`);
+      assert.match(r.body.error.message, message, name);
+    }
+    assert.equal(g.gw.registry.backend('x1'), undefined);
+    // max_backends: 2
+    assert.equal((await reg('PUT', '/admin/registrations/one', { url: reps[0].url, ttl: '10s' })).status, 201);
+    assert.equal((await reg('PUT', '/admin/registrations/two', { url: reps[1].url, ttl: '10s' })).status, 201);
+    const third = await reg('PUT', '/admin/registrations/three', { url: reps[1].url, ttl: '10s' });
+    assert.equal(third.status, 409);
+    assert.match(third.body.error.message, /max_backends \(2\)/);
+  });
+
+  it("a registrar may not change another key's registration; a viewer may not register; an admin may remove any", async () => {
+    const renew = await reg('POST', '/admin/registrations/one/renew', {}, OTHER_REGISTRAR);
+    assert.equal(renew.status, 403);
+    assert.match(renew.body.error.message, /registered by another key/);
+    assert.equal((await reg('DELETE', '/admin/registrations/one', undefined, OTHER_REGISTRAR)).status, 403);
+    assert.equal((await reg('PUT', '/admin/registrations/one', { url: reps[1].url }, OTHER_REGISTRAR)).status, 403);
+    assert.deepEqual((await reg('GET', '/admin/registrations', undefined, OTHER_REGISTRAR)).body.registrations, [], 'a registrar lists its own');
+    assert.equal((await reg('PUT', '/admin/registrations/v', { url: reps[1].url }, VIEWER_KEY)).status, 403);
+    assert.equal((await reg('GET', '/admin/registrations', undefined, VIEWER_KEY)).body.registrations.length, 2);
+    const del = await reg('DELETE', '/admin/registrations/one', undefined, ADMIN_KEY);
+    assert.equal(del.status, 200, del.text);
+    assert.equal(g.gw.registry.backend('one'), undefined);
+    assert.equal((await reg('DELETE', '/admin/registrations/two')).status, 200);
+  });
+
+  it('the registrar key is refused (403) on every other admin route, and changes nothing', async () => {
+    const index = await g.admin('GET', '/admin');
+    const routes = index.body.routes as Array<{ method: string; path: string; role: string }>;
+    let refused = 0;
+    for (const r of routes) {
+      if (r.path.startsWith('/admin/registrations')) {
+        assert.equal(r.role, 'registrar');
+        continue;
+      }
+      const path = r.path.replace(/\{[^}]+\}/g, 'fixed');
+      const res = await reg(r.method, path, r.method === 'GET' || r.method === 'DELETE' ? undefined : {});
+      assert.equal(res.status, 403, `${r.method} ${path}: ${res.text}`);
+      assert.match(res.body.error.message, /role registrar/);
+      refused++;
+    }
+    assert.ok(refused > 30, `${refused} routes tried`);
+    assert.ok(g.gw.registry.backend('fixed'), 'nothing was changed');
+  });
+});
+
+describe('self-registration switched off', () => {
+  it('answers 403 naming discovery.registration.enabled', async () => {
+    const g = await startAdminGateway({
+      admin: { keys: [{ name: 'svc-bot', role: 'registrar', sha256: sha256(REGISTRAR) }] },
+    });
+    try {
+      const r = await g.admin('PUT', '/admin/registrations/a', { url: 'http://127.0.0.1:1/mcp' }, { key: REGISTRAR });
+      assert.equal(r.status, 403);
+      assert.match(r.body.error.message, /discovery.registration.enabled is false/);
+    } finally {
+      await g.close();
+    }
+  });
+});
+
+describe('self-registration with state.store: redis', () => {
+  it('a registration made through one instance is served by another, and expires on both', async () => {
+    const { REDIS_URL, redisPrefix } = await import('../helpers/redis.js');
+    const { prefix, cleanup } = redisPrefix();
+    const [rep] = await startReplicas('R');
+    const raw = {
+      state: { store: 'redis', redis: { url: REDIS_URL, key_prefix: prefix } },
+      discovery: { drain_timeout: '2s', registration: { enabled: true, allowed_urls: ['http://127.0.0.1:*/mcp'], ttl: { default: '2s', min: '1s' } } },
+      admin: { keys: [{ name: 'svc-bot', role: 'registrar', sha256: sha256(REGISTRAR) }] },
+    };
+    const one = await startAdminGateway(raw);
+    const two = await startAdminGateway(raw);
+    try {
+      const r = await one.admin('PUT', '/admin/registrations/shared', { url: rep.url }, { key: REGISTRAR });
+      assert.equal(r.status, 201, r.text);
+      await waitFor(() => two.gw.registry.backend('shared')?.state === 'up', 'the other instance serves it');
+      const c = await connectClient(two.mcpUrl);
+      try {
+        const who = await c.callTool({ name: 'shared__whoami', arguments: {} });
+        assert.equal((who.structuredContent as { replica: string }).replica, 'R');
+      } finally {
+        await c.close();
+      }
+      // Renewed through the other instance: the same registration.
+      const renewed = await two.admin('POST', '/admin/registrations/shared/renew', {}, { key: REGISTRAR });
+      assert.equal(renewed.status, 200, renewed.text);
+      await waitFor(() => !one.gw.registry.backend('shared') && !two.gw.registry.backend('shared'), 'expired on both instances', 10_000);
+      // Discovery results are not config: nothing went through config-sync.
+      assert.equal(Object.hasOwn(one.gw.config.backends, 'shared'), false);
+    } finally {
+      await one.close();
+      await two.close();
+      await cleanup();
+      await killAllReplicas();
+    }
+  });
+});
