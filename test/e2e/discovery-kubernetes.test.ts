@@ -78,6 +78,8 @@ describe('Kubernetes discovery (EndpointSlices, @kubernetes/client-node)', () =>
     await waitFor(() => replicas() === `${url(reps[0])} ${url(reps[1])} ${url(reps[2])}`, 'C added');
     api.delete('web-a');
     await waitFor(() => replicas() === `${url(reps[1])} ${url(reps[2])}`, 'A deleted');
+    // B and C joined moments ago: calls go to them once they are up (until then A, leaving, takes no new work).
+    await waitFor(() => gw.gw.registry.backend('web')!.replicas.every((r) => r.available), 'B and C up');
     const seen = new Set<string>();
     for (let i = 0; i < 6; i++) seen.add(await whoami());
     assert.deepEqual([...seen].sort(), ['B', 'C']);
