@@ -31,6 +31,7 @@ const JSON_BODIES: Record<string, (id: string) => Buffer> = {
   proto_member: (id) => Buffer.from(`{"jsonrpc":"2.0","id":${id},"result":${text('proto')},"__proto__":{"x":1}}`),
   inner_proto: (id) => Buffer.from(env(id, `{"content":[{"type":"text","text":"p"}],"__proto__":{"polluted":1},"k":1,"k":2}`)),
   deep: (id) => Buffer.from(env(id, `{"content":[{"type":"text","text":"deep"}],"d":${'['.repeat(600)}${']'.repeat(600)}}`)),
+  very_deep: (id) => Buffer.from(env(id, `{"content":[{"type":"text","text":"deep"}],"d":${'['.repeat(200_000)}${']'.repeat(200_000)}}`)),
   u2028: (id) => Buffer.from(env(id, text('a\u2028b\u2029c'))),
   escaped_id_string: (id) => Buffer.from(`{"jsonrpc":"2.0","id":"\\u0031${id}","result":${text('esc')}}`),
 };
@@ -173,6 +174,9 @@ describe('a hostile backend against the byte path and the answer reader', () => 
   it('a result nested deeper than the byte path takes is still answered (parse path), the gateway serving on', async () => {
     const r = await call('deep');
     assert.ok(r.error !== undefined || textIn(r) === 'deep', JSON.stringify(r).slice(0, 200));
+    // Deeper than JSON.stringify can recurse: the call fails (or is answered), the gateway does not.
+    const v = await call('very_deep');
+    assert.ok(v.error !== undefined || textIn(v) === 'deep', JSON.stringify(v).slice(0, 200));
     assert.equal(textIn(await call('u2028')), 'a\u2028b\u2029c');
   });
 
