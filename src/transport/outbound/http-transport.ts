@@ -371,13 +371,17 @@ function errorText(bytes: Buffer | undefined): string {
   return bytes === undefined ? '' : new TextDecoder().decode(bytes).slice(0, MAX_ERROR_BODY);
 }
 
-/** UTF-8 text of a body, with one decoder per stream: a character may be split across chunks. */
+/** UTF-8 text of an SSE body, with one decoder per stream: a character may be split across chunks. */
 async function* decoded(body: AsyncIterable<unknown>): AsyncGenerator<string> {
   const decoder = new TextDecoder();
+  let last = '';
   for await (const chunk of body) {
     const text = decoder.decode(chunk as Uint8Array, { stream: true });
-    if (text) yield text;
+    if (text) yield (last = text);
   }
   const rest = decoder.decode();
-  if (rest) yield rest;
+  if (rest) yield (last = rest);
+  // A CR that ends the body ends its line (SSE allows CR alone), but the parser holds it for an LF that may follow:
+  // without this, an answer framed with CR alone (`data: {…}\r\r`) would never be dispatched.
+  if (last.endsWith('\r')) yield '\n';
 }
