@@ -65,7 +65,7 @@ export async function serve(fileConfig: Readonly<Config>, opts: ServeOptions = {
   try {
     const { url, port, host } = await gateway.listen();
     if (config.admin.enabled) {
-      admin = await startAdminServer(gateway, { configFile: opts.configFile, configOverrides, mcpUrl: url, changed: sync && ((c) => sync.publish(c)) });
+      admin = await startAdminServer(gateway, { configFile: opts.configFile, configOverrides, mcpUrl: url, instances: state.instances, changed: sync && ((c) => sync.publish(c)) });
     }
     const g = gateway;
     await sync?.follow(

@@ -5,6 +5,7 @@ import type { Gateway } from '../gateway.js';
 import type { Logger } from '../observability/logger.js';
 import type { ReloadResult } from '../reconfigure.js';
 import type { RecentSeries } from './recent-series.js';
+import type { InstanceLister } from '../state/instances.js';
 
 /** Sampling interval of the event-loop delay histogram. */
 export const EVENT_LOOP_RESOLUTION_MS = 20;
@@ -34,6 +35,8 @@ export interface AdminContext {
    */
   readonly recentAudit: { readonly done: Array<Record<string, unknown>>; readonly refused: Array<Record<string, unknown>> };
   readonly maxAudit: number;
+  /** The running gateway instances (GET /admin/instances). */
+  readonly instances: InstanceLister;
   /** Recent metric series (GET /admin/metrics/series). */
   readonly series: RecentSeries;
 }

@@ -106,6 +106,19 @@ export const SCHEMAS = {
     configFile: orNull('string'),
     listening: obj({ mcp: str, admin: str }, ['mcp', 'admin']),
   }),
+  Instances: obj({
+    instances: arr(
+      obj({
+        id: str,
+        version: orNull('string'),
+        started_at: { type: ['string', 'null'], description: 'When the instance started (ISO 8601), as it recorded it' },
+        pid: { type: ['integer', 'null'] },
+        hostname: orNull('string'),
+        self: { ...bool, description: 'This is the instance that answered' },
+      }),
+    ),
+    truncated: { ...bool, description: 'More than 1,000 instances: the list is cut' },
+  }),
   Stats: obj({
     sessions: int,
     backends: obj({ total: int, up: int, down: int, starting: int }),

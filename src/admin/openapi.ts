@@ -82,6 +82,14 @@ const PATHS: Paths = {
   '/admin': { get: { tag: 'meta', summary: 'Index of the admin routes, with the role each needs', ok: [200, 'ApiIndex'] } },
   '/admin/openapi.json': { get: { tag: 'meta', summary: 'This document', ok: [200, 'OpenApiDocument'] } },
   '/admin/info': { get: { tag: 'runtime', summary: 'Version, Node.js, pid, uptime and the listening URLs', ok: [200, 'Info'] } },
+  '/admin/instances': {
+    get: {
+      tag: 'runtime',
+      summary: 'The gateway instances running: with state.store redis, every instance sharing the Redis (at most 1,000), this one marked self; with memory, this one',
+      ok: [200, 'Instances'],
+      errors: [503],
+    },
+  },
   '/admin/stats': { get: { tag: 'runtime', summary: 'Sessions, backends up/down, catalog size, request and error totals (from the metrics registry)', ok: [200, 'Stats'] } },
   '/admin/debug': { get: { tag: 'runtime', summary: 'Process memory, resource usage, event-loop delay, active handles, backend pids', ok: [200, 'Debug'] } },
   '/admin/services': {

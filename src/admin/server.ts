@@ -22,6 +22,7 @@ import { adminRoutes } from './routes/index.js';
 import { isWrite, Router, type AdminRequest, type Method } from './router.js';
 import { RecentSeries } from './recent-series.js';
 import { isConsolePath, serveConsole } from './ui-static.js';
+import { localInstances, type InstanceLister } from '../state/instances.js';
 
 /** Audit lines kept for GET /admin/audit: this many changes made, and apart this many refused. */
 const MAX_AUDIT = 500;
@@ -34,6 +35,8 @@ export interface AdminServerOptions {
   mcpUrl?: string | undefined;
   /** Called with the config in force after each successful change (state.store: redis shares it with the other instances). */
   changed?: ((config: Readonly<Config>) => Promise<void>) | undefined;
+  /** Lists the running instances (GET /admin/instances); without it, this instance alone. */
+  instances?: InstanceLister | undefined;
 }
 
 export interface AdminServer {
@@ -64,6 +67,7 @@ export async function startAdminServer(gw: Gateway, opts: AdminServerOptions = {
     lastSync: undefined,
     maxBodyBytes: gw.config.server.max_body_bytes,
     ...(opts.changed ? { changed: opts.changed } : {}),
+    instances: opts.instances ?? localInstances(),
     recentAudit: { done: [], refused: [] },
     maxAudit: MAX_AUDIT,
     series: new RecentSeries(

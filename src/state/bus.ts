@@ -10,7 +10,9 @@
  * (the holder's id), set with a TTL and refreshed while the stream stays open, so an
  * instance that dies stops being named within STREAM_TTL_MS. Each instance keeps
  * `<prefix>instance:<id>` the same way while it runs (deleted when it stops), so that a
- * request for a call held by an instance that is gone fails at once.
+ * request for a call held by an instance that is gone fails at once; its value is the
+ * instance's record (id, version, started_at, pid, hostname: state/instances.ts), which
+ * GET /admin/instances lists.
  *
  * Who holds a stream is looked up once per HOLDER_CACHE_MS per session, not per message:
  * an instance that takes or releases a stream says so on `bus:all`, and the others forget
@@ -25,6 +27,7 @@ import { randomBytes } from 'node:crypto';
 import { ERRORS, GatewayError, type ErrorCode } from '../errors/catalog.js';
 import type { Logger } from '../observability/logger.js';
 import type { BusMessage, InstanceBus } from '../protocol/bus.js';
+import { listRedisInstances, ownRecord, type InstanceListing } from './instances.js';
 import type { RedisState } from './redis.js';
 
 /** A stream record outlives the last refresh by this much: an instance that died is forgotten then. */
@@ -82,6 +85,8 @@ export class RedisBus implements InstanceBus {
   private refreshTimer: NodeJS.Timeout | undefined;
   private refreshing = false;
   private closed = false;
+  /** This instance's record (state/instances.ts): the value of its instance key. */
+  private readonly record = JSON.stringify(ownRecord(this.instanceId));
 
   private constructor(
     private readonly redis: RedisState,
@@ -230,6 +235,11 @@ export class RedisBus implements InstanceBus {
     return (await this.redis.run('checking another instance', (c) => c.exists(this.instanceKey(id)))) === 1;
   }
 
+  /** The instances keeping a record under the prefix, this one marked `self` (GET /admin/instances). */
+  instances(): Promise<InstanceListing> {
+    return listRedisInstances(this.redis, this.instanceId);
+  }
+
   private instanceKey(id: string): string {
     return `${this.redis.prefix}instance:${id}`;
   }
@@ -249,7 +259,7 @@ export class RedisBus implements InstanceBus {
       const chunk = sessionIds.slice(i, i + CLAIM_CHUNK);
       await this.redis.run('recording which instance holds a stream', async (c) => {
         const m = c.multi();
-        if (self && i === 0) m.set(this.instanceKey(this.instanceId), '1', { PX: STREAM_TTL_MS });
+        if (self && i === 0) m.set(this.instanceKey(this.instanceId), this.record, { PX: STREAM_TTL_MS });
         for (const id of chunk) m.set(this.streamKey(id), this.instanceId, { PX: STREAM_TTL_MS });
         await m.exec();
       });

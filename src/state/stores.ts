@@ -16,6 +16,7 @@ import { RedisRateLimitStore } from './rate-limit-store.js';
 import { connectRedis, type RedisState } from './redis.js';
 import { RedisSessionStore } from './session-store.js';
 import { RedisBus } from './bus.js';
+import { localInstances, type InstanceLister } from './instances.js';
 import type { InstanceBus } from '../protocol/bus.js';
 import type { RegistrationStore } from '../discovery/registration/store.js';
 import { RedisRegistrationStore } from './registration-store.js';
@@ -35,11 +36,13 @@ export interface StateStores {
   redis?: RedisState;
   /** The bus to the other instances (state/bus.ts), when state.store is redis. */
   bus?: InstanceBus;
+  /** The running instances (GET /admin/instances): those sharing the Redis, or this one alone. */
+  instances: InstanceLister;
   close(): Promise<void>;
 }
 
 export async function openStateStores(config: Readonly<Config>, log: Logger): Promise<StateStores> {
-  if (config.state.store === 'memory') return { close: async () => {} };
+  if (config.state.store === 'memory') return { instances: localInstances(), close: async () => {} };
   const redis = await connectRedis(config.state.redis, log);
   let bus: RedisBus;
   try {
@@ -52,6 +55,7 @@ export async function openStateStores(config: Readonly<Config>, log: Logger): Pr
   return {
     redis,
     bus,
+    instances: () => bus.instances(),
     sessionStore: new RedisSessionStore(redis, config.server.session_idle_timeout),
     eventStore: new RedisEventStore(
       redis,

@@ -223,12 +223,18 @@ describe('admin API', () => {
     assert.equal((await admin.raw('GET', '/admin/nowhere', { key: null })).status, 401, 'no route discovery without a key');
   });
 
-  it('runtime: info, stats, debug', async () => {
+  it('runtime: info, instances, stats, debug', async () => {
     await client.callTool({ name: 'api__ping', arguments: {} });
     const info = await admin.call('GET', '/admin/info');
     assert.equal(info.body.pid, process.pid);
     assert.equal(info.body.configFile, file);
     assert.match(info.body.listening.admin, /^http:\/\/127\.0\.0\.1:\d+\/admin$/);
+    const instances = await admin.call('GET', '/admin/instances', {}, { key: VIEWER_KEY });
+    assert.deepEqual(
+      instances.body.instances.map((i: { pid: number; self: boolean }) => [i.pid, i.self]),
+      [[process.pid, true]],
+      'the memory store: this instance alone',
+    );
     const stats = await admin.call('GET', '/admin/stats');
     assert.equal(stats.body.sessions, 1);
     assert.deepEqual(stats.body.backends, { total: 2, up: 2, down: 0, starting: 0 });

@@ -133,6 +133,11 @@ describe('the web console (/admin/ui/) in headless chromium', () => {
     await page.waitForSelector('.who >> text=ops');
     assert.equal(await page.evaluate(() => sessionStorage.getItem('mcpeg.adminKey')), ADMIN_KEY);
     await page.waitForSelector('[data-testid=health] >> text=healthy');
+    // The instances table (GET /admin/instances): the memory store lists this instance alone, marked as this one.
+    await page.waitForSelector('[data-testid=instances] tbody tr >> text=yes (this console)');
+    const instanceRows = await page.locator('[data-testid=instances] tbody tr').allTextContents();
+    assert.equal(instanceRows.length, 1);
+    assert.ok(instanceRows[0].includes(String(process.pid)), instanceRows[0]);
     await shot('overview');
     await page.emulateMedia({ colorScheme: 'dark' });
     const dark = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);

@@ -58,6 +58,12 @@ export interface Info {
   configFile: string | null;
   listening: { mcp?: string; admin?: string };
 }
+/** GET /admin/instances: the gateway instances running (one with the memory store). */
+export interface Instances {
+  instances: Array<{ id: string; version: string | null; started_at: string | null; pid: number | null; hostname: string | null; self: boolean }>;
+  truncated: boolean;
+}
+
 export interface Stats {
   sessions: number;
   backends: { total: number; up: number; down: number; starting: number };

@@ -1,4 +1,4 @@
-/** /admin/info, /admin/stats, /admin/debug: what runs, how busy it is, how the process is doing. */
+/** /admin/info, /admin/instances, /admin/stats, /admin/debug: what runs, how busy it is, how the process is doing. */
 import { VERSION } from '../../version.js';
 import { AGGREGATE_VIEW } from '../../router/registry.js';
 import { EVENT_LOOP_RESOLUTION_MS, type AdminContext } from '../context.js';
@@ -35,6 +35,12 @@ export const runtimeRoutes: RouteDef[] = [
         listening: ctx.urls(),
       },
     }),
+  },
+  {
+    method: 'GET',
+    path: '/admin/instances',
+    // The instances sharing the state store (state.store: redis), this one marked self; with memory, this one alone.
+    handler: async (_req, ctx) => ({ body: await ctx.instances() }),
   },
   {
     method: 'GET',

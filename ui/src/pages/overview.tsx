@@ -1,10 +1,11 @@
-import type { Info, Stats } from '../api.js';
+import type { Info, Instances, Stats } from '../api.js';
 import { ago, ErrorNote, type PageProps } from '../components.js';
 import { usePoll } from '../hooks.js';
 
 export function OverviewPage(_: PageProps) {
   const info = usePoll<Info>('/info', 5000);
   const stats = usePoll<Stats>('/stats', 2000);
+  const instances = usePoll<Instances>('/instances', 5000);
   const cfg = usePoll<{ file: string | null; config: { state?: { store?: string }; server?: { host?: string; port?: number } } }>('/config');
   const s = stats.data;
   const b = s?.backends;
@@ -64,6 +65,38 @@ export function OverviewPage(_: PageProps) {
           {s?.configReloads.success ?? 0} applied, {s?.configReloads.failure ?? 0} refused
         </dd>
       </dl>
+      <h2 id="h-instances">Instances</h2>
+      <ErrorNote error={instances.error} />
+      <p>
+        {store === 'redis' ? 'The gateway instances sharing the state store (each keeps a record in Redis while it runs).' : 'The memory store: this instance alone.'}
+        {instances.data?.truncated && ' More than 1,000: the list is cut.'}
+      </p>
+      <table class="grid" aria-labelledby="h-instances" data-testid="instances">
+        <thead>
+          <tr>
+            <th scope="col">Id</th>
+            <th scope="col">Version</th>
+            <th scope="col">Started</th>
+            <th scope="col">Host</th>
+            <th scope="col">Pid</th>
+            <th scope="col">This one</th>
+          </tr>
+        </thead>
+        <tbody>
+          {(instances.data?.instances ?? []).map((i) => (
+            <tr key={i.id} aria-current={i.self ? 'true' : undefined}>
+              <th scope="row">
+                <code>{i.id}</code>
+              </th>
+              <td>{i.version ?? '?'}</td>
+              <td title={i.started_at ?? undefined}>{i.started_at && !Number.isNaN(Date.parse(i.started_at)) ? `${ago(i.started_at)} ago` : '?'}</td>
+              <td>{i.hostname ?? '?'}</td>
+              <td>{i.pid ?? '?'}</td>
+              <td>{i.self ? 'yes (this console)' : ''}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
     </section>
   );
 }
