@@ -54,6 +54,12 @@ export class Backend {
   /** Per-user upstream credentials (`credentials` in its config), if any: the relay and per-client sessions ask it. */
   readonly credentials: CredentialSource | undefined;
   private primary: Replica | undefined;
+  /**
+   * Replicas discovery removed that are draining. While none of the set is up (a rolling
+   * replacement: the new replica is still starting) an up one among them keeps taking new
+   * work and stays the primary, so the backend does not go dark between the two.
+   */
+  private readonly leaving = new Set<Replica>();
   private readonly balancer: Balancer;
   private readonly listener: BackendListener;
   private stopped = false;
@@ -123,23 +129,34 @@ export class Backend {
     if (!this.set.includes(r)) return;
     this.set = this.set.filter((x) => x !== r);
     r.retire();
+    this.leaving.add(r);
     if (this.elect()) this.listener.catalogChanged(this);
     this.listener.stateChanged(this);
     const deadline = Date.now() + drainMs;
-    while (r.active > 0 && Date.now() < deadline) await new Promise((res) => setTimeout(res, 25));
+    while ((r.active > 0 || this.lastResort(r)) && !this.stopped && Date.now() < deadline) await new Promise((res) => setTimeout(res, 25));
+    this.leaving.delete(r);
     await r.stop();
+    if (this.elect()) this.listener.catalogChanged(this);
+    this.listener.stateChanged(this);
+  }
+
+  /** A leaving replica still serves new work: it is up and no replica of the set is (one of them is on its way). */
+  private lastResort(r: Replica): boolean {
+    return r.state === 'up' && this.set.length > 0 && !this.set.some((x) => x.state === 'up');
   }
 
   /** The primary is the first up replica, kept while it stays up. True when it changed. */
   private elect(): boolean {
     const before = this.primary;
-    if (before?.state !== 'up' || !this.set.includes(before)) this.primary = this.replicas.find((r) => r.state === 'up');
+    if (before?.state !== 'up' || !this.set.includes(before)) {
+      this.primary = this.replicas.find((r) => r.state === 'up') ?? (before && this.leaving.has(before) && this.lastResort(before) ? before : undefined);
+    }
     return this.primary !== before;
   }
 
   get state(): BackendState {
     if (this.stopped) return 'stopped';
-    if (this.replicas.some((r) => r.state === 'up')) return 'up';
+    if (this.replicas.some((r) => r.state === 'up') || this.lastResortReplica()) return 'up';
     // A discovered backend before its first result: nothing to start yet.
     if (this.replicas.length === 0) return 'starting';
     return this.replicas.some((r) => r.state === 'starting') ? 'starting' : 'down';
@@ -206,12 +223,25 @@ export class Backend {
    * its own error rather than the gateway pretending the backend is gone).
    */
   pick(key?: string, exclude?: Replica): Replica | undefined {
+    const chosen = this.pickInSet(key, exclude);
+    if (this.leaving.size === 0 || chosen?.state === 'up') return chosen;
+    const last = this.lastResortReplica();
+    return last && last !== exclude ? last : chosen;
+  }
+
+  private pickInSet(key?: string, exclude?: Replica): Replica | undefined {
     if (this.replicas.length === 1) {
       const only = this.replicas[0];
       return only === exclude ? undefined : only;
     }
     const candidates = exclude ? this.replicas.filter((r) => r !== exclude) : this.replicas;
     return (this.balancer.pick(candidates, key) as Replica | undefined) ?? candidates.find((r) => r.state === 'up');
+  }
+
+  /** The leaving replica that serves while none of the set is up (see `leaving`). */
+  private lastResortReplica(): Replica | undefined {
+    for (const r of this.leaving) if (this.lastResort(r)) return r;
+    return undefined;
   }
 
   /** Whether another replica could take this one's work. */

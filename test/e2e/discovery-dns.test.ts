@@ -213,3 +213,56 @@ describe('DNS SRV discovery, per_client sessions (dnsmasq)', () => {
     }
   });
 });
+
+describe('DNS SRV discovery, a replica replaced in one step (dnsmasq)', () => {
+  it('the leaving replica keeps serving until its replacement is up: no call fails in between', async () => {
+    const reps = await startReplicas('OLD', 'NEW');
+    const [oldRep, newRep] = reps;
+    const name = '_mcp._tcp.roll.test';
+    const recs = (r: HttpReplica): DnsRecords => ({
+      srv: { [name]: [{ target: `${r.id.toLowerCase()}.roll.test`, port: r.port, weight: 1 }] },
+      hosts: { 'old.roll.test': '127.0.0.1', 'new.roll.test': '127.0.0.1' },
+    });
+    const dns = await Dnsmasq.start(recs(oldRep), { ttl: 1 });
+    const gw = await startGateway({
+      backends: {
+        roll: {
+          type: 'mcp',
+          session_mode: 'shared',
+          connect_timeout: '10s',
+          discovery: { dns_srv: { name, servers: [dns.server], address: 'resolve', min_ttl: '1s', max_ttl: '1s', timeout: '500ms' } },
+        },
+      },
+      discovery: { drain_timeout: '20s' },
+    });
+    const client = await connectClient(gw.url);
+    const who = async () => {
+      const r = await client.callTool({ name: 'roll__whoami', arguments: {} });
+      assert.ok(!r.isError, JSON.stringify(r.content));
+      return (r.structuredContent as { replica: string }).replica;
+    };
+    const backend = () => gw.gw.registry.backend('roll')!;
+    try {
+      assert.equal(await who(), 'OLD');
+      // The replacement cannot finish its handshake yet (stopped): a rolling update whose new replica is still starting.
+      newRep.signal('SIGSTOP');
+      await dns.set(recs(newRep));
+      await waitFor(() => backend().replicas.length === 1 && backend().replicas[0]!.key === newRep.url, 'the record names only NEW');
+      // NEW is not up, OLD has left the set: OLD still answers, and the tools stay listed.
+      for (let i = 0; i < 5; i++) assert.equal(await who(), 'OLD');
+      assert.ok((await client.listTools()).tools.some((t) => t.name === 'roll__whoami'));
+      assert.equal(backend().state, 'up');
+      newRep.signal('SIGCONT');
+      await waitFor(() => backend().replicas[0]!.available, 'NEW up');
+      await waitFor(async () => (await who()) === 'NEW', 'calls move to NEW');
+      // And OLD, drained, is stopped: nothing goes there any more.
+      for (let i = 0; i < 5; i++) assert.equal(await who(), 'NEW');
+    } finally {
+      newRep.signal('SIGCONT');
+      await client.close();
+      await gw.close();
+      await dns.close();
+      await killAllReplicas();
+    }
+  });
+});
