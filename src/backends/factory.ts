@@ -1,7 +1,8 @@
 /**
  * One entry point from a backend's config to the TransportFactory its Backend uses:
  * MCP servers over stdio/HTTP, or an in-process tool set for `rest`, `openapi` and
- * `command` backends (served like plugins, through an in-memory MCP session).
+ * `command` backends (served like plugins, through an in-memory MCP session). The OpenAPI
+ * parsers and validators (heavy, and rarely needed) are loaded when such a backend starts.
  */
 import type { BackendConfig, BackendOptions, OpenApiBackendConfig } from '../config/schema.js';
 import { compileToolSchemas, restToolSchema, type RestTool } from '../config/backends.js';
@@ -13,9 +14,6 @@ import { VERSION } from '../version.js';
 import { resolveExecutable } from './command/run.js';
 import { commandInstance } from './command/tools.js';
 import { inProcessTransports } from './in-process.js';
-import { convertSpec } from './openapi/convert.js';
-import { baseUrlOf, loadSpec } from './openapi/load.js';
-import { validateSpec } from './openapi/validate.js';
 import { resolveAuth, restInstance } from './rest/tools.js';
 import { credentialSource } from '../upstream/credentials/source.js';
 import { silentLogger } from '../observability/logger.js';
@@ -81,6 +79,11 @@ export async function openapiTools(
   baseDir: string,
   log: Logger,
 ): Promise<{ baseUrl: string; tools: Record<string, RestTool>; source: string }> {
+  const [{ convertSpec }, { baseUrlOf, loadSpec }, { validateSpec }] = await Promise.all([
+    import('./openapi/convert.js'),
+    import('./openapi/load.js'),
+    import('./openapi/validate.js'),
+  ]);
   const auth = resolveAuth(cfg.auth, `backends.${name}`);
   // The backend's headers count as credentials too: they go only to the API's origin (openapi/origin.ts).
   const credentials = { headers: { ...cfg.headers, ...auth.headers }, query: auth.query };

@@ -5,10 +5,12 @@
  * connection to a fresh Server over the same instance, so the router treats it exactly
  * like a remote server.
  */
-import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import type { TransportFactory } from '../transport/outbound/connect.js';
 import type { PluginInstance } from '../plugins/api.js';
-import { preparePlugin, servePlugin, type PreparedPlugin } from '../plugins/server.js';
+import type { PreparedPlugin } from '../plugins/server.js';
+
+/** The SDK's Server and in-memory transport, loaded when the first in-process backend starts (a heavy import most gateways never need). */
+const sdk = () => Promise.all([import('@modelcontextprotocol/sdk/inMemory.js'), import('../plugins/server.js')]);
 
 export type InProcessFactory = TransportFactory & { health(): Promise<{ ok: boolean; detail?: string }> };
 
@@ -16,6 +18,7 @@ export function inProcessTransports(name: string, version: string, start: () => 
   let started: Promise<PreparedPlugin> | undefined;
   const ensure = (): Promise<PreparedPlugin> => {
     started ??= (async () => {
+      const [, { preparePlugin }] = await sdk();
       const instance = await start();
       try {
         return preparePlugin(name, version, instance);
@@ -34,6 +37,7 @@ export function inProcessTransports(name: string, version: string, start: () => 
     initialKind: 'inprocess',
     async create() {
       const prepared = await ensure();
+      const [{ InMemoryTransport }, { servePlugin }] = await sdk();
       const [client, server] = InMemoryTransport.createLinkedPair();
       await servePlugin(prepared, server);
       return { transport: client, kind: 'inprocess', setProtocolVersion: () => {} };

@@ -29,6 +29,10 @@ export function sendAcrossLifecycles(c: RelayCall<ClientSession>, t: Target): Pr
     clientToken === undefined
       ? undefined
       : (p: Params) => s.notifyClient({ jsonrpc: '2.0', method: 'notifications/progress', params: { ...p, progressToken: clientToken } }, c.requestId);
+  // Both stateful (the usual call): the call as it is, the result relayed without looking in
+  // (as bytes) unless the client needs it translated. No async frame, no copy of the options.
+  if (!t.conn.stateless && !s.stateless)
+    return t.conn.request(c.method, c.params, { timeoutMs: c.timeoutMs, cancel: c.cancel, tag, onProgress, credential: c.credential, raw: !needsTranslation(s.protocolVersion) });
   return call(
     s,
     t.conn,
@@ -79,8 +83,8 @@ async function call(s: ClientSession, conn: BackendConnection, replica: Replica,
     }
     return result;
   }
-  // Both stateful, and a client on a revision that needs no translation: the gateway relays the result without looking in (a large one as bytes).
-  if (!s.stateless) return needsTranslation(s.protocolVersion) ? conn.request(method, params, opts) : conn.request(method, params, { ...opts, raw: true });
+  // Both stateful: sendAcrossLifecycles makes that call itself (no async frame); kept here so call() stands on its own.
+  if (!s.stateless) return conn.request(method, params, { ...opts, raw: !needsTranslation(s.protocolVersion) });
   const store = s.host.continuations;
   if (!store || !INPUT_METHODS.has(method) || !opts.cancel) return conn.request(method, params, opts);
   if (ContinuationStore.owns(params.requestState)) return store.resume(params.requestState, params, s, opts.cancel);

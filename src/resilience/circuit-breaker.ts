@@ -30,6 +30,29 @@ export interface Permit {
   failure(): void;
 }
 
+/** One object per call, no closures (it is made on every call while the breaker is closed). */
+class CallPermit implements Permit {
+  private settled = false;
+  constructor(
+    private readonly breaker: CircuitBreaker,
+    private readonly generation: number,
+  ) {}
+
+  success(): void {
+    this.settle(true);
+  }
+
+  failure(): void {
+    this.settle(false);
+  }
+
+  private settle(ok: boolean): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.breaker.settle(this.generation, ok);
+  }
+}
+
 const SUCCESSES = 0;
 const FAILURES = 1;
 
@@ -124,15 +147,14 @@ export class CircuitBreaker {
   }
 
   private permit(generation: number): Permit {
-    let settled = false;
-    const settle = (ok: boolean): void => {
-      if (settled) return;
-      settled = true;
-      // A call admitted before the last transition (say, a slow one started while closed
-      // that ends after the breaker opened) says nothing about the backend as it is now.
-      if (generation === this.generation) this.onResult(ok);
-    };
-    return { success: () => settle(true), failure: () => settle(false) };
+    return new CallPermit(this, generation);
+  }
+
+  /** A permit's outcome: counted only in the generation that issued it. */
+  settle(generation: number, ok: boolean): void {
+    // A call admitted before the last transition (say, a slow one started while closed
+    // that ends after the breaker opened) says nothing about the backend as it is now.
+    if (generation === this.generation) this.onResult(ok);
   }
 
   private onResult(ok: boolean): void {

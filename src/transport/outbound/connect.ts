@@ -2,11 +2,10 @@
  * Opens the client transport for one MCP backend: a stdio child (stdio-transport.ts),
  * Streamable HTTP (http-transport.ts), or legacy SSE (the SDK's SSEClientTransport). `transport: auto` tries Streamable HTTP first and falls back to SSE when the
  * endpoint answers the initialize POST with 4xx (the backwards-compatibility procedure of
- * the 2025-03-26 transport spec).
+ * the 2025-03-26 transport spec). The SDK modules (its SSE client, its stdio defaults) are
+ * loaded on first use: a gateway with only Streamable HTTP backends never loads them.
  */
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
-import { getDefaultEnvironment } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { StreamableHttpClient } from './http-transport.js';
 import { StdioClient } from './stdio-transport.js';
 import type { ParamHeader } from '../../wire/stateless.js';
@@ -57,8 +56,9 @@ export interface OpenedTransport {
   pid?: number | null;
 }
 
-export function createTransport(_name: string, cfg: McpBackendConfig, kind: TransportKind, log: Logger, deviation?: (what: string) => void): OpenedTransport {
+export async function createTransport(_name: string, cfg: McpBackendConfig, kind: TransportKind, log: Logger, deviation?: (what: string) => void): Promise<OpenedTransport> {
   if (kind === 'stdio') {
+    const { getDefaultEnvironment } = await import('@modelcontextprotocol/sdk/client/stdio.js');
     const t = new StdioClient({
       command: cfg.command!,
       args: cfg.args,
@@ -78,6 +78,7 @@ export function createTransport(_name: string, cfg: McpBackendConfig, kind: Tran
   }
   const url = new URL(cfg.url!);
   if (kind === 'sse') {
+    const { SSEClientTransport } = await import('@modelcontextprotocol/sdk/client/sse.js');
     // The SDK adds requestInit headers to both the GET stream and the message POSTs.
     const t = new SSEClientTransport(url, { requestInit: { headers: { ...cfg.headers } } });
     return { transport: t, kind, setProtocolVersion: (v) => v && t.setProtocolVersion(v) };
