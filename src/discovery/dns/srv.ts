@@ -38,6 +38,9 @@ export function withPort(s: string): string {
   return s.includes(':') ? `[${s}]:53` : `${s}:53`;
 }
 
+/** A host name as an SRV target must be one: labels of letters, digits, "_" and "-" (RFC 2782, RFC 952/1123). */
+const HOST_NAME = /^(?=.{1,253}$)[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*$/;
+
 /** Records of one answer at most (a bound on what one answer makes the gateway hold before max_endpoints). */
 const MAX_RECORDS = 4096;
 
@@ -47,6 +50,8 @@ export class DnsSrvProvider implements Provider<Endpoint> {
   private readonly servers: DnsServer[];
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
+  /** Records of the last answer left out, and why. */
+  private skipped: string[] = [];
 
   constructor(private readonly o: SrvOptions) {
     this.servers = (o.servers?.length ? o.servers : getServers().map(withPort)).map(parseServer);
@@ -69,6 +74,10 @@ export class DnsSrvProvider implements Provider<Endpoint> {
       this.timer.unref();
     };
     void run();
+  }
+
+  notes(): readonly string[] {
+    return this.skipped;
   }
 
   stop(): void {
@@ -105,7 +114,15 @@ export class DnsSrvProvider implements Provider<Endpoint> {
       records.push({ priority: d.priority ?? 0, weight: d.weight ?? 0, port: d.port, target: d.target.replace(/\.$/, ''), ttl: r.ttl ?? 0 });
     }
     // RFC 2782: a single record with target "." means the service is decidedly not available here.
-    const usable = records.filter((r) => r.target !== '' && r.port > 0);
+    // A label may hold any byte: a target that is not a host name (":", "/", "?", "@" ...) would choose the URL's port, path or query.
+    const skipped: string[] = [];
+    const usable = records.filter((r) => {
+      if (r.target === '' || r.port <= 0) return false;
+      if (HOST_NAME.test(r.target)) return true;
+      if (skipped.length < 20) skipped.push(`${JSON.stringify(r.target.slice(0, 64))}: not a host name`);
+      return false;
+    });
+    this.skipped = skipped;
     if (usable.length === 0) throw new Error(`SRV ${this.o.name}: no records`);
     const lowest = Math.min(...usable.map((r) => r.priority));
     const chosen = usable.filter((r) => r.priority === lowest).sort((x, y) => (x.target < y.target ? -1 : x.target > y.target ? 1 : x.port - y.port));

@@ -14,6 +14,7 @@
  * port is the slice's port named `port`, or its only one.
  */
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import type { Endpoint, Provider, Sink } from '../types.js';
 
 export interface KubernetesOptions {
@@ -31,6 +32,9 @@ const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null 
 /** Slices held at once, and endpoints read per slice (the API allows 1,000 per slice). */
 const MAX_SLICES = 1000;
 const MAX_PER_SLICE = 1000;
+/** Endpoints built from the slices at most, at each event (max_endpoints cuts further). */
+const MAX_ENDPOINTS = 4096;
+const HOST_NAME = /^(?=.{1,253}$)[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*$/;
 const SA_NAMESPACE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
 
 interface Client {
@@ -163,6 +167,15 @@ export class KubernetesSource implements Provider<Endpoint> {
         if (isObject(e.conditions) && e.conditions.ready === false) continue;
         const addr = Array.isArray(e.addresses) && typeof e.addresses[0] === 'string' ? e.addresses[0] : undefined;
         if (!addr) continue;
+        // An IP address (addressType IPv4/IPv6) or a host name (FQDN): anything else (a "/" or "?") would choose the URL's port or path.
+        if (isIP(addr) === 0 && !HOST_NAME.test(addr)) {
+          if (skipped.length < 20) skipped.push(`${name}: address ${JSON.stringify(addr.slice(0, 64))} is not an IP address or host name`);
+          continue;
+        }
+        if (out.length >= MAX_ENDPOINTS) {
+          if (skipped.length < 20) skipped.push(`${name}: more than ${MAX_ENDPOINTS} endpoints in all; the rest left out`);
+          break;
+        }
         const host = addr.includes(':') ? `[${addr}]` : addr;
         out.push({ url: `${this.o.scheme}://${host}:${port.port}${this.o.path}`, weight: 1 });
       }

@@ -56,6 +56,8 @@ export class Registrations implements Provider<DiscoveredBackend> {
   private unwatch: (() => void) | undefined;
   private polling: Promise<void> | undefined;
   private again = false;
+  /** The tail of the registration changes in progress (exclusive()). */
+  private serial: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly store: RegistrationStore,
@@ -123,42 +125,58 @@ export class Registrations implements Provider<DiscoveredBackend> {
     if (typeof transport !== 'string' || !(TRANSPORTS as readonly string[]).includes(transport))
       throw new RegistrationError('invalid', `transport: expected one of ${TRANSPORTS.join(', ')}`);
     const ttl = this.ttlOf(req.ttl, cfg);
-    const now = this.host.now();
-    const all = await this.guard(() => this.store.list(now));
-    const existing = all.find((r) => r.name === full);
-    if (existing && existing.owner !== who.name && !who.admin)
-      throw new RegistrationError('forbidden', `"${full}" is registered by another key; only it (or an admin key) may change it`);
-    if (!existing && all.length >= cfg.max_backends)
-      throw new RegistrationError('conflict', `discovery.registration.max_backends (${cfg.max_backends}) registrations are held; remove one first`);
-    const registration: Registration = {
-      name: full,
-      url: u.url,
-      transport: transport as Registration['transport'],
-      owner: existing?.owner ?? who.name,
-      registeredAt: existing?.registeredAt ?? now,
-      renewedAt: now,
-      expiresAt: now + ttl,
-      ttl,
-    };
-    await this.guard(() => this.store.put(registration));
+    // The count and the write are one step: registrations arriving at once must not all see room under max_backends.
+    const { registration, created } = await this.exclusive(async () => {
+      const now = this.host.now();
+      const all = await this.guard(() => this.store.list(now));
+      const existing = all.find((r) => r.name === full);
+      if (existing && existing.owner !== who.name && !who.admin)
+        throw new RegistrationError('forbidden', `"${full}" is registered by another key; only it (or an admin key) may change it`);
+      if (!existing && all.length >= cfg.max_backends)
+        throw new RegistrationError('conflict', `discovery.registration.max_backends (${cfg.max_backends}) registrations are held; remove one first`);
+      const registration: Registration = {
+        name: full,
+        url: u.url,
+        transport: transport as Registration['transport'],
+        owner: existing?.owner ?? who.name,
+        registeredAt: existing?.registeredAt ?? now,
+        renewedAt: now,
+        expiresAt: now + ttl,
+        ttl,
+      };
+      await this.guard(() => this.store.put(registration));
+      return { registration, created: !existing };
+    });
     await this.poll();
-    return { registration, created: !existing };
+    return { registration, created };
+  }
+
+  /** Runs `f` after every earlier call of it has finished (one registration change at a time on this instance). */
+  private exclusive<T>(f: () => Promise<T>): Promise<T> {
+    const run = this.serial.then(f);
+    this.serial = run.catch(() => {});
+    return run;
   }
 
   async renew(name: string, req: { ttl?: unknown }, who: { name: string; admin: boolean }): Promise<Registration> {
     const cfg = this.host.config();
     if (!cfg.enabled) throw new RegistrationError('forbidden', 'self-registration is off: discovery.registration.enabled is false in the config file');
-    const now = this.host.now();
-    const r = await this.owned(name, who, now);
-    const ttl = req.ttl === undefined ? Math.min(cfg.ttl.max, Math.max(cfg.ttl.min, r.ttl)) : this.ttlOf(req.ttl, cfg);
-    const next = { ...r, renewedAt: now, expiresAt: now + ttl, ttl };
-    await this.guard(() => this.store.put(next));
-    return next;
+    // Read and written as one step: a renewal overlapping a removal must not bring the registration back.
+    return this.exclusive(async () => {
+      const now = this.host.now();
+      const r = await this.owned(name, who, now);
+      const ttl = req.ttl === undefined ? Math.min(cfg.ttl.max, Math.max(cfg.ttl.min, r.ttl)) : this.ttlOf(req.ttl, cfg);
+      const next = { ...r, renewedAt: now, expiresAt: now + ttl, ttl };
+      await this.guard(() => this.store.put(next));
+      return next;
+    });
   }
 
   async remove(name: string, who: { name: string; admin: boolean }): Promise<void> {
-    await this.owned(name, who, this.host.now());
-    await this.guard(() => this.store.delete(name));
+    await this.exclusive(async () => {
+      await this.owned(name, who, this.host.now());
+      await this.guard(() => this.store.delete(name));
+    });
     await this.poll();
   }
 

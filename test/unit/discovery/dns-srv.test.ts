@@ -1,8 +1,11 @@
 /** The DNS SRV source against a real dnsmasq: records, priority, weight, TTL, the answer's checks. */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { createSocket } from 'node:dgram';
+import * as packet from 'dns-packet';
 import { DnsSrvProvider, withPort } from '../../../src/discovery/dns/srv.js';
 import { query } from '../../../src/discovery/dns/query.js';
+import { checkEndpoints } from '../../../src/discovery/checks.js';
 import type { Endpoint } from '../../../src/discovery/types.js';
 import { Dnsmasq } from '../../helpers/dnsmasq.js';
 
@@ -152,3 +155,44 @@ async function waitFor(f: () => boolean, ms = 8000): Promise<void> {
     await new Promise((r) => setTimeout(r, 25));
   }
 }
+
+describe('DNS SRV source: targets that are not host names', () => {
+  it('a target carrying URL characters ("/", "?") cannot choose the port, path or query (the URL checks would pass it): it is left out', async () => {
+    const sock = createSocket('udp4');
+    // A spoofed or compromised DNS server: a label may hold any byte, and the URL is built from the target.
+    sock.on('message', (buf, from) => {
+      const q = packet.decode(buf);
+      const answer = (target: string, port: number) => ({ type: 'SRV' as const, name: NAME, ttl: 30, data: { priority: 1, weight: 1, port, target } });
+      const res = packet.encode({
+        type: 'response',
+        id: q.id,
+        flags: packet.AUTHORITATIVE_ANSWER,
+        questions: q.questions,
+        answers: [answer('evil.test/steal?x=', 4001), answer('good.test', 4002)],
+      });
+      sock.send(res, from.port, from.address);
+    });
+    await new Promise<void>((r) => sock.bind(0, '127.0.0.1', () => r()));
+    try {
+      const p = new DnsSrvProvider({
+        name: NAME,
+        servers: [`127.0.0.1:${sock.address().port}`],
+        scheme: 'http',
+        path: '/mcp',
+        address: 'target',
+        min_ttl: 1000,
+        max_ttl: 60_000,
+        timeout: 1000,
+        maxBytes: 65536,
+      });
+      const { endpoints } = await p.resolve();
+      assert.deepEqual(
+        checkEndpoints(endpoints, 64).endpoints.map((e) => e.url),
+        ['http://good.test:4002/mcp'],
+      );
+      assert.match(p.notes().join('\n'), /evil\.test.*not a host name/);
+    } finally {
+      sock.close();
+    }
+  });
+});
