@@ -159,7 +159,12 @@ async function serve(values: Values, argv: string[], overrides: Overrides, rotat
     };
   save();
   // The launcher may be gone (it gave up waiting): a closed channel is not an error here.
-  if (daemonized && process.connected) process.send?.({ type: 'ready', url, pid: process.pid }, undefined, {}, () => {});
+  // What was logged while starting is on disk before the launcher says "started": the lines
+  // of this turn would otherwise wait for setImmediate, and 'listening' comes on a nextTick.
+  if (daemonized && process.connected) {
+    flushLogSync(log);
+    process.send?.({ type: 'ready', url, pid: process.pid }, undefined, {}, () => {});
+  }
   // What was logged while starting (a plugin that failed to load) comes before this line.
   else writeStderrAfterLogs(log, `mcpeg listening on ${url}\n`);
 
