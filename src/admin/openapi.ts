@@ -261,7 +261,7 @@ const PATHS: Paths = {
       tag: 'console',
       summary: 'Call a tool through the gateway (the console\'s "try it")',
       description:
-        "One tools/call through the gateway's own dispatch on an in-process connection acting for the principal admin:<key name>: authorization rules, pinning, rate limits and the relay chain apply as to any client. Answers 200 with the result (a tool error included: isError), or 400 with the gateway's code (MCPEG_ERR_UNKNOWN_TOOL, MCPEG_ERR_FORBIDDEN, MCPEG_ERR_TOOL_PIN_MISMATCH, MCPEG_ERR_BACKEND_UNAVAILABLE, ...) and the JSON-RPC error in error.data.rpc when the gateway or the backend refused the call.",
+        "One tools/call through the gateway's own dispatch on an in-process connection acting for the principal admin:<key name>: authorization rules, pinning, rate limits and the relay chain apply as to any client. Answers 200 with the result (a tool error included: isError), or 400 with the gateway's code (MCPEG_ERR_UNKNOWN_TOOL, MCPEG_ERR_FORBIDDEN, MCPEG_ERR_TOOL_PIN_MISMATCH, MCPEG_ERR_BACKEND_UNAVAILABLE, ...) and the JSON-RPC error in error.data.rpc when the gateway or the backend refused the call; 504 MCPEG_ERR_BACKEND_TIMEOUT when no answer came within 120 s (the call is cancelled).",
       ok: [200, 'ToolCallAnswer'],
       body: { schema: 'ToolCallRequest', description: 'The tool (its name as clients see it) and its arguments' },
     },

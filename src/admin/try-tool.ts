@@ -9,6 +9,7 @@ import type { Gateway } from '../gateway.js';
 import type { JsonRpcMessage, JsonRpcResponse } from '../wire/jsonrpc.js';
 import { messageBody } from '../wire/raw-json.js';
 import type { Identity } from './auth.js';
+import { AdminError } from './http.js';
 
 const PROTOCOL_VERSION = '2025-06-18';
 
@@ -40,7 +41,8 @@ export async function tryTool(gw: Gateway, who: Identity, name: string, args: Re
   const conn = gw.connect(adminPrincipal(who), write);
   const request = (id: number, method: string, params: Record<string, unknown>) =>
     new Promise<JsonRpcResponse>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`${method} did not answer within ${timeoutMs} ms`)), timeoutMs);
+      // No answer in time: the gateway's timeout code (504), not a server error; closing the connection cancels the call.
+      const timer = setTimeout(() => reject(new AdminError('MCPEG_ERR_BACKEND_TIMEOUT', `${method} did not answer within ${timeoutMs} ms`)), timeoutMs);
       waiting.set(id, (m) => {
         clearTimeout(timer);
         resolve(m);
