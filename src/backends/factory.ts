@@ -9,6 +9,7 @@ import { compileToolSchemas, restToolSchema, type RestTool } from '../config/bac
 import { formatIssues } from '../config/load.js';
 import type { Logger } from '../observability/logger.js';
 import { mcpTransports, type TransportFactory } from '../transport/outbound/connect.js';
+import type { ConnectGuard } from '../transport/outbound/connect-guard.js';
 import type { ReplicaSpec } from '../upstream/backend.js';
 import { VERSION } from '../version.js';
 import { resolveExecutable } from './command/run.js';
@@ -38,10 +39,18 @@ export function backendReplicas(name: string, cfg: BackendConfig, paths: Backend
   return [{ weight: 1, transports: backendTransports(name, cfg, paths, log) }];
 }
 
-/** A replica at a URL that discovery found, with the backend's own options (transport, headers, credentials). */
-export function endpointReplica(name: string, cfg: BackendConfig, url: string, weight: number, log: Logger, transport?: 'streamable_http' | 'sse'): ReplicaSpec {
+/** A replica at a URL that discovery found, with the backend's own options (transport, headers, credentials); its connections go through `guard`. */
+export function endpointReplica(
+  name: string,
+  cfg: BackendConfig,
+  url: string,
+  weight: number,
+  log: Logger,
+  transport: 'streamable_http' | 'sse' | undefined,
+  guard: ConnectGuard,
+): ReplicaSpec {
   if (cfg.type !== 'mcp') throw new Error(`backend "${name}" is not an mcp backend: discovery gives mcp replicas only`);
-  return { weight, key: url, transports: mcpTransports(name, { ...cfg, url, transport: transport ?? cfg.transport, endpoints: undefined, discovery: undefined }, log) };
+  return { weight, key: url, transports: mcpTransports(name, { ...cfg, url, transport: transport ?? cfg.transport, endpoints: undefined, discovery: undefined }, log, guard) };
 }
 
 export function backendTransports(name: string, cfg: BackendConfig, paths: BackendPaths, log: Logger): TransportFactory {
