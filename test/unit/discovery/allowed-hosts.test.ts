@@ -44,9 +44,20 @@ describe('allowed_hosts', () => {
 
   it('with a list: addresses must be in a range, names must match a pattern; the always-refused stay refused', () => {
     const p = hostPolicy(['10.0.0.0/8', '127.0.0.1', 'fd00::/8', '*.svc.test', '**.deep.test', 'web-?.test', '169.254.0.0/16']);
-    for (const h of ['10.1.2.3', '127.0.0.1', '[fd00::5]', 'a.svc.test', 'A.SVC.Test', 'a.svc.test.', 'x.y.z.deep.test', 'web-1.test'])
-      assert.equal(p.refuses(h), undefined, h);
-    for (const h of ['11.0.0.1', '127.0.0.2', '[::1]', '[fe00::1]', 'svc.test', 'a.b.svc.test', 'a.svc.test.evil.example', 'evilsvc.test', 'deep.test.evil', 'web-10.test', 'localhost'])
+    for (const h of ['10.1.2.3', '127.0.0.1', '[fd00::5]', 'a.svc.test', 'A.SVC.Test', 'a.svc.test.', 'x.y.z.deep.test', 'web-1.test']) assert.equal(p.refuses(h), undefined, h);
+    for (const h of [
+      '11.0.0.1',
+      '127.0.0.2',
+      '[::1]',
+      '[fe00::1]',
+      'svc.test',
+      'a.b.svc.test',
+      'a.svc.test.evil.example',
+      'evilsvc.test',
+      'deep.test.evil',
+      'web-10.test',
+      'localhost',
+    ])
       assert.match(p.refuses(h) ?? '', /is not in allowed_hosts/, h);
     assert.match(p.refuses('169.254.169.254') ?? '', /link-local.*never allowed/, 'listing the range does not lift it');
   });
@@ -74,7 +85,10 @@ describe('allowed_hosts', () => {
       r.endpoints.map((e) => e.url),
       ['http://10.0.0.1/mcp'],
     );
-    assert.deepEqual(r.refused, ['http://169.254.169.254/mcp: 169.254.169.254 is link-local (cloud metadata), never allowed', 'http://11.0.0.1/mcp: 11.0.0.1 is not in allowed_hosts']);
+    assert.deepEqual(r.refused, [
+      'http://169.254.169.254/mcp: 169.254.169.254 is link-local (cloud metadata), never allowed',
+      'http://11.0.0.1/mcp: 11.0.0.1 is not in allowed_hosts',
+    ]);
     assert.deepEqual(r.dropped, ['ftp: is not http: or https:']);
     // Without a policy the always-refused ranges still apply.
     assert.deepEqual(checkEndpoints([{ url: 'http://169.254.169.254/', weight: 1 }], 64).endpoints, []);

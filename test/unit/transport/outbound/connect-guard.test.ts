@@ -26,7 +26,9 @@ describe('connect guard', () => {
 
   it('fetch (the SSE client): a name resolving only to refused addresses is not connected to; allowed, it is', async () => {
     const url = `http://localhost:${rec.port}/sse`;
-    await assert.rejects(refuseLoopback.fetch(url, { headers: { authorization: 'Bearer secret' } }), (err: Error & { cause?: Error }) => /not connected to: .*refused by the test/.test(String(err.cause?.message ?? err.message)));
+    await assert.rejects(refuseLoopback.fetch(url, { headers: { authorization: 'Bearer secret' } }), (err: Error & { cause?: Error }) =>
+      /not connected to: .*refused by the test/.test(String(err.cause?.message ?? err.message)),
+    );
     assert.equal(rec.all().length, 0);
     const ok = await allowAll.fetch(url, { headers: { authorization: 'Bearer secret' } });
     assert.equal(ok.status, 202);
