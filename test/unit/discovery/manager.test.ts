@@ -151,7 +151,9 @@ describe('discovery manager: whole backends', () => {
     const dropped = m.status()[0].dropped.join('\n');
     assert.match(dropped, /__proto__: not a valid backend name/);
     assert.match(dropped, /bad name: not a valid/);
-    assert.match(dropped, /evil: http:\/\/evil.example\/x is not in allowed_urls/);
+    assert.deepEqual(m.status()[0].refused, ['evil: http://evil.example/x is not in allowed_urls']);
+    assert.equal(m.status()[0].refusedCount, 1);
+    assert.doesNotMatch(dropped, /evil/);
     assert.match(dropped, /taken: the configuration has a backend of that name/);
     assert.match(dropped, /three: beyond max_backends \(2\)/);
   });
