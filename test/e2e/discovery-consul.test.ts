@@ -11,7 +11,7 @@ import { connectClient, startGateway, waitFor } from '../helpers/gateway.js';
 import { type HttpReplica, killAllReplicas, startReplicas } from '../helpers/replicas.js';
 import { FakeConsul, type Instance } from '../helpers/consul.js';
 import { ConsulSource } from '../../src/discovery/consul/source.js';
-import { keptLogger, refusedMetric, SECRET_HEADER, sourceState, startAttacker } from '../helpers/replica-attacker.js';
+import { gatewayWith, keptLogger, refusedMetric, sourceState, startAttacker } from '../helpers/replica-attacker.js';
 
 type Gw = Awaited<ReturnType<typeof startGateway>>;
 const TOKEN = 'consul-acl-token-1234567890';
@@ -132,20 +132,7 @@ describe('Consul discovery: instances registered outside allowed_hosts', () => {
     const good: Instance = { id: 'a', address: '127.0.0.1', port: rep.port };
     consul.set([good]);
     const { logger, lines } = keptLogger();
-    const gw = await startGateway(
-      {
-        backends: {
-          web: {
-            type: 'mcp',
-            session_mode: 'shared',
-            connect_timeout: '3s',
-            headers: SECRET_HEADER,
-            discovery: { consul: { address: consul.url, service: 'web', wait: '2s', retry: '200ms' }, allowed_hosts: ['127.0.0.1'] },
-          },
-        },
-      },
-      { logger },
-    );
+    const gw = await gatewayWith({ consul: { address: consul.url, service: 'web', wait: '2s', retry: '200ms' }, allowed_hosts: ['127.0.0.1'] }, logger);
     const client = await connectClient(gw.url);
     const who = async () => ((await client.callTool({ name: 'web__whoami', arguments: {} })).structuredContent as { replica: string }).replica;
     try {

@@ -12,7 +12,7 @@ import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { connectClient, startGateway, waitFor } from '../helpers/gateway.js';
 import { type HttpReplica, killAllReplicas, startReplicas } from '../helpers/replicas.js';
 import { Dnsmasq, type DnsRecords } from '../helpers/dnsmasq.js';
-import { keptLogger, refusedMetric, SECRET_HEADER, sourceState, startAttacker } from '../helpers/replica-attacker.js';
+import { gatewayWith, keptLogger, refusedMetric, sourceState, startAttacker } from '../helpers/replica-attacker.js';
 
 type Gw = Awaited<ReturnType<typeof startGateway>>;
 const NAME = '_mcp._tcp.web.test';
@@ -276,22 +276,12 @@ describe('DNS SRV discovery: records pointing outside allowed_hosts (dnsmasq, re
     const hosts = { 'a.web.test': '127.0.0.1', 'meta.web.test': '169.254.169.254', 'evil.web.test': '127.0.0.2' };
     const dns = await Dnsmasq.start({ srv: { [NAME]: [good] }, hosts }, { ttl: 1 });
     const { logger, lines } = keptLogger();
-    const gw = await startGateway(
+    const gw = await gatewayWith(
       {
-        backends: {
-          web: {
-            type: 'mcp',
-            session_mode: 'shared',
-            connect_timeout: '3s',
-            headers: SECRET_HEADER,
-            discovery: {
-              dns_srv: { name: NAME, servers: [dns.server], address: 'resolve', min_ttl: '1s', max_ttl: '1s', timeout: '500ms' },
-              allowed_hosts: ['127.0.0.1/32'],
-            },
-          },
-        },
+        dns_srv: { name: NAME, servers: [dns.server], address: 'resolve', min_ttl: '1s', max_ttl: '1s', timeout: '500ms' },
+        allowed_hosts: ['127.0.0.1/32'],
       },
-      { logger },
+      logger,
     );
     const client = await connectClient(gw.url);
     const endpoints = () =>

@@ -73,7 +73,9 @@ describe('MCP registry discovery', () => {
   let client: Client;
   let changes = 0;
   const health = async () =>
-    (await (await fetch(`${gw.base}/health`)).json()) as { discovery: Array<{ id: string; state: string; count: number; lastError: string | null; dropped: string[]; refused: string[] }> };
+    (await (await fetch(`${gw.base}/health`)).json()) as {
+      discovery: Array<{ id: string; state: string; count: number; lastError: string | null; dropped: string[]; refused: string[] }>;
+    };
   const src = async () => (await health()).discovery.find((d) => d.id === 'registry:test')!;
 
   before(async () => {

@@ -6,6 +6,7 @@
  */
 import { createLogger, type Logger } from '../../src/observability/logger.js';
 import { type HttpRecorder, startRecorder } from './http-recorder.js';
+import { startGateway } from './gateway.js';
 
 /** The header every test backend carries: it must never reach the attacker. */
 export const SECRET_HEADER = { authorization: 'Bearer backend-secret-0123456789' };
@@ -27,6 +28,11 @@ function safeId(body: string): unknown {
   } catch {
     return null;
   }
+}
+
+/** A gateway with one backend `web` (shared session, SECRET_HEADER) whose replicas come from `discovery`. */
+export function gatewayWith(discovery: Record<string, unknown>, logger?: Logger): ReturnType<typeof startGateway> {
+  return startGateway({ backends: { web: { type: 'mcp', session_mode: 'shared', connect_timeout: '5s', headers: SECRET_HEADER, discovery } } }, logger ? { logger } : {});
 }
 
 /** A logger at warn that keeps its lines. */
