@@ -43,6 +43,9 @@ export interface BackendSource {
   config(d: DiscoveredBackend): BackendConfig;
 }
 
+/** No allowed_hosts list: only the addresses never allowed are refused. */
+const ANYWHERE = hostPolicy([]);
+
 interface EndpointWatch {
   provider: Provider<Endpoint>;
   status: StatusTracker;
@@ -215,6 +218,12 @@ export class DiscoveryManager {
       const u = checkUrl(d.url);
       if ('problem' in u) {
         dropped.push(`${d.name}: ${u.problem}`);
+        continue;
+      }
+      // Whatever allowed_urls says: no MCP server is at a link-local, unspecified or multicast address.
+      const never = ANYWHERE.refuses(new URL(u.url).hostname);
+      if (never) {
+        refused.push(`${d.name}: ${u.url}: ${never}`);
         continue;
       }
       if (!src.allowed(u.canonical)) {
