@@ -12,8 +12,8 @@ import { startGateway } from './gateway.js';
 export const SECRET_HEADER = { authorization: 'Bearer backend-secret-0123456789' };
 
 /** Answers anything as an MCP server would accept an initialize, so only the gateway's checks keep it out. */
-export async function startAttacker(): Promise<HttpRecorder> {
-  const rec = await startRecorder('127.0.0.2');
+export async function startAttacker(host = '127.0.0.2'): Promise<HttpRecorder> {
+  const rec = await startRecorder(host);
   rec.route('*', /.*/, (r) => ({
     status: 200,
     headers: { 'content-type': 'application/json', 'mcp-session-id': 'attacker' },

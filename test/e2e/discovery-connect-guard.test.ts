@@ -1,0 +1,144 @@
+/**
+ * The connect-time check of discovered servers' addresses, attacked through the real
+ * gateway. A source (a Consul catalog, a registrant) names a host by a name the config's
+ * patterns allow; whoever answers DNS for it answers 0.0.0.0, a never-allowed address that
+ * Linux connects to the local host (standing for 169.254.169.254, where no test can
+ * listen). The system resolver is replaced by a stand-in for that DNS answer (node:dns's
+ * lookup, which node:net and the guard call); a real listener on 127.0.0.1 answering as an
+ * MCP server sees whether the gateway went there. Also: a replica's redirect to such an
+ * address written as an IP literal (which node:net connects to without any lookup).
+ */
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import dns from 'node:dns';
+import { syncBuiltinESMExports } from 'node:module';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { startAdminGateway } from '../helpers/admin.js';
+import { FakeConsul } from '../helpers/consul.js';
+import { startGateway, waitFor } from '../helpers/gateway.js';
+import { type HttpRecorder, startRecorder } from '../helpers/http-recorder.js';
+import { SECRET_HEADER, gatewayWith, keptLogger, startAttacker } from '../helpers/replica-attacker.js';
+
+/** Names under this domain resolve to 0.0.0.0, as a hostile DNS server would answer them. */
+const HOSTILE = /\.rebind\.test$/;
+
+type Lookup = typeof dns.lookup;
+let realLookup: Lookup;
+/** The names the stand-in answered. */
+const asked: string[] = [];
+
+function hostileDns(): void {
+  realLookup = dns.lookup;
+  const fake = (host: string, opts: unknown, cb?: unknown) => {
+    const [o, done] = (typeof opts === 'function' ? [{}, opts] : [typeof opts === 'number' ? { family: opts } : (opts ?? {}), cb]) as [dns.LookupOptions, (...a: unknown[]) => void];
+    if (!HOSTILE.test(host)) return realLookup(host, o, done as never);
+    asked.push(host);
+    process.nextTick(() => (o.all ? done(null, [{ address: '0.0.0.0', family: 4 }]) : done(null, '0.0.0.0', 4)));
+  };
+  dns.lookup = fake as unknown as Lookup;
+  syncBuiltinESMExports();
+}
+
+function realDns(): void {
+  dns.lookup = realLookup;
+  syncBuiltinESMExports();
+}
+
+describe('discovered servers whose name resolves to a never-allowed address', () => {
+  let sink: HttpRecorder;
+  before(async () => {
+    hostileDns();
+    sink = await startAttacker('127.0.0.1');
+  });
+  after(async () => {
+    realDns();
+    await sink.close();
+  });
+
+  it('a Consul replica named meta.rebind.test (allowed by "*.rebind.test") is never connected to: the secret header does not reach the local listener', async () => {
+    const consul = new FakeConsul();
+    await consul.start();
+    consul.set([{ id: 'meta', address: 'meta.rebind.test', port: sink.port }]);
+    const { logger, lines } = keptLogger();
+    const gw = await gatewayWith({ consul: { address: consul.url, service: 'web', wait: '2s', retry: '200ms' }, allowed_hosts: ['*.rebind.test'] }, logger);
+    try {
+      assert.deepEqual(
+        gw.gw.registry
+          .backend('web')!
+          .replicaStates()
+          .map((r) => r.endpoint),
+        [`http://meta.rebind.test:${sink.port}/mcp`],
+        'the name passed the allowed_hosts check (it is checked again when connecting)',
+      );
+      await waitFor(() => asked.includes('meta.rebind.test') || undefined, 'the gateway looked the name up');
+      await waitFor(() => lines.some((l) => l.includes('not connected to: 0.0.0.0 is unspecified')) || undefined, 'the refusal logged');
+      assert.equal(sink.all().length, 0, 'no request (and so no Authorization header) reached 0.0.0.0');
+    } finally {
+      await gw.close();
+      await consul.stop();
+    }
+  });
+
+  it('a registration at http://meta.rebind.test:<port>/mcp (allowed by allowed_urls) is never connected to', async () => {
+    const registrar = randomBytes(24).toString('hex');
+    const g = await startAdminGateway({
+      discovery: {
+        registration: {
+          enabled: true,
+          allowed_urls: ['http://*.rebind.test:*/mcp'],
+          backend: { session_mode: 'shared', connect_timeout: '2s' },
+        },
+      },
+      admin: { keys: [{ name: 'svc-bot', role: 'registrar', sha256: createHash('sha256').update(registrar).digest('hex') }] },
+    });
+    try {
+      asked.length = 0;
+      const r = await g.admin('PUT', '/admin/registrations/meta', { url: `http://meta.rebind.test:${sink.port}/mcp`, ttl: '30s' }, { key: registrar });
+      assert.equal(r.status, 201, r.text);
+      await waitFor(() => g.gw.registry.backend('meta'), 'the registered backend added');
+      await waitFor(() => asked.includes('meta.rebind.test') || undefined, 'the gateway looked the name up');
+      const refusedLogged = () => g.lines.some((l) => l.includes('not connected to: 0.0.0.0 is unspecified'));
+      await waitFor(() => refusedLogged() || sink.all().length > 0 || undefined, 'the connection refused or made');
+      assert.equal(sink.all().length, 0, `the gateway connected to 0.0.0.0: ${JSON.stringify(sink.all().map((q) => q.body))}`);
+      assert.ok(refusedLogged());
+    } finally {
+      await g.close();
+    }
+  });
+});
+
+describe('discovered replicas: a redirect to a never-allowed address', () => {
+  it('an SSE replica redirecting to http://0.0.0.0:<port>/ is not followed there: no request reaches the listener', async () => {
+    const sink = await startRecorder('127.0.0.1');
+    sink.route('*', /.*/, { status: 200, headers: { 'content-type': 'text/event-stream' }, body: 'event: endpoint\ndata: /messages\n\n' });
+    const redirector = await startRecorder('127.0.0.1');
+    redirector.route('*', /.*/, { status: 307, headers: { location: `http://0.0.0.0:${sink.port}/sse` } });
+    const consul = new FakeConsul();
+    await consul.start();
+    consul.set([{ id: 'r', address: '127.0.0.1', port: redirector.port }]);
+    const gw = await startGateway({
+      backends: {
+        web: {
+          type: 'mcp',
+          transport: 'sse',
+          session_mode: 'shared',
+          connect_timeout: '2s',
+          headers: SECRET_HEADER,
+          discovery: { consul: { address: consul.url, service: 'web', wait: '2s', retry: '200ms' }, allowed_hosts: ['127.0.0.1'] },
+        },
+      },
+    });
+    try {
+      await waitFor(() => redirector.all().length > 0 || undefined, 'the gateway reached the replica');
+      // Time for a followed redirect to arrive (and for a reconnect or two).
+      await sleep(1500);
+      assert.equal(sink.all().length, 0, `the redirect to 0.0.0.0 was followed: ${JSON.stringify(sink.all().map((r) => r.headers.authorization))}`);
+    } finally {
+      await gw.close();
+      await consul.stop();
+      await redirector.close();
+      await sink.close();
+    }
+  });
+});
