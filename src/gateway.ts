@@ -294,7 +294,11 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
   };
 
   // --- service discovery: replicas of configured backends, and whole backends (discovery/) ---
-  /** Discovered replicas connect only to addresses no source may choose to point them at (discovery/allowed-hosts.ts). */
+  /**
+   * Discovered replicas, and backends a registry or registration created, connect only to
+   * addresses no source may choose to point them at (discovery/allowed-hosts.ts): their
+   * URLs' names are resolved, and checked, at each connection.
+   */
   const replicaGuard = connectGuard(neverAllowed);
   const discovery = new DiscoveryManager(
     log.child({ component: 'discovery' }),
@@ -303,7 +307,7 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
       add: (name, cfg) =>
         serially(async () => {
           if (closing) throw new Error('gateway shutting down');
-          await reconfigure.install(await buildBackend(name, { kind: 'backend', cfg }, snapshot.paths, deps));
+          await reconfigure.install(await buildBackend(name, { kind: 'backend', cfg, guard: replicaGuard }, snapshot.paths, deps));
         }),
       remove: (name) => serially(() => reconfigure.uninstall(name)),
     },

@@ -24,8 +24,12 @@ export interface BackendPaths {
   workspace: string;
 }
 
-/** One TransportFactory per replica: an MCP backend's endpoints or stdio replicas, else the one. */
-export function backendReplicas(name: string, cfg: BackendConfig, paths: BackendPaths, log: Logger): ReplicaSpec[] {
+/**
+ * One TransportFactory per replica: an MCP backend's endpoints or stdio replicas, else the one.
+ * `guard`: the addresses an HTTP backend's connections reach are checked (a backend a
+ * discovery source created, whose URL is outside input: connect-guard.ts).
+ */
+export function backendReplicas(name: string, cfg: BackendConfig, paths: BackendPaths, log: Logger, guard?: ConnectGuard): ReplicaSpec[] {
   // Found at run time (discovery/): none until the source's first result.
   if (cfg.type === 'mcp' && cfg.discovery) return [];
   if (cfg.type === 'mcp' && cfg.endpoints)
@@ -36,7 +40,7 @@ export function backendReplicas(name: string, cfg: BackendConfig, paths: Backend
       transports: mcpTransports(name, { ...cfg, command: r.command, args: r.args, env: { ...cfg.env, ...r.env }, cwd: r.cwd ?? cfg.cwd, replicas: undefined }, log),
     }));
   }
-  return [{ weight: 1, transports: backendTransports(name, cfg, paths, log) }];
+  return [{ weight: 1, transports: backendTransports(name, cfg, paths, log, guard) }];
 }
 
 /** A replica at a URL that discovery found, with the backend's own options (transport, headers, credentials); its connections go through `guard`. */
@@ -53,10 +57,10 @@ export function endpointReplica(
   return { weight, key: url, transports: mcpTransports(name, { ...cfg, url, transport: transport ?? cfg.transport, endpoints: undefined, discovery: undefined }, log, guard) };
 }
 
-export function backendTransports(name: string, cfg: BackendConfig, paths: BackendPaths, log: Logger): TransportFactory {
+export function backendTransports(name: string, cfg: BackendConfig, paths: BackendPaths, log: Logger, guard?: ConnectGuard): TransportFactory {
   switch (cfg.type) {
     case 'mcp':
-      return mcpTransports(name, cfg, log);
+      return mcpTransports(name, cfg, log, guard);
     case 'rest':
       return inProcessTransports(name, VERSION, async () => restInstance({ name, baseUrl: cfg.base_url, cfg, tools: cfg.tools, log }));
     case 'openapi':

@@ -31,7 +31,10 @@ const asked: string[] = [];
 function hostileDns(): void {
   realLookup = dns.lookup;
   const fake = (host: string, opts: unknown, cb?: unknown) => {
-    const [o, done] = (typeof opts === 'function' ? [{}, opts] : [typeof opts === 'number' ? { family: opts } : (opts ?? {}), cb]) as [dns.LookupOptions, (...a: unknown[]) => void];
+    const [o, done] = (typeof opts === 'function' ? [{}, opts] : [typeof opts === 'number' ? { family: opts } : (opts ?? {}), cb]) as [
+      dns.LookupOptions,
+      (...a: unknown[]) => void,
+    ];
     if (!HOSTILE.test(host)) return realLookup(host, o, done as never);
     asked.push(host);
     process.nextTick(() => (o.all ? done(null, [{ address: '0.0.0.0', family: 4 }]) : done(null, '0.0.0.0', 4)));
