@@ -18,7 +18,8 @@ import { startAdminGateway } from '../helpers/admin.js';
 import { FakeConsul } from '../helpers/consul.js';
 import { startGateway, waitFor } from '../helpers/gateway.js';
 import { type HttpRecorder, startRecorder } from '../helpers/http-recorder.js';
-import { SECRET_HEADER, gatewayWith, keptLogger, startAttacker } from '../helpers/replica-attacker.js';
+import { killAllReplicas, startReplicas } from '../helpers/replicas.js';
+import { SECRET_HEADER, gatewayWith, keptLogger, sourceState, startAttacker } from '../helpers/replica-attacker.js';
 
 /** Names under this domain resolve to 0.0.0.0, as a hostile DNS server would answer them. */
 const HOSTILE = /\.rebind\.test$/;
@@ -142,6 +143,38 @@ describe('discovered replicas: a redirect to a never-allowed address', () => {
       await consul.stop();
       await redirector.close();
       await sink.close();
+    }
+  });
+});
+
+describe('discovered replicas at cloud metadata addresses outside link-local', () => {
+  it('a Consul catalog naming AWS IMDS over IPv6 (fd00:ec2::254) or Alibaba Cloud metadata (100.100.100.200) never joins, with no allowed_hosts list', async () => {
+    const [rep] = await startReplicas('A');
+    const consul = new FakeConsul();
+    await consul.start();
+    consul.set([
+      { id: 'a', address: '127.0.0.1', port: rep.port },
+      { id: 'aws6', address: 'fd00:ec2::254', port: 80, weight: 100 },
+      { id: 'ali', address: '100.100.100.200', port: 80, weight: 100 },
+    ]);
+    const gw = await gatewayWith({ consul: { address: consul.url, service: 'web', wait: '2s', retry: '200ms' } });
+    try {
+      await waitFor(async () => (await sourceState(gw.base)).refusedCount === 2 || undefined, 'two refused');
+      assert.deepEqual((await sourceState(gw.base)).refused, [
+        'http://[fd00:ec2::254]/mcp: fd00:ec2::254 is cloud metadata (AWS, over IPv6), never allowed',
+        'http://100.100.100.200/mcp: 100.100.100.200 is cloud metadata (Alibaba Cloud), never allowed',
+      ]);
+      assert.deepEqual(
+        gw.gw.registry
+          .backend('web')!
+          .replicaStates()
+          .map((r) => r.endpoint),
+        [`http://127.0.0.1:${rep.port}/mcp`],
+      );
+    } finally {
+      await gw.close();
+      await consul.stop();
+      await killAllReplicas();
     }
   });
 });

@@ -20,6 +20,21 @@ describe('allowed_hosts', () => {
       assert.ok(allowedHostProblem(bad), bad);
   });
 
+  it('cloud metadata outside link-local is refused too: AWS IMDS over IPv6 (fd00:ec2::254), Alibaba Cloud (100.100.100.200), however written, even under a listed range; their neighbours are not', () => {
+    for (const p of [hostPolicy([]), hostPolicy(['fd00::/8', '100.64.0.0/10'])]) {
+      for (const url of [
+        'http://[fd00:ec2::254]/mcp',
+        'http://[FD00:EC2:0:0:0:0:0:254]/mcp',
+        'http://100.100.100.200/mcp',
+        'http://1684301000/mcp',
+        'http://[::ffff:100.100.100.200]/mcp',
+      ])
+        assert.match(p.refuses(hostOf(url)) ?? '', /cloud metadata.*never allowed/, url);
+      for (const url of ['http://[fd00:ec2::253]/mcp', 'http://100.100.100.201/mcp']) assert.equal(p.refuses(hostOf(url)), undefined, url);
+    }
+    assert.match(neverAllowed('fd00:ec2::254') ?? '', /cloud metadata/);
+  });
+
   it('with no list: link-local, unspecified, multicast and broadcast are refused, however written; loopback, private and names are not', () => {
     const p = hostPolicy([]);
     for (const url of [
