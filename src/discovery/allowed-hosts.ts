@@ -5,8 +5,9 @@
  * answer the source could point them at any host.
  *
  * - Always refused, listed or not: addresses that are never an MCP server's (link-local,
- *   where cloud metadata lives: 169.254.0.0/16, fe80::/10; unspecified: 0.0.0.0/8, which
- *   Linux connects to the local host, and ::; multicast and broadcast). Loopback is not:
+ *   where cloud metadata lives: 169.254.0.0/16, fe80::/10; the metadata services elsewhere:
+ *   fd00:ec2::254, 100.100.100.200; unspecified: 0.0.0.0/8, which Linux connects to the
+ *   local host, and ::; multicast and broadcast). Loopback is not:
  *   sidecars and local replicas use it, and a loopback listener is the host's own.
  * - With entries: an IP address must be in one of the ranges, a name must match one of the
  *   name patterns (`*` one label, `**` any number of labels, `?` one character; no case).
@@ -29,6 +30,9 @@ const NEVER: ReadonlyArray<readonly [string, string]> = [
   ['255.255.255.255/32', 'broadcast'],
   // NAT64 (RFC 6052) of 169.254.0.0/16: the same metadata address through a translator.
   ['64:ff9b::a9fe:0/112', 'link-local (cloud metadata) through NAT64'],
+  // Cloud metadata services outside link-local: the single addresses (their ranges hold real hosts).
+  ['fd00:ec2::254/128', 'cloud metadata (AWS, over IPv6)'],
+  ['100.100.100.200/32', 'cloud metadata (Alibaba Cloud)'],
 ];
 const NEVER_LISTS = NEVER.map(([r, why]) => ({ list: ipRangeList([parseIpRange(r)!]), why }));
 
