@@ -54,7 +54,7 @@ function acquirePool(origin: string, guard: ConnectGuard | undefined): Pool {
   let p = pools.get(key);
   if (!p) {
     // No undici header/body timeouts: the gateway's per-request timeouts govern (a tool may take long; a GET stream idles).
-    const connect = guard ? { connect: { lookup: guard.lookup as never } } : {};
+    const connect = guard ? { connect: guard.connect } : {};
     p = { pool: new Pool(origin, { connections: 128, pipelining: 1, keepAliveTimeout: 30_000, headersTimeout: 0, bodyTimeout: 0, ...connect }), users: 0 };
     pools.set(key, p);
   }
