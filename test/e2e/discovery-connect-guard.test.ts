@@ -21,7 +21,7 @@ import { type HttpRecorder, startRecorder } from '../helpers/http-recorder.js';
 import { killAllReplicas, startReplicas } from '../helpers/replicas.js';
 import { SECRET_HEADER, gatewayWith, keptLogger, sourceState, startAttacker } from '../helpers/replica-attacker.js';
 
-/** Names under this domain resolve to 0.0.0.0, as a hostile DNS server would answer them. */
+/** Names under this domain resolve to 0.0.0.0 (loop.rebind.test: 127.0.0.1), as a hostile DNS server would answer them. */
 const HOSTILE = /\.rebind\.test$/;
 
 type Lookup = typeof dns.lookup;
@@ -38,7 +38,8 @@ function hostileDns(): void {
     ];
     if (!HOSTILE.test(host)) return realLookup(host, o, done as never);
     asked.push(host);
-    process.nextTick(() => (o.all ? done(null, [{ address: '0.0.0.0', family: 4 }]) : done(null, '0.0.0.0', 4)));
+    const address = host === 'loop.rebind.test' ? '127.0.0.1' : '0.0.0.0';
+    process.nextTick(() => (o.all ? done(null, [{ address, family: 4 }]) : done(null, address, 4)));
   };
   dns.lookup = fake as unknown as Lookup;
   syncBuiltinESMExports();
@@ -84,6 +85,36 @@ describe('discovered servers whose name resolves to a never-allowed address', ()
     }
   });
 
+  it('with an allowed_hosts list, a name it admits resolving to loopback is not connected to unless a listed range covers loopback', async () => {
+    const consul = new FakeConsul();
+    await consul.start();
+    consul.set([{ id: 'loop', address: 'loop.rebind.test', port: sink.port }]);
+    const attempt = async (allowed: string[]) => {
+      const { logger, lines } = keptLogger();
+      const seen = sink.all().length;
+      const reached = () => sink.all().slice(seen);
+      const gw = await gatewayWith({ consul: { address: consul.url, service: 'web', wait: '2s', retry: '200ms' }, allowed_hosts: allowed }, logger);
+      try {
+        const refused = () => lines.some((l) => l.includes('not connected to: 127.0.0.1 is loopback, not in allowed_hosts'));
+        await waitFor(() => refused() || reached().length > 0 || undefined, 'the connection refused or made');
+        return { reached: reached().map((r) => r.headers.authorization), refused: refused() };
+      } finally {
+        await gw.close();
+      }
+    };
+    try {
+      // The DNS answer for an admitted name points at a loopback port (the gateway's host's admin API, say).
+      const listedNames = await attempt(['*.rebind.test']);
+      assert.deepEqual(listedNames, { reached: [], refused: true }, 'the secret header reached a loopback listener');
+      // Loopback listed: the same answer is connected to (the rule is the list, not a blanket refusal).
+      const listedLoopback = await attempt(['*.rebind.test', '127.0.0.0/8']);
+      assert.equal(listedLoopback.refused, false);
+      assert.ok(listedLoopback.reached.includes(SECRET_HEADER.authorization));
+    } finally {
+      await consul.stop();
+    }
+  });
+
   it('a registration at http://meta.rebind.test:<port>/mcp (allowed by allowed_urls) is never connected to', async () => {
     const registrar = randomBytes(24).toString('hex');
     const g = await startAdminGateway({
@@ -98,13 +129,15 @@ describe('discovered servers whose name resolves to a never-allowed address', ()
     });
     try {
       asked.length = 0;
+      const seen = sink.all().length;
+      const reached = () => sink.all().slice(seen);
       const r = await g.admin('PUT', '/admin/registrations/meta', { url: `http://meta.rebind.test:${sink.port}/mcp`, ttl: '30s' }, { key: registrar });
       assert.equal(r.status, 201, r.text);
       await waitFor(() => g.gw.registry.backend('meta'), 'the registered backend added');
       await waitFor(() => asked.includes('meta.rebind.test') || undefined, 'the gateway looked the name up');
       const refusedLogged = () => g.lines.some((l) => l.includes('not connected to: 0.0.0.0 is unspecified'));
-      await waitFor(() => refusedLogged() || sink.all().length > 0 || undefined, 'the connection refused or made');
-      assert.equal(sink.all().length, 0, `the gateway connected to 0.0.0.0: ${JSON.stringify(sink.all().map((q) => q.body))}`);
+      await waitFor(() => refusedLogged() || reached().length > 0 || undefined, 'the connection refused or made');
+      assert.equal(reached().length, 0, `the gateway connected to 0.0.0.0: ${JSON.stringify(reached().map((q) => q.body))}`);
       assert.ok(refusedLogged());
     } finally {
       await g.close();
