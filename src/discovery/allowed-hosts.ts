@@ -13,7 +13,8 @@
  *   name patterns (`*` one label, `**` any number of labels, `?` one character; no case).
  *
  * A name is checked here as written; the address it resolves to when connecting is checked
- * against the always-refused ranges by the replica's transport (connect-guard.ts).
+ * by the replica's transport (connect-guard.ts) with connectCheck: the always-refused
+ * ranges, and with a list, loopback unless a listed range covers it.
  */
 import { isIP } from 'node:net';
 import { compileGlob } from '../util/glob.js';
@@ -62,7 +63,15 @@ export interface HostPolicy {
   readonly listed: boolean;
   /** Why a URL's host (name or IP address, IPv6 with or without brackets) is refused, or undefined if allowed. */
   refuses(host: string): string | undefined;
+  /**
+   * Why a connection may not go to `address` (an IP address a host name resolved to, or the
+   * URL's own), or undefined: the never-allowed ranges, and with a list, loopback that no
+   * listed range covers (a name the list admits is not thereby let onto the local host's ports).
+   */
+  connectCheck(address: string): string | undefined;
 }
+
+const LOOPBACK = ipRangeList([parseIpRange('127.0.0.0/8')!, parseIpRange('::1')!]);
 
 /** The policy of allowed_hosts entries (validated by the config schema: invalid ones throw). */
 export function hostPolicy(entries: readonly string[]): HostPolicy {
@@ -88,6 +97,11 @@ export function hostPolicy(entries: readonly string[]): HostPolicy {
       }
       const name = labelsAsSegments(host.toLowerCase());
       return !listed || names.some((m) => m(name)) ? undefined : `${host} is not in allowed_hosts`;
+    },
+    connectCheck(address) {
+      const never = neverAllowed(address);
+      if (never) return never;
+      return listed && inIpRanges(LOOPBACK, address) && !inIpRanges(list, address) ? `${address} is loopback, not in allowed_hosts` : undefined;
     },
   };
 }

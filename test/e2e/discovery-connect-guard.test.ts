@@ -5,8 +5,10 @@
  * Linux connects to the local host (standing for 169.254.169.254, where no test can
  * listen). The system resolver is replaced by a stand-in for that DNS answer (node:dns's
  * lookup, which node:net and the guard call); a real listener on 127.0.0.1 answering as an
- * MCP server sees whether the gateway went there. Also: a replica's redirect to such an
- * address written as an IP literal (which node:net connects to without any lookup).
+ * MCP server sees whether the gateway went there. Also: with an allowed_hosts list, an
+ * admitted name answered with 127.0.0.1 (a loopback port of the gateway's host); a
+ * replica's redirect to a never-allowed address written as an IP literal (which node:net
+ * connects to without any lookup); cloud metadata outside link-local.
  */
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';

@@ -20,6 +20,20 @@ describe('allowed_hosts', () => {
       assert.ok(allowedHostProblem(bad), bad);
   });
 
+  it('connectCheck (the addresses a connection goes to): never-allowed always; loopback only when a list is given and no listed range covers it', () => {
+    const none = hostPolicy([]);
+    const names = hostPolicy(['*.svc.example']);
+    const loop = hostPolicy(['*.svc.example', '127.0.0.0/8']);
+    for (const a of ['169.254.169.254', '::ffff:169.254.169.254', '0.0.0.0', 'fd00:ec2::254'])
+      for (const p of [none, names, loop]) assert.match(p.connectCheck(a) ?? '', /never allowed/, a);
+    for (const a of ['127.0.0.1', '127.8.9.10', '::1', '::ffff:127.0.0.1']) {
+      assert.equal(none.connectCheck(a), undefined, a);
+      assert.match(names.connectCheck(a) ?? '', /is loopback, not in allowed_hosts/, a);
+      assert.equal(loop.connectCheck(a) === undefined, a !== '::1', a); // 127.0.0.0/8 does not cover ::1
+    }
+    for (const a of ['10.1.2.3', 'fd00::1', '203.0.113.5']) for (const p of [none, names, loop]) assert.equal(p.connectCheck(a), undefined, a);
+  });
+
   it('cloud metadata outside link-local is refused too: AWS IMDS over IPv6 (fd00:ec2::254), Alibaba Cloud (100.100.100.200), however written, even under a listed range; their neighbours are not', () => {
     for (const p of [hostPolicy([]), hostPolicy(['fd00::/8', '100.64.0.0/10'])]) {
       for (const url of [
