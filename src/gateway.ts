@@ -47,6 +47,8 @@ import { endpointReplica } from './backends/factory.js';
 import { backendSchema } from './config/schema.js';
 import { formatIssues } from './config/load.js';
 import { urlAllowList } from './discovery/checks.js';
+import { hostPolicy, neverAllowed } from './discovery/allowed-hosts.js';
+import { connectGuard } from './transport/outbound/connect-guard.js';
 import type { DiscoveredBackend } from './discovery/types.js';
 import { MemoryRegistrationStore, type Registration, type RegistrationStore } from './discovery/registration/store.js';
 import { Registrations, type RegisterRequest } from './discovery/registration/registrations.js';
@@ -292,6 +294,12 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
   };
 
   // --- service discovery: replicas of configured backends, and whole backends (discovery/) ---
+  /**
+   * Backends a registry or registration created connect only to addresses no source may
+   * choose to point them at (discovery/allowed-hosts.ts): their URLs' names are resolved,
+   * and checked, at each connection. Discovered replicas have their backend's guard (below).
+   */
+  const discoveredGuard = connectGuard(neverAllowed);
   const discovery = new DiscoveryManager(
     log.child({ component: 'discovery' }),
     {
@@ -299,7 +307,7 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
       add: (name, cfg) =>
         serially(async () => {
           if (closing) throw new Error('gateway shutting down');
-          await reconfigure.install(await buildBackend(name, { kind: 'backend', cfg }, snapshot.paths, deps));
+          await reconfigure.install(await buildBackend(name, { kind: 'backend', cfg, guard: discoveredGuard }, snapshot.paths, deps));
         }),
       remove: (name) => serially(() => reconfigure.uninstall(name)),
     },
@@ -360,7 +368,9 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
     const cfg = b.cfg as McpBackendConfig;
     if (cfg.type !== 'mcp' || !cfg.discovery) return;
     const provider = endpointProvider(b.name, cfg, { maxBytes: snapshot.discovery.max_document_bytes, env: process.env, base: snapshot.paths.base ?? process.cwd() });
-    const first = discovery.attach(b, cfg, provider, (e) => endpointReplica(b.name, cfg, e.url, e.weight, log.child({ backend: b.name }), e.transport));
+    // The addresses its replicas' connections reach, checked as its allowed_hosts say (connectCheck).
+    const guard = connectGuard(hostPolicy(cfg.discovery.allowed_hosts).connectCheck);
+    const first = discovery.attach(b, cfg, provider, (e) => endpointReplica(b.name, cfg, e.url, e.weight, log.child({ backend: b.name }), e.transport, guard));
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([first, new Promise<void>((r) => (timer = setTimeout(r, cfg.connect_timeout)))]);
     clearTimeout(timer);

@@ -283,6 +283,11 @@ export const SCHEMAS = {
     lastErrorAt: { type: ['string', 'null'], format: 'date-time' },
     last: { ...arr(str), description: 'The items of the last good result (at most 20)' },
     dropped: { ...arr(str), description: 'Entries of the last result left out, and why (at most 20)' },
+    refused: {
+      ...arr(str),
+      description: 'Entries of the last result on a host (allowed_hosts) or URL (allowed_urls) the config does not allow, and why (at most 20): they do not join',
+    },
+    refusedCount: { ...int, description: 'How many entries of the last result were refused' },
   }),
   DiscoveryServices: obj({
     provider: { const: 'static' },

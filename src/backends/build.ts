@@ -11,11 +11,16 @@ import type { ProtectedPath } from '../plugins/api.js';
 import { loadPlugin } from '../plugins/loader.js';
 import { Backend, type BackendListener } from '../upstream/backend.js';
 import { credentialSource } from '../upstream/credentials/source.js';
+import type { ConnectGuard } from '../transport/outbound/connect-guard.js';
 import { backendReplicas, relayOptions } from './factory.js';
 import { pluginTransports } from './plugin.js';
 
-/** One backend of a config: a `backends` entry, or a plugin (`index`: its place in `plugins`, for error paths). */
-export type BackendEntry = { kind: 'backend'; cfg: BackendConfig } | { kind: 'plugin'; cfg: PluginConfig; index: number };
+/**
+ * One backend of a config: a `backends` entry, or a plugin (`index`: its place in `plugins`,
+ * for error paths). `guard`: a backend a discovery source created; its connections' addresses
+ * are checked (connect-guard.ts).
+ */
+export type BackendEntry = { kind: 'backend'; cfg: BackendConfig; guard?: ConnectGuard } | { kind: 'plugin'; cfg: PluginConfig; index: number };
 
 export interface BuildDeps {
   log: Logger;
@@ -39,7 +44,7 @@ export function backendEntries(config: Readonly<Config>): Map<string, BackendEnt
 export async function buildBackend(name: string, entry: BackendEntry, paths: Readonly<Config['paths']>, deps: BuildDeps): Promise<Backend> {
   const { log, listener } = deps;
   if (entry.kind === 'backend') {
-    const specs = backendReplicas(name, entry.cfg, { base: paths.base!, workspace: paths.workspace }, log.child({ backend: name }));
+    const specs = backendReplicas(name, entry.cfg, { base: paths.base!, workspace: paths.workspace }, log.child({ backend: name }), entry.guard);
     const cfg = entry.cfg;
     const credentials = cfg.type !== 'command' && cfg.credentials ? credentialSource(name, cfg.credentials, log.child({ backend: name })) : undefined;
     return new Backend(name, relayOptions(cfg), specs, log, listener, credentials);

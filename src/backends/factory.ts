@@ -9,6 +9,7 @@ import { compileToolSchemas, restToolSchema, type RestTool } from '../config/bac
 import { formatIssues } from '../config/load.js';
 import type { Logger } from '../observability/logger.js';
 import { mcpTransports, type TransportFactory } from '../transport/outbound/connect.js';
+import type { ConnectGuard } from '../transport/outbound/connect-guard.js';
 import type { ReplicaSpec } from '../upstream/backend.js';
 import { VERSION } from '../version.js';
 import { resolveExecutable } from './command/run.js';
@@ -23,8 +24,12 @@ export interface BackendPaths {
   workspace: string;
 }
 
-/** One TransportFactory per replica: an MCP backend's endpoints or stdio replicas, else the one. */
-export function backendReplicas(name: string, cfg: BackendConfig, paths: BackendPaths, log: Logger): ReplicaSpec[] {
+/**
+ * One TransportFactory per replica: an MCP backend's endpoints or stdio replicas, else the one.
+ * `guard`: the addresses an HTTP backend's connections reach are checked (a backend a
+ * discovery source created, whose URL is outside input: connect-guard.ts).
+ */
+export function backendReplicas(name: string, cfg: BackendConfig, paths: BackendPaths, log: Logger, guard?: ConnectGuard): ReplicaSpec[] {
   // Found at run time (discovery/): none until the source's first result.
   if (cfg.type === 'mcp' && cfg.discovery) return [];
   if (cfg.type === 'mcp' && cfg.endpoints)
@@ -35,19 +40,27 @@ export function backendReplicas(name: string, cfg: BackendConfig, paths: Backend
       transports: mcpTransports(name, { ...cfg, command: r.command, args: r.args, env: { ...cfg.env, ...r.env }, cwd: r.cwd ?? cfg.cwd, replicas: undefined }, log),
     }));
   }
-  return [{ weight: 1, transports: backendTransports(name, cfg, paths, log) }];
+  return [{ weight: 1, transports: backendTransports(name, cfg, paths, log, guard) }];
 }
 
-/** A replica at a URL that discovery found, with the backend's own options (transport, headers, credentials). */
-export function endpointReplica(name: string, cfg: BackendConfig, url: string, weight: number, log: Logger, transport?: 'streamable_http' | 'sse'): ReplicaSpec {
+/** A replica at a URL that discovery found, with the backend's own options (transport, headers, credentials); its connections go through `guard`. */
+export function endpointReplica(
+  name: string,
+  cfg: BackendConfig,
+  url: string,
+  weight: number,
+  log: Logger,
+  transport: 'streamable_http' | 'sse' | undefined,
+  guard: ConnectGuard,
+): ReplicaSpec {
   if (cfg.type !== 'mcp') throw new Error(`backend "${name}" is not an mcp backend: discovery gives mcp replicas only`);
-  return { weight, key: url, transports: mcpTransports(name, { ...cfg, url, transport: transport ?? cfg.transport, endpoints: undefined, discovery: undefined }, log) };
+  return { weight, key: url, transports: mcpTransports(name, { ...cfg, url, transport: transport ?? cfg.transport, endpoints: undefined, discovery: undefined }, log, guard) };
 }
 
-export function backendTransports(name: string, cfg: BackendConfig, paths: BackendPaths, log: Logger): TransportFactory {
+export function backendTransports(name: string, cfg: BackendConfig, paths: BackendPaths, log: Logger, guard?: ConnectGuard): TransportFactory {
   switch (cfg.type) {
     case 'mcp':
-      return mcpTransports(name, cfg, log);
+      return mcpTransports(name, cfg, log, guard);
     case 'rest':
       return inProcessTransports(name, VERSION, async () => restInstance({ name, baseUrl: cfg.base_url, cfg, tools: cfg.tools, log }));
     case 'openapi':

@@ -57,6 +57,7 @@ export async function runValidate(argv: string[]): Promise<number> {
     for (const r of await probeSources(cfg, { maxBytes: cfg.discovery.max_document_bytes, env: process.env, base: cfg.paths.base ?? process.cwd() })) {
       if (r.ok) process.stdout.write(`discovery ${r.id} (${r.source}): ${r.items.length} found${r.items.length ? `\n    ${r.items.join('\n    ')}` : ''}\n`);
       if (r.error) process.stderr.write(`warning: discovery ${r.id} (${r.source}): ${r.error}\n`);
+      for (const d of r.refused) process.stderr.write(`warning: discovery ${r.id}: refused: ${d}\n`);
       for (const d of r.dropped) process.stderr.write(`warning: discovery ${r.id}: left out: ${d}\n`);
     }
   }

@@ -8,6 +8,7 @@
 import { z } from 'zod';
 import { byteSize, duration } from './duration.js';
 import { compileGlob } from '../util/glob.js';
+import { allowedHostProblem } from '../discovery/allowed-hosts.js';
 
 /** A DNS name: labels of letters, digits, "_" and "-", at most 253 characters, an optional final dot. */
 const DNS_NAME = /^(?=.{1,254}$)([A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?\.)*[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?\.?$/;
@@ -98,6 +99,20 @@ export const endpointDiscoverySchema = z
     kubernetes: kubernetesSchema.optional(),
     /** Replicas one result may give; more are cut (reported), in the source's order of preference. */
     max_endpoints: z.number().int().min(1).max(1024).default(64),
+    /**
+     * Where a replica may be (discovery/allowed-hosts.ts): IP addresses, CIDR ranges and host
+     * name patterns; none: anywhere but link-local, unspecified, multicast and broadcast addresses.
+     */
+    allowed_hosts: z
+      .array(z.string().min(1).max(300))
+      .max(256)
+      .default([])
+      .superRefine((entries, ctx) => {
+        entries.forEach((e, i) => {
+          const problem = allowedHostProblem(e);
+          if (problem) ctx.addIssue({ code: 'custom', path: [i], message: problem });
+        });
+      }),
   })
   .strict()
   .superRefine((d, ctx) => {

@@ -4,8 +4,8 @@
  * the HTTP edge's middleware (CORS, compression, limits). docs/traffic.md describes them.
  */
 import { z } from 'zod';
-import { isIP } from 'node:net';
 import { duration } from './duration.js';
+import { isAddressOrRange } from '../util/ip-range.js';
 
 export const LB_STRATEGIES = ['round_robin', 'least_connections', 'weighted', 'hash', 'random'] as const;
 
@@ -158,11 +158,3 @@ export type RateLimitRule = z.output<typeof rateLimitRuleSchema>;
 export type RateLimitsConfig = z.output<typeof rateLimitsSchema>;
 export type CorsConfig = z.output<typeof corsSchema>;
 export type CompressionConfig = z.output<typeof compressionSchema>;
-
-function isAddressOrRange(s: string): boolean {
-  const [addr, bits, extra] = s.split('/');
-  const v = isIP(addr);
-  if (!v || extra !== undefined) return false;
-  if (bits === undefined) return true;
-  return /^\d{1,3}$/.test(bits) && Number(bits) <= (v === 4 ? 32 : 128);
-}

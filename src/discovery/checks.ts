@@ -1,14 +1,18 @@
 /**
  * What a source's result must pass before the gateway holds it: URLs that are HTTP(S),
- * without credentials, of bounded length, matching the config's allowed_urls; backend
+ * without credentials, of bounded length, matching the config's allowed_urls (whole
+ * backends) or on a host its allowed_hosts allows (replicas, allowed-hosts.ts); backend
  * names valid as the config's own; counts bounded. Sources are outside input.
  */
 import { NAME } from '../config/fields.js';
 import { compileGlob } from '../util/glob.js';
+import { hostPolicy, type HostPolicy } from './allowed-hosts.js';
 import type { Endpoint } from './types.js';
 
 const MAX_URL = 2048;
 const MAX_WEIGHT = 65_535;
+/** allowed_hosts empty: only the always-refused addresses are. */
+const NO_LIST = hostPolicy([]);
 
 /** The URL written as allowed_urls globs see it (scheme://host:port/path, port always present), or why it is refused. */
 export function checkUrl(raw: string): { url: string; canonical: string } | { problem: string } {
@@ -39,12 +43,14 @@ export function validName(name: string): boolean {
 }
 
 /**
- * A source's endpoints made fit to hold: checked URLs, integer weights in [1, 65535],
- * duplicates merged (the first kept), at most `max` (the rest reported in `dropped`).
+ * A source's endpoints made fit to hold: checked URLs on hosts `hosts` allows (the others
+ * in `refused`), integer weights in [1, 65535], duplicates merged (the first kept), at most
+ * `max` (the rest reported in `dropped`).
  */
-export function checkEndpoints(items: readonly Endpoint[], max: number): { endpoints: Endpoint[]; dropped: string[] } {
+export function checkEndpoints(items: readonly Endpoint[], max: number, hosts: HostPolicy = NO_LIST): { endpoints: Endpoint[]; dropped: string[]; refused: string[] } {
   const out: Endpoint[] = [];
   const dropped: string[] = [];
+  const refused: string[] = [];
   const seen = new Set<string>();
   for (const e of items) {
     const c = checkUrl(e.url);
@@ -53,6 +59,12 @@ export function checkEndpoints(items: readonly Endpoint[], max: number): { endpo
       continue;
     }
     if (seen.has(c.url)) continue;
+    const why = hosts.refuses(new URL(c.url).hostname);
+    if (why) {
+      seen.add(c.url);
+      refused.push(`${c.url}: ${why}`);
+      continue;
+    }
     if (out.length >= max) {
       dropped.push(`${c.url}: beyond max_endpoints (${max})`);
       continue;
@@ -61,5 +73,5 @@ export function checkEndpoints(items: readonly Endpoint[], max: number): { endpo
     const w = Number.isFinite(e.weight) ? Math.min(MAX_WEIGHT, Math.max(1, Math.round(e.weight))) : 1;
     out.push({ url: c.url, weight: w, ...(e.transport ? { transport: e.transport } : {}) });
   }
-  return { endpoints: out, dropped };
+  return { endpoints: out, dropped, refused };
 }

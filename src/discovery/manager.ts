@@ -10,6 +10,7 @@ import type { BackendConfig, McpBackendConfig } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
 import type { Backend, ReplicaSpec } from '../upstream/backend.js';
 import { checkEndpoints, checkUrl, validName } from './checks.js';
+import { hostPolicy } from './allowed-hosts.js';
 import { applyEndpoints } from './replica-set.js';
 import { StatusTracker } from './status.js';
 import type { DiscoveredBackend, Endpoint, Provider, ProviderStatus, Sink } from './types.js';
@@ -41,6 +42,9 @@ export interface BackendSource {
   /** The backend config for a discovered entry (its template, validated like the config file's); throws naming the problem. */
   config(d: DiscoveredBackend): BackendConfig;
 }
+
+/** No allowed_hosts list: only the addresses never allowed are refused. */
+const ANYWHERE = hostPolicy([]);
 
 interface EndpointWatch {
   provider: Provider<Endpoint>;
@@ -78,6 +82,7 @@ export class DiscoveryManager {
   attach(backend: Backend, cfg: McpBackendConfig, provider: Provider<Endpoint>, spec: (e: Endpoint) => ReplicaSpec): Promise<void> {
     this.detach(backend.name);
     const max = cfg.discovery?.max_endpoints ?? 64;
+    const hosts = hostPolicy(cfg.discovery?.allowed_hosts ?? []);
     const status = new StatusTracker(`${provider.kind}:${backend.name}`, provider.kind, provider.source);
     const log = this.log.child({ backend: backend.name, discovery: provider.kind });
     let settle!: () => void;
@@ -85,12 +90,19 @@ export class DiscoveryManager {
     const sink: Sink<Endpoint> = {
       update: (items) => {
         if (watch.stopped) return;
-        const checked = checkEndpoints(items, max);
+        const checked = checkEndpoints(items, max, hosts);
         const endpoints = checked.endpoints;
         const dropped = [...(provider.notes?.() ?? []), ...checked.dropped];
+        // Logged when the refused set changes, not at every read of the same answer.
+        if (status.refusedNow(checked.refused) && checked.refused.length)
+          log.warn(
+            { refused: checked.refused.slice(0, 5), count: checked.refused.length },
+            'discovered replicas refused: their host is not allowed (allowed_hosts); they do not join',
+          );
         if (endpoints.length === 0) {
           // An empty answer is not taken as "remove them all": a source briefly wrong must not empty a backend.
-          sink.fail(new Error(`the source answered with no usable endpoints${dropped.length ? ` (${dropped.slice(0, 3).join('; ')})` : ''}; the last good set stays`));
+          const why = [...checked.refused, ...dropped];
+          sink.fail(new Error(`the source answered with no usable endpoints${why.length ? ` (${why.slice(0, 3).join('; ')})` : ''}; the last good set stays`));
           return;
         }
         status.succeeded(
@@ -191,6 +203,7 @@ export class DiscoveryManager {
   private async applyBackends(src: BackendSource, status: StatusTracker, items: readonly DiscoveredBackend[]): Promise<void> {
     if (this.stopped) return;
     const dropped: string[] = [];
+    const refused: string[] = [];
     const want = new Map<string, { d: DiscoveredBackend; url: string; cfg: BackendConfig }>();
     for (const d of items) {
       const label = typeof d.name === 'string' ? d.name.slice(0, 64) : '?';
@@ -207,8 +220,14 @@ export class DiscoveryManager {
         dropped.push(`${d.name}: ${u.problem}`);
         continue;
       }
+      // Whatever allowed_urls says: no MCP server is at a link-local, unspecified or multicast address.
+      const never = ANYWHERE.refuses(new URL(u.url).hostname);
+      if (never) {
+        refused.push(`${d.name}: ${u.url}: ${never}`);
+        continue;
+      }
       if (!src.allowed(u.canonical)) {
-        dropped.push(`${d.name}: ${u.url} is not in allowed_urls`);
+        refused.push(`${d.name}: ${u.url} is not in allowed_urls`);
         continue;
       }
       if (this.host.configured(d.name)) {
@@ -257,6 +276,8 @@ export class DiscoveryManager {
     dropped.push(...(src.provider.notes?.() ?? []));
     const names = [...this.owned].filter(([, o]) => o.source === src.id).map(([n, o]) => `${n} ${o.url}`);
     status.succeeded(names, dropped);
+    if (status.refusedNow(refused) && refused.length)
+      this.log.warn({ discovery: src.id, refused: refused.slice(0, 5), count: refused.length }, 'discovered backends refused: their URL is not in allowed_urls');
     if (dropped.length) this.log.warn({ discovery: src.id, dropped: dropped.slice(0, 5), count: dropped.length }, 'discovery result entries left out');
   }
 }

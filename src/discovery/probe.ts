@@ -4,6 +4,7 @@
  * them) or why it cannot be read. Nothing is started and nothing is kept.
  */
 import type { Config, McpBackendConfig } from '../config/schema.js';
+import { hostPolicy } from './allowed-hosts.js';
 import { checkEndpoints, checkUrl, urlAllowList } from './checks.js';
 import { ConsulSource } from './consul/source.js';
 import { endpointProvider, type SourceLimits } from './create.js';
@@ -21,6 +22,8 @@ export interface ProbeResult {
   items: string[];
   /** Entries it would leave out, and why. */
   dropped: string[];
+  /** Entries on a host (allowed_hosts) or URL (allowed_urls) the config does not allow, and why. */
+  refused: string[];
   error?: string;
 }
 
@@ -36,8 +39,8 @@ export async function probeSources(config: Readonly<Config>, limits: SourceLimit
     out.push(
       await settle(`${p.kind}:${name}`, p, async () => {
         const found = await once(p);
-        const { endpoints, dropped } = checkEndpoints(found, cfg.discovery!.max_endpoints);
-        return { items: endpoints.map((e) => `${e.url} weight ${e.weight}`), dropped: [...(p.notes?.() ?? []), ...dropped] };
+        const { endpoints, dropped, refused } = checkEndpoints(found, cfg.discovery!.max_endpoints, hostPolicy(cfg.discovery!.allowed_hosts));
+        return { items: endpoints.map((e) => `${e.url} weight ${e.weight}`), dropped: [...(p.notes?.() ?? []), ...dropped], refused };
       }),
     );
   }
@@ -47,11 +50,15 @@ export async function probeSources(config: Readonly<Config>, limits: SourceLimit
     out.push(
       await settle(`registry:${r.name}`, p, async () => {
         const found = await p.read();
+        const refused: string[] = [];
         const usable = found.filter((d) => {
           const u = checkUrl(d.url);
-          return !('problem' in u) && allowed(u.canonical);
+          if ('problem' in u) return false;
+          if (allowed(u.canonical)) return true;
+          refused.push(`${d.name}: ${u.url} is not in allowed_urls`);
+          return false;
         });
-        return { items: usable.slice(0, r.max_backends).map((d) => `${d.name} ${d.url} (${d.origin})`), dropped: p.notes() };
+        return { items: usable.slice(0, r.max_backends).map((d) => `${d.name} ${d.url} (${d.origin})`), dropped: p.notes(), refused };
       }),
     );
   }
@@ -63,6 +70,7 @@ export async function probeSources(config: Readonly<Config>, limits: SourceLimit
       ok: true,
       items: [],
       dropped: [],
+      refused: [],
       ...(reg.allowed_urls.length === 0 ? { error: 'discovery.registration.allowed_urls is empty: every registration will be refused' } : {}),
     });
   return out;
@@ -75,7 +83,11 @@ async function once(p: Provider<Endpoint>): Promise<Endpoint[]> {
   throw new Error(`no one-shot read for ${p.kind}`);
 }
 
-async function settle(id: string, p: { source: string; stop(): unknown }, f: () => Promise<{ items: string[]; dropped: readonly string[] }>): Promise<ProbeResult> {
+async function settle(
+  id: string,
+  p: { source: string; stop(): unknown },
+  f: () => Promise<{ items: string[]; dropped: readonly string[]; refused: readonly string[] }>,
+): Promise<ProbeResult> {
   let timer: NodeJS.Timeout | undefined;
   try {
     const r = await Promise.race([
@@ -84,9 +96,9 @@ async function settle(id: string, p: { source: string; stop(): unknown }, f: () 
         timer = setTimeout(() => reject(new Error(`no answer within ${PROBE_MS / 1000} s`)), PROBE_MS);
       }),
     ]);
-    return { id, source: p.source, ok: true, items: r.items, dropped: [...r.dropped] };
+    return { id, source: p.source, ok: true, items: r.items, dropped: [...r.dropped], refused: [...r.refused] };
   } catch (err) {
-    return { id, source: p.source, ok: false, items: [], dropped: [], error: (err as Error).message };
+    return { id, source: p.source, ok: false, items: [], dropped: [], refused: [], error: (err as Error).message };
   } finally {
     clearTimeout(timer);
     await Promise.resolve(p.stop()).catch(() => {});

@@ -8,7 +8,22 @@ export class StatusTracker {
   private readonly s: ProviderStatus;
 
   constructor(id: string, kind: string, source: string) {
-    this.s = { id, kind, source, state: 'pending', count: 0, updates: 0, failures: 0, lastSuccess: null, lastError: null, lastErrorAt: null, last: [], dropped: [] };
+    this.s = {
+      id,
+      kind,
+      source,
+      state: 'pending',
+      count: 0,
+      updates: 0,
+      failures: 0,
+      lastSuccess: null,
+      lastError: null,
+      lastErrorAt: null,
+      last: [],
+      dropped: [],
+      refused: [],
+      refusedCount: 0,
+    };
   }
 
   succeeded(items: readonly string[], dropped: readonly string[]): void {
@@ -18,6 +33,14 @@ export class StatusTracker {
     this.s.lastSuccess = new Date().toISOString();
     this.s.last = items.slice(0, SHOWN);
     this.s.dropped = dropped.slice(0, SHOWN);
+  }
+
+  /** The items of the last result the config does not allow (whether the result was then applied or not); true if they differ from the previous result's. */
+  refusedNow(refused: readonly string[]): boolean {
+    const changed = refused.length !== this.s.refusedCount || refused.slice(0, SHOWN).some((r, i) => r !== this.s.refused[i]);
+    this.s.refused = refused.slice(0, SHOWN);
+    this.s.refusedCount = refused.length;
+    return changed;
   }
 
   failed(message: string): void {
@@ -32,6 +55,6 @@ export class StatusTracker {
   }
 
   snapshot(): ProviderStatus {
-    return { ...this.s, last: [...this.s.last], dropped: [...this.s.dropped] };
+    return { ...this.s, last: [...this.s.last], dropped: [...this.s.dropped], refused: [...this.s.refused] };
   }
 }

@@ -60,4 +60,8 @@ export interface ProviderStatus {
   last: string[];
   /** Items of the last result left out, and why (a bound, an invalid name or URL, a conflict). */
   dropped: string[];
+  /** Items of the last result (read, even if it failed as a whole) on a host or URL the config does not allow: allowed_hosts, allowed_urls; at most 20. */
+  refused: string[];
+  /** How many items of the last result were refused (refused lists at most 20). */
+  refusedCount: number;
 }

@@ -57,7 +57,14 @@ export interface MetricsSources {
   /** Tools whose definition differs from its pin (tool pinning), each with its backend and status. */
   pinMismatches?(): Iterable<{ readonly backend: string; readonly status: string }>;
   /** Discovery sources: state, items in force, results and failures (docs/discovery.md). */
-  discovery?(): Iterable<{ readonly id: string; readonly state: string; readonly count: number; readonly updates: number; readonly failures: number }>;
+  discovery?(): Iterable<{
+    readonly id: string;
+    readonly state: string;
+    readonly count: number;
+    readonly updates: number;
+    readonly failures: number;
+    readonly refusedCount: number;
+  }>;
   /** Tool names a label may take (the catalog): anything else is counted as "_other". */
   isKnownTool(backend: string, tool: string): boolean;
 }
@@ -204,6 +211,16 @@ export function createMetrics(src: MetricsSources): Metrics {
     collect() {
       this.reset();
       for (const d of src.discovery?.() ?? []) this.set({ source: d.id }, d.count);
+    },
+  });
+  new Gauge({
+    name: 'mcpeg_discovery_refused',
+    help: "Entries of the discovery source's last result refused by the config (allowed_hosts, allowed_urls): they do not join",
+    labelNames: ['source'],
+    registers: r,
+    collect() {
+      this.reset();
+      for (const d of src.discovery?.() ?? []) this.set({ source: d.id }, d.refusedCount);
     },
   });
   new Counter({

@@ -11,6 +11,7 @@ import { connectClient, startGateway, waitFor } from '../helpers/gateway.js';
 import { type HttpReplica, killAllReplicas, startReplicas } from '../helpers/replicas.js';
 import { FakeConsul, type Instance } from '../helpers/consul.js';
 import { ConsulSource } from '../../src/discovery/consul/source.js';
+import { gatewayWith, keptLogger, refusedMetric, sourceState, startAttacker } from '../helpers/replica-attacker.js';
 
 type Gw = Awaited<ReturnType<typeof startGateway>>;
 const TOKEN = 'consul-acl-token-1234567890';
@@ -119,5 +120,57 @@ describe('Consul discovery', () => {
   it('without the token (or with a wrong one) Consul answers 403: the source fails', async () => {
     const s = new ConsulSource({ address: consul.url, service: 'web', token: 'wrong', scheme: 'http', path: '/mcp', wait: 1000, retry: 100, maxBytes: 65536 });
     await assert.rejects(s.query(), /answered 403: ACL not found/);
+  });
+});
+
+describe('Consul discovery: instances registered outside allowed_hosts', () => {
+  it('a compromised service registering the metadata address or another host never joins; the secret header never reaches it; the good instance keeps serving', async () => {
+    const [rep] = await startReplicas('A');
+    const attacker = await startAttacker();
+    const consul = new FakeConsul();
+    await consul.start();
+    const good: Instance = { id: 'a', address: '127.0.0.1', port: rep.port };
+    consul.set([good]);
+    const { logger, lines } = keptLogger();
+    const gw = await gatewayWith({ consul: { address: consul.url, service: 'web', wait: '2s', retry: '200ms' }, allowed_hosts: ['127.0.0.1'] }, logger);
+    const client = await connectClient(gw.url);
+    const who = async () => ((await client.callTool({ name: 'web__whoami', arguments: {} })).structuredContent as { replica: string }).replica;
+    try {
+      assert.equal(await who(), 'A');
+      // Registered by a compromised service: the metadata address (as written and as an IPv4-mapped IPv6 address), the attacker's host, a name.
+      consul.set([
+        good,
+        { id: 'meta', address: '169.254.169.254', port: attacker.port, weight: 100 },
+        { id: 'meta6', address: '::ffff:169.254.169.254', port: attacker.port, weight: 100 },
+        { id: 'evil', address: '127.0.0.2', port: attacker.port, weight: 100 },
+        { id: 'named', address: 'localhost', port: attacker.port, weight: 100 },
+      ]);
+      await waitFor(async () => (await sourceState(gw.base)).refusedCount === 4, 'four refused');
+      const st = await sourceState(gw.base);
+      assert.equal(st.state, 'ok');
+      assert.deepEqual(st.refused, [
+        `http://169.254.169.254:${attacker.port}/mcp: 169.254.169.254 is link-local (cloud metadata), never allowed`,
+        `http://[::ffff:a9fe:a9fe]:${attacker.port}/mcp: ::ffff:a9fe:a9fe is link-local (cloud metadata), never allowed`,
+        `http://127.0.0.2:${attacker.port}/mcp: 127.0.0.2 is not in allowed_hosts`,
+        `http://localhost:${attacker.port}/mcp: localhost is not in allowed_hosts`,
+      ]);
+      assert.equal(await refusedMetric(gw.base, 'consul:web'), 4);
+      assert.deepEqual(
+        gw.gw.registry
+          .backend('web')!
+          .replicaStates()
+          .map((r) => r.endpoint),
+        [`http://127.0.0.1:${rep.port}/mcp`],
+      );
+      for (let i = 0; i < 5; i++) assert.equal(await who(), 'A');
+      assert.equal(attacker.all().length, 0, 'no request (and so no Authorization header) reached 127.0.0.2');
+      assert.equal(lines.filter((l) => l.includes('discovered replicas refused')).length, 1, lines.join(''));
+    } finally {
+      await client.close();
+      await gw.close();
+      await consul.stop();
+      await attacker.close();
+      await killAllReplicas();
+    }
   });
 });

@@ -12,6 +12,7 @@ import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { connectClient, startGateway, waitFor } from '../helpers/gateway.js';
 import { type HttpReplica, killAllReplicas, startReplicas } from '../helpers/replicas.js';
 import { Dnsmasq, type DnsRecords } from '../helpers/dnsmasq.js';
+import { gatewayWith, keptLogger, refusedMetric, sourceState, startAttacker } from '../helpers/replica-attacker.js';
 
 type Gw = Awaited<ReturnType<typeof startGateway>>;
 const NAME = '_mcp._tcp.web.test';
@@ -262,6 +263,67 @@ describe('DNS SRV discovery, a replica replaced in one step (dnsmasq)', () => {
       await client.close();
       await gw.close();
       await dns.close();
+      await killAllReplicas();
+    }
+  });
+});
+
+describe('DNS SRV discovery: records pointing outside allowed_hosts (dnsmasq, real replicas)', () => {
+  it('records naming cloud metadata and a host outside the list never join; the secret header never reaches them; the good replica keeps serving', async () => {
+    const [rep] = await startReplicas('A');
+    const attacker = await startAttacker();
+    const good = { target: 'a.web.test', port: rep.port };
+    const hosts = { 'a.web.test': '127.0.0.1', 'meta.web.test': '169.254.169.254', 'evil.web.test': '127.0.0.2' };
+    const dns = await Dnsmasq.start({ srv: { [NAME]: [good] }, hosts }, { ttl: 1 });
+    const { logger, lines } = keptLogger();
+    const gw = await gatewayWith(
+      {
+        dns_srv: { name: NAME, servers: [dns.server], address: 'resolve', min_ttl: '1s', max_ttl: '1s', timeout: '500ms' },
+        allowed_hosts: ['127.0.0.1/32'],
+      },
+      logger,
+    );
+    const client = await connectClient(gw.url);
+    const endpoints = () =>
+      gw.gw.registry
+        .backend('web')!
+        .replicaStates()
+        .map((r) => r.endpoint);
+    try {
+      assert.equal(await whoami(client), 'A');
+      // The attack: the records now also name the metadata address and the attacker's host, with higher weights.
+      await dns.set({
+        srv: {
+          [NAME]: [good, { target: 'meta.web.test', port: attacker.port, weight: 50 }, { target: 'evil.web.test', port: attacker.port, weight: 50 }],
+        },
+        hosts,
+      });
+      await waitFor(async () => (await sourceState(gw.base)).refusedCount === 2, 'both refused');
+      const st = await sourceState(gw.base);
+      assert.equal(st.state, 'ok');
+      assert.deepEqual(st.refused.sort(), [
+        `http://127.0.0.2:${attacker.port}/mcp: 127.0.0.2 is not in allowed_hosts`,
+        `http://169.254.169.254:${attacker.port}/mcp: 169.254.169.254 is link-local (cloud metadata), never allowed`,
+      ]);
+      assert.equal(await refusedMetric(gw.base, 'dns_srv:web'), 2);
+      // Several resolution periods: still only A, every call answered by A, nothing reached the attacker.
+      await new Promise((r) => setTimeout(r, 2500));
+      assert.deepEqual(endpoints(), [`http://127.0.0.1:${rep.port}/mcp`]);
+      assert.deepEqual(await tally(client, 6), { A: 6 });
+      assert.equal(attacker.all().length, 0, 'no request (and so no Authorization header) reached 127.0.0.2');
+      // Logged when the refused set changed, not at every read of the same answer.
+      assert.equal(lines.filter((l) => l.includes('discovered replicas refused')).length, 1, lines.join(''));
+      // Only refused records: nothing usable, the last good set stays (reported failing).
+      await dns.set({ srv: { [NAME]: [{ target: 'evil.web.test', port: attacker.port }] }, hosts });
+      await waitFor(async () => (await sourceState(gw.base)).state === 'failing', 'failing');
+      assert.match((await sourceState(gw.base)).lastError ?? '', /no usable endpoints \(http:\/\/127\.0\.0\.2:\d+\/mcp: 127\.0\.0\.2 is not in allowed_hosts\)/);
+      assert.deepEqual(await tally(client, 3), { A: 3 });
+      assert.equal(attacker.all().length, 0);
+    } finally {
+      await client.close();
+      await gw.close();
+      await dns.close();
+      await attacker.close();
       await killAllReplicas();
     }
   });

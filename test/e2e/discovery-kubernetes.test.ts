@@ -12,6 +12,7 @@ import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { connectClient, startGateway, waitFor } from '../helpers/gateway.js';
 import { type HttpReplica, killAllReplicas, startReplicas } from '../helpers/replicas.js';
 import { endpointSlice, FakeKubeApi } from '../helpers/kube-api.js';
+import { refusedMetric, SECRET_HEADER, sourceState, startAttacker } from '../helpers/replica-attacker.js';
 
 type Gw = Awaited<ReturnType<typeof startGateway>>;
 const NS = 'tools';
@@ -119,5 +120,75 @@ describe('Kubernetes discovery (EndpointSlices, @kubernetes/client-node)', () =>
     api.delete('web-c');
     await waitFor(() => replicas() === `${url(reps[1])} ${url(reps[0])}`, 'followed again', 10_000);
     assert.equal((await status()).state, 'ok');
+  });
+});
+
+describe('Kubernetes discovery: EndpointSlices pointing outside allowed_hosts', () => {
+  it('endpoints anyone with create on EndpointSlices could add never join: outside the list, or (no list) link-local and unspecified; the secret header never reaches them', async () => {
+    const [a, b] = await startReplicas('A', 'B');
+    const attacker = await startAttacker();
+    const api = new FakeKubeApi(NS, 'sa-token-abcdef');
+    await api.start();
+    api.put(endpointSlice(NS, 'web-good', 'web', a.port, [{ ip: '127.0.0.1' }]));
+    api.put(endpointSlice(NS, 'open-good', 'open', b.port, [{ ip: '127.0.0.1' }]));
+    const gw = await startGateway({
+      backends: {
+        // With a list: only 127.0.0.1.
+        web: {
+          type: 'mcp',
+          session_mode: 'shared',
+          connect_timeout: '5s',
+          headers: SECRET_HEADER,
+          discovery: { kubernetes: { service: 'web', port: 'mcp', kubeconfig: api.kubeconfig(), retry: '200ms' }, allowed_hosts: ['127.0.0.1/32'] },
+        },
+        // Without: the always-refused ranges only.
+        open: {
+          type: 'mcp',
+          session_mode: 'shared',
+          connect_timeout: '5s',
+          headers: SECRET_HEADER,
+          discovery: { kubernetes: { service: 'open', port: 'mcp', kubeconfig: api.kubeconfig(), retry: '200ms' } },
+        },
+      },
+    });
+    const client = await connectClient(gw.url);
+    const who = async (tool: string) => ((await client.callTool({ name: tool, arguments: {} })).structuredContent as { replica: string }).replica;
+    const endpoints = (name: string) =>
+      gw.gw.registry
+        .backend(name)!
+        .replicaStates()
+        .map((r) => r.endpoint);
+    try {
+      assert.equal(await who('web__whoami'), 'A');
+      assert.equal(await who('open__whoami'), 'B');
+      api.put(endpointSlice(NS, 'web-evil', 'web', attacker.port, [{ ip: '127.0.0.2' }, { ip: '2852039166' }, { ip: '169.254.169.254' }]));
+      api.put(endpointSlice(NS, 'open-evil', 'open', attacker.port, [{ ip: '169.254.169.254' }, { ip: '0.0.0.0' }]));
+      await waitFor(async () => (await sourceState(gw.base, 'kubernetes:web')).refusedCount === 2, 'web: two refused');
+      await waitFor(async () => (await sourceState(gw.base, 'kubernetes:open')).refusedCount === 2, 'open: two refused');
+      // 2852039166 is 169.254.169.254 written as one number: the URL parser makes it the same endpoint, refused once.
+      assert.deepEqual((await sourceState(gw.base, 'kubernetes:web')).refused, [
+        `http://127.0.0.2:${attacker.port}/mcp: 127.0.0.2 is not in allowed_hosts`,
+        `http://169.254.169.254:${attacker.port}/mcp: 169.254.169.254 is link-local (cloud metadata), never allowed`,
+      ]);
+      assert.deepEqual((await sourceState(gw.base, 'kubernetes:open')).refused, [
+        `http://169.254.169.254:${attacker.port}/mcp: 169.254.169.254 is link-local (cloud metadata), never allowed`,
+        `http://0.0.0.0:${attacker.port}/mcp: 0.0.0.0 is unspecified ("this network"), never allowed`,
+      ]);
+      assert.equal(await refusedMetric(gw.base, 'kubernetes:web'), 2);
+      assert.equal(await refusedMetric(gw.base, 'kubernetes:open'), 2);
+      assert.deepEqual(endpoints('web'), [`http://127.0.0.1:${a.port}/mcp`]);
+      assert.deepEqual(endpoints('open'), [`http://127.0.0.1:${b.port}/mcp`]);
+      for (let i = 0; i < 4; i++) {
+        assert.equal(await who('web__whoami'), 'A');
+        assert.equal(await who('open__whoami'), 'B');
+      }
+      assert.equal(attacker.all().length, 0, 'no request (and so no Authorization header) reached 127.0.0.2');
+    } finally {
+      await client.close();
+      await gw.close();
+      await api.stop();
+      await attacker.close();
+      await killAllReplicas();
+    }
   });
 });

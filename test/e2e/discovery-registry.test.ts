@@ -73,7 +73,9 @@ describe('MCP registry discovery', () => {
   let client: Client;
   let changes = 0;
   const health = async () =>
-    (await (await fetch(`${gw.base}/health`)).json()) as { discovery: Array<{ id: string; state: string; count: number; lastError: string | null; dropped: string[] }> };
+    (await (await fetch(`${gw.base}/health`)).json()) as {
+      discovery: Array<{ id: string; state: string; count: number; lastError: string | null; dropped: string[]; refused: string[] }>;
+    };
   const src = async () => (await health()).discovery.find((d) => d.id === 'registry:test')!;
 
   before(async () => {
@@ -156,7 +158,7 @@ describe('MCP registry discovery', () => {
     const dropped = s.dropped.join('\n');
     assert.match(dropped, /io.github.acme\/files: no remotes \(packages are never run\)/);
     assert.match(dropped, /io.github.acme\/private: no usable remote \(needs header Authorization\)/);
-    assert.match(dropped, /r-elsewhere: http:\/\/10.255.255.1\/mcp is not in allowed_urls/);
+    assert.match(s.refused.join('\n'), /r-elsewhere: http:\/\/10.255.255.1\/mcp is not in allowed_urls/);
     const who = await client.callTool({ name: 'r-maps__whoami', arguments: {} });
     assert.equal((who.structuredContent as { replica: string }).replica, 'B');
   });

@@ -1,7 +1,8 @@
 /**
  * `mcpeg validate` asks each discovery source once and prints what it answers: a DNS SRV
  * name from a real dnsmasq, an MCP registry and Consul that cannot be reached (warnings,
- * not failures), registration without allowed_urls (a warning); --no-discovery skips them.
+ * not failures), registration without allowed_urls (a warning), records refused by
+ * allowed_hosts (warnings); --no-discovery skips them.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -35,6 +36,9 @@ describe('mcpeg validate: discovery sources', () => {
         '_mcp._tcp.web.test': [
           { target: 'a.web.test', port: 4100, weight: 5 },
           { target: 'b.web.test', port: 4101, weight: 1 },
+          // 169.254.169.254 written as one number: a URL host that parses to the metadata address.
+          { target: '2852039166', port: 4102, weight: 1 },
+          { target: 'c.elsewhere.test', port: 4103, weight: 1 },
         ],
       },
       hosts: { 'a.web.test': '127.0.0.1', 'b.web.test': '127.0.0.1' },
@@ -47,7 +51,7 @@ describe('mcpeg validate: discovery sources', () => {
       file,
       stringify({
         backends: {
-          web: { type: 'mcp', discovery: { dns_srv: { name: '_mcp._tcp.web.test', servers: [dns.server], timeout: '1s' } } },
+          web: { type: 'mcp', discovery: { dns_srv: { name: '_mcp._tcp.web.test', servers: [dns.server], timeout: '1s' }, allowed_hosts: ['*.web.test'] } },
           svc: { type: 'mcp', discovery: { consul: { address: `http://127.0.0.1:${closed}`, service: 'svc' } } },
         },
         discovery: { registration: { enabled: true }, registries: [{ name: 'nowhere', url: `http://127.0.0.1:${closed}`, timeout: '1s' }] },
@@ -69,6 +73,8 @@ describe('mcpeg validate: discovery sources', () => {
     );
     assert.match(r.stderr, new RegExp(`warning: discovery registry:nowhere \\(MCP registry http://127.0.0.1:${closed}\\): GET .*ECONNREFUSED`));
     assert.match(r.stderr, /warning: discovery registration .*allowed_urls is empty/);
+    assert.match(r.stderr, /warning: discovery dns_srv:web: refused: http:\/\/169\.254\.169\.254:4102\/mcp: 169\.254\.169\.254 is link-local \(cloud metadata\), never allowed/);
+    assert.match(r.stderr, /warning: discovery dns_srv:web: refused: http:\/\/c\.elsewhere\.test:4103\/mcp: c\.elsewhere\.test is not in allowed_hosts/);
     assert.match(r.stdout, /valid \(2 backend\(s\)/);
   });
 

@@ -38,7 +38,7 @@ export interface Reply {
 export type Handler = (req: RecordedRequest, n: number) => Reply | Promise<Reply>;
 
 export interface HttpRecorder {
-  /** http://127.0.0.1:<port> */
+  /** http://<host>:<port> */
   url: string;
   port: number;
   /** Sets the reply of `method` (or '*') on `path` (exact raw path, or a RegExp); later routes win. */
@@ -62,7 +62,8 @@ const NOT_FOUND: Reply = { status: 404, headers: { 'content-type': 'text/plain' 
 
 const matches = (p: string | RegExp, path: string) => (typeof p === 'string' ? p === path : p.test(path));
 
-export async function startRecorder(): Promise<HttpRecorder> {
+/** `host`: another loopback address (127.0.0.2 ...) stands for a host elsewhere. */
+export async function startRecorder(host = '127.0.0.1'): Promise<HttpRecorder> {
   let requests: RecordedRequest[] = [];
   let routes: Route[] = [];
   const timers = new Set<NodeJS.Timeout>();
@@ -125,13 +126,13 @@ export async function startRecorder(): Promise<HttpRecorder> {
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
+    server.listen(0, host, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
   const filter = (path?: string | RegExp) => (path === undefined ? requests : requests.filter((r) => matches(path, r.path)));
 
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `http://${host}:${port}`,
     port,
     route(method, path, reply) {
       routes.push({ method: method.toUpperCase(), path, handler: typeof reply === 'function' ? reply : () => reply, count: 0 });

@@ -21,7 +21,8 @@ export class FakeKubeApi {
   compactedBelow = 0;
   readonly slices = new Map<string, Slice>();
   requests: Array<{ watch: boolean; resourceVersion: string | null; bookmarks: string | null; labelSelector: string | null; auth: string | undefined }> = [];
-  private watchers = new Set<{ res: ServerResponse; bookmarks: boolean }>();
+  /** Open watches, each with its label selector (the API sends a watch only the objects it selects). */
+  private watchers = new Set<{ res: ServerResponse; bookmarks: boolean; selected: (s: Slice) => boolean }>();
   private server: Server | undefined;
   private bookmarkTimer: NodeJS.Timeout | undefined;
   port = 0;
@@ -68,7 +69,7 @@ export class FakeKubeApi {
         return;
       }
       for (const e of this.history) if (e.rv > from && selected(e.object)) res.write(`${JSON.stringify({ type: e.type, object: e.object })}\n`);
-      const w = { res, bookmarks: u.searchParams.get('allowWatchBookmarks') === 'true' };
+      const w = { res, bookmarks: u.searchParams.get('allowWatchBookmarks') === 'true', selected };
       this.watchers.add(w);
       req.on('close', () => this.watchers.delete(w));
     });
@@ -140,7 +141,7 @@ export class FakeKubeApi {
     if (type === 'DELETED') this.slices.delete(slice.metadata.name);
     else this.slices.set(slice.metadata.name, object);
     this.history.push({ rv: this.rv, type, object });
-    for (const w of this.watchers) w.res.write(`${JSON.stringify({ type, object })}\n`);
+    for (const w of this.watchers) if (w.selected(object)) w.res.write(`${JSON.stringify({ type, object })}\n`);
   }
 
   private bookmark(): void {

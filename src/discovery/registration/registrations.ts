@@ -11,6 +11,7 @@
  */
 import { parseDuration } from '../../config/duration.js';
 import type { DiscoveryConfig } from '../../config/discovery.js';
+import { neverAllowed } from '../allowed-hosts.js';
 import { checkUrl, urlAllowList, validName } from '../checks.js';
 import type { DiscoveredBackend, Provider, Sink } from '../types.js';
 import type { Registration, RegistrationStore } from './store.js';
@@ -119,6 +120,8 @@ export class Registrations implements Provider<DiscoveredBackend> {
     if (typeof req.url !== 'string') throw new RegistrationError('invalid', "url: expected a string (the backend's MCP endpoint, http:// or https://)");
     const u = checkUrl(req.url);
     if ('problem' in u) throw new RegistrationError('invalid', `url: ${u.problem}`);
+    const never = neverAllowed(new URL(u.url).hostname.replace(/^\[(.*)\]$/, '$1'));
+    if (never) throw new RegistrationError('forbidden', `url: ${never}`);
     if (!urlAllowList(cfg.allowed_urls, false)(u.canonical))
       throw new RegistrationError('forbidden', `url: ${u.canonical} is not allowed by discovery.registration.allowed_urls in the config file`);
     const transport = req.transport ?? 'auto';

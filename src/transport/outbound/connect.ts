@@ -7,6 +7,7 @@
  */
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { StreamableHttpClient } from './http-transport.js';
+import type { ConnectGuard } from './connect-guard.js';
 import { StdioClient } from './stdio-transport.js';
 import type { ParamHeader } from '../../wire/stateless.js';
 import type { UpstreamCredential } from '../../auth/upstream-credential.js';
@@ -28,7 +29,8 @@ export interface TransportFactory {
 }
 
 /** The factory for `type: mcp` backends. */
-export function mcpTransports(name: string, cfg: McpBackendConfig, log: Logger): TransportFactory {
+/** `guard`: the addresses its connections may reach are checked (discovered replicas, connect-guard.ts). */
+export function mcpTransports(name: string, cfg: McpBackendConfig, log: Logger, guard?: ConnectGuard): TransportFactory {
   // Deviations from the transport spec the gateway tolerates: each logged once per backend (endpoint), not per message.
   const seen = new Set<string>();
   const deviation = (what: string) => {
@@ -38,7 +40,7 @@ export function mcpTransports(name: string, cfg: McpBackendConfig, log: Logger):
   };
   return {
     initialKind: initialKind(cfg),
-    create: (kind) => createTransport(name, cfg, kind, log, deviation),
+    create: (kind) => createTransport(name, cfg, kind, log, deviation, guard),
     // Per-user credentials need a header per request, which the legacy SSE transport cannot send.
     fallback: (kind, err) => (kind === 'streamable_http' && !cfg.credentials && shouldFallBackToSse(cfg, err) ? 'sse' : undefined),
   };
@@ -56,7 +58,14 @@ export interface OpenedTransport {
   pid?: number | null;
 }
 
-export async function createTransport(_name: string, cfg: McpBackendConfig, kind: TransportKind, log: Logger, deviation?: (what: string) => void): Promise<OpenedTransport> {
+export async function createTransport(
+  _name: string,
+  cfg: McpBackendConfig,
+  kind: TransportKind,
+  log: Logger,
+  deviation?: (what: string) => void,
+  guard?: ConnectGuard,
+): Promise<OpenedTransport> {
   if (kind === 'stdio') {
     const { getDefaultEnvironment } = await import('@modelcontextprotocol/sdk/client/stdio.js');
     const t = new StdioClient({
@@ -80,10 +89,10 @@ export async function createTransport(_name: string, cfg: McpBackendConfig, kind
   if (kind === 'sse') {
     const { SSEClientTransport } = await import('@modelcontextprotocol/sdk/client/sse.js');
     // The SDK adds requestInit headers to both the GET stream and the message POSTs.
-    const t = new SSEClientTransport(url, { requestInit: { headers: { ...cfg.headers } } });
+    const t = new SSEClientTransport(url, { requestInit: { headers: { ...cfg.headers } }, ...(guard ? { fetch: guard.fetch } : {}) });
     return { transport: t, kind, setProtocolVersion: (v) => v && t.setProtocolVersion(v) };
   }
-  const t = new StreamableHttpClient(url, { ...cfg.headers }, deviation);
+  const t = new StreamableHttpClient(url, { ...cfg.headers }, deviation, guard);
   return {
     transport: t,
     kind,

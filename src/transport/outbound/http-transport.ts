@@ -20,6 +20,7 @@ import { backoffDelay, type BackoffOptions } from '../../resilience/backoff.js';
 import { MAX_BACKEND_MESSAGE_BYTES, parseJsonValues } from '../../wire/json-values.js';
 import { rawMessage, scanResultResponse } from '../../wire/raw-json.js';
 import { withCredential, type UpstreamCredential } from '../../auth/upstream-credential.js';
+import type { ConnectGuard } from './connect-guard.js';
 
 /** An HTTP-level failure; `code` is the status (the auto fallback to SSE reads it). */
 /** The backend answered, but not with what the protocol says: not retried as if unreachable. */
@@ -42,22 +43,29 @@ const GET_STREAM_BACKOFF: BackoffOptions = { initialDelayMs: 500, maxDelayMs: 30
 
 const pools = new Map<string, { pool: Pool; users: number }>();
 
+/** The pools' key: the origin, and the guard its connections go through (a guarded and an unguarded backend never share connections). */
+function poolKey(origin: string, guard: ConnectGuard | undefined): string {
+  return guard ? `${guard.id} ${origin}` : origin;
+}
+
 /** One keep-alive pool per backend origin, shared by that backend's sessions. */
-function acquirePool(origin: string): Pool {
-  let p = pools.get(origin);
+function acquirePool(origin: string, guard: ConnectGuard | undefined): Pool {
+  const key = poolKey(origin, guard);
+  let p = pools.get(key);
   if (!p) {
     // No undici header/body timeouts: the gateway's per-request timeouts govern (a tool may take long; a GET stream idles).
-    p = { pool: new Pool(origin, { connections: 128, pipelining: 1, keepAliveTimeout: 30_000, headersTimeout: 0, bodyTimeout: 0 }), users: 0 };
-    pools.set(origin, p);
+    const connect = guard ? { connect: guard.connect } : {};
+    p = { pool: new Pool(origin, { connections: 128, pipelining: 1, keepAliveTimeout: 30_000, headersTimeout: 0, bodyTimeout: 0, ...connect }), users: 0 };
+    pools.set(key, p);
   }
   p.users++;
   return p.pool;
 }
 
-function releasePool(origin: string): void {
-  const p = pools.get(origin);
+function releasePool(key: string): void {
+  const p = pools.get(key);
   if (!p || --p.users > 0) return;
-  pools.delete(origin);
+  pools.delete(key);
   void p.pool.close().catch(() => {});
 }
 
@@ -87,6 +95,7 @@ export class StreamableHttpClient implements Transport {
   authorize: (() => Promise<UpstreamCredential | undefined>) | undefined;
   private readonly pool: Pool;
   private readonly origin: string;
+  private readonly poolKey: string;
   private readonly path: string;
   private closed = false;
   private getStream: AbortController | undefined;
@@ -102,13 +111,15 @@ export class StreamableHttpClient implements Transport {
     url: URL,
     private readonly extraHeaders: Record<string, string>,
     private readonly onDeviation?: (what: string) => void,
+    guard?: ConnectGuard,
   ) {
     this.origin = url.origin;
+    this.poolKey = poolKey(url.origin, guard);
     this.path = `${url.pathname}${url.search}`;
     this.display = `${url.origin}${url.pathname}`;
     // Every request in flight listens on this signal: many at once are normal, not a leak.
     setMaxListeners(0, this.life.signal);
-    this.pool = acquirePool(this.origin);
+    this.pool = acquirePool(this.origin, guard);
   }
 
   async start(): Promise<void> {}
@@ -355,7 +366,7 @@ export class StreamableHttpClient implements Transport {
     const closed = new Error('transport closed');
     for (const h of this.inflight) h.abort(closed);
     this.inflight.clear();
-    releasePool(this.origin);
+    releasePool(this.poolKey);
     this.onclose?.();
   }
 }

@@ -56,6 +56,20 @@ discovery:
       ['discovery: { registries: [{ name: r, url: "ftp://x" }] }', /discovery\.registries\.0\.url/],
       ['discovery: { registries: [{ name: r, url: "http://x" }, { name: r, url: "http://y" }] }', /registry "r" is listed twice/],
       ['discovery: { registration: { allowed_urls: ["{1..10}"] } }', /discovery\.registration\.allowed_urls\.0/],
+      [
+        'backends: { a: { type: mcp, discovery: { dns_srv: { name: a.example }, allowed_hosts: ["10.0.0.0/8", "10.0.0.0/33"] } } }',
+        /backends\.a\.discovery\.allowed_hosts\.1.*"10\.0\.0\.0\/33" is not an IP address or CIDR range/,
+      ],
+      [
+        'backends: { a: { type: mcp, discovery: { consul: { address: "http://c:8500", service: a }, allowed_hosts: ["fd00::/129"] } } }',
+        /discovery\.allowed_hosts\.0.*not an IP address or CIDR range/,
+      ],
+      [
+        'backends: { a: { type: mcp, discovery: { kubernetes: { service: a }, allowed_hosts: ["https://a.example"] } } }',
+        /backends\.a\.discovery\.allowed_hosts\.0.*not an IP address or CIDR range/,
+      ],
+      ['backends: { a: { type: mcp, discovery: { kubernetes: { service: a }, allowed_hosts: ["a b.example"] } } }', /allowed_hosts\.0.*not a host name pattern/],
+      ['backends: { a: { type: mcp, discovery: { kubernetes: { service: a }, allowed_hosts: ["{a,b}.example"] } } }', /allowed_hosts\.0.*not a host name pattern/],
     ];
     for (const [text, re] of cases) {
       const p = problems(text);

@@ -151,7 +151,16 @@ describe('discovery manager: whole backends', () => {
     const dropped = m.status()[0].dropped.join('\n');
     assert.match(dropped, /__proto__: not a valid backend name/);
     assert.match(dropped, /bad name: not a valid/);
-    assert.match(dropped, /evil: http:\/\/evil.example\/x is not in allowed_urls/);
+    assert.deepEqual(m.status()[0].refused, ['evil: http://evil.example/x is not in allowed_urls']);
+    assert.equal(m.status()[0].refusedCount, 1);
+    // A source whose allowed_urls admit anything still cannot name the metadata address.
+    const any = new Scripted<DiscoveredBackend>();
+    m.addSource({ ...source(any), id: 'any', allowed: () => true });
+    any.sink.update([d('meta', 'http://169.254.169.254/latest'), d('four', 'http://ok.example/four')]);
+    await m.settled();
+    assert.deepEqual(m.status()[1].refused, ['meta: http://169.254.169.254/latest: 169.254.169.254 is link-local (cloud metadata), never allowed']);
+    assert.ok(h.added.includes('four') && !h.added.includes('meta'));
+    assert.doesNotMatch(dropped, /evil/);
     assert.match(dropped, /taken: the configuration has a backend of that name/);
     assert.match(dropped, /three: beyond max_backends \(2\)/);
   });

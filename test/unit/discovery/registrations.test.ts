@@ -30,3 +30,14 @@ describe('registrations: max_backends', () => {
     for (const r of refused) assert.match((r.reason as Error).message, /max_backends \(2\)/);
   });
 });
+
+describe('registrations: addresses never allowed', () => {
+  it('a registration naming cloud metadata (however written) is refused even when allowed_urls admit every URL', async () => {
+    const open: RegistrarHost = { ...host, config: () => ({ ...cfg, allowed_urls: ['http://**', 'https://**'] }) };
+    const regs = new Registrations(new MemoryRegistrationStore(), open);
+    const bot = { name: 'bot', admin: false };
+    for (const url of ['http://169.254.169.254/latest/meta-data', 'http://2852039166/mcp', 'http://[::ffff:169.254.169.254]/mcp', 'http://0.0.0.0:8080/mcp'])
+      await assert.rejects(regs.register('meta', { url }, bot), (err: Error & { kind?: string }) => /never allowed/.test(err.message), url);
+    await regs.register('fine', { url: 'http://10.0.0.5:8080/mcp' }, bot);
+  });
+});
