@@ -6,7 +6,7 @@
  *
  * - Always refused, listed or not: addresses that are never an MCP server's (link-local,
  *   where cloud metadata lives: 169.254.0.0/16, fe80::/10; the metadata services elsewhere:
- *   fd00:ec2::254, 100.100.100.200; unspecified: 0.0.0.0/8, which Linux connects to the
+ *   fd00:ec2::254, 100.100.100.200, 168.63.129.16; unspecified: 0.0.0.0/8, which Linux connects to the
  *   local host, and ::; multicast and broadcast). Loopback is not:
  *   sidecars and local replicas use it, and a loopback listener is the host's own.
  * - With entries: an IP address must be in one of the ranges, a name must match one of the
@@ -34,6 +34,8 @@ const NEVER: ReadonlyArray<readonly [string, string]> = [
   // Cloud metadata services outside link-local: the single addresses (their ranges hold real hosts).
   ['fd00:ec2::254/128', 'cloud metadata (AWS, over IPv6)'],
   ['100.100.100.200/32', 'cloud metadata (Alibaba Cloud)'],
+  // Azure's WireServer (VM agent and extension channel), a public address answered by the host.
+  ['168.63.129.16/32', 'cloud metadata (Azure WireServer)'],
 ];
 const NEVER_LISTS = NEVER.map(([r, why]) => ({ list: ipRangeList([parseIpRange(r)!]), why }));
 

@@ -34,7 +34,7 @@ describe('allowed_hosts', () => {
     for (const a of ['10.1.2.3', 'fd00::1', '203.0.113.5']) for (const p of [none, names, loop]) assert.equal(p.connectCheck(a), undefined, a);
   });
 
-  it('cloud metadata outside link-local is refused too: AWS IMDS over IPv6 (fd00:ec2::254), Alibaba Cloud (100.100.100.200), however written, even under a listed range; their neighbours are not', () => {
+  it('cloud metadata outside link-local is refused too: AWS IMDS over IPv6 (fd00:ec2::254), Alibaba Cloud (100.100.100.200), Azure WireServer (168.63.129.16), however written, even under a listed range; their neighbours are not', () => {
     for (const p of [hostPolicy([]), hostPolicy(['fd00::/8', '100.64.0.0/10'])]) {
       for (const url of [
         'http://[fd00:ec2::254]/mcp',
@@ -42,9 +42,11 @@ describe('allowed_hosts', () => {
         'http://100.100.100.200/mcp',
         'http://1684301000/mcp',
         'http://[::ffff:100.100.100.200]/mcp',
+        'http://168.63.129.16/mcp',
+        'http://2822734096/mcp',
       ])
         assert.match(p.refuses(hostOf(url)) ?? '', /cloud metadata.*never allowed/, url);
-      for (const url of ['http://[fd00:ec2::253]/mcp', 'http://100.100.100.201/mcp']) assert.equal(p.refuses(hostOf(url)), undefined, url);
+      for (const url of ['http://[fd00:ec2::253]/mcp', 'http://100.100.100.201/mcp', 'http://168.63.129.17/mcp']) assert.equal(p.refuses(hostOf(url)), undefined, url);
     }
     assert.match(neverAllowed('fd00:ec2::254') ?? '', /cloud metadata/);
   });
