@@ -35,7 +35,7 @@ describe('allowed_hosts', () => {
   });
 
   it('cloud metadata outside link-local is refused too: AWS IMDS over IPv6 (fd00:ec2::254), Alibaba Cloud (100.100.100.200), Azure WireServer (168.63.129.16), however written, even under a listed range; their neighbours are not', () => {
-    for (const p of [hostPolicy([]), hostPolicy(['fd00::/8', '100.64.0.0/10'])]) {
+    for (const p of [hostPolicy([]), hostPolicy(['fd00::/8', '100.64.0.0/10', '168.63.0.0/16'])]) {
       for (const url of [
         'http://[fd00:ec2::254]/mcp',
         'http://[FD00:EC2:0:0:0:0:0:254]/mcp',
