@@ -10,6 +10,12 @@ import { hostPolicy, type HostPolicy } from './allowed-hosts.js';
 import type { Endpoint } from './types.js';
 
 const MAX_URL = 2048;
+
+/** A host name: labels of letters, digits, "_" and "-" (RFC 952/1123, "_" for SRV-style names), 253 characters at most. */
+const HOST_NAME = /^(?=.{1,253}$)[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*$/;
+
+/** A host name as a source names a replica's host: anything else ("/", "?", "@", ":") would choose the URL's port, path or user. */
+export const isHostName = (s: string): boolean => HOST_NAME.test(s);
 const MAX_WEIGHT = 65_535;
 /** allowed_hosts empty: only the always-refused addresses are. */
 const NO_LIST = hostPolicy([]);

@@ -88,12 +88,15 @@ describe('Consul discovery', () => {
       inst(reps[1], { passing: false }),
       inst(reps[2], { meta: { mcp_path: '/mcp', mcp_transport: 'streamable_http' } }),
       { id: 'bad', address: '127.0.0.1', port: 1, meta: { mcp_scheme: 'gopher' } },
+      // An address that is not an IP or a host name would choose the URL's port and path (B's port here).
+      { id: 'url', address: `127.0.0.1:${reps[1].port}/mcp?`, port: 1 },
     ]);
     await waitFor(() => replicas().join() === [`${url(reps[0])} 3`, `${url(reps[2])} 1`].join(), 'consul change followed');
     assert.ok(Date.now() - t0 < 1500, 'followed before the 2 s wait ran out');
     await waitFor(() => gw.gw.registry.backend('web')!.replicas.every((r) => r.available), 'C up');
     assert.deepEqual(await tally(8), { A: 6, C: 2 });
     assert.match((await status()).dropped.join(), /bad: mcp_scheme "gopher" is not http or https/);
+    assert.match((await status()).dropped.join(), /url: address "127\.0\.0\.1:\d+\/mcp\?" is not an IP address or host name/);
   });
 
   it('an index that goes backwards resets it: the next query does not block', async () => {

@@ -13,6 +13,8 @@
  * (streamable_http, sse); otherwise the configured path and scheme apply. The ACL token
  * goes in `X-Consul-Token`, read from the declared secret named by token_env.
  */
+import { isIP } from 'node:net';
+import { isHostName } from '../checks.js';
 import { fetchJson } from '../fetch-json.js';
 import type { Endpoint, Provider, Sink } from '../types.js';
 
@@ -126,6 +128,11 @@ export class ConsulSource implements Provider<Endpoint> {
       const port = svc.Port;
       if (!host || typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) {
         skipped.push(`${id}: no address or port`);
+        continue;
+      }
+      // An IP address or a host name, as DNS SRV and Kubernetes require: anything else ("/", "?", "@") would choose the URL's port, path or user.
+      if (isIP(host) === 0 && !isHostName(host)) {
+        skipped.push(`${id}: address ${JSON.stringify(host.slice(0, 64))} is not an IP address or host name`);
         continue;
       }
       const opts = this.options(svc);

@@ -9,6 +9,7 @@
  */
 import { getServers } from 'node:dns';
 import type * as packet from 'dns-packet';
+import { isHostName } from '../checks.js';
 import type { Endpoint, Provider, Sink } from '../types.js';
 import { parseServer, query, type DnsAnswer, type DnsServer } from './query.js';
 
@@ -37,9 +38,6 @@ export function withPort(s: string): string {
   if (s.startsWith('[') || /^[\d.]+:\d+$/.test(s)) return s;
   return s.includes(':') ? `[${s}]:53` : `${s}:53`;
 }
-
-/** A host name as an SRV target must be one: labels of letters, digits, "_" and "-" (RFC 2782, RFC 952/1123). */
-const HOST_NAME = /^(?=.{1,253}$)[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*$/;
 
 /** Records of one answer at most (a bound on what one answer makes the gateway hold before max_endpoints). */
 const MAX_RECORDS = 4096;
@@ -118,7 +116,7 @@ export class DnsSrvProvider implements Provider<Endpoint> {
     const skipped: string[] = [];
     const usable = records.filter((r) => {
       if (r.target === '' || r.port <= 0) return false;
-      if (HOST_NAME.test(r.target)) return true;
+      if (isHostName(r.target)) return true;
       if (skipped.length < 20) skipped.push(`${JSON.stringify(r.target.slice(0, 64))}: not a host name`);
       return false;
     });

@@ -15,6 +15,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
+import { isHostName } from '../checks.js';
 import type { Endpoint, Provider, Sink } from '../types.js';
 
 export interface KubernetesOptions {
@@ -34,7 +35,6 @@ const MAX_SLICES = 1000;
 const MAX_PER_SLICE = 1000;
 /** Endpoints built from the slices at most, at each event (max_endpoints cuts further). */
 const MAX_ENDPOINTS = 4096;
-const HOST_NAME = /^(?=.{1,253}$)[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*$/;
 const SA_NAMESPACE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
 
 interface Client {
@@ -168,7 +168,7 @@ export class KubernetesSource implements Provider<Endpoint> {
         const addr = Array.isArray(e.addresses) && typeof e.addresses[0] === 'string' ? e.addresses[0] : undefined;
         if (!addr) continue;
         // An IP address (addressType IPv4/IPv6) or a host name (FQDN): anything else (a "/" or "?") would choose the URL's port or path.
-        if (isIP(addr) === 0 && !HOST_NAME.test(addr)) {
+        if (isIP(addr) === 0 && !isHostName(addr)) {
           if (skipped.length < 20) skipped.push(`${name}: address ${JSON.stringify(addr.slice(0, 64))} is not an IP address or host name`);
           continue;
         }
