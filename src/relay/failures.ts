@@ -1,14 +1,17 @@
 /**
  * How failures are told apart along the chain: the backend's own failures (they count
  * against its breaker, health and outlier detection, and safe calls may be retried),
+ * bad answers to one call (not JSON, too large, no response in them: that call's error
+ * only, since a client can make a backend answer its own call so, and must not take the
+ * replica from everyone else),
  * transport failures (the backend session is dropped and the replica probed), requests
  * that never left the gateway (safe to send anywhere), and refusals before sending (an
  * open breaker: another replica may take the call, a retry may not).
  */
 import { GatewayError, RemoteRpcError } from '../errors/catalog.js';
 
-// A malformed answer is the backend's failure too (breaker, outlier detection), but not the transport's.
-const FAILURES = new Set(['MCPEG_ERR_BACKEND_UNAVAILABLE', 'MCPEG_ERR_BACKEND_CLOSED', 'MCPEG_ERR_BACKEND_TIMEOUT', 'MCPEG_ERR_BACKEND_PROTOCOL']);
+// Not MCPEG_ERR_BACKEND_PROTOCOL nor _ANSWER_TOO_LARGE: a bad answer to one call fails that call, and counts for nothing else.
+const FAILURES = new Set(['MCPEG_ERR_BACKEND_UNAVAILABLE', 'MCPEG_ERR_BACKEND_CLOSED', 'MCPEG_ERR_BACKEND_TIMEOUT']);
 // Marks kept beside the errors, so that what the client sees of an error does not change.
 const notSent = new WeakSet<object>();
 const refused = new WeakSet<object>();

@@ -1,0 +1,92 @@
+/**
+ * Regression: a client could take an HTTP backend away from every client. A call whose
+ * answer was not JSON, of another content type, or larger than the 64 MiB the gateway
+ * reads was answered -32010 and counted as the replica failing: its backend session was
+ * dropped, and enough such calls opened the circuit breaker, so every client's calls then
+ * failed fast. A bad answer is now that call's own error (-32031 bad answer, -32034 too
+ * large) and counts for nothing else: client A repeats the attack while client B keeps
+ * listing and calling, and the replica stays up, available, its breaker closed.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { McpError } from '@modelcontextprotocol/sdk/types.js';
+import { connectClient, startGateway, textOf } from '../helpers/gateway.js';
+import { json, pump, result, startRawMcpBackend, type RawMcpBackend } from '../helpers/raw-mcp-backend.js';
+
+const A_LOT = Buffer.alloc(1024 * 1024, 0x61);
+
+/** Each bad answer, and the JSON-RPC code its caller must get. */
+const ATTACKS: Record<string, number> = { html: -32031, not_json: -32031, huge_json: -32034, huge_sse_event: -32034 };
+
+describe('a bad answer to one call is that call’s error, not the replica’s', () => {
+  let backend: RawMcpBackend;
+  let gw: Awaited<ReturnType<typeof startGateway>>;
+  let a: Client;
+  let b: Client;
+
+  before(async () => {
+    backend = await startRawMcpBackend({
+      ok: (res, id) => json(res, result(id, { content: [{ type: 'text', text: 'fine' }] })),
+      html: (res) => void res.writeHead(200, { 'content-type': 'text/html' }).end('<html><body>502 Bad Gateway</body></html>'),
+      not_json: (res) => json(res, 'this is not JSON'),
+      // Past 64 MiB without end: the gateway stops reading (and closes the socket).
+      huge_json: (res, id) => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.write(`{"jsonrpc":"2.0","id":${id},"result":{"content":[{"type":"text","text":"`);
+        pump(res, A_LOT);
+      },
+      huge_sse_event: (res, id) => {
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.write(`id: 1\ndata: {"jsonrpc":"2.0","id":${id},"result":{"content":[{"type":"text","text":"`);
+        pump(res, A_LOT);
+      },
+    });
+    // Defaults otherwise: the breaker opens at half of at least 10 calls failing within 30 s.
+    gw = await startGateway({ backends: { h: { type: 'mcp', url: backend.url } } });
+    a = await connectClient(gw.url, { name: 'attacker' });
+    b = await connectClient(gw.url, { name: 'bystander' });
+  });
+  after(async () => {
+    await a?.close();
+    await b?.close();
+    await gw?.close();
+    await backend?.close();
+  });
+
+  it('client A’s bad answers fail A’s calls only; B lists and calls throughout; the replica is never marked down', async () => {
+    const initializes = backend.initializes();
+    // Mostly cheap bad answers, so that bad calls are far more than half of all: what opens a breaker that counts them.
+    const burst = ['html', 'not_json', 'html', 'not_json', 'huge_json', 'html', 'not_json', 'html', 'not_json', 'huge_sse_event'];
+    for (let round = 0; round < 4; round++) {
+      for (const name of burst) {
+        const err = await a.callTool({ name: `h__${name}`, arguments: {} }).then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        assert.ok(err instanceof McpError, `${name}: ${String(err)}`);
+        assert.equal(err.code, ATTACKS[name], `${name}: ${err.message}`);
+        assert.equal((err.data as { mcpegCode?: string }).mcpegCode, ATTACKS[name] === -32034 ? 'MCPEG_ERR_BACKEND_ANSWER_TOO_LARGE' : 'MCPEG_ERR_BACKEND_PROTOCOL');
+      }
+      // The bystander sees every tool and is served, every round.
+      const { tools } = await b.listTools();
+      assert.deepEqual(tools.map((t) => t.name).sort(), ['h__html', 'h__huge_json', 'h__huge_sse_event', 'h__not_json', 'h__ok'], `round ${round}`);
+      assert.equal(textOf(await b.callTool({ name: 'h__ok', arguments: {} })), 'fine', `round ${round}`);
+    }
+    // And so is the attacker, for a call that is answered well.
+    assert.equal(textOf(await a.callTool({ name: 'h__ok', arguments: {} })), 'fine');
+    const [replica] = gw.gw.registry!.backend('h')!.replicaStates();
+    assert.equal(replica.state, 'up');
+    assert.equal(replica.available, true);
+    assert.equal(replica.breaker, 'closed');
+    assert.equal(replica.ejected, false);
+    assert.equal(replica.restarts, 0);
+    // No session was dropped and opened again (a transport failure does that): the catalog's, A's and B's only.
+    assert.equal(backend.initializes(), initializes);
+    // Every oversized answer's socket was closed by the gateway (it read no further).
+    for (let n = 1; n <= backend.calls('huge_json'); n++) await backend.closed('huge_json', n);
+    for (let n = 1; n <= backend.calls('huge_sse_event'); n++) await backend.closed('huge_sse_event', n);
+    const health = (await (await fetch(`${gw.base}/health`)).json()) as { backends: Array<{ name: string; state: string }> };
+    assert.equal(health.backends.find((x) => x.name === 'h')?.state, 'up');
+  });
+});
