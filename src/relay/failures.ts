@@ -1,9 +1,9 @@
 /**
  * How failures are told apart along the chain: the backend's own failures (they count
  * against its breaker, health and outlier detection, and safe calls may be retried),
- * bad answers to one call (not JSON, too large, no response in them: that call's error
- * only, since a client can make a backend answer its own call so, and must not take the
- * replica from everyone else),
+ * bad answers to one call (not JSON, too large, no response in them; an HTTP 4xx that
+ * refuses that request: that call's error only, since a client can make a backend answer
+ * its own call so, and must not take the replica from everyone else),
  * transport failures (the backend session is dropped and the replica probed), requests
  * that never left the gateway (safe to send anywhere), and refusals before sending (an
  * open breaker: another replica may take the call, a retry may not).
@@ -17,13 +17,24 @@ const notSent = new WeakSet<object>();
 const refused = new WeakSet<object>();
 
 export function isBackendFailure(err: unknown): boolean {
-  if (err instanceof GatewayError) return FAILURES.has(err.code);
+  if (err instanceof GatewayError) return FAILURES.has(err.code) && !refusedRequest(err);
   return err instanceof RemoteRpcError && err.code === -32603; // the server's own internal error
 }
 
 /** The connection itself broke: the backend session is dropped and the replica's health probed. */
 export function isTransportFailure(err: unknown): err is GatewayError {
-  return err instanceof GatewayError && (err.code === 'MCPEG_ERR_BACKEND_UNAVAILABLE' || err.code === 'MCPEG_ERR_BACKEND_CLOSED');
+  return err instanceof GatewayError && (err.code === 'MCPEG_ERR_BACKEND_UNAVAILABLE' || err.code === 'MCPEG_ERR_BACKEND_CLOSED') && !refusedRequest(err);
+}
+
+/**
+ * The backend answered this request with an HTTP 4xx (413 for a large argument, 401 for one
+ * principal's credential): it refused the request, it did not fail (Envoy's outlier
+ * detection counts 5xx and local failures, not 4xx). 408 and 429 say "not now" about the
+ * backend, and count. A 404 that ends the backend session closes it in the transport.
+ */
+function refusedRequest(err: GatewayError): boolean {
+  const status = err.data?.status;
+  return typeof status === 'number' && status >= 400 && status < 500 && status !== 408 && status !== 429;
 }
 
 /** The request never left the gateway: safe to send anywhere, whatever the method. */

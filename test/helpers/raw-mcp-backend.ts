@@ -52,7 +52,8 @@ export async function startRawMcpBackend(tools: Record<string, ToolAnswer>, opts
     const id = JSON.stringify(m.id);
     if (m.id === undefined || m.method === undefined) return void res.writeHead(202).end();
     if (m.method === 'initialize') {
-      const delay = opts.initializeDelay?.(++inits) ?? 0;
+      inits++;
+      const delay = opts.initializeDelay?.(inits) ?? 0;
       if (delay === Infinity) return;
       const answer = () => json(res, result(id, { protocolVersion: '2025-06-18', capabilities: { tools: {} }, serverInfo: { name: 'raw', version: '1' } }));
       return void (delay > 0 ? setTimeout(answer, delay) : answer());
