@@ -114,6 +114,8 @@ export class StreamableHttpClient implements Transport {
   private readonly inflight = new Map<AnswerHandler, string | number | undefined>();
   /** The POST carrying each request in flight, by JSON-RPC id: abortRequest() stops it. */
   private readonly byId = new Map<string | number, AnswerHandler>();
+  /** GETs resuming the SSE answer of a request in flight (Last-Event-ID), by its id: abortRequest() stops them too. */
+  private readonly resuming = new Map<string | number, AbortController>();
   /**
    * Set by the connection: the answer to request `id` failed in a way that leaves it
    * unanswered (an SSE event past the size cap), so the call fails now, not at its timeout.
@@ -270,9 +272,14 @@ export class StreamableHttpClient implements Transport {
    */
   abortRequest(id: string | number): void {
     const h = this.byId.get(id);
-    if (!h) return;
+    const r = this.resuming.get(id);
+    if (!h && !r) return;
+    const reason = new RequestAbandonedError(`request ${JSON.stringify(id)} abandoned by the gateway`);
     this.byId.delete(id);
-    h.abort(new RequestAbandonedError(`request ${JSON.stringify(id)} abandoned by the gateway`));
+    this.resuming.delete(id);
+    h?.abort(reason);
+    // undici ends the GET with the signal's reason, which readSse knows.
+    r?.abort(reason);
   }
 
   /** Reads an SSE body; if it ends before the response to `awaiting`, resumes it with GET. */
@@ -335,12 +342,14 @@ export class StreamableHttpClient implements Transport {
   }
 
   private async resume(lastEventId: string, awaiting: string | number | undefined, attempt: number): Promise<void> {
+    const ac = new AbortController();
+    if (awaiting !== undefined) this.resuming.set(awaiting, ac);
     try {
       const res = await this.pool.request({
         path: this.path,
         method: 'GET',
         headers: { ...(await this.credentialed('text/event-stream')), 'last-event-id': lastEventId },
-        signal: this.life.signal,
+        signal: AbortSignal.any([this.life.signal, ac.signal]),
       });
       if (res.statusCode !== 200) {
         await res.body.dump();
@@ -348,7 +357,9 @@ export class StreamableHttpClient implements Transport {
       }
       await this.readSse(res.body, awaiting, attempt, lastEventId);
     } catch (err) {
-      this.onerror?.(err as Error);
+      if (!(err instanceof RequestAbandonedError)) this.onerror?.(err as Error);
+    } finally {
+      if (awaiting !== undefined && this.resuming.get(awaiting) === ac) this.resuming.delete(awaiting);
     }
   }
 
@@ -417,6 +428,7 @@ export class StreamableHttpClient implements Transport {
     for (const h of this.inflight.keys()) h.abort(closed);
     this.inflight.clear();
     this.byId.clear();
+    this.resuming.clear();
     releasePool(this.origin);
     this.onclose?.();
   }

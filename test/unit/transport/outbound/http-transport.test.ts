@@ -315,3 +315,42 @@ it('abortRequest fails a POST still waiting for its headers at once', async () =
     server.close();
   }
 });
+
+it('abortRequest stops the GET that resumes an abandoned request’s SSE answer', async () => {
+  const seen: string[] = [];
+  let closed!: () => void;
+  const getClosed = new Promise<void>((r) => (closed = r));
+  const server = createServer((req, res) => {
+    req.resume();
+    seen.push(req.method!);
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    if (req.method === 'POST') {
+      // An event with an id, then the stream ends before the response: the transport resumes it.
+      res.end('id: e1\ndata: {"jsonrpc":"2.0","method":"notifications/message","params":{"level":"info","data":"x"}}\n\n');
+      return;
+    }
+    // The resumed stream: headers, a comment, then nothing more.
+    res.write(': resumed\n\n');
+    res.once('close', () => closed());
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as { port: number };
+  const t = new StreamableHttpClient(new URL(`http://127.0.0.1:${port}/mcp`), {});
+  const errors: string[] = [];
+  t.onerror = (e) => errors.push(e.message);
+  t.onmessage = () => {};
+  try {
+    await t.send({ jsonrpc: '2.0', id: 8, method: 'tools/call', params: { name: 'slow' } });
+    const deadline = Date.now() + 2000;
+    while (!seen.includes('GET') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    assert.deepEqual(seen, ['POST', 'GET']);
+    await new Promise((r) => setTimeout(r, 50));
+    t.abortRequest(8);
+    await Promise.race([getClosed, new Promise((_, j) => setTimeout(() => j(new Error('the resuming GET was not aborted')), 2000))]);
+    await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(errors, []);
+  } finally {
+    await t.close();
+    server.close();
+  }
+});
