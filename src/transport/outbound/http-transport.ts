@@ -114,7 +114,11 @@ export class StreamableHttpClient implements Transport {
   private readonly inflight = new Map<AnswerHandler, string | number | undefined>();
   /** The POST carrying each request in flight, by JSON-RPC id: abortRequest() stops it. */
   private readonly byId = new Map<string | number, AnswerHandler>();
-  /** GETs resuming the SSE answer of a request in flight (Last-Event-ID), by its id: abortRequest() stops them too. */
+  /**
+   * The SSE answer of each request in flight, by its id, from the POST's answer until its last
+   * resumption (GET + Last-Event-ID) ends: abortRequest() stops those GETs, and any not yet sent
+   * (the POST may end between the abort and the resumption).
+   */
   private readonly resuming = new Map<string | number, AbortController>();
   /**
    * Set by the connection: the answer to request `id` failed in a way that leaves it
@@ -212,7 +216,8 @@ export class StreamableHttpClient implements Transport {
     }
     if (res.stream) {
       const id = (message as { id?: unknown }).id;
-      void this.readSse(res.stream, id === undefined ? undefined : (id as string | number), 0);
+      if (rid !== undefined) void this.readAnswer(res.stream, rid);
+      else void this.readSse(res.stream, id === undefined ? undefined : (id as string | number), 0);
       return;
     }
     if (res.type !== 'application/json') throw new BackendProtocolError(`unexpected content type "${res.type}" (HTTP ${res.status}) from ${this.display}`);
@@ -282,8 +287,19 @@ export class StreamableHttpClient implements Transport {
     r?.abort(reason);
   }
 
-  /** Reads an SSE body; if it ends before the response to `awaiting`, resumes it with GET. */
-  private async readSse(body: Readable, awaiting: string | number | undefined, attempt: number, lastId?: string): Promise<void> {
+  /** A POST's SSE answer to request `id`, with its resumptions: abortRequest(id) stops them until the last ends. */
+  private async readAnswer(body: Readable, id: string | number): Promise<void> {
+    const ac = new AbortController();
+    this.resuming.set(id, ac);
+    try {
+      await this.readSse(body, id, 0, undefined, ac.signal);
+    } finally {
+      if (this.resuming.get(id) === ac) this.resuming.delete(id);
+    }
+  }
+
+  /** Reads an SSE body; if it ends before the response to `awaiting`, resumes it with GET (unless `stop` was aborted: the request was abandoned). */
+  private async readSse(body: Readable, awaiting: string | number | undefined, attempt: number, lastId?: string, stop?: AbortSignal): Promise<void> {
     let lastEventId = lastId;
     let answered = awaiting === undefined;
     // A POST's stream (and its resumption) carries what relates to that request; the GET stream relates to none.
@@ -335,31 +351,29 @@ export class StreamableHttpClient implements Transport {
       else this.onerror?.(err);
       return;
     }
-    if (!answered && !this.closed && lastEventId && attempt < MAX_RESUME_ATTEMPTS) {
+    if (!answered && !this.closed && !stop?.aborted && lastEventId && attempt < MAX_RESUME_ATTEMPTS) {
       // The stream dropped before the answer: resumability (Last-Event-ID) gets the rest.
-      await this.resume(lastEventId, awaiting, attempt + 1);
+      await this.resume(lastEventId, awaiting, attempt + 1, stop);
     }
   }
 
-  private async resume(lastEventId: string, awaiting: string | number | undefined, attempt: number): Promise<void> {
-    const ac = new AbortController();
-    if (awaiting !== undefined) this.resuming.set(awaiting, ac);
+  private async resume(lastEventId: string, awaiting: string | number | undefined, attempt: number, stop: AbortSignal | undefined): Promise<void> {
     try {
+      const headers = { ...(await this.credentialed('text/event-stream')), 'last-event-id': lastEventId };
+      if (stop?.aborted) return;
       const res = await this.pool.request({
         path: this.path,
         method: 'GET',
-        headers: { ...(await this.credentialed('text/event-stream')), 'last-event-id': lastEventId },
-        signal: AbortSignal.any([this.life.signal, ac.signal]),
+        headers,
+        signal: stop ? AbortSignal.any([this.life.signal, stop]) : this.life.signal,
       });
       if (res.statusCode !== 200) {
         await res.body.dump();
         return;
       }
-      await this.readSse(res.body, awaiting, attempt, lastEventId);
+      await this.readSse(res.body, awaiting, attempt, lastEventId, stop);
     } catch (err) {
       if (!(err instanceof RequestAbandonedError)) this.onerror?.(err as Error);
-    } finally {
-      if (awaiting !== undefined && this.resuming.get(awaiting) === ac) this.resuming.delete(awaiting);
     }
   }
 

@@ -354,3 +354,42 @@ it('abortRequest stops the GET that resumes an abandoned request’s SSE answer'
     server.close();
   }
 });
+
+it('abortRequest between the end of a POST’s SSE answer and its resumption: no GET is sent for the abandoned request', async () => {
+  const seen: string[] = [];
+  const server = createServer((req, res) => {
+    req.resume();
+    seen.push(req.method!);
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    if (req.method === 'POST') {
+      // An event with an id and the end of the stream in one write: the POST is over when the event is read.
+      res.end('id: e1\ndata: {"jsonrpc":"2.0","method":"notifications/message","params":{"level":"info","data":"x"}}\n\n');
+      return;
+    }
+    // A resumed stream the backend never ends: nothing would stop it.
+    res.write(': resumed\n\n');
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as { port: number };
+  const t = new StreamableHttpClient(new URL(`http://127.0.0.1:${port}/mcp`), {});
+  const errors: string[] = [];
+  t.onerror = (e) => errors.push(e.message);
+  // The call is abandoned (timeout, cancel) as its answer's first event is read: the POST has ended, the GET not begun.
+  const read = new Promise<void>((r) => {
+    t.onmessage = () => {
+      t.abortRequest(9);
+      r();
+    };
+  });
+  try {
+    await t.send({ jsonrpc: '2.0', id: 9, method: 'tools/call', params: { name: 'slow' } });
+    await read;
+    await new Promise((r) => setTimeout(r, 300));
+    assert.deepEqual(seen, ['POST'], 'no GET resumed the abandoned answer');
+    assert.deepEqual(errors, []);
+  } finally {
+    await t.close();
+    server.closeAllConnections();
+    server.close();
+  }
+});
