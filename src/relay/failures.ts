@@ -8,7 +8,7 @@
  * that never left the gateway (safe to send anywhere), and refusals before sending (an
  * open breaker: another replica may take the call, a retry may not).
  */
-import { GatewayError, RemoteRpcError } from '../errors/catalog.js';
+import { GatewayError } from '../errors/catalog.js';
 
 // Not MCPEG_ERR_BACKEND_PROTOCOL nor _ANSWER_TOO_LARGE: a bad answer to one call fails that call, and counts for nothing else.
 const FAILURES = new Set(['MCPEG_ERR_BACKEND_UNAVAILABLE', 'MCPEG_ERR_BACKEND_CLOSED', 'MCPEG_ERR_BACKEND_TIMEOUT']);
@@ -16,9 +16,13 @@ const FAILURES = new Set(['MCPEG_ERR_BACKEND_UNAVAILABLE', 'MCPEG_ERR_BACKEND_CL
 const notSent = new WeakSet<object>();
 const refused = new WeakSet<object>();
 
+/**
+ * Not a JSON-RPC error response either, -32603 included: the backend answered the call, and
+ * SDK servers answer -32603 for any handler that throws, bad input included (the reference
+ * server does for a prompt argument it rejects), so a client could provoke it at will.
+ */
 export function isBackendFailure(err: unknown): boolean {
-  if (err instanceof GatewayError) return FAILURES.has(err.code) && !refusedRequest(err);
-  return err instanceof RemoteRpcError && err.code === -32603; // the server's own internal error
+  return err instanceof GatewayError && FAILURES.has(err.code) && !refusedRequest(err);
 }
 
 /** The connection itself broke: the backend session is dropped and the replica's health probed. */
