@@ -27,14 +27,16 @@ const MAX_LINE = MAX_BACKEND_MESSAGE_BYTES;
 const LF = 0x0a;
 /** How much of a skipped line's start and end is kept to find its id. */
 const ENVELOPE_BYTES = 256;
-// The gateway's request ids are integers (upstream/connection.ts). SDK servers write the id first
-// (Python: jsonrpc, id, result) or last (TypeScript: result, jsonrpc, id). Both over at most 256 bytes.
-const ID_FIRST = /^\s*\{\s*(?:"jsonrpc"\s*:\s*"2\.0"\s*,\s*)?"id"\s*:\s*(\d{1,15})\s*,/;
+// The gateway's request ids are integers (upstream/connection.ts). SDK servers write a response's id
+// first (Python: jsonrpc, id, result) or last (TypeScript: result, jsonrpc, id). Only a response's:
+// a request of the backend's own (its ids are not the gateway's) must not fail a call. Over 256 bytes at most.
+const ID_FIRST = /^\s*\{\s*(?:"jsonrpc"\s*:\s*"2\.0"\s*,\s*)?"id"\s*:\s*(\d{1,15})\s*,\s*(?:"jsonrpc"\s*:\s*"2\.0"\s*,\s*)?"(?:result|error)"/;
+const RESPONSE_FIRST = /^\s*\{\s*(?:"jsonrpc"\s*:\s*"2\.0"\s*,\s*)?"(?:result|error)"\s*:/;
 const ID_LAST = /[{,]\s*"id"\s*:\s*(\d{1,15})\s*(?:,\s*"jsonrpc"\s*:\s*"2\.0"\s*)?\}\s*$/;
 
-/** The id of the JSON-RPC response a skipped line held, from its start or end; undefined if neither says. */
+/** The id of the JSON-RPC response a skipped line held, from its start or end; undefined if neither says, or it is not a response. */
 export function envelopeId(head: string, tail: string): number | undefined {
-  const m = ID_FIRST.exec(head) ?? ID_LAST.exec(tail);
+  const m = ID_FIRST.exec(head) ?? (RESPONSE_FIRST.test(head) ? ID_LAST.exec(tail) : null);
   return m ? Number(m[1]) : undefined;
 }
 

@@ -11,6 +11,11 @@ it('reads the id where SDK servers write it: first (Python) or last (TypeScript)
   assert.equal(envelopeId(' { "jsonrpc" : "2.0" , "id" : 5 , "result" : {', ''), 5);
 });
 
+it('a request of the backend’s own (its ids are not the gateway’s), in either order, is no response', () => {
+  assert.equal(envelopeId('{"jsonrpc":"2.0","id":4,"method":"sampling/createMessage","params":{"x":"xx', 'xx"}}'), undefined);
+  assert.equal(envelopeId('{"method":"sampling/createMessage","params":{"x":"xx', 'xx"},"jsonrpc":"2.0","id":4}'), undefined);
+});
+
 it('an id nested in the result, a string id or none is no id', () => {
   assert.equal(envelopeId('{"result":{"id":3,"text":"xx', 'xx","id":7}}'), undefined);
   assert.equal(envelopeId('{"jsonrpc":"2.0","id":"a","result":{', '}}'), undefined);
