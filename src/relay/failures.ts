@@ -32,13 +32,15 @@ export function isTransportFailure(err: unknown): err is GatewayError {
 
 /**
  * The backend answered this request with an HTTP 4xx (413 for a large argument, 401 for one
- * principal's credential): it refused the request, it did not fail (Envoy's outlier
- * detection counts 5xx and local failures, not 4xx). 408 and 429 say "not now" about the
- * backend, and count. A 404 that ends the backend session closes it in the transport.
+ * principal's credential, 429 for one caller over its quota, or one client flooding): it
+ * refused the request, it did not fail (Envoy's outlier detection counts 5xx and local
+ * failures, not 4xx; counting 429 let one client open the breaker for all). 408 says the
+ * backend gave up waiting for the gateway's request, and counts. A 404 that ends the backend
+ * session closes it in the transport.
  */
 function refusedRequest(err: GatewayError): boolean {
   const status = err.data?.status;
-  return typeof status === 'number' && status >= 400 && status < 500 && status !== 408 && status !== 429;
+  return typeof status === 'number' && status >= 400 && status < 500 && status !== 408;
 }
 
 /** The request never left the gateway: safe to send anywhere, whatever the method. */

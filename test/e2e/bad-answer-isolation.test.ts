@@ -25,6 +25,8 @@ const ATTACKS: Record<string, [number, string]> = {
   huge_sse_event: [-32034, 'MCPEG_ERR_BACKEND_ANSWER_TOO_LARGE'],
   // The backend's HTTP layer refuses the request (an argument over its body limit): -32010 with the status, as before, but counted for nothing.
   refused_413: [-32010, 'MCPEG_ERR_BACKEND_UNAVAILABLE'],
+  // The backend's rate limit for this caller (a per-principal quota, or one client flooding a per-gateway one): the call's refusal, not a failure.
+  limited_429: [-32010, 'MCPEG_ERR_BACKEND_UNAVAILABLE'],
 };
 
 describe('a bad answer to one call is that call’s error, not the replica’s', () => {
@@ -39,6 +41,7 @@ describe('a bad answer to one call is that call’s error, not the replica’s',
       html: (res) => void res.writeHead(200, { 'content-type': 'text/html' }).end('<html><body>502 Bad Gateway</body></html>'),
       not_json: (res) => json(res, 'this is not JSON'),
       refused_413: (res) => void res.writeHead(413, { 'content-type': 'text/plain' }).end('request entity too large'),
+      limited_429: (res) => void res.writeHead(429, { 'content-type': 'text/plain', 'retry-after': '1' }).end('too many requests'),
       // Past 64 MiB without end: the gateway stops reading (and closes the socket).
       huge_json: (res, id) => {
         res.writeHead(200, { 'content-type': 'application/json' });
@@ -71,7 +74,21 @@ describe('a bad answer to one call is that call’s error, not the replica’s',
     const initializes = backend.initializes();
     assert.equal(initializes, 3, "the catalog's, A's and B's sessions");
     // Mostly cheap bad answers, so that bad calls are far more than half of all: what opens a breaker that counts them.
-    const burst = ['html', 'not_json', 'refused_413', 'html', 'not_json', 'huge_json', 'refused_413', 'html', 'not_json', 'refused_413', 'huge_sse_event'];
+    const burst = [
+      'html',
+      'not_json',
+      'refused_413',
+      'limited_429',
+      'html',
+      'not_json',
+      'huge_json',
+      'refused_413',
+      'limited_429',
+      'html',
+      'not_json',
+      'refused_413',
+      'huge_sse_event',
+    ];
     for (let round = 0; round < 4; round++) {
       for (const name of burst) {
         const err = await a.callTool({ name: `h__${name}`, arguments: {} }).then(
@@ -81,10 +98,15 @@ describe('a bad answer to one call is that call’s error, not the replica’s',
         assert.ok(err instanceof McpError, `${name}: ${String(err)}`);
         assert.deepEqual([err.code, (err.data as { mcpegCode?: string }).mcpegCode], ATTACKS[name], `${name}: ${err.message}`);
         if (name === 'refused_413') assert.equal((err.data as { status?: number }).status, 413);
+        if (name === 'limited_429') assert.equal((err.data as { status?: number }).status, 429);
       }
       // The bystander sees every tool and is served, every round.
       const { tools } = await b.listTools();
-      assert.deepEqual(tools.map((t) => t.name).sort(), ['h__html', 'h__huge_json', 'h__huge_sse_event', 'h__not_json', 'h__ok', 'h__refused_413'], `round ${round}`);
+      assert.deepEqual(
+        tools.map((t) => t.name).sort(),
+        ['h__html', 'h__huge_json', 'h__huge_sse_event', 'h__limited_429', 'h__not_json', 'h__ok', 'h__refused_413'],
+        `round ${round}`,
+      );
       assert.equal(textOf(await b.callTool({ name: 'h__ok', arguments: {} })), 'fine', `round ${round}`);
     }
     // And so is the attacker, for a call that is answered well, on the session it had.
@@ -103,5 +125,52 @@ describe('a bad answer to one call is that call’s error, not the replica’s',
     for (let n = 1; n <= backend.calls('huge_sse_event'); n++) await backend.closed('huge_sse_event', n);
     const health = (await (await fetch(`${gw.base}/health`)).json()) as { backends: Array<{ name: string; state: string }> };
     assert.equal(health.backends.find((x) => x.name === 'h')?.state, 'up');
+  });
+});
+
+describe('a backend’s 429 to one client’s calls is that client’s refusal, not the replica’s failure', () => {
+  let backend: RawMcpBackend;
+  let gw: Awaited<ReturnType<typeof startGateway>>;
+  let a: Client;
+  let b: Client;
+  let limited = false;
+
+  before(async () => {
+    // A backend quota per caller (per-principal credentials), or one client flooding a quota of the gateway's:
+    // here A's calls are over it, B's are not.
+    backend = await startRawMcpBackend({
+      ok: (res, id) => json(res, result(id, { content: [{ type: 'text', text: 'fine' }] })),
+      flood: (res, id) =>
+        limited ? void res.writeHead(429, { 'content-type': 'text/plain', 'retry-after': '30' }).end('too many requests') : json(res, result(id, { content: [] })),
+    });
+    gw = await startGateway({ backends: { h: { type: 'mcp', url: backend.url, health_check: { interval: '10m' } } } });
+    a = await connectClient(gw.url, { name: 'flooder' });
+    b = await connectClient(gw.url, { name: 'bystander' });
+  });
+  after(async () => {
+    await a?.close();
+    await b?.close();
+    await gw?.close();
+    await backend?.close();
+  });
+
+  it('A’s twelve 429s neither open the breaker (B is served) nor drop A’s backend session', async () => {
+    await a.callTool({ name: 'h__flood', arguments: {} });
+    const initializes = backend.initializes();
+    limited = true;
+    for (let n = 0; n < 12; n++) {
+      const err = await a.callTool({ name: 'h__flood', arguments: {} }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      assert.ok(err instanceof McpError, String(err));
+      assert.deepEqual([err.code, (err.data as { status?: number }).status], [-32010, 429], `call ${n}: ${err.message}`);
+    }
+    assert.equal(textOf(await b.callTool({ name: 'h__ok', arguments: {} })), 'fine');
+    const [replica] = gw.gw.registry!.backend('h')!.replicaStates();
+    assert.equal(replica.breaker, 'closed');
+    assert.equal(replica.available, true);
+    // B's session opened for its call; A's was kept.
+    assert.equal(backend.initializes(), initializes + 1);
   });
 });
