@@ -393,3 +393,44 @@ it('abortRequest between the end of a POST’s SSE answer and its resumption: no
     server.close();
   }
 });
+
+it('abortRequest of a request already answered is a no-op: the next request on the same keep-alive socket is not touched', async () => {
+  const sockets = new Set<unknown>();
+  let closes = 0;
+  const server = createServer((req, res) => {
+    sockets.add(req.socket);
+    if (!req.socket.listenerCount('close')) req.socket.on('close', () => closes++);
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const m = JSON.parse(Buffer.concat(chunks).toString()) as { id: number };
+      const answer = () => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ jsonrpc: '2.0', id: m.id, result: { n: m.id } }));
+      // The second request is answered late: the abort of the first comes while it is in flight.
+      if (m.id === 2) setTimeout(answer, 300);
+      else answer();
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as { port: number };
+  const t = new StreamableHttpClient(new URL(`http://127.0.0.1:${port}/mcp`), {});
+  const got: unknown[] = [];
+  t.onmessage = (m) => got.push((m as { id?: unknown }).id);
+  try {
+    await t.send({ jsonrpc: '2.0', id: 1, method: 'ping' });
+    assert.deepEqual(got, [1]);
+    // The pool takes the socket back once undici has finished with the first answer.
+    await new Promise((r) => setTimeout(r, 50));
+    const second = t.send({ jsonrpc: '2.0', id: 2, method: 'ping' });
+    await new Promise((r) => setTimeout(r, 100));
+    t.abortRequest(1);
+    t.abortRequest(1);
+    await second;
+    assert.deepEqual(got, [1, 2]);
+    assert.equal(sockets.size, 1, 'both on one keep-alive socket');
+    assert.equal(closes, 0, 'the socket was not closed');
+  } finally {
+    await t.close();
+    server.closeAllConnections();
+    server.close();
+  }
+});
