@@ -60,7 +60,7 @@ export class View {
   private readonly toolRoutes = new Map<string, Route>();
   private readonly promptRoutes = new Map<string, Route>();
   private readonly withheldRoutes = new Map<string, Route & Withheld>();
-  /** Backends not yet up: the start of their exposed names ('' in a backend's own view). */
+  /** Backends not yet up: the start of their exposed names ('' in a backend's own view), longest first (a name under two is the longer one's). */
   private readonly notYetUp: Array<{ head: string; backend: string } & Withheld> = [];
   private readonly uriRoutes = new Map<string, string>();
   private readonly templateRoutes: Array<{ matches: TemplateMatcher; raw: string; backend: string }> = [];
@@ -97,7 +97,10 @@ export class View {
         if (!this.toolRoutes.has(exposed) && !this.withheldRoutes.has(exposed)) this.withheldRoutes.set(exposed, { backend: src.name, name, ...w });
       }
       // Names are made safe as exposedName makes them (a hashed long name still starts with its cleaned prefix).
-      if (src.notYetUp) this.notYetUp.push({ head: prefix ? `${prefix}${separator}`.replace(/[^a-zA-Z0-9_-]/g, '_') : '', backend: src.name, ...src.notYetUp });
+      if (src.notYetUp) {
+        this.notYetUp.push({ head: prefix ? `${prefix}${separator}`.replace(/[^a-zA-Z0-9_-]/g, '_') : '', backend: src.name, ...src.notYetUp });
+        this.notYetUp.sort((x, y) => y.head.length - x.head.length);
+      }
       for (const p of src.catalog.prompts) {
         if (typeof p.name !== 'string') continue;
         const exposed = exposedName(prefix, separator, p.name);

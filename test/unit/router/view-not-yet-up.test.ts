@@ -20,6 +20,19 @@ describe('view: backends not up yet', () => {
     assert.equal(v.refusal('my_api_fetch'), undefined);
   });
 
+  it('a name under two such prefixes is the longer one’s (whatever their order), so authorization decides for that backend', () => {
+    const gh = { name: 'gh', prefix: 'gh', catalog: EMPTY_CATALOG, capabilities: undefined, notYetUp };
+    const ghx = { name: 'ghx', prefix: 'gh__x', catalog: EMPTY_CATALOG, capabilities: undefined, notYetUp };
+    for (const order of [
+      [gh, ghx],
+      [ghx, gh],
+    ]) {
+      const v = new View('aggregate', order, '__', true);
+      assert.deepEqual(v.refusal('gh__x__t')?.data, { tool: 'gh__x__t', backend: 'ghx', backendTool: 't' });
+      assert.deepEqual(v.refusal('gh__t')?.data, { tool: 'gh__t', backend: 'gh', backendTool: 't' });
+    }
+  });
+
   it('its own view refuses any name', () => {
     const v = new View('backend:my.api', [late], '__', false);
     assert.deepEqual(v.withheld('fetch'), { backend: 'my.api', name: 'fetch', ...notYetUp });
