@@ -44,6 +44,7 @@ export const ERRORS = {
   MCPEG_ERR_CIRCUIT_OPEN: { rpc: -32017, http: 503, title: 'Circuit breaker open: the backend is failing, calls fail fast' },
   MCPEG_ERR_BACKEND_BUSY: { rpc: -32018, http: 503, title: 'Backend at its max_inflight limit' },
   MCPEG_ERR_BACKEND_PROTOCOL: { rpc: -32031, http: 502, title: 'The backend answered with something that is not a JSON-RPC response to the request' },
+  MCPEG_ERR_BACKEND_ANSWER_TOO_LARGE: { rpc: -32034, http: 502, title: "The backend's answer to this request is larger than the gateway reads (64 MiB)" },
   MCPEG_ERR_UPSTREAM_CREDENTIAL: {
     rpc: -32032,
     http: 502,

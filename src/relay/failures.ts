@@ -1,26 +1,46 @@
 /**
  * How failures are told apart along the chain: the backend's own failures (they count
  * against its breaker, health and outlier detection, and safe calls may be retried),
+ * bad answers to one call (not JSON, too large, no response in them; an HTTP 4xx that
+ * refuses that request: that call's error only, since a client can make a backend answer
+ * its own call so, and must not take the replica from everyone else),
  * transport failures (the backend session is dropped and the replica probed), requests
  * that never left the gateway (safe to send anywhere), and refusals before sending (an
  * open breaker: another replica may take the call, a retry may not).
  */
-import { GatewayError, RemoteRpcError } from '../errors/catalog.js';
+import { GatewayError } from '../errors/catalog.js';
 
-// A malformed answer is the backend's failure too (breaker, outlier detection), but not the transport's.
-const FAILURES = new Set(['MCPEG_ERR_BACKEND_UNAVAILABLE', 'MCPEG_ERR_BACKEND_CLOSED', 'MCPEG_ERR_BACKEND_TIMEOUT', 'MCPEG_ERR_BACKEND_PROTOCOL']);
+// Not MCPEG_ERR_BACKEND_PROTOCOL nor _ANSWER_TOO_LARGE: a bad answer to one call fails that call, and counts for nothing else.
+const FAILURES = new Set(['MCPEG_ERR_BACKEND_UNAVAILABLE', 'MCPEG_ERR_BACKEND_CLOSED', 'MCPEG_ERR_BACKEND_TIMEOUT']);
 // Marks kept beside the errors, so that what the client sees of an error does not change.
 const notSent = new WeakSet<object>();
 const refused = new WeakSet<object>();
 
+/**
+ * Not a JSON-RPC error response either, -32603 included: the backend answered the call, and
+ * SDK servers answer -32603 for any handler that throws, bad input included (the reference
+ * server does for a prompt argument it rejects), so a client could provoke it at will.
+ */
 export function isBackendFailure(err: unknown): boolean {
-  if (err instanceof GatewayError) return FAILURES.has(err.code);
-  return err instanceof RemoteRpcError && err.code === -32603; // the server's own internal error
+  return err instanceof GatewayError && FAILURES.has(err.code) && !refusedRequest(err);
 }
 
 /** The connection itself broke: the backend session is dropped and the replica's health probed. */
 export function isTransportFailure(err: unknown): err is GatewayError {
-  return err instanceof GatewayError && (err.code === 'MCPEG_ERR_BACKEND_UNAVAILABLE' || err.code === 'MCPEG_ERR_BACKEND_CLOSED');
+  return err instanceof GatewayError && (err.code === 'MCPEG_ERR_BACKEND_UNAVAILABLE' || err.code === 'MCPEG_ERR_BACKEND_CLOSED') && !refusedRequest(err);
+}
+
+/**
+ * The backend answered this request with an HTTP 4xx (413 for a large argument, 401 for one
+ * principal's credential, 429 for one caller over its quota, or one client flooding): it
+ * refused the request, it did not fail (Envoy's outlier detection counts 5xx and local
+ * failures, not 4xx; counting 429 let one client open the breaker for all). 408 says the
+ * backend gave up waiting for the gateway's request, and counts. A 404 that ends the backend
+ * session closes it in the transport.
+ */
+function refusedRequest(err: GatewayError): boolean {
+  const status = err.data?.status;
+  return typeof status === 'number' && status >= 400 && status < 500 && status !== 408;
 }
 
 /** The request never left the gateway: safe to send anywhere, whatever the method. */

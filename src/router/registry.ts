@@ -65,7 +65,8 @@ export class Registry {
       shown.set(b.name, catalog);
       if (b.state === 'up') this.toolsWhenUp.set(b.name, catalog.tools);
       const withheld = b.state !== 'up' && catalog.tools.length === 0 ? this.unavailable(b.name, g?.withheld) : g?.withheld;
-      return { name: b.name, prefix: b.prefix, catalog, capabilities: b.capabilities, withheld };
+      const notYetUp = b.state !== 'up' && !this.toolsWhenUp.has(b.name) ? notYetUpReason(b.name) : undefined;
+      return { name: b.name, prefix: b.prefix, catalog, capabilities: b.capabilities, withheld, notYetUp };
     });
     this.shown = shown;
     const aggregate = new View(AGGREGATE_VIEW, sources, this.separator, true);
@@ -146,4 +147,14 @@ export class Registry {
     }
     if (viewIds.size && this.onListChanged) this.onListChanged(viewIds, CHANGE_NOTIFICATIONS.tools);
   }
+}
+
+/**
+ * A backend that has not been up since it was added (its first start failed or is still
+ * going on: refused, slower than connect_timeout): its tools are not known, so a call to
+ * one cannot be told from a typo. It is refused as retryable (-32010), as a proxy answers
+ * 503 for an upstream it has no healthy host for, not as an unknown tool.
+ */
+function notYetUpReason(backend: string): Withheld {
+  return { code: 'MCPEG_ERR_BACKEND_UNAVAILABLE', message: `backend "${backend}" is not up yet: its tools are unknown until its first start succeeds; retry shortly` };
 }

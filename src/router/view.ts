@@ -36,6 +36,11 @@ export interface ViewSource {
   readonly capabilities: Record<string, unknown> | undefined;
   /** Tools left out of `catalog`, by the backend's own name: a call to one is refused with its reason. */
   readonly withheld?: ReadonlyMap<string, Withheld> | undefined;
+  /**
+   * The backend has never been up, so its tools are not known yet: a call to a name under
+   * its prefix (any name, in its own view) is refused with this reason, not as unknown.
+   */
+  readonly notYetUp?: Withheld | undefined;
 }
 
 export class View {
@@ -55,6 +60,8 @@ export class View {
   private readonly toolRoutes = new Map<string, Route>();
   private readonly promptRoutes = new Map<string, Route>();
   private readonly withheldRoutes = new Map<string, Route & Withheld>();
+  /** Backends not yet up: the start of their exposed names ('' in a backend's own view), longest first (a name under two is the longer one's). */
+  private readonly notYetUp: Array<{ head: string; backend: string } & Withheld> = [];
   private readonly uriRoutes = new Map<string, string>();
   private readonly templateRoutes: Array<{ matches: TemplateMatcher; raw: string; backend: string }> = [];
   /** Capabilities of the backends in this view, for the union advertised to clients. */
@@ -88,6 +95,11 @@ export class View {
       for (const [name, w] of src.withheld ?? []) {
         const exposed = exposedName(prefix, separator, name);
         if (!this.toolRoutes.has(exposed) && !this.withheldRoutes.has(exposed)) this.withheldRoutes.set(exposed, { backend: src.name, name, ...w });
+      }
+      // Names are made safe as exposedName makes them (a hashed long name still starts with its cleaned prefix).
+      if (src.notYetUp) {
+        this.notYetUp.push({ head: prefix ? `${prefix}${separator}`.replace(/[^a-zA-Z0-9_-]/g, '_') : '', backend: src.name, ...src.notYetUp });
+        this.notYetUp.sort((x, y) => y.head.length - x.head.length);
       }
       for (const p of src.catalog.prompts) {
         if (typeof p.name !== 'string') continue;
@@ -141,12 +153,15 @@ export class View {
 
   /** A tool this view does not list but knows (withheld by pinning, its backend unavailable): where it is and why it is refused. */
   withheld(exposed: string): (Route & Withheld) | undefined {
-    return this.withheldRoutes.get(exposed);
+    const w = this.withheldRoutes.get(exposed);
+    if (w || this.notYetUp.length === 0) return w;
+    const s = this.notYetUp.find((n) => exposed.startsWith(n.head));
+    return s && { backend: s.backend, name: exposed.slice(s.head.length), code: s.code, message: s.message };
   }
 
   /** Why a tool this view does not list is refused, if it is (see `withheld`). */
   refusal(exposed: string): GatewayError | undefined {
-    const w = this.withheldRoutes.get(exposed);
+    const w = this.withheld(exposed);
     return w && new GatewayError(w.code, w.message, { tool: exposed, backend: w.backend, backendTool: w.name });
   }
 

@@ -115,6 +115,8 @@ export class BackendConnection {
   malformedMessages = 0;
   /** Hears of the first malformed message on this connection (the handshake logs it). */
   onMalformed: ((detail: string) => void) | undefined;
+  /** Stops the transport's work for a request the gateway no longer waits for (HTTP: aborts its POST); undefined when there is none to stop. */
+  private readonly abortRequest: ((id: RequestId) => void) | undefined;
   /** The child's pid for stdio backends (observability, tests); undefined otherwise. */
   pid: () => number | null | undefined = () => undefined;
 
@@ -125,6 +127,14 @@ export class BackendConnection {
     transport.onmessage = (m, extra) => this.receive(m, (extra as { relatedRequestId?: RequestId } | undefined)?.relatedRequestId);
     // Our transports hand results over as bytes (wire/raw-json.ts); receive() parses them for callers that look inside.
     if ('rawResults' in transport) (transport as { rawResults: boolean }).rawResults = true;
+    const t = transport as Transport & { abortRequest?: (id: RequestId) => void; onRequestFailed?: (id: RequestId, err: Error) => void };
+    if (typeof t.abortRequest === 'function') this.abortRequest = t.abortRequest.bind(t);
+    // The transport lost the answer to one request (an SSE event past the cap): that request fails now.
+    if ('onRequestFailed' in t)
+      t.onRequestFailed = (id, err) => {
+        const p = this.settle(id);
+        p?.reject(sendError(this.backend, p.method, err));
+      };
     transport.onclose = () => this.handleClose(this.closeReason || 'backend connection closed');
     transport.onerror = (err) => {
       // Failed sends reject their calls; keep the last error as the reason if the connection then closes.
@@ -247,6 +257,7 @@ export class BackendConnection {
       if (opts.timeoutMs > 0)
         p.timer = setTimeout(() => {
           this.cancel(id, `timed out after ${opts.timeoutMs} ms`, opts.credential);
+          this.abortRequest?.(id);
           this.abandon(id)?.reject(
             new GatewayError('MCPEG_ERR_BACKEND_TIMEOUT', `backend "${this.backend}" did not answer ${method} within ${opts.timeoutMs} ms`, {
               backend: this.backend,
@@ -257,6 +268,7 @@ export class BackendConnection {
         }, opts.timeoutMs);
       opts.cancel?.onCancel((reason) => {
         this.cancel(id, String(reason ?? 'cancelled by client'), opts.credential);
+        this.abortRequest?.(id);
         this.abandon(id)?.reject(new GatewayError('MCPEG_ERR_REQUEST_CANCELLED', `request to backend "${this.backend}" cancelled`, { backend: this.backend }));
       });
       this.pending.set(id, p);
@@ -431,8 +443,15 @@ function sendError(backend: string, method: string, err: unknown): GatewayError 
   // A per-user credential the session could not get (transport/outbound/http-transport.ts authorize): the caller's error, not the backend's.
   if (err instanceof GatewayError && err.code === 'MCPEG_ERR_UPSTREAM_CREDENTIAL') return err;
   const msg = err instanceof Error ? err.message : String(err);
+  // A bad answer to this one request (not JSON, not a JSON or SSE type, too large): the call's error, not the backend's being unreachable.
   if ((err as { protocol?: unknown })?.protocol === true)
     return new GatewayError('MCPEG_ERR_BACKEND_PROTOCOL', `backend "${backend}" answered ${method} wrongly: ${msg}`, { backend, method });
+  if ((err as { tooLarge?: unknown })?.tooLarge === true)
+    return new GatewayError('MCPEG_ERR_BACKEND_ANSWER_TOO_LARGE', `backend "${backend}" answered ${method} with more than the gateway reads: ${msg}`, {
+      backend,
+      method,
+      limit: (err as { limit?: unknown }).limit,
+    });
   // The SDK's StreamableHTTPError carries the HTTP status as `code`: keep it (auto fallback reads it).
   const status = typeof (err as { code?: unknown })?.code === 'number' ? (err as { code: number }).code : undefined;
   // A refused or unresolvable connection means the request never left: safe to send elsewhere.

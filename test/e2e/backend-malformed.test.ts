@@ -72,7 +72,7 @@ describe('a backend answering with what is not a JSON-RPC response', () => {
   let gw: Awaited<ReturnType<typeof startGateway>>;
   const lines: string[] = [];
 
-  // A malformed answer counts against the breaker (relay/failures.ts): seven in a row would open it; here each call's own error is checked.
+  // A malformed answer is that call's error only (relay/failures.ts): it does not count against the breaker; here each call's own error is checked.
   before(async () => {
     backend = createServer((req, res) => {
       if (req.method !== 'POST') return void res.writeHead(405).end();

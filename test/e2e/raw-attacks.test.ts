@@ -112,7 +112,7 @@ describe('a hostile backend against the byte path and the answer reader', () => 
 
   /** One tools/call over a raw session; the response (result or error) and the raw body text. */
   async function call(name: string, id: number | string = 7, accept?: string): Promise<Awaited<ReturnType<typeof answerOf>>> {
-    // A backend that failed (an answer too large, not JSON) is reconnected before its tools are offered again.
+    // A backend whose session an answer broke (an error status) may be reconnected before its tools are offered again.
     for (let tries = 0; ; tries++) {
       const out = await callOnce(name, id, accept);
       if ((out.error as { data?: { mcpegCode?: string } } | undefined)?.data?.mcpegCode !== 'MCPEG_ERR_UNKNOWN_TOOL' || tries >= 100) return out;

@@ -499,10 +499,10 @@ describe('traffic management through the gateway', () => {
     }));
     const breaker = (name: string) => states(ctx.gw, name)[0].breaker;
 
-    it('backend errors (-32603) open it; calls then fail fast without reaching the replica; a probe closes it', async () => {
+    it('backend failures (HTTP 500) open it; calls then fail fast without reaching the replica; a probe closes it', async () => {
       for (let i = 1; i <= 4; i++) {
         const f = await failure(() => call(ctx.client, 'cb__fail'));
-        assert.equal(f.code, -32603, f.message);
+        assert.equal(f.code, -32010, f.message);
         assert.match(f.message, /replica CB failed on purpose/);
         assert.equal(breaker('cb'), i < 4 ? 'closed' : 'open', `after ${i} failures`);
       }
@@ -733,7 +733,7 @@ describe('traffic management through the gateway', () => {
         keyOf[r.replica] ??= `k${i}`;
       }
       const st = () => states(ctx.gw, 'od');
-      const fail = async (key: string) => assert.equal((await failure(() => call(ctx.client, 'od__fail', { key }))).code, -32603);
+      const fail = async (key: string) => assert.equal((await failure(() => call(ctx.client, 'od__fail', { key }))).code, -32010);
 
       // Consecutive: a success in between starts the count again.
       await fail(keyOf.A);

@@ -22,12 +22,30 @@ import { rawMessage, scanResultResponse } from '../../wire/raw-json.js';
 import { withCredential, type UpstreamCredential } from '../../auth/upstream-credential.js';
 import type { ConnectGuard } from './connect-guard.js';
 
-/** An HTTP-level failure; `code` is the status (the auto fallback to SSE reads it). */
-/** The backend answered, but not with what the protocol says: not retried as if unreachable. */
+/**
+ * The backend answered this one request, but not with what the protocol says (a body that
+ * is not JSON, a type that is neither JSON nor SSE, no response in it): that call's error,
+ * not a sign the backend is unreachable (upstream/connection.ts sendError).
+ */
 export class BackendProtocolError extends Error {
   readonly protocol = true;
 }
 
+/** The answer to one request is larger than any backend message may be: that call's error, like BackendProtocolError. */
+export class AnswerTooLargeError extends Error {
+  readonly tooLarge = true;
+  constructor(
+    readonly limit: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The gateway gave up on a request (timeout, cancellation) and stopped its POST. */
+export class RequestAbandonedError extends Error {}
+
+/** An HTTP-level failure; `code` is the status (the auto fallback to SSE reads it). */
 export class HttpStatusError extends Error {
   constructor(
     readonly code: number,
@@ -101,8 +119,21 @@ export class StreamableHttpClient implements Transport {
   private getStream: AbortController | undefined;
   /** Aborts the session's GET requests (resumes) on close. */
   private readonly life = new AbortController();
-  /** POSTs in flight (their answers, SSE streams included), aborted on close. */
-  private readonly inflight = new Set<AnswerHandler>();
+  /** POSTs in flight (their answers, SSE streams included), aborted on close; each with the id of the request it carries, if one. */
+  private readonly inflight = new Map<AnswerHandler, string | number | undefined>();
+  /** The POST carrying each request in flight, by JSON-RPC id: abortRequest() stops it. */
+  private readonly byId = new Map<string | number, AnswerHandler>();
+  /**
+   * The SSE answer of each request in flight, by its id, from the POST's answer until its last
+   * resumption (GET + Last-Event-ID) ends: abortRequest() stops those GETs, and any not yet sent
+   * (the POST may end between the abort and the resumption).
+   */
+  private readonly resuming = new Map<string | number, AbortController>();
+  /**
+   * Set by the connection: the answer to request `id` failed in a way that leaves it
+   * unanswered (an SSE event past the size cap), so the call fails now, not at its timeout.
+   */
+  onRequestFailed: ((id: string | number, err: Error) => void) | undefined = undefined;
   /** Origin and path without the query, which may carry credentials: safe for messages and logs. */
   private readonly display: string;
 
@@ -161,7 +192,8 @@ export class StreamableHttpClient implements Transport {
       if (m.method === 'tools/call' && this.paramHeaders && typeof m.params?.name === 'string')
         Object.assign(headers, paramHeaderValues(this.paramHeaders(m.params.name), m.params.arguments));
     }
-    const res = await this.post(headers, JSON.stringify(message));
+    const rid = m.method !== undefined && (typeof m.id === 'string' || typeof m.id === 'number') ? m.id : undefined;
+    const res = await this.post(headers, JSON.stringify(message), rid);
     if (res.sessionId) this.sessionId = res.sessionId;
     if (res.status === 202) {
       if ((message as { method?: string }).method === 'notifications/initialized') this.openGetStream(undefined, 0);
@@ -195,11 +227,12 @@ export class StreamableHttpClient implements Transport {
     }
     if (res.stream) {
       const id = (message as { id?: unknown }).id;
-      void this.readSse(res.stream, id === undefined ? undefined : (id as string | number), 0);
+      if (rid !== undefined) void this.readAnswer(res.stream, rid);
+      else void this.readSse(res.stream, id === undefined ? undefined : (id as string | number), 0);
       return;
     }
-    if (res.type !== 'application/json') throw new HttpStatusError(res.status, `unexpected content type "${res.type}" from ${this.display}`);
-    if (res.bytes === undefined) throw new HttpStatusError(res.status, `the JSON answer from ${this.display} is larger than ${MAX_BACKEND_MESSAGE_BYTES} bytes`);
+    if (res.type !== 'application/json') throw new BackendProtocolError(`unexpected content type "${res.type}" (HTTP ${res.status}) from ${this.display}`);
+    if (res.bytes === undefined) throw new AnswerTooLargeError(MAX_BACKEND_MESSAGE_BYTES, `the JSON answer from ${this.display} is larger than ${MAX_BACKEND_MESSAGE_BYTES} bytes`);
     const id = 'method' in message ? (message as { id?: unknown }).id : undefined;
     let answered = id === undefined;
     // What comes in the answer to a request relates to that request (its notifications, its server-to-client requests).
@@ -213,7 +246,12 @@ export class StreamableHttpClient implements Transport {
     } else {
       const text = utf8(bytes);
       // An empty body answers a notification or a response; to a request it is no answer (below).
-      const values = text.trim() ? parseJsonValues(text) : [];
+      let values: unknown[];
+      try {
+        values = text.trim() ? parseJsonValues(text) : [];
+      } catch (err) {
+        throw new BackendProtocolError(`the application/json answer from ${this.display} is not JSON: ${(err as Error).message}`);
+      }
       // Several messages in one application/json body (NDJSON, as on stdio): not what the spec says, but unambiguous.
       if (values.length > 1) this.onDeviation?.('several JSON-RPC messages in one application/json answer (newline-delimited); relaying each');
       for (const v of values) {
@@ -227,25 +265,57 @@ export class StreamableHttpClient implements Transport {
     if (!answered) throw new BackendProtocolError(`the application/json answer from ${this.display} holds no response to request ${JSON.stringify(id)}`);
   }
 
-  /** One POST, its answer read by a dispatch handler (post-answer.ts); aborted if the transport closes first. */
-  private post(headers: Record<string, string>, body: string): Promise<PostAnswer> {
+  /** One POST, its answer read by a dispatch handler (post-answer.ts); aborted if the transport closes first, or its request `id` is abandoned. */
+  private post(headers: Record<string, string>, body: string, id?: string | number): Promise<PostAnswer> {
     return new Promise((resolve, reject) => {
       const h = new AnswerHandler(ANSWER_LIMITS, resolve, reject, this.forget);
-      this.inflight.add(h);
+      this.inflight.set(h, id);
+      if (id !== undefined) this.byId.set(id, h);
       this.pool.dispatch({ path: this.path, method: 'POST', headers, body }, h);
     });
   }
 
   private readonly forget = (h: AnswerHandler): void => {
+    const id = this.inflight.get(h);
     this.inflight.delete(h);
+    if (id !== undefined && this.byId.get(id) === h) this.byId.delete(id);
   };
 
-  /** Reads an SSE body; if it ends before the response to `awaiting`, resumes it with GET. */
-  private async readSse(body: Readable, awaiting: string | number | undefined, attempt: number, lastId?: string): Promise<void> {
+  /**
+   * The gateway stopped waiting for request `id` (its call timed out or was cancelled): the
+   * POST carrying it is aborted, headers or body still to come, so the socket and what was
+   * gathered of the answer are freed. Backend connections set no body timeout of their own.
+   */
+  abortRequest(id: string | number): void {
+    const h = this.byId.get(id);
+    const r = this.resuming.get(id);
+    if (!h && !r) return;
+    const reason = new RequestAbandonedError(`request ${JSON.stringify(id)} abandoned by the gateway`);
+    this.byId.delete(id);
+    this.resuming.delete(id);
+    h?.abort(reason);
+    // undici ends the GET with the signal's reason, which readSse knows.
+    r?.abort(reason);
+  }
+
+  /** A POST's SSE answer to request `id`, with its resumptions: abortRequest(id) stops them until the last ends. */
+  private async readAnswer(body: Readable, id: string | number): Promise<void> {
+    const ac = new AbortController();
+    this.resuming.set(id, ac);
+    try {
+      await this.readSse(body, id, 0, undefined, ac.signal);
+    } finally {
+      if (this.resuming.get(id) === ac) this.resuming.delete(id);
+    }
+  }
+
+  /** Reads an SSE body; if it ends before the response to `awaiting`, resumes it with GET (unless `stop` was aborted: the request was abandoned). */
+  private async readSse(body: Readable, awaiting: string | number | undefined, attempt: number, lastId?: string, stop?: AbortSignal): Promise<void> {
     let lastEventId = lastId;
     let answered = awaiting === undefined;
     // A POST's stream (and its resumption) carries what relates to that request; the GET stream relates to none.
     const related = awaiting === undefined ? undefined : { relatedRequestId: awaiting };
+    let overflow = false;
     const parser = createParser({
       onEvent: (e: EventSourceMessage) => {
         if (e.id) lastEventId = e.id;
@@ -270,35 +340,51 @@ export class StreamableHttpClient implements Transport {
       },
       // An event that never ends (no blank line) is the backend's to bound no more than a JSON answer: past the cap the stream fails.
       maxBufferSize: MAX_BACKEND_MESSAGE_BYTES,
-      onError: (err) => this.onerror?.(new Error(`SSE answer from ${this.display}: ${err.message}`)),
+      onError: (err) => {
+        if ((err as { type?: unknown }).type === 'max-buffer-size-exceeded') overflow = true;
+        else this.onerror?.(new Error(`SSE answer from ${this.display}: ${err.message}`));
+      },
     });
     try {
-      for await (const text of decoded(body)) parser.feed(text);
+      for await (const text of decoded(body)) {
+        parser.feed(text);
+        // Leaving the loop destroys the body, which aborts the request (post-answer.ts).
+        if (overflow) break;
+      }
     } catch (err) {
-      if (this.closed) return;
+      if (this.closed || err instanceof RequestAbandonedError) return;
       this.onerror?.(err as Error);
     }
-    if (!answered && !this.closed && lastEventId && attempt < MAX_RESUME_ATTEMPTS) {
+    if (overflow) {
+      // That call's answer is lost, not the backend: the call fails now (-32034), and the stream is not resumed.
+      const err = new AnswerTooLargeError(MAX_BACKEND_MESSAGE_BYTES, `an SSE event from ${this.display} is larger than ${MAX_BACKEND_MESSAGE_BYTES} bytes`);
+      if (!answered && awaiting !== undefined) this.onRequestFailed?.(awaiting, err);
+      else this.onerror?.(err);
+      return;
+    }
+    if (!answered && !this.closed && !stop?.aborted && lastEventId && attempt < MAX_RESUME_ATTEMPTS) {
       // The stream dropped before the answer: resumability (Last-Event-ID) gets the rest.
-      await this.resume(lastEventId, awaiting, attempt + 1);
+      await this.resume(lastEventId, awaiting, attempt + 1, stop);
     }
   }
 
-  private async resume(lastEventId: string, awaiting: string | number | undefined, attempt: number): Promise<void> {
+  private async resume(lastEventId: string, awaiting: string | number | undefined, attempt: number, stop: AbortSignal | undefined): Promise<void> {
     try {
+      const headers = { ...(await this.credentialed('text/event-stream')), 'last-event-id': lastEventId };
+      if (stop?.aborted) return;
       const res = await this.pool.request({
         path: this.path,
         method: 'GET',
-        headers: { ...(await this.credentialed('text/event-stream')), 'last-event-id': lastEventId },
-        signal: this.life.signal,
+        headers,
+        signal: stop ? AbortSignal.any([this.life.signal, stop]) : this.life.signal,
       });
       if (res.statusCode !== 200) {
         await res.body.dump();
         return;
       }
-      await this.readSse(res.body, awaiting, attempt, lastEventId);
+      await this.readSse(res.body, awaiting, attempt, lastEventId, stop);
     } catch (err) {
-      this.onerror?.(err as Error);
+      if (!(err instanceof RequestAbandonedError)) this.onerror?.(err as Error);
     }
   }
 
@@ -364,8 +450,10 @@ export class StreamableHttpClient implements Transport {
     this.getStream?.abort();
     this.life.abort();
     const closed = new Error('transport closed');
-    for (const h of this.inflight) h.abort(closed);
+    for (const h of this.inflight.keys()) h.abort(closed);
     this.inflight.clear();
+    this.byId.clear();
+    this.resuming.clear();
     releasePool(this.poolKey);
     this.onclose?.();
   }

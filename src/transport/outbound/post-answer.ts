@@ -40,7 +40,7 @@ type Headers = Record<string, string | string[] | undefined>;
 
 type Mode = 'json' | 'error' | 'stream' | 'drop';
 
-/** One POST in flight; `abort()` stops it (the transport closes). */
+/** One POST in flight; `abort()` stops it (the transport closes, or the gateway gave up on the request). */
 export class AnswerHandler implements Dispatcher.DispatchHandler {
   private controller: Dispatcher.DispatchController | undefined;
   private mode: Mode = 'drop';
@@ -64,9 +64,17 @@ export class AnswerHandler implements Dispatcher.DispatchHandler {
     private readonly done: (h: AnswerHandler) => void,
   ) {}
 
+  /** Stops the request (its socket is closed) and fails its answer, at once even while it waits for a connection. */
   abort(reason: Error): void {
+    if (this.aborted) return;
     this.aborted = reason;
+    this.chunks = [];
     if (this.controller) this.controller.abort(reason);
+    else if (!this.settled) {
+      // Still queued in the pool: undici aborts it when it starts (onRequestStart); the caller need not wait for that.
+      this.settled = true;
+      this.reject(reason);
+    }
   }
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
@@ -140,6 +148,7 @@ export class AnswerHandler implements Dispatcher.DispatchHandler {
 
   onResponseError(_controller: Dispatcher.DispatchController | undefined, err: Error): void {
     this.settledBody = true;
+    this.chunks = [];
     this.done(this);
     if (this.settled) {
       if (this.stream && !this.stream.destroyed) this.stream.destroy(err);

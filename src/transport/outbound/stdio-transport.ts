@@ -10,6 +10,7 @@ import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { MAX_BACKEND_MESSAGE_BYTES } from '../../wire/json-values.js';
 import { rawMessage, scanResultResponse } from '../../wire/raw-json.js';
+import { AnswerTooLargeError } from './http-transport.js';
 
 export interface StdioOptions {
   command: string;
@@ -24,6 +25,27 @@ const TERM_AFTER_MS = 2000;
 const KILL_AFTER_MS = 2000;
 const MAX_LINE = MAX_BACKEND_MESSAGE_BYTES;
 const LF = 0x0a;
+/** How much of a skipped line's start and end is kept to find its id. */
+const ENVELOPE_BYTES = 256;
+// The gateway's request ids are integers (upstream/connection.ts). SDK servers write a response's id
+// first (Python: jsonrpc, id, result) or last (TypeScript: result, jsonrpc, id). Only a response's:
+// a request of the backend's own (its ids are not the gateway's) must not fail a call. Over 256 bytes at most.
+const ID_FIRST = /^\s*\{\s*(?:"jsonrpc"\s*:\s*"2\.0"\s*,\s*)?"id"\s*:\s*(\d{1,15})\s*,\s*(?:"jsonrpc"\s*:\s*"2\.0"\s*,\s*)?"(?:result|error)"/;
+const RESPONSE_FIRST = /^\s*\{\s*(?:"jsonrpc"\s*:\s*"2\.0"\s*,\s*)?"(?:result|error)"\s*:/;
+const ID_LAST = /[{,]\s*"id"\s*:\s*(\d{1,15})\s*(?:,\s*"jsonrpc"\s*:\s*"2\.0"\s*)?\}\s*$/;
+
+/** The id of the JSON-RPC response a skipped line held, from its start or end; undefined if neither says, or it is not a response. */
+export function envelopeId(head: string, tail: string): number | undefined {
+  const m = ID_FIRST.exec(head) ?? (RESPONSE_FIRST.test(head) ? ID_LAST.exec(tail) : null);
+  return m ? Number(m[1]) : undefined;
+}
+
+/** The last ENVELOPE_BYTES of `kept` followed by `more`. */
+function lastBytes(kept: Buffer, more: Buffer): Buffer {
+  // Copies: a chunk read from the pipe is not held for its last bytes.
+  if (more.length >= ENVELOPE_BYTES) return Buffer.from(more.subarray(more.length - ENVELOPE_BYTES));
+  return Buffer.from(Buffer.concat([kept, more]).subarray(-ENVELOPE_BYTES));
+}
 
 export class StdioClient implements Transport {
   onmessage?: (message: JSONRPCMessage) => void;
@@ -35,6 +57,10 @@ export class StdioClient implements Transport {
   /** The start of the line being read (no newline among them), and its length in bytes. */
   private partial: Buffer[] = [];
   private partialBytes = 0;
+  /** A line past the cap being skipped to its end: its first and last bytes (the envelope's id is at one end). */
+  private skipping: { head: Buffer; tail: Buffer } | undefined;
+  /** Set by the connection: the answer to request `id` was too large to read, so the call fails now, not at its timeout. */
+  onRequestFailed: ((id: number, err: Error) => void) | undefined = undefined;
   private closed = false;
   private closing = false;
   /** stdin is corked until the end of this turn of the event loop. */
@@ -91,6 +117,14 @@ export class StdioClient implements Transport {
   private receive(chunk: Buffer): void {
     let from = 0;
     let nl: number;
+    if (this.skipping) {
+      nl = chunk.indexOf(LF);
+      this.skipping.tail = lastBytes(this.skipping.tail, chunk.subarray(0, nl < 0 ? chunk.length : nl));
+      if (nl < 0) return;
+      this.skipped(this.skipping);
+      this.skipping = undefined;
+      from = nl + 1;
+    }
     // Only the new chunk is searched: a long line arriving in many chunks is scanned once.
     while ((nl = chunk.indexOf(LF, from)) >= 0) {
       let line = chunk.subarray(from, nl);
@@ -110,11 +144,25 @@ export class StdioClient implements Transport {
       this.partialBytes += chunk.length - from;
     }
     if (this.partialBytes > MAX_LINE) {
+      // The answer to one request, larger than the gateway reads: that request's loss, not the process's
+      // (a client may choose an answer's size). Its start and end are kept, where the envelope's id is; the rest is dropped to the line's end.
+      const parts = this.partial;
+      let k = 0;
+      for (let n = 0; k < parts.length && n < ENVELOPE_BYTES; k++) n += parts[k]!.length;
+      let j = parts.length;
+      for (let n = 0; j > 0 && n < ENVELOPE_BYTES; j--) n += parts[j - 1]!.length;
+      this.skipping = { head: Buffer.from(Buffer.concat(parts.slice(0, k)).subarray(0, ENVELOPE_BYTES)), tail: lastBytes(Buffer.alloc(0), Buffer.concat(parts.slice(j))) };
       this.partial = [];
       this.partialBytes = 0;
-      this.onerror?.(new Error(`backend wrote a line over ${MAX_LINE} bytes without a newline; closing`));
-      void this.close();
     }
+  }
+
+  /** A line past the cap has ended: the request it answered fails now (-32034), if its id can be told. */
+  private skipped(s: { head: Buffer; tail: Buffer }): void {
+    const id = envelopeId(s.head.toString('latin1'), s.tail.toString('latin1'));
+    const err = new AnswerTooLargeError(MAX_LINE, `backend wrote a line over ${MAX_LINE} bytes; it was skipped`);
+    if (id !== undefined && this.onRequestFailed) this.onRequestFailed(id, err);
+    else this.onerror?.(new Error(`${err.message} (no request id found at its start or end)`));
   }
 
   private line(bytes: Buffer, owned: boolean): void {

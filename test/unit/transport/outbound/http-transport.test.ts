@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { it } from 'node:test';
-import { StreamableHttpClient } from '../../../../src/transport/outbound/http-transport.js';
+import { AnswerTooLargeError, StreamableHttpClient } from '../../../../src/transport/outbound/http-transport.js';
 import { RawJson } from '../../../../src/wire/raw-json.js';
 
 it('keeps a UTF-8 character that an SSE answer splits across two chunks (regression)', async () => {
@@ -142,16 +142,19 @@ it('stops reading an SSE event that passes 64 MiB without ending (a backend cann
   const t = new StreamableHttpClient(new URL(`http://127.0.0.1:${port}/mcp`), {});
   t.rawResults = true;
   const errors: string[] = [];
+  // The request whose answer it was fails (the call's error, -32034 at the connection), not the transport.
   const failed = new Promise<void>((resolve) => {
-    t.onerror = (e) => {
-      errors.push(e.message);
+    t.onRequestFailed = (id, e) => {
+      assert.ok(e instanceof AnswerTooLargeError);
+      errors.push(`${id}: ${e.message}`);
       resolve();
     };
   });
+  t.onerror = (e) => errors.push(`transport: ${e.message}`);
   try {
     await t.send({ jsonrpc: '2.0', id: 1, method: 'ping' });
     await Promise.race([failed, new Promise((r) => setTimeout(r, 20_000).unref())]);
-    assert.match(errors[0] ?? '', /exceeded max buffer size of 67108864/);
+    assert.match(errors[0] ?? '', /^1: an SSE event from .* is larger than 67108864 bytes/);
     await new Promise((r) => setTimeout(r, 200));
     assert.ok(sent < 100, `the gateway read on: ${sent} MiB sent`);
   } finally {
@@ -225,7 +228,7 @@ it('takes the session id of an answer, waits for a 202 to end, and fails a reque
   try {
     await t.send({ jsonrpc: '2.0', method: 'notifications/roots/list_changed' });
     assert.equal(t.sessionId, 'sess-1');
-    await assert.rejects(t.send({ jsonrpc: '2.0', id: 2, method: 'ping' }), /unexpected content type "text\/html" from/);
+    await assert.rejects(t.send({ jsonrpc: '2.0', id: 2, method: 'ping' }), /unexpected content type "text\/html" \(HTTP 200\) from/);
   } finally {
     await t.close();
     server.close();
@@ -258,6 +261,175 @@ it('stops a POST still waiting for its answer, and its SSE stream, when the tran
     while (closed < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     assert.equal(closed, 2, 'both requests were ended on the backend side');
   } finally {
+    server.closeAllConnections();
+    server.close();
+  }
+});
+
+it('abortRequest stops the POST of an abandoned request: its SSE answer is neither read on nor resumed, and no error is reported', async () => {
+  const seen: string[] = [];
+  let closed!: () => void;
+  const socketClosed = new Promise<void>((r) => (closed = r));
+  const server = createServer((req, res) => {
+    req.resume();
+    seen.push(req.method!);
+    if (req.method !== 'POST') return void res.writeHead(405).end();
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    // An event with an id (the stream could be resumed), then nothing more.
+    res.write('id: e1\ndata: {"jsonrpc":"2.0","method":"notifications/message","params":{"level":"info","data":"x"}}\n\n');
+    res.once('close', () => closed());
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as { port: number };
+  const t = new StreamableHttpClient(new URL(`http://127.0.0.1:${port}/mcp`), {});
+  const errors: string[] = [];
+  t.onerror = (e) => errors.push(e.message);
+  const first = new Promise<void>((r) => (t.onmessage = () => r()));
+  try {
+    await t.send({ jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'slow' } });
+    await first;
+    t.abortRequest(7);
+    await Promise.race([socketClosed, new Promise((_, j) => setTimeout(() => j(new Error('the POST was not aborted')), 2000))]);
+    await new Promise((r) => setTimeout(r, 200));
+    assert.deepEqual(seen, ['POST'], 'no GET resumed the abandoned answer');
+    assert.deepEqual(errors, []);
+  } finally {
+    await t.close();
+    server.close();
+  }
+});
+
+it('abortRequest fails a POST still waiting for its headers at once', async () => {
+  const server = createServer((req) => req.resume());
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as { port: number };
+  const t = new StreamableHttpClient(new URL(`http://127.0.0.1:${port}/mcp`), {});
+  try {
+    const sent = t.send({ jsonrpc: '2.0', id: 'a', method: 'tools/call', params: { name: 'slow' } });
+    await new Promise((r) => setTimeout(r, 100));
+    t.abortRequest('a');
+    await assert.rejects(sent, /request "a" abandoned by the gateway/);
+  } finally {
+    await t.close();
+    server.closeAllConnections();
+    server.close();
+  }
+});
+
+it('abortRequest stops the GET that resumes an abandoned request’s SSE answer', async () => {
+  const seen: string[] = [];
+  let closed!: () => void;
+  const getClosed = new Promise<void>((r) => (closed = r));
+  const server = createServer((req, res) => {
+    req.resume();
+    seen.push(req.method!);
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    if (req.method === 'POST') {
+      // An event with an id, then the stream ends before the response: the transport resumes it.
+      res.end('id: e1\ndata: {"jsonrpc":"2.0","method":"notifications/message","params":{"level":"info","data":"x"}}\n\n');
+      return;
+    }
+    // The resumed stream: headers, a comment, then nothing more.
+    res.write(': resumed\n\n');
+    res.once('close', () => closed());
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as { port: number };
+  const t = new StreamableHttpClient(new URL(`http://127.0.0.1:${port}/mcp`), {});
+  const errors: string[] = [];
+  t.onerror = (e) => errors.push(e.message);
+  t.onmessage = () => {};
+  try {
+    await t.send({ jsonrpc: '2.0', id: 8, method: 'tools/call', params: { name: 'slow' } });
+    const deadline = Date.now() + 2000;
+    while (!seen.includes('GET') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    assert.deepEqual(seen, ['POST', 'GET']);
+    await new Promise((r) => setTimeout(r, 50));
+    t.abortRequest(8);
+    await Promise.race([getClosed, new Promise((_, j) => setTimeout(() => j(new Error('the resuming GET was not aborted')), 2000))]);
+    await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(errors, []);
+  } finally {
+    await t.close();
+    server.close();
+  }
+});
+
+it('abortRequest between the end of a POST’s SSE answer and its resumption: no GET is sent for the abandoned request', async () => {
+  const seen: string[] = [];
+  const server = createServer((req, res) => {
+    req.resume();
+    seen.push(req.method!);
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    if (req.method === 'POST') {
+      // An event with an id and the end of the stream in one write: the POST is over when the event is read.
+      res.end('id: e1\ndata: {"jsonrpc":"2.0","method":"notifications/message","params":{"level":"info","data":"x"}}\n\n');
+      return;
+    }
+    // A resumed stream the backend never ends: nothing would stop it.
+    res.write(': resumed\n\n');
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as { port: number };
+  const t = new StreamableHttpClient(new URL(`http://127.0.0.1:${port}/mcp`), {});
+  const errors: string[] = [];
+  t.onerror = (e) => errors.push(e.message);
+  // The call is abandoned (timeout, cancel) as its answer's first event is read: the POST has ended, the GET not begun.
+  const read = new Promise<void>((r) => {
+    t.onmessage = () => {
+      t.abortRequest(9);
+      r();
+    };
+  });
+  try {
+    await t.send({ jsonrpc: '2.0', id: 9, method: 'tools/call', params: { name: 'slow' } });
+    await read;
+    await new Promise((r) => setTimeout(r, 300));
+    assert.deepEqual(seen, ['POST'], 'no GET resumed the abandoned answer');
+    assert.deepEqual(errors, []);
+  } finally {
+    await t.close();
+    server.closeAllConnections();
+    server.close();
+  }
+});
+
+it('abortRequest of a request already answered is a no-op: the next request on the same keep-alive socket is not touched', async () => {
+  const sockets = new Set<unknown>();
+  let closes = 0;
+  const server = createServer((req, res) => {
+    sockets.add(req.socket);
+    if (!req.socket.listenerCount('close')) req.socket.on('close', () => closes++);
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const m = JSON.parse(Buffer.concat(chunks).toString()) as { id: number };
+      const answer = () => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ jsonrpc: '2.0', id: m.id, result: { n: m.id } }));
+      // The second request is answered late: the abort of the first comes while it is in flight.
+      if (m.id === 2) setTimeout(answer, 300);
+      else answer();
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as { port: number };
+  const t = new StreamableHttpClient(new URL(`http://127.0.0.1:${port}/mcp`), {});
+  const got: unknown[] = [];
+  t.onmessage = (m) => got.push((m as { id?: unknown }).id);
+  try {
+    await t.send({ jsonrpc: '2.0', id: 1, method: 'ping' });
+    assert.deepEqual(got, [1]);
+    // The pool takes the socket back once undici has finished with the first answer.
+    await new Promise((r) => setTimeout(r, 50));
+    const second = t.send({ jsonrpc: '2.0', id: 2, method: 'ping' });
+    await new Promise((r) => setTimeout(r, 100));
+    t.abortRequest(1);
+    t.abortRequest(1);
+    await second;
+    assert.deepEqual(got, [1, 2]);
+    assert.equal(sockets.size, 1, 'both on one keep-alive socket');
+    assert.equal(closes, 0, 'the socket was not closed');
+  } finally {
+    await t.close();
     server.closeAllConnections();
     server.close();
   }
