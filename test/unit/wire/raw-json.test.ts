@@ -302,6 +302,27 @@ describe('raw results: against JSON.parse, at every alignment, on hostile input'
       for (const bad of [[0x80], [0xc0, 0xaf], [0xed, 0xa0, 0x80], [0xff], [0xe2, 0x98]]) assert.equal(scan(wrap(at, bad)), undefined, `bytes ${bad} at ${at}`);
   });
 
+  it('positions remembered in one message never carry over to the next: a raw control byte the previous scan did not see is refused', () => {
+    // The first message leaves its next quote at the closing quote of a long string and its
+    // next backslash and control byte at its end; the second has a quote at that very index
+    // and raw control bytes before it. Carried over, they would skip the second string to
+    // that quote unchecked and relay invalid JSON.
+    const head = '{"jsonrpc":"2.0","id":1,"result":{"a":"';
+    const first = `${head}${'x'.repeat(1000)}"}}`;
+    const quote = first.indexOf('"', head.length);
+    for (const raw of [0x01, 0x0a, 0x00, 0x1f].map((c) => String.fromCharCode(c))) {
+      for (let at = 70; at < 110; at++) {
+        scan(first);
+        const body = `${'y'.repeat(at)}${raw}`.padEnd(quote - head.length, 'y');
+        const second = `${head}${body}"}}`;
+        assert.equal(second.indexOf('"', head.length), quote);
+        assert.throws(() => JSON.parse(second), SyntaxError);
+        assert.equal(scan(second), undefined, `control ${JSON.stringify(raw)} at ${at} after a longer message`);
+      }
+    }
+    assertSame(first);
+  });
+
   it('stays linear on hostile results: deep nesting, long runs of escapes, an unterminated string, many members', () => {
     const started = performance.now();
     // Nesting JSON.parse could not take (it recurses) is left to the parse path, which fails it as before.
