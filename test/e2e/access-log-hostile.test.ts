@@ -80,6 +80,27 @@ describe('access log: hostile client text', () => {
     assert.equal(c.ua, '\\');
   });
 
+  it('request ids the gateway makes: version 4, one per request however many run at once, the same in the header and the line', async () => {
+    raw.length = 0;
+    const N = 300;
+    const answers = await Promise.all(Array.from({ length: N }, (_, i) => fetch(`${gw.base}/id-${i}`, { headers: { 'x-request-id': i % 3 === 0 ? 'x'.repeat(129) : 'bad id' } })));
+    const header = new Map<string, string>();
+    for (const [i, r] of answers.entries()) {
+      await r.arrayBuffer();
+      header.set(`/id-${i}`, r.headers.get('x-request-id') ?? '');
+    }
+    await waitFor(() => lines().length >= N, 'a line per request');
+    const ids = new Set<string>();
+    for (const line of lines()) {
+      const l = JSON.parse(line) as Record<string, string>;
+      assert.match(l.reqId, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+      // Written into one reused buffer: an id read out by reference would change under a later request.
+      assert.equal(l.reqId, header.get(l.path), l.path);
+      ids.add(l.reqId);
+    }
+    assert.equal(ids.size, N);
+  });
+
   it("an MCP SDK client's requests: one parseable line each, times in order and true to the clock", async () => {
     raw.length = 0;
     const started = Date.now();
