@@ -149,6 +149,45 @@ function isoNow(): string {
   return iso;
 }
 
+/** Writes whole lines a caller built itself, as `log[level]` would (see linePrinter). */
+export interface LinePrinter {
+  /** The level is enabled (it is reloadable: ask per line, as pino does). */
+  enabled(): boolean;
+  /** The start of a line up to its own fields: `{"level":30,"time":"…","name":"mcpeg",` (made once per millisecond). */
+  head(): string;
+  /** Writes a line (head(), the fields, `,"msg":…}` and a newline), configured secrets scrubbed. */
+  write(line: string): void;
+}
+
+/**
+ * For lines built in one piece by their caller (the access log): head() then the fields
+ * and the end, joined once into one flat string, where a template would make a string
+ * per piece and a copy of them all when the line is written. The caller answers for the
+ * fields as for lineWriter. Undefined when `log` was not made by createLogger.
+ */
+export function linePrinter(log: Logger, level: keyof typeof LEVEL_PREFIX): LinePrinter | undefined {
+  const raw = raws.get(log);
+  if (!raw) return undefined;
+  const { stream, scrub, chindings } = raw;
+  const prefix = LEVEL_PREFIX[level];
+  let headMs = -1;
+  let head = '';
+  return {
+    enabled: () => log.isLevelEnabled(level),
+    head(): string {
+      const t = isoNow();
+      if (isoMs !== headMs) {
+        headMs = isoMs;
+        head = `${prefix}${t}"${chindings},`;
+      }
+      return head;
+    },
+    write(line: string): void {
+      stream.write(scrub ? scrub(line) : line);
+    },
+  };
+}
+
 /**
  * Writes a line the caller formatted, as `log[level](fields, msg)` would, without pino's
  * per-line work: `fields` is the JSON of the line's own fields without braces (`"a":1,"b":"x"`),
@@ -158,15 +197,10 @@ function isoNow(): string {
  * logger): log through it then.
  */
 export function lineWriter(log: Logger, level: keyof typeof LEVEL_PREFIX): ((fields: string, msg: string) => void) | undefined {
-  const raw = raws.get(log);
-  if (!raw) return undefined;
-  const { stream, scrub, chindings } = raw;
-  const prefix = LEVEL_PREFIX[level];
+  const p = linePrinter(log, level);
+  if (!p) return undefined;
   return (fields, msg) => {
-    // The level is reloadable (logging.level): checked per line, like pino does.
-    if (!log.isLevelEnabled(level)) return;
-    const line = `${prefix}${isoNow()}"${chindings},${fields},"msg":${msg}}\n`;
-    stream.write(scrub ? scrub(line) : line);
+    if (p.enabled()) p.write(`${p.head()}${fields},"msg":${msg}}\n`);
   };
 }
 

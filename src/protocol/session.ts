@@ -75,6 +75,8 @@ interface OpenBackendSession {
   backend: string;
   replica: Replica;
   conn: Promise<BackendConnection>;
+  /** What `conn` resolved to, once it has: calls then take it without waiting on the promise. */
+  ready: BackendConnection | undefined;
   lastUsed: number;
   /** A child process of its own under max_processes (stdio, per_client): calls on it are counted. */
   lease?: OwnLease | undefined;
@@ -167,7 +169,7 @@ export class ClientSession implements ClientLink, ConnectionOwner, RelayClient {
    * max_processes, the call shares a process instead, waiting for one up to `call` (its
    * timeout and cancellation).
    */
-  target(backend: Backend, key?: string, exclude?: Replica, call?: TargetCall): Promise<Target> {
+  target(backend: Backend, key?: string, exclude?: Replica, call?: TargetCall): Target | Promise<Target> {
     const hashKey = key ?? this.routeKey(backend);
     // Bridge only when the backend lacks the client's lifecycle: a stateful client gets a stateful session unless the backend speaks only 2026-07-28.
     if (backend.cfg.session_mode === 'shared' || this.stateless || backend.statelessOnly) {
@@ -182,7 +184,7 @@ export class ClientSession implements ClientLink, ConnectionOwner, RelayClient {
         );
       }
       // Stateless backends have no sessions: one connection carries every client's calls, each with its envelope.
-      if (replica.stateless || backend.cfg.session_mode === 'shared') return Promise.resolve({ conn, replica });
+      if (replica.stateless || backend.cfg.session_mode === 'shared') return { conn, replica };
       // A retry that answers input_required resumes a call that runs on its backend session already
       // (bridge.ts, continuation.ts): it takes none, or at max_processes it would wait for the one its call holds.
       if (this.resumes(call)) return Promise.resolve({ conn, replica });
@@ -207,7 +209,12 @@ export class ClientSession implements ClientLink, ConnectionOwner, RelayClient {
         open.lastUsed = Date.now();
         // Its own process counts the call, unless max_processes took it back (then another is opened or shared below).
         const release = open.lease?.hold();
-        if (!open.lease || release) return targetOf(open.conn, r, release);
+        if (!open.lease || release) {
+          // Its connection is open already (the common case): the target at once, no promise to wait on.
+          const ready = open.ready;
+          if (ready) return release ? { conn: ready, replica: r, release } : { conn: ready, replica: r };
+          return targetOf(open.conn, r, release);
+        }
       } else {
         // Its replica left rotation (or failed this call): move to another one.
         this.backends.delete(slot);
@@ -247,11 +254,16 @@ export class ClientSession implements ClientLink, ConnectionOwner, RelayClient {
       }
       return c;
     });
-    const entry: OpenBackendSession = { backend: backend.name, replica, conn, lastUsed: Date.now(), lease };
+    const entry: OpenBackendSession = { backend: backend.name, replica, conn, ready: undefined, lastUsed: Date.now(), lease };
     this.backends.set(slot, entry);
-    conn.catch(() => {
-      if (this.backends.get(slot) === entry) this.backends.delete(slot);
-    });
+    conn.then(
+      (c) => {
+        entry.ready = c;
+      },
+      () => {
+        if (this.backends.get(slot) === entry) this.backends.delete(slot);
+      },
+    );
     return targetOf(conn, replica, lease?.hold());
   }
 

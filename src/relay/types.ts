@@ -39,9 +39,10 @@ export interface RelayClient {
   /**
    * A connection for a call to `backend`: affinity, pooling and session modes are the
    * session's business; `call` bounds a wait for a process (max_processes), and its method
-   * and params tell a retry that resumes a call from one that needs a connection.
+   * and params tell a retry that resumes a call from one that needs a connection. A
+   * Target itself when one is at hand (an open connection): no promise, no await per call.
    */
-  target(backend: Backend, key?: string, exclude?: Replica, call?: Wait & { readonly method?: string; readonly params?: Params }): Promise<Target>;
+  target(backend: Backend, key?: string, exclude?: Replica, call?: Wait & { readonly method?: string; readonly params?: Params }): Target | Promise<Target>;
 }
 
 /** What the request log and metrics learn about where a request went. */

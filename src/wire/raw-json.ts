@@ -148,7 +148,10 @@ let errorKey = false;
 export function scanResultResponse(b: Buffer, owned = false): RawResultResponse | undefined {
   if (!isUtf8(b)) return undefined;
   sawLineBreak = false;
-  // Skipping strings a word at a time pays for the typed array it needs only on longer messages.
+  quoteAt = -1;
+  backslashAt = -1;
+  controlAt = -1;
+  // Skipping strings in jumps pays for the native calls and the typed array it needs only on longer messages.
   if (b.length >= WORDS_MIN_BYTES) viewWords(b);
   try {
     // Owned: allocated for this message by the caller, and the whole of its ArrayBuffer (never a slice of a shared pool).
@@ -241,14 +244,26 @@ function ws(b: Buffer, i: number, n: number): number {
 }
 
 /**
- * The message as 32-bit words (from the first 4-byte-aligned byte, `wordBase`): long
- * strings are skipped a word at a time (SWAR) to the first word holding a quote, a
- * backslash or a control character; the byte loop takes it from there.
+ * Strings in longer messages are skipped a 32-bit word at a time (SWAR, in `words`: the
+ * message from its first 4-byte-aligned byte, `wordBase`) to the first word that may hold
+ * a quote, a backslash or a control character; the byte loop takes it from there. A run
+ * of more than JUMP_WORDS plain words is a long string: the scan then jumps to the next
+ * quote or backslash (Buffer.indexOf, native memchr) or control character (found a word
+ * at a time with one test instead of three), whichever comes first. JSON forbids raw
+ * U+0000–U+001F in strings (RFC 8259 §7), hence the third search. Each "next" position is
+ * remembered (the scan only moves forward), so every byte is searched once at most: linear
+ * whatever the input.
  */
 let words: Int32Array | undefined;
 let wordBase = 0;
+/** The next quote, backslash and control byte at or after the scan's position (-1: not searched yet; n: none). */
+let quoteAt = -1;
+let backslashAt = -1;
+let controlAt = -1;
 /** Messages shorter than this are scanned a byte at a time. */
 const WORDS_MIN_BYTES = 256;
+/** Plain words before a jump: text with an escape every line or so never pays for the native calls. */
+const JUMP_WORDS = 16;
 
 function viewWords(b: Buffer): void {
   const first = (4 - (b.byteOffset & 3)) & 3;
@@ -263,7 +278,8 @@ function skipString(b: Buffer, i: number, n: number): number {
     if (words !== undefined && ((j - wordBase) & 3) === 0 && j >= wordBase) {
       let w = (j - wordBase) >> 2;
       const wn = words.length;
-      for (; w < wn; w++) {
+      const stop = Math.min(w + JUMP_WORDS, wn);
+      for (; w < stop; w++) {
         const x = words[w];
         // Some byte < 0x20, == '"' or == '\\' (Bit Twiddling Hacks: hasless, haszero); false positives only send it to the byte loop.
         const q = x ^ 0x22222222;
@@ -271,11 +287,15 @@ function skipString(b: Buffer, i: number, n: number): number {
         if ((((x - 0x20202020) & ~x) | ((q - 0x01010101) & ~q) | ((s - 0x01010101) & ~s)) & 0x80808080) break;
       }
       j = wordBase + w * 4;
+      // A long run of plain text: the rest of the string in jumps. (A call only on the way out:
+      // one inside this loop costs the byte loop its registers, measurably on text with many escapes.)
+      if (w === stop && w < wn) return skipLongString(b, j, n);
       if (j >= n) break;
     }
     const c = b[j];
     if (c === QUOTE) return j + 1;
     if (c === BACKSLASH) {
+      // Not escapeEnd(): a call inside this loop costs it its registers.
       const e = b[++j];
       if (e === 0x75) {
         // \uXXXX
@@ -284,6 +304,79 @@ function skipString(b: Buffer, i: number, n: number): number {
       } else if (e !== QUOTE && e !== BACKSLASH && e !== 0x2f && e !== 0x62 && e !== 0x66 && e !== 0x6e && e !== 0x72 && e !== 0x74) return -1;
     } else if (c < 0x20) return -1; // control characters must be escaped
   }
+  return -1;
+}
+
+/** The rest of a long string from `j`: from each quote, backslash or control byte to the next. */
+function skipLongString(b: Buffer, j: number, n: number): number {
+  for (;;) {
+    j = nextSpecial(b, j, n);
+    if (j >= n) return -1;
+    const c = b[j];
+    if (c === QUOTE) return j + 1;
+    if (c !== BACKSLASH) return -1; // a control character
+    j = escapeEnd(b, j, n);
+    if (j < 0) return -1;
+    j++;
+  }
+}
+
+/** The escape at `j` (a backslash): the index of its last byte, or -1 when it is not a JSON escape. */
+function escapeEnd(b: Buffer, j: number, n: number): number {
+  const e = b[++j];
+  if (e === 0x75) {
+    // \uXXXX
+    if (j + 4 >= n || !hex(b[j + 1]) || !hex(b[j + 2]) || !hex(b[j + 3]) || !hex(b[j + 4])) return -1;
+    return j + 4;
+  }
+  return e === QUOTE || e === BACKSLASH || e === 0x2f || e === 0x62 || e === 0x66 || e === 0x6e || e === 0x72 || e === 0x74 ? j : -1;
+}
+
+/** Index of the next quote, backslash or control byte at or after `j` (n when none), from the remembered positions. */
+function nextSpecial(b: Buffer, j: number, n: number): number {
+  if (quoteAt < j) {
+    quoteAt = b.indexOf(QUOTE, j);
+    if (quoteAt < 0) quoteAt = n;
+  }
+  if (backslashAt < j) {
+    backslashAt = b.indexOf(BACKSLASH, j);
+    if (backslashAt < 0) backslashAt = n;
+  }
+  if (controlAt < j) controlAt = nextControl(b, j, n);
+  return quoteAt < backslashAt ? Math.min(quoteAt, controlAt) : Math.min(backslashAt, controlAt);
+}
+
+/** Index of the first byte < 0x20 at or after `j` (n when none). Needs `words`. */
+function nextControl(b: Buffer, j: number, n: number): number {
+  const ws32 = words as Int32Array;
+  const wn = ws32.length;
+  // Up to the next word boundary a byte at a time, then words, then the bytes after the last word.
+  const aligned = j < wordBase ? wordBase : j + ((4 - ((j - wordBase) & 3)) & 3);
+  let k = controlIn(b, j, Math.min(aligned, n));
+  for (let w = (aligned - wordBase) >> 2; k < 0 && w < wn; w++) {
+    w = controlWord(ws32, w, wn);
+    if (w < wn) k = controlIn(b, wordBase + w * 4, wordBase + w * 4 + 4);
+  }
+  if (k < 0) k = controlIn(b, Math.max(aligned, wordBase + wn * 4), n);
+  return k < 0 ? n : k;
+}
+
+/**
+ * Index of the first word from `w` with a byte < 0x20 (Bit Twiddling Hacks: hasless), or
+ * wn. Its own function, as controlIn: a long loop gets compiled while it runs (OSR), and
+ * code after it that had not run yet would lack type feedback and deoptimize every scan.
+ */
+function controlWord(ws32: Int32Array, w: number, wn: number): number {
+  for (; w < wn; w++) {
+    const x = ws32[w];
+    if (((x - 0x20202020) & ~x & 0x80808080) !== 0) return w;
+  }
+  return wn;
+}
+
+/** Index of the first byte < 0x20 in [from, to), or -1. */
+function controlIn(b: Buffer, from: number, to: number): number {
+  for (let k = from; k < to; k++) if (b[k] < 0x20) return k;
   return -1;
 }
 

@@ -36,6 +36,41 @@ const JSON_BODIES: Record<string, (id: string) => Buffer> = {
   escaped_id_string: (id) => Buffer.from(`{"jsonrpc":"2.0","id":"\\u0031${id}","result":${text('esc')}}`),
 };
 
+/**
+ * Long strings (more than 64 plain bytes: the scan jumps to the next quote, backslash or
+ * control byte, positions remembered), the result first so that every answer puts its text
+ * at the same byte offsets whatever the id: `jump_plain` leaves the scan's next quote at the
+ * closing quote of 1000 plain bytes; `jump_stale` has a raw control byte before a quote at
+ * that very offset, which positions carried over from one answer to the next would skip.
+ */
+const LONG = 1000;
+const resultFirst = (id: string, textJson: string) => `{"result":{"content":[{"type":"text","text":${textJson}}]},"jsonrpc":"2.0","id":${id}}`;
+/** Backslash runs of every length before a quote, across the jump: valid JSON (JSON.stringify escapes them). */
+const BACKSLASHES = Array.from({ length: 9 }, (_, n) => `${'a'.repeat(70 + n)}${'\\'.repeat(n)}"${'b'.repeat(70)}`).join('|');
+Object.assign(JSON_BODIES, {
+  jump_plain: (id: string) => Buffer.from(resultFirst(id, `"${'x'.repeat(LONG)}"`)),
+  jump_stale: (id: string) => Buffer.from(resultFirst(id, `"${`${'y'.repeat(70)}\u0001`.padEnd(LONG, 'y')}"`)),
+  jump_backslashes: (id: string) => Buffer.from(resultFirst(id, JSON.stringify(BACKSLASHES))),
+  // An odd run of backslashes escapes the would-be closing quote: the string never ends.
+  jump_escaped_end: (id: string) => Buffer.from(resultFirst(id, `"${'c'.repeat(100)}\\\\\\"`)),
+  // Overlong and truncated UTF-8 after the jump: replaced (U+FFFD) as on the parse path.
+  jump_overlong: (id: string) =>
+    Buffer.concat([
+      Buffer.from(`{"result":{"content":[{"type":"text","text":"${'d'.repeat(100)}`),
+      Buffer.from([0xc0, 0xaf, 0xe2, 0x98]),
+      Buffer.from(`e"}]},"jsonrpc":"2.0","id":${id}}`),
+    ]),
+  // The answer ends inside a long string.
+  jump_truncated: (id: string) => Buffer.from(`{"jsonrpc":"2.0","id":${id},"result":{"content":[{"type":"text","text":"${'f'.repeat(300)}`),
+});
+/** A raw control byte (0x00-0x1f, 0x7f is no control for JSON) at each offset around the jump and the word boundaries after it. */
+const JUMP_CONTROL_AT = Array.from({ length: 16 }, (_, k) => 60 + k);
+for (const at of JUMP_CONTROL_AT) {
+  const c = String.fromCharCode(at % 32);
+  JSON_BODIES[`jump_ctl_${at}`] = (id) => Buffer.from(resultFirst(id, `"${'g'.repeat(at)}${c}${'g'.repeat(200)}"`));
+  JSON_BODIES[`jump_del_${at}`] = (id) => Buffer.from(resultFirst(id, `"${'g'.repeat(at)}\u007f${'g'.repeat(200)}"`));
+}
+
 /** The same crafted answers as SSE events (CR-only framing, a result split over data lines). */
 const SSE_BODIES: Record<string, (id: string) => string> = {
   sse_cr_split: (id) => `data: {"jsonrpc":"2.0","id":${id},\rdata: "result":{"content":[{"type":"text",\rdata: "text":"split"}]}}\r\r`,
@@ -125,6 +160,14 @@ describe('a hostile backend against the byte path and the answer reader', () => 
     const res = await s.post({ jsonrpc: '2.0', id, method: 'tools/call', params: { name, arguments: {} } }, accept ? { headers: { ...s.headers, accept } } : {});
     return answerOf(res, id);
   }
+  /** A call whose answer is valid: a backend that just sent invalid JSON is reconnected first (unavailable meanwhile). */
+  async function callUp(name: string): Promise<Awaited<ReturnType<typeof answerOf>>> {
+    for (let tries = 0; ; tries++) {
+      const out = await call(name);
+      if ((out.error as { data?: { mcpegCode?: string } } | undefined)?.data?.mcpegCode !== 'MCPEG_ERR_BACKEND_UNAVAILABLE' || tries >= 100) return out;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
   const textIn = (r: { result?: unknown }) => ((r.result as { content?: Array<{ text?: string }> })?.content ?? []).map((c) => c.text).join('');
 
   it('line breaks between tokens of a result neither split the SSE event nor lose members', async () => {
@@ -183,6 +226,34 @@ describe('a hostile backend against the byte path and the answer reader', () => 
   it('an id the gateway did not send (escaped) answers nothing: -32031', async () => {
     const r = await call('escaped_id_string');
     assert.equal(r.error?.code, -32031, JSON.stringify(r));
+  });
+
+  it('long strings skipped in jumps: a raw control byte after the jump fails the call, as on the parse path; 0x7f and valid escapes pass', async () => {
+    for (const at of JUMP_CONTROL_AT) {
+      const r = await call(`jump_ctl_${at}`);
+      // Refused by the scan, then by JSON.parse (the parse path), whose words reach the client.
+      assert.match(r.error?.message ?? '', /Bad control character/, `control byte at ${at}: ${JSON.stringify(r).slice(0, 200)}`);
+      assert.equal(textIn(await callUp(`jump_del_${at}`)), `${'g'.repeat(at)}\u007f${'g'.repeat(200)}`);
+    }
+    assert.equal(textIn(await callUp('jump_backslashes')), BACKSLASHES);
+    const open = await call('jump_escaped_end');
+    assert.ok(open.error !== undefined && open.result === undefined, JSON.stringify(open).slice(0, 200));
+    assert.equal(
+      textIn(await callUp('jump_overlong')),
+      new TextDecoder().decode(Buffer.concat([Buffer.from('d'.repeat(100)), Buffer.from([0xc0, 0xaf, 0xe2, 0x98]), Buffer.from('e')])),
+    );
+    const cut = await call('jump_truncated');
+    assert.ok(cut.error !== undefined && cut.result === undefined, JSON.stringify(cut).slice(0, 200));
+    await callUp('jump_plain'); // the backend is back for the next test
+  });
+
+  it('positions a long string left in one answer are not reused in the next: a control byte before the same offset fails the call', async () => {
+    for (let i = 0; i < 3; i++) {
+      assert.equal(textIn(await callUp('jump_plain')), 'x'.repeat(LONG));
+      const r = await call('jump_stale');
+      assert.match(r.error?.message ?? '', /Bad control character/, `stale positions: ${JSON.stringify(r).slice(0, 200)}`);
+    }
+    await callUp('jump_plain');
   });
 
   it('SSE answers: CR-only framing and a result split over data lines, U+2028, two messages in one event', async () => {

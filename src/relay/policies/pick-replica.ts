@@ -14,7 +14,8 @@ export function pickReplica<S extends RelayClient>(): Policy<S> {
     for (let tries = 1; ; tries++) {
       let target: Target;
       try {
-        target = await c.session.target(b, c.routeKey, c.exclude, c);
+        const t = c.session.target(b, c.routeKey, c.exclude, c);
+        target = t instanceof Promise ? await t : t;
       } catch (err) {
         // No replica could take it: nothing was sent.
         if (err instanceof GatewayError && err.code === 'MCPEG_ERR_BACKEND_UNAVAILABLE') markNotSent(err);

@@ -63,6 +63,20 @@ const JSON_HEADERS = { 'content-type': 'application/json' } as const;
 const MAX_HELD = 1000;
 const MAX_HELD_BYTES = MAX_UNREAD_BYTES;
 
+/** The initialize request among a POST's messages, if any (a loop: no closure per POST). */
+function initializeIn(messages: readonly JsonRpcMessage[]): JsonRpcRequest | undefined {
+  for (const m of messages) if (isRequest(m) && m.method === 'initialize') return m;
+  return undefined;
+}
+
+/** A POST's response carries its stream: one 'close' listener for all of them instead of a closure per POST. */
+const POST_STREAM = Symbol('mcpeg.postStream');
+type PostResponse = ServerResponse & { [POST_STREAM]?: PostStream };
+
+function detachPost(this: ServerResponse): void {
+  (this as PostResponse)[POST_STREAM]?.detach(this);
+}
+
 /** One POST's answer: JSON until something must be streamed, then SSE. */
 class PostStream {
   mode: 'pending' | 'sse' | 'json' = 'pending';
@@ -407,7 +421,7 @@ export class StreamableHttpEndpoint {
       return this.stateless.post(req, res, messages, batch);
     }
 
-    const init = messages.find((m) => isRequest(m) && m.method === 'initialize') as JsonRpcRequest | undefined;
+    const init = initializeIn(messages);
     if (init) {
       if (messages.length > 1) return sendError(res, 'MCPEG_ERR_INVALID_REQUEST', 'Invalid Request: initialize must be sent alone, not in a batch');
       return this.initialize(init, req, res);
@@ -433,7 +447,8 @@ export class StreamableHttpEndpoint {
       return;
     }
     const ps = ch.openPost(res, requests, batch);
-    res.on('close', () => ps.detach(res));
+    (res as PostResponse)[POST_STREAM] = ps;
+    res.on('close', detachPost);
     if (prefersEventStream(req)) ps.stream();
     const requestId = contextOf(req)?.requestId;
     const trace = parseTraceparent(req.headers.traceparent);

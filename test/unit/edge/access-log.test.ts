@@ -88,6 +88,24 @@ describe('access log', () => {
     assert.equal(a.aborted, undefined);
   });
 
+  it('client text that needs escaping is written as pino writes it, byte for byte (quotes, backslashes, tabs, non-ASCII)', async () => {
+    const fast = capture((write) => createLogger('info', { write }));
+    const slow = capture((write) => pino({ level: 'info', base: { name: 'mcpeg' }, timestamp: pino.stdTimeFunctions.isoTime }, { write }));
+    // A request id with a quote is not taken (a new UUID is); the path and the User-Agent are the client's, escaped.
+    const headers = { 'x-request-id': 'bad"id', 'user-agent': 'tab\there "q" back\\slash caf\u00e9 \u00ff' };
+    for (const c of [fast, slow]) await get(await serve(c.log), '/p"a\\th/x?y', headers);
+    await waitFor(() => fast.lines.length === 1 && slow.lines.length === 1, 'one line each');
+    const same = (raw: string) =>
+      raw
+        .replace(/"time":"[^"]*"/, '"time":0')
+        .replace(/"ms":[0-9.]+/, '"ms":0')
+        .replace(/"reqId":"[^"]*"/, '"reqId":0');
+    assert.equal(same(fast.raw.join('')), same(slow.raw.join('')));
+    assert.equal(fast.lines[0].ua, 'tab\there "q" back\\slash caf\u00e9 \u00ff');
+    assert.equal(fast.lines[0].path, '/p"a\\th/x');
+    assert.match(String(fast.lines[0].reqId), /^[0-9a-f-]{36}$/);
+  });
+
   it('a response cut off is marked aborted; the session falls back to the response header', async () => {
     const fast = capture((write) => createLogger('info', { write }));
     const port = await serve(fast.log);

@@ -199,6 +199,130 @@ describe('raw results: against JSON.parse, at every alignment, on hostile input'
     assert.ok(taken > 1000, `only ${taken} valid samples`);
   });
 
+  it('long strings, skipped in jumps to the next quote, backslash or control byte: agrees with JSON.parse at every alignment', () => {
+    // More than 64 plain bytes switch a string to jumps (Buffer.indexOf for quotes and
+    // backslashes, a word at a time for control bytes), with positions remembered across
+    // strings: several long strings per message, special bytes at random distances.
+    let seed = 7;
+    const rnd = (n: number) => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed % n;
+    };
+    const plain = ['p', 'q', 'é', '☕', '😀', ' ', '}', ']', ':', ','];
+    const special = ['\\"', '\\\\', '\\n', '\\u00e9', '\\/', '\\u12', '\\q', '\\', '"', '\n', '\r', '\t', '\u0000', '\u001f', '\u007f'];
+    let taken = 0;
+    let refused = 0;
+    for (let k = 0; k < 1500; k++) {
+      const strings: string[] = [];
+      for (let m = 1 + rnd(3); m > 0; m--) {
+        let s = '';
+        for (let seg = rnd(4); seg >= 0; seg--) {
+          const run = rnd(5) === 0 ? rnd(8) : 40 + rnd(300);
+          for (let c = 0; c < run; c++) s += plain[rnd(3) === 0 ? rnd(plain.length) : 0];
+          // Most segments end in a valid escape; some in what JSON refuses.
+          if (rnd(3) > 0) s += special[rnd(5)];
+          else if (rnd(4) === 0) s += special[rnd(special.length)];
+        }
+        strings.push(s);
+      }
+      const text = `{"jsonrpc":"2.0","id":${k},"result":{${strings.map((s, m) => `"k${m}":"${s}"`).join(',')},"n":1}}`;
+      let want: { id: unknown; result: unknown } | undefined;
+      try {
+        want = parsed(text);
+      } catch {
+        want = undefined;
+      }
+      const bytes = Buffer.from(text);
+      for (let offset = 0; offset < 4; offset++) {
+        const host = Buffer.alloc(bytes.length + 8);
+        bytes.copy(host, offset);
+        const r = scanResultResponse(host.subarray(offset, offset + bytes.length));
+        if (want === undefined) {
+          assert.equal(r, undefined, `taken although JSON.parse refuses: ${JSON.stringify(text)}`);
+          refused++;
+        } else {
+          assert.ok(r, `refused although valid: ${JSON.stringify(text)}`);
+          assert.equal(r.id, want.id);
+          assert.deepEqual(r.result.value(), want.result);
+          taken++;
+        }
+      }
+    }
+    assert.ok(taken > 1000 && refused > 1000, `only ${taken} valid and ${refused} invalid samples`);
+  });
+
+  it('a raw control byte anywhere in a long string is refused, as JSON.parse refuses it (RFC 8259 §7)', () => {
+    // Every control byte, at every offset across the switch to jumps and the word boundaries
+    // around it, also after an escape and in a second long string (the remembered positions).
+    const long = 'x'.repeat(200);
+    for (let at = 0; at < 200; at++) {
+      const ctl = String.fromCharCode(at % 32);
+      for (const [before, after] of [
+        ['', ''],
+        [`${long}\\n`, ''],
+        ['', `","b":"${long}`],
+      ]) {
+        const s = `${before}${long.slice(0, at)}${ctl}${long.slice(at)}${after}`;
+        const text = `{"jsonrpc":"2.0","id":1,"result":{"a":"${s}"}}`;
+        assert.throws(() => JSON.parse(text), SyntaxError);
+        for (let offset = 0; offset < 4; offset++) {
+          const host = Buffer.alloc(text.length + 8);
+          host.write(text, offset);
+          assert.equal(
+            scanResultResponse(host.subarray(offset, offset + text.length)),
+            undefined,
+            `control 0x${(at % 32).toString(16)} at ${at} (${before.length}, ${after.length}) offset ${offset}`,
+          );
+        }
+      }
+      // The same string with the byte escaped is taken.
+      assertSame(`{"jsonrpc":"2.0","id":1,"result":{"a":"${long.slice(0, at)}${JSON.stringify(ctl).slice(1, -1)}${long.slice(at)}"}}`);
+    }
+    // A control byte outside strings (whitespace) before a long string does not stop it being taken.
+    assertSame(`{"jsonrpc":"2.0","id":1,"result":{\n\t"a":\r\n"${long}${long}"\n}}`);
+  });
+
+  it('escapes at every offset across the switch to jumps, and invalid UTF-8 inside long strings', () => {
+    const long = 'y'.repeat(160);
+    for (let at = 40; at < 160; at++)
+      for (const esc of ['\\n', '\\"', '\\\\', '\\u00e9', '\\ud83d\\ude00', '\\u12', '\\x', '\\']) {
+        const text = `{"jsonrpc":"2.0","id":1,"result":{"a":"${long.slice(0, at)}${esc}${long.slice(at)}","b":"${long}"}}`;
+        let valid = true;
+        try {
+          JSON.parse(text);
+        } catch {
+          valid = false;
+        }
+        if (valid) assertSame(text);
+        else assert.equal(scan(text), undefined, `${esc} at ${at}`);
+      }
+    const wrap = (at: number, bad: number[]) =>
+      Buffer.concat([Buffer.from(`{"jsonrpc":"2.0","id":1,"result":{"t":"${long.slice(0, at)}`), Buffer.from(bad), Buffer.from(`${long.slice(at)}"}}`)]);
+    for (let at = 0; at < 160; at += 7)
+      for (const bad of [[0x80], [0xc0, 0xaf], [0xed, 0xa0, 0x80], [0xff], [0xe2, 0x98]]) assert.equal(scan(wrap(at, bad)), undefined, `bytes ${bad} at ${at}`);
+  });
+
+  it('positions remembered in one message never carry over to the next: a raw control byte the previous scan did not see is refused', () => {
+    // The first message leaves its next quote at the closing quote of a long string and its
+    // next backslash and control byte at its end; the second has a quote at that very index
+    // and raw control bytes before it. Carried over, they would skip the second string to
+    // that quote unchecked and relay invalid JSON.
+    const head = '{"jsonrpc":"2.0","id":1,"result":{"a":"';
+    const first = `${head}${'x'.repeat(1000)}"}}`;
+    const quote = first.indexOf('"', head.length);
+    for (const raw of [0x01, 0x0a, 0x00, 0x1f].map((c) => String.fromCharCode(c))) {
+      for (let at = 70; at < 110; at++) {
+        scan(first);
+        const body = `${'y'.repeat(at)}${raw}`.padEnd(quote - head.length, 'y');
+        const second = `${head}${body}"}}`;
+        assert.equal(second.indexOf('"', head.length), quote);
+        assert.throws(() => JSON.parse(second), SyntaxError);
+        assert.equal(scan(second), undefined, `control ${JSON.stringify(raw)} at ${at} after a longer message`);
+      }
+    }
+    assertSame(first);
+  });
+
   it('stays linear on hostile results: deep nesting, long runs of escapes, an unterminated string, many members', () => {
     const started = performance.now();
     // Nesting JSON.parse could not take (it recurses) is left to the parse path, which fails it as before.
@@ -209,6 +333,12 @@ describe('raw results: against JSON.parse, at every alignment, on hostile input'
     assert.equal(scan(`{"jsonrpc":"2.0","id":1,"result":{"t":"${'x'.repeat(2_000_000)}}}`), undefined);
     const members = Array.from({ length: 100_000 }, (_, i) => `"k${i}":${i}`).join(',');
     assertSame(`{"jsonrpc":"2.0","id":1,"result":{${members}}}`);
+    // Strings long enough to be skipped in jumps: many of them, an escape after each jump, a quote or control byte far away.
+    const run = 'z'.repeat(70);
+    assertSame(`{"jsonrpc":"2.0","id":1,"result":{"t":[${Array.from({ length: 20_000 }, () => `"${run}"`).join(',')}]}}`);
+    assertSame(`{"jsonrpc":"2.0","id":1,"result":{"t":"${`${run}\\n`.repeat(20_000)}"}}`);
+    assert.equal(scan(`{"jsonrpc":"2.0","id":1,"result":{"t":"${`${run}\\n`.repeat(20_000)}\u0001"}}`), undefined);
+    assert.equal(scan(`{"jsonrpc":"2.0","id":1,"result":{"t":"${`${run}\\n`.repeat(20_000)}}}`), undefined);
     assert.ok(performance.now() - started < 5000, 'took too long');
   });
 });
