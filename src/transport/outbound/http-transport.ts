@@ -150,7 +150,14 @@ export class StreamableHttpClient implements Transport {
       if (m.method === 'tools/call' && this.paramHeaders && typeof m.params?.name === 'string')
         Object.assign(headers, paramHeaderValues(this.paramHeaders(m.params.name), m.params.arguments));
     }
-    const res = await this.post(headers, JSON.stringify(message));
+    this.answered(message, m.id, await this.post(headers, JSON.stringify(message)));
+  }
+
+  /**
+   * The backend's answer to `message` (sent with id `mid`). Not part of send(): an async
+   * function keeps every local of its body in a frame made per call, and this is most of them.
+   */
+  private answered(message: JSONRPCMessage, mid: unknown, res: PostAnswer): void {
     if (res.sessionId) this.sessionId = res.sessionId;
     if (res.status === 202) {
       if ((message as { method?: string }).method === 'notifications/initialized') this.openGetStream(undefined, 0);
@@ -171,7 +178,7 @@ export class StreamableHttpClient implements Transport {
         // Stateless servers answer request-level errors (-32020, -32021, -32022, -32602) with 400.
         try {
           const parsed = JSON.parse(text) as JSONRPCMessage;
-          if ('error' in parsed && (parsed as { id?: unknown }).id === m.id) return this.onmessage?.(parsed);
+          if ('error' in parsed && (parsed as { id?: unknown }).id === mid) return this.onmessage?.(parsed);
         } catch {
           /* not JSON-RPC */
         }
