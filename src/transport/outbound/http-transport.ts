@@ -193,7 +193,14 @@ export class StreamableHttpClient implements Transport {
         Object.assign(headers, paramHeaderValues(this.paramHeaders(m.params.name), m.params.arguments));
     }
     const rid = m.method !== undefined && (typeof m.id === 'string' || typeof m.id === 'number') ? m.id : undefined;
-    const res = await this.post(headers, JSON.stringify(message), rid);
+    this.answered(message, m.id, rid, await this.post(headers, JSON.stringify(message), rid));
+  }
+
+  /**
+   * The backend's answer to `message` (sent with id `mid`; `rid` when it is a request). Not part of send():
+   * an async function keeps every local of its body in a frame made per call, and this is most of them.
+   */
+  private answered(message: JSONRPCMessage, mid: unknown, rid: string | number | undefined, res: PostAnswer): void {
     if (res.sessionId) this.sessionId = res.sessionId;
     if (res.status === 202) {
       if ((message as { method?: string }).method === 'notifications/initialized') this.openGetStream(undefined, 0);
@@ -214,7 +221,7 @@ export class StreamableHttpClient implements Transport {
         // Stateless servers answer request-level errors (-32020, -32021, -32022, -32602) with 400.
         try {
           const parsed = JSON.parse(text) as JSONRPCMessage;
-          if ('error' in parsed && (parsed as { id?: unknown }).id === m.id) return this.onmessage?.(parsed);
+          if ('error' in parsed && (parsed as { id?: unknown }).id === mid) return this.onmessage?.(parsed);
         } catch {
           /* not JSON-RPC */
         }
