@@ -150,7 +150,9 @@ export class ConfigSync {
 
   async stop(): Promise<void> {
     if (this.onReady) this.redis.subscriber.off('ready', this.onReady);
-    if (this.listener) await this.redis.subscriber.unsubscribe(this.key, this.listener).catch(() => {});
+    // Within command_timeout (run's deadline): a Redis that does not answer must not hold the instance's shutdown.
+    const listener = this.listener;
+    if (listener) await this.redis.run('unsubscribing from shared config changes', () => this.redis.subscriber.unsubscribe(this.key, listener)).catch(() => {});
     this.listener = undefined;
     await this.queue;
   }

@@ -77,7 +77,15 @@ export async function connectRedis(cfg: StateConfig['redis'], log: Logger): Prom
       }
     },
     async close() {
-      await Promise.allSettled([client.close(), subscriber.close()]);
+      // Graceful (what is queued is sent, then QUIT) only while connected, and within command_timeout: with
+      // Redis away, node-redis would hold the queued commands for a reconnect that may never come, and the
+      // gateway's shutdown with them.
+      const end = async (c: RedisClient) => {
+        if (!c.isOpen) return;
+        if (!c.isReady) return c.destroy();
+        await withDeadline(c.close(), cfg.command_timeout).catch(() => c.destroy());
+      };
+      await Promise.allSettled([end(client), end(subscriber)]);
     },
   };
 }

@@ -32,9 +32,20 @@ async function redisXLen(prefix: string, sessionId: string): Promise<number> {
 
 describe('state.store: redis — shared stores', { timeout: 60_000 }, () => {
   const cleanups: Array<() => Promise<unknown>> = [];
-  after(async () => {
-    for (const c of cleanups.reverse()) await c().catch(() => {});
-  });
+  // Each cleanup bounded: one that hangs (a gateway's close, a client's) is named and the others still run.
+  after(
+    async () => {
+      const hung: string[] = [];
+      for (const c of cleanups.reverse()) {
+        let timer: NodeJS.Timeout | undefined;
+        const late = new Promise<'late'>((r) => (timer = setTimeout(() => r('late'), 15_000)));
+        if ((await Promise.race([c().catch(() => {}), late])) === 'late') hung.push(c.toString());
+        clearTimeout(timer);
+      }
+      assert.deepEqual(hung, [], 'cleanups that did not end within 15 s');
+    },
+    { timeout: 120_000 },
+  );
 
   async function instance(prefix: string, extra: Record<string, unknown> = {}) {
     const cfg = validateConfig(
@@ -236,26 +247,27 @@ describe('state.store: redis — shared stores', { timeout: 60_000 }, () => {
     assert.ok(!c.gw.registry.backends.has('other'));
   });
 
+  /** A Redis of the test's own on `port` (the shared one is never stopped). */
+  const startRedis = async (port: number) => {
+    const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+    cleanups.push(async () => proc.kill('SIGKILL'));
+    await waitFor(async () => {
+      const c = createClient({ url: `redis://127.0.0.1:${port}`, socket: { reconnectStrategy: false } });
+      c.on('error', () => {});
+      try {
+        await c.connect();
+        await c.close();
+        return true;
+      } catch {
+        return false;
+      }
+    }, 'redis-server up');
+    return proc;
+  };
+
   it('while its Redis is away, a gateway-scope limit answers 503 MCPEG_ERR_STATE_UNAVAILABLE; when Redis is back, requests pass again', async () => {
-    // A Redis of this test's own (the shared one is never stopped).
     const port = await freePort();
-    const startRedis = async () => {
-      const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-      cleanups.push(async () => proc.kill('SIGKILL'));
-      await waitFor(async () => {
-        const c = createClient({ url: `redis://127.0.0.1:${port}`, socket: { reconnectStrategy: false } });
-        c.on('error', () => {});
-        try {
-          await c.connect();
-          await c.close();
-          return true;
-        } catch {
-          return false;
-        }
-      }, 'redis-server up');
-      return proc;
-    };
-    let redis = await startRedis();
+    let redis = await startRedis(port);
     const cfg = validateConfig(
       {
         server: { host: '127.0.0.1', port: 0 },
@@ -277,7 +289,69 @@ describe('state.store: redis — shared stores', { timeout: 60_000 }, () => {
     const during = await hit();
     assert.equal(during.status, 503);
     assert.equal(during.body.error?.data?.mcpegCode, 'MCPEG_ERR_STATE_UNAVAILABLE');
-    redis = await startRedis();
+    redis = await startRedis(port);
     await waitFor(async () => (await hit()).status !== 503, 'served again once Redis is back, without a restart', 10_000, 100);
+  });
+
+  it('shuts down while its Redis does not answer (stopped, a partition): close() ends within command_timeout', async () => {
+    const port = await freePort();
+    const redis = await startRedis(port);
+    const cfg = validateConfig(
+      {
+        server: { host: '127.0.0.1', port: 0 },
+        state: { store: 'redis', redis: { url: `redis://127.0.0.1:${port}`, command_timeout: '500ms', reconnect_max_delay: '200ms' } },
+        rate_limits: { rules: [{ scope: 'gateway', key: 'ip', rate: 100, burst: 100 }] },
+        backends: {},
+      },
+      'test',
+    );
+    const g = await serve(cfg, { logger: silentLogger() });
+    let closed = false;
+    cleanups.push(() => (closed ? Promise.resolve() : g.close()));
+    const hit = () => fetch(g.url, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' }, body: '{}' });
+    assert.notEqual((await hit()).status, 503);
+    // The socket stays open and nothing answers: a command sent now waits for a reply that never comes.
+    redis.kill('SIGSTOP');
+    cleanups.push(async () => redis.kill('SIGCONT'));
+    assert.equal((await hit()).status, 503);
+    const t0 = Date.now();
+    const outcome = await Promise.race([g.close().then(() => 'closed'), new Promise((r) => setTimeout(() => r('still closing after 5 s'), 5000))]);
+    closed = outcome === 'closed';
+    assert.equal(outcome, 'closed');
+    assert.ok(Date.now() - t0 < 3000, `closed in ${Date.now() - t0} ms`);
+  });
+
+  it('shuts down while its Redis is away: close() ends within command_timeout, not waiting for a reconnect', async () => {
+    const port = await freePort();
+    let redis = await startRedis(port);
+    const cfg = validateConfig(
+      {
+        server: { host: '127.0.0.1', port: 0 },
+        state: { store: 'redis', redis: { url: `redis://127.0.0.1:${port}`, command_timeout: '500ms', reconnect_max_delay: '200ms' } },
+        rate_limits: { rules: [{ scope: 'gateway', key: 'ip', rate: 100, burst: 100 }] },
+        backends: {},
+      },
+      'test',
+    );
+    const g = await serve(cfg, { logger: silentLogger() });
+    let closed = false;
+    cleanups.push(() => (closed ? Promise.resolve() : g.close()));
+    const hit = () => fetch(g.url, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' }, body: '{}' });
+    const kill = async () => {
+      redis.kill('SIGKILL');
+      await new Promise((r) => redis.once('exit', r));
+    };
+    // An outage and a recovery first (as an instance that lived through one), then Redis goes again and the instance stops.
+    await hit();
+    await kill();
+    assert.equal((await hit()).status, 503);
+    redis = await startRedis(port);
+    await waitFor(async () => (await hit()).status !== 503, 'served again once Redis is back', 10_000, 100);
+    await kill();
+    const t0 = Date.now();
+    const outcome = await Promise.race([g.close().then(() => 'closed'), new Promise((r) => setTimeout(() => r('still closing after 5 s'), 5000))]);
+    closed = outcome === 'closed';
+    assert.equal(outcome, 'closed');
+    assert.ok(Date.now() - t0 < 3000, `closed in ${Date.now() - t0} ms`);
   });
 });
