@@ -2,12 +2,12 @@
  * Paired A/B of MCpeg builds on the hot path: per request, the gateway's CPU time and the
  * bytes V8 allocated (the `allocated=` of every GC that `node --trace-gc-nvp` reports in
  * the timed window, summed). Each build runs in its default configuration (access log on)
- * before one HTTP echo backend; runs alternate between the builds (the order flips every
+ * before one echo backend (HTTP, or the bench's stdio echo with session_mode per_client or shared); runs alternate between the builds (the order flips every
  * run) and each ratio is taken between runs next to each other, which a busy machine
  * disturbs far less than either figure alone.
  *
  * usage: node dist/bench/alloc-ab.js NAME=MAIN.js NAME=MAIN.js [...] [--workload call-c16-1s]
- *          [--runs 8] [--duration 3] [--warmup 1]
+ *          [--runs 8] [--duration 3] [--warmup 1] [--backend http|stdio|stdio-shared]
  *   MAIN.js: a build's dist/src/cli/main.js (the first one is the baseline).
  *
  * Not part of `npm run bench`: a tool for work on the hot path.
@@ -32,6 +32,7 @@ const { values: a, positionals } = parseArgs({
     runs: { type: 'string', default: '8' },
     duration: { type: 'string', default: '3' },
     warmup: { type: 'string', default: '1' },
+    backend: { type: 'string', default: 'http' },
   },
 });
 
@@ -70,9 +71,14 @@ async function main(): Promise<void> {
   const w = WORKLOADS[key];
   const tmp = mkdtempSync(join(tmpdir(), 'mcpeg-alloc-ab-'));
   setLogDir(tmp);
-  const backend = await startHttpBackend({ root: ROOT, node: process.execPath }, 'echo', 1);
+  const kind = a.backend;
+  if (kind !== 'http' && kind !== 'stdio' && kind !== 'stdio-shared') throw new Error('--backend: http, stdio or stdio-shared');
+  const echo =
+    kind === 'http'
+      ? { type: 'mcp', url: `http://127.0.0.1:${(await startHttpBackend({ root: ROOT, node: process.execPath }, 'echo', 1)).port}/mcp` }
+      : { type: 'mcp', command: process.execPath, args: [join(ROOT, 'dist/bench/backends/stdio-echo.js'), '--tools', '1'], ...(kind === 'stdio-shared' ? { session_mode: 'shared' } : {}) };
   const config = join(tmp, 'gateway.yaml');
-  writeFileSync(config, JSON.stringify({ server: { host: '127.0.0.1', port: 0 }, backends: { echo: { type: 'mcp', url: `http://127.0.0.1:${backend.port}/mcp` } } }));
+  writeFileSync(config, JSON.stringify({ server: { host: '127.0.0.1', port: 0 }, backends: { echo } }));
   const targets: Target[] = [];
   for (const p of positionals) {
     const eq = p.indexOf('=');
