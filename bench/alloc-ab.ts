@@ -76,7 +76,12 @@ async function main(): Promise<void> {
   const echo =
     kind === 'http'
       ? { type: 'mcp', url: `http://127.0.0.1:${(await startHttpBackend({ root: ROOT, node: process.execPath }, 'echo', 1)).port}/mcp` }
-      : { type: 'mcp', command: process.execPath, args: [join(ROOT, 'dist/bench/backends/stdio-echo.js'), '--tools', '1'], ...(kind === 'stdio-shared' ? { session_mode: 'shared' } : {}) };
+      : {
+          type: 'mcp',
+          command: process.execPath,
+          args: [join(ROOT, 'dist/bench/backends/stdio-echo.js'), '--tools', '1'],
+          ...(kind === 'stdio-shared' ? { session_mode: 'shared' } : {}),
+        };
   const config = join(tmp, 'gateway.yaml');
   writeFileSync(config, JSON.stringify({ server: { host: '127.0.0.1', port: 0 }, backends: { echo } }));
   const targets: Target[] = [];
