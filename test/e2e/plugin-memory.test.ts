@@ -326,13 +326,17 @@ describe('memory plugin: durability across crashes and restarts (mcpeg gateway c
     let client = await connectClient(gw.url);
     const acked = new Map<string, unknown>();
     let sent = 0;
+    let pending = 0;
     let failedAfterKill = 0;
     let killed = false;
+    // Each worker stores without pause until a call fails: an answer already on its way when the
+    // kill lands is an acknowledged write like any other; the next call finds the gateway gone.
     const worker = async (w: number) => {
-      for (let i = 0; !killed; i++) {
+      for (let i = 0; ; i++) {
         const key = `burst:${w}:${i}`;
         const value = { w, i, pad: 'p'.repeat(i % 50) };
         sent++;
+        pending++;
         try {
           const r = await client.callTool({ name: 'memory__memory_store', arguments: { key, value } });
           if (r.isError) throw new Error(`store failed while the gateway was up: ${textOf(r)}`);
@@ -341,18 +345,22 @@ describe('memory plugin: durability across crashes and restarts (mcpeg gateway c
           if (!killed) throw err;
           failedAfterKill++;
           return;
+        } finally {
+          pending--;
         }
       }
     };
     const workers = Array.from({ length: 16 }, (_, w) => worker(w));
-    // Kill with writes in flight: once enough are acknowledged, while the 16 workers keep sending.
+    // Kill during the burst: once enough are acknowledged, with all 16 workers' stores outstanding.
     while (acked.size < 300) await new Promise((r) => setTimeout(r, 5));
+    const outstanding = pending;
     killed = true;
     gw.proc.kill('SIGKILL');
     await Promise.all(workers);
     await gw.exited;
     await client.close().catch(() => {});
-    assert.ok(failedAfterKill > 0, 'the kill landed while calls were in flight');
+    assert.equal(outstanding, 16, 'every worker had a store outstanding when the kill was sent');
+    assert.equal(failedAfterKill, 16, 'every worker found the gateway gone');
     assert.ok(sent > acked.size);
 
     gw = await spawnGateway(configFile);
