@@ -69,7 +69,7 @@ function jsonText(s: string): string {
 }
 
 /** The line of a response: the fields of fieldsOf as JSON, in the same order, without building the object. */
-function formatLine(head: string, ctx: HttpContext, res: ServerResponse): string {
+function formatLine(head: string, ctx: HttpContext, res: ServerResponse, scrub: (text: string) => string): string {
   const { req } = ctx;
   const sid = ctx.sessionId ?? res.getHeader('mcp-session-id');
   const ua = req.headers['user-agent'];
@@ -95,7 +95,8 @@ function formatLine(head: string, ctx: HttpContext, res: ServerResponse): string
   p[17] = hasSid ? sessionFingerprint(sid) : '';
   p[18] = hasSid ? '"' : '';
   p[19] = ua !== undefined ? ',"ua":"' : '';
-  p[20] = ua !== undefined ? jsonText(ua.length > MAX_UA ? ua.slice(0, MAX_UA) : ua) : '';
+  // Scrubbed before the cut: a cut through a secret would leave its start, which the line's scrub no longer sees.
+  p[20] = ua !== undefined ? jsonText(ua.length > MAX_UA ? scrub(ua).slice(0, MAX_UA) : ua) : '';
   p[21] = ua !== undefined ? '"' : '';
   p[22] = res.writableFinished ? '' : ',"aborted":true';
   p[23] = END;
@@ -111,7 +112,7 @@ export function accessLog(log: Logger): Middleware {
     const ctx = contextOf(this.req);
     if (!ctx) return;
     if (!printer) log.info(fieldsOf(ctx, this), 'http request');
-    else if (printer.enabled()) printer.write(formatLine(printer.head(), ctx, this));
+    else if (printer.enabled()) printer.write(formatLine(printer.head(), ctx, this, printer.scrub));
   }
   return (ctx, next) => {
     // 'close' comes once per response: `on` spares the wrapper `once` allocates.

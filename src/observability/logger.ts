@@ -157,6 +157,8 @@ export interface LinePrinter {
   head(): string;
   /** Writes a line (head(), the fields, `,"msg":…}` and a newline), configured secrets scrubbed. */
   write(line: string): void;
+  /** `text` with configured secrets scrubbed: for text cut before it is written (a cut could split a secret). */
+  scrub(text: string): string;
 }
 
 /**
@@ -185,6 +187,7 @@ export function linePrinter(log: Logger, level: keyof typeof LEVEL_PREFIX): Line
     write(line: string): void {
       stream.write(scrub ? scrub(line) : line);
     },
+    scrub: (text) => (scrub ? scrub(text) : text),
   };
 }
 

@@ -54,6 +54,8 @@ describe('access log: hostile client text', () => {
       // A request id the gateway takes as it is (every character its pattern allows), the User-Agent beyond its 256 characters.
       `POST /mcp HTTP/1.1\r\nHost: h\r\nUser-Agent: ${`${hostile}`.repeat(10)}\r\nX-Request-Id: Az09._:@/+=-\r\nX-Forwarded-For: ::ffff:10.1.2.3\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}`,
       `DELETE /${'\\'.repeat(7)}"${'\\'.repeat(8)}" HTTP/1.1\r\nHost: h\r\nUser-Agent: \\\r\nConnection: close\r\n\r\n`,
+      // A secret across the User-Agent's 256-character cut: scrubbed before the cut, not a start of it left.
+      `GET /cut HTTP/1.1\r\nHost: h\r\nUser-Agent: ${'x'.repeat(248)}${SECRET}\r\nConnection: close\r\n\r\n`,
     ];
     for (const h of heads) await rawRequest(port, h);
     await waitFor(() => lines().length >= heads.length, 'a line per request');
@@ -67,7 +69,8 @@ describe('access log: hostile client text', () => {
       assert.ok(!line.includes(SECRET), `secret in ${line}`);
       assert.ok(!line.includes('sk-live'), `secret in ${line}`);
     }
-    const [a, b, c] = got.map((l) => JSON.parse(l) as Record<string, string>);
+    const [a, b, c, d] = got.map((l) => JSON.parse(l) as Record<string, string>);
+    assert.equal(d.ua, `${'x'.repeat(248)}[redacted]`.slice(0, 256));
     assert.equal(a.ua, Buffer.from(hostile, 'latin1').toString('latin1').replace(SECRET, '[redacted]'));
     assert.equal(a.path, `/mcp/${'"\\x'.repeat(3)}{|}[redacted]`);
     assert.match(a.reqId, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
@@ -75,7 +78,8 @@ describe('access log: hostile client text', () => {
     assert.equal(a.ip, '127.0.0.1');
     assert.equal(b.reqId, 'Az09._:@/+=-');
     assert.equal(b.ip, '10.1.2.3');
-    assert.equal(b.ua, hostile.repeat(10).slice(0, 256).split(SECRET).join('[redacted]'));
+    // Scrubbed, then cut to 256 characters.
+    assert.equal(b.ua, hostile.repeat(10).split(SECRET).join('[redacted]').slice(0, 256));
     assert.equal(c.path, `/${'\\'.repeat(7)}"${'\\'.repeat(8)}"`);
     assert.equal(c.ua, '\\');
   });
