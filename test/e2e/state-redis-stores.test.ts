@@ -265,9 +265,8 @@ describe('state.store: redis — shared stores', { timeout: 60_000 }, () => {
     return proc;
   };
 
-  it('while its Redis is away, a gateway-scope limit answers 503 MCPEG_ERR_STATE_UNAVAILABLE; when Redis is back, requests pass again', async () => {
-    const port = await freePort();
-    let redis = await startRedis(port);
+  /** A gateway on the Redis at `port` (command_timeout 500 ms), with a gateway-scope limit: each request needs Redis. */
+  const gatewayOn = async (port: number) => {
     const cfg = validateConfig(
       {
         server: { host: '127.0.0.1', port: 0 },
@@ -278,9 +277,20 @@ describe('state.store: redis — shared stores', { timeout: 60_000 }, () => {
       'test',
     );
     const g = await serve(cfg, { logger: silentLogger() });
+    const hit = () => fetch(g.url, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' }, body: '{}' });
+    return { g, hit };
+  };
+
+  /** Closes `g`, at most 5 s: 'closed', or how long it was still closing. */
+  const closeWithin5s = (g: { close(): Promise<void> }) => Promise.race([g.close().then(() => 'closed'), new Promise((r) => setTimeout(() => r('still closing after 5 s'), 5000))]);
+
+  it('while its Redis is away, a gateway-scope limit answers 503 MCPEG_ERR_STATE_UNAVAILABLE; when Redis is back, requests pass again', async () => {
+    const port = await freePort();
+    let redis = await startRedis(port);
+    const { g, hit: post } = await gatewayOn(port);
     cleanups.push(() => g.close());
     const hit = async () => {
-      const r = await fetch(g.url, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' }, body: '{}' });
+      const r = await post();
       return { status: r.status, body: (await r.json()) as { error?: { data?: { mcpegCode?: string } } } };
     };
     assert.notEqual((await hit()).status, 503);
@@ -296,26 +306,16 @@ describe('state.store: redis — shared stores', { timeout: 60_000 }, () => {
   it('shuts down while its Redis does not answer (stopped, a partition): close() ends within command_timeout', async () => {
     const port = await freePort();
     const redis = await startRedis(port);
-    const cfg = validateConfig(
-      {
-        server: { host: '127.0.0.1', port: 0 },
-        state: { store: 'redis', redis: { url: `redis://127.0.0.1:${port}`, command_timeout: '500ms', reconnect_max_delay: '200ms' } },
-        rate_limits: { rules: [{ scope: 'gateway', key: 'ip', rate: 100, burst: 100 }] },
-        backends: {},
-      },
-      'test',
-    );
-    const g = await serve(cfg, { logger: silentLogger() });
+    const { g, hit } = await gatewayOn(port);
     let closed = false;
     cleanups.push(() => (closed ? Promise.resolve() : g.close()));
-    const hit = () => fetch(g.url, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' }, body: '{}' });
     assert.notEqual((await hit()).status, 503);
     // The socket stays open and nothing answers: a command sent now waits for a reply that never comes.
     redis.kill('SIGSTOP');
     cleanups.push(async () => redis.kill('SIGCONT'));
     assert.equal((await hit()).status, 503);
     const t0 = Date.now();
-    const outcome = await Promise.race([g.close().then(() => 'closed'), new Promise((r) => setTimeout(() => r('still closing after 5 s'), 5000))]);
+    const outcome = await closeWithin5s(g);
     closed = outcome === 'closed';
     assert.equal(outcome, 'closed');
     assert.ok(Date.now() - t0 < 3000, `closed in ${Date.now() - t0} ms`);
@@ -324,19 +324,9 @@ describe('state.store: redis — shared stores', { timeout: 60_000 }, () => {
   it('shuts down while its Redis is away: close() ends within command_timeout, not waiting for a reconnect', async () => {
     const port = await freePort();
     let redis = await startRedis(port);
-    const cfg = validateConfig(
-      {
-        server: { host: '127.0.0.1', port: 0 },
-        state: { store: 'redis', redis: { url: `redis://127.0.0.1:${port}`, command_timeout: '500ms', reconnect_max_delay: '200ms' } },
-        rate_limits: { rules: [{ scope: 'gateway', key: 'ip', rate: 100, burst: 100 }] },
-        backends: {},
-      },
-      'test',
-    );
-    const g = await serve(cfg, { logger: silentLogger() });
+    const { g, hit } = await gatewayOn(port);
     let closed = false;
     cleanups.push(() => (closed ? Promise.resolve() : g.close()));
-    const hit = () => fetch(g.url, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' }, body: '{}' });
     const kill = async () => {
       redis.kill('SIGKILL');
       await new Promise((r) => redis.once('exit', r));
@@ -349,7 +339,7 @@ describe('state.store: redis — shared stores', { timeout: 60_000 }, () => {
     await waitFor(async () => (await hit()).status !== 503, 'served again once Redis is back', 10_000, 100);
     await kill();
     const t0 = Date.now();
-    const outcome = await Promise.race([g.close().then(() => 'closed'), new Promise((r) => setTimeout(() => r('still closing after 5 s'), 5000))]);
+    const outcome = await closeWithin5s(g);
     closed = outcome === 'closed';
     assert.equal(outcome, 'closed');
     assert.ok(Date.now() - t0 < 3000, `closed in ${Date.now() - t0} ms`);
