@@ -45,26 +45,13 @@ export function LineChart({
   const pad = 4;
   const x = (i: number) => pad + (n <= 1 ? 0 : (i / (n - 1)) * (width - 2 * pad));
   const y = (v: number) => height - pad - (v / max) * (height - 2 * pad);
-  const path = (vals: Array<number | null>) => {
-    let d = '';
-    let pen = false;
-    vals.forEach((v, i) => {
-      if (v === null) {
-        pen = false;
-        return;
-      }
-      d += `${pen ? 'L' : 'M'}${x(i).toFixed(1)},${y(v).toFixed(1)}`;
-      pen = true;
-    });
-    return d;
-  };
   const last = series.map((s) => `${s.name} ${fmt(lastOf(s.values))}${unit}`).join(', ');
   return (
     <figure class="chart">
       <svg viewBox={`0 0 ${width} ${height}`} role="img" aria-label={`${label}: ${last}`} preserveAspectRatio="none">
         <line class="axis" x1={pad} y1={height - pad} x2={width - pad} y2={height - pad} />
         {series.map((s) => (
-          <path key={s.name} class={`line ${s.cls}`} d={path(s.values)} />
+          <path key={s.name} class={`line ${s.cls}`} d={linePath(s.values, x, y)} />
         ))}
       </svg>
       <figcaption>
@@ -90,22 +77,29 @@ export function Sparkline({ values, label, cls = 'c1' }: { values: Array<number 
   const w = 120;
   const h = 28;
   const max = Math.max(1e-9, ...values.filter((v): v is number => v !== null));
-  let d = '';
-  let pen = false;
-  values.forEach((v, i) => {
-    if (v === null) {
-      pen = false;
-      return;
-    }
-    const px = values.length <= 1 ? 0 : (i / (values.length - 1)) * w;
-    d += `${pen ? 'L' : 'M'}${px.toFixed(1)},${(h - 2 - (v / max) * (h - 4)).toFixed(1)}`;
-    pen = true;
-  });
+  const x = (i: number) => (values.length <= 1 ? 0 : (i / (values.length - 1)) * w);
+  const y = (v: number) => h - 2 - (v / max) * (h - 4);
   return (
     <svg class="spark" viewBox={`0 0 ${w} ${h}`} width={w} height={h} role="img" aria-label={`${label}: now ${fmt(lastOf(values))}`}>
-      <path class={`line ${cls}`} d={d} />
+      <path class={`line ${cls}`} d={linePath(values, x, y)} />
     </svg>
   );
+}
+
+/**
+ * An SVG path through the values; a null is a gap. A value alone between gaps (one sample
+ * with traffic among idle ones) is a short dash, which the round line cap shows as a dot:
+ * a bare "M" draws nothing.
+ */
+function linePath(values: Array<number | null>, x: (i: number) => number, y: (v: number) => number): string {
+  let d = '';
+  values.forEach((v, i) => {
+    if (v === null) return;
+    const joined = i > 0 && values[i - 1] !== null;
+    d += `${joined ? 'L' : 'M'}${x(i).toFixed(1)},${y(v).toFixed(1)}`;
+    if (!joined && (i + 1 >= values.length || values[i + 1] === null)) d += 'h0.5';
+  });
+  return d;
 }
 
 const lastOf = (v: Array<number | null>) => {

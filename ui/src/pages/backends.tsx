@@ -74,6 +74,7 @@ export function BackendsPage({ me }: PageProps) {
                 </td>
                 <td>
                   <Sparkline values={lat} label={`${s.name} mean latency`} />
+                  <span class="small">{fmt(lat.filter((v) => v !== null).at(-1) ?? null)}</span>
                 </td>
                 <td>
                   <Sparkline values={err} label={`${s.name} error rate`} cls="c3" />

@@ -27,14 +27,14 @@ export function OverviewPage(_: PageProps) {
             </p>
           )}
         </div>
-        <div class="card">
+        <div class="card" data-testid="version">
           <h3>Version</h3>
           <p class="big">{info.data?.version ?? '…'}</p>
           <p>
             Node.js {info.data?.node} on {info.data?.platform}, pid {info.data?.pid}
           </p>
         </div>
-        <div class="card">
+        <div class="card" data-testid="uptime">
           <h3>Uptime</h3>
           <p class="big">{info.data ? ago(info.data.startedAt) : '…'}</p>
           <p>since {info.data?.startedAt}</p>
