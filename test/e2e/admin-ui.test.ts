@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -45,6 +45,8 @@ describe('the web console (/admin/ui/) in headless chromium', () => {
   let context: BrowserContext;
   let page: Page;
   const requested: string[] = [];
+  /** Off-origin attempts that the CSP blocked before they became requests (a blocked fetch fires no request event). */
+  const refusedByCsp: string[] = [];
 
   before(async () => {
     gw = await startGateway({
@@ -67,8 +69,12 @@ describe('the web console (/admin/ui/) in headless chromium', () => {
     mkdirSync(SHOTS, { recursive: true });
     browser = await chromium.launch({ executablePath: chromiumPath(), headless: true, args: ['--no-sandbox'] });
     context = await browser.newContext({ viewport: { width: 1366, height: 768 } });
+    // Every request of every page of the context (a popup or a worker's included).
+    context.on('request', (r) => void requested.push(r.url()));
     page = await context.newPage();
-    page.on('request', (r) => void requested.push(r.url()));
+    page.on('console', (m) => {
+      if (/Content Security Policy/i.test(m.text())) refusedByCsp.push(m.text());
+    });
   });
 
   after(async () => {
@@ -80,7 +86,33 @@ describe('the web console (/admin/ui/) in headless chromium', () => {
     await page.click(`nav a[href="#/${id}"]`);
     await page.waitForSelector(`nav a[href="#/${id}"][aria-current="page"]`);
   };
-  const shot = (name: string) => page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: false });
+  /**
+   * Each page shown is checked before its screenshot: every control has an accessible name
+   * (a label, aria-label or text), and the page fits a 1366 px laptop screen without scrolling sideways.
+   */
+  const shot = async (name: string) => {
+    const unnamed = await page.evaluate(() =>
+      [...document.querySelectorAll<HTMLInputElement>('input, select, textarea, button')]
+        .filter(
+          (el) =>
+            el.type !== 'hidden' &&
+            !el.labels?.length &&
+            !el.getAttribute('aria-label') &&
+            !el.getAttribute('aria-labelledby') &&
+            !(el.tagName === 'BUTTON' && el.textContent?.trim()),
+        )
+        .map((el) => el.outerHTML.slice(0, 120)),
+    );
+    assert.deepEqual(unnamed, [], `${name}: controls without an accessible name`);
+    const width = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, view: innerWidth }));
+    assert.ok(width.scroll <= width.view, `${name}: wider than the screen (${width.scroll} > ${width.view})`);
+    await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: false });
+  };
+  /** The number in the text of the first match of `selector` (after `prefix`). */
+  const numberIn = async (selector: string, prefix: RegExp) => {
+    const m = new RegExp(`${prefix.source}\\s*([\\d.]+)`).exec((await page.locator(selector).first().textContent()) ?? '');
+    return m ? Number(m[1]) : Number.NaN;
+  };
 
   it('serves the page without a key, with a strict CSP, on the admin listener only', async () => {
     const r = await fetch(`${origin}/admin/ui/`);
@@ -133,6 +165,10 @@ describe('the web console (/admin/ui/) in headless chromium', () => {
     await page.waitForSelector('.who >> text=ops');
     assert.equal(await page.evaluate(() => sessionStorage.getItem('mcpeg.adminKey')), ADMIN_KEY);
     await page.waitForSelector('[data-testid=health] >> text=healthy');
+    // Version and uptime as the gateway reports them.
+    const version = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version as string;
+    await page.waitForSelector(`[data-testid=version] .big >> text=${version}`);
+    assert.match((await page.locator('[data-testid=uptime] .big').textContent()) ?? '', /^\d+ (s|min)$/);
     // The instances table (GET /admin/instances): the memory store lists this instance alone, marked as this one.
     await page.waitForSelector('[data-testid=instances] tbody tr >> text=yes (this console)');
     const instanceRows = await page.locator('[data-testid=instances] tbody tr').allTextContents();
@@ -161,7 +197,7 @@ describe('the web console (/admin/ui/) in headless chromium', () => {
   it('shows a stdio backend going down when its process is killed, and coming back', async () => {
     await go('backends');
     await page.waitForSelector('tr[data-backend=local] td .state-up');
-    await shot('backends');
+    assert.match((await page.locator('tr[data-backend=local] ul.replicas li').first().textContent()) ?? '', /^local#0\s*up breaker closed, 0 restarts$/);
     const pids = gw.gw.registry.backend('local')!.pids();
     assert.ok(pids.length > 0);
     for (const pid of pids) process.kill(pid, 'SIGKILL');
@@ -173,10 +209,20 @@ describe('the web console (/admin/ui/) in headless chromium', () => {
 
   it('finds a tool and calls it from the form generated from its schema', async () => {
     await go('tools');
+    const total = gw.gw.registry.view('aggregate')!.tools.length;
+    await page.waitForSelector(`.filters [role=status] >> text=/^${total} of ${total} tools$/`);
     await page.fill('#tool-search', 'echo');
     await page.selectOption('#tool-backend', 'local');
+    await page.waitForSelector(`.filters [role=status] >> text=/^1 of ${total} tools$/`);
+    assert.deepEqual(await page.locator('li.tool code.tool-name').allTextContents(), ['local__echo']);
     const summary = page.locator('li.tool summary', { hasText: 'local__echo' });
+    assert.equal(await summary.locator('.badge').textContent(), 'not pinned');
     await summary.click();
+    // Its input schema, as the backend declared it.
+    assert.deepEqual(
+      JSON.parse((await page.locator('.tool-detail pre.code').first().textContent()) ?? ''),
+      gw.gw.registry.view('aggregate')!.tools.find((t) => t.name === 'local__echo')!.inputSchema,
+    );
     await page.fill('#t-local__echo-message', 'from the console');
     await page.locator('li.tool', { hasText: 'local__echo' }).locator('button[type=submit]').click();
     const result = page.locator('pre.result');
@@ -198,21 +244,58 @@ describe('the web console (/admin/ui/) in headless chromium', () => {
   it('shows sessions, live metrics and the audit log', async () => {
     const client = await connectClient(gw.url);
     try {
-      assert.equal(textOf(await client.callTool({ name: 'local__echo', arguments: { message: 'traffic' } })), 'Echo: traffic');
+      // Traffic for the charts over more than one 2 s sample: calls that succeed, and calls of a tool that does not exist (errors).
+      for (let i = 0; i < 5; i++) {
+        if (i > 0) await new Promise((r) => setTimeout(r, 1000));
+        assert.equal(textOf(await client.callTool({ name: 'local__echo', arguments: { message: 'traffic' } })), 'Echo: traffic');
+        await client.callTool({ name: 'local__nope', arguments: {} }).then(
+          () => assert.fail('an unknown tool is refused'),
+          () => undefined,
+        );
+      }
       await go('sessions');
-      await page.waitForSelector('table.grid tbody tr');
+      // The client's session, by the fingerprint the admin API gives it: client, protocol, age.
+      const listed = (await (await fetch(`${gw.adminUrl}/sessions`, { headers: { 'x-admin-api-key': VIEWER_KEY } })).json()) as {
+        sessions: Array<{ fingerprint: string; protocolVersion: string }>;
+      };
+      assert.equal(listed.sessions.length, 1);
+      const row = page.locator('table.grid tbody tr', { hasText: listed.sessions[0].fingerprint });
+      await row.waitFor();
+      const cells = await row.locator('th, td').allTextContents();
+      assert.equal(cells[0], listed.sessions[0].fingerprint);
+      assert.equal(cells[1].trim(), 'mcpeg-test 1.0.0');
+      assert.equal(cells[2], listed.sessions[0].protocolVersion);
+      assert.match(cells[4], /^\d+ s$/);
       await shot('sessions');
+      // The charts show what the gateway sampled: requests, errors (the unknown tool) and latency above zero.
       await go('metrics');
-      await page.waitForSelector('figure.chart');
-      // A sample with traffic in it: some requests/s point above zero.
+      const chart = (title: string) => `figure.chart:has(strong:text-is("${title}")) figcaption`;
       await waitFor(
-        async () =>
-          (
-            (await (await fetch(`${gw.adminUrl}/metrics/series`, { headers: { 'x-admin-api-key': VIEWER_KEY } })).json()) as { points: Array<{ requestsPerSecond: number }> }
-          ).points.some((p) => p.requestsPerSecond > 0),
-        'a series point with requests',
+        async () => (await numberIn(chart('Requests per second'), /max/)) > 0 && (await numberIn(chart('Errors per second'), /max/)) > 0,
+        'the charts show the traffic',
+        20_000,
       );
+      assert.ok((await numberIn(chart('Latency'), /p50:/)) > 0 || (await numberIn(chart('Latency'), /max/)) > 0, 'a latency');
+      for (const title of ['Requests per second', 'Latency', 'Errors per second']) {
+        assert.match(
+          (await page.locator(`figure.chart:has(strong:text-is("${title}")) path.line`).first().getAttribute('d')) ?? '',
+          /^M[\d.]+,[\d.]+(L|h)/,
+          `${title}: a line (or a dot)`,
+        );
+      }
       await shot('metrics');
+      // The backend's sparklines are fed by the same samples: a mean latency and an error rate for local.
+      await go('backends');
+      await waitFor(
+        async () => {
+          const label = (await page.locator('tr[data-backend=local] svg.spark').first().getAttribute('aria-label')) ?? '';
+          return /mean latency: now [\d.]+$/.test(label);
+        },
+        'the latency sparkline of local',
+        20_000,
+      );
+      assert.match((await page.locator('tr[data-backend=local] svg.spark').nth(1).getAttribute('aria-label')) ?? '', /error rate: now [\d.]+$/);
+      await shot('backends');
     } finally {
       await client.close();
     }
@@ -227,7 +310,9 @@ describe('the web console (/admin/ui/) in headless chromium', () => {
     running.backends.extra = { type: 'rest', base_url: 'http://127.0.0.1:9', tools: { ping: { method: 'GET', path: '/ping', description: 'added from the console' } } };
     await area.fill(JSON.stringify(running, null, 2));
     await page.click('button:has-text("Diff against running")');
-    assert.match((await page.locator('pre.diff').textContent()) ?? '', /\+\s+"extra": \{/);
+    const diff = (await page.locator('pre.diff').textContent()) ?? '';
+    assert.match(diff, /\+\s+"extra": \{/);
+    assert.match(diff, new RegExp(`-\\s+"max_sessions": ${gw.gw.config.server.max_sessions},\\n\\+\\s+"max_sessions": 0,`));
     await page.click('button:has-text("Apply")');
     const problem = page.locator('ul.problems li[data-path="server.max_sessions"]');
     await problem.waitFor();
@@ -276,15 +361,20 @@ describe('the web console (/admin/ui/) in headless chromium', () => {
       const key = sessionStorage.getItem('mcpeg.adminKey')!;
       const h = { 'x-admin-api-key': key, 'content-type': 'application/json' };
       const cfg = await (await fetch('/admin/config', { headers: h })).json();
+      cfg.config.backends.viewers = { type: 'rest', base_url: 'http://127.0.0.1:9', tools: { ping: { method: 'GET', path: '/ping' } } };
       const put = await fetch('/admin/config', { method: 'PUT', headers: h, body: JSON.stringify(cfg.config) });
       const call = await fetch('/admin/tools/call', { method: 'POST', headers: h, body: JSON.stringify({ name: 'local__echo', arguments: { message: 'x' } }) });
       return [put.status, call.status];
     });
     assert.deepEqual(statuses, [403, 403]);
+    assert.equal(gw.gw.config.backends.viewers, undefined, "the viewer's config was not applied");
   });
 
-  it('sent no request outside the gateway, and never the key in a URL', () => {
+  it('sent no request outside the gateway, and never the key in a URL', async () => {
     assert.ok(requested.length > 10, `the page made requests (${requested.length})`);
+    // Nothing was even tried: the CSP reports what it blocks on the console.
+    assert.deepEqual(refusedByCsp, []);
+    assert.equal(await page.evaluate(() => localStorage.length), 0, 'nothing in local storage');
     for (const u of requested) {
       assert.equal(new URL(u).origin, origin, u);
       assert.ok(!u.includes(ADMIN_KEY) && !u.includes(VIEWER_KEY), `no key in ${u}`);
