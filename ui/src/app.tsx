@@ -118,7 +118,8 @@ function Login({ onLogin }: { onLogin: (me: Me) => void }) {
       <h1>MCpeg console</h1>
       <form onSubmit={submit} aria-describedby={error ? 'login-error' : undefined}>
         <label for="admin-key">Admin API key</label>
-        <input id="admin-key" name="admin-key" type="password" autoComplete="off" required value={key} onInput={(e) => setKeyText((e.target as HTMLInputElement).value)} />
+        {/* No name attribute: an unnamed field is never submitted, so even a native submit (before the script runs) cannot put the key in a URL. */}
+        <input id="admin-key" type="password" autoComplete="off" required value={key} onInput={(e) => setKeyText((e.target as HTMLInputElement).value)} />
         <p class="hint">Kept in this tab's session storage only, sent in a header with each call.</p>
         <button type="submit" disabled={busy}>
           Log in
