@@ -268,6 +268,93 @@ describe('DNS SRV discovery, a replica replaced in one step (dnsmasq)', () => {
   });
 });
 
+describe('DNS SRV discovery: priority is failover (dnsmasq, real replicas)', () => {
+  it('only the lowest priority takes work; a higher one only while every lower one is down; work returns when one is back; a priority changed in the records is followed', async () => {
+    const [p1, p2, bk] = await startReplicas('P1', 'P2', 'BK');
+    const name = '_mcp._tcp.prio.test';
+    // The backup has the largest weight: were priority ignored, it would take most of the work.
+    const recs = (bkPriority: number): DnsRecords => ({
+      srv: {
+        [name]: [
+          { target: 'p1.prio.test', port: p1.port, priority: 10, weight: 1 },
+          { target: 'p2.prio.test', port: p2.port, priority: 10, weight: 1 },
+          { target: 'bk.prio.test', port: bk.port, priority: bkPriority, weight: 5 },
+        ],
+      },
+      hosts: { 'p1.prio.test': '127.0.0.1', 'p2.prio.test': '127.0.0.1', 'bk.prio.test': '127.0.0.1' },
+    });
+    const dns = await Dnsmasq.start(recs(20), { ttl: 1 });
+    const gw = await startGateway({
+      backends: {
+        prio: {
+          type: 'mcp',
+          session_mode: 'shared',
+          timeout: '10s',
+          connect_timeout: '3s',
+          load_balancing: { strategy: 'weighted' },
+          health_check: { interval: '200ms', timeout: '500ms', unhealthy_threshold: 2, healthy_threshold: 1 },
+          discovery: { dns_srv: { name, servers: [dns.server], address: 'resolve', min_ttl: '1s', max_ttl: '1s', timeout: '500ms' } },
+        },
+      },
+      discovery: { drain_timeout: '5s' },
+    });
+    const client = await connectClient(gw.url);
+    const states = () =>
+      gw.gw.registry
+        .backend('prio')!
+        .replicaStates()
+        .map((r) => ({ endpoint: r.endpoint, priority: r.priority, available: r.available }));
+    const state = (r: HttpReplica) => states().find((x) => x.endpoint === `http://127.0.0.1:${r.port}/mcp`);
+    const tallyPrio = async (n: number) => {
+      const t: Record<string, number> = {};
+      for (let i = 0; i < n; i++) {
+        const r = await client.callTool({ name: 'prio__whoami', arguments: {} });
+        assert.ok(!r.isError, JSON.stringify(r.content));
+        const id = (r.structuredContent as { replica: string }).replica;
+        t[id] = (t[id] ?? 0) + 1;
+      }
+      return t;
+    };
+    try {
+      // Every record is a replica, the backup included (up, health-checked, ready to take over).
+      await waitFor(() => states().length === 3 && states().every((r) => r.available), 'three replicas up');
+      assert.deepEqual(
+        states().map((r) => [r.endpoint, r.priority]),
+        [
+          [`http://127.0.0.1:${p1.port}/mcp`, 10],
+          [`http://127.0.0.1:${p2.port}/mcp`, 10],
+          [`http://127.0.0.1:${bk.port}/mcp`, 20],
+        ],
+      );
+      assert.deepEqual(await tallyPrio(10), { P1: 5, P2: 5 }, 'the backup takes nothing while priority 10 has a replica');
+      // One of priority 10 down: the other takes everything, the backup still nothing.
+      await p1.kill();
+      await waitFor(() => state(p1)?.available === false, 'P1 out of rotation');
+      assert.deepEqual(await tallyPrio(6), { P2: 6 });
+      // Every replica of priority 10 down: the backup takes over; the open session keeps working.
+      await p2.kill();
+      await waitFor(() => state(p2)?.available === false, 'P2 out of rotation');
+      assert.deepEqual(await tallyPrio(6), { BK: 6 });
+      // One of priority 10 back: the work returns to it.
+      await p1.restart();
+      await waitFor(() => state(p1)?.available === true, 'P1 back in rotation', 10_000);
+      assert.deepEqual(await tallyPrio(6), { P1: 6 });
+      // The records give the backup priority 5: it is now the lowest, and takes the work.
+      await dns.set(recs(5));
+      await waitFor(() => state(bk)?.priority === 5, 'priority 5 applied');
+      assert.deepEqual(await tallyPrio(6), { BK: 6 });
+      const h = (await (await fetch(`${gw.base}/health`)).json()) as { discovery: Array<{ last: string[] }> };
+      assert.ok(h.discovery[0].last.includes(`http://127.0.0.1:${p1.port}/mcp weight 1 priority 10`), JSON.stringify(h.discovery[0].last));
+      assert.ok(h.discovery[0].last.includes(`http://127.0.0.1:${bk.port}/mcp weight 5 priority 5`), JSON.stringify(h.discovery[0].last));
+    } finally {
+      await client.close();
+      await gw.close();
+      await dns.close();
+      await killAllReplicas();
+    }
+  });
+});
+
 describe('DNS SRV discovery: records pointing outside allowed_hosts (dnsmasq, real replicas)', () => {
   it('records naming cloud metadata and a host outside the list never join; the secret header never reaches them; the good replica keeps serving', async () => {
     const [rep] = await startReplicas('A');
