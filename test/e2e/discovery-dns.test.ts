@@ -7,6 +7,7 @@
  * down nothing changes until it is back.
  */
 import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { connectClient, startGateway, waitFor } from '../helpers/gateway.js';
@@ -16,6 +17,7 @@ import { gatewayWith, keptLogger, refusedMetric, sourceState, startAttacker } fr
 
 type Gw = Awaited<ReturnType<typeof startGateway>>;
 const NAME = '_mcp._tcp.web.test';
+const VIEWER = randomBytes(24).toString('hex');
 
 async function whoami(c: Client): Promise<string> {
   const r = await c.callTool({ name: 'web__whoami', arguments: {} });
@@ -70,6 +72,7 @@ describe('DNS SRV discovery (dnsmasq, real replicas)', () => {
         },
       },
       discovery: { drain_timeout: '10s' },
+      admin: { enabled: true, host: '127.0.0.1', port: 0, keys: [{ name: 'dash', role: 'viewer', sha256: createHash('sha256').update(VIEWER).digest('hex') }] },
     });
     client = await connectClient(gw.url);
   });
@@ -159,6 +162,14 @@ describe('DNS SRV discovery (dnsmasq, real replicas)', () => {
     assert.match(h.discovery[0].lastError ?? '', /no answer|ECONNREFUSED/);
     const metrics = await (await fetch(`${gw.base}/metrics`)).text();
     assert.match(metrics, /mcpeg_discovery_source_up\{source="dns_srv:web"\} 0/);
+    // The admin API: failing, the error, and the last good set still in force.
+    const admin = (await (await fetch(`${gw.adminUrl}/discovery/status`, { headers: { 'x-admin-api-key': VIEWER } })).json()) as {
+      sources: Array<{ id: string; state: string; count: number; lastError: string | null; last: string[] }>;
+    };
+    const src = admin.sources.find((x) => x.id === 'dns_srv:web');
+    assert.equal(src?.state, 'failing');
+    assert.match(src?.lastError ?? '', /no answer|ECONNREFUSED/);
+    assert.deepEqual(src?.last, [`${urlOf(reps[0])} weight 1`, `${urlOf(reps[2])} weight 4`]);
     await dns.set(
       records([
         [reps[0], 1],
