@@ -227,6 +227,55 @@ describe('self-registration switched off', () => {
   });
 });
 
+describe('self-registration: the store (a private Redis) unreachable', () => {
+  it('changes nothing while it is away (requests 503, the backend served past its TTL, reported failing); once it is back, the expiry is applied', async () => {
+    const { startPrivateRedis } = await import('../helpers/redis-server.js');
+    const redis = await startPrivateRedis();
+    const [rep] = await startReplicas('S');
+    const g = await startAdminGateway({
+      state: { store: 'redis', redis: { url: redis.url, command_timeout: '300ms' } },
+      discovery: { drain_timeout: '2s', registration: { enabled: true, allowed_urls: ['http://127.0.0.1:*/mcp'], ttl: { default: '2s', min: '1s' } } },
+      admin: { keys: [{ name: 'svc-bot', role: 'registrar', sha256: sha256(REGISTRAR) }] },
+    });
+    const client = await connectClient(g.mcpUrl);
+    let changes = 0;
+    client.setNotificationHandler(ToolListChangedNotificationSchema, () => void changes++);
+    const base = g.mcpUrl.replace(/\/mcp$/, '');
+    const source = async () =>
+      ((await (await fetch(`${base}/health`)).json()) as { discovery: Array<{ id: string; state: string; lastError: string | null }> }).discovery.find(
+        (d) => d.id === 'registration',
+      );
+    const who = async () => ((await client.callTool({ name: 'svc__whoami', arguments: {} })).structuredContent as { replica: string }).replica;
+    try {
+      const registeredAt = Date.now();
+      assert.equal((await g.admin('PUT', '/admin/registrations/svc', { url: rep.url, ttl: '2s' }, { key: REGISTRAR })).status, 201);
+      await waitFor(() => g.gw.registry.backend('svc')?.state === 'up', 'svc up');
+      await waitFor(async () => (await client.listTools()).tools.some((t) => t.name === 'svc__whoami'), 'svc listed');
+      assert.equal(await who(), 'S');
+      redis.pause();
+      await waitFor(async () => (await source())?.state === 'failing', 'the registration source failing');
+      assert.match((await source())?.lastError ?? '', /no answer within 300 ms/);
+      const refused = await g.admin('PUT', '/admin/registrations/other', { url: rep.url }, { key: REGISTRAR });
+      assert.equal(refused.status, 503, refused.text);
+      // Well past its 2 s TTL with the store away: nothing changed, the open session still calls it.
+      await new Promise((r) => setTimeout(r, Math.max(0, registeredAt + 3500 - Date.now())));
+      assert.ok(g.gw.registry.backend('svc'), 'still a backend: its expiry waits for the store');
+      assert.equal(await who(), 'S');
+      const before = changes;
+      redis.resume();
+      await waitFor(() => g.gw.registry.backend('svc') === undefined, 'expired once the store answers', 10_000);
+      await waitFor(() => changes > before, 'list_changed');
+      assert.equal((await source())?.state, 'ok');
+    } finally {
+      redis.resume();
+      await client.close();
+      await g.close();
+      await redis.stop();
+      await killAllReplicas();
+    }
+  });
+});
+
 describe('self-registration with state.store: redis', () => {
   it('a registration made through one instance is served by another, and expires on both', async () => {
     const { REDIS_URL, redisPrefix } = await import('../helpers/redis.js');
