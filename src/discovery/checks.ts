@@ -17,6 +17,8 @@ const HOST_NAME = /^(?=.{1,253}$)[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?(
 /** A host name as a source names a replica's host: anything else ("/", "?", "@", ":") would choose the URL's port, path or user. */
 export const isHostName = (s: string): boolean => HOST_NAME.test(s);
 const MAX_WEIGHT = 65_535;
+/** SRV's priority field is 16 bits (RFC 2782). */
+const MAX_PRIORITY = 65_535;
 /** allowed_hosts empty: only the always-refused addresses are. */
 const NO_LIST = hostPolicy([]);
 
@@ -50,8 +52,8 @@ export function validName(name: string): boolean {
 
 /**
  * A source's endpoints made fit to hold: checked URLs on hosts `hosts` allows (the others
- * in `refused`), integer weights in [1, 65535], duplicates merged (the first kept), at most
- * `max` (the rest reported in `dropped`).
+ * in `refused`), integer weights in [1, 65535] and priorities in [0, 65535], duplicates
+ * merged (the first kept), at most `max` (the rest reported in `dropped`).
  */
 export function checkEndpoints(items: readonly Endpoint[], max: number, hosts: HostPolicy = NO_LIST): { endpoints: Endpoint[]; dropped: string[]; refused: string[] } {
   const out: Endpoint[] = [];
@@ -77,7 +79,8 @@ export function checkEndpoints(items: readonly Endpoint[], max: number, hosts: H
     }
     seen.add(c.url);
     const w = Number.isFinite(e.weight) ? Math.min(MAX_WEIGHT, Math.max(1, Math.round(e.weight))) : 1;
-    out.push({ url: c.url, weight: w, ...(e.transport ? { transport: e.transport } : {}) });
+    const p = e.priority !== undefined && Number.isFinite(e.priority) ? Math.min(MAX_PRIORITY, Math.max(0, Math.round(e.priority))) : 0;
+    out.push({ url: c.url, weight: w, ...(p ? { priority: p } : {}), ...(e.transport ? { transport: e.transport } : {}) });
   }
   return { endpoints: out, dropped, refused };
 }

@@ -106,11 +106,12 @@ export class DiscoveryManager {
           return;
         }
         status.succeeded(
-          endpoints.map((e) => `${e.url} weight ${e.weight}`),
+          endpoints.map((e) => `${e.url} weight ${e.weight}${e.priority ? ` priority ${e.priority}` : ''}`),
           dropped,
         );
         const c = applyEndpoints(backend, endpoints, spec, this.drainMs());
-        if (c.added.length || c.removed.length || c.reweighted.length) log.info({ added: c.added, removed: c.removed, reweighted: c.reweighted }, 'discovered replicas changed');
+        if (c.added.length || c.removed.length || c.reweighted.length || c.reprioritized.length)
+          log.info({ added: c.added, removed: c.removed, reweighted: c.reweighted, reprioritized: c.reprioritized }, 'discovered replicas changed');
         if (dropped.length) log.warn({ dropped: dropped.slice(0, 5), count: dropped.length }, 'discovery result entries left out');
         settle();
       },

@@ -40,7 +40,7 @@ export async function probeSources(config: Readonly<Config>, limits: SourceLimit
       await settle(`${p.kind}:${name}`, p, async () => {
         const found = await once(p);
         const { endpoints, dropped, refused } = checkEndpoints(found, cfg.discovery!.max_endpoints, hostPolicy(cfg.discovery!.allowed_hosts));
-        return { items: endpoints.map((e) => `${e.url} weight ${e.weight}`), dropped: [...(p.notes?.() ?? []), ...dropped], refused };
+        return { items: endpoints.map((e) => `${e.url} weight ${e.weight}${e.priority ? ` priority ${e.priority}` : ''}`), dropped: [...(p.notes?.() ?? []), ...dropped], refused };
       }),
     );
   }

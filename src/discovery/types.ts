@@ -9,6 +9,11 @@
 export interface Endpoint {
   url: string;
   weight: number;
+  /**
+   * Its tier (DNS SRV priority, RFC 2782): lower first. New work goes to the lowest tier
+   * with a replica available; a higher tier only while every lower one is down. Absent: 0.
+   */
+  priority?: number | undefined;
   /** How to speak to it, when the source says (Consul metadata); else the backend's `transport`. Read when the replica joins. */
   transport?: 'streamable_http' | 'sse' | undefined;
 }

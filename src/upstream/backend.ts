@@ -33,6 +33,8 @@ export const DEFAULT_MAX_PROCESSES = 16;
 export interface ReplicaSpec {
   transports: TransportFactory;
   weight: number;
+  /** Its tier (a DNS SRV record's priority): lower tiers take the work while any of their replicas is available. Default 0. */
+  priority?: number;
   /** Where it is (a discovered replica's URL): how discovery recognises it in its next result. */
   key?: string;
 }
@@ -90,7 +92,11 @@ export class Backend {
     };
     this.log = log;
     this.events = events;
-    this.set = specs.map((s, i) => new Replica(name, i, s.weight, cfg, s.transports, log, events, s.key));
+    this.set = specs.map((s, i) => {
+      const r = new Replica(name, i, s.weight, cfg, s.transports, log, events, s.key);
+      r.priority = s.priority ?? 0;
+      return r;
+    });
     this.nextIndex = specs.length;
     const stdio = specs.length > 0 && specs.every((s) => s.transports.initialKind === 'stdio');
     this.processes =
@@ -115,6 +121,7 @@ export class Backend {
    */
   addReplica(spec: ReplicaSpec): Replica {
     const r = new Replica(this.name, this.nextIndex++, spec.weight, this.cfg, spec.transports, this.log, this.events, spec.key);
+    r.priority = spec.priority ?? 0;
     this.set = [...this.set, r];
     if (this.started && !this.stopped) void r.start();
     return r;
@@ -235,7 +242,7 @@ export class Backend {
       return only === exclude ? undefined : only;
     }
     const candidates = exclude ? this.replicas.filter((r) => r !== exclude) : this.replicas;
-    return (this.balancer.pick(candidates, key) as Replica | undefined) ?? candidates.find((r) => r.state === 'up');
+    return (this.balancer.pick(tier(candidates), key) as Replica | undefined) ?? lowestUp(candidates);
   }
 
   /** The leaving replica that serves while none of the set is up (see `leaving`). */
@@ -302,6 +309,7 @@ export class Backend {
     breaker: string | undefined;
     active: number;
     weight: number;
+    priority: number;
     restarts: number;
     error: string | undefined;
     /** A discovered replica's URL. */
@@ -317,9 +325,35 @@ export class Backend {
       breaker: r.breaker?.state,
       active: r.active,
       weight: r.weight,
+      priority: r.priority,
       restarts: r.restarts,
       error: r.lastError,
       ...(r.key !== undefined ? { endpoint: r.key } : {}),
     }));
   }
+}
+
+/**
+ * The candidates of the lowest priority that has one available (RFC 2782: "a client MUST
+ * attempt to contact the target host with the lowest-numbered priority it can reach";
+ * higher priorities only when every lower one is down). One priority (the usual case): the
+ * candidates as they are, without allocating. None available: all of them (the balancer
+ * finds none, and the caller falls back to one that is up).
+ */
+function tier(cs: readonly Replica[]): readonly Replica[] {
+  let lowest = Infinity;
+  let mixed = false;
+  for (const r of cs) {
+    if (r.priority !== cs[0].priority) mixed = true;
+    if (r.available && r.priority < lowest) lowest = r.priority;
+  }
+  if (!mixed || lowest === Infinity) return cs;
+  return cs.filter((r) => r.priority === lowest);
+}
+
+/** An up replica of the lowest priority (a breaker that is open fails the call fast with its own error). */
+function lowestUp(cs: readonly Replica[]): Replica | undefined {
+  let best: Replica | undefined;
+  for (const r of cs) if (r.state === 'up' && (best === undefined || r.priority < best.priority)) best = r;
+  return best;
 }

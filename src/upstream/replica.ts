@@ -51,6 +51,8 @@ export class Replica implements ConnectionOwner {
   readonly id: string;
   /** Its share of the work (weighted and hash strategies); discovery may change it. */
   weight: number;
+  /** Its tier: new work goes to the lowest tier with a replica available (DNS SRV priority; 0 otherwise). Discovery may change it. */
+  priority = 0;
   /** Where it is, for a discovered replica (its URL): discovery matches its next result by it. */
   readonly key: string | undefined;
   /** Discovery removed it: it takes no new work and stops once its calls drain. */

@@ -21,7 +21,8 @@ describe('Consul discovery', () => {
   let reps: HttpReplica[];
   let gw: Gw;
   let client: Client;
-  const inst = (r: HttpReplica, extra: Partial<Instance> = {}): Instance => ({ id: r.id, address: '127.0.0.1', port: r.port, ...extra });
+  // The source's own path is wrong (/elsewhere): an instance is reachable only through the mcp_path its metadata (or a tag) names.
+  const inst = (r: HttpReplica, extra: Partial<Instance> = {}): Instance => ({ id: r.id, address: '127.0.0.1', port: r.port, meta: { mcp_path: '/mcp' }, ...extra });
   const replicas = () =>
     gw.gw.registry
       .backend('web')!
@@ -45,7 +46,8 @@ describe('Consul discovery', () => {
     consul = new FakeConsul();
     consul.token = TOKEN;
     await consul.start();
-    consul.set([inst(reps[0]), inst(reps[1]), inst(reps[2], { passing: false })]);
+    // B names its path with a tag (key=value) instead of metadata.
+    consul.set([inst(reps[0]), inst(reps[1], { meta: {}, tags: ['mcp_path=/mcp'] }), inst(reps[2], { passing: false })]);
     process.env.MCPEG_TEST_CONSUL_TOKEN = TOKEN;
     gw = await startGateway({
       secrets: ['MCPEG_TEST_CONSUL_TOKEN'],
@@ -55,7 +57,7 @@ describe('Consul discovery', () => {
           session_mode: 'shared',
           connect_timeout: '3s',
           load_balancing: { strategy: 'weighted' },
-          discovery: { consul: { address: consul.url, service: 'web', token_env: 'MCPEG_TEST_CONSUL_TOKEN', wait: '2s', retry: '200ms' } },
+          discovery: { consul: { address: consul.url, service: 'web', token_env: 'MCPEG_TEST_CONSUL_TOKEN', path: '/elsewhere', wait: '2s', retry: '200ms' } },
         },
       },
       discovery: { drain_timeout: '5s' },
@@ -70,7 +72,7 @@ describe('Consul discovery', () => {
     delete process.env.MCPEG_TEST_CONSUL_TOKEN;
   });
 
-  it('starts with the passing instances; asks with passing=true and the ACL token, then blocks on X-Consul-Index', async () => {
+  it('starts with the passing instances at the path their metadata or tag names; asks with passing=true and the ACL token, then blocks on X-Consul-Index', async () => {
     assert.deepEqual(replicas(), [`${url(reps[0])} 1`, `${url(reps[1])} 1`]);
     assert.deepEqual(await tally(4), { A: 2, B: 2 });
     assert.ok(consul.requests.every((r) => r.token === TOKEN && r.passing === 'true'));
@@ -123,6 +125,15 @@ describe('Consul discovery', () => {
   it('without the token (or with a wrong one) Consul answers 403: the source fails', async () => {
     const s = new ConsulSource({ address: consul.url, service: 'web', token: 'wrong', scheme: 'http', path: '/mcp', wait: 1000, retry: 100, maxBytes: 65536 });
     await assert.rejects(s.query(), /answered 403: ACL not found/);
+  });
+
+  it('tag: Consul is asked for the tagged instances only; the default path applies to an instance that names none', async () => {
+    consul.set([inst(reps[0], { tags: ['mcp'] }), inst(reps[1]), { id: 'plain', address: '127.0.0.1', port: reps[2].port, tags: ['mcp'] }]);
+    const s = new ConsulSource({ address: consul.url, service: 'web', tag: 'mcp', token: TOKEN, scheme: 'http', path: '/elsewhere', wait: 1000, retry: 100, maxBytes: 65536 });
+    assert.deepEqual(
+      (await s.query()).map((e) => e.url),
+      [url(reps[0]), `http://127.0.0.1:${reps[2].port}/elsewhere`],
+    );
   });
 });
 

@@ -7,6 +7,7 @@
  * down nothing changes until it is back.
  */
 import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { connectClient, startGateway, waitFor } from '../helpers/gateway.js';
@@ -16,6 +17,7 @@ import { gatewayWith, keptLogger, refusedMetric, sourceState, startAttacker } fr
 
 type Gw = Awaited<ReturnType<typeof startGateway>>;
 const NAME = '_mcp._tcp.web.test';
+const VIEWER = randomBytes(24).toString('hex');
 
 async function whoami(c: Client): Promise<string> {
   const r = await c.callTool({ name: 'web__whoami', arguments: {} });
@@ -70,6 +72,7 @@ describe('DNS SRV discovery (dnsmasq, real replicas)', () => {
         },
       },
       discovery: { drain_timeout: '10s' },
+      admin: { enabled: true, host: '127.0.0.1', port: 0, keys: [{ name: 'dash', role: 'viewer', sha256: createHash('sha256').update(VIEWER).digest('hex') }] },
     });
     client = await connectClient(gw.url);
   });
@@ -159,6 +162,14 @@ describe('DNS SRV discovery (dnsmasq, real replicas)', () => {
     assert.match(h.discovery[0].lastError ?? '', /no answer|ECONNREFUSED/);
     const metrics = await (await fetch(`${gw.base}/metrics`)).text();
     assert.match(metrics, /mcpeg_discovery_source_up\{source="dns_srv:web"\} 0/);
+    // The admin API: failing, the error, and the last good set still in force.
+    const admin = (await (await fetch(`${gw.adminUrl}/discovery/status`, { headers: { 'x-admin-api-key': VIEWER } })).json()) as {
+      sources: Array<{ id: string; state: string; count: number; lastError: string | null; last: string[] }>;
+    };
+    const src = admin.sources.find((x) => x.id === 'dns_srv:web');
+    assert.equal(src?.state, 'failing');
+    assert.match(src?.lastError ?? '', /no answer|ECONNREFUSED/);
+    assert.deepEqual(src?.last, [`${urlOf(reps[0])} weight 1`, `${urlOf(reps[2])} weight 4`]);
     await dns.set(
       records([
         [reps[0], 1],
@@ -260,6 +271,93 @@ describe('DNS SRV discovery, a replica replaced in one step (dnsmasq)', () => {
       for (let i = 0; i < 5; i++) assert.equal(await who(), 'NEW');
     } finally {
       newRep.signal('SIGCONT');
+      await client.close();
+      await gw.close();
+      await dns.close();
+      await killAllReplicas();
+    }
+  });
+});
+
+describe('DNS SRV discovery: priority is failover (dnsmasq, real replicas)', () => {
+  it('only the lowest priority takes work; a higher one only while every lower one is down; work returns when one is back; a priority changed in the records is followed', async () => {
+    const [p1, p2, bk] = await startReplicas('P1', 'P2', 'BK');
+    const name = '_mcp._tcp.prio.test';
+    // The backup has the largest weight: were priority ignored, it would take most of the work.
+    const recs = (bkPriority: number): DnsRecords => ({
+      srv: {
+        [name]: [
+          { target: 'p1.prio.test', port: p1.port, priority: 10, weight: 1 },
+          { target: 'p2.prio.test', port: p2.port, priority: 10, weight: 1 },
+          { target: 'bk.prio.test', port: bk.port, priority: bkPriority, weight: 5 },
+        ],
+      },
+      hosts: { 'p1.prio.test': '127.0.0.1', 'p2.prio.test': '127.0.0.1', 'bk.prio.test': '127.0.0.1' },
+    });
+    const dns = await Dnsmasq.start(recs(20), { ttl: 1 });
+    const gw = await startGateway({
+      backends: {
+        prio: {
+          type: 'mcp',
+          session_mode: 'shared',
+          timeout: '10s',
+          connect_timeout: '3s',
+          load_balancing: { strategy: 'weighted' },
+          health_check: { interval: '200ms', timeout: '500ms', unhealthy_threshold: 2, healthy_threshold: 1 },
+          discovery: { dns_srv: { name, servers: [dns.server], address: 'resolve', min_ttl: '1s', max_ttl: '1s', timeout: '500ms' } },
+        },
+      },
+      discovery: { drain_timeout: '5s' },
+    });
+    const client = await connectClient(gw.url);
+    const states = () =>
+      gw.gw.registry
+        .backend('prio')!
+        .replicaStates()
+        .map((r) => ({ endpoint: r.endpoint, priority: r.priority, available: r.available }));
+    const state = (r: HttpReplica) => states().find((x) => x.endpoint === `http://127.0.0.1:${r.port}/mcp`);
+    const tallyPrio = async (n: number) => {
+      const t: Record<string, number> = {};
+      for (let i = 0; i < n; i++) {
+        const r = await client.callTool({ name: 'prio__whoami', arguments: {} });
+        assert.ok(!r.isError, JSON.stringify(r.content));
+        const id = (r.structuredContent as { replica: string }).replica;
+        t[id] = (t[id] ?? 0) + 1;
+      }
+      return t;
+    };
+    try {
+      // Every record is a replica, the backup included (up, health-checked, ready to take over).
+      await waitFor(() => states().length === 3 && states().every((r) => r.available), 'three replicas up');
+      assert.deepEqual(
+        states().map((r) => [r.endpoint, r.priority]),
+        [
+          [`http://127.0.0.1:${p1.port}/mcp`, 10],
+          [`http://127.0.0.1:${p2.port}/mcp`, 10],
+          [`http://127.0.0.1:${bk.port}/mcp`, 20],
+        ],
+      );
+      assert.deepEqual(await tallyPrio(10), { P1: 5, P2: 5 }, 'the backup takes nothing while priority 10 has a replica');
+      // One of priority 10 down: the other takes everything, the backup still nothing.
+      await p1.kill();
+      await waitFor(() => state(p1)?.available === false, 'P1 out of rotation');
+      assert.deepEqual(await tallyPrio(6), { P2: 6 });
+      // Every replica of priority 10 down: the backup takes over; the open session keeps working.
+      await p2.kill();
+      await waitFor(() => state(p2)?.available === false, 'P2 out of rotation');
+      assert.deepEqual(await tallyPrio(6), { BK: 6 });
+      // One of priority 10 back: the work returns to it.
+      await p1.restart();
+      await waitFor(() => state(p1)?.available === true, 'P1 back in rotation', 10_000);
+      assert.deepEqual(await tallyPrio(6), { P1: 6 });
+      // The records give the backup priority 5: it is now the lowest, and takes the work.
+      await dns.set(recs(5));
+      await waitFor(() => state(bk)?.priority === 5, 'priority 5 applied');
+      assert.deepEqual(await tallyPrio(6), { BK: 6 });
+      const h = (await (await fetch(`${gw.base}/health`)).json()) as { discovery: Array<{ last: string[] }> };
+      assert.ok(h.discovery[0].last.includes(`http://127.0.0.1:${p1.port}/mcp weight 1 priority 10`), JSON.stringify(h.discovery[0].last));
+      assert.ok(h.discovery[0].last.includes(`http://127.0.0.1:${bk.port}/mcp weight 5 priority 5`), JSON.stringify(h.discovery[0].last));
+    } finally {
       await client.close();
       await gw.close();
       await dns.close();

@@ -162,6 +162,56 @@ describe('self-registration through the admin API', () => {
   });
 });
 
+describe('the registrar key on the MCP endpoints and the console', () => {
+  it('is no client credential: 401 on the aggregate, per-backend and legacy SSE endpoints, however presented; the console page holds nothing and its data routes refuse it', async () => {
+    const [rep] = await startReplicas('M');
+    const CLIENT = randomBytes(24).toString('hex');
+    const g = await startAdminGateway({
+      auth: { api_keys: [{ name: 'client', key: CLIENT }] },
+      backends: { fixed: { type: 'mcp', url: rep.url, session_mode: 'shared' } },
+      discovery: { registration: { enabled: true, allowed_urls: ['http://127.0.0.1:*/mcp'] } },
+      admin: { keys: [{ name: 'svc-bot', role: 'registrar', sha256: sha256(REGISTRAR) }] },
+    });
+    try {
+      const base = g.mcpUrl.replace(/\/mcp$/, '');
+      const init = JSON.stringify({
+        jsonrpc: '2.0',
+        id: 0,
+        method: 'initialize',
+        params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
+      });
+      const post = (path: string, headers: Record<string, string>) =>
+        fetch(`${base}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers }, body: init });
+      const ways: Array<Record<string, string>> = [{ authorization: `Bearer ${REGISTRAR}` }, { 'x-api-key': REGISTRAR }, { 'x-admin-api-key': REGISTRAR }];
+      for (const path of ['/mcp', '/servers/fixed/mcp']) {
+        for (const h of ways) {
+          const r = await post(path, h);
+          assert.equal(r.status, 401, `${path} ${Object.keys(h)[0]}`);
+          await r.body?.cancel();
+        }
+      }
+      for (const h of ways) {
+        const r = await fetch(`${base}/sse`, { headers: { accept: 'text/event-stream', ...h } });
+        assert.equal(r.status, 401, `/sse ${Object.keys(h)[0]}`);
+        await r.body?.cancel();
+      }
+      // The 401s are the key's: the client's own key is let in on the same endpoint.
+      const ok = await post('/mcp', { authorization: `Bearer ${CLIENT}` });
+      assert.equal(ok.status, 200);
+      await ok.body?.cancel();
+      // The console: what it shows comes from admin routes, which refuse the key (the loop above covers every one); /admin/me says so.
+      const me = await g.admin('GET', '/admin/me', undefined, { key: REGISTRAR });
+      assert.equal(me.status, 403);
+      assert.equal((await g.admin('POST', '/admin/tools/call', { name: 'fixed__whoami', arguments: {} }, { key: REGISTRAR })).status, 403);
+      // And it is a valid key for what it is for.
+      assert.equal((await g.admin('PUT', '/admin/registrations/m', { url: rep.url }, { key: REGISTRAR })).status, 201);
+    } finally {
+      await g.close();
+      await killAllReplicas();
+    }
+  });
+});
+
 describe('self-registration switched off', () => {
   it('answers 403 naming discovery.registration.enabled', async () => {
     const g = await startAdminGateway({
@@ -173,6 +223,55 @@ describe('self-registration switched off', () => {
       assert.match(r.body.error.message, /discovery.registration.enabled is false/);
     } finally {
       await g.close();
+    }
+  });
+});
+
+describe('self-registration: the store (a private Redis) unreachable', () => {
+  it('changes nothing while it is away (requests 503, the backend served past its TTL, reported failing); once it is back, the expiry is applied', async () => {
+    const { startPrivateRedis } = await import('../helpers/redis-server.js');
+    const redis = await startPrivateRedis();
+    const [rep] = await startReplicas('S');
+    const g = await startAdminGateway({
+      state: { store: 'redis', redis: { url: redis.url, command_timeout: '300ms' } },
+      discovery: { drain_timeout: '2s', registration: { enabled: true, allowed_urls: ['http://127.0.0.1:*/mcp'], ttl: { default: '2s', min: '1s' } } },
+      admin: { keys: [{ name: 'svc-bot', role: 'registrar', sha256: sha256(REGISTRAR) }] },
+    });
+    const client = await connectClient(g.mcpUrl);
+    let changes = 0;
+    client.setNotificationHandler(ToolListChangedNotificationSchema, () => void changes++);
+    const base = g.mcpUrl.replace(/\/mcp$/, '');
+    const source = async () =>
+      ((await (await fetch(`${base}/health`)).json()) as { discovery: Array<{ id: string; state: string; lastError: string | null }> }).discovery.find(
+        (d) => d.id === 'registration',
+      );
+    const who = async () => ((await client.callTool({ name: 'svc__whoami', arguments: {} })).structuredContent as { replica: string }).replica;
+    try {
+      const registeredAt = Date.now();
+      assert.equal((await g.admin('PUT', '/admin/registrations/svc', { url: rep.url, ttl: '2s' }, { key: REGISTRAR })).status, 201);
+      await waitFor(() => g.gw.registry.backend('svc')?.state === 'up', 'svc up');
+      await waitFor(async () => (await client.listTools()).tools.some((t) => t.name === 'svc__whoami'), 'svc listed');
+      assert.equal(await who(), 'S');
+      redis.pause();
+      await waitFor(async () => (await source())?.state === 'failing', 'the registration source failing');
+      assert.match((await source())?.lastError ?? '', /no answer within 300 ms/);
+      const refused = await g.admin('PUT', '/admin/registrations/other', { url: rep.url }, { key: REGISTRAR });
+      assert.equal(refused.status, 503, refused.text);
+      // Well past its 2 s TTL with the store away: nothing changed, the open session still calls it.
+      await new Promise((r) => setTimeout(r, Math.max(0, registeredAt + 3500 - Date.now())));
+      assert.ok(g.gw.registry.backend('svc'), 'still a backend: its expiry waits for the store');
+      assert.equal(await who(), 'S');
+      const before = changes;
+      redis.resume();
+      await waitFor(() => g.gw.registry.backend('svc') === undefined, 'expired once the store answers', 10_000);
+      await waitFor(() => changes > before, 'list_changed');
+      assert.equal((await source())?.state, 'ok');
+    } finally {
+      redis.resume();
+      await client.close();
+      await g.close();
+      await redis.stop();
+      await killAllReplicas();
     }
   });
 });

@@ -79,7 +79,7 @@ describe('MCP registry discovery', () => {
   const src = async () => (await health()).discovery.find((d) => d.id === 'registry:test')!;
 
   before(async () => {
-    reps = await startReplicas('A', 'B');
+    reps = await startReplicas('A', 'B', 'C');
     const port = (r: HttpReplica) => String(r.port);
     reg = new FakeRegistry();
     await reg.start();
@@ -163,19 +163,25 @@ describe('MCP registry discovery', () => {
     assert.equal((who.structuredContent as { replica: string }).replica, 'B');
   });
 
-  it('a registry outage changes nothing (reported failing); a server that leaves is removed once the registry answers again', async () => {
+  it('a registry outage changes nothing (reported failing); once it answers again, a server that left is removed and a new one added (list_changed); the session keeps working', async () => {
     reg.mode = 'error';
     await waitFor(async () => (await src()).state === 'failing', 'registry failing');
     await new Promise((r) => setTimeout(r, 1200));
     assert.ok(gw.gw.registry.backend('r-weather'));
     assert.ok(gw.gw.registry.backend('r-maps'));
     assert.match((await src()).lastError ?? '', /answered 503/);
+    const during = await client.callTool({ name: 'r-maps__whoami', arguments: {} });
+    assert.equal((during.structuredContent as { replica: string }).replica, 'B', 'served during the outage');
     const before = changes;
-    reg.pages = [[reg.pages[0][0]]];
+    reg.pages = [[reg.pages[0][0], entry({ name: 'io.github.acme/late', remotes: [{ type: 'streamable-http', url: reps[2].url }] })]];
     reg.mode = 'ok';
     await waitFor(() => gw.gw.registry.backend('r-maps') === undefined, 'r-maps removed');
+    await waitFor(() => gw.gw.registry.backend('r-late')?.state === 'up', 'r-late added');
     await waitFor(() => changes > before, 'list_changed');
+    await waitFor(async () => (await client.listTools()).tools.some((t) => t.name === 'r-late__whoami'), 'r-late listed');
     assert.ok(!(await client.listTools()).tools.some((t) => t.name.startsWith('r-maps__')));
+    const late = await client.callTool({ name: 'r-late__whoami', arguments: {} });
+    assert.equal((late.structuredContent as { replica: string }).replica, 'C', 'the open session reaches the new backend');
     const who = await client.callTool({ name: 'r-weather__whoami', arguments: {} });
     assert.equal((who.structuredContent as { replica: string }).replica, 'A', 'the session keeps working');
   });

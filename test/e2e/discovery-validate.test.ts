@@ -39,9 +39,11 @@ describe('mcpeg validate: discovery sources', () => {
           // 169.254.169.254 written as one number: a URL host that parses to the metadata address.
           { target: '2852039166', port: 4102, weight: 1 },
           { target: 'c.elsewhere.test', port: 4103, weight: 1 },
+          // A backup: listed with its priority.
+          { target: 'd.web.test', port: 4104, priority: 10, weight: 2 },
         ],
       },
-      hosts: { 'a.web.test': '127.0.0.1', 'b.web.test': '127.0.0.1' },
+      hosts: { 'a.web.test': '127.0.0.1', 'b.web.test': '127.0.0.1', 'd.web.test': '127.0.0.1' },
     });
     // A port nothing listens on (fetch refuses well-known "bad ports" such as 9 by itself).
     closed = await freePort();
@@ -65,7 +67,7 @@ describe('mcpeg validate: discovery sources', () => {
     assert.equal(r.status, 0, r.stderr);
     assert.match(
       r.stdout,
-      /discovery dns_srv:web \(SRV _mcp._tcp.web.test @ 127.0.0.1:\d+\): 2 found\n {4}http:\/\/a.web.test:4100\/mcp weight 5\n {4}http:\/\/b.web.test:4101\/mcp weight 1/,
+      /discovery dns_srv:web \(SRV _mcp._tcp.web.test @ 127.0.0.1:\d+\): 3 found\n {4}http:\/\/a.web.test:4100\/mcp weight 5\n {4}http:\/\/b.web.test:4101\/mcp weight 1\n {4}http:\/\/d.web.test:4104\/mcp weight 2 priority 10\n/,
     );
     assert.match(
       r.stderr,

@@ -12,6 +12,9 @@ export interface PrivateRedis {
   running(): boolean;
   /** SIGKILL, waits until it is gone. */
   kill(): Promise<void>;
+  /** SIGSTOP: connections stay open, nothing answers (commands reach their deadline); resume() with SIGCONT, data intact. */
+  pause(): void;
+  resume(): void;
   /** Starts it again on the same port (empty: nothing was saved). */
   restart(): Promise<void>;
   stop(): Promise<void>;
@@ -56,5 +59,14 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
     await gone;
   };
   await launch();
-  return { port, url: `redis://127.0.0.1:${port}`, running, kill, restart: launch, stop: kill };
+  return {
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    running,
+    kill,
+    pause: () => void proc?.kill('SIGSTOP'),
+    resume: () => void proc?.kill('SIGCONT'),
+    restart: launch,
+    stop: kill,
+  };
 }

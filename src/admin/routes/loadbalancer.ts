@@ -27,6 +27,7 @@ function stats(b: Backend) {
       available: r.available,
       healthy: r.healthy,
       weight: r.weight,
+      priority: r.priority,
       active: r.active,
       restarts: r.restarts,
       ejected: r.ejectedUntil > now,

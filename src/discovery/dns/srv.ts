@@ -1,7 +1,8 @@
 /**
- * DNS SRV (RFC 2782): a backend's replicas from an SRV name. The records of the lowest
- * priority are the replicas, each with its weight (0 counts as 1: a replica needs a
- * share); higher priorities are not used while a lower one has records. Each target and
+ * DNS SRV (RFC 2782): a backend's replicas from an SRV name. Every record is a replica
+ * with its weight (0 counts as 1: a replica needs a share) and its priority, which the
+ * backend honours as failover: new work goes to the lowest priority with a replica
+ * available, a higher one only while every lower one is down (backend.ts). Each target and
  * port make a URL with the configured scheme and path, naming the target, or (address:
  * resolve) the target's A/AAAA records from the same servers. Asked again when the
  * records' smallest TTL ends, clamped to [min_ttl, max_ttl]; a failure is retried after
@@ -122,19 +123,24 @@ export class DnsSrvProvider implements Provider<Endpoint> {
     });
     this.skipped = skipped;
     if (usable.length === 0) throw new Error(`SRV ${this.o.name}: no records`);
-    const lowest = Math.min(...usable.map((r) => r.priority));
-    const chosen = usable.filter((r) => r.priority === lowest).sort((x, y) => (x.target < y.target ? -1 : x.target > y.target ? 1 : x.port - y.port));
+    // Lowest priority first: max_endpoints keeps those, and a URL named at two priorities keeps the lower.
+    const chosen = usable.sort((x, y) => x.priority - y.priority || (x.target < y.target ? -1 : x.target > y.target ? 1 : x.port - y.port));
     let ttl = Math.min(...chosen.map((r) => r.ttl));
     const endpoints: Endpoint[] = [];
     for (const r of chosen) {
       const hosts = this.o.address === 'resolve' ? await this.addresses(r.target, a.additionals) : { list: [r.target], ttl: Infinity };
+      if (hosts.list.length === 0) {
+        if (skipped.length < 20) skipped.push(`${r.target}: no A or AAAA record`);
+        continue;
+      }
       ttl = Math.min(ttl, hosts.ttl);
-      for (const h of hosts.list) endpoints.push({ url: `${this.o.scheme}://${h.includes(':') ? `[${h}]` : h}:${r.port}${this.o.path}`, weight: Math.max(1, r.weight) });
+      for (const h of hosts.list)
+        endpoints.push({ url: `${this.o.scheme}://${h.includes(':') ? `[${h}]` : h}:${r.port}${this.o.path}`, weight: Math.max(1, r.weight), priority: r.priority });
     }
     return { endpoints, ttl: Number.isFinite(ttl) ? ttl : this.o.min_ttl / 1000 };
   }
 
-  /** A target's addresses: from the answer's additional section when there, else asked (A, then AAAA). */
+  /** A target's addresses: from the answer's additional section when there, else asked (A, then AAAA); none: the target is left out. */
   private async addresses(target: string, additionals: readonly packet.Answer[]): Promise<{ list: string[]; ttl: number }> {
     const pick = (rs: readonly packet.Answer[]) => rs.filter((r) => (r.type === 'A' || r.type === 'AAAA') && r.name.replace(/\.$/, '').toLowerCase() === target.toLowerCase());
     let found = pick(additionals);
@@ -143,7 +149,7 @@ export class DnsSrvProvider implements Provider<Endpoint> {
       found = pick(v4.answers);
       if (found.length === 0) found = pick((await this.ask(target, 'AAAA')).answers);
     }
-    if (found.length === 0) throw new Error(`SRV target ${target} has no A or AAAA record`);
+    if (found.length === 0) return { list: [], ttl: Infinity };
     const rs = found as Array<{ data: unknown; ttl?: number }>;
     return { list: rs.slice(0, 16).map((r) => String(r.data)), ttl: Math.min(...rs.map((r) => r.ttl ?? 0)) };
   }

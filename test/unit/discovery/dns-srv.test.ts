@@ -44,21 +44,50 @@ describe('DNS SRV source (dnsmasq)', () => {
       ...extra,
     });
 
-  it('gives the lowest priority records, with their weights and TTL, as URLs naming the targets', async () => {
+  it('gives every record, lowest priority first, with its weight, priority and TTL, as URLs naming the targets', async () => {
     const { endpoints, ttl } = await provider().resolve();
     assert.deepEqual(endpoints, [
-      { url: 'http://r1.test:4001/mcp', weight: 10 },
-      { url: 'http://r2.test:4002/mcp', weight: 30 },
+      { url: 'http://r1.test:4001/mcp', weight: 10, priority: 10 },
+      { url: 'http://r2.test:4002/mcp', weight: 30, priority: 10 },
+      { url: 'http://backup.test:4003/mcp', weight: 5, priority: 20 },
     ]);
     assert.equal(ttl, 7);
+    // max_endpoints keeps the lowest priorities.
+    assert.deepEqual(
+      checkEndpoints(endpoints, 2).endpoints.map((e) => [e.url, e.priority]),
+      [
+        ['http://r1.test:4001/mcp', 10],
+        ['http://r2.test:4002/mcp', 10],
+      ],
+    );
   });
 
   it('address: resolve puts the targets’ addresses from the same server in the URLs', async () => {
     const { endpoints } = await provider({ address: 'resolve', scheme: 'https', path: '/x' }).resolve();
     assert.deepEqual(
       endpoints.map((e) => e.url),
-      ['https://127.0.0.1:4001/x', 'https://127.0.0.2:4002/x'],
+      ['https://127.0.0.1:4001/x', 'https://127.0.0.2:4002/x', 'https://127.0.0.3:4003/x'],
     );
+  });
+
+  it('address: resolve leaves out a target without an address (reported), and keeps the others', async () => {
+    const d = await Dnsmasq.start({
+      srv: {
+        [NAME]: [
+          { target: 'here.test', port: 4001 },
+          { target: 'nowhere.test', port: 4002, priority: 5 },
+        ],
+      },
+      hosts: { 'here.test': '127.0.0.1' },
+    });
+    try {
+      const p = provider({ servers: [d.server], address: 'resolve' });
+      const { endpoints } = await p.resolve();
+      assert.deepEqual(endpoints, [{ url: 'http://127.0.0.1:4001/mcp', weight: 1, priority: 0 }]);
+      assert.match(p.notes().join('\n'), /nowhere\.test: no A or AAAA record/);
+    } finally {
+      await d.close();
+    }
   });
 
   it('a name without records fails (NXDOMAIN), and a server that does not answer fails within the timeout', async () => {
@@ -83,6 +112,35 @@ describe('DNS SRV source (dnsmasq)', () => {
     p.stop();
     const gap = seen[1] - seen[0];
     assert.ok(gap >= 1100 && gap < 3000, `asked again after ${gap} ms`);
+  });
+
+  it('it asks again at the record’s TTL when within bounds (2 s), and not before min_ttl when the TTL is shorter (1 s → 2.5 s)', async () => {
+    const gapOf = async (d: Dnsmasq, min: number, max: number) => {
+      const p = provider({ servers: [d.server], min_ttl: min, max_ttl: max });
+      const seen: number[] = [];
+      await new Promise<void>((resolve) => {
+        p.start({
+          update: () => {
+            seen.push(Date.now());
+            if (seen.length === 2) resolve();
+          },
+          fail: (err) => assert.fail(err),
+        });
+      });
+      p.stop();
+      return seen[1] - seen[0];
+    };
+    const two = await Dnsmasq.start({ srv: { [NAME]: [{ target: 'r1.test', port: 4001 }] } }, { ttl: 2 });
+    const one = await Dnsmasq.start({ srv: { [NAME]: [{ target: 'r1.test', port: 4001 }] } }, { ttl: 1 });
+    try {
+      const atTtl = await gapOf(two, 1000, 60_000);
+      assert.ok(atTtl >= 1900 && atTtl < 3500, `TTL 2 s: asked again after ${atTtl} ms`);
+      const clamped = await gapOf(one, 2500, 60_000);
+      assert.ok(clamped >= 2400 && clamped < 4000, `TTL 1 s, min_ttl 2.5 s: asked again after ${clamped} ms`);
+    } finally {
+      await two.close();
+      await one.close();
+    }
   });
 
   it('system resolvers as node:dns lists them become host:port', () => {
@@ -144,7 +202,7 @@ describe('DNS SRV source (dnsmasq)', () => {
     const n = events.length;
     await waitFor(() => events.length > n && events.at(-1) === 'update');
     p.stop();
-    assert.equal(last.length, 2);
+    assert.equal(last.length, 3);
   });
 });
 

@@ -77,6 +77,46 @@ describe('discovery checks', () => {
   });
 });
 
+describe('discovery checks: priorities', () => {
+  it('priorities are integers in [0, 65535]; none (or 0) is left unset', () => {
+    const r = checkEndpoints(
+      [
+        { url: 'http://a/', weight: 1, priority: -3 },
+        { url: 'http://b/', weight: 1, priority: 1e9 },
+        { url: 'http://c/', weight: 1, priority: 2.6 },
+        { url: 'http://d/', weight: 1, priority: Number.NaN },
+        { url: 'http://e/', weight: 1 },
+      ],
+      10,
+    );
+    assert.deepEqual(
+      r.endpoints.map((e) => e.priority),
+      [undefined, 65535, 3, undefined, undefined],
+    );
+  });
+
+  it('a priority changed in a result is the replica’s new tier (reported), without it leaving', async () => {
+    const { backend, p, first } = endpointSetup();
+    p.sink.update([
+      { url: 'http://a/', weight: 1, priority: 10 },
+      { url: 'http://b/', weight: 1, priority: 20 },
+    ]);
+    await first;
+    const before = backend.replicas.map((r) => r.id);
+    p.sink.update([
+      { url: 'http://a/', weight: 1, priority: 30 },
+      { url: 'http://b/', weight: 1, priority: 20 },
+    ]);
+    assert.deepEqual(
+      backend.replicas.map((r) => [r.id, r.key, r.priority]),
+      [
+        [before[0], 'http://a/', 30],
+        [before[1], 'http://b/', 20],
+      ],
+    );
+  });
+});
+
 describe('discovery manager: replicas', () => {
   it('applies each result as a difference: joins, leaves, weights; keys the replicas by URL', async () => {
     const { p, urls, first, backend } = endpointSetup();
