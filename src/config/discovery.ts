@@ -181,8 +181,10 @@ const registrySchema = z
   .object({
     /** Names this source in /health, metrics and the admin API. */
     name: z.string().regex(/^[a-zA-Z0-9_-]{1,32}$/, 'expected letters, digits, "_" or "-" (at most 32)'),
-    /** The registry's base URL (…/v0/servers is appended). */
+    /** The registry's base URL (…/<api_version>/servers is appended). */
     url: z.url({ protocol: /^https?$/ }),
+    /** The Registry API version in the path: v0, or v0.1 (the version the official registry froze; same documents). */
+    api_version: z.enum(['v0', 'v0.1']).default('v0'),
     /** Servers whose name matches one of these globs (e.g. "io.github.acme/*"); none: every server. */
     servers: z.array(z.string().min(1).max(300)).default([]),
     /** Only the latest version of each server (the registry's version=latest). */

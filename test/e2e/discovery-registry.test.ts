@@ -32,6 +32,8 @@ class FakeRegistry {
   pages: unknown[][] = [];
   requests: string[] = [];
   mode: 'ok' | 'error' | 'huge' = 'ok';
+  /** The ServerList path it serves: the official registry's v0, or v0.1 (its frozen API, same documents). */
+  path = '/v0/servers';
   async start(): Promise<void> {
     this.server = createServer((req, res) => {
       const u = new URL(req.url ?? '/', 'http://x');
@@ -40,7 +42,7 @@ class FakeRegistry {
         res.writeHead(503).end('down for maintenance');
         return;
       }
-      if (u.pathname !== '/v0/servers') {
+      if (u.pathname !== this.path) {
         res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"not found"}');
         return;
       }
@@ -206,5 +208,36 @@ describe('MCP registry discovery', () => {
     reg.mode = 'ok';
     reg.pages = [[], [], [], []];
     await assert.rejects(source().read(), /more than max_pages \(3\)/);
+  });
+
+  it('api_version v0.1 reads /v0.1/servers (the API version the official registry froze); v0 is not asked for it', async () => {
+    const source = (api_version?: 'v0' | 'v0.1') =>
+      new RegistrySource({
+        name: 't',
+        url: `${reg.url}/`,
+        api_version,
+        servers: [],
+        latest_only: true,
+        max_pages: 3,
+        max_backends: 10,
+        refresh: 60_000,
+        timeout: 1000,
+        name_prefix: '',
+        maxBytes: 100_000,
+      });
+    reg.mode = 'ok';
+    reg.path = '/v0.1/servers';
+    reg.pages = [[entry({ name: 'io.github.acme/frozen', remotes: [{ type: 'streamable-http', url: reps[0].url }] })]];
+    try {
+      const found = await source('v0.1').read();
+      assert.deepEqual(
+        found.map((d) => d.name),
+        ['frozen'],
+      );
+      assert.match(reg.requests.at(-1)!, /^\/v0\.1\/servers\?/);
+      await assert.rejects(source().read(), /\/v0\/servers answered 404/, 'the default stays v0');
+    } finally {
+      reg.path = '/v0/servers';
+    }
   });
 });

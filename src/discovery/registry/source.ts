@@ -1,7 +1,8 @@
 /**
  * Backends from an MCP registry that speaks the official MCP Registry API
- * (modelcontextprotocol/registry: GET /v0/servers, each item a ServerResponse holding a
- * server.json). Only a server's `remotes` (streamable-http or sse, an HTTP URL) can become
+ * (modelcontextprotocol/registry: GET /v0/servers, or /v0.1/servers of the API version the
+ * official registry froze; each item a ServerResponse holding a server.json, the same shape
+ * in both). Only a server's `remotes` (streamable-http or sse, an HTTP URL) can become
  * a backend: its `packages` are never installed or run. A server becomes one backend, from
  * its first usable remote (streamable-http preferred); a remote whose URL keeps a template
  * variable without a value, or that requires a header without a value, is not usable (the
@@ -16,6 +17,8 @@ import type { DiscoveredBackend, Provider, Sink } from '../types.js';
 export interface RegistryOptions {
   name: string;
   url: string;
+  /** The API version in the path: `v0` (the issue's and the registry's first) or `v0.1` (frozen, same shapes). */
+  api_version?: 'v0' | 'v0.1';
   servers: readonly string[];
   latest_only: boolean;
   max_pages: number;
@@ -84,11 +87,11 @@ export class RegistrySource implements Provider<DiscoveredBackend> {
       const q = new URLSearchParams({ limit: String(PAGE) });
       if (this.o.latest_only) q.set('version', 'latest');
       if (cursor) q.set('cursor', cursor);
-      const base = this.o.url.replace(/\/+$/, '');
-      const r = await fetchJson(`${base}/v0/servers?${q}`, { timeoutMs: this.o.timeout, maxBytes: this.o.maxBytes, signal: this.abort.signal });
-      if (r.status !== 200) throw new Error(`GET ${base}/v0/servers answered ${r.status}`);
+      const list = `${this.o.url.replace(/\/+$/, '')}/${this.o.api_version ?? 'v0'}/servers`;
+      const r = await fetchJson(`${list}?${q}`, { timeoutMs: this.o.timeout, maxBytes: this.o.maxBytes, signal: this.abort.signal });
+      if (r.status !== 200) throw new Error(`GET ${list} answered ${r.status}`);
       const body = r.body;
-      if (!isObject(body) || !Array.isArray(body.servers)) throw new Error(`GET ${base}/v0/servers: expected {servers: [...]} (a ServerList)`);
+      if (!isObject(body) || !Array.isArray(body.servers)) throw new Error(`GET ${list}: expected {servers: [...]} (a ServerList)`);
       for (const item of body.servers) {
         const d = this.backendOf(item, skipped);
         if (d) out.push(d);
