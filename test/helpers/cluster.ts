@@ -123,17 +123,48 @@ export async function startCluster(n: number, redisUrl: string, extra: Record<st
   return { instances, lb, url: `${lb.base}/mcp`, prefix, close };
 }
 
+/** One request an SDK transport sent through HAProxy, and the instance that answered it. */
+export interface Served {
+  method: string;
+  server: string;
+  /** The JSON-RPC method of the POST body (`?` for a GET, a DELETE or a batch). */
+  rpc: string;
+  /** The request carried `params.requestState` (a 2026-07-28 retry of an input_required call). */
+  retry: boolean;
+  /** Its Mcp-Session-Id header, and the one the response set (a stateless client has neither). */
+  sessionId: string | null;
+  answeredSessionId: string | null;
+  /** Its MCP-Protocol-Version header. */
+  protocolVersion: string | null;
+}
+
 /**
  * A fetch that records which instance HAProxy sent each request to (its `x-mcpeg-server`
- * header), in order: give it to an SDK transport (`{ fetch }`).
+ * header), in order, with what the request was: give it to an SDK transport (`{ fetch }`).
  */
-export function recordingFetch(): { fetch: typeof fetch; servedBy: Array<{ method: string; server: string }> } {
-  const servedBy: Array<{ method: string; server: string }> = [];
+export function recordingFetch(): { fetch: typeof fetch; servedBy: Served[] } {
+  const servedBy: Served[] = [];
   return {
     servedBy,
     fetch: async (input, init) => {
       const res = await fetch(input, init);
-      servedBy.push({ method: init?.method ?? 'GET', server: res.headers.get(SERVED_BY) ?? '?' });
+      const headers = new Headers(init?.headers);
+      let rpc = '?';
+      let retry = false;
+      if (typeof init?.body === 'string') {
+        const body = JSON.parse(init.body) as { method?: unknown; params?: { requestState?: unknown } };
+        if (typeof body.method === 'string') rpc = body.method;
+        retry = body.params?.requestState !== undefined;
+      }
+      servedBy.push({
+        method: init?.method ?? 'GET',
+        server: res.headers.get(SERVED_BY) ?? '?',
+        rpc,
+        retry,
+        sessionId: headers.get('mcp-session-id'),
+        answeredSessionId: res.headers.get('mcp-session-id'),
+        protocolVersion: headers.get('mcp-protocol-version'),
+      });
       return res;
     },
   };
