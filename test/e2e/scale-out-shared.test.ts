@@ -56,9 +56,12 @@ describe('scale-out: what three instances behind HAProxy share through Redis', {
         const before = rec.servedBy.length;
         const r = await client.callTool({ name: 'everything__trigger-sampling-request', arguments: { prompt: `p${i}`, maxTokens: 3 } }, undefined, { timeout: 10_000 });
         assert.match(textOf(r), /sampled across instances/);
-        // The call and the client's answer to the sampling request were two POSTs, on two instances.
+        // The call and the client's answer to the sampling request were two POSTs, on two instances: the answer reached
+        // the call waiting on the first one over the bus.
         const posts = rec.servedBy.slice(before).filter((s) => s.method === 'POST');
-        assert.ok(posts.length >= 2 && posts[0]!.server !== posts[1]!.server, JSON.stringify(posts));
+        assert.equal(posts.length, 2, JSON.stringify(posts));
+        assert.ok(posts[0]!.rpc === 'tools/call' && posts[1]!.answer, JSON.stringify(posts));
+        assert.notEqual(posts[0]!.server, posts[1]!.server, JSON.stringify(posts));
       }
     } finally {
       await client.close();

@@ -131,11 +131,17 @@ export interface Served {
   rpc: string;
   /** The request carried `params.requestState` (a 2026-07-28 retry of an input_required call). */
   retry: boolean;
+  /** The POST body is a JSON-RPC response (the client answering a request of the server: sampling, elicitation, roots). */
+  answer: boolean;
   /** Its Mcp-Session-Id header, and the one the response set (a stateless client has neither). */
   sessionId: string | null;
   answeredSessionId: string | null;
   /** Its MCP-Protocol-Version header. */
   protocolVersion: string | null;
+  /** Its Last-Event-ID header (a stream resumed). */
+  lastEventId: string | null;
+  /** The response's status. */
+  status: number;
 }
 
 /**
@@ -151,19 +157,24 @@ export function recordingFetch(): { fetch: typeof fetch; servedBy: Served[] } {
       const headers = new Headers(init?.headers);
       let rpc = '?';
       let retry = false;
+      let answer = false;
       if (typeof init?.body === 'string') {
-        const body = JSON.parse(init.body) as { method?: unknown; params?: { requestState?: unknown } };
+        const body = JSON.parse(init.body) as { method?: unknown; id?: unknown; result?: unknown; error?: unknown; params?: { requestState?: unknown } };
         if (typeof body.method === 'string') rpc = body.method;
         retry = body.params?.requestState !== undefined;
+        answer = body.method === undefined && body.id !== undefined && (body.result !== undefined || body.error !== undefined);
       }
       servedBy.push({
         method: init?.method ?? 'GET',
         server: res.headers.get(SERVED_BY) ?? '?',
         rpc,
         retry,
+        answer,
         sessionId: headers.get('mcp-session-id'),
         answeredSessionId: res.headers.get('mcp-session-id'),
         protocolVersion: headers.get('mcp-protocol-version'),
+        lastEventId: headers.get('last-event-id'),
+        status: res.status,
       });
       return res;
     },
