@@ -13,7 +13,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { Client as V2Client, StreamableHTTPClientTransport as V2Http } from '@modelcontextprotocol/client';
 import { recordingFetch, startCluster, type Cluster, type Served } from '../helpers/cluster.js';
-import { everythingStdio, textOf } from '../helpers/gateway.js';
+import { everythingStdio, MCP_HEADERS, textOf } from '../helpers/gateway.js';
 import { SERVED_BY } from '../helpers/haproxy.js';
 import { REDIS_URL } from '../helpers/redis.js';
 
@@ -66,6 +66,23 @@ describe('scale-out: three instances behind HAProxy, Redis shared', { timeout: 1
       assert.deepEqual(progress, [1, 2, 3]);
       // The POSTs (the SDK's GET stream, if any, is another request in the same rotation).
       assertSpread(rec.servedBy, 9);
+      // The SDK ends its session with a DELETE, on yet another instance: every instance then answers 404 for it.
+      const sessionId = transport.sessionId!;
+      const version = transport.protocolVersion ?? '2025-11-25';
+      await transport.terminateSession();
+      const del = [...rec.servedBy].reverse().find((s) => s.method === 'DELETE')!;
+      assert.equal(del.method, 'DELETE');
+      assert.equal(del.status, 200);
+      assertSpread(rec.servedBy, 10);
+      for (const inst of cluster.instances) {
+        const r = await fetch(inst.url, {
+          method: 'POST',
+          headers: { ...MCP_HEADERS, 'mcp-session-id': sessionId, 'mcp-protocol-version': version },
+          body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
+        });
+        await r.text();
+        assert.equal(r.status, 404, `${inst.name} still serves the session deleted on ${del.server}`);
+      }
     } finally {
       await client.close();
     }

@@ -57,7 +57,21 @@ export function clusterConfig(redisUrl: string, prefix: string, port: number, ad
   };
 }
 
+/**
+ * Its ports are picked before it binds them, so another process on the machine may take one in between: an instance
+ * that exits with EADDRINUSE is started again on new ports (at most three times).
+ */
 async function startInstance(name: string, dir: string, cfg: (port: number, adminPort: number) => Record<string, unknown>): Promise<Instance> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startInstanceOnce(name, dir, cfg);
+    } catch (e) {
+      if (attempt >= 3 || !/EADDRINUSE/.test((e as Error).message)) throw e;
+    }
+  }
+}
+
+async function startInstanceOnce(name: string, dir: string, cfg: (port: number, adminPort: number) => Record<string, unknown>): Promise<Instance> {
   const port = await freePort();
   const adminPort = await freePort();
   const file = join(dir, `${name}.yaml`);
