@@ -296,7 +296,8 @@ export class RedisBus implements InstanceBus {
   }
 
   private receive(text: string): void {
-    if (this.closed || text.length > this.maxBytes) return;
+    // The bound is in bytes, as publish() counts it: UTF-16 units undercount multi-byte characters (up to 3 bytes per unit).
+    if (this.closed || text.length > this.maxBytes || Buffer.byteLength(text) > this.maxBytes) return;
     let env: Envelope;
     try {
       env = JSON.parse(text) as Envelope;

@@ -1,8 +1,9 @@
 /**
  * Redis killed (SIGKILL) and started again under three running instances behind HAProxy
  * (issue 18): while it is away, a request that needs the shared store (opening a session)
- * fails at once with MCPEG_ERR_STATE_UNAVAILABLE (503), a session an instance holds in its
- * memory keeps being served there; once Redis is back, sessions open and move between
+ * fails at once with MCPEG_ERR_STATE_UNAVAILABLE (503), as does a session on an instance that
+ * would have to read its record (not a 404); a session an instance holds in its memory keeps
+ * being served there; once Redis is back, sessions open and move between
  * instances again, with no gateway restarted. A private redis-server on a free port.
  */
 import assert from 'node:assert/strict';
@@ -56,6 +57,13 @@ describe('scale-out: Redis killed and restarted under running instances', { time
       assert.match(await r.text(), new RegExp(`Echo: before ${inst.name}`));
     }
 
+    // A session only gw1 holds (opened there, used nowhere else).
+    const gw1 = cluster.instances[0]!;
+    const own = await initialize(gw1.url);
+    assert.equal(own.status, 200);
+    await own.text();
+    const ownHeaders = { ...MCP_HEADERS, 'mcp-session-id': own.headers.get('mcp-session-id')!, 'mcp-protocol-version': '2025-11-25' };
+
     await redis.kill();
 
     // Opening a session needs the store: a clear 503 on every instance, at once (no offline queue).
@@ -74,6 +82,17 @@ describe('scale-out: Redis killed and restarted under running instances', { time
       assert.equal(r.status, 200, `${inst.name}: ${r.status}`);
       assert.match(await r.text(), new RegExp(`Echo: during ${inst.name}`));
     }
+    // Another instance would need its record: 503 MCPEG_ERR_STATE_UNAVAILABLE, not a 404 that would tell the client its
+    // session is gone.
+    for (const inst of cluster.instances.slice(1)) {
+      const r = await echo(inst.url, ownHeaders, `elsewhere ${inst.name}`);
+      assert.equal(r.status, 503, `${inst.name}: ${r.status}`);
+      const body = (await r.json()) as { error: { data: { mcpegCode: string } } };
+      assert.equal(body.error.data.mcpegCode, 'MCPEG_ERR_STATE_UNAVAILABLE');
+    }
+    const onGw1 = await echo(gw1.url, ownHeaders, 'at home');
+    assert.equal(onGw1.status, 200);
+    assert.match(await onGw1.text(), /Echo: at home/);
     for (const inst of cluster.instances) assert.ok(inst.running(), `${inst.name} exited: ${inst.stderr()}`);
 
     await redis.restart();

@@ -4,7 +4,10 @@
  * Redis behind HAProxy (round robin, no stickiness): the stream on the instance that opened
  * the session hears an admin change made on another; that instance is killed; the stream is
  * resumed through HAProxy on another instance, which replays the event with its id; and the
- * resumed stream hears the next admin change, made on a third.
+ * resumed stream hears the next admin change, made on a third; the session's tool calls go
+ * on through HAProxy on both survivors. The same with the v1 SDK client: its GET stream, on
+ * the instance HAProxy gave it, is broken by SIGKILL; the SDK reconnects it through HAProxy
+ * with Last-Event-ID, lands on a survivor and hears the next change there.
  *
  * SSE events reach Redis asynchronously, after they are on the wire (docs/scaling.md: an
  * event Redis did not take cannot be replayed, as a call in flight on a dying instance is
@@ -12,8 +15,11 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { openSession, startCluster, type Cluster } from '../helpers/cluster.js';
-import { everythingStdio, readSse, waitFor, type SseEvent } from '../helpers/gateway.js';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import { openSession, recordingFetch, startCluster, type Cluster } from '../helpers/cluster.js';
+import { answerOf, everythingStdio, readSse, textOf, waitFor, type SseEvent } from '../helpers/gateway.js';
 import { SERVED_BY } from '../helpers/haproxy.js';
 import { REDIS_URL, storedEventIds } from '../helpers/redis.js';
 
@@ -87,6 +93,96 @@ describe('scale-out: a GET stream resumed on another instance after SIGKILL', { 
     const live = await nextWithMethod(again, 'notifications/tools/list_changed');
     assert.notEqual(live.id, seen.id);
     assert.ok(!live.id?.startsWith(primed.id!.split('_')[0]), `a new event of the new holder, not a replay: ${live.id}`);
+    // The session whose instance died goes on through HAProxy on both survivors: each rebuilds it from Redis and opens
+    // its own backend session (only calls in flight on the dead instance were lost).
+    const servedAfter = new Set<string>();
+    for (let i = 0; i < 4; i++) {
+      const r = await fetch(cluster.url, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify({ jsonrpc: '2.0', id: 100 + i, method: 'tools/call', params: { name: 'everything__echo', arguments: { message: `after kill ${i}` } } }),
+      });
+      assert.equal(r.status, 200, `call ${i} after the kill: ${r.status}`);
+      servedAfter.add(r.headers.get(SERVED_BY)!);
+      const answer = await answerOf(r, 100 + i);
+      assert.equal(textOf(answer.result), `Echo: after kill ${i}`, JSON.stringify(answer));
+    }
+    assert.deepEqual([...servedAfter].sort(), others.map((i) => i.name).sort());
     await again.return(undefined);
+  });
+});
+
+describe('scale-out: the v1 SDK client resumes its GET stream on another instance after SIGKILL', { timeout: 180_000 }, () => {
+  let cluster: Cluster;
+  before(async () => {
+    cluster = await startCluster(3, REDIS_URL, extra());
+  });
+  after(async () => {
+    await cluster?.close();
+  });
+
+  it('reconnects through HAProxy with Last-Event-ID, lands on a survivor, hears the next change there, and its calls go on', async () => {
+    const rec = recordingFetch();
+    const client = new Client({ name: 'scale-resume', version: '1' }, { capabilities: {} });
+    const changes: number[] = [];
+    client.setNotificationHandler(ToolListChangedNotificationSchema, () => {
+      changes.push(Date.now());
+      notified++;
+    });
+    // Every notification the client got (a backend added sends tools, resources and prompts list_changed): each was an
+    // event with an id on its GET stream.
+    let notified = 0;
+    client.fallbackNotificationHandler = async () => void notified++;
+    client.onerror = () => {}; // the SDK reports the broken stream before it reconnects
+    const transport = new StreamableHTTPClientTransport(new URL(cluster.url), {
+      fetch: rec.fetch,
+      reconnectionOptions: { initialReconnectionDelay: 200, maxReconnectionDelay: 1000, reconnectionDelayGrowFactor: 1.5, maxRetries: 10 },
+    });
+    await client.connect(transport);
+    try {
+      const sessionId = transport.sessionId!;
+      // The SDK opens its GET stream after initialization, on whichever instance HAProxy picks next.
+      const firstGet = await waitFor(() => rec.servedBy.find((s) => s.method === 'GET' && s.status === 200), 'the SDK to open its GET stream');
+      const first = cluster.instances.find((i) => i.name === firstGet.server)!;
+      const others = cluster.instances.filter((i) => i !== first);
+      // An admin change made on another instance reaches the client's GET stream on `first`.
+      const add = await others[0]!.admin('POST', '/admin/services', { name: 'late', config: everythingStdio() });
+      assert.equal(add.status, 201, JSON.stringify(add.body));
+      await waitFor(() => changes.length === 1, 'the first list change on the GET stream');
+      for (const i of others) {
+        await waitFor(async () => JSON.stringify((await i.admin('GET', '/admin/services')).body).includes('"late"'), `${i.name} to apply the first change`, 30_000);
+      }
+      // Redis holds every event the client got (they are stored after they are sent): the last is where it resumes.
+      const stored = await waitFor(
+        async () => {
+          const ids = (await storedEventIds(cluster.prefix, sessionId)).filter((id) => id.startsWith('g'));
+          return ids.length >= notified ? ids : undefined;
+        },
+        'the events stored in Redis',
+        20_000,
+      );
+      await first.kill('SIGKILL');
+      // The SDK sees its stream break and opens it again through HAProxy, from the last event it got.
+      const resumed = await waitFor(() => rec.servedBy.find((s) => s.method === 'GET' && s.status === 200 && s.lastEventId !== null), 'the SDK to resume its GET stream', 30_000);
+      assert.equal(resumed.lastEventId, stored.at(-1), `resumed from the last event the killed instance sent (${notified} notifications; stored ${stored.join(' ')})`);
+      assert.notEqual(resumed.server, first.name);
+      // The next change, made on the survivor that does not hold the stream, reaches the client there.
+      const third = others.find((i) => i.name !== resumed.server)!;
+      const del = await third.admin('DELETE', '/admin/services/late');
+      assert.equal(del.status, 200, JSON.stringify(del.body));
+      await waitFor(() => changes.length >= 2, 'the second list change on the resumed stream', 30_000);
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(changes.length, 2, 'each change heard once (the resume replayed nothing the client had)');
+      // Its calls go on through HAProxy on both survivors, each rebuilding the session and its backend session (a new
+      // server-everything session may announce its own tools/list_changed: not counted here).
+      const before = rec.servedBy.length;
+      for (let i = 0; i < 4; i++) {
+        assert.equal(textOf(await client.callTool({ name: 'everything__echo', arguments: { message: `after ${i}` } })), `Echo: after ${i}`);
+      }
+      const posts = rec.servedBy.slice(before).filter((s) => s.method === 'POST');
+      assert.deepEqual([...new Set(posts.map((s) => s.server))].sort(), others.map((i) => i.name).sort());
+    } finally {
+      await client.close();
+    }
   });
 });

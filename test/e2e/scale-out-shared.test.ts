@@ -56,9 +56,12 @@ describe('scale-out: what three instances behind HAProxy share through Redis', {
         const before = rec.servedBy.length;
         const r = await client.callTool({ name: 'everything__trigger-sampling-request', arguments: { prompt: `p${i}`, maxTokens: 3 } }, undefined, { timeout: 10_000 });
         assert.match(textOf(r), /sampled across instances/);
-        // The call and the client's answer to the sampling request were two POSTs, on two instances.
+        // The call and the client's answer to the sampling request were two POSTs, on two instances: the answer reached
+        // the call waiting on the first one over the bus.
         const posts = rec.servedBy.slice(before).filter((s) => s.method === 'POST');
-        assert.ok(posts.length >= 2 && posts[0]!.server !== posts[1]!.server, JSON.stringify(posts));
+        assert.equal(posts.length, 2, JSON.stringify(posts));
+        assert.ok(posts[0]!.rpc === 'tools/call' && posts[1]!.answer, JSON.stringify(posts));
+        assert.notEqual(posts[0]!.server, posts[1]!.server, JSON.stringify(posts));
       }
     } finally {
       await client.close();
@@ -101,24 +104,19 @@ describe('scale-out: a rate limit holds across instances behind HAProxy', { time
     await cluster?.close();
   });
 
-  it('requests spread over three instances share one bucket: 10 pass, the rest get 429 MCPEG_ERR_RATE_LIMITED', async () => {
+  it('requests spread over three instances, sent at once, share one bucket: 10 pass, the rest get 429 MCPEG_ERR_RATE_LIMITED', async () => {
     const { headers } = await openSession(cluster.url); // 2 requests
-    const served = new Set<string>();
-    let ok = 0;
-    const refused: number[] = [];
-    for (let i = 0; i < 16; i++) {
-      const r = await post(cluster.url, headers, { jsonrpc: '2.0', id: i + 1, method: 'tools/call', params: { name: 'everything__echo', arguments: { message: `r${i}` } } });
-      served.add(r.headers.get(SERVED_BY)!);
-      const text = await r.text();
-      if (r.status === 429) {
-        assert.match(text, /MCPEG_ERR_RATE_LIMITED/);
-        refused.push(i);
-      } else {
-        assert.equal(r.status, 200, text);
-        ok++;
-      }
-    }
-    assert.deepEqual([...served].sort(), ['gw1', 'gw2', 'gw3']);
-    assert.equal(ok, 8, `tools/call answered: ${ok} (the session took 2 of the 10 tokens); refused: ${refused.join(',')}`);
+    // All at once: each take is one atomic script in Redis, so concurrent takes on three instances cannot spend a token twice.
+    const answers = await Promise.all(
+      Array.from({ length: 16 }, async (_, i) => {
+        const r = await post(cluster.url, headers, { jsonrpc: '2.0', id: i + 1, method: 'tools/call', params: { name: 'everything__echo', arguments: { message: `r${i}` } } });
+        return { status: r.status, server: r.headers.get(SERVED_BY)!, text: await r.text() };
+      }),
+    );
+    const refused = answers.filter((a) => a.status === 429);
+    for (const a of refused) assert.match(a.text, /MCPEG_ERR_RATE_LIMITED/);
+    for (const a of answers) if (a.status !== 429) assert.equal(a.status, 200, a.text);
+    assert.deepEqual([...new Set(answers.map((a) => a.server))].sort(), ['gw1', 'gw2', 'gw3']);
+    assert.equal(16 - refused.length, 8, `tools/call answered: ${16 - refused.length} (the session took 2 of the 10 tokens)`);
   });
 });

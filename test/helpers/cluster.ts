@@ -57,7 +57,21 @@ export function clusterConfig(redisUrl: string, prefix: string, port: number, ad
   };
 }
 
+/**
+ * Its ports are picked before it binds them, so another process on the machine may take one in between: an instance
+ * that exits with EADDRINUSE is started again on new ports (at most three times).
+ */
 async function startInstance(name: string, dir: string, cfg: (port: number, adminPort: number) => Record<string, unknown>): Promise<Instance> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startInstanceOnce(name, dir, cfg);
+    } catch (e) {
+      if (attempt >= 3 || !/EADDRINUSE/.test((e as Error).message)) throw e;
+    }
+  }
+}
+
+async function startInstanceOnce(name: string, dir: string, cfg: (port: number, adminPort: number) => Record<string, unknown>): Promise<Instance> {
   const port = await freePort();
   const adminPort = await freePort();
   const file = join(dir, `${name}.yaml`);
@@ -123,17 +137,59 @@ export async function startCluster(n: number, redisUrl: string, extra: Record<st
   return { instances, lb, url: `${lb.base}/mcp`, prefix, close };
 }
 
+/** One request an SDK transport sent through HAProxy, and the instance that answered it. */
+export interface Served {
+  method: string;
+  server: string;
+  /** The JSON-RPC method of the POST body (`?` for a GET, a DELETE or a batch). */
+  rpc: string;
+  /** The request carried `params.requestState` (a 2026-07-28 retry of an input_required call). */
+  retry: boolean;
+  /** The POST body is a JSON-RPC response (the client answering a request of the server: sampling, elicitation, roots). */
+  answer: boolean;
+  /** Its Mcp-Session-Id header, and the one the response set (a stateless client has neither). */
+  sessionId: string | null;
+  answeredSessionId: string | null;
+  /** Its MCP-Protocol-Version header. */
+  protocolVersion: string | null;
+  /** Its Last-Event-ID header (a stream resumed). */
+  lastEventId: string | null;
+  /** The response's status. */
+  status: number;
+}
+
 /**
  * A fetch that records which instance HAProxy sent each request to (its `x-mcpeg-server`
- * header), in order: give it to an SDK transport (`{ fetch }`).
+ * header), in order, with what the request was: give it to an SDK transport (`{ fetch }`).
  */
-export function recordingFetch(): { fetch: typeof fetch; servedBy: Array<{ method: string; server: string }> } {
-  const servedBy: Array<{ method: string; server: string }> = [];
+export function recordingFetch(): { fetch: typeof fetch; servedBy: Served[] } {
+  const servedBy: Served[] = [];
   return {
     servedBy,
     fetch: async (input, init) => {
       const res = await fetch(input, init);
-      servedBy.push({ method: init?.method ?? 'GET', server: res.headers.get(SERVED_BY) ?? '?' });
+      const headers = new Headers(init?.headers);
+      let rpc = '?';
+      let retry = false;
+      let answer = false;
+      if (typeof init?.body === 'string') {
+        const body = JSON.parse(init.body) as { method?: unknown; id?: unknown; result?: unknown; error?: unknown; params?: { requestState?: unknown } };
+        if (typeof body.method === 'string') rpc = body.method;
+        retry = body.params?.requestState !== undefined;
+        answer = body.method === undefined && body.id !== undefined && (body.result !== undefined || body.error !== undefined);
+      }
+      servedBy.push({
+        method: init?.method ?? 'GET',
+        server: res.headers.get(SERVED_BY) ?? '?',
+        rpc,
+        retry,
+        answer,
+        sessionId: headers.get('mcp-session-id'),
+        answeredSessionId: res.headers.get('mcp-session-id'),
+        protocolVersion: headers.get('mcp-protocol-version'),
+        lastEventId: headers.get('last-event-id'),
+        status: res.status,
+      });
       return res;
     },
   };

@@ -1,6 +1,6 @@
 /**
  * state/bus.ts against real Redis (test/helpers/redis.ts): two buses under one key prefix
- * talk, a bus hears nothing it sent itself, a message over the size bound is neither sent
+ * talk, a bus hears nothing it sent itself, a message over the size bound (in bytes) is neither sent
  * nor accepted (send() says so), request() carries an answer or the handler's error back
  * and times out when nobody answers, one owner cannot take every waiting place, a stream
  * record is released only by the instance it names, stream holders are remembered and
@@ -56,6 +56,24 @@ describe('RedisBus', () => {
       [2],
     );
     assert.deepEqual(heard.a, []);
+  });
+
+  it('the size bound is in bytes both ways: a message of multi-byte characters under it in UTF-16 units but over it in bytes is neither sent nor accepted', async () => {
+    const [{ bus: a, redis }, { bus: b }] = [await bus(), await bus()];
+    const heard: BusMessage[] = [];
+    b.on('t', (m) => heard.push(m));
+    // 2,500 'é' are 2,500 UTF-16 units and 5,000 bytes: over the 4096-byte bound.
+    const pad = '\u00e9'.repeat(2500);
+    assert.equal(a.send(b.instanceId, { kind: 't', n: 1, pad }), false, 'too large in bytes: not sent');
+    // Published by something else on the channel (any Redis client under the prefix): refused on arrival too.
+    await redis.client.publish(`${prefix}bus:${b.instanceId}`, JSON.stringify({ from: 'ffffffffffff', msg: { kind: 't', n: 2, pad } }));
+    await redis.client.publish(`${prefix}bus:${b.instanceId}`, JSON.stringify({ from: 'ffffffffffff', msg: { kind: 't', n: 3 } }));
+    await waitFor(() => heard.length >= 1, 'the small message');
+    await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(
+      heard.map((m) => m.n),
+      [3],
+    );
   });
 
   it('request() gets the answer, or the error the answering side threw, or times out', async () => {
