@@ -118,8 +118,10 @@ interface Ring {
  * libketama: a key belongs to the first point clockwise of its hash. A point's place
  * depends only on its candidate's id, so removing a candidate moves only its own keys,
  * and an unavailable owner hands its keys to the next available point clockwise, which is
- * where they would go if it were removed. The ring is rebuilt only when ids or weights
- * change. Without a key, round robin.
+ * where they would go if it were removed (while the weights total at most
+ * MAX_RING_POINTS / VNODES_PER_WEIGHT; above, every share is scaled to that bound, so a
+ * change of the total moves some other keys too). The ring is rebuilt only when ids or
+ * weights change. Without a key, round robin.
  */
 function consistentHash(): Balancer {
   const fallback = roundRobin();
@@ -153,10 +155,22 @@ function sameSet(r: Ring, cs: readonly Candidate[]): boolean {
   return true;
 }
 
+/**
+ * Points on one ring at most. Weights come from DNS SRV records (up to 65535) and other
+ * sources: unscaled, one such replica alone would be 10 million points, minutes of sorting
+ * and gigabytes of heap on the event loop.
+ */
+export const MAX_RING_POINTS = 65_536;
+
 function buildRing(cs: readonly Candidate[]): Ring {
   const entries: { point: number; owner: number }[] = [];
+  let total = 0;
+  for (const c of cs) total += weightOf(c);
+  // Over the bound, every share is scaled alike (libketama sizes a server's points by weight / total, too); a weighted candidate keeps one point at least.
+  const scale = Math.min(1, MAX_RING_POINTS / (total * VNODES_PER_WEIGHT));
   cs.forEach((c, owner) => {
-    const count = Math.round(weightOf(c) * VNODES_PER_WEIGHT);
+    const w = weightOf(c);
+    const count = w === 0 ? 0 : Math.max(1, Math.round(w * VNODES_PER_WEIGHT * scale));
     // Point i of a candidate is murmur3(id, seed i): the same place whoever else is on the ring.
     for (let i = 0; i < count; i++) entries.push({ point: murmur3(c.id, i), owner });
   });

@@ -219,6 +219,15 @@ describe('balancer: hash (consistent hashing)', () => {
     [0.25, 0.25, 0.5].forEach((p, i) => assert.ok(Math.abs(share.get(`mcp#${i}`)! / KEYS.length - p) < 0.05, `mcp#${i}`));
   });
 
+  it("weights up to 65535 (an SRV record's): the ring is built at once, with shares still proportional (hostile DNS weights)", () => {
+    const cs = make([65535, 65535, 32767, 1]);
+    const t0 = performance.now();
+    const got = owners(createBalancer('hash'), cs);
+    assert.ok(performance.now() - t0 < 2000, `${performance.now() - t0} ms`);
+    const share = tally(KEYS.length, (i) => cs.find((c) => c.id === got[i]));
+    [0.4, 0.4, 0.2].forEach((p, i) => assert.ok(Math.abs(share.get(`mcp#${i}`)! / KEYS.length - p) < 0.05, `mcp#${i}: ${share.get(`mcp#${i}`)}`));
+  });
+
   it('falls back to round robin without a key', () => {
     const b = createBalancer('hash'),
       cs = make([1, 1, 1]);
