@@ -18,7 +18,7 @@ export interface SourceLimits {
 export function endpointProvider(name: string, cfg: McpBackendConfig, limits: SourceLimits): Provider<Endpoint> {
   const d = cfg.discovery;
   if (!d) throw new Error(`backend "${name}" has no discovery source`);
-  if (d.dns_srv) return new DnsSrvProvider({ ...d.dns_srv, maxBytes: limits.maxBytes });
+  if (d.dns_srv) return new DnsSrvProvider({ ...d.dns_srv, maxBytes: limits.maxBytes, maxEndpoints: d.max_endpoints });
   if (d.consul) {
     const { token_env, ...c } = d.consul;
     // The schema checked that token_env is a declared secret; unset, no token is sent (and Consul says 403 if one is needed).

@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { CLI, connectClient, freePort, waitFor } from '../helpers/gateway.js';
+import { CLI, connectClient, freePort, startGateway, waitFor } from '../helpers/gateway.js';
 import { killAllReplicas, startReplicas } from '../helpers/replicas.js';
 import { Dnsmasq } from '../helpers/dnsmasq.js';
 
@@ -108,6 +108,45 @@ describe('hostile DNS SRV answers (dnsmasq, a real gateway process)', () => {
       assert.ok(gw.running(), gw.stderr());
     } finally {
       await Promise.all(clients.map((c) => c.close().catch(() => {})));
+      await gw.close();
+      await dns.close();
+    }
+  });
+
+  it('400 records whose targets have no address (address: resolve): each name is asked once, and no more names than max_endpoints, not two questions a record', async () => {
+    const [a] = await startReplicas('A');
+    const srv = [
+      { target: 'a.web.test', port: a.port },
+      // One name at 200 ports, and 200 names (the answer stays under 16 KB, where dnsmasq 2.90's name compression breaks): none has an A or AAAA record.
+      ...Array.from({ length: 200 }, (_, i) => ({ target: 'gone.web.test', port: 1000 + i })),
+      ...Array.from({ length: 200 }, (_, i) => ({ target: `n${i}.web.test`, port: 2000 })),
+    ];
+    const dns = await Dnsmasq.start({ srv: { [NAME]: srv }, hosts: { 'a.web.test': '127.0.0.1' } }, { ttl: 60, logQueries: true });
+    const gw = await startGateway({
+      backends: {
+        web: {
+          type: 'mcp',
+          session_mode: 'shared',
+          connect_timeout: '3s',
+          discovery: {
+            dns_srv: { name: NAME, servers: [dns.server], address: 'resolve', min_ttl: '60s', max_ttl: '60s', timeout: '500ms' },
+            max_endpoints: 8,
+            allowed_hosts: ['127.0.0.1/32'],
+          },
+        },
+      },
+    });
+    const client = await connectClient(gw.url);
+    try {
+      await waitFor(async () => (await healthWithin(gw.base, 2000)).discovery[0]?.count === 1, 'the one replica with an address applied');
+      const r = await client.callTool({ name: 'web__whoami', arguments: {} });
+      assert.equal((r.structuredContent as { replica: string }).replica, 'A');
+      const asked = dns.output.split('\n').filter((l) => /query\[(A|AAAA)\] /.test(l));
+      // One resolution: a.web.test (unless the answer's additional section had it), gone.web.test once (A, AAAA), then names up to the bound.
+      assert.ok(asked.length <= 2 * 9, `${asked.length} questions for one answer:\n${asked.slice(0, 10).join('\n')}`);
+      assert.ok(asked.filter((l) => / gone\.web\.test /.test(l)).length <= 2, 'gone.web.test asked once (A, then AAAA)');
+    } finally {
+      await client.close();
       await gw.close();
       await dns.close();
     }

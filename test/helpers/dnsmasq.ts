@@ -41,12 +41,16 @@ export class Dnsmasq {
     readonly port: number,
     private records: DnsRecords,
     private readonly ttl: number,
+    private readonly logQueries = false,
   ) {}
 
-  static async start(records: DnsRecords, opts: { ttl?: number } = {}): Promise<Dnsmasq> {
+  /** What it wrote since it last started (with `logQueries`, a `query[A] name from …` line per question). */
+  output = '';
+
+  static async start(records: DnsRecords, opts: { ttl?: number; logQueries?: boolean } = {}): Promise<Dnsmasq> {
     // The port is free for UDP when picked; dnsmasq binds TCP on it too, which another process may hold: try another.
     for (let attempt = 1; ; attempt++) {
-      const d = new Dnsmasq(await freeUdpPort(), records, opts.ttl ?? 1);
+      const d = new Dnsmasq(await freeUdpPort(), records, opts.ttl ?? 1, opts.logQueries);
       try {
         await d.launch();
         return d;
@@ -81,16 +85,17 @@ export class Dnsmasq {
       `--user=${userInfo().username}`,
       `--local-ttl=${this.ttl}`,
       '--log-facility=-',
+      ...(this.logQueries ? ['--log-queries'] : []),
     ];
     const proc = spawn(DNSMASQ, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.proc = proc;
-    let out = '';
-    proc.stderr!.on('data', (d: Buffer) => void (out += d.toString()));
-    proc.stdout!.on('data', (d: Buffer) => void (out += d.toString()));
+    this.output = '';
+    proc.stderr!.on('data', (d: Buffer) => void (this.output += d.toString()));
+    proc.stdout!.on('data', (d: Buffer) => void (this.output += d.toString()));
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`dnsmasq did not start: ${out}`)), 10_000);
+      const timer = setTimeout(() => reject(new Error(`dnsmasq did not start: ${this.output}`)), 10_000);
       const poll = setInterval(() => {
-        if (/started, version/.test(out)) {
+        if (/started, version/.test(this.output)) {
           clearInterval(poll);
           clearTimeout(timer);
           resolve();
@@ -99,7 +104,7 @@ export class Dnsmasq {
       proc.once('exit', (code) => {
         clearInterval(poll);
         clearTimeout(timer);
-        reject(new Error(`dnsmasq exited (${code}): ${out}`));
+        reject(new Error(`dnsmasq exited (${code}): ${this.output}`));
       });
     });
   }

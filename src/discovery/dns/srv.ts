@@ -24,6 +24,8 @@ export interface SrvOptions {
   max_ttl: number;
   timeout: number;
   maxBytes: number;
+  /** max_endpoints: with `address: resolve`, names asked of the servers at most per answer (each asked once). */
+  maxEndpoints?: number;
 }
 
 interface Srv {
@@ -127,8 +129,16 @@ export class DnsSrvProvider implements Provider<Endpoint> {
     const chosen = usable.sort((x, y) => x.priority - y.priority || (x.target < y.target ? -1 : x.target > y.target ? 1 : x.port - y.port));
     let ttl = Math.min(...chosen.map((r) => r.ttl));
     const endpoints: Endpoint[] = [];
+    // A hostile answer holds thousands of records: each name is asked once, and no more names than max_endpoints
+    // (each one that has an address gives a replica; those are all max_endpoints keeps), not two questions a record.
+    const asked = new Map<string, { list: string[]; ttl: number } | undefined>();
+    const maxNames = this.o.maxEndpoints ?? MAX_RECORDS;
     for (const r of chosen) {
-      const hosts = this.o.address === 'resolve' ? await this.addresses(r.target, a.additionals) : { list: [r.target], ttl: Infinity };
+      const hosts = this.o.address === 'resolve' ? await this.addresses(r.target, a.additionals, asked, maxNames) : { list: [r.target], ttl: Infinity };
+      if (hosts === undefined) {
+        if (skipped.length < 20) skipped.push(`${r.target}: not asked (more than max_endpoints, ${maxNames}, names to resolve)`);
+        continue;
+      }
       if (hosts.list.length === 0) {
         if (skipped.length < 20) skipped.push(`${r.target}: no A or AAAA record`);
         continue;
@@ -140,17 +150,31 @@ export class DnsSrvProvider implements Provider<Endpoint> {
     return { endpoints, ttl: Number.isFinite(ttl) ? ttl : this.o.min_ttl / 1000 };
   }
 
-  /** A target's addresses: from the answer's additional section when there, else asked (A, then AAAA); none: the target is left out. */
-  private async addresses(target: string, additionals: readonly packet.Answer[]): Promise<{ list: string[]; ttl: number }> {
-    const pick = (rs: readonly packet.Answer[]) => rs.filter((r) => (r.type === 'A' || r.type === 'AAAA') && r.name.replace(/\.$/, '').toLowerCase() === target.toLowerCase());
+  /**
+   * A target's addresses: from the answer's additional section when there, else asked (A,
+   * then AAAA) unless `asked` holds the name already or `maxNames` names were asked
+   * (undefined); none: the target is left out.
+   */
+  private async addresses(
+    target: string,
+    additionals: readonly packet.Answer[],
+    asked: Map<string, { list: string[]; ttl: number } | undefined>,
+    maxNames: number,
+  ): Promise<{ list: string[]; ttl: number } | undefined> {
+    const name = target.toLowerCase();
+    const pick = (rs: readonly packet.Answer[]) => rs.filter((r) => (r.type === 'A' || r.type === 'AAAA') && r.name.replace(/\.$/, '').toLowerCase() === name);
     let found = pick(additionals);
     if (found.length === 0) {
+      if (asked.has(name)) return asked.get(name);
+      if (asked.size >= maxNames) return undefined;
+      asked.set(name, { list: [], ttl: Infinity });
       const v4 = await this.ask(target, 'A');
       found = pick(v4.answers);
       if (found.length === 0) found = pick((await this.ask(target, 'AAAA')).answers);
     }
-    if (found.length === 0) return { list: [], ttl: Infinity };
     const rs = found as Array<{ data: unknown; ttl?: number }>;
-    return { list: rs.slice(0, 16).map((r) => String(r.data)), ttl: Math.min(...rs.map((r) => r.ttl ?? 0)) };
+    const hosts = found.length === 0 ? { list: [], ttl: Infinity } : { list: rs.slice(0, 16).map((r) => String(r.data)), ttl: Math.min(...rs.map((r) => r.ttl ?? 0)) };
+    if (asked.has(name)) asked.set(name, hosts);
+    return hosts;
   }
 }
