@@ -341,13 +341,13 @@ export class Backend {
  * finds none, and the caller falls back to one that is up).
  */
 function tier(cs: readonly Replica[]): readonly Replica[] {
+  // One priority: nothing more read (availability is a clock read and a breaker check; the balancer reads it anyway).
+  let i = 1;
+  while (i < cs.length && cs[i].priority === cs[0].priority) i++;
+  if (i >= cs.length) return cs;
   let lowest = Infinity;
-  let mixed = false;
-  for (const r of cs) {
-    if (r.priority !== cs[0].priority) mixed = true;
-    if (r.available && r.priority < lowest) lowest = r.priority;
-  }
-  if (!mixed || lowest === Infinity) return cs;
+  for (const r of cs) if (r.priority < lowest && r.available) lowest = r.priority;
+  if (lowest === Infinity) return cs;
   return cs.filter((r) => r.priority === lowest);
 }
 
