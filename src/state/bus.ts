@@ -4,7 +4,8 @@
  * two channels under the key prefix: `<prefix>bus:all` (every instance) and
  * `<prefix>bus:<id>` (this one). Pub/sub delivers at most once and keeps nothing: a
  * message published while an instance is away is lost, as a message to a dead instance's
- * stream would be.
+ * stream would be. A sender that asks is told (send()'s `undelivered`) when Redis did not
+ * take a message, or took it with no one listening on the channel (PUBLISH's count).
  *
  * Which instance holds a session's client stream is the key `<prefix>stream:<session>`
  * (the holder's id), set with a TTL and refreshed while the stream stays open, so an

@@ -82,7 +82,7 @@ describe('state.store: redis — a message for another instance while Redis stop
     // A records its stream in Redis (B then asks Redis who holds it): wait for that before B's backend speaks.
     await waitFor(async () => (await answerOf(await onB(call(90, 'lite__whoami')), 90)).result !== undefined, 'B serves the session');
     const posts = new AbortController();
-    const sleeping = onB(call(1, 'lite__sleep', { ms: 20_000 }), { signal: posts.signal }).catch(() => undefined);
+    const sleeping = onB(call(1, 'lite__sleep', { ms: 8000 }), { signal: posts.signal }).catch(() => undefined);
     await waitFor(() => b.gateway.sessions.peek(s.sessionId)?.inflight.size === 1, 'the sleep call in flight on B', 20_000);
     const logging = onB(call(2, 'lite__log_later', { ms: 1500, text: 'holder looked up' }), { signal: posts.signal }).catch(() => undefined);
     const asking = onB(call(3, 'lite__ask_later', { ms: 2100, text: 'during the outage' }), { signal: posts.signal }).catch(() => undefined);
@@ -144,9 +144,10 @@ describe('state.store: redis — a message for another instance while Redis stop
   });
 
   it('a sampling request while B holds a POST stream of the client: it is delivered there, and the answer reaches the backend', async () => {
-    const { redis, onB, asking, posts } = await outage(true);
-    // The newest open POST stream on B: the ask call's own (its answer comes on it too).
+    const { redis, onB, asking, posts, pausedAt } = await outage(true);
+    // The newest open POST stream on B: the ask call's own (its answer comes on it too), an SSE stream once the request is on it.
     const askResponse = await asking;
+    assert.ok(Date.now() - pausedAt < 10_000, `the request reached the client's POST stream after ${Date.now() - pausedAt} ms`);
     assert.equal(askResponse?.headers.get('content-type'), 'text/event-stream');
     const seen: Msg[] = [];
     const reading = (async () => {
