@@ -8,7 +8,7 @@
  * timeout. Now the request is delivered on a stream B holds if there is one, and otherwise
  * the backend is answered at once with MCPEG_ERR_STATE_UNAVAILABLE; when Redis answers again
  * the client (its late copy of the request followed by its cancellation) and other sessions
- * carry on.
+ * carry on. The same code when the holder was no longer remembered (the lookup fails).
  */
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
@@ -49,9 +49,10 @@ describe('state.store: redis — a message for another instance while Redis stop
    * three calls in flight (so the backend's messages belong to none: they are for the GET
    * stream): a long sleep, a log line after `logMs` and a sampling request after `askMs`.
    * Once the log line reached A over the bus (B now remembers A as the holder, for 2 s),
-   * Redis is stopped; the sampling request follows 600 ms later, within those 2 s.
+   * Redis is stopped; the sampling request follows `askAfterMs` later (600 ms: within those
+   * 2 s, so B publishes to A; 3000 ms: past them, so B must look the holder up again).
    */
-  async function outage(keepPostsOpen: boolean) {
+  async function outage(keepPostsOpen: boolean, askAfterMs = 600) {
     const redis: PrivateRedis = await startPrivateRedis();
     cleanups.push(() => redis.stop());
     cleanups.push(async () => redis.resume());
@@ -82,10 +83,10 @@ describe('state.store: redis — a message for another instance while Redis stop
     // A records its stream in Redis (B then asks Redis who holds it): wait for that before B's backend speaks.
     await waitFor(async () => (await answerOf(await onB(call(90, 'lite__whoami')), 90)).result !== undefined, 'B serves the session');
     const posts = new AbortController();
-    const sleeping = onB(call(1, 'lite__sleep', { ms: 8000 }), { signal: posts.signal }).catch(() => undefined);
+    const sleeping = onB(call(1, 'lite__sleep', { ms: 12_000 }), { signal: posts.signal }).catch(() => undefined);
     await waitFor(() => b.gateway.sessions.peek(s.sessionId)?.inflight.size === 1, 'the sleep call in flight on B', 20_000);
     const logging = onB(call(2, 'lite__log_later', { ms: 1500, text: 'holder looked up' }), { signal: posts.signal }).catch(() => undefined);
-    const asking = onB(call(3, 'lite__ask_later', { ms: 2100, text: 'during the outage' }), { signal: posts.signal }).catch(() => undefined);
+    const asking = onB(call(3, 'lite__ask_later', { ms: 1500 + askAfterMs, text: 'during the outage' }), { signal: posts.signal }).catch(() => undefined);
     await waitFor(() => b.gateway.sessions.peek(s.sessionId)?.inflight.size === 3, 'three calls in flight on B', 20_000);
     if (!keepPostsOpen) {
       posts.abort();
@@ -141,6 +142,25 @@ describe('state.store: redis — a message for another instance while Redis stop
     const fresh = await rawSession(a.url, '2025-11-25');
     const onBFresh = await answerOf(await fetch(b.url, { method: 'POST', headers: fresh.headers, body: JSON.stringify(call(1, 'lite__whoami')) }), 1);
     assert.ok(onBFresh.result, 'a session opened after the outage is served by the other instance too');
+  });
+
+  it('the holder no longer remembered and Redis stalled: the lookup fails and the backend is answered MCPEG_ERR_STATE_UNAVAILABLE', async () => {
+    const { redis, b, s, onA, onB, pausedAt } = await outage(false, 3000);
+    await waitFor(() => !b.gateway.sessions.peek(s.sessionId)?.inflight.has(3), 'the backend answered about its sampling request', 15_000);
+    const waited = Date.now() - pausedAt;
+    assert.ok(waited < 10_000, `answered after ${waited} ms, not at the call's timeout (${CALL_TIMEOUT_MS} ms)`);
+    redis.resume();
+    const r = await answerOf(await onB(call(4, 'lite__last_ask')), 4);
+    const last = (r.result as { structuredContent?: { last?: { said: unknown; error?: { code: number; message: string } } | null } }).structuredContent?.last;
+    assert.equal(last?.error?.code, ERRORS.MCPEG_ERR_STATE_UNAVAILABLE.rpc, JSON.stringify(r));
+    assert.match(last?.error?.message ?? '', /sampling\/createMessage not delivered: cannot find the gateway instance holding the client's GET stream: .*no answer within 1000 ms/);
+    // Nothing was published: no late copy reaches A.
+    const ok = await answerOf(await onB(call(5, 'lite__whoami')), 5);
+    assert.ok(ok.result);
+    assert.equal(
+      onA.some((m) => m.method === 'sampling/createMessage'),
+      false,
+    );
   });
 
   it('a sampling request while B holds a POST stream of the client: it is delivered there, and the answer reaches the backend', async () => {
