@@ -19,6 +19,8 @@ import { silentLogger } from '../../src/observability/logger.js';
 import { serve, type Served } from '../../src/serve.js';
 import { answerOf, rawSession, readSse, waitFor } from '../helpers/gateway.js';
 import { startPrivateRedis, type PrivateRedis } from '../helpers/redis-server.js';
+import { connectRedis } from '../../src/state/redis.js';
+import { RedisBus } from '../../src/state/bus.js';
 
 const STDIO_LITE = fileURLToPath(new URL('../fixtures/stdio-lite.js', import.meta.url));
 /** The backend's calls may take this long: the sampling request, unanswered, would hold its call until then. */
@@ -188,5 +190,62 @@ describe('state.store: redis — a message for another instance while Redis stop
     posts.abort();
     const r = await answerOf(await onB(call(4, 'lite__whoami')), 4);
     assert.ok(r.result, JSON.stringify(r));
+  });
+
+  it('the holder of the GET stream no longer listens on the bus (its subscription lost): the backend is answered MCPEG_ERR_CLIENT_UNREACHABLE at once', async () => {
+    const redis = await startPrivateRedis();
+    cleanups.push(() => redis.stop());
+    const stateCfg = { url: redis.url, key_prefix: 'mcpeg:', connect_timeout: 2000, command_timeout: COMMAND_TIMEOUT_MS, reconnect_max_delay: 1000 };
+    const cfg = validateConfig(
+      {
+        server: { host: '127.0.0.1', port: 0 },
+        state: { store: 'redis', redis: { url: redis.url, command_timeout: `${COMMAND_TIMEOUT_MS}ms` } },
+        backends: { lite: { type: 'mcp', command: process.execPath, args: [STDIO_LITE], timeout: `${CALL_TIMEOUT_MS}ms` } },
+      },
+      'test',
+    );
+    // A with a bus of the test's own, whose subscriptions the test cuts.
+    const aRedis = await connectRedis(stateCfg, silentLogger());
+    const aBus = await RedisBus.open(aRedis, silentLogger(), 1 << 20);
+    const a = await serve(cfg, { logger: silentLogger(), bus: aBus });
+    cleanups.push(async () => {
+      await a.close();
+      aBus.close();
+      await aRedis.close();
+    });
+    const b = await serve(cfg, { logger: silentLogger() });
+    cleanups.push(() => b.close());
+    const s = await rawSession(a.url, '2025-11-25', { sampling: {} });
+    const getAbort = new AbortController();
+    cleanups.push(async () => getAbort.abort());
+    const get = await s.get({}, { signal: getAbort.signal });
+    assert.equal(get.status, 200);
+    const onA = watch(get);
+    const onB = (body: unknown, init: RequestInit = {}) => fetch(b.url, { method: 'POST', headers: s.headers, body: JSON.stringify(body), ...init });
+    await waitFor(async () => (await aRedis.run('test', (c) => c.get(`mcpeg:stream:${s.sessionId}`))) === aBus.instanceId, "A's stream record");
+    assert.ok((await answerOf(await onB(call(90, 'lite__whoami')), 90)).result, 'B serves the session');
+    await aRedis.subscriber.unsubscribe();
+    const posts = new AbortController();
+    const sleeping = onB(call(1, 'lite__sleep', { ms: 12_000 }), { signal: posts.signal }).catch(() => undefined);
+    await waitFor(() => b.gateway.sessions.peek(s.sessionId)?.inflight.size === 1, 'the sleep call in flight on B', 20_000);
+    const asking = onB(call(3, 'lite__ask_later', { ms: 1000, text: 'to a deaf holder' }), { signal: posts.signal }).catch(() => undefined);
+    await waitFor(() => b.gateway.sessions.peek(s.sessionId)?.inflight.size === 2, 'two calls in flight on B', 20_000);
+    posts.abort();
+    await Promise.all([sleeping, asking]);
+    const started = Date.now();
+    await waitFor(() => !b.gateway.sessions.peek(s.sessionId)?.inflight.has(3), 'the backend answered about its sampling request', 15_000);
+    assert.ok(Date.now() - started < 5000, 'at once, not at the call timeout');
+    const r = await answerOf(await onB(call(4, 'lite__last_ask')), 4);
+    const last = (r.result as { structuredContent?: { last?: { said: unknown; error?: { code: number; message: string } } | null } }).structuredContent?.last;
+    assert.equal(last?.error?.code, ERRORS.MCPEG_ERR_CLIENT_UNREACHABLE.rpc, JSON.stringify(r));
+    assert.match(
+      last?.error?.message ?? '',
+      /sampling\/createMessage not delivered: the gateway instance holding the client's GET stream does not take messages: no gateway instance listens/,
+    );
+    assert.equal(
+      onA.some((m) => m.method === 'sampling/createMessage'),
+      false,
+      'A was deaf: the request never reached it',
+    );
   });
 });
