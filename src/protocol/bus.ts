@@ -12,6 +12,17 @@ export interface BusMessage {
   [field: string]: unknown;
 }
 
+/** Why a message sent to one instance did not reach it. */
+export interface SendFailure {
+  /**
+   * true: the store did not take it (away, or slower than its deadline; a message it took
+   * late may still arrive). false: it took it, but no instance listens on that instance's
+   * channel (it stopped, or its own connection for messages is down).
+   */
+  storeUnavailable: boolean;
+  message: string;
+}
+
 export interface InstanceBus {
   /** This process's id (hex): other instances address it with this. */
   readonly instanceId: string;
@@ -19,9 +30,10 @@ export interface InstanceBus {
    * Sends `msg` to instance `to`, or to every other instance with `'*'`. Fire and forget: a
    * message Redis does not take is logged and lost. false when the message is too large to
    * pass between instances (nothing was sent): the caller delivers it otherwise or answers
-   * with an error.
+   * with an error. `undelivered` (for one instance, not `'*'`) is called once, later, when
+   * the message is known not to have reached `to`, so that the caller can do the same.
    */
-  send(to: string, msg: BusMessage): boolean;
+  send(to: string, msg: BusMessage, undelivered?: (why: SendFailure) => void): boolean;
   /** Handles messages of one kind (one handler per kind); `from` is the sending instance. Returns what removes this handler. */
   on(kind: string, handler: (msg: BusMessage, from: string) => void): () => void;
   /**

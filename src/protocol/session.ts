@@ -365,17 +365,16 @@ export class ClientSession implements ClientLink, ConnectionOwner, RelayClient {
     });
   }
 
-  /** A request to the client that no stream could take (here or, with a bus, on the instance holding the client's stream). */
-  unreachable(msg: JsonRpcRequest, why?: string): void {
-    this.pendingClient
-      .get(msg.id)
-      ?.reject(
-        new GatewayError(
-          'MCPEG_ERR_CLIENT_UNREACHABLE',
-          why ?? `no open stream to the client to send ${msg.method} on; open the GET stream or keep the request's SSE stream open`,
-          { method: msg.method },
-        ),
-      );
+  /**
+   * A request to the client that no stream could take (here or, with a bus, on the instance
+   * holding the client's stream): the backend is answered at once with `code`.
+   */
+  unreachable(msg: JsonRpcRequest, why?: string, code: 'MCPEG_ERR_CLIENT_UNREACHABLE' | 'MCPEG_ERR_STATE_UNAVAILABLE' = 'MCPEG_ERR_CLIENT_UNREACHABLE'): void {
+    this.pendingClient.get(msg.id)?.reject(
+      new GatewayError(code, why ?? `no open stream to the client to send ${msg.method} on; open the GET stream or keep the request's SSE stream open`, {
+        method: msg.method,
+      }),
+    );
     this.pendingClient.delete(msg.id);
   }
 

@@ -4,7 +4,8 @@
  * two channels under the key prefix: `<prefix>bus:all` (every instance) and
  * `<prefix>bus:<id>` (this one). Pub/sub delivers at most once and keeps nothing: a
  * message published while an instance is away is lost, as a message to a dead instance's
- * stream would be.
+ * stream would be. A sender that asks is told (send()'s `undelivered`) when Redis did not
+ * take a message, or took it with no one listening on the channel (PUBLISH's count).
  *
  * Which instance holds a session's client stream is the key `<prefix>stream:<session>`
  * (the holder's id), set with a TTL and refreshed while the stream stays open, so an
@@ -19,6 +20,7 @@
  * what they remembered of that session.
  *
  * Bounds: a message larger than `maxBytes` is neither sent nor accepted (send() says so);
+ * at most MAX_PUBLISHING messages (MAX_PUBLISHING_BYTES) wait for Redis to take them;
  * request()s waiting for answers are capped at MAX_PENDING, at most MAX_PENDING_PER_OWNER of
  * them for one owner (a session, or a stateless client), and each has a deadline; the
  * records refreshed every REFRESH_MS go to Redis CLAIM_CHUNK at a time.
@@ -26,7 +28,7 @@
 import { randomBytes } from 'node:crypto';
 import { ERRORS, GatewayError, type ErrorCode } from '../errors/catalog.js';
 import type { Logger } from '../observability/logger.js';
-import type { BusMessage, InstanceBus } from '../protocol/bus.js';
+import type { BusMessage, InstanceBus, SendFailure } from '../protocol/bus.js';
 import { listRedisInstances, ownRecord, type InstanceListing } from './instances.js';
 import type { RedisState } from './redis.js';
 
@@ -41,6 +43,9 @@ export const CLAIM_CHUNK = 500;
 /** How long a looked-up stream holder is remembered (unless its holder says it changed). */
 const HOLDER_CACHE_MS = 2000;
 const MAX_CACHED_HOLDERS = 10_000;
+/** Publishes waiting for Redis at once, and their bytes (one message alone may pass the latter): past either (Redis stalled), a message is not sent (its sender hears so). */
+export const MAX_PUBLISHING = 10_000;
+export const MAX_PUBLISHING_BYTES = 64 * 1024 * 1024;
 /** Deletes the stream record only while it still names this instance (another may have taken the stream since). */
 const RELEASE_SCRIPT = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0";
 
@@ -82,6 +87,9 @@ export class RedisBus implements InstanceBus {
   private readonly holders = new Map<string, { holder: Promise<string | undefined>; until: number }>();
   private readonly holderCacheMs: number;
   private nextCall = 1;
+  /** Publishes waiting for Redis, and their bytes (bounded: MAX_PUBLISHING, MAX_PUBLISHING_BYTES). */
+  private publishing = 0;
+  private publishingBytes = 0;
   private refreshTimer: NodeJS.Timeout | undefined;
   private refreshing = false;
   private closed = false;
@@ -116,8 +124,8 @@ export class RedisBus implements InstanceBus {
     return `${this.redis.prefix}stream:${sessionId}`;
   }
 
-  send(to: string, msg: BusMessage): boolean {
-    return this.publish(to === '*' ? 'all' : to, { from: this.instanceId, msg });
+  send(to: string, msg: BusMessage, undelivered?: (why: SendFailure) => void): boolean {
+    return this.publish(to === '*' ? 'all' : to, { from: this.instanceId, msg }, to === '*' ? undefined : undelivered);
   }
 
   on(kind: string, handler: (msg: BusMessage, from: string) => void): () => void {
@@ -153,9 +161,9 @@ export class RedisBus implements InstanceBus {
       timer.unref();
       this.pending.set(call, { resolve, reject, timer, owner });
       this.pendingBy.set(owner, mine + 1);
-      const failed = (err: Error) => {
+      const failed = (why: SendFailure) => {
         if (!this.forget(call)) return;
-        reject(new GatewayError('MCPEG_ERR_STATE_UNAVAILABLE', `cannot reach gateway instance ${to} for ${msg.kind}: ${err.message}`));
+        reject(new GatewayError('MCPEG_ERR_STATE_UNAVAILABLE', `cannot reach gateway instance ${to} for ${msg.kind}: ${why.message}`));
       };
       if (!this.publish(to, { from: this.instanceId, call, msg }, failed)) {
         this.forget(call);
@@ -279,18 +287,47 @@ export class RedisBus implements InstanceBus {
     }
   }
 
-  /** false when the message is too large to send. */
-  private publish(to: string, env: Envelope, failed?: (err: Error) => void): boolean {
+  /**
+   * false when the message is too large to send. `failed` hears, once, that it did not reach
+   * `to`: Redis did not take it (away, slower than command_timeout, or too many messages
+   * already waiting for it), or took it with no one listening on that channel (PUBLISH
+   * counts its receivers; `all` is not checked: no other instance may be running).
+   */
+  private publish(to: string, env: Envelope, failed?: (why: SendFailure) => void): boolean {
     const text = JSON.stringify(env);
-    if (Buffer.byteLength(text) > this.maxBytes) {
-      this.log.warn({ kind: env.msg?.kind ?? 'answer', bytes: Buffer.byteLength(text), max: this.maxBytes }, 'message to another gateway instance too large: dropped');
+    const bytes = Buffer.byteLength(text);
+    if (bytes > this.maxBytes) {
+      this.log.warn({ kind: env.msg?.kind ?? 'answer', bytes, max: this.maxBytes }, 'message to another gateway instance too large: dropped');
       return false;
     }
+    if (this.publishing >= MAX_PUBLISHING || (this.publishing > 0 && this.publishingBytes + bytes > MAX_PUBLISHING_BYTES)) {
+      // Redis stalled (a command waits out command_timeout): what waits for it is bounded, the rest fails at once.
+      this.log.warn(
+        { to, waiting: this.publishing, waitingBytes: this.publishingBytes },
+        'message to another gateway instance not sent: too many waiting for the shared state store',
+      );
+      if (failed) queueMicrotask(() => failed({ storeUnavailable: true, message: `${this.publishing} messages are already waiting for the shared state store` }));
+      return true;
+    }
+    this.publishing++;
+    this.publishingBytes += bytes;
     void this.redis
       .run('publishing to another instance', (c) => c.publish(this.channel(to), text))
-      .catch((err: Error) => {
-        this.log.warn({ to, err: err.message }, 'message to another gateway instance not sent');
-        failed?.(err);
+      .then(
+        (receivers) => {
+          if (receivers !== 0 || to === 'all') return;
+          this.log.warn({ to, kind: env.msg?.kind ?? 'answer' }, 'message to another gateway instance reached no one: it stopped, or its connection for messages is down');
+          failed?.({ storeUnavailable: false, message: `no gateway instance listens for instance ${to} (it stopped, or its connection to the shared state store is down)` });
+        },
+        (err: Error) => {
+          this.log.warn({ to, err: err.message }, 'message to another gateway instance not sent');
+          failed?.({ storeUnavailable: true, message: err.message });
+        },
+      )
+      .catch((err: Error) => this.log.error({ err: err.message }, 'handling a message not passed to another gateway instance failed'))
+      .finally(() => {
+        this.publishing--;
+        this.publishingBytes -= bytes;
       });
     return true;
   }

@@ -272,17 +272,40 @@ class SessionChannels implements Outbound {
           if (!this.deliverHere(msg) && isRequest(msg)) this.session.unreachable(msg);
           return;
         }
-        if (bus.send(holder, { kind: 'deliver', session: this.sessionId, message: msg })) return;
+        const sent = bus.send(holder, { kind: 'deliver', session: this.sessionId, message: msg }, (why) => {
+          if (!why.storeUnavailable) {
+            this.notForwarded(msg, 'MCPEG_ERR_CLIENT_UNREACHABLE', `the gateway instance holding the client's GET stream does not take messages: ${why.message}`);
+            return;
+          }
+          const failure = `cannot pass it to the gateway instance holding the client's GET stream: ${why.message}`;
+          if (this.notForwarded(msg, 'MCPEG_ERR_STATE_UNAVAILABLE', failure) && isRequest(msg)) {
+            // A stalled Redis may still pass the request on later: the cancellation follows it there, so that the
+            // client does not answer what the backend was already told failed (in order: one connection).
+            const cancelled = { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: msg.id, reason: `not delivered in time: ${why.message}` } };
+            bus.send(holder, { kind: 'deliver', session: this.sessionId, message: cancelled });
+          }
+        });
+        if (sent) return;
         // Too large to pass to the instance holding the GET stream: delivered here if a stream here takes it; a request
         // nothing here takes fails at once, saying why.
         if (!this.deliverHere(msg) && isRequest(msg)) {
           this.session.unreachable(msg, `${msg.method} is too large to pass to the gateway instance holding the client's GET stream (over the bus's size bound)`);
         }
       },
-      () => {
-        if (!this.deliverHere(msg) && isRequest(msg)) this.session.unreachable(msg);
-      },
+      (err: Error) => this.notForwarded(msg, 'MCPEG_ERR_STATE_UNAVAILABLE', `cannot find the gateway instance holding the client's GET stream: ${err.message}`),
     );
+  }
+
+  /**
+   * The instance holding the client's GET stream could not be found or reached (Redis away,
+   * that instance not listening): delivered here as without a bus (a stream here, else the
+   * event store for a resume); a request nothing here takes is answered at once with `code`
+   * rather than left to its asker's timeout (docs/scaling.md#failure-modes). true when it was.
+   */
+  private notForwarded(msg: JsonRpcMessage, code: 'MCPEG_ERR_CLIENT_UNREACHABLE' | 'MCPEG_ERR_STATE_UNAVAILABLE', why: string): boolean {
+    if (this.deliverHere(msg) || !isRequest(msg)) return false;
+    this.session.unreachable(msg, `${msg.method} not delivered: ${why}`, code);
+    return true;
   }
 
   /** Delivers on this instance's streams only (a message another instance passed here, or no bus). */

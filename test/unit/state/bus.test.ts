@@ -1,7 +1,8 @@
 /**
  * state/bus.ts against real Redis (test/helpers/redis.ts): two buses under one key prefix
  * talk, a bus hears nothing it sent itself, a message over the size bound (in bytes) is neither sent
- * nor accepted (send() says so), request() carries an answer or the handler's error back
+ * nor accepted (send() says so), a message no instance listens for is reported to its
+ * sender, publishes waiting for a stalled Redis are bounded, request() carries an answer or the handler's error back
  * and times out when nobody answers, one owner cannot take every waiting place, a stream
  * record is released only by the instance it names, stream holders are remembered and
  * forgotten when the stream moves, records are refreshed in chunks, and an instance is
@@ -11,7 +12,7 @@ import assert from 'node:assert/strict';
 import { after, describe, it, mock } from 'node:test';
 import { GatewayError } from '../../../src/errors/catalog.js';
 import { silentLogger } from '../../../src/observability/logger.js';
-import { CLAIM_CHUNK, MAX_PENDING_PER_OWNER, RedisBus, type RedisBusOptions } from '../../../src/state/bus.js';
+import { CLAIM_CHUNK, MAX_PENDING_PER_OWNER, MAX_PUBLISHING, MAX_PUBLISHING_BYTES, RedisBus, type RedisBusOptions } from '../../../src/state/bus.js';
 import { connectRedis, type RedisState } from '../../../src/state/redis.js';
 import type { BusMessage } from '../../../src/protocol/bus.js';
 import { waitFor } from '../../helpers/gateway.js';
@@ -122,6 +123,60 @@ describe('RedisBus', () => {
     const started = Date.now();
     await assert.rejects(b.request('000000000000', { kind: 'x' }, 10_000, 'o'), (e: GatewayError) => e.code === 'MCPEG_ERR_STATE_UNAVAILABLE' && /cannot reach/.test(e.message));
     assert.ok(Date.now() - started < 1000);
+  });
+
+  it('send() tells the sender when no instance listens for the one it named; request() to it fails at once', async () => {
+    const [{ bus: a }, { bus: b }] = [await bus(), await bus()];
+    const heard: BusMessage[] = [];
+    b.on('t', (m) => heard.push(m));
+    const failures: Array<{ to: string; storeUnavailable: boolean; message: string }> = [];
+    const note = (to: string) => (why: { storeUnavailable: boolean; message: string }) => failures.push({ to, ...why });
+    assert.equal(a.send('000000000000', { kind: 't', n: 1 }, note('nobody')), true);
+    assert.equal(a.send(b.instanceId, { kind: 't', n: 2 }, note('b')), true);
+    assert.equal(a.send('*', { kind: 't', n: 3 }, note('all')), true);
+    await waitFor(() => failures.length === 1 && heard.length === 2, 'the failure and the deliveries');
+    await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(failures, [{ to: 'nobody', storeUnavailable: false, message: failures[0].message }]);
+    assert.match(failures[0].message, /no gateway instance listens for instance 000000000000/);
+    const started = Date.now();
+    await assert.rejects(
+      a.request('000000000000', { kind: 'x' }, 10_000, 'o'),
+      (e: GatewayError) => e.code === 'MCPEG_ERR_STATE_UNAVAILABLE' && /no gateway instance listens/.test(e.message),
+    );
+    assert.ok(Date.now() - started < 5000, 'not at its 10 s deadline');
+  });
+
+  it('publishes waiting for a stalled Redis are bounded: past the bound a message fails at once, its sender told', async () => {
+    // Publishes that never finish, as with Redis stopped (SIGSTOP) before command_timeout.
+    const fake = { multi: () => ({ set: () => undefined, exec: async () => [] }) };
+    const stalled = (maxBytes: number) => {
+      const state = {
+        prefix,
+        subscriber: { subscribe: async () => {} },
+        run: (what: string, fn: (c: unknown) => Promise<unknown>) => (what.startsWith('publishing') ? new Promise(() => {}) : fn(fake)),
+      } as unknown as RedisState;
+      return RedisBus.open(state, silentLogger(), maxBytes);
+    };
+    const b = await stalled(4096);
+    cleanups.push(async () => b.close());
+    const failed: string[] = [];
+    for (let i = 0; i < MAX_PUBLISHING; i++) b.send('000000000000', { kind: 't', i }, () => failed.push(`early ${i}`));
+    assert.equal(
+      b.send('000000000000', { kind: 't', i: 'over' }, (why) => failed.push(`${why.storeUnavailable}: ${why.message}`)),
+      true,
+    );
+    await waitFor(() => failed.length > 0, 'the message past the bound failed');
+    assert.deepEqual(failed, [`true: ${MAX_PUBLISHING} messages are already waiting for the shared state store`]);
+    // Bytes: one message alone may be as large as the bus allows; a second that would pass MAX_PUBLISHING_BYTES waiting fails.
+    const half = Math.floor(MAX_PUBLISHING_BYTES / 2) + 1;
+    const c = await stalled(MAX_PUBLISHING_BYTES);
+    cleanups.push(async () => c.close());
+    const byBytes: boolean[] = [];
+    c.send('000000000000', { kind: 't', pad: 'x'.repeat(half) }, (why) => byBytes.push(why.storeUnavailable));
+    c.send('000000000000', { kind: 't', pad: 'y'.repeat(half) }, (why) => byBytes.push(why.storeUnavailable));
+    await waitFor(() => byBytes.length === 1, 'the second large message failed');
+    await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(byBytes, [true]);
   });
 
   it('a stream record names its holder and is released only by it', async () => {
