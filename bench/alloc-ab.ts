@@ -1,7 +1,9 @@
 /**
  * Paired A/B of MCpeg builds on the hot path: per request, the gateway's CPU time and the
  * bytes V8 allocated (the `allocated=` of every GC that `node --trace-gc-nvp` reports in
- * the timed window, summed). Each build runs in its default configuration (access log on)
+ * the timed window, summed); per run, the full mark-compacts in the window (a gateway that
+ * runs one every few requests is stuck in a state that costs several times the CPU: see
+ * src/util/free-buffer.ts). Each build runs in its default configuration (access log on)
  * before one echo backend (HTTP, or the bench's stdio echo with session_mode per_client or shared); runs alternate between the builds (the order flips every
  * run) and each ratio is taken between runs next to each other, which a busy machine
  * disturbs far less than either figure alone.
@@ -41,6 +43,8 @@ interface Row {
   cpuUs: number;
   kb: number;
   p50: number;
+  /** Full mark-compacts in the timed window. */
+  mc: number;
 }
 
 interface Target {
@@ -50,15 +54,16 @@ interface Target {
   rows: Row[];
 }
 
-/** Bytes allocated between two offsets of a process's output, from its --trace-gc-nvp lines. */
-function allocatedBetween(file: string, from: number, to: number): number {
+/** Bytes allocated, and full mark-compacts, between two offsets of a process's output, from its --trace-gc-nvp lines. */
+function gcBetween(file: string, from: number, to: number): { allocated: number; markCompacts: number } {
   const fd = openSync(file, 'r');
   try {
     const buf = Buffer.alloc(Math.max(0, to - from));
     readSync(fd, buf, 0, buf.length, from);
-    let sum = 0;
-    for (const m of buf.toString('latin1').matchAll(/ allocated=(\d+)/g)) sum += Number(m[1]);
-    return sum;
+    const text = buf.toString('latin1');
+    let allocated = 0;
+    for (const m of text.matchAll(/ allocated=(\d+)/g)) allocated += Number(m[1]);
+    return { allocated, markCompacts: text.match(/ gc=mc /g)?.length ?? 0 };
   } finally {
     closeSync(fd);
   }
@@ -123,15 +128,17 @@ async function main(): Promise<void> {
           off1 = statSync(t.proc.logFile).size;
         },
       });
+      const gc = gcBetween(t.proc.logFile, off0, off1);
       const row: Row = {
         rps: res.rps,
         cpuUs: ((cpu1 - cpu0) * 1e6) / res.requests,
-        kb: allocatedBetween(t.proc.logFile, off0, off1) / 1024 / res.requests,
+        kb: gc.allocated / 1024 / res.requests,
         p50: res.p50,
+        mc: gc.markCompacts,
       };
       t.rows.push(row);
       process.stdout.write(
-        `run ${r} ${t.name}\treq/s ${row.rps.toFixed(0)}\tCPU µs/req ${row.cpuUs.toFixed(1)}\tKB/req ${row.kb.toFixed(2)}\tp50 ms ${row.p50.toFixed(3)}\terrors ${res.errors}\n`,
+        `run ${r} ${t.name}\treq/s ${row.rps.toFixed(0)}\tCPU µs/req ${row.cpuUs.toFixed(1)}\tKB/req ${row.kb.toFixed(2)}\tp50 ms ${row.p50.toFixed(3)}\tmark-compacts ${row.mc}\terrors ${res.errors}\n`,
       );
       // The access log and the GC trace fill the file: start it again (offsets are taken per run).
       t.proc.trimLog(50e6);

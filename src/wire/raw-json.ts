@@ -18,14 +18,7 @@
  */
 import { isUtf8 } from 'node:buffer';
 import type { JsonRpcResultResponse, RequestId } from './jsonrpc.js';
-
-/**
- * `ArrayBuffer.prototype.transfer` (Node 22 and later): `transfer(0)` detaches a buffer and
- * frees its memory at once, and V8 stops counting it as external memory at once.
- */
-type Transferable = ArrayBuffer & { transfer?: (length: number) => ArrayBuffer };
-
-const CAN_FREE = typeof (ArrayBuffer.prototype as Transferable).transfer === 'function';
+import { freeArrayBuffer } from '../util/free-buffer.js';
 
 /** One JSON object, as valid UTF-8 bytes without CR or LF: a backend's result relayed as it came. */
 export class RawJson {
@@ -49,9 +42,9 @@ export class RawJson {
     return this.end - this.start;
   }
 
-  /** release() would free memory (the bytes own theirs, and this Node can free it): worth waiting for the write to finish. */
+  /** release() would free memory (the bytes own theirs): worth waiting for the write to finish. */
   get freeable(): boolean {
-    return this.owned && !this.released && CAN_FREE;
+    return this.owned && !this.released;
   }
 
   /** The result's bytes (a view of the message, made when first asked for: a small result is only ever read as text). */
@@ -62,19 +55,13 @@ export class RawJson {
 
   /**
    * Frees the memory of the bytes now, once nothing reads them any more (the answer is on
-   * the wire), instead of at a later GC. Why: V8 counts a 1 MiB buffer as external memory
-   * until a GC frees it, and that count (with the new space's capacity) is taken from the
-   * old generation's headroom; the byte path allocates little else, so no scavenge comes to
-   * free young buffers and full mark-compacts follow every few large calls (Node 22/24 on
-   * every run, Node 20 on some). Without `transfer` (Node 20) it does nothing. Only memory
-   * the message owns is freed: bytes that share a read buffer are left to the GC.
+   * the wire), instead of at a later GC (util/free-buffer.ts says why). Only memory the
+   * message owns is freed: bytes that share a read buffer are left to the GC.
    */
   release(): void {
     if (this.released || !this.owned) return;
-    const ab = this.message.buffer as Transferable;
-    if (typeof ab.transfer !== 'function') return;
     this.released = true;
-    ab.transfer(0);
+    freeArrayBuffer(this.message.buffer as ArrayBuffer);
   }
 
   /** The parsed object, for code that must look inside (parsed once). */

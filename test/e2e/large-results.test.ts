@@ -44,6 +44,11 @@ function httpBackend(): Server {
         return void res.end(`event: message\ndata: ${out.split(/\r\n|\r|\n/).join('\ndata: ')}\n\n`);
       }
       res.writeHead(status, { 'content-type': 'application/json', ...(m.method === 'initialize' ? { 'mcp-session-id': 'big-session' } : {}) });
+      if ((m.params?.arguments as { chunked?: boolean } | undefined)?.chunked) {
+        // Chunked transfer coding: the body in pieces of uneven sizes, framing bytes between them.
+        for (let at = 0, n = 1; at < out.length; at += n * 7_919, n++) res.write(out.slice(at, at + n * 7_919));
+        return void res.end();
+      }
       res.end(out);
     });
   });
@@ -120,6 +125,21 @@ describe('large results relayed as bytes', () => {
       } finally {
         await client.close();
       }
+    });
+
+    it(`${kind} backend: large answers in flight at once each arrive whole and their own (reads and joined answers are freed as soon as copied or written)`, async () => {
+      // Sizes across many reads, some ending mid-read, next to each other on one connection (stdio: one child, lines back to back).
+      const session = await rawSession(endpoint(b));
+      const calls = Array.from({ length: 24 }, (_, i) => ({ id: i + 1, seed: `c${i}-${'abcdefghij'.slice(0, i % 10)}`, bytes: 20_000 + ((i * 97_331) % 700_000) }));
+      const answers = await Promise.all(
+        calls.map(async (c) => {
+          // Every other answer of the HTTP backend in chunked transfer coding (no Content-Length).
+          const args = { bytes: c.bytes, shape: 'seeded', seed: c.seed, chunked: c.id % 2 === 0 };
+          const res = await session.post({ jsonrpc: '2.0', id: c.id, method: 'tools/call', params: { name: 'big', arguments: args } });
+          return res.text();
+        }),
+      );
+      for (const [i, c] of calls.entries()) assert.equal(answers[i], `{"jsonrpc":"2.0","id":${c.id},"result":${resultText(c.bytes, 'seeded', c.seed)}}`, `call ${c.id}`);
     });
 
     it(`${kind} backend: a large tool error is still logged as one`, async () => {

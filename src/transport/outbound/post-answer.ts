@@ -8,6 +8,7 @@
  */
 import { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
+import { freeArrayBuffer, wholeRead } from '../../util/free-buffer.js';
 
 export interface PostAnswer {
   status: number;
@@ -172,7 +173,11 @@ export class AnswerHandler implements Dispatcher.DispatchHandler {
     this.chunks = [];
     if (!withBody) return this.answer(undefined, false);
     if (chunks.length === 1) return this.answer(chunks[0], false);
-    return this.answer(Buffer.concat(chunks, length), true);
+    const joined = Buffer.concat(chunks, length);
+    // Reads that were body and nothing else are copied now: freed at once, not at a later GC (util/free-buffer.ts).
+    // Not the last one: undici is still parsing it (this runs from its end-of-message callback).
+    for (let i = 0; i < chunks.length - 1; i++) if (wholeRead(chunks[i])) freeArrayBuffer(chunks[i].buffer as ArrayBuffer);
+    return this.answer(joined, true);
   }
 
   private answer(bytes: Buffer | undefined, owned: boolean): void {

@@ -11,6 +11,7 @@ import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { MAX_BACKEND_MESSAGE_BYTES } from '../../wire/json-values.js';
 import { rawMessage, scanResultResponse } from '../../wire/raw-json.js';
 import { AnswerTooLargeError } from './http-transport.js';
+import { freeArrayBuffer, wholeRead } from '../../util/free-buffer.js';
 
 export interface StdioOptions {
   command: string;
@@ -57,6 +58,8 @@ export class StdioClient implements Transport {
   /** The start of the line being read (no newline among them), and its length in bytes. */
   private partial: Buffer[] = [];
   private partialBytes = 0;
+  /** Reads among `partial` that are theirs alone and wholly inside the line: their memory is freed once the line is joined. */
+  private spent: ArrayBuffer[] = [];
   /** A line past the cap being skipped to its end: its first and last bytes (the envelope's id is at one end). */
   private skipping: { head: Buffer; tail: Buffer } | undefined;
   /** Set by the connection: the answer to request `id` was too large to read, so the call fails now, not at its timeout. */
@@ -135,11 +138,14 @@ export class StdioClient implements Transport {
         line = Buffer.concat(this.partial, this.partialBytes + line.length);
         this.partial = [];
         this.partialBytes = 0;
+        this.freeSpent();
       }
       from = nl + 1;
       this.line(line, joined);
     }
     if (from < chunk.length) {
+      // A read with no line break in it, in memory of its own (no other line or read shares it): copied into the joined line, then freed.
+      if (from === 0 && wholeRead(chunk)) this.spent.push(chunk.buffer as ArrayBuffer);
       this.partial.push(chunk.subarray(from));
       this.partialBytes += chunk.length - from;
     }
@@ -154,7 +160,18 @@ export class StdioClient implements Transport {
       this.skipping = { head: Buffer.from(Buffer.concat(parts.slice(0, k)).subarray(0, ENVELOPE_BYTES)), tail: lastBytes(Buffer.alloc(0), Buffer.concat(parts.slice(j))) };
       this.partial = [];
       this.partialBytes = 0;
+      this.freeSpent();
     }
+  }
+
+  /**
+   * Frees the reads a joined line was copied from (util/free-buffer.ts: V8 counts them until a GC, and a
+   * relay of large answers allocates little else, so full mark-compacts would follow every few).
+   */
+  private freeSpent(): void {
+    if (this.spent.length === 0) return;
+    for (const ab of this.spent) freeArrayBuffer(ab);
+    this.spent = [];
   }
 
   /** A line past the cap has ended: the request it answered fails now (-32034), if its id can be told. */
