@@ -27,6 +27,23 @@ function entry(server: Record<string, unknown>, official: Record<string, unknown
   };
 }
 
+/** A registry source read directly (no gateway), with small bounds. */
+function directSource(url: string, extra: Partial<ConstructorParameters<typeof RegistrySource>[0]> = {}): RegistrySource {
+  return new RegistrySource({
+    name: 't',
+    url,
+    servers: [],
+    latest_only: true,
+    max_pages: 3,
+    max_backends: 10,
+    refresh: 60_000,
+    timeout: 1000,
+    name_prefix: '',
+    maxBytes: 100_000,
+    ...extra,
+  });
+}
+
 class FakeRegistry {
   server!: Server;
   pages: unknown[][] = [];
@@ -189,20 +206,7 @@ describe('MCP registry discovery', () => {
   });
 
   it('documents larger than max_document_bytes, and more pages than max_pages, fail the refresh (nothing changes)', async () => {
-    const source = (extra: Partial<ConstructorParameters<typeof RegistrySource>[0]> = {}) =>
-      new RegistrySource({
-        name: 't',
-        url: reg.url,
-        servers: [],
-        latest_only: true,
-        max_pages: 3,
-        max_backends: 10,
-        refresh: 60_000,
-        timeout: 1000,
-        name_prefix: '',
-        maxBytes: 100_000,
-        ...extra,
-      });
+    const source = () => directSource(reg.url);
     reg.mode = 'huge';
     await assert.rejects(source().read(), /more than 100000 bytes/);
     reg.mode = 'ok';
@@ -211,20 +215,7 @@ describe('MCP registry discovery', () => {
   });
 
   it('api_version v0.1 reads /v0.1/servers (the API version the official registry froze); v0 is not asked for it', async () => {
-    const source = (api_version?: 'v0' | 'v0.1') =>
-      new RegistrySource({
-        name: 't',
-        url: `${reg.url}/`,
-        api_version,
-        servers: [],
-        latest_only: true,
-        max_pages: 3,
-        max_backends: 10,
-        refresh: 60_000,
-        timeout: 1000,
-        name_prefix: '',
-        maxBytes: 100_000,
-      });
+    const source = (api_version?: 'v0' | 'v0.1') => directSource(`${reg.url}/`, { api_version });
     reg.mode = 'ok';
     reg.path = '/v0.1/servers';
     reg.pages = [[entry({ name: 'io.github.acme/frozen', remotes: [{ type: 'streamable-http', url: reps[0].url }] })]];
