@@ -97,8 +97,9 @@ describe('DNS SRV source (dnsmasq)', () => {
     assert.ok(Date.now() - t0 < 2000);
   });
 
-  it('it asks again when the TTL ends, clamped to max_ttl (the record’s 7 s → 1.2 s)', async () => {
-    const p = provider({ min_ttl: 1000, max_ttl: 1200 });
+  /** How long the provider waits between its first two answers. */
+  const gapOf = async (extra: Partial<ConstructorParameters<typeof DnsSrvProvider>[0]>) => {
+    const p = provider(extra);
     const seen: number[] = [];
     await new Promise<void>((resolve) => {
       p.start({
@@ -110,32 +111,21 @@ describe('DNS SRV source (dnsmasq)', () => {
       });
     });
     p.stop();
-    const gap = seen[1] - seen[0];
+    return seen[1] - seen[0];
+  };
+
+  it('it asks again when the TTL ends, clamped to max_ttl (the record’s 7 s → 1.2 s)', async () => {
+    const gap = await gapOf({ min_ttl: 1000, max_ttl: 1200 });
     assert.ok(gap >= 1100 && gap < 3000, `asked again after ${gap} ms`);
   });
 
   it('it asks again at the record’s TTL when within bounds (2 s), and not before min_ttl when the TTL is shorter (1 s → 2.5 s)', async () => {
-    const gapOf = async (d: Dnsmasq, min: number, max: number) => {
-      const p = provider({ servers: [d.server], min_ttl: min, max_ttl: max });
-      const seen: number[] = [];
-      await new Promise<void>((resolve) => {
-        p.start({
-          update: () => {
-            seen.push(Date.now());
-            if (seen.length === 2) resolve();
-          },
-          fail: (err) => assert.fail(err),
-        });
-      });
-      p.stop();
-      return seen[1] - seen[0];
-    };
     const two = await Dnsmasq.start({ srv: { [NAME]: [{ target: 'r1.test', port: 4001 }] } }, { ttl: 2 });
     const one = await Dnsmasq.start({ srv: { [NAME]: [{ target: 'r1.test', port: 4001 }] } }, { ttl: 1 });
     try {
-      const atTtl = await gapOf(two, 1000, 60_000);
+      const atTtl = await gapOf({ servers: [two.server], min_ttl: 1000, max_ttl: 60_000 });
       assert.ok(atTtl >= 1900 && atTtl < 3500, `TTL 2 s: asked again after ${atTtl} ms`);
-      const clamped = await gapOf(one, 2500, 60_000);
+      const clamped = await gapOf({ servers: [one.server], min_ttl: 2500, max_ttl: 60_000 });
       assert.ok(clamped >= 2400 && clamped < 4000, `TTL 1 s, min_ttl 2.5 s: asked again after ${clamped} ms`);
     } finally {
       await two.close();
