@@ -46,6 +46,18 @@ describe('state.store: redis — a message for another instance while Redis stop
     return seen;
   }
 
+  /** A sampling client's session with its GET stream open on A (its messages watched), and POSTs of that session to B. */
+  async function samplingClient(aUrl: string, bUrl: string) {
+    const s = await rawSession(aUrl, '2025-11-25', { sampling: {} });
+    const getAbort = new AbortController();
+    cleanups.push(async () => getAbort.abort());
+    const get = await s.get({}, { signal: getAbort.signal });
+    assert.equal(get.status, 200);
+    const onA = watch(get);
+    const onB = (body: unknown, init: RequestInit = {}) => fetch(bUrl, { method: 'POST', headers: s.headers, body: JSON.stringify(body), ...init });
+    return { s, onA, onB };
+  }
+
   /**
    * A and B on a fresh private Redis; a sampling client with its GET stream on A. B has
    * three calls in flight (so the backend's messages belong to none: they are for the GET
@@ -75,13 +87,7 @@ describe('state.store: redis — a message for another instance while Redis stop
     const [a, b] = gws;
     // Another client's session, on B: it must keep working through and after the outage.
     const other = await rawSession(b.url, '2025-11-25');
-    const s = await rawSession(a.url, '2025-11-25', { sampling: {} });
-    const getAbort = new AbortController();
-    cleanups.push(async () => getAbort.abort());
-    const get = await s.get({}, { signal: getAbort.signal });
-    assert.equal(get.status, 200);
-    const onA = watch(get);
-    const onB = (body: unknown, init: RequestInit = {}) => fetch(b.url, { method: 'POST', headers: s.headers, body: JSON.stringify(body), ...init });
+    const { s, onA, onB } = await samplingClient(a.url, b.url);
     // A records its stream in Redis (B then asks Redis who holds it): wait for that before B's backend speaks.
     await waitFor(async () => (await answerOf(await onB(call(90, 'lite__whoami')), 90)).result !== undefined, 'B serves the session');
     const posts = new AbortController();
@@ -215,13 +221,7 @@ describe('state.store: redis — a message for another instance while Redis stop
     });
     const b = await serve(cfg, { logger: silentLogger() });
     cleanups.push(() => b.close());
-    const s = await rawSession(a.url, '2025-11-25', { sampling: {} });
-    const getAbort = new AbortController();
-    cleanups.push(async () => getAbort.abort());
-    const get = await s.get({}, { signal: getAbort.signal });
-    assert.equal(get.status, 200);
-    const onA = watch(get);
-    const onB = (body: unknown, init: RequestInit = {}) => fetch(b.url, { method: 'POST', headers: s.headers, body: JSON.stringify(body), ...init });
+    const { s, onA, onB } = await samplingClient(a.url, b.url);
     await waitFor(async () => (await aRedis.run('test', (c) => c.get(`mcpeg:stream:${s.sessionId}`))) === aBus.instanceId, "A's stream record");
     assert.ok((await answerOf(await onB(call(90, 'lite__whoami')), 90)).result, 'B serves the session');
     await aRedis.subscriber.unsubscribe();
