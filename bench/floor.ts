@@ -13,8 +13,8 @@
  * the baseline (runs next to each other see the same machine): on a shared, busy machine
  * the paired ratio is much steadier than either figure alone.
  *
- * Not part of `npm run bench`; a tool for work on the hot path (docs/benchmarks.md has
- * the figures it gave).
+ * Not part of `npm run bench`, which measures the same pass-through (its `passthrough`
+ * scenario, request client) beside MCpeg; a tool for work on the hot path.
  */
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

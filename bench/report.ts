@@ -8,7 +8,7 @@ import type { Machine } from './machine.js';
 import type { ProfileResult } from './profile.js';
 import { SCENARIOS, type ScenarioKey } from './scenarios.js';
 import { median } from './stats.js';
-import { fmt, type Lookup, type Target } from './targets.js';
+import { type CellSummary, fmt, type Lookup, type Target } from './targets.js';
 import { BLOB_BYTES, WORKLOADS, type Cell, type WorkloadKey } from './workloads.js';
 
 export interface Report {
@@ -107,6 +107,15 @@ export function renderMarkdown(r: Report): string {
   if (shared && !shared.failed && Number.isFinite(peerBest)) {
     L.push(
       `For reference, MCpeg → stdio with \`session_mode: shared\` (one child for all clients, as mcp-proxy runs) reaches ${(shared.rps / peerBest).toFixed(2)}× the faster peer with 16 connections on one session.`,
+      '',
+    );
+  }
+  const floor = (['call-c16-1s', 'call-c16'] as const).map((w) => ({ p: r.get(w, 'passthrough'), d: r.get(w, 'direct'), m: r.get(w, 'mcpeg-http') }));
+  if (floor.every(({ p, d, m }) => p && !p.failed && d && !d.failed && m && !m.failed)) {
+    const x = (a: number, b: number) => `${(a / b).toFixed(2)}×`;
+    const [one, many] = floor as Array<{ p: CellSummary; d: CellSummary; m: CellSummary }>;
+    L.push(
+      `For reference, the pass-through floor (\`bench/backends/passthrough.ts\`: node:http in, the undici Pool MCpeg uses out, body bytes forwarded; no parsing, no sessions, no log) reaches ${x(one.p.rps, one.d.rps)} direct with 16 connections on one session and ${x(many.p.rps, many.d.rps)} with 16 sessions: as far as a relay written in Node goes on this machine, where the load generator, the relay and the backend share the CPUs. MCpeg → HTTP reaches ${x(one.m.rps, one.p.rps)} and ${x(many.m.rps, many.p.rps)} of that floor.`,
       '',
     );
   }

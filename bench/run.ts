@@ -107,6 +107,7 @@ async function main(): Promise<number> {
     // The smoke run (well under a minute) leaves out the reference scenario `session_mode: shared`.
     const keys: ScenarioKey[] = [
       'direct',
+      'passthrough',
       'mcpeg-http',
       'mcpeg-stdio',
       ...(quick ? [] : (['mcpeg-stdio-shared'] as const)),
@@ -126,7 +127,7 @@ async function main(): Promise<number> {
 
     phase('held sessions');
     // The smoke run holds sessions on MCpeg → HTTP only (the target's scenario).
-    const memKeys = keys.filter((k) => k !== 'direct' && k !== 'mcpeg-stdio-shared' && !(quick && k !== 'mcpeg-http'));
+    const memKeys = keys.filter((k) => k !== 'direct' && k !== 'passthrough' && k !== 'mcpeg-stdio-shared' && !(quick && k !== 'mcpeg-http'));
     const memory: MemoryResult[] = await sessionsGroup(memKeys, { ...o, sessions, perProcessSessions, settleMs: quick ? 300 : 1500 });
 
     const get: Lookup = (w, s) => summarizeCell(cells.find((c) => c.workload === w && c.scenario === s));

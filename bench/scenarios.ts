@@ -8,10 +8,15 @@ import { join } from 'node:path';
 import { McpSession, type Endpoint } from './load/mcp-client.js';
 import { descendants, freePort, startProc, type Proc } from './procs.js';
 
-export type ScenarioKey = 'direct' | 'mcpeg-http' | 'mcpeg-stdio' | 'mcpeg-stdio-shared' | 'mcp-proxy' | 'supergateway';
+export type ScenarioKey = 'direct' | 'passthrough' | 'mcpeg-http' | 'mcpeg-stdio' | 'mcpeg-stdio-shared' | 'mcp-proxy' | 'supergateway';
 
 export const SCENARIOS: Record<ScenarioKey, { label: string; peer: boolean; transport: string }> = {
   direct: { label: 'direct (limit)', peer: false, transport: 'HTTP backend, no gateway' },
+  passthrough: {
+    label: 'pass-through (floor) → HTTP',
+    peer: false,
+    transport: 'the least a relay in Node does: node:http in, an undici Pool out, body bytes forwarded (no parsing, no sessions, no log)',
+  },
   'mcpeg-http': { label: 'MCpeg → HTTP', peer: false, transport: 'Streamable HTTP in, Streamable HTTP out' },
   'mcpeg-stdio': { label: 'MCpeg → stdio', peer: false, transport: 'Streamable HTTP in, stdio out (session_mode per_client, the default)' },
   'mcpeg-stdio-shared': { label: 'MCpeg → stdio (shared)', peer: false, transport: 'Streamable HTTP in, stdio out (session_mode shared)' },
@@ -55,6 +60,7 @@ export interface ScenarioContext {
 
 const STDIO_BACKEND = 'dist/bench/backends/stdio-echo.js';
 const HTTP_BACKEND = 'dist/bench/backends/http-echo.js';
+const PASSTHROUGH = 'dist/bench/backends/passthrough.js';
 
 export async function startHttpBackend(ctx: { root: string; node: string }, name: string, tools: number): Promise<HttpBackend> {
   const { proc, match } = await startProc(`http-echo ${name}`, ctx.node, [HTTP_BACKEND, '--port', '0', '--tools', String(tools), '--name', name], {
@@ -80,6 +86,20 @@ export async function startScenario(key: ScenarioKey, ctx: ScenarioContext): Pro
         backendPids: () => [],
         command: httpBackendCommand(b.tools),
         stop: async () => undefined, // the group owns its HTTP backends
+      };
+    }
+    case 'passthrough': {
+      const b = ctx.http[0];
+      const args = [PASSTHROUGH, '--target', `http://127.0.0.1:${b.port}/mcp`, '--port', '0'];
+      const { proc, match } = await startProc('passthrough', ctx.node, args, { cwd: ctx.root, readyLine: /^listening (\d+)/ });
+      return {
+        key,
+        endpoint: { port: Number(match), path: '/mcp' },
+        server: proc,
+        tool: (n) => n,
+        backendPids: () => [b.proc.pid],
+        command: `node ${PASSTHROUGH} --target http://127.0.0.1:PORT/mcp --port 0`,
+        stop: () => proc.stop(),
       };
     }
     case 'mcpeg-http':

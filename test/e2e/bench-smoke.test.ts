@@ -179,7 +179,7 @@ describe('npm run bench --quick --no-peers', () => {
     ];
     for (const { heading, n } of shapes) {
       const rows = table(md, heading);
-      for (const scenario of ['direct (limit)', 'MCpeg → HTTP', 'MCpeg → stdio']) {
+      for (const scenario of ['direct (limit)', 'pass-through (floor) → HTTP', 'MCpeg → HTTP', 'MCpeg → stdio']) {
         for (const c of n) {
           if (c === 64 && scenario === 'MCpeg → stdio' && heading.startsWith('### One session')) continue; // 64 children: not in the smoke run
           const r = rows.find((x) => x[0] === scenario && x[1] === String(c));
@@ -193,6 +193,16 @@ describe('npm run bench --quick --no-peers', () => {
         }
       }
     }
+    // The floor beside the HTTP targets: the pass-through's ratio to direct and MCpeg's to the pass-through, from the same rows.
+    const floor = md.match(
+      /the pass-through floor .* reaches ([\d.]+)× direct with 16 connections on one session and ([\d.]+)× with 16 sessions: .* MCpeg → HTTP reaches ([\d.]+)× and ([\d.]+)× of that floor\./,
+    );
+    assert.ok(floor, 'the pass-through floor is given beside the targets');
+    const rps16 = (heading: string, scenario: string) => num(table(md, heading).find((x) => x[0] === scenario && x[1] === '16')![2]);
+    const oneShape = '### Connections on one session (the issue’s shape)';
+    const near = (shown: string, a: number, b: number) => assert.ok(Math.abs(num(shown) - a / b) < 0.01 + 0.005 * (a / b), `${shown} ≈ ${a}/${b}`);
+    near(floor[1], rps16(oneShape, 'pass-through (floor) → HTTP'), rps16(oneShape, 'direct (limit)'));
+    near(floor[3], rps16(oneShape, 'MCpeg → HTTP'), rps16(oneShape, 'pass-through (floor) → HTTP'));
     assert.match(md, /MCpeg wrote \d+ bytes of log per call \(its access log\)/, 'default config: access log on');
     assert.ok(num(md.match(/MCpeg wrote (\d+) bytes of log per call/)![1]) > 50, 'an access log line per call');
 
