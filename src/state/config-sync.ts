@@ -91,7 +91,9 @@ export class ConfigSync {
       if (origin === this.origin || !(Number(v) > this.version)) return;
       catchUp();
     };
-    await this.redis.subscriber.subscribe(this.key, this.listener);
+    // Within command_timeout, as the bus subscribes: a Redis that stops answering here would otherwise hold the start for ever.
+    const listener = this.listener;
+    await this.redis.run('subscribing to shared config changes', () => this.redis.subscriber.subscribe(this.key, listener));
     // Messages published while the subscription was down (Redis away) are lost: read the latest version on reconnecting.
     this.onReady = catchUp;
     this.redis.subscriber.on('ready', this.onReady);

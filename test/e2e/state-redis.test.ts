@@ -5,6 +5,7 @@
  * without its password. Real Redis at 127.0.0.1:6379 (test/helpers/redis.ts).
  */
 import assert from 'node:assert/strict';
+import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
 import { after, describe, it } from 'node:test';
 import { validateConfig } from '../../src/config/load.js';
 import { silentLogger } from '../../src/observability/logger.js';
@@ -57,6 +58,57 @@ describe('state.store: redis', () => {
     assert.equal((await sessionKeys(prefix)).length, 1);
     await new Promise((r) => setTimeout(r, 1600));
     assert.deepEqual(await sessionKeys(prefix), []);
+  });
+
+  it('does not hang at start when Redis stops answering the shared config subscription: fails within command_timeout', async () => {
+    const { prefix, cleanup } = redisPrefix();
+    cleanups.push(cleanup);
+    // A real Redis behind a proxy that drops the one SUBSCRIBE to the shared config's channel: Redis went silent at that moment.
+    const redis = new URL(REDIS_URL);
+    const dropped: Array<{ up: Socket; d: Buffer }> = [];
+    const proxy = createServer((down) => {
+      const up = connect(Number(redis.port || 6379), redis.hostname);
+      down.on('data', (d: Buffer) => {
+        const text = d.toString('latin1');
+        if (/\r\nSUBSCRIBE\r\n/i.test(text) && text.includes(`${prefix}config`)) dropped.push({ up, d });
+        else up.write(d);
+      });
+      up.pipe(down);
+      const end = () => {
+        up.destroy();
+        down.destroy();
+      };
+      up.on('error', end).on('close', end);
+      down.on('error', end).on('close', end);
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+    after(() => new Promise<void>((r) => proxy.close(() => r())));
+    const url = `redis://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+    const cfg = validateConfig(
+      { server: { host: '127.0.0.1', port: 0 }, state: { store: 'redis', redis: { url, key_prefix: prefix, command_timeout: '500ms' } }, backends: {} },
+      'test',
+    );
+    const t0 = Date.now();
+    const started = serve(cfg, { logger: silentLogger() });
+    const outcome = await Promise.race([
+      started.then(
+        async (s) => {
+          await s.close();
+          return 'started';
+        },
+        (err: Error) => err,
+      ),
+      new Promise<string>((r) => setTimeout(() => r('still starting after 5 s'), 5000).unref()),
+    ]);
+    if (!(outcome instanceof Error)) {
+      // Still starting (the fault this test guards against): let the subscription through so the instance can be closed.
+      for (const { up, d } of dropped) up.write(d);
+      await (await started.catch(() => undefined))?.close();
+      assert.fail(`expected the start to fail, got: ${String(outcome)}`);
+    }
+    assert.match(outcome.message, /shared state store \(redis:\/\/127\.0\.0\.1:\d+\/?\) unavailable for subscribing to shared config changes/);
+    assert.ok(Date.now() - t0 < 4000, `failed after ${Date.now() - t0} ms`);
+    assert.equal(dropped.length, 1, 'the subscription was the one dropped');
   });
 
   it('does not start when Redis cannot be reached, and names the URL without its password', async () => {
