@@ -14,8 +14,8 @@ export type HealthHook = () => Promise<{ ok: boolean; detail?: string }>;
 
 /** The backend's own health hook is given this long. */
 const HOOK_TIMEOUT_MS = 2000;
-/** The probe after a transport failure waits at most this long (less if the backend's timeout is shorter). */
-const FAILURE_PROBE_MS = 5000;
+/** The probe after a transport failure, or after a timed-out call (relay/policies/timeout-probe.ts), waits at most this long (less if the backend's timeout is shorter). */
+export const FAILURE_PROBE_MS = 5000;
 
 export interface HealthHost {
   readonly id: string;

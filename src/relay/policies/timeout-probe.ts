@@ -1,0 +1,71 @@
+/**
+ * Judges each timeout: a slow call the client asked for (a tool given a long task), or a
+ * hung backend? When a call times out, the connection it used is sent a `ping` (MCP spec,
+ * basic/utilities/ping: "The receiver MUST respond promptly"), or `server/discover` on the
+ * stateless revision, which has no ping (upstream/health.ts `probe`), with a deadline of
+ * min(backend timeout, 5 s). No answer in time, or the connection broke (closed included):
+ * the backend failed, and the timeout counts against its breaker and outlier detection and
+ * may be retried. An answer: the timeout was the call's own error and counts for nothing
+ * else, so that one client cannot open a replica's breaker for everyone by asking for slow
+ * work. The client has its error at once; the verdict is attached to the error
+ * (failures.ts `timeoutVerdict`) for the policies outside this one to settle on later.
+ *
+ * Bounded: one probe in flight per connection, whose verdict every timeout on that
+ * connection shares meanwhile, and at most MAX_JUDGED of them per probe; the rest are not
+ * judged and count for nothing (a flood holds no more than that many waiting outcomes).
+ */
+import { FAILURE_PROBE_MS, probe } from '../../upstream/health.js';
+import type { BackendConnection } from '../../upstream/connection.js';
+import { isBackendFailure, isTimeout, markTimeoutVerdict } from '../failures.js';
+import type { Policy, RelayClient } from '../types.js';
+
+/** Well above what a breaker's minimum_requests or consecutive_failures need, small enough that the outcomes waiting on one probe weigh little. */
+export const MAX_JUDGED = 1000;
+const UNJUDGED: Promise<undefined> = Promise.resolve(undefined);
+
+interface Probe {
+  readonly verdict: Promise<boolean>;
+  judged: number;
+}
+
+/** One probe in flight per connection, shared by the timeouts on it (per backend chain: a reload starts afresh). */
+export class TimeoutJudge {
+  private readonly probes = new WeakMap<BackendConnection, Probe>();
+
+  constructor(private readonly ping: (conn: BackendConnection) => Promise<unknown>) {}
+
+  /** True: the backend failed; false: the call's own; undefined: not judged (past the bound). */
+  verdict(conn: BackendConnection): Promise<boolean | undefined> {
+    let p = this.probes.get(conn);
+    if (!p) {
+      const entry: Probe = {
+        // A JSON-RPC error answer (a backend without ping) is an answer: it is alive.
+        verdict: Promise.resolve()
+          .then(() => this.ping(conn))
+          .then(
+            () => false,
+            (err: unknown) => isBackendFailure(err),
+          ),
+        judged: 0,
+      };
+      void entry.verdict.then(() => {
+        if (this.probes.get(conn) === entry) this.probes.delete(conn);
+      });
+      this.probes.set(conn, (p = entry));
+    }
+    if (p.judged >= MAX_JUDGED) return UNJUDGED;
+    p.judged++;
+    return p.verdict;
+  }
+}
+
+export function timeoutProbe<S extends RelayClient>(backendTimeoutMs: number): Policy<S> {
+  const judge = new TimeoutJudge((conn) => probe(conn, Math.min(backendTimeoutMs, FAILURE_PROBE_MS)));
+  return (next) => (c) => {
+    const conn = c.target!.conn;
+    return next(c).catch((err: unknown) => {
+      if (isTimeout(err)) markTimeoutVerdict(err, judge.verdict(conn));
+      throw err;
+    });
+  };
+}
