@@ -7,7 +7,7 @@
  * transport failures (the backend session is dropped and the replica probed), requests
  * that never left the gateway (safe to send anywhere), and refusals before sending (an
  * open breaker: another replica may take the call, a retry may not). A timeout is judged
- * later, by a ping on the call's connection (policies/timeout-probe.ts): the backend's
+ * later, by a ping on the replica's own connection (policies/timeout-probe.ts): the backend's
  * failure if the ping gets no answer either, else the call's own slowness.
  */
 import { GatewayError } from '../errors/catalog.js';

@@ -11,7 +11,7 @@
  * The same with timeouts: the reference server's long-running tool takes as long as the
  * client asks, so ten calls at once past the backend's timeout opened the breaker (and
  * ejected the replica) for every client. A timeout now counts against the replica only if
- * a ping on the call's connection gets no answer either (src/relay/policies/timeout-probe.ts);
+ * a ping on the replica's own connection gets no answer either (src/relay/policies/timeout-probe.ts);
  * a backend that stops answering everything (a stdio child stopped with SIGSTOP) still
  * opens its breaker.
  */
@@ -101,6 +101,29 @@ describe('timeouts a client provokes with its arguments are that call’s errors
       assert.equal(replica.available, true);
     });
   }
+
+  it('per_client: A hangs its own process (stopped): its timeouts are its own, B served, the breaker closed', async () => {
+    await start(everythingStdio({ session_mode: 'per_client', timeout: '1s', health_check: { interval: '10m' } }));
+    const backend = gw!.gw.registry!.backend('e')!;
+    const before = new Set(backend.pids());
+    await a!.callTool({ name: 'e__echo', arguments: { message: 'mine' } });
+    const own = backend.pids().filter((p) => !before.has(p));
+    assert.equal(own.length, 1, 'A’s first call opened a process of its own');
+    // A tool that blocks its process's event loop does the same; SIGSTOP is that, for sure.
+    process.kill(own[0], 'SIGSTOP');
+    try {
+      assert.deepEqual(new Set(await tenCalls(a!, 'e__echo', { message: 'x' })), new Set([-32011]));
+      // Past the probe's deadline (min(timeout, 5 s) = 1 s): a ping of A's stopped process would have failed by then.
+      await new Promise((r) => setTimeout(r, 2000));
+      const ok = await b!.callTool({ name: 'e__echo', arguments: { message: 'hi' } });
+      assert.equal((ok.content as Array<{ text: string }>)[0].text, 'Echo: hi');
+      const [replica] = backend.replicaStates();
+      assert.equal(replica.breaker, 'closed');
+      assert.equal(replica.available, true);
+    } finally {
+      process.kill(own[0], 'SIGCONT');
+    }
+  });
 
   it('two replicas: ten calls past the timeout (five each) eject neither', async () => {
     const replica = { command: process.execPath, args: [EVERYTHING, 'stdio'] };

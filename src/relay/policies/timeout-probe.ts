@@ -1,13 +1,17 @@
 /**
  * Judges each timeout: a slow call the client asked for (a tool given a long task), or a
- * hung backend? When a call times out, the connection it used is sent a `ping` (MCP spec,
+ * hung backend? When a call times out, the replica's own connection (its catalog session:
+ * the shared one, or the one beside the client's own; the call's connection
+ * when the replica has none open) is sent a `ping` (MCP spec,
  * basic/utilities/ping: "The receiver MUST respond promptly"), or `server/discover` on the
  * stateless revision, which has no ping (upstream/health.ts `probe`), with a deadline of
  * min(backend timeout, 5 s). No answer in time, or the connection broke (closed included):
  * the backend failed, and the timeout counts against its breaker and outlier detection and
  * may be retried. An answer: the timeout was the call's own error and counts for nothing
  * else, so that one client cannot open a replica's breaker for everyone by asking for slow
- * work. The client has its error at once; the verdict is attached to the error
+ * work. Not the call's own connection: with `session_mode: per_client` that is the client's
+ * own process, which the client can hang by itself (a tool that blocks its event loop); a
+ * replica whose own process still answers is not failing anyone else. The client has its error at once; the verdict is attached to the error
  * (failures.ts `timeoutVerdict`) for the policies outside this one to settle on later.
  *
  * Bounded: one probe in flight per connection, whose verdict every timeout on that
@@ -62,9 +66,12 @@ export class TimeoutJudge {
 export function timeoutProbe<S extends RelayClient>(backendTimeoutMs: number): Policy<S> {
   const judge = new TimeoutJudge((conn) => probe(conn, Math.min(backendTimeoutMs, FAILURE_PROBE_MS)));
   return (next) => (c) => {
-    const conn = c.target!.conn;
+    const target = c.target!;
     return next(c).catch((err: unknown) => {
-      if (isTimeout(err)) markTimeoutVerdict(err, judge.verdict(conn));
+      if (isTimeout(err)) {
+        const own = target.replica.sharedConnection;
+        markTimeoutVerdict(err, judge.verdict(own && !own.isClosed ? own : target.conn));
+      }
       throw err;
     });
   };
