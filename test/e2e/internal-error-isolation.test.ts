@@ -160,4 +160,25 @@ describe('timeouts a client provokes with its arguments are that call’s errors
       process.kill(pid, 'SIGCONT');
     }
   });
+
+  it('a backend without a timeout of its own (0), a tool’s 1 s: its child stopped, the calls still end and the breaker opens', async () => {
+    // Regression: the ping took the backend's timeout, 0, as its deadline, so it had none: its
+    // verdict never came, retried calls waited for it forever and the breaker never opened.
+    await start(everythingStdio({ session_mode: 'shared', timeout: 0, tools: { echo: { timeout: '1s', idempotent: true } }, health_check: { interval: '10m' } }));
+    const [pid] = gw!.gw.registry!.backend('e')!.pids();
+    process.kill(pid, 'SIGSTOP');
+    try {
+      // 1 s to time out, 5 s for the ping's verdict, then the retry: refused by the open breaker, or timed out again.
+      const hung = new Promise<string>((r) => setTimeout(() => r('no answer'), 12_000).unref());
+      const codes = await Promise.race([tenCalls(a!, 'e__echo', { message: 'x' }), hung]);
+      assert.ok(Array.isArray(codes), 'the calls got no answer');
+      assert.deepEqual(
+        codes.filter((c) => c !== -32011 && c !== -32017),
+        [],
+      );
+      await waitFor(() => gw!.gw.registry!.backend('e')!.replicaStates()[0].breaker === 'open', 'the breaker to open', 5000);
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
+  });
 });

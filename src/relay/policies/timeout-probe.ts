@@ -1,24 +1,26 @@
 /**
  * Judges each timeout: a slow call the client asked for (a tool given a long task), or a
  * hung backend? When a call times out, the replica's own connection (its catalog session:
- * the shared one, or the one beside the client's own; the call's connection
- * when the replica has none open) is sent a `ping` (MCP spec,
- * basic/utilities/ping: "The receiver MUST respond promptly"), or `server/discover` on the
- * stateless revision, which has no ping (upstream/health.ts `probe`), with a deadline of
- * min(backend timeout, 5 s). No answer in time, or the connection broke (closed included):
- * the backend failed, and the timeout counts against its breaker and outlier detection and
- * may be retried. An answer: the timeout was the call's own error and counts for nothing
- * else, so that one client cannot open a replica's breaker for everyone by asking for slow
- * work. Not the call's own connection: with `session_mode: per_client` that is the client's
- * own process, which the client can hang by itself (a tool that blocks its event loop); a
- * replica whose own process still answers is not failing anyone else. The client has its error at once; the verdict is attached to the error
- * (failures.ts `timeoutVerdict`) for the policies outside this one to settle on later.
+ * the shared one, or the one beside the client's own; the call's connection when the
+ * replica has none open) is sent a `ping` (MCP spec, basic/utilities/ping: "The receiver
+ * MUST respond promptly"), or `server/discover` on the stateless revision, which has no
+ * ping (upstream/health.ts `probe`), with a deadline of min(backend timeout, 5 s), or 5 s
+ * when the backend's timeout is 0 (none: a ping without deadline would never judge a hung
+ * backend). No answer in time, or the connection broke (closed included): the backend
+ * failed, and the timeout counts against its breaker and outlier detection and may be
+ * retried. An answer: the timeout was the call's own error and counts for nothing else, so
+ * that one client cannot open a replica's breaker for everyone by asking for slow work.
+ * Not the call's own connection: with `session_mode: per_client` that is the client's own
+ * process, which the client can hang by itself (a tool that blocks its event loop); a
+ * replica whose own process still answers is not failing anyone else. The client has its
+ * error at once; the verdict is attached to the error (failures.ts `timeoutVerdict`) for
+ * the policies outside this one to settle on later.
  *
  * Bounded: one probe in flight per connection, whose verdict every timeout on that
  * connection shares meanwhile, and at most MAX_JUDGED of them per probe; the rest are not
  * judged and count for nothing (a flood holds no more than that many waiting outcomes).
  */
-import { FAILURE_PROBE_MS, probe } from '../../upstream/health.js';
+import { failureProbeMs, probe } from '../../upstream/health.js';
 import type { BackendConnection } from '../../upstream/connection.js';
 import { isBackendFailure, isTimeout, markTimeoutVerdict } from '../failures.js';
 import type { Policy, RelayClient } from '../types.js';
@@ -64,7 +66,8 @@ export class TimeoutJudge {
 }
 
 export function timeoutProbe<S extends RelayClient>(backendTimeoutMs: number): Policy<S> {
-  const judge = new TimeoutJudge((conn) => probe(conn, Math.min(backendTimeoutMs, FAILURE_PROBE_MS)));
+  const deadline = failureProbeMs(backendTimeoutMs);
+  const judge = new TimeoutJudge((conn) => probe(conn, deadline));
   return (next) => (c) => {
     const target = c.target!;
     return next(c).catch((err: unknown) => {
