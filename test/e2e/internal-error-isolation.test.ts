@@ -19,7 +19,11 @@ import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
-import { connectClient, EVERYTHING, everythingStdio, startGateway, waitFor } from '../helpers/gateway.js';
+import { fileURLToPath } from 'node:url';
+import { connectClient, EVERYTHING, everythingStdio, startGateway, textOf, waitFor } from '../helpers/gateway.js';
+
+/** Serves both lifecycles (SDK v2): on stdio, a stateful client's session is a process of its own. */
+const DUAL = fileURLToPath(new URL('../fixtures/stateless-server.js', import.meta.url));
 
 describe('a -32603 a client provokes with its arguments is that call’s error, not the replica’s', () => {
   let gw: Awaited<ReturnType<typeof startGateway>>;
@@ -156,6 +160,27 @@ describe('timeouts a client provokes with its arguments are that call’s errors
       );
       assert.ok(err instanceof McpError, String(err));
       assert.equal(err.code, -32017, err.message);
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
+  });
+
+  it('shared mode, both lifecycles on stdio: the stateful clients’ shared process is judged, not the stateless catalog beside it', async () => {
+    // Regression: every timeout was judged by a ping of the catalog session, here a stateless
+    // process of its own, which answered while the process every stateful client shares hung.
+    await start({ type: 'mcp', command: process.execPath, args: [DUAL, '--stdio'], session_mode: 'shared', timeout: '1s', health_check: { interval: '10m' } });
+    const backend = gw!.gw.registry!.backend('e')!;
+    // A slow call the client asked for (150 progress steps, 20 ms apart): the shared process answers the ping.
+    assert.deepEqual(new Set(await tenCalls(a!, 'e__progress', { steps: 150 })), new Set([-32011]));
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(backend.replicaStates()[0].breaker, 'closed');
+    const pid = Number(/pid=(\d+)/.exec(textOf(await b!.callTool({ name: 'e__whoami', arguments: {} })))?.[1]);
+    assert.notEqual(pid, backend.pids()[0], 'stateful clients share a process beside the catalog');
+    process.kill(pid, 'SIGSTOP');
+    try {
+      // Twenty failures against the eleven successes above: past half.
+      for (let n = 0; n < 2; n++) assert.deepEqual(new Set(await tenCalls(a!, 'e__whoami', {})), new Set([-32011]));
+      await waitFor(() => backend.replicaStates()[0].breaker === 'open', 'the breaker to open', 5000);
     } finally {
       process.kill(pid, 'SIGCONT');
     }

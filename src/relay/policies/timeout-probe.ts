@@ -1,20 +1,22 @@
 /**
  * Judges each timeout: a slow call the client asked for (a tool given a long task), or a
- * hung backend? When a call times out, the replica's own connection (its catalog session:
- * the shared one, or the one beside the client's own; the call's connection when the
- * replica has none open) is sent a `ping` (MCP spec, basic/utilities/ping: "The receiver
- * MUST respond promptly"), or `server/discover` on the stateless revision, which has no
- * ping (upstream/health.ts `probe`), with a deadline of min(backend timeout, 5 s), or 5 s
- * when the backend's timeout is 0 (none: a ping without deadline would never judge a hung
- * backend). No answer in time, or the connection broke (closed included): the backend
- * failed, and the timeout counts against its breaker and outlier detection and may be
- * retried. An answer: the timeout was the call's own error and counts for nothing else, so
- * that one client cannot open a replica's breaker for everyone by asking for slow work.
- * Not the call's own connection: with `session_mode: per_client` that is the client's own
- * process, which the client can hang by itself (a tool that blocks its event loop); a
- * replica whose own process still answers is not failing anyone else. The client has its
- * error at once; the verdict is attached to the error (failures.ts `timeoutVerdict`) for
- * the policies outside this one to settle on later.
+ * hung backend? When a call times out, a connection of the replica that no one client owns
+ * is sent a `ping` (MCP spec, basic/utilities/ping: "The receiver MUST respond promptly"),
+ * or `server/discover` on the stateless revision, which has no ping (upstream/health.ts
+ * `probe`), with a deadline of min(backend timeout, 5 s), or 5 s when the backend's timeout
+ * is 0 (none: a ping without deadline would never judge a hung backend). That connection is
+ * the call's own when every client shares it (the catalog session; or, in `shared` mode on
+ * a backend with both lifecycles, the stateful session stateful clients share, on stdio a
+ * process of its own that may hang alone), else the catalog session (the call's when the
+ * replica has none open). Not a per-client connection: with `session_mode: per_client`
+ * that is the client's own process, which the client can hang by itself (a tool that
+ * blocks its event loop); a replica whose own process still answers is not failing anyone
+ * else. No answer in time, or the connection broke (closed included): the backend failed,
+ * and the timeout counts against its breaker and outlier detection and may be retried. An
+ * answer: the timeout was the call's own error and counts for nothing else, so that one
+ * client cannot open a replica's breaker for everyone by asking for slow work. The client
+ * has its error at once; the verdict is attached to the error (failures.ts
+ * `timeoutVerdict`) for the policies outside this one to settle on later.
  *
  * Bounded: one probe in flight per connection, whose verdict every timeout on that
  * connection shares meanwhile, and at most MAX_JUDGED of them per probe; the rest are not
@@ -72,8 +74,9 @@ export function timeoutProbe<S extends RelayClient>(backendTimeoutMs: number): P
     const target = c.target!;
     return next(c).catch((err: unknown) => {
       if (isTimeout(err)) {
-        const own = target.replica.sharedConnection;
-        markTimeoutVerdict(err, judge.verdict(own && !own.isClosed ? own : target.conn));
+        const { conn, replica } = target;
+        const own = replica.sharedConnection;
+        markTimeoutVerdict(err, judge.verdict(replica.isSharedConnection(conn) || !own || own.isClosed ? conn : own));
       }
       throw err;
     });

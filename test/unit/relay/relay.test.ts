@@ -22,6 +22,7 @@ interface FakeReplica {
   available: boolean;
   breaker: CircuitBreaker | undefined;
   sharedConnection: unknown;
+  isSharedConnection(conn: unknown): boolean;
   outcomes: boolean[];
   transportFailures: number;
   recordOutcome(failed: boolean): void;
@@ -35,6 +36,7 @@ function replica(id: string, breaker?: CircuitBreaker): FakeReplica {
     available: true,
     breaker,
     sharedConnection: undefined,
+    isSharedConnection: () => false,
     outcomes: [],
     transportFailures: 0,
     recordOutcome(failed) {
