@@ -26,13 +26,24 @@ export function retry<S extends RelayClient>(cfg: RetryConfig): Policy<S> {
         if (!may) throw err;
         // A timeout the probe puts on the call itself (or leaves unjudged) is not the backend's failure.
         const verdict = timeoutVerdict(err);
-        if (verdict && (await verdict) !== true) throw err;
+        if (verdict && (await judged(verdict, c.cancel)) !== true) throw err;
         if (c.cancel.cancelled || !budget.tryRetry()) throw err;
         await pause(c.attempt, cfg, c.cancel);
         c.attempt++;
       }
     }
   };
+}
+
+/** The verdict, or undefined once the call is cancelled: a cancelled call does not hold its slots while the probe runs. */
+function judged(verdict: Promise<boolean | undefined>, cancel: Cancellation): Promise<boolean | undefined> {
+  return new Promise((resolve) => {
+    cancel.onCancel(() => resolve(undefined));
+    void verdict.then((v) => {
+      cancel.onCancel(undefined);
+      resolve(v);
+    });
+  });
 }
 
 async function pause(attempt: number, r: RetryConfig, cancel: Cancellation): Promise<void> {

@@ -170,6 +170,19 @@ describe('relay: retry', () => {
     assert.equal(n, 1);
   });
 
+  it('a call cancelled while its timeout is being judged ends at once, not when the ping does', async () => {
+    const f = fixture({ retries, ping: () => new Promise(() => {}), tools: { t: { idempotent: true } } }, async () => Promise.reject(timedOut()));
+    const call = f.call('tools/call', 't');
+    const ended = f.relay(call).then(
+      () => 'answered',
+      (e: Error) => e.message,
+    );
+    await settled();
+    call.cancel.cancel('client cancelled');
+    const late = new Promise((r) => setTimeout(() => r('still waiting'), 200));
+    assert.equal(await Promise.race([ended, late]), 'slow');
+  });
+
   it('without retries configured, the first failure is the answer', async () => {
     let n = 0;
     const f = fixture({}, async () => (++n, Promise.reject(unavailable(true))));
