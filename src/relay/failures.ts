@@ -6,7 +6,9 @@
  * its own call so, and must not take the replica from everyone else),
  * transport failures (the backend session is dropped and the replica probed), requests
  * that never left the gateway (safe to send anywhere), and refusals before sending (an
- * open breaker: another replica may take the call, a retry may not).
+ * open breaker: another replica may take the call, a retry may not). A timeout is judged
+ * later, by a ping on the replica's own connection (policies/timeout-probe.ts): the backend's
+ * failure if the ping gets no answer either, else the call's own slowness.
  */
 import { GatewayError } from '../errors/catalog.js';
 
@@ -15,6 +17,7 @@ const FAILURES = new Set(['MCPEG_ERR_BACKEND_UNAVAILABLE', 'MCPEG_ERR_BACKEND_CL
 // Marks kept beside the errors, so that what the client sees of an error does not change.
 const notSent = new WeakSet<object>();
 const refused = new WeakSet<object>();
+const verdicts = new WeakMap<object, Promise<boolean | undefined>>();
 
 /**
  * Not a JSON-RPC error response either, -32603 included: the backend answered the call, and
@@ -60,5 +63,25 @@ export function isRefused(err: unknown): boolean {
 
 export function markRefused<E>(err: E): E {
   if (typeof err === 'object' && err !== null) refused.add(err);
+  return err;
+}
+
+/**
+ * A timeout's verdict, once the probe ends: true, the backend failed (the ping got no answer
+ * in time, or the connection broke); false, it answered, so the timeout was the call's own;
+ * undefined, not judged (past the probe's bound): it counts for nothing. Undefined for any
+ * other error, and for a timeout no probe judges (none of breaker, outlier detection and
+ * retries configured).
+ */
+export function timeoutVerdict(err: unknown): Promise<boolean | undefined> | undefined {
+  return typeof err === 'object' && err !== null ? verdicts.get(err) : undefined;
+}
+
+export function isTimeout(err: unknown): err is GatewayError {
+  return err instanceof GatewayError && err.code === 'MCPEG_ERR_BACKEND_TIMEOUT';
+}
+
+export function markTimeoutVerdict<E>(err: E, verdict: Promise<boolean | undefined>): E {
+  if (typeof err === 'object' && err !== null) verdicts.set(err, verdict);
   return err;
 }

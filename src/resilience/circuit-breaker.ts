@@ -24,10 +24,15 @@ export interface BreakerOptions {
   onStateChange?: (from: BreakerState, to: BreakerState) => void;
 }
 
-/** One admitted call. Settle it exactly once (a timeout is a failure); later calls are ignored. */
+/**
+ * One admitted call. Settle it exactly once, now or later (a permit may be kept until its
+ * outcome is known: relay/policies/timeout-probe.ts); later calls are ignored.
+ */
 export interface Permit {
   success(): void;
   failure(): void;
+  /** The call told nothing about the backend: not counted, and a half-open probe slot is given back (else it would hold the breaker half-open). */
+  release(): void;
 }
 
 /** One object per call, no closures (it is made on every call while the breaker is closed). */
@@ -46,7 +51,11 @@ class CallPermit implements Permit {
     this.settle(false);
   }
 
-  private settle(ok: boolean): void {
+  release(): void {
+    this.settle(undefined);
+  }
+
+  private settle(ok: boolean | undefined): void {
     if (this.settled) return;
     this.settled = true;
     this.breaker.settle(this.generation, ok);
@@ -150,11 +159,13 @@ export class CircuitBreaker {
     return new CallPermit(this, generation);
   }
 
-  /** A permit's outcome: counted only in the generation that issued it. */
-  settle(generation: number, ok: boolean): void {
+  /** A permit's outcome (undefined: released, no outcome): counted only in the generation that issued it. */
+  settle(generation: number, ok: boolean | undefined): void {
     // A call admitted before the last transition (say, a slow one started while closed
     // that ends after the breaker opened) says nothing about the backend as it is now.
-    if (generation === this.generation) this.onResult(ok);
+    if (generation !== this.generation) return;
+    if (ok !== undefined) this.onResult(ok);
+    else if (this.current === 'half_open') this.probesIssued--;
   }
 
   private onResult(ok: boolean): void {

@@ -14,8 +14,17 @@ export type HealthHook = () => Promise<{ ok: boolean; detail?: string }>;
 
 /** The backend's own health hook is given this long. */
 const HOOK_TIMEOUT_MS = 2000;
-/** The probe after a transport failure waits at most this long (less if the backend's timeout is shorter). */
-const FAILURE_PROBE_MS = 5000;
+/** The probe after a transport failure, or after a timed-out call (relay/policies/timeout-probe.ts), waits at most this long (less if the backend's timeout is shorter). */
+export const FAILURE_PROBE_MS = 5000;
+
+/**
+ * That probe's deadline for a backend with this `timeout`: at most FAILURE_PROBE_MS, and
+ * FAILURE_PROBE_MS when the timeout is 0 (calls without a deadline; tools may still have
+ * their own): a probe without one would wait for a hung backend forever.
+ */
+export function failureProbeMs(backendTimeoutMs: number): number {
+  return backendTimeoutMs > 0 ? Math.min(backendTimeoutMs, FAILURE_PROBE_MS) : FAILURE_PROBE_MS;
+}
 
 export interface HealthHost {
   readonly id: string;
@@ -93,7 +102,7 @@ export class ReplicaHealth {
     const conn = this.host.connection();
     if (!conn || !this.host.isUp() || this.probing) return;
     this.probing = true;
-    probe(conn, Math.min(this.host.cfg.timeout, FAILURE_PROBE_MS))
+    probe(conn, failureProbeMs(this.host.cfg.timeout))
       .then(
         () => undefined,
         (err: unknown) => {

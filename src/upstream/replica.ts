@@ -156,6 +156,11 @@ export class Replica implements ConnectionOwner {
     return this.catalogConn;
   }
 
+  /** One of the connections every client of a lifecycle shares: the catalog session, or the shared stateful one (`shared` mode). */
+  isSharedConnection(conn: BackendConnection): boolean {
+    return conn === this.catalogConn || conn === this.sharedStateful?.opened;
+  }
+
   /** It speaks only 2026-07-28 (it refused initialize, or `protocol: stateless`): stateful clients are bridged. */
   get statelessOnly(): boolean {
     return this.stateless && this.statefulOffered === false;

@@ -1,10 +1,13 @@
 /**
  * The picked replica's circuit breaker (resilience/circuit-breaker.ts): a call needs a
  * permit; the backend's own failures count against it, anything else (the client's bad
- * request, a cancellation) for it. Without a permit the call is refused before sending.
+ * request, a cancellation) for it. A timeout is settled when its probe has judged it
+ * (timeout-probe.ts): the client has its error meanwhile. Without a permit the call is
+ * refused before sending.
  */
 import { GatewayError } from '../../errors/catalog.js';
-import { isBackendFailure, markRefused } from '../failures.js';
+import type { Permit } from '../../resilience/circuit-breaker.js';
+import { isBackendFailure, markRefused, timeoutVerdict } from '../failures.js';
 import type { Policy, RelayClient } from '../types.js';
 
 export function breaker<S extends RelayClient>(): Policy<S> {
@@ -28,9 +31,16 @@ export function breaker<S extends RelayClient>(): Policy<S> {
       permit.success();
       return result;
     } catch (err) {
-      if (isBackendFailure(err)) permit.failure();
-      else permit.success();
+      const verdict = timeoutVerdict(err);
+      if (verdict) void verdict.then((failed) => settle(permit, failed));
+      else settle(permit, isBackendFailure(err));
       throw err;
     }
   };
+}
+
+function settle(permit: Permit, failed: boolean | undefined): void {
+  if (failed === undefined) permit.release();
+  else if (failed) permit.failure();
+  else permit.success();
 }

@@ -1,5 +1,9 @@
-/** Passive outlier detection: each outcome goes to the replica, which ejects itself after consecutive failures (upstream/replica.ts recordOutcome). */
-import { isBackendFailure } from '../failures.js';
+/**
+ * Passive outlier detection: each outcome goes to the replica, which ejects itself after
+ * consecutive failures (upstream/replica.ts recordOutcome). A timeout's outcome goes once
+ * its probe has judged it (timeout-probe.ts); an unjudged one goes nowhere.
+ */
+import { isBackendFailure, timeoutVerdict } from '../failures.js';
 import type { Policy, RelayClient } from '../types.js';
 
 export function outlier<S extends RelayClient>(): Policy<S> {
@@ -10,7 +14,10 @@ export function outlier<S extends RelayClient>(): Policy<S> {
       replica.recordOutcome(false, c.backend.mayEject);
       return result;
     } catch (err) {
-      replica.recordOutcome(isBackendFailure(err), c.backend.mayEject);
+      const verdict = timeoutVerdict(err);
+      const mayEject = c.backend.mayEject;
+      if (verdict) void verdict.then((failed) => failed !== undefined && replica.recordOutcome(failed, mayEject));
+      else replica.recordOutcome(isBackendFailure(err), mayEject);
       throw err;
     }
   };

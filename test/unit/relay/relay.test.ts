@@ -22,6 +22,7 @@ interface FakeReplica {
   available: boolean;
   breaker: CircuitBreaker | undefined;
   sharedConnection: unknown;
+  isSharedConnection(conn: unknown): boolean;
   outcomes: boolean[];
   transportFailures: number;
   recordOutcome(failed: boolean): void;
@@ -35,6 +36,7 @@ function replica(id: string, breaker?: CircuitBreaker): FakeReplica {
     available: true,
     breaker,
     sharedConnection: undefined,
+    isSharedConnection: () => false,
     outcomes: [],
     transportFailures: 0,
     recordOutcome(failed) {
@@ -53,6 +55,8 @@ interface Options {
   breaker?: boolean;
   outlier?: boolean;
   tools?: Record<string, { timeout?: number; idempotent?: boolean }>;
+  /** How the backend answers the ping after a timeout (timeout-probe.ts): by default at once. */
+  ping?: () => Promise<unknown>;
 }
 
 function fixture(o: Options, send: (c: RelayCall, t: Target) => Promise<Params>) {
@@ -83,7 +87,8 @@ function fixture(o: Options, send: (c: RelayCall, t: Target) => Promise<Params>)
     async target(_b, _key, exclude) {
       picks.push((exclude as unknown as FakeReplica | undefined)?.id);
       const r = replicas.find((x) => x !== (exclude as unknown as FakeReplica) && x.available) ?? replicas[0];
-      return { replica: r as unknown as Replica, conn: { close: async () => void closed++ } as never };
+      const ping = o.ping ?? (async () => ({}));
+      return { replica: r as unknown as Replica, conn: { close: async () => void closed++, request: ping } as never };
     },
   };
   const relay = buildRelay(backend, { send });
@@ -109,6 +114,10 @@ function fixture(o: Options, send: (c: RelayCall, t: Target) => Promise<Params>)
 
 const retries = { attempts: 2, initial_delay: 1, max_delay: 1, budget_ratio: 1, budget_min_per_second: 100 };
 const unavailable = (notSent: boolean) => new GatewayError('MCPEG_ERR_BACKEND_UNAVAILABLE', 'down', notSent ? { notSent: true } : {});
+const timedOut = () => new GatewayError('MCPEG_ERR_BACKEND_TIMEOUT', 'slow');
+/** A backend that answers nothing: the ping after a timeout times out too. */
+const hung = async () => Promise.reject(new GatewayError('MCPEG_ERR_BACKEND_TIMEOUT', 'no pong'));
+const settled = () => new Promise((r) => setImmediate(r));
 
 describe('relay: compose', () => {
   it('wraps outermost first', async () => {
@@ -145,13 +154,33 @@ describe('relay: retry', () => {
     assert.equal(n, 1);
   });
 
-  it('a tool marked idempotent is retried; a retry prefers another replica', async () => {
+  it('a tool marked idempotent is retried after a timeout of a hung backend; a retry prefers another replica', async () => {
     let n = 0;
-    const f = fixture({ retries, replicas: [replica('b#0'), replica('b#1')], tools: { t: { idempotent: true } } }, async (_c, t) =>
-      ++n === 1 ? Promise.reject(new GatewayError('MCPEG_ERR_BACKEND_TIMEOUT', 'slow')) : { on: (t.replica as unknown as FakeReplica).id },
+    const f = fixture({ retries, ping: hung, replicas: [replica('b#0'), replica('b#1')], tools: { t: { idempotent: true } } }, async (_c, t) =>
+      ++n === 1 ? Promise.reject(timedOut()) : { on: (t.replica as unknown as FakeReplica).id },
     );
     assert.deepEqual(await f.relay(f.call('tools/call', 't')), { on: 'b#1' });
     assert.deepEqual(f.picks, [undefined, 'b#0']);
+  });
+
+  it('a timeout is not retried when the backend answers the ping: the call was slow, not the backend', async () => {
+    let n = 0;
+    const f = fixture({ retries, tools: { t: { idempotent: true } } }, async () => (++n, Promise.reject(timedOut())));
+    await assert.rejects(f.relay(f.call('tools/call', 't')), /slow/);
+    assert.equal(n, 1);
+  });
+
+  it('a call cancelled while its timeout is being judged ends at once, not when the ping does', async () => {
+    const f = fixture({ retries, ping: () => new Promise(() => {}), tools: { t: { idempotent: true } } }, async () => Promise.reject(timedOut()));
+    const call = f.call('tools/call', 't');
+    const ended = f.relay(call).then(
+      () => 'answered',
+      (e: Error) => e.message,
+    );
+    await settled();
+    call.cancel.cancel('client cancelled');
+    const late = new Promise((r) => setTimeout(() => r('still waiting'), 200));
+    assert.equal(await Promise.race([ended, late]), 'slow');
   });
 
   it('without retries configured, the first failure is the answer', async () => {
@@ -193,6 +222,25 @@ describe('relay: breaker', () => {
     await assert.rejects(f.relay(f.call('y')));
     await assert.rejects(f.relay(f.call('y')));
     assert.equal(cb.state, 'open');
+  });
+
+  it('a timeout counts once the ping has judged it: against the breaker if it got no answer, for it if it did', async () => {
+    for (const [answer, state] of [
+      [async () => ({}), 'closed'],
+      [hung, 'open'],
+    ] as const) {
+      let pong!: () => void;
+      const held = new Promise<void>((r) => (pong = r));
+      const cb = new CircuitBreaker({ failureRateThreshold: 0.5, minimumRequests: 2, windowMs: 10_000, coolDownMs: 60_000, halfOpenProbes: 1 });
+      const f = fixture({ breaker: true, outlier: true, ping: () => held.then(answer), replicas: [replica('b#0', cb)] }, async () => Promise.reject(timedOut()));
+      await assert.rejects(f.relay(f.call()), /slow/);
+      await assert.rejects(f.relay(f.call()), /slow/);
+      assert.deepEqual([cb.stats().failures + cb.stats().successes, f.replicas[0].outcomes], [0, []], 'the client has its error before the verdict');
+      pong();
+      await settled();
+      assert.equal(cb.state, state);
+      assert.deepEqual(f.replicas[0].outcomes, state === 'open' ? [true, true] : [false, false]);
+    }
   });
 });
 

@@ -164,6 +164,26 @@ describe('circuit breaker: open and half-open', () => {
     assert.equal(breaker.state, 'half_open');
   });
 
+  it('a released permit counts for nothing; in half-open it gives its probe slot back, once', () => {
+    const { clock, breaker, run } = setup({ halfOpenProbes: 1 });
+    run('fff');
+    breaker.tryAcquire()!.release(); // a fourth failure would trip it
+    assert.deepEqual(breaker.stats(), { state: 'closed', failures: 3, successes: 0, rate: 1 });
+    run('f');
+    assert.equal(breaker.state, 'open');
+    clock.t = 5_000;
+    const probe = breaker.tryAcquire()!;
+    assert.equal(breaker.tryAcquire(), undefined);
+    probe.release();
+    probe.release(); // a second release would admit two probes at once
+    assert.equal(breaker.state, 'half_open');
+    const next = breaker.tryAcquire()!;
+    assert.ok(next);
+    assert.equal(breaker.tryAcquire(), undefined);
+    next.success();
+    assert.equal(breaker.state, 'closed');
+  });
+
   it('stale permits from an earlier state do not touch the half-open probes', () => {
     const { clock, breaker, trip } = setup({ halfOpenProbes: 1 });
     const slow: Permit[] = [breaker.tryAcquire()!, breaker.tryAcquire()!];

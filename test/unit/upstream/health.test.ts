@@ -18,9 +18,11 @@ function fakeConn(answers: { ok: boolean }) {
   const conn = {
     stateless: undefined,
     probes: [] as string[],
+    deadlines: [] as number[],
     closedWith: undefined as string | undefined,
-    request(method: string) {
+    request(method: string, _params: unknown, opts: { timeoutMs: number }) {
       conn.probes.push(method);
+      conn.deadlines.push(opts.timeoutMs);
       return answers.ok ? Promise.resolve({}) : Promise.reject(new Error('no answer'));
     },
     async close(reason: string) {
@@ -173,6 +175,19 @@ describe('ReplicaHealth: a transport failure', () => {
     await flush();
     assert.deepEqual(conn.probes, ['server/discover']);
     assert.equal(conn.closedWith, undefined);
+  });
+
+  it('gives the probe a deadline: the backend’s timeout, at most 5 s, and 5 s when the backend has none (0)', async () => {
+    for (const [timeout, deadline] of [
+      [800, 800],
+      [60_000, 5_000],
+      [0, 5_000],
+    ]) {
+      const { health, conn } = setup(options({ timeout }));
+      health.reportTransportFailure();
+      await flush();
+      assert.deepEqual(conn.deadlines, [deadline], `timeout ${timeout}`);
+    }
   });
 
   it('does nothing while the replica is not up', async () => {
