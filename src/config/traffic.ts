@@ -24,7 +24,8 @@ export const healthCheckSchema = z
   .object({
     enabled: z.boolean().default(true),
     interval: duration('10s'),
-    timeout: duration('2s'),
+    // 0 is "no deadline" for a call's timeout; a check without one never fails (a hung backend stays healthy).
+    timeout: duration('2s').refine((ms) => ms > 0, 'must be above 0: a health check needs a deadline (a hung backend would never fail it)'),
     unhealthy_threshold: z.number().int().min(1).default(3),
     healthy_threshold: z.number().int().min(1).default(2),
     /** REST/OpenAPI backends: the request that checks the API (relative to base_url). */

@@ -58,6 +58,15 @@ backends:
     assert.match(msg, /backends\.a\.url: /);
   });
 
+  it('refuses a health check without a deadline (health_check.timeout: 0), naming the key', () => {
+    const msg = problems(() => parseConfigText('backends:\n  a:\n    type: mcp\n    url: http://127.0.0.1:1/mcp\n    health_check:\n      timeout: 0\n', 'hc.yaml', {}));
+    assert.match(msg, /^hc\.yaml: invalid configuration/);
+    assert.match(msg, /backends\.a\.health_check\.timeout: must be above 0/);
+    // A positive one is taken as written.
+    const ok = parseConfigText('backends:\n  a:\n    type: mcp\n    url: http://127.0.0.1:1/mcp\n    health_check:\n      timeout: 250ms\n', 'hc.yaml', {});
+    assert.equal(ok.backends.a.health_check.timeout, 250);
+  });
+
   it('reports unknown keys (typos) by path', () => {
     const msg = problems(() => parseConfigText('server:\n  prot: 1\n', 'typo.yaml', {}));
     assert.match(msg, /server\.prot: unknown key/);
