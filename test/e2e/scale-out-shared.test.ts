@@ -58,7 +58,10 @@ describe('scale-out: what three instances behind HAProxy share through Redis', {
         assert.match(textOf(r), /sampled across instances/);
         // The call and the client's answer to the sampling request were two POSTs, on two instances: the answer reached
         // the call waiting on the first one over the bus.
-        const posts = rec.servedBy.slice(before).filter((s) => s.method === 'POST');
+        // The answer's 202 may reach the client after the call's result (the result goes out as soon as the answer is delivered).
+        const postsNow = () => rec.servedBy.slice(before).filter((s) => s.method === 'POST');
+        await waitFor(() => postsNow().length >= 2, `the answer's POST to be answered: ${JSON.stringify(postsNow())}`, 5000);
+        const posts = postsNow();
         assert.equal(posts.length, 2, JSON.stringify(posts));
         assert.ok(posts[0]!.rpc === 'tools/call' && posts[1]!.answer, JSON.stringify(posts));
         assert.notEqual(posts[0]!.server, posts[1]!.server, JSON.stringify(posts));
