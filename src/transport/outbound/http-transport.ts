@@ -21,6 +21,7 @@ import { MAX_BACKEND_MESSAGE_BYTES, parseJsonValues } from '../../wire/json-valu
 import { rawMessage, scanResultResponse } from '../../wire/raw-json.js';
 import { withCredential, type UpstreamCredential } from '../../auth/upstream-credential.js';
 import type { ConnectGuard } from './connect-guard.js';
+import { parseTraceparent } from '../../observability/trace.js';
 
 /**
  * The backend answered this one request, but not with what the protocol says (a body that
@@ -180,10 +181,12 @@ export class StreamableHttpClient implements Transport {
     // No await on the common path (no per-user credentials): the hot path stays synchronous up to the request.
     const headers = own ? withCredential(this.headers(accept), { headers: own }) : this.authorize ? await this.credentialed(accept) : this.headers(accept);
     headers['content-type'] = 'application/json';
-    // The gateway puts the W3C trace context in _meta; HTTP backends also get it as the header.
+    // The gateway puts the W3C trace context in _meta; HTTP backends also get it as the header. Only a valid one: a client's
+    // own _meta.traceparent reaches here unchanged when it does not parse, and a value undici refuses (CR, LF) failed the
+    // call as the backend's failure, so ten such calls opened the breaker for every client.
     const m = message as { method?: string; id?: unknown; params?: Record<string, unknown> & { _meta?: { traceparent?: unknown } } };
-    const tp = m.params?._meta?.traceparent;
-    if (typeof tp === 'string') headers.traceparent = tp;
+    const tp = parseTraceparent(m.params?._meta?.traceparent);
+    if (tp !== undefined) headers.traceparent = tp;
     if (this.stateless && m.method !== undefined && m.id !== undefined) {
       // SEP-2243 standard headers, derived from the body as the SDK client does.
       headers['mcp-method'] = m.method;
