@@ -46,17 +46,19 @@ describe('stateless _meta: declared capability sets cannot exhaust the gateway o
         res.writeHead(r.statusCode ?? 502, r.headers);
         r.pipe(res);
       });
+      up.on('error', () => res.destroy());
       req.pipe(up);
     });
     await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
     gw = await startGateway({ backends: { ev: { type: 'mcp', url: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}/mcp` } } });
   });
   after(async () => {
-    // The backend first: with the pool taken (the bug), the gateway's DELETEs on close would wait for a connection too.
+    // The backend and the hop first: with the pool taken (the bug), the gateway's DELETEs on close would wait for a connection too.
     await backend?.stop();
+    const closed = new Promise((r) => proxy?.close(r));
     proxy?.closeAllConnections();
     await gw?.close();
-    await new Promise((r) => proxy?.close(r));
+    await closed;
   });
 
   const echo = async (capabilities: Record<string, unknown>, message: string): Promise<string> => {

@@ -46,6 +46,7 @@ describe('stateless _meta: a client-chosen traceparent cannot fail the call as t
         res.writeHead(r.statusCode ?? 502, r.headers);
         r.pipe(res);
       });
+      up.on('error', () => res.destroy());
       req.pipe(up);
     });
     await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
