@@ -9,7 +9,7 @@ import type { BackendConnection } from '../upstream/connection.js';
 import type { Replica } from '../upstream/replica.js';
 import type { CallTag } from '../upstream/client-link.js';
 import type { Cancellation } from '../util/cancellation.js';
-import { ContinuationStore } from './continuation.js';
+import { callOrigin, ContinuationStore } from './continuation.js';
 import type { ClientSession } from './session.js';
 import { INPUT_METHODS, isInputRequired } from './stateless.js';
 import { needsTranslation } from './translate.js';
@@ -87,8 +87,9 @@ async function call(s: ClientSession, conn: BackendConnection, replica: Replica,
   if (!s.stateless) return conn.request(method, params, { ...opts, raw: !needsTranslation(s.protocolVersion) });
   const store = s.host.continuations;
   if (!store || !INPUT_METHODS.has(method) || !opts.cancel) return conn.request(method, params, opts);
-  if (ContinuationStore.owns(params.requestState)) return store.resume(params.requestState, params, s, opts.cancel);
-  return store.outcome(s, conn.request(method, params, opts), opts.cancel);
+  const origin = callOrigin(replica.name, method, params);
+  if (ContinuationStore.owns(params.requestState)) return store.resume(params.requestState, params, s, opts.cancel, origin);
+  return store.outcome(s, conn.request(method, params, opts), opts.cancel, origin);
 }
 
 /** A stateful client answers a stateless backend's input requests: each becomes a real request to it. */

@@ -30,9 +30,22 @@ interface Continuation {
   call: Promise<Params>;
   cancel: Cancellation;
   timer: NodeJS.Timeout;
+  /** The request it answers (callOrigin): a retry must be that request again. */
+  origin: string;
 }
 
 const PREFIX = 'mcpeg1.';
+
+/**
+ * What a retry must repeat of the request that was answered `input_required` (SEP-2322: the
+ * client sends the original request again): its backend, method and tool or prompt name or
+ * resource URI. Without it a retry could name another target, whose authorization, audit line,
+ * rate limits and tool policy the gateway applied, while it resumed this call.
+ */
+export function callOrigin(backend: string, method: string, params: Params): string {
+  const target = method === 'resources/read' ? params.uri : params.name;
+  return JSON.stringify([backend, method, typeof target === 'string' ? target : null]);
+}
 
 /** Whom a forwarded retry waits for, for the bus's share per owner: its principal, or (anonymous) its client's address. */
 function waiter(r: Retry): string {
@@ -73,7 +86,7 @@ export class ContinuationStore {
    * whichever comes first. In the second case the answer is `input_required` and the call
    * is kept for the retry.
    */
-  async outcome(session: ClientSession, call: Promise<Params>, cancel: Cancellation): Promise<Params> {
+  async outcome(session: ClientSession, call: Promise<Params>, cancel: Cancellation, origin: string): Promise<Params> {
     let wake: (() => void) | undefined;
     const asked = new Promise<'input'>((resolve) => {
       wake = () => setTimeout(() => resolve('input'), GATHER_MS);
@@ -101,7 +114,7 @@ export class ContinuationStore {
       void session.close('input_required not answered');
     }, this.timeoutMs);
     timer.unref();
-    this.waiting.set(token, { session, call, cancel, timer });
+    this.waiting.set(token, { session, call, cancel, timer, origin });
     // The call may still fail while it waits: nobody awaits it then.
     call.catch(() => {});
     const inputRequests: Params = {};
@@ -112,9 +125,9 @@ export class ContinuationStore {
   /**
    * The client's retry: answers the waiting backend requests with `inputResponses` and
    * goes on waiting for the call as `outcome` does. `current` is the retry's own session
-   * (its stream now receives the call's progress).
+   * (its stream now receives the call's progress); `origin` the retry's callOrigin.
    */
-  async resume(token: string, params: Params, current: Retry, currentCancel: Cancellation): Promise<Params> {
+  async resume(token: string, params: Params, current: Retry, currentCancel: Cancellation, origin: string): Promise<Params> {
     const found = this.waiting.get(token);
     const owner = token.slice(PREFIX.length).split('.')[0];
     if (!found && this.bus && owner !== this.instanceTag && /^[0-9a-f]{12}$/.test(owner)) {
@@ -140,7 +153,7 @@ export class ContinuationStore {
       }
       return (await this.bus.request(
         owner,
-        { kind: 'resume', token, params, principal: current.principal.id, view: current.viewId, ...(current.logLevel ? { logLevel: current.logLevel } : {}) },
+        { kind: 'resume', token, params, origin, principal: current.principal.id, view: current.viewId, ...(current.logLevel ? { logLevel: current.logLevel } : {}) },
         this.timeoutMs,
         who,
       )) as Params;
@@ -159,6 +172,14 @@ export class ContinuationStore {
         requestState: token,
       });
     }
+    if (c.origin !== origin) {
+      // The caller's own token (its principal was checked above), on another request: refused, and it stays good for the original.
+      throw new GatewayError(
+        'MCPEG_ERR_CONTINUATION_NOT_FOUND',
+        'Invalid params: requestState belongs to another request (another method, tool, prompt or resource): retry the request that was answered input_required, unchanged but for inputResponses and requestState',
+        { requestState: token },
+      );
+    }
     this.waiting.delete(token);
     clearTimeout(c.timer);
     const responses = (params.inputResponses ?? {}) as Params;
@@ -173,7 +194,7 @@ export class ContinuationStore {
     // While the retry waits, its cancellation (the client closing the stream) cancels the call.
     currentCancel.onCancel((reason) => c.cancel.cancel(reason));
     try {
-      return await this.outcome(c.session, c.call, c.cancel);
+      return await this.outcome(c.session, c.call, c.cancel, c.origin);
     } finally {
       currentCancel.onCancel(undefined);
     }
@@ -181,11 +202,18 @@ export class ContinuationStore {
 
   /** A retry another instance received for a call waiting here (sent by resume() there). */
   private resumeForwarded(m: BusMessage): Promise<unknown> {
-    if (typeof m.token !== 'string' || typeof m.principal !== 'string' || typeof m.view !== 'string' || typeof m.params !== 'object' || m.params === null) {
+    if (
+      typeof m.token !== 'string' ||
+      typeof m.principal !== 'string' ||
+      typeof m.view !== 'string' ||
+      typeof m.origin !== 'string' ||
+      typeof m.params !== 'object' ||
+      m.params === null
+    ) {
       return Promise.reject(new GatewayError('MCPEG_ERR_INVALID_REQUEST', 'malformed resume from another gateway instance'));
     }
     const retry: Retry = { viewId: m.view, principal: { id: m.principal }, outbound: undefined, logLevel: typeof m.logLevel === 'string' ? m.logLevel : undefined };
-    return this.resume(m.token, m.params as Params, retry, new Cancellation());
+    return this.resume(m.token, m.params as Params, retry, new Cancellation(), m.origin);
   }
 
   close(): void {

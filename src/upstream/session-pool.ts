@@ -7,6 +7,13 @@
  * declared) takes one call at a time, so such a request is tied to the call that caused
  * it: up to `stateless_pool_size` sessions per capability set, least busy first after
  * that. Sessions idle longer than the backend's `idle_timeout` are closed.
+ *
+ * The capability set is whatever a client declares, so the sets held at once are bounded
+ * (MAX_SETS per replica: a new one closes the least recently used idle set, or is refused
+ * MCPEG_ERR_OVERLOADED when every set is busy), and so is one set's size
+ * (MAX_CAPABILITIES_CHARS). Without that one client declaring a new set per request opened
+ * a backend session per request, each holding the set (up to the 4 MiB body) for the
+ * backend's idle_timeout: memory without bound, until the gateway ran out.
  */
 import { GatewayError } from '../errors/catalog.js';
 import type { BackendOptions } from '../config/schema.js';
@@ -30,6 +37,11 @@ interface PoolEntry {
   lastUsed: number;
 }
 
+/** Capability sets with pooled sessions at once, per replica. */
+export const MAX_SETS = 64;
+/** Largest capability set (canonical JSON, characters) a session is opened for: real ones are a few hundred. */
+export const MAX_CAPABILITIES_CHARS = 64 * 1024;
+
 /** Capabilities under which a backend may send the client requests: one call per session at a time. */
 export const EXCLUSIVE = ['sampling', 'elicitation', 'roots'];
 
@@ -42,6 +54,23 @@ export function canonicalJson(v: unknown): string {
       .map((k) => `${JSON.stringify(k)}:${canonicalJson((v as Record<string, unknown>)[k])}`)
       .join(',')}}`;
   return JSON.stringify(v);
+}
+
+/** The pool's key for a capability set; MCPEG_ERR_INVALID_ENVELOPE for one too large (or too deeply nested) to hold. */
+function capabilityKey(capabilities: Record<string, unknown>): string {
+  let key: string | undefined;
+  try {
+    key = canonicalJson(capabilities);
+  } catch {
+    // RangeError: nested deeper than the stack.
+  }
+  if (key === undefined || key.length > MAX_CAPABILITIES_CHARS)
+    throw new GatewayError(
+      'MCPEG_ERR_INVALID_ENVELOPE',
+      `Invalid _meta envelope: io.modelcontextprotocol/clientCapabilities is larger than ${MAX_CAPABILITIES_CHARS} characters of JSON (or nested too deeply)`,
+      { envelope: { key: 'io.modelcontextprotocol/clientCapabilities', problem: 'too large' } },
+    );
+  return key;
 }
 
 export class SessionPool {
@@ -57,9 +86,17 @@ export class SessionPool {
 
   /** A session for these capabilities, and the function that gives it back (call it once the call ends). */
   async acquire(capabilities: Record<string, unknown>, clientInfo: Record<string, unknown>, owner?: PoolOwner): Promise<{ conn: BackendConnection; release: () => void }> {
-    const key = owner ? `${owner.principal}\u0000${canonicalJson(capabilities)}` : canonicalJson(capabilities);
+    const key = owner ? `${owner.principal}\u0000${capabilityKey(capabilities)}` : capabilityKey(capabilities);
     let entries = this.pool.get(key);
-    if (!entries) this.pool.set(key, (entries = []));
+    if (!entries) {
+      if (this.pool.size >= MAX_SETS && !this.evictIdleSet())
+        throw new GatewayError(
+          'MCPEG_ERR_OVERLOADED',
+          `backend "${this.name}": sessions for ${MAX_SETS} client capability sets are busy; try again later, or declare the capabilities other clients do`,
+          { backend: this.name, notSent: true },
+        );
+      this.pool.set(key, (entries = []));
+    }
     const exclusive = EXCLUSIVE.some((c) => capabilities[c] !== undefined);
     const max = exclusive ? (this.cfg.stateless_pool_size ?? 8) : 1;
     let entry = entries.find((e) => e.busy === 0 && (e.conn === undefined || e.conn.inflight === 0));
@@ -119,6 +156,20 @@ export class SessionPool {
     clearInterval(this.sweeper);
     this.sweeper = undefined;
     this.pool.clear();
+  }
+
+  /** Closes the sessions of the least recently used capability set none of whose sessions is busy; false when every set is busy. */
+  private evictIdleSet(): boolean {
+    let oldest: [string, PoolEntry[], number] | undefined;
+    for (const [key, entries] of this.pool) {
+      if (entries.some((e) => e.busy > 0 || e.opening !== undefined || (e.conn !== undefined && e.conn.inflight > 0))) continue;
+      const used = Math.max(0, ...entries.map((e) => e.lastUsed));
+      if (!oldest || used < oldest[2]) oldest = [key, entries, used];
+    }
+    if (!oldest) return false;
+    this.pool.delete(oldest[0]);
+    for (const e of oldest[1]) void e.conn?.close('capability set evicted');
+    return true;
   }
 
   /** Closes sessions idle longer than the backend's idle_timeout. */

@@ -21,6 +21,7 @@ import { MAX_BACKEND_MESSAGE_BYTES, parseJsonValues } from '../../wire/json-valu
 import { rawMessage, scanResultResponse } from '../../wire/raw-json.js';
 import { withCredential, type UpstreamCredential } from '../../auth/upstream-credential.js';
 import type { ConnectGuard } from './connect-guard.js';
+import { parseTraceparent } from '../../observability/trace.js';
 
 /**
  * The backend answered this one request, but not with what the protocol says (a body that
@@ -59,25 +60,38 @@ export class HttpStatusError extends Error {
 /** GET stream reconnects: 0.5 s, doubling up to 30 s, no jitter (one stream per backend session). */
 const GET_STREAM_BACKOFF: BackoffOptions = { initialDelayMs: 500, maxDelayMs: 30_000, jitter: 0 };
 
-const pools = new Map<string, { pool: Pool; users: number }>();
+/**
+ * Per origin: `pool` for requests that end (POSTs and their answers, resumptions, DELETE),
+ * `streams` for each backend session's GET stream, which stays open as long as the session.
+ * With both on one pool, each session held one of its 128 connections for good: 127 backend
+ * sessions (127 clients, or one 2026-07-28 client declaring 127 capability sets) left no
+ * connection for any call to that origin, from anyone. The streams' count is the sessions'.
+ */
+interface OriginPools {
+  pool: Pool;
+  streams: Pool;
+  users: number;
+}
+
+const pools = new Map<string, OriginPools>();
 
 /** The pools' key: the origin, and the guard its connections go through (a guarded and an unguarded backend never share connections). */
 function poolKey(origin: string, guard: ConnectGuard | undefined): string {
   return guard ? `${guard.id} ${origin}` : origin;
 }
 
-/** One keep-alive pool per backend origin, shared by that backend's sessions. */
-function acquirePool(origin: string, guard: ConnectGuard | undefined): Pool {
+/** One keep-alive pool per backend origin (and one for its GET streams), shared by that backend's sessions. */
+function acquirePool(origin: string, guard: ConnectGuard | undefined): OriginPools {
   const key = poolKey(origin, guard);
   let p = pools.get(key);
   if (!p) {
     // No undici header/body timeouts: the gateway's per-request timeouts govern (a tool may take long; a GET stream idles).
-    const connect = guard ? { connect: guard.connect } : {};
-    p = { pool: new Pool(origin, { connections: 128, pipelining: 1, keepAliveTimeout: 30_000, headersTimeout: 0, bodyTimeout: 0, ...connect }), users: 0 };
+    const options = { pipelining: 1, keepAliveTimeout: 30_000, headersTimeout: 0, bodyTimeout: 0, ...(guard ? { connect: guard.connect } : {}) };
+    p = { pool: new Pool(origin, { connections: 128, ...options }), streams: new Pool(origin, { connections: null, ...options }), users: 0 };
     pools.set(key, p);
   }
   p.users++;
-  return p.pool;
+  return p;
 }
 
 function releasePool(key: string): void {
@@ -85,6 +99,7 @@ function releasePool(key: string): void {
   if (!p || --p.users > 0) return;
   pools.delete(key);
   void p.pool.close().catch(() => {});
+  void p.streams.close().catch(() => {});
 }
 
 const MAX_ERROR_BODY = 4096;
@@ -112,6 +127,8 @@ export class StreamableHttpClient implements Transport {
    */
   authorize: (() => Promise<UpstreamCredential | undefined>) | undefined;
   private readonly pool: Pool;
+  /** The origin's pool for GET streams (acquirePool). */
+  private readonly streams: Pool;
   private readonly origin: string;
   private readonly poolKey: string;
   private readonly path: string;
@@ -150,7 +167,9 @@ export class StreamableHttpClient implements Transport {
     this.display = `${url.origin}${url.pathname}`;
     // Every request in flight listens on this signal: many at once are normal, not a leak.
     setMaxListeners(0, this.life.signal);
-    this.pool = acquirePool(this.origin, guard);
+    const pools = acquirePool(this.origin, guard);
+    this.pool = pools.pool;
+    this.streams = pools.streams;
   }
 
   async start(): Promise<void> {}
@@ -180,10 +199,12 @@ export class StreamableHttpClient implements Transport {
     // No await on the common path (no per-user credentials): the hot path stays synchronous up to the request.
     const headers = own ? withCredential(this.headers(accept), { headers: own }) : this.authorize ? await this.credentialed(accept) : this.headers(accept);
     headers['content-type'] = 'application/json';
-    // The gateway puts the W3C trace context in _meta; HTTP backends also get it as the header.
+    // The gateway puts the W3C trace context in _meta; HTTP backends also get it as the header. Only a valid one: a client's
+    // own _meta.traceparent reaches here unchanged when it does not parse, and a value undici refuses (CR, LF) failed the
+    // call as the backend's failure, so ten such calls opened the breaker for every client.
     const m = message as { method?: string; id?: unknown; params?: Record<string, unknown> & { _meta?: { traceparent?: unknown } } };
-    const tp = m.params?._meta?.traceparent;
-    if (typeof tp === 'string') headers.traceparent = tp;
+    const tp = parseTraceparent(m.params?._meta?.traceparent);
+    if (tp !== undefined) headers.traceparent = tp;
     if (this.stateless && m.method !== undefined && m.id !== undefined) {
       // SEP-2243 standard headers, derived from the body as the SDK client does.
       headers['mcp-method'] = m.method;
@@ -405,7 +426,7 @@ export class StreamableHttpClient implements Transport {
       try {
         const headers = await this.credentialed('text/event-stream');
         if (next) headers['last-event-id'] = next;
-        const res = await this.pool.request({ path: this.path, method: 'GET', headers, signal: ac.signal });
+        const res = await this.streams.request({ path: this.path, method: 'GET', headers, signal: ac.signal });
         if (res.statusCode === 405 || res.statusCode === 404) {
           await res.body.dump();
           return; // no GET stream offered, or the session is gone

@@ -178,7 +178,7 @@ describe('continuations: gathering', { timeout: 5000 }, () => {
     const signal = new AbortController().signal;
     const ask = (n: number) => void session.requestClient('sampling/createMessage', { n }, undefined, signal).catch(() => {});
     ask(1);
-    const outcome = ctx.store.outcome(session, new Promise<Params>(() => {}), new Cancellation());
+    const outcome = ctx.store.outcome(session, new Promise<Params>(() => {}), new Cancellation(), '[]');
     mock.timers.tick(9);
     await settle();
     ask(2);
