@@ -37,8 +37,12 @@ interface PoolEntry {
   lastUsed: number;
 }
 
-/** Capability sets with pooled sessions at once, per replica. */
-export const MAX_SETS = 64;
+/**
+ * Capability sets with pooled sessions at once, per replica. With per-user credentials a set
+ * is per principal too (auth.md), so this is also how many users can be mid-call on the
+ * replica through pooled sessions before a new one is refused: room for that, bounded.
+ */
+export const MAX_SETS = 256;
 /** Largest capability set (canonical JSON, characters) a session is opened for: real ones are a few hundred. */
 export const MAX_CAPABILITIES_CHARS = 64 * 1024;
 
