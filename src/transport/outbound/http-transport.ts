@@ -106,6 +106,8 @@ const MAX_ERROR_BODY = 4096;
 /** A JSON answer may weigh what any backend message may; of an error answer, what its text shows (4 bytes per character at most). */
 const ANSWER_LIMITS = { maxJsonBytes: MAX_BACKEND_MESSAGE_BYTES, maxErrorBytes: 4 * MAX_ERROR_BODY + 4 };
 const MAX_RESUME_ATTEMPTS = 3;
+/** How long the DELETE that ends a backend session may take (terminateSession). */
+const TERMINATE_TIMEOUT_MS = 5000;
 
 export class StreamableHttpClient implements Transport {
   /** `extra.relatedRequestId`: the request whose answer (JSON body or SSE stream) carried the message. */
@@ -461,14 +463,22 @@ export class StreamableHttpClient implements Transport {
     })();
   }
 
-  /** Ends the backend session (DELETE), as the spec asks a client that is done with it. */
+  /**
+   * Ends the backend session (DELETE), as the spec asks a client that is done with it; waits for the
+   * answer TERMINATE_TIMEOUT_MS at most. BackendConnection.close() awaits this before close(): a backend
+   * that never answered the DELETE kept the session open for good, with its GET stream (a socket on the
+   * streams' pool, which has no ceiling) and the DELETE's own connection (one of the calls' 128). A client
+   * declaring new capability sets makes the pool close sessions at its pace (session-pool.ts evicts).
+   */
   async terminateSession(): Promise<void> {
     if (!this.sessionId || this.closed) return;
+    const signal = AbortSignal.any([this.life.signal, AbortSignal.timeout(TERMINATE_TIMEOUT_MS)]);
     try {
-      const res = await this.pool.request({ path: this.path, method: 'DELETE', headers: await this.credentialed('application/json') });
-      await res.body.dump();
+      const headers = await this.credentialed('application/json');
+      const res = await this.pool.request({ path: this.path, method: 'DELETE', headers, signal });
+      await res.body.dump({ limit: 128 * 1024, signal });
     } catch {
-      /* the backend may already be gone */
+      /* the backend may already be gone, or did not answer in time */
     }
   }
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it, mock } from 'node:test';
 import type { BackendOptions } from '../../../src/config/schema.js';
 import type { BackendConnection } from '../../../src/upstream/connection.js';
-import { canonicalJson, SessionPool } from '../../../src/upstream/session-pool.js';
+import { canonicalJson, MAX_CAPABILITIES_CHARS, SessionPool } from '../../../src/upstream/session-pool.js';
 
 /** Stand-ins for backend sessions: the pool only reads inflight and isClosed, and closes. */
 interface FakeConn {
@@ -42,6 +42,27 @@ describe('SessionPool', () => {
   it('keys capability sets by canonical JSON: key order does not matter', () => {
     assert.equal(canonicalJson({ b: 1, a: { d: [1, { y: 2, x: 1 }], c: null } }), canonicalJson({ a: { c: null, d: [1, { x: 1, y: 2 }] }, b: 1 }));
     assert.notEqual(canonicalJson({ a: [1, 2] }), canonicalJson({ a: [2, 1] }));
+  });
+
+  it('stops reading a capability set once its key is over MAX_CAPABILITIES_CHARS (CPU bounded by the limit, not the body)', async () => {
+    const s = setup();
+    pool = s.pool;
+    // Sorted keys: "a" comes first and is over the limit alone; nothing after it may be read.
+    let read = 0;
+    const later = {
+      get z() {
+        read++;
+        return 1;
+      },
+    };
+    const wide = Object.fromEntries(Array.from({ length: MAX_CAPABILITIES_CHARS }, (_, i) => [`k${i}`, later]));
+    await assert.rejects(s.pool.acquire({ a: 'x'.repeat(MAX_CAPABILITIES_CHARS), b: later }, {}), (err: { code?: string }) => err.code === 'MCPEG_ERR_INVALID_ENVELOPE');
+    await assert.rejects(s.pool.acquire({ wide }, {}), (err: { code?: string }) => err.code === 'MCPEG_ERR_INVALID_ENVELOPE');
+    assert.equal(read, 0, 'the walk went on past the limit');
+    assert.equal(s.opened.length, 0);
+    // Under the limit the key is the whole canonical text.
+    assert.equal(canonicalJson({ b: [1, 'x'], a: null }, 22), '{"a":null,"b":[1,"x"]}');
+    assert.throws(() => canonicalJson({ b: [1, 'x'], a: null }, 21));
   });
 
   it('shares one session among clients that declare the same capabilities and cannot be asked anything', async () => {

@@ -434,3 +434,52 @@ it('abortRequest of a request already answered is a no-op: the next request on t
     server.close();
   }
 });
+
+it('ends a session whose backend never answers the DELETE within seconds, closing its GET stream (regression)', { timeout: 20_000 }, async () => {
+  // A backend that opens the session and its GET stream, and leaves the DELETE that ends it unanswered.
+  let getClosed: Promise<void> | undefined;
+  let deleted = false;
+  const server = createServer((req, res) => {
+    if (req.method === 'GET') {
+      getClosed = new Promise((r) => res.on('close', () => r()));
+      res.writeHead(200, { 'content-type': 'text/event-stream' }).write(': open\n\n');
+      return;
+    }
+    if (req.method === 'DELETE') {
+      deleted = true;
+      return; // never answered
+    }
+    let body = '';
+    req
+      .on('data', (c: Buffer) => (body += c))
+      .on('end', () => {
+        const m = JSON.parse(body) as { id?: number };
+        if (m.id === undefined) return void res.writeHead(202).end();
+        res.writeHead(200, { 'content-type': 'application/json', 'mcp-session-id': 's1' }).end(JSON.stringify({ jsonrpc: '2.0', id: m.id, result: {} }));
+      });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as { port: number };
+  const t = new StreamableHttpClient(new URL(`http://127.0.0.1:${port}/mcp`), {});
+  t.onmessage = () => {};
+  try {
+    await t.send({ jsonrpc: '2.0', id: 1, method: 'initialize', params: {} });
+    await t.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+    while (!getClosed) await new Promise((r) => setTimeout(r, 10));
+    // As BackendConnection.close() does: DELETE, then close.
+    const started = Date.now();
+    const ended = (async () => {
+      await t.terminateSession();
+      await t.close();
+    })();
+    const gaveUp = new Promise<'hung'>((r) => setTimeout(() => r('hung'), 10_000).unref());
+    assert.notEqual(await Promise.race([ended.then(() => 'ended' as const), gaveUp]), 'hung', 'the session never closed: its DELETE is still waiting');
+    assert.ok(deleted, 'the DELETE was sent');
+    assert.ok(Date.now() - started < 9000);
+    await getClosed;
+  } finally {
+    await t.close();
+    server.closeAllConnections();
+    server.close();
+  }
+});
