@@ -28,7 +28,7 @@ import type { Cancellation } from '../util/cancellation.js';
 import type { CallTag, ClientLink } from './client-link.js';
 import type { BackendConnection, ConnectionOwner } from './connection.js';
 import type { Replica } from './replica.js';
-import { canonicalJson, EXCLUSIVE } from './session-pool.js';
+import { canonicalJson, EXCLUSIVE, MAX_CAPABILITIES_CHARS } from './session-pool.js';
 
 /** A client session as the pool sees it: it answers the backend's requests and takes its notifications. */
 export type PoolClient = ConnectionOwner & ClientLink;
@@ -127,7 +127,19 @@ const digests = new WeakMap<object, string>();
 function keyOf(peer: Peer): string {
   let digest = digests.get(peer.capabilities);
   if (digest === undefined) {
-    digest = createHash('sha256').update(canonicalJson(peer.capabilities)).digest('base64url');
+    let canonical: string;
+    try {
+      // Bounded as session-pool.ts bounds its keys: the work stops at the limit, whatever the client declared.
+      canonical = canonicalJson(peer.capabilities, MAX_CAPABILITIES_CHARS);
+    } catch {
+      // CanonicalTooLarge, or RangeError: nested deeper than the stack.
+      throw new GatewayError(
+        'MCPEG_ERR_INVALID_PARAMS',
+        `Invalid params: the client's capabilities are larger than ${MAX_CAPABILITIES_CHARS} characters of JSON (or nested too deeply): no process is shared for them`,
+        { problem: 'capabilities too large' },
+      );
+    }
+    digest = createHash('sha256').update(canonical).digest('base64url');
     digests.set(peer.capabilities, digest);
   }
   return `${peer.protocolVersion} ${digest}`;
@@ -178,7 +190,13 @@ export class ProcessPool {
     const exclusive = EXCLUSIVE.some((c) => peer.capabilities[c] !== undefined);
     // A server keeps the roots it is given as its session's state (a filesystem server: the
     // directories it may touch), asked once: a process of a client that declares roots serves that client only.
-    const kind = peer.capabilities.roots === undefined ? kindOf(replica, keyOf(peer)) : `${kindOf(replica, keyOf(peer))} client ${clientNumber(client)}`;
+    let key: string;
+    try {
+      key = keyOf(peer);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const kind = peer.capabilities.roots === undefined ? kindOf(replica, key) : `${kindOf(replica, key)} client ${clientNumber(client)}`;
     const found = this.usable(kind, exclusive, client);
     // Joining a process that serves many calls at once takes nothing from those waiting.
     if (found && (this.waiters.length === 0 || !exclusive)) return this.use(found, client);

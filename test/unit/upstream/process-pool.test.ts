@@ -12,6 +12,7 @@ import { Cancellation } from '../../../src/util/cancellation.js';
 import type { BackendConnection, ConnectionOwner } from '../../../src/upstream/connection.js';
 import { MAX_WAITERS, ProcessPool, type PoolClient } from '../../../src/upstream/process-pool.js';
 import { Backend } from '../../../src/upstream/backend.js';
+import { MAX_CAPABILITIES_CHARS } from '../../../src/upstream/session-pool.js';
 import { silentLogger } from '../../../src/observability/logger.js';
 import type { TransportKind } from '../../../src/transport/outbound/connect.js';
 import { backendOptions } from '../../helpers/in-memory.js';
@@ -141,6 +142,26 @@ describe('ProcessPool', () => {
     assert.equal(p.size, 3);
     await Promise.all(leases.filter(Boolean).map((l) => l!.conn));
     assert.equal(r.state.peak, 3);
+  });
+
+  it('refuses to share a process for capabilities too large or too deep to key, as a rejection, spawning nothing', async () => {
+    const p = pool(3, 1);
+    const r = fakeReplica();
+    let deep: Record<string, unknown> = {};
+    for (let i = 0; i < 200_000; i++) deep = { d: deep };
+    for (const caps of [{ 'x-big': 'a'.repeat(MAX_CAPABILITIES_CHARS) }, deep]) {
+      let shared: Promise<unknown> | undefined;
+      assert.doesNotThrow(() => {
+        shared = p.share(asReplica(r), client('x'), peer(caps), wait());
+      }, 'a promise, not a throw');
+      await assert.rejects(shared!, (e: GatewayError) => e.code === 'MCPEG_ERR_INVALID_PARAMS' && /larger than 65536 characters/.test(e.message));
+    }
+    assert.equal(r.state.peak, 0, 'no process spawned');
+    assert.equal(p.size, 0);
+    // A set within the bound is shared as before.
+    const ok = await p.share(asReplica(r), client('y'), peer({ tools: {} }), wait());
+    ok.release();
+    assert.equal(r.state.peak, 1);
   });
 
   it('beyond the ceiling, clients with the same capabilities share one process; calls on it run at once', async () => {
