@@ -89,7 +89,7 @@ async function call(s: ClientSession, conn: BackendConnection, replica: Replica,
   if (!store || !INPUT_METHODS.has(method) || !opts.cancel) return conn.request(method, params, opts);
   const origin = callOrigin(replica.name, method, params);
   if (ContinuationStore.owns(params.requestState)) return store.resume(params.requestState, params, s, opts.cancel, origin);
-  return store.outcome(s, conn.request(method, params, opts), opts.cancel, origin);
+  return store.outcome(s, conn.request(method, params, opts), opts.cancel, origin, replica.name);
 }
 
 /** A stateful client answers a stateless backend's input requests: each becomes a real request to it. */

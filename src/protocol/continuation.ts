@@ -8,7 +8,8 @@
  * issued the token (the token names it). With other instances (state.store: redis), a
  * retry that reaches another instance is passed over the bus to the owner, which resumes
  * the call and sends its outcome back (docs/scaling.md#live-routing); without a bus the
- * retry is told which instance holds the call.
+ * retry is told which instance holds the call. How many calls may wait, per backend and per
+ * caller, is waiting-shares.ts.
  */
 import { randomBytes } from 'node:crypto';
 import { GatewayError } from '../errors/catalog.js';
@@ -17,6 +18,7 @@ import type { BusMessage, InstanceBus } from './bus.js';
 import { Cancellation } from '../util/cancellation.js';
 import { ANONYMOUS } from '../auth/principal.js';
 import { clientKey } from './client-key.js';
+import { WaitingShares } from './waiting-shares.js';
 
 /** What resume() reads of the retry: whose it is, on which endpoint, and where its call's messages go now. */
 export type Retry = Pick<ClientSession, 'viewId' | 'outbound' | 'logLevel'> & { readonly principal: { readonly id: string }; readonly clientIp?: string | undefined };
@@ -32,6 +34,11 @@ interface Continuation {
   timer: NodeJS.Timeout;
   /** The request it answers (callOrigin): a retry must be that request again. */
   origin: string;
+  backend: string;
+  /** Whose call it is (waiter()), for its share of the backend's bound. */
+  caller: string;
+  /** Whether it counts in the shares: until it is resumed, expires, or its call ends (then it holds nothing at the backend). */
+  counted: boolean;
 }
 
 const PREFIX = 'mcpeg1.';
@@ -47,8 +54,11 @@ export function callOrigin(backend: string, method: string, params: Params): str
   return JSON.stringify([backend, method, typeof target === 'string' ? target : null]);
 }
 
-/** Whom a forwarded retry waits for, for the bus's share per owner: its principal, or (anonymous) its client's address. */
-function waiter(r: Retry): string {
+/**
+ * Whom a call waits for: its principal, or (anonymous) its client's address. The bus's share per
+ * owner counts forwarded retries by it; the shares of a backend's bound count waiting calls by it.
+ */
+function waiter(r: Pick<Retry, 'principal' | 'clientIp'>): string {
   return r.principal.id !== ANONYMOUS.id ? `p:${r.principal.id}` : `i:${r.clientIp === undefined ? 'unknown' : clientKey(r.clientIp)}`;
 }
 /** Backend requests that arrive together are answered together: wait this long for more. */
@@ -64,6 +74,7 @@ export class ContinuationStore {
     private readonly timeoutMs: number,
     private readonly max = 10_000,
     private readonly bus?: InstanceBus,
+    private readonly shares = new WaitingShares(),
   ) {
     // With a bus the token names this instance by its bus id, so that a retry elsewhere knows where to send itself.
     this.instanceTag = bus?.instanceId ?? randomBytes(6).toString('hex');
@@ -86,7 +97,7 @@ export class ContinuationStore {
    * whichever comes first. In the second case the answer is `input_required` and the call
    * is kept for the retry.
    */
-  async outcome(session: ClientSession, call: Promise<Params>, cancel: Cancellation, origin: string): Promise<Params> {
+  async outcome(session: ClientSession, call: Promise<Params>, cancel: Cancellation, origin: string, backend: string): Promise<Params> {
     let wake: (() => void) | undefined;
     const asked = new Promise<'input'>((resolve) => {
       wake = () => setTimeout(() => resolve('input'), GATHER_MS);
@@ -102,21 +113,38 @@ export class ContinuationStore {
     ]);
     session.onInput = undefined;
     if (first === 'done') return call;
-    if (this.waiting.size >= this.max) {
-      // The backend call stops; the client is answered (OVERLOADED), it did not cancel.
-      cancel.cancel('too many calls waiting for client input', true);
-      throw new GatewayError('MCPEG_ERR_OVERLOADED', `too many calls are waiting for client input (${this.max}); try again later`);
-    }
+    if (this.waiting.size >= this.max)
+      refuse(session, cancel, `too many calls are waiting for client input (${this.max}); try again later`, { bound: 'per_instance', limit: this.max });
+    const caller = waiter(session);
+    const bound = this.shares.take(backend, caller);
+    if (bound === 'per_backend')
+      refuse(
+        session,
+        cancel,
+        `backend "${backend}" already has ${this.shares.perBackend} calls waiting for their clients' input (input_required; the bound per backend on this gateway instance), so this call is not kept; try again later`,
+        { backend, bound, limit: this.shares.perBackend },
+      );
+    if (bound === 'per_caller')
+      refuse(
+        session,
+        cancel,
+        `this client already has ${this.shares.perCaller} calls waiting for its input on backend "${backend}" (input_required; its share of the backend's bound on this gateway instance), so this call is not kept; answer those (retry them with inputResponses) or let them expire first`,
+        { backend, bound, limit: this.shares.perCaller },
+      );
     const token = `${PREFIX}${this.instanceTag}.${randomBytes(16).toString('base64url')}`;
     const timer = setTimeout(() => {
-      if (!this.waiting.delete(token)) return;
+      if (!this.take(token)) return;
       cancel.cancel(`the client did not answer input_required within ${this.timeoutMs} ms`);
       void session.close('input_required not answered');
     }, this.timeoutMs);
     timer.unref();
-    this.waiting.set(token, { session, call, cancel, timer, origin });
-    // The call may still fail while it waits: nobody awaits it then.
-    call.catch(() => {});
+    const c: Continuation = { session, call, cancel, timer, origin, backend, caller, counted: true };
+    this.waiting.set(token, c);
+    // The call may still end while it waits (nobody awaits it then): it holds nothing at the backend any more, its place is free.
+    call.then(
+      () => this.uncount(c),
+      () => this.uncount(c),
+    );
     const inputRequests: Params = {};
     for (const [key, p] of session.inputs) inputRequests[key] = { method: p.method, ...(p.params ? { params: p.params } : {}) };
     return { resultType: 'input_required', inputRequests, requestState: token };
@@ -180,7 +208,7 @@ export class ContinuationStore {
         { requestState: token },
       );
     }
-    this.waiting.delete(token);
+    this.take(token);
     clearTimeout(c.timer);
     const responses = (params.inputResponses ?? {}) as Params;
     for (const [key, p] of [...c.session.inputs]) {
@@ -194,7 +222,7 @@ export class ContinuationStore {
     // While the retry waits, its cancellation (the client closing the stream) cancels the call.
     currentCancel.onCancel((reason) => c.cancel.cancel(reason));
     try {
-      return await this.outcome(c.session, c.call, c.cancel, c.origin);
+      return await this.outcome(c.session, c.call, c.cancel, c.origin, c.backend);
     } finally {
       currentCancel.onCancel(undefined);
     }
@@ -216,11 +244,39 @@ export class ContinuationStore {
     return this.resume(m.token, m.params as Params, retry, new Cancellation(), m.origin);
   }
 
+  /** Takes the call waiting under `token` out of the store (resumed, expired), and out of the shares. */
+  private take(token: string): Continuation | undefined {
+    const c = this.waiting.get(token);
+    if (!c) return undefined;
+    this.waiting.delete(token);
+    this.uncount(c);
+    return c;
+  }
+
+  private uncount(c: Continuation): void {
+    if (!c.counted) return;
+    c.counted = false;
+    this.shares.give(c.backend, c.caller);
+  }
+
   close(): void {
     for (const c of this.waiting.values()) {
       clearTimeout(c.timer);
       c.cancel.cancel('gateway closing');
     }
     this.waiting.clear();
+    this.shares.clear();
   }
+}
+
+/**
+ * A call that would wait past a bound is not kept: the backend call is cancelled (notifications/cancelled,
+ * its HTTP request aborted) and the backend's requests to the client are answered as cancelled (the
+ * session closes), so nothing stays held. The client is answered (internal: it did not cancel);
+ * OVERLOADED is not the backend's failure (relay/failures.ts), so no breaker or outlier counts it.
+ */
+function refuse(session: ClientSession, cancel: Cancellation, message: string, data: Record<string, unknown>): never {
+  cancel.cancel(message, true);
+  void session.close('not kept: a bound on calls waiting for client input');
+  throw new GatewayError('MCPEG_ERR_OVERLOADED', message, data);
 }

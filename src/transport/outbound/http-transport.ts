@@ -75,6 +75,9 @@ interface OriginPools {
 
 const pools = new Map<string, OriginPools>();
 
+/** Connections of an origin's `pool` (calls): what a call holds while its answer is awaited (protocol/waiting-shares.ts bounds the calls left waiting). */
+export const CALL_CONNECTIONS = 128;
+
 /** The pools' key: the origin, and the guard its connections go through (a guarded and an unguarded backend never share connections). */
 function poolKey(origin: string, guard: ConnectGuard | undefined): string {
   return guard ? `${guard.id} ${origin}` : origin;
@@ -87,7 +90,7 @@ function acquirePool(origin: string, guard: ConnectGuard | undefined): OriginPoo
   if (!p) {
     // No undici header/body timeouts: the gateway's per-request timeouts govern (a tool may take long; a GET stream idles).
     const options = { pipelining: 1, keepAliveTimeout: 30_000, headersTimeout: 0, bodyTimeout: 0, ...(guard ? { connect: guard.connect } : {}) };
-    p = { pool: new Pool(origin, { connections: 128, ...options }), streams: new Pool(origin, { connections: null, ...options }), users: 0 };
+    p = { pool: new Pool(origin, { connections: CALL_CONNECTIONS, ...options }), streams: new Pool(origin, { connections: null, ...options }), users: 0 };
     pools.set(key, p);
   }
   p.users++;

@@ -12,6 +12,7 @@ import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { CallToolRequestSchema, CreateMessageResultSchema, ListToolsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import type { GatewayError } from '../../../src/errors/catalog.js';
 import { ContinuationStore } from '../../../src/protocol/continuation.js';
+import { WaitingShares } from '../../../src/protocol/waiting-shares.js';
 import { Cancellation } from '../../../src/util/cancellation.js';
 import { dispatchRequest, type DispatchOptions } from '../../../src/protocol/dispatch.js';
 import type { ClientSession } from '../../../src/protocol/session.js';
@@ -178,7 +179,7 @@ describe('continuations: gathering', { timeout: 5000 }, () => {
     const signal = new AbortController().signal;
     const ask = (n: number) => void session.requestClient('sampling/createMessage', { n }, undefined, signal).catch(() => {});
     ask(1);
-    const outcome = ctx.store.outcome(session, new Promise<Params>(() => {}), new Cancellation(), '[]');
+    const outcome = ctx.store.outcome(session, new Promise<Params>(() => {}), new Cancellation(), '[]', 'llm');
     mock.timers.tick(9);
     await settle();
     ask(2);
@@ -258,5 +259,62 @@ describe('continuations: the per-instance cap, the refused client', { timeout: 5
     resultOf(await callTool(ctx.host.client(STATELESS).session, { name: 'ask' }));
     const refused = errorOf(await callTool(ctx.host.client(STATELESS).session, { name: 'ask' }));
     assert.deepEqual([refused.code, refused.data.mcpegCode], [-32016, 'MCPEG_ERR_OVERLOADED']);
+  });
+});
+
+describe('continuations: the bound per backend and each caller’s share', { timeout: 5000 }, () => {
+  const shares = new WaitingShares(2, 1);
+  const ctx = setup(() => new ContinuationStore(60_000, 10_000, undefined, shares));
+  const from = (ip: string) => {
+    const c = ctx.host.client(STATELESS);
+    c.session.clientIp = ip;
+    return c.session;
+  };
+
+  it("past a caller's share, then past the backend's bound, a call is refused and cancelled; a resumed call frees its place", async () => {
+    const a = resultOf(await callTool(from('10.0.0.1'), { name: 'ask' }));
+    assert.equal(a.resultType, 'input_required');
+
+    const again = from('10.0.0.1');
+    const overShare = errorOf(await callTool(again, { name: 'ask' }));
+    assert.deepEqual([overShare.code, overShare.data.mcpegCode, overShare.data.bound, overShare.data.limit], [-32016, 'MCPEG_ERR_OVERLOADED', 'per_caller', 1]);
+    assert.match(overShare.message, /this client already has 1 calls waiting for its input on backend "llm"/);
+    assert.equal(await backend.abort.promise, 'ask', 'the refused call is cancelled at the backend');
+    assert.equal(again.isClosed, true, "the refused call's session is closed: its backend requests are answered");
+    assert.equal(ctx.store.size, 1);
+
+    resultOf(await callTool(from('10.0.0.2'), { name: 'ask' }));
+    const overBackend = errorOf(await callTool(from('10.0.0.3'), { name: 'ask' }));
+    assert.deepEqual([overBackend.data.mcpegCode, overBackend.data.bound, overBackend.data.backend], ['MCPEG_ERR_OVERLOADED', 'per_backend', 'llm']);
+    assert.equal(shares.count('llm'), 2);
+
+    const [key] = Object.keys(a.inputRequests);
+    const done = resultOf(await callTool(from('10.0.0.1'), { name: 'ask', requestState: a.requestState, inputResponses: { [key]: sampling('42') } }));
+    assert.equal(done.content[0].text, 'llm said: 42');
+    assert.equal(shares.count('llm', 'i:10.0.0.1'), 0);
+    assert.equal(resultOf(await callTool(from('10.0.0.3'), { name: 'ask' })).resultType, 'input_required', 'the freed place is taken');
+    ctx.store.close();
+    assert.equal(shares.count('llm'), 0);
+  });
+
+  it('a waiting call that ends before the retry frees its place (it holds nothing at the backend); an expired one too', async () => {
+    const session = from('10.0.0.9');
+    const signal = new AbortController().signal;
+    void session.requestClient('sampling/createMessage', {}, undefined, signal).catch(() => {});
+    let fail!: (e: Error) => void;
+    const call = new Promise<Params>((_, reject) => (fail = reject));
+    const outcome = ctx.store.outcome(session, call, new Cancellation(), '[]', 'llm');
+    mock.timers.tick(10);
+    assert.equal((await outcome).resultType, 'input_required');
+    assert.equal(shares.count('llm', 'i:10.0.0.9'), 1);
+    fail(new Error('the backend gave up'));
+    await settle();
+    assert.equal(shares.count('llm', 'i:10.0.0.9'), 0);
+    assert.equal(ctx.store.size, 1, 'the retry still gets the outcome');
+
+    resultOf(await callTool(from('10.0.0.8'), { name: 'ask' }));
+    assert.equal(shares.count('llm', 'i:10.0.0.8'), 1);
+    mock.timers.tick(60_000);
+    assert.equal(shares.count('llm', 'i:10.0.0.8'), 0);
   });
 });
