@@ -40,7 +40,7 @@ export const ERRORS = {
   MCPEG_ERR_SESSION_LIMIT: { rpc: -32015, http: 503, title: 'Session limit reached (server.max_sessions)' },
   MCPEG_ERR_CONFIG_INVALID: { rpc: -32603, http: 500, title: 'Invalid configuration' },
   MCPEG_ERR_RATE_LIMITED: { rpc: -32029, http: 429, title: 'Rate limit exceeded' },
-  MCPEG_ERR_OVERLOADED: { rpc: -32016, http: 503, title: 'Gateway overloaded (traffic.max_inflight)' },
+  MCPEG_ERR_OVERLOADED: { rpc: -32016, http: 503, title: 'Gateway overloaded (traffic.max_inflight, or a bound on waiting calls or pooled sessions)' },
   MCPEG_ERR_CIRCUIT_OPEN: { rpc: -32017, http: 503, title: 'Circuit breaker open: the backend is failing, calls fail fast' },
   MCPEG_ERR_BACKEND_BUSY: { rpc: -32018, http: 503, title: 'Backend at its max_inflight limit' },
   MCPEG_ERR_BACKEND_PROTOCOL: { rpc: -32031, http: 502, title: 'The backend answered with something that is not a JSON-RPC response to the request' },
