@@ -16,7 +16,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startAdminGateway } from '../helpers/admin.js';
-import { connectClient, everythingStdio, freePort, rawSession, readSse, waitFor } from '../helpers/gateway.js';
+import { answerOf, connectClient, everythingStdio, freePort, rawSession, readSse, waitFor } from '../helpers/gateway.js';
 import { greet, pinBackend, writeState } from '../helpers/pins.js';
 import { REDIS_URL, redisKeys, redisPrefix } from '../helpers/redis.js';
 
@@ -184,7 +184,8 @@ describe('state.store: redis — shared stores', { timeout: 60_000 }, () => {
         headers: s.headers,
         body: JSON.stringify({ jsonrpc: '2.0', id: i + 1, method: 'tools/call', params: { name: 'everything__echo', arguments: { message: `m${i}` } } }),
       });
-      const body = (await r.json()) as { result?: unknown; error?: { code: number; data?: { scope?: string } } };
+      // JSON or SSE: a backend's notification with no GET stream open goes on the newest POST stream.
+      const body = (await answerOf(r, i + 1)) as { result?: unknown; error?: { code: number; data?: { scope?: string } } };
       outcomes.push(body.result ? 'ok' : `${body.error?.code} ${body.error?.data?.scope}`);
     }
     // The backend's bucket is taken from first (6 calls, burst 5), then the tool's (per session, burst 3).
