@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { everythingStdio, rawSession, readSse, startGateway, waitFor } from '../helpers/gateway.js';
+import { answerOf, everythingStdio, rawSession, readSse, startGateway, waitFor } from '../helpers/gateway.js';
 
 describe('Streamable HTTP transport', () => {
   let gw: Awaited<ReturnType<typeof startGateway>>;
@@ -188,11 +188,11 @@ describe('Streamable HTTP transport', () => {
   it('translates content newer than the client version (resource_link for 2025-03-26)', async () => {
     const call = { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'everything__get-resource-links', arguments: { count: 2 } } };
     const old = await rawSession(gw.url, '2025-03-26');
-    const oldBody = (await (await old.post(call)).json()) as { result: { content: Array<{ type: string; text?: string }> } };
+    const oldBody = (await answerOf(await old.post(call), 1)) as { result: { content: Array<{ type: string; text?: string }> } };
     assert.ok(oldBody.result.content.every((c) => c.type !== 'resource_link'));
     assert.ok(oldBody.result.content.some((c) => c.type === 'text' && c.text!.startsWith('Resource link:')));
     const current = await rawSession(gw.url, '2025-11-25');
-    const newBody = (await (await current.post(call)).json()) as { result: { content: Array<{ type: string }> } };
+    const newBody = (await answerOf(await current.post(call), 1)) as { result: { content: Array<{ type: string }> } };
     assert.ok(newBody.result.content.some((c) => c.type === 'resource_link'));
   });
 
