@@ -9,6 +9,7 @@ import { RemoteRpcError } from '../errors/catalog.js';
 import type { Logger } from '../observability/logger.js';
 import { LISTS, type BackendCatalog, type Item, type ListKind } from './catalog.js';
 import type { BackendConnection } from './connection.js';
+import { paramScanOf } from '../wire/stateless.js';
 
 const MAX_LIST_PAGES = 100;
 /** Catalog refresh from caching hints: never more often than this, whatever ttlMs says. */
@@ -37,6 +38,8 @@ export class CatalogSync {
   private listening: BackendConnection | undefined;
   /** Lists announced as changed since the last re-list (list_changed), told to the host with the new catalog. */
   private announced = new Set<ListKind>();
+  /** Tools left out of the last list for invalid x-mcp-header declarations (logged once each). */
+  private excluded = new Set<string>();
 
   constructor(private readonly host: CatalogHost) {}
 
@@ -66,7 +69,27 @@ export class CatalogSync {
       }),
     );
     if (conn.stateless) this.scheduleTtlRefresh(ttl, uncached, caps);
+    if (conn.mirrorsParamHeaders) out.tools = this.withoutInvalidParamHeaders(out.tools);
     return Object.freeze({ tools: out.tools, resources: out.resources, resourceTemplates: out.resourceTemplates, prompts: out.prompts });
+  }
+
+  /**
+   * The tools whose `x-mcp-header` declarations are valid: a Streamable HTTP client of revision
+   * 2026-07-28 MUST leave out the others, and SHOULD say which and why (SEP-2243). Each one is
+   * logged when it first appears, not on every re-list; the names kept are those of the last list.
+   */
+  private withoutInvalidParamHeaders(tools: Item[]): Item[] {
+    const excluded = new Set<string>();
+    const kept = tools.filter((t) => {
+      const scan = paramScanOf(t);
+      if (scan.valid) return true;
+      const name = String(t.name);
+      excluded.add(name);
+      if (!this.excluded.has(name)) this.host.log.warn({ tool: name, reason: scan.reason }, 'tool left out of the catalog: invalid x-mcp-header declaration (SEP-2243)');
+      return false;
+    });
+    this.excluded = excluded;
+    return kept;
   }
 
   /** Re-lists the catalog, coalescing bursts of list_changed notifications (`announced`: the lists they named). */

@@ -107,6 +107,12 @@ export class BackendConnection {
    * requests without a client of their own (the catalog, health probes) are made for.
    */
   stateless: { version: string; identity: ClientIdentity } | undefined;
+  /**
+   * Set when calls mirror `x-mcp-header` arguments into Mcp-Param headers (Streamable HTTP at
+   * 2026-07-28): a tool whose declarations are invalid is then left out of the catalog, as
+   * SEP-2243 asks of a client (catalog-sync.ts).
+   */
+  mirrorsParamHeaders = false;
   /** Requests the gateway stopped waiting for (timed out or cancelled): the backend may still work on them. */
   abandoned = 0;
   /** The request whose answer carried the message being received, when the transport knows it. */

@@ -81,7 +81,10 @@ export class Handshake {
           if (discover && lifecycle !== 'stateful' && kind !== 'sse' && kind !== 'inprocess') {
             const verdict = await this.probe(conn, opened, kind, peer);
             if (verdict === 'offered') {
-              opened.setParamHeaders?.((tool) => paramHeadersOf(this.tool(tool)));
+              if (opened.setParamHeaders) {
+                opened.setParamHeaders((tool) => paramHeadersOf(this.tool(tool)));
+                conn.mirrorsParamHeaders = true;
+              }
               return;
             }
             if (lifecycle === 'stateless') {

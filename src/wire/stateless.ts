@@ -160,56 +160,162 @@ export function withoutEnvelope(params: Obj): Obj {
 
 /** A tool argument mirrored into an `Mcp-Param-<header>` HTTP header (SEP-2243 `x-mcp-header`). */
 export interface ParamHeader {
-  prop: string;
+  /** Where the argument is: property names from `arguments` down (a declaration may sit at any depth under `properties`). */
+  path: readonly string[];
   header: string;
+  /** Declared `integer` or `number`: compared as numbers (`42.0` and `42` agree). */
+  numeric: boolean;
 }
 
-const paramSpecs = new WeakMap<object, ParamHeader[]>();
+/** A tool's `x-mcp-header` declarations, or why they make the tool definition invalid. */
+export type ParamScan = { valid: true; params: ParamHeader[] } | { valid: false; reason: string };
+
+/** RFC 9110 token (`1*tchar`): no space, control character, delimiter or non-ASCII. */
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** The spec names string, integer and boolean; `number` too, as the SDKs accept it (the conformance suite's servers declare it). */
+const HEADER_TYPES = new Set(['string', 'integer', 'boolean', 'number']);
+/** Subschemas a declaration may not sit under: only a chain of `properties` reaches an argument. */
+const UNREACHABLE = [
+  'items',
+  'prefixItems',
+  'contains',
+  'additionalProperties',
+  'unevaluatedProperties',
+  'unevaluatedItems',
+  'propertyNames',
+  'patternProperties',
+  'dependentSchemas',
+  'oneOf',
+  'anyOf',
+  'allOf',
+  'not',
+  'if',
+  'then',
+  'else',
+  '$defs',
+  'definitions',
+] as const;
+const NAME_TO_SCHEMA = new Set<string>(['patternProperties', 'dependentSchemas', '$defs', 'definitions']);
+/** A backend's schema is walked this deep at most; deeper, the tool definition is invalid (not a stack overflow). */
+const MAX_SCHEMA_DEPTH = 64;
+
+const where = (path: readonly string[]): string => (path.length ? path.join('.') : '<root>');
+
+/**
+ * The `x-mcp-header` declarations of an input schema, checked as the spec constrains them
+ * (SEP-2243, "Custom Headers from Tool Parameters"): a non-empty RFC 9110 token, unique
+ * whatever its case, on a primitive-typed property reached from the root by `properties`
+ * only. One declaration anywhere else makes the whole definition invalid. Linear in the
+ * schema's size; own properties only.
+ */
+export function scanParamHeaders(inputSchema: unknown): ParamScan {
+  const params: ParamHeader[] = [];
+  const seen = new Map<string, string>();
+  const visit = (node: unknown, path: readonly string[], reachable: boolean, depth: number): string | undefined => {
+    if (!isObject(node)) return undefined;
+    if (depth > MAX_SCHEMA_DEPTH) return `${where(path)}: the schema is nested deeper than ${MAX_SCHEMA_DEPTH} levels`;
+    if (Object.hasOwn(node, 'x-mcp-header')) {
+      if (!reachable || path.length === 0) return `${where(path)}: x-mcp-header is only allowed on a property reached through 'properties' alone`;
+      const header = node['x-mcp-header'];
+      if (typeof header !== 'string' || header === '') return `${where(path)}: x-mcp-header must be a non-empty string`;
+      if (!TOKEN.test(header)) return `${where(path)}: x-mcp-header ${JSON.stringify(header)} is not an HTTP token`;
+      const type = own(node, 'type');
+      if (typeof type !== 'string' || !HEADER_TYPES.has(type)) return `${where(path)}: x-mcp-header is only allowed on string, integer or boolean properties`;
+      const prior = seen.get(header.toLowerCase());
+      if (prior !== undefined) return `x-mcp-header ${JSON.stringify(header)} is declared twice (also as ${JSON.stringify(prior)})`;
+      seen.set(header.toLowerCase(), header);
+      params.push({ path, header, numeric: type === 'integer' || type === 'number' });
+    }
+    const props = own(node, 'properties');
+    if (isObject(props)) {
+      for (const [k, child] of Object.entries(props)) {
+        const fault = visit(child, [...path, k], reachable, depth + 1);
+        if (fault !== undefined) return fault;
+      }
+    }
+    for (const k of UNREACHABLE) {
+      const sub = own(node, k);
+      if (sub === undefined) continue;
+      const branches = Array.isArray(sub) ? sub : NAME_TO_SCHEMA.has(k) && isObject(sub) ? Object.values(sub) : [sub];
+      for (const b of branches) {
+        const fault = visit(b, [...path, `<${k}>`], false, depth + 1);
+        if (fault !== undefined) return fault;
+      }
+    }
+    return undefined;
+  };
+  const reason = visit(inputSchema, [], true, 0);
+  return reason === undefined ? { valid: true, params } : { valid: false, reason };
+}
+
+const paramScans = new WeakMap<object, ParamScan>();
 const NO_PARAMS: ParamHeader[] = [];
 
-/** The `x-mcp-header` declarations of a tool (cached per tool object: catalogs are immutable). */
+/** A tool's declarations checked (cached per tool object: catalogs are immutable). */
+export function paramScanOf(tool: Obj): ParamScan {
+  let scan = paramScans.get(tool);
+  if (!scan) {
+    scan = scanParamHeaders(tool.inputSchema);
+    paramScans.set(tool, scan);
+  }
+  return scan;
+}
+
+/** The `x-mcp-header` declarations of a tool; none when they are invalid (an invalid declaration is neither mirrored nor enforced). */
 export function paramHeadersOf(tool: Obj | undefined): ParamHeader[] {
   if (!tool) return NO_PARAMS;
-  let spec = paramSpecs.get(tool);
-  if (!spec) {
-    const props = (tool.inputSchema as { properties?: Record<string, Obj> } | undefined)?.properties;
-    spec = props
-      ? Object.entries(props)
-          .filter(([, p]) => typeof p?.['x-mcp-header'] === 'string')
-          .map(([prop, p]) => ({ prop, header: String(p['x-mcp-header']) }))
-      : NO_PARAMS;
-    paramSpecs.set(tool, spec);
-  }
-  return spec;
+  const scan = paramScanOf(tool);
+  return scan.valid ? scan.params : NO_PARAMS;
 }
+
+/** The argument at `path`, own properties only (the arguments are the client's). */
+function argumentAt(args: unknown, path: readonly string[]): unknown {
+  let v = args;
+  for (const k of path) {
+    if (!isObject(v)) return undefined;
+    v = own(v, k);
+  }
+  return v;
+}
+
+/** A scalar argument as its header carries it; undefined when it has no header (not a scalar, not finite, an integer past 2^53). */
+function headerText(v: unknown): string | undefined {
+  if (typeof v === 'string') return v;
+  if (typeof v === 'boolean') return v ? 'true' : 'false';
+  if (typeof v === 'number' && Number.isFinite(v) && (!Number.isInteger(v) || Number.isSafeInteger(v))) return String(v);
+  return undefined;
+}
+
+/** A plain decimal: what a numeric header may be compared as (never `0x1a`, `1e3` or ` 42`). */
+const DECIMAL = /^-?[0-9]+(?:\.[0-9]+)?$/;
 
 /**
  * Inbound SEP-2243 check: each declared argument present in the body must be mirrored
- * in its header, with the same value (plain, or canonical `=?base64?...?=`).
+ * in its header, with the same value (plain, or canonical `=?base64?...?=`); a numeric
+ * one compares as a number. A header whose argument is absent or null is not expected.
  */
 export function checkParamHeaders(spec: ParamHeader[], args: unknown, get: (name: string) => string | undefined): void {
-  if (spec.length === 0) return;
-  const a = isObject(args) ? args : {};
-  for (const { prop, header } of spec) {
-    const v = a[prop];
+  for (const { path, header, numeric } of spec) {
+    const v = argumentAt(args, path);
     if (v === undefined || v === null || typeof v === 'object') continue;
-    const want = String(v);
+    const want = headerText(v);
+    const shown = want ?? JSON.stringify(v);
     const raw = get(`mcp-param-${header.toLowerCase()}`);
-    if (raw === undefined) throw mismatch(`the body carries arguments.${prop} but the required Mcp-Param-${header} header is absent`, '(missing)', want);
+    if (raw === undefined) throw mismatch(`the body carries arguments.${where(path)} but the required Mcp-Param-${header} header is absent`, '(missing)', shown);
     const got = decodeHeaderValue(raw.trim());
-    if (got === undefined) throw mismatch(`the Mcp-Param-${header} header ${JSON.stringify(raw)} is not valid =?base64?...?= encoding`, raw, want);
-    if (got !== want) throw mismatch(`the Mcp-Param-${header} header names ${JSON.stringify(got)} but arguments.${prop} is ${JSON.stringify(want)}`, raw, want);
+    if (got === undefined) throw mismatch(`the Mcp-Param-${header} header ${JSON.stringify(raw)} is not valid =?base64?...?= encoding`, raw, shown);
+    const same = numeric && typeof v === 'number' && want !== undefined && DECIMAL.test(got) ? Number(got) === v : got === want;
+    if (!same) throw mismatch(`the Mcp-Param-${header} header names ${JSON.stringify(got)} but arguments.${where(path)} is ${shown}`, raw, shown);
   }
 }
 
 /** Outbound: the Mcp-Param headers a stateless HTTP backend expects for a tools/call. */
 export function paramHeaderValues(spec: ParamHeader[], args: unknown): Record<string, string> | undefined {
-  if (spec.length === 0 || !isObject(args)) return undefined;
+  if (spec.length === 0) return undefined;
   let out: Record<string, string> | undefined;
-  for (const { prop, header } of spec) {
-    const v = args[prop];
-    if (v === undefined || v === null || typeof v === 'object') continue;
-    (out ??= {})[`mcp-param-${header.toLowerCase()}`] = encodeHeaderValue(String(v));
+  for (const { path, header } of spec) {
+    const text = headerText(argumentAt(args, path));
+    if (text !== undefined) (out ??= {})[`mcp-param-${header.toLowerCase()}`] = encodeHeaderValue(text);
   }
   return out;
 }

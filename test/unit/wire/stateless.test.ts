@@ -12,6 +12,7 @@ import {
   paramHeaderValues,
   paramHeadersOf,
   readEnvelope,
+  scanParamHeaders,
   withoutEnvelope,
 } from '../../../src/wire/stateless.js';
 
@@ -161,7 +162,7 @@ describe('standard headers (SEP-2243)', () => {
   it('mirrors x-mcp-header arguments into Mcp-Param headers and checks them', () => {
     const tool = { name: 't', inputSchema: { type: 'object', properties: { region: { type: 'string', 'x-mcp-header': 'Region' }, n: { type: 'integer' } } } };
     const spec = paramHeadersOf(tool);
-    assert.deepEqual(spec, [{ prop: 'region', header: 'Region' }]);
+    assert.deepEqual(spec, [{ path: ['region'], header: 'Region', numeric: false }]);
     assert.equal(paramHeadersOf(tool), spec, 'cached per tool');
     assert.deepEqual(paramHeaderValues(spec, { region: 'eu west', n: 1 }), { 'mcp-param-region': 'eu west' });
     const headers = (h: Record<string, string>) => (name: string) => h[name];
@@ -186,5 +187,88 @@ describe('standard headers (SEP-2243)', () => {
       undefined,
       'absent argument, nothing to mirror',
     );
+  });
+
+  const headers = (h: Record<string, string>) => (name: string) => h[name];
+  const nested = {
+    type: 'object',
+    properties: {
+      target: { type: 'object', properties: { zone: { type: 'string', 'x-mcp-header': 'Zone' } } },
+      count: { type: 'integer', 'x-mcp-header': 'Count' },
+      ratio: { type: 'number', 'x-mcp-header': 'Ratio' },
+      dry: { type: 'boolean', 'x-mcp-header': 'Dry-Run' },
+    },
+  };
+
+  it('finds declarations at any depth under properties, and mirrors each scalar as the SDKs do', () => {
+    const spec = paramHeadersOf({ name: 'n', inputSchema: nested });
+    assert.deepEqual(
+      spec.map((p) => [p.path.join('.'), p.header, p.numeric]),
+      [
+        ['target.zone', 'Zone', false],
+        ['count', 'Count', true],
+        ['ratio', 'Ratio', true],
+        ['dry', 'Dry-Run', false],
+      ],
+    );
+    assert.deepEqual(paramHeaderValues(spec, { target: { zone: 'eu-1' }, count: 42, ratio: 0.5, dry: false }), {
+      'mcp-param-zone': 'eu-1',
+      'mcp-param-count': '42',
+      'mcp-param-ratio': '0.5',
+      'mcp-param-dry-run': 'false',
+    });
+    // Absent, null, not a scalar, not finite, an integer past 2^53: no header.
+    assert.equal(paramHeaderValues(spec, { target: 'eu-1', count: null, ratio: Number.NaN, dry: [true] }), undefined);
+    assert.equal(paramHeaderValues(spec, { count: 2 ** 60 }), undefined);
+    // Own properties only: a path through the prototype finds nothing.
+    assert.equal(
+      paramHeaderValues(paramHeadersOf({ name: 'p', inputSchema: { type: 'object', properties: { toString: { type: 'string', 'x-mcp-header': 'T' } } } }), {}),
+      undefined,
+    );
+  });
+
+  it('checks nested and numeric headers: 42.0 agrees with 42, 0x2a and 4.2e1 do not', () => {
+    const spec = paramHeadersOf({ name: 'n', inputSchema: nested });
+    const ok = (args: unknown, h: Record<string, string>) => code(() => checkParamHeaders(spec, args, headers(h)));
+    assert.equal(ok({ target: { zone: 'eu' } }, { 'mcp-param-zone': 'eu' }), undefined);
+    assert.equal(ok({ target: { zone: 'eu' } }, {}), 'MCPEG_ERR_HEADER_MISMATCH', 'a nested argument needs its header');
+    assert.equal(ok({ target: { zone: 'eu' } }, { 'mcp-param-zone': 'us' }), 'MCPEG_ERR_HEADER_MISMATCH');
+    assert.equal(ok({ count: 42 }, { 'mcp-param-count': '42.0' }), undefined);
+    assert.equal(ok({ count: 42 }, { 'mcp-param-count': '42' }), undefined);
+    for (const bad of ['0x2a', '4.2e1', '+42', '43']) assert.equal(ok({ count: 42 }, { 'mcp-param-count': bad }), 'MCPEG_ERR_HEADER_MISMATCH', bad);
+    assert.equal(ok({ ratio: 0.5 }, { 'mcp-param-ratio': '0.50' }), undefined);
+    assert.equal(ok({ dry: true }, { 'mcp-param-dry-run': 'true' }), undefined);
+    assert.equal(ok({ dry: true }, { 'mcp-param-dry-run': 'True' }), 'MCPEG_ERR_HEADER_MISMATCH');
+    // A header without its argument is not expected, and not checked.
+    assert.equal(ok({}, { 'mcp-param-count': '7' }), undefined);
+  });
+
+  it('finds a definition invalid as SEP-2243 does, and then neither mirrors nor checks it', () => {
+    const bad: Array<[string, unknown]> = [
+      ['empty name', { type: 'object', properties: { a: { type: 'string', 'x-mcp-header': '' } } }],
+      ['not a string', { type: 'object', properties: { a: { type: 'string', 'x-mcp-header': 7 } } }],
+      ['space in name', { type: 'object', properties: { a: { type: 'string', 'x-mcp-header': 'My Region' } } }],
+      ['colon in name', { type: 'object', properties: { a: { type: 'string', 'x-mcp-header': 'A:B' } } }],
+      ['CR LF in name', { type: 'object', properties: { a: { type: 'string', 'x-mcp-header': 'A\r\nX-Evil' } } }],
+      ['non-ASCII name', { type: 'object', properties: { a: { type: 'string', 'x-mcp-header': 'Régión' } } }],
+      ['object type', { type: 'object', properties: { a: { type: 'object', 'x-mcp-header': 'A' } } }],
+      ['array type', { type: 'object', properties: { a: { type: 'array', 'x-mcp-header': 'A' } } }],
+      ['no type', { type: 'object', properties: { a: { 'x-mcp-header': 'A' } } }],
+      ['duplicate, other case', { type: 'object', properties: { a: { type: 'string', 'x-mcp-header': 'MyField' }, b: { type: 'string', 'x-mcp-header': 'myfield' } } }],
+      ['under items', { type: 'object', properties: { a: { type: 'array', items: { type: 'string', 'x-mcp-header': 'A' } } } }],
+      ['under anyOf', { type: 'object', anyOf: [{ properties: { a: { type: 'string', 'x-mcp-header': 'A' } } }] }],
+      ['under $defs', { type: 'object', $defs: { d: { type: 'string', 'x-mcp-header': 'A' } } }],
+      ['on the root', { type: 'string', 'x-mcp-header': 'A' }],
+    ];
+    for (const [why, inputSchema] of bad) {
+      const scan = scanParamHeaders(inputSchema);
+      assert.equal(scan.valid, false, why);
+      assert.deepEqual(paramHeadersOf({ name: why, inputSchema }), [], why);
+    }
+    // A schema nested past the bound is invalid, not a stack overflow.
+    let deep: Record<string, unknown> = { type: 'string', 'x-mcp-header': 'Deep' };
+    for (let i = 0; i < 100_000; i++) deep = { type: 'object', properties: { p: deep } };
+    assert.match((scanParamHeaders(deep) as { reason: string }).reason, /deeper than 64/);
+    assert.equal(scanParamHeaders({ type: 'object', properties: { a: { type: 'string' } } }).valid, true);
   });
 });
