@@ -12,33 +12,14 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { Client as V2Client, StreamableHTTPClientTransport as V2Http } from '@modelcontextprotocol/client';
-import { McpServer, createMcpHandler, fromJsonSchema } from '@modelcontextprotocol/server';
+import { StdioClientTransport as V2Stdio } from '@modelcontextprotocol/client/stdio';
+import { createMcpHandler } from '@modelcontextprotocol/server';
+import { fileURLToPath } from 'node:url';
 import { connectClient, startGateway, textOf } from '../helpers/gateway.js';
 import { toFetchListener } from '../fixtures/stateless-server.js';
+import { buildParamHeadersServer } from '../fixtures/param-headers-server.js';
 
-const ROUTE_SCHEMA = {
-  type: 'object',
-  properties: {
-    target: { type: 'object', properties: { zone: { type: 'string', 'x-mcp-header': 'Zone' } } },
-    count: { type: 'integer', 'x-mcp-header': 'Count' },
-    dry: { type: 'boolean', 'x-mcp-header': 'Dry-Run' },
-    note: { type: 'string' },
-  },
-} as const;
-
-function buildServer(): McpServer {
-  const s = new McpServer({ name: 'param-headers', version: '1.0.0' }, { capabilities: { tools: {} } });
-  const tool = (name: string, schema: Record<string, unknown>) =>
-    s.registerTool(name, { description: name, inputSchema: fromJsonSchema<Record<string, unknown>>(schema as never) }, async (args) => ({
-      content: [{ type: 'text', text: `${name} ${JSON.stringify(args)}` }],
-    }));
-  tool('route', ROUTE_SCHEMA);
-  tool('plain', { type: 'object', properties: { x: { type: 'string' } } });
-  // Invalid: a space in the header name, and a declaration under items. Conforming HTTP clients leave these out.
-  tool('broken_name', { type: 'object', properties: { region: { type: 'string', 'x-mcp-header': 'My Region' } } });
-  tool('broken_place', { type: 'object', properties: { tags: { type: 'array', items: { type: 'string', 'x-mcp-header': 'Tag' } } } });
-  return s;
-}
+const STDIO_SERVER = fileURLToPath(new URL('../fixtures/param-headers-server.js', import.meta.url));
 
 async function v2(url: string): Promise<V2Client> {
   const c = new V2Client({ name: 'v2-param-headers', version: '1.0.0' }, { versionNegotiation: { mode: { pin: '2026-07-28' } } });
@@ -54,13 +35,13 @@ describe('x-mcp-header (SEP-2243) through the gateway, against an SDK v2 server 
   const warn = console.warn;
   before(async () => {
     console.warn = (...a: unknown[]) => void (String(a[0]).startsWith('[mcp-sdk]') || warn(...a));
-    const handler = createMcpHandler(() => buildServer(), { onerror: () => {} });
+    const handler = createMcpHandler(() => buildParamHeadersServer(), { onerror: () => {} });
     let port = 0;
     server = createServer(toFetchListener(handler, () => port));
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     port = (server.address() as AddressInfo).port;
     direct = `http://127.0.0.1:${port}/mcp`;
-    gw = await startGateway({ backends: { p: { type: 'mcp', url: direct } } });
+    gw = await startGateway({ backends: { p: { type: 'mcp', url: direct }, s: { type: 'mcp', command: process.execPath, args: [STDIO_SERVER, '--stdio'] } } });
   });
   after(async () => {
     console.warn = warn;
@@ -75,7 +56,10 @@ describe('x-mcp-header (SEP-2243) through the gateway, against an SDK v2 server 
     assert.deepEqual(directNames, ['plain', 'route'], 'the SDK v2 client leaves the invalid ones out');
     // A 2025-11-25 client leaves nothing out itself: what it sees is the gateway's catalog.
     const v1 = await connectClient(gw.url);
-    const viaV1 = (await v1.listTools()).tools.map((t) => t.name).sort();
+    const viaV1 = (await v1.listTools()).tools
+      .map((t) => t.name)
+      .filter((n) => n.startsWith('p__'))
+      .sort();
     await v1.close();
     assert.deepEqual(
       viaV1,
@@ -84,7 +68,27 @@ describe('x-mcp-header (SEP-2243) through the gateway, against an SDK v2 server 
     const g = await v2(gw.url);
     const viaV2 = (await g.listTools()).tools.map((t) => t.name).sort();
     await g.close();
-    assert.deepEqual(viaV2, viaV1);
+    assert.deepEqual(
+      viaV2.filter((n) => n.startsWith('p__')),
+      viaV1.filter((n) => n.startsWith('p__')),
+    );
+  });
+
+  it('keeps them from a 2026-07-28 backend on stdio, which carries no headers, as the SDK v2 client does over stdio', async () => {
+    const d = new V2Client({ name: 'v2-param-headers', version: '1.0.0' }, { versionNegotiation: { mode: { pin: '2026-07-28' } } });
+    await d.connect(new V2Stdio({ command: process.execPath, args: [STDIO_SERVER, '--stdio'], stderr: 'ignore' }));
+    const directNames = (await d.listTools()).tools.map((t) => t.name).sort();
+    await d.close();
+    assert.deepEqual(directNames, ['broken_name', 'broken_place', 'plain', 'route']);
+    const health = (await (await fetch(`${gw.base}/health`)).json()) as { backends: Array<{ name: string; protocol: string }> };
+    assert.equal(health.backends.find((b) => b.name === 's')?.protocol, '2026-07-28', 'the gateway speaks 2026-07-28 to it');
+    const v1 = await connectClient(gw.url);
+    const viaV1 = (await v1.listTools()).tools.map((t) => t.name).filter((n) => n.startsWith('s__'));
+    await v1.close();
+    assert.deepEqual(
+      viaV1.sort(),
+      directNames.map((n) => `s__${n}`),
+    );
   });
 
   it('mirrors nested, integer and boolean arguments into the headers the backend checks, for 2025 and 2026 clients alike', async () => {
