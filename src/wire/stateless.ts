@@ -108,14 +108,27 @@ const NAME_SOURCE: Record<string, string> = { 'tools/call': 'name', 'prompts/get
  */
 export function checkStandardHeaders(req: JsonRpcRequest, method: string | undefined, name: string | undefined): void {
   if (method === undefined) throw mismatch(`the body names method ${req.method} but the required Mcp-Method header is absent`, '(missing)', req.method);
-  if (method.trim() !== req.method) throw mismatch(`the Mcp-Method header names ${method} but the body names ${req.method}`, method, req.method);
+  if (stripOws(method) !== req.method) throw mismatch(`the Mcp-Method header names ${method} but the body names ${req.method}`, method, req.method);
   const key = own(NAME_SOURCE, req.method);
   const want = key ? req.params?.[key] : undefined;
   if (typeof want !== 'string') return;
   if (name === undefined) throw mismatch(`the body carries params.${key}=${JSON.stringify(want)} but the required Mcp-Name header is absent`, '(missing)', want);
-  const decoded = decodeHeaderValue(name.trim());
+  const decoded = decodeHeaderValue(stripOws(name));
   if (decoded === undefined) throw mismatch(`the Mcp-Name header ${JSON.stringify(name)} is not valid =?base64?...?= encoding`, name, want);
   if (decoded !== want) throw mismatch(`the Mcp-Name header names ${JSON.stringify(decoded)} but the body carries params.${key}=${JSON.stringify(want)}`, name, want);
+}
+
+/**
+ * A header value without its surrounding optional whitespace (RFC 9110 OWS: spaces and tabs), as
+ * the SDKs strip it. Not String.trim(): node reads header bytes as latin1, so a 0xA0 byte is U+00A0,
+ * which trim() removes; a value that proxies in front see as `\xa0eu` would then pass as `eu`.
+ */
+function stripOws(v: string): string {
+  let a = 0;
+  let b = v.length;
+  while (a < b && (v[a] === ' ' || v[a] === '\t')) a++;
+  while (b > a && (v[b - 1] === ' ' || v[b - 1] === '\t')) b--;
+  return v.slice(a, b);
 }
 
 function mismatch(why: string, header: string, body: string): GatewayError {
@@ -268,12 +281,12 @@ export function paramHeadersOf(tool: Obj | undefined): ParamHeader[] {
   return scan.valid ? scan.params : NO_PARAMS;
 }
 
-/** The argument at `path`, own properties only (the arguments are the client's). */
+/** The argument at `path`, own properties only (the arguments are the client's); through arrays too, as the SDKs walk it (`0`, `length`). */
 function argumentAt(args: unknown, path: readonly string[]): unknown {
   let v = args;
   for (const k of path) {
-    if (!isObject(v)) return undefined;
-    v = own(v, k);
+    if (typeof v !== 'object' || v === null) return undefined;
+    v = own(v as Obj, k);
   }
   return v;
 }
@@ -298,14 +311,15 @@ export function checkParamHeaders(spec: ParamHeader[], args: unknown, get: (name
   for (const { path, header, numeric } of spec) {
     const v = argumentAt(args, path);
     if (v === undefined || v === null || typeof v === 'object') continue;
+    // A number with no header form (an integer past 2^53) is not expected in one, as the SDK v2 client sends none.
     const want = headerText(v);
-    const shown = want ?? JSON.stringify(v);
+    if (want === undefined) continue;
     const raw = get(`mcp-param-${header.toLowerCase()}`);
-    if (raw === undefined) throw mismatch(`the body carries arguments.${where(path)} but the required Mcp-Param-${header} header is absent`, '(missing)', shown);
-    const got = decodeHeaderValue(raw.trim());
-    if (got === undefined) throw mismatch(`the Mcp-Param-${header} header ${JSON.stringify(raw)} is not valid =?base64?...?= encoding`, raw, shown);
-    const same = numeric && typeof v === 'number' && want !== undefined && DECIMAL.test(got) ? Number(got) === v : got === want;
-    if (!same) throw mismatch(`the Mcp-Param-${header} header names ${JSON.stringify(got)} but arguments.${where(path)} is ${shown}`, raw, shown);
+    if (raw === undefined) throw mismatch(`the body carries arguments.${where(path)} but the required Mcp-Param-${header} header is absent`, '(missing)', want);
+    const got = decodeHeaderValue(stripOws(raw));
+    if (got === undefined) throw mismatch(`the Mcp-Param-${header} header ${JSON.stringify(raw)} is not valid =?base64?...?= encoding`, raw, want);
+    const same = numeric && typeof v === 'number' && DECIMAL.test(got) ? Number(got) === v : got === want;
+    if (!same) throw mismatch(`the Mcp-Param-${header} header names ${JSON.stringify(got)} but arguments.${where(path)} is ${JSON.stringify(v)}`, raw, want);
   }
 }
 

@@ -243,6 +243,45 @@ describe('standard headers (SEP-2243)', () => {
     assert.equal(ok({}, { 'mcp-param-count': '7' }), undefined);
   });
 
+  it('does not expect a header for an integer past 2^53, as the SDK v2 client sends none and its server checks none', () => {
+    const spec = paramHeadersOf({ name: 'n', inputSchema: nested });
+    const ok = (args: unknown, h: Record<string, string>) => code(() => checkParamHeaders(spec, args, headers(h)));
+    assert.equal(ok({ count: 2 ** 60 }, {}), undefined);
+    assert.equal(ok({ count: 1e21 }, { 'mcp-param-count': '1' }), undefined);
+  });
+
+  it('ignores spaces and tabs around a header value, not U+00A0 (a 0xA0 byte, which String.trim() removes)', () => {
+    const spec = paramHeadersOf({ name: 'n', inputSchema: nested });
+    const ok = (args: unknown, h: Record<string, string>) => code(() => checkParamHeaders(spec, args, headers(h)));
+    assert.equal(ok({ target: { zone: 'eu' } }, { 'mcp-param-zone': ' \teu\t ' }), undefined);
+    assert.equal(ok({ target: { zone: 'eu' } }, { 'mcp-param-zone': '\u00a0eu\u00a0' }), 'MCPEG_ERR_HEADER_MISMATCH');
+    const call = { jsonrpc: '2.0' as const, id: 1, method: 'tools/call', params: { name: 't' } };
+    assert.equal(
+      code(() => checkStandardHeaders(call, 'tools/call', '\u00a0t')),
+      'MCPEG_ERR_HEADER_MISMATCH',
+    );
+    assert.equal(
+      code(() => checkStandardHeaders(call, '\u00a0tools/call', 't')),
+      'MCPEG_ERR_HEADER_MISMATCH',
+    );
+    assert.equal(
+      code(() => checkStandardHeaders(call, '\ttools/call ', ' t\t')),
+      undefined,
+    );
+  });
+
+  it('reaches an argument through an array, as the SDKs walk a path (own properties only)', () => {
+    const spec = paramHeadersOf({
+      name: 'a',
+      inputSchema: { type: 'object', properties: { a: { type: 'object', properties: { '0': { type: 'string', 'x-mcp-header': 'First' } } } } },
+    });
+    assert.deepEqual(paramHeaderValues(spec, { a: ['eu'] }), { 'mcp-param-first': 'eu' });
+    assert.equal(
+      code(() => checkParamHeaders(spec, { a: ['eu'] }, headers({}))),
+      'MCPEG_ERR_HEADER_MISMATCH',
+    );
+  });
+
   it('finds a definition invalid as SEP-2243 does, and then neither mirrors nor checks it', () => {
     const bad: Array<[string, unknown]> = [
       ['empty name', { type: 'object', properties: { a: { type: 'string', 'x-mcp-header': '' } } }],
