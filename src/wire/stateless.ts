@@ -180,13 +180,17 @@ export interface ParamHeader {
   numeric: boolean;
 }
 
-/** A tool's `x-mcp-header` declarations, or why they make the tool definition invalid. */
-export type ParamScan = { valid: true; params: ParamHeader[] } | { valid: false; reason: string };
+/**
+ * A tool's `x-mcp-header` declarations, or why they make the tool definition invalid. An invalid
+ * definition whose only fault is a `number` property keeps its declarations: the SDK v2 server
+ * still checks them, while a client leaves the tool out.
+ */
+export type ParamScan = { valid: true; params: ParamHeader[] } | { valid: false; reason: string; params?: ParamHeader[] };
 
 /** RFC 9110 token (`1*tchar`): no space, control character, delimiter or non-ASCII. */
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-/** The spec names string, integer and boolean; `number` too, as the SDKs accept it (the conformance suite's servers declare it). */
-const HEADER_TYPES = new Set(['string', 'integer', 'boolean', 'number']);
+/** The spec admits string, integer and boolean; `number` is explicitly not (the SDK v2 client and the conformance suite's client scenario exclude such a tool). */
+const HEADER_TYPES = new Set(['string', 'integer', 'boolean']);
 /** Subschemas a declaration may not sit under: only a chain of `properties` reaches an argument. */
 const UNREACHABLE = [
   'items',
@@ -224,6 +228,7 @@ const where = (path: readonly string[]): string => (path.length ? path.join('.')
 export function scanParamHeaders(inputSchema: unknown): ParamScan {
   const params: ParamHeader[] = [];
   const seen = new Map<string, string>();
+  let numberFault: string | undefined;
   const visit = (node: unknown, path: readonly string[], reachable: boolean, depth: number): string | undefined => {
     if (!isObject(node)) return undefined;
     if (depth > MAX_SCHEMA_DEPTH) return `${where(path)}: the schema is nested deeper than ${MAX_SCHEMA_DEPTH} levels`;
@@ -233,7 +238,11 @@ export function scanParamHeaders(inputSchema: unknown): ParamScan {
       if (typeof header !== 'string' || header === '') return `${where(path)}: x-mcp-header must be a non-empty string`;
       if (!TOKEN.test(header)) return `${where(path)}: x-mcp-header ${JSON.stringify(header)} is not an HTTP token`;
       const type = own(node, 'type');
-      if (typeof type !== 'string' || !HEADER_TYPES.has(type)) return `${where(path)}: x-mcp-header is only allowed on string, integer or boolean properties`;
+      if (typeof type !== 'string' || !HEADER_TYPES.has(type)) {
+        const fault = `${where(path)}: x-mcp-header is only allowed on string, integer or boolean properties (not ${typeof type === 'string' ? type : 'untyped'})`;
+        if (type !== 'number') return fault;
+        numberFault ??= fault;
+      }
       const prior = seen.get(header.toLowerCase());
       if (prior !== undefined) return `x-mcp-header ${JSON.stringify(header)} is declared twice (also as ${JSON.stringify(prior)})`;
       seen.set(header.toLowerCase(), header);
@@ -258,7 +267,8 @@ export function scanParamHeaders(inputSchema: unknown): ParamScan {
     return undefined;
   };
   const reason = visit(inputSchema, [], true, 0);
-  return reason === undefined ? { valid: true, params } : { valid: false, reason };
+  if (reason !== undefined) return { valid: false, reason: numberFault ?? reason };
+  return numberFault === undefined ? { valid: true, params } : { valid: false, reason: numberFault, params };
 }
 
 const paramScans = new WeakMap<object, ParamScan>();
@@ -274,11 +284,14 @@ export function paramScanOf(tool: Obj): ParamScan {
   return scan;
 }
 
-/** The `x-mcp-header` declarations of a tool; none when they are invalid (an invalid declaration is neither mirrored nor enforced). */
+/**
+ * The `x-mcp-header` declarations of a tool; none when they are invalid (an invalid declaration
+ * is neither mirrored nor enforced), unless a `number` property is the only fault, which the SDK
+ * v2 server still enforces.
+ */
 export function paramHeadersOf(tool: Obj | undefined): ParamHeader[] {
   if (!tool) return NO_PARAMS;
-  const scan = paramScanOf(tool);
-  return scan.valid ? scan.params : NO_PARAMS;
+  return paramScanOf(tool).params ?? NO_PARAMS;
 }
 
 /** The argument at `path`, own properties only (the arguments are the client's); through arrays too, as the SDKs walk it (`0`, `length`). */

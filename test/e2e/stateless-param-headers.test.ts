@@ -34,9 +34,11 @@ function buildServer(): McpServer {
     }));
   tool('route', ROUTE_SCHEMA);
   tool('plain', { type: 'object', properties: { x: { type: 'string' } } });
-  // Invalid: a space in the header name, and a declaration under items. Conforming HTTP clients leave these out.
+  // Invalid: a space in the header name, a declaration under items. Conforming HTTP clients leave these out.
   tool('broken_name', { type: 'object', properties: { region: { type: 'string', 'x-mcp-header': 'My Region' } } });
   tool('broken_place', { type: 'object', properties: { tags: { type: 'array', items: { type: 'string', 'x-mcp-header': 'Tag' } } } });
+  // Invalid too: the spec admits string, integer and boolean only (the SDK v2 client leaves a number out).
+  tool('broken_number', { type: 'object', properties: { score: { type: 'number', 'x-mcp-header': 'Score' } } });
   return s;
 }
 

@@ -282,6 +282,16 @@ describe('standard headers (SEP-2243)', () => {
     );
   });
 
+  it('finds a number-typed declaration invalid (a client leaves the tool out) but still checks it, as the SDK v2 server does', () => {
+    const scan = scanParamHeaders(nested);
+    assert.equal(scan.valid, false);
+    assert.match(scan.valid ? '' : scan.reason, /^ratio: .*not number/);
+    assert.equal(paramHeadersOf({ name: 'n', inputSchema: nested }).length, 4);
+    // Another fault as well: nothing is checked, and the number is named first, as the SDK does.
+    const both = { type: 'object', properties: { r: { type: 'number', 'x-mcp-header': 'R' }, s: { type: 'string', 'x-mcp-header': 'r' } } };
+    assert.deepEqual(scanParamHeaders(both), { valid: false, reason: 'r: x-mcp-header is only allowed on string, integer or boolean properties (not number)' });
+  });
+
   it('finds a definition invalid as SEP-2243 does, and then neither mirrors nor checks it', () => {
     const bad: Array<[string, unknown]> = [
       ['empty name', { type: 'object', properties: { a: { type: 'string', 'x-mcp-header': '' } } }],
