@@ -174,7 +174,7 @@ export function withoutEnvelope(params: Obj): Obj {
 /** A tool argument mirrored into an `Mcp-Param-<header>` HTTP header (SEP-2243 `x-mcp-header`). */
 export interface ParamHeader {
   /** Where the argument is: property names from `arguments` down (a declaration may sit at any depth under `properties`). */
-  path: readonly string[];
+  path: ParamPath;
   header: string;
   /** Declared `integer` or `number`: compared as numbers (`42.0` and `42` agree). */
   numeric: boolean;
@@ -216,7 +216,21 @@ const NAME_TO_SCHEMA = new Set<string>(['patternProperties', 'dependentSchemas',
 /** A backend's schema is walked this deep at most; deeper, the tool definition is invalid (not a stack overflow). */
 const MAX_SCHEMA_DEPTH = 64;
 
-const where = (path: readonly string[]): string => (path.length ? path.join('.') : '<root>');
+/**
+ * A path from `arguments` down, linked to its parent's: the declarations under one object share
+ * their prefix, so the scan keeps memory linear in the schema (arrays copied at every level held
+ * up to 64 keys for each of the million declarations a 50 MB list can carry: ~940 MB kept, ~100 MB now).
+ */
+export type ParamPath = { readonly key: string; readonly up: ParamPath } | undefined;
+
+/** The keys of a path, from `arguments` down. */
+export function pathKeys(path: ParamPath): string[] {
+  const keys: string[] = [];
+  for (let p = path; p; p = p.up) keys.push(p.key);
+  return keys.reverse();
+}
+
+const where = (path: ParamPath): string => (path ? pathKeys(path).join('.') : '<root>');
 
 /**
  * The `x-mcp-header` declarations of an input schema, checked as the spec constrains them
@@ -229,11 +243,11 @@ export function scanParamHeaders(inputSchema: unknown): ParamScan {
   const params: ParamHeader[] = [];
   const seen = new Map<string, string>();
   let numberFault: string | undefined;
-  const visit = (node: unknown, path: readonly string[], reachable: boolean, depth: number): string | undefined => {
+  const visit = (node: unknown, path: ParamPath, reachable: boolean, depth: number): string | undefined => {
     if (!isObject(node)) return undefined;
     if (depth > MAX_SCHEMA_DEPTH) return `${where(path)}: the schema is nested deeper than ${MAX_SCHEMA_DEPTH} levels`;
     if (Object.hasOwn(node, 'x-mcp-header')) {
-      if (!reachable || path.length === 0) return `${where(path)}: x-mcp-header is only allowed on a property reached through 'properties' alone`;
+      if (!reachable || path === undefined) return `${where(path)}: x-mcp-header is only allowed on a property reached through 'properties' alone`;
       const header = node['x-mcp-header'];
       if (typeof header !== 'string' || header === '') return `${where(path)}: x-mcp-header must be a non-empty string`;
       if (!TOKEN.test(header)) return `${where(path)}: x-mcp-header ${JSON.stringify(header)} is not an HTTP token`;
@@ -251,7 +265,7 @@ export function scanParamHeaders(inputSchema: unknown): ParamScan {
     const props = own(node, 'properties');
     if (isObject(props)) {
       for (const [k, child] of Object.entries(props)) {
-        const fault = visit(child, [...path, k], reachable, depth + 1);
+        const fault = visit(child, { key: k, up: path }, reachable, depth + 1);
         if (fault !== undefined) return fault;
       }
     }
@@ -260,13 +274,13 @@ export function scanParamHeaders(inputSchema: unknown): ParamScan {
       if (sub === undefined) continue;
       const branches = Array.isArray(sub) ? sub : NAME_TO_SCHEMA.has(k) && isObject(sub) ? Object.values(sub) : [sub];
       for (const b of branches) {
-        const fault = visit(b, [...path, `<${k}>`], false, depth + 1);
+        const fault = visit(b, { key: `<${k}>`, up: path }, false, depth + 1);
         if (fault !== undefined) return fault;
       }
     }
     return undefined;
   };
-  const reason = visit(inputSchema, [], true, 0);
+  const reason = visit(inputSchema, undefined, true, 0);
   if (reason !== undefined) return { valid: false, reason: numberFault ?? reason };
   return numberFault === undefined ? { valid: true, params } : { valid: false, reason: numberFault, params };
 }
@@ -295,9 +309,9 @@ export function paramHeadersOf(tool: Obj | undefined): ParamHeader[] {
 }
 
 /** The argument at `path`, own properties only (the arguments are the client's); through arrays too, as the SDKs walk it (`0`, `length`). */
-function argumentAt(args: unknown, path: readonly string[]): unknown {
+function argumentAt(args: unknown, path: ParamPath): unknown {
   let v = args;
-  for (const k of path) {
+  for (const k of pathKeys(path)) {
     if (typeof v !== 'object' || v === null) return undefined;
     v = own(v as Obj, k);
   }

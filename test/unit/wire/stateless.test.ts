@@ -1,6 +1,8 @@
 /** The 2026-07-28 envelope and header rules (src/protocol/modern.ts), one rule per case. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import v8 from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { GatewayError } from '../../../src/errors/catalog.js';
 import type { JsonRpcRequest } from '../../../src/wire/jsonrpc.js';
 import {
@@ -11,6 +13,7 @@ import {
   nameHeaderOf,
   paramHeaderValues,
   paramHeadersOf,
+  pathKeys,
   readEnvelope,
   scanParamHeaders,
   withoutEnvelope,
@@ -162,7 +165,10 @@ describe('standard headers (SEP-2243)', () => {
   it('mirrors x-mcp-header arguments into Mcp-Param headers and checks them', () => {
     const tool = { name: 't', inputSchema: { type: 'object', properties: { region: { type: 'string', 'x-mcp-header': 'Region' }, n: { type: 'integer' } } } };
     const spec = paramHeadersOf(tool);
-    assert.deepEqual(spec, [{ path: ['region'], header: 'Region', numeric: false }]);
+    assert.deepEqual(
+      spec.map((p) => ({ ...p, path: pathKeys(p.path) })),
+      [{ path: ['region'], header: 'Region', numeric: false }],
+    );
     assert.equal(paramHeadersOf(tool), spec, 'cached per tool');
     assert.deepEqual(paramHeaderValues(spec, { region: 'eu west', n: 1 }), { 'mcp-param-region': 'eu west' });
     const headers = (h: Record<string, string>) => (name: string) => h[name];
@@ -203,7 +209,7 @@ describe('standard headers (SEP-2243)', () => {
   it('finds declarations at any depth under properties, and mirrors each scalar as the SDKs do', () => {
     const spec = paramHeadersOf({ name: 'n', inputSchema: nested });
     assert.deepEqual(
-      spec.map((p) => [p.path.join('.'), p.header, p.numeric]),
+      spec.map((p) => [pathKeys(p.path).join('.'), p.header, p.numeric]),
       [
         ['target.zone', 'Zone', false],
         ['count', 'Count', true],
@@ -290,6 +296,24 @@ describe('standard headers (SEP-2243)', () => {
     // Another fault as well: nothing is checked, and the number is named first, as the SDK does.
     const both = { type: 'object', properties: { r: { type: 'number', 'x-mcp-header': 'R' }, s: { type: 'string', 'x-mcp-header': 'r' } } };
     assert.deepEqual(scanParamHeaders(both), { valid: false, reason: 'r: x-mcp-header is only allowed on string, integer or boolean properties (not number)' });
+  });
+
+  it("keeps a scan's memory linear in the schema: 50,000 declarations 60 levels deep share their path", () => {
+    v8.setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const leaves: Record<string, unknown> = {};
+    for (let i = 0; i < 50_000; i++) leaves[`k${i}`] = { type: 'string', 'x-mcp-header': `h${i}` };
+    let schema: Record<string, unknown> = { type: 'object', properties: leaves };
+    for (let d = 0; d < 60; d++) schema = { type: 'object', properties: { a: schema } };
+    gc();
+    const before = process.memoryUsage().heapUsed;
+    const scan = scanParamHeaders(schema);
+    gc();
+    const kept = process.memoryUsage().heapUsed - before;
+    assert.equal(scan.valid && scan.params.length, 50_000);
+    assert.deepEqual(pathKeys(scan.valid ? scan.params[49_999].path : undefined).slice(-2), ['a', 'k49999']);
+    // A copied path per declaration kept ~25 MB (61 keys each); shared, a few MB.
+    assert.ok(kept < 10 * 1024 * 1024, `the scan kept ${(kept / 1048576).toFixed(1)} MB`);
   });
 
   it('finds a definition invalid as SEP-2243 does, and then neither mirrors nor checks it', () => {
