@@ -308,14 +308,22 @@ export function paramHeadersOf(tool: Obj | undefined): ParamHeader[] {
   return paramScanOf(tool).params ?? NO_PARAMS;
 }
 
-/** The argument at `path`, own properties only (the arguments are the client's); through arrays too, as the SDKs walk it (`0`, `length`). */
-function argumentAt(args: unknown, path: ParamPath): unknown {
-  let v = args;
-  for (const k of pathKeys(path)) {
-    if (typeof v !== 'object' || v === null) return undefined;
-    v = own(v as Obj, k);
+/**
+ * The argument at `path`, own properties only (the arguments are the client's); through arrays too,
+ * as the SDKs walk it (`0`, `length`). `seen` holds the objects found along the way for one call,
+ * so declarations sharing a prefix walk it once.
+ */
+function argumentAt(args: unknown, path: ParamPath, seen: Map<object, unknown>): unknown {
+  if (path === undefined) return args;
+  let parent: unknown = args;
+  if (path.up !== undefined) {
+    parent = seen.get(path.up);
+    if (parent === undefined && !seen.has(path.up)) {
+      parent = argumentAt(args, path.up, seen);
+      seen.set(path.up, parent);
+    }
   }
-  return v;
+  return typeof parent === 'object' && parent !== null ? own(parent as Obj, path.key) : undefined;
 }
 
 /** A scalar argument as its header carries it; undefined when it has no header (not a scalar, not finite, an integer past 2^53). */
@@ -335,8 +343,9 @@ const DECIMAL = /^-?[0-9]+(?:\.[0-9]+)?$/;
  * one compares as a number. A header whose argument is absent or null is not expected.
  */
 export function checkParamHeaders(spec: ParamHeader[], args: unknown, get: (name: string) => string | undefined): void {
+  const seen = new Map<object, unknown>();
   for (const { path, header, numeric } of spec) {
-    const v = argumentAt(args, path);
+    const v = argumentAt(args, path, seen);
     if (v === undefined || v === null || typeof v === 'object') continue;
     // A number with no header form (an integer past 2^53) is not expected in one, as the SDK v2 client sends none.
     const want = headerText(v);
@@ -354,8 +363,9 @@ export function checkParamHeaders(spec: ParamHeader[], args: unknown, get: (name
 export function paramHeaderValues(spec: ParamHeader[], args: unknown): Record<string, string> | undefined {
   if (spec.length === 0) return undefined;
   let out: Record<string, string> | undefined;
+  const seen = new Map<object, unknown>();
   for (const { path, header } of spec) {
-    const text = headerText(argumentAt(args, path));
+    const text = headerText(argumentAt(args, path, seen));
     if (text !== undefined) (out ??= {})[`mcp-param-${header.toLowerCase()}`] = encodeHeaderValue(text);
   }
   return out;
