@@ -60,7 +60,10 @@ export class CatalogSync {
             throw err;
           });
           const items = r[l.kind];
-          if (Array.isArray(items)) out[l.kind].push(...(items as Item[]));
+          // Items are objects (the MCP schema): a null would throw wherever a name is read (the registry, the
+          // views), taking the gateway down, and a number could not key the x-mcp-header cache. A loop, not
+          // push(...items), which throws RangeError past ~100k arguments.
+          if (Array.isArray(items)) for (const it of items) if (typeof it === 'object' && it !== null && !Array.isArray(it)) out[l.kind].push(it as Item);
           if (typeof r.ttlMs === 'number' && r.ttlMs > 0) ttl = Math.min(ttl, r.ttlMs);
           else uncached = true;
           cursor = r.nextCursor;

@@ -108,14 +108,27 @@ const NAME_SOURCE: Record<string, string> = { 'tools/call': 'name', 'prompts/get
  */
 export function checkStandardHeaders(req: JsonRpcRequest, method: string | undefined, name: string | undefined): void {
   if (method === undefined) throw mismatch(`the body names method ${req.method} but the required Mcp-Method header is absent`, '(missing)', req.method);
-  if (method.trim() !== req.method) throw mismatch(`the Mcp-Method header names ${method} but the body names ${req.method}`, method, req.method);
+  if (stripOws(method) !== req.method) throw mismatch(`the Mcp-Method header names ${method} but the body names ${req.method}`, method, req.method);
   const key = own(NAME_SOURCE, req.method);
   const want = key ? req.params?.[key] : undefined;
   if (typeof want !== 'string') return;
   if (name === undefined) throw mismatch(`the body carries params.${key}=${JSON.stringify(want)} but the required Mcp-Name header is absent`, '(missing)', want);
-  const decoded = decodeHeaderValue(name.trim());
+  const decoded = decodeHeaderValue(stripOws(name));
   if (decoded === undefined) throw mismatch(`the Mcp-Name header ${JSON.stringify(name)} is not valid =?base64?...?= encoding`, name, want);
   if (decoded !== want) throw mismatch(`the Mcp-Name header names ${JSON.stringify(decoded)} but the body carries params.${key}=${JSON.stringify(want)}`, name, want);
+}
+
+/**
+ * A header value without its surrounding optional whitespace (RFC 9110 OWS: spaces and tabs), as
+ * the SDKs strip it. Not String.trim(): node reads header bytes as latin1, so a 0xA0 byte is U+00A0,
+ * which trim() removes; a value that proxies in front see as `\xa0eu` would then pass as `eu`.
+ */
+function stripOws(v: string): string {
+  let a = 0;
+  let b = v.length;
+  while (a < b && (v[a] === ' ' || v[a] === '\t')) a++;
+  while (b > a && (v[b - 1] === ' ' || v[b - 1] === '\t')) b--;
+  return v.slice(a, b);
 }
 
 function mismatch(why: string, header: string, body: string): GatewayError {
@@ -161,19 +174,23 @@ export function withoutEnvelope(params: Obj): Obj {
 /** A tool argument mirrored into an `Mcp-Param-<header>` HTTP header (SEP-2243 `x-mcp-header`). */
 export interface ParamHeader {
   /** Where the argument is: property names from `arguments` down (a declaration may sit at any depth under `properties`). */
-  path: readonly string[];
+  path: ParamPath;
   header: string;
   /** Declared `integer` or `number`: compared as numbers (`42.0` and `42` agree). */
   numeric: boolean;
 }
 
-/** A tool's `x-mcp-header` declarations, or why they make the tool definition invalid. */
-export type ParamScan = { valid: true; params: ParamHeader[] } | { valid: false; reason: string };
+/**
+ * A tool's `x-mcp-header` declarations, or why they make the tool definition invalid. An invalid
+ * definition whose only fault is a `number` property keeps its declarations: the SDK v2 server
+ * still checks them, while a client leaves the tool out.
+ */
+export type ParamScan = { valid: true; params: ParamHeader[] } | { valid: false; reason: string; params?: ParamHeader[] };
 
 /** RFC 9110 token (`1*tchar`): no space, control character, delimiter or non-ASCII. */
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-/** The spec names string, integer and boolean; `number` too, as the SDKs accept it (the conformance suite's servers declare it). */
-const HEADER_TYPES = new Set(['string', 'integer', 'boolean', 'number']);
+/** The spec admits string, integer and boolean; `number` is explicitly not (the SDK v2 client and the conformance suite's client scenario exclude such a tool). */
+const HEADER_TYPES = new Set(['string', 'integer', 'boolean']);
 /** Subschemas a declaration may not sit under: only a chain of `properties` reaches an argument. */
 const UNREACHABLE = [
   'items',
@@ -199,7 +216,21 @@ const NAME_TO_SCHEMA = new Set<string>(['patternProperties', 'dependentSchemas',
 /** A backend's schema is walked this deep at most; deeper, the tool definition is invalid (not a stack overflow). */
 const MAX_SCHEMA_DEPTH = 64;
 
-const where = (path: readonly string[]): string => (path.length ? path.join('.') : '<root>');
+/**
+ * A path from `arguments` down, linked to its parent's: the declarations under one object share
+ * their prefix, so the scan keeps memory linear in the schema (arrays copied at every level held
+ * up to 64 keys for each of the million declarations a 50 MB list can carry: ~940 MB kept, ~100 MB now).
+ */
+export type ParamPath = { readonly key: string; readonly up: ParamPath } | undefined;
+
+/** The keys of a path, from `arguments` down. */
+export function pathKeys(path: ParamPath): string[] {
+  const keys: string[] = [];
+  for (let p = path; p; p = p.up) keys.push(p.key);
+  return keys.reverse();
+}
+
+const where = (path: ParamPath): string => (path ? pathKeys(path).join('.') : '<root>');
 
 /**
  * The `x-mcp-header` declarations of an input schema, checked as the spec constrains them
@@ -211,16 +242,21 @@ const where = (path: readonly string[]): string => (path.length ? path.join('.')
 export function scanParamHeaders(inputSchema: unknown): ParamScan {
   const params: ParamHeader[] = [];
   const seen = new Map<string, string>();
-  const visit = (node: unknown, path: readonly string[], reachable: boolean, depth: number): string | undefined => {
+  let numberFault: string | undefined;
+  const visit = (node: unknown, path: ParamPath, reachable: boolean, depth: number): string | undefined => {
     if (!isObject(node)) return undefined;
     if (depth > MAX_SCHEMA_DEPTH) return `${where(path)}: the schema is nested deeper than ${MAX_SCHEMA_DEPTH} levels`;
     if (Object.hasOwn(node, 'x-mcp-header')) {
-      if (!reachable || path.length === 0) return `${where(path)}: x-mcp-header is only allowed on a property reached through 'properties' alone`;
+      if (!reachable || path === undefined) return `${where(path)}: x-mcp-header is only allowed on a property reached through 'properties' alone`;
       const header = node['x-mcp-header'];
       if (typeof header !== 'string' || header === '') return `${where(path)}: x-mcp-header must be a non-empty string`;
       if (!TOKEN.test(header)) return `${where(path)}: x-mcp-header ${JSON.stringify(header)} is not an HTTP token`;
       const type = own(node, 'type');
-      if (typeof type !== 'string' || !HEADER_TYPES.has(type)) return `${where(path)}: x-mcp-header is only allowed on string, integer or boolean properties`;
+      if (typeof type !== 'string' || !HEADER_TYPES.has(type)) {
+        const fault = `${where(path)}: x-mcp-header is only allowed on string, integer or boolean properties (not ${typeof type === 'string' ? type : 'untyped'})`;
+        if (type !== 'number') return fault;
+        numberFault ??= fault;
+      }
       const prior = seen.get(header.toLowerCase());
       if (prior !== undefined) return `x-mcp-header ${JSON.stringify(header)} is declared twice (also as ${JSON.stringify(prior)})`;
       seen.set(header.toLowerCase(), header);
@@ -229,7 +265,7 @@ export function scanParamHeaders(inputSchema: unknown): ParamScan {
     const props = own(node, 'properties');
     if (isObject(props)) {
       for (const [k, child] of Object.entries(props)) {
-        const fault = visit(child, [...path, k], reachable, depth + 1);
+        const fault = visit(child, { key: k, up: path }, reachable, depth + 1);
         if (fault !== undefined) return fault;
       }
     }
@@ -238,14 +274,15 @@ export function scanParamHeaders(inputSchema: unknown): ParamScan {
       if (sub === undefined) continue;
       const branches = Array.isArray(sub) ? sub : NAME_TO_SCHEMA.has(k) && isObject(sub) ? Object.values(sub) : [sub];
       for (const b of branches) {
-        const fault = visit(b, [...path, `<${k}>`], false, depth + 1);
+        const fault = visit(b, { key: `<${k}>`, up: path }, false, depth + 1);
         if (fault !== undefined) return fault;
       }
     }
     return undefined;
   };
-  const reason = visit(inputSchema, [], true, 0);
-  return reason === undefined ? { valid: true, params } : { valid: false, reason };
+  const reason = visit(inputSchema, undefined, true, 0);
+  if (reason !== undefined) return { valid: false, reason: numberFault ?? reason };
+  return numberFault === undefined ? { valid: true, params } : { valid: false, reason: numberFault, params };
 }
 
 const paramScans = new WeakMap<object, ParamScan>();
@@ -261,21 +298,32 @@ export function paramScanOf(tool: Obj): ParamScan {
   return scan;
 }
 
-/** The `x-mcp-header` declarations of a tool; none when they are invalid (an invalid declaration is neither mirrored nor enforced). */
+/**
+ * The `x-mcp-header` declarations of a tool; none when they are invalid (an invalid declaration
+ * is neither mirrored nor enforced), unless a `number` property is the only fault, which the SDK
+ * v2 server still enforces.
+ */
 export function paramHeadersOf(tool: Obj | undefined): ParamHeader[] {
   if (!tool) return NO_PARAMS;
-  const scan = paramScanOf(tool);
-  return scan.valid ? scan.params : NO_PARAMS;
+  return paramScanOf(tool).params ?? NO_PARAMS;
 }
 
-/** The argument at `path`, own properties only (the arguments are the client's). */
-function argumentAt(args: unknown, path: readonly string[]): unknown {
-  let v = args;
-  for (const k of path) {
-    if (!isObject(v)) return undefined;
-    v = own(v, k);
+/**
+ * The argument at `path`, own properties only (the arguments are the client's); through arrays too,
+ * as the SDKs walk it (`0`, `length`). `seen` holds the objects found along the way for one call,
+ * so declarations sharing a prefix walk it once.
+ */
+function argumentAt(args: unknown, path: ParamPath, seen: Map<object, unknown>): unknown {
+  if (path === undefined) return args;
+  let parent: unknown = args;
+  if (path.up !== undefined) {
+    parent = seen.get(path.up);
+    if (parent === undefined && !seen.has(path.up)) {
+      parent = argumentAt(args, path.up, seen);
+      seen.set(path.up, parent);
+    }
   }
-  return v;
+  return typeof parent === 'object' && parent !== null ? own(parent as Obj, path.key) : undefined;
 }
 
 /** A scalar argument as its header carries it; undefined when it has no header (not a scalar, not finite, an integer past 2^53). */
@@ -295,17 +343,19 @@ const DECIMAL = /^-?[0-9]+(?:\.[0-9]+)?$/;
  * one compares as a number. A header whose argument is absent or null is not expected.
  */
 export function checkParamHeaders(spec: ParamHeader[], args: unknown, get: (name: string) => string | undefined): void {
+  const seen = new Map<object, unknown>();
   for (const { path, header, numeric } of spec) {
-    const v = argumentAt(args, path);
+    const v = argumentAt(args, path, seen);
     if (v === undefined || v === null || typeof v === 'object') continue;
+    // A number with no header form (an integer past 2^53) is not expected in one, as the SDK v2 client sends none.
     const want = headerText(v);
-    const shown = want ?? JSON.stringify(v);
+    if (want === undefined) continue;
     const raw = get(`mcp-param-${header.toLowerCase()}`);
-    if (raw === undefined) throw mismatch(`the body carries arguments.${where(path)} but the required Mcp-Param-${header} header is absent`, '(missing)', shown);
-    const got = decodeHeaderValue(raw.trim());
-    if (got === undefined) throw mismatch(`the Mcp-Param-${header} header ${JSON.stringify(raw)} is not valid =?base64?...?= encoding`, raw, shown);
-    const same = numeric && typeof v === 'number' && want !== undefined && DECIMAL.test(got) ? Number(got) === v : got === want;
-    if (!same) throw mismatch(`the Mcp-Param-${header} header names ${JSON.stringify(got)} but arguments.${where(path)} is ${shown}`, raw, shown);
+    if (raw === undefined) throw mismatch(`the body carries arguments.${where(path)} but the required Mcp-Param-${header} header is absent`, '(missing)', want);
+    const got = decodeHeaderValue(stripOws(raw));
+    if (got === undefined) throw mismatch(`the Mcp-Param-${header} header ${JSON.stringify(raw)} is not valid =?base64?...?= encoding`, raw, want);
+    const same = numeric && typeof v === 'number' && DECIMAL.test(got) ? Number(got) === v : got === want;
+    if (!same) throw mismatch(`the Mcp-Param-${header} header names ${JSON.stringify(got)} but arguments.${where(path)} is ${JSON.stringify(v)}`, raw, want);
   }
 }
 
@@ -313,8 +363,9 @@ export function checkParamHeaders(spec: ParamHeader[], args: unknown, get: (name
 export function paramHeaderValues(spec: ParamHeader[], args: unknown): Record<string, string> | undefined {
   if (spec.length === 0) return undefined;
   let out: Record<string, string> | undefined;
+  const seen = new Map<object, unknown>();
   for (const { path, header } of spec) {
-    const text = headerText(argumentAt(args, path));
+    const text = headerText(argumentAt(args, path, seen));
     if (text !== undefined) (out ??= {})[`mcp-param-${header.toLowerCase()}`] = encodeHeaderValue(text);
   }
   return out;

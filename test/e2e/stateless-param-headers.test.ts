@@ -79,7 +79,7 @@ describe('x-mcp-header (SEP-2243) through the gateway, against an SDK v2 server 
     await d.connect(new V2Stdio({ command: process.execPath, args: [STDIO_SERVER, '--stdio'], stderr: 'ignore' }));
     const directNames = (await d.listTools()).tools.map((t) => t.name).sort();
     await d.close();
-    assert.deepEqual(directNames, ['broken_name', 'broken_place', 'plain', 'route']);
+    assert.deepEqual(directNames, ['broken_name', 'broken_number', 'broken_place', 'plain', 'route']);
     const health = (await (await fetch(`${gw.base}/health`)).json()) as { backends: Array<{ name: string; protocol: string }> };
     assert.equal(health.backends.find((b) => b.name === 's')?.protocol, '2026-07-28', 'the gateway speaks 2026-07-28 to it');
     const v1 = await connectClient(gw.url);
@@ -150,6 +150,11 @@ describe('x-mcp-header (SEP-2243) through the gateway, against an SDK v2 server 
       ['boolean, other case', { dry: false }, { 'mcp-param-dry-run': 'False' }],
       ['header without its argument', {}, { 'mcp-param-count': '7' }],
       ['base64, not canonical', { target: { zone: 'Hello' } }, { 'mcp-param-zone': '=?base64?SGVsbG8?=' }],
+      // An SDK v2 client sends no header for an integer past 2^53, and its server expects none.
+      ['integer past 2^53, no header', { count: 2 ** 60 }, {}],
+      ['integer past 2^53, some header', { count: 2 ** 60 }, { 'mcp-param-count': '1' }],
+      // Only spaces and tabs surround a value: a 0xA0 byte (U+00A0 in node's latin1) is part of it.
+      ['U+00A0 around the value', { target: { zone: 'eu' } }, { 'mcp-param-zone': '\u00a0eu\u00a0' }],
     ];
     const seen: string[] = [];
     for (const [why, args, headers] of cases) {

@@ -1,6 +1,8 @@
 /** The 2026-07-28 envelope and header rules (src/protocol/modern.ts), one rule per case. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import v8 from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { GatewayError } from '../../../src/errors/catalog.js';
 import type { JsonRpcRequest } from '../../../src/wire/jsonrpc.js';
 import {
@@ -11,6 +13,7 @@ import {
   nameHeaderOf,
   paramHeaderValues,
   paramHeadersOf,
+  pathKeys,
   readEnvelope,
   scanParamHeaders,
   withoutEnvelope,
@@ -162,7 +165,10 @@ describe('standard headers (SEP-2243)', () => {
   it('mirrors x-mcp-header arguments into Mcp-Param headers and checks them', () => {
     const tool = { name: 't', inputSchema: { type: 'object', properties: { region: { type: 'string', 'x-mcp-header': 'Region' }, n: { type: 'integer' } } } };
     const spec = paramHeadersOf(tool);
-    assert.deepEqual(spec, [{ path: ['region'], header: 'Region', numeric: false }]);
+    assert.deepEqual(
+      spec.map((p) => ({ ...p, path: pathKeys(p.path) })),
+      [{ path: ['region'], header: 'Region', numeric: false }],
+    );
     assert.equal(paramHeadersOf(tool), spec, 'cached per tool');
     assert.deepEqual(paramHeaderValues(spec, { region: 'eu west', n: 1 }), { 'mcp-param-region': 'eu west' });
     const headers = (h: Record<string, string>) => (name: string) => h[name];
@@ -203,7 +209,7 @@ describe('standard headers (SEP-2243)', () => {
   it('finds declarations at any depth under properties, and mirrors each scalar as the SDKs do', () => {
     const spec = paramHeadersOf({ name: 'n', inputSchema: nested });
     assert.deepEqual(
-      spec.map((p) => [p.path.join('.'), p.header, p.numeric]),
+      spec.map((p) => [pathKeys(p.path).join('.'), p.header, p.numeric]),
       [
         ['target.zone', 'Zone', false],
         ['count', 'Count', true],
@@ -241,6 +247,73 @@ describe('standard headers (SEP-2243)', () => {
     assert.equal(ok({ dry: true }, { 'mcp-param-dry-run': 'True' }), 'MCPEG_ERR_HEADER_MISMATCH');
     // A header without its argument is not expected, and not checked.
     assert.equal(ok({}, { 'mcp-param-count': '7' }), undefined);
+  });
+
+  it('does not expect a header for an integer past 2^53, as the SDK v2 client sends none and its server checks none', () => {
+    const spec = paramHeadersOf({ name: 'n', inputSchema: nested });
+    const ok = (args: unknown, h: Record<string, string>) => code(() => checkParamHeaders(spec, args, headers(h)));
+    assert.equal(ok({ count: 2 ** 60 }, {}), undefined);
+    assert.equal(ok({ count: 1e21 }, { 'mcp-param-count': '1' }), undefined);
+  });
+
+  it('ignores spaces and tabs around a header value, not U+00A0 (a 0xA0 byte, which String.trim() removes)', () => {
+    const spec = paramHeadersOf({ name: 'n', inputSchema: nested });
+    const ok = (args: unknown, h: Record<string, string>) => code(() => checkParamHeaders(spec, args, headers(h)));
+    assert.equal(ok({ target: { zone: 'eu' } }, { 'mcp-param-zone': ' \teu\t ' }), undefined);
+    assert.equal(ok({ target: { zone: 'eu' } }, { 'mcp-param-zone': '\u00a0eu\u00a0' }), 'MCPEG_ERR_HEADER_MISMATCH');
+    const call = { jsonrpc: '2.0' as const, id: 1, method: 'tools/call', params: { name: 't' } };
+    assert.equal(
+      code(() => checkStandardHeaders(call, 'tools/call', '\u00a0t')),
+      'MCPEG_ERR_HEADER_MISMATCH',
+    );
+    assert.equal(
+      code(() => checkStandardHeaders(call, '\u00a0tools/call', 't')),
+      'MCPEG_ERR_HEADER_MISMATCH',
+    );
+    assert.equal(
+      code(() => checkStandardHeaders(call, '\ttools/call ', ' t\t')),
+      undefined,
+    );
+  });
+
+  it('reaches an argument through an array, as the SDKs walk a path (own properties only)', () => {
+    const spec = paramHeadersOf({
+      name: 'a',
+      inputSchema: { type: 'object', properties: { a: { type: 'object', properties: { '0': { type: 'string', 'x-mcp-header': 'First' } } } } },
+    });
+    assert.deepEqual(paramHeaderValues(spec, { a: ['eu'] }), { 'mcp-param-first': 'eu' });
+    assert.equal(
+      code(() => checkParamHeaders(spec, { a: ['eu'] }, headers({}))),
+      'MCPEG_ERR_HEADER_MISMATCH',
+    );
+  });
+
+  it('finds a number-typed declaration invalid (a client leaves the tool out) but still checks it, as the SDK v2 server does', () => {
+    const scan = scanParamHeaders(nested);
+    assert.equal(scan.valid, false);
+    assert.match(scan.valid ? '' : scan.reason, /^ratio: .*not number/);
+    assert.equal(paramHeadersOf({ name: 'n', inputSchema: nested }).length, 4);
+    // Another fault as well: nothing is checked, and the number is named first, as the SDK does.
+    const both = { type: 'object', properties: { r: { type: 'number', 'x-mcp-header': 'R' }, s: { type: 'string', 'x-mcp-header': 'r' } } };
+    assert.deepEqual(scanParamHeaders(both), { valid: false, reason: 'r: x-mcp-header is only allowed on string, integer or boolean properties (not number)' });
+  });
+
+  it("keeps a scan's memory linear in the schema: 50,000 declarations 60 levels deep share their path", () => {
+    v8.setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const leaves: Record<string, unknown> = {};
+    for (let i = 0; i < 50_000; i++) leaves[`k${i}`] = { type: 'string', 'x-mcp-header': `h${i}` };
+    let schema: Record<string, unknown> = { type: 'object', properties: leaves };
+    for (let d = 0; d < 60; d++) schema = { type: 'object', properties: { a: schema } };
+    gc();
+    const before = process.memoryUsage().heapUsed;
+    const scan = scanParamHeaders(schema);
+    gc();
+    const kept = process.memoryUsage().heapUsed - before;
+    assert.equal(scan.valid && scan.params.length, 50_000);
+    assert.deepEqual(pathKeys(scan.valid ? scan.params[49_999].path : undefined).slice(-2), ['a', 'k49999']);
+    // A copied path per declaration kept ~25 MB (61 keys each); shared, a few MB.
+    assert.ok(kept < 10 * 1024 * 1024, `the scan kept ${(kept / 1048576).toFixed(1)} MB`);
   });
 
   it('finds a definition invalid as SEP-2243 does, and then neither mirrors nor checks it', () => {
