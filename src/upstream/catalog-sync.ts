@@ -20,6 +20,11 @@ const DEFAULT_REFRESH_MS = 5 * 60_000;
 const COALESCE_MS = 20;
 /** A subscriptions/listen stream the backend ended is opened again after this pause. */
 const RELISTEN_MS = 5000;
+/** Tools left out for invalid x-mcp-header declarations: logged one line each, up to this many per list. */
+const MAX_EXCLUSION_LINES = 20;
+/** A backend's text in such a line (a tool name, the reason naming its properties) is cut at this length. */
+const MAX_LOGGED_TEXT = 200;
+const cut = (text: string): string => (text.length > MAX_LOGGED_TEXT ? `${text.slice(0, MAX_LOGGED_TEXT)}…` : text);
 
 export interface CatalogHost {
   readonly log: Logger;
@@ -80,17 +85,27 @@ export class CatalogSync {
    * The tools whose `x-mcp-header` declarations are valid: a Streamable HTTP client of revision
    * 2026-07-28 MUST leave out the others, and SHOULD say which and why (SEP-2243). Each one is
    * logged when it first appears, not on every re-list; the names kept are those of the last list.
+   * A list logs at most MAX_EXCLUSION_LINES of them, then one line counting the rest; the
+   * backend's strings in a line (name, reason) are cut at MAX_LOGGED_TEXT characters.
    */
   private withoutInvalidParamHeaders(tools: Item[]): Item[] {
     const excluded = new Set<string>();
+    let logged = 0;
+    let unlogged = 0;
     const kept = tools.filter((t) => {
       const scan = paramScanOf(t);
       if (scan.valid) return true;
       const name = String(t.name);
       excluded.add(name);
-      if (!this.excluded.has(name)) this.host.log.warn({ tool: name, reason: scan.reason }, 'tool left out of the catalog: invalid x-mcp-header declaration (SEP-2243)');
+      if (this.excluded.has(name)) return false;
+      if (logged === MAX_EXCLUSION_LINES) unlogged++;
+      else {
+        logged++;
+        this.host.log.warn({ tool: cut(name), reason: cut(scan.reason) }, 'tool left out of the catalog: invalid x-mcp-header declaration (SEP-2243)');
+      }
       return false;
     });
+    if (unlogged > 0) this.host.log.warn({ more: unlogged }, `${unlogged} more tools left out of the catalog for invalid x-mcp-header declarations (SEP-2243)`);
     this.excluded = excluded;
     return kept;
   }

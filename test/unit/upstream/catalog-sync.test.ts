@@ -1,0 +1,65 @@
+/**
+ * CatalogSync's list over a connection that mirrors x-mcp-header arguments (Streamable HTTP at
+ * 2026-07-28): tools with invalid declarations are left out (SEP-2243), and what is logged
+ * about them is bounded, whatever the backend lists.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { Logger } from '../../../src/observability/logger.js';
+import { CatalogSync } from '../../../src/upstream/catalog-sync.js';
+import type { BackendConnection } from '../../../src/upstream/connection.js';
+
+function recordingLog(): { log: Logger; lines: Array<{ fields: Record<string, unknown>; msg: string }> } {
+  const lines: Array<{ fields: Record<string, unknown>; msg: string }> = [];
+  const log = {
+    warn: (fields: Record<string, unknown>, msg: string) => void lines.push({ fields, msg }),
+    info() {},
+    debug() {},
+    error() {},
+    child: () => log,
+  };
+  return { log: log as unknown as Logger, lines };
+}
+
+/** A connection whose tools/list answers `tools()`, mirroring param headers or not. */
+function connection(tools: () => unknown[], mirrors: boolean): BackendConnection {
+  return {
+    initializeResult: { capabilities: { tools: {} } },
+    stateless: undefined,
+    mirrorsParamHeaders: mirrors,
+    request: async (method: string) => (method === 'tools/list' ? { tools: tools() } : {}),
+  } as unknown as BackendConnection;
+}
+
+const invalid = (name: string) => ({ name, inputSchema: { type: 'object', properties: { a: { type: 'string', 'x-mcp-header': 'Bad Name' } } } });
+const valid = (name: string) => ({ name, inputSchema: { type: 'object', properties: { a: { type: 'string', 'x-mcp-header': 'A' } } } });
+
+describe('CatalogSync: tools with invalid x-mcp-header declarations', () => {
+  it('leaves them out when the connection mirrors param headers, and keeps them when it does not', async () => {
+    const tools = () => [valid('ok'), invalid('bad')];
+    const { log } = recordingLog();
+    const host = { log, timeoutMs: 1000, connection: () => undefined, isUp: () => true, changed() {} };
+    const names = async (mirrors: boolean) => (await new CatalogSync(host).list(connection(tools, mirrors))).tools.map((t) => t.name);
+    assert.deepEqual(await names(true), ['ok']);
+    assert.deepEqual(await names(false), ['ok', 'bad']);
+  });
+
+  it('logs each one once, 20 lines a list at most then one counting the rest, the backend’s text cut at 200 characters', async () => {
+    let round = 0;
+    // Every re-list renames all 500 tools: each list is new to the log.
+    const tools = () => Array.from({ length: 500 }, (_, i) => invalid(`${'x'.repeat(10_000)}-${round}-${i}`));
+    const { log, lines } = recordingLog();
+    const sync = new CatalogSync({ log, timeoutMs: 1000, connection: () => undefined, isUp: () => true, changed() {} });
+    const conn = connection(tools, true);
+    assert.deepEqual((await sync.list(conn)).tools, []);
+    assert.equal(lines.length, 21);
+    assert.ok(lines.slice(0, 20).every((l) => String(l.fields.tool).length <= 201 && String(l.fields.reason).length <= 201));
+    assert.equal(lines[20].fields.more, 480);
+    // The same names again: nothing new to say.
+    await sync.list(conn);
+    assert.equal(lines.length, 21);
+    round++;
+    await sync.list(conn);
+    assert.equal(lines.length, 42, 'new names: at most 21 lines again');
+  });
+});
