@@ -5,13 +5,20 @@
  * and without list_changed, on a slow interval. A stateless backend announces changes
  * only on a subscriptions/listen stream, which is held open while the replica is up.
  */
-import { RemoteRpcError } from '../errors/catalog.js';
+import { GatewayError, RemoteRpcError } from '../errors/catalog.js';
+import { RawJson } from '../wire/raw-json.js';
 import type { Logger } from '../observability/logger.js';
 import { LISTS, type BackendCatalog, type Item, type ListKind } from './catalog.js';
 import type { BackendConnection } from './connection.js';
 import { paramScanOf } from '../wire/stateless.js';
 
 const MAX_LIST_PAGES = 100;
+/**
+ * A list, all its pages together, is refused past this many bytes of results: one page is
+ * already at most 64 MiB (the transports' bound on a message), but 100 of them would be
+ * 6.4 GB held by the gateway for one backend.
+ */
+export const MAX_LIST_BYTES = 64 * 1024 * 1024;
 /** Catalog refresh from caching hints: never more often than this, whatever ttlMs says. */
 const MIN_TTL_REFRESH_MS = 1000;
 /** Without a usable ttlMs and without list_changed, a stateless backend's catalog is re-listed this often. */
@@ -58,12 +65,23 @@ export class CatalogSync {
     await Promise.all(
       LISTS.filter((l) => caps[l.capability]).map(async (l) => {
         let cursor: unknown;
+        let bytes = 0;
         for (let page = 0; page < MAX_LIST_PAGES; page++) {
-          const r = await conn.request(l.method, cursor ? { cursor } : undefined, { timeoutMs: this.host.timeoutMs }).catch((err: unknown) => {
+          const answer = await conn.request(l.method, cursor ? { cursor } : undefined, { timeoutMs: this.host.timeoutMs, raw: true }).catch((err: unknown) => {
             // A server with resources but no templates may not implement templates/list at all.
             if (err instanceof RemoteRpcError && err.code === -32601) return {} as Record<string, unknown>;
             throw err;
           });
+          // Results come as the backend's bytes from the gateway's own transports (counted); the SDK's legacy SSE transport parses them, and a 64 MiB event bound holds there.
+          if (answer instanceof RawJson) bytes += answer.length;
+          if (bytes > MAX_LIST_BYTES) {
+            throw new GatewayError(
+              'MCPEG_ERR_BACKEND_ANSWER_TOO_LARGE',
+              `backend "${conn.backend}" lists more than ${MAX_LIST_BYTES} bytes of ${l.kind} over ${page + 1} pages: refused`,
+              { backend: conn.backend, list: l.kind, bytes },
+            );
+          }
+          const r = answer instanceof RawJson ? answer.value() : answer;
           const items = r[l.kind];
           // Items are objects (the MCP schema): a null would throw wherever a name is read (the registry, the
           // views), taking the gateway down, and a number could not key the x-mcp-header cache. A loop, not

@@ -1,12 +1,15 @@
 /**
- * CatalogSync's list over a connection that mirrors x-mcp-header arguments (Streamable HTTP at
- * 2026-07-28): tools with invalid declarations are left out (SEP-2243), and what is logged
- * about them is bounded, whatever the backend lists.
+ * CatalogSync's list: over a connection that mirrors x-mcp-header arguments (Streamable HTTP at
+ * 2026-07-28), tools with invalid declarations are left out (SEP-2243), and what is logged
+ * about them is bounded, whatever the backend lists; a list's pages together are bounded in
+ * bytes (results as the transports hand them over: RawJson over the backend's bytes).
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Logger } from '../../../src/observability/logger.js';
-import { CatalogSync } from '../../../src/upstream/catalog-sync.js';
+import { GatewayError } from '../../../src/errors/catalog.js';
+import { CatalogSync, MAX_LIST_BYTES } from '../../../src/upstream/catalog-sync.js';
+import { RawJson } from '../../../src/wire/raw-json.js';
 import type { BackendConnection } from '../../../src/upstream/connection.js';
 
 function recordingLog(): { log: Logger; lines: Array<{ fields: Record<string, unknown>; msg: string }> } {
@@ -61,5 +64,48 @@ describe('CatalogSync: tools with invalid x-mcp-header declarations', () => {
     round++;
     await sync.list(conn);
     assert.equal(lines.length, 42, 'new names: at most 21 lines again');
+  });
+});
+
+describe('CatalogSync: the bytes of a list, all pages together', () => {
+  /** A tools/list result of about `mib` MiB as the transports hand it over; a cursor to the next page unless it is the last. */
+  const page = (mib: number, n: number, last: boolean) => {
+    const text = JSON.stringify({
+      tools: [{ name: `t${n}`, description: 'x'.repeat(mib * 1024 * 1024), inputSchema: { type: 'object' } }],
+      ...(last ? {} : { nextCursor: String(n + 1) }),
+    });
+    return new RawJson(Buffer.from(text), 0, Buffer.byteLength(text), false);
+  };
+  const host = { log: recordingLog().log, timeoutMs: 1000, connection: () => undefined, isUp: () => true, changed() {} };
+  const paged = (mib: number, pages: number) => {
+    let asked = 0;
+    const conn = {
+      backend: 'big',
+      initializeResult: { capabilities: { tools: {} } },
+      stateless: undefined,
+      mirrorsParamHeaders: false,
+      request: async () => {
+        asked++;
+        return page(mib, asked, asked === pages);
+      },
+    } as unknown as BackendConnection;
+    return { conn, asked: () => asked };
+  };
+
+  it('reads pages up to 64 MiB in all', async () => {
+    const { conn } = paged(20, 3);
+    assert.equal((await new CatalogSync(host).list(conn)).tools.length, 3);
+  });
+
+  it('refuses a list past 64 MiB over its pages, at the page that crosses, naming the backend and the list', async () => {
+    const { conn, asked } = paged(30, 4);
+    await assert.rejects(new CatalogSync(host).list(conn), (err: unknown) => {
+      assert.ok(err instanceof GatewayError);
+      assert.equal(err.code, 'MCPEG_ERR_BACKEND_ANSWER_TOO_LARGE');
+      assert.match(err.message, /backend "big" lists more than 67108864 bytes of tools over 3 pages/);
+      return true;
+    });
+    assert.equal(asked(), 3, 'no page read past the one that crossed the bound');
+    assert.equal(MAX_LIST_BYTES, 64 * 1024 * 1024);
   });
 });
