@@ -1,0 +1,88 @@
+/**
+ * Attack: a backend lists its tools over many large pages.
+ *
+ * Each page was bounded (a backend message is at most 64 MiB) and a list at most 100 pages,
+ * but nothing bounded their sum: a hostile backend could make the gateway read and hold
+ * 100 pages of 64 MiB (6.4 GB) for one list. A list is now refused past 64 MiB over all its
+ * pages, at the page that crosses; that backend does not come up, and the others are served.
+ * Here a real Streamable HTTP backend (node:http) answers tools/list with pages of 24 MiB,
+ * each with a cursor to the next, for ever; the test notes the deepest page it was asked for.
+ */
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { connectClient, everythingStdio, startGateway, waitFor } from '../helpers/gateway.js';
+
+const PAGE_BYTES = 24 * 1024 * 1024;
+
+function hostile(): { server: Server; deepest: () => number } {
+  // The deepest page asked for in one read of the list (a cursor leads to the next; none starts a read again).
+  let deepest = 0;
+  // One page's filler, made once: each answer writes it between the same head and tail.
+  const filler = Buffer.alloc(PAGE_BYTES, 'x');
+  const server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => (body += c));
+    req.on('end', () => {
+      if (req.method !== 'POST') return void res.writeHead(405).end();
+      const m = JSON.parse(body) as { id?: number; method: string; params?: { cursor?: string } };
+      if (m.id === undefined) return void res.writeHead(202).end();
+      const headers = { 'content-type': 'application/json', 'mcp-session-id': 's1' };
+      if (m.method === 'initialize') {
+        res.writeHead(200, headers);
+        return void res.end(
+          JSON.stringify({ jsonrpc: '2.0', id: m.id, result: { protocolVersion: '2025-11-25', capabilities: { tools: {} }, serverInfo: { name: 'h', version: '1' } } }),
+        );
+      }
+      if (m.method === 'tools/list') {
+        const n = m.params?.cursor ? Number(m.params.cursor) + 1 : 1;
+        deepest = Math.max(deepest, n);
+        res.writeHead(200, headers);
+        res.write(`{"jsonrpc":"2.0","id":${m.id},"result":{"nextCursor":"${n}","tools":[{"name":"t${n}","inputSchema":{"type":"object"},"description":"`);
+        res.write(filler);
+        return void res.end('"}]}}');
+      }
+      res.writeHead(200, headers);
+      res.end(JSON.stringify({ jsonrpc: '2.0', id: m.id, error: { code: -32601, message: 'Method not found' } }));
+    });
+  });
+  return { server, deepest: () => deepest };
+}
+
+describe('review10: a backend listing its tools over many large pages', () => {
+  const h = hostile();
+  let gw: Awaited<ReturnType<typeof startGateway>>;
+  before(async () => {
+    await new Promise<void>((r) => h.server.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(h.server.address() as AddressInfo).port}/mcp`;
+    gw = await startGateway({ backends: { big: { type: 'mcp', url, protocol: 'stateful' }, everything: everythingStdio() } });
+  });
+  after(async () => {
+    await gw?.close();
+    h.server.close();
+  });
+
+  it('refuses the list past 64 MiB over its pages, reads no page past the one that crossed, and serves the other backends', async () => {
+    const health = async () =>
+      ((await (await fetch(`${gw.base}/health`)).json()) as { backends: Array<{ name: string; state: string; error?: string; lastError?: string }> }).backends.find(
+        (b) => b.name === 'big',
+      );
+    const big = await waitFor(async () => {
+      const b = await health();
+      return b && JSON.stringify(b).includes('bytes of tools') ? b : undefined;
+    }, 'the big backend refused, saying why');
+    assert.notEqual(big.state, 'up');
+    assert.match(JSON.stringify(big), /backend \\"big\\" lists more than 67108864 bytes of tools over 3 pages/);
+    // 24 MiB a page: the third crosses 64 MiB, and no read of the list (the gateway tries again later) goes past it.
+    assert.equal(h.deepest(), 3);
+    const c = await connectClient(gw.url);
+    try {
+      const names = (await c.listTools()).tools.map((t) => t.name);
+      assert.ok(names.includes('everything__echo'));
+      assert.ok(!names.some((n) => n.startsWith('big__')));
+    } finally {
+      await c.close();
+    }
+  });
+});
