@@ -19,6 +19,20 @@ const MAX_LIST_PAGES = 100;
  * 6.4 GB held by the gateway for one backend.
  */
 export const MAX_LIST_BYTES = 64 * 1024 * 1024;
+
+/**
+ * A list result's size: its bytes as the gateway's transports hand results over (RawJson), or,
+ * for one parsed on the way (a message the raw scan leaves to JSON.parse, the SDK's legacy SSE
+ * transport), the length of its JSON text; one too deep to write out counts as past the bound.
+ */
+function sizeOf(answer: Record<string, unknown> | RawJson): number {
+  if (answer instanceof RawJson) return answer.length;
+  try {
+    return JSON.stringify(answer).length;
+  } catch {
+    return Infinity;
+  }
+}
 /** Catalog refresh from caching hints: never more often than this, whatever ttlMs says. */
 const MIN_TTL_REFRESH_MS = 1000;
 /** Without a usable ttlMs and without list_changed, a stateless backend's catalog is re-listed this often. */
@@ -72,8 +86,7 @@ export class CatalogSync {
             if (err instanceof RemoteRpcError && err.code === -32601) return {} as Record<string, unknown>;
             throw err;
           });
-          // Results come as the backend's bytes from the gateway's own transports (counted); the SDK's legacy SSE transport parses them, and a 64 MiB event bound holds there.
-          if (answer instanceof RawJson) bytes += answer.length;
+          bytes += sizeOf(answer);
           if (bytes > MAX_LIST_BYTES) {
             throw new GatewayError(
               'MCPEG_ERR_BACKEND_ANSWER_TOO_LARGE',

@@ -16,7 +16,8 @@ import { connectClient, everythingStdio, startGateway, waitFor } from '../helper
 
 const PAGE_BYTES = 24 * 1024 * 1024;
 
-function hostile(): { server: Server; deepest: () => number } {
+/** `parsed`: each answer carries a member the gateway's raw scan does not know, so the result is parsed (JSON.parse) instead of kept as bytes. */
+function hostile(parsed: boolean): { server: Server; deepest: () => number } {
   // The deepest page asked for in one read of the list (a cursor leads to the next; none starts a read again).
   let deepest = 0;
   // One page's filler, made once: each answer writes it between the same head and tail.
@@ -39,7 +40,9 @@ function hostile(): { server: Server; deepest: () => number } {
         const n = m.params?.cursor ? Number(m.params.cursor) + 1 : 1;
         deepest = Math.max(deepest, n);
         res.writeHead(200, headers);
-        res.write(`{"jsonrpc":"2.0","id":${m.id},"result":{"nextCursor":"${n}","tools":[{"name":"t${n}","inputSchema":{"type":"object"},"description":"`);
+        res.write(
+          `{"jsonrpc":"2.0","id":${m.id},${parsed ? '"x-extra":1,' : ''}"result":{"nextCursor":"${n}","tools":[{"name":"t${n}","inputSchema":{"type":"object"},"description":"`,
+        );
         res.write(filler);
         return void res.end('"}]}}');
       }
@@ -51,36 +54,45 @@ function hostile(): { server: Server; deepest: () => number } {
 }
 
 describe('review10: a backend listing its tools over many large pages', () => {
-  const h = hostile();
+  const hosts = { big: hostile(false), parsed: hostile(true) };
   let gw: Awaited<ReturnType<typeof startGateway>>;
   before(async () => {
-    await new Promise<void>((r) => h.server.listen(0, '127.0.0.1', r));
-    const url = `http://127.0.0.1:${(h.server.address() as AddressInfo).port}/mcp`;
-    gw = await startGateway({ backends: { big: { type: 'mcp', url, protocol: 'stateful' }, everything: everythingStdio() } });
+    const url = async (h: ReturnType<typeof hostile>) => {
+      await new Promise<void>((r) => h.server.listen(0, '127.0.0.1', r));
+      return `http://127.0.0.1:${(h.server.address() as AddressInfo).port}/mcp`;
+    };
+    gw = await startGateway({
+      backends: {
+        big: { type: 'mcp', url: await url(hosts.big), protocol: 'stateful' },
+        parsed: { type: 'mcp', url: await url(hosts.parsed), protocol: 'stateful' },
+        everything: everythingStdio(),
+      },
+    });
   });
   after(async () => {
     await gw?.close();
-    h.server.close();
+    for (const h of Object.values(hosts)) h.server.close();
   });
 
   it('refuses the list past 64 MiB over its pages, reads no page past the one that crossed, and serves the other backends', async () => {
-    const health = async () =>
-      ((await (await fetch(`${gw.base}/health`)).json()) as { backends: Array<{ name: string; state: string; error?: string; lastError?: string }> }).backends.find(
-        (b) => b.name === 'big',
-      );
-    const big = await waitFor(async () => {
-      const b = await health();
-      return b && JSON.stringify(b).includes('bytes of tools') ? b : undefined;
-    }, 'the big backend refused, saying why');
-    assert.notEqual(big.state, 'up');
-    assert.match(JSON.stringify(big), /backend \\"big\\" lists more than 67108864 bytes of tools over 3 pages/);
-    // 24 MiB a page: the third crosses 64 MiB, and no read of the list (the gateway tries again later) goes past it.
-    assert.equal(h.deepest(), 3);
+    const health = async (name: string) =>
+      ((await (await fetch(`${gw.base}/health`)).json()) as { backends: Array<{ name: string; state: string }> }).backends.find((b) => b.name === name);
+    // Whether the gateway keeps a result as bytes or parses it, the bound holds.
+    for (const name of ['big', 'parsed'] as const) {
+      const b = await waitFor(async () => {
+        const x = await health(name);
+        return x && JSON.stringify(x).includes('bytes of tools') ? x : undefined;
+      }, `backend ${name} refused, saying why`);
+      assert.notEqual(b.state, 'up');
+      assert.match(JSON.stringify(b), new RegExp(`backend \\\\"${name}\\\\" lists more than 67108864 bytes of tools over 3 pages`));
+      // 24 MiB a page: the third crosses 64 MiB, and no read of the list (the gateway tries again later) goes past it.
+      assert.equal(hosts[name].deepest(), 3, name);
+    }
     const c = await connectClient(gw.url);
     try {
       const names = (await c.listTools()).tools.map((t) => t.name);
       assert.ok(names.includes('everything__echo'));
-      assert.ok(!names.some((n) => n.startsWith('big__')));
+      assert.ok(!names.some((n) => n.startsWith('big__') || n.startsWith('parsed__')));
     } finally {
       await c.close();
     }
