@@ -66,6 +66,13 @@ export class CatalogSync {
   private announced = new Set<ListKind>();
   /** Tools left out of the last list for invalid x-mcp-header declarations (logged once each). */
   private excluded = new Set<string>();
+  /**
+   * A re-list is running: another waits for it to end (one more at most, however many announcements
+   * came meanwhile), or a backend announcing every few milliseconds while it lists slowly would have
+   * the gateway hold a list's bytes (up to MAX_LIST_BYTES a kind) once per announcement.
+   */
+  private relisting = false;
+  private relistAgain = false;
 
   constructor(private readonly host: CatalogHost) {}
 
@@ -145,16 +152,27 @@ export class CatalogSync {
   refresh(announced: readonly ListKind[] = []): void {
     for (const k of announced) this.announced.add(k);
     if (this.refreshTimer || !this.host.isUp()) return;
+    if (this.relisting) {
+      this.relistAgain = true;
+      return;
+    }
     this.refreshTimer = setTimeout(async () => {
       this.refreshTimer = undefined;
       const conn = this.host.connection();
       if (!conn || conn.isClosed) return;
       const told = this.announced;
       this.announced = new Set();
+      this.relisting = true;
       try {
         this.host.changed(await this.list(conn), told);
       } catch (err) {
         this.host.log.warn({ err: (err as Error).message }, 'catalog refresh failed');
+      } finally {
+        this.relisting = false;
+        if (this.relistAgain) {
+          this.relistAgain = false;
+          this.refresh();
+        }
       }
     }, COALESCE_MS);
   }

@@ -109,3 +109,51 @@ describe('CatalogSync: the bytes of a list, all pages together', () => {
     assert.equal(MAX_LIST_BYTES, 64 * 1024 * 1024);
   });
 });
+
+describe('CatalogSync: re-lists one at a time', () => {
+  it('a list_changed during a re-list does not start a second one beside it: one more follows when it ends', async () => {
+    let inFlight = 0;
+    let most = 0;
+    let calls = 0;
+    const gates: Array<() => void> = [];
+    const conn = {
+      backend: 'slow',
+      initializeResult: { capabilities: { tools: { listChanged: true } } },
+      stateless: undefined,
+      mirrorsParamHeaders: false,
+      isClosed: false,
+      request: async () => {
+        calls++;
+        inFlight++;
+        most = Math.max(most, inFlight);
+        await new Promise<void>((resolve) => gates.push(resolve));
+        inFlight--;
+        return { tools: [{ name: `t${calls}` }] };
+      },
+    } as unknown as BackendConnection;
+    const seen: string[][] = [];
+    const sync = new CatalogSync({
+      log: recordingLog().log,
+      timeoutMs: 1000,
+      connection: () => conn,
+      isUp: () => true,
+      changed: (catalog) => void seen.push(catalog.tools.map((t) => String(t.name))),
+    });
+    const tick = () => new Promise((resolve) => setTimeout(resolve, 60));
+    sync.refresh(['tools']);
+    await tick();
+    // The backend announces again and again while its list is slow to come.
+    for (let i = 0; i < 5; i++) {
+      sync.refresh(['tools']);
+      await tick();
+    }
+    assert.equal(most, 1, 'one re-list at a time');
+    gates.shift()?.();
+    await tick();
+    assert.equal(calls, 2, 'the announcements meanwhile bring one more re-list, not five');
+    gates.shift()?.();
+    await tick();
+    assert.deepEqual(seen, [['t1'], ['t2']]);
+    sync.stop();
+  });
+});
