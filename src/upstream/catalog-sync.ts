@@ -73,6 +73,8 @@ export class CatalogSync {
    */
   private relisting = false;
   private relistAgain = false;
+  /** How often the TTL timer re-lists (Infinity: never); a failed re-list keeps it, or the catalog would go stale for good. */
+  private ttlEvery = Infinity;
 
   constructor(private readonly host: CatalogHost) {}
 
@@ -167,6 +169,10 @@ export class CatalogSync {
         this.host.changed(await this.list(conn), told);
       } catch (err) {
         this.host.log.warn({ err: (err as Error).message }, 'catalog refresh failed');
+        if (conn.stateless) {
+          clearTimeout(this.ttlTimer);
+          this.armTtl();
+        }
       } finally {
         this.relisting = false;
         if (this.relistAgain) {
@@ -221,8 +227,13 @@ export class CatalogSync {
     const announces = ['tools', 'prompts', 'resources'].some((k) => (caps[k] as { listChanged?: boolean } | undefined)?.listChanged);
     let every = Number.isFinite(ttl) ? Math.max(MIN_TTL_REFRESH_MS, ttl) : Infinity;
     if (uncached && !announces) every = Math.min(every, DEFAULT_REFRESH_MS);
-    if (!Number.isFinite(every)) return;
-    this.ttlTimer = setTimeout(() => this.refresh(), every);
+    this.ttlEvery = every;
+    this.armTtl();
+  }
+
+  private armTtl(): void {
+    if (!Number.isFinite(this.ttlEvery)) return;
+    this.ttlTimer = setTimeout(() => this.refresh(), this.ttlEvery);
     this.ttlTimer.unref();
   }
 }

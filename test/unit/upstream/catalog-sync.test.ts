@@ -157,3 +157,34 @@ describe('CatalogSync: re-lists one at a time', () => {
     sync.stop();
   });
 });
+
+describe('CatalogSync: a failed re-list of a polled backend', () => {
+  it('is tried again at the TTL, not never again: a later list that is fine brings the catalog back up to date', async () => {
+    let calls = 0;
+    const conn = {
+      backend: 'polled',
+      initializeResult: { capabilities: { tools: {} } },
+      stateless: {},
+      mirrorsParamHeaders: false,
+      isClosed: false,
+      request: async () => {
+        calls++;
+        if (calls === 2) throw new GatewayError('MCPEG_ERR_BACKEND_ANSWER_TOO_LARGE', 'too large', {});
+        return { tools: [{ name: `t${calls}` }], ttlMs: 1000 };
+      },
+    } as unknown as BackendConnection;
+    const seen: string[][] = [];
+    const sync = new CatalogSync({
+      log: recordingLog().log,
+      timeoutMs: 1000,
+      connection: () => conn,
+      isUp: () => true,
+      changed: (catalog) => void seen.push(catalog.tools.map((t) => String(t.name))),
+    });
+    await sync.list(conn);
+    await new Promise((resolve) => setTimeout(resolve, 2400));
+    sync.stop();
+    assert.ok(calls >= 3, `listed ${calls} times`);
+    assert.deepEqual(seen[0], ['t3']);
+  });
+});
