@@ -45,7 +45,9 @@ const RELISTEN_MS = 5000;
 const MAX_EXCLUSION_LINES = 20;
 /** A backend's text in such a line (a tool name, the reason naming its properties) is cut at this length. */
 const MAX_LOGGED_TEXT = 200;
-const cut = (text: string): string => (text.length > MAX_LOGGED_TEXT ? `${text.slice(0, MAX_LOGGED_TEXT)}…` : text);
+/** A failed re-list's error, logged: cut at this length. */
+const MAX_LOGGED_ERROR = 1000;
+const cut = (text: string, max = MAX_LOGGED_TEXT): string => (text.length > max ? `${text.slice(0, max)}…` : text);
 
 export interface CatalogHost {
   readonly log: Logger;
@@ -168,7 +170,8 @@ export class CatalogSync {
       try {
         this.host.changed(await this.list(conn), told);
       } catch (err) {
-        this.host.log.warn({ err: (err as Error).message }, 'catalog refresh failed');
+        // A backend's error text (RemoteRpcError) may be as long as a message: 64 MiB.
+        this.host.log.warn({ err: cut((err as Error).message, MAX_LOGGED_ERROR) }, 'catalog refresh failed');
         if (conn.stateless) {
           clearTimeout(this.ttlTimer);
           this.armTtl();

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Logger } from '../../../src/observability/logger.js';
-import { GatewayError } from '../../../src/errors/catalog.js';
+import { GatewayError, RemoteRpcError } from '../../../src/errors/catalog.js';
 import { CatalogSync, MAX_LIST_BYTES } from '../../../src/upstream/catalog-sync.js';
 import { RawJson } from '../../../src/wire/raw-json.js';
 import type { BackendConnection } from '../../../src/upstream/connection.js';
@@ -186,5 +186,28 @@ describe('CatalogSync: a failed re-list of a polled backend', () => {
     sync.stop();
     assert.ok(calls >= 3, `listed ${calls} times`);
     assert.deepEqual(seen[0], ['t3']);
+  });
+});
+
+describe('CatalogSync: a failed re-list in the log', () => {
+  it('the backend’s error text is cut: a 1 MB message is not logged whole', async () => {
+    const conn = {
+      backend: 'loud',
+      initializeResult: { capabilities: { tools: {} } },
+      stateless: undefined,
+      mirrorsParamHeaders: false,
+      isClosed: false,
+      request: async () => {
+        throw new RemoteRpcError({ code: -32000, message: 'e'.repeat(1024 * 1024) });
+      },
+    } as unknown as BackendConnection;
+    const { log, lines } = recordingLog();
+    const sync = new CatalogSync({ log, timeoutMs: 1000, connection: () => conn, isUp: () => true, changed() {} });
+    sync.refresh(['tools']);
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    sync.stop();
+    const line = lines.find((l) => l.msg === 'catalog refresh failed');
+    assert.ok(line);
+    assert.ok(String(line.fields.err).length <= 1001, `logged ${String(line.fields.err).length} characters`);
   });
 });
