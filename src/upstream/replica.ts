@@ -28,6 +28,13 @@ import { ReplicaHealth } from './health.js';
 import { SessionPool, type PoolOwner } from './session-pool.js';
 import { ResourceWatch, type Holder } from './resource-watch.js';
 
+/**
+ * A replica's last error, as health, the log and the clients refused while it is down see it:
+ * cut at this length, since a backend writes much of it (an error answer's message may be as
+ * long as a message, 64 MiB).
+ */
+const MAX_LAST_ERROR = 1000;
+const brief = (text: string): string => (text.length > MAX_LAST_ERROR ? `${text.slice(0, MAX_LAST_ERROR)}…` : text);
 export type BackendState = 'starting' | 'up' | 'down' | 'stopped';
 
 export interface ReplicaListener {
@@ -261,7 +268,7 @@ export class Replica implements ConnectionOwner {
       this.log.info({ transport: this.handshake.kind, server: this.info?.serverInfo, tools: this.catalog.tools.length }, 'backend up');
       this.listener.catalogChanged(this);
     } catch (err) {
-      this.lastError = (err as Error).message;
+      this.lastError = brief((err as Error).message);
       this.log.error({ err: this.lastError }, 'backend failed to start');
       // Detach first, so closing it is not taken for a crash that schedules a second restart.
       const conn = this.catalogConn;
@@ -439,8 +446,8 @@ export class Replica implements ConnectionOwner {
     }
     this.catalogConn = undefined;
     if (this.state === 'stopped') return;
-    this.lastError = reason;
-    this.log.error({ reason }, 'backend connection lost');
+    this.lastError = brief(reason);
+    this.log.error({ reason: this.lastError }, 'backend connection lost');
     this.catalog = EMPTY_CATALOG;
     this.setState('down');
     this.listener.catalogChanged(this);

@@ -98,3 +98,38 @@ describe('review10: a backend listing its tools over many large pages', () => {
     }
   });
 });
+
+describe('review10: a backend refusing initialize with a 1 MiB error message', () => {
+  // Its whole text became the replica's last error: in /health, in the log, and in every refusal a client got while it was down.
+  const loud = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => (body += c));
+    req.on('end', () => {
+      const m = JSON.parse(body) as { id?: number };
+      if (m.id === undefined) return void res.writeHead(202).end();
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ jsonrpc: '2.0', id: m.id, error: { code: -32603, message: `refused ${'y'.repeat(1024 * 1024)}` } }));
+    });
+  });
+  let gw: Awaited<ReturnType<typeof startGateway>>;
+  before(async () => {
+    await new Promise<void>((r) => loud.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(loud.address() as AddressInfo).port}/mcp`;
+    gw = await startGateway({ backends: { loud: { type: 'mcp', url, protocol: 'stateful' } } });
+  });
+  after(async () => {
+    await gw?.close();
+    loud.close();
+  });
+
+  it('keeps 1,000 characters of it as the last error (in /health, the log, and the refusals of calls while the backend is down)', async () => {
+    const b = await waitFor(async () => {
+      const all = ((await (await fetch(`${gw.base}/health`)).json()) as { backends: Array<{ name: string; error?: string; replicas?: Array<{ error?: string }> }> }).backends;
+      const x = all.find((y) => y.name === 'loud');
+      return x && JSON.stringify(x).includes('refused y') ? x : undefined;
+    }, 'the refusal in /health');
+    const errors = JSON.stringify(b).match(/refused y+/g) ?? [];
+    assert.ok(errors.length > 0);
+    for (const e of errors) assert.ok(e.length <= 1000, `an error of ${e.length} characters in /health`);
+  });
+});
