@@ -24,6 +24,19 @@ function recordingLog(): { log: Logger; lines: Array<{ fields: Record<string, un
   return { log: log as unknown as Logger, lines };
 }
 
+/** A CatalogSync over `conn`, up, and the tool names of each catalog its re-lists bring. */
+function watching(conn: BackendConnection): { sync: CatalogSync; seen: string[][] } {
+  const seen: string[][] = [];
+  const sync = new CatalogSync({
+    log: recordingLog().log,
+    timeoutMs: 1000,
+    connection: () => conn,
+    isUp: () => true,
+    changed: (catalog) => void seen.push(catalog.tools.map((t) => String(t.name))),
+  });
+  return { sync, seen };
+}
+
 /** A connection whose tools/list answers `tools()`, mirroring param headers or not. */
 function connection(tools: () => unknown[], mirrors: boolean): BackendConnection {
   return {
@@ -131,14 +144,7 @@ describe('CatalogSync: re-lists one at a time', () => {
         return { tools: [{ name: `t${calls}` }] };
       },
     } as unknown as BackendConnection;
-    const seen: string[][] = [];
-    const sync = new CatalogSync({
-      log: recordingLog().log,
-      timeoutMs: 1000,
-      connection: () => conn,
-      isUp: () => true,
-      changed: (catalog) => void seen.push(catalog.tools.map((t) => String(t.name))),
-    });
+    const { sync, seen } = watching(conn);
     const tick = () => new Promise((resolve) => setTimeout(resolve, 60));
     sync.refresh(['tools']);
     await tick();
@@ -173,14 +179,7 @@ describe('CatalogSync: a failed re-list of a polled backend', () => {
         return { tools: [{ name: `t${calls}` }], ttlMs: 1000 };
       },
     } as unknown as BackendConnection;
-    const seen: string[][] = [];
-    const sync = new CatalogSync({
-      log: recordingLog().log,
-      timeoutMs: 1000,
-      connection: () => conn,
-      isUp: () => true,
-      changed: (catalog) => void seen.push(catalog.tools.map((t) => String(t.name))),
-    });
+    const { sync, seen } = watching(conn);
     await sync.list(conn);
     await new Promise((resolve) => setTimeout(resolve, 2400));
     sync.stop();
