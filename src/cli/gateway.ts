@@ -10,7 +10,7 @@ import { ConfigError } from '../errors/catalog.js';
 import type { Gateway } from '../gateway.js';
 import { serve as serveGateway, type Served } from '../serve.js';
 import { RotatingFile, parseSize } from '../observability/log-file.js';
-import { TurnBatcher } from '../observability/log-sink.js';
+import { LineBatcher } from '../observability/log-sink.js';
 import { createLogger, flushLogSync, type Logger, writeStderrAfterLogs } from '../observability/logger.js';
 import { prettyDestination } from '../observability/pretty.js';
 import { configSecrets } from '../observability/secrets.js';
@@ -94,8 +94,8 @@ async function serve(values: Values, argv: string[], overrides: Overrides, rotat
     process.stderr.write(`mcpeg: cannot open the log file: ${(err as Error).message}\n`);
     return EXIT.FAILURE;
   }
-  // A log file gets one write per event-loop turn, like stderr (observability/log-sink.ts).
-  const dest = file ? new TurnBatcher(file) : values.dev && process.stderr.isTTY ? prettyDestination(process.stderr) : 2;
+  // A log file gets its lines in batches, like stderr (observability/log-sink.ts).
+  const dest = file ? new LineBatcher(file) : values.dev && process.stderr.isTTY ? prettyDestination(process.stderr) : 2;
   const log = createLogger(config.logging.level, dest, { secrets: configSecrets(config) });
   if (daemonized && file) daemonOutput(file, log);
 

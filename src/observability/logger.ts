@@ -4,8 +4,8 @@
  * named in the configuration (auth tokens, API keys, passwords, credential headers) are
  * scrubbed from the text of every line before it is written, wherever they appear.
  *
- * Lines to a file descriptor or path are gathered over one turn of the event loop and
- * written together (log-sink.ts, sonic-boom): to a regular file on the event loop (the page
+ * Lines to a file descriptor or path are gathered for a few milliseconds and written
+ * together (log-sink.ts, sonic-boom): to a regular file on the event loop (the page
  * cache takes the write; no thread-pool round trip per batch), to a pipe, socket or
  * terminal off it (a slow reader must not stall the gateway), and synchronously when the
  * process exits; hot lines with known fields (the access log) skip pino's per-line
@@ -14,7 +14,7 @@
 import { fstatSync, statSync } from 'node:fs';
 import type { DestinationStream } from 'pino';
 import { pino, type Logger } from 'pino';
-import { TurnBatcher } from './log-sink.js';
+import { LineBatcher } from './log-sink.js';
 
 export type { Logger };
 
@@ -97,8 +97,8 @@ function scrubberFor(secrets: readonly string[] | undefined): Scrub | undefined 
 
 export function createLogger(level: string, destination: number | string | DestinationStream = 2, opts: LoggerOptions = {}): Logger {
   const scrub = scrubberFor(opts.secrets);
-  // One write per event-loop turn, by sonic-boom (on the loop to a file, else off it); flushed synchronously on exit.
-  const stream = typeof destination === 'object' ? destination : new TurnBatcher(pino.destination({ dest: destination, sync: isRegularFile(destination) }));
+  // One write per few milliseconds of lines (log-sink.ts), by sonic-boom (on the loop to a file, else off it); flushed synchronously on exit.
+  const stream = typeof destination === 'object' ? destination : new LineBatcher(pino.destination({ dest: destination, sync: isRegularFile(destination) }));
   const log = pino(
     {
       level,

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
-import { TurnBatcher } from '../../../src/observability/log-sink.js';
+import { FLUSH_MS, LineBatcher, MAX_HELD } from '../../../src/observability/log-sink.js';
 import { createLogger, flushLogSync, lineWriter, redactKeys } from '../../../src/observability/logger.js';
 
 const SECRET = 'sk-live-0123456789abcdef';
@@ -102,18 +102,36 @@ describe('lineWriter', () => {
   });
 });
 
-describe('the file destination: one write per event-loop turn', () => {
-  it('the lines of one turn reach the destination in one write, when the turn ends', async () => {
+describe('the file destination: lines written in batches', () => {
+  it('the lines of a few milliseconds reach the destination in one write, across event-loop turns', async () => {
     const writes: string[] = [];
-    const b = new TurnBatcher({ write: (d) => writes.push(d) > 0, flushSync: () => {} });
+    const b = new LineBatcher({ write: (d) => writes.push(d) > 0, flushSync: () => {} });
     b.write('a\n');
-    b.write('b\n');
-    assert.deepEqual(writes, [], 'held while the turn runs');
     await new Promise((r) => setImmediate(r));
-    assert.deepEqual(writes, ['a\nb\n']);
+    b.write('b\n');
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(writes, [], 'held over turns, until FLUSH_MS has passed');
+    await new Promise((r) => setTimeout(r, FLUSH_MS + 20));
+    assert.deepEqual(writes, ['a\nb\n'], 'one write for both');
     b.write('c\n');
     b.flushSync();
     assert.deepEqual(writes, ['a\nb\n', 'c\n'], 'flushSync hands over at once');
+    await new Promise((r) => setTimeout(r, FLUSH_MS + 20));
+    assert.deepEqual(writes, ['a\nb\n', 'c\n'], 'the cleared timer writes nothing more');
+  });
+
+  it('a burst past MAX_HELD characters is handed over at once, without waiting for the timer', () => {
+    const writes: string[] = [];
+    const b = new LineBatcher({ write: (d) => writes.push(d) > 0, flushSync: () => {} });
+    const line = `${'x'.repeat(1023)}\n`;
+    const n = MAX_HELD / line.length;
+    for (let i = 0; i < n - 1; i++) b.write(line);
+    assert.equal(writes.length, 0, 'below MAX_HELD: held');
+    b.write(line);
+    assert.equal(writes.length, 1, 'at MAX_HELD: written in the same call');
+    assert.equal(writes[0].length, MAX_HELD);
+    b.flushSync();
+    assert.equal(writes.length, 1, 'nothing left');
   });
 
   it('a line reaches the file without another line to push it', async () => {
@@ -126,7 +144,7 @@ describe('the file destination: one write per event-loop turn', () => {
     assert.match(readFileSync(file, 'utf8'), /"msg":"one line"/);
   });
 
-  it('to a regular file, the lines of a turn are in the file as soon as the turn ends (written on the loop, not by the thread pool)', async () => {
+  it('to a regular file, held lines are in the file as soon as the timer fires (written on the loop, not by the thread pool)', async () => {
     const files = [join(dir, 'fd.log'), join(dir, 'path.log')];
     const logs = [createLogger('info', openSync(files[0], 'a')), createLogger('info', files[1])];
     // A path is opened asynchronously: let that happen first.
@@ -138,8 +156,8 @@ describe('the file destination: one write per event-loop turn', () => {
     const reads = Array.from({ length: 4 }, () => new Promise((r) => read(fd, Buffer.alloc(1), 0, 1, null, r)));
     try {
       for (const log of logs) for (let i = 0; i < 3; i++) log.info({ i }, 'on the loop');
-      // The batchers' setImmediate were queued first: they have run (and written) when this one runs.
-      const seen = await new Promise<string[]>((r) => setImmediate(() => r(files.map((f) => readFileSync(f, 'utf8')))));
+      // The batchers' timers were armed first, with a shorter delay: they have run (and written) when this one runs.
+      const seen = await new Promise<string[]>((r) => setTimeout(() => r(files.map((f) => readFileSync(f, 'utf8'))), FLUSH_MS + 1));
       for (const text of seen) assert.equal(text.split('\n').filter((l) => l.includes('"on the loop"')).length, 3);
     } finally {
       writeSync(fd, 'xxxx');
@@ -148,12 +166,12 @@ describe('the file destination: one write per event-loop turn', () => {
     }
   });
 
-  it('flushLogSync writes what the turn gathered at once', () => {
+  it('flushLogSync writes what is held at once', () => {
     const file = join(dir, 'sync.log');
     // A descriptor is ready at once (a path is opened asynchronously).
     const log = createLogger('info', openSync(file, 'a'));
     for (let i = 0; i < 10; i++) log.info({ i }, 'gathered');
-    assert.equal(readFileSync(file, 'utf8'), '', 'held until the turn ends');
+    assert.equal(readFileSync(file, 'utf8'), '', 'held until the timer fires');
     flushLogSync(log);
     assert.equal(
       readFileSync(file, 'utf8')
