@@ -477,6 +477,8 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
           protocol: b.info?.protocolVersion,
           tools: b.catalog.tools.length,
           error: b.lastError,
+          // Informative: the backend still serves, with the catalog listed before; not a reason to degrade.
+          ...(b.catalogFailure ? { catalogError: b.catalogFailure.error, catalogErrorAt: b.catalogFailure.at.toISOString() } : {}),
           ...(check ? { healthy: check.ok, detail: check.detail } : {}),
           ...(b.transportKind === 'stdio' ? { processes: b.pids().length } : {}),
           ...(b.processes ? { max_processes: b.processes.max } : {}),

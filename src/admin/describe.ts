@@ -47,6 +47,8 @@ export function summary(e: Configured, b: Backend | undefined) {
     replicas: b?.replicas.length ?? 0,
     restarts: b?.restarts ?? 0,
     lastError: b?.lastError ?? null,
+    catalogError: b?.catalogFailure?.error ?? null,
+    catalogErrorAt: b?.catalogFailure?.at.toISOString() ?? null,
   };
 }
 

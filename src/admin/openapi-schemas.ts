@@ -35,6 +35,8 @@ const summary = {
   replicas: int,
   restarts: int,
   lastError: orNull('string'),
+  catalogError: { type: ['string', 'null'], description: "Why the catalog's last re-list failed (the catalog served is the one listed before), until one succeeds" },
+  catalogErrorAt: { type: ['string', 'null'], format: 'date-time' },
 };
 const detail = {
   ...summary,

@@ -203,6 +203,11 @@ export class Backend {
     return this.primary?.lastError ?? this.replicas.find((r) => r.lastError)?.lastError;
   }
 
+  /** Why the catalog's last re-list failed on the replica it is listed from, until one succeeds: the catalog served is the one before. */
+  get catalogFailure(): { readonly error: string; readonly at: Date } | undefined {
+    return this.primary?.catalogFailure;
+  }
+
   get restarts(): number {
     return this.replicas.reduce((n, r) => n + r.restarts, 0);
   }

@@ -77,8 +77,17 @@ export class CatalogSync {
   private relistAgain = false;
   /** How often the TTL timer re-lists (Infinity: never); a failed re-list keeps it, or the catalog would go stale for good. */
   private ttlEvery = Infinity;
+  #failure: { error: string; at: Date } | undefined;
 
   constructor(private readonly host: CatalogHost) {}
+
+  /**
+   * Why the last re-list failed, and when, until a list succeeds: the catalog clients see is
+   * then the one listed before (still served, so the replica stays up), and /health says so.
+   */
+  get failure(): { readonly error: string; readonly at: Date } | undefined {
+    return this.#failure;
+  }
 
   /** Reads every list the backend's capabilities offer (following nextCursor), then schedules the TTL refresh. */
   async list(conn: BackendConnection): Promise<BackendCatalog> {
@@ -120,6 +129,7 @@ export class CatalogSync {
     );
     if (conn.stateless) this.scheduleTtlRefresh(ttl, uncached, caps);
     if (conn.mirrorsParamHeaders) out.tools = this.withoutInvalidParamHeaders(out.tools);
+    this.#failure = undefined;
     return Object.freeze({ tools: out.tools, resources: out.resources, resourceTemplates: out.resourceTemplates, prompts: out.prompts });
   }
 
@@ -171,7 +181,9 @@ export class CatalogSync {
         this.host.changed(await this.list(conn), told);
       } catch (err) {
         // A backend's error text (RemoteRpcError) may be as long as a message: 64 MiB.
-        this.host.log.warn({ err: cut((err as Error).message, MAX_LOGGED_ERROR) }, 'catalog refresh failed');
+        const error = cut((err as Error).message, MAX_LOGGED_ERROR);
+        this.#failure = { error, at: new Date() };
+        this.host.log.warn({ err: error }, 'catalog refresh failed');
         if (conn.stateless) {
           clearTimeout(this.ttlTimer);
           this.armTtl();

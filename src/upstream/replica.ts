@@ -155,6 +155,11 @@ export class Replica implements ConnectionOwner {
     return this.info?.capabilities;
   }
 
+  /** Why the catalog's last re-list failed (the catalog is the one listed before), until one succeeds. */
+  get catalogFailure(): { readonly error: string; readonly at: Date } | undefined {
+    return this.sync.failure;
+  }
+
   get transportKind(): TransportKind {
     return this.handshake.kind;
   }

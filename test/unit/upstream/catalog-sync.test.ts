@@ -205,6 +205,8 @@ describe('CatalogSync: a failed re-list in the log', () => {
     sync.refresh(['tools']);
     await new Promise((resolve) => setTimeout(resolve, 60));
     sync.stop();
+    // The same cut text is what /health shows as the catalog's failure.
+    assert.ok(sync.failure !== undefined && sync.failure.error.length <= 1001, 'the failure kept, cut');
     const line = lines.find((l) => l.msg === 'catalog refresh failed');
     assert.ok(line);
     assert.ok(String(line.fields.err).length <= 1001, `logged ${String(line.fields.err).length} characters`);
