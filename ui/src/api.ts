@@ -82,6 +82,8 @@ export interface Service {
   replicas: number;
   restarts: number;
   lastError: string | null;
+  /** Why the catalog's last re-list failed (the tools shown are those listed before), until one succeeds. */
+  catalogError: string | null;
 }
 export interface LbReplica {
   id: string;

@@ -61,7 +61,10 @@ export function BackendsPage({ me }: PageProps) {
                   {s.type}
                   {s.transport ? ` (${s.transport})` : ''}
                 </td>
-                <td>{s.tools}</td>
+                <td>
+                  {s.tools}
+                  {s.catalogError && <div class="muted small">catalog not refreshed: {s.catalogError}</div>}
+                </td>
                 <td>
                   <ul class="replicas">
                     {(b?.replicas ?? []).map((r) => (
