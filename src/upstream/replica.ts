@@ -484,7 +484,7 @@ export class Replica implements ConnectionOwner {
 
 /**
  * A backend answered initialize with a refusal, not a failure: a JSON-RPC error (an SDK v2
- * server in modern-only mode answers -32022), an HTTP 4xx other than the ones that
+ * server serving only the stateless revision answers -32022), an HTTP 4xx other than the ones that
  * mean "not now" or "not you", or a version the gateway does not speak.
  */
 function refusesInitialize(err: unknown): boolean {
