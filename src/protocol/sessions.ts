@@ -98,6 +98,11 @@ export class SessionManager {
     return this.opts.maxSessions;
   }
 
+  /** server.max_sessions_per_client (0: no cap): legacy SSE streams, places for sessions, are held to it too. */
+  get maxSessionsPerClient(): number {
+    return this.opts.maxSessionsPerClient ?? 0;
+  }
+
   sessions(): IterableIterator<ClientSession> {
     return this.live.values();
   }
