@@ -27,7 +27,7 @@ import { ContinuationStore } from './protocol/continuation.js';
 import { AGGREGATE_VIEW, backendViewId, Registry } from './router/registry.js';
 import { MemoryEventStore, type EventStore } from './transport/inbound/event-store.js';
 import { createHttpServer } from './edge/http-server.js';
-import { LegacySseEndpoint, LegacyStreams } from './transport/inbound/legacy-sse.js';
+import { LegacySseEndpoint } from './transport/inbound/legacy-sse.js';
 import { serveStdio } from './transport/inbound/stdio.js';
 import { ChannelConnection } from './transport/inbound/channel.js';
 import type { JsonRpcMessage } from './wire/jsonrpc.js';
@@ -253,11 +253,9 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
     streamable: StreamableHttpEndpoint;
     legacy: LegacySseEndpoint | undefined;
   }
-  // One count of legacy SSE streams for every endpoint: a stream holds a place for a session, and sessions are counted once.
-  const legacyStreams = new LegacyStreams(sessions);
   const makeSet = (viewId: string, base: string): EndpointSet => ({
     streamable: new StreamableHttpEndpoint(viewId, { ...common, events, retryMs: config.server.sse_retry }),
-    legacy: config.server.legacy_sse ? new LegacySseEndpoint(viewId, `${base}/messages`, { ...common, streams: legacyStreams }) : undefined,
+    legacy: config.server.legacy_sse ? new LegacySseEndpoint(viewId, `${base}/messages`, common) : undefined,
   });
   const aggregate = makeSet(AGGREGATE_VIEW, '');
   const perBackend = new Map<string, EndpointSet>();

@@ -13,6 +13,7 @@ import type { Envelope } from '../wire/stateless.js';
 import { sessionFingerprint } from './fingerprint.js';
 import { ANONYMOUS, type Principal } from '../auth/principal.js';
 import { clientKey } from './client-key.js';
+import { StreamPlaces } from './stream-places.js';
 
 export { clientKey };
 
@@ -102,6 +103,11 @@ export class SessionManager {
   get maxSessionsPerClient(): number {
     return this.opts.maxSessionsPerClient ?? 0;
   }
+
+  private readonly streamLimits = () => ({ max: this.opts.maxSessions, perClient: this.opts.maxSessionsPerClient ?? 0 });
+  /** Legacy SSE streams of every endpoint of the gateway: places for sessions, held before they initialize. */
+  readonly legacyStreams = new StreamPlaces('legacy SSE streams', this.streamLimits);
+  private readonly listenPlaces = new StreamPlaces('subscriptions/listen streams', this.streamLimits);
 
   sessions(): IterableIterator<ClientSession> {
     return this.live.values();
@@ -215,16 +221,16 @@ export class SessionManager {
   }
 
   /** subscriptions/listen streams: they get the list_changed notifications of their view. */
-  addListener(l: ListChangedListener): () => void {
+  /** A subscriptions/listen stream from `clientIp`, bounded as sessions are (stream-places.ts); its removal. */
+  addListener(l: ListChangedListener, clientIp?: string): () => void {
     if (this.closing) throw new GatewayError('MCPEG_ERR_SHUTTING_DOWN', 'the gateway is shutting down; try another instance or retry later');
-    if (this.listeners.size >= this.opts.maxSessions) {
-      throw new GatewayError(
-        'MCPEG_ERR_SESSION_LIMIT',
-        `subscriptions/listen limit reached (${this.opts.maxSessions}, server.max_sessions); close idle listen streams or raise it`,
-      );
-    }
+    const place = this.listenPlaces.take(clientIp);
+    if ('refusal' in place) throw new GatewayError('MCPEG_ERR_SESSION_LIMIT', place.refusal);
     this.listeners.add(l);
-    return () => void this.listeners.delete(l);
+    return () => {
+      this.listeners.delete(l);
+      place.release();
+    };
   }
 
   get listenerCount(): number {

@@ -145,7 +145,7 @@ export class ChannelConnection {
       remove();
       this.write(sub.final);
     };
-    const remove = this.sessions.addListener({ viewId: this.viewId, methods: sub.methods, deliver: (n) => this.write(sub.tag(n)), end });
+    const remove = this.sessions.addListener({ viewId: this.viewId, methods: sub.methods, deliver: (n) => this.write(sub.tag(n)), end }, this.clientIp);
     this.listens.set(m.id, end);
     this.write(sub.ack);
   }

@@ -11,7 +11,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../../observability/logger.js';
 import type { DispatchOptions } from '../../protocol/dispatch.js';
-import { clientKey, type SessionManager } from '../../protocol/sessions.js';
+import type { SessionManager } from '../../protocol/sessions.js';
 import { ChannelConnection } from './channel.js';
 import { contextOf, principalOf } from '../../edge/context.js';
 import { accepts, readJsonRpcPost, sendError } from '../../edge/http-util.js';
@@ -30,53 +30,8 @@ const FORWARD_TIMEOUT_MS = 5000;
  */
 const ISSUED_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-/**
- * The legacy SSE streams open on all of a gateway's endpoints (the aggregate's and each
- * backend's `/servers/<name>/sse`). A stream holds a place for a session from its GET,
- * before it initializes, and never gives it up while open (it is never idle): streams are
- * bounded as sessions are, once for the gateway, by server.max_sessions in all and
- * server.max_sessions_per_client per client address. Counted by each endpoint alone and not
- * per client, one address that never initialized took every place (max_sessions on each
- * endpoint) and every other legacy client got 503 for as long as it kept its connections.
- */
-export class LegacyStreams {
-  private open = 0;
-  private readonly perClient = new Map<string, number>();
-
-  constructor(private readonly sessions: SessionManager) {}
-
-  /** A place for one more stream from `clientIp`: its release (call once, when the stream closes), or why there is none. */
-  take(clientIp: string | undefined): { release: () => void } | { refusal: string } {
-    if (this.open >= this.sessions.maxSessions) {
-      return { refusal: `too many legacy SSE streams open (${this.open}, server.max_sessions); close some first` };
-    }
-    const cap = this.sessions.maxSessionsPerClient;
-    const client = cap > 0 && clientIp !== undefined ? clientKey(clientIp) : undefined;
-    const mine = client === undefined ? 0 : (this.perClient.get(client) ?? 0);
-    if (client !== undefined && mine >= cap) {
-      return { refusal: `this client (${client}) already holds ${cap} legacy SSE streams (server.max_sessions_per_client); close some first` };
-    }
-    this.open++;
-    if (client !== undefined) this.perClient.set(client, mine + 1);
-    let released = false;
-    return {
-      release: () => {
-        if (released) return;
-        released = true;
-        this.open--;
-        if (client === undefined) return;
-        const n = (this.perClient.get(client) ?? 1) - 1;
-        if (n > 0) this.perClient.set(client, n);
-        else this.perClient.delete(client);
-      },
-    };
-  }
-}
-
 export interface LegacySseDeps {
   sessions: SessionManager;
-  /** The streams of every legacy endpoint of the gateway (gateway.ts shares one); an endpoint given none counts its own. */
-  streams?: LegacyStreams;
   log: Logger;
   dispatch: DispatchOptions;
   maxBodyBytes: number;
@@ -89,14 +44,12 @@ export class LegacySseEndpoint {
   private readonly connections = new Map<string, { conn: ChannelConnection; res: ServerResponse }>();
   /** Stops answering POSTs other instances pass here (this endpoint's backend was removed). */
   private readonly unanswer: (() => void) | undefined;
-  private readonly streams: LegacyStreams;
 
   constructor(
     readonly viewId: string,
     private readonly messagesPath: string,
     private readonly deps: LegacySseDeps,
   ) {
-    this.streams = deps.streams ?? new LegacyStreams(deps.sessions);
     this.unanswer = deps.bus?.answer(`legacy-post:${viewId}`, (m) => this.forwarded(m));
   }
 
@@ -110,7 +63,7 @@ export class LegacySseEndpoint {
     }
     // Each stream holds a connection entry before it initializes: as many as sessions, no more (in all and per client).
     const clientIp = contextOf(req)?.clientIp ?? req.socket.remoteAddress;
-    const place = this.streams.take(clientIp);
+    const place = this.deps.sessions.legacyStreams.take(clientIp);
     if ('refusal' in place) return sendError(res, 'MCPEG_ERR_SESSION_LIMIT', place.refusal);
     res.writeHead(200, SSE_HEADERS);
     const conn = new ChannelConnection(this.viewId, this.deps.sessions, this.deps.dispatch, (msg) => {

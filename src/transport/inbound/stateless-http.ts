@@ -105,7 +105,7 @@ export class StatelessHttp {
       const header = req.headers['mcp-protocol-version'];
       const env = readEnvelope(m, typeof header === 'string' ? header : null);
       checkStandardHeaders(m, header1(req, 'mcp-method'), header1(req, 'mcp-name'));
-      if (m.method === 'subscriptions/listen') return this.listen(m, res);
+      if (m.method === 'subscriptions/listen') return this.listen(m, res, contextOf(req)?.clientIp ?? req.socket.remoteAddress);
       s = this.deps.sessions.ephemeral(this.viewId, env, principalOf(req));
       if (m.method === 'tools/call') checkParamHeaders(paramHeadersOf(toolItem(s, m.params?.name)), m.params?.arguments, (h) => header1(req, h));
     } catch (err) {
@@ -135,22 +135,25 @@ export class StatelessHttp {
    * subscriptions/listen: acknowledges the honoured filter, then streams the view's list
    * changes, each tagged with the listen request's id, until the client closes it.
    */
-  private listen(m: JsonRpcRequest, res: ServerResponse): void {
+  private listen(m: JsonRpcRequest, res: ServerResponse, clientIp: string | undefined): void {
     const sub = subscription(m);
     let stop: () => void = () => {};
     let remove: () => void = () => {};
     try {
-      remove = this.deps.sessions.addListener({
-        viewId: this.viewId,
-        methods: sub.methods,
-        deliver: (n) => void writeSse(res, sseEvent(JSON.stringify(sub.tag(n)))),
-        end: () => {
-          stop();
-          if (res.writableEnded) return;
-          res.write(sseEvent(JSON.stringify(sub.final)));
-          res.end();
+      remove = this.deps.sessions.addListener(
+        {
+          viewId: this.viewId,
+          methods: sub.methods,
+          deliver: (n) => void writeSse(res, sseEvent(JSON.stringify(sub.tag(n)))),
+          end: () => {
+            stop();
+            if (res.writableEnded) return;
+            res.write(sseEvent(JSON.stringify(sub.final)));
+            res.end();
+          },
         },
-      });
+        clientIp,
+      );
     } catch (err) {
       return this.fail(res, m, err);
     }

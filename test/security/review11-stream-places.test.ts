@@ -10,6 +10,10 @@
  *   were `max_sessions` times the number of endpoints.
  * Streams are now counted once for the gateway, in total and per client address, by the
  * same two settings as sessions.
+ *
+ * The same held for `subscriptions/listen` streams of 2026-07-28 clients (no session, never
+ * idle): bounded only by `max_sessions` in all, one address could hold every one of them.
+ * They are now held to `max_sessions_per_client` as well (src/protocol/stream-places.ts).
  */
 import assert from 'node:assert/strict';
 import { after, afterEach, describe, it } from 'node:test';
@@ -70,6 +74,55 @@ describe('review 11: legacy SSE streams that never initialize are bounded per cl
     const { tools } = await client.listTools();
     assert.ok(tools.length > 0);
     await client.close();
+  });
+
+  /** A subscriptions/listen POST (2026-07-28) from `from`; a 200 stream is kept open. */
+  const listen = async (from: string, signal: AbortSignal): Promise<{ status: number; code?: number }> => {
+    const body = {
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'subscriptions/listen',
+      params: {
+        notifications: { toolsListChanged: true },
+        _meta: {
+          'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+          'io.modelcontextprotocol/clientCapabilities': {},
+          'io.modelcontextprotocol/clientInfo': { name: 'listener', version: '1' },
+        },
+      },
+    };
+    const res = await fetch(gw!.url, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+        'mcp-protocol-version': '2026-07-28',
+        'mcp-method': 'subscriptions/listen',
+        'x-forwarded-for': from,
+      },
+      body: JSON.stringify(body),
+      signal,
+    });
+    if (res.status === 200) return { status: 200 };
+    const answer = (await res.json()) as { error?: { code: number } };
+    return { status: res.status, code: answer.error?.code };
+  };
+
+  it('max_sessions_per_client 2: one address holds at most 2 subscriptions/listen streams; another address still gets one', async () => {
+    gw = await startGateway({ server: { max_sessions: 10, max_sessions_per_client: 2 }, rate_limits: { trusted_proxies: ['127.0.0.1'] }, backends: abuse });
+    const { signal } = controller();
+    const answers: Array<{ status: number; code?: number }> = [];
+    for (let i = 0; i < 4; i++) answers.push(await listen('203.0.113.7', signal));
+    const held = answers.filter((a) => a.status === 200).length;
+    assert.equal(held, 2, `the attacker held ${held} listen streams (${JSON.stringify(answers)}); its share is 2`);
+    for (const a of answers.filter((x) => x.status !== 200)) assert.deepEqual(a, { status: 503, code: -32015 }, 'refused as a session past the limit');
+    // Another address gets one.
+    assert.equal((await listen('198.51.100.9', signal)).status, 200);
+    // The attacker's IPv6 /64 is one client: rotating the address within it gains nothing.
+    const six = controller();
+    const v6: number[] = [];
+    for (let i = 1; i <= 3; i++) v6.push((await listen(`2001:db8:1:2::${i}`, six.signal)).status);
+    assert.deepEqual(v6.sort(), [200, 200, 503]);
   });
 
   it('max_sessions 2: streams on the aggregate endpoint and a backend endpoint count together', async () => {
