@@ -23,6 +23,7 @@ import { LATEST_VERSION, versionAtLeast } from '../wire/versions.js';
 import { isStatelessVersion } from '../wire/stateless.js';
 import { INPUT_CAPABILITY, INPUT_METHODS } from './stateless.js';
 import { ContinuationStore } from './continuation.js';
+import { ClientRequestBudget } from './client-requests.js';
 import { own } from '../util/own.js';
 import type { RelayClient, Target } from '../relay/types.js';
 import { sessionFingerprint } from './fingerprint.js';
@@ -128,6 +129,8 @@ export class ClientSession implements ClientLink, ConnectionOwner, RelayClient {
   /** Who opened the session (auth/principal.ts); requests of another principal do not find it. */
   principal: Principal = ANONYMOUS;
   private readonly pendingClient = new Map<RequestId, PendingClientRequest>();
+  /** How many of backends' requests to the client (pendingClient, inputs) wait at once, and their size (client-requests.ts). */
+  private readonly asked = new ClientRequestBudget();
   private nextServerRequest = 1;
   private closed = false;
   private closeHooks: Array<() => void> | undefined;
@@ -322,24 +325,44 @@ export class ClientSession implements ClientLink, ConnectionOwner, RelayClient {
 
   requestClient(method: string, params: Record<string, unknown> | undefined, related: RequestId | undefined, signal: AbortSignal): Promise<Record<string, unknown>> {
     if (this.stateless) return this.requestInput(method, params, signal);
+    const refused = this.capabilityMissing(method, params);
+    if (refused) return Promise.reject(refused);
+    let release: () => void;
+    try {
+      release = this.asked.take(method, params);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const answered = this.sendRequest(method, params, related, signal);
+    answered.then(release, release);
+    return answered;
+  }
+
+  /** Why this client cannot be sent `method` (a capability it did not declare), if it cannot. */
+  private capabilityMissing(method: string, params: Record<string, unknown> | undefined): GatewayError | undefined {
     const need = own(REQUIRED_CAPABILITY, method);
     if (need && (this.capabilities[need.cap] === undefined || !versionAtLeast(this.protocolVersion, need.since))) {
-      return Promise.reject(
-        new GatewayError(
-          'MCPEG_ERR_CLIENT_CAPABILITY_MISSING',
-          `the client did not declare the "${need.cap}" capability (protocol ${this.protocolVersion}), so it cannot answer ${method}`,
-          { method },
-        ),
+      return new GatewayError(
+        'MCPEG_ERR_CLIENT_CAPABILITY_MISSING',
+        `the client did not declare the "${need.cap}" capability (protocol ${this.protocolVersion}), so it cannot answer ${method}`,
+        { method },
       );
     }
     // URL-mode elicitation (2025-11-25) needs `elicitation.url`; plain `elicitation: {}` means form only.
     if (method === 'elicitation/create' && params?.mode === 'url' && !(this.capabilities.elicitation as Record<string, unknown> | undefined)?.url) {
-      return Promise.reject(
-        new GatewayError('MCPEG_ERR_CLIENT_CAPABILITY_MISSING', 'the client did not declare the "elicitation.url" capability, so it cannot answer a URL-mode elicitation/create', {
+      return new GatewayError(
+        'MCPEG_ERR_CLIENT_CAPABILITY_MISSING',
+        'the client did not declare the "elicitation.url" capability, so it cannot answer a URL-mode elicitation/create',
+        {
           method,
-        }),
+        },
       );
     }
+    return undefined;
+  }
+
+  /** Sends a request to the client (an id of this instance) and waits for its answer, the backend's cancel, or the session's end. */
+  private sendRequest(method: string, params: Record<string, unknown> | undefined, related: RequestId | undefined, signal: AbortSignal): Promise<Record<string, unknown>> {
     // With other instances, the id names this one: the client's answer may reach any instance, which passes it here.
     const bus = this.host.bus;
     const id = bus ? `mcpeg-${bus.instanceId}-${this.nextServerRequest++}` : `mcpeg-${this.nextServerRequest++}`;
@@ -402,8 +425,14 @@ export class ClientSession implements ClientLink, ConnectionOwner, RelayClient {
         }),
       );
     }
+    let release: () => void;
+    try {
+      release = this.asked.take(method, params);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     const key = `mcpeg-${this.nextServerRequest++}`;
-    return new Promise((resolve, reject) => {
+    const answered = new Promise<Record<string, unknown>>((resolve, reject) => {
       const onAbort = () => {
         this.inputs.delete(key);
         reject(new GatewayError('MCPEG_ERR_REQUEST_CANCELLED', `${method} cancelled by the backend`));
@@ -424,6 +453,8 @@ export class ClientSession implements ClientLink, ConnectionOwner, RelayClient {
       });
       this.onInput?.();
     });
+    answered.then(release, release);
+    return answered;
   }
 
   notifyClient(n: JsonRpcNotification, related?: RequestId): void {

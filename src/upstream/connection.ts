@@ -354,6 +354,11 @@ export class BackendConnection {
     this.related = related;
     try {
       this.handle(raw);
+    } catch (err) {
+      // A message the gateway cannot pass on (its params nested too deep to write out again: JSON.stringify's RangeError)
+      // fails alone. Thrown from here it reached the transport's read loop: from a stdio pipe's 'data' handler, the
+      // process's, so one line from a backend ended the gateway.
+      this.unrelayable(raw, err);
     } finally {
       this.related = undefined;
     }
@@ -412,6 +417,15 @@ export class BackendConnection {
     if (this.malformedMessages === 1) this.onMalformed?.(detail);
   }
 
+  /** A message whose handling threw: dropped, counted as malformed, and reported once per connection as those are. */
+  private unrelayable(raw: unknown, err: unknown): void {
+    this.malformedMessages++;
+    const m = typeof raw === 'object' && raw !== null ? (raw as { method?: unknown }).method : undefined;
+    const method = typeof m === 'string' ? m.slice(0, 100) : 'a message';
+    const why = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+    if (this.malformedMessages === 1) this.onMalformed?.(`backend "${this.backend}" sent ${method} that could not be relayed (${why.slice(0, 200)})`);
+  }
+
   private async answer(req: JsonRpcRequest, tag: unknown): Promise<void> {
     const ac = new AbortController();
     this.incoming.set(req.id, ac);
@@ -425,7 +439,12 @@ export class BackendConnection {
       this.incoming.delete(req.id);
     }
     if (ac.signal.aborted) return; // cancelled: the spec says not to answer
-    this.transport.send(reply).catch(() => {});
+    try {
+      this.transport.send(reply).catch(() => {});
+    } catch (err) {
+      // A transport that serializes at once (stdio) throws for an answer nested too deep to write: the backend gets the error instead.
+      this.transport.send({ jsonrpc: '2.0', id: req.id, error: toRpcError(err) } as JSONRPCMessage).catch(() => {});
+    }
   }
 
   private handleClose(reason: string): void {

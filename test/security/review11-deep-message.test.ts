@@ -1,0 +1,115 @@
+/**
+ * Attack: a stdio backend writes one message nested too deep to write out again.
+ *
+ * JSON.parse reads 200,000 nested arrays (400 KB); JSON.stringify overflows the stack on
+ * them. A backend's notification is relayed to its client synchronously from the line that
+ * carried it, so the RangeError thrown where the gateway wrote it to the client's stream
+ * went up through the stdio pipe's 'data' handler, uncaught: one line from a backend ended
+ * the `mcpeg gateway` process, and every client's sessions with it. Now a message the
+ * gateway cannot relay is dropped, counted and reported (once per connection) as a malformed
+ * one, and the call goes on. Here a real stdio child (test/fixtures/deep-message-server.ts)
+ * sends a log message and a progress notification of that depth in the middle of a call, to
+ * a real SDK client, on its own backend session and on one shared by every client, through a
+ * real `mcpeg gateway` process. The same depth in a client's answer to a stdio backend's
+ * sampling request failed writing it to the child's stdin, inside an async function nobody
+ * awaited: an unhandled rejection, which ends node as well; now the backend gets the error.
+ */
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, it } from 'node:test';
+import { CLI, connectClient, rawSession, readSse, textOf } from '../helpers/gateway.js';
+
+const DEEP = fileURLToPath(new URL('../fixtures/deep-message-server.js', import.meta.url));
+const LITE = fileURLToPath(new URL('../fixtures/stdio-lite.js', import.meta.url));
+const DEPTH = 200_000;
+
+describe('review11: a backend message nested too deep to relay', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'mcpeg-review11-'));
+  let proc: ChildProcess;
+  let url: string;
+  let stderr = '';
+  before(async () => {
+    const backend = { type: 'mcp', command: process.execPath, args: [DEEP] };
+    const file = join(dir, 'gateway.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        server: { host: '127.0.0.1', port: 0 },
+        logging: { level: 'warn' },
+        backends: { own: backend, shared: { ...backend, session_mode: 'shared' }, lite: { type: 'mcp', command: process.execPath, args: [LITE] } },
+      }),
+    );
+    proc = spawn(process.execPath, [CLI, 'gateway', '--config', file], { stdio: ['ignore', 'ignore', 'pipe'] });
+    url = await new Promise((resolve, reject) => {
+      proc.stderr!.on('data', (d: Buffer) => {
+        stderr += String(d);
+        const m = /mcpeg listening on (http:\/\/\S+)/.exec(stderr);
+        if (m) resolve(m[1]);
+      });
+      proc.once('exit', (code) => reject(new Error(`mcpeg exited with ${code}: ${stderr}`)));
+    });
+  });
+  after(() => {
+    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  for (const name of ['own', 'shared']) {
+    it(`(${name} backend session) drops the message, answers the call, and the gateway keeps serving`, async () => {
+      const client = await connectClient(url);
+      try {
+        const progress: unknown[] = [];
+        const r = await client.callTool({ name: `${name}__deep`, arguments: {} }, undefined, { onprogress: (p) => progress.push(p), timeout: 10_000 }).catch(async (err: Error) => {
+          await new Promise((r) => setTimeout(r, 500));
+          return assert.fail(`the call failed (${err.message}); gateway exit code ${proc.exitCode}; its log: ${stderr.slice(-2000)}`);
+        });
+        assert.equal(textOf(r), 'ok');
+        assert.deepEqual(progress, [], 'the progress notification that could not be written was dropped');
+        assert.equal(proc.exitCode, null, 'the gateway process is still running');
+        // Another client, another call.
+        const other = await connectClient(url);
+        assert.equal(textOf(await other.callTool({ name: `${name}__plain`, arguments: {} })), 'plain');
+        await other.close();
+      } finally {
+        await client.close().catch(() => {});
+      }
+    });
+  }
+
+  it("a client answering a stdio backend's sampling request with a result that deep: the backend gets an error, the gateway keeps serving", async () => {
+    // Before, writing that answer to the child's stdin threw inside an async function nobody awaited: an unhandled rejection, which ends node.
+    const s = await rawSession(url, '2025-06-18', { sampling: {} });
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: s.headers,
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'lite__ask', arguments: {} } }),
+    });
+    let said: { said?: unknown; error?: { message?: string } } | undefined;
+    for await (const ev of readSse(res)) {
+      const m = JSON.parse(ev.data) as { id?: unknown; method?: string; result?: unknown };
+      if (m.method === 'sampling/createMessage') {
+        const deep = `${'['.repeat(DEPTH)}${']'.repeat(DEPTH)}`;
+        const body = `{"jsonrpc":"2.0","id":${JSON.stringify(m.id)},"result":{"role":"assistant","model":"m","content":{"type":"text","text":"hi"},"x":${deep}}}`;
+        assert.equal((await fetch(url, { method: 'POST', headers: s.headers, body })).status, 202);
+      }
+      if (m.id === 1) {
+        said = JSON.parse(textOf(m.result)) as typeof said;
+        break;
+      }
+    }
+    assert.equal(said?.said, null);
+    assert.match(String(said?.error?.message), /Maximum call stack size exceeded/);
+    assert.equal(proc.exitCode, null, 'the gateway process is still running');
+    const other = await connectClient(url);
+    assert.equal(textOf(await other.callTool({ name: 'own__plain', arguments: {} })), 'plain');
+    await other.close();
+  });
+
+  it('reports the message it could not relay', () => {
+    assert.match(stderr, /sent notifications\/(message|progress) that could not be relayed \(RangeError: Maximum call stack size exceeded\)/);
+  });
+});
