@@ -91,6 +91,15 @@ export interface PendingInput {
 }
 
 /** Which capability each server-to-client request needs (client features in the spec). */
+/**
+ * A session passes at most this many of its client's answers to other instances per
+ * FORWARD_WINDOW_MS: each may answer a request another instance sent the client, but nothing
+ * else checks that it does (the id names the instance, and the client writes the id). The rest
+ * are dropped, as an answer no request waits for is on one instance.
+ */
+export const MAX_FORWARDED_ANSWERS = 32;
+export const FORWARD_WINDOW_MS = 1000;
+
 const REQUIRED_CAPABILITY: Record<string, { cap: string; since: string }> = {
   'sampling/createMessage': { cap: 'sampling', since: '2024-11-05' },
   'roots/list': { cap: 'roots', since: '2024-11-05' },
@@ -129,6 +138,8 @@ export class ClientSession implements ClientLink, ConnectionOwner, RelayClient {
   principal: Principal = ANONYMOUS;
   private readonly pendingClient = new Map<RequestId, PendingClientRequest>();
   private nextServerRequest = 1;
+  /** Answers passed to other instances in the current window (MAX_FORWARDED_ANSWERS), and those dropped past it. */
+  private forwarded = { until: 0, n: 0, dropped: 0 };
   private closed = false;
   private closeHooks: Array<() => void> | undefined;
   readonly host: SessionHost;
@@ -441,16 +452,38 @@ export class ClientSession implements ClientLink, ConnectionOwner, RelayClient {
     if (!p) {
       const owner = fromBus ? undefined : requestOwner(r.id);
       const bus = this.host.bus;
-      if (bus && owner !== undefined && owner !== bus.instanceId && !bus.send(owner, { kind: 'client-response', session: this.sessionId, response: r })) {
-        // Too large to pass between instances: the waiting request fails at once, saying why, rather than at its timeout.
-        const tooLarge = new GatewayError('MCPEG_ERR_OVERLOADED', "the client's answer is too large to pass to the gateway instance that asked (over the bus's size bound)");
-        bus.send(owner, { kind: 'client-response', session: this.sessionId, response: { jsonrpc: '2.0', id: r.id, error: tooLarge.toJsonRpc() } });
+      if (bus && owner !== undefined && owner !== bus.instanceId && this.mayForward()) {
+        const sid = this.sessionId;
+        if (!bus.send(owner, { kind: 'client-response', session: sid, response: r }, undefined, sid)) {
+          // Too large to pass between instances: the waiting request fails at once, saying why, rather than at its timeout.
+          const tooLarge = new GatewayError('MCPEG_ERR_OVERLOADED', "the client's answer is too large to pass to the gateway instance that asked (over the bus's size bound)");
+          bus.send(owner, { kind: 'client-response', session: sid, response: { jsonrpc: '2.0', id: r.id, error: tooLarge.toJsonRpc() } }, undefined, sid);
+        }
       }
       return;
     }
     this.pendingClient.delete(r.id);
     if (isErrorResponse(r)) p.reject(new RemoteRpcError(r.error));
     else p.resolve(r.result as Record<string, unknown>); // a client's answer, parsed at the edge: never RawJson
+  }
+
+  /**
+   * Whether one more answer may go to another instance in this window (MAX_FORWARDED_ANSWERS
+   * per FORWARD_WINDOW_MS). Past it, answers are dropped: the first drop of a window is
+   * logged at warn, the rest at debug (one warn line per session per window, however many).
+   */
+  private mayForward(): boolean {
+    const now = Date.now();
+    if (this.forwarded.until <= now) this.forwarded = { until: now + FORWARD_WINDOW_MS, n: 0, dropped: 0 };
+    const cur = this.forwarded;
+    if (cur.n < MAX_FORWARDED_ANSWERS) {
+      cur.n++;
+      return true;
+    }
+    const fields = { session: sessionFingerprint(this.sessionId), max: MAX_FORWARDED_ANSWERS, windowMs: FORWARD_WINDOW_MS };
+    if (cur.dropped++ === 0) this.host.log.warn(fields, "client answers to other gateway instances' requests dropped: more than the session's share in this window");
+    else this.host.log.debug(fields, "client answer to another gateway instance's request dropped: more than the session's share in this window");
+    return false;
   }
 
   // --- ConnectionOwner: what this client's backend sessions send ---
