@@ -90,7 +90,6 @@ export interface PendingInput {
   reject(e: unknown): void;
 }
 
-/** Which capability each server-to-client request needs (client features in the spec). */
 /**
  * A session passes at most this many of its client's answers to other instances per
  * FORWARD_WINDOW_MS: each may answer a request another instance sent the client, but nothing
@@ -99,7 +98,10 @@ export interface PendingInput {
  */
 export const MAX_FORWARDED_ANSWERS = 32;
 export const FORWARD_WINDOW_MS = 1000;
+/** Answers dropped past that bound are logged at warn at most once per this long per session (the rest at debug). */
+const DROP_WARN_MS = 10_000;
 
+/** Which capability each server-to-client request needs (client features in the spec). */
 const REQUIRED_CAPABILITY: Record<string, { cap: string; since: string }> = {
   'sampling/createMessage': { cap: 'sampling', since: '2024-11-05' },
   'roots/list': { cap: 'roots', since: '2024-11-05' },
@@ -138,8 +140,10 @@ export class ClientSession implements ClientLink, ConnectionOwner, RelayClient {
   principal: Principal = ANONYMOUS;
   private readonly pendingClient = new Map<RequestId, PendingClientRequest>();
   private nextServerRequest = 1;
-  /** Answers passed to other instances in the current window (MAX_FORWARDED_ANSWERS), and those dropped past it. */
-  private forwarded = { until: 0, n: 0, dropped: 0 };
+  /** Answers passed to other instances in the current window (MAX_FORWARDED_ANSWERS). */
+  private forwarded = { until: 0, n: 0 };
+  /** Answers dropped past that bound since the last warn line about them, and when the next may be written. */
+  private dropped = { n: 0, warnAfter: 0 };
   private closed = false;
   private closeHooks: Array<() => void> | undefined;
   readonly host: SessionHost;
@@ -469,20 +473,24 @@ export class ClientSession implements ClientLink, ConnectionOwner, RelayClient {
 
   /**
    * Whether one more answer may go to another instance in this window (MAX_FORWARDED_ANSWERS
-   * per FORWARD_WINDOW_MS). Past it, answers are dropped: the first drop of a window is
-   * logged at warn, the rest at debug (one warn line per session per window, however many).
+   * per FORWARD_WINDOW_MS). Past it, answers are dropped: one warn line per session per
+   * DROP_WARN_MS at most, counting the drops since the last one; the rest at debug.
    */
   private mayForward(): boolean {
     const now = Date.now();
-    if (this.forwarded.until <= now) this.forwarded = { until: now + FORWARD_WINDOW_MS, n: 0, dropped: 0 };
+    if (this.forwarded.until <= now) this.forwarded = { until: now + FORWARD_WINDOW_MS, n: 0 };
     const cur = this.forwarded;
     if (cur.n < MAX_FORWARDED_ANSWERS) {
       cur.n++;
       return true;
     }
     const fields = { session: sessionFingerprint(this.sessionId), max: MAX_FORWARDED_ANSWERS, windowMs: FORWARD_WINDOW_MS };
-    if (cur.dropped++ === 0) this.host.log.warn(fields, "client answers to other gateway instances' requests dropped: more than the session's share in this window");
-    else this.host.log.debug(fields, "client answer to another gateway instance's request dropped: more than the session's share in this window");
+    const d = this.dropped;
+    d.n++;
+    if (d.warnAfter <= now) {
+      this.host.log.warn({ ...fields, dropped: d.n }, "client answers to other gateway instances' requests dropped: more than the session's share");
+      this.dropped = { n: 0, warnAfter: now + DROP_WARN_MS };
+    } else this.host.log.debug(fields, "client answer to another gateway instance's request dropped: more than the session's share in this window");
     return false;
   }
 
