@@ -32,8 +32,10 @@ export interface InstanceBus {
    * pass between instances (nothing was sent): the caller delivers it otherwise or answers
    * with an error. `undelivered` (for one instance, not `'*'`) is called once, later, when
    * the message is known not to have reached `to`, so that the caller can do the same.
+   * `owner` names whom it is sent for (a session): each owner has a bounded share of the
+   * messages an instance lets wait for the store (past it, `undelivered` hears so).
    */
-  send(to: string, msg: BusMessage, undelivered?: (why: SendFailure) => void): boolean;
+  send(to: string, msg: BusMessage, undelivered?: (why: SendFailure) => void, owner?: string): boolean;
   /** Handles messages of one kind (one handler per kind); `from` is the sending instance. Returns what removes this handler. */
   on(kind: string, handler: (msg: BusMessage, from: string) => void): () => void;
   /**

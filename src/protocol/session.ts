@@ -23,7 +23,7 @@ import { LATEST_VERSION, versionAtLeast } from '../wire/versions.js';
 import { isStatelessVersion } from '../wire/stateless.js';
 import { INPUT_CAPABILITY, INPUT_METHODS } from './stateless.js';
 import { ContinuationStore } from './continuation.js';
-import { ClientRequestBudget } from './client-requests.js';
+import { ClientRequestBudget, MAX_CLIENT_REQUESTS } from './client-requests.js';
 import { own } from '../util/own.js';
 import type { RelayClient, Target } from '../relay/types.js';
 import { sessionFingerprint } from './fingerprint.js';
@@ -91,6 +91,19 @@ export interface PendingInput {
   reject(e: unknown): void;
 }
 
+/**
+ * A session passes at most this many of its client's answers to other instances per
+ * FORWARD_WINDOW_MS: each may answer a request another instance sent the client, but nothing
+ * else checks that it does (the id names the instance, and the client writes the id). The rest
+ * are dropped, as an answer no request waits for is on one instance. As many as one instance
+ * may have waiting for the client's answers at once (client-requests.ts): a client answering
+ * all of them together loses none.
+ */
+export const MAX_FORWARDED_ANSWERS = MAX_CLIENT_REQUESTS;
+export const FORWARD_WINDOW_MS = 1000;
+/** Answers dropped past that bound are logged at warn at most once per this long per session (the rest at debug). */
+const DROP_WARN_MS = 10_000;
+
 /** Which capability each server-to-client request needs (client features in the spec). */
 const REQUIRED_CAPABILITY: Record<string, { cap: string; since: string }> = {
   'sampling/createMessage': { cap: 'sampling', since: '2024-11-05' },
@@ -132,6 +145,10 @@ export class ClientSession implements ClientLink, ConnectionOwner, RelayClient {
   /** How many of backends' requests to the client (pendingClient, inputs) wait at once, and their size (client-requests.ts). */
   private readonly asked = new ClientRequestBudget();
   private nextServerRequest = 1;
+  /** Answers passed to other instances in the current window (MAX_FORWARDED_ANSWERS). */
+  private forwarded = { until: 0, n: 0 };
+  /** Answers dropped past that bound since the last warn line about them, and when the next may be written. */
+  private dropped = { n: 0, warnAfter: 0 };
   private closed = false;
   private closeHooks: Array<() => void> | undefined;
   readonly host: SessionHost;
@@ -472,16 +489,42 @@ export class ClientSession implements ClientLink, ConnectionOwner, RelayClient {
     if (!p) {
       const owner = fromBus ? undefined : requestOwner(r.id);
       const bus = this.host.bus;
-      if (bus && owner !== undefined && owner !== bus.instanceId && !bus.send(owner, { kind: 'client-response', session: this.sessionId, response: r })) {
-        // Too large to pass between instances: the waiting request fails at once, saying why, rather than at its timeout.
-        const tooLarge = new GatewayError('MCPEG_ERR_OVERLOADED', "the client's answer is too large to pass to the gateway instance that asked (over the bus's size bound)");
-        bus.send(owner, { kind: 'client-response', session: this.sessionId, response: { jsonrpc: '2.0', id: r.id, error: tooLarge.toJsonRpc() } });
+      if (bus && owner !== undefined && owner !== bus.instanceId && this.mayForward()) {
+        const sid = this.sessionId;
+        if (!bus.send(owner, { kind: 'client-response', session: sid, response: r }, undefined, sid)) {
+          // Too large to pass between instances: the waiting request fails at once, saying why, rather than at its timeout.
+          const tooLarge = new GatewayError('MCPEG_ERR_OVERLOADED', "the client's answer is too large to pass to the gateway instance that asked (over the bus's size bound)");
+          bus.send(owner, { kind: 'client-response', session: sid, response: { jsonrpc: '2.0', id: r.id, error: tooLarge.toJsonRpc() } }, undefined, sid);
+        }
       }
       return;
     }
     this.pendingClient.delete(r.id);
     if (isErrorResponse(r)) p.reject(new RemoteRpcError(r.error));
     else p.resolve(r.result as Record<string, unknown>); // a client's answer, parsed at the edge: never RawJson
+  }
+
+  /**
+   * Whether one more answer may go to another instance in this window (MAX_FORWARDED_ANSWERS
+   * per FORWARD_WINDOW_MS). Past it, answers are dropped: one warn line per session per
+   * DROP_WARN_MS at most, counting the drops since the last one; the rest at debug.
+   */
+  private mayForward(): boolean {
+    const now = Date.now();
+    if (this.forwarded.until <= now) this.forwarded = { until: now + FORWARD_WINDOW_MS, n: 0 };
+    const cur = this.forwarded;
+    if (cur.n < MAX_FORWARDED_ANSWERS) {
+      cur.n++;
+      return true;
+    }
+    const fields = { session: sessionFingerprint(this.sessionId), max: MAX_FORWARDED_ANSWERS, windowMs: FORWARD_WINDOW_MS };
+    const d = this.dropped;
+    d.n++;
+    if (d.warnAfter <= now) {
+      this.host.log.warn({ ...fields, dropped: d.n }, "client answers to other gateway instances' requests dropped: more than the session's share");
+      this.dropped = { n: 0, warnAfter: now + DROP_WARN_MS };
+    } else this.host.log.debug(fields, "client answer to another gateway instance's request dropped: more than the session's share in this window");
+    return false;
   }
 
   // --- ConnectionOwner: what this client's backend sessions send ---

@@ -85,7 +85,7 @@ export class SessionManager {
       // Nothing here takes it (the stream just closed): a request is answered as unreachable, so the asker does not wait out its timeout.
       const msg = m.message as JsonRpcMessage;
       if (isRequest(msg)) {
-        bus.send(from, { kind: 'client-response', session: s.sessionId, response: unreachableAnswer(msg) });
+        bus.send(from, { kind: 'client-response', session: s.sessionId, response: unreachableAnswer(msg) }, undefined, s.sessionId);
       }
     });
   }

@@ -20,7 +20,11 @@
  * what they remembered of that session.
  *
  * Bounds: a message larger than `maxBytes` is neither sent nor accepted (send() says so);
- * at most MAX_PUBLISHING messages (MAX_PUBLISHING_BYTES) wait for Redis to take them;
+ * at most MAX_PUBLISHING messages (MAX_PUBLISHING_BYTES) wait for Redis to take them, at
+ * most MAX_PUBLISHING_PER_OWNER (MAX_PUBLISHING_BYTES_PER_OWNER) of them sent for one owner (a
+ * session), so that one client cannot take every place and starve the others' messages;
+ * failures to publish are logged at warn once per owner (or destination) per window, the rest
+ * at debug (observability/warn-budget.ts);
  * request()s waiting for answers are capped at MAX_PENDING, at most MAX_PENDING_PER_OWNER of
  * them for one owner (a session, or a stateless client), and each has a deadline; the
  * records refreshed every REFRESH_MS go to Redis CLAIM_CHUNK at a time.
@@ -28,6 +32,7 @@
 import { randomBytes } from 'node:crypto';
 import { ERRORS, GatewayError, type ErrorCode } from '../errors/catalog.js';
 import type { Logger } from '../observability/logger.js';
+import { WarnBudget } from '../observability/warn-budget.js';
 import type { BusMessage, InstanceBus, SendFailure } from '../protocol/bus.js';
 import { listRedisInstances, ownRecord, type InstanceListing } from './instances.js';
 import type { RedisState } from './redis.js';
@@ -46,6 +51,9 @@ const MAX_CACHED_HOLDERS = 10_000;
 /** Publishes waiting for Redis at once, and their bytes (one message alone may pass the latter): past either (Redis stalled), a message is not sent (its sender hears so). */
 export const MAX_PUBLISHING = 10_000;
 export const MAX_PUBLISHING_BYTES = 64 * 1024 * 1024;
+/** One owner's share of those (a session's messages: its forwarded answers, deliveries to its stream). */
+export const MAX_PUBLISHING_PER_OWNER = 1000;
+export const MAX_PUBLISHING_BYTES_PER_OWNER = 8 * 1024 * 1024;
 /** Deletes the stream record only while it still names this instance (another may have taken the stream since). */
 const RELEASE_SCRIPT = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0";
 
@@ -90,6 +98,10 @@ export class RedisBus implements InstanceBus {
   /** Publishes waiting for Redis, and their bytes (bounded: MAX_PUBLISHING, MAX_PUBLISHING_BYTES). */
   private publishing = 0;
   private publishingBytes = 0;
+  /** The same, by owner (only owners with publishes waiting are kept). */
+  private readonly publishingBy = new Map<string, { n: number; bytes: number }>();
+  /** Warnings about messages not passed on: one per owner (or destination) per window. */
+  private readonly warnings: WarnBudget;
   private refreshTimer: NodeJS.Timeout | undefined;
   private refreshing = false;
   private closed = false;
@@ -103,6 +115,7 @@ export class RedisBus implements InstanceBus {
     opts: RedisBusOptions,
   ) {
     this.holderCacheMs = opts.holderCacheMs ?? HOLDER_CACHE_MS;
+    this.warnings = new WarnBudget(log);
   }
 
   /** Subscribes this instance's two channels; rejects (MCPEG_ERR_STATE_UNAVAILABLE) when Redis does not answer. */
@@ -124,8 +137,8 @@ export class RedisBus implements InstanceBus {
     return `${this.redis.prefix}stream:${sessionId}`;
   }
 
-  send(to: string, msg: BusMessage, undelivered?: (why: SendFailure) => void): boolean {
-    return this.publish(to === '*' ? 'all' : to, { from: this.instanceId, msg }, to === '*' ? undefined : undelivered);
+  send(to: string, msg: BusMessage, undelivered?: (why: SendFailure) => void, owner?: string): boolean {
+    return this.publish(to === '*' ? 'all' : to, { from: this.instanceId, msg }, to === '*' ? undefined : undelivered, owner);
   }
 
   on(kind: string, handler: (msg: BusMessage, from: string) => void): () => void {
@@ -165,7 +178,7 @@ export class RedisBus implements InstanceBus {
         if (!this.forget(call)) return;
         reject(new GatewayError('MCPEG_ERR_STATE_UNAVAILABLE', `cannot reach gateway instance ${to} for ${msg.kind}: ${why.message}`));
       };
-      if (!this.publish(to, { from: this.instanceId, call, msg }, failed)) {
+      if (!this.publish(to, { from: this.instanceId, call, msg }, failed, owner)) {
         this.forget(call);
         reject(new GatewayError('MCPEG_ERR_OVERLOADED', `${msg.kind} is too large to pass between gateway instances (over ${this.maxBytes} bytes)`));
       }
@@ -293,34 +306,51 @@ export class RedisBus implements InstanceBus {
    * already waiting for it), or took it with no one listening on that channel (PUBLISH
    * counts its receivers; `all` is not checked: no other instance may be running).
    */
-  private publish(to: string, env: Envelope, failed?: (why: SendFailure) => void): boolean {
+  private publish(to: string, env: Envelope, failed?: (why: SendFailure) => void, owner?: string): boolean {
     const text = JSON.stringify(env);
     const bytes = Buffer.byteLength(text);
+    const kind = env.msg?.kind ?? 'answer';
+    // Warnings are keyed by the owner (a session) when there is one, else by where the message went.
+    const warnKey = owner !== undefined ? `o:${owner}` : `to:${to}`;
     if (bytes > this.maxBytes) {
-      this.log.warn({ kind: env.msg?.kind ?? 'answer', bytes, max: this.maxBytes }, 'message to another gateway instance too large: dropped');
+      this.warnings.warn(`big:${warnKey}`, { kind, bytes, max: this.maxBytes }, 'message to another gateway instance too large: dropped');
       return false;
     }
-    if (this.publishing >= MAX_PUBLISHING || (this.publishing > 0 && this.publishingBytes + bytes > MAX_PUBLISHING_BYTES)) {
-      // Redis stalled (a command waits out command_timeout): what waits for it is bounded, the rest fails at once.
-      this.log.warn(
-        { to, waiting: this.publishing, waitingBytes: this.publishingBytes },
+    const mine = owner !== undefined ? this.publishingBy.get(owner) : undefined;
+    const full = this.publishing >= MAX_PUBLISHING || (this.publishing > 0 && this.publishingBytes + bytes > MAX_PUBLISHING_BYTES);
+    const mineFull = mine !== undefined && (mine.n >= MAX_PUBLISHING_PER_OWNER || mine.bytes + bytes > MAX_PUBLISHING_BYTES_PER_OWNER);
+    if (full || mineFull) {
+      // Redis stalled (a command waits out command_timeout), or one session sends more than its share: what waits for
+      // Redis is bounded, the rest fails at once.
+      const message = mineFull
+        ? `this session already has ${mine.n} messages waiting for the shared state store (its share is ${MAX_PUBLISHING_PER_OWNER})`
+        : `${this.publishing} messages are already waiting for the shared state store`;
+      this.warnings.warn(
+        `full:${warnKey}`,
+        { to, kind, waiting: this.publishing, waitingBytes: this.publishingBytes, ...(mine ? { waitingForOwner: mine.n } : {}) },
         'message to another gateway instance not sent: too many waiting for the shared state store',
       );
-      if (failed) queueMicrotask(() => failed({ storeUnavailable: true, message: `${this.publishing} messages are already waiting for the shared state store` }));
+      if (failed) queueMicrotask(() => failed({ storeUnavailable: true, message }));
       return true;
     }
     this.publishing++;
     this.publishingBytes += bytes;
+    if (owner !== undefined) {
+      if (mine) {
+        mine.n++;
+        mine.bytes += bytes;
+      } else this.publishingBy.set(owner, { n: 1, bytes });
+    }
     void this.redis
       .run('publishing to another instance', (c) => c.publish(this.channel(to), text))
       .then(
         (receivers) => {
           if (receivers !== 0 || to === 'all') return;
-          this.log.warn({ to, kind: env.msg?.kind ?? 'answer' }, 'message to another gateway instance reached no one: it stopped, or its connection for messages is down');
+          this.warnings.warn(`none:${warnKey}`, { to, kind }, 'message to another gateway instance reached no one: it stopped, or its connection for messages is down');
           failed?.({ storeUnavailable: false, message: `no gateway instance listens for instance ${to} (it stopped, or its connection to the shared state store is down)` });
         },
         (err: Error) => {
-          this.log.warn({ to, err: err.message }, 'message to another gateway instance not sent');
+          this.warnings.warn(`err:${warnKey}`, { to, err: err.message }, 'message to another gateway instance not sent');
           failed?.({ storeUnavailable: true, message: err.message });
         },
       )
@@ -328,6 +358,12 @@ export class RedisBus implements InstanceBus {
       .finally(() => {
         this.publishing--;
         this.publishingBytes -= bytes;
+        if (owner === undefined) return;
+        const o = this.publishingBy.get(owner);
+        if (!o) return;
+        o.n--;
+        o.bytes -= bytes;
+        if (o.n <= 0) this.publishingBy.delete(owner);
       });
     return true;
   }

@@ -272,19 +272,24 @@ class SessionChannels implements Outbound {
           if (!this.deliverHere(msg) && isRequest(msg)) this.session.unreachable(msg);
           return;
         }
-        const sent = bus.send(holder, { kind: 'deliver', session: this.sessionId, message: msg }, (why) => {
-          if (!why.storeUnavailable) {
-            this.notForwarded(msg, 'MCPEG_ERR_CLIENT_UNREACHABLE', `the gateway instance holding the client's GET stream does not take messages: ${why.message}`);
-            return;
-          }
-          const failure = `cannot pass it to the gateway instance holding the client's GET stream: ${why.message}`;
-          if (this.notForwarded(msg, 'MCPEG_ERR_STATE_UNAVAILABLE', failure) && isRequest(msg)) {
-            // A stalled Redis may still pass the request on later: the cancellation follows it there, so that the
-            // client does not answer what the backend was already told failed (in order: one connection).
-            const cancelled = { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: msg.id, reason: `not delivered in time: ${why.message}` } };
-            bus.send(holder, { kind: 'deliver', session: this.sessionId, message: cancelled });
-          }
-        });
+        const sent = bus.send(
+          holder,
+          { kind: 'deliver', session: this.sessionId, message: msg },
+          (why) => {
+            if (!why.storeUnavailable) {
+              this.notForwarded(msg, 'MCPEG_ERR_CLIENT_UNREACHABLE', `the gateway instance holding the client's GET stream does not take messages: ${why.message}`);
+              return;
+            }
+            const failure = `cannot pass it to the gateway instance holding the client's GET stream: ${why.message}`;
+            if (this.notForwarded(msg, 'MCPEG_ERR_STATE_UNAVAILABLE', failure) && isRequest(msg)) {
+              // A stalled Redis may still pass the request on later: the cancellation follows it there, so that the
+              // client does not answer what the backend was already told failed (in order: one connection).
+              const cancelled = { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: msg.id, reason: `not delivered in time: ${why.message}` } };
+              bus.send(holder, { kind: 'deliver', session: this.sessionId, message: cancelled });
+            }
+          },
+          this.sessionId,
+        );
         if (sent) return;
         // Too large to pass to the instance holding the GET stream: delivered here if a stream here takes it; a request
         // nothing here takes fails at once, saying why.

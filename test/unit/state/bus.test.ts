@@ -11,8 +11,8 @@
 import assert from 'node:assert/strict';
 import { after, describe, it, mock } from 'node:test';
 import { GatewayError } from '../../../src/errors/catalog.js';
-import { silentLogger } from '../../../src/observability/logger.js';
-import { CLAIM_CHUNK, MAX_PENDING_PER_OWNER, MAX_PUBLISHING, MAX_PUBLISHING_BYTES, RedisBus, type RedisBusOptions } from '../../../src/state/bus.js';
+import { createLogger, silentLogger } from '../../../src/observability/logger.js';
+import { CLAIM_CHUNK, MAX_PENDING_PER_OWNER, MAX_PUBLISHING, MAX_PUBLISHING_BYTES, MAX_PUBLISHING_PER_OWNER, RedisBus, type RedisBusOptions } from '../../../src/state/bus.js';
 import { connectRedis, type RedisState } from '../../../src/state/redis.js';
 import type { BusMessage } from '../../../src/protocol/bus.js';
 import { waitFor } from '../../helpers/gateway.js';
@@ -177,6 +177,30 @@ describe('RedisBus', () => {
     await waitFor(() => byBytes.length === 1, 'the second large message failed');
     await new Promise((r) => setTimeout(r, 50));
     assert.deepEqual(byBytes, [true]);
+  });
+
+  it("one owner's publishes take at most MAX_PUBLISHING_PER_OWNER places; another owner's still go; failures warn once per owner", async () => {
+    const fake = { multi: () => ({ set: () => undefined, exec: async () => [] }) };
+    const state = {
+      prefix,
+      subscriber: { subscribe: async () => {} },
+      run: (what: string, fn: (c: unknown) => Promise<unknown>) => (what.startsWith('publishing') ? new Promise(() => {}) : fn(fake)),
+    } as unknown as RedisState;
+    const warns: string[] = [];
+    const log = createLogger('warn', { write: (line: string) => void warns.push(line) });
+    const b = await RedisBus.open(state, log, 4096);
+    cleanups.push(async () => b.close());
+    const failed: string[] = [];
+    for (let i = 0; i < MAX_PUBLISHING_PER_OWNER + 500; i++) b.send('000000000000', { kind: 't', i }, (why) => failed.push(why.message), 'greedy');
+    await waitFor(() => failed.length === 500, "the greedy owner's messages past its share failed");
+    assert.match(failed[0], new RegExp(`its share is ${MAX_PUBLISHING_PER_OWNER}`));
+    const other: string[] = [];
+    b.send('000000000000', { kind: 't' }, (why) => other.push(why.message), 'bystander');
+    b.send('000000000000', { kind: 't' }, (why) => other.push(why.message));
+    await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(other, [], "another owner's message, and one of no owner, still wait for Redis");
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(warns.filter((l) => l.includes('too many waiting')).length, 1, '500 failures of one owner: one warn line');
   });
 
   it('a stream record names its holder and is released only by it', async () => {
