@@ -560,7 +560,7 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
     },
     async serveStdio(input, output) {
       await startBackends();
-      await serveStdio(AGGREGATE_VIEW, sessions!, dispatch, input, output);
+      await serveStdio(AGGREGATE_VIEW, sessions!, dispatch, input, output, log);
     },
     async close() {
       closing = true;

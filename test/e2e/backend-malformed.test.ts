@@ -10,7 +10,7 @@ import { createServer, type Server } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import { createLogger } from '../../src/observability/logger.js';
-import { connectClient, startGateway, textOf } from '../helpers/gateway.js';
+import { connectClient, startGateway, textOf, waitFor } from '../helpers/gateway.js';
 
 type Msg = { id?: number | string; method?: string; params?: { name?: string } };
 
@@ -131,20 +131,22 @@ describe('a backend answering with what is not a JSON-RPC response', () => {
   }
 
   it('over stdio: a message that is not JSON-RPC is dropped and logged, and the connection keeps serving', async () => {
+    const dropLine = (l: string) => l.includes('sent a malformed message: a JSON-RPC message must be an object') && l.includes('"backend":"stdio"');
     const client = await connectClient(`${gw.base}/servers/stdio/mcp`);
     try {
       // [null] and [1] come back on stdout as lines of their own; the call they were meant to answer is left waiting,
       // so cancel it and check the same backend session still answers.
       const ac = new AbortController();
       const pending = client.callTool({ name: 'null_array', arguments: {} }, undefined, { signal: ac.signal }).catch((e: unknown) => e);
-      await new Promise((r) => setTimeout(r, 300));
+      // Until the backend has answered with its lines (a child process started for this session: slow on a busy machine).
+      await waitFor(() => lines.some(dropLine) || undefined, 'the malformed line logged', 15_000);
       ac.abort();
       await pending;
       assert.equal(textOf(await client.callTool({ name: 'ok', arguments: {} })), 'fine');
     } finally {
       await client.close();
     }
-    const dropped = lines.filter((l) => l.includes('sent a malformed message: a JSON-RPC message must be an object') && l.includes('"backend":"stdio"'));
+    const dropped = lines.filter(dropLine);
     assert.equal(dropped.length, 1, lines.join(''));
   });
 });

@@ -21,6 +21,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import { CLI, connectClient, rawSession, readSse, textOf } from '../helpers/gateway.js';
 
 const DEEP = fileURLToPath(new URL('../fixtures/deep-message-server.js', import.meta.url));
@@ -107,6 +111,43 @@ describe('review11: a backend message nested too deep to relay', () => {
     const other = await connectClient(url);
     assert.equal(textOf(await other.callTool({ name: 'own__plain', arguments: {} })), 'plain');
     await other.close();
+  });
+
+  it('a result that deep to a legacy SSE client: the client gets an error answer with its id, the gateway keeps serving', async () => {
+    // The answer went out from an async receive() nobody awaited: its RangeError was an unhandled rejection, which ends node.
+    const client = new Client({ name: 'legacy', version: '1' });
+    await client.connect(new SSEClientTransport(new URL(url.replace(/\/mcp$/, '/sse'))));
+    try {
+      const err = await client.callTool({ name: 'own__deep_result', arguments: {} }, undefined, { timeout: 10_000 }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      assert.ok(err instanceof McpError, `an error answer, not a timeout: ${String(err)}; gateway exit code ${proc.exitCode}`);
+      assert.equal(err.code, -32603);
+      assert.match(err.message, /could not be written to the client \(RangeError: Maximum call stack size exceeded\)/);
+      assert.equal(proc.exitCode, null, 'the gateway process is still running');
+      assert.equal(textOf(await client.callTool({ name: 'own__plain', arguments: {} })), 'plain', 'the same stream serves the next call');
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('a result that deep to a `mcpeg stdio` client: an error answer with its id, and the next call is served', async () => {
+    const file = join(dir, 'stdio.json');
+    writeFileSync(file, JSON.stringify({ logging: { level: 'warn' }, backends: { own: { type: 'mcp', command: process.execPath, args: [DEEP] } } }));
+    const client = new Client({ name: 'stdio', version: '1' });
+    await client.connect(new StdioClientTransport({ command: process.execPath, args: [CLI, 'stdio', '--config', file], stderr: 'ignore' }));
+    try {
+      const err = await client.callTool({ name: 'own__deep_result', arguments: {} }, undefined, { timeout: 10_000 }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      assert.ok(err instanceof McpError, `an error answer, not a timeout: ${String(err)}`);
+      assert.equal(err.code, -32603);
+      assert.equal(textOf(await client.callTool({ name: 'own__plain', arguments: {} })), 'plain', 'the gateway still serves');
+    } finally {
+      await client.close();
+    }
   });
 
   it('reports the message it could not relay', () => {

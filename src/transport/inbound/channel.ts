@@ -26,13 +26,48 @@ export class ChannelConnection {
   /** Who opened the connection (legacy SSE: the GET's credentials; stdio: anonymous); its session belongs to it. */
   principal: Principal = ANONYMOUS;
 
+  /** Told once per connection that a message could not be written to the client (the transport logs it). */
+  onUnwritable: ((why: string) => void) | undefined;
+  private unwritable = 0;
+
   constructor(
     private readonly viewId: string,
     private readonly sessions: SessionManager,
     private readonly dispatch: DispatchOptions,
-    private readonly write: (msg: JsonRpcMessage) => void,
+    private readonly writeOut: (msg: JsonRpcMessage) => void,
     readonly id: string = randomUUID(),
   ) {}
+
+  /**
+   * Writes a message to the client. One that cannot be written (a backend's result nested too
+   * deep for JSON.stringify: a RangeError) fails alone: an answer becomes an error answer with
+   * its id (in a batch, that answer alone), anything else is dropped. Thrown on, it rejected
+   * the promise of receive(), which nothing awaits: an unhandled rejection, the process's end.
+   */
+  private readonly write = (msg: JsonRpcMessage): void => {
+    try {
+      this.writeOut(msg);
+    } catch (err) {
+      const why = `${(err as Error).name}: ${String((err as Error).message).slice(0, 200)}`;
+      if (++this.unwritable === 1) this.onUnwritable?.(why);
+      const stand = (m: JsonRpcMessage): JsonRpcMessage | undefined => {
+        if (!isResponse(m)) return undefined;
+        try {
+          JSON.stringify(m);
+          return m;
+        } catch {
+          return errorResponse(m.id, { code: -32603, message: `the answer could not be written to the client (${why})` });
+        }
+      };
+      if (Array.isArray(msg)) {
+        const answers = (msg as JsonRpcMessage[]).map(stand).filter((m): m is JsonRpcMessage => m !== undefined);
+        if (answers.length) this.writeOut(answers as unknown as JsonRpcMessage);
+      } else {
+        const m = stand(msg);
+        if (m) this.writeOut(m);
+      }
+    }
+  };
 
   async receive(m: JsonRpcMessage): Promise<void> {
     if (isRequest(m)) {

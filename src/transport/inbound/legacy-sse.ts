@@ -42,6 +42,8 @@ export interface LegacySseDeps {
 
 export class LegacySseEndpoint {
   private readonly connections = new Map<string, { conn: ChannelConnection; res: ServerResponse }>();
+  /** A failure past the connection's own handling is this message's, logged: never an unhandled rejection (the process's end). */
+  private readonly failed = (err: unknown): void => this.deps.log.error({ err: String((err as Error)?.message ?? err).slice(0, 1000) }, 'a legacy SSE client message failed');
   /** Stops answering POSTs other instances pass here (this endpoint's backend was removed). */
   private readonly unanswer: (() => void) | undefined;
 
@@ -75,6 +77,7 @@ export class LegacySseEndpoint {
     });
     conn.clientIp = clientIp;
     conn.principal = principalOf(req);
+    conn.onUnwritable = (why) => this.deps.log.warn({ err: why }, 'a message could not be written to a legacy SSE client: an answer went as an error, anything else was dropped');
     this.connections.set(conn.id, { conn, res });
     res.write(sseEvent(`${this.messagesPath}?sessionId=${conn.id}`, undefined, 'endpoint'));
     const stop = keepAlive(res, this.deps.keepAliveMs);
@@ -107,8 +110,8 @@ export class LegacySseEndpoint {
     const parsed = await readJsonRpcPost(req, res, this.deps.maxBodyBytes);
     if (!parsed) return;
     res.writeHead(202, { 'content-type': 'text/plain' }).end('Accepted');
-    if (parsed.batch) void entry.conn.receiveBatch(parsed.messages);
-    else void entry.conn.receive(parsed.messages[0]);
+    if (parsed.batch) entry.conn.receiveBatch(parsed.messages).catch(this.failed);
+    else entry.conn.receive(parsed.messages[0]).catch(this.failed);
   }
 
   /** A POST for a stream this instance does not hold: the instance holding it takes the messages, or the POST gets 404. */
@@ -147,8 +150,8 @@ export class LegacySseEndpoint {
       throw new GatewayError('MCPEG_ERR_SESSION_NOT_FOUND', `Session not found: ${String(m.session)}`);
     }
     const messages = m.messages as JsonRpcMessage[];
-    if (m.batch === true) void found.conn.receiveBatch(messages);
-    else void found.conn.receive(messages[0]);
+    if (m.batch === true) found.conn.receiveBatch(messages).catch(this.failed);
+    else found.conn.receive(messages[0]).catch(this.failed);
     return {};
   }
 

@@ -11,8 +11,9 @@ import type { SessionManager } from '../../protocol/sessions.js';
 import { ChannelConnection } from './channel.js';
 import { parseMessages } from '../../edge/http-util.js';
 import { messageBody } from '../../wire/raw-json.js';
+import type { Logger } from '../../observability/logger.js';
 
-export function serveStdio(viewId: string, sessions: SessionManager, dispatch: DispatchOptions, input: Readable, output: Writable): Promise<void> {
+export function serveStdio(viewId: string, sessions: SessionManager, dispatch: DispatchOptions, input: Readable, output: Writable, log?: Logger): Promise<void> {
   // One line per message; a large result relayed as bytes goes out as its bytes (wire/raw-json.ts).
   const write = (msg: object) => {
     const body = messageBody(msg);
@@ -23,6 +24,9 @@ export function serveStdio(viewId: string, sessions: SessionManager, dispatch: D
     }
   };
   const conn = new ChannelConnection(viewId, sessions, dispatch, write);
+  conn.onUnwritable = (why) => log?.warn({ err: why }, 'a message could not be written to the stdio client: an answer went as an error, anything else was dropped');
+  // A failure past the connection's own handling is this message's, logged: never an unhandled rejection (the process's end).
+  const failed = (err: unknown) => log?.error({ err: String((err as Error)?.message ?? err).slice(0, 1000) }, 'a stdio client message failed');
   const rl = createInterface({ input, crlfDelay: Infinity });
   rl.on('line', (line) => {
     if (!line.trim()) return;
@@ -32,8 +36,8 @@ export function serveStdio(viewId: string, sessions: SessionManager, dispatch: D
       write(errorResponse(null, new GatewayError(parsed.code, parsed.message).toJsonRpc()));
       return;
     }
-    if (parsed.batch) void conn.receiveBatch(parsed.messages);
-    else void conn.receive(parsed.messages[0]);
+    if (parsed.batch) conn.receiveBatch(parsed.messages).catch(failed);
+    else conn.receive(parsed.messages[0]).catch(failed);
   });
   return new Promise((resolve) => {
     rl.on('close', () => {
