@@ -31,13 +31,17 @@ export class LineBatcher implements DestinationStream {
   #held = 0;
   #timer: NodeJS.Timeout | undefined;
 
-  constructor(readonly dest: LineDestination) {}
+  /** `flushMs`: how long a line may wait (FLUSH_MS; tests give a longer one). */
+  constructor(
+    readonly dest: LineDestination,
+    private readonly flushMs = FLUSH_MS,
+  ) {}
 
   write(line: string): boolean {
     this.#held += line.length;
     if (this.#lines.push(line) === 1) {
       // Unref'd: held lines never keep a process alive; its exit writes them.
-      this.#timer = setTimeout(this.#release, FLUSH_MS).unref();
+      this.#timer = setTimeout(this.#release, this.flushMs).unref();
       holding.add(this);
       if (!exitHook) {
         exitHook = true;

@@ -105,18 +105,20 @@ describe('lineWriter', () => {
 describe('the file destination: lines written in batches', () => {
   it('the lines of a few milliseconds reach the destination in one write, across event-loop turns', async () => {
     const writes: string[] = [];
-    const b = new LineBatcher({ write: (d) => writes.push(d) > 0, flushSync: () => {} });
+    // A longer wait than FLUSH_MS: two turns of a busy test runner's loop can take longer than 25 ms.
+    const waitMs = 500;
+    const b = new LineBatcher({ write: (d) => writes.push(d) > 0, flushSync: () => {} }, waitMs);
     b.write('a\n');
     await new Promise((r) => setImmediate(r));
     b.write('b\n');
     await new Promise((r) => setImmediate(r));
-    assert.deepEqual(writes, [], 'held over turns, until FLUSH_MS has passed');
-    await new Promise((r) => setTimeout(r, FLUSH_MS + 20));
+    assert.deepEqual(writes, [], 'held over turns, until the wait has passed');
+    await new Promise((r) => setTimeout(r, waitMs + 50));
     assert.deepEqual(writes, ['a\nb\n'], 'one write for both');
     b.write('c\n');
     b.flushSync();
     assert.deepEqual(writes, ['a\nb\n', 'c\n'], 'flushSync hands over at once');
-    await new Promise((r) => setTimeout(r, FLUSH_MS + 20));
+    await new Promise((r) => setTimeout(r, waitMs + 50));
     assert.deepEqual(writes, ['a\nb\n', 'c\n'], 'the cleared timer writes nothing more');
   });
 
