@@ -99,11 +99,6 @@ export class SessionManager {
     return this.opts.maxSessions;
   }
 
-  /** server.max_sessions_per_client (0: no cap): legacy SSE streams, places for sessions, are held to it too. */
-  get maxSessionsPerClient(): number {
-    return this.opts.maxSessionsPerClient ?? 0;
-  }
-
   private readonly streamLimits = () => ({ max: this.opts.maxSessions, perClient: this.opts.maxSessionsPerClient ?? 0 });
   /** Legacy SSE streams of every endpoint of the gateway: places for sessions, held before they initialize. */
   readonly legacyStreams = new StreamPlaces('legacy SSE streams', this.streamLimits);
@@ -220,7 +215,6 @@ export class SessionManager {
     this.transient.delete(s);
   }
 
-  /** subscriptions/listen streams: they get the list_changed notifications of their view. */
   /** A subscriptions/listen stream from `clientIp`, bounded as sessions are (stream-places.ts); its removal. */
   addListener(l: ListChangedListener, clientIp?: string): () => void {
     if (this.closing) throw new GatewayError('MCPEG_ERR_SHUTTING_DOWN', 'the gateway is shutting down; try another instance or retry later');
