@@ -63,6 +63,9 @@ export class LegacySseEndpoint {
     if (!accepts(req, 'text/event-stream')) {
       return sendError(res, 'MCPEG_ERR_NOT_ACCEPTABLE', 'Not Acceptable: the SSE endpoint needs Accept: text/event-stream');
     }
+    // The client left while the request waited (authentication): its response will never emit 'close', which is
+    // what gives a stream's place and connection entry back, so none is taken for it.
+    if (res.destroyed) return;
     // Each stream holds a connection entry before it initializes: as many as sessions, no more (in all and per client).
     const clientIp = contextOf(req)?.clientIp ?? req.socket.remoteAddress;
     const place = this.deps.sessions.legacyStreams.take(clientIp);

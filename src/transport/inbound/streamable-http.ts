@@ -555,6 +555,7 @@ export class StreamableHttpEndpoint {
       for (const e of replay.events) res.write(sseEvent(e.data, e.id));
       const ps = ch.streamById(replay.streamId);
       if (ps && !ps.done) {
+        if (res.destroyed) return; // as in attachStandalone
         ps.attach(res, this.deps.keepAliveMs);
         res.on('close', () => ps.detach(res));
         return;
@@ -571,6 +572,9 @@ export class StreamableHttpEndpoint {
   }
 
   private attachStandalone(ch: SessionChannels, res: ServerResponse, headersSent: boolean): void {
+    // The client left while the request waited (authentication, a replay read): a closed response never emits
+    // 'close', which is what detaches a stream, so it must not become the session's (every later GET got 409).
+    if (res.destroyed) return;
     if (!headersSent) {
       res.writeHead(200, SSE_HEADERS);
       ch.prime(res, ch.standaloneId);
