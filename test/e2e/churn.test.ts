@@ -115,9 +115,10 @@ async function metricValue(base: string, backendName: string): Promise<number | 
   return m ? Number(m[1]) : undefined;
 }
 
-async function healthOf(base: string, name: string): Promise<{ processes?: number; max_processes?: number; state: string }> {
+/** The backend's entry in /health; undefined while a reload swaps it (the old one removed, the new one not yet added). */
+async function healthOf(base: string, name: string): Promise<{ processes?: number; max_processes?: number; state: string } | undefined> {
   const h = (await (await fetch(`${base}/health`)).json()) as { backends: Array<{ name: string; processes?: number; max_processes?: number; state: string }> };
-  return h.backends.find((b) => b.name === name)!;
+  return h.backends.find((b) => b.name === name);
 }
 
 describe('bounded child processes (max_processes)', () => {
@@ -139,13 +140,14 @@ describe('bounded child processes (max_processes)', () => {
       'beyond the ceiling, sessions shared processes',
     );
     const h = await healthOf(gw.base, 'echo');
+    assert.ok(h, 'echo is in /health (no reload here)');
     assert.equal(h.max_processes, MAX);
     assert.ok((h.processes ?? 0) <= MAX);
 
     // Quiet for process_idle_timeout (1 s): every client process closes, the abandoned sessions' too.
     await waitFor(() => childPids(gw.pid).length === floor, 'the children to return to the floor', 10_000);
     assert.equal(await metricValue(gw.base, 'echo'), floor);
-    assert.equal((await healthOf(gw.base, 'echo')).processes, floor);
+    assert.equal((await healthOf(gw.base, 'echo'))?.processes, floor);
     // New sessions are served as before.
     const again = await churn(`${gw.base}/servers/echo/mcp`, 3, 3);
     assert.deepEqual(again.failures, []);
@@ -185,7 +187,7 @@ describe('bounded child processes (max_processes)', () => {
     // A killed child is noticed when its exit is read: on a loaded machine the replica may still go down and up again after
     // the chaos stops, so "settled" is: up, and a session's calls succeed; then every new session must be served.
     await waitFor(
-      async () => (await healthOf(gw.base, 'echo')).state === 'up' && (await churn(`${gw.base}/servers/echo/mcp`, 1, 1)).failures.length === 0,
+      async () => (await healthOf(gw.base, 'echo'))?.state === 'up' && (await churn(`${gw.base}/servers/echo/mcp`, 1, 1)).failures.length === 0,
       'the backend to settle',
       20_000,
       250,
