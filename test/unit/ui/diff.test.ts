@@ -1,7 +1,28 @@
 /** The console's config diff (ui/src/diff.ts): a line diff that rebuilds both sides, minimal, bounded; hunks with context; key paths located in JSON text. */
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
-import { diffLines, hunks, locate, type DiffLine } from '../../../ui/src/diff.js';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import ts from 'typescript';
+
+// The console's sources are built by vite into dist/ui (emptied on each build), not by the project's tsc: the module is
+// transpiled here from ui/src, as vite would, and imported from a temporary file.
+type DiffLine = { op: ' ' | '+' | '-'; text: string };
+interface DiffModule {
+  diffLines(a: string, b: string): DiffLine[] | undefined;
+  hunks(d: DiffLine[], context?: number): Array<DiffLine | null>;
+  locate(text: string, path: string): { start: number; end: number; line: number } | undefined;
+}
+const root = fileURLToPath(new URL('../../../../', import.meta.url));
+const dir = mkdtempSync(join(tmpdir(), 'mcpeg-ui-diff-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+const js = ts.transpileModule(readFileSync(join(root, 'ui/src/diff.ts'), 'utf8'), {
+  compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
+}).outputText;
+writeFileSync(join(dir, 'diff.mjs'), js);
+const { diffLines, hunks, locate } = (await import(pathToFileURL(join(dir, 'diff.mjs')).href)) as DiffModule;
 
 const side = (d: DiffLine[], keep: '+' | '-') =>
   d
