@@ -255,9 +255,17 @@ describe('the web console (/admin/ui/) in headless chromium', () => {
     const refused = page.locator('li.tool', { hasText: 'local__get-sum' }).locator('[role=alert]');
     await refused.waitFor();
     assert.match((await refused.textContent()) ?? '', /ops-no-sum/);
+    // A search that matches nothing says so (not an empty page).
+    await page.fill('#tool-search', 'no-such-tool-anywhere');
+    await page.waitForSelector(`.filters [role=status] >> text=/^0 of ${total} tools$/`);
+    assert.equal(await page.locator('p.empty').textContent(), 'No tool matches the search.');
   });
 
   it('shows sessions, live metrics and the audit log', async () => {
+    // No MCP client yet (the console's calls hold no session): the table says there is none.
+    await go('sessions');
+    await page.waitForSelector('table.grid tbody tr.empty >> text="No client sessions on this instance."');
+    assert.match((await page.locator('section[aria-label=Sessions] > p').textContent()) ?? '', /^0 client sessions on this instance/);
     const client = await connectClient(gw.url);
     try {
       // Traffic for the charts over more than one 2 s sample: calls that succeed, and calls of a tool that does not exist (errors).
@@ -277,6 +285,7 @@ describe('the web console (/admin/ui/) in headless chromium', () => {
       assert.equal(listed.sessions.length, 1);
       const row = page.locator('table.grid tbody tr', { hasText: listed.sessions[0].fingerprint });
       await row.waitFor();
+      assert.equal(await page.locator('table.grid tbody tr.empty').count(), 0, 'no "none" row beside a session');
       const cells = await row.locator('th, td').allTextContents();
       assert.equal(cells[0], listed.sessions[0].fingerprint);
       assert.equal(cells[1].trim(), 'mcpeg-test 1.0.0');

@@ -22,6 +22,32 @@ export function ErrorNote({ error }: { error: ApiError | Error | undefined }) {
   );
 }
 
+/**
+ * What a list with nothing in it says: "Loading…" until the first answer, nothing more when
+ * that failed (ErrorNote says why), else what "none" means on this page.
+ */
+function emptyText(poll: { data: unknown; error: unknown }, none: string): string {
+  if (poll.data === undefined) return poll.error ? '' : 'Loading…';
+  return none;
+}
+
+/** The one row of a table that has no rows (see emptyText). */
+export function EmptyRow({ cols, poll, none }: { cols: number; poll: { data: unknown; error: unknown }; none: string }) {
+  return (
+    <tr class="empty">
+      <td colSpan={cols} class="muted">
+        {emptyText(poll, none)}
+      </td>
+    </tr>
+  );
+}
+
+/** The same for a list that is not a table. */
+export function EmptyNote({ poll, none }: { poll: { data: unknown; error: unknown }; none: string }) {
+  const text = emptyText(poll, none);
+  return text ? <p class="muted empty">{text}</p> : null;
+}
+
 export function StateBadge({ state }: { state: string }) {
   return <span class={`badge state-${state}`}>{state}</span>;
 }

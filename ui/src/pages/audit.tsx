@@ -1,5 +1,5 @@
 import type { AuditEntry } from '../api.js';
-import { ErrorNote, type PageProps } from '../components.js';
+import { EmptyRow, ErrorNote, type PageProps } from '../components.js';
 import { usePoll } from '../hooks.js';
 
 export function AuditPage(_: PageProps) {
@@ -20,6 +20,7 @@ export function AuditPage(_: PageProps) {
           </tr>
         </thead>
         <tbody>
+          {!a.data?.entries.length && <EmptyRow cols={4} poll={a} none="No changes or refused attempts through this admin listener yet." />}
           {(a.data?.entries ?? []).map((e, i) => (
             <tr key={`${e.at}-${i}`}>
               <td>{new Date(e.at).toLocaleString()}</td>

@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 import { api, type ApiError, type LbBackend, type SeriesPoint, type Service } from '../api.js';
-import { ErrorNote, fmt, type PageProps, Sparkline, StateBadge } from '../components.js';
+import { EmptyRow, ErrorNote, fmt, type PageProps, Sparkline, StateBadge } from '../components.js';
 import { usePoll } from '../hooks.js';
 
 export function BackendsPage({ me }: PageProps) {
@@ -46,6 +46,7 @@ export function BackendsPage({ me }: PageProps) {
           </tr>
         </thead>
         <tbody>
+          {!services.data?.services.length && <EmptyRow cols={8} poll={services} none="No backends configured." />}
           {(services.data?.services ?? []).map((s) => {
             const b = lbOf(s.name);
             const lat = points.map((p) => p.backends[s.name]?.meanMs ?? null);

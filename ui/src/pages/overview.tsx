@@ -1,5 +1,5 @@
 import type { Info, Instances, Stats } from '../api.js';
-import { ago, ErrorNote, type PageProps } from '../components.js';
+import { ago, EmptyRow, ErrorNote, type PageProps } from '../components.js';
 import { usePoll } from '../hooks.js';
 
 export function OverviewPage(_: PageProps) {
@@ -83,6 +83,7 @@ export function OverviewPage(_: PageProps) {
           </tr>
         </thead>
         <tbody>
+          {!instances.data?.instances.length && <EmptyRow cols={6} poll={instances} none="No instance records." />}
           {(instances.data?.instances ?? []).map((i) => (
             <tr key={i.id} aria-current={i.self ? 'true' : undefined}>
               <th scope="row">

@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 import { api, type ApiError, type Session } from '../api.js';
-import { ago, ErrorNote, type PageProps } from '../components.js';
+import { ago, EmptyRow, ErrorNote, type PageProps } from '../components.js';
 import { usePoll } from '../hooks.js';
 
 export function SessionsPage({ me }: PageProps) {
@@ -17,7 +17,10 @@ export function SessionsPage({ me }: PageProps) {
   return (
     <section aria-label="Sessions">
       <ErrorNote error={list.error ?? err} />
-      <p>{list.data?.count ?? 0} client sessions on this instance (shown by fingerprint: a session id is a credential and is never shown).</p>
+      <p>
+        {list.data ? `${list.data.count} client sessions on this instance` : 'Client sessions on this instance'} (shown by fingerprint: a session id is a credential and is never
+        shown).
+      </p>
       <table class="grid">
         <thead>
           <tr>
@@ -35,6 +38,7 @@ export function SessionsPage({ me }: PageProps) {
           </tr>
         </thead>
         <tbody>
+          {!list.data?.sessions.length && <EmptyRow cols={9} poll={list} none="No client sessions on this instance." />}
           {(list.data?.sessions ?? []).map((s) => (
             <tr key={s.fingerprint}>
               <th scope="row">

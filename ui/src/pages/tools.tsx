@@ -1,6 +1,6 @@
 import { useMemo, useState } from 'preact/hooks';
 import { api, type ApiError, type Pins, type Tool } from '../api.js';
-import { ErrorNote, type PageProps } from '../components.js';
+import { EmptyNote, ErrorNote, type PageProps } from '../components.js';
 import { usePoll } from '../hooks.js';
 import { SchemaForm } from '../schema-form.js';
 
@@ -49,6 +49,7 @@ export function ToolsPage({ me }: PageProps) {
           {withheld.length} tool(s) withheld by pinning until approved: {withheld.map((m) => `${m.backend}/${m.tool}`).join(', ')}
         </p>
       )}
+      {shown.length === 0 && <EmptyNote poll={tools} none={list.length === 0 ? 'No tools: no backend offers any, or none is up.' : 'No tool matches the search.'} />}
       <ul class="tools">
         {shown.map((t) => (
           <li key={t.name} class="tool">
