@@ -131,7 +131,10 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
   let registry: Registry | undefined;
   let sessions: SessionManager | undefined;
   const listener: BackendListener = {
-    catalogChanged: (b: Backend, announced) => registry?.catalogChanged(b, announced),
+    // Only the backend serving its name: a replacement still coming up, or an old one draining, changes no view.
+    catalogChanged: (b: Backend, announced) => {
+      if (backends.get(b.name) === b) registry?.catalogChanged(b, announced);
+    },
     stateChanged: (b: Backend) => log.debug({ backend: b.name, state: b.state }, 'backend state'),
     resourceUpdated: (b: Backend, params: Record<string, unknown>) => {
       // Shared-mode backends: fan out to the sessions that subscribed to the URI.
@@ -377,6 +380,20 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
   };
 
   // --- runtime changes: hot reload, admin API ---
+  /** Backends taken out of the set and not stopped yet (close() stops them too). */
+  const leaving = new Set<Backend>();
+  /** A backend out of the set: the calls in flight on it finish (up to server.shutdown_timeout), then it stops. */
+  const drainAndStop = async (b: Backend) => {
+    leaving.add(b);
+    b.retire();
+    try {
+      const deadline = Date.now() + snapshot.server.shutdown_timeout;
+      while (b.inflight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+      await b.stop();
+    } finally {
+      leaving.delete(b);
+    }
+  };
   const reconfigure: BackendSetHost = {
     current: () => snapshot,
     swap: (next) => (snapshot = next),
@@ -394,6 +411,28 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
       // Its tools are announced (list_changed) when it comes up.
       await b.start();
     },
+    async replace(b) {
+      const old = backends.get(b.name);
+      // Nothing to keep serving (or a discovered backend the config now names): as an addition.
+      if (!old || discovery.isDiscovered(b.name)) {
+        await this.uninstall(b.name);
+        return this.install(b);
+      }
+      // Make before break: the new backend starts beside the old one, which keeps serving its name until the new one is up.
+      // One that has not come up within connect_timeout takes the place anyway and keeps restarting with backoff, as at start.
+      discovery.detach(b.name);
+      await attachDiscovery(b);
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([b.start().catch(() => {}), new Promise<void>((r) => (timer = setTimeout(r, b.cfg.connect_timeout)))]);
+      clearTimeout(timer);
+      backends.set(b.name, b);
+      pins.forget(b.name);
+      // Views now route to the new backend; clients hear list_changed only for lists that read differently.
+      registry!.catalogChanged(b);
+      // Client sessions on the old one move on their next call (its replicas are no longer the backend's); the calls it holds finish on it.
+      await drainAndStop(old);
+      log.info({ backend: b.name }, 'backend replaced');
+    },
     async uninstall(name) {
       discovery.detach(name);
       const b = backends.get(name);
@@ -405,9 +444,7 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
       // Only now: closing its sessions goes through its endpoint (sessions.onClosed), which drops their SSE events.
       perBackend.get(name)?.legacy?.close();
       perBackend.delete(name);
-      const deadline = Date.now() + snapshot.server.shutdown_timeout;
-      while (b.inflight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
-      await b.stop();
+      await drainAndStop(b);
       log.info({ backend: name }, 'backend removed');
     },
     setLogLevel: (level) => (log.level = level),
@@ -587,7 +624,7 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
       metrics.close();
       pins.stop();
       await discovery.stop();
-      await Promise.all([...backends.values()].map((b) => b.stop()));
+      await Promise.all([...backends.values(), ...leaving].map((b) => b.stop()));
     },
   };
   return self;

@@ -2,8 +2,10 @@
  * Runtime changes to the backend set: add, remove (drain, then stop), and apply a new
  * config snapshot (hot reload: admin API, SIGHUP). A new snapshot is prepared off to the
  * side (plugins loaded, backends built) before anything changes, so a failure leaves the
- * old one serving; then removals and additions are applied and the snapshot reference is
- * swapped. In-flight calls keep the Backend object they started with and finish on it.
+ * old one serving; then removals, replacements and additions are applied and the snapshot
+ * reference is swapped. A changed backend is replaced make-before-break: the new one comes
+ * up beside the old, which serves until the new one takes its place, then drains. In-flight
+ * calls keep the Backend object they started with and finish on it.
  */
 import { isDeepStrictEqual } from 'node:util';
 import type { Config } from './config/schema.js';
@@ -24,6 +26,8 @@ export interface BackendSetHost {
   /** Builds (but does not start) the backend for a config entry (backends/build.ts); throws if it cannot (a plugin that fails to load). */
   build(name: string, entry: BackendEntry, next: Readonly<Config>): Promise<Backend>;
   install(b: Backend): Promise<void>;
+  /** Puts `b` in the place of the backend of its name once it is up (or its start has had connect_timeout), then drains and stops the old one. */
+  replace(b: Backend): Promise<void>;
   uninstall(name: string): Promise<void>;
   setLogLevel(level: string): void;
 }
@@ -65,8 +69,9 @@ export async function applySnapshot(host: BackendSetHost, next: Readonly<Config>
   for (const name of [...result.added, ...result.changed]) {
     built.set(name, await host.build(name, after.get(name)!, next));
   }
-  for (const name of [...result.removed, ...result.changed]) await host.uninstall(name);
-  for (const b of built.values()) await host.install(b);
+  for (const name of result.removed) await host.uninstall(name);
+  for (const name of result.changed) await host.replace(built.get(name)!);
+  for (const name of result.added) await host.install(built.get(name)!);
   if (prev.logging.level !== next.logging.level) host.setLogLevel(next.logging.level);
   host.swap(next);
   return result;

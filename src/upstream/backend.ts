@@ -221,6 +221,11 @@ export class Backend {
     await Promise.all(this.replicas.map((r) => r.start()));
   }
 
+  /** Out of the set (a reload replaced or removed it): its client processes close as their calls end; stop() follows the drain. */
+  retire(): void {
+    this.processes?.retireAll();
+  }
+
   async stop(): Promise<void> {
     this.stopped = true;
     this.processes?.stop();

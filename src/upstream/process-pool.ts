@@ -246,6 +246,15 @@ export class ProcessPool {
     for (const w of [...this.waiters]) w.fail(this.stoppedError());
   }
 
+  /**
+   * Every process closes once nothing runs on it (now, for the idle ones): the backend left
+   * the set (a reload replaced or removed it), so its clients' next calls go elsewhere. The
+   * calls in flight finish on their processes; stop() comes after them.
+   */
+  retireAll(): void {
+    for (const e of [...this.entries]) this.retire(e);
+  }
+
   /** Resolves once every client process has exited, or after `ms`. */
   drained(ms: number): Promise<void> {
     if (this.entries.size === 0) return Promise.resolve();
