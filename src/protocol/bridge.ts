@@ -76,7 +76,7 @@ async function call(s: ClientSession, conn: BackendConnection, replica: Replica,
         throw new GatewayError('MCPEG_ERR_BACKEND_UNAVAILABLE', `backend "${replica.name}" asked for client input more than ${MAX_INPUT_ROUNDS} times for one ${method}`, {
           backend: replica.name,
         });
-      const inputResponses = await fulfil(s, result, opts.cancel);
+      const inputResponses = await fulfil(s, replica.name, result, opts.cancel);
       const retry: Params = { ...params, inputResponses };
       if (result.requestState !== undefined) retry.requestState = result.requestState;
       result = await conn.request(method, retry, { ...opts, client });
@@ -92,15 +92,15 @@ async function call(s: ClientSession, conn: BackendConnection, replica: Replica,
   return store.outcome(s, conn.request(method, params, opts), opts.cancel, origin, replica.name);
 }
 
-/** A stateful client answers a stateless backend's input requests: each becomes a real request to it. */
-async function fulfil(s: ClientSession, r: Params, cancel: Cancellation | undefined): Promise<Params> {
+/** A stateful client answers a stateless backend's input requests: each becomes a real request to it, in `backend`'s share. */
+async function fulfil(s: ClientSession, backend: string, r: Params, cancel: Cancellation | undefined): Promise<Params> {
   const asks = Object.entries((r.inputRequests ?? {}) as Record<string, { method?: unknown; params?: Params }>);
   const ac = new AbortController();
   cancel?.onCancel(() => ac.abort('cancelled'));
   const answers = await Promise.all(
     asks.map(async ([key, ask]) => {
       if (typeof ask?.method !== 'string') throw new GatewayError('MCPEG_ERR_BACKEND_UNAVAILABLE', `input request "${key}" has no method`);
-      return [key, await s.requestClient(ask.method, ask.params, undefined, ac.signal)] as const;
+      return [key, await s.requestClient(backend, ask.method, ask.params, undefined, ac.signal)] as const;
     }),
   );
   return Object.fromEntries(answers);

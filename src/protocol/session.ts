@@ -340,13 +340,19 @@ export class ClientSession implements ClientLink, ConnectionOwner, RelayClient {
 
   // --- ClientLink: backend → client ---
 
-  requestClient(method: string, params: Record<string, unknown> | undefined, related: RequestId | undefined, signal: AbortSignal): Promise<Record<string, unknown>> {
-    if (this.stateless) return this.requestInput(method, params, signal);
+  requestClient(
+    backend: string,
+    method: string,
+    params: Record<string, unknown> | undefined,
+    related: RequestId | undefined,
+    signal: AbortSignal,
+  ): Promise<Record<string, unknown>> {
+    if (this.stateless) return this.requestInput(backend, method, params, signal);
     const refused = this.capabilityMissing(method, params);
     if (refused) return Promise.reject(refused);
     let release: () => void;
     try {
-      release = this.asked.take(method, params);
+      release = this.asked.take(backend, method, params);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -423,7 +429,7 @@ export class ClientSession implements ClientLink, ConnectionOwner, RelayClient {
    * 2026-07-28 revision has no server-to-client requests), so it waits here until the
    * client answers it in the retry of its own request (input_required, SEP-2322).
    */
-  private requestInput(method: string, params: Record<string, unknown> | undefined, signal: AbortSignal): Promise<Record<string, unknown>> {
+  private requestInput(backend: string, method: string, params: Record<string, unknown> | undefined, signal: AbortSignal): Promise<Record<string, unknown>> {
     const cap = own(INPUT_CAPABILITY, method);
     if (!cap) {
       return Promise.reject(
@@ -444,7 +450,7 @@ export class ClientSession implements ClientLink, ConnectionOwner, RelayClient {
     }
     let release: () => void;
     try {
-      release = this.asked.take(method, params);
+      release = this.asked.take(backend, method, params);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -529,9 +535,9 @@ export class ClientSession implements ClientLink, ConnectionOwner, RelayClient {
 
   // --- ConnectionOwner: what this client's backend sessions send ---
 
-  onRequest(_conn: BackendConnection, req: JsonRpcRequest, ctx: { tag: unknown; signal: AbortSignal }): Promise<Record<string, unknown>> {
+  onRequest(conn: BackendConnection, req: JsonRpcRequest, ctx: { tag: unknown; signal: AbortSignal }): Promise<Record<string, unknown>> {
     if (req.method === 'ping') return Promise.resolve({});
-    return this.requestClient(req.method, req.params, (ctx.tag as CallTag | undefined)?.requestId, ctx.signal);
+    return this.requestClient(conn.backend, req.method, req.params, (ctx.tag as CallTag | undefined)?.requestId, ctx.signal);
   }
 
   /**

@@ -411,7 +411,7 @@ export class Replica implements ConnectionOwner {
   async onRequest(_conn: BackendConnection, req: JsonRpcRequest, ctx: { tag: unknown; signal: AbortSignal }): Promise<Record<string, unknown>> {
     if (req.method === 'ping') return {};
     const tag = ctx.tag as CallTag | undefined;
-    if (tag) return tag.link.requestClient(req.method, req.params, tag.requestId, ctx.signal);
+    if (tag) return tag.link.requestClient(this.name, req.method, req.params, tag.requestId, ctx.signal);
     if (req.method === 'roots/list') return { roots: [] };
     throw new GatewayError('MCPEG_ERR_CLIENT_UNREACHABLE', `backend "${this.name}" sent ${req.method} outside any client call, so no client can answer it`, {
       backend: this.name,

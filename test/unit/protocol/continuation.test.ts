@@ -177,7 +177,7 @@ describe('continuations: gathering', { timeout: 5000 }, () => {
   it('backend requests that arrive within 10 ms of the first are asked in one input_required', async () => {
     const { session } = ctx.host.client(STATELESS);
     const signal = new AbortController().signal;
-    const ask = (n: number) => void session.requestClient('sampling/createMessage', { n }, undefined, signal).catch(() => {});
+    const ask = (n: number) => void session.requestClient('llm', 'sampling/createMessage', { n }, undefined, signal).catch(() => {});
     ask(1);
     const outcome = ctx.store.outcome(session, new Promise<Params>(() => {}), new Cancellation(), '[]', 'llm');
     mock.timers.tick(9);
@@ -196,12 +196,12 @@ describe('continuations: gathering', { timeout: 5000 }, () => {
     const { session } = ctx.host.client({ ...STATELESS, capabilities: { roots: {} } });
     const signal = new AbortController().signal;
     await assert.rejects(
-      session.requestClient('sampling/createMessage', {}, undefined, signal),
+      session.requestClient('llm', 'sampling/createMessage', {}, undefined, signal),
       (e: GatewayError) => e.code === 'MCPEG_ERR_MISSING_CLIENT_CAPABILITY' && JSON.stringify(e.data?.requiredCapabilities) === '{"sampling":{}}',
     );
-    await assert.rejects(session.requestClient('tasks/get', {}, undefined, signal), (e: GatewayError) => e.code === 'MCPEG_ERR_CLIENT_CAPABILITY_MISSING');
+    await assert.rejects(session.requestClient('llm', 'tasks/get', {}, undefined, signal), (e: GatewayError) => e.code === 'MCPEG_ERR_CLIENT_CAPABILITY_MISSING');
     assert.equal(session.inputs.size, 0);
-    void session.requestClient('roots/list', undefined, undefined, signal).catch(() => {});
+    void session.requestClient('llm', 'roots/list', undefined, undefined, signal).catch(() => {});
     assert.deepEqual(
       [...session.inputs.values()].map((p) => p.method),
       ['roots/list'],
@@ -300,7 +300,7 @@ describe('continuations: the bound per backend and each caller’s share', { tim
   it('a waiting call that ends before the retry frees its place (it holds nothing at the backend); an expired one too', async () => {
     const session = from('10.0.0.9');
     const signal = new AbortController().signal;
-    void session.requestClient('sampling/createMessage', {}, undefined, signal).catch(() => {});
+    void session.requestClient('llm', 'sampling/createMessage', {}, undefined, signal).catch(() => {});
     let fail!: (e: Error) => void;
     const call = new Promise<Params>((_, reject) => (fail = reject));
     const outcome = ctx.store.outcome(session, call, new Cancellation(), '[]', 'llm');
