@@ -153,11 +153,19 @@ class PostStream {
     if (this.res && !writeSse(this.res, sseEvent(data, id))) this.res = null;
   }
 
-  /** Attach a reconnecting client (GET with Last-Event-ID) to this still-open stream. */
+  /**
+   * Attach a reconnecting client (GET with Last-Event-ID) to this still-open stream. A stream has
+   * one consumer (Streamable HTTP, "Resumability and Redelivery"): the reconnect takes it over and
+   * the response it replaces ends (left open, each resume left one more). Not refused while that
+   * one is open: a client whose connection died unnoticed must still get its answer. Its 'close'
+   * does not detach this one (detach() checks which response it is).
+   */
   attach(res: ServerResponse, keepAliveMs: number): void {
+    const previous = this.res;
     this.res = res;
     this.stopKeepAlive?.();
     this.stopKeepAlive = keepAlive(res, keepAliveMs);
+    if (previous && previous !== res && !previous.writableEnded) previous.end();
   }
 
   detach(res: ServerResponse): void {
@@ -589,6 +597,8 @@ export class StreamableHttpEndpoint {
       const ps = ch.streamById(replay.streamId);
       if (ps && !ps.done) {
         if (res.destroyed) return; // as in attachStandalone
+        // Nothing replayed: the head goes now, not with the first event or keep-alive (the client learns the resume took).
+        if (replay.events.length === 0) res.flushHeaders();
         ps.attach(res, this.deps.keepAliveMs);
         res.on('close', () => ps.detach(res));
         return;
