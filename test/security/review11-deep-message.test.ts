@@ -13,6 +13,13 @@
  * real `mcpeg gateway` process. The same depth in a client's answer to a stdio backend's
  * sampling request failed writing it to the child's stdin, inside an async function nobody
  * awaited: an unhandled rejection, which ends node as well; now the backend gets the error.
+ *
+ * A result that deep (from a stdio backend or a Streamable HTTP one) answered to a
+ * Streamable HTTP client could not be written either: as JSON, the POST failed as a whole
+ * (HTTP 500, a -32603 error with id null, which no client ties to its call); in SSE, the
+ * stream was cut, the client resumed it and waited out its own timeout. Now the client gets
+ * a -32603 error with its request's id, at once, on either answer, in a batch and on the
+ * stateless revision too.
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -25,18 +32,33 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
-import { CLI, connectClient, rawSession, readSse, textOf } from '../helpers/gateway.js';
+import { CLI, connectClient, MCP_HEADERS, rawSession, readSse, textOf } from '../helpers/gateway.js';
+import { json, startRawMcpBackend, type RawMcpBackend } from '../helpers/raw-mcp-backend.js';
 
 const DEEP = fileURLToPath(new URL('../fixtures/deep-message-server.js', import.meta.url));
 const LITE = fileURLToPath(new URL('../fixtures/stdio-lite.js', import.meta.url));
 const DEPTH = 200_000;
+const DEEP_RESULT = `{"content":[{"type":"text","text":"deep"}],"structuredContent":{"x":${'['.repeat(DEPTH)}${']'.repeat(DEPTH)}}}`;
+const UNWRITABLE = /could not be written to the client \(RangeError: Maximum call stack size exceeded\)/;
 
 describe('review11: a backend message nested too deep to relay', () => {
   const dir = mkdtempSync(join(tmpdir(), 'mcpeg-review11-'));
   let proc: ChildProcess;
   let url: string;
   let stderr = '';
+  let http: RawMcpBackend;
   before(async () => {
+    // A Streamable HTTP backend with the same deep_result: JSON, or SSE after a progress notification when the call asked for progress.
+    http = await startRawMcpBackend({
+      deep_result: (res, id, m) => {
+        const result = `{"jsonrpc":"2.0","id":${id},"result":${DEEP_RESULT}}`;
+        const token = (m.params as { _meta?: { progressToken?: unknown } } | undefined)?._meta?.progressToken;
+        if (token === undefined) return json(res, result);
+        const progress = JSON.stringify({ jsonrpc: '2.0', method: 'notifications/progress', params: { progressToken: token, progress: 1 } });
+        res.writeHead(200, { 'content-type': 'text/event-stream' }).end(`data: ${progress}\n\ndata: ${result}\n\n`);
+      },
+      plain: (res, id) => json(res, `{"jsonrpc":"2.0","id":${id},"result":{"content":[{"type":"text","text":"plain"}]}}`),
+    });
     const backend = { type: 'mcp', command: process.execPath, args: [DEEP] };
     const file = join(dir, 'gateway.json');
     writeFileSync(
@@ -44,7 +66,12 @@ describe('review11: a backend message nested too deep to relay', () => {
       JSON.stringify({
         server: { host: '127.0.0.1', port: 0 },
         logging: { level: 'warn' },
-        backends: { own: backend, shared: { ...backend, session_mode: 'shared' }, lite: { type: 'mcp', command: process.execPath, args: [LITE] } },
+        backends: {
+          own: backend,
+          shared: { ...backend, session_mode: 'shared' },
+          lite: { type: 'mcp', command: process.execPath, args: [LITE] },
+          http: { type: 'mcp', url: http.url },
+        },
       }),
     );
     proc = spawn(process.execPath, [CLI, 'gateway', '--config', file], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -57,8 +84,9 @@ describe('review11: a backend message nested too deep to relay', () => {
       proc.once('exit', (code) => reject(new Error(`mcpeg exited with ${code}: ${stderr}`)));
     });
   });
-  after(() => {
+  after(async () => {
     if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+    await http.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -113,6 +141,70 @@ describe('review11: a backend message nested too deep to relay', () => {
     await other.close();
   });
 
+  for (const name of ['own', 'http']) {
+    for (const sse of [false, true]) {
+      it(`a result that deep from ${name === 'own' ? 'a stdio' : 'a Streamable HTTP'} backend to a Streamable HTTP client, answered ${sse ? 'in SSE' : 'as JSON'}: an error answer with its id, at once`, async () => {
+        // Before: as JSON, HTTP 500 with id null (the SDK's StreamableHTTPError, no answer to the call); in SSE, a cut stream the client resumed and waited on.
+        const client = await connectClient(url);
+        try {
+          const progress: unknown[] = [];
+          const started = Date.now();
+          const options = sse ? { timeout: 10_000, onprogress: (p: unknown) => void progress.push(p) } : { timeout: 10_000 };
+          const err = await client.callTool({ name: `${name}__deep_result`, arguments: {} }, undefined, options).then(
+            () => undefined,
+            (e: unknown) => e,
+          );
+          assert.ok(err instanceof McpError, `an error answer to the call, not ${String(err)}; gateway exit code ${proc.exitCode}`);
+          assert.equal(err.code, -32603);
+          assert.match(err.message, UNWRITABLE);
+          assert.ok(Date.now() - started < 5_000, `answered at once, not after ${Date.now() - started} ms`);
+          assert.equal(progress.length, sse ? 1 : 0, sse ? 'the answer was an SSE stream (the progress notification came first)' : 'a JSON answer');
+          assert.equal(textOf(await client.callTool({ name: `${name}__plain`, arguments: {} })), 'plain', 'the session serves the next call');
+        } finally {
+          await client.close();
+        }
+      });
+    }
+  }
+
+  it('a result that deep in a 2025-03-26 batch (JSON and SSE) and on the stateless revision: that answer alone becomes an error with its id', async () => {
+    const call = (id: number, name: string) => ({ jsonrpc: '2.0', id, method: 'tools/call', params: { name, arguments: {} } });
+    const s = await rawSession(url, '2025-03-26');
+    const batch = JSON.stringify([call(1, 'http__deep_result'), call(2, 'own__deep_result'), call(3, 'http__plain')]);
+    type Answer = { id?: unknown; result?: unknown; error?: { code?: number; message?: string } };
+    const check = (answers: Answer[], how: string) => {
+      const byId = new Map(answers.map((a) => [a.id, a]));
+      assert.deepEqual([...byId.keys()].sort(), [1, 2, 3], `${how}: every request answered by its id`);
+      for (const id of [1, 2]) {
+        assert.equal(byId.get(id)?.error?.code, -32603, `${how}: request ${id}`);
+        assert.match(String(byId.get(id)?.error?.message), UNWRITABLE);
+      }
+      assert.equal(textOf(byId.get(3)?.result), 'plain', `${how}: the other answer as it was`);
+    };
+    const asJson = await fetch(url, { method: 'POST', headers: s.headers, body: batch });
+    assert.equal(asJson.status, 200);
+    check((await asJson.json()) as Answer[], 'JSON');
+    const asSse = await fetch(url, { method: 'POST', headers: { ...s.headers, accept: 'text/event-stream, application/json' }, body: batch });
+    assert.equal(asSse.status, 200);
+    assert.match(String(asSse.headers.get('content-type')), /text\/event-stream/);
+    const events: Answer[] = [];
+    for await (const ev of readSse(asSse)) events.push(JSON.parse(ev.data) as Answer);
+    check(events, 'SSE');
+
+    const meta = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {} };
+    const stateless = await fetch(url, {
+      method: 'POST',
+      headers: { ...MCP_HEADERS, 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'http__deep_result' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 'st', method: 'tools/call', params: { name: 'http__deep_result', arguments: {}, _meta: meta } }),
+    });
+    assert.equal(stateless.status, 200);
+    const a = (await stateless.json()) as Answer;
+    assert.equal(a.id, 'st');
+    assert.equal(a.error?.code, -32603);
+    assert.match(String(a.error?.message), UNWRITABLE);
+    assert.equal(proc.exitCode, null, 'the gateway process is still running');
+  });
+
   it('a result that deep to a legacy SSE client: the client gets an error answer with its id, the gateway keeps serving', async () => {
     // The answer went out from an async receive() nobody awaited: its RangeError was an unhandled rejection, which ends node.
     const client = new Client({ name: 'legacy', version: '1' });
@@ -152,5 +244,7 @@ describe('review11: a backend message nested too deep to relay', () => {
 
   it('reports the message it could not relay', () => {
     assert.match(stderr, /sent notifications\/(message|progress) that could not be relayed \(RangeError: Maximum call stack size exceeded\)/);
+    assert.match(stderr, /an answer could not be written to a Streamable HTTP client: it went as a -32603 error/);
+    assert.match(stderr, /an answer could not be written to a stateless Streamable HTTP client/);
   });
 });

@@ -8,6 +8,7 @@ import { toRpcError } from '../../errors/catalog.js';
 import { GatewayError } from '../../errors/catalog.js';
 import { dispatchNotification, dispatchRequest, type DispatchOptions } from '../../protocol/dispatch.js';
 import { errorResponse, isNotification, isRequest, isResponse, resultResponse, type JsonRpcMessage } from '../../wire/jsonrpc.js';
+import { unwritableStandIn, unwritableWhy } from '../../wire/unwritable.js';
 import type { ClientSession } from '../../protocol/session.js';
 import type { SessionManager } from '../../protocol/sessions.js';
 import { allowsBatch } from '../../wire/versions.js';
@@ -48,24 +49,10 @@ export class ChannelConnection {
     try {
       this.writeOut(msg);
     } catch (err) {
-      const why = `${(err as Error).name}: ${String((err as Error).message).slice(0, 200)}`;
+      const why = unwritableWhy(err);
       if (++this.unwritable === 1) this.onUnwritable?.(why);
-      const stand = (m: JsonRpcMessage): JsonRpcMessage | undefined => {
-        if (!isResponse(m)) return undefined;
-        try {
-          JSON.stringify(m);
-          return m;
-        } catch {
-          return errorResponse(m.id, { code: -32603, message: `the answer could not be written to the client (${why})` });
-        }
-      };
-      if (Array.isArray(msg)) {
-        const answers = (msg as JsonRpcMessage[]).map(stand).filter((m): m is JsonRpcMessage => m !== undefined);
-        if (answers.length) this.writeOut(answers as unknown as JsonRpcMessage);
-      } else {
-        const m = stand(msg);
-        if (m) this.writeOut(m);
-      }
+      const stand = unwritableStandIn(msg, why);
+      if (stand) this.writeOut(stand as JsonRpcMessage);
     }
   };
 

@@ -27,6 +27,8 @@ import { parseTraceparent } from '../../observability/trace.js';
 import { apiKeyFromHeaders, hashApiKey } from '../../resilience/rate-limiter.js';
 import { sendError } from '../../edge/http-util.js';
 import { keepAlive, SSE_HEADERS, sseEvent, writeSse } from './sse.js';
+import { unwritableStandIn, unwritableWhy } from '../../wire/unwritable.js';
+import { WarnBudget } from '../../observability/warn-budget.js';
 
 export interface StatelessDeps {
   sessions: SessionManager;
@@ -47,6 +49,7 @@ class OneShot implements Outbound {
   constructor(
     private readonly res: ServerResponse,
     private readonly keepAliveMs: number,
+    private readonly onUnwritable: (why: string) => void,
   ) {}
 
   deliver(msg: JsonRpcMessage): boolean {
@@ -68,11 +71,23 @@ class OneShot implements Outbound {
     this.done = true;
     this.stopKeepAlive?.();
     if (this.res.writableEnded || this.res.destroyed) return;
+    let text: string | undefined;
+    if (r) {
+      try {
+        text = JSON.stringify(r);
+      } catch (err) {
+        // An answer that cannot be written (wire/unwritable.ts) goes as a -32603 error with its id.
+        const why = unwritableWhy(err);
+        this.onUnwritable(why);
+        r = unwritableStandIn(r, why) as JsonRpcResponse;
+        text = JSON.stringify(r);
+      }
+    }
     if (this.sse) {
-      if (r) this.res.write(sseEvent(JSON.stringify(r)));
+      if (text !== undefined) this.res.write(sseEvent(text));
       this.res.end();
-    } else if (r) {
-      endJson(this.res, statelessStatusOf(r), JSON_HEADERS, JSON.stringify(r));
+    } else if (r && text !== undefined) {
+      endJson(this.res, statelessStatusOf(r), JSON_HEADERS, text);
     } else {
       this.res.writeHead(200, SSE_HEADERS).end(); // cancelled: nothing to say
     }
@@ -80,10 +95,19 @@ class OneShot implements Outbound {
 }
 
 export class StatelessHttp {
+  /** Answers that could not be written: a warn line per window, not per request (no session to count them in). */
+  private readonly warnings: WarnBudget;
+
   constructor(
     private readonly viewId: string,
     private readonly deps: StatelessDeps,
-  ) {}
+  ) {
+    this.warnings = new WarnBudget(deps.log);
+  }
+
+  private readonly unwritable = (why: string): void => {
+    this.warnings.warn('unwritable', { err: why }, 'an answer could not be written to a stateless Streamable HTTP client: it went as a -32603 error');
+  };
 
   /** Whether a POST without a session id is for this transport: it claims the envelope or names a version the stateful lifecycle lacks. */
   static claims(req: IncomingMessage, messages: JsonRpcMessage[], stateful: (v: string) => boolean): boolean {
@@ -114,7 +138,7 @@ export class StatelessHttp {
     s.clientIp = contextOf(req)?.clientIp ?? req.socket.remoteAddress;
     const key = apiKeyFromHeaders(req.headers, this.deps.apiKeyHeader ?? 'x-api-key');
     if (key !== undefined) s.apiKeyId = hashApiKey(key);
-    const out = new OneShot(res, this.deps.keepAliveMs);
+    const out = new OneShot(res, this.deps.keepAliveMs, this.unwritable);
     s.outbound = out;
     // Closing the response is the cancellation on this revision.
     res.on('close', () => {

@@ -38,6 +38,7 @@ import { keepAlive, MAX_UNREAD_BYTES, primingEvent, SSE_HEADERS, sseEvent, write
 import { StatelessHttp } from './stateless-http.js';
 import { isStatelessVersion } from '../../wire/stateless.js';
 import { messageBody, messageText, rawResultOf } from '../../wire/raw-json.js';
+import { unwritableStandIn, unwritableWhy } from '../../wire/unwritable.js';
 import { sessionFingerprint } from '../../protocol/fingerprint.js';
 import type { InstanceBus } from '../../protocol/bus.js';
 
@@ -118,7 +119,7 @@ class PostStream {
       }
       this.mode = 'json';
       const msg = this.batch ? this.responses : this.responses[0];
-      endJson(res, 200, JSON_HEADERS, messageBody(msg));
+      endJson(res, 200, JSON_HEADERS, this.body(msg));
       // A large result relayed as bytes in memory of its own is freed once it is on the wire ('finish': every write done), not at some later GC.
       const raw = rawResultOf(msg);
       if (raw?.freeable) res.once('finish', () => raw.release());
@@ -131,18 +132,40 @@ class PostStream {
     }
   }
 
+  /** The JSON of answers (one, or a batch's): one that cannot be written goes as its error (wire/unwritable.ts). */
+  private body(msg: JsonRpcResponse | JsonRpcResponse[]): string | Buffer[] {
+    try {
+      return messageBody(msg);
+    } catch (err) {
+      return messageBody(this.channels.unwritable(msg, err));
+    }
+  }
+
   private writeEvent(msg: JsonRpcMessage): void {
-    const data = messageText(msg);
+    let data: string;
+    try {
+      data = messageText(msg);
+    } catch (err) {
+      data = messageText(this.channels.unwritable(msg, err));
+    }
     const id = this.channels.events.append(this.channels.sessionId, this.streamId, data);
     // A client that stops reading loses the stream (it can resume it from the event store with Last-Event-ID).
     if (this.res && !writeSse(this.res, sseEvent(data, id))) this.res = null;
   }
 
-  /** Attach a reconnecting client (GET with Last-Event-ID) to this still-open stream. */
+  /**
+   * Attach a reconnecting client (GET with Last-Event-ID) to this still-open stream. A stream has
+   * one consumer (Streamable HTTP, "Resumability and Redelivery"): the reconnect takes it over and
+   * the response it replaces ends (left open, each resume left one more). Not refused while that
+   * one is open: a client whose connection died unnoticed must still get its answer. Its 'close'
+   * does not detach this one (detach() checks which response it is).
+   */
   attach(res: ServerResponse, keepAliveMs: number): void {
+    const previous = this.res;
     this.res = res;
     this.stopKeepAlive?.();
     this.stopKeepAlive = keepAlive(res, keepAliveMs);
+    if (previous && previous !== res && !previous.writableEnded) previous.end();
   }
 
   detach(res: ServerResponse): void {
@@ -179,6 +202,8 @@ class SessionChannels implements Outbound {
   readonly standaloneId: string;
   private readonly posts = new Map<RequestId, PostStream>();
   private nextStream = 1;
+  /** Answers of this session that could not be written (logged on the first). */
+  private unwritables = 0;
   /**
    * While a GET stream is being resumed (Last-Event-ID): the messages for it, held until the
    * replay is written. The stream is claimed before the replay is read, so that what is sent
@@ -197,8 +222,24 @@ class SessionChannels implements Outbound {
     private readonly instanceTag: string,
     private readonly session: ClientSession,
     private readonly bus: InstanceBus | undefined,
+    private readonly log: Logger,
   ) {
     this.standaloneId = `g${instanceTag}`;
+  }
+
+  /**
+   * What goes instead of `msg`, which could not be written (`err`): each answer becomes a
+   * -32603 error with its id (wire/unwritable.ts), logged once per session. Anything else
+   * is thrown on as before: the backend connection that sent it drops and reports it.
+   */
+  unwritable(msg: JsonRpcMessage | JsonRpcMessage[], err: unknown): JsonRpcMessage | JsonRpcMessage[] {
+    const why = unwritableWhy(err);
+    const stand = unwritableStandIn(msg, why);
+    if (stand === undefined) throw err;
+    if (++this.unwritables === 1) {
+      this.log.warn({ session: sessionFingerprint(this.sessionId), err: why }, 'an answer could not be written to a Streamable HTTP client: it went as a -32603 error');
+    }
+    return stand;
   }
 
   /** Writes the priming event on a new SSE stream, for clients on 2025-11-25 or later. */
@@ -400,7 +441,7 @@ export class StreamableHttpEndpoint {
     let ch = this.channels.get(s.sessionId);
     if (!ch) {
       const prime = versionAtLeast(s.protocolVersion, '2025-11-25') ? this.deps.retryMs : undefined;
-      ch = new SessionChannels(s.sessionId, this.deps.events, this.deps.keepAliveMs, prime, this.instanceTag, s, this.deps.bus);
+      ch = new SessionChannels(s.sessionId, this.deps.events, this.deps.keepAliveMs, prime, this.instanceTag, s, this.deps.bus, this.deps.log);
       this.channels.set(s.sessionId, ch);
       s.outbound = ch;
     }
@@ -556,6 +597,8 @@ export class StreamableHttpEndpoint {
       const ps = ch.streamById(replay.streamId);
       if (ps && !ps.done) {
         if (res.destroyed) return; // as in attachStandalone
+        // Nothing replayed: the head goes now, not with the first event or keep-alive (the client learns the resume took).
+        if (replay.events.length === 0) res.flushHeaders();
         ps.attach(res, this.deps.keepAliveMs);
         res.on('close', () => ps.detach(res));
         return;
