@@ -280,7 +280,14 @@ export class BackendConnection {
       this.pending.set(id, p);
       if (p.tag !== undefined) this.tagged++;
       const msg = { jsonrpc: '2.0', id, method, ...(outParams ? { params: outParams } : {}) } as JSONRPCMessage;
-      (opts.credential ? this.transport.send(msg, sendOptionsOf(opts.credential) as object) : this.transport.send(msg)).catch((err: unknown) => {
+      let sent: Promise<void>;
+      try {
+        sent = opts.credential ? this.transport.send(msg, sendOptionsOf(opts.credential) as object) : this.transport.send(msg);
+      } catch (err) {
+        // A transport that throws before its promise (stdio encodes the line at once) has sent nothing: settled now, not at the timeout.
+        sent = Promise.reject(err);
+      }
+      sent.catch((err: unknown) => {
         this.settle(id)?.reject(sendError(this.backend, method, err));
       });
     });
@@ -468,6 +475,12 @@ function sendError(backend: string, method: string, err: unknown): GatewayError 
   // A per-user credential the session could not get (transport/outbound/http-transport.ts authorize): the caller's error, not the backend's.
   if (err instanceof GatewayError && err.code === 'MCPEG_ERR_UPSTREAM_CREDENTIAL') return err;
   const msg = err instanceof Error ? err.message : String(err);
+  // The message could not be encoded (JSON.stringify: nested too deep, or longer than a string may be): the caller's params, not the backend.
+  if (err instanceof RangeError)
+    return new GatewayError('MCPEG_ERR_INVALID_PARAMS', `the params of ${method} cannot be sent to backend "${backend}": ${firstLine(msg)} (nested too deep or too large to encode)`, {
+      backend,
+      method,
+    });
   // A bad answer to this one request (not JSON, not a JSON or SSE type, too large): the call's error, not the backend's being unreachable.
   if ((err as { protocol?: unknown })?.protocol === true)
     return new GatewayError('MCPEG_ERR_BACKEND_PROTOCOL', `backend "${backend}" answered ${method} wrongly: ${msg}`, { backend, method });
