@@ -477,10 +477,14 @@ function sendError(backend: string, method: string, err: unknown): GatewayError 
   const msg = err instanceof Error ? err.message : String(err);
   // The message could not be encoded (JSON.stringify: nested too deep, or longer than a string may be): the caller's params, not the backend.
   if (err instanceof RangeError)
-    return new GatewayError('MCPEG_ERR_INVALID_PARAMS', `the params of ${method} cannot be sent to backend "${backend}": ${firstLine(msg)} (nested too deep or too large to encode)`, {
-      backend,
-      method,
-    });
+    return new GatewayError(
+      'MCPEG_ERR_INVALID_PARAMS',
+      `the params of ${method} cannot be sent to backend "${backend}": ${firstLine(msg)} (nested too deep or too large to encode)`,
+      {
+        backend,
+        method,
+      },
+    );
   // A bad answer to this one request (not JSON, not a JSON or SSE type, too large): the call's error, not the backend's being unreachable.
   if ((err as { protocol?: unknown })?.protocol === true)
     return new GatewayError('MCPEG_ERR_BACKEND_PROTOCOL', `backend "${backend}" answered ${method} wrongly: ${msg}`, { backend, method });
