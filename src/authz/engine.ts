@@ -96,7 +96,7 @@ export class Authorizer {
     return {
       allowed: this.defaultEffect === 'allow',
       rule: 'default',
-      reason: `no rule covers this ${t.kind}; authorization.default is ${this.defaultEffect}${forms.uri?.dotted ? ' (allow patterns never match a URI with "." or ".." segments)' : ''}`,
+      reason: `no rule covers this ${t.kind}; authorization.default is ${this.defaultEffect}${forms.uri?.dotted || forms.uri?.controls ? ' (allow patterns never match a URI with "." or ".." segments or control characters)' : ''}`,
     };
   }
 }

@@ -111,18 +111,18 @@ function nameMatch(list: string, n: NamePatterns, t: TargetForms): string | unde
 
 /**
  * A deny pattern covers a URI when it matches any form a backend may resolve it to; an
- * allow pattern only when it matches both the text sent and its resolved form, and never
- * a URI with "." or ".." segments (sent or once decoded): "file:///docs/../etc/passwd" and
- * "file:///docs/..%2Fetc/passwd" are outside what "file:///docs/**" means (RFC 3986 5.2.4).
+ * allow pattern only when it matches the text sent, its resolved form and what the WHATWG
+ * URL parser makes of it, and never a URI with "." or ".." segments (sent, once decoded or
+ * once tabs and newlines are dropped) or with control characters: "file:///docs/../etc/passwd",
+ * "file:///docs/..%2Fetc/passwd" and "file:///docs/.\t./etc/passwd" are outside what
+ * "file:///docs/**" means (RFC 3986 5.2.4; the URL Standard removes tabs and newlines).
  */
 function resourceMatch(rule: CompiledRule, u: UriForms): string | undefined {
   if (rule.effect === 'allow') {
-    if (u.dotted) return undefined;
-    for (const p of rule.resources) if (p.test(u.raw) && (u.resolved === u.raw || p.test(u.resolved))) return `resources ${JSON.stringify(p.text)}`;
+    if (u.dotted || u.controls) return undefined;
+    for (const p of rule.resources) if (u.allowForms.every((f) => p.test(f))) return `resources ${JSON.stringify(p.text)}`;
     return undefined;
   }
-  for (const p of rule.resources) {
-    if (p.test(u.raw) || (u.resolved !== u.raw && p.test(u.resolved)) || (u.bare !== u.resolved && p.test(u.bare))) return `resources ${JSON.stringify(p.text)}`;
-  }
+  for (const p of rule.resources) if (u.denyForms.some((f) => p.test(f))) return `resources ${JSON.stringify(p.text)}`;
   return undefined;
 }

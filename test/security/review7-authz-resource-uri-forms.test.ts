@@ -9,6 +9,13 @@
  * through (its `..` is only a segment once decoded). Each URI is first shown to reach the
  * secret for a principal no rule restricts (the backend really resolves it), then refused
  * for the restricted one, over the real endpoint with the SDK client.
+ *
+ * Review 12 (finding 2): the resolved form did not do what the WHATWG URL parser does
+ * first, so under `default: allow` `file:/secret/key.txt`, `file:secret/key.txt`, a leading
+ * space, a TAB inside the path, `file:%2Fsecret/key.txt` or `file:/%2Fsecret/key.txt` read
+ * the denied file (and http(s) URIs with a default port, `https:/host`, a full-width host
+ * or `0x7f.1` the denied page); under `default: deny` a raw TAB, LF or CR inside a `..`
+ * segment hid it from the dot-segment check (`file:///public/.\t./secret/key.txt`).
  */
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
@@ -48,6 +55,31 @@ const DISGUISED = [
   'file:////secret/key.txt',
   'file:///secret//key.txt',
   'file:///secret/./key.txt',
+  // review 12: what the WHATWG URL parser reads as file:///secret/key.txt
+  'file:/secret/key.txt',
+  'file:secret/key.txt',
+  ' file:///secret/key.txt',
+  'file:///sec\tret/key.txt',
+  'file:%2Fsecret/key.txt',
+  'file:/%2Fsecret/key.txt',
+  // and as https://example.com/secret/page, http://127.0.0.1/secret/page
+  'https://example.com:443/secret/page',
+  'https:/example.com/secret/page',
+  'https:example.com/secret/page',
+  'https://\uff45\uff58\uff41\uff4d\uff50\uff4c\uff45.com/secret/page',
+  'http://0x7f.1/secret/page',
+  'http://127.0.0.1:80/secret/page',
+];
+
+/** Under an allow rule on file:///public/**: the backend resolves each to /secret/key.txt (a "." or ".." hidden by TAB, LF, CR). */
+const ESCAPING = [
+  'file:///public/..%2Fsecret/key.txt',
+  'file:///public/%2e%2e%2fsecret/key.txt',
+  'file:///public/%2E%2E%2Fsecret/key.txt',
+  'file:///public/\t../secret/key.txt',
+  'file:///public/.\t./secret/key.txt',
+  'file:///public/..\n/secret/key.txt',
+  'file:///public/.\r./secret/key.txt',
 ];
 
 async function connect(base: string, key: string): Promise<Client> {
@@ -78,7 +110,16 @@ describe('review7 authz: resource rules see the URI a backend resolves', () => {
     before(async () => {
       gw = await startGateway({
         auth: keys,
-        authorization: { default: 'allow', rules: [{ name: 'no-secret', principals: { groups: ['low'] }, deny: { resources: ['file:///secret/**'] } }] },
+        authorization: {
+          default: 'allow',
+          rules: [
+            {
+              name: 'no-secret',
+              principals: { groups: ['low'] },
+              deny: { resources: ['file:///secret/**', 'https://example.com/secret/**', 'http://127.0.0.1/secret/**'] },
+            },
+          ],
+        },
         backends: { files },
       });
       low = await connect(gw.base, LOW);
@@ -92,7 +133,10 @@ describe('review7 authz: resource rules see the URI a backend resolves', () => {
 
     it('the plain URI is refused, the public file is read', async () => {
       await refused(low, 'file:///secret/key.txt');
+      await refused(low, 'https://example.com/secret/page');
       assert.equal(await readText(low, 'file:///public/readme.txt'), 'public text');
+      assert.equal(await readText(low, 'file:///public/a.txt'), 'a text');
+      assert.equal(await readText(low, 'https://example.com/public/page'), 'public page');
     });
 
     for (const uri of DISGUISED) {
@@ -123,7 +167,11 @@ describe('review7 authz: resource rules see the URI a backend resolves', () => {
         authorization: {
           default: 'deny',
           rules: [
-            { name: 'public-only', principals: { groups: ['low'] }, allow: { resources: ['file:///public/**'], tools: ['files__*'] } },
+            {
+              name: 'public-only',
+              principals: { groups: ['low'] },
+              allow: { resources: ['file:///public/**', 'https://example.com/public/**'], tools: ['files__*'] },
+            },
             { name: 'ops-all', principals: { groups: ['ops'] }, allow: { backends: ['*'] } },
           ],
         },
@@ -140,10 +188,12 @@ describe('review7 authz: resource rules see the URI a backend resolves', () => {
 
     it('public files are read, also percent-encoded', async () => {
       assert.equal(await readText(low, 'file:///public/readme.txt'), 'public text');
+      assert.equal(await readText(low, 'file:///public/a.txt'), 'a text');
       assert.equal(await readText(low, 'file:///public/readm%65.txt'), 'public text');
+      assert.equal(await readText(low, 'https://example.com/public/page'), 'public page');
     });
 
-    for (const uri of ['file:///public/..%2Fsecret/key.txt', 'file:///public/%2e%2e%2fsecret/key.txt', 'file:///public/%2E%2E%2Fsecret/key.txt']) {
+    for (const uri of ESCAPING) {
       it(`refuses ${uri}`, async () => {
         assert.equal(await readText(ops, uri), 'TOP SECRET', 'the backend resolves it to the secret file');
         await refused(low, uri);

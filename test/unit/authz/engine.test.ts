@@ -153,6 +153,31 @@ describe('authorization engine', () => {
     assert.equal(deny.decide(alice, res('file:///secret/../secret/x')).rule, 'secret', 'deny patterns still match dotted URIs');
   });
 
+  it('allow patterns never match a URI with control characters; deny sees the WHATWG URL forms (review 12)', () => {
+    const res = (name: string): Target => ({ kind: 'resource', backend: 'fs', name });
+    const e = engine({ default: 'deny', rules: [{ name: 'docs', allow: { resources: ['file:///docs/**', 'https://example.com/docs/**'] } }] });
+    assert.equal(e.decide(alice, res('file:///docs/a.md')).rule, 'docs');
+    assert.equal(e.decide(alice, res('https://example.com/docs/a?x=1')).rule, 'docs');
+    for (const uri of ['file:///docs/\t../etc/passwd', 'file:///docs/.\t./etc', 'file:///docs/..\n/etc', 'file:///docs/a\tb.md', 'file:///docs/a\u0001.md']) {
+      const d = e.decide(alice, res(uri));
+      assert.deepEqual([d.allowed, d.rule], [false, 'default'], JSON.stringify(uri));
+      assert.match(d.reason, /control characters/);
+    }
+    const deny = engine({ rules: [{ name: 'secret', deny: { resources: ['file:///secret/**', 'http://127.0.0.1/**'] } }] });
+    for (const uri of [
+      'file:/secret/x',
+      'file:secret/x',
+      ' file:///secret/x',
+      'file:///sec\tret/x',
+      'file:/%2Fsecret/x',
+      'http://0x7f.1/a',
+      'http://127.0.0.1:80/a',
+      'http:127.0.0.1/a',
+    ]) {
+      assert.equal(deny.decide(alice, res(uri)).rule, 'secret', JSON.stringify(uri));
+    }
+  });
+
   it('refuses targets over the length limit before matching (rule "limit"), and matches long ones in linear time', () => {
     const e = engine({ rules: [{ name: 'r', allow: { resources: ['*a*a*a*a*a*a*b', '**/*a*a*a*a*a*a*b/**'] } }] });
     const d = e.decide(alice, { kind: 'resource', backend: 'fs', name: 'x'.repeat(MAX_TARGET_CHARS + 1) });
