@@ -20,6 +20,25 @@ export interface OutputLimits extends LineLimits {
 export const SUMMARY_MS = 10_000;
 const MSG = 'backend log message';
 
+/**
+ * A monotonic clock (ms; a wall clock set back would stall the buckets) read once per turn of
+ * the event loop: the lines of one stderr read (thousands of short ones in 64 KiB) are judged
+ * at one time, with one clock read, not one each.
+ */
+function turnClock(): () => number {
+  let cached: number | undefined;
+  const forget = () => {
+    cached = undefined;
+  };
+  return () => {
+    if (cached === undefined) {
+      cached = performance.now();
+      queueMicrotask(forget);
+    }
+    return cached;
+  };
+}
+
 export class BackendOutput {
   private readonly budget: LineBudget;
   /** Refused since the last summary: stderr lines and their bytes (as written, before any cut), log messages. */
@@ -34,7 +53,7 @@ export class BackendOutput {
     private readonly log: Logger,
     private readonly limits: Readonly<OutputLimits>,
     private readonly summaryMs = SUMMARY_MS,
-    private readonly now: () => number = Date.now,
+    private readonly now: () => number = turnClock(),
   ) {
     this.budget = new LineBudget(limits, now);
   }
@@ -109,7 +128,7 @@ export class BackendOutput {
         droppedLines: this.droppedLines,
         droppedBytes: this.droppedBytes,
         droppedMessages: this.droppedMessages,
-        overMs: this.now() - this.since,
+        overMs: Math.round(this.now() - this.since),
         limits: { linesPerSecond, burst, bytesPerSecond, burstBytes },
       },
       'backend output over its log budget: lines dropped',

@@ -7,6 +7,9 @@
  */
 import { fullBucket, takeFrom, tokensAt, type BucketState } from '../resilience/token-bucket.js';
 
+/** As token-bucket.ts: float refills must not leave a bucket a hair short of a whole token. */
+const EPSILON = 1e-9;
+
 export interface LineLimits {
   /** Lines per second; 0 lets nothing through. */
   linesPerSecond: number;
@@ -20,6 +23,8 @@ export interface LineLimits {
 export class LineBudget {
   private readonly lines: BucketState;
   private readonly bytes: BucketState;
+  /** No line token before this time (ms). */
+  private closedUntil = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly limits: Readonly<LineLimits>,
@@ -32,19 +37,31 @@ export class LineBudget {
 
   /** Whether a line may be written at all now (one line's token is there), without taking anything: the caller measures the line only then. */
   open(): boolean {
-    const { linesPerSecond, burst } = this.limits;
-    return linesPerSecond > 0 && tokensAt(this.lines, linesPerSecond, burst, this.now()) >= 1 - 1e-9;
+    return this.lineAt(this.now());
   }
 
   /** Takes one line of `size` bytes: true if it may be written, false (nothing taken) if not. */
   take(size: number): boolean {
-    const { linesPerSecond, burst, bytesPerSecond, burstBytes } = this.limits;
     const t = this.now();
-    if (linesPerSecond > 0 && tokensAt(this.lines, linesPerSecond, burst, t) >= 1 - 1e-9 && tokensAt(this.bytes, bytesPerSecond, burstBytes, t) >= size - 1e-9) {
-      takeFrom(this.lines, linesPerSecond, burst, t);
-      takeFrom(this.bytes, bytesPerSecond, burstBytes, t, size);
-      return true;
+    if (!this.lineAt(t)) return false;
+    const { linesPerSecond, burst, bytesPerSecond, burstBytes } = this.limits;
+    if (tokensAt(this.bytes, bytesPerSecond, burstBytes, t) < size - EPSILON) return false;
+    takeFrom(this.lines, linesPerSecond, burst, t);
+    takeFrom(this.bytes, bytesPerSecond, burstBytes, t, size);
+    return true;
+  }
+
+  /** Whether a line token is there at `t`. Once none is, until when none will be is kept: a flood's refused lines cost one comparison each. */
+  private lineAt(t: number): boolean {
+    if (t < this.closedUntil) return false;
+    const { linesPerSecond, burst } = this.limits;
+    if (linesPerSecond <= 0) {
+      this.closedUntil = Number.POSITIVE_INFINITY;
+      return false;
     }
+    const tokens = tokensAt(this.lines, linesPerSecond, burst, t);
+    if (tokens >= 1 - EPSILON) return true;
+    this.closedUntil = t + ((1 - tokens) * 1000) / linesPerSecond;
     return false;
   }
 }

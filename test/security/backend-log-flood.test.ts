@@ -18,7 +18,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -34,6 +34,8 @@ const CALLING_MS = 4000;
 const RATE = 100;
 const BURST = 1000;
 const SUMMARY = 'backend output over its log budget: lines dropped';
+/** Far above what the bounded lines take (a few thousand lines of ~150 bytes); the unbounded flood wrote hundreds of MB. */
+const MAX_LOG_BYTES = 16 * 1024 * 1024;
 
 type LogLine = { level: number; msg: string; backend?: string; stream?: string; droppedLines?: number; droppedMessages?: number; droppedBytes?: number };
 
@@ -44,11 +46,14 @@ describe('a backend flooding the gateway log (stderr lines, log messages)', () =
   let url: string;
   let stderr = '';
   let started = 0;
-  const read = (): LogLine[] =>
-    readFileSync(logFile, 'utf8')
+  const read = (): LogLine[] => {
+    const size = statSync(logFile).size;
+    assert.ok(size < MAX_LOG_BYTES, `the gateway log holds ${(size / 1024 / 1024).toFixed(0)} MiB ${((Date.now() - started) / 1000).toFixed(1)} s after the start`);
+    return readFileSync(logFile, 'utf8')
       .split('\n')
       .filter((l) => l.startsWith('{'))
       .map((l) => JSON.parse(l) as LogLine);
+  };
 
   before(async () => {
     const flood = (mode: string) => ({ command: process.execPath, args: [FLOOD, mode, String(FLOOD_MS)] });
