@@ -373,7 +373,7 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
     const provider = endpointProvider(b.name, cfg, { maxBytes: snapshot.discovery.max_document_bytes, env: process.env, base: snapshot.paths.base ?? process.cwd() });
     // The addresses its replicas' connections reach, checked as its allowed_hosts say (connectCheck).
     const guard = connectGuard(hostPolicy(cfg.discovery.allowed_hosts).connectCheck);
-    const first = discovery.attach(b, cfg, provider, (e) => endpointReplica(b.name, cfg, e.url, e.weight, log.child({ backend: b.name }), e.transport, guard));
+    const first = discovery.attach(b, cfg, provider, (e) => endpointReplica(b.name, cfg, e.url, e.weight, log.child({ backend: b.name }), b.output, e.transport, guard));
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([first, new Promise<void>((r) => (timer = setTimeout(r, cfg.connect_timeout)))]);
     clearTimeout(timer);

@@ -7,6 +7,7 @@
  */
 import type { BackendConfig, Config, PluginConfig } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
+import { backendOutput } from '../observability/backend-output.js';
 import type { ProtectedPath } from '../plugins/api.js';
 import { loadPlugin } from '../plugins/loader.js';
 import { Backend, type BackendListener } from '../upstream/backend.js';
@@ -44,10 +45,12 @@ export function backendEntries(config: Readonly<Config>): Map<string, BackendEnt
 export async function buildBackend(name: string, entry: BackendEntry, paths: Readonly<Config['paths']>, deps: BuildDeps): Promise<Backend> {
   const { log, listener } = deps;
   if (entry.kind === 'backend') {
-    const specs = backendReplicas(name, entry.cfg, { base: paths.base!, workspace: paths.workspace }, log.child({ backend: name }), entry.guard);
     const cfg = entry.cfg;
+    // One budget for everything the backend's replicas and processes make the gateway log.
+    const output = backendOutput(name, log, cfg.type === 'mcp' ? cfg.log_output : undefined);
+    const specs = backendReplicas(name, cfg, { base: paths.base!, workspace: paths.workspace }, log.child({ backend: name }), output, entry.guard);
     const credentials = cfg.type !== 'command' && cfg.credentials ? credentialSource(name, cfg.credentials, log.child({ backend: name })) : undefined;
-    return new Backend(name, relayOptions(cfg), specs, log, listener, credentials);
+    return new Backend(name, relayOptions(cfg), specs, log, listener, credentials, output);
   }
   const loaded = await loadPlugin(entry.cfg, entry.index, paths.base!);
   const factory = pluginTransports(loaded, { base: paths.base!, data: paths.data, workspace: paths.workspace, protectedPaths: deps.protectedPaths }, log.child({ plugin: name }));

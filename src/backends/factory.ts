@@ -8,6 +8,7 @@ import type { BackendConfig, BackendOptions, OpenApiBackendConfig } from '../con
 import { compileToolSchemas, restToolSchema, type RestTool } from '../config/backends.js';
 import { formatIssues } from '../config/load.js';
 import type { Logger } from '../observability/logger.js';
+import type { BackendOutput } from '../observability/backend-output.js';
 import { mcpTransports, type TransportFactory } from '../transport/outbound/connect.js';
 import type { ConnectGuard } from '../transport/outbound/connect-guard.js';
 import type { ReplicaSpec } from '../upstream/backend.js';
@@ -26,21 +27,22 @@ export interface BackendPaths {
 
 /**
  * One TransportFactory per replica: an MCP backend's endpoints or stdio replicas, else the one.
+ * `output`: the backend's log budget, which all of them share (its processes' stderr lines).
  * `guard`: the addresses an HTTP backend's connections reach are checked (a backend a
  * discovery source created, whose URL is outside input: connect-guard.ts).
  */
-export function backendReplicas(name: string, cfg: BackendConfig, paths: BackendPaths, log: Logger, guard?: ConnectGuard): ReplicaSpec[] {
+export function backendReplicas(name: string, cfg: BackendConfig, paths: BackendPaths, log: Logger, output: BackendOutput, guard?: ConnectGuard): ReplicaSpec[] {
   // Found at run time (discovery/): none until the source's first result.
   if (cfg.type === 'mcp' && cfg.discovery) return [];
   if (cfg.type === 'mcp' && cfg.endpoints)
-    return cfg.endpoints.map((e) => ({ weight: e.weight, transports: mcpTransports(name, { ...cfg, url: e.url, endpoints: undefined }, log) }));
+    return cfg.endpoints.map((e) => ({ weight: e.weight, transports: mcpTransports(name, { ...cfg, url: e.url, endpoints: undefined }, log, output) }));
   if (cfg.type === 'mcp' && cfg.replicas) {
     return cfg.replicas.map((r) => ({
       weight: r.weight,
-      transports: mcpTransports(name, { ...cfg, command: r.command, args: r.args, env: { ...cfg.env, ...r.env }, cwd: r.cwd ?? cfg.cwd, replicas: undefined }, log),
+      transports: mcpTransports(name, { ...cfg, command: r.command, args: r.args, env: { ...cfg.env, ...r.env }, cwd: r.cwd ?? cfg.cwd, replicas: undefined }, log, output),
     }));
   }
-  return [{ weight: 1, transports: backendTransports(name, cfg, paths, log, guard) }];
+  return [{ weight: 1, transports: backendTransports(name, cfg, paths, log, output, guard) }];
 }
 
 /** A replica at a URL that discovery found, with the backend's own options (transport, headers, credentials); its connections go through `guard`. */
@@ -50,17 +52,22 @@ export function endpointReplica(
   url: string,
   weight: number,
   log: Logger,
+  output: BackendOutput,
   transport: 'streamable_http' | 'sse' | undefined,
   guard: ConnectGuard,
 ): ReplicaSpec {
   if (cfg.type !== 'mcp') throw new Error(`backend "${name}" is not an mcp backend: discovery gives mcp replicas only`);
-  return { weight, key: url, transports: mcpTransports(name, { ...cfg, url, transport: transport ?? cfg.transport, endpoints: undefined, discovery: undefined }, log, guard) };
+  return {
+    weight,
+    key: url,
+    transports: mcpTransports(name, { ...cfg, url, transport: transport ?? cfg.transport, endpoints: undefined, discovery: undefined }, log, output, guard),
+  };
 }
 
-export function backendTransports(name: string, cfg: BackendConfig, paths: BackendPaths, log: Logger, guard?: ConnectGuard): TransportFactory {
+export function backendTransports(name: string, cfg: BackendConfig, paths: BackendPaths, log: Logger, output: BackendOutput, guard?: ConnectGuard): TransportFactory {
   switch (cfg.type) {
     case 'mcp':
-      return mcpTransports(name, cfg, log, guard);
+      return mcpTransports(name, cfg, log, output, guard);
     case 'rest':
       return inProcessTransports(name, VERSION, async () => restInstance({ name, baseUrl: cfg.base_url, cfg, tools: cfg.tools, log }));
     case 'openapi':

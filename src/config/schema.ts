@@ -19,6 +19,37 @@ import { discoverySchema, endpointDiscoverySchema } from './discovery.js';
 const notReserved = (n: string) => !(n in Object.prototype);
 const RESERVED = 'this name is reserved (a property of every JavaScript object); pick another';
 
+/**
+ * What the backend may make the gateway log on its behalf (its processes' stderr lines, its
+ * log messages outside client calls), all its replicas and processes together:
+ * observability/backend-output.ts. 100 lines/s with a burst of 1,000 lets a chatty server
+ * (a startup banner, a stack trace, a line per request at a few dozen requests a second) through
+ * untouched; 64 KiB/s (1 MiB burst) bounds the bytes at about 5.5 GB a day per backend at worst.
+ */
+export const logOutputSchema = z
+  .object({
+    /** 0: nothing of the backend's output is logged. */
+    lines_per_second: z.number().min(0).default(100),
+    burst: z.number().int().min(1).default(1000),
+    bytes_per_second: byteSize(64 * 1024),
+    burst_bytes: byteSize(1024 * 1024),
+    /** A longer line is cut to this in the log (lines are read up to 64 KiB). */
+    max_line_bytes: byteSize(8 * 1024),
+  })
+  .strict()
+  .superRefine((o, ctx) => {
+    if (o.max_line_bytes > o.burst_bytes)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['max_line_bytes'],
+        message: `max_line_bytes (${o.max_line_bytes}) must not exceed burst_bytes (${o.burst_bytes}): a line that long could never be logged`,
+      });
+  });
+
+export type LogOutputConfig = z.output<typeof logOutputSchema>;
+/** The budget of a backend whose config has none (plugins, in-process backends). */
+export const DEFAULT_LOG_OUTPUT: LogOutputConfig = Object.freeze(logOutputSchema.parse({}));
+
 const mcpBackendSchema = z
   .object({
     type: z.literal('mcp'),
@@ -52,6 +83,7 @@ const mcpBackendSchema = z
     max_processes: z.number().int().min(2).max(100_000).optional(),
     /** stdio: a process no call used for this long is closed (a client's own one once its session is quiet: nothing in flight, no open stream). */
     process_idle_timeout: duration('60s'),
+    log_output: logOutputSchema.prefault({}),
     headers: z.record(z.string(), z.string()).default({}),
     /** Per-user upstream credentials (HTTP backends): config/credentials.ts. */
     credentials: credentialsSchema.optional(),

@@ -7,6 +7,7 @@
  */
 import type { BackendOptions } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
+import { backendOutput, type BackendOutput } from '../observability/backend-output.js';
 import { EMPTY_CATALOG, type BackendCatalog, type Item, type ListKind } from './catalog.js';
 
 const toolIndex = new WeakMap<BackendCatalog, Map<string, Item>>();
@@ -55,6 +56,8 @@ export class Backend {
   readonly processes: ProcessPool | undefined;
   /** Per-user upstream credentials (`credentials` in its config), if any: the relay and per-client sessions ask it. */
   readonly credentials: CredentialSource | undefined;
+  /** What it makes the gateway log (stderr lines, log messages), bounded for all its replicas and processes together. */
+  readonly output: BackendOutput;
   private primary: Replica | undefined;
   /**
    * Replicas discovery removed that are draining. While none of the set is up (a rolling
@@ -68,10 +71,12 @@ export class Backend {
   /** start() was called: replicas added later start at once. */
   private started = false;
 
-  constructor(name: string, cfg: BackendOptions, specs: ReplicaSpec[], log: Logger, listener: BackendListener, credentials?: CredentialSource) {
+  /** `output`: the one its transports were given (`backendOutput`); a default one when they log nothing of the backend's. */
+  constructor(name: string, cfg: BackendOptions, specs: ReplicaSpec[], log: Logger, listener: BackendListener, credentials?: CredentialSource, output?: BackendOutput) {
     this.name = name;
     this.cfg = cfg;
     this.credentials = credentials;
+    this.output = output ?? backendOutput(name, log);
     this.prefix = cfg.prefix ?? name;
     this.listener = listener;
     this.balancer = createBalancer(cfg.load_balancing.strategy);
@@ -93,7 +98,7 @@ export class Backend {
     this.log = log;
     this.events = events;
     this.set = specs.map((s, i) => {
-      const r = new Replica(name, i, s.weight, cfg, s.transports, log, events, s.key);
+      const r = new Replica(name, i, s.weight, cfg, s.transports, log, events, s.key, this.output);
       r.priority = s.priority ?? 0;
       return r;
     });
@@ -120,7 +125,7 @@ export class Backend {
    * becomes the primary, is announced with list_changed). Ids are never reused.
    */
   addReplica(spec: ReplicaSpec): Replica {
-    const r = new Replica(this.name, this.nextIndex++, spec.weight, this.cfg, spec.transports, this.log, this.events, spec.key);
+    const r = new Replica(this.name, this.nextIndex++, spec.weight, this.cfg, spec.transports, this.log, this.events, spec.key, this.output);
     r.priority = spec.priority ?? 0;
     this.set = [...this.set, r];
     if (this.started && !this.stopped) void r.start();
@@ -232,6 +237,7 @@ export class Backend {
     await Promise.all(this.replicas.map((r) => r.stop()));
     // Processes still starting are closed as they come up: wait for them, so a reload's new backend never adds to them.
     await this.processes?.drained(this.cfg.connect_timeout + 5000);
+    this.output.close();
   }
 
   /**

@@ -13,6 +13,7 @@
 import { GatewayError, RemoteRpcError } from '../errors/catalog.js';
 import type { BackendOptions } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
+import { backendOutput, type BackendOutput } from '../observability/backend-output.js';
 import type { JsonRpcNotification, JsonRpcRequest } from '../wire/jsonrpc.js';
 import { LATEST_VERSION } from '../wire/versions.js';
 import { VERSION } from '../version.js';
@@ -96,6 +97,7 @@ export class Replica implements ConnectionOwner {
   /** A start in progress: stop() waits for it, so that no process of a stopped replica outlives stop(). */
   private starting: Promise<void> | undefined;
   private readonly log: Logger;
+  private readonly output: BackendOutput;
   private readonly listener: ReplicaListener;
   private readonly transports: TransportFactory;
   private readonly handshake: Handshake;
@@ -103,8 +105,20 @@ export class Replica implements ConnectionOwner {
   private readonly pool: SessionPool;
   private readonly resources: ResourceWatch;
 
-  constructor(name: string, index: number, weight: number, cfg: BackendOptions, transports: TransportFactory, log: Logger, listener: ReplicaListener, key?: string) {
+  /** `output`: its backend's log budget, shared by its replicas (the defaults, for this replica alone, without). */
+  constructor(
+    name: string,
+    index: number,
+    weight: number,
+    cfg: BackendOptions,
+    transports: TransportFactory,
+    log: Logger,
+    listener: ReplicaListener,
+    key?: string,
+    output?: BackendOutput,
+  ) {
     this.name = name;
+    this.output = output ?? backendOutput(name, log);
     this.key = key;
     this.index = index;
     this.id = `${name}#${index}`;
@@ -433,7 +447,7 @@ export class Replica implements ConnectionOwner {
         // A stateless backend logs only for requests whose envelope asked (logLevel): relay to that call's client.
         const tag = conn.stateless ? (conn.relatedTag() as CallTag | undefined) : undefined;
         if (tag) tag.link.notifyClient({ ...n, params: { ...n.params, logger: n.params?.logger ? `${this.name}/${String(n.params.logger)}` : this.name } }, tag.requestId);
-        else this.log.info({ mcpLog: n.params }, 'backend log message');
+        else this.output.message(this.log, n.params);
         return;
       }
       default:

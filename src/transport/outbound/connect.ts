@@ -13,6 +13,7 @@ import type { ParamHeader } from '../../wire/stateless.js';
 import type { UpstreamCredential } from '../../auth/upstream-credential.js';
 import type { McpBackendConfig } from '../../config/schema.js';
 import type { Logger } from '../../observability/logger.js';
+import type { BackendOutput } from '../../observability/backend-output.js';
 
 export type TransportKind = 'stdio' | 'streamable_http' | 'sse' | 'inprocess';
 
@@ -28,9 +29,12 @@ export interface TransportFactory {
   health?(): Promise<{ ok: boolean; detail?: string }>;
 }
 
-/** The factory for `type: mcp` backends. */
-/** `guard`: the addresses its connections may reach are checked (discovered replicas, connect-guard.ts). */
-export function mcpTransports(name: string, cfg: McpBackendConfig, log: Logger, guard?: ConnectGuard): TransportFactory {
+/**
+ * The factory for `type: mcp` backends. `output`: where its processes' stderr lines go, the
+ * budget every replica and process of the backend shares (observability/backend-output.ts).
+ * `guard`: the addresses its connections may reach are checked (discovered replicas, connect-guard.ts).
+ */
+export function mcpTransports(name: string, cfg: McpBackendConfig, log: Logger, output: BackendOutput, guard?: ConnectGuard): TransportFactory {
   // Deviations from the transport spec the gateway tolerates: each logged once per backend (endpoint), not per message.
   const seen = new Set<string>();
   const deviation = (what: string) => {
@@ -40,7 +44,7 @@ export function mcpTransports(name: string, cfg: McpBackendConfig, log: Logger, 
   };
   return {
     initialKind: initialKind(cfg),
-    create: (kind) => createTransport(name, cfg, kind, log, deviation, guard),
+    create: (kind) => createTransport(name, cfg, kind, output, deviation, guard),
     // Per-user credentials need a header per request, which the legacy SSE transport cannot send.
     fallback: (kind, err) => (kind === 'streamable_http' && !cfg.credentials && shouldFallBackToSse(cfg, err) ? 'sse' : undefined),
   };
@@ -62,7 +66,7 @@ export async function createTransport(
   _name: string,
   cfg: McpBackendConfig,
   kind: TransportKind,
-  log: Logger,
+  output: BackendOutput,
   deviation?: (what: string) => void,
   guard?: ConnectGuard,
 ): Promise<OpenedTransport> {
@@ -74,7 +78,7 @@ export async function createTransport(
       // The SDK's default environment (HOME, PATH, ...), not the gateway's whole env.
       env: { ...getDefaultEnvironment(), ...cfg.env },
       cwd: cfg.cwd,
-      onStderrLine: (line) => log.info({ stream: 'stderr' }, line),
+      onStderrLine: (buf, start, end) => output.stderr(buf, start, end),
     });
     return {
       transport: t,

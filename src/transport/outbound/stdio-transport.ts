@@ -3,7 +3,7 @@
  * program with an argument vector (never a shell), writes one JSON-RPC message per line
  * to its stdin and reads one per line from its stdout. One JSON.parse per message and no
  * schema validation: the gateway relays, the endpoints validate. stderr is handed to the
- * caller line by line (for the gateway's log).
+ * caller line by line (stderr-lines.ts), for the gateway's log.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
@@ -12,19 +12,23 @@ import { MAX_BACKEND_MESSAGE_BYTES } from '../../wire/json-values.js';
 import { rawMessage, scanResultResponse } from '../../wire/raw-json.js';
 import { AnswerTooLargeError } from './http-transport.js';
 import { freeArrayBuffer, wholeRead } from '../../util/free-buffer.js';
+import { StderrLines, type LineSink } from './stderr-lines.js';
 
 export interface StdioOptions {
   command: string;
   args: readonly string[];
   env: Record<string, string>;
   cwd?: string | undefined;
-  onStderrLine(line: string): void;
+  /** A line of its stderr (stderr-lines.ts: at most MAX_STDERR_LINE bytes, read during the call only). */
+  onStderrLine: LineSink;
 }
 
 /** Grace periods when closing (the stdio spec: close stdin, then SIGTERM, then SIGKILL). */
 const TERM_AFTER_MS = 2000;
 const KILL_AFTER_MS = 2000;
 const MAX_LINE = MAX_BACKEND_MESSAGE_BYTES;
+/** A longer stderr line is handed on in pieces of this many bytes. */
+export const MAX_STDERR_LINE = 64 * 1024;
 const LF = 0x0a;
 /** How much of a skipped line's start and end is kept to find its id. */
 const ENVELOPE_BYTES = 256;
@@ -99,21 +103,9 @@ export class StdioClient implements Transport {
       child.stdin!.on('error', (err) => this.onerror?.(err));
       // Bytes, framed on LF (0x0A never occurs inside a multi-byte UTF-8 sequence): a large result can then be relayed as it came.
       child.stdout!.on('data', (chunk: Buffer) => this.receive(chunk));
-      let errBuf = '';
-      child.stderr!.setEncoding('utf8');
-      child.stderr!.on('data', (chunk: string) => {
-        errBuf += chunk;
-        let nl: number;
-        while ((nl = errBuf.indexOf('\n')) >= 0) {
-          const line = errBuf.slice(0, nl).trimEnd();
-          errBuf = errBuf.slice(nl + 1);
-          if (line) this.opts.onStderrLine(line);
-        }
-        if (errBuf.length > 64 * 1024) {
-          this.opts.onStderrLine(errBuf);
-          errBuf = '';
-        }
-      });
+      const lines = new StderrLines(MAX_STDERR_LINE, this.opts.onStderrLine);
+      child.stderr!.on('data', (chunk: Buffer) => lines.push(chunk));
+      child.stderr!.once('end', () => lines.end());
     });
   }
 

@@ -94,6 +94,27 @@ backends:
     );
   });
 
+  it('log_output: the backend log budget, with its defaults; a line cap above the byte burst is refused', () => {
+    const d = parseConfigText('backends:\n  a:\n    type: mcp\n    command: x\n', 'f.yaml', {});
+    assert.ok(d.backends.a.type === 'mcp');
+    assert.deepEqual(d.backends.a.log_output, { lines_per_second: 100, burst: 1000, bytes_per_second: 65536, burst_bytes: 1048576, max_line_bytes: 8192 });
+    const c = parseConfigText(
+      'backends:\n  a:\n    type: mcp\n    command: x\n    log_output: {lines_per_second: 0, burst: 5, bytes_per_second: 1KiB, burst_bytes: 4KiB, max_line_bytes: 512}\n',
+      'f.yaml',
+      {},
+    );
+    assert.ok(c.backends.a.type === 'mcp');
+    assert.deepEqual(c.backends.a.log_output, { lines_per_second: 0, burst: 5, bytes_per_second: 1024, burst_bytes: 4096, max_line_bytes: 512 });
+    assert.match(
+      problems(() => parseConfigText('backends:\n  a:\n    type: mcp\n    command: x\n    log_output: {burst_bytes: 1000, max_line_bytes: 2000}\n', 'f.yaml', {})),
+      /backends\.a\.log_output\.max_line_bytes: max_line_bytes \(2000\) must not exceed burst_bytes \(1000\)/,
+    );
+    assert.match(
+      problems(() => parseConfigText('backends:\n  a:\n    type: mcp\n    command: x\n    log_output: {lines: 5}\n', 'f.yaml', {})),
+      /log_output/,
+    );
+  });
+
   it('expands ${VAR} and ${VAR:-default}, and fails on an unset variable without default', () => {
     const c = parseConfigText('server:\n  host: ${HOST_X}\n  path: ${P_X:-/gw}\n', 'v.yaml', { HOST_X: '127.0.0.2' });
     assert.equal(c.server.host, '127.0.0.2');
