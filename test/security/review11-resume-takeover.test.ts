@@ -23,11 +23,14 @@ import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/
 import { CallToolRequestSchema, ListToolsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { rawSession, startGateway } from '../helpers/gateway.js';
 
-/** An SDK backend whose `slow` tool sends one progress notification, then answers "done" once release() is called. */
+/** An SDK backend whose `slow` tool sends one progress notification (when asked), then answers "done" once release() is called; hold() makes the next calls wait again. */
 function slowBackend() {
   const transports = new Map<string, StreamableHTTPServerTransport>();
   let release: () => void = () => {};
-  const released = new Promise<void>((r) => (release = r));
+  let released = new Promise<void>((r) => (release = r));
+  const hold = () => {
+    released = new Promise<void>((r) => (release = r));
+  };
   const http: HttpServer = createServer(async (req, res) => {
     const sid = req.headers['mcp-session-id'];
     let transport = typeof sid === 'string' ? transports.get(sid) : undefined;
@@ -53,7 +56,7 @@ function slowBackend() {
     }
     await transport.handleRequest(req, res);
   });
-  return { http, release: () => release() };
+  return { http, release: () => release(), hold };
 }
 
 interface Event {
@@ -64,6 +67,8 @@ interface Event {
 /** One raw HTTP exchange whose SSE body is read as it comes: its events, and whether the body has ended. */
 interface RawStream {
   res: IncomingMessage;
+  /** The body as read so far. */
+  text: string;
   events: Event[];
   ended: boolean;
   /** Resolves with the first event (from the start) that `pred` accepts. */
@@ -84,6 +89,7 @@ function open(url: string, method: 'GET' | 'POST', headers: Record<string, strin
     const req = request(url, { method, headers, agent: false }, (res) => {
       const s: RawStream = {
         res,
+        text: '',
         events: [],
         ended: false,
         event: (pred, what, ms = 5_000) =>
@@ -105,6 +111,7 @@ function open(url: string, method: 'GET' | 'POST', headers: Record<string, strin
       let buf = '';
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => {
+        s.text += chunk;
         buf += chunk;
         let i: number;
         while ((i = buf.indexOf('\n\n')) >= 0) {
@@ -176,5 +183,45 @@ describe('review11: resuming a POST stream that is still open', () => {
     await second.end('the end of the newest response after the answer');
     assert.equal(first.events.length, before, 'nothing more was written to a response left behind');
     assert.ok(!post.events.some((e) => e.data.includes('"id":1')), 'the answer did not go to the POST response');
+  });
+
+  it('a resume naming a POST stream that has sent nothing (its answer still to come as JSON) is not attached to it', async () => {
+    // Review 13: the id of such a stream is guessable (`p<instance tag><n>_0`; the tag shows in any event id), and the
+    // in-memory event store took it for a known stream: the resume was attached, the POST got an empty 200, and the
+    // JSON answer was written to the resume's response, whose SSE head had gone out (ERR_HTTP_HEADERS_SENT): lost.
+    const s = await rawSession(gw.url, '2025-11-25');
+    const standalone = await open(gw.url, 'GET', { ...s.headers, accept: 'text/event-stream' });
+    streams.push(standalone);
+    const priming = await standalone.event((e) => e.id !== undefined, "the GET stream's priming event");
+    const tag = /^g([0-9a-f]+)_/.exec(priming.id!)?.[1];
+    assert.ok(tag, `an instance tag in ${priming.id}`);
+    b.hold();
+    // A JSON answer sends its head with the answer: the POST's response is not there before the backend answers.
+    let answered = false;
+    const posted = open(
+      gw.url,
+      'POST',
+      { ...s.headers, accept: 'application/json, text/event-stream' },
+      JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'slow__slow', arguments: {} } }),
+    ).then((r) => {
+      answered = true;
+      return r;
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    for (const n of [1, 2, 3, 4]) {
+      const resume = await open(gw.url, 'GET', { ...s.headers, accept: 'text/event-stream', 'last-event-id': `p${tag}${n}_0` });
+      streams.push(resume);
+      // Not the POST's stream: an unknown stream id is not resumed (the GET stream is open already: 409).
+      assert.equal(resume.res.statusCode, 409, `resume of p${tag}${n}_0`);
+    }
+    assert.ok(!answered, 'the POST is still waiting for its answer (no empty 200)');
+    b.release();
+    const post = await within(posted, 5_000, 'the POST answered');
+    streams.push(post);
+    await post.end('the end of the POST answer');
+    assert.equal(post.res.statusCode, 200);
+    assert.match(post.res.headers['content-type'] ?? '', /^application\/json/);
+    assert.match(post.text, /"id":2/);
+    assert.match(post.text, /"text":"done"/);
   });
 });

@@ -164,7 +164,9 @@ export class MemoryEventStore implements EventStore {
     const s = this.sessions.get(sessionId);
     if (!streamId || !s) return undefined;
     const seq = Number(lastEventId.slice(streamId.length + 1));
-    if (!Number.isInteger(seq) || seq > (s.seq.get(streamId) ?? 0)) return undefined;
+    // A stream this session never sent an event on (one still to answer as JSON; an id made up) is unknown, as in the Redis store.
+    const last = s.seq.get(streamId);
+    if (last === undefined || !Number.isInteger(seq) || seq > last) return undefined;
     const events = s.events.filter((e) => e.streamId === streamId && e.seq > seq).map((e) => ({ id: e.id, data: e.data }));
     return { streamId, events };
   }

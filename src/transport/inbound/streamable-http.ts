@@ -595,7 +595,8 @@ export class StreamableHttpEndpoint {
       res.writeHead(200, SSE_HEADERS);
       for (const e of replay.events) res.write(sseEvent(e.data, e.id));
       const ps = ch.streamById(replay.streamId);
-      if (ps && !ps.done) {
+      // Only a stream that is SSE already: one still pending answers as JSON on its own POST response.
+      if (ps && !ps.done && ps.mode === 'sse') {
         if (res.destroyed) return; // as in attachStandalone
         // Nothing replayed: the head goes now, not with the first event or keep-alive (the client learns the resume took).
         if (replay.events.length === 0) res.flushHeaders();
