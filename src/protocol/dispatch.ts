@@ -19,6 +19,7 @@ import { CACHEABLE } from './stateless.js';
 import { serverCapabilities } from './lifecycle.js';
 import { GATEWAY_INFO } from '../upstream/replica.js';
 import { own } from '../util/own.js';
+import { isLogLevel, LOG_LEVELS } from '../wire/log-levels.js';
 import { mcpRequests, type McpRequestEvent } from '../observability/channels.js';
 import { ConcurrencyLimit } from '../resilience/concurrency-limit.js';
 import { plainResult, RawJson } from '../wire/raw-json.js';
@@ -325,7 +326,11 @@ const HANDLERS = new Map<string, Handler>(
     },
 
     'logging/setLevel': async (s, req) => {
-      const level = requireString(req.params, 'level', 'logging/setLevel');
+      const level = req.params?.level;
+      // The spec's levels only (logging spec, "Error Handling": -32602 for an invalid level), as the SDK server's schema takes them: the session keeps it and every backend is sent it.
+      if (!isLogLevel(level)) {
+        throw new GatewayError('MCPEG_ERR_INVALID_PARAMS', `Invalid params: logging/setLevel needs "level" to be one of ${LOG_LEVELS.join(', ')}`, { problem: 'invalid level' });
+      }
       s.logLevel = level;
       const sends: Array<Promise<unknown>> = [];
       await s.eachOpenConnection((c, b) => sends.push(c.request('logging/setLevel', { level }, { timeoutMs: b.cfg.timeout }).catch(() => {})));

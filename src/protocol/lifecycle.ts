@@ -5,6 +5,7 @@
 import { GatewayError } from '../errors/catalog.js';
 import type { View } from '../router/view.js';
 import { GATEWAY_INFO } from '../upstream/backend.js';
+import { declarationTooLarge, oversizedDeclaration } from '../wire/declarations.js';
 import type { JsonRpcRequest } from '../wire/jsonrpc.js';
 import { negotiateVersion } from '../wire/versions.js';
 
@@ -14,6 +15,7 @@ export interface InitializeParams {
   clientInfo: Record<string, unknown>;
 }
 
+/** The params of an initialize; MCPEG_ERR_INVALID_PARAMS for a declaration past the bounds of wire/declarations.ts. */
 export function readInitializeParams(req: JsonRpcRequest): InitializeParams {
   const p = req.params ?? {};
   if (typeof p.protocolVersion !== 'string') {
@@ -21,6 +23,11 @@ export function readInitializeParams(req: JsonRpcRequest): InitializeParams {
   }
   const capabilities = p.capabilities && typeof p.capabilities === 'object' ? (p.capabilities as Record<string, unknown>) : {};
   const clientInfo = p.clientInfo && typeof p.clientInfo === 'object' ? (p.clientInfo as Record<string, unknown>) : { name: 'unknown', version: '0' };
+  // The session keeps both for its life (and its backend sessions are opened with them): bounded, whatever the transport.
+  const oversized = oversizedDeclaration(capabilities, clientInfo);
+  if (oversized) {
+    throw new GatewayError('MCPEG_ERR_INVALID_PARAMS', `Invalid params: initialize's ${declarationTooLarge(oversized)}`, { problem: `${oversized} too large` });
+  }
   return { protocolVersion: negotiateVersion(p.protocolVersion), capabilities, clientInfo };
 }
 

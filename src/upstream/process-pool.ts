@@ -28,7 +28,8 @@ import type { Cancellation } from '../util/cancellation.js';
 import type { CallTag, ClientLink } from './client-link.js';
 import type { BackendConnection, ConnectionOwner } from './connection.js';
 import type { Replica } from './replica.js';
-import { canonicalJson, EXCLUSIVE, MAX_CAPABILITIES_CHARS } from './session-pool.js';
+import { canonicalJson, EXCLUSIVE } from './session-pool.js';
+import { MAX_CLIENT_DECLARATION_CHARS } from '../wire/declarations.js';
 
 /** A client session as the pool sees it: it answers the backend's requests and takes its notifications. */
 export type PoolClient = ConnectionOwner & ClientLink;
@@ -130,12 +131,12 @@ function keyOf(peer: Peer): string {
     let canonical: string;
     try {
       // Bounded as session-pool.ts bounds its keys: the work stops at the limit, whatever the client declared.
-      canonical = canonicalJson(peer.capabilities, MAX_CAPABILITIES_CHARS);
+      canonical = canonicalJson(peer.capabilities, MAX_CLIENT_DECLARATION_CHARS);
     } catch {
       // CanonicalTooLarge, or RangeError: nested deeper than the stack.
       throw new GatewayError(
         'MCPEG_ERR_INVALID_PARAMS',
-        `Invalid params: the client's capabilities are larger than ${MAX_CAPABILITIES_CHARS} characters of JSON (or nested too deeply): no process is shared for them`,
+        `Invalid params: the client's capabilities are larger than ${MAX_CLIENT_DECLARATION_CHARS} characters of JSON (or nested too deeply): no process is shared for them`,
         { problem: 'capabilities too large' },
       );
     }

@@ -11,14 +11,15 @@
  * The capability set is whatever a client declares, so the sets held at once are bounded
  * (MAX_SETS per replica: a new one closes the least recently used idle set, or is refused
  * MCPEG_ERR_OVERLOADED when every set is busy), and so is one set's size
- * (MAX_CAPABILITIES_CHARS). Without that one client declaring a new set per request opened
- * a backend session per request, each holding the set (up to the 4 MiB body) for the
+ * (MAX_CLIENT_DECLARATION_CHARS, wire/declarations.ts). Without that one client declaring a
+ * new set per request opened a backend session per request, each holding the set (up to the 4 MiB body) for the
  * backend's idle_timeout: memory without bound, until the gateway ran out.
  */
 import { GatewayError } from '../errors/catalog.js';
 import type { BackendOptions } from '../config/schema.js';
 import type { BackendConnection } from './connection.js';
 import type { Peer } from './handshake.js';
+import { MAX_CLIENT_DECLARATION_CHARS } from '../wire/declarations.js';
 
 /**
  * Whose sessions these are, with per-user credentials: a session carries one principal's
@@ -43,8 +44,6 @@ interface PoolEntry {
  * replica through pooled sessions before a new one is refused: room for that, bounded.
  */
 export const MAX_SETS = 256;
-/** Largest capability set (canonical JSON, characters) a session is opened for: real ones are a few hundred. */
-export const MAX_CAPABILITIES_CHARS = 64 * 1024;
 
 /** Capabilities under which a backend may send the client requests: one call per session at a time. */
 export const EXCLUSIVE = ['sampling', 'elicitation', 'roots'];
@@ -104,14 +103,14 @@ export function canonicalJson(v: unknown, maxChars = Number.POSITIVE_INFINITY): 
 function capabilityKey(capabilities: Record<string, unknown>): string {
   let key: string | undefined;
   try {
-    key = canonicalJson(capabilities, MAX_CAPABILITIES_CHARS);
+    key = canonicalJson(capabilities, MAX_CLIENT_DECLARATION_CHARS);
   } catch {
     // CanonicalTooLarge, or RangeError: nested deeper than the stack.
   }
   if (key === undefined)
     throw new GatewayError(
       'MCPEG_ERR_INVALID_ENVELOPE',
-      `Invalid _meta envelope: io.modelcontextprotocol/clientCapabilities is larger than ${MAX_CAPABILITIES_CHARS} characters of JSON (or nested too deeply)`,
+      `Invalid _meta envelope: io.modelcontextprotocol/clientCapabilities is larger than ${MAX_CLIENT_DECLARATION_CHARS} characters of JSON (or nested too deeply)`,
       { envelope: { key: 'io.modelcontextprotocol/clientCapabilities', problem: 'too large' } },
     );
   return key;

@@ -10,6 +10,8 @@
 import { GatewayError } from '../errors/catalog.js';
 import type { JsonRpcRequest } from './jsonrpc.js';
 import { own } from '../util/own.js';
+import { declarationTooLarge, oversizedDeclaration } from './declarations.js';
+import { isLogLevel, LOG_LEVELS } from './log-levels.js';
 
 export const STATELESS_VERSIONS = ['2026-07-28'] as const;
 export const STATELESS_VERSION = STATELESS_VERSIONS[0];
@@ -93,8 +95,19 @@ export function readEnvelope(req: JsonRpcRequest, headerVersion: string | null |
       envelope: { key: META_CLIENT_INFO, problem: 'invalid' },
     });
   }
+  // Held beyond the request (a call waiting for input, a pooled backend session, a listen stream's request): bounded as initialize's are.
+  const oversized = oversizedDeclaration(caps, info ?? {});
+  if (oversized) {
+    const key = oversized === 'capabilities' ? META_CLIENT_CAPABILITIES : META_CLIENT_INFO;
+    throw new GatewayError('MCPEG_ERR_INVALID_ENVELOPE', `Invalid _meta envelope: ${declarationTooLarge(key)}`, { envelope: { key, problem: 'too large' } });
+  }
   const level = meta[META_LOG_LEVEL];
-  return { protocolVersion: version, capabilities: caps, clientInfo: info ?? { name: 'unknown', version: '0' }, logLevel: typeof level === 'string' ? level : undefined };
+  if (level !== undefined && !isLogLevel(level)) {
+    throw new GatewayError('MCPEG_ERR_INVALID_ENVELOPE', `Invalid _meta envelope: ${META_LOG_LEVEL} must be one of ${LOG_LEVELS.join(', ')}`, {
+      envelope: { key: META_LOG_LEVEL, problem: 'invalid' },
+    });
+  }
+  return { protocolVersion: version, capabilities: caps, clientInfo: info ?? { name: 'unknown', version: '0' }, logLevel: level };
 }
 
 /** The methods whose target is named by the Mcp-Name header, and where it is in params. */

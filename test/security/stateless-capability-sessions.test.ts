@@ -14,7 +14,7 @@
  *   to the 4 MiB body: 60 requests of 3 MB kept 250 MB) for the idle_timeout, until the
  *   gateway ran out of memory. Now at most MAX_SETS sets hold sessions per replica (the
  *   least recently used idle one is closed for a new one), and a set larger than
- *   MAX_CAPABILITIES_CHARS is refused before any session is opened.
+ *   MAX_CLIENT_DECLARATION_CHARS is refused before any session is opened.
  */
 import assert from 'node:assert/strict';
 import { createServer, request, type IncomingHttpHeaders, type Server } from 'node:http';
@@ -22,7 +22,8 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MCP_HEADERS, startEverythingHttp, startGateway } from '../helpers/gateway.js';
-import { MAX_CAPABILITIES_CHARS, MAX_SETS } from '../../src/upstream/session-pool.js';
+import { MAX_SETS } from '../../src/upstream/session-pool.js';
+import { MAX_CLIENT_DECLARATION_CHARS } from '../../src/wire/declarations.js';
 
 // Past the 128 connections of an origin's pool (the GET streams' test) and past MAX_SETS (the eviction's).
 const SETS = Math.max(140, MAX_SETS + 20);
@@ -103,9 +104,10 @@ describe('stateless _meta: declared capability sets cannot exhaust the gateway o
 
   it('refuses a capability set too large to hold, before opening a session for it', async () => {
     const before = opened.size;
-    const got = await echo({ 'x-big': 'a'.repeat(MAX_CAPABILITIES_CHARS) }, 'big');
+    const got = await echo({ 'x-big': 'a'.repeat(MAX_CLIENT_DECLARATION_CHARS) }, 'big');
     assert.match(got, /"code":-32602/);
-    assert.match(got, /clientCapabilities is larger than/);
+    // Refused where the envelope is read (wire/declarations.ts), before any session is looked for.
+    assert.match(got, /clientCapabilities is too large/);
     assert.equal(opened.size, before, 'a backend session was opened for it');
   });
 });

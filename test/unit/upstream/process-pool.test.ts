@@ -12,7 +12,7 @@ import { Cancellation } from '../../../src/util/cancellation.js';
 import type { BackendConnection, ConnectionOwner } from '../../../src/upstream/connection.js';
 import { MAX_WAITERS, ProcessPool, type PoolClient } from '../../../src/upstream/process-pool.js';
 import { Backend } from '../../../src/upstream/backend.js';
-import { MAX_CAPABILITIES_CHARS } from '../../../src/upstream/session-pool.js';
+import { MAX_CLIENT_DECLARATION_CHARS } from '../../../src/wire/declarations.js';
 import { silentLogger } from '../../../src/observability/logger.js';
 import type { TransportKind } from '../../../src/transport/outbound/connect.js';
 import { backendOptions } from '../../helpers/in-memory.js';
@@ -149,7 +149,7 @@ describe('ProcessPool', () => {
     const r = fakeReplica();
     let deep: Record<string, unknown> = {};
     for (let i = 0; i < 200_000; i++) deep = { d: deep };
-    for (const caps of [{ 'x-big': 'a'.repeat(MAX_CAPABILITIES_CHARS) }, deep]) {
+    for (const caps of [{ 'x-big': 'a'.repeat(MAX_CLIENT_DECLARATION_CHARS) }, deep]) {
       let shared: Promise<unknown> | undefined;
       assert.doesNotThrow(() => {
         shared = p.share(asReplica(r), client('x'), peer(caps), wait());

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it, mock } from 'node:test';
 import type { BackendOptions } from '../../../src/config/schema.js';
 import type { BackendConnection } from '../../../src/upstream/connection.js';
-import { canonicalJson, MAX_CAPABILITIES_CHARS, SessionPool } from '../../../src/upstream/session-pool.js';
+import { canonicalJson, SessionPool } from '../../../src/upstream/session-pool.js';
+import { MAX_CLIENT_DECLARATION_CHARS } from '../../../src/wire/declarations.js';
 
 /** Stand-ins for backend sessions: the pool only reads inflight and isClosed, and closes. */
 interface FakeConn {
@@ -44,7 +45,7 @@ describe('SessionPool', () => {
     assert.notEqual(canonicalJson({ a: [1, 2] }), canonicalJson({ a: [2, 1] }));
   });
 
-  it('stops reading a capability set once its key is over MAX_CAPABILITIES_CHARS (CPU bounded by the limit, not the body)', async () => {
+  it('stops reading a capability set once its key is over MAX_CLIENT_DECLARATION_CHARS (CPU bounded by the limit, not the body)', async () => {
     const s = setup();
     pool = s.pool;
     // Sorted keys: "a" comes first and is over the limit alone; nothing after it may be read.
@@ -55,8 +56,8 @@ describe('SessionPool', () => {
         return 1;
       },
     };
-    const wide = Object.fromEntries(Array.from({ length: MAX_CAPABILITIES_CHARS }, (_, i) => [`k${i}`, later]));
-    await assert.rejects(s.pool.acquire({ a: 'x'.repeat(MAX_CAPABILITIES_CHARS), b: later }, {}), (err: { code?: string }) => err.code === 'MCPEG_ERR_INVALID_ENVELOPE');
+    const wide = Object.fromEntries(Array.from({ length: MAX_CLIENT_DECLARATION_CHARS }, (_, i) => [`k${i}`, later]));
+    await assert.rejects(s.pool.acquire({ a: 'x'.repeat(MAX_CLIENT_DECLARATION_CHARS), b: later }, {}), (err: { code?: string }) => err.code === 'MCPEG_ERR_INVALID_ENVELOPE');
     await assert.rejects(s.pool.acquire({ wide }, {}), (err: { code?: string }) => err.code === 'MCPEG_ERR_INVALID_ENVELOPE');
     assert.equal(read, 0, 'the walk went on past the limit');
     assert.equal(s.opened.length, 0);
