@@ -380,8 +380,9 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
   };
 
   // --- runtime changes: hot reload, admin API ---
-  /** Backends taken out of the set and not stopped yet (close() stops them too). */
+  /** Backends taken out of the set and not stopped yet, and replacements still coming up: close() stops them too. */
   const leaving = new Set<Backend>();
+  const arriving = new Set<Backend>();
   /** A backend out of the set: the calls in flight on it finish (up to server.shutdown_timeout), then it stops. */
   const drainAndStop = async (b: Backend) => {
     leaving.add(b);
@@ -423,8 +424,18 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
       discovery.detach(b.name);
       await attachDiscovery(b);
       let timer: NodeJS.Timeout | undefined;
-      await Promise.race([b.start().catch(() => {}), new Promise<void>((r) => (timer = setTimeout(r, b.cfg.connect_timeout)))]);
-      clearTimeout(timer);
+      arriving.add(b);
+      try {
+        await Promise.race([b.start().catch(() => {}), new Promise<void>((r) => (timer = setTimeout(r, b.cfg.connect_timeout)))]);
+      } finally {
+        clearTimeout(timer);
+        arriving.delete(b);
+      }
+      // The gateway closed meanwhile (close() stopped it): it takes no place.
+      if (closing) {
+        await b.stop();
+        throw new Error('gateway shutting down');
+      }
       backends.set(b.name, b);
       pins.forget(b.name);
       // Views now route to the new backend; clients hear list_changed only for lists that read differently.
@@ -458,6 +469,8 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
   };
   const reload = (next: Readonly<Config>): Promise<ReloadResult> => {
     const run = reloading.then(async () => {
+      // A reload after close() would start backends nothing stops any more.
+      if (closing) throw new Error('gateway shutting down: the configuration is not reloaded');
       await startBackends();
       incoming = next;
       // The new rules apply before the new backends start serving; a refused reload restores the old ones.
@@ -624,7 +637,7 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
       metrics.close();
       pins.stop();
       await discovery.stop();
-      await Promise.all([...backends.values(), ...leaving].map((b) => b.stop()));
+      await Promise.all([...backends.values(), ...leaving, ...arriving].map((b) => b.stop()));
     },
   };
   return self;

@@ -8,11 +8,13 @@
  * not yet up, until the new process had started and listed them.
  */
 import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { validateConfig } from '../../src/config/load.js';
-import { connectClient, everythingStdio, startGateway, textOf, waitFor } from '../helpers/gateway.js';
+import { connectClient, everythingStdio, ROOT, startGateway, textOf, waitFor } from '../helpers/gateway.js';
 
 const alive = (pid: number) => {
   try {
@@ -124,5 +126,45 @@ describe('a reload that changes a backend', () => {
     assert.match(textOf(await long), /Long running operation completed/, 'the call in flight finished on the old backend');
     assert.deepEqual((await reloaded).changed, ['local']);
     await waitFor(() => oldPids.every((p) => !alive(p)), 'the old processes ended', 10_000);
+  });
+});
+
+/** Processes whose command line holds `mark` (read from /proc). */
+function marked(mark: string): number[] {
+  const out: number[] = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      if (readFileSync(`/proc/${d}/cmdline`, 'utf8').includes(mark)) out.push(Number(d));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+describe('close() while a reload replaces a backend', () => {
+  it('stops the replacement still coming up, and refuses a reload after it', async () => {
+    const files = join(ROOT, 'dist/test/fixtures/files-server.js');
+    const mark = `mcpeg-close-replace-${process.pid}`;
+    // A backend whose process takes 2 s to come up (a slow npx or uvx server).
+    const entry = (v: string) => ({ type: 'mcp', command: 'sh', args: ['-c', `sleep 2; exec "${process.execPath}" "${files}" ${mark}-${v}`], connect_timeout: '20s' });
+    const gw = await startGateway({ backends: { files: entry('old') } });
+    let closed = false;
+    try {
+      await waitFor(() => gw.gw.registry.backend('files')?.state === 'up', 'the first backend up');
+      const reloaded = gw.gw.reload(validateConfig({ backends: { files: entry('new') }, server: { host: '127.0.0.1', port: 0 } }, 'test'));
+      await new Promise((r) => setTimeout(r, 500)); // the replacement is starting, not in the set yet
+      await gw.close();
+      closed = true;
+      await assert.rejects(reloaded, /shutting down/, 'the reload did not put a backend in place after close()');
+      await assert.rejects(gw.gw.reload(validateConfig({ backends: {}, server: { host: '127.0.0.1', port: 0 } }, 'test')), /shutting down/);
+      // Past the moment the replacement's process would have come up: nothing of this gateway is left.
+      await new Promise((r) => setTimeout(r, 2500));
+      assert.deepEqual(marked(mark), [], 'no backend process outlived close()');
+    } finally {
+      if (!closed) await gw.close();
+      for (const p of marked(mark)) process.kill(p);
+    }
   });
 });
