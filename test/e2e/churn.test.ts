@@ -115,7 +115,7 @@ async function metricValue(base: string, backendName: string): Promise<number | 
   return m ? Number(m[1]) : undefined;
 }
 
-/** The backend's entry in /health; undefined while a reload swaps it (the old one removed, the new one not yet added). */
+/** The backend's entry in /health (undefined if it is not in the set: a changed backend stays listed through a reload, reload-no-gap.test.ts). */
 async function healthOf(base: string, name: string): Promise<{ processes?: number; max_processes?: number; state: string } | undefined> {
   const h = (await (await fetch(`${base}/health`)).json()) as { backends: Array<{ name: string; processes?: number; max_processes?: number; state: string }> };
   return h.backends.find((b) => b.name === name);
