@@ -395,6 +395,34 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
       leaving.delete(b);
     }
   };
+  /**
+   * A replacement holds none of the resource subscriptions the old backend held for every client on
+   * its own connection (`session_mode: shared`, or a replica that speaks only 2026-07-28): they are
+   * made again on it for the sessions holding them, as each client's own reopened backend session
+   * (per_client) makes its own (protocol/session.ts).
+   */
+  const resubscribe = (b: Backend) => {
+    const held = new Map<string, ClientSession[]>();
+    for (const s of sessions!.sessions()) {
+      if (s.isClosed) continue;
+      for (const uri of s.subscriptions) {
+        if (s.view.resourceBackend(uri) !== b.name || !s.hears(b.name, uri)) continue;
+        const holders = held.get(uri);
+        if (holders) holders.push(s);
+        else held.set(uri, [s]);
+      }
+    }
+    for (const [uri, holders] of held) {
+      const r = b.pick();
+      if (!r || r.state !== 'up') continue;
+      if (r.statelessOnly) {
+        // resource-watch.ts: one listen stream per replica for the URIs its stateful clients hold (not offered with per-user credentials).
+        if (!b.credentials) for (const s of holders) void r.watchResource(uri, s).catch(() => {});
+      } else if (b.cfg.session_mode === 'shared' && !r.stateless) {
+        void r.sharedConnection?.request('resources/subscribe', { uri }, { timeoutMs: b.cfg.timeout }).catch(() => {});
+      }
+    }
+  };
   const reconfigure: BackendSetHost = {
     current: () => snapshot,
     swap: (next) => (snapshot = next),
@@ -440,6 +468,7 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
       pins.forget(b.name);
       // Views now route to the new backend; clients hear list_changed only for lists that read differently.
       registry!.catalogChanged(b);
+      resubscribe(b);
       // Client sessions on the old one move on their next call (its replicas are no longer the backend's); the calls it holds finish on it.
       await drainAndStop(old);
       log.info({ backend: b.name }, 'backend replaced');

@@ -12,7 +12,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import { ResourceUpdatedNotificationSchema, ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { validateConfig } from '../../src/config/load.js';
 import { connectClient, everythingStdio, ROOT, startGateway, textOf, waitFor } from '../helpers/gateway.js';
 
@@ -165,6 +165,34 @@ describe('close() while a reload replaces a backend', () => {
     } finally {
       if (!closed) await gw.close();
       for (const p of marked(mark)) process.kill(p);
+    }
+  });
+});
+
+describe('a reload that changes a backend holding resource subscriptions for every client (session_mode: shared)', () => {
+  it('makes them again on the replacement: the new process is subscribed and the clients hear its updates', async () => {
+    const files = join(ROOT, 'dist/test/fixtures/files-server.js');
+    const entry = (v: string) => ({ type: 'mcp', command: process.execPath, args: [files, `generation-${v}`], session_mode: 'shared' });
+    const gw = await startGateway({ backends: { files: entry('1') } });
+    const client = await connectClient(gw.url);
+    try {
+      await waitFor(() => gw.gw.registry.backend('files')?.state === 'up', 'the backend up');
+      const updates: string[] = [];
+      client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => void updates.push(n.params.uri));
+      await waitFor(() => [...gw.gw.sessions.sessions()].some((s) => s.outbound?.isOpen()), "the client's GET stream");
+      const uri = 'file:///public/readme.txt';
+      await client.subscribeResource({ uri });
+      assert.deepEqual(JSON.parse(textOf(await client.callTool({ name: 'files__subscribed', arguments: {} }))), [uri]);
+      const r = await gw.gw.reload(validateConfig({ backends: { files: entry('2') }, server: { host: '127.0.0.1', port: 0 } }, 'test'));
+      assert.deepEqual(r.changed, ['files']);
+      // The new process holds the subscription (as a client connected to it directly would still have it through its session) ...
+      await waitFor(async () => JSON.parse(textOf(await client.callTool({ name: 'files__subscribed', arguments: {} }))).includes(uri), 'the replacement subscribed');
+      // ... and its update reaches the client.
+      await client.callTool({ name: 'files__touch', arguments: { uri } });
+      await waitFor(() => updates.includes(uri), 'notifications/resources/updated from the replacement');
+    } finally {
+      await client.close();
+      await gw.close();
     }
   });
 });
