@@ -388,7 +388,8 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
     leaving.add(b);
     b.retire();
     try {
-      const deadline = Date.now() + snapshot.server.shutdown_timeout;
+      // During a reload, the incoming config's: server.shutdown_timeout applies on reload, to the backends it replaces too.
+      const deadline = Date.now() + (incoming ?? snapshot).server.shutdown_timeout;
       while (b.inflight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
       await b.stop();
     } finally {
