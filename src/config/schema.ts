@@ -221,6 +221,10 @@ export const configSchema = z
           .default(16 * 1024),
         /** Time to receive a request's headers (slowloris guard). */
         headers_timeout: duration('20s'),
+        /** A connection whose client takes none of the answer bytes waiting for it this long is closed (nginx's send_timeout); 0: never. */
+        send_timeout: duration('60s'),
+        /** Answer bytes waiting for their clients on all connections together; past it the slowest, fullest connections are closed. */
+        max_unsent_bytes: byteSize(256 * 1024 * 1024),
         access_log: z.boolean().default(true),
         cors: corsSchema,
         compression: compressionSchema,

@@ -35,6 +35,7 @@ import { recover } from './recover.js';
 import type { Logger } from '../observability/logger.js';
 import { RateLimiter } from '../resilience/rate-limiter.js';
 import { checkOriginAndHost, sendError, sendJson, type OriginPolicy } from './http-util.js';
+import { UnsentWatch } from './unsent.js';
 
 /** What the edge routes to; the transports (transport/inbound) implement these. */
 export interface StreamableEndpoint {
@@ -132,6 +133,8 @@ export function createHttpServer(cfg: ServerConfig, routes: HttpRoutes, log: Log
   server.keepAliveTimeout = 65_000;
   // Every connection holds memory and a descriptor: bounded (streams and requests ride on them).
   server.maxConnections = cfg.max_connections;
+  // Answers a client does not take are held in memory: bounded in time and in total.
+  new UnsentWatch({ sendTimeoutMs: cfg.send_timeout, maxUnsentBytes: cfg.max_unsent_bytes }, log, edge.source).attach(server);
 
   /** Not async: the MCP endpoints' own promise is the answer's (no wrapper promise per request). */
   function route(ctx: HttpContext): Promise<void> {

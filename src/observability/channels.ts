@@ -44,3 +44,11 @@ export interface RateLimitEvent {
   source: unknown;
   scope: string;
 }
+
+/** Published by the HTTP edge when it closes connections whose clients did not take their answers (edge/unsent.ts). */
+export const slowClients = channel('mcpeg:http:slow-clients');
+export interface SlowClientsEvent {
+  source: unknown;
+  reason: 'send_timeout' | 'max_unsent_bytes';
+  connections: number;
+}

@@ -6,7 +6,7 @@
  */
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
-import { httpRequests, mcpRequests, rateLimitBlocks, type HttpRequestEvent, type McpRequestEvent, type RateLimitEvent } from './channels.js';
+import { httpRequests, mcpRequests, rateLimitBlocks, slowClients, type HttpRequestEvent, type McpRequestEvent, type RateLimitEvent, type SlowClientsEvent } from './channels.js';
 import { VERSION } from '../version.js';
 import { ERRORS, TOOL_ERRORS } from '../errors/catalog.js';
 import { CounterSeries, HistogramSeries } from './series.js';
@@ -124,6 +124,12 @@ export function createMetrics(src: MetricsSources): Metrics {
     registry,
   });
   const blocked = new Counter({ name: 'mcpeg_rate_limit_blocked_total', help: 'Requests refused by a rate limit, by scope', labelNames: ['scope'], registers: r });
+  const slowClosed = new Counter({
+    name: 'mcpeg_http_slow_clients_closed_total',
+    help: 'Client connections closed for not taking their answers, by reason: send_timeout, max_unsent_bytes',
+    labelNames: ['reason'],
+    registers: r,
+  });
   const reloads = new Counter({ name: 'mcpeg_config_reloads_total', help: 'Configuration reloads, by result', labelNames: ['result'], registers: r });
   new Gauge({
     name: 'mcpeg_sessions_active',
@@ -291,7 +297,12 @@ export function createMetrics(src: MetricsSources): Metrics {
   };
   subscribe(mcpRequests.name, onMcp);
   subscribe(httpRequests.name, onHttp);
+  const onSlow = (msg: unknown) => {
+    const e = msg as SlowClientsEvent;
+    if (e.source === src.source) slowClosed.inc({ reason: e.reason }, e.connections);
+  };
   subscribe(rateLimitBlocks.name, onBlocked);
+  subscribe(slowClients.name, onSlow);
   return {
     registry,
     contentType: registry.contentType,
@@ -301,6 +312,7 @@ export function createMetrics(src: MetricsSources): Metrics {
       unsubscribe(mcpRequests.name, onMcp);
       unsubscribe(httpRequests.name, onHttp);
       unsubscribe(rateLimitBlocks.name, onBlocked);
+      unsubscribe(slowClients.name, onSlow);
     },
   };
 }
