@@ -14,6 +14,8 @@ import { configSecrets } from '../observability/secrets.js';
 import type { Gateway } from '../gateway.js';
 import { isLoopbackHost } from '../edge/http-server.js';
 import { checkOriginAndHost } from '../edge/http-util.js';
+import { inTurn } from '../edge/pipelining.js';
+import { UnsentWatch } from '../edge/unsent.js';
 import { writeAudit } from './audit.js';
 import { authenticate, authorize, type Identity } from './auth.js';
 import { EVENT_LOOP_RESOLUTION_MS, type AdminContext } from './context.js';
@@ -141,7 +143,11 @@ export async function startAdminServer(gw: Gateway, opts: AdminServerOptions = {
     } else log.debug({ who: who?.name ?? null, method, route, status, ms }, 'admin request');
   };
 
-  const server: Server = createServer({ maxHeaderSize: 16 * 1024, headersTimeout: 20_000, requestTimeout: 120_000 }, (req, res) => void handle(req, res));
+  // Pipelined requests one at a time, and answers not taken bounded, as on the MCP edge (src/edge/pipelining.ts, unsent.ts):
+  // the console's files are served without a key.
+  const server: Server = createServer({ maxHeaderSize: 16 * 1024, headersTimeout: 20_000, requestTimeout: 120_000 }, (req, res) => inTurn(req, res, () => void handle(req, res)));
+  const edge = gw.config.server;
+  new UnsentWatch({ sendTimeoutMs: edge.send_timeout, maxUnsentBytes: edge.max_unsent_bytes }, log, undefined).attach(server);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(cfg.port, cfg.host, () => {

@@ -36,6 +36,7 @@ import type { Logger } from '../observability/logger.js';
 import { RateLimiter } from '../resilience/rate-limiter.js';
 import { checkOriginAndHost, sendError, sendJson, type OriginPolicy } from './http-util.js';
 import { UnsentWatch } from './unsent.js';
+import { inTurn } from './pipelining.js';
 
 /** What the edge routes to; the transports (transport/inbound) implement these. */
 export interface StreamableEndpoint {
@@ -126,8 +127,9 @@ export function createHttpServer(cfg: ServerConfig, routes: HttpRoutes, log: Log
       connectionsCheckingInterval: Math.max(250, Math.min(30_000, Math.floor(cfg.headers_timeout / 4))),
     },
     (req, res) => {
+      // A pipelined request is handled when the answers before it on its connection are done.
       // recover() catches what any middleware or handler throws or rejects with.
-      void run(createContext(req, res, cfg.path, ips));
+      inTurn(req, res, () => void run(createContext(req, res, cfg.path, ips)));
     },
   );
   server.keepAliveTimeout = 65_000;
