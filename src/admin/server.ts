@@ -145,7 +145,8 @@ export async function startAdminServer(gw: Gateway, opts: AdminServerOptions = {
 
   // Pipelined requests one at a time, and answers not taken bounded, as on the MCP edge (src/edge/pipelining.ts, unsent.ts):
   // the console's files are served without a key.
-  const server: Server = createServer({ maxHeaderSize: 16 * 1024, headersTimeout: 20_000, requestTimeout: 120_000 }, (req, res) => inTurn(req, res, () => void handle(req, res)));
+  const serveOne = (req: IncomingMessage, res: ServerResponse): void => void handle(req, res);
+  const server: Server = createServer({ maxHeaderSize: 16 * 1024, headersTimeout: 20_000, requestTimeout: 120_000 }, (req, res) => inTurn(req, res, serveOne));
   const edge = gw.config.server;
   new UnsentWatch({ sendTimeoutMs: edge.send_timeout, maxUnsentBytes: edge.max_unsent_bytes }, log, undefined).attach(server);
   await new Promise<void>((resolve, reject) => {

@@ -116,6 +116,8 @@ export function createHttpServer(cfg: ServerConfig, routes: HttpRoutes, log: Log
   };
   const ips = new ClientIpResolver(edge.rateLimits?.trusted_proxies ?? []);
   const run = recover(compose([...edgeMiddleware(cfg, edge, policy, log), (ctx) => route(ctx)]), log);
+  // recover() catches what any middleware or handler throws or rejects with.
+  const serveOne = (req: IncomingMessage, res: ServerResponse): void => void run(createContext(req, res, cfg.path, ips));
   const server = createServer(
     {
       // Larger header blocks get 431 from node itself; slow ones 408 (slowloris).
@@ -126,11 +128,8 @@ export function createHttpServer(cfg: ServerConfig, routes: HttpRoutes, log: Log
       // How often node looks for expired header timeouts (default 30 s, too coarse for short ones).
       connectionsCheckingInterval: Math.max(250, Math.min(30_000, Math.floor(cfg.headers_timeout / 4))),
     },
-    (req, res) => {
-      // A pipelined request is handled when the answers before it on its connection are done.
-      // recover() catches what any middleware or handler throws or rejects with.
-      inTurn(req, res, () => void run(createContext(req, res, cfg.path, ips)));
-    },
+    // A pipelined request is handled when the answers before it on its connection are done.
+    (req, res) => inTurn(req, res, serveOne),
   );
   server.keepAliveTimeout = 65_000;
   // Every connection holds memory and a descriptor: bounded (streams and requests ride on them).

@@ -16,10 +16,10 @@ export const MAX_WAITING = 16;
 
 const waiting = new WeakMap<Socket, number>();
 
-/** Calls `handle` now if `res` has its connection (no pipelining: every request), else when node gives it. */
-export function inTurn(req: IncomingMessage, res: ServerResponse, handle: () => void): void {
+/** Calls `handle(req, res)` now if `res` has its connection (no pipelining: every request), else when node gives it. No closure per request. */
+export function inTurn(req: IncomingMessage, res: ServerResponse, handle: (req: IncomingMessage, res: ServerResponse) => void): void {
   if (res.socket) {
-    handle();
+    handle(req, res);
     return;
   }
   const socket = req.socket;
@@ -31,6 +31,6 @@ export function inTurn(req: IncomingMessage, res: ServerResponse, handle: () => 
   waiting.set(socket, n);
   res.once('socket', () => {
     waiting.set(socket, (waiting.get(socket) ?? 1) - 1);
-    handle();
+    handle(req, res);
   });
 }
