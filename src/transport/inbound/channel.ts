@@ -60,6 +60,9 @@ export class ChannelConnection {
   };
 
   async receive(m: JsonRpcMessage): Promise<void> {
+    // A POST read while its legacy SSE stream closed: nothing it starts could be answered or ended
+    // (a subscriptions/listen served then held its place for good).
+    if (this.closed) return;
     if (isRequest(m)) {
       if (m.method === 'initialize') {
         // Also while one is being created: a second initialize (another POST of a legacy SSE client) made a
@@ -115,6 +118,7 @@ export class ChannelConnection {
 
   /** A JSON-RPC batch: allowed only when the negotiated version has batches; answered with one array. */
   async receiveBatch(messages: JsonRpcMessage[]): Promise<void> {
+    if (this.closed) return;
     const s = this.session;
     if (!s || !allowsBatch(s.protocolVersion)) {
       const why = s ? `protocol version ${s.protocolVersion}` : 'an uninitialized connection (initialize must be sent alone)';
