@@ -107,7 +107,7 @@ export class ChannelConnection {
       if (isNotification(m) && m.method === 'notifications/cancelled') {
         const id = m.params?.requestId as RequestId | undefined;
         if (id === undefined) return;
-        for (const c of this.stateless.get(id)?.inflight.values() ?? []) c.cancel(String(m.params?.reason ?? 'cancelled by client'));
+        for (const c of this.stateless.get(id)?.inflight.values() ?? []) c.cancel(typeof m.params?.reason === 'string' ? m.params.reason : 'cancelled by client');
         this.listens.get(id)?.();
       }
       return;
