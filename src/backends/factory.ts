@@ -124,7 +124,12 @@ export async function openapiTools(
       { backend: name, problems: errors.length, first: errors.slice(0, 3).map((p) => `#${p.pointer}: ${p.message}`) },
       `OpenAPI document ${source} has problems (mcpeg validate --openapi shows them all)`,
     );
-  const converted = convertSpec(doc, { include: cfg.include, exclude: cfg.exclude, outputSchemas: cfg.output_schemas });
+  let converted: ReturnType<typeof convertSpec>;
+  try {
+    converted = convertSpec(doc, { include: cfg.include, exclude: cfg.exclude, outputSchemas: cfg.output_schemas });
+  } catch (err) {
+    throw new Error(`backend "${name}": ${source}: ${(err as Error).message}`);
+  }
   for (const n of converted.notes) log.info({ backend: name }, n);
   const tools: Record<string, RestTool> = {};
   for (const [tool, raw] of Object.entries(converted.tools)) {

@@ -168,6 +168,10 @@ export async function readJsonRpcPost(req: IncomingMessage, res: ServerResponse,
       sendGatewayError(res, err);
       return undefined;
     }
+    // The client closed the connection mid-body (ECONNRESET "aborted"): no one to answer, and no
+    // fault of the gateway's. Thrown on, it was an error-level "unhandled error" line with a stack
+    // per request, which any client could write at will whatever the configured log level.
+    if (req.destroyed) return undefined;
     throw err;
   }
   const parsed = parseMessages(body);

@@ -146,7 +146,8 @@ export function dispatchNotification(s: ClientSession, n: JsonRpcNotification): 
       return;
     case 'notifications/cancelled': {
       const id = n.params?.requestId;
-      if (typeof id === 'string' || typeof id === 'number') s.inflight.get(id)?.cancel(n.params?.reason ?? 'cancelled by client');
+      // The reason is the client's: only a string goes on (String() of {"toString": 1} threw from the cancel, which then never reached the backend).
+      if (typeof id === 'string' || typeof id === 'number') s.inflight.get(id)?.cancel(typeof n.params?.reason === 'string' ? n.params.reason : 'cancelled by client');
       return;
     }
     case 'notifications/roots/list_changed':

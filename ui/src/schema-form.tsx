@@ -27,15 +27,34 @@ export function fieldsOf(schema: Record<string, unknown> | null): Array<{ name: 
   return Object.keys(props).map((name) => ({ name, s: fieldSchema(props[name]), required: req.has(name) }));
 }
 
+/**
+ * A backend's value as text. String() runs a JSON object's own "toString"/"valueOf" members
+ * and throws when neither is a function ({"toString": 1}), which ended the console's render.
+ */
+export function textOf(v: unknown): string {
+  if (typeof v === 'string') return v;
+  if (v === null || typeof v !== 'object') return String(v);
+  try {
+    return JSON.stringify(v) ?? '';
+  } catch {
+    return '?';
+  }
+}
+
+/** A field's value: own properties only, so a field a backend named "toString" or "constructor" starts empty. */
+const own = (values: Record<string, string | boolean>, name: string): string | boolean | undefined => (Object.hasOwn(values, name) ? values[name] : undefined);
+
 const typeOf = (s: Schema) => (Array.isArray(s.type) ? s.type.find((t) => t !== 'null') : s.type) ?? 'json';
 
 export function readArgs(fields: ReturnType<typeof fieldsOf>, values: Record<string, string | boolean>): { args: Record<string, unknown> } | { error: string } {
   const args: Record<string, unknown> = {};
+  // defineProperty: a field named "__proto__" is an argument, not the object's prototype.
+  const put = (name: string, v: unknown) => Object.defineProperty(args, name, { value: v, enumerable: true, writable: true, configurable: true });
   for (const { name, s, required } of fields) {
-    const v = values[name];
+    const v = own(values, name);
     const t = typeOf(s);
     if (t === 'boolean') {
-      if (v !== undefined) args[name] = v === true;
+      if (v !== undefined) put(name, v === true);
       continue;
     }
     if (v === undefined || v === '') {
@@ -44,16 +63,16 @@ export function readArgs(fields: ReturnType<typeof fieldsOf>, values: Record<str
     }
     const text = String(v);
     if (s.enum) {
-      const hit = s.enum.find((e) => String(e) === text);
-      args[name] = hit ?? text;
+      const hit = s.enum.find((e) => textOf(e) === text);
+      put(name, hit ?? text);
     } else if (t === 'number' || t === 'integer') {
       const n = Number(text);
       if (!Number.isFinite(n) || (t === 'integer' && !Number.isInteger(n))) return { error: `${name}: expected ${t === 'integer' ? 'an integer' : 'a number'}` };
-      args[name] = n;
-    } else if (t === 'string') args[name] = text;
+      put(name, n);
+    } else if (t === 'string') put(name, text);
     else {
       try {
-        args[name] = JSON.parse(text);
+        put(name, JSON.parse(text));
       } catch {
         return { error: `${name}: not valid JSON` };
       }
@@ -103,13 +122,19 @@ export function SchemaForm({
               <span class="muted small"> {s.enum ? 'one of' : t}</span>
             </label>
             {t === 'boolean' ? (
-              <input id={id} type="checkbox" aria-describedby={help} checked={values[name] === true} onChange={(e) => set(name, (e.target as HTMLInputElement).checked)} />
+              <input id={id} type="checkbox" aria-describedby={help} checked={own(values, name) === true} onChange={(e) => set(name, (e.target as HTMLInputElement).checked)} />
             ) : s.enum ? (
-              <select id={id} required={required} aria-describedby={help} value={String(values[name] ?? '')} onChange={(e) => set(name, (e.target as HTMLSelectElement).value)}>
+              <select
+                id={id}
+                required={required}
+                aria-describedby={help}
+                value={String(own(values, name) ?? '')}
+                onChange={(e) => set(name, (e.target as HTMLSelectElement).value)}
+              >
                 <option value="">—</option>
                 {s.enum.map((v) => (
-                  <option key={String(v)} value={String(v)}>
-                    {String(v)}
+                  <option key={textOf(v)} value={textOf(v)}>
+                    {textOf(v)}
                   </option>
                 ))}
               </select>
@@ -120,8 +145,8 @@ export function SchemaForm({
                 step={t === 'integer' ? 1 : 'any'}
                 required={required}
                 aria-describedby={help}
-                placeholder={s.default !== undefined ? String(s.default) : undefined}
-                value={String(values[name] ?? '')}
+                placeholder={s.default !== undefined ? textOf(s.default) : undefined}
+                value={String(own(values, name) ?? '')}
                 onInput={(e) => set(name, (e.target as HTMLInputElement).value)}
               />
             ) : (
@@ -131,7 +156,7 @@ export function SchemaForm({
                 required={required}
                 aria-describedby={help}
                 placeholder="JSON"
-                value={String(values[name] ?? '')}
+                value={String(own(values, name) ?? '')}
                 onInput={(e) => set(name, (e.target as HTMLTextAreaElement).value)}
               />
             )}

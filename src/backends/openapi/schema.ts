@@ -6,6 +6,7 @@
  * document (xml, discriminator, examples, x-*) and OpenAPI-only formats are dropped.
  */
 import { pointerGet } from '../../config/template.js';
+import { SpecLoadError } from './spec-error.js';
 import { escapePointer } from './validate.js';
 
 type Schema = Record<string, unknown>;
@@ -34,16 +35,26 @@ const JSON_SCHEMA_FORMATS = new Set([
 ]);
 const DROP = new Set(['xml', 'discriminator', 'example', 'examples', 'externalDocs', '$schema', '$id', '$anchor', '$dynamicAnchor', 'contentMediaType', 'contentEncoding']);
 const COMPONENT = '#/components/schemas/';
+/**
+ * Schema nodes one document may convert into. A `$ref` outside components/schemas is inlined
+ * where it is used, so refs that each name the next several times multiply (a 1.4 KB document
+ * of 9 levels of 4 such refs made 9 MB of tool schemas; 16 levels, 4 billion nodes: the event
+ * loop never came back). Real documents convert in thousands (the fixtures: at most 2,752).
+ */
+export const MAX_CONVERTED_NODES = 1_000_000;
 
 export class SchemaConverter {
   readonly defs = new Map<string, Schema>();
   private readonly v30: boolean;
+  private converted = 0;
   constructor(private readonly doc: Record<string, unknown>) {
     this.v30 = String(doc.openapi).startsWith('3.0');
   }
 
   /** Converts one schema; the components it uses are collected in `defs` (see `withDefs`). */
   convert(s: unknown, depth = 0): Schema {
+    if (++this.converted > MAX_CONVERTED_NODES)
+      throw new SpecLoadError(`the document's schemas expand to more than ${MAX_CONVERTED_NODES} nodes ($refs outside #/components/schemas are copied where they are used)`);
     if (!s || typeof s !== 'object' || Array.isArray(s)) return typeof s === 'boolean' ? (s ? {} : { not: {} }) : {};
     const src = s as Schema;
     if (typeof src.$ref === 'string') {

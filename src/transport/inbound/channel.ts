@@ -30,6 +30,9 @@ export class ChannelConnection {
   /** Told once per connection that a message could not be written to the client (the transport logs it). */
   onUnwritable: ((why: string) => void) | undefined;
   private unwritable = 0;
+  /** An initialize is being served (sessions.create awaits): a second one is refused, as once initialized. */
+  private initializing = false;
+  private closed = false;
 
   constructor(
     private readonly viewId: string,
@@ -57,19 +60,34 @@ export class ChannelConnection {
   };
 
   async receive(m: JsonRpcMessage): Promise<void> {
+    // A POST read while its legacy SSE stream closed: nothing it starts could be answered or ended
+    // (a subscriptions/listen served then held its place for good).
+    if (this.closed) return;
     if (isRequest(m)) {
       if (m.method === 'initialize') {
-        if (this.session) {
+        // Also while one is being created: a second initialize (another POST of a legacy SSE client) made a
+        // second session under this connection's id while the first waited (for room, for the store); the one
+        // replaced stayed counted for the client address and was never closed, with whatever it had opened.
+        if (this.session || this.initializing) {
           this.write(errorResponse(m.id, new GatewayError('MCPEG_ERR_INVALID_REQUEST', 'Invalid Request: this connection is already initialized').toJsonRpc()));
           return;
         }
+        this.initializing = true;
         try {
           const { session, result } = await this.sessions.create(this.viewId, m, this.id, this.clientIp, this.principal);
+          // The connection closed while the session was made (a legacy SSE client left): nothing would ever close
+          // it, and it would count as open (never idle, never swept) for good.
+          if (this.closed) {
+            await this.sessions.close(session.sessionId, 'the connection closed while it initialized');
+            return;
+          }
           session.outbound = { deliver: (msg) => (this.write(msg), true), isOpen: () => this.session === session };
           this.session = session;
           this.write(resultResponse(m.id, result));
         } catch (err) {
           this.write(errorResponse(m.id, toRpcError(err)));
+        } finally {
+          this.initializing = false;
         }
         return;
       }
@@ -89,7 +107,7 @@ export class ChannelConnection {
       if (isNotification(m) && m.method === 'notifications/cancelled') {
         const id = m.params?.requestId as RequestId | undefined;
         if (id === undefined) return;
-        for (const c of this.stateless.get(id)?.inflight.values() ?? []) c.cancel(String(m.params?.reason ?? 'cancelled by client'));
+        for (const c of this.stateless.get(id)?.inflight.values() ?? []) c.cancel(typeof m.params?.reason === 'string' ? m.params.reason : 'cancelled by client');
         this.listens.get(id)?.();
       }
       return;
@@ -100,6 +118,7 @@ export class ChannelConnection {
 
   /** A JSON-RPC batch: allowed only when the negotiated version has batches; answered with one array. */
   async receiveBatch(messages: JsonRpcMessage[]): Promise<void> {
+    if (this.closed) return;
     const s = this.session;
     if (!s || !allowsBatch(s.protocolVersion)) {
       const why = s ? `protocol version ${s.protocolVersion}` : 'an uninitialized connection (initialize must be sent alone)';
@@ -173,6 +192,7 @@ export class ChannelConnection {
   }
 
   async close(reason: string): Promise<void> {
+    this.closed = true;
     for (const end of [...this.listens.values()]) end();
     for (const s of this.stateless.values()) for (const c of s.inflight.values()) c.cancel(reason);
     if (this.session) await this.sessions.close(this.session.sessionId, reason);

@@ -112,6 +112,8 @@ export class LegacySseEndpoint {
     }
     const parsed = await readJsonRpcPost(req, res, this.deps.maxBodyBytes);
     if (!parsed) return;
+    // The stream closed while the body was read: its connection serves nothing more.
+    if (this.connections.get(entry.conn.id) !== entry) return sendError(res, 'MCPEG_ERR_SESSION_NOT_FOUND', `Session not found: ${sessionId}`);
     res.writeHead(202, { 'content-type': 'text/plain' }).end('Accepted');
     if (parsed.batch) entry.conn.receiveBatch(parsed.messages).catch(this.failed);
     else entry.conn.receive(parsed.messages[0]).catch(this.failed);
