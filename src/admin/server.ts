@@ -147,6 +147,8 @@ export async function startAdminServer(gw: Gateway, opts: AdminServerOptions = {
   // the console's files are served without a key.
   const serveOne = (req: IncomingMessage, res: ServerResponse): void => void handle(req, res);
   const server: Server = createServer({ maxHeaderSize: 16 * 1024, headersTimeout: 20_000, requestTimeout: 120_000 }, (req, res) => inTurn(req, res, serveOne));
+  // Every connection holds a descriptor the MCP listener needs too; the console files need no key.
+  server.maxConnections = cfg.max_connections;
   const edge = gw.config.server;
   new UnsentWatch({ sendTimeoutMs: edge.send_timeout, maxUnsentBytes: edge.max_unsent_bytes }, log, undefined).attach(server);
   await new Promise<void>((resolve, reject) => {

@@ -18,6 +18,8 @@ export const adminSchema = z
     /** Its own listener, loopback unless configured otherwise. */
     host: z.string().default('127.0.0.1'),
     port: z.number().int().min(0).max(65535).default(8081),
+    /** Open connections to the admin listener at once (node's maxConnections); more are closed as they arrive. Each holds a descriptor the MCP listener also needs. */
+    max_connections: z.number().int().min(1).default(1024),
     keys: z.array(adminKeySchema).default([]),
     /**
      * Programs the admin API may start (absolute paths): a backend registered at runtime
