@@ -58,7 +58,8 @@ export async function applyConfig(ctx: AdminContext, req: AdminRequest, next: Re
     );
   }
   // The admin listener itself is not rebound by a reload.
-  for (const k of ['enabled', 'host', 'port', 'max_connections'] as const) if (current.admin[k] !== next.admin[k]) result = { ...result, restartRequired: [...result.restartRequired, `admin.${k}`] };
+  for (const k of ['enabled', 'host', 'port', 'max_connections'] as const)
+    if (current.admin[k] !== next.admin[k]) result = { ...result, restartRequired: [...result.restartRequired, `admin.${k}`] };
   req.audit.after = { services: serviceNames(ctx.gw.config) };
   req.audit.result = result;
   if (ctx.changed) {
