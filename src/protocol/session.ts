@@ -392,7 +392,10 @@ export class ClientSession implements ClientLink, ConnectionOwner, RelayClient {
     return new Promise((resolve, reject) => {
       const onAbort = () => {
         this.pendingClient.delete(id);
-        this.outbound?.deliver({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: id, reason: String(signal.reason ?? 'cancelled') } }, related);
+        this.outbound?.deliver(
+          { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: id, reason: typeof signal.reason === 'string' ? signal.reason : 'cancelled' } },
+          related,
+        );
         reject(new GatewayError('MCPEG_ERR_REQUEST_CANCELLED', `${method} cancelled by the backend`));
       };
       this.pendingClient.set(id, {

@@ -402,7 +402,9 @@ export class BackendConnection {
       }
     } else if (n.method === 'notifications/cancelled') {
       const id = n.params?.requestId as RequestId | undefined;
-      if (id !== undefined) this.incoming.get(id)?.abort(n.params?.reason ?? 'cancelled by backend');
+      // The reason is the backend's: only a string goes on. It becomes the abort's reason, which a listener writes with
+      // String(); {"toString": 1} threw there, and a throw from an AbortSignal listener is uncaught: the gateway's end.
+      if (id !== undefined) this.incoming.get(id)?.abort(typeof n.params?.reason === 'string' ? n.params.reason : 'cancelled by backend');
     } else {
       const sub = (n.params?._meta as Record<string, unknown> | undefined)?.[META_SUBSCRIPTION_ID];
       if (typeof sub === 'number' || typeof sub === 'string') this.pending.get(sub)?.onNotification?.(n);

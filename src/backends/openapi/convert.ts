@@ -8,6 +8,7 @@
 import { isRoutingHeader } from '../rest/routing-headers.js';
 import { deref, forEachOperation, type Operation, type Parameter } from './operations.js';
 import { SchemaConverter } from './schema.js';
+import { SpecLoadError } from './spec-error.js';
 
 type Schema = Record<string, unknown>;
 
@@ -27,6 +28,16 @@ export interface Converted {
 }
 
 const MAX_DESCRIPTION = 2000;
+/**
+ * How large, as JSON text, one document's tools may be: the bound on an MCP backend's tool
+ * list (MAX_LIST_BYTES). Conversion shares what it can: a value a schema keeps as written
+ * (description, default, enum) is the document's own object wherever a copied `$ref` lands,
+ * and a component's converted schema is in the `$defs` of every tool that uses it. Written
+ * out (validated, listed), each place is a copy: a 3.4 KB document whose 2,000-character
+ * description was reached by 4^9 copied refs was 520 MB of tool schemas (the gateway never
+ * started; 1.4 GB), within MAX_CONVERTED_NODES.
+ */
+export const MAX_TOOLS_TEXT = 64 * 1024 * 1024;
 
 export function convertSpec(doc: Record<string, unknown>, opts: ConvertOptions = {}): Converted {
   const conv = new SchemaConverter(doc);
@@ -39,7 +50,54 @@ export function convertSpec(doc: Record<string, unknown>, opts: ConvertOptions =
     if (!selected(op, name, opts)) continue;
     tools[name] = convertOperation(doc, op, conv, opts.outputSchemas ?? true, (n) => notes.push(`${name} (${op.method.toUpperCase()} ${op.path}): ${n}`));
   }
+  if (jsonSize(tools, MAX_TOOLS_TEXT) > MAX_TOOLS_TEXT)
+    throw new SpecLoadError(
+      `the document's tools are more than ${MAX_TOOLS_TEXT} characters of JSON (values reached through many $refs, or in the $defs of many tools, are copied each time)`,
+    );
   return { tools, notes };
+}
+
+/**
+ * About how many characters `root` is as JSON: a shared value counts once per place, as
+ * JSON.stringify writes it, but is walked once (its size is kept). Stops past `limit`.
+ */
+function jsonSize(root: unknown, limit: number): number {
+  type Frame = { o: object; kids: unknown[]; i: number; n: number };
+  const known = new WeakMap<object, number>();
+  const leaf = (x: unknown) => (typeof x === 'string' ? x.length + 2 : 5);
+  const open = (o: object): Frame => {
+    if (Array.isArray(o)) return { o, kids: o, i: 0, n: 1 + o.length };
+    const entries = Object.entries(o);
+    return { o, kids: entries.map(([, v]) => v), i: 0, n: 2 + entries.reduce((a, [k]) => a + k.length + 4, 0) };
+  };
+  if (!root || typeof root !== 'object') return leaf(root);
+  const stack = [open(root)];
+  // What is counted so far: every open container's own part and what it has summed.
+  let total = stack[0]!.n;
+  for (;;) {
+    const f = stack[stack.length - 1]!;
+    if (f.i === f.kids.length) {
+      stack.pop();
+      known.set(f.o, f.n);
+      const up = stack[stack.length - 1];
+      if (!up) return f.n;
+      up.n += f.n;
+      up.i++;
+    } else {
+      const x = f.kids[f.i];
+      const k = x && typeof x === 'object' ? known.get(x) : leaf(x);
+      if (k === undefined) {
+        const g = open(x as object);
+        stack.push(g);
+        total += g.n;
+      } else {
+        f.n += k;
+        f.i++;
+        total += k;
+      }
+    }
+    if (total > limit) return total;
+  }
 }
 
 function selected(op: Operation, name: string, s: Selection): boolean {

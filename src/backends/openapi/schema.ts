@@ -35,6 +35,25 @@ const JSON_SCHEMA_FORMATS = new Set([
 ]);
 const DROP = new Set(['xml', 'discriminator', 'example', 'examples', 'externalDocs', '$schema', '$id', '$anchor', '$dynamicAnchor', 'contentMediaType', 'contentEncoding']);
 const COMPONENT = '#/components/schemas/';
+/** Keywords whose value is a schema or an array of them, and those whose value maps names to schemas: where a converted schema has its $refs. */
+const SUBSCHEMA = new Set([
+  'items',
+  'additionalProperties',
+  'not',
+  'contains',
+  'propertyNames',
+  'if',
+  'then',
+  'else',
+  'unevaluatedProperties',
+  'unevaluatedItems',
+  'additionalItems',
+  'allOf',
+  'anyOf',
+  'oneOf',
+  'prefixItems',
+]);
+const SCHEMA_MAP = new Set(['properties', 'patternProperties', '$defs', 'definitions', 'dependentSchemas']);
 /**
  * Schema nodes one document may convert into. A `$ref` outside components/schemas is inlined
  * where it is used, so refs that each name the next several times multiply (a 1.4 KB document
@@ -47,14 +66,23 @@ export class SchemaConverter {
   readonly defs = new Map<string, Schema>();
   private readonly v30: boolean;
   private converted = 0;
+  /** The components each component's converted schema names (withDefs). */
+  private readonly defRefs = new Map<string, string[]>();
+  /** isObject's answers, by the schema resolved. */
+  private readonly objects = new WeakMap<Schema, boolean>();
   constructor(private readonly doc: Record<string, unknown>) {
     this.v30 = String(doc.openapi).startsWith('3.0');
   }
 
-  /** Converts one schema; the components it uses are collected in `defs` (see `withDefs`). */
-  convert(s: unknown, depth = 0): Schema {
+  /** One more schema node made or walked: past MAX_CONVERTED_NODES the document is refused. */
+  private count(): void {
     if (++this.converted > MAX_CONVERTED_NODES)
       throw new SpecLoadError(`the document's schemas expand to more than ${MAX_CONVERTED_NODES} nodes ($refs outside #/components/schemas are copied where they are used)`);
+  }
+
+  /** Converts one schema; the components it uses are collected in `defs` (see `withDefs`). */
+  convert(s: unknown, depth = 0): Schema {
+    this.count();
     if (!s || typeof s !== 'object' || Array.isArray(s)) return typeof s === 'boolean' ? (s ? {} : { not: {} }) : {};
     const src = s as Schema;
     if (typeof src.$ref === 'string') {
@@ -130,33 +158,69 @@ export class SchemaConverter {
   /** Attaches the `$defs` a top-level schema needs (transitively), and only those. */
   withDefs(s: Schema): Schema {
     const used = new Set<string>();
-    const visit = (v: unknown) => {
-      if (Array.isArray(v)) return v.forEach(visit);
-      if (!v || typeof v !== 'object') return;
-      for (const [k, x] of Object.entries(v)) {
-        if (k === '$ref' && typeof x === 'string' && x.startsWith('#/$defs/')) {
-          const name = x.slice(8).replace(/~1/g, '/').replace(/~0/g, '~');
-          if (!used.has(name)) {
-            used.add(name);
-            visit(this.defs.get(name));
-          }
-        } else visit(x);
-      }
-    };
-    visit(s);
+    const names = this.namesIn(s);
+    while (names.length) {
+      const name = names.pop()!;
+      if (used.has(name)) continue;
+      used.add(name);
+      this.count();
+      let refs = this.defRefs.get(name);
+      if (!refs) this.defRefs.set(name, (refs = this.namesIn(this.defs.get(name))));
+      names.push(...refs);
+    }
     if (!used.size) return s;
     return { ...s, $defs: Object.fromEntries([...used].sort().map((n) => [n, this.defs.get(n)!])) };
   }
 
+  /**
+   * The components a converted schema names. Only schema positions are walked: a value kept as
+   * written (an enum, a default) is data, shared wherever a copied $ref put it, and walking it
+   * for each tool was the document's size times its tools. Each node walked counts toward
+   * MAX_CONVERTED_NODES.
+   */
+  private namesIn(s: unknown): string[] {
+    const names: string[] = [];
+    const stack: unknown[] = [s];
+    while (stack.length) {
+      const x = stack.pop();
+      this.count();
+      if (Array.isArray(x)) {
+        for (const y of x) stack.push(y);
+        continue;
+      }
+      if (!x || typeof x !== 'object') continue;
+      for (const [k, v] of Object.entries(x)) {
+        if (k === '$ref') {
+          if (typeof v === 'string' && v.startsWith('#/$defs/')) names.push(v.slice(8).replace(/~1/g, '/').replace(/~0/g, '~'));
+        } else if (SUBSCHEMA.has(k)) stack.push(v);
+        else if (SCHEMA_MAP.has(k) && v && typeof v === 'object') for (const y of Object.values(v)) stack.push(y);
+      }
+    }
+    return names;
+  }
+
   /** Whether a value valid against `s` is always a JSON object (so it can be structuredContent as is). */
   isObject(s: Schema): boolean {
+    // Each component is decided once: alternatives that name the same component at every level
+    // (D0: oneOf [D1, D1], D1: oneOf [D2, D2] …) made 2^levels calls, for ever at 40 (3.8 KB);
+    // one that names itself (A: allOf [A]) overflowed the stack. Under way counts as not an object.
+    this.count();
+    if (!s || typeof s !== 'object') return false;
     const r = this.resolve(s);
-    if (r.type === 'object') return true;
-    if (r.type !== undefined) return false;
-    const parts = (r.allOf as Schema[] | undefined) ?? [];
-    if (parts.some((p) => this.isObject(p))) return true;
-    const alts = [...((r.oneOf as Schema[] | undefined) ?? []), ...((r.anyOf as Schema[] | undefined) ?? [])];
-    return alts.length > 0 && alts.every((p) => this.isObject(p));
+    if (!r || typeof r !== 'object') return false;
+    const known = this.objects.get(r);
+    if (known !== undefined) return known;
+    this.objects.set(r, false);
+    let answer: boolean;
+    if (r.type === 'object') answer = true;
+    else if (r.type !== undefined) answer = false;
+    else {
+      const list = (v: unknown) => (Array.isArray(v) ? (v as Schema[]) : []);
+      const alts = [...list(r.oneOf), ...list(r.anyOf)];
+      answer = list(r.allOf).some((p) => this.isObject(p)) || (alts.length > 0 && alts.every((p) => this.isObject(p)));
+    }
+    this.objects.set(r, answer);
+    return answer;
   }
 
   resolve(s: Schema): Schema {
