@@ -58,6 +58,11 @@ export interface SessionLimits {
   check(s: ClientSession, scope: 'backend' | 'tool', name: string): void | Promise<void>;
 }
 
+/** A string as it is, a number as text; anything else (an object a peer wrote) undefined. */
+function textOf(v: unknown): string | undefined {
+  return typeof v === 'string' ? v : typeof v === 'number' ? String(v) : undefined;
+}
+
 /**
  * Serves one client request; never throws: failures become JSON-RPC error responses.
  * Undefined when the client cancelled it: the cancellation spec says not to answer then.
@@ -79,8 +84,9 @@ export async function dispatchRequest(
     // A result relayed as bytes is parsed only when it may be a tool error.
     const raw = answer && 'result' in answer ? answer.result : undefined;
     const result = raw instanceof RawJson ? (raw.maybeError ? raw.value() : undefined) : raw;
-    const toolError =
-      result?.isError === true ? ((((result._meta as Params | undefined)?.['mcpeg/error'] as Params | undefined)?.code as string | undefined) ?? 'tool_error') : undefined;
+    // Codes and messages may be a backend's: only text or numbers reach the observers (an object there,
+    // its toString a trap, made the metrics subscriber throw, and a subscriber's throw ends the process).
+    const toolError = result?.isError === true ? (textOf(((result._meta as Params | undefined)?.['mcpeg/error'] as Params | undefined)?.code) ?? 'tool_error') : undefined;
     const event: McpRequestEvent = {
       source: opts,
       method: req.method,
@@ -92,8 +98,8 @@ export async function dispatchRequest(
       replica: note.replica,
       durationMs: performance.now() - started,
       outcome: answer === undefined ? 'cancelled' : error ? 'error' : toolError ? 'tool_error' : 'ok',
-      code: error ? (((error.data as Params | undefined)?.mcpegCode as string | undefined) ?? String(error.code)) : toolError,
-      message: error?.message,
+      code: error ? (textOf((error.data as Params | undefined)?.mcpegCode) ?? textOf(error.code) ?? '_other') : toolError,
+      message: error ? textOf(error.message) : undefined,
     };
     mcpRequests.publish(event);
   }
