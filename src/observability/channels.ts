@@ -52,3 +52,19 @@ export interface SlowClientsEvent {
   reason: 'send_timeout' | 'max_unsent_bytes';
   connections: number;
 }
+
+/**
+ * A subscriber that cannot end the process: diagnostics_channel turns a subscriber's throw
+ * into an uncaught exception, and events carry what clients and backends wrote (review 16:
+ * one backend answer ended the gateway through the metrics subscriber). An observer that
+ * fails on an event misses that event; the request it describes is served all the same.
+ */
+export function observer(fn: (msg: unknown) => void): (msg: unknown) => void {
+  return (msg) => {
+    try {
+      fn(msg);
+    } catch {
+      // Not observed: nothing else to do with it here (logging it could fail the same way).
+    }
+  };
+}

@@ -6,7 +6,17 @@
  */
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
-import { httpRequests, mcpRequests, rateLimitBlocks, slowClients, type HttpRequestEvent, type McpRequestEvent, type RateLimitEvent, type SlowClientsEvent } from './channels.js';
+import {
+  httpRequests,
+  mcpRequests,
+  rateLimitBlocks,
+  slowClients,
+  observer,
+  type HttpRequestEvent,
+  type McpRequestEvent,
+  type RateLimitEvent,
+  type SlowClientsEvent,
+} from './channels.js';
 import { VERSION } from '../version.js';
 import { ERRORS, TOOL_ERRORS } from '../errors/catalog.js';
 import { CounterSeries, HistogramSeries } from './series.js';
@@ -270,7 +280,7 @@ export function createMetrics(src: MetricsSources): Metrics {
 
   /** Statuses as label strings, made once each (a status is one of the gateway's own). */
   const statusText = new Map<number, string>();
-  const onMcp = (msg: unknown) => {
+  const onMcp = observer((msg: unknown) => {
     const e = msg as McpRequestEvent & { source?: unknown };
     if (e.source !== src.source) return;
     const backend = e.backend ?? '';
@@ -281,8 +291,8 @@ export function createMetrics(src: MetricsSources): Metrics {
     mcpTotal.labels(method, backend, tool, e.outcome).inc();
     mcpDuration.labels(method, backend, tool).observe(e.durationMs / 1000);
     if (e.code) mcpErrors.labels(boundedCode(e.code), backend).inc();
-  };
-  const onHttp = (msg: unknown) => {
+  });
+  const onHttp = observer((msg: unknown) => {
     const e = msg as HttpRequestEvent;
     if (e.source !== src.source) return;
     // node's parser accepts a fixed set of HTTP methods, and statuses are the gateway's own.
@@ -290,17 +300,17 @@ export function createMetrics(src: MetricsSources): Metrics {
     if (status === undefined) statusText.set(e.status, (status = String(e.status)));
     httpTotal.labels(e.endpoint, e.method, status).inc();
     httpDuration.labels(e.endpoint, e.method).observe(e.durationMs / 1000);
-  };
-  const onBlocked = (msg: unknown) => {
+  });
+  const onBlocked = observer((msg: unknown) => {
     const e = msg as RateLimitEvent;
     if (e.source === src.source) blocked.inc({ scope: e.scope });
-  };
+  });
   subscribe(mcpRequests.name, onMcp);
   subscribe(httpRequests.name, onHttp);
-  const onSlow = (msg: unknown) => {
+  const onSlow = observer((msg: unknown) => {
     const e = msg as SlowClientsEvent;
     if (e.source === src.source) slowClosed.inc({ reason: e.reason }, e.connections);
-  };
+  });
   subscribe(rateLimitBlocks.name, onBlocked);
   subscribe(slowClients.name, onSlow);
   return {

@@ -5,12 +5,12 @@
  */
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { sessionFingerprint } from '../protocol/fingerprint.js';
-import { mcpRequests, type McpRequestEvent } from './channels.js';
+import { mcpRequests, observer, type McpRequestEvent } from './channels.js';
 import type { Logger } from './logger.js';
 
 /** Subscribes the log of the gateway whose events carry `source`; returns the unsubscribe. */
 export function subscribeRequestLog(source: unknown, log: Logger): () => void {
-  const onRequest = (msg: unknown) => {
+  const onRequest = observer((msg: unknown) => {
     const e = msg as McpRequestEvent;
     if (e.source !== source) return;
     const failed = e.outcome === 'error' || e.outcome === 'tool_error';
@@ -29,7 +29,7 @@ export function subscribeRequestLog(source: unknown, log: Logger): () => void {
     };
     if (failed) log.warn(line, e.message ?? `${e.method} failed`);
     else log.debug(line, e.method);
-  };
+  });
   subscribe(mcpRequests.name, onRequest);
   return () => unsubscribe(mcpRequests.name, onRequest);
 }
