@@ -117,9 +117,12 @@ export class CatalogSync {
           const r = answer instanceof RawJson ? answer.value() : answer;
           const items = r[l.kind];
           // Items are objects (the MCP schema): a null would throw wherever a name is read (the registry, the
-          // views), taking the gateway down, and a number could not key the x-mcp-header cache. A loop, not
-          // push(...items), which throws RangeError past ~100k arguments.
-          if (Array.isArray(items)) for (const it of items) if (typeof it === 'object' && it !== null && !Array.isArray(it)) out[l.kind].push(it as Item);
+          // views), taking the gateway down, and a number could not key the x-mcp-header cache. Each is named by a
+          // string (a tool's or prompt's name, a URI, a template): {"toString": 1} as a tool's name made String() throw
+          // in the metrics observer, which then missed every call to the backend. A loop, not push(...items), which
+          // throws RangeError past ~100k arguments.
+          if (Array.isArray(items))
+            for (const it of items) if (typeof it === 'object' && it !== null && !Array.isArray(it) && typeof (it as Item)[l.key] === 'string') out[l.kind].push(it as Item);
           if (typeof r.ttlMs === 'number' && r.ttlMs > 0) ttl = Math.min(ttl, r.ttlMs);
           else uncached = true;
           cursor = r.nextCursor;

@@ -34,10 +34,10 @@ export function announcedLists(method: string): readonly ListKind[] {
   }
 }
 
-/** List method → result key and the capability that must be advertised for it. */
-export const LISTS: ReadonlyArray<{ kind: ListKind; method: string; capability: string }> = [
-  { kind: 'tools', method: 'tools/list', capability: 'tools' },
-  { kind: 'resources', method: 'resources/list', capability: 'resources' },
-  { kind: 'resourceTemplates', method: 'resources/templates/list', capability: 'resources' },
-  { kind: 'prompts', method: 'prompts/list', capability: 'prompts' },
+/** List method → result key, the capability that must be advertised for it, and the member naming each item. */
+export const LISTS: ReadonlyArray<{ kind: ListKind; method: string; capability: string; key: 'name' | 'uri' | 'uriTemplate' }> = [
+  { kind: 'tools', method: 'tools/list', capability: 'tools', key: 'name' },
+  { kind: 'resources', method: 'resources/list', capability: 'resources', key: 'uri' },
+  { kind: 'resourceTemplates', method: 'resources/templates/list', capability: 'resources', key: 'uriTemplate' },
+  { kind: 'prompts', method: 'prompts/list', capability: 'prompts', key: 'name' },
 ];
