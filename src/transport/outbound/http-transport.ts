@@ -368,6 +368,11 @@ export class StreamableHttpClient implements Transport {
           this.onerror?.(new Error(`invalid JSON in SSE event from ${this.display}: ${(err as Error).message}`));
           return;
         }
+        // A bare value (`data: 1`) is no message: `in` on it would throw and drop the rest of the stream.
+        if (typeof m !== 'object' || m === null) {
+          this.onerror?.(new Error(`an SSE event from ${this.display} is not a JSON-RPC message: ${e.data.slice(0, 200)}`));
+          return;
+        }
         if (!answered && 'id' in m && m.id === awaiting && !('method' in m)) answered = true;
         this.onmessage?.(m, related);
       },
