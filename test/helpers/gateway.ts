@@ -192,3 +192,35 @@ export async function rawSession(url: string, protocolVersion = '2025-11-25', ca
     get: (extra: Record<string, string> = {}, init: RequestInit = {}) => fetch(url, { method: 'GET', headers: { ...headers, accept: 'text/event-stream', ...extra }, ...init }),
   };
 }
+
+/** A real `mcpeg gateway` process on the config file `config`: its stderr (the last 20 KB) and its URL once it prints that it listens. */
+export interface GatewayProcess {
+  proc: ChildProcess;
+  url: string;
+  stderr(): string;
+}
+
+/** Starts `mcpeg gateway --config <config>`; rejects if it exits or has not listened within `timeoutMs`. The caller kills `proc`. */
+export async function spawnGateway(config: string, timeoutMs = 20_000): Promise<GatewayProcess> {
+  const proc = spawn(process.execPath, [CLI, 'gateway', '--config', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`mcpeg did not start within ${timeoutMs} ms: ${stderr.slice(-2000)}`)), timeoutMs);
+    proc.stderr!.on('data', (d: Buffer) => {
+      stderr = (stderr + String(d)).slice(-20_000);
+      const m = /mcpeg listening on (http:\/\/\S+)/.exec(stderr);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]!);
+      }
+    });
+    proc.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`mcpeg exited with ${code}: ${stderr.slice(-2000)}`));
+    });
+  }).catch((err: unknown) => {
+    proc.kill('SIGKILL');
+    throw err;
+  });
+  return { proc, url, stderr: () => stderr };
+}

@@ -10,12 +10,12 @@
  * Through a real `mcpeg gateway` process (its end is what the attack causes).
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { answerOf, CLI, rawSession, readSse } from '../helpers/gateway.js';
+import { answerOf, rawSession, readSse, spawnGateway, type GatewayProcess } from '../helpers/gateway.js';
 
 /** A stdio MCP backend: its tool "ask" sends roots/list, cancels it with a hostile reason, then answers. */
 const BACKEND = `
@@ -37,8 +37,8 @@ createInterface({ input: process.stdin }).on('line', (line) => {
 describe('review 15: a backend cancels its request to the client with a reason that is not a string', { timeout: 60_000 }, () => {
   let dir: string;
   let proc: ChildProcess | undefined;
+  let gateway: GatewayProcess | undefined;
   let url: string;
-  let stderr = '';
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'mcpeg-review15-cancel-'));
@@ -46,19 +46,8 @@ describe('review 15: a backend cancels its request to the client with a reason t
     writeFileSync(backend, BACKEND);
     const config = join(dir, 'mcpeg.json');
     writeFileSync(config, JSON.stringify({ server: { host: '127.0.0.1', port: 0 }, backends: { b: { type: 'mcp', command: process.execPath, args: [backend] } } }));
-    proc = spawn(process.execPath, [CLI, 'gateway', '--config', config], { stdio: ['ignore', 'ignore', 'pipe'] });
-    url = await new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`mcpeg did not start: ${stderr.slice(-2000)}`)), 20_000);
-      proc!.stderr!.on('data', (d: Buffer) => {
-        stderr = (stderr + String(d)).slice(-20_000);
-        const m = /mcpeg listening on (http:\/\/\S+)/.exec(stderr);
-        if (m) {
-          clearTimeout(timer);
-          resolve(m[1]);
-        }
-      });
-      proc!.once('exit', (code) => reject(new Error(`mcpeg exited with ${code}: ${stderr.slice(-2000)}`)));
-    });
+    gateway = await spawnGateway(config);
+    ({ proc, url } = gateway);
   });
   after(() => {
     proc?.kill('SIGKILL');
@@ -79,9 +68,9 @@ describe('review 15: a backend cancels its request to the client with a reason t
       }
     } catch (err) {
       await new Promise((r) => setTimeout(r, 200));
-      assert.fail(`the answer stream broke (${(err as Error).message}); gateway exit code ${proc!.exitCode}: ${stderr.slice(-1500)}`);
+      assert.fail(`the answer stream broke (${(err as Error).message}); gateway exit code ${proc!.exitCode}: ${gateway!.stderr().slice(-1500)}`);
     }
-    assert.equal(proc!.exitCode, null, `the gateway exited: ${stderr.slice(-2000)}`);
+    assert.equal(proc!.exitCode, null, `the gateway exited: ${gateway!.stderr().slice(-2000)}`);
     const cancelled = seen.find((m) => m.method === 'notifications/cancelled');
     assert.ok(cancelled, JSON.stringify(seen));
     assert.equal(typeof cancelled.params?.reason, 'string');

@@ -19,7 +19,7 @@
  * Another backend is served meanwhile.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -27,7 +27,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { CLI, connectClient, waitFor } from '../helpers/gateway.js';
+import { connectClient, waitFor, spawnGateway, type GatewayProcess } from '../helpers/gateway.js';
 
 const ABUSE = fileURLToPath(new URL('../fixtures/abuse-server.js', import.meta.url));
 
@@ -70,6 +70,7 @@ describe('review 15: OpenAPI documents whose tools are huge, or whose check was 
   let docs: Server;
   let dir: string;
   let proc: ChildProcess | undefined;
+  let gateway: GatewayProcess | undefined;
   let url: string;
 
   before(async () => {
@@ -102,21 +103,9 @@ describe('review 15: OpenAPI documents whose tools are huge, or whose check was 
         },
       }),
     );
-    proc = spawn(process.execPath, [CLI, 'gateway', '--config', config], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    url = await new Promise((resolve, reject) => {
-      // Before the fix the gateway blocked while converting: it never printed this line.
-      const timer = setTimeout(() => reject(new Error(`mcpeg did not start: ${stderr.slice(-2000)}`)), 20_000);
-      proc!.stderr!.on('data', (d: Buffer) => {
-        stderr = (stderr + String(d)).slice(-20_000);
-        const m = /mcpeg listening on (http:\/\/\S+)/.exec(stderr);
-        if (m) {
-          clearTimeout(timer);
-          resolve(m[1]);
-        }
-      });
-      proc!.once('exit', (code) => reject(new Error(`mcpeg exited with ${code}: ${stderr.slice(-2000)}`)));
-    });
+    // Before the fix the gateway blocked while converting: it never printed this line.
+    gateway = await spawnGateway(config);
+    ({ proc, url } = gateway);
   });
   after(() => {
     proc?.kill('SIGKILL');

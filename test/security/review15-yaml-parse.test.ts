@@ -14,7 +14,7 @@
  * Through a real `mcpeg gateway` process; another backend is served.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -22,7 +22,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { CLI, connectClient, waitFor } from '../helpers/gateway.js';
+import { connectClient, waitFor, spawnGateway, type GatewayProcess } from '../helpers/gateway.js';
 
 const ABUSE = fileURLToPath(new URL('../fixtures/abuse-server.js', import.meta.url));
 
@@ -39,6 +39,7 @@ describe('review 15: YAML documents slow to parse', { timeout: 90_000 }, () => {
   let docs: Server;
   let dir: string;
   let proc: ChildProcess | undefined;
+  let gateway: GatewayProcess | undefined;
   let url: string;
 
   before(async () => {
@@ -63,21 +64,9 @@ describe('review 15: YAML documents slow to parse', { timeout: 90_000 }, () => {
         },
       }),
     );
-    proc = spawn(process.execPath, [CLI, 'gateway', '--config', config], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    url = await new Promise((resolve, reject) => {
-      // Before the fix the gateway was parsing (minutes): it never printed this line in time.
-      const timer = setTimeout(() => reject(new Error(`mcpeg did not start: ${stderr.slice(-2000)}`)), 20_000);
-      proc!.stderr!.on('data', (d: Buffer) => {
-        stderr = (stderr + String(d)).slice(-20_000);
-        const m = /mcpeg listening on (http:\/\/\S+)/.exec(stderr);
-        if (m) {
-          clearTimeout(timer);
-          resolve(m[1]);
-        }
-      });
-      proc!.once('exit', (code) => reject(new Error(`mcpeg exited with ${code}: ${stderr.slice(-2000)}`)));
-    });
+    // Before the fix the gateway was parsing (minutes): it never printed this line in time.
+    gateway = await spawnGateway(config);
+    ({ proc, url } = gateway);
   });
   after(() => {
     proc?.kill('SIGKILL');

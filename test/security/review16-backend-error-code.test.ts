@@ -9,12 +9,12 @@
  * still gets the backend's answer as it was written. Performed against a real `mcpeg gateway`.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { answerOf, CLI, rawSession } from '../helpers/gateway.js';
+import { answerOf, rawSession, spawnGateway, type GatewayProcess } from '../helpers/gateway.js';
 
 const EVIL = { toString: 1 };
 /** What each tool answers (the error or the result), as the backend writes it. */
@@ -42,8 +42,8 @@ createInterface({ input: process.stdin }).on('line', (line) => {
 describe('review 16: a backend answers with error codes that are not text', { timeout: 60_000 }, () => {
   let dir: string;
   let proc: ChildProcess | undefined;
+  let gateway: GatewayProcess | undefined;
   let url: string;
-  let stderr = '';
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'mcpeg-review16-code-'));
@@ -51,19 +51,8 @@ describe('review 16: a backend answers with error codes that are not text', { ti
     writeFileSync(backend, BACKEND);
     const config = join(dir, 'mcpeg.json');
     writeFileSync(config, JSON.stringify({ server: { host: '127.0.0.1', port: 0 }, backends: { b: { type: 'mcp', command: process.execPath, args: [backend] } } }));
-    proc = spawn(process.execPath, [CLI, 'gateway', '--config', config], { stdio: ['ignore', 'ignore', 'pipe'] });
-    url = await new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`mcpeg did not start: ${stderr.slice(-2000)}`)), 20_000);
-      proc!.stderr!.on('data', (d: Buffer) => {
-        stderr = (stderr + String(d)).slice(-20_000);
-        const m = /mcpeg listening on (http:\/\/\S+)/.exec(stderr);
-        if (m) {
-          clearTimeout(timer);
-          resolve(m[1]);
-        }
-      });
-      proc!.once('exit', (code) => reject(new Error(`mcpeg exited with ${code}: ${stderr.slice(-2000)}`)));
-    });
+    gateway = await spawnGateway(config);
+    ({ proc, url } = gateway);
   });
   after(() => {
     proc?.kill('SIGKILL');
@@ -80,11 +69,11 @@ describe('review 16: a backend answers with error codes that are not text', { ti
         answer = await answerOf(await s.post({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: `b__${name}`, arguments: {} } }), id);
       } catch (err) {
         await new Promise((r) => setTimeout(r, 300));
-        assert.fail(`${name}: no answer (${(err as Error).message}); gateway exit code ${proc!.exitCode}: ${stderr.slice(-1500)}`);
+        assert.fail(`${name}: no answer (${(err as Error).message}); gateway exit code ${proc!.exitCode}: ${gateway!.stderr().slice(-1500)}`);
       }
       // Observers run as the answer goes out: give a throw there its turn to end the process.
       await new Promise((r) => setTimeout(r, 200));
-      assert.equal(proc!.exitCode, null, `${name}: the gateway exited: ${stderr.slice(-2000)}`);
+      assert.equal(proc!.exitCode, null, `${name}: the gateway exited: ${gateway!.stderr().slice(-2000)}`);
       assert.ok(answer.result !== undefined || answer.error !== undefined, `${name}: ${JSON.stringify(answer)}`);
     }
     const ping = await answerOf(await s.post({ jsonrpc: '2.0', id: 99, method: 'ping' }), 99);

@@ -11,12 +11,12 @@
  * catalog where the lists come in. Performed against a real `mcpeg gateway` process.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { answerOf, CLI, rawSession } from '../helpers/gateway.js';
+import { answerOf, rawSession, spawnGateway, type GatewayProcess } from '../helpers/gateway.js';
 
 const EVIL = { toString: 1 };
 const LISTS: Record<string, object> = {
@@ -53,8 +53,8 @@ createInterface({ input: process.stdin }).on('line', (line) => {
 describe('review 17: a backend lists items whose names are not text', { timeout: 60_000 }, () => {
   let dir: string;
   let proc: ChildProcess | undefined;
+  let gateway: GatewayProcess | undefined;
   let url: string;
-  let stderr = '';
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'mcpeg-review17-names-'));
@@ -62,19 +62,8 @@ describe('review 17: a backend lists items whose names are not text', { timeout:
     writeFileSync(backend, BACKEND);
     const config = join(dir, 'mcpeg.json');
     writeFileSync(config, JSON.stringify({ server: { host: '127.0.0.1', port: 0 }, backends: { b: { type: 'mcp', command: process.execPath, args: [backend] } } }));
-    proc = spawn(process.execPath, [CLI, 'gateway', '--config', config], { stdio: ['ignore', 'ignore', 'pipe'] });
-    url = await new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`mcpeg did not start: ${stderr.slice(-2000)}`)), 20_000);
-      proc!.stderr!.on('data', (d: Buffer) => {
-        stderr = (stderr + String(d)).slice(-20_000);
-        const m = /mcpeg listening on (http:\/\/\S+)/.exec(stderr);
-        if (m) {
-          clearTimeout(timer);
-          resolve(m[1]);
-        }
-      });
-      proc!.once('exit', (code) => reject(new Error(`mcpeg exited with ${code}: ${stderr.slice(-2000)}`)));
-    });
+    gateway = await spawnGateway(config);
+    ({ proc, url } = gateway);
   });
   after(() => {
     proc?.kill('SIGKILL');
@@ -102,7 +91,7 @@ describe('review 17: a backend lists items whose names are not text', { timeout:
     assert.deepEqual(call.result, { content: [{ type: 'text', text: 'ok' }] });
     // Observers run as the answer goes out: give them their turn.
     await new Promise((r) => setTimeout(r, 200));
-    assert.equal(proc!.exitCode, null, `the gateway exited: ${stderr.slice(-2000)}`);
+    assert.equal(proc!.exitCode, null, `the gateway exited: ${gateway!.stderr().slice(-2000)}`);
     const metrics = await (await fetch(new URL('/metrics', url))).text();
     assert.match(metrics, /^mcpeg_mcp_requests_total\{method="tools\/call",backend="b",tool="ok",outcome="ok"\} 1$/m, 'the call is counted');
   });
