@@ -5,7 +5,6 @@
  * must show them as text, run none of them, and keep working (no page error).
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,15 +13,11 @@ import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { startGateway, waitFor } from '../helpers/gateway.js';
 import { pinBackend, writeState } from '../helpers/pins.js';
+import { chromiumPath } from '../helpers/chromium.js';
 
 const ADMIN_KEY = randomBytes(24).toString('hex');
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 const PAYLOAD = '<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>';
-
-function chromiumPath(): string {
-  if (process.env.CHROMIUM_PATH) return process.env.CHROMIUM_PATH;
-  return execFileSync('which', ['chromium'], { encoding: 'utf8' }).trim();
-}
 
 describe('the web console with a hostile backend', () => {
   let gw: Awaited<ReturnType<typeof startGateway>>;

@@ -6,18 +6,13 @@
  * from the catalog and named as withheld. The backend filter lists one backend's tools only.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { ADMIN_KEY, type AdminGateway, startAdminGateway } from '../helpers/admin.js';
 import { connectClient, waitFor } from '../helpers/gateway.js';
 import { greet, pinBackend, writeState } from '../helpers/pins.js';
-
-function chromiumPath(): string {
-  if (process.env.CHROMIUM_PATH) return process.env.CHROMIUM_PATH;
-  return execFileSync('which', ['chromium'], { encoding: 'utf8' }).trim();
-}
+import { chromiumPath } from '../helpers/chromium.js';
 
 describe('the web console shows tool pin states', () => {
   let g: AdminGateway;

@@ -7,7 +7,6 @@
  * page go to dist/screenshots (docs/admin-ui with MCPEG_UI_SCREENSHOTS=docs).
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
@@ -15,6 +14,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { connectClient, everythingStdio, ROOT, startGateway, textOf, waitFor } from '../helpers/gateway.js';
+import { chromiumPath } from '../helpers/chromium.js';
 
 const ADMIN_KEY = randomBytes(24).toString('hex');
 const VIEWER_KEY = randomBytes(24).toString('hex');
@@ -31,11 +31,6 @@ function rawStatus(origin: string, path: string, headers: Record<string, string>
     req.once('error', reject);
     req.end();
   });
-}
-
-function chromiumPath(): string {
-  if (process.env.CHROMIUM_PATH) return process.env.CHROMIUM_PATH;
-  return execFileSync('which', ['chromium'], { encoding: 'utf8' }).trim();
 }
 
 describe('the web console (/admin/ui/) in headless chromium', () => {

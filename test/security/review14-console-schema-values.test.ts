@@ -9,7 +9,6 @@
  * Through a real gateway and headless chromium, as test/e2e/admin-ui-hostile.test.ts.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,14 +17,10 @@ import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { startGateway, waitFor } from '../helpers/gateway.js';
 import { pinBackend, writeState } from '../helpers/pins.js';
+import { chromiumPath } from '../helpers/chromium.js';
 
 const ADMIN_KEY = randomBytes(24).toString('hex');
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
-
-function chromiumPath(): string {
-  if (process.env.CHROMIUM_PATH) return process.env.CHROMIUM_PATH;
-  return execFileSync('which', ['chromium'], { encoding: 'utf8' }).trim();
-}
 
 describe('review 14: schema values a backend wrote, in the console', () => {
   let gw: Awaited<ReturnType<typeof startGateway>>;
