@@ -14,6 +14,8 @@
  *   protected under that name in every PATH directory: one inside a root would otherwise
  *   let a client put its own program first. The git plugin's `git` and `ssh` likewise;
  * - the tool pins' lock file (`pinning.lock_file`): whoever writes it approves tool definitions;
+ * - the kubeconfig of a Kubernetes discovery source (the file named, else the default ones):
+ *   its `exec` credential plugin is a program the gateway starts, and it holds credentials;
  * - OpenAPI documents read from files, and with remote_refs their directory ($refs are
  *   read from there);
  * - the gateway's own code: `<package>/dist`, `node_modules`, `package.json`,
@@ -71,6 +73,7 @@ export const REASONS = {
   runtime: 'the Node.js runtime',
   state: "the gateway's process state (PID file, restart command, log)",
   pins: "the tool pins' lock file (writing it approves tool definitions)",
+  kubeconfig: 'a kubeconfig the gateway reads (its exec credential plugin is a program the gateway starts; it holds cluster credentials)',
 } as const;
 
 /** Arguments that name a script even before it exists (a client could create it). */
@@ -127,6 +130,16 @@ export function protectedPaths(config: Readonly<Config>, opts: ProtectedOptions 
       // spawn() resolves a relative cwd against the gateway's own; PATH is the SDK default unless env sets it.
       if (b.command) program(b.command, b.args, resolve(cwd, b.cwd ?? '.'), b.env.PATH ?? env.PATH);
       for (const r of b.replicas ?? []) program(r.command, r.args, resolve(cwd, r.cwd ?? b.cwd ?? '.'), r.env.PATH ?? b.env.PATH ?? env.PATH);
+      const kube = b.discovery?.kubernetes;
+      if (kube) {
+        // As the Kubernetes client reads it (discovery/kubernetes/source.ts): the file named, else $KUBECONFIG's files, else ~/.kube/config.
+        if (kube.kubeconfig !== undefined) add(resolve(base, kube.kubeconfig), REASONS.kubeconfig);
+        else {
+          const files = (env.KUBECONFIG ?? '').split(delimiter).filter((f) => f !== '');
+          for (const f of files) add(resolve(cwd, f), REASONS.kubeconfig);
+          if (files.length === 0 && env.HOME) add(join(env.HOME, '.kube', 'config'), REASONS.kubeconfig);
+        }
+      }
     } else if (b.type === 'command') {
       for (const t of Object.values(b.tools)) {
         const dir = resolve(base, t.cwd ?? b.cwd ?? config.paths.workspace);
