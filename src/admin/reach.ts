@@ -147,8 +147,8 @@ export function pluginReachProblems(current: Readonly<Config>, next: Readonly<Co
  * `.aws/credentials` is `credentials`, which `.aws/**` no longer matches. For each running
  * root strictly above `r`, with `p` the segments from it down to `r`: a match that starts
  * inside the file's part of its path still matches from `r` (the list may only grow), one
- * that ends inside `p` denies `p` itself, and what is left is a pattern of several segments
- * whose leading ones match the last of `p` (`config/prod/**` with `r` at `<root>/config`).
+ * that ends inside `p` denies `p` itself, and what is left is a match that starts inside `p`
+ * and goes on past it (`config/prod/**` with `r` at `<root>/config`): crosses().
  */
 function deniedInside(r: string, running: readonly string[], patterns: readonly unknown[]): boolean {
   const list = patterns.filter((x): x is string => typeof x === 'string');
@@ -161,7 +161,10 @@ function deniedInside(r: string, running: readonly string[], patterns: readonly 
   return false;
 }
 
-/** Whether the glob's leading segments (not all of them) can match the last segments of `p` (all of them when anchored). */
+/**
+ * Whether a match of the glob could start at a segment of `p` (its first only, when anchored)
+ * and go on past `p`'s end. Conservative: a `**` met on the way counts as going on.
+ */
 function crosses(pattern: string, p: readonly string[]): boolean {
   let anchored = pattern.startsWith('/');
   const segs = pattern.split('/').filter((x) => x !== '');
@@ -177,12 +180,16 @@ function crosses(pattern: string, p: readonly string[]): boolean {
       return true;
     }
   };
-  for (let k = 1; k < segs.length && k <= p.length; k++) {
-    const lead = segs.slice(0, k);
-    if (lead.includes('**')) return true;
-    if (anchored && k !== p.length) continue;
-    const tail = p.slice(p.length - k);
-    if (lead.every((g, i) => matches(g, tail[i]!))) return true;
+  for (let start = 0; start < (anchored ? 1 : p.length); start++) {
+    let i = 0;
+    let j = start;
+    for (;;) {
+      if (i === segs.length) break; // the whole pattern inside p: p itself is denied (checked apart)
+      if (segs[i] === '**' || j === p.length) return true;
+      if (!matches(segs[i]!, p[j]!)) break;
+      i++;
+      j++;
+    }
   }
   return false;
 }
