@@ -640,7 +640,7 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
     },
     async serveStdio(input, output) {
       await startBackends();
-      await serveStdio(AGGREGATE_VIEW, sessions!, dispatch, input, output, log);
+      await serveStdio(AGGREGATE_VIEW, sessions!, dispatch, input, output, config.server.max_body_bytes, log);
     },
     async close() {
       closing = true;
