@@ -1,7 +1,8 @@
 /**
  * Whether a plugin's config change widens what MCP clients reach through it. Each
  * built-in plugin's keys have a rule: `free` (a limit, a default: no reach), `roots`
- * (every new root must lie inside a running one, by real path), `more` (a deny list:
+ * (every new root must lie inside a running one, by real path; for the editor, also where
+ * the running deny list still covers everything it covered, see deniedInside), `more` (a deny list:
  * nothing may be dropped), `on`/`off` (a switch that may only be turned the narrowing
  * way, e.g. git safe_mode may only be turned on). A key without a rule — any key of a
  * third-party plugin, whose meaning only its code knows, or a key a built-in gains later —
@@ -10,23 +11,32 @@
  * config, so adding one is privileged; memory reaches only its own data directory.
  */
 import { realpathSync } from 'node:fs';
-import { resolve, sep } from 'node:path';
+import { relative, resolve, sep } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import type { Config, PluginConfig } from '../config/schema.js';
 import { DEFAULT_DENY } from '../plugins/editor/fs-contain.js';
+import { DenyList } from '../plugins/editor/fs-deny.js';
 import { BUILTIN_PLUGINS } from '../plugins/loader.js';
+import { compileGlob } from '../util/glob.js';
 
 type Settings = Readonly<Record<string, unknown>>;
-type Rule = { kind: 'free' } | { kind: 'roots' } | { kind: 'more'; effective: (c: Settings) => readonly unknown[] } | { kind: 'on' | 'off'; default: boolean };
+/** `roots` with `deny`: the plugin matches that deny list on paths relative to its roots (the editor). */
+type Rule =
+  | { kind: 'free' }
+  | { kind: 'roots'; deny?: (c: Settings) => readonly unknown[] }
+  | { kind: 'more'; effective: (c: Settings) => readonly unknown[] }
+  | { kind: 'on' | 'off'; default: boolean };
 
 const FREE: Rule = { kind: 'free' };
 const ROOTS: Rule = { kind: 'roots' };
 const arr = (v: unknown): readonly unknown[] => (Array.isArray(v) ? v : []);
 /** The editor's deny list is `deny` (default DEFAULT_DENY) plus `extra_deny`: one list, whichever key holds a pattern. */
-const EDITOR_DENY: Rule = { kind: 'more', effective: (c) => [...(Array.isArray(c.deny) ? c.deny : DEFAULT_DENY), ...arr(c.extra_deny)] };
+const editorDeny = (c: Settings): readonly unknown[] => [...(Array.isArray(c.deny) ? c.deny : DEFAULT_DENY), ...arr(c.extra_deny)];
+const EDITOR_DENY: Rule = { kind: 'more', effective: editorDeny };
+const EDITOR_ROOTS: Rule = { kind: 'roots', deny: editorDeny };
 
 const RULES: Readonly<Record<string, Readonly<Record<string, Rule>>>> = {
-  editor: { roots: ROOTS, deny: EDITOR_DENY, extra_deny: EDITOR_DENY, max_read_bytes: FREE, max_write_bytes: FREE, backups: FREE },
+  editor: { roots: EDITOR_ROOTS, deny: EDITOR_DENY, extra_deny: EDITOR_DENY, max_read_bytes: FREE, max_write_bytes: FREE, backups: FREE },
   git: {
     roots: ROOTS,
     safe_mode: { kind: 'on', default: true },
@@ -75,7 +85,12 @@ function keyProblem(rule: Rule | undefined, key: string, cur: Settings, next: Se
       r !== undefined && running.some((root) => inside(r, root)) ? undefined : (arr(next.roots)[i] ?? nextCfg.paths.workspace),
     );
     const bad = wider.filter((r) => r !== undefined);
-    return bad.length ? `${JSON.stringify(bad)} ${bad.length > 1 ? 'are' : 'is'} not inside the running roots (or does not exist)` : undefined;
+    if (bad.length) return `${JSON.stringify(bad)} ${bad.length > 1 ? 'are' : 'is'} not inside the running roots (or does not exist)`;
+    if (!rule.deny) return undefined;
+    const hidden = roots(next, nextCfg.paths).flatMap((r, i) => (r !== undefined && deniedInside(r, running, rule.deny!(cur)) ? [arr(next.roots)[i] ?? r] : []));
+    return hidden.length
+      ? `${JSON.stringify(hidden)} would uncover what the running deny list hides: it is matched on paths relative to the root, and ${hidden.length > 1 ? 'these roots lie' : 'this root lies'} in a denied directory or inside a pattern of several segments`
+      : undefined;
   }
   if (rule?.kind === 'more') {
     const now = rule.effective(next);
@@ -123,4 +138,51 @@ export function pluginReachProblems(current: Readonly<Config>, next: Readonly<Co
     }
   });
   return out;
+}
+
+/**
+ * Whether a root at `r` (a real path inside a running root) could serve a file the running
+ * deny list hides. The list is matched on the path relative to each root holding the file,
+ * so a root further down drops the leading segments: with `r` at `<root>/.aws`,
+ * `.aws/credentials` is `credentials`, which `.aws/**` no longer matches. For each running
+ * root strictly above `r`, with `p` the segments from it down to `r`: a match that starts
+ * inside the file's part of its path still matches from `r` (the list may only grow), one
+ * that ends inside `p` denies `p` itself, and what is left is a pattern of several segments
+ * whose leading ones match the last of `p` (`config/prod/**` with `r` at `<root>/config`).
+ */
+function deniedInside(r: string, running: readonly string[], patterns: readonly unknown[]): boolean {
+  const list = patterns.filter((x): x is string => typeof x === 'string');
+  const deny = new DenyList(list);
+  for (const root of running) {
+    if (root === r || !inside(r, root)) continue;
+    const p = relative(root, r).split(sep);
+    if (deny.matches(p.join('/')) !== undefined || list.some((x) => crosses(x, p))) return true;
+  }
+  return false;
+}
+
+/** Whether the glob's leading segments (not all of them) can match the last segments of `p` (all of them when anchored). */
+function crosses(pattern: string, p: readonly string[]): boolean {
+  let anchored = pattern.startsWith('/');
+  const segs = pattern.split('/').filter((x) => x !== '');
+  // The glob drops a leading "./"; a leading "**/" matches at any depth, as an unanchored pattern does.
+  while (segs[0] === '.' || segs[0] === '**') if (segs.shift() === '**') anchored = false;
+  if (segs.length < 2) return false;
+  // Braces, classes and escapes may hold a "/", dot segments move others: which segments they make is not decided here.
+  if (/[{}[\]\\]/.test(pattern) || segs.some((x) => x === '.' || x === '..')) return true;
+  const matches = (g: string, text: string) => {
+    try {
+      return compileGlob(g, { ignoreCase: true })(text);
+    } catch {
+      return true;
+    }
+  };
+  for (let k = 1; k < segs.length && k <= p.length; k++) {
+    const lead = segs.slice(0, k);
+    if (lead.includes('**')) return true;
+    if (anchored && k !== p.length) continue;
+    const tail = p.slice(p.length - k);
+    if (lead.every((g, i) => matches(g, tail[i]!))) return true;
+  }
+  return false;
 }

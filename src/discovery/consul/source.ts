@@ -5,7 +5,8 @@
  * `X-Consul-Index`, `wait` = the configured wait; the answer comes when the set changes
  * or the wait ends. As Consul's blocking-query documentation asks: an index that goes
  * backwards resets it to 0 (a plain query next), an index below 1 is taken as 1, and
- * queries are spaced (at least `retry` apart after one that returned at once unchanged).
+ * queries are spaced (at least `retry` apart after one that returned at once unchanged,
+ * and at least a second apart whatever the index: it moving says nothing changed).
  *
  * An instance's address is its service address, else its node's; its port the service
  * port; its weight the service's Weights.Passing. Service metadata (or a tag of the form
@@ -37,6 +38,8 @@ const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null 
 const PATH = /^\/[A-Za-z0-9._~!$&'()*+,;=:@%/-]{0,1023}$/;
 /** Entries of one answer read at most (max_endpoints cuts further). */
 const MAX_ENTRIES = 4096;
+/** Queries start at most this often: an agent answering at once with a new index each time made a busy loop. */
+const MIN_QUERY_INTERVAL_MS = 1000;
 
 export class ConsulSource implements Provider<Endpoint> {
   readonly kind = 'consul';
@@ -67,8 +70,11 @@ export class ConsulSource implements Provider<Endpoint> {
           this.failures = 0;
           if (this.abort.signal.aborted) return;
           sink.update(endpoints);
-          // Unchanged and at once: Consul did not block (or is not Consul); do not spin.
-          if (this.index === before && Date.now() - t0 < 1000) pause = this.o.retry;
+          // Unchanged and at once: Consul did not block (or is not Consul); do not spin. A moved index is no change
+          // either (the blocking-query docs: "no guarantee of a change"), and an agent can move it on every answer:
+          // queries start at most once a second whatever the index says.
+          const spent = Date.now() - t0;
+          if (spent < MIN_QUERY_INTERVAL_MS) pause = Math.max(this.index === before ? this.o.retry : 0, MIN_QUERY_INTERVAL_MS - spent);
         } catch (err) {
           if (this.abort.signal.aborted) return;
           sink.fail(err as Error);

@@ -35,6 +35,8 @@ const MAX_SLICES = 1000;
 const MAX_PER_SLICE = 1000;
 /** Endpoints built from the slices at most, at each event (max_endpoints cuts further). */
 const MAX_ENDPOINTS = 4096;
+/** Cycles (a list and/or a watch) start at most this often. */
+const MIN_CYCLE_MS = 1000;
 const SA_NAMESPACE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
 
 interface Client {
@@ -54,6 +56,8 @@ export class KubernetesSource implements Provider<Endpoint> {
   private stopped = false;
   private failures = 0;
   private skipped: string[] = [];
+  /** When the last list or watch cycle started (MIN_CYCLE_MS apart). */
+  private lastCycle = 0;
   /** How many lists and watches were started (for tests and the admin API). */
   readonly counts = { lists: 0, watches: 0 };
 
@@ -78,6 +82,15 @@ export class KubernetesSource implements Provider<Endpoint> {
   /** List (when `relist`) then watch; on failure retry after `retry`, doubling up to 8x. */
   private async cycle(sink: Sink<Endpoint>, relist: boolean): Promise<void> {
     if (this.stopped) return;
+    // At most one list or watch started a second: an API server ending each watch at once (or answering 410 to each)
+    // made a busy loop. A real watch lasts until its timeoutSeconds; a real 410 is followed within a second.
+    const wait = this.lastCycle + MIN_CYCLE_MS - Date.now();
+    if (wait > 0) {
+      this.timer = setTimeout(() => void this.cycle(sink, relist), wait);
+      this.timer.unref();
+      return;
+    }
+    this.lastCycle = Date.now();
     try {
       this.client ??= await this.connect();
       if (relist || !this.resourceVersion) {
