@@ -137,9 +137,9 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
     },
     stateChanged: (b: Backend) => log.debug({ backend: b.name, state: b.state }, 'backend state'),
     resourceUpdated: (b: Backend, params: Record<string, unknown>) => {
-      // Shared-mode backends: fan out to the sessions that subscribed to the URI.
+      // Shared-mode backends: fan out to the sessions that subscribed to the URI, when the URI is this backend's in their view.
       for (const s of sessions?.sessions() ?? []) {
-        if (typeof params.uri === 'string' && s.subscriptions.has(params.uri) && s.view.backends.includes(b.name) && s.hears(b.name, params.uri)) {
+        if (typeof params.uri === 'string' && s.subscriptions.has(params.uri) && s.view.resourceBackend(params.uri) === b.name && s.hears(b.name, params.uri)) {
           s.notifyClient({ jsonrpc: '2.0', method: 'notifications/resources/updated', params });
         }
       }
@@ -640,7 +640,7 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
     },
     async serveStdio(input, output) {
       await startBackends();
-      await serveStdio(AGGREGATE_VIEW, sessions!, dispatch, input, output, log);
+      await serveStdio(AGGREGATE_VIEW, sessions!, dispatch, input, output, config.server.max_body_bytes, log);
     },
     async close() {
       closing = true;

@@ -8,6 +8,7 @@
 import type { TransportFactory } from '../transport/outbound/connect.js';
 import type { PluginInstance } from '../plugins/api.js';
 import type { PreparedPlugin } from '../plugins/server.js';
+import { failingWithErrors } from '../util/as-error.js';
 
 /** The SDK's Server and in-memory transport, loaded when the first in-process backend starts (a heavy import most gateways never need). */
 const sdk = () => Promise.all([import('@modelcontextprotocol/sdk/inMemory.js'), import('../plugins/server.js')]);
@@ -19,12 +20,13 @@ export function inProcessTransports(name: string, version: string, start: () => 
   const ensure = (): Promise<PreparedPlugin> => {
     started ??= (async () => {
       const [, { preparePlugin }] = await sdk();
-      const instance = await start();
+      // The instance's code is the plugin's: whatever it throws becomes an Error here (util/as-error.ts).
+      const instance = await failingWithErrors(start);
       try {
         return preparePlugin(name, version, instance);
       } catch (err) {
         // Not served: release what start() opened before the next attempt opens it again.
-        await instance.stop?.();
+        await failingWithErrors(() => instance.stop?.());
         throw err;
       }
     })().catch((err: unknown) => {
@@ -46,12 +48,12 @@ export function inProcessTransports(name: string, version: string, start: () => 
       const s = started;
       started = undefined;
       const prepared = await s?.catch(() => undefined);
-      await prepared?.instance.stop?.();
+      await failingWithErrors(() => prepared?.instance.stop?.());
     },
     async health() {
       const prepared = await started?.catch(() => undefined);
       if (!prepared) return { ok: false, detail: 'not started' };
-      return (await prepared.instance.health?.()) ?? { ok: true };
+      return (await failingWithErrors(() => prepared.instance.health?.())) ?? { ok: true };
     },
   };
 }

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { PluginConfig } from '../config/schema.js';
 import type { PluginDefinition } from './api.js';
+import { asError } from '../util/as-error.js';
 import { createAjv, describeAjvErrors } from '../util/json-schema.js';
 import { own } from '../util/own.js';
 
@@ -45,7 +46,7 @@ export async function loadPlugin(cfg: PluginConfig, index: number, baseDir: stri
     mod = builtin ? await builtin() : await import(moduleUrl(spec, baseDir));
   } catch (err) {
     const known = cfg.module ? '' : ` (no built-in plugin is called "${spec}"; built-ins: ${BUILTIN_PLUGINS.join(', ')}; set "module" for others)`;
-    throw new PluginLoadError(cfg.name, `cannot load module "${spec}"${known}: ${firstLine((err as Error).message)}`);
+    throw new PluginLoadError(cfg.name, `cannot load module "${spec}"${known}: ${firstLine(asError(err).message)}`);
   }
   const def = (mod.default ?? mod.plugin) as PluginDefinition<Record<string, unknown>> | undefined;
   if (!def || typeof def !== 'object' || typeof def.name !== 'string' || typeof def.version !== 'string' || typeof def.start !== 'function') {

@@ -20,6 +20,7 @@ import type { ValidateFunction } from 'ajv';
 import { VERSION } from '../version.js';
 import type { CallContext, PluginInstance, PluginTool, ToolResult } from './api.js';
 import type { UpstreamCredential } from '../auth/upstream-credential.js';
+import { asError, failingWithErrors } from '../util/as-error.js';
 import { createAjv, describeAjvErrors } from '../util/json-schema.js';
 
 export interface PreparedPlugin {
@@ -113,7 +114,7 @@ export async function servePlugin(p: PreparedPlugin, transport: Transport): Prom
     server.setRequestHandler(ReadResourceRequestSchema, async (req, extra) => {
       const r = resources.get(req.params.uri);
       if (!r) throw new RpcError(-32002, `Resource not found: ${req.params.uri}`, { uri: req.params.uri });
-      return { contents: await r.read(context(extra)) } as never;
+      return { contents: await failingWithErrors(() => r.read(context(extra))) } as never;
     });
   }
   if (prompts.size) {
@@ -131,7 +132,7 @@ export async function servePlugin(p: PreparedPlugin, transport: Transport): Prom
       const args = (req.params.arguments ?? {}) as Record<string, string>;
       const missing = (pr.arguments ?? []).filter((a) => a.required && (args[a.name] === undefined || args[a.name] === ''));
       if (missing.length) throw new RpcError(ErrorCode.InvalidParams, `prompt ${pr.name} needs argument${missing.length > 1 ? 's' : ''}: ${missing.map((a) => a.name).join(', ')}`);
-      return (await pr.get(args, context(extra))) as never;
+      return (await failingWithErrors(() => pr.get(args, context(extra)))) as never;
     });
   }
   await server.connect(transport);
@@ -144,7 +145,7 @@ async function callTool(tool: PluginTool, args: Record<string, unknown>, ctx: Ca
     return await tool.handler(args, ctx);
   } catch (err) {
     if (err instanceof RpcError) throw err;
-    const e = err instanceof Error ? err : new Error(String(err));
+    const e = asError(err);
     const code = (e as { code?: unknown }).code;
     return { content: [{ type: 'text', text: `${tool.name} failed${typeof code === 'string' ? ` (${code})` : ''}: ${e.message}` }], isError: true };
   }

@@ -17,7 +17,7 @@ import type { ClientSession } from './session.js';
 import type { BusMessage, InstanceBus } from './bus.js';
 import { Cancellation } from '../util/cancellation.js';
 import { ANONYMOUS } from '../auth/principal.js';
-import { clientKey } from './client-key.js';
+import { clientKey } from '../util/client-key.js';
 import { WaitingShares } from './waiting-shares.js';
 
 /** What resume() reads of the retry: whose it is, on which endpoint, and where its call's messages go now. */

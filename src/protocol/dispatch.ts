@@ -195,6 +195,13 @@ function backendOf(s: ClientSession, name: string): Backend {
 
 /** Resource subscriptions one session may hold (each is a URI kept in memory and a backend subscription). */
 const MAX_SUBSCRIPTIONS = 1000;
+/**
+ * The longest URI a session may subscribe to, as routing by template and authorization bound
+ * URIs (router/uri-template.ts, authz/engine.ts): a session keeps its URIs for its life, and a
+ * backend's own endpoint routes any URI to it, so 1,000 URIs of a whole body (4 MiB) each held
+ * ~4 GB, past node's heap limit (review 18). Now at most 16 MiB of URIs per session.
+ */
+const MAX_SUBSCRIBED_URI_CHARS = 16_384;
 
 /** Relayed methods that only read: retried on failure like tools marked `idempotent: true`. */
 const SAFE_METHODS = new Set(['resources/read', 'prompts/get', 'completion/complete']);
@@ -297,6 +304,11 @@ const HANDLERS = new Map<string, Handler>(
     'resources/read': (s, req, cancel, o, note) => relay(s, resourceRoute(s, req), req, req.params!, cancel, o, note),
     'resources/subscribe': async (s, req, cancel, o, note) => {
       const uri = requireString(req.params, 'uri', req.method);
+      if (uri.length > MAX_SUBSCRIBED_URI_CHARS) {
+        throw new GatewayError('MCPEG_ERR_INVALID_PARAMS', `a subscribed resource URI is at most ${MAX_SUBSCRIBED_URI_CHARS} characters (this one has ${uri.length})`, {
+          limit: MAX_SUBSCRIBED_URI_CHARS,
+        });
+      }
       if (!s.subscriptions.has(uri) && s.subscriptions.size >= MAX_SUBSCRIPTIONS) {
         throw new GatewayError('MCPEG_ERR_INVALID_PARAMS', `this session already has ${s.subscriptions.size} resource subscriptions (the limit); unsubscribe from some first`, {
           limit: MAX_SUBSCRIPTIONS,

@@ -565,7 +565,14 @@ export class ClientSession implements ClientLink, ConnectionOwner, RelayClient {
         return;
       }
       case 'notifications/resources/updated':
-        if (typeof n.params?.uri === 'string' && this.subscriptions.has(n.params.uri) && this.hears(conn.backend, n.params.uri)) this.notifyClient(n);
+        // Only from the backend the URI routes to: another backend of the view cannot announce its resources (review 18).
+        if (
+          typeof n.params?.uri === 'string' &&
+          this.subscriptions.has(n.params.uri) &&
+          this.view.resourceBackend(n.params.uri) === conn.backend &&
+          this.hears(conn.backend, n.params.uri)
+        )
+          this.notifyClient(n);
         return;
       case 'notifications/tools/list_changed':
       case 'notifications/prompts/list_changed':

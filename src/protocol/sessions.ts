@@ -12,7 +12,7 @@ import type { SessionStore } from './session-store.js';
 import type { Envelope } from '../wire/stateless.js';
 import { sessionFingerprint } from './fingerprint.js';
 import { ANONYMOUS, type Principal } from '../auth/principal.js';
-import { clientKey } from './client-key.js';
+import { clientKey } from '../util/client-key.js';
 import { StreamPlaces } from './stream-places.js';
 
 export { clientKey };

@@ -4,6 +4,7 @@
  * `subscriptions/listen` request (SEP-2575) as every transport serves it. The envelope and
  * header rules are the wire's (wire/stateless.ts).
  */
+import { GatewayError } from '../errors/catalog.js';
 import type { JsonRpcNotification, JsonRpcRequest, JsonRpcResultResponse } from '../wire/jsonrpc.js';
 import { META_SUBSCRIPTION_ID } from '../wire/stateless.js';
 
@@ -43,7 +44,20 @@ export interface Subscription {
   final: JsonRpcResultResponse;
 }
 
+/**
+ * The longest listen request id (a string's characters). A listen stream lasts as long as its
+ * client keeps it open and keeps its id (every notification carries it): unbounded, 4 MiB ids
+ * held ~12 MB each, and the streams `server.max_sessions` lets open were far past the heap (review 18).
+ */
+export const MAX_LISTEN_ID_CHARS = 1024;
+
+/** One subscriptions/listen request; throws MCPEG_ERR_INVALID_REQUEST for an id longer than MAX_LISTEN_ID_CHARS. */
 export function subscription(req: JsonRpcRequest): Subscription {
+  if (typeof req.id === 'string' && req.id.length > MAX_LISTEN_ID_CHARS) {
+    throw new GatewayError('MCPEG_ERR_INVALID_REQUEST', `Invalid Request: a subscriptions/listen id is at most ${MAX_LISTEN_ID_CHARS} characters (this one has ${req.id.length})`, {
+      limit: MAX_LISTEN_ID_CHARS,
+    });
+  }
   const wanted = isObject(req.params?.notifications) ? req.params.notifications : {};
   const honoured: Record<string, boolean> = {};
   const methods = new Set<string>();

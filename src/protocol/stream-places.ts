@@ -6,7 +6,7 @@
  * (an IPv4 address, an IPv6 /64: client-key.ts). Counted only in all, one address could take
  * every place and every other client got 503 for as long as it kept its connections.
  */
-import { clientKey } from './client-key.js';
+import { clientKey } from '../util/client-key.js';
 
 export type Place = { release: () => void } | { refusal: string };
 

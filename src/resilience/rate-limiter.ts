@@ -9,6 +9,7 @@
 import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { RateLimitRule, RateLimitsConfig } from '../config/traffic.js';
+import { clientKey } from '../util/client-key.js';
 import { MemoryRateLimitStore, type RateLimitStore, type TakeResult } from './rate-limit-store.js';
 
 export interface RateLimitDecision {
@@ -187,19 +188,23 @@ function tighter(a: RateLimitDecision | undefined, b: RateLimitDecision): RateLi
 
 /**
  * The part of the bucket key that names who owns it. A caller without what the rule
- * keys on (no API key, no session, the anonymous principal) shares a bucket with its IP address.
+ * keys on (no API key, no session, the anonymous principal) shares a bucket with its address.
+ * An address is its client (util/client-key.ts): an IPv6 /64 is one, as for
+ * max_sessions_per_client; per address, a host rotating through its /64 was never limited.
  */
 function bucketOwner(rule: RateLimitRule, ip: string | undefined, session: string | undefined, apiKeyHash: string | undefined, principal?: string): string {
   switch (rule.key) {
     case 'global':
       return '';
     case 'session':
-      return session !== undefined ? `s:${session}` : `i:${ip ?? 'unknown'}`;
+      return session !== undefined ? `s:${session}` : byAddress(ip);
     case 'api_key':
-      return apiKeyHash !== undefined ? `k:${apiKeyHash}` : `i:${ip ?? 'unknown'}`;
+      return apiKeyHash !== undefined ? `k:${apiKeyHash}` : byAddress(ip);
     case 'principal':
-      return principal !== undefined && principal !== 'anonymous' ? `p:${principal}` : `i:${ip ?? 'unknown'}`;
+      return principal !== undefined && principal !== 'anonymous' ? `p:${principal}` : byAddress(ip);
     default:
-      return `i:${ip ?? 'unknown'}`;
+      return byAddress(ip);
   }
 }
+
+const byAddress = (ip: string | undefined): string => `i:${ip === undefined ? 'unknown' : clientKey(ip)}`;

@@ -9,6 +9,7 @@
 import type { BackendOptions } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
 import type { BackendConnection } from './connection.js';
+import { failingWithErrors } from '../util/as-error.js';
 
 export type HealthHook = () => Promise<{ ok: boolean; detail?: string }>;
 
@@ -119,7 +120,8 @@ export class ReplicaHealth {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<{ ok: boolean; detail: string }>((r) => (timer = setTimeout(() => r({ ok: false, detail: 'health check timed out after 2 s' }), HOOK_TIMEOUT_MS)));
     try {
-      return await Promise.race([hook().catch((err: unknown) => ({ ok: false, detail: (err as Error).message })), timeout]);
+      const checked = failingWithErrors(hook).catch((err: Error) => ({ ok: false, detail: err.message }));
+      return await Promise.race([checked, timeout]);
     } finally {
       clearTimeout(timer);
     }

@@ -12,6 +12,7 @@
  */
 import { GatewayError, RemoteRpcError } from '../errors/catalog.js';
 import type { BackendOptions } from '../config/schema.js';
+import { asError } from '../util/as-error.js';
 import type { Logger } from '../observability/logger.js';
 import { backendOutput, type BackendOutput } from '../observability/backend-output.js';
 import type { JsonRpcNotification, JsonRpcRequest } from '../wire/jsonrpc.js';
@@ -310,7 +311,9 @@ export class Replica implements ConnectionOwner {
     this.perClient.clear();
     await Promise.all([this.catalogConn?.close('gateway stopping'), ...all.map((c) => c.close('gateway stopping')), this.starting]);
     this.catalogConn = undefined;
-    await this.transports.stop?.();
+    // Stopping is best effort: an in-process backend whose own stop() fails (a plugin's code) is
+    // logged, and the gateway's shutdown or reload goes on with the others.
+    await this.transports.stop?.().catch((err: unknown) => this.log.warn({ replica: this.id, err: asError(err).message }, 'backend did not stop cleanly'));
   }
 
   /** Passive outlier detection: see ReplicaHealth.recordOutcome. */

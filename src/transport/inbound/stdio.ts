@@ -2,7 +2,6 @@
  * stdio transport (MCP transport spec): newline-delimited JSON-RPC on stdin/stdout.
  * Nothing but protocol messages is ever written to stdout; logs go to stderr.
  */
-import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import { GatewayError } from '../../errors/catalog.js';
 import type { DispatchOptions } from '../../protocol/dispatch.js';
@@ -12,8 +11,17 @@ import { ChannelConnection } from './channel.js';
 import { parseMessages } from '../../edge/http-util.js';
 import { messageBody } from '../../wire/raw-json.js';
 import type { Logger } from '../../observability/logger.js';
+import { readLines } from './stdio-lines.js';
 
-export function serveStdio(viewId: string, sessions: SessionManager, dispatch: DispatchOptions, input: Readable, output: Writable, log?: Logger): Promise<void> {
+export function serveStdio(
+  viewId: string,
+  sessions: SessionManager,
+  dispatch: DispatchOptions,
+  input: Readable,
+  output: Writable,
+  maxLineBytes: number,
+  log?: Logger,
+): Promise<void> {
   // One line per message; a large result relayed as bytes goes out as its bytes (wire/raw-json.ts).
   const write = (msg: object) => {
     const body = messageBody(msg);
@@ -27,21 +35,32 @@ export function serveStdio(viewId: string, sessions: SessionManager, dispatch: D
   conn.onUnwritable = (why) => log?.warn({ err: why }, 'a message could not be written to the stdio client: an answer went as an error, anything else was dropped');
   // A failure past the connection's own handling is this message's, logged: never an unhandled rejection (the process's end).
   const failed = (err: unknown) => log?.error({ err: String((err as Error)?.message ?? err).slice(0, 1000) }, 'a stdio client message failed');
-  const rl = createInterface({ input, crlfDelay: Infinity });
-  rl.on('line', (line) => {
-    if (!line.trim()) return;
-    // The same parse and envelope check as the HTTP edge, with the same errors.
-    const parsed = parseMessages(Buffer.from(line));
-    if (!parsed.ok) {
-      write(errorResponse(null, new GatewayError(parsed.code, parsed.message).toJsonRpc()));
-      return;
-    }
-    if (parsed.batch) conn.receiveBatch(parsed.messages).catch(failed);
-    else conn.receive(parsed.messages[0]).catch(failed);
-  });
   return new Promise((resolve) => {
-    rl.on('close', () => {
-      void conn.close('stdin closed').finally(resolve);
+    readLines(input, maxLineBytes, {
+      line(bytes) {
+        if (isBlank(bytes)) return;
+        // The same parse and envelope check as the HTTP edge, with the same errors.
+        const parsed = parseMessages(bytes);
+        if (!parsed.ok) {
+          write(errorResponse(null, new GatewayError(parsed.code, parsed.message).toJsonRpc()));
+          return;
+        }
+        if (parsed.batch) conn.receiveBatch(parsed.messages).catch(failed);
+        else conn.receive(parsed.messages[0]).catch(failed);
+      },
+      tooLong() {
+        const err = new GatewayError('MCPEG_ERR_BODY_TOO_LARGE', `a message line over ${maxLineBytes} bytes (server.max_body_bytes) was dropped`);
+        write(errorResponse(null, err.toJsonRpc()));
+      },
+      end() {
+        void conn.close('stdin closed').finally(resolve);
+      },
     });
   });
+}
+
+/** Only spaces, tabs and CRs (a CRLF's CR): looked at up to the first other byte, so a message line costs one byte. */
+function isBlank(bytes: Buffer): boolean {
+  for (const b of bytes) if (b !== 0x20 && b !== 0x09 && b !== 0x0d) return false;
+  return true;
 }

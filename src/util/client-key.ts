@@ -1,8 +1,8 @@
-/** Which client an address is: sessions per client (max_sessions_per_client) and the bus's share per client count by it. */
+/** Which client an address is: sessions per client (max_sessions_per_client), the bus's share per client and `ip`-keyed rate limit buckets count by it. */
 import { isIPv4 } from 'node:net';
 
 /**
- * Which client an address is, for max_sessions_per_client: an IPv4 address, or an IPv6
+ * Which client an address is: an IPv4 address, or an IPv6
  * address's /64 (one host usually holds a whole /64, and rotating within it is free).
  */
 export function clientKey(ip: string): string {
