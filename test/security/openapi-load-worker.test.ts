@@ -117,7 +117,7 @@ describe('OpenAPI documents are loaded in a bounded worker thread', { timeout: 1
   };
   const fast = () => ({ type: 'openapi', spec: `${api}/fast.yaml`, base_url: api });
 
-  it('a 12 MiB YAML document loading on reconnect leaves the event loop free: pings and calls to another backend answer within 500 ms', async (t) => {
+  it('a 12 MiB YAML document loading on reconnect leaves the event loop free: pings and calls to another backend answer within 1 s', async (t) => {
     const g = await start('loop.json', {
       fast: fast(),
       big: { type: 'openapi', spec: `${api}/big.yaml`, base_url: api, connect_timeout: '60s', restart: { initial_delay: '100ms', max_delay: '300ms' } },
@@ -142,10 +142,15 @@ describe('OpenAPI documents are loaded in a bounded worker thread', { timeout: 1
         await new Promise((r) => setTimeout(r, 50));
       }
       const during = latencies.filter((l) => l.at >= bigRequested && l.at <= up);
-      assert.ok(bigRequested > 0 && during.length >= 10, `${during.length} requests while the document loaded`);
       const worst = Math.max(...latencies.map((l) => l.ms));
-      t.diagnostic(`worst latency ${worst} ms; ${during.length} requests while the document loaded (${up - bigRequested} ms)`);
-      assert.ok(worst < 500, `worst latency ${worst} ms while the document loaded (${during.length} requests)`);
+      const top = [...latencies].sort((a, b) => b.ms - a.ms).slice(0, 3);
+      t.diagnostic(
+        `worst latency ${worst} ms; ${during.length} requests while the document loaded (${up - bigRequested} ms); slowest at ${top.map((l) => `${l.at - bigRequested} ms: ${l.ms} ms`).join(', ')} after the document was served`,
+      );
+      // The parse alone held the loop for 5-6 s. Once loaded, the backend's own start (its tools'
+      // schemas compiled, its catalog listed) is main-thread work: a few hundred ms on a busy 2-core machine.
+      assert.ok(worst < 1000, `worst latency ${worst} ms while the document loaded (${during.length} requests in ${up - bigRequested} ms)`);
+      assert.ok(bigRequested > 0 && during.length >= 10, `${during.length} requests while the document loaded`);
       const { tools } = await client.listTools();
       assert.ok(tools.some((t) => t.name === 'big__big'));
     } finally {
@@ -163,6 +168,7 @@ describe('OpenAPI documents are loaded in a bounded worker thread', { timeout: 1
     // Past the 503s of before, the error of the load itself.
     const amp = await waitFor(
       async () => {
+        if (g.proc.exitCode !== null || g.proc.signalCode !== null) assert.fail(`the gateway exited (${g.proc.exitCode ?? g.proc.signalCode}): ${g.stderr().slice(-300)}`);
         const error = (await backend(g.url, 'amp'))?.error;
         return error && !/\b503\b/.test(error) ? error : undefined;
       },
