@@ -42,14 +42,17 @@ export function sourceOf(input: Pick<OpenApiToolsInput, 'spec' | 'baseDir' | 'ba
   return /^https?:\/\//i.test(input.spec) ? input.spec : resolvePath(input.baseDir, input.spec);
 }
 
-/** The document loaded in a worker; never rejects. `signal`: the backend stopped, the load is abandoned (its worker terminated). */
-export async function loadOffThread(input: OpenApiToolsInput, signal?: AbortSignal): Promise<LoadReply> {
+/**
+ * The document loaded in a worker; never rejects. `signal`: the backend stopped, the load is
+ * abandoned (its worker terminated). `timeoutMs`: LOAD_TIMEOUT_MS unless a test says otherwise.
+ */
+export async function loadOffThread(input: OpenApiToolsInput, signal?: AbortSignal, timeoutMs = LOAD_TIMEOUT_MS): Promise<LoadReply> {
   const failed = (what: string): LoadReply => ({ ok: false, message: `backend "${input.name}": ${sourceOf(input)}: ${what}`, logs: [] });
   const stopped = () => failed('the load was abandoned: the backend stopped');
   if (signal?.aborted) return stopped();
   if (running < MAX_LOADERS) running++;
   else if (!(await turn(signal))) return stopped();
-  return run(input, signal, failed);
+  return run(input, signal, timeoutMs, failed);
 }
 
 /** Waits for a worker's slot, handed over by the one that ends; false if `signal` aborts first. */
@@ -76,7 +79,7 @@ function release(): void {
   else running--;
 }
 
-function run(input: OpenApiToolsInput, signal: AbortSignal | undefined, failed: (what: string) => LoadReply): Promise<LoadReply> {
+function run(input: OpenApiToolsInput, signal: AbortSignal | undefined, timeoutMs: number, failed: (what: string) => LoadReply): Promise<LoadReply> {
   return new Promise((resolve) => {
     let worker: Worker;
     try {
@@ -95,10 +98,7 @@ function run(input: OpenApiToolsInput, signal: AbortSignal | undefined, failed: 
       void worker.terminate();
       resolve(reply);
     };
-    const timer = setTimeout(
-      () => finish(failed(`loading, checking and converting the OpenAPI document took longer than ${LOAD_TIMEOUT_MS / 1000} s; the load was stopped`)),
-      LOAD_TIMEOUT_MS,
-    );
+    const timer = setTimeout(() => finish(failed(`loading, checking and converting the OpenAPI document took longer than ${timeoutMs / 1000} s; the load was stopped`)), timeoutMs);
     const abort = () => finish(failed('the load was abandoned: the backend stopped'));
     signal?.addEventListener('abort', abort, { once: true });
     worker.once('message', (reply: LoadReply) => finish(reply));
