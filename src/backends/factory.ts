@@ -1,12 +1,11 @@
 /**
  * One entry point from a backend's config to the TransportFactory its Backend uses:
  * MCP servers over stdio/HTTP, or an in-process tool set for `rest`, `openapi` and
- * `command` backends (served like plugins, through an in-memory MCP session). The OpenAPI
- * parsers and validators (heavy, and rarely needed) are loaded when such a backend starts.
+ * `command` backends (served like plugins, through an in-memory MCP session). An OpenAPI
+ * backend's document is loaded in a worker thread (openapi/off-thread.ts) when it starts.
  */
 import type { BackendConfig, BackendOptions, OpenApiBackendConfig } from '../config/schema.js';
-import { compileToolSchemas, restToolSchema, type RestTool } from '../config/backends.js';
-import { formatIssues } from '../config/load.js';
+import { compileToolSchemas, type RestTool } from '../config/backends.js';
 import type { Logger } from '../observability/logger.js';
 import type { BackendOutput } from '../observability/backend-output.js';
 import { mcpTransports, type TransportFactory } from '../transport/outbound/connect.js';
@@ -16,6 +15,7 @@ import { VERSION } from '../version.js';
 import { resolveExecutable } from './command/run.js';
 import { commandInstance } from './command/tools.js';
 import { inProcessTransports } from './in-process.js';
+import type { OpenApiToolsInput } from './openapi/tools.js';
 import { resolveAuth, restInstance } from './rest/tools.js';
 import { credentialSource } from '../upstream/credentials/source.js';
 import { silentLogger } from '../observability/logger.js';
@@ -71,8 +71,8 @@ export function backendTransports(name: string, cfg: BackendConfig, paths: Backe
     case 'rest':
       return inProcessTransports(name, VERSION, async () => restInstance({ name, baseUrl: cfg.base_url, cfg, tools: cfg.tools, log }));
     case 'openapi':
-      return inProcessTransports(name, VERSION, async () => {
-        const { baseUrl, tools } = await openapiTools(name, cfg, paths.base, log);
+      return inProcessTransports(name, VERSION, async (signal) => {
+        const { baseUrl, tools } = await openapiTools(name, cfg, paths.base, log, 'worker', signal);
         return restInstance({ name, baseUrl, cfg, tools, log });
       });
     case 'command':
@@ -92,53 +92,39 @@ export function relayOptions(cfg: BackendConfig): BackendOptions {
   return { ...cfg, timeout: longest + 2000, retries: undefined, tools: {} };
 }
 
-/** Loads, checks and converts an OpenAPI backend's document into REST tools. */
+/**
+ * Loads, checks and converts an OpenAPI backend's document into REST tools. `where`: the
+ * gateway loads it in a worker thread, bounded (openapi/off-thread.ts), so that a large or
+ * hostile document never holds its event loop; `mcpeg validate` in its own thread. `signal`
+ * abandons a worker's load (the backend stopped).
+ */
 export async function openapiTools(
   name: string,
   cfg: OpenApiBackendConfig,
   baseDir: string,
   log: Logger,
+  where: 'worker' | 'thread' = 'worker',
+  signal?: AbortSignal,
 ): Promise<{ baseUrl: string; tools: Record<string, RestTool>; source: string }> {
-  const [{ convertSpec }, { baseUrlOf, loadSpec }, { validateSpec }] = await Promise.all([
-    import('./openapi/convert.js'),
-    import('./openapi/load.js'),
-    import('./openapi/validate.js'),
-  ]);
   const auth = resolveAuth(cfg.auth, `backends.${name}`);
-  // The backend's headers count as credentials too: they go only to the API's origin (openapi/origin.ts).
-  const credentials = { headers: { ...cfg.headers, ...auth.headers }, query: auth.query };
-  const { doc, source } = await loadSpec(cfg.spec, { baseDir, baseUrl: cfg.base_url, credentials, remoteRefs: cfg.remote_refs, timeoutMs: cfg.connect_timeout });
-  const problems = await validateSpec(doc, { remoteRefs: cfg.remote_refs });
-  const fatal = problems.filter((p) => p.pointer === '/openapi' || p.pointer.endsWith('/$ref'));
-  if (fatal.length)
-    throw new Error(
-      `backend "${name}": ${source}: ${fatal
-        .slice(0, 5)
-        .map((p) => `#${p.pointer}: ${p.message}`)
-        .join('; ')}`,
-    );
-  // Real-world documents often bend the schema; what can still be served is served.
-  const errors = problems.filter((p) => p.severity === 'error');
-  if (errors.length)
-    log.warn(
-      { backend: name, problems: errors.length, first: errors.slice(0, 3).map((p) => `#${p.pointer}: ${p.message}`) },
-      `OpenAPI document ${source} has problems (mcpeg validate --openapi shows them all)`,
-    );
-  let converted: ReturnType<typeof convertSpec>;
-  try {
-    converted = convertSpec(doc, { include: cfg.include, exclude: cfg.exclude, outputSchemas: cfg.output_schemas });
-  } catch (err) {
-    throw new Error(`backend "${name}": ${source}: ${(err as Error).message}`);
-  }
-  for (const n of converted.notes) log.info({ backend: name }, n);
-  const tools: Record<string, RestTool> = {};
-  for (const [tool, raw] of Object.entries(converted.tools)) {
-    const parsed = restToolSchema.safeParse(raw);
-    if (parsed.success) tools[tool] = parsed.data;
-    else log.warn({ backend: name, tool, problems: formatIssues(parsed.error.issues) }, 'operation left out: it does not make a valid tool');
-  }
-  if (!Object.keys(tools).length) throw new Error(`backend "${name}": ${source} yields no tools${cfg.include ? ' (check include)' : ''}`);
-  return { baseUrl: baseUrlOf(doc, cfg.base_url, source, credentials), tools, source };
+  const input: OpenApiToolsInput = {
+    name,
+    spec: cfg.spec,
+    baseDir,
+    ...(cfg.base_url !== undefined ? { baseUrl: cfg.base_url } : {}),
+    // The backend's headers count as credentials too: they go only to the API's origin (openapi/origin.ts).
+    credentials: { headers: { ...cfg.headers, ...auth.headers }, query: auth.query },
+    remoteRefs: cfg.remote_refs,
+    timeoutMs: cfg.connect_timeout,
+    ...(cfg.include ? { include: cfg.include } : {}),
+    ...(cfg.exclude ? { exclude: cfg.exclude } : {}),
+    outputSchemas: cfg.output_schemas,
+  };
+  const reply =
+    where === 'worker' ? await (await import('./openapi/off-thread.js')).loadOffThread(input, signal) : await (await import('./openapi/tools.js')).loadOpenApiTools(input);
+  for (const line of reply.logs) log[line.level](line.fields, line.msg);
+  if (!reply.ok) throw new Error(reply.message);
+  return { baseUrl: reply.baseUrl, tools: reply.tools, source: reply.source };
 }
 
 /**
@@ -194,7 +180,8 @@ export async function checkBackend(
       } as unknown as Logger;
       await attempt(async () => {
         try {
-          await openapiTools(name, cfg, paths.base, quiet);
+          // In this thread: a CLI with no one else to serve, and a file, the config author's own.
+          await openapiTools(name, cfg, paths.base, quiet, 'thread');
           for (const w of warnings) warn(`backends.${name}.spec: ${w}`);
         } catch (err) {
           throw new Error(`backends.${name}.spec: ${(err as Error).message}`);

@@ -15,13 +15,15 @@ const sdk = () => Promise.all([import('@modelcontextprotocol/sdk/inMemory.js'), 
 
 export type InProcessFactory = TransportFactory & { health(): Promise<{ ok: boolean; detail?: string }> };
 
-export function inProcessTransports(name: string, version: string, start: () => Promise<PluginInstance>): InProcessFactory {
+/** `start` is given a signal that aborts when the backend stops (a start still under way may give up). */
+export function inProcessTransports(name: string, version: string, start: (signal: AbortSignal) => Promise<PluginInstance>): InProcessFactory {
   let started: Promise<PreparedPlugin> | undefined;
+  let stopping = new AbortController();
   const ensure = (): Promise<PreparedPlugin> => {
     started ??= (async () => {
       const [, { preparePlugin }] = await sdk();
       // The instance's code is the plugin's: whatever it throws becomes an Error here (util/as-error.ts).
-      const instance = await failingWithErrors(start);
+      const instance = await failingWithErrors(() => start(stopping.signal));
       try {
         return preparePlugin(name, version, instance);
       } catch (err) {
@@ -47,6 +49,8 @@ export function inProcessTransports(name: string, version: string, start: () => 
     async stop() {
       const s = started;
       started = undefined;
+      stopping.abort();
+      stopping = new AbortController();
       const prepared = await s?.catch(() => undefined);
       await failingWithErrors(() => prepared?.instance.stop?.());
     },
