@@ -8,6 +8,7 @@
  */
 import { resolve as resolvePath } from 'node:path';
 import { Worker, type ResourceLimits } from 'node:worker_threads';
+import { asError } from '../../util/as-error.js';
 import type { LoadReply, OpenApiToolsInput } from './tools.js';
 
 /**
@@ -103,15 +104,17 @@ function run(input: OpenApiToolsInput, signal: AbortSignal | undefined, timeoutM
     signal?.addEventListener('abort', abort, { once: true });
     worker.once('message', (reply: LoadReply) => finish(reply));
     worker.once('messageerror', (err: Error) => finish(failed(`the document loader's answer could not be read: ${err.message}`)));
-    worker.once('error', (err: NodeJS.ErrnoException) =>
+    // What the worker threw comes as it was (a value of any kind, structured-cloned): read through asError.
+    worker.once('error', (thrown: unknown) => {
+      const err = asError(thrown) as NodeJS.ErrnoException;
       finish(
         failed(
           err.code === 'ERR_WORKER_OUT_OF_MEMORY'
             ? `the OpenAPI document needs more memory than the document loader's ${LOADER_LIMITS.maxOldGenerationSizeMb} MB to load (ERR_WORKER_OUT_OF_MEMORY); the load was stopped`
             : `the document loader failed: ${err.message}`,
         ),
-      ),
-    );
+      );
+    });
     worker.once('exit', (code) => {
       release();
       finish(failed(`the document loader exited (code ${code}) without an answer`));
