@@ -16,7 +16,12 @@ const sdk = () => Promise.all([import('@modelcontextprotocol/sdk/inMemory.js'), 
 export type InProcessFactory = TransportFactory & { health(): Promise<{ ok: boolean; detail?: string }> };
 
 /** `start` is given a signal that aborts when the backend stops (a start still under way may give up). */
-export function inProcessTransports(name: string, version: string, start: (signal: AbortSignal) => Promise<PluginInstance>): InProcessFactory {
+/**
+ * `schemas`: when the tools' input schemas are compiled (plugins/server.ts preparePlugin):
+ * `eager` for plugins, whose author hears of a bad one at start; `lazy` for REST, OpenAPI and
+ * command backends, whose tools are many (an OpenAPI document's) and were checked when read.
+ */
+export function inProcessTransports(name: string, version: string, start: (signal: AbortSignal) => Promise<PluginInstance>, schemas: 'eager' | 'lazy' = 'lazy'): InProcessFactory {
   let started: Promise<PreparedPlugin> | undefined;
   let stopping = new AbortController();
   const ensure = (): Promise<PreparedPlugin> => {
@@ -25,7 +30,7 @@ export function inProcessTransports(name: string, version: string, start: (signa
       // The instance's code is the plugin's: whatever it throws becomes an Error here (util/as-error.ts).
       const instance = await failingWithErrors(() => start(stopping.signal));
       try {
-        return preparePlugin(name, version, instance);
+        return preparePlugin(name, version, instance, schemas);
       } catch (err) {
         // Not served: release what start() opened before the next attempt opens it again.
         await failingWithErrors(() => instance.stop?.());

@@ -18,20 +18,25 @@ export interface PluginPaths {
 }
 
 export function pluginTransports(p: LoadedPlugin, paths: PluginPaths, log: Logger): InProcessFactory {
-  return inProcessTransports(p.cfg.name, p.def.version, async () => {
-    const dataDir = join(paths.data, p.cfg.name);
-    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-    mkdirSync(paths.workspace, { recursive: true });
-    const ctx: PluginContext = {
-      name: p.cfg.name,
-      dataDir,
-      workspaceDir: paths.workspace,
-      resolvePath: (x) => resolve(paths.base, x),
-      get protectedPaths() {
-        return paths.protectedPaths();
-      },
-      log,
-    };
-    return p.def.start(p.config, ctx);
-  });
+  return inProcessTransports(
+    p.cfg.name,
+    p.def.version,
+    async () => {
+      const dataDir = join(paths.data, p.cfg.name);
+      mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+      mkdirSync(paths.workspace, { recursive: true });
+      const ctx: PluginContext = {
+        name: p.cfg.name,
+        dataDir,
+        workspaceDir: paths.workspace,
+        resolvePath: (x) => resolve(paths.base, x),
+        get protectedPaths() {
+          return paths.protectedPaths();
+        },
+        log,
+      };
+      return p.def.start(p.config, ctx);
+    },
+    'eager',
+  );
 }

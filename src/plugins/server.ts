@@ -27,20 +27,46 @@ export interface PreparedPlugin {
   name: string;
   version: string;
   instance: PluginInstance;
-  validators: Map<string, ValidateFunction>;
+  /** The tool's compiled argument validator; throws an RpcError when its inputSchema does not compile. */
+  validator(tool: PluginTool): ValidateFunction;
 }
 
-export function preparePlugin(name: string, version: string, instance: PluginInstance): PreparedPlugin {
-  const ajv = createAjv();
-  const validators = new Map<string, ValidateFunction>();
-  for (const t of instance.tools ?? []) {
+/**
+ * `eager`: every tool's inputSchema is compiled now, and one that does not compile fails the
+ * start (a plugin: its author hears at once). `lazy`: each on the tool's first call (REST,
+ * OpenAPI and command backends, whose tools were checked against the meta-schema when their
+ * config or document was read): compiling takes about a millisecond a tool on the main
+ * thread, so an OpenAPI document of 29,000 operations held every client for half a minute
+ * at each start of its backend.
+ */
+export function preparePlugin(name: string, version: string, instance: PluginInstance, compile: 'eager' | 'lazy' = 'eager'): PreparedPlugin {
+  let ajv: ReturnType<typeof createAjv> | undefined;
+  const compiled = new Map<string, ValidateFunction | { invalid: string }>();
+  const compileOne = (t: PluginTool): ValidateFunction | { invalid: string } => {
     try {
-      validators.set(t.name, ajv.compile(t.inputSchema));
+      return (ajv ??= createAjv()).compile(t.inputSchema);
     } catch (err) {
-      throw new Error(`plugin "${name}": tool "${t.name}" has an invalid inputSchema: ${(err as Error).message}`);
+      return { invalid: asError(err).message };
+    }
+  };
+  if (compile === 'eager') {
+    for (const t of instance.tools ?? []) {
+      const v = compileOne(t);
+      if (typeof v !== 'function') throw new Error(`plugin "${name}": tool "${t.name}" has an invalid inputSchema: ${v.invalid}`);
+      compiled.set(t.name, v);
     }
   }
-  return { name, version, instance, validators };
+  return {
+    name,
+    version,
+    instance,
+    validator(t) {
+      let v = compiled.get(t.name);
+      if (!v) compiled.set(t.name, (v = compileOne(t)));
+      if (typeof v !== 'function') throw new RpcError(ErrorCode.InternalError, `tool "${t.name}" has an invalid inputSchema: ${v.invalid}`);
+      return v;
+    },
+  };
 }
 
 /** Connects a new MCP Server for the plugin to `transport` (the plugin's side of the pair). */
@@ -95,7 +121,7 @@ export async function servePlugin(p: PreparedPlugin, transport: Transport): Prom
       const tool = tools.get(req.params.name);
       if (!tool) throw new RpcError(ErrorCode.InvalidParams, `Unknown tool: ${req.params.name}`);
       const args = structuredClone(req.params.arguments ?? {}) as Record<string, unknown>;
-      const validate = p.validators.get(tool.name)!;
+      const validate = p.validator(tool);
       if (!validate(args)) throw new RpcError(ErrorCode.InvalidParams, `Invalid arguments for ${tool.name}: ${describeAjvErrors(validate.errors)}`);
       return (await callTool(tool, args, context(extra))) as never;
     });

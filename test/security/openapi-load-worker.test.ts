@@ -45,6 +45,20 @@ function amplifying(): string {
   });
 }
 
+/** 6,000 operations, each with a required integer query parameter: as JSON, quick to load; each tool's input schema to compile. */
+function manyOperations(): string {
+  const paths: Record<string, unknown> = {};
+  for (let i = 0; i < 6000; i++)
+    paths[`/op${i}`] = {
+      get: {
+        operationId: `op${i}`,
+        parameters: [{ name: 'q', in: 'query', required: true, schema: { type: 'integer', minimum: i } }],
+        responses: { '200': { description: 'ok' } },
+      },
+    };
+  return JSON.stringify({ openapi: '3.0.3', info: { title: 'many', version: '1' }, paths });
+}
+
 type Health = { backends: Array<{ name: string; state: string; error?: string }> };
 
 const health = (url: string) =>
@@ -60,6 +74,9 @@ describe('OpenAPI documents are loaded in a bounded worker thread', { timeout: 1
   let dir: string;
   const gateways: GatewayProcess[] = [];
   let bigReady = false;
+  let manyReady = false;
+  let manyRequested = 0;
+  const many = manyOperations();
   let ampReady = false;
   let bigRequested = 0;
   const big = bigYaml();
@@ -86,6 +103,11 @@ describe('OpenAPI documents are loaded in a bounded worker thread', { timeout: 1
         return send(big);
       }
       if (path === '/amp.json') return send(amp, 'application/json');
+      if (path === '/many.json') {
+        if (!manyReady) return void res.writeHead(503).end();
+        manyRequested = Date.now();
+        return send(many, 'application/json');
+      }
       const m = /^\/held\/(\d+)\.yaml$/.exec(path);
       if (m) {
         // Counts the document fetches under way at once: one per loader.
@@ -200,5 +222,38 @@ describe('OpenAPI documents are loaded in a bounded worker thread', { timeout: 1
       await client.close();
     }
     assert.equal(mostHeld, 2);
+  });
+
+  it("6,000 operations: their tools' input schemas are compiled at each tool's first call, not at the backend's start (which held the loop about a millisecond a tool)", async (t) => {
+    const g = await start('many.json', {
+      fast: fast(),
+      many: { type: 'openapi', spec: `${api}/many.json`, base_url: api, connect_timeout: '60s', restart: { initial_delay: '100ms', max_delay: '300ms' } },
+    });
+    const { url } = g;
+    await waitFor(async () => (await backend(url, 'many'))?.error, 'many down at start', 20_000, 100);
+    const client: Client = await connectClient(url);
+    try {
+      manyReady = true;
+      const latencies: Array<{ at: number; ms: number }> = [];
+      let up = 0;
+      const deadline = Date.now() + 60_000;
+      for (let i = 0; !up; i++) {
+        if (Date.now() > deadline) assert.fail('many did not come up within 60 s');
+        const at = Date.now();
+        await client.ping();
+        latencies.push({ at, ms: Date.now() - at });
+        if (i % 5 === 4 && (await backend(url, 'many'))?.state === 'up') up = Date.now();
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const worst = Math.max(...latencies.filter((l) => l.at >= manyRequested).map((l) => l.ms));
+      t.diagnostic(`worst ping ${worst} ms from the document's serving to the backend up (${up - manyRequested} ms)`);
+      assert.ok(worst < 1000, `worst ping ${worst} ms while the backend of 6,000 tools started`);
+      // Compiled at the first call: the arguments are checked against that tool's schema.
+      await assert.rejects(client.callTool({ name: 'many__op4321', arguments: { q: 7 } }), /-32602.*many__op4321|op4321.*minimum|must be >= 4321/);
+      await assert.rejects(client.callTool({ name: 'many__op17', arguments: { q: 'x' } }), /-32602/);
+    } finally {
+      await client.close();
+      g.proc.kill('SIGKILL');
+    }
   });
 });
