@@ -2,7 +2,7 @@
  * `mcpeg stdio` and a client that writes but does not read (review 20). Every line is
  * answered (a line that is not JSON with a Parse error), and the gateway kept reading its
  * stdin whatever stdout held: answers the client did not take piled up in the gateway's
- * memory, ~250 bytes of it per 2-byte line "x\n" (1 MiB written, ~240 MiB held), without
+ * memory, ~400 bytes of it per 2-byte line "x\n" (1 MiB written, ~210 MiB held), without
  * bound. Now stdout's backpressure is honoured: while the client has not taken what was
  * written, stdin is not read, so the client's own writes stop. When it reads again, every
  * line is answered, in order. Against a real `mcpeg stdio` process.

@@ -24,7 +24,7 @@ export function serveStdio(
 ): Promise<void> {
   // stdout's backpressure: while the client has not taken what was written, no more input is read (what
   // was read is served; a read is at most a pipe's 64 KiB). Unread answers were kept whole: a client
-  // writing 2-byte lines and reading none grew the gateway ~250 bytes per input byte, without bound.
+  // writing 2-byte lines and reading none grew the gateway ~200 bytes per input byte, without bound.
   let held = false;
   const holdInput = () => {
     if (held || !output.writableNeedDrain) return;
