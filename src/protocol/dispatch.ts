@@ -202,6 +202,20 @@ const MAX_SUBSCRIPTIONS = 1000;
  * ~4 GB, past node's heap limit (review 18). Now at most 16 MiB of URIs per session.
  */
 const MAX_SUBSCRIBED_URI_CHARS = 16_384;
+/**
+ * The characters of all URIs one session subscribes to, together (review 20): 1,000 URIs of
+ * 16,384 characters held ~33 MB per session, and 10,000 sessions (server.max_sessions) may
+ * be open: one client's 125 sessions reached node's heap limit in about 3.5 minutes. Now
+ * 1,000 URIs of 65 characters on average, at most ~1.3 GB for 10,000 sessions.
+ */
+const MAX_SUBSCRIBED_CHARS = 65_536;
+/** Subscriptions being made (their backend has not answered yet), per session: counted against both bounds. */
+const pendingSubscriptions = new WeakMap<ClientSession, { uris: number; chars: number }>();
+const uriChars = (uris: Iterable<string>): number => {
+  let n = 0;
+  for (const u of uris) n += u.length;
+  return n;
+};
 
 /** Relayed methods that only read: retried on failure like tools marked `idempotent: true`. */
 const SAFE_METHODS = new Set(['resources/read', 'prompts/get', 'completion/complete']);
@@ -309,14 +323,33 @@ const HANDLERS = new Map<string, Handler>(
           limit: MAX_SUBSCRIBED_URI_CHARS,
         });
       }
-      if (!s.subscriptions.has(uri) && s.subscriptions.size >= MAX_SUBSCRIPTIONS) {
+      if (s.subscriptions.has(uri)) return relay(s, resourceRoute(s, req), req, req.params!, cancel, o, note);
+      // Those not yet answered count too: concurrent subscribes all passed a check of the held ones alone.
+      const pending = pendingSubscriptions.get(s) ?? { uris: 0, chars: 0 };
+      if (s.subscriptions.size + pending.uris >= MAX_SUBSCRIPTIONS) {
         throw new GatewayError('MCPEG_ERR_INVALID_PARAMS', `this session already has ${s.subscriptions.size} resource subscriptions (the limit); unsubscribe from some first`, {
           limit: MAX_SUBSCRIPTIONS,
         });
       }
-      const r = await relay(s, resourceRoute(s, req), req, req.params!, cancel, o, note);
-      s.subscriptions.add(req.params!.uri as string);
-      return r;
+      const chars = uriChars(s.subscriptions) + pending.chars;
+      if (chars + uri.length > MAX_SUBSCRIBED_CHARS) {
+        throw new GatewayError(
+          'MCPEG_ERR_INVALID_PARAMS',
+          `this session's resource subscriptions already have ${chars} characters of URIs (at most ${MAX_SUBSCRIBED_CHARS} together); unsubscribe from some first`,
+          { limit: MAX_SUBSCRIBED_CHARS },
+        );
+      }
+      pending.uris++;
+      pending.chars += uri.length;
+      pendingSubscriptions.set(s, pending);
+      try {
+        const r = await relay(s, resourceRoute(s, req), req, req.params!, cancel, o, note);
+        s.subscriptions.add(uri);
+        return r;
+      } finally {
+        pending.uris--;
+        pending.chars -= uri.length;
+      }
     },
     'resources/unsubscribe': async (s, req, cancel, o, note) => {
       const uri = requireString(req.params, 'uri', req.method);

@@ -22,6 +22,22 @@ export function serveStdio(
   maxLineBytes: number,
   log?: Logger,
 ): Promise<void> {
+  // stdout's backpressure: while the client has not taken what was written, no more input is read (what
+  // was read is served; a read is at most a pipe's 64 KiB). Unread answers were kept whole: a client
+  // writing 2-byte lines and reading none grew the gateway ~200 bytes per input byte, without bound.
+  let held = false;
+  const holdInput = () => {
+    if (held || !output.writableNeedDrain) return;
+    held = true;
+    input.pause();
+    const go = () => {
+      output.off('drain', go).off('close', go);
+      held = false;
+      input.resume();
+    };
+    // A closed stdout (the client gone) lets the input run to its end, which ends the session.
+    output.on('drain', go).on('close', go);
+  };
   // One line per message; a large result relayed as bytes goes out as its bytes (wire/raw-json.ts).
   const write = (msg: object) => {
     const body = messageBody(msg);
@@ -30,6 +46,7 @@ export function serveStdio(
       for (const chunk of body) output.write(chunk);
       output.write('\n');
     }
+    holdInput();
   };
   const conn = new ChannelConnection(viewId, sessions, dispatch, write);
   conn.onUnwritable = (why) => log?.warn({ err: why }, 'a message could not be written to the stdio client: an answer went as an error, anything else was dropped');
