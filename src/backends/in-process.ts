@@ -29,6 +29,8 @@ export function inProcessTransports(name: string, version: string, start: (signa
       const [, { preparePlugin }] = await sdk();
       // The instance's code is the plugin's: whatever it throws becomes an Error here (util/as-error.ts).
       const instance = await failingWithErrors(() => start(stopping.signal));
+      if (typeof instance !== 'object' || instance === null)
+        throw new Error(`${name}: start() gave ${instance === null ? 'null' : typeof instance}, not an instance (an object with its tools, resources and prompts)`);
       try {
         return preparePlugin(name, version, instance, schemas);
       } catch (err) {

@@ -9,7 +9,7 @@
 import type { BackendOptions } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
 import type { BackendConnection } from './connection.js';
-import { failingWithErrors } from '../util/as-error.js';
+import { asError, failingWithErrors } from '../util/as-error.js';
 
 export type HealthHook = () => Promise<{ ok: boolean; detail?: string }>;
 
@@ -65,7 +65,9 @@ export class ReplicaHealth {
     this.okInRow = this.failedInRow = 0;
     const hc = this.host.cfg.health_check;
     if (!hc.enabled || this.timer) return;
-    this.timer = setInterval(() => void this.checkOnce(), hc.interval);
+    // A check that fails past its own handling is logged, never an unhandled rejection (the process's end).
+    const check = () => this.checkOnce().catch((err: unknown) => this.host.log.error({ replica: this.host.id, err: asError(err).message }, 'health check failed'));
+    this.timer = setInterval(() => void check(), hc.interval);
     this.timer.unref();
   }
 

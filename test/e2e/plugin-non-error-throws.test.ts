@@ -25,6 +25,7 @@ writeFileSync(
   version: '1.0.0',
   start(config) {
     if (config.start === 'null') return Promise.reject(null);
+    if (config.start === 'nothing') return undefined;
     return {
       tools: [
         { name: 'ok', inputSchema: { type: 'object' }, handler: () => ({ content: [{ type: 'text', text: 'fine' }] }) },
@@ -58,6 +59,9 @@ plugins:
   - name: nostart
     module: ./careless.mjs
     config: { start: "null" }
+  - name: noinstance
+    module: ./careless.mjs
+    config: { start: nothing }
 `,
 );
 
@@ -85,6 +89,10 @@ describe('a plugin that throws what is not an Error', () => {
     const nostart = health.backends.find((b) => b.name === 'nostart');
     assert.equal(nostart?.state, 'down');
     assert.match(nostart?.error ?? '', /threw null, not an Error/);
+    // start() that gives no instance is named as such (it read as "Cannot read properties of undefined").
+    const noinstance = health.backends.find((b) => b.name === 'noinstance');
+    assert.equal(noinstance?.state, 'down');
+    assert.match(noinstance?.error ?? '', /noinstance: start\(\) gave undefined, not an instance/);
   });
 
   it('health hooks that reject with null or throw undefined: the process lives on through many checks, and /health says unhealthy', async () => {
