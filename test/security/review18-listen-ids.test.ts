@@ -16,18 +16,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { spawnGateway } from '../helpers/gateway.js';
+import { MINIMAL_STDIO_BACKEND } from '../helpers/minimal-stdio-backend.js';
 
-const BACKEND = `
-import { createInterface } from 'node:readline';
-const send = (m) => process.stdout.write(JSON.stringify({ jsonrpc: '2.0', ...m }) + '\\n');
-createInterface({ input: process.stdin }).on('line', (line) => {
-  const m = JSON.parse(line);
-  if (m.method === 'initialize')
-    send({ id: m.id, result: { protocolVersion: m.params.protocolVersion, capabilities: { tools: {} }, serverInfo: { name: 'b', version: '1' } } });
-  else if (m.method === 'tools/list') send({ id: m.id, result: { tools: [{ name: 't', inputSchema: { type: 'object' } }] } });
-  else if (m.id !== undefined && m.method) send({ id: m.id, result: {} });
-});
-`;
+const BACKEND = MINIMAL_STDIO_BACKEND;
 
 const HEADERS = {
   'content-type': 'application/json',
