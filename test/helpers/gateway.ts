@@ -1,5 +1,8 @@
 /** Test harness: real gateways on 127.0.0.1 port 0, real backends, the official SDK client. */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
@@ -223,4 +226,23 @@ export async function spawnGateway(config: string, timeoutMs = 20_000): Promise<
     throw err;
   });
   return { proc, url, stderr: () => stderr };
+}
+
+/**
+ * A real `mcpeg gateway` process in front of one stdio backend `b`: `script` (an ES module's
+ * text) written to `backend.mjs` in a fresh temp directory (`dir`, with the config), run by
+ * this Node. The caller kills `proc` and removes `dir`.
+ */
+export async function spawnScriptGateway(script: string, prefix: string): Promise<GatewayProcess & { dir: string }> {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  const backend = join(dir, 'backend.mjs');
+  writeFileSync(backend, script);
+  const config = join(dir, 'mcpeg.json');
+  writeFileSync(config, JSON.stringify({ server: { host: '127.0.0.1', port: 0 }, backends: { b: { type: 'mcp', command: process.execPath, args: [backend] } } }));
+  try {
+    return { ...(await spawnGateway(config)), dir };
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
 }

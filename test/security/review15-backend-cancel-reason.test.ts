@@ -11,11 +11,9 @@
  */
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { answerOf, rawSession, readSse, spawnGateway, type GatewayProcess } from '../helpers/gateway.js';
+import { answerOf, rawSession, readSse, spawnScriptGateway, type GatewayProcess } from '../helpers/gateway.js';
 
 /** A stdio MCP backend: its tool "ask" sends roots/list, cancels it with a hostile reason, then answers. */
 const BACKEND = `
@@ -41,13 +39,9 @@ describe('review 15: a backend cancels its request to the client with a reason t
   let url: string;
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'mcpeg-review15-cancel-'));
-    const backend = join(dir, 'backend.mjs');
-    writeFileSync(backend, BACKEND);
-    const config = join(dir, 'mcpeg.json');
-    writeFileSync(config, JSON.stringify({ server: { host: '127.0.0.1', port: 0 }, backends: { b: { type: 'mcp', command: process.execPath, args: [backend] } } }));
-    gateway = await spawnGateway(config);
-    ({ proc, url } = gateway);
+    const g = await spawnScriptGateway(BACKEND, 'mcpeg-review15-cancel-');
+    gateway = g;
+    ({ dir, proc, url } = g);
   });
   after(() => {
     proc?.kill('SIGKILL');

@@ -10,11 +10,9 @@
  */
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { answerOf, rawSession, spawnGateway, type GatewayProcess } from '../helpers/gateway.js';
+import { answerOf, rawSession, spawnScriptGateway, type GatewayProcess } from '../helpers/gateway.js';
 
 const EVIL = { toString: 1 };
 /** What each tool answers (the error or the result), as the backend writes it. */
@@ -46,13 +44,9 @@ describe('review 16: a backend answers with error codes that are not text', { ti
   let url: string;
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'mcpeg-review16-code-'));
-    const backend = join(dir, 'backend.mjs');
-    writeFileSync(backend, BACKEND);
-    const config = join(dir, 'mcpeg.json');
-    writeFileSync(config, JSON.stringify({ server: { host: '127.0.0.1', port: 0 }, backends: { b: { type: 'mcp', command: process.execPath, args: [backend] } } }));
-    gateway = await spawnGateway(config);
-    ({ proc, url } = gateway);
+    const g = await spawnScriptGateway(BACKEND, 'mcpeg-review16-code-');
+    gateway = g;
+    ({ dir, proc, url } = g);
   });
   after(() => {
     proc?.kill('SIGKILL');

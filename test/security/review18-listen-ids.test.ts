@@ -11,11 +11,9 @@
  */
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync, rmSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { spawnGateway } from '../helpers/gateway.js';
+import { spawnScriptGateway } from '../helpers/gateway.js';
 import { MINIMAL_STDIO_BACKEND } from '../helpers/minimal-stdio-backend.js';
 
 const BACKEND = MINIMAL_STDIO_BACKEND;
@@ -43,12 +41,8 @@ describe('review 18: subscriptions/listen streams with ids of megabytes', { time
   const streams = new AbortController();
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'mcpeg-review18-listen-'));
-    const backend = join(dir, 'backend.mjs');
-    writeFileSync(backend, BACKEND);
-    const config = join(dir, 'mcpeg.json');
-    writeFileSync(config, JSON.stringify({ server: { host: '127.0.0.1', port: 0 }, backends: { b: { type: 'mcp', command: process.execPath, args: [backend] } } }));
-    const g = await spawnGateway(config);
+    const g = await spawnScriptGateway(BACKEND, 'mcpeg-review18-listen-');
+    dir = g.dir;
     proc = g.proc;
     url = g.url;
   });

@@ -10,11 +10,9 @@
  */
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync, rmSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { answerOf, rawSession, spawnGateway } from '../helpers/gateway.js';
+import { answerOf, rawSession, spawnScriptGateway } from '../helpers/gateway.js';
 
 /** A backend that accepts every subscription (after 50 ms: concurrent ones overlap) and keeps none. */
 const BACKEND = `
@@ -40,12 +38,8 @@ describe('review 20: the URIs one session subscribes to, together', { timeout: 1
   let url: string;
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'mcpeg-review20-subs-'));
-    const backend = join(dir, 'backend.mjs');
-    writeFileSync(backend, BACKEND);
-    const config = join(dir, 'mcpeg.json');
-    writeFileSync(config, JSON.stringify({ server: { host: '127.0.0.1', port: 0 }, backends: { b: { type: 'mcp', command: process.execPath, args: [backend] } } }));
-    const g = await spawnGateway(config);
+    const g = await spawnScriptGateway(BACKEND, 'mcpeg-review20-subs-');
+    dir = g.dir;
     proc = g.proc;
     url = g.url.replace(/\/mcp$/, '/servers/b/mcp');
   });
