@@ -28,7 +28,7 @@ import { AGGREGATE_VIEW, backendViewId, Registry } from './router/registry.js';
 import { MemoryEventStore, type EventStore } from './transport/inbound/event-store.js';
 import { createHttpServer } from './edge/http-server.js';
 import { LegacySseEndpoint } from './transport/inbound/legacy-sse.js';
-import { serveStdio } from './transport/inbound/stdio.js';
+import { serveStdio, type StdioEnd } from './transport/inbound/stdio.js';
 import { ChannelConnection } from './transport/inbound/channel.js';
 import type { JsonRpcMessage } from './wire/jsonrpc.js';
 import type { Principal } from './auth/principal.js';
@@ -116,7 +116,8 @@ export interface Gateway {
   /** Starts backends, then listens on server.host:server.port. Resolves with the bound URL of /mcp. (The admin API is started beside it: serve.ts.) */
   listen(): Promise<{ url: string; port: number; host: string }>;
   /** Starts backends and serves one client over the given streams (`mcpeg stdio`). */
-  serveStdio(input: Readable, output: Writable): Promise<void>;
+  /** Resolves when the session ends: its input ended, or its client stopped reading (stdout's bounds). */
+  serveStdio(input: Readable, output: Writable): Promise<StdioEnd>;
   /**
    * An in-process client connection to the aggregate view acting for `principal`: its requests take the
    * same dispatch, authorization and pinning as a client's (the admin console's "try it"). Close it when done.
@@ -640,7 +641,9 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
     },
     async serveStdio(input, output) {
       await startBackends();
-      await serveStdio(AGGREGATE_VIEW, sessions!, dispatch, input, output, config.server.max_body_bytes, log);
+      const { max_body_bytes, send_timeout, max_unsent_bytes } = config.server;
+      const limits = { maxLineBytes: max_body_bytes, sendTimeoutMs: send_timeout, maxUnsentBytes: max_unsent_bytes };
+      return serveStdio(AGGREGATE_VIEW, sessions!, dispatch, input, output, limits, log);
     },
     async close() {
       closing = true;

@@ -4,7 +4,8 @@ import { EXIT, loadOrReport, tryParse } from './common.js';
 
 const USAGE = `Usage: mcpeg stdio [--config FILE]
 Serves one MCP client over stdin/stdout (for desktop clients that launch a command).
-Logs go to stderr only.`;
+Logs go to stderr only. Exits 1 when the client stops reading (server.send_timeout,
+server.max_unsent_bytes).`;
 
 export async function runStdio(argv: string[]): Promise<number> {
   const parsed = tryParse(argv, { config: { type: 'string', short: 'c' } }, USAGE);
@@ -14,7 +15,9 @@ export async function runStdio(argv: string[]): Promise<number> {
   if (typeof config === 'number') return config;
   // The config file is protected from file plugins here too (it holds secrets and is trusted).
   const gw = createGateway(config, file ? { configFile: resolve(file) } : {});
-  await gw.serveStdio(process.stdin, process.stdout);
+  const end = await gw.serveStdio(process.stdin, process.stdout);
   await gw.close();
+  // A client that stopped reading: what waits on stdout is dropped with the process (stdout cannot be closed otherwise).
+  if (end === 'stalled') process.exit(EXIT.FAILURE);
   return EXIT.OK;
 }

@@ -16,6 +16,9 @@
  * - the tool pins' lock file (`pinning.lock_file`): whoever writes it approves tool definitions;
  * - the kubeconfig of a Kubernetes discovery source (the file named, else the default ones):
  *   its `exec` credential plugin is a program the gateway starts, and it holds credentials;
+ *   and what it names (kubeconfig-refs.ts): certificate, key and token files, the programs
+ *   it starts for credentials. Without a kubeconfig, in a cluster, the service account's
+ *   directory (its token and CA);
  * - OpenAPI documents read from files, and with remote_refs their directory ($refs are
  *   read from there);
  * - the gateway's own code: `<package>/dist`, `node_modules`, `package.json`,
@@ -31,6 +34,7 @@ import { createRequire } from 'node:module';
 import { basename, delimiter, dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BUILTIN_PLUGINS } from '../plugins/loader.js';
+import { kubeconfigRefs } from './kubeconfig-refs.js';
 import type { Config } from './schema.js';
 
 export interface ProtectedPath {
@@ -74,7 +78,12 @@ export const REASONS = {
   state: "the gateway's process state (PID file, restart command, log)",
   pins: "the tool pins' lock file (writing it approves tool definitions)",
   kubeconfig: 'a kubeconfig the gateway reads (its exec credential plugin is a program the gateway starts; it holds cluster credentials)',
+  kubeconfigFile: 'a certificate, key or token file a kubeconfig the gateway reads names',
+  serviceAccount: "the Kubernetes service account's credentials (token, CA) the gateway reads in a cluster",
 } as const;
+
+/** Where a pod's service-account token, CA and namespace are (the Kubernetes client's SERVICEACCOUNT_ROOT). */
+const SERVICE_ACCOUNT = '/var/run/secrets/kubernetes.io/serviceaccount';
 
 /** Arguments that name a script even before it exists (a client could create it). */
 const SCRIPT = /\.(?:[cm]?[jt]sx?|py|rb|pl|php|sh|bash|lua|jar)$/i;
@@ -133,11 +142,19 @@ export function protectedPaths(config: Readonly<Config>, opts: ProtectedOptions 
       const kube = b.discovery?.kubernetes;
       if (kube) {
         // As the Kubernetes client reads it (discovery/kubernetes/source.ts): the file named, else $KUBECONFIG's files, else ~/.kube/config.
-        if (kube.kubeconfig !== undefined) add(resolve(base, kube.kubeconfig), REASONS.kubeconfig);
+        const kubeconfigs: string[] = [];
+        if (kube.kubeconfig !== undefined) kubeconfigs.push(resolve(base, kube.kubeconfig));
         else {
           const files = (env.KUBECONFIG ?? '').split(delimiter).filter((f) => f !== '');
-          for (const f of files) add(resolve(cwd, f), REASONS.kubeconfig);
-          if (files.length === 0 && env.HOME) add(join(env.HOME, '.kube', 'config'), REASONS.kubeconfig);
+          for (const f of files) kubeconfigs.push(resolve(cwd, f));
+          if (files.length === 0 && env.HOME) kubeconfigs.push(join(env.HOME, '.kube', 'config'));
+          add(SERVICE_ACCOUNT, REASONS.serviceAccount);
+        }
+        for (const k of kubeconfigs) {
+          add(k, REASONS.kubeconfig);
+          const refs = kubeconfigRefs(k);
+          for (const f of refs.files) for (const dir of [refs.dir, cwd]) add(resolve(dir, f), REASONS.kubeconfigFile);
+          for (const p of refs.programs) for (const dir of [refs.dir, cwd]) program(p.command, p.args, dir, env.PATH);
         }
       }
     } else if (b.type === 'command') {

@@ -16,6 +16,9 @@
  * What waits is `socket.writableLength`: node's buffer and the write in flight, which node
  * keeps whole until the kernel has taken all of it. Progress is a write completed, or the
  * write in flight's remainder in libuv (`writeQueueSize`) shrinking.
+ *
+ * `mcpeg stdio` watches its stdout for `send_timeout` the same way (transport/inbound/stdio.ts,
+ * which checks `max_unsent_bytes` at each write); closing it ends that session.
  */
 import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
@@ -32,6 +35,8 @@ export interface UnsentLimits {
 /** One connection's progress as the last sweep saw it. */
 interface Mark {
   readonly socket: Socket;
+  /** What closing it means (destroying the socket, unless its owner says otherwise). */
+  readonly close: () => void;
   /** Bytes of completed writes (bytesWritten counts what was dispatched or buffered too). */
   completed: number;
   /** The write in flight's remainder in libuv. */
@@ -66,8 +71,9 @@ export class UnsentWatch {
     server.once('close', () => this.stop());
   }
 
-  track(socket: Socket): void {
-    this.marks.set(socket, { socket, completed: 0, queued: 0, since: -1, unsent: 0, moved: false });
+  /** `close`: what closing it means, when more than destroying the socket (the stdio edge ends its session). */
+  track(socket: Socket, close: () => void = () => socket.destroy()): void {
+    this.marks.set(socket, { socket, close, completed: 0, queued: 0, since: -1, unsent: 0, moved: false });
     socket.once('close', () => this.marks.delete(socket));
   }
 
@@ -133,7 +139,7 @@ export class UnsentWatch {
 
   private close(m: Mark): void {
     this.marks.delete(m.socket);
-    m.socket.destroy();
+    m.close();
   }
 
   /** One line per sweep and reason, whatever the number of connections: a flood of slow clients cannot flood the log. */

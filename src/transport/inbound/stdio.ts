@@ -2,6 +2,7 @@
  * stdio transport (MCP transport spec): newline-delimited JSON-RPC on stdin/stdout.
  * Nothing but protocol messages is ever written to stdout; logs go to stderr.
  */
+import { Socket } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
 import { GatewayError } from '../../errors/catalog.js';
 import type { DispatchOptions } from '../../protocol/dispatch.js';
@@ -12,6 +13,15 @@ import { parseMessages } from '../../edge/http-util.js';
 import { messageBody } from '../../wire/raw-json.js';
 import type { Logger } from '../../observability/logger.js';
 import { readLines } from './stdio-lines.js';
+import { UnsentWatch, type UnsentLimits } from '../../edge/unsent.js';
+
+/** How a stdio session ended: its input ended (the client closed it), or the client stopped reading (stdout's bounds). */
+export type StdioEnd = 'ended' | 'stalled';
+
+/** The stdio edge's bounds: server.max_body_bytes for a line, send_timeout and max_unsent_bytes for stdout. */
+export interface StdioLimits extends UnsentLimits {
+  maxLineBytes: number;
+}
 
 export function serveStdio(
   viewId: string,
@@ -19,9 +29,18 @@ export function serveStdio(
   dispatch: DispatchOptions,
   input: Readable,
   output: Writable,
-  maxLineBytes: number,
+  limits: StdioLimits,
   log?: Logger,
-): Promise<void> {
+): Promise<StdioEnd> {
+  const { maxLineBytes, maxUnsentBytes } = limits;
+  // Set when the client stopped taking what is written (below): nothing more is written, the session ends.
+  let stalled = false;
+  const stall = () => {
+    if (stalled) return;
+    stalled = true;
+    output.destroy();
+    input.destroy();
+  };
   // stdout's backpressure: while the client has not taken what was written, no more input is read (what
   // was read is served; a read is at most a pipe's 64 KiB). Unread answers were kept whole: a client
   // writing 2-byte lines and reading none grew the gateway ~200 bytes per input byte, without bound.
@@ -40,6 +59,7 @@ export function serveStdio(
   };
   // One line per message; a large result relayed as bytes goes out as its bytes (wire/raw-json.ts).
   const write = (msg: object) => {
+    if (stalled) return;
     const body = messageBody(msg);
     if (typeof body === 'string') output.write(`${body}\n`);
     else {
@@ -47,11 +67,28 @@ export function serveStdio(
       output.write('\n');
     }
     holdInput();
+    // Checked at each write, not once a second as on the HTTP edge: one client, and a backend sends ~100 MiB a second.
+    if (maxUnsentBytes > 0 && output.writableLength > maxUnsentBytes) {
+      log?.warn(
+        { reason: 'max_unsent_bytes', bytes: output.writableLength, limit: maxUnsentBytes },
+        'the stdio client took none of what waits for it past server.max_unsent_bytes: the session ends',
+      );
+      stall();
+    }
   };
   const conn = new ChannelConnection(viewId, sessions, dispatch, write);
   conn.onUnwritable = (why) => log?.warn({ err: why }, 'a message could not be written to the stdio client: an answer went as an error, anything else was dropped');
   // A failure past the connection's own handling is this message's, logged: never an unhandled rejection (the process's end).
   const failed = (err: unknown) => log?.error({ err: String((err as Error)?.message ?? err).slice(0, 1000) }, 'a stdio client message failed');
+  // What the client has not taken, as the HTTP edge bounds it (edge/unsent.ts): holding input back stops the client's
+  // own requests, not what backends send (progress, log messages, updates), which piled up in memory without bound
+  // while the client read nothing. Past server.max_unsent_bytes waiting (above), or server.send_timeout without
+  // progress (the edge's sweep; a pipe's stdout is a Socket, a file's writes are synchronous), the session ends as if
+  // the client had gone. process.stdout cannot be closed (its destroy() keeps the descriptor and what waits on it):
+  // the caller ends the process on 'stalled'.
+  const watch = log && limits.sendTimeoutMs > 0 && output instanceof Socket ? new UnsentWatch({ ...limits, maxUnsentBytes: 0 }, log, 'stdio') : undefined;
+  watch?.track(output as Socket, stall);
+  watch?.start();
   return new Promise((resolve) => {
     readLines(input, maxLineBytes, {
       line(bytes) {
@@ -70,7 +107,8 @@ export function serveStdio(
         write(errorResponse(null, err.toJsonRpc()));
       },
       end() {
-        void conn.close('stdin closed').finally(resolve);
+        watch?.stop();
+        void conn.close(stalled ? 'the client stopped reading' : 'stdin closed').finally(() => resolve(stalled ? 'stalled' : 'ended'));
       },
     });
   });

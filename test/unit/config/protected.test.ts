@@ -75,6 +75,51 @@ describe('protectedPaths', () => {
     for (const f of ['run/mcpeg.pid', 'run/mcpeg.pid.json', 'mcpeg.log']) assert.equal(withState.find((e) => e.path === at(f))?.reason, REASONS.state, f);
   });
 
+  it("names what a Kubernetes source's kubeconfig names: certificate, key and token files, credential programs", () => {
+    mkdirSync(at('kube'), { recursive: true });
+    writeFileSync(
+      at('kube/config.yaml'),
+      JSON.stringify({
+        clusters: [
+          { name: 'c', cluster: { server: 'https://k', 'certificate-authority': 'ca.crt' } },
+          { name: 'odd', cluster: { 'certificate-authority': 7 } },
+        ],
+        users: [
+          { name: 'a', user: { 'client-certificate': '/etc/k/cert.pem', 'client-key': 'keys/client.key', 'token-file': 'tok' } },
+          { name: 'b', user: { exec: { command: './get-token.sh', args: ['--json', 'helper.py'] } } },
+          { name: 'c', user: { exec: { command: 'aws', args: [] } } },
+          { name: 'd', user: { 'auth-provider': { name: 'gcp', config: { 'cmd-path': '/opt/gcloud', tokenFile: '/etc/k/provider-token' } } } },
+        ],
+      }),
+    );
+    const kube = (discovery: Record<string, unknown>, env: NodeJS.ProcessEnv) =>
+      protectedPaths(validateConfig({ backends: { k: { type: 'mcp', discovery: { kubernetes: { service: 's', ...discovery } } } } }, 'test', new Map(), dir), {
+        cwd: at('cwd'),
+        env,
+        packageRoot: at('pkgroot'),
+      });
+    const named = kube({ kubeconfig: './kube/config.yaml' }, { PATH: '/usr/bin' });
+    const why = (p: string) => named.find((e) => e.path === p)?.reason;
+    assert.equal(why(at('kube/config.yaml')), REASONS.kubeconfig);
+    // Relative names both ways the client may take them: the kubeconfig's directory and the working directory.
+    for (const f of ['kube/ca.crt', 'cwd/ca.crt', 'kube/keys/client.key', 'cwd/keys/client.key', 'kube/tok', 'cwd/tok']) assert.equal(why(at(f)), REASONS.kubeconfigFile, f);
+    assert.equal(why('/etc/k/cert.pem'), REASONS.kubeconfigFile);
+    assert.equal(why('/etc/k/provider-token'), REASONS.kubeconfigFile);
+    assert.equal(why(at('kube/get-token.sh')), REASONS.program);
+    assert.equal(why(at('kube/helper.py')), REASONS.argument, 'a script the credential program is given');
+    assert.equal(why('/usr/bin/aws'), REASONS.program, 'a bare name on every PATH directory');
+    assert.equal(why('/opt/gcloud'), REASONS.program);
+    assert.equal(why('/var/run/secrets/kubernetes.io/serviceaccount'), undefined, 'a named kubeconfig: not the in-cluster credentials');
+    // Without one: $KUBECONFIG's files and what they name, and the in-cluster service account's directory.
+    const usual = kube({}, { PATH: '/usr/bin', KUBECONFIG: at('kube/config.yaml') });
+    assert.equal(usual.find((e) => e.path === at('kube/keys/client.key'))?.reason, REASONS.kubeconfigFile);
+    assert.equal(usual.find((e) => e.path === '/var/run/secrets/kubernetes.io/serviceaccount')?.reason, REASONS.serviceAccount);
+    // A kubeconfig that is not there, or not YAML, names nothing (and does not fail the list).
+    writeFileSync(at('kube/broken.yaml'), 'users: [unclosed');
+    assert.equal(kube({ kubeconfig: './kube/broken.yaml' }, {}).find((e) => e.path === at('kube/broken.yaml'))?.reason, REASONS.kubeconfig);
+    assert.ok(kube({ kubeconfig: './kube/missing.yaml' }, {}).length > 0);
+  });
+
   it('ProtectedMatcher matches whole path segments', () => {
     const l = [{ path: '/a/data', reason: 'd' }];
     const m = new ProtectedMatcher(l);
