@@ -58,23 +58,33 @@ export function serveStdio(
     output.on('drain', go).on('close', go);
   };
   // One line per message; a large result relayed as bytes goes out as its bytes (wire/raw-json.ts).
+  // The size of the last message written, as writableLength counts it (a string's length, a buffer's bytes).
+  let last = 0;
   const write = (msg: object) => {
     if (stalled) return;
-    const body = messageBody(msg);
-    if (typeof body === 'string') output.write(`${body}\n`);
-    else {
-      for (const chunk of body) output.write(chunk);
-      output.write('\n');
-    }
-    holdInput();
-    // Checked at each write, not once a second as on the HTTP edge: one client, and a backend sends ~100 MiB a second.
-    if (maxUnsentBytes > 0 && output.writableLength > maxUnsentBytes) {
+    // What waits beyond the last message, checked at each write (not once a second as on the HTTP edge: one client,
+    // and a backend sends ~100 MiB a second). A message larger than the bound still goes to a client that reads.
+    if (maxUnsentBytes > 0 && output.writableLength - last > maxUnsentBytes) {
       log?.warn(
         { reason: 'max_unsent_bytes', bytes: output.writableLength, limit: maxUnsentBytes },
         'the stdio client took none of what waits for it past server.max_unsent_bytes: the session ends',
       );
       stall();
+      return;
     }
+    const body = messageBody(msg);
+    if (typeof body === 'string') {
+      output.write(`${body}\n`);
+      last = body.length + 1;
+    } else {
+      last = 1;
+      for (const chunk of body) {
+        output.write(chunk);
+        last += chunk.length;
+      }
+      output.write('\n');
+    }
+    holdInput();
   };
   const conn = new ChannelConnection(viewId, sessions, dispatch, write);
   conn.onUnwritable = (why) => log?.warn({ err: why }, 'a message could not be written to the stdio client: an answer went as an error, anything else was dropped');
