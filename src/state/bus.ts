@@ -342,7 +342,7 @@ export class RedisBus implements InstanceBus {
       } else this.publishingBy.set(owner, { n: 1, bytes });
     }
     void this.redis
-      .run('publishing to another instance', (c) => c.publish(this.channel(to), text))
+      .run('publishing to another instance', (c) => c.publish(this.channel(to), text), bytes)
       .then(
         (receivers) => {
           if (receivers !== 0 || to === 'all') return;

@@ -123,7 +123,7 @@ export class RedisEventStore implements EventStore {
     const key = this.key(sessionId);
     const args = [streamId, String(seq), data, String(maxEvents), String(maxBytes), String(this.idleMs)];
     s.tail = s.tail
-      .then(() => this.redis.run('storing an SSE event', (c) => APPEND.run(c, [key, `${key}:bytes`], args)))
+      .then(() => this.redis.run('storing an SSE event', (c) => APPEND.run(c, [key, `${key}:bytes`], args), bytes))
       .then(
         () => {
           this.failing = false;

@@ -5,6 +5,9 @@
  * - no offline queue: while Redis is away a command fails at once (a clear
  *   MCPEG_ERR_STATE_UNAVAILABLE to the request that needed it) instead of piling up;
  * - a deadline per command (`command_timeout`);
+ * - a bound on the commands node-redis still holds (MAX_UNSETTLED, MAX_UNSETTLED_BYTES): a
+ *   command past its deadline is not gone while Redis stalls (connected, reading nothing), so it
+ *   counts until node-redis is done with it, and past the bound a command fails at once;
  * - a second connection for subscriptions (a subscribed connection takes no commands).
  * Each connection's loss is logged once per outage, and its recovery once.
  */
@@ -36,10 +39,28 @@ export interface RedisState {
   readonly prefix: string;
   /** Whether commands can be sent now. */
   readonly ready: boolean;
-  /** Runs `fn`; a failure because Redis is away or slow becomes MCPEG_ERR_STATE_UNAVAILABLE. */
-  run<T>(what: string, fn: (c: RedisClient) => Promise<T>): Promise<T>;
+  /**
+   * Runs `fn`; a failure because Redis is away or slow becomes MCPEG_ERR_STATE_UNAVAILABLE.
+   * `bytes`: about what the command carries (a message, an event, a record), held until
+   * node-redis is done with it, which may be long after the deadline (MAX_UNSETTLED_BYTES).
+   */
+  run<T>(what: string, fn: (c: RedisClient) => Promise<T>, bytes?: number): Promise<T>;
   close(): Promise<void>;
 }
+
+/**
+ * Commands handed to node-redis that it has not answered or dropped yet, and the bytes their
+ * callers said they carry. The deadline only stops the wait: while Redis stalls (its socket
+ * open, nothing read), node-redis keeps a command queued up to its own 5 s, and writes the
+ * oldest into the socket's buffer whenever a new one wakes its writer, where it stays until
+ * Redis reads it. Let go at the deadline, the bounds on what waits for Redis (the bus's, the
+ * event store's) kept admitting more: a client's answers naming another instance grew the
+ * gateway without bound for as long as the stall lasted (review 22). Counted until settled,
+ * what a stalled Redis can make an instance hold is these bounds (the defaults of those two
+ * bounds together).
+ */
+export const MAX_UNSETTLED = 10_000;
+export const MAX_UNSETTLED_BYTES = 128 * 1024 * 1024;
 
 /** Opens both connections; rejects (naming the URL without its password) when Redis cannot be reached within connect_timeout. */
 export async function connectRedis(cfg: StateConfig['redis'], log: Logger): Promise<RedisState> {
@@ -62,6 +83,10 @@ export async function connectRedis(cfg: StateConfig['redis'], log: Logger): Prom
     subscriber.destroy();
     throw new Error(`state.redis.url: cannot connect to ${shown}: ${(err as Error).message}`);
   }
+  let unsettled = 0;
+  let unsettledBytes = 0;
+  /** The bound was met: logged once, until half of it is free again. */
+  let stalled = false;
   return {
     client,
     subscriber,
@@ -69,11 +94,36 @@ export async function connectRedis(cfg: StateConfig['redis'], log: Logger): Prom
     get ready() {
       return client.isReady;
     },
-    async run<T>(what: string, fn: (c: RedisClient) => Promise<T>): Promise<T> {
+    async run<T>(what: string, fn: (c: RedisClient) => Promise<T>, bytes = 0): Promise<T> {
+      const unavailable = (why: string) => new GatewayError('MCPEG_ERR_STATE_UNAVAILABLE', `shared state store (${shown}) unavailable for ${what}: ${why}`);
+      if (unsettled >= MAX_UNSETTLED || (unsettled > 0 && unsettledBytes + bytes > MAX_UNSETTLED_BYTES)) {
+        if (!stalled)
+          log.warn({ redis: shown, waiting: unsettled, waitingBytes: unsettledBytes }, 'shared state store not answering: commands fail at once until it takes those sent');
+        stalled = true;
+        throw unavailable(`${unsettled} commands sent to it (${Math.ceil(unsettledBytes / 1048576)} MiB) are still unanswered`);
+      }
+      unsettled++;
+      unsettledBytes += bytes;
+      const settled = () => {
+        unsettled--;
+        unsettledBytes -= bytes;
+        if (stalled && unsettled <= MAX_UNSETTLED / 2 && unsettledBytes <= MAX_UNSETTLED_BYTES / 2) {
+          stalled = false;
+          log.info({ redis: shown }, 'shared state store answering again');
+        }
+      };
+      let sent: Promise<T>;
       try {
-        return await withDeadline(fn(client), cfg.command_timeout);
+        sent = fn(client);
       } catch (err) {
-        throw new GatewayError('MCPEG_ERR_STATE_UNAVAILABLE', `shared state store (${shown}) unavailable for ${what}: ${(err as Error).message}`);
+        settled();
+        throw unavailable((err as Error).message);
+      }
+      sent.then(settled, settled);
+      try {
+        return await withDeadline(sent, cfg.command_timeout);
+      } catch (err) {
+        throw unavailable((err as Error).message);
       }
     },
     async close() {

@@ -33,7 +33,8 @@ export class RedisSessionStore implements SessionStore {
   }
 
   async put(record: SessionRecord): Promise<void> {
-    await this.redis.run('storing a session', (c) => c.set(this.key(record.id), JSON.stringify(record), { PX: this.idleMs }));
+    const text = JSON.stringify(record);
+    await this.redis.run('storing a session', (c) => c.set(this.key(record.id), text, { PX: this.idleMs }), text.length);
   }
 
   async touch(id: string, at: number): Promise<void> {
@@ -41,7 +42,8 @@ export class RedisSessionStore implements SessionStore {
     const rec = await this.get(id);
     if (!rec || rec.lastSeen >= at) return;
     rec.lastSeen = at;
-    await this.redis.run('touching a session', (c) => c.set(this.key(id), JSON.stringify(rec), { PX: this.idleMs, XX: true }));
+    const text = JSON.stringify(rec);
+    await this.redis.run('touching a session', (c) => c.set(this.key(id), text, { PX: this.idleMs, XX: true }), text.length);
   }
 
   async delete(id: string): Promise<void> {
