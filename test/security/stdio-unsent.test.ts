@@ -3,8 +3,8 @@
  * gateway stop reading a client's stdin while its stdout was backed up, which stops the
  * client's own requests; what backends send on their own (progress, log messages, resource
  * updates) still went to stdout and piled up in the gateway's memory: a backend sending
- * progress notifications during a call grew the gateway by as much as it sent (~100 MiB
- * here), for as long as the client did not read. Now stdout is bounded as the HTTP edge
+ * progress notifications during a call grew the gateway by more than it sent (224 MiB for
+ * 200 MiB here), for as long as the client did not read. Now stdout is bounded as the HTTP edge
  * bounds a connection (edge/unsent.ts): past `server.max_unsent_bytes` waiting, or
  * `server.send_timeout` without the client taking anything, the session ends as if the
  * client had gone (a warn line says which; the process exits 1). A client that reads, even slowly, gets every
