@@ -160,11 +160,9 @@ describe('mcpeg stdio: what backends send to a client that does not read', () =>
     const g = await startStdio({ max_unsent_bytes: 1 * MiB });
     const tool = await handshake(g);
     callFlood(g, tool, 1, 3 * MiB);
-    for (const n of [1]) {
-      const m = await within(g.next(), 15_000, `progress ${n}; stderr: ${g.stderr().slice(-1000)}`);
-      assert.equal(m.params?.progress, n);
-      assert.equal((m.params?.message as string).length, 3 * MiB);
-    }
+    const m = await within(g.next(), 15_000, `the progress notification; stderr: ${g.stderr().slice(-1000)}`);
+    assert.equal(m.params?.progress, 1);
+    assert.equal(String(m.params?.message).length, 3 * MiB);
     assert.equal((await within(g.next(), 15_000, 'the result')).result?.content?.[0]?.text, 'done 1');
     assert.equal(g.proc.exitCode, null, 'the session goes on');
     g.proc.stdin.write(`${JSON.stringify({ jsonrpc: '2.0', id: 4, method: 'ping' })}\n`);
