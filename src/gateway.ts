@@ -4,6 +4,7 @@
  * transport in (HTTP edge, stdio) → session/protocol (SessionManager, dispatch) →
  * router (Registry, View) → upstream (Backend, BackendConnection) → backend
  */
+import { Subscribers } from './protocol/subscribers.js';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
@@ -131,6 +132,7 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
   const backends = new Map<string, Backend>();
   let registry: Registry | undefined;
   let sessions: SessionManager | undefined;
+  const subscribers = new Subscribers<ClientSession>();
   const listener: BackendListener = {
     // Only the backend serving its name: a replacement still coming up, or an old one draining, changes no view.
     catalogChanged: (b: Backend, announced) => {
@@ -139,8 +141,9 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
     stateChanged: (b: Backend) => log.debug({ backend: b.name, state: b.state }, 'backend state'),
     resourceUpdated: (b: Backend, params: Record<string, unknown>) => {
       // Shared-mode backends: fan out to the sessions that subscribed to the URI, when the URI is this backend's in their view.
-      for (const s of sessions?.sessions() ?? []) {
-        if (typeof params.uri === 'string' && s.subscriptions.has(params.uri) && s.view.resourceBackend(params.uri) === b.name && s.hears(b.name, params.uri)) {
+      if (typeof params.uri !== 'string') return;
+      for (const s of subscribers.of(params.uri)) {
+        if (!s.isClosed && s.view.resourceBackend(params.uri) === b.name && s.hears(b.name, params.uri)) {
           s.notifyClient({ jsonrpc: '2.0', method: 'notifications/resources/updated', params });
         }
       }
@@ -172,8 +175,9 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
     continuations,
     view: (id: string) => registry!.view(id),
     backend: (name: string) => backends.get(name),
+    subscribers,
     subscribedElsewhere: (backend: string, uri: string, except: ClientSession) => {
-      for (const s of sessions?.sessions() ?? []) if (s !== except && !s.isClosed && s.subscriptions.has(uri) && s.view.resourceBackend(uri) === backend) return true;
+      for (const s of subscribers.of(uri)) if (s !== except && !s.isClosed && s.view.resourceBackend(uri) === backend) return true;
       return false;
     },
     ...(opts.bus ? { bus: opts.bus } : {}),

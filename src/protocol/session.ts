@@ -4,6 +4,7 @@
  * requests the gateway relays to it from backends. Transport-agnostic: transports give it
  * an Outbound to deliver server-initiated messages and call dispatch() for the rest.
  */
+import { SubscribedUris, type Subscribers } from './subscribers.js';
 import { ANONYMOUS, type Principal } from '../auth/principal.js';
 import { GatewayError, RemoteRpcError } from '../errors/catalog.js';
 import type { Logger } from '../observability/logger.js';
@@ -62,6 +63,8 @@ export interface SessionHost {
   readonly bus?: InstanceBus;
   /** Whether another open client session of this instance is subscribed to `uri` on `backend` (shared backend sessions hold one subscription for all). */
   subscribedElsewhere?(backend: string, uri: string, except: ClientSession): boolean;
+  /** The sessions subscribed to each URI (subscribers.ts): sessions add and remove themselves. */
+  readonly subscribers?: Subscribers<ClientSession>;
 }
 
 /** What a session is built from: the stored record minus its timestamps (see session-store.ts). */
@@ -128,7 +131,8 @@ export class ClientSession implements ClientLink, ConnectionOwner, RelayClient {
   initialized = false;
   logLevel: string | undefined;
   outbound: Outbound | undefined;
-  readonly subscriptions = new Set<string>();
+  /** Resource URIs it subscribed to; kept in step with the instance's index (subscribers.ts). */
+  readonly subscriptions: SubscribedUris<ClientSession>;
   /** Client requests being served, by client request id: aborted by notifications/cancelled. */
   readonly inflight = new Map<RequestId, Cancellation>();
   /** Bounds how many of its requests run at once (made on first use: see dispatch.ts). */
@@ -161,6 +165,7 @@ export class ClientSession implements ClientLink, ConnectionOwner, RelayClient {
     this.clientInfo = init.clientInfo;
     this.host = host;
     this.stateless = isStatelessVersion(init.protocolVersion);
+    this.subscriptions = new SubscribedUris<ClientSession>(this, host.subscribers);
   }
 
   get isClosed(): boolean {
@@ -611,6 +616,7 @@ export class ClientSession implements ClientLink, ConnectionOwner, RelayClient {
     const hooks = this.closeHooks;
     this.closeHooks = undefined;
     for (const fn of hooks ?? []) fn();
+    this.subscriptions.clear();
     for (const c of this.inflight.values()) c.cancel(reason);
     for (const p of this.pendingClient.values()) p.reject(new GatewayError('MCPEG_ERR_SESSION_NOT_FOUND', `client session closed: ${reason}`));
     this.pendingClient.clear();
