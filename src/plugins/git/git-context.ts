@@ -19,5 +19,7 @@ export interface RepoContext {
   readonly remotes: ReadonlyMap<string, RemoteVerdict>;
   /** Upstream settings naming no usable remote, left out of git's config (git-snapshot.ts). */
   readonly refusedUpstreams?: ReadonlyMap<string, string>;
+  /** The deny pattern hiding a path (relative to the work tree, or absolute), or undefined. */
+  readonly denied?: (path: string) => string | undefined;
   run(args: string[], opts?: RunOptions): Promise<GitResult>;
 }
