@@ -10,6 +10,8 @@ export interface RunOptions {
   input?: string;
   acceptExit?: readonly number[];
   config?: Readonly<Record<string, string | readonly string[]>>;
+  /** Raises the output cap for output the plugin reads itself (a listing), never an answer. */
+  maxOutputBytes?: number;
 }
 
 export interface RepoContext {

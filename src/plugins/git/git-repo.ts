@@ -207,7 +207,15 @@ export class GitRepos {
         refusedUpstreams: snap.refusedUpstreams,
         denied: (p: string) => this.deniedBy(roots, resolve(layout.toplevel, p)),
         run: (args: string[], opts: RunOptions = {}) =>
-          this.git(args, { cwd: layout.toplevel, env, ...limits, allowHooks: this.options.allowHooks, ...opts, config: { ...settings, ...opts.config } }).catch((e: unknown) => {
+          this.git(args, {
+            cwd: layout.toplevel,
+            env,
+            ...limits,
+            allowHooks: this.options.allowHooks,
+            ...opts,
+            maxOutputBytes: Math.max(limits.maxOutputBytes, opts.maxOutputBytes ?? 0),
+            config: { ...settings, ...opts.config },
+          }).catch((e: unknown) => {
             if (!(e instanceof GitError)) throw e;
             throw new GitError(e.code, own(e.message), { exitCode: e.exitCode, stderr: e.stderr === undefined ? undefined : own(e.stderr), argument: e.argument, key: e.key });
           }),

@@ -14,6 +14,9 @@ function refuse(what: string): never {
   throw new GitError('SAFE_MODE', `${what} is refused in safe mode`);
 }
 
+/** The paths `add` lists are read by the plugin, not answered: a cap of their own. */
+const LIST_BYTES = 16 * 1024 * 1024;
+
 /**
  * Stages what `git add` would, except files the deny list hides (by default the editor's:
  * `.env`, keys, `.ssh/`...). Once staged, git_show `:<path>` and git_diff read such a file
@@ -35,7 +38,7 @@ export async function add(ctx: RepoContext, opts: { files?: string[]; all?: bool
     }
   }
   // What `git add --all` would stage: changed and deleted tracked files, untracked ones not ignored.
-  const listed = await ctx.run(['ls-files', '-z', '--modified', '--deleted', '--others', '--exclude-standard', '--', ...named]);
+  const listed = await ctx.run(['ls-files', '-z', '--modified', '--deleted', '--others', '--exclude-standard', '--', ...named], { maxOutputBytes: LIST_BYTES });
   const paths = [...new Set(listed.stdout.split('\0'))].filter((p) => p !== '' && ctx.denied?.(p) === undefined);
   if (paths.length > 0) await ctx.run(['add', '--all', '--pathspec-from-file=-', '--pathspec-file-nul'], { input: paths.join('\0') });
   return { staged: (await status(ctx)).staged.map((c) => c.path) };
