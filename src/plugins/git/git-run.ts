@@ -188,12 +188,22 @@ export function runGit(args: string[], opts: RunGitOptions): Promise<GitResult> 
     let errBytes = 0;
     let settled = false;
 
-    const killGroup = (): void => {
+    const signalGroup = (signal: NodeJS.Signals): void => {
       try {
-        if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+        if (child.pid !== undefined) process.kill(-child.pid, signal);
       } catch {
         // already gone
       }
+    };
+    // SIGTERM first: git removes its lock files on SIGTERM (and on the SIGPIPE of the
+    // closed pipes), not on SIGKILL; a `git add` killed at its timeout left
+    // `.git/index.lock`, which no client can remove, and every later add, commit and switch
+    // failed (review 21). What still runs a second later is killed.
+    const killGroup = (): void => {
+      signalGroup('SIGTERM');
+      setTimeout(() => {
+        if (child.exitCode === null && child.signalCode === null) signalGroup('SIGKILL');
+      }, 1000).unref();
       child.stdout?.destroy();
       child.stderr?.destroy();
     };
@@ -225,9 +235,9 @@ export function runGit(args: string[], opts: RunGitOptions): Promise<GitResult> 
       out.push(chunk);
     });
     // stderr is warnings and progress, of which only an excerpt is ever shown: past the cap
-    // it is dropped, never a reason to kill git. A kill is SIGKILL, so git cannot remove
-    // its `index.lock`: `git add` killed for one warning per file staged (a line-ending
-    // attribute a client wrote) left the repository locked for every later call (review 21).
+    // it is dropped, never a reason to stop git. `git add` stopped for one warning per file
+    // staged (under a line-ending attribute a client wrote) was SIGKILLed holding
+    // `.git/index.lock`, and the repository stayed locked for every later call (review 21).
     child.stderr?.on('data', (chunk: Buffer): void => {
       if (settled || errBytes >= opts.maxOutputBytes) return;
       err.push(chunk.subarray(0, opts.maxOutputBytes - errBytes));
