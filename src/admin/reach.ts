@@ -45,6 +45,9 @@ const RULES: Readonly<Record<string, Readonly<Record<string, Rule>>>> = {
     timeout_ms: FREE,
     max_output_bytes: FREE,
     max_processes: FREE,
+    // The files git_add never stages: the editor's list and rule (dropping a pattern widens).
+    deny: EDITOR_DENY,
+    extra_deny: EDITOR_DENY,
   },
   memory: { max_keys: FREE, max_value_bytes: FREE, max_total_bytes: FREE },
 };

@@ -10,6 +10,8 @@ export interface RunOptions {
   input?: string;
   acceptExit?: readonly number[];
   config?: Readonly<Record<string, string | readonly string[]>>;
+  /** Raises the output cap for output the plugin reads itself (a listing), never an answer. */
+  maxOutputBytes?: number;
 }
 
 export interface RepoContext {
@@ -19,5 +21,7 @@ export interface RepoContext {
   readonly remotes: ReadonlyMap<string, RemoteVerdict>;
   /** Upstream settings naming no usable remote, left out of git's config (git-snapshot.ts). */
   readonly refusedUpstreams?: ReadonlyMap<string, string>;
+  /** The deny pattern hiding a path (relative to the work tree, or absolute), or undefined. */
+  readonly denied?: (path: string) => string | undefined;
   run(args: string[], opts?: RunOptions): Promise<GitResult>;
 }

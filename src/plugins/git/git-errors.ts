@@ -18,6 +18,8 @@ export type GitErrorCode =
   /** A remote whose URL or refspecs the plugin will not use (helper transport, outside the roots...). */
   | 'REMOTE_REJECTED'
   | 'SAFE_MODE'
+  /** A path the plugin's deny list hides (git_add never stages one). */
+  | 'PATH_DENIED'
   | 'NOTHING_STAGED';
 
 export interface GitErrorDetails {

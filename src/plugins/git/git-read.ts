@@ -32,12 +32,26 @@ export interface DiffResult {
 
 export async function diff(ctx: RepoContext, opts: DiffOptions = {}): Promise<DiffResult> {
   const args = [...(opts.staged ? ['--cached'] : [])];
-  if (opts.commit !== undefined) args.push('--end-of-options', validateRev('commit', opts.commit, { allowRange: true }));
+  if (opts.commit !== undefined) args.push('--end-of-options', await objectNames(ctx, validateRev('commit', opts.commit, { allowRange: true })));
   args.push('--');
   if (opts.file !== undefined) args.push(validatePath('file', opts.file, ctx.toplevel));
   const patch = await ctx.run(['diff', ...DIFF_FLAGS, ...args]);
   const stat = await ctx.run(['diff', ...DIFF_FLAGS, '--numstat', '-z', ...args]);
   return { diff: patch.stdout, files: parseNumstat(stat.stdout), empty: patch.stdout.length === 0 };
+}
+
+/**
+ * A revision, or each side of a range, as the object name git resolves it to. git diff
+ * given exactly two arguments after its options, one of them a path outside the work tree,
+ * compares them as two files, as `git diff --no-index` does (builtin/diff.c): `commit`
+ * `/home/me/.ssh/id_rsa` before the `--` written above, beside a file or directory named
+ * `--` that a client made with the editor, showed that file of the host (review 21). An
+ * object name is never such a path.
+ */
+async function objectNames(ctx: RepoContext, rev: string): Promise<string> {
+  const parts = rev.split(/(\.{2,3})/);
+  for (let i = 0; i < parts.length; i += 2) parts[i] = (await ctx.run(['rev-parse', '--verify', '--end-of-options', parts[i]])).stdout.trim();
+  return parts.join('');
 }
 
 /** Sha of HEAD, or null on an unborn branch (a fresh repository has no commits). */

@@ -10,9 +10,11 @@
  */
 import { mkdir, mkdtemp, realpath, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { ProtectedPath } from '../api.js';
 import { ProtectedMatcher } from '../../config/protected.js';
+import { DEFAULT_DENY } from '../editor/fs-contain.js';
+import { DenyList } from '../editor/fs-deny.js';
 import type { RepoContext, RunOptions } from './git-context.js';
 import { safePath, sshCommand } from './git-env.js';
 import { GitError } from './git-errors.js';
@@ -47,6 +49,11 @@ export interface GitReposOptions {
   protectedPaths?: () => readonly ProtectedPath[];
   /** git processes run at once by this plugin; more wait their turn (git-slots.ts). Default 16. */
   maxProcesses?: number;
+  /**
+   * Files git_add never stages: globs matched as the editor's deny list is, relative to each
+   * root (git-write.ts add). Default: the editor's default list.
+   */
+  deny?: readonly string[];
 }
 
 // `section[.subsection].name`: what `git -c` accepts; `=` would split the pair early.
@@ -81,6 +88,7 @@ export class GitRepos {
   readonly options: Readonly<GitReposOptions>;
   private tmpScratch: Promise<string> | undefined;
   private readonly slots: ProcessSlots;
+  private readonly deny: DenyList;
 
   constructor(options: GitReposOptions) {
     if (!Array.isArray(options.roots) || options.roots.length === 0) throw new Error('git: at least one root is required');
@@ -88,6 +96,11 @@ export class GitRepos {
     if (!(options.timeoutMs > 0) || !(options.maxOutputBytes > 0)) throw new Error('git: timeoutMs and maxOutputBytes must be positive');
     checkSettings(options.config ?? {});
     this.slots = new ProcessSlots(options.maxProcesses ?? 16);
+    try {
+      this.deny = new DenyList(options.deny ?? DEFAULT_DENY);
+    } catch (err) {
+      throw new Error(`git: invalid deny pattern ${(err as Error).message}`);
+    }
     this.options = Object.freeze({ ...options, roots: Object.freeze([...options.roots]) as string[], config: Object.freeze({ ...(options.config ?? {}) }) });
   }
 
@@ -192,8 +205,17 @@ export class GitRepos {
         safeMode: this.options.safeMode,
         remotes: snap.remotes,
         refusedUpstreams: snap.refusedUpstreams,
+        denied: (p: string) => this.deniedBy(roots, resolve(layout.toplevel, p)),
         run: (args: string[], opts: RunOptions = {}) =>
-          this.git(args, { cwd: layout.toplevel, env, ...limits, allowHooks: this.options.allowHooks, ...opts, config: { ...settings, ...opts.config } }).catch((e: unknown) => {
+          this.git(args, {
+            cwd: layout.toplevel,
+            env,
+            ...limits,
+            allowHooks: this.options.allowHooks,
+            ...opts,
+            maxOutputBytes: Math.max(limits.maxOutputBytes, opts.maxOutputBytes ?? 0),
+            config: { ...settings, ...opts.config },
+          }).catch((e: unknown) => {
             if (!(e instanceof GitError)) throw e;
             throw new GitError(e.code, own(e.message), { exitCode: e.exitCode, stderr: e.stderr === undefined ? undefined : own(e.stderr), argument: e.argument, key: e.key });
           }),
@@ -210,6 +232,15 @@ export class GitRepos {
   private checkProtected(toplevel: string): void {
     const why = this.protectedReason(toplevel);
     if (why) throw new GitError('REPO_PROTECTED', `the repository at ${toplevel} is refused: ${why}`);
+  }
+
+  /** The deny pattern hiding `abs`, matched relative to each root holding it (as the editor matches it). */
+  private deniedBy(roots: readonly string[], abs: string): string | undefined {
+    for (const r of roots) {
+      const hit = inside(r, abs) ? this.deny.matches(relative(r, abs).split(sep).join('/')) : undefined;
+      if (hit !== undefined) return hit;
+    }
+    return undefined;
   }
 
   /** Why a repository directory (a work tree, or a local remote) holds or lies in a protected path. */

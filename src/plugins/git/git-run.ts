@@ -10,7 +10,7 @@ import { redactCredentials } from './git-url.js';
 export interface RunGitOptions {
   cwd: string;
   timeoutMs: number;
-  /** Cap on stdout + stderr together; exceeding it kills git. */
+  /** Cap on stdout, whose excess kills git; stderr past it is dropped. */
   maxOutputBytes: number;
   /** Extra environment from trusted code (tests, the repo layer), applied last; an
    * `undefined` value removes a variable. */
@@ -185,14 +185,25 @@ export function runGit(args: string[], opts: RunGitOptions): Promise<GitResult> 
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     let bytes = 0;
+    let errBytes = 0;
     let settled = false;
 
-    const killGroup = (): void => {
+    const signalGroup = (signal: NodeJS.Signals): void => {
       try {
-        if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+        if (child.pid !== undefined) process.kill(-child.pid, signal);
       } catch {
         // already gone
       }
+    };
+    // SIGTERM first: git removes its lock files on SIGTERM (and on the SIGPIPE of the
+    // closed pipes), not on SIGKILL; a `git add` killed at its timeout left
+    // `.git/index.lock`, which no client can remove, and every later add, commit and switch
+    // failed (review 21). What still runs a second later is killed.
+    const killGroup = (): void => {
+      signalGroup('SIGTERM');
+      setTimeout(() => {
+        if (child.exitCode === null && child.signalCode === null) signalGroup('SIGKILL');
+      }, 1000).unref();
       child.stdout?.destroy();
       child.stderr?.destroy();
     };
@@ -214,19 +225,24 @@ export function runGit(args: string[], opts: RunGitOptions): Promise<GitResult> 
       fail(new GitError('TIMEOUT', `git ${args[0] ?? ''} timed out after ${opts.timeoutMs} ms`));
     }, opts.timeoutMs);
 
-    const collect =
-      (sink: Buffer[]) =>
-      (chunk: Buffer): void => {
-        if (settled) return;
-        bytes += chunk.length;
-        if (bytes > opts.maxOutputBytes) {
-          fail(new GitError('OUTPUT_LIMIT', `git ${args[0] ?? ''} output exceeded ${opts.maxOutputBytes} bytes; narrow the request`));
-          return;
-        }
-        sink.push(chunk);
-      };
-    child.stdout?.on('data', collect(out));
-    child.stderr?.on('data', collect(err));
+    child.stdout?.on('data', (chunk: Buffer): void => {
+      if (settled) return;
+      bytes += chunk.length;
+      if (bytes > opts.maxOutputBytes) {
+        fail(new GitError('OUTPUT_LIMIT', `git ${args[0] ?? ''} output exceeded ${opts.maxOutputBytes} bytes; narrow the request`));
+        return;
+      }
+      out.push(chunk);
+    });
+    // stderr is warnings and progress, of which only an excerpt is ever shown: past the cap
+    // it is dropped, never a reason to stop git. `git add` stopped for one warning per file
+    // staged (under a line-ending attribute a client wrote) was SIGKILLed holding
+    // `.git/index.lock`, and the repository stayed locked for every later call (review 21).
+    child.stderr?.on('data', (chunk: Buffer): void => {
+      if (settled || errBytes >= opts.maxOutputBytes) return;
+      err.push(chunk.subarray(0, opts.maxOutputBytes - errBytes));
+      errBytes += chunk.length;
+    });
     child.on('error', (e) => {
       // No process to wait for when it could not be started.
       fail(new GitError('GIT_FAILED', `cannot run git: ${e.message}`, { exitCode: null }));

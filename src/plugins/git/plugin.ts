@@ -10,6 +10,7 @@ import { definePlugin, json, type PluginTool } from '../api.js';
 import { inside } from './git-layout.js';
 import { GitRepos, type GitRepo } from './git-repo.js';
 import { pruneSnapshots } from './git-snapshot.js';
+import { DEFAULT_DENY } from '../editor/fs-contain.js';
 
 interface GitConfig {
   roots?: string[];
@@ -19,6 +20,8 @@ interface GitConfig {
   init_workspace: boolean;
   max_processes: number;
   config?: Record<string, string | string[]>;
+  deny?: string[];
+  extra_deny?: string[];
 }
 
 const repoArg = { repo: { type: 'string', description: 'Repository path, relative to the first root (default: the first root).' } };
@@ -43,6 +46,12 @@ export default definePlugin<GitConfig>({
       max_output_bytes: { type: 'integer', minimum: 1024, default: 1_048_576 },
       init_workspace: { type: 'boolean', default: true },
       max_processes: { type: 'integer', minimum: 1, default: 16, description: 'git processes run at once; more calls wait their turn (up to timeout_ms).' },
+      deny: {
+        type: 'array',
+        items: { type: 'string' },
+        description: "Files git_add never stages (glob patterns, as the editor's deny list); replaces the default, the editor's default list.",
+      },
+      extra_deny: { type: 'array', items: { type: 'string' }, description: 'Added to the default deny list.' },
       config: {
         type: 'object',
         description:
@@ -66,6 +75,7 @@ export default definePlugin<GitConfig>({
       scratchDir,
       config: config.config,
       maxProcesses: config.max_processes,
+      deny: [...(config.deny ?? DEFAULT_DENY), ...(config.extra_deny ?? [])],
       protectedPaths: () => ctx.protectedPaths ?? [],
     });
     await repos.checkGit();
@@ -99,7 +109,7 @@ export default definePlugin<GitConfig>({
       },
       {
         name: 'git_add',
-        description: 'Stages the given files, or every change with all: true.',
+        description: 'Stages the given files, or every change with all: true; never a file the deny list hides (.env, keys, .ssh, ...).',
         inputSchema: obj({ files: { type: 'array', items: { type: 'string' }, minItems: 1 }, all: { type: 'boolean' } }),
         handler: async (a) => {
           if (!a.files && !a.all) throw Object.assign(new Error('give "files" or "all": true'), { code: 'ARG_REJECTED' });

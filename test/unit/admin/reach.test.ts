@@ -39,3 +39,13 @@ describe('reach: an editor root below a running one', () => {
     });
   }
 });
+
+// The git plugin's deny list (the files git_add never stages, review 21) follows the editor's rule.
+describe('reach: the git plugin deny list', () => {
+  const git = (config: Record<string, unknown>) => ({ paths: { base: R, workspace: R }, plugins: [{ name: 'git', enabled: true, config }] }) as unknown as Config;
+  it('dropping a pattern (or the default list) is a widening, adding one is not', () => {
+    assert.match(pluginReachProblems(git({}), git({ deny: [] }))[0]?.why ?? '', /drops .*\.env/);
+    assert.match(pluginReachProblems(git({ extra_deny: ['secrets/**'] }), git({}))[0]?.why ?? '', /drops \["secrets\/\*\*"\]/);
+    assert.deepEqual(pluginReachProblems(git({}), git({ extra_deny: ['secrets/**'] })), []);
+  });
+});
