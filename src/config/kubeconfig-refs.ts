@@ -45,7 +45,8 @@ export function kubeconfigRefs(file: string): KubeconfigRefs {
   const programs: { command: string; args: string[]; path?: string }[] = [];
   let doc: unknown;
   try {
-    doc = parse(readFileSync(file, 'utf8'), { maxAliasCount: 100 });
+    // merge: the Kubernetes client's js-yaml takes `<<` merge keys (YAML 1.1); without it a user merged from an anchor named nothing here.
+    doc = parse(readFileSync(file, 'utf8'), { maxAliasCount: 100, merge: true });
   } catch {
     return { files, programs, dir: dirname(file) };
   }

@@ -7,7 +7,10 @@
  *   the workspace (not there yet: the source keeps retrying), a client wrote the script;
  * - an `exec` credential plugin whose `env` sets PATH: spawn looks the bare `command` up on
  *   that PATH, the gateway's own PATH was protected instead, so a client replaced the
- *   operator's helper in the workspace's bin/ (the editor keeps the file's mode).
+ *   operator's helper in the workspace's bin/ (the editor keeps the file's mode);
+ * - a user whose `exec` comes through a YAML merge key (`<<: *anchor`): the Kubernetes
+ *   client's js-yaml merges it, the parser reading what a kubeconfig names did not (a key
+ *   named `<<`), so the script its exec plugin gives node was not protected.
  * Either way the gateway ran the client's code (a marker file written within seconds). Now
  * `cmd-args`' words and the PATH the exec plugin's `env` sets are protected as the program's
  * arguments and lookup path: the writes are refused and nothing runs. Performed against a
@@ -84,6 +87,29 @@ describe('Kubernetes discovery: the scripts a kubeconfig runs through cmd-args a
         interactiveMode: 'Never',
       },
     });
+    // Written by hand: a merge key (the yaml package's stringify writes none).
+    const merged = join(dir, 'merged.kubeconfig');
+    writeFileSync(
+      merged,
+      [
+        'apiVersion: v1',
+        'kind: Config',
+        'base: &exec',
+        '  exec:',
+        '    apiVersion: client.authentication.k8s.io/v1beta1',
+        `    command: ${JSON.stringify(process.execPath)}`,
+        `    args: [${JSON.stringify(join(ws, 'kube', 'merged.cjs'))}]`,
+        '    interactiveMode: Never',
+        `clusters: [{ name: c, cluster: { server: ${JSON.stringify(server)} } }]`,
+        'users:',
+        '- name: gw',
+        '  user:',
+        '    <<: *exec',
+        'contexts: [{ name: c, context: { cluster: c, user: gw, namespace: ns } }]',
+        'current-context: c',
+        '',
+      ].join('\n'),
+    );
     const file = join(dir, 'mcpeg.yaml');
     writeFileSync(
       file,
@@ -94,6 +120,7 @@ describe('Kubernetes discovery: the scripts a kubeconfig runs through cmd-args a
         backends: {
           g: { type: 'mcp', discovery: { kubernetes: { service: 'a', kubeconfig: gcp, retry: '200ms' } } },
           e: { type: 'mcp', discovery: { kubernetes: { service: 'b', kubeconfig: exec, retry: '200ms' } } },
+          m: { type: 'mcp', discovery: { kubernetes: { service: 'c', kubeconfig: merged, retry: '200ms' } } },
         },
       }),
     );
@@ -125,6 +152,15 @@ describe('Kubernetes discovery: the scripts a kubeconfig runs through cmd-args a
     assert.equal(w.isError, true, `the write was taken: ${w.text}`);
     assert.match(w.text, /protect/i);
     assert.equal(await ran(marker), false, 'the replaced helper was run');
+  });
+
+  it('the script an exec plugin merged from an anchor gives node cannot be written, and nothing runs', async () => {
+    const marker = join(dir, 'ran-merged');
+    const script = `require('fs').writeFileSync(${JSON.stringify(marker)}, 'ran'); console.log(${JSON.stringify(CREDENTIAL)})`;
+    const w = await write('kube/merged.cjs', script);
+    assert.equal(w.isError, true, `the write was taken: ${w.text}`);
+    assert.match(w.text, /protect/i);
+    assert.equal(await ran(marker), false, 'the merged exec script was run');
   });
 
   it("files beside them stay the editor's", async () => {
