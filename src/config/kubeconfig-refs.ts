@@ -3,9 +3,10 @@
  * (@kubernetes/client-node): a cluster's `certificate-authority` (trusting it is trusting
  * whoever answers as the API server), a user's `client-certificate`, `client-key`,
  * `token-file` and `auth-provider.config.tokenFile` (credentials), and the programs it starts
- * for credentials, `exec.command` (with its `args`, looked up on its `env`'s PATH when it sets
- * one) and `auth-provider.config.cmd-path` (with its `cmd-args`: the gcp and azure providers
- * run `"cmd-path" cmd-args` through a shell, so a script those words name is run too).
+ * for credentials, `exec.command` (with its `args` and the words of its `env`'s values, looked
+ * up on its `env`'s PATH when it sets one) and `auth-provider.config.cmd-path` (with its
+ * `cmd-args`: the gcp and azure providers run `"cmd-path" cmd-args` through a shell, so a
+ * script those words name is run too).
  * protected.ts protects them as it protects the kubeconfig itself: a client able to write
  * one inside an editor root would otherwise run code at the source's next connect, or read
  * the cluster's credentials.
@@ -67,11 +68,12 @@ export function kubeconfigRefs(file: string): KubeconfigRefs {
     if (cmd) programs.push({ command: cmd, args: shellWords(str(provider, 'cmd-args') ?? '') });
     const exec = obj(user, 'exec');
     const command = str(exec, 'command');
-    // The child's environment is the gateway's with `env` over it: spawn looks a bare command up on that PATH.
-    const path = list(exec, 'env')
-      .filter((e) => str(e, 'name') === 'PATH')
-      .at(-1);
+    // The child's environment is the gateway's with `env` over it: spawn looks a bare command up on that PATH,
+    // and the other values may name what the program loads (NODE_OPTIONS="--require hook.js", BASH_ENV, LD_PRELOAD).
+    const env = list(exec, 'env');
+    const path = env.filter((e) => str(e, 'name') === 'PATH').at(-1);
     const args = list(exec, 'args').filter((a): a is string => typeof a === 'string');
+    for (const e of env) if (str(e, 'name') !== 'PATH') args.push(...shellWords(str(e, 'value') ?? '').flatMap((w) => w.split(':')));
     if (command) programs.push({ command, args, ...(path !== undefined ? { path: str(path, 'value') ?? '' } : {}) });
   }
   return { files, programs, dir: dirname(file) };

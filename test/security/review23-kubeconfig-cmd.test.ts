@@ -8,6 +8,8 @@
  * - an `exec` credential plugin whose `env` sets PATH: spawn looks the bare `command` up on
  *   that PATH, the gateway's own PATH was protected instead, so a client replaced the
  *   operator's helper in the workspace's bin/ (the editor keeps the file's mode);
+ * - an `exec` plugin whose `env` sets NODE_OPTIONS="--require <workspace>/kube/hook.cjs" (not
+ *   there yet): node loads it before the plugin's own code;
  * - a user whose `exec` comes through a YAML merge key (`<<: *anchor`): the Kubernetes
  *   client's js-yaml merges it, the parser reading what a kubeconfig names did not (a key
  *   named `<<`), so the script its exec plugin gives node was not protected.
@@ -87,6 +89,15 @@ describe('Kubernetes discovery: the scripts a kubeconfig runs through cmd-args a
         interactiveMode: 'Never',
       },
     });
+    const hooked = kubeconfig('hooked', server, {
+      exec: {
+        apiVersion: 'client.authentication.k8s.io/v1beta1',
+        command: process.execPath,
+        args: ['-e', `console.log(${JSON.stringify(CREDENTIAL)})`],
+        env: [{ name: 'NODE_OPTIONS', value: `--require ${join(ws, 'kube', 'hook.cjs')}` }],
+        interactiveMode: 'Never',
+      },
+    });
     // Written by hand: a merge key (the yaml package's stringify writes none).
     const merged = join(dir, 'merged.kubeconfig');
     writeFileSync(
@@ -120,6 +131,7 @@ describe('Kubernetes discovery: the scripts a kubeconfig runs through cmd-args a
         backends: {
           g: { type: 'mcp', discovery: { kubernetes: { service: 'a', kubeconfig: gcp, retry: '200ms' } } },
           e: { type: 'mcp', discovery: { kubernetes: { service: 'b', kubeconfig: exec, retry: '200ms' } } },
+          h: { type: 'mcp', discovery: { kubernetes: { service: 'd', kubeconfig: hooked, retry: '200ms' } } },
           m: { type: 'mcp', discovery: { kubernetes: { service: 'c', kubeconfig: merged, retry: '200ms' } } },
         },
       }),
@@ -152,6 +164,14 @@ describe('Kubernetes discovery: the scripts a kubeconfig runs through cmd-args a
     assert.equal(w.isError, true, `the write was taken: ${w.text}`);
     assert.match(w.text, /protect/i);
     assert.equal(await ran(marker), false, 'the replaced helper was run');
+  });
+
+  it("the hook an exec plugin's env has node load cannot be written, and nothing runs", async () => {
+    const marker = join(dir, 'ran-hook');
+    const w = await write('kube/hook.cjs', `require('fs').writeFileSync(${JSON.stringify(marker)}, 'ran');`);
+    assert.equal(w.isError, true, `the write was taken: ${w.text}`);
+    assert.match(w.text, /protect/i);
+    assert.equal(await ran(marker), false, 'the NODE_OPTIONS hook was loaded');
   });
 
   it('the script an exec plugin merged from an anchor gives node cannot be written, and nothing runs', async () => {
