@@ -3,7 +3,10 @@
  * (@kubernetes/client-node): a cluster's `certificate-authority` (trusting it is trusting
  * whoever answers as the API server), a user's `client-certificate`, `client-key`,
  * `token-file` and `auth-provider.config.tokenFile` (credentials), and the programs it starts
- * for credentials, `exec.command` (with its `args`) and `auth-provider.config.cmd-path`.
+ * for credentials, `exec.command` (with its `args` and the words of its `env`'s values, looked
+ * up on its `env`'s PATH when it sets one) and `auth-provider.config.cmd-path` (with its
+ * `cmd-args`: the gcp and azure providers run `"cmd-path" cmd-args` through a shell, so a
+ * script those words name is run too).
  * protected.ts protects them as it protects the kubeconfig itself: a client able to write
  * one inside an editor root would otherwise run code at the source's next connect, or read
  * the cluster's credentials.
@@ -20,8 +23,8 @@ import { parse } from 'yaml';
 export interface KubeconfigRefs {
   /** Files, as written (a relative one is taken against `dir` and the working directory). */
   readonly files: readonly string[];
-  /** Programs the client starts: a command (a bare name is looked up on PATH) and its arguments. */
-  readonly programs: readonly { command: string; args: readonly string[] }[];
+  /** Programs the client starts: a command (a bare name is looked up on `path`, else the gateway's PATH) and its arguments. */
+  readonly programs: readonly { command: string; args: readonly string[]; path?: string }[];
   /** The kubeconfig's directory (relative names are taken against it and against the working directory). */
   readonly dir: string;
 }
@@ -40,10 +43,11 @@ const list = (o: unknown, k: string): unknown[] => {
 
 export function kubeconfigRefs(file: string): KubeconfigRefs {
   const files: string[] = [];
-  const programs: { command: string; args: string[] }[] = [];
+  const programs: { command: string; args: string[]; path?: string }[] = [];
   let doc: unknown;
   try {
-    doc = parse(readFileSync(file, 'utf8'), { maxAliasCount: 100 });
+    // merge: the Kubernetes client's js-yaml takes `<<` merge keys (YAML 1.1); without it a user merged from an anchor named nothing here.
+    doc = parse(readFileSync(file, 'utf8'), { maxAliasCount: 100, merge: true });
   } catch {
     return { files, programs, dir: dirname(file) };
   }
@@ -61,10 +65,21 @@ export function kubeconfigRefs(file: string): KubeconfigRefs {
     const tokenFile = str(provider, 'tokenFile');
     if (tokenFile) files.push(tokenFile);
     const cmd = str(provider, 'cmd-path');
-    if (cmd) programs.push({ command: cmd, args: [] });
+    if (cmd) programs.push({ command: cmd, args: shellWords(str(provider, 'cmd-args') ?? '') });
     const exec = obj(user, 'exec');
     const command = str(exec, 'command');
-    if (command) programs.push({ command, args: list(exec, 'args').filter((a): a is string => typeof a === 'string') });
+    // The child's environment is the gateway's with `env` over it: spawn looks a bare command up on that PATH,
+    // and the other values may name what the program loads (NODE_OPTIONS="--require hook.js", BASH_ENV, LD_PRELOAD).
+    const env = list(exec, 'env');
+    const path = env.filter((e) => str(e, 'name') === 'PATH').at(-1);
+    const args = list(exec, 'args').filter((a): a is string => typeof a === 'string');
+    for (const e of env) if (str(e, 'name') !== 'PATH') args.push(...shellWords(str(e, 'value') ?? '').flatMap((w) => w.split(':')));
+    if (command) programs.push({ command, args, ...(path !== undefined ? { path: str(path, 'value') ?? '' } : {}) });
   }
   return { files, programs, dir: dirname(file) };
+}
+
+/** `cmd-args` as the shell splits it, near enough to find the files it names: words at blanks, quotes taken off. */
+function shellWords(text: string): string[] {
+  return [...text.matchAll(/"([^"]*)"|'([^']*)'|(\S+)/g)].map((m) => m[1] ?? m[2] ?? m[3]);
 }

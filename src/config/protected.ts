@@ -154,7 +154,7 @@ export function protectedPaths(config: Readonly<Config>, opts: ProtectedOptions 
           add(k, REASONS.kubeconfig);
           const refs = kubeconfigRefs(k);
           for (const f of refs.files) for (const dir of [refs.dir, cwd]) add(resolve(dir, f), REASONS.kubeconfigFile);
-          for (const p of refs.programs) for (const dir of [refs.dir, cwd]) program(p.command, p.args, dir, env.PATH);
+          for (const p of refs.programs) for (const dir of [refs.dir, cwd]) program(p.command, p.args, dir, p.path ?? env.PATH);
         }
       }
     } else if (b.type === 'command') {

@@ -85,6 +85,8 @@ export class PinGuard {
   private readonly problems = new Map<string, Map<string, PinProblem>>();
   private readonly cache = new WeakMap<readonly Item[], { generation: number; mode: PinMode; result: GateResult }>();
   private unwatch: (() => void) | undefined;
+  /** A change the store announced that could not be read yet (its store did not answer): read again shortly. */
+  private retry: NodeJS.Timeout | undefined;
   private writeFailed = false;
   private readonly now: () => Date;
 
@@ -100,12 +102,36 @@ export class PinGuard {
   async start(): Promise<void> {
     this.pins = await this.o.store.load();
     this.generation++;
-    this.unwatch ??= this.o.store.watch(() => void this.reload('lock file changed'));
+    this.unwatch ??= this.o.store.watch(() => this.follow());
   }
 
   stop(): void {
     this.unwatch?.();
     this.unwatch = undefined;
+    clearTimeout(this.retry);
+    this.retry = undefined;
+  }
+
+  /**
+   * A change announced by the store. A store that does not answer now (Redis away, reconnecting,
+   * past its bound on unanswered commands) is not a reason to end the process (an unhandled
+   * rejection did, at every Redis restart): the previous pins stay in force, read again each second
+   * until it answers (logged once).
+   */
+  private follow(failing = false): void {
+    clearTimeout(this.retry);
+    this.retry = undefined;
+    this.reload('lock file changed').then(
+      () => {
+        if (failing) this.o.log.info({ lockFile: this.where }, 'tool pins read again');
+      },
+      (err: unknown) => {
+        if (!failing) this.o.log.error({ lockFile: this.where, err: (err as Error).message }, 'tool pins not reloaded; the previous pins stay in force, read again each second');
+        if (!this.unwatch) return;
+        this.retry = setTimeout(() => this.follow(true), 1000);
+        this.retry.unref();
+      },
+    );
   }
 
   /** Reads the pins again (the store changed, SIGHUP); keeps the old ones if they cannot be read. */

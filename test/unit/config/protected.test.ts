@@ -89,6 +89,20 @@ describe('protectedPaths', () => {
           { name: 'b', user: { exec: { command: './get-token.sh', args: ['--json', 'helper.py'] } } },
           { name: 'c', user: { exec: { command: 'aws', args: [] } } },
           { name: 'd', user: { 'auth-provider': { name: 'gcp', config: { 'cmd-path': '/opt/gcloud', tokenFile: '/etc/k/provider-token' } } } },
+          // Review 23: cmd-args go through a shell; an exec env's PATH is where a bare command is found.
+          { name: 'e', user: { 'auth-provider': { name: 'azure', config: { 'cmd-path': '/bin/sh', 'cmd-args': `--x "refresh.sh" '/etc/k/b c.py'` } } } },
+          {
+            name: 'f',
+            user: {
+              exec: {
+                command: 'kubelogin',
+                env: [
+                  { name: 'PATH', value: '/nope' },
+                  { name: 'PATH', value: '/opt/kbin' },
+                ],
+              },
+            },
+          },
         ],
       }),
     );
@@ -109,6 +123,10 @@ describe('protectedPaths', () => {
     assert.equal(why(at('kube/helper.py')), REASONS.argument, 'a script the credential program is given');
     assert.equal(why('/usr/bin/aws'), REASONS.program, 'a bare name on every PATH directory');
     assert.equal(why('/opt/gcloud'), REASONS.program);
+    assert.equal(why(at('cwd/refresh.sh')), REASONS.argument, "a script cmd-args names (the shell's words, unquoted)");
+    assert.equal(why('/etc/k/b c.py'), REASONS.argument);
+    assert.equal(why('/opt/kbin/kubelogin'), REASONS.program, "found on the exec env's PATH (the last one set)");
+    assert.equal(why('/usr/bin/kubelogin'), undefined);
     assert.equal(why('/var/run/secrets/kubernetes.io/serviceaccount'), undefined, 'a named kubeconfig: not the in-cluster credentials');
     // Without one: $KUBECONFIG's files and what they name, and the in-cluster service account's directory.
     const usual = kube({}, { PATH: '/usr/bin', KUBECONFIG: at('kube/config.yaml') });
