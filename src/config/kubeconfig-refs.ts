@@ -19,6 +19,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parse } from 'yaml';
+import { envWords, shellWords } from './env-words.js';
 
 export interface KubeconfigRefs {
   /** Files, as written (a relative one is taken against `dir` and the working directory). */
@@ -73,13 +74,8 @@ export function kubeconfigRefs(file: string): KubeconfigRefs {
     const env = list(exec, 'env');
     const path = env.filter((e) => str(e, 'name') === 'PATH').at(-1);
     const args = list(exec, 'args').filter((a): a is string => typeof a === 'string');
-    for (const e of env) if (str(e, 'name') !== 'PATH') args.push(...shellWords(str(e, 'value') ?? '').flatMap((w) => w.split(':')));
+    args.push(...envWords(env.map((e) => ({ name: str(e, 'name') ?? '', value: str(e, 'value') ?? '' }))));
     if (command) programs.push({ command, args, ...(path !== undefined ? { path: str(path, 'value') ?? '' } : {}) });
   }
   return { files, programs, dir: dirname(file) };
-}
-
-/** `cmd-args` as the shell splits it, near enough to find the files it names: words at blanks, quotes taken off. */
-function shellWords(text: string): string[] {
-  return [...text.matchAll(/"([^"]*)"|'([^']*)'|(\S+)/g)].map((m) => m[1] ?? m[2] ?? m[3]);
 }

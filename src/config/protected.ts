@@ -34,6 +34,7 @@ import { createRequire } from 'node:module';
 import { basename, delimiter, dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BUILTIN_PLUGINS } from '../plugins/loader.js';
+import { envWords } from './env-words.js';
 import { kubeconfigRefs } from './kubeconfig-refs.js';
 import type { Config } from './schema.js';
 
@@ -137,8 +138,10 @@ export function protectedPaths(config: Readonly<Config>, opts: ProtectedOptions 
   for (const b of Object.values(config.backends)) {
     if (b.type === 'mcp') {
       // spawn() resolves a relative cwd against the gateway's own; PATH is the SDK default unless env sets it.
-      if (b.command) program(b.command, b.args, resolve(cwd, b.cwd ?? '.'), b.env.PATH ?? env.PATH);
-      for (const r of b.replicas ?? []) program(r.command, r.args, resolve(cwd, r.cwd ?? b.cwd ?? '.'), r.env.PATH ?? b.env.PATH ?? env.PATH);
+      // The env's values are arguments too: NODE_OPTIONS="--require ./hook.cjs" loads a file as an argument would.
+      if (b.command) program(b.command, [...b.args, ...envWords(b.env)], resolve(cwd, b.cwd ?? '.'), b.env.PATH ?? env.PATH);
+      for (const r of b.replicas ?? [])
+        program(r.command, [...r.args, ...envWords({ ...b.env, ...r.env })], resolve(cwd, r.cwd ?? b.cwd ?? '.'), r.env.PATH ?? b.env.PATH ?? env.PATH);
       const kube = b.discovery?.kubernetes;
       if (kube) {
         // As the Kubernetes client reads it (discovery/kubernetes/source.ts): the file named, else $KUBECONFIG's files, else ~/.kube/config.
@@ -161,12 +164,7 @@ export function protectedPaths(config: Readonly<Config>, opts: ProtectedOptions 
       for (const t of Object.values(b.tools)) {
         const dir = resolve(base, t.cwd ?? b.cwd ?? config.paths.workspace);
         const path = t.env.PATH ?? b.env.PATH ?? (b.env_allow.includes('PATH') ? env.PATH : undefined);
-        program(
-          t.command,
-          t.args.flatMap((a) => (typeof a === 'string' ? [a] : a.then)),
-          dir,
-          path,
-        );
+        program(t.command, [...t.args.flatMap((a) => (typeof a === 'string' ? [a] : a.then)), ...envWords({ ...b.env, ...t.env })], dir, path);
       }
     } else if (b.type === 'openapi' && b.spec !== 'auto' && !/^https?:\/\//i.test(b.spec)) {
       const spec = resolve(base, b.spec);

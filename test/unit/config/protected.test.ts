@@ -138,6 +138,30 @@ describe('protectedPaths', () => {
     assert.ok(kube({ kubeconfig: './kube/missing.yaml' }, {}).length > 0);
   });
 
+  it("names the files a backend's env values name (NODE_OPTIONS=--require, BASH_ENV), not PATH's directories", () => {
+    const c = validateConfig(
+      {
+        backends: {
+          m: { type: 'mcp', command: 'node', args: ['s.js'], cwd: at('srv'), env: { NODE_OPTIONS: '--require ./hook.cjs --max-old-space-size=512', PATH: at('pathdir') } },
+          c: {
+            type: 'command',
+            env: { BASH_ENV: at('ws/env.sh') },
+            tools: { t: { command: '/bin/true', env: { PYTHONSTARTUP: 'start.py' }, input_schema: { type: 'object' } } },
+          },
+        },
+      },
+      'test',
+      new Map(),
+      dir,
+    );
+    const l = protectedPaths(c, { cwd: dir, env: { PATH: '/usr/bin' }, packageRoot: at('pkgroot') });
+    const why = (p: string) => l.find((e) => e.path === p)?.reason;
+    assert.equal(why(at('srv/hook.cjs')), REASONS.argument, "a missing script NODE_OPTIONS requires, against the backend's cwd");
+    assert.equal(why(at('ws/env.sh')), REASONS.argument);
+    assert.equal(why(join(c.paths.workspace, 'start.py')), REASONS.argument, "a tool's env, against its working directory (the workspace)");
+    assert.equal(why(at('pathdir')), undefined, "PATH's directories are where programs are looked up, not files");
+  });
+
   it('ProtectedMatcher matches whole path segments', () => {
     const l = [{ path: '/a/data', reason: 'd' }];
     const m = new ProtectedMatcher(l);
