@@ -59,6 +59,10 @@ export class ConfigSync {
   private queued = false;
   private listener: ((message: string) => void) | undefined;
   private onReady: (() => void) | undefined;
+  /** A catch-up that could not read the shared config is made again after a second (logged once until a read works). */
+  private retry: NodeJS.Timeout | undefined;
+  private failing = false;
+  private stopped = false;
 
   constructor(
     private readonly redis: RedisState,
@@ -122,9 +126,21 @@ export class ConfigSync {
     try {
       got = await this.read();
     } catch (err) {
-      this.log.warn({ err: (err as Error).message }, 'shared config change not read');
+      // Redis restarting (the subscription back before the command connection, which is the catch-up on 'ready'), or
+      // over its bound of unanswered commands: a change published meanwhile was lost until the next one (review 23).
+      if (!this.failing) this.log.warn({ err: (err as Error).message }, 'shared config change not read: reading it again every second');
+      this.failing = true;
+      if (!this.stopped && !this.retry) {
+        this.retry = setTimeout(() => {
+          this.retry = undefined;
+          this.schedule(() => this.catchUp(current, apply));
+        }, 1000);
+        this.retry.unref();
+      }
       return;
     }
+    if (this.failing) this.log.info('shared config read again');
+    this.failing = false;
     if (!got || got.version <= this.version || got.origin === this.origin) {
       if (got && got.version > this.version) this.version = got.version;
       return;
@@ -151,6 +167,9 @@ export class ConfigSync {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.retry);
+    this.retry = undefined;
     if (this.onReady) this.redis.subscriber.off('ready', this.onReady);
     // Within command_timeout (run's deadline): a Redis that does not answer must not hold the instance's shutdown.
     const listener = this.listener;

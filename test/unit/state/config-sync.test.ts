@@ -75,4 +75,47 @@ describe('ConfigSync', () => {
     assert.deepEqual(applied, [1, 20]);
     assert.equal(reads, 3, 'following, version 1, then one read for the 19 announced while 1 was applied');
   });
+
+  it('reads the shared config again when a catch-up could not (Redis restarting): a change published meanwhile is applied', async () => {
+    const { prefix, cleanup } = redisPrefix();
+    cleanups.push(cleanup);
+    const connect = async () => {
+      const r = await connectRedis({ url: REDIS_URL, key_prefix: prefix, connect_timeout: 2000, command_timeout: 2000, reconnect_max_delay: 500 }, silentLogger());
+      cleanups.push(() => r.close());
+      return r;
+    };
+    const base = validateConfig({ server: { host: '127.0.0.1', port: 0 } }, 'test');
+    const ra = await connect();
+    const rb = await connect();
+    // B's reads fail while `down` (as a command connection not back yet, or past its bound of unanswered commands).
+    let down = false;
+    let failed = 0;
+    const flaky = Object.assign(Object.create(rb) as RedisState, {
+      run: <T>(what: string, fn: (c: RedisState['client']) => Promise<T>) => {
+        if (what === 'reading the shared config' && down) {
+          failed++;
+          return Promise.reject(new Error('shared state store unavailable'));
+        }
+        return rb.run(what, fn);
+      },
+    });
+    const a = new ConfigSync(ra, silentLogger());
+    const b = new ConfigSync(flaky, silentLogger());
+    cleanups.push(() => b.stop());
+    const applied: number[] = [];
+    await b.follow(
+      () => base,
+      async (next: Readonly<Config>) => {
+        applied.push(next.server.max_sessions);
+      },
+    );
+    down = true;
+    await a.publish(validateConfig({ server: { host: '127.0.0.1', port: 0, max_sessions: 123 } }, 'test'));
+    await waitFor(() => failed >= 1, "B's catch-up failing");
+    down = false;
+    // Nothing else is published: only B reading again finds the change.
+    await waitFor(() => applied.length === 1, 'B applying the change it could not read', 5000);
+    assert.deepEqual(applied, [123]);
+    assert.equal(b.version, 1);
+  });
 });
