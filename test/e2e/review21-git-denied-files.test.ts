@@ -9,45 +9,20 @@
  * workspace the operator filled before the start.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { CLI, connectClient, textOf } from '../helpers/gateway.js';
+import { connectClient, type GatewayProcess, spawnDefaultGateway, textOf } from '../helpers/gateway.js';
 
 const dir = realpathSync(mkdtempSync(join(tmpdir(), 'mcpeg-r21-deny-')));
 const workspace = join(dir, 'workspace');
 const ENV_SECRET = 'ENV-SECRET-0123456789abcdef';
 const KEY_SECRET = 'KEY-SECRET-fedcba9876543210';
 
-/** The default gateway (no --config) in `dir`, on a free port. */
-async function spawnDefaultGateway(): Promise<{ proc: ChildProcess; url: string }> {
-  const env = { ...process.env };
-  delete env.MCPEG_PID_FILE;
-  const proc = spawn(process.execPath, [CLI, 'gateway', '--port', '0'], { cwd: dir, env, stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`mcpeg did not start: ${stderr.slice(-2000)}`)), 20_000);
-    proc.stderr!.on('data', (d: Buffer) => {
-      stderr = (stderr + String(d)).slice(-20_000);
-      const m = /mcpeg listening on (http:\/\/\S+)/.exec(stderr);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]!);
-      }
-    });
-    proc.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`mcpeg exited with ${code}: ${stderr.slice(-2000)}`));
-    });
-  });
-  return { proc, url };
-}
-
 describe('review 21: git_add never stages what the deny list hides', () => {
-  let gw: { proc: ChildProcess; url: string };
+  let gw: GatewayProcess;
   let client: Client;
   const call = async (name: string, args: Record<string, unknown> = {}) => {
     const r = await client.callTool({ name, arguments: args });
@@ -79,7 +54,7 @@ describe('review 21: git_add never stages what the deny list hides', () => {
     writeFileSync(join(workspace, '.ssh', 'id_ed25519'), `${KEY_SECRET}\n`);
     writeFileSync(join(workspace, 'keys', 'deploy.pem'), `${KEY_SECRET}\n`);
     writeFileSync(join(workspace, '.gitignore'), '.env\n');
-    gw = await spawnDefaultGateway();
+    gw = await spawnDefaultGateway(dir);
     client = await connectClient(gw.url);
   });
   after(async () => {

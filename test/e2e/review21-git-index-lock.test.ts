@@ -13,44 +13,19 @@
  * and SIGKILL only a second later.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { CLI, connectClient, spawnGateway, textOf } from '../helpers/gateway.js';
+import { connectClient, type GatewayProcess, spawnDefaultGateway, spawnGateway, textOf } from '../helpers/gateway.js';
 
 const dir = realpathSync(mkdtempSync(join(tmpdir(), 'mcpeg-r21-lock-')));
 const workspace = join(dir, 'workspace');
 
-/** The default gateway (no --config) in `dir`, on a free port. */
-async function spawnDefaultGateway(): Promise<{ proc: ChildProcess; url: string }> {
-  const env = { ...process.env };
-  delete env.MCPEG_PID_FILE;
-  const proc = spawn(process.execPath, [CLI, 'gateway', '--port', '0'], { cwd: dir, env, stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`mcpeg did not start: ${stderr.slice(-2000)}`)), 20_000);
-    proc.stderr!.on('data', (d: Buffer) => {
-      stderr = (stderr + String(d)).slice(-20_000);
-      const m = /mcpeg listening on (http:\/\/\S+)/.exec(stderr);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]!);
-      }
-    });
-    proc.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`mcpeg exited with ${code}: ${stderr.slice(-2000)}`));
-    });
-  });
-  return { proc, url };
-}
-
 describe('review 21: git_add leaves no index.lock behind', () => {
-  let gw: { proc: ChildProcess; url: string };
+  let gw: GatewayProcess;
   let client: Client;
   const call = async (name: string, args: Record<string, unknown> = {}) => {
     const r = await client.callTool({ name, arguments: args });
@@ -63,7 +38,7 @@ describe('review 21: git_add leaves no index.lock behind', () => {
   };
 
   before(async () => {
-    gw = await spawnDefaultGateway();
+    gw = await spawnDefaultGateway(dir);
     client = await connectClient(gw.url);
   });
   after(async () => {
@@ -102,7 +77,7 @@ describe('review 21: git_add leaves no index.lock behind', () => {
 describe('review 21: git_add stopped at its timeout leaves no index.lock behind', () => {
   const tdir = realpathSync(mkdtempSync(join(tmpdir(), 'mcpeg-r21-lockt-')));
   const tworkspace = join(tdir, 'workspace');
-  let gw: { proc: ChildProcess; url: string };
+  let gw: GatewayProcess;
   let client: Client;
   const call = async (name: string, args: Record<string, unknown> = {}) => {
     const r = await client.callTool({ name, arguments: args });

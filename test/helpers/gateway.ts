@@ -204,8 +204,23 @@ export interface GatewayProcess {
 }
 
 /** Starts `mcpeg gateway --config <config>`; rejects if it exits or has not listened within `timeoutMs`. The caller kills `proc`. */
-export async function spawnGateway(config: string, timeoutMs = 20_000): Promise<GatewayProcess> {
-  const proc = spawn(process.execPath, [CLI, 'gateway', '--config', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+export function spawnGateway(config: string, timeoutMs = 20_000): Promise<GatewayProcess> {
+  return spawnGatewayWith(['--config', config], {}, timeoutMs);
+}
+
+/**
+ * The gateway on its embedded default configuration (no --config), as `mcpeg gateway`
+ * runs on a fresh machine, in working directory `cwd` (its ./data and ./workspace), on a
+ * free port. The caller kills `proc`.
+ */
+export function spawnDefaultGateway(cwd: string, timeoutMs = 20_000): Promise<GatewayProcess> {
+  const env = { ...process.env };
+  delete env.MCPEG_PID_FILE;
+  return spawnGatewayWith(['--port', '0'], { cwd, env }, timeoutMs);
+}
+
+async function spawnGatewayWith(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv }, timeoutMs: number): Promise<GatewayProcess> {
+  const proc = spawn(process.execPath, [CLI, 'gateway', ...args], { ...opts, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`mcpeg did not start within ${timeoutMs} ms: ${stderr.slice(-2000)}`)), timeoutMs);
