@@ -14,16 +14,14 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { stringify } from 'yaml';
-import { connectClient, type GatewayProcess, spawnGateway, textOf, waitFor } from '../helpers/gateway.js';
+import { spawnEditorGateway, type EditorGateway } from '../helpers/editor-gateway.js';
 import { MINIMAL_STDIO_BACKEND } from '../helpers/minimal-stdio-backend.js';
 
 describe("a backend's env naming a file in an editor root (NODE_OPTIONS=--require)", () => {
   let dir: string;
   let ws: string;
-  let g: GatewayProcess;
-  let client: Client;
+  let gw: EditorGateway;
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'mcpeg-env-files-'));
@@ -48,24 +46,18 @@ describe("a backend's env naming a file in an editor root (NODE_OPTIONS=--requir
         },
       }),
     );
-    g = await spawnGateway(file);
-    client = await connectClient(g.url);
-    await waitFor(async () => (await client.listTools()).tools.some((t) => t.name === 'editor__write_file'), 'the editor', 30_000);
+    gw = await spawnEditorGateway(file);
   });
   after(async () => {
-    await client?.close().catch(() => {});
-    g?.proc.kill('SIGKILL');
+    await gw?.close();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   it('the file the env names cannot be written, and nothing runs', async () => {
     const marker = join(dir, 'ran');
-    const r = await client.callTool({
-      name: 'editor__write_file',
-      arguments: { path: 'hooks/trace.cjs', content: `require('fs').writeFileSync(${JSON.stringify(marker)}, 'ran');` },
-    });
-    assert.equal(r.isError, true, `the write was taken: ${textOf(r)}`);
-    assert.match(textOf(r), /protect/i);
+    const r = await gw.call('write_file', { path: 'hooks/trace.cjs', content: `require('fs').writeFileSync(${JSON.stringify(marker)}, 'ran');` });
+    assert.equal(r.isError, true, `the write was taken: ${r.text}`);
+    assert.match(r.text, /protect/i);
     // The backend is restarted every 200-400 ms while its hook is missing: give it several tries.
     const until = Date.now() + 4000;
     while (Date.now() < until && !existsSync(marker)) await new Promise((res) => setTimeout(res, 100));
@@ -73,7 +65,7 @@ describe("a backend's env naming a file in an editor root (NODE_OPTIONS=--requir
   });
 
   it('files beside it stay the editor’s', async () => {
-    const r = await client.callTool({ name: 'editor__write_file', arguments: { path: 'hooks/notes.txt', content: 'mine' } });
-    assert.notEqual(r.isError, true, textOf(r));
+    const r = await gw.call('write_file', { path: 'hooks/notes.txt', content: 'mine' });
+    assert.equal(r.isError, false, r.text);
   });
 });

@@ -11,14 +11,11 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { stringify } from 'yaml';
-import { connectClient, spawnGateway, textOf, waitFor, type GatewayProcess } from '../helpers/gateway.js';
+import { spawnEditorGateway, startEmptyKubeApi, type EditorGateway } from '../helpers/editor-gateway.js';
 
 const KEY = '-----BEGIN PRIVATE KEY-----\nkubeconfig-references-3f9a\n-----END PRIVATE KEY-----\n';
 const TOKEN = 'kubeconfig-references-token-81c2';
@@ -26,25 +23,16 @@ const TOKEN = 'kubeconfig-references-token-81c2';
 describe('Kubernetes discovery: files and programs the kubeconfig names, written through the editor', () => {
   let dir: string;
   let ws: string;
-  let api: Server;
-  let g: GatewayProcess;
-  let client: Client;
-  const call = async (name: string, args: Record<string, unknown>) => {
-    const r = await client.callTool({ name: `editor__${name}`, arguments: args });
-    return { isError: r.isError === true, text: textOf(r) };
-  };
+  let api: { url: string; close(): void };
+  let gw: EditorGateway;
+  const call = (name: string, args: Record<string, unknown>) => gw.call(name, args);
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'mcpeg-kube-refs-'));
     ws = join(dir, 'workspace');
     mkdirSync(join(ws, 'kube'), { recursive: true });
-    api = createServer((req, res) => {
-      res.writeHead(200, { 'content-type': 'application/json' });
-      if (new URL(req.url ?? '/', 'http://x').searchParams.get('watch') === 'true') return void res.end();
-      res.end(JSON.stringify({ kind: 'EndpointSliceList', apiVersion: 'discovery.k8s.io/v1', metadata: { resourceVersion: '1' }, items: [] }));
-    });
-    await new Promise<void>((r) => api.listen(0, '127.0.0.1', () => r()));
-    const server = `http://127.0.0.1:${(api.address() as AddressInfo).port}`;
+    api = await startEmptyKubeApi();
+    const server = api.url;
     // Names the editor's default deny list (*.key, *.crt, ...) does not catch: a kubeconfig may name files anything.
     writeFileSync(join(ws, 'kube', 'client-key'), KEY);
     writeFileSync(join(ws, 'kube', 'cluster-ca'), "the operator's CA\n");
@@ -81,17 +69,11 @@ describe('Kubernetes discovery: files and programs the kubeconfig names, written
         backends: { k: { type: 'mcp', discovery: { kubernetes: { service: 'a', kubeconfig, retry: '200ms' } } } },
       }),
     );
-    g = await spawnGateway(file);
-    client = await connectClient(g.url);
-    await waitFor(async () => (await client.listTools()).tools.some((t) => t.name === 'editor__write_file'), 'the editor', 30_000);
+    gw = await spawnEditorGateway(file);
   });
   after(async () => {
-    await client?.close().catch(() => {});
-    g?.proc.kill('SIGKILL');
-    if (api) {
-      api.closeAllConnections();
-      api.close();
-    }
+    await gw?.close();
+    api?.close();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 

@@ -13,24 +13,20 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { stringify } from 'yaml';
-import { connectClient, spawnGateway, textOf, waitFor, type GatewayProcess } from '../helpers/gateway.js';
+import { spawnEditorGateway, startEmptyKubeApi, type EditorGateway } from '../helpers/editor-gateway.js';
 
 const TOKEN = 'cluster-token-review19-5b7e';
 
 describe('Kubernetes discovery: the kubeconfig written through the editor (review 19)', () => {
   let dir: string;
   let ws: string;
-  let api: Server;
+  let api: { url: string; close(): void };
   let server: string;
-  let g: GatewayProcess;
-  let client: Client;
+  let gw: EditorGateway;
   const kubeconfig = (user: Record<string, unknown>) =>
     JSON.stringify({
       apiVersion: 'v1',
@@ -51,23 +47,15 @@ describe('Kubernetes discovery: the kubeconfig written through the editor (revie
       interactiveMode: 'Never',
     },
   });
-  const call = async (name: string, args: Record<string, unknown>) => {
-    const r = await client.callTool({ name: `editor__${name}`, arguments: args });
-    return { isError: r.isError === true, text: textOf(r) };
-  };
+  const call = (name: string, args: Record<string, unknown>) => gw.call(name, args);
   const savedKubeconfig = process.env.KUBECONFIG;
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'mcpeg-r19-kube-'));
     ws = join(dir, 'workspace');
     mkdirSync(join(ws, 'kube'), { recursive: true });
-    api = createServer((req, res) => {
-      res.writeHead(200, { 'content-type': 'application/json' });
-      if (new URL(req.url ?? '/', 'http://x').searchParams.get('watch') === 'true') return void res.end();
-      res.end(JSON.stringify({ kind: 'EndpointSliceList', apiVersion: 'discovery.k8s.io/v1', metadata: { resourceVersion: '1' }, items: [] }));
-    });
-    await new Promise<void>((r) => api.listen(0, '127.0.0.1', () => r()));
-    server = `http://127.0.0.1:${(api.address() as AddressInfo).port}`;
+    api = await startEmptyKubeApi();
+    server = api.url;
     // The one the file names (present, with a token), and one it names that is not there yet (the source retries).
     writeFileSync(join(ws, 'kube', 'present.yaml'), kubeconfig({ token: TOKEN }));
     const file = join(dir, 'mcpeg.yaml');
@@ -87,21 +75,15 @@ describe('Kubernetes discovery: the kubeconfig written through the editor (revie
     );
     process.env.KUBECONFIG = join(ws, 'kube', 'default.yaml');
     try {
-      g = await spawnGateway(file);
+      gw = await spawnEditorGateway(file);
     } finally {
       if (savedKubeconfig === undefined) delete process.env.KUBECONFIG;
       else process.env.KUBECONFIG = savedKubeconfig;
     }
-    client = await connectClient(g.url);
-    await waitFor(async () => (await client.listTools()).tools.some((t) => t.name === 'editor__write_file'), 'the editor', 30_000);
   });
   after(async () => {
-    await client?.close().catch(() => {});
-    g?.proc.kill('SIGKILL');
-    if (api) {
-      api.closeAllConnections();
-      api.close();
-    }
+    await gw?.close();
+    api?.close();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 

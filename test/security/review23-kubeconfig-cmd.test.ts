@@ -20,27 +20,20 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { stringify } from 'yaml';
-import { connectClient, spawnGateway, textOf, waitFor, type GatewayProcess } from '../helpers/gateway.js';
+import { spawnEditorGateway, startEmptyKubeApi, type EditorGateway } from '../helpers/editor-gateway.js';
 
 const CREDENTIAL = JSON.stringify({ kind: 'ExecCredential', apiVersion: 'client.authentication.k8s.io/v1beta1', status: { token: 'x' } });
 
 describe('Kubernetes discovery: the scripts a kubeconfig runs through cmd-args and an exec env PATH, written through the editor', () => {
   let dir: string;
   let ws: string;
-  let api: Server;
-  let g: GatewayProcess;
-  let client: Client;
-  const write = async (path: string, content: string) => {
-    const r = await client.callTool({ name: 'editor__write_file', arguments: { path, content } });
-    return { isError: r.isError === true, text: textOf(r) };
-  };
+  let api: { url: string; close(): void };
+  let gw: EditorGateway;
+  const write = (path: string, content: string) => gw.call('write_file', { path, content });
   const ran = async (marker: string) => {
     // The sources retry every 200 ms (doubling up to 1.6 s) and list again as the test API server ends each watch.
     const until = Date.now() + 5000;
@@ -70,13 +63,8 @@ describe('Kubernetes discovery: the scripts a kubeconfig runs through cmd-args a
     mkdirSync(join(ws, 'bin'), { recursive: true });
     // The operator's credential helper, in the workspace, found through the PATH the exec plugin's env sets.
     writeFileSync(join(ws, 'bin', 'kube-token'), `#!/bin/sh\necho '${CREDENTIAL}'\n`, { mode: 0o755 });
-    api = createServer((req, res) => {
-      res.writeHead(200, { 'content-type': 'application/json' });
-      if (new URL(req.url ?? '/', 'http://x').searchParams.get('watch') === 'true') return void res.end();
-      res.end(JSON.stringify({ kind: 'EndpointSliceList', apiVersion: 'discovery.k8s.io/v1', metadata: { resourceVersion: '1' }, items: [] }));
-    });
-    await new Promise<void>((r) => api.listen(0, '127.0.0.1', () => r()));
-    const server = `http://127.0.0.1:${(api.address() as AddressInfo).port}`;
+    api = await startEmptyKubeApi();
+    const server = api.url;
     // Both kubeconfigs are outside every editor root; the scripts they run are inside.
     const gcp = kubeconfig('gcp', server, {
       'auth-provider': { name: 'gcp', config: { 'cmd-path': '/bin/sh', 'cmd-args': join(ws, 'kube', 'refresh.sh'), 'token-key': '{.token}', 'expiry-key': '{.expiry}' } },
@@ -136,17 +124,11 @@ describe('Kubernetes discovery: the scripts a kubeconfig runs through cmd-args a
         },
       }),
     );
-    g = await spawnGateway(file);
-    client = await connectClient(g.url);
-    await waitFor(async () => (await client.listTools()).tools.some((t) => t.name === 'editor__write_file'), 'the editor', 30_000);
+    gw = await spawnEditorGateway(file);
   });
   after(async () => {
-    await client?.close().catch(() => {});
-    g?.proc.kill('SIGKILL');
-    if (api) {
-      api.closeAllConnections();
-      api.close();
-    }
+    await gw?.close();
+    api?.close();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
