@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { connectClient, type GatewayProcess, spawnDefaultGateway, textOf } from '../helpers/gateway.js';
+import { connectClient, type GatewayProcess, spawnDefaultGateway, textOf, stopGateway } from '../helpers/gateway.js';
 
 const dir = realpathSync(mkdtempSync(join(tmpdir(), 'mcpeg-r21-deny-')));
 const workspace = join(dir, 'workspace');
@@ -59,11 +59,7 @@ describe('review 21: git_add never stages what the deny list hides', () => {
   });
   after(async () => {
     await client?.close();
-    if (gw && gw.proc.exitCode === null) {
-      const exited = new Promise((r) => gw.proc.once('exit', r));
-      gw.proc.kill('SIGTERM');
-      await exited;
-    }
+    await stopGateway(gw);
     rmSync(dir, { recursive: true, force: true });
   });
 

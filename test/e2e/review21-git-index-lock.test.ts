@@ -19,7 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { connectClient, type GatewayProcess, spawnDefaultGateway, spawnGateway, textOf } from '../helpers/gateway.js';
+import { connectClient, type GatewayProcess, spawnDefaultGateway, spawnGateway, textOf, stopGateway } from '../helpers/gateway.js';
 
 const dir = realpathSync(mkdtempSync(join(tmpdir(), 'mcpeg-r21-lock-')));
 const workspace = join(dir, 'workspace');
@@ -43,11 +43,7 @@ describe('review 21: git_add leaves no index.lock behind', () => {
   });
   after(async () => {
     await client?.close();
-    if (gw && gw.proc.exitCode === null) {
-      const exited = new Promise((r) => gw.proc.once('exit', r));
-      gw.proc.kill('SIGTERM');
-      await exited;
-    }
+    await stopGateway(gw);
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -104,11 +100,7 @@ describe('review 21: git_add stopped at its timeout leaves no index.lock behind'
   });
   after(async () => {
     await client?.close();
-    if (gw && gw.proc.exitCode === null) {
-      const exited = new Promise((r) => gw.proc.once('exit', r));
-      gw.proc.kill('SIGTERM');
-      await exited;
-    }
+    await stopGateway(gw);
     rmSync(tdir, { recursive: true, force: true });
   });
 

@@ -208,6 +208,14 @@ export function spawnGateway(config: string, timeoutMs = 20_000): Promise<Gatewa
   return spawnGatewayWith(['--config', config], {}, timeoutMs);
 }
 
+/** Ends a gateway started above as an operator would (SIGTERM), once it has exited; nothing if it has already. */
+export async function stopGateway(g: GatewayProcess | undefined): Promise<void> {
+  if (!g || g.proc.exitCode !== null || g.proc.signalCode !== null) return;
+  const exited = new Promise((r) => g.proc.once('exit', r));
+  g.proc.kill('SIGTERM');
+  await exited;
+}
+
 /**
  * The gateway on its embedded default configuration (no --config), as `mcpeg gateway`
  * runs on a fresh machine, in working directory `cwd` (its ./data and ./workspace), on a
