@@ -64,6 +64,9 @@ const JSON_HEADERS = { 'content-type': 'application/json' } as const;
 const MAX_HELD = 1000;
 const MAX_HELD_BYTES = MAX_UNREAD_BYTES;
 
+/** A batch's answers held for one JSON array, at most this many characters together; past it the POST turns to SSE. */
+const MAX_BATCH_HELD_CHARS = 1024 * 1024;
+
 /** The initialize request among a POST's messages, if any (a loop: no closure per POST). */
 function initializeIn(messages: readonly JsonRpcMessage[]): JsonRpcRequest | undefined {
   for (const m of messages) if (isRequest(m) && m.method === 'initialize') return m;
@@ -83,6 +86,9 @@ class PostStream {
   mode: 'pending' | 'sse' | 'json' = 'pending';
   done = false;
   private readonly responses: JsonRpcResponse[] = [];
+  /** A batch's answers ready so far, as their JSON texts (for the array, or the SSE events), and their length together. */
+  private readonly texts: string[] = [];
+  private held = 0;
   private stopKeepAlive: (() => void) | undefined;
   private remaining: number;
 
@@ -107,18 +113,36 @@ class PostStream {
   respond(r: JsonRpcResponse | undefined): void {
     this.remaining--;
     if (this.mode === 'pending') {
-      if (r) this.responses.push(r);
-      if (this.remaining > 0) return;
+      if (r) {
+        if (!this.batch) this.responses.push(r);
+        else {
+          // A batch's answers wait for the last one as their JSON texts, counted: held whole as objects until then, they
+          // were in no bound (1,000 reads of a 1 MB file, a POST of ~150 KB, held ~850 MB). Past MAX_BATCH_HELD_CHARS
+          // the POST turns into an SSE stream (as the transport allows): each answer goes out as it is ready, held to
+          // the edge's bounds on unsent bytes and the event store's.
+          const text = this.text(r);
+          this.texts.push(text);
+          this.held += text.length;
+        }
+      }
+      if (this.remaining > 0) {
+        if (this.held > MAX_BATCH_HELD_CHARS) this.startSse();
+        return;
+      }
       this.finish();
       const res = this.res;
       if (!res || res.writableEnded) return;
-      if (this.responses.length === 0) {
+      if (this.responses.length === 0 && this.texts.length === 0) {
         // Every request was cancelled: an empty stream, since a request POST must get JSON or SSE.
         res.writeHead(200, SSE_HEADERS).end();
         return;
       }
       this.mode = 'json';
-      const msg = this.batch ? this.responses : this.responses[0];
+      if (this.batch) {
+        endJson(res, 200, JSON_HEADERS, `[${this.texts.join(',')}]`);
+        return;
+      }
+      const msg = this.responses[0];
       endJson(res, 200, JSON_HEADERS, this.body(msg));
       // A large result relayed as bytes in memory of its own is freed once it is on the wire ('finish': every write done), not at some later GC.
       const raw = rawResultOf(msg);
@@ -132,8 +156,8 @@ class PostStream {
     }
   }
 
-  /** The JSON of answers (one, or a batch's): one that cannot be written goes as its error (wire/unwritable.ts). */
-  private body(msg: JsonRpcResponse | JsonRpcResponse[]): string | Buffer[] {
+  /** The JSON of one answer: one that cannot be written goes as its error (wire/unwritable.ts). */
+  private body(msg: JsonRpcResponse): string | Buffer[] {
     try {
       return messageBody(msg);
     } catch (err) {
@@ -141,13 +165,20 @@ class PostStream {
     }
   }
 
-  private writeEvent(msg: JsonRpcMessage): void {
-    let data: string;
+  /** The JSON text of one message, as an SSE event's data or a batch's element (an unwritable one as its error). */
+  private text(msg: JsonRpcMessage): string {
     try {
-      data = messageText(msg);
+      return messageText(msg);
     } catch (err) {
-      data = messageText(this.channels.unwritable(msg, err));
+      return messageText(this.channels.unwritable(msg, err));
     }
+  }
+
+  private writeEvent(msg: JsonRpcMessage): void {
+    this.writeText(this.text(msg));
+  }
+
+  private writeText(data: string): void {
     const id = this.channels.events.append(this.channels.sessionId, this.streamId, data);
     // A client that stops reading loses the stream (it can resume it from the event store with Last-Event-ID).
     if (this.res && !writeSse(this.res, sseEvent(data, id))) this.res = null;
@@ -186,6 +217,8 @@ class PostStream {
     }
     // Answers already ready in a batch go first, now that the stream is SSE.
     for (const r of this.responses.splice(0)) this.writeEvent(r);
+    for (const t of this.texts.splice(0)) this.writeText(t);
+    this.held = 0;
   }
 
   private finish(): void {
