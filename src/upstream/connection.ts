@@ -297,7 +297,13 @@ export class BackendConnection {
   async notify(method: string, params?: Record<string, unknown>, credential?: UpstreamCredential): Promise<void> {
     if (this.closed) return;
     const msg = { jsonrpc: '2.0', method, ...(params ? { params } : {}) } as JSONRPCMessage;
-    await (credential ? this.transport.send(msg, sendOptionsOf(credential) as object) : this.transport.send(msg));
+    try {
+      await (credential ? this.transport.send(msg, sendOptionsOf(credential) as object) : this.transport.send(msg));
+    } catch (err) {
+      // As a request's: named for the backend (a reset connection during a session's notifications/initialized
+      // reached the client as a bare -32603 "read ECONNRESET").
+      throw sendError(this.backend, method, err);
+    }
   }
 
   /**
