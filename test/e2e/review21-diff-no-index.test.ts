@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { connectClient, type GatewayProcess, spawnDefaultGateway, textOf, stopGateway } from '../helpers/gateway.js';
+import { connectClient, type GatewayProcess, spawnDefaultGateway, stopGateway, toolCalls } from '../helpers/gateway.js';
 
 const dir = realpathSync(mkdtempSync(join(tmpdir(), 'mcpeg-r21-diff-')));
 const outside = join(dir, 'outside');
@@ -26,15 +26,7 @@ const MEMORY_SECRET = 'MEMORY-SECRET-fedcba9876543210';
 describe('review 21: git_diff never compares files outside the workspace', () => {
   let gw: GatewayProcess;
   let client: Client;
-  const call = async (name: string, args: Record<string, unknown> = {}) => {
-    const r = await client.callTool({ name, arguments: args });
-    return { text: textOf(r), isError: r.isError === true };
-  };
-  const ok = async (name: string, args: Record<string, unknown> = {}) => {
-    const r = await call(name, args);
-    assert.equal(r.isError, false, `${name}: ${r.text}`);
-    return r.text;
-  };
+  const { call, ok } = toolCalls(() => client);
 
   before(async () => {
     mkdirSync(outside);

@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { connectClient, type GatewayProcess, spawnDefaultGateway, textOf, stopGateway } from '../helpers/gateway.js';
+import { connectClient, type GatewayProcess, spawnDefaultGateway, stopGateway, toolCalls } from '../helpers/gateway.js';
 
 const dir = realpathSync(mkdtempSync(join(tmpdir(), 'mcpeg-r21-deny-')));
 const workspace = join(dir, 'workspace');
@@ -24,15 +24,7 @@ const KEY_SECRET = 'KEY-SECRET-fedcba9876543210';
 describe('review 21: git_add never stages what the deny list hides', () => {
   let gw: GatewayProcess;
   let client: Client;
-  const call = async (name: string, args: Record<string, unknown> = {}) => {
-    const r = await client.callTool({ name, arguments: args });
-    return { text: textOf(r), data: (r.structuredContent ?? {}) as Record<string, any>, isError: r.isError === true };
-  };
-  const ok = async (name: string, args: Record<string, unknown> = {}) => {
-    const r = await call(name, args);
-    assert.equal(r.isError, false, `${name}: ${r.text}`);
-    return r;
-  };
+  const { call, ok } = toolCalls(() => client);
   /** Nothing the client can ask git for shows either secret. */
   const nothingShown = async () => {
     const answers = [

@@ -19,7 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { connectClient, type GatewayProcess, spawnDefaultGateway, spawnGateway, textOf, stopGateway } from '../helpers/gateway.js';
+import { connectClient, type GatewayProcess, spawnDefaultGateway, spawnGateway, stopGateway, toolCalls } from '../helpers/gateway.js';
 
 const dir = realpathSync(mkdtempSync(join(tmpdir(), 'mcpeg-r21-lock-')));
 const workspace = join(dir, 'workspace');
@@ -27,15 +27,7 @@ const workspace = join(dir, 'workspace');
 describe('review 21: git_add leaves no index.lock behind', () => {
   let gw: GatewayProcess;
   let client: Client;
-  const call = async (name: string, args: Record<string, unknown> = {}) => {
-    const r = await client.callTool({ name, arguments: args });
-    return { text: textOf(r), data: (r.structuredContent ?? {}) as Record<string, any>, isError: r.isError === true };
-  };
-  const ok = async (name: string, args: Record<string, unknown> = {}) => {
-    const r = await call(name, args);
-    assert.equal(r.isError, false, `${name}: ${r.text}`);
-    return r;
-  };
+  const { call, ok } = toolCalls(() => client);
 
   before(async () => {
     gw = await spawnDefaultGateway(dir);
@@ -75,15 +67,7 @@ describe('review 21: git_add stopped at its timeout leaves no index.lock behind'
   const tworkspace = join(tdir, 'workspace');
   let gw: GatewayProcess;
   let client: Client;
-  const call = async (name: string, args: Record<string, unknown> = {}) => {
-    const r = await client.callTool({ name, arguments: args });
-    return { text: textOf(r), data: (r.structuredContent ?? {}) as Record<string, any>, isError: r.isError === true };
-  };
-  const ok = async (name: string, args: Record<string, unknown> = {}) => {
-    const r = await call(name, args);
-    assert.equal(r.isError, false, `${name}: ${r.text}`);
-    return r;
-  };
+  const { call, ok } = toolCalls(() => client);
 
   before(async () => {
     const config = join(tdir, 'mcpeg.json');

@@ -86,6 +86,24 @@ export interface ConnectOptions {
   name?: string;
 }
 
+/**
+ * `call(name, args)`: a tool's answer as text, structured content and whether it is an error;
+ * `ok(...)`: the same, asserting it is not an error. `client()` is read at each call (a test's
+ * client is made in its before hook).
+ */
+export function toolCalls(client: () => Client) {
+  const call = async (name: string, args: Record<string, unknown> = {}) => {
+    const r = await client().callTool({ name, arguments: args });
+    return { text: textOf(r), data: (r.structuredContent ?? {}) as Record<string, any>, isError: r.isError === true };
+  };
+  const ok = async (name: string, args: Record<string, unknown> = {}) => {
+    const r = await call(name, args);
+    if (r.isError) throw new Error(`${name}: ${r.text}`);
+    return r;
+  };
+  return { call, ok };
+}
+
 /** The official SDK client, connected through the gateway. */
 export async function connectClient(url: string, opts: ConnectOptions = {}): Promise<Client> {
   const client = new Client({ name: opts.name ?? 'mcpeg-test', version: '1.0.0' }, { capabilities: opts.capabilities ?? {} });
