@@ -184,10 +184,15 @@ export async function readJsonRpcPost(req: IncomingMessage, res: ServerResponse,
 
 const LOOPBACK_NAMES = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
 
-function hostnameOf(hostHeader: string): string {
-  if (hostHeader.startsWith('[')) return hostHeader.slice(0, hostHeader.indexOf(']') + 1).toLowerCase();
-  const colon = hostHeader.indexOf(':');
-  return (colon < 0 ? hostHeader : hostHeader.slice(0, colon)).toLowerCase();
+/**
+ * A Host header's name (lower case; an IPv6 literal keeps its brackets), or undefined when the
+ * header is not `name[:port]` (RFC 9110 §7.2): `[::1]evil.com` and `localhost:evil` were read as
+ * loopback names. Linear: the name takes no colon, so the port has one place to start.
+ */
+const HOST_HEADER = /^(\[[0-9a-f:.]+\]|[^\s:[\]/@\\]+)(?::\d*)?$/i;
+
+function hostnameOf(hostHeader: string): string | undefined {
+  return HOST_HEADER.exec(hostHeader)?.[1]?.toLowerCase();
 }
 
 export interface OriginPolicy {
@@ -207,6 +212,7 @@ export function checkOriginAndHost(req: IncomingMessage, policy: OriginPolicy): 
   const host = req.headers.host;
   if (host) {
     const name = hostnameOf(host);
+    if (name === undefined) return { code: 'MCPEG_ERR_HOST_FORBIDDEN', message: `Host ${JSON.stringify(host)} is not a host name and port` };
     // A loopback name is never the product of rebinding (the attacker's page would have to
     // be served from this host already), so it is accepted whatever allowed_hosts lists:
     // local probes (kubelet with Host: localhost, curl on the box) keep working.

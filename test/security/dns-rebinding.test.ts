@@ -61,6 +61,24 @@ describe('DNS rebinding: every endpoint checks Host and Origin', () => {
       }
     }
   });
+
+  it('a Host that starts with a loopback name but is not name[:port] is refused (it was read as the loopback name)', async () => {
+    for (const host of [
+      '[::1]attacker.example',
+      `[::1]attacker.example:${port}`,
+      'localhost:attacker.example',
+      '127.0.0.1:80@attacker.example',
+      'localhost\\attacker.example',
+      `localhost:${port}:1`,
+    ]) {
+      for (const path of ['/health', '/metrics', '/mcp']) {
+        const r = await get(gw.base, path, { host, accept: 'application/json, text/event-stream' });
+        assert.equal(r.status, 403, `${path} with Host ${host}: ${r.body}`);
+        assert.match(r.body, /MCPEG_ERR_HOST_FORBIDDEN/);
+      }
+    }
+    for (const host of [`[::1]:${port}`, '[::1]', 'LOCALHOST', `127.0.0.1:`]) assert.equal((await get(gw.base, '/health', { host })).status, 200, `Host ${host}`);
+  });
 });
 
 describe('DNS rebinding with server.allowed_hosts', () => {
