@@ -30,7 +30,7 @@ import { MemoryEventStore, type EventStore } from './transport/inbound/event-sto
 import { createHttpServer } from './edge/http-server.js';
 import { LegacySseEndpoint } from './transport/inbound/legacy-sse.js';
 import { serveStdio, type StdioEnd } from './transport/inbound/stdio.js';
-import { ChannelConnection } from './transport/inbound/channel.js';
+import { ChannelConnection, type ChannelMessage } from './transport/inbound/channel.js';
 import type { JsonRpcMessage } from './wire/jsonrpc.js';
 import type { Principal } from './auth/principal.js';
 import { StreamableHttpEndpoint } from './transport/inbound/streamable-http.js';
@@ -123,7 +123,7 @@ export interface Gateway {
    * An in-process client connection to the aggregate view acting for `principal`: its requests take the
    * same dispatch, authorization and pinning as a client's (the admin console's "try it"). Close it when done.
    */
-  connect(principal: Principal, write: (msg: JsonRpcMessage) => void): ChannelConnection;
+  connect(principal: Principal, write: (msg: ChannelMessage) => void): ChannelConnection;
   close(): Promise<void>;
 }
 

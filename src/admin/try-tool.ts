@@ -10,6 +10,7 @@ import type { JsonRpcMessage, JsonRpcResponse } from '../wire/jsonrpc.js';
 import { messageBody } from '../wire/raw-json.js';
 import type { Identity } from './auth.js';
 import { AdminError } from './http.js';
+import type { ChannelMessage } from '../transport/inbound/channel.js';
 
 const PROTOCOL_VERSION = '2025-06-18';
 
@@ -32,7 +33,7 @@ export function adminPrincipal(who: Identity): Principal {
 /** The JSON-RPC answer to `tools/call {name, arguments}` (a result, or an error object). */
 export async function tryTool(gw: Gateway, who: Identity, name: string, args: Record<string, unknown>, timeoutMs: number): Promise<JsonRpcResponse> {
   const waiting = new Map<number, (m: JsonRpcResponse) => void>();
-  const write = (m: JsonRpcMessage) => {
+  const write = (m: ChannelMessage) => {
     // A large result may come as bytes (wire/raw-json.ts): read it back as JSON.
     const body = messageBody(m);
     const msg = (typeof body === 'string' ? JSON.parse(body) : JSON.parse(Buffer.concat(body).toString('utf8'))) as JsonRpcMessage;

@@ -488,8 +488,14 @@ export function rawResultOf(m: object): RawJson | undefined {
 
 const head = (id: unknown) => `{"jsonrpc":"2.0","id":${JSON.stringify(id)},"result":`;
 
+/** A message (or a batch's array) already written as its JSON text, written out as it is. */
+export class JsonText {
+  constructor(readonly text: string) {}
+}
+
 /** The JSON text of one message (or batch): a RawJson result is spliced in as it is, under the message's own id. */
 export function messageText(m: object): string {
+  if (m instanceof JsonText) return m.text;
   const raw = rawResultOf(m);
   return raw ? `${head((m as { id?: unknown }).id)}${raw.text()}}` : JSON.stringify(m);
 }
@@ -502,6 +508,7 @@ const TEXT_MAX_BYTES = 1024;
  * for a large RawJson result the envelope around the result's own bytes (no copy of them).
  */
 export function messageBody(m: object): string | Buffer[] {
+  if (m instanceof JsonText) return m.text;
   const raw = rawResultOf(m);
   if (!raw) return JSON.stringify(m);
   const id = (m as { id?: unknown }).id;

@@ -7,15 +7,22 @@
  * allows either): each answer goes out when it is ready, held only to the edge's bounds on
  * unsent bytes (`server.max_unsent_bytes`, `send_timeout`) and the event store's. A client
  * that reads gets every answer. Against a real `mcpeg gateway` process with the editor.
+ *
+ * The same batch on the connections whose messages share one channel, legacy SSE and
+ * `mcpeg stdio`, was held the same way (then written as one array, or its error). Now its
+ * answers wait as their JSON texts, counted, and past 1 MiB each goes out alone as it is
+ * ready, under the channel's own bounds (the legacy stream's 16 MiB unread, stdio's
+ * `max_unsent_bytes`); a batch of small answers is still one array.
  */
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { stringify } from 'yaml';
 import { spawnEditorGateway, type EditorGateway } from '../helpers/editor-gateway.js';
-import { rawSession, readSse } from '../helpers/gateway.js';
+import { CLI, rawSession, readSse, type SseEvent } from '../helpers/gateway.js';
 
 const MiB = 1024 * 1024;
 
@@ -24,33 +31,54 @@ function rssBytes(pid: number): number {
   return m ? Number(m[1]) * 1024 : 0;
 }
 
+/** A config serving the editor on a workspace holding big.txt (1 MB); its file name. */
+function editorConfig(dir: string): string {
+  const ws = join(dir, 'workspace');
+  mkdirSync(ws);
+  writeFileSync(join(ws, 'big.txt'), 'x'.repeat(1_000_000));
+  const file = join(dir, 'mcpeg.yaml');
+  writeFileSync(
+    file,
+    stringify({
+      server: { host: '127.0.0.1', port: 0, max_unsent_bytes: 32 * MiB },
+      paths: { data: join(dir, 'data'), workspace: ws },
+      plugins: [{ name: 'editor' }],
+    }),
+  );
+  return file;
+}
+
+const batch = (n: number) =>
+  Array.from({ length: n }, (_, i) => ({ jsonrpc: '2.0', id: i, method: 'tools/call', params: { name: 'editor__read_file', arguments: { path: 'big.txt' } } }));
+
+/** Samples a process's RSS growth every 100 ms for `ms`; the peak. */
+async function peakGrowth(pid: number, ms: number): Promise<number> {
+  const before = rssBytes(pid);
+  let peak = 0;
+  const sample = setInterval(() => {
+    try {
+      peak = Math.max(peak, rssBytes(pid) - before);
+    } catch {
+      // the process has exited
+    }
+  }, 100);
+  await new Promise((r) => setTimeout(r, ms));
+  clearInterval(sample);
+  return peak;
+}
+
 describe('a batch of large answers (2025-03-26)', () => {
   let dir: string;
   let gw: EditorGateway;
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'mcpeg-batch-held-'));
-    const ws = join(dir, 'workspace');
-    mkdirSync(ws);
-    writeFileSync(join(ws, 'big.txt'), 'x'.repeat(1_000_000));
-    const file = join(dir, 'mcpeg.yaml');
-    writeFileSync(
-      file,
-      stringify({
-        server: { host: '127.0.0.1', port: 0, max_unsent_bytes: 32 * MiB },
-        paths: { data: join(dir, 'data'), workspace: ws },
-        plugins: [{ name: 'editor' }],
-      }),
-    );
-    gw = await spawnEditorGateway(file);
+    gw = await spawnEditorGateway(editorConfig(dir));
   });
   after(async () => {
     await gw?.close();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
-
-  const batch = (n: number) =>
-    Array.from({ length: n }, (_, i) => ({ jsonrpc: '2.0', id: i, method: 'tools/call', params: { name: 'editor__read_file', arguments: { path: 'big.txt' } } }));
 
   it('a client that does not read: the answers are not all held by the gateway', async () => {
     const s = await rawSession(gw.g.url, '2025-03-26');
@@ -87,5 +115,151 @@ describe('a batch of large answers (2025-03-26)', () => {
       }
     }
     assert.equal(seen.size, 20);
+  });
+});
+
+describe('a batch of large answers on legacy SSE (2025-03-26)', () => {
+  let dir: string;
+  let gw: EditorGateway;
+  let origin: string;
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'mcpeg-batch-held-sse-'));
+    gw = await spawnEditorGateway(editorConfig(dir));
+    origin = new URL(gw.g.url).origin;
+  });
+  after(async () => {
+    await gw?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** A legacy SSE connection, initialized: its events, and a POST to its messages endpoint. */
+  async function legacy(abort: AbortController) {
+    const res = await fetch(`${origin}/sse`, { headers: { accept: 'text/event-stream' }, signal: abort.signal });
+    assert.equal(res.status, 200);
+    const events = readSse(res);
+    const next = async (): Promise<SseEvent> => {
+      const e = await events.next();
+      assert.ok(!e.done, 'the stream ended');
+      return e.value;
+    };
+    const endpoint = new URL((await next()).data, origin);
+    const post = async (body: unknown) =>
+      assert.equal((await fetch(endpoint, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })).status, 202);
+    await post({ jsonrpc: '2.0', id: 'i', method: 'initialize', params: { protocolVersion: '2025-03-26', capabilities: {}, clientInfo: { name: 't', version: '1' } } });
+    assert.equal(JSON.parse((await next()).data).id, 'i');
+    await post({ jsonrpc: '2.0', method: 'notifications/initialized' });
+    return { next, post };
+  }
+
+  it('a client that does not read its stream: the answers are not all held by the gateway', async () => {
+    const abort = new AbortController();
+    const { post } = await legacy(abort);
+    await post(batch(1000));
+    // Old code: ~850 MB held until the last answer; now the stream's 16 MiB unread (then it is closed) and garbage.
+    const peak = await peakGrowth(gw.g.proc.pid!, 8000);
+    abort.abort();
+    assert.ok(peak < 400 * MiB, `the gateway grew by ${Math.round(peak / MiB)} MiB for one batch of 1,000 reads of 1 MB`);
+    assert.equal((await gw.call('read_file', { path: 'big.txt' })).text.length, 1_000_000, 'another client is served');
+  });
+
+  it('a client that reads gets every answer, each once; a batch of small answers is one array', async () => {
+    const abort = new AbortController();
+    const { next, post } = await legacy(abort);
+    await post(batch(20));
+    const seen = new Set<number>();
+    while (seen.size < 20) {
+      const m = JSON.parse((await next()).data) as { id: number; result?: { content: { text: string }[] } } | { id: number }[];
+      for (const a of (Array.isArray(m) ? m : [m]) as { id: number; result?: { content: { text: string }[] } }[]) {
+        assert.ok(!seen.has(a.id), `answer ${a.id} twice`);
+        assert.equal(a.result?.content[0]?.text.length, 1_000_000);
+        seen.add(a.id);
+      }
+    }
+    await post([1, 2, 3].map((id) => ({ jsonrpc: '2.0', id, method: 'ping' })));
+    const small = JSON.parse((await next()).data) as { id: number }[];
+    assert.deepEqual(small.map((a) => a.id).sort(), [1, 2, 3]);
+    abort.abort();
+  });
+});
+
+describe('a batch of large answers on mcpeg stdio (2025-03-26)', () => {
+  const dirs: string[] = [];
+  const procs: ChildProcessWithoutNullStreams[] = [];
+  after(() => {
+    for (const p of procs) p.kill('SIGKILL');
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+
+  /** A `mcpeg stdio` process on the editor config, initialized; `next()` reads its next line (stdout is read only then). */
+  async function stdio() {
+    const dir = mkdtempSync(join(tmpdir(), 'mcpeg-batch-held-stdio-'));
+    dirs.push(dir);
+    const proc = spawn(process.execPath, [CLI, 'stdio', '--config', editorConfig(dir)], { stdio: ['pipe', 'pipe', 'pipe'] });
+    procs.push(proc);
+    let stderr = '';
+    proc.stderr.on('data', (d: Buffer) => (stderr = (stderr + String(d)).slice(-20_000)));
+    const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
+    let buf = '';
+    const lines: string[] = [];
+    const next = () =>
+      new Promise<unknown>((resolve, reject) => {
+        const take = () => {
+          const line = lines.shift();
+          if (line === undefined) return false;
+          proc.stdout.off('data', onData).off('end', onEnd);
+          proc.stdout.pause();
+          resolve(JSON.parse(line));
+          return true;
+        };
+        const onData = (d: Buffer) => {
+          buf += String(d);
+          for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+            lines.push(buf.slice(0, nl));
+            buf = buf.slice(nl + 1);
+          }
+          take();
+        };
+        const onEnd = () => reject(new Error(`stdout ended; stderr: ${stderr.slice(-1500)}`));
+        if (take()) return;
+        proc.stdout.on('data', onData).once('end', onEnd);
+        proc.stdout.resume();
+      });
+    const send = (m: unknown) => proc.stdin.write(`${JSON.stringify(m)}\n`);
+    send({ jsonrpc: '2.0', id: 'i', method: 'initialize', params: { protocolVersion: '2025-03-26', capabilities: {}, clientInfo: { name: 't', version: '1' } } });
+    assert.equal(((await next()) as { id: string }).id, 'i');
+    send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+    return { proc, next, send, exited, stderr: () => stderr };
+  }
+
+  it('a client that does not read: the answers are not all held, and the session ends at max_unsent_bytes', async () => {
+    const g = await stdio();
+    g.send(batch(1000));
+    // Old code: every answer held until the last (~700 MB after 8 s here, still growing; the array then past V8's
+    // longest string), the process serving on. Now the answers go out alone: past 32 MiB unsent the session ends and
+    // the process exits; what it grows by is the reads still running until then, garbage.
+    const peak = await peakGrowth(g.proc.pid!, 8000);
+    assert.equal(await Promise.race([g.exited, 'running']), 1, `exit code, 8 s after the batch: ${g.stderr().slice(-1500)}`);
+    assert.ok(peak < 600 * MiB, `the gateway grew by ${Math.round(peak / MiB)} MiB for one batch of 1,000 reads of 1 MB`);
+    assert.match(g.stderr(), /max_unsent_bytes/);
+  });
+
+  it('a client that reads gets every answer, each once; a batch of small answers is one line, an array', async () => {
+    const g = await stdio();
+    g.send(batch(20));
+    const seen = new Set<number>();
+    while (seen.size < 20) {
+      const m = (await g.next()) as { id: number; result?: { content: { text: string }[] } } | { id: number }[];
+      for (const a of (Array.isArray(m) ? m : [m]) as { id: number; result?: { content: { text: string }[] } }[]) {
+        assert.ok(!seen.has(a.id), `answer ${a.id} twice`);
+        assert.equal(a.result?.content[0]?.text.length, 1_000_000);
+        seen.add(a.id);
+      }
+    }
+    g.send([1, 2, 3].map((id) => ({ jsonrpc: '2.0', id, method: 'ping' })));
+    const small = (await g.next()) as { id: number }[];
+    assert.deepEqual(small.map((a) => a.id).sort(), [1, 2, 3]);
+    g.proc.stdin.end();
+    assert.equal(await g.exited, 0);
   });
 });

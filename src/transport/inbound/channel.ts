@@ -9,6 +9,8 @@ import { GatewayError } from '../../errors/catalog.js';
 import { dispatchNotification, dispatchRequest, type DispatchOptions } from '../../protocol/dispatch.js';
 import { errorResponse, isNotification, isRequest, isResponse, resultResponse, type JsonRpcMessage } from '../../wire/jsonrpc.js';
 import { unwritableStandIn, unwritableWhy } from '../../wire/unwritable.js';
+import { type JsonText, messageText } from '../../wire/raw-json.js';
+import { BatchAnswers } from './batch-answers.js';
 import type { ClientSession } from '../../protocol/session.js';
 import type { SessionManager } from '../../protocol/sessions.js';
 import { allowsBatch } from '../../wire/versions.js';
@@ -16,6 +18,9 @@ import { claimsEnvelope, readEnvelope } from '../../wire/stateless.js';
 import { subscription } from '../../protocol/stateless.js';
 import type { JsonRpcRequest, RequestId } from '../../wire/jsonrpc.js';
 import { ANONYMOUS, type Principal } from '../../auth/principal.js';
+
+/** What a channel writes: a message, or one (a batch's array, an answer of it) already written as JSON text. */
+export type ChannelMessage = JsonRpcMessage | JsonText;
 
 export class ChannelConnection {
   session: ClientSession | undefined;
@@ -38,7 +43,7 @@ export class ChannelConnection {
     private readonly viewId: string,
     private readonly sessions: SessionManager,
     private readonly dispatch: DispatchOptions,
-    private readonly writeOut: (msg: JsonRpcMessage) => void,
+    private readonly writeOut: (msg: ChannelMessage) => void,
     readonly id: string = randomUUID(),
   ) {}
 
@@ -48,16 +53,29 @@ export class ChannelConnection {
    * its id (in a batch, that answer alone), anything else is dropped. Thrown on, it rejected
    * the promise of receive(), which nothing awaits: an unhandled rejection, the process's end.
    */
-  private readonly write = (msg: JsonRpcMessage): void => {
+  private readonly write = (msg: ChannelMessage): void => {
     try {
       this.writeOut(msg);
     } catch (err) {
-      const why = unwritableWhy(err);
-      if (++this.unwritable === 1) this.onUnwritable?.(why);
-      const stand = unwritableStandIn(msg, why);
-      if (stand) this.writeOut(stand as JsonRpcMessage);
+      const stand = this.standIn(msg as JsonRpcMessage, err);
+      if (stand) this.writeOut(stand);
     }
   };
+
+  /** The JSON text of a batch's answer (one that cannot be written: its error). */
+  private readonly textOf = (msg: JsonRpcMessage): string => {
+    try {
+      return messageText(msg);
+    } catch (err) {
+      return messageText(this.standIn(msg, err) ?? msg);
+    }
+  };
+
+  private standIn(msg: JsonRpcMessage, err: unknown): JsonRpcMessage | undefined {
+    const why = unwritableWhy(err);
+    if (++this.unwritable === 1) this.onUnwritable?.(why);
+    return unwritableStandIn(msg, why) as JsonRpcMessage | undefined;
+  }
 
   async receive(m: JsonRpcMessage): Promise<void> {
     // A POST read while its legacy SSE stream closed: nothing it starts could be answered or ended
@@ -116,7 +134,7 @@ export class ChannelConnection {
     else if (isNotification(m)) dispatchNotification(this.session, m);
   }
 
-  /** A JSON-RPC batch: allowed only when the negotiated version has batches; answered with one array. */
+  /** A JSON-RPC batch: allowed only when the negotiated version has batches; answered with one array, or each answer alone past a bound (batch-answers.ts). */
   async receiveBatch(messages: JsonRpcMessage[]): Promise<void> {
     if (this.closed) return;
     const s = this.session;
@@ -126,14 +144,15 @@ export class ChannelConnection {
       return;
     }
     s.lastSeen = Date.now();
-    const pending: Array<Promise<JsonRpcMessage | undefined>> = [];
+    const answers = new BatchAnswers(this.write, this.textOf);
+    const pending: Array<Promise<void>> = [];
     for (const m of messages) {
-      if (isRequest(m)) pending.push(dispatchRequest(s, m, this.dispatch));
+      if (isRequest(m)) pending.push(dispatchRequest(s, m, this.dispatch).then((a) => a && answers.add(a)));
       else if (isResponse(m)) s.handleClientResponse(m);
       else if (isNotification(m)) dispatchNotification(s, m);
     }
-    const answers = (await Promise.all(pending)).filter((a): a is JsonRpcMessage => a !== undefined);
-    if (answers.length) this.write(answers as unknown as JsonRpcMessage);
+    await Promise.all(pending);
+    answers.end();
   }
 
   /**

@@ -41,6 +41,7 @@ import { messageBody, messageText, rawResultOf } from '../../wire/raw-json.js';
 import { unwritableStandIn, unwritableWhy } from '../../wire/unwritable.js';
 import { sessionFingerprint } from '../../protocol/fingerprint.js';
 import type { InstanceBus } from '../../protocol/bus.js';
+import { MAX_BATCH_HELD_CHARS } from './batch-answers.js';
 
 export interface StreamableDeps {
   sessions: SessionManager;
@@ -63,9 +64,6 @@ const JSON_HEADERS = { 'content-type': 'application/json' } as const;
  */
 const MAX_HELD = 1000;
 const MAX_HELD_BYTES = MAX_UNREAD_BYTES;
-
-/** A batch's answers held for one JSON array, at most this many characters together; past it the POST turns to SSE. */
-const MAX_BATCH_HELD_CHARS = 1024 * 1024;
 
 /** The initialize request among a POST's messages, if any (a loop: no closure per POST). */
 function initializeIn(messages: readonly JsonRpcMessage[]): JsonRpcRequest | undefined {
