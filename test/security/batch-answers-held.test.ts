@@ -18,11 +18,12 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { stringify } from 'yaml';
 import { spawnEditorGateway, type EditorGateway } from '../helpers/editor-gateway.js';
-import { CLI, rawSession, readSse, type SseEvent } from '../helpers/gateway.js';
+import { rawSession, readSse, type SseEvent } from '../helpers/gateway.js';
+import { spawnStdioGateway, type StdioMessage } from '../helpers/stdio-gateway.js';
 
 const MiB = 1024 * 1024;
 
@@ -191,45 +192,16 @@ describe('a batch of large answers on mcpeg stdio (2025-03-26)', () => {
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
   });
 
-  /** A `mcpeg stdio` process on the editor config, initialized; `next()` reads its next line (stdout is read only then). */
+  /** A `mcpeg stdio` process on the editor config, initialized. */
   async function stdio() {
     const dir = mkdtempSync(join(tmpdir(), 'mcpeg-batch-held-stdio-'));
     dirs.push(dir);
-    const proc = spawn(process.execPath, [CLI, 'stdio', '--config', editorConfig(dir)], { stdio: ['pipe', 'pipe', 'pipe'] });
-    procs.push(proc);
-    let stderr = '';
-    proc.stderr.on('data', (d: Buffer) => (stderr = (stderr + String(d)).slice(-20_000)));
-    const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
-    let buf = '';
-    const lines: string[] = [];
-    const next = () =>
-      new Promise<unknown>((resolve, reject) => {
-        const take = () => {
-          const line = lines.shift();
-          if (line === undefined) return false;
-          proc.stdout.off('data', onData).off('end', onEnd);
-          proc.stdout.pause();
-          resolve(JSON.parse(line));
-          return true;
-        };
-        const onData = (d: Buffer) => {
-          buf += String(d);
-          for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
-            lines.push(buf.slice(0, nl));
-            buf = buf.slice(nl + 1);
-          }
-          take();
-        };
-        const onEnd = () => reject(new Error(`stdout ended; stderr: ${stderr.slice(-1500)}`));
-        if (take()) return;
-        proc.stdout.on('data', onData).once('end', onEnd);
-        proc.stdout.resume();
-      });
-    const send = (m: unknown) => proc.stdin.write(`${JSON.stringify(m)}\n`);
-    send({ jsonrpc: '2.0', id: 'i', method: 'initialize', params: { protocolVersion: '2025-03-26', capabilities: {}, clientInfo: { name: 't', version: '1' } } });
-    assert.equal(((await next()) as { id: string }).id, 'i');
-    send({ jsonrpc: '2.0', method: 'notifications/initialized' });
-    return { proc, next, send, exited, stderr: () => stderr };
+    const g = spawnStdioGateway(editorConfig(dir));
+    procs.push(g.proc);
+    g.send({ jsonrpc: '2.0', id: 'i', method: 'initialize', params: { protocolVersion: '2025-03-26', capabilities: {}, clientInfo: { name: 't', version: '1' } } });
+    assert.equal((await g.next()).id, 'i');
+    g.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+    return g;
   }
 
   it('a client that does not read: the answers are not all held, and the session ends at max_unsent_bytes', async () => {
@@ -249,15 +221,15 @@ describe('a batch of large answers on mcpeg stdio (2025-03-26)', () => {
     g.send(batch(20));
     const seen = new Set<number>();
     while (seen.size < 20) {
-      const m = (await g.next()) as { id: number; result?: { content: { text: string }[] } } | { id: number }[];
-      for (const a of (Array.isArray(m) ? m : [m]) as { id: number; result?: { content: { text: string }[] } }[]) {
-        assert.ok(!seen.has(a.id), `answer ${a.id} twice`);
-        assert.equal(a.result?.content[0]?.text.length, 1_000_000);
-        seen.add(a.id);
+      const m = await g.next<StdioMessage | StdioMessage[]>();
+      for (const a of Array.isArray(m) ? m : [m]) {
+        assert.ok(!seen.has(a.id as number), `answer ${a.id} twice`);
+        assert.equal(a.result?.content?.[0]?.text.length, 1_000_000);
+        seen.add(a.id as number);
       }
     }
     g.send([1, 2, 3].map((id) => ({ jsonrpc: '2.0', id, method: 'ping' })));
-    const small = (await g.next()) as { id: number }[];
+    const small = await g.next<{ id: number }[]>();
     assert.deepEqual(small.map((a) => a.id).sort(), [1, 2, 3]);
     g.proc.stdin.end();
     assert.equal(await g.exited, 0);

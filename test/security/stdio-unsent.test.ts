@@ -12,12 +12,12 @@
  * backend.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { CLI } from '../helpers/gateway.js';
+import { spawnStdioGateway, type StdioGateway } from '../helpers/stdio-gateway.js';
 
 const MiB = 1024 * 1024;
 
@@ -49,14 +49,6 @@ function rssBytes(pid: number): number {
   return m ? Number(m[1]) * 1024 : 0;
 }
 
-interface StdioGateway {
-  proc: ChildProcessWithoutNullStreams;
-  stderr(): string;
-  exited: Promise<number | null>;
-  /** The next message on stdout (stdout is read only while this waits). */
-  next(): Promise<{ id?: unknown; method?: string; result?: { content?: { text: string }[] }; error?: unknown; params?: Record<string, unknown> }>;
-}
-
 const dirs: string[] = [];
 const procs: ChildProcessWithoutNullStreams[] = [];
 
@@ -66,39 +58,9 @@ async function startStdio(server: Record<string, unknown>): Promise<StdioGateway
   writeFileSync(join(dir, 'backend.mjs'), FLOODING_BACKEND);
   const config = join(dir, 'mcpeg.json');
   writeFileSync(config, JSON.stringify({ server, backends: { b: { type: 'mcp', command: process.execPath, args: [join(dir, 'backend.mjs')] } } }));
-  const proc = spawn(process.execPath, [CLI, 'stdio', '--config', config], { stdio: ['pipe', 'pipe', 'pipe'] });
-  procs.push(proc);
-  let stderr = '';
-  proc.stderr.on('data', (d: Buffer) => (stderr = (stderr + String(d)).slice(-20_000)));
-  const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
-  let buf = '';
-  const queue: string[] = [];
-  proc.stdout.pause();
-  const next: StdioGateway['next'] = () =>
-    new Promise((resolve, reject) => {
-      const take = () => {
-        const line = queue.shift();
-        if (line === undefined) return false;
-        proc.stdout.off('data', onData).off('end', onEnd);
-        proc.stdout.pause();
-        resolve(JSON.parse(line));
-        return true;
-      };
-      const onData = (d: Buffer) => {
-        buf += String(d);
-        let nl: number;
-        while ((nl = buf.indexOf('\n')) >= 0) {
-          queue.push(buf.slice(0, nl));
-          buf = buf.slice(nl + 1);
-        }
-        take();
-      };
-      const onEnd = () => reject(new Error(`stdout ended; stderr: ${stderr.slice(-1500)}`));
-      if (take()) return;
-      proc.stdout.on('data', onData).once('end', onEnd);
-      proc.stdout.resume();
-    });
-  return { proc, stderr: () => stderr, exited, next };
+  const g = spawnStdioGateway(config);
+  procs.push(g.proc);
+  return g;
 }
 
 /** initialize → initialized; returns the flood tool's name as the gateway lists it. */
