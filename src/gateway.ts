@@ -30,6 +30,7 @@ import { MemoryEventStore, type EventStore } from './transport/inbound/event-sto
 import { createHttpServer } from './edge/http-server.js';
 import { LegacySseEndpoint } from './transport/inbound/legacy-sse.js';
 import { serveStdio, type StdioEnd } from './transport/inbound/stdio.js';
+import { BatchHold } from './transport/inbound/batch-hold.js';
 import { ChannelConnection } from './transport/inbound/channel.js';
 import type { JsonRpcMessage } from './wire/jsonrpc.js';
 import type { Principal } from './auth/principal.js';
@@ -257,12 +258,14 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
     apiKeyHeader: config.rate_limits.api_key_header,
     ...(opts.bus ? { bus: opts.bus } : {}),
   };
+  // The answers batches hold, bounded for all endpoints together (a bound per endpoint grows with the backends).
+  const batchHold = new BatchHold();
   interface EndpointSet {
     streamable: StreamableHttpEndpoint;
     legacy: LegacySseEndpoint | undefined;
   }
   const makeSet = (viewId: string, base: string): EndpointSet => ({
-    streamable: new StreamableHttpEndpoint(viewId, { ...common, events, retryMs: config.server.sse_retry }),
+    streamable: new StreamableHttpEndpoint(viewId, { ...common, events, retryMs: config.server.sse_retry, batchHold }),
     legacy: config.server.legacy_sse ? new LegacySseEndpoint(viewId, `${base}/messages`, common) : undefined,
   });
   const aggregate = makeSet(AGGREGATE_VIEW, '');
