@@ -102,8 +102,22 @@ async function serve(values: Values, argv: string[], overrides: Overrides, rotat
   const pidArg = values['pid-file'] as string | undefined;
   const pidFile = pidArg !== undefined ? resolve(pidArg) : daemonized || process.env[PID_FILE_ENV] ? defaultPidFile() : undefined;
   let state: DaemonState | undefined;
+  let saveFailed = false;
+  let started = false;
   const save = () => {
-    if (pidFile && state) writeState(pidFile, state);
+    if (!pidFile || !state) return;
+    try {
+      writeState(pidFile, state);
+      saveFailed = false;
+    } catch (err) {
+      // Once it runs, a state file that cannot be written (a full disk: clients write files through the editor) is
+      // logged, not thrown: thrown from the SIGUSR1 or SIGHUP handler it ended the gateway (review 24). At start it
+      // still fails the start. The CLI verbs waiting on it then say so ("no outcome ... see the log").
+      if (!started) throw err;
+      if (!saveFailed)
+        log.warn({ stateFile: stateFileOf(pidFile), err: (err as Error).message }, 'cannot write the state file: mcpeg status/reload/log-rotate will not see this change');
+      saveFailed = true;
+    }
   };
   if (pidFile) {
     const lock = acquirePidFile(pidFile);
@@ -147,6 +161,7 @@ async function serve(values: Values, argv: string[], overrides: Overrides, rotat
     process.stderr.write(`mcpeg: cannot start: ${(err as Error).message}\n`);
     return EXIT.FAILURE;
   }
+  started = true;
   const gw = served.gateway;
   const url = served.url;
   if (state)
