@@ -9,7 +9,7 @@ import { loadConfig } from '../config/load.js';
 import { ConfigError } from '../errors/catalog.js';
 import type { Gateway } from '../gateway.js';
 import { serve as serveGateway, type Served } from '../serve.js';
-import { RotatingFile, parseSize } from '../observability/log-file.js';
+import { logArchives, RotatingFile, parseSize } from '../observability/log-file.js';
 import { LineBatcher } from '../observability/log-sink.js';
 import { createLogger, flushLogSync, type Logger, writeStderrAfterLogs } from '../observability/logger.js';
 import { prettyDestination } from '../observability/pretty.js';
@@ -151,7 +151,12 @@ async function serve(values: Values, argv: string[], overrides: Overrides, rotat
     if (pidFile) releasePidFile(pidFile);
   });
 
-  const stateFiles = [...(pidFile ? [pidFile, stateFileOf(pidFile)] : []), ...(file ? [file.path] : [])];
+  // What the CLI writes, protected from file plugins: with the log file its archives (a client deleted or moved
+  // them, rotated audit lines with them, where a root held the log; review 24) and the temporary names beside them.
+  const stateFiles = [
+    ...(pidFile ? [pidFile, stateFileOf(pidFile), `${pidFile}.${process.pid}.tmp`, `${pidFile}.${process.pid}.stale`, `${stateFileOf(pidFile)}.${process.pid}.tmp`] : []),
+    ...(file ? [file.path, ...logArchives(file.path, rotation.keep)] : []),
+  ];
   let served: Served;
   try {
     // The gateway, and the admin API beside it when admin.enabled; both closed again if either fails.
