@@ -30,8 +30,8 @@ import { MemoryEventStore, type EventStore } from './transport/inbound/event-sto
 import { createHttpServer } from './edge/http-server.js';
 import { LegacySseEndpoint } from './transport/inbound/legacy-sse.js';
 import { serveStdio, type StdioEnd } from './transport/inbound/stdio.js';
+import { BatchHold } from './transport/inbound/batch-hold.js';
 import { ChannelConnection, type ChannelMessage } from './transport/inbound/channel.js';
-import type { JsonRpcMessage } from './wire/jsonrpc.js';
 import type { Principal } from './auth/principal.js';
 import { StreamableHttpEndpoint } from './transport/inbound/streamable-http.js';
 import type { Backend, BackendListener } from './upstream/backend.js';
@@ -256,6 +256,8 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
     keepAliveMs: config.server.sse_keepalive,
     apiKeyHeader: config.rate_limits.api_key_header,
     ...(opts.bus ? { bus: opts.bus } : {}),
+    // The answers batches hold, bounded for all endpoints and transports together (a bound per endpoint grows with the backends).
+    batchHold: new BatchHold(),
   };
   interface EndpointSet {
     streamable: StreamableHttpEndpoint;
@@ -641,6 +643,7 @@ export function createGateway(config: Readonly<Config>, opts: GatewayOptions = {
     connect(principal, write) {
       const conn = new ChannelConnection(AGGREGATE_VIEW, sessions!, dispatch, write);
       conn.principal = principal;
+      conn.batchHold = common.batchHold;
       return conn;
     },
     async serveStdio(input, output) {

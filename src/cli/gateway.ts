@@ -9,7 +9,7 @@ import { loadConfig } from '../config/load.js';
 import { ConfigError } from '../errors/catalog.js';
 import type { Gateway } from '../gateway.js';
 import { serve as serveGateway, type Served } from '../serve.js';
-import { RotatingFile, parseSize } from '../observability/log-file.js';
+import { logArchives, RotatingFile, parseSize } from '../observability/log-file.js';
 import { LineBatcher } from '../observability/log-sink.js';
 import { createLogger, flushLogSync, type Logger, writeStderrAfterLogs } from '../observability/logger.js';
 import { prettyDestination } from '../observability/pretty.js';
@@ -102,8 +102,22 @@ async function serve(values: Values, argv: string[], overrides: Overrides, rotat
   const pidArg = values['pid-file'] as string | undefined;
   const pidFile = pidArg !== undefined ? resolve(pidArg) : daemonized || process.env[PID_FILE_ENV] ? defaultPidFile() : undefined;
   let state: DaemonState | undefined;
+  let saveFailed = false;
+  let started = false;
   const save = () => {
-    if (pidFile && state) writeState(pidFile, state);
+    if (!pidFile || !state) return;
+    try {
+      writeState(pidFile, state);
+      saveFailed = false;
+    } catch (err) {
+      // Once it runs, a state file that cannot be written (a full disk: clients write files through the editor) is
+      // logged, not thrown: thrown from the SIGUSR1 or SIGHUP handler it ended the gateway (review 24). At start it
+      // still fails the start. The CLI verbs waiting on it then say so ("no outcome ... see the log").
+      if (!started) throw err;
+      if (!saveFailed)
+        log.warn({ stateFile: stateFileOf(pidFile), err: (err as Error).message }, 'cannot write the state file: mcpeg status/reload/log-rotate will not see this change');
+      saveFailed = true;
+    }
   };
   if (pidFile) {
     const lock = acquirePidFile(pidFile);
@@ -137,7 +151,12 @@ async function serve(values: Values, argv: string[], overrides: Overrides, rotat
     if (pidFile) releasePidFile(pidFile);
   });
 
-  const stateFiles = [...(pidFile ? [pidFile, stateFileOf(pidFile)] : []), ...(file ? [file.path] : [])];
+  // What the CLI writes, protected from file plugins: with the log file its archives (a client deleted or moved
+  // them, rotated audit lines with them, where a root held the log; review 24) and the temporary names beside them.
+  const stateFiles = [
+    ...(pidFile ? [pidFile, stateFileOf(pidFile), `${pidFile}.${process.pid}.tmp`, `${pidFile}.${process.pid}.stale`, `${stateFileOf(pidFile)}.${process.pid}.tmp`] : []),
+    ...(file ? [file.path, ...logArchives(file.path, rotation.keep)] : []),
+  ];
   let served: Served;
   try {
     // The gateway, and the admin API beside it when admin.enabled; both closed again if either fails.
@@ -147,6 +166,7 @@ async function serve(values: Values, argv: string[], overrides: Overrides, rotat
     process.stderr.write(`mcpeg: cannot start: ${(err as Error).message}\n`);
     return EXIT.FAILURE;
   }
+  started = true;
   const gw = served.gateway;
   const url = served.url;
   if (state)

@@ -59,12 +59,22 @@ export function readState(pidFile: string): DaemonState | undefined {
   }
 }
 
-/** Atomic: written to a temporary file, then renamed over the old one. */
+/** Atomic: written to a temporary file, then renamed over the old one. Throws when it cannot be (nothing left behind). */
 export function writeState(pidFile: string, state: DaemonState): void {
   const file = stateFileOf(pidFile);
   const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, `${JSON.stringify(state, null, 2)}\n`);
-  renameSync(tmp, file);
+  try {
+    writeFileSync(tmp, `${JSON.stringify(state, null, 2)}\n`);
+    renameSync(tmp, file);
+  } catch (err) {
+    // A part-written copy (a full disk) goes; a directory in its place (not ours) stays.
+    try {
+      rmSync(tmp, { force: true });
+    } catch {
+      /* not a file */
+    }
+    throw err;
+  }
 }
 
 /** Field 22 of /proc/<pid>/stat (start time in clock ticks after boot); undefined off Linux. */

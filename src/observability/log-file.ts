@@ -28,6 +28,14 @@ export interface RotateResult {
   archive?: string;
 }
 
+/** The archives a log file at `path` keeps (`path.1.gz` … `path.<keep>.gz`) and the name the newest is written under. */
+export function logArchives(path: string, keep: number): string[] {
+  const out: string[] = [];
+  for (let i = 1; i <= keep; i++) out.push(`${path}.${i}.gz`);
+  if (keep > 0) out.push(`${path}.1.gz.tmp`);
+  return out;
+}
+
 export class RotatingFile {
   readonly path: string;
   #fd: number;

@@ -11,6 +11,7 @@ import { errorResponse, isNotification, isRequest, isResponse, resultResponse, t
 import { unwritableStandIn, unwritableWhy } from '../../wire/unwritable.js';
 import { type JsonText, messageText } from '../../wire/raw-json.js';
 import { BatchAnswers } from './batch-answers.js';
+import { BatchHold } from './batch-hold.js';
 import type { ClientSession } from '../../protocol/session.js';
 import type { SessionManager } from '../../protocol/sessions.js';
 import { allowsBatch } from '../../wire/versions.js';
@@ -29,6 +30,8 @@ export class ChannelConnection {
   private readonly listens = new Map<RequestId, () => void>();
   /** The client's address (legacy SSE), for session shares and rate limits. */
   clientIp: string | undefined;
+  /** The answers all batches of the instance hold (batch-hold.ts): the gateway's, else this connection's own. */
+  batchHold: BatchHold = new BatchHold();
   /** Who opened the connection (legacy SSE: the GET's credentials; stdio: anonymous); its session belongs to it. */
   principal: Principal = ANONYMOUS;
 
@@ -144,7 +147,7 @@ export class ChannelConnection {
       return;
     }
     s.lastSeen = Date.now();
-    const answers = new BatchAnswers(this.write, this.textOf);
+    const answers = new BatchAnswers(this.write, this.textOf, this.batchHold);
     const pending: Array<Promise<void>> = [];
     for (const m of messages) {
       if (isRequest(m)) pending.push(dispatchRequest(s, m, this.dispatch).then((a) => a && answers.add(a)));

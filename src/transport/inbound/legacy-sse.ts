@@ -12,6 +12,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../../observability/logger.js';
 import type { DispatchOptions } from '../../protocol/dispatch.js';
 import type { SessionManager } from '../../protocol/sessions.js';
+import type { BatchHold } from './batch-hold.js';
 import { ChannelConnection } from './channel.js';
 import { contextOf, principalOf } from '../../edge/context.js';
 import { accepts, readJsonRpcPost, sendError } from '../../edge/http-util.js';
@@ -38,6 +39,8 @@ export interface LegacySseDeps {
   keepAliveMs: number;
   /** The other gateway instances: POSTs for a stream another instance holds go there. */
   bus?: InstanceBus;
+  /** The answers all batches of the instance hold together (batch-hold.ts); else each connection's own. */
+  batchHold?: BatchHold;
 }
 
 export class LegacySseEndpoint {
@@ -79,6 +82,7 @@ export class LegacySseEndpoint {
         this.deps.log.warn('a legacy SSE client left its stream unread past the limit; closed it');
     });
     conn.clientIp = clientIp;
+    if (this.deps.batchHold) conn.batchHold = this.deps.batchHold;
     conn.principal = principalOf(req);
     conn.onUnwritable = (why) => this.deps.log.warn({ err: why }, 'a message could not be written to a legacy SSE client: an answer went as an error, anything else was dropped');
     this.connections.set(conn.id, { conn, res });

@@ -41,7 +41,7 @@ import { messageBody, messageText, rawResultOf } from '../../wire/raw-json.js';
 import { unwritableStandIn, unwritableWhy } from '../../wire/unwritable.js';
 import { sessionFingerprint } from '../../protocol/fingerprint.js';
 import type { InstanceBus } from '../../protocol/bus.js';
-import { MAX_BATCH_HELD_CHARS } from './batch-answers.js';
+import { BatchHold, MAX_BATCH_HELD_CHARS } from './batch-hold.js';
 
 export interface StreamableDeps {
   sessions: SessionManager;
@@ -55,6 +55,8 @@ export interface StreamableDeps {
   apiKeyHeader?: string;
   /** The other gateway instances (state.store: redis): messages for a client whose GET stream another instance holds go there. */
   bus?: InstanceBus;
+  /** The answers all batches of the instance hold together (batch-hold.ts): one for every endpoint; else one per endpoint. */
+  batchHold?: BatchHold;
 }
 
 const JSON_HEADERS = { 'content-type': 'application/json' } as const;
@@ -111,6 +113,7 @@ class PostStream {
   respond(r: JsonRpcResponse | undefined): void {
     this.remaining--;
     if (this.mode === 'pending') {
+      let overAll = false;
       if (r) {
         if (!this.batch) this.responses.push(r);
         else {
@@ -118,13 +121,15 @@ class PostStream {
           // were in no bound (1,000 reads of a 1 MB file, a POST of ~150 KB, held ~850 MB). Past MAX_BATCH_HELD_CHARS
           // the POST turns into an SSE stream (as the transport allows): each answer goes out as it is ready, held to
           // the edge's bounds on unsent bytes and the event store's.
+          // Counted with every other batch's too (batch-hold.ts): one batch's bound alone let any number hold theirs.
           const text = this.text(r);
           this.texts.push(text);
           this.held += text.length;
+          overAll = !this.channels.batchHold.add(text.length);
         }
       }
       if (this.remaining > 0) {
-        if (this.held > MAX_BATCH_HELD_CHARS) this.startSse();
+        if (overAll || this.held > MAX_BATCH_HELD_CHARS) this.startSse();
         return;
       }
       this.finish();
@@ -216,11 +221,15 @@ class PostStream {
     // Answers already ready in a batch go first, now that the stream is SSE.
     for (const r of this.responses.splice(0)) this.writeEvent(r);
     for (const t of this.texts.splice(0)) this.writeText(t);
+    this.channels.batchHold.release(this.held);
     this.held = 0;
   }
 
   private finish(): void {
     this.done = true;
+    // Written as one array next (or dropped with a client gone): no longer held for this batch.
+    this.channels.batchHold.release(this.held);
+    this.held = 0;
     this.stopKeepAlive?.();
     this.channels.forget(this);
   }
@@ -254,6 +263,7 @@ class SessionChannels implements Outbound {
     private readonly session: ClientSession,
     private readonly bus: InstanceBus | undefined,
     private readonly log: Logger,
+    readonly batchHold: BatchHold,
   ) {
     this.standaloneId = `g${instanceTag}`;
   }
@@ -435,12 +445,14 @@ export class StreamableHttpEndpoint {
   private readonly instanceTag = randomBytes(4).toString('hex');
   /** 2026-07-28 clients: the same endpoint, no session. */
   private readonly stateless: StatelessHttp;
+  private readonly batchHold: BatchHold;
 
   constructor(
     readonly viewId: string,
     private readonly deps: StreamableDeps,
   ) {
     this.stateless = new StatelessHttp(viewId, deps);
+    this.batchHold = deps.batchHold ?? new BatchHold();
   }
 
   /** Drops per-session transport state when the session closes (DELETE, idle, shutdown). */
@@ -472,7 +484,7 @@ export class StreamableHttpEndpoint {
     let ch = this.channels.get(s.sessionId);
     if (!ch) {
       const prime = versionAtLeast(s.protocolVersion, '2025-11-25') ? this.deps.retryMs : undefined;
-      ch = new SessionChannels(s.sessionId, this.deps.events, this.deps.keepAliveMs, prime, this.instanceTag, s, this.deps.bus, this.deps.log);
+      ch = new SessionChannels(s.sessionId, this.deps.events, this.deps.keepAliveMs, prime, this.instanceTag, s, this.deps.bus, this.deps.log, this.batchHold);
       this.channels.set(s.sessionId, ch);
       s.outbound = ch;
     }
