@@ -64,7 +64,7 @@ export function writeState(pidFile: string, state: DaemonState): void {
   const file = stateFileOf(pidFile);
   const tmp = `${file}.${process.pid}.tmp`;
   try {
-    writeFileSync(tmp, `${JSON.stringify(state, null, 2)}\n`);
+    writeNew(tmp, `${JSON.stringify(state, null, 2)}\n`);
     renameSync(tmp, file);
   } catch (err) {
     // A part-written copy (a full disk) goes; a directory in its place (not ours) stays.
@@ -75,6 +75,19 @@ export function writeState(pidFile: string, state: DaemonState): void {
     }
     throw err;
   }
+}
+
+/**
+ * Writes a temporary file of ours: what is at its name (left by a crash, or a symbolic link someone
+ * planted there) is removed first, and the file is created, never opened through a link (O_EXCL).
+ */
+function writeNew(path: string, data: string): void {
+  try {
+    rmSync(path, { force: true });
+  } catch {
+    /* a directory: the exclusive create below fails on it */
+  }
+  writeFileSync(path, data, { flag: 'wx' });
 }
 
 /** Field 22 of /proc/<pid>/stat (start time in clock ticks after boot); undefined off Linux. */
@@ -128,7 +141,7 @@ export type AcquireResult = { ok: true; replaced?: { pid: number; reason: string
 export function acquirePidFile(file: string, pid: number = process.pid): AcquireResult {
   mkdirSync(dirname(file), { recursive: true });
   const tmp = `${file}.${pid}.tmp`;
-  writeFileSync(tmp, `${pid}\n`);
+  writeNew(tmp, `${pid}\n`);
   let replaced: { pid: number; reason: string } | undefined;
   try {
     for (let attempt = 0; attempt < 10; attempt++) {

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -135,5 +135,23 @@ describe('pid file lock', () => {
     assert.equal(winners.length, 1, JSON.stringify(results));
     for (const x of results) if (!x.r.ok) assert.equal(x.r.pid, winners[0].pid, 'the losers name the winner');
     assert.equal(readPid(f), winners[0].pid);
+  });
+});
+
+describe('temporary files: never written through a link someone planted (review 24)', () => {
+  it('the state file and the pid file are written beside a symlink at their temporary names, not through it', () => {
+    const f = fresh();
+    const victim = join(dir, `victim-${n}.txt`);
+    writeFileSync(victim, 'keep me\n');
+    // The names writeState and acquirePidFile write first, then rename or link into place.
+    symlinkSync(victim, `${stateFileOf(f)}.${process.pid}.tmp`);
+    symlinkSync(victim, `${f}.${process.pid}.tmp`);
+    assert.equal(acquirePidFile(f).ok, true);
+    writeState(f, state(process.pid));
+    assert.equal(readFileSync(victim, 'utf8'), 'keep me\n', 'the file the links named is untouched');
+    assert.equal(readPid(f), process.pid);
+    assert.equal((JSON.parse(readFileSync(stateFileOf(f), 'utf8')) as DaemonState).pid, process.pid);
+    assert.ok(!lstatSync(stateFileOf(f)).isSymbolicLink() && !lstatSync(f).isSymbolicLink(), 'the files are files of their own');
+    releasePidFile(f);
   });
 });
