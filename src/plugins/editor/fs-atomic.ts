@@ -9,6 +9,7 @@ import path from 'node:path';
 import type { Resolved, Sandbox } from './fs-contain.js';
 import { errnoOf, SandboxError, shown } from './fs-errors.js';
 import { createTemp, fsyncDir, openForRead, verifyDir } from './fs-handle.js';
+import { checkRoom } from './fs-space.js';
 
 export interface WriteOptions {
   /** Create missing parent directories (each one checked, never through a symlink). */
@@ -30,7 +31,7 @@ export async function writeAtomic(sb: Sandbox, userPath: string, content: string
   const existing = await lstat(r.abs).catch(() => undefined);
   let backup: string | undefined;
   if (existing && opts.backup) backup = await backupFile(sb, r, userPath, opts.backup);
-  await commitTemp(sb, r.abs, userPath, 'replace', (fh) => fh.writeFile(data), existing ? existing.mode & 0o7777 : undefined);
+  await commitTemp(sb, r.abs, userPath, 'replace', data.length, (fh) => fh.writeFile(data), existing ? existing.mode & 0o7777 : undefined);
   return { path: sb.display(r.abs), bytes: data.length, created: !existing, ...(backup ? { backup } : {}) };
 }
 
@@ -38,7 +39,7 @@ export async function writeAtomic(sb: Sandbox, userPath: string, content: string
 export async function createFile(sb: Sandbox, userPath: string, content: string | Uint8Array = '', opts: { createDirs?: boolean } = {}): Promise<WriteResult> {
   const data = toBuffer(sb, content, userPath);
   const r = await ensureParent(sb, await sb.resolve(userPath, 'create'), userPath, 'create', opts.createDirs);
-  await commitTemp(sb, r.abs, userPath, 'exclusive', (fh) => fh.writeFile(data));
+  await commitTemp(sb, r.abs, userPath, 'exclusive', data.length, (fh) => fh.writeFile(data));
   return { path: sb.display(r.abs), bytes: data.length, created: true };
 }
 
@@ -51,10 +52,13 @@ export async function commitTemp(
   target: string,
   userPath: string,
   mode: 'replace' | 'exclusive',
+  /** What `fill` writes, for the room check (fs-space.ts). */
+  bytes: number,
   fill: (fh: FileHandle) => Promise<void>,
   fileMode?: number,
 ): Promise<void> {
   const dir = path.dirname(target);
+  await checkRoom(dir, bytes, sb.minFreeBytes, userPath);
   const { fh, tmp } = await createTemp(sb, target, userPath);
   let closed = false;
   try {
@@ -98,6 +102,7 @@ export async function ensureParent(sb: Sandbox, r: Resolved, userPath: string, i
   }
   const loc = sb.locate(parent);
   if (!loc) throw new SandboxError('PATH_OUTSIDE_ROOTS', `path ${shown(userPath)} leads outside the editor's roots`, userPath);
+  await checkRoom(loc.root, 0, sb.minFreeBytes, userPath);
   let cur = loc.root;
   for (const seg of loc.rel.split('/')) {
     cur = path.join(cur, seg);
@@ -125,6 +130,7 @@ async function backupFile(sb: Sandbox, r: Resolved, userPath: string, kind: true
       bak.abs,
       userPath,
       'replace',
+      st.size,
       async (fh) => {
         const buf = Buffer.allocUnsafe(64 * 1024);
         for (;;) {

@@ -47,6 +47,8 @@ export interface SandboxOptions {
   deny?: readonly string[];
   maxReadBytes?: number;
   maxWriteBytes?: number;
+  /** Bytes a write must leave free on its disk (fs-space.ts); undefined: 5% of the filesystem, at most 1 GiB. */
+  minFreeBytes?: number;
   /** Paths the gateway executes or trusts (PluginContext.protectedPaths), asked at each use. */
   protectedPaths?: () => readonly ProtectedPath[];
 }
@@ -70,6 +72,7 @@ export class Sandbox {
   readonly deny: DenyList;
   readonly maxReadBytes: number;
   readonly maxWriteBytes: number;
+  readonly minFreeBytes: number | undefined;
   private readonly guarded: () => readonly ProtectedPath[];
   private matcher = new ProtectedMatcher([]);
   private readonly forms: readonly Root[];
@@ -87,6 +90,10 @@ export class Sandbox {
     }
     this.maxReadBytes = positive(opts.maxReadBytes, DEFAULT_MAX_READ_BYTES, 'maxReadBytes');
     this.maxWriteBytes = positive(opts.maxWriteBytes, DEFAULT_MAX_WRITE_BYTES, 'maxWriteBytes');
+    if (opts.minFreeBytes !== undefined && !(Number.isInteger(opts.minFreeBytes) && opts.minFreeBytes >= 0)) {
+      throw new SandboxError('INVALID_ARGUMENT', 'minFreeBytes must be an integer of at least 0');
+    }
+    this.minFreeBytes = opts.minFreeBytes;
     this.guarded = opts.protectedPaths ?? (() => []);
   }
 

@@ -15,6 +15,8 @@ export type SandboxErrorCode =
   | 'NOT_A_DIRECTORY'
   | 'NOT_FOUND'
   | 'TOO_LARGE'
+  /** The write would leave its disk under the floor the editor keeps free (fs-space.ts). */
+  | 'NO_SPACE'
   | 'EXISTS'
   | 'BINARY_FILE'
   | 'NO_MATCH'

@@ -15,6 +15,7 @@ interface EditorConfig {
   extra_deny?: string[];
   max_read_bytes: number;
   max_write_bytes: number;
+  min_free_bytes?: number;
   backups: boolean;
 }
 
@@ -34,6 +35,11 @@ export default definePlugin<EditorConfig>({
       extra_deny: { type: 'array', items: { type: 'string' }, description: 'Added to the default deny list.' },
       max_read_bytes: { type: 'integer', minimum: 1, default: 1_048_576 },
       max_write_bytes: { type: 'integer', minimum: 1, default: 1_048_576 },
+      min_free_bytes: {
+        type: 'integer',
+        minimum: 0,
+        description: 'Bytes a write must leave free on its disk (default: 5% of the filesystem, at most 1 GiB); 0 checks inodes only.',
+      },
       backups: { type: 'boolean', default: false, description: 'Default for write_file/edit_file backup.' },
     },
   },
@@ -44,6 +50,7 @@ export default definePlugin<EditorConfig>({
       deny: [...(config.deny ?? DEFAULT_DENY), ...(config.extra_deny ?? [])],
       maxReadBytes: config.max_read_bytes,
       maxWriteBytes: config.max_write_bytes,
+      ...(config.min_free_bytes !== undefined ? { minFreeBytes: config.min_free_bytes } : {}),
       protectedPaths: () => ctx.protectedPaths ?? [],
     });
     warnExposures(fs, ctx);

@@ -298,7 +298,7 @@ describe('containment: paths that escape the roots are refused, nothing outside 
     const before = snapshot(outside);
     let caught: unknown;
     try {
-      await commitTemp(sb, r.abs, 'sub/new.txt', 'exclusive', (fh) => fh.writeFile('leak'));
+      await commitTemp(sb, r.abs, 'sub/new.txt', 'exclusive', 4, (fh) => fh.writeFile('leak'));
     } catch (err) {
       caught = err;
     }
@@ -492,14 +492,14 @@ describe('writeAtomic and createFile', () => {
     const sb = ops.sandbox;
     const target = path.join(root, 'notes.txt');
     await assert.rejects(
-      commitTemp(sb, target, 'notes.txt', 'replace', async () => {
+      commitTemp(sb, target, 'notes.txt', 'replace', 0, async () => {
         throw new Error('disk full');
       }),
       /disk full/,
     );
     // The race createFile guards against: the name appears after resolve(); link() refuses it.
     await assert.rejects(
-      commitTemp(sb, target, 'notes.txt', 'exclusive', async (fh) => {
+      commitTemp(sb, target, 'notes.txt', 'exclusive', 9, async (fh) => {
         await fh.writeFile('clobbered');
       }),
       { code: 'EXISTS' },
