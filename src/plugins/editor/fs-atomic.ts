@@ -58,7 +58,24 @@ export async function commitTemp(
   fileMode?: number,
 ): Promise<void> {
   const dir = path.dirname(target);
-  await checkRoom(dir, bytes, sb.minFreeBytes, userPath);
+  // Claimed until the file is in place (or the write failed): other writes count it until statfs can.
+  const done = await checkRoom(sb.space, dir, bytes, sb.minFreeBytes, userPath);
+  try {
+    await fillAndPlace(sb, dir, target, userPath, mode, fill, fileMode);
+  } finally {
+    done();
+  }
+}
+
+async function fillAndPlace(
+  sb: Sandbox,
+  dir: string,
+  target: string,
+  userPath: string,
+  mode: 'replace' | 'exclusive',
+  fill: (fh: FileHandle) => Promise<void>,
+  fileMode: number | undefined,
+): Promise<void> {
   const { fh, tmp } = await createTemp(sb, target, userPath);
   let closed = false;
   try {
@@ -102,14 +119,18 @@ export async function ensureParent(sb: Sandbox, r: Resolved, userPath: string, i
   }
   const loc = sb.locate(parent);
   if (!loc) throw new SandboxError('PATH_OUTSIDE_ROOTS', `path ${shown(userPath)} leads outside the editor's roots`, userPath);
-  await checkRoom(loc.root, 0, sb.minFreeBytes, userPath);
   let cur = loc.root;
   for (const seg of loc.rel.split('/')) {
+    // Each directory asks the disk it is made on: asked once, of the root, a path of ~2,000 segments made as many
+    // directories past the floor, and a directory on another mount under the root was never asked about (review 25).
+    const done = await checkRoom(sb.space, cur, 0, sb.minFreeBytes, userPath);
     cur = path.join(cur, seg);
     try {
       await mkdir(cur);
     } catch (err) {
       if (errnoOf(err) !== 'EEXIST') throw new SandboxError('PATH_INVALID', `cannot create the parent directories of ${shown(userPath)} (${errnoOf(err) ?? 'error'})`, userPath);
+    } finally {
+      done();
     }
     const made = await lstat(cur);
     if (!made.isDirectory()) throw new SandboxError('PATH_CHANGED', `path ${shown(userPath)} changed while its directories were being created`, userPath);

@@ -13,6 +13,7 @@ import type { ProtectedPath } from '../api.js';
 import { pathKey, ProtectedMatcher } from '../../config/protected.js';
 import { DenyList } from './fs-deny.js';
 import { errnoOf, SandboxError, shown } from './fs-errors.js';
+import { SpaceLedger } from './fs-space.js';
 
 /** Secrets and repository internals a model has no business reading or writing. */
 export const DEFAULT_DENY: readonly string[] = Object.freeze([
@@ -73,6 +74,8 @@ export class Sandbox {
   readonly maxReadBytes: number;
   readonly maxWriteBytes: number;
   readonly minFreeBytes: number | undefined;
+  /** The writes under way, counted against min_free_bytes until statfs shows them (fs-space.ts). */
+  readonly space = new SpaceLedger();
   private readonly guarded: () => readonly ProtectedPath[];
   private matcher = new ProtectedMatcher([]);
   private readonly forms: readonly Root[];
