@@ -210,7 +210,8 @@ export interface OriginPolicy {
  */
 export function checkOriginAndHost(req: IncomingMessage, policy: OriginPolicy): { code: ErrorCode; message: string } | undefined {
   const host = req.headers.host;
-  if (host) {
+  // An empty Host is no host name (RFC 9110 §7.2), not an absent one: checked like any other (an HTTP/1.0 request may omit it).
+  if (host !== undefined) {
     const name = hostnameOf(host);
     if (name === undefined) return { code: 'MCPEG_ERR_HOST_FORBIDDEN', message: `Host ${JSON.stringify(host)} is not a host name and port` };
     // A loopback name is never the product of rebinding (the attacker's page would have to

@@ -7,6 +7,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
+import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { startGateway } from '../helpers/gateway.js';
 
@@ -62,7 +63,7 @@ describe('DNS rebinding: every endpoint checks Host and Origin', () => {
     }
   });
 
-  it('a Host that starts with a loopback name but is not name[:port] is refused (it was read as the loopback name)', async () => {
+  it('a Host that starts with a loopback name but is not name[:port], or is empty, is refused (it was read as the loopback name, or not checked)', async () => {
     for (const host of [
       '[::1]attacker.example',
       `[::1]attacker.example:${port}`,
@@ -77,6 +78,18 @@ describe('DNS rebinding: every endpoint checks Host and Origin', () => {
         assert.match(r.body, /MCPEG_ERR_HOST_FORBIDDEN/);
       }
     }
+    // An empty Host (node's client would put its own in: a raw request).
+    const empty = await new Promise<string>((resolve, reject) => {
+      const sock = connect(Number(port), '127.0.0.1', () => sock.end('GET /health HTTP/1.1\r\nHost:\r\nConnection: close\r\n\r\n'));
+      let got = '';
+      sock
+        .setEncoding('utf8')
+        .on('data', (d: string) => (got += d))
+        .on('end', () => resolve(got))
+        .on('error', reject);
+    });
+    assert.match(empty, /^HTTP\/1\.1 403 /, empty);
+    assert.match(empty, /MCPEG_ERR_HOST_FORBIDDEN/);
     for (const host of [`[::1]:${port}`, '[::1]', 'LOCALHOST', `127.0.0.1:`]) assert.equal((await get(gw.base, '/health', { host })).status, 200, `Host ${host}`);
   });
 });
