@@ -94,8 +94,9 @@ describe('a batch of large answers (2025-03-26)', () => {
     clearInterval(sample);
     abort.abort();
     assert.equal(res.headers.get('content-type'), 'text/event-stream');
-    // Old code: ~850 MB held until the last answer; now the 32 MiB of unsent bytes, the event store and garbage.
-    assert.ok(peak < 400 * MiB, `the gateway grew by ${Math.round(peak / MiB)} MiB for one batch of 1,000 reads of 1 MB`);
+    // Old code: ~850 MB held until the last answer; now the 32 MiB of unsent bytes, the event store and garbage (the
+    // reads' garbage heap: up to ~450 MiB on Node 24, whose V8 collects later than 20 and 22).
+    assert.ok(peak < 600 * MiB, `the gateway grew by ${Math.round(peak / MiB)} MiB for one batch of 1,000 reads of 1 MB`);
     // It serves on.
     assert.equal((await (await s.post({ jsonrpc: '2.0', id: 'p', method: 'ping' })).json()).id, 'p');
   });
@@ -157,10 +158,11 @@ describe('a batch of large answers on legacy SSE (2025-03-26)', () => {
     const abort = new AbortController();
     const { post } = await legacy(abort);
     await post(batch(1000));
-    // Old code: ~850 MB held until the last answer; now the stream's 16 MiB unread (then it is closed) and garbage.
+    // Old code: ~890 MiB held until the last answer; now the stream's 16 MiB unread (then it is closed) and garbage (up to
+    // ~410 MiB on Node 24).
     const peak = await peakGrowth(gw.g.proc.pid!, 8000);
     abort.abort();
-    assert.ok(peak < 400 * MiB, `the gateway grew by ${Math.round(peak / MiB)} MiB for one batch of 1,000 reads of 1 MB`);
+    assert.ok(peak < 600 * MiB, `the gateway grew by ${Math.round(peak / MiB)} MiB for one batch of 1,000 reads of 1 MB`);
     assert.equal((await gw.call('read_file', { path: 'big.txt' })).text.length, 1_000_000, 'another client is served');
   });
 
