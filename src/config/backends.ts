@@ -7,7 +7,7 @@
 import { z } from 'zod';
 import { createAjv } from '../util/json-schema.js';
 import { isPointer, parseTemplate, TemplateError } from './template.js';
-import { backendOptions, byteSize, optionalDuration } from './fields.js';
+import { backendOptions, byteSize, keepAliveTimeout, optionalDuration } from './fields.js';
 import { credentialsSchema } from './credentials.js';
 
 export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
@@ -50,6 +50,8 @@ const httpOptions = {
   credentials: credentialsSchema.optional(),
   retries: retrySchema.prefault({}),
   max_response_bytes: byteSize(1024 * 1024),
+  /** An idle connection to the service is closed after this (fields.ts). */
+  keep_alive_timeout: keepAliveTimeout(),
   ...backendOptions('shared'),
 };
 

@@ -18,6 +18,16 @@ const restartSchema = z
   })
   .strict();
 
+/**
+ * How long an idle connection to an HTTP backend is kept for the next request, when the
+ * backend's answers give no `Keep-Alive: timeout=` (with one, undici keeps it that long
+ * less 2 s). Below the 5 s after which common servers (uvicorn, which the Python MCP SDK
+ * runs on) close idle connections without saying so: a request sent as the server closes
+ * the connection fails with a reset, and a POST is never sent again.
+ */
+export const DEFAULT_KEEP_ALIVE_MS = 4000;
+export const keepAliveTimeout = () => duration(`${DEFAULT_KEEP_ALIVE_MS}ms`).refine((ms) => ms >= 1 && ms <= 600_000, { message: 'expected a duration from 1ms to 10m' });
+
 /** What every backend kind (MCP server, plugin) accepts: timeouts, session mode, restart. */
 export const backendOptions = (sessionMode: 'per_client' | 'shared') => ({
   timeout: duration('60s'),

@@ -3,7 +3,7 @@
  * once at the edge (load.ts), then deep-frozen; components receive typed, valid options.
  */
 import { z } from 'zod';
-import { backendOptions, byteSize, duration, NAME, optionalDuration, PIN_MODE } from './fields.js';
+import { backendOptions, byteSize, duration, keepAliveTimeout, NAME, optionalDuration, PIN_MODE } from './fields.js';
 import { adminSchema } from './admin.js';
 import { compressionSchema, corsSchema, rateLimitsSchema, retrySchema, toolPolicySchema, trafficSchema, type RetryConfig } from './traffic.js';
 import { commandBackendSchema, openapiBackendSchema, restBackendSchema } from './backends.js';
@@ -85,6 +85,8 @@ const mcpBackendSchema = z
     process_idle_timeout: duration('60s'),
     log_output: logOutputSchema.prefault({}),
     headers: z.record(z.string(), z.string()).default({}),
+    /** HTTP: an idle connection to the backend is closed after this (fields.ts). */
+    keep_alive_timeout: keepAliveTimeout(),
     /** Per-user upstream credentials (HTTP backends): config/credentials.ts. */
     credentials: credentialsSchema.optional(),
     /** Several HTTP replicas of one server (instead of url). */

@@ -7,6 +7,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, FormData, type Dispatcher } from 'undici';
 import { backoffDelay } from '../../resilience/backoff.js';
+import { DEFAULT_KEEP_ALIVE_MS } from '../../config/fields.js';
 
 export interface HttpRequest {
   method: string;
@@ -46,9 +47,10 @@ export class HttpCallError extends Error {
 /** Statuses worth another try: the server or a proxy says "not now" (RFC 9110 §15.6, RFC 6585 §4). */
 const RETRY_STATUS = new Set([429, 502, 503, 504]);
 
-export function createAgent(): Agent {
+/** `keepAliveMs`: how long an idle connection waits when the service gives no `Keep-Alive: timeout=` (config/fields.ts). */
+export function createAgent(keepAliveMs = DEFAULT_KEEP_ALIVE_MS): Agent {
   // Timeouts are the tool's deadline, enforced below; undici's own would cut long calls at 300 s.
-  return new Agent({ connections: 64, keepAliveTimeout: 30_000, headersTimeout: 0, bodyTimeout: 0 });
+  return new Agent({ connections: 64, keepAliveTimeout: keepAliveMs, headersTimeout: 0, bodyTimeout: 0 });
 }
 
 export async function httpCall(

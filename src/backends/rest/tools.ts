@@ -41,14 +41,14 @@ export function resolveAuth(auth: AuthConfig | undefined, keyPath: string, env: 
 export interface RestBackendSpec {
   name: string;
   baseUrl: string;
-  cfg: Pick<HttpBackendConfig, 'headers' | 'auth' | 'retries' | 'max_response_bytes' | 'timeout' | 'health_check'>;
+  cfg: Pick<HttpBackendConfig, 'headers' | 'auth' | 'retries' | 'max_response_bytes' | 'timeout' | 'health_check'> & Partial<Pick<HttpBackendConfig, 'keep_alive_timeout'>>;
   tools: Record<string, RestTool>;
   log: Logger;
 }
 
 export function restInstance(spec: RestBackendSpec): PluginInstance {
   const auth = resolveAuth(spec.cfg.auth, `backends.${spec.name}`);
-  const agent = createAgent();
+  const agent = createAgent(spec.cfg.keep_alive_timeout);
   const ajv = createAjv();
   const tools: PluginTool[] = Object.entries(spec.tools).map(([toolName, t]) => {
     let request: ReturnType<typeof compileRequest>;

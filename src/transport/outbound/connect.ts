@@ -96,7 +96,7 @@ export async function createTransport(
     const t = new SSEClientTransport(url, { requestInit: { headers: { ...cfg.headers } }, ...(guard ? { fetch: guard.fetch } : {}) });
     return { transport: t, kind, setProtocolVersion: (v) => v && t.setProtocolVersion(v) };
   }
-  const t = new StreamableHttpClient(url, { ...cfg.headers }, deviation, guard);
+  const t = new StreamableHttpClient(url, { ...cfg.headers }, deviation, guard, cfg.keep_alive_timeout);
   return {
     transport: t,
     kind,

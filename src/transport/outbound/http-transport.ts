@@ -21,6 +21,7 @@ import { MAX_BACKEND_MESSAGE_BYTES, parseJsonValues } from '../../wire/json-valu
 import { rawMessage, scanResultResponse } from '../../wire/raw-json.js';
 import { withCredential, type UpstreamCredential } from '../../auth/upstream-credential.js';
 import type { ConnectGuard } from './connect-guard.js';
+import { DEFAULT_KEEP_ALIVE_MS } from '../../config/fields.js';
 import { parseTraceparent } from '../../observability/trace.js';
 
 /**
@@ -78,18 +79,21 @@ const pools = new Map<string, OriginPools>();
 /** Connections of an origin's `pool` (calls): what a call holds while its answer is awaited (protocol/waiting-shares.ts bounds the calls left waiting). */
 export const CALL_CONNECTIONS = 128;
 
-/** The pools' key: the origin, and the guard its connections go through (a guarded and an unguarded backend never share connections). */
-function poolKey(origin: string, guard: ConnectGuard | undefined): string {
-  return guard ? `${guard.id} ${origin}` : origin;
+/**
+ * The pools' key: the origin, the guard its connections go through (a guarded and an
+ * unguarded backend never share connections) and the idle keep-alive.
+ */
+function poolKey(origin: string, guard: ConnectGuard | undefined, keepAliveMs: number): string {
+  return `${guard ? `${guard.id} ` : ''}${keepAliveMs} ${origin}`;
 }
 
 /** One keep-alive pool per backend origin (and one for its GET streams), shared by that backend's sessions. */
-function acquirePool(origin: string, guard: ConnectGuard | undefined): OriginPools {
-  const key = poolKey(origin, guard);
+function acquirePool(origin: string, guard: ConnectGuard | undefined, keepAliveMs: number): OriginPools {
+  const key = poolKey(origin, guard, keepAliveMs);
   let p = pools.get(key);
   if (!p) {
     // No undici header/body timeouts: the gateway's per-request timeouts govern (a tool may take long; a GET stream idles).
-    const options = { pipelining: 1, keepAliveTimeout: 30_000, headersTimeout: 0, bodyTimeout: 0, ...(guard ? { connect: guard.connect } : {}) };
+    const options = { pipelining: 1, keepAliveTimeout: keepAliveMs, headersTimeout: 0, bodyTimeout: 0, ...(guard ? { connect: guard.connect } : {}) };
     p = { pool: new Pool(origin, { connections: CALL_CONNECTIONS, ...options }), streams: new Pool(origin, { connections: null, ...options }), users: 0 };
     pools.set(key, p);
   }
@@ -165,14 +169,15 @@ export class StreamableHttpClient implements Transport {
     private readonly extraHeaders: Record<string, string>,
     private readonly onDeviation?: (what: string) => void,
     guard?: ConnectGuard,
+    keepAliveMs = DEFAULT_KEEP_ALIVE_MS,
   ) {
     this.origin = url.origin;
-    this.poolKey = poolKey(url.origin, guard);
+    this.poolKey = poolKey(url.origin, guard, keepAliveMs);
     this.path = `${url.pathname}${url.search}`;
     this.display = `${url.origin}${url.pathname}`;
     // Every request in flight listens on this signal: many at once are normal, not a leak.
     setMaxListeners(0, this.life.signal);
-    const pools = acquirePool(this.origin, guard);
+    const pools = acquirePool(this.origin, guard, keepAliveMs);
     this.pool = pools.pool;
     this.streams = pools.streams;
   }
