@@ -40,6 +40,7 @@ const RESTART_KEYS = [
   'max_header_bytes',
   'headers_timeout',
   'max_connections',
+  'max_connections_per_client',
   'send_timeout',
   'max_unsent_bytes',
   'legacy_sse',

@@ -215,6 +215,8 @@ export const configSchema = z
         shutdown_timeout: duration('10s'),
         /** Open client connections at once (node:http maxConnections); more are closed on accept. */
         max_connections: z.number().int().min(1).default(16_384),
+        /** Open connections of one client address (an IPv6 /64) at once, trusted proxies aside; more are closed on accept. 0: no cap. */
+        max_connections_per_client: z.number().int().min(0).default(1024),
         /** Largest request header block (node:http maxHeaderSize); larger gets 431. */
         max_header_bytes: z
           .number()

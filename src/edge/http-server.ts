@@ -36,6 +36,7 @@ import type { Logger } from '../observability/logger.js';
 import { RateLimiter } from '../resilience/rate-limiter.js';
 import { checkOriginAndHost, sendError, sendJson, type OriginPolicy } from './http-util.js';
 import { UnsentWatch } from './unsent.js';
+import { limitConnectionsPerClient } from './client-connections.js';
 import { inTurn } from './pipelining.js';
 
 /** What the edge routes to; the transports (transport/inbound) implement these. */
@@ -134,6 +135,8 @@ export function createHttpServer(cfg: ServerConfig, routes: HttpRoutes, log: Log
   server.keepAliveTimeout = 65_000;
   // Every connection holds memory and a descriptor: bounded (streams and requests ride on them).
   server.maxConnections = cfg.max_connections;
+  // ...and one client may not hold them all.
+  limitConnectionsPerClient(server, cfg.max_connections_per_client, ips, log, edge.source);
   // Answers a client does not take are held in memory: bounded in time and in total.
   new UnsentWatch({ sendTimeoutMs: cfg.send_timeout, maxUnsentBytes: cfg.max_unsent_bytes }, log, edge.source).attach(server);
 

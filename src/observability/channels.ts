@@ -53,6 +53,13 @@ export interface SlowClientsEvent {
   connections: number;
 }
 
+/** Published by the HTTP edge for each connection it closes as it arrives because its client holds too many (edge/client-connections.ts). */
+export const connectionsRefused = channel('mcpeg:http:connections-refused');
+export interface ConnectionsRefusedEvent {
+  source: unknown;
+  reason: 'max_connections_per_client';
+}
+
 /**
  * A subscriber that cannot end the process: diagnostics_channel turns a subscriber's throw
  * into an uncaught exception, and events carry what clients and backends wrote (review 16:

@@ -11,6 +11,8 @@ import {
   mcpRequests,
   rateLimitBlocks,
   slowClients,
+  connectionsRefused,
+  type ConnectionsRefusedEvent,
   observer,
   type HttpRequestEvent,
   type McpRequestEvent,
@@ -137,6 +139,12 @@ export function createMetrics(src: MetricsSources): Metrics {
   const slowClosed = new Counter({
     name: 'mcpeg_http_slow_clients_closed_total',
     help: 'Client connections closed for not taking their answers, by reason: send_timeout, max_unsent_bytes',
+    labelNames: ['reason'],
+    registers: r,
+  });
+  const refusedConns = new Counter({
+    name: 'mcpeg_http_connections_refused_total',
+    help: 'Client connections closed as they arrived, by reason: max_connections_per_client',
     labelNames: ['reason'],
     registers: r,
   });
@@ -311,8 +319,13 @@ export function createMetrics(src: MetricsSources): Metrics {
     const e = msg as SlowClientsEvent;
     if (e.source === src.source) slowClosed.inc({ reason: e.reason }, e.connections);
   });
+  const onRefused = observer((msg: unknown) => {
+    const e = msg as ConnectionsRefusedEvent;
+    if (e.source === src.source) refusedConns.inc({ reason: e.reason });
+  });
   subscribe(rateLimitBlocks.name, onBlocked);
   subscribe(slowClients.name, onSlow);
+  subscribe(connectionsRefused.name, onRefused);
   return {
     registry,
     contentType: registry.contentType,
@@ -323,6 +336,7 @@ export function createMetrics(src: MetricsSources): Metrics {
       unsubscribe(httpRequests.name, onHttp);
       unsubscribe(rateLimitBlocks.name, onBlocked);
       unsubscribe(slowClients.name, onSlow);
+      unsubscribe(connectionsRefused.name, onRefused);
     },
   };
 }
