@@ -75,12 +75,17 @@ describe('review 21: git_diff never compares files outside the workspace', () =>
       ['HEAD~1...HEAD', /-one\n\+two/],
       ['HEAD', /-two\n\+three/],
       ['HEAD~1', /-one\n\+three/],
-      ['HEAD~1:a.txt', /-one\n\+three/],
+      ['HEAD~1^{tree}..HEAD:', /-one\n\+two/],
     ] as const) {
-      const r = await call('git__git_diff', commit === 'HEAD~1:a.txt' ? { commit, file: 'a.txt' } : { commit });
+      const r = await call('git__git_diff', { commit });
       assert.equal(r.isError, false, `git_diff ${commit}: ${r.text}`);
       assert.match(r.text, want, `git_diff ${commit}`);
     }
+    // A blob (`rev:path`) is no longer a side: its path would pass by the deny list
+    // (git-tracked-denied-files); git_show "HEAD~1:a.txt" shows the file.
+    const blob = await call('git__git_diff', { commit: 'HEAD~1:a.txt', file: 'a.txt' });
+    assert.equal(blob.isError, true, blob.text);
+    assert.match(blob.text, /ARG_REJECTED.*git_show/);
     const bad = await call('git__git_diff', { commit: 'no-such-branch' });
     assert.equal(bad.isError, true, bad.text);
   });

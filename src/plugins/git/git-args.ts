@@ -71,6 +71,24 @@ export function validateRev(argument: string, value: unknown, opts: { allowRange
   return v;
 }
 
+/**
+ * The path of a revision written `<rev>:<path>`, `:<path>` or `:<n>:<path>` (the index),
+ * split as git splits it (object-name.c, get_oid_with_context_1): the first colon outside
+ * `{...}`. Undefined when the revision names no path that way, or has a colon in `{...}`
+ * before one (ambiguous: refused rather than guessed). A name with such a colon
+ * is never a ref, a sha or a `@{...}` (ref names hold no colon), so git reads it this way too.
+ */
+export function revPath(rev: string): string | undefined {
+  if (rev.startsWith(':')) return /^:[0-3]:/.test(rev) ? rev.slice(3) : rev.slice(1);
+  let depth = 0;
+  for (let i = 0; i < rev.length; i++) {
+    if (rev[i] === '{') depth++;
+    else if (depth > 0 && rev[i] === '}') depth--;
+    else if (rev[i] === ':') return depth === 0 ? rev.slice(i + 1) : undefined; // a colon in `{...}`: older gits split there
+  }
+  return undefined;
+}
+
 /** A remote name as configured (`origin`): no URLs, so no `ext::` or ad-hoc hosts. */
 export function validateRemote(argument: string, value: unknown): string {
   const v = basic(argument, value, 100);

@@ -2,8 +2,10 @@
  * Read-only operations. None of them can change the repository; all output is bounded
  * by the runner's cap, so a huge diff fails with OUTPUT_LIMIT rather than flooding a client.
  */
-import { validateLimit, validatePath, validateRev } from './git-args.js';
+import { revPath, validateLimit, validatePath, validateRev } from './git-args.js';
 import type { RepoContext } from './git-context.js';
+import { GitError } from './git-errors.js';
+import { LIST_BYTES, pathspecs, refuseDenied, shown } from './git-hide.js';
 import { stripCredentials, redactCredentials } from './git-url.js';
 import { LOG_FORMAT, parseLog, parseNumstat, parseRemotes, parseStatusV2, type LogEntry, type NumstatEntry, type RemoteEntry, type StatusResult } from './git-parse.js';
 
@@ -28,16 +30,32 @@ export interface DiffResult {
   diff: string;
   files: NumstatEntry[];
   empty: boolean;
+  /** Files the diff touches that the deny list hides, left out of `diff` and `files`. */
+  hidden: number;
 }
 
+/**
+ * git diff without the files the deny list hides (git-hide.ts): their names are listed
+ * first (`--no-renames`: both sides of a rename), and when one is hidden the patch is held
+ * to the others. A diff reading the work tree or the index is always held to the listed
+ * paths: either may change between the listing and the patch (a branch switched meanwhile
+ * would bring a changed `.env` into an unlimited diff); two commits never change.
+ */
 export async function diff(ctx: RepoContext, opts: DiffOptions = {}): Promise<DiffResult> {
-  const args = [...(opts.staged ? ['--cached'] : [])];
-  if (opts.commit !== undefined) args.push('--end-of-options', await objectNames(ctx, validateRev('commit', opts.commit, { allowRange: true })));
-  args.push('--');
-  if (opts.file !== undefined) args.push(validatePath('file', opts.file, ctx.toplevel));
-  const patch = await ctx.run(['diff', ...DIFF_FLAGS, ...args]);
-  const stat = await ctx.run(['diff', ...DIFF_FLAGS, '--numstat', '-z', ...args]);
-  return { diff: patch.stdout, files: parseNumstat(stat.stdout), empty: patch.stdout.length === 0 };
+  const file = opts.file === undefined ? undefined : validatePath('file', opts.file, ctx.toplevel);
+  if (file !== undefined) refuseDenied(ctx, 'file', file, 'never shown');
+  const range = opts.commit === undefined ? undefined : await objectNames(ctx, validateRev('commit', opts.commit, { allowRange: true }));
+  const args = [...(opts.staged ? ['--cached'] : []), ...(range === undefined ? [] : ['--end-of-options', range])];
+  const listing = await ctx.run(['diff', ...DIFF_FLAGS, '--name-only', '--no-renames', '-z', ...args, '--', ...(file === undefined ? [] : [file])], { maxOutputBytes: LIST_BYTES });
+  const { paths, hidden } = await shown(ctx, listing.stdout);
+  const fixed = range?.includes('..') === true && !opts.staged;
+  let spec: string[];
+  if (fixed && hidden === 0) spec = file === undefined ? [] : [file];
+  else if (paths.length === 0) return { diff: '', files: [], empty: true, hidden };
+  else spec = pathspecs(paths, 'name a "file" (a directory) to narrow the diff');
+  const patch = await ctx.run(['diff', ...DIFF_FLAGS, ...args, '--', ...spec]);
+  const stat = await ctx.run(['diff', ...DIFF_FLAGS, '--numstat', '-z', ...args, '--', ...spec]);
+  return { diff: patch.stdout, files: parseNumstat(stat.stdout), empty: patch.stdout.length === 0, hidden };
 }
 
 /**
@@ -47,11 +65,46 @@ export async function diff(ctx: RepoContext, opts: DiffOptions = {}): Promise<Di
  * `/home/me/.ssh/id_rsa` before the `--` written above, beside a file or directory named
  * `--` that a client made with the editor, showed that file of the host (review 21). An
  * object name is never such a path.
+ * Each side must be a commit (or a tag of one) or a commit's whole tree: the deny list is
+ * matched against paths from the top of the work tree, which a blob's content
+ * (`HEAD:.env..HEAD~1:.env`) or a subtree's paths (`HEAD:.ssh`, `id_ed25519`) would pass by.
  */
 async function objectNames(ctx: RepoContext, rev: string): Promise<string> {
   const parts = rev.split(/(\.{2,3})/);
+  const sides = parts.filter((_, i) => i % 2 === 0);
   for (let i = 0; i < parts.length; i += 2) parts[i] = (await ctx.run(['rev-parse', '--verify', '--end-of-options', parts[i]])).stdout.trim();
+  const types = await objectTypes(
+    ctx,
+    parts.filter((_, i) => i % 2 === 0).map((sha) => `${sha}^{}`),
+  );
+  for (const [i, side] of sides.entries()) {
+    const [type, sha] = types[i];
+    if (type === 'commit' || (type === 'tree' && (await rootTree(ctx, side, sha)))) continue;
+    throw new GitError(
+      'ARG_REJECTED',
+      `argument "commit" rejected: ${JSON.stringify(side)} names a ${type}, not a commit or a commit's whole tree (HEAD^{tree}); show a file's content with git_show "<rev>:<path>"`,
+      { argument: 'commit' },
+    );
+  }
   return parts.join('');
+}
+
+/** Type and sha of each object (`<sha>`, or `<sha>^{}` once tags are peeled), in one git run. */
+async function objectTypes(ctx: RepoContext, names: readonly string[]): Promise<[string, string][]> {
+  const r = await ctx.run(['cat-file', '--batch-check=%(objecttype) %(objectname)'], { input: names.map((n) => `${n}\n`).join('') });
+  const lines = r.stdout.split('\n');
+  return names.map((_, i) => {
+    const [type = '', sha = ''] = (lines[i] ?? '').split(' ');
+    return [sha === 'missing' || sha === '' ? 'missing object' : type, sha];
+  });
+}
+
+/** Whether `side`, written `<rev>:` or `<rev>^{tree}`, is the whole tree of the commit `<rev>` names. */
+async function rootTree(ctx: RepoContext, side: string, tree: string): Promise<boolean> {
+  const base = side.endsWith('^{tree}') ? side.slice(0, -'^{tree}'.length) : side.endsWith(':') ? side.slice(0, -1) : '';
+  if (base === '') return false;
+  const r = await ctx.run(['rev-parse', '--verify', '-q', '--end-of-options', `${base}^{commit}^{tree}`], { acceptExit: [0, 1, 128] });
+  return r.code === 0 && r.stdout.trim() === tree;
 }
 
 /** Sha of HEAD, or null on an unborn branch (a fresh repository has no commits). */
@@ -74,21 +127,54 @@ export interface ShowResult {
   commit: (LogEntry & { body: string }) | null;
   /** git show's text: commit header and patch, a blob's content, or a tree listing. */
   text: string;
+  /** Files of a commit's patch that the deny list hides, left out of `text`. */
+  hidden: number;
 }
 
 export async function show(ctx: RepoContext, opts: { rev: string }): Promise<ShowResult> {
   const rev = validateRev('rev', opts.rev);
   const sha = (await ctx.run(['rev-parse', '--verify', '--end-of-options', rev])).stdout.trim();
   // From here on only the resolved hex sha is passed, never the client's text.
-  const type = (await ctx.run(['cat-file', '-t', sha])).stdout.trim();
+  const [[type], [target, peeled]] = await objectTypes(ctx, [sha, `${sha}^{}`]);
+  if (target === 'blob') blobNamedByPath(ctx, rev, type);
   let commit: ShowResult['commit'] = null;
   if (type === 'commit') {
     const meta = await ctx.run(['show', '-s', '--format=%H%x1f%an%x1f%ae%x1f%aI%x1f%s%x1f%b', sha, '--']);
     const [hash, author, email, date, subject, ...body] = meta.stdout.split('\x1f');
     commit = { sha: hash, author, email, date, subject: subject ?? '', body: body.join('\x1f').trim() };
   }
-  const text = await ctx.run(['show', ...DIFF_FLAGS, sha, ...(type === 'commit' ? ['--'] : [])]);
-  return { sha, type, commit, text: text.stdout };
+  if (target !== 'commit') {
+    const text = await ctx.run(['show', ...DIFF_FLAGS, sha]);
+    return { sha, type, commit, text: text.stdout, hidden: 0 };
+  }
+  // A commit, or a tag of one: its patch without the files the deny list hides (a merge's
+  // combined diff, in both runs).
+  const listing = await ctx.run(['show', ...DIFF_FLAGS, '--name-only', '--no-renames', '-z', '--format=', peeled, '--'], { maxOutputBytes: LIST_BYTES });
+  const { paths, hidden } = await shown(ctx, listing.stdout);
+  let args = [sha, '--'];
+  if (hidden > 0 && paths.length === 0) args = ['--no-patch', sha, '--'];
+  else if (hidden > 0) args.push(...pathspecs(paths, `see the other files with git_diff, "commit" "${peeled}~1..${peeled}" and a "file"`));
+  const text = await ctx.run(['show', ...DIFF_FLAGS, ...args]);
+  return { sha, type, commit, text: text.stdout, hidden };
+}
+
+/**
+ * A blob is shown only when named by its path, `<rev>:<path>`, `:<path>` or `:<n>:<path>`,
+ * and the deny list does not hide the path (relative to the top of the work tree, where git
+ * runs; `./` and `../` forms are resolved as git resolves them). Named any other way (a sha,
+ * a tag of it) it could be any file's content.
+ */
+function blobNamedByPath(ctx: RepoContext, rev: string, type: string): void {
+  const path = type === 'blob' ? revPath(rev) : undefined;
+  if (path === undefined || path === '') {
+    throw new GitError(
+      'ARG_REJECTED',
+      `argument "rev" rejected: ${JSON.stringify(rev)} names a file's content by object name, which the deny list cannot be checked against; name it by path: "<rev>:<path>" (HEAD:README.md), or ":<path>" for the staged copy`,
+      { argument: 'rev' },
+    );
+  }
+  refuseDenied(ctx, 'rev', path, 'never shown');
+  refuseDenied(ctx, 'rev', path.replace(/^\/+/, ''), 'never shown');
 }
 
 /** Remotes git can use, then the ones the plugin rejected (left out of git's config copy). */

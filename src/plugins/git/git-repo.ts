@@ -50,8 +50,8 @@ export interface GitReposOptions {
   /** git processes run at once by this plugin; more wait their turn (git-slots.ts). Default 16. */
   maxProcesses?: number;
   /**
-   * Files git_add never stages: globs matched as the editor's deny list is, relative to each
-   * root (git-write.ts add). Default: the editor's default list.
+   * Files git_add never stages and git_diff/git_show never show: globs matched as the
+   * editor's deny list is, relative to each root (git-hide.ts). Default: the editor's default list.
    */
   deny?: readonly string[];
 }

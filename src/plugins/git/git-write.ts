@@ -6,6 +6,7 @@
 import { validateBranch, validateMessage, validatePaths, validateRemote } from './git-args.js';
 import type { RepoContext } from './git-context.js';
 import { GitError } from './git-errors.js';
+import { LIST_BYTES, refuseDenied, visible } from './git-hide.js';
 import { excerpt } from './git-run.js';
 import { redactCredentials } from './git-url.js';
 import { headSha, status } from './git-read.js';
@@ -14,52 +15,26 @@ function refuse(what: string): never {
   throw new GitError('SAFE_MODE', `${what} is refused in safe mode`);
 }
 
-/** The paths `add` lists are read by the plugin, not answered: a cap of their own. */
-const LIST_BYTES = 16 * 1024 * 1024;
-
 /**
  * Stages what `git add` would, except files the deny list hides (by default the editor's:
  * `.env`, keys, `.ssh/`...). Once staged, git_show `:<path>` and git_diff read such a file
  * back to a client the editor refuses it to, and `.gitignore` is the client's to empty
- * (review 21). A path named that the list hides is refused; hidden files under a directory
- * named, or found by `all`, are left out. git is handed the listed files alone, as literal
- * paths, so a file that became addable after the listing (`.gitignore` rewritten meanwhile)
- * is not staged.
+ * (review 21; git-hide.ts). A path named that the list hides is refused; hidden files under
+ * a directory named, or found by `all`, are left out. git is handed the listed files alone,
+ * as literal paths, so a file that became addable after the listing (`.gitignore` rewritten
+ * meanwhile) is not staged.
  */
 export async function add(ctx: RepoContext, opts: { files?: string[]; all?: boolean }): Promise<{ staged: string[] }> {
   if (opts.all === true && opts.files !== undefined) {
     throw new GitError('ARG_REJECTED', 'pass either "files" or "all", not both', { argument: 'files' });
   }
   const named = opts.all === true ? [] : validatePaths('files', opts.files, ctx.toplevel);
-  for (const p of named) {
-    const pattern = ctx.denied?.(p);
-    if (pattern !== undefined) {
-      throw new GitError('PATH_DENIED', `argument "files" rejected: ${JSON.stringify(p)} is hidden by the deny list (${pattern}) and is never staged`, { argument: 'files' });
-    }
-  }
+  for (const p of named) refuseDenied(ctx, 'files', p, 'never staged');
   // What `git add --all` would stage: changed and deleted tracked files, untracked ones not ignored.
   const listed = await ctx.run(['ls-files', '-z', '--modified', '--deleted', '--others', '--exclude-standard', '--', ...named], { maxOutputBytes: LIST_BYTES });
   const paths = await visible(ctx, new Set(listed.stdout.split('\0')));
   if (paths.length > 0) await ctx.run(['add', '--all', '--pathspec-from-file=-', '--pathspec-file-nul'], { input: paths.join('\0') });
   return { staged: (await status(ctx)).staged.map((c) => c.path) };
-}
-
-/**
- * The listed paths the deny list does not hide. Matching takes a few microseconds a path
- * (200,000 untracked files, a `node_modules` a client un-ignored: ~3 s), so other requests
- * get their turn every 10 ms, as the editor's search gives it.
- */
-async function visible(ctx: RepoContext, listed: ReadonlySet<string>): Promise<string[]> {
-  const out: string[] = [];
-  let slice = performance.now() + 10;
-  for (const p of listed) {
-    if (p !== '' && ctx.denied?.(p) === undefined) out.push(p);
-    if (performance.now() >= slice) {
-      await new Promise<void>((resolve) => setImmediate(resolve));
-      slice = performance.now() + 10;
-    }
-  }
-  return out;
 }
 
 /**

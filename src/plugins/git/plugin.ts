@@ -8,6 +8,7 @@ import { realpath } from 'node:fs/promises';
 import { join } from 'node:path';
 import { definePlugin, json, type PluginTool } from '../api.js';
 import { inside } from './git-layout.js';
+import { hiddenNote } from './git-hide.js';
 import { GitRepos, type GitRepo } from './git-repo.js';
 import { pruneSnapshots } from './git-snapshot.js';
 import { DEFAULT_DENY } from '../editor/fs-contain.js';
@@ -49,7 +50,7 @@ export default definePlugin<GitConfig>({
       deny: {
         type: 'array',
         items: { type: 'string' },
-        description: "Files git_add never stages (glob patterns, as the editor's deny list); replaces the default, the editor's default list.",
+        description: "Files git_add never stages and git_diff/git_show never show (glob patterns, as the editor's deny list); replaces the default, the editor's default list.",
       },
       extra_deny: { type: 'array', items: { type: 'string' }, description: 'Added to the default deny list.' },
       config: {
@@ -99,12 +100,14 @@ export default definePlugin<GitConfig>({
       },
       {
         name: 'git_diff',
-        description: 'The diff of the work tree (default), of the index (staged), or of a commit or range, optionally for one file.',
+        description:
+          'The diff of the work tree (default), of the index (staged), or of a commit or range, optionally for one file; files the deny list hides (.env, keys, .ssh, ...) are left out (counted in hidden).',
         inputSchema: obj({ staged: { type: 'boolean' }, file: { type: 'string' }, commit: { type: 'string' } }),
         annotations: { readOnlyHint: true },
         handler: async (a) => {
           const d = await withRepo(a, (r) => r.diff({ staged: a.staged as boolean | undefined, file: a.file as string | undefined, commit: a.commit as string | undefined }));
-          return { content: [{ type: 'text', text: d.empty ? '(no changes)' : d.diff }], structuredContent: { files: d.files, empty: d.empty } };
+          const text = [d.empty ? '(no changes)' : d.diff, hiddenNote(d.hidden)].filter(Boolean).join('\n');
+          return { content: [{ type: 'text', text }], structuredContent: { files: d.files, empty: d.empty, hidden: d.hidden } };
         },
       },
       {
@@ -161,12 +164,14 @@ export default definePlugin<GitConfig>({
       },
       {
         name: 'git_show',
-        description: 'A commit (metadata and patch) or an object, by revision.',
+        description:
+          'A commit (metadata and patch) or an object, by revision; a file as <rev>:<path> or :<path>. Files the deny list hides (.env, keys, .ssh, ...) are refused, and left out of a patch (counted in hidden).',
         inputSchema: obj({ rev: { type: 'string', minLength: 1 } }, ['rev']),
         annotations: { readOnlyHint: true },
         handler: async (a) => {
           const s = await withRepo(a, (r) => r.show({ rev: a.rev as string }));
-          return { content: [{ type: 'text', text: s.text }], structuredContent: { ...s, text: undefined } as Record<string, unknown> };
+          const text = [s.text, hiddenNote(s.hidden)].filter(Boolean).join('\n');
+          return { content: [{ type: 'text', text }], structuredContent: { ...s, text: undefined } as Record<string, unknown> };
         },
       },
     ];
@@ -235,7 +240,7 @@ export default definePlugin<GitConfig>({
                   role: 'user',
                   content: {
                     type: 'text',
-                    text: `Write a commit message for this staged change. A suggestion from the diff:\n\n${sug.message}\n\nStaged diff (${sug.files.length} file(s), +${sug.insertions} −${sug.deletions}):\n\n${d.diff.slice(0, 20_000)}`,
+                    text: `Write a commit message for this staged change. A suggestion from the diff:\n\n${sug.message}\n\nStaged diff (${sug.files.length} file(s), +${sug.insertions} −${sug.deletions}):\n\n${d.diff.slice(0, 20_000)}${d.hidden > 0 ? `\n${hiddenNote(d.hidden)}` : ''}`,
                   },
                 },
               ],
