@@ -1,4 +1,5 @@
 /** Field types shared by the config schema's sections: durations, names, backend options. */
+import { domainToASCII } from 'node:url';
 import { z } from 'zod';
 import { duration } from './duration.js';
 import { trafficBackendOptions } from './traffic.js';
@@ -42,3 +43,50 @@ export const backendOptions = (sessionMode: 'per_client' | 'shared') => ({
   pinning: PIN_MODE.optional(),
   ...trafficBackendOptions,
 });
+
+/**
+ * `Host` values as clients send them: a host name in ASCII (IDNA: `bücher.example` is
+ * `xn--bcher-kva.example` on the wire) and lower case, with its port if one is written;
+ * `[v6]` and `[v6]:port` lower-cased; `*`. An entry written otherwise never matched.
+ */
+export const hostList = () =>
+  z
+    .array(z.string())
+    .default([])
+    .transform((list, ctx) =>
+      list.map((entry, i) => {
+        const e = entry.trim().toLowerCase();
+        if (e === '*' || /^\[[0-9a-f:.]+\](?::\d{1,5})?$/.test(e)) return e;
+        const m = /^([^:/\s]+)(:\d{1,5})?$/.exec(e);
+        const name = m ? domainToASCII(m[1]) : '';
+        if (name === '') {
+          ctx.addIssue({
+            code: 'custom',
+            path: [i],
+            message: `${JSON.stringify(entry)} is not a host name with an optional port (mcp.example.com, mcp.example.com:8443, [::1]) or "*"`,
+          });
+          return e;
+        }
+        return `${name}${m?.[2] ?? ''}`;
+      }),
+    );
+
+/** `Origin` values as browsers send them (scheme://host[:port], the host in ASCII and lower case, no path), or `*`. */
+export const originList = () =>
+  z
+    .array(z.string())
+    .default([])
+    .transform((list, ctx) =>
+      list.map((entry, i) => {
+        if (entry.trim() === '*') return '*';
+        let origin = 'null';
+        try {
+          origin = new URL(entry.trim()).origin;
+        } catch {}
+        if (origin === 'null') {
+          ctx.addIssue({ code: 'custom', path: [i], message: `${JSON.stringify(entry)} is not an origin (https://app.example.com[:port]) or "*"` });
+          return entry;
+        }
+        return origin;
+      }),
+    );

@@ -3,7 +3,7 @@
  * once at the edge (load.ts), then deep-frozen; components receive typed, valid options.
  */
 import { z } from 'zod';
-import { backendOptions, byteSize, duration, keepAliveTimeout, NAME, optionalDuration, PIN_MODE } from './fields.js';
+import { backendOptions, byteSize, duration, hostList, keepAliveTimeout, NAME, optionalDuration, originList, PIN_MODE } from './fields.js';
 import { adminSchema } from './admin.js';
 import { compressionSchema, corsSchema, rateLimitsSchema, retrySchema, toolPolicySchema, trafficSchema, type RetryConfig } from './traffic.js';
 import { commandBackendSchema, openapiBackendSchema, restBackendSchema } from './backends.js';
@@ -192,8 +192,8 @@ export const configSchema = z
           .int()
           .min(1024)
           .default(4 * 1024 * 1024),
-        allowed_origins: z.array(z.string()).default([]),
-        allowed_hosts: z.array(z.string()).default([]),
+        allowed_origins: originList(),
+        allowed_hosts: hostList(),
         session_idle_timeout: duration('30m'),
         max_sessions: z.number().int().min(1).default(10_000),
         /** Idle sessions yield to new ones at max_sessions; this caps one client's share (by address; 0: no cap). */

@@ -198,7 +198,7 @@ function hostnameOf(hostHeader: string): string | undefined {
 export interface OriginPolicy {
   /** Extra allowed origins (exact, e.g. "https://app.example.com"), or "*" for any. */
   allowedOrigins: readonly string[];
-  /** Allowed Host names; empty means "loopback names only" when bound to loopback, else any. */
+  /** Allowed Host names (lower case, ASCII: config/fields.ts hostList), with or without a port; empty means "loopback names only" when bound to loopback, else any. */
   allowedHosts: readonly string[];
   boundToLoopback: boolean;
 }
@@ -220,7 +220,7 @@ export function checkOriginAndHost(req: IncomingMessage, policy: OriginPolicy): 
     const listed = policy.allowedHosts.length > 0;
     const hostOk =
       LOOPBACK_NAMES.has(name) ||
-      (listed ? policy.allowedHosts.includes(name) || policy.allowedHosts.includes(host) || policy.allowedHosts.includes('*') : !policy.boundToLoopback);
+      (listed ? policy.allowedHosts.includes(name) || policy.allowedHosts.includes(host.toLowerCase()) || policy.allowedHosts.includes('*') : !policy.boundToLoopback);
     if (!hostOk) return { code: 'MCPEG_ERR_HOST_FORBIDDEN', message: `Host "${host}" is not allowed (server.allowed_hosts)` };
   }
   const origin = req.headers.origin;

@@ -112,3 +112,37 @@ describe('DNS rebinding with server.allowed_hosts', () => {
     }
   });
 });
+
+describe('allowed_hosts and allowed_origins as the operator writes them', () => {
+  let gw: Awaited<ReturnType<typeof startGateway>>;
+  before(async () => {
+    gw = await startGateway({
+      server: {
+        allowed_hosts: ['MCP.Example.COM', 'bücher.example', 'api.example:8443'],
+        allowed_origins: ['https://Bücher.example/', 'HTTPS://App.Example.com:443'],
+      },
+    });
+  });
+  after(() => gw.close());
+
+  it('names in any case, international names and a trailing slash match what clients send (lower case, ASCII, no path)', async () => {
+    // Browsers and HTTP clients send the name in lower case and IDNA's ASCII form.
+    for (const host of ['mcp.example.com', 'mcp.example.com:8080', 'xn--bcher-kva.example', 'api.example:8443', 'API.example:8443']) {
+      assert.equal((await get(gw.base, '/health/live', { host })).status, 200, `Host ${host}`);
+    }
+    for (const host of ['api.example:9999', 'example.com', 'bücher.example.attacker']) {
+      assert.equal((await get(gw.base, '/health/live', { host })).status, 403, `Host ${host}`);
+    }
+    for (const origin of ['https://xn--bcher-kva.example', 'https://app.example.com']) {
+      assert.equal((await get(gw.base, '/health/live', { host: 'localhost', origin })).status, 200, `Origin ${origin}`);
+    }
+    assert.equal((await get(gw.base, '/health/live', { host: 'localhost', origin: 'http://app.example.com' })).status, 403);
+  });
+
+  it('an entry that is not a host name or an origin is a config error naming it', async () => {
+    // A gateway that starts anyway is closed, so the test ends either way.
+    const start = (server: Record<string, unknown>) => startGateway({ server }).then((g) => g.close());
+    await assert.rejects(start({ allowed_hosts: ['mcp.example.com/path'] }), /server\.allowed_hosts\.0.*mcp\.example\.com\/path/s);
+    await assert.rejects(start({ allowed_origins: ['app.example.com'] }), /server\.allowed_origins\.0.*app\.example\.com/s);
+  });
+});
