@@ -53,9 +53,40 @@ export async function diff(ctx: RepoContext, opts: DiffOptions = {}): Promise<Di
   if (fixed && hidden === 0) spec = file === undefined ? [] : [file];
   else if (paths.length === 0) return { diff: '', files: [], empty: true, hidden };
   else spec = pathspecs(paths, 'name a "file" (a directory) to narrow the diff');
-  const patch = await ctx.run(['diff', ...DIFF_FLAGS, ...args, '--', ...spec]);
-  const stat = await ctx.run(['diff', ...DIFF_FLAGS, '--numstat', '-z', ...args, '--', ...spec]);
-  return { diff: patch.stdout, files: parseNumstat(stat.stdout), empty: patch.stdout.length === 0, hidden };
+  const { patch, files } = splitPatch(ctx, (await ctx.run(['diff', ...DIFF_FLAGS, '--numstat', '--patch', '-z', ...args, '--', ...spec])).stdout);
+  return { diff: patch, files, empty: patch.length === 0, hidden };
+}
+
+/**
+ * The patch and its files, from one git run (`--numstat --patch -z`), and PATH_DENIED when
+ * the deny list hides one of them. The listing and this run are two gits: the work tree
+ * and the index may change between them, and a literal pathspec also names everything
+ * under it, so `keys`, a file when listed, named `keys/deploy.pem` once another call had
+ * switched to a branch where `keys` is a directory (review 26). What one run shows is what
+ * it lists: its numstat (NUL-terminated entries, then a NUL), then its patch. Unmerged
+ * files of the work tree come first, as combined diffs (`diff --cc <path>`) that the
+ * numstat leaves out: their paths are read from those headers, and a quoted one (an
+ * unusual name) is refused rather than unquoted.
+ */
+function splitPatch(ctx: RepoContext, out: string): { patch: string; files: NumstatEntry[] } {
+  const start = /(?:^|\n)(?:\d+|-)\t(?:\d+|-)\t/.exec(out);
+  const combined = start === null ? out : out.slice(0, start.index + (start[0].startsWith('\n') ? 1 : 0));
+  const rest = out.slice(combined.length);
+  const cut = rest.indexOf('\0\0');
+  const files = parseNumstat(cut === -1 ? rest : rest.slice(0, cut + 1));
+  const named: string[] = [];
+  for (const f of files) named.push(f.path, ...(f.origPath === undefined ? [] : [f.origPath]));
+  for (const m of combined.matchAll(/^diff --(?:cc|combined) (.*)$/gm)) named.push(m[1]);
+  for (const path of named) {
+    const pattern = path.startsWith('"') ? 'a quoted name' : ctx.denied?.(path);
+    if (pattern !== undefined) {
+      throw new GitError(
+        'PATH_DENIED',
+        `the diff changed while it was read (a branch switched, files staged) and now shows ${JSON.stringify(path)}, hidden by the deny list (${pattern}); try again`,
+      );
+    }
+  }
+  return { patch: combined + (cut === -1 ? '' : rest.slice(cut + 2)), files };
 }
 
 /**
