@@ -96,26 +96,33 @@ describe('git_diff racing a branch switch never shows a hidden file', () => {
     t.diagnostic(`${answered} diffs answered, ${caught} refused as changed meanwhile`);
   });
 
-  it('a diff of a conflicted work tree still shows the combined diff and the other files', async () => {
-    // A second repository in the workspace, left mid-merge with `f` in conflict, `g` changed.
+  it('a diff of a conflicted work tree still shows the combined diffs and the other files, not a hidden one', async () => {
+    // A second repository in the workspace, left mid-merge with `f`, `café` and `.env` in
+    // conflict, `g` changed.
     const repo = join(workspace, 'merging');
     mkdirSync(repo);
     const run = (...args: string[]) => git('-C', repo, ...args);
+    const conflicted = ['f', 'café', '.env'];
+    const put = (text: string, files = conflicted) => {
+      for (const f of files) writeFileSync(join(repo, f), f === '.env' ? `${SECRET}-${text}\n` : `${text}\n`);
+    };
     run('init', '-q', '-b', 'main');
-    writeFileSync(join(repo, 'f'), '1\n');
-    writeFileSync(join(repo, 'g'), '1\n');
+    put('1', [...conflicted, 'g']);
     run('add', '-A');
     run('commit', '-q', '-m', '1');
     run('switch', '-q', '-c', 'x');
-    writeFileSync(join(repo, 'f'), 'theirs\n');
+    put('theirs');
     run('commit', '-q', '-am', 'x');
     run('switch', '-q', 'main');
-    writeFileSync(join(repo, 'f'), 'ours\n');
+    put('ours');
     run('commit', '-q', '-am', 'main');
     assert.throws(() => run('merge', '-q', 'x'));
     writeFileSync(join(repo, 'g'), '2\n');
     const d = await toolCalls(() => differ).ok('git__git_diff', { repo: 'merging' });
+    assert.ok(!d.text.includes(SECRET), d.text);
+    assert.equal(d.data.hidden, 1);
     assert.match(d.text, /^diff --cc f$/m);
+    assert.match(d.text, /^diff --cc "caf\\303\\251"$/m);
     assert.match(d.text, /^\+\+<<<<<<< HEAD$/m);
     assert.match(d.text, /^diff --git a\/g b\/g$/m);
     assert.match(d.text, /^\+2$/m);

@@ -65,8 +65,8 @@ export async function diff(ctx: RepoContext, opts: DiffOptions = {}): Promise<Di
  * switched to a branch where `keys` is a directory (review 26). What one run shows is what
  * it lists: its numstat (NUL-terminated entries, then a NUL), then its patch. Unmerged
  * files of the work tree come first, as combined diffs (`diff --cc <path>`) that the
- * numstat leaves out: their paths are read from those headers, and a quoted one (an
- * unusual name) is refused rather than unquoted.
+ * numstat leaves out: their paths are read from those headers (unquoted as git quotes
+ * them: core.quotePath), and one that cannot be read refuses the answer too.
  */
 function splitPatch(ctx: RepoContext, out: string): { patch: string; files: NumstatEntry[] } {
   const start = /(?:^|\n)(?:\d+|-)\t(?:\d+|-)\t/.exec(out);
@@ -78,7 +78,8 @@ function splitPatch(ctx: RepoContext, out: string): { patch: string; files: Nums
   for (const f of files) named.push(f.path, ...(f.origPath === undefined ? [] : [f.origPath]));
   for (const m of combined.matchAll(/^diff --(?:cc|combined) (.*)$/gm)) named.push(m[1]);
   for (const path of named) {
-    const pattern = path.startsWith('"') ? 'a quoted name' : ctx.denied?.(path);
+    const name = path.startsWith('"') ? unquoteC(path) : path;
+    const pattern = name === undefined ? 'a name it could not read' : ctx.denied?.(name);
     if (pattern !== undefined) {
       throw new GitError(
         'PATH_DENIED',
@@ -87,6 +88,29 @@ function splitPatch(ctx: RepoContext, out: string): { patch: string; files: Nums
     }
   }
   return { patch: combined + (cut === -1 ? '' : rest.slice(cut + 2)), files };
+}
+
+const C_ESCAPES: Record<string, number> = { a: 7, b: 8, t: 9, n: 10, v: 11, f: 12, r: 13, '"': 34, '\\': 92 };
+
+/** A name git wrote quoted (quote.c quote_c_style: `"`, backslash escapes, octal bytes), or undefined. */
+function unquoteC(quoted: string): string | undefined {
+  if (quoted.length < 2 || !quoted.endsWith('"')) return undefined;
+  const bytes: number[] = [];
+  const body = Buffer.from(quoted.slice(1, -1));
+  for (let i = 0; i < body.length; i++) {
+    if (body[i] !== 92) {
+      if (body[i] === 34) return undefined;
+      bytes.push(body[i]);
+      continue;
+    }
+    const next = String.fromCharCode(body[++i] ?? 0);
+    if (/[0-3]/.test(next) && /^[0-7]{2}$/.test(body.subarray(i + 1, i + 3).toString('latin1'))) {
+      bytes.push(Number.parseInt(body.subarray(i, i + 3).toString('latin1'), 8));
+      i += 2;
+    } else if (Object.hasOwn(C_ESCAPES, next)) bytes.push(C_ESCAPES[next]);
+    else return undefined;
+  }
+  return Buffer.from(bytes).toString('utf8');
 }
 
 /**
