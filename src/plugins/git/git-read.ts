@@ -191,7 +191,7 @@ export async function show(ctx: RepoContext, opts: { rev: string }): Promise<Sho
   const sha = (await ctx.run(['rev-parse', '--verify', '--end-of-options', rev])).stdout.trim();
   // From here on only the resolved hex sha is passed, never the client's text.
   const [[type], [target, peeled]] = await objectTypes(ctx, [sha, `${sha}^{}`]);
-  if (target === 'blob') blobNamedByPath(ctx, rev, type);
+  if (target === 'blob') await blobNamedByPath(ctx, rev, type, sha);
   let commit: ShowResult['commit'] = null;
   if (type === 'commit') {
     const meta = await ctx.run(['show', '-s', '--format=%H%x1f%an%x1f%ae%x1f%aI%x1f%s%x1f%b', sha, '--']);
@@ -217,9 +217,13 @@ export async function show(ctx: RepoContext, opts: { rev: string }): Promise<Sho
  * A blob is shown only when named by its path, `<rev>:<path>`, `:<path>` or `:<n>:<path>`,
  * and the deny list does not hide the path (relative to the top of the work tree, where git
  * runs; `./` and `../` forms are resolved as git resolves them). Named any other way (a sha,
- * a tag of it) it could be any file's content.
+ * a tag of it) it could be any file's content. `<rev>` must name a commit (or a tag of one)
+ * or a commit's whole tree (`<commit>^{tree}`): a subtree's paths are not paths from the top
+ * (`<sha of HEAD:.aws>:credentials` is `.aws/credentials`, which `.aws/**` hides and
+ * `credentials` does not: review 26). `sha` is what `rev` resolved to; the blob at the path
+ * in that commit must still be it.
  */
-function blobNamedByPath(ctx: RepoContext, rev: string, type: string): void {
+async function blobNamedByPath(ctx: RepoContext, rev: string, type: string, sha: string): Promise<void> {
   const path = type === 'blob' ? revPath(rev) : undefined;
   if (path === undefined || path === '') {
     throw new GitError(
@@ -230,6 +234,19 @@ function blobNamedByPath(ctx: RepoContext, rev: string, type: string): void {
   }
   refuseDenied(ctx, 'rev', path, 'never shown');
   refuseDenied(ctx, 'rev', path.replace(/^\/+/, ''), 'never shown');
+  if (rev.startsWith(':')) return; // the index: paths from the top
+  const base = rev.slice(0, rev.length - path.length - 1);
+  const commitish = base.endsWith('^{tree}') ? base.slice(0, -'^{tree}'.length) : base;
+  const verify = (name: string) => ctx.run(['rev-parse', '--verify', '-q', '--end-of-options', name], { acceptExit: [0, 1, 128] });
+  const commit = await verify(`${commitish}^{commit}`);
+  const again = commit.code === 0 ? await verify(`${commit.stdout.trim()}:${path}`) : undefined;
+  if (again?.code !== 0 || again.stdout.trim() !== sha) {
+    throw new GitError(
+      'ARG_REJECTED',
+      `argument "rev" rejected: ${JSON.stringify(base)} is not a commit or a commit's whole tree (a subtree's paths are not checked against the deny list from the top); name the file from a commit: "<commit>:<path>" (HEAD:README.md)`,
+      { argument: 'rev' },
+    );
+  }
 }
 
 /** Remotes git can use, then the ones the plugin rejected (left out of git's config copy). */
