@@ -53,9 +53,64 @@ export async function diff(ctx: RepoContext, opts: DiffOptions = {}): Promise<Di
   if (fixed && hidden === 0) spec = file === undefined ? [] : [file];
   else if (paths.length === 0) return { diff: '', files: [], empty: true, hidden };
   else spec = pathspecs(paths, 'name a "file" (a directory) to narrow the diff');
-  const patch = await ctx.run(['diff', ...DIFF_FLAGS, ...args, '--', ...spec]);
-  const stat = await ctx.run(['diff', ...DIFF_FLAGS, '--numstat', '-z', ...args, '--', ...spec]);
-  return { diff: patch.stdout, files: parseNumstat(stat.stdout), empty: patch.stdout.length === 0, hidden };
+  const { patch, files } = splitPatch(ctx, (await ctx.run(['diff', ...DIFF_FLAGS, '--numstat', '--patch', '-z', ...args, '--', ...spec])).stdout);
+  return { diff: patch, files, empty: patch.length === 0, hidden };
+}
+
+/**
+ * The patch and its files, from one git run (`--numstat --patch -z`), and PATH_DENIED when
+ * the deny list hides one of them. The listing and this run are two gits: the work tree
+ * and the index may change between them, and a literal pathspec also names everything
+ * under it, so `keys`, a file when listed, named `keys/deploy.pem` once another call had
+ * switched to a branch where `keys` is a directory (review 26). What one run shows is what
+ * it lists: its numstat (NUL-terminated entries, then a NUL), then its patch. Unmerged
+ * files of the work tree come first, as combined diffs (`diff --cc <path>`) that the
+ * numstat leaves out: their paths are read from those headers (unquoted as git quotes
+ * them: core.quotePath), and one that cannot be read refuses the answer too.
+ */
+function splitPatch(ctx: RepoContext, out: string): { patch: string; files: NumstatEntry[] } {
+  const start = /(?:^|\n)(?:\d+|-)\t(?:\d+|-)\t/.exec(out);
+  const combined = start === null ? out : out.slice(0, start.index + (start[0].startsWith('\n') ? 1 : 0));
+  const rest = out.slice(combined.length);
+  const cut = rest.indexOf('\0\0');
+  const files = parseNumstat(cut === -1 ? rest : rest.slice(0, cut + 1));
+  const named: string[] = [];
+  for (const f of files) named.push(f.path, ...(f.origPath === undefined ? [] : [f.origPath]));
+  for (const m of combined.matchAll(/^diff --(?:cc|combined) (.*)$/gm)) named.push(m[1]);
+  for (const path of named) {
+    const name = path.startsWith('"') ? unquoteC(path) : path;
+    const pattern = name === undefined ? 'a name it could not read' : ctx.denied?.(name);
+    if (pattern !== undefined) {
+      throw new GitError(
+        'PATH_DENIED',
+        `the diff changed while it was read (a branch switched, files staged) and now shows ${JSON.stringify(path)}, hidden by the deny list (${pattern}); try again`,
+      );
+    }
+  }
+  return { patch: combined + (cut === -1 ? '' : rest.slice(cut + 2)), files };
+}
+
+const C_ESCAPES: Record<string, number> = { a: 7, b: 8, t: 9, n: 10, v: 11, f: 12, r: 13, '"': 34, '\\': 92 };
+
+/** A name git wrote quoted (quote.c quote_c_style: `"`, backslash escapes, octal bytes), or undefined. */
+function unquoteC(quoted: string): string | undefined {
+  if (quoted.length < 2 || !quoted.endsWith('"')) return undefined;
+  const bytes: number[] = [];
+  const body = Buffer.from(quoted.slice(1, -1));
+  for (let i = 0; i < body.length; i++) {
+    if (body[i] !== 92) {
+      if (body[i] === 34) return undefined;
+      bytes.push(body[i]);
+      continue;
+    }
+    const next = String.fromCharCode(body[++i] ?? 0);
+    if (/[0-3]/.test(next) && /^[0-7]{2}$/.test(body.subarray(i + 1, i + 3).toString('latin1'))) {
+      bytes.push(Number.parseInt(body.subarray(i, i + 3).toString('latin1'), 8));
+      i += 2;
+    } else if (Object.hasOwn(C_ESCAPES, next)) bytes.push(C_ESCAPES[next]);
+    else return undefined;
+  }
+  return Buffer.from(bytes).toString('utf8');
 }
 
 /**
@@ -136,7 +191,7 @@ export async function show(ctx: RepoContext, opts: { rev: string }): Promise<Sho
   const sha = (await ctx.run(['rev-parse', '--verify', '--end-of-options', rev])).stdout.trim();
   // From here on only the resolved hex sha is passed, never the client's text.
   const [[type], [target, peeled]] = await objectTypes(ctx, [sha, `${sha}^{}`]);
-  if (target === 'blob') blobNamedByPath(ctx, rev, type);
+  if (target === 'blob') await blobNamedByPath(ctx, rev, type, sha);
   let commit: ShowResult['commit'] = null;
   if (type === 'commit') {
     const meta = await ctx.run(['show', '-s', '--format=%H%x1f%an%x1f%ae%x1f%aI%x1f%s%x1f%b', sha, '--']);
@@ -162,9 +217,13 @@ export async function show(ctx: RepoContext, opts: { rev: string }): Promise<Sho
  * A blob is shown only when named by its path, `<rev>:<path>`, `:<path>` or `:<n>:<path>`,
  * and the deny list does not hide the path (relative to the top of the work tree, where git
  * runs; `./` and `../` forms are resolved as git resolves them). Named any other way (a sha,
- * a tag of it) it could be any file's content.
+ * a tag of it) it could be any file's content. `<rev>` must name a commit (or a tag of one)
+ * or a commit's whole tree (`<commit>^{tree}`): a subtree's paths are not paths from the top
+ * (`<sha of HEAD:.aws>:credentials` is `.aws/credentials`, which `.aws/**` hides and
+ * `credentials` does not: review 26). `sha` is what `rev` resolved to; the blob at the path
+ * in that commit must still be it.
  */
-function blobNamedByPath(ctx: RepoContext, rev: string, type: string): void {
+async function blobNamedByPath(ctx: RepoContext, rev: string, type: string, sha: string): Promise<void> {
   const path = type === 'blob' ? revPath(rev) : undefined;
   if (path === undefined || path === '') {
     throw new GitError(
@@ -175,6 +234,19 @@ function blobNamedByPath(ctx: RepoContext, rev: string, type: string): void {
   }
   refuseDenied(ctx, 'rev', path, 'never shown');
   refuseDenied(ctx, 'rev', path.replace(/^\/+/, ''), 'never shown');
+  if (rev.startsWith(':')) return; // the index: paths from the top
+  const base = rev.slice(0, rev.length - path.length - 1);
+  const commitish = base.endsWith('^{tree}') ? base.slice(0, -'^{tree}'.length) : base;
+  const verify = (name: string) => ctx.run(['rev-parse', '--verify', '-q', '--end-of-options', name], { acceptExit: [0, 1, 128] });
+  const commit = await verify(`${commitish}^{commit}`);
+  const again = commit.code === 0 ? await verify(`${commit.stdout.trim()}:${path}`) : undefined;
+  if (again?.code !== 0 || again.stdout.trim() !== sha) {
+    throw new GitError(
+      'ARG_REJECTED',
+      `argument "rev" rejected: ${JSON.stringify(base)} is not a commit or a commit's whole tree (a subtree's paths are not checked against the deny list from the top); name the file from a commit: "<commit>:<path>" (HEAD:README.md)`,
+      { argument: 'rev' },
+    );
+  }
 }
 
 /** Remotes git can use, then the ones the plugin rejected (left out of git's config copy). */
