@@ -11,12 +11,13 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, realpathSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { connectClient, type GatewayProcess, spawnDefaultGateway, stopGateway, toolCalls } from '../helpers/gateway.js';
+import { operatorGit } from '../helpers/operator-git.js';
+import { defaultGatewayWithClient, endDefaultGateway, type GatewayProcess, toolCalls } from '../helpers/gateway.js';
 
 const dir = realpathSync(mkdtempSync(join(tmpdir(), 'mcpeg-git-tracked-deny-')));
 const workspace = join(dir, 'workspace');
@@ -24,12 +25,7 @@ const workspace = join(dir, 'workspace');
 const SECRET = 'TOPSECRET';
 const HIDDEN = ['.env', 'keys/deploy.pem', '.ssh/id_ed25519'];
 
-const git = (...args: string[]) =>
-  execFileSync('git', ['-c', 'user.name=operator', '-c', 'user.email=op@example.com', ...args], {
-    cwd: workspace,
-    encoding: 'utf8',
-    env: { ...process.env, GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1' },
-  }).trim();
+const git = operatorGit(workspace);
 
 /** README.md and the three hidden files at version `v`. */
 function write(v: string, files = ['README.md', ...HIDDEN]): void {
@@ -77,13 +73,10 @@ describe('git_diff and git_show never show a tracked file the deny list hides', 
     write('v3', ['README.md', '.env']);
     git('add', 'README.md', '.env');
     write('v4', ['README.md', '.env', 'keys/deploy.pem']);
-    gw = await spawnDefaultGateway(dir);
-    client = await connectClient(gw.url);
+    ({ gw, client } = await defaultGatewayWithClient(dir));
   });
   after(async () => {
-    await client?.close();
-    await stopGateway(gw);
-    rmSync(dir, { recursive: true, force: true });
+    await endDefaultGateway(gw, client, dir);
   });
 
   it('the editor hides the files', async () => {

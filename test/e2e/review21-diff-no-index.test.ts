@@ -10,12 +10,12 @@
  * directory, as `npx mcpeg gateway` runs for any local MCP client.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, realpathSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { connectClient, type GatewayProcess, spawnDefaultGateway, stopGateway, toolCalls } from '../helpers/gateway.js';
+import { defaultGatewayWithClient, endDefaultGateway, type GatewayProcess, toolCalls } from '../helpers/gateway.js';
 
 const dir = realpathSync(mkdtempSync(join(tmpdir(), 'mcpeg-r21-diff-')));
 const outside = join(dir, 'outside');
@@ -31,13 +31,10 @@ describe('review 21: git_diff never compares files outside the workspace', () =>
   before(async () => {
     mkdirSync(outside);
     writeFileSync(secretFile, `-----BEGIN OPENSSH PRIVATE KEY-----\n${SECRET}\n-----END OPENSSH PRIVATE KEY-----\n`);
-    gw = await spawnDefaultGateway(dir);
-    client = await connectClient(gw.url);
+    ({ gw, client } = await defaultGatewayWithClient(dir));
   });
   after(async () => {
-    await client?.close();
-    await stopGateway(gw);
-    rmSync(dir, { recursive: true, force: true });
+    await endDefaultGateway(gw, client, dir);
   });
 
   it('refuses a commit that names a file of the host, next to a workspace file named "--"', async () => {

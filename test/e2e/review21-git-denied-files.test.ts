@@ -9,12 +9,12 @@
  * workspace the operator filled before the start.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, realpathSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { connectClient, type GatewayProcess, spawnDefaultGateway, stopGateway, toolCalls } from '../helpers/gateway.js';
+import { defaultGatewayWithClient, endDefaultGateway, type GatewayProcess, toolCalls } from '../helpers/gateway.js';
 
 const dir = realpathSync(mkdtempSync(join(tmpdir(), 'mcpeg-r21-deny-')));
 const workspace = join(dir, 'workspace');
@@ -46,13 +46,10 @@ describe('review 21: git_add never stages what the deny list hides', () => {
     writeFileSync(join(workspace, '.ssh', 'id_ed25519'), `${KEY_SECRET}\n`);
     writeFileSync(join(workspace, 'keys', 'deploy.pem'), `${KEY_SECRET}\n`);
     writeFileSync(join(workspace, '.gitignore'), '.env\n');
-    gw = await spawnDefaultGateway(dir);
-    client = await connectClient(gw.url);
+    ({ gw, client } = await defaultGatewayWithClient(dir));
   });
   after(async () => {
-    await client?.close();
-    await stopGateway(gw);
-    rmSync(dir, { recursive: true, force: true });
+    await endDefaultGateway(gw, client, dir);
   });
 
   it('the editor hides the files', async () => {

@@ -19,7 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { connectClient, type GatewayProcess, spawnDefaultGateway, spawnGateway, stopGateway, toolCalls } from '../helpers/gateway.js';
+import { connectClient, defaultGatewayWithClient, endDefaultGateway, type GatewayProcess, spawnGateway, stopGateway, toolCalls } from '../helpers/gateway.js';
 
 const dir = realpathSync(mkdtempSync(join(tmpdir(), 'mcpeg-r21-lock-')));
 const workspace = join(dir, 'workspace');
@@ -30,13 +30,10 @@ describe('review 21: git_add leaves no index.lock behind', () => {
   const { call, ok } = toolCalls(() => client);
 
   before(async () => {
-    gw = await spawnDefaultGateway(dir);
-    client = await connectClient(gw.url);
+    ({ gw, client } = await defaultGatewayWithClient(dir));
   });
   after(async () => {
-    await client?.close();
-    await stopGateway(gw);
-    rmSync(dir, { recursive: true, force: true });
+    await endDefaultGateway(gw, client, dir);
   });
 
   it('stages 300 files whose warnings pass the output cap, and the repository stays usable', async () => {

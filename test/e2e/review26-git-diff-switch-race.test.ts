@@ -9,12 +9,12 @@
  * whose workspace the operator made a repository with both branches.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { operatorGit } from '../helpers/operator-git.js';
 import { connectClient, type GatewayProcess, spawnDefaultGateway, stopGateway, toolCalls } from '../helpers/gateway.js';
 
 const dir = realpathSync(mkdtempSync(join(tmpdir(), 'mcpeg-review26-race-')));
@@ -23,12 +23,7 @@ const SECRET = 'TOPSECRET-deploy-key';
 /** How long the clients race; the old code showed the key within a few seconds. */
 const RACE_MS = 20_000;
 
-const git = (...args: string[]) =>
-  execFileSync('git', ['-c', 'user.name=operator', '-c', 'user.email=op@example.com', ...args], {
-    cwd: workspace,
-    encoding: 'utf8',
-    env: { ...process.env, GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1' },
-  }).trim();
+const git = operatorGit(workspace);
 
 describe('git_diff racing a branch switch never shows a hidden file', () => {
   let gw: GatewayProcess;

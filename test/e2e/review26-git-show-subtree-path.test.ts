@@ -8,24 +8,19 @@
  * config whose workspace the operator made a repository tracking those files.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, realpathSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { connectClient, type GatewayProcess, spawnDefaultGateway, stopGateway, toolCalls } from '../helpers/gateway.js';
+import { operatorGit } from '../helpers/operator-git.js';
+import { defaultGatewayWithClient, endDefaultGateway, type GatewayProcess, toolCalls } from '../helpers/gateway.js';
 
 const dir = realpathSync(mkdtempSync(join(tmpdir(), 'mcpeg-review26-subtree-')));
 const workspace = join(dir, 'workspace');
 const SECRET = 'TOPSECRET';
 
-const git = (...args: string[]) =>
-  execFileSync('git', ['-c', 'user.name=operator', '-c', 'user.email=op@example.com', ...args], {
-    cwd: workspace,
-    encoding: 'utf8',
-    env: { ...process.env, GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1' },
-  }).trim();
+const git = operatorGit(workspace);
 
 describe('git_show never shows a hidden file through a subtree', () => {
   let gw: GatewayProcess;
@@ -42,13 +37,10 @@ describe('git_show never shows a hidden file through a subtree', () => {
     git('add', '-A');
     git('commit', '-q', '-m', 'init');
     git('tag', 'aws-tree', 'HEAD:.aws');
-    gw = await spawnDefaultGateway(dir);
-    client = await connectClient(gw.url);
+    ({ gw, client } = await defaultGatewayWithClient(dir));
   });
   after(async () => {
-    await client?.close();
-    await stopGateway(gw);
-    rmSync(dir, { recursive: true, force: true });
+    await endDefaultGateway(gw, client, dir);
   });
 
   it('the editor and the path from the top are refused', async () => {

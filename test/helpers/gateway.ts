@@ -245,6 +245,19 @@ export function spawnDefaultGateway(cwd: string, timeoutMs = 20_000): Promise<Ga
   return spawnGatewayWith(['--port', '0'], { cwd, env }, timeoutMs);
 }
 
+/** The embedded default gateway run in `dir` (spawnDefaultGateway) and an SDK client connected to it. */
+export async function defaultGatewayWithClient(dir: string): Promise<{ gw: GatewayProcess; client: Client }> {
+  const gw = await spawnDefaultGateway(dir);
+  return { gw, client: await connectClient(gw.url) };
+}
+
+/** Closes `client`, stops `gw` and removes `dir`: the end of defaultGatewayWithClient. */
+export async function endDefaultGateway(gw: GatewayProcess | undefined, client: Client | undefined, dir: string): Promise<void> {
+  await client?.close();
+  await stopGateway(gw);
+  rmSync(dir, { recursive: true, force: true });
+}
+
 async function spawnGatewayWith(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv }, timeoutMs: number): Promise<GatewayProcess> {
   const proc = spawn(process.execPath, [CLI, 'gateway', ...args], { ...opts, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
