@@ -38,6 +38,11 @@ export interface SessionManagerOptions {
 }
 
 const TOUCH_INTERVAL_MS = 30_000;
+/** Sessions makeRoom() picks in turn while the ones it picked are used meanwhile (each pick waits for the store). */
+const MAX_ROOM_TRIES = 3;
+
+/** Nothing in flight and no open stream or connection: it may yield its place. */
+const idle = (s: ClientSession): boolean => s.inflight.size === 0 && !s.outbound?.isOpen();
 
 export class SessionManager {
   private readonly live = new Map<string, ClientSession>();
@@ -151,6 +156,8 @@ export class SessionManager {
     session.apiKeyId = apiKeyId;
     session.principal = principal;
     const now = Date.now();
+    // As its record says: a record touched later than this copy means another instance served it since (makeRoom).
+    session.lastSeen = now;
     this.creating++;
     try {
       await this.store.put({
@@ -172,16 +179,47 @@ export class SessionManager {
     return { session, result: initializeResult(view, p.protocolVersion, this.opts.instructions(viewId)) };
   }
 
-  /** Closes the least recently seen idle session among those `which` selects; refuses when there is none. */
+  /**
+   * Closes the least recently seen idle session among those `which` selects; refuses when there is none. With other
+   * instances, a copy idle here may be of a session its client uses on another one (the load balancer sends its requests
+   * or its stream there): that copy only leaves this instance. Ended everywhere, one client filling this instance ended
+   * other clients' live sessions on the others (review 27c).
+   */
   private async makeRoom(which: (s: ClientSession) => boolean, refusal: string): Promise<void> {
-    let oldest: ClientSession | undefined;
-    for (const s of this.live.values()) {
-      if (!which(s) || s.inflight.size > 0 || s.outbound?.isOpen()) continue;
-      if (!oldest || s.lastSeen < oldest.lastSeen) oldest = s;
+    for (let tries = 0; tries < MAX_ROOM_TRIES; tries++) {
+      let oldest: ClientSession | undefined;
+      for (const s of this.live.values()) {
+        if (!which(s) || !idle(s)) continue;
+        if (!oldest || s.lastSeen < oldest.lastSeen) oldest = s;
+      }
+      if (!oldest) break;
+      const elsewhere = this.host.bus ? await this.servedElsewhere(oldest) : false;
+      // Used, or gone, while the store answered: choose again.
+      if (this.live.get(oldest.sessionId) !== oldest || !idle(oldest)) continue;
+      const fields = { session: sessionFingerprint(oldest.sessionId), idleMs: Date.now() - oldest.lastSeen };
+      if (elsewhere) {
+        this.host.log.info(fields, 'idle copy of a session served on another instance dropped from this one to make room for a new session');
+        return this.evictLocal(oldest, 'dropped from this instance to make room for a new session (served on another instance)');
+      }
+      this.host.log.info(fields, 'idle session closed to make room for a new one');
+      await this.close(oldest.sessionId, 'closed to make room for a new session (the oldest idle one yields at the session limit)');
+      return;
     }
-    if (!oldest) throw new GatewayError('MCPEG_ERR_SESSION_LIMIT', refusal);
-    this.host.log.info({ session: sessionFingerprint(oldest.sessionId), idleMs: Date.now() - oldest.lastSeen }, 'idle session closed to make room for a new one');
-    await this.close(oldest.sessionId, 'closed to make room for a new session (the oldest idle one yields at the session limit)');
+    throw new GatewayError('MCPEG_ERR_SESSION_LIMIT', refusal);
+  }
+
+  /**
+   * Whether the session's client uses it on another instance: its record was touched after this copy was, or another
+   * instance holds its stream. Not known (the store away): taken as yes, so that no session ends everywhere on a guess.
+   */
+  private async servedElsewhere(s: ClientSession): Promise<boolean> {
+    const bus = this.host.bus!;
+    try {
+      const [rec, holder] = await Promise.all([this.store.get(s.sessionId), bus.streamHolder(s.sessionId)]);
+      return (rec !== undefined && rec.lastSeen > s.lastSeen) || (holder !== undefined && holder !== bus.instanceId);
+    } catch {
+      return true;
+    }
   }
 
   private forgetClient(s: ClientSession): void {
@@ -332,7 +370,7 @@ export class SessionManager {
    */
   async sweep(now: number): Promise<void> {
     for (const s of [...this.live.values()]) {
-      if (now - s.lastSeen > this.opts.idleTimeoutMs && s.inflight.size === 0 && !s.outbound?.isOpen()) {
+      if (now - s.lastSeen > this.opts.idleTimeoutMs && idle(s)) {
         const rec = await this.store.get(s.sessionId).catch(() => undefined);
         if (rec && now - rec.lastSeen <= this.opts.idleTimeoutMs) await this.evictLocal(s, 'served elsewhere');
         else await this.close(s.sessionId, 'idle timeout');
