@@ -57,6 +57,11 @@ export interface InstanceBus {
   releaseStream(sessionId: string): void;
   /** The instance holding the session's client stream, if any (remembered briefly: not a Redis lookup per message). */
   streamHolder(sessionId: string): Promise<string | undefined>;
+  /**
+   * Calls `fn` each time this instance hears the others again after it could not (its subscription was lost):
+   * what they sent meanwhile was missed. Returns what removes it.
+   */
+  onRejoined(fn: () => void): () => void;
   /** Whether instance `id` is running (it refreshes a record of itself while it does). */
   alive(id: string): Promise<boolean>;
 }

@@ -32,6 +32,8 @@ export interface SessionStore {
   put(record: SessionRecord): Promise<void>;
   touch(id: string, at: number): Promise<void>;
   delete(id: string): Promise<void>;
+  /** Those of `ids` that have no record (ended, or expired). */
+  missing(ids: readonly string[]): Promise<string[]>;
 }
 
 export class MemorySessionStore implements SessionStore {
@@ -48,5 +50,8 @@ export class MemorySessionStore implements SessionStore {
   }
   async delete(id: string): Promise<void> {
     this.records.delete(id);
+  }
+  async missing(ids: readonly string[]): Promise<string[]> {
+    return ids.filter((id) => !this.records.has(id));
   }
 }

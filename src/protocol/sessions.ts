@@ -41,6 +41,11 @@ const TOUCH_INTERVAL_MS = 30_000;
 /** Sessions makeRoom() picks in turn while the ones it picked are used meanwhile (each pick waits for the store). */
 const MAX_ROOM_TRIES = 3;
 
+/** How often the records of sessions ended here that the store did not delete are deleted again. */
+const UNENDED_RETRY_MS = 1000;
+/** Tries (a second apart) of the check made when the bus is heard again, while the store does not answer. */
+const RECHECK_TRIES = 30;
+
 /** Nothing in flight and no open stream or connection: it may yield its place. */
 const idle = (s: ClientSession): boolean => s.inflight.size === 0 && !s.outbound?.isOpen();
 
@@ -56,6 +61,14 @@ export class SessionManager {
   private creating = 0;
   private sweepTimer: NodeJS.Timeout | undefined;
   private closing = false;
+  /**
+   * Sessions ended here whose record the store did not delete (it was away), oldest first, at most max_sessions: not
+   * served here, and deleted and announced again each UNENDED_RETRY_MS until the store takes it. Ignored, the record
+   * outlived the end: once the store was back, any instance (this one too) served the session again (review 27c).
+   */
+  private readonly unended = new Set<string>();
+  private unendedTimer: NodeJS.Timeout | undefined;
+  private retrying = false;
 
   /** Refuses new sessions from now on (the gateway is draining); existing ones carry on. */
   refuseNew(): void {
@@ -76,6 +89,8 @@ export class SessionManager {
       const s = typeof m.session === 'string' ? this.live.get(m.session) : undefined;
       if (s) void this.evictLocal(s, 'terminated on another gateway instance');
     });
+    // Not heard for a while: sessions ended elsewhere meanwhile are still live here.
+    bus.onRejoined(() => void this.recheck(0));
     // A client answered, on another instance, a request this one sent it.
     bus.on('client-response', (m) => {
       const s = typeof m.session === 'string' ? this.live.get(m.session) : undefined;
@@ -277,6 +292,7 @@ export class SessionManager {
   async get(id: string, viewId: string, principal: Principal = ANONYMOUS): Promise<ClientSession | undefined> {
     let s = this.live.get(id);
     if (!s) {
+      if (this.unended.has(id)) return undefined;
       const rec = await this.store.get(id);
       if (!rec || rec.viewId !== viewId || (rec.principal ?? ANONYMOUS.id) !== principal.id) return undefined;
       // Sessions another instance opened count here too once restored: the same bound holds.
@@ -336,14 +352,73 @@ export class SessionManager {
     const s = this.live.get(id);
     this.live.delete(id);
     this.lastStored.delete(id);
-    await this.store.delete(id).catch(() => {});
-    // Ended everywhere: instances that restored it close their copies (their clients' streams end).
-    this.host.bus?.send('*', { kind: 'session-closed', session: id });
+    try {
+      await this.endEverywhere(id);
+    } catch {
+      this.unend(id);
+    }
     if (!s) return false;
     this.forgetClient(s);
     this.onClosed?.(s);
     await s.close(reason);
     return true;
+  }
+
+  /** Deletes the session's record, then tells the instances that restored it: they close their copies (their clients' streams end). */
+  private async endEverywhere(id: string): Promise<void> {
+    await this.store.delete(id);
+    this.unended.delete(id);
+    this.host.bus?.send('*', { kind: 'session-closed', session: id });
+  }
+
+  /** The store did not delete the record of a session ended here: kept to end everywhere once it does (this.unended). */
+  private unend(id: string): void {
+    if (this.unended.size === 0) this.host.log.warn({}, 'a session ended here could not be ended in the shared state store: it is ended there once the store answers');
+    this.unended.delete(id);
+    if (this.unended.size >= this.opts.maxSessions) this.unended.delete(this.unended.values().next().value as string);
+    this.unended.add(id);
+    if (this.unendedTimer) return;
+    this.unendedTimer = setInterval(() => void this.retryUnended(), UNENDED_RETRY_MS);
+    this.unendedTimer.unref();
+  }
+
+  private async retryUnended(): Promise<void> {
+    if (this.retrying) return;
+    this.retrying = true;
+    try {
+      // In order, stopping at the first failure (the store is still away).
+      for (const id of [...this.unended]) await this.endEverywhere(id);
+    } catch {
+      // Next time.
+    } finally {
+      this.retrying = false;
+      if (this.unended.size === 0) {
+        clearInterval(this.unendedTimer);
+        this.unendedTimer = undefined;
+        this.host.log.info({}, 'sessions ended while the shared state store was away are ended there now');
+      }
+    }
+  }
+
+  /**
+   * This instance heard nothing from the others for a while (its subscription to the bus was lost): a session ended
+   * elsewhere meanwhile (DELETE, the admin API) is still live here, and was served on. Copies whose record is gone,
+   * though served here recently enough that it cannot have expired, end here (the others have already ended them).
+   */
+  private async recheck(tries: number): Promise<void> {
+    const now = Date.now();
+    const recent = [...this.live.values()].filter((s) => now - s.lastSeen < this.opts.idleTimeoutMs - TOUCH_INTERVAL_MS).map((s) => s.sessionId);
+    let gone: string[];
+    try {
+      gone = recent.length ? await this.store.missing(recent) : [];
+    } catch {
+      if (tries + 1 < RECHECK_TRIES && !this.closing) setTimeout(() => void this.recheck(tries + 1), UNENDED_RETRY_MS).unref();
+      return;
+    }
+    for (const id of gone) {
+      const s = this.live.get(id);
+      if (s) await this.evictLocal(s, 'terminated on another gateway instance while this one did not hear it');
+    }
   }
 
   /**
@@ -397,6 +472,7 @@ export class SessionManager {
   async closeAll(reason: string): Promise<void> {
     this.closing = true;
     clearInterval(this.sweepTimer);
+    clearInterval(this.unendedTimer);
     this.endListeners();
     // With other instances, one stopping ends no session: its clients carry on elsewhere from the shared records.
     if (this.host.bus) await Promise.all([...this.live.values()].map((s) => this.evictLocal(s, reason)));

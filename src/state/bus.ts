@@ -104,6 +104,9 @@ export class RedisBus implements InstanceBus {
   private readonly warnings: WarnBudget;
   private refreshTimer: NodeJS.Timeout | undefined;
   private refreshing = false;
+  /** onRejoined()'s callers, and whether the subscription was lost since the last time they were told. */
+  private readonly rejoined = new Set<() => void>();
+  private deaf = false;
   private closed = false;
   /** This instance's record (state/instances.ts): the value of its instance key. */
   private readonly record = JSON.stringify(ownRecord(this.instanceId));
@@ -123,6 +126,14 @@ export class RedisBus implements InstanceBus {
     const bus = new RedisBus(redis, log, maxBytes, opts);
     const listener = (text: string) => bus.receive(text);
     await redis.run('subscribing to the instance bus', () => redis.subscriber.subscribe([bus.channel('all'), bus.channel(bus.instanceId)], listener));
+    redis.subscriber.on('error', () => {
+      bus.deaf = true;
+    });
+    redis.subscriber.on('ready', () => {
+      if (!bus.deaf || bus.closed) return;
+      bus.deaf = false;
+      for (const fn of bus.rejoined) fn();
+    });
     void bus.refresh();
     bus.refreshTimer = setInterval(() => void bus.refresh(), REFRESH_MS);
     bus.refreshTimer.unref();
@@ -250,6 +261,11 @@ export class RedisBus implements InstanceBus {
 
   private announceMoved(sessionId: string): void {
     this.publish('all', { from: this.instanceId, moved: sessionId });
+  }
+
+  onRejoined(fn: () => void): () => void {
+    this.rejoined.add(fn);
+    return () => void this.rejoined.delete(fn);
   }
 
   async alive(id: string): Promise<boolean> {

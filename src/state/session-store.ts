@@ -10,6 +10,9 @@ import type { RedisState } from './redis.js';
 /** The key of a session's record (the event store checks it: state/event-store.ts). */
 export const sessionKey = (prefix: string, id: string): string => `${prefix}session:${id}`;
 
+/** Records checked per round trip (missing()). */
+const CHECK_CHUNK = 500;
+
 export class RedisSessionStore implements SessionStore {
   constructor(
     private readonly redis: RedisState,
@@ -48,5 +51,17 @@ export class RedisSessionStore implements SessionStore {
 
   async delete(id: string): Promise<void> {
     await this.redis.run('deleting a session', (c) => c.del(this.key(id)));
+  }
+
+  async missing(ids: readonly string[]): Promise<string[]> {
+    const out: string[] = [];
+    for (let i = 0; i < ids.length; i += CHECK_CHUNK) {
+      const chunk = ids.slice(i, i + CHECK_CHUNK);
+      const found = await this.redis.run('checking sessions', (c) => Promise.all(chunk.map((id) => c.exists(this.key(id)))));
+      chunk.forEach((id, k) => {
+        if (found[k] === 0) out.push(id);
+      });
+    }
+    return out;
   }
 }

@@ -49,6 +49,7 @@ describe('state.store: redis — legacy POSTs with made-up session ids', { timeo
         looked.push(id);
         return real.streamHolder(id);
       },
+      onRejoined: (fn) => real.onRejoined(fn),
       alive: (id) => real.alive(id),
     };
     const lite = { type: 'mcp', command: process.execPath, args: [STDIO_LITE], timeout: '20s' };

@@ -42,6 +42,7 @@ function counting(bus: InstanceBus): { bus: InstanceBus; live: Map<string, numbe
       holdStream: (id) => bus.holdStream(id),
       releaseStream: (id) => bus.releaseStream(id),
       streamHolder: (id) => bus.streamHolder(id),
+      onRejoined: (fn) => bus.onRejoined(fn),
       alive: (id) => bus.alive(id),
     },
   };

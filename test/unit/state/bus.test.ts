@@ -112,7 +112,7 @@ describe('RedisBus', () => {
     const fake = { multi: () => ({ set: () => undefined, exec: async () => [] }) };
     const down = {
       prefix,
-      subscriber: { subscribe: async () => {} },
+      subscriber: { subscribe: async () => {}, on: () => {} },
       run: async (what: string, fn: (c: unknown) => Promise<unknown>) => {
         if (what.startsWith('publishing')) throw new GatewayError('MCPEG_ERR_STATE_UNAVAILABLE', 'The client is closed');
         return fn(fake);
@@ -152,7 +152,7 @@ describe('RedisBus', () => {
     const stalled = (maxBytes: number) => {
       const state = {
         prefix,
-        subscriber: { subscribe: async () => {} },
+        subscriber: { subscribe: async () => {}, on: () => {} },
         run: (what: string, fn: (c: unknown) => Promise<unknown>) => (what.startsWith('publishing') ? new Promise(() => {}) : fn(fake)),
       } as unknown as RedisState;
       return RedisBus.open(state, silentLogger(), maxBytes);
@@ -183,7 +183,7 @@ describe('RedisBus', () => {
     const fake = { multi: () => ({ set: () => undefined, exec: async () => [] }) };
     const state = {
       prefix,
-      subscriber: { subscribe: async () => {} },
+      subscriber: { subscribe: async () => {}, on: () => {} },
       run: (what: string, fn: (c: unknown) => Promise<unknown>) => (what.startsWith('publishing') ? new Promise(() => {}) : fn(fake)),
     } as unknown as RedisState;
     const warns: string[] = [];
@@ -282,7 +282,7 @@ describe('RedisBus', () => {
         running--;
       }
     };
-    const redis = { prefix, subscriber: { subscribe: async () => {} }, run } as unknown as RedisState;
+    const redis = { prefix, subscriber: { subscribe: async () => {}, on: () => {} }, run } as unknown as RedisState;
     mock.timers.enable({ apis: ['setInterval'] });
     try {
       const b = await RedisBus.open(redis, silentLogger(), 4096);
