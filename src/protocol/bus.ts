@@ -59,7 +59,8 @@ export interface InstanceBus {
   streamHolder(sessionId: string): Promise<string | undefined>;
   /**
    * Calls `fn` each time this instance hears the others again after it could not (its subscription was lost):
-   * what they sent meanwhile was missed. Returns what removes it.
+   * what they sent meanwhile was missed, and the store still holds what they did (not when it lost its data
+   * meanwhile: restarted empty). Returns what removes it.
    */
   onRejoined(fn: () => void): () => void;
   /** Whether instance `id` is running (it refreshes a record of itself while it does). */

@@ -54,6 +54,11 @@ export const MAX_PUBLISHING_BYTES = 64 * 1024 * 1024;
 /** One owner's share of those (a session's messages: its forwarded answers, deliveries to its stream). */
 export const MAX_PUBLISHING_PER_OWNER = 1000;
 export const MAX_PUBLISHING_BYTES_PER_OWNER = 8 * 1024 * 1024;
+/** KEYS: epoch. ARGV: a new epoch. The store's epoch, made now if it has none: a new one means the store lost its data (restarted empty, flushed). */
+const EPOCH_SCRIPT = "local v = redis.call('GET', KEYS[1]) if v then return v end redis.call('SET', KEYS[1], ARGV[1]) return ARGV[1]";
+/** Reads of the epoch after the subscription came back while the commands connection is not back yet. */
+const REJOIN_TRIES = 30;
+const REJOIN_RETRY_MS = 1000;
 /** Deletes the stream record only while it still names this instance (another may have taken the stream since). */
 const RELEASE_SCRIPT = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0";
 
@@ -107,6 +112,8 @@ export class RedisBus implements InstanceBus {
   /** onRejoined()'s callers, and whether the subscription was lost since the last time they were told. */
   private readonly rejoined = new Set<() => void>();
   private deaf = false;
+  /** The store's epoch as this instance last read it (EPOCH_SCRIPT; undefined: not read yet). */
+  private epoch: string | undefined;
   private closed = false;
   /** This instance's record (state/instances.ts): the value of its instance key. */
   private readonly record = JSON.stringify(ownRecord(this.instanceId));
@@ -132,8 +139,9 @@ export class RedisBus implements InstanceBus {
     redis.subscriber.on('ready', () => {
       if (!bus.deaf || bus.closed) return;
       bus.deaf = false;
-      for (const fn of bus.rejoined) fn();
+      void bus.rejoin(0);
     });
+    bus.epoch = await bus.readEpoch().catch(() => undefined);
     void bus.refresh();
     bus.refreshTimer = setInterval(() => void bus.refresh(), REFRESH_MS);
     bus.refreshTimer.unref();
@@ -261,6 +269,30 @@ export class RedisBus implements InstanceBus {
 
   private announceMoved(sessionId: string): void {
     this.publish('all', { from: this.instanceId, moved: sessionId });
+  }
+
+  private async readEpoch(): Promise<string> {
+    return this.redis.run('reading the shared state epoch', (c) =>
+      c.eval(EPOCH_SCRIPT, { keys: [`${this.redis.prefix}epoch`], arguments: [randomBytes(8).toString('hex')] }),
+    ) as Promise<string>;
+  }
+
+  /**
+   * Heard again after the subscription was lost: onRejoined()'s callers are told, unless the store lost its data
+   * meanwhile (restarted empty: its epoch is new), in which case nothing the others did can be told from what was lost.
+   * The epoch is read again each REJOIN_RETRY_MS while the commands connection is not back, at most REJOIN_TRIES times.
+   */
+  private async rejoin(tries: number): Promise<void> {
+    let epoch: string;
+    try {
+      epoch = await this.readEpoch();
+    } catch {
+      if (tries + 1 < REJOIN_TRIES && !this.closed) setTimeout(() => void this.rejoin(tries + 1), REJOIN_RETRY_MS).unref();
+      return;
+    }
+    const same = epoch === this.epoch;
+    this.epoch = epoch;
+    if (same && !this.closed) for (const fn of this.rejoined) fn();
   }
 
   onRejoined(fn: () => void): () => void {

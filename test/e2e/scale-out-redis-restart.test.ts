@@ -3,7 +3,7 @@
  * (issue 18): while it is away, a request that needs the shared store (opening a session)
  * fails at once with MCPEG_ERR_STATE_UNAVAILABLE (503), as does a session on an instance that
  * would have to read its record (not a 404); a session an instance holds in its memory keeps
- * being served there; once Redis is back, sessions open and move between
+ * being served there, and still is once Redis is back (empty); sessions open and move between
  * instances again, with no gateway restarted. A private redis-server on a free port.
  */
 import assert from 'node:assert/strict';
@@ -104,6 +104,14 @@ describe('scale-out: Redis killed and restarted under running instances', { time
         await r.text();
         return r.status === 200;
       }, `${inst.name} to open sessions again`);
+    }
+    // A session the instances held in memory is still served by each (Redis lost its record; nothing ended it): an
+    // instance that hears the bus again checks its copies only against a store that kept its data (review 27c).
+    await new Promise((r) => setTimeout(r, 2000));
+    for (const inst of cluster.instances) {
+      const r = await echo(inst.url, headers, `kept ${inst.name}`);
+      assert.equal(r.status, 200, `${inst.name}: ${r.status}`);
+      assert.match(await r.text(), new RegExp(`Echo: kept ${inst.name}`));
     }
     // And a session opened through HAProxy moves between all of them.
     const rec = recordingFetch();
