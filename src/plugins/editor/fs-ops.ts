@@ -50,8 +50,8 @@ export class FileOps {
     return editFile(this.sandbox, req);
   }
 
-  fileTree(path?: string, depth?: number, limit?: number): Promise<{ tree: TreeNode; truncated: boolean }> {
-    return fileTree(this.sandbox, path, depth, limit);
+  fileTree(path?: string, depth?: number, limit?: number, opts?: Pick<Limits, 'maxMillis' | 'signal'>): Promise<{ tree: TreeNode; truncated: boolean }> {
+    return fileTree(this.sandbox, path, depth, limit, opts);
   }
 
   fileStats(path: string): Promise<FileStats> {

@@ -113,8 +113,8 @@ export default definePlugin<EditorConfig>({
         description: 'Lists a directory (depth 1 by default); deny-listed entries are hidden.',
         inputSchema: obj({ path: { type: 'string', default: '.' }, depth: { type: 'integer', minimum: 1, maximum: 32 }, limit: { type: 'integer', minimum: 1, maximum: 10_000 } }),
         annotations: { readOnlyHint: true },
-        handler: async (a) => {
-          const r = await fs.listDirectory(a.path as string, { depth: a.depth as number | undefined, limit: a.limit as number | undefined });
+        handler: async (a, ctx) => {
+          const r = await fs.listDirectory(a.path as string, { depth: a.depth as number | undefined, limit: a.limit as number | undefined, signal: ctx.signal });
           const lines = r.entries.map((e) => `${e.type === 'directory' ? 'd' : e.type === 'symlink' ? 'l' : '-'} ${e.path}${e.size !== undefined ? ` (${e.size} B)` : ''}`);
           return { content: [{ type: 'text', text: lines.join('\n') || '(empty)' }], structuredContent: r as unknown as Record<string, unknown> };
         },
@@ -134,7 +134,7 @@ export default definePlugin<EditorConfig>({
           ['pattern'],
         ),
         annotations: { readOnlyHint: true },
-        handler: async (a) => {
+        handler: async (a, ctx) => {
           const r = await fs.search({
             pattern: a.pattern as string,
             path: a.path as string | undefined,
@@ -142,6 +142,7 @@ export default definePlugin<EditorConfig>({
             regex: a.regex as boolean | undefined,
             ignoreCase: a.ignore_case as boolean | undefined,
             maxMatches: a.max_matches as number | undefined,
+            signal: ctx.signal,
           });
           const head = `${r.totalMatches} match(es) in ${r.files.length} file(s)${r.truncated ? ' (truncated)' : ''}`;
           const lines = r.matches.map((m) => `${m.path}:${m.line}: ${m.text}`);
@@ -170,15 +171,15 @@ export default definePlugin<EditorConfig>({
           name: 'file_tree',
           description: 'The tree of the first root (depth 4).',
           mimeType: 'text/plain',
-          read: async () => [{ uri: 'mcpeg://editor/file_tree', mimeType: 'text/plain', text: renderTree((await fs.fileTree('.', 4)).tree) }],
+          read: async (ctx) => [{ uri: 'mcpeg://editor/file_tree', mimeType: 'text/plain', text: renderTree((await fs.fileTree('.', 4, undefined, { signal: ctx.signal })).tree) }],
         },
         {
           uri: 'mcpeg://editor/file_stats',
           name: 'file_stats',
           description: 'File and byte counts of the first root.',
           mimeType: 'application/json',
-          read: async () => {
-            const r = await fs.listDirectory('.', { depth: 32, limit: 100_000 });
+          read: async (ctx) => {
+            const r = await fs.listDirectory('.', { depth: 32, limit: 100_000, signal: ctx.signal });
             const files = r.entries.filter((e) => e.type === 'file');
             const stats = {
               roots,
