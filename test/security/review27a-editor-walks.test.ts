@@ -7,8 +7,11 @@
  * but `limit` (10,000): 10,000 such files took 16 s of the gateway's event loop and answered
  * 77 MB, 128 at once per session. (2) A cancelled call gives its slot back at once, but the
  * walks never read the call's signal: cancelled listings ran to their end, so a client
- * sending and cancelling ran any number at once. Now a listing answers at most 4 MiB of paths
- * (then `truncated`), and every walk stops when its call is cancelled.
+ * sending and cancelling ran any number at once. (3) The check of a directory before it is
+ * moved or deleted looped over each directory's entries without yielding: a move to a denied
+ * name (refused after the check, so repeatable) held the event loop for every client. Now a
+ * listing answers at most 4 MiB of paths (then `truncated`), every walk stops when its call
+ * is cancelled, and the move/delete check shares the event loop for at most 10 s.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync } from 'node:fs';
@@ -16,7 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { defaultGatewayWithClient, endDefaultGateway, type GatewayProcess } from '../helpers/gateway.js';
+import { connectClient, defaultGatewayWithClient, endDefaultGateway, type GatewayProcess } from '../helpers/gateway.js';
 
 const FILES = 1300;
 const DEEP = Array.from({ length: 14 }, (_, i) => String(i).padEnd(250, 'd')).join('/');
@@ -95,5 +98,27 @@ describe('review 27a: the editor walks are bounded and stop when cancelled', () 
     await new Promise((r) => setTimeout(r, 3000));
     const used = cpuMs(pid) - start;
     assert.ok(used < 1000, `the gateway used ${used} ms of CPU in the 3 s after its searches were cancelled`);
+  });
+
+  it("moving the directory to a denied name: the check shares the event loop, other clients' pings are answered meanwhile", async () => {
+    const other = await connectClient(gw!.url);
+    try {
+      const started = Date.now();
+      // Refused after the check of every entry (`.env` is denied), so nothing changes: repeatable at will.
+      const move = client!.callTool({ name: 'editor__move_file', arguments: { from: DEEP, to: '.env' } });
+      await new Promise((r) => setTimeout(r, 300));
+      const ping = Date.now();
+      await other.ping();
+      const pingMs = Date.now() - ping;
+      const r = await move;
+      const moveMs = Date.now() - started;
+      assert.equal(r.isError, true);
+      assert.match(JSON.stringify(r.content), /PATH_DENIED|deny list/);
+      // Before: the check's loop over one directory's 1,301 entries (~3.5 ms each) never
+      // yielded, and the ping waited for all of it (~4.5 s, the move's whole time).
+      assert.ok(pingMs < 1000, `another client's ping took ${pingMs} ms while the move (${moveMs} ms) was checked`);
+    } finally {
+      await other.close();
+    }
   });
 });

@@ -30,7 +30,7 @@ export class FileOps {
     return createFile(this.sandbox, path, content, opts);
   }
 
-  deleteFile(path: string, opts?: { recursive?: boolean }): Promise<DeleteResult> {
+  deleteFile(path: string, opts?: { recursive?: boolean; signal?: AbortSignal }): Promise<DeleteResult> {
     return deleteFile(this.sandbox, path, opts);
   }
 

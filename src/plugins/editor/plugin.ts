@@ -96,17 +96,23 @@ export default definePlugin<EditorConfig>({
         description: 'Deletes a file, or a directory with recursive: true. confirm must be true.',
         inputSchema: obj({ path: str('Path to delete.'), recursive: { type: 'boolean' }, confirm: { type: 'boolean' } }, ['path', 'confirm']),
         annotations: { destructiveHint: true },
-        handler: async (a) => {
+        handler: async (a, ctx) => {
           if (a.confirm !== true) throw Object.assign(new Error('refused: set confirm: true to delete'), { code: 'CONFIRM_REQUIRED' });
-          return json((await fs.deleteFile(a.path as string, { recursive: a.recursive as boolean | undefined })) as unknown as Record<string, unknown>);
+          return json((await fs.deleteFile(a.path as string, { recursive: a.recursive as boolean | undefined, signal: ctx.signal })) as unknown as Record<string, unknown>);
         },
       },
       {
         name: 'move_file',
         description: 'Moves or renames a file or directory inside the roots; overwrite: true replaces an existing target.',
         inputSchema: obj({ from: str('Source path.'), to: str('Target path.'), overwrite: { type: 'boolean' }, create_dirs: { type: 'boolean' } }, ['from', 'to']),
-        handler: async (a) =>
-          json(await fs.move(a.from as string, a.to as string, { overwrite: a.overwrite as boolean | undefined, createDirs: a.create_dirs as boolean | undefined })),
+        handler: async (a, ctx) =>
+          json(
+            await fs.move(a.from as string, a.to as string, {
+              overwrite: a.overwrite as boolean | undefined,
+              createDirs: a.create_dirs as boolean | undefined,
+              signal: ctx.signal,
+            }),
+          ),
       },
       {
         name: 'list_directory',
