@@ -30,7 +30,7 @@ export class FileOps {
     return createFile(this.sandbox, path, content, opts);
   }
 
-  deleteFile(path: string, opts?: { recursive?: boolean }): Promise<DeleteResult> {
+  deleteFile(path: string, opts?: { recursive?: boolean; signal?: AbortSignal }): Promise<DeleteResult> {
     return deleteFile(this.sandbox, path, opts);
   }
 
@@ -50,8 +50,8 @@ export class FileOps {
     return editFile(this.sandbox, req);
   }
 
-  fileTree(path?: string, depth?: number, limit?: number): Promise<{ tree: TreeNode; truncated: boolean }> {
-    return fileTree(this.sandbox, path, depth, limit);
+  fileTree(path?: string, depth?: number, limit?: number, opts?: Pick<Limits, 'maxMillis' | 'signal'>): Promise<{ tree: TreeNode; truncated: boolean }> {
+    return fileTree(this.sandbox, path, depth, limit, opts);
   }
 
   fileStats(path: string): Promise<FileStats> {

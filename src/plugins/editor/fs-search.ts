@@ -33,6 +33,8 @@ export interface SearchOptions {
   maxFiles?: number;
   /** How long the search may take in all; past it the walk stops and sets `filesTruncated`. */
   maxMillis?: number;
+  /** The call's signal: once aborted (the client cancelled, or the call timed out) the walk stops. */
+  signal?: AbortSignal;
 }
 
 export interface SearchMatch {
@@ -56,7 +58,8 @@ export const MAX_LINE_SCAN = 2000;
 const MAX_SHOWN_LINE = 300;
 /** Longest stretch of scanning before other requests get their turn. */
 const SLICE_MS = 10;
-const DEFAULT_MAX_MILLIS = 10_000;
+/** How long a walk (a search, a listing) may take in all. */
+export const DEFAULT_MAX_MILLIS = 10_000;
 
 export async function search(sb: Sandbox, opts: SearchOptions): Promise<SearchResult> {
   const matcher = compilePattern(opts);
@@ -64,7 +67,7 @@ export async function search(sb: Sandbox, opts: SearchOptions): Promise<SearchRe
   const maxMatches = positive(opts.maxMatches, 100, 'maxMatches');
   const maxFileBytes = Math.min(positive(opts.maxFileBytes, sb.maxReadBytes, 'maxFileBytes'), sb.maxReadBytes);
   const maxFiles = positive(opts.maxFiles, 5000, 'maxFiles');
-  const pacer = new Pacer(positive(opts.maxMillis, DEFAULT_MAX_MILLIS, 'maxMillis'));
+  const pacer = new Pacer(positive(opts.maxMillis, DEFAULT_MAX_MILLIS, 'maxMillis'), opts.signal);
   const base = await sb.resolve(opts.path ?? '.', 'list');
   const res: SearchResult = {
     files: [],
@@ -153,13 +156,19 @@ export async function scanText(text: string, matcher: LineMatcher, pacer: Pacer,
   return count;
 }
 
-/** Shares the event loop: says when a slice is used up, and when the whole budget is. */
+/**
+ * Shares the event loop: says when a slice is used up, and when the whole budget is. An
+ * aborted `signal` (the call cancelled or timed out) uses the budget up at once: nobody reads
+ * the answer, and a client cancelling in a loop would otherwise run any number of walks at
+ * once past `max_inflight_per_session` (review 27a).
+ */
 export class Pacer {
   private readonly deadline: number;
   private sliceEnd: number;
 
   constructor(
     budgetMs: number,
+    private readonly signal?: AbortSignal,
     private readonly now: () => number = () => performance.now(),
   ) {
     this.deadline = now() + budgetMs;
@@ -171,7 +180,7 @@ export class Pacer {
   }
 
   expired(): boolean {
-    return this.now() >= this.deadline;
+    return this.signal?.aborted === true || this.now() >= this.deadline;
   }
 
   /** Lets pending I/O and timers run (setImmediate runs after them), then starts a new slice. */

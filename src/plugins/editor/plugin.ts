@@ -96,25 +96,31 @@ export default definePlugin<EditorConfig>({
         description: 'Deletes a file, or a directory with recursive: true. confirm must be true.',
         inputSchema: obj({ path: str('Path to delete.'), recursive: { type: 'boolean' }, confirm: { type: 'boolean' } }, ['path', 'confirm']),
         annotations: { destructiveHint: true },
-        handler: async (a) => {
+        handler: async (a, ctx) => {
           if (a.confirm !== true) throw Object.assign(new Error('refused: set confirm: true to delete'), { code: 'CONFIRM_REQUIRED' });
-          return json((await fs.deleteFile(a.path as string, { recursive: a.recursive as boolean | undefined })) as unknown as Record<string, unknown>);
+          return json((await fs.deleteFile(a.path as string, { recursive: a.recursive as boolean | undefined, signal: ctx.signal })) as unknown as Record<string, unknown>);
         },
       },
       {
         name: 'move_file',
         description: 'Moves or renames a file or directory inside the roots; overwrite: true replaces an existing target.',
         inputSchema: obj({ from: str('Source path.'), to: str('Target path.'), overwrite: { type: 'boolean' }, create_dirs: { type: 'boolean' } }, ['from', 'to']),
-        handler: async (a) =>
-          json(await fs.move(a.from as string, a.to as string, { overwrite: a.overwrite as boolean | undefined, createDirs: a.create_dirs as boolean | undefined })),
+        handler: async (a, ctx) =>
+          json(
+            await fs.move(a.from as string, a.to as string, {
+              overwrite: a.overwrite as boolean | undefined,
+              createDirs: a.create_dirs as boolean | undefined,
+              signal: ctx.signal,
+            }),
+          ),
       },
       {
         name: 'list_directory',
         description: 'Lists a directory (depth 1 by default); deny-listed entries are hidden.',
         inputSchema: obj({ path: { type: 'string', default: '.' }, depth: { type: 'integer', minimum: 1, maximum: 32 }, limit: { type: 'integer', minimum: 1, maximum: 10_000 } }),
         annotations: { readOnlyHint: true },
-        handler: async (a) => {
-          const r = await fs.listDirectory(a.path as string, { depth: a.depth as number | undefined, limit: a.limit as number | undefined });
+        handler: async (a, ctx) => {
+          const r = await fs.listDirectory(a.path as string, { depth: a.depth as number | undefined, limit: a.limit as number | undefined, signal: ctx.signal });
           const lines = r.entries.map((e) => `${e.type === 'directory' ? 'd' : e.type === 'symlink' ? 'l' : '-'} ${e.path}${e.size !== undefined ? ` (${e.size} B)` : ''}`);
           return { content: [{ type: 'text', text: lines.join('\n') || '(empty)' }], structuredContent: r as unknown as Record<string, unknown> };
         },
@@ -134,7 +140,7 @@ export default definePlugin<EditorConfig>({
           ['pattern'],
         ),
         annotations: { readOnlyHint: true },
-        handler: async (a) => {
+        handler: async (a, ctx) => {
           const r = await fs.search({
             pattern: a.pattern as string,
             path: a.path as string | undefined,
@@ -142,6 +148,7 @@ export default definePlugin<EditorConfig>({
             regex: a.regex as boolean | undefined,
             ignoreCase: a.ignore_case as boolean | undefined,
             maxMatches: a.max_matches as number | undefined,
+            signal: ctx.signal,
           });
           const head = `${r.totalMatches} match(es) in ${r.files.length} file(s)${r.truncated ? ' (truncated)' : ''}`;
           const lines = r.matches.map((m) => `${m.path}:${m.line}: ${m.text}`);
@@ -170,15 +177,15 @@ export default definePlugin<EditorConfig>({
           name: 'file_tree',
           description: 'The tree of the first root (depth 4).',
           mimeType: 'text/plain',
-          read: async () => [{ uri: 'mcpeg://editor/file_tree', mimeType: 'text/plain', text: renderTree((await fs.fileTree('.', 4)).tree) }],
+          read: async (ctx) => [{ uri: 'mcpeg://editor/file_tree', mimeType: 'text/plain', text: renderTree((await fs.fileTree('.', 4, undefined, { signal: ctx.signal })).tree) }],
         },
         {
           uri: 'mcpeg://editor/file_stats',
           name: 'file_stats',
           description: 'File and byte counts of the first root.',
           mimeType: 'application/json',
-          read: async () => {
-            const r = await fs.listDirectory('.', { depth: 32, limit: 100_000 });
+          read: async (ctx) => {
+            const r = await fs.listDirectory('.', { depth: 32, limit: 100_000, signal: ctx.signal });
             const files = r.entries.filter((e) => e.type === 'file');
             const stats = {
               roots,
