@@ -6,9 +6,12 @@
  * - a call answered HTTP 500 with 1 GiB of zeros in 1 MB of gzip grew the gateway by ~950 MB
  *   (and ~7 s of CPU) per call;
  * - an event that never ends (`data: xxxx…`, gzip on the wire) grew the gateway by as much
- *   as the backend sent, for as long as it sent (~900 MB for 2 MB of gzip).
+ *   as the backend sent, for as long as it sent (~900 MB for 2 MB of gzip);
+ * - a POST never answered held its socket for undici's 300 s after its call had timed out:
+ *   one more socket per call, as many as clients called.
  * Now the error answer is read up to 4 KiB and an event up to 64 MiB (a backend message's
  * bound); past that the connection ends, the call fails at once and the backend reconnects.
+ * A POST is given the backend's longest call timeout, its answer included.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -42,6 +45,8 @@ async function hostileSseBackend(bomb: Buffer) {
   const streams = new Map<string, { send(s: string): void; gz: Gzip; res: ServerResponse }>();
   let sessions = 0;
   let endlessSent = 0;
+  let endlessClosed = false;
+  const stalled = new Set<ServerResponse>();
   const server = createServer((req, res) => {
     const u = new URL(req.url!, 'http://x');
     if (req.method === 'GET' && u.pathname === '/sse') {
@@ -69,12 +74,18 @@ async function hostileSseBackend(bomb: Buffer) {
         res.writeHead(500, { 'content-type': 'text/plain', 'content-encoding': 'gzip', 'content-length': bomb.length }).end(bomb);
         return;
       }
+      if (m.method === 'tools/call' && m.params?.name === 'stall') {
+        // Never answered: the socket stays until the gateway lets it go.
+        stalled.add(res);
+        res.on('close', () => stalled.delete(res));
+        return;
+      }
       res.writeHead(202).end('Accepted');
       const s = streams.get(u.searchParams.get('sessionId') ?? '');
       if (!s) return;
       const reply = (result: unknown) => s.send(`event: message\ndata: ${JSON.stringify({ jsonrpc: '2.0', id: m.id, result })}\n\n`);
       if (m.method === 'initialize') reply({ protocolVersion: m.params?.protocolVersion, capabilities: { tools: {} }, serverInfo: { name: 'hostile', version: '1' } });
-      else if (m.method === 'tools/list') reply({ tools: ['bomb_post', 'endless', 'echo'].map((name) => ({ name, inputSchema: { type: 'object' } })) });
+      else if (m.method === 'tools/list') reply({ tools: ['bomb_post', 'endless', 'stall', 'echo'].map((name) => ({ name, inputSchema: { type: 'object' } })) });
       else if (m.method === 'tools/call' && m.params?.name === 'echo') reply({ content: [{ type: 'text', text: 'still served' }] });
       else if (m.method === 'tools/call' && m.params?.name === 'endless') {
         s.send('event: message\ndata: ');
@@ -87,6 +98,7 @@ async function hostileSseBackend(bomb: Buffer) {
           }
         };
         pump();
+        s.res.on('close', () => (endlessClosed = true));
       } else if (m.id !== undefined && m.method) reply({});
     });
   });
@@ -94,6 +106,8 @@ async function hostileSseBackend(bomb: Buffer) {
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/sse`,
     endlessSent: () => endlessSent,
+    endlessClosed: () => endlessClosed,
+    stalled: () => stalled.size,
     close: async () => {
       server.closeAllConnections();
       await new Promise((r) => server.close(r));
@@ -110,7 +124,7 @@ describe('review 27b: a hostile legacy SSE backend', { timeout: 180_000 }, () =>
   before(async () => {
     backend = await hostileSseBackend(await gzipBomb(2 ** 30));
     const config = join(dir, 'mcpeg.json');
-    writeFileSync(config, JSON.stringify({ server: { host: '127.0.0.1', port: 0 }, backends: { h: { type: 'mcp', url: backend.url, transport: 'sse', timeout: '30s' } } }));
+    writeFileSync(config, JSON.stringify({ server: { host: '127.0.0.1', port: 0 }, backends: { h: { type: 'mcp', url: backend.url, transport: 'sse', timeout: '6s' } } }));
     gw = await spawnGateway(config);
     client = await connectClient(gw.url);
   });
@@ -159,7 +173,12 @@ describe('review 27b: a hostile legacy SSE backend', { timeout: 180_000 }, () =>
     } finally {
       clearInterval(sampler);
     }
-    assert.ok(backend!.endlessSent() < 2 ** 30, `the gateway took ${backend!.endlessSent() >> 20} MiB of one event`);
+    // The gateway closes that stream (the backend may have put more in the sockets' buffers than the gateway read).
+    const closing = Date.now() + 10_000;
+    while (!backend!.endlessClosed()) {
+      assert.ok(Date.now() < closing, `the stream is still open after ${backend!.endlessSent() >> 20} MiB`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
     assert.ok(peak - before < 300, `the gateway grew by ${Math.round(peak - before)} MB`);
     // The backend connects again and serves.
     const end = Date.now() + 15_000;
@@ -169,5 +188,22 @@ describe('review 27b: a hostile legacy SSE backend', { timeout: 180_000 }, () =>
       assert.ok(Date.now() < end, `not served again: ${r}`);
       await new Promise((r) => setTimeout(r, 200));
     }
+  });
+
+  it('lets go of a POST the backend never answers, after the call timeout of its backend', async () => {
+    const calls = Array.from({ length: 10 }, () =>
+      client!.callTool({ name: 'h__stall', arguments: {} }).then(
+        () => 'answered',
+        (e: Error) => e.message,
+      ),
+    );
+    for (const r of await Promise.all(calls)) assert.match(r, /did not answer tools\/call within 6000 ms/);
+    // The POSTs' sockets go within a few seconds of the timeouts (undici alone kept them 300 s).
+    const end = Date.now() + 8000;
+    while (backend!.stalled() > 0) {
+      assert.ok(Date.now() < end, `${backend!.stalled()} POSTs still held`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    assert.equal(await echo(), 'still served');
   });
 });

@@ -94,8 +94,10 @@ export async function createTransport(
   if (kind === 'sse') {
     const { SSEClientTransport } = await import('@modelcontextprotocol/sdk/client/sse.js');
     // The SDK adds requestInit headers to both the GET stream and the message POSTs. What the backend sends it is
-    // bounded (sse-fetch.ts); an event past the bound ends the connection, as the backend going would.
-    const fetch = boundedSseFetch(guard?.fetch ?? globalThis.fetch, (err) => {
+    // bounded (sse-fetch.ts); an event past the bound ends the connection, as the backend going would. A POST may
+    // take the longest a call of the backend may (its answer is 202 at once; a server that answers after the work still fits).
+    const longest = Math.max(cfg.timeout, ...Object.values(cfg.tools ?? {}).map((p) => p.timeout ?? 0));
+    const fetch = boundedSseFetch(guard?.fetch ?? globalThis.fetch, longest, (err) => {
       t.onerror?.(err);
       void t.close();
     });

@@ -10,6 +10,9 @@
  * dropped), and an event may weigh what any backend message may (MAX_BACKEND_MESSAGE_BYTES,
  * as on Streamable HTTP): past it the stream fails and `overflow` is told, which closes the
  * connection (its calls fail at once, as when the backend goes).
+ * A POST (its answer is `202 Accepted`; results come on the stream) may take `postTimeoutMs`,
+ * its answer included: a backend that never answered one held its socket for undici's 300 s
+ * after the call had timed out, one more socket per call, with no bound on their number.
  */
 import { MAX_BACKEND_MESSAGE_BYTES } from '../../wire/json-values.js';
 
@@ -22,11 +25,16 @@ const CR = 0x0d;
 /** Statuses whose Response may have no body (Fetch standard: "null body status"). */
 const NULL_BODY = new Set([101, 103, 204, 205, 304]);
 
-export function boundedSseFetch(base: typeof fetch, overflow: (err: Error) => void, maxEventBytes = MAX_BACKEND_MESSAGE_BYTES): typeof fetch {
+export function boundedSseFetch(base: typeof fetch, postTimeoutMs: number, overflow: (err: Error) => void, maxEventBytes = MAX_BACKEND_MESSAGE_BYTES): typeof fetch {
   return (async (input: Parameters<typeof fetch>[0], init?: Parameters<typeof fetch>[1]) => {
+    const get = (init?.method ?? 'GET').toUpperCase() === 'GET';
+    if (!get) {
+      const deadline = AbortSignal.timeout(postTimeoutMs);
+      init = { ...init, signal: init?.signal ? AbortSignal.any([init.signal, deadline]) : deadline };
+    }
     const res = await base(input, init);
     if (!res.body || NULL_BODY.has(res.status)) return res;
-    const stream = (init?.method ?? 'GET').toUpperCase() === 'GET' && res.status === 200;
+    const stream = get && res.status === 200;
     const body = res.body.pipeThrough(stream ? eventBound(maxEventBytes, overflow) : truncate(MAX_ANSWER_BYTES));
     const bounded = new Response(body, { status: res.status, statusText: res.statusText, headers: res.headers });
     // The SDK reads `url` (where a redirect it did not follow came from) and `redirected`.
