@@ -39,6 +39,7 @@ const RESTART_KEYS = [
   'path',
   'max_header_bytes',
   'headers_timeout',
+  'request_timeout',
   'max_connections',
   'max_connections_per_client',
   'send_timeout',

@@ -225,6 +225,11 @@ export const configSchema = z
           .default(16 * 1024),
         /** Time to receive a request's headers (slowloris guard). */
         headers_timeout: duration('20s'),
+        /**
+         * Time to receive a whole request, headers and body (node's requestTimeout; at least headers_timeout); 408 past it.
+         * A body trickled a byte at a time held its connection and a traffic.max_inflight place for node's 300 s (review 27b).
+         */
+        request_timeout: duration('60s'),
         /** A connection whose client takes none of the answer bytes waiting for it this long is closed (nginx's send_timeout); 0: never. */
         send_timeout: duration('60s'),
         /** Answer bytes waiting for their clients on all connections together; past it the slowest, fullest connections are closed. */

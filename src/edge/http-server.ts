@@ -124,10 +124,10 @@ export function createHttpServer(cfg: ServerConfig, routes: HttpRoutes, log: Log
       // Larger header blocks get 431 from node itself; slow ones 408 (slowloris).
       maxHeaderSize: cfg.max_header_bytes,
       headersTimeout: cfg.headers_timeout,
-      // node refuses headersTimeout > requestTimeout (default 300 s).
-      requestTimeout: Math.max(300_000, cfg.headers_timeout),
-      // How often node looks for expired header timeouts (default 30 s, too coarse for short ones).
-      connectionsCheckingInterval: Math.max(250, Math.min(30_000, Math.floor(cfg.headers_timeout / 4))),
+      // The body too (a trickled one held its connection and a max_inflight place); node refuses headersTimeout > requestTimeout.
+      requestTimeout: Math.max(cfg.request_timeout, cfg.headers_timeout),
+      // How often node looks for expired header and request timeouts (default 30 s, too coarse for short ones).
+      connectionsCheckingInterval: Math.max(250, Math.min(30_000, Math.floor(Math.min(cfg.headers_timeout, cfg.request_timeout) / 4))),
     },
     // A pipelined request is handled when the answers before it on its connection are done.
     (req, res) => inTurn(req, res, serveOne),

@@ -9,6 +9,7 @@ import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { StreamableHttpClient } from './http-transport.js';
 import type { ConnectGuard } from './connect-guard.js';
 import { StdioClient } from './stdio-transport.js';
+import { boundedSseFetch } from './sse-fetch.js';
 import type { ParamHeader } from '../../wire/stateless.js';
 import type { UpstreamCredential } from '../../auth/upstream-credential.js';
 import type { McpBackendConfig } from '../../config/schema.js';
@@ -92,8 +93,15 @@ export async function createTransport(
   const url = new URL(cfg.url!);
   if (kind === 'sse') {
     const { SSEClientTransport } = await import('@modelcontextprotocol/sdk/client/sse.js');
-    // The SDK adds requestInit headers to both the GET stream and the message POSTs.
-    const t = new SSEClientTransport(url, { requestInit: { headers: { ...cfg.headers } }, ...(guard ? { fetch: guard.fetch } : {}) });
+    // The SDK adds requestInit headers to both the GET stream and the message POSTs. What the backend sends it is
+    // bounded (sse-fetch.ts); an event past the bound ends the connection, as the backend going would. A POST may
+    // take the longest a call of the backend may (its answer is 202 at once; a server that answers after the work still fits).
+    const longest = Math.max(cfg.timeout, ...Object.values(cfg.tools ?? {}).map((p) => p.timeout ?? 0));
+    const fetch = boundedSseFetch(guard?.fetch ?? globalThis.fetch, longest, (err) => {
+      t.onerror?.(err);
+      void t.close();
+    });
+    const t = new SSEClientTransport(url, { requestInit: { headers: { ...cfg.headers } }, fetch });
     return { transport: t, kind, setProtocolVersion: (v) => v && t.setProtocolVersion(v) };
   }
   const t = new StreamableHttpClient(url, { ...cfg.headers }, deviation, guard, cfg.keep_alive_timeout);

@@ -115,6 +115,13 @@ const ANSWER_LIMITS = { maxJsonBytes: MAX_BACKEND_MESSAGE_BYTES, maxErrorBytes: 
 const MAX_RESUME_ATTEMPTS = 3;
 /** How long the DELETE that ends a backend session may take (terminateSession). */
 const TERMINATE_TIMEOUT_MS = 5000;
+/**
+ * How long the POST of a notification or a response may take, its answer included (the server answers 202 at once:
+ * Streamable HTTP, "Sending Messages to the Server"). No call waits for it, so nothing else ends it: a backend that never
+ * answered one (each call's notifications/cancelled) held one of the origin's 128 connections for good, and once all
+ * were held, every POST after queued in the pool for good, its memory with it (review 27b).
+ */
+export const NOTICE_TIMEOUT_MS = 10_000;
 
 export class StreamableHttpClient implements Transport {
   /** `extra.relatedRequestId`: the request whose answer (JSON body or SSE stream) carried the message. */
@@ -149,6 +156,8 @@ export class StreamableHttpClient implements Transport {
   private readonly inflight = new Map<AnswerHandler, string | number | undefined>();
   /** The POST carrying each request in flight, by JSON-RPC id: abortRequest() stops it. */
   private readonly byId = new Map<string | number, AnswerHandler>();
+  /** The deadline of each POST carrying no request (NOTICE_TIMEOUT_MS). */
+  private readonly deadlines = new Map<AnswerHandler, NodeJS.Timeout>();
   /**
    * The SSE answer of each request in flight, by its id, from the POST's answer until its last
    * resumption (GET + Last-Event-ID) ends: abortRequest() stops those GETs, and any not yet sent
@@ -309,6 +318,11 @@ export class StreamableHttpClient implements Transport {
       const h = new AnswerHandler(ANSWER_LIMITS, resolve, reject, this.forget);
       this.inflight.set(h, id);
       if (id !== undefined) this.byId.set(id, h);
+      else
+        this.deadlines.set(
+          h,
+          setTimeout(() => h.abort(new Error(`no answer from ${this.display} to a notification or response within ${NOTICE_TIMEOUT_MS} ms`)), NOTICE_TIMEOUT_MS).unref(),
+        );
       this.pool.dispatch({ path: this.path, method: 'POST', headers, body }, h);
     });
   }
@@ -317,6 +331,11 @@ export class StreamableHttpClient implements Transport {
     const id = this.inflight.get(h);
     this.inflight.delete(h);
     if (id !== undefined && this.byId.get(id) === h) this.byId.delete(id);
+    const deadline = this.deadlines.get(h);
+    if (deadline) {
+      clearTimeout(deadline);
+      this.deadlines.delete(h);
+    }
   };
 
   /**
@@ -503,6 +522,8 @@ export class StreamableHttpClient implements Transport {
     const closed = new Error('transport closed');
     for (const h of this.inflight.keys()) h.abort(closed);
     this.inflight.clear();
+    for (const t of this.deadlines.values()) clearTimeout(t);
+    this.deadlines.clear();
     this.byId.clear();
     this.resuming.clear();
     releasePool(this.poolKey);
