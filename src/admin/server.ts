@@ -146,7 +146,9 @@ export async function startAdminServer(gw: Gateway, opts: AdminServerOptions = {
   // Pipelined requests one at a time, and answers not taken bounded, as on the MCP edge (src/edge/pipelining.ts, unsent.ts):
   // the console's files are served without a key.
   const serveOne = (req: IncomingMessage, res: ServerResponse): void => void handle(req, res);
-  const server: Server = createServer({ maxHeaderSize: 16 * 1024, headersTimeout: 20_000, requestTimeout: 120_000 }, (req, res) => inTurn(req, res, serveOne));
+  const server: Server = createServer({ maxHeaderSize: 16 * 1024, headersTimeout: 20_000, requestTimeout: 120_000, joinDuplicateHeaders: true }, (req, res) =>
+    inTurn(req, res, serveOne),
+  );
   // Every connection holds a descriptor the MCP listener needs too; the console files need no key.
   server.maxConnections = cfg.max_connections;
   const edge = gw.config.server;

@@ -123,6 +123,10 @@ export function createHttpServer(cfg: ServerConfig, routes: HttpRoutes, log: Log
     {
       // Larger header blocks get 431 from node itself; slow ones 408 (slowloris).
       maxHeaderSize: cfg.max_header_bytes,
+      // A header given twice reaches the checks as one value of both: two Host lines fail the Host check, two
+      // Authorization or Mcp-Session-Id lines match no key or session. Node kept the first and dropped the rest,
+      // so a request was judged on one line of two (RFC 9112 §3.2: two Host lines are a bad request).
+      joinDuplicateHeaders: true,
       headersTimeout: cfg.headers_timeout,
       // The body too (a trickled one held its connection and a max_inflight place); node refuses headersTimeout > requestTimeout.
       requestTimeout: Math.max(cfg.request_timeout, cfg.headers_timeout),

@@ -79,20 +79,43 @@ describe('DNS rebinding: every endpoint checks Host and Origin', () => {
       }
     }
     // An empty Host (node's client would put its own in: a raw request).
-    const empty = await new Promise<string>((resolve, reject) => {
-      const sock = connect(Number(port), '127.0.0.1', () => sock.end('GET /health HTTP/1.1\r\nHost:\r\nConnection: close\r\n\r\n'));
-      let got = '';
-      sock
-        .setEncoding('utf8')
-        .on('data', (d: string) => (got += d))
-        .on('end', () => resolve(got))
-        .on('error', reject);
-    });
+    const empty = await raw(port, 'GET /health HTTP/1.1\r\nHost:\r\nConnection: close\r\n\r\n');
     assert.match(empty, /^HTTP\/1\.1 403 /, empty);
     assert.match(empty, /MCPEG_ERR_HOST_FORBIDDEN/);
     for (const host of [`[::1]:${port}`, '[::1]', 'LOCALHOST', `127.0.0.1:`]) assert.equal((await get(gw.base, '/health', { host })).status, 200, `Host ${host}`);
   });
+
+  it('a request with two Host lines is refused, whichever comes first (node kept the first and dropped the other)', async () => {
+    const loopback = `127.0.0.1:${port}`;
+    for (const hosts of [
+      [loopback, `attacker.example:${port}`],
+      [`attacker.example:${port}`, loopback],
+      [loopback, loopback],
+    ]) {
+      for (const path of ['/health', '/metrics', '/mcp']) {
+        const r = await raw(port, `GET ${path} HTTP/1.1\r\n${hosts.map((h) => `Host: ${h}\r\n`).join('')}Accept: application/json, text/event-stream\r\nConnection: close\r\n\r\n`);
+        assert.match(r, /^HTTP\/1\.1 403 /, `${path} with Host lines ${hosts.join(' / ')}: ${r}`);
+        assert.match(r, /MCPEG_ERR_HOST_FORBIDDEN/);
+        assert.doesNotMatch(r, /mcpeg_|"status":"ok"/);
+      }
+    }
+    // One Host line, as every client sends: served.
+    assert.match(await raw(port, `GET /health HTTP/1.1\r\nHost: ${loopback}\r\nConnection: close\r\n\r\n`), /^HTTP\/1\.1 200 /);
+  });
 });
+
+/** What the gateway answers to `text` sent as it is on a fresh connection. */
+function raw(port: string, text: string): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    const sock = connect(Number(port), '127.0.0.1', () => sock.end(text));
+    let got = '';
+    sock
+      .setEncoding('utf8')
+      .on('data', (d: string) => (got += d))
+      .on('end', () => resolve(got))
+      .on('error', reject);
+  });
+}
 
 describe('DNS rebinding with server.allowed_hosts', () => {
   let gw: Awaited<ReturnType<typeof startGateway>>;
@@ -144,5 +167,27 @@ describe('allowed_hosts and allowed_origins as the operator writes them', () => 
     const start = (server: Record<string, unknown>) => startGateway({ server }).then((g) => g.close());
     await assert.rejects(start({ allowed_hosts: ['mcp.example.com/path'] }), /server\.allowed_hosts\.0.*mcp\.example\.com\/path/s);
     await assert.rejects(start({ allowed_origins: ['app.example.com'] }), /server\.allowed_origins\.0.*app\.example\.com/s);
+  });
+});
+
+describe('the admin API checks Host too', () => {
+  let gw: Awaited<ReturnType<typeof startGateway>>;
+  let port: string;
+  before(async () => {
+    gw = await startGateway({ backends: {}, admin: { enabled: true, host: '127.0.0.1', port: 0, insecure_no_auth: true } });
+    port = new URL(gw.adminUrl!).port;
+  });
+  after(() => gw.close());
+
+  it('a request with two Host lines is refused (node kept the first), one loopback Host line is served', async () => {
+    const loopback = `127.0.0.1:${port}`;
+    for (const hosts of [
+      [loopback, `attacker.example:${port}`],
+      [`attacker.example:${port}`, loopback],
+    ]) {
+      const r = await raw(port, `GET /admin HTTP/1.1\r\n${hosts.map((h) => `Host: ${h}\r\n`).join('')}Connection: close\r\n\r\n`);
+      assert.match(r, /^HTTP\/1\.1 403 /, `Host lines ${hosts.join(' / ')}: ${r}`);
+    }
+    assert.match(await raw(port, `GET /admin HTTP/1.1\r\nHost: ${loopback}\r\nConnection: close\r\n\r\n`), /^HTTP\/1\.1 200 /);
   });
 });
