@@ -241,11 +241,15 @@ export class SessionManager {
   /**
    * Whether the session's client uses it on another instance: its record was touched after this copy was, or another
    * instance holds its stream. Not known (the store away): taken as yes, so that no session ends everywhere on a guess.
+   * A shared record (restored by another instance than the one that opened it) is taken as yes too: an instance writes
+   * its use to the record at most every TOUCH_INTERVAL_MS, so a record no later than this copy does not show that the
+   * client used it elsewhere since; such a session ends everywhere when DELETEd or idle for the idle timeout (review 28c).
    */
   private async servedElsewhere(s: ClientSession): Promise<boolean> {
     const bus = this.host.bus!;
     try {
       const [rec, holder] = await Promise.all([this.store.get(s.sessionId), bus.streamHolder(s.sessionId)]);
+      if (rec?.shared === true) return true;
       return (rec !== undefined && rec.lastSeen > s.lastSeen) || (holder !== undefined && holder !== bus.instanceId);
     } catch {
       return true;
@@ -333,6 +337,13 @@ export class SessionManager {
       if (typeof rec.apiKeyId === 'string') s.apiKeyId = rec.apiKeyId;
       this.live.set(id, s);
       this.host.log.info({ session: sessionFingerprint(id) }, 'session restored from the session store');
+      // Copies of it may now be in use here and where it was opened: its record says so (servedElsewhere()).
+      const now = Date.now();
+      s.lastSeen = now;
+      s.principal = principal;
+      this.lastStored.set(id, now);
+      void this.store.touch(id, now, true).catch(() => {});
+      return s;
     } else if (s.viewId !== viewId || s.principal.id !== principal.id) {
       return undefined;
     } else if (!s.initialized && this.host.bus) {
