@@ -25,12 +25,19 @@ export interface SessionRecord {
   apiKeyId?: string;
   createdAt: number;
   lastSeen: number;
+  /**
+   * Restored by another instance than the one that opened it at least once: copies of it may be in use on several
+   * instances, each writing its use to lastSeen at most every 30 s, so lastSeen can be older than its last use on one
+   * of them (SessionManager.makeRoom()).
+   */
+  shared?: boolean;
 }
 
 export interface SessionStore {
   get(id: string): Promise<SessionRecord | undefined>;
   put(record: SessionRecord): Promise<void>;
-  touch(id: string, at: number): Promise<void>;
+  /** lastSeen moves forward to `at`; `shared`: marks the record shared too (an instance restored it). */
+  touch(id: string, at: number, shared?: boolean): Promise<void>;
   delete(id: string): Promise<void>;
   /** Those of `ids` that have no record (ended, or expired). */
   missing(ids: readonly string[]): Promise<string[]>;
@@ -44,9 +51,11 @@ export class MemorySessionStore implements SessionStore {
   async put(record: SessionRecord): Promise<void> {
     this.records.set(record.id, record);
   }
-  async touch(id: string, at: number): Promise<void> {
+  async touch(id: string, at: number, shared?: boolean): Promise<void> {
     const r = this.records.get(id);
-    if (r) r.lastSeen = at;
+    if (!r) return;
+    r.lastSeen = at;
+    if (shared) r.shared = true;
   }
   async delete(id: string): Promise<void> {
     this.records.delete(id);

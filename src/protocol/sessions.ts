@@ -59,6 +59,8 @@ export class SessionManager {
   /** Live sessions per client address, for max_sessions_per_client. */
   private readonly perClient = new Map<string, number>();
   private creating = 0;
+  /** Sessions makeRoom() chose and is asking the store about: other initializes choose others meanwhile. */
+  private readonly yielding = new Set<ClientSession>();
   private sweepTimer: NodeJS.Timeout | undefined;
   private closing = false;
   /**
@@ -156,25 +158,28 @@ export class SessionManager {
     const p = readInitializeParams(req);
     const perClient = this.opts.maxSessionsPerClient ?? 0;
     const client = clientIp === undefined ? undefined : clientKey(clientIp);
-    if (perClient > 0 && client !== undefined && (this.perClient.get(client) ?? 0) >= perClient) {
-      await this.makeRoom(
-        (s) => s.clientIp !== undefined && clientKey(s.clientIp) === client,
-        `this client (${client}) already holds ${perClient} sessions, all busy (server.max_sessions_per_client); close some first`,
-      );
-    }
-    // `creating` counts initializes waiting on the store, so that concurrent ones cannot overshoot.
-    if (this.live.size + this.creating >= this.opts.maxSessions) {
-      await this.makeRoom(() => true, `session limit reached (${this.opts.maxSessions}) and every session is busy; close sessions or raise server.max_sessions`);
-    }
     const session = new ClientSession({ id, viewId, ...p }, this.host);
     session.clientIp = clientIp;
     session.apiKeyId = apiKeyId;
     session.principal = principal;
-    const now = Date.now();
-    // As its record says: a record touched later than this copy means another instance served it since (makeRoom).
-    session.lastSeen = now;
+    // Its places (of the instance, of its client) are taken before any wait (making room asks the store, then the record
+    // is put): initializes arriving meanwhile see them taken, and concurrent ones cannot overshoot (review 28c).
     this.creating++;
+    if (client !== undefined) this.perClient.set(client, (this.perClient.get(client) ?? 0) + 1);
+    let made = false;
     try {
+      if (perClient > 0 && client !== undefined && (this.perClient.get(client) ?? 0) > perClient) {
+        await this.makeRoom(
+          (s) => s.clientIp !== undefined && clientKey(s.clientIp) === client,
+          `this client (${client}) already holds ${perClient} sessions, all busy (server.max_sessions_per_client); close some first`,
+        );
+      }
+      if (this.live.size + this.creating > this.opts.maxSessions) {
+        await this.makeRoom(() => true, `session limit reached (${this.opts.maxSessions}) and every session is busy; close sessions or raise server.max_sessions`);
+      }
+      const now = Date.now();
+      // As its record says: a record touched later than this copy means another instance served it since (makeRoom).
+      session.lastSeen = now;
       await this.store.put({
         id,
         viewId,
@@ -185,12 +190,13 @@ export class SessionManager {
         createdAt: now,
         lastSeen: now,
       });
+      this.live.set(id, session);
+      this.lastStored.set(id, now);
+      made = true;
     } finally {
       this.creating--;
+      if (!made) this.forgetClient(session);
     }
-    this.live.set(id, session);
-    this.lastStored.set(id, now);
-    if (client !== undefined) this.perClient.set(client, (this.perClient.get(client) ?? 0) + 1);
     return { session, result: initializeResult(view, p.protocolVersion, this.opts.instructions(viewId)) };
   }
 
@@ -204,11 +210,20 @@ export class SessionManager {
     for (let tries = 0; tries < MAX_ROOM_TRIES; tries++) {
       let oldest: ClientSession | undefined;
       for (const s of this.live.values()) {
-        if (!which(s) || !idle(s)) continue;
+        if (!which(s) || !idle(s) || this.yielding.has(s)) continue;
         if (!oldest || s.lastSeen < oldest.lastSeen) oldest = s;
       }
       if (!oldest) break;
-      const elsewhere = this.host.bus ? await this.servedElsewhere(oldest) : false;
+      let elsewhere = false;
+      if (this.host.bus) {
+        // Not chosen by concurrent initializes while the store answers: each needs a place of its own (review 28c).
+        this.yielding.add(oldest);
+        try {
+          elsewhere = await this.servedElsewhere(oldest);
+        } finally {
+          this.yielding.delete(oldest);
+        }
+      }
       // Used, or gone, while the store answered: choose again.
       if (this.live.get(oldest.sessionId) !== oldest || !idle(oldest)) continue;
       const fields = { session: sessionFingerprint(oldest.sessionId), idleMs: Date.now() - oldest.lastSeen };
@@ -226,11 +241,15 @@ export class SessionManager {
   /**
    * Whether the session's client uses it on another instance: its record was touched after this copy was, or another
    * instance holds its stream. Not known (the store away): taken as yes, so that no session ends everywhere on a guess.
+   * A shared record (restored by another instance than the one that opened it) is taken as yes too: an instance writes
+   * its use to the record at most every TOUCH_INTERVAL_MS, so a record no later than this copy does not show that the
+   * client used it elsewhere since; such a session ends everywhere when DELETEd or idle for the idle timeout (review 28c).
    */
   private async servedElsewhere(s: ClientSession): Promise<boolean> {
     const bus = this.host.bus!;
     try {
       const [rec, holder] = await Promise.all([this.store.get(s.sessionId), bus.streamHolder(s.sessionId)]);
+      if (rec?.shared === true) return true;
       return (rec !== undefined && rec.lastSeen > s.lastSeen) || (holder !== undefined && holder !== bus.instanceId);
     } catch {
       return true;
@@ -297,7 +316,13 @@ export class SessionManager {
       if (!rec || rec.viewId !== viewId || (rec.principal ?? ANONYMOUS.id) !== principal.id) return undefined;
       // Sessions another instance opened count here too once restored: the same bound holds.
       if (!this.live.has(id) && this.live.size + this.creating >= this.opts.maxSessions) {
-        await this.makeRoom(() => true, `session limit reached (${this.opts.maxSessions}) on this instance and every session is busy; retry on another instance or later`);
+        // Its place is taken while room is made (as create() does).
+        this.creating++;
+        try {
+          await this.makeRoom(() => true, `session limit reached (${this.opts.maxSessions}) on this instance and every session is busy; retry on another instance or later`);
+        } finally {
+          this.creating--;
+        }
       }
       const again = this.live.get(id);
       if (again) return again.principal.id === principal.id ? this.touch(again, principal) : undefined;
@@ -312,6 +337,13 @@ export class SessionManager {
       if (typeof rec.apiKeyId === 'string') s.apiKeyId = rec.apiKeyId;
       this.live.set(id, s);
       this.host.log.info({ session: sessionFingerprint(id) }, 'session restored from the session store');
+      // Copies of it may now be in use here and where it was opened: its record says so (servedElsewhere()).
+      const now = Date.now();
+      s.lastSeen = now;
+      s.principal = principal;
+      this.lastStored.set(id, now);
+      void this.store.touch(id, now, true).catch(() => {});
+      return s;
     } else if (s.viewId !== viewId || s.principal.id !== principal.id) {
       return undefined;
     } else if (!s.initialized && this.host.bus) {

@@ -40,11 +40,12 @@ export class RedisSessionStore implements SessionStore {
     await this.redis.run('storing a session', (c) => c.set(this.key(record.id), text, { PX: this.idleMs }), text.length);
   }
 
-  async touch(id: string, at: number): Promise<void> {
+  async touch(id: string, at: number, shared?: boolean): Promise<void> {
     // Read-modify-write is fine here: lastSeen only moves forward, and a lost touch costs at most one interval.
     const rec = await this.get(id);
-    if (!rec || rec.lastSeen >= at) return;
-    rec.lastSeen = at;
+    if (!rec || (rec.lastSeen >= at && (!shared || rec.shared === true))) return;
+    rec.lastSeen = Math.max(rec.lastSeen, at);
+    if (shared) rec.shared = true;
     const text = JSON.stringify(rec);
     await this.redis.run('touching a session', (c) => c.set(this.key(id), text, { PX: this.idleMs, XX: true }), text.length);
   }
