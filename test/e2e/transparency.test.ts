@@ -174,6 +174,12 @@ async function answers(c: Connected, name: (n: string) => string): Promise<Json>
     ref: { type: 'ref/resource', uri: 'demo://resource/dynamic/text/{resourceId}' },
     argument: { name: 'resourceId', value: '1' },
   });
+  await ask('completion unknown prompt', 'completion/complete', { ref: { type: 'ref/prompt', name: name('no-such-prompt') }, argument: { name: 'x', value: '' } });
+  await ask('completion unknown template', 'completion/complete', { ref: { type: 'ref/resource', uri: 'demo://nope/{id}' }, argument: { name: 'id', value: '' } });
+  await ask('completion argument without completer', 'completion/complete', { ref: { type: 'ref/prompt', name: name('args-prompt') }, argument: { name: 'city', value: 'L' } });
+  await ask('resources/subscribe', 'resources/subscribe', { uri: 'demo://resource/static/document/features.md' });
+  await ask('resources/unsubscribe', 'resources/unsubscribe', { uri: 'demo://resource/static/document/features.md' });
+  await ask('tools/call without arguments', 'tools/call', { name: name('get-tiny-image') });
   for (const level of ['debug', 'error', 'no-such-level']) await ask(`logging/setLevel ${level}`, 'logging/setLevel', { level });
   await ask('tools/list with a cursor no one issued', 'tools/list', { cursor: 'bogus' });
   for (const [i, [tool, args]] of CALLS.entries()) await ask(`tools/call #${i} ${tool}`, 'tools/call', { name: name(tool), arguments: args });
@@ -198,7 +204,7 @@ async function logLine(c: Connected): Promise<Json> {
       const p = m.params as Json;
       return { ...p, level: '<level>', data: String(p.data).replace(/^\w+[- ]level[- ]message/i, '<level> message') };
     }
-    if (Date.now() > end) return { missing: 'no simulated log line within 5 s' };
+    if (Date.now() > end) throw new Error('no simulated log line within 5 s');
     await new Promise((r) => setTimeout(r, 20));
   }
 }
@@ -247,6 +253,8 @@ const GATEWAY_OWN: Record<string, (through: Json) => void> = {
   'tools/call #19 no-such-tool': (t) => gatewayError(t, -32602, { mcpegCode: 'MCPEG_ERR_UNKNOWN_TOOL', tool: 'no-such-tool' }, /Unknown tool: no-such-tool$/),
   // The same for prompts (docs/errors.md, MCPEG_ERR_UNKNOWN_PROMPT); the code is the server's (-32602), the text the gateway's.
   'prompts/get unknown': (t) => gatewayError(t, -32602, { mcpegCode: 'MCPEG_ERR_UNKNOWN_PROMPT', prompt: 'no-such-prompt' }, /Unknown prompt: no-such-prompt$/),
+  // A completion for such a prompt likewise.
+  'completion unknown prompt': (t) => gatewayError(t, -32602, { mcpegCode: 'MCPEG_ERR_UNKNOWN_PROMPT', prompt: 'no-such-prompt' }, /Unknown prompt: no-such-prompt$/),
   // -32602 as the logging spec says; the SDK server answers its schema failure -32603 (docs/protocol.md, "Version negotiation").
   'logging/setLevel no-such-level': (t) => gatewayError(t, -32602, { mcpegCode: 'MCPEG_ERR_INVALID_PARAMS', problem: 'invalid level' }, /logging\/setLevel needs "level"/),
   // Lists are the gateway's (one view of its backends' catalogs), and so are their cursors: one it did not issue is -32602
@@ -350,29 +358,35 @@ for (const backend of ['stdio', 'streamableHttp'] as const)
     });
 
     for (const sdk of ['v1', 'v2'] as const) {
-      it(`SDK ${sdk}: /servers/everything/mcp answers as the server does`, async () => {
+      /** The client directly and at `path`, asked the same, `name` giving the names it uses there. */
+      const compare = async (path: string, name: (n: string) => string, back: (v: Json) => Json) => {
         const d = await connect(sdk, direct);
-        const g = await connect(sdk, `${base}/servers/everything/mcp`);
+        const g = await connect(sdk, `${base}${path}`);
         try {
-          const [a, b] = [withoutReplays(await answers(d, (n) => n)), await answers(g, (n) => n)];
-          assertSame({ initialize: comparableInit(initializeResult(g)), ...b }, { initialize: comparableInit(initializeResult(d)), ...a }, `${sdk} /servers/everything/mcp`);
+          const a = withoutReplays(await answers(d, (n) => n));
+          const b = await answers(g, name);
+          const through = back({ initialize: comparableInit(initializeResult(g)), ...b });
+          const straight: Json = { initialize: comparableInit(initializeResult(d)), ...a };
+          assertSame(through, straight, `${backend} ${sdk} ${path}`);
         } finally {
           await d.close();
           await g.close();
         }
-      });
+      };
 
-      it(`SDK ${sdk}: the aggregate /mcp answers as the server does, names mapped`, async () => {
-        const d = await connect(sdk, direct);
-        const g = await connect(sdk, `${base}/mcp`);
-        try {
-          const [a, b] = [withoutReplays(await answers(d, (n) => n)), await answers(g, (n) => PREFIX + n)];
-          assertSame(unprefix({ initialize: comparableInit(initializeResult(g)), ...b }) as Json, { initialize: comparableInit(initializeResult(d)), ...a }, `${sdk} /mcp`);
-        } finally {
-          await d.close();
-          await g.close();
-        }
-      });
+      it(`SDK ${sdk}: /servers/everything/mcp answers as the server does`, () =>
+        compare(
+          '/servers/everything/mcp',
+          (n) => n,
+          (v) => v,
+        ));
+
+      it(`SDK ${sdk}: the aggregate /mcp answers as the server does, names mapped`, () =>
+        compare(
+          '/mcp',
+          (n) => PREFIX + n,
+          (v) => unprefix(v) as Json,
+        ));
 
       it(`SDK ${sdk}, declaring no capabilities: the same tools but those server-everything offers only to clients with sampling, elicitation or roots`, async () => {
         const d = await connect(sdk, direct, {});
