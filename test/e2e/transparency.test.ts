@@ -74,7 +74,9 @@ async function connect(sdk: Sdk, target: string, capabilities: Json = CAPABILITI
     await c.connect(recording(t, seen));
     // tools/call through the client's own method (it checks structuredContent against the listed outputSchema); the rest as results.
     const request = (method: string, params?: Json) =>
-      (method === 'tools/call' ? c.callTool(params as never, undefined, { onprogress: () => {} }) : c.request({ method, params } as never, ResultSchema)) as Promise<Json>;
+      (method === 'tools/call'
+        ? c.callTool(params as never, undefined, { onprogress: () => {}, timeout: 15_000 })
+        : c.request({ method, params } as never, ResultSchema)) as Promise<Json>;
     return { seen, request, close: () => c.close() };
   }
   const c = new V2Client({ name: 'transparency', version: '1.0.0' }, { capabilities });
@@ -84,7 +86,7 @@ async function connect(sdk: Sdk, target: string, capabilities: Json = CAPABILITI
   const t = target === 'stdio' ? new V2Stdio({ command: process.execPath, args: [EVERYTHING, 'stdio'], stderr: 'ignore' }) : new V2Http(new URL(target));
   await c.connect(recording(t, seen));
   const request = (method: string, params?: Json) =>
-    (method === 'tools/call' ? c.callTool(params as never, { onprogress: () => {} }) : (c as any).request({ method, params })) as Promise<Json>;
+    (method === 'tools/call' ? c.callTool(params as never, { onprogress: () => {}, timeout: 15_000 }) : (c as any).request({ method, params })) as Promise<Json>;
   return { seen, request, close: () => c.close() };
 }
 
@@ -132,6 +134,9 @@ async function answers(c: Connected, name: (n: string) => string): Promise<Json>
   const ask = async (key: string, method: string, params?: Json) => {
     out[key] = await outcome(c, method, params);
   };
+  // First, a call whose handler asks the client for its roots on the backend's GET stream (server-everything's listRoots names
+  // no request): through the gateway it opens the client's backend session, so that stream must be open before the call goes.
+  await ask('tools/call get-roots-list, the first call', 'tools/call', { name: name('get-roots-list'), arguments: {} });
   await ask('ping', 'ping');
   await ask('tools/list', 'tools/list', {});
   await ask('prompts/list', 'prompts/list', {});
