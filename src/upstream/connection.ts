@@ -13,6 +13,9 @@ import type { UpstreamCredential } from '../auth/upstream-credential.js';
 import { envelopeProblem, isRequest, isResponse, isErrorResponse, type JsonRpcMessage, type JsonRpcNotification, type JsonRpcRequest, type RequestId } from '../wire/jsonrpc.js';
 import { RawJson } from '../wire/raw-json.js';
 
+/** The longest a new session's first request waits for the backend's GET stream to answer. */
+const LISTEN_WAIT_MS = 2_000;
+
 /** Backends are held to the JSON-RPC shape, not to the `"jsonrpc": "2.0"` member. */
 const LENIENT = { anyVersion: true } as const;
 
@@ -174,6 +177,15 @@ export class BackendConnection {
     accept(result);
     this.initializeResult = result;
     await this.notify('notifications/initialized');
+    // Streamable HTTP: a request the backend sends on its GET stream before that stream is open is lost, and a handler
+    // awaiting its answer hangs (server-everything's get-roots-list as a session's first call, review 27d). Wait for the
+    // stream's answer first, bounded: directly, the SDK clients' first call comes after their GET is under way too.
+    const listening = (this.transport as { listening?: Promise<void> }).listening;
+    if (listening) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([listening, new Promise<void>((r) => (timer = setTimeout(r, Math.min(timeoutMs, LISTEN_WAIT_MS))))]);
+      clearTimeout(timer);
+    }
     return result;
   }
 

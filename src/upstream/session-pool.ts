@@ -3,10 +3,11 @@
  * stateless client has no session of its own, yet a stateful backend needs one that
  * declares the client's capabilities (a backend offers tools by capability). Sessions are
  * opened with the client's capabilities and shared only by clients that declare the same
- * ones. A session that may carry requests to the client (sampling, elicitation, roots
- * declared) takes one call at a time, so such a request is tied to the call that caused
- * it: up to `stateless_pool_size` sessions per capability set, least busy first after
- * that. Sessions idle longer than the backend's `idle_timeout` are closed.
+ * ones. A session that may carry requests to the client (sampling, elicitation declared)
+ * takes one call at a time, so such a request is tied to the call that caused it: up to
+ * `stateless_pool_size` sessions per capability set, least busy first after that. A client
+ * that declares roots gets a session for its call alone (the server keeps the roots it is
+ * given). Sessions idle longer than the backend's `idle_timeout` are closed.
  *
  * The capability set is whatever a client declares, so the sets held at once are bounded
  * (MAX_SETS per replica: a new one closes the least recently used idle set, or is refused
@@ -118,6 +119,8 @@ function capabilityKey(capabilities: Record<string, unknown>): string {
 
 export class SessionPool {
   private readonly pool = new Map<string, PoolEntry[]>();
+  /** Sessions of one call each (clients that declare roots), and whether the call has given its session back. */
+  private readonly single = new Map<BackendConnection, { released: boolean }>();
   private sweeper: NodeJS.Timeout | undefined;
 
   /** `open` opens a new backend session for a capability set (the replica's openSession). */
@@ -130,6 +133,24 @@ export class SessionPool {
   /** A session for these capabilities, and the function that gives it back (call it once the call ends). */
   async acquire(capabilities: Record<string, unknown>, clientInfo: Record<string, unknown>, owner?: PoolOwner): Promise<{ conn: BackendConnection; release: () => void }> {
     const key = owner ? `${owner.principal}\u0000${capabilityKey(capabilities)}` : capabilityKey(capabilities);
+    // A server keeps the roots it is given as its session's state, asked once (a filesystem server: the directories
+    // it may touch; server-everything answers get-roots-list from them): a session another stateless client's call
+    // gave its roots to must not serve this one (review 27d: one client read another's roots). A client that declares
+    // roots gets a session for its call alone, closed when the call ends, as process-pool.ts gives it a process of its own.
+    // The call may outlive its release (it waits for the client's input_required retry): the sweep closes the session once nothing is in flight on it.
+    if (capabilities.roots !== undefined) {
+      const conn = await this.open(capabilities, clientInfo, owner?.credential);
+      const own = { released: false };
+      this.single.set(conn, own);
+      this.startSweeper();
+      return {
+        conn,
+        release: () => {
+          own.released = true;
+          this.sweep();
+        },
+      };
+    }
     let entries = this.pool.get(key);
     if (!entries) {
       if (this.pool.size >= MAX_SETS && !this.evictIdleSet())
@@ -155,10 +176,7 @@ export class SessionPool {
       );
       entries.push(e);
       entry = e;
-      if (!this.sweeper) {
-        this.sweeper = setInterval(() => this.sweep(), Math.max(1000, Math.min(60_000, this.cfg.idle_timeout / 2)));
-        this.sweeper.unref();
-      }
+      this.startSweeper();
     }
     entry ??= entries.reduce((a, b) => (a.busy <= b.busy ? a : b));
     const chosen = entry;
@@ -185,8 +203,15 @@ export class SessionPool {
     }
   }
 
+  private startSweeper(): void {
+    if (this.sweeper) return;
+    this.sweeper = setInterval(() => this.sweep(), Math.max(1000, Math.min(60_000, this.cfg.idle_timeout / 2)));
+    this.sweeper.unref();
+  }
+
   /** A pooled session ended: the next call for its capability set opens another. */
   remove(conn: BackendConnection): void {
+    this.single.delete(conn);
     for (const [key, entries] of this.pool) {
       const i = entries.findIndex((e) => e.conn === conn);
       if (i >= 0) entries.splice(i, 1);
@@ -199,6 +224,7 @@ export class SessionPool {
     clearInterval(this.sweeper);
     this.sweeper = undefined;
     this.pool.clear();
+    this.single.clear();
   }
 
   /** Closes the sessions of the least recently used capability set none of whose sessions is busy; false when every set is busy. */
@@ -227,7 +253,13 @@ export class SessionPool {
       }
       if (entries.length === 0) this.pool.delete(key);
     }
-    if (this.pool.size === 0) {
+    for (const [conn, own] of this.single) {
+      if (conn.isClosed || (own.released && conn.inflight === 0)) {
+        this.single.delete(conn);
+        void conn.close('call ended: its client declared roots');
+      }
+    }
+    if (this.pool.size === 0 && this.single.size === 0) {
       clearInterval(this.sweeper);
       this.sweeper = undefined;
     }

@@ -150,6 +150,11 @@ export class StreamableHttpClient implements Transport {
   private readonly path: string;
   private closed = false;
   private getStream: AbortController | undefined;
+  /**
+   * Settles once the first GET stream has its answer (or has failed): what the backend sends on
+   * that stream before it is open is lost, so a session's first call waits for it (connection.ts).
+   */
+  listening: Promise<void> | undefined;
   /** Aborts the session's GET requests (resumes) on close. */
   private readonly life = new AbortController();
   /** POSTs in flight (their answers, SSE streams included), aborted on close; each with the id of the request it carries, if one. */
@@ -455,12 +460,15 @@ export class StreamableHttpClient implements Transport {
     if (this.closed || this.getStream) return;
     const ac = new AbortController();
     this.getStream = ac;
+    let heard: (() => void) | undefined;
+    this.listening ??= new Promise<void>((resolve) => (heard = resolve));
     void (async () => {
       let next = lastEventId;
       try {
         const headers = await this.credentialed('text/event-stream');
         if (next) headers['last-event-id'] = next;
         const res = await this.streams.request({ path: this.path, method: 'GET', headers, signal: ac.signal });
+        heard?.();
         if (res.statusCode === 405 || res.statusCode === 404) {
           await res.body.dump();
           return; // no GET stream offered, or the session is gone
@@ -487,6 +495,7 @@ export class StreamableHttpClient implements Transport {
         if (!this.closed) this.onerror?.(err as Error);
         failures++;
       } finally {
+        heard?.();
         if (this.getStream === ac) this.getStream = undefined;
       }
       if (this.closed) return;
