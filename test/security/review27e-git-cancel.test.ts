@@ -41,7 +41,7 @@ function gitChildren(ppid: number): number {
 
 describe('review 27e: a cancelled git call stops its git and leaves the queue', { skip: process.platform !== 'linux' && 'reads /proc' }, () => {
   let dir: string;
-  let fifo: string;
+  let fifo: string | undefined;
   let gw: GatewayProcess | undefined;
   let client: Client | undefined;
 
@@ -55,12 +55,14 @@ describe('review 27e: a cancelled git call stops its git and leaves the queue', 
   });
   after(async () => {
     // Whatever git still waits on the fifo gets its end of file (no writer: ENXIO, nothing waits).
-    try {
-      closeSync(openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK));
-    } catch {
-      // no reader
+    if (fifo !== undefined) {
+      try {
+        closeSync(openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK));
+      } catch {
+        // no reader
+      }
+      rmSync(fifo, { force: true });
     }
-    rmSync(fifo, { force: true });
     await endDefaultGateway(gw, client, dir);
   });
 
