@@ -20,7 +20,9 @@ export type GitErrorCode =
   | 'SAFE_MODE'
   /** A path the plugin's deny list hides (git_add never stages one). */
   | 'PATH_DENIED'
-  | 'NOTHING_STAGED';
+  | 'NOTHING_STAGED'
+  /** The call was cancelled (or timed out at the gateway): its git was stopped, or never started. */
+  | 'CANCELLED';
 
 export interface GitErrorDetails {
   /** Exit code of git (GIT_FAILED); null when it died from a signal. */

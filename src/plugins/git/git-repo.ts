@@ -138,7 +138,7 @@ export class GitRepos {
 
   /** Every git process of the plugin starts here, holding one of its slots. */
   private git(args: string[], opts: RunGitOptions): Promise<GitResult> {
-    return this.slots.run(opts.timeoutMs, args[0] ?? '', () => runGit(args, opts));
+    return this.slots.run(opts.timeoutMs, args[0] ?? '', () => runGit(args, opts), opts.signal);
   }
 
   /** Removes the temporary scratch directory, if one was made (plugin stop). Copies in the
@@ -149,9 +149,12 @@ export class GitRepos {
     if (dir !== undefined) await rm(dir, { recursive: true, force: true });
   }
 
-  /** Resolves, runs `fn`, and always removes the repository's config copy afterwards. */
-  async withRepo<T>(path: string | undefined, fn: (repo: GitRepo) => Promise<T>): Promise<T> {
-    const repo = await this.resolveRepo(path);
+  /**
+   * Resolves, runs `fn`, and always removes the repository's config copy afterwards. Every
+   * git of the call waits for a slot, and runs, only while `signal` (the call's) stands.
+   */
+  async withRepo<T>(path: string | undefined, fn: (repo: GitRepo) => Promise<T>, signal?: AbortSignal): Promise<T> {
+    const repo = await this.resolveRepo(path, signal);
     try {
       return await fn(repo);
     } finally {
@@ -164,7 +167,7 @@ export class GitRepos {
    * Symlinks are resolved before the containment check, so a link leading out is refused.
    * The caller must `dispose()` the result (or use `withRepo`).
    */
-  async resolveRepo(path?: string): Promise<GitRepo> {
+  async resolveRepo(path?: string, signal?: AbortSignal): Promise<GitRepo> {
     if (path !== undefined && (typeof path !== 'string' || path === '' || /[\u0000-\u001f]/.test(path))) {
       throw new GitError('ARG_REJECTED', 'argument "repo" must be a path without control characters', { argument: 'repo' });
     }
@@ -182,7 +185,7 @@ export class GitRepos {
 
     const layout = await findLayout(real, root);
     this.checkProtected(layout.toplevel);
-    const limits = { timeoutMs: this.options.timeoutMs, maxOutputBytes: this.options.maxOutputBytes };
+    const limits = { timeoutMs: this.options.timeoutMs, maxOutputBytes: this.options.maxOutputBytes, ...(signal ? { signal } : {}) };
     const PATH = safePath(roots);
     const snap = await takeSnapshot({
       layout,

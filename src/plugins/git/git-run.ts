@@ -24,6 +24,8 @@ export interface RunGitOptions {
   config?: Readonly<Record<string, string | readonly string[]>>;
   /** Run repository hooks. Off by default: see HARDENING below. */
   allowHooks?: boolean;
+  /** The call's signal: once aborted, git is stopped as at its timeout. */
+  signal?: AbortSignal;
 }
 
 export interface GitResult {
@@ -173,6 +175,11 @@ export function runGit(args: string[], opts: RunGitOptions): Promise<GitResult> 
   const accept = opts.acceptExit ?? [0];
 
   return new Promise<GitResult>((resolve, reject) => {
+    // A call cancelled before its git starts starts none.
+    if (opts.signal?.aborted) {
+      reject(cancelled(args));
+      return;
+    }
     // detached: git leads a new session and process group, so a timeout can kill the
     // whole group (editor, ssh, credential helper) and nothing can open our terminal.
     const child = spawn('git', argv, {
@@ -215,6 +222,7 @@ export function runGit(args: string[], opts: RunGitOptions): Promise<GitResult> 
       settled = true;
       failure = e;
       clearTimeout(timer);
+      opts.signal?.removeEventListener('abort', onAbort);
       killGroup();
       if (child.exitCode !== null || child.signalCode !== null) reject(e);
       // A process stuck in the kernel (an unresponsive network file system) ignores even
@@ -224,6 +232,10 @@ export function runGit(args: string[], opts: RunGitOptions): Promise<GitResult> 
     const timer = setTimeout(() => {
       fail(new GitError('TIMEOUT', `git ${args[0] ?? ''} timed out after ${opts.timeoutMs} ms`));
     }, opts.timeoutMs);
+    // A cancelled call's git is stopped as a timed-out one is (review 27e): nobody reads its
+    // answer, and its slot (git-slots.ts) is what other calls wait for.
+    const onAbort = (): void => fail(cancelled(args));
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
 
     child.stdout?.on('data', (chunk: Buffer): void => {
       if (settled) return;
@@ -253,6 +265,7 @@ export function runGit(args: string[], opts: RunGitOptions): Promise<GitResult> 
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      opts.signal?.removeEventListener('abort', onAbort);
       const stdout = Buffer.concat(out).toString('utf8');
       const stderr = Buffer.concat(err).toString('utf8');
       if (code !== null && accept.includes(code)) {
@@ -269,4 +282,8 @@ export function runGit(args: string[], opts: RunGitOptions): Promise<GitResult> 
       child.stdin.end(opts.input);
     }
   });
+}
+
+function cancelled(args: readonly string[]): GitError {
+  return new GitError('CANCELLED', `git ${args[0] ?? ''} was stopped: its call was cancelled`);
 }

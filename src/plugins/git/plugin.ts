@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { realpath } from 'node:fs/promises';
 import { join } from 'node:path';
-import { definePlugin, json, type PluginTool } from '../api.js';
+import { definePlugin, json, type CallContext, type PluginTool } from '../api.js';
 import { inside } from './git-layout.js';
 import { hiddenNote } from './git-hide.js';
 import { GitRepos, type GitRepo } from './git-repo.js';
@@ -85,7 +85,8 @@ export default definePlugin<GitConfig>({
       ctx.log.info({ workspace: ctx.workspaceDir }, 'initialised the workspace as a git repository');
     }
     /** Every tool call gets its own pinned repository, released when the call ends. */
-    const withRepo = <T>(args: Record<string, unknown>, fn: (r: GitRepo) => Promise<T>): Promise<T> => repos.withRepo(args.repo as string | undefined, fn);
+    const withRepo = <T>(args: Record<string, unknown>, ctx: CallContext, fn: (r: GitRepo) => Promise<T>): Promise<T> =>
+      repos.withRepo(args.repo as string | undefined, fn, ctx.signal);
 
     const tools: PluginTool[] = [
       {
@@ -93,8 +94,8 @@ export default definePlugin<GitConfig>({
         description: 'Branch, upstream, ahead/behind, and staged, unstaged, untracked and conflicted files.',
         inputSchema: obj({}),
         annotations: { readOnlyHint: true },
-        handler: async (a) => {
-          const s = await withRepo(a, (r) => r.status());
+        handler: async (a, ctx) => {
+          const s = await withRepo(a, ctx, (r) => r.status());
           return json(s as unknown as Record<string, unknown>);
         },
       },
@@ -104,8 +105,8 @@ export default definePlugin<GitConfig>({
           'The diff of the work tree (default), of the index (staged), or of a commit or range, optionally for one file; files the deny list hides (.env, keys, .ssh, ...) are left out (counted in hidden).',
         inputSchema: obj({ staged: { type: 'boolean' }, file: { type: 'string' }, commit: { type: 'string' } }),
         annotations: { readOnlyHint: true },
-        handler: async (a) => {
-          const d = await withRepo(a, (r) => r.diff({ staged: a.staged as boolean | undefined, file: a.file as string | undefined, commit: a.commit as string | undefined }));
+        handler: async (a, ctx) => {
+          const d = await withRepo(a, ctx, (r) => r.diff({ staged: a.staged as boolean | undefined, file: a.file as string | undefined, commit: a.commit as string | undefined }));
           const text = [d.empty ? '(no changes)' : d.diff, hiddenNote(d.hidden)].filter(Boolean).join('\n');
           return { content: [{ type: 'text', text }], structuredContent: { files: d.files, empty: d.empty, hidden: d.hidden } };
         },
@@ -114,26 +115,26 @@ export default definePlugin<GitConfig>({
         name: 'git_add',
         description: 'Stages the given files, or every change with all: true; never a file the deny list hides (.env, keys, .ssh, ...).',
         inputSchema: obj({ files: { type: 'array', items: { type: 'string' }, minItems: 1 }, all: { type: 'boolean' } }),
-        handler: async (a) => {
+        handler: async (a, ctx) => {
           if (!a.files && !a.all) throw Object.assign(new Error('give "files" or "all": true'), { code: 'ARG_REJECTED' });
-          return json(await withRepo(a, (r) => r.add({ files: a.files as string[] | undefined, all: a.all as boolean | undefined })));
+          return json(await withRepo(a, ctx, (r) => r.add({ files: a.files as string[] | undefined, all: a.all as boolean | undefined })));
         },
       },
       {
         name: 'git_commit',
         description: 'Commits the staged changes with the message. amend rewrites history and is refused in safe mode.',
         inputSchema: obj({ message: { type: 'string', minLength: 1 }, amend: { type: 'boolean' } }, ['message']),
-        handler: async (a) =>
-          json((await withRepo(a, (r) => r.commit({ message: a.message as string, amend: a.amend as boolean | undefined }))) as unknown as Record<string, unknown>),
+        handler: async (a, ctx) =>
+          json((await withRepo(a, ctx, (r) => r.commit({ message: a.message as string, amend: a.amend as boolean | undefined }))) as unknown as Record<string, unknown>),
       },
       {
         name: 'git_push',
         description: 'Pushes to a remote. Refused in safe mode (the default).',
         inputSchema: obj({ remote: { type: 'string' }, branch: { type: 'string' }, force: { type: 'boolean' } }),
         annotations: { destructiveHint: true, openWorldHint: true },
-        handler: async (a) =>
+        handler: async (a, ctx) =>
           json(
-            (await withRepo(a, (r) =>
+            (await withRepo(a, ctx, (r) =>
               r.push({ remote: a.remote as string | undefined, branch: a.branch as string | undefined, force: a.force as boolean | undefined }),
             )) as unknown as Record<string, unknown>,
           ),
@@ -143,22 +144,23 @@ export default definePlugin<GitConfig>({
         description: 'Pulls from a remote (fast-forward only in safe mode).',
         inputSchema: obj({ remote: { type: 'string' }, branch: { type: 'string' } }),
         annotations: { openWorldHint: true },
-        handler: async (a) =>
-          json((await withRepo(a, (r) => r.pull({ remote: a.remote as string | undefined, branch: a.branch as string | undefined }))) as unknown as Record<string, unknown>),
+        handler: async (a, ctx) =>
+          json((await withRepo(a, ctx, (r) => r.pull({ remote: a.remote as string | undefined, branch: a.branch as string | undefined }))) as unknown as Record<string, unknown>),
       },
       {
         name: 'git_branch',
         description: 'Lists, creates, deletes (merged only in safe mode) or switches branches.',
         inputSchema: obj({ action: { type: 'string', enum: ['list', 'create', 'delete', 'switch'] }, name: { type: 'string' } }, ['action']),
-        handler: async (a) => json((await withRepo(a, (r) => r.branch({ action: a.action as 'list', name: a.name as string | undefined }))) as unknown as Record<string, unknown>),
+        handler: async (a, ctx) =>
+          json((await withRepo(a, ctx, (r) => r.branch({ action: a.action as 'list', name: a.name as string | undefined }))) as unknown as Record<string, unknown>),
       },
       {
         name: 'git_log',
         description: 'Recent commits: sha, author, date, subject.',
         inputSchema: obj({ limit: { type: 'integer', minimum: 1, maximum: 1000 } }),
         annotations: { readOnlyHint: true },
-        handler: async (a) => {
-          const entries = await withRepo(a, (r) => r.log({ limit: a.limit as number | undefined }));
+        handler: async (a, ctx) => {
+          const entries = await withRepo(a, ctx, (r) => r.log({ limit: a.limit as number | undefined }));
           return json({ commits: entries }, entries.map((e) => `${e.sha.slice(0, 10)} ${e.date} ${e.author}: ${e.subject}`).join('\n') || '(no commits)');
         },
       },
@@ -168,8 +170,8 @@ export default definePlugin<GitConfig>({
           'A commit (metadata and patch) or an object, by revision; a file as <rev>:<path> or :<path>. Files the deny list hides (.env, keys, .ssh, ...) are refused, and left out of a patch (counted in hidden).',
         inputSchema: obj({ rev: { type: 'string', minLength: 1 } }, ['rev']),
         annotations: { readOnlyHint: true },
-        handler: async (a) => {
-          const s = await withRepo(a, (r) => r.show({ rev: a.rev as string }));
+        handler: async (a, ctx) => {
+          const s = await withRepo(a, ctx, (r) => r.show({ rev: a.rev as string }));
           const text = [s.text, hiddenNote(s.hidden)].filter(Boolean).join('\n');
           return { content: [{ type: 'text', text }], structuredContent: { ...s, text: undefined } as Record<string, unknown> };
         },
@@ -185,15 +187,17 @@ export default definePlugin<GitConfig>({
           name: 'git_repo_info',
           description: 'The workspace repository: toplevel, branch, HEAD, remotes, dirty.',
           mimeType: 'application/json',
-          read: async () => [{ uri: 'mcpeg://git/repo_info', mimeType: 'application/json', text: JSON.stringify(await repos.withRepo(undefined, (r) => r.repoInfo()), null, 2) }],
+          read: async (ctx) => [
+            { uri: 'mcpeg://git/repo_info', mimeType: 'application/json', text: JSON.stringify(await repos.withRepo(undefined, (r) => r.repoInfo(), ctx.signal), null, 2) },
+          ],
         },
         {
           uri: 'mcpeg://git/remote_info',
           name: 'git_remote_info',
           description: 'Remotes of the workspace repository, with credentials stripped from URLs.',
           mimeType: 'application/json',
-          read: async () => [
-            { uri: 'mcpeg://git/remote_info', mimeType: 'application/json', text: JSON.stringify(await repos.withRepo(undefined, (r) => r.remoteInfo()), null, 2) },
+          read: async (ctx) => [
+            { uri: 'mcpeg://git/remote_info', mimeType: 'application/json', text: JSON.stringify(await repos.withRepo(undefined, (r) => r.remoteInfo(), ctx.signal), null, 2) },
           ],
         },
       ],
@@ -205,8 +209,8 @@ export default definePlugin<GitConfig>({
             { name: 'goal', description: 'What the change should achieve.', required: false },
             { name: 'repo', description: 'Repository path (default: the workspace).' },
           ],
-          get: async (args) => {
-            const s = await repos.withRepo(args.repo || undefined, (r) => r.status());
+          get: async (args, ctx) => {
+            const s = await repos.withRepo(args.repo || undefined, (r) => r.status(), ctx.signal);
             const changed = [...s.staged, ...s.unstaged].map((f) => f.path);
             return {
               description: 'A git workflow for the current repository',
@@ -231,8 +235,8 @@ export default definePlugin<GitConfig>({
           name: 'commit_message',
           description: 'A commit message suggestion built from the staged diff.',
           arguments: [{ name: 'repo', description: 'Repository path (default: the workspace).' }],
-          get: async (args) => {
-            const [sug, d] = await repos.withRepo(args.repo || undefined, async (r) => [await r.commitMessageSuggestion(), await r.diff({ staged: true })] as const);
+          get: async (args, ctx) => {
+            const [sug, d] = await repos.withRepo(args.repo || undefined, async (r) => [await r.commitMessageSuggestion(), await r.diff({ staged: true })] as const, ctx.signal);
             return {
               description: `Suggested: ${sug.subject}`,
               messages: [
