@@ -27,20 +27,41 @@ export interface WriteResult {
 
 export async function writeAtomic(sb: Sandbox, userPath: string, content: string | Uint8Array, opts: WriteOptions = {}): Promise<WriteResult> {
   const data = toBuffer(sb, content, userPath);
-  const r = await ensureParent(sb, await sb.resolve(userPath, 'write'), userPath, 'write', opts.createDirs);
-  const existing = await lstat(r.abs).catch(() => undefined);
-  let backup: string | undefined;
-  if (existing && opts.backup) backup = await backupFile(sb, r, userPath, opts.backup);
-  await commitTemp(sb, r.abs, userPath, 'replace', data.length, (fh) => fh.writeFile(data), existing ? existing.mode & 0o7777 : undefined);
-  return { path: sb.display(r.abs), bytes: data.length, created: !existing, ...(backup ? { backup } : {}) };
+  const planned = await sb.resolve(userPath, 'write');
+  return held(sb, planned.abs, userPath, async (hold) => {
+    const r = await ensureParent(sb, planned, userPath, 'write', opts.createDirs);
+    if (r.abs !== planned.abs) hold(r.abs);
+    const existing = await lstat(r.abs).catch(() => undefined);
+    let backup: string | undefined;
+    if (existing && opts.backup) backup = await backupFile(sb, r, userPath, opts.backup);
+    await commitTemp(sb, r.abs, userPath, 'replace', data.length, (fh) => fh.writeFile(data), existing ? existing.mode & 0o7777 : undefined);
+    return { path: sb.display(r.abs), bytes: data.length, created: !existing, ...(backup ? { backup } : {}) };
+  });
 }
 
 /** Create a new file; fails with EXISTS if anything is already there, even if it appears mid-call. */
 export async function createFile(sb: Sandbox, userPath: string, content: string | Uint8Array = '', opts: { createDirs?: boolean } = {}): Promise<WriteResult> {
   const data = toBuffer(sb, content, userPath);
-  const r = await ensureParent(sb, await sb.resolve(userPath, 'create'), userPath, 'create', opts.createDirs);
-  await commitTemp(sb, r.abs, userPath, 'exclusive', data.length, (fh) => fh.writeFile(data));
-  return { path: sb.display(r.abs), bytes: data.length, created: true };
+  const planned = await sb.resolve(userPath, 'create');
+  return held(sb, planned.abs, userPath, async (hold) => {
+    const r = await ensureParent(sb, planned, userPath, 'create', opts.createDirs);
+    if (r.abs !== planned.abs) hold(r.abs);
+    await commitTemp(sb, r.abs, userPath, 'exclusive', data.length, (fh) => fh.writeFile(data));
+    return { path: sb.display(r.abs), bytes: data.length, created: true };
+  });
+}
+
+/**
+ * Runs `work` holding `abs` (the file a write makes, its directories included) against a
+ * directory's move or delete (fs-claims.ts); `hold` holds one more path until the end.
+ */
+async function held<T>(sb: Sandbox, abs: string, userPath: string, work: (hold: (abs: string) => void) => Promise<T>): Promise<T> {
+  const releases = [sb.claims.claim(abs, false, userPath)];
+  try {
+    return await work((more) => releases.push(sb.claims.claim(more, false, userPath)));
+  } finally {
+    for (const release of releases) release();
+  }
 }
 
 /**

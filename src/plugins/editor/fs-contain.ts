@@ -13,6 +13,7 @@ import type { ProtectedPath } from '../api.js';
 import { pathKey, ProtectedMatcher } from '../../config/protected.js';
 import { DenyList } from './fs-deny.js';
 import { errnoOf, SandboxError, shown } from './fs-errors.js';
+import { PathClaims } from './fs-claims.js';
 import { SpaceLedger } from './fs-space.js';
 
 /** Secrets and repository internals a model has no business reading or writing. */
@@ -76,6 +77,8 @@ export class Sandbox {
   readonly minFreeBytes: number | undefined;
   /** The writes under way, counted against min_free_bytes until statfs shows them (fs-space.ts). */
   readonly space = new SpaceLedger();
+  /** The paths writes, moves and deletes are working on: none runs through another (fs-claims.ts). */
+  readonly claims = new PathClaims();
   private readonly guarded: () => readonly ProtectedPath[];
   private matcher = new ProtectedMatcher([]);
   private readonly forms: readonly Root[];

@@ -1,7 +1,8 @@
 /** Deleting and moving, both contained. Neither may remove a root or carry denied files along. */
+import type { Stats } from 'node:fs';
 import { link, lstat, readdir, rename, rm, rmdir, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import { isInside, type Sandbox } from './fs-contain.js';
+import { isInside, type Resolved, type Sandbox } from './fs-contain.js';
 import { errnoOf, SandboxError, shown } from './fs-errors.js';
 import { fsyncDir, verifyDir } from './fs-handle.js';
 import { ensureParent } from './fs-atomic.js';
@@ -25,15 +26,26 @@ export async function deleteFile(sb: Sandbox, userPath: string, opts: { recursiv
   const r = await sb.resolve(userPath, 'delete');
   const st = await lstat(r.abs);
   const type = entryType(st);
+  // Nothing may be written into the tree between its check and its removal (fs-claims.ts).
+  const release = sb.claims.claim(r.abs, st.isDirectory(), userPath);
+  try {
+    await remove(sb, r.abs, st, userPath, opts);
+  } finally {
+    release();
+  }
+  return { path: sb.display(r.abs), type };
+}
+
+async function remove(sb: Sandbox, abs: string, st: Stats, userPath: string, opts: { recursive?: boolean; signal?: AbortSignal }): Promise<void> {
   if (st.isDirectory()) {
-    await checkTree(sb, r.abs, userPath, undefined, opts.signal);
-    await verifyDir(r.abs, userPath);
+    await checkTree(sb, abs, userPath, undefined, opts.signal);
+    await verifyDir(abs, userPath);
     if (opts.recursive) {
       // rm() removes symlinks inside the tree without following them.
-      await rm(r.abs, { recursive: true });
+      await rm(abs, { recursive: true });
     } else {
       try {
-        await rmdir(r.abs);
+        await rmdir(abs);
       } catch (err) {
         if (errnoOf(err) === 'ENOTEMPTY' || errnoOf(err) === 'EEXIST') {
           throw new SandboxError('INVALID_ARGUMENT', `directory ${shown(userPath)} is not empty (pass recursive to delete it with its contents)`, userPath);
@@ -42,26 +54,37 @@ export async function deleteFile(sb: Sandbox, userPath: string, opts: { recursiv
       }
     }
   } else {
-    await verifyDir(path.dirname(r.abs), userPath);
-    await unlink(r.abs);
+    await verifyDir(path.dirname(abs), userPath);
+    await unlink(abs);
   }
-  await fsyncDir(path.dirname(r.abs));
-  return { path: sb.display(r.abs), type };
+  await fsyncDir(path.dirname(abs));
 }
 
 export async function move(sb: Sandbox, from: string, to: string, opts: MoveOptions = {}): Promise<{ from: string; to: string }> {
   const src = await sb.resolve(from, 'delete');
   const st = await lstat(src.abs);
+  // Nothing may be written into the tree between its check and its rename, nor under where it lands (fs-claims.ts).
+  const releases = [sb.claims.claim(src.abs, st.isDirectory(), from)];
+  try {
+    return await moveHeld(sb, src, st, from, to, opts, (abs) => releases.push(sb.claims.claim(abs, st.isDirectory(), to)));
+  } finally {
+    for (const release of releases) release();
+  }
+}
+
+async function moveHeld(sb: Sandbox, src: Resolved, st: Stats, from: string, to: string, opts: MoveOptions, hold: (abs: string) => void): Promise<{ from: string; to: string }> {
   if (st.isDirectory()) await checkTree(sb, src.abs, from, undefined, opts.signal);
   let dst = await sb.resolve(to, opts.overwrite ? 'write' : 'create');
   if (isInside(src.abs, dst.abs)) {
     throw new SandboxError('INVALID_ARGUMENT', `cannot move ${shown(from)} into itself (${shown(to)})`, to);
   }
+  hold(dst.abs);
   // Everything inside lands under a new name too: `evil/run.js` moved as `tools/` becomes
   // `tools/run.js`, which may be a script the gateway runs (protected before it exists).
   if (st.isDirectory()) await checkTree(sb, src.abs, from, dst.abs, opts.signal);
   const planned = dst.abs;
   dst = await ensureParent(sb, dst, to, opts.overwrite ? 'write' : 'create', opts.createDirs);
+  if (dst.abs !== planned) hold(dst.abs);
   if (st.isDirectory() && dst.abs !== planned) await checkTree(sb, src.abs, from, dst.abs, opts.signal);
   await verifyDir(path.dirname(src.abs), from);
   await verifyDir(path.dirname(dst.abs), to);

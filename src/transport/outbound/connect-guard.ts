@@ -11,6 +11,7 @@
 import { lookup as dnsLookup, type LookupAddress, type LookupOptions } from 'node:dns';
 import { isIP } from 'node:net';
 import { Agent, buildConnector, fetch as undiciFetch } from 'undici';
+import { SSE_CONNECTIONS } from './sse-fetch.js';
 
 /** Why an address may not be connected to, or undefined. */
 export type AddressCheck = (address: string) => string | undefined;
@@ -52,7 +53,8 @@ export function connectGuard(check: AddressCheck): ConnectGuard {
   };
   let agent: Agent | undefined;
   const fetch = ((input: Parameters<typeof undiciFetch>[0], init?: Parameters<typeof undiciFetch>[1]) => {
-    agent ??= new Agent({ connect });
+    // As many connections per origin as a legacy SSE backend may hold (sse-fetch.ts).
+    agent ??= new Agent({ connect, connections: SSE_CONNECTIONS });
     return undiciFetch(input, { ...init, dispatcher: agent });
   }) as unknown as typeof globalThis.fetch;
   return { id: ++ids, lookup, connect, fetch };

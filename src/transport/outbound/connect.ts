@@ -9,7 +9,7 @@ import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { StreamableHttpClient } from './http-transport.js';
 import type { ConnectGuard } from './connect-guard.js';
 import { StdioClient } from './stdio-transport.js';
-import { boundedSseFetch } from './sse-fetch.js';
+import { boundedSseFetch, limitedFetch } from './sse-fetch.js';
 import type { ParamHeader } from '../../wire/stateless.js';
 import type { UpstreamCredential } from '../../auth/upstream-credential.js';
 import type { McpBackendConfig } from '../../config/schema.js';
@@ -97,7 +97,7 @@ export async function createTransport(
     // bounded (sse-fetch.ts); an event past the bound ends the connection, as the backend going would. A POST may
     // take the longest a call of the backend may (its answer is 202 at once; a server that answers after the work still fits).
     const longest = Math.max(cfg.timeout, ...Object.values(cfg.tools ?? {}).map((p) => p.timeout ?? 0));
-    const fetch = boundedSseFetch(guard?.fetch ?? globalThis.fetch, longest, (err) => {
+    const fetch = boundedSseFetch(guard?.fetch ?? limitedFetch, longest, (err) => {
       t.onerror?.(err);
       void t.close();
     });

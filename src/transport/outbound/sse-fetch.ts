@@ -14,7 +14,25 @@
  * its answer included: a backend that never answered one held its socket for undici's 300 s
  * after the call had timed out, one more socket per call, with no bound on their number.
  */
+import { Agent, fetch as undiciFetch } from 'undici';
 import { MAX_BACKEND_MESSAGE_BYTES } from '../../wire/json-values.js';
+
+/**
+ * Connections a legacy SSE backend's origin gets at once (the stream and the POSTs), as a
+ * Streamable HTTP backend's calls do (http-transport.ts); a POST past them waits for one,
+ * within its timeout. The backend sends requests on its stream, small and as many as it
+ * likes, and the gateway POSTs each answer: one never answering them had a socket held per
+ * request (undici's fetch opens as many as asked), 600 pings 600 file descriptors (review 28ab).
+ */
+export const SSE_CONNECTIONS = 128;
+
+let shared: Agent | undefined;
+
+/** undici's fetch through an Agent of SSE_CONNECTIONS per origin: the base of a backend reached without a ConnectGuard. */
+export const limitedFetch = ((input: Parameters<typeof undiciFetch>[0], init?: Parameters<typeof undiciFetch>[1]) => {
+  shared ??= new Agent({ connections: SSE_CONNECTIONS });
+  return undiciFetch(input, { ...init, dispatcher: shared });
+}) as unknown as typeof fetch;
 
 /** What of an answer that is not the event stream is read: enough for the error's message. */
 export const MAX_ANSWER_BYTES = 4096;
