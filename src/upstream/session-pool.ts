@@ -46,6 +46,13 @@ interface PoolEntry {
  */
 export const MAX_SETS = 256;
 
+/**
+ * Sessions of one call each (clients that declare roots) open or opening at once, per replica, for each
+ * place of stateless_pool_size (256 by default). Every roots call opened one with no bound but the gateway's
+ * connections: one address holding 1024 slow calls held 1024 backend sessions (review 28de).
+ */
+export const PER_CALL_SESSIONS = 32;
+
 /** Capabilities under which a backend may send the client requests: one call per session at a time. */
 export const EXCLUSIVE = ['sampling', 'elicitation', 'roots'];
 
@@ -121,6 +128,8 @@ export class SessionPool {
   private readonly pool = new Map<string, PoolEntry[]>();
   /** Sessions of one call each (clients that declare roots), and whether the call has given its session back. */
   private readonly single = new Map<BackendConnection, { released: boolean }>();
+  /** Sessions of one call each whose initialize is under way: they count toward PER_CALL_SESSIONS too. */
+  private singleOpening = 0;
   private sweeper: NodeJS.Timeout | undefined;
 
   /** `open` opens a new backend session for a capability set (the replica's openSession). */
@@ -139,7 +148,20 @@ export class SessionPool {
     // roots gets a session for its call alone, closed when the call ends, as process-pool.ts gives it a process of its own.
     // The call may outlive its release (it waits for the client's input_required retry): the sweep closes the session once nothing is in flight on it.
     if (capabilities.roots !== undefined) {
-      const conn = await this.open(capabilities, clientInfo, owner?.credential);
+      const most = PER_CALL_SESSIONS * (this.cfg.stateless_pool_size ?? 8);
+      if (this.single.size + this.singleOpening >= most)
+        throw new GatewayError(
+          'MCPEG_ERR_OVERLOADED',
+          `backend "${this.name}": ${most} calls of clients that declare roots are under way, each on a session of its own; try again later`,
+          { backend: this.name, notSent: true },
+        );
+      this.singleOpening++;
+      let conn: BackendConnection;
+      try {
+        conn = await this.open(capabilities, clientInfo, owner?.credential);
+      } finally {
+        this.singleOpening--;
+      }
       const own = { released: false };
       this.single.set(conn, own);
       this.startSweeper();
