@@ -45,7 +45,10 @@ describe('stateless _meta: declared capability sets cannot exhaust the gateway o
       const up = request({ host: target.hostname, port: target.port, path: req.url, method: req.method, headers: req.headers as IncomingHttpHeaders }, (r) => {
         const id = r.headers['mcp-session-id'];
         if (req.method === 'POST' && typeof id === 'string') opened.add(id);
-        res.writeHead(r.statusCode ?? 502, r.headers);
+        // Headers on at once, as a proxy passes them (node holds them until the first body byte): the gateway waits
+        // for its GET stream's answer when it opens a backend session (connection.ts), and an SSE stream's first byte
+        // may never come.
+        res.writeHead(r.statusCode ?? 502, r.headers).flushHeaders();
         r.pipe(res);
       });
       up.on('error', () => res.destroy());
