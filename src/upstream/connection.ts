@@ -13,7 +13,7 @@ import type { UpstreamCredential } from '../auth/upstream-credential.js';
 import { envelopeProblem, isRequest, isResponse, isErrorResponse, type JsonRpcMessage, type JsonRpcNotification, type JsonRpcRequest, type RequestId } from '../wire/jsonrpc.js';
 import { RawJson } from '../wire/raw-json.js';
 
-/** The longest a new session's first request waits for the backend's GET stream to answer. */
+/** The longest a new session's first request waits for the backend's GET stream to be under way (its request written, or answered). */
 const LISTEN_WAIT_MS = 2_000;
 
 /** Backends are held to the JSON-RPC shape, not to the `"jsonrpc": "2.0"` member. */
@@ -179,7 +179,8 @@ export class BackendConnection {
     await this.notify('notifications/initialized');
     // Streamable HTTP: a request the backend sends on its GET stream before that stream is open is lost, and a handler
     // awaiting its answer hangs (server-everything's get-roots-list as a session's first call, review 27d). Wait for the
-    // stream's answer first, bounded: directly, the SDK clients' first call comes after their GET is under way too.
+    // stream to be under way first (written, or answered: the transport's `listening`), bounded: directly, the SDK
+    // clients' first call comes after their GET is under way too.
     const listening = (this.transport as { listening?: Promise<void> }).listening;
     if (listening) {
       let timer: NodeJS.Timeout | undefined;

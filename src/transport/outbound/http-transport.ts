@@ -15,6 +15,7 @@ import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import type { Readable } from 'node:stream';
 import { Pool } from 'undici';
 import { AnswerHandler, type PostAnswer } from './post-answer.js';
+import { drain, listenRequest } from './listen-request.js';
 import { isStatelessVersion, nameHeaderOf, paramHeaderValues, type ParamHeader } from '../../wire/stateless.js';
 import { backoffDelay, type BackoffOptions } from '../../resilience/backoff.js';
 import { MAX_BACKEND_MESSAGE_BYTES, parseJsonValues } from '../../wire/json-values.js';
@@ -57,6 +58,13 @@ export class HttpStatusError extends Error {
     this.name = 'HttpStatusError';
   }
 }
+
+/**
+ * A GET stream's request was written this long ago without an answer: the backend has it (it holds the
+ * headers until its first event) and a session's first call may go (`listening`). Covers a backend's own
+ * steps between reading the GET and registering its stream; directly, an SDK client waits for nothing.
+ */
+const LISTEN_SENT_GRACE_MS = 25;
 
 /** GET stream reconnects: 0.5 s, doubling up to 30 s, no jitter (one stream per backend session). */
 const GET_STREAM_BACKOFF: BackoffOptions = { initialDelayMs: 500, maxDelayMs: 30_000, jitter: 0 };
@@ -151,8 +159,12 @@ export class StreamableHttpClient implements Transport {
   private closed = false;
   private getStream: AbortController | undefined;
   /**
-   * Settles once the first GET stream has its answer (or has failed): what the backend sends on
-   * that stream before it is open is lost, so a session's first call waits for it (connection.ts).
+   * Settles once the first GET stream has its answer, or LISTEN_SENT_GRACE_MS after its request was
+   * written, or has failed: what the backend sends on that stream before it is open is lost, so a
+   * session's first call waits for it (connection.ts). Not for the answer alone: a backend that holds
+   * a GET's headers until its first event (SDK v2 servers behind a fetch bridge, buffering proxies)
+   * made every backend session's first call wait the full 2 s (the conformance suite through the
+   * gateway took 46 s instead of 3 s).
    */
   listening: Promise<void> | undefined;
   /** Aborts the session's GET requests (resumes) on close. */
@@ -467,15 +479,16 @@ export class StreamableHttpClient implements Transport {
       try {
         const headers = await this.credentialed('text/event-stream');
         if (next) headers['last-event-id'] = next;
-        const res = await this.streams.request({ path: this.path, method: 'GET', headers, signal: ac.signal });
+        const sent = () => setTimeout(() => heard?.(), LISTEN_SENT_GRACE_MS).unref();
+        const res = await listenRequest(this.streams, { path: this.path, method: 'GET', headers }, ac.signal, sent);
         heard?.();
-        if (res.statusCode === 405 || res.statusCode === 404) {
-          await res.body.dump();
+        if (res.status === 405 || res.status === 404) {
+          await drain(res.body);
           return; // no GET stream offered, or the session is gone
         }
-        if (res.statusCode !== 200) {
-          await res.body.dump();
-          throw new Error(`GET stream: HTTP ${res.statusCode}`);
+        if (res.status !== 200) {
+          await drain(res.body);
+          throw new Error(`GET stream: HTTP ${res.status}`);
         }
         failures = 0;
         const parser = createParser({
