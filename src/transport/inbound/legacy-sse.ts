@@ -105,7 +105,7 @@ export class LegacySseEndpoint {
       return sendError(res, 'MCPEG_ERR_METHOD_NOT_ALLOWED', 'the messages endpoint takes POST', { allow: 'POST' });
     }
     const found = sessionId ? this.connections.get(sessionId) : undefined;
-    // The stream belongs to whoever opened it: another principal's POST gets 404, as for an unknown id.
+    // The stream belongs to whoever opened it: another principal's POST gets 404, as for an unknown id. Its own POSTs act with their latest credential (actAs).
     const entry = found && found.conn.principal.id === principalOf(req).id ? found : undefined;
     if (!found && sessionId && ISSUED_ID.test(sessionId) && this.deps.bus) return this.forward(this.deps.bus, req, res, sessionId);
     if (!entry) {
@@ -119,6 +119,7 @@ export class LegacySseEndpoint {
     // The stream closed while the body was read: its connection serves nothing more.
     if (this.connections.get(entry.conn.id) !== entry) return sendError(res, 'MCPEG_ERR_SESSION_NOT_FOUND', `Session not found: ${sessionId}`);
     res.writeHead(202, { 'content-type': 'text/plain' }).end('Accepted');
+    entry.conn.actAs(principalOf(req));
     if (parsed.batch) entry.conn.receiveBatch(parsed.messages).catch(this.failed);
     else entry.conn.receive(parsed.messages[0]).catch(this.failed);
   }
