@@ -52,3 +52,49 @@ export const ANONYMOUS: Principal = Object.freeze({
   expiresAt: undefined,
   accessToken: none,
 });
+
+/**
+ * What another gateway instance is told of a principal (the bus: a legacy SSE POST passed to
+ * the instance holding its stream): everything but the access token, which never leaves the
+ * instance that was sent it.
+ */
+export interface PrincipalRecord {
+  readonly id: string;
+  readonly kind: PrincipalKind;
+  readonly subject?: string | undefined;
+  readonly clientId?: string | undefined;
+  readonly keyName?: string | undefined;
+  readonly groups: readonly string[];
+  readonly scopes: readonly string[];
+  readonly issuer?: string | undefined;
+  readonly expiresAt?: number | undefined;
+}
+
+export function principalRecord(p: Principal): PrincipalRecord {
+  return { id: p.id, kind: p.kind, subject: p.subject, clientId: p.clientId, keyName: p.keyName, groups: p.groups, scopes: p.scopes, issuer: p.issuer, expiresAt: p.expiresAt };
+}
+
+const KINDS: ReadonlySet<string> = new Set<PrincipalKind>(['anonymous', 'api_key', 'oauth']);
+const optionalString = (v: unknown): v is string | undefined => v === undefined || typeof v === 'string';
+const strings = (v: unknown): v is string[] => Array.isArray(v) && v.every((x) => typeof x === 'string');
+
+/** The principal a record from another instance describes, acting with `accessToken` (this instance's own); undefined when it is not one. */
+export function fromRecord(r: unknown, accessToken: () => string | undefined): Principal | undefined {
+  if (!r || typeof r !== 'object') return undefined;
+  const x = r as Record<string, unknown>;
+  if (typeof x.id !== 'string' || typeof x.kind !== 'string' || !KINDS.has(x.kind) || !strings(x.groups) || !strings(x.scopes)) return undefined;
+  if (!optionalString(x.subject) || !optionalString(x.clientId) || !optionalString(x.keyName) || !optionalString(x.issuer)) return undefined;
+  if (x.expiresAt !== undefined && typeof x.expiresAt !== 'number') return undefined;
+  return Object.freeze({
+    id: x.id,
+    kind: x.kind as PrincipalKind,
+    subject: x.subject,
+    clientId: x.clientId,
+    keyName: x.keyName,
+    groups: Object.freeze([...x.groups]),
+    scopes: Object.freeze([...x.scopes]),
+    issuer: x.issuer,
+    expiresAt: x.expiresAt,
+    accessToken,
+  });
+}

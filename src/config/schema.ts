@@ -306,6 +306,15 @@ export const configSchema = z
         path: ['server', 'host'],
         message: `the MCP endpoints would listen on ${c.server.host}, not a loopback address, with no authentication: configure auth.oauth or auth.api_keys (docs/auth.md), or set auth.allow_unauthenticated: true to serve anyone who reaches the port`,
       });
+    // With authentication, a bucket per API key must be a bucket per key that authenticated: read from another header,
+    // the key was whatever an authenticated client wrote there, a new one per request, and no api_key rule held it (review 29a).
+    const keyed = c.rate_limits.rules.some((r) => r.key === 'api_key');
+    if (keyed && authConfigured(c.auth) && c.rate_limits.api_key_header !== c.auth.api_key_header)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['rate_limits', 'api_key_header'],
+        message: `rate limits keyed on api_key would read the key from "${c.rate_limits.api_key_header}", but clients authenticate with "${c.auth.api_key_header}" (auth.api_key_header): an authenticated client could send any value there and get a bucket of its own each time; set both to the same header (or key the rules on principal)`,
+      });
     // A discovered backend's options are an mcp backend's: checked here, once, with a stand-in URL.
     const templates: Array<[Array<string | number>, Record<string, unknown>]> = [
       [['discovery', 'registration', 'backend'], c.discovery.registration.backend],

@@ -101,8 +101,11 @@ export const rateLimitsSchema = z
   .object({
     /** Proxies whose X-Forwarded-For is believed (addresses or CIDR ranges); none by default. */
     trusted_proxies: z.array(z.string().refine(isAddressOrRange, 'expected an IP address or a CIDR range such as 10.0.0.0/8 or fd00::/8')).default([]),
-    /** The header that carries a client's API key (Authorization: Bearer is also read). */
-    api_key_header: z.string().default('x-api-key'),
+    /** The header that carries a client's API key (Authorization: Bearer is also read); node names headers in lower case. */
+    api_key_header: z
+      .string()
+      .transform((h) => h.toLowerCase())
+      .default('x-api-key'),
     rules: z.array(rateLimitRuleSchema).default([]),
   })
   .strict()

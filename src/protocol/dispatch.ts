@@ -404,14 +404,16 @@ function resourceRoute(s: ClientSession, req: JsonRpcRequest): string {
  * asked for input), caching hints on list and read results (SEP-2549: lists are the same
  * for every client of a view, hence public, unless authorization filters them per
  * principal, then private; a read's hints are the backend's, else private and not
- * cached), and the gateway named as the server that answered.
+ * cached, and private under authorization), and the gateway named as the server that answered.
  */
 function statelessResult(method: string, r: Params, o: DispatchOptions): Params {
   const out: Params = { ...r, resultType: r.resultType ?? 'complete', _meta: { ...(r._meta as Params | undefined), [META_SERVER_INFO]: GATEWAY_INFO } };
   if (CACHEABLE.has(method) && out.resultType === 'complete') {
     const listed = method !== 'resources/read';
     if (typeof out.ttlMs !== 'number' || !Number.isInteger(out.ttlMs) || out.ttlMs < 0) out.ttlMs = listed ? (o.listTtlMs ?? 0) : 0;
-    if (listed && o.authz?.enabled) out.cacheScope = 'private';
+    // Under authorization a read is per principal too: the rules here, not the backend, decide who may have it, so a
+    // backend's `public` (any authorization context may be served it from a shared cache) is not true of it (review 29a).
+    if (o.authz?.enabled) out.cacheScope = 'private';
     else if (out.cacheScope !== 'public' && out.cacheScope !== 'private') out.cacheScope = listed ? 'public' : 'private';
   } else {
     delete out.ttlMs;

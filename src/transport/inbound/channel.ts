@@ -51,6 +51,17 @@ export class ChannelConnection {
   ) {}
 
   /**
+   * The principal of the POST whose messages come next (legacy SSE: the transport found it is
+   * the connection's own, the same id). Its groups, scopes and access token are the latest, as
+   * a Streamable HTTP session takes each request's (sessions.ts, touch): a token reissued
+   * without a group no longer acts with it on a stream opened before (review 29a).
+   */
+  actAs(p: Principal): void {
+    this.principal = p;
+    if (this.session) this.session.principal = p;
+  }
+
+  /**
    * Writes a message to the client. One that cannot be written (a backend's result nested too
    * deep for JSON.stringify: a RangeError) fails alone: an answer becomes an error answer with
    * its id (in a batch, that answer alone), anything else is dropped. Thrown on, it rejected

@@ -15,6 +15,7 @@ import type { SessionManager } from '../../protocol/sessions.js';
 import type { BatchHold } from './batch-hold.js';
 import { ChannelConnection } from './channel.js';
 import { contextOf, principalOf } from '../../edge/context.js';
+import { fromRecord, principalRecord } from '../../auth/principal.js';
 import { accepts, readJsonRpcPost, sendError } from '../../edge/http-util.js';
 import { keepAlive, SSE_HEADERS, sseEvent, writeSse } from './sse.js';
 import { messageText } from '../../wire/raw-json.js';
@@ -105,7 +106,7 @@ export class LegacySseEndpoint {
       return sendError(res, 'MCPEG_ERR_METHOD_NOT_ALLOWED', 'the messages endpoint takes POST', { allow: 'POST' });
     }
     const found = sessionId ? this.connections.get(sessionId) : undefined;
-    // The stream belongs to whoever opened it: another principal's POST gets 404, as for an unknown id.
+    // The stream belongs to whoever opened it: another principal's POST gets 404, as for an unknown id. Its own POSTs act with their latest credential (actAs).
     const entry = found && found.conn.principal.id === principalOf(req).id ? found : undefined;
     if (!found && sessionId && ISSUED_ID.test(sessionId) && this.deps.bus) return this.forward(this.deps.bus, req, res, sessionId);
     if (!entry) {
@@ -119,6 +120,7 @@ export class LegacySseEndpoint {
     // The stream closed while the body was read: its connection serves nothing more.
     if (this.connections.get(entry.conn.id) !== entry) return sendError(res, 'MCPEG_ERR_SESSION_NOT_FOUND', `Session not found: ${sessionId}`);
     res.writeHead(202, { 'content-type': 'text/plain' }).end('Accepted');
+    entry.conn.actAs(principalOf(req));
     if (parsed.batch) entry.conn.receiveBatch(parsed.messages).catch(this.failed);
     else entry.conn.receive(parsed.messages[0]).catch(this.failed);
   }
@@ -141,7 +143,14 @@ export class LegacySseEndpoint {
     try {
       await bus.request(
         holder,
-        { kind: `legacy-post:${this.viewId}`, session: sessionId, principal: principalOf(req).id, messages: parsed.messages, batch: parsed.batch },
+        {
+          kind: `legacy-post:${this.viewId}`,
+          session: sessionId,
+          principal: principalOf(req).id,
+          who: principalRecord(principalOf(req)),
+          messages: parsed.messages,
+          batch: parsed.batch,
+        },
         FORWARD_TIMEOUT_MS,
         `legacy:${sessionId}`,
       );
@@ -158,6 +167,9 @@ export class LegacySseEndpoint {
     if (!found || found.conn.principal.id !== m.principal || !Array.isArray(m.messages) || m.messages.length === 0) {
       throw new GatewayError('MCPEG_ERR_SESSION_NOT_FOUND', `Session not found: ${String(m.session)}`);
     }
+    // Its groups and scopes are the POST's, as for one POSTed here (its access token stays the last one sent here: tokens never cross the bus).
+    const who = fromRecord(m.who, found.conn.principal.accessToken);
+    if (who && who.id === m.principal) found.conn.actAs(who);
     const messages = m.messages as JsonRpcMessage[];
     if (m.batch === true) found.conn.receiveBatch(messages).catch(this.failed);
     else found.conn.receive(messages[0]).catch(this.failed);
