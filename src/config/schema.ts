@@ -226,7 +226,7 @@ export const configSchema = z
         /** Time to receive a request's headers (slowloris guard). */
         headers_timeout: duration('20s'),
         /**
-         * Time to receive a whole request, headers and body (node's requestTimeout; at least headers_timeout); 408 past it.
+         * Time to receive a whole request, headers and body (node's requestTimeout; at least headers_timeout, or the config is refused); 408 past it.
          * A body trickled a byte at a time held its connection and a traffic.max_inflight place for node's 300 s (review 27b).
          */
         request_timeout: duration('60s'),
@@ -314,6 +314,13 @@ export const configSchema = z
         code: 'custom',
         path: ['rate_limits', 'api_key_header'],
         message: `rate limits keyed on api_key would read the key from "${c.rate_limits.api_key_header}", but clients authenticate with "${c.auth.api_key_header}" (auth.api_key_header): an authenticated client could send any value there and get a bucket of its own each time; set both to the same header (or key the rules on principal)`,
+      });
+    // The whole request includes its headers: node refuses a requestTimeout below headersTimeout.
+    if (c.server.request_timeout < c.server.headers_timeout)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['server', 'request_timeout'],
+        message: `${c.server.request_timeout} ms is less than server.headers_timeout (${c.server.headers_timeout} ms): the time for a whole request must be at least the time for its headers`,
       });
     // A discovered backend's options are an mcp backend's: checked here, once, with a stand-in URL.
     const templates: Array<[Array<string | number>, Record<string, unknown>]> = [

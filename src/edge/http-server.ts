@@ -128,8 +128,8 @@ export function createHttpServer(cfg: ServerConfig, routes: HttpRoutes, log: Log
       // so a request was judged on one line of two (RFC 9112 §3.2: two Host lines are a bad request).
       joinDuplicateHeaders: true,
       headersTimeout: cfg.headers_timeout,
-      // The body too (a trickled one held its connection and a max_inflight place); node refuses headersTimeout > requestTimeout.
-      requestTimeout: Math.max(cfg.request_timeout, cfg.headers_timeout),
+      // The body too (a trickled one held its connection and a max_inflight place); at least headersTimeout (config/schema.ts).
+      requestTimeout: cfg.request_timeout,
       // How often node looks for expired header and request timeouts (default 30 s, too coarse for short ones).
       connectionsCheckingInterval: Math.max(250, Math.min(30_000, Math.floor(Math.min(cfg.headers_timeout, cfg.request_timeout) / 4))),
     },

@@ -210,19 +210,19 @@ export interface OriginPolicy {
  */
 export function checkOriginAndHost(req: IncomingMessage, policy: OriginPolicy): { code: ErrorCode; message: string } | undefined {
   const host = req.headers.host;
-  // An empty Host is no host name (RFC 9110 §7.2), not an absent one: checked like any other (an HTTP/1.0 request may omit it).
-  if (host !== undefined) {
-    const name = hostnameOf(host);
-    if (name === undefined) return { code: 'MCPEG_ERR_HOST_FORBIDDEN', message: `Host ${JSON.stringify(host)} is not a host name and port` };
-    // A loopback name is never the product of rebinding (the attacker's page would have to
-    // be served from this host already), so it is accepted whatever allowed_hosts lists:
-    // local probes (kubelet with Host: localhost, curl on the box) keep working.
-    const listed = policy.allowedHosts.length > 0;
-    const hostOk =
-      LOOPBACK_NAMES.has(name) ||
-      (listed ? policy.allowedHosts.includes(name) || policy.allowedHosts.includes(host.toLowerCase()) || policy.allowedHosts.includes('*') : !policy.boundToLoopback);
-    if (!hostOk) return { code: 'MCPEG_ERR_HOST_FORBIDDEN', message: `Host "${host}" is not allowed (server.allowed_hosts)` };
-  }
+  // Node refuses an HTTP/1.1 request without Host (RFC 9112 §3.2) but not an HTTP/1.0 one: left out, it would skip this check.
+  if (host === undefined) return { code: 'MCPEG_ERR_HOST_REQUIRED', message: 'Host header required (HTTP/1.0 requests too)' };
+  // An empty Host is no host name (RFC 9110 §7.2), not an absent one: checked like any other.
+  const name = hostnameOf(host);
+  if (name === undefined) return { code: 'MCPEG_ERR_HOST_FORBIDDEN', message: `Host ${JSON.stringify(host)} is not a host name and port` };
+  // A loopback name is never the product of rebinding (the attacker's page would have to
+  // be served from this host already), so it is accepted whatever allowed_hosts lists:
+  // local probes (kubelet with Host: localhost, curl on the box) keep working.
+  const listed = policy.allowedHosts.length > 0;
+  const hostOk =
+    LOOPBACK_NAMES.has(name) ||
+    (listed ? policy.allowedHosts.includes(name) || policy.allowedHosts.includes(host.toLowerCase()) || policy.allowedHosts.includes('*') : !policy.boundToLoopback);
+  if (!hostOk) return { code: 'MCPEG_ERR_HOST_FORBIDDEN', message: `Host "${host}" is not allowed (server.allowed_hosts)` };
   const origin = req.headers.origin;
   if (origin && (policy.allowedOrigins.includes('*') || policy.allowedOrigins.includes(origin))) return undefined;
   if (origin && origin !== 'null') {

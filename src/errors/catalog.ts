@@ -27,6 +27,7 @@ export const ERRORS = {
   MCPEG_ERR_BODY_TOO_LARGE: { rpc: -32000, http: 413, title: 'Request body too large' },
   MCPEG_ERR_ORIGIN_FORBIDDEN: { rpc: -32000, http: 403, title: 'Origin not allowed' },
   MCPEG_ERR_HOST_FORBIDDEN: { rpc: -32000, http: 403, title: 'Host not allowed' },
+  MCPEG_ERR_HOST_REQUIRED: { rpc: -32000, http: 400, title: 'Host header required (an HTTP/1.0 request without one)' },
   MCPEG_ERR_METHOD_NOT_ALLOWED: { rpc: -32000, http: 405, title: 'HTTP method not allowed' },
   MCPEG_ERR_NOT_FOUND: { rpc: -32000, http: 404, title: 'No such endpoint' },
   MCPEG_ERR_CONFLICT: { rpc: -32000, http: 409, title: 'Conflict with the current state (a second GET stream; an admin change that clashes)' },

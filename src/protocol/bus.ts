@@ -30,8 +30,9 @@ export interface InstanceBus {
    * Sends `msg` to instance `to`, or to every other instance with `'*'`. Fire and forget: a
    * message Redis does not take is logged and lost. false when the message is too large to
    * pass between instances (nothing was sent): the caller delivers it otherwise or answers
-   * with an error. `undelivered` (for one instance, not `'*'`) is called once, later, when
-   * the message is known not to have reached `to`, so that the caller can do the same.
+   * with an error. `undelivered` is called once, later, when the message is known not to
+   * have reached `to`, so that the caller can do the same; for `'*'` only when the store did
+   * not take it (no instance but this one may be running).
    * `owner` names whom it is sent for (a session): each owner has a bounded share of the
    * messages an instance lets wait for the store (past it, `undelivered` hears so).
    */

@@ -64,7 +64,8 @@ export class SessionManager {
   private sweepTimer: NodeJS.Timeout | undefined;
   private closing = false;
   /**
-   * Sessions ended here whose record the store did not delete (it was away), oldest first, at most max_sessions: not
+   * Sessions ended here whose record the store did not delete (it was away), or whose end it did not pass on to the
+   * other instances, oldest first, at most max_sessions: not
    * served here, and deleted and announced again each UNENDED_RETRY_MS until the store takes it. Ignored, the record
    * outlived the end: once the store was back, any instance (this one too) served the session again (review 27c).
    */
@@ -396,16 +397,21 @@ export class SessionManager {
     return true;
   }
 
-  /** Deletes the session's record, then tells the instances that restored it: they close their copies (their clients' streams end). */
+  /**
+   * Deletes the session's record, then tells the instances that restored it: they close their copies (their clients'
+   * streams end). An announcement the store did not take is made again as a failed delete is (this.unended): lost,
+   * the others served their copies on for as long as their clients used them (review 29b).
+   */
   private async endEverywhere(id: string): Promise<void> {
     await this.store.delete(id);
     this.unended.delete(id);
-    this.host.bus?.send('*', { kind: 'session-closed', session: id });
+    this.host.bus?.send('*', { kind: 'session-closed', session: id }, () => this.unend(id));
   }
 
   /** The store did not delete the record of a session ended here: kept to end everywhere once it does (this.unended). */
   private unend(id: string): void {
-    if (this.unended.size === 0) this.host.log.warn({}, 'a session ended here could not be ended in the shared state store: it is ended there once the store answers');
+    if (this.unended.size === 0)
+      this.host.log.warn({}, 'a session ended here could not be ended in the shared state store, or its end announced: it is ended there once the store answers');
     this.unended.delete(id);
     if (this.unended.size >= this.opts.maxSessions) this.unended.delete(this.unended.values().next().value as string);
     this.unended.add(id);

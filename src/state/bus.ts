@@ -157,7 +157,7 @@ export class RedisBus implements InstanceBus {
   }
 
   send(to: string, msg: BusMessage, undelivered?: (why: SendFailure) => void, owner?: string): boolean {
-    return this.publish(to === '*' ? 'all' : to, { from: this.instanceId, msg }, to === '*' ? undefined : undelivered, owner);
+    return this.publish(to === '*' ? 'all' : to, { from: this.instanceId, msg }, undelivered, owner);
   }
 
   on(kind: string, handler: (msg: BusMessage, from: string) => void): () => void {

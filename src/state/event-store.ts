@@ -7,7 +7,11 @@
  * answers), so ids are made here: `<streamId>_<seq>`, where the stream id carries the
  * instance's random tag (streamable-http.ts) and only this instance writes that stream,
  * so a local counter is enough. The writes go to Redis in the order made: each session's
- * writes are chained, and a replay on this instance waits for its session's pending writes.
+ * writes are chained, and a replay on this instance waits for its session's pending writes,
+ * for at most `command_timeout`: while Redis stalls each write waits out that deadline in turn,
+ * and a client sent thousands of events meanwhile held its resume GETs for hours. Past it the
+ * replay fails (MCPEG_ERR_STATE_UNAVAILABLE: the client retries) rather than leave a gap the
+ * client is not told of.
  *
  * One Redis stream per session (`<prefix>events:<session>`), each entry {s: stream id,
  * q: seq, d: JSON text}; a Lua script appends and trims atomically, bounded like the
@@ -18,6 +22,7 @@
  */
 import type { EventStore, EventStoreLimits } from '../transport/inbound/event-store.js';
 import { streamOfEventId } from '../transport/inbound/event-store.js';
+import { GatewayError } from '../errors/catalog.js';
 import type { Logger } from '../observability/logger.js';
 import type { RedisState } from './redis.js';
 import { LuaScript } from './script.js';
@@ -81,6 +86,8 @@ export class RedisEventStore implements EventStore {
     /** server.session_idle_timeout: the events outlive the last append by this much. */
     private readonly idleMs: number,
     private readonly log: Logger,
+    /** state.redis.command_timeout: how long a replay waits for its session's writes still on their way to Redis. */
+    private readonly writesWaitMs: number,
   ) {
     this.limits = { maxEvents: limits.maxEvents, maxBytes: limits.maxBytes, maxTotalBytes: limits.maxTotalBytes };
   }
@@ -147,7 +154,7 @@ export class RedisEventStore implements EventStore {
     const after = Number(lastEventId.slice(streamId.length + 1));
     if (!Number.isInteger(after) || after < 0) return undefined;
     const mine = this.sessions.get(sessionId);
-    await mine?.tail;
+    if (mine) await this.written(mine.tail);
     // At most maxEvents entries: the script keeps no more.
     const entries = await this.redis.run('replaying SSE events', (c) => c.xRange(this.key(sessionId), '-', '+', { COUNT: Math.max(1, this.limits.maxEvents) }));
     let known = mine?.seq.has(streamId) ?? false;
@@ -161,6 +168,18 @@ export class RedisEventStore implements EventStore {
     }
     // A stream nobody knows (expired, trimmed away, or made up): as the memory store, undefined.
     return known ? { streamId, events } : undefined;
+  }
+
+  /** Waits for a session's writes made so far (`tail` never rejects), for at most writesWaitMs. */
+  private async written(tail: Promise<void>): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<boolean>((r) => (timer = setTimeout(() => r(true), this.writesWaitMs)));
+    const isLate = await Promise.race([tail.then(() => false), late]).finally(() => clearTimeout(timer));
+    if (isLate)
+      throw new GatewayError(
+        'MCPEG_ERR_STATE_UNAVAILABLE',
+        `shared state store unavailable for replaying SSE events: events this session was sent are not all stored after ${this.writesWaitMs} ms`,
+      );
   }
 
   dropSession(sessionId: string): void {

@@ -62,6 +62,7 @@ export async function openStateStores(config: Readonly<Config>, log: Logger): Pr
       { maxEvents: config.server.event_store_max_events, maxBytes: config.server.event_store_max_bytes, maxTotalBytes: config.server.event_store_max_total_bytes },
       config.server.session_idle_timeout,
       log,
+      config.state.redis.command_timeout,
     ),
     rateLimitStore: new RedisRateLimitStore(redis),
     pinStore: new RedisPinStore(redis, new FilePinStore(config.pinning.lock_file)),

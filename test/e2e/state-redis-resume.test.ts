@@ -54,7 +54,7 @@ describe('state.store: redis — a GET stream resumed on another instance', { ti
       bus.close();
       await redis.close();
     });
-    const store = new RedisEventStore(redis, { maxEvents: 100, maxBytes: 1 << 20, maxTotalBytes: 1 << 24 }, 60_000, silentLogger());
+    const store = new RedisEventStore(redis, { maxEvents: 100, maxBytes: 1 << 20, maxTotalBytes: 1 << 24 }, 60_000, silentLogger(), 2000);
     let release!: () => void;
     const released = new Promise<void>((r) => (release = r));
     let replaying = false;

@@ -102,6 +102,31 @@ describe('DNS rebinding: every endpoint checks Host and Origin', () => {
     // One Host line, as every client sends: served.
     assert.match(await raw(port, `GET /health HTTP/1.1\r\nHost: ${loopback}\r\nConnection: close\r\n\r\n`), /^HTTP\/1\.1 200 /);
   });
+
+  it('an HTTP/1.0 request without Host is refused 400 (node requires Host of HTTP/1.1 only): the check cannot be skipped by leaving it out', async () => {
+    const init = JSON.stringify({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'initialize',
+      params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
+    });
+    const post = (path: string) =>
+      raw(port, `POST ${path} HTTP/1.0\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nContent-Length: ${init.length}\r\n\r\n${init}`);
+    for (const path of ['/mcp', '/servers/abuse/mcp']) {
+      const r = await post(path);
+      // Served before: a session opened (200 with Mcp-Session-Id).
+      assert.match(r, /^HTTP\/1\.[01] 400 /, `POST ${path}: ${r}`);
+      assert.match(r, /MCPEG_ERR_HOST_REQUIRED/);
+      assert.doesNotMatch(r, /mcp-session-id/i);
+    }
+    for (const path of ['/health', '/metrics', '/sse']) {
+      const r = await raw(port, `GET ${path} HTTP/1.0\r\nAccept: text/event-stream\r\n\r\n`);
+      assert.match(r, /^HTTP\/1\.[01] 400 /, `GET ${path}: ${r}`);
+      assert.doesNotMatch(r, /mcpeg_|"status":"ok"/);
+    }
+    // With a Host line, HTTP/1.0 is served as before.
+    assert.match(await raw(port, `GET /health HTTP/1.0\r\nHost: 127.0.0.1:${port}\r\n\r\n`), /^HTTP\/1\.[01] 200 /);
+  });
 });
 
 /** What the gateway answers to `text` sent as it is on a fresh connection. */
@@ -189,5 +214,14 @@ describe('the admin API checks Host too', () => {
       assert.match(r, /^HTTP\/1\.1 403 /, `Host lines ${hosts.join(' / ')}: ${r}`);
     }
     assert.match(await raw(port, `GET /admin HTTP/1.1\r\nHost: ${loopback}\r\nConnection: close\r\n\r\n`), /^HTTP\/1\.1 200 /);
+  });
+
+  it('an HTTP/1.0 request without Host is refused 400 (it was served: the Host check skipped)', async () => {
+    for (const path of ['/admin', '/admin/backends', '/']) {
+      const r = await raw(port, `GET ${path} HTTP/1.0\r\n\r\n`);
+      assert.match(r, /^HTTP\/1\.[01] 400 /, `GET ${path}: ${r}`);
+      assert.match(r, /MCPEG_ERR_HOST_REQUIRED/);
+    }
+    assert.match(await raw(port, `GET /admin HTTP/1.0\r\nHost: 127.0.0.1:${port}\r\n\r\n`), /^HTTP\/1\.[01] 200 /);
   });
 });

@@ -629,7 +629,14 @@ export class StreamableHttpEndpoint {
     const getStream = streamOfEventId(lastEventId)?.startsWith('g') === true;
     if (getStream) ch.beginResume();
     try {
-      const replay = await this.deps.events.replayAfter(s.sessionId, lastEventId);
+      let replay: Awaited<ReturnType<EventStore['replayAfter']>>;
+      try {
+        replay = await this.deps.events.replayAfter(s.sessionId, lastEventId);
+      } catch (err) {
+        // A shared store that does not answer (in time): the client retries the resume (RFC 9110 §10.2.3).
+        if (err instanceof GatewayError && err.code === 'MCPEG_ERR_STATE_UNAVAILABLE') return sendError(res, err.code, err.message, { 'retry-after': '1' });
+        throw err;
+      }
       // The session may have ended (DELETE, here or on another instance) while the replay was read.
       if (this.channels.get(s.sessionId) !== ch) {
         return sendError(res, 'MCPEG_ERR_SESSION_NOT_FOUND', `Session not found: ${s.sessionId} (it was terminated; initialize a new session)`);
@@ -637,12 +644,12 @@ export class StreamableHttpEndpoint {
       if (!replay) return this.openStandalone(ch, res);
       res.writeHead(200, SSE_HEADERS);
       for (const e of replay.events) res.write(sseEvent(e.data, e.id));
+      // Nothing replayed: the head goes now, not with the first event or keep-alive (the client learns the resume took).
+      if (replay.events.length === 0) res.flushHeaders();
       const ps = ch.streamById(replay.streamId);
       // Only a stream that is SSE already: one still pending answers as JSON on its own POST response.
       if (ps && !ps.done && ps.mode === 'sse') {
         if (res.destroyed) return; // as in attachStandalone
-        // Nothing replayed: the head goes now, not with the first event or keep-alive (the client learns the resume took).
-        if (replay.events.length === 0) res.flushHeaders();
         ps.attach(res, this.deps.keepAliveMs);
         res.on('close', () => ps.detach(res));
         return;

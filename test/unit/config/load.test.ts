@@ -67,6 +67,20 @@ backends:
     assert.equal(ok.backends.a.health_check.timeout, 250);
   });
 
+  it('refuses server.request_timeout below server.headers_timeout, naming the key and the file (it was raised silently)', () => {
+    const msg = problems(() => parseConfigText('server:\n  headers_timeout: 30s\n  request_timeout: 10s\n', 'rt.yaml', {}));
+    assert.match(msg, /^rt\.yaml: invalid configuration/);
+    assert.match(msg, /server\.request_timeout: .*10000 ms.*server\.headers_timeout.*30000 ms/);
+    // headers_timeout raised past the default request_timeout (60 s) alone: the same.
+    assert.match(
+      problems(() => parseConfigText('server:\n  headers_timeout: 90s\n', 'rt.yaml', {})),
+      /server\.request_timeout: /,
+    );
+    // Equal is fine: the whole request may take as long as its headers.
+    const ok = parseConfigText('server:\n  headers_timeout: 30s\n  request_timeout: 30s\n', 'rt.yaml', {});
+    assert.equal(ok.server.request_timeout, 30_000);
+  });
+
   it('reports unknown keys (typos) by path', () => {
     const msg = problems(() => parseConfigText('server:\n  prot: 1\n', 'typo.yaml', {}));
     assert.match(msg, /server\.prot: unknown key/);

@@ -42,7 +42,7 @@ describe('Redis stores', () => {
   });
 
   it('SSE events: bounded by count and bytes, in order, ids continue after a prime, unknown streams are undefined, kept while the session lives elsewhere', async () => {
-    const events = new RedisEventStore(redis, { maxEvents: 3, maxBytes: 10, maxTotalBytes: 1_000_000 }, 60_000, silentLogger());
+    const events = new RedisEventStore(redis, { maxEvents: 3, maxBytes: 10, maxTotalBytes: 1_000_000 }, 60_000, silentLogger(), 2000);
     assert.equal(events.prime('s1', 'gA'), 'gA_1');
     const ids = ['aaaa', 'bbbb', 'cccc', 'dd', 'this one is too large'].map((d) => events.append('s1', 'gA', d));
     assert.deepEqual(ids, ['gA_2', 'gA_3', 'gA_4', 'gA_5', 'gA_6']);
@@ -69,7 +69,7 @@ describe('Redis stores', () => {
       'and for the count bound',
     );
     // Another instance (a store of its own) sees the same events.
-    const other = new RedisEventStore(redis, { maxEvents: 3, maxBytes: 10, maxTotalBytes: 1_000_000 }, 60_000, silentLogger());
+    const other = new RedisEventStore(redis, { maxEvents: 3, maxBytes: 10, maxTotalBytes: 1_000_000 }, 60_000, silentLogger(), 2000);
     assert.deepEqual((await other.replayAfter('s1', 'gA_7'))?.events, [{ id: 'gA_8', data: 'f' }]);
     assert.equal(await other.replayAfter('s1', 'gZ_1'), undefined);
     assert.equal(await other.replayAfter('s2', 'gA_1'), undefined, 'another session does not see them');
@@ -97,7 +97,7 @@ describe('Redis stores', () => {
         return new Promise<never>(() => {});
       },
     } as unknown as RedisState;
-    const events = new RedisEventStore(slow, { maxEvents: 100, maxBytes: 1000, maxTotalBytes: 1000 }, 60_000, silentLogger());
+    const events = new RedisEventStore(slow, { maxEvents: 100, maxBytes: 1000, maxTotalBytes: 1000 }, 60_000, silentLogger(), 2000);
     // One session each, so that no write waits behind another's: 50 writes of 100 bytes.
     for (let i = 0; i < 50; i++) assert.equal(events.append(`s${i}`, 'gA', 'x'.repeat(100)), 'gA_1', 'ids are issued whatever is kept');
     await new Promise((r) => setImmediate(r));
