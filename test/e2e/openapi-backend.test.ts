@@ -54,9 +54,17 @@ function operations(doc: Doc) {
   return ops;
 }
 
+/** One validator per input schema: a new one per property cost ~0.1 s a tool (120 of them for stapi). */
+const validators = new WeakMap<Schema, ReturnType<typeof createAjv>>();
+function validatorFor(root: Schema): ReturnType<typeof createAjv> {
+  let ajv = validators.get(root);
+  if (!ajv) validators.set(root, (ajv = createAjv()));
+  return ajv;
+}
+
 /** A value the property's schema accepts (checked with a JSON Schema validator), or undefined. */
 function sample(prop: Schema, root: Schema, key: string): unknown {
-  const ajv = createAjv();
+  const ajv = validatorFor(root);
   const check = ajv.compile({ ...prop, $defs: root.$defs ?? {} });
   const resolved = resolve(prop, root);
   const candidates: unknown[] = [];
