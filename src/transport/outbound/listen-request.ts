@@ -39,6 +39,9 @@ export function listenRequest(dispatcher: Dispatcher, opts: Dispatcher.DispatchO
         onSent();
       },
       onHeaders(status: number, _raw: Buffer[], resume: () => void): boolean {
+        // An interim answer (103 Early Hints, 102 Processing: RFC 9110 §15.2) has no body and the final one follows, as
+        // undici's request() knows: taken for the answer, the stream's real body went to a reader nobody had (review 30).
+        if (status < 200) return true;
         body = new Readable({
           read: () => resume(),
           // The reader gave up on the stream: stop the request, not just the reading.
