@@ -72,6 +72,8 @@ export class SessionManager {
   private readonly unended = new Set<string>();
   private unendedTimer: NodeJS.Timeout | undefined;
   private retrying = false;
+  /** closeAll() ran: a delete or announcement failing after it starts no retries (nothing would stop them). */
+  private closed = false;
 
   /** Refuses new sessions from now on (the gateway is draining); existing ones carry on. */
   refuseNew(): void {
@@ -415,7 +417,7 @@ export class SessionManager {
     this.unended.delete(id);
     if (this.unended.size >= this.opts.maxSessions) this.unended.delete(this.unended.values().next().value as string);
     this.unended.add(id);
-    if (this.unendedTimer) return;
+    if (this.unendedTimer || this.closed) return;
     this.unendedTimer = setInterval(() => void this.retryUnended(), UNENDED_RETRY_MS);
     this.unendedTimer.unref();
   }
@@ -509,8 +511,10 @@ export class SessionManager {
 
   async closeAll(reason: string): Promise<void> {
     this.closing = true;
+    this.closed = true;
     clearInterval(this.sweepTimer);
     clearInterval(this.unendedTimer);
+    this.unendedTimer = undefined;
     this.endListeners();
     // With other instances, one stopping ends no session: its clients carry on elsewhere from the shared records.
     if (this.host.bus) await Promise.all([...this.live.values()].map((s) => this.evictLocal(s, reason)));

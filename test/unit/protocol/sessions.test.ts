@@ -291,4 +291,26 @@ describe('SessionManager: closeAll', () => {
     await assert.rejects(m.create('aggregate', initialize()), code('MCPEG_ERR_SHUTTING_DOWN'));
     assert.throws(() => m.addListener({ viewId: 'aggregate', methods: new Set(), deliver() {}, end() {} }), code('MCPEG_ERR_SHUTTING_DOWN'));
   });
+
+  it('a delete that fails after closeAll starts no retries: nothing would ever stop them (review 30)', async () => {
+    mock.timers.enable({ apis: ['setInterval'] });
+    const store = new MemorySessionStore();
+    let deletes = 0;
+    let fail: ((err: Error) => void) | undefined;
+    const { m } = manager({}, store);
+    await m.create('aggregate', initialize(), 'late');
+    // The store is away: the client's DELETE waits on it while the gateway stops.
+    store.delete = () => {
+      deletes++;
+      return new Promise<void>((_, reject) => (fail = reject));
+    };
+    const ending = m.close('late', 'client DELETE');
+    await m.closeAll('gateway stopping');
+    fail!(new Error('store gone'));
+    await ending;
+    assert.equal(deletes, 1);
+    mock.timers.tick(10_000);
+    await settle();
+    assert.equal(deletes, 1, 'the failed delete was retried after closeAll, by a timer nothing clears');
+  });
 });
