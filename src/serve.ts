@@ -6,7 +6,7 @@
  */
 import type { Config } from './config/schema.js';
 import { createGateway, type Gateway, type GatewayOptions } from './gateway.js';
-import { startAdminServer, type AdminServer } from './admin/server.js';
+import type { AdminServer } from './admin/server.js';
 import { createLogger } from './observability/logger.js';
 import { configSecrets } from './observability/secrets.js';
 import { openStateStores } from './state/stores.js';
@@ -65,6 +65,8 @@ export async function serve(fileConfig: Readonly<Config>, opts: ServeOptions = {
   try {
     const { url, port, host } = await gateway.listen();
     if (config.admin.enabled) {
+      // Loaded when enabled (it is off by default): its routes and console were ~0.1 s of every gateway's start-up.
+      const { startAdminServer } = await import('./admin/server.js');
       admin = await startAdminServer(gateway, { configFile: opts.configFile, configOverrides, mcpUrl: url, instances: state.instances, changed: sync && ((c) => sync.publish(c)) });
     }
     const g = gateway;

@@ -14,26 +14,30 @@
  * whose `kid` is unknown refetches it at most once per cooldown, so tokens with invented
  * key ids cannot make the gateway hammer the authorization server.
  */
-import { createRemoteJWKSet, errors, jwtVerify, type JWTVerifyGetKey } from 'jose';
+import type * as Jose from 'jose';
 import type { OAuthConfig } from '../config/auth.js';
 import { discoverJwksUri } from './discovery.js';
 import { AuthFailure } from './failure.js';
 
 const FETCH_TIMEOUT_MS = 5000;
 
+let jose: Promise<typeof Jose> | undefined;
+/** jose, loaded by the first token: imported at start-up it cost every gateway ~40 ms, OAuth or not. */
+const loadJose = (): Promise<typeof Jose> => (jose ??= import('jose'));
+
 /** RFC 7515 §4.1.9: `typ` is a media type whose "application/" prefix may be left out; compared case-insensitively. */
 const ACCESS_TOKEN_TYPES = new Set(['jwt', 'at+jwt']);
 const isAccessTokenType = (typ: string | undefined) => typ === undefined || ACCESS_TOKEN_TYPES.has(typ.toLowerCase().replace(/^application\//, ''));
 
 export class JwtVerifier {
-  private keys: Promise<JWTVerifyGetKey> | undefined;
+  private keys: Promise<Jose.JWTVerifyGetKey> | undefined;
 
   constructor(private readonly cfg: OAuthConfig) {}
 
-  private keySet(): Promise<JWTVerifyGetKey> {
+  private keySet(): Promise<Jose.JWTVerifyGetKey> {
     if (!this.keys) {
-      const made = (this.cfg.jwks_uri ? Promise.resolve(new URL(this.cfg.jwks_uri)) : discoverJwksUri(this.cfg.issuer, FETCH_TIMEOUT_MS)).then((url) =>
-        createRemoteJWKSet(url, { timeoutDuration: FETCH_TIMEOUT_MS, cooldownDuration: 30_000, cacheMaxAge: 10 * 60_000 }),
+      const made = (this.cfg.jwks_uri ? Promise.resolve(new URL(this.cfg.jwks_uri)) : discoverJwksUri(this.cfg.issuer, FETCH_TIMEOUT_MS)).then(async (url) =>
+        (await loadJose()).createRemoteJWKSet(url, { timeoutDuration: FETCH_TIMEOUT_MS, cooldownDuration: 30_000, cacheMaxAge: 10 * 60_000 }),
       );
       this.keys = made;
       // A failed discovery is tried again by the next token, not remembered.
@@ -46,6 +50,7 @@ export class JwtVerifier {
 
   /** The verified claims; throws AuthFailure. */
   async verify(token: string, audiences: readonly string[]): Promise<Record<string, unknown>> {
+    const { errors, jwtVerify } = await loadJose();
     const keys = await this.keySet();
     try {
       const { payload, protectedHeader } = await jwtVerify(token, keys, {
@@ -62,13 +67,13 @@ export class JwtVerifier {
       if (err instanceof errors.JWKSTimeout || (err instanceof Error && !(err instanceof errors.JOSEError))) {
         throw new AuthFailure('unavailable', `the authorization server's keys could not be read: ${err.message}`);
       }
-      throw new AuthFailure('invalid_token', describe(err));
+      throw new AuthFailure('invalid_token', describe(err, errors));
     }
   }
 }
 
 /** jose's reasons, in the words a client can act on. */
-function describe(err: unknown): string {
+function describe(err: unknown, errors: typeof Jose.errors): string {
   if (err instanceof errors.JWTExpired) return 'the access token has expired';
   if (err instanceof errors.JWTClaimValidationFailed) {
     if (err.claim === 'aud') return 'the access token is for another resource (aud)';
