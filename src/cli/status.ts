@@ -53,7 +53,10 @@ export async function runStatus(argv: string[]): Promise<number> {
     row('log', st.logFile ?? 'stderr');
     row('mode', st.daemon ? 'daemon' : 'foreground');
   }
-  if (health && 'body' in health) {
+  if (health && 'body' in health && health.body.backends === undefined) {
+    // With auth configured, /health gives an unauthenticated caller its status alone.
+    row('backends', `not shown (health ${health.body.status ?? '?'}; with auth configured /health details them to an authenticated caller only)`);
+  } else if (health && 'body' in health) {
     const bs = health.body.backends ?? [];
     const up = bs.filter((b) => b.state === 'up').length;
     row('backends', `${bs.length} (${up} up${bs.length > up ? `, ${bs.length - up} not up` : ''}); health ${health.body.status ?? '?'}, ${health.body.sessions ?? 0} session(s)`);

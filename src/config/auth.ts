@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { duration } from './duration.js';
+import { httpsUrl } from './https-url.js';
 
 /** Asymmetric JWS algorithms (RFC 7518 §3.1, RFC 8037): never `none`, never HS* (a public key is no secret). */
 export const ASYMMETRIC_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const;
@@ -13,14 +14,6 @@ export const ASYMMETRIC_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384
 /** An OAuth scope token (RFC 6749 §3.3): printable ASCII without space, `"` or `\`. */
 const SCOPE = /^[\x21\x23-\x5B\x5D-\x7E]{1,128}$/;
 const scope = z.string().regex(SCOPE, 'expected an OAuth scope (printable ASCII, no spaces, quotes or backslashes)');
-
-/** http(s) URL without fragment; https unless it names a loopback host (tests, local development). */
-const httpsUrl = (what: string) =>
-  z.url({ protocol: /^https?$/ }).refine((u) => {
-    const url = new URL(u);
-    if (url.hash) return false;
-    return url.protocol === 'https:' || /^(localhost|127\.\d+\.\d+\.\d+|\[::1\])$/.test(url.hostname);
-  }, `${what}: expected an https URL without fragment (http only for localhost or 127.0.0.1)`);
 
 const introspectionSchema = z
   .object({
@@ -109,6 +102,11 @@ export const authSchema = z
       .default('x-api-key'),
     /** Serve without authentication on a non-loopback address (behind a proxy that authenticates, or a closed network). */
     allow_unauthenticated: z.boolean().default(false),
+    /**
+     * Serve GET /metrics to anyone when authentication is configured (its series name every
+     * backend, tool and replica). By default a scrape must authenticate as an MCP client does.
+     */
+    public_metrics: z.boolean().default(false),
   })
   .strict()
   .superRefine((a, ctx) => {

@@ -12,6 +12,7 @@
  */
 import { z } from 'zod';
 import { duration } from './duration.js';
+import { httpsUrl } from './https-url.js';
 
 export const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -34,8 +35,12 @@ const tokenType = z.string().regex(/^urn:[A-Za-z0-9:._-]{1,200}$/, 'expected a t
 export const tokenExchangeSchema = z
   .object({
     type: z.literal('token_exchange'),
-    /** The authorization server's token endpoint (RFC 8693 §2.1: a POST to it). */
-    token_endpoint: z.url({ protocol: /^https?$/ }),
+    /**
+     * The authorization server's token endpoint (RFC 8693 §2.1: a POST to it). It is sent the
+     * caller's access token and the gateway's client secret: https, as the issuer and
+     * introspection endpoint are (RFC 6749 §3.2 requires TLS there), http for loopback only.
+     */
+    token_endpoint: httpsUrl('token_endpoint'),
     client_id: z.string().min(1),
     client_secret: z.string().min(1).optional(),
     client_secret_env: z.string().regex(ENV_NAME, 'expected an environment variable name').optional(),

@@ -5,6 +5,11 @@
  * 6750 §3, RFC 9728 §5.1), 403 for a missing scope, 503 when the authorization server
  * could not be asked. Only in the chain when auth is configured: no cost otherwise.
  * A CORS preflight carries no credentials (Fetch standard, CORS-preflight request) and passes.
+ *
+ * `/metrics` is refused the same way (unless `auth.public_metrics`): its series name every
+ * backend, tool and replica. `/health` and `/health/ready` are never refused (probes send no
+ * credential): a caller is authenticated if it can be, and a bad or missing credential leaves
+ * it anonymous, to which the route answers the status alone (http-server.ts).
  * Why the authorization server could not be asked goes to the log (a warning at most every
  * LOG_EVERY_MS, with how many more there were), not to the client.
  */
@@ -15,7 +20,10 @@ import { sendError } from './http-util.js';
 
 const LOG_EVERY_MS = 5000;
 
-export function authenticate(auth: Authenticator, log: Logger): Middleware {
+/** Answered in detail to an authenticated caller, in summary to any other. */
+const DETAILED_HEALTH = new Set(['/health', '/health/ready']);
+
+export function authenticate(auth: Authenticator, log: Logger, opts: { publicMetrics: boolean }): Middleware {
   let lastLogged = 0;
   let unlogged = 0;
   const warn = (detail: string) => {
@@ -29,7 +37,15 @@ export function authenticate(auth: Authenticator, log: Logger): Middleware {
     unlogged = 0;
   };
   return async (ctx, next) => {
-    if (ctx.endpoint !== 'mcp' || ctx.req.method === 'OPTIONS') return next();
+    if (ctx.req.method === 'OPTIONS') return next();
+    if (ctx.endpoint === 'health') {
+      if (!DETAILED_HEALTH.has(ctx.path)) return next();
+      const h = await auth.authenticate(ctx.req.headers, ctx.path);
+      if (h.ok) ctx.principal = h.principal;
+      else if (h.detail !== undefined) warn(h.detail);
+      return next();
+    }
+    if (ctx.endpoint !== 'mcp' && (ctx.path !== '/metrics' || opts.publicMetrics)) return next();
     const r = await auth.authenticate(ctx.req.headers, ctx.path);
     if (r.ok) {
       ctx.principal = r.principal;

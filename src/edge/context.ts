@@ -9,8 +9,10 @@ import type { ClientIpResolver } from './client-ip.js';
 import { ANONYMOUS, type Principal } from '../auth/principal.js';
 
 /**
- * Which kind of endpoint a path is: only MCP endpoints are authenticated, rate limited and
- * shed; `metadata` is the OAuth protected resource metadata (RFC 9728), open to all and CORS-readable.
+ * Which kind of endpoint a path is: only MCP endpoints are rate limited and shed, and they
+ * and /metrics are authenticated (health is answered in less detail to a caller who does not
+ * authenticate: edge/authenticate.ts); `metadata` is the OAuth protected resource metadata
+ * (RFC 9728), open to all and CORS-readable.
  */
 export type EndpointKind = 'mcp' | 'health' | 'metadata' | 'other';
 
@@ -33,7 +35,7 @@ export interface HttpContext {
   sessionId: string | undefined;
   /** The socket's bytesWritten when the request arrived (the access log's `bytes`: requests on a connection are sequential). */
   readonly bytesWrittenBefore: number;
-  /** Who is calling: set by the authentication middleware on MCP endpoints; anonymous without it. */
+  /** Who is calling: set by the authentication middleware (MCP endpoints, /metrics, /health, /health/ready); anonymous without it. */
   principal: Principal;
 }
 

@@ -6,7 +6,8 @@
  *   /sse, /messages              legacy HTTP+SSE, aggregate view
  *   /servers/<name>/mcp          Streamable HTTP, one backend, original names
  *   /servers/<name>/sse|messages legacy HTTP+SSE, one backend
- *   /health/live, /health        liveness; per-backend state
+ *   /health/live, /health        liveness; per-backend state (with auth configured: to an authenticated caller, else the status alone)
+ *   /health/ready, /metrics      readiness; Prometheus (with auth configured: authenticated unless auth.public_metrics)
  *
  *   /.well-known/oauth-protected-resource[/<endpoint path>]   OAuth protected resource metadata (RFC 9728)
  *
@@ -66,6 +67,15 @@ export interface HttpRoutes {
 
 export { isLoopbackHost };
 
+/**
+ * A health answer for a caller who did not authenticate: its `status` (and why, when it is
+ * shutting down), not which backends there are, where they are or what failed.
+ */
+function statusOnly(body: unknown): { status: unknown; reason?: unknown } {
+  const b = body as { status?: unknown; reason?: unknown };
+  return { status: b.status, ...(typeof b.reason === 'string' ? { reason: b.reason } : {}) };
+}
+
 /** What a route that answered at once returns. */
 const DONE: Promise<void> = Promise.resolve();
 
@@ -104,7 +114,7 @@ export function edgeMiddleware(cfg: ServerConfig, edge: EdgeOptions, policy: Ori
   const limiter = edge.rateLimiter ?? (edge.rateLimits ? new RateLimiter(edge.rateLimits) : undefined);
   if (limiter?.hasGatewayRules) chain.push(rateLimit(limiter, edge.source));
   // After the rate limits: a flood of bad tokens is limited by address before any is checked.
-  if (edge.auth && authConfigured(edge.auth)) chain.push(authenticate(new Authenticator(edge.auth, cfg.path), log));
+  if (edge.auth && authConfigured(edge.auth)) chain.push(authenticate(new Authenticator(edge.auth, cfg.path), log, { publicMetrics: edge.auth.public_metrics }));
   if (cfg.compression.enabled) chain.push(compression(cfg.compression));
   return chain;
 }
@@ -116,6 +126,8 @@ export function createHttpServer(cfg: ServerConfig, routes: HttpRoutes, log: Log
     boundToLoopback: isLoopbackHost(cfg.host),
   };
   const ips = new ClientIpResolver(edge.rateLimits?.trusted_proxies ?? []);
+  // With authentication configured, health detail (backend names, endpoints, errors) is for authenticated callers only.
+  const authOn = edge.auth !== undefined && authConfigured(edge.auth);
   const run = recover(compose([...edgeMiddleware(cfg, edge, policy, log), (ctx) => route(ctx)]), log);
   // recover() catches what any middleware or handler throws or rejects with.
   const serveOne = (req: IncomingMessage, res: ServerResponse): void => void run(createContext(req, res, cfg.path, ips));
@@ -182,9 +194,11 @@ export function createHttpServer(cfg: ServerConfig, routes: HttpRoutes, log: Log
       return sendJson(res, 200, doc, { 'cache-control': 'max-age=300' });
     }
     if (path === '/health/live') return sendJson(res, 200, { status: 'ok' });
+    // Anonymous with auth on: the authenticate middleware found no valid credential (it refuses none here).
+    const detail = !authOn || ctx.principal.kind !== 'anonymous';
     if (path === '/health/ready' && routes.ready) {
       const r = await routes.ready();
-      return sendJson(res, r.status, r.body);
+      return sendJson(res, r.status, detail ? r.body : statusOnly(r.body));
     }
     if (path === '/metrics' && routes.metrics) {
       req.resume();
@@ -195,7 +209,7 @@ export function createHttpServer(cfg: ServerConfig, routes: HttpRoutes, log: Log
     }
     if (path === '/health') {
       const h = await routes.health();
-      return sendJson(res, h.status, h.body);
+      return sendJson(res, h.status, detail ? h.body : statusOnly(h.body));
     }
     req.resume();
     return sendError(res, 'MCPEG_ERR_NOT_FOUND', `no endpoint at ${path}`);

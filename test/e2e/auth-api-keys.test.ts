@@ -3,7 +3,7 @@
  * per-backend Streamable HTTP endpoints, legacy SSE, stateless 2026-07-28 POSTs. A key is
  * a named principal; a session belongs to the principal that opened it (another one
  * presenting its id gets 404, across instances sharing a session store too); the client's
- * credentials never reach a backend; health stays open.
+ * credentials never reach a backend; the health probes stay open (/health details backends to a key only: test/security/review31-health-detail.test.ts).
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';

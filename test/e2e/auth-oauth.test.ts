@@ -164,6 +164,33 @@ describe('auth: OAuth resource server', () => {
     }
   });
 
+  it('health detail and metrics for a token for the aggregate endpoint; the status alone and 401 with the /mcp challenge without one (review 31)', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const good = { iss: oidc.issuer, sub: 'prometheus', aud: `${env.base}/mcp`, exp: now + 300, scope: 'mcp:tools' };
+    const token = await oidc.sign(good);
+    const detail = (await (await fetch(`${env.base}/health`, { headers: { authorization: `Bearer ${token}` } })).json()) as { backends: Array<{ name: string }> };
+    assert.deepEqual(
+      detail.backends.map((b) => b.name),
+      ['rec'],
+    );
+    const metrics = await fetch(`${env.base}/metrics`, { headers: { authorization: `Bearer ${token}` } });
+    assert.equal(metrics.status, 200);
+    assert.match(await metrics.text(), /mcpeg_backend_up\{backend="rec"\} 1/);
+    for (const [what, headers] of [
+      ['no token', {}],
+      ['expired', { authorization: `Bearer ${await oidc.sign({ ...good, exp: now - 120 })}` }],
+      ['for another resource', { authorization: `Bearer ${await oidc.sign({ ...good, aud: `${env.base}/servers/rec/mcp` })}` }],
+    ] as Array<[string, Record<string, string>]>) {
+      const h = await fetch(`${env.base}/health`, { headers });
+      assert.equal(h.status, 200, what);
+      assert.deepEqual(await h.json(), { status: 'ok' }, what);
+      const m = await fetch(`${env.base}/metrics`, { headers });
+      assert.equal(m.status, 401, what);
+      await m.body?.cancel();
+      assert.equal(params(m.headers.get('www-authenticate')).resource_metadata, `${env.base}/.well-known/oauth-protected-resource/mcp`, what);
+    }
+  });
+
   it('accepts a token for a view at its legacy SSE endpoints too', async () => {
     const token = await oidc.fetchToken({ client_id: 'machine', client_secret: 'machine-secret-0123456789', scope: '' }, { resource: `${env.base}/mcp`, scope: 'mcp:tools' });
     const ac = new AbortController();

@@ -81,6 +81,30 @@ backends:
     assert.equal(ok.server.request_timeout, 30_000);
   });
 
+  it("refuses a token exchange's token_endpoint over plain http to another host, naming the key (the caller's token and the client secret went in clear)", () => {
+    const cfg = (endpoint: string) =>
+      `backends:\n  m:\n    type: mcp\n    url: https://mcp.example/mcp\n    credentials:\n      type: token_exchange\n      token_endpoint: ${endpoint}\n      client_id: gw\n      client_secret: gw-secret-value\n      audience: https://api.example\n`;
+    for (const bad of ['http://as.example/token', 'http://10.0.0.5:8080/token', 'http://[fd00::1]/token', 'https://as.example/token#x']) {
+      const msg = problems(() => parseConfigText(cfg(bad), 'tx.yaml', {}));
+      assert.match(msg, /^tx\.yaml: invalid configuration/, bad);
+      assert.match(msg, /backends\.m\.credentials\.token_endpoint: token_endpoint: expected an https URL without fragment \(http only for localhost or 127\.0\.0\.1\)/, bad);
+    }
+    // https anywhere, and http to a loopback host (tests, a local authorization server), as for the issuer and introspection endpoint.
+    for (const ok of ['https://as.example/token', 'http://127.0.0.1:8081/token', 'http://localhost:8081/token', 'http://[::1]:8081/token']) {
+      const c = parseConfigText(cfg(ok), 'tx.yaml', {});
+      assert.equal((c.backends.m as { credentials: { token_endpoint: string } }).credentials.token_endpoint, ok);
+    }
+  });
+
+  it('auth.public_metrics: false by default, a boolean', () => {
+    assert.equal(parseConfigText('auth:\n  api_keys: []\n', 'pm.yaml', {}).auth.public_metrics, false);
+    assert.equal(parseConfigText('auth:\n  public_metrics: true\n', 'pm.yaml', {}).auth.public_metrics, true);
+    assert.match(
+      problems(() => parseConfigText('auth:\n  public_metrics: "yes"\n', 'pm.yaml', {})),
+      /auth\.public_metrics: /,
+    );
+  });
+
   it('reports unknown keys (typos) by path', () => {
     const msg = problems(() => parseConfigText('server:\n  prot: 1\n', 'typo.yaml', {}));
     assert.match(msg, /server\.prot: unknown key/);
