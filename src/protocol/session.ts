@@ -366,13 +366,17 @@ export class ClientSession implements ClientLink, ConnectionOwner, RelayClient {
     return answered;
   }
 
-  /** Why this client cannot be sent `method` (a capability it did not declare), if it cannot. */
+  /** Why this client cannot be sent `method` (a capability it did not declare, or a method its version lacks), if it cannot. */
   private capabilityMissing(method: string, params: Record<string, unknown> | undefined): GatewayError | undefined {
     const need = own(REQUIRED_CAPABILITY, method);
-    if (need && (this.capabilities[need.cap] === undefined || !versionAtLeast(this.protocolVersion, need.since))) {
+    if (need && this.capabilities[need.cap] === undefined) {
+      return new GatewayError('MCPEG_ERR_CLIENT_CAPABILITY_MISSING', `the client did not declare the "${need.cap}" capability, so it cannot answer ${method}`, { method });
+    }
+    // A client that declares the capability on a version without the method: the message names the version, not the capability.
+    if (need && !versionAtLeast(this.protocolVersion, need.since)) {
       return new GatewayError(
         'MCPEG_ERR_CLIENT_CAPABILITY_MISSING',
-        `the client did not declare the "${need.cap}" capability (protocol ${this.protocolVersion}), so it cannot answer ${method}`,
+        `the client negotiated protocol ${this.protocolVersion}, which has no ${method} (added in ${need.since}), so it cannot answer it`,
         { method },
       );
     }
