@@ -6,6 +6,7 @@
  */
 import type { Config } from './config/schema.js';
 import { createGateway, type Gateway, type GatewayOptions } from './gateway.js';
+import { loadJose } from './auth/jwt.js';
 import type { AdminServer } from './admin/server.js';
 import { createLogger } from './observability/logger.js';
 import { configSecrets } from './observability/secrets.js';
@@ -63,6 +64,8 @@ export async function serve(fileConfig: Readonly<Config>, opts: ServeOptions = {
   }
   let admin: AdminServer | undefined;
   try {
+    // Loaded lazily (auth/jwt.ts), but before the listener opens when OAuth needs it: a missing jose is a start-up error.
+    if (config.auth.oauth) await loadJose();
     const { url, port, host } = await gateway.listen();
     if (config.admin.enabled) {
       // Loaded when enabled (it is off by default): its routes and console were ~0.1 s of every gateway's start-up.

@@ -22,8 +22,12 @@ import { AuthFailure } from './failure.js';
 const FETCH_TIMEOUT_MS = 5000;
 
 let jose: Promise<typeof Jose> | undefined;
-/** jose, loaded by the first token: imported at start-up it cost every gateway ~40 ms, OAuth or not. */
-const loadJose = (): Promise<typeof Jose> => (jose ??= import('jose'));
+/**
+ * jose, loaded when OAuth is configured (serve() awaits it before listening, so an install
+ * without it fails start-up naming it, not every token with a 500) or by the first token (a
+ * reload that adds auth.oauth): imported by every gateway it cost ~40 ms, OAuth or not.
+ */
+export const loadJose = (): Promise<typeof Jose> => (jose ??= import('jose'));
 
 /** RFC 7515 §4.1.9: `typ` is a media type whose "application/" prefix may be left out; compared case-insensitively. */
 const ACCESS_TOKEN_TYPES = new Set(['jwt', 'at+jwt']);

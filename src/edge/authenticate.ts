@@ -10,10 +10,15 @@
  * backend, tool and replica. `/health` and `/health/ready` are never refused (probes send no
  * credential): a caller is authenticated if it can be, and a bad or missing credential leaves
  * it anonymous, to which the route answers the status alone (http-server.ts).
+ * A bearer token there may cost a call to the authorization server (introspection, keys), so
+ * those requests take the gateway rate limits as the MCP endpoints do (`asksAuthorizationServer`,
+ * edge/rate-limit.ts); a health request over them is not checked (`ctx.rateLimited`): anonymous.
  * Why the authorization server could not be asked goes to the log (a warning at most every
  * LOG_EVERY_MS, with how many more there were), not to the client.
  */
 import type { Authenticator } from '../auth/authenticate.js';
+import type { AuthConfig } from '../config/auth.js';
+import type { HttpContext } from './context.js';
 import type { Logger } from '../observability/logger.js';
 import type { Middleware } from './compose.js';
 import { sendError } from './http-util.js';
@@ -22,6 +27,20 @@ const LOG_EVERY_MS = 5000;
 
 /** Answered in detail to an authenticated caller, in summary to any other. */
 const DETAILED_HEALTH = new Set(['/health', '/health/ready']);
+
+/**
+ * The requests outside the MCP endpoints on which this middleware may ask the authorization
+ * server (an Authorization header with auth.oauth: introspection, the key set; an API key
+ * header is checked locally and not counted): the rate limits
+ * count them as MCP requests, or /health would check invented tokens for anyone at any rate,
+ * filling the introspection queue the MCP clients share (review 32). A CORS preflight is
+ * answered by cors.ts before (health) or counted as any request (/metrics).
+ */
+export function asksAuthorizationServer(auth: AuthConfig): ((ctx: HttpContext) => boolean) | undefined {
+  if (!auth.oauth) return undefined;
+  const metrics = !auth.public_metrics;
+  return (ctx) => ctx.req.headers.authorization !== undefined && (DETAILED_HEALTH.has(ctx.path) || (metrics && ctx.path === '/metrics'));
+}
 
 export function authenticate(auth: Authenticator, log: Logger, opts: { publicMetrics: boolean }): Middleware {
   let lastLogged = 0;
@@ -37,9 +56,10 @@ export function authenticate(auth: Authenticator, log: Logger, opts: { publicMet
     unlogged = 0;
   };
   return async (ctx, next) => {
-    if (ctx.req.method === 'OPTIONS') return next();
+    // A preflight is answered by cors.ts on the endpoints CORS covers; /metrics ('other') serves any method.
+    if (ctx.req.method === 'OPTIONS' && ctx.endpoint !== 'other') return next();
     if (ctx.endpoint === 'health') {
-      if (!DETAILED_HEALTH.has(ctx.path)) return next();
+      if (!DETAILED_HEALTH.has(ctx.path) || ctx.rateLimited) return next();
       const h = await auth.authenticate(ctx.req.headers, ctx.path);
       if (h.ok) ctx.principal = h.principal;
       else if (h.detail !== undefined) warn(h.detail);

@@ -37,6 +37,8 @@ export interface HttpContext {
   readonly bytesWrittenBefore: number;
   /** Who is calling: set by the authentication middleware (MCP endpoints, /metrics, /health, /health/ready); anonymous without it. */
   principal: Principal;
+  /** The gateway rate limits refused a health request's credential check (edge/rate-limit.ts): it is answered as anonymous. */
+  rateLimited: boolean;
 }
 
 /** Ids we pass on: printable, no separators that could split a header or a log field. */
@@ -115,6 +117,7 @@ export function createContext(req: IncomingMessage, res: ServerResponse, mcpPath
     sessionId: typeof sid === 'string' && sid !== '' ? sid : undefined,
     bytesWrittenBefore: req.socket.bytesWritten,
     principal: ANONYMOUS,
+    rateLimited: false,
   };
   (req as WithContext)[CONTEXT] = ctx;
   return ctx;

@@ -13,6 +13,7 @@
  *
  * Every request first passes the edge middleware (src/middleware), in this order:
  *   recover → access log → CORS → load shedding → rate limits → authentication → compression → route
+ * (rate limits and authentication: the MCP endpoints, and /health, /health/ready and /metrics with auth configured)
  * (recover is the catch around the whole chain, not a link of it: one promise less per request).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -25,7 +26,7 @@ import { compose, type Middleware } from './compose.js';
 import { compression } from './compression.js';
 import { createContext, type HttpContext } from './context.js';
 import { cors } from './cors.js';
-import { authenticate } from './authenticate.js';
+import { asksAuthorizationServer, authenticate } from './authenticate.js';
 import { Authenticator } from '../auth/authenticate.js';
 import { resourceMetadata } from '../auth/metadata.js';
 import { authConfigured, type AuthConfig } from '../config/auth.js';
@@ -112,9 +113,10 @@ export function edgeMiddleware(cfg: ServerConfig, edge: EdgeOptions, policy: Ori
   const maxInflight = edge.traffic?.max_inflight ?? 0;
   if (maxInflight > 0) chain.push(loadShed(maxInflight));
   const limiter = edge.rateLimiter ?? (edge.rateLimits ? new RateLimiter(edge.rateLimits) : undefined);
-  if (limiter?.hasGatewayRules) chain.push(rateLimit(limiter, edge.source));
+  const auth = edge.auth && authConfigured(edge.auth) ? edge.auth : undefined;
+  if (limiter?.hasGatewayRules) chain.push(rateLimit(limiter, edge.source, auth && asksAuthorizationServer(auth)));
   // After the rate limits: a flood of bad tokens is limited by address before any is checked.
-  if (edge.auth && authConfigured(edge.auth)) chain.push(authenticate(new Authenticator(edge.auth, cfg.path), log, { publicMetrics: edge.auth.public_metrics }));
+  if (auth) chain.push(authenticate(new Authenticator(auth, cfg.path), log, { publicMetrics: auth.public_metrics }));
   if (cfg.compression.enabled) chain.push(compression(cfg.compression));
   return chain;
 }
