@@ -79,7 +79,7 @@ export const TOOL_ERRORS = {
   MCPEG_ERR_UPSTREAM_TIMEOUT: 'The HTTP call did not complete within the tool timeout',
   MCPEG_ERR_RESPONSE_TOO_LARGE: 'The answer exceeded max_response_bytes and has no complete structured form',
   MCPEG_ERR_OUTPUT_MISMATCH: "The answer does not match the tool's output schema",
-  MCPEG_ERR_BAD_ARGUMENT: 'An argument value cannot be placed in the request (a "." or ".." path segment, CR/LF in a header)',
+  MCPEG_ERR_BAD_ARGUMENT: 'An argument value cannot be placed in the request or program arguments (a "." or ".." path segment, CR/LF in a header, NUL in an argument)',
   MCPEG_ERR_PROGRAM_FAILED: 'The program exited with a non-zero status or was killed by a signal',
   MCPEG_ERR_PROGRAM_TIMEOUT: 'The program did not finish within the tool timeout; its process tree was killed',
   MCPEG_ERR_PROGRAM_NOT_FOUND: 'The program does not exist or is not executable',

@@ -60,6 +60,10 @@ export function commandInstance(spec: CommandBackendSpec): PluginInstance {
       async handler(args, ctx) {
         // Own properties only: an absent "constructor" argument must not read Object.prototype's.
         const get = (ref: string) => (Object.hasOwn(args, ref) && args[ref] !== null ? args[ref] : undefined);
+        const argvNow = renderArgs(argv, get);
+        // execve takes C strings: a NUL cannot be passed (spawn would throw, reported as a missing program).
+        const nul = argvNow.findIndex((a) => a.includes('\0'));
+        if (nul >= 0) return toolFailure('MCPEG_ERR_BAD_ARGUMENT', `${toolName}: program argument ${nul + 1} would contain a NUL character, which no program can receive`);
         // Waiting for a slot (max_concurrency) counts against the tool's timeout.
         const deadline = Date.now() + timeoutMs;
         const release = await limit.acquire(ctx.signal, timeoutMs);
@@ -72,7 +76,7 @@ export function commandInstance(spec: CommandBackendSpec): PluginInstance {
         try {
           r = await runProgram({
             file,
-            argv: renderArgs(argv, get),
+            argv: argvNow,
             ...(stdin ? { stdin: render(stdin, get) ?? '' } : {}),
             env: toolEnv,
             cwd,

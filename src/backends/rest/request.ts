@@ -56,6 +56,8 @@ export function compileRequest(tool: RestTool, baseUrl: string, staticHeaders: R
         ? { encoding: tool.body?.encoding ?? ('json' as const), fields: rest }
         : undefined;
   const explicit = tool.body !== undefined;
+  // Query names the auth or the tool itself sets: an object argument spread into parameters may not add a second value to them.
+  const fixedQuery = new Set([...Object.keys(auth.query), ...query.map((q) => q.name)]);
 
   return {
     build(args) {
@@ -71,7 +73,7 @@ export function compileRequest(tool: RestTool, baseUrl: string, staticHeaders: R
           if (s === '' || s === '.' || s === '..') throw new BadArgumentError(`path parameter "${ref}" cannot be ${JSON.stringify(s)}`);
           return s;
         },
-        encodeURIComponent,
+        encodePathValue,
       )!;
       const url = new URL(base + p);
       // Unreachable with the checks above and encoded path values; kept as the last word on where the credentials go.
@@ -79,7 +81,7 @@ export function compileRequest(tool: RestTool, baseUrl: string, staticHeaders: R
       for (const [k, v] of Object.entries(auth.query)) url.searchParams.set(k, v);
       for (const q of query) {
         if (q.whole !== undefined) {
-          appendQuery(url.searchParams, q.name, get(q.whole));
+          appendQuery(url.searchParams, q.name, get(q.whole), fixedQuery);
           continue;
         }
         const v = render(q.tpl, get);
@@ -89,7 +91,8 @@ export function compileRequest(tool: RestTool, baseUrl: string, staticHeaders: R
       for (const x of headers) {
         const v = render(x.tpl, get);
         if (v === undefined) continue;
-        if (/[\r\n\0]/.test(v)) throw new BadArgumentError(`header ${x.name} cannot contain CR, LF or NUL`);
+        // What undici would refuse (RFC 9110 §5.5 field-value: no controls, one byte a character) fails here, as the argument's fault.
+        if (/[^\t\x20-\x7e\x80-\xff]/.test(v)) throw new BadArgumentError(`header ${x.name} cannot contain CR, LF, NUL, other control characters or characters above U+00FF`);
         h[x.name.toLowerCase()] = v;
       }
       Object.assign(h, lower(auth.headers));
@@ -110,12 +113,29 @@ function lower(h: Record<string, string>): Record<string, string> {
   return Object.fromEntries(Object.entries(h).map(([k, v]) => [k.toLowerCase(), v]));
 }
 
-/** OpenAPI's default query style (form, explode): arrays repeat the key, objects spread their keys. */
-function appendQuery(sp: URLSearchParams, name: string, v: unknown): void {
+/** A lone surrogate has no UTF-8 form: encodeURIComponent throws URIError, which is the argument's fault. */
+function encodePathValue(s: string): string {
+  try {
+    return encodeURIComponent(s);
+  } catch {
+    throw new BadArgumentError('a path parameter contains a lone UTF-16 surrogate (not valid Unicode text)');
+  }
+}
+
+/**
+ * OpenAPI's default query style (form, explode): arrays repeat the key, objects spread their keys.
+ * A spread key may not be one the auth or the tool sets (`fixed`): a second `api_key=` or
+ * `admin=` could replace the configured value on a server that reads the last one.
+ */
+function appendQuery(sp: URLSearchParams, name: string, v: unknown, fixed: ReadonlySet<string>): void {
   if (v === undefined || v === null) return;
   if (Array.isArray(v)) v.forEach((x) => sp.append(name, stringify(x)));
-  else if (typeof v === 'object') for (const [k, x] of Object.entries(v)) sp.append(k, stringify(x));
-  else sp.append(name, stringify(v));
+  else if (typeof v === 'object') {
+    for (const [k, x] of Object.entries(v)) {
+      if (fixed.has(k)) throw new BadArgumentError(`query parameter "${name}": key "${k}" names a parameter the backend or the tool sets itself`);
+      sp.append(k, stringify(x));
+    }
+  } else sp.append(name, stringify(v));
 }
 
 function pick(args: Record<string, unknown>, fields: string[]): Record<string, unknown> {
