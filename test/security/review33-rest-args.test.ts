@@ -9,10 +9,16 @@
  *   U+00FF, passed the check, was refused by undici and reported as "unreachable" (and
  *   retried), not as the argument's fault.
  * - A path value with a lone UTF-16 surrogate made encodeURIComponent throw a URIError.
- * Each now fails as MCPEG_ERR_BAD_ARGUMENT before any request. Real gateway, SDK client,
- * recording HTTP server on 127.0.0.1.
+ * Each now fails as MCPEG_ERR_BAD_ARGUMENT before any request.
+ * - An OpenAPI document declaring the API key as a query parameter (common) gave the
+ *   client a tool argument of the auth's name: `key=<secret>&key=<attacker's>`. The auth's
+ *   value now overrides the tool's, as its headers do, and is sent once.
+ * Real gateway, SDK client, recording HTTP server on 127.0.0.1.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { connectClient, startGateway, textOf } from '../helpers/gateway.js';
@@ -109,5 +115,55 @@ describe('review33: REST arguments that must not reach the request', () => {
 
   it('a path value with a lone surrogate is refused with a clear error', async () => {
     await refused({ id: 'x\ud800y' }, /path parameter contains a lone UTF-16 surrogate/);
+  });
+});
+
+describe('review33: an OpenAPI query parameter named like the auth key', () => {
+  let rec: HttpRecorder;
+  let gw: Awaited<ReturnType<typeof startGateway>>;
+  let client: Client;
+  const dir = mkdtempSync(join(tmpdir(), 'mcpeg-r33-'));
+  before(async () => {
+    rec = await startRecorder();
+    const spec = join(dir, 'api.json');
+    writeFileSync(
+      spec,
+      JSON.stringify({
+        openapi: '3.0.3',
+        info: { title: 'pets', version: '1' },
+        paths: {
+          '/pets': {
+            get: {
+              operationId: 'list_pets',
+              parameters: [
+                { name: 'key', in: 'query', required: false, schema: { type: 'string' } },
+                { name: 'tag', in: 'query', schema: { type: 'string' } },
+              ],
+              responses: { 200: { description: 'ok', content: { 'application/json': { schema: { type: 'object' } } } } },
+            },
+          },
+        },
+      }),
+    );
+    gw = await startGateway({
+      backends: { pets: { type: 'openapi', spec, base_url: rec.url, auth: { type: 'api_key', in: 'query', name: 'key', value: SECRET } } },
+    });
+    client = await connectClient(gw.url);
+  });
+  after(async () => {
+    await client?.close();
+    await gw?.close();
+    await rec?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("the client's value does not travel next to the configured key", async () => {
+    rec.route('*', /.*/, { body: { ok: true } });
+    const r = await client.callTool({ name: 'pets__list_pets', arguments: { key: 'attacker-key', tag: 'x' } });
+    assert.equal(r.isError, undefined, textOf(r));
+    assert.deepEqual(rec.last()!.query, [
+      ['key', SECRET],
+      ['tag', 'x'],
+    ]);
   });
 });

@@ -87,6 +87,8 @@ export function compileRequest(tool: RestTool, baseUrl: string, staticHeaders: R
         const v = render(q.tpl, get);
         if (v !== undefined) url.searchParams.append(q.name, v);
       }
+      // The auth's parameters override the tool's of the same name (as its headers do): one value, the configured one.
+      for (const [k, v] of Object.entries(auth.query)) url.searchParams.set(k, v);
       const h: Record<string, string> = { ...lower(staticHeaders) };
       for (const x of headers) {
         const v = render(x.tpl, get);
