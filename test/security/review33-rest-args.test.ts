@@ -13,6 +13,9 @@
  * - An OpenAPI document declaring the API key as a query parameter (common) gave the
  *   client a tool argument of the auth's name: `key=<secret>&key=<attacker's>`. The auth's
  *   value now overrides the tool's, as its headers do, and is sent once.
+ * - A header parameter named like one of the backend's `headers` (`X-Tenant: acme`, or a
+ *   static API key) let the client replace the configured value: the gateway's key went
+ *   out with the client's tenant. Such parameters (query and header) are no longer mapped.
  * Real gateway, SDK client, recording HTTP server on 127.0.0.1.
  */
 import assert from 'node:assert/strict';
@@ -138,6 +141,8 @@ describe('review33: an OpenAPI query parameter named like the auth key', () => {
               parameters: [
                 { name: 'key', in: 'query', required: false, schema: { type: 'string' } },
                 { name: 'tag', in: 'query', schema: { type: 'string' } },
+                { name: 'x-tenant', in: 'header', schema: { type: 'string' } },
+                { name: 'X-Trace', in: 'header', schema: { type: 'string' } },
               ],
               responses: { 200: { description: 'ok', content: { 'application/json': { schema: { type: 'object' } } } } },
             },
@@ -146,7 +151,9 @@ describe('review33: an OpenAPI query parameter named like the auth key', () => {
       }),
     );
     gw = await startGateway({
-      backends: { pets: { type: 'openapi', spec, base_url: rec.url, auth: { type: 'api_key', in: 'query', name: 'key', value: SECRET } } },
+      backends: {
+        pets: { type: 'openapi', spec, base_url: rec.url, headers: { 'X-Tenant': 'acme' }, auth: { type: 'api_key', in: 'query', name: 'key', value: SECRET } },
+      },
     });
     client = await connectClient(gw.url);
   });
@@ -157,13 +164,22 @@ describe('review33: an OpenAPI query parameter named like the auth key', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it("the client's value does not travel next to the configured key", async () => {
+  it('the parameters the config sets are not offered as arguments; the others are', async () => {
+    const { tools } = await client.listTools();
+    const props = Object.keys((tools.find((t) => t.name === 'pets__list_pets')!.inputSchema.properties ?? {}) as object).sort();
+    assert.deepEqual(props, ['X-Trace', 'tag']);
+  });
+
+  it("the client's values neither travel next to the configured key nor replace the configured header", async () => {
     rec.route('*', /.*/, { body: { ok: true } });
-    const r = await client.callTool({ name: 'pets__list_pets', arguments: { key: 'attacker-key', tag: 'x' } });
+    const r = await client.callTool({ name: 'pets__list_pets', arguments: { key: 'attacker-key', tag: 'x', 'x-tenant': 'other', 'X-Trace': 't1' } });
     assert.equal(r.isError, undefined, textOf(r));
-    assert.deepEqual(rec.last()!.query, [
+    const req = rec.last()!;
+    assert.deepEqual(req.query, [
       ['key', SECRET],
       ['tag', 'x'],
     ]);
+    assert.equal(req.headers['x-tenant'], 'acme');
+    assert.equal(req.headers['x-trace'], 't1');
   });
 });

@@ -19,6 +19,8 @@ export interface Selection {
 
 export interface ConvertOptions extends Selection {
   outputSchemas?: boolean;
+  /** Header and query names the backend's `headers` and `auth` set: parameters of these names are not mapped. */
+  reserved?: { headers: string[]; query: string[] };
 }
 
 export interface Converted {
@@ -44,11 +46,15 @@ export function convertSpec(doc: Record<string, unknown>, opts: ConvertOptions =
   const tools: Record<string, Schema> = {};
   const notes: string[] = [];
   const ops: Operation[] = [];
+  const reserved = {
+    headers: new Set((opts.reserved?.headers ?? []).map((h) => h.trim().toLowerCase())),
+    query: new Set(opts.reserved?.query ?? []),
+  };
   forEachOperation(doc, (op) => ops.push(op));
   for (const op of ops) {
     const name = uniqueName(toolName(op), tools);
     if (!selected(op, name, opts)) continue;
-    tools[name] = convertOperation(doc, op, conv, opts.outputSchemas ?? true, (n) => notes.push(`${name} (${op.method.toUpperCase()} ${op.path}): ${n}`));
+    tools[name] = convertOperation(doc, op, conv, opts.outputSchemas ?? true, reserved, (n) => notes.push(`${name} (${op.method.toUpperCase()} ${op.path}): ${n}`));
   }
   if (jsonSize(tools, MAX_TOOLS_TEXT) > MAX_TOOLS_TEXT)
     throw new SpecLoadError(
@@ -125,7 +131,14 @@ function uniqueName(base: string, taken: Record<string, unknown>): string {
   }
 }
 
-function convertOperation(doc: Record<string, unknown>, op: Operation, conv: SchemaConverter, outputSchemas: boolean, note: (s: string) => void): Schema {
+function convertOperation(
+  doc: Record<string, unknown>,
+  op: Operation,
+  conv: SchemaConverter,
+  outputSchemas: boolean,
+  reserved: { headers: ReadonlySet<string>; query: ReadonlySet<string> },
+  note: (s: string) => void,
+): Schema {
   const properties: Record<string, Schema> = {};
   const required: string[] = [];
   const query: Record<string, string> = {};
@@ -148,6 +161,11 @@ function convertOperation(doc: Record<string, unknown>, op: Operation, conv: Sch
     // Host, Content-Length, Transfer-Encoding …: an argument must not choose where the request goes.
     if (p.in === 'header' && isRoutingHeader(p.name)) {
       note(`header parameter "${p.name}" is not mapped: it decides where the request goes or how it is framed`);
+      continue;
+    }
+    // An API key or tenant header the config sets: a client argument must not replace it.
+    if ((p.in === 'header' && reserved.headers.has(p.name.trim().toLowerCase())) || (p.in === 'query' && reserved.query.has(p.name))) {
+      note(`${p.in} parameter "${p.name}" is not mapped: the backend's headers or auth set it`);
       continue;
     }
     const arg = Object.hasOwn(properties, p.name) ? `${p.name}_${p.in}` : p.name;

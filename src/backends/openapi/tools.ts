@@ -85,7 +85,12 @@ async function build(input: OpenApiToolsInput, logs: LoadLogLine[]): Promise<Omi
     });
   let converted: ReturnType<typeof convertSpec>;
   try {
-    converted = convertSpec(doc, { include: input.include, exclude: input.exclude, outputSchemas: input.outputSchemas });
+    converted = convertSpec(doc, {
+      include: input.include,
+      exclude: input.exclude,
+      outputSchemas: input.outputSchemas,
+      reserved: { headers: Object.keys(credentials.headers), query: Object.keys(credentials.query) },
+    });
   } catch (err) {
     throw new Error(`backend "${name}": ${source}: ${(err as Error).message}`);
   }
