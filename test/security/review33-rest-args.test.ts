@@ -117,7 +117,7 @@ describe('review33: REST arguments that must not reach the request', () => {
   });
 
   it('a path value with a lone surrogate is refused with a clear error', async () => {
-    await refused({ id: 'x\ud800y' }, /path parameter contains a lone UTF-16 surrogate/);
+    await refused({ id: 'x\ud800y' }, /path parameter "id" contains a lone UTF-16 surrogate/);
   });
 });
 

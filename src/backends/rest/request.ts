@@ -23,6 +23,8 @@ export interface CompiledRequest {
 }
 
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
+/** A high surrogate not followed by a low one, or a low one not preceded by a high one (linear: one-character look-around). */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 export function compileRequest(tool: RestTool, baseUrl: string, staticHeaders: Record<string, string>, auth: ResolvedAuth): CompiledRequest {
   const base = baseUrl.replace(/\/+$/, '');
@@ -71,9 +73,11 @@ export function compileRequest(tool: RestTool, baseUrl: string, staticHeaders: R
           const s = stringify(v);
           // "." and ".." would be resolved as dot-segments (RFC 3986 §5.2.4), even percent-encoded.
           if (s === '' || s === '.' || s === '..') throw new BadArgumentError(`path parameter "${ref}" cannot be ${JSON.stringify(s)}`);
+          // A lone surrogate has no UTF-8 form: encodeURIComponent would throw a URIError.
+          if (LONE_SURROGATE.test(s)) throw new BadArgumentError(`path parameter "${ref}" contains a lone UTF-16 surrogate (not valid Unicode text)`);
           return s;
         },
-        encodePathValue,
+        encodeURIComponent,
       )!;
       const url = new URL(base + p);
       // Unreachable with the checks above and encoded path values; kept as the last word on where the credentials go.
@@ -113,15 +117,6 @@ export function compileRequest(tool: RestTool, baseUrl: string, staticHeaders: R
 
 function lower(h: Record<string, string>): Record<string, string> {
   return Object.fromEntries(Object.entries(h).map(([k, v]) => [k.toLowerCase(), v]));
-}
-
-/** A lone surrogate has no UTF-8 form: encodeURIComponent throws URIError, which is the argument's fault. */
-function encodePathValue(s: string): string {
-  try {
-    return encodeURIComponent(s);
-  } catch {
-    throw new BadArgumentError('a path parameter contains a lone UTF-16 surrogate (not valid Unicode text)');
-  }
 }
 
 /**
