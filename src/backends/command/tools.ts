@@ -85,6 +85,9 @@ export function commandInstance(spec: CommandBackendSpec): PluginInstance {
             signal: ctx.signal,
           });
         } catch (err) {
+          // execve refused the arguments: one longer than 128 KiB, or all together over ARG_MAX.
+          if ((err as NodeJS.ErrnoException).code === 'E2BIG')
+            return toolFailure('MCPEG_ERR_BAD_ARGUMENT', `${toolName}: the program arguments are too long for the system (E2BIG); no program ran`);
           // The program or its working directory vanished after start.
           return toolFailure('MCPEG_ERR_PROGRAM_NOT_FOUND', `${toolName}: ${(err as Error).message}`);
         } finally {

@@ -1,8 +1,8 @@
 /**
- * Review 33, as an attacker holding an MCP client: a command tool argument holding a NUL.
- * execve takes C strings, so spawn() threw and the call was reported as
- * MCPEG_ERR_PROGRAM_NOT_FOUND ("program ... not found"), blaming the config. It is now
- * MCPEG_ERR_BAD_ARGUMENT naming the argument, and no program runs. Real gateway, SDK
+ * Review 33, as an attacker holding an MCP client: a command tool argument holding a NUL,
+ * or one longer than execve takes (E2BIG, 128 KiB per argument on Linux). spawn() failed
+ * and the call was reported as MCPEG_ERR_PROGRAM_NOT_FOUND, blaming the config. Both are
+ * now MCPEG_ERR_BAD_ARGUMENT, and no program runs. Real gateway, SDK
  * client, a real program (printf).
  */
 import assert from 'node:assert/strict';
@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { connectClient, startGateway, textOf } from '../helpers/gateway.js';
 
-describe('review33: a NUL in a command argument', () => {
+describe('review33: command arguments no program can receive', () => {
   let gw: Awaited<ReturnType<typeof startGateway>>;
   let client: Client;
   before(async () => {
@@ -42,6 +42,14 @@ describe('review33: a NUL in a command argument', () => {
     const code = (r._meta as Record<string, { code?: string }> | undefined)?.['mcpeg/error']?.code;
     assert.equal(code, 'MCPEG_ERR_BAD_ARGUMENT', JSON.stringify(r));
     assert.match(textOf(r), /echo: program argument 2 would contain a NUL character/);
+  });
+
+  it('an argument too long for execve (E2BIG) is the argument’s fault too', async () => {
+    const r = await client.callTool({ name: 'cmd__echo', arguments: { text: 'x'.repeat(200_000) } });
+    assert.equal(r.isError, true, JSON.stringify(r).slice(0, 300));
+    const code = (r._meta as Record<string, { code?: string }> | undefined)?.['mcpeg/error']?.code;
+    assert.equal(code, 'MCPEG_ERR_BAD_ARGUMENT', textOf(r).slice(0, 300));
+    assert.match(textOf(r), /echo: the program arguments are too long for the system \(E2BIG\)/);
   });
 
   it('other text still arrives as one argument', async () => {
