@@ -2,8 +2,10 @@
  * Review 33, as an attacker holding an MCP client: a command tool argument holding a NUL,
  * or one longer than execve takes (E2BIG, 128 KiB per argument on Linux). spawn() failed
  * and the call was reported as MCPEG_ERR_PROGRAM_NOT_FOUND, blaming the config. Both are
- * now MCPEG_ERR_BAD_ARGUMENT, and no program runs. Real gateway, SDK
- * client, a real program (printf).
+ * now MCPEG_ERR_BAD_ARGUMENT, and no program runs. And an array given for a property
+ * input_schema leaves untyped spread into one program argument per item, so a tool written
+ * as the docs advise (`grep -e {pattern}`) took the client's options (`["x", "--include=..."]`):
+ * now only a property declared an array spreads. Real gateway, SDK client, a real program (printf).
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -24,6 +26,19 @@ describe('review33: command arguments no program can receive', () => {
               args: ['[%s]', '{text}'],
               output: 'text',
               input_schema: { type: 'object', properties: { text: { type: 'string' } }, required: ['text'] },
+            },
+            // As the docs advise against option injection, with the property left untyped.
+            grep: {
+              command: 'printf',
+              args: ['[%s]', '-e', '{pattern}'],
+              output: 'text',
+              input_schema: { type: 'object', properties: { pattern: { description: 'what to look for' } }, required: ['pattern'] },
+            },
+            many: {
+              command: 'printf',
+              args: ['[%s]', '{files}'],
+              output: 'text',
+              input_schema: { type: 'object', properties: { files: { type: 'array', items: { type: 'string' } } }, required: ['files'] },
             },
           },
         },
@@ -56,5 +71,14 @@ describe('review33: command arguments no program can receive', () => {
     const r = await client.callTool({ name: 'cmd__echo', arguments: { text: 'a\nb --x' } });
     assert.equal(r.isError, undefined, textOf(r));
     assert.equal(textOf(r), '[a\nb --x]');
+  });
+
+  it('an array for an untyped property is one argument, not options; a declared array still spreads', async () => {
+    const r = await client.callTool({ name: 'cmd__grep', arguments: { pattern: ['x', '--include=/etc/passwd'] } });
+    assert.equal(r.isError, undefined, textOf(r));
+    // printf repeats its format for each argument: `-e` and the pattern, as two, not three.
+    assert.equal(textOf(r), '[-e][["x","--include=/etc/passwd"]]');
+    const many = await client.callTool({ name: 'cmd__many', arguments: { files: ['a.txt', 'b.txt'] } });
+    assert.equal(textOf(many), '[a.txt][b.txt]');
   });
 });

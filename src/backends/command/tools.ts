@@ -102,11 +102,18 @@ export function commandInstance(spec: CommandBackendSpec): PluginInstance {
 }
 
 function compileArgs(t: CommandTool): ArgPart[] {
-  const tpl = (s: string) => ({ parts: parseTemplate(s), whole: wholeRef(s) });
+  const props = ((t.input_schema as { properties?: Record<string, unknown> }).properties ?? {}) as Record<string, unknown>;
+  // Only a property input_schema declares an array spreads into several arguments. An untyped one let a client's array
+  // become options: `grep -e {pattern}` given ["x", "--include=..."] (review 33); it is one argument, its JSON.
+  const spreads = (ref: string | undefined) => ref !== undefined && Object.hasOwn(props, ref) && declaresArray(props[ref]);
+  const tpl = (s: string) => {
+    const ref = wholeRef(s);
+    return { parts: parseTemplate(s), whole: spreads(ref) ? ref : undefined };
+  };
   return t.args.map((a) => (typeof a === 'string' ? { kind: 'tpl', ...tpl(a) } : { kind: 'if', arg: a.if, then: a.then.map(tpl) }));
 }
 
-/** One element per template; a whole-placeholder array spreads; an absent value drops its element. */
+/** One element per template; a whole placeholder of a declared array spreads; an absent value drops its element. */
 function renderArgs(argv: ArgPart[], get: (ref: string) => unknown): string[] {
   const out: string[] = [];
   const one = (x: { parts: TemplatePart[]; whole: string | undefined }) => {
@@ -120,6 +127,12 @@ function renderArgs(argv: ArgPart[], get: (ref: string) => unknown): string[] {
     else if (truthy(get(a.arg))) a.then.forEach(one);
   }
   return out;
+}
+
+/** The schema's `type` is, or lists, "array". */
+function declaresArray(schema: unknown): boolean {
+  const type = schema !== null && typeof schema === 'object' ? (schema as { type?: unknown }).type : undefined;
+  return type === 'array' || (Array.isArray(type) && type.includes('array'));
 }
 
 function truthy(v: unknown): boolean {
