@@ -11,64 +11,29 @@
  * answered with the client's roots, quickly.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, request, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ListRootsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
-import { spawnGateway, startEverythingHttp, stopGateway, type GatewayProcess } from '../helpers/gateway.js';
+import { everythingBehindProxy, type ProxiedEverything } from '../helpers/everything-proxy.js';
 
 const ROOT = 'file:///work/held-headers-root';
 
-/** An HTTP proxy to `target` that writes each answer's headers with its first body bytes, never before. */
-function holdingProxy(target: URL): Promise<{ url: string; gets: () => number; server: Server }> {
-  let gets = 0;
-  const server = createServer((req, res) => {
-    if (req.method === 'GET') gets++;
-    const up = request({ host: target.hostname, port: target.port, path: req.url, method: req.method, headers: { ...req.headers, host: target.host } }, (answer) => {
-      // No flushHeaders(): node sends the head with the first write, so a GET stream's headers wait for its first event.
-      res.writeHead(answer.statusCode ?? 502, answer.headers);
-      answer.pipe(res);
-    });
-    up.on('error', () => res.destroy());
-    res.on('close', () => up.destroy());
-    req.pipe(up);
-  });
-  return new Promise((resolve) =>
-    server.listen(0, '127.0.0.1', () => resolve({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}${target.pathname}`, gets: () => gets, server })),
-  );
-}
-
 describe('a backend that holds its GET stream headers until the first event', () => {
-  let remote: Awaited<ReturnType<typeof startEverythingHttp>>;
-  let proxy: Awaited<ReturnType<typeof holdingProxy>>;
-  let gw: GatewayProcess | undefined;
-  let dir: string;
+  let proxied: ProxiedEverything | undefined;
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'mcpeg-held-headers-'));
-    remote = await startEverythingHttp();
-    proxy = await holdingProxy(new URL(remote.url));
-    const config = join(dir, 'mcpeg.json');
-    writeFileSync(config, JSON.stringify({ server: { host: '127.0.0.1', port: 0 }, backends: { everything: { type: 'mcp', url: proxy.url } } }));
-    gw = await spawnGateway(config);
+    // No flushHeaders(): node sends the head with the first write, so a GET stream's headers wait for its first event.
+    proxied = await everythingBehindProxy({ writeHead: (res, answer) => res.writeHead(answer.statusCode ?? 502, answer.headers) });
   });
 
   after(async () => {
-    await stopGateway(gw);
-    proxy?.server.closeAllConnections();
-    proxy?.server.close();
-    await remote?.stop();
-    rmSync(dir, { recursive: true, force: true });
+    await proxied?.close();
   });
 
   /** Four sessions one after the other, each connected with `capabilities` and its first call timed. */
   async function firstCalls(capabilities: Record<string, unknown>, call: (c: Client, i: number) => Promise<void>): Promise<number[]> {
-    const base = gw!.url.slice(0, -'/mcp'.length);
+    const base = proxied!.base;
     const took: number[] = [];
     for (let i = 0; i < 4; i++) {
       const client = new Client({ name: `held-${i}`, version: '1' }, { capabilities });
@@ -86,13 +51,13 @@ describe('a backend that holds its GET stream headers until the first event', ()
   }
 
   it("a session's first call is answered at once, not after a 2 s wait for headers that come with the first event", async () => {
-    const gets = proxy.gets();
+    const gets = proxied!.gets();
     // Declaring no roots, the client is sent nothing on the GET stream: its headers are held for as long as the session.
     const took = await firstCalls({}, async (c, i) => {
       const r = await c.callTool({ name: 'echo', arguments: { message: `hello ${i}` } });
       assert.equal(JSON.stringify(r.content), JSON.stringify([{ type: 'text', text: `Echo: hello ${i}` }]));
     });
-    assert.ok(proxy.gets() - gets >= 4, `the backend sessions opened GET streams through the proxy (${proxy.gets() - gets})`);
+    assert.ok(proxied!.gets() - gets >= 4, `the backend sessions opened GET streams through the proxy (${proxied!.gets() - gets})`);
     const sorted = [...took].sort((a, b) => a - b);
     const median = (sorted[1] + sorted[2]) / 2;
     assert.ok(median < 1_500, `a session's first call took ${took.map((t) => Math.round(t)).join(', ')} ms`);

@@ -12,67 +12,40 @@
  * `get-roots-list`, whose handler asks the client for its roots on the GET stream.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, request, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ListRootsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
-import { spawnGateway, startEverythingHttp, stopGateway, type GatewayProcess } from '../helpers/gateway.js';
+import { everythingBehindProxy, type ProxiedEverything } from '../helpers/everything-proxy.js';
 
 const ROOT = 'file:///work/interim-root';
 
-/** An HTTP proxy to `target` that answers each GET with an interim head first (103, then 102, in turn). */
-function interimProxy(target: URL): Promise<{ url: string; interims: () => number; server: Server }> {
-  let interims = 0;
-  const server = createServer((req, res) => {
-    if (req.method === 'GET') {
-      if (interims++ % 2 === 0) res.writeEarlyHints({ link: '</hint.css>; rel=preload; as=style' });
-      else res.writeProcessing();
-    }
-    const up = request({ host: target.hostname, port: target.port, path: req.url, method: req.method, headers: { ...req.headers, host: target.host } }, (answer) => {
-      res.writeHead(answer.statusCode ?? 502, answer.headers);
-      res.flushHeaders();
-      answer.pipe(res);
-    });
-    up.on('error', () => res.destroy());
-    res.on('close', () => up.destroy());
-    req.pipe(up);
-  });
-  return new Promise((resolve) =>
-    server.listen(0, '127.0.0.1', () => resolve({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}${target.pathname}`, interims: () => interims, server })),
-  );
-}
-
 describe('review 30: an interim (1xx) answer to a backend GET stream is not taken for its answer', { timeout: 60_000 }, () => {
-  let remote: Awaited<ReturnType<typeof startEverythingHttp>>;
-  let proxy: Awaited<ReturnType<typeof interimProxy>>;
-  let gw: GatewayProcess | undefined;
-  let dir: string;
+  let proxied: ProxiedEverything | undefined;
+  let interims = 0;
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'mcpeg-r30-interim-'));
-    remote = await startEverythingHttp();
-    proxy = await interimProxy(new URL(remote.url));
-    const config = join(dir, 'mcpeg.json');
-    writeFileSync(config, JSON.stringify({ server: { host: '127.0.0.1', port: 0 }, backends: { everything: { type: 'mcp', url: proxy.url } } }));
-    gw = await spawnGateway(config);
+    // Each GET is answered with an interim head first (103, then 102, in turn).
+    proxied = await everythingBehindProxy({
+      onRequest: (req, res) => {
+        if (req.method !== 'GET') return;
+        if (interims++ % 2 === 0) res.writeEarlyHints({ link: '</hint.css>; rel=preload; as=style' });
+        else res.writeProcessing();
+      },
+      writeHead: (res, answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        res.flushHeaders();
+      },
+    });
   });
 
   after(async () => {
-    await stopGateway(gw);
-    proxy?.server.closeAllConnections();
-    proxy?.server.close();
-    await remote?.stop();
-    rmSync(dir, { recursive: true, force: true });
+    await proxied?.close();
   });
 
   it('what the backend sends on the stream reaches the client: a tool asking for roots there is answered with them', async () => {
-    const base = gw!.url.slice(0, -'/mcp'.length);
-    const before = proxy.interims();
+    const base = proxied!.base;
+    const before = interims;
     for (let i = 0; i < 2; i++) {
       const client = new Client({ name: `interim-${i}`, version: '1' }, { capabilities: { roots: { listChanged: true } } });
       client.setRequestHandler(ListRootsRequestSchema, async () => ({ roots: [{ uri: `${ROOT}-${i}`, name: `root ${i}` }] }));
@@ -86,6 +59,6 @@ describe('review 30: an interim (1xx) answer to a backend GET stream is not take
         await client.close();
       }
     }
-    assert.ok(proxy.interims() - before >= 2, `the backend sessions' GET streams were answered with an interim head first (${proxy.interims() - before})`);
+    assert.ok(interims - before >= 2, `the backend sessions' GET streams were answered with an interim head first (${interims - before})`);
   });
 });
